@@ -1,0 +1,25 @@
+import { backoffSchema, type Backoff } from '@conveyor/shared';
+
+export const DEFAULT_BACKOFF: Backoff = backoffSchema.parse({});
+
+/**
+ * Delay before retry number `attempt` (the attempt that just failed, from 1): exponential or
+ * fixed, capped, with "equal jitter" (half fixed, half random) so retries of jobs that failed
+ * together do not come back together.
+ */
+export function retryDelay(backoff: Backoff, attempt: number, random: () => number = Math.random): number {
+  const growth = backoff.type === 'exponential' ? 2 ** Math.min(attempt - 1, 30) : 1;
+  const delay = Math.min(backoff.max_delay_ms, backoff.delay_ms * growth);
+  return Math.round(delay / 2 + random() * (delay / 2));
+}
+
+/** The job's own backoff (stored as JSON) or the default; a corrupt value falls back to the default. */
+export function backoffOf(stored: string | undefined): Backoff {
+  if (stored === undefined) return DEFAULT_BACKOFF;
+  try {
+    const parsed = backoffSchema.safeParse(JSON.parse(stored));
+    return parsed.success ? parsed.data : DEFAULT_BACKOFF;
+  } catch {
+    return DEFAULT_BACKOFF;
+  }
+}

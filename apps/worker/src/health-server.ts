@@ -1,0 +1,32 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface HealthSource {
+  /** The process is up and its loop is not wedged. */
+  live(): boolean;
+  /** It can take jobs: Redis is reachable and it is running. */
+  ready(): boolean;
+  describe(): Record<string, unknown>;
+}
+
+/** A small HTTP listener for Kubernetes probes and Docker's HEALTHCHECK: `/healthz`, `/readyz`. */
+export async function startHealthServer(source: HealthSource, port: number, host: string): Promise<Server> {
+  const server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    const reply = (status: number, body: unknown) => {
+      response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    if (path === '/healthz') return reply(source.live() ? 200 : 503, { status: source.live() ? 'ok' : 'down', ...source.describe() });
+    if (path === '/readyz') return reply(source.ready() ? 200 : 503, { status: source.ready() ? 'ready' : 'not ready', ...source.describe() });
+    reply(404, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'This listener serves /healthz and /readyz.' });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
+
+export function portOf(server: Server): number {
+  return (server.address() as AddressInfo).port;
+}

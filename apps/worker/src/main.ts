@@ -1,0 +1,47 @@
+import { ConfigError, createLogger, loadConfig, workerEnvSchema } from '@conveyor/shared';
+import { Worker } from './worker.js';
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+let config;
+try {
+  config = loadConfig(workerEnvSchema);
+} catch (error) {
+  if (error instanceof ConfigError) fail(`conveyor worker: ${error.message}`);
+  throw error;
+}
+
+const logger = createLogger('worker', config.LOG_LEVEL);
+let worker: Worker;
+try {
+  worker = new Worker(config, logger);
+} catch (error) {
+  fail(`conveyor worker: ${(error as Error).message}`);
+}
+
+let stopping = false;
+const shutdown = (signal: string) => {
+  if (stopping) {
+    logger.warn({ signal }, 'second signal: exiting now');
+    process.exit(1);
+  }
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+  worker
+    .stop(config.SHUTDOWN_GRACE_MS)
+    .then(() => process.exit(0))
+    .catch((error: Error) => {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    });
+};
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+
+worker.start().catch((error: Error) => {
+  logger.fatal({ err: error }, `worker could not start: ${error.message}`);
+  process.exit(1);
+});

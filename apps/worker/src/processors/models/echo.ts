@@ -1,0 +1,22 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { NonRetryableError } from '../non-retryable-error.js';
+import type { Model } from './model.js';
+
+/**
+ * Returns the prompt. `params.sleep_ms` makes it take that long (tests and benchmarks use it
+ * for slow jobs); `params.fail` makes it throw (`"always"`, or a number: fail that many
+ * attempts, then succeed), which is how the fault tests make poison jobs.
+ */
+export const echo: Model = async (request, { signal, job }) => {
+  const params = request.params ?? {};
+  const sleepMs = Number(params['sleep_ms'] ?? 0);
+  if (!Number.isFinite(sleepMs) || sleepMs < 0 || sleepMs > 3_600_000) {
+    throw new NonRetryableError(`params.sleep_ms must be a number of milliseconds from 0 to 3600000, got ${JSON.stringify(params['sleep_ms'])}`, 'INVALID_PARAMS');
+  }
+  if (sleepMs > 0) await sleep(sleepMs, undefined, { signal });
+  const fail = params['fail'];
+  if (fail === 'always' || (typeof fail === 'number' && job.attempt <= fail)) {
+    throw new Error(`echo was asked to fail (params.fail = ${JSON.stringify(fail)}, attempt ${job.attempt})`);
+  }
+  return { model: 'echo', text: request.prompt ?? '' };
+};

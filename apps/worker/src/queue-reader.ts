@@ -1,0 +1,100 @@
+import { ensureGroups, LANES, QueueKeys, takeJobs } from '@conveyor/shared';
+import type { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { JobRunner } from './job-runner.js';
+import type { ServedStage, WorkerContext } from './worker-context.js';
+
+/**
+ * Takes jobs of one queue's served stages while the worker has free slots. When every lane
+ * ran dry it blocks on XREAD (not XREADGROUP: nothing is delivered outside the take script)
+ * from each lane's last entry, so it wakes on the next new entry and never misses one.
+ * One reader per queue: all of a queue's keys share a hash slot, so its blocking read is
+ * legal on Redis Cluster too.
+ */
+export class QueueReader {
+  readonly #keys: QueueKeys;
+  #rotation = 0;
+  #failures = 0;
+
+  constructor(
+    private readonly ctx: WorkerContext,
+    private readonly stages: readonly ServedStage[],
+    private readonly runner: JobRunner,
+    private readonly blocking: Redis,
+  ) {
+    this.#keys = new QueueKeys(ctx.config.KEY_PREFIX, stages[0]!.pipeline.name);
+  }
+
+  get queue(): string {
+    return this.#keys.queue;
+  }
+
+  async run(): Promise<void> {
+    while (this.ctx.isTaking()) {
+      await this.ctx.slots.whenFree();
+      if (!this.ctx.isTaking()) break;
+      try {
+        const wait = await this.#takeRound();
+        if (wait && this.ctx.isTaking()) await this.#waitForEntries(wait);
+        this.#failures = 0;
+      } catch (error) {
+        if (!this.ctx.isTaking()) break;
+        await this.#recover(error as Error);
+      }
+    }
+  }
+
+  /** One take per served stage, rotating which goes first. Returns what to block on when all ran dry. */
+  async #takeRound(): Promise<[string, string][] | undefined> {
+    const wait: [string, string][] = [];
+    const order = this.stages.map((_, i) => this.stages[(i + this.#rotation) % this.stages.length]!);
+    this.#rotation = (this.#rotation + 1) % this.stages.length;
+    for (const served of order) {
+      const reserved = this.ctx.slots.reserve();
+      if (reserved === 0) return undefined;
+      let taken = 0;
+      try {
+        const result = await takeJobs(this.ctx.redis, this.#keys, {
+          stage: served.stage,
+          previousStage: served.previous,
+          consumer: this.ctx.consumer,
+          count: reserved,
+          defaultMaxAttempts: this.ctx.config.MAX_ATTEMPTS,
+          retentionSeconds: this.ctx.retentionSeconds,
+          lanes: LANES,
+        });
+        taken = result.jobs.length;
+        for (const job of result.jobs) this.runner.start(job);
+        if (!result.wait) return undefined;
+        for (const [lane, id] of result.wait) wait.push([this.#keys.stream(served.stage, lane), id]);
+      } finally {
+        this.ctx.slots.release(reserved - taken);
+      }
+    }
+    return wait;
+  }
+
+  async #waitForEntries(wait: [string, string][]): Promise<void> {
+    await this.blocking.xread(
+      'COUNT',
+      1,
+      'BLOCK',
+      this.ctx.config.BLOCK_MS,
+      'STREAMS',
+      ...wait.map(([stream]) => stream),
+      ...wait.map(([, id]) => id),
+    );
+  }
+
+  async #recover(error: Error): Promise<void> {
+    this.#failures += 1;
+    const delay = Math.min(2_000, 100 * 2 ** Math.min(this.#failures, 5));
+    if (error.message.startsWith('NOGROUP')) {
+      this.ctx.logger.warn({ queue: this.queue }, 'a consumer group was missing (stream deleted?); creating it again');
+      await ensureGroups(this.ctx.redis, this.ctx.config.KEY_PREFIX, [this.stages[0]!.pipeline]).catch(() => {});
+    } else {
+      this.ctx.logger.warn({ err: error.message, queue: this.queue, retry_in_ms: delay }, 'reading jobs failed; retrying');
+    }
+    await sleep(delay);
+  }
+}

@@ -1,0 +1,24 @@
+import type { Logger, Pipeline, WorkerConfig } from '@conveyor/shared';
+import type { Redis } from 'ioredis';
+import type { Slots } from './slots.js';
+
+/** What the parts of a worker share: settings, the command connection, the slots. */
+export interface WorkerContext {
+  config: WorkerConfig;
+  logger: Logger;
+  /** Scripts and plain commands; auto-pipelined. */
+  redis: Redis;
+  consumer: string;
+  slots: Slots;
+  retentionSeconds: number;
+  /** True while the worker takes new jobs. */
+  isTaking(): boolean;
+}
+
+/** A stage this worker serves, with its neighbours in the pipeline. */
+export interface ServedStage {
+  pipeline: Pipeline;
+  stage: string;
+  previous: string;
+  next: string;
+}

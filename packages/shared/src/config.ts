@@ -1,0 +1,147 @@
+import { z } from 'zod';
+
+/**
+ * Every setting Conveyor reads, parsed once at start from the environment.
+ * A bad value stops the process with one line per bad variable, naming it.
+ */
+
+const durationPattern = /^(\d+)(ms|s|m|h|d)?$/;
+const durationUnits: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `30s`, `5m`, `7d`, `250ms` or a bare number of milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const match = durationPattern.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * durationUnits[match[2] ?? 'ms']!;
+}
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write e.g. 250ms, 30s, 5m, 7d` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const integer = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      const value = Number(text);
+      if (!Number.isInteger(value) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const byteSize = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const match = /^(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?$/i.exec(text.trim());
+      if (!match) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a size; write e.g. 20MiB, 512KiB or a number of bytes` });
+        return z.NEVER;
+      }
+      const unit = (match[2] ?? 'b').toLowerCase();
+      const factor = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 }[unit]!;
+      return Number(match[1]) * factor;
+    });
+
+const redisUrl = z
+  .string()
+  .default('redis://127.0.0.1:6379')
+  .refine((text) => /^rediss?:\/\//.test(text), 'must start with redis:// or rediss://, e.g. redis://user:password@host:6379/0')
+  .refine((text) => URL.canParse(text), 'is not a valid URL');
+
+const keyPrefix = z
+  .string()
+  .default('conveyor')
+  .refine((text) => /^[A-Za-z0-9_.-]+$/.test(text), 'may hold only letters, digits, "_", "." and "-"');
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+
+const booleanFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((text) => text === 'true' || text === '1' || text === 'yes');
+
+const commonSchema = {
+  REDIS_URL: redisUrl,
+  KEY_PREFIX: keyPrefix,
+  LOG_LEVEL: logLevel,
+  NODE_ENV: z.string().default('development'),
+  /** Finished job records (and their documents) expire after this long. */
+  JOB_RETENTION: duration('7d'),
+  /** A held job's lease; the worker renews it while the job runs. */
+  LEASE_MS: duration('30s'),
+  /** Attempts per stage before a job is dead-lettered. */
+  MAX_ATTEMPTS: integer(3, 1, 100),
+  /** Largest accepted document upload. */
+  MAX_DOCUMENT_BYTES: byteSize('20MiB'),
+  /** On SIGTERM, how long in-flight work may take to finish before the process lets go of it. */
+  SHUTDOWN_GRACE_MS: duration('25s'),
+};
+
+export const apiEnvSchema = z.object({
+  ...commonSchema,
+  PORT: integer(3000, 0, 65_535),
+  HOST: z.string().default('0.0.0.0'),
+  /** Largest accepted JSON body. */
+  MAX_BODY_BYTES: byteSize('1MiB'),
+});
+
+export const workerEnvSchema = z.object({
+  ...commonSchema,
+  /** Jobs one worker process runs at once. */
+  CONCURRENCY: integer(8, 1, 10_000),
+  /** The consumer name in every group; `<hostname>-<pid>` unless set. */
+  CONSUMER_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,200}$/, 'may hold only letters, digits, "_", ".", ":" and "-"')
+    .optional(),
+  /** How long one blocking read waits for new entries before the loop looks around again. */
+  BLOCK_MS: duration('5s'),
+  /** Port of the worker's health listener (`/healthz`, `/readyz`); 0 picks a free port, -1 turns it off. */
+  WORKER_PORT: integer(9464, -1, 65_535),
+  WORKER_HOST: z.string().default('0.0.0.0'),
+  /** Stages to serve: `<queue>` or `<queue>:<stage>`, comma-separated; unset serves every stage. */
+  WORKER_STAGES: z.string().optional(),
+  /** Log each transition at info level (otherwise debug). */
+  LOG_TRANSITIONS: booleanFlag(true),
+});
+
+export type ApiConfig = z.output<typeof apiEnvSchema>;
+export type WorkerConfig = z.output<typeof workerEnvSchema>;
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((line) => `  - ${line}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; empty strings count as unset so `FOO=` falls back to the default. */
+export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const result = schema.safeParse(present);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = issue.path.join('.');
+    const value = present[name];
+    const shown = value === undefined ? '' : ` (got "${value}")`;
+    const message = issue.code === 'invalid_value' ? `must be one of ${issue.values.join(', ')}` : issue.message;
+    return `${name}${shown}: ${message.replace(/^"[^"]*" /, '')}`;
+  });
+  throw new ConfigError(problems);
+}

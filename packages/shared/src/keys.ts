@@ -1,0 +1,68 @@
+/**
+ * The one place that names Redis keys. Every key of a queue carries the queue's
+ * hash tag `{<queue>}`, so multi-key scripts stay legal on Redis Cluster.
+ */
+
+export const LANES = ['high', 'normal', 'low'] as const;
+export type Lane = (typeof LANES)[number];
+
+export class QueueKeys {
+  /** `<prefix>:{<queue>}:`: every key of the queue starts with it; scripts build job keys from it. */
+  readonly base: string;
+
+  constructor(
+    readonly prefix: string,
+    readonly queue: string,
+  ) {
+    this.base = `${prefix}:{${queue}}:`;
+  }
+
+  /** Stream of one stage and lane; its consumer group is named after the stage. */
+  stream(stage: string, lane: Lane): string {
+    return `${this.base}${stage}:${lane}`;
+  }
+
+  /** Hash: the job record. */
+  job(jobId: string): string {
+    return `${this.base}job:${jobId}`;
+  }
+
+  /** Sorted set: job IDs waiting for a retry backoff or a run_at time, scored by due time (ms). */
+  get delayed(): string {
+    return `${this.base}delayed`;
+  }
+
+  /** Stream: dead-lettered jobs. */
+  get dead(): string {
+    return `${this.base}dead`;
+  }
+
+  /** Pub/sub channel: job events. */
+  get events(): string {
+    return `${this.base}events`;
+  }
+
+  /** String: idempotency key → job ID, with a TTL. */
+  idempotency(key: string): string {
+    return `${this.base}idem:${key}`;
+  }
+
+  /**
+   * Hash: job ID → `<lane> <entry ID>` for jobs that are queued and have no record yet.
+   * A queued job costs one stream entry and one field here; its record is written when a
+   * worker takes it.
+   */
+  get queued(): string {
+    return `${this.base}queued`;
+  }
+
+  /** Hash: `<stage>:<lane>:<entry ID>` → job ID for every entry a worker holds. */
+  get active(): string {
+    return `${this.base}active`;
+  }
+}
+
+/** The consumer group of a stage is named after the stage, in every lane's stream. */
+export function groupName(stage: string): string {
+  return stage;
+}

@@ -1,0 +1,124 @@
+--[[
+  Enqueues one or more jobs on the first stage of a queue. Every check runs before any write,
+  so a refused batch writes nothing.
+
+  A plain job costs one stream entry (fields `job`, `payload`, and `opts` when it has options)
+  and one field in the queued index; its record is written when a worker takes it. A job with
+  a document or a run_at time gets its record now.
+
+  KEYS[1] queued index hash
+  KEYS[2] delayed sorted set
+
+  ARGV[1] base
+  ARGV[2] first stage
+  ARGV[3] idempotency key lifetime, seconds
+  ARGV[4] most jobs a stage may hold undone (undelivered + pending); 0 for no limit
+  ARGV[5] number of jobs n
+  then 8 values per job:
+    id, lane, payload (JSON), options (JSON object or ''), document bytes ('' for none),
+    run at (ms since the epoch; 0 for now), idempotency key (''), request fingerprint
+
+  Output:
+    {1, {id1, new1, id2, new2, ...}}   new is 1 for a job created here, 0 when an idempotency
+                                       key matched an earlier job (whose ID is given instead)
+    {-3, i}                            job i's idempotency key was used with another request
+    {-4, backlog, limit}               the stage holds too much undone work
+]]
+local rcall = redis.call
+-- @include nowMs
+-- @include publishEvent
+
+local base, stage = ARGV[1], ARGV[2]
+local idemTtl, maxBacklog, n = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local FIELDS = 8
+
+-- Checks first.
+local outcome = {}
+local seen = {}
+local fresh = 0
+for i = 1, n do
+  local at = 5 + (i - 1) * FIELDS
+  local key, fingerprint = ARGV[at + 7], ARGV[at + 8]
+  if key ~= '' then
+    local earlier = seen[key] or rcall('GET', base .. 'idem:' .. key)
+    if earlier then
+      local sep = string.find(earlier, ' ', 1, true)
+      if string.sub(earlier, sep + 1) ~= fingerprint then return { -3, i } end
+      outcome[i] = string.sub(earlier, 1, sep - 1)
+    else
+      seen[key] = ARGV[at + 1] .. ' ' .. fingerprint
+    end
+  end
+  if not outcome[i] then fresh = fresh + 1 end
+end
+
+if maxBacklog > 0 and fresh > 0 then
+  local backlog = 0
+  for _, lane in ipairs({ 'high', 'normal', 'low' }) do
+    local stream = base .. stage .. ':' .. lane
+    local ok, groups = pcall(rcall, 'XINFO', 'GROUPS', stream)
+    if ok then
+      for _, group in ipairs(groups) do
+        local info = {}
+        for j = 1, #group, 2 do info[group[j]] = group[j + 1] end
+        if info['name'] == stage then
+          local lag = info['lag']
+          if type(lag) ~= 'number' then lag = rcall('XLEN', stream) end
+          backlog = backlog + lag + info['pending']
+        end
+      end
+    end
+  end
+  if backlog + fresh > maxBacklog then return { -4, backlog, maxBacklog } end
+end
+
+-- Then writes.
+local now = nowMs()
+local reply = {}
+for i = 1, n do
+  local at = 5 + (i - 1) * FIELDS
+  local id, lane, payload, options, document, runAt, key, fingerprint =
+    ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], tonumber(ARGV[at + 6]), ARGV[at + 7], ARGV[at + 8]
+  if outcome[i] then
+    table.insert(reply, outcome[i])
+    table.insert(reply, 0)
+  else
+    local stream = base .. stage .. ':' .. lane
+    if document == '' and runAt <= now then
+      local fields = { 'job', id, 'payload', payload }
+      if options ~= '' then
+        table.insert(fields, 'opts')
+        table.insert(fields, options)
+      end
+      local entry = rcall('XADD', stream, '*', unpack(fields))
+      rcall('HSET', KEYS[1], id, lane .. ' ' .. entry)
+      publishEvent(base .. 'events', 'queued', id, now, { stage = stage })
+    else
+      local jobKey = base .. 'job:' .. id
+      rcall('HSET', jobKey, 'id', id, 'queue', string.match(id, '^([^:]+)'), 'stage', stage, 'lane', lane,
+        'payload', payload, 'attempts', 0, 'created_at', now, 'updated_at', now)
+      if options ~= '' then
+        local opts = cjson.decode(options)
+        if opts['max_attempts'] then rcall('HSET', jobKey, 'max_attempts', opts['max_attempts']) end
+        if opts['timeout_ms'] then rcall('HSET', jobKey, 'timeout_ms', opts['timeout_ms']) end
+        if opts['backoff'] then rcall('HSET', jobKey, 'backoff', cjson.encode(opts['backoff'])) end
+      end
+      if document ~= '' then rcall('HSET', jobKey, 'doc', document) end
+      if runAt > now then
+        rcall('HSET', jobKey, 'status', 'delayed', 'run_at', runAt)
+        rcall('ZADD', KEYS[2], runAt, id)
+        publishEvent(base .. 'events', 'delayed', id, now, { stage = stage, run_at = runAt })
+      else
+        local entry = rcall('XADD', stream, '*', 'job', id)
+        rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'queued_at', now)
+        publishEvent(base .. 'events', 'queued', id, now, { stage = stage })
+      end
+    end
+    if key ~= '' then
+      rcall('SET', base .. 'idem:' .. key, id .. ' ' .. fingerprint, 'EX', idemTtl, 'NX')
+    end
+    table.insert(reply, id)
+    table.insert(reply, 1)
+  end
+end
+return { 1, reply }

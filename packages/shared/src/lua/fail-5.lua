@@ -1,0 +1,60 @@
+--[[
+  Records a failed attempt of the current stage, in one atomic step: the entry is acked, the
+  error added to the record's history, and the job is either scheduled for a retry (status
+  `retrying`, in the delayed set until its backoff has passed) or dead-lettered when it has no
+  attempts left or its error is not worth retrying.
+  A late or duplicate failure, from a worker whose lease was lost, is refused.
+
+  KEYS[1] stream the entry was read from
+  KEYS[2] job record
+  KEYS[3] active hash
+  KEYS[4] delayed sorted set
+  KEYS[5] dead stream
+
+  ARGV[1] base
+  ARGV[2] stage (the group name)
+  ARGV[3] lane
+  ARGV[4] entry ID
+  ARGV[5] attempt the worker was given
+  ARGV[6] error (JSON: message, name, code, retryable ...)
+  ARGV[7] retry after this many ms; -1 never (the error is not retryable)
+  ARGV[8] default max attempts
+  ARGV[9] retention of finished records, seconds
+
+  Output: 1 scheduled for a retry, 2 dead-lettered, -1 no record, -2 not the current attempt
+]]
+local rcall = redis.call
+-- @include nowMs
+-- @include publishEvent
+-- @include checkAttempt
+-- @include appendError
+-- @include deadLetter
+
+local jobKey, stage, lane, entryId = KEYS[2], ARGV[2], ARGV[3], ARGV[4]
+local refusal = checkAttempt(jobKey, stage, entryId, ARGV[5])
+if refusal then
+  if refusal == -1 then rcall('XACK', KEYS[1], stage, entryId) end
+  return refusal
+end
+
+local now = nowMs()
+local r = rcall('HMGET', jobKey, 'id', 'attempts', 'max_attempts', 'releases')
+local jobId = r[1]
+rcall('XACK', KEYS[1], stage, entryId)
+rcall('HDEL', KEYS[3], stage .. ':' .. lane .. ':' .. entryId)
+appendError(jobKey, ARGV[6])
+publishEvent(ARGV[1] .. 'events', 'failed', jobId, now, { stage = stage, attempt = tonumber(r[2]), error = cjson.decode(ARGV[6]) })
+
+local delay = tonumber(ARGV[7])
+local used = tonumber(r[2]) - tonumber(r[4] or '0')
+local limit = tonumber(r[3] or ARGV[8])
+if delay >= 0 and used < limit then
+  local due = now + delay
+  rcall('ZADD', KEYS[4], due, jobId)
+  rcall('HSET', jobKey, 'status', 'retrying', 'retry_at', due, 'updated_at', now)
+  publishEvent(ARGV[1] .. 'events', 'retrying', jobId, now, { stage = stage, retry_at = due })
+  return 1
+end
+
+deadLetter(ARGV[1], jobKey, jobId, now, ARGV[6], tonumber(ARGV[9]))
+return 2

@@ -1,0 +1,23 @@
+-- @include nowMs
+-- @include publishEvent
+-- Moves a job to the dead letter: a copy goes to the dead stream with its last error
+-- and its error history, the record says `dead` and expires after the retention.
+-- The caller has already acked the stage entry.
+local function deadLetter(base, jobKey, jobId, now, errorJson, retentionSeconds)
+  local r = rcall('HMGET', jobKey, 'queue', 'stage', 'lane', 'attempts', 'payload', 'errors', 'created_at')
+  local entry = rcall('XADD', base .. 'dead', '*',
+    'job', jobId,
+    'queue', r[1] or '',
+    'stage', r[2] or '',
+    'lane', r[3] or '',
+    'attempts', r[4] or '0',
+    'error', errorJson,
+    'errors', r[6] or '[]',
+    'payload', r[5] or '{}',
+    'created_at', r[7] or '',
+    'dead_at', now)
+  rcall('HSET', jobKey, 'status', 'dead', 'error', errorJson, 'finished_at', now, 'updated_at', now, 'dead_entry', entry)
+  rcall('HDEL', jobKey, 'lease_entry')
+  rcall('EXPIRE', jobKey, retentionSeconds)
+  publishEvent(base .. 'events', 'dead', jobId, now, { stage = r[2], error = cjson.decode(errorJson) })
+end

@@ -1,0 +1,37 @@
+--[[
+  Moves jobs whose retry backoff or run_at time has passed from the delayed set back to their
+  stage's stream. Any worker may run it at any time: a job leaves the set in the same atomic
+  step that queues it, so no job is promoted twice.
+
+  KEYS[1] delayed sorted set
+
+  ARGV[1] base
+  ARGV[2] most jobs to move in one call
+
+  Output: {moved, next}: how many jobs were queued, and the due time (ms) of the next waiting
+          job, or -1 when none waits.
+]]
+local rcall = redis.call
+-- @include nowMs
+-- @include publishEvent
+
+local base = ARGV[1]
+local now = nowMs()
+local due = rcall('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local moved = 0
+for _, jobId in ipairs(due) do
+  local jobKey = base .. 'job:' .. jobId
+  local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane')
+  rcall('ZREM', KEYS[1], jobId)
+  if r[1] == 'retrying' or r[1] == 'delayed' then
+    local entry = rcall('XADD', base .. r[2] .. ':' .. r[3], '*', 'job', jobId)
+    rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'queued_at', now, 'updated_at', now)
+    rcall('HDEL', jobKey, 'retry_at', 'run_at')
+    publishEvent(base .. 'events', 'queued', jobId, now, { stage = r[2] })
+    moved = moved + 1
+  end
+end
+local following = rcall('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local nextDue = -1
+if following[2] then nextDue = tonumber(following[2]) end
+return { moved, nextDue }

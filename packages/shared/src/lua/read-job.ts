@@ -1,0 +1,23 @@
+import type { Redis } from 'ioredis';
+import type { Lane, QueueKeys } from '../keys.js';
+
+export type JobSnapshot =
+  | { kind: 'record'; fields: Record<string, string> }
+  | { kind: 'entry'; lane: Lane; entryId: string; fields: Record<string, string> };
+
+function pairs(flat: string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) map[flat[i]!] = flat[i + 1]!;
+  return map;
+}
+
+/** One consistent read of a job: its record, or its queued entry when it has no record yet. */
+export async function readJob(redis: Redis, keys: QueueKeys, jobId: string, firstStage: string): Promise<JobSnapshot | undefined> {
+  const reply = (await redis.readJob(keys.job(jobId), keys.queued, keys.base, jobId, firstStage, keys.queue)) as
+    | ['record', string[]]
+    | ['entry', Lane, string, string[]]
+    | null;
+  if (!reply) return undefined;
+  if (reply[0] === 'record') return { kind: 'record', fields: pairs(reply[1]) };
+  return { kind: 'entry', lane: reply[1], entryId: reply[2], fields: pairs(reply[3]) };
+}

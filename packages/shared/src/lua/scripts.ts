@@ -1,0 +1,65 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Redis, Result } from 'ioredis';
+
+/**
+ * Loads the Lua scripts of `src/lua/`, one per state transition, and registers them on an
+ * ioredis client with `defineCommand` (EVALSHA, falling back to EVAL after NOSCRIPT, so a
+ * Redis restart or failover that empties the script cache costs nothing).
+ *
+ * A script is named `<name>-<number of keys>.lua`. A line `-- @include <fragment>` pulls in
+ * `includes/<fragment>.lua` (and what that includes) once, ahead of the line's place.
+ */
+
+const luaDirectory = fileURLToPath(new URL('../../src/lua/', import.meta.url));
+const includePattern = /^-- @include (\w+)\s*$/gm;
+
+function readFragment(name: string): string {
+  return readFileSync(`${luaDirectory}includes/${name}.lua`, 'utf8');
+}
+
+function expandIncludes(source: string, included: Set<string>): string {
+  return source.replace(includePattern, (_line, name: string) => {
+    if (included.has(name)) return '';
+    included.add(name);
+    return expandIncludes(readFragment(name), included);
+  });
+}
+
+export interface ScriptSource {
+  name: string;
+  numberOfKeys: number;
+  lua: string;
+}
+
+function loadScripts(): ScriptSource[] {
+  return readdirSync(luaDirectory)
+    .filter((file) => file.endsWith('.lua'))
+    .map((file) => {
+      const match = /^(\w+)-(\d+)\.lua$/.exec(file);
+      if (!match) throw new Error(`Lua script ${file} must be named <name>-<number of keys>.lua`);
+      const source = readFileSync(luaDirectory + file, 'utf8');
+      return { name: match[1]!, numberOfKeys: Number(match[2]), lua: expandIncludes(source, new Set()) };
+    });
+}
+
+export const scripts: readonly ScriptSource[] = loadScripts();
+
+export function defineScripts(redis: Redis): void {
+  for (const script of scripts) {
+    redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+  }
+}
+
+export type ScriptArg = string | number | Buffer;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    enqueue(...args: ScriptArg[]): Result<unknown, Context>;
+    take(...args: ScriptArg[]): Result<unknown, Context>;
+    complete(...args: ScriptArg[]): Result<number, Context>;
+    fail(...args: ScriptArg[]): Result<number, Context>;
+    promote(...args: ScriptArg[]): Result<[number, number], Context>;
+    readJob(...args: ScriptArg[]): Result<unknown, Context>;
+  }
+}

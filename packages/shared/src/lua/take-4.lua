@@ -1,0 +1,72 @@
+--[[
+  Takes up to `count` jobs of one stage for one consumer and starts each of them, in one
+  atomic step: an entry is never delivered without its record saying `active`.
+
+  Lanes are read high, then normal, then low; a lane is read only when the lanes above it
+  have nothing undelivered.
+
+  KEYS[1] stream of the stage's high lane
+  KEYS[2] stream of the stage's normal lane
+  KEYS[3] stream of the stage's low lane
+  KEYS[4] active hash (<base>active)
+
+  ARGV[1] base (<prefix>:{<queue>}:)
+  ARGV[2] queue name
+  ARGV[3] stage (also the consumer group's name)
+  ARGV[4] previous stage ('' for the first stage): its output is the job's input
+  ARGV[5] consumer name
+  ARGV[6] count: how many jobs the consumer can take now
+  ARGV[7] default max attempts
+  ARGV[8] retention of finished records, seconds
+  ARGV[9] lanes to read, a flag per lane in order high normal low, e.g. '111' or '101'
+
+  Output: {jobs, wait}
+    jobs: a list of job tuples (see startJob)
+    wait: when every lane read ran dry, the last entry ID of each lane ('0-0' for an empty or
+          unread lane), for a blocking XREAD that wakes on the next new entry; else {}.
+]]
+local rcall = redis.call
+-- @include startJob
+
+local ctx = {
+  base = ARGV[1], queue = ARGV[2], stage = ARGV[3], group = ARGV[3], previousStage = ARGV[4],
+  consumer = ARGV[5], defaultMaxAttempts = tonumber(ARGV[7]), retentionSeconds = tonumber(ARGV[8]),
+  activeKey = KEYS[4],
+}
+local wanted = tonumber(ARGV[6])
+local laneNames = { 'high', 'normal', 'low' }
+local now = nowMs()
+local jobs = {}
+local dry = true
+
+for i = 1, 3 do
+  if string.sub(ARGV[9], i, i) == '1' then
+    while #jobs < wanted do
+      local missing = wanted - #jobs
+      local reply = rcall('XREADGROUP', 'GROUP', ctx.group, ctx.consumer, 'COUNT', missing, 'STREAMS', KEYS[i], '>')
+      local entries = reply and reply[1][2] or {}
+      for _, entry in ipairs(entries) do
+        local job = startJob(ctx, KEYS[i], laneNames[i], entry[1], entry[2], now)
+        if job then table.insert(jobs, job) end
+      end
+      if #entries < missing then break end
+    end
+    if #jobs >= wanted then
+      dry = false
+      break
+    end
+  end
+end
+
+local wait = {}
+if dry then
+  for i = 1, 3 do
+    local last = '0-0'
+    if string.sub(ARGV[9], i, i) == '1' then
+      local tail = rcall('XREVRANGE', KEYS[i], '+', '-', 'COUNT', 1)
+      if tail[1] then last = tail[1][1] end
+    end
+    wait[i] = last
+  end
+end
+return { jobs, wait }

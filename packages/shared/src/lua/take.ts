@@ -1,0 +1,82 @@
+import type { Redis } from 'ioredis';
+import { LANES, type Lane, type QueueKeys } from '../keys.js';
+
+/** A job a worker holds: what it runs, and the token (entry, attempt) that proves it may finish it. */
+export interface TakenJob {
+  queue: string;
+  stage: string;
+  lane: Lane;
+  jobId: string;
+  entryId: string;
+  attempt: number;
+  maxAttempts: number;
+  /** The job's input as stored (JSON). */
+  payload: string;
+  /** The previous stage's output (JSON), when this is not the first stage. */
+  input: string | undefined;
+  timeoutMs: number | undefined;
+  /** Per-job backoff override (JSON), when the job has one. */
+  backoff: string | undefined;
+  createdAt: number;
+}
+
+export interface TakeRequest {
+  stage: string;
+  previousStage: string;
+  consumer: string;
+  count: number;
+  defaultMaxAttempts: number;
+  retentionSeconds: number;
+  /** The lanes to read, in priority order. */
+  lanes: readonly Lane[];
+}
+
+export interface TakeResult {
+  jobs: TakenJob[];
+  /** When every lane ran dry: the last entry ID per lane read, to block on until a new entry arrives. */
+  wait: Map<Lane, string> | undefined;
+}
+
+type JobTuple = [string, Lane, string, number, number, string, string, string, string, string];
+
+export function parseJobTuple(queue: string, stage: string, tuple: JobTuple): TakenJob {
+  const [jobId, lane, entryId, attempt, maxAttempts, payload, input, timeoutMs, backoff, createdAt] = tuple;
+  return {
+    queue,
+    stage,
+    lane,
+    jobId,
+    entryId,
+    attempt,
+    maxAttempts,
+    payload,
+    input: input === '' ? undefined : input,
+    timeoutMs: timeoutMs === '' ? undefined : Number(timeoutMs),
+    backoff: backoff === '' ? undefined : backoff,
+    createdAt: Number(createdAt),
+  };
+}
+
+/** Takes up to `count` jobs of one stage (high lane first) and starts them, atomically. */
+export async function takeJobs(redis: Redis, keys: QueueKeys, request: TakeRequest): Promise<TakeResult> {
+  const laneFlags = LANES.map((lane) => (request.lanes.includes(lane) ? '1' : '0')).join('');
+  const [tuples, wait] = (await redis.take(
+    keys.stream(request.stage, 'high'),
+    keys.stream(request.stage, 'normal'),
+    keys.stream(request.stage, 'low'),
+    keys.active,
+    keys.base,
+    keys.queue,
+    request.stage,
+    request.previousStage,
+    request.consumer,
+    request.count,
+    request.defaultMaxAttempts,
+    request.retentionSeconds,
+    laneFlags,
+  )) as [JobTuple[], string[]];
+  return {
+    jobs: tuples.map((tuple) => parseJobTuple(keys.queue, request.stage, tuple)),
+    wait: wait.length === 0 ? undefined : new Map(request.lanes.map((lane) => [lane, wait[LANES.indexOf(lane)]!])),
+  };
+}

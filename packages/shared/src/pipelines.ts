@@ -1,0 +1,43 @@
+/**
+ * Pipelines: each queue is an ordered list of stages. A stage is its own stream per lane and
+ * its own consumer group, so each stage scales on its own. A plain queue is a pipeline of one
+ * stage. This is the one place pipelines are declared; the API and the workers both read it.
+ */
+
+export type PipelineInput = 'json' | 'document';
+
+export interface Pipeline {
+  /** The queue name: the hash tag of all its keys and the prefix of its job IDs. */
+  readonly name: string;
+  /** What `POST` accepts for it: JSON jobs (`POST /jobs`) or uploads (`POST /documents`). */
+  readonly input: PipelineInput;
+  /** Stage names in order; each names the processor that runs it. */
+  readonly stages: readonly string[];
+}
+
+export const PIPELINES: readonly Pipeline[] = [
+  { name: 'inference', input: 'json', stages: ['infer'] },
+  { name: 'documents', input: 'document', stages: ['extract', 'summarize'] },
+];
+
+const byName = new Map(PIPELINES.map((pipeline) => [pipeline.name, pipeline]));
+
+export function findPipeline(name: string): Pipeline | undefined {
+  return byName.get(name);
+}
+
+export function firstStage(pipeline: Pipeline): string {
+  return pipeline.stages[0]!;
+}
+
+/** The stage after `stage`, or '' when `stage` is the last. */
+export function nextStage(pipeline: Pipeline, stage: string): string {
+  const index = pipeline.stages.indexOf(stage);
+  return pipeline.stages[index + 1] ?? '';
+}
+
+/** The stage before `stage`, or '' when `stage` is the first. */
+export function previousStage(pipeline: Pipeline, stage: string): string {
+  const index = pipeline.stages.indexOf(stage);
+  return index > 0 ? pipeline.stages[index - 1]! : '';
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+/** Models every worker can run without configuration. */
+export const BUILTIN_MODELS = ['echo'] as const;
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+/**
+ * The input of an inference job as the API stores it and the worker reads it.
+ * Jobs XADDed by other producers carry the same names as plain string fields
+ * (`model echo prompt hi`); `params` may then be a JSON string.
+ */
+export const inferencePayloadSchema = z
+  .object({
+    model: z.string().min(1).max(200).describe('model name; see GET /models'),
+    prompt: z.string().max(1_000_000).optional().describe('text for the model'),
+    params: z
+      .preprocess(
+        (value) => {
+          if (typeof value !== 'string') return value;
+          try {
+            return JSON.parse(value);
+          } catch {
+            return value;
+          }
+        },
+        z.record(z.string(), z.unknown()),
+      )
+      .optional()
+      .describe('model parameters, e.g. {"sleep_ms": 50} for echo'),
+    metadata: z
+      .record(z.string().max(100), scalar)
+      .optional()
+      .describe('your own fields (user id, request id ...), kept with the job'),
+  })
+  .catchall(z.unknown());
+export type InferencePayload = z.output<typeof inferencePayloadSchema>;
