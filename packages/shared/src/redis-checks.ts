@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-import type { Logger } from './logger.js';
 
 export class UnsafeRedisError extends Error {
   readonly code = 'REDIS_UNSAFE_EVICTION';
@@ -10,7 +9,7 @@ export class UnsafeRedisError extends Error {
  * runs short: jobs would vanish. Warn loudly; refuse to run in production. Managed services that
  * hide CONFIG get a warning that the policy could not be checked.
  */
-export async function checkEvictionPolicy(redis: Redis, logger: Logger, production: boolean): Promise<void> {
+export async function checkEvictionPolicy(redis: Redis, logger: { warn(message: string): void }, production: boolean): Promise<void> {
   let policy: string | undefined;
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];

@@ -1,0 +1,56 @@
+import type { ApiConfig, Logger } from '@conveyor/shared';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { randomUUID } from 'node:crypto';
+import multipartPlugin from './plugins/external/multipart.js';
+import swaggerPlugin from './plugins/external/swagger.js';
+import jobsPlugin from './plugins/jobs.js';
+import problemsPlugin from './plugins/problems.js';
+import redisPlugin from './plugins/redis.js';
+import documentsRoutes from './routes/documents.js';
+import healthRoutes from './routes/health.js';
+import jobsRoutes from './routes/jobs.js';
+import problemsRoutes from './routes/problems.js';
+
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
+
+export interface AppOptions {
+  config: ApiConfig;
+  logger: Logger;
+}
+
+/**
+ * Builds the API without listening: external plugins, then Conveyor's own, then routes.
+ * `server.ts` listens; tests call this and use `app.inject`.
+ */
+export async function buildApp({ config, logger }: AppOptions): Promise<App> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: config.MAX_BODY_BYTES,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON and multipart only: a text/plain body gets a 415 that names the right type.
+  app.removeContentTypeParser('text/plain');
+
+  await app.register(problemsPlugin, { bodyBytes: config.MAX_BODY_BYTES, documentBytes: config.MAX_DOCUMENT_BYTES });
+  await app.register(swaggerPlugin);
+  await app.register(multipartPlugin, { maxDocumentBytes: config.MAX_DOCUMENT_BYTES });
+  await app.register(redisPlugin, { config });
+  await app.register(jobsPlugin, { config });
+
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  await app.register(healthRoutes);
+  await app.register(jobsRoutes);
+  await app.register(documentsRoutes);
+  await app.register(problemsRoutes);
+  return app;
+}

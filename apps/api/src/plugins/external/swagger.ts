@@ -1,0 +1,42 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import fp from 'fastify-plugin';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import type { OpenAPIV3 } from 'openapi-types';
+import { documentUploadSchema } from '../../schemas/document-upload.js';
+
+/**
+ * The OpenAPI document, generated from the routes' zod schemas: JSON at `/openapi.json`,
+ * Swagger UI at `/docs`. Multipart bodies are not validated by a schema (the route reads the
+ * stream), so the upload form is added to the document here.
+ */
+export default fp(
+  async (app) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Conveyor',
+          version: '0.1.0',
+          description:
+            'Job ingestion on Redis Streams. Submit inference jobs and documents; workers take each job exactly once per attempt; read the outcome at GET /jobs/{id}. Errors are RFC 9457 problem details.',
+        },
+        tags: [
+          { name: 'jobs', description: 'Submit and follow jobs' },
+          { name: 'documents', description: 'Upload documents for the documents pipeline' },
+          { name: 'health', description: 'Probes' },
+        ],
+      },
+      transform: jsonSchemaTransform,
+      transformObject: (document) => {
+        const openapi = jsonSchemaTransformObject(document) as OpenAPIV3.Document;
+        const upload = openapi.paths?.['/documents']?.post;
+        if (upload) upload.requestBody = { required: true, content: { 'multipart/form-data': { schema: documentUploadSchema } } };
+        return openapi;
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  },
+  { name: 'swagger' },
+);

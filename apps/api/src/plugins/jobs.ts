@@ -1,0 +1,16 @@
+import type { ApiConfig } from '@conveyor/shared';
+import fp from 'fastify-plugin';
+import { JobService } from '../services/job-service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    jobs: JobService;
+  }
+}
+
+export default fp(
+  async (app, { config }: { config: ApiConfig }) => {
+    app.decorate('jobs', new JobService(app.redis, config));
+  },
+  { name: 'jobs', dependencies: ['redis'] },
+);

@@ -1,0 +1,42 @@
+import { checkEvictionPolicy, createRedis, ensureGroups, PIPELINES, UnsafeRedisError, type ApiConfig } from '@conveyor/shared';
+import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    redis: Redis;
+  }
+}
+
+/**
+ * The API's Redis connection, fail-fast: while Redis is unreachable a request gets a 503
+ * within a second rather than hanging. Each time the connection becomes ready the consumer
+ * groups are (re)created, so autoscalers find them before any worker starts.
+ */
+export default fp(
+  async (app, { config }: { config: ApiConfig }) => {
+    const redis = createRedis(config.REDIS_URL, { role: 'command', name: 'conveyor:api', failFast: true });
+    let lastError = '';
+    redis.on('error', (error: Error) => {
+      if (error.message !== lastError) app.log.warn({ err: error.message }, 'Redis connection error');
+      lastError = error.message;
+    });
+    redis.on('ready', () => {
+      lastError = '';
+      ensureGroups(redis, config.KEY_PREFIX, PIPELINES)
+        .then(() => checkEvictionPolicy(redis, app.log, config.NODE_ENV === 'production'))
+        .catch((error: Error) => {
+          app.log.fatal({ err: error.message }, 'Redis is not usable as configured; stopping');
+          if (error instanceof UnsafeRedisError) {
+            process.exitCode = 1;
+            void app.close();
+          }
+        });
+    });
+    app.decorate('redis', redis);
+    app.addHook('onClose', async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    });
+  },
+  { name: 'redis' },
+);

@@ -1,0 +1,90 @@
+/**
+ * Every kind of problem the API reports (RFC 9457). The `type` of a problem is
+ * `/problems/<slug>`: a stable identifier a client can branch on, and a page (GET it) that
+ * says what the problem means and what to do.
+ */
+export interface ProblemKind {
+  status: number;
+  title: string;
+  /** What it means and how to fix it, for the `/problems/<slug>` page. */
+  help: string;
+}
+
+export const PROBLEMS = {
+  'invalid-request': {
+    status: 400,
+    title: 'The request is not valid',
+    help: 'A field is missing, has the wrong type, or holds a value out of range. `errors` lists each one with its path. Fix those fields and send the request again.',
+  },
+  'malformed-json': {
+    status: 400,
+    title: 'The body is not valid JSON',
+    help: 'The body could not be parsed as JSON. Check quoting and commas, and that the body is JSON when Content-Type says application/json.',
+  },
+  'unknown-model': {
+    status: 400,
+    title: 'Unknown model',
+    help: 'The `model` field names a model no worker runs. GET /models lists the models that can be used.',
+  },
+  'missing-file': {
+    status: 400,
+    title: 'No file was uploaded',
+    help: 'POST /documents takes a multipart/form-data body with the document in a file field named `file`, e.g. `curl -F file=@report.pdf http://localhost:3000/documents`.',
+  },
+  'empty-file': {
+    status: 400,
+    title: 'The uploaded file is empty',
+    help: 'The file has no bytes. Upload a file with content.',
+  },
+  'job-not-found': {
+    status: 404,
+    title: 'No such job',
+    help: 'No job has this ID: it never existed, or it finished longer ago than the retention period (JOB_RETENTION) and its record expired. Job IDs look like `inference:01JDQ8K3V7X9...`.',
+  },
+  'not-found': {
+    status: 404,
+    title: 'No such route',
+    help: 'The path or method does not exist. GET /docs shows every route.',
+  },
+  'payload-too-large': {
+    status: 413,
+    title: 'The request is too large',
+    help: 'The body or uploaded file is over the limit named in `detail` (MAX_BODY_BYTES for JSON, MAX_DOCUMENT_BYTES for uploads). Send less, or raise the limit.',
+  },
+  'unsupported-media-type': {
+    status: 415,
+    title: 'Unsupported Content-Type',
+    help: 'POST /jobs takes application/json; POST /documents takes multipart/form-data. Set the Content-Type header to match the body.',
+  },
+  'idempotency-key-reused': {
+    status: 422,
+    title: 'Idempotency key reused with a different request',
+    help: 'An Idempotency-Key identifies one request for 24 hours. The same key was sent before with a different body. Use a new key for a new request.',
+  },
+  'queue-full': {
+    status: 503,
+    title: 'The queue is full',
+    help: 'The stage holds more undone jobs than MAX_BACKLOG allows, so new jobs are refused to keep Redis from running out of memory. Wait for Retry-After seconds and send again; add workers if this persists.',
+  },
+  'service-unavailable': {
+    status: 503,
+    title: 'Redis is unavailable',
+    help: 'The API cannot reach Redis right now (restarting, failing over, out of memory). Nothing was written. Wait for Retry-After seconds and send the request again.',
+  },
+  'shutting-down': {
+    status: 503,
+    title: 'The server is shutting down',
+    help: 'This API process is stopping. Send the request again; another replica (or this one, restarted) will take it.',
+  },
+  internal: {
+    status: 500,
+    title: 'Internal error',
+    help: 'Something failed inside the API. It is logged with the request ID shown in `instance`; please report it.',
+  },
+} as const satisfies Record<string, ProblemKind>;
+
+export type ProblemSlug = keyof typeof PROBLEMS;
+
+export function problemType(slug: ProblemSlug): string {
+  return `/problems/${slug}`;
+}

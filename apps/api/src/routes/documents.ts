@@ -1,0 +1,89 @@
+import type { MultipartFile } from '@fastify/multipart';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { ProblemError } from '../problems/problem-error.js';
+import { documentFieldsSchema } from '../schemas/document-upload.js';
+import { idempotencyHeadersSchema } from '../schemas/create-job.js';
+import { acceptedJobSchema } from '../schemas/job-view.js';
+import { problemResponses } from '../schemas/problem.js';
+
+interface ReadUpload {
+  file: { bytes: Buffer; filename: string; contentType: string } | undefined;
+  otherFileField: string | undefined;
+  fields: Record<string, string>;
+}
+
+/** Reads the whole form: the one file (buffered, size-limited by the multipart plugin) and the text fields. */
+async function readUpload(parts: AsyncIterableIterator<MultipartFile | { type: 'field'; fieldname: string; value: unknown }>): Promise<ReadUpload> {
+  const upload: ReadUpload = { file: undefined, otherFileField: undefined, fields: {} };
+  for await (const part of parts) {
+    if (part.type === 'file') {
+      const bytes = await part.toBuffer();
+      if (part.fieldname === 'file') upload.file = { bytes, filename: part.filename || 'upload', contentType: part.mimetype || 'application/octet-stream' };
+      else upload.otherFileField = part.fieldname;
+    } else {
+      upload.fields[part.fieldname] = String(part.value);
+    }
+  }
+  return upload;
+}
+
+const documentsRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.post(
+    '/documents',
+    {
+      schema: {
+        tags: ['documents'],
+        summary: 'Upload a document for processing',
+        description:
+          'multipart/form-data with the document in the field `file`; optional fields `pipeline`, `priority`, `metadata` (JSON object of strings), `max_attempts`, `timeout_ms`. The document is stored with the job and freed when the job record expires.',
+        headers: idempotencyHeadersSchema,
+        response: { 202: acceptedJobSchema, 200: acceptedJobSchema, ...problemResponses(400, 413, 415, 422, 503) },
+      },
+    },
+    async (request, reply) => {
+      if (!request.isMultipart()) {
+        throw new ProblemError(
+          'unsupported-media-type',
+          `POST /documents takes multipart/form-data, not "${request.headers['content-type'] ?? '(no Content-Type)'}". Send the file as a form field named "file", e.g. curl -F file=@report.txt http://localhost:3000/documents`,
+        );
+      }
+      let upload: ReadUpload;
+      try {
+        upload = await readUpload(request.parts() as AsyncIterableIterator<MultipartFile>);
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === 'FST_FILES_LIMIT') throw new ProblemError('invalid-request', 'Send one file per request, in the field named "file".');
+        if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') throw new ProblemError('invalid-request', 'The form has too many fields; see GET /docs for the fields POST /documents takes.');
+        throw error;
+      }
+      if (!upload.file) {
+        const hint = upload.otherFileField ? ` A file came in the field "${upload.otherFileField}"; name the field "file".` : '';
+        throw new ProblemError('missing-file', `No file in the field "file".${hint} Example: curl -F file=@report.txt http://localhost:3000/documents`);
+      }
+      if (upload.file.bytes.length === 0) throw new ProblemError('empty-file', `The uploaded file "${upload.file.filename}" is empty (0 bytes).`);
+
+      const parsed = documentFieldsSchema.safeParse(upload.fields);
+      if (!parsed.success) {
+        const errors = parsed.error.issues.map((issue) => ({ path: ['body', ...issue.path.map(String)].join('.'), message: issue.message }));
+        throw new ProblemError('invalid-request', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
+      }
+      const { pipeline, priority, metadata, max_attempts, timeout_ms } = parsed.data;
+      const submitted = await app.jobs.submitDocument(
+        {
+          ...upload.file,
+          pipeline,
+          priority,
+          ...(metadata ? { metadata } : {}),
+          options: Object.fromEntries(Object.entries({ max_attempts, timeout_ms }).filter(([, v]) => v !== undefined)),
+        },
+        request.headers['idempotency-key'],
+      );
+      return reply
+        .code(submitted.created ? 202 : 200)
+        .header('location', `/jobs/${submitted.jobId}`)
+        .send({ job_id: submitted.jobId, status: submitted.status });
+    },
+  );
+};
+
+export default documentsRoutes;

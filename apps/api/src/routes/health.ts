@@ -1,0 +1,26 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ProblemError } from '../problems/problem-error.js';
+import { problemResponses } from '../schemas/problem.js';
+
+const status = z.object({ status: z.string() });
+
+/** Liveness (`/healthz`: the process answers) and readiness (`/readyz`: Redis answers too). */
+const healthRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.get('/healthz', { schema: { tags: ['health'], summary: 'The process is up', response: { 200: status } } }, async () => ({ status: 'ok' }));
+
+  app.get(
+    '/readyz',
+    { schema: { tags: ['health'], summary: 'Redis is reachable', response: { 200: status, ...problemResponses(503) } } },
+    async () => {
+      try {
+        await app.redis.ping();
+      } catch (error) {
+        throw new ProblemError('service-unavailable', `Redis does not answer: ${(error as Error).message}`, {}, { 'retry-after': '1' });
+      }
+      return { status: 'ready' };
+    },
+  );
+};
+
+export default healthRoutes;

@@ -1,0 +1,47 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { ProblemError } from '../problems/problem-error.js';
+import { createJobSchema, idempotencyHeadersSchema, jobIdParamsSchema } from '../schemas/create-job.js';
+import { acceptedJobSchema, jobViewSchema } from '../schemas/job-view.js';
+import { problemResponses } from '../schemas/problem.js';
+
+const jobsRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.post(
+    '/jobs',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Submit an inference job',
+        description: 'Stores the job and answers at once. 202 for a new job; 200 when an Idempotency-Key matched an earlier request (the same job is returned).',
+        headers: idempotencyHeadersSchema,
+        body: createJobSchema,
+        response: { 202: acceptedJobSchema, 200: acceptedJobSchema, ...problemResponses(400, 413, 415, 422, 503) },
+      },
+    },
+    async (request, reply) => {
+      const submitted = await app.jobs.submitInference(request.body, request.headers['idempotency-key']);
+      return reply
+        .code(submitted.created ? 202 : 200)
+        .header('location', `/jobs/${submitted.jobId}`)
+        .send({ job_id: submitted.jobId, status: submitted.status });
+    },
+  );
+
+  app.get(
+    '/jobs/:id',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Read a job: status, attempts, result, error, timestamps',
+        params: jobIdParamsSchema,
+        response: { 200: jobViewSchema, ...problemResponses(404, 503) },
+      },
+    },
+    async (request) => {
+      const job = await app.jobs.find(request.params.id);
+      if (!job) throw new ProblemError('job-not-found', `No job has the ID "${request.params.id}". It never existed, or it finished more than JOB_RETENTION ago and expired.`);
+      return job;
+    },
+  );
+};
+
+export default jobsRoutes;

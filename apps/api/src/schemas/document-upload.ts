@@ -1,0 +1,35 @@
+import { LANES } from '@conveyor/shared';
+import { z } from 'zod';
+
+/** The text fields of a `POST /documents` form, beside the `file` field. */
+export const documentFieldsSchema = z
+  .object({
+    pipeline: z.string().default('documents').describe('the pipeline (queue) to run the document through'),
+    priority: z.enum(LANES).default('normal'),
+    metadata: z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        if (text === undefined) return undefined;
+        try {
+          return z.record(z.string().max(100), z.string().max(1_000)).parse(JSON.parse(text));
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON object of string values, e.g. {"user_id":"12345"}' });
+          return z.NEVER;
+        }
+      })
+      .describe('your own fields as a JSON object of strings, kept with the job'),
+    max_attempts: z.coerce.number().int().min(1).max(100).optional().describe('attempts per stage before the job is dead-lettered'),
+    timeout_ms: z.coerce.number().int().min(1).max(86_400_000).optional().describe('an attempt running longer than this fails'),
+  })
+  .strict();
+
+/** The form as the OpenAPI document shows it. */
+export const documentUploadSchema = {
+  type: 'object' as const,
+  required: ['file'],
+  properties: {
+    file: { type: 'string' as const, format: 'binary', description: 'the document (plain text or Markdown, UTF-8)' },
+    ...(z.toJSONSchema(documentFieldsSchema, { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, object> }).properties,
+  },
+};

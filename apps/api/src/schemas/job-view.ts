@@ -1,0 +1,59 @@
+import { LANES } from '@conveyor/shared';
+import { z } from 'zod';
+
+export const JOB_STATUSES = ['queued', 'delayed', 'active', 'retrying', 'completed', 'dead', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+const timestamp = z.string().nullable().describe('ISO 8601, UTC');
+
+export const attemptErrorSchema = z
+  .object({
+    message: z.string(),
+    name: z.string().optional(),
+    code: z.string().optional(),
+    retryable: z.boolean().optional(),
+    stage: z.string().optional(),
+    attempt: z.number().optional(),
+    at: z.string().optional().describe('ISO 8601, UTC'),
+    worker: z.string().optional(),
+  })
+  .describe('an attempt\'s error');
+
+export const stageViewSchema = z.object({
+  name: z.string(),
+  status: z.enum(['pending', ...JOB_STATUSES]),
+  attempts: z.number().int(),
+  worker: z.string().nullable(),
+  started_at: timestamp,
+  finished_at: timestamp,
+  output: z.unknown().describe('the stage\'s output once it is done'),
+});
+
+export const jobViewSchema = z
+  .object({
+    id: z.string().describe('`<queue>:<ULID>`, or `<queue>:<entry ID>` for jobs XADDed by other producers'),
+    queue: z.string(),
+    status: z.enum(JOB_STATUSES),
+    stage: z.string().describe('the current stage (the last one once the job is done)'),
+    priority: z.enum(LANES),
+    attempts: z.number().int().describe('attempts of the current stage so far'),
+    max_attempts: z.number().int(),
+    worker: z.string().nullable().describe('the consumer that ran the latest attempt'),
+    input: z.unknown().describe('the job as submitted (for documents: file name, type and size)'),
+    result: z.unknown().describe('the last stage\'s output once completed, else null'),
+    error: attemptErrorSchema.nullable().describe('the latest error, if any'),
+    errors: z.array(attemptErrorSchema).describe('every attempt\'s error, oldest first (the newest 20)'),
+    stages: z.array(stageViewSchema),
+    created_at: timestamp,
+    started_at: timestamp.describe('when the latest attempt started'),
+    finished_at: timestamp,
+    updated_at: timestamp,
+    retry_at: timestamp.describe('when a retrying or delayed job is due'),
+  })
+  .describe('A job and its outcome');
+export type JobView = z.output<typeof jobViewSchema>;
+
+export const acceptedJobSchema = z.object({
+  job_id: z.string(),
+  status: z.enum(JOB_STATUSES),
+});

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+/** An RFC 9457 problem as every error response carries it. */
+export const problemSchema = z
+  .looseObject({
+    type: z.string().describe('stable problem type; GET it for an explanation'),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().describe('what went wrong in this request, and what to do'),
+    instance: z.string().describe('this request\'s ID, as logged'),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('each invalid field'),
+  })
+  .describe('RFC 9457 problem details (application/problem+json)');
+
+/** Response entries for the error statuses a route can answer with. */
+export function problemResponses<const S extends number>(...statuses: S[]): Record<S, typeof problemSchema> {
+  return Object.fromEntries(statuses.map((status) => [status, problemSchema])) as Record<S, typeof problemSchema>;
+}

@@ -1,0 +1,30 @@
+import { apiEnvSchema, ConfigError, createLogger, loadConfig } from '@conveyor/shared';
+import closeWithGrace from 'close-with-grace';
+import { buildApp } from './app.js';
+
+let config;
+try {
+  config = loadConfig(apiEnvSchema);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`conveyor api: ${error.message}\n`);
+  process.exit(1);
+}
+
+const logger = createLogger('api', config.LOG_LEVEL);
+const app = await buildApp({ config, logger });
+
+// SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close Redis; a second signal or
+// the grace period running out exits at once.
+closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+  if (err) app.log.error({ err }, 'stopping after an error');
+  else app.log.info({ signal }, 'shutting down');
+  await app.close();
+});
+
+try {
+  await app.listen({ port: config.PORT, host: config.HOST });
+} catch (error) {
+  app.log.fatal({ err: error }, `could not listen on ${config.HOST}:${config.PORT}: ${(error as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,148 @@
+import {
+  BUILTIN_MODELS,
+  enqueueJobs,
+  findPipeline,
+  firstStage,
+  newJobId,
+  PIPELINES,
+  queueOfJobId,
+  QueueKeys,
+  readJob,
+  type ApiConfig,
+  type DocumentPayload,
+  type JobOptions,
+  type Lane,
+  type NewJob,
+  type Pipeline,
+} from '@conveyor/shared';
+import type { Redis } from 'ioredis';
+import { createHash } from 'node:crypto';
+import { ProblemError } from '../problems/problem-error.js';
+import type { CreateJobBody } from '../schemas/create-job.js';
+import type { JobStatus, JobView } from '../schemas/job-view.js';
+import { jobView } from './job-view.js';
+
+export interface Submitted {
+  jobId: string;
+  status: JobStatus;
+  /** False when an idempotency key matched an earlier request: nothing new was created. */
+  created: boolean;
+}
+
+export interface UploadedDocument {
+  bytes: Buffer;
+  filename: string;
+  contentType: string;
+  pipeline: string;
+  priority: Lane;
+  metadata?: Record<string, string>;
+  options: JobOptions;
+}
+
+const IDEMPOTENCY_TTL_SECONDS = 86_400;
+const MODELS: ReadonlySet<string> = new Set(BUILTIN_MODELS);
+
+/** Submits and reads jobs. Routes stay thin; this is where requests become scripts. */
+export class JobService {
+  readonly #keys = new Map<string, QueueKeys>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly config: ApiConfig,
+  ) {}
+
+  keysOf(queue: string): QueueKeys {
+    let keys = this.#keys.get(queue);
+    if (!keys) this.#keys.set(queue, (keys = new QueueKeys(this.config.KEY_PREFIX, queue)));
+    return keys;
+  }
+
+  async submitInference(body: CreateJobBody, idempotencyKey: string | undefined): Promise<Submitted> {
+    const pipeline = this.#pipeline(body.queue, 'json');
+    if (!MODELS.has(body.model)) {
+      throw new ProblemError('unknown-model', `Model "${body.model}" is not known. Known models: ${[...MODELS].join(', ')}.`, { known_models: [...MODELS] });
+    }
+    const { priority, queue, max_attempts, timeout_ms, backoff, run_at, delay_ms, ...request } = body;
+    const payload = JSON.stringify(request);
+    const job: NewJob = {
+      id: newJobId(pipeline.name),
+      lane: priority,
+      payload,
+      options: definedOnly({ max_attempts, timeout_ms, backoff }),
+      runAt: run_at !== undefined ? Date.parse(run_at) : delay_ms !== undefined ? Date.now() + delay_ms : undefined,
+    };
+    if (idempotencyKey !== undefined) {
+      job.idempotencyKey = idempotencyKey;
+      job.fingerprint = digest(['POST /jobs', JSON.stringify(body)]);
+    }
+    return this.#submit(pipeline, job);
+  }
+
+  async submitDocument(upload: UploadedDocument, idempotencyKey: string | undefined): Promise<Submitted> {
+    const pipeline = this.#pipeline(upload.pipeline, 'document');
+    const sha256 = createHash('sha256').update(upload.bytes).digest('hex');
+    const payload: DocumentPayload = { filename: upload.filename, content_type: upload.contentType, size: upload.bytes.length, sha256 };
+    if (upload.metadata) payload.metadata = upload.metadata;
+    const job: NewJob = {
+      id: newJobId(pipeline.name),
+      lane: upload.priority,
+      payload: JSON.stringify(payload),
+      options: upload.options,
+      document: upload.bytes,
+    };
+    if (idempotencyKey !== undefined) {
+      job.idempotencyKey = idempotencyKey;
+      job.fingerprint = digest(['POST /documents', sha256, JSON.stringify({ ...upload, bytes: undefined })]);
+    }
+    return this.#submit(pipeline, job);
+  }
+
+  async find(jobId: string): Promise<JobView | undefined> {
+    const queue = queueOfJobId(jobId);
+    const pipeline = queue === undefined ? undefined : findPipeline(queue);
+    if (!pipeline) return undefined;
+    const snapshot = await readJob(this.redis, this.keysOf(pipeline.name), jobId, firstStage(pipeline));
+    return snapshot && jobView(jobId, snapshot, pipeline, this.config.MAX_ATTEMPTS);
+  }
+
+  async #submit(pipeline: Pipeline, job: NewJob): Promise<Submitted> {
+    const outcome = await enqueueJobs(this.redis, this.keysOf(pipeline.name), firstStage(pipeline), [job], {
+      idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS,
+      maxBacklog: this.config.MAX_BACKLOG,
+    });
+    if (!outcome.ok) {
+      if (outcome.reason === 'idempotency-conflict') {
+        throw new ProblemError('idempotency-key-reused', `Idempotency-Key "${job.idempotencyKey}" was already used within the last 24 hours for a different request. Use a new key for a new request.`);
+      }
+      throw new ProblemError(
+        'queue-full',
+        `Queue "${pipeline.name}" holds ${outcome.backlog} undone jobs in stage "${firstStage(pipeline)}" (limit ${outcome.limit}). Nothing was written; try again later.`,
+        { backlog: outcome.backlog, limit: outcome.limit },
+        { 'retry-after': '5' },
+      );
+    }
+    const [accepted] = outcome.jobs;
+    if (accepted!.created) return { jobId: accepted!.id, status: job.runAt !== undefined && job.runAt > Date.now() ? 'delayed' : 'queued', created: true };
+    const existing = await this.find(accepted!.id);
+    return { jobId: accepted!.id, status: existing?.status ?? 'completed', created: false };
+  }
+
+  #pipeline(name: string, input: Pipeline['input']): Pipeline {
+    const pipeline = findPipeline(name);
+    if (!pipeline || pipeline.input !== input) {
+      const fitting = PIPELINES.filter((candidate) => candidate.input === input).map((candidate) => candidate.name).join(', ');
+      throw new ProblemError('invalid-request', `Queue "${name}" does not take ${input === 'json' ? 'JSON jobs' : 'documents'}; these do: ${fitting}.`, {
+        errors: [{ path: input === 'json' ? 'body.queue' : 'body.pipeline', message: `unknown ${input === 'json' ? 'queue' : 'pipeline'} "${name}"` }],
+      });
+    }
+    return pipeline;
+  }
+}
+
+function definedOnly<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function digest(parts: string[]): string {
+  return createHash('sha256').update(parts.join('\n')).digest('base64url');
+}

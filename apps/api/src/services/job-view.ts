@@ -1,0 +1,116 @@
+import type { JobSnapshot, Lane, Pipeline } from '@conveyor/shared';
+import type { JobStatus, JobView } from '../schemas/job-view.js';
+
+/** Turns a stored job (record or queued entry) into what `GET /jobs/:id` shows. */
+
+function iso(ms: string | number | undefined): string | null {
+  if (ms === undefined || ms === '') return null;
+  const value = Number(ms);
+  return Number.isFinite(value) ? new Date(value).toISOString() : null;
+}
+
+function json(text: string | undefined): unknown {
+  if (text === undefined) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+type StoredError = Record<string, unknown> & { message: string; at?: number };
+
+function errorView(value: unknown): JobView['error'] {
+  if (!value || typeof value !== 'object' || typeof (value as StoredError).message !== 'string') return null;
+  const { at, ...rest } = value as StoredError;
+  return { ...rest, message: (value as StoredError).message, ...(at === undefined ? {} : { at: iso(at) ?? undefined }) };
+}
+
+interface StageSummary {
+  attempts?: number;
+  started_at?: number;
+  finished_at?: number;
+  worker?: string;
+}
+
+export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline, defaultMaxAttempts: number): JobView {
+  if (snapshot.kind === 'entry') {
+    const created = iso(snapshot.entryId.split('-')[0]);
+    const input = snapshot.fields['job'] ? json(snapshot.fields['payload']) : snapshot.fields;
+    const options = json(snapshot.fields['opts']) as { max_attempts?: number } | null;
+    return {
+      id: jobId,
+      queue: pipeline.name,
+      status: 'queued',
+      stage: pipeline.stages[0]!,
+      priority: snapshot.lane,
+      attempts: 0,
+      max_attempts: options?.max_attempts ?? defaultMaxAttempts,
+      worker: null,
+      input,
+      result: null,
+      error: null,
+      errors: [],
+      stages: pipeline.stages.map((name, index) => ({
+        name,
+        status: index === 0 ? 'queued' : 'pending',
+        attempts: 0,
+        worker: null,
+        started_at: null,
+        finished_at: null,
+        output: null,
+      })),
+      created_at: created,
+      started_at: null,
+      finished_at: null,
+      updated_at: created,
+      retry_at: null,
+    };
+  }
+
+  const f = snapshot.fields;
+  const status = f['status'] as JobStatus;
+  const current = f['stage'] ?? pipeline.stages[0]!;
+  const finished = (json(f['stages']) ?? {}) as Record<string, StageSummary>;
+  const lastStage = pipeline.stages[pipeline.stages.length - 1];
+  const stages = pipeline.stages.map((name) => {
+    const done = finished[name];
+    const output = name === lastStage ? json(f['result']) : json(f[`out:${name}`]);
+    if (done && name !== current) {
+      return { name, status: 'completed' as const, attempts: done.attempts ?? 0, worker: done.worker ?? null, started_at: iso(done.started_at), finished_at: iso(done.finished_at), output };
+    }
+    if (name === current) {
+      return {
+        name,
+        status,
+        attempts: Number(f['attempts'] ?? 0),
+        worker: f['worker'] ?? null,
+        started_at: iso(f['stage_started_at'] ?? done?.started_at),
+        finished_at: done ? iso(done.finished_at) : null,
+        output: status === 'completed' ? output : null,
+      };
+    }
+    return { name, status: 'pending' as const, attempts: 0, worker: null, started_at: null, finished_at: null, output: null };
+  });
+  const errors = (json(f['errors']) as unknown[] | null) ?? [];
+  return {
+    id: jobId,
+    queue: f['queue'] ?? pipeline.name,
+    status,
+    stage: current,
+    priority: (f['lane'] ?? 'normal') as Lane,
+    attempts: Number(f['attempts'] ?? 0),
+    max_attempts: Number(f['max_attempts'] ?? defaultMaxAttempts),
+    worker: f['worker'] ?? null,
+    input: json(f['payload']),
+    result: status === 'completed' ? json(f['result']) : null,
+    error: errorView(json(f['error'])),
+    errors: errors.map(errorView).filter((e) => e !== null),
+    stages,
+    created_at: iso(f['created_at']),
+    started_at: iso(f['started_at']),
+    finished_at: iso(f['finished_at']),
+    updated_at: iso(f['updated_at'] ?? f['created_at']),
+    retry_at: iso(f['retry_at'] ?? f['run_at']),
+  };
+}
