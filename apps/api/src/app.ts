@@ -1,5 +1,5 @@
 import type { ApiConfig, Logger } from '@conveyor/shared';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
@@ -28,7 +28,8 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.MAX_BODY_BYTES,
-    disableRequestLogging: true,
+    // Per-request lines go out at debug level from the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),

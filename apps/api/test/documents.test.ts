@@ -1,0 +1,71 @@
+import { keysUnder, redisTest } from '@conveyor/testing';
+import { describe, expect } from 'vitest';
+import type { App } from '../src/app.js';
+import { buildTestApp } from './test-app.js';
+
+const test = redisTest.extend<{ app: App }>({
+  app: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix, { MAX_DOCUMENT_BYTES: '64KiB' });
+    await use(app);
+    await app.close();
+  },
+});
+
+/** A multipart body as curl -F builds it. */
+function form(parts: { name: string; filename?: string; type?: string; content: string | Buffer }[]) {
+  const boundary = '----conveyor-test-boundary';
+  const chunks: Buffer[] = [];
+  for (const part of parts) {
+    const disposition = `form-data; name="${part.name}"${part.filename === undefined ? '' : `; filename="${part.filename}"`}`;
+    const header = `--${boundary}\r\nContent-Disposition: ${disposition}\r\n${part.filename === undefined ? '' : `Content-Type: ${part.type ?? 'text/plain'}\r\n`}\r\n`;
+    chunks.push(Buffer.from(header), Buffer.isBuffer(part.content) ? part.content : Buffer.from(part.content), Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}
+
+describe('POST /documents', () => {
+  test('stores the document with its job, binary-safe, and answers 202 with the job ID', async ({ app, redis, prefix }) => {
+    const bytes = Buffer.from([0x00, 0xff, 0x10, 0x80, 0x0d, 0x0a, 0x2d, 0x2d]);
+    const upload = form([
+      { name: 'file', filename: 'blob.bin', type: 'application/octet-stream', content: bytes },
+      { name: 'priority', content: 'high' },
+      { name: 'metadata', content: '{"user_id":"12345"}' },
+    ]);
+    const response = await app.inject({ method: 'POST', url: '/documents', ...upload });
+    expect(response.statusCode).toBe(202);
+    const { job_id } = response.json();
+    expect(job_id).toMatch(/^documents:/);
+    expect(response.headers['location']).toBe(`/jobs/${job_id}`);
+    expect(await redis.hgetBuffer(`${prefix}:{documents}:job:${job_id}`, 'doc')).toEqual(bytes);
+    const job = (await app.inject({ url: `/jobs/${job_id}` })).json();
+    expect(job).toMatchObject({ status: 'queued', stage: 'extract', priority: 'high', input: { filename: 'blob.bin', size: 8, metadata: { user_id: '12345' } } });
+    expect(JSON.stringify(job)).not.toContain('doc"');
+  });
+
+  const refusals: { name: string; status: number; type: string; detail: RegExp; request: () => { payload: Buffer | string; headers: Record<string, string> } }[] = [
+    { name: 'no file at all', status: 400, type: 'missing-file', detail: /No file in the field "file"/, request: () => form([{ name: 'priority', content: 'high' }]) },
+    { name: 'a file in another field', status: 400, type: 'missing-file', detail: /came in the field "doc"; name the field "file"/, request: () => form([{ name: 'doc', filename: 'a.txt', content: 'hi' }]) },
+    { name: 'an empty file', status: 400, type: 'empty-file', detail: /"empty\.txt" is empty \(0 bytes\)/, request: () => form([{ name: 'file', filename: 'empty.txt', content: '' }]) },
+    { name: 'two files', status: 400, type: 'invalid-request', detail: /one file per request/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'a' }, { name: 'file', filename: 'b.txt', content: 'b' }]) },
+    { name: 'a file over MAX_DOCUMENT_BYTES', status: 413, type: 'payload-too-large', detail: /uploaded file is larger than the limit of 65536 bytes/, request: () => form([{ name: 'file', filename: 'big.txt', content: Buffer.alloc(70_000, 'a') }]) },
+    { name: 'an unknown priority', status: 400, type: 'invalid-request', detail: /body\.priority/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'priority', content: 'asap' }]) },
+    { name: 'metadata that is not a JSON object of strings', status: 400, type: 'invalid-request', detail: /body\.metadata: must be a JSON object of string values/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'metadata', content: '[1]' }]) },
+    { name: 'an unknown pipeline', status: 400, type: 'invalid-request', detail: /Queue "nope" does not take documents; these do: documents/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'pipeline', content: 'nope' }]) },
+    { name: 'an unknown field', status: 400, type: 'invalid-request', detail: /Unrecognized key: "colour"/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'colour', content: 'red' }]) },
+    { name: 'a JSON body', status: 415, type: 'unsupported-media-type', detail: /takes multipart\/form-data, not "application\/json"/, request: () => ({ payload: '{"file":"x"}', headers: { 'content-type': 'application/json' } }) },
+    { name: 'a raw binary body', status: 415, type: 'unsupported-media-type', detail: /application\/pdf/, request: () => ({ payload: Buffer.from('%PDF-1.4'), headers: { 'content-type': 'application/pdf' } }) },
+  ];
+
+  for (const { name, status, type, detail, request } of refusals) {
+    test(`${name}: ${status} ${type}, nothing written`, async ({ app, redis, prefix }) => {
+      const before = await keysUnder(redis, prefix);
+      const response = await app.inject({ method: 'POST', url: '/documents', ...request() });
+      expect(response.statusCode).toBe(status);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(response.json()).toMatchObject({ type: `/problems/${type}`, status });
+      expect(response.json().detail).toMatch(detail);
+      expect(await keysUnder(redis, prefix)).toEqual(before);
+    });
+  }
+});

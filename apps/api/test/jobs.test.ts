@@ -1,0 +1,127 @@
+import { keysUnder, redisTest } from '@conveyor/testing';
+import { describe, expect } from 'vitest';
+import type { App } from '../src/app.js';
+import { buildTestApp } from './test-app.js';
+
+const test = redisTest.extend<{ app: App }>({
+  app: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix);
+    await use(app);
+    await app.close();
+  },
+});
+
+describe('POST /jobs', () => {
+  test('answers 202 at once with the job ID, its status and a Location header', async ({ app }) => {
+    const response = await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'hi', priority: 'high' } });
+    expect(response.statusCode).toBe(202);
+    const body = response.json();
+    expect(body).toEqual({ job_id: expect.stringMatching(/^inference:[0-9A-Z]{26}$/), status: 'queued' });
+    expect(response.headers['location']).toBe(`/jobs/${body.job_id}`);
+  });
+
+  test('a queued job can be read before any worker has taken it', async ({ app }) => {
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'hi', priority: 'low', metadata: { user_id: '12345' } } })).json();
+    const job = (await app.inject({ url: `/jobs/${job_id}` })).json();
+    expect(job).toMatchObject({
+      id: job_id,
+      queue: 'inference',
+      status: 'queued',
+      stage: 'infer',
+      priority: 'low',
+      attempts: 0,
+      max_attempts: 3,
+      worker: null,
+      result: null,
+      error: null,
+      input: { model: 'echo', prompt: 'hi', metadata: { user_id: '12345' } },
+      started_at: null,
+      finished_at: null,
+    });
+    expect(Date.parse(job.created_at)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  test('the same Idempotency-Key returns the same job with 200; with another body it is a 422', async ({ app, redis, prefix }) => {
+    const headers = { 'idempotency-key': 'req-42' };
+    const first = await app.inject({ method: 'POST', url: '/jobs', headers, payload: { model: 'echo', prompt: 'once' } });
+    expect(first.statusCode).toBe(202);
+    const again = await app.inject({ method: 'POST', url: '/jobs', headers, payload: { model: 'echo', prompt: 'once' } });
+    expect(again.statusCode).toBe(200);
+    expect(again.json().job_id).toBe(first.json().job_id);
+    const before = await keysUnder(redis, prefix);
+    const other = await app.inject({ method: 'POST', url: '/jobs', headers, payload: { model: 'echo', prompt: 'twice' } });
+    expect(other.statusCode).toBe(422);
+    expect(other.json()).toMatchObject({ type: '/problems/idempotency-key-reused', status: 422 });
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+  });
+
+  test('a job with run_at in the future is delayed until then', async ({ app }) => {
+    const runAt = new Date(Date.now() + 3_600_000).toISOString();
+    const response = await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', run_at: runAt } });
+    expect(response.statusCode).toBe(202);
+    expect(response.json().status).toBe('delayed');
+    const job = (await app.inject({ url: response.headers['location'] as string })).json();
+    expect(job).toMatchObject({ status: 'delayed', retry_at: runAt });
+  });
+});
+
+describe('bad input gets a 4xx problem a person can act on, and writes nothing', () => {
+  const cases: { name: string; status: number; type: string; detail: RegExp; request: { headers?: Record<string, string>; body?: string } }[] = [
+    { name: 'malformed JSON', status: 400, type: 'malformed-json', detail: /not valid JSON/, request: { body: '{"model":' } },
+    { name: 'an empty JSON body', status: 400, type: 'malformed-json', detail: /cannot be empty/, request: { body: '' } },
+    { name: 'a JSON array', status: 400, type: 'invalid-request', detail: /expected object/, request: { body: '[1,2]' } },
+    { name: 'a missing model', status: 400, type: 'invalid-request', detail: /body\.model/, request: { body: '{"prompt":"hi"}' } },
+    { name: 'a prompt of the wrong type', status: 400, type: 'invalid-request', detail: /body\.prompt: .*expected string, received number/, request: { body: '{"model":"echo","prompt":42}' } },
+    { name: 'an unknown priority', status: 400, type: 'invalid-request', detail: /body\.priority: .*"high"\|"normal"\|"low"/, request: { body: '{"model":"echo","priority":"urgent"}' } },
+    { name: 'an unknown field', status: 400, type: 'invalid-request', detail: /Unrecognized key: "colour"/, request: { body: '{"model":"echo","colour":"red"}' } },
+    { name: 'an unknown model', status: 400, type: 'unknown-model', detail: /Model "gpt-9" is not known\. Known models: echo/, request: { body: '{"model":"gpt-9"}' } },
+    { name: 'an unknown queue', status: 400, type: 'invalid-request', detail: /Queue "nope" does not take JSON jobs; these do: inference/, request: { body: '{"model":"echo","queue":"nope"}' } },
+    { name: 'a documents queue given JSON', status: 400, type: 'invalid-request', detail: /Queue "documents" does not take JSON jobs/, request: { body: '{"model":"echo","queue":"documents"}' } },
+    { name: 'run_at and delay_ms together', status: 400, type: 'invalid-request', detail: /run_at or delay_ms, not both/, request: { body: `{"model":"echo","delay_ms":5,"run_at":"${new Date().toISOString()}"}` } },
+    { name: 'max_attempts out of range', status: 400, type: 'invalid-request', detail: /body\.max_attempts/, request: { body: '{"model":"echo","max_attempts":0}' } },
+    { name: 'a bad idempotency key', status: 400, type: 'invalid-request', detail: /idempotency-key/, request: { body: '{"model":"echo"}', headers: { 'idempotency-key': 'has spaces' } } },
+    { name: 'a text/plain body', status: 415, type: 'unsupported-media-type', detail: /text\/plain/, request: { body: 'hi', headers: { 'content-type': 'text/plain' } } },
+    { name: 'an XML body', status: 415, type: 'unsupported-media-type', detail: /application\/xml/, request: { body: '<job/>', headers: { 'content-type': 'application/xml' } } },
+    { name: 'a body over MAX_BODY_BYTES', status: 413, type: 'payload-too-large', detail: /larger than the limit of 1048576 bytes/, request: { body: JSON.stringify({ model: 'echo', prompt: 'x'.repeat(1_100_000) }) } },
+  ];
+
+  for (const { name, status, type, detail, request } of cases) {
+    test(`${name}: ${status} ${type}`, async ({ app, redis, prefix }) => {
+      const before = await keysUnder(redis, prefix);
+      const response = await app.inject({
+        method: 'POST',
+        url: '/jobs',
+        headers: { 'content-type': 'application/json', ...request.headers },
+        payload: request.body,
+      });
+      expect(response.statusCode).toBe(status);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      const problem = response.json();
+      expect(problem).toMatchObject({ type: `/problems/${type}`, status, title: expect.any(String), instance: expect.stringMatching(/^urn:request:/) });
+      expect(problem.detail).toMatch(detail);
+      expect(await keysUnder(redis, prefix)).toEqual(before);
+    });
+  }
+});
+
+describe('GET /jobs/:id', () => {
+  test('an unknown ID is a 404 problem, whatever its shape', async ({ app }) => {
+    for (const id of ['inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ', 'inference:1699980000000-0', 'nosuchqueue:1', 'no-colon', 'inference:']) {
+      const response = await app.inject({ url: `/jobs/${encodeURIComponent(id)}` });
+      expect(response.statusCode, id).toBe(404);
+      expect(response.json()).toMatchObject({ type: '/problems/job-not-found', status: 404 });
+    }
+  });
+
+  test('an unknown route is a 404 problem that points at the docs', async ({ app }) => {
+    const response = await app.inject({ url: '/nope' });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ type: '/problems/not-found', detail: expect.stringContaining('GET /docs') });
+  });
+
+  test('every problem type links to an explanation', async ({ app }) => {
+    const explained = (await app.inject({ url: '/problems/queue-full' })).json();
+    expect(explained).toMatchObject({ type: '/problems/queue-full', status: 503, help: expect.stringContaining('Retry-After') });
+    expect((await app.inject({ url: '/problems/nonsense' })).statusCode).toBe(404);
+  });
+});

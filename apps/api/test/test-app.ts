@@ -1,0 +1,17 @@
+import { apiEnvSchema, createLogger, ensureGroups, loadConfig, PIPELINES } from '@conveyor/shared';
+import { waitFor } from '@conveyor/testing';
+import { buildApp, type App } from '../src/app.js';
+
+/** The real API, built in-process (no port) against the test run's Redis under `prefix`. */
+export async function buildTestApp(redisUrl: string, prefix: string, env: Record<string, string> = {}): Promise<App> {
+  const config = loadConfig(apiEnvSchema, { REDIS_URL: redisUrl, KEY_PREFIX: prefix, ...env });
+  const app = await buildApp({ config, logger: createLogger('api', 'silent') });
+  await app.ready();
+  if (!env['EXPECT_REDIS_DOWN']) {
+    await waitFor(() => app.redis.status === 'ready', 'the API Redis connection');
+    // The API creates the groups when its connection becomes ready; wait for that to be done so
+    // tests that compare the keys before and after a request see only what the request wrote.
+    await ensureGroups(app.redis, prefix, PIPELINES);
+  }
+  return app;
+}

@@ -1,0 +1,46 @@
+import { describe, expect, test } from 'vitest';
+import { apiEnvSchema, ConfigError, loadConfig, parseDuration, workerEnvSchema } from '../src/config.js';
+
+describe('configuration from the environment', () => {
+  test('an empty environment gives working defaults', () => {
+    const api = loadConfig(apiEnvSchema, {});
+    expect(api).toMatchObject({ REDIS_URL: 'redis://127.0.0.1:6379', PORT: 3000, HOST: '0.0.0.0', KEY_PREFIX: 'conveyor', LOG_LEVEL: 'info' });
+    expect(api.MAX_DOCUMENT_BYTES).toBe(20 * 1024 * 1024);
+    expect(api.JOB_RETENTION).toBe(7 * 86_400_000);
+    const worker = loadConfig(workerEnvSchema, {});
+    expect(worker).toMatchObject({ CONCURRENCY: 8, LEASE_MS: 30_000, MAX_ATTEMPTS: 3 });
+  });
+
+  test('each bad variable gets its own line that names it and says what is allowed', () => {
+    const env = { REDIS_URL: 'http://localhost:6379', PORT: '99999', LOG_LEVEL: 'loud', LEASE_MS: 'soon', MAX_DOCUMENT_BYTES: 'huge' };
+    let error: unknown;
+    try {
+      loadConfig(apiEnvSchema, env);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(5);
+    expect(problems.find((line) => line.startsWith('REDIS_URL'))).toMatch(/redis:\/\/ or rediss:\/\//);
+    expect(problems.find((line) => line.startsWith('PORT'))).toMatch(/"99999".*0 to 65535/);
+    expect(problems.find((line) => line.startsWith('LOG_LEVEL'))).toMatch(/one of fatal, error, warn, info/);
+    expect(problems.find((line) => line.startsWith('LEASE_MS'))).toMatch(/duration; write e\.g\. 250ms, 30s/);
+    expect(problems.find((line) => line.startsWith('MAX_DOCUMENT_BYTES'))).toMatch(/size; write e\.g\. 20MiB/);
+  });
+
+  test('an empty variable counts as unset', () => {
+    expect(loadConfig(apiEnvSchema, { PORT: '', REDIS_URL: '' })).toMatchObject({ PORT: 3000, REDIS_URL: 'redis://127.0.0.1:6379' });
+  });
+
+  test('durations and sizes take units', () => {
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('30s')).toBe(30_000);
+    expect(parseDuration('5m')).toBe(300_000);
+    expect(parseDuration('7d')).toBe(604_800_000);
+    expect(parseDuration('1500')).toBe(1500);
+    expect(parseDuration('1.5s')).toBeUndefined();
+    expect(loadConfig(apiEnvSchema, { MAX_DOCUMENT_BYTES: '512KiB' }).MAX_DOCUMENT_BYTES).toBe(524_288);
+    expect(loadConfig(apiEnvSchema, { REDIS_URL: 'rediss://user:secret@cache.example:6380/2' }).REDIS_URL).toBe('rediss://user:secret@cache.example:6380/2');
+  });
+});

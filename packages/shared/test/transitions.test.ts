@@ -1,0 +1,188 @@
+import { keysUnder, redisTest as test } from '@conveyor/testing';
+import type { Redis } from 'ioredis';
+import { describe, expect } from 'vitest';
+import { completeStage, enqueueJobs, ensureGroups, failAttempt, newJobId, promoteDueJobs, QueueKeys, readJob, takeJobs, type Lane, type NewJob, type Pipeline } from '../src/index.js';
+
+const pipelines: Pipeline[] = [
+  { name: 'inference', input: 'json', stages: ['infer'] },
+  { name: 'docs', input: 'document', stages: ['extract', 'summarize'] },
+];
+const limits = { idempotencyTtlSeconds: 60, maxBacklog: 0 };
+
+function job(queue: string, lane: Lane = 'normal', extra: Partial<NewJob> = {}): NewJob {
+  return { id: newJobId(queue), lane, payload: JSON.stringify({ model: 'echo', prompt: 'hi' }), ...extra };
+}
+
+async function take(redis: Redis, keys: QueueKeys, stage = 'infer', count = 10, consumer = 'c1', previousStage = '') {
+  return takeJobs(redis, keys, { stage, previousStage, consumer, count, defaultMaxAttempts: 3, retentionSeconds: 60, lanes: ['high', 'normal', 'low'] });
+}
+
+describe('the transition scripts', () => {
+  test('a plain queued job costs one stream entry and one index field; its record is written when a worker takes it', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const queued = job('inference');
+    expect(await enqueueJobs(redis, keys, 'infer', [queued], limits)).toEqual({ ok: true, jobs: [{ id: queued.id, created: true }] });
+    expect(await redis.exists(keys.job(queued.id))).toBe(0);
+    expect(await redis.xlen(keys.stream('infer', 'normal'))).toBe(1);
+    expect(await redis.hget(keys.queued, queued.id)).toMatch(/^normal \d+-\d+$/);
+    expect(await readJob(redis, keys, queued.id, 'infer')).toMatchObject({ kind: 'entry', lane: 'normal' });
+
+    const { jobs } = await take(redis, keys);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]).toMatchObject({ jobId: queued.id, attempt: 1, maxAttempts: 3, lane: 'normal' });
+    expect(JSON.parse(jobs[0]!.payload)).toEqual({ model: 'echo', prompt: 'hi' });
+    expect(await redis.hget(keys.queued, queued.id)).toBeNull();
+    expect(await redis.hgetall(keys.job(queued.id))).toMatchObject({ status: 'active', attempts: '1', worker: 'c1', stage: 'infer' });
+    expect(await redis.hlen(keys.active)).toBe(1);
+  });
+
+  test('completing the last stage acks the entry, stores the result, and lets the record expire', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    await enqueueJobs(redis, keys, 'infer', [job('inference')], limits);
+    const [held] = (await take(redis, keys)).jobs;
+    expect(await completeStage(redis, keys, held!, '{"text":"hi"}', '', 60)).toBe('completed');
+    const record = await redis.hgetall(keys.job(held!.jobId));
+    expect(record).toMatchObject({ status: 'completed', result: '{"text":"hi"}' });
+    expect(Number(record['finished_at'])).toBeGreaterThan(0);
+    expect(await redis.ttl(keys.job(held!.jobId))).toBeGreaterThan(50);
+    expect((await redis.xpending(keys.stream('infer', 'normal'), 'infer'))[0]).toBe(0);
+    expect(await redis.hlen(keys.active)).toBe(0);
+  });
+
+  test('a finished stage advances the job to the next stage, whose worker gets the output as input', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'docs');
+    const doc = job('docs', 'high', { document: Buffer.from('hello world') });
+    await enqueueJobs(redis, keys, 'extract', [doc], limits);
+    const [extracting] = (await take(redis, keys, 'extract')).jobs;
+    expect(await completeStage(redis, keys, extracting!, '{"text":"hello world"}', 'summarize', 60)).toBe('advanced');
+    expect(await redis.hgetall(keys.job(doc.id))).toMatchObject({ status: 'queued', stage: 'summarize', attempts: '0', 'out:extract': '{"text":"hello world"}' });
+    const [summarizing] = (await take(redis, keys, 'summarize', 10, 'c2', 'extract')).jobs;
+    expect(summarizing).toMatchObject({ jobId: doc.id, attempt: 1, lane: 'high', input: '{"text":"hello world"}' });
+    expect(await redis.hgetBuffer(keys.job(doc.id), 'doc')).toEqual(Buffer.from('hello world'));
+  });
+
+  test('a completion or failure from an attempt that is no longer current is refused and changes nothing', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    await enqueueJobs(redis, keys, 'infer', [job('inference')], limits);
+    const [first] = (await take(redis, keys)).jobs;
+    const error = { message: 'boom', retryable: true, stage: 'infer', attempt: 1, at: Date.now() };
+    expect(await failAttempt(redis, keys, first!, error, 0, 3, 60)).toBe('retrying');
+    await promoteDueJobs(redis, keys);
+    const [second] = (await take(redis, keys, 'infer', 10, 'c2')).jobs;
+    expect(second).toMatchObject({ jobId: first!.jobId, attempt: 2 });
+
+    const before = await redis.hgetall(keys.job(first!.jobId));
+    expect(await completeStage(redis, keys, first!, '{"late":true}', '', 60)).toBe('not-current-attempt');
+    expect(await failAttempt(redis, keys, first!, error, 0, 3, 60)).toBe('not-current-attempt');
+    expect(await redis.hgetall(keys.job(first!.jobId))).toEqual(before);
+
+    expect(await completeStage(redis, keys, second!, '{"text":"hi"}', '', 60)).toBe('completed');
+    expect(await completeStage(redis, keys, second!, '{"twice":true}', '', 60)).toBe('not-current-attempt');
+    expect(await redis.hget(keys.job(first!.jobId), 'result')).toBe('{"text":"hi"}');
+  });
+
+  test('a failed attempt with attempts left waits in the delayed set until its backoff has passed', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    await enqueueJobs(redis, keys, 'infer', [job('inference')], limits);
+    const [held] = (await take(redis, keys)).jobs;
+    const error = { message: 'model overloaded', retryable: true, stage: 'infer', attempt: 1, at: Date.now() };
+    expect(await failAttempt(redis, keys, held!, error, 60_000, 3, 60)).toBe('retrying');
+    expect(await redis.hget(keys.job(held!.jobId), 'status')).toBe('retrying');
+    expect(await redis.zscore(keys.delayed, held!.jobId)).not.toBeNull();
+    const promoted = await promoteDueJobs(redis, keys);
+    expect(promoted.moved).toBe(0);
+    expect(promoted.nextDueAt).toBeGreaterThan(Date.now() + 50_000);
+    expect((await take(redis, keys)).jobs).toHaveLength(0);
+
+    await redis.zadd(keys.delayed, 0, held!.jobId);
+    expect((await promoteDueJobs(redis, keys)).moved).toBe(1);
+    expect((await promoteDueJobs(redis, keys)).moved).toBe(0);
+    expect(await redis.hget(keys.job(held!.jobId), 'status')).toBe('queued');
+    expect((await take(redis, keys)).jobs[0]).toMatchObject({ jobId: held!.jobId, attempt: 2 });
+  });
+
+  test('the last failed attempt dead-letters the job with its error history; a non-retryable error does so at once', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const poison = job('inference', 'normal', { options: { max_attempts: 2 } });
+    const invalid = job('inference');
+    await enqueueJobs(redis, keys, 'infer', [poison, invalid], limits);
+    let held = (await take(redis, keys)).jobs;
+    expect(held.map((j) => j.maxAttempts)).toEqual([2, 3]);
+    const error = (attempt: number) => ({ message: `failure ${attempt}`, retryable: true, stage: 'infer', attempt, at: Date.now() });
+    expect(await failAttempt(redis, keys, held[0]!, error(1), 0, 3, 60)).toBe('retrying');
+    expect(await failAttempt(redis, keys, held[1]!, { ...error(1), retryable: false, message: 'bad input' }, undefined, 3, 60)).toBe('dead');
+    await promoteDueJobs(redis, keys);
+    held = (await take(redis, keys)).jobs;
+    expect(await failAttempt(redis, keys, held[0]!, error(2), 0, 3, 60)).toBe('dead');
+
+    const record = await redis.hgetall(keys.job(poison.id));
+    expect(record['status']).toBe('dead');
+    expect(JSON.parse(record['errors']!).map((e: { message: string }) => e.message)).toEqual(['failure 1', 'failure 2']);
+    const dead = await redis.xrange(keys.dead, '-', '+');
+    expect(dead.map(([, fields]) => fields[1])).toEqual([invalid.id, poison.id]);
+    expect(await redis.ttl(keys.job(poison.id))).toBeGreaterThan(0);
+  });
+
+  test('an entry XADDed by another producer with plain fields is a job named <queue>:<entry ID>', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const entryId = (await redis.xadd(keys.stream('infer', 'high'), '*', 'model', 'echo', 'prompt', 'hi', 'user_id', '12345'))!;
+    const jobId = `inference:${entryId}`;
+    expect(await readJob(redis, keys, jobId, 'infer')).toMatchObject({ kind: 'entry', lane: 'high', entryId });
+    const [held] = (await take(redis, keys)).jobs;
+    expect(held).toMatchObject({ jobId, entryId, lane: 'high', attempt: 1 });
+    expect(JSON.parse(held!.payload)).toEqual({ model: 'echo', prompt: 'hi', user_id: '12345' });
+    await completeStage(redis, keys, held!, '{}', '', 60);
+    expect(await readJob(redis, keys, jobId, 'infer')).toMatchObject({ kind: 'record', fields: { status: 'completed' } });
+    expect(await readJob(redis, keys, `inference:${entryId.replace(/-\d+$/, '-9')}`, 'infer')).toBeUndefined();
+  });
+
+  test('an idempotency key returns the first job; reused with another request it is refused and nothing is written', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const first = job('inference', 'normal', { idempotencyKey: 'order-1', fingerprint: 'A' });
+    expect(await enqueueJobs(redis, keys, 'infer', [first], limits)).toEqual({ ok: true, jobs: [{ id: first.id, created: true }] });
+    const keysAfterFirst = await keysUnder(redis, prefix);
+    const lengthAfterFirst = await redis.xlen(keys.stream('infer', 'normal'));
+    const again = job('inference', 'normal', { idempotencyKey: 'order-1', fingerprint: 'A' });
+    expect(await enqueueJobs(redis, keys, 'infer', [again], limits)).toEqual({ ok: true, jobs: [{ id: first.id, created: false }] });
+    const other = job('inference', 'normal', { idempotencyKey: 'order-1', fingerprint: 'B' });
+    expect(await enqueueJobs(redis, keys, 'infer', [job('inference'), other], limits)).toEqual({ ok: false, reason: 'idempotency-conflict', index: 1 });
+    expect(await keysUnder(redis, prefix)).toEqual(keysAfterFirst);
+    expect(await redis.xlen(keys.stream('infer', 'normal'))).toBe(lengthAfterFirst);
+    expect(await redis.ttl(keys.idempotency('order-1'))).toBeGreaterThan(0);
+  });
+
+  test('over the backlog limit the whole batch is refused and nothing is written', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const bounded = { ...limits, maxBacklog: 3 };
+    expect((await enqueueJobs(redis, keys, 'infer', [job('inference'), job('inference', 'high')], bounded)).ok).toBe(true);
+    await take(redis, keys, 'infer', 1);
+    expect(await enqueueJobs(redis, keys, 'infer', [job('inference'), job('inference')], bounded)).toEqual({ ok: false, reason: 'backlog-full', backlog: 2, limit: 3 });
+    expect(await redis.xlen(keys.stream('infer', 'normal'))).toBe(1);
+    expect((await enqueueJobs(redis, keys, 'infer', [job('inference', 'low')], bounded)).ok).toBe(true);
+  });
+
+  test('higher lanes are taken first, and entries added before the group existed are not skipped', async ({ redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const low = job('inference', 'low');
+    const normal = job('inference', 'normal');
+    const high = job('inference', 'high');
+    for (const queued of [low, normal, high]) {
+      await redis.xadd(keys.stream('infer', queued.lane), '*', 'job', queued.id, 'payload', queued.payload);
+    }
+    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, pipelines);
+    expect((await take(redis, keys, 'infer', 2)).jobs.map((j) => j.jobId)).toEqual([high.id, normal.id]);
+    const last = await take(redis, keys, 'infer', 2);
+    expect(last.jobs.map((j) => j.jobId)).toEqual([low.id]);
+    expect(last.wait?.get('low')).toMatch(/^\d+-\d+$/);
+  });
+});

@@ -1,0 +1,136 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
+import { waitFor } from './wait.js';
+
+export const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * A real Conveyor process (the compiled API or worker) started as a user would start it, with
+ * its JSON log lines kept for assertions and for the failure message.
+ */
+export class AppProcess {
+  readonly lines: string[] = [];
+  readonly exited: Promise<Exit>;
+
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+  ) {
+    let partial = '';
+    const collect = (chunk: Buffer) => {
+      const text = partial + chunk.toString();
+      const parts = text.split('\n');
+      partial = parts.pop() ?? '';
+      this.lines.push(...parts.filter(Boolean));
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Parsed JSON log lines (others are skipped). */
+  logs(): Record<string, unknown>[] {
+    return this.lines.flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.running) this.child.kill(signal);
+  }
+
+  /** SIGTERM, then waits for the exit; SIGKILL after `timeoutMs`. */
+  async stop(timeoutMs = 30_000): Promise<Exit> {
+    if (!this.running) return this.exited;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const exit = await this.exited;
+    clearTimeout(timer);
+    return exit;
+  }
+
+  describe(): string {
+    return `${this.name} (pid ${this.child.pid}) said:\n${this.lines.slice(-40).join('\n')}`;
+  }
+}
+
+export interface ProcessEnv {
+  redisUrl: string;
+  prefix: string;
+  env?: Record<string, string>;
+}
+
+function spawnNode(entry: string, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--enable-source-maps', entry], {
+    cwd: repositoryRoot,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export class ApiProcess extends AppProcess {
+  constructor(
+    child: ChildProcess,
+    readonly url: string,
+  ) {
+    super('api', child);
+  }
+}
+
+/** Starts `apps/api/dist/server.js` on a free port and waits until `/readyz` answers 200. */
+export async function startApi({ redisUrl, prefix, env = {} }: ProcessEnv): Promise<ApiProcess> {
+  const port = await freePort();
+  const child = spawnNode('apps/api/dist/server.js', { REDIS_URL: redisUrl, KEY_PREFIX: prefix, PORT: String(port), HOST: '127.0.0.1', ...env });
+  const api = new ApiProcess(child, `http://127.0.0.1:${port}`);
+  await waitFor(
+    async () => {
+      if (!api.running) throw new Error(api.describe());
+      return (await fetch(`${api.url}/readyz`)).ok;
+    },
+    'the API to become ready',
+  ).catch((error: Error) => {
+    api.signal('SIGKILL');
+    throw new Error(`${error.message}\n${api.describe()}`);
+  });
+  return api;
+}
+
+export class WorkerProcess extends AppProcess {
+  healthPort = 0;
+}
+
+/** Starts `apps/worker/dist/main.js` (health listener on a free port) and waits until it runs. */
+export async function startWorker({ redisUrl, prefix, env = {} }: ProcessEnv): Promise<WorkerProcess> {
+  const child = spawnNode('apps/worker/dist/main.js', { REDIS_URL: redisUrl, KEY_PREFIX: prefix, WORKER_PORT: '0', WORKER_HOST: '127.0.0.1', ...env });
+  const worker = new WorkerProcess(`worker ${child.pid}`, child);
+  await waitFor(
+    () => {
+      if (!worker.running) throw new Error(worker.describe());
+      const line = worker.logs().find((entry) => entry['msg'] === 'worker running');
+      return line ? (worker.healthPort = Number(line['health_port'] ?? 0)) || true : undefined;
+    },
+    'the worker to run',
+  ).catch((error: Error) => {
+    worker.signal('SIGKILL');
+    throw new Error(`${error.message}\n${worker.describe()}`);
+  });
+  return worker;
+}

@@ -1,0 +1,98 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
+import { waitFor } from './wait.js';
+
+export interface RedisServerOptions {
+  /** AOF on, with this fsync policy. Off when undefined. */
+  appendfsync?: 'always' | 'everysec' | 'no';
+  port?: number;
+  dir?: string;
+  extraArgs?: string[];
+}
+
+/**
+ * A real `redis-server` child process on 127.0.0.1 with its own data folder. Fault tests stop,
+ * kill and restart it on the same port and folder.
+ */
+export class RedisServer {
+  #child: ChildProcess | undefined;
+  readonly dir: string;
+
+  private constructor(
+    readonly port: number,
+    readonly options: RedisServerOptions,
+  ) {
+    this.dir = options.dir ?? mkdtempSync(join(tmpdir(), 'conveyor-redis-'));
+  }
+
+  static available(): boolean {
+    return spawnSync('redis-server', ['--version']).status === 0;
+  }
+
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const server = new RedisServer(options.port ?? (await freePort()), options);
+    await server.restart();
+    return server;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Starts the server (again) on the same port and folder, and waits until it answers. */
+  async restart(): Promise<void> {
+    const aof = this.options.appendfsync;
+    const args = [
+      '--port', String(this.port),
+      '--bind', '127.0.0.1',
+      '--dir', this.dir,
+      '--save', '',
+      '--appendonly', aof ? 'yes' : 'no',
+      ...(aof ? ['--appendfsync', aof] : []),
+      '--maxmemory-policy', 'noeviction',
+      ...(this.options.extraArgs ?? []),
+    ];
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout?.on('data', (chunk) => (output += String(chunk)));
+    child.stderr?.on('data', (chunk) => (output += String(chunk)));
+    this.#child = child;
+    const probe = new Redis(this.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    probe.on('error', () => {});
+    try {
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`redis-server exited: ${output.slice(-500)}`);
+          if (probe.status !== 'ready') await probe.connect().catch(() => probe.disconnect());
+          return (await probe.ping()) === 'PONG';
+        },
+        `redis-server on port ${this.port}`,
+        15_000,
+      );
+    } finally {
+      probe.disconnect();
+    }
+  }
+
+  /** Sends a signal and waits for the process to end. SIGTERM lets Redis flush its AOF first. */
+  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill('SIGTERM');
+    if (!this.options.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+// The whole local stack in one process tree: an embedded Redis (when REDIS_URL is unset),
+// the API and WORKERS worker processes. Ctrl-C (or SIGTERM) stops the API and the workers
+// gracefully, then Redis. Uses only Node built-ins, so it runs right after the build.
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { delimiter, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const env = process.env;
+const workers = Number(env.WORKERS ?? 2);
+const dataDir = resolve(root, env.DATA_DIR ?? '.data');
+const children = [];
+let stopping = false;
+
+function say(message) {
+  process.stdout.write(`\x1b[1mconveyor\x1b[0m ${message}\n`);
+}
+
+function fail(message) {
+  process.stderr.write(`conveyor: ${message}\n`);
+  process.exit(1);
+}
+
+if (!Number.isInteger(workers) || workers < 0 || workers > 64) fail(`WORKERS must be a whole number from 0 to 64, got "${env.WORKERS}"`);
+
+function findOnPath(name) {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {}
+  }
+  return undefined;
+}
+
+const NO_REDIS = `Redis 7 or newer is needed, and REDIS_URL is not set and no redis-server is on PATH.
+Pick one:
+  - install Redis:        sudo apt-get install -y redis-server      (Debian/Ubuntu; macOS: brew install redis)
+                          then run this command again; it starts its own Redis with data under .data/
+  - use Redis in Docker:  docker run -d --name conveyor-redis -p 6379:6379 redis:7-alpine
+                          then: REDIS_URL=redis://127.0.0.1:6379 npx --yes pnpm@10.34.8 start
+  - use any Redis 7+:     REDIS_URL=redis://user:password@host:6379 npx --yes pnpm@10.34.8 start
+  - run everything in containers: docker compose up --build`;
+
+function portIsFree(port) {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
+}
+
+function freePort() {
+  return new Promise((done, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Resolves once a Redis at host:port answers PING (raw RESP, no client library needed). */
+function pingRedis(port) {
+  return new Promise((done) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    socket.setTimeout(500);
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => {
+      socket.destroy();
+      done(data.toString().startsWith('+PONG'));
+    });
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      done(false);
+    });
+  });
+}
+
+function launch(name, command, args, extraEnv = {}) {
+  // Own process group: the terminal's Ctrl-C reaches only this launcher, which then stops the
+  // children in order (workers and API first, Redis last) with one SIGTERM each.
+  const child = spawn(command, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: 'inherit', detached: true });
+  const entry = { name, child, exited: new Promise((done) => child.once('exit', (code, signal) => done({ code, signal }))) };
+  children.push(entry);
+  entry.exited.then(({ code, signal }) => {
+    if (stopping) return;
+    say(`${name} exited unexpectedly (${signal ?? `code ${code}`}); stopping the stack`);
+    void stop(1);
+  });
+  return entry;
+}
+
+async function stopEntry(entry, graceMs) {
+  if (entry.child.exitCode !== null || entry.child.signalCode !== null) return;
+  entry.child.kill('SIGTERM');
+  const timer = setTimeout(() => entry.child.kill('SIGKILL'), graceMs);
+  await entry.exited;
+  clearTimeout(timer);
+}
+
+async function stop(code) {
+  if (stopping) return;
+  stopping = true;
+  say('stopping: API and workers first (they finish what they hold), then Redis');
+  const apps = children.filter((entry) => entry.name !== 'redis');
+  await Promise.all(apps.map((entry) => stopEntry(entry, 35_000)));
+  const redis = children.find((entry) => entry.name === 'redis');
+  if (redis) await stopEntry(redis, 10_000);
+  say('stopped');
+  process.exit(code);
+}
+
+process.on('SIGINT', () => (stopping ? process.exit(130) : void stop(0)));
+process.on('SIGTERM', () => void stop(0));
+
+async function startEmbeddedRedis() {
+  const server = findOnPath('redis-server');
+  if (!server) fail(NO_REDIS);
+  const version = /v=(\d+)\.(\d+)/.exec(spawnSync(server, ['--version'], { encoding: 'utf8' }).stdout ?? '');
+  if (!version || Number(version[1]) < 7) fail(`${server} is Redis ${version ? `${version[1]}.${version[2]}` : '(unknown version)'}; Conveyor needs Redis 7.0 or newer.\n${NO_REDIS}`);
+
+  let port = Number(env.EMBEDDED_REDIS_PORT ?? 6379);
+  if (!(await portIsFree(port))) {
+    const taken = port;
+    port = await freePort();
+    say(`port ${taken} is taken; the embedded Redis uses port ${port} instead`);
+  }
+  const dir = join(dataDir, 'redis');
+  mkdirSync(dir, { recursive: true });
+  launch('redis', server, [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--dir', dir,
+    '--appendonly', 'yes',
+    '--appendfsync', 'everysec',
+    '--save', '',
+    '--maxmemory-policy', 'noeviction',
+    '--logfile', join(dir, 'redis.log'),
+  ]);
+  for (let i = 0; i < 100; i++) {
+    if (await pingRedis(port)) return `redis://127.0.0.1:${port}`;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  fail(`the embedded Redis did not answer on port ${port}; see ${join(dir, 'redis.log')}`);
+}
+
+const redisUrl = env.REDIS_URL || (await startEmbeddedRedis());
+const port = env.PORT ?? '3000';
+const workerPortBase = Number(env.WORKER_PORT ?? 9464);
+const node = [process.execPath, '--enable-source-maps'];
+
+launch('api', node[0], [node[1], 'apps/api/dist/server.js'], { REDIS_URL: redisUrl, PORT: port });
+for (let i = 0; i < workers; i++) {
+  const workerPort = workerPortBase <= 0 ? String(workerPortBase) : String(workerPortBase + i);
+  launch(`worker ${i + 1}`, node[0], [node[1], 'apps/worker/dist/main.js'], { REDIS_URL: redisUrl, WORKER_PORT: workerPort });
+}
+
+say(`Redis ${redisUrl}${env.REDIS_URL ? '' : ` (embedded, data in ${join(dataDir, 'redis')})`}`);
+say(`API http://localhost:${port}  (docs: http://localhost:${port}/docs), ${workers} worker${workers === 1 ? '' : 's'}`);
+say(`try: curl -X POST localhost:${port}/jobs -H 'content-type: application/json' -d '{"model":"echo","prompt":"hi"}'`);
+say('Ctrl-C stops everything');
