@@ -1,0 +1,84 @@
+import { freePort, repositoryRoot, waitFor } from '@conveyor/testing';
+import { Redis } from 'ioredis';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+
+// The README's first command runs `scripts/prepare.mjs` (install + build) and then this launcher.
+// The test command has already built everything, so the launcher is started directly here.
+
+function launch(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['scripts/start.mjs'], { cwd: repositoryRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += String(chunk)));
+  child.stderr.on('data', (chunk) => (output += String(chunk)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+async function refusesConnections(port: number): Promise<boolean> {
+  try {
+    await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(500) });
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+test('one command starts an embedded Redis with AOF under the data folder, the API and 2 workers; Ctrl-C stops all of it', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
+  const [port, redisPort] = await Promise.all([freePort(), freePort()]);
+  const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), EMBEDDED_REDIS_PORT: String(redisPort), DATA_DIR: dataDir, WORKER_PORT: '0' });
+  const redis = new Redis(redisPort, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  try {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 'the API to be ready', 30_000, 200).catch((error: Error) => {
+      throw new Error(`${error.message}\n${stack.output()}`);
+    });
+    const posted = await fetch(`http://127.0.0.1:${port}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","prompt":"hi"}' });
+    expect(posted.status).toBe(202);
+    const location = posted.headers.get('location')!;
+    const job = await waitFor(async () => {
+      const body = (await (await fetch(`http://127.0.0.1:${port}${location}`)).json()) as { status: string };
+      return body.status === 'completed' ? body : undefined;
+    }, 'the job to complete');
+    expect(job).toMatchObject({ result: { text: 'hi' } });
+
+    await redis.connect();
+    expect(await redis.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+    expect(await redis.config('GET', 'dir')).toEqual(['dir', join(dataDir, 'redis')]);
+    const clients = ((await redis.client('LIST')) as string).split('\n');
+    const workerCommandConnections = clients.filter((line) => /name=conveyor:worker:/.test(line) && !line.includes(':read:'));
+    expect(workerCommandConnections).toHaveLength(2);
+    redis.disconnect();
+    expect(readdirSync(join(dataDir, 'redis'))).toContain('appendonlydir');
+
+    stack.child.kill('SIGINT');
+    expect(await stack.exited).toBe(0);
+    expect(stack.output()).toContain('stopped');
+    expect(await refusesConnections(port)).toBe(true);
+    const probe = new Redis(redisPort, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    probe.on('error', () => {});
+    await expect(probe.connect()).rejects.toThrow();
+    probe.disconnect();
+  } finally {
+    stack.child.kill('SIGKILL');
+    redis.disconnect();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('without REDIS_URL and without redis-server, the launcher says exactly how to get Redis', async () => {
+  const nodeOnly = mkdtempSync(join(tmpdir(), 'conveyor-path-'));
+  symlinkSync(process.execPath, join(nodeOnly, 'node'));
+  const stack = launch({ PATH: nodeOnly, HOME: process.env.HOME ?? '' });
+  expect(await stack.exited).toBe(1);
+  const said = stack.output();
+  expect(said).toContain('sudo apt-get install -y redis-server');
+  expect(said).toContain('docker run -d --name conveyor-redis -p 6379:6379 redis:7-alpine');
+  expect(said).toContain('REDIS_URL=redis://');
+  expect(said).toContain('docker compose up --build');
+  rmSync(nodeOnly, { recursive: true, force: true });
+});
