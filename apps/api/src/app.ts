@@ -8,6 +8,7 @@ import swaggerPlugin from './plugins/external/swagger.js';
 import jobsPlugin from './plugins/jobs.js';
 import problemsPlugin from './plugins/problems.js';
 import redisPlugin from './plugins/redis.js';
+import deadLetterRoutes from './routes/dead-letters.js';
 import documentsRoutes from './routes/documents.js';
 import healthRoutes from './routes/health.js';
 import jobsRoutes from './routes/jobs.js';
@@ -52,6 +53,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(healthRoutes);
   await app.register(jobsRoutes);
   await app.register(documentsRoutes);
+  await app.register(deadLetterRoutes);
   await app.register(problemsRoutes);
   return app;
 }

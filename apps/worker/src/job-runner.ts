@@ -1,15 +1,22 @@
-import { completeStage, failAttempt, QueueKeys, type AttemptError, type TakenJob } from '@conveyor/shared';
+import { completeStage, failAttempt, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
 import { backoffOf, retryDelay } from './backoff.js';
 import { NonRetryableError } from './processors/non-retryable-error.js';
 import type { ProcessorHelpers } from './processors/processor.js';
 import { processors } from './processors/registry.js';
 import type { ServedStage, WorkerContext } from './worker-context.js';
 
-/** Why a job's signal fired. Only a timeout counts as a failed attempt; the others end the attempt silently. */
+/**
+ * Why a held job's signal fired. A timeout is a failed attempt. The others end the attempt
+ * without a word to Redis: a cancelled job's record already says so, a lost lease means another
+ * attempt is current, and a job let go at shutdown was released for another worker.
+ */
 export type StopReason = 'timeout' | 'cancelled' | 'lease-lost' | 'shutdown';
 
 export class JobStopped extends Error {
-  constructor(readonly reason: StopReason, message: string) {
+  constructor(
+    readonly reason: StopReason,
+    message: string,
+  ) {
     super(message);
     this.name = 'JobStopped';
   }
@@ -18,11 +25,12 @@ export class JobStopped extends Error {
 /** A job this worker runs right now. */
 export interface HeldJob {
   job: TakenJob;
+  served: ServedStage;
   controller: AbortController;
   startedAt: number;
 }
 
-export function heldKey(job: Pick<TakenJob, 'queue' | 'stage' | 'lane' | 'entryId'>): string {
+function heldKey(job: Pick<TakenJob, 'queue' | 'stage' | 'lane' | 'entryId'>): string {
   return `${job.queue}|${job.stage}|${job.lane}|${job.entryId}`;
 }
 
@@ -32,71 +40,70 @@ export function heldKey(job: Pick<TakenJob, 'queue' | 'stage' | 'lane' | 'entryI
  * for another worker to reclaim once the lease lapses.
  */
 export class JobRunner {
-  readonly held = new Map<string, HeldJob>();
-  #keys = new Map<string, QueueKeys>();
+  readonly #held = new Map<string, HeldJob>();
 
   constructor(
     private readonly ctx: WorkerContext,
     private readonly stages: ReadonlyMap<string, ServedStage>,
   ) {}
 
-  keysOf(queue: string): QueueKeys {
-    let keys = this.#keys.get(queue);
-    if (!keys) this.#keys.set(queue, (keys = new QueueKeys(this.ctx.config.KEY_PREFIX, queue)));
-    return keys;
+  /** The jobs held now. */
+  held(): HeldJob[] {
+    return [...this.#held.values()];
   }
 
-  /** Starts the job in the background; its slot is released when it ends. */
+  findJob(jobId: string): HeldJob | undefined {
+    return this.held().find((held) => held.job.jobId === jobId);
+  }
+
+  /** Starts the job in the background; its slot (reserved by the caller) is released when it ends. */
   start(job: TakenJob): void {
-    const held: HeldJob = { job, controller: new AbortController(), startedAt: Date.now() };
-    this.held.set(heldKey(job), held);
+    const served = this.stages.get(`${job.queue}:${job.stage}`)!;
+    const held: HeldJob = { job, served, controller: new AbortController(), startedAt: Date.now() };
+    this.#held.set(heldKey(job), held);
     void this.#run(held).finally(() => {
-      this.held.delete(heldKey(job));
+      this.#held.delete(heldKey(job));
       this.ctx.slots.release();
     });
   }
 
-  /** Stops a held job; what happens to its record depends on the reason (see StopReason). */
+  /** Fires a held job's signal; what happens to its record depends on the reason (see StopReason). */
   stop(held: HeldJob, reason: StopReason, message: string): void {
-    held.controller.abort(new JobStopped(reason, message));
+    if (!held.controller.signal.aborted) held.controller.abort(new JobStopped(reason, message));
   }
 
   async #run(held: HeldJob): Promise<void> {
-    const { job, controller } = held;
+    const { job, served, controller } = held;
     const logger = this.ctx.logger.child({ job_id: job.jobId, stage: job.stage, attempt: job.attempt });
-    const served = this.stages.get(`${job.queue}:${job.stage}`)!;
-    const keys = this.keysOf(job.queue);
-    const timer = job.timeoutMs
-      ? setTimeout(() => this.stop(held, 'timeout', `the attempt ran longer than its timeout of ${job.timeoutMs} ms`), job.timeoutMs)
-      : undefined;
-    logger.debug({ worker: this.ctx.consumer, lane: job.lane }, 'job active');
+    const timeoutMs = job.timeoutMs ?? served.pipeline.timeoutMs;
+    const timer = timeoutMs ? setTimeout(() => this.stop(held, 'timeout', `the attempt ran longer than its timeout of ${timeoutMs} ms`), timeoutMs) : undefined;
+    logger.debug({ lane: job.lane }, 'job active');
 
     let output: string;
     try {
-      const result = await this.#runProcessor(held, logger);
-      output = JSON.stringify(result ?? null);
+      output = JSON.stringify((await this.#runProcessor(held, logger)) ?? null);
     } catch (error) {
       clearTimeout(timer);
-      await this.#reportFailure(held, keys, error, logger);
+      await this.#reportFailure(held, error, logger);
       return;
     }
     clearTimeout(timer);
     if (controller.signal.aborted) {
-      await this.#reportFailure(held, keys, controller.signal.reason, logger);
+      await this.#reportFailure(held, controller.signal.reason, logger);
       return;
     }
     try {
-      const outcome = await completeStage(this.ctx.redis, keys, job, output, served.next, this.ctx.retentionSeconds);
+      const outcome = await completeStage(this.ctx.redis, this.ctx.keysOf(job.queue), job, output, served.next, this.ctx.retentionSeconds);
       const level = this.ctx.config.LOG_TRANSITIONS ? 'info' : 'debug';
       if (outcome === 'completed') logger[level]({ ms: Date.now() - held.startedAt }, 'job completed');
       else if (outcome === 'advanced') logger[level]({ ms: Date.now() - held.startedAt, next_stage: served.next }, 'stage completed');
       else logger.warn({ outcome }, 'completion refused: this attempt is no longer current (lease lost or job cancelled); its result is dropped');
     } catch (error) {
-      logger.error({ err: error }, 'could not record the completion; the entry stays pending and will be run again after its lease lapses');
+      logger.error({ err: error }, 'could not record the completion; the entry stays pending and runs again once its lease lapses');
     }
   }
 
-  async #runProcessor(held: HeldJob, logger: ProcessorHelpers['logger']): Promise<unknown> {
+  async #runProcessor(held: HeldJob, logger: Logger): Promise<unknown> {
     const { job, controller } = held;
     const processor = processors.get(job.stage);
     if (!processor) throw new NonRetryableError(`no processor is registered for stage "${job.stage}"`, 'NO_PROCESSOR');
@@ -108,7 +115,7 @@ export class JobRunner {
       logger,
       signal: controller.signal,
       document: async () => {
-        const bytes = await this.ctx.redis.hgetBuffer(this.keysOf(job.queue).job(job.jobId), 'doc');
+        const bytes = await this.ctx.redis.hgetBuffer(this.ctx.keysOf(job.queue).job(job.jobId), 'doc');
         if (!bytes) throw new NonRetryableError('the job has no stored document (its record expired or was deleted)', 'NO_DOCUMENT');
         return bytes;
       },
@@ -122,8 +129,8 @@ export class JobRunner {
     return Promise.race([processor(payload, helpers), aborted]);
   }
 
-  async #reportFailure(held: HeldJob, keys: QueueKeys, error: unknown, logger: ProcessorHelpers['logger']): Promise<void> {
-    const { job } = held;
+  async #reportFailure(held: HeldJob, error: unknown, logger: Logger): Promise<void> {
+    const { job, served } = held;
     if (error instanceof JobStopped && error.reason !== 'timeout') {
       logger.info({ reason: error.reason }, `attempt stopped: ${error.message}`);
       return;
@@ -140,14 +147,16 @@ export class JobRunner {
     };
     if (error instanceof NonRetryableError) failure.code = error.code;
     else if (error instanceof JobStopped) failure.code = 'TIMEOUT';
-    const delay = retryable ? retryDelay(backoffOf(job.backoff), job.attempt) : undefined;
+    const backoff = job.backoff === undefined && served.pipeline.backoff ? served.pipeline.backoff : backoffOf(job.backoff);
+    const delay = retryable ? retryDelay(backoff, job.attempt) : undefined;
+    const defaultMaxAttempts = served.pipeline.maxAttempts ?? this.ctx.config.MAX_ATTEMPTS;
     try {
-      const outcome = await failAttempt(this.ctx.redis, keys, job, failure, delay, this.ctx.config.MAX_ATTEMPTS, this.ctx.retentionSeconds);
+      const outcome = await failAttempt(this.ctx.redis, this.ctx.keysOf(job.queue), job, failure, delay, defaultMaxAttempts, this.ctx.retentionSeconds);
       if (outcome === 'retrying') logger.warn({ err: failure.message, retry_in_ms: delay }, 'job failed; retrying');
       else if (outcome === 'dead') logger.error({ err: failure.message, code: failure.code }, 'job dead-lettered');
       else logger.warn({ outcome }, 'failure not recorded: this attempt is no longer current');
     } catch (reportError) {
-      logger.error({ err: reportError }, 'could not record the failure; the entry stays pending and will be run again after its lease lapses');
+      logger.error({ err: reportError }, 'could not record the failure; the entry stays pending and runs again once its lease lapses');
     }
   }
 }

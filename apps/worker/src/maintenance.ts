@@ -1,21 +1,25 @@
-import { promoteDueJobs, QueueKeys } from '@conveyor/shared';
-import type { WorkerContext } from './worker-context.js';
+import { LANES, groupName, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type TakenJob } from '@conveyor/shared';
+import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
- * Housekeeping every worker does for the queues it serves, so no single scheduler process is
- * needed: any worker may run any of it at any time, because each step is one atomic script.
+ * Housekeeping every worker does for the stages it serves, so no single scheduler process is
+ * needed: any worker may run any step at any time, because each step is one atomic script.
+ *   - promote delayed jobs whose time has come (every tick)
+ *   - take over jobs whose lease lapsed, when this worker has free slots (every tick)
+ *   - trim acknowledged stream history and prune consumers that left (every TRIM_INTERVAL)
  */
 export class Maintenance {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
-  readonly #queues: QueueKeys[];
+  #lastTrim = 0;
+  readonly #queues: string[];
 
   constructor(
     private readonly ctx: WorkerContext,
-    queues: readonly string[],
-    private readonly intervalMs = 1_000,
+    private readonly stages: readonly ServedStage[],
+    private readonly startJob: (job: TakenJob) => void,
   ) {
-    this.#queues = queues.map((queue) => new QueueKeys(ctx.config.KEY_PREFIX, queue));
+    this.#queues = [...new Set(stages.map((served) => served.pipeline.name))];
   }
 
   start(): void {
@@ -24,21 +28,64 @@ export class Maintenance {
         .catch((error: Error) => this.ctx.logger.warn({ err: error.message }, 'maintenance step failed; trying again shortly'))
         .finally(() => {
           // Jitter keeps a fleet that started together from ticking together.
-          if (this.#timer !== undefined) this.#timer = setTimeout(tick, this.intervalMs * (0.75 + Math.random() / 2));
+          if (this.#timer !== undefined) this.#timer = setTimeout(tick, this.ctx.config.MAINTENANCE_INTERVAL * (0.75 + Math.random() / 2));
         });
     };
     this.#timer = setTimeout(tick, 0);
   }
 
-  async stop(): Promise<void> {
+  /** Stops ticking; waits for a running step at most `timeoutMs` (it may be waiting on Redis). */
+  async stop(timeoutMs: number): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    await this.#running;
+    await Promise.race([this.#running, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
   }
 
   async runOnce(): Promise<void> {
-    for (const keys of this.#queues) {
-      await promoteDueJobs(this.ctx.redis, keys);
+    for (const queue of this.#queues) {
+      const promoted = await promoteDueJobs(this.ctx.redis, this.ctx.keysOf(queue));
+      if (promoted.moved > 0) this.ctx.logger.debug({ queue, moved: promoted.moved }, 'promoted delayed jobs');
     }
+    await this.reclaim();
+    if (Date.now() - this.#lastTrim >= this.ctx.config.TRIM_INTERVAL) {
+      this.#lastTrim = Date.now();
+      await this.trim();
+    }
+  }
+
+  /** Takes over jobs whose lease lapsed, up to this worker's free slots. */
+  async reclaim(): Promise<void> {
+    for (const served of this.stages) {
+      if (!this.ctx.isTaking()) return;
+      const reserved = this.ctx.slots.reserve();
+      if (reserved === 0) return;
+      let taken = 0;
+      try {
+        const keys = this.ctx.keysOf(served.pipeline.name);
+        const result = await reclaimStale(this.ctx.redis, keys, { ...stageRequest(this.ctx, served), count: reserved, lanes: LANES }, this.ctx.config.LEASE_MS);
+        taken = result.jobs.length;
+        for (const job of result.jobs) {
+          this.ctx.logger.warn({ job_id: job.jobId, stage: job.stage, attempt: job.attempt }, 'took over a job whose lease lapsed');
+          this.startJob(job);
+        }
+        if (result.lost > 0) this.ctx.logger.warn({ stage: served.stage, lost: result.lost }, 'entries deleted from the stream while held; their attempts failed');
+      } finally {
+        this.ctx.slots.release(reserved - taken);
+      }
+    }
+  }
+
+  async trim(): Promise<void> {
+    const { redis, config } = this.ctx;
+    for (const served of this.stages) {
+      const keys = this.ctx.keysOf(served.pipeline.name);
+      for (const lane of LANES) {
+        const stream = keys.stream(served.stage, lane);
+        const trimmed = await trimHistory(redis, stream, config.STREAM_HISTORY);
+        const pruned = await pruneIdleConsumers(redis, stream, groupName(served.stage), config.CONSUMER_RETENTION, this.ctx.consumer);
+        if (trimmed > 0 || pruned > 0) this.ctx.logger.debug({ stream, trimmed, pruned_consumers: pruned }, 'trimmed history');
+      }
+    }
+    for (const queue of this.#queues) await trimHistory(redis, this.ctx.keysOf(queue).dead, config.JOB_RETENTION, 'age');
   }
 }

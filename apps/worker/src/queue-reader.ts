@@ -1,8 +1,8 @@
-import { ensureGroups, LANES, QueueKeys, takeJobs } from '@conveyor/shared';
+import { ensureGroups, LANES, takeJobs, type QueueKeys } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRunner } from './job-runner.js';
-import type { ServedStage, WorkerContext } from './worker-context.js';
+import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
  * Takes jobs of one queue's served stages while the worker has free slots. When every lane
@@ -22,7 +22,7 @@ export class QueueReader {
     private readonly runner: JobRunner,
     private readonly blocking: Redis,
   ) {
-    this.#keys = new QueueKeys(ctx.config.KEY_PREFIX, stages[0]!.pipeline.name);
+    this.#keys = ctx.keysOf(stages[0]!.pipeline.name);
   }
 
   get queue(): string {
@@ -54,15 +54,7 @@ export class QueueReader {
       if (reserved === 0) return undefined;
       let taken = 0;
       try {
-        const result = await takeJobs(this.ctx.redis, this.#keys, {
-          stage: served.stage,
-          previousStage: served.previous,
-          consumer: this.ctx.consumer,
-          count: reserved,
-          defaultMaxAttempts: this.ctx.config.MAX_ATTEMPTS,
-          retentionSeconds: this.ctx.retentionSeconds,
-          lanes: LANES,
-        });
+        const result = await takeJobs(this.ctx.redis, this.#keys, { ...stageRequest(this.ctx, served), count: reserved, lanes: LANES });
         taken = result.jobs.length;
         for (const job of result.jobs) this.runner.start(job);
         if (!result.wait) return undefined;

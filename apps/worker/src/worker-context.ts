@@ -1,4 +1,4 @@
-import type { Logger, Pipeline, WorkerConfig } from '@conveyor/shared';
+import type { Logger, Pipeline, QueueKeys, WorkerConfig } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
 import type { Slots } from './slots.js';
 
@@ -11,6 +11,7 @@ export interface WorkerContext {
   consumer: string;
   slots: Slots;
   retentionSeconds: number;
+  keysOf(queue: string): QueueKeys;
   /** True while the worker takes new jobs. */
   isTaking(): boolean;
 }
@@ -21,4 +22,15 @@ export interface ServedStage {
   stage: string;
   previous: string;
   next: string;
+}
+
+/** The arguments every take, reclaim and recover of a stage shares. */
+export function stageRequest(ctx: WorkerContext, served: ServedStage) {
+  return {
+    stage: served.stage,
+    previousStage: served.previous,
+    consumer: ctx.consumer,
+    defaultMaxAttempts: served.pipeline.maxAttempts ?? ctx.config.MAX_ATTEMPTS,
+    retentionSeconds: ctx.retentionSeconds,
+  };
 }

@@ -1,16 +1,25 @@
-import { checkEvictionPolicy, createRedis, ensureGroups, type Logger, type WorkerConfig } from '@conveyor/shared';
+import { checkEvictionPolicy, createRedis, ensureGroups, QueueKeys, recoverOwn, releaseJobs, type Logger, type RecoveryCursors, type TakenJob, type WorkerConfig } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
-import { startHealthServer, portOf } from './health-server.js';
+import { ControlChannel } from './control-channel.js';
+import { portOf, startHealthServer } from './health-server.js';
 import { JobRunner } from './job-runner.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import { Maintenance } from './maintenance.js';
 import { QueueReader } from './queue-reader.js';
 import { Slots } from './slots.js';
 import { selectStages } from './stage-selection.js';
-import type { ServedStage, WorkerContext } from './worker-context.js';
+import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
+
+/** How long the last steps of a stop (releasing jobs, closing connections) may wait on Redis. */
+const CLOSING_MS = 2_000;
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([promise, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref())]);
+}
 
 /**
  * One worker process: one consumer (named `<hostname>-<pid>` unless CONSUMER_NAME is set) in
@@ -18,7 +27,9 @@ export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
  *
  *   starting → running → draining → stopped
  *
- * Draining stops taking jobs and lets the held ones finish within the grace period.
+ * Starting re-reads the consumer's own pending entries first (a restart under the same name).
+ * Draining stops taking jobs, lets held ones finish within the grace period, and releases the
+ * rest for other workers to take at once.
  */
 export class Worker {
   state: WorkerState = 'starting';
@@ -29,16 +40,19 @@ export class Worker {
   #readers: QueueReader[] = [];
   #readerLoops: Promise<void>[] = [];
   #blocking: Redis[] = [];
-  #maintenance: Maintenance;
+  readonly #maintenance: Maintenance;
+  readonly #leases: LeaseKeeper;
+  readonly #control: ControlChannel;
   #health: Server | undefined;
 
   constructor(
     readonly config: WorkerConfig,
-    readonly logger: Logger,
+    logger: Logger,
   ) {
     this.consumer = config.CONSUMER_NAME ?? `${hostname()}-${process.pid}`;
     this.stages = selectStages(config.WORKER_STAGES);
     const redis = createRedis(config.REDIS_URL, { role: 'command', name: `conveyor:worker:${this.consumer}` });
+    const keys = new Map<string, QueueKeys>();
     this.ctx = {
       config,
       logger: logger.child({ worker: this.consumer }),
@@ -46,10 +60,13 @@ export class Worker {
       consumer: this.consumer,
       slots: new Slots(config.CONCURRENCY),
       retentionSeconds: Math.ceil(config.JOB_RETENTION / 1_000),
+      keysOf: (queue) => keys.get(queue) ?? keys.set(queue, new QueueKeys(config.KEY_PREFIX, queue)).get(queue)!,
       isTaking: () => this.state === 'running',
     };
     this.runner = new JobRunner(this.ctx, new Map(this.stages.map((served) => [`${served.pipeline.name}:${served.stage}`, served])));
-    this.#maintenance = new Maintenance(this.ctx, [...new Set(this.stages.map((served) => served.pipeline.name))]);
+    this.#maintenance = new Maintenance(this.ctx, this.stages, (job) => this.runner.start(job));
+    this.#leases = new LeaseKeeper(this.ctx, this.runner);
+    this.#control = new ControlChannel(this.ctx, this.runner);
     this.#watchConnection(redis, 'commands');
   }
 
@@ -73,8 +90,11 @@ export class Worker {
     await checkEvictionPolicy(this.ctx.redis, logger, config.NODE_ENV === 'production');
     const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
     await ensureGroups(this.ctx.redis, config.KEY_PREFIX, pipelines);
+    await this.#control.start();
 
     this.state = 'running';
+    this.#leases.start();
+    await this.#recoverOwnPending();
     for (const pipeline of pipelines) {
       const blocking = createRedis(config.REDIS_URL, { role: 'blocking', name: `conveyor:worker:${this.consumer}:read:${pipeline.name}` });
       this.#watchConnection(blocking, `blocking reads of ${pipeline.name}`);
@@ -84,35 +104,83 @@ export class Worker {
     this.#readerLoops = this.#readers.map((reader) => reader.run());
     this.#maintenance.start();
     logger.info(
-      { concurrency: config.CONCURRENCY, stages: this.stages.map((s) => `${s.pipeline.name}:${s.stage}`), health_port: this.healthPort },
+      { concurrency: config.CONCURRENCY, stages: this.stages.map((s) => `${s.pipeline.name}:${s.stage}`), lease_ms: config.LEASE_MS, health_port: this.healthPort },
       'worker running',
     );
   }
 
-  /** Stops taking jobs, lets held ones finish within `graceMs`, then closes everything. */
+  /**
+   * Stops taking jobs, lets held ones finish within `graceMs`, releases the rest for immediate
+   * takeover, then closes everything. Returns within about `graceMs` + 2 s even while Redis is
+   * unreachable.
+   */
   async stop(graceMs: number): Promise<void> {
     if (this.state === 'draining' || this.state === 'stopped') return;
     const { logger, slots } = this.ctx;
+    const deadline = Date.now() + graceMs;
     this.state = 'draining';
     logger.info({ in_flight: slots.used, grace_ms: graceMs }, 'draining: no new jobs; letting held jobs finish');
     slots.wakeAll();
     for (const blocking of this.#blocking) blocking.disconnect();
-    await Promise.allSettled(this.#readerLoops);
-    const finished = await Promise.race([slots.whenIdle().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs).unref())]);
-    if (!finished) {
-      logger.warn({ in_flight: slots.used }, 'grace period over; leaving the remaining jobs to be reclaimed');
-    }
-    await this.#maintenance.stop();
+    await within(Promise.allSettled(this.#readerLoops), Math.max(0, deadline - Date.now()));
+    const finished = await within(slots.whenIdle().then(() => true), Math.max(0, deadline - Date.now()));
+    if (!finished) await this.#releaseHeld();
+    this.#leases.stop();
+    await this.#maintenance.stop(CLOSING_MS);
+    this.#control.stop();
     await this.#health?.close();
-    await this.ctx.redis.quit().catch(() => this.ctx.redis.disconnect());
+    await within(this.ctx.redis.quit(), CLOSING_MS);
+    this.ctx.redis.disconnect();
     this.state = 'stopped';
     logger.info('worker stopped');
+  }
+
+  /** Hands the jobs still held after the grace period to other workers, then stops them here. */
+  async #releaseHeld(): Promise<void> {
+    const held = this.runner.held();
+    const byQueue = new Map<string, TakenJob[]>();
+    for (const { job } of held) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
+    let released = 0;
+    try {
+      for (const [queue, jobs] of byQueue) {
+        const count = await within(releaseJobs(this.ctx.redis, this.ctx.keysOf(queue), this.consumer, jobs, this.config.LEASE_MS * 2), CLOSING_MS);
+        released += count ?? 0;
+      }
+    } catch (error) {
+      this.ctx.logger.warn({ err: (error as Error).message }, 'could not release held jobs; they will be taken over once their lease lapses');
+    }
+    this.ctx.logger.warn({ held: held.length, released }, 'grace period over; released the jobs still running for other workers to take');
+    for (const entry of held) this.runner.stop(entry, 'shutdown', 'the worker is shutting down; the job was released to another worker');
+  }
+
+  /** A worker restarted under the same consumer name first re-reads its own pending entries. */
+  async #recoverOwnPending(): Promise<void> {
+    for (const served of this.stages) {
+      const keys = this.ctx.keysOf(served.pipeline.name);
+      let cursors: RecoveryCursors = ['0', '0', '0'];
+      while (cursors.some((cursor) => cursor !== '')) {
+        const reserved = this.ctx.slots.reserve();
+        if (reserved === 0) return;
+        let taken = 0;
+        try {
+          const result = await recoverOwn(this.ctx.redis, keys, { ...stageRequest(this.ctx, served), count: reserved }, cursors);
+          cursors = result.cursors;
+          taken = result.jobs.length;
+          for (const job of result.jobs) {
+            this.ctx.logger.info({ job_id: job.jobId, stage: job.stage, attempt: job.attempt }, 'resuming a job this consumer held before it restarted');
+            this.runner.start(job);
+          }
+        } finally {
+          this.ctx.slots.release(reserved - taken);
+        }
+      }
+    }
   }
 
   #watchConnection(redis: Redis, what: string): void {
     let down = false;
     redis.on('error', (error: Error) => {
-      if (!down) this.ctx.logger.warn({ err: error.message }, `Redis connection for ${what} lost; reconnecting`);
+      if (!down && this.state !== 'draining' && this.state !== 'stopped') this.ctx.logger.warn({ err: error.message }, `Redis connection for ${what} lost; reconnecting`);
       down = true;
     });
     redis.on('ready', () => {

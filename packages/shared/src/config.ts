@@ -118,6 +118,14 @@ export const workerEnvSchema = z.object({
   WORKER_HOST: z.string().default('0.0.0.0'),
   /** Stages to serve: `<queue>` or `<queue>:<stage>`, comma-separated; unset serves every stage. */
   WORKER_STAGES: z.string().optional(),
+  /** Acknowledged stream entries are kept this long for history and replay, then trimmed. */
+  STREAM_HISTORY: duration('1h'),
+  /** How often a worker trims streams and prunes consumers that left. */
+  TRIM_INTERVAL: duration('10s'),
+  /** How often a worker promotes due delayed jobs and takes over jobs whose lease lapsed. */
+  MAINTENANCE_INTERVAL: duration('1s'),
+  /** Consumers with nothing pending and idle this long are removed from their groups. */
+  CONSUMER_RETENTION: duration('1h'),
   /** Log each transition at info level (otherwise debug). */
   LOG_TRANSITIONS: booleanFlag(true),
 });

@@ -17,3 +17,8 @@ export * from './lua/complete.js';
 export * from './lua/fail.js';
 export * from './lua/promote.js';
 export * from './lua/read-job.js';
+export * from './lua/reclaim.js';
+export * from './lua/leases.js';
+export * from './lua/cancel.js';
+export * from './lua/retry-dead.js';
+export * from './lua/housekeeping.js';

@@ -62,6 +62,11 @@ export class QueueKeys {
   }
 }
 
+/** Pub/sub channel every worker subscribes to: fleet-wide messages such as job cancellations. */
+export function controlChannel(prefix: string): string {
+  return `${prefix}:control`;
+}
+
 /** The consumer group of a stage is named after the stage, in every lane's stream. */
 export function groupName(stage: string): string {
   return stage;

@@ -4,6 +4,8 @@
  * stage. This is the one place pipelines are declared; the API and the workers both read it.
  */
 
+import type { Backoff } from './schemas/job-options.js';
+
 export type PipelineInput = 'json' | 'document';
 
 export interface Pipeline {
@@ -13,11 +15,17 @@ export interface Pipeline {
   readonly input: PipelineInput;
   /** Stage names in order; each names the processor that runs it. */
   readonly stages: readonly string[];
+  /** Defaults for this queue's jobs; a job may set its own (within limits), MAX_ATTEMPTS otherwise. */
+  readonly maxAttempts?: number;
+  /** An attempt running longer than this fails; none when unset. */
+  readonly timeoutMs?: number;
+  readonly backoff?: Backoff;
 }
 
 export const PIPELINES: readonly Pipeline[] = [
+  // Inference may legitimately run for many minutes: no default timeout; leases keep it safe.
   { name: 'inference', input: 'json', stages: ['infer'] },
-  { name: 'documents', input: 'document', stages: ['extract', 'summarize'] },
+  { name: 'documents', input: 'document', stages: ['extract', 'summarize'], timeoutMs: 600_000 },
 ];
 
 const byName = new Map(PIPELINES.map((pipeline) => [pipeline.name, pipeline]));

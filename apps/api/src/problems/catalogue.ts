@@ -46,6 +46,21 @@ export const PROBLEMS = {
     title: 'No such route',
     help: 'The path or method does not exist. GET /docs shows every route.',
   },
+  'queue-not-found': {
+    status: 404,
+    title: 'No such queue',
+    help: 'The queue name is not one Conveyor knows. GET /docs lists the queues in the `queue` and `pipeline` fields.',
+  },
+  'job-finished': {
+    status: 409,
+    title: 'The job has already finished',
+    help: 'Only a job that has not finished (queued, delayed, retrying or active) can be cancelled. A completed, dead or cancelled job stays as it is; submit a new job instead.',
+  },
+  'job-not-dead': {
+    status: 409,
+    title: 'The job is not dead-lettered',
+    help: 'Only a dead-lettered job can be retried. GET the job to see its status; GET /queues/{name}/dead lists the dead jobs of a queue.',
+  },
   'payload-too-large': {
     status: 413,
     title: 'The request is too large',

@@ -42,6 +42,41 @@ const jobsRoutes: FastifyPluginAsyncZod = async (app) => {
       return job;
     },
   );
+
+  app.delete(
+    '/jobs/:id',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Cancel a job that has not finished',
+        description:
+          'A queued, delayed or retrying job never runs. An active job\'s processor gets its AbortSignal fired and the job ends `cancelled`. A finished job (completed, dead, cancelled) is a 409.',
+        params: jobIdParamsSchema,
+        response: { 200: acceptedJobSchema, ...problemResponses(404, 409, 503) },
+      },
+    },
+    async (request) => {
+      await app.jobs.cancel(request.params.id);
+      return { job_id: request.params.id, status: 'cancelled' as const };
+    },
+  );
+
+  app.post(
+    '/jobs/:id/retry',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Retry a dead-lettered job',
+        description: 'Queues the job again on the stage where it died, with the same ID and a fresh count of attempts. Its error history is kept.',
+        params: jobIdParamsSchema,
+        response: { 202: acceptedJobSchema, ...problemResponses(404, 409, 503) },
+      },
+    },
+    async (request, reply) => {
+      await app.jobs.retry(request.params.id);
+      return reply.code(202).header('location', `/jobs/${request.params.id}`).send({ job_id: request.params.id, status: 'queued' });
+    },
+  );
 };
 
 export default jobsRoutes;

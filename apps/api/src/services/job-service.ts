@@ -1,5 +1,7 @@
 import {
   BUILTIN_MODELS,
+  cancelJob,
+  controlChannel,
   enqueueJobs,
   findPipeline,
   firstStage,
@@ -8,6 +10,7 @@ import {
   queueOfJobId,
   QueueKeys,
   readJob,
+  retryDeadJob,
   type ApiConfig,
   type DocumentPayload,
   type JobOptions,
@@ -98,11 +101,37 @@ export class JobService {
   }
 
   async find(jobId: string): Promise<JobView | undefined> {
-    const queue = queueOfJobId(jobId);
-    const pipeline = queue === undefined ? undefined : findPipeline(queue);
+    const pipeline = pipelineOfJob(jobId);
     if (!pipeline) return undefined;
     const snapshot = await readJob(this.redis, this.keysOf(pipeline.name), jobId, firstStage(pipeline));
-    return snapshot && jobView(jobId, snapshot, pipeline, this.config.MAX_ATTEMPTS);
+    return snapshot && jobView(jobId, snapshot, pipeline, pipeline.maxAttempts ?? this.config.MAX_ATTEMPTS);
+  }
+
+  /** Cancels a job that has not finished; throws the problem a client should see otherwise. */
+  async cancel(jobId: string): Promise<void> {
+    const pipeline = pipelineOfJob(jobId);
+    if (!pipeline) throw notFound(jobId);
+    const outcome = await cancelJob(this.redis, this.keysOf(pipeline.name), jobId, firstStage(pipeline), retentionSeconds(this.config), controlChannel(this.config.KEY_PREFIX));
+    if (outcome.ok) return;
+    if (outcome.reason === 'not-found') throw notFound(jobId);
+    throw new ProblemError('job-finished', `Job "${jobId}" is ${outcome.status}; only a job that has not finished can be cancelled.`, { job_status: outcome.status });
+  }
+
+  /** Queues a dead-lettered job again, with the same ID. */
+  async retry(jobId: string): Promise<void> {
+    const pipeline = pipelineOfJob(jobId);
+    if (!pipeline) throw notFound(jobId);
+    const outcome = await retryDeadJob(this.redis, this.keysOf(pipeline.name), jobId);
+    if (outcome.ok) return;
+    if (outcome.reason === 'not-found') throw notFound(jobId);
+    throw new ProblemError('job-not-dead', `Job "${jobId}" is ${outcome.status}, not dead; only a dead-lettered job can be retried.`, { job_status: outcome.status });
+  }
+
+  /** The keys of a queue that exists, or the 404 problem. */
+  queueKeys(name: string): QueueKeys {
+    const pipeline = findPipeline(name);
+    if (!pipeline) throw new ProblemError('queue-not-found', `There is no queue "${name}". Queues: ${PIPELINES.map((p) => p.name).join(', ')}.`);
+    return this.keysOf(pipeline.name);
   }
 
   async #submit(pipeline: Pipeline, job: NewJob): Promise<Submitted> {
@@ -137,6 +166,19 @@ export class JobService {
     }
     return pipeline;
   }
+}
+
+function pipelineOfJob(jobId: string): Pipeline | undefined {
+  const queue = queueOfJobId(jobId);
+  return queue === undefined ? undefined : findPipeline(queue);
+}
+
+function notFound(jobId: string): ProblemError {
+  return new ProblemError('job-not-found', `No job has the ID "${jobId}". It never existed, or it finished more than JOB_RETENTION ago and expired.`);
+}
+
+function retentionSeconds(config: ApiConfig): number {
+  return Math.ceil(config.JOB_RETENTION / 1_000);
 }
 
 function definedOnly<T extends object>(value: T): T {

@@ -3,13 +3,13 @@ import type { JobStatus, JobView } from '../schemas/job-view.js';
 
 /** Turns a stored job (record or queued entry) into what `GET /jobs/:id` shows. */
 
-function iso(ms: string | number | undefined): string | null {
+export function iso(ms: string | number | undefined): string | null {
   if (ms === undefined || ms === '') return null;
   const value = Number(ms);
   return Number.isFinite(value) ? new Date(value).toISOString() : null;
 }
 
-function json(text: string | undefined): unknown {
+export function json(text: string | undefined): unknown {
   if (text === undefined) return null;
   try {
     return JSON.parse(text);
@@ -20,7 +20,7 @@ function json(text: string | undefined): unknown {
 
 type StoredError = Record<string, unknown> & { message: string; at?: number };
 
-function errorView(value: unknown): JobView['error'] {
+export function errorView(value: unknown): JobView['error'] {
   if (!value || typeof value !== 'object' || typeof (value as StoredError).message !== 'string') return null;
   const { at, ...rest } = value as StoredError;
   return { ...rest, message: (value as StoredError).message, ...(at === undefined ? {} : { at: iso(at) ?? undefined }) };

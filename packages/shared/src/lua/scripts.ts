@@ -61,5 +61,13 @@ declare module 'ioredis' {
     fail(...args: ScriptArg[]): Result<number, Context>;
     promote(...args: ScriptArg[]): Result<[number, number], Context>;
     readJob(...args: ScriptArg[]): Result<unknown, Context>;
+    reclaim(...args: ScriptArg[]): Result<unknown, Context>;
+    recover(...args: ScriptArg[]): Result<unknown, Context>;
+    renew(...args: ScriptArg[]): Result<number[], Context>;
+    release(...args: ScriptArg[]): Result<number, Context>;
+    cancel(...args: ScriptArg[]): Result<[number, string?], Context>;
+    retryDead(...args: ScriptArg[]): Result<[number, string?], Context>;
+    trim(...args: ScriptArg[]): Result<number, Context>;
+    pruneConsumers(...args: ScriptArg[]): Result<number, Context>;
   }
 }

@@ -15,9 +15,9 @@
   ARGV[3] stage (also the consumer group's name)
   ARGV[4] previous stage ('' for the first stage): its output is the job's input
   ARGV[5] consumer name
-  ARGV[6] count: how many jobs the consumer can take now
-  ARGV[7] default max attempts
-  ARGV[8] retention of finished records, seconds
+  ARGV[6] default max attempts
+  ARGV[7] retention of finished records, seconds
+  ARGV[8] count: how many jobs the consumer can take now
   ARGV[9] lanes to read, a flag per lane in order high normal low, e.g. '111' or '101'
 
   Output: {jobs, wait}
@@ -27,13 +27,10 @@
 ]]
 local rcall = redis.call
 -- @include startJob
+-- @include stageContext
 
-local ctx = {
-  base = ARGV[1], queue = ARGV[2], stage = ARGV[3], group = ARGV[3], previousStage = ARGV[4],
-  consumer = ARGV[5], defaultMaxAttempts = tonumber(ARGV[7]), retentionSeconds = tonumber(ARGV[8]),
-  activeKey = KEYS[4],
-}
-local wanted = tonumber(ARGV[6])
+local ctx = stageContext(KEYS[4])
+local wanted = tonumber(ARGV[8])
 local laneNames = { 'high', 'normal', 'low' }
 local now = nowMs()
 local jobs = {}

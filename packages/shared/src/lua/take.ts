@@ -37,7 +37,7 @@ export interface TakeResult {
   wait: Map<Lane, string> | undefined;
 }
 
-type JobTuple = [string, Lane, string, number, number, string, string, string, string, string];
+export type JobTuple = [string, Lane, string, number, number, string, string, string, string, string];
 
 export function parseJobTuple(queue: string, stage: string, tuple: JobTuple): TakenJob {
   const [jobId, lane, entryId, attempt, maxAttempts, payload, input, timeoutMs, backoff, createdAt] = tuple;
@@ -57,10 +57,9 @@ export function parseJobTuple(queue: string, stage: string, tuple: JobTuple): Ta
   };
 }
 
-/** Takes up to `count` jobs of one stage (high lane first) and starts them, atomically. */
-export async function takeJobs(redis: Redis, keys: QueueKeys, request: TakeRequest): Promise<TakeResult> {
-  const laneFlags = LANES.map((lane) => (request.lanes.includes(lane) ? '1' : '0')).join('');
-  const [tuples, wait] = (await redis.take(
+/** What take, reclaim and recover all pass first: the stage's streams, then the stage context. */
+export function stageArgs(keys: QueueKeys, request: Omit<TakeRequest, 'count' | 'lanes'>): (string | number)[] {
+  return [
     keys.stream(request.stage, 'high'),
     keys.stream(request.stage, 'normal'),
     keys.stream(request.stage, 'low'),
@@ -70,11 +69,18 @@ export async function takeJobs(redis: Redis, keys: QueueKeys, request: TakeReque
     request.stage,
     request.previousStage,
     request.consumer,
-    request.count,
     request.defaultMaxAttempts,
     request.retentionSeconds,
-    laneFlags,
-  )) as [JobTuple[], string[]];
+  ];
+}
+
+export function laneFlags(lanes: readonly Lane[]): string {
+  return LANES.map((lane) => (lanes.includes(lane) ? '1' : '0')).join('');
+}
+
+/** Takes up to `count` jobs of one stage (high lane first) and starts them, atomically. */
+export async function takeJobs(redis: Redis, keys: QueueKeys, request: TakeRequest): Promise<TakeResult> {
+  const [tuples, wait] = (await redis.take(...stageArgs(keys, request), request.count, laneFlags(request.lanes))) as [JobTuple[], string[]];
   return {
     jobs: tuples.map((tuple) => parseJobTuple(keys.queue, request.stage, tuple)),
     wait: wait.length === 0 ? undefined : new Map(request.lanes.map((lane) => [lane, wait[LANES.indexOf(lane)]!])),

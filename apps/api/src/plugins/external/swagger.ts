@@ -24,6 +24,7 @@ export default fp(
         tags: [
           { name: 'jobs', description: 'Submit and follow jobs' },
           { name: 'documents', description: 'Upload documents for the documents pipeline' },
+          { name: 'dead letters', description: 'Jobs that used up their attempts: inspect and retry' },
           { name: 'health', description: 'Probes' },
         ],
       },

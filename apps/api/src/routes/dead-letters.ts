@@ -1,0 +1,36 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { deadListQuerySchema, deadListSchema, queueParamsSchema, retryAllQuerySchema, retryAllSchema } from '../schemas/dead-letters.js';
+import { problemResponses } from '../schemas/problem.js';
+import { listDead, retryAllDead } from '../services/dead-letters.js';
+
+const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.get(
+    '/queues/:name/dead',
+    {
+      schema: {
+        tags: ['dead letters'],
+        summary: "List a queue's dead-lettered jobs, newest first",
+        params: queueParamsSchema,
+        querystring: deadListQuerySchema,
+        response: { 200: deadListSchema, ...problemResponses(400, 404, 503) },
+      },
+    },
+    async (request) => listDead(app.redis, app.jobs.queueKeys(request.params.name), request.query.limit, request.query.cursor),
+  );
+
+  app.post(
+    '/queues/:name/dead/retry',
+    {
+      schema: {
+        tags: ['dead letters'],
+        summary: "Retry a queue's dead-lettered jobs, oldest first",
+        params: queueParamsSchema,
+        querystring: retryAllQuerySchema,
+        response: { 200: retryAllSchema, ...problemResponses(400, 404, 503) },
+      },
+    },
+    async (request) => retryAllDead(app.redis, app.jobs.queueKeys(request.params.name), request.query.limit),
+  );
+};
+
+export default deadLetterRoutes;

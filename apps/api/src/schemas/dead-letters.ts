@@ -1,0 +1,41 @@
+import { LANES } from '@conveyor/shared';
+import { z } from 'zod';
+import { attemptErrorSchema } from './job-view.js';
+
+export const queueParamsSchema = z.object({ name: z.string().min(1).max(200).describe('queue name, e.g. inference') });
+
+export const deadListQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50).describe('jobs per page'),
+  cursor: z
+    .string()
+    .regex(/^\d+-\d+$/, 'must be the next_cursor of the previous page')
+    .optional()
+    .describe('next_cursor from the previous page'),
+});
+
+export const deadJobSchema = z.object({
+  job_id: z.string(),
+  stage: z.string(),
+  priority: z.enum(LANES).or(z.string()),
+  attempts: z.number().int(),
+  error: attemptErrorSchema.nullable(),
+  errors: z.array(attemptErrorSchema),
+  input: z.unknown(),
+  created_at: z.string().nullable(),
+  dead_at: z.string().nullable(),
+});
+
+export const deadListSchema = z.object({
+  jobs: z.array(deadJobSchema).describe('newest first'),
+  next_cursor: z.string().nullable().describe('pass as `cursor` for the next page; null on the last page'),
+});
+
+export const retryAllQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(10_000).default(1_000).describe('most dead jobs to retry in this call (oldest first)'),
+});
+
+export const retryAllSchema = z.object({
+  retried: z.number().int(),
+  skipped: z.array(z.object({ job_id: z.string(), reason: z.string() })).describe('dead entries that could not be retried, and why'),
+  remaining: z.number().int().describe('dead entries still in the dead stream after this call'),
+});

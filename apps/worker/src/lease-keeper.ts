@@ -1,0 +1,49 @@
+import { renewLeases, type TakenJob } from '@conveyor/shared';
+import type { JobRunner } from './job-runner.js';
+import type { WorkerContext } from './worker-context.js';
+
+/**
+ * Renews the leases of every held job three times per LEASE_MS, so a job that runs for
+ * minutes is never taken over while its worker lives. A job found lost (taken over after a
+ * lapsed lease, or cancelled while this worker missed the message) is stopped at once.
+ */
+export class LeaseKeeper {
+  #timer: NodeJS.Timeout | undefined;
+  #renewing = false;
+
+  constructor(
+    private readonly ctx: WorkerContext,
+    private readonly runner: JobRunner,
+  ) {}
+
+  start(): void {
+    this.#timer = setInterval(() => void this.renewOnce(), Math.max(50, Math.floor(this.ctx.config.LEASE_MS / 3)));
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  async renewOnce(): Promise<void> {
+    // While Redis is unreachable a renewal waits; the next tick must not pile another on top.
+    if (this.#renewing) return;
+    this.#renewing = true;
+    try {
+      const byQueue = new Map<string, TakenJob[]>();
+      for (const { job } of this.runner.held()) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
+      for (const [queue, jobs] of byQueue) {
+        const lost = await renewLeases(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, jobs);
+        for (const job of lost) {
+          const held = this.runner.findJob(job.jobId);
+          if (held?.job.attempt !== job.attempt) continue;
+          this.ctx.logger.warn({ job_id: job.jobId, attempt: job.attempt }, 'lease lost: another attempt is current or the job was cancelled; stopping this attempt');
+          this.runner.stop(held, 'lease-lost', 'the lease was lost: another attempt is current, or the job was cancelled');
+        }
+      }
+    } catch (error) {
+      this.ctx.logger.warn({ err: (error as Error).message }, 'lease renewal failed; retrying at the next tick');
+    } finally {
+      this.#renewing = false;
+    }
+  }
+}

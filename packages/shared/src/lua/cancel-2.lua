@@ -1,0 +1,93 @@
+--[[
+  Cancels a job that has not finished. A queued, delayed or retrying job never runs: its record
+  says `cancelled`, and a worker that later reads its entry acks and skips it. An active job's
+  entry is acked here, and a `cancel` message on the control channel tells its worker to fire the
+  job's AbortSignal; a worker that misses the message learns it at its next lease renewal.
+
+  KEYS[1] job record
+  KEYS[2] queued index hash
+
+  ARGV[1] base
+  ARGV[2] job ID
+  ARGV[3] first stage of the queue
+  ARGV[4] queue name
+  ARGV[5] retention of finished records, seconds
+  ARGV[6] control channel
+
+  Output: {1, status before}  cancelled
+          {-1}                no such job
+          {-5, status}        the job already finished (completed, dead or cancelled)
+]]
+local rcall = redis.call
+-- @include nowMs
+-- @include publishEvent
+
+local jobKey, base, jobId, firstStage, queue = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now = nowMs()
+
+local function finish(before, stage)
+  rcall('HSET', jobKey, 'status', 'cancelled', 'finished_at', now, 'updated_at', now)
+  rcall('EXPIRE', jobKey, tonumber(ARGV[5]))
+  publishEvent(base .. 'events', 'cancelled', jobId, now, { stage = stage })
+  return { 1, before }
+end
+
+-- A queued job without a record gets one, saying cancelled, that points at its entry.
+local function cancelEntry(lane, entryId, fields)
+  local map = {}
+  for i = 1, #fields, 2 do map[fields[i]] = fields[i + 1] end
+  local payload = map['payload']
+  if not map['job'] then payload = cjson.encode(map) end
+  rcall('HSET', jobKey, 'id', jobId, 'queue', queue, 'stage', firstStage, 'lane', lane, 'entry', entryId,
+    'payload', payload or '{}', 'attempts', 0, 'created_at', string.match(entryId, '^(%d+)'))
+  rcall('HDEL', KEYS[2], jobId)
+  return finish('queued', firstStage)
+end
+
+local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'entry')
+local status = r[1]
+if status then
+  if status == 'completed' or status == 'dead' or status == 'cancelled' then return { -5, status } end
+  if status == 'active' then
+    local activeField = r[2] .. ':' .. r[3] .. ':' .. r[4]
+    rcall('XACK', base .. r[2] .. ':' .. r[3], r[2], r[4])
+    rcall('HDEL', base .. 'active', activeField)
+    rcall('PUBLISH', ARGV[6], cjson.encode({ type = 'cancel', job_id = jobId, queue = queue }))
+  end
+  rcall('ZREM', base .. 'delayed', jobId)
+  return finish(status, r[2])
+end
+
+local indexed = rcall('HGET', KEYS[2], jobId)
+if indexed then
+  local sep = string.find(indexed, ' ', 1, true)
+  local lane, entryId = string.sub(indexed, 1, sep - 1), string.sub(indexed, sep + 1)
+  local found = rcall('XRANGE', base .. firstStage .. ':' .. lane, entryId, entryId)
+  return cancelEntry(lane, entryId, found[1] and found[1][2] or {})
+end
+
+-- A job XADDed by another producer (`<queue>:<entry ID>`) that no worker has taken yet.
+if string.sub(jobId, 1, #queue + 1) == queue .. ':' then
+  local entryId = string.match(string.sub(jobId, #queue + 2), '^(%d+%-%d+)$')
+  if entryId then
+    for _, lane in ipairs({ 'high', 'normal', 'low' }) do
+      local found = rcall('XRANGE', base .. firstStage .. ':' .. lane, entryId, entryId)
+      if found[1] then
+        local pending = rcall('XPENDING', base .. firstStage .. ':' .. lane, firstStage, entryId, entryId, 1)
+        local groups = rcall('XINFO', 'GROUPS', base .. firstStage .. ':' .. lane)
+        local delivered = #pending > 0
+        for _, group in ipairs(groups) do
+          local info = {}
+          for j = 1, #group, 2 do info[group[j]] = group[j + 1] end
+          if info['name'] == firstStage and info['last-delivered-id'] then
+            local lm, ls = string.match(info['last-delivered-id'], '^(%d+)%-(%d+)$')
+            local em, es = string.match(entryId, '^(%d+)%-(%d+)$')
+            if tonumber(em) < tonumber(lm) or (em == lm and tonumber(es) <= tonumber(ls)) then delivered = true end
+          end
+        end
+        if not delivered then return cancelEntry(lane, entryId, found[1][2]) end
+      end
+    end
+  end
+end
+return { -1 }

@@ -1,0 +1,30 @@
+-- @include nowMs
+-- @include publishEvent
+-- @include appendError
+-- @include deadLetter
+-- An entry that was pending (held by a worker) was deleted from its stream by something other
+-- than Conveyor (XDEL, or MAXLEN trimming by another client): Redis drops it from the PEL and
+-- reports its ID. Its job is not forgotten: the attempt counts as failed and the job is retried
+-- (queued again at once, from its record) or dead-lettered when no attempts are left.
+local function failLostEntry(ctx, lane, entryId, now)
+  local activeField = ctx.stage .. ':' .. lane .. ':' .. entryId
+  local jobId = rcall('HGET', ctx.activeKey, activeField)
+  rcall('HDEL', ctx.activeKey, activeField)
+  if not jobId then return end
+  local jobKey = ctx.base .. 'job:' .. jobId
+  local r = rcall('HMGET', jobKey, 'status', 'entry', 'attempts', 'max_attempts', 'releases')
+  if r[1] ~= 'active' or r[2] ~= entryId then return end
+  local attempts = tonumber(r[3] or '0')
+  local err = cjson.encode({
+    message = 'The stream entry of this attempt was deleted while a worker held it (XDEL or MAXLEN trimming by another Redis client).',
+    code = 'ENTRY_DELETED', retryable = true, stage = ctx.stage, attempt = attempts, at = now })
+  appendError(jobKey, err)
+  publishEvent(ctx.base .. 'events', 'failed', jobId, now, { stage = ctx.stage, attempt = attempts, error = cjson.decode(err) })
+  if attempts - tonumber(r[5] or '0') < tonumber(r[4] or ctx.defaultMaxAttempts) then
+    local entry = rcall('XADD', ctx.base .. ctx.stage .. ':' .. lane, '*', 'job', jobId)
+    rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'queued_at', now, 'updated_at', now)
+    publishEvent(ctx.base .. 'events', 'queued', jobId, now, { stage = ctx.stage })
+  else
+    deadLetter(ctx.base, jobKey, jobId, now, err, ctx.retentionSeconds)
+  end
+end

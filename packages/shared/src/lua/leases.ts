@@ -1,0 +1,26 @@
+import type { Redis } from 'ioredis';
+import type { QueueKeys } from '../keys.js';
+import type { TakenJob } from './take.js';
+
+function heldArgs(jobs: readonly TakenJob[]): (string | number)[] {
+  return jobs.flatMap((job) => [job.stage, job.lane, job.entryId, job.jobId, job.attempt]);
+}
+
+/**
+ * Renews the leases of jobs of one queue that a consumer holds. Returns the jobs that are lost:
+ * taken over after their lease lapsed, or cancelled. Their worker must stop them.
+ */
+export async function renewLeases(redis: Redis, keys: QueueKeys, consumer: string, jobs: readonly TakenJob[]): Promise<TakenJob[]> {
+  if (jobs.length === 0) return [];
+  const lost = await redis.renew(keys.active, keys.base, consumer, ...heldArgs(jobs));
+  return lost.map((position) => jobs[position - 1]!);
+}
+
+/**
+ * Lets go of held jobs for another worker to take at once (a stopping worker's last step).
+ * The interrupted attempts do not count against the jobs' max attempts.
+ */
+export async function releaseJobs(redis: Redis, keys: QueueKeys, consumer: string, jobs: readonly TakenJob[], idleMs: number): Promise<number> {
+  if (jobs.length === 0) return 0;
+  return redis.release(keys.active, keys.base, consumer, idleMs, ...heldArgs(jobs));
+}

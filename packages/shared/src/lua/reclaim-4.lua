@@ -1,0 +1,49 @@
+--[[
+  Takes over entries of one stage whose lease lapsed: entries pending longer than `minIdle`
+  (the holder died, hung, or was cut off and stopped renewing) are claimed with XAUTOCLAIM for
+  this consumer and started again as a new attempt. XAUTOCLAIM scans at most COUNT x 10 PEL
+  entries per call, so the scan continues from its cursor within this call.
+
+  Entries that were deleted from the stream while pending (Redis 7 reports them in XAUTOCLAIM's
+  third element) fail their attempt: their job is queued again or dead-lettered, never dropped.
+
+  KEYS[1..3] streams of the stage's high, normal and low lanes
+  KEYS[4] active hash
+
+  ARGV[1..7] base, queue, stage, previous stage, consumer, default max attempts, retention (s)
+  ARGV[8] count: most jobs to take over now
+  ARGV[9] min idle (ms): the lease
+  ARGV[10] lanes to scan, a flag per lane ('111')
+
+  Output: {jobs, lost}: job tuples (see startJob), and how many deleted entries were failed.
+]]
+local rcall = redis.call
+-- @include startJob
+-- @include failLostEntry
+-- @include stageContext
+
+local ctx = stageContext(KEYS[4])
+local wanted, minIdle = tonumber(ARGV[8]), ARGV[9]
+local laneNames = { 'high', 'normal', 'low' }
+local now = nowMs()
+local jobs, lost = {}, 0
+
+for i = 1, 3 do
+  if string.sub(ARGV[10], i, i) == '1' then
+    local cursor, scans = '0-0', 0
+    repeat
+      local reply = rcall('XAUTOCLAIM', KEYS[i], ctx.group, ctx.consumer, minIdle, cursor, 'COUNT', wanted - #jobs)
+      cursor = reply[1]
+      for _, entry in ipairs(reply[2]) do
+        local job = startJob(ctx, KEYS[i], laneNames[i], entry[1], entry[2], now)
+        if job then table.insert(jobs, job) end
+      end
+      for _, deletedId in ipairs(reply[3] or {}) do
+        failLostEntry(ctx, laneNames[i], deletedId, now)
+        lost = lost + 1
+      end
+      scans = scans + 1
+    until cursor == '0-0' or #jobs >= wanted or scans >= 10
+  end
+end
+return { jobs, lost }

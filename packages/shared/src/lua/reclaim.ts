@@ -1,0 +1,32 @@
+import type { Redis } from 'ioredis';
+import type { QueueKeys } from '../keys.js';
+import { laneFlags, parseJobTuple, stageArgs, type JobTuple, type TakenJob, type TakeRequest } from './take.js';
+
+export interface ReclaimResult {
+  jobs: TakenJob[];
+  /** Entries deleted from the stream while pending, whose attempts were failed. */
+  lost: number;
+}
+
+/** Takes over up to `count` entries of a stage whose lease (`minIdleMs`) lapsed, and starts them. */
+export async function reclaimStale(redis: Redis, keys: QueueKeys, request: TakeRequest, minIdleMs: number): Promise<ReclaimResult> {
+  const [tuples, lost] = (await redis.reclaim(...stageArgs(keys, request), request.count, minIdleMs, laneFlags(request.lanes))) as [JobTuple[], number];
+  return { jobs: tuples.map((tuple) => parseJobTuple(keys.queue, request.stage, tuple)), lost };
+}
+
+/** Cursors of `recoverOwn`, one per lane; '' once a lane is read to its end. */
+export type RecoveryCursors = [string, string, string];
+
+/**
+ * Re-reads this consumer's own pending entries (a worker restarted under the same name) and
+ * starts up to `count` of them. Call again with the returned cursors until all are ''.
+ */
+export async function recoverOwn(
+  redis: Redis,
+  keys: QueueKeys,
+  request: Omit<TakeRequest, 'lanes'>,
+  cursors: RecoveryCursors = ['0', '0', '0'],
+): Promise<{ jobs: TakenJob[]; cursors: RecoveryCursors }> {
+  const [tuples, next] = (await redis.recover(...stageArgs(keys, request), request.count, ...cursors)) as [JobTuple[], RecoveryCursors];
+  return { jobs: tuples.map((tuple) => parseJobTuple(keys.queue, request.stage, tuple)), cursors: next };
+}

@@ -1,0 +1,47 @@
+--[[
+  Re-reads this consumer's own pending entries (XREADGROUP ... ID after `cursor`), as a worker
+  restarted under the same consumer name does first: each is started again as a new attempt.
+  Entries deleted from the stream while pending come back without fields; their attempt fails.
+
+  KEYS[1..3] streams of the stage's high, normal and low lanes
+  KEYS[4] active hash
+
+  ARGV[1..7] base, queue, stage, previous stage, consumer, default max attempts, retention (s)
+  ARGV[8] count: most jobs to start now
+  ARGV[9..11] per lane, the ID to read after ('0' from the start), or '' when that lane is done
+
+  Output: {jobs, cursors}: job tuples, and the cursor per lane for the next call ('' when done).
+]]
+local rcall = redis.call
+-- @include startJob
+-- @include failLostEntry
+-- @include stageContext
+
+local ctx = stageContext(KEYS[4])
+local wanted = tonumber(ARGV[8])
+local laneNames = { 'high', 'normal', 'low' }
+local now = nowMs()
+local jobs = {}
+local cursors = { ARGV[9], ARGV[10], ARGV[11] }
+
+for i = 1, 3 do
+  while cursors[i] ~= '' and #jobs < wanted do
+    local reply = rcall('XREADGROUP', 'GROUP', ctx.group, ctx.consumer, 'COUNT', wanted - #jobs, 'STREAMS', KEYS[i], cursors[i])
+    local entries = reply and reply[1][2] or {}
+    if #entries == 0 then
+      cursors[i] = ''
+    else
+      for _, entry in ipairs(entries) do
+        cursors[i] = entry[1]
+        if entry[2] then
+          local job = startJob(ctx, KEYS[i], laneNames[i], entry[1], entry[2], now)
+          if job then table.insert(jobs, job) end
+        else
+          rcall('XACK', KEYS[i], ctx.group, entry[1])
+          failLostEntry(ctx, laneNames[i], entry[1], now)
+        end
+      end
+    end
+  end
+end
+return { jobs, cursors }

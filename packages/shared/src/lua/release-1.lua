@@ -1,0 +1,37 @@
+--[[
+  Lets go of jobs a stopping worker still holds, so another worker takes them at once: each
+  entry gets an idle time of `idle` ms (at least the lease), which makes it claimable by the next
+  XAUTOCLAIM, and the record counts a release, so the interrupted attempt is not held against
+  the job's max attempts. Jobs whose attempt is no longer current are skipped.
+
+  KEYS[1] active hash
+
+  ARGV[1] base
+  ARGV[2] consumer
+  ARGV[3] idle time to give each entry (ms)
+  then 5 values per held job: stage, lane, entry ID, job ID, attempt
+
+  Output: how many jobs were released.
+]]
+local rcall = redis.call
+-- @include checkAttempt
+-- @include nowMs
+-- @include publishEvent
+
+local base, consumer, idle = ARGV[1], ARGV[2], ARGV[3]
+local released = 0
+local now = nowMs()
+local n = (#ARGV - 3) / 5
+for i = 1, n do
+  local at = 3 + (i - 1) * 5
+  local stage, lane, entryId, jobId, attempt = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
+  local jobKey = base .. 'job:' .. jobId
+  if not checkAttempt(jobKey, stage, entryId, attempt) then
+    rcall('XCLAIM', base .. stage .. ':' .. lane, stage, consumer, 0, entryId, 'IDLE', idle, 'JUSTID')
+    rcall('HINCRBY', jobKey, 'releases', 1)
+    rcall('HSET', jobKey, 'updated_at', now)
+    publishEvent(base .. 'events', 'released', jobId, now, { stage = stage, attempt = tonumber(attempt) })
+    released = released + 1
+  end
+end
+return released

@@ -1,0 +1,31 @@
+--[[
+  Renews the leases of the jobs a worker holds: for each job whose record still shows this
+  worker's attempt as current, its entry is XCLAIMed for the same consumer with JUSTID, which
+  resets the entry's idle time without counting a delivery. A job whose attempt is no longer
+  current (taken over after a lapsed lease, or cancelled) is reported lost: its worker must stop.
+
+  KEYS[1] active hash (routes the call to the queue's slot)
+
+  ARGV[1] base
+  ARGV[2] consumer
+  then 5 values per held job: stage, lane, entry ID, job ID, attempt
+
+  Output: the 1-based positions of the jobs that are lost.
+]]
+local rcall = redis.call
+-- @include checkAttempt
+
+local base, consumer = ARGV[1], ARGV[2]
+local lost = {}
+local n = (#ARGV - 2) / 5
+for i = 1, n do
+  local at = 2 + (i - 1) * 5
+  local stage, lane, entryId, jobId, attempt = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
+  if checkAttempt(base .. 'job:' .. jobId, stage, entryId, attempt) then
+    table.insert(lost, i)
+  else
+    local claimed = rcall('XCLAIM', base .. stage .. ':' .. lane, stage, consumer, 0, entryId, 'JUSTID')
+    if #claimed == 0 then table.insert(lost, i) end
+  end
+end
+return lost

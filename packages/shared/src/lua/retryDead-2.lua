@@ -1,0 +1,32 @@
+--[[
+  Gives a dead-lettered job another run: it is queued again on the stage where it died, with
+  the same job ID, a fresh count of attempts, and its error history kept. Its copy leaves the
+  dead stream, and its record no longer expires.
+
+  KEYS[1] job record
+  KEYS[2] dead stream
+
+  ARGV[1] base
+
+  Output: {1}           queued again
+          {-1}          no record (it expired with the retention period)
+          {-6, status}  the job is not dead
+]]
+local rcall = redis.call
+-- @include nowMs
+-- @include publishEvent
+
+local jobKey, base = KEYS[1], ARGV[1]
+local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'dead_entry', 'id')
+if not r[1] then return { -1 } end
+if r[1] ~= 'dead' then return { -6, r[1] } end
+local now = nowMs()
+local entry = rcall('XADD', base .. r[2] .. ':' .. r[3], '*', 'job', r[5])
+rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'attempts', 0, 'releases', 0,
+  'queued_at', now, 'updated_at', now)
+rcall('HINCRBY', jobKey, 'retried', 1)
+rcall('HDEL', jobKey, 'finished_at', 'dead_entry', 'stage_started_at')
+rcall('PERSIST', jobKey)
+if r[4] then rcall('XDEL', KEYS[2], r[4]) end
+publishEvent(base .. 'events', 'queued', r[5], now, { stage = r[2], retried = true })
+return { 1 }
