@@ -32,5 +32,6 @@ export function stageRequest(ctx: WorkerContext, served: ServedStage) {
     consumer: ctx.consumer,
     defaultMaxAttempts: served.pipeline.maxAttempts ?? ctx.config.MAX_ATTEMPTS,
     retentionSeconds: ctx.retentionSeconds,
+    maxStalls: ctx.config.MAX_STALLS,
   };
 }

@@ -14,7 +14,7 @@ function job(queue: string, lane: Lane = 'normal', extra: Partial<NewJob> = {}):
 }
 
 async function take(redis: Redis, keys: QueueKeys, stage = 'infer', count = 10, consumer = 'c1', previousStage = '') {
-  return takeJobs(redis, keys, { stage, previousStage, consumer, count, defaultMaxAttempts: 3, retentionSeconds: 60, lanes: ['high', 'normal', 'low'] });
+  return takeJobs(redis, keys, { stage, previousStage, consumer, count, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes: ['high', 'normal', 'low'] });
 }
 
 describe('the transition scripts', () => {

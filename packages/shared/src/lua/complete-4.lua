@@ -43,7 +43,7 @@ local nextStage = ARGV[7]
 if nextStage ~= '' then
   local entry = rcall('XADD', KEYS[4], '*', 'job', jobId)
   rcall('HSET', jobKey, 'out:' .. stage, ARGV[6], 'stage', nextStage, 'status', 'queued',
-    'entry', entry, 'attempts', 0, 'releases', 0, 'queued_at', now, 'updated_at', now)
+    'entry', entry, 'attempts', 0, 'failures', 0, 'stalls', 0, 'queued_at', now, 'updated_at', now)
   rcall('HDEL', jobKey, 'stage_started_at', 'error')
   publishEvent(ARGV[1] .. 'events', 'stage-completed', jobId, now, { stage = stage, next_stage = nextStage })
   return 2

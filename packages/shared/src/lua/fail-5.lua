@@ -3,7 +3,8 @@
   error added to the record's history, and the job is either scheduled for a retry (status
   `retrying`, in the delayed set until its backoff has passed) or dead-lettered when it has no
   attempts left or its error is not worth retrying.
-  A late or duplicate failure, from a worker whose lease was lost, is refused.
+  A late or duplicate failure, from a worker whose lease was lost, is refused. Failed attempts
+  are counted apart from stalls (see startJob): max attempts limits failures.
 
   KEYS[1] stream the entry was read from
   KEYS[2] job record
@@ -38,17 +39,17 @@ if refusal then
 end
 
 local now = nowMs()
-local r = rcall('HMGET', jobKey, 'id', 'attempts', 'max_attempts', 'releases')
+local r = rcall('HMGET', jobKey, 'id', 'attempts', 'max_attempts')
 local jobId = r[1]
+local failures = rcall('HINCRBY', jobKey, 'failures', 1)
 rcall('XACK', KEYS[1], stage, entryId)
 rcall('HDEL', KEYS[3], stage .. ':' .. lane .. ':' .. entryId)
 appendError(jobKey, ARGV[6])
 publishEvent(ARGV[1] .. 'events', 'failed', jobId, now, { stage = stage, attempt = tonumber(r[2]), error = cjson.decode(ARGV[6]) })
 
 local delay = tonumber(ARGV[7])
-local used = tonumber(r[2]) - tonumber(r[4] or '0')
 local limit = tonumber(r[3] or ARGV[8])
-if delay >= 0 and used < limit then
+if delay >= 0 and failures < limit then
   local due = now + delay
   rcall('ZADD', KEYS[4], due, jobId)
   rcall('HSET', jobKey, 'status', 'retrying', 'retry_at', due, 'updated_at', now)

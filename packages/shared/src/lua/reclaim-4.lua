@@ -10,10 +10,11 @@
   KEYS[1..3] streams of the stage's high, normal and low lanes
   KEYS[4] active hash
 
-  ARGV[1..7] base, queue, stage, previous stage, consumer, default max attempts, retention (s)
-  ARGV[8] count: most jobs to take over now
-  ARGV[9] min idle (ms): the lease
-  ARGV[10] lanes to scan, a flag per lane ('111')
+  ARGV[1..8] base, queue, stage, previous stage, consumer, default max attempts, retention (s),
+             max stalls
+  ARGV[9] count: most jobs to take over now
+  ARGV[10] min idle (ms): the lease
+  ARGV[11] lanes to scan, a flag per lane ('111')
 
   Output: {jobs, lost}: job tuples (see startJob), and how many deleted entries were failed.
 ]]
@@ -23,13 +24,16 @@ local rcall = redis.call
 -- @include stageContext
 
 local ctx = stageContext(KEYS[4])
-local wanted, minIdle = tonumber(ARGV[8]), ARGV[9]
+local wanted, minIdle = tonumber(ARGV[9]), ARGV[10]
 local laneNames = { 'high', 'normal', 'low' }
 local now = nowMs()
 local jobs, lost = {}, 0
 
 for i = 1, 3 do
-  if string.sub(ARGV[10], i, i) == '1' then
+  -- XAUTOCLAIM refuses COUNT 0 with an error, and a script error after a claim would leave
+  -- that job started but unheld: stop before asking for nothing.
+  if #jobs >= wanted then break end
+  if string.sub(ARGV[11], i, i) == '1' then
     local cursor, scans = '0-0', 0
     repeat
       local reply = rcall('XAUTOCLAIM', KEYS[i], ctx.group, ctx.consumer, minIdle, cursor, 'COUNT', wanted - #jobs)

@@ -1,8 +1,8 @@
 --[[
   Lets go of jobs a stopping worker still holds, so another worker takes them at once: each
   entry gets an idle time of `idle` ms (at least the lease), which makes it claimable by the next
-  XAUTOCLAIM, and the record counts a release, so the interrupted attempt is not held against
-  the job's max attempts. Jobs whose attempt is no longer current are skipped.
+  XAUTOCLAIM, and the record says `queued` again, so the interrupted attempt counts neither as a
+  failure nor as a stall. Jobs whose attempt is no longer current are skipped.
 
   KEYS[1] active hash
 
@@ -28,8 +28,8 @@ for i = 1, n do
   local jobKey = base .. 'job:' .. jobId
   if not checkAttempt(jobKey, stage, entryId, attempt) then
     rcall('XCLAIM', base .. stage .. ':' .. lane, stage, consumer, 0, entryId, 'IDLE', idle, 'JUSTID')
-    rcall('HINCRBY', jobKey, 'releases', 1)
-    rcall('HSET', jobKey, 'updated_at', now)
+    rcall('HSET', jobKey, 'status', 'queued', 'updated_at', now)
+    rcall('HDEL', base .. 'active', stage .. ':' .. lane .. ':' .. entryId)
     publishEvent(base .. 'events', 'released', jobId, now, { stage = stage, attempt = tonumber(attempt) })
     released = released + 1
   end

@@ -22,7 +22,7 @@ if not r[1] then return { -1 } end
 if r[1] ~= 'dead' then return { -6, r[1] } end
 local now = nowMs()
 local entry = rcall('XADD', base .. r[2] .. ':' .. r[3], '*', 'job', r[5])
-rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'attempts', 0, 'releases', 0,
+rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'attempts', 0, 'failures', 0, 'stalls', 0,
   'queued_at', now, 'updated_at', now)
 rcall('HINCRBY', jobKey, 'retried', 1)
 rcall('HDEL', jobKey, 'finished_at', 'dead_entry', 'stage_started_at')

@@ -17,8 +17,9 @@
   ARGV[5] consumer name
   ARGV[6] default max attempts
   ARGV[7] retention of finished records, seconds
-  ARGV[8] count: how many jobs the consumer can take now
-  ARGV[9] lanes to read, a flag per lane in order high normal low, e.g. '111' or '101'
+  ARGV[8] max stalls: lapsed leases a job may have before it is dead-lettered
+  ARGV[9] count: how many jobs the consumer can take now
+  ARGV[10] lanes to read, a flag per lane in order high normal low, e.g. '111' or '101'
 
   Output: {jobs, wait}
     jobs: a list of job tuples (see startJob)
@@ -30,14 +31,14 @@ local rcall = redis.call
 -- @include stageContext
 
 local ctx = stageContext(KEYS[4])
-local wanted = tonumber(ARGV[8])
+local wanted = tonumber(ARGV[9])
 local laneNames = { 'high', 'normal', 'low' }
 local now = nowMs()
 local jobs = {}
 local dry = true
 
 for i = 1, 3 do
-  if string.sub(ARGV[9], i, i) == '1' then
+  if string.sub(ARGV[10], i, i) == '1' then
     while #jobs < wanted do
       local missing = wanted - #jobs
       local reply = rcall('XREADGROUP', 'GROUP', ctx.group, ctx.consumer, 'COUNT', missing, 'STREAMS', KEYS[i], '>')
@@ -59,7 +60,7 @@ local wait = {}
 if dry then
   for i = 1, 3 do
     local last = '0-0'
-    if string.sub(ARGV[9], i, i) == '1' then
+    if string.sub(ARGV[10], i, i) == '1' then
       local tail = rcall('XREVRANGE', KEYS[i], '+', '-', 'COUNT', 1)
       if tail[1] then last = tail[1][1] end
     end

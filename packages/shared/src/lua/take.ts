@@ -27,6 +27,8 @@ export interface TakeRequest {
   count: number;
   defaultMaxAttempts: number;
   retentionSeconds: number;
+  /** Lapsed leases a job may have before it is dead-lettered. */
+  maxStalls: number;
   /** The lanes to read, in priority order. */
   lanes: readonly Lane[];
 }
@@ -71,6 +73,7 @@ export function stageArgs(keys: QueueKeys, request: Omit<TakeRequest, 'count' | 
     request.consumer,
     request.defaultMaxAttempts,
     request.retentionSeconds,
+    request.maxStalls,
   ];
 }
 

@@ -4,8 +4,9 @@ import type { Model } from './model.js';
 
 /**
  * Returns the prompt. `params.sleep_ms` makes it take that long (tests and benchmarks use it
- * for slow jobs); `params.fail` makes it throw (`"always"`, or a number: fail that many
- * attempts, then succeed), which is how the fault tests make poison jobs.
+ * for slow jobs). `params.fail` makes it throw (`"always"`, or a number: fail that many
+ * attempts, then succeed), and `params.fail_until` (a time, ISO or ms since the epoch) makes it
+ * throw until then, like a model server that is down until it is fixed.
  */
 export const echo: Model = async (request, { signal, job }) => {
   const params = request.params ?? {};
@@ -17,6 +18,12 @@ export const echo: Model = async (request, { signal, job }) => {
   const fail = params['fail'];
   if (fail === 'always' || (typeof fail === 'number' && job.attempt <= fail)) {
     throw new Error(`echo was asked to fail (params.fail = ${JSON.stringify(fail)}, attempt ${job.attempt})`);
+  }
+  const failUntil = params['fail_until'];
+  if (failUntil !== undefined) {
+    const until = typeof failUntil === 'number' ? failUntil : Date.parse(String(failUntil));
+    if (Number.isNaN(until)) throw new NonRetryableError(`params.fail_until must be a time, got ${JSON.stringify(failUntil)}`, 'INVALID_PARAMS');
+    if (Date.now() < until) throw new Error(`echo is down until ${new Date(until).toISOString()} (params.fail_until)`);
   }
   return { model: 'echo', text: request.prompt ?? '' };
 };

@@ -12,15 +12,16 @@ local function failLostEntry(ctx, lane, entryId, now)
   rcall('HDEL', ctx.activeKey, activeField)
   if not jobId then return end
   local jobKey = ctx.base .. 'job:' .. jobId
-  local r = rcall('HMGET', jobKey, 'status', 'entry', 'attempts', 'max_attempts', 'releases')
+  local r = rcall('HMGET', jobKey, 'status', 'entry', 'attempts', 'max_attempts')
   if r[1] ~= 'active' or r[2] ~= entryId then return end
   local attempts = tonumber(r[3] or '0')
+  local failures = rcall('HINCRBY', jobKey, 'failures', 1)
   local err = cjson.encode({
     message = 'The stream entry of this attempt was deleted while a worker held it (XDEL or MAXLEN trimming by another Redis client).',
     code = 'ENTRY_DELETED', retryable = true, stage = ctx.stage, attempt = attempts, at = now })
   appendError(jobKey, err)
   publishEvent(ctx.base .. 'events', 'failed', jobId, now, { stage = ctx.stage, attempt = attempts, error = cjson.decode(err) })
-  if attempts - tonumber(r[5] or '0') < tonumber(r[4] or ctx.defaultMaxAttempts) then
+  if failures < tonumber(r[4] or ctx.defaultMaxAttempts) then
     local entry = rcall('XADD', ctx.base .. ctx.stage .. ':' .. lane, '*', 'job', jobId)
     rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'queued_at', now, 'updated_at', now)
     publishEvent(ctx.base .. 'events', 'queued', jobId, now, { stage = ctx.stage })

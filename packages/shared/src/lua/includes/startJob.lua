@@ -9,17 +9,20 @@
 --   * a job that has a record (documents, retries, later stages): field `job` only;
 --   * an entry XADDed by any other producer with plain fields: its job ID is
 --     `<queue>:<entry ID>` and its fields are the payload.
+-- A record that still says `active` means the previous attempt's worker stopped holding the
+-- job (its lease lapsed): that is a stall. Stalls have their own budget (max stalls), apart from
+-- max attempts, which counts failed attempts: a worker killed by a deploy is not the job's
+-- fault, but a job whose workers keep dying is dead-lettered before it takes down the fleet.
 -- Returns the job tuple
 --   {jobId, lane, entryId, attempt, maxAttempts, payload, input, timeoutMs, backoff, createdAt}
 -- or false when nothing is to be run: the entry is stale (its job moved on, finished or was
--- cancelled) and was acked, or the job's attempts were all spent by workers that stopped
--- while holding it, and it was dead-lettered.
+-- cancelled) and was acked, or the job stalled too often and was dead-lettered.
 local function startJob(ctx, stream, lane, entryId, fields, now)
   local activeField = ctx.stage .. ':' .. lane .. ':' .. entryId
   local map = fieldsToMap(fields)
   local jobId = map['job'] or (ctx.queue .. ':' .. entryId)
   local jobKey = ctx.base .. 'job:' .. jobId
-  local rec = rcall('HMGET', jobKey, 'status', 'entry', 'attempts', 'max_attempts', 'releases',
+  local rec = rcall('HMGET', jobKey, 'status', 'entry', 'attempts', 'max_attempts', 'stalls',
     'payload', 'timeout_ms', 'backoff', 'created_at')
   local payload, maxAttempts, timeoutMs, backoff, createdAt = rec[6], rec[4], rec[7], rec[8], rec[9]
 
@@ -51,20 +54,25 @@ local function startJob(ctx, stream, lane, entryId, fields, now)
     if backoff then rcall('HSET', jobKey, 'backoff', backoff) end
   end
 
-  local attempts = tonumber(rec[3] or '0')
   local limit = tonumber(maxAttempts or ctx.defaultMaxAttempts)
-  if attempts - tonumber(rec[5] or '0') >= limit then
-    rcall('XACK', stream, ctx.group, entryId)
-    rcall('HDEL', ctx.activeKey, activeField)
+  if rec[1] == 'active' then
+    local stalls = rcall('HINCRBY', jobKey, 'stalls', 1)
+    local attempts = tonumber(rec[3] or '0')
     local err = cjson.encode({
-      message = 'The job was taken ' .. attempts .. ' times and each worker holding it stopped before it finished (its lease expired). It is dead-lettered so that it cannot stop more workers.',
-      code = 'LEASE_EXPIRED', stage = ctx.stage, attempt = attempts, at = now })
+      message = 'The worker running attempt ' .. attempts .. ' stopped renewing its lease (it died, hung or lost Redis) before the job finished.',
+      code = 'LEASE_EXPIRED', retryable = true, stage = ctx.stage, attempt = attempts, at = now })
     appendError(jobKey, err)
-    deadLetter(ctx.base, jobKey, jobId, now, err, ctx.retentionSeconds)
-    return false
+    if stalls > ctx.maxStalls then
+      rcall('XACK', stream, ctx.group, entryId)
+      rcall('HDEL', ctx.activeKey, activeField)
+      deadLetter(ctx.base, jobKey, jobId, now, cjson.encode({
+        message = 'The job stalled ' .. stalls .. ' times: each time, the worker holding it stopped before it finished. It is dead-lettered so that it cannot stop more workers.',
+        code = 'STALLED', retryable = false, stage = ctx.stage, attempt = attempts, at = now }), ctx.retentionSeconds)
+      return false
+    end
   end
 
-  attempts = rcall('HINCRBY', jobKey, 'attempts', 1)
+  local attempts = rcall('HINCRBY', jobKey, 'attempts', 1)
   rcall('HSET', jobKey, 'status', 'active', 'worker', ctx.consumer, 'started_at', now, 'updated_at', now)
   if attempts == 1 then rcall('HSET', jobKey, 'stage_started_at', now) end
   rcall('HSET', ctx.activeKey, activeField, jobId)
