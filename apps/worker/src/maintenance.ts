@@ -34,11 +34,11 @@ export class Maintenance {
     this.#timer = setTimeout(tick, 0);
   }
 
-  /** Stops ticking; waits for a running step at most `timeoutMs` (it may be waiting on Redis). */
-  async stop(timeoutMs: number): Promise<void> {
+  /** Stops ticking; resolves when the step under way (which may be waiting on Redis) ends. */
+  async stop(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    await Promise.race([this.#running, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    await this.#running;
   }
 
   async runOnce(): Promise<void> {

@@ -111,39 +111,42 @@ export class Worker {
 
   /**
    * Stops taking jobs, lets held ones finish within `graceMs`, releases the rest for immediate
-   * takeover, then closes everything. Returns within about `graceMs` + 2 s even while Redis is
+   * takeover, then closes everything. Returns within `graceMs` + 2 s even while Redis is
    * unreachable.
    */
   async stop(graceMs: number): Promise<void> {
     if (this.state === 'draining' || this.state === 'stopped') return;
-    const { logger, slots } = this.ctx;
+    const { logger, slots, redis } = this.ctx;
     const deadline = Date.now() + graceMs;
+    const until = (at: number) => Math.max(0, at - Date.now());
     this.state = 'draining';
     logger.info({ in_flight: slots.used, grace_ms: graceMs }, 'draining: no new jobs; letting held jobs finish');
     slots.wakeAll();
     for (const blocking of this.#blocking) blocking.disconnect();
-    await within(Promise.allSettled(this.#readerLoops), Math.max(0, deadline - Date.now()));
-    const finished = await within(slots.whenIdle().then(() => true), Math.max(0, deadline - Date.now()));
-    if (!finished) await this.#releaseHeld();
+    const background = Promise.allSettled([...this.#readerLoops, this.#maintenance.stop()]);
+    await within(background, until(deadline));
+    const finished = await within(slots.whenIdle().then(() => true), until(deadline));
+    // Everything after the grace period shares one short deadline, even while Redis is down.
+    const closing = Date.now() + CLOSING_MS;
+    if (!finished) await this.#releaseHeld(until(closing));
     this.#leases.stop();
-    await this.#maintenance.stop(CLOSING_MS);
     this.#control.stop();
     await this.#health?.close();
-    await within(this.ctx.redis.quit(), CLOSING_MS);
-    this.ctx.redis.disconnect();
+    if (redis.status === 'ready') await within(redis.quit(), until(closing));
+    redis.disconnect();
     this.state = 'stopped';
     logger.info('worker stopped');
   }
 
   /** Hands the jobs still held after the grace period to other workers, then stops them here. */
-  async #releaseHeld(): Promise<void> {
+  async #releaseHeld(timeoutMs: number): Promise<void> {
     const held = this.runner.held();
     const byQueue = new Map<string, TakenJob[]>();
     for (const { job } of held) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
     let released = 0;
     try {
       for (const [queue, jobs] of byQueue) {
-        const count = await within(releaseJobs(this.ctx.redis, this.ctx.keysOf(queue), this.consumer, jobs, this.config.LEASE_MS * 2), CLOSING_MS);
+        const count = await within(releaseJobs(this.ctx.redis, this.ctx.keysOf(queue), this.consumer, jobs, this.config.LEASE_MS * 2), timeoutMs);
         released += count ?? 0;
       }
     } catch (error) {

@@ -1,0 +1,39 @@
+import { createRedis } from '@conveyor/shared';
+import { deletePrefix, startApi, uniquePrefix, waitFor } from '@conveyor/testing';
+import { request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect, inject, test } from 'vitest';
+
+test('on SIGTERM the API finishes the request in flight, closes its Redis connections and exits 0', { timeout: 30_000 }, async () => {
+  const redisUrl = inject('redisUrl');
+  const prefix = uniquePrefix('api-stop');
+  const redis = createRedis(redisUrl, { role: 'command', name: 'conveyor:test' });
+  const api = await startApi({ redisUrl, prefix });
+  try {
+    // An upload that is still being sent when the signal arrives.
+    const boundary = 'conveyor-slow-upload';
+    const url = new URL(`${api.url}/documents`);
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const upload = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } }, (res) => {
+        let body = '';
+        res.on('data', (chunk) => (body += String(chunk)));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      upload.on('error', reject);
+      upload.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="slow.txt"\r\nContent-Type: text/plain\r\n\r\n`);
+      upload.write('The first half arrives before the signal. ');
+      void sleep(800).then(() => upload.end(`The second half arrives after it.\r\n--${boundary}--\r\n`));
+    });
+    await sleep(300);
+    api.signal('SIGTERM');
+    const answered = await response;
+    expect(answered.status).toBe(202);
+    expect(JSON.parse(answered.body)).toMatchObject({ status: 'queued' });
+    expect(await api.exited).toEqual({ code: 0, signal: null });
+    await waitFor(async () => !((await redis.client('LIST')) as string).includes('name=conveyor:api'), 'the API connections to close', 5_000);
+  } finally {
+    api.signal('SIGKILL');
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+  }
+});

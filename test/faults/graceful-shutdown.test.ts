@@ -1,0 +1,63 @@
+import { deletePrefix, RedisServer, startWorker, uniquePrefix, waitFor, type WorkerProcess } from '@conveyor/testing';
+import { expect, inject, test } from 'vitest';
+import { connect, enqueueEcho, FAST, report, statesOf } from './fault-support.js';
+
+test('SIGTERM during 100 in-flight jobs: the worker exits 0 within its grace period, and every job completes (finished or taken over at once), none failed', { timeout: 60_000 }, async () => {
+  const redisUrl = inject('redisUrl');
+  const prefix = uniquePrefix('shutdown');
+  const redis = connect(redisUrl);
+  // A long lease: released jobs must be taken over at once, not after the lease.
+  const env = { ...FAST, LEASE_MS: '20s', CONCURRENCY: '100', SHUTDOWN_GRACE_MS: '1s', LOG_TRANSITIONS: 'true' };
+  const workers: WorkerProcess[] = [];
+  try {
+    const stopping = await startWorker({ redisUrl, prefix, env });
+    workers.push(stopping);
+    const ids = await enqueueEcho(redis, prefix, 100, 300, 3_000);
+    await waitFor(async () => (await redis.hlen(`${prefix}:{inference}:active`)) === 100, 'the worker to hold all 100 jobs');
+    workers.push(await startWorker({ redisUrl, prefix, env }));
+
+    const signalled = Date.now();
+    stopping.signal('SIGTERM');
+    const exit = await stopping.exited;
+    const exitMs = Date.now() - signalled;
+    const states = await waitFor(async () => {
+      const all = await statesOf(redis, prefix, ids);
+      return all.every((state) => state.status === 'completed') ? all : undefined;
+    }, 'all 100 jobs to complete', 15_000);
+    const allDoneMs = Date.now() - signalled;
+    const finishedByStopping = stopping.logs().filter((line) => line['msg'] === 'job completed').length;
+    report('graceful shutdown', {
+      'exit code': exit.code,
+      'exited after ms': exitMs,
+      'finished within the grace period': finishedByStopping,
+      'released and taken over': 100 - finishedByStopping,
+      'all completed after ms': allDoneMs,
+    });
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(exitMs).toBeLessThan(4_000);
+    expect(finishedByStopping).toBeGreaterThan(0);
+    expect(finishedByStopping).toBeLessThan(100);
+    expect(states.flatMap((state) => state.errors)).toEqual([]);
+    expect(allDoneMs).toBeLessThan(10_000);
+  } finally {
+    await Promise.all(workers.map((worker) => worker.stop()));
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+  }
+});
+
+test('a worker told to stop while Redis is unreachable still exits 0 soon after its grace period', { timeout: 30_000 }, async () => {
+  const server = await RedisServer.start();
+  try {
+    const worker = await startWorker({ redisUrl: server.url, prefix: uniquePrefix('down'), env: { ...FAST, SHUTDOWN_GRACE_MS: '1s' } });
+    await server.kill('SIGKILL');
+    const signalled = Date.now();
+    worker.signal('SIGTERM');
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    const exitMs = Date.now() - signalled;
+    report('shutdown with Redis down', { 'exited after ms': exitMs });
+    expect(exitMs).toBeLessThan(1_000 + 3_000);
+  } finally {
+    await server.stop();
+  }
+});
