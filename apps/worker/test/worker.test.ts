@@ -114,3 +114,21 @@ describe('the worker', () => {
     }
   });
 });
+
+describe('cancelling an active job', () => {
+  test("fires the processor's AbortSignal at once, frees the slot, and the job ends cancelled", async ({ redis, prefix, startWorker }) => {
+    const { cancelJob, controlChannel } = await import('@conveyor/shared');
+    const slow = echo({ sleep_ms: 30_000 });
+    await submit(redis, prefix, [slow]);
+    const worker = await startWorker({ CONCURRENCY: '1' });
+    await waitFor(async () => (await recordOf(redis, prefix, slow.id))['status'] === 'active', 'the job to start');
+    const keys = new QueueKeys(prefix, 'inference');
+    const outcome = await cancelJob(redis, keys, slow.id, 'infer', 60, controlChannel(prefix));
+    expect(outcome).toEqual({ ok: true, previousStatus: 'active' });
+    await waitFor(() => worker.ctx.slots.used === 0, 'the slot to be freed', 2_000);
+    expect(await recordOf(redis, prefix, slow.id)).toMatchObject({ status: 'cancelled' });
+    const next = echo();
+    await submit(redis, prefix, [next]);
+    await settled(redis, prefix, [next]);
+  });
+});

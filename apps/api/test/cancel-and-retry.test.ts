@@ -1,0 +1,85 @@
+import { completeStage, failAttempt, takeJobs, QueueKeys } from '@conveyor/shared';
+import { keysUnder, redisTest } from '@conveyor/testing';
+import { describe, expect } from 'vitest';
+import type { App } from '../src/app.js';
+import { buildTestApp } from './test-app.js';
+
+const test = redisTest.extend<{ app: App }>({
+  app: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix, { MAX_BACKLOG: '3' });
+    await use(app);
+    await app.close();
+  },
+});
+
+const takeRequest = { stage: 'infer', previousStage: '', consumer: 'w1', count: 10, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes: ['high', 'normal', 'low'] as const };
+
+describe('DELETE /jobs/:id', () => {
+  test('a queued job is cancelled and never runs; cancelling it again is a 409', async ({ app, redis, prefix }) => {
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json();
+    const cancelled = await app.inject({ method: 'DELETE', url: `/jobs/${job_id}` });
+    expect(cancelled.statusCode).toBe(200);
+    expect(cancelled.json()).toEqual({ job_id, status: 'cancelled' });
+    expect((await app.inject({ url: `/jobs/${job_id}` })).json()).toMatchObject({ status: 'cancelled', finished_at: expect.any(String) });
+    expect((await takeJobs(redis, new QueueKeys(prefix, 'inference'), { ...takeRequest, lanes: [...takeRequest.lanes] })).jobs).toEqual([]);
+    const again = await app.inject({ method: 'DELETE', url: `/jobs/${job_id}` });
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ type: '/problems/job-finished', job_status: 'cancelled' });
+  });
+
+  test('a completed job cannot be cancelled; an unknown job is a 404', async ({ app, redis, prefix }) => {
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json();
+    const keys = new QueueKeys(prefix, 'inference');
+    const [held] = (await takeJobs(redis, keys, { ...takeRequest, lanes: [...takeRequest.lanes] })).jobs;
+    await completeStage(redis, keys, held!, '{}', '', 60);
+    const refused = await app.inject({ method: 'DELETE', url: `/jobs/${job_id}` });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toMatchObject({ type: '/problems/job-finished', detail: expect.stringContaining('is completed') });
+    expect((await app.inject({ method: 'DELETE', url: '/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ' })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'DELETE', url: '/jobs/nosuchqueue:1' })).statusCode).toBe(404);
+  });
+});
+
+describe('dead letters', () => {
+  test('a dead job is listed, page by page, and retried with its ID kept; a job that is not dead cannot be retried', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `p${i}` } })).json().job_id);
+    for (const held of (await takeJobs(redis, keys, { ...takeRequest, lanes: [...takeRequest.lanes] })).jobs) {
+      await failAttempt(redis, keys, held, { message: `broken ${held.jobId}`, retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
+    }
+    const first = (await app.inject({ url: '/queues/inference/dead?limit=2' })).json();
+    expect(first.jobs.map((job: { job_id: string }) => job.job_id)).toEqual([ids[2], ids[1]]);
+    expect(first.jobs[0]).toMatchObject({ stage: 'infer', attempts: 1, error: { message: `broken ${ids[2]}`, retryable: false }, input: { prompt: 'p2' } });
+    const second = (await app.inject({ url: `/queues/inference/dead?limit=2&cursor=${first.next_cursor}` })).json();
+    expect(second).toMatchObject({ jobs: [{ job_id: ids[0] }], next_cursor: null });
+
+    const retried = await app.inject({ method: 'POST', url: `/jobs/${ids[0]}/retry` });
+    expect(retried.statusCode).toBe(202);
+    expect(retried.json()).toEqual({ job_id: ids[0], status: 'queued' });
+    expect((await app.inject({ url: `/jobs/${ids[0]}` })).json()).toMatchObject({ status: 'queued', attempts: 0, errors: [{ message: `broken ${ids[0]}` }] });
+    const notDead = await app.inject({ method: 'POST', url: `/jobs/${ids[0]}/retry` });
+    expect(notDead.statusCode).toBe(409);
+    expect(notDead.json()).toMatchObject({ type: '/problems/job-not-dead', job_status: 'queued' });
+
+    const all = await app.inject({ method: 'POST', url: '/queues/inference/dead/retry' });
+    expect(all.json()).toEqual({ retried: 2, skipped: [], remaining: 0 });
+    expect((await app.inject({ url: '/queues/inference/dead' })).json()).toEqual({ jobs: [], next_cursor: null });
+    expect((await app.inject({ url: '/queues/nope/dead' })).json()).toMatchObject({ status: 404, type: '/problems/queue-not-found' });
+    expect((await app.inject({ url: '/queues/inference/dead?cursor=abc' })).statusCode).toBe(400);
+  });
+});
+
+describe('admission control', () => {
+  test('over MAX_BACKLOG, POST answers 503 with Retry-After and writes nothing', async ({ app, redis, prefix }) => {
+    for (let i = 0; i < 3; i++) expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).statusCode).toBe(202);
+    const before = await keysUnder(redis, prefix);
+    const streamLength = await redis.xlen(`${prefix}:{inference}:infer:normal`);
+    const refused = await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } });
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers['retry-after']).toBe('5');
+    expect(refused.json()).toMatchObject({ type: '/problems/queue-full', backlog: 3, limit: 3, detail: expect.stringContaining('Nothing was written') });
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+    expect(await redis.xlen(`${prefix}:{inference}:infer:normal`)).toBe(streamLength);
+  });
+});
