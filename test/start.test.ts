@@ -50,7 +50,8 @@ test('one command starts an embedded Redis with AOF under the data folder, the A
     expect(await redis.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
     expect(await redis.config('GET', 'dir')).toEqual(['dir', join(dataDir, 'redis')]);
     const clients = ((await redis.client('LIST')) as string).split('\n');
-    const workerCommandConnections = clients.filter((line) => /name=conveyor:worker:/.test(line) && !line.includes(':read:'));
+    // Each worker has one command connection named conveyor:worker:<consumer>, beside its readers and subscriber.
+    const workerCommandConnections = clients.filter((line) => /name=conveyor:worker:[^\s:]+\s/.test(line));
     expect(workerCommandConnections).toHaveLength(2);
     redis.disconnect();
     expect(readdirSync(join(dataDir, 'redis'))).toContain('appendonlydir');
