@@ -12,6 +12,7 @@ import deadLetterRoutes from './routes/dead-letters.js';
 import documentsRoutes from './routes/documents.js';
 import healthRoutes from './routes/health.js';
 import jobsRoutes from './routes/jobs.js';
+import modelsRoutes from './routes/models.js';
 import problemsRoutes from './routes/problems.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
@@ -52,6 +53,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
 
   await app.register(healthRoutes);
   await app.register(jobsRoutes);
+  await app.register(modelsRoutes);
   await app.register(documentsRoutes);
   await app.register(deadLetterRoutes);
   await app.register(problemsRoutes);

@@ -1,8 +1,7 @@
 import { completeStage, failAttempt, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
 import { backoffOf, retryDelay } from './backoff.js';
 import { NonRetryableError } from './processors/non-retryable-error.js';
-import type { ProcessorHelpers } from './processors/processor.js';
-import { processors } from './processors/registry.js';
+import type { Processor, ProcessorHelpers } from './processors/processor.js';
 import type { ServedStage, WorkerContext } from './worker-context.js';
 
 /**
@@ -45,6 +44,7 @@ export class JobRunner {
   constructor(
     private readonly ctx: WorkerContext,
     private readonly stages: ReadonlyMap<string, ServedStage>,
+    private readonly processors: ReadonlyMap<string, Processor>,
   ) {}
 
   /** The jobs held now. */
@@ -105,7 +105,7 @@ export class JobRunner {
 
   async #runProcessor(held: HeldJob, logger: Logger): Promise<unknown> {
     const { job, controller } = held;
-    const processor = processors.get(job.stage);
+    const processor = this.processors.get(job.stage);
     if (!processor) throw new NonRetryableError(`no processor is registered for stage "${job.stage}"`, 'NO_PROCESSOR');
     const payload = parseJson(job.payload, 'payload');
     const input = job.input === undefined ? undefined : parseJson(job.input, 'input');

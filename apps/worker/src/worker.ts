@@ -7,6 +7,7 @@ import { portOf, startHealthServer } from './health-server.js';
 import { JobRunner } from './job-runner.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { Maintenance } from './maintenance.js';
+import { createProcessors } from './processors/registry.js';
 import { QueueReader } from './queue-reader.js';
 import { Slots } from './slots.js';
 import { selectStages } from './stage-selection.js';
@@ -63,7 +64,11 @@ export class Worker {
       keysOf: (queue) => keys.get(queue) ?? keys.set(queue, new QueueKeys(config.KEY_PREFIX, queue)).get(queue)!,
       isTaking: () => this.state === 'running',
     };
-    this.runner = new JobRunner(this.ctx, new Map(this.stages.map((served) => [`${served.pipeline.name}:${served.stage}`, served])));
+    this.runner = new JobRunner(
+      this.ctx,
+      new Map(this.stages.map((served) => [`${served.pipeline.name}:${served.stage}`, served])),
+      createProcessors(config),
+    );
     this.#maintenance = new Maintenance(this.ctx, this.stages, (job) => this.runner.start(job));
     this.#leases = new LeaseKeeper(this.ctx, this.runner);
     this.#control = new ControlChannel(this.ctx, this.runner);

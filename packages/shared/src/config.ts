@@ -69,6 +69,12 @@ const keyPrefix = z
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
+const nameList = z
+  .string()
+  .default('')
+  .transform((text) => text.split(',').map((name) => name.trim()).filter(Boolean))
+  .refine((names) => names.every((name) => /^[\w.:/@-]{1,200}$/.test(name)), 'must be model names separated by commas, e.g. llama3.1,qwen2.5:7b');
+
 const booleanFlag = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -90,7 +96,31 @@ const commonSchema = {
   MAX_DOCUMENT_BYTES: byteSize('20MiB'),
   /** On SIGTERM, how long in-flight work may take to finish before the process lets go of it. */
   SHUTDOWN_GRACE_MS: duration('25s'),
+  /** An OpenAI-compatible endpoint (vLLM, Ollama, a hosted API), e.g. http://localhost:11434/v1. */
+  OPENAI_BASE_URL: z
+    .string()
+    .optional()
+    .refine((text) => text === undefined || (URL.canParse(text) && /^https?:/.test(text)), 'must be an http(s) URL, e.g. http://localhost:11434/v1'),
+  OPENAI_API_KEY: z.string().optional(),
+  /** Model names served by OPENAI_BASE_URL's /chat/completions. */
+  OPENAI_CHAT_MODELS: nameList,
+  /** Model names served by OPENAI_BASE_URL's /embeddings. */
+  OPENAI_EMBEDDING_MODELS: nameList,
+  /** How long one request to OPENAI_BASE_URL may take. */
+  OPENAI_TIMEOUT_MS: duration('120s'),
 };
+
+/** Settings that only make sense together: adapter models need the adapter's URL, and may not shadow built-ins. */
+function checkModelSettings(env: { OPENAI_BASE_URL?: string | undefined; OPENAI_CHAT_MODELS: string[]; OPENAI_EMBEDDING_MODELS: string[] }, ctx: z.RefinementCtx): void {
+  const adapterModels = [...env.OPENAI_CHAT_MODELS, ...env.OPENAI_EMBEDDING_MODELS];
+  if (adapterModels.length > 0 && env.OPENAI_BASE_URL === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['OPENAI_BASE_URL'], message: 'must be set when OPENAI_CHAT_MODELS or OPENAI_EMBEDDING_MODELS names models' });
+  }
+  const builtin = new Set<string>(['echo', 'sentiment', 'summarize', 'embed', 'language']);
+  for (const name of adapterModels.filter((model) => builtin.has(model))) {
+    ctx.addIssue({ code: 'custom', path: ['OPENAI_CHAT_MODELS'], message: `model "${name}" is built in; give the endpoint's model another name` });
+  }
+}
 
 export const apiEnvSchema = z.object({
   ...commonSchema,
@@ -100,7 +130,7 @@ export const apiEnvSchema = z.object({
   MAX_BODY_BYTES: byteSize('1MiB'),
   /** Most undone jobs (undelivered + pending) a queue's first stage may hold before POST answers 503; 0 for no limit. */
   MAX_BACKLOG: integer(100_000, 0),
-});
+}).superRefine(checkModelSettings);
 
 export const workerEnvSchema = z.object({
   ...commonSchema,
@@ -130,7 +160,7 @@ export const workerEnvSchema = z.object({
   CONSUMER_RETENTION: duration('1h'),
   /** Log each transition at info level (otherwise debug). */
   LOG_TRANSITIONS: booleanFlag(true),
-});
+}).superRefine(checkModelSettings);
 
 export type ApiConfig = z.output<typeof apiEnvSchema>;
 export type WorkerConfig = z.output<typeof workerEnvSchema>;

@@ -1,10 +1,10 @@
 import {
-  BUILTIN_MODELS,
   cancelJob,
   controlChannel,
   enqueueJobs,
   findPipeline,
   firstStage,
+  modelCatalogue,
   newJobId,
   PIPELINES,
   queueOfJobId,
@@ -15,6 +15,7 @@ import {
   type DocumentPayload,
   type JobOptions,
   type Lane,
+  type ModelEntry,
   type NewJob,
   type Pipeline,
 } from '@conveyor/shared';
@@ -43,16 +44,20 @@ export interface UploadedDocument {
 }
 
 const IDEMPOTENCY_TTL_SECONDS = 86_400;
-const MODELS: ReadonlySet<string> = new Set(BUILTIN_MODELS);
 
 /** Submits and reads jobs. Routes stay thin; this is where requests become scripts. */
 export class JobService {
   readonly #keys = new Map<string, QueueKeys>();
+  readonly models: ModelEntry[];
+  readonly #modelNames: ReadonlySet<string>;
 
   constructor(
     private readonly redis: Redis,
     private readonly config: ApiConfig,
-  ) {}
+  ) {
+    this.models = modelCatalogue(config);
+    this.#modelNames = new Set(this.models.map((model) => model.name));
+  }
 
   keysOf(queue: string): QueueKeys {
     let keys = this.#keys.get(queue);
@@ -62,8 +67,9 @@ export class JobService {
 
   async submitInference(body: CreateJobBody, idempotencyKey: string | undefined): Promise<Submitted> {
     const pipeline = this.#pipeline(body.queue, 'json');
-    if (!MODELS.has(body.model)) {
-      throw new ProblemError('unknown-model', `Model "${body.model}" is not known. Known models: ${[...MODELS].join(', ')}.`, { known_models: [...MODELS] });
+    if (!this.#modelNames.has(body.model)) {
+      const known = [...this.#modelNames];
+      throw new ProblemError('unknown-model', `Model "${body.model}" is not known. Known models: ${known.join(', ')}.`, { known_models: known });
     }
     const { priority, queue, max_attempts, timeout_ms, backoff, run_at, delay_ms, ...request } = body;
     const payload = JSON.stringify(request);

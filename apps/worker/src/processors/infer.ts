@@ -1,18 +1,20 @@
 import { inferencePayloadSchema } from '@conveyor/shared';
 import { z } from 'zod';
+import type { Model } from './models/model.js';
 import { NonRetryableError } from './non-retryable-error.js';
 import type { Processor } from './processor.js';
-import { models } from './models/registry.js';
 
 /** The `infer` stage: validates the request and runs the model it names. */
-export const infer: Processor = async (payload, helpers) => {
-  const parsed = inferencePayloadSchema.safeParse(payload);
-  if (!parsed.success) {
-    throw new NonRetryableError(`the job is not a valid inference request: ${z.prettifyError(parsed.error)}`, 'INVALID_PAYLOAD');
-  }
-  const model = models.get(parsed.data.model);
-  if (!model) {
-    throw new NonRetryableError(`unknown model "${parsed.data.model}"; this worker runs: ${[...models.keys()].join(', ')}`, 'UNKNOWN_MODEL');
-  }
-  return model(parsed.data, helpers);
-};
+export function createInfer(models: ReadonlyMap<string, Model>): Processor {
+  return async (payload, helpers) => {
+    const parsed = inferencePayloadSchema.safeParse(payload);
+    if (!parsed.success) {
+      throw new NonRetryableError(`the job is not a valid inference request: ${z.prettifyError(parsed.error)}`, 'INVALID_PAYLOAD');
+    }
+    const model = models.get(parsed.data.model);
+    if (!model) {
+      throw new NonRetryableError(`unknown model "${parsed.data.model}"; this worker runs: ${[...models.keys()].join(', ')}`, 'UNKNOWN_MODEL');
+    }
+    return model(parsed.data, helpers);
+  };
+}

@@ -1,11 +1,15 @@
-import type { Processor } from './processor.js';
+import type { WorkerConfig } from '@conveyor/shared';
 import { extract } from './extract.js';
-import { infer } from './infer.js';
+import { createInfer } from './infer.js';
+import { createModels } from './models/registry.js';
+import type { Processor } from './processor.js';
 import { summarize } from './summarize.js';
 
 /** Processors by stage name; a pipeline's stages name the processors that run them. */
-export const processors: ReadonlyMap<string, Processor> = new Map<string, Processor>([
-  ['infer', infer],
-  ['extract', extract],
-  ['summarize', summarize],
-]);
+export function createProcessors(config: WorkerConfig): ReadonlyMap<string, Processor> {
+  return new Map<string, Processor>([
+    ['infer', createInfer(createModels(config))],
+    ['extract', extract],
+    ['summarize', summarize],
+  ]);
+}

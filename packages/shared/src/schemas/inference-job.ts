@@ -1,8 +1,5 @@
 import { z } from 'zod';
 
-/** Models every worker can run without configuration. */
-export const BUILTIN_MODELS = ['echo'] as const;
-
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
 /**

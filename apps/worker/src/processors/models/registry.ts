@@ -1,5 +1,9 @@
+import type { WorkerConfig } from '@conveyor/shared';
+import { builtinModels } from './builtin.js';
 import type { Model } from './model.js';
-import { echo } from './echo.js';
+import { openAiCompatibleModels } from './openai-compatible.js';
 
-/** Models by name. The API accepts exactly these names (see BUILTIN_MODELS in shared). */
-export const models: ReadonlyMap<string, Model> = new Map<string, Model>([['echo', echo]]);
+/** Every model this worker runs, by name: the same names the API accepts (see modelCatalogue). */
+export function createModels(config: WorkerConfig): ReadonlyMap<string, Model> {
+  return new Map([...builtinModels, ...openAiCompatibleModels(config)]);
+}
