@@ -54,7 +54,7 @@ export class QueueReader {
       if (reserved === 0) return undefined;
       let taken = 0;
       try {
-        const result = await takeJobs(this.ctx.redis, this.#keys, { ...stageRequest(this.ctx, served), count: reserved, lanes: LANES });
+        const result = await takeJobs(this.ctx.redis, this.#keys, { ...stageRequest(this.ctx, served), count: reserved, lanes: LANES, agingMs: this.ctx.config.PRIORITY_AGING });
         taken = result.jobs.length;
         for (const job of result.jobs) this.runner.start(job);
         if (!result.wait) return undefined;

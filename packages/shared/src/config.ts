@@ -146,6 +146,8 @@ export const workerEnvSchema = z.object({
   /** Port of the worker's health listener (`/healthz`, `/readyz`); 0 picks a free port, -1 turns it off. */
   WORKER_PORT: integer(9464, -1, 65_535),
   WORKER_HOST: z.string().default('0.0.0.0'),
+  /** Jobs of the normal and low lanes waiting longer than this are taken before newer high ones; 0 for strict priority. */
+  PRIORITY_AGING: duration('60s'),
   /** A job whose worker stops while holding it (a lapsed lease) more often than this is dead-lettered. */
   MAX_STALLS: integer(5, 0, 1_000),
   /** Stages to serve: `<queue>` or `<queue>:<stage>`, comma-separated; unset serves every stage. */

@@ -3,7 +3,9 @@
   atomic step: an entry is never delivered without its record saying `active`.
 
   Lanes are read high, then normal, then low; a lane is read only when the lanes above it
-  have nothing undelivered.
+  have nothing undelivered. Except: entries of the normal and low lanes that have waited longer
+  than the aging limit are taken first (oldest first), so a busy high lane delays lower lanes
+  by at most that long and never starves them.
 
   KEYS[1] stream of the stage's high lane
   KEYS[2] stream of the stage's normal lane
@@ -20,6 +22,7 @@
   ARGV[8] max stalls: lapsed leases a job may have before it is dead-lettered
   ARGV[9] count: how many jobs the consumer can take now
   ARGV[10] lanes to read, a flag per lane in order high normal low, e.g. '111' or '101'
+  ARGV[11] aging limit (ms): lower-lane entries waiting longer go first; 0 for strict priority
 
   Output: {jobs, wait}
     jobs: a list of job tuples (see startJob)
@@ -32,22 +35,65 @@ local rcall = redis.call
 
 local ctx = stageContext(KEYS[4])
 local wanted = tonumber(ARGV[9])
+local aging = tonumber(ARGV[11])
 local laneNames = { 'high', 'normal', 'low' }
 local now = nowMs()
 local jobs = {}
 local dry = true
 
+local function readLane(i, count)
+  local reply = rcall('XREADGROUP', 'GROUP', ctx.group, ctx.consumer, 'COUNT', count, 'STREAMS', KEYS[i], '>')
+  local entries = reply and reply[1][2] or {}
+  for _, entry in ipairs(entries) do
+    local job = startJob(ctx, KEYS[i], laneNames[i], entry[1], entry[2], now)
+    if job then table.insert(jobs, job) end
+  end
+  return #entries
+end
+
+local function lastDelivered(stream)
+  local ok, groups = pcall(rcall, 'XINFO', 'GROUPS', stream)
+  if not ok then return nil end
+  for _, group in ipairs(groups) do
+    for j = 1, #group, 2 do
+      if group[j] == 'name' and group[j + 1] ~= ctx.group then break end
+      if group[j] == 'last-delivered-id' then return group[j + 1] end
+    end
+  end
+  return nil
+end
+
+-- Entries waiting at the head of a lower lane since before the cutoff are overdue: take them
+-- first, the lane with the oldest head first.
+if aging > 0 then
+  local cutoff = '(' .. (now - aging) .. '-0'
+  local overdue = {}
+  for i = 2, 3 do
+    if string.sub(ARGV[10], i, i) == '1' then
+      local after = lastDelivered(KEYS[i])
+      if after then
+        local waiting = rcall('XRANGE', KEYS[i], '(' .. after, cutoff, 'COUNT', wanted)
+        if #waiting > 0 then table.insert(overdue, { lane = i, count = #waiting, head = waiting[1][1] }) end
+      end
+    end
+  end
+  table.sort(overdue, function(a, b)
+    local am, as = string.match(a.head, '^(%d+)%-(%d+)$')
+    local bm, bs = string.match(b.head, '^(%d+)%-(%d+)$')
+    if am ~= bm then return tonumber(am) < tonumber(bm) end
+    return tonumber(as) < tonumber(bs)
+  end)
+  for _, lane in ipairs(overdue) do
+    if #jobs >= wanted then break end
+    readLane(lane.lane, math.min(lane.count, wanted - #jobs))
+  end
+end
+
 for i = 1, 3 do
   if string.sub(ARGV[10], i, i) == '1' then
     while #jobs < wanted do
       local missing = wanted - #jobs
-      local reply = rcall('XREADGROUP', 'GROUP', ctx.group, ctx.consumer, 'COUNT', missing, 'STREAMS', KEYS[i], '>')
-      local entries = reply and reply[1][2] or {}
-      for _, entry in ipairs(entries) do
-        local job = startJob(ctx, KEYS[i], laneNames[i], entry[1], entry[2], now)
-        if job then table.insert(jobs, job) end
-      end
-      if #entries < missing then break end
+      if readLane(i, missing) < missing then break end
     end
     if #jobs >= wanted then
       dry = false

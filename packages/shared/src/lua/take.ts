@@ -31,6 +31,8 @@ export interface TakeRequest {
   maxStalls: number;
   /** The lanes to read, in priority order. */
   lanes: readonly Lane[];
+  /** Lower-lane jobs waiting longer than this (ms) are taken first; 0 for strict priority. */
+  agingMs?: number;
 }
 
 export interface TakeResult {
@@ -83,7 +85,7 @@ export function laneFlags(lanes: readonly Lane[]): string {
 
 /** Takes up to `count` jobs of one stage (high lane first) and starts them, atomically. */
 export async function takeJobs(redis: Redis, keys: QueueKeys, request: TakeRequest): Promise<TakeResult> {
-  const [tuples, wait] = (await redis.take(...stageArgs(keys, request), request.count, laneFlags(request.lanes))) as [JobTuple[], string[]];
+  const [tuples, wait] = (await redis.take(...stageArgs(keys, request), request.count, laneFlags(request.lanes), request.agingMs ?? 0)) as [JobTuple[], string[]];
   return {
     jobs: tuples.map((tuple) => parseJobTuple(keys.queue, request.stage, tuple)),
     wait: wait.length === 0 ? undefined : new Map(request.lanes.map((lane) => [lane, wait[LANES.indexOf(lane)]!])),
