@@ -46,6 +46,11 @@ export const PROBLEMS = {
     title: 'No such route',
     help: 'The path or method does not exist. GET /docs shows every route.',
   },
+  'output-not-found': {
+    status: 404,
+    title: 'No such stage output',
+    help: 'The job has no output for that stage: the stage is not part of its pipeline, or has not finished yet. GET the job to see its stages and their status.',
+  },
   'queue-not-found': {
     status: 404,
     title: 'No such queue',

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { ProblemError } from '../problems/problem-error.js';
 import { createJobSchema, idempotencyHeadersSchema, jobIdParamsSchema } from '../schemas/create-job.js';
 import { acceptedJobSchema, jobViewSchema } from '../schemas/job-view.js';
@@ -40,6 +41,24 @@ const jobsRoutes: FastifyPluginAsyncZod = async (app) => {
       const job = await app.jobs.find(request.params.id);
       if (!job) throw new ProblemError('job-not-found', `No job has the ID "${request.params.id}". It never existed, or it finished more than JOB_RETENTION ago and expired.`);
       return job;
+    },
+  );
+
+  app.get(
+    '/jobs/:id/stages/:stage/output',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: "A finished stage's whole output",
+        description: 'GET /jobs/:id shows a preview of large outputs (output_truncated: true); this returns the output whole, as JSON.',
+        params: jobIdParamsSchema.extend({ stage: z.string().min(1).max(100) }),
+        response: { 200: z.unknown().describe('the output, as the stage returned it'), ...problemResponses(404, 503) },
+      },
+    },
+    async (request, reply) => {
+      // Stored as JSON text: sent as it is, not parsed and serialized again.
+      const output = await app.jobs.stageOutput(request.params.id, request.params.stage);
+      return reply.type('application/json; charset=utf-8').send(output);
     },
   );
 

@@ -26,7 +26,9 @@ export const stageViewSchema = z.object({
   worker: z.string().nullable(),
   started_at: timestamp,
   finished_at: timestamp,
-  output: z.unknown().describe('the stage\'s output once it is done'),
+  output: z.unknown().describe('the stage\'s output once it is done (a preview when large; see output_truncated)'),
+  output_truncated: z.boolean().describe('true when `output` is a preview: long strings and arrays are cut'),
+  output_url: z.string().nullable().describe('GET it for the whole output'),
 });
 
 export const jobViewSchema = z
@@ -41,7 +43,8 @@ export const jobViewSchema = z
     stalls: z.number().int().describe('attempts of the current stage whose worker stopped before finishing (lease lapsed); limited by MAX_STALLS'),
     worker: z.string().nullable().describe('the consumer that ran the latest attempt'),
     input: z.unknown().describe('the job as submitted (for documents: file name, type and size)'),
-    result: z.unknown().describe('the last stage\'s output once completed, else null'),
+    result: z.unknown().describe('the last stage\'s output once completed, else null (a preview when large)'),
+    result_truncated: z.boolean().describe('true when `result` is a preview; the last stage\'s output_url has it whole'),
     error: attemptErrorSchema.nullable().describe('the latest error, if any'),
     errors: z.array(attemptErrorSchema).describe('every attempt\'s error, oldest first (the newest 20)'),
     stages: z.array(stageViewSchema),

@@ -113,6 +113,21 @@ export class JobService {
     return snapshot && jobView(jobId, snapshot, pipeline, pipeline.maxAttempts ?? this.config.MAX_ATTEMPTS);
   }
 
+  /** A finished stage's whole output, as stored (JSON text). */
+  async stageOutput(jobId: string, stage: string): Promise<string> {
+    const pipeline = pipelineOfJob(jobId);
+    if (!pipeline) throw notFound(jobId);
+    if (!pipeline.stages.includes(stage)) {
+      throw new ProblemError('output-not-found', `Queue "${pipeline.name}" has no stage "${stage}"; its stages: ${pipeline.stages.join(', ')}.`);
+    }
+    const last = pipeline.stages[pipeline.stages.length - 1] === stage;
+    const keys = this.keysOf(pipeline.name);
+    const [output, status] = await this.redis.hmget(keys.job(jobId), last ? 'result' : `out:${stage}`, 'status');
+    if (typeof output === 'string') return output;
+    if (status === null && !(await this.find(jobId))) throw notFound(jobId);
+    throw new ProblemError('output-not-found', `Stage "${stage}" of job "${jobId}" has no output yet. GET /jobs/${jobId} shows where the job is.`);
+  }
+
   /** Cancels a job that has not finished; throws the problem a client should see otherwise. */
   async cancel(jobId: string): Promise<void> {
     const pipeline = pipelineOfJob(jobId);

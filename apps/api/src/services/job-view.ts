@@ -1,5 +1,6 @@
 import type { JobSnapshot, Lane, Pipeline } from '@conveyor/shared';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
+import { previewOutput } from './output-preview.js';
 
 /** Turns a stored job (record or queued entry) into what `GET /jobs/:id` shows. */
 
@@ -50,6 +51,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
       worker: null,
       input,
       result: null,
+      result_truncated: false,
       error: null,
       errors: [],
       stages: pipeline.stages.map((name, index) => ({
@@ -60,6 +62,8 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
         started_at: null,
         finished_at: null,
         output: null,
+        output_truncated: false,
+        output_url: null,
       })),
       created_at: created,
       started_at: null,
@@ -74,11 +78,13 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
   const current = f['stage'] ?? pipeline.stages[0]!;
   const finished = (json(f['stages']) ?? {}) as Record<string, StageSummary>;
   const lastStage = pipeline.stages[pipeline.stages.length - 1];
+  const outputUrl = (name: string) => `/jobs/${jobId}/stages/${name}/output`;
   const stages = pipeline.stages.map((name) => {
     const done = finished[name];
-    const output = name === lastStage ? json(f['result']) : json(f[`out:${name}`]);
+    const { output, truncated } = previewOutput(name === lastStage ? f['result'] : f[`out:${name}`], json);
+    const whole = { output, output_truncated: truncated, output_url: outputUrl(name) };
     if (done && name !== current) {
-      return { name, status: 'completed' as const, attempts: done.attempts ?? 0, worker: done.worker ?? null, started_at: iso(done.started_at), finished_at: iso(done.finished_at), output };
+      return { name, status: 'completed' as const, attempts: done.attempts ?? 0, worker: done.worker ?? null, started_at: iso(done.started_at), finished_at: iso(done.finished_at), ...whole };
     }
     if (name === current) {
       return {
@@ -88,11 +94,12 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
         worker: f['worker'] ?? null,
         started_at: iso(f['stage_started_at'] ?? done?.started_at),
         finished_at: done ? iso(done.finished_at) : null,
-        output: status === 'completed' ? output : null,
+        ...(status === 'completed' ? whole : { output: null, output_truncated: false, output_url: null }),
       };
     }
-    return { name, status: 'pending' as const, attempts: 0, worker: null, started_at: null, finished_at: null, output: null };
+    return { name, status: 'pending' as const, attempts: 0, worker: null, started_at: null, finished_at: null, output: null, output_truncated: false, output_url: null };
   });
+  const result = status === 'completed' ? previewOutput(f['result'], json) : { output: null, truncated: false };
   const errors = (json(f['errors']) as unknown[] | null) ?? [];
   return {
     id: jobId,
@@ -105,7 +112,8 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
     stalls: Number(f['stalls'] ?? 0),
     worker: f['worker'] ?? null,
     input: json(f['payload']),
-    result: status === 'completed' ? json(f['result']) : null,
+    result: result.output,
+    result_truncated: result.truncated,
     error: errorView(json(f['error'])),
     errors: errors.map(errorView).filter((e) => e !== null),
     stages,
