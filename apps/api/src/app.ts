@@ -5,11 +5,13 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { randomUUID } from 'node:crypto';
 import multipartPlugin from './plugins/external/multipart.js';
 import swaggerPlugin from './plugins/external/swagger.js';
+import eventHubPlugin from './plugins/event-hub.js';
 import jobsPlugin from './plugins/jobs.js';
 import problemsPlugin from './plugins/problems.js';
 import redisPlugin from './plugins/redis.js';
 import deadLetterRoutes from './routes/dead-letters.js';
 import documentsRoutes from './routes/documents.js';
+import eventsRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
 import jobsRoutes from './routes/jobs.js';
 import modelsRoutes from './routes/models.js';
@@ -46,6 +48,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(multipartPlugin, { maxDocumentBytes: config.MAX_DOCUMENT_BYTES });
   await app.register(redisPlugin, { config });
   await app.register(jobsPlugin, { config });
+  await app.register(eventHubPlugin, { config });
 
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
@@ -56,6 +59,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(modelsRoutes);
   await app.register(documentsRoutes);
   await app.register(deadLetterRoutes);
+  await app.register(eventsRoutes, { heartbeatMs: config.SSE_HEARTBEAT });
   await app.register(problemsRoutes);
   return app;
 }

@@ -128,6 +128,8 @@ export const apiEnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   /** Largest accepted JSON body. */
   MAX_BODY_BYTES: byteSize('1MiB'),
+  /** Comment lines sent this often keep proxies from closing idle event streams. */
+  SSE_HEARTBEAT: duration('15s'),
   /** Most undone jobs (undelivered + pending) a queue's first stage may hold before POST answers 503; 0 for no limit. */
   MAX_BACKLOG: integer(100_000, 0),
 }).superRefine(checkModelSettings);

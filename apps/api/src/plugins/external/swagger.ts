@@ -25,6 +25,7 @@ export default fp(
           { name: 'jobs', description: 'Submit and follow jobs' },
           { name: 'documents', description: 'Upload documents for the documents pipeline' },
           { name: 'dead letters', description: 'Jobs that used up their attempts: inspect and retry' },
+          { name: 'events', description: 'Live job events (Server-Sent Events)' },
           { name: 'health', description: 'Probes' },
         ],
       },

@@ -1,0 +1,30 @@
+import type { ApiConfig } from '@conveyor/shared';
+import fp from 'fastify-plugin';
+import { EventHub } from '../services/event-hub.js';
+import type { SseStream } from '../services/sse-stream.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    events: EventHub;
+    /** Open SSE streams: closed first at shutdown, so they do not hold it up. */
+    streams: Set<SseStream>;
+  }
+}
+
+export default fp(
+  async (app, { config }: { config: ApiConfig }) => {
+    const hub = new EventHub(config.REDIS_URL, config.KEY_PREFIX, app.log);
+    const streams = new Set<SseStream>();
+    app.decorate('events', hub);
+    app.decorate('streams', streams);
+    app.addHook('onReady', async () => {
+      // Subscribing waits for Redis; the API serves (and answers 503) while Redis is away.
+      hub.start().catch((error: Error) => app.log.warn({ err: error.message }, 'could not subscribe to job events yet; retrying on reconnect'));
+    });
+    app.addHook('preClose', async () => {
+      for (const stream of streams) stream.close();
+    });
+    app.addHook('onClose', async () => hub.close());
+  },
+  { name: 'event-hub' },
+);

@@ -1,0 +1,81 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ProblemError } from '../problems/problem-error.js';
+import { jobIdParamsSchema } from '../schemas/create-job.js';
+import { problemResponses } from '../schemas/problem.js';
+import { TERMINAL_EVENTS, type JobEvent } from '../services/event-hub.js';
+import { SseStream } from '../services/sse-stream.js';
+
+const TERMINAL_STATUSES = new Set(['completed', 'dead', 'cancelled']);
+
+const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app, { heartbeatMs }) => {
+  app.get(
+    '/jobs/:id/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: "A job's events as Server-Sent Events",
+        description:
+          'First a `state` event with the job as GET /jobs/:id shows it (so a client that connects late misses nothing), then one event per transition (queued, active, progress, stage-completed, failed, retrying, completed, dead, cancelled) with its JSON, in order. The stream ends after the terminal event (completed, dead, cancelled). Comment lines every SSE_HEARTBEAT keep proxies from closing it.',
+        params: jobIdParamsSchema,
+        response: { 200: z.string().describe('text/event-stream'), ...problemResponses(404, 503) },
+      },
+    },
+    async (request, reply) => {
+      const jobId = request.params.id;
+      // Listen before reading the state, so no event falls between the two.
+      const buffered: JobEvent[] = [];
+      let forward: ((event: JobEvent) => void) | undefined;
+      const stop = app.events.onJob(jobId, (event) => (forward ? forward(event) : buffered.push(event)));
+      let job;
+      try {
+        job = await app.jobs.find(jobId);
+      } catch (error) {
+        stop();
+        throw error;
+      }
+      if (!job) {
+        stop();
+        throw new ProblemError('job-not-found', `No job has the ID "${jobId}".`);
+      }
+      const stream = new SseStream(reply, heartbeatMs);
+      app.streams.add(stream);
+      stream.onClose(() => {
+        stop();
+        app.streams.delete(stream);
+      });
+      stream.send('state', job);
+      if (TERMINAL_STATUSES.has(job.status)) return stream.close();
+      forward = (event) => {
+        stream.send(event.event, event);
+        if (TERMINAL_EVENTS.has(event.event)) stream.close();
+      };
+      for (const event of buffered.splice(0)) forward(event);
+    },
+  );
+
+  app.get(
+    '/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: "Every job event of a queue as Server-Sent Events (for dashboards)",
+        querystring: z.object({ queue: z.string().min(1).describe('queue name, e.g. inference') }),
+        response: { 200: z.string().describe('text/event-stream'), ...problemResponses(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      app.jobs.queueKeys(request.query.queue);
+      const stream = new SseStream(reply, heartbeatMs);
+      app.streams.add(stream);
+      const stop = app.events.onQueue(request.query.queue, (event) => stream.send(event.event, event));
+      stream.onClose(() => {
+        stop();
+        app.streams.delete(stream);
+      });
+      stream.send('subscribed', { queue: request.query.queue });
+    },
+  );
+};
+
+export default eventsRoutes;

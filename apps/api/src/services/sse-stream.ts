@@ -1,0 +1,54 @@
+import type { FastifyReply } from 'fastify';
+
+/**
+ * A Server-Sent Events response on a hijacked reply: `send` writes one event, heartbeats (comment
+ * lines) keep proxies from closing an idle stream, and `onClose` runs once when either side ends.
+ */
+export class SseStream {
+  #id = 0;
+  #closed = false;
+  readonly #heartbeat: NodeJS.Timeout;
+  readonly #closers: (() => void)[] = [];
+
+  constructor(
+    private readonly reply: FastifyReply,
+    heartbeatMs: number,
+  ) {
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    reply.raw.write('retry: 3000\n\n');
+    this.#heartbeat = setInterval(() => this.#write(': heartbeat\n\n'), heartbeatMs);
+    reply.raw.on('close', () => this.close());
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  send(event: string, data: unknown): void {
+    this.#id += 1;
+    this.#write(`id: ${this.#id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  onClose(closer: () => void): void {
+    if (this.#closed) closer();
+    else this.#closers.push(closer);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    for (const closer of this.#closers.splice(0)) closer();
+    this.reply.raw.end();
+  }
+
+  #write(text: string): void {
+    if (!this.#closed) this.reply.raw.write(text);
+  }
+}
