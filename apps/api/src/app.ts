@@ -5,10 +5,12 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { randomUUID } from 'node:crypto';
 import multipartPlugin from './plugins/external/multipart.js';
 import swaggerPlugin from './plugins/external/swagger.js';
+import adminAuthPlugin from './plugins/admin-auth.js';
 import eventHubPlugin from './plugins/event-hub.js';
 import jobsPlugin from './plugins/jobs.js';
 import problemsPlugin from './plugins/problems.js';
 import redisPlugin from './plugins/redis.js';
+import adminRoutes from './routes/admin.js';
 import deadLetterRoutes from './routes/dead-letters.js';
 import documentsRoutes from './routes/documents.js';
 import eventsRoutes from './routes/events.js';
@@ -16,6 +18,7 @@ import healthRoutes from './routes/health.js';
 import jobsRoutes from './routes/jobs.js';
 import modelsRoutes from './routes/models.js';
 import problemsRoutes from './routes/problems.js';
+import queueControlRoutes from './routes/queue-control.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
 
@@ -49,6 +52,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(redisPlugin, { config });
   await app.register(jobsPlugin, { config });
   await app.register(eventHubPlugin, { config });
+  await app.register(adminAuthPlugin, { config });
 
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
@@ -60,6 +64,8 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(documentsRoutes);
   await app.register(deadLetterRoutes);
   await app.register(eventsRoutes, { heartbeatMs: config.SSE_HEARTBEAT });
+  await app.register(adminRoutes, { config });
+  await app.register(queueControlRoutes, { config });
   await app.register(problemsRoutes);
   return app;
 }

@@ -1,30 +1,45 @@
-import { controlChannel, createRedis } from '@conveyor/shared';
+import { controlChannel, controlMessageSchema, createRedis, modelInvalidationChannel, type ControlMessage } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
 import type { JobRunner } from './job-runner.js';
+import type { PauseState } from './pause-state.js';
 import type { WorkerContext } from './worker-context.js';
 
-const controlMessageSchema = z.discriminatedUnion('type', [z.object({ type: z.literal('cancel'), job_id: z.string() })]);
-export type ControlMessage = z.output<typeof controlMessageSchema>;
+export interface ControlHandlers {
+  /** Drops the cached state of one model, or of every model; returns what was dropped. */
+  invalidateModels(model: string | undefined): string[];
+}
 
 /**
- * The fleet-wide pub/sub channel: every worker gets every message. A `cancel` fires the held
- * job's AbortSignal. Nothing lives only here: a worker that misses a cancel learns it at its
- * next lease renewal, because the job's record already says `cancelled`.
+ * The fleet-wide pub/sub channels: every worker gets every message (broadcast, not work).
+ *   - `<prefix>:control`: JSON messages: cancel a job, invalidate model caches, reload the
+ *     settings kept in Redis, a pause changed.
+ *   - `<prefix>:models:invalidate`: the plain form any Redis client can send, as in
+ *     `PUBLISH conveyor:models:invalidate embed:v2` (model, optionally `:version`).
+ * Nothing lives only here: a worker that misses a cancel learns it at its next lease renewal,
+ * and one that misses a pause change at its next maintenance tick.
  */
 export class ControlChannel {
   readonly #subscriber: Redis;
+  readonly #control: string;
+  readonly #invalidation: string;
 
   constructor(
     private readonly ctx: WorkerContext,
     private readonly runner: JobRunner,
+    private readonly pauses: PauseState,
+    private readonly handlers: ControlHandlers,
   ) {
     this.#subscriber = createRedis(ctx.config.REDIS_URL, { role: 'subscriber', name: `conveyor:worker:${ctx.consumer}:control` });
+    this.#control = controlChannel(ctx.config.KEY_PREFIX);
+    this.#invalidation = modelInvalidationChannel(ctx.config.KEY_PREFIX);
   }
 
   async start(): Promise<void> {
-    this.#subscriber.on('message', (_channel: string, text: string) => this.#handle(text));
-    await this.#subscriber.subscribe(controlChannel(this.ctx.config.KEY_PREFIX));
+    this.#subscriber.on('message', (channel: string, text: string) => {
+      if (channel === this.#invalidation) this.#invalidate(text.split(':')[0] || undefined, text);
+      else this.#handle(text);
+    });
+    await this.#subscriber.subscribe(this.#control, this.#invalidation);
   }
 
   stop(): void {
@@ -35,16 +50,30 @@ export class ControlChannel {
     let message: ControlMessage;
     try {
       const parsed = controlMessageSchema.safeParse(JSON.parse(text));
-      if (!parsed.success) return this.ctx.logger.debug({ message: text }, 'ignored a control message of another kind');
+      if (!parsed.success) return void this.ctx.logger.warn({ message: text }, 'ignored a control message of an unknown kind');
       message = parsed.data;
     } catch {
-      return this.ctx.logger.warn({ message: text }, 'ignored a control message that is not JSON');
+      return void this.ctx.logger.warn({ message: text }, 'ignored a control message that is not JSON');
     }
-    if (message.type === 'cancel') {
-      const held = this.runner.findJob(message.job_id);
-      if (!held) return;
-      this.ctx.logger.info({ job_id: message.job_id }, 'job cancelled; stopping it');
-      this.runner.stop(held, 'cancelled', 'the job was cancelled');
+    switch (message.type) {
+      case 'cancel': {
+        const held = this.runner.findJob(message.job_id);
+        if (!held) return;
+        this.ctx.logger.info({ job_id: message.job_id }, 'job cancelled; stopping it');
+        return this.runner.stop(held, 'cancelled', 'the job was cancelled');
+      }
+      case 'invalidate-model-cache':
+        return this.#invalidate(message.model, text);
+      case 'reload-config':
+        this.ctx.logger.info({ type: message.type }, 'control message received');
+        return void this.pauses.refresh().catch((error: Error) => this.ctx.logger.warn({ err: error.message }, 'could not reload settings'));
+      case 'pause-changed':
+        return void this.pauses.refresh().catch((error: Error) => this.ctx.logger.warn({ err: error.message }, 'could not read the paused stages'));
     }
+  }
+
+  #invalidate(model: string | undefined, received: string): void {
+    const dropped = this.handlers.invalidateModels(model);
+    this.ctx.logger.info({ type: 'invalidate-model-cache', model: model ?? '*', dropped, received }, 'control message received');
   }
 }

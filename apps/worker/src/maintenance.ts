@@ -1,9 +1,11 @@
 import { LANES, groupName, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type TakenJob } from '@conveyor/shared';
+import type { PauseState } from './pause-state.js';
 import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
  * Housekeeping every worker does for the stages it serves, so no single scheduler process is
  * needed: any worker may run any step at any time, because each step is one atomic script.
+ *   - re-read which stages are paused (every tick)
  *   - promote delayed jobs whose time has come (every tick)
  *   - take over jobs whose lease lapsed, when this worker has free slots (every tick)
  *   - trim acknowledged stream history and prune consumers that left (every TRIM_INTERVAL)
@@ -18,6 +20,7 @@ export class Maintenance {
     private readonly ctx: WorkerContext,
     private readonly stages: readonly ServedStage[],
     private readonly startJob: (job: TakenJob) => void,
+    private readonly pauses: PauseState,
   ) {
     this.#queues = [...new Set(stages.map((served) => served.pipeline.name))];
   }
@@ -42,6 +45,7 @@ export class Maintenance {
   }
 
   async runOnce(): Promise<void> {
+    await this.pauses.refresh();
     for (const queue of this.#queues) {
       const promoted = await promoteDueJobs(this.ctx.redis, this.ctx.keysOf(queue));
       if (promoted.moved > 0) this.ctx.logger.debug({ queue, moved: promoted.moved }, 'promoted delayed jobs');
@@ -57,6 +61,7 @@ export class Maintenance {
   async reclaim(): Promise<void> {
     for (const served of this.stages) {
       if (!this.ctx.isTaking()) return;
+      if (this.pauses.isPaused(served.pipeline.name, served.stage)) continue;
       const reserved = this.ctx.slots.reserve();
       if (reserved === 0) return;
       let taken = 0;

@@ -2,6 +2,7 @@ import { ensureGroups, LANES, takeJobs, type QueueKeys } from '@conveyor/shared'
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRunner } from './job-runner.js';
+import type { PauseState } from './pause-state.js';
 import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
@@ -15,14 +16,29 @@ export class QueueReader {
   readonly #keys: QueueKeys;
   #rotation = 0;
   #failures = 0;
+  /** The blocking connection's CLIENT ID, to interrupt its XREAD when the paused set changes. */
+  #blockingId: number | undefined;
+  #blocked = false;
 
   constructor(
     private readonly ctx: WorkerContext,
     private readonly stages: readonly ServedStage[],
     private readonly runner: JobRunner,
     private readonly blocking: Redis,
+    private readonly pauses: PauseState,
   ) {
     this.#keys = ctx.keysOf(stages[0]!.pipeline.name);
+    blocking.on('ready', () => {
+      blocking.client('ID').then(
+        (id) => (this.#blockingId = Number(id)),
+        () => (this.#blockingId = undefined),
+      );
+    });
+  }
+
+  /** Ends a blocking read under way, so the next round sees what changed (a resumed stage). */
+  wake(): void {
+    if (this.#blocked && this.#blockingId !== undefined) void this.ctx.redis.client('UNBLOCK', this.#blockingId).catch(() => {});
   }
 
   get queue(): string {
@@ -44,10 +60,15 @@ export class QueueReader {
     }
   }
 
-  /** One take per served stage, rotating which goes first. Returns what to block on when all ran dry. */
+  /** One take per served stage that is not paused, rotating which goes first. Returns what to block on when all ran dry. */
   async #takeRound(): Promise<[string, string][] | undefined> {
     const wait: [string, string][] = [];
-    const order = this.stages.map((_, i) => this.stages[(i + this.#rotation) % this.stages.length]!);
+    const open = this.stages.filter((served) => !this.pauses.isPaused(served.pipeline.name, served.stage));
+    if (open.length === 0) {
+      await this.pauses.whenChanged(this.ctx.config.BLOCK_MS);
+      return undefined;
+    }
+    const order = open.map((_, i) => open[(i + this.#rotation) % open.length]!);
     this.#rotation = (this.#rotation + 1) % this.stages.length;
     for (const served of order) {
       const reserved = this.ctx.slots.reserve();
@@ -67,15 +88,12 @@ export class QueueReader {
   }
 
   async #waitForEntries(wait: [string, string][]): Promise<void> {
-    await this.blocking.xread(
-      'COUNT',
-      1,
-      'BLOCK',
-      this.ctx.config.BLOCK_MS,
-      'STREAMS',
-      ...wait.map(([stream]) => stream),
-      ...wait.map(([, id]) => id),
-    );
+    this.#blocked = true;
+    try {
+      await this.blocking.xread('COUNT', 1, 'BLOCK', this.ctx.config.BLOCK_MS, 'STREAMS', ...wait.map(([stream]) => stream), ...wait.map(([, id]) => id));
+    } finally {
+      this.#blocked = false;
+    }
   }
 
   async #recover(error: Error): Promise<void> {

@@ -7,6 +7,8 @@ import { portOf, startHealthServer } from './health-server.js';
 import { JobRunner } from './job-runner.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { Maintenance } from './maintenance.js';
+import { PauseState } from './pause-state.js';
+import { invalidateModelCaches } from './processors/model-caches.js';
 import { createProcessors } from './processors/registry.js';
 import { QueueReader } from './queue-reader.js';
 import { Slots } from './slots.js';
@@ -44,6 +46,7 @@ export class Worker {
   readonly #maintenance: Maintenance;
   readonly #leases: LeaseKeeper;
   readonly #control: ControlChannel;
+  readonly #pauses: PauseState;
   #health: Server | undefined;
 
   constructor(
@@ -69,9 +72,11 @@ export class Worker {
       new Map(this.stages.map((served) => [`${served.pipeline.name}:${served.stage}`, served])),
       createProcessors(config),
     );
-    this.#maintenance = new Maintenance(this.ctx, this.stages, (job) => this.runner.start(job));
+    const queues = [...new Set(this.stages.map((served) => served.pipeline.name))];
+    this.#pauses = new PauseState(this.ctx, queues);
+    this.#maintenance = new Maintenance(this.ctx, this.stages, (job) => this.runner.start(job), this.#pauses);
     this.#leases = new LeaseKeeper(this.ctx, this.runner);
-    this.#control = new ControlChannel(this.ctx, this.runner);
+    this.#control = new ControlChannel(this.ctx, this.runner, this.#pauses, { invalidateModels: (model) => invalidateModelCaches(model) });
     this.#watchConnection(redis, 'commands');
   }
 
@@ -96,6 +101,7 @@ export class Worker {
     const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
     await ensureGroups(this.ctx.redis, config.KEY_PREFIX, pipelines);
     await this.#control.start();
+    await this.#pauses.refresh();
 
     this.state = 'running';
     this.#leases.start();
@@ -104,8 +110,9 @@ export class Worker {
       const blocking = createRedis(config.REDIS_URL, { role: 'blocking', name: `conveyor:worker:${this.consumer}:read:${pipeline.name}` });
       this.#watchConnection(blocking, `blocking reads of ${pipeline.name}`);
       this.#blocking.push(blocking);
-      this.#readers.push(new QueueReader(this.ctx, this.stages.filter((served) => served.pipeline === pipeline), this.runner, blocking));
+      this.#readers.push(new QueueReader(this.ctx, this.stages.filter((served) => served.pipeline === pipeline), this.runner, blocking, this.#pauses));
     }
+    this.#pauses.onChange(() => this.#readers.forEach((reader) => reader.wake()));
     this.#readerLoops = this.#readers.map((reader) => reader.run());
     this.#maintenance.start();
     logger.info(
@@ -127,6 +134,7 @@ export class Worker {
     this.state = 'draining';
     logger.info({ in_flight: slots.used, grace_ms: graceMs }, 'draining: no new jobs; letting held jobs finish');
     slots.wakeAll();
+    this.#pauses.wakeAll();
     for (const blocking of this.#blocking) blocking.disconnect();
     const background = Promise.allSettled([...this.#readerLoops, this.#maintenance.stop()]);
     await within(background, until(deadline));

@@ -128,6 +128,8 @@ export const apiEnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   /** Largest accepted JSON body. */
   MAX_BODY_BYTES: byteSize('1MiB'),
+  /** Bearer token for the admin endpoints (broadcast, pause, history, replay); unset, they do not exist (404). */
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Comment lines sent this often keep proxies from closing idle event streams. */
   SSE_HEARTBEAT: duration('15s'),
   /** Most undone jobs (undelivered + pending) a queue's first stage may hold before POST answers 503; 0 for no limit. */

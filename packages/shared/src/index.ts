@@ -23,3 +23,4 @@ export * from './lua/leases.js';
 export * from './lua/cancel.js';
 export * from './lua/retry-dead.js';
 export * from './lua/housekeeping.js';
+export * from './schemas/control-message.js';

@@ -60,11 +60,24 @@ export class QueueKeys {
   get active(): string {
     return `${this.base}active`;
   }
+
+  /** Hash: paused stages (field `*` pauses every stage) → when, in ms. Workers take nothing from them. */
+  get paused(): string {
+    return `${this.base}paused`;
+  }
 }
 
-/** Pub/sub channel every worker subscribes to: fleet-wide messages such as job cancellations. */
+/** Pub/sub channel every worker subscribes to: fleet-wide JSON messages (cancel, broadcast, pause changes). */
 export function controlChannel(prefix: string): string {
   return `${prefix}:control`;
+}
+
+/**
+ * Pub/sub channel for model cache invalidation in the plain form any Redis client can send:
+ * `PUBLISH conveyor:models:invalidate embed:v2` makes every worker drop its cache of `embed`.
+ */
+export function modelInvalidationChannel(prefix: string): string {
+  return `${prefix}:models:invalidate`;
 }
 
 /** The consumer group of a stage is named after the stage, in every lane's stream. */

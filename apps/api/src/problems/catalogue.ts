@@ -36,6 +36,11 @@ export const PROBLEMS = {
     title: 'The uploaded file is empty',
     help: 'The file has no bytes. Upload a file with content.',
   },
+  unauthorized: {
+    status: 401,
+    title: 'Admin token required',
+    help: 'Admin endpoints take `Authorization: Bearer <ADMIN_TOKEN>`. The token is the ADMIN_TOKEN the API was started with.',
+  },
   'job-not-found': {
     status: 404,
     title: 'No such job',

@@ -150,9 +150,14 @@ export class JobService {
 
   /** The keys of a queue that exists, or the 404 problem. */
   queueKeys(name: string): QueueKeys {
+    return this.keysOf(this.pipelineOf(name).name);
+  }
+
+  /** The pipeline of a queue that exists, or the 404 problem. */
+  pipelineOf(name: string): Pipeline {
     const pipeline = findPipeline(name);
     if (!pipeline) throw new ProblemError('queue-not-found', `There is no queue "${name}". Queues: ${PIPELINES.map((p) => p.name).join(', ')}.`);
-    return this.keysOf(pipeline.name);
+    return pipeline;
   }
 
   async #submit(pipeline: Pipeline, job: NewJob): Promise<Submitted> {

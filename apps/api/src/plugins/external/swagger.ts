@@ -26,6 +26,7 @@ export default fp(
           { name: 'documents', description: 'Upload documents for the documents pipeline' },
           { name: 'dead letters', description: 'Jobs that used up their attempts: inspect and retry' },
           { name: 'events', description: 'Live job events (Server-Sent Events)' },
+          { name: 'admin', description: 'Operator endpoints; they exist only when ADMIN_TOKEN is set and take Authorization: Bearer <ADMIN_TOKEN>' },
           { name: 'health', description: 'Probes' },
         ],
       },

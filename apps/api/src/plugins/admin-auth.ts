@@ -1,0 +1,34 @@
+import type { ApiConfig } from '@conveyor/shared';
+import type { onRequestAsyncHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ProblemError } from '../problems/problem-error.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** onRequest hook of admin routes (before the body is read): 404 when ADMIN_TOKEN is unset, 401 without the right bearer token. */
+    requireAdmin: onRequestAsyncHookHandler;
+  }
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/**
+ * Until API keys exist, admin endpoints are there only when ADMIN_TOKEN is set, and answer only
+ * to `Authorization: Bearer <token>`. Without the setting they do not exist: 404, never open.
+ */
+export default fp(
+  async (app, { config }: { config: ApiConfig }) => {
+    const expected = config.ADMIN_TOKEN === undefined ? undefined : digest(config.ADMIN_TOKEN);
+    app.decorate('requireAdmin', async (request) => {
+      if (!expected) {
+        throw new ProblemError('not-found', `There is no route ${request.method} ${request.url.split('?')[0]}. GET /docs lists every route.`);
+      }
+      const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+      if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+        throw new ProblemError('unauthorized', 'This is an admin endpoint: send Authorization: Bearer <ADMIN_TOKEN>.', {}, { 'www-authenticate': 'Bearer realm="conveyor-admin"' });
+      }
+    });
+  },
+  { name: 'admin-auth' },
+);

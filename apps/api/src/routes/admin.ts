@@ -1,0 +1,35 @@
+import { broadcastMessageSchema, controlChannel, type ApiConfig } from '@conveyor/shared';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { problemResponses } from '../schemas/problem.js';
+
+const adminHeaders = z.object({ authorization: z.string().optional().describe('Bearer <ADMIN_TOKEN>') });
+
+/** Admin: broadcast a message to every worker (pub/sub: every subscriber gets every message). */
+const adminRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, { config }) => {
+  app.post(
+    '/admin/broadcast',
+    {
+      onRequest: app.requireAdmin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Broadcast a message to every worker',
+        description:
+          'Published once on the control channel; every live worker receives it and acts: `invalidate-model-cache` drops the built-in models\' cached state (they reload on next use), `reload-config` re-reads the settings kept in Redis. Requires ADMIN_TOKEN.',
+        headers: adminHeaders,
+        body: broadcastMessageSchema,
+        response: {
+          202: z.object({ delivered_to: z.number().int().describe('subscribers that received it (workers, and any other listener)'), message: z.unknown() }),
+          ...problemResponses(400, 401, 404, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const deliveredTo = await app.redis.publish(controlChannel(config.KEY_PREFIX), JSON.stringify(request.body));
+      request.log.info({ message: request.body, delivered_to: deliveredTo }, 'broadcast to the workers');
+      return reply.code(202).send({ delivered_to: deliveredTo, message: request.body });
+    },
+  );
+};
+
+export default adminRoutes;

@@ -1,0 +1,52 @@
+import { controlChannel, type ApiConfig } from '@conveyor/shared';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ProblemError } from '../problems/problem-error.js';
+import { queueParamsSchema } from '../schemas/dead-letters.js';
+import { problemResponses } from '../schemas/problem.js';
+
+const stageBody = z
+  .object({ stage: z.string().min(1).max(100).optional().describe('one stage; the whole queue when omitted') })
+  .strict()
+  .optional();
+
+const pauseState = z.object({
+  queue: z.string(),
+  paused: z.array(z.string()).describe('paused stages; "*" means the whole queue'),
+});
+
+/**
+ * Admin: pause and resume a queue or one of its stages. The state lives in Redis (it survives
+ * restarts of workers and API); a control message makes workers apply it at once, and workers
+ * also re-read it every MAINTENANCE_INTERVAL, so a missed message delays it by at most that.
+ */
+const queueControlRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, { config }) => {
+  const change = async (name: string, stage: string | undefined, paused: boolean) => {
+    const keys = app.jobs.queueKeys(name);
+    const stages = app.jobs.pipelineOf(name).stages;
+    if (stage !== undefined && !stages.includes(stage)) {
+      throw new ProblemError('invalid-request', `Queue "${name}" has no stage "${stage}"; its stages: ${stages.join(', ')}.`);
+    }
+    if (paused) await app.redis.hset(keys.paused, stage ?? '*', Date.now());
+    else if (stage === undefined) await app.redis.del(keys.paused);
+    else await app.redis.hdel(keys.paused, stage);
+    await app.redis.publish(controlChannel(config.KEY_PREFIX), JSON.stringify({ type: 'pause-changed', queue: name }));
+    return { queue: name, paused: (await app.redis.hkeys(keys.paused)).sort() };
+  };
+  const schema = (summary: string) => ({
+    tags: ['admin'],
+    summary,
+    params: queueParamsSchema,
+    body: stageBody,
+    response: { 200: pauseState, ...problemResponses(400, 401, 404, 503) },
+  });
+
+  app.post('/queues/:name/pause', { onRequest: app.requireAdmin, schema: schema('Pause a queue or one of its stages') }, async (request) =>
+    change(request.params.name, request.body?.stage, true),
+  );
+  app.post('/queues/:name/resume', { onRequest: app.requireAdmin, schema: schema('Resume a queue or one of its stages') }, async (request) =>
+    change(request.params.name, request.body?.stage, false),
+  );
+};
+
+export default queueControlRoutes;

@@ -1,0 +1,121 @@
+import { createRedis } from '@conveyor/shared';
+import { redisTest, startWorker, waitFor, type WorkerProcess } from '@conveyor/testing';
+import { describe, expect } from 'vitest';
+import type { App } from '../src/app.js';
+import { buildTestApp } from './test-app.js';
+
+interface SseEvent {
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** Reads an SSE response until it ends (or `until` says stop), parsing each event. */
+async function readEvents(url: string, onOpen?: () => void, until?: (events: SseEvent[]) => boolean, signal?: AbortSignal): Promise<SseEvent[]> {
+  const response = await fetch(url, signal ? { signal } : {});
+  expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  onOpen?.();
+  const events: SseEvent[] = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let split: number;
+    while ((split = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, split);
+      buffer = buffer.slice(split + 2);
+      const event = /^event: (.+)$/m.exec(block)?.[1];
+      const data = /^data: (.+)$/m.exec(block)?.[1];
+      if (event && data) events.push({ event, data: JSON.parse(data) });
+    }
+    if (until?.(events)) break;
+  }
+  return events;
+}
+
+const test = redisTest.extend<{ app: App; url: string; worker: WorkerProcess }>({
+  app: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix, { SSE_HEARTBEAT: '200ms' });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    await waitFor(async () => ((await app.redis.pubsub('NUMSUB', `${prefix}:{inference}:events`)) as [string, number])[1] === 1, 'the event hub to subscribe');
+    await use(app);
+    await app.close();
+  },
+  url: async ({ app }, use) => use(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`),
+  worker: async ({ redisUrl, prefix }, use) => {
+    const worker = await startWorker({ redisUrl, prefix });
+    await use(worker);
+    await worker.stop();
+  },
+});
+
+describe('job events over Server-Sent Events', () => {
+  test('a client sees the current state, then every transition of the job in order, and the stream ends after the last', async ({ app, url, redisUrl, prefix }) => {
+    const form = new FormData();
+    form.append('file', new Blob(['Streams keep tasks until a worker acknowledges them. Workers scale out. Nothing is lost.']), 'a.txt');
+    const { job_id } = (await (await fetch(`${url}/documents`, { method: 'POST', body: form })).json()) as { job_id: string };
+    // No worker yet: the client connects while the job waits, then a worker starts.
+    let worker: WorkerProcess | undefined;
+    const events = await readEvents(`${url}/jobs/${job_id}/events`, () => void startWorker({ redisUrl, prefix }).then((started) => (worker = started)));
+    await worker?.stop();
+    expect(events.map((e) => `${e.event}:${e.event === 'state' ? e.data['status'] : e.data['stage']}`)).toEqual([
+      'state:queued',
+      'active:extract',
+      'stage-completed:extract',
+      'active:summarize',
+      'completed:summarize',
+    ]);
+    expect(events.slice(1).every((e) => e.data['job_id'] === job_id)).toBe(true);
+    expect(app.events.listeners).toBe(0);
+  });
+
+  test('a client that connects after the job finished gets its final state and the stream ends', async ({ url, worker }) => {
+    void worker;
+    const { job_id } = (await (await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","prompt":"done"}' })).json()) as { job_id: string };
+    await waitFor(async () => ((await (await fetch(`${url}/jobs/${job_id}`)).json()) as { status: string }).status === 'completed', 'the job');
+    const events = await readEvents(`${url}/jobs/${job_id}/events`);
+    expect(events).toEqual([{ event: 'state', data: expect.objectContaining({ status: 'completed', result: { model: 'echo', text: 'done' } }) }]);
+  });
+
+  test('200 clients watching jobs are served by one Redis subscriber connection, each gets its job\'s events, and disconnected clients are cleaned up', async ({ app, url, redisUrl, prefix, worker }) => {
+    void worker;
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const response = await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: `p${i}`, params: { sleep_ms: 1500 } }) });
+      ids.push(((await response.json()) as { job_id: string }).job_id);
+    }
+    let open = 0;
+    const watchers = Array.from({ length: 200 }, (_, i) => readEvents(`${url}/jobs/${ids[i % 20]}/events`, () => (open += 1)));
+    await waitFor(() => open === 200, '200 streams to open');
+    // Other test files run their own API processes on this Redis; only this API subscribes to this prefix's channels.
+    const admin = createRedis(redisUrl, { role: 'command', name: 'conveyor:test' });
+    try {
+      expect(((await admin.pubsub('NUMSUB', `${prefix}:{inference}:events`)) as [string, number])[1]).toBe(1);
+    } finally {
+      admin.disconnect();
+    }
+    const results = await Promise.all(watchers);
+    for (const [i, events] of results.entries()) {
+      expect(events.at(-1)).toMatchObject({ event: 'completed', data: { job_id: ids[i % 20] } });
+      expect(events.every((event) => event.event === 'state' || event.data['job_id'] === ids[i % 20])).toBe(true);
+    }
+    await waitFor(() => app.events.listeners === 0 && app.streams.size === 0, 'listeners to be cleaned up');
+
+    // A client that goes away mid-stream is removed too.
+    const abort = new AbortController();
+    const { job_id } = (await (await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","params":{"sleep_ms":3000}}' })).json()) as { job_id: string };
+    const leaving = readEvents(`${url}/jobs/${job_id}/events`, undefined, (events) => events.length >= 1, abort.signal);
+    await leaving;
+    abort.abort();
+    await waitFor(() => app.events.listeners === 0, 'the departed client to be cleaned up');
+  });
+
+  test('GET /events?queue= streams every event of the queue, with heartbeats', async ({ url, worker }) => {
+    void worker;
+    const seen = readEvents(`${url}/events?queue=inference`, undefined, (events) => events.some((e) => e.event === 'completed'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo"}' });
+    const events = await seen;
+    expect(events.map((e) => e.event)).toEqual(['subscribed', 'queued', 'active', 'completed']);
+    expect((await fetch(`${url}/events?queue=nope`)).status).toBe(404);
+  });
+});
