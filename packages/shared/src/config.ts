@@ -116,6 +116,13 @@ function checkModelSettings(env: { OPENAI_BASE_URL?: string | undefined; OPENAI_
   if (adapterModels.length > 0 && env.OPENAI_BASE_URL === undefined) {
     ctx.addIssue({ code: 'custom', path: ['OPENAI_BASE_URL'], message: 'must be set when OPENAI_CHAT_MODELS or OPENAI_EMBEDDING_MODELS names models' });
   }
+  for (const name of env.OPENAI_CHAT_MODELS.filter((model) => env.OPENAI_EMBEDDING_MODELS.includes(model))) {
+    ctx.addIssue({ code: 'custom', path: ['OPENAI_EMBEDDING_MODELS'], message: `model "${name}" is also in OPENAI_CHAT_MODELS; a name can be one kind only` });
+  }
+  if (env.OPENAI_BASE_URL !== undefined && URL.canParse(env.OPENAI_BASE_URL)) {
+    const url = new URL(env.OPENAI_BASE_URL);
+    if (url.username || url.password) ctx.addIssue({ code: 'custom', path: ['OPENAI_BASE_URL'], message: 'may not hold a user or password; put the key in OPENAI_API_KEY' });
+  }
   const builtin = new Set<string>(['echo', 'sentiment', 'summarize', 'embed', 'language']);
   for (const name of adapterModels.filter((model) => builtin.has(model))) {
     ctx.addIssue({ code: 'custom', path: ['OPENAI_CHAT_MODELS'], message: `model "${name}" is built in; give the endpoint's model another name` });

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { NonRetryableError } from '../../non-retryable-error.js';
+import type { Model } from '../model.js';
+import { describeTarget, postToEndpoint, type Endpoint } from './endpoint.js';
+import { pickParams, readParam } from './request-params.js';
+
+/** `dimensions` shortens vectors on models that support it (text-embedding-3-*). */
+const passedParams = ['dimensions'] as const;
+
+const input = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional();
+
+const embeddingList = z.object({
+  data: z.array(z.object({ embedding: z.array(z.number()), index: z.number().int().nonnegative().optional() })).min(1),
+  usage: z.record(z.string(), z.unknown()).nullable().optional(),
+});
+
+/**
+ * An embedding model at the endpoint's /embeddings. It embeds `params.input` (a string or an
+ * array of strings) or else the prompt: one vector for a string, one per item for an array.
+ */
+export function createEmbeddingModel(endpoint: Endpoint): Model {
+  return async (request, helpers) => {
+    const params = request.params ?? {};
+    const texts = readParam(params, 'input', input, 'a non-empty string or a non-empty array of them') ?? request.prompt;
+    if (!texts) throw new NonRetryableError('an embedding model needs a prompt or params.input', 'INVALID_PARAMS');
+    const answer = await postToEndpoint(
+      endpoint,
+      { path: '/embeddings', body: { model: request.model, input: texts, ...pickParams(params, passedParams) }, answer: embeddingList, answerName: 'an embedding list' },
+      helpers,
+    );
+    const expected = Array.isArray(texts) ? texts.length : 1;
+    if (answer.data.length !== expected) {
+      throw new NonRetryableError(`${describeTarget(endpoint, '/embeddings')} answered ${answer.data.length} embeddings for ${expected} inputs`, 'MODEL_BAD_RESPONSE');
+    }
+    // The endpoint may answer out of order; each item says which input it embeds.
+    const vectors = answer.data
+      .map((item, position) => ({ position: item.index ?? position, embedding: item.embedding }))
+      .sort((a, b) => a.position - b.position)
+      .map((item) => item.embedding);
+    const dimensions = vectors[0]!.length;
+    const usage = answer.usage ?? null;
+    if (Array.isArray(texts)) return { model: request.model, embeddings: vectors, dimensions, usage };
+    return { model: request.model, embedding: vectors[0], dimensions, usage };
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Whether another attempt can help after an endpoint answered `status`: yes when it
+ * timed out (408), hit a conflict (409), is rate limiting (429) or failed itself (5xx); any other
+ * refusal (bad request, wrong key, unknown model) will be the same next time.
+ */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+const longestQuoted = 500;
+
+/**
+ * `: <the endpoint's message>` from an error body, or '' if it has none. OpenAI and Ollama answer
+ * `{"error": {"message": ...}}`, older vLLM `{"object": "error", "message": ...}`, some proxies
+ * `{"error": "..."}` or plain text.
+ */
+export function describeRejection(text: string): string {
+  let message: unknown;
+  try {
+    const body: unknown = JSON.parse(text);
+    if (isRecord(body)) {
+      const error = body['error'];
+      message = isRecord(error) ? error['message'] : (error ?? body['message'] ?? body['detail']);
+    }
+  } catch {
+    // Not JSON: a proxy's page. Its text is the message, unless it is markup.
+    message = /^\s*</.test(text) ? undefined : text;
+  }
+  if (typeof message !== 'string') return '';
+  const oneLine = message.replace(/\s+/g, ' ').trim();
+  if (!oneLine) return '';
+  return `: ${oneLine.length > longestQuoted ? `${oneLine.slice(0, longestQuoted)}…` : oneLine}`;
+}
+
+/** Why fetch could not get an answer: undici hides the socket error (ECONNREFUSED ...) in `cause`. */
+export function describeTransportFailure(error: unknown): string {
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
+  if (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    // Several addresses (localhost: ::1 and 127.0.0.1) fail as one AggregateError with an empty message.
+    const message = cause instanceof AggregateError && !cause.message ? cause.errors.map((inner: unknown) => String((inner as Error)?.message ?? inner)).join('; ') : cause.message;
+    if (code && !message.includes(code)) return `${code} ${message}`.trim();
+    if (message) return message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** An endpoint may echo the key it was sent ("Incorrect API key provided: sk-..."): never pass it on. */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((redacted, secret) => redacted.split(secret).join('[redacted]'), text);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
