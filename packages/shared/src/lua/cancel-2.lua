@@ -21,6 +21,7 @@
 local rcall = redis.call
 -- @include nowMs
 -- @include publishEvent
+-- @include countEvent
 
 local jobKey, base, jobId, firstStage, queue = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = nowMs()
@@ -29,6 +30,7 @@ local function finish(before, stage)
   rcall('HSET', jobKey, 'status', 'cancelled', 'finished_at', now, 'updated_at', now)
   rcall('EXPIRE', jobKey, tonumber(ARGV[5]))
   publishEvent(base .. 'events', 'cancelled', jobId, now, { stage = stage })
+  countEvent(base, now, 'cancelled', stage)
   return { 1, before }
 end
 

@@ -25,6 +25,7 @@ local rcall = redis.call
 -- @include publishEvent
 -- @include checkAttempt
 -- @include recordStageTiming
+-- @include countEvent
 
 local jobKey, stage, lane, entryId = KEYS[2], ARGV[2], ARGV[3], ARGV[4]
 local refusal = checkAttempt(jobKey, stage, entryId, ARGV[5])
@@ -46,6 +47,7 @@ if nextStage ~= '' then
     'entry', entry, 'attempts', 0, 'failures', 0, 'stalls', 0, 'queued_at', now, 'updated_at', now)
   rcall('HDEL', jobKey, 'stage_started_at', 'error')
   publishEvent(ARGV[1] .. 'events', 'stage-completed', jobId, now, { stage = stage, next_stage = nextStage })
+  countEvent(ARGV[1], now, 'completed', stage)
   return 2
 end
 
@@ -53,4 +55,5 @@ rcall('HSET', jobKey, 'status', 'completed', 'result', ARGV[6], 'finished_at', n
 rcall('HDEL', jobKey, 'error')
 rcall('EXPIRE', jobKey, tonumber(ARGV[8]))
 publishEvent(ARGV[1] .. 'events', 'completed', jobId, now, { stage = stage })
+countEvent(ARGV[1], now, 'completed', stage)
 return 1

@@ -27,6 +27,7 @@
 local rcall = redis.call
 -- @include nowMs
 -- @include publishEvent
+-- @include countEvent
 
 local base, stage = ARGV[1], ARGV[2]
 local idemTtl, maxBacklog, n = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -121,4 +122,5 @@ for i = 1, n do
     table.insert(reply, 1)
   end
 end
+if fresh > 0 then countEvent(base, now, 'enqueued', stage, fresh) end
 return { 1, reply }

@@ -30,6 +30,7 @@ local rcall = redis.call
 -- @include checkAttempt
 -- @include appendError
 -- @include deadLetter
+-- @include countEvent
 
 local jobKey, stage, lane, entryId = KEYS[2], ARGV[2], ARGV[3], ARGV[4]
 local refusal = checkAttempt(jobKey, stage, entryId, ARGV[5])
@@ -46,6 +47,7 @@ rcall('XACK', KEYS[1], stage, entryId)
 rcall('HDEL', KEYS[3], stage .. ':' .. lane .. ':' .. entryId)
 appendError(jobKey, ARGV[6])
 publishEvent(ARGV[1] .. 'events', 'failed', jobId, now, { stage = stage, attempt = tonumber(r[2]), error = cjson.decode(ARGV[6]) })
+countEvent(ARGV[1], now, 'failed', stage)
 
 local delay = tonumber(ARGV[7])
 local limit = tonumber(r[3] or ARGV[8])
@@ -54,6 +56,7 @@ if delay >= 0 and failures < limit then
   rcall('ZADD', KEYS[4], due, jobId)
   rcall('HSET', jobKey, 'status', 'retrying', 'retry_at', due, 'updated_at', now)
   publishEvent(ARGV[1] .. 'events', 'retrying', jobId, now, { stage = stage, retry_at = due })
+  countEvent(ARGV[1], now, 'retried', stage)
   return 1
 end
 

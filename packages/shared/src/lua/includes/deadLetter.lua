@@ -1,5 +1,6 @@
 -- @include nowMs
 -- @include publishEvent
+-- @include countEvent
 -- Moves a job to the dead letter: a copy goes to the dead stream with its last error
 -- and its error history, the record says `dead` and expires after the retention.
 -- The caller has already acked the stage entry.
@@ -20,4 +21,5 @@ local function deadLetter(base, jobKey, jobId, now, errorJson, retentionSeconds)
   rcall('HDEL', jobKey, 'lease_entry')
   rcall('EXPIRE', jobKey, retentionSeconds)
   publishEvent(base .. 'events', 'dead', jobId, now, { stage = r[2], error = cjson.decode(errorJson) })
+  countEvent(base, now, 'dead', r[2] or '')
 end

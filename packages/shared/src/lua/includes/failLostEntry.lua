@@ -2,6 +2,7 @@
 -- @include publishEvent
 -- @include appendError
 -- @include deadLetter
+-- @include countEvent
 -- An entry that was pending (held by a worker) was deleted from its stream by something other
 -- than Conveyor (XDEL, or MAXLEN trimming by another client): Redis drops it from the PEL and
 -- reports its ID. Its job is not forgotten: the attempt counts as failed and the job is retried
@@ -21,6 +22,7 @@ local function failLostEntry(ctx, lane, entryId, now)
     code = 'ENTRY_DELETED', retryable = true, stage = ctx.stage, attempt = attempts, at = now })
   appendError(jobKey, err)
   publishEvent(ctx.base .. 'events', 'failed', jobId, now, { stage = ctx.stage, attempt = attempts, error = cjson.decode(err) })
+  countEvent(ctx.base, now, 'failed', ctx.stage)
   if failures < tonumber(r[4] or ctx.defaultMaxAttempts) then
     local entry = rcall('XADD', ctx.base .. ctx.stage .. ':' .. lane, '*', 'job', jobId)
     rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'queued_at', now, 'updated_at', now)
