@@ -8,6 +8,7 @@ import swaggerPlugin from './plugins/external/swagger.js';
 import adminAuthPlugin from './plugins/admin-auth.js';
 import eventHubPlugin from './plugins/event-hub.js';
 import jobsPlugin from './plugins/jobs.js';
+import metricsPlugin from './plugins/metrics.js';
 import problemsPlugin from './plugins/problems.js';
 import redisPlugin from './plugins/redis.js';
 import adminRoutes from './routes/admin.js';
@@ -50,6 +51,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(swaggerPlugin);
   await app.register(multipartPlugin, { maxDocumentBytes: config.MAX_DOCUMENT_BYTES });
   await app.register(redisPlugin, { config });
+  await app.register(metricsPlugin, { config });
   await app.register(jobsPlugin, { config });
   await app.register(eventHubPlugin, { config });
   await app.register(adminAuthPlugin, { config });

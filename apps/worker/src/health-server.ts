@@ -7,9 +7,11 @@ export interface HealthSource {
   /** It can take jobs: Redis is reachable and it is running. */
   ready(): boolean;
   describe(): Record<string, unknown>;
+  /** Prometheus text exposition. */
+  metrics(): Promise<{ contentType: string; body: string }>;
 }
 
-/** A small HTTP listener for Kubernetes probes and Docker's HEALTHCHECK: `/healthz`, `/readyz`. */
+/** A small HTTP listener for Kubernetes probes, Docker's HEALTHCHECK and Prometheus: `/healthz`, `/readyz`, `/metrics`. */
 export async function startHealthServer(source: HealthSource, port: number, host: string): Promise<Server> {
   const server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
@@ -18,7 +20,14 @@ export async function startHealthServer(source: HealthSource, port: number, host
     };
     if (path === '/healthz') return reply(source.live() ? 200 : 503, { status: source.live() ? 'ok' : 'down', ...source.describe() });
     if (path === '/readyz') return reply(source.ready() ? 200 : 503, { status: source.ready() ? 'ready' : 'not ready', ...source.describe() });
-    reply(404, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'This listener serves /healthz and /readyz.' });
+    if (path === '/metrics') {
+      source.metrics().then(
+        ({ contentType, body }) => response.writeHead(200, { 'content-type': contentType }).end(body),
+        (error: Error) => reply(500, { type: 'about:blank', title: 'Metrics failed', status: 500, detail: error.message }),
+      );
+      return;
+    }
+    reply(404, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'This listener serves /healthz, /readyz and /metrics.' });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -60,6 +60,7 @@ export class JobRunner {
   start(job: TakenJob): void {
     const served = this.stages.get(`${job.queue}:${job.stage}`)!;
     const held: HeldJob = { job, served, controller: new AbortController(), startedAt: Date.now() };
+    this.ctx.metrics.wait.observe({ queue: job.queue, stage: job.stage }, Math.max(0, held.startedAt - job.queuedAt) / 1_000);
     this.#held.set(heldKey(job), held);
     void this.#run(held).finally(() => {
       this.#held.delete(heldKey(job));
@@ -94,6 +95,8 @@ export class JobRunner {
     }
     try {
       const outcome = await completeStage(this.ctx.redis, this.ctx.keysOf(job.queue), job, output, served.next, this.ctx.retentionSeconds);
+      this.#measure(held, outcome === 'completed' || outcome === 'advanced' ? 'completed' : 'refused');
+      if (outcome === 'completed' || outcome === 'advanced') this.ctx.metrics.completed.inc({ queue: job.queue, stage: job.stage });
       const level = this.ctx.config.LOG_TRANSITIONS ? 'info' : 'debug';
       if (outcome === 'completed') logger[level]({ ms: Date.now() - held.startedAt }, 'job completed');
       else if (outcome === 'advanced') logger[level]({ ms: Date.now() - held.startedAt, next_stage: served.next }, 'stage completed');
@@ -129,6 +132,10 @@ export class JobRunner {
     return Promise.race([processor(payload, helpers), aborted]);
   }
 
+  #measure(held: HeldJob, outcome: 'completed' | 'failed' | 'refused'): void {
+    this.ctx.metrics.duration.observe({ queue: held.job.queue, stage: held.job.stage, outcome }, (Date.now() - held.startedAt) / 1_000);
+  }
+
   async #reportFailure(held: HeldJob, error: unknown, logger: Logger): Promise<void> {
     const { job, served } = held;
     if (error instanceof JobStopped && error.reason !== 'timeout') {
@@ -152,6 +159,11 @@ export class JobRunner {
     const defaultMaxAttempts = served.pipeline.maxAttempts ?? this.ctx.config.MAX_ATTEMPTS;
     try {
       const outcome = await failAttempt(this.ctx.redis, this.ctx.keysOf(job.queue), job, failure, delay, defaultMaxAttempts, this.ctx.retentionSeconds);
+      const labels = { queue: job.queue, stage: job.stage };
+      this.#measure(held, outcome === 'retrying' || outcome === 'dead' ? 'failed' : 'refused');
+      if (outcome === 'retrying' || outcome === 'dead') this.ctx.metrics.failed.inc(labels);
+      if (outcome === 'retrying') this.ctx.metrics.retried.inc(labels);
+      if (outcome === 'dead') this.ctx.metrics.dead.inc(labels);
       if (outcome === 'retrying') logger.warn({ err: failure.message, retry_in_ms: delay }, 'job failed; retrying');
       else if (outcome === 'dead') logger.error({ err: failure.message, code: failure.code }, 'job dead-lettered');
       else logger.warn({ outcome }, 'failure not recorded: this attempt is no longer current');

@@ -71,6 +71,7 @@ export class Maintenance {
         taken = result.jobs.length;
         for (const job of result.jobs) {
           this.ctx.logger.warn({ job_id: job.jobId, stage: job.stage, attempt: job.attempt }, 'took over a job whose lease lapsed');
+          this.ctx.metrics.reclaimed.inc({ queue: job.queue, stage: job.stage });
           this.startJob(job);
         }
         if (result.lost > 0) this.ctx.logger.warn({ stage: served.stage, lost: result.lost }, 'entries deleted from the stream while held; their attempts failed');

@@ -1,5 +1,6 @@
 import type { Logger, Pipeline, QueueKeys, WorkerConfig } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
+import type { WorkerMetrics } from './metrics.js';
 import type { Slots } from './slots.js';
 
 /** What the parts of a worker share: settings, the command connection, the slots. */
@@ -10,6 +11,7 @@ export interface WorkerContext {
   redis: Redis;
   consumer: string;
   slots: Slots;
+  metrics: WorkerMetrics;
   retentionSeconds: number;
   keysOf(queue: string): QueueKeys;
   /** True while the worker takes new jobs. */

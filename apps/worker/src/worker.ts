@@ -7,6 +7,7 @@ import { portOf, startHealthServer } from './health-server.js';
 import { JobRunner } from './job-runner.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { Maintenance } from './maintenance.js';
+import { WorkerMetrics } from './metrics.js';
 import { PauseState } from './pause-state.js';
 import { invalidateModelCaches } from './processors/model-caches.js';
 import { createProcessors } from './processors/registry.js';
@@ -57,12 +58,14 @@ export class Worker {
     this.stages = selectStages(config.WORKER_STAGES);
     const redis = createRedis(config.REDIS_URL, { role: 'command', name: `conveyor:worker:${this.consumer}` });
     const keys = new Map<string, QueueKeys>();
+    const slots = new Slots(config.CONCURRENCY);
     this.ctx = {
       config,
       logger: logger.child({ worker: this.consumer }),
       redis,
       consumer: this.consumer,
-      slots: new Slots(config.CONCURRENCY),
+      slots,
+      metrics: new WorkerMetrics(slots),
       retentionSeconds: Math.ceil(config.JOB_RETENTION / 1_000),
       keysOf: (queue) => keys.get(queue) ?? keys.set(queue, new QueueKeys(config.KEY_PREFIX, queue)).get(queue)!,
       isTaking: () => this.state === 'running',
@@ -92,6 +95,7 @@ export class Worker {
           live: () => this.state !== 'stopped',
           ready: () => this.state === 'running' && this.ctx.redis.status === 'ready',
           describe: () => ({ state: this.state, consumer: this.consumer, in_flight: this.ctx.slots.used }),
+          metrics: async () => ({ contentType: this.ctx.metrics.registry.contentType, body: await this.ctx.metrics.registry.metrics() }),
         },
         config.WORKER_PORT,
         config.WORKER_HOST,
@@ -196,6 +200,7 @@ export class Worker {
   #watchConnection(redis: Redis, what: string): void {
     let down = false;
     redis.on('error', (error: Error) => {
+      this.ctx.metrics.redisErrors.inc();
       if (!down && this.state !== 'draining' && this.state !== 'stopped') this.ctx.logger.warn({ err: error.message }, `Redis connection for ${what} lost; reconnecting`);
       down = true;
     });

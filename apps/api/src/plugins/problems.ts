@@ -68,6 +68,7 @@ export default fp(
       }
       const unavailable = asRedisUnavailable(error);
       if (unavailable) {
+        app.metrics?.redisErrors.inc();
         request.log.warn({ err: error.message }, 'Redis unavailable; answered 503');
         return send(reply, problemFrom(unavailable.slug, unavailable.detail, request), unavailable.headers);
       }

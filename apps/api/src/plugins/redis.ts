@@ -18,6 +18,7 @@ export default fp(
     const redis = createRedis(config.REDIS_URL, { role: 'command', name: 'conveyor:api', failFast: true });
     let lastError = '';
     redis.on('error', (error: Error) => {
+      app.metrics?.redisErrors.inc();
       if (error.message !== lastError) app.log.warn({ err: error.message }, 'Redis connection error');
       lastError = error.message;
     });

@@ -54,6 +54,8 @@ export class JobService {
   constructor(
     private readonly redis: Redis,
     private readonly config: ApiConfig,
+    /** Told how many jobs each successful submission created. */
+    private readonly onEnqueued: (queue: string, count: number) => void = () => {},
   ) {
     this.models = modelCatalogue(config);
     this.#modelNames = new Set(this.models.map((model) => model.name));
@@ -177,6 +179,7 @@ export class JobService {
       );
     }
     const [accepted] = outcome.jobs;
+    if (accepted!.created) this.onEnqueued(pipeline.name, 1);
     if (accepted!.created) return { jobId: accepted!.id, status: job.runAt !== undefined && job.runAt > Date.now() ? 'delayed' : 'queued', created: true };
     const existing = await this.find(accepted!.id);
     return { jobId: accepted!.id, status: existing?.status ?? 'completed', created: false };

@@ -18,6 +18,8 @@ export interface TakenJob {
   /** Per-job backoff override (JSON), when the job has one. */
   backoff: string | undefined;
   createdAt: number;
+  /** When the job was queued on this stage (ms since the epoch): the start of its wait. */
+  queuedAt: number;
 }
 
 export interface TakeRequest {
@@ -41,10 +43,10 @@ export interface TakeResult {
   wait: Map<Lane, string> | undefined;
 }
 
-export type JobTuple = [string, Lane, string, number, number, string, string, string, string, string];
+export type JobTuple = [string, Lane, string, number, number, string, string, string, string, string, string];
 
 export function parseJobTuple(queue: string, stage: string, tuple: JobTuple): TakenJob {
-  const [jobId, lane, entryId, attempt, maxAttempts, payload, input, timeoutMs, backoff, createdAt] = tuple;
+  const [jobId, lane, entryId, attempt, maxAttempts, payload, input, timeoutMs, backoff, createdAt, queuedAt] = tuple;
   return {
     queue,
     stage,
@@ -58,6 +60,7 @@ export function parseJobTuple(queue: string, stage: string, tuple: JobTuple): Ta
     timeoutMs: timeoutMs === '' ? undefined : Number(timeoutMs),
     backoff: backoff === '' ? undefined : backoff,
     createdAt: Number(createdAt),
+    queuedAt: Number(queuedAt),
   };
 }
 

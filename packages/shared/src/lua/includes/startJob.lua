@@ -14,7 +14,7 @@
 -- max attempts, which counts failed attempts: a worker killed by a deploy is not the job's
 -- fault, but a job whose workers keep dying is dead-lettered before it takes down the fleet.
 -- Returns the job tuple
---   {jobId, lane, entryId, attempt, maxAttempts, payload, input, timeoutMs, backoff, createdAt}
+--   {jobId, lane, entryId, attempt, maxAttempts, payload, input, timeoutMs, backoff, createdAt, queuedAt}
 -- or false when nothing is to be run: the entry is stale (its job moved on, finished or was
 -- cancelled) and was acked, or the job stalled too often and was dead-lettered.
 local function startJob(ctx, stream, lane, entryId, fields, now)
@@ -23,8 +23,8 @@ local function startJob(ctx, stream, lane, entryId, fields, now)
   local jobId = map['job'] or (ctx.queue .. ':' .. entryId)
   local jobKey = ctx.base .. 'job:' .. jobId
   local rec = rcall('HMGET', jobKey, 'status', 'entry', 'attempts', 'max_attempts', 'stalls',
-    'payload', 'timeout_ms', 'backoff', 'created_at')
-  local payload, maxAttempts, timeoutMs, backoff, createdAt = rec[6], rec[4], rec[7], rec[8], rec[9]
+    'payload', 'timeout_ms', 'backoff', 'created_at', 'queued_at')
+  local payload, maxAttempts, timeoutMs, backoff, createdAt, queuedAt = rec[6], rec[4], rec[7], rec[8], rec[9], rec[10]
 
   if rec[1] then
     if rec[2] ~= entryId or (rec[1] ~= 'queued' and rec[1] ~= 'active') then
@@ -34,6 +34,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now)
     end
   else
     createdAt = string.match(entryId, '^(%d+)')
+    queuedAt = createdAt
     if map['job'] then
       rcall('HDEL', ctx.base .. 'queued', jobId)
       payload = map['payload'] or '{}'
@@ -82,5 +83,5 @@ local function startJob(ctx, stream, lane, entryId, fields, now)
   if ctx.previousStage ~= '' then
     input = rcall('HGET', jobKey, 'out:' .. ctx.previousStage) or ''
   end
-  return { jobId, lane, entryId, attempts, limit, payload, input, timeoutMs or '', backoff or '', createdAt }
+  return { jobId, lane, entryId, attempts, limit, payload, input, timeoutMs or '', backoff or '', createdAt, queuedAt or createdAt }
 end

@@ -1,0 +1,86 @@
+import { LANES, PIPELINES, QueueKeys, type ApiConfig } from '@conveyor/shared';
+import fp from 'fastify-plugin';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface ApiMetrics {
+  registry: Registry;
+  enqueued: Counter<'queue'>;
+  redisErrors: Counter;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: ApiMetrics;
+  }
+}
+
+/**
+ * Prometheus metrics of the API at `/metrics`: HTTP requests, jobs enqueued, Redis errors, and,
+ * read from Redis at each scrape, every stage's backlog (waiting and pending), delayed and dead
+ * counts. Labels are routes, methods, statuses, queues and stages: a bounded set.
+ */
+export default fp(
+  async (app, { config }: { config: ApiConfig }) => {
+    const registry = new Registry();
+    const registers = [registry];
+    collectDefaultMetrics({ register: registry });
+    const requests = new Counter({ name: 'conveyor_http_requests_total', help: 'HTTP requests answered.', labelNames: ['method', 'route', 'status'] as const, registers });
+    const durations = new Histogram({
+      name: 'conveyor_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request.',
+      labelNames: ['method', 'route'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    const enqueued = new Counter({ name: 'conveyor_jobs_enqueued_total', help: 'Jobs this API process enqueued.', labelNames: ['queue'] as const, registers });
+    const redisErrors = new Counter({ name: 'conveyor_redis_errors_total', help: 'Redis connection and command errors.', registers });
+
+    const waiting = new Gauge({ name: 'conveyor_stage_waiting', help: 'Entries of a stage no worker has taken yet (group lag), all lanes.', labelNames: ['queue', 'stage'] as const, registers });
+    const pending = new Gauge({ name: 'conveyor_stage_pending', help: 'Entries of a stage held by workers (PEL), all lanes.', labelNames: ['queue', 'stage'] as const, registers });
+    const delayed = new Gauge({ name: 'conveyor_queue_delayed', help: 'Jobs waiting for a retry backoff or run_at.', labelNames: ['queue'] as const, registers });
+    const dead = new Gauge({ name: 'conveyor_queue_dead', help: 'Dead-lettered jobs kept.', labelNames: ['queue'] as const, registers });
+    const readBacklog = async () => {
+      const reads = app.redis.pipeline();
+      for (const pipeline of PIPELINES) {
+        const keys = new QueueKeys(config.KEY_PREFIX, pipeline.name);
+        for (const stage of pipeline.stages) for (const lane of LANES) reads.xinfo('GROUPS', keys.stream(stage, lane));
+        reads.zcard(keys.delayed).xlen(keys.dead);
+      }
+      const replies = (await reads.exec()) ?? [];
+      let at = 0;
+      for (const pipeline of PIPELINES) {
+        for (const stage of pipeline.stages) {
+          let lag = 0;
+          let held = 0;
+          for (let lane = 0; lane < LANES.length; lane++) {
+            const [error, groups] = replies[at++]!;
+            if (error) continue;
+            for (const group of groups as (string | number | null)[][]) {
+              const info = Object.fromEntries(Array.from({ length: group.length / 2 }, (_, i) => [group[2 * i], group[2 * i + 1]]));
+              if (info['name'] !== stage) continue;
+              lag += Number(info['lag'] ?? 0);
+              held += Number(info['pending'] ?? 0);
+            }
+          }
+          waiting.set({ queue: pipeline.name, stage }, lag);
+          pending.set({ queue: pipeline.name, stage }, held);
+        }
+        delayed.set({ queue: pipeline.name }, Number(replies[at++]?.[1] ?? 0));
+        dead.set({ queue: pipeline.name }, Number(replies[at++]?.[1] ?? 0));
+      }
+    };
+
+    app.decorate('metrics', { registry, enqueued, redisErrors });
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+      durations.observe({ method: request.method, route }, reply.elapsedTime / 1_000);
+    });
+    app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics' } }, async (request, reply) => {
+      // A scrape while Redis is away still returns the process's own metrics.
+      await readBacklog().catch((error: Error) => request.log.debug({ err: error.message }, 'could not read the backlog for /metrics'));
+      return reply.type(registry.contentType).send(await registry.metrics());
+    });
+  },
+  { name: 'metrics', dependencies: ['redis'] },
+);

@@ -1,0 +1,55 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Slots } from './slots.js';
+
+const secondsBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
+
+/**
+ * A worker's Prometheus metrics, served on its health listener at `/metrics`. Labels are the
+ * queue and stage names from the pipeline declarations only, so their number stays bounded.
+ */
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  readonly completed: Counter<'queue' | 'stage'>;
+  readonly failed: Counter<'queue' | 'stage'>;
+  readonly retried: Counter<'queue' | 'stage'>;
+  readonly dead: Counter<'queue' | 'stage'>;
+  readonly reclaimed: Counter<'queue' | 'stage'>;
+  readonly duration: Histogram<'queue' | 'stage' | 'outcome'>;
+  readonly wait: Histogram<'queue' | 'stage'>;
+  readonly redisErrors: Counter;
+
+  constructor(slots: Slots) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    const counter = (name: string, help: string) => new Counter({ name, help, labelNames: ['queue', 'stage'] as const, registers });
+    this.completed = counter('conveyor_jobs_completed_total', 'Stages completed by this worker (a job completes when its last stage does).');
+    this.failed = counter('conveyor_jobs_failed_total', 'Attempts that failed (error or timeout).');
+    this.retried = counter('conveyor_jobs_retried_total', 'Failed attempts scheduled for a retry.');
+    this.dead = counter('conveyor_jobs_dead_total', 'Jobs this worker dead-lettered.');
+    this.reclaimed = counter('conveyor_jobs_reclaimed_total', 'Jobs this worker took over after their lease lapsed.');
+    this.duration = new Histogram({
+      name: 'conveyor_job_duration_seconds',
+      help: 'How long a stage attempt ran in this worker, by outcome.',
+      labelNames: ['queue', 'stage', 'outcome'] as const,
+      buckets: secondsBuckets,
+      registers,
+    });
+    this.wait = new Histogram({
+      name: 'conveyor_job_wait_seconds',
+      help: 'How long a job waited on its stage before a worker started it.',
+      labelNames: ['queue', 'stage'] as const,
+      buckets: secondsBuckets,
+      registers,
+    });
+    new Gauge({
+      name: 'conveyor_jobs_in_flight',
+      help: 'Jobs this worker holds now.',
+      registers,
+      collect() {
+        this.set(slots.used);
+      },
+    });
+    new Gauge({ name: 'conveyor_worker_concurrency', help: 'CONCURRENCY of this worker.', registers }).set(slots.size);
+    this.redisErrors = new Counter({ name: 'conveyor_redis_errors_total', help: 'Redis connection and command errors.', registers });
+  }
+}
