@@ -2,7 +2,7 @@ import { completeStage, failAttempt, type AttemptError, type Logger, type TakenJ
 import { backoffOf, retryDelay } from './backoff.js';
 import { NonRetryableError } from './processors/non-retryable-error.js';
 import type { Processor, ProcessorHelpers } from './processors/processor.js';
-import type { ServedStage, WorkerContext } from './worker-context.js';
+import { attemptPolicy, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
  * Why a held job's signal fired. A timeout is a failed attempt. The others end the attempt
@@ -156,9 +156,9 @@ export class JobRunner {
     else if (error instanceof JobStopped) failure.code = 'TIMEOUT';
     const backoff = job.backoff === undefined && served.pipeline.backoff ? served.pipeline.backoff : backoffOf(job.backoff);
     const delay = retryable ? retryDelay(backoff, job.attempt) : undefined;
-    const defaultMaxAttempts = served.pipeline.maxAttempts ?? this.ctx.config.MAX_ATTEMPTS;
+    const { defaultMaxAttempts, retentionSeconds } = attemptPolicy(this.ctx, job.queue);
     try {
-      const outcome = await failAttempt(this.ctx.redis, this.ctx.keysOf(job.queue), job, failure, delay, defaultMaxAttempts, this.ctx.retentionSeconds);
+      const outcome = await failAttempt(this.ctx.redis, this.ctx.keysOf(job.queue), job, failure, delay, defaultMaxAttempts, retentionSeconds);
       const labels = { queue: job.queue, stage: job.stage };
       this.#measure(held, outcome === 'retrying' || outcome === 'dead' ? 'failed' : 'refused');
       if (outcome === 'retrying' || outcome === 'dead') this.ctx.metrics.failed.inc(labels);

@@ -1,6 +1,6 @@
 import { renewLeases, type TakenJob } from '@conveyor/shared';
 import type { JobRunner } from './job-runner.js';
-import type { WorkerContext } from './worker-context.js';
+import { attemptPolicy, type WorkerContext } from './worker-context.js';
 
 /**
  * Renews the leases of every held job three times per LEASE_MS, so a job that runs for
@@ -32,7 +32,7 @@ export class LeaseKeeper {
       const byQueue = new Map<string, TakenJob[]>();
       for (const { job } of this.runner.held()) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
       for (const [queue, jobs] of byQueue) {
-        const lost = await renewLeases(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, jobs);
+        const lost = await renewLeases(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, jobs, attemptPolicy(this.ctx, queue));
         for (const job of lost) {
           const held = this.runner.findJob(job.jobId);
           if (held?.job.attempt !== job.attempt) continue;

@@ -1,4 +1,4 @@
-import type { Logger, Pipeline, QueueKeys, WorkerConfig } from '@conveyor/shared';
+import { findPipeline, firstStage, type Logger, type Pipeline, type QueueKeys, type WorkerConfig } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
 import type { WorkerMetrics } from './metrics.js';
 import type { Slots } from './slots.js';
@@ -26,6 +26,11 @@ export interface ServedStage {
   next: string;
 }
 
+/** What failing an attempt of a queue needs: its default max attempts and the record retention. */
+export function attemptPolicy(ctx: WorkerContext, queue: string) {
+  return { defaultMaxAttempts: findPipeline(queue)?.maxAttempts ?? ctx.config.MAX_ATTEMPTS, retentionSeconds: ctx.retentionSeconds };
+}
+
 /** The arguments every take, reclaim and recover of a stage shares. */
 export function stageRequest(ctx: WorkerContext, served: ServedStage) {
   return {
@@ -35,5 +40,6 @@ export function stageRequest(ctx: WorkerContext, served: ServedStage) {
     defaultMaxAttempts: served.pipeline.maxAttempts ?? ctx.config.MAX_ATTEMPTS,
     retentionSeconds: ctx.retentionSeconds,
     maxStalls: ctx.config.MAX_STALLS,
+    firstStage: firstStage(served.pipeline),
   };
 }

@@ -14,7 +14,7 @@ import { createProcessors } from './processors/registry.js';
 import { QueueReader } from './queue-reader.js';
 import { Slots } from './slots.js';
 import { selectStages } from './stage-selection.js';
-import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
+import { attemptPolicy, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -163,7 +163,7 @@ export class Worker {
     let released = 0;
     try {
       for (const [queue, jobs] of byQueue) {
-        const count = await within(releaseJobs(this.ctx.redis, this.ctx.keysOf(queue), this.consumer, jobs, this.config.LEASE_MS * 2), timeoutMs);
+        const count = await within(releaseJobs(this.ctx.redis, this.ctx.keysOf(queue), this.consumer, jobs, this.config.LEASE_MS * 2, attemptPolicy(this.ctx, queue)), timeoutMs);
         released += count ?? 0;
       }
     } catch (error) {

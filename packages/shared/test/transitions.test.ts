@@ -132,11 +132,11 @@ describe('the transition scripts', () => {
   test('an entry XADDed by another producer with plain fields is a job named <queue>:<entry ID>', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
-    const entryId = (await redis.xadd(keys.stream('infer', 'high'), '*', 'model', 'echo', 'prompt', 'hi', 'user_id', '12345'))!;
+    const entryId = (await redis.xadd(keys.stream('infer', 'normal'), '*', 'model', 'echo', 'prompt', 'hi', 'user_id', '12345'))!;
     const jobId = `inference:${entryId}`;
-    expect(await readJob(redis, keys, jobId, 'infer')).toMatchObject({ kind: 'entry', lane: 'high', entryId });
+    expect(await readJob(redis, keys, jobId, 'infer')).toMatchObject({ kind: 'entry', lane: 'normal', entryId });
     const [held] = (await take(redis, keys)).jobs;
-    expect(held).toMatchObject({ jobId, entryId, lane: 'high', attempt: 1 });
+    expect(held).toMatchObject({ jobId, entryId, lane: 'normal', attempt: 1 });
     expect(JSON.parse(held!.payload)).toEqual({ model: 'echo', prompt: 'hi', user_id: '12345' });
     await completeStage(redis, keys, held!, '{}', '', 60);
     expect(await readJob(redis, keys, jobId, 'infer')).toMatchObject({ kind: 'record', fields: { status: 'completed' } });
@@ -185,4 +185,23 @@ describe('the transition scripts', () => {
     expect(last.jobs.map((j) => j.jobId)).toEqual([low.id]);
     expect(last.wait?.get('low')).toMatch(/^\d+-\d+$/);
   });
+});
+
+test('entries XADDed into different lanes and stages in the same millisecond are different jobs: the name says which stream', async ({ redis, prefix }) => {
+  await ensureGroups(redis, prefix, pipelines);
+  const keys = new QueueKeys(prefix, 'docs');
+  const id = `${Date.now() + 5_000}-0`;
+  await redis.xadd(keys.stream('extract', 'normal'), id, 'text', 'normal lane');
+  await redis.xadd(keys.stream('extract', 'high'), id, 'text', 'high lane');
+  await redis.xadd(keys.stream('summarize', 'low'), id, 'text', 'later stage');
+  expect(await readJob(redis, keys, `docs:${id}`, 'extract')).toMatchObject({ kind: 'entry', stage: 'extract', lane: 'normal' });
+  expect(await readJob(redis, keys, `docs:high:${id}`, 'extract')).toMatchObject({ kind: 'entry', stage: 'extract', lane: 'high' });
+  expect(await readJob(redis, keys, `docs:summarize:low:${id}`, 'extract')).toMatchObject({ kind: 'entry', stage: 'summarize', lane: 'low' });
+  const first = (await take(redis, keys, 'extract')).jobs;
+  expect(first.map((job) => [job.jobId, JSON.parse(job.payload).text, job.attempt])).toEqual([
+    [`docs:high:${id}`, 'high lane', 1],
+    [`docs:${id}`, 'normal lane', 1],
+  ]);
+  const later = await takeJobs(redis, keys, { stage: 'summarize', previousStage: 'extract', firstStage: 'extract', consumer: 'c1', count: 5, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes: ['high', 'normal', 'low'] });
+  expect(later.jobs.map((job) => [job.jobId, JSON.parse(job.payload).text])).toEqual([[`docs:summarize:low:${id}`, 'later stage']]);
 });

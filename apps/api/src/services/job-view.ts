@@ -43,7 +43,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
       id: jobId,
       queue: pipeline.name,
       status: 'queued',
-      stage: pipeline.stages[0]!,
+      stage: snapshot.stage,
       priority: snapshot.lane,
       attempts: 0,
       max_attempts: options?.max_attempts ?? defaultMaxAttempts,
@@ -54,9 +54,9 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
       result_truncated: false,
       error: null,
       errors: [],
-      stages: pipeline.stages.map((name, index) => ({
+      stages: pipeline.stages.map((name) => ({
         name,
-        status: index === 0 ? 'queued' : 'pending',
+        status: name === snapshot.stage ? 'queued' : 'pending',
         attempts: 0,
         worker: null,
         started_at: null,

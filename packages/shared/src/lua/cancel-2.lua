@@ -19,6 +19,7 @@
           {-5, status}        the job already finished (completed, dead or cancelled)
 ]]
 local rcall = redis.call
+-- @include directJobs
 -- @include nowMs
 -- @include publishEvent
 -- @include countEvent
@@ -35,15 +36,15 @@ local function finish(before, stage)
 end
 
 -- A queued job without a record gets one, saying cancelled, that points at its entry.
-local function cancelEntry(lane, entryId, fields)
+local function cancelEntry(lane, entryId, fields, stage)
   local map = {}
   for i = 1, #fields, 2 do map[fields[i]] = fields[i + 1] end
   local payload = map['payload']
   if not map['job'] then payload = cjson.encode(map) end
-  rcall('HSET', jobKey, 'id', jobId, 'queue', queue, 'stage', firstStage, 'lane', lane, 'entry', entryId,
+  rcall('HSET', jobKey, 'id', jobId, 'queue', queue, 'stage', stage, 'lane', lane, 'entry', entryId,
     'payload', payload or '{}', 'attempts', 0, 'created_at', string.match(entryId, '^(%d+)'))
   rcall('HDEL', KEYS[2], jobId)
-  return finish('queued', firstStage)
+  return finish('queued', stage)
 end
 
 local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'entry')
@@ -65,31 +66,26 @@ if indexed then
   local sep = string.find(indexed, ' ', 1, true)
   local lane, entryId = string.sub(indexed, 1, sep - 1), string.sub(indexed, sep + 1)
   local found = rcall('XRANGE', base .. firstStage .. ':' .. lane, entryId, entryId)
-  return cancelEntry(lane, entryId, found[1] and found[1][2] or {})
+  return cancelEntry(lane, entryId, found[1] and found[1][2] or {}, firstStage)
 end
 
--- A job XADDed by another producer (`<queue>:<entry ID>`) that no worker has taken yet.
-if string.sub(jobId, 1, #queue + 1) == queue .. ':' then
-  local entryId = string.match(string.sub(jobId, #queue + 2), '^(%d+%-%d+)$')
-  if entryId then
-    for _, lane in ipairs({ 'high', 'normal', 'low' }) do
-      local found = rcall('XRANGE', base .. firstStage .. ':' .. lane, entryId, entryId)
-      if found[1] then
-        local pending = rcall('XPENDING', base .. firstStage .. ':' .. lane, firstStage, entryId, entryId, 1)
-        local groups = rcall('XINFO', 'GROUPS', base .. firstStage .. ':' .. lane)
-        local delivered = #pending > 0
-        for _, group in ipairs(groups) do
-          local info = {}
-          for j = 1, #group, 2 do info[group[j]] = group[j + 1] end
-          if info['name'] == firstStage and info['last-delivered-id'] then
-            local lm, ls = string.match(info['last-delivered-id'], '^(%d+)%-(%d+)$')
-            local em, es = string.match(entryId, '^(%d+)%-(%d+)$')
-            if tonumber(em) < tonumber(lm) or (em == lm and tonumber(es) <= tonumber(ls)) then delivered = true end
-          end
-        end
-        if not delivered then return cancelEntry(lane, entryId, found[1][2]) end
+-- A job XADDed by another producer (named after its entry) that no worker has taken yet.
+local stage, lane, entryId = directJobLocation(queue, firstStage, jobId)
+if stage then
+  local stream = base .. stage .. ':' .. lane
+  local found = rcall('XRANGE', stream, entryId, entryId)
+  if found[1] then
+    local delivered = false
+    for _, group in ipairs(rcall('XINFO', 'GROUPS', stream)) do
+      local info = {}
+      for j = 1, #group, 2 do info[group[j]] = group[j + 1] end
+      if info['name'] == stage then
+        local lm, ls = string.match(info['last-delivered-id'], '^(%d+)%-(%d+)$')
+        local em, es = string.match(entryId, '^(%d+)%-(%d+)$')
+        if tonumber(em) < tonumber(lm) or (em == lm and tonumber(es) <= tonumber(ls)) then delivered = true end
       end
     end
+    if not delivered then return cancelEntry(lane, entryId, found[1][2], stage) end
   end
 end
 return { -1 }

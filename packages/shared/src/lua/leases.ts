@@ -6,13 +6,20 @@ function heldArgs(jobs: readonly TakenJob[]): (string | number)[] {
   return jobs.flatMap((job) => [job.stage, job.lane, job.entryId, job.jobId, job.attempt]);
 }
 
+/** What renewing and releasing need to fail an attempt whose entry was deleted under it. */
+export interface LostEntryPolicy {
+  defaultMaxAttempts: number;
+  retentionSeconds: number;
+}
+
 /**
  * Renews the leases of jobs of one queue that a consumer holds. Returns the jobs that are lost:
- * taken over after their lease lapsed, or cancelled. Their worker must stop them.
+ * taken over after their lease lapsed, cancelled, or whose entry was deleted (their attempt
+ * fails and they are queued again). Their worker must stop them.
  */
-export async function renewLeases(redis: Redis, keys: QueueKeys, consumer: string, jobs: readonly TakenJob[]): Promise<TakenJob[]> {
+export async function renewLeases(redis: Redis, keys: QueueKeys, consumer: string, jobs: readonly TakenJob[], policy: LostEntryPolicy): Promise<TakenJob[]> {
   if (jobs.length === 0) return [];
-  const lost = await redis.renew(keys.active, keys.base, consumer, ...heldArgs(jobs));
+  const lost = await redis.renew(keys.active, keys.base, consumer, policy.defaultMaxAttempts, policy.retentionSeconds, ...heldArgs(jobs));
   return lost.map((position) => jobs[position - 1]!);
 }
 
@@ -20,7 +27,14 @@ export async function renewLeases(redis: Redis, keys: QueueKeys, consumer: strin
  * Lets go of held jobs for another worker to take at once (a stopping worker's last step).
  * The interrupted attempts do not count against the jobs' max attempts.
  */
-export async function releaseJobs(redis: Redis, keys: QueueKeys, consumer: string, jobs: readonly TakenJob[], idleMs: number): Promise<number> {
+export async function releaseJobs(
+  redis: Redis,
+  keys: QueueKeys,
+  consumer: string,
+  jobs: readonly TakenJob[],
+  idleMs: number,
+  policy: LostEntryPolicy,
+): Promise<number> {
   if (jobs.length === 0) return 0;
-  return redis.release(keys.active, keys.base, consumer, idleMs, ...heldArgs(jobs));
+  return redis.release(keys.active, keys.base, consumer, idleMs, policy.defaultMaxAttempts, policy.retentionSeconds, ...heldArgs(jobs));
 }

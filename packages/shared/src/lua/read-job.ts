@@ -3,7 +3,7 @@ import type { Lane, QueueKeys } from '../keys.js';
 
 export type JobSnapshot =
   | { kind: 'record'; fields: Record<string, string> }
-  | { kind: 'entry'; lane: Lane; entryId: string; fields: Record<string, string> };
+  | { kind: 'entry'; stage: string; lane: Lane; entryId: string; fields: Record<string, string> };
 
 function pairs(flat: string[]): Record<string, string> {
   const map: Record<string, string> = {};
@@ -15,9 +15,9 @@ function pairs(flat: string[]): Record<string, string> {
 export async function readJob(redis: Redis, keys: QueueKeys, jobId: string, firstStage: string): Promise<JobSnapshot | undefined> {
   const reply = (await redis.readJob(keys.job(jobId), keys.queued, keys.base, jobId, firstStage, keys.queue)) as
     | ['record', string[]]
-    | ['entry', Lane, string, string[]]
+    | ['entry', Lane, string, string[], string]
     | null;
   if (!reply) return undefined;
   if (reply[0] === 'record') return { kind: 'record', fields: pairs(reply[1]) };
-  return { kind: 'entry', lane: reply[1], entryId: reply[2], fields: pairs(reply[3]) };
+  return { kind: 'entry', stage: reply[4], lane: reply[1], entryId: reply[2], fields: pairs(reply[3]) };
 }

@@ -10,11 +10,11 @@
   KEYS[1..3] streams of the stage's high, normal and low lanes
   KEYS[4] active hash
 
-  ARGV[1..8] base, queue, stage, previous stage, consumer, default max attempts, retention (s),
-             max stalls
-  ARGV[9] count: most jobs to take over now
-  ARGV[10] min idle (ms): the lease
-  ARGV[11] lanes to scan, a flag per lane ('111')
+  ARGV[1..9] base, queue, stage, previous stage, consumer, default max attempts, retention (s),
+             max stalls, first stage
+  ARGV[10] count: most jobs to take over now
+  ARGV[11] min idle (ms): the lease
+  ARGV[12] lanes to scan, a flag per lane ('111')
 
   Output: {jobs, lost}: job tuples (see startJob), and how many deleted entries were failed.
 ]]
@@ -24,7 +24,7 @@ local rcall = redis.call
 -- @include stageContext
 
 local ctx = stageContext(KEYS[4])
-local wanted, minIdle = tonumber(ARGV[9]), ARGV[10]
+local wanted, minIdle = tonumber(ARGV[10]), ARGV[11]
 local laneNames = { 'high', 'normal', 'low' }
 local now = nowMs()
 local jobs, lost = {}, 0
@@ -33,7 +33,7 @@ for i = 1, 3 do
   -- XAUTOCLAIM refuses COUNT 0 with an error, and a script error after a claim would leave
   -- that job started but unheld: stop before asking for nothing.
   if #jobs >= wanted then break end
-  if string.sub(ARGV[11], i, i) == '1' then
+  if string.sub(ARGV[12], i, i) == '1' then
     local cursor, scans = '0-0', 0
     repeat
       local reply = rcall('XAUTOCLAIM', KEYS[i], ctx.group, ctx.consumer, minIdle, cursor, 'COUNT', wanted - #jobs)

@@ -6,10 +6,10 @@
   KEYS[1..3] streams of the stage's high, normal and low lanes
   KEYS[4] active hash
 
-  ARGV[1..8] base, queue, stage, previous stage, consumer, default max attempts, retention (s),
-             max stalls
-  ARGV[9] count: most jobs to start now
-  ARGV[10..12] per lane, the ID to read after ('0' from the start), or '' when that lane is done
+  ARGV[1..9] base, queue, stage, previous stage, consumer, default max attempts, retention (s),
+             max stalls, first stage
+  ARGV[10] count: most jobs to start now
+  ARGV[11..13] per lane, the ID to read after ('0' from the start), or '' when that lane is done
 
   Output: {jobs, cursors}: job tuples, and the cursor per lane for the next call ('' when done).
 ]]
@@ -19,11 +19,11 @@ local rcall = redis.call
 -- @include stageContext
 
 local ctx = stageContext(KEYS[4])
-local wanted = tonumber(ARGV[9])
+local wanted = tonumber(ARGV[10])
 local laneNames = { 'high', 'normal', 'low' }
 local now = nowMs()
 local jobs = {}
-local cursors = { ARGV[10], ARGV[11], ARGV[12] }
+local cursors = { ARGV[11], ARGV[12], ARGV[13] }
 
 for i = 1, 3 do
   while cursors[i] ~= '' and #jobs < wanted do

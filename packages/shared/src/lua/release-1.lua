@@ -2,13 +2,16 @@
   Lets go of jobs a stopping worker still holds, so another worker takes them at once: each
   entry gets an idle time of `idle` ms (at least the lease), which makes it claimable by the next
   XAUTOCLAIM, and the record says `queued` again, so the interrupted attempt counts neither as a
-  failure nor as a stall. Jobs whose attempt is no longer current are skipped.
+  failure nor as a stall. Jobs whose attempt is no longer current are skipped. A job whose entry
+  was deleted from the stream fails its attempt instead, and is queued again on a new entry.
 
   KEYS[1] active hash
 
   ARGV[1] base
   ARGV[2] consumer
   ARGV[3] idle time to give each entry (ms)
+  ARGV[4] default max attempts
+  ARGV[5] retention of finished records, seconds
   then 5 values per held job: stage, lane, entry ID, job ID, attempt
 
   Output: how many jobs were released.
@@ -17,20 +20,25 @@ local rcall = redis.call
 -- @include checkAttempt
 -- @include nowMs
 -- @include publishEvent
+-- @include failLostEntry
 
 local base, consumer, idle = ARGV[1], ARGV[2], ARGV[3]
 local released = 0
 local now = nowMs()
-local n = (#ARGV - 3) / 5
+local n = (#ARGV - 5) / 5
 for i = 1, n do
-  local at = 3 + (i - 1) * 5
+  local at = 5 + (i - 1) * 5
   local stage, lane, entryId, jobId, attempt = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
   local jobKey = base .. 'job:' .. jobId
   if not checkAttempt(jobKey, stage, entryId, attempt) then
-    rcall('XCLAIM', base .. stage .. ':' .. lane, stage, consumer, 0, entryId, 'IDLE', idle, 'JUSTID')
-    rcall('HSET', jobKey, 'status', 'queued', 'updated_at', now)
-    rcall('HDEL', base .. 'active', stage .. ':' .. lane .. ':' .. entryId)
-    publishEvent(base .. 'events', 'released', jobId, now, { stage = stage, attempt = tonumber(attempt) })
+    local claimed = rcall('XCLAIM', base .. stage .. ':' .. lane, stage, consumer, 0, entryId, 'IDLE', idle, 'JUSTID')
+    if #claimed == 0 then
+      failLostEntry({ base = base, stage = stage, activeKey = KEYS[1], defaultMaxAttempts = tonumber(ARGV[4]), retentionSeconds = tonumber(ARGV[5]) }, lane, entryId, now)
+    else
+      rcall('HSET', jobKey, 'status', 'queued', 'updated_at', now)
+      rcall('HDEL', base .. 'active', stage .. ':' .. lane .. ':' .. entryId)
+      publishEvent(base .. 'events', 'released', jobId, now, { stage = stage, attempt = tonumber(attempt) })
+    end
     released = released + 1
   end
 end

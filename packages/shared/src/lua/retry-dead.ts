@@ -5,7 +5,7 @@ export type RetryOutcome = { ok: true } | { ok: false; reason: 'not-found' } | {
 
 /** Queues a dead-lettered job again on the stage where it died, keeping its ID and history. */
 export async function retryDeadJob(redis: Redis, keys: QueueKeys, jobId: string): Promise<RetryOutcome> {
-  const [code, status] = await redis.retryDead(keys.job(jobId), keys.dead, keys.base);
+  const [code, status] = await redis.retryDead(keys.job(jobId), keys.dead, keys.queued, keys.base, jobId);
   if (code === 1) return { ok: true };
   if (code === -1) return { ok: false, reason: 'not-found' };
   return { ok: false, reason: 'not-dead', status: status! };

@@ -20,9 +20,10 @@
   ARGV[6] default max attempts
   ARGV[7] retention of finished records, seconds
   ARGV[8] max stalls: lapsed leases a job may have before it is dead-lettered
-  ARGV[9] count: how many jobs the consumer can take now
-  ARGV[10] lanes to read, a flag per lane in order high normal low, e.g. '111' or '101'
-  ARGV[11] aging limit (ms): lower-lane entries waiting longer go first; 0 for strict priority
+  ARGV[9] the queue's first stage (names jobs XADDed by other producers)
+  ARGV[10] count: how many jobs the consumer can take now
+  ARGV[11] lanes to read, a flag per lane in order high normal low, e.g. '111' or '101'
+  ARGV[12] aging limit (ms): lower-lane entries waiting longer go first; 0 for strict priority
 
   Output: {jobs, wait}
     jobs: a list of job tuples (see startJob)
@@ -34,8 +35,8 @@ local rcall = redis.call
 -- @include stageContext
 
 local ctx = stageContext(KEYS[4])
-local wanted = tonumber(ARGV[9])
-local aging = tonumber(ARGV[11])
+local wanted = tonumber(ARGV[10])
+local aging = tonumber(ARGV[12])
 local laneNames = { 'high', 'normal', 'low' }
 local now = nowMs()
 local jobs = {}
@@ -69,7 +70,7 @@ if aging > 0 then
   local cutoff = '(' .. (now - aging) .. '-0'
   local overdue = {}
   for i = 2, 3 do
-    if string.sub(ARGV[10], i, i) == '1' then
+    if string.sub(ARGV[11], i, i) == '1' then
       local after = lastDelivered(KEYS[i])
       if after then
         local waiting = rcall('XRANGE', KEYS[i], '(' .. after, cutoff, 'COUNT', wanted)
@@ -90,7 +91,7 @@ if aging > 0 then
 end
 
 for i = 1, 3 do
-  if string.sub(ARGV[10], i, i) == '1' then
+  if string.sub(ARGV[11], i, i) == '1' then
     while #jobs < wanted do
       local missing = wanted - #jobs
       if readLane(i, missing) < missing then break end
@@ -106,7 +107,7 @@ local wait = {}
 if dry then
   for i = 1, 3 do
     local last = '0-0'
-    if string.sub(ARGV[10], i, i) == '1' then
+    if string.sub(ARGV[11], i, i) == '1' then
       local tail = rcall('XREVRANGE', KEYS[i], '+', '-', 'COUNT', 1)
       if tail[1] then last = tail[1][1] end
     end

@@ -31,6 +31,8 @@ export interface TakeRequest {
   retentionSeconds: number;
   /** Lapsed leases a job may have before it is dead-lettered. */
   maxStalls: number;
+  /** The queue's first stage, which names jobs XADDed by other producers; `stage` when `previousStage` is ''. */
+  firstStage?: string;
   /** The lanes to read, in priority order. */
   lanes: readonly Lane[];
   /** Lower-lane jobs waiting longer than this (ms) are taken first; 0 for strict priority. */
@@ -79,6 +81,7 @@ export function stageArgs(keys: QueueKeys, request: Omit<TakeRequest, 'count' | 
     request.defaultMaxAttempts,
     request.retentionSeconds,
     request.maxStalls,
+    request.firstStage ?? (request.previousStage === '' ? request.stage : ''),
   ];
 }
 

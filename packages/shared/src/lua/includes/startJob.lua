@@ -3,12 +3,13 @@
 -- @include fieldsToMap
 -- @include deadLetter
 -- @include appendError
+-- @include directJobs
 -- Starts one entry just delivered to ctx.consumer. Three kinds of entry reach here:
 --   * an API job with no record yet: fields `job` and `payload` (and `opts`); its record is
 --     written now and its line in the queued index removed;
 --   * a job that has a record (documents, retries, later stages): field `job` only;
---   * an entry XADDed by any other producer with plain fields: its job ID is
---     `<queue>:<entry ID>` and its fields are the payload.
+--   * an entry XADDed by any other producer with plain fields: its job ID is made from its
+--     entry ID (see directJobs) and its fields are the payload.
 -- A record that still says `active` means the previous attempt's worker stopped holding the
 -- job (its lease lapsed): that is a stall. Stalls have their own budget (max stalls), apart from
 -- max attempts, which counts failed attempts: a worker killed by a deploy is not the job's
@@ -20,7 +21,7 @@
 local function startJob(ctx, stream, lane, entryId, fields, now)
   local activeField = ctx.stage .. ':' .. lane .. ':' .. entryId
   local map = fieldsToMap(fields)
-  local jobId = map['job'] or (ctx.queue .. ':' .. entryId)
+  local jobId = map['job'] or directJobId(ctx.queue, ctx.firstStage, ctx.stage, lane, entryId)
   local jobKey = ctx.base .. 'job:' .. jobId
   local rec = rcall('HMGET', jobKey, 'status', 'entry', 'attempts', 'max_attempts', 'stalls',
     'payload', 'timeout_ms', 'backoff', 'created_at', 'queued_at')
@@ -66,9 +67,11 @@ local function startJob(ctx, stream, lane, entryId, fields, now)
     if stalls > ctx.maxStalls then
       rcall('XACK', stream, ctx.group, entryId)
       rcall('HDEL', ctx.activeKey, activeField)
-      deadLetter(ctx.base, jobKey, jobId, now, cjson.encode({
+      local stalled = cjson.encode({
         message = 'The job stalled ' .. stalls .. ' times: each time, the worker holding it stopped before it finished. It is dead-lettered so that it cannot stop more workers.',
-        code = 'STALLED', retryable = false, stage = ctx.stage, attempt = attempts, at = now }), ctx.retentionSeconds)
+        code = 'STALLED', retryable = false, stage = ctx.stage, attempt = attempts, at = now })
+      appendError(jobKey, stalled)
+      deadLetter(ctx.base, jobKey, jobId, now, stalled, ctx.retentionSeconds)
       return false
     end
   end

@@ -7,9 +7,12 @@
   KEYS[2] dead stream
 
   ARGV[1] base
+  ARGV[2] job ID
+
+  KEYS[3] queued index hash (a job still queued there has no record yet)
 
   Output: {1}           queued again
-          {-1}          no record (it expired with the retention period)
+          {-1}          no such job (its record expired with the retention period)
           {-6, status}  the job is not dead
 ]]
 local rcall = redis.call
@@ -18,7 +21,10 @@ local rcall = redis.call
 
 local jobKey, base = KEYS[1], ARGV[1]
 local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'dead_entry', 'id')
-if not r[1] then return { -1 } end
+if not r[1] then
+  if rcall('HEXISTS', KEYS[3], ARGV[2]) == 1 then return { -6, 'queued' } end
+  return { -1 }
+end
 if r[1] ~= 'dead' then return { -6, r[1] } end
 local now = nowMs()
 local entry = rcall('XADD', base .. r[2] .. ':' .. r[3], '*', 'job', r[5])

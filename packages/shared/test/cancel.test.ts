@@ -1,0 +1,180 @@
+import { redisTest as test, waitFor } from '@conveyor/testing';
+import { Redis } from 'ioredis';
+import { describe, expect } from 'vitest';
+import {
+  cancelJob,
+  completeStage,
+  controlChannel,
+  enqueueJobs,
+  ensureGroups,
+  failAttempt,
+  newJobId,
+  promoteDueJobs,
+  QueueKeys,
+  readJob,
+  renewLeases,
+  takeJobs,
+  type NewJob,
+  type Pipeline,
+  type TakeRequest,
+} from '../src/index.js';
+
+const policy = { defaultMaxAttempts: 3, retentionSeconds: 60 };
+
+const pipelines: Pipeline[] = [{ name: 'inference', input: 'json', stages: ['infer'] }];
+const limits = { idempotencyTtlSeconds: 60, maxBacklog: 0 };
+
+function stageRequest(consumer = 'c1'): TakeRequest {
+  return { stage: 'infer', previousStage: '', consumer, count: 10, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes: ['high', 'normal', 'low'] };
+}
+
+function job(extra: Partial<NewJob> = {}): NewJob {
+  return { id: newJobId('inference'), lane: 'normal', payload: '{"model":"echo","prompt":"hi"}', ...extra };
+}
+
+function cancel(redis: Redis, keys: QueueKeys, prefix: string, jobId: string) {
+  return cancelJob(redis, keys, jobId, 'infer', 60, controlChannel(prefix));
+}
+
+async function pendingCount(redis: Redis, keys: QueueKeys): Promise<number> {
+  let total = 0;
+  for (const lane of ['high', 'normal', 'low'] as const) total += Number((await redis.xpending(keys.stream('infer', lane), 'infer'))[0]);
+  return total;
+}
+
+async function lastDelivered(redis: Redis, stream: string): Promise<string> {
+  const [group] = (await redis.xinfo('GROUPS', stream)) as (string | number)[][];
+  return String(group![group!.indexOf('last-delivered-id') + 1]);
+}
+
+describe('cancelling a job', () => {
+  test('a queued job that has no record yet is cancelled, reads as cancelled, and is never run: a worker that reads its entry acks it', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const queued = job();
+    await enqueueJobs(redis, keys, 'infer', [queued], limits);
+    const entryId = (await redis.hget(keys.queued, queued.id))!.split(' ')[1];
+
+    expect(await cancel(redis, keys, prefix, queued.id)).toEqual({ ok: true, previousStatus: 'queued' });
+    expect(await readJob(redis, keys, queued.id, 'infer')).toMatchObject({ kind: 'record', fields: { status: 'cancelled', id: queued.id } });
+    expect(await redis.hget(keys.queued, queued.id)).toBeNull();
+    expect(await redis.ttl(keys.job(queued.id))).toBeGreaterThan(0);
+
+    expect((await takeJobs(redis, keys, stageRequest())).jobs).toEqual([]);
+    expect(await lastDelivered(redis, keys.stream('infer', 'normal'))).toBe(entryId);
+    expect(await pendingCount(redis, keys)).toBe(0);
+    expect(await redis.hget(keys.job(queued.id), 'status')).toBe('cancelled');
+  });
+
+  test('a delayed job is cancelled and leaves the delayed set, so it is never queued', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const later = job({ runAt: Date.now() + 60_000 });
+    await enqueueJobs(redis, keys, 'infer', [later], limits);
+    expect(await redis.zscore(keys.delayed, later.id)).not.toBeNull();
+
+    expect(await cancel(redis, keys, prefix, later.id)).toEqual({ ok: true, previousStatus: 'delayed' });
+    expect(await redis.zscore(keys.delayed, later.id)).toBeNull();
+    expect(await redis.hget(keys.job(later.id), 'status')).toBe('cancelled');
+    expect((await promoteDueJobs(redis, keys)).nextDueAt).toBeUndefined();
+  });
+
+  test('a job waiting for a retry is cancelled and leaves the delayed set, so it is never retried', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const failing = job();
+    await enqueueJobs(redis, keys, 'infer', [failing], limits);
+    const [held] = (await takeJobs(redis, keys, stageRequest())).jobs;
+    const error = { message: 'model overloaded', retryable: true, stage: 'infer', attempt: 1, at: Date.now() };
+    expect(await failAttempt(redis, keys, held!, error, 60_000, 3, 60)).toBe('retrying');
+
+    expect(await cancel(redis, keys, prefix, failing.id)).toEqual({ ok: true, previousStatus: 'retrying' });
+    expect(await redis.zscore(keys.delayed, failing.id)).toBeNull();
+    expect(await redis.hget(keys.job(failing.id), 'status')).toBe('cancelled');
+    expect((await promoteDueJobs(redis, keys)).nextDueAt).toBeUndefined();
+  });
+
+  test('an active job is cancelled: its entry is acked, it leaves the active hash, its worker is told on the control channel, and its later completion is refused', async ({ redis, redisUrl, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const running = job();
+    await enqueueJobs(redis, keys, 'infer', [running], limits);
+    const [held] = (await takeJobs(redis, keys, stageRequest())).jobs;
+
+    const subscriber = new Redis(redisUrl);
+    try {
+      const messages: string[] = [];
+      subscriber.on('message', (channel: string, message: string) => {
+        if (channel === controlChannel(prefix)) messages.push(message);
+      });
+      await subscriber.subscribe(controlChannel(prefix));
+
+      expect(await cancel(redis, keys, prefix, running.id)).toEqual({ ok: true, previousStatus: 'active' });
+      const message = await waitFor(() => messages[0], 'the cancel message on the control channel', 2_000);
+      expect(JSON.parse(message)).toMatchObject({ type: 'cancel', job_id: running.id });
+    } finally {
+      subscriber.disconnect();
+    }
+
+    expect(await pendingCount(redis, keys)).toBe(0);
+    expect(await redis.hlen(keys.active)).toBe(0);
+    expect(await redis.hget(keys.job(running.id), 'status')).toBe('cancelled');
+    expect(await renewLeases(redis, keys, 'c1', [held!], policy)).toEqual([held]);
+    expect(await completeStage(redis, keys, held!, '{"text":"hi"}', '', 60)).toBe('not-current-attempt');
+    expect(await redis.hgetall(keys.job(running.id))).toMatchObject({ status: 'cancelled' });
+    expect(await redis.hexists(keys.job(running.id), 'result')).toBe(0);
+  });
+
+  test('a finished job is refused with its status, and an unknown job is not found', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const [completed, dead, cancelled] = [job(), job(), job()];
+    await enqueueJobs(redis, keys, 'infer', [completed, dead], limits);
+    const [first, second] = (await takeJobs(redis, keys, stageRequest())).jobs;
+    await completeStage(redis, keys, first!, '{"text":"hi"}', '', 60);
+    await failAttempt(redis, keys, second!, { message: 'bad input', retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
+    await enqueueJobs(redis, keys, 'infer', [cancelled], limits);
+    await cancel(redis, keys, prefix, cancelled.id);
+
+    expect(await cancel(redis, keys, prefix, completed.id)).toEqual({ ok: false, reason: 'finished', status: 'completed' });
+    expect(await cancel(redis, keys, prefix, dead.id)).toEqual({ ok: false, reason: 'finished', status: 'dead' });
+    expect(await cancel(redis, keys, prefix, cancelled.id)).toEqual({ ok: false, reason: 'finished', status: 'cancelled' });
+    expect(await redis.hget(keys.job(completed.id), 'status')).toBe('completed');
+    expect(await redis.hget(keys.job(dead.id), 'status')).toBe('dead');
+
+    expect(await cancel(redis, keys, prefix, newJobId('inference'))).toEqual({ ok: false, reason: 'not-found' });
+    expect(await cancel(redis, keys, prefix, 'inference:1-1')).toEqual({ ok: false, reason: 'not-found' });
+    expect(await redis.exists(keys.job('inference:1-1'))).toBe(0);
+  });
+
+  test('a job XADDed by another producer is cancelled before any worker takes it, and as an active job once one has', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const stream = keys.stream('infer', 'high');
+    // An entry in the high lane is named <queue>:high:<entry ID> (entry IDs are unique per stream only).
+    const waiting = `inference:high:${await redis.xadd(stream, '*', 'model', 'echo', 'prompt', 'hi')}`;
+
+    expect(await cancel(redis, keys, prefix, waiting)).toEqual({ ok: true, previousStatus: 'queued' });
+    expect(await readJob(redis, keys, waiting, 'infer')).toMatchObject({ kind: 'record', fields: { status: 'cancelled', lane: 'high' } });
+
+    const taken = `inference:high:${await redis.xadd(stream, '*', 'model', 'echo', 'prompt', 'again')}`;
+    const held = (await takeJobs(redis, keys, stageRequest())).jobs;
+    expect(held.map((j) => j.jobId)).toEqual([taken]);
+    expect(await cancel(redis, keys, prefix, taken)).toEqual({ ok: true, previousStatus: 'active' });
+    expect(await pendingCount(redis, keys)).toBe(0);
+    expect(await completeStage(redis, keys, held[0]!, '{}', '', 60)).toBe('not-current-attempt');
+    expect(await redis.hget(keys.job(taken), 'status')).toBe('cancelled');
+  });
+
+  test('a job XADDed by another producer that has finished and whose record expired is not found, not cancelled after the fact', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const jobId = `inference:${await redis.xadd(keys.stream('infer', 'normal'), '*', 'model', 'echo', 'prompt', 'hi')}`;
+    const [held] = (await takeJobs(redis, keys, stageRequest())).jobs;
+    await completeStage(redis, keys, held!, '{}', '', 60);
+    await redis.del(keys.job(jobId)); // its retention ran out
+
+    expect(await cancel(redis, keys, prefix, jobId)).toEqual({ ok: false, reason: 'not-found' });
+    expect(await redis.exists(keys.job(jobId))).toBe(0);
+  });
+});

@@ -1,0 +1,130 @@
+import { redisTest as test } from '@conveyor/testing';
+import type { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect } from 'vitest';
+import { ensureGroups, pruneIdleConsumers, QueueKeys, trimHistory, type Pipeline } from '../src/index.js';
+
+const pipelines: Pipeline[] = [{ name: 'inference', input: 'json', stages: ['infer'] }];
+
+async function addEntries(redis: Redis, stream: string, count: number, id: (i: number) => string = () => '*'): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) ids.push((await redis.xadd(stream, id(i), 'n', String(i)))!);
+  return ids;
+}
+
+async function entryIds(redis: Redis, stream: string): Promise<string[]> {
+  return (await redis.xrange(stream, '-', '+')).map(([id]) => id);
+}
+
+async function redisNowMs(redis: Redis): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+async function consumerNames(redis: Redis, stream: string, group: string): Promise<string[]> {
+  const consumers = (await redis.xinfo('CONSUMERS', stream, group)) as string[][];
+  return consumers.map((consumer) => consumer[consumer.indexOf('name') + 1]!).sort();
+}
+
+/**
+ * Ten entries; the stage's group has acked the first 4, holds the next 2 pending and has not
+ * read the last 4.
+ */
+async function consumedInPart(redis: Redis, prefix: string): Promise<{ stream: string; ids: string[] }> {
+  await ensureGroups(redis, prefix, pipelines);
+  const stream = new QueueKeys(prefix, 'inference').stream('infer', 'normal');
+  const ids = await addEntries(redis, stream, 10);
+  await redis.xreadgroup('GROUP', 'infer', 'c1', 'COUNT', 6, 'STREAMS', stream, '>');
+  await redis.xack(stream, 'infer', ...ids.slice(0, 4));
+  return { stream, ids };
+}
+
+describe('trimming stream history', () => {
+  test('an entry another group has not read is never trimmed; once that group is gone, exactly the acked entries below the oldest pending one are', async ({ redis, prefix }) => {
+    const { stream, ids } = await consumedInPart(redis, prefix);
+    await redis.xgroup('CREATE', stream, 'audit', '0');
+
+    expect(await trimHistory(redis, stream, 0)).toBe(0);
+    expect(await entryIds(redis, stream)).toEqual(ids);
+
+    await redis.xgroup('DESTROY', stream, 'audit');
+    expect(await trimHistory(redis, stream, 0)).toBe(4);
+    expect(await entryIds(redis, stream)).toEqual(ids.slice(4));
+    expect(await trimHistory(redis, stream, 0)).toBe(0);
+    expect(await entryIds(redis, stream)).toEqual(ids.slice(4));
+  });
+
+  test('an entry another group holds pending is never trimmed; once every group has acked it, it is', async ({ redis, prefix }) => {
+    const { stream, ids } = await consumedInPart(redis, prefix);
+    await redis.xgroup('CREATE', stream, 'audit', '0');
+    await redis.xreadgroup('GROUP', 'audit', 'a1', 'COUNT', 100, 'STREAMS', stream, '>');
+    await redis.xack(stream, 'audit', ...ids.slice(0, 2));
+
+    expect(await trimHistory(redis, stream, 0)).toBe(2);
+    expect(await entryIds(redis, stream)).toEqual(ids.slice(2));
+
+    await redis.xack(stream, 'audit', ...ids);
+    expect(await trimHistory(redis, stream, 0)).toBe(2);
+    expect(await entryIds(redis, stream)).toEqual(ids.slice(4));
+  });
+
+  test('acknowledged entries younger than the history window are kept; older ones are trimmed', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const stream = new QueueKeys(prefix, 'inference').stream('infer', 'normal');
+    const twoMinutesAgo = (await redisNowMs(redis)) - 120_000;
+    const old = await addEntries(redis, stream, 3, (i) => `${twoMinutesAgo}-${i + 1}`);
+    const recent = await addEntries(redis, stream, 3);
+    await redis.xreadgroup('GROUP', 'infer', 'c1', 'COUNT', 100, 'STREAMS', stream, '>');
+    await redis.xack(stream, 'infer', ...old, ...recent);
+
+    expect(await trimHistory(redis, stream, 3_600_000)).toBe(0);
+    expect(await entryIds(redis, stream)).toEqual([...old, ...recent]);
+    expect(await trimHistory(redis, stream, 60_000)).toBe(3);
+    expect(await entryIds(redis, stream)).toEqual(recent);
+  });
+
+  test('a stream that no group reads is not trimmed, except in age mode (the dead stream), which removes entries older than the history', async ({ redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const twoMinutesAgo = (await redisNowMs(redis)) - 120_000;
+    const old = await addEntries(redis, keys.dead, 2, (i) => `${twoMinutesAgo}-${i + 1}`);
+    const recent = await addEntries(redis, keys.dead, 1);
+
+    expect(await trimHistory(redis, keys.dead, 0)).toBe(0);
+    expect(await entryIds(redis, keys.dead)).toEqual([...old, ...recent]);
+    expect(await trimHistory(redis, keys.dead, 60_000, 'age')).toBe(2);
+    expect(await entryIds(redis, keys.dead)).toEqual(recent);
+    expect(await trimHistory(redis, keys.stream('infer', 'normal'), 0)).toBe(0);
+  });
+});
+
+describe('pruning consumers', () => {
+  test('consumers that hold nothing and have been idle longer than idleMs are deleted; a recently active one is kept', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const stream = new QueueKeys(prefix, 'inference').stream('infer', 'normal');
+    await redis.xgroup('CREATECONSUMER', stream, 'infer', 'worker-a-1');
+    await redis.xgroup('CREATECONSUMER', stream, 'infer', 'worker-b-2');
+    await sleep(150);
+    await redis.xgroup('CREATECONSUMER', stream, 'infer', 'worker-c-3');
+
+    expect(await pruneIdleConsumers(redis, stream, 'infer', 100, 'worker-d-4')).toBe(2);
+    expect(await consumerNames(redis, stream, 'infer')).toEqual(['worker-c-3']);
+    expect(await pruneIdleConsumers(redis, stream, 'no-such-group', 0, 'worker-d-4')).toBe(0);
+  });
+
+  test('a consumer with pending entries is never deleted however idle, nor is the caller itself', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const stream = new QueueKeys(prefix, 'inference').stream('infer', 'normal');
+    const [entryId] = await addEntries(redis, stream, 1);
+    await redis.xreadgroup('GROUP', 'infer', 'busy', 'COUNT', 1, 'STREAMS', stream, '>');
+    await redis.xgroup('CREATECONSUMER', stream, 'infer', 'self');
+    await sleep(150);
+
+    expect(await pruneIdleConsumers(redis, stream, 'infer', 100, 'self')).toBe(0);
+    expect(await consumerNames(redis, stream, 'infer')).toEqual(['busy', 'self']);
+    expect((await redis.xpending(stream, 'infer'))[0]).toBe(1);
+
+    await redis.xack(stream, 'infer', entryId!);
+    expect(await pruneIdleConsumers(redis, stream, 'infer', 100, 'self')).toBe(1);
+    expect(await consumerNames(redis, stream, 'infer')).toEqual(['self']);
+  });
+});
