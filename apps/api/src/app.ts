@@ -61,7 +61,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   });
 
   await app.register(healthRoutes);
-  await app.register(jobsRoutes);
+  await app.register(jobsRoutes, { maxBatchBytes: config.MAX_BATCH_BYTES });
   await app.register(modelsRoutes);
   await app.register(documentsRoutes);
   await app.register(deadLetterRoutes);

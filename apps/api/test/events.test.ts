@@ -61,8 +61,13 @@ describe('job events over Server-Sent Events', () => {
       'state:queued',
       'active:extract',
       'stage-completed:extract',
+      'active:analyze',
+      'progress:analyze',
+      'stage-completed:analyze',
       'active:summarize',
-      'completed:summarize',
+      'stage-completed:summarize',
+      'active:embed',
+      'completed:embed',
     ]);
     expect(events.slice(1).every((e) => e.data['job_id'] === job_id)).toBe(true);
     expect(app.events.listeners).toBe(0);

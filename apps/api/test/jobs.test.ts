@@ -125,3 +125,43 @@ describe('GET /jobs/:id', () => {
     expect((await app.inject({ url: '/problems/nonsense' })).statusCode).toBe(404);
   });
 });
+
+describe('POST /jobs/batch', () => {
+  test('stores up to 1,000 jobs for one queue in one step and answers with their IDs in order', async ({ app, redis, prefix }) => {
+    const jobs = Array.from({ length: 1_000 }, (_, i) => ({ model: 'echo', prompt: `p${i}`, priority: i % 2 ? 'high' : 'low' }));
+    const response = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs } });
+    expect(response.statusCode).toBe(202);
+    const body = response.json();
+    expect(body.jobs).toHaveLength(1_000);
+    expect(body.jobs[0]).toEqual({ job_id: expect.stringMatching(/^inference:/), status: 'queued', created: true });
+    expect(new Set(body.jobs.map((job: { job_id: string }) => job.job_id)).size).toBe(1_000);
+    expect(await redis.xlen(`${prefix}:{inference}:infer:high`)).toBe(500);
+    expect(await redis.xlen(`${prefix}:{inference}:infer:low`)).toBe(500);
+    const third = (await app.inject({ url: `/jobs/${body.jobs[2].job_id}` })).json();
+    expect(third).toMatchObject({ input: { prompt: 'p2' }, priority: 'low' });
+  });
+
+  test('one bad item, a reused key, or mixed queues refuse the whole batch and write nothing', async ({ app, redis, prefix }) => {
+    const first = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: 'echo', prompt: 'a', idempotency_key: 'k1' }] } });
+    expect(first.statusCode).toBe(202);
+    const before = await keysUnder(redis, prefix);
+    const cases = [
+      { jobs: [{ model: 'echo' }, { model: 'echo', priority: 'urgent' }] },
+      { jobs: [{ model: 'echo' }, { model: 'gpt-9' }] },
+      { jobs: [{ model: 'echo' }, { model: 'echo', prompt: 'other', idempotency_key: 'k1' }] },
+      { jobs: [{ model: 'echo' }, { model: 'echo', queue: 'documents' }] },
+      { jobs: [] },
+      { jobs: Array.from({ length: 1_001 }, () => ({ model: 'echo' })) },
+    ];
+    const statuses = [];
+    for (const payload of cases) {
+      const response = await app.inject({ method: 'POST', url: '/jobs/batch', payload });
+      statuses.push(response.statusCode);
+      expect(response.headers['content-type']).toMatch(/problem\+json/);
+    }
+    expect(statuses).toEqual([400, 400, 422, 400, 400, 400]);
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+    const again = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: 'echo', prompt: 'a', idempotency_key: 'k1' }] } });
+    expect(again.json().jobs[0]).toMatchObject({ job_id: first.json().jobs[0].job_id, created: false });
+  });
+});

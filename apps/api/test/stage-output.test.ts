@@ -26,9 +26,9 @@ test('a large stage output is shown as a preview, and its whole output is one GE
   const longText = 'word '.repeat(20_000);
   const extractOutput = JSON.stringify({ text: longText, words: Array.from({ length: 300 }, (_, i) => i) });
   const [extracting] = (await takeJobs(redis, keys, take('extract', ''))).jobs;
-  await completeStage(redis, keys, extracting!, extractOutput, 'summarize', 60);
+  await completeStage(redis, keys, extracting!, extractOutput, 'analyze', 60);
 
-  const pending = await app.inject({ url: `/jobs/${job_id}/stages/summarize/output` });
+  const pending = await app.inject({ url: `/jobs/${job_id}/stages/analyze/output` });
   expect(pending.statusCode).toBe(404);
   expect(pending.json()).toMatchObject({ type: '/problems/output-not-found', detail: expect.stringContaining('no output yet') });
 

@@ -1,4 +1,4 @@
-import { completeStage, failAttempt, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
+import { completeStage, failAttempt, reportProgress, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
 import { backoffOf, retryDelay } from './backoff.js';
 import { NonRetryableError } from './processors/non-retryable-error.js';
 import type { Processor, ProcessorHelpers } from './processors/processor.js';
@@ -110,6 +110,7 @@ export class JobRunner {
     const { job, controller } = held;
     const processor = this.processors.get(job.stage);
     if (!processor) throw new NonRetryableError(`no processor is registered for stage "${job.stage}"`, 'NO_PROCESSOR');
+    let lastProgress = 0;
     const payload = parseJson(job.payload, 'payload');
     const input = job.input === undefined ? undefined : parseJson(job.input, 'input');
     const helpers: ProcessorHelpers = {
@@ -121,6 +122,21 @@ export class JobRunner {
         const bytes = await this.ctx.redis.hgetBuffer(this.ctx.keysOf(job.queue).job(job.jobId), 'doc');
         if (!bytes) throw new NonRetryableError('the job has no stored document (its record expired or was deleted)', 'NO_DOCUMENT');
         return bytes;
+      },
+      stageOutput: async (stage) => {
+        if (!held.served.pipeline.stages.slice(0, held.served.pipeline.stages.indexOf(job.stage)).includes(stage)) {
+          throw new NonRetryableError(`stage "${stage}" does not come before "${job.stage}" in queue "${job.queue}"`, 'INVALID_INPUT');
+        }
+        const stored = await this.ctx.redis.hget(this.ctx.keysOf(job.queue).job(job.jobId), `out:${stage}`);
+        if (stored === null) throw new NonRetryableError(`the output of stage "${stage}" is gone (the record expired?)`, 'INVALID_INPUT');
+        return parseJson(stored, `${stage} output`);
+      },
+      progress: async (percent, message = '') => {
+        const clamped = Math.max(0, Math.min(100, Math.round(percent)));
+        const now = Date.now();
+        if (clamped < 100 && now - lastProgress < 100) return;
+        lastProgress = now;
+        await reportProgress(this.ctx.redis, this.ctx.keysOf(job.queue), job, clamped, message.slice(0, 200));
       },
     };
     // A processor that ignores its signal must not hold the attempt open: the abort wins the race.

@@ -12,6 +12,14 @@ describe('text', () => {
     ]);
   });
 
+  test('titles, abbreviations and initials do not end a sentence', () => {
+    expect(splitSentences('Dr. Jane Smith met Mr. J. R. Tolkien at Acme Corp. on Monday. They talked. It went well, etc. Then lunch.')).toEqual([
+      'Dr. Jane Smith met Mr. J. R. Tolkien at Acme Corp. on Monday.',
+      'They talked.',
+      'It went well, etc. Then lunch.',
+    ]);
+  });
+
   test('words are lower-cased runs of letters and digits, across scripts', () => {
     expect(words("Don't stop: GPU-4 runs 10× faster — naïve café")).toEqual(["don't", 'stop', 'gpu-4', 'runs', '10', 'faster', 'naïve', 'café']);
   });

@@ -135,6 +135,8 @@ export const apiEnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   /** Largest accepted JSON body. */
   MAX_BODY_BYTES: byteSize('1MiB'),
+  /** Largest accepted body of POST /jobs/batch (up to 1,000 jobs). */
+  MAX_BATCH_BYTES: byteSize('16MiB'),
   /** Bearer token for the admin endpoints (broadcast, pause, history, replay); unset, they do not exist (404). */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Comment lines sent this often keep proxies from closing idle event streams. */

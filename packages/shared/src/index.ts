@@ -23,4 +23,5 @@ export * from './lua/leases.js';
 export * from './lua/cancel.js';
 export * from './lua/retry-dead.js';
 export * from './lua/housekeeping.js';
+export * from './lua/progress.js';
 export * from './schemas/control-message.js';

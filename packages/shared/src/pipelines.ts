@@ -25,7 +25,10 @@ export interface Pipeline {
 export const PIPELINES: readonly Pipeline[] = [
   // Inference may legitimately run for many minutes: no default timeout; leases keep it safe.
   { name: 'inference', input: 'json', stages: ['infer'] },
-  { name: 'documents', input: 'document', stages: ['extract', 'summarize'], timeoutMs: 600_000 },
+  // The seeds' document pipeline; each stage is its own stream and group, scaled on its own.
+  { name: 'documents', input: 'document', stages: ['extract', 'analyze', 'summarize', 'embed'], timeoutMs: 600_000 },
+  // A cheaper choice per upload (POST /documents pipeline=document-summary): text and summary only.
+  { name: 'document-summary', input: 'document', stages: ['extract', 'summarize'], timeoutMs: 600_000 },
 ];
 
 const byName = new Map(PIPELINES.map((pipeline) => [pipeline.name, pipeline]));

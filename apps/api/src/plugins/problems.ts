@@ -42,7 +42,7 @@ function detailOf(error: FastifyError, request: FastifyRequest, limits: Limits):
     case 'malformed-json':
       return [slug, `${error.message}. Send a JSON object, e.g. {"model":"echo","prompt":"hi"}.`];
     case 'payload-too-large': {
-      const limit = error.code === 'FST_REQ_FILE_TOO_LARGE' ? limits.documentBytes : limits.bodyBytes;
+      const limit = error.code === 'FST_REQ_FILE_TOO_LARGE' ? limits.documentBytes : (request.routeOptions.bodyLimit ?? limits.bodyBytes);
       return [slug, `The ${error.code === 'FST_REQ_FILE_TOO_LARGE' ? 'uploaded file' : 'request body'} is larger than the limit of ${limit} bytes.`];
     }
     case 'unsupported-media-type':

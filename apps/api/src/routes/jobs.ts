@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ProblemError } from '../problems/problem-error.js';
-import { createJobSchema, idempotencyHeadersSchema, jobIdParamsSchema } from '../schemas/create-job.js';
-import { acceptedJobSchema, jobViewSchema } from '../schemas/job-view.js';
+import { createBatchSchema, createJobSchema, idempotencyHeadersSchema, jobIdParamsSchema } from '../schemas/create-job.js';
+import { acceptedBatchSchema, acceptedJobSchema, jobViewSchema } from '../schemas/job-view.js';
 import { problemResponses } from '../schemas/problem.js';
 
-const jobsRoutes: FastifyPluginAsyncZod = async (app) => {
+const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app, { maxBatchBytes }) => {
   app.post(
     '/jobs',
     {
@@ -24,6 +24,25 @@ const jobsRoutes: FastifyPluginAsyncZod = async (app) => {
         .code(submitted.created ? 202 : 200)
         .header('location', `/jobs/${submitted.jobId}`)
         .send({ job_id: submitted.jobId, status: submitted.status });
+    },
+  );
+
+  app.post(
+    '/jobs/batch',
+    {
+      bodyLimit: maxBatchBytes,
+      schema: {
+        tags: ['jobs'],
+        summary: 'Submit up to 1,000 inference jobs for one queue at once',
+        description:
+          'Each item is what POST /jobs takes, plus an optional `idempotency_key`. All are stored in one step, or none (a bad item, a reused key or a full queue refuses the whole batch). 202 with the jobs in request order.',
+        body: createBatchSchema,
+        response: { 202: acceptedBatchSchema, ...problemResponses(400, 413, 415, 422, 503) },
+      },
+    },
+    async (request, reply) => {
+      const submitted = await app.jobs.submitBatch(request.body.jobs);
+      return reply.code(202).send({ jobs: submitted.map(({ jobId, status, created }) => ({ job_id: jobId, status, created })) });
     },
   );
 

@@ -3,32 +3,54 @@ import { z } from 'zod';
 
 const MAX_DELAY_MS = 30 * 86_400_000;
 
+const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'must be 1 to 255 visible ASCII characters (no spaces)');
+
+const jobFields = {
+  ...inferencePayloadSchema.shape,
+  priority: z.enum(LANES).default('normal').describe('lane: high jobs are taken before normal, normal before low'),
+  queue: z.string().default('inference').describe('a queue that takes JSON jobs'),
+  ...jobOptionsSchema.shape,
+  run_at: z.iso.datetime({ offset: true }).optional().describe('run no earlier than this time (ISO 8601)'),
+  delay_ms: z.number().int().min(0).max(MAX_DELAY_MS).optional().describe('run no earlier than this many ms from now'),
+};
+
+const oneStart = {
+  check: (body: { run_at?: string | undefined; delay_ms?: number | undefined }) => body.run_at === undefined || body.delay_ms === undefined,
+  message: { message: 'give run_at or delay_ms, not both', path: ['delay_ms'] },
+};
+
 /** Body of `POST /jobs`: the inference request, where it goes, and how it is retried. */
-export const createJobSchema = z
-  .object({
-    ...inferencePayloadSchema.shape,
-    priority: z.enum(LANES).default('normal').describe('lane: high jobs are taken before normal, normal before low'),
-    queue: z.string().default('inference').describe('a queue that takes JSON jobs'),
-    ...jobOptionsSchema.shape,
-    run_at: z.iso.datetime({ offset: true }).optional().describe('run no earlier than this time (ISO 8601)'),
-    delay_ms: z.number().int().min(0).max(MAX_DELAY_MS).optional().describe('run no earlier than this many ms from now'),
-  })
-  .strict()
-  .refine((body) => body.run_at === undefined || body.delay_ms === undefined, {
-    message: 'give run_at or delay_ms, not both',
-    path: ['delay_ms'],
-  })
-  .describe('An inference request');
+export const createJobSchema = z.object(jobFields).strict().refine(oneStart.check, oneStart.message).describe('An inference request');
 export type CreateJobBody = z.output<typeof createJobSchema>;
 
+export const MAX_BATCH_JOBS = 1_000;
+
+/** Body of `POST /jobs/batch`: up to 1,000 jobs for one queue, each as `POST /jobs` takes it. */
+export const createBatchSchema = z
+  .object({
+    jobs: z
+      .array(
+        z
+          .object({
+            ...jobFields,
+            idempotency_key: idempotencyKey.optional().describe('like the Idempotency-Key header, for this job'),
+          })
+          .strict()
+          .refine(oneStart.check, oneStart.message),
+      )
+      .min(1)
+      .max(MAX_BATCH_JOBS),
+  })
+  .strict()
+  .describe('Up to 1,000 inference requests, all for the same queue; all are accepted or none');
+export type CreateBatchBody = z.output<typeof createBatchSchema>;
+
 export const idempotencyHeadersSchema = z.object({
-  'idempotency-key': z
-    .string()
-    .min(1)
-    .max(255)
-    .regex(/^[\x21-\x7e]+$/, 'must be 1 to 255 visible ASCII characters (no spaces)')
-    .optional()
-    .describe('the same key within 24 h returns the same job instead of creating another'),
+  'idempotency-key': idempotencyKey.optional().describe('the same key within 24 h returns the same job instead of creating another'),
 });
 
 export const jobIdParamsSchema = z.object({

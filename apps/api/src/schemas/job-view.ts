@@ -42,6 +42,10 @@ export const jobViewSchema = z
     max_attempts: z.number().int().describe('failed attempts of a stage before the job is dead-lettered'),
     stalls: z.number().int().describe('attempts of the current stage whose worker stopped before finishing (lease lapsed); limited by MAX_STALLS'),
     worker: z.string().nullable().describe('the consumer that ran the latest attempt'),
+    progress: z
+      .object({ percent: z.number().int(), message: z.string() })
+      .nullable()
+      .describe("the running attempt's last reported progress"),
     input: z.unknown().describe('the job as submitted (for documents: file name, type and size)'),
     result: z.unknown().describe('the last stage\'s output once completed, else null (a preview when large)'),
     result_truncated: z.boolean().describe('true when `result` is a preview; the last stage\'s output_url has it whole'),
@@ -60,4 +64,10 @@ export type JobView = z.output<typeof jobViewSchema>;
 export const acceptedJobSchema = z.object({
   job_id: z.string(),
   status: z.enum(JOB_STATUSES),
+});
+
+export const acceptedBatchSchema = z.object({
+  jobs: z
+    .array(acceptedJobSchema.extend({ created: z.boolean().describe('false when an idempotency key matched an earlier job') }))
+    .describe('in the order of the request'),
 });

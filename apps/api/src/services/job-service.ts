@@ -69,16 +69,33 @@ export class JobService {
 
   async submitInference(body: CreateJobBody, idempotencyKey: string | undefined): Promise<Submitted> {
     const pipeline = this.#pipeline(body.queue, 'json');
+    const [submitted] = await this.#submit(pipeline, [this.#inferenceJob(body, idempotencyKey)]);
+    return submitted!;
+  }
+
+  /** Up to 1,000 jobs for one queue in one script call: all are accepted, or none. */
+  async submitBatch(bodies: readonly (CreateJobBody & { idempotency_key?: string | undefined })[]): Promise<Submitted[]> {
+    const queues = new Set(bodies.map((body) => body.queue));
+    if (queues.size > 1) {
+      throw new ProblemError('invalid-request', `A batch goes to one queue; this one names ${[...queues].map((q) => `"${q}"`).join(', ')}. Send one batch per queue.`);
+    }
+    const pipeline = this.#pipeline(bodies[0]!.queue, 'json');
+    return this.#submit(
+      pipeline,
+      bodies.map(({ idempotency_key, ...body }) => this.#inferenceJob(body, idempotency_key)),
+    );
+  }
+
+  #inferenceJob(body: CreateJobBody, idempotencyKey: string | undefined): NewJob {
     if (!this.#modelNames.has(body.model)) {
       const known = [...this.#modelNames];
       throw new ProblemError('unknown-model', `Model "${body.model}" is not known. Known models: ${known.join(', ')}.`, { known_models: known });
     }
     const { priority, queue, max_attempts, timeout_ms, backoff, run_at, delay_ms, ...request } = body;
-    const payload = JSON.stringify(request);
     const job: NewJob = {
-      id: newJobId(pipeline.name),
+      id: newJobId(queue),
       lane: priority,
-      payload,
+      payload: JSON.stringify(request),
       options: definedOnly({ max_attempts, timeout_ms, backoff }),
       runAt: run_at !== undefined ? Date.parse(run_at) : delay_ms !== undefined ? Date.now() + delay_ms : undefined,
     };
@@ -86,7 +103,7 @@ export class JobService {
       job.idempotencyKey = idempotencyKey;
       job.fingerprint = digest(['POST /jobs', JSON.stringify(body)]);
     }
-    return this.#submit(pipeline, job);
+    return job;
   }
 
   async submitDocument(upload: UploadedDocument, idempotencyKey: string | undefined): Promise<Submitted> {
@@ -105,7 +122,8 @@ export class JobService {
       job.idempotencyKey = idempotencyKey;
       job.fingerprint = digest(['POST /documents', sha256, JSON.stringify({ ...upload, bytes: undefined })]);
     }
-    return this.#submit(pipeline, job);
+    const [submitted] = await this.#submit(pipeline, [job]);
+    return submitted!;
   }
 
   async find(jobId: string): Promise<JobView | undefined> {
@@ -162,14 +180,16 @@ export class JobService {
     return pipeline;
   }
 
-  async #submit(pipeline: Pipeline, job: NewJob): Promise<Submitted> {
-    const outcome = await enqueueJobs(this.redis, this.keysOf(pipeline.name), firstStage(pipeline), [job], {
+  async #submit(pipeline: Pipeline, jobs: NewJob[]): Promise<Submitted[]> {
+    const outcome = await enqueueJobs(this.redis, this.keysOf(pipeline.name), firstStage(pipeline), jobs, {
       idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS,
       maxBacklog: this.config.MAX_BACKLOG,
     });
     if (!outcome.ok) {
       if (outcome.reason === 'idempotency-conflict') {
-        throw new ProblemError('idempotency-key-reused', `Idempotency-Key "${job.idempotencyKey}" was already used within the last 24 hours for a different request. Use a new key for a new request.`);
+        const key = jobs[outcome.index]!.idempotencyKey;
+        const which = jobs.length > 1 ? ` (job ${outcome.index} of the batch)` : '';
+        throw new ProblemError('idempotency-key-reused', `Idempotency key "${key}"${which} was already used within the last 24 hours for a different request. Use a new key for a new request.`);
       }
       throw new ProblemError(
         'queue-full',
@@ -178,11 +198,18 @@ export class JobService {
         { 'retry-after': '5' },
       );
     }
-    const [accepted] = outcome.jobs;
-    if (accepted!.created) this.onEnqueued(pipeline.name, 1);
-    if (accepted!.created) return { jobId: accepted!.id, status: job.runAt !== undefined && job.runAt > Date.now() ? 'delayed' : 'queued', created: true };
-    const existing = await this.find(accepted!.id);
-    return { jobId: accepted!.id, status: existing?.status ?? 'completed', created: false };
+    const created = outcome.jobs.filter((job) => job.created).length;
+    if (created > 0) this.onEnqueued(pipeline.name, created);
+    const now = Date.now();
+    return Promise.all(
+      outcome.jobs.map(async ({ id, created: isNew }, i) => {
+        if (isNew) {
+          const runAt = jobs[i]!.runAt;
+          return { jobId: id, status: runAt !== undefined && runAt > now ? ('delayed' as const) : ('queued' as const), created: true };
+        }
+        return { jobId: id, status: (await this.find(id))?.status ?? ('completed' as const), created: false };
+      }),
+    );
   }
 
   #pipeline(name: string, input: Pipeline['input']): Pipeline {

@@ -1,31 +1,40 @@
 import type { DocumentPayload } from '@conveyor/shared';
-import { NonRetryableError } from './non-retryable-error.js';
-import type { Processor } from './processor.js';
+import { extractDocument } from '../documents/extract-document.js';
 import { words } from '../text/tokenize.js';
+import type { Processor } from './processor.js';
 
+/**
+ * The `extract` stage: the document's text. The format is detected from the bytes (PDF, DOCX,
+ * HTML, Markdown, plain text); a document that is none of them, or not what its name or content
+ * type claims, fails with UNSUPPORTED_DOCUMENT (EMPTY_DOCUMENT when there is no text at all).
+ *
+ * Output:
+ *   detected_type  MIME type of the format found in the bytes
+ *   claimed_type   the content type the client sent
+ *   page_count     PDF only
+ *   text_length    characters of text
+ *   word_count     words of text
+ *   text           the text, paragraphs separated by a blank line
+ */
 export interface ExtractOutput {
-  /** The document's text. */
-  text: string;
-  /** The type the bytes turned out to be. */
   detected_type: string;
+  claimed_type: string;
+  page_count?: number;
   text_length: number;
   word_count: number;
+  text: string;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** The `extract` stage: the document's text and its size. Plain text and Markdown (UTF-8). */
-export const extract: Processor = async (payload, { document }) => {
-  const { filename } = payload as DocumentPayload;
-  const bytes = await document();
-  let text: string;
-  try {
-    if (bytes.includes(0)) throw new Error('binary');
-    text = utf8.decode(bytes);
-  } catch {
-    throw new NonRetryableError(`"${filename}" is not UTF-8 text, and no other document type is supported yet`, 'UNSUPPORTED_DOCUMENT');
-  }
-  text = text.replace(/^\uFEFF/, '');
-  const output: ExtractOutput = { text, detected_type: 'text/plain', text_length: text.length, word_count: words(text).length };
+export const extract: Processor = async (payload, { document, signal }) => {
+  const { filename, content_type } = payload as DocumentPayload;
+  const { text, detectedType, pageCount } = await extractDocument(await document(), { filename, contentType: content_type }, signal);
+  const output: ExtractOutput = {
+    detected_type: detectedType,
+    claimed_type: content_type,
+    ...(pageCount === undefined ? {} : { page_count: pageCount }),
+    text_length: text.length,
+    word_count: words(text).length,
+    text,
+  };
   return output;
 };

@@ -20,6 +20,13 @@ export interface ProcessorHelpers {
   signal: AbortSignal;
   /** The uploaded document's bytes (documents pipelines only). */
   document(): Promise<Buffer>;
+  /** An earlier stage's output (parsed), e.g. the extracted text for every later documents stage. */
+  stageOutput(stage: string): Promise<unknown>;
+  /**
+   * Reports progress, 0 to 100, with a short message: kept in the job record and published as a
+   * `progress` event. Calls closer than 100 ms apart are coalesced, except 100.
+   */
+  progress(percent: number, message?: string): Promise<void>;
 }
 
 /**

@@ -1,4 +1,6 @@
 import type { WorkerConfig } from '@conveyor/shared';
+import { analyze } from './analyze.js';
+import { embed } from './embed.js';
 import { extract } from './extract.js';
 import { createInfer } from './infer.js';
 import { createModels } from './models/registry.js';
@@ -10,6 +12,8 @@ export function createProcessors(config: WorkerConfig): ReadonlyMap<string, Proc
   return new Map<string, Processor>([
     ['infer', createInfer(createModels(config))],
     ['extract', extract],
+    ['analyze', analyze],
     ['summarize', summarize],
+    ['embed', embed],
   ]);
 }

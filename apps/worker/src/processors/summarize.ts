@@ -1,10 +1,17 @@
-import type { ExtractOutput } from './extract.js';
-import type { Processor } from './processor.js';
 import { summarizeText } from '../text/summarize-text.js';
+import type { Processor } from './processor.js';
+import { stageText } from '../documents/stage-input.js';
 
-/** The `summarize` stage: an extractive summary of the extracted text, with the text's size. */
-export const summarize: Processor = async (_payload, { input }) => {
-  const { text, text_length, word_count } = input as ExtractOutput;
-  const sentences = summarizeText(text, 3);
-  return { summary: sentences.join(' '), sentences, text_length, word_count };
+/**
+ * The `summarize` stage: an extractive summary. Passes its input forward (extract's or
+ * analyze's output, without the text) and adds:
+ *   summary     the summary sentences joined by spaces
+ *   sentences   the SUMMARY_SENTENCES most central sentences, each as it stands in the text, in text order
+ */
+export const SUMMARY_SENTENCES = 3;
+
+export const summarize: Processor = async (_payload, helpers) => {
+  const { text, previous } = await stageText(helpers.input, helpers, 'summarize');
+  const sentences = summarizeText(text, SUMMARY_SENTENCES);
+  return { ...previous, summary: sentences.join(' '), sentences };
 };

@@ -33,6 +33,8 @@ function helpers(overrides: Partial<ProcessorHelpers> = {}): ProcessorHelpers {
     logger: createLogger('test', 'silent'),
     signal: new AbortController().signal,
     document: async () => Buffer.alloc(0),
+    stageOutput: async () => undefined,
+    progress: async () => {},
     ...overrides,
   };
 }

@@ -69,5 +69,6 @@ declare module 'ioredis' {
     retryDead(...args: ScriptArg[]): Result<[number, string?], Context>;
     trim(...args: ScriptArg[]): Result<number, Context>;
     pruneConsumers(...args: ScriptArg[]): Result<number, Context>;
+    progress(...args: ScriptArg[]): Result<number, Context>;
   }
 }

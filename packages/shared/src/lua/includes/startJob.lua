@@ -78,6 +78,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now)
 
   local attempts = rcall('HINCRBY', jobKey, 'attempts', 1)
   rcall('HSET', jobKey, 'status', 'active', 'worker', ctx.consumer, 'started_at', now, 'updated_at', now)
+  rcall('HDEL', jobKey, 'progress', 'progress_message')
   if attempts == 1 then rcall('HSET', jobKey, 'stage_started_at', now) end
   rcall('HSET', ctx.activeKey, activeField, jobId)
   publishEvent(ctx.base .. 'events', 'active', jobId, now, { stage = ctx.stage, attempt = attempts, worker = ctx.consumer })

@@ -1,0 +1,70 @@
+import { decodeText } from './decode-text.js';
+import { zipEntryNames } from './zip-entries.js';
+
+/**
+ * What a document is, judged from its bytes (magic numbers, then the text's own markers); the
+ * file name only tips plain text over to Markdown. For text kinds, the decoded text comes along.
+ */
+export type Detection =
+  | { kind: 'pdf' | 'docx' }
+  | { kind: 'html' | 'markdown' | 'text'; text: string }
+  | { kind: 'unsupported'; description: string };
+
+const startsWith = (bytes: Buffer, signature: string | number[]) =>
+  bytes.subarray(0, signature.length).equals(typeof signature === 'string' ? Buffer.from(signature, 'latin1') : Buffer.from(signature));
+
+/** Formats we recognize but do not read, for a clear refusal. */
+const UNSUPPORTED_SIGNATURES: Array<[signature: string | number[], description: string]> = [
+  [[0x89, 0x50, 0x4e, 0x47], 'a PNG image'],
+  [[0xff, 0xd8, 0xff], 'a JPEG image'],
+  ['GIF8', 'a GIF image'],
+  [[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1], 'a legacy Office document (.doc, .xls or .ppt)'],
+  [[0x1f, 0x8b], 'a gzip archive'],
+  ['{\\rtf', 'an RTF document'],
+  ['%!PS', 'a PostScript document'],
+];
+
+const ZIP_FORMATS: Array<[entry: string, description: string]> = [
+  ['xl/workbook.xml', 'an Excel workbook (XLSX)'],
+  ['ppt/presentation.xml', 'a PowerPoint presentation (PPTX)'],
+  ['content.xml', 'an OpenDocument file'],
+];
+
+export function detectDocumentType(bytes: Buffer, filename: string): Detection {
+  if (startsWith(bytes, '%PDF-')) return { kind: 'pdf' };
+  if (startsWith(bytes, 'PK\x03\x04')) return detectZip(bytes);
+  for (const [signature, description] of UNSUPPORTED_SIGNATURES) {
+    if (startsWith(bytes, signature)) return { kind: 'unsupported', description };
+  }
+  const text = decodeText(bytes);
+  if (text === undefined) return { kind: 'unsupported', description: 'binary data (neither a known document format nor text)' };
+  return { kind: textKind(text, filename), text };
+}
+
+function detectZip(bytes: Buffer): Detection {
+  const names = zipEntryNames(bytes);
+  if (!names) return { kind: 'unsupported', description: 'a damaged ZIP archive' };
+  if (names.includes('word/document.xml')) return { kind: 'docx' };
+  const known = ZIP_FORMATS.find(([entry]) => names.includes(entry));
+  return { kind: 'unsupported', description: known ? known[1] : 'a ZIP archive that is not a Word document' };
+}
+
+const HTML_DOCUMENT = /^\s*(?:<!--[\s\S]*?-->\s*)*<(?:!doctype\s+html|html|head|body)[\s>]/i;
+const HTML_ROOT_TAGS = /<(?:html|head|body)[\s>]/i;
+const HTML_BLOCK_TAGS = /<(?:p|div|h[1-6]|ul|ol|li|table|tr|td|br|article|section|span|a\s+href)\b[^>]*>/gi;
+const MARKDOWN_MARKERS = [
+  /^#{1,6}\s+\S/m, // # heading
+  /^(?:```|~~~)/m, // fenced code
+  /!?\[[^\]\n]+\]\([^)\s]+\)/, // [link](url), ![image](url)
+  /(?:\*\*|__)\S[^*_\n]*\S(?:\*\*|__)/, // **bold**
+  /^[^\n]+\n(?:=+|-+)\s*$/m, // setext heading
+];
+
+function textKind(text: string, filename: string): 'html' | 'markdown' | 'text' {
+  const head = text.slice(0, 8192);
+  if (HTML_DOCUMENT.test(head) || HTML_ROOT_TAGS.test(head)) return 'html';
+  if (/\.(?:md|markdown)$/i.test(filename)) return 'markdown';
+  if (/^\s*</.test(head) && (head.match(HTML_BLOCK_TAGS)?.length ?? 0) >= 2) return 'html';
+  if (MARKDOWN_MARKERS.some((marker) => marker.test(head))) return 'markdown';
+  return 'text';
+}

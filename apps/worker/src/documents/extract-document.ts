@@ -1,0 +1,70 @@
+import { NonRetryableError } from '../processors/non-retryable-error.js';
+import { claimedBinaryKind } from './claimed-type.js';
+import { detectDocumentType } from './detect-type.js';
+import { DOCUMENT_KIND_NAMES, DOCUMENT_TYPES } from './document-types.js';
+import type { DocumentKind } from './document-types.js';
+import { docxText } from './docx-text.js';
+import { htmlText } from './html-text.js';
+import { markdownText } from './markdown-text.js';
+import { normalizeText } from './normalize-text.js';
+import { pdfText } from './pdf-text.js';
+
+export interface ExtractedDocument {
+  text: string;
+  /** MIME type of the format the bytes turned out to be. */
+  detectedType: string;
+  /** PDF only. */
+  pageCount?: number;
+}
+
+export interface DocumentClaim {
+  filename: string;
+  /** What the client said; checked against the bytes, never trusted. */
+  contentType: string;
+}
+
+/** The text of a document in any supported format; anything else is an UNSUPPORTED_DOCUMENT. */
+export async function extractDocument(bytes: Buffer, claim: DocumentClaim, signal: AbortSignal): Promise<ExtractedDocument> {
+  const detection = detectDocumentType(bytes, claim.filename);
+  const claimed = claimedBinaryKind(claim.filename, claim.contentType);
+  const uploadedAs = `"${claim.filename}" (${claim.contentType})`;
+  if (detection.kind === 'unsupported') {
+    throw new NonRetryableError(`${uploadedAs} is ${detection.description}; supported: PDF, DOCX, HTML, Markdown and plain text`, 'UNSUPPORTED_DOCUMENT');
+  }
+  if (claimed && claimed !== detection.kind) {
+    throw new NonRetryableError(
+      `${uploadedAs} was uploaded as ${DOCUMENT_KIND_NAMES[claimed]}, but its bytes are ${DOCUMENT_KIND_NAMES[detection.kind]}`,
+      'UNSUPPORTED_DOCUMENT',
+    );
+  }
+
+  let text: string;
+  let pageCount: number | undefined;
+  switch (detection.kind) {
+    case 'pdf':
+      ({ text, pageCount } = await pdfText(bytes, signal));
+      break;
+    case 'docx':
+      text = await docxText(bytes);
+      break;
+    case 'html':
+      text = htmlText(detection.text);
+      break;
+    case 'markdown':
+      text = markdownText(detection.text);
+      break;
+    case 'text':
+      text = detection.text;
+      break;
+  }
+  text = normalizeText(text);
+  if (!text) throw emptyDocument(uploadedAs, detection.kind);
+  return { text, detectedType: DOCUMENT_TYPES[detection.kind], ...(pageCount === undefined ? {} : { pageCount }) };
+}
+
+function emptyDocument(uploadedAs: string, kind: DocumentKind): NonRetryableError {
+  if (kind === 'pdf') {
+    return new NonRetryableError(`${uploadedAs} is a PDF with no text layer (a scan?); text recognition (OCR) is not supported`, 'UNSUPPORTED_DOCUMENT');
+  }
+  return new NonRetryableError(`${uploadedAs} is ${DOCUMENT_KIND_NAMES[kind]} with no text in it`, 'EMPTY_DOCUMENT');
+}

@@ -1,0 +1,94 @@
+import { NonRetryableError } from '../../src/processors/non-retryable-error.js';
+import JSZip from 'jszip';
+import { readFile } from 'node:fs/promises';
+import { createLogger } from '@conveyor/shared';
+import type { ProcessorHelpers } from '../../src/processors/processor.js';
+
+/** Test documents built in code (PDF, DOCX) or read from ./fixtures (HTML, Markdown, text). */
+
+export function fixture(name: string): Promise<Buffer> {
+  return readFile(new URL(`./fixtures/${name}`, import.meta.url));
+}
+
+/**
+ * A minimal valid PDF: one page per entry, each line of a page a Helvetica text line (a real
+ * text layer). An empty page has no text at all, like a scan without OCR.
+ */
+export function buildPdf(pages: string[][]): Buffer {
+  const objects: string[] = [];
+  const add = (body: string) => objects.push(body);
+  add(''); // 1: catalog, filled in below
+  add(''); // 2: page tree
+  add('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>'); // 3
+  const kids: number[] = [];
+  for (const lines of pages) {
+    const escape = (line: string) => line.replace(/[\\()]/g, (c) => `\\${c}`);
+    const stream = lines.length === 0 ? '0 0 m 100 100 l S' : `BT /F1 12 Tf 72 720 Td 14 TL ${lines.map((line) => `(${escape(line)}) '`).join(' ')} ET`;
+    const content = add(`<< /Length ${Buffer.byteLength(stream, 'latin1')} >>\nstream\n${stream}\nendstream`);
+    kids.push(add(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${content} 0 R >>`));
+  }
+  objects[0] = '<< /Type /Catalog /Pages 2 0 R >>';
+  objects[1] = `<< /Type /Pages /Kids [${kids.map((kid) => `${kid} 0 R`).join(' ')}] /Count ${kids.length} >>`;
+  let pdf = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objects.forEach((body, index) => {
+    offsets.push(Buffer.byteLength(pdf, 'latin1'));
+    pdf += `${index + 1} 0 obj\n${body}\nendobj\n`;
+  });
+  const xref = Buffer.byteLength(pdf, 'latin1');
+  pdf += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((offset) => `${String(offset).padStart(10, '0')} 00000 n \n`).join('')}`;
+  pdf += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(pdf, 'latin1');
+}
+
+/** A minimal valid DOCX (what Word needs to open it): one paragraph per entry. */
+export async function buildDocx(paragraphs: string[]): Promise<Buffer> {
+  const zip = new JSZip();
+  zip.file(
+    '[Content_Types].xml',
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+  );
+  zip.file(
+    '_rels/.rels',
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>',
+  );
+  const xml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const body = paragraphs.map((text) => `<w:p><w:r><w:t xml:space="preserve">${xml(text)}</w:t></w:r></w:p>`).join('');
+  zip.file('word/document.xml', `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>${body}</w:body></w:document>`);
+  return zip.generateAsync({ type: 'nodebuffer' });
+}
+
+/** A ZIP that is not a Word document. */
+export async function buildZip(): Promise<Buffer> {
+  const zip = new JSZip();
+  zip.file('readme.txt', 'just a file');
+  return zip.generateAsync({ type: 'nodebuffer' });
+}
+
+const logger = createLogger('test', 'silent');
+
+/**
+ * What the job runner hands a processor, for a documents job whose bytes are `bytes`; earlier
+ * stages' outputs come from `outputs`, and progress reports are collected in `progress`.
+ */
+export function stageHelpers(
+  options: { bytes?: Buffer; input?: unknown; stage?: string; signal?: AbortSignal; outputs?: Record<string, unknown>; progress?: [number, string][] } = {},
+): ProcessorHelpers {
+  return {
+    job: { id: 'documents:test', queue: 'documents', stage: options.stage ?? 'extract', attempt: 1, maxAttempts: 3, createdAt: new Date() },
+    input: options.input,
+    logger,
+    signal: options.signal ?? new AbortController().signal,
+    document: async () => options.bytes ?? Buffer.alloc(0),
+    stageOutput: async (stage) => {
+      // As the job runner does when the record has no such output.
+      if (!options.outputs || !(stage in options.outputs)) throw new NonRetryableError(`the output of stage "${stage}" is gone`, 'INVALID_INPUT');
+      return options.outputs[stage];
+    },
+    progress: async (percent, message = '') => void options.progress?.push([percent, message]),
+  };
+}
+
+export function documentPayload(filename: string, contentType: string, bytes: Buffer) {
+  return { filename, content_type: contentType, size: bytes.length, sha256: 'test' };
+}

@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, test } from 'vitest';
+import type { ExtractOutput } from '../../src/processors/extract.js';
+import { extract } from '../../src/processors/extract.js';
+import { NonRetryableError } from '../../src/processors/non-retryable-error.js';
+import { buildDocx, buildPdf, buildZip, documentPayload, fixture, stageHelpers } from './build-documents.js';
+
+const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
+
+async function extractFrom(filename: string, contentType: string, bytes: Buffer): Promise<ExtractOutput> {
+  return (await extract(documentPayload(filename, contentType, bytes), stageHelpers({ bytes }))) as ExtractOutput;
+}
+
+async function extractionError(filename: string, contentType: string, bytes: Buffer): Promise<NonRetryableError> {
+  const error = await extractFrom(filename, contentType, bytes).then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(NonRetryableError);
+  return error as NonRetryableError;
+}
+
+describe('extract', () => {
+  test('a PDF yields the text of every page, in order, with its page count', async () => {
+    const pdf = buildPdf([['Quarterly results (draft).', 'Revenue grew by 12 percent.'], ['Page two closes the report.']]);
+    const output = await extractFrom('report.pdf', 'application/pdf', pdf);
+    expect(output).toMatchObject({ detected_type: 'application/pdf', claimed_type: 'application/pdf', page_count: 2 });
+    expect(output.text).toBe('Quarterly results (draft).\nRevenue grew by 12 percent.\n\nPage two closes the report.');
+    expect(output.text_length).toBe(output.text.length);
+    expect(output.word_count).toBe(13);
+  });
+
+  test('a DOCX yields its paragraphs separated by blank lines', async () => {
+    const docx = await buildDocx(['Meeting notes', 'Revenue grew & costs fell.', 'Next meeting: Monday.']);
+    const output = await extractFrom('notes.docx', DOCX, docx);
+    expect(output.detected_type).toBe(DOCX);
+    expect(output.text).toBe('Meeting notes\n\nRevenue grew & costs fell.\n\nNext meeting: Monday.');
+    expect(output).not.toHaveProperty('page_count');
+  });
+
+  test('HTML yields the visible text: no head, scripts or styles; entities decoded; blocks on their own lines', async () => {
+    const output = await extractFrom('article.html', 'text/html', await fixture('article.html'));
+    expect(output.detected_type).toBe('text/html');
+    expect(output.text).toBe(
+      [
+        'Home',
+        'Task queues on Redis Streams',
+        'Redis Streams keep every task until a worker acknowledges it — even when the worker crashes.',
+        'Consumer groups spread tasks across workers.\nEach worker reads with XREADGROUP & acknowledges with XACK.',
+        'Durable',
+        'Ordered <by ID>',
+        'Café owners love “reliable” queues — 5 € well spent.',
+      ].join('\n\n'),
+    );
+    expect(output.text).not.toMatch(/LEAK|font-family|Queues & streams/);
+  });
+
+  test('Markdown yields its words without the syntax', async () => {
+    const output = await extractFrom('guide.md', 'text/markdown', await fixture('guide.md'));
+    expect(output.detected_type).toBe('text/markdown');
+    expect(output.text).toBe(
+      [
+        'Running the worker',
+        // A single line break inside a Markdown paragraph is a space.
+        'The worker reads tasks from a stream and runs the matching processor. See the operations guide for details.',
+        'Configuration',
+        'REDIS_URL points at the server',
+        'CONCURRENCY sets how many tasks run at once',
+        'node dist/main.js',
+        'Quotes are kept as text.',
+        'Setting Default',
+        'LEASE_MS 30000',
+      ].join('\n\n'),
+    );
+  });
+
+  test('plain text is kept as written, with line ends, trailing spaces and blank-line runs normalized', async () => {
+    const output = await extractFrom('notes.txt', 'text/plain', await fixture('notes.txt'));
+    expect(output).toMatchObject({ detected_type: 'text/plain', word_count: 13 });
+    expect(output.text).toBe('Plain text notes.\nThe second line follows.\n\nA new paragraph with trailing spaces.');
+  });
+
+  test('the bytes decide the type, not the name or the claimed content type', async () => {
+    const pdf = buildPdf([['Scanned as text, really a PDF.']]);
+    expect((await extractFrom('upload.txt', 'text/plain', pdf)).detected_type).toBe('application/pdf');
+    const html = await fixture('article.html');
+    expect((await extractFrom('page.txt', 'application/octet-stream', html)).detected_type).toBe('text/html');
+    const markdown = Buffer.from('# Title\n\nSome **bold** words and a [link](https://example.com).');
+    expect((await extractFrom('upload.bin', 'application/octet-stream', markdown)).detected_type).toBe('text/markdown');
+    expect((await extractFrom('readme.md', 'text/plain', Buffer.from('No markers at all.'))).detected_type).toBe('text/markdown');
+  });
+
+  test('a file named .pdf that is not a PDF fails as UNSUPPORTED_DOCUMENT, saying what it is and what it claimed', async () => {
+    const error = await extractionError('report.pdf', 'application/pdf', Buffer.from('Just some words, no PDF here.'));
+    expect(error.code).toBe('UNSUPPORTED_DOCUMENT');
+    expect(error.message).toContain('"report.pdf"');
+    expect(error.message).toMatch(/uploaded as a PDF, but its bytes are plain text/);
+  });
+
+  test('a DOCX content type on HTML bytes fails as UNSUPPORTED_DOCUMENT', async () => {
+    const error = await extractionError('letter', DOCX, await fixture('article.html'));
+    expect(error.code).toBe('UNSUPPORTED_DOCUMENT');
+    expect(error.message).toMatch(/Word document \(DOCX\), but its bytes are HTML/);
+  });
+
+  test('random binary data fails as UNSUPPORTED_DOCUMENT', async () => {
+    const bytes = Buffer.concat([Buffer.from([0x00, 0x01, 0x02, 0xff]), randomBytes(4096)]);
+    const error = await extractionError('blob.txt', 'text/plain', bytes);
+    expect(error.code).toBe('UNSUPPORTED_DOCUMENT');
+    expect(error.message).toMatch(/binary data/);
+  });
+
+  test('a ZIP that is not a Word document fails as UNSUPPORTED_DOCUMENT', async () => {
+    const error = await extractionError('archive.docx', DOCX, await buildZip());
+    expect(error.code).toBe('UNSUPPORTED_DOCUMENT');
+    expect(error.message).toMatch(/ZIP archive that is not a Word document/);
+  });
+
+  test('a PDF without a text layer fails as UNSUPPORTED_DOCUMENT (no OCR)', async () => {
+    const error = await extractionError('scan.pdf', 'application/pdf', buildPdf([[], []]));
+    expect(error.code).toBe('UNSUPPORTED_DOCUMENT');
+    expect(error.message).toMatch(/no text layer/);
+  });
+
+  test('a damaged PDF fails as UNSUPPORTED_DOCUMENT', async () => {
+    const error = await extractionError('broken.pdf', 'application/pdf', Buffer.from('%PDF-1.7\nthis is not a real PDF body'));
+    expect(error.code).toBe('UNSUPPORTED_DOCUMENT');
+  });
+
+  test('a document with no text fails as EMPTY_DOCUMENT', async () => {
+    const error = await extractionError('empty.html', 'text/html', Buffer.from('<html><body><script>x()</script></body></html>'));
+    expect(error.code).toBe('EMPTY_DOCUMENT');
+  });
+
+  test('an aborted job stops reading a PDF between pages', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('job cancelled'));
+    const pdf = buildPdf([['One.'], ['Two.']]);
+    await expect(extract(documentPayload('a.pdf', 'application/pdf', pdf), stageHelpers({ bytes: pdf, signal: controller.signal }))).rejects.toThrow('job cancelled');
+  });
+});
