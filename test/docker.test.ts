@@ -4,6 +4,8 @@
  * manifests they depend on.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { PIPELINES } from '@conveyor/shared';
+import { selectStages } from '../apps/worker/src/stage-selection.js';
 import { posix } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -409,6 +411,7 @@ describe('docker-compose.yml', () => {
   test.each([
     ['api', 'Dockerfile.api'],
     ['worker', 'Dockerfile.worker'],
+    ['worker-embed', 'Dockerfile.worker'],
   ])('builds the %s from %s in the repository', (name, dockerfile) => {
     const { build } = service(name);
     expect(typeof build, `${name} has no build section with a dockerfile`).toBe('object');
@@ -430,7 +433,7 @@ describe('docker-compose.yml', () => {
     expect(worker.ports ?? []).toEqual([]);
   });
 
-  test.each(['api', 'worker'])('starts the %s only once Redis is healthy, and points it at the redis service', (name) => {
+  test.each(['api', 'worker', 'worker-embed'])('starts the %s only once Redis is healthy, and points it at the redis service', (name) => {
     const entry = service(name);
     const dependsOn = entry.depends_on;
     expect(Array.isArray(dependsOn), 'the short depends_on form does not wait for health').toBe(false);
@@ -443,8 +446,16 @@ describe('docker-compose.yml', () => {
     expect(entry.restart).toBe('unless-stopped');
   });
 
-  test('gives workers longer to stop than the drain grace period they are configured with', () => {
-    const worker = service('worker');
+  test('two kinds of worker together serve every stage of every pipeline, the embed stage by its own service', () => {
+    const stagesOf = (name: string) => selectStages(environmentOf(service(name)).WORKER_STAGES).map((s) => `${s.pipeline.name}:${s.stage}`);
+    const all = PIPELINES.flatMap((pipeline) => pipeline.stages.map((stage) => `${pipeline.name}:${stage}`));
+    expect(stagesOf('worker-embed')).toEqual(['documents:embed']);
+    expect([...stagesOf('worker'), ...stagesOf('worker-embed')].sort()).toEqual([...all].sort());
+    expect(service('worker-embed').ports ?? []).toEqual([]);
+  });
+
+  test.each(['worker', 'worker-embed'])('gives %s longer to stop than the drain grace period it is configured with', (name) => {
+    const worker = service(name);
     const configured = environmentOf(worker).SHUTDOWN_GRACE_MS;
     const fallback = /SHUTDOWN_GRACE_MS:\s*duration\('([^']+)'\)/.exec(readText('packages/shared/src/config.ts'))?.[1];
     const grace = configured ?? fallback;
