@@ -16,10 +16,12 @@ import deadLetterRoutes from './routes/dead-letters.js';
 import documentsRoutes from './routes/documents.js';
 import eventsRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
+import historyRoutes from './routes/history.js';
 import jobsRoutes from './routes/jobs.js';
 import modelsRoutes from './routes/models.js';
 import problemsRoutes from './routes/problems.js';
 import queueControlRoutes from './routes/queue-control.js';
+import queueStatsRoutes from './routes/queue-stats.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
 
@@ -68,6 +70,8 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(eventsRoutes, { heartbeatMs: config.SSE_HEARTBEAT });
   await app.register(adminRoutes, { config });
   await app.register(queueControlRoutes, { config });
+  await app.register(queueStatsRoutes);
+  await app.register(historyRoutes, { config });
   await app.register(problemsRoutes);
   return app;
 }

@@ -12,6 +12,16 @@ export function newJobId(queue: string): string {
   return `${queue}:${nextUlid()}`;
 }
 
+/**
+ * The ID of a job XADDed straight into a stage stream by another producer, named after its entry
+ * (as directJobs.lua names it): entry IDs are unique per stream only, so the name says which
+ * stream unless it is the first stage's normal lane.
+ */
+export function directJobId(queue: string, firstStage: string, stage: string, lane: string, entryId: string): string {
+  if (stage !== firstStage) return `${queue}:${stage}:${lane}:${entryId}`;
+  return lane === 'normal' ? `${queue}:${entryId}` : `${queue}:${lane}:${entryId}`;
+}
+
 /** The queue a job ID belongs to, or undefined when the ID has no queue part. */
 export function queueOfJobId(jobId: string): string | undefined {
   const separator = jobId.indexOf(':');

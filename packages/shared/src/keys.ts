@@ -61,6 +61,11 @@ export class QueueKeys {
     return `${this.base}active`;
   }
 
+  /** Hash: the queue's event counts in one minute (`<event>:<stage>` → count), kept two hours (countEvent.lua). */
+  stats(epochMinute: number): string {
+    return `${this.base}stats:${epochMinute}`;
+  }
+
   /** Hash: paused stages (field `*` pauses every stage) → when, in ms. Workers take nothing from them. */
   get paused(): string {
     return `${this.base}paused`;

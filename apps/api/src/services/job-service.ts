@@ -22,6 +22,7 @@ import {
 import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { ProblemError } from '../problems/problem-error.js';
+import { queueFull } from '../problems/queue-full.js';
 import type { CreateJobBody } from '../schemas/create-job.js';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
 import { jobView } from './job-view.js';
@@ -191,12 +192,7 @@ export class JobService {
         const which = jobs.length > 1 ? ` (job ${outcome.index} of the batch)` : '';
         throw new ProblemError('idempotency-key-reused', `Idempotency key "${key}"${which} was already used within the last 24 hours for a different request. Use a new key for a new request.`);
       }
-      throw new ProblemError(
-        'queue-full',
-        `Queue "${pipeline.name}" holds ${outcome.backlog} undone jobs in stage "${firstStage(pipeline)}" (limit ${outcome.limit}). Nothing was written; try again later.`,
-        { backlog: outcome.backlog, limit: outcome.limit },
-        { 'retry-after': '5' },
-      );
+      throw queueFull(pipeline.name, firstStage(pipeline), outcome.backlog, outcome.limit);
     }
     const created = outcome.jobs.filter((job) => job.created).length;
     if (created > 0) this.onEnqueued(pipeline.name, created);

@@ -24,6 +24,7 @@ export default fp(
         tags: [
           { name: 'jobs', description: 'Submit and follow jobs' },
           { name: 'documents', description: 'Upload documents for the documents pipeline' },
+          { name: 'queues', description: 'Queue statistics: backlog, workers, event counts' },
           { name: 'dead letters', description: 'Jobs that used up their attempts: inspect and retry' },
           { name: 'events', description: 'Live job events (Server-Sent Events)' },
           { name: 'admin', description: 'Operator endpoints; they exist only when ADMIN_TOKEN is set and take Authorization: Bearer <ADMIN_TOKEN>' },

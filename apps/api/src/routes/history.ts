@@ -1,0 +1,57 @@
+import type { ApiConfig } from '@conveyor/shared';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { queueParamsSchema } from '../schemas/dead-letters.js';
+import { historyPageSchema, historyQuerySchema, replayBodySchema, replayResultSchema } from '../schemas/history.js';
+import { problemResponses } from '../schemas/problem.js';
+import { readHistory } from '../services/history.js';
+import { replayRange } from '../services/replay.js';
+
+/**
+ * Admin: a stage's processing history (the stream entries still kept: STREAM_HISTORY of acknowledged
+ * ones, plus everything undone) and replaying a range of it as new jobs, for debugging.
+ */
+const historyRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, { config }) => {
+  app.get(
+    '/queues/:name/history',
+    {
+      onRequest: app.requireAdmin,
+      schema: {
+        tags: ['admin'],
+        summary: "Read a stage's stream history, oldest first",
+        description:
+          "The entries still kept in the stage's three lane streams, merged in entry ID order, with each job's status now. `from`/`to` take entry IDs or ISO times. Requires ADMIN_TOKEN.",
+        params: queueParamsSchema,
+        querystring: historyQuerySchema,
+        response: { 200: historyPageSchema, ...problemResponses(400, 401, 404, 503) },
+      },
+    },
+    async (request) => {
+      const pipeline = app.jobs.pipelineOf(request.params.name);
+      return readHistory(app.redis, app.jobs.keysOf(pipeline.name), pipeline, request.query);
+    },
+  );
+
+  app.post(
+    '/queues/:name/replay',
+    {
+      onRequest: app.requireAdmin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Replay a range of history as new jobs',
+        description:
+          "Each job seen in the range of the stage's history is submitted again as a new job (new ID) on the queue's first stage, with the same input, options and document, and `metadata.replay_of` set to the original job's ID. A job whose input is gone (record expired) is skipped with the reason. All of a call's jobs are enqueued at once or none (503 over MAX_BACKLOG). Requires ADMIN_TOKEN.",
+        params: queueParamsSchema,
+        body: replayBodySchema,
+        response: { 202: replayResultSchema, ...problemResponses(400, 401, 404, 415, 503) },
+      },
+    },
+    async (request, reply) => {
+      const pipeline = app.jobs.pipelineOf(request.params.name);
+      const result = await replayRange(app.redis, app.jobs.keysOf(pipeline.name), pipeline, request.body, config.MAX_BACKLOG);
+      request.log.info({ queue: pipeline.name, from: request.body.from, to: request.body.to, replayed: result.replayed.length, skipped: result.skipped.length }, 'replayed history');
+      return reply.code(202).send(result);
+    },
+  );
+};
+
+export default historyRoutes;

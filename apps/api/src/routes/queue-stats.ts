@@ -1,0 +1,46 @@
+import { PIPELINES } from '@conveyor/shared';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { queueParamsSchema } from '../schemas/dead-letters.js';
+import { problemResponses } from '../schemas/problem.js';
+import { queueListSchema, queueStatsSchema } from '../schemas/queue-stats.js';
+import { readQueueStats, redisNow } from '../services/queue-stats.js';
+
+const description =
+  'Per stage and lane: entries kept, waiting (group lag), held by workers (pending), the oldest held entry, and each consumer; per queue: delayed and dead jobs, paused stages, and event counts over the current minute and the last hour.';
+
+const queueStatsRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.get(
+    '/queues',
+    {
+      schema: {
+        tags: ['queues'],
+        summary: 'Statistics of every queue',
+        description,
+        response: { 200: queueListSchema, ...problemResponses(503) },
+      },
+    },
+    async () => {
+      const now = await redisNow(app.redis);
+      return { queues: await Promise.all(PIPELINES.map((pipeline) => readQueueStats(app.redis, app.jobs.keysOf(pipeline.name), pipeline, now))) };
+    },
+  );
+
+  app.get(
+    '/queues/:name',
+    {
+      schema: {
+        tags: ['queues'],
+        summary: 'Statistics of one queue',
+        description,
+        params: queueParamsSchema,
+        response: { 200: queueStatsSchema, ...problemResponses(400, 404, 503) },
+      },
+    },
+    async (request) => {
+      const pipeline = app.jobs.pipelineOf(request.params.name);
+      return readQueueStats(app.redis, app.jobs.keysOf(pipeline.name), pipeline, await redisNow(app.redis));
+    },
+  );
+};
+
+export default queueStatsRoutes;

@@ -1,0 +1,78 @@
+import { LANES } from '@conveyor/shared';
+import { z } from 'zod';
+import { JOB_STATUSES } from './job-view.js';
+
+/** An entry ID (`1700000000000-0`, or `1700000000000` for the whole millisecond) or an ISO 8601 time. */
+const ENTRY_ID = /^\d{1,15}(-\d{1,20})?$/;
+
+function isStreamPosition(value: string): boolean {
+  return ENTRY_ID.test(value) || z.iso.datetime({ offset: true }).safeParse(value).success;
+}
+
+const position = (edge: string) =>
+  z
+    .string()
+    .max(40)
+    .refine(isStreamPosition, 'must be an entry ID (1700000000000-0) or an ISO 8601 time (2026-01-31T12:00:00Z)')
+    .describe(`${edge}, inclusive: an entry ID (1700000000000-0; a bare 1700000000000 means that whole millisecond) or an ISO 8601 time`);
+
+/** `<entry id>:<lane>`: the last entry of the previous page; entries sort by ID, then lane (high, normal, low). */
+export const CURSOR = /^(\d{1,15}-\d{1,20}):(high|normal|low)$/;
+
+const cursor = z.string().regex(CURSOR, 'must be the next_cursor of the previous answer').optional().describe('next_cursor of the previous answer');
+
+const stage = z.string().min(1).max(100).optional();
+
+export const historyQuerySchema = z.object({
+  stage: stage.describe("the stage whose stream to read; the queue's first stage when omitted"),
+  from: position('first entry').optional(),
+  to: position('last entry').optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50).describe('entries per page'),
+  cursor,
+});
+export type HistoryQuery = z.output<typeof historyQuerySchema>;
+
+export const HISTORY_STATUSES = [...JOB_STATUSES, 'expired', 'unknown'] as const;
+
+export const historyEntrySchema = z.object({
+  entry_id: z.string(),
+  lane: z.enum(LANES),
+  added_at: z.string().describe('when the entry was added (from its ID; ISO 8601, UTC)'),
+  job_id: z
+    .string()
+    .describe(
+      "the entry's `job` field; for an entry another producer added with plain fields, the job's name after its stream: `<queue>:<entry id>` (first stage, normal lane), `<queue>:<lane>:<entry id>` (first stage, other lanes), `<queue>:<stage>:<lane>:<entry id>` (later stages)",
+    ),
+  status: z
+    .enum(HISTORY_STATUSES)
+    .describe(
+      "the job's status now (not when the entry was added). `expired`: the entry was delivered but the job has no record any more (it finished longer than JOB_RETENTION ago). `unknown`: not delivered, yet neither a record nor the queued index knows the job",
+    ),
+  job_stage: z.string().nullable().describe('the stage the job is at now; null when it has no record'),
+  fields: z.record(z.string(), z.unknown()).describe('the entry as stored; `payload` and `opts` parsed when they are JSON'),
+});
+
+export const historyPageSchema = z.object({
+  stage: z.string(),
+  entries: z.array(historyEntrySchema).describe('in entry ID order, the three lanes merged'),
+  next_cursor: z.string().nullable().describe('pass as `cursor` (with the same from/to) for the next page; null on the last page'),
+});
+
+export const replayBodySchema = z
+  .object({
+    from: position('first entry'),
+    to: position('last entry'),
+    stage: stage.describe("the stage whose history selects the jobs (default: the first stage); the new jobs always start at the first stage"),
+    limit: z.number().int().min(1).max(1_000).default(100).describe('most entries read in this call; next_cursor continues'),
+    priority: z.enum(LANES).optional().describe("lane of the new jobs; each original's own lane when omitted"),
+    cursor,
+  })
+  .strict();
+export type ReplayBody = z.output<typeof replayBodySchema>;
+
+export const replayResultSchema = z.object({
+  replayed: z.array(z.object({ job_id: z.string().describe('the new job'), replay_of: z.string().describe('the original job') })),
+  skipped: z.array(z.object({ job_id: z.string(), reason: z.string() })).describe('entries in the range that were not replayed, and why'),
+  next_cursor: z.string().nullable().describe('more entries are in the range: send the same body with this `cursor` to replay them; null when done'),
+});
+export type ReplayResult = z.output<typeof replayResultSchema>;

@@ -1,0 +1,189 @@
+import { LANES, groupName, type Lane, type Pipeline, type QueueKeys } from '@conveyor/shared';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { EVENT_NAMES, type EventCounts, type EventName, type LaneStats, type QueueStats, type StageStats } from '../schemas/queue-stats.js';
+import { iso } from './job-view.js';
+import { compareIds, pairsOf } from './stream-range.js';
+
+/** When Redis cannot report a group's lag, at most this many entries are counted instead. */
+const WAITING_COUNT_LIMIT = 1_000;
+const MINUTE_MS = 60_000;
+const HOUR_MINUTES = 60;
+
+type Reply = [Error | null, unknown];
+/** How many times `event` happened in one minute's counters (of a stage, or of the queue). */
+type EventSelector = (minute: Record<string, string>, event: EventName) => number;
+type PendingSummary = [entryId: string, consumer: string, idleMs: number, deliveries: number];
+
+interface LaneRead {
+  stream: string;
+  info: Record<string, unknown> | undefined;
+  group: Record<string, unknown> | undefined;
+  consumers: Record<string, unknown>[];
+  oldest: PendingSummary | undefined;
+}
+
+/** Redis's clock (ms): the scripts stamp the per-minute counters with it, so windows are cut by it too. */
+export async function redisNow(redis: Redis): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
+}
+
+/**
+ * A queue's statistics, read in one pipelined round trip (a second one only when Redis cannot
+ * report a lag). `now` is Redis's clock, from `redisNow`.
+ */
+export async function readQueueStats(redis: Redis, keys: QueueKeys, pipeline: Pipeline, now: number): Promise<QueueStats> {
+  const reads = redis.pipeline();
+  for (const stage of pipeline.stages) for (const lane of LANES) queueLaneReads(reads, keys.stream(stage, lane), groupName(stage));
+  reads.zcard(keys.delayed).xlen(keys.dead).hkeys(keys.paused);
+  const minute = Math.floor(now / MINUTE_MS);
+  for (let m = minute - HOUR_MINUTES + 1; m <= minute; m++) reads.hgetall(keys.stats(m));
+  const replies = ((await reads.exec()) ?? []) as Reply[];
+
+  let at = 0;
+  const lanes = new Map<string, LaneRead>();
+  for (const stage of pipeline.stages) {
+    for (const lane of LANES) {
+      lanes.set(`${stage}:${lane}`, parseLaneReads(keys.stream(stage, lane), stage, replies.slice(at, at + LANE_READS)));
+      at += LANE_READS;
+    }
+  }
+  const delayed = Number(valueOf(replies[at++]!, 0));
+  const dead = Number(valueOf(replies[at++]!, 0));
+  const paused = (valueOf(replies[at++]!, []) as string[]).sort();
+  const hour = replies.slice(at).map((reply) => valueOf(reply, {}) as Record<string, string>);
+  const counted = await countWaiting(redis, [...lanes.values()]);
+
+  const windows = (select: EventSelector) => ({
+    last_minute: eventCounts(hour.slice(-1), minute, select),
+    last_hour: eventCounts(hour, minute - HOUR_MINUTES + 1, select),
+  });
+  const lastStage = pipeline.stages[pipeline.stages.length - 1]!;
+  const stages: StageStats[] = pipeline.stages.map((stage) => {
+    const byLane = Object.fromEntries(LANES.map((lane) => [lane, laneStats(lanes.get(`${stage}:${lane}`)!, counted, now)])) as Record<Lane, LaneStats>;
+    return {
+      name: stage,
+      paused: paused.includes('*') || paused.includes(stage),
+      ...stageTotals(Object.values(byLane)),
+      counts: windows((hash, event) => Number(hash[`${event}:${stage}`] ?? 0)),
+      lanes: byLane,
+    };
+  });
+  return {
+    queue: pipeline.name,
+    input: pipeline.input,
+    paused,
+    delayed,
+    dead,
+    // A job completes once per stage: the queue counts only those that finished its last stage.
+    counts: windows((hash, event) => (event === 'completed' ? Number(hash[`completed:${lastStage}`] ?? 0) : sumOfEvent(hash, event))),
+    stages,
+    measured_at: iso(now)!,
+  };
+}
+
+
+const LANE_READS = 4;
+
+function queueLaneReads(reads: ChainableCommander, stream: string, group: string): void {
+  reads.xinfo('STREAM', stream).xinfo('GROUPS', stream).xinfo('CONSUMERS', stream, group).xpending(stream, group, '-', '+', 1);
+}
+
+function parseLaneReads(stream: string, stage: string, [info, groups, consumers, oldest]: Reply[]): LaneRead {
+  const group = (valueOf(groups!, []) as unknown[][]).map(pairsOf).find((candidate) => candidate['name'] === groupName(stage));
+  const streamInfo = valueOf(info!, null) as unknown[] | null;
+  return {
+    stream,
+    info: streamInfo ? pairsOf(streamInfo) : undefined,
+    group,
+    consumers: (valueOf(consumers!, []) as unknown[][]).map(pairsOf),
+    oldest: (valueOf(oldest!, []) as PendingSummary[])[0],
+  };
+}
+
+/**
+ * Redis 7 reports a null lag when entries were deleted past the group's last delivered entry;
+ * then the entries after it are counted, up to a bound (XRANGE reads them whole).
+ */
+async function countWaiting(redis: Redis, lanes: LaneRead[]): Promise<Map<string, number | null>> {
+  const counted = new Map<string, number | null>();
+  const unknown = lanes.filter((lane) => lane.group && lane.group['lag'] === null && typeof lane.group['last-delivered-id'] === 'string');
+  if (unknown.length === 0) return counted;
+  const reads = redis.pipeline();
+  for (const lane of unknown) reads.xrange(lane.stream, `(${lane.group!['last-delivered-id'] as string}`, '+', 'COUNT', WAITING_COUNT_LIMIT + 1);
+  const replies = ((await reads.exec()) ?? []) as Reply[];
+  unknown.forEach((lane, i) => {
+    const entries = valueOf(replies[i]!, []) as unknown[];
+    counted.set(lane.stream, entries.length > WAITING_COUNT_LIMIT ? null : entries.length);
+  });
+  return counted;
+}
+
+function laneStats(read: LaneRead, counted: Map<string, number | null>, now: number): LaneStats {
+  const { info, group, oldest } = read;
+  const firstEntry = info?.['first-entry'] as [string, unknown] | null | undefined;
+  const lag = group?.['lag'];
+  return {
+    stream: read.stream,
+    total_tasks: Number(info?.['length'] ?? 0),
+    waiting_tasks: group === undefined ? 0 : typeof lag === 'number' ? lag : (counted.get(read.stream) ?? null),
+    pending_tasks: Number(group?.['pending'] ?? 0),
+    consumers: read.consumers.length,
+    consumer_details: read.consumers.map((consumer) => ({ name: String(consumer['name']), pending: Number(consumer['pending']), idle_ms: Number(consumer['idle']) })),
+    oldest_pending: oldest
+      ? { entry_id: oldest[0], consumer: oldest[1], age_ms: Math.max(0, now - Number(oldest[0].split('-')[0])), idle_ms: Number(oldest[2]), deliveries: Number(oldest[3]) }
+      : null,
+    entries_added: Number(info?.['entries-added'] ?? 0),
+    first_entry_id: firstEntry?.[0] ?? null,
+    last_delivered_id: typeof group?.['last-delivered-id'] === 'string' ? group['last-delivered-id'] : null,
+  };
+}
+
+/** A stage's figures: its lanes' sums; a consumer reading several lanes counts once. */
+function stageTotals(lanes: LaneStats[]) {
+  const consumers = new Map<string, { name: string; pending: number; idle_ms: number }>();
+  for (const consumer of lanes.flatMap((lane) => lane.consumer_details)) {
+    const seen = consumers.get(consumer.name);
+    if (seen) {
+      seen.pending += consumer.pending;
+      seen.idle_ms = Math.min(seen.idle_ms, consumer.idle_ms);
+    } else consumers.set(consumer.name, { ...consumer });
+  }
+  const oldest = lanes
+    .map((lane) => lane.oldest_pending)
+    .filter((entry) => entry !== null)
+    .sort((a, b) => compareIds(a.entry_id, b.entry_id))[0];
+  return {
+    total_tasks: sum(lanes.map((lane) => lane.total_tasks)),
+    waiting_tasks: lanes.some((lane) => lane.waiting_tasks === null) ? null : sum(lanes.map((lane) => lane.waiting_tasks ?? 0)),
+    pending_tasks: sum(lanes.map((lane) => lane.pending_tasks)),
+    consumers: consumers.size,
+    consumer_details: [...consumers.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    oldest_pending: oldest ?? null,
+  };
+}
+
+function eventCounts(hashes: Record<string, string>[], firstMinute: number, select: EventSelector): EventCounts {
+  const counts = Object.fromEntries(EVENT_NAMES.map((event) => [event, sum(hashes.map((hash) => select(hash, event)))])) as Omit<EventCounts, 'since'>;
+  return { since: iso(firstMinute * MINUTE_MS)!, ...counts };
+}
+
+function sumOfEvent(hash: Record<string, string>, event: string): number {
+  return sum(Object.entries(hash).map(([field, value]) => (field.startsWith(`${event}:`) ? Number(value) : 0)));
+}
+
+function sum(values: number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}
+
+/**
+ * A pipelined reply's value. A stream or group that does not exist (deleted by hand; the API
+ * recreates groups only when it connects) reads as `absent`; any other error is thrown, so a
+ * Redis outage becomes the usual 503.
+ */
+function valueOf(reply: Reply, absent: unknown): unknown {
+  const [error, value] = reply;
+  if (!error) return value;
+  if (/no such key|NOGROUP/i.test(error.message)) return absent;
+  throw error;
+}

@@ -1,0 +1,117 @@
+import { LANES, groupName, type Lane, type QueueKeys } from '@conveyor/shared';
+import type { Redis } from 'ioredis';
+import { ProblemError } from '../problems/problem-error.js';
+import { CURSOR } from '../schemas/history.js';
+
+/**
+ * Reads a range of one stage's history: its three lanes' streams merged into one order.
+ * Entry IDs are time-ordered within a stream, but two lanes can hold the same ID, so entries
+ * sort by ID, then by lane (high, normal, low), and a cursor names both.
+ */
+
+const MAX_SEQUENCE = 18_446_744_073_709_551_615n;
+
+export interface StageEntry {
+  id: string;
+  lane: Lane;
+  fields: Record<string, string>;
+}
+
+export interface StageRange {
+  entries: StageEntry[];
+  /** More entries follow the last one within the range. */
+  more: boolean;
+  /** Each lane's group's last delivered entry ID ('0-0' when the group does not exist). */
+  lastDelivered: Record<Lane, string>;
+}
+
+export interface RangeRequest {
+  /** Where from, to and cursor came from, for the paths of a 400 problem. */
+  source: 'querystring' | 'body';
+  from: string | undefined;
+  to: string | undefined;
+  cursor: string | undefined;
+  limit: number;
+}
+
+/** The `limit` first entries of a stage's lanes within [from, to], after `cursor`. */
+export async function readStageRange(redis: Redis, keys: QueueKeys, stage: string, request: RangeRequest): Promise<StageRange> {
+  const from = request.from === undefined ? '0-0' : streamId(request.from, 'start', `${request.source}.from`);
+  const to = request.to === undefined ? `${MAX_SEQUENCE}-${MAX_SEQUENCE}` : streamId(request.to, 'end', `${request.source}.to`);
+  if (compareIds(from, to) > 0) throw invalid(`${request.source}.from`, `"from" (${request.from}) is after "to" (${request.to}).`);
+  const after = request.cursor === undefined ? undefined : parseCursor(request.cursor, `${request.source}.cursor`);
+
+  const reads = redis.pipeline();
+  for (const [index, lane] of LANES.entries()) {
+    reads.xrange(keys.stream(stage, lane), startOf(from, after, index), to, 'COUNT', request.limit + 1);
+  }
+  for (const lane of LANES) reads.xinfo('GROUPS', keys.stream(stage, lane));
+  const replies = (await reads.exec()) ?? [];
+
+  const merged: StageEntry[] = [];
+  const lastDelivered = {} as Record<Lane, string>;
+  for (const [index, lane] of LANES.entries()) {
+    const [rangeError, entries] = replies[index]!;
+    if (rangeError) throw rangeError;
+    for (const [id, flat] of entries as [string, string[]][]) merged.push({ id, lane, fields: fieldsOf(flat) });
+    const [groupsError, groups] = replies[LANES.length + index]!;
+    if (groupsError && !/no such key/i.test(groupsError.message)) throw groupsError;
+    const group = ((groups ?? []) as unknown[][]).map(pairsOf).find((candidate) => candidate['name'] === groupName(stage));
+    lastDelivered[lane] = typeof group?.['last-delivered-id'] === 'string' ? group['last-delivered-id'] : '0-0';
+  }
+  merged.sort((a, b) => compareIds(a.id, b.id) || LANES.indexOf(a.lane) - LANES.indexOf(b.lane));
+  // Each lane was read up to limit + 1, so more than `limit` merged entries means more remain.
+  return { entries: merged.slice(0, request.limit), more: merged.length > request.limit, lastDelivered };
+}
+
+/** The cursor that continues after `entry`. */
+export function cursorAfter(entry: StageEntry): string {
+  return `${entry.id}:${entry.lane}`;
+}
+
+/** -1, 0 or 1 as entry ID `a` sorts before, with or after `b`. */
+export function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
+  const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
+  if (am !== bm) return am < bm ? -1 : 1;
+  return as === bs ? 0 : as < bs ? -1 : 1;
+}
+
+export function fieldsOf(flat: string[]): Record<string, string> {
+  return pairsOf(flat) as Record<string, string>;
+}
+
+/** A Redis reply of alternating names and values, as an object. */
+export function pairsOf(flat: unknown[]): Record<string, unknown> {
+  const map: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) map[String(flat[i])] = flat[i + 1];
+  return map;
+}
+
+/**
+ * A complete entry ID for a from/to bound: an ID as given; a bare millisecond or an ISO time as
+ * the first (start) or last (end) possible ID of that millisecond.
+ */
+function streamId(value: string, edge: 'start' | 'end', path: string): string {
+  const id = /^(\d+)(?:-(\d+))?$/.exec(value);
+  const ms = id ? Number(id[1]) : Date.parse(value);
+  const sequence = id?.[2] ?? (edge === 'start' ? '0' : String(MAX_SEQUENCE));
+  if (!Number.isSafeInteger(ms) || BigInt(sequence) > MAX_SEQUENCE) throw invalid(path, `"${value}" is not a valid entry ID or time.`);
+  return `${Math.max(0, ms)}-${sequence}`;
+}
+
+function parseCursor(cursor: string, path: string): { id: string; lane: number } {
+  const [, id, lane] = CURSOR.exec(cursor)!;
+  if (BigInt(id!.split('-')[1]!) > MAX_SEQUENCE) throw invalid(path, 'must be the next_cursor of the previous answer');
+  return { id: id!, lane: LANES.indexOf(lane as Lane) };
+}
+
+/** Where a lane's read starts: after the cursor (lanes up to the cursor's own are past that ID), never before `from`. */
+function startOf(from: string, after: { id: string; lane: number } | undefined, lane: number): string {
+  if (!after || compareIds(after.id, from) < 0) return from;
+  return lane <= after.lane ? `(${after.id}` : after.id;
+}
+
+function invalid(path: string, message: string): ProblemError {
+  return new ProblemError('invalid-request', `${path}: ${message}`, { errors: [{ path, message }] });
+}

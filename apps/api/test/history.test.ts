@@ -1,0 +1,273 @@
+import { completeStage, enqueueJobs, findPipeline, newJobId, QueueKeys, takeJobs, type Lane, type TakeRequest } from '@conveyor/shared';
+import { keysUnder, redisTest } from '@conveyor/testing';
+import type { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect } from 'vitest';
+import type { App } from '../src/app.js';
+import { buildTestApp } from './test-app.js';
+
+const token = 'x'.repeat(20);
+const admin = { authorization: `Bearer ${token}` };
+
+const test = redisTest.extend<{ app: App }>({
+  app: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix, { ADMIN_TOKEN: token });
+    await use(app);
+    await app.close();
+  },
+});
+
+function take(redis: Redis, keys: QueueKeys, consumer: string, count: number, lanes: Lane[] = ['high', 'normal', 'low'], stage = 'infer') {
+  const request: TakeRequest = { stage, previousStage: '', consumer, count, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes };
+  return takeJobs(redis, keys, request).then((taken) => taken.jobs);
+}
+
+/** Submits through the API, each job in its own millisecond so that entry IDs follow submission order. */
+async function submit(app: App, priority: Lane, prompt: string, metadata?: Record<string, unknown>): Promise<string> {
+  await sleep(2);
+  const response = await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt, priority, ...(metadata ? { metadata } : {}) } });
+  expect(response.statusCode).toBe(202);
+  return response.json().job_id;
+}
+
+type Entry = { entry_id: string; lane: Lane; job_id: string; status: string; fields: Record<string, unknown> };
+const history = async (app: App, query: string) => {
+  const response = await app.inject({ url: `/queues/inference/history?${query}`, headers: admin });
+  expect(response.statusCode).toBe(200);
+  return response.json() as { stage: string; entries: Entry[]; next_cursor: string | null };
+};
+
+describe('GET /queues/:name/history', () => {
+  test('returns the requested range in ID order across lanes, with job IDs and current statuses, page by page', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    // Entries of another producer, with chosen IDs: two lanes hold the same ID.
+    const plain = async (lane: Lane, id: string, prompt: string) => redis.xadd(keys.stream('infer', lane), id, 'model', 'echo', 'prompt', prompt);
+    await plain('normal', '1700000000000-0', 'p1');
+    await plain('low', '1700000000000-0', 'p2');
+    await plain('high', '1700000000001-0', 'p3');
+    await plain('normal', '1700000000002-5', 'p4');
+    const j1 = await submit(app, 'high', 'j1');
+    const j2 = await submit(app, 'normal', 'j2');
+    const j3 = await submit(app, 'low', 'j3');
+    const j4 = await submit(app, 'normal', 'j4');
+    const j5 = await submit(app, 'high', 'j5');
+
+    // The high lane's three entries are taken: p3 stays active, j1 completes, j5 completes and its record expires.
+    const held = await take(redis, keys, 'w1', 3, ['high']);
+    expect(held.map((job) => job.jobId)).toEqual(['inference:high:1700000000001-0', j1, j5]);
+    await completeStage(redis, keys, held[1]!, '{}', '', 60);
+    await completeStage(redis, keys, held[2]!, '{}', '', 60);
+    await redis.del(keys.job(j5));
+    await redis.hdel(keys.queued, j3); // queued, yet nothing knows the job: unknown
+    expect((await app.inject({ method: 'DELETE', url: `/jobs/${j4}` })).statusCode).toBe(200);
+
+    const all = await history(app, 'limit=500');
+    expect(all.stage).toBe('infer');
+    expect(all.next_cursor).toBeNull();
+    expect(all.entries.map((entry) => [entry.job_id, entry.lane, entry.status])).toEqual([
+      ['inference:1700000000000-0', 'normal', 'queued'],
+      ['inference:low:1700000000000-0', 'low', 'queued'],
+      ['inference:high:1700000000001-0', 'high', 'active'],
+      ['inference:1700000000002-5', 'normal', 'queued'],
+      [j1, 'high', 'completed'],
+      [j2, 'normal', 'queued'],
+      [j3, 'low', 'unknown'],
+      [j4, 'normal', 'cancelled'],
+      [j5, 'high', 'expired'],
+    ]);
+    expect(all.entries[0]).toMatchObject({ entry_id: '1700000000000-0', added_at: '2023-11-14T22:13:20.000Z', job_stage: 'infer', fields: { model: 'echo', prompt: 'p1' } });
+    expect(all.entries[5]).toMatchObject({ job_id: j2, fields: { job: j2, payload: { model: 'echo', prompt: 'j2' } } });
+
+    // Pages of two, then of one across the two entries that share an ID.
+    const pages: string[][] = [];
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      const page = await history(app, `limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      pages.push(page.entries.map((entry) => `${entry.entry_id}/${entry.lane}`));
+      cursor = page.next_cursor;
+    }
+    const ids = all.entries.map((entry) => `${entry.entry_id}/${entry.lane}`);
+    expect(pages).toEqual([ids.slice(0, 2), ids.slice(2, 4), ids.slice(4, 6), ids.slice(6, 8), ids.slice(8)]);
+    const first = await history(app, 'limit=1');
+    expect(first.next_cursor).toBe('1700000000000-0:normal');
+    expect((await history(app, `limit=1&cursor=${first.next_cursor}`)).entries.map((entry) => entry.lane)).toEqual(['low']);
+
+    // Ranges, by entry ID or ISO time (a whole millisecond), both ends inclusive.
+    const range = (query: string) => history(app, query).then((page) => page.entries.map((entry) => entry.job_id));
+    expect(await range('from=1700000000001-0&to=1700000000002-4')).toEqual(['inference:high:1700000000001-0']);
+    expect(await range('from=1700000000001-0&to=1700000000002-5')).toEqual(['inference:high:1700000000001-0', 'inference:1700000000002-5']);
+    expect(await range(`from=${new Date(1700000000001).toISOString()}&to=${new Date(1700000000002).toISOString()}`)).toEqual([
+      'inference:high:1700000000001-0',
+      'inference:1700000000002-5',
+    ]);
+    expect(await range('from=1700000000000&to=1700000000000')).toEqual(['inference:1700000000000-0', 'inference:low:1700000000000-0']);
+    const isoOf = (index: number) => new Date(Number(all.entries[index]!.entry_id.split('-')[0])).toISOString();
+    expect(await range(`from=${isoOf(5)}&to=${isoOf(7)}`)).toEqual([j2, j3, j4]);
+    expect(await range(`from=${isoOf(5)}&limit=2`)).toEqual([j2, j3]);
+  });
+
+  test('reads another stage; refuses an unknown stage, a bad bound, a reversed range and a forged cursor with 400', async ({ app }) => {
+    const lastStage = findPipeline('documents')!.stages.at(-1)!;
+    const later = await app.inject({ url: `/queues/documents/history?stage=${lastStage}`, headers: admin });
+    expect(later.json()).toEqual({ stage: lastStage, entries: [], next_cursor: null });
+    const refused = async (query: string, path: string) => {
+      const response = await app.inject({ url: `/queues/inference/history?${query}`, headers: admin });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ type: '/problems/invalid-request', errors: [{ path }] });
+    };
+    await refused('stage=summarize', 'querystring.stage');
+    await refused('from=yesterday', 'querystring.from');
+    await refused('from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z', 'querystring.from');
+    await refused('cursor=1700000000000-0', 'querystring.cursor');
+    await refused('limit=501', 'querystring.limit');
+    expect((await app.inject({ url: '/queues/nope/history', headers: admin })).statusCode).toBe(404);
+  });
+
+  test('is an admin endpoint: 401 without the bearer token, absent (404) without ADMIN_TOKEN', async ({ app, redisUrl, prefix }) => {
+    const anonymous = await app.inject({ url: '/queues/inference/history' });
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.json()).toMatchObject({ type: '/problems/unauthorized' });
+    expect((await app.inject({ url: '/queues/inference/history', headers: { authorization: 'Bearer wrong-token-of-some-length' } })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url: '/queues/inference/replay', payload: { from: '0', to: '1' } })).statusCode).toBe(401);
+
+    const closed = await buildTestApp(redisUrl, `${prefix}-closed`);
+    try {
+      expect((await closed.inject({ url: '/queues/inference/history', headers: admin })).json()).toMatchObject({ status: 404, type: '/problems/not-found' });
+      expect((await closed.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { from: '0', to: '1' } })).statusCode).toBe(404);
+    } finally {
+      await closed.close();
+    }
+  });
+});
+
+describe('POST /queues/:name/replay', () => {
+  test('re-runs exactly the requested range as new jobs linked to their originals, queued on the first stage', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const j1 = await submit(app, 'normal', 'one');
+    const j2 = await submit(app, 'high', 'two', { user: 'u1', n: 2 });
+    await sleep(2);
+    const plainEntry = (await redis.xadd(keys.stream('infer', 'low'), '*', 'model', 'echo', 'prompt', 'plain'))!;
+    const j3 = await submit(app, 'normal', 'three');
+    const j4 = await submit(app, 'normal', 'four');
+    for (const held of await take(redis, keys, 'w1', 10)) await completeStage(redis, keys, held, '{}', '', 60);
+    await redis.del(keys.job(`inference:low:${plainEntry}`)); // its input is still in its entry
+    const entries = (await history(app, '')).entries;
+    expect(entries.map((entry) => entry.job_id)).toEqual([j1, j2, `inference:low:${plainEntry}`, j3, j4]);
+
+    const response = await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { from: entries[1]!.entry_id, to: entries[3]!.entry_id } });
+    expect(response.statusCode).toBe(202);
+    const { replayed, skipped, next_cursor } = response.json();
+    expect(skipped).toEqual([]);
+    expect(next_cursor).toBeNull();
+    expect(replayed.map((job: { replay_of: string }) => job.replay_of)).toEqual([j2, `inference:low:${plainEntry}`, j3]);
+    const fresh = replayed.map((job: { job_id: string }) => job.job_id) as string[];
+    expect(new Set([...fresh, j1, j2, j3, j4]).size).toBe(7);
+
+    const input = async (jobId: string) => (await app.inject({ url: `/jobs/${jobId}` })).json().input;
+    expect(await input(fresh[0]!)).toEqual({ model: 'echo', prompt: 'two', metadata: { user: 'u1', n: 2, replay_of: j2 } });
+    expect(await input(fresh[1]!)).toEqual({ model: 'echo', prompt: 'plain', metadata: { replay_of: `inference:low:${plainEntry}` } });
+    expect(await input(fresh[2]!)).toEqual({ model: 'echo', prompt: 'three', metadata: { replay_of: j3 } });
+    const taken = await take(redis, keys, 'w2', 10);
+    // Each in its original's lane; a worker takes the high lane first.
+    expect(taken.map((job) => [job.jobId, job.lane])).toEqual([
+      [fresh[0], 'high'],
+      [fresh[2], 'normal'],
+      [fresh[1], 'low'],
+    ]);
+
+    // A chosen lane, and a range given in pages (limit, then cursor).
+    const page = await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { from: entries[0]!.entry_id, to: entries[4]!.entry_id, limit: 3, priority: 'low' } });
+    expect(page.json()).toMatchObject({ replayed: [{ replay_of: j1 }, { replay_of: j2 }, { replay_of: `inference:low:${plainEntry}` }], next_cursor: expect.any(String) });
+    const rest = await app.inject({
+      method: 'POST',
+      url: '/queues/inference/replay',
+      headers: admin,
+      payload: { from: entries[0]!.entry_id, to: entries[4]!.entry_id, limit: 3, priority: 'low', cursor: page.json().next_cursor },
+    });
+    expect(rest.json()).toMatchObject({ replayed: [{ replay_of: j3 }, { replay_of: j4 }], next_cursor: null });
+    expect(await redis.xlen(keys.stream('infer', 'low'))).toBe(1 + 1 + 5);
+  });
+
+  test('replays a document with its bytes, and skips one whose record (and document) expired', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'documents');
+    const payload = (name: string) => JSON.stringify({ filename: name, content_type: 'text/plain', size: 5, sha256: 'x', metadata: { source: 'test' } });
+    const kept = newJobId('documents');
+    const expired = newJobId('documents');
+    const bytes = Buffer.from([0x00, 0xff, 0x68, 0x69, 0x0a]);
+    await enqueueJobs(redis, keys, 'extract', [{ id: kept, lane: 'normal', payload: payload('a.txt'), document: bytes }], { idempotencyTtlSeconds: 60, maxBacklog: 0 });
+    await enqueueJobs(redis, keys, 'extract', [{ id: expired, lane: 'normal', payload: payload('b.txt'), document: bytes }], { idempotencyTtlSeconds: 60, maxBacklog: 0 });
+    await redis.del(keys.job(expired));
+
+    const response = await app.inject({ method: 'POST', url: '/queues/documents/replay', headers: admin, payload: { from: '0', to: new Date(Date.now() + 60_000).toISOString() } });
+    expect(response.statusCode).toBe(202);
+    const { replayed, skipped } = response.json();
+    expect(skipped).toEqual([{ job_id: expired, reason: expect.stringContaining('expired') }]);
+    expect(replayed).toEqual([{ job_id: expect.stringMatching(/^documents:/), replay_of: kept }]);
+    const copy = replayed[0].job_id as string;
+    expect(await redis.hgetBuffer(keys.job(copy), 'doc')).toEqual(bytes);
+    expect((await app.inject({ url: `/jobs/${copy}` })).json()).toMatchObject({ status: 'queued', stage: 'extract', input: { filename: 'a.txt', metadata: { source: 'test', replay_of: kept } } });
+    expect((await take(redis, keys, 'w1', 10, ['normal'], 'extract')).map((job) => job.jobId)).toContain(copy);
+  });
+
+  test("replays the jobs a later stage saw, from the queue's first stage", async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'documents');
+    const original = newJobId('documents');
+    const bytes = Buffer.from('some text');
+    await enqueueJobs(redis, keys, 'extract', [{ id: original, lane: 'high', payload: '{"filename":"c.txt","content_type":"text/plain","size":9,"sha256":"x"}', document: bytes }], {
+      idempotencyTtlSeconds: 60,
+      maxBacklog: 0,
+    });
+    const [, second] = findPipeline('documents')!.stages;
+    const [extracting] = await take(redis, keys, 'w1', 1, ['high'], 'extract');
+    await completeStage(redis, keys, extracting!, '{"text":"some text"}', second!, 60);
+
+    const body = { from: '0', to: new Date(Date.now() + 60_000).toISOString(), stage: second };
+    const { replayed } = (await app.inject({ method: 'POST', url: '/queues/documents/replay', headers: admin, payload: body })).json();
+    expect(replayed).toEqual([{ job_id: expect.any(String), replay_of: original }]);
+    expect((await app.inject({ url: `/jobs/${replayed[0].job_id}` })).json()).toMatchObject({ stage: 'extract', priority: 'high', input: { filename: 'c.txt', metadata: { replay_of: original } } });
+    expect(await redis.hgetBuffer(keys.job(replayed[0].job_id), 'doc')).toEqual(bytes);
+  });
+
+  test('refuses an invalid body with 400', async ({ app }) => {
+    const refused = async (payload: Record<string, unknown>, path: string) => {
+      const response = await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ type: '/problems/invalid-request', errors: [{ path }] });
+    };
+    await refused({ from: '0' }, 'body.to');
+    await refused({ from: '0', to: '1', limit: 1001 }, 'body.limit');
+    await refused({ from: '0', to: '1', stage: 'summarize' }, 'body.stage');
+    await refused({ from: '0', to: '1', priority: 'urgent' }, 'body.priority');
+  });
+});
+
+describe('replay and MAX_BACKLOG', () => {
+  const limited = redisTest.extend<{ app: App }>({
+    app: async ({ redisUrl, prefix }, use) => {
+      const app = await buildTestApp(redisUrl, prefix, { ADMIN_TOKEN: token, MAX_BACKLOG: '3' });
+      await use(app);
+      await app.close();
+    },
+  });
+
+  limited('a replay that would pass MAX_BACKLOG is a 503 and writes nothing', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    for (const prompt of ['a', 'b']) await submit(app, 'normal', prompt);
+    for (const held of await take(redis, keys, 'w1', 10)) await completeStage(redis, keys, held, '{}', '', 60);
+    await submit(app, 'normal', 'c'); // undone: the backlog is 1
+
+    const before = await keysUnder(redis, prefix);
+    const length = await redis.xlen(keys.stream('infer', 'normal'));
+    const body = { from: '0', to: new Date(Date.now() + 60_000).toISOString() };
+    const refused = await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: body });
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers['retry-after']).toBe('5');
+    expect(refused.json()).toMatchObject({ type: '/problems/queue-full', backlog: 1, limit: 3, detail: expect.stringContaining('Nothing was written') });
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+    expect(await redis.xlen(keys.stream('infer', 'normal'))).toBe(length);
+
+    const fewer = await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { ...body, limit: 2 } });
+    expect(fewer.statusCode).toBe(202);
+    expect(fewer.json().replayed).toHaveLength(2);
+  });
+});
