@@ -1,5 +1,4 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Slots } from './slots.js';
 
 const secondsBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
 
@@ -18,7 +17,8 @@ export class WorkerMetrics {
   readonly wait: Histogram<'queue' | 'stage'>;
   readonly redisErrors: Counter;
 
-  constructor(slots: Slots) {
+  /** `heldJobs`: the jobs running now (not slots reserved for a take in progress); `concurrency`: CONCURRENCY. */
+  constructor(heldJobs: () => number, concurrency: number) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const counter = (name: string, help: string) => new Counter({ name, help, labelNames: ['queue', 'stage'] as const, registers });
@@ -46,10 +46,10 @@ export class WorkerMetrics {
       help: 'Jobs this worker holds now.',
       registers,
       collect() {
-        this.set(slots.used);
+        this.set(heldJobs());
       },
     });
-    new Gauge({ name: 'conveyor_worker_concurrency', help: 'CONCURRENCY of this worker.', registers }).set(slots.size);
+    new Gauge({ name: 'conveyor_worker_concurrency', help: 'CONCURRENCY of this worker.', registers }).set(concurrency);
     this.redisErrors = new Counter({ name: 'conveyor_redis_errors_total', help: 'Redis connection and command errors.', registers });
   }
 }
