@@ -16,8 +16,11 @@ test('a job running three times its lease is not taken by another worker and com
       return states[0]!.status === 'completed' ? states : undefined;
     }, 'the long job to complete', 30_000);
     const record = await redis.hgetall(`${prefix}:{inference}:job:${id}`);
+    // The record says completed as soon as Redis ran the script; the worker's log line may still be in the pipe.
+    const completedLines = () => workers.flatMap((worker) => worker.logs()).filter((line) => line['msg'] === 'job completed' && line['job_id'] === id);
+    await waitFor(() => completedLines().length > 0, "the worker's log line for the completion");
     const logs = workers.flatMap((worker) => worker.logs());
-    const completions = logs.filter((line) => line['msg'] === 'job completed' && line['job_id'] === id);
+    const completions = completedLines();
     const takeovers = logs.filter((line) => line['msg'] === 'took over a job whose lease lapsed');
     report('long job', { 'lease ms': 1500, 'job ms': Number(record['finished_at']) - Number(record['started_at']), attempts: state!.attempts, 'takeovers': takeovers.length });
     expect(state).toMatchObject({ status: 'completed', attempts: 1 });

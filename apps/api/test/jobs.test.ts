@@ -41,6 +41,14 @@ describe('POST /jobs', () => {
     expect(Date.parse(job.created_at)).toBeGreaterThan(Date.now() - 60_000);
   });
 
+  test("the seed's own example payload (user_id, model, prompt, priority) is accepted and kept", async ({ app }) => {
+    const seed = { user_id: '12345', model: 'echo', prompt: 'Summarize this document...', priority: 'high' };
+    const response = await app.inject({ method: 'POST', url: '/jobs', payload: seed });
+    expect(response.statusCode).toBe(202);
+    const job = (await app.inject({ url: `/jobs/${response.json().job_id}` })).json();
+    expect(job).toMatchObject({ priority: 'high', input: { user_id: '12345', model: 'echo', prompt: 'Summarize this document...' } });
+  });
+
   test('the same Idempotency-Key returns the same job with 200; with another body it is a 422', async ({ app, redis, prefix }) => {
     const headers = { 'idempotency-key': 'req-42' };
     const first = await app.inject({ method: 'POST', url: '/jobs', headers, payload: { model: 'echo', prompt: 'once' } });

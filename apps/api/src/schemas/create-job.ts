@@ -11,6 +11,7 @@ const idempotencyKey = z
 
 const jobFields = {
   ...inferencePayloadSchema.shape,
+  user_id: z.string().min(1).max(200).optional().describe('who asked, e.g. "12345"; kept with the job'),
   priority: z.enum(LANES).default('normal').describe('lane: high jobs are taken before normal, normal before low'),
   queue: z.string().default('inference').describe('a queue that takes JSON jobs'),
   ...jobOptionsSchema.shape,
