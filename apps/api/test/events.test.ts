@@ -36,7 +36,6 @@ const test = redisTest.extend<{ app: App; url: string; worker: WorkerProcess }>(
   app: async ({ redisUrl, prefix }, use) => {
     const app = await buildTestApp(redisUrl, prefix, { SSE_HEARTBEAT: '200ms' });
     await app.listen({ port: 0, host: '127.0.0.1' });
-    await waitFor(async () => ((await app.redis.pubsub('NUMSUB', `${prefix}:{inference}:events`)) as [string, number])[1] === 1, 'the event hub to subscribe');
     await use(app);
     await app.close();
   },
@@ -98,12 +97,21 @@ describe('job events over Server-Sent Events', () => {
     } finally {
       admin.disconnect();
     }
+    expect(app.events.channels).toEqual([`${prefix}:{inference}:events`]);
     const results = await Promise.all(watchers);
     for (const [i, events] of results.entries()) {
       expect(events.at(-1)).toMatchObject({ event: 'completed', data: { job_id: ids[i % 20] } });
       expect(events.every((event) => event.event === 'state' || event.data['job_id'] === ids[i % 20])).toBe(true);
     }
     await waitFor(() => app.events.listeners === 0 && app.streams.size === 0, 'listeners to be cleaned up');
+    // With no one listening, the API stops receiving the queue's events at all.
+    expect(app.events.channels).toEqual([]);
+    const quiet = createRedis(redisUrl, { role: 'command', name: 'conveyor:test' });
+    try {
+      await waitFor(async () => ((await quiet.pubsub('NUMSUB', `${prefix}:{inference}:events`)) as [string, number])[1] === 0, 'the channel to be unsubscribed');
+    } finally {
+      quiet.disconnect();
+    }
 
     // A client that goes away mid-stream is removed too.
     const abort = new AbortController();

@@ -1,3 +1,4 @@
+import { randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 
 /**
@@ -6,7 +7,21 @@ import { monotonicFactory } from 'ulid';
  * into a stream by another producer are named `<queue>:<entry ID>` instead.
  */
 
-const nextUlid = monotonicFactory();
+/**
+ * ULID's randomness, drawn from a pool filled 4 KiB at a time: the default draws from the
+ * CSPRNG once per character, which was a tenth of the API's CPU time under load.
+ */
+const pool = new Uint8Array(4_096);
+let poolOffset = pool.length;
+function pooledRandom(): number {
+  if (poolOffset === pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  return pool[poolOffset++]! / 256;
+}
+
+const nextUlid = monotonicFactory(pooledRandom);
 
 export function newJobId(queue: string): string {
   return `${queue}:${nextUlid()}`;

@@ -17,10 +17,6 @@ export default fp(
     const streams = new Set<SseStream>();
     app.decorate('events', hub);
     app.decorate('streams', streams);
-    app.addHook('onReady', async () => {
-      // Subscribing waits for Redis; the API serves (and answers 503) while Redis is away.
-      hub.start().catch((error: Error) => app.log.warn({ err: error.message }, 'could not subscribe to job events yet; retrying on reconnect'));
-    });
     app.addHook('preClose', async () => {
       for (const stream of streams) stream.close();
     });

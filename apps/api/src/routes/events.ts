@@ -26,7 +26,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
       // Listen before reading the state, so no event falls between the two.
       const buffered: JobEvent[] = [];
       let forward: ((event: JobEvent) => void) | undefined;
-      const stop = app.events.onJob(jobId, (event) => (forward ? forward(event) : buffered.push(event)));
+      const stop = await app.events.onJob(jobId, (event) => (forward ? forward(event) : buffered.push(event)));
       let job;
       try {
         job = await app.jobs.find(jobId);
@@ -66,9 +66,11 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
     },
     async (request, reply) => {
       app.jobs.queueKeys(request.query.queue);
-      const stream = new SseStream(reply, heartbeatMs);
+      // Subscribed before the stream opens: a Redis that does not answer is still a 503, not a dead stream.
+      let stream: SseStream | undefined;
+      const stop = await app.events.onQueue(request.query.queue, (event) => stream?.send(event.event, event));
+      stream = new SseStream(reply, heartbeatMs);
       app.streams.add(stream);
-      const stop = app.events.onQueue(request.query.queue, (event) => stream.send(event.event, event));
       stream.onClose(() => {
         stop();
         app.streams.delete(stream);

@@ -1,6 +1,7 @@
-import { createRedis, PIPELINES, QueueKeys } from '@conveyor/shared';
+import { createRedis, PIPELINES, queueOfJobId, QueueKeys } from '@conveyor/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
+import { ProblemError } from '../problems/problem-error.js';
 
 /** A job event as the transition scripts publish it on `<prefix>:{<queue>}:events`. */
 export interface JobEvent {
@@ -15,39 +16,64 @@ export type EventListener = (event: JobEvent) => void;
 /** Events after which a job changes no more. */
 export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['completed', 'dead', 'cancelled']);
 
+/** How long a new listener waits for Redis to confirm its channel's subscription. */
+const SUBSCRIBE_TIMEOUT_MS = 1_000;
+
+interface Subscription {
+  listeners: number;
+  ready: Promise<unknown>;
+}
+
 /**
- * One pub/sub connection per API process, subscribed to every queue's events channel, fanned
- * out in memory to any number of listeners (SSE clients) by job and by queue. Many clients
- * watching many jobs cost one Redis connection, not one each.
+ * One pub/sub connection per API process, fanned out in memory to any number of listeners (SSE
+ * clients) by job and by queue. Many clients watching many jobs cost one Redis connection, not
+ * one each. A queue's events channel is subscribed only while someone listens to it: every
+ * transition is published, and an API nobody watches should not receive them all.
  */
 export class EventHub {
   readonly #subscriber: Redis;
   readonly #byJob = new Map<string, Set<EventListener>>();
   readonly #byQueue = new Map<string, Set<EventListener>>();
   readonly #queueOfChannel = new Map<string, string>();
+  readonly #channelOfQueue = new Map<string, string>();
+  readonly #subscriptions = new Map<string, Subscription>();
 
   constructor(redisUrl: string, prefix: string, private readonly logger: FastifyBaseLogger) {
     this.#subscriber = createRedis(redisUrl, { role: 'subscriber', name: 'conveyor:api:events' });
-    for (const pipeline of PIPELINES) this.#queueOfChannel.set(new QueueKeys(prefix, pipeline.name).events, pipeline.name);
+    for (const pipeline of PIPELINES) {
+      const channel = new QueueKeys(prefix, pipeline.name).events;
+      this.#queueOfChannel.set(channel, pipeline.name);
+      this.#channelOfQueue.set(pipeline.name, channel);
+    }
     this.#subscriber.on('message', (channel: string, text: string) => this.#dispatch(channel, text));
-  }
-
-  async start(): Promise<void> {
-    await this.#subscriber.subscribe(...this.#queueOfChannel.keys());
   }
 
   close(): void {
     this.#subscriber.disconnect();
   }
 
-  /** Calls `listener` with each event of the job until the returned function is called. */
-  onJob(jobId: string, listener: EventListener): () => void {
-    return add(this.#byJob, jobId, listener);
+  /**
+   * Calls `listener` with each event of the job until the returned function is called. Resolves
+   * once the job's channel is subscribed, so an event published after that is not missed.
+   */
+  async onJob(jobId: string, listener: EventListener): Promise<() => void> {
+    const queue = queueOfJobId(jobId);
+    const release = queue === undefined ? () => {} : await this.#listenTo(queue);
+    const remove = add(this.#byJob, jobId, listener);
+    return () => {
+      remove();
+      release();
+    };
   }
 
   /** Calls `listener` with each event of the queue until the returned function is called. */
-  onQueue(queue: string, listener: EventListener): () => void {
-    return add(this.#byQueue, queue, listener);
+  async onQueue(queue: string, listener: EventListener): Promise<() => void> {
+    const release = await this.#listenTo(queue);
+    const remove = add(this.#byQueue, queue, listener);
+    return () => {
+      remove();
+      release();
+    };
   }
 
   /** Listeners now registered, for tests and metrics. */
@@ -55,6 +81,45 @@ export class EventHub {
     let count = 0;
     for (const set of [...this.#byJob.values(), ...this.#byQueue.values()]) count += set.size;
     return count;
+  }
+
+  /** Channels subscribed now. */
+  get channels(): string[] {
+    return [...this.#subscriptions.keys()];
+  }
+
+  /** Subscribes the queue's channel (once for any number of listeners); the returned function lets go of it. */
+  async #listenTo(queue: string): Promise<() => void> {
+    const channel = this.#channelOfQueue.get(queue);
+    if (channel === undefined) return () => {};
+    let subscription = this.#subscriptions.get(channel);
+    if (!subscription) {
+      subscription = { listeners: 0, ready: this.#subscriber.subscribe(channel) };
+      this.#subscriptions.set(channel, subscription);
+    }
+    subscription.listeners += 1;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      subscription.listeners -= 1;
+      if (subscription.listeners > 0 || this.#subscriptions.get(channel) !== subscription) return;
+      this.#subscriptions.delete(channel);
+      this.#subscriber.unsubscribe(channel).catch((error: Error) => this.logger.debug({ err: error.message, channel }, 'unsubscribe failed'));
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ProblemError('service-unavailable', `Redis did not confirm the subscription to ${queue}'s events within ${SUBSCRIBE_TIMEOUT_MS} ms; it may be unreachable. Nothing was changed.`, {}, { 'retry-after': '1' })), SUBSCRIBE_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([subscription.ready, timeout]);
+    } catch (error) {
+      release();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    return release;
   }
 
   #dispatch(channel: string, text: string): void {

@@ -24,26 +24,28 @@ local rcall = redis.call
 -- @include nowMs
 -- @include publishEvent
 -- @include checkAttempt
--- @include recordStageTiming
+-- @include stageTimings
 -- @include countEvent
 
 local jobKey, stage, lane, entryId = KEYS[2], ARGV[2], ARGV[3], ARGV[4]
-local refusal = checkAttempt(jobKey, stage, entryId, ARGV[5])
+-- One read for the fencing check and everything the completion writes.
+local r = rcall('HMGET', jobKey, 'status', 'stage', 'entry', 'attempts', 'id', 'stages', 'stage_started_at', 'worker', 'error')
+local refusal = attemptRefusal(r, stage, entryId, ARGV[5])
 if refusal then
   if refusal == -1 then rcall('XACK', KEYS[1], stage, entryId) end
   return refusal
 end
 
 local now = nowMs()
-local jobId = rcall('HGET', jobKey, 'id')
+local jobId = r[5]
 rcall('XACK', KEYS[1], stage, entryId)
 rcall('HDEL', KEYS[3], stage .. ':' .. lane .. ':' .. entryId)
-recordStageTiming(jobKey, stage, now)
+local stages = stageTimings(r[6], r[4], r[7], r[8], stage, now)
 
 local nextStage = ARGV[7]
 if nextStage ~= '' then
   local entry = rcall('XADD', KEYS[4], '*', 'job', jobId)
-  rcall('HSET', jobKey, 'out:' .. stage, ARGV[6], 'stage', nextStage, 'status', 'queued',
+  rcall('HSET', jobKey, 'out:' .. stage, ARGV[6], 'stage', nextStage, 'status', 'queued', 'stages', stages,
     'entry', entry, 'attempts', 0, 'failures', 0, 'stalls', 0, 'queued_at', now, 'updated_at', now)
   rcall('HDEL', jobKey, 'stage_started_at', 'error')
   publishEvent(ARGV[1] .. 'events', 'stage-completed', jobId, now, { stage = stage, next_stage = nextStage })
@@ -51,8 +53,8 @@ if nextStage ~= '' then
   return 2
 end
 
-rcall('HSET', jobKey, 'status', 'completed', 'result', ARGV[6], 'finished_at', now, 'updated_at', now)
-rcall('HDEL', jobKey, 'error')
+rcall('HSET', jobKey, 'status', 'completed', 'result', ARGV[6], 'stages', stages, 'finished_at', now, 'updated_at', now)
+if r[9] then rcall('HDEL', jobKey, 'error') end
 rcall('EXPIRE', jobKey, tonumber(ARGV[8]))
 publishEvent(ARGV[1] .. 'events', 'completed', jobId, now, { stage = stage })
 countEvent(ARGV[1], now, 'completed', stage)

@@ -27,13 +27,9 @@ local function startJob(ctx, stream, lane, entryId, fields, now)
     'payload', 'timeout_ms', 'backoff', 'created_at', 'queued_at')
   local payload, maxAttempts, timeoutMs, backoff, createdAt, queuedAt = rec[6], rec[4], rec[7], rec[8], rec[9], rec[10]
 
-  if rec[1] then
-    if rec[2] ~= entryId or (rec[1] ~= 'queued' and rec[1] ~= 'active') then
-      rcall('XACK', stream, ctx.group, entryId)
-      rcall('HDEL', ctx.activeKey, activeField)
-      return false
-    end
-  else
+  local attempts
+  if not rec[1] then
+    -- No record yet: written now, already active, in one call.
     createdAt = string.match(entryId, '^(%d+)')
     queuedAt = createdAt
     if map['job'] then
@@ -48,38 +44,46 @@ local function startJob(ctx, stream, lane, entryId, fields, now)
     else
       payload = cjson.encode(map)
     end
-    rcall('HSET', jobKey, 'id', jobId, 'queue', ctx.queue, 'stage', ctx.stage, 'lane', lane,
-      'status', 'queued', 'payload', payload, 'created_at', createdAt, 'queued_at', createdAt,
-      'attempts', 0, 'entry', entryId)
-    if maxAttempts then rcall('HSET', jobKey, 'max_attempts', maxAttempts) end
-    if timeoutMs then rcall('HSET', jobKey, 'timeout_ms', timeoutMs) end
-    if backoff then rcall('HSET', jobKey, 'backoff', backoff) end
+    attempts = 1
+    local fields = { 'id', jobId, 'queue', ctx.queue, 'stage', ctx.stage, 'lane', lane,
+      'status', 'active', 'payload', payload, 'created_at', createdAt, 'queued_at', createdAt,
+      'attempts', attempts, 'entry', entryId, 'worker', ctx.consumer, 'started_at', now,
+      'stage_started_at', now, 'updated_at', now }
+    if maxAttempts then fields[#fields + 1] = 'max_attempts'; fields[#fields + 1] = maxAttempts end
+    if timeoutMs then fields[#fields + 1] = 'timeout_ms'; fields[#fields + 1] = timeoutMs end
+    if backoff then fields[#fields + 1] = 'backoff'; fields[#fields + 1] = backoff end
+    rcall('HSET', jobKey, unpack(fields))
+  else
+    if rec[2] ~= entryId or (rec[1] ~= 'queued' and rec[1] ~= 'active') then
+      rcall('XACK', stream, ctx.group, entryId)
+      rcall('HDEL', ctx.activeKey, activeField)
+      return false
+    end
+    if rec[1] == 'active' then
+      local stalls = rcall('HINCRBY', jobKey, 'stalls', 1)
+      local held = tonumber(rec[3] or '0')
+      local err = cjson.encode({
+        message = 'The worker running attempt ' .. held .. ' stopped renewing its lease (it died, hung or lost Redis) before the job finished.',
+        code = 'LEASE_EXPIRED', retryable = true, stage = ctx.stage, attempt = held, at = now })
+      appendError(jobKey, err)
+      if stalls > ctx.maxStalls then
+        rcall('XACK', stream, ctx.group, entryId)
+        rcall('HDEL', ctx.activeKey, activeField)
+        local stalled = cjson.encode({
+          message = 'The job stalled ' .. stalls .. ' times: each time, the worker holding it stopped before it finished. It is dead-lettered so that it cannot stop more workers.',
+          code = 'STALLED', retryable = false, stage = ctx.stage, attempt = held, at = now })
+        appendError(jobKey, stalled)
+        deadLetter(ctx.base, jobKey, jobId, now, stalled, ctx.retentionSeconds)
+        return false
+      end
+    end
+    attempts = rcall('HINCRBY', jobKey, 'attempts', 1)
+    rcall('HSET', jobKey, 'status', 'active', 'worker', ctx.consumer, 'started_at', now, 'updated_at', now)
+    rcall('HDEL', jobKey, 'progress', 'progress_message')
+    if attempts == 1 then rcall('HSET', jobKey, 'stage_started_at', now) end
   end
 
   local limit = tonumber(maxAttempts or ctx.defaultMaxAttempts)
-  if rec[1] == 'active' then
-    local stalls = rcall('HINCRBY', jobKey, 'stalls', 1)
-    local attempts = tonumber(rec[3] or '0')
-    local err = cjson.encode({
-      message = 'The worker running attempt ' .. attempts .. ' stopped renewing its lease (it died, hung or lost Redis) before the job finished.',
-      code = 'LEASE_EXPIRED', retryable = true, stage = ctx.stage, attempt = attempts, at = now })
-    appendError(jobKey, err)
-    if stalls > ctx.maxStalls then
-      rcall('XACK', stream, ctx.group, entryId)
-      rcall('HDEL', ctx.activeKey, activeField)
-      local stalled = cjson.encode({
-        message = 'The job stalled ' .. stalls .. ' times: each time, the worker holding it stopped before it finished. It is dead-lettered so that it cannot stop more workers.',
-        code = 'STALLED', retryable = false, stage = ctx.stage, attempt = attempts, at = now })
-      appendError(jobKey, stalled)
-      deadLetter(ctx.base, jobKey, jobId, now, stalled, ctx.retentionSeconds)
-      return false
-    end
-  end
-
-  local attempts = rcall('HINCRBY', jobKey, 'attempts', 1)
-  rcall('HSET', jobKey, 'status', 'active', 'worker', ctx.consumer, 'started_at', now, 'updated_at', now)
-  rcall('HDEL', jobKey, 'progress', 'progress_message')
-  if attempts == 1 then rcall('HSET', jobKey, 'stage_started_at', now) end
   rcall('HSET', ctx.activeKey, activeField, jobId)
   publishEvent(ctx.base .. 'events', 'active', jobId, now, { stage = ctx.stage, attempt = attempts, worker = ctx.consumer })
 
