@@ -24,16 +24,20 @@ interface PackageJson {
 }
 const readPackage = (path: string) => JSON.parse(readText(path)) as PackageJson;
 
-/** Workspace packages by name, with the folder each lives in (`apps/api`). */
+/** Workspace packages by name, with the folder each lives in (`apps/api`), as pnpm-workspace.yaml lists them. */
 function workspacePackages(): Map<string, { dir: string; manifest: PackageJson }> {
+  const { packages: patterns } = parseYaml(readText('pnpm-workspace.yaml')) as { packages: string[] };
+  const dirs = patterns.flatMap((pattern) => {
+    if (!pattern.endsWith('/*')) return [pattern];
+    const parent = pattern.slice(0, -2);
+    return readdirSync(at(`${parent}/`), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => `${parent}/${entry.name}`);
+  });
   const found = new Map<string, { dir: string; manifest: PackageJson }>();
-  for (const parent of ['apps', 'packages']) {
-    for (const entry of readdirSync(at(`${parent}/`), { withFileTypes: true })) {
-      const dir = `${parent}/${entry.name}`;
-      if (!entry.isDirectory() || !existsSync(at(`${dir}/package.json`))) continue;
-      const manifest = readPackage(`${dir}/package.json`);
-      found.set(manifest.name, { dir, manifest });
-    }
+  for (const dir of dirs.filter((candidate) => existsSync(at(`${candidate}/package.json`)))) {
+    const manifest = readPackage(`${dir}/package.json`);
+    found.set(manifest.name, { dir, manifest });
   }
   return found;
 }

@@ -1,0 +1,28 @@
+/**
+ * `pnpm bench` (full, under 10 minutes) or `pnpm bench --quick` (under a minute). Prints the
+ * table and writes every figure to bench/results/latest.json (full) or quick.json (quick).
+ * `--only processing,latency` runs some scenarios.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { runBenchmark, SCENARIOS, type ScenarioName } from './benchmark.js';
+import { machineLine, markdownTable, textTable } from './report.js';
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+const only = values.only?.split(',').map((name) => name.trim()) as ScenarioName[] | undefined;
+const unknown = only?.filter((name) => !(name in SCENARIOS));
+if (unknown?.length) {
+  console.error(`bench: unknown scenario ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  process.exit(2);
+}
+const mode = values.quick ? 'quick' : 'full';
+console.error(`bench: ${mode} mode${only ? `, only ${only.join(', ')}` : ''}`);
+
+const results = await runBenchmark({ mode, ...(only ? { only } : {}), progress: (message) => console.error(`  ${message}`) });
+
+const folder = new URL('../results/', import.meta.url);
+mkdirSync(folder, { recursive: true });
+const name = mode === 'full' && !only ? 'latest' : mode === 'quick' && !only ? 'quick' : 'partial';
+writeFileSync(new URL(`${name}.json`, folder), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(new URL(`${name}.md`, folder), `${machineLine(results)}\n\n${markdownTable(results)}\n`);
+console.log(`\n${machineLine(results)}\n\n${textTable(results)}\n\nwritten: bench/results/${name}.json, bench/results/${name}.md`);

@@ -1,0 +1,24 @@
+/**
+ * The benchmark at toy sizes, so it cannot rot: every scenario runs against the real API and
+ * worker processes and the real peers, and yields figures. No thresholds: speed is measured by
+ * `pnpm bench`, not asserted here.
+ */
+import { expect, test } from 'vitest';
+import { runBenchmark, SCENARIOS } from '../src/benchmark.js';
+import { markdownTable, textTable } from '../src/report.js';
+
+test('every scenario runs at smoke size and reports finite figures', { timeout: 240_000 }, async () => {
+  const results = await runBenchmark({ mode: 'smoke' });
+  expect(results.scenarios).toHaveLength(Object.keys(SCENARIOS).length);
+  expect(results.machine.redis).toMatch(/^\d+\.\d+/);
+  for (const comparison of results.comparisons) {
+    expect(comparison.ours).not.toMatch(/NaN|Infinity/);
+    if (comparison.ratio !== null) expect(Number.isFinite(comparison.ratio) && comparison.ratio > 0, `${comparison.scenario}: ${comparison.measure}`).toBe(true);
+  }
+  const memory = results.scenarios.find((scenario) => scenario.scenario === 'memory')!.figures['bytes_per_job'] as Record<string, number>;
+  expect(memory['conveyor']).toBeGreaterThan(50);
+  expect(memory['bullmq']).toBeGreaterThan(50);
+  const table = textTable(results);
+  for (const scenario of results.scenarios) expect(table).toContain(scenario.scenario);
+  expect(markdownTable(results).split('\n')).toHaveLength(results.comparisons.length + 2);
+});
