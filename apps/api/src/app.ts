@@ -58,9 +58,12 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(eventHubPlugin, { config });
   await app.register(adminAuthPlugin, { config });
 
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
-  });
+  if (logger.isLevelEnabled('debug')) {
+    app.addHook('onResponse', (request, reply, done) => {
+      request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+      done();
+    });
+  }
 
   await app.register(healthRoutes);
   await app.register(jobsRoutes, { maxBatchBytes: config.MAX_BATCH_BYTES });

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
+import { Agent } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { flush, formatNumber, SEED_JOB, type BenchContext, type ScenarioResult } from '../scenario.js';
-import { steadyLoad } from '../steady-load.js';
+import { postJson, steadyLoad } from '../steady-load.js';
 import { BullmqStack } from '../stacks/bullmq.js';
 import { ConveyorStack } from '../stacks/conveyor.js';
 import { median, ratio, summarize, type LatencySummary } from '../stats.js';
@@ -32,8 +33,8 @@ interface Side {
   sightings: Sightings;
 }
 
-async function steady(ctx: BenchContext, side: Side): Promise<LatencySummary & { achieved_rate: number; failed: number }> {
-  const { rate, seconds } = ctx.sizes.latency;
+async function steady(ctx: BenchContext, side: Side, seconds = ctx.sizes.latency.seconds): Promise<LatencySummary & { achieved_rate: number; failed: number }> {
+  const { rate } = ctx.sizes.latency;
   const sentAt = new Map<string, number>();
   const load = await steadyLoad(`${side.url}/jobs`, JSON.stringify(SEED_JOB), rate, seconds, (jobId, at) => sentAt.set(jobId, at));
   await waitFor(() => [...sentAt.keys()].every((id) => side.sightings.completed.has(id)), 'every job of the steady load to complete', 60_000);
@@ -42,14 +43,17 @@ async function steady(ctx: BenchContext, side: Side): Promise<LatencySummary & {
 }
 
 async function idle(ctx: BenchContext, side: Side): Promise<LatencySummary> {
+  const agent = new Agent({ keepAlive: true });
+  const url = new URL(`${side.url}/jobs`);
   const samples: number[] = [];
   for (let i = 0; i < ctx.sizes.latency.idleSamples; i += 1) {
     const sentAt = performance.now();
-    const response = await fetch(`${side.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(SEED_JOB) });
-    const { job_id: jobId } = (await response.json()) as { job_id: string };
+    const answer = await postJson(agent, url, JSON.stringify(SEED_JOB));
+    const { job_id: jobId } = JSON.parse(answer.body) as { job_id: string };
     samples.push((await side.sightings.activeAt(jobId)) - sentAt);
     await sleep(10);
   }
+  agent.destroy();
   return summarize(samples);
 }
 
@@ -76,7 +80,8 @@ export async function latency(ctx: BenchContext): Promise<ScenarioResult> {
     events.on('active', ({ jobId }) => sides.bullmq.sightings.see('active', jobId));
     events.on('completed', ({ jobId }) => sides.bullmq.sightings.see('completed', jobId));
     await events.waitUntilReady();
-    await sleep(200);
+    // A short run at the same rate first, not counted: the processes' code gets compiled hot.
+    for (const name of ['conveyor', 'bullmq'] as const) await steady(ctx, sides[name], ctx.sizes.latency.warmupSeconds);
     for (let round = 1; round <= ctx.sizes.rounds; round += 1) {
       for (const name of ['conveyor', 'bullmq'] as const) {
         const run = await steady(ctx, sides[name]);

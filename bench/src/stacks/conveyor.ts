@@ -46,10 +46,14 @@ export class ConveyorStack {
     return ids;
   }
 
-  /** Jobs completed so far, from the queue's event counters (`stats:<minute>` hashes). */
+  /**
+   * Jobs completed in the last half hour, from the queue's per-minute event counters (each
+   * phase of the benchmark starts on an empty Redis and lasts far less).
+   */
   async completed(): Promise<number> {
-    const keys = await this.redis.keys(`${this.keys.base}stats:*`);
-    const counts = await Promise.all(keys.map((key) => this.redis.hget(key, 'completed:infer')));
+    const minute = Math.floor(Date.now() / 60_000);
+    const minutes = Array.from({ length: 31 }, (_, i) => minute + 1 - i);
+    const counts = await Promise.all(minutes.map((m) => this.redis.hget(this.keys.stats(m), 'completed:infer')));
     return counts.reduce((sum, count) => sum + Number(count ?? 0), 0);
   }
 

@@ -71,10 +71,12 @@ export default fp(
     };
 
     app.decorate('metrics', { registry, enqueued, redisErrors });
-    app.addHook('onResponse', async (request, reply) => {
+    // A callback hook, not an async one: it runs on every request and needs no promise.
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
       requests.inc({ method: request.method, route, status: String(reply.statusCode) });
       durations.observe({ method: request.method, route }, reply.elapsedTime / 1_000);
+      done();
     });
     app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics' } }, async (request, reply) => {
       // A scrape while Redis is away still returns the process's own metrics.
