@@ -1,5 +1,6 @@
-import { completeStage, failAttempt, reportProgress, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
+import { failAttempt, reportProgress, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
 import { backoffOf, retryDelay } from './backoff.js';
+import { CompletionBatcher } from './completion-batcher.js';
 import { NonRetryableError } from './processors/non-retryable-error.js';
 import type { Processor, ProcessorHelpers } from './processors/processor.js';
 import { attemptPolicy, type ServedStage, type WorkerContext } from './worker-context.js';
@@ -40,12 +41,15 @@ function heldKey(job: Pick<TakenJob, 'queue' | 'stage' | 'lane' | 'entryId'>): s
  */
 export class JobRunner {
   readonly #held = new Map<string, HeldJob>();
+  readonly #completions: CompletionBatcher;
 
   constructor(
     private readonly ctx: WorkerContext,
     private readonly stages: ReadonlyMap<string, ServedStage>,
     private readonly processors: ReadonlyMap<string, Processor>,
-  ) {}
+  ) {
+    this.#completions = new CompletionBatcher(ctx);
+  }
 
   /** The jobs held now. */
   held(): HeldJob[] {
@@ -94,7 +98,7 @@ export class JobRunner {
       return;
     }
     try {
-      const outcome = await completeStage(this.ctx.redis, this.ctx.keysOf(job.queue), job, output, served.next, this.ctx.retentionSeconds);
+      const outcome = await this.#completions.complete({ job, output, nextStage: served.next });
       this.#measure(held, outcome === 'completed' || outcome === 'advanced' ? 'completed' : 'refused');
       if (outcome === 'completed' || outcome === 'advanced') this.ctx.metrics.completed.inc({ queue: job.queue, stage: job.stage });
       const level = this.ctx.config.LOG_TRANSITIONS ? 'info' : 'debug';

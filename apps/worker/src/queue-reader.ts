@@ -6,6 +6,13 @@ import type { PauseState } from './pause-state.js';
 import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
+ * Most jobs one take asks for. With takes smaller than the worker's concurrency, Redis starts
+ * the next batch while this process runs the last one (measured here: 8.3k instead of 7.4k
+ * no-op jobs/s at CONCURRENCY 256).
+ */
+export const TAKE_BATCH = 64;
+
+/**
  * Takes jobs of one queue's served stages while the worker has free slots. When every lane
  * ran dry it blocks on XREAD (not XREADGROUP: nothing is delivered outside the take script)
  * from each lane's last entry, so it wakes on the next new entry and never misses one.
@@ -71,7 +78,7 @@ export class QueueReader {
     const order = open.map((_, i) => open[(i + this.#rotation) % open.length]!);
     this.#rotation = (this.#rotation + 1) % this.stages.length;
     for (const served of order) {
-      const reserved = this.ctx.slots.reserve();
+      const reserved = this.ctx.slots.reserve(TAKE_BATCH);
       if (reserved === 0) return undefined;
       let taken = 0;
       try {

@@ -1,7 +1,7 @@
 import { keysUnder, redisTest as test } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { completeStage, enqueueJobs, ensureGroups, failAttempt, newJobId, promoteDueJobs, QueueKeys, readJob, takeJobs, type Lane, type NewJob, type Pipeline } from '../src/index.js';
+import { completeStage, completeStages, enqueueJobs, ensureGroups, failAttempt, newJobId, promoteDueJobs, QueueKeys, readJob, takeJobs, type Lane, type NewJob, type Pipeline } from '../src/index.js';
 
 const pipelines: Pipeline[] = [
   { name: 'inference', input: 'json', stages: ['infer'] },
@@ -83,6 +83,47 @@ describe('the transition scripts', () => {
     expect(await completeStage(redis, keys, second!, '{"text":"hi"}', '', 60)).toBe('completed');
     expect(await completeStage(redis, keys, second!, '{"twice":true}', '', 60)).toBe('not-current-attempt');
     expect(await redis.hget(keys.job(first!.jobId), 'result')).toBe('{"text":"hi"}');
+  });
+
+  test('one call completes many held jobs, each on its own: a stale attempt among them is refused and the others still complete', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    await enqueueJobs(redis, keys, 'infer', [job('inference', 'high'), job('inference'), job('inference'), job('inference', 'low')], limits);
+    const held = (await take(redis, keys)).jobs;
+    expect(held.map((one) => one.lane)).toEqual(['high', 'normal', 'normal', 'low']);
+    expect(await redis.hlen(keys.active)).toBe(4);
+    // The low job was taken over: its attempt is no longer the one this worker holds.
+    const stale = { ...held[3]!, attempt: held[3]!.attempt + 1 };
+    const outcomes = await completeStages(redis, keys, [
+      { job: held[0]!, output: '{"n":0}', nextStage: '' },
+      { job: held[1]!, output: '{"n":1}', nextStage: '' },
+      { job: stale, output: '{"late":true}', nextStage: '' },
+      { job: held[2]!, output: '{"n":2}', nextStage: '' },
+    ], 60);
+    expect(outcomes).toEqual(['completed', 'completed', 'not-current-attempt', 'completed']);
+    for (const i of [0, 1, 2]) expect(await redis.hgetall(keys.job(held[i]!.jobId))).toMatchObject({ status: 'completed', result: `{"n":${i}}` });
+    expect(await redis.hget(keys.job(held[3]!.jobId), 'status')).toBe('active');
+    // Acked in each lane's stream; only the refused job is still pending and in the active index.
+    expect((await redis.xpending(keys.stream('infer', 'high'), 'infer'))[0]).toBe(0);
+    expect((await redis.xpending(keys.stream('infer', 'normal'), 'infer'))[0]).toBe(0);
+    expect((await redis.xpending(keys.stream('infer', 'low'), 'infer'))[0]).toBe(1);
+    expect(Object.values(await redis.hgetall(keys.active))).toEqual([held[3]!.jobId]);
+    const minute = Math.floor(Number((await redis.time())[0]) / 60);
+    const counted = await Promise.all([minute - 1, minute].map((m) => redis.hget(keys.stats(m), 'completed:infer')));
+    expect(counted.reduce((sum, n) => sum + Number(n ?? 0), 0)).toBe(3);
+  });
+
+  test('one call can advance some jobs to their next stage and finish others', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'docs');
+    const docs = [job('docs', 'normal', { document: Buffer.from('one') }), job('docs', 'normal', { document: Buffer.from('two') })];
+    await enqueueJobs(redis, keys, 'extract', docs, limits);
+    const extracting = (await take(redis, keys, 'extract')).jobs;
+    expect(await completeStages(redis, keys, extracting.map((held, i) => ({ job: held, output: `{"text":"${i}"}`, nextStage: 'summarize' })), 60)).toEqual(['advanced', 'advanced']);
+    const summarizing = (await take(redis, keys, 'summarize', 10, 'c2', 'extract')).jobs;
+    expect(summarizing.map((held) => held.input).sort()).toEqual(['{"text":"0"}', '{"text":"1"}']);
+    expect(await completeStages(redis, keys, summarizing.map((held) => ({ job: held, output: '{}', nextStage: '' })), 60)).toEqual(['completed', 'completed']);
+    for (const doc of docs) expect(JSON.parse((await redis.hget(keys.job(doc.id), 'stages'))!)).toHaveProperty('summarize.finished_at');
   });
 
   test('a failed attempt with attempts left waits in the delayed set until its backoff has passed', async ({ redis, prefix }) => {

@@ -7,7 +7,8 @@ import type { Redis, Result } from 'ioredis';
  * ioredis client with `defineCommand` (EVALSHA, falling back to EVAL after NOSCRIPT, so a
  * Redis restart or failover that empties the script cache costs nothing).
  *
- * A script is named `<name>-<number of keys>.lua`. A line `-- @include <fragment>` pulls in
+ * A script is named `<name>-<number of keys>.lua`, or `<name>-n.lua` when the caller passes the
+ * number of keys first (a script over a variable number of jobs). A line `-- @include <fragment>` pulls in
  * `includes/<fragment>.lua` (and what that includes) once, ahead of the line's place.
  */
 
@@ -28,7 +29,8 @@ function expandIncludes(source: string, included: Set<string>): string {
 
 export interface ScriptSource {
   name: string;
-  numberOfKeys: number;
+  /** Undefined: the caller passes the number of keys as the first argument. */
+  numberOfKeys: number | undefined;
   lua: string;
 }
 
@@ -36,10 +38,11 @@ function loadScripts(): ScriptSource[] {
   return readdirSync(luaDirectory)
     .filter((file) => file.endsWith('.lua'))
     .map((file) => {
-      const match = /^(\w+)-(\d+)\.lua$/.exec(file);
-      if (!match) throw new Error(`Lua script ${file} must be named <name>-<number of keys>.lua`);
+      const match = /^(\w+)-(\d+|n)\.lua$/.exec(file);
+      if (!match) throw new Error(`Lua script ${file} must be named <name>-<number of keys>.lua or <name>-n.lua`);
       const source = readFileSync(luaDirectory + file, 'utf8');
-      return { name: match[1]!, numberOfKeys: Number(match[2]), lua: expandIncludes(source, new Set()) };
+      const numberOfKeys = match[2] === 'n' ? undefined : Number(match[2]);
+      return { name: match[1]!, numberOfKeys, lua: expandIncludes(source, new Set()) };
     });
 }
 
@@ -47,7 +50,7 @@ export const scripts: readonly ScriptSource[] = loadScripts();
 
 export function defineScripts(redis: Redis): void {
   for (const script of scripts) {
-    redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+    redis.defineCommand(script.name, script.numberOfKeys === undefined ? { lua: script.lua } : { numberOfKeys: script.numberOfKeys, lua: script.lua });
   }
 }
 
@@ -57,7 +60,8 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     enqueue(...args: ScriptArg[]): Result<unknown, Context>;
     take(...args: ScriptArg[]): Result<unknown, Context>;
-    complete(...args: ScriptArg[]): Result<number, Context>;
+    /** The first argument is the number of keys. */
+    complete(...args: ScriptArg[]): Result<number[], Context>;
     fail(...args: ScriptArg[]): Result<number, Context>;
     promote(...args: ScriptArg[]): Result<[number, number], Context>;
     readJob(...args: ScriptArg[]): Result<unknown, Context>;

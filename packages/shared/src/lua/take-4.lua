@@ -35,6 +35,7 @@ local rcall = redis.call
 -- @include stageContext
 
 local ctx = stageContext(KEYS[4])
+batchStarts(ctx)
 local wanted = tonumber(ARGV[10])
 local aging = tonumber(ARGV[12])
 local laneNames = { 'high', 'normal', 'low' }
@@ -102,6 +103,8 @@ for i = 1, 3 do
     end
   end
 end
+
+finishStarts(ctx)
 
 local wait = {}
 if dry then

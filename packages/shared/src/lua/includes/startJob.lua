@@ -18,6 +18,9 @@
 --   {jobId, lane, entryId, attempt, maxAttempts, payload, input, timeoutMs, backoff, createdAt, queuedAt}
 -- or false when nothing is to be run: the entry is stale (its job moved on, finished or was
 -- cancelled) and was acked, or the job stalled too often and was dead-lettered.
+--
+-- With ctx.batched (see batchStarts), the queued-index removals and active-index entries of
+-- every job started are collected and written by finishStarts in one call each.
 local function startJob(ctx, stream, lane, entryId, fields, now)
   local activeField = ctx.stage .. ':' .. lane .. ':' .. entryId
   local map = fieldsToMap(fields)
@@ -33,7 +36,11 @@ local function startJob(ctx, stream, lane, entryId, fields, now)
     createdAt = string.match(entryId, '^(%d+)')
     queuedAt = createdAt
     if map['job'] then
-      rcall('HDEL', ctx.base .. 'queued', jobId)
+      if ctx.batched then
+        ctx.batched.dequeued[#ctx.batched.dequeued + 1] = jobId
+      else
+        rcall('HDEL', ctx.base .. 'queued', jobId)
+      end
       payload = map['payload'] or '{}'
       if map['opts'] then
         local opts = cjson.decode(map['opts'])
@@ -84,7 +91,13 @@ local function startJob(ctx, stream, lane, entryId, fields, now)
   end
 
   local limit = tonumber(maxAttempts or ctx.defaultMaxAttempts)
-  rcall('HSET', ctx.activeKey, activeField, jobId)
+  if ctx.batched then
+    local active = ctx.batched.active
+    active[#active + 1] = activeField
+    active[#active + 1] = jobId
+  else
+    rcall('HSET', ctx.activeKey, activeField, jobId)
+  end
   publishEvent(ctx.base .. 'events', 'active', jobId, now, { stage = ctx.stage, attempt = attempts, worker = ctx.consumer })
 
   local input = ''
@@ -92,4 +105,16 @@ local function startJob(ctx, stream, lane, entryId, fields, now)
     input = rcall('HGET', jobKey, 'out:' .. ctx.previousStage) or ''
   end
   return { jobId, lane, entryId, attempts, limit, payload, input, timeoutMs or '', backoff or '', createdAt, queuedAt or createdAt }
+end
+
+-- Collects the index writes of the jobs started from here on; finishStarts writes them.
+local function batchStarts(ctx)
+  ctx.batched = { dequeued = {}, active = {} }
+end
+
+local function finishStarts(ctx)
+  local batched = ctx.batched
+  if #batched.dequeued > 0 then rcall('HDEL', ctx.base .. 'queued', unpack(batched.dequeued)) end
+  if #batched.active > 0 then rcall('HSET', ctx.activeKey, unpack(batched.active)) end
+  ctx.batched = { dequeued = {}, active = {} }
 end

@@ -1,0 +1,87 @@
+--[[
+  Completes the current stage of one or more jobs held by one worker, in one atomic step: each
+  entry is acked, its output written, and its job either advances (a new entry on the next
+  stage's stream, status `queued`) or ends `completed` and its record starts to expire.
+  A late or duplicate completion, from a worker whose lease was lost, is refused, job by job.
+  All jobs are of one queue, so every key shares its hash slot.
+
+  Called with a key count first (ioredis passes it): 1 + 3 per job.
+  KEYS[1]         active hash
+  KEYS[1 + 3i-2]  stream job i's entry was read from
+  KEYS[1 + 3i-1]  job i's record
+  KEYS[1 + 3i]    job i's next stage's stream in its lane (its record's key when it is the last stage)
+
+  ARGV[1] base
+  ARGV[2] retention of finished records, seconds
+  then 6 per job: stage (the group name), lane, entry ID, attempt the worker was given,
+  output (JSON), next stage ('' when this is the last stage)
+
+  Output: one code per job, in order: 1 completed, 2 advanced to the next stage, -1 no record,
+  -2 not the current attempt
+]]
+local rcall = redis.call
+-- @include nowMs
+-- @include publishEvent
+-- @include checkAttempt
+-- @include stageTimings
+-- @include countEvent
+
+local base, retention = ARGV[1], tonumber(ARGV[2])
+local n = (#KEYS - 1) / 3
+local now = nowMs()
+local results = {}
+-- Acks per stream and group, the active-index fields and the counters, each sent once for all jobs.
+local acks, ackOrder = {}, {}
+local activeFields = {}
+local completedPerStage = {}
+
+local function ack(stream, group, entryId)
+  local key = stream .. '\0' .. group
+  if not acks[key] then
+    acks[key] = { stream = stream, group = group, ids = {} }
+    ackOrder[#ackOrder + 1] = key
+  end
+  local ids = acks[key].ids
+  ids[#ids + 1] = entryId
+end
+
+for i = 1, n do
+  local stream, jobKey, nextKey = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
+  local at = 2 + (i - 1) * 6
+  local stage, lane, entryId, attempt, output, nextStage = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], ARGV[at + 6]
+  -- One read for the fencing check and everything the completion writes.
+  local r = rcall('HMGET', jobKey, 'status', 'stage', 'entry', 'attempts', 'id', 'stages', 'stage_started_at', 'worker', 'error')
+  local refusal = attemptRefusal(r, stage, entryId, attempt)
+  if refusal then
+    if refusal == -1 then ack(stream, stage, entryId) end
+    results[i] = refusal
+  else
+    local jobId = r[5]
+    ack(stream, stage, entryId)
+    activeFields[#activeFields + 1] = stage .. ':' .. lane .. ':' .. entryId
+    completedPerStage[stage] = (completedPerStage[stage] or 0) + 1
+    local stages = stageTimings(r[6], r[4], r[7], r[8], stage, now)
+    if nextStage ~= '' then
+      local entry = rcall('XADD', nextKey, '*', 'job', jobId)
+      rcall('HSET', jobKey, 'out:' .. stage, output, 'stage', nextStage, 'status', 'queued', 'stages', stages,
+        'entry', entry, 'attempts', 0, 'failures', 0, 'stalls', 0, 'queued_at', now, 'updated_at', now)
+      rcall('HDEL', jobKey, 'stage_started_at', 'error')
+      publishEvent(base .. 'events', 'stage-completed', jobId, now, { stage = stage, next_stage = nextStage })
+      results[i] = 2
+    else
+      rcall('HSET', jobKey, 'status', 'completed', 'result', output, 'stages', stages, 'finished_at', now, 'updated_at', now)
+      if r[9] then rcall('HDEL', jobKey, 'error') end
+      rcall('EXPIRE', jobKey, retention)
+      publishEvent(base .. 'events', 'completed', jobId, now, { stage = stage })
+      results[i] = 1
+    end
+  end
+end
+
+for _, key in ipairs(ackOrder) do
+  local batch = acks[key]
+  rcall('XACK', batch.stream, batch.group, unpack(batch.ids))
+end
+if #activeFields > 0 then rcall('HDEL', KEYS[1], unpack(activeFields)) end
+for stage, count in pairs(completedPerStage) do countEvent(base, now, 'completed', stage, count) end
+return results
