@@ -1,5 +1,5 @@
 import { completeStage, failAttempt, takeJobs, QueueKeys } from '@conveyor/shared';
-import { keysUnder, redisTest } from '@conveyor/testing';
+import { keysUnder, redisTest, takeRequest } from '@conveyor/testing';
 import { describe, expect } from 'vitest';
 import type { App } from '../src/app.js';
 import { buildTestApp } from './test-app.js';
@@ -12,7 +12,7 @@ const test = redisTest.extend<{ app: App }>({
   },
 });
 
-const takeRequest = { stage: 'infer', previousStage: '', consumer: 'w1', count: 10, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes: ['high', 'normal', 'low'] as const };
+const request = takeRequest({ consumer: 'w1' });
 
 describe('DELETE /jobs/:id', () => {
   test('a queued job is cancelled and never runs; cancelling it again is a 409', async ({ app, redis, prefix }) => {
@@ -21,7 +21,7 @@ describe('DELETE /jobs/:id', () => {
     expect(cancelled.statusCode).toBe(200);
     expect(cancelled.json()).toEqual({ job_id, status: 'cancelled' });
     expect((await app.inject({ url: `/jobs/${job_id}` })).json()).toMatchObject({ status: 'cancelled', finished_at: expect.any(String) });
-    expect((await takeJobs(redis, new QueueKeys(prefix, 'inference'), { ...takeRequest, lanes: [...takeRequest.lanes] })).jobs).toEqual([]);
+    expect((await takeJobs(redis, new QueueKeys(prefix, 'inference'), request)).jobs).toEqual([]);
     const again = await app.inject({ method: 'DELETE', url: `/jobs/${job_id}` });
     expect(again.statusCode).toBe(409);
     expect(again.json()).toMatchObject({ type: '/problems/job-finished', job_status: 'cancelled' });
@@ -30,7 +30,7 @@ describe('DELETE /jobs/:id', () => {
   test('a completed job cannot be cancelled; an unknown job is a 404', async ({ app, redis, prefix }) => {
     const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json();
     const keys = new QueueKeys(prefix, 'inference');
-    const [held] = (await takeJobs(redis, keys, { ...takeRequest, lanes: [...takeRequest.lanes] })).jobs;
+    const [held] = (await takeJobs(redis, keys, request)).jobs;
     await completeStage(redis, keys, held!, '{}', '', 60);
     const refused = await app.inject({ method: 'DELETE', url: `/jobs/${job_id}` });
     expect(refused.statusCode).toBe(409);
@@ -45,7 +45,7 @@ describe('dead letters', () => {
     const keys = new QueueKeys(prefix, 'inference');
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `p${i}` } })).json().job_id);
-    for (const held of (await takeJobs(redis, keys, { ...takeRequest, lanes: [...takeRequest.lanes] })).jobs) {
+    for (const held of (await takeJobs(redis, keys, request)).jobs) {
       await failAttempt(redis, keys, held, { message: `broken ${held.jobId}`, retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
     }
     const first = (await app.inject({ url: '/queues/inference/dead?limit=2' })).json();

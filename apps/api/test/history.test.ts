@@ -1,5 +1,5 @@
-import { completeStage, enqueueJobs, findPipeline, newJobId, QueueKeys, takeJobs, type Lane, type TakeRequest } from '@conveyor/shared';
-import { keysUnder, redisTest } from '@conveyor/testing';
+import { completeStage, enqueueJobs, findPipeline, newJobId, QueueKeys, takeJobs, type Lane } from '@conveyor/shared';
+import { keysUnder, redisTest, takeRequest } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
@@ -18,8 +18,7 @@ const test = redisTest.extend<{ app: App }>({
 });
 
 function take(redis: Redis, keys: QueueKeys, consumer: string, count: number, lanes: Lane[] = ['high', 'normal', 'low'], stage = 'infer') {
-  const request: TakeRequest = { stage, previousStage: '', consumer, count, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes };
-  return takeJobs(redis, keys, request).then((taken) => taken.jobs);
+  return takeJobs(redis, keys, takeRequest({ stage, consumer, count, lanes })).then((taken) => taken.jobs);
 }
 
 /** Submits through the API, each job in its own millisecond so that entry IDs follow submission order. */

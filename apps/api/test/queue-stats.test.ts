@@ -1,5 +1,5 @@
-import { completeStage, enqueueJobs, failAttempt, findPipeline, newJobId, PIPELINES, QueueKeys, takeJobs, type Lane, type NewJob, type TakeRequest } from '@conveyor/shared';
-import { redisTest } from '@conveyor/testing';
+import { completeStage, enqueueJobs, failAttempt, findPipeline, newJobId, PIPELINES, QueueKeys, takeJobs, type Lane, type NewJob } from '@conveyor/shared';
+import { redisTest, takeRequest, TEST_LIMITS } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
@@ -14,11 +14,8 @@ const test = redisTest.extend<{ app: App }>({
   },
 });
 
-const limits = { idempotencyTtlSeconds: 60, maxBacklog: 0 };
-
 function take(redis: Redis, keys: QueueKeys, consumer: string, count: number, stage = 'infer', previousStage = '') {
-  const request: TakeRequest = { stage, previousStage, consumer, count, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes: ['high', 'normal', 'low'] };
-  return takeJobs(redis, keys, request).then((taken) => taken.jobs);
+  return takeJobs(redis, keys, takeRequest({ stage, previousStage, consumer, count })).then((taken) => taken.jobs);
 }
 
 function inferenceJob(lane: Lane = 'normal', extra: Partial<NewJob> = {}): NewJob {
@@ -46,8 +43,8 @@ describe('GET /queues/:name', () => {
     await redis.hset(`${keys.base}stats:${minute - 60}`, 'completed:infer', 100);
 
     const queued = Array.from({ length: 66 }, () => inferenceJob());
-    expect((await enqueueJobs(redis, keys, 'infer', queued, limits)).ok).toBe(true);
-    expect((await enqueueJobs(redis, keys, 'infer', [inferenceJob('normal', { runAt: Date.now() + 3_600_000 })], limits)).ok).toBe(true);
+    expect((await enqueueJobs(redis, keys, 'infer', queued, TEST_LIMITS)).ok).toBe(true);
+    expect((await enqueueJobs(redis, keys, 'infer', [inferenceJob('normal', { runAt: Date.now() + 3_600_000 })], TEST_LIMITS)).ok).toBe(true);
 
     // w1: three completed, one failed and retrying later (delayed), one failed for good (dead).
     const first = await take(redis, keys, 'w1', 5);
@@ -102,7 +99,7 @@ describe('GET /queues/:name', () => {
     const [first, second, ...later] = findPipeline('documents')!.stages;
     await startOfAMinute(redis);
     const doc = (lane: Lane): NewJob => ({ id: newJobId('documents'), lane, payload: '{}', document: Buffer.from('text') });
-    await enqueueJobs(redis, keys, first!, [doc('high'), doc('low')], limits);
+    await enqueueJobs(redis, keys, first!, [doc('high'), doc('low')], TEST_LIMITS);
     const [extracting] = await take(redis, keys, 'x1', 1, first!);
     expect(await completeStage(redis, keys, extracting!, '{"text":"text"}', second!, 60)).toBe('advanced');
     await redis.hset(keys.paused, '*', Date.now());
@@ -140,7 +137,7 @@ describe('GET /queues/:name', () => {
 
 describe('GET /queues', () => {
   test('lists every queue with its stages, each as GET /queues/:name shows it', async ({ app, redis, prefix }) => {
-    await enqueueJobs(redis, new QueueKeys(prefix, 'inference'), 'infer', [inferenceJob('high'), inferenceJob('low')], limits);
+    await enqueueJobs(redis, new QueueKeys(prefix, 'inference'), 'infer', [inferenceJob('high'), inferenceJob('low')], TEST_LIMITS);
     const response = await app.inject({ url: '/queues' });
     expect(response.statusCode).toBe(200);
     const { queues } = response.json();

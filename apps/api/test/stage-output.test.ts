@@ -1,5 +1,5 @@
 import { completeStage, QueueKeys, takeJobs } from '@conveyor/shared';
-import { redisTest } from '@conveyor/testing';
+import { redisTest, takeRequest } from '@conveyor/testing';
 import { expect } from 'vitest';
 import type { App } from '../src/app.js';
 import { buildTestApp } from './test-app.js';
@@ -12,7 +12,7 @@ const test = redisTest.extend<{ app: App }>({
   },
 });
 
-const take = (stage: string, previousStage: string) => ({ stage, previousStage, consumer: 'w', count: 1, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes: ['high', 'normal', 'low'] as ('high' | 'normal' | 'low')[] });
+const take = (stage: string, previousStage: string) => takeRequest({ stage, previousStage, consumer: 'w', count: 1 });
 
 test('a large stage output is shown as a preview, and its whole output is one GET away', async ({ app, redis, prefix }) => {
   const upload = await app.inject({

@@ -4,6 +4,28 @@ import { BullmqStack } from '../stacks/bullmq.js';
 import { ConveyorStack } from '../stacks/conveyor.js';
 import { ratio } from '../stats.js';
 
+interface Side {
+  name: string;
+  fill(): Promise<unknown>;
+  startWorker(concurrency: number): Promise<{ stop(): Promise<unknown> }>;
+  completed(): Promise<number>;
+}
+
+/** Fills an empty Redis with `jobs` jobs, starts one worker, and measures how fast it drains them. */
+async function drain(ctx: BenchContext, side: Side, concurrency: number, jobs: number): Promise<number> {
+  await flush(ctx);
+  await side.fill();
+  const worker = await side.startWorker(concurrency);
+  try {
+    const label = `processing: ${side.name}, concurrency ${concurrency}`;
+    const drained = await watchCompletions(() => side.completed(), jobs, (done) => ctx.progress(`${label}: ${formatNumber(done)}/${formatNumber(jobs)}`));
+    ctx.progress(`${label}: ${formatNumber(drained.perSecond)} jobs/s`);
+    return drained.perSecond;
+  } finally {
+    await worker.stop();
+  }
+}
+
 /**
  * One worker process, a no-op job (the echo model / a processor returning the prompt), a queue
  * filled before the worker starts. Each side runs at each of its concurrencies and keeps its
@@ -16,33 +38,15 @@ export async function processing(ctx: BenchContext): Promise<ScenarioResult> {
   const { priority: _lane, ...payload } = SEED_JOB;
   const ours: Record<number, number> = {};
   const peer: Record<number, number> = {};
+  const sides: [Side, readonly number[], Record<number, number>][] = [
+    [{ name: 'conveyor', fill: () => conveyor.enqueue(Array.from({ length: jobs }, () => JSON.stringify(payload))), startWorker: (c) => conveyor.startWorker(c), completed: () => conveyor.completed() }, oursConcurrency, ours],
+    [{ name: 'bullmq', fill: () => bullmq.enqueue(Array.from({ length: jobs }, () => SEED_JOB)), startWorker: (c) => bullmq.startWorker(c), completed: () => bullmq.completed() }, bullmqConcurrency, peer],
+  ];
   try {
     for (let i = 0; i < Math.max(oursConcurrency.length, bullmqConcurrency.length); i += 1) {
-      const ourConcurrency = oursConcurrency[i];
-      if (ourConcurrency !== undefined) {
-        await flush(ctx);
-        await conveyor.enqueue(Array.from({ length: jobs }, () => JSON.stringify(payload)));
-        const worker = await conveyor.startWorker(ourConcurrency);
-        try {
-          const drained = await watchCompletions(() => conveyor.completed(), jobs, (done) => ctx.progress(`processing: conveyor, concurrency ${ourConcurrency}: ${formatNumber(done)}/${formatNumber(jobs)}`));
-          ours[ourConcurrency] = drained.perSecond;
-        } finally {
-          await worker.stop();
-        }
-        ctx.progress(`processing: conveyor, concurrency ${ourConcurrency}: ${formatNumber(ours[ourConcurrency]!)} jobs/s`);
-      }
-      const peerConcurrency = bullmqConcurrency[i];
-      if (peerConcurrency !== undefined) {
-        await flush(ctx);
-        await bullmq.enqueue(Array.from({ length: jobs }, () => SEED_JOB));
-        const worker = await bullmq.startWorker(peerConcurrency);
-        try {
-          const drained = await watchCompletions(() => bullmq.completed(), jobs, (done) => ctx.progress(`processing: bullmq, concurrency ${peerConcurrency}: ${formatNumber(done)}/${formatNumber(jobs)}`));
-          peer[peerConcurrency] = drained.perSecond;
-        } finally {
-          await worker.stop();
-        }
-        ctx.progress(`processing: bullmq, concurrency ${peerConcurrency}: ${formatNumber(peer[peerConcurrency]!)} jobs/s`);
+      for (const [side, concurrencies, rates] of sides) {
+        const concurrency = concurrencies[i];
+        if (concurrency !== undefined) rates[concurrency] = await drain(ctx, side, concurrency, jobs);
       }
     }
   } finally {

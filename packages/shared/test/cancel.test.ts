@@ -1,4 +1,4 @@
-import { redisTest as test, waitFor } from '@conveyor/testing';
+import { redisTest as test, waitFor, takeRequest, TEST_LIMITS, TEST_POLICY } from '@conveyor/testing';
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import {
@@ -16,17 +16,10 @@ import {
   takeJobs,
   type NewJob,
   type Pipeline,
-  type TakeRequest,
 } from '../src/index.js';
 
-const policy = { defaultMaxAttempts: 3, retentionSeconds: 60 };
-
 const pipelines: Pipeline[] = [{ name: 'inference', input: 'json', stages: ['infer'] }];
-const limits = { idempotencyTtlSeconds: 60, maxBacklog: 0 };
-
-function stageRequest(consumer = 'c1'): TakeRequest {
-  return { stage: 'infer', previousStage: '', consumer, count: 10, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes: ['high', 'normal', 'low'] };
-}
+const stageRequest = (consumer = 'c1') => takeRequest({ consumer });
 
 function job(extra: Partial<NewJob> = {}): NewJob {
   return { id: newJobId('inference'), lane: 'normal', payload: '{"model":"echo","prompt":"hi"}', ...extra };
@@ -52,7 +45,7 @@ describe('cancelling a job', () => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
     const queued = job();
-    await enqueueJobs(redis, keys, 'infer', [queued], limits);
+    await enqueueJobs(redis, keys, 'infer', [queued], TEST_LIMITS);
     const entryId = (await redis.hget(keys.queued, queued.id))!.split(' ')[1];
 
     expect(await cancel(redis, keys, prefix, queued.id)).toEqual({ ok: true, previousStatus: 'queued' });
@@ -70,7 +63,7 @@ describe('cancelling a job', () => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
     const later = job({ runAt: Date.now() + 60_000 });
-    await enqueueJobs(redis, keys, 'infer', [later], limits);
+    await enqueueJobs(redis, keys, 'infer', [later], TEST_LIMITS);
     expect(await redis.zscore(keys.delayed, later.id)).not.toBeNull();
 
     expect(await cancel(redis, keys, prefix, later.id)).toEqual({ ok: true, previousStatus: 'delayed' });
@@ -83,7 +76,7 @@ describe('cancelling a job', () => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
     const failing = job();
-    await enqueueJobs(redis, keys, 'infer', [failing], limits);
+    await enqueueJobs(redis, keys, 'infer', [failing], TEST_LIMITS);
     const [held] = (await takeJobs(redis, keys, stageRequest())).jobs;
     const error = { message: 'model overloaded', retryable: true, stage: 'infer', attempt: 1, at: Date.now() };
     expect(await failAttempt(redis, keys, held!, error, 60_000, 3, 60)).toBe('retrying');
@@ -98,7 +91,7 @@ describe('cancelling a job', () => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
     const running = job();
-    await enqueueJobs(redis, keys, 'infer', [running], limits);
+    await enqueueJobs(redis, keys, 'infer', [running], TEST_LIMITS);
     const [held] = (await takeJobs(redis, keys, stageRequest())).jobs;
 
     const subscriber = new Redis(redisUrl);
@@ -119,7 +112,7 @@ describe('cancelling a job', () => {
     expect(await pendingCount(redis, keys)).toBe(0);
     expect(await redis.hlen(keys.active)).toBe(0);
     expect(await redis.hget(keys.job(running.id), 'status')).toBe('cancelled');
-    expect(await renewLeases(redis, keys, 'c1', [held!], policy)).toEqual([held]);
+    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY)).toEqual([held]);
     expect(await completeStage(redis, keys, held!, '{"text":"hi"}', '', 60)).toBe('not-current-attempt');
     expect(await redis.hgetall(keys.job(running.id))).toMatchObject({ status: 'cancelled' });
     expect(await redis.hexists(keys.job(running.id), 'result')).toBe(0);
@@ -129,11 +122,11 @@ describe('cancelling a job', () => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
     const [completed, dead, cancelled] = [job(), job(), job()];
-    await enqueueJobs(redis, keys, 'infer', [completed, dead], limits);
+    await enqueueJobs(redis, keys, 'infer', [completed, dead], TEST_LIMITS);
     const [first, second] = (await takeJobs(redis, keys, stageRequest())).jobs;
     await completeStage(redis, keys, first!, '{"text":"hi"}', '', 60);
     await failAttempt(redis, keys, second!, { message: 'bad input', retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
-    await enqueueJobs(redis, keys, 'infer', [cancelled], limits);
+    await enqueueJobs(redis, keys, 'infer', [cancelled], TEST_LIMITS);
     await cancel(redis, keys, prefix, cancelled.id);
 
     expect(await cancel(redis, keys, prefix, completed.id)).toEqual({ ok: false, reason: 'finished', status: 'completed' });

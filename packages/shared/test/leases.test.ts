@@ -1,4 +1,4 @@
-import { redisTest as test } from '@conveyor/testing';
+import { redisTest as test, takeRequest, TEST_POLICY } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
@@ -16,16 +16,11 @@ import {
   takeJobs,
   type JobOptions,
   type Pipeline,
-  type TakeRequest,
 } from '../src/index.js';
-
-const policy = { defaultMaxAttempts: 3, retentionSeconds: 60 };
 
 const pipelines: Pipeline[] = [{ name: 'inference', input: 'json', stages: ['infer'] }];
 
-function stageRequest(consumer: string): TakeRequest {
-  return { stage: 'infer', previousStage: '', consumer, count: 10, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes: ['high', 'normal', 'low'] };
-}
+const stageRequest = (consumer: string) => takeRequest({ consumer });
 
 async function enqueueOne(redis: Redis, keys: QueueKeys, options?: JobOptions): Promise<string> {
   const id = newJobId('inference');
@@ -52,7 +47,7 @@ describe('leases', () => {
     const leaseMs = 400;
 
     await sleep(250);
-    expect(await renewLeases(redis, keys, 'c1', [held!], policy)).toEqual([]);
+    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY)).toEqual([]);
     await sleep(250);
     // 500 ms since the take, 250 since the renewal: the lease still holds.
     expect((await reclaimStale(redis, keys, stageRequest('c2'), leaseMs)).jobs).toEqual([]);
@@ -63,7 +58,7 @@ describe('leases', () => {
     expect(takenOver).toMatchObject({ jobId, entryId: held!.entryId, attempt: 2 });
     expect(await redis.hgetall(keys.job(jobId))).toMatchObject({ status: 'active', worker: 'c2', attempts: '2' });
 
-    expect(await renewLeases(redis, keys, 'c1', [held!], policy)).toEqual([held]);
+    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY)).toEqual([held]);
     expect(await holderOf(redis, stream, held!.entryId)).toBe('c2');
     expect(await completeStage(redis, keys, held!, '{"late":true}', '', 60)).toBe('not-current-attempt');
     expect(await completeStage(redis, keys, takenOver!, '{"text":"hi"}', '', 60)).toBe('completed');
@@ -78,7 +73,7 @@ describe('leases', () => {
     const [held] = (await takeJobs(redis, keys, stageRequest('c1'))).jobs;
     expect((await reclaimStale(redis, keys, stageRequest('c2'), leaseMs)).jobs).toEqual([]);
 
-    expect(await releaseJobs(redis, keys, 'c1', [held!], leaseMs, policy)).toBe(1);
+    expect(await releaseJobs(redis, keys, 'c1', [held!], leaseMs, TEST_POLICY)).toBe(1);
     expect(await redis.hget(keys.job(jobId), 'status')).toBe('queued');
     expect(await redis.hlen(keys.active)).toBe(0);
 
@@ -108,7 +103,7 @@ describe('leases', () => {
     const [takenOver] = (await reclaimStale(redis, keys, stageRequest('c2'), 50)).jobs;
     expect(takenOver).toMatchObject({ jobId, attempt: 2 });
 
-    expect(await releaseJobs(redis, keys, 'c1', [held!], 10_000, policy)).toBe(0);
+    expect(await releaseJobs(redis, keys, 'c1', [held!], 10_000, TEST_POLICY)).toBe(0);
     expect(await redis.hgetall(keys.job(jobId))).toMatchObject({ status: 'active', worker: 'c2', attempts: '2' });
     expect(await redis.hget(keys.active, `infer:normal:${held!.entryId}`)).toBe(jobId);
     expect(await holderOf(redis, keys.stream('infer', 'normal'), held!.entryId)).toBe('c2');
@@ -123,7 +118,7 @@ describe('leases', () => {
     await redis.xdel(keys.stream('infer', 'normal'), held!.entryId);
 
     // The worker is told to stop: its entry is gone.
-    expect(await renewLeases(redis, keys, 'c1', [held!], policy)).toEqual([held]);
+    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY)).toEqual([held]);
 
     // Then the job must not be forgotten: the next reclaim or take finds it.
     const reclaimed = await reclaimStale(redis, keys, stageRequest('c2'), 0);
@@ -139,7 +134,7 @@ describe('leases', () => {
     const [held] = (await takeJobs(redis, keys, stageRequest('c1'))).jobs;
     await redis.xdel(keys.stream('infer', 'normal'), held!.entryId);
 
-    await releaseJobs(redis, keys, 'c1', [held!], 10_000, policy);
+    await releaseJobs(redis, keys, 'c1', [held!], 10_000, TEST_POLICY);
 
     const reclaimed = await reclaimStale(redis, keys, stageRequest('c2'), 10_000);
     const taken = await takeJobs(redis, keys, stageRequest('c2'));

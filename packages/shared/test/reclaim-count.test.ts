@@ -1,18 +1,9 @@
-import { redisTest as test } from '@conveyor/testing';
+import { redisTest as test, takeRequest } from '@conveyor/testing';
 import { expect } from 'vitest';
 import { enqueueJobs, ensureGroups, newJobId, QueueKeys, reclaimStale, takeJobs, type Lane, type Pipeline } from '../src/index.js';
 
 const pipelines: Pipeline[] = [{ name: 'inference', input: 'json', stages: ['infer'] }];
-const request = (consumer: string, count: number) => ({
-  stage: 'infer',
-  previousStage: '',
-  consumer,
-  count,
-  defaultMaxAttempts: 3,
-  retentionSeconds: 60,
-  maxStalls: 5,
-  lanes: ['high', 'normal', 'low'] as Lane[],
-});
+const request = (consumer: string, count: number) => takeRequest({ consumer, count });
 
 test('taking over fewer jobs than have lapsed, across lanes, starts exactly that many and leaves the rest claimable', async ({ redis, prefix }) => {
   await ensureGroups(redis, prefix, pipelines);

@@ -1,4 +1,4 @@
-import { redisTest as test } from '@conveyor/testing';
+import { redisTest as test, takeRequest } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
@@ -21,9 +21,7 @@ import {
 
 const pipelines: Pipeline[] = [{ name: 'inference', input: 'json', stages: ['infer'] }];
 
-function stageRequest(consumer: string, overrides: Partial<TakeRequest> = {}): TakeRequest {
-  return { stage: 'infer', previousStage: '', consumer, count: 10, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes: ['high', 'normal', 'low'], ...overrides };
-}
+const stageRequest = (consumer: string, overrides: Partial<TakeRequest> = {}) => takeRequest({ consumer, ...overrides });
 
 async function enqueue(redis: Redis, keys: QueueKeys, lanes: Lane[], options?: JobOptions): Promise<string[]> {
   const jobs = lanes.map((lane) => ({ id: newJobId('inference'), lane, payload: '{"model":"echo","prompt":"hi"}', options }));

@@ -1,4 +1,4 @@
-import { redisTest as test } from '@conveyor/testing';
+import { redisTest as test, takeRequest, TEST_LIMITS } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import {
@@ -13,18 +13,13 @@ import {
   takeJobs,
   type NewJob,
   type Pipeline,
-  type TakeRequest,
 } from '../src/index.js';
 
 const pipelines: Pipeline[] = [
   { name: 'inference', input: 'json', stages: ['infer'] },
   { name: 'docs', input: 'document', stages: ['extract', 'summarize'] },
 ];
-const limits = { idempotencyTtlSeconds: 60, maxBacklog: 0 };
-
-function stageRequest(stage: string, previousStage = '', consumer = 'c1'): TakeRequest {
-  return { stage, previousStage, consumer, count: 10, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes: ['high', 'normal', 'low'] };
-}
+const stageRequest = (stage: string, previousStage = '', consumer = 'c1') => takeRequest({ stage, previousStage, consumer });
 
 function job(queue: string, extra: Partial<NewJob> = {}): NewJob {
   return { id: newJobId(queue), lane: 'normal', payload: '{"model":"echo","prompt":"hi"}', ...extra };
@@ -37,7 +32,7 @@ describe('retrying a dead-lettered job', () => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'docs');
     const doc = job('docs', { lane: 'high', document: Buffer.from('hello world') });
-    await enqueueJobs(redis, keys, 'extract', [doc], limits);
+    await enqueueJobs(redis, keys, 'extract', [doc], TEST_LIMITS);
     const [extracting] = (await takeJobs(redis, keys, stageRequest('extract'))).jobs;
     await completeStage(redis, keys, extracting!, '{"text":"hello world"}', 'summarize', 60);
     const [summarizing] = (await takeJobs(redis, keys, stageRequest('summarize', 'extract'))).jobs;
@@ -64,7 +59,7 @@ describe('retrying a dead-lettered job', () => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
     const [running, finished] = [job('inference'), job('inference')];
-    await enqueueJobs(redis, keys, 'infer', [running, finished], limits);
+    await enqueueJobs(redis, keys, 'infer', [running, finished], TEST_LIMITS);
     const [held, done] = (await takeJobs(redis, keys, stageRequest('infer'))).jobs;
     await completeStage(redis, keys, done!, '{"text":"hi"}', '', 60);
     const before = await redis.hgetall(keys.job(running.id));
@@ -82,7 +77,7 @@ describe('retrying a dead-lettered job', () => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
     const queued = job('inference');
-    await enqueueJobs(redis, keys, 'infer', [queued], limits);
+    await enqueueJobs(redis, keys, 'infer', [queued], TEST_LIMITS);
     expect(await readJob(redis, keys, queued.id, 'infer')).toMatchObject({ kind: 'entry' });
 
     expect(await retryDeadJob(redis, keys, queued.id)).toEqual({ ok: false, reason: 'not-dead', status: 'queued' });

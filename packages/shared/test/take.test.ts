@@ -1,9 +1,9 @@
-import { redisTest as test } from '@conveyor/testing';
+import { redisTest as test, takeRequest } from '@conveyor/testing';
 import { describe, expect } from 'vitest';
-import { completeStage, ensureGroups, QueueKeys, takeJobs, type Pipeline, type TakeRequest } from '../src/index.js';
+import { completeStage, ensureGroups, QueueKeys, takeJobs, type Pipeline } from '../src/index.js';
 
 const pipelines: Pipeline[] = [{ name: 'inference', input: 'json', stages: ['infer'] }];
-const request: TakeRequest = { stage: 'infer', previousStage: '', consumer: 'c1', count: 10, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes: ['high', 'normal', 'low'] };
+const request = takeRequest();
 
 describe('taking jobs XADDed by other producers', () => {
   test('entries added to two lanes in the same millisecond are two jobs, each run once with its own payload', async ({ redis, prefix }) => {

@@ -1,4 +1,4 @@
-import { keysUnder, redisTest as test } from '@conveyor/testing';
+import { keysUnder, redisTest as test, takeRequest, TEST_LIMITS } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import { completeStage, completeStages, enqueueJobs, ensureGroups, failAttempt, newJobId, promoteDueJobs, QueueKeys, readJob, takeJobs, type Lane, type NewJob, type Pipeline } from '../src/index.js';
@@ -7,14 +7,13 @@ const pipelines: Pipeline[] = [
   { name: 'inference', input: 'json', stages: ['infer'] },
   { name: 'docs', input: 'document', stages: ['extract', 'summarize'] },
 ];
-const limits = { idempotencyTtlSeconds: 60, maxBacklog: 0 };
 
 function job(queue: string, lane: Lane = 'normal', extra: Partial<NewJob> = {}): NewJob {
   return { id: newJobId(queue), lane, payload: JSON.stringify({ model: 'echo', prompt: 'hi' }), ...extra };
 }
 
 async function take(redis: Redis, keys: QueueKeys, stage = 'infer', count = 10, consumer = 'c1', previousStage = '') {
-  return takeJobs(redis, keys, { stage, previousStage, consumer, count, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes: ['high', 'normal', 'low'] });
+  return takeJobs(redis, keys, takeRequest({ stage, previousStage, consumer, count }));
 }
 
 describe('the transition scripts', () => {
@@ -22,7 +21,7 @@ describe('the transition scripts', () => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
     const queued = job('inference');
-    expect(await enqueueJobs(redis, keys, 'infer', [queued], limits)).toEqual({ ok: true, jobs: [{ id: queued.id, created: true }] });
+    expect(await enqueueJobs(redis, keys, 'infer', [queued], TEST_LIMITS)).toEqual({ ok: true, jobs: [{ id: queued.id, created: true }] });
     expect(await redis.exists(keys.job(queued.id))).toBe(0);
     expect(await redis.xlen(keys.stream('infer', 'normal'))).toBe(1);
     expect(await redis.hget(keys.queued, queued.id)).toMatch(/^normal \d+-\d+$/);
@@ -40,7 +39,7 @@ describe('the transition scripts', () => {
   test('completing the last stage acks the entry, stores the result, and lets the record expire', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
-    await enqueueJobs(redis, keys, 'infer', [job('inference')], limits);
+    await enqueueJobs(redis, keys, 'infer', [job('inference')], TEST_LIMITS);
     const [held] = (await take(redis, keys)).jobs;
     expect(await completeStage(redis, keys, held!, '{"text":"hi"}', '', 60)).toBe('completed');
     const record = await redis.hgetall(keys.job(held!.jobId));
@@ -55,7 +54,7 @@ describe('the transition scripts', () => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'docs');
     const doc = job('docs', 'high', { document: Buffer.from('hello world') });
-    await enqueueJobs(redis, keys, 'extract', [doc], limits);
+    await enqueueJobs(redis, keys, 'extract', [doc], TEST_LIMITS);
     const [extracting] = (await take(redis, keys, 'extract')).jobs;
     expect(await completeStage(redis, keys, extracting!, '{"text":"hello world"}', 'summarize', 60)).toBe('advanced');
     expect(await redis.hgetall(keys.job(doc.id))).toMatchObject({ status: 'queued', stage: 'summarize', attempts: '0', 'out:extract': '{"text":"hello world"}' });
@@ -67,7 +66,7 @@ describe('the transition scripts', () => {
   test('a completion or failure from an attempt that is no longer current is refused and changes nothing', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
-    await enqueueJobs(redis, keys, 'infer', [job('inference')], limits);
+    await enqueueJobs(redis, keys, 'infer', [job('inference')], TEST_LIMITS);
     const [first] = (await take(redis, keys)).jobs;
     const error = { message: 'boom', retryable: true, stage: 'infer', attempt: 1, at: Date.now() };
     expect(await failAttempt(redis, keys, first!, error, 0, 3, 60)).toBe('retrying');
@@ -88,7 +87,7 @@ describe('the transition scripts', () => {
   test('one call completes many held jobs, each on its own: a stale attempt among them is refused and the others still complete', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
-    await enqueueJobs(redis, keys, 'infer', [job('inference', 'high'), job('inference'), job('inference'), job('inference', 'low')], limits);
+    await enqueueJobs(redis, keys, 'infer', [job('inference', 'high'), job('inference'), job('inference'), job('inference', 'low')], TEST_LIMITS);
     const held = (await take(redis, keys)).jobs;
     expect(held.map((one) => one.lane)).toEqual(['high', 'normal', 'normal', 'low']);
     expect(await redis.hlen(keys.active)).toBe(4);
@@ -117,7 +116,7 @@ describe('the transition scripts', () => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'docs');
     const docs = [job('docs', 'normal', { document: Buffer.from('one') }), job('docs', 'normal', { document: Buffer.from('two') })];
-    await enqueueJobs(redis, keys, 'extract', docs, limits);
+    await enqueueJobs(redis, keys, 'extract', docs, TEST_LIMITS);
     const extracting = (await take(redis, keys, 'extract')).jobs;
     expect(await completeStages(redis, keys, extracting.map((held, i) => ({ job: held, output: `{"text":"${i}"}`, nextStage: 'summarize' })), 60)).toEqual(['advanced', 'advanced']);
     const summarizing = (await take(redis, keys, 'summarize', 10, 'c2', 'extract')).jobs;
@@ -129,7 +128,7 @@ describe('the transition scripts', () => {
   test('a failed attempt with attempts left waits in the delayed set until its backoff has passed', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
-    await enqueueJobs(redis, keys, 'infer', [job('inference')], limits);
+    await enqueueJobs(redis, keys, 'infer', [job('inference')], TEST_LIMITS);
     const [held] = (await take(redis, keys)).jobs;
     const error = { message: 'model overloaded', retryable: true, stage: 'infer', attempt: 1, at: Date.now() };
     expect(await failAttempt(redis, keys, held!, error, 60_000, 3, 60)).toBe('retrying');
@@ -152,7 +151,7 @@ describe('the transition scripts', () => {
     const keys = new QueueKeys(prefix, 'inference');
     const poison = job('inference', 'normal', { options: { max_attempts: 2 } });
     const invalid = job('inference');
-    await enqueueJobs(redis, keys, 'infer', [poison, invalid], limits);
+    await enqueueJobs(redis, keys, 'infer', [poison, invalid], TEST_LIMITS);
     let held = (await take(redis, keys)).jobs;
     expect(held.map((j) => j.maxAttempts)).toEqual([2, 3]);
     const error = (attempt: number) => ({ message: `failure ${attempt}`, retryable: true, stage: 'infer', attempt, at: Date.now() });
@@ -188,13 +187,13 @@ describe('the transition scripts', () => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
     const first = job('inference', 'normal', { idempotencyKey: 'order-1', fingerprint: 'A' });
-    expect(await enqueueJobs(redis, keys, 'infer', [first], limits)).toEqual({ ok: true, jobs: [{ id: first.id, created: true }] });
+    expect(await enqueueJobs(redis, keys, 'infer', [first], TEST_LIMITS)).toEqual({ ok: true, jobs: [{ id: first.id, created: true }] });
     const keysAfterFirst = await keysUnder(redis, prefix);
     const lengthAfterFirst = await redis.xlen(keys.stream('infer', 'normal'));
     const again = job('inference', 'normal', { idempotencyKey: 'order-1', fingerprint: 'A' });
-    expect(await enqueueJobs(redis, keys, 'infer', [again], limits)).toEqual({ ok: true, jobs: [{ id: first.id, created: false }] });
+    expect(await enqueueJobs(redis, keys, 'infer', [again], TEST_LIMITS)).toEqual({ ok: true, jobs: [{ id: first.id, created: false }] });
     const other = job('inference', 'normal', { idempotencyKey: 'order-1', fingerprint: 'B' });
-    expect(await enqueueJobs(redis, keys, 'infer', [job('inference'), other], limits)).toEqual({ ok: false, reason: 'idempotency-conflict', index: 1 });
+    expect(await enqueueJobs(redis, keys, 'infer', [job('inference'), other], TEST_LIMITS)).toEqual({ ok: false, reason: 'idempotency-conflict', index: 1 });
     expect(await keysUnder(redis, prefix)).toEqual(keysAfterFirst);
     expect(await redis.xlen(keys.stream('infer', 'normal'))).toBe(lengthAfterFirst);
     expect(await redis.ttl(keys.idempotency('order-1'))).toBeGreaterThan(0);
@@ -203,7 +202,7 @@ describe('the transition scripts', () => {
   test('over the backlog limit the whole batch is refused and nothing is written', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
-    const bounded = { ...limits, maxBacklog: 3 };
+    const bounded = { ...TEST_LIMITS, maxBacklog: 3 };
     expect((await enqueueJobs(redis, keys, 'infer', [job('inference'), job('inference', 'high')], bounded)).ok).toBe(true);
     await take(redis, keys, 'infer', 1);
     expect(await enqueueJobs(redis, keys, 'infer', [job('inference'), job('inference')], bounded)).toEqual({ ok: false, reason: 'backlog-full', backlog: 2, limit: 3 });
@@ -243,6 +242,6 @@ test('entries XADDed into different lanes and stages in the same millisecond are
     [`docs:high:${id}`, 'high lane', 1],
     [`docs:${id}`, 'normal lane', 1],
   ]);
-  const later = await takeJobs(redis, keys, { stage: 'summarize', previousStage: 'extract', firstStage: 'extract', consumer: 'c1', count: 5, defaultMaxAttempts: 3, retentionSeconds: 60, maxStalls: 5, lanes: ['high', 'normal', 'low'] });
+  const later = await takeJobs(redis, keys, takeRequest({ stage: 'summarize', previousStage: 'extract', firstStage: 'extract', count: 5 }));
   expect(later.jobs.map((job) => [job.jobId, JSON.parse(job.payload).text])).toEqual([[`docs:summarize:low:${id}`, 'later stage']]);
 });

@@ -4,3 +4,4 @@ export * from './redis-server.js';
 export * from './test-redis.js';
 export * from './processes.js';
 export * from './fixtures.js';
+export * from './script-args.js';

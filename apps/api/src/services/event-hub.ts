@@ -20,6 +20,7 @@ export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['completed', 'dead'
 const SUBSCRIBE_TIMEOUT_MS = 1_000;
 
 interface Subscription {
+  queue: string;
   listeners: number;
   ready: Promise<unknown>;
 }
@@ -34,17 +35,12 @@ export class EventHub {
   readonly #subscriber: Redis;
   readonly #byJob = new Map<string, Set<EventListener>>();
   readonly #byQueue = new Map<string, Set<EventListener>>();
-  readonly #queueOfChannel = new Map<string, string>();
   readonly #channelOfQueue = new Map<string, string>();
   readonly #subscriptions = new Map<string, Subscription>();
 
   constructor(redisUrl: string, prefix: string, private readonly logger: FastifyBaseLogger) {
     this.#subscriber = createRedis(redisUrl, { role: 'subscriber', name: 'conveyor:api:events' });
-    for (const pipeline of PIPELINES) {
-      const channel = new QueueKeys(prefix, pipeline.name).events;
-      this.#queueOfChannel.set(channel, pipeline.name);
-      this.#channelOfQueue.set(pipeline.name, channel);
-    }
+    for (const pipeline of PIPELINES) this.#channelOfQueue.set(pipeline.name, new QueueKeys(prefix, pipeline.name).events);
     this.#subscriber.on('message', (channel: string, text: string) => this.#dispatch(channel, text));
   }
 
@@ -94,7 +90,7 @@ export class EventHub {
     if (channel === undefined) return () => {};
     let subscription = this.#subscriptions.get(channel);
     if (!subscription) {
-      subscription = { listeners: 0, ready: this.#subscriber.subscribe(channel) };
+      subscription = { queue, listeners: 0, ready: this.#subscriber.subscribe(channel) };
       this.#subscriptions.set(channel, subscription);
     }
     subscription.listeners += 1;
@@ -131,7 +127,7 @@ export class EventHub {
       return;
     }
     for (const listener of this.#byJob.get(event.job_id) ?? []) listener(event);
-    for (const listener of this.#byQueue.get(this.#queueOfChannel.get(channel) ?? '') ?? []) listener(event);
+    for (const listener of this.#byQueue.get(this.#subscriptions.get(channel)?.queue ?? '') ?? []) listener(event);
   }
 }
 

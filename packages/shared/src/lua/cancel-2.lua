@@ -23,6 +23,7 @@ local rcall = redis.call
 -- @include nowMs
 -- @include publishEvent
 -- @include countEvent
+-- @include groupInfo
 
 local jobKey, base, jobId, firstStage, queue = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = nowMs()
@@ -75,17 +76,7 @@ if stage then
   local stream = base .. stage .. ':' .. lane
   local found = rcall('XRANGE', stream, entryId, entryId)
   if found[1] then
-    local delivered = false
-    for _, group in ipairs(rcall('XINFO', 'GROUPS', stream)) do
-      local info = {}
-      for j = 1, #group, 2 do info[group[j]] = group[j + 1] end
-      if info['name'] == stage then
-        local lm, ls = string.match(info['last-delivered-id'], '^(%d+)%-(%d+)$')
-        local em, es = string.match(entryId, '^(%d+)%-(%d+)$')
-        if tonumber(em) < tonumber(lm) or (em == lm and tonumber(es) <= tonumber(ls)) then delivered = true end
-      end
-    end
-    if not delivered then return cancelEntry(lane, entryId, found[1][2], stage) end
+    if not isDelivered(stream, stage, entryId) then return cancelEntry(lane, entryId, found[1][2], stage) end
   end
 end
 return { -1 }

@@ -28,6 +28,7 @@ local rcall = redis.call
 -- @include nowMs
 -- @include publishEvent
 -- @include countEvent
+-- @include groupInfo
 
 local base, stage = ARGV[1], ARGV[2]
 local idemTtl, maxBacklog, n = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -57,17 +58,11 @@ if maxBacklog > 0 and fresh > 0 then
   local backlog = 0
   for _, lane in ipairs({ 'high', 'normal', 'low' }) do
     local stream = base .. stage .. ':' .. lane
-    local ok, groups = pcall(rcall, 'XINFO', 'GROUPS', stream)
-    if ok then
-      for _, group in ipairs(groups) do
-        local info = {}
-        for j = 1, #group, 2 do info[group[j]] = group[j + 1] end
-        if info['name'] == stage then
-          local lag = info['lag']
-          if type(lag) ~= 'number' then lag = rcall('XLEN', stream) end
-          backlog = backlog + lag + info['pending']
-        end
-      end
+    local info = groupInfo(stream, stage)
+    if info then
+      local lag = info['lag']
+      if type(lag) ~= 'number' then lag = rcall('XLEN', stream) end
+      backlog = backlog + lag + info['pending']
     end
   end
   if backlog + fresh > maxBacklog then return { -4, backlog, maxBacklog } end

@@ -18,6 +18,7 @@
 ]]
 local rcall = redis.call
 -- @include directJobs
+-- @include groupInfo
 
 local fieldNames = rcall('HKEYS', KEYS[1])
 if #fieldNames > 0 then
@@ -52,16 +53,5 @@ if not stage then return false end
 local stream = base .. stage .. ':' .. lane
 local found = rcall('XRANGE', stream, entryId, entryId)
 if not found[1] then return false end
-local ok, groups = pcall(rcall, 'XINFO', 'GROUPS', stream)
-if ok then
-  for _, group in ipairs(groups) do
-    local info = {}
-    for j = 1, #group, 2 do info[group[j]] = group[j + 1] end
-    if info['name'] == stage then
-      local lm, ls = string.match(info['last-delivered-id'], '^(%d+)%-(%d+)$')
-      local em, es = string.match(entryId, '^(%d+)%-(%d+)$')
-      if tonumber(em) < tonumber(lm) or (em == lm and tonumber(es) <= tonumber(ls)) then return false end
-    end
-  end
-end
+if isDelivered(stream, stage, entryId) then return false end
 return { 'entry', lane, entryId, found[1][2], stage }

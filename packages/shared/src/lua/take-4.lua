@@ -33,6 +33,7 @@
 local rcall = redis.call
 -- @include startJob
 -- @include stageContext
+-- @include groupInfo
 
 local ctx = stageContext(KEYS[4])
 batchStarts(ctx)
@@ -54,15 +55,8 @@ local function readLane(i, count)
 end
 
 local function lastDelivered(stream)
-  local ok, groups = pcall(rcall, 'XINFO', 'GROUPS', stream)
-  if not ok then return nil end
-  for _, group in ipairs(groups) do
-    for j = 1, #group, 2 do
-      if group[j] == 'name' and group[j + 1] ~= ctx.group then break end
-      if group[j] == 'last-delivered-id' then return group[j + 1] end
-    end
-  end
-  return nil
+  local info = groupInfo(stream, ctx.group)
+  return info and info['last-delivered-id']
 end
 
 -- Entries waiting at the head of a lower lane since before the cutoff are overdue: take them

@@ -1,0 +1,21 @@
+-- A consumer group of a stream as a table of its XINFO GROUPS fields (name, consumers, pending,
+-- last-delivered-id, entries-read, lag), or nil when the stream or the group does not exist.
+local function groupInfo(stream, name)
+  local ok, groups = pcall(rcall, 'XINFO', 'GROUPS', stream)
+  if not ok then return nil end
+  for _, group in ipairs(groups) do
+    local info = {}
+    for j = 1, #group, 2 do info[group[j]] = group[j + 1] end
+    if info['name'] == name then return info end
+  end
+  return nil
+end
+
+-- Whether the group has been delivered the entry: its last-delivered ID is at or past the entry's.
+local function isDelivered(stream, name, entryId)
+  local info = groupInfo(stream, name)
+  if not info then return false end
+  local lm, ls = string.match(info['last-delivered-id'], '^(%d+)%-(%d+)$')
+  local em, es = string.match(entryId, '^(%d+)%-(%d+)$')
+  return tonumber(em) < tonumber(lm) or (em == lm and tonumber(es) <= tonumber(ls))
+end
