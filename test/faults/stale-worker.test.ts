@@ -1,4 +1,4 @@
-import { deletePrefix, startWorker, uniquePrefix, waitFor, type WorkerProcess } from '@conveyor/testing';
+import { deletePrefix, jobStatus, startWorker, uniquePrefix, waitFor, type WorkerProcess } from '@conveyor/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, inject, test } from 'vitest';
 import { connect, enqueueEcho, FAST, report } from './fault-support.js';
@@ -13,7 +13,7 @@ test('a worker paused past its lease (SIGSTOP) and resumed does not overwrite th
     workers.push(paused);
     const [id] = await enqueueEcho(redis, prefix, 1, 2_500, 2_500);
     const key = `${prefix}:{inference}:job:${id}`;
-    await waitFor(async () => (await redis.hget(key, 'status')) === 'active', 'the first worker to take the job');
+    await waitFor(async () => (await jobStatus(redis, prefix, id!)) === 'active', 'the first worker to take the job');
     paused.signal('SIGSTOP');
     const pausedAt = Date.now();
 

@@ -77,7 +77,7 @@ describe('GET /queues/:name', () => {
       pending_tasks: 10,
       consumers: 3,
       consumer_details: consumers,
-      oldest_pending: { entry_id: (await redis.hget(keys.job(held[0]!.jobId), 'entry'))!, consumer: 'w1', deliveries: 1 },
+      oldest_pending: { entry_id: held[0]!.entryId, consumer: 'w1', deliveries: 1 },
       counts: { last_minute: lastMinute, last_hour: lastHour },
     });
     expect(stage.lanes.normal).toMatchObject({

@@ -1,5 +1,5 @@
 import { createLogger, enqueueJobs, ensureGroups, loadConfig, newJobId, PIPELINES, QueueKeys, workerEnvSchema, type NewJob } from '@conveyor/shared';
-import { RedisServer, redisTest, waitFor } from '@conveyor/testing';
+import { jobStatus, RedisServer, redisTest, waitFor } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import { Worker } from '../src/worker.js';
@@ -121,7 +121,7 @@ describe('cancelling an active job', () => {
     const slow = echo({ sleep_ms: 30_000 });
     await submit(redis, prefix, [slow]);
     const worker = await startWorker({ CONCURRENCY: '1' });
-    await waitFor(async () => (await recordOf(redis, prefix, slow.id))['status'] === 'active', 'the job to start');
+    await waitFor(async () => (await jobStatus(redis, prefix, slow.id)) === 'active', 'the job to start');
     const keys = new QueueKeys(prefix, 'inference');
     const outcome = await cancelJob(redis, keys, slow.id, 'infer', 60, controlChannel(prefix));
     expect(outcome).toEqual({ ok: true, previousStatus: 'active' });

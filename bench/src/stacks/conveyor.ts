@@ -4,6 +4,12 @@ import type { Redis } from 'ioredis';
 
 const PREFIX = 'conveyor';
 
+/** With BENCH_PROFILE=<folder>, our processes write V8 CPU profiles there (`node --cpu-prof`) when they exit. */
+function profileFlags(name: string): string[] {
+  const folder = process.env.BENCH_PROFILE;
+  return folder ? ['--cpu-prof', `--cpu-prof-dir=${folder}`, `--cpu-prof-name=${name}-\${pid}.cpuprofile`] : [];
+}
+
 /**
  * Conveyor as users run it: the compiled API and worker processes, on the benchmark's Redis.
  * Transitions are logged at debug level (LOG_TRANSITIONS=false): a log line per job is a
@@ -23,11 +29,12 @@ export class ConveyorStack {
 
   /** MAX_BACKLOG=0: the load scenarios queue more than the default admission limit. */
   startApi(env: Record<string, string> = {}): Promise<ApiProcess> {
-    return startApi({ redisUrl: this.redisUrl, prefix: PREFIX, env: { MAX_BACKLOG: '0', ...env } });
+    return startApi({ redisUrl: this.redisUrl, prefix: PREFIX, env: { MAX_BACKLOG: '0', ...env }, nodeFlags: profileFlags('api') });
   }
 
   startWorker(concurrency: number, env: Record<string, string> = {}): Promise<WorkerProcess> {
     return startWorker({
+      nodeFlags: profileFlags('worker'),
       redisUrl: this.redisUrl,
       prefix: PREFIX,
       env: { CONCURRENCY: String(concurrency), LOG_TRANSITIONS: 'false', WORKER_STAGES: 'inference', ...env },

@@ -42,21 +42,33 @@ export class QueueKeys {
     return `${this.base}events`;
   }
 
+  /**
+   * String, with a short TTL: set while an API process has listeners on the events channel.
+   * Scripts publish events only while the channel is watched (publishEvent.lua).
+   */
+  get eventsWatched(): string {
+    return `${this.base}events:watched`;
+  }
+
   /** String: idempotency key → job ID, with a TTL. */
   idempotency(key: string): string {
     return `${this.base}idem:${key}`;
   }
 
   /**
-   * Hash: job ID → `<lane> <entry ID>` for jobs that are queued and have no record yet.
-   * A queued job costs one stream entry and one field here; its record is written when a
-   * worker takes it.
+   * Hash: job ID → `<lane> <entry ID>` for jobs the API queued that have no record yet, and
+   * `<lane> <entry ID> <started at> <consumer>` while their first attempt runs. A job costs one
+   * stream entry and one field here until its record is written, when its first attempt ends
+   * (see recordless.lua).
    */
   get queued(): string {
     return `${this.base}queued`;
   }
 
-  /** Hash: `<stage>:<lane>:<entry ID>` → job ID for every entry a worker holds. */
+  /**
+   * Hash: `<stage>:<lane>:<entry ID>` → job ID for every entry a worker holds; for a job with no
+   * record yet, followed by a copy of its entry (see recordless.lua).
+   */
   get active(): string {
     return `${this.base}active`;
   }

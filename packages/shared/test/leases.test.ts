@@ -10,6 +10,7 @@ import {
   newJobId,
   promoteDueJobs,
   QueueKeys,
+  readJob,
   reclaimStale,
   releaseJobs,
   renewLeases,
@@ -51,7 +52,7 @@ describe('leases', () => {
     await sleep(250);
     // 500 ms since the take, 250 since the renewal: the lease still holds.
     expect((await reclaimStale(redis, keys, stageRequest('c2'), leaseMs)).jobs).toEqual([]);
-    expect(await redis.hgetall(keys.job(jobId))).toMatchObject({ status: 'active', worker: 'c1', attempts: '1' });
+    expect(await readJob(redis, keys, jobId, 'infer')).toMatchObject({ kind: 'entry', running: { worker: 'c1' } });
 
     await sleep(leaseMs + 50);
     const [takenOver] = (await reclaimStale(redis, keys, stageRequest('c2'), leaseMs)).jobs;

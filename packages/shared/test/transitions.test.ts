@@ -17,7 +17,7 @@ async function take(redis: Redis, keys: QueueKeys, stage = 'infer', count = 10, 
 }
 
 describe('the transition scripts', () => {
-  test('a plain queued job costs one stream entry and one index field; its record is written when a worker takes it', async ({ redis, prefix }) => {
+  test('a plain job costs one stream entry and one index field until its first attempt ends; its record is then written whole', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
     const queued = job('inference');
@@ -31,9 +31,25 @@ describe('the transition scripts', () => {
     expect(jobs).toHaveLength(1);
     expect(jobs[0]).toMatchObject({ jobId: queued.id, attempt: 1, maxAttempts: 3, lane: 'normal' });
     expect(JSON.parse(jobs[0]!.payload)).toEqual({ model: 'echo', prompt: 'hi' });
+    // Running: still no record; the active index says since when, where, and keeps a copy of the entry.
+    const entryId = jobs[0]!.entryId;
+    expect(await redis.hget(keys.queued, queued.id)).toBe(`normal ${entryId}`);
+    expect(await redis.exists(keys.job(queued.id))).toBe(0);
+    expect(await redis.hget(keys.active, `infer:normal:${entryId}`)).toMatch(new RegExp(`^${queued.id} \\d+ c1 0 ${queued.payload}$`));
+    const running = await readJob(redis, keys, queued.id, 'infer');
+    expect(running).toMatchObject({ kind: 'entry', lane: 'normal', entryId, running: { worker: 'c1' } });
+
+    expect(await completeStage(redis, keys, jobs[0]!, '{"text":"hi"}', '', 60)).toBe('completed');
+    const record = await redis.hgetall(keys.job(queued.id));
+    expect(record).toMatchObject({
+      id: queued.id, queue: 'inference', stage: 'infer', lane: 'normal', status: 'completed', attempts: '1', worker: 'c1',
+      entry: entryId, payload: queued.payload, result: '{"text":"hi"}', created_at: entryId.split('-')[0],
+    });
+    expect(Number(record['started_at'])).toBe((running as { running: { startedAt: number } }).running.startedAt);
+    expect(Number(record['finished_at'])).toBeGreaterThanOrEqual(Number(record['started_at']));
+    expect(JSON.parse(record['stages']!)).toMatchObject({ infer: { attempts: 1, worker: 'c1' } });
     expect(await redis.hget(keys.queued, queued.id)).toBeNull();
-    expect(await redis.hgetall(keys.job(queued.id))).toMatchObject({ status: 'active', attempts: '1', worker: 'c1', stage: 'infer' });
-    expect(await redis.hlen(keys.active)).toBe(1);
+    expect(await redis.hlen(keys.active)).toBe(0);
   });
 
   test('completing the last stage acks the entry, stores the result, and lets the record expire', async ({ redis, prefix }) => {
@@ -101,12 +117,12 @@ describe('the transition scripts', () => {
     ], 60);
     expect(outcomes).toEqual(['completed', 'completed', 'not-current-attempt', 'completed']);
     for (const i of [0, 1, 2]) expect(await redis.hgetall(keys.job(held[i]!.jobId))).toMatchObject({ status: 'completed', result: `{"n":${i}}` });
-    expect(await redis.hget(keys.job(held[3]!.jobId), 'status')).toBe('active');
+    expect(await readJob(redis, keys, held[3]!.jobId, 'infer')).toMatchObject({ kind: 'entry', running: { worker: 'c1' } });
     // Acked in each lane's stream; only the refused job is still pending and in the active index.
     expect((await redis.xpending(keys.stream('infer', 'high'), 'infer'))[0]).toBe(0);
     expect((await redis.xpending(keys.stream('infer', 'normal'), 'infer'))[0]).toBe(0);
     expect((await redis.xpending(keys.stream('infer', 'low'), 'infer'))[0]).toBe(1);
-    expect(Object.values(await redis.hgetall(keys.active))).toEqual([held[3]!.jobId]);
+    expect(Object.values(await redis.hgetall(keys.active)).map((line) => line.split(' ')[0])).toEqual([held[3]!.jobId]);
     const minute = Math.floor(Number((await redis.time())[0]) / 60);
     const counted = await Promise.all([minute - 1, minute].map((m) => redis.hget(keys.stats(m), 'completed:infer')));
     expect(counted.reduce((sum, n) => sum + Number(n ?? 0), 0)).toBe(3);

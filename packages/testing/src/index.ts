@@ -5,3 +5,4 @@ export * from './test-redis.js';
 export * from './processes.js';
 export * from './fixtures.js';
 export * from './script-args.js';
+export * from './job-status.js';

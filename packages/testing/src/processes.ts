@@ -76,10 +76,12 @@ export interface ProcessEnv {
   redisUrl: string;
   prefix: string;
   env?: Record<string, string>;
+  /** Extra flags for node itself, e.g. `--cpu-prof` to profile the process. */
+  nodeFlags?: string[];
 }
 
-function spawnNode(entry: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--enable-source-maps', entry], {
+function spawnNode(entry: string, env: Record<string, string>, nodeFlags: string[] = []): ChildProcess {
+  return spawn(process.execPath, ['--enable-source-maps', ...nodeFlags, entry], {
     cwd: repositoryRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -96,9 +98,9 @@ export class ApiProcess extends AppProcess {
 }
 
 /** Starts `apps/api/dist/server.js` on a free port and waits until `/readyz` answers 200. */
-export async function startApi({ redisUrl, prefix, env = {} }: ProcessEnv): Promise<ApiProcess> {
+export async function startApi({ redisUrl, prefix, env = {}, nodeFlags }: ProcessEnv): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawnNode('apps/api/dist/server.js', { REDIS_URL: redisUrl, KEY_PREFIX: prefix, PORT: String(port), HOST: '127.0.0.1', ...env });
+  const child = spawnNode('apps/api/dist/server.js', { REDIS_URL: redisUrl, KEY_PREFIX: prefix, PORT: String(port), HOST: '127.0.0.1', ...env }, nodeFlags);
   const api = new ApiProcess(child, `http://127.0.0.1:${port}`);
   await waitFor(
     async () => {
@@ -118,8 +120,8 @@ export class WorkerProcess extends AppProcess {
 }
 
 /** Starts `apps/worker/dist/main.js` (health listener on a free port) and waits until it runs. */
-export async function startWorker({ redisUrl, prefix, env = {} }: ProcessEnv): Promise<WorkerProcess> {
-  const child = spawnNode('apps/worker/dist/main.js', { REDIS_URL: redisUrl, KEY_PREFIX: prefix, WORKER_PORT: '0', WORKER_HOST: '127.0.0.1', ...env });
+export async function startWorker({ redisUrl, prefix, env = {}, nodeFlags }: ProcessEnv): Promise<WorkerProcess> {
+  const child = spawnNode('apps/worker/dist/main.js', { REDIS_URL: redisUrl, KEY_PREFIX: prefix, WORKER_PORT: '0', WORKER_HOST: '127.0.0.1', ...env }, nodeFlags);
   const worker = new WorkerProcess(`worker ${child.pid}`, child);
   await waitFor(
     () => {

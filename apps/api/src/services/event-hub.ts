@@ -19,6 +19,12 @@ export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['completed', 'dead'
 /** How long a new listener waits for Redis to confirm its channel's subscription. */
 const SUBSCRIBE_TIMEOUT_MS = 1_000;
 
+/**
+ * A watched channel's mark lives this long and is renewed three times as often: the scripts
+ * publish a queue's events only while it is marked (or has a subscriber on their node).
+ */
+const WATCH_TTL_MS = 30_000;
+
 interface Subscription {
   queue: string;
   listeners: number;
@@ -28,23 +34,36 @@ interface Subscription {
 /**
  * One pub/sub connection per API process, fanned out in memory to any number of listeners (SSE
  * clients) by job and by queue. Many clients watching many jobs cost one Redis connection, not
- * one each. A queue's events channel is subscribed only while someone listens to it: every
- * transition is published, and an API nobody watches should not receive them all.
+ * one each. A queue's events channel is subscribed only while someone listens to it, and marked
+ * watched (QueueKeys.eventsWatched) meanwhile: the scripts publish nothing nobody watches.
  */
 export class EventHub {
   readonly #subscriber: Redis;
+  readonly #watchMarks = new Map<string, string>();
+  readonly #renewal: NodeJS.Timeout;
   readonly #byJob = new Map<string, Set<EventListener>>();
   readonly #byQueue = new Map<string, Set<EventListener>>();
   readonly #channelOfQueue = new Map<string, string>();
   readonly #subscriptions = new Map<string, Subscription>();
 
-  constructor(redisUrl: string, prefix: string, private readonly logger: FastifyBaseLogger) {
+  constructor(
+    redisUrl: string,
+    prefix: string,
+    private readonly redis: Redis,
+    private readonly logger: FastifyBaseLogger,
+  ) {
     this.#subscriber = createRedis(redisUrl, { role: 'subscriber', name: 'conveyor:api:events' });
-    for (const pipeline of PIPELINES) this.#channelOfQueue.set(pipeline.name, new QueueKeys(prefix, pipeline.name).events);
+    for (const pipeline of PIPELINES) {
+      const keys = new QueueKeys(prefix, pipeline.name);
+      this.#channelOfQueue.set(pipeline.name, keys.events);
+      this.#watchMarks.set(keys.events, keys.eventsWatched);
+    }
     this.#subscriber.on('message', (channel: string, text: string) => this.#dispatch(channel, text));
+    this.#renewal = setInterval(() => this.#renewWatchMarks(), WATCH_TTL_MS / 3).unref();
   }
 
   close(): void {
+    clearInterval(this.#renewal);
     this.#subscriber.disconnect();
   }
 
@@ -90,7 +109,7 @@ export class EventHub {
     if (channel === undefined) return () => {};
     let subscription = this.#subscriptions.get(channel);
     if (!subscription) {
-      subscription = { queue, listeners: 0, ready: this.#subscriber.subscribe(channel) };
+      subscription = { queue, listeners: 0, ready: Promise.all([this.#subscriber.subscribe(channel), this.#markWatched(channel)]) };
       this.#subscriptions.set(channel, subscription);
     }
     subscription.listeners += 1;
@@ -116,6 +135,16 @@ export class EventHub {
       clearTimeout(timer);
     }
     return release;
+  }
+
+  #markWatched(channel: string): Promise<unknown> {
+    return this.redis.set(this.#watchMarks.get(channel)!, '1', 'PX', WATCH_TTL_MS);
+  }
+
+  #renewWatchMarks(): void {
+    for (const channel of this.#subscriptions.keys()) {
+      this.#markWatched(channel).catch((error: Error) => this.logger.warn({ err: error.message, channel }, 'could not renew the events channel watch mark'));
+    }
   }
 
   #dispatch(channel: string, text: string): void {

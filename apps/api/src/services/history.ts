@@ -46,7 +46,8 @@ export async function readHistory(redis: Redis, keys: QueueKeys, pipeline: Pipel
     let status: HistoryStatus = delivered ? 'expired' : 'unknown';
     let jobStage = job.stage;
     if (job.status !== null) status = job.status as HistoryStatus;
-    else if (job.indexed) [status, jobStage] = ['queued', firstStage(pipeline)];
+    // No record but indexed: queued, or (delivered) in its first attempt, whose record is written when it ends.
+    else if (job.indexed) [status, jobStage] = [delivered ? 'active' : 'queued', firstStage(pipeline)];
     // An entry another producer added has no record until a worker takes it.
     else if (!delivered && entry.fields['job'] === undefined) [status, jobStage] = ['queued', stage];
     return {

@@ -36,19 +36,22 @@ interface StageSummary {
 
 export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline, defaultMaxAttempts: number): JobView {
   if (snapshot.kind === 'entry') {
+    // No record yet: queued, or in its first attempt (`running`).
+    const { running } = snapshot;
     const created = iso(snapshot.entryId.split('-')[0]);
+    const started = running ? iso(running.startedAt) : null;
     const input = snapshot.fields['job'] ? json(snapshot.fields['payload']) : snapshot.fields;
     const options = json(snapshot.fields['opts']) as { max_attempts?: number } | null;
     return {
       id: jobId,
       queue: pipeline.name,
-      status: 'queued',
+      status: running ? 'active' : 'queued',
       stage: snapshot.stage,
       priority: snapshot.lane,
-      attempts: 0,
+      attempts: running ? 1 : 0,
       max_attempts: options?.max_attempts ?? defaultMaxAttempts,
       stalls: 0,
-      worker: null,
+      worker: running?.worker ?? null,
       progress: null,
       input,
       result: null,
@@ -57,19 +60,19 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
       errors: [],
       stages: pipeline.stages.map((name) => ({
         name,
-        status: name === snapshot.stage ? 'queued' : 'pending',
-        attempts: 0,
-        worker: null,
-        started_at: null,
+        status: name !== snapshot.stage ? 'pending' : running ? 'active' : 'queued',
+        attempts: name === snapshot.stage && running ? 1 : 0,
+        worker: name === snapshot.stage ? (running?.worker ?? null) : null,
+        started_at: name === snapshot.stage ? started : null,
         finished_at: null,
         output: null,
         output_truncated: false,
         output_url: null,
       })),
       created_at: created,
-      started_at: null,
+      started_at: started,
       finished_at: null,
-      updated_at: created,
+      updated_at: started ?? created,
       retry_at: null,
     };
   }

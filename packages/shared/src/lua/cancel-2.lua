@@ -24,6 +24,7 @@ local rcall = redis.call
 -- @include publishEvent
 -- @include countEvent
 -- @include groupInfo
+-- @include recordless
 
 local jobKey, base, jobId, firstStage, queue = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = nowMs()
@@ -49,6 +50,17 @@ local function cancelEntry(lane, entryId, fields, stage)
 end
 
 local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'entry')
+local lane, entryId
+if not r[1] then
+  lane, entryId = queuedEntry(base, jobId)
+  -- Running without a record (see recordless): it gets one, and is cancelled as any active job.
+  local running = lane and recordlessAttempt(base, firstStage, lane, entryId)
+  if running and running.jobId == jobId then
+    materialize(base, firstStage, lane, entryId, running)
+    r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'entry')
+    lane = nil
+  end
+end
 local status = r[1]
 if status then
   if status == 'completed' or status == 'dead' or status == 'cancelled' then return { -5, status } end
@@ -62,16 +74,14 @@ if status then
   return finish(status, r[2])
 end
 
-local indexed = rcall('HGET', KEYS[2], jobId)
-if indexed then
-  local sep = string.find(indexed, ' ', 1, true)
-  local lane, entryId = string.sub(indexed, 1, sep - 1), string.sub(indexed, sep + 1)
+if lane then
   local found = rcall('XRANGE', base .. firstStage .. ':' .. lane, entryId, entryId)
   return cancelEntry(lane, entryId, found[1] and found[1][2] or {}, firstStage)
 end
 
 -- A job XADDed by another producer (named after its entry) that no worker has taken yet.
-local stage, lane, entryId = directJobLocation(queue, firstStage, jobId)
+local stage
+stage, lane, entryId = directJobLocation(queue, firstStage, jobId)
 if stage then
   local stream = base .. stage .. ':' .. lane
   local found = rcall('XRANGE', stream, entryId, entryId)

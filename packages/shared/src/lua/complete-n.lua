@@ -2,6 +2,8 @@
   Completes the current stage of one or more jobs held by one worker, in one atomic step: each
   entry is acked, its output written, and its job either advances (a new entry on the next
   stage's stream, status `queued`) or ends `completed` and its record starts to expire.
+  A job the API queued that finishes its first attempt has no record yet (see recordless): its
+  whole record is written here, in the same call that completes it.
   A late or duplicate completion, from a worker whose lease was lost, is refused, job by job.
   All jobs are of one queue, so every key shares its hash slot.
 
@@ -30,9 +32,9 @@ local base, retention = ARGV[1], tonumber(ARGV[2])
 local n = (#KEYS - 1) / 3
 local now = nowMs()
 local results = {}
--- Acks per stream and group, the active-index fields and the counters, each sent once for all jobs.
+-- Acks per stream and group, the index fields and the counters, each sent once for all jobs.
 local acks, ackOrder = {}, {}
-local activeFields = {}
+local activeFields, dequeued = {}, {}
 local completedPerStage = {}
 
 local function ack(stream, group, entryId)
@@ -49,9 +51,23 @@ for i = 1, n do
   local stream, jobKey, nextKey = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
   local at = 2 + (i - 1) * 6
   local stage, lane, entryId, attempt, output, nextStage = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], ARGV[at + 6]
-  -- One read for the fencing check and everything the completion writes.
-  local r = rcall('HMGET', jobKey, 'status', 'stage', 'entry', 'attempts', 'id', 'stages', 'stage_started_at', 'worker', 'error')
-  local refusal = attemptRefusal(r, stage, entryId, attempt)
+  -- A running first attempt without a record (see recordless) is checked and completed from its
+  -- active-index line; any other job from its record.
+  local r, firstFields, refusal
+  local running = recordlessAttempt(base, stage, lane, entryId)
+  if running and running.jobId == string.sub(jobKey, #base + 5) then
+    if attempt ~= '1' then
+      refusal = -2
+    else
+      firstFields = firstAttemptFields(stage, lane, entryId, running)
+      r = { 'active', stage, entryId, attempt, running.jobId, false, running.startedAt, running.worker, false }
+      dequeued[#dequeued + 1] = running.jobId
+    end
+  else
+    -- One read for the fencing check and everything the completion writes.
+    r = rcall('HMGET', jobKey, 'status', 'stage', 'entry', 'attempts', 'id', 'stages', 'stage_started_at', 'worker', 'error')
+  end
+  refusal = refusal or attemptRefusal(r, stage, entryId, attempt)
   if refusal then
     if refusal == -1 then ack(stream, stage, entryId) end
     results[i] = refusal
@@ -60,8 +76,14 @@ for i = 1, n do
     ack(stream, stage, entryId)
     activeFields[#activeFields + 1] = stage .. ':' .. lane .. ':' .. entryId
     completedPerStage[stage] = (completedPerStage[stage] or 0) + 1
-    local stages = stageTimings(r[6], r[4], r[7], r[8], stage, now)
+    local stages
+    if firstFields then
+      stages = firstStageTimings(stage, r[7], r[8], now)
+    else
+      stages = stageTimings(r[6], r[4], r[7], r[8], stage, now)
+    end
     if nextStage ~= '' then
+      if firstFields then rcall('HSET', jobKey, unpack(firstFields)) end
       local entry = rcall('XADD', nextKey, '*', 'job', jobId)
       rcall('HSET', jobKey, 'out:' .. stage, output, 'stage', nextStage, 'status', 'queued', 'stages', stages,
         'entry', entry, 'attempts', 0, 'failures', 0, 'stalls', 0, 'queued_at', now, 'updated_at', now)
@@ -69,7 +91,12 @@ for i = 1, n do
       publishEvent(base .. 'events', 'stage-completed', jobId, now, { stage = stage, next_stage = nextStage })
       results[i] = 2
     else
-      rcall('HSET', jobKey, 'status', 'completed', 'result', output, 'stages', stages, 'finished_at', now, 'updated_at', now)
+      -- One HSET; for a job without a record, its whole record.
+      local fields = firstFields or {}
+      for _, value in ipairs({ 'status', 'completed', 'result', output, 'stages', stages, 'finished_at', now, 'updated_at', now }) do
+        fields[#fields + 1] = value
+      end
+      rcall('HSET', jobKey, unpack(fields))
       if r[9] then rcall('HDEL', jobKey, 'error') end
       rcall('EXPIRE', jobKey, retention)
       publishEvent(base .. 'events', 'completed', jobId, now, { stage = stage })
@@ -83,5 +110,6 @@ for _, key in ipairs(ackOrder) do
   rcall('XACK', batch.stream, batch.group, unpack(batch.ids))
 end
 if #activeFields > 0 then rcall('HDEL', KEYS[1], unpack(activeFields)) end
+if #dequeued > 0 then rcall('HDEL', base .. 'queued', unpack(dequeued)) end
 for stage, count in pairs(completedPerStage) do countEvent(base, now, 'completed', stage, count) end
 return results

@@ -33,7 +33,7 @@ local rcall = redis.call
 -- @include countEvent
 
 local jobKey, stage, lane, entryId = KEYS[2], ARGV[2], ARGV[3], ARGV[4]
-local refusal = checkAttempt(jobKey, stage, entryId, ARGV[5])
+local refusal = checkAttempt(jobKey, stage, entryId, ARGV[5], ARGV[1], lane, true)
 if refusal then
   if refusal == -1 then rcall('XACK', KEYS[1], stage, entryId) end
   return refusal

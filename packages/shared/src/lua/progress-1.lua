@@ -10,6 +10,7 @@
   ARGV[4] attempt
   ARGV[5] percent (0-100)
   ARGV[6] message ('' for none)
+  ARGV[7] lane
 
   Output: 1 recorded, -1 no record, -2 not the current attempt
 ]]
@@ -18,7 +19,7 @@ local rcall = redis.call
 -- @include publishEvent
 -- @include checkAttempt
 
-local refusal = checkAttempt(KEYS[1], ARGV[2], ARGV[3], ARGV[4])
+local refusal = checkAttempt(KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[1], ARGV[7], true)
 if refusal then return refusal end
 local now = nowMs()
 local percent = tonumber(ARGV[5])

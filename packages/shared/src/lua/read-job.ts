@@ -3,7 +3,13 @@ import type { Lane, QueueKeys } from '../keys.js';
 
 export type JobSnapshot =
   | { kind: 'record'; fields: Record<string, string> }
-  | { kind: 'entry'; stage: string; lane: Lane; entryId: string; fields: Record<string, string> };
+  | { kind: 'entry'; stage: string; lane: Lane; entryId: string; fields: Record<string, string>; running: RecordlessAttempt | undefined };
+
+/** The first attempt of a job that has no record yet (see recordless.lua): when it started, and where. */
+export interface RecordlessAttempt {
+  startedAt: number;
+  worker: string;
+}
 
 function pairs(flat: string[]): Record<string, string> {
   const map: Record<string, string> = {};
@@ -11,13 +17,15 @@ function pairs(flat: string[]): Record<string, string> {
   return map;
 }
 
-/** One consistent read of a job: its record, or its queued entry when it has no record yet. */
+/** One consistent read of a job: its record, or its entry (queued, or in its first attempt) when it has no record yet. */
 export async function readJob(redis: Redis, keys: QueueKeys, jobId: string, firstStage: string): Promise<JobSnapshot | undefined> {
   const reply = (await redis.readJob(keys.job(jobId), keys.queued, keys.base, jobId, firstStage, keys.queue)) as
     | ['record', string[]]
-    | ['entry', Lane, string, string[], string]
+    | ['entry', Lane, string, string[], string, string, string]
     | null;
   if (!reply) return undefined;
   if (reply[0] === 'record') return { kind: 'record', fields: pairs(reply[1]) };
-  return { kind: 'entry', stage: reply[4], lane: reply[1], entryId: reply[2], fields: pairs(reply[3]) };
+  const [, lane, entryId, fields, stage, startedAt, worker] = reply;
+  const running = startedAt === '' ? undefined : { startedAt: Number(startedAt), worker };
+  return { kind: 'entry', stage, lane, entryId, fields: pairs(fields), running };
 }

@@ -12,13 +12,15 @@
 
   Output:
     {'record', {field, value, ...}}           the job has a record
-    {'entry', lane, entryId, {field, ...}, stage}
-                                              the job is queued and has no record yet
+    {'entry', lane, entryId, {field, ...}, stage, started at, worker}
+                                              the job has no record yet: queued (started at
+                                              and worker '') or in its first attempt
     false                                     no such job
 ]]
 local rcall = redis.call
 -- @include directJobs
 -- @include groupInfo
+-- @include recordless
 
 local fieldNames = rcall('HKEYS', KEYS[1])
 if #fieldNames > 0 then
@@ -37,21 +39,24 @@ end
 
 local base, jobId, firstStage, queue = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
-local indexed = rcall('HGET', KEYS[2], jobId)
-if indexed then
-  local sep = string.find(indexed, ' ', 1, true)
-  local lane, entryId = string.sub(indexed, 1, sep - 1), string.sub(indexed, sep + 1)
+local lane, entryId = queuedEntry(base, jobId)
+if lane then
   local found = rcall('XRANGE', base .. firstStage .. ':' .. lane, entryId, entryId)
-  if found[1] then return { 'entry', lane, entryId, found[1][2], firstStage } end
-  return false
+  if not found[1] then return false end
+  local running = recordlessAttempt(base, firstStage, lane, entryId)
+  if running and running.jobId == jobId then
+    return { 'entry', lane, entryId, found[1][2], firstStage, running.startedAt, running.worker }
+  end
+  return { 'entry', lane, entryId, found[1][2], firstStage, '', '' }
 end
 
 -- A job XADDed by another producer is named after its entry (see directJobs); it is queued
 -- while its entry is in its stream and the stage's group has not yet delivered it.
-local stage, lane, entryId = directJobLocation(queue, firstStage, jobId)
+local stage
+stage, lane, entryId = directJobLocation(queue, firstStage, jobId)
 if not stage then return false end
 local stream = base .. stage .. ':' .. lane
 local found = rcall('XRANGE', stream, entryId, entryId)
 if not found[1] then return false end
 if isDelivered(stream, stage, entryId) then return false end
-return { 'entry', lane, entryId, found[1][2], stage }
+return { 'entry', lane, entryId, found[1][2], stage, '', '' }

@@ -30,7 +30,7 @@ for i = 1, n do
   local at = 5 + (i - 1) * 5
   local stage, lane, entryId, jobId, attempt = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
   local jobKey = base .. 'job:' .. jobId
-  if not checkAttempt(jobKey, stage, entryId, attempt) then
+  if not checkAttempt(jobKey, stage, entryId, attempt, base, lane, true) then
     local claimed = rcall('XCLAIM', base .. stage .. ':' .. lane, stage, consumer, 0, entryId, 'IDLE', idle, 'JUSTID')
     if #claimed == 0 then
       failLostEntry({ base = base, stage = stage, activeKey = KEYS[1], defaultMaxAttempts = tonumber(ARGV[4]), retentionSeconds = tonumber(ARGV[5]) }, lane, entryId, now)

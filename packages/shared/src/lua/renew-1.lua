@@ -27,7 +27,7 @@ local n = (#ARGV - 4) / 5
 for i = 1, n do
   local at = 4 + (i - 1) * 5
   local stage, lane, entryId, jobId, attempt = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
-  if checkAttempt(base .. 'job:' .. jobId, stage, entryId, attempt) then
+  if checkAttempt(base .. 'job:' .. jobId, stage, entryId, attempt, base, lane) then
     table.insert(lost, i)
   else
     local claimed = rcall('XCLAIM', base .. stage .. ':' .. lane, stage, consumer, 0, entryId, 'JUSTID')

@@ -8,6 +8,7 @@
 
   ARGV[1] base
   ARGV[2] job ID
+  ARGV[3] first stage of the queue (where a job without a record is)
 
   KEYS[3] queued index hash (a job still queued there has no record yet)
 
@@ -18,11 +19,16 @@
 local rcall = redis.call
 -- @include nowMs
 -- @include publishEvent
+-- @include recordless
 
 local jobKey, base = KEYS[1], ARGV[1]
 local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'dead_entry', 'id')
 if not r[1] then
-  if rcall('HEXISTS', KEYS[3], ARGV[2]) == 1 then return { -6, 'queued' } end
+  local lane, entryId = queuedEntry(base, ARGV[2])
+  if lane then
+    local running = recordlessAttempt(base, ARGV[3], lane, entryId)
+    return { -6, running and 'active' or 'queued' }
+  end
   return { -1 }
 end
 if r[1] ~= 'dead' then return { -6, r[1] } end

@@ -1,6 +1,7 @@
 --[[
   Takes up to `count` jobs of one stage for one consumer and starts each of them, in one
-  atomic step: an entry is never delivered without its record saying `active`.
+  atomic step: an entry is never delivered without its record (or, for a job the API queued
+  that has none yet, its line in the queued index) saying that it is running.
 
   Lanes are read high, then normal, then low; a lane is read only when the lanes above it
   have nothing undelivered. Except: entries of the normal and low lanes that have waited longer
@@ -48,7 +49,7 @@ local function readLane(i, count)
   local reply = rcall('XREADGROUP', 'GROUP', ctx.group, ctx.consumer, 'COUNT', count, 'STREAMS', KEYS[i], '>')
   local entries = reply and reply[1][2] or {}
   for _, entry in ipairs(entries) do
-    local job = startJob(ctx, KEYS[i], laneNames[i], entry[1], entry[2], now)
+    local job = startJob(ctx, KEYS[i], laneNames[i], entry[1], entry[2], now, true)
     if job then table.insert(jobs, job) end
   end
   return #entries

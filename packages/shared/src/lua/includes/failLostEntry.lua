@@ -3,15 +3,21 @@
 -- @include appendError
 -- @include deadLetter
 -- @include countEvent
+-- @include recordless
 -- An entry that was pending (held by a worker) was deleted from its stream by something other
 -- than Conveyor (XDEL, or MAXLEN trimming by another client): Redis drops it from the PEL and
 -- reports its ID. Its job is not forgotten: the attempt counts as failed and the job is retried
--- (queued again at once, from its record) or dead-lettered when no attempts are left.
+-- (queued again at once, from its record) or dead-lettered when no attempts are left. A job
+-- without a record gets one first, from the active index's copy of its entry (see recordless).
 local function failLostEntry(ctx, lane, entryId, now)
   local activeField = ctx.stage .. ':' .. lane .. ':' .. entryId
-  local jobId = rcall('HGET', ctx.activeKey, activeField)
+  local line = rcall('HGET', ctx.activeKey, activeField)
+  if not line then return end
+  local held = parseActiveLine(line)
+  local jobId = held.jobId
+  -- A job without a record gets it from the active index's copy of its entry (see recordless).
+  if held.map then materialize(ctx.base, ctx.stage, lane, entryId, held) end
   rcall('HDEL', ctx.activeKey, activeField)
-  if not jobId then return end
   local jobKey = ctx.base .. 'job:' .. jobId
   local r = rcall('HMGET', jobKey, 'status', 'entry', 'attempts', 'max_attempts')
   if r[1] ~= 'active' or r[2] ~= entryId then return end

@@ -4,9 +4,12 @@
 -- @include deadLetter
 -- @include appendError
 -- @include directJobs
+-- @include recordless
 -- Starts one entry just delivered to ctx.consumer. Three kinds of entry reach here:
---   * an API job with no record yet: fields `job` and `payload` (and `opts`); its record is
---     written now and its line in the queued index removed;
+--   * an API job with no record yet: fields `job` and `payload` (and `opts`). On its first
+--     delivery (`fresh`: read as a new entry) its record is still not written: its line in the
+--     active index says the attempt runs (see recordless). Redelivered (its lease lapsed), it
+--     gets the record its first attempt would have had, and goes on as the next kind;
 --   * a job that has a record (documents, retries, later stages): field `job` only;
 --   * an entry XADDed by any other producer with plain fields: its job ID is made from its
 --     entry ID (see directJobs) and its fields are the payload.
@@ -19,13 +22,36 @@
 -- or false when nothing is to be run: the entry is stale (its job moved on, finished or was
 -- cancelled) and was acked, or the job stalled too often and was dead-lettered.
 --
--- With ctx.batched (see batchStarts), the queued-index removals and active-index entries of
--- every job started are collected and written by finishStarts in one call each.
-local function startJob(ctx, stream, lane, entryId, fields, now)
+-- With ctx.batched (see batchStarts), the index writes of every job started are collected and
+-- written by finishStarts in one call per index.
+local function startJob(ctx, stream, lane, entryId, fields, now, fresh)
   local activeField = ctx.stage .. ':' .. lane .. ':' .. entryId
   local map = fieldsToMap(fields)
   local jobId = map['job'] or directJobId(ctx.queue, ctx.firstStage, ctx.stage, lane, entryId)
   local jobKey = ctx.base .. 'job:' .. jobId
+  local apiJob = map['job'] and map['payload'] and ctx.previousStage == ''
+
+  if apiJob and fresh and rcall('EXISTS', jobKey) == 0 then
+    -- The first attempt of a job the API queued: no record yet (see recordless).
+    local line = runningLine(jobId, now, ctx.consumer, map)
+    local maxAttempts, timeoutMs, backoff = entryOptions(map)
+    if ctx.batched then
+      local active = ctx.batched.active
+      active[#active + 1] = activeField
+      active[#active + 1] = line
+    else
+      rcall('HSET', ctx.activeKey, activeField, line)
+    end
+    publishEvent(ctx.base .. 'events', 'active', jobId, now, { stage = ctx.stage, attempt = 1, worker = ctx.consumer })
+    local createdAt = string.match(entryId, '^(%d+)')
+    return { jobId, lane, entryId, 1, tonumber(maxAttempts or ctx.defaultMaxAttempts), map['payload'], '',
+      timeoutMs or '', backoff or '', createdAt, createdAt }
+  end
+  if apiJob and not fresh then
+    -- Redelivered while its first attempt had no record: written now, as that attempt's.
+    local running = recordlessAttempt(ctx.base, ctx.stage, lane, entryId)
+    if running and running.jobId == jobId then materialize(ctx.base, ctx.stage, lane, entryId, running) end
+  end
   local rec = rcall('HMGET', jobKey, 'status', 'entry', 'attempts', 'max_attempts', 'stalls',
     'payload', 'timeout_ms', 'backoff', 'created_at', 'queued_at')
   local payload, maxAttempts, timeoutMs, backoff, createdAt, queuedAt = rec[6], rec[4], rec[7], rec[8], rec[9], rec[10]
@@ -42,12 +68,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now)
         rcall('HDEL', ctx.base .. 'queued', jobId)
       end
       payload = map['payload'] or '{}'
-      if map['opts'] then
-        local opts = cjson.decode(map['opts'])
-        maxAttempts = opts['max_attempts'] and tostring(opts['max_attempts']) or false
-        timeoutMs = opts['timeout_ms'] and tostring(opts['timeout_ms']) or false
-        backoff = opts['backoff'] and cjson.encode(opts['backoff']) or false
-      end
+      maxAttempts, timeoutMs, backoff = entryOptions(map)
     else
       payload = cjson.encode(map)
     end
@@ -116,5 +137,5 @@ local function finishStarts(ctx)
   local batched = ctx.batched
   if #batched.dequeued > 0 then rcall('HDEL', ctx.base .. 'queued', unpack(batched.dequeued)) end
   if #batched.active > 0 then rcall('HSET', ctx.activeKey, unpack(batched.active)) end
-  ctx.batched = { dequeued = {}, active = {} }
+  batchStarts(ctx)
 end

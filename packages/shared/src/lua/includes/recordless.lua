@@ -1,0 +1,82 @@
+-- A job the API queues has no record until something needs one. Its entry holds its payload;
+-- the queued index (<base>queued, field = job ID → '<lane> <entry ID>') finds its entry by ID.
+-- Most jobs finish their first attempt, so their record is written once, when that attempt ends
+-- (complete), instead of at the start and again at the end.
+--
+-- While its first attempt runs, the job's line in the active index (<base>active, field
+-- '<stage>:<lane>:<entry ID>', otherwise just the job ID) says so and carries a copy of its entry:
+--   '<job ID> <started at ms> <consumer> <length of opts> <opts><payload>'
+-- so the attempt can be checked without a record, and a job whose entry is deleted under it
+-- (XDEL or MAXLEN by another client) keeps its payload and can run again. Anything other than
+-- completion that touches such a job (a failure, progress, a release, a cancel, a takeover after
+-- a lapsed lease, a lost entry) first writes the record the attempt would have had
+-- (materialize), which turns the line back into the bare job ID, then goes on as for any job.
+
+-- The active-index line of the running first attempt of a job without a record.
+local function runningLine(jobId, startedAt, consumer, map)
+  local opts = map['opts'] or ''
+  return jobId .. ' ' .. startedAt .. ' ' .. consumer .. ' ' .. #opts .. ' ' .. opts .. map['payload']
+end
+
+-- An active-index line: {jobId = ...}, with startedAt, worker and map (the entry's fields) when
+-- it is a running first attempt without a record.
+local function parseActiveLine(line)
+  local jobId, startedAt, worker, length, from = string.match(line, '^(%S+) (%d+) (%S+) (%d+) ()')
+  if not jobId then return { jobId = line } end
+  length = tonumber(length)
+  local map = { job = jobId, payload = string.sub(line, from + length) }
+  if length > 0 then map['opts'] = string.sub(line, from, from + length - 1) end
+  return { jobId = jobId, startedAt = startedAt, worker = worker, map = map }
+end
+
+-- The running first attempt without a record held under this active-index field, or nil.
+local function recordlessAttempt(base, stage, lane, entryId)
+  local line = rcall('HGET', base .. 'active', stage .. ':' .. lane .. ':' .. entryId)
+  if not line then return nil end
+  local parsed = parseActiveLine(line)
+  if not parsed.map then return nil end
+  return parsed
+end
+
+-- The options an API job's entry carries (`opts`): max attempts, timeout, backoff, as strings or false.
+local function entryOptions(map)
+  if not map['opts'] then return false, false, false end
+  local opts = cjson.decode(map['opts'])
+  return opts['max_attempts'] and tostring(opts['max_attempts']) or false,
+    opts['timeout_ms'] and tostring(opts['timeout_ms']) or false,
+    opts['backoff'] and cjson.encode(opts['backoff']) or false
+end
+
+-- The fields a running first attempt without a record (`running` as parsed) gives its record,
+-- but for its status and what follows from it.
+local function firstAttemptFields(stage, lane, entryId, running)
+  local jobId, map = running.jobId, running.map
+  local createdAt = string.match(entryId, '^(%d+)')
+  local fields = { 'id', jobId, 'queue', string.match(jobId, '^([^:]+)'), 'stage', stage, 'lane', lane,
+    'payload', map['payload'], 'created_at', createdAt, 'queued_at', createdAt, 'attempts', 1,
+    'entry', entryId, 'worker', running.worker, 'started_at', running.startedAt }
+  local maxAttempts, timeoutMs, backoff = entryOptions(map)
+  if maxAttempts then fields[#fields + 1] = 'max_attempts'; fields[#fields + 1] = maxAttempts end
+  if timeoutMs then fields[#fields + 1] = 'timeout_ms'; fields[#fields + 1] = timeoutMs end
+  if backoff then fields[#fields + 1] = 'backoff'; fields[#fields + 1] = backoff end
+  return fields
+end
+
+-- Writes the record of a running first attempt without a record, as it would have been written
+-- when the attempt started. `stage` is the queue's first stage, where every job without a record is.
+local function materialize(base, stage, lane, entryId, running)
+  local fields = firstAttemptFields(stage, lane, entryId, running)
+  for _, value in ipairs({ 'status', 'active', 'stage_started_at', running.startedAt, 'updated_at', running.startedAt }) do
+    fields[#fields + 1] = value
+  end
+  rcall('HSET', base .. 'job:' .. running.jobId, unpack(fields))
+  rcall('HDEL', base .. 'queued', running.jobId)
+  rcall('HSET', base .. 'active', stage .. ':' .. lane .. ':' .. entryId, running.jobId)
+end
+
+-- The lane and entry ID of a job without a record, from the queued index; nil when it has none.
+local function queuedEntry(base, jobId)
+  local line = rcall('HGET', base .. 'queued', jobId)
+  if not line then return nil end
+  return string.match(line, '^(%S+) (%S+)$')
+end
