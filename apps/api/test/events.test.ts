@@ -94,6 +94,11 @@ describe('job events over Server-Sent Events', () => {
     const admin = createRedis(redisUrl, { role: 'command', name: 'conveyor:test' });
     try {
       expect(((await admin.pubsub('NUMSUB', `${prefix}:{inference}:events`)) as [string, number])[1]).toBe(1);
+      // And marks the channel watched, which the scripts check before they publish (a subscriber on
+      // another Redis Cluster node is invisible to them); the mark lapses unless renewed.
+      const markTtl = await admin.pttl(`${prefix}:{inference}:events:watched`);
+      expect(markTtl).toBeGreaterThan(0);
+      expect(markTtl).toBeLessThanOrEqual(30_000);
     } finally {
       admin.disconnect();
     }
