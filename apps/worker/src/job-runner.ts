@@ -1,37 +1,19 @@
 import { failAttempt, reportProgress, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
+import type { Counter, Histogram } from 'prom-client';
 import { backoffOf, retryDelay } from './backoff.js';
 import { CompletionBatcher } from './completion-batcher.js';
+import { HeldJob, JobStopped, type StopReason } from './held-job.js';
 import { NonRetryableError } from './processors/non-retryable-error.js';
 import type { Processor, ProcessorHelpers } from './processors/processor.js';
 import { attemptPolicy, type ServedStage, type WorkerContext } from './worker-context.js';
 
-/**
- * Why a held job's signal fired. A timeout is a failed attempt. The others end the attempt
- * without a word to Redis: a cancelled job's record already says so, a lost lease means another
- * attempt is current, and a job let go at shutdown was released for another worker.
- */
-export type StopReason = 'timeout' | 'cancelled' | 'lease-lost' | 'shutdown';
+export { HeldJob, JobStopped, type StopReason };
 
-export class JobStopped extends Error {
-  constructor(
-    readonly reason: StopReason,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'JobStopped';
-  }
-}
-
-/** A job this worker runs right now. */
-export interface HeldJob {
-  job: TakenJob;
-  served: ServedStage;
-  controller: AbortController;
-  startedAt: number;
-}
-
-function heldKey(job: Pick<TakenJob, 'queue' | 'stage' | 'lane' | 'entryId'>): string {
-  return `${job.queue}|${job.stage}|${job.lane}|${job.entryId}`;
+/** A stage's metrics with their labels bound once (prom-client hashes the labels on every call otherwise). */
+interface StageMetrics {
+  wait: ReturnType<Histogram<'queue' | 'stage'>['labels']>;
+  completed: ReturnType<Counter<'queue' | 'stage'>['labels']>;
+  duration: Record<'completed' | 'failed' | 'refused', ReturnType<Histogram<'queue' | 'stage' | 'outcome'>['labels']>>;
 }
 
 /**
@@ -42,6 +24,7 @@ function heldKey(job: Pick<TakenJob, 'queue' | 'stage' | 'lane' | 'entryId'>): s
 export class JobRunner {
   readonly #held = new Map<string, HeldJob>();
   readonly #completions: CompletionBatcher;
+  readonly #metrics = new Map<string, StageMetrics>();
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -62,56 +45,64 @@ export class JobRunner {
 
   /** Starts the job in the background; its slot (reserved by the caller) is released when it ends. */
   start(job: TakenJob): void {
-    const served = this.stages.get(`${job.queue}:${job.stage}`)!;
-    const held: HeldJob = { job, served, controller: new AbortController(), startedAt: Date.now() };
-    this.ctx.metrics.wait.observe({ queue: job.queue, stage: job.stage }, Math.max(0, held.startedAt - job.queuedAt) / 1_000);
-    this.#held.set(heldKey(job), held);
+    const held = new HeldJob(job, this.stages.get(`${job.queue}:${job.stage}`)!);
+    this.#metricsOf(job).wait.observe(Math.max(0, held.startedAt - job.queuedAt) / 1_000);
+    this.#held.set(held.key, held);
     void this.#run(held).finally(() => {
-      this.#held.delete(heldKey(job));
+      this.#held.delete(held.key);
       this.ctx.slots.release();
     });
   }
 
-  /** Fires a held job's signal; what happens to its record depends on the reason (see StopReason). */
+  /** Stops a held job (its signal fires); what happens to its record depends on the reason (see StopReason). */
   stop(held: HeldJob, reason: StopReason, message: string): void {
-    if (!held.controller.signal.aborted) held.controller.abort(new JobStopped(reason, message));
+    held.stop(reason, message);
   }
 
   async #run(held: HeldJob): Promise<void> {
-    const { job, served, controller } = held;
-    const logger = this.ctx.logger.child({ job_id: job.jobId, stage: job.stage, attempt: job.attempt });
+    const { job, served } = held;
+    // The job's logger is made when something is logged: most jobs log nothing at the default level.
+    let jobLogger: Logger | undefined;
+    const logger = () => (jobLogger ??= this.ctx.logger.child({ job_id: job.jobId, stage: job.stage, attempt: job.attempt }));
+    const transitions = this.ctx.config.LOG_TRANSITIONS ? 'info' : 'debug';
+    const logTransitions = this.ctx.logger.isLevelEnabled(transitions);
     const timeoutMs = job.timeoutMs ?? served.pipeline.timeoutMs;
-    const timer = timeoutMs ? setTimeout(() => this.stop(held, 'timeout', `the attempt ran longer than its timeout of ${timeoutMs} ms`), timeoutMs) : undefined;
-    logger.debug({ lane: job.lane }, 'job active');
+    const timer = timeoutMs ? setTimeout(() => held.stop('timeout', `the attempt ran longer than its timeout of ${timeoutMs} ms`), timeoutMs) : undefined;
+    if (this.ctx.logger.isLevelEnabled('debug')) logger().debug({ lane: job.lane }, 'job active');
 
     let output: string;
     try {
       output = JSON.stringify((await this.#runProcessor(held, logger)) ?? null);
     } catch (error) {
       clearTimeout(timer);
-      await this.#reportFailure(held, error, logger);
+      await this.#reportFailure(held, error, logger());
       return;
     }
     clearTimeout(timer);
-    if (controller.signal.aborted) {
-      await this.#reportFailure(held, controller.signal.reason, logger);
+    if (held.stopped) {
+      await this.#reportFailure(held, held.stopped, logger());
       return;
     }
     try {
       const outcome = await this.#completions.complete({ job, output, nextStage: served.next });
-      this.#measure(held, outcome === 'completed' || outcome === 'advanced' ? 'completed' : 'refused');
-      if (outcome === 'completed' || outcome === 'advanced') this.ctx.metrics.completed.inc({ queue: job.queue, stage: job.stage });
-      const level = this.ctx.config.LOG_TRANSITIONS ? 'info' : 'debug';
-      if (outcome === 'completed') logger[level]({ ms: Date.now() - held.startedAt }, 'job completed');
-      else if (outcome === 'advanced') logger[level]({ ms: Date.now() - held.startedAt, next_stage: served.next }, 'stage completed');
-      else logger.warn({ outcome }, 'completion refused: this attempt is no longer current (lease lost or job cancelled); its result is dropped');
+      const done = outcome === 'completed' || outcome === 'advanced';
+      const metrics = this.#metricsOf(job);
+      metrics.duration[done ? 'completed' : 'refused'].observe((Date.now() - held.startedAt) / 1_000);
+      if (done) metrics.completed.inc();
+      if (outcome === 'completed') {
+        if (logTransitions) logger()[transitions]({ ms: Date.now() - held.startedAt }, 'job completed');
+      } else if (outcome === 'advanced') {
+        if (logTransitions) logger()[transitions]({ ms: Date.now() - held.startedAt, next_stage: served.next }, 'stage completed');
+      } else {
+        logger().warn({ outcome }, 'completion refused: this attempt is no longer current (lease lost or job cancelled); its result is dropped');
+      }
     } catch (error) {
-      logger.error({ err: error }, 'could not record the completion; the entry stays pending and runs again once its lease lapses');
+      logger().error({ err: error }, 'could not record the completion; the entry stays pending and runs again once its lease lapses');
     }
   }
 
-  async #runProcessor(held: HeldJob, logger: Logger): Promise<unknown> {
-    const { job, controller } = held;
+  async #runProcessor(held: HeldJob, logger: () => Logger): Promise<unknown> {
+    const { job } = held;
     const processor = this.processors.get(job.stage);
     if (!processor) throw new NonRetryableError(`no processor is registered for stage "${job.stage}"`, 'NO_PROCESSOR');
     let lastProgress = 0;
@@ -120,8 +111,12 @@ export class JobRunner {
     const helpers: ProcessorHelpers = {
       job: { id: job.jobId, queue: job.queue, stage: job.stage, attempt: job.attempt, maxAttempts: job.maxAttempts, createdAt: new Date(job.createdAt) },
       input,
-      logger,
-      signal: controller.signal,
+      get logger() {
+        return logger();
+      },
+      get signal() {
+        return held.signal;
+      },
       document: async () => {
         const bytes = await this.ctx.redis.hgetBuffer(this.ctx.keysOf(job.queue).job(job.jobId), 'doc');
         if (!bytes) throw new NonRetryableError('the job has no stored document (its record expired or was deleted)', 'NO_DOCUMENT');
@@ -143,17 +138,27 @@ export class JobRunner {
         await reportProgress(this.ctx.redis, this.ctx.keysOf(job.queue), job, clamped, message.slice(0, 200));
       },
     };
-    // A processor that ignores its signal must not hold the attempt open: the abort wins the race.
-    const aborted = new Promise<never>((_, reject) => {
-      if (controller.signal.aborted) reject(controller.signal.reason);
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-    });
-    aborted.catch(() => {});
-    return Promise.race([processor(payload, helpers), aborted]);
+    return held.race(processor(payload, helpers));
   }
 
-  #measure(held: HeldJob, outcome: 'completed' | 'failed' | 'refused'): void {
-    this.ctx.metrics.duration.observe({ queue: held.job.queue, stage: held.job.stage, outcome }, (Date.now() - held.startedAt) / 1_000);
+  #metricsOf(job: TakenJob): StageMetrics {
+    const key = `${job.queue}:${job.stage}`;
+    let metrics = this.#metrics.get(key);
+    if (!metrics) {
+      const { wait, completed, duration } = this.ctx.metrics;
+      const labels = { queue: job.queue, stage: job.stage };
+      metrics = {
+        wait: wait.labels(labels),
+        completed: completed.labels(labels),
+        duration: {
+          completed: duration.labels({ ...labels, outcome: 'completed' }),
+          failed: duration.labels({ ...labels, outcome: 'failed' }),
+          refused: duration.labels({ ...labels, outcome: 'refused' }),
+        },
+      };
+      this.#metrics.set(key, metrics);
+    }
+    return metrics;
   }
 
   async #reportFailure(held: HeldJob, error: unknown, logger: Logger): Promise<void> {
@@ -180,7 +185,7 @@ export class JobRunner {
     try {
       const outcome = await failAttempt(this.ctx.redis, this.ctx.keysOf(job.queue), job, failure, delay, defaultMaxAttempts, retentionSeconds);
       const labels = { queue: job.queue, stage: job.stage };
-      this.#measure(held, outcome === 'retrying' || outcome === 'dead' ? 'failed' : 'refused');
+      this.#metricsOf(job).duration[outcome === 'retrying' || outcome === 'dead' ? 'failed' : 'refused'].observe((Date.now() - held.startedAt) / 1_000);
       if (outcome === 'retrying' || outcome === 'dead') this.ctx.metrics.failed.inc(labels);
       if (outcome === 'retrying') this.ctx.metrics.retried.inc(labels);
       if (outcome === 'dead') this.ctx.metrics.dead.inc(labels);

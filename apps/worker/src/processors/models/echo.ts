@@ -8,13 +8,14 @@ import type { Model } from './model.js';
  * attempts, then succeed), and `params.fail_until` (a time, ISO or ms since the epoch) makes it
  * throw until then, like a model server that is down until it is fixed.
  */
-export const echo: Model = async (request, { signal, job }) => {
+export const echo: Model = async (request, helpers) => {
+  const { job } = helpers;
   const params = request.params ?? {};
   const sleepMs = Number(params['sleep_ms'] ?? 0);
   if (!Number.isFinite(sleepMs) || sleepMs < 0 || sleepMs > 3_600_000) {
     throw new NonRetryableError(`params.sleep_ms must be a number of milliseconds from 0 to 3600000, got ${JSON.stringify(params['sleep_ms'])}`, 'INVALID_PARAMS');
   }
-  if (sleepMs > 0) await sleep(sleepMs, undefined, { signal });
+  if (sleepMs > 0) await sleep(sleepMs, undefined, { signal: helpers.signal });
   const fail = params['fail'];
   if (fail === 'always' || (typeof fail === 'number' && job.attempt <= fail)) {
     throw new Error(`echo was asked to fail (params.fail = ${JSON.stringify(fail)}, attempt ${job.attempt})`);
