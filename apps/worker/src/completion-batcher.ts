@@ -1,5 +1,13 @@
-import { completeStages, type CompleteOutcome, type Completion } from '@conveyor/shared';
+import { completeStages, type CompleteOutcome, type Completion, type TakeRequest, type TakeResult } from '@conveyor/shared';
 import type { WorkerContext } from './worker-context.js';
+
+/** Jobs taken in the same script call as a queue's completions, for the slots those free. */
+export interface TakeAlong {
+  /** What to take with completions of `queue` that free `count` slots; undefined for nothing. */
+  request(queue: string, count: number): TakeRequest | undefined;
+  /** Starts what was taken, in the slots the completions hand over. */
+  took(queue: string, result: TakeResult): void;
+}
 
 /** Most completions in one script call, and most output bytes, before a batch goes at once. */
 const MAX_BATCH = 128;
@@ -16,10 +24,13 @@ interface Batch {
  * call per queue, instead of one each: Redis runs the fencing check and the writes job by job
  * as before, and shares the call, the clock read, the acks, the index update and the counter.
  * Each caller still gets its own job's outcome, and a refused (stale) attempt refuses only itself.
+ * With a TakeAlong, the same call takes jobs for the slots the completions free: a busy worker
+ * finishes and takes in one round trip.
  */
 export class CompletionBatcher {
   readonly #pending = new Map<string, Batch>();
   #scheduled = false;
+  takeAlong: TakeAlong | undefined;
 
   constructor(private readonly ctx: WorkerContext) {}
 
@@ -51,8 +62,11 @@ export class CompletionBatcher {
   }
 
   async #send(queue: string, batch: Batch): Promise<void> {
+    const take = this.takeAlong?.request(queue, batch.items.length);
     try {
-      const outcomes = await completeStages(this.ctx.redis, this.ctx.keysOf(queue), batch.items, this.ctx.retentionSeconds);
+      const { outcomes, taken } = await completeStages(this.ctx.redis, this.ctx.keysOf(queue), batch.items, this.ctx.retentionSeconds, take);
+      // Started before the completed jobs let go of their slots, which the new ones take over.
+      if (take) this.takeAlong!.took(queue, taken);
       outcomes.forEach((outcome, i) => batch.waiters[i]!.resolve(outcome));
     } catch (error) {
       for (const waiter of batch.waiters) waiter.reject(error);

@@ -1,7 +1,7 @@
 import { failAttempt, reportProgress, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
 import type { Counter, Histogram } from 'prom-client';
 import { backoffOf, retryDelay } from './backoff.js';
-import { CompletionBatcher } from './completion-batcher.js';
+import { CompletionBatcher, type TakeAlong } from './completion-batcher.js';
 import { HeldJob, JobStopped, type StopReason } from './held-job.js';
 import { NonRetryableError } from './processors/non-retryable-error.js';
 import type { Processor, ProcessorHelpers } from './processors/processor.js';
@@ -32,6 +32,11 @@ export class JobRunner {
     private readonly processors: ReadonlyMap<string, Processor>,
   ) {
     this.#completions = new CompletionBatcher(ctx);
+  }
+
+  /** Takes jobs along with completions from now on (see TakeAlong). */
+  takeAlongWith(takeAlong: TakeAlong): void {
+    this.#completions.takeAlong = takeAlong;
   }
 
   /** The jobs held now. */

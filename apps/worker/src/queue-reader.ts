@@ -1,4 +1,4 @@
-import { ensureGroups, LANES, takeJobs, type QueueKeys } from '@conveyor/shared';
+import { ensureGroups, LANES, takeJobs, type QueueKeys, type TakeRequest, type TakeResult } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRunner } from './job-runner.js';
@@ -50,6 +50,23 @@ export class QueueReader {
 
   get queue(): string {
     return this.#keys.queue;
+  }
+
+  /**
+   * What to take along with completions that free `count` slots (see TakeAlong): nothing while
+   * the worker stops, while the lanes are dry (the blocking read is waiting), or when this
+   * reader serves several stages or a paused one (its own loop picks among them).
+   */
+  takeAlongRequest(count: number): TakeRequest | undefined {
+    const served = this.stages[0]!;
+    if (!this.ctx.isTaking() || this.#blocked || this.stages.length !== 1 || this.pauses.isPaused(served.pipeline.name, served.stage)) return undefined;
+    return { ...stageRequest(this.ctx, served), count, lanes: LANES, agingMs: this.ctx.config.PRIORITY_AGING };
+  }
+
+  /** Starts the jobs a take along brought, in the slots of the completions that brought them. */
+  startTakenAlong(result: TakeResult): void {
+    this.ctx.slots.transfer(result.jobs.length);
+    for (const job of result.jobs) this.runner.start(job);
   }
 
   async run(): Promise<void> {

@@ -23,6 +23,14 @@ export class Slots {
     return count;
   }
 
+  /**
+   * Takes over `count` slots that jobs are about to release, for jobs taken in the same round
+   * trip that recorded theirs: briefly more than `size` are counted, never more run.
+   */
+  transfer(count: number): void {
+    this.#used += count;
+  }
+
   release(count = 1): void {
     this.#used -= count;
     for (const wake of this.#waiters.splice(0)) wake();

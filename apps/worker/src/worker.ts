@@ -117,6 +117,11 @@ export class Worker {
       this.#readers.push(new QueueReader(this.ctx, this.stages.filter((served) => served.pipeline === pipeline), this.runner, blocking, this.#pauses));
     }
     this.#pauses.onChange(() => this.#readers.forEach((reader) => reader.wake()));
+    const readerOf = new Map(this.#readers.map((reader) => [reader.queue, reader]));
+    this.runner.takeAlongWith({
+      request: (queue, count) => readerOf.get(queue)?.takeAlongRequest(count),
+      took: (queue, result) => readerOf.get(queue)!.startTakenAlong(result),
+    });
     this.#readerLoops = this.#readers.map((reader) => reader.run());
     this.#maintenance.start();
     logger.info(

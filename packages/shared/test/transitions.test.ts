@@ -109,13 +109,14 @@ describe('the transition scripts', () => {
     expect(await redis.hlen(keys.active)).toBe(4);
     // The low job was taken over: its attempt is no longer the one this worker holds.
     const stale = { ...held[3]!, attempt: held[3]!.attempt + 1 };
-    const outcomes = await completeStages(redis, keys, [
+    const { outcomes, taken } = await completeStages(redis, keys, [
       { job: held[0]!, output: '{"n":0}', nextStage: '' },
       { job: held[1]!, output: '{"n":1}', nextStage: '' },
       { job: stale, output: '{"late":true}', nextStage: '' },
       { job: held[2]!, output: '{"n":2}', nextStage: '' },
     ], 60);
     expect(outcomes).toEqual(['completed', 'completed', 'not-current-attempt', 'completed']);
+    expect(taken).toEqual({ jobs: [], wait: undefined });
     for (const i of [0, 1, 2]) expect(await redis.hgetall(keys.job(held[i]!.jobId))).toMatchObject({ status: 'completed', result: `{"n":${i}}` });
     expect(await readJob(redis, keys, held[3]!.jobId, 'infer')).toMatchObject({ kind: 'entry', running: { worker: 'c1' } });
     // Acked in each lane's stream; only the refused job is still pending and in the active index.
@@ -128,16 +129,41 @@ describe('the transition scripts', () => {
     expect(counted.reduce((sum, n) => sum + Number(n ?? 0), 0)).toBe(3);
   });
 
+  test('a completion can take jobs along for the slots it frees: high lane first, in the same call, and says where to wait once the lanes are dry', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const first = [job('inference'), job('inference')];
+    await enqueueJobs(redis, keys, 'infer', first, TEST_LIMITS);
+    const held = (await take(redis, keys, 'infer', 2)).jobs;
+    const later = [job('inference', 'low'), job('inference', 'high'), job('inference')];
+    await enqueueJobs(redis, keys, 'infer', later, TEST_LIMITS);
+
+    const finish = (jobs: typeof held) => jobs.map((one) => ({ job: one, output: '{"ok":true}', nextStage: '' }));
+    const along = await completeStages(redis, keys, finish(held), 60, takeRequest({ consumer: 'c1', count: 2 }));
+    expect(along.outcomes).toEqual(['completed', 'completed']);
+    expect(along.taken.jobs.map((one) => [one.jobId, one.lane, one.attempt])).toEqual([[later[1]!.id, 'high', 1], [later[2]!.id, 'normal', 1]]);
+    expect(along.taken.wait).toBeUndefined();
+    // Taken as by a take: running, held by c1, pending in the stream.
+    for (const one of along.taken.jobs) expect(await readJob(redis, keys, one.jobId, 'infer')).toMatchObject({ kind: 'entry', running: { worker: 'c1' } });
+    expect((await redis.xpending(keys.stream('infer', 'high'), 'infer'))[0]).toBe(1);
+
+    const last = await completeStages(redis, keys, finish(along.taken.jobs), 60, takeRequest({ consumer: 'c1', count: 2 }));
+    expect(last.outcomes).toEqual(['completed', 'completed']);
+    expect(last.taken.jobs.map((one) => one.jobId)).toEqual([later[0]!.id]);
+    expect(last.taken.wait).toBeInstanceOf(Map);
+    for (const one of [...held, ...along.taken.jobs]) expect(await redis.hget(keys.job(one.jobId), 'status')).toBe('completed');
+  });
+
   test('one call can advance some jobs to their next stage and finish others', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'docs');
     const docs = [job('docs', 'normal', { document: Buffer.from('one') }), job('docs', 'normal', { document: Buffer.from('two') })];
     await enqueueJobs(redis, keys, 'extract', docs, TEST_LIMITS);
     const extracting = (await take(redis, keys, 'extract')).jobs;
-    expect(await completeStages(redis, keys, extracting.map((held, i) => ({ job: held, output: `{"text":"${i}"}`, nextStage: 'summarize' })), 60)).toEqual(['advanced', 'advanced']);
+    expect((await completeStages(redis, keys, extracting.map((held, i) => ({ job: held, output: `{"text":"${i}"}`, nextStage: 'summarize' })), 60)).outcomes).toEqual(['advanced', 'advanced']);
     const summarizing = (await take(redis, keys, 'summarize', 10, 'c2', 'extract')).jobs;
     expect(summarizing.map((held) => held.input).sort()).toEqual(['{"text":"0"}', '{"text":"1"}']);
-    expect(await completeStages(redis, keys, summarizing.map((held) => ({ job: held, output: '{}', nextStage: '' })), 60)).toEqual(['completed', 'completed']);
+    expect((await completeStages(redis, keys, summarizing.map((held) => ({ job: held, output: '{}', nextStage: '' })), 60)).outcomes).toEqual(['completed', 'completed']);
     for (const doc of docs) expect(JSON.parse((await redis.hget(keys.job(doc.id), 'stages'))!)).toHaveProperty('summarize.finished_at');
   });
 

@@ -6,20 +6,26 @@
   whole record is written here, in the same call that completes it.
   A late or duplicate completion, from a worker whose lease was lost, is refused, job by job.
   All jobs are of one queue, so every key shares its hash slot.
+  Then, optionally, it takes jobs for the slots these completions free (see takeFromLanes), so
+  a busy worker finishes and takes in one round trip instead of two.
 
-  Called with a key count first (ioredis passes it): 1 + 3 per job.
+  Called with a key count first (ioredis passes it): 1 + 3 per job, + 3 with a take.
   KEYS[1]         active hash
   KEYS[1 + 3i-2]  stream job i's entry was read from
   KEYS[1 + 3i-1]  job i's record
   KEYS[1 + 3i]    job i's next stage's stream in its lane (its record's key when it is the last stage)
+  then, with a take, the streams of the stage's high, normal and low lanes
 
   ARGV[1] base
   ARGV[2] retention of finished records, seconds
-  then 6 per job: stage (the group name), lane, entry ID, attempt the worker was given,
-  output (JSON), next stage ('' when this is the last stage)
+  ARGV[3] T: 0 without a take, else 12 and ARGV[4..15] say what to take: the stage context
+          (as take's ARGV[1..9]), count, lane flags, aging limit (ms)
+  then from ARGV[4 + T], 6 per job: stage (the group name), lane, entry ID, attempt the worker
+  was given, output (JSON), next stage ('' when this is the last stage)
 
-  Output: one code per job, in order: 1 completed, 2 advanced to the next stage, -1 no record,
-  -2 not the current attempt
+  Output: {codes, jobs, wait}: one code per job, in order (1 completed, 2 advanced to the next
+  stage, -1 no record, -2 not the current attempt), then what the take gave (see take; {} and
+  {} without a take).
 ]]
 local rcall = redis.call
 -- @include nowMs
@@ -27,9 +33,11 @@ local rcall = redis.call
 -- @include checkAttempt
 -- @include stageTimings
 -- @include countEvent
+-- @include takeFromLanes
+-- @include stageContext
 
-local base, retention = ARGV[1], tonumber(ARGV[2])
-local n = (#KEYS - 1) / 3
+local base, retention, takeArgs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local n = (#ARGV - 3 - takeArgs) / 6
 local now = nowMs()
 local results = {}
 -- Acks per stream and group, the index fields and the counters, each sent once for all jobs.
@@ -49,7 +57,7 @@ end
 
 for i = 1, n do
   local stream, jobKey, nextKey = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
-  local at = 2 + (i - 1) * 6
+  local at = 3 + takeArgs + (i - 1) * 6
   local stage, lane, entryId, attempt, output, nextStage = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], ARGV[at + 6]
   -- A running first attempt without a record (see recordless) is checked and completed from its
   -- active-index line; any other job from its record.
@@ -112,4 +120,10 @@ end
 if #activeFields > 0 then rcall('HDEL', KEYS[1], unpack(activeFields)) end
 if #dequeued > 0 then rcall('HDEL', base .. 'queued', unpack(dequeued)) end
 for stage, count in pairs(completedPerStage) do countEvent(base, now, 'completed', stage, count) end
-return results
+
+local jobs, wait = {}, {}
+if takeArgs > 0 then
+  local ctx = stageContext(KEYS[1], 3)
+  jobs, wait = takeFromLanes(ctx, { KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS] }, tonumber(ARGV[13]), ARGV[14], tonumber(ARGV[15]), now)
+end
+return { results, jobs, wait }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { QueueKeys } from '../keys.js';
-import type { TakenJob } from './take.js';
+import { laneFlags, parseTakeReply, stageArgs, type JobTuple, type TakeRequest, type TakeResult, type TakenJob } from './take.js';
 
 export type CompleteOutcome = 'completed' | 'advanced' | 'no-record' | 'not-current-attempt';
 
@@ -13,25 +13,54 @@ export interface Completion {
   nextStage: string;
 }
 
+export interface CompleteResult {
+  /** Each completion's outcome, in order. */
+  outcomes: CompleteOutcome[];
+  /** What the take that came along gave (no jobs without one). */
+  taken: TakeResult;
+}
+
 /**
  * Finishes the stages a worker holds, for jobs of one queue, in one script call: each entry is
  * acked and its output written, then its job is queued on its next stage or, when there is none,
- * marked completed. A stale attempt is refused on its own; the others still complete.
+ * marked completed. A stale attempt is refused on its own; the others still complete. With
+ * `take`, the same call then takes jobs as takeJobs does (for the slots these completions free).
  */
-export async function completeStages(redis: Redis, keys: QueueKeys, completions: readonly Completion[], retentionSeconds: number): Promise<CompleteOutcome[]> {
+export async function completeStages(
+  redis: Redis,
+  keys: QueueKeys,
+  completions: readonly Completion[],
+  retentionSeconds: number,
+  take?: TakeRequest,
+): Promise<CompleteResult> {
   const keyArgs: string[] = [keys.active];
   const args: (string | number)[] = [keys.base, retentionSeconds];
-  for (const { job, output, nextStage } of completions) {
-    const record = keys.job(job.jobId);
-    keyArgs.push(keys.stream(job.stage, job.lane), record, nextStage === '' ? record : keys.stream(nextStage, job.lane));
-    args.push(job.stage, job.lane, job.entryId, job.attempt, output, nextStage);
+  if (take) {
+    const [high, normal, low, , ...context] = stageArgs(keys, take);
+    args.push(12, ...context, take.count, laneFlags(take.lanes), take.agingMs ?? 0);
+    keyArgs.push(...completions.flatMap(completionKeys(keys)), high as string, normal as string, low as string);
+  } else {
+    args.push(0);
+    keyArgs.push(...completions.flatMap(completionKeys(keys)));
   }
-  const replies = await redis.complete(keyArgs.length, ...keyArgs, ...args);
-  return replies.map((reply) => outcomes[reply]!);
+  for (const { job, output, nextStage } of completions) args.push(job.stage, job.lane, job.entryId, job.attempt, output, nextStage);
+  const [codes, tuples, wait] = (await redis.complete(keyArgs.length, ...keyArgs, ...args)) as [number[], JobTuple[], string[]];
+  return {
+    outcomes: codes.map((code) => outcomes[code]!),
+    taken: take ? parseTakeReply(keys, take, tuples, wait) : { jobs: [], wait: undefined },
+  };
+}
+
+/** A completion's three keys: the stream its entry is in, the record, and where it goes next. */
+function completionKeys(keys: QueueKeys) {
+  return ({ job, nextStage }: Completion): string[] => {
+    const record = keys.job(job.jobId);
+    return [keys.stream(job.stage, job.lane), record, nextStage === '' ? record : keys.stream(nextStage, job.lane)];
+  };
 }
 
 /** Finishes one held stage (see completeStages). */
 export async function completeStage(redis: Redis, keys: QueueKeys, job: TakenJob, output: string, nextStage: string, retentionSeconds: number): Promise<CompleteOutcome> {
-  const [outcome] = await completeStages(redis, keys, [{ job, output, nextStage }], retentionSeconds);
+  const { outcomes: [outcome] } = await completeStages(redis, keys, [{ job, output, nextStage }], retentionSeconds);
   return outcome!;
 }

@@ -61,7 +61,7 @@ declare module 'ioredis' {
     enqueue(...args: ScriptArg[]): Result<unknown, Context>;
     take(...args: ScriptArg[]): Result<unknown, Context>;
     /** The first argument is the number of keys. */
-    complete(...args: ScriptArg[]): Result<number[], Context>;
+    complete(...args: ScriptArg[]): Result<[number[], unknown[], string[]], Context>;
     fail(...args: ScriptArg[]): Result<number, Context>;
     promote(...args: ScriptArg[]): Result<[number, number], Context>;
     readJob(...args: ScriptArg[]): Result<unknown, Context>;

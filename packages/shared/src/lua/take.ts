@@ -92,6 +92,11 @@ export function laneFlags(lanes: readonly Lane[]): string {
 /** Takes up to `count` jobs of one stage (high lane first) and starts them, atomically. */
 export async function takeJobs(redis: Redis, keys: QueueKeys, request: TakeRequest): Promise<TakeResult> {
   const [tuples, wait] = (await redis.take(...stageArgs(keys, request), request.count, laneFlags(request.lanes), request.agingMs ?? 0)) as [JobTuple[], string[]];
+  return parseTakeReply(keys, request, tuples, wait);
+}
+
+/** What a take (alone, or along with a completion) replied: the jobs, and where to wait when the lanes ran dry. */
+export function parseTakeReply(keys: QueueKeys, request: TakeRequest, tuples: JobTuple[], wait: string[]): TakeResult {
   return {
     jobs: tuples.map((tuple) => parseJobTuple(keys.queue, request.stage, tuple)),
     wait: wait.length === 0 ? undefined : new Map(request.lanes.map((lane) => [lane, wait[LANES.indexOf(lane)]!])),

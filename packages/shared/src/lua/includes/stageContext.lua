@@ -1,10 +1,12 @@
--- The context shared by take, reclaim and recover: ARGV[1..9] in this order.
+-- The context shared by take, reclaim, recover (ARGV[1..9]) and complete's take-along
+-- (ARGV[at + 1 .. at + 9]), in this order:
 --   base, queue, stage (also the group), previous stage, consumer, default max attempts,
 --   retention of finished records (seconds), max stalls, the queue's first stage
-local function stageContext(activeKey)
+local function stageContext(activeKey, at)
+  at = at or 0
   return {
-    base = ARGV[1], queue = ARGV[2], stage = ARGV[3], group = ARGV[3], previousStage = ARGV[4],
-    consumer = ARGV[5], defaultMaxAttempts = tonumber(ARGV[6]), retentionSeconds = tonumber(ARGV[7]),
-    maxStalls = tonumber(ARGV[8]), firstStage = ARGV[9], activeKey = activeKey,
+    base = ARGV[at + 1], queue = ARGV[at + 2], stage = ARGV[at + 3], group = ARGV[at + 3], previousStage = ARGV[at + 4],
+    consumer = ARGV[at + 5], defaultMaxAttempts = tonumber(ARGV[at + 6]), retentionSeconds = tonumber(ARGV[at + 7]),
+    maxStalls = tonumber(ARGV[at + 8]), firstStage = ARGV[at + 9], activeKey = activeKey,
   }
 end

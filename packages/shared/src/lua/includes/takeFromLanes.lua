@@ -1,0 +1,86 @@
+-- @include startJob
+-- @include groupInfo
+-- Takes up to `wanted` jobs of one stage for ctx.consumer from the stage's lane streams
+-- (`streams`: high, normal, low) and starts each of them (see startJob). Lanes are read high,
+-- then normal, then low; a lane is read only when the lanes above it have nothing undelivered.
+-- Except: entries of the normal and low lanes that have waited longer than `aging` ms are taken
+-- first (oldest first), so a busy high lane delays lower lanes by at most that long and never
+-- starves them. `laneFlags` says which lanes to read, a flag per lane ('111', '101').
+-- Returns jobs (a list of job tuples) and wait: when every lane read ran dry, the last entry ID
+-- of each lane ('0-0' for an empty or unread lane), for a blocking XREAD that wakes on the next
+-- new entry; else {}.
+local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
+  batchStarts(ctx)
+  local laneNames = { 'high', 'normal', 'low' }
+  local jobs = {}
+  local dry = true
+
+  local function readLane(i, count)
+    local reply = rcall('XREADGROUP', 'GROUP', ctx.group, ctx.consumer, 'COUNT', count, 'STREAMS', streams[i], '>')
+    local entries = reply and reply[1][2] or {}
+    for _, entry in ipairs(entries) do
+      local job = startJob(ctx, streams[i], laneNames[i], entry[1], entry[2], now, true)
+      if job then table.insert(jobs, job) end
+    end
+    return #entries
+  end
+
+  local function lastDelivered(stream)
+    local info = groupInfo(stream, ctx.group)
+    return info and info['last-delivered-id']
+  end
+
+  -- Entries waiting at the head of a lower lane since before the cutoff are overdue: take them
+  -- first, the lane with the oldest head first.
+  if aging > 0 then
+    local cutoff = '(' .. (now - aging) .. '-0'
+    local overdue = {}
+    for i = 2, 3 do
+      if string.sub(laneFlags, i, i) == '1' then
+        local after = lastDelivered(streams[i])
+        if after then
+          local waiting = rcall('XRANGE', streams[i], '(' .. after, cutoff, 'COUNT', wanted)
+          if #waiting > 0 then table.insert(overdue, { lane = i, count = #waiting, head = waiting[1][1] }) end
+        end
+      end
+    end
+    table.sort(overdue, function(a, b)
+      local am, as = string.match(a.head, '^(%d+)%-(%d+)$')
+      local bm, bs = string.match(b.head, '^(%d+)%-(%d+)$')
+      if am ~= bm then return tonumber(am) < tonumber(bm) end
+      return tonumber(as) < tonumber(bs)
+    end)
+    for _, lane in ipairs(overdue) do
+      if #jobs >= wanted then break end
+      readLane(lane.lane, math.min(lane.count, wanted - #jobs))
+    end
+  end
+
+  for i = 1, 3 do
+    if string.sub(laneFlags, i, i) == '1' then
+      while #jobs < wanted do
+        local missing = wanted - #jobs
+        if readLane(i, missing) < missing then break end
+      end
+      if #jobs >= wanted then
+        dry = false
+        break
+      end
+    end
+  end
+
+  finishStarts(ctx)
+
+  local wait = {}
+  if dry then
+    for i = 1, 3 do
+      local last = '0-0'
+      if string.sub(laneFlags, i, i) == '1' then
+        local tail = rcall('XREVRANGE', streams[i], '+', '-', 'COUNT', 1)
+        if tail[1] then last = tail[1][1] end
+      end
+      wait[i] = last
+    end
+  end
+  return jobs, wait
+end
