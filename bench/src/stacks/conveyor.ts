@@ -4,10 +4,10 @@ import type { Redis } from 'ioredis';
 
 const PREFIX = 'conveyor';
 
-/** With BENCH_PROFILE=<folder>, our processes write V8 CPU profiles there (`node --cpu-prof`) when they exit. */
-function profileFlags(name: string): string[] {
+/** With BENCH_PROFILE=<folder>, our processes write V8 CPU profiles (`node --cpu-prof`) to <folder>/api and <folder>/worker when they exit. */
+function profileFlags(name: 'api' | 'worker'): string[] {
   const folder = process.env.BENCH_PROFILE;
-  return folder ? ['--cpu-prof', `--cpu-prof-dir=${folder}`, `--cpu-prof-name=${name}-\${pid}.cpuprofile`] : [];
+  return folder ? ['--cpu-prof', `--cpu-prof-dir=${folder}/${name}`] : [];
 }
 
 /**

@@ -14,11 +14,13 @@
   ARGV[3] idempotency key lifetime, seconds
   ARGV[4] most jobs a stage may hold undone (undelivered + pending); 0 for no limit
   ARGV[5] number of jobs n
-  then 8 values per job:
+  ARGV[6] values per job: 8, or 3 when no job has more than the first three
+  then per job:
     id, lane, payload (JSON), options (JSON object or ''), document bytes ('' for none),
     run at (ms since the epoch; 0 for now), idempotency key (''), request fingerprint
 
   Output:
+    {2}                                every job was created here (no idempotency key matched)
     {1, {id1, new1, id2, new2, ...}}   new is 1 for a job created here, 0 when an idempotency
                                        key matched an earlier job (whose ID is given instead)
     {-3, i}                            job i's idempotency key was used with another request
@@ -31,16 +33,21 @@ local rcall = redis.call
 -- @include groupInfo
 
 local base, stage = ARGV[1], ARGV[2]
-local idemTtl, maxBacklog, n = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local FIELDS = 8
+local idemTtl, maxBacklog, n, FIELDS = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local DEFAULTS = { '', '', '', '', '', '0', '', '' }
+
+-- The k-th value of job i (see above).
+local function jobArg(i, k)
+  if k > FIELDS then return DEFAULTS[k] end
+  return ARGV[6 + (i - 1) * FIELDS + k]
+end
 
 -- Checks first.
 local outcome = {}
 local seen = {}
 local fresh = 0
 for i = 1, n do
-  local at = 5 + (i - 1) * FIELDS
-  local key, fingerprint = ARGV[at + 7], ARGV[at + 8]
+  local key, fingerprint = jobArg(i, 7), jobArg(i, 8)
   if key ~= '' then
     local earlier = seen[key] or rcall('GET', base .. 'idem:' .. key)
     if earlier then
@@ -48,7 +55,7 @@ for i = 1, n do
       if string.sub(earlier, sep + 1) ~= fingerprint then return { -3, i } end
       outcome[i] = string.sub(earlier, 1, sep - 1)
     else
-      seen[key] = ARGV[at + 1] .. ' ' .. fingerprint
+      seen[key] = jobArg(i, 1) .. ' ' .. fingerprint
     end
   end
   if not outcome[i] then fresh = fresh + 1 end
@@ -68,27 +75,35 @@ if maxBacklog > 0 and fresh > 0 then
   if backlog + fresh > maxBacklog then return { -4, backlog, maxBacklog } end
 end
 
--- Then writes.
+-- Then writes. The queued-index lines of plain jobs go in one HSET at the end.
 local now = nowMs()
 local reply = {}
+local indexLines = {}
+local streams = {}
+local events = base .. 'events'
+local watched = isWatched(events)
 for i = 1, n do
-  local at = 5 + (i - 1) * FIELDS
   local id, lane, payload, options, document, runAt, key, fingerprint =
-    ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], tonumber(ARGV[at + 6]), ARGV[at + 7], ARGV[at + 8]
+    jobArg(i, 1), jobArg(i, 2), jobArg(i, 3), jobArg(i, 4), jobArg(i, 5), tonumber(jobArg(i, 6)), jobArg(i, 7), jobArg(i, 8)
   if outcome[i] then
-    table.insert(reply, outcome[i])
-    table.insert(reply, 0)
+    reply[#reply + 1] = outcome[i]
+    reply[#reply + 1] = 0
   else
-    local stream = base .. stage .. ':' .. lane
+    local stream = streams[lane]
+    if not stream then
+      stream = base .. stage .. ':' .. lane
+      streams[lane] = stream
+    end
     if document == '' and runAt <= now then
-      local fields = { 'job', id, 'payload', payload }
-      if options ~= '' then
-        table.insert(fields, 'opts')
-        table.insert(fields, options)
+      local entry
+      if options == '' then
+        entry = rcall('XADD', stream, '*', 'job', id, 'payload', payload)
+      else
+        entry = rcall('XADD', stream, '*', 'job', id, 'payload', payload, 'opts', options)
       end
-      local entry = rcall('XADD', stream, '*', unpack(fields))
-      rcall('HSET', KEYS[1], id, lane .. ' ' .. entry)
-      publishEvent(base .. 'events', 'queued', id, now, { stage = stage })
+      indexLines[#indexLines + 1] = id
+      indexLines[#indexLines + 1] = lane .. ' ' .. entry
+      if watched then publishEvent(events, 'queued', id, now, { stage = stage }) end
     else
       local jobKey = base .. 'job:' .. id
       rcall('HSET', jobKey, 'id', id, 'queue', string.match(id, '^([^:]+)'), 'stage', stage, 'lane', lane,
@@ -113,9 +128,11 @@ for i = 1, n do
     if key ~= '' then
       rcall('SET', base .. 'idem:' .. key, id .. ' ' .. fingerprint, 'EX', idemTtl, 'NX')
     end
-    table.insert(reply, id)
-    table.insert(reply, 1)
+    reply[#reply + 1] = id
+    reply[#reply + 1] = 1
   end
 end
+if #indexLines > 0 then rcall('HSET', KEYS[1], unpack(indexLines)) end
 if fresh > 0 then countEvent(base, now, 'enqueued', stage, fresh) end
+if fresh == n then return { 2 } end
 return { 1, reply }
