@@ -36,30 +36,28 @@ describe.skipIf(!RedisServer.available())('events are published only while someo
     expect(await publishesOfOneJob()).toBe(0);
   });
 
-  test('a subscriber to the channel gets queued, active and completed', async () => {
+  /** Runs one job while `subscriber` listens (subscribed by `listen`); expects all three events published and received. */
+  async function expectEventsWith(listen: (subscriber: Redis) => Promise<unknown>) {
     const subscriber = new Redis(server.url);
     const events: string[] = [];
-    subscriber.on('message', (_channel: string, text: string) => events.push((JSON.parse(text) as { event: string }).event));
-    await subscriber.subscribe(keys.events);
+    const record = (text: string) => events.push((JSON.parse(text) as { event: string }).event);
+    subscriber.on('message', (_channel: string, text: string) => record(text));
+    subscriber.on('pmessage', (_pattern: string, _channel: string, text: string) => record(text));
+    await listen(subscriber);
     try {
       expect(await publishesOfOneJob()).toBe(3);
       await expect.poll(() => events).toEqual(['queued', 'active', 'completed']);
     } finally {
       subscriber.disconnect();
     }
+  }
+
+  test('a subscriber to the channel gets queued, active and completed', async () => {
+    await expectEventsWith((subscriber) => subscriber.subscribe(keys.events));
   });
 
   test('a pattern subscriber gets them too', async () => {
-    const subscriber = new Redis(server.url);
-    const events: string[] = [];
-    subscriber.on('pmessage', (_pattern: string, _channel: string, text: string) => events.push((JSON.parse(text) as { event: string }).event));
-    await subscriber.psubscribe('watch:*');
-    try {
-      expect(await publishesOfOneJob()).toBe(3);
-      await expect.poll(() => events).toEqual(['queued', 'active', 'completed']);
-    } finally {
-      subscriber.disconnect();
-    }
+    await expectEventsWith((subscriber) => subscriber.psubscribe('watch:*'));
   });
 
   test('the watch mark an API sets (for subscribers on other cluster nodes) turns publishing on until it expires', async () => {

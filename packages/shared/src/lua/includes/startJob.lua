@@ -24,6 +24,18 @@
 --
 -- With ctx.batched (see batchStarts), the index writes of every job started are collected and
 -- written by finishStarts in one call per index.
+-- Puts a started job's line in the active index (collected when ctx.batched) and publishes `active`.
+local function markActive(ctx, activeField, line, jobId, attempt, now)
+  if ctx.batched then
+    local active = ctx.batched.active
+    active[#active + 1] = activeField
+    active[#active + 1] = line
+  else
+    rcall('HSET', ctx.activeKey, activeField, line)
+  end
+  publishEvent(ctx.base .. 'events', 'active', jobId, now, { stage = ctx.stage, attempt = attempt, worker = ctx.consumer })
+end
+
 local function startJob(ctx, stream, lane, entryId, fields, now, fresh)
   local activeField = ctx.stage .. ':' .. lane .. ':' .. entryId
   local map = fieldsToMap(fields)
@@ -33,16 +45,8 @@ local function startJob(ctx, stream, lane, entryId, fields, now, fresh)
 
   if apiJob and fresh and rcall('EXISTS', jobKey) == 0 then
     -- The first attempt of a job the API queued: no record yet (see recordless).
-    local line = runningLine(jobId, now, ctx.consumer, map)
+    markActive(ctx, activeField, runningLine(jobId, now, ctx.consumer, map), jobId, 1, now)
     local maxAttempts, timeoutMs, backoff = entryOptions(map)
-    if ctx.batched then
-      local active = ctx.batched.active
-      active[#active + 1] = activeField
-      active[#active + 1] = line
-    else
-      rcall('HSET', ctx.activeKey, activeField, line)
-    end
-    publishEvent(ctx.base .. 'events', 'active', jobId, now, { stage = ctx.stage, attempt = 1, worker = ctx.consumer })
     local createdAt = string.match(entryId, '^(%d+)')
     return { jobId, lane, entryId, 1, tonumber(maxAttempts or ctx.defaultMaxAttempts), map['payload'], '',
       timeoutMs or '', backoff or '', createdAt, createdAt }
@@ -112,14 +116,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, fresh)
   end
 
   local limit = tonumber(maxAttempts or ctx.defaultMaxAttempts)
-  if ctx.batched then
-    local active = ctx.batched.active
-    active[#active + 1] = activeField
-    active[#active + 1] = jobId
-  else
-    rcall('HSET', ctx.activeKey, activeField, jobId)
-  end
-  publishEvent(ctx.base .. 'events', 'active', jobId, now, { stage = ctx.stage, attempt = attempts, worker = ctx.consumer })
+  markActive(ctx, activeField, jobId, jobId, attempts, now)
 
   local input = ''
   if ctx.previousStage ~= '' then
