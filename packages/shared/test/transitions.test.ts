@@ -1,7 +1,7 @@
 import { keysUnder, redisTest as test, takeRequest, TEST_LIMITS } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { completeStage, completeStages, enqueueJobs, ensureGroups, failAttempt, newJobId, promoteDueJobs, QueueKeys, readJob, takeJobs, type Lane, type NewJob, type Pipeline } from '../src/index.js';
+import { completeStage, completeStages, enqueueJobs, ensureGroups, failAttempt, newJobId, promoteDueJobs, QueueKeys, readJob, reportProgress, takeJobs, type Lane, type NewJob, type Pipeline } from '../src/index.js';
 
 const pipelines: Pipeline[] = [
   { name: 'inference', input: 'json', stages: ['infer'] },
@@ -50,6 +50,34 @@ describe('the transition scripts', () => {
     expect(JSON.parse(record['stages']!)).toMatchObject({ infer: { attempts: 1, worker: 'c1' } });
     expect(await redis.hget(keys.queued, queued.id)).toBeNull();
     expect(await redis.hlen(keys.active)).toBe(0);
+  });
+
+  test('progress on a first attempt without a record writes the record that attempt would have had, then the progress; a stale attempt writes nothing', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const queued = job('inference', 'normal', { options: { max_attempts: 5, timeout_ms: 9_000 } });
+    await enqueueJobs(redis, keys, 'infer', [queued], TEST_LIMITS);
+    const [held] = (await take(redis, keys)).jobs;
+    expect(held).toMatchObject({ attempt: 1, maxAttempts: 5, timeoutMs: 9_000 });
+    const running = (await readJob(redis, keys, queued.id, 'infer')) as { running: { startedAt: number } };
+
+    expect(await reportProgress(redis, keys, { ...held!, attempt: 2 }, 10, 'not mine')).toBe(false);
+    expect(await redis.exists(keys.job(queued.id))).toBe(0);
+
+    expect(await reportProgress(redis, keys, held!, 40, 'halfway')).toBe(true);
+    expect(await redis.hgetall(keys.job(queued.id))).toMatchObject({
+      id: queued.id, status: 'active', stage: 'infer', lane: 'normal', attempts: '1', worker: 'c1', entry: held!.entryId,
+      payload: queued.payload, max_attempts: '5', timeout_ms: '9000', started_at: String(running.running.startedAt),
+      progress: '40', progress_message: 'halfway',
+    });
+    // The record took over from the index lines.
+    expect(await redis.hget(keys.queued, queued.id)).toBeNull();
+    expect(await redis.hget(keys.active, `infer:normal:${held!.entryId}`)).toBe(queued.id);
+
+    expect(await completeStage(redis, keys, held!, '{"text":"hi"}', '', 60)).toBe('completed');
+    const record = await redis.hgetall(keys.job(queued.id));
+    expect(record).toMatchObject({ status: 'completed', result: '{"text":"hi"}', attempts: '1', max_attempts: '5' });
+    expect(JSON.parse(record['stages']!)).toMatchObject({ infer: { attempts: 1, worker: 'c1', started_at: running.running.startedAt } });
   });
 
   test('completing the last stage acks the entry, stores the result, and lets the record expire', async ({ redis, prefix }) => {
