@@ -182,6 +182,24 @@ describe('the transition scripts', () => {
     for (const one of [...held, ...along.taken.jobs]) expect(await redis.hget(keys.job(one.jobId), 'status')).toBe('completed');
   });
 
+  test('a job without a record that finishes its first stage gets its whole record, queued on the next stage with the output as input', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'docs');
+    const plain = job('docs');
+    await enqueueJobs(redis, keys, 'extract', [plain], TEST_LIMITS);
+    const [extracting] = (await take(redis, keys, 'extract')).jobs;
+    expect(await redis.exists(keys.job(plain.id))).toBe(0);
+    expect(await completeStage(redis, keys, extracting!, '{"text":"hi"}', 'summarize', 60)).toBe('advanced');
+    const record = await redis.hgetall(keys.job(plain.id));
+    expect(record).toMatchObject({ id: plain.id, status: 'queued', stage: 'summarize', attempts: '0', payload: plain.payload, 'out:extract': '{"text":"hi"}' });
+    expect(JSON.parse(record['stages']!)).toMatchObject({ extract: { attempts: 1, worker: 'c1' } });
+    expect(await redis.hget(keys.queued, plain.id)).toBeNull();
+    const [summarizing] = (await take(redis, keys, 'summarize', 10, 'c2', 'extract')).jobs;
+    expect(summarizing).toMatchObject({ jobId: plain.id, attempt: 1, input: '{"text":"hi"}' });
+    expect(await completeStage(redis, keys, summarizing!, '{"summary":"hi"}', '', 60)).toBe('completed');
+    expect(await redis.hget(keys.job(plain.id), 'status')).toBe('completed');
+  });
+
   test('one call can advance some jobs to their next stage and finish others', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'docs');
