@@ -1,5 +1,4 @@
 import { failAttempt, reportProgress, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
-import type { Counter, Histogram } from 'prom-client';
 import { backoffOf, retryDelay } from './backoff.js';
 import { CompletionBatcher, type TakeAlong } from './completion-batcher.js';
 import { HeldJob, JobStopped, type StopReason } from './held-job.js';
@@ -9,13 +8,6 @@ import { attemptPolicy, type ServedStage, type WorkerContext } from './worker-co
 
 export { HeldJob, JobStopped, type StopReason };
 
-/** A stage's metrics with their labels bound once (prom-client hashes the labels on every call otherwise). */
-interface StageMetrics {
-  wait: ReturnType<Histogram<'queue' | 'stage'>['labels']>;
-  completed: ReturnType<Counter<'queue' | 'stage'>['labels']>;
-  duration: Record<'completed' | 'failed' | 'refused', ReturnType<Histogram<'queue' | 'stage' | 'outcome'>['labels']>>;
-}
-
 /**
  * Runs one attempt of one stage: the stage's processor, then the complete or fail script.
  * It never throws: whatever happens ends in a script call, or in the entry staying pending
@@ -24,7 +16,6 @@ interface StageMetrics {
 export class JobRunner {
   readonly #held = new Map<string, HeldJob>();
   readonly #completions: CompletionBatcher;
-  readonly #metrics = new Map<string, StageMetrics>();
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -51,7 +42,7 @@ export class JobRunner {
   /** Starts the job in the background; its slot (reserved by the caller) is released when it ends. */
   start(job: TakenJob): void {
     const held = new HeldJob(job, this.stages.get(`${job.queue}:${job.stage}`)!);
-    this.#metricsOf(job).wait.observe(Math.max(0, held.startedAt - job.queuedAt) / 1_000);
+    this.ctx.metrics.wait.observe({ queue: job.queue, stage: job.stage }, Math.max(0, held.startedAt - job.queuedAt) / 1_000);
     this.#held.set(held.key, held);
     void this.#run(held).finally(() => {
       this.#held.delete(held.key);
@@ -91,9 +82,8 @@ export class JobRunner {
     try {
       const outcome = await this.#completions.complete({ job, output, nextStage: served.next });
       const done = outcome === 'completed' || outcome === 'advanced';
-      const metrics = this.#metricsOf(job);
-      metrics.duration[done ? 'completed' : 'refused'].observe((Date.now() - held.startedAt) / 1_000);
-      if (done) metrics.completed.inc();
+      this.#measure(held, done ? 'completed' : 'refused');
+      if (done) this.ctx.metrics.completed.inc({ queue: job.queue, stage: job.stage });
       if (outcome === 'completed') {
         if (logTransitions) logger()[transitions]({ ms: Date.now() - held.startedAt }, 'job completed');
       } else if (outcome === 'advanced') {
@@ -146,24 +136,8 @@ export class JobRunner {
     return held.race(processor(payload, helpers));
   }
 
-  #metricsOf(job: TakenJob): StageMetrics {
-    const key = `${job.queue}:${job.stage}`;
-    let metrics = this.#metrics.get(key);
-    if (!metrics) {
-      const { wait, completed, duration } = this.ctx.metrics;
-      const labels = { queue: job.queue, stage: job.stage };
-      metrics = {
-        wait: wait.labels(labels),
-        completed: completed.labels(labels),
-        duration: {
-          completed: duration.labels({ ...labels, outcome: 'completed' }),
-          failed: duration.labels({ ...labels, outcome: 'failed' }),
-          refused: duration.labels({ ...labels, outcome: 'refused' }),
-        },
-      };
-      this.#metrics.set(key, metrics);
-    }
-    return metrics;
+  #measure(held: HeldJob, outcome: 'completed' | 'failed' | 'refused'): void {
+    this.ctx.metrics.duration.observe({ queue: held.job.queue, stage: held.job.stage, outcome }, (Date.now() - held.startedAt) / 1_000);
   }
 
   async #reportFailure(held: HeldJob, error: unknown, logger: Logger): Promise<void> {
@@ -190,7 +164,7 @@ export class JobRunner {
     try {
       const outcome = await failAttempt(this.ctx.redis, this.ctx.keysOf(job.queue), job, failure, delay, defaultMaxAttempts, retentionSeconds);
       const labels = { queue: job.queue, stage: job.stage };
-      this.#metricsOf(job).duration[outcome === 'retrying' || outcome === 'dead' ? 'failed' : 'refused'].observe((Date.now() - held.startedAt) / 1_000);
+      this.#measure(held, outcome === 'retrying' || outcome === 'dead' ? 'failed' : 'refused');
       if (outcome === 'retrying' || outcome === 'dead') this.ctx.metrics.failed.inc(labels);
       if (outcome === 'retrying') this.ctx.metrics.retried.inc(labels);
       if (outcome === 'dead') this.ctx.metrics.dead.inc(labels);
