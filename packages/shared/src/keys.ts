@@ -56,10 +56,9 @@ export class QueueKeys {
   }
 
   /**
-   * Hash: job ID → `<lane> <entry ID>` for jobs the API queued that have no record yet, and
-   * `<lane> <entry ID> <started at> <consumer>` while their first attempt runs. A job costs one
-   * stream entry and one field here until its record is written, when its first attempt ends
-   * (see recordless.lua).
+   * Hash: job ID → `<lane> <entry ID>` for jobs the API queued that have no record yet (queued,
+   * or in their first attempt). A job costs one stream entry and one field here until its record
+   * is written, when its first attempt ends (see recordless.lua).
    */
   get queued(): string {
     return `${this.base}queued`;

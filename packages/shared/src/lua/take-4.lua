@@ -1,7 +1,7 @@
 --[[
   Takes up to `count` jobs of one stage for one consumer and starts each of them, in one
   atomic step: an entry is never delivered without its record (or, for a job the API queued
-  that has none yet, its line in the queued index) saying that it is running.
+  that has none yet, its line in the active index) saying that it is running.
 
   Lanes are read in priority order, with aging (see takeFromLanes).
 

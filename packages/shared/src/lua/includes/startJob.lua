@@ -5,6 +5,18 @@
 -- @include appendError
 -- @include directJobs
 -- @include recordless
+-- Puts a started job's line in the active index (collected when ctx.batched) and publishes `active`.
+local function markActive(ctx, activeField, line, jobId, attempt, now)
+  if ctx.batched then
+    local active = ctx.batched.active
+    active[#active + 1] = activeField
+    active[#active + 1] = line
+  else
+    rcall('HSET', ctx.activeKey, activeField, line)
+  end
+  publishEvent(ctx.base .. 'events', 'active', jobId, now, { stage = ctx.stage, attempt = attempt, worker = ctx.consumer })
+end
+
 -- Starts one entry just delivered to ctx.consumer. Three kinds of entry reach here:
 --   * an API job with no record yet: fields `job` and `payload` (and `opts`). On its first
 --     delivery (`fresh`: read as a new entry) its record is still not written: its line in the
@@ -24,18 +36,6 @@
 --
 -- With ctx.batched (see batchStarts), the index writes of every job started are collected and
 -- written by finishStarts in one call per index.
--- Puts a started job's line in the active index (collected when ctx.batched) and publishes `active`.
-local function markActive(ctx, activeField, line, jobId, attempt, now)
-  if ctx.batched then
-    local active = ctx.batched.active
-    active[#active + 1] = activeField
-    active[#active + 1] = line
-  else
-    rcall('HSET', ctx.activeKey, activeField, line)
-  end
-  publishEvent(ctx.base .. 'events', 'active', jobId, now, { stage = ctx.stage, attempt = attempt, worker = ctx.consumer })
-end
-
 local function startJob(ctx, stream, lane, entryId, fields, now, fresh)
   local activeField = ctx.stage .. ':' .. lane .. ':' .. entryId
   local map = fieldsToMap(fields)
