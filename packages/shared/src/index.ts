@@ -24,4 +24,5 @@ export * from './lua/cancel.js';
 export * from './lua/retry-dead.js';
 export * from './lua/housekeeping.js';
 export * from './lua/progress.js';
+export * from './redis-replies.js';
 export * from './schemas/control-message.js';

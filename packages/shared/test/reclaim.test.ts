@@ -7,6 +7,7 @@ import {
   enqueueJobs,
   ensureGroups,
   failAttempt,
+  fieldsOf,
   newJobId,
   QueueKeys,
   reclaimStale,
@@ -35,7 +36,7 @@ function errorCodes(record: Record<string, string>): string[] {
 
 async function deadCopies(redis: Redis, keys: QueueKeys): Promise<Record<string, string>[]> {
   const entries = await redis.xrange(keys.dead, '-', '+');
-  return entries.map(([, fields]) => Object.fromEntries(fields.flatMap((_, i) => (i % 2 === 0 ? [[fields[i]!, fields[i + 1]!]] : []))));
+  return entries.map(([, fields]) => fieldsOf(fields));
 }
 
 describe('taking over lapsed leases', () => {

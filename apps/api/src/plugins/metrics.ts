@@ -1,4 +1,4 @@
-import { LANES, PIPELINES, QueueKeys, type ApiConfig } from '@conveyor/shared';
+import { LANES, PIPELINES, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -55,12 +55,9 @@ export default fp(
           for (let lane = 0; lane < LANES.length; lane++) {
             const [error, groups] = replies[at++]!;
             if (error) continue;
-            for (const group of groups as (string | number | null)[][]) {
-              const info = Object.fromEntries(Array.from({ length: group.length / 2 }, (_, i) => [group[2 * i], group[2 * i + 1]]));
-              if (info['name'] !== stage) continue;
-              lag += Number(info['lag'] ?? 0);
-              held += Number(info['pending'] ?? 0);
-            }
+            const group = stageGroup(groups as unknown[], stage);
+            lag += Number(group?.['lag'] ?? 0);
+            held += Number(group?.['pending'] ?? 0);
           }
           waiting.set({ queue: pipeline.name, stage }, lag);
           pending.set({ queue: pipeline.name, stage }, held);

@@ -1,14 +1,8 @@
-import { retryDeadJob, type QueueKeys } from '@conveyor/shared';
+import { fieldsOf, retryDeadJob, type QueueKeys } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
 import { errorView, iso, json } from './job-view.js';
 
 type StreamEntry = [id: string, fields: string[]];
-
-function fieldsOf(flat: string[]): Record<string, string> {
-  const map: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) map[flat[i]!] = flat[i + 1]!;
-  return map;
-}
 
 function deadView([, flat]: StreamEntry) {
   const f = fieldsOf(flat);

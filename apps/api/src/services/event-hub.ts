@@ -39,11 +39,10 @@ interface Subscription {
  */
 export class EventHub {
   readonly #subscriber: Redis;
-  readonly #watchMarks = new Map<string, string>();
   readonly #renewal: NodeJS.Timeout;
   readonly #byJob = new Map<string, Set<EventListener>>();
   readonly #byQueue = new Map<string, Set<EventListener>>();
-  readonly #channelOfQueue = new Map<string, string>();
+  readonly #keysOfQueue = new Map<string, QueueKeys>();
   readonly #subscriptions = new Map<string, Subscription>();
 
   constructor(
@@ -53,11 +52,7 @@ export class EventHub {
     private readonly logger: FastifyBaseLogger,
   ) {
     this.#subscriber = createRedis(redisUrl, { role: 'subscriber', name: 'conveyor:api:events' });
-    for (const pipeline of PIPELINES) {
-      const keys = new QueueKeys(prefix, pipeline.name);
-      this.#channelOfQueue.set(pipeline.name, keys.events);
-      this.#watchMarks.set(keys.events, keys.eventsWatched);
-    }
+    for (const pipeline of PIPELINES) this.#keysOfQueue.set(pipeline.name, new QueueKeys(prefix, pipeline.name));
     this.#subscriber.on('message', (channel: string, text: string) => this.#dispatch(channel, text));
     this.#renewal = setInterval(() => this.#renewWatchMarks(), WATCH_TTL_MS / 3).unref();
   }
@@ -105,11 +100,11 @@ export class EventHub {
 
   /** Subscribes the queue's channel (once for any number of listeners); the returned function lets go of it. */
   async #listenTo(queue: string): Promise<() => void> {
-    const channel = this.#channelOfQueue.get(queue);
+    const channel = this.#keysOfQueue.get(queue)?.events;
     if (channel === undefined) return () => {};
     let subscription = this.#subscriptions.get(channel);
     if (!subscription) {
-      subscription = { queue, listeners: 0, ready: Promise.all([this.#subscriber.subscribe(channel), this.#markWatched(channel)]) };
+      subscription = { queue, listeners: 0, ready: Promise.all([this.#subscriber.subscribe(channel), this.#markWatched(queue)]) };
       this.#subscriptions.set(channel, subscription);
     }
     subscription.listeners += 1;
@@ -137,13 +132,13 @@ export class EventHub {
     return release;
   }
 
-  #markWatched(channel: string): Promise<unknown> {
-    return this.redis.set(this.#watchMarks.get(channel)!, '1', 'PX', WATCH_TTL_MS);
+  #markWatched(queue: string): Promise<unknown> {
+    return this.redis.set(this.#keysOfQueue.get(queue)!.eventsWatched, '1', 'PX', WATCH_TTL_MS);
   }
 
   #renewWatchMarks(): void {
-    for (const channel of this.#subscriptions.keys()) {
-      this.#markWatched(channel).catch((error: Error) => this.logger.warn({ err: error.message, channel }, 'could not renew the events channel watch mark'));
+    for (const { queue } of this.#subscriptions.values()) {
+      this.#markWatched(queue).catch((error: Error) => this.logger.warn({ err: error.message, queue }, 'could not renew the events channel watch mark'));
     }
   }
 

@@ -1,8 +1,8 @@
-import { LANES, groupName, type Lane, type Pipeline, type QueueKeys } from '@conveyor/shared';
+import { LANES, groupName, pairsOf, stageGroup, type Lane, type Pipeline, type QueueKeys } from '@conveyor/shared';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { EVENT_NAMES, type EventCounts, type EventName, type LaneStats, type QueueStats, type StageStats } from '../schemas/queue-stats.js';
 import { iso } from './job-view.js';
-import { compareIds, pairsOf } from './stream-range.js';
+import { compareIds } from './stream-range.js';
 
 /** When Redis cannot report a group's lag, at most this many entries are counted instead. */
 const WAITING_COUNT_LIMIT = 1_000;
@@ -90,7 +90,7 @@ function queueLaneReads(reads: ChainableCommander, stream: string, group: string
 }
 
 function parseLaneReads(stream: string, stage: string, [info, groups, consumers, oldest]: Reply[]): LaneRead {
-  const group = (valueOf(groups!, []) as unknown[][]).map(pairsOf).find((candidate) => candidate['name'] === groupName(stage));
+  const group = stageGroup(valueOf(groups!, []) as unknown[], stage);
   const streamInfo = valueOf(info!, null) as unknown[] | null;
   return {
     stream,

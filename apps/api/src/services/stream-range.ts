@@ -1,4 +1,4 @@
-import { LANES, groupName, type Lane, type QueueKeys } from '@conveyor/shared';
+import { fieldsOf, LANES, stageGroup, type Lane, type QueueKeys } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
 import { ProblemError } from '../problems/problem-error.js';
 import { CURSOR } from '../schemas/history.js';
@@ -56,7 +56,7 @@ export async function readStageRange(redis: Redis, keys: QueueKeys, stage: strin
     for (const [id, flat] of entries as [string, string[]][]) merged.push({ id, lane, fields: fieldsOf(flat) });
     const [groupsError, groups] = replies[LANES.length + index]!;
     if (groupsError && !/no such key/i.test(groupsError.message)) throw groupsError;
-    const group = ((groups ?? []) as unknown[][]).map(pairsOf).find((candidate) => candidate['name'] === groupName(stage));
+    const group = stageGroup((groups ?? []) as unknown[], stage);
     lastDelivered[lane] = typeof group?.['last-delivered-id'] === 'string' ? group['last-delivered-id'] : '0-0';
   }
   merged.sort((a, b) => compareIds(a.id, b.id) || LANES.indexOf(a.lane) - LANES.indexOf(b.lane));
@@ -75,17 +75,6 @@ export function compareIds(a: string, b: string): number {
   const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
   if (am !== bm) return am < bm ? -1 : 1;
   return as === bs ? 0 : as < bs ? -1 : 1;
-}
-
-export function fieldsOf(flat: string[]): Record<string, string> {
-  return pairsOf(flat) as Record<string, string>;
-}
-
-/** A Redis reply of alternating names and values, as an object. */
-export function pairsOf(flat: unknown[]): Record<string, unknown> {
-  const map: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) map[String(flat[i])] = flat[i + 1];
-  return map;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Lane, QueueKeys } from '../keys.js';
+import { fieldsOf } from '../redis-replies.js';
 
 export type JobSnapshot =
   | { kind: 'record'; fields: Record<string, string> }
@@ -11,12 +12,6 @@ export interface RecordlessAttempt {
   worker: string;
 }
 
-function pairs(flat: string[]): Record<string, string> {
-  const map: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) map[flat[i]!] = flat[i + 1]!;
-  return map;
-}
-
 /** One consistent read of a job: its record, or its entry (queued, or in its first attempt) when it has no record yet. */
 export async function readJob(redis: Redis, keys: QueueKeys, jobId: string, firstStage: string): Promise<JobSnapshot | undefined> {
   const reply = (await redis.readJob(keys.job(jobId), keys.queued, keys.base, jobId, firstStage, keys.queue)) as
@@ -24,8 +19,8 @@ export async function readJob(redis: Redis, keys: QueueKeys, jobId: string, firs
     | ['entry', Lane, string, string[], string, string, string]
     | null;
   if (!reply) return undefined;
-  if (reply[0] === 'record') return { kind: 'record', fields: pairs(reply[1]) };
+  if (reply[0] === 'record') return { kind: 'record', fields: fieldsOf(reply[1]) };
   const [, lane, entryId, fields, stage, startedAt, worker] = reply;
   const running = startedAt === '' ? undefined : { startedAt: Number(startedAt), worker };
-  return { kind: 'entry', stage, lane, entryId, fields: pairs(fields), running };
+  return { kind: 'entry', stage, lane, entryId, fields: fieldsOf(fields), running };
 }
