@@ -41,9 +41,16 @@ describe('admin endpoints', () => {
 
 describe('broadcast to the fleet', () => {
   test('one POST /admin/broadcast reaches each of 3 running workers exactly once, and each acts on it', async () => {
-    const response = await fetch(`${api.url}/admin/broadcast`, { method: 'POST', headers: admin, body: JSON.stringify({ type: 'invalidate-model-cache', model: 'embed' }) });
+    const response = await fetch(`${api.url}/admin/broadcast`, {
+      method: 'POST',
+      headers: { ...admin, 'x-request-id': 'broadcast-1' },
+      body: JSON.stringify({ type: 'invalidate-model-cache', model: 'embed' }),
+    });
     expect(response.status).toBe(202);
     expect(((await response.json()) as { delivered_to: number }).delivered_to).toBe(3);
+    // The API's log line for it carries the request's ID (request loggers are made when first used).
+    await waitFor(() => api.logs().some((line) => line['msg'] === 'broadcast to the workers'), 'the API to log the broadcast');
+    expect(api.logs().find((line) => line['msg'] === 'broadcast to the workers')).toMatchObject({ reqId: 'broadcast-1', delivered_to: 3 });
     await waitFor(() => workers.every((worker) => received(worker, 'invalidate-model-cache').length === 1), 'every worker to receive it');
     await sleep(300);
     for (const worker of workers) expect(received(worker, 'invalidate-model-cache')).toEqual([expect.objectContaining({ model: 'embed' })]);

@@ -82,4 +82,14 @@ describe('admission control', () => {
     expect(await keysUnder(redis, prefix)).toEqual(before);
     expect(await redis.xlen(`${prefix}:{inference}:infer:normal`)).toBe(streamLength);
   });
+
+  test('requests arriving together near the limit: as many are stored as fit, the rest get 503', async ({ app, redis, prefix }) => {
+    // They share one script call, which the limit refuses whole; each is then tried on its own.
+    const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `p${i}` } })));
+    expect(answers.map((answer) => answer.statusCode).sort()).toEqual([202, 202, 202, 503, 503]);
+    expect(await redis.xlen(`${prefix}:{inference}:infer:normal`)).toBe(3);
+    for (const answer of answers.filter((a) => a.statusCode === 202)) {
+      expect((await app.inject({ url: answer.headers['location'] as string })).json().status).toBe('queued');
+    }
+  });
 });

@@ -5,6 +5,13 @@ import { createBatchSchema, createJobSchema, idempotencyHeadersSchema, jobIdPara
 import { acceptedBatchSchema, acceptedJobSchema, jobViewSchema } from '../schemas/job-view.js';
 import { problemResponses } from '../schemas/problem.js';
 
+/**
+ * For the two submit routes: their answers are IDs and statuses this API has just made, so they
+ * are written with JSON.stringify without being checked against the response schema first (a zod
+ * parse per answer, per job in a batch). The schemas still document the answers.
+ */
+const plainJson = () => (data: unknown) => JSON.stringify(data);
+
 const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app, { maxBatchBytes }) => {
   app.post(
     '/jobs',
@@ -17,6 +24,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
         body: createJobSchema,
         response: { 202: acceptedJobSchema, 200: acceptedJobSchema, ...problemResponses(400, 413, 415, 422, 503) },
       },
+      serializerCompiler: plainJson,
     },
     async (request, reply) => {
       const submitted = await app.jobs.submitInference(request.body, request.headers['idempotency-key']);
@@ -39,6 +47,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
         body: createBatchSchema,
         response: { 202: acceptedBatchSchema, ...problemResponses(400, 413, 415, 422, 503) },
       },
+      serializerCompiler: plainJson,
     },
     async (request, reply) => {
       const submitted = await app.jobs.submitBatch(request.body.jobs);

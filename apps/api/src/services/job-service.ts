@@ -13,6 +13,7 @@ import {
   retryDeadJob,
   type ApiConfig,
   type DocumentPayload,
+  type EnqueueLimits,
   type JobOptions,
   type Lane,
   type ModelEntry,
@@ -25,6 +26,7 @@ import { ProblemError } from '../problems/problem-error.js';
 import { queueFull } from '../problems/queue-full.js';
 import type { CreateJobBody } from '../schemas/create-job.js';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
+import { EnqueueCoalescer } from './enqueue-coalescer.js';
 import { jobView } from './job-view.js';
 
 export interface Submitted {
@@ -51,6 +53,8 @@ export class JobService {
   readonly #keys = new Map<string, QueueKeys>();
   readonly models: ModelEntry[];
   readonly #modelNames: ReadonlySet<string>;
+  readonly #limits: EnqueueLimits;
+  readonly #coalescer: EnqueueCoalescer;
 
   constructor(
     private readonly redis: Redis,
@@ -60,6 +64,8 @@ export class JobService {
   ) {
     this.models = modelCatalogue(config);
     this.#modelNames = new Set(this.models.map((model) => model.name));
+    this.#limits = { idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, maxBacklog: config.MAX_BACKLOG };
+    this.#coalescer = new EnqueueCoalescer(redis, this.#limits);
   }
 
   keysOf(queue: string): QueueKeys {
@@ -70,8 +76,14 @@ export class JobService {
 
   async submitInference(body: CreateJobBody, idempotencyKey: string | undefined): Promise<Submitted> {
     const pipeline = this.#pipeline(body.queue, 'json');
-    const [submitted] = await this.#submit(pipeline, [this.#inferenceJob(body, idempotencyKey)]);
-    return submitted!;
+    const job = this.#inferenceJob(body, idempotencyKey);
+    if (idempotencyKey !== undefined) return (await this.#submit(pipeline, [job]))[0]!;
+    // Without a key, a job shares its script call with the others submitted in the same turn.
+    const stage = firstStage(pipeline);
+    const outcome = await this.#coalescer.enqueue(this.keysOf(pipeline.name), stage, job);
+    if (!outcome.ok) throw queueFull(pipeline.name, stage, outcome.backlog, outcome.limit);
+    this.onEnqueued(pipeline.name, 1);
+    return { jobId: job.id, status: statusOfNew(job, Date.now()), created: true };
   }
 
   /** Up to 1,000 jobs for one queue in one script call: all are accepted, or none. */
@@ -186,10 +198,7 @@ export class JobService {
   }
 
   async #submit(pipeline: Pipeline, jobs: NewJob[]): Promise<Submitted[]> {
-    const outcome = await enqueueJobs(this.redis, this.keysOf(pipeline.name), firstStage(pipeline), jobs, {
-      idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS,
-      maxBacklog: this.config.MAX_BACKLOG,
-    });
+    const outcome = await enqueueJobs(this.redis, this.keysOf(pipeline.name), firstStage(pipeline), jobs, this.#limits);
     if (!outcome.ok) {
       if (outcome.reason === 'idempotency-conflict') {
         const key = jobs[outcome.index]!.idempotencyKey;
@@ -203,10 +212,7 @@ export class JobService {
     const now = Date.now();
     return Promise.all(
       outcome.jobs.map(async ({ id, created: isNew }, i) => {
-        if (isNew) {
-          const runAt = jobs[i]!.runAt;
-          return { jobId: id, status: runAt !== undefined && runAt > now ? ('delayed' as const) : ('queued' as const), created: true };
-        }
+        if (isNew) return { jobId: id, status: statusOfNew(jobs[i]!, now), created: true };
         return { jobId: id, status: (await this.find(id))?.status ?? ('completed' as const), created: false };
       }),
     );
@@ -227,6 +233,11 @@ export class JobService {
 function pipelineOfJob(jobId: string): Pipeline | undefined {
   const queue = queueOfJobId(jobId);
   return queue === undefined ? undefined : findPipeline(queue);
+}
+
+/** A new job is delayed while its run_at lies ahead, queued otherwise. */
+function statusOfNew(job: NewJob, now: number): 'queued' | 'delayed' {
+  return job.runAt !== undefined && job.runAt > now ? 'delayed' : 'queued';
 }
 
 function notFound(jobId: string): ProblemError {
