@@ -42,23 +42,26 @@ local function jobArg(i, k)
   return ARGV[6 + (i - 1) * FIELDS + k]
 end
 
--- Checks first.
+-- Checks first. Plain jobs (three values each) carry no idempotency key: all of them are new.
 local outcome = {}
 local seen = {}
-local fresh = 0
-for i = 1, n do
-  local key, fingerprint = jobArg(i, 7), jobArg(i, 8)
-  if key ~= '' then
-    local earlier = seen[key] or rcall('GET', base .. 'idem:' .. key)
-    if earlier then
-      local sep = string.find(earlier, ' ', 1, true)
-      if string.sub(earlier, sep + 1) ~= fingerprint then return { -3, i } end
-      outcome[i] = string.sub(earlier, 1, sep - 1)
-    else
-      seen[key] = jobArg(i, 1) .. ' ' .. fingerprint
+local fresh = n
+if FIELDS == 8 then
+  fresh = 0
+  for i = 1, n do
+    local key, fingerprint = jobArg(i, 7), jobArg(i, 8)
+    if key ~= '' then
+      local earlier = seen[key] or rcall('GET', base .. 'idem:' .. key)
+      if earlier then
+        local sep = string.find(earlier, ' ', 1, true)
+        if string.sub(earlier, sep + 1) ~= fingerprint then return { -3, i } end
+        outcome[i] = string.sub(earlier, 1, sep - 1)
+      else
+        seen[key] = jobArg(i, 1) .. ' ' .. fingerprint
+      end
     end
+    if not outcome[i] then fresh = fresh + 1 end
   end
-  if not outcome[i] then fresh = fresh + 1 end
 end
 
 if maxBacklog > 0 and fresh > 0 then
@@ -82,6 +85,27 @@ local indexLines = {}
 local streams = {}
 local events = base .. 'events'
 local watched = isWatched(events)
+
+-- Plain jobs, the common batch: one XADD each, nothing else per job.
+if FIELDS == 3 then
+  for i = 1, n do
+    local at = 6 + (i - 1) * 3
+    local id, lane = ARGV[at + 1], ARGV[at + 2]
+    local stream = streams[lane]
+    if not stream then
+      stream = base .. stage .. ':' .. lane
+      streams[lane] = stream
+    end
+    local entry = rcall('XADD', stream, '*', 'job', id, 'payload', ARGV[at + 3])
+    indexLines[#indexLines + 1] = id
+    indexLines[#indexLines + 1] = lane .. ' ' .. entry
+    if watched then publishEvent(events, 'queued', id, now, { stage = stage }) end
+  end
+  rcall('HSET', KEYS[1], unpack(indexLines))
+  countEvent(base, now, 'enqueued', stage, n)
+  return { 2 }
+end
+
 for i = 1, n do
   local id, lane, payload, options, document, runAt, key, fingerprint =
     jobArg(i, 1), jobArg(i, 2), jobArg(i, 3), jobArg(i, 4), jobArg(i, 5), tonumber(jobArg(i, 6)), jobArg(i, 7), jobArg(i, 8)
