@@ -7,8 +7,8 @@ type ChildLoggerOptions = NonNullable<Parameters<FastifyBaseLogger['child']>[1]>
 
 /**
  * A request's logger that becomes a pino child (carrying the request ID) the first time the request
- * logs. Fastify makes that child for every request, and most requests log nothing: making it costs
- * more than a tenth of what a plain POST /jobs costs the API in all.
+ * logs. Fastify makes that child for every request, and most requests log nothing: making it cost
+ * about 4 µs of the ~150 µs of CPU a plain POST /jobs takes in the API on the benchmark machine.
  */
 export class LazyRequestLogger {
   #child: FastifyBaseLogger | undefined;
