@@ -26,9 +26,12 @@ async function getJob(location: string) {
 
 describe('an inference job, end to end', () => {
   redisTest('POST /jobs answers 202 at once; GET shows queued → active → completed with result, timestamps and attempts', async () => {
-    // Fill the worker's 8 slots first, so the job is seen waiting before it runs.
+    // Fill the worker's 8 slots first (and wait until it runs all 8), so the job is seen waiting
+    // before it runs: a high-priority job queued while the fillers still wait would go first.
     const post = (body: object) => fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    await Promise.all(Array.from({ length: 8 }, () => post({ model: 'echo', params: { sleep_ms: 800 } })));
+    const fillers = await Promise.all(Array.from({ length: 8 }, () => post({ model: 'echo', params: { sleep_ms: 1_500 } })));
+    const fillerLocations = fillers.map((filler) => filler.headers.get('location')!);
+    await waitFor(async () => (await Promise.all(fillerLocations.map(getJob))).every(({ body }) => body['status'] === 'active'), 'the worker to run the 8 filler jobs', 10_000, 20);
     const posted = await fetch(`${api.url}/jobs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
