@@ -60,7 +60,7 @@ export class ControlChannel {
         const held = this.runner.findJob(message.job_id);
         if (!held) return;
         this.ctx.logger.info({ job_id: message.job_id }, 'job cancelled; stopping it');
-        return this.runner.stop(held, 'cancelled', 'the job was cancelled');
+        return held.stop('cancelled', 'the job was cancelled');
       }
       case 'invalidate-model-cache':
         return this.#invalidate(message.model, text);

@@ -1,12 +1,10 @@
 import { failAttempt, reportProgress, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
 import { backoffOf, retryDelay } from './backoff.js';
 import { CompletionBatcher, type TakeAlong } from './completion-batcher.js';
-import { HeldJob, JobStopped, type StopReason } from './held-job.js';
+import { HeldJob, JobStopped } from './held-job.js';
 import { NonRetryableError } from './processors/non-retryable-error.js';
 import type { Processor, ProcessorHelpers } from './processors/processor.js';
 import { attemptPolicy, type ServedStage, type WorkerContext } from './worker-context.js';
-
-export { HeldJob, JobStopped, type StopReason };
 
 /**
  * Runs one attempt of one stage: the stage's processor, then the complete or fail script.
@@ -48,11 +46,6 @@ export class JobRunner {
       this.#held.delete(held.key);
       this.ctx.slots.release();
     });
-  }
-
-  /** Stops a held job (its signal fires); what happens to its record depends on the reason (see StopReason). */
-  stop(held: HeldJob, reason: StopReason, message: string): void {
-    held.stop(reason, message);
   }
 
   async #run(held: HeldJob): Promise<void> {

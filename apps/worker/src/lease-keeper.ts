@@ -37,7 +37,7 @@ export class LeaseKeeper {
           const held = this.runner.findJob(job.jobId);
           if (held?.job.attempt !== job.attempt) continue;
           this.ctx.logger.warn({ job_id: job.jobId, attempt: job.attempt }, 'lease lost: another attempt is current or the job was cancelled; stopping this attempt');
-          this.runner.stop(held, 'lease-lost', 'the lease was lost: another attempt is current, or the job was cancelled');
+          held.stop('lease-lost', 'the lease was lost: another attempt is current, or the job was cancelled');
         }
       }
     } catch (error) {

@@ -175,7 +175,7 @@ export class Worker {
       this.ctx.logger.warn({ err: (error as Error).message }, 'could not release held jobs; they will be taken over once their lease lapses');
     }
     this.ctx.logger.warn({ held: held.length, released }, 'grace period over; released the jobs still running for other workers to take');
-    for (const entry of held) this.runner.stop(entry, 'shutdown', 'the worker is shutting down; the job was released to another worker');
+    for (const entry of held) entry.stop('shutdown', 'the worker is shutting down; the job was released to another worker');
   }
 
   /** A worker restarted under the same consumer name first re-reads its own pending entries. */

@@ -25,4 +25,5 @@ export * from './lua/retry-dead.js';
 export * from './lua/housekeeping.js';
 export * from './lua/progress.js';
 export * from './redis-replies.js';
+export * from './turn-batcher.js';
 export * from './schemas/control-message.js';

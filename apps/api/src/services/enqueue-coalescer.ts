@@ -1,4 +1,4 @@
-import { enqueueJobs, type EnqueueLimits, type EnqueueOutcome, type NewJob, type QueueKeys } from '@conveyor/shared';
+import { enqueueJobs, TurnBatcher, type EnqueueLimits, type EnqueueOutcome, type NewJob, type QueueKeys } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
 
 /** What one coalesced job learns: stored, or refused because its stage was full. */
@@ -7,77 +7,55 @@ export type SingleOutcome = { ok: true } | Extract<EnqueueOutcome, { reason: 'ba
 /** Most jobs one coalesced call carries; more wait for the next call. */
 const MAX_GROUP = 500;
 
-interface Waiting {
-  job: NewJob;
-  resolve: (outcome: SingleOutcome) => void;
-  reject: (error: unknown) => void;
-}
-
-interface Group {
+interface Submission {
   keys: QueueKeys;
   stage: string;
-  waiting: Waiting[];
+  job: NewJob;
+}
+
+/** The shared call's outcome, and whether the job shared it with others. */
+interface Together {
+  outcome: SingleOutcome;
+  shared: boolean;
 }
 
 /**
  * Stores the single jobs that requests submit in the same turn of the event loop with one enqueue
  * script call per queue, instead of one call each. Under load, many connections' requests arrive
- * in one turn: they share a round trip, a socket write and the script's fixed cost. A lone request
- * waits only for the end of its turn (setImmediate), not for a timer.
+ * in one turn: they share a round trip, a socket write and the script's fixed cost.
  *
  * Jobs with an idempotency key are not coalesced: a batch is all or none, and one reused key must
- * not refuse its neighbours. When a coalesced call is refused for a full stage, each job of it is
- * tried again on its own, so every request gets the answer it would have had alone.
+ * not refuse its neighbours. When a shared call is refused for a full stage, each of its jobs is
+ * tried again on its own (in the order they came, on the one connection), so every request gets
+ * the answer it would have had alone.
  */
 export class EnqueueCoalescer {
-  readonly #groups = new Map<string, Group>();
-  #scheduled = false;
+  readonly #batcher: TurnBatcher<Submission, Together>;
 
   constructor(
     private readonly redis: Redis,
     private readonly limits: EnqueueLimits,
-  ) {}
-
-  enqueue(keys: QueueKeys, stage: string, job: NewJob): Promise<SingleOutcome> {
-    if (job.idempotencyKey !== undefined) throw new Error('jobs with an idempotency key are enqueued alone');
-    return new Promise((resolve, reject) => {
-      const id = `${keys.base}\n${stage}`;
-      let group = this.#groups.get(id);
-      if (!group) this.#groups.set(id, (group = { keys, stage, waiting: [] }));
-      group.waiting.push({ job, resolve, reject });
-      if (group.waiting.length >= MAX_GROUP) {
-        this.#groups.delete(id);
-        void this.#store(group);
-      } else if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(this.#flush);
-      }
-    });
+  ) {
+    this.#batcher = new TurnBatcher((_, submissions) => this.#storeTogether(submissions), { items: MAX_GROUP });
   }
 
-  readonly #flush = (): void => {
-    this.#scheduled = false;
-    const groups = [...this.#groups.values()];
-    this.#groups.clear();
-    for (const group of groups) void this.#store(group);
-  };
+  async enqueue(keys: QueueKeys, stage: string, job: NewJob): Promise<SingleOutcome> {
+    if (job.idempotencyKey !== undefined) throw new Error('jobs with an idempotency key are enqueued alone');
+    const { outcome, shared } = await this.#batcher.add(`${keys.base}\n${stage}`, { keys, stage, job });
+    if (outcome.ok || !shared) return outcome;
+    return this.#store([{ keys, stage, job }]);
+  }
 
-  async #store({ keys, stage, waiting }: Group): Promise<void> {
-    try {
-      const outcome = await enqueueJobs(this.redis, keys, stage, waiting.map(({ job }) => job), this.limits);
-      if (outcome.ok) {
-        for (const { resolve } of waiting) resolve({ ok: true });
-        return;
-      }
-      if (outcome.reason !== 'backlog-full') throw new Error(`enqueue of jobs without idempotency keys answered ${outcome.reason}`);
-      if (waiting.length === 1) {
-        waiting[0]!.resolve(outcome);
-        return;
-      }
-      // The stage could not take all of them; it may take some. Each asks alone, in order.
-      for (const one of waiting) await this.#store({ keys, stage, waiting: [one] });
-    } catch (error) {
-      for (const { reject } of waiting) reject(error);
-    }
+  async #storeTogether(submissions: Submission[]): Promise<Together[]> {
+    const outcome = await this.#store(submissions);
+    return submissions.map(() => ({ outcome, shared: submissions.length > 1 }));
+  }
+
+  async #store(submissions: Submission[]): Promise<SingleOutcome> {
+    const { keys, stage } = submissions[0]!;
+    const outcome = await enqueueJobs(this.redis, keys, stage, submissions.map(({ job }) => job), this.limits);
+    if (outcome.ok) return { ok: true };
+    if (outcome.reason !== 'backlog-full') throw new Error(`enqueue of jobs without idempotency keys answered ${outcome.reason}`);
+    return outcome;
   }
 }

@@ -33,15 +33,14 @@ export async function completeStages(
   retentionSeconds: number,
   take?: TakeRequest,
 ): Promise<CompleteResult> {
-  const keyArgs: string[] = [keys.active];
+  const keyArgs: string[] = [keys.active, ...completions.flatMap(completionKeys(keys))];
   const args: (string | number)[] = [keys.base, retentionSeconds];
   if (take) {
     const [high, normal, low, , ...context] = stageArgs(keys, take);
     args.push(12, ...context, take.count, laneFlags(take.lanes), take.agingMs ?? 0);
-    keyArgs.push(...completions.flatMap(completionKeys(keys)), high as string, normal as string, low as string);
+    keyArgs.push(high as string, normal as string, low as string);
   } else {
     args.push(0);
-    keyArgs.push(...completions.flatMap(completionKeys(keys)));
   }
   for (const { job, output, nextStage } of completions) args.push(job.stage, job.lane, job.entryId, job.attempt, output, nextStage);
   const [codes, tuples, wait] = (await redis.complete(keyArgs.length, ...keyArgs, ...args)) as [number[], JobTuple[], string[]];

@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { QueueKeys } from '../keys.js';
-import { findPipeline } from '../pipelines.js';
+import { findPipeline, firstStage } from '../pipelines.js';
 
 export type RetryOutcome = { ok: true } | { ok: false; reason: 'not-found' } | { ok: false; reason: 'not-dead'; status: string };
 
 /** Queues a dead-lettered job again on the stage where it died, keeping its ID and history. */
 export async function retryDeadJob(redis: Redis, keys: QueueKeys, jobId: string): Promise<RetryOutcome> {
-  const [code, status] = await redis.retryDead(keys.job(jobId), keys.dead, keys.queued, keys.base, jobId, findPipeline(keys.queue)?.stages[0] ?? '');
+  const pipeline = findPipeline(keys.queue);
+  const [code, status] = await redis.retryDead(keys.job(jobId), keys.dead, keys.queued, keys.base, jobId, pipeline ? firstStage(pipeline) : '');
   if (code === 1) return { ok: true };
   if (code === -1) return { ok: false, reason: 'not-found' };
   return { ok: false, reason: 'not-dead', status: status! };
