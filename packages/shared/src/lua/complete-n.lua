@@ -36,10 +36,23 @@ local rcall = redis.call
 -- @include takeFromLanes
 -- @include stageContext
 
-local base, retention, takeArgs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local base, retention, takeArgs = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local n = (#ARGV - 3 - takeArgs) / 6
 local now = nowMs()
+-- Formatted once: a number in a string or a command's arguments is formatted again each time.
+local nowText = tostring(now)
+local events = base .. 'events'
+local watched = isWatched(events)
 local results = {}
+
+-- Each job's active-index field and line, read at once: a running first attempt without a record
+-- (see recordless) is checked and completed from its line.
+local activeFieldOf, activeLines = {}, {}
+for i = 1, n do
+  local at = 3 + takeArgs + (i - 1) * 6
+  activeFieldOf[i] = ARGV[at + 1] .. ':' .. ARGV[at + 2] .. ':' .. ARGV[at + 3]
+end
+if n > 0 then activeLines = rcall('HMGET', KEYS[1], unpack(activeFieldOf)) end
 -- Acks per stream and group, the index fields and the counters, each sent once for all jobs.
 local acks, ackOrder = {}, {}
 local activeFields, dequeued = {}, {}
@@ -59,10 +72,8 @@ for i = 1, n do
   local stream, jobKey, nextKey = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
   local at = 3 + takeArgs + (i - 1) * 6
   local stage, lane, entryId, attempt, output, nextStage = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], ARGV[at + 6]
-  -- A running first attempt without a record (see recordless) is checked and completed from its
-  -- active-index line; any other job from its record.
   local r, firstFields, refusal
-  local running = recordlessAttempt(base, stage, lane, entryId)
+  local running = runningAttempt(activeLines[i])
   if running and running.jobId == string.sub(jobKey, #base + 5) then
     if attempt ~= '1' then
       refusal = -2
@@ -82,11 +93,11 @@ for i = 1, n do
   else
     local jobId = r[5]
     ack(stream, stage, entryId)
-    activeFields[#activeFields + 1] = stage .. ':' .. lane .. ':' .. entryId
+    activeFields[#activeFields + 1] = activeFieldOf[i]
     completedPerStage[stage] = (completedPerStage[stage] or 0) + 1
     local stages
     if firstFields then
-      stages = firstStageTimings(stage, r[7], r[8], now)
+      stages = firstStageTimings(stage, r[7], r[8], nowText)
     else
       stages = stageTimings(r[6], r[4], r[7], r[8], stage, now)
     end
@@ -94,20 +105,20 @@ for i = 1, n do
       if firstFields then rcall('HSET', jobKey, unpack(firstFields)) end
       local entry = rcall('XADD', nextKey, '*', 'job', jobId)
       rcall('HSET', jobKey, 'out:' .. stage, output, 'stage', nextStage, 'status', 'queued', 'stages', stages,
-        'entry', entry, 'attempts', 0, 'failures', 0, 'stalls', 0, 'queued_at', now, 'updated_at', now)
+        'entry', entry, 'attempts', '0', 'failures', '0', 'stalls', '0', 'queued_at', nowText, 'updated_at', nowText)
       rcall('HDEL', jobKey, 'stage_started_at', 'error')
-      publishEvent(base .. 'events', 'stage-completed', jobId, now, { stage = stage, next_stage = nextStage })
+      if watched then publishEvent(events, 'stage-completed', jobId, now, { stage = stage, next_stage = nextStage }) end
       results[i] = 2
     else
       -- One HSET; for a job without a record, its whole record.
       local fields = firstFields or {}
-      for _, value in ipairs({ 'status', 'completed', 'result', output, 'stages', stages, 'finished_at', now, 'updated_at', now }) do
+      for _, value in ipairs({ 'status', 'completed', 'result', output, 'stages', stages, 'finished_at', nowText, 'updated_at', nowText }) do
         fields[#fields + 1] = value
       end
       rcall('HSET', jobKey, unpack(fields))
       if r[9] then rcall('HDEL', jobKey, 'error') end
       rcall('EXPIRE', jobKey, retention)
-      publishEvent(base .. 'events', 'completed', jobId, now, { stage = stage })
+      if watched then publishEvent(events, 'completed', jobId, now, { stage = stage }) end
       results[i] = 1
     end
   end

@@ -29,13 +29,17 @@ local function parseActiveLine(line)
   return { jobId = jobId, startedAt = startedAt, worker = worker, map = map }
 end
 
--- The running first attempt without a record held under this active-index field, or nil.
-local function recordlessAttempt(base, stage, lane, entryId)
-  local line = rcall('HGET', base .. 'active', stage .. ':' .. lane .. ':' .. entryId)
+-- The running first attempt without a record that an active-index line (or false) shows, or nil.
+local function runningAttempt(line)
   if not line then return nil end
   local parsed = parseActiveLine(line)
   if not parsed.map then return nil end
   return parsed
+end
+
+-- The running first attempt without a record held under this active-index field, or nil.
+local function recordlessAttempt(base, stage, lane, entryId)
+  return runningAttempt(rcall('HGET', base .. 'active', stage .. ':' .. lane .. ':' .. entryId))
 end
 
 -- The options an API job's entry carries (`opts`): max attempts, timeout, backoff, as strings or false.
@@ -53,7 +57,7 @@ local function firstAttemptFields(stage, lane, entryId, running)
   local jobId, map = running.jobId, running.map
   local createdAt = string.match(entryId, '^(%d+)')
   local fields = { 'id', jobId, 'queue', string.match(jobId, '^([^:]+)'), 'stage', stage, 'lane', lane,
-    'payload', map['payload'], 'created_at', createdAt, 'queued_at', createdAt, 'attempts', 1,
+    'payload', map['payload'], 'created_at', createdAt, 'queued_at', createdAt, 'attempts', '1',
     'entry', entryId, 'worker', running.worker, 'started_at', running.startedAt }
   local maxAttempts, timeoutMs, backoff = entryOptions(map)
   if maxAttempts then fields[#fields + 1] = 'max_attempts'; fields[#fields + 1] = maxAttempts end
@@ -72,6 +76,28 @@ local function materialize(base, stage, lane, entryId, running)
   rcall('HSET', base .. 'job:' .. running.jobId, unpack(fields))
   rcall('HDEL', base .. 'queued', running.jobId)
   rcall('HSET', base .. 'active', stage .. ':' .. lane .. ':' .. entryId, running.jobId)
+end
+
+-- Which of these entries of one lane, just delivered for the first time, are jobs the API queued
+-- whose first attempt has not started: the queued index still points at the entry, so the job has
+-- no record (a cancel, and anything else that writes the record, removes its line). One read for
+-- the whole batch instead of a check per job. Returns true or false by the entries' positions.
+local function unstartedJobs(base, lane, entries)
+  local ids, positions, unstarted = {}, {}, {}
+  for i, entry in ipairs(entries) do
+    local fields = entry[2]
+    unstarted[i] = false
+    if fields[1] == 'job' and fields[3] == 'payload' then
+      ids[#ids + 1] = fields[2]
+      positions[#positions + 1] = i
+    end
+  end
+  if #ids == 0 then return unstarted end
+  local lines = rcall('HMGET', base .. 'queued', unpack(ids))
+  for k, i in ipairs(positions) do
+    unstarted[i] = lines[k] == lane .. ' ' .. entries[i][1]
+  end
+  return unstarted
 end
 
 -- The lane and entry ID of a job without a record, from the queued index; nil when it has none.

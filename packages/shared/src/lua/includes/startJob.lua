@@ -14,12 +14,16 @@ local function markActive(ctx, activeField, line, jobId, attempt, now)
   else
     rcall('HSET', ctx.activeKey, activeField, line)
   end
-  publishEvent(ctx.base .. 'events', 'active', jobId, now, { stage = ctx.stage, attempt = attempt, worker = ctx.consumer })
+  local events = ctx.base .. 'events'
+  if isWatched(events) then
+    publishEvent(events, 'active', jobId, now, { stage = ctx.stage, attempt = attempt, worker = ctx.consumer })
+  end
 end
 
 -- Starts one entry just delivered to ctx.consumer. Three kinds of entry reach here:
 --   * an API job with no record yet: fields `job` and `payload` (and `opts`). On its first
---     delivery (`fresh`: read as a new entry) its record is still not written: its line in the
+--     delivery (`unstarted`: the caller read it as a new entry and the queued index still
+--     points at it, see unstartedJobs) its record is still not written: its line in the
 --     active index says the attempt runs (see recordless). Redelivered (its lease lapsed), it
 --     gets the record its first attempt would have had, and goes on as the next kind;
 --   * a job that has a record (documents, retries, later stages): field `job` only;
@@ -36,22 +40,22 @@ end
 --
 -- With ctx.batched (see batchStarts), the index writes of every job started are collected and
 -- written by finishStarts in one call per index.
-local function startJob(ctx, stream, lane, entryId, fields, now, fresh)
+local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
   local activeField = ctx.stage .. ':' .. lane .. ':' .. entryId
   local map = fieldsToMap(fields)
   local jobId = map['job'] or directJobId(ctx.queue, ctx.firstStage, ctx.stage, lane, entryId)
   local jobKey = ctx.base .. 'job:' .. jobId
   local apiJob = map['job'] and map['payload'] and ctx.previousStage == ''
 
-  if apiJob and fresh and rcall('EXISTS', jobKey) == 0 then
+  if apiJob and unstarted then
     -- The first attempt of a job the API queued: no record yet (see recordless).
-    markActive(ctx, activeField, runningLine(jobId, now, ctx.consumer, map), jobId, 1, now)
+    markActive(ctx, activeField, runningLine(jobId, ctx.nowText, ctx.consumer, map), jobId, 1, now)
     local maxAttempts, timeoutMs, backoff = entryOptions(map)
     local createdAt = string.match(entryId, '^(%d+)')
     return { jobId, lane, entryId, 1, tonumber(maxAttempts or ctx.defaultMaxAttempts), map['payload'], '',
       timeoutMs or '', backoff or '', createdAt, createdAt }
   end
-  if apiJob and not fresh then
+  if apiJob and not unstarted then
     -- Redelivered while its first attempt had no record: written now, as that attempt's.
     local running = recordlessAttempt(ctx.base, ctx.stage, lane, entryId)
     if running and running.jobId == jobId then materialize(ctx.base, ctx.stage, lane, entryId, running) end

@@ -11,6 +11,8 @@
 -- new entry; else {}.
 local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
   batchStarts(ctx)
+  -- Formatted once: a number in a string or a command's arguments is formatted again each time.
+  ctx.nowText = tostring(now)
   local laneNames = { 'high', 'normal', 'low' }
   local jobs = {}
   local dry = true
@@ -18,9 +20,11 @@ local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
   local function readLane(i, count)
     local reply = rcall('XREADGROUP', 'GROUP', ctx.group, ctx.consumer, 'COUNT', count, 'STREAMS', streams[i], '>')
     local entries = reply and reply[1][2] or {}
-    for _, entry in ipairs(entries) do
-      local job = startJob(ctx, streams[i], laneNames[i], entry[1], entry[2], now, true)
-      if job then table.insert(jobs, job) end
+    local unstarted = {}
+    if ctx.previousStage == '' and #entries > 0 then unstarted = unstartedJobs(ctx.base, laneNames[i], entries) end
+    for j, entry in ipairs(entries) do
+      local job = startJob(ctx, streams[i], laneNames[i], entry[1], entry[2], now, unstarted[j])
+      if job then jobs[#jobs + 1] = job end
     end
     return #entries
   end
