@@ -22,7 +22,7 @@ export const SIZES: Record<Mode, Sizes> = {
     rounds: 3,
     http: { seconds: 10, warmupSeconds: 2, connections: 50 },
     bulk: { jobs: 50_000, batch: 1_000, inFlight: 2 },
-    processing: { jobs: 100_000, oursConcurrency: [64, 256], bullmqConcurrency: [50, 200] },
+    processing: { jobs: 100_000, oursConcurrency: [64, 256, 512], bullmqConcurrency: [50, 200, 500] },
     latency: { seconds: 10, warmupSeconds: 3, rate: 1_000, idleSamples: 300 },
     memory: { jobs: 20_000 },
     scaleOut: { secondsPerRun: 6, workers: [1, 2, 4], concurrency: 10, sleepMs: 20 },
