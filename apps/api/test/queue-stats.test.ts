@@ -127,6 +127,27 @@ describe('GET /queues/:name', () => {
     expect(low).toMatchObject({ total_tasks: 4, waiting_tasks: 4, pending_tasks: 0 });
   });
 
+  test('/metrics counts the waiting entries too when Redis cannot tell a lag, and stands in the stream length past the count bound', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const waitingOf = async () => {
+      const text = (await app.inject({ url: '/metrics' })).body;
+      return Number(/^conveyor_stage_waiting\{queue="inference",stage="infer"\} (\d+)$/m.exec(text)?.[1]);
+    };
+    await enqueueJobs(redis, keys, 'infer', [inferenceJob('high'), inferenceJob('high')], TEST_LIMITS);
+    const low = keys.stream('infer', 'low');
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await redis.xadd(low, '*', 'model', 'echo', 'prompt', `p${i}`))!);
+    await redis.xdel(low, ids[2]!);
+    const group = ((await redis.xinfo('GROUPS', low)) as unknown[][])[0]!;
+    expect(group[group.indexOf('lag') + 1]).toBeNull();
+    expect(await waitingOf()).toBe(2 + 4);
+
+    const more = redis.pipeline();
+    for (let i = 0; i < 1_000; i++) more.xadd(low, '*', 'model', 'echo', 'prompt', `q${i}`);
+    await more.exec();
+    expect(await waitingOf()).toBe(2 + 1_004);
+  });
+
   test('an unknown queue is a 404 problem', async ({ app }) => {
     const response = await app.inject({ url: '/queues/nope' });
     expect(response.statusCode).toBe(404);

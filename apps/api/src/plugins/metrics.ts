@@ -1,6 +1,7 @@
 import { LANES, PIPELINES, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { countWaiting, unknownLag, type UnknownLag } from '../services/waiting-count.js';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -35,7 +36,7 @@ export default fp(
     const enqueued = new Counter({ name: 'conveyor_jobs_enqueued_total', help: 'Jobs this API process enqueued.', labelNames: ['queue'] as const, registers });
     const redisErrors = new Counter({ name: 'conveyor_redis_errors_total', help: 'Redis connection and command errors.', registers });
 
-    const waiting = new Gauge({ name: 'conveyor_stage_waiting', help: 'Entries of a stage no worker has taken yet (group lag), all lanes.', labelNames: ['queue', 'stage'] as const, registers });
+    const waiting = new Gauge({ name: 'conveyor_stage_waiting', help: 'Entries of a stage no worker has taken yet (group lag), all lanes; counted when Redis cannot report the lag.', labelNames: ['queue', 'stage'] as const, registers });
     const pending = new Gauge({ name: 'conveyor_stage_pending', help: 'Entries of a stage held by workers (PEL), all lanes.', labelNames: ['queue', 'stage'] as const, registers });
     const delayed = new Gauge({ name: 'conveyor_queue_delayed', help: 'Jobs waiting for a retry backoff or run_at.', labelNames: ['queue'] as const, registers });
     const dead = new Gauge({ name: 'conveyor_queue_dead', help: 'Dead-lettered jobs kept.', labelNames: ['queue'] as const, registers });
@@ -48,22 +49,34 @@ export default fp(
       }
       const replies = (await reads.exec()) ?? [];
       let at = 0;
+      const stages: { labels: { queue: string; stage: string }; lag: number; unknown: UnknownLag[] }[] = [];
       for (const pipeline of PIPELINES) {
+        const keys = new QueueKeys(config.KEY_PREFIX, pipeline.name);
         for (const stage of pipeline.stages) {
-          let lag = 0;
+          const read = { labels: { queue: pipeline.name, stage }, lag: 0, unknown: [] as UnknownLag[] };
           let held = 0;
-          for (let lane = 0; lane < LANES.length; lane++) {
+          for (const lane of LANES) {
             const [error, groups] = replies[at++]!;
             if (error) continue;
             const group = stageGroup(groups as unknown[], stage);
-            lag += Number(group?.['lag'] ?? 0);
+            const unknown = unknownLag(keys.stream(stage, lane), group);
+            if (unknown) read.unknown.push(unknown);
+            else read.lag += Number(group?.['lag'] ?? 0);
             held += Number(group?.['pending'] ?? 0);
           }
-          waiting.set({ queue: pipeline.name, stage }, lag);
-          pending.set({ queue: pipeline.name, stage }, held);
+          stages.push(read);
+          pending.set(read.labels, held);
         }
         delayed.set({ queue: pipeline.name }, Number(replies[at++]?.[1] ?? 0));
         dead.set({ queue: pipeline.name }, Number(replies[at++]?.[1] ?? 0));
+      }
+      // Where Redis cannot tell a lag, the waiting entries are counted; past the count's bound,
+      // the stream's length stands in (an upper bound: a backlog is never reported as empty).
+      const counted = await countWaiting(app.redis, stages.flatMap((stage) => stage.unknown));
+      for (const { labels, lag, unknown } of stages) {
+        let total = lag;
+        for (const { stream } of unknown) total += counted.get(stream) ?? (await app.redis.xlen(stream));
+        waiting.set(labels, total);
       }
     };
 

@@ -3,9 +3,8 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { EVENT_NAMES, type EventCounts, type EventName, type LaneStats, type QueueStats, type StageStats } from '../schemas/queue-stats.js';
 import { iso } from './job-view.js';
 import { compareIds } from './stream-range.js';
+import { countWaiting, unknownLag } from './waiting-count.js';
 
-/** When Redis cannot report a group's lag, at most this many entries are counted instead. */
-const WAITING_COUNT_LIMIT = 1_000;
 const MINUTE_MS = 60_000;
 const HOUR_MINUTES = 60;
 
@@ -52,7 +51,7 @@ export async function readQueueStats(redis: Redis, keys: QueueKeys, pipeline: Pi
   const dead = Number(valueOf(replies[at++]!, 0));
   const paused = (valueOf(replies[at++]!, []) as string[]).sort();
   const hour = replies.slice(at).map((reply) => valueOf(reply, {}) as Record<string, string>);
-  const counted = await countWaiting(redis, [...lanes.values()]);
+  const counted = await countWaiting(redis, [...lanes.values()].flatMap((lane) => unknownLag(lane.stream, lane.group) ?? []));
 
   const windows = (select: EventSelector) => ({
     last_minute: eventCounts(hour.slice(-1), minute, select),
@@ -99,24 +98,6 @@ function parseLaneReads(stream: string, stage: string, [info, groups, consumers,
     consumers: (valueOf(consumers!, []) as unknown[][]).map(pairsOf),
     oldest: (valueOf(oldest!, []) as PendingSummary[])[0],
   };
-}
-
-/**
- * Redis 7 reports a null lag when entries were deleted past the group's last delivered entry;
- * then the entries after it are counted, up to a bound (XRANGE reads them whole).
- */
-async function countWaiting(redis: Redis, lanes: LaneRead[]): Promise<Map<string, number | null>> {
-  const counted = new Map<string, number | null>();
-  const unknown = lanes.filter((lane) => lane.group && lane.group['lag'] === null && typeof lane.group['last-delivered-id'] === 'string');
-  if (unknown.length === 0) return counted;
-  const reads = redis.pipeline();
-  for (const lane of unknown) reads.xrange(lane.stream, `(${lane.group!['last-delivered-id'] as string}`, '+', 'COUNT', WAITING_COUNT_LIMIT + 1);
-  const replies = ((await reads.exec()) ?? []) as Reply[];
-  unknown.forEach((lane, i) => {
-    const entries = valueOf(replies[i]!, []) as unknown[];
-    counted.set(lane.stream, entries.length > WAITING_COUNT_LIMIT ? null : entries.length);
-  });
-  return counted;
 }
 
 function laneStats(read: LaneRead, counted: Map<string, number | null>, now: number): LaneStats {
