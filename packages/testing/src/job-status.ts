@@ -1,4 +1,4 @@
-import { findPipeline, queueOfJobId, QueueKeys, readJob } from '@conveyor/shared';
+import { findPipeline, firstStage, queueOfJobId, QueueKeys, readJob } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
 
 /**
@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
  */
 export async function jobStatus(redis: Redis, prefix: string, jobId: string): Promise<string | undefined> {
   const queue = queueOfJobId(jobId)!;
-  const snapshot = await readJob(redis, new QueueKeys(prefix, queue), jobId, findPipeline(queue)!.stages[0]!);
+  const snapshot = await readJob(redis, new QueueKeys(prefix, queue), jobId, firstStage(findPipeline(queue)!));
   if (!snapshot) return undefined;
   if (snapshot.kind === 'record') return snapshot.fields['status'];
   return snapshot.running ? 'active' : 'queued';

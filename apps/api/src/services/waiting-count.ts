@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 
 /** When Redis cannot report a group's lag, at most this many entries are counted instead. */
-export const WAITING_COUNT_LIMIT = 1_000;
+const WAITING_COUNT_LIMIT = 1_000;
 
 /** A lane whose group lag Redis cannot report, and the last entry its group was delivered. */
 export interface UnknownLag {

@@ -34,11 +34,9 @@ local rcall = redis.call
 
 local base, stage = ARGV[1], ARGV[2]
 local idemTtl, maxBacklog, n, FIELDS = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local DEFAULTS = { '', '', '', '', '', '0', '', '' }
 
--- The k-th value of job i (see above).
+-- The k-th of the eight values of job i (see above); plain batches (three each) never ask.
 local function jobArg(i, k)
-  if k > FIELDS then return DEFAULTS[k] end
   return ARGV[6 + (i - 1) * FIELDS + k]
 end
 
@@ -86,17 +84,22 @@ local streams = {}
 local events = base .. 'events'
 local watched = isWatched(events)
 
+-- The stage's stream of a lane, its name built once per call.
+local function streamOf(lane)
+  local stream = streams[lane]
+  if not stream then
+    stream = base .. stage .. ':' .. lane
+    streams[lane] = stream
+  end
+  return stream
+end
+
 -- Plain jobs, the common batch: one XADD each, nothing else per job.
 if FIELDS == 3 then
   for i = 1, n do
     local at = 6 + (i - 1) * 3
     local id, lane = ARGV[at + 1], ARGV[at + 2]
-    local stream = streams[lane]
-    if not stream then
-      stream = base .. stage .. ':' .. lane
-      streams[lane] = stream
-    end
-    local entry = rcall('XADD', stream, '*', 'job', id, 'payload', ARGV[at + 3])
+    local entry = rcall('XADD', streamOf(lane), '*', 'job', id, 'payload', ARGV[at + 3])
     indexLines[#indexLines + 1] = id
     indexLines[#indexLines + 1] = lane .. ' ' .. entry
     if watched then publishEvent(events, 'queued', id, now, { stage = stage }) end
@@ -113,11 +116,7 @@ for i = 1, n do
     reply[#reply + 1] = outcome[i]
     reply[#reply + 1] = 0
   else
-    local stream = streams[lane]
-    if not stream then
-      stream = base .. stage .. ':' .. lane
-      streams[lane] = stream
-    end
+    local stream = streamOf(lane)
     if document == '' and runAt <= now then
       local entry
       if options == '' then
@@ -142,11 +141,11 @@ for i = 1, n do
       if runAt > now then
         rcall('HSET', jobKey, 'status', 'delayed', 'run_at', runAt)
         rcall('ZADD', KEYS[2], runAt, id)
-        publishEvent(base .. 'events', 'delayed', id, now, { stage = stage, run_at = runAt })
+        publishEvent(events, 'delayed', id, now, { stage = stage, run_at = runAt })
       else
         local entry = rcall('XADD', stream, '*', 'job', id)
         rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'queued_at', now)
-        publishEvent(base .. 'events', 'queued', id, now, { stage = stage })
+        publishEvent(events, 'queued', id, now, { stage = stage })
       end
     end
     if key ~= '' then

@@ -15,7 +15,6 @@ local function failLostEntry(ctx, lane, entryId, now)
   if not line then return end
   local held = parseActiveLine(line)
   local jobId = held.jobId
-  -- A job without a record gets it from the active index's copy of its entry (see recordless).
   if held.map then materialize(ctx.base, ctx.stage, lane, entryId, held) end
   rcall('HDEL', ctx.activeKey, activeField)
   local jobKey = ctx.base .. 'job:' .. jobId
