@@ -17,6 +17,27 @@ async function take(redis: Redis, keys: QueueKeys, stage = 'infer', count = 10, 
 }
 
 describe('the transition scripts', () => {
+  test('a batch of plain jobs keeps every job on its own lane with its payload as sent, newlines and empty payloads included', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const lanes: Lane[] = ['high', 'normal', 'low', 'normal'];
+    const plain = lanes.map((lane, i) => job('inference', lane, { payload: JSON.stringify({ model: 'echo', prompt: `line ${i}\nstill ${i}`, emoji: '🙂' }) }));
+    const empty = job('inference', 'low', { payload: '' });
+    // Pretty-printed JSON holds raw newlines: its batch cannot go as one line per job, and still must arrive whole.
+    const pretty = job('inference', 'high', { payload: JSON.stringify({ model: 'echo', prompt: 'hi' }, null, 2) });
+    for (const batch of [[...plain, empty], [pretty, job('inference')]]) {
+      expect(await enqueueJobs(redis, keys, 'infer', batch, TEST_LIMITS)).toEqual({ ok: true, jobs: batch.map(({ id }) => ({ id, created: true })) });
+    }
+    const { jobs } = await take(redis, keys, 'infer', 20);
+    const sent = [...plain, empty, pretty];
+    for (const queued of sent) {
+      const taken = jobs.find((candidate) => candidate.jobId === queued.id);
+      expect(taken, queued.id).toMatchObject({ lane: queued.lane, payload: queued.payload });
+    }
+    expect(jobs).toHaveLength(sent.length + 1);
+    expect(await redis.hlen(keys.queued)).toBe(sent.length + 1);
+  });
+
   test('a plain job costs one stream entry and one index field until its first attempt ends; its record is then written whole', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');

@@ -36,13 +36,14 @@ export async function enqueueJobs(
   jobs: readonly NewJob[],
   limits: EnqueueLimits,
 ): Promise<EnqueueOutcome> {
-  // Plain jobs (the common batch) send three values each instead of eight.
-  const plain = jobs.every((job) => !hasOptions(job) && job.document === undefined && job.runAt === undefined && job.idempotencyKey === undefined);
-  const args: (string | number | Buffer)[] = [keys.queued, keys.delayed, keys.base, stage, limits.idempotencyTtlSeconds, limits.maxBacklog, jobs.length, plain ? 3 : 8];
-  for (const job of jobs) {
-    if (plain) {
-      args.push(job.id, job.lane, job.payload);
-    } else {
+  const args: (string | number | Buffer)[] = [keys.queued, keys.delayed, keys.base, stage, limits.idempotencyTtlSeconds, limits.maxBacklog, jobs.length];
+  if (jobs.every(isPlain)) {
+    // The common batch: three texts of one line per job instead of three arguments per job
+    // (ioredis copies, flattens and frames every argument; thousands of them cost more than this).
+    args.push(0, lines(jobs, (job) => job.id), lines(jobs, (job) => job.lane), lines(jobs, (job) => job.payload));
+  } else {
+    args.push(8);
+    for (const job of jobs) {
       const options = hasOptions(job) ? JSON.stringify(job.options) : '';
       args.push(job.id, job.lane, job.payload, options, job.document ?? '', job.runAt ?? 0, job.idempotencyKey ?? '', job.fingerprint ?? '');
     }
@@ -59,6 +60,16 @@ export async function enqueueJobs(
   const outcome: { id: string; created: boolean }[] = [];
   for (let i = 0; i < flat.length; i += 2) outcome.push({ id: String(flat[i]), created: flat[i + 1] === 1 });
   return { ok: true, jobs: outcome };
+}
+
+/** A job with nothing but an ID, a lane and a payload, none holding a newline (JSON text never does). */
+function isPlain(job: NewJob): boolean {
+  return !hasOptions(job) && job.document === undefined && job.runAt === undefined && job.idempotencyKey === undefined && !job.payload.includes('\n') && !job.id.includes('\n');
+}
+
+/** One value of each job, one line each. */
+function lines(jobs: readonly NewJob[], value: (job: NewJob) => string): string {
+  return jobs.map(value).join('\n');
 }
 
 function hasOptions(job: NewJob): boolean {
