@@ -1,5 +1,4 @@
 import { randomFillSync } from 'node:crypto';
-import { monotonicFactory } from 'ulid';
 
 /**
  * A job ID is `<queue>:<ULID>`: readable, sortable by creation time, and it routes to its
@@ -7,24 +6,85 @@ import { monotonicFactory } from 'ulid';
  * into a stream by another producer are named `<queue>:<entry ID>` instead.
  */
 
+/** Crockford's base 32, as ULIDs spell it. */
+const LETTERS = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const TIME_LETTERS = 10;
+const RANDOM_LETTERS = 16;
+
 /**
- * ULID's randomness, drawn from a pool filled 4 KiB at a time: the default draws from the
- * CSPRNG once per character, which was a tenth of the API's CPU time under load.
+ * Monotonic ULIDs, as the `ulid` package's monotonicFactory makes them, at a fraction of its cost
+ * (it was a twentieth of the API's CPU time on the batch path): the time part is spelled once per
+ * millisecond, and within one millisecond the random part counts up by one from a fresh draw, so
+ * the IDs one process makes sort in the order it made them. A clock that steps back keeps the
+ * last time until it catches up.
  */
-const pool = new Uint8Array(4_096);
-let poolOffset = pool.length;
-function pooledRandom(): number {
-  if (poolOffset === pool.length) {
-    randomFillSync(pool);
-    poolOffset = 0;
+class UlidSource {
+  readonly #random = new Uint8Array(RANDOM_LETTERS);
+  readonly #pool = new Uint8Array(4_096);
+  #poolOffset = this.#pool.length;
+  #time = -1;
+  #timePart = '';
+  /** The random part but its last letter, and that letter's value. */
+  #head = '';
+  #last = 0;
+
+  next(): string {
+    const now = Date.now();
+    if (now > this.#time) {
+      this.#time = now;
+      this.#timePart = spellTime(now);
+      this.#draw();
+    } else if (this.#last < LETTERS.length - 1) {
+      this.#random[RANDOM_LETTERS - 1] = ++this.#last;
+    } else {
+      this.#carry();
+    }
+    return this.#timePart + this.#head + LETTERS[this.#last];
   }
-  return pool[poolOffset++]! / 256;
+
+  #draw(): void {
+    // ULID's randomness from a pool filled 4 KiB at a time: one CSPRNG call per letter was a
+    // tenth of the API's CPU time under load.
+    for (let i = 0; i < RANDOM_LETTERS; i += 1) {
+      if (this.#poolOffset === this.#pool.length) {
+        randomFillSync(this.#pool);
+        this.#poolOffset = 0;
+      }
+      this.#random[i] = this.#pool[this.#poolOffset++]! & 31;
+    }
+    this.#spell();
+  }
+
+  /** Counts the random part up by one where its last letter is already the highest. */
+  #carry(): void {
+    let i = RANDOM_LETTERS - 1;
+    while (i >= 0 && this.#random[i] === LETTERS.length - 1) this.#random[i--] = 0;
+    if (i < 0) throw new Error('ULID random part exhausted within one millisecond');
+    this.#random[i]! += 1;
+    this.#spell();
+  }
+
+  #spell(): void {
+    let head = '';
+    for (let i = 0; i < RANDOM_LETTERS - 1; i += 1) head += LETTERS[this.#random[i]!];
+    this.#head = head;
+    this.#last = this.#random[RANDOM_LETTERS - 1]!;
+  }
 }
 
-const nextUlid = monotonicFactory(pooledRandom);
+function spellTime(ms: number): string {
+  let text = '';
+  for (let i = 0; i < TIME_LETTERS; i += 1) {
+    text = LETTERS[ms % 32]! + text;
+    ms = Math.floor(ms / 32);
+  }
+  return text;
+}
+
+const ulids = new UlidSource();
 
 export function newJobId(queue: string): string {
-  return `${queue}:${nextUlid()}`;
+  return `${queue}:${ulids.next()}`;
 }
 
 /**
