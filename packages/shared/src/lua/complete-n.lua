@@ -5,23 +5,25 @@
   A job the API queued that finishes its first attempt has no record yet (see recordless): its
   whole record is written here, in the same call that completes it.
   A late or duplicate completion, from a worker whose lease was lost, is refused, job by job.
-  All jobs are of one queue, so every key shares its hash slot.
+  All jobs are of one queue, so every key shares its hash slot (the queue's tag in `base`): the
+  keys of each job are built here from `base`, as the other scripts build theirs, instead of being
+  sent 3 per job (a completion batch of 128 was ~1,150 arguments; each costs the worker's client
+  and Redis a little before any work is done).
   Then, optionally, it takes jobs for the slots these completions free (see takeFromLanes), so
   a busy worker finishes and takes in one round trip instead of two.
 
-  Called with a key count first (ioredis passes it): 1 + 3 per job, + 3 with a take.
+  Called with a key count first (ioredis passes it): 1, or 4 with a take.
   KEYS[1]         active hash
-  KEYS[1 + 3i-2]  stream job i's entry was read from
-  KEYS[1 + 3i-1]  job i's record
-  KEYS[1 + 3i]    job i's next stage's stream in its lane (its record's key when it is the last stage)
-  then, with a take, the streams of the stage's high, normal and low lanes
+  KEYS[2..4]      with a take, the streams of the stage's high, normal and low lanes
 
   ARGV[1] base
   ARGV[2] retention of finished records, seconds
   ARGV[3] T: 0 without a take, else 12 and ARGV[4..15] say what to take: the stage context
           (as take's ARGV[1..9]), count, lane flags, aging limit (ms)
-  then from ARGV[4 + T], 6 per job: stage (the group name), lane, entry ID, attempt the worker
-  was given, output (JSON), next stage ('' when this is the last stage)
+  ARGV[4 + T] one line per job: "<stage> <lane> <entry ID> <attempt the worker was given> <next
+          stage>\n" (the next stage is '' when this is the last stage; none of these values can
+          hold a space: stage names are the pipelines', entry IDs Redis's)
+  then 2 per job, in the same order: job ID, output (JSON)
 
   Output: {codes, jobs, wait}: one code per job, in order (1 completed, 2 advanced to the next
   stage, -1 no record, -2 not the current attempt), then what the take gave (see take; {} and
@@ -37,7 +39,8 @@ local rcall = redis.call
 -- @include stageContext
 
 local base, retention, takeArgs = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local n = (#ARGV - 3 - takeArgs) / 6
+local valuesAt = 4 + takeArgs
+local n = (#ARGV - valuesAt) / 2
 local now = nowMs()
 -- Formatted once: a number in a string or a command's arguments is formatted again each time.
 local nowText = tostring(now)
@@ -45,13 +48,18 @@ local events = base .. 'events'
 local watched = isWatched(events)
 local results = {}
 
--- Each job's active-index field and line, read at once: a running first attempt without a record
--- (see recordless) is checked and completed from its line.
-local activeFieldOf, activeLines = {}, {}
-for i = 1, n do
-  local at = 3 + takeArgs + (i - 1) * 6
-  activeFieldOf[i] = ARGV[at + 1] .. ':' .. ARGV[at + 2] .. ':' .. ARGV[at + 3]
+-- Each job's stage, lane, entry, attempt and next stage, from its line; its active-index field.
+local stageOf, laneOf, entryOf, attemptOf, nextStageOf, activeFieldOf = {}, {}, {}, {}, {}, {}
+local lines = 0
+for stage, lane, entryId, attempt, nextStage in string.gmatch(ARGV[valuesAt], '(%S+) (%S+) (%S+) (%S+) (%S*)\n') do
+  lines = lines + 1
+  stageOf[lines], laneOf[lines], entryOf[lines], attemptOf[lines], nextStageOf[lines] = stage, lane, entryId, attempt, nextStage
+  activeFieldOf[lines] = stage .. ':' .. lane .. ':' .. entryId
 end
+if lines ~= n then return redis.error_reply('ERR complete: ' .. lines .. ' job lines for ' .. n .. ' jobs') end
+-- The active-index lines, read at once: a running first attempt without a record (see
+-- recordless) is checked and completed from its line.
+local activeLines = {}
 if n > 0 then activeLines = rcall('HMGET', KEYS[1], unpack(activeFieldOf)) end
 -- Acks per stream and group, the index fields and the counters, each sent once for all jobs.
 local acks, ackOrder = {}, {}
@@ -69,41 +77,41 @@ local function ack(stream, group, entryId)
 end
 
 for i = 1, n do
-  local stream, jobKey, nextKey = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
-  local at = 3 + takeArgs + (i - 1) * 6
-  local stage, lane, entryId, attempt, output, nextStage = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], ARGV[at + 6]
+  local stage, lane, entryId, attempt, nextStage = stageOf[i], laneOf[i], entryOf[i], attemptOf[i], nextStageOf[i]
+  local at = valuesAt + (i - 1) * 2
+  local jobId, output = ARGV[at + 1], ARGV[at + 2]
+  local stream, jobKey = base .. stage .. ':' .. lane, base .. 'job:' .. jobId
   local r, firstFields, refusal
   local running = runningAttempt(activeLines[i])
-  if running and running.jobId == string.sub(jobKey, #base + 5) then
+  if running and running.jobId == jobId then
     if attempt ~= '1' then
       refusal = -2
     else
       firstFields = firstAttemptFields(stage, lane, entryId, running)
-      r = { 'active', stage, entryId, attempt, running.jobId, false, running.startedAt, running.worker, false }
+      r = { 'active', stage, entryId, attempt, false, running.startedAt, running.worker, false }
       dequeued[#dequeued + 1] = running.jobId
     end
   else
     -- One read for the fencing check and everything the completion writes.
-    r = rcall('HMGET', jobKey, 'status', 'stage', 'entry', 'attempts', 'id', 'stages', 'stage_started_at', 'worker', 'error')
+    r = rcall('HMGET', jobKey, 'status', 'stage', 'entry', 'attempts', 'stages', 'stage_started_at', 'worker', 'error')
   end
   refusal = refusal or attemptRefusal(r, stage, entryId, attempt)
   if refusal then
     if refusal == -1 then ack(stream, stage, entryId) end
     results[i] = refusal
   else
-    local jobId = r[5]
     ack(stream, stage, entryId)
     activeFields[#activeFields + 1] = activeFieldOf[i]
     completedPerStage[stage] = (completedPerStage[stage] or 0) + 1
     local stages
     if firstFields then
-      stages = firstStageTimings(stage, r[7], r[8], nowText)
+      stages = firstStageTimings(stage, r[6], r[7], nowText)
     else
-      stages = stageTimings(r[6], r[4], r[7], r[8], stage, now)
+      stages = stageTimings(r[5], r[4], r[6], r[7], stage, now)
     end
     if nextStage ~= '' then
       if firstFields then rcall('HSET', jobKey, unpack(firstFields)) end
-      local entry = rcall('XADD', nextKey, '*', 'job', jobId)
+      local entry = rcall('XADD', base .. nextStage .. ':' .. lane, '*', 'job', jobId)
       rcall('HSET', jobKey, 'out:' .. stage, output, 'stage', nextStage, 'status', 'queued', 'stages', stages,
         'entry', entry, 'attempts', '0', 'failures', '0', 'stalls', '0', 'queued_at', nowText, 'updated_at', nowText)
       rcall('HDEL', jobKey, 'stage_started_at', 'error')
@@ -116,7 +124,7 @@ for i = 1, n do
         fields[#fields + 1] = value
       end
       rcall('HSET', jobKey, unpack(fields))
-      if r[9] then rcall('HDEL', jobKey, 'error') end
+      if r[8] then rcall('HDEL', jobKey, 'error') end
       rcall('EXPIRE', jobKey, retention)
       if watched then publishEvent(events, 'completed', jobId, now, { stage = stage }) end
       results[i] = 1
