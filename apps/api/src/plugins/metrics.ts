@@ -40,18 +40,17 @@ export default fp(
     const pending = new Gauge({ name: 'conveyor_stage_pending', help: 'Entries of a stage held by workers (PEL), all lanes.', labelNames: ['queue', 'stage'] as const, registers });
     const delayed = new Gauge({ name: 'conveyor_queue_delayed', help: 'Jobs waiting for a retry backoff or run_at.', labelNames: ['queue'] as const, registers });
     const dead = new Gauge({ name: 'conveyor_queue_dead', help: 'Dead-lettered jobs kept.', labelNames: ['queue'] as const, registers });
+    const queues = PIPELINES.map((pipeline) => ({ pipeline, keys: new QueueKeys(config.KEY_PREFIX, pipeline.name) }));
     const readBacklog = async () => {
       const reads = app.redis.pipeline();
-      for (const pipeline of PIPELINES) {
-        const keys = new QueueKeys(config.KEY_PREFIX, pipeline.name);
+      for (const { pipeline, keys } of queues) {
         for (const stage of pipeline.stages) for (const lane of LANES) reads.xinfo('GROUPS', keys.stream(stage, lane));
         reads.zcard(keys.delayed).xlen(keys.dead);
       }
       const replies = (await reads.exec()) ?? [];
       let at = 0;
       const stages: { labels: { queue: string; stage: string }; lag: number; unknown: UnknownLag[] }[] = [];
-      for (const pipeline of PIPELINES) {
-        const keys = new QueueKeys(config.KEY_PREFIX, pipeline.name);
+      for (const { pipeline, keys } of queues) {
         for (const stage of pipeline.stages) {
           const read = { labels: { queue: pipeline.name, stage }, lag: 0, unknown: [] as UnknownLag[] };
           let held = 0;

@@ -14,9 +14,8 @@ local function markActive(ctx, activeField, line, jobId, attempt, now)
   else
     rcall('HSET', ctx.activeKey, activeField, line)
   end
-  local events = ctx.base .. 'events'
-  if isWatched(events) then
-    publishEvent(events, 'active', jobId, now, { stage = ctx.stage, attempt = attempt, worker = ctx.consumer })
+  if isWatched(ctx.events) then
+    publishEvent(ctx.events, 'active', jobId, now, { stage = ctx.stage, attempt = attempt, worker = ctx.consumer })
   end
 end
 
