@@ -10,7 +10,9 @@ const benchRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** A peer process (TypeScript through tsx, like the benchmark itself); resolves once it says it is ready. */
 export async function startPeer(script: PeerScript, env: Record<string, string>): Promise<AppProcess & { url: string }> {
   const entry = fileURLToPath(new URL(`./${script}.ts`, import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  // With BENCH_PROFILE=<folder>, peers write V8 CPU profiles to <folder>/<peer> as ours do.
+  const profile = process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}/${script}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
     cwd: benchRoot,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -20,9 +20,10 @@
   ARGV[2] retention of finished records, seconds
   ARGV[3] T: 0 without a take, else 12 and ARGV[4..15] say what to take: the stage context
           (as take's ARGV[1..9]), count, lane flags, aging limit (ms)
-  ARGV[4 + T] one line per job: "<stage> <lane> <entry ID> <attempt the worker was given> <next
-          stage>\n" (the next stage is '' when this is the last stage; none of these values can
-          hold a space: stage names are the pipelines', entry IDs Redis's)
+  ARGV[4 + T] one line per job: "<stage>:<lane>:<entry ID> <attempt the worker was given> <next
+          stage>\n", its first part being its field in the active index (the next stage is '' when
+          this is the last stage; none of these values can hold a space, nor a stage or lane a
+          colon: stage names are the pipelines', entry IDs Redis's)
   then 2 per job, in the same order: job ID, output (JSON)
 
   Output: {codes, jobs, wait}: one code per job, in order (1 completed, 2 advanced to the next
@@ -48,93 +49,100 @@ local events = base .. 'events'
 local watched = isWatched(events)
 local results = {}
 
--- Each job's stage, lane, entry, attempt and next stage, from its line; its active-index field.
-local stageOf, laneOf, entryOf, attemptOf, nextStageOf, activeFieldOf = {}, {}, {}, {}, {}, {}
+-- Each job's active-index field ('<stage>:<lane>:<entry ID>', sent as is), stage, lane, entry,
+-- attempt and next stage, from its line.
+local activeFieldOf, stageOf, laneOf, entryOf, attemptOf, nextStageOf = {}, {}, {}, {}, {}, {}
 local lines = 0
-for stage, lane, entryId, attempt, nextStage in string.gmatch(ARGV[valuesAt], '(%S+) (%S+) (%S+) (%S+) (%S*)\n') do
+for field, stage, lane, entryId, attempt, nextStage in string.gmatch(ARGV[valuesAt], '(([^:%s]+):([^:%s]+):(%S+)) (%S+) (%S*)\n') do
   lines = lines + 1
-  stageOf[lines], laneOf[lines], entryOf[lines], attemptOf[lines], nextStageOf[lines] = stage, lane, entryId, attempt, nextStage
-  activeFieldOf[lines] = stage .. ':' .. lane .. ':' .. entryId
+  activeFieldOf[lines], stageOf[lines], laneOf[lines], entryOf[lines], attemptOf[lines], nextStageOf[lines] = field, stage, lane, entryId, attempt, nextStage
 end
 if lines ~= n then return redis.error_reply('ERR complete: ' .. lines .. ' job lines for ' .. n .. ' jobs') end
 -- The active-index lines, read at once: a running first attempt without a record (see
 -- recordless) is checked and completed from its line.
 local activeLines = {}
 if n > 0 then activeLines = rcall('HMGET', KEYS[1], unpack(activeFieldOf)) end
--- Acks per stream and group, the index fields and the counters, each sent once for all jobs.
+-- Acks per stream (a stage's lane; the stage is the group), the index fields and the counters,
+-- each sent once for all jobs.
 local acks, ackOrder = {}, {}
 local activeFields, dequeued = {}, {}
 local completedPerStage = {}
 
-local function ack(stream, group, entryId)
-  local key = stream .. '\0' .. group
-  if not acks[key] then
-    acks[key] = { stream = stream, group = group, ids = {} }
-    ackOrder[#ackOrder + 1] = key
+local function ack(stage, lane, entryId)
+  local lanes = acks[stage]
+  if not lanes then lanes = {}; acks[stage] = lanes end
+  local ids = lanes[lane]
+  if not ids then
+    ids = {}
+    lanes[lane] = ids
+    ackOrder[#ackOrder + 1] = { stage, lane, ids }
   end
-  local ids = acks[key].ids
   ids[#ids + 1] = entryId
+end
+
+-- Writes a finished stage: advances the job to `nextStage`, or completes it. `first` is the
+-- record a running first attempt without one gets (see recordless), else nil.
+local function finish(i, jobKey, jobId, stage, lane, output, nextStage, stages, first)
+  if nextStage ~= '' then
+    if first then rcall('HSET', jobKey, unpack(first)) end
+    local entry = rcall('XADD', base .. nextStage .. ':' .. lane, '*', 'job', jobId)
+    rcall('HSET', jobKey, 'out:' .. stage, output, 'stage', nextStage, 'status', 'queued', 'stages', stages,
+      'entry', entry, 'attempts', '0', 'failures', '0', 'stalls', '0', 'queued_at', nowText, 'updated_at', nowText)
+    rcall('HDEL', jobKey, 'stage_started_at', 'error')
+    if watched then publishEvent(events, 'stage-completed', jobId, now, { stage = stage, next_stage = nextStage }) end
+    results[i] = 2
+  else
+    -- One HSET; for a job without a record, its whole record.
+    local fields = first or {}
+    local k = #fields
+    fields[k + 1], fields[k + 2], fields[k + 3], fields[k + 4], fields[k + 5] = 'status', 'completed', 'result', output, 'stages'
+    fields[k + 6], fields[k + 7], fields[k + 8], fields[k + 9], fields[k + 10] = stages, 'finished_at', nowText, 'updated_at', nowText
+    rcall('HSET', jobKey, unpack(fields))
+    rcall('EXPIRE', jobKey, retention)
+    if watched then publishEvent(events, 'completed', jobId, now, { stage = stage }) end
+    results[i] = 1
+  end
 end
 
 for i = 1, n do
   local stage, lane, entryId, attempt, nextStage = stageOf[i], laneOf[i], entryOf[i], attemptOf[i], nextStageOf[i]
   local at = valuesAt + (i - 1) * 2
   local jobId, output = ARGV[at + 1], ARGV[at + 2]
-  local stream, jobKey = base .. stage .. ':' .. lane, base .. 'job:' .. jobId
-  local r, firstFields, refusal
-  local running = runningAttempt(activeLines[i])
-  if running and running.jobId == jobId then
+  local jobKey = base .. 'job:' .. jobId
+  local line = activeLines[i]
+  local lineJob, startedAt, worker, opts, payload
+  if line then lineJob, startedAt, worker, opts, payload = activeLineParts(line) end
+  if lineJob == jobId then
+    -- A running first attempt without a record: its line holds all the record needs.
     if attempt ~= '1' then
-      refusal = -2
+      results[i] = -2
     else
-      firstFields = firstAttemptFields(stage, lane, entryId, running)
-      r = { 'active', stage, entryId, attempt, false, running.startedAt, running.worker, false }
-      dequeued[#dequeued + 1] = running.jobId
+      ack(stage, lane, entryId)
+      activeFields[#activeFields + 1] = activeFieldOf[i]
+      dequeued[#dequeued + 1] = jobId
+      completedPerStage[stage] = (completedPerStage[stage] or 0) + 1
+      local first = firstAttemptFields(stage, lane, entryId, jobId, startedAt, worker, opts, payload)
+      finish(i, jobKey, jobId, stage, lane, output, nextStage, firstStageTimings(stage, startedAt, worker, nowText), first)
     end
   else
     -- One read for the fencing check and everything the completion writes.
-    r = rcall('HMGET', jobKey, 'status', 'stage', 'entry', 'attempts', 'stages', 'stage_started_at', 'worker', 'error')
-  end
-  refusal = refusal or attemptRefusal(r, stage, entryId, attempt)
-  if refusal then
-    if refusal == -1 then ack(stream, stage, entryId) end
-    results[i] = refusal
-  else
-    ack(stream, stage, entryId)
-    activeFields[#activeFields + 1] = activeFieldOf[i]
-    completedPerStage[stage] = (completedPerStage[stage] or 0) + 1
-    local stages
-    if firstFields then
-      stages = firstStageTimings(stage, r[6], r[7], nowText)
+    local r = rcall('HMGET', jobKey, 'status', 'stage', 'entry', 'attempts', 'stages', 'stage_started_at', 'worker', 'error')
+    local refusal = attemptRefusal(r, stage, entryId, attempt)
+    if refusal then
+      if refusal == -1 then ack(stage, lane, entryId) end
+      results[i] = refusal
     else
-      stages = stageTimings(r[5], r[4], r[6], r[7], stage, now)
-    end
-    if nextStage ~= '' then
-      if firstFields then rcall('HSET', jobKey, unpack(firstFields)) end
-      local entry = rcall('XADD', base .. nextStage .. ':' .. lane, '*', 'job', jobId)
-      rcall('HSET', jobKey, 'out:' .. stage, output, 'stage', nextStage, 'status', 'queued', 'stages', stages,
-        'entry', entry, 'attempts', '0', 'failures', '0', 'stalls', '0', 'queued_at', nowText, 'updated_at', nowText)
-      rcall('HDEL', jobKey, 'stage_started_at', 'error')
-      if watched then publishEvent(events, 'stage-completed', jobId, now, { stage = stage, next_stage = nextStage }) end
-      results[i] = 2
-    else
-      -- One HSET; for a job without a record, its whole record.
-      local fields = firstFields or {}
-      for _, value in ipairs({ 'status', 'completed', 'result', output, 'stages', stages, 'finished_at', nowText, 'updated_at', nowText }) do
-        fields[#fields + 1] = value
-      end
-      rcall('HSET', jobKey, unpack(fields))
-      if r[8] then rcall('HDEL', jobKey, 'error') end
-      rcall('EXPIRE', jobKey, retention)
-      if watched then publishEvent(events, 'completed', jobId, now, { stage = stage }) end
-      results[i] = 1
+      ack(stage, lane, entryId)
+      activeFields[#activeFields + 1] = activeFieldOf[i]
+      completedPerStage[stage] = (completedPerStage[stage] or 0) + 1
+      if r[8] and nextStage == '' then rcall('HDEL', jobKey, 'error') end
+      finish(i, jobKey, jobId, stage, lane, output, nextStage, stageTimings(r[5], r[4], r[6], r[7], stage, now))
     end
   end
 end
 
-for _, key in ipairs(ackOrder) do
-  local batch = acks[key]
-  rcall('XACK', batch.stream, batch.group, unpack(batch.ids))
+for _, batch in ipairs(ackOrder) do
+  rcall('XACK', base .. batch[1] .. ':' .. batch[2], batch[1], unpack(batch[3]))
 end
 if #activeFields > 0 then rcall('HDEL', KEYS[1], unpack(activeFields)) end
 if #dequeued > 0 then rcall('HDEL', base .. 'queued', unpack(dequeued)) end

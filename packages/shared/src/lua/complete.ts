@@ -43,9 +43,10 @@ export async function completeStages(
     args.push(0);
   }
   // One line of the values that cannot hold a space per job, then its ID and output: two
-  // arguments per job instead of nine (see complete-n.lua).
+  // arguments per job instead of nine (see complete-n.lua). A line starts with the job's field
+  // in the active index, which the script then need not build.
   let lines = '';
-  for (const { job, nextStage } of completions) lines += `${job.stage} ${job.lane} ${job.entryId} ${job.attempt} ${nextStage}\n`;
+  for (const { job, nextStage } of completions) lines += `${job.stage}:${job.lane}:${job.entryId} ${job.attempt} ${nextStage}\n`;
   args.push(lines);
   for (const { job, output } of completions) args.push(job.jobId, output);
   const [codes, tuples, wait] = (await redis.complete(keyArgs.length, ...keyArgs, ...args)) as [number[], JobTuple[], string[]];

@@ -12,20 +12,31 @@
 -- a lapsed lease, a lost entry) first writes the record the attempt would have had
 -- (materialize), which turns the line back into the bare job ID, then goes on as for any job.
 
--- The active-index line of the running first attempt of a job without a record.
-local function runningLine(jobId, startedAt, consumer, map)
-  local opts = map['opts'] or ''
-  return jobId .. ' ' .. startedAt .. ' ' .. consumer .. ' ' .. #opts .. ' ' .. opts .. map['payload']
+-- The active-index line of the running first attempt of a job without a record; `opts` is the
+-- entry's options text or false (then no length is formatted: a number in a string costs a format).
+local function runningLine(jobId, startedAt, consumer, opts, payload)
+  if not opts then return jobId .. ' ' .. startedAt .. ' ' .. consumer .. ' 0 ' .. payload end
+  return jobId .. ' ' .. startedAt .. ' ' .. consumer .. ' ' .. #opts .. ' ' .. opts .. payload
+end
+
+-- The parts of a running first attempt's line: job ID, started at, worker, opts (or false) and
+-- payload; nil for any other line (a bare job ID). Values, not a table: completions read one
+-- line per job.
+local function activeLineParts(line)
+  local jobId, startedAt, worker, length, from = string.match(line, '^(%S+) (%d+) (%S+) (%d+) ()')
+  if not jobId then return nil end
+  if length == '0' then return jobId, startedAt, worker, false, string.sub(line, from) end
+  length = tonumber(length)
+  return jobId, startedAt, worker, string.sub(line, from, from + length - 1), string.sub(line, from + length)
 end
 
 -- An active-index line: {jobId = ...}, with startedAt, worker and map (the entry's fields) when
 -- it is a running first attempt without a record.
 local function parseActiveLine(line)
-  local jobId, startedAt, worker, length, from = string.match(line, '^(%S+) (%d+) (%S+) (%d+) ()')
+  local jobId, startedAt, worker, opts, payload = activeLineParts(line)
   if not jobId then return { jobId = line } end
-  length = tonumber(length)
-  local map = { job = jobId, payload = string.sub(line, from + length) }
-  if length > 0 then map['opts'] = string.sub(line, from, from + length - 1) end
+  local map = { job = jobId, payload = payload }
+  if opts then map['opts'] = opts end
   return { jobId = jobId, startedAt = startedAt, worker = worker, map = map }
 end
 
@@ -42,34 +53,41 @@ local function recordlessAttempt(base, stage, lane, entryId)
   return runningAttempt(rcall('HGET', base .. 'active', stage .. ':' .. lane .. ':' .. entryId))
 end
 
--- The options an API job's entry carries (`opts`): max attempts, timeout, backoff, as strings or false.
-local function entryOptions(map)
-  if not map['opts'] then return false, false, false end
-  local opts = cjson.decode(map['opts'])
-  return opts['max_attempts'] and tostring(opts['max_attempts']) or false,
-    opts['timeout_ms'] and tostring(opts['timeout_ms']) or false,
-    opts['backoff'] and cjson.encode(opts['backoff']) or false
+-- The options an API job's entry carries (`opts`, its text, or false): max attempts, timeout,
+-- backoff, as strings or false.
+local function optionsOf(opts)
+  if not opts then return false, false, false end
+  local decoded = cjson.decode(opts)
+  return decoded['max_attempts'] and tostring(decoded['max_attempts']) or false,
+    decoded['timeout_ms'] and tostring(decoded['timeout_ms']) or false,
+    decoded['backoff'] and cjson.encode(decoded['backoff']) or false
 end
 
--- The fields a running first attempt without a record (`running` as parsed) gives its record,
--- but for its status and what follows from it.
-local function firstAttemptFields(stage, lane, entryId, running)
-  local jobId, map = running.jobId, running.map
+-- The same from an entry's fields as a map.
+local function entryOptions(map)
+  return optionsOf(map['opts'] or false)
+end
+
+-- The fields a running first attempt without a record gives its record, but for its status and
+-- what follows from it. `startedAt`, `worker`, `opts` and `payload` are its line's (see activeLineParts).
+local function firstAttemptFields(stage, lane, entryId, jobId, startedAt, worker, opts, payload)
   local createdAt = string.match(entryId, '^(%d+)')
   local fields = { 'id', jobId, 'queue', string.match(jobId, '^([^:]+)'), 'stage', stage, 'lane', lane,
-    'payload', map['payload'], 'created_at', createdAt, 'queued_at', createdAt, 'attempts', '1',
-    'entry', entryId, 'worker', running.worker, 'started_at', running.startedAt }
-  local maxAttempts, timeoutMs, backoff = entryOptions(map)
-  if maxAttempts then fields[#fields + 1] = 'max_attempts'; fields[#fields + 1] = maxAttempts end
-  if timeoutMs then fields[#fields + 1] = 'timeout_ms'; fields[#fields + 1] = timeoutMs end
-  if backoff then fields[#fields + 1] = 'backoff'; fields[#fields + 1] = backoff end
+    'payload', payload, 'created_at', createdAt, 'queued_at', createdAt, 'attempts', '1',
+    'entry', entryId, 'worker', worker, 'started_at', startedAt }
+  if opts then
+    local maxAttempts, timeoutMs, backoff = optionsOf(opts)
+    if maxAttempts then fields[#fields + 1] = 'max_attempts'; fields[#fields + 1] = maxAttempts end
+    if timeoutMs then fields[#fields + 1] = 'timeout_ms'; fields[#fields + 1] = timeoutMs end
+    if backoff then fields[#fields + 1] = 'backoff'; fields[#fields + 1] = backoff end
+  end
   return fields
 end
 
 -- Writes the record of a running first attempt without a record, as it would have been written
 -- when the attempt started. `stage` is the queue's first stage, where every job without a record is.
 local function materialize(base, stage, lane, entryId, running)
-  local fields = firstAttemptFields(stage, lane, entryId, running)
+  local fields = firstAttemptFields(stage, lane, entryId, running.jobId, running.startedAt, running.worker, running.map['opts'] or false, running.map['payload'])
   for _, value in ipairs({ 'status', 'active', 'stage_started_at', running.startedAt, 'updated_at', running.startedAt }) do
     fields[#fields + 1] = value
   end

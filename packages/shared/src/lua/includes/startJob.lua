@@ -41,19 +41,22 @@ end
 -- written by finishStarts in one call per index.
 local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
   local activeField = ctx.stage .. ':' .. lane .. ':' .. entryId
+
+  if unstarted then
+    -- The first attempt of a job the API queued: no record yet (see recordless). Its entry's
+    -- fields are `job`, `payload` and maybe `opts`, in that order (unstartedJobs checked the first two).
+    local jobId, payload, opts = fields[2], fields[4], fields[5] == 'opts' and fields[6]
+    markActive(ctx, activeField, runningLine(jobId, ctx.nowText, ctx.consumer, opts, payload), jobId, 1, now)
+    local maxAttempts, timeoutMs, backoff = optionsOf(opts)
+    local createdAt = string.match(entryId, '^(%d+)')
+    return { jobId, lane, entryId, 1, tonumber(maxAttempts or ctx.defaultMaxAttempts), payload, '',
+      timeoutMs or '', backoff or '', createdAt, createdAt }
+  end
+
   local map = fieldsToMap(fields)
   local jobId = map['job'] or directJobId(ctx.queue, ctx.firstStage, ctx.stage, lane, entryId)
   local jobKey = ctx.base .. 'job:' .. jobId
   local apiJob = map['job'] and map['payload'] and ctx.previousStage == ''
-
-  if apiJob and unstarted then
-    -- The first attempt of a job the API queued: no record yet (see recordless).
-    markActive(ctx, activeField, runningLine(jobId, ctx.nowText, ctx.consumer, map), jobId, 1, now)
-    local maxAttempts, timeoutMs, backoff = entryOptions(map)
-    local createdAt = string.match(entryId, '^(%d+)')
-    return { jobId, lane, entryId, 1, tonumber(maxAttempts or ctx.defaultMaxAttempts), map['payload'], '',
-      timeoutMs or '', backoff or '', createdAt, createdAt }
-  end
   if apiJob and not unstarted then
     -- Redelivered while its first attempt had no record: written now, as that attempt's.
     local running = recordlessAttempt(ctx.base, ctx.stage, lane, entryId)
