@@ -34,13 +34,21 @@ local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
     return info and info['last-delivered-id']
   end
 
+  -- Each lane's length (0 for a lane not read; acked history counts too): a lane without entries
+  -- is not read, and when at most one lane has any, priority order is age order.
+  local lengths, filled = {}, 0
+  for i = 1, 3 do
+    lengths[i] = string.sub(laneFlags, i, i) == '1' and rcall('XLEN', streams[i]) or 0
+    if lengths[i] > 0 then filled = filled + 1 end
+  end
+
   -- Entries waiting at the head of a lower lane since before the cutoff are overdue: take them
   -- first, the lane with the oldest head first.
-  if aging > 0 then
+  if aging > 0 and filled > 1 then
     local cutoff = '(' .. (now - aging) .. '-0'
     local overdue = {}
     for i = 2, 3 do
-      if string.sub(laneFlags, i, i) == '1' then
+      if lengths[i] > 0 then
         local after = lastDelivered(streams[i])
         if after then
           local waiting = rcall('XRANGE', streams[i], '(' .. after, cutoff, 'COUNT', wanted)
@@ -61,7 +69,7 @@ local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
   end
 
   for i = 1, 3 do
-    if string.sub(laneFlags, i, i) == '1' then
+    if lengths[i] > 0 then
       while #jobs < wanted do
         local missing = wanted - #jobs
         if readLane(i, missing) < missing then break end
@@ -79,7 +87,7 @@ local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
   if dry then
     for i = 1, 3 do
       local last = '0-0'
-      if string.sub(laneFlags, i, i) == '1' then
+      if lengths[i] > 0 then
         local tail = rcall('XREVRANGE', streams[i], '+', '-', 'COUNT', 1)
         if tail[1] then last = tail[1][1] end
       end
