@@ -4,7 +4,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
 import { LazyRequestLogger } from './lazy-request-logger.js';
-import multipartPlugin from './plugins/external/multipart.js';
 import swaggerPlugin from './plugins/external/swagger.js';
 import adminAuthPlugin from './plugins/admin-auth.js';
 import eventHubPlugin from './plugins/event-hub.js';
@@ -53,7 +52,6 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
 
   await app.register(problemsPlugin, { bodyBytes: config.MAX_BODY_BYTES, documentBytes: config.MAX_DOCUMENT_BYTES });
   await app.register(swaggerPlugin);
-  await app.register(multipartPlugin, { maxDocumentBytes: config.MAX_DOCUMENT_BYTES });
   await app.register(redisPlugin, { config });
   await app.register(metricsPlugin, { config });
   await app.register(jobsPlugin, { config });
@@ -70,7 +68,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(healthRoutes);
   await app.register(jobsRoutes, { maxBatchBytes: config.MAX_BATCH_BYTES });
   await app.register(modelsRoutes);
-  await app.register(documentsRoutes);
+  await app.register(documentsRoutes, { maxDocumentBytes: config.MAX_DOCUMENT_BYTES });
   await app.register(deadLetterRoutes);
   await app.register(eventsRoutes, { heartbeatMs: config.SSE_HEARTBEAT });
   await app.register(adminRoutes, { config });

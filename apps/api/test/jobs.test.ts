@@ -90,6 +90,13 @@ describe('bad input gets a 4xx problem a person can act on, and writes nothing',
     { name: 'a bad idempotency key', status: 400, type: 'invalid-request', detail: /idempotency-key/, request: { body: '{"model":"echo"}', headers: { 'idempotency-key': 'has spaces' } } },
     { name: 'a text/plain body', status: 415, type: 'unsupported-media-type', detail: /text\/plain/, request: { body: 'hi', headers: { 'content-type': 'text/plain' } } },
     { name: 'an XML body', status: 415, type: 'unsupported-media-type', detail: /application\/xml/, request: { body: '<job/>', headers: { 'content-type': 'application/xml' } } },
+    {
+      name: 'a form upload (meant for POST /documents)',
+      status: 415,
+      type: 'unsupported-media-type',
+      detail: /multipart\/form-data.*POST \/jobs takes application\/json; POST \/documents takes multipart\/form-data/,
+      request: { body: '--b\r\nContent-Disposition: form-data; name="model"\r\n\r\necho\r\n--b--\r\n', headers: { 'content-type': 'multipart/form-data; boundary=b' } },
+    },
     { name: 'a body over MAX_BODY_BYTES', status: 413, type: 'payload-too-large', detail: /larger than the limit of 1048576 bytes/, request: { body: JSON.stringify({ model: 'echo', prompt: 'x'.repeat(1_100_000) }) } },
   ];
 

@@ -1,5 +1,6 @@
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import multipartPlugin from '../plugins/external/multipart.js';
 import { ProblemError } from '../problems/problem-error.js';
 import { documentFieldsSchema } from '../schemas/document-upload.js';
 import { idempotencyHeadersSchema } from '../schemas/create-job.js';
@@ -27,7 +28,10 @@ async function readUpload(parts: AsyncIterableIterator<MultipartFile | { type: '
   return upload;
 }
 
-const documentsRoutes: FastifyPluginAsyncZod = async (app) => {
+const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number }> = async (app, { maxDocumentBytes }) => {
+  // Multipart parsing, and the three hooks it adds to every request, only for this route: a JSON
+  // request pays nothing for uploads, and multipart sent elsewhere gets the 415 that says where to send it.
+  await app.register(multipartPlugin, { maxDocumentBytes });
   app.post(
     '/documents',
     {
