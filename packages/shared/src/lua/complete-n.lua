@@ -80,6 +80,13 @@ local function ack(stage, lane, entryId)
   ids[#ids + 1] = entryId
 end
 
+-- A completion that goes ahead: its entry is acked, its active-index field dropped, and it is counted.
+local function accept(i, stage, lane, entryId)
+  ack(stage, lane, entryId)
+  activeFields[#activeFields + 1] = activeFieldOf[i]
+  completedPerStage[stage] = (completedPerStage[stage] or 0) + 1
+end
+
 -- Writes a finished stage: advances the job to `nextStage`, or completes it. `first` is the
 -- record a running first attempt without one gets (see recordless), else nil.
 local function finish(i, jobKey, jobId, stage, lane, output, nextStage, stages, first)
@@ -117,10 +124,8 @@ for i = 1, n do
     if attempt ~= '1' then
       results[i] = -2
     else
-      ack(stage, lane, entryId)
-      activeFields[#activeFields + 1] = activeFieldOf[i]
+      accept(i, stage, lane, entryId)
       dequeued[#dequeued + 1] = jobId
-      completedPerStage[stage] = (completedPerStage[stage] or 0) + 1
       local first = firstAttemptFields(stage, lane, entryId, jobId, startedAt, worker, opts, payload)
       finish(i, jobKey, jobId, stage, lane, output, nextStage, firstStageTimings(stage, startedAt, worker, nowText), first)
     end
@@ -132,9 +137,7 @@ for i = 1, n do
       if refusal == -1 then ack(stage, lane, entryId) end
       results[i] = refusal
     else
-      ack(stage, lane, entryId)
-      activeFields[#activeFields + 1] = activeFieldOf[i]
-      completedPerStage[stage] = (completedPerStage[stage] or 0) + 1
+      accept(i, stage, lane, entryId)
       if r[8] and nextStage == '' then rcall('HDEL', jobKey, 'error') end
       finish(i, jobKey, jobId, stage, lane, output, nextStage, stageTimings(r[5], r[4], r[6], r[7], stage, now))
     end
