@@ -13,10 +13,9 @@
 -- (materialize), which turns the line back into the bare job ID, then goes on as for any job.
 
 -- The active-index line of the running first attempt of a job without a record; `opts` is the
--- entry's options text or false (then no length is formatted: a number in a string costs a format).
+-- entry's options text or false (then its length is the literal '0', not a number to format).
 local function runningLine(jobId, startedAt, consumer, opts, payload)
-  if not opts then return jobId .. ' ' .. startedAt .. ' ' .. consumer .. ' 0 ' .. payload end
-  return jobId .. ' ' .. startedAt .. ' ' .. consumer .. ' ' .. #opts .. ' ' .. opts .. payload
+  return jobId .. ' ' .. startedAt .. ' ' .. consumer .. ' ' .. (opts and #opts .. ' ' .. opts or '0 ') .. payload
 end
 
 -- The parts of a running first attempt's line: job ID, started at, worker, opts (or false) and
