@@ -1,5 +1,6 @@
 import { RedisServer } from '@conveyor/testing/redis-server';
 import { Redis } from 'ioredis';
+import { readCpuTimes, stolenPercent } from './cpu-steal.js';
 import { describeMachine, type Machine } from './machine.js';
 import type { BenchContext, Comparison, ScenarioResult } from './scenario.js';
 import { bulkIngestion } from './scenarios/bulk-ingestion.js';
@@ -27,6 +28,8 @@ export interface BenchResults {
   mode: Mode;
   machine: Machine;
   duration_s: number;
+  /** Per scenario, the share of CPU time the hypervisor took while it ran (null where unknown). */
+  cpu_steal_pct: Record<string, number | null>;
   comparisons: Comparison[];
   scenarios: ScenarioResult[];
 }
@@ -49,16 +52,21 @@ export async function runBenchmark({ mode, only, progress = () => {} }: BenchOpt
   try {
     const machine = await describeMachine(admin);
     const scenarios: ScenarioResult[] = [];
+    const steal: Record<string, number | null> = {};
     for (const [name, scenario] of Object.entries(SCENARIOS) as [ScenarioName, (ctx: BenchContext) => Promise<ScenarioResult>][]) {
       if (only && !only.includes(name)) continue;
       progress(`— ${name}`);
+      const before = readCpuTimes();
       scenarios.push(await scenario(ctx));
+      steal[name] = stolenPercent(before, readCpuTimes());
+      if (steal[name] !== null) progress(`${name}: ${steal[name]}% of the machine's CPU time was taken by the hypervisor (steal)`);
     }
     return {
       date: new Date().toISOString(),
       mode,
       machine,
       duration_s: Math.round((performance.now() - started) / 1_000),
+      cpu_steal_pct: steal,
       comparisons: scenarios.flatMap((result) => result.comparisons),
       scenarios,
     };

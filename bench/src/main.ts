@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runBenchmark, SCENARIOS, type ScenarioName } from './benchmark.js';
-import { machineLine, markdownTable, textTable } from './report.js';
+import { machineLine, markdownTable, stealLine, textTable } from './report.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const only = values.only?.split(',').map((name) => name.trim()) as ScenarioName[] | undefined;
@@ -24,5 +24,5 @@ const folder = new URL('../results/', import.meta.url);
 mkdirSync(folder, { recursive: true });
 const name = mode === 'full' && !only ? 'latest' : mode === 'quick' && !only ? 'quick' : 'partial';
 writeFileSync(new URL(`${name}.json`, folder), `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(new URL(`${name}.md`, folder), `${machineLine(results)}\n\n${markdownTable(results)}\n`);
-console.log(`\n${machineLine(results)}\n\n${textTable(results)}\n\nwritten: bench/results/${name}.json, bench/results/${name}.md`);
+writeFileSync(new URL(`${name}.md`, folder), `${machineLine(results)}\n\n${markdownTable(results)}\n\n${stealLine(results)}\n`);
+console.log(`\n${machineLine(results)}\n\n${textTable(results)}\n\n${stealLine(results)}\n\nwritten: bench/results/${name}.json, bench/results/${name}.md`);

@@ -30,3 +30,10 @@ export function machineLine(results: BenchResults): string {
   const m = results.machine;
   return `${results.date.slice(0, 10)}, ${results.mode} mode, ${m.cores} cores (${m.cpu}), ${m.memory_gib} GiB, Node ${m.node}, Redis ${m.redis}, ${results.duration_s} s`;
 }
+
+/** Steal per scenario on one line, so a reader can tell a clean run from one the hypervisor slowed. */
+export function stealLine(results: BenchResults): string {
+  const known = Object.entries(results.cpu_steal_pct).filter((entry): entry is [string, number] => entry[1] !== null);
+  if (known.length === 0) return 'CPU steal: not measured (no /proc/stat)';
+  return `CPU steal (time the hypervisor gave to other guests) during each scenario: ${known.map(([name, pct]) => `${name} ${pct}%`).join(', ')}`;
+}

@@ -5,7 +5,7 @@
  */
 import { expect, test } from 'vitest';
 import { runBenchmark, SCENARIOS } from '../src/benchmark.js';
-import { markdownTable, textTable } from '../src/report.js';
+import { markdownTable, stealLine, textTable } from '../src/report.js';
 
 test('every scenario runs at smoke size and reports finite figures', { timeout: 240_000 }, async () => {
   const results = await runBenchmark({ mode: 'smoke' });
@@ -21,4 +21,8 @@ test('every scenario runs at smoke size and reports finite figures', { timeout: 
   const table = textTable(results);
   for (const scenario of results.scenarios) expect(table).toContain(scenario.scenario);
   expect(markdownTable(results).split('\n')).toHaveLength(results.comparisons.length + 2);
+  // Linux (every machine this runs on) has /proc/stat: each scenario gets its steal share.
+  expect(Object.keys(results.cpu_steal_pct)).toEqual(Object.keys(SCENARIOS));
+  for (const pct of Object.values(results.cpu_steal_pct)) expect(pct !== null && pct >= 0 && pct <= 100).toBe(true);
+  expect(stealLine(results)).toContain('http-ingestion');
 });
