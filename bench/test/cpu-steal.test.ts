@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
@@ -22,7 +22,11 @@ test('steal is the share of all CPU time between two readings, in percent', () =
 
 test('a missing /proc/stat gives no reading, a present one gives counters', () => {
   const folder = mkdtempSync(join(tmpdir(), 'conveyor-steal-'));
-  expect(readCpuTimes(join(folder, 'absent'))).toBeUndefined();
-  writeFileSync(join(folder, 'stat'), `${LINE}\ncpu0 1 2 3 4 5 6 7 8 0 0\n`);
-  expect(readCpuTimes(join(folder, 'stat'))).toEqual({ total: 3704972, steal: 120 });
+  try {
+    expect(readCpuTimes(join(folder, 'absent'))).toBeUndefined();
+    writeFileSync(join(folder, 'stat'), `${LINE}\ncpu0 1 2 3 4 5 6 7 8 0 0\n`);
+    expect(readCpuTimes(join(folder, 'stat'))).toEqual({ total: 3704972, steal: 120 });
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
 });
