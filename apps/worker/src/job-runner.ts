@@ -1,9 +1,10 @@
-import { failAttempt, reportProgress, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
+import { failAttempt, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
 import { backoffOf, retryDelay } from './backoff.js';
 import { CompletionBatcher, type TakeAlong } from './completion-batcher.js';
 import { HeldJob, JobStopped } from './held-job.js';
+import { JobHelpers, parseJson } from './job-helpers.js';
 import { NonRetryableError } from './processors/non-retryable-error.js';
-import type { Processor, ProcessorHelpers } from './processors/processor.js';
+import type { Processor } from './processors/processor.js';
 import { attemptPolicy, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
@@ -93,40 +94,9 @@ export class JobRunner {
     const { job } = held;
     const processor = this.processors.get(job.stage);
     if (!processor) throw new NonRetryableError(`no processor is registered for stage "${job.stage}"`, 'NO_PROCESSOR');
-    let lastProgress = 0;
     const payload = parseJson(job.payload, 'payload');
     const input = job.input === undefined ? undefined : parseJson(job.input, 'input');
-    const helpers: ProcessorHelpers = {
-      job: { id: job.jobId, queue: job.queue, stage: job.stage, attempt: job.attempt, maxAttempts: job.maxAttempts, createdAt: new Date(job.createdAt) },
-      input,
-      get logger() {
-        return logger();
-      },
-      get signal() {
-        return held.signal;
-      },
-      document: async () => {
-        const bytes = await this.ctx.redis.hgetBuffer(this.ctx.keysOf(job.queue).job(job.jobId), 'doc');
-        if (!bytes) throw new NonRetryableError('the job has no stored document (its record expired or was deleted)', 'NO_DOCUMENT');
-        return bytes;
-      },
-      stageOutput: async (stage) => {
-        if (!held.served.pipeline.stages.slice(0, held.served.pipeline.stages.indexOf(job.stage)).includes(stage)) {
-          throw new NonRetryableError(`stage "${stage}" does not come before "${job.stage}" in queue "${job.queue}"`, 'INVALID_INPUT');
-        }
-        const stored = await this.ctx.redis.hget(this.ctx.keysOf(job.queue).job(job.jobId), `out:${stage}`);
-        if (stored === null) throw new NonRetryableError(`the output of stage "${stage}" is gone (the record expired?)`, 'INVALID_INPUT');
-        return parseJson(stored, `${stage} output`);
-      },
-      progress: async (percent, message = '') => {
-        const clamped = Math.max(0, Math.min(100, Math.round(percent)));
-        const now = Date.now();
-        if (clamped < 100 && now - lastProgress < 100) return;
-        lastProgress = now;
-        await reportProgress(this.ctx.redis, this.ctx.keysOf(job.queue), job, clamped, message.slice(0, 200));
-      },
-    };
-    return held.race(processor(payload, helpers));
+    return held.race(processor(payload, new JobHelpers(this.ctx, held, logger, input)));
   }
 
   #measure(held: HeldJob, outcome: 'completed' | 'failed' | 'refused'): void {
@@ -167,13 +137,5 @@ export class JobRunner {
     } catch (reportError) {
       logger.error({ err: reportError }, 'could not record the failure; the entry stays pending and runs again once its lease lapses');
     }
-  }
-}
-
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new NonRetryableError(`the job's ${what} is not valid JSON`, 'INVALID_PAYLOAD');
   }
 }

@@ -7,7 +7,7 @@ import type { Slots } from './slots.js';
 export interface WorkerContext {
   config: WorkerConfig;
   logger: Logger;
-  /** Scripts and plain commands; auto-pipelined. */
+  /** Scripts and plain commands; concurrent callers' commands are in flight together. */
   redis: Redis;
   consumer: string;
   slots: Slots;
