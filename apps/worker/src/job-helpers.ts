@@ -5,13 +5,17 @@ import type { JobInfo, ProcessorHelpers } from './processors/processor.js';
 import type { WorkerContext } from './worker-context.js';
 
 /**
- * The helpers one attempt's processor gets. One object with its methods on the prototype, and
- * `job`, `logger` and `signal` made when first asked for: most processors use none of them,
- * and a closure per helper per job was a measurable share of a short job's cost to the worker.
+ * The helpers one attempt's processor gets. Everything is made when first asked for: most
+ * processors use none of it, and a closure per helper per job was a measurable share of a short
+ * job's cost to the worker. The functions are bound to this attempt, so a processor may take
+ * them apart (`async (payload, { document, signal }) => ...`).
  */
 export class JobHelpers implements ProcessorHelpers {
   #job: JobInfo | undefined;
   #lastProgress = 0;
+  #document: (() => Promise<Buffer>) | undefined;
+  #stageOutput: ((stage: string) => Promise<unknown>) | undefined;
+  #progress: ((percent: number, message?: string) => Promise<void>) | undefined;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -33,14 +37,26 @@ export class JobHelpers implements ProcessorHelpers {
     return this.held.signal;
   }
 
-  async document(): Promise<Buffer> {
+  get document(): () => Promise<Buffer> {
+    return (this.#document ??= () => this.#readDocument());
+  }
+
+  get stageOutput(): (stage: string) => Promise<unknown> {
+    return (this.#stageOutput ??= (stage) => this.#readStageOutput(stage));
+  }
+
+  get progress(): (percent: number, message?: string) => Promise<void> {
+    return (this.#progress ??= (percent, message) => this.#reportProgress(percent, message));
+  }
+
+  async #readDocument(): Promise<Buffer> {
     const { job } = this.held;
     const bytes = await this.ctx.redis.hgetBuffer(this.ctx.keysOf(job.queue).job(job.jobId), 'doc');
     if (!bytes) throw new NonRetryableError('the job has no stored document (its record expired or was deleted)', 'NO_DOCUMENT');
     return bytes;
   }
 
-  async stageOutput(stage: string): Promise<unknown> {
+  async #readStageOutput(stage: string): Promise<unknown> {
     const { job, served } = this.held;
     if (!served.pipeline.stages.slice(0, served.pipeline.stages.indexOf(job.stage)).includes(stage)) {
       throw new NonRetryableError(`stage "${stage}" does not come before "${job.stage}" in queue "${job.queue}"`, 'INVALID_INPUT');
@@ -50,7 +66,7 @@ export class JobHelpers implements ProcessorHelpers {
     return parseJson(stored, `${stage} output`);
   }
 
-  async progress(percent: number, message = ''): Promise<void> {
+  async #reportProgress(percent: number, message = ''): Promise<void> {
     const clamped = Math.max(0, Math.min(100, Math.round(percent)));
     const now = Date.now();
     if (clamped < 100 && now - this.#lastProgress < 100) return;

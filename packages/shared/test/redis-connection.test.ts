@@ -19,7 +19,7 @@ describe.skipIf(!RedisServer.available())('a command connection', () => {
 
   /** The query-buffer bytes and current command of the connection named `name`, from CLIENT LIST. */
   async function clientState(name: string): Promise<{ qbuf: number; cmd: string }> {
-    const line = (await observer.client('LIST')).split('\n').find((entry) => entry.includes(` name=${name} `));
+    const line = String(await observer.client('LIST')).split('\n').find((entry) => entry.includes(` name=${name} `));
     if (!line) throw new Error(`no client named ${name}`);
     return { qbuf: Number(/ qbuf=(\d+)/.exec(line)![1]), cmd: /cmd=(\S+)/.exec(line)![1]! };
   }
