@@ -25,7 +25,8 @@ describe.skipIf(!RedisServer.available())('a command connection', () => {
   }
 
   // A worker sends its next completions while Redis still runs the last ones: commands that are
-  // written only after the previous ones' replies (ioredis's auto-pipelining) halved throughput.
+  // written only after the previous ones' replies (ioredis's auto-pipelining) cut one worker's
+  // throughput by about a third.
   test('writes a command at once, while an earlier one is still waiting for its reply', async () => {
     const name = 'conveyor:test:inflight';
     const redis = createRedis(server.url, { role: 'command', name });
