@@ -9,7 +9,7 @@ import adminAuthPlugin from './plugins/admin-auth.js';
 import eventHubPlugin from './plugins/event-hub.js';
 import jobsPlugin from './plugins/jobs.js';
 import metricsPlugin from './plugins/metrics.js';
-import problemsPlugin from './plugins/problems.js';
+import problemsPlugin, { answerClientError, answerFrameworkError, MAX_PARAM_LENGTH } from './plugins/problems.js';
 import redisPlugin from './plugins/redis.js';
 import adminRoutes from './routes/admin.js';
 import deadLetterRoutes from './routes/dead-letters.js';
@@ -44,6 +44,9 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     childLoggerFactory: LazyRequestLogger.factory,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -54,6 +54,11 @@ describe('POST /documents', () => {
     { name: 'an unknown pipeline', status: 400, type: 'invalid-request', detail: /Queue "nope" does not take documents; these do: documents/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'pipeline', content: 'nope' }]) },
     { name: 'an unknown field', status: 400, type: 'invalid-request', detail: /Unrecognized key: "colour"/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'colour', content: 'red' }]) },
     { name: 'a JSON body', status: 415, type: 'unsupported-media-type', detail: /takes multipart\/form-data, not "application\/json"/, request: () => ({ payload: '{"file":"x"}', headers: { 'content-type': 'application/json' } }) },
+    { name: 'a form without a boundary', status: 400, type: 'malformed-form', detail: /could not be read \(Multipart: Boundary not found\)/, request: () => ({ payload: form([{ name: 'file', filename: 'a.txt', content: 'hi' }]).payload, headers: { 'content-type': 'multipart/form-data' } }) },
+    { name: 'a form cut short', status: 400, type: 'malformed-form', detail: /could not be read \(.*unexpected end/i, request: () => ({ ...form([]), payload: form([{ name: 'file', filename: 'a.txt', content: 'hello world' }]).payload.subarray(0, 90) }) },
+    { name: 'a body that is not the form its boundary says', status: 400, type: 'malformed-form', detail: /could not be read/, request: () => ({ ...form([]), payload: 'garbage' }) },
+    { name: 'a boundary over 250 characters', status: 400, type: 'malformed-form', detail: /boundary is longer than 70 characters/, request: () => ({ payload: form([]).payload, headers: { 'content-type': `multipart/form-data; boundary=${'b'.repeat(300)}` } }) },
+    { name: 'a part without a name', status: 400, type: 'malformed-form', detail: /has no name: its Content-Disposition header needs one/, request: () => ({ ...form([]), payload: Buffer.concat([Buffer.from('------conveyor-test-boundary\r\nContent-Disposition: form-data\r\n\r\nhigh\r\n'), form([{ name: 'file', filename: 'a.txt', content: 'hi' }]).payload]) }) },
     { name: 'a raw binary body', status: 415, type: 'unsupported-media-type', detail: /application\/pdf/, request: () => ({ payload: Buffer.from('%PDF-1.4'), headers: { 'content-type': 'application/pdf' } }) },
   ];
 

@@ -134,6 +134,19 @@ describe('GET /jobs/:id', () => {
     expect(response.json()).toMatchObject({ type: '/problems/not-found', detail: expect.stringContaining('GET /docs') });
   });
 
+  test('a path that cannot be decoded is a 400 problem, a segment over 100 characters a 414 problem', async ({ app }) => {
+    for (const url of ['/jobs/%E0%A4%A', '/jobs/%', '/queues/%C0%AF/dead']) {
+      const response = await app.inject({ url });
+      expect(response.statusCode, url).toBe(400);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(response.json()).toMatchObject({ type: '/problems/malformed-url', status: 400, detail: expect.stringContaining('each % must start a percent-encoded UTF-8 byte'), instance: expect.stringMatching(/^urn:request:/) });
+    }
+    const long = await app.inject({ method: 'DELETE', url: `/jobs/inference:${'1'.repeat(120)}` });
+    expect(long.statusCode).toBe(414);
+    expect(long.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(long.json()).toMatchObject({ type: '/problems/uri-too-long', status: 414, detail: expect.stringContaining('longer than 100 characters') });
+  });
+
   test('every problem type links to an explanation', async ({ app }) => {
     const explained = (await app.inject({ url: '/problems/queue-full' })).json();
     expect(explained).toMatchObject({ type: '/problems/queue-full', status: 503, help: expect.stringContaining('Retry-After') });

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { PROBLEMS, problemType, type ProblemSlug } from '../problems/catalogue.js';
 import { ProblemError } from '../problems/problem-error.js';
 import { asRedisUnavailable } from '../problems/redis-errors.js';
@@ -52,6 +53,48 @@ function detailOf(error: FastifyError, request: FastifyRequest, limits: Limits):
   }
 }
 
+function send(reply: FastifyReply, body: ProblemBody, headers: Record<string, string> = {}): FastifyReply {
+  return reply.code(body.status).headers(headers).type('application/problem+json').send(body);
+}
+
+/** Longest path parameter the router takes (Fastify's default); longer ones get a 414 problem. */
+export const MAX_PARAM_LENGTH = 100;
+
+/**
+ * Fastify's `frameworkErrors`: a path it cannot decode, or a path segment over its length limit,
+ * is refused before routing, where no error handler runs, so it is answered here.
+ */
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  if (error.code === 'FST_ERR_BAD_URL') {
+    send(reply, problemFrom('malformed-url', `The path ${JSON.stringify(request.url.split('?')[0])} cannot be decoded: each % must start a percent-encoded UTF-8 byte, such as %3A for ":".`, request));
+  } else if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    send(reply, problemFrom('uri-too-long', `A segment of the path is longer than ${MAX_PARAM_LENGTH} characters; no job ID, queue or stage name is that long.`, request));
+  } else {
+    request.log.error({ err: error }, 'unhandled framework error');
+    send(reply, problemFrom('internal', `Internal error; it is logged under request ${request.id}.`, request));
+  }
+}
+
+/**
+ * Fastify's `clientErrorHandler`: bytes that are not an HTTP request Node can parse (a bad header
+ * line, headers over the size limit, a request that never finished arriving) get a problem too,
+ * written straight to the socket, which is then closed. There is no request, so no `instance`.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, detail] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'The request did not arrive in time. Send it again.']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'The request headers are larger than the server takes (16 KiB in all). Send fewer or shorter headers.']
+        : [400, `The request is not valid HTTP (${error.code ?? error.message}). Check the request line and that each header is "Name: value".`];
+  const body = JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status], status, detail });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
+}
+
 export interface Limits {
   bodyBytes: number;
   documentBytes: number;
@@ -59,9 +102,6 @@ export interface Limits {
 
 export default fp(
   async (app, limits: Limits) => {
-    const send = (reply: FastifyReply, body: ProblemBody, headers: Record<string, string> = {}) =>
-      reply.code(body.status).headers(headers).type('application/problem+json').send(body);
-
     app.setErrorHandler((error: FastifyError, request, reply) => {
       if (error instanceof ProblemError) {
         return send(reply, problemFrom(error.slug, error.detail, request, error.extensions), error.headers);

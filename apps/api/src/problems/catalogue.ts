@@ -21,6 +21,16 @@ export const PROBLEMS = {
     title: 'The body is not valid JSON',
     help: 'The body could not be parsed as JSON. Check quoting and commas, and that the body is JSON when Content-Type says application/json.',
   },
+  'malformed-form': {
+    status: 400,
+    title: 'The form could not be read',
+    help: 'The multipart/form-data body does not match its Content-Type: the boundary is missing, or a part is cut short or badly formed. Let the client build the form (`curl -F file=@report.pdf`, FormData in a browser) rather than writing the body by hand.',
+  },
+  'malformed-url': {
+    status: 400,
+    title: 'The URL could not be decoded',
+    help: 'A `%` in the path must start a percent-encoded UTF-8 byte, such as `%3A` for `:`. Encode IDs and names with encodeURIComponent before putting them in a path.',
+  },
   'unknown-model': {
     status: 400,
     title: 'Unknown model',
@@ -75,6 +85,11 @@ export const PROBLEMS = {
     status: 413,
     title: 'The request is too large',
     help: 'The body or uploaded file is over the limit named in `detail` (MAX_BODY_BYTES for JSON, MAX_DOCUMENT_BYTES for uploads). Send less, or raise the limit.',
+  },
+  'uri-too-long': {
+    status: 414,
+    title: 'A path segment is too long',
+    help: 'A part of the path (a job ID, a queue or a stage name) is longer than any that Conveyor makes. Check the URL; job IDs look like `inference:01JDQ8K3V7X9...`.',
   },
   'unsupported-media-type': {
     status: 415,

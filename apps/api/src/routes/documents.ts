@@ -17,6 +17,7 @@ interface ReadUpload {
 async function readUpload(parts: AsyncIterableIterator<MultipartFile | { type: 'field'; fieldname: string; value: unknown }>): Promise<ReadUpload> {
   const upload: ReadUpload = { file: undefined, otherFileField: undefined, fields: {} };
   for await (const part of parts) {
+    if (!part.fieldname) throw new ProblemError('malformed-form', 'A part of the form has no name: its Content-Disposition header needs one, e.g. form-data; name="priority".');
     if (part.type === 'file') {
       const bytes = await part.toBuffer();
       if (part.fieldname === 'file') upload.file = { bytes, filename: part.filename || 'upload', contentType: part.mimetype || 'application/octet-stream' };
@@ -58,7 +59,13 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number }> = asy
         const code = (error as { code?: string }).code;
         if (code === 'FST_FILES_LIMIT') throw new ProblemError('invalid-request', 'Send one file per request, in the field named "file".');
         if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') throw new ProblemError('invalid-request', 'The form has too many fields; see GET /docs for the fields POST /documents takes.');
-        throw error;
+        // The form parser's own errors are plain Errors without a code (a missing boundary, a part
+        // cut short). Coded ones (a file over the limit) have their problem in the error handler;
+        // a TypeError or the like is a bug here, and stays a 500.
+        if (code?.startsWith('FST_') || (error as Error).name !== 'Error') throw error;
+        // The parser says "needle" for the boundary; RFC 2046 allows boundaries of up to 70 characters.
+        const reason = (error as Error).message.includes('needle') ? 'its boundary is longer than 70 characters' : (error as Error).message;
+        throw new ProblemError('malformed-form', `The multipart/form-data body could not be read (${reason}). Let the client build the form, e.g. curl -F file=@report.txt http://localhost:3000/documents`);
       }
       if (!upload.file) {
         const hint = upload.otherFileField ? ` A file came in the field "${upload.otherFileField}"; name the field "file".` : '';

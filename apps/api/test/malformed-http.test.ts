@@ -1,0 +1,54 @@
+import { redisTest } from '@conveyor/testing';
+import { connect } from 'node:net';
+import { describe, expect } from 'vitest';
+import type { App } from '../src/app.js';
+import { buildTestApp } from './test-app.js';
+
+const test = redisTest.extend<{ app: App; port: number }>({
+  app: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix);
+    await use(app);
+    await app.close();
+  },
+  port: async ({ app }, use) => {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    await use((app.server.address() as { port: number }).port);
+  },
+});
+
+/** Writes raw bytes to the API and reads everything it answers until it closes the connection. */
+function exchange(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(bytes));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+function problemOf(answer: string) {
+  const [head = '', body = ''] = answer.split('\r\n\r\n');
+  return { statusLine: head.split('\r\n')[0], headers: head.toLowerCase(), problem: JSON.parse(body) };
+}
+
+describe('bytes that are not HTTP get a problem body too', () => {
+  test('a header line without a colon: 400', async ({ port }) => {
+    const { statusLine, headers, problem } = problemOf(await exchange(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n'));
+    expect(statusLine).toBe('HTTP/1.1 400 Bad Request');
+    expect(headers).toContain('content-type: application/problem+json');
+    expect(problem).toEqual({ type: 'about:blank', title: 'Bad Request', status: 400, detail: expect.stringMatching(/not valid HTTP \(HPE_INVALID_HEADER_TOKEN\)/) });
+  });
+
+  test('headers over 16 KiB: 431', async ({ port }) => {
+    const { statusLine, problem } = problemOf(await exchange(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+    expect(statusLine).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+    expect(problem).toMatchObject({ type: 'about:blank', status: 431, detail: expect.stringContaining('headers are larger than the server takes') });
+  });
+
+  test('a well-formed request on the same server is still answered', async ({ port }) => {
+    const answer = await exchange(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+  });
+});
