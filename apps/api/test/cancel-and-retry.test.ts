@@ -68,6 +68,18 @@ describe('dead letters', () => {
     expect((await app.inject({ url: '/queues/nope/dead' })).json()).toMatchObject({ status: 404, type: '/problems/queue-not-found' });
     expect((await app.inject({ url: '/queues/inference/dead?cursor=abc' })).statusCode).toBe(400);
   });
+
+  test('a cursor Redis could not take is a 400 problem; 0-0, before every entry, is an empty last page', async ({ app }) => {
+    for (const cursor of ['1-18446744073709551616', '99999999999999999999-0', '1-1:high', '1-']) {
+      const response = await app.inject({ url: `/queues/inference/dead?cursor=${encodeURIComponent(cursor)}` });
+      expect(response.statusCode, cursor).toBe(400);
+      expect(response.json(), cursor).toMatchObject({ type: '/problems/invalid-request', detail: 'querystring.cursor: must be the next_cursor of the previous page' });
+    }
+    for (const cursor of ['0-0', '000-00']) {
+      expect((await app.inject({ url: `/queues/inference/dead?cursor=${cursor}` })).json()).toEqual({ jobs: [], next_cursor: null });
+    }
+    expect((await app.inject({ url: '/queues/inference/dead?cursor=1-18446744073709551615' })).json()).toEqual({ jobs: [], next_cursor: null });
+  });
 });
 
 describe('admission control', () => {

@@ -16,6 +16,9 @@ const position = (edge: string) =>
     .refine(isStreamPosition, 'must be an entry ID (1700000000000-0) or an ISO 8601 time (2026-01-31T12:00:00Z)')
     .describe(`${edge}, inclusive: an entry ID (1700000000000-0; a bare 1700000000000 means that whole millisecond) or an ISO 8601 time`);
 
+/** The largest part of a stream entry ID (its milliseconds or its sequence): 2^64 - 1. */
+export const MAX_SEQUENCE = 18_446_744_073_709_551_615n;
+
 /** `<entry id>:<lane>`: the last entry of the previous page; entries sort by ID, then lane (high, normal, low). */
 export const CURSOR = /^(\d{1,15}-\d{1,20}):(high|normal|low)$/;
 

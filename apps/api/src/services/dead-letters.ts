@@ -21,6 +21,8 @@ function deadView([, flat]: StreamEntry) {
 
 /** A page of a queue's dead letters, newest first. */
 export async function listDead(redis: Redis, keys: QueueKeys, limit: number, cursor: string | undefined) {
+  // Nothing sorts before 0-0 (Redis refuses an exclusive end it cannot step back from).
+  if (cursor !== undefined && /^0+-0+$/.test(cursor)) return { jobs: [], next_cursor: null };
   const entries = (await redis.xrevrange(keys.dead, cursor ? `(${cursor}` : '+', '-', 'COUNT', limit)) as StreamEntry[];
   return { jobs: entries.map(deadView), next_cursor: entries.length === limit ? entries.at(-1)![0] : null };
 }

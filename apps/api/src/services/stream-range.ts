@@ -1,15 +1,13 @@
 import { fieldsOf, LANES, stageGroup, type Lane, type QueueKeys } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
 import { ProblemError } from '../problems/problem-error.js';
-import { CURSOR } from '../schemas/history.js';
+import { CURSOR, MAX_SEQUENCE } from '../schemas/history.js';
 
 /**
  * Reads a range of one stage's history: its three lanes' streams merged into one order.
  * Entry IDs are time-ordered within a stream, but two lanes can hold the same ID, so entries
  * sort by ID, then by lane (high, normal, low), and a cursor names both.
  */
-
-const MAX_SEQUENCE = 18_446_744_073_709_551_615n;
 
 export interface StageEntry {
   id: string;
