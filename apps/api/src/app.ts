@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { LazyRequestLogger } from './lazy-request-logger.js';
 import swaggerPlugin from './plugins/external/swagger.js';
 import adminAuthPlugin from './plugins/admin-auth.js';
+import contentEncodingPlugin from './plugins/content-encoding.js';
 import eventHubPlugin from './plugins/event-hub.js';
 import jobsPlugin from './plugins/jobs.js';
 import metricsPlugin from './plugins/metrics.js';
@@ -54,6 +55,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   app.removeContentTypeParser('text/plain');
 
   await app.register(problemsPlugin, { bodyBytes: config.MAX_BODY_BYTES, documentBytes: config.MAX_DOCUMENT_BYTES });
+  await app.register(contentEncodingPlugin);
   await app.register(swaggerPlugin);
   await app.register(redisPlugin, { config });
   await app.register(metricsPlugin, { config });

@@ -97,6 +97,7 @@ describe('bad input gets a 4xx problem a person can act on, and writes nothing',
       detail: /multipart\/form-data.*POST \/jobs takes application\/json; POST \/documents takes multipart\/form-data/,
       request: { body: '--b\r\nContent-Disposition: form-data; name="model"\r\n\r\necho\r\n--b--\r\n', headers: { 'content-type': 'multipart/form-data; boundary=b' } },
     },
+    { name: 'a compressed body', status: 415, type: 'unsupported-media-type', detail: /Content-Encoding "gzip" is not accepted: send the body uncompressed/, request: { body: '{"model":"echo"}', headers: { 'content-encoding': 'gzip' } } },
     { name: 'a body over MAX_BODY_BYTES', status: 413, type: 'payload-too-large', detail: /larger than the limit of 1048576 bytes/, request: { body: JSON.stringify({ model: 'echo', prompt: 'x'.repeat(1_100_000) }) } },
   ];
 
@@ -117,6 +118,14 @@ describe('bad input gets a 4xx problem a person can act on, and writes nothing',
       expect(await keysUnder(redis, prefix)).toEqual(before);
     });
   }
+
+  test('Content-Encoding identity is a plain body; a refused coding names the one taken in Accept-Encoding', async ({ app }) => {
+    const plain = await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-encoding': 'identity' }, payload: { model: 'echo' } });
+    expect(plain.statusCode).toBe(202);
+    const compressed = await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-encoding': 'br' }, payload: { model: 'echo' } });
+    expect(compressed.statusCode).toBe(415);
+    expect(compressed.headers['accept-encoding']).toBe('identity');
+  });
 });
 
 describe('GET /jobs/:id', () => {

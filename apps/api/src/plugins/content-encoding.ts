@@ -1,0 +1,24 @@
+import fp from 'fastify-plugin';
+import { ProblemError } from '../problems/problem-error.js';
+
+/**
+ * Bodies are read as sent: a compressed body (Content-Encoding gzip, br, ...) would otherwise
+ * be parsed as if it were plain and answered "not valid JSON", or worse, stored as a document
+ * of compressed bytes. It is refused before the body is read, with a 415 that says so
+ * (RFC 9110: the answer's Accept-Encoding names the codings that are taken).
+ */
+export default fp(
+  async (app) => {
+    // A callback hook, not an async one: it runs on every request and most have no coding.
+    app.addHook('onRequest', (request, _reply, done) => {
+      const coding = request.headers['content-encoding'];
+      if (coding === undefined || /^\s*(identity)?\s*$/i.test(coding)) return done();
+      done(
+        new ProblemError('unsupported-media-type', `Content-Encoding "${coding}" is not accepted: send the body uncompressed, without a Content-Encoding header.`, {}, {
+          'accept-encoding': 'identity',
+        }),
+      );
+    });
+  },
+  { name: 'content-encoding' },
+);
