@@ -1,5 +1,6 @@
 import { createRedis } from '@conveyor/shared';
 import { redisTest, startWorker, waitFor, type WorkerProcess } from '@conveyor/testing';
+import { connect } from 'node:net';
 import { describe, expect } from 'vitest';
 import type { App } from '../src/app.js';
 import { buildTestApp } from './test-app.js';
@@ -34,7 +35,7 @@ async function readEvents(url: string, onOpen?: () => void, until?: (events: Sse
 
 const test = redisTest.extend<{ app: App; url: string; worker: WorkerProcess }>({
   app: async ({ redisUrl, prefix }, use) => {
-    const app = await buildTestApp(redisUrl, prefix, { SSE_HEARTBEAT: '200ms' });
+    const app = await buildTestApp(redisUrl, prefix, { SSE_HEARTBEAT: '200ms', MAX_BACKLOG: '0' });
     await app.listen({ port: 0, host: '127.0.0.1' });
     await use(app);
     await app.close();
@@ -135,5 +136,28 @@ describe('job events over Server-Sent Events', () => {
     const events = await seen;
     expect(events.map((e) => e.event)).toEqual(['subscribed', 'queued', 'active', 'completed']);
     expect((await fetch(`${url}/events?queue=nope`)).status).toBe(404);
+  });
+
+  test('a client that stops reading is cut once its stream holds more than MAX_UNSENT_BYTES, instead of growing the API without end', async ({ app, url }) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET /events?queue=inference HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((resolve) => socket.once('data', resolve));
+    socket.pause(); // reads nothing more, like a stalled dashboard
+    expect(app.streams.size).toBe(1);
+
+    // Each job publishes a `queued` event of ~150 bytes; the kernel's socket buffers take some MiB
+    // before the API's own buffer starts to grow.
+    const batch = JSON.stringify({ jobs: Array.from({ length: 1_000 }, () => ({ model: 'echo' })) });
+    let jobs = 0;
+    while (app.streams.size > 0 && jobs < 200_000) {
+      const response = await fetch(`${url}/jobs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: batch });
+      expect(response.status).toBe(202);
+      jobs += 1_000;
+    }
+    expect(app.streams.size).toBe(0);
+    expect(app.events.listeners).toBe(0);
+    expect(jobs).toBeLessThan(200_000);
+    socket.destroy();
   });
 });

@@ -1,6 +1,13 @@
 import type { FastifyReply } from 'fastify';
 
 /**
+ * Most bytes a stream may hold that its client has not taken yet. A client that reads slower
+ * than events come (a stalled dashboard, a dead proxy) would otherwise grow the API's memory
+ * without end; past this its stream is cut, and EventSource connects again after `retry`.
+ */
+export const MAX_UNSENT_BYTES = 1024 * 1024;
+
+/**
  * A Server-Sent Events response on a hijacked reply: `send` writes one event, heartbeats (comment
  * lines) keep proxies from closing an idle stream, and `onClose` runs once when either side ends.
  */
@@ -49,6 +56,13 @@ export class SseStream {
   }
 
   #write(text: string): void {
-    if (!this.#closed) this.reply.raw.write(text);
+    if (this.#closed) return;
+    const raw = this.reply.raw;
+    raw.write(text);
+    if (raw.writableLength > MAX_UNSENT_BYTES) {
+      this.reply.log.warn({ unsent_bytes: raw.writableLength }, 'an event stream client reads too slowly; its stream is cut');
+      this.close();
+      raw.destroy();
+    }
   }
 }
