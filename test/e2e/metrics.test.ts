@@ -64,6 +64,10 @@ test('/metrics on the API and on the worker parse as Prometheus text, and their 
   expect(workerMetrics.get('conveyor_job_duration_seconds_count{queue="inference",stage="infer",outcome="completed"}')).toBe(25);
   expect(workerMetrics.get('conveyor_job_duration_seconds_count{queue="inference",stage="infer",outcome="failed"}')).toBe(11);
   expect(workerMetrics.get('conveyor_jobs_in_flight')).toBe(0);
+  const elsewhere = await fetch(`http://127.0.0.1:${worker.healthPort}/nope`);
+  expect(elsewhere.status).toBe(404);
+  expect(elsewhere.headers.get('content-type')).toBe('application/problem+json');
+  expect(await elsewhere.json()).toMatchObject({ status: 404, detail: 'This listener serves /healthz, /readyz and /metrics.' });
   // No job IDs in labels: every label value is a queue, stage, route, method, status or outcome.
   for (const name of [...apiMetrics.keys(), ...workerMetrics.keys()]) expect(name).not.toMatch(/inference:[0-9A-Z]{26}/);
 });

@@ -18,16 +18,19 @@ export async function startHealthServer(source: HealthSource, port: number, host
     const reply = (status: number, body: unknown) => {
       response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
+    const problem = (status: number, title: string, detail: string) => {
+      response.writeHead(status, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'about:blank', title, status, detail }));
+    };
     if (path === '/healthz') return reply(source.live() ? 200 : 503, { status: source.live() ? 'ok' : 'down', ...source.describe() });
     if (path === '/readyz') return reply(source.ready() ? 200 : 503, { status: source.ready() ? 'ready' : 'not ready', ...source.describe() });
     if (path === '/metrics') {
       source.metrics().then(
         ({ contentType, body }) => response.writeHead(200, { 'content-type': contentType }).end(body),
-        (error: Error) => reply(500, { type: 'about:blank', title: 'Metrics failed', status: 500, detail: error.message }),
+        (error: Error) => problem(500, 'Metrics failed', error.message),
       );
       return;
     }
-    reply(404, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'This listener serves /healthz, /readyz and /metrics.' });
+    problem(404, 'Not Found', 'This listener serves /healthz, /readyz and /metrics.');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
