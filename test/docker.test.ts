@@ -4,7 +4,7 @@
  * manifests they depend on.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { PIPELINES } from '@conveyor/shared';
+import { apiEnvSchema, loadConfig, PIPELINES, workerEnvSchema } from '@conveyor/shared';
 import { selectStages } from '../apps/worker/src/stage-selection.js';
 import { posix } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -448,6 +448,19 @@ describe('docker-compose.yml', () => {
     expect(url.hostname).toBe('redis');
     expect(url.port || '6379').toBe('6379');
     expect(entry.restart).toBe('unless-stopped');
+  });
+
+  test.each([
+    ['api', apiEnvSchema],
+    ['worker', workerEnvSchema],
+    ['worker-embed', workerEnvSchema],
+  ])('sets the %s only variables its configuration knows, and the values the shell passes through are optional', (name, schema) => {
+    const env = environmentOf(service(name));
+    for (const variable of Object.keys(env)) expect(Object.keys(schema.shape), `${name}: ${variable}`).toContain(variable);
+    // `${NAME:-}` is empty when the shell does not set it: that must mean "unset", not a bad value.
+    const passedThrough = Object.keys(env).filter((variable) => /^\$\{\w+:-\}$/.test(env[variable]!));
+    expect(passedThrough.length).toBeGreaterThanOrEqual(name === 'api' ? 2 : 0);
+    expect(() => loadConfig(schema, Object.fromEntries(passedThrough.map((variable) => [variable, ''])))).not.toThrow();
   });
 
   test('two kinds of worker together serve every stage of every pipeline, the embed stage by its own service', () => {

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
 import { LazyRequestLogger } from './lazy-request-logger.js';
+import corsPlugin from './plugins/external/cors.js';
 import swaggerPlugin from './plugins/external/swagger.js';
 import adminAuthPlugin from './plugins/admin-auth.js';
 import contentEncodingPlugin from './plugins/content-encoding.js';
@@ -55,6 +56,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   app.removeContentTypeParser('text/plain');
 
   await app.register(problemsPlugin, { bodyBytes: config.MAX_BODY_BYTES, documentBytes: config.MAX_DOCUMENT_BYTES });
+  await app.register(corsPlugin, { origins: config.CORS_ORIGINS });
   await app.register(contentEncodingPlugin);
   await app.register(swaggerPlugin);
   await app.register(redisPlugin, { config });

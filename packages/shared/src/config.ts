@@ -129,6 +129,17 @@ function checkModelSettings(env: { OPENAI_BASE_URL?: string | undefined; OPENAI_
   }
 }
 
+/** `*`, or origins (`scheme://host[:port]`, nothing after) separated by commas. */
+const originList = z
+  .string()
+  .default('')
+  .transform((text) => text.split(',').map((origin) => origin.trim()).filter(Boolean))
+  .refine(
+    (origins) => origins.every((origin) => origin === '*' || (URL.canParse(origin) && new URL(origin).origin === origin)),
+    'must be * or origins separated by commas, each scheme://host[:port] with no path or trailing slash, e.g. http://localhost:5173,https://app.example.com',
+  )
+  .refine((origins) => !origins.includes('*') || origins.length === 1, 'is * alone, or a list of origins, not both');
+
 export const apiEnvSchema = z.object({
   ...commonSchema,
   PORT: integer(3000, 0, 65_535),
@@ -139,6 +150,8 @@ export const apiEnvSchema = z.object({
   MAX_BATCH_BYTES: byteSize('16MiB'),
   /** Bearer token for the admin endpoints (broadcast, pause, history, replay); unset, they do not exist (404). */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Browser origins allowed to call the API from their pages (CORS); empty for none. */
+  CORS_ORIGINS: originList,
   /** Comment lines sent this often keep proxies from closing idle event streams. */
   SSE_HEARTBEAT: duration('15s'),
   /** Most undone jobs (undelivered + pending) a queue's first stage may hold before POST answers 503; 0 for no limit. */

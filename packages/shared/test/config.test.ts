@@ -29,6 +29,15 @@ describe('configuration from the environment', () => {
     expect(problems.find((line) => line.startsWith('MAX_DOCUMENT_BYTES'))).toMatch(/size; write e\.g\. 20MiB/);
   });
 
+  test('CORS_ORIGINS takes * or a list of bare origins', () => {
+    expect(loadConfig(apiEnvSchema, {}).CORS_ORIGINS).toEqual([]);
+    expect(loadConfig(apiEnvSchema, { CORS_ORIGINS: 'http://localhost:5173, https://app.example.com' }).CORS_ORIGINS).toEqual(['http://localhost:5173', 'https://app.example.com']);
+    expect(loadConfig(apiEnvSchema, { CORS_ORIGINS: '*' }).CORS_ORIGINS).toEqual(['*']);
+    for (const bad of ['https://app.example.com/', 'app.example.com', 'https://app.example.com/path', '*,https://app.example.com']) {
+      expect(() => loadConfig(apiEnvSchema, { CORS_ORIGINS: bad }), bad).toThrow(/CORS_ORIGINS \(got ".*"\): (must be \* or origins|is \* alone)/);
+    }
+  });
+
   test('an empty variable counts as unset', () => {
     expect(loadConfig(apiEnvSchema, { PORT: '', REDIS_URL: '' })).toMatchObject({ PORT: 3000, REDIS_URL: 'redis://127.0.0.1:6379' });
   });

@@ -22,7 +22,10 @@ export class SseStream {
     heartbeatMs: number,
   ) {
     reply.hijack();
+    // Headers hooks set on the reply (CORS) are not sent by a hijacked reply unless written here.
+    const set = Object.entries(reply.getHeaders()).filter((header): header is [string, string | number | string[]] => header[1] !== undefined);
     reply.raw.writeHead(200, {
+      ...Object.fromEntries(set),
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',

@@ -1,0 +1,67 @@
+import { redisTest } from '@conveyor/testing';
+import { describe, expect } from 'vitest';
+import type { App } from '../src/app.js';
+import { buildTestApp } from './test-app.js';
+
+const frontend = 'http://localhost:5173';
+
+const test = redisTest.extend<{ app: App; closed: App }>({
+  app: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix, { CORS_ORIGINS: `${frontend},https://app.example.com`, SSE_HEARTBEAT: '1s' });
+    await use(app);
+    await app.close();
+  },
+  closed: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix);
+    await use(app);
+    await app.close();
+  },
+});
+
+describe('browser frontends on the origins in CORS_ORIGINS', () => {
+  test('a preflight for a JSON POST with an Idempotency-Key is allowed', async ({ app }) => {
+    const preflight = await app.inject({
+      method: 'OPTIONS',
+      url: '/jobs',
+      headers: { origin: frontend, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,idempotency-key' },
+    });
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe(frontend);
+    expect(String(preflight.headers['access-control-allow-methods']).split(/,\s*/)).toEqual(expect.arrayContaining(['POST', 'DELETE']));
+    expect(String(preflight.headers['access-control-allow-headers']).split(/,\s*/)).toEqual(expect.arrayContaining(['content-type', 'idempotency-key', 'authorization']));
+    expect(preflight.headers['access-control-allow-credentials']).toBeUndefined();
+  });
+
+  test('answers, problems included, let the page read them and the Location header', async ({ app }) => {
+    const created = await app.inject({ method: 'POST', url: '/jobs', headers: { origin: frontend }, payload: { model: 'echo' } });
+    expect(created.statusCode).toBe(202);
+    expect(created.headers['access-control-allow-origin']).toBe(frontend);
+    expect(String(created.headers['access-control-expose-headers'])).toContain('location');
+    const refused = await app.inject({ method: 'POST', url: '/jobs', headers: { origin: frontend }, payload: { model: 'gpt-9' } });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.headers['access-control-allow-origin']).toBe(frontend);
+  });
+
+  test('an event stream carries the CORS headers too', async ({ app }) => {
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json();
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const abort = new AbortController();
+    const response = await fetch(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/jobs/${job_id}/events`, { headers: { origin: frontend }, signal: abort.signal });
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(response.headers.get('access-control-allow-origin')).toBe(frontend);
+    abort.abort();
+  });
+
+  test('another origin gets no CORS headers, so the browser keeps the answer from its page', async ({ app }) => {
+    const response = await app.inject({ method: 'POST', url: '/jobs', headers: { origin: 'https://evil.example' }, payload: { model: 'echo' } });
+    expect(response.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  test('without CORS_ORIGINS no CORS header is sent and a preflight finds no route', async ({ closed }) => {
+    const response = await closed.inject({ method: 'POST', url: '/jobs', headers: { origin: frontend }, payload: { model: 'echo' } });
+    expect(response.statusCode).toBe(202);
+    expect(response.headers['access-control-allow-origin']).toBeUndefined();
+    const preflight = await closed.inject({ method: 'OPTIONS', url: '/jobs', headers: { origin: frontend, 'access-control-request-method': 'POST' } });
+    expect(preflight.statusCode).toBe(404);
+  });
+});
