@@ -55,9 +55,3 @@ export function createRedis(url: string, options: ConnectionOptions): Redis {
   redis.on('error', () => {});
   return redis;
 }
-
-/** Redis's `redis_version`, e.g. `7.0.15`. */
-export async function serverVersion(redis: Redis): Promise<string> {
-  const info = await redis.info('server');
-  return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
-}
