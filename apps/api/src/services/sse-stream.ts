@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
  * than events come (a stalled dashboard, a dead proxy) would otherwise grow the API's memory
  * without end; past this its stream is cut, and EventSource connects again after `retry`.
  */
-export const MAX_UNSENT_BYTES = 1024 * 1024;
+const MAX_UNSENT_BYTES = 1024 * 1024;
 
 /**
  * A Server-Sent Events response on a hijacked reply: `send` writes one event, heartbeats (comment
