@@ -1,26 +1,40 @@
 /**
- * Bytes as text, when they are text: UTF-8 (with or without a byte-order mark) or UTF-16 with
- * a byte-order mark. Undefined for anything else: invalid UTF-8, NUL bytes, or more control
- * characters than text ever has.
+ * Bytes as text, when they are text: UTF-8 (with or without a byte-order mark), UTF-16 with a
+ * byte-order mark, or, when the bytes are not UTF-8, Windows-1252 (the encoding of text saved by
+ * older Windows and Western European tools; ISO-8859-1 is a subset). Undefined for anything
+ * else: NUL bytes, or more control characters than text ever has.
  */
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-// Tab, line feed, form feed and carriage return are text; other C0 controls are a sign of binary.
-const CONTROL = /[\u0001-\u0008\u000b\u000e-\u001f\u007f]/g;
+// Tab, line feed, form feed and carriage return are text; other C0 controls, and the C1 controls
+// (bytes Windows-1252 leaves undefined), are a sign of binary.
+const CONTROL = /[\u0001-\u0008\u000b\u000e-\u001f\u007f-\u009f]/g;
 const MAX_CONTROL_SHARE = 0.01;
 
+/**
+ * Windows-1252's characters for bytes 0x80 to 0x9F; the other bytes are ISO-8859-1's (their own
+ * code points). Node's TextDecoder decodes the `windows-1252` label as ISO-8859-1, so this is done here.
+ */
+const WINDOWS_1252_80_9F = '€\u0081‚ƒ„…†‡ˆ‰Š‹Œ\u008dŽ\u008f\u0090‘’“”•–—˜™š›œ\u009džŸ';
+
 export function decodeText(bytes: Buffer): string | undefined {
-  let text: string;
+  const text = decode(bytes)?.replace(/^\uFEFF/, '');
+  if (text === undefined || text.includes('\u0000')) return undefined;
+  const controls = text.match(CONTROL)?.length ?? 0;
+  return controls > text.length * MAX_CONTROL_SHARE ? undefined : text;
+}
+
+function decode(bytes: Buffer): string | undefined {
   try {
-    if (bytes[0] === 0xff && bytes[1] === 0xfe) text = new TextDecoder('utf-16le', { fatal: true }).decode(bytes);
-    else if (bytes[0] === 0xfe && bytes[1] === 0xff) text = new TextDecoder('utf-16be', { fatal: true }).decode(bytes);
-    else if (bytes.includes(0)) return undefined;
-    else text = utf8.decode(bytes);
+    if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le', { fatal: true }).decode(bytes);
+    if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be', { fatal: true }).decode(bytes);
   } catch {
     return undefined;
   }
-  text = text.replace(/^\uFEFF/, '');
-  if (text.includes('\u0000')) return undefined;
-  const controls = text.match(CONTROL)?.length ?? 0;
-  return controls > text.length * MAX_CONTROL_SHARE ? undefined : text;
+  if (bytes.includes(0)) return undefined;
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return bytes.toString('latin1').replace(/[\u0080-\u009f]/g, (c) => WINDOWS_1252_80_9F[c.charCodeAt(0) - 0x80]!);
+  }
 }

@@ -103,6 +103,18 @@ describe('extract', () => {
     expect(error.message).toMatch(/Word document \(DOCX\), but its bytes are HTML/);
   });
 
+  test('text that is not UTF-8 is read as Windows-1252 (ISO-8859-1 included), not refused as binary', async () => {
+    const text = 'Café crème brûlée — “très” bon, 5 € only. Ærøskøbing façade.';
+    const windows1252 = Buffer.from(
+      [...text].map((c) => ({ '—': 0x97, '“': 0x93, '”': 0x94, '€': 0x80 })[c] ?? c.charCodeAt(0)),
+    );
+    expect(windows1252.toString('utf8')).not.toBe(text); // the bytes really are not UTF-8
+    const output = await extractFrom('menu.txt', 'text/plain', windows1252);
+    expect(output.detected_type).toBe('text/plain');
+    expect(output.text).toBe(text);
+    expect((await extractFrom('latin1.txt', 'text/plain', Buffer.from('Déjà vu à Zürich.', 'latin1'))).text).toBe('Déjà vu à Zürich.');
+  });
+
   test('random binary data fails as UNSUPPORTED_DOCUMENT', async () => {
     const bytes = Buffer.concat([Buffer.from([0x00, 0x01, 0x02, 0xff]), randomBytes(4096)]);
     const error = await extractionError('blob.txt', 'text/plain', bytes);
