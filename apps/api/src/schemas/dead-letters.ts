@@ -1,15 +1,9 @@
 import { LANES } from '@conveyor/shared';
 import { z } from 'zod';
-import { MAX_SEQUENCE } from './history.js';
+import { isEntryId } from './history.js';
 import { attemptErrorSchema } from './job-view.js';
 
 export const queueParamsSchema = z.object({ name: z.string().min(1).max(200).describe('queue name, e.g. inference') });
-
-/** A stream entry ID Redis takes: `<ms>-<sequence>`, the sequence at most 2^64 - 1. */
-function isEntryId(value: string): boolean {
-  const id = /^\d{1,15}-(\d{1,20})$/.exec(value);
-  return id !== null && BigInt(id[1]!) <= MAX_SEQUENCE;
-}
 
 export const deadListQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50).describe('jobs per page'),

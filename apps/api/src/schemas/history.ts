@@ -19,10 +19,20 @@ const position = (edge: string) =>
 /** The largest part of a stream entry ID (its milliseconds or its sequence): 2^64 - 1. */
 export const MAX_SEQUENCE = 18_446_744_073_709_551_615n;
 
-/** `<entry id>:<lane>`: the last entry of the previous page; entries sort by ID, then lane (high, normal, low). */
-export const CURSOR = /^(\d{1,15}-\d{1,20}):(high|normal|low)$/;
+/** A stream entry ID Redis takes: `<ms>-<sequence>`, the sequence at most 2^64 - 1. */
+export function isEntryId(value: string): boolean {
+  const id = /^\d{1,15}-(\d{1,20})$/.exec(value);
+  return id !== null && BigInt(id[1]!) <= MAX_SEQUENCE;
+}
 
-const cursor = z.string().regex(CURSOR, 'must be the next_cursor of the previous answer').optional().describe('next_cursor of the previous answer');
+/** `<entry id>:<lane>`: the last entry of the previous page; entries sort by ID, then lane (high, normal, low). */
+export const CURSOR = /^(\d+-\d+):(high|normal|low)$/;
+
+const cursor = z
+  .string()
+  .refine((value) => isEntryId(CURSOR.exec(value)?.[1] ?? ''), 'must be the next_cursor of the previous answer')
+  .optional()
+  .describe('next_cursor of the previous answer');
 
 const stage = z.string().min(1).max(100).optional();
 
