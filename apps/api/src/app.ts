@@ -10,6 +10,7 @@ import adminAuthPlugin from './plugins/admin-auth.js';
 import contentEncodingPlugin from './plugins/content-encoding.js';
 import eventHubPlugin from './plugins/event-hub.js';
 import jobsPlugin from './plugins/jobs.js';
+import jsonBodyPlugin from './plugins/json-body.js';
 import metricsPlugin from './plugins/metrics.js';
 import problemsPlugin, { answerClientError, answerFrameworkError, MAX_PARAM_LENGTH } from './plugins/problems.js';
 import redisPlugin from './plugins/redis.js';
@@ -58,6 +59,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(problemsPlugin, { bodyBytes: config.MAX_BODY_BYTES, documentBytes: config.MAX_DOCUMENT_BYTES });
   await app.register(corsPlugin, { origins: config.CORS_ORIGINS });
   await app.register(contentEncodingPlugin);
+  await app.register(jsonBodyPlugin);
   await app.register(swaggerPlugin);
   await app.register(redisPlugin, { config });
   await app.register(metricsPlugin, { config });

@@ -75,8 +75,11 @@ describe('POST /jobs', () => {
 
 describe('bad input gets a 4xx problem a person can act on, and writes nothing', () => {
   const cases: { name: string; status: number; type: string; detail: RegExp; request: { headers?: Record<string, string>; body?: string } }[] = [
-    { name: 'malformed JSON', status: 400, type: 'malformed-json', detail: /not valid JSON/, request: { body: '{"model":' } },
-    { name: 'an empty JSON body', status: 400, type: 'malformed-json', detail: /cannot be empty/, request: { body: '' } },
+    { name: 'malformed JSON', status: 400, type: 'malformed-json', detail: /^Unexpected end of JSON input\. Send a JSON object/, request: { body: '{"model":' } },
+    { name: 'JSON missing a comma', status: 400, type: 'malformed-json', detail: /^Expected ',' or '}' after property value in JSON at position 16\./, request: { body: '{"model":"echo" "prompt":"hi"}' } },
+    { name: 'an empty JSON body', status: 400, type: 'malformed-json', detail: /^The body is empty\./, request: { body: '' } },
+    { name: 'a __proto__ key', status: 400, type: 'invalid-request', detail: /"__proto__" key.*is refused/, request: { body: '{"model":"echo","params":{"__proto__":{"admin":true}}}' } },
+    { name: 'a constructor.prototype key', status: 400, type: 'invalid-request', detail: /"constructor" key holding "prototype"/, request: { body: '{"model":"echo","constructor":{"prototype":{}}}' } },
     { name: 'a JSON array', status: 400, type: 'invalid-request', detail: /expected object/, request: { body: '[1,2]' } },
     { name: 'a missing model', status: 400, type: 'invalid-request', detail: /body\.model/, request: { body: '{"prompt":"hi"}' } },
     { name: 'a prompt of the wrong type', status: 400, type: 'invalid-request', detail: /body\.prompt: .*expected string, received number/, request: { body: '{"model":"echo","prompt":42}' } },
@@ -125,6 +128,12 @@ describe('bad input gets a 4xx problem a person can act on, and writes nothing',
     const compressed = await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-encoding': 'br' }, payload: { model: 'echo' } });
     expect(compressed.statusCode).toBe(415);
     expect(compressed.headers['accept-encoding']).toBe('identity');
+  });
+
+  test('malformed JSON sent to the batch route shows a batch body', async ({ app }) => {
+    const response = await app.inject({ method: 'POST', url: '/jobs/batch', headers: { 'content-type': 'application/json' }, payload: '{"jobs":[{"model":"echo"},]}' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().detail).toMatch(/is not valid JSON\. Send a JSON object, e\.g\. \{"jobs":\[\{"model":"echo","prompt":"hi"\}\]\}\.$/);
   });
 });
 

@@ -14,8 +14,6 @@ import { asRedisUnavailable } from '../problems/redis-errors.js';
  */
 
 const fastifyCodes: Record<string, ProblemSlug> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed-json',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed-json',
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload-too-large',
   FST_REQ_FILE_TOO_LARGE: 'payload-too-large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type',
@@ -40,8 +38,6 @@ function detailOf(error: FastifyError, request: FastifyRequest, limits: Limits):
   const slug = fastifyCodes[error.code];
   if (!slug) return undefined;
   switch (slug) {
-    case 'malformed-json':
-      return [slug, `${error.message}. Send a JSON object, e.g. {"model":"echo","prompt":"hi"}.`];
     case 'payload-too-large': {
       const limit = error.code === 'FST_REQ_FILE_TOO_LARGE' ? limits.documentBytes : (request.routeOptions.bodyLimit ?? limits.bodyBytes);
       return [slug, `The ${error.code === 'FST_REQ_FILE_TOO_LARGE' ? 'uploaded file' : 'request body'} is larger than the limit of ${limit} bytes.`];

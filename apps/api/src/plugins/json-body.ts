@@ -1,0 +1,49 @@
+import type { FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { parse } from 'secure-json-parse';
+import { ProblemError } from '../problems/problem-error.js';
+
+const FORBIDDEN_KEY = 'Object contains forbidden prototype property';
+
+const EXAMPLES: Record<string, string> = {
+  '/jobs': 'Send a JSON object, e.g. {"model":"echo","prompt":"hi"}.',
+  '/jobs/batch': 'Send a JSON object, e.g. {"jobs":[{"model":"echo","prompt":"hi"}]}.',
+};
+const ELSEWHERE = 'GET /docs shows the body this route takes.';
+
+function exampleFor(request: FastifyRequest): string {
+  return EXAMPLES[request.routeOptions.url ?? ''] ?? ELSEWHERE;
+}
+
+/**
+ * JSON bodies, parsed as Fastify's default parser does (secure-json-parse, which refuses a
+ * `__proto__` key and a `constructor` holding `prototype`), but a body that cannot be taken is
+ * answered with what is wrong and where: the parser's own message ("Expected ',' or '}' after
+ * property value in JSON at position 16") instead of a bare "not valid JSON", and the refused
+ * key named as such, since that body is valid JSON.
+ */
+export default fp(
+  async (app) => {
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body: string, done) => {
+      if (body.length === 0) {
+        done(new ProblemError('malformed-json', `The body is empty. ${exampleFor(request)}`), undefined);
+        return;
+      }
+      try {
+        done(null, parse(body, { protoAction: 'error', constructorAction: 'error' }));
+      } catch (error) {
+        const message = (error as Error).message;
+        done(
+          message === FORBIDDEN_KEY
+            ? new ProblemError('invalid-request', 'body: a "__proto__" key, or a "constructor" key holding "prototype", is refused at any depth because it could change object prototypes. Rename or remove it.', {
+                errors: [{ path: 'body', message: 'a "__proto__" or "constructor.prototype" key is not accepted' }],
+              })
+            : new ProblemError('malformed-json', `${message}. ${exampleFor(request)}`),
+          undefined,
+        );
+      }
+    });
+  },
+  { name: 'json-body' },
+);
