@@ -2,7 +2,6 @@ import type { ApiConfig, Logger } from '@conveyor/shared';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { randomUUID } from 'node:crypto';
 import { LazyRequestLogger } from './lazy-request-logger.js';
 import corsPlugin from './plugins/external/cors.js';
 import swaggerPlugin from './plugins/external/swagger.js';
@@ -25,6 +24,7 @@ import modelsRoutes from './routes/models.js';
 import problemsRoutes from './routes/problems.js';
 import queueControlRoutes from './routes/queue-control.js';
 import queueStatsRoutes from './routes/queue-stats.js';
+import { requestId } from './request-id.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
 
@@ -44,8 +44,8 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
     // Per-request lines go out at debug level from the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    genReqId: requestId,
     childLoggerFactory: LazyRequestLogger.factory,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: answerFrameworkError,

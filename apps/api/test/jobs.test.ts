@@ -130,6 +130,15 @@ describe('bad input gets a 4xx problem a person can act on, and writes nothing',
     expect(compressed.headers['accept-encoding']).toBe('identity');
   });
 
+  test("a problem's instance carries the client's X-Request-Id when it is usable, a fresh UUID when not", async ({ app }) => {
+    const instanceFor = async (id: string) => (await app.inject({ url: '/jobs/inference:none', headers: { 'x-request-id': id } })).json().instance;
+    expect(await instanceFor('trace-7f3a.2:b_c')).toBe('urn:request:trace-7f3a.2:b_c');
+    const uuid = /^urn:request:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    expect(await instanceFor('x'.repeat(129))).toMatch(uuid);
+    expect(await instanceFor('<script>alert(1)</script>')).toMatch(uuid);
+    expect(await instanceFor('has space')).toMatch(uuid);
+  });
+
   test('malformed JSON sent to the batch route shows a batch body', async ({ app }) => {
     const response = await app.inject({ method: 'POST', url: '/jobs/batch', headers: { 'content-type': 'application/json' }, payload: '{"jobs":[{"model":"echo"},]}' });
     expect(response.statusCode).toBe(400);
