@@ -57,11 +57,12 @@ describe('browser frontends on the origins in CORS_ORIGINS', () => {
     expect(response.headers['access-control-allow-origin']).toBeUndefined();
   });
 
-  test('without CORS_ORIGINS no CORS header is sent and a preflight finds no route', async ({ closed }) => {
+  test('without CORS_ORIGINS no CORS header is sent and a preflight is refused (405: the route takes POST only)', async ({ closed }) => {
     const response = await closed.inject({ method: 'POST', url: '/jobs', headers: { origin: frontend }, payload: { model: 'echo' } });
     expect(response.statusCode).toBe(202);
     expect(response.headers['access-control-allow-origin']).toBeUndefined();
     const preflight = await closed.inject({ method: 'OPTIONS', url: '/jobs', headers: { origin: frontend, 'access-control-request-method': 'POST' } });
-    expect(preflight.statusCode).toBe(404);
+    expect(preflight.statusCode).toBe(405);
+    expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
   });
 });

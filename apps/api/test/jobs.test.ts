@@ -161,6 +161,23 @@ describe('GET /jobs/:id', () => {
     expect(response.json()).toMatchObject({ type: '/problems/not-found', detail: expect.stringContaining('GET /docs') });
   });
 
+  test('a route with a method it does not take is a 405 problem whose Allow header lists the ones it does', async ({ app }) => {
+    const cases: [string, string, string][] = [
+      ['PATCH', '/jobs', 'POST'],
+      ['GET', '/jobs', 'POST'],
+      ['PUT', '/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ?x=1', 'DELETE, GET, HEAD'],
+      ['DELETE', '/queues/inference/dead', 'GET, HEAD'],
+    ];
+    for (const [method, url, allow] of cases) {
+      const response = await app.inject({ method: method as 'GET', url });
+      expect(response.statusCode, `${method} ${url}`).toBe(405);
+      expect(response.headers['allow']).toBe(allow);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(response.json()).toMatchObject({ type: '/problems/method-not-allowed', status: 405, detail: `${url.split('?')[0]} does not take ${method}; it takes ${allow}.` });
+    }
+    expect((await app.inject({ method: 'POST', url: '/nope' })).statusCode).toBe(404);
+  });
+
   test('a path that cannot be decoded is a 400 problem, a segment over 100 characters a 414 problem', async ({ app }) => {
     for (const url of ['/jobs/%E0%A4%A', '/jobs/%', '/queues/%C0%AF/dead']) {
       const response = await app.inject({ url });

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { PROBLEMS, problemType, type ProblemSlug } from '../problems/catalogue.js';
 import { ProblemError } from '../problems/problem-error.js';
 import { asRedisUnavailable } from '../problems/redis-errors.js';
+import { RouteMethods } from '../problems/route-methods.js';
 
 /**
  * Every error response is an RFC 9457 problem (`application/problem+json`): `type`, `title`,
@@ -132,9 +133,17 @@ export default fp(
       return send(reply, problemFrom('internal', `Internal error; it is logged under request ${request.id}.`, request));
     });
 
-    app.setNotFoundHandler((request, reply) =>
-      send(reply, problemFrom('not-found', `There is no route ${request.method} ${request.url.split('?')[0]}. GET /docs lists every route.`, request)),
-    );
+    const routeMethods = new RouteMethods(MAX_PARAM_LENGTH);
+    app.addHook('onRoute', (route) => routeMethods.add(route.method, route.url));
+
+    app.setNotFoundHandler((request, reply) => {
+      const path = request.url.split('?')[0];
+      const allowed = routeMethods.allowedAt(request.url);
+      if (allowed.length > 0) {
+        return send(reply, problemFrom('method-not-allowed', `${path} does not take ${request.method}; it takes ${allowed.join(', ')}.`, request), { allow: allowed.join(', ') });
+      }
+      return send(reply, problemFrom('not-found', `There is no route ${request.method} ${path}. GET /docs lists every route.`, request));
+    });
   },
   { name: 'problems' },
 );

@@ -61,6 +61,11 @@ export const PROBLEMS = {
     title: 'No such route',
     help: 'The path or method does not exist. GET /docs shows every route.',
   },
+  'method-not-allowed': {
+    status: 405,
+    title: 'Method not allowed',
+    help: 'The path exists but does not take this method. The `Allow` header lists the methods it takes; GET /docs shows each route.',
+  },
   'output-not-found': {
     status: 404,
     title: 'No such stage output',

@@ -1,0 +1,34 @@
+import FindMyWay from 'find-my-way';
+
+type HTTPMethod = FindMyWay.HTTPMethod;
+
+/**
+ * Which methods the API's routes take at a path, for the 405 answer: a request whose path is a
+ * route but whose method is not (PATCH /jobs, GET /jobs/batch) is told which methods are, in an
+ * `Allow` header (RFC 9110), instead of a 404 that suggests the path is wrong. The routes are
+ * the app's own, recorded as they are added; only requests that found no route look here.
+ */
+export class RouteMethods {
+  readonly #router: FindMyWay.Instance<FindMyWay.HTTPVersion.V1>;
+  readonly #methods = new Set<HTTPMethod>();
+
+  constructor(maxParamLength: number) {
+    this.#router = FindMyWay({ maxParamLength });
+  }
+
+  add(methods: string | string[], url: string): void {
+    // A catch-all (CORS answers OPTIONS at '*') matches every path, so it says nothing of one.
+    if (url === '*' || url === '/*') return;
+    for (const method of ([] as string[]).concat(methods) as HTTPMethod[]) {
+      // A method may be added to one path more than once (constraints); once is enough here.
+      if (this.#router.hasRoute(method, url)) continue;
+      this.#router.on(method, url, () => undefined);
+      this.#methods.add(method);
+    }
+  }
+
+  /** The methods taken at `url` (a request's path, query string allowed), sorted; none when no route matches. */
+  allowedAt(url: string): HTTPMethod[] {
+    return [...this.#methods].filter((method) => this.#router.find(method, url) !== null).sort();
+  }
+}
