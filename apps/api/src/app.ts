@@ -11,7 +11,7 @@ import eventHubPlugin from './plugins/event-hub.js';
 import jobsPlugin from './plugins/jobs.js';
 import jsonBodyPlugin from './plugins/json-body.js';
 import metricsPlugin from './plugins/metrics.js';
-import problemsPlugin, { answerClientError, answerFrameworkError, MAX_PARAM_LENGTH } from './plugins/problems.js';
+import problemsPlugin, { answerClientError, answerFrameworkError } from './plugins/problems.js';
 import redisPlugin from './plugins/redis.js';
 import adminRoutes from './routes/admin.js';
 import deadLetterRoutes from './routes/dead-letters.js';
@@ -25,6 +25,7 @@ import problemsRoutes from './routes/problems.js';
 import queueControlRoutes from './routes/queue-control.js';
 import queueStatsRoutes from './routes/queue-stats.js';
 import { requestId } from './request-id.js';
+import { ROUTER_OPTIONS } from './router-options.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
 
@@ -47,7 +48,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
     requestIdHeader: false,
     genReqId: requestId,
     childLoggerFactory: LazyRequestLogger.factory,
-    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    routerOptions: ROUTER_OPTIONS,
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,
   }).withTypeProvider<ZodTypeProvider>();

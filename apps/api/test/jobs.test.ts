@@ -161,6 +161,15 @@ describe('GET /jobs/:id', () => {
     expect(response.json()).toMatchObject({ type: '/problems/not-found', detail: expect.stringContaining('GET /docs') });
   });
 
+  test('a trailing or doubled slash finds the route it means', async ({ app }) => {
+    const created = await app.inject({ method: 'POST', url: '/jobs/', payload: { model: 'echo', prompt: 'slash' } });
+    expect(created.statusCode).toBe(202);
+    const { job_id } = created.json();
+    const read = await app.inject({ url: `//jobs/${job_id}/` });
+    expect(read.statusCode).toBe(200);
+    expect(read.json()).toMatchObject({ id: job_id, input: { prompt: 'slash' } });
+  });
+
   test('a route with a method it does not take is a 405 problem whose Allow header lists the ones it does', async ({ app }) => {
     const cases: [string, string, string][] = [
       ['PATCH', '/jobs', 'POST'],

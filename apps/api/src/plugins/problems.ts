@@ -7,6 +7,7 @@ import { PROBLEMS, problemType, type ProblemSlug } from '../problems/catalogue.j
 import { ProblemError } from '../problems/problem-error.js';
 import { asRedisUnavailable } from '../problems/redis-errors.js';
 import { RouteMethods } from '../problems/route-methods.js';
+import { ROUTER_OPTIONS } from '../router-options.js';
 
 /**
  * Every error response is an RFC 9457 problem (`application/problem+json`): `type`, `title`,
@@ -54,9 +55,6 @@ function send(reply: FastifyReply, body: ProblemBody, headers: Record<string, st
   return reply.code(body.status).headers(headers).type('application/problem+json').send(body);
 }
 
-/** Longest path parameter the router takes (Fastify's default); longer ones get a 414 problem. */
-export const MAX_PARAM_LENGTH = 100;
-
 /**
  * Fastify's `frameworkErrors`: a path it cannot decode, or a path segment over its length limit,
  * is refused before routing, where no error handler runs, so it is answered here.
@@ -65,7 +63,7 @@ export function answerFrameworkError(error: FastifyError, request: FastifyReques
   if (error.code === 'FST_ERR_BAD_URL') {
     send(reply, problemFrom('malformed-url', `The path ${JSON.stringify(request.url.split('?')[0])} cannot be decoded: each % must start a percent-encoded UTF-8 byte, such as %3A for ":".`, request));
   } else if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    send(reply, problemFrom('uri-too-long', `A segment of the path is longer than ${MAX_PARAM_LENGTH} characters; no job ID, queue or stage name is that long.`, request));
+    send(reply, problemFrom('uri-too-long', `A segment of the path is longer than ${ROUTER_OPTIONS.maxParamLength} characters; no job ID, queue or stage name is that long.`, request));
   } else {
     request.log.error({ err: error }, 'unhandled framework error');
     send(reply, problemFrom('internal', `Internal error; it is logged under request ${request.id}.`, request));
@@ -133,7 +131,7 @@ export default fp(
       return send(reply, problemFrom('internal', `Internal error; it is logged under request ${request.id}.`, request));
     });
 
-    const routeMethods = new RouteMethods(MAX_PARAM_LENGTH);
+    const routeMethods = new RouteMethods(ROUTER_OPTIONS);
     app.addHook('onRoute', (route) => routeMethods.add(route.method, route.url));
 
     app.setNotFoundHandler((request, reply) => {

@@ -12,8 +12,8 @@ export class RouteMethods {
   readonly #router: FindMyWay.Instance<FindMyWay.HTTPVersion.V1>;
   readonly #methods = new Set<HTTPMethod>();
 
-  constructor(maxParamLength: number) {
-    this.#router = FindMyWay({ maxParamLength });
+  constructor(options: FindMyWay.Config<FindMyWay.HTTPVersion.V1>) {
+    this.#router = FindMyWay(options);
   }
 
   add(methods: string | string[], url: string): void {
