@@ -91,6 +91,7 @@ describe('bad input gets a 4xx problem a person can act on, and writes nothing',
     { name: 'run_at and delay_ms together', status: 400, type: 'invalid-request', detail: /run_at or delay_ms, not both/, request: { body: `{"model":"echo","delay_ms":5,"run_at":"${new Date().toISOString()}"}` } },
     { name: 'max_attempts out of range', status: 400, type: 'invalid-request', detail: /body\.max_attempts/, request: { body: '{"model":"echo","max_attempts":0}' } },
     { name: 'a bad idempotency key', status: 400, type: 'invalid-request', detail: /idempotency-key/, request: { body: '{"model":"echo"}', headers: { 'idempotency-key': 'has spaces' } } },
+    { name: 'a JSON body in another charset', status: 415, type: 'unsupported-media-type', detail: /declared as charset "latin1"; JSON is taken in UTF-8 only/, request: { body: '{"model":"echo","prompt":"Caf\xe9"}', headers: { 'content-type': 'application/json; charset=latin1' } } },
     { name: 'a text/plain body', status: 415, type: 'unsupported-media-type', detail: /text\/plain/, request: { body: 'hi', headers: { 'content-type': 'text/plain' } } },
     { name: 'an XML body', status: 415, type: 'unsupported-media-type', detail: /application\/xml/, request: { body: '<job/>', headers: { 'content-type': 'application/xml' } } },
     {
@@ -137,6 +138,19 @@ describe('bad input gets a 4xx problem a person can act on, and writes nothing',
     expect(await instanceFor('x'.repeat(129))).toMatch(uuid);
     expect(await instanceFor('<script>alert(1)</script>')).toMatch(uuid);
     expect(await instanceFor('has space')).toMatch(uuid);
+  });
+
+  test('a UTF-8 body is taken with or without a charset parameter or a byte order mark', async ({ app }) => {
+    for (const [contentType, body] of [
+      ['application/json; charset=UTF-8', '{"model":"echo","prompt":"Café"}'],
+      ['application/json;charset="utf-8"', '{"model":"echo","prompt":"Café"}'],
+      ['application/json', '\ufeff{"model":"echo","prompt":"Café"}'],
+    ]) {
+      const response = await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-type': contentType }, payload: Buffer.from(body, 'utf8') });
+      expect(response.statusCode, contentType).toBe(202);
+      const job = (await app.inject({ url: response.headers['location'] as string })).json();
+      expect(job.input.prompt).toBe('Café');
+    }
   });
 
   test('malformed JSON sent to the batch route shows a batch body', async ({ app }) => {

@@ -15,17 +15,34 @@ function exampleFor(request: FastifyRequest): string {
   return EXAMPLES[request.routeOptions.url ?? ''] ?? ELSEWHERE;
 }
 
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
+const UTF8_LABELS = new Set(['utf-8', 'utf8', 'us-ascii']);
+
+/** A charset the Content-Type names other than UTF-8 (JSON on the wire is UTF-8: RFC 8259 §8.1). */
+function foreignCharset(contentType: string | undefined): string | undefined {
+  if (contentType === undefined || !contentType.includes(';')) return undefined;
+  const charset = CHARSET.exec(contentType)?.[1];
+  return charset === undefined || UTF8_LABELS.has(charset.toLowerCase()) ? undefined : charset;
+}
+
 /**
  * JSON bodies, parsed as Fastify's default parser does (secure-json-parse, which refuses a
  * `__proto__` key and a `constructor` holding `prototype`), but a body that cannot be taken is
  * answered with what is wrong and where: the parser's own message ("Expected ',' or '}' after
  * property value in JSON at position 16") instead of a bare "not valid JSON", and the refused
- * key named as such, since that body is valid JSON.
+ * key named as such, since that body is valid JSON. JSON is UTF-8 (RFC 8259): a body declared in
+ * another charset is refused rather than read as UTF-8 and stored garbled (a leading byte order
+ * mark, which Windows tools write, is skipped by the parser).
  */
 export default fp(
   async (app) => {
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body: string, done) => {
+      const charset = foreignCharset(request.headers['content-type']);
+      if (charset !== undefined) {
+        done(new ProblemError('unsupported-media-type', `The body is declared as charset "${charset}"; JSON is taken in UTF-8 only. Send the body as UTF-8 with Content-Type: application/json.`), undefined);
+        return;
+      }
       if (body.length === 0) {
         done(new ProblemError('malformed-json', `The body is empty. ${exampleFor(request)}`), undefined);
         return;
