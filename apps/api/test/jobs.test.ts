@@ -141,11 +141,12 @@ describe('bad input gets a 4xx problem a person can act on, and writes nothing',
   });
 
   test('a UTF-8 body is taken with or without a charset parameter or a byte order mark', async ({ app }) => {
-    for (const [contentType, body] of [
+    const sent: [contentType: string, body: string][] = [
       ['application/json; charset=UTF-8', '{"model":"echo","prompt":"Café"}'],
       ['application/json;charset="utf-8"', '{"model":"echo","prompt":"Café"}'],
       ['application/json', '\ufeff{"model":"echo","prompt":"Café"}'],
-    ]) {
+    ];
+    for (const [contentType, body] of sent) {
       const response = await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-type': contentType }, payload: Buffer.from(body, 'utf8') });
       expect(response.statusCode, contentType).toBe(202);
       const job = (await app.inject({ url: response.headers['location'] as string })).json();
