@@ -57,7 +57,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   // JSON and multipart only: a text/plain body gets a 415 that names the right type.
   app.removeContentTypeParser('text/plain');
 
-  await app.register(problemsPlugin, { bodyBytes: config.MAX_BODY_BYTES, documentBytes: config.MAX_DOCUMENT_BYTES });
+  await app.register(problemsPlugin, { bodyBytes: config.MAX_BODY_BYTES, documentBytes: config.MAX_DOCUMENT_BYTES, adminEnabled: config.ADMIN_TOKEN !== undefined });
   await app.register(corsPlugin, { origins: config.CORS_ORIGINS });
   await app.register(contentEncodingPlugin);
   await app.register(jsonBodyPlugin);

@@ -129,10 +129,14 @@ describe('GET /queues/:name/history', () => {
     expect((await app.inject({ url: '/queues/inference/history', headers: { authorization: 'Bearer wrong-token-of-some-length' } })).statusCode).toBe(401);
     expect((await app.inject({ method: 'POST', url: '/queues/inference/replay', payload: { from: '0', to: '1' } })).statusCode).toBe(401);
 
+    expect((await app.inject({ method: 'DELETE', url: '/queues/inference/history', headers: admin })).statusCode).toBe(405);
+
     const closed = await buildTestApp(redisUrl, `${prefix}-closed`);
     try {
       expect((await closed.inject({ url: '/queues/inference/history', headers: admin })).json()).toMatchObject({ status: 404, type: '/problems/not-found' });
       expect((await closed.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { from: '0', to: '1' } })).statusCode).toBe(404);
+      // Not a 405 either: without ADMIN_TOKEN the path is no route for any method.
+      expect((await closed.inject({ method: 'DELETE', url: '/queues/inference/history', headers: admin })).statusCode).toBe(404);
     } finally {
       await closed.close();
     }

@@ -95,8 +95,13 @@ export interface Limits {
   documentBytes: number;
 }
 
+export interface ProblemsOptions extends Limits {
+  /** Whether ADMIN_TOKEN is set: without it admin routes do not exist, for any method. */
+  adminEnabled: boolean;
+}
+
 export default fp(
-  async (app, limits: Limits) => {
+  async (app, { adminEnabled, ...limits }: ProblemsOptions) => {
     app.setErrorHandler((error: FastifyError, request, reply) => {
       if (error instanceof ProblemError) {
         return send(reply, problemFrom(error.slug, error.detail, request, error.extensions), error.headers);
@@ -132,7 +137,10 @@ export default fp(
     });
 
     const routeMethods = new RouteMethods(ROUTER_OPTIONS);
-    app.addHook('onRoute', (route) => routeMethods.add(route.method, route.url));
+    app.addHook('onRoute', (route) => {
+      if (!adminEnabled && [route.onRequest].flat().includes(app.requireAdmin)) return;
+      routeMethods.add(route.method, route.url);
+    });
 
     app.setNotFoundHandler((request, reply) => {
       const path = request.url.split('?')[0];
