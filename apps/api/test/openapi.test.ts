@@ -22,6 +22,17 @@ test('the OpenAPI document describes every route, from the same schemas that val
     const job = openapi.paths['/jobs/{id}'].get.responses['200'].content['application/json'].schema;
     expect(job.required).toEqual(expect.arrayContaining(['id', 'queue', 'status', 'attempts', 'worker', 'result', 'error', 'created_at', 'started_at', 'finished_at']));
 
+    // Every operation is named for generated clients, once; admin ones ask for the bearer token.
+    const operations = Object.values(openapi.paths).flatMap((ops) => Object.values(ops as Record<string, { operationId?: string; tags: string[]; security: unknown }>));
+    const ids = operations.map((operation) => operation.operationId);
+    expect(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(openapi.components.securitySchemes.adminToken).toEqual(expect.objectContaining({ type: 'http', scheme: 'bearer' }));
+    for (const operation of operations) {
+      expect(operation.security, operation.operationId).toEqual(operation.tags.includes('admin') ? [{ adminToken: [] }] : []);
+    }
+    expect(openapi.paths['/queues/{name}/pause'].post.operationId).toBe('pauseQueue');
+
     const ui = await app.inject({ url: '/docs/' });
     expect(ui.statusCode).toBe(200);
     expect(ui.headers['content-type']).toMatch(/text\/html/);

@@ -87,7 +87,7 @@ export default fp(
       durations.observe({ method: request.method, route }, reply.elapsedTime / 1_000);
       done();
     });
-    app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics' } }, async (request, reply) => {
+    app.get('/metrics', { schema: { tags: ['health'], operationId: 'getMetrics', summary: 'Prometheus metrics' } }, async (request, reply) => {
       // A scrape while Redis is away still returns the process's own metrics.
       await readBacklog().catch((error: Error) => request.log.debug({ err: error.message }, 'could not read the backlog for /metrics'));
       return reply.type(registry.contentType).send(await registry.metrics());

@@ -7,11 +7,11 @@ const status = z.object({ status: z.string() });
 
 /** Liveness (`/healthz`: the process answers) and readiness (`/readyz`: Redis answers too). */
 const healthRoutes: FastifyPluginAsyncZod = async (app) => {
-  app.get('/healthz', { schema: { tags: ['health'], summary: 'The process is up', response: { 200: status } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { tags: ['health'], operationId: 'getHealth', summary: 'The process is up', response: { 200: status } } }, async () => ({ status: 'ok' }));
 
   app.get(
     '/readyz',
-    { schema: { tags: ['health'], summary: 'Redis is reachable', response: { 200: status, ...problemResponses(503) } } },
+    { schema: { tags: ['health'], operationId: 'getReadiness', summary: 'Redis is reachable', response: { 200: status, ...problemResponses(503) } } },
     async () => {
       try {
         await app.redis.ping();

@@ -13,7 +13,7 @@ const modelsSchema = z.object({
 
 /** `GET /models`: what `POST /jobs` accepts in `model`. */
 const modelsRoutes: FastifyPluginAsyncZod = async (app) => {
-  app.get('/models', { schema: { tags: ['jobs'], summary: 'The models POST /jobs accepts', response: { 200: modelsSchema } } }, async () => ({ models: app.jobs.models }));
+  app.get('/models', { schema: { tags: ['jobs'], operationId: 'listModels', summary: 'The models POST /jobs accepts', response: { 200: modelsSchema } } }, async () => ({ models: app.jobs.models }));
 };
 
 export default modelsRoutes;

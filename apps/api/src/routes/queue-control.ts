@@ -33,18 +33,19 @@ const queueControlRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (
     await app.redis.publish(controlChannel(config.KEY_PREFIX), JSON.stringify({ type: 'pause-changed', queue: name }));
     return { queue: name, paused: (await app.redis.hkeys(keys.paused)).sort() };
   };
-  const schema = (summary: string) => ({
+  const schema = (operationId: string, summary: string) => ({
     tags: ['admin'],
+    operationId,
     summary,
     params: queueParamsSchema,
     body: stageBody,
     response: { 200: pauseState, ...problemResponses(400, 401, 404, 503) },
   });
 
-  app.post('/queues/:name/pause', { onRequest: app.requireAdmin, schema: schema('Pause a queue or one of its stages') }, async (request) =>
+  app.post('/queues/:name/pause', { onRequest: app.requireAdmin, schema: schema('pauseQueue', 'Pause a queue or one of its stages') }, async (request) =>
     change(request.params.name, request.body?.stage, true),
   );
-  app.post('/queues/:name/resume', { onRequest: app.requireAdmin, schema: schema('Resume a queue or one of its stages') }, async (request) =>
+  app.post('/queues/:name/resume', { onRequest: app.requireAdmin, schema: schema('resumeQueue', 'Resume a queue or one of its stages') }, async (request) =>
     change(request.params.name, request.body?.stage, false),
   );
 };

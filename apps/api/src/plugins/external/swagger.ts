@@ -8,7 +8,9 @@ import { documentUploadSchema } from '../../schemas/document-upload.js';
 /**
  * The OpenAPI document, generated from the routes' zod schemas: JSON at `/openapi.json`,
  * Swagger UI at `/docs`. Multipart bodies are not validated by a schema (the route reads the
- * stream), so the upload form is added to the document here.
+ * stream), so the upload form is added to the document here. Every operation has an
+ * `operationId` (its method name in generated clients) and its `security`: the bearer token for
+ * admin operations, none for the rest.
  */
 export default fp(
   async (app) => {
@@ -30,8 +32,17 @@ export default fp(
           { name: 'admin', description: 'Operator endpoints; they exist only when ADMIN_TOKEN is set and take Authorization: Bearer <ADMIN_TOKEN>' },
           { name: 'health', description: 'Probes' },
         ],
+        components: {
+          securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN the API was started with.' } },
+        },
       },
-      transform: jsonSchemaTransform,
+      transform: (input) => {
+        const output = jsonSchemaTransform(input);
+        // Admin routes say so, so Swagger UI's Authorize and generated clients send the token;
+        // every other route says it needs none.
+        const admin = [input.route.onRequest].flat().includes(app.requireAdmin);
+        return { ...output, schema: { ...output.schema, security: admin ? [{ adminToken: [] }] : [] } };
+      },
       transformObject: (document) => {
         const openapi = jsonSchemaTransformObject(document) as OpenAPIV3.Document;
         const upload = openapi.paths?.['/documents']?.post;
