@@ -1,0 +1,145 @@
+/**
+ * The Kubernetes manifests in deploy/kubernetes, checked statically (there is no cluster here):
+ * each object against the Kubernetes API schema, and against what the images and the services'
+ * configuration actually are: ports, probes, variables, stages and shutdown times.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { apiEnvSchema, loadConfig, PIPELINES, workerEnvSchema } from '@conveyor/shared';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { Service } from 'kubernetes-models/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { describe, expect, test } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { selectStages } from '../apps/worker/src/stage-selection.js';
+
+const dir = new URL('../deploy/kubernetes/', import.meta.url);
+const root = new URL('..', import.meta.url);
+const readText = (url: URL) => readFileSync(url, 'utf8');
+
+interface Kustomization {
+  resources: string[];
+  images: { name: string; newName?: string; newTag?: string }[];
+}
+const kustomization = parseAllDocuments(readText(new URL('kustomization.yaml', dir)))[0]!.toJS() as Kustomization;
+
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string } } & Record<string, unknown>;
+const manifests: Manifest[] = kustomization.resources.flatMap((file) =>
+  parseAllDocuments(readText(new URL(file, dir))).map((document) => {
+    expect(document.errors, file).toEqual([]);
+    return document.toJS() as Manifest;
+  }),
+);
+const ofKind = <T>(kind: string) => manifests.filter((manifest) => manifest.kind === kind) as unknown as T[];
+const deployments = ofKind<Deployment>('Deployment');
+const deployment = (name: string) => deployments.find((candidate) => candidate.metadata?.name === name)!;
+const container = (name: string) => deployment(name).spec!.template.spec!.containers[0]!;
+
+/** What each image is: the Dockerfile it is built from and the configuration its process reads. */
+const images = {
+  'conveyor-api': { dockerfile: 'Dockerfile.api', schema: apiEnvSchema },
+  'conveyor-worker': { dockerfile: 'Dockerfile.worker', schema: workerEnvSchema },
+} as const;
+type ImageName = keyof typeof images;
+
+/** The container's environment as its process would see it, Secret values stood in for. */
+function environmentOf(name: string): Record<string, string> {
+  const standIns: Record<string, string> = { REDIS_URL: 'redis://redis.example:6379', ADMIN_TOKEN: 'a-token-of-sixteen+' };
+  return Object.fromEntries((container(name).env ?? []).map((variable) => [variable.name, variable.value ?? standIns[variable.name] ?? 'unknown secret']));
+}
+
+describe('deploy/kubernetes', () => {
+  test('kustomization.yaml lists every manifest in the folder, and each names an image it sets a tag for', () => {
+    const files = readdirSync(dir).filter((file) => /\.ya?ml$/.test(file) && file !== 'kustomization.yaml');
+    expect([...kustomization.resources].sort()).toEqual(files.sort());
+    expect(kustomization.images.map((image) => image.name).sort()).toEqual(Object.keys(images).sort());
+    for (const image of kustomization.images) expect(image.newTag, image.name).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  test('every object is valid against the Kubernetes API schema of its kind', () => {
+    const models: Record<string, new (data: never) => { validate(): void }> = { Deployment, Service, PodDisruptionBudget };
+    expect(manifests.length).toBeGreaterThanOrEqual(6);
+    for (const manifest of manifests) {
+      const Model = models[manifest.kind];
+      expect(Model, `${manifest.kind} ${manifest.metadata.name}: no schema checked`).toBeDefined();
+      expect(() => new Model!(manifest as never).validate(), `${manifest.kind} ${manifest.metadata.name}`).not.toThrow();
+    }
+  });
+
+  test.each(['conveyor-api', 'conveyor-worker', 'conveyor-worker-embed'])('%s selects its own pods and runs an image built here, as the image user, read-only', (name) => {
+    const spec = deployment(name).spec!;
+    expect(spec.template.metadata!.labels).toMatchObject(spec.selector.matchLabels!);
+    const image = container(name).image as ImageName;
+    expect(Object.keys(images)).toContain(image);
+    // The image's own command runs (tini, then node): no command or args override it.
+    expect(container(name).command).toBeUndefined();
+    expect(container(name).args).toBeUndefined();
+    const dockerfile = readText(new URL(images[image].dockerfile, root));
+    expect(dockerfile).toMatch(/^USER node$/m);
+    // `node` is uid 1000 in the official Node images.
+    expect(spec.template.spec!.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+    expect(container(name).securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
+  });
+
+  test.each(['conveyor-api', 'conveyor-worker', 'conveyor-worker-embed'])('%s sets only variables its configuration knows, with values it accepts', (name) => {
+    const schema = images[container(name).image as ImageName].schema;
+    const env = environmentOf(name);
+    for (const variable of Object.keys(env)) expect(Object.keys(schema.shape), `${name}: ${variable}`).toContain(variable);
+    expect(() => loadConfig(schema, env)).not.toThrow();
+    const redis = container(name).env!.find((variable) => variable.name === 'REDIS_URL')!;
+    expect(redis.valueFrom?.secretKeyRef).toMatchObject({ name: 'conveyor', key: 'REDIS_URL' });
+    expect(redis.valueFrom?.secretKeyRef?.optional).toBeFalsy();
+  });
+
+  test('the API takes ADMIN_TOKEN from the Secret when it is there, and runs without it', () => {
+    const token = container('conveyor-api').env!.find((variable) => variable.name === 'ADMIN_TOKEN');
+    expect(token?.valueFrom?.secretKeyRef).toEqual({ name: 'conveyor', key: 'ADMIN_TOKEN', optional: true });
+    const { ADMIN_TOKEN: _absent, ...withoutToken } = environmentOf('conveyor-api');
+    expect(loadConfig(apiEnvSchema, withoutToken).ADMIN_TOKEN).toBeUndefined();
+  });
+
+  test.each([
+    ['conveyor-api', 'PORT'],
+    ['conveyor-worker', 'WORKER_PORT'],
+    ['conveyor-worker-embed', 'WORKER_PORT'],
+  ] as const)('%s declares the port its process listens on (%s) and probes /healthz and /readyz there', (name, portVariable) => {
+    const schema = images[container(name).image as ImageName].schema;
+    const config = loadConfig(schema, environmentOf(name)) as Record<string, unknown>;
+    const [port] = container(name).ports!;
+    expect(port!.containerPort).toBe(config[portVariable]);
+    expect(readText(new URL(images[container(name).image as ImageName].dockerfile, root))).toMatch(new RegExp(`^EXPOSE ${port!.containerPort}$`, 'm'));
+    expect(container(name).livenessProbe?.httpGet).toMatchObject({ path: '/healthz', port: port!.name });
+    expect(container(name).readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port: port!.name });
+    const annotations = deployment(name).spec!.template.metadata!.annotations!;
+    expect(annotations['prometheus.io/port']).toBe(String(port!.containerPort));
+    expect(annotations['prometheus.io/path']).toBe('/metrics');
+  });
+
+  test('the Service sends traffic to the API pods on their named HTTP port', () => {
+    const [service] = ofKind<Service>('Service');
+    expect(service!.spec!.selector).toEqual(deployment('conveyor-api').spec!.selector.matchLabels);
+    expect(service!.spec!.ports![0]!.targetPort).toBe(container('conveyor-api').ports![0]!.name);
+  });
+
+  test.each(['conveyor-api', 'conveyor-worker', 'conveyor-worker-embed'])('%s is given longer to stop than its drain (preStop + SHUTDOWN_GRACE_MS + 2 s)', (name) => {
+    const schema = images[container(name).image as ImageName].schema;
+    const graceMs = loadConfig(schema, environmentOf(name)).SHUTDOWN_GRACE_MS;
+    const preStop = container(name).lifecycle?.preStop?.exec?.command;
+    const preStopMs = preStop ? Number(preStop[1]) * 1000 : 0;
+    expect(deployment(name).spec!.template.spec!.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(preStopMs + graceMs + 2000);
+  });
+
+  test('the two kinds of worker together serve every stage of every pipeline, the embed stage by its own pods', () => {
+    const stagesOf = (name: string) => selectStages(environmentOf(name).WORKER_STAGES).map((s) => `${s.pipeline.name}:${s.stage}`);
+    const all = PIPELINES.flatMap((pipeline) => pipeline.stages.map((stage) => `${pipeline.name}:${stage}`));
+    expect(stagesOf('conveyor-worker-embed')).toEqual(['documents:embed']);
+    expect([...stagesOf('conveyor-worker'), ...stagesOf('conveyor-worker-embed')].sort()).toEqual([...all].sort());
+  });
+
+  test('disruption budgets keep an API pod serving and take workers down one at a time', () => {
+    const budgets = ofKind<PodDisruptionBudget>('PodDisruptionBudget');
+    const budgetFor = (name: string) => budgets.find((budget) => JSON.stringify(budget.spec!.selector!.matchLabels) === JSON.stringify(deployment(name).spec!.selector.matchLabels));
+    expect(budgetFor('conveyor-api')?.spec?.minAvailable).toBe(1);
+    expect(budgetFor('conveyor-worker')?.spec?.maxUnavailable).toBe(1);
+    expect(deployment('conveyor-api').spec!.replicas).toBeGreaterThan(1);
+  });
+});
