@@ -59,7 +59,7 @@ export const PROBLEMS = {
   'not-found': {
     status: 404,
     title: 'No such route',
-    help: 'The path or method does not exist. GET /docs shows every route.',
+    help: 'No route has this path (a path that exists with another method is a 405 instead). GET /docs shows every route.',
   },
   'method-not-allowed': {
     status: 405,

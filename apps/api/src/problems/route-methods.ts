@@ -4,7 +4,7 @@ type HTTPMethod = FindMyWay.HTTPMethod;
 
 /**
  * Which methods the API's routes take at a path, for the 405 answer: a request whose path is a
- * route but whose method is not (PATCH /jobs, GET /jobs/batch) is told which methods are, in an
+ * route but whose method is not (PATCH /jobs, PUT /jobs/:id) is told which methods are, in an
  * `Allow` header (RFC 9110), instead of a 404 that suggests the path is wrong. The routes are
  * the app's own, recorded as they are added; only requests that found no route look here.
  */
