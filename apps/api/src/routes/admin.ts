@@ -13,7 +13,8 @@ const adminRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, { 
       onRequest: app.requireAdmin,
       schema: {
         tags: ['admin'],
-        operationId: 'broadcast', summary: 'Broadcast a message to every worker',
+        operationId: 'broadcast',
+        summary: 'Broadcast a message to every worker',
         description:
           'Published once on the control channel; every live worker receives it and acts: `invalidate-model-cache` drops the built-in models\' cached state (they reload on next use), `reload-config` re-reads the settings kept in Redis. Requires ADMIN_TOKEN.',
         headers: adminHeaders,

@@ -9,7 +9,8 @@ const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['dead letters'],
-        operationId: 'listDeadLetters', summary: "List a queue's dead-lettered jobs, newest first",
+        operationId: 'listDeadLetters',
+        summary: "List a queue's dead-lettered jobs, newest first",
         params: queueParamsSchema,
         querystring: deadListQuerySchema,
         response: { 200: deadListSchema, ...problemResponses(400, 404, 503) },
@@ -23,7 +24,8 @@ const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['dead letters'],
-        operationId: 'retryDeadLetters', summary: "Retry a queue's dead-lettered jobs, oldest first",
+        operationId: 'retryDeadLetters',
+        summary: "Retry a queue's dead-lettered jobs, oldest first",
         params: queueParamsSchema,
         querystring: retryAllQuerySchema,
         response: { 200: retryAllSchema, ...problemResponses(400, 404, 503) },

@@ -38,7 +38,8 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number }> = asy
     {
       schema: {
         tags: ['documents'],
-        operationId: 'uploadDocument', summary: 'Upload a document for processing',
+        operationId: 'uploadDocument',
+        summary: 'Upload a document for processing',
         description:
           'multipart/form-data with the document in the field `file`; optional fields `pipeline`, `priority`, `metadata` (JSON object of strings), `max_attempts`, `timeout_ms`. The document is stored with the job and freed when the job record expires.',
         headers: idempotencyHeadersSchema,

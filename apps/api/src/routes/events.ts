@@ -14,7 +14,8 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
     {
       schema: {
         tags: ['events'],
-        operationId: 'streamJobEvents', summary: "A job's events as Server-Sent Events",
+        operationId: 'streamJobEvents',
+        summary: "A job's events as Server-Sent Events",
         description:
           'First a `state` event with the job as GET /jobs/:id shows it (so a client that connects late misses nothing), then one event per transition (queued, active, progress, stage-completed, failed, retrying, completed, dead, cancelled) with its JSON, in order. The stream ends after the terminal event (completed, dead, cancelled). Comment lines every SSE_HEARTBEAT keep proxies from closing it.',
         params: jobIdParamsSchema,
@@ -59,7 +60,8 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
     {
       schema: {
         tags: ['events'],
-        operationId: 'streamQueueEvents', summary: "Every job event of a queue as Server-Sent Events (for dashboards)",
+        operationId: 'streamQueueEvents',
+        summary: "Every job event of a queue as Server-Sent Events (for dashboards)",
         querystring: z.object({ queue: z.string().min(1).describe('queue name, e.g. inference') }),
         response: { 200: z.string().describe('text/event-stream'), ...problemResponses(400, 404) },
       },

@@ -17,7 +17,8 @@ const historyRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, 
       onRequest: app.requireAdmin,
       schema: {
         tags: ['admin'],
-        operationId: 'readHistory', summary: "Read a stage's stream history, oldest first",
+        operationId: 'readHistory',
+        summary: "Read a stage's stream history, oldest first",
         description:
           "The entries still kept in the stage's three lane streams, merged in entry ID order, with each job's status now. `from`/`to` take entry IDs or ISO times. Requires ADMIN_TOKEN.",
         params: queueParamsSchema,
@@ -37,7 +38,8 @@ const historyRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, 
       onRequest: app.requireAdmin,
       schema: {
         tags: ['admin'],
-        operationId: 'replayHistory', summary: 'Replay a range of history as new jobs',
+        operationId: 'replayHistory',
+        summary: 'Replay a range of history as new jobs',
         description:
           "Each job seen in the range of the stage's history is submitted again as a new job (new ID) on the queue's first stage, with the same input, options and document, and `metadata.replay_of` set to the original job's ID. A job whose input is gone (record expired) is skipped with the reason. All of a call's jobs are enqueued at once or none (503 over MAX_BACKLOG). Requires ADMIN_TOKEN.",
         params: queueParamsSchema,

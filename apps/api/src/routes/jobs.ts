@@ -18,7 +18,8 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
     {
       schema: {
         tags: ['jobs'],
-        operationId: 'createJob', summary: 'Submit an inference job',
+        operationId: 'createJob',
+        summary: 'Submit an inference job',
         description: 'Stores the job and answers at once. 202 for a new job; 200 when an Idempotency-Key matched an earlier request (the same job is returned).',
         headers: idempotencyHeadersSchema,
         body: createJobSchema,
@@ -41,7 +42,8 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
       bodyLimit: maxBatchBytes,
       schema: {
         tags: ['jobs'],
-        operationId: 'createJobBatch', summary: 'Submit up to 1,000 inference jobs for one queue at once',
+        operationId: 'createJobBatch',
+        summary: 'Submit up to 1,000 inference jobs for one queue at once',
         description:
           'Each item is what POST /jobs takes, plus an optional `idempotency_key`. All are stored in one step, or none (a bad item, a reused key or a full queue refuses the whole batch). 202 with the jobs in request order.',
         body: createBatchSchema,
@@ -60,7 +62,8 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
     {
       schema: {
         tags: ['jobs'],
-        operationId: 'getJob', summary: 'Read a job: status, attempts, result, error, timestamps',
+        operationId: 'getJob',
+        summary: 'Read a job: status, attempts, result, error, timestamps',
         params: jobIdParamsSchema,
         response: { 200: jobViewSchema, ...problemResponses(404, 503) },
       },
@@ -77,7 +80,8 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
     {
       schema: {
         tags: ['jobs'],
-        operationId: 'getStageOutput', summary: "A finished stage's whole output",
+        operationId: 'getStageOutput',
+        summary: "A finished stage's whole output",
         description: 'GET /jobs/:id shows a preview of large outputs (output_truncated: true); this returns the output whole, as JSON.',
         params: jobIdParamsSchema.extend({ stage: z.string().min(1).max(100) }),
         response: { 200: z.unknown().describe('the output, as the stage returned it'), ...problemResponses(404, 503) },
@@ -95,7 +99,8 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
     {
       schema: {
         tags: ['jobs'],
-        operationId: 'cancelJob', summary: 'Cancel a job that has not finished',
+        operationId: 'cancelJob',
+        summary: 'Cancel a job that has not finished',
         description:
           'A queued, delayed or retrying job never runs. An active job\'s processor gets its AbortSignal fired and the job ends `cancelled`. A finished job (completed, dead, cancelled) is a 409.',
         params: jobIdParamsSchema,
@@ -113,7 +118,8 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
     {
       schema: {
         tags: ['jobs'],
-        operationId: 'retryJob', summary: 'Retry a dead-lettered job',
+        operationId: 'retryJob',
+        summary: 'Retry a dead-lettered job',
         description: 'Queues the job again on the stage where it died, with the same ID and a fresh count of attempts. Its error history is kept.',
         params: jobIdParamsSchema,
         response: { 202: acceptedJobSchema, ...problemResponses(404, 409, 503) },

@@ -13,7 +13,8 @@ const problemsRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['health'],
-        operationId: 'getProblem', summary: 'Explain a problem type',
+        operationId: 'getProblem',
+        summary: 'Explain a problem type',
         params: z.object({ slug: z.string() }),
         response: { 200: explanation, ...problemResponses(404) },
       },

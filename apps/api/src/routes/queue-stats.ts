@@ -14,7 +14,8 @@ const queueStatsRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['queues'],
-        operationId: 'listQueues', summary: 'Statistics of every queue',
+        operationId: 'listQueues',
+        summary: 'Statistics of every queue',
         description,
         response: { 200: queueListSchema, ...problemResponses(503) },
       },
@@ -30,7 +31,8 @@ const queueStatsRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['queues'],
-        operationId: 'getQueue', summary: 'Statistics of one queue',
+        operationId: 'getQueue',
+        summary: 'Statistics of one queue',
         description,
         params: queueParamsSchema,
         response: { 200: queueStatsSchema, ...problemResponses(400, 404, 503) },
