@@ -15,8 +15,9 @@ const logger = createLogger('api', config.LOG_LEVEL);
 const app = await buildApp({ config, logger });
 
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close Redis; a second signal or
-// the grace period running out exits at once.
-closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+// the grace period running out exits at once. Not on 'beforeExit': the loop empties only after
+// the app closed itself (a Redis it cannot use), and the exit code it set must stand, not a 0.
+closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, skip: ['beforeExit'] }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'stopping after an error');
   else app.log.info({ signal }, 'shutting down');
   await app.close();

@@ -1,7 +1,33 @@
 import type { Redis } from 'ioredis';
 
-export class UnsafeRedisError extends Error {
-  readonly code = 'REDIS_UNSAFE_EVICTION';
+/** Redis answers but cannot be used as configured: the process stops rather than run wrongly. */
+export class UnusableRedisError extends Error {
+  constructor(
+    readonly code: 'REDIS_UNSAFE_EVICTION' | 'REDIS_NO_SUCH_DATABASE',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UnusableRedisError';
+  }
+}
+
+/**
+ * ioredis selects the URL's database (`redis://host:6379/3`) on every connect, but when Redis
+ * refuses it (a number past its `databases` setting, or Redis Cluster, which has database 0 only)
+ * it reports the error and carries on in database 0: jobs would be written where no process of
+ * the intended deployment looks. Select it again and stop if Redis refuses.
+ */
+export async function checkDatabase(redis: Redis): Promise<void> {
+  const db = redis.options.db ?? 0;
+  if (db === 0) return;
+  try {
+    await redis.select(db);
+  } catch (error) {
+    throw new UnusableRedisError(
+      'REDIS_NO_SUCH_DATABASE',
+      `REDIS_URL selects database ${db}, which Redis refuses (${(error as Error).message}). Use a database this Redis has: 0 to one less than its "databases" setting (16 by default), and only 0 on Redis Cluster.`,
+    );
+  }
 }
 
 /**
@@ -20,6 +46,6 @@ export async function checkEvictionPolicy(redis: Redis, logger: { warn(message: 
   }
   if (policy === undefined || policy === 'noeviction') return;
   const message = `Redis maxmemory-policy is "${policy}": under memory pressure Redis will delete streams and job records, losing jobs. Set it to noeviction (CONFIG SET maxmemory-policy noeviction, or in redis.conf).`;
-  if (production) throw new UnsafeRedisError(message);
+  if (production) throw new UnusableRedisError('REDIS_UNSAFE_EVICTION', message);
   logger.warn(message);
 }

@@ -97,11 +97,16 @@ export class ApiProcess extends AppProcess {
   }
 }
 
-/** Starts `apps/api/dist/server.js` on a free port and waits until `/readyz` answers 200. */
-export async function startApi({ redisUrl, prefix, env = {}, nodeFlags }: ProcessEnv): Promise<ApiProcess> {
+/** Starts `apps/api/dist/server.js` on a free port without waiting for it (see `startApi`). */
+export async function launchApi({ redisUrl, prefix, env = {}, nodeFlags }: ProcessEnv): Promise<ApiProcess> {
   const port = await freePort();
   const child = spawnNode('apps/api/dist/server.js', { REDIS_URL: redisUrl, KEY_PREFIX: prefix, PORT: String(port), HOST: '127.0.0.1', ...env }, nodeFlags);
-  const api = new ApiProcess(child, `http://127.0.0.1:${port}`);
+  return new ApiProcess(child, `http://127.0.0.1:${port}`);
+}
+
+/** Starts `apps/api/dist/server.js` on a free port and waits until `/readyz` answers 200. */
+export async function startApi(options: ProcessEnv): Promise<ApiProcess> {
+  const api = await launchApi(options);
   await waitFor(
     async () => {
       if (!api.running) throw new Error(api.describe());
@@ -119,10 +124,15 @@ export class WorkerProcess extends AppProcess {
   healthPort = 0;
 }
 
-/** Starts `apps/worker/dist/main.js` (health listener on a free port) and waits until it runs. */
-export async function startWorker({ redisUrl, prefix, env = {}, nodeFlags }: ProcessEnv): Promise<WorkerProcess> {
+/** Starts `apps/worker/dist/main.js` (health listener on a free port) without waiting for it. */
+export function launchWorker({ redisUrl, prefix, env = {}, nodeFlags }: ProcessEnv): WorkerProcess {
   const child = spawnNode('apps/worker/dist/main.js', { REDIS_URL: redisUrl, KEY_PREFIX: prefix, WORKER_PORT: '0', WORKER_HOST: '127.0.0.1', ...env }, nodeFlags);
-  const worker = new WorkerProcess(`worker ${child.pid}`, child);
+  return new WorkerProcess(`worker ${child.pid}`, child);
+}
+
+/** Starts `apps/worker/dist/main.js` (health listener on a free port) and waits until it runs. */
+export async function startWorker(options: ProcessEnv): Promise<WorkerProcess> {
+  const worker = launchWorker(options);
   await waitFor(
     () => {
       if (!worker.running) throw new Error(worker.describe());

@@ -1,4 +1,4 @@
-import { checkEvictionPolicy, createRedis, ensureGroups, PIPELINES, UnsafeRedisError, type ApiConfig } from '@conveyor/shared';
+import { checkDatabase, checkEvictionPolicy, createRedis, ensureGroups, PIPELINES, UnusableRedisError, type ApiConfig } from '@conveyor/shared';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 
@@ -11,7 +11,8 @@ declare module 'fastify' {
 /**
  * The API's Redis connection, fail-fast: while Redis is unreachable a request gets a 503
  * within a second rather than hanging. Each time the connection becomes ready the consumer
- * groups are (re)created, so autoscalers find them before any worker starts.
+ * groups are (re)created, so autoscalers find them before any worker starts; a Redis that cannot
+ * be used as configured (no such database; an evicting one in production) stops the API.
  */
 export default fp(
   async (app, { config }: { config: ApiConfig }) => {
@@ -24,14 +25,18 @@ export default fp(
     });
     redis.on('ready', () => {
       lastError = '';
-      ensureGroups(redis, config.KEY_PREFIX, PIPELINES)
+      checkDatabase(redis)
+        .then(() => ensureGroups(redis, config.KEY_PREFIX, PIPELINES))
         .then(() => checkEvictionPolicy(redis, app.log, config.NODE_ENV === 'production'))
         .catch((error: Error) => {
-          app.log.fatal({ err: error.message }, 'Redis is not usable as configured; stopping');
-          if (error instanceof UnsafeRedisError) {
-            process.exitCode = 1;
-            void app.close();
+          if (!(error instanceof UnusableRedisError)) {
+            // The connection dropped meanwhile: all of this runs again when it is back.
+            app.log.warn({ err: error.message }, 'could not prepare Redis; trying again on reconnect');
+            return;
           }
+          app.log.fatal({ err: error.message, code: error.code }, `Redis is not usable as configured; stopping: ${error.message}`);
+          process.exitCode = 1;
+          void app.close();
         });
     });
     app.decorate('redis', redis);

@@ -1,0 +1,89 @@
+import { launchApi, launchWorker, RedisServer, startApi, startWorker, waitFor, type AppProcess } from '@conveyor/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+/**
+ * A Redis that answers but cannot be used as configured stops the API and the worker with exit
+ * code 1 and a log line that says what to change, before either writes anything: a database the
+ * server does not have (ioredis would carry on in database 0), or, in production, a
+ * maxmemory-policy that lets Redis delete jobs.
+ */
+let server: RedisServer;
+let root: Redis;
+
+beforeAll(async () => {
+  server = await RedisServer.start();
+  root = new Redis(server.url);
+});
+
+afterAll(async () => {
+  root?.disconnect();
+  await server?.stop();
+});
+
+async function keyspace(): Promise<string> {
+  return (await root.info('keyspace')).split('\n').filter((line) => line.startsWith('db')).join(' ');
+}
+
+async function refusal(process: AppProcess, said: RegExp): Promise<void> {
+  const exit = await Promise.race([process.exited, new Promise((resolve) => setTimeout(resolve, 15_000, 'still running'))]);
+  if (exit === 'still running') process.signal('SIGKILL');
+  expect(exit, process.describe()).toEqual({ code: 1, signal: null });
+  const fatal = process.logs().find((line) => line['level'] === 60);
+  expect(JSON.stringify(fatal), process.describe()).toMatch(said);
+}
+
+describe('the database in REDIS_URL', () => {
+  test('one the server does not have stops the API and the worker, and nothing is written anywhere', async () => {
+    await root.flushall();
+    const redisUrl = `${server.url}/99`;
+    const api = await launchApi({ redisUrl, prefix: 'conveyor' });
+    const worker = launchWorker({ redisUrl, prefix: 'conveyor' });
+    const said = /REDIS_URL selects database 99, which Redis refuses \(ERR DB index is out of range\)\. Use a database this Redis has/;
+    await Promise.all([refusal(api, said), refusal(worker, said)]);
+    expect(await keyspace()).toBe('');
+  });
+
+  test('one it has is where every key goes', async () => {
+    await root.flushall();
+    const redisUrl = `${server.url}/3`;
+    const [api, worker] = await Promise.all([startApi({ redisUrl, prefix: 'conveyor' }), startWorker({ redisUrl, prefix: 'conveyor' })]);
+    try {
+      const submitted = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: 'db 3' }) });
+      const { job_id } = (await submitted.json()) as { job_id: string };
+      await waitFor(async () => ((await (await fetch(`${api.url}/jobs/${job_id}`)).json()) as { status: string }).status === 'completed', 'the job to complete');
+      expect(await keyspace()).toMatch(/^db3:keys=\d+/);
+    } finally {
+      await Promise.all([api.stop(), worker.stop()]);
+    }
+  });
+});
+
+describe('an evicting maxmemory-policy', () => {
+  test('stops the API and the worker in production', async () => {
+    await root.flushall();
+    await root.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    try {
+      const env = { NODE_ENV: 'production' };
+      const api = await launchApi({ redisUrl: server.url, prefix: 'conveyor', env });
+      const worker = launchWorker({ redisUrl: server.url, prefix: 'conveyor', env });
+      const said = /maxmemory-policy is \\"allkeys-lru\\": under memory pressure Redis will delete streams and job records.*Set it to noeviction/;
+      await Promise.all([refusal(api, said), refusal(worker, said)]);
+    } finally {
+      await root.config('SET', 'maxmemory-policy', 'noeviction');
+    }
+  });
+
+  test('is a warning elsewhere, and both run', async () => {
+    await root.config('SET', 'maxmemory-policy', 'volatile-lru');
+    try {
+      const [api, worker] = await Promise.all([startApi({ redisUrl: server.url, prefix: 'conveyor' }), startWorker({ redisUrl: server.url, prefix: 'conveyor' })]);
+      await Promise.all([api.stop(), worker.stop()]);
+      for (const process of [api, worker]) {
+        expect(process.logs().some((line) => line['level'] === 40 && String(line['msg']).includes('maxmemory-policy is "volatile-lru"')), process.describe()).toBe(true);
+      }
+    } finally {
+      await root.config('SET', 'maxmemory-policy', 'noeviction');
+    }
+  });
+});
