@@ -1,4 +1,5 @@
-import { freePort, RedisServer } from '@conveyor/testing';
+import { freePort, RedisServer, waitFor } from '@conveyor/testing';
+import { Redis } from 'ioredis';
 import { expect, test } from 'vitest';
 import { buildTestApp } from './test-app.js';
 
@@ -17,6 +18,30 @@ test('while Redis is unreachable, POST answers 503 with Retry-After within a sec
     expect((await app.inject({ url: '/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ' })).statusCode).toBe(503);
   } finally {
     await app.close();
+  }
+});
+
+test('/readyz says why Redis does not answer: the connection\'s own error, such as a wrong password', async () => {
+  const server = await RedisServer.start();
+  const root = new Redis(server.url);
+  await root.config('SET', 'requirepass', 'right-password');
+  root.disconnect();
+  const closedPort = await freePort();
+  const wrong = await buildTestApp(`redis://:wrong-password@127.0.0.1:${server.port}`, 'wrong', { EXPECT_REDIS_DOWN: '1' });
+  const closed = await buildTestApp(`redis://127.0.0.1:${closedPort}`, 'closed', { EXPECT_REDIS_DOWN: '1' });
+  try {
+    for (const [app, why] of [
+      [wrong, /^Redis does not answer: WRONGPASS invalid username-password pair/],
+      [closed, new RegExp(`^Redis does not answer: connect ECONNREFUSED 127\\.0\\.0\\.1:${closedPort}`)],
+    ] as const) {
+      await waitFor(() => app.redisConnectionError() !== undefined, 'a connection error');
+      const response = await app.inject({ url: '/readyz' });
+      expect(response.statusCode).toBe(503);
+      expect(response.json().detail).toMatch(why);
+    }
+  } finally {
+    await Promise.all([wrong.close(), closed.close()]);
+    await server.stop();
   }
 });
 

@@ -40,8 +40,8 @@ export async function checkEvictionPolicy(redis: Redis, logger: { warn(message: 
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
     policy = reply[1];
-  } catch {
-    logger.warn('could not read maxmemory-policy (CONFIG is disabled here); make sure it is noeviction, or Redis may delete jobs under memory pressure');
+  } catch (error) {
+    logger.warn(`could not read maxmemory-policy (${(error as Error).message}); make sure it is noeviction, or Redis may delete jobs under memory pressure`);
     return;
   }
   if (policy === undefined || policy === 'noeviction') return;

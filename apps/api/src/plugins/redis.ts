@@ -5,6 +5,8 @@ import type { Redis } from 'ioredis';
 declare module 'fastify' {
   interface FastifyInstance {
     redis: Redis;
+    /** While the connection is not ready, the last error it reported (WRONGPASS, ECONNREFUSED ...), for /readyz. */
+    redisConnectionError(): string | undefined;
   }
 }
 
@@ -40,6 +42,7 @@ export default fp(
         });
     });
     app.decorate('redis', redis);
+    app.decorate('redisConnectionError', () => (redis.status === 'ready' || lastError === '' ? undefined : lastError));
     app.addHook('onClose', async () => {
       await redis.quit().catch(() => redis.disconnect());
     });

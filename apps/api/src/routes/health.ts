@@ -16,7 +16,10 @@ const healthRoutes: FastifyPluginAsyncZod = async (app) => {
       try {
         await app.redis.ping();
       } catch (error) {
-        throw new ProblemError('service-unavailable', `Redis does not answer: ${(error as Error).message}`, {}, { 'retry-after': '1' });
+        // ioredis's own error here ("Stream isn't writeable ...") only says the connection is down;
+        // the connection's last error says why (a wrong password, a refused port).
+        const why = app.redisConnectionError() ?? (error as Error).message;
+        throw new ProblemError('service-unavailable', `Redis does not answer: ${why}`, {}, { 'retry-after': '1' });
       }
       return { status: 'ready' };
     },
