@@ -15,7 +15,11 @@ export function parseDuration(text: string): number | undefined {
   return Number(match[1]) * durationUnits[match[2] ?? 'ms']!;
 }
 
-const duration = (fallback: string) =>
+/**
+ * A duration setting. `least` is the shortest that works: a 0 would turn an interval into a busy
+ * loop, a blocking read into one that never returns (BLOCK 0), or a retention into deletion.
+ */
+const duration = (fallback: string, least = '0ms') =>
   z
     .string()
     .default(fallback)
@@ -23,6 +27,10 @@ const duration = (fallback: string) =>
       const ms = parseDuration(text);
       if (ms === undefined) {
         ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write e.g. 250ms, 30s, 5m, 7d` });
+        return z.NEVER;
+      }
+      if (ms < parseDuration(least)!) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is shorter than the least it can be, ${least}` });
         return z.NEVER;
       }
       return ms;
@@ -87,9 +95,9 @@ const commonSchema = {
   LOG_LEVEL: logLevel,
   NODE_ENV: z.string().default('development'),
   /** Finished job records (and their documents) expire after this long. */
-  JOB_RETENTION: duration('7d'),
+  JOB_RETENTION: duration('7d', '1s'),
   /** A held job's lease; the worker renews it while the job runs. */
-  LEASE_MS: duration('30s'),
+  LEASE_MS: duration('30s', '1s'),
   /** Attempts per stage before a job is dead-lettered. */
   MAX_ATTEMPTS: integer(3, 1, 100),
   /** Largest accepted document upload. */
@@ -107,7 +115,7 @@ const commonSchema = {
   /** Model names served by OPENAI_BASE_URL's /embeddings. */
   OPENAI_EMBEDDING_MODELS: nameList,
   /** How long one request to OPENAI_BASE_URL may take. */
-  OPENAI_TIMEOUT_MS: duration('120s'),
+  OPENAI_TIMEOUT_MS: duration('120s', '100ms'),
 };
 
 /** Settings that only make sense together: adapter models need the adapter's URL, and may not shadow built-ins. */
@@ -153,7 +161,7 @@ export const apiEnvSchema = z.object({
   /** Browser origins allowed to call the API from their pages (CORS); empty for none. */
   CORS_ORIGINS: originList,
   /** Comment lines sent this often keep proxies from closing idle event streams. */
-  SSE_HEARTBEAT: duration('15s'),
+  SSE_HEARTBEAT: duration('15s', '100ms'),
   /** Most undone jobs (undelivered + pending) a queue's first stage may hold before POST answers 503; 0 for no limit. */
   MAX_BACKLOG: integer(100_000, 0),
 }).superRefine(checkModelSettings);
@@ -168,7 +176,7 @@ export const workerEnvSchema = z.object({
     .regex(/^[A-Za-z0-9_.:-]{1,200}$/, 'may hold only letters, digits, "_", ".", ":" and "-"')
     .optional(),
   /** How long one blocking read waits for new entries before the loop looks around again. */
-  BLOCK_MS: duration('5s'),
+  BLOCK_MS: duration('5s', '100ms'),
   /** Port of the worker's health listener (`/healthz`, `/readyz`); 0 picks a free port, -1 turns it off. */
   WORKER_PORT: integer(9464, -1, 65_535),
   WORKER_HOST: z.string().default('0.0.0.0'),
@@ -181,11 +189,11 @@ export const workerEnvSchema = z.object({
   /** Acknowledged stream entries are kept this long for history and replay, then trimmed. */
   STREAM_HISTORY: duration('1h'),
   /** How often a worker trims streams and prunes consumers that left. */
-  TRIM_INTERVAL: duration('10s'),
+  TRIM_INTERVAL: duration('10s', '10ms'),
   /** How often a worker promotes due delayed jobs and takes over jobs whose lease lapsed. */
-  MAINTENANCE_INTERVAL: duration('1s'),
+  MAINTENANCE_INTERVAL: duration('1s', '10ms'),
   /** Consumers with nothing pending and idle this long are removed from their groups. */
-  CONSUMER_RETENTION: duration('1h'),
+  CONSUMER_RETENTION: duration('1h', '1s'),
   /** Log each transition at info level (otherwise debug). */
   LOG_TRANSITIONS: booleanFlag(true),
 }).superRefine(checkModelSettings);

@@ -38,6 +38,25 @@ describe('configuration from the environment', () => {
     }
   });
 
+  test('a duration of 0 or close to it is refused where it would break the process, and taken where it means something', () => {
+    const refused: [string, string, string][] = [
+      ['BLOCK_MS', '0', '100ms'],
+      ['MAINTENANCE_INTERVAL', '0ms', '10ms'],
+      ['TRIM_INTERVAL', '0', '10ms'],
+      ['LEASE_MS', '10', '1s'],
+      ['JOB_RETENTION', '0s', '1s'],
+      ['CONSUMER_RETENTION', '0', '1s'],
+      ['OPENAI_TIMEOUT_MS', '5ms', '100ms'],
+    ];
+    for (const [name, value, least] of refused) {
+      expect(() => loadConfig(workerEnvSchema, { [name]: value }), name).toThrow(`${name} (got "${value}"): is shorter than the least it can be, ${least}`);
+    }
+    expect(() => loadConfig(apiEnvSchema, { SSE_HEARTBEAT: '0' })).toThrow(/SSE_HEARTBEAT .*the least it can be, 100ms/);
+    // The least itself is taken, and so is 0 where 0 has a meaning.
+    expect(loadConfig(workerEnvSchema, { LEASE_MS: '1s', BLOCK_MS: '100ms', MAINTENANCE_INTERVAL: '10ms' })).toMatchObject({ LEASE_MS: 1_000, BLOCK_MS: 100, MAINTENANCE_INTERVAL: 10 });
+    expect(loadConfig(workerEnvSchema, { PRIORITY_AGING: '0', STREAM_HISTORY: '0ms', SHUTDOWN_GRACE_MS: '0' })).toMatchObject({ PRIORITY_AGING: 0, STREAM_HISTORY: 0, SHUTDOWN_GRACE_MS: 0 });
+  });
+
   test('an empty variable counts as unset', () => {
     expect(loadConfig(apiEnvSchema, { PORT: '', REDIS_URL: '' })).toMatchObject({ PORT: 3000, REDIS_URL: 'redis://127.0.0.1:6379' });
   });
