@@ -33,7 +33,7 @@ export default fp(
         .catch((error: Error) => {
           if (!(error instanceof UnusableRedisError)) {
             // The connection dropped meanwhile: all of this runs again when it is back.
-            app.log.warn({ err: error.message }, 'could not prepare Redis; trying again on reconnect');
+            app.log.warn({ err: error.message }, 'could not prepare Redis; this runs again each time the connection is back');
             return;
           }
           app.log.fatal({ err: error.message, code: error.code }, `Redis is not usable as configured; stopping: ${error.message}`);
