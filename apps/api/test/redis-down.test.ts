@@ -45,6 +45,56 @@ test('/readyz says why Redis does not answer: the connection\'s own error, such 
   }
 });
 
+test('when Redis takes too long to answer, a 503 does not claim nothing was written: it names the job to look up', async () => {
+  const server = await RedisServer.start();
+  const app = await buildTestApp(server.url, 'stall');
+  const staller = new Redis(server.url);
+  // Redis runs one thing at a time: a script that spins for 1.6 s keeps every other client
+  // waiting longer than the API's one-second command timeout, then runs what they sent.
+  const stall = () => staller.eval("local s = redis.call('TIME') while (redis.call('TIME')[1] - s[1]) * 1e6 + redis.call('TIME')[2] - s[2] < 1600000 do end return 1", 0);
+  try {
+    const post = (url: string, payload: unknown, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url, payload: payload as object, headers });
+    let stalled = stall();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const [single, batch, keyed] = await Promise.all([
+      post('/jobs', { model: 'echo', prompt: 'during a stall' }),
+      post('/jobs/batch', { jobs: [{ model: 'echo', prompt: 'b1' }, { model: 'echo', prompt: 'b2' }] }),
+      post('/jobs', { model: 'echo', prompt: 'keyed' }, { 'idempotency-key': 'stall-key-1' }),
+    ]);
+    await stalled;
+
+    expect(single.statusCode).toBe(503);
+    const jobId = single.json().job_id as string;
+    expect(single.json().detail).toMatch(new RegExp(`^Redis did not answer \\(Command timed out\\), so it is not known whether the job was stored\\. It was sent as ${jobId}: GET /jobs/${jobId} finds it if it was`));
+    expect(single.json().detail).not.toContain('Nothing was written');
+    // It was: Redis ran the script once the stall ended.
+    expect((await app.inject({ url: `/jobs/${jobId}` })).json()).toMatchObject({ id: jobId, input: { prompt: 'during a stall' } });
+
+    expect(batch.statusCode).toBe(503);
+    const jobIds = batch.json().job_ids as string[];
+    expect(jobIds).toHaveLength(2);
+    for (const id of jobIds) expect((await app.inject({ url: `/jobs/${id}` })).statusCode).toBe(200);
+
+    // With an Idempotency-Key the answer says to send it again, and doing so finds the stored job.
+    expect(keyed.statusCode).toBe(503);
+    expect(keyed.json().detail).toMatch(/not known: look before sending it again, or send POSTs with an Idempotency-Key so that sending again is safe/);
+    const again = await post('/jobs', { model: 'echo', prompt: 'keyed' }, { 'idempotency-key': 'stall-key-1' });
+    expect(again.statusCode).toBe(200);
+
+    // Cancelling during a stall: the same honest answer.
+    stalled = stall();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const cancel = await app.inject({ method: 'DELETE', url: `/jobs/${jobId}` });
+    await stalled;
+    expect(cancel.statusCode).toBe(503);
+    expect(cancel.json().detail).toMatch(/^Redis did not answer \(Command timed out\), so whether this request took effect is not known/);
+  } finally {
+    staller.disconnect();
+    await app.close();
+    await server.stop();
+  }
+});
+
 test('the API recovers by itself when Redis comes back', async () => {
   const server = await RedisServer.start();
   const app = await buildTestApp(server.url, 'back');

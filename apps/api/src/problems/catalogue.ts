@@ -114,7 +114,7 @@ export const PROBLEMS = {
   'service-unavailable': {
     status: 503,
     title: 'Redis is unavailable',
-    help: 'The API cannot reach Redis right now (restarting, failing over, out of memory). Nothing was written. Wait for Retry-After seconds and send the request again.',
+    help: 'The API cannot reach Redis right now (restarting, failing over, out of memory). The detail says whether anything was written: nothing, when Redis was unreachable or refused; not known, when it did not answer in time, and then a submission names its job IDs to look up (GET /jobs/{id}) before sending it again. Wait for Retry-After seconds. Requests with an Idempotency-Key are always safe to send again.',
   },
   'shutting-down': {
     status: 503,

@@ -4,18 +4,52 @@ import { ProblemError } from './problem-error.js';
  * Redis failures a client can do nothing about but wait: the connection is down or slow,
  * Redis is loading, read-only after a failover, or out of memory. They become a 503 with
  * Retry-After. Any other Redis reply error is a bug and stays a 500.
+ *
+ * What the 503 may promise depends on where the command got to. Refused before it was sent (no
+ * connection) or refused by Redis (a reply such as LOADING or OOM): nothing was written. Sent but
+ * unanswered (a timeout, or the connection lost while it was out): Redis may still run it, so the
+ * answer says the outcome is not known instead of claiming nothing was written.
  */
 const transientReply = /^(OOM|LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)\b/;
+const RETRY_AFTER = { 'retry-after': '1' };
 
 export function asRedisUnavailable(error: unknown): ProblemError | undefined {
   if (!(error instanceof Error)) return undefined;
-  const isReply = error.name === 'ReplyError';
-  const transient = isReply ? transientReply.test(error.message) : isConnectionError(error);
-  if (!transient) return undefined;
-  const detail = error.message.startsWith('OOM')
-    ? 'Redis is out of memory and refuses writes. Nothing was written.'
-    : `Redis is unreachable (${error.message}). Nothing was written.`;
-  return new ProblemError('service-unavailable', detail, {}, { 'retry-after': '1' });
+  if (error.name === 'ReplyError') {
+    if (!transientReply.test(error.message)) return undefined;
+    const detail = error.message.startsWith('OOM')
+      ? 'Redis is out of memory and refuses writes. Nothing was written.'
+      : `Redis refused the request for now (${error.message}). Nothing was written.`;
+    return new ProblemError('service-unavailable', detail, {}, RETRY_AFTER);
+  }
+  if (!isConnectionError(error)) return undefined;
+  if (!outcomeUnknown(error)) return new ProblemError('service-unavailable', `Redis is unreachable (${error.message}). Nothing was written.`, {}, RETRY_AFTER);
+  return new ProblemError(
+    'service-unavailable',
+    `Redis did not answer (${error.message}), so whether this request took effect is not known: look before sending it again, or send POSTs with an Idempotency-Key so that sending again is safe.`,
+    {},
+    RETRY_AFTER,
+  );
+}
+
+/**
+ * For a submission without idempotency keys whose outcome is not known: the job IDs it was sent
+ * with, so the client can look them up rather than send the jobs again and perhaps twice.
+ */
+export function submissionOutcomeUnknown(error: Error, jobIds: readonly string[]): ProblemError {
+  const [first] = jobIds;
+  const which = jobIds.length === 1 ? `the job was stored. It was sent as ${first}` : `the ${jobIds.length} jobs were stored (all or none). They were sent as ${first} and the others in job_ids`;
+  return new ProblemError(
+    'service-unavailable',
+    `Redis did not answer (${error.message}), so it is not known whether ${which}: GET /jobs/${first} finds it if it was. Send again only if that answers 404, or send an Idempotency-Key so that sending again is safe.`,
+    jobIds.length === 1 ? { job_id: first } : { job_ids: jobIds },
+    RETRY_AFTER,
+  );
+}
+
+/** Sent but unanswered: a timeout, or a connection lost while the command was out. */
+export function outcomeUnknown(error: unknown): boolean {
+  return error instanceof Error && isConnectionError(error) && !/enableOfflineQueue|Stream isn't writeable|ECONNREFUSED/.test(error.message);
 }
 
 function isConnectionError(error: Error): boolean {

@@ -24,6 +24,7 @@ import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { ProblemError } from '../problems/problem-error.js';
 import { queueFull } from '../problems/queue-full.js';
+import { outcomeUnknown, submissionOutcomeUnknown } from '../problems/redis-errors.js';
 import type { CreateJobBody } from '../schemas/create-job.js';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
 import { EnqueueCoalescer } from './enqueue-coalescer.js';
@@ -80,7 +81,7 @@ export class JobService {
     if (idempotencyKey !== undefined) return (await this.#submit(pipeline, [job]))[0]!;
     // Without a key, a job shares its script call with the others submitted in the same turn.
     const stage = firstStage(pipeline);
-    const outcome = await this.#coalescer.enqueue(this.keysOf(pipeline.name), stage, job);
+    const outcome = await this.#coalescer.enqueue(this.keysOf(pipeline.name), stage, job).catch((error: unknown) => lookBeforeSendingAgain(error, [job]));
     if (!outcome.ok) throw queueFull(pipeline.name, stage, outcome.backlog, outcome.limit);
     this.onEnqueued(pipeline.name, 1);
     return { jobId: job.id, status: statusOfNew(job, Date.now()), created: true };
@@ -198,7 +199,7 @@ export class JobService {
   }
 
   async #submit(pipeline: Pipeline, jobs: NewJob[]): Promise<Submitted[]> {
-    const outcome = await enqueueJobs(this.redis, this.keysOf(pipeline.name), firstStage(pipeline), jobs, this.#limits);
+    const outcome = await enqueueJobs(this.redis, this.keysOf(pipeline.name), firstStage(pipeline), jobs, this.#limits).catch((error: unknown) => lookBeforeSendingAgain(error, jobs));
     if (!outcome.ok) {
       if (outcome.reason === 'idempotency-conflict') {
         const key = jobs[outcome.index]!.idempotencyKey;
@@ -264,4 +265,16 @@ function definedOnly<T extends object>(value: T): T {
 
 function digest(parts: string[]): string {
   return createHash('sha256').update(parts.join('\n')).digest('base64url');
+}
+
+/**
+ * An enqueue that Redis may or may not have run (sent, then no answer): jobs without idempotency
+ * keys are answered with their IDs, to be looked up before they are sent again. Jobs with keys
+ * are safe to send again as they were, which the general answer says.
+ */
+function lookBeforeSendingAgain(error: unknown, jobs: readonly NewJob[]): never {
+  if (outcomeUnknown(error) && jobs.every((job) => job.idempotencyKey === undefined)) {
+    throw submissionOutcomeUnknown(error as Error, jobs.map((job) => job.id));
+  }
+  throw error;
 }
