@@ -9,6 +9,8 @@ export const problemSchema = z
     detail: z.string().describe('what went wrong in this request, and what to do'),
     instance: z.string().describe('this request\'s ID, as logged'),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('each invalid field'),
+    job_id: z.string().optional().describe('a 503 whose outcome is not known: the ID the job was sent as; GET /jobs/{id} finds it if it was stored'),
+    job_ids: z.array(z.string()).optional().describe('the same for a batch (all of them were stored, or none)'),
   })
   .describe('RFC 9457 problem details (application/problem+json)');
 
