@@ -81,13 +81,15 @@ test('when Redis takes too long to answer, a 503 does not claim nothing was writ
     const again = await post('/jobs', { model: 'echo', prompt: 'keyed' }, { 'idempotency-key': 'stall-key-1' });
     expect(again.statusCode).toBe(200);
 
-    // Cancelling during a stall: the same honest answer.
+    // Cancelling during a stall: the same honest answer. Reading: just send it again.
     stalled = stall();
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const cancel = await app.inject({ method: 'DELETE', url: `/jobs/${jobId}` });
+    const [cancel, read] = await Promise.all([app.inject({ method: 'DELETE', url: `/jobs/${jobId}` }), app.inject({ url: `/jobs/${jobId}` })]);
     await stalled;
     expect(cancel.statusCode).toBe(503);
     expect(cancel.json().detail).toMatch(/^Redis did not answer \(Command timed out\), so whether this request took effect is not known/);
+    expect(read.statusCode).toBe(503);
+    expect(read.json().detail).toBe('Redis did not answer (Command timed out). Send the request again after Retry-After.');
   } finally {
     staller.disconnect();
     await app.close();

@@ -106,7 +106,7 @@ export default fp(
       if (error instanceof ProblemError) {
         return send(reply, problemFrom(error.slug, error.detail, request, error.extensions), error.headers);
       }
-      const unavailable = asRedisUnavailable(error);
+      const unavailable = asRedisUnavailable(error, request.method === 'GET' || request.method === 'HEAD');
       if (unavailable) {
         app.metrics?.redisErrors.inc();
         request.log.warn({ err: error.message }, 'Redis unavailable; answered 503');

@@ -13,7 +13,8 @@ import { ProblemError } from './problem-error.js';
 const transientReply = /^(OOM|LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)\b/;
 const RETRY_AFTER = { 'retry-after': '1' };
 
-export function asRedisUnavailable(error: unknown): ProblemError | undefined {
+/** `readOnly`: the request changes nothing (GET, HEAD), so an unanswered one is simply sent again. */
+export function asRedisUnavailable(error: unknown, readOnly = false): ProblemError | undefined {
   if (!(error instanceof Error)) return undefined;
   if (error.name === 'ReplyError') {
     if (!transientReply.test(error.message)) return undefined;
@@ -24,6 +25,7 @@ export function asRedisUnavailable(error: unknown): ProblemError | undefined {
   }
   if (!isConnectionError(error)) return undefined;
   if (!outcomeUnknown(error)) return new ProblemError('service-unavailable', `Redis is unreachable (${error.message}). Nothing was written.`, {}, RETRY_AFTER);
+  if (readOnly) return new ProblemError('service-unavailable', `Redis did not answer (${error.message}). Send the request again after Retry-After.`, {}, RETRY_AFTER);
   return new ProblemError(
     'service-unavailable',
     `Redis did not answer (${error.message}), so whether this request took effect is not known: look before sending it again, or send POSTs with an Idempotency-Key so that sending again is safe.`,
