@@ -87,3 +87,28 @@ describe('an evicting maxmemory-policy', () => {
     }
   });
 });
+
+describe('a worker\'s readiness', () => {
+  test('follows its Redis connection, and says why while it is down', async () => {
+    const own = await RedisServer.start();
+    const worker = await startWorker({ redisUrl: own.url, prefix: 'conveyor', env: { LOG_TRANSITIONS: 'false', SHUTDOWN_GRACE_MS: '1s' } });
+    const readiness = async () => {
+      const response = await fetch(`http://127.0.0.1:${worker.healthPort}/readyz`);
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    try {
+      expect(await readiness()).toMatchObject({ status: 200, body: { status: 'ready', state: 'running' } });
+      expect((await readiness()).body['redis']).toBeUndefined();
+      await own.kill('SIGKILL');
+      // First the connection's state ("reconnecting"), then, once a reconnect fails, its error.
+      const refused = `connect ECONNREFUSED 127.0.0.1:${own.port}`;
+      await waitFor(async () => (await readiness()).body['redis'] === refused, 'the worker to say why it is not ready');
+      expect((await readiness())).toMatchObject({ status: 503, body: { status: 'not ready', state: 'running', redis: refused } });
+      await own.restart();
+      await waitFor(async () => (await readiness()).status === 200, 'the worker to be ready again');
+    } finally {
+      await worker.stop();
+      await own.stop();
+    }
+  });
+});

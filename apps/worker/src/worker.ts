@@ -49,6 +49,8 @@ export class Worker {
   readonly #control: ControlChannel;
   readonly #pauses: PauseState;
   #health: Server | undefined;
+  /** While the command connection is down, the last error it reported (for /readyz). */
+  #redisError: string | undefined;
 
   constructor(
     readonly config: WorkerConfig,
@@ -94,7 +96,12 @@ export class Worker {
         {
           live: () => this.state !== 'stopped',
           ready: () => this.state === 'running' && this.ctx.redis.status === 'ready',
-          describe: () => ({ state: this.state, consumer: this.consumer, in_flight: this.ctx.slots.used }),
+          describe: () => ({
+            state: this.state,
+            consumer: this.consumer,
+            in_flight: this.ctx.slots.used,
+            ...(this.ctx.redis.status === 'ready' ? {} : { redis: this.#redisError ?? this.ctx.redis.status }),
+          }),
           metrics: async () => ({ contentType: this.ctx.metrics.registry.contentType, body: await this.ctx.metrics.registry.metrics() }),
         },
         config.WORKER_PORT,
@@ -207,10 +214,12 @@ export class Worker {
     let down = false;
     redis.on('error', (error: Error) => {
       this.ctx.metrics.redisErrors.inc();
+      if (redis === this.ctx.redis) this.#redisError = error.message;
       if (!down && this.state !== 'draining' && this.state !== 'stopped') this.ctx.logger.warn({ err: error.message }, `Redis connection for ${what} lost; reconnecting`);
       down = true;
     });
     redis.on('ready', () => {
+      if (redis === this.ctx.redis) this.#redisError = undefined;
       if (down) this.ctx.logger.info(`Redis connection for ${what} is back`);
       down = false;
     });
