@@ -1,5 +1,5 @@
 import { createRedis } from '@conveyor/shared';
-import { redisTest, startWorker, waitFor, type WorkerProcess } from '@conveyor/testing';
+import { RedisServer, redisTest, startWorker, waitFor, type WorkerProcess } from '@conveyor/testing';
 import { connect } from 'node:net';
 import { describe, expect } from 'vitest';
 import type { App } from '../src/app.js';
@@ -159,5 +159,39 @@ describe('job events over Server-Sent Events', () => {
     expect(app.events.listeners).toBe(0);
     expect(jobs).toBeLessThan(200_000);
     socket.destroy();
+  });
+});
+
+describe('when the API loses its Redis subscription for a moment', () => {
+  redisTest('a job stream sends the state again once it is back (the event published meanwhile is gone) and ends if the job ended; a queue stream gets a resync event', async () => {
+    // A Redis of its own: the test kills every pub/sub connection on it.
+    const server = await RedisServer.start();
+    const app = await buildTestApp(server.url, 'resync', { SSE_HEARTBEAT: '200ms' });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const admin = createRedis(server.url, { role: 'command', name: 'conveyor:test' });
+    try {
+      const created = await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","delay_ms":60000}' });
+      const { job_id } = (await created.json()) as { job_id: string };
+      let opened!: () => void;
+      const open = new Promise<void>((resolve) => (opened = resolve));
+      const jobStream = readEvents(`${url}/jobs/${job_id}/events`, opened);
+      const queueStream = readEvents(`${url}/events?queue=inference`, undefined, (events) => events.some((event) => event.event === 'resync'));
+      await open;
+      await waitFor(() => app.events.listeners === 2, 'both streams to listen');
+
+      await admin.client('KILL', 'TYPE', 'pubsub');
+      // Cancelled while no subscriber is connected: its `cancelled` event reaches no one.
+      expect((await fetch(`${url}/jobs/${job_id}`, { method: 'DELETE' })).status).toBe(200);
+
+      const events = await jobStream;
+      expect(events[0]).toMatchObject({ event: 'state', data: { status: 'delayed' } });
+      expect(events.at(-1)).toMatchObject({ event: 'state', data: { id: job_id, status: 'cancelled' } });
+      expect((await queueStream).map((event) => event.event)).toEqual(['subscribed', 'resync']);
+    } finally {
+      admin.disconnect();
+      await app.close();
+      await server.stop();
+    }
   });
 });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ProblemError } from '../problems/problem-error.js';
 import { jobIdParamsSchema } from '../schemas/create-job.js';
 import { problemResponses } from '../schemas/problem.js';
-import { TERMINAL_EVENTS, type JobEvent } from '../services/event-hub.js';
+import { RESYNC, TERMINAL_EVENTS, type JobEvent } from '../services/event-hub.js';
 import { SseStream } from '../services/sse-stream.js';
 
 const TERMINAL_STATUSES = new Set(['completed', 'dead', 'cancelled']);
@@ -17,7 +17,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
         operationId: 'streamJobEvents',
         summary: "A job's events as Server-Sent Events",
         description:
-          'First a `state` event with the job as GET /jobs/:id shows it (so a client that connects late misses nothing), then one event per transition (queued, active, progress, stage-completed, failed, retrying, completed, dead, cancelled) with its JSON, in order. The stream ends after the terminal event (completed, dead, cancelled). Comment lines every SSE_HEARTBEAT keep proxies from closing it.',
+          'First a `state` event with the job as GET /jobs/:id shows it (so a client that connects late misses nothing), then one event per transition (queued, active, progress, stage-completed, failed, retrying, completed, dead, cancelled) with its JSON, in order. If the API loses its Redis subscription for a moment, another `state` event follows its return (events between are not replayed). The stream ends after the terminal event (completed, dead, cancelled). Comment lines every SSE_HEARTBEAT keep proxies from closing it.',
         params: jobIdParamsSchema,
         response: { 200: z.string().describe('text/event-stream'), ...problemResponses(404, 503) },
       },
@@ -48,8 +48,16 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
       stream.send('state', job);
       if (TERMINAL_STATUSES.has(job.status)) return stream.close();
       forward = (event) => {
+        if (event.event === RESYNC) return void resend();
         stream.send(event.event, event);
         if (TERMINAL_EVENTS.has(event.event)) stream.close();
+      };
+      // Events published while the API's subscription was down are lost: send the state again.
+      const resend = async () => {
+        const now = await app.jobs.find(jobId).catch(() => undefined);
+        if (!now || stream.closed) return;
+        stream.send('state', now);
+        if (TERMINAL_STATUSES.has(now.status)) stream.close();
       };
       for (const event of buffered.splice(0)) forward(event);
     },
@@ -70,6 +78,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
       app.jobs.queueKeys(request.query.queue);
       // Subscribed before the stream opens: a Redis that does not answer is still a 503, not a dead stream.
       let stream: SseStream | undefined;
+      // A `resync` event here says events may have been missed while the subscription was down.
       const stop = await app.events.onQueue(request.query.queue, (event) => stream?.send(event.event, event));
       stream = new SseStream(reply, heartbeatMs);
       app.streams.add(stream);

@@ -13,6 +13,13 @@ export interface JobEvent {
 
 export type EventListener = (event: JobEvent) => void;
 
+/**
+ * Not a job's event: told to every listener when the subscriber connection is back after it was
+ * lost. Whatever was published meanwhile is gone (pub/sub keeps nothing), so a listener reads
+ * the state again rather than wait for an event that will not come.
+ */
+export const RESYNC = 'resync';
+
 /** Events after which a job changes no more. */
 export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['completed', 'dead', 'cancelled']);
 
@@ -54,6 +61,13 @@ export class EventHub {
     this.#subscriber = createRedis(redisUrl, { role: 'subscriber', name: 'conveyor:api:events' });
     for (const pipeline of PIPELINES) this.#keysOfQueue.set(pipeline.name, new QueueKeys(prefix, pipeline.name));
     this.#subscriber.on('message', (channel: string, text: string) => this.#dispatch(channel, text));
+    let lost = false;
+    this.#subscriber.on('close', () => (lost = true));
+    this.#subscriber.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      this.#resync().catch((error: Error) => this.logger.warn({ err: error.message }, 'could not resubscribe the events channels after a reconnect'));
+    });
     this.#renewal = setInterval(() => this.#renewWatchMarks(), WATCH_TTL_MS / 3).unref();
   }
 
@@ -140,6 +154,23 @@ export class EventHub {
     for (const { queue } of this.#subscriptions.values()) {
       this.#markWatched(queue).catch((error: Error) => this.logger.warn({ err: error.message, queue }, 'could not renew the events channel watch mark'));
     }
+  }
+
+  /**
+   * After a reconnect: ioredis subscribes the channels again; one more SUBSCRIBE on the same
+   * connection answers only once those are in place. Then the watch marks are renewed (a restarted
+   * Redis lost them, and scripts publish only for watched queues) and every listener is told to
+   * read the state again.
+   */
+  async #resync(): Promise<void> {
+    const channels = [...this.#subscriptions.keys()];
+    if (channels.length === 0) return;
+    await this.#subscriber.subscribe(...channels);
+    await Promise.all([...this.#subscriptions.values()].map(({ queue }) => this.#markWatched(queue)));
+    this.logger.warn({ channels }, 'events subscription was lost and is back; listeners read the state again');
+    const at = Date.now();
+    for (const [jobId, listeners] of this.#byJob) for (const listener of listeners) listener({ event: RESYNC, job_id: jobId, at });
+    for (const [queue, listeners] of this.#byQueue) for (const listener of listeners) listener({ event: RESYNC, job_id: '', at, queue });
   }
 
   #dispatch(channel: string, text: string): void {
