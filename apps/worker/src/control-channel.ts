@@ -29,7 +29,7 @@ export class ControlChannel {
     private readonly pauses: PauseState,
     private readonly handlers: ControlHandlers,
   ) {
-    this.#subscriber = createRedis(ctx.config.REDIS_URL, { role: 'subscriber', name: `conveyor:worker:${ctx.consumer}:control` });
+    this.#subscriber = createRedis(ctx.config.REDIS_URL, { role: 'subscriber', name: `conveyor:worker:${ctx.consumer}:control`, silenceTimeoutMs: ctx.config.REDIS_TIMEOUT });
     this.#control = controlChannel(ctx.config.KEY_PREFIX);
     this.#invalidation = modelInvalidationChannel(ctx.config.KEY_PREFIX);
   }

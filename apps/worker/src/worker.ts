@@ -58,7 +58,7 @@ export class Worker {
   ) {
     this.consumer = config.CONSUMER_NAME ?? `${hostname()}-${process.pid}`;
     this.stages = selectStages(config.WORKER_STAGES);
-    const redis = createRedis(config.REDIS_URL, { role: 'command', name: `conveyor:worker:${this.consumer}` });
+    const redis = createRedis(config.REDIS_URL, { role: 'command', name: `conveyor:worker:${this.consumer}`, silenceTimeoutMs: config.REDIS_TIMEOUT });
     const keys = new Map<string, QueueKeys>();
     const slots = new Slots(config.CONCURRENCY);
     this.ctx = {
@@ -119,7 +119,11 @@ export class Worker {
     this.#leases.start();
     await this.#recoverOwnPending();
     for (const pipeline of pipelines) {
-      const blocking = createRedis(config.REDIS_URL, { role: 'blocking', name: `conveyor:worker:${this.consumer}:read:${pipeline.name}` });
+      const blocking = createRedis(config.REDIS_URL, {
+        role: 'blocking',
+        name: `conveyor:worker:${this.consumer}:read:${pipeline.name}`,
+        silenceTimeoutMs: config.BLOCK_MS + config.REDIS_TIMEOUT,
+      });
       this.#watchConnection(blocking, `blocking reads of ${pipeline.name}`);
       this.#blocking.push(blocking);
       this.#readers.push(new QueueReader(this.ctx, this.stages.filter((served) => served.pipeline === pipeline), this.runner, blocking, this.#pauses));

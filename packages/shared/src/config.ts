@@ -102,6 +102,8 @@ const commonSchema = {
   MAX_ATTEMPTS: integer(3, 1, 100),
   /** Largest accepted document upload. */
   MAX_DOCUMENT_BYTES: byteSize('20MiB'),
+  /** A Redis connection with a command waiting this long for any reply is taken as dead and replaced. */
+  REDIS_TIMEOUT: duration('15s', '500ms'),
   /** On SIGTERM, how long in-flight work may take to finish before the process lets go of it. */
   SHUTDOWN_GRACE_MS: duration('25s'),
   /** An OpenAI-compatible endpoint (vLLM, Ollama, a hosted API), e.g. http://localhost:11434/v1. */

@@ -11,7 +11,7 @@ import { defineScripts } from './lua/scripts.js';
  *   so a worker's next completions waited for the whole previous batch's replies (measured:
  *   24k against 30-35k no-op jobs/s for one worker).
  * - `blocking`: one long XREAD BLOCK at a time; never shared.
- * - `subscriber`: pub/sub only.
+ * - `subscriber`: pub/sub only (it pings now and then, so a dead connection is noticed).
  *
  * `failFast` is for request paths (the API): nothing queues while Redis is unreachable and a
  * command that gets no answer within `commandTimeoutMs` fails, so a client gets a 503 at once
@@ -25,6 +25,13 @@ export interface ConnectionOptions {
   name: string;
   failFast?: boolean;
   commandTimeoutMs?: number;
+  /**
+   * With a command waiting, no reply for this long means the connection is dead though still
+   * open (its peer vanished without closing it: a node lost in a failover, a NAT that dropped the
+   * flow; TCP alone notices after hours). It is then closed and replaced, and what waited is sent
+   * again on the new one. For a blocking read, add the longest it blocks.
+   */
+  silenceTimeoutMs?: number;
 }
 
 /** Reconnect delays: 50 ms doubling to 2 s, with jitter so a fleet does not reconnect in step. */
@@ -39,7 +46,10 @@ export function createRedis(url: string, options: ConnectionOptions): Redis {
     retryStrategy: reconnectDelay,
     enableReadyCheck: true,
     lazyConnect: false,
+    // Idle connections are probed by TCP after 10 s instead of the system's two hours.
+    keepAlive: 10_000,
   };
+  if (options.silenceTimeoutMs !== undefined) settings.socketTimeout = options.silenceTimeoutMs;
   if (options.failFast) {
     settings.enableOfflineQueue = false;
     settings.maxRetriesPerRequest = 0;
@@ -50,6 +60,14 @@ export function createRedis(url: string, options: ConnectionOptions): Redis {
   }
   const redis = new Redis(url, settings);
   if (options.role === 'command') defineScripts(redis);
+  // A subscriber only listens, so nothing of its own waits for a reply that would reveal a dead
+  // connection: it pings, and the silence timeout applies to the ping.
+  if (options.role === 'subscriber' && options.silenceTimeoutMs !== undefined) {
+    const pinger = setInterval(() => {
+      if (redis.status === 'ready') redis.ping().catch(() => {});
+    }, Math.max(100, options.silenceTimeoutMs / 2)).unref();
+    redis.once('end', () => clearInterval(pinger));
+  }
   // Errors are reported through the owner's logger via 'error' listeners it adds; this one only
   // keeps an unhandled 'error' event from killing the process while ioredis reconnects.
   redis.on('error', () => {});

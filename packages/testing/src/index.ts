@@ -1,6 +1,7 @@
 export * from './ports.js';
 export * from './wait.js';
 export * from './redis-server.js';
+export * from './silent-proxy.js';
 export * from './test-redis.js';
 export * from './processes.js';
 export * from './fixtures.js';

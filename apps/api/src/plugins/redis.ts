@@ -18,7 +18,7 @@ declare module 'fastify' {
  */
 export default fp(
   async (app, { config }: { config: ApiConfig }) => {
-    const redis = createRedis(config.REDIS_URL, { role: 'command', name: 'conveyor:api', failFast: true });
+    const redis = createRedis(config.REDIS_URL, { role: 'command', name: 'conveyor:api', failFast: true, silenceTimeoutMs: config.REDIS_TIMEOUT });
     let lastError = '';
     redis.on('error', (error: Error) => {
       app.metrics?.redisErrors.inc();

@@ -57,8 +57,9 @@ export class EventHub {
     prefix: string,
     private readonly redis: Redis,
     private readonly logger: FastifyBaseLogger,
+    silenceTimeoutMs?: number,
   ) {
-    this.#subscriber = createRedis(redisUrl, { role: 'subscriber', name: 'conveyor:api:events' });
+    this.#subscriber = createRedis(redisUrl, { role: 'subscriber', name: 'conveyor:api:events', silenceTimeoutMs });
     for (const pipeline of PIPELINES) this.#keysOfQueue.set(pipeline.name, new QueueKeys(prefix, pipeline.name));
     this.#subscriber.on('message', (channel: string, text: string) => this.#dispatch(channel, text));
     let lost = false;

@@ -1,0 +1,62 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP proxy to 127.0.0.1:`targetPort` that can go silent: `silence()` makes every connection
+ * open at that moment carry nothing more in either direction while staying open, as a connection
+ * does when its peer vanished without closing it (a failed-over node, a NAT that forgot it).
+ * Connections made afterwards are carried as usual, like the way to a replacement node.
+ */
+export class SilentProxy {
+  readonly #pairs = new Set<[Socket, Socket]>();
+  readonly #silenced = new WeakSet<Socket>();
+  readonly #silencedPairs: [Socket, Socket][] = [];
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetPort: number): Promise<SilentProxy> {
+    let proxy!: SilentProxy;
+    const server = createServer((client) => proxy.#carry(client, targetPort));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    proxy = new SilentProxy(server, (server.address() as { port: number }).port);
+    return proxy;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Connections open now carry nothing more, and are never closed by this side. */
+  silence(): number {
+    for (const pair of this.#pairs) for (const socket of pair) this.#silenced.add(socket);
+    this.#silencedPairs.push(...this.#pairs);
+    const count = this.#pairs.size;
+    this.#pairs.clear();
+    return count;
+  }
+
+  async stop(): Promise<void> {
+    for (const pair of [...this.#pairs, ...this.#silencedPairs]) for (const socket of pair) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  #carry(client: Socket, targetPort: number): void {
+    const upstream = connect(targetPort, '127.0.0.1');
+    const pair: [Socket, Socket] = [client, upstream];
+    this.#pairs.add(pair);
+    const forward = (from: Socket, to: Socket) => {
+      from.on('data', (chunk) => {
+        if (!this.#silenced.has(from)) to.write(chunk);
+      });
+      from.on('error', () => to.destroy());
+      from.on('close', () => {
+        this.#pairs.delete(pair);
+        if (!this.#silenced.has(from)) to.destroy();
+      });
+    };
+    forward(client, upstream);
+    forward(upstream, client);
+  }
+}
