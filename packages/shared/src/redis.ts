@@ -28,8 +28,8 @@ export interface ConnectionOptions {
   /**
    * With a command waiting, no reply for this long means the connection is dead though still
    * open (its peer vanished without closing it: a node lost in a failover, a NAT that dropped the
-   * flow; TCP alone notices after hours). It is then closed and replaced, and what waited is sent
-   * again on the new one. For a blocking read, add the longest it blocks.
+   * flow; TCP alone notices after hours). It is then closed and replaced; what waited fails
+   * (`failFast`) or is sent again on the new one. For a blocking read, add the longest it blocks.
    */
   silenceTimeoutMs?: number;
 }

@@ -70,6 +70,8 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
         tags: ['events'],
         operationId: 'streamQueueEvents',
         summary: "Every job event of a queue as Server-Sent Events (for dashboards)",
+        description:
+          'First a `subscribed` event, then every event of the queue as it is published. A `resync` event says the API lost its Redis subscription for a moment and events between may be missing: read GET /queues/{name} again.',
         querystring: z.object({ queue: z.string().min(1).describe('queue name, e.g. inference') }),
         response: { 200: z.string().describe('text/event-stream'), ...problemResponses(400, 404) },
       },
