@@ -1,4 +1,4 @@
-import { RedisServer, SilentProxy, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import { RedisServer, TcpProxy, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
 import { describe, expect, test } from 'vitest';
 import { connect, enqueueEcho, FAST, report, statesOf } from './fault-support.js';
 
@@ -11,7 +11,7 @@ import { connect, enqueueEcho, FAST, report, statesOf } from './fault-support.js
 describe('Redis connections that go silent', () => {
   test('workers and the API replace them within REDIS_TIMEOUT and every job completes', { timeout: 120_000 }, async () => {
     const server = await RedisServer.start();
-    const proxy = await SilentProxy.start(server.port);
+    const proxy = await TcpProxy.start(server.port);
     const prefix = uniquePrefix('silent');
     const redis = connect(server.url);
     let api: ApiProcess | undefined;

@@ -48,6 +48,10 @@ export function createRedis(url: string, options: ConnectionOptions): Redis {
     lazyConnect: false,
     // Idle connections are probed by TCP after 10 s instead of the system's two hours.
     keepAlive: 10_000,
+    // After a failover a connection still open to the old primary (now a replica) has every write
+    // refused with READONLY, while the address leads to the new primary: connect again, and send
+    // the refused command (which did nothing) there. Without failFast it waits for the new one.
+    reconnectOnError: (error) => (/\bREADONLY\b/.test(error.message) ? 2 : false),
   };
   if (options.silenceTimeoutMs !== undefined) settings.socketTimeout = options.silenceTimeoutMs;
   if (options.failFast) {

@@ -1,12 +1,15 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /**
- * A TCP proxy to 127.0.0.1:`targetPort` that can go silent: `silence()` makes every connection
- * open at that moment carry nothing more in either direction while staying open, as a connection
- * does when its peer vanished without closing it (a failed-over node, a NAT that forgot it).
- * Connections made afterwards are carried as usual, like the way to a replacement node.
+ * A TCP proxy to a Redis on 127.0.0.1, standing in for the one address clients of a managed Redis
+ * use, for failures of what is behind it:
+ * - `silence()`: every connection open at that moment carries nothing more in either direction
+ *   while staying open, as one does when its peer vanished without closing it (a failed-over node,
+ *   a NAT that forgot it). Connections made afterwards are carried as usual.
+ * - `retarget(port)`: connections made from now on go to another server (after a failover the
+ *   address leads to the new primary); open ones stay with the old.
  */
-export class SilentProxy {
+export class TcpProxy {
   readonly #pairs = new Set<[Socket, Socket]>();
   readonly #silenced = new WeakSet<Socket>();
   readonly #silencedPairs: [Socket, Socket][] = [];
@@ -14,14 +17,19 @@ export class SilentProxy {
   private constructor(
     private readonly server: Server,
     readonly port: number,
+    private targetPort: number,
   ) {}
 
-  static async start(targetPort: number): Promise<SilentProxy> {
-    let proxy!: SilentProxy;
-    const server = createServer((client) => proxy.#carry(client, targetPort));
+  static async start(targetPort: number): Promise<TcpProxy> {
+    let proxy!: TcpProxy;
+    const server = createServer((client) => proxy.#carry(client, proxy.targetPort));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    proxy = new SilentProxy(server, (server.address() as { port: number }).port);
+    proxy = new TcpProxy(server, (server.address() as { port: number }).port, targetPort);
     return proxy;
+  }
+
+  retarget(targetPort: number): void {
+    this.targetPort = targetPort;
   }
 
   get url(): string {
