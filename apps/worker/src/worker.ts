@@ -1,4 +1,4 @@
-import { checkDatabase, checkEvictionPolicy, createRedis, ensureGroups, QueueKeys, recoverOwn, releaseJobs, type Logger, type RecoveryCursors, type TakenJob, type WorkerConfig } from '@conveyor/shared';
+import { checkDatabase, checkEvictionPolicy, checkNotClusterMode, createRedis, ensureGroups, QueueKeys, recoverOwn, releaseJobs, type Logger, type RecoveryCursors, type TakenJob, type WorkerConfig } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
@@ -109,6 +109,7 @@ export class Worker {
       );
     }
     await checkDatabase(this.ctx.redis);
+    await checkNotClusterMode(this.ctx.redis);
     await checkEvictionPolicy(this.ctx.redis, logger, config.NODE_ENV === 'production');
     const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
     await ensureGroups(this.ctx.redis, config.KEY_PREFIX, pipelines);

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 /** Redis answers but cannot be used as configured: the process stops rather than run wrongly. */
 export class UnusableRedisError extends Error {
   constructor(
-    readonly code: 'REDIS_UNSAFE_EVICTION' | 'REDIS_NO_SUCH_DATABASE',
+    readonly code: 'REDIS_UNSAFE_EVICTION' | 'REDIS_NO_SUCH_DATABASE' | 'REDIS_CLUSTER_MODE',
     message: string,
   ) {
     super(message);
@@ -28,6 +28,21 @@ export async function checkDatabase(redis: Redis): Promise<void> {
       `REDIS_URL selects database ${db}, which Redis refuses (${(error as Error).message}). Use a database this Redis has: 0 to one less than its "databases" setting (16 by default), and only 0 on Redis Cluster.`,
     );
   }
+}
+
+/**
+ * Conveyor talks to one Redis endpoint. A node of a Redis Cluster in cluster mode answers MOVED
+ * for keys it does not own (or CLUSTERDOWN), so requests would fail one by one; stop at start
+ * instead, saying what to use. (Its keys carry hash tags, so a cluster behind a proxy endpoint
+ * that presents one Redis works.) Without INFO permission there is nothing to check.
+ */
+export async function checkNotClusterMode(redis: Redis): Promise<void> {
+  const info = await redis.info('cluster').catch(() => '');
+  if (!/^cluster_enabled:1\b/m.test(info)) return;
+  throw new UnusableRedisError(
+    'REDIS_CLUSTER_MODE',
+    'REDIS_URL leads to a Redis Cluster node in cluster mode, which Conveyor does not support: it needs one endpoint that holds every key, such as a non-clustered Redis, a primary with replicas behind one address, or a cluster behind a proxy that presents one Redis (for example an "enterprise" or proxy clustering policy).',
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { checkDatabase, checkEvictionPolicy, createRedis, ensureGroups, PIPELINES, UnusableRedisError, type ApiConfig } from '@conveyor/shared';
+import { checkDatabase, checkEvictionPolicy, checkNotClusterMode, createRedis, ensureGroups, PIPELINES, UnusableRedisError, type ApiConfig } from '@conveyor/shared';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 
@@ -14,7 +14,7 @@ declare module 'fastify' {
  * The API's Redis connection, fail-fast: while Redis is unreachable a request gets a 503
  * within a second rather than hanging. Each time the connection becomes ready the consumer
  * groups are (re)created, so autoscalers find them before any worker starts; a Redis that cannot
- * be used as configured (no such database; an evicting one in production) stops the API.
+ * be used as configured (no such database, cluster mode, an evicting one in production) stops the API.
  */
 export default fp(
   async (app, { config }: { config: ApiConfig }) => {
@@ -28,6 +28,7 @@ export default fp(
     redis.on('ready', () => {
       lastError = '';
       checkDatabase(redis)
+        .then(() => checkNotClusterMode(redis))
         .then(() => ensureGroups(redis, config.KEY_PREFIX, PIPELINES))
         .then(() => checkEvictionPolicy(redis, app.log, config.NODE_ENV === 'production'))
         .catch((error: Error) => {
