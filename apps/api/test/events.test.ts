@@ -157,6 +157,7 @@ describe('job events over Server-Sent Events', () => {
     }
     expect(app.streams.size).toBe(0);
     expect(app.events.listeners).toBe(0);
+    console.log(`stalled client cut after ${jobs} jobs`);
     expect(jobs).toBeLessThan(200_000);
     socket.destroy();
   });
