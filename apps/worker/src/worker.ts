@@ -1,4 +1,4 @@
-import { checkDatabase, checkEvictionPolicy, checkNotClusterMode, createRedis, ensureGroups, QueueKeys, recoverOwn, releaseJobs, type Logger, type RecoveryCursors, type TakenJob, type WorkerConfig } from '@conveyor/shared';
+import { checkRedisSetup, createRedis, ensureGroups, QueueKeys, recoverOwn, releaseJobs, type Logger, type RecoveryCursors, type TakenJob, type WorkerConfig } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
@@ -108,9 +108,7 @@ export class Worker {
         config.WORKER_HOST,
       );
     }
-    await checkDatabase(this.ctx.redis);
-    await checkNotClusterMode(this.ctx.redis);
-    await checkEvictionPolicy(this.ctx.redis, logger, config.NODE_ENV === 'production');
+    await checkRedisSetup(this.ctx.redis, logger, config.NODE_ENV === 'production');
     const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
     await ensureGroups(this.ctx.redis, config.KEY_PREFIX, pipelines);
     await this.#control.start();

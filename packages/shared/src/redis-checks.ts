@@ -17,7 +17,7 @@ export class UnusableRedisError extends Error {
  * it reports the error and carries on in database 0: jobs would be written where no process of
  * the intended deployment looks. Select it again and stop if Redis refuses.
  */
-export async function checkDatabase(redis: Redis): Promise<void> {
+async function checkDatabase(redis: Redis): Promise<void> {
   const db = redis.options.db ?? 0;
   if (db === 0) return;
   try {
@@ -36,7 +36,7 @@ export async function checkDatabase(redis: Redis): Promise<void> {
  * instead, saying what to use. (Its keys carry hash tags, so a cluster behind a proxy endpoint
  * that presents one Redis works.) Without INFO permission there is nothing to check.
  */
-export async function checkNotClusterMode(redis: Redis): Promise<void> {
+async function checkNotClusterMode(redis: Redis): Promise<void> {
   const info = await redis.info('cluster').catch(() => '');
   if (!/^cluster_enabled:1\b/m.test(info)) return;
   throw new UnusableRedisError(
@@ -50,7 +50,7 @@ export async function checkNotClusterMode(redis: Redis): Promise<void> {
  * runs short: jobs would vanish. Warn loudly; refuse to run in production. Managed services that
  * hide CONFIG get a warning that the policy could not be checked.
  */
-export async function checkEvictionPolicy(redis: Redis, logger: { warn(message: string): void }, production: boolean): Promise<void> {
+async function checkEvictionPolicy(redis: Redis, logger: { warn(message: string): void }, production: boolean): Promise<void> {
   let policy: string | undefined;
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
@@ -63,4 +63,16 @@ export async function checkEvictionPolicy(redis: Redis, logger: { warn(message: 
   const message = `Redis maxmemory-policy is "${policy}": under memory pressure Redis will delete streams and job records, losing jobs. Set it to noeviction (CONFIG SET maxmemory-policy noeviction, or in redis.conf).`;
   if (production) throw new UnusableRedisError('REDIS_UNSAFE_EVICTION', message);
   logger.warn(message);
+}
+
+/**
+ * Whether this Redis can be used as configured, checked by the API and every worker each time
+ * they connect, before they write anything: the URL's database, no cluster mode, and a
+ * maxmemory-policy that cannot delete jobs (a warning, or in production a refusal).
+ * Throws UnusableRedisError when it cannot be used.
+ */
+export async function checkRedisSetup(redis: Redis, logger: { warn(message: string): void }, production: boolean): Promise<void> {
+  await checkDatabase(redis);
+  await checkNotClusterMode(redis);
+  await checkEvictionPolicy(redis, logger, production);
 }

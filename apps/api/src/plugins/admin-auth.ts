@@ -1,5 +1,5 @@
 import type { ApiConfig } from '@conveyor/shared';
-import type { onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ProblemError } from '../problems/problem-error.js';
@@ -12,6 +12,11 @@ declare module 'fastify' {
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/** Whether a route is an admin route: one guarded by `requireAdmin` (for the 405 lookup and the OpenAPI document). */
+export function isAdminRoute(app: FastifyInstance, route: Pick<RouteOptions, 'onRequest'>): boolean {
+  return [route.onRequest].flat().includes(app.requireAdmin);
+}
 
 /**
  * Until API keys exist, admin endpoints are there only when ADMIN_TOKEN is set, and answer only

@@ -7,6 +7,7 @@ import { PROBLEMS, problemType, type ProblemSlug } from '../problems/catalogue.j
 import { ProblemError } from '../problems/problem-error.js';
 import { asRedisUnavailable } from '../problems/redis-errors.js';
 import { RouteMethods } from '../problems/route-methods.js';
+import { isAdminRoute } from './admin-auth.js';
 import { ROUTER_OPTIONS } from '../router-options.js';
 
 /**
@@ -138,7 +139,7 @@ export default fp(
 
     const routeMethods = new RouteMethods(ROUTER_OPTIONS);
     app.addHook('onRoute', (route) => {
-      if (!adminEnabled && [route.onRequest].flat().includes(app.requireAdmin)) return;
+      if (!adminEnabled && isAdminRoute(app, route)) return;
       routeMethods.add(route.method, route.url);
     });
 

@@ -1,4 +1,4 @@
-import { checkDatabase, checkEvictionPolicy, checkNotClusterMode, createRedis, ensureGroups, PIPELINES, UnusableRedisError, type ApiConfig } from '@conveyor/shared';
+import { checkRedisSetup, createRedis, ensureGroups, PIPELINES, UnusableRedisError, type ApiConfig } from '@conveyor/shared';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 
@@ -27,10 +27,8 @@ export default fp(
     });
     redis.on('ready', () => {
       lastError = '';
-      checkDatabase(redis)
-        .then(() => checkNotClusterMode(redis))
+      checkRedisSetup(redis, app.log, config.NODE_ENV === 'production')
         .then(() => ensureGroups(redis, config.KEY_PREFIX, PIPELINES))
-        .then(() => checkEvictionPolicy(redis, app.log, config.NODE_ENV === 'production'))
         .catch((error: Error) => {
           if (!(error instanceof UnusableRedisError)) {
             // The connection dropped meanwhile: all of this runs again when it is back.

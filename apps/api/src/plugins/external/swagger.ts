@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { OpenAPIV3 } from 'openapi-types';
 import { documentUploadSchema } from '../../schemas/document-upload.js';
+import { isAdminRoute } from '../admin-auth.js';
 
 /**
  * The OpenAPI document, generated from the routes' zod schemas: JSON at `/openapi.json`,
@@ -40,8 +41,7 @@ export default fp(
         const output = jsonSchemaTransform(input);
         // Admin routes say so, so Swagger UI's Authorize and generated clients send the token;
         // every other route says it needs none.
-        const admin = [input.route.onRequest].flat().includes(app.requireAdmin);
-        return { ...output, schema: { ...output.schema, security: admin ? [{ adminToken: [] }] : [] } };
+        return { ...output, schema: { ...output.schema, security: isAdminRoute(app, input.route) ? [{ adminToken: [] }] : [] } };
       },
       transformObject: (document) => {
         const openapi = jsonSchemaTransformObject(document) as OpenAPIV3.Document;
