@@ -59,23 +59,6 @@ describe('the database in REDIS_URL', () => {
   });
 });
 
-describe('a Redis Cluster node in cluster mode', () => {
-  test('stops the API and the worker with what to use instead, before either writes anything', async () => {
-    const node = await RedisServer.start({ extraArgs: ['--cluster-enabled', 'yes'] });
-    const probe = new Redis(node.url);
-    try {
-      const api = await launchApi({ redisUrl: node.url, prefix: 'conveyor' });
-      const worker = launchWorker({ redisUrl: node.url, prefix: 'conveyor' });
-      const said = /REDIS_URL leads to a Redis Cluster node in cluster mode, which Conveyor does not support: it needs one endpoint that holds every key/;
-      await Promise.all([refusal(api, said), refusal(worker, said)]);
-      expect(await probe.dbsize()).toBe(0);
-    } finally {
-      probe.disconnect();
-      await node.stop();
-    }
-  });
-});
-
 describe('an evicting maxmemory-policy', () => {
   test('stops the API and the worker in production', async () => {
     await root.flushall();

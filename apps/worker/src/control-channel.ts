@@ -1,5 +1,4 @@
-import { controlChannel, controlMessageSchema, createRedis, modelInvalidationChannel, type ControlMessage } from '@conveyor/shared';
-import type { Redis } from 'ioredis';
+import { controlChannel, controlMessageSchema, createRedis, modelInvalidationChannel, type ControlMessage, type RedisClient } from '@conveyor/shared';
 import type { JobRunner } from './job-runner.js';
 import type { PauseState } from './pause-state.js';
 import type { WorkerContext } from './worker-context.js';
@@ -19,7 +18,7 @@ export interface ControlHandlers {
  * and one that misses a pause change at its next maintenance tick.
  */
 export class ControlChannel {
-  readonly #subscriber: Redis;
+  readonly #subscriber: RedisClient;
   readonly #control: string;
   readonly #invalidation: string;
 
@@ -29,7 +28,7 @@ export class ControlChannel {
     private readonly pauses: PauseState,
     private readonly handlers: ControlHandlers,
   ) {
-    this.#subscriber = createRedis(ctx.config.REDIS_URL, { role: 'subscriber', name: `conveyor:worker:${ctx.consumer}:control`, silenceTimeoutMs: ctx.config.REDIS_TIMEOUT });
+    this.#subscriber = createRedis(ctx.config.REDIS_URL, { role: 'subscriber', name: `conveyor:worker:${ctx.consumer}:control`, silenceTimeoutMs: ctx.config.REDIS_TIMEOUT, cluster: ctx.config.REDIS_CLUSTER });
     this.#control = controlChannel(ctx.config.KEY_PREFIX);
     this.#invalidation = modelInvalidationChannel(ctx.config.KEY_PREFIX);
   }

@@ -1,5 +1,4 @@
-import { ensureGroups, LANES, takeJobs, type QueueKeys, type TakeRequest, type TakeResult } from '@conveyor/shared';
-import type { Redis } from 'ioredis';
+import { connectionFor, ensureGroups, LANES, takeJobs, type QueueKeys, type RedisClient, type TakeRequest, type TakeResult } from '@conveyor/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRunner } from './job-runner.js';
 import type { PauseState } from './pause-state.js';
@@ -23,29 +22,30 @@ export class QueueReader {
   readonly #keys: QueueKeys;
   #rotation = 0;
   #failures = 0;
-  /** The blocking connection's CLIENT ID, to interrupt its XREAD when the paused set changes. */
-  #blockingId: number | undefined;
-  #blocked = false;
+  /**
+   * While a blocking read is under way, its connection's CLIENT ID (asked for with the read, on
+   * the same connection: on Redis Cluster, the one to the node serving this queue), to interrupt
+   * it when the paused set changes.
+   */
+  #blockingId: Promise<number | undefined> | undefined;
 
   constructor(
     private readonly ctx: WorkerContext,
     private readonly stages: readonly ServedStage[],
     private readonly runner: JobRunner,
-    private readonly blocking: Redis,
+    private readonly blocking: RedisClient,
     private readonly pauses: PauseState,
   ) {
     this.#keys = ctx.keysOf(stages[0]!.pipeline.name);
-    blocking.on('ready', () => {
-      blocking.client('ID').then(
-        (id) => (this.#blockingId = Number(id)),
-        () => (this.#blockingId = undefined),
-      );
-    });
   }
 
   /** Ends a blocking read under way, so the next round sees what changed (a resumed stage). */
   wake(): void {
-    if (this.#blocked && this.#blockingId !== undefined) void this.ctx.redis.client('UNBLOCK', this.#blockingId).catch(() => {});
+    void this.#blockingId
+      ?.then((id) => {
+        if (id !== undefined) return connectionFor(this.ctx.redis, this.#keys.base)?.client('UNBLOCK', id);
+      })
+      .catch(() => {});
   }
 
   get queue(): string {
@@ -59,7 +59,7 @@ export class QueueReader {
    */
   takeAlongRequest(count: number): TakeRequest | undefined {
     const served = this.stages[0]!;
-    if (!this.ctx.isTaking() || this.#blocked || this.stages.length !== 1 || this.pauses.isPaused(served.pipeline.name, served.stage)) return undefined;
+    if (!this.ctx.isTaking() || this.#blockingId !== undefined || this.stages.length !== 1 || this.pauses.isPaused(served.pipeline.name, served.stage)) return undefined;
     return { ...stageRequest(this.ctx, served), count, lanes: LANES, agingMs: this.ctx.config.PRIORITY_AGING };
   }
 
@@ -112,11 +112,13 @@ export class QueueReader {
   }
 
   async #waitForEntries(wait: [string, string][]): Promise<void> {
-    this.#blocked = true;
+    // Written back to back on one connection, so the ID is that of the connection that blocks.
+    const id = connectionFor(this.blocking, this.#keys.base)?.client('ID');
+    this.#blockingId = (id ?? Promise.resolve(undefined)).then(Number, () => undefined);
     try {
       await this.blocking.xread('COUNT', 1, 'BLOCK', this.ctx.config.BLOCK_MS, 'STREAMS', ...wait.map(([stream]) => stream), ...wait.map(([, id]) => id));
     } finally {
-      this.#blocked = false;
+      this.#blockingId = undefined;
     }
   }
 

@@ -1,5 +1,4 @@
-import { findPipeline, firstStage, type Logger, type Pipeline, type QueueKeys, type WorkerConfig } from '@conveyor/shared';
-import type { Redis } from 'ioredis';
+import { findPipeline, firstStage, type Logger, type Pipeline, type QueueKeys, type WorkerConfig, type RedisClient } from '@conveyor/shared';
 import type { WorkerMetrics } from './metrics.js';
 import type { Slots } from './slots.js';
 
@@ -8,7 +7,7 @@ export interface WorkerContext {
   config: WorkerConfig;
   logger: Logger;
   /** Scripts and plain commands; concurrent callers' commands are in flight together. */
-  redis: Redis;
+  redis: RedisClient;
   consumer: string;
   slots: Slots;
   metrics: WorkerMetrics;

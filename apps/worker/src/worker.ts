@@ -1,5 +1,4 @@
-import { checkRedisSetup, createRedis, ensureGroups, QueueKeys, recoverOwn, releaseJobs, type Logger, type RecoveryCursors, type TakenJob, type WorkerConfig } from '@conveyor/shared';
-import type { Redis } from 'ioredis';
+import { checkRedisSetup, createRedis, ensureGroups, QueueKeys, recoverOwn, releaseJobs, type Logger, type RecoveryCursors, type TakenJob, type WorkerConfig, type RedisClient } from '@conveyor/shared';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { ControlChannel } from './control-channel.js';
@@ -43,7 +42,7 @@ export class Worker {
   readonly runner: JobRunner;
   #readers: QueueReader[] = [];
   #readerLoops: Promise<void>[] = [];
-  #blocking: Redis[] = [];
+  #blocking: RedisClient[] = [];
   readonly #maintenance: Maintenance;
   readonly #leases: LeaseKeeper;
   readonly #control: ControlChannel;
@@ -58,7 +57,7 @@ export class Worker {
   ) {
     this.consumer = config.CONSUMER_NAME ?? `${hostname()}-${process.pid}`;
     this.stages = selectStages(config.WORKER_STAGES);
-    const redis = createRedis(config.REDIS_URL, { role: 'command', name: `conveyor:worker:${this.consumer}`, silenceTimeoutMs: config.REDIS_TIMEOUT });
+    const redis = createRedis(config.REDIS_URL, { role: 'command', name: `conveyor:worker:${this.consumer}`, silenceTimeoutMs: config.REDIS_TIMEOUT, cluster: config.REDIS_CLUSTER });
     const keys = new Map<string, QueueKeys>();
     const slots = new Slots(config.CONCURRENCY);
     this.ctx = {
@@ -122,6 +121,7 @@ export class Worker {
         role: 'blocking',
         name: `conveyor:worker:${this.consumer}:read:${pipeline.name}`,
         silenceTimeoutMs: config.BLOCK_MS + config.REDIS_TIMEOUT,
+        cluster: config.REDIS_CLUSTER,
       });
       this.#watchConnection(blocking, `blocking reads of ${pipeline.name}`);
       this.#blocking.push(blocking);
@@ -213,7 +213,7 @@ export class Worker {
     }
   }
 
-  #watchConnection(redis: Redis, what: string): void {
+  #watchConnection(redis: RedisClient, what: string): void {
     let down = false;
     redis.on('error', (error: Error) => {
       this.ctx.metrics.redisErrors.inc();

@@ -91,6 +91,8 @@ const booleanFlag = (fallback: boolean) =>
 
 const commonSchema = {
   REDIS_URL: redisUrl,
+  /** REDIS_URL is a node of a Redis Cluster: commands go to the node serving each queue's slot. */
+  REDIS_CLUSTER: booleanFlag(false),
   KEY_PREFIX: keyPrefix,
   LOG_LEVEL: logLevel,
   NODE_ENV: z.string().default('development'),
@@ -120,8 +122,18 @@ const commonSchema = {
   OPENAI_TIMEOUT_MS: duration('120s', '100ms'),
 };
 
-/** Settings that only make sense together: adapter models need the adapter's URL, and may not shadow built-ins. */
-function checkModelSettings(env: { OPENAI_BASE_URL?: string | undefined; OPENAI_CHAT_MODELS: string[]; OPENAI_EMBEDDING_MODELS: string[] }, ctx: z.RefinementCtx): void {
+/**
+ * Settings that only make sense together: a Redis Cluster has database 0 only; adapter models
+ * need the adapter's URL, and may not shadow built-ins.
+ */
+function checkSettings(
+  env: { REDIS_URL: string; REDIS_CLUSTER: boolean; OPENAI_BASE_URL?: string | undefined; OPENAI_CHAT_MODELS: string[]; OPENAI_EMBEDDING_MODELS: string[] },
+  ctx: z.RefinementCtx,
+): void {
+  const database = URL.canParse(env.REDIS_URL) ? new URL(env.REDIS_URL).pathname.replace(/^\//, '') : '';
+  if (env.REDIS_CLUSTER && database !== '' && database !== '0') {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: `selects database ${database}, but a Redis Cluster (REDIS_CLUSTER=true) has database 0 only; leave the path out, e.g. redis://host:6379` });
+  }
   const adapterModels = [...env.OPENAI_CHAT_MODELS, ...env.OPENAI_EMBEDDING_MODELS];
   if (adapterModels.length > 0 && env.OPENAI_BASE_URL === undefined) {
     ctx.addIssue({ code: 'custom', path: ['OPENAI_BASE_URL'], message: 'must be set when OPENAI_CHAT_MODELS or OPENAI_EMBEDDING_MODELS names models' });
@@ -166,7 +178,7 @@ export const apiEnvSchema = z.object({
   SSE_HEARTBEAT: duration('15s', '100ms'),
   /** Most undone jobs (undelivered + pending) a queue's first stage may hold before POST answers 503; 0 for no limit. */
   MAX_BACKLOG: integer(100_000, 0),
-}).superRefine(checkModelSettings);
+}).superRefine(checkSettings);
 
 export const workerEnvSchema = z.object({
   ...commonSchema,
@@ -198,7 +210,7 @@ export const workerEnvSchema = z.object({
   CONSUMER_RETENTION: duration('1h', '1s'),
   /** Log each transition at info level (otherwise debug). */
   LOG_TRANSITIONS: booleanFlag(true),
-}).superRefine(checkModelSettings);
+}).superRefine(checkSettings);
 
 export type ApiConfig = z.output<typeof apiEnvSchema>;
 export type WorkerConfig = z.output<typeof workerEnvSchema>;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import { LANES, QueueKeys, groupName } from './keys.js';
 import type { Pipeline } from './pipelines.js';
 
@@ -8,7 +8,7 @@ import type { Pipeline } from './pipelines.js';
  * is. The API and every worker call this at start, so autoscalers that read group lag find the
  * groups before any worker runs.
  */
-export async function ensureGroups(redis: Redis, prefix: string, pipelines: readonly Pipeline[]): Promise<void> {
+export async function ensureGroups(redis: RedisClient, prefix: string, pipelines: readonly Pipeline[]): Promise<void> {
   const creations: Promise<unknown>[] = [];
   for (const pipeline of pipelines) {
     const keys = new QueueKeys(prefix, pipeline.name);

@@ -1,9 +1,10 @@
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 /** Redis answers but cannot be used as configured: the process stops rather than run wrongly. */
 export class UnusableRedisError extends Error {
   constructor(
-    readonly code: 'REDIS_UNSAFE_EVICTION' | 'REDIS_NO_SUCH_DATABASE' | 'REDIS_CLUSTER_MODE',
+    readonly code: 'REDIS_UNSAFE_EVICTION' | 'REDIS_NO_SUCH_DATABASE' | 'REDIS_CLUSTER_MODE' | 'REDIS_NOT_A_CLUSTER',
     message: string,
   ) {
     super(message);
@@ -31,18 +32,56 @@ async function checkDatabase(redis: Redis): Promise<void> {
 }
 
 /**
- * Conveyor talks to one Redis endpoint. A node of a Redis Cluster in cluster mode answers MOVED
- * for keys it does not own (or CLUSTERDOWN), so requests would fail one by one; stop at start
- * instead, saying what to use. (Its keys carry hash tags, so a cluster behind a proxy endpoint
- * that presents one Redis works.) Without INFO permission there is nothing to check.
+ * REDIS_CLUSTER says which client to use, and the server must agree. A plain client on a cluster
+ * node would get MOVED for keys the node does not own, so requests would fail one by one; a
+ * cluster client on a plain Redis cannot start. Stop at start instead, saying what to set.
+ * Without INFO permission there is nothing to check.
  */
-async function checkNotClusterMode(redis: Redis): Promise<void> {
+async function checkClusterMode(redis: RedisClient): Promise<void> {
+  if (redis instanceof Cluster) return whenClusterReady(redis);
   const info = await redis.info('cluster').catch(() => '');
   if (!/^cluster_enabled:1\b/m.test(info)) return;
   throw new UnusableRedisError(
     'REDIS_CLUSTER_MODE',
-    'REDIS_URL leads to a Redis Cluster node in cluster mode, which Conveyor does not support: it needs one endpoint that holds every key, such as a non-clustered Redis, a primary with replicas behind one address, or a cluster behind a proxy that presents one Redis (for example an "enterprise" or proxy clustering policy).',
+    'REDIS_URL leads to a Redis Cluster node in cluster mode, but REDIS_CLUSTER is not set. Set REDIS_CLUSTER=true so commands go to the node that serves each queue (REDIS_URL then names any node of the cluster).',
   );
+}
+
+const NOT_A_CLUSTER = /cluster support disabled/;
+
+/**
+ * A cluster client on a Redis that is not in cluster mode never becomes ready: it reports that
+ * it cannot read the slot map ("ERR This instance has cluster support disabled") and tries again.
+ * Such an error is the refusal to stop on; anything else is not.
+ */
+export function notAClusterRefusal(error: Error): UnusableRedisError | undefined {
+  // The client's own error ("Failed to refresh slots cache.") carries the node's as lastNodeError.
+  const nodeError = (error as Error & { lastNodeError?: Error }).lastNodeError;
+  if (!NOT_A_CLUSTER.test(error.message) && !NOT_A_CLUSTER.test(nodeError?.message ?? '')) return undefined;
+  return new UnusableRedisError(
+    'REDIS_NOT_A_CLUSTER',
+    'REDIS_CLUSTER=true, but REDIS_URL leads to a Redis that is not in cluster mode (it says: ERR This instance has cluster support disabled). Unset REDIS_CLUSTER (or set it to false) for a single Redis or a primary with replicas.',
+  );
+}
+
+/** Resolves once the cluster client is ready; rejects with the refusal when it leads to a Redis not in cluster mode. */
+function whenClusterReady(redis: Cluster): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => {
+      const refusal = notAClusterRefusal(error);
+      if (!refusal) return;
+      redis.off('ready', onReady);
+      redis.off('error', onError);
+      reject(refusal);
+    };
+    const onReady = () => {
+      redis.off('error', onError);
+      resolve();
+    };
+    redis.once('ready', onReady);
+    redis.on('error', onError);
+  });
 }
 
 /**
@@ -50,11 +89,13 @@ async function checkNotClusterMode(redis: Redis): Promise<void> {
  * runs short: jobs would vanish. Warn loudly; refuse to run in production. Managed services that
  * hide CONFIG get a warning that the policy could not be checked.
  */
-async function checkEvictionPolicy(redis: Redis, logger: { warn(message: string): void }, production: boolean): Promise<void> {
+async function checkEvictionPolicy(redis: RedisClient, logger: { warn(message: string): void }, production: boolean): Promise<void> {
   let policy: string | undefined;
   try {
-    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
-    policy = reply[1];
+    // On a cluster every primary holds some queues: any one of them evicting loses jobs.
+    const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+    const policies = await Promise.all(nodes.map(async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1]));
+    policy = policies.find((each) => each !== undefined && each !== 'noeviction');
   } catch (error) {
     logger.warn(`could not read maxmemory-policy (${(error as Error).message}); make sure it is noeviction, or Redis may delete jobs under memory pressure`);
     return;
@@ -67,12 +108,12 @@ async function checkEvictionPolicy(redis: Redis, logger: { warn(message: string)
 
 /**
  * Whether this Redis can be used as configured, checked by the API and every worker each time
- * they connect, before they write anything: the URL's database, no cluster mode, and a
+ * they connect, before they write anything: the URL's database, cluster mode as REDIS_CLUSTER says, and a
  * maxmemory-policy that cannot delete jobs (a warning, or in production a refusal).
  * Throws UnusableRedisError when it cannot be used.
  */
-export async function checkRedisSetup(redis: Redis, logger: { warn(message: string): void }, production: boolean): Promise<void> {
-  await checkDatabase(redis);
-  await checkNotClusterMode(redis);
+export async function checkRedisSetup(redis: RedisClient, logger: { warn(message: string): void }, production: boolean): Promise<void> {
+  await checkClusterMode(redis);
+  if (!(redis instanceof Cluster)) await checkDatabase(redis);
   await checkEvictionPolicy(redis, logger, production);
 }

@@ -1,4 +1,6 @@
-import { Redis, type RedisOptions } from 'ioredis';
+/// <reference path="./cluster-key-slot.d.ts" />
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { defineScripts } from './lua/scripts.js';
 
 /**
@@ -19,6 +21,9 @@ import { defineScripts } from './lua/scripts.js';
  */
 export type ConnectionRole = 'command' | 'blocking' | 'subscriber';
 
+/** A connection to one Redis, or to a Redis Cluster (`REDIS_CLUSTER=true`), which routes each command by its key's slot. */
+export type RedisClient = Redis | Cluster;
+
 export interface ConnectionOptions {
   role: ConnectionRole;
   /** Shown by CLIENT LIST, e.g. `conveyor:api` or `conveyor:worker:<consumer>`. */
@@ -32,6 +37,13 @@ export interface ConnectionOptions {
    * (`failFast`) or is sent again on the new one. For a blocking read, add the longest it blocks.
    */
   silenceTimeoutMs?: number;
+  /**
+   * REDIS_URL is one node of a Redis Cluster (a seed: the client learns the others from it). Each
+   * command goes to the node serving its key's slot, following MOVED and ASK while slots move and
+   * the slot map after a failover. Every key of a queue carries its hash tag, so each script,
+   * pipeline and blocking read of a queue stays on one node.
+   */
+  cluster?: boolean;
 }
 
 /** Reconnect delays: 50 ms doubling to 2 s, with jitter so a fleet does not reconnect in step. */
@@ -40,12 +52,13 @@ export function reconnectDelay(attempt: number): number {
   return Math.round(base / 2 + Math.random() * (base / 2));
 }
 
-export function createRedis(url: string, options: ConnectionOptions): Redis {
+export function createRedis(url: string, options: ConnectionOptions & { cluster: true }): Cluster;
+export function createRedis(url: string, options: ConnectionOptions & { cluster?: false }): Redis;
+export function createRedis(url: string, options: ConnectionOptions): RedisClient;
+export function createRedis(url: string, options: ConnectionOptions): RedisClient {
   const settings: RedisOptions = {
     connectionName: options.name.replace(/[^\w:.-]/g, '_'),
-    retryStrategy: reconnectDelay,
     enableReadyCheck: true,
-    lazyConnect: false,
     // Idle connections are probed by TCP after 10 s instead of the system's two hours.
     keepAlive: 10_000,
     // After a failover a connection still open to the old primary (now a replica) has every write
@@ -55,25 +68,108 @@ export function createRedis(url: string, options: ConnectionOptions): Redis {
   };
   if (options.silenceTimeoutMs !== undefined) settings.socketTimeout = options.silenceTimeoutMs;
   if (options.failFast) {
-    settings.enableOfflineQueue = false;
     settings.maxRetriesPerRequest = 0;
     settings.commandTimeout = options.commandTimeoutMs ?? 1_000;
     settings.connectTimeout = 2_000;
   } else {
     settings.maxRetriesPerRequest = null;
   }
-  const redis = new Redis(url, settings);
+  const redis = options.cluster ? connectCluster(url, settings, options) : new Redis(url, { ...settings, retryStrategy: reconnectDelay, enableOfflineQueue: !options.failFast });
   if (options.role === 'command') defineScripts(redis);
   // A subscriber only listens, so nothing of its own waits for a reply that would reveal a dead
   // connection: it pings, and the silence timeout applies to the ping.
   if (options.role === 'subscriber' && options.silenceTimeoutMs !== undefined) {
+    const silenceTimeoutMs = options.silenceTimeoutMs;
     const pinger = setInterval(() => {
-      if (redis.status === 'ready') redis.ping().catch(() => {});
-    }, Math.max(100, options.silenceTimeoutMs / 2)).unref();
+      if (redis instanceof Cluster) pingClusterSubscriber(redis, silenceTimeoutMs);
+      else if (redis.status === 'ready') redis.ping().catch(() => {});
+    }, Math.max(100, silenceTimeoutMs / 2)).unref();
     redis.once('end', () => clearInterval(pinger));
   }
   // Errors are reported through the owner's logger via 'error' listeners it adds; this one only
   // keeps an unhandled 'error' event from killing the process while ioredis reconnects.
   redis.on('error', () => {});
   return redis;
+}
+
+/** The seed node, credentials and TLS of a cluster client come from the URL; its database must be 0 (config checks). */
+function connectCluster(url: string, settings: RedisOptions, options: ConnectionOptions): Cluster {
+  const parsed = new URL(url);
+  const node = { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || 6379) };
+  const clusterOptions: ClusterOptions = {
+    redisOptions: {
+      ...settings,
+      ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+      ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+      ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    },
+    clusterRetryStrategy: reconnectDelay,
+    enableOfflineQueue: !options.failFast,
+    // A node whose connection closed is connected again (its slots may not have moved: a restart).
+    clusterNodeRetryStrategy: reconnectDelay,
+    scaleReads: 'master',
+    slotsRefreshTimeout: 2_000,
+  };
+  return new Cluster([node], clusterOptions);
+}
+
+/**
+ * A cluster client keeps its subscriptions on a connection of its own to one node, made without
+ * the settings above, and replaces it (subscribing again) when it ends. Keyless commands go to
+ * any node, so that connection is reached here (not public in ioredis: undefined if it moves).
+ */
+function clusterSubscriber(redis: Cluster): Redis | undefined {
+  return (redis as unknown as { subscriber?: { getInstance(): Redis | null } }).subscriber?.getInstance() ?? undefined;
+}
+
+/** Pings the cluster subscriber's connection; one silent for `silenceTimeoutMs` is ended, so the client replaces it. */
+function pingClusterSubscriber(redis: Cluster, silenceTimeoutMs: number): void {
+  const subscriber = clusterSubscriber(redis);
+  if (subscriber?.status !== 'ready') return;
+  const silent = setTimeout(() => subscriber.disconnect(), silenceTimeoutMs);
+  subscriber.ping().then(
+    () => clearTimeout(silent),
+    () => clearTimeout(silent),
+  );
+}
+
+/**
+ * Calls `listener` each time a subscriber's connection is back after a loss, with its
+ * subscriptions restored: messages published meanwhile were missed, so listeners re-read state.
+ * On a cluster this is a new connection, perhaps to another node, which the client subscribes
+ * to the same channels; it is noticed within `checkEveryMs`.
+ */
+export function onSubscriptionsRestored(redis: RedisClient, listener: () => void, checkEveryMs = 1_000): void {
+  if (!(redis instanceof Cluster)) {
+    let lost = false;
+    redis.on('close', () => (lost = true));
+    redis.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      listener();
+    });
+    return;
+  }
+  let current: Redis | undefined;
+  const watcher = setInterval(() => {
+    const subscriber = clusterSubscriber(redis);
+    if (subscriber === undefined || subscriber === current) return;
+    const replaced = current !== undefined;
+    current = subscriber;
+    if (!replaced) return;
+    if (subscriber.status === 'ready') listener();
+    else subscriber.once('ready', listener);
+  }, checkEveryMs).unref();
+  redis.once('end', () => clearInterval(watcher));
+}
+
+/**
+ * The connection a client uses for `key`: the client itself, or on a cluster the connection to
+ * the primary serving the key's slot (undefined while the slot map is unknown). For commands
+ * that name no key but must reach that node, e.g. CLIENT ID and CLIENT UNBLOCK of a blocking read.
+ */
+export function connectionFor(redis: RedisClient, key: string): Redis | undefined {
+  if (!(redis instanceof Cluster)) return redis;
+  const nodeKey = redis.slots[calculateSlot(key)]?.[0];
+  return redis.nodes('master').find((node) => `${node.options.host}:${node.options.port}` === nodeKey);
 }

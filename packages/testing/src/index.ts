@@ -1,6 +1,7 @@
 export * from './ports.js';
 export * from './wait.js';
 export * from './redis-server.js';
+export * from './redis-cluster.js';
 export * from './tcp-proxy.js';
 export * from './test-redis.js';
 export * from './processes.js';

@@ -41,34 +41,32 @@ export default fp(
     const delayed = new Gauge({ name: 'conveyor_queue_delayed', help: 'Jobs waiting for a retry backoff or run_at.', labelNames: ['queue'] as const, registers });
     const dead = new Gauge({ name: 'conveyor_queue_dead', help: 'Dead-lettered jobs kept.', labelNames: ['queue'] as const, registers });
     const queues = PIPELINES.map((pipeline) => ({ pipeline, keys: new QueueKeys(config.KEY_PREFIX, pipeline.name) }));
-    const readBacklog = async () => {
+    // One pipeline per queue, read side by side: a queue's keys share a hash slot, so each is
+    // legal on Redis Cluster, where the queues may live on different nodes.
+    const readQueueBacklog = async ({ pipeline, keys }: (typeof queues)[number]) => {
       const reads = app.redis.pipeline();
-      for (const { pipeline, keys } of queues) {
-        for (const stage of pipeline.stages) for (const lane of LANES) reads.xinfo('GROUPS', keys.stream(stage, lane));
-        reads.zcard(keys.delayed).xlen(keys.dead);
-      }
+      for (const stage of pipeline.stages) for (const lane of LANES) reads.xinfo('GROUPS', keys.stream(stage, lane));
+      reads.zcard(keys.delayed).xlen(keys.dead);
       const replies = (await reads.exec()) ?? [];
       let at = 0;
       const stages: { labels: { queue: string; stage: string }; lag: number; unknown: UnknownLag[] }[] = [];
-      for (const { pipeline, keys } of queues) {
-        for (const stage of pipeline.stages) {
-          const read = { labels: { queue: pipeline.name, stage }, lag: 0, unknown: [] as UnknownLag[] };
-          let held = 0;
-          for (const lane of LANES) {
-            const [error, groups] = replies[at++]!;
-            if (error) continue;
-            const group = stageGroup(groups as unknown[], stage);
-            const unknown = unknownLag(keys.stream(stage, lane), group);
-            if (unknown) read.unknown.push(unknown);
-            else read.lag += Number(group?.['lag'] ?? 0);
-            held += Number(group?.['pending'] ?? 0);
-          }
-          stages.push(read);
-          pending.set(read.labels, held);
+      for (const stage of pipeline.stages) {
+        const read = { labels: { queue: pipeline.name, stage }, lag: 0, unknown: [] as UnknownLag[] };
+        let held = 0;
+        for (const lane of LANES) {
+          const [error, groups] = replies[at++]!;
+          if (error) continue;
+          const group = stageGroup(groups as unknown[], stage);
+          const unknown = unknownLag(keys.stream(stage, lane), group);
+          if (unknown) read.unknown.push(unknown);
+          else read.lag += Number(group?.['lag'] ?? 0);
+          held += Number(group?.['pending'] ?? 0);
         }
-        delayed.set({ queue: pipeline.name }, Number(replies[at++]?.[1] ?? 0));
-        dead.set({ queue: pipeline.name }, Number(replies[at++]?.[1] ?? 0));
+        stages.push(read);
+        pending.set(read.labels, held);
       }
+      delayed.set({ queue: pipeline.name }, Number(replies[at++]?.[1] ?? 0));
+      dead.set({ queue: pipeline.name }, Number(replies[at++]?.[1] ?? 0));
       // Where Redis cannot tell a lag, the waiting entries are counted; past the count's bound,
       // the stream's length stands in (an upper bound: a backlog is never reported as empty).
       const counted = await countWaiting(app.redis, stages.flatMap((stage) => stage.unknown));
@@ -78,6 +76,7 @@ export default fp(
         waiting.set(labels, total);
       }
     };
+    const readBacklog = () => Promise.all(queues.map(readQueueBacklog));
 
     app.decorate('metrics', { registry, enqueued, redisErrors });
     // A callback hook, not an async one: it runs on every request and needs no promise.

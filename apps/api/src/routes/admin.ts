@@ -2,6 +2,7 @@ import { broadcastMessageSchema, controlChannel, type ApiConfig } from '@conveyo
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { problemResponses } from '../schemas/problem.js';
+import { publishCounted } from '../services/counted-publish.js';
 
 const adminHeaders = z.object({ authorization: z.string().optional().describe('Bearer <ADMIN_TOKEN>') });
 
@@ -26,7 +27,7 @@ const adminRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, { 
       },
     },
     async (request, reply) => {
-      const deliveredTo = await app.redis.publish(controlChannel(config.KEY_PREFIX), JSON.stringify(request.body));
+      const deliveredTo = await publishCounted(app.redis, controlChannel(config.KEY_PREFIX), JSON.stringify(request.body));
       request.log.info({ message: request.body, delivered_to: deliveredTo }, 'broadcast to the workers');
       return reply.code(202).send({ delivered_to: deliveredTo, message: request.body });
     },

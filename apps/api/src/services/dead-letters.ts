@@ -1,5 +1,4 @@
-import { fieldsOf, retryDeadJob, type QueueKeys } from '@conveyor/shared';
-import type { Redis } from 'ioredis';
+import { fieldsOf, retryDeadJob, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import { errorView, iso, json } from './job-view.js';
 
 type StreamEntry = [id: string, fields: string[]];
@@ -20,7 +19,7 @@ function deadView([, flat]: StreamEntry) {
 }
 
 /** A page of a queue's dead letters, newest first. */
-export async function listDead(redis: Redis, keys: QueueKeys, limit: number, cursor: string | undefined) {
+export async function listDead(redis: RedisClient, keys: QueueKeys, limit: number, cursor: string | undefined) {
   // Nothing sorts before 0-0 (Redis refuses an exclusive end it cannot step back from).
   if (cursor !== undefined && /^0+-0+$/.test(cursor)) return { jobs: [], next_cursor: null };
   const entries = (await redis.xrevrange(keys.dead, cursor ? `(${cursor}` : '+', '-', 'COUNT', limit)) as StreamEntry[];
@@ -28,7 +27,7 @@ export async function listDead(redis: Redis, keys: QueueKeys, limit: number, cur
 }
 
 /** Retries up to `limit` dead jobs of a queue, oldest first. */
-export async function retryAllDead(redis: Redis, keys: QueueKeys, limit: number) {
+export async function retryAllDead(redis: RedisClient, keys: QueueKeys, limit: number) {
   const skipped: { job_id: string; reason: string }[] = [];
   let retried = 0;
   let cursor = '-';

@@ -1,5 +1,4 @@
-import { enqueueJobs, TurnBatcher, type EnqueueLimits, type EnqueueOutcome, type NewJob, type QueueKeys } from '@conveyor/shared';
-import type { Redis } from 'ioredis';
+import { enqueueJobs, TurnBatcher, type EnqueueLimits, type EnqueueOutcome, type NewJob, type QueueKeys, type RedisClient } from '@conveyor/shared';
 
 /** What one coalesced job learns: stored, or refused because its stage was full. */
 export type SingleOutcome = { ok: true } | Extract<EnqueueOutcome, { reason: 'backlog-full' }>;
@@ -33,7 +32,7 @@ export class EnqueueCoalescer {
   readonly #batcher: TurnBatcher<Submission, Together>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly limits: EnqueueLimits,
   ) {
     this.#batcher = new TurnBatcher((_, submissions) => this.#storeTogether(submissions), { items: MAX_GROUP });

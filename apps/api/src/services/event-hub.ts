@@ -1,6 +1,5 @@
-import { createRedis, PIPELINES, queueOfJobId, QueueKeys } from '@conveyor/shared';
+import { createRedis, onSubscriptionsRestored, PIPELINES, queueOfJobId, QueueKeys, type RedisClient } from '@conveyor/shared';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
 import { ProblemError } from '../problems/problem-error.js';
 
 /** A job event as the transition scripts publish it on `<prefix>:{<queue>}:events`. */
@@ -45,7 +44,7 @@ interface Subscription {
  * watched (QueueKeys.eventsWatched) meanwhile: the scripts publish nothing nobody watches.
  */
 export class EventHub {
-  readonly #subscriber: Redis;
+  readonly #subscriber: RedisClient;
   readonly #renewal: NodeJS.Timeout;
   readonly #byJob = new Map<string, Set<EventListener>>();
   readonly #byQueue = new Map<string, Set<EventListener>>();
@@ -53,20 +52,15 @@ export class EventHub {
   readonly #subscriptions = new Map<string, Subscription>();
 
   constructor(
-    redisUrl: string,
+    connection: { url: string; cluster: boolean; silenceTimeoutMs: number },
     prefix: string,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly logger: FastifyBaseLogger,
-    silenceTimeoutMs?: number,
   ) {
-    this.#subscriber = createRedis(redisUrl, { role: 'subscriber', name: 'conveyor:api:events', silenceTimeoutMs });
+    this.#subscriber = createRedis(connection.url, { role: 'subscriber', name: 'conveyor:api:events', silenceTimeoutMs: connection.silenceTimeoutMs, cluster: connection.cluster });
     for (const pipeline of PIPELINES) this.#keysOfQueue.set(pipeline.name, new QueueKeys(prefix, pipeline.name));
     this.#subscriber.on('message', (channel: string, text: string) => this.#dispatch(channel, text));
-    let lost = false;
-    this.#subscriber.on('close', () => (lost = true));
-    this.#subscriber.on('ready', () => {
-      if (!lost) return;
-      lost = false;
+    onSubscriptionsRestored(this.#subscriber, () => {
       this.#resync().catch((error: Error) => this.logger.warn({ err: error.message }, 'could not resubscribe the events channels after a reconnect'));
     });
     this.#renewal = setInterval(() => this.#renewWatchMarks(), WATCH_TTL_MS / 3).unref();

@@ -1,5 +1,4 @@
-import { directJobId, firstStage, type Pipeline, type QueueKeys } from '@conveyor/shared';
-import type { Redis } from 'ioredis';
+import { directJobId, firstStage, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import { ProblemError } from '../problems/problem-error.js';
 import type { HISTORY_STATUSES, HistoryQuery } from '../schemas/history.js';
 import { iso, json } from './job-view.js';
@@ -21,7 +20,7 @@ export function stageOf(pipeline: Pipeline, stage: string | undefined, path: str
 }
 
 /** A page of a stage's stream history (entries still kept), oldest first, with each job's status now. */
-export async function readHistory(redis: Redis, keys: QueueKeys, pipeline: Pipeline, query: HistoryQuery) {
+export async function readHistory(redis: RedisClient, keys: QueueKeys, pipeline: Pipeline, query: HistoryQuery) {
   const stage = stageOf(pipeline, query.stage, 'querystring.stage');
   const range = await readStageRange(redis, keys, stage, { source: 'querystring', from: query.from, to: query.to, cursor: query.cursor, limit: query.limit });
 

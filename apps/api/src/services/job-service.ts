@@ -1,26 +1,4 @@
-import {
-  cancelJob,
-  controlChannel,
-  enqueueJobs,
-  findPipeline,
-  firstStage,
-  modelCatalogue,
-  newJobId,
-  PIPELINES,
-  queueOfJobId,
-  QueueKeys,
-  readJob,
-  retryDeadJob,
-  type ApiConfig,
-  type DocumentPayload,
-  type EnqueueLimits,
-  type JobOptions,
-  type Lane,
-  type ModelEntry,
-  type NewJob,
-  type Pipeline,
-} from '@conveyor/shared';
-import type { Redis } from 'ioredis';
+import { cancelJob, controlChannel, enqueueJobs, findPipeline, firstStage, modelCatalogue, newJobId, PIPELINES, queueOfJobId, QueueKeys, readJob, retryDeadJob, type ApiConfig, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { createHash } from 'node:crypto';
 import { ProblemError } from '../problems/problem-error.js';
 import { queueFull } from '../problems/queue-full.js';
@@ -58,7 +36,7 @@ export class JobService {
   readonly #coalescer: EnqueueCoalescer;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly config: ApiConfig,
     /** Told how many jobs each successful submission created. */
     private readonly onEnqueued: (queue: string, count: number) => void = () => {},

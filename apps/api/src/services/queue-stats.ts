@@ -1,5 +1,5 @@
-import { LANES, groupName, pairsOf, stageGroup, type Lane, type Pipeline, type QueueKeys } from '@conveyor/shared';
-import type { ChainableCommander, Redis } from 'ioredis';
+import { LANES, groupName, pairsOf, stageGroup, type Lane, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
+import type { ChainableCommander } from 'ioredis';
 import { EVENT_NAMES, type EventCounts, type EventName, type LaneStats, type QueueStats, type StageStats } from '../schemas/queue-stats.js';
 import { iso } from './job-view.js';
 import { compareIds } from './stream-range.js';
@@ -22,7 +22,7 @@ interface LaneRead {
 }
 
 /** Redis's clock (ms): the scripts stamp the per-minute counters with it, so windows are cut by it too. */
-export async function redisNow(redis: Redis): Promise<number> {
+export async function redisNow(redis: RedisClient): Promise<number> {
   const [seconds, micros] = await redis.time();
   return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
 }
@@ -31,7 +31,7 @@ export async function redisNow(redis: Redis): Promise<number> {
  * A queue's statistics, read in one pipelined round trip (a second one only when Redis cannot
  * report a lag). `now` is Redis's clock, from `redisNow`.
  */
-export async function readQueueStats(redis: Redis, keys: QueueKeys, pipeline: Pipeline, now: number): Promise<QueueStats> {
+export async function readQueueStats(redis: RedisClient, keys: QueueKeys, pipeline: Pipeline, now: number): Promise<QueueStats> {
   const reads = redis.pipeline();
   for (const stage of pipeline.stages) for (const lane of LANES) queueLaneReads(reads, keys.stream(stage, lane), groupName(stage));
   reads.zcard(keys.delayed).xlen(keys.dead).hkeys(keys.paused);

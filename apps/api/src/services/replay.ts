@@ -1,5 +1,4 @@
-import { enqueueJobs, firstStage, newJobId, type JobOptions, type NewJob, type Pipeline, type QueueKeys } from '@conveyor/shared';
-import type { Redis } from 'ioredis';
+import { enqueueJobs, firstStage, newJobId, type JobOptions, type NewJob, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import type { ReplayBody, ReplayResult } from '../schemas/history.js';
 import { jobIdOf, stageOf } from './history.js';
 import { queueFull } from '../problems/queue-full.js';
@@ -24,7 +23,7 @@ interface Replay {
   job: NewJob;
 }
 
-export async function replayRange(redis: Redis, keys: QueueKeys, pipeline: Pipeline, body: ReplayBody, maxBacklog: number): Promise<ReplayResult> {
+export async function replayRange(redis: RedisClient, keys: QueueKeys, pipeline: Pipeline, body: ReplayBody, maxBacklog: number): Promise<ReplayResult> {
   const stage = stageOf(pipeline, body.stage, 'body.stage');
   const range = await readStageRange(redis, keys, stage, { source: 'body', from: body.from, to: body.to, cursor: body.cursor, limit: body.limit });
   const records = await readRecords(redis, keys, pipeline, [...new Set(range.entries.map((entry) => jobIdOf(pipeline, stage, entry)))]);
@@ -71,7 +70,7 @@ export async function replayRange(redis: Redis, keys: QueueKeys, pipeline: Pipel
 }
 
 /** The records of the jobs, in one round trip (without document bytes: only their size). */
-async function readRecords(redis: Redis, keys: QueueKeys, pipeline: Pipeline, jobIds: string[]): Promise<Map<string, StoredRecord>> {
+async function readRecords(redis: RedisClient, keys: QueueKeys, pipeline: Pipeline, jobIds: string[]): Promise<Map<string, StoredRecord>> {
   const reads = redis.pipeline();
   for (const jobId of jobIds) {
     reads.hmget(keys.job(jobId), ...RECORD_FIELDS);
@@ -124,7 +123,7 @@ function optionsOf(entry: StageEntry, record: StoredRecord | undefined): JobOpti
 }
 
 /** Reads the chosen documents' bytes; one whose record expired meanwhile is skipped. */
-async function attachDocuments(redis: Redis, keys: QueueKeys, replays: Replay[], skipped: ReplayResult['skipped']): Promise<void> {
+async function attachDocuments(redis: RedisClient, keys: QueueKeys, replays: Replay[], skipped: ReplayResult['skipped']): Promise<void> {
   if (replays.length === 0) return;
   const reads = redis.pipeline();
   for (const replay of replays) reads.hgetBuffer(keys.job(replay.original), 'doc');

@@ -1,5 +1,4 @@
-import { fieldsOf, LANES, stageGroup, type Lane, type QueueKeys } from '@conveyor/shared';
-import type { Redis } from 'ioredis';
+import { fieldsOf, LANES, stageGroup, type Lane, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import { ProblemError } from '../problems/problem-error.js';
 import { CURSOR, MAX_SEQUENCE } from '../schemas/history.js';
 
@@ -33,7 +32,7 @@ export interface RangeRequest {
 }
 
 /** The `limit` first entries of a stage's lanes within [from, to], after `cursor`. */
-export async function readStageRange(redis: Redis, keys: QueueKeys, stage: string, request: RangeRequest): Promise<StageRange> {
+export async function readStageRange(redis: RedisClient, keys: QueueKeys, stage: string, request: RangeRequest): Promise<StageRange> {
   const from = request.from === undefined ? '0-0' : streamId(request.from, 'start', `${request.source}.from`);
   const to = request.to === undefined ? `${MAX_SEQUENCE}-${MAX_SEQUENCE}` : streamId(request.to, 'end', `${request.source}.to`);
   if (compareIds(from, to) > 0) throw invalid(`${request.source}.from`, `"from" (${request.from}) is after "to" (${request.to}).`);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@conveyor/shared';
 
 /** When Redis cannot report a group's lag, at most this many entries are counted instead. */
 const WAITING_COUNT_LIMIT = 1_000;
@@ -12,9 +12,10 @@ export interface UnknownLag {
 /**
  * Redis 7 reports a null lag when entries were deleted past the group's last delivered entry;
  * then the entries after it are counted, up to WAITING_COUNT_LIMIT (XRANGE reads them whole),
- * in one pipelined round trip. Answers each stream's count, or null when it holds more.
+ * in one pipelined round trip. The lanes are of one queue (one hash slot, so one node of a
+ * Redis Cluster). Answers each stream's count, or null when it holds more.
  */
-export async function countWaiting(redis: Redis, lanes: readonly UnknownLag[]): Promise<Map<string, number | null>> {
+export async function countWaiting(redis: RedisClient, lanes: readonly UnknownLag[]): Promise<Map<string, number | null>> {
   const counted = new Map<string, number | null>();
   if (lanes.length === 0) return counted;
   const reads = redis.pipeline();

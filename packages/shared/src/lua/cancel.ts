@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
 
 export type CancelOutcome =
@@ -8,7 +8,7 @@ export type CancelOutcome =
 
 /** Cancels a job that has not finished; an active one's worker is told on `controlChannel`. */
 export async function cancelJob(
-  redis: Redis,
+  redis: RedisClient,
   keys: QueueKeys,
   jobId: string,
   firstStage: string,

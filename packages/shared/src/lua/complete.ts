@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
 import { laneFlags, parseTakeReply, stageArgs, type JobTuple, type TakeRequest, type TakeResult, type TakenJob } from './take.js';
 
@@ -27,7 +27,7 @@ export interface CompleteResult {
  * `take`, the same call then takes jobs as takeJobs does (for the slots these completions free).
  */
 export async function completeStages(
-  redis: Redis,
+  redis: RedisClient,
   keys: QueueKeys,
   completions: readonly Completion[],
   retentionSeconds: number,
@@ -57,7 +57,7 @@ export async function completeStages(
 }
 
 /** Finishes one held stage (see completeStages). */
-export async function completeStage(redis: Redis, keys: QueueKeys, job: TakenJob, output: string, nextStage: string, retentionSeconds: number): Promise<CompleteOutcome> {
+export async function completeStage(redis: RedisClient, keys: QueueKeys, job: TakenJob, output: string, nextStage: string, retentionSeconds: number): Promise<CompleteOutcome> {
   const { outcomes: [outcome] } = await completeStages(redis, keys, [{ job, output, nextStage }], retentionSeconds);
   return outcome!;
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Lane, QueueKeys } from '../keys.js';
 import type { JobOptions } from '../schemas/job-options.js';
 import { Refusal } from './refusals.js';
@@ -30,7 +30,7 @@ export type EnqueueOutcome =
 
 /** Enqueues jobs on the first stage of a queue, all or none. */
 export async function enqueueJobs(
-  redis: Redis,
+  redis: RedisClient,
   keys: QueueKeys,
   stage: string,
   jobs: readonly NewJob[],

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
 import type { TakenJob } from './take.js';
 
@@ -24,7 +24,7 @@ export interface AttemptError {
  * stale attempt.
  */
 export async function failAttempt(
-  redis: Redis,
+  redis: RedisClient,
   keys: QueueKeys,
   job: TakenJob,
   error: AttemptError,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
 import type { TakenJob } from './take.js';
 
@@ -17,7 +17,7 @@ export interface LostEntryPolicy {
  * taken over after their lease lapsed, cancelled, or whose entry was deleted (their attempt
  * fails and they are queued again). Their worker must stop them.
  */
-export async function renewLeases(redis: Redis, keys: QueueKeys, consumer: string, jobs: readonly TakenJob[], policy: LostEntryPolicy): Promise<TakenJob[]> {
+export async function renewLeases(redis: RedisClient, keys: QueueKeys, consumer: string, jobs: readonly TakenJob[], policy: LostEntryPolicy): Promise<TakenJob[]> {
   if (jobs.length === 0) return [];
   const lost = await redis.renew(keys.active, keys.base, consumer, policy.defaultMaxAttempts, policy.retentionSeconds, ...heldArgs(jobs));
   return lost.map((position) => jobs[position - 1]!);
@@ -28,7 +28,7 @@ export async function renewLeases(redis: Redis, keys: QueueKeys, consumer: strin
  * The interrupted attempts do not count against the jobs' max attempts.
  */
 export async function releaseJobs(
-  redis: Redis,
+  redis: RedisClient,
   keys: QueueKeys,
   consumer: string,
   jobs: readonly TakenJob[],

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
 
 export interface PromoteResult {
@@ -8,7 +8,7 @@ export interface PromoteResult {
 }
 
 /** Queues the delayed jobs whose time has come; safe for any number of workers to call. */
-export async function promoteDueJobs(redis: Redis, keys: QueueKeys, limit = 500): Promise<PromoteResult> {
+export async function promoteDueJobs(redis: RedisClient, keys: QueueKeys, limit = 500): Promise<PromoteResult> {
   const [moved, next] = await redis.promote(keys.delayed, keys.base, limit);
   return { moved, nextDueAt: next < 0 ? undefined : next };
 }

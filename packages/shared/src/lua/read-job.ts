@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Lane, QueueKeys } from '../keys.js';
 import { fieldsOf } from '../redis-replies.js';
 
@@ -13,7 +13,7 @@ export interface RecordlessAttempt {
 }
 
 /** One consistent read of a job: its record, or its entry (queued, or in its first attempt) when it has no record yet. */
-export async function readJob(redis: Redis, keys: QueueKeys, jobId: string, firstStage: string): Promise<JobSnapshot | undefined> {
+export async function readJob(redis: RedisClient, keys: QueueKeys, jobId: string, firstStage: string): Promise<JobSnapshot | undefined> {
   const reply = (await redis.readJob(keys.job(jobId), keys.queued, keys.base, jobId, firstStage, keys.queue)) as
     | ['record', string[]]
     | ['entry', Lane, string, string[], string, string, string]

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
 import { laneFlags, parseJobTuple, stageArgs, type JobTuple, type TakenJob, type TakeRequest } from './take.js';
 
@@ -9,7 +9,7 @@ export interface ReclaimResult {
 }
 
 /** Takes over up to `count` entries of a stage whose lease (`minIdleMs`) lapsed, and starts them. */
-export async function reclaimStale(redis: Redis, keys: QueueKeys, request: TakeRequest, minIdleMs: number): Promise<ReclaimResult> {
+export async function reclaimStale(redis: RedisClient, keys: QueueKeys, request: TakeRequest, minIdleMs: number): Promise<ReclaimResult> {
   const [tuples, lost] = (await redis.reclaim(...stageArgs(keys, request), request.count, minIdleMs, laneFlags(request.lanes))) as [JobTuple[], number];
   return { jobs: tuples.map((tuple) => parseJobTuple(keys.queue, request.stage, tuple)), lost };
 }
@@ -22,7 +22,7 @@ export type RecoveryCursors = [string, string, string];
  * starts up to `count` of them. Call again with the returned cursors until all are ''.
  */
 export async function recoverOwn(
-  redis: Redis,
+  redis: RedisClient,
   keys: QueueKeys,
   request: Omit<TakeRequest, 'lanes'>,
   cursors: RecoveryCursors = ['0', '0', '0'],

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 
 /**
  * Loads the Lua scripts of `src/lua/`, one per state transition, and registers them on an
@@ -48,7 +49,7 @@ function loadScripts(): ScriptSource[] {
 
 export const scripts: readonly ScriptSource[] = loadScripts();
 
-export function defineScripts(redis: Redis): void {
+export function defineScripts(redis: RedisClient): void {
   for (const script of scripts) {
     redis.defineCommand(script.name, script.numberOfKeys === undefined ? { lua: script.lua } : { numberOfKeys: script.numberOfKeys, lua: script.lua });
   }

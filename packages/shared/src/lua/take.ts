@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { LANES, type Lane, type QueueKeys } from '../keys.js';
 
 /** A job a worker holds: what it runs, and the token (entry, attempt) that proves it may finish it. */
@@ -90,7 +90,7 @@ export function laneFlags(lanes: readonly Lane[]): string {
 }
 
 /** Takes up to `count` jobs of one stage (high lane first) and starts them, atomically. */
-export async function takeJobs(redis: Redis, keys: QueueKeys, request: TakeRequest): Promise<TakeResult> {
+export async function takeJobs(redis: RedisClient, keys: QueueKeys, request: TakeRequest): Promise<TakeResult> {
   const [tuples, wait] = (await redis.take(...stageArgs(keys, request), request.count, laneFlags(request.lanes), request.agingMs ?? 0)) as [JobTuple[], string[]];
   return parseTakeReply(keys, request, tuples, wait);
 }

@@ -1,0 +1,197 @@
+import { QueueKeys } from '@conveyor/shared';
+import { launchApi, launchWorker, RedisCluster, RedisServer, startApi, startWorker, waitFor, type ApiProcess, type AppProcess, type WorkerProcess } from '@conveyor/testing';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+/**
+ * The API and two workers on a real Redis Cluster of three primaries (REDIS_CLUSTER=true, REDIS_URL
+ * naming one node). The `inference` and `documents` queues hash to slots on different nodes, so
+ * every script, pipeline, blocking read and subscription must reach the node that serves its
+ * queue, and pub/sub must work across nodes.
+ */
+const TOKEN = 'cluster-admin-token-0123456789';
+const prefix = 'conveyor';
+const admin = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+let cluster: RedisCluster;
+let client: Cluster;
+let api: ApiProcess;
+const workers: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  cluster = await RedisCluster.start(3);
+  client = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[0]!.port }]);
+  // A long blocking read and rare maintenance: a resumed stage is noticed only if the worker's
+  // blocking read, on the node serving its queue, is interrupted.
+  const env = { REDIS_CLUSTER: 'true', BLOCK_MS: '20s', MAINTENANCE_INTERVAL: '20s', REDIS_TIMEOUT: '2s' };
+  [api] = await Promise.all([startApi({ redisUrl: cluster.url, prefix, env: { ...env, ADMIN_TOKEN: TOKEN } })]);
+  workers.push(...(await Promise.all([1, 2].map(() => startWorker({ redisUrl: cluster.url, prefix, env })))));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([api?.stop(), ...workers.map((worker) => worker.stop())]);
+  client?.disconnect();
+  await cluster?.stop();
+});
+
+const post = (path: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+  fetch(`${api.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+
+async function job(id: string): Promise<Record<string, unknown>> {
+  return (await (await fetch(`${api.url}/jobs/${encodeURIComponent(id)}`)).json()) as Record<string, unknown>;
+}
+
+async function settled(ids: string[], status = 'completed'): Promise<Record<string, unknown>[]> {
+  return waitFor(
+    async () => {
+      const records = await Promise.all(ids.map(job));
+      return records.every((record) => record['status'] === status) && records;
+    },
+    `${ids.length} jobs to be ${status}`,
+    20_000,
+  );
+}
+
+/** The body of an SSE stream, read until the server ends it. */
+async function eventStream(id: string): Promise<string> {
+  const response = await fetch(`${api.url}/jobs/${encodeURIComponent(id)}/events`, { signal: AbortSignal.timeout(15_000) });
+  expect(response.status).toBe(200);
+  return response.text();
+}
+
+describe('on a Redis Cluster of three primaries', () => {
+  test('the queues live on different nodes, and jobs, batches and documents complete once each', async () => {
+    const [inferenceNode, documentsNode] = await Promise.all([cluster.nodeOf(new QueueKeys(prefix, 'inference').base), cluster.nodeOf(new QueueKeys(prefix, 'documents').base)]);
+    expect(inferenceNode.port).not.toBe(documentsNode.port);
+
+    const batch = await post('/jobs/batch', { jobs: Array.from({ length: 50 }, (_, i) => ({ model: 'echo', prompt: `job ${i}` })) });
+    expect(batch.status).toBe(202);
+    const ids = ((await batch.json()) as { jobs: { job_id: string }[] }).jobs.map((entry) => entry.job_id);
+    const single = await post('/jobs', { model: 'sentiment', prompt: 'I love how fast this is' });
+    expect(single.status).toBe(202);
+    ids.push(((await single.json()) as { job_id: string }).job_id);
+    const form = new FormData();
+    form.append('file', new Blob(['Redis Cluster spreads hash slots over primaries. Each queue stays in one slot, so its scripts run on one node.']), 'cluster.txt');
+    const upload = await fetch(`${api.url}/documents`, { method: 'POST', body: form });
+    expect(upload.status).toBe(202);
+    const documentId = ((await upload.json()) as { job_id: string }).job_id;
+
+    const records = await settled(ids);
+    expect(records.map((record) => record['attempts'])).toEqual(ids.map(() => 1));
+    expect(records[0]!['result']).toMatchObject({ text: 'job 0' });
+    const [document] = await settled([documentId]);
+    expect((document!['stages'] as { name: string; status: string }[]).map((stage) => [stage.name, stage.status])).toEqual([
+      ['extract', 'completed'],
+      ['analyze', 'completed'],
+      ['summarize', 'completed'],
+      ['embed', 'completed'],
+    ]);
+    // Each queue's keys are all on the node serving its slot.
+    for (const node of cluster.nodes) {
+      const each = new Redis(node.url);
+      const [inference, documents] = await Promise.all([each.keys('conveyor:{inference}:*'), each.keys('conveyor:{documents}:*')]).finally(() => each.disconnect());
+      expect(inference.length > 0).toBe(node === inferenceNode);
+      expect(documents.length > 0).toBe(node === documentsNode);
+    }
+  });
+
+  test('an entry XADDed by any cluster client is a job; GET /queues and /metrics read every queue', async () => {
+    const entry = (await client.xadd('conveyor:{inference}:infer:normal', '*', 'model', 'echo', 'prompt', 'from redis-cli')) as string;
+    const [record] = await settled([`inference:${entry}`]);
+    expect(record!['result']).toMatchObject({ text: 'from redis-cli' });
+
+    const queues = await fetch(`${api.url}/queues`);
+    expect(queues.status).toBe(200);
+    const names = ((await queues.json()) as { queues: { queue: string; stages: { consumers: number }[] }[] }).queues;
+    expect(names.find((queue) => queue.queue === 'inference')?.stages[0]?.consumers).toBe(2);
+    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    expect(metrics).toMatch(/^conveyor_stage_waiting\{queue="inference",stage="infer"\} 0$/m);
+    expect(metrics).toMatch(/^conveyor_stage_waiting\{queue="documents",stage="embed"\} 0$/m);
+  });
+
+  test('events reach an SSE client across nodes, also after its subscription connection is killed', async () => {
+    const response = await post('/jobs', { model: 'echo', prompt: 'watched', params: { sleep_ms: 400 } });
+    const { job_id: watched } = (await response.json()) as { job_id: string };
+    expect(await eventStream(watched)).toMatch(/event: completed/);
+
+    const slow = await post('/jobs', { model: 'echo', prompt: 'watched through a lost subscription', params: { sleep_ms: 4_000 } });
+    const { job_id: slowId } = (await slow.json()) as { job_id: string };
+    const stream = eventStream(slowId);
+    await waitFor(async () => (await job(slowId))['status'] === 'active', 'the slow job to start');
+    // Every pub/sub connection on every node is closed: the API's cluster client subscribes again
+    // on some node, and its listeners read the job's state again.
+    await Promise.all(cluster.nodes.map(async (node) => {
+      const each = new Redis(node.url);
+      await each.client('KILL', 'TYPE', 'pubsub').finally(() => each.disconnect());
+    }));
+    const text = await stream;
+    expect(text).toMatch(/event: completed/);
+    expect((await job(slowId))['status']).toBe('completed');
+  });
+
+  test('pause and resume: a resumed stage interrupts the blocking read on its node at once; a queued job is cancelled', async () => {
+    expect((await post('/queues/documents/pause', { stage: 'analyze' }, admin)).status).toBe(200);
+    expect((await post('/queues/inference/pause', {}, admin)).status).toBe(200);
+    // Workers hear of it on the control channel, relayed between nodes: "within a second".
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const form = new FormData();
+    form.append('file', new Blob(['A paused stage holds its jobs until it is resumed.']), 'paused.txt');
+    const { job_id: documentId } = (await (await fetch(`${api.url}/documents`, { method: 'POST', body: form })).json()) as { job_id: string };
+    await waitFor(async () => {
+      const record = await job(documentId);
+      return record['stage'] === 'analyze' && record['status'] === 'queued';
+    }, 'the document to wait at the paused stage');
+    // Both workers are now blocked reading the queue's open lanes (BLOCK_MS 20 s).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const resumedAt = Date.now();
+    expect((await post('/queues/documents/resume', { stage: 'analyze' }, admin)).status).toBe(200);
+    await settled([documentId]);
+    expect(Date.now() - resumedAt).toBeLessThan(5_000);
+
+    const { job_id: queued } = (await (await post('/jobs', { model: 'echo', prompt: 'never runs' })).json()) as { job_id: string };
+    const cancelled = await fetch(`${api.url}/jobs/${encodeURIComponent(queued)}`, { method: 'DELETE' });
+    expect(cancelled.status).toBe(200);
+    expect((await job(queued))['status']).toBe('cancelled');
+    expect((await post('/queues/inference/resume', {}, admin)).status).toBe(200);
+  });
+
+  test('a failing job is dead-lettered and retried from the dead letters; a broadcast reaches both workers', async () => {
+    const failUntil = new Date(Date.now() + 1_000).toISOString();
+    const { job_id: failing } = (await (await post('/jobs', { model: 'echo', prompt: 'fails for a second', max_attempts: 1, params: { fail_until: failUntil } })).json()) as { job_id: string };
+    await settled([failing], 'dead');
+    await new Promise((resolve) => setTimeout(resolve, Date.parse(failUntil) - Date.now()));
+    const retried = await post(`/jobs/${encodeURIComponent(failing)}/retry`, {});
+    expect(retried.status).toBe(202);
+    const [record] = await settled([failing]);
+    expect(record!['attempts']).toBe(1);
+
+    const broadcast = await post('/admin/broadcast', { type: 'reload-config' }, admin);
+    expect(((await broadcast.json()) as { delivered_to: number }).delivered_to).toBe(2);
+    await waitFor(() => workers.every((worker) => worker.logs().some((line) => line['msg'] === 'control message received' && line['type'] === 'reload-config')), 'both workers to receive it');
+  });
+});
+
+describe('REDIS_CLUSTER and the server must agree', () => {
+  async function refusal(process: AppProcess, said: RegExp): Promise<void> {
+    const exit = await Promise.race([process.exited, new Promise((resolve) => setTimeout(resolve, 15_000, 'still running'))]);
+    if (exit === 'still running') process.signal('SIGKILL');
+    expect(exit, process.describe()).toEqual({ code: 1, signal: null });
+    expect(JSON.stringify(process.logs().find((line) => line['level'] === 60)), process.describe()).toMatch(said);
+  }
+
+  test('a cluster node without REDIS_CLUSTER, and REDIS_CLUSTER on a plain Redis, stop the API and the worker with what to set', async () => {
+    const without = /REDIS_URL leads to a Redis Cluster node in cluster mode, but REDIS_CLUSTER is not set. Set REDIS_CLUSTER=true/;
+    await Promise.all([refusal(await launchApi({ redisUrl: cluster.url, prefix: 'unused' }), without), refusal(launchWorker({ redisUrl: cluster.url, prefix: 'unused' }), without)]);
+
+    const plain = await RedisServer.start();
+    try {
+      const env = { REDIS_CLUSTER: 'true' };
+      const needless = /REDIS_CLUSTER=true, but REDIS_URL leads to a Redis that is not in cluster mode/;
+      await Promise.all([refusal(await launchApi({ redisUrl: plain.url, prefix: 'unused', env }), needless), refusal(launchWorker({ redisUrl: plain.url, prefix: 'unused', env }), needless)]);
+      const probe = new Redis(plain.url);
+      expect(await probe.dbsize()).toBe(0);
+      probe.disconnect();
+    } finally {
+      await plain.stop();
+    }
+  });
+});
