@@ -61,6 +61,16 @@ describe('configuration from the environment', () => {
     expect(loadConfig(apiEnvSchema, { PORT: '', REDIS_URL: '' })).toMatchObject({ PORT: 3000, REDIS_URL: 'redis://127.0.0.1:6379' });
   });
 
+  test('REDIS_CLUSTER is off by default; on a cluster the URL may not select a database', () => {
+    expect(loadConfig(apiEnvSchema, {}).REDIS_CLUSTER).toBe(false);
+    expect(loadConfig(workerEnvSchema, { REDIS_CLUSTER: 'true', REDIS_URL: 'redis://node-1:7000' })).toMatchObject({ REDIS_CLUSTER: true });
+    expect(loadConfig(apiEnvSchema, { REDIS_CLUSTER: 'true', REDIS_URL: 'redis://node-1:7000/0' }).REDIS_CLUSTER).toBe(true);
+    expect(() => loadConfig(apiEnvSchema, { REDIS_CLUSTER: 'true', REDIS_URL: 'redis://node-1:7000/3' })).toThrow(
+      /REDIS_URL \(got "redis:\/\/node-1:7000\/3"\): selects database 3, but a Redis Cluster \(REDIS_CLUSTER=true\) has database 0 only/,
+    );
+    expect(() => loadConfig(apiEnvSchema, { REDIS_CLUSTER: 'maybe' })).toThrow(/REDIS_CLUSTER/);
+  });
+
   test('durations and sizes take units', () => {
     expect(parseDuration('250ms')).toBe(250);
     expect(parseDuration('30s')).toBe(30_000);
