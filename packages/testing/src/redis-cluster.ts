@@ -5,26 +5,34 @@ import { waitFor } from './wait.js';
 const SLOTS = 16_384;
 
 /**
- * A real Redis Cluster of `redis-server` child processes on 127.0.0.1, masters only, the hash
- * slots split evenly between them (as `redis-cli --cluster create` would, without needing it).
+ * A real Redis Cluster of `redis-server` child processes on 127.0.0.1: `masters` primaries with
+ * the hash slots split evenly between them (as `redis-cli --cluster create` would, without
+ * needing it), and `replicasPerMaster` replicas of each. Nodes time out after 2 s, so a replica
+ * takes over from a primary that died within a few seconds.
  */
 export class RedisCluster {
   private constructor(readonly nodes: RedisServer[]) {}
 
-  static async start(masters = 3): Promise<RedisCluster> {
-    const nodes = await Promise.all(Array.from({ length: masters }, () => RedisServer.start({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'] })));
+  static async start(masters = 3, replicasPerMaster = 0): Promise<RedisCluster> {
+    const count = masters * (1 + replicasPerMaster);
+    const nodes = await Promise.all(Array.from({ length: count }, () => RedisServer.start({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'] })));
     const cluster = new RedisCluster(nodes);
     const clients = nodes.map((node) => new Redis(node.port, '127.0.0.1'));
     try {
       const share = Math.ceil(SLOTS / masters);
-      await Promise.all(clients.map((client, i) => client.call('CLUSTER', 'ADDSLOTSRANGE', i * share, Math.min(SLOTS, (i + 1) * share) - 1)));
+      await Promise.all(clients.slice(0, masters).map((client, i) => client.call('CLUSTER', 'ADDSLOTSRANGE', i * share, Math.min(SLOTS, (i + 1) * share) - 1)));
       for (const node of nodes.slice(1)) await clients[0]!.call('CLUSTER', 'MEET', '127.0.0.1', node.port);
+      const known = (info: string) => new RegExp(`cluster_known_nodes:${count}\\b`).test(info);
+      await waitFor(async () => (await Promise.all(clients.map((client) => client.call('CLUSTER', 'INFO') as Promise<string>))).every(known), `${count} nodes to know each other`, 20_000);
+      const ids = await Promise.all(clients.map((client) => client.call('CLUSTER', 'MYID') as Promise<string>));
+      await Promise.all(clients.slice(masters).map((client, i) => client.call('CLUSTER', 'REPLICATE', ids[i % masters]!)));
       await waitFor(
         async () => {
           const states = await Promise.all(clients.map((client) => client.call('CLUSTER', 'INFO') as Promise<string>));
-          return states.every((info) => /cluster_state:ok/.test(info) && new RegExp(`cluster_known_nodes:${masters}\\b`).test(info));
+          const links = await Promise.all(clients.slice(masters).map((client) => client.info('replication')));
+          return states.every((info) => /cluster_state:ok/.test(info)) && links.every((info) => /master_link_status:up/.test(info));
         },
-        `a Redis Cluster of ${masters} nodes`,
+        `a Redis Cluster of ${masters} primaries and ${count - masters} replicas`,
         20_000,
       );
     } catch (error) {
@@ -41,13 +49,28 @@ export class RedisCluster {
     return this.nodes[0]!.url;
   }
 
-  /** The node serving a key's hash slot. */
-  async nodeOf(key: string): Promise<RedisServer> {
-    const client = new Redis(this.nodes[0]!.port, '127.0.0.1');
+  /** The primary serving a key's hash slot now, as `via` (any live node) sees it. */
+  async nodeOf(key: string, via: RedisServer = this.nodes[0]!): Promise<RedisServer> {
+    const client = new Redis(via.port, '127.0.0.1');
     try {
       const slot = (await client.call('CLUSTER', 'KEYSLOT', key)) as number;
-      const share = Math.ceil(SLOTS / this.nodes.length);
-      return this.nodes[Math.floor(slot / share)]!;
+      const ranges = (await client.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, ...unknown[]], ...unknown[]][];
+      const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+      const node = this.nodes.find((each) => each.port === range?.[2][1]);
+      if (!node) throw new Error(`no node serves slot ${slot} of ${key}`);
+      return node;
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /** The replicas of a primary. */
+  async replicasOf(primary: RedisServer): Promise<RedisServer[]> {
+    const client = new Redis(primary.port, '127.0.0.1');
+    try {
+      const lines = ((await client.info('replication')).match(/^slave\d+:.*$/gm) ?? []) as string[];
+      const ports = lines.map((line) => Number(/port=(\d+)/.exec(line)?.[1]));
+      return this.nodes.filter((node) => ports.includes(node.port));
     } finally {
       client.disconnect();
     }

@@ -8,7 +8,9 @@ import { ProblemError } from './problem-error.js';
  * What the 503 may promise depends on where the command got to. Refused before it was sent (no
  * connection) or refused by Redis (a reply such as LOADING or OOM): nothing was written. Sent but
  * unanswered (a timeout, or the connection lost while it was out): Redis may still run it, so the
- * answer says the outcome is not known instead of claiming nothing was written.
+ * answer says the outcome is not known instead of claiming nothing was written. On Redis Cluster,
+ * a command that went from node to node while its slot had no reachable primary (a failover under
+ * way) is taken as unanswered too: one of its tries may have reached a node that then died.
  */
 const transientReply = /^(OOM|LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)\b/;
 const RETRY_AFTER = { 'retry-after': '1' };
@@ -24,11 +26,11 @@ export function asRedisUnavailable(error: unknown, readOnly = false): ProblemErr
     return new ProblemError('service-unavailable', detail, {}, RETRY_AFTER);
   }
   if (!isConnectionError(error)) return undefined;
-  if (!outcomeUnknown(error)) return new ProblemError('service-unavailable', `Redis is unreachable (${error.message}). Nothing was written.`, {}, RETRY_AFTER);
-  if (readOnly) return new ProblemError('service-unavailable', `Redis did not answer (${error.message}). Send the request again after Retry-After.`, {}, RETRY_AFTER);
+  if (!outcomeUnknown(error)) return new ProblemError('service-unavailable', `Redis is unreachable (${said(error)}). Nothing was written.`, {}, RETRY_AFTER);
+  if (readOnly) return new ProblemError('service-unavailable', `Redis did not answer (${said(error)}). Send the request again after Retry-After.`, {}, RETRY_AFTER);
   return new ProblemError(
     'service-unavailable',
-    `Redis did not answer (${error.message}), so whether this request took effect is not known: look before sending it again, or send POSTs with an Idempotency-Key so that sending again is safe.`,
+    `Redis did not answer (${said(error)}), so whether this request took effect is not known: look before sending it again, or send POSTs with an Idempotency-Key so that sending again is safe.`,
     {},
     RETRY_AFTER,
   );
@@ -43,7 +45,7 @@ export function submissionOutcomeUnknown(error: Error, jobIds: readonly string[]
   const which = jobIds.length === 1 ? `the job was stored. It was sent as ${first}` : `the ${jobIds.length} jobs were stored (all or none). They were sent as ${first} and the others in job_ids`;
   return new ProblemError(
     'service-unavailable',
-    `Redis did not answer (${error.message}), so it is not known whether ${which}: GET /jobs/${first} finds it if it was. Send again only if that answers 404, or send an Idempotency-Key so that sending again is safe.`,
+    `Redis did not answer (${said(error)}), so it is not known whether ${which}: GET /jobs/${first} finds it if it was. Send again only if that answers 404, or send an Idempotency-Key so that sending again is safe.`,
     jobIds.length === 1 ? { job_id: first } : { job_ids: jobIds },
     RETRY_AFTER,
   );
@@ -54,9 +56,18 @@ export function outcomeUnknown(error: unknown): boolean {
   return error instanceof Error && isConnectionError(error) && !/enableOfflineQueue|Stream isn't writeable|ECONNREFUSED/.test(error.message);
 }
 
+/**
+ * What the client is told Redis said. A cluster client's give-up names the node it last tried
+ * ("MOVED 14836 10.0.0.7:6379"): internal addresses stay in the logs.
+ */
+function said(error: Error): string {
+  if (/^Too many Cluster redirections/.test(error.message)) return "no node of the Redis Cluster could serve this queue's slot; a failover may be under way";
+  return error.message;
+}
+
 function isConnectionError(error: Error): boolean {
   return (
-    /Stream isn't writeable|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries|enableOfflineQueue|Reached the max retries/i.test(
+    /Stream isn't writeable|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries|enableOfflineQueue|Reached the max retries|Too many Cluster redirections|Cluster is disconnected|None of startup nodes is available/i.test(
       error.message,
     ) || ['MaxRetriesPerRequestError', 'AbortError'].includes(error.name)
   );
