@@ -4,7 +4,7 @@
  * configuration actually are: ports, probes, variables, stages and shutdown times.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { apiEnvSchema, loadConfig, PIPELINES, workerEnvSchema } from '@conveyor/shared';
+import { apiEnvSchema, groupName, LANES, loadConfig, PIPELINES, QueueKeys, workerEnvSchema } from '@conveyor/shared';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { Service } from 'kubernetes-models/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -141,5 +141,54 @@ describe('deploy/kubernetes', () => {
     expect(budgetFor('conveyor-api')?.spec?.minAvailable).toBe(1);
     expect(budgetFor('conveyor-worker')?.spec?.maxUnavailable).toBe(1);
     expect(deployment('conveyor-api').spec!.replicas).toBeGreaterThan(1);
+  });
+});
+
+describe('deploy/kubernetes/keda', () => {
+  const kedaDir = new URL('keda/', dir);
+  const keda = parseAllDocuments(readText(new URL('kustomization.yaml', kedaDir)))[0]!.toJS() as { resources: string[] };
+  const objects = keda.resources
+    .filter((resource) => resource !== '..')
+    .flatMap((file) =>
+      parseAllDocuments(readText(new URL(file, kedaDir))).map((document) => {
+        expect(document.errors, file).toEqual([]);
+        return document.toJS() as Manifest;
+      }),
+    );
+  interface Trigger {
+    type: string;
+    metadata: Record<string, string>;
+    authenticationRef: { name: string };
+  }
+  type ScaledObject = Manifest & { spec: { scaleTargetRef: { name: string }; minReplicaCount: number; maxReplicaCount: number; triggers: Trigger[] } };
+  const scaledObjects = objects.filter((object) => object.kind === 'ScaledObject') as ScaledObject[];
+  const authentications = objects.filter((object) => object.kind === 'TriggerAuthentication');
+
+  test('builds on the folder above and adds only KEDA objects', () => {
+    expect(keda.resources[0]).toBe('..');
+    expect(objects.map((object) => `${object.apiVersion} ${object.kind}`).every((kind) => /^keda\.sh\/v1alpha1 (ScaledObject|TriggerAuthentication)$/.test(kind))).toBe(true);
+  });
+
+  test('each worker Deployment is scaled on the group lag of every lane of every stage it serves, and on nothing else', () => {
+    const workerDeployments = deployments.filter((candidate) => container(candidate.metadata!.name!).image === 'conveyor-worker').map((candidate) => candidate.metadata!.name!);
+    expect(scaledObjects.map((object) => object.spec.scaleTargetRef.name).sort()).toEqual(workerDeployments.sort());
+    for (const object of scaledObjects) {
+      const name = object.spec.scaleTargetRef.name;
+      const environment = environmentOf(name);
+      const config = loadConfig(workerEnvSchema, environment);
+      const expected = selectStages(environment.WORKER_STAGES).flatMap(({ pipeline, stage }) =>
+        LANES.map((lane) => ({ stream: new QueueKeys(config.KEY_PREFIX, pipeline.name).stream(stage, lane), consumerGroup: groupName(stage) })),
+      );
+      const triggers = object.spec.triggers;
+      expect(triggers.map(({ metadata }) => ({ stream: metadata.stream, consumerGroup: metadata.consumerGroup })), name).toEqual(expected);
+      for (const trigger of triggers) {
+        expect(trigger.type).toBe('redis-streams');
+        // Lag (XINFO GROUPS, Redis 7) counts what no worker has taken yet, and can scale to zero.
+        expect(Number(trigger.metadata.lagCount), name).toBeGreaterThan(0);
+        expect(authentications.map((auth) => auth.metadata.name)).toContain(trigger.authenticationRef.name);
+      }
+      expect(object.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
+      expect(object.spec.maxReplicaCount).toBeGreaterThan(object.spec.minReplicaCount);
+    }
   });
 });
