@@ -14,6 +14,7 @@ import metricsPlugin from './plugins/metrics.js';
 import problemsPlugin, { answerClientError, answerFrameworkError } from './plugins/problems.js';
 import redisPlugin from './plugins/redis.js';
 import adminRoutes from './routes/admin.js';
+import dashboardRoutes from './routes/dashboard.js';
 import deadLetterRoutes from './routes/dead-letters.js';
 import documentsRoutes from './routes/documents.js';
 import eventsRoutes from './routes/events.js';
@@ -85,6 +86,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(queueControlRoutes, { config });
   await app.register(queueStatsRoutes);
   await app.register(historyRoutes, { config });
+  await app.register(dashboardRoutes);
   await app.register(problemsRoutes);
   return app;
 }

@@ -1,0 +1,48 @@
+/**
+ * The dashboard's page: every queue's stages (waiting, held, consumers, the oldest held entry,
+ * counts of the last hour) from `GET /queues`, and a live feed of job events from
+ * `GET /events?queue=`. Its script is served beside it (`/dashboard/app.js`), so the page's
+ * content security policy allows scripts from this origin only.
+ */
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Conveyor dashboard</title>
+<style>
+  :root { color-scheme: light dark; --line: #8884; --muted: #888; --bad: #d33; --good: #2a7; }
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 0 auto; padding: 1rem 1.5rem 3rem; max-width: 72rem; }
+  header { display: flex; align-items: baseline; gap: 1rem; flex-wrap: wrap; }
+  h1 { font-size: 1.3rem; margin: 0; }
+  h2 { font-size: 1.1rem; margin: 1.5rem 0 .3rem; }
+  #status { color: var(--muted); }
+  #status.error { color: var(--bad); }
+  .summary { color: var(--muted); margin: 0 0 .5rem; }
+  .badge { font-size: .75rem; padding: .05rem .4rem; border-radius: .6rem; border: 1px solid var(--bad); color: var(--bad); margin-left: .4rem; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: right; padding: .25rem .5rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
+  th:first-child, td:first-child, #feed th, #feed td { text-align: left; }
+  td.attention { color: var(--bad); font-weight: 600; }
+  #feed td { font-family: ui-monospace, monospace; font-size: 12.5px; }
+  .event-completed { color: var(--good); }
+  .event-failed, .event-dead { color: var(--bad); }
+  a { color: inherit; }
+</style>
+</head>
+<body>
+<header>
+  <h1>Conveyor</h1>
+  <span id="status">loading…</span>
+  <span><a href="/docs">API reference</a> · <a href="/metrics">metrics</a></span>
+</header>
+<main id="queues"></main>
+<h2>Live events <span id="feed-state" class="summary"></span></h2>
+<table id="feed">
+  <thead><tr><th>time</th><th>queue</th><th>event</th><th>job</th><th>stage</th></tr></thead>
+  <tbody></tbody>
+</table>
+<script src="/dashboard/app.js" defer></script>
+</body>
+</html>
+`;
