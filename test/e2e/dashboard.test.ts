@@ -1,5 +1,6 @@
 import { createRedis } from '@conveyor/shared';
-import { deletePrefix, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import { deletePrefix, RedisServer, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import { Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
  * and run under its content security policy without a single error in the page.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const TOKEN = 'dashboard-admin-token-0123456789';
 const prefix = uniquePrefix('dashboard');
 let api: ApiProcess;
 let worker: WorkerProcess;
@@ -20,7 +22,7 @@ const pageErrors: string[] = [];
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
   const redisUrl = inject('redisUrl');
-  [api, worker] = await Promise.all([startApi({ redisUrl, prefix }), startWorker({ redisUrl, prefix })]);
+  [api, worker] = await Promise.all([startApi({ redisUrl, prefix, env: { ADMIN_TOKEN: TOKEN } }), startWorker({ redisUrl, prefix, env: { MAINTENANCE_INTERVAL: '200ms' } })]);
   // --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   page = await browser.newPage();
@@ -62,11 +64,98 @@ describe('the dashboard', () => {
     await waitFor(async () => Number(await cellText('inference', 'infer', 'completed')) === before + 1, 'the completed count to go up');
   });
 
-  test('a dead-lettered job shows as dead, its failures are marked, and the page logged no error', async () => {
-    const { job_id: jobId } = (await (await post({ model: 'echo', prompt: 'fails', max_attempts: 1, params: { fail: 'always' } })).json()) as { job_id: string };
+  test('a dead-lettered job shows as dead, its failures are marked, and its button queues it again', async () => {
+    const failUntil = Date.now() + 1_000;
+    const { job_id: jobId } = (await (await post({ model: 'echo', prompt: 'fails for a second', max_attempts: 1, params: { fail_until: new Date(failUntil).toISOString() } })).json()) as { job_id: string };
     await page.locator(`#feed tr.event-dead[data-job="${jobId}"]`).waitFor();
     await waitFor(async () => (await page.locator('section[data-queue="inference"] tr[data-stage="infer"] td[data-field="failed"].attention').count()) === 1, 'the failed count to be marked');
-    await waitFor(async () => /dead letters 1\b/.test((await page.locator('section[data-queue="inference"] .summary').textContent()) ?? ''), 'the dead-letter count');
+    await waitFor(async () => /dead letters 1(?!\d)/.test((await page.locator('section[data-queue="inference"] .summary').textContent()) ?? ''), 'the dead-letter count');
+    await new Promise((resolve) => setTimeout(resolve, failUntil - Date.now()));
+    await page.locator('section[data-queue="inference"] .summary button', { hasText: 'retry dead letters' }).click();
+    await page.locator('#status.done', { hasText: 'inference: 1 dead-lettered job(s) queued again' }).waitFor();
+    await page.locator(`#feed tr.event-completed[data-job="${jobId}"]`).waitFor();
+  });
+
+  test('pause and resume need the admin token; with it a paused stage holds its jobs until resumed', async () => {
+    const stageButton = () => page.locator('section[data-queue="inference"] tr[data-stage="infer"] button');
+    await stageButton().click();
+    await page.locator('#status.error', { hasText: 'This is an admin endpoint: send Authorization: Bearer <ADMIN_TOKEN>.' }).waitFor();
+    // The browser logs the refused request itself; nothing else went wrong so far.
+    expect(pageErrors.splice(0)).toEqual([expect.stringContaining('status of 401')]);
+
+    await page.fill('#token', TOKEN);
+    await page.dispatchEvent('#token', 'change');
+    await stageButton().click();
+    await page.locator('#status.done', { hasText: 'inference infer paused' }).waitFor();
+    await waitFor(async () => (await cellText('inference', 'infer', 'name')) === 'infer (paused)', 'the stage to show as paused');
+    // Workers hear of a pause within a second.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const { job_id: jobId } = (await (await post({ model: 'echo', prompt: 'held by the pause' })).json()) as { job_id: string };
+    await waitFor(async () => (await cellText('inference', 'infer', 'waiting')) === '1', 'the job to wait at the paused stage');
+    expect(await page.locator(`#feed tr.event-active[data-job="${jobId}"]`).count()).toBe(0);
+    await page.locator('section[data-queue="inference"] tr[data-stage="infer"] button', { hasText: 'resume' }).click();
+    await page.locator(`#feed tr.event-completed[data-job="${jobId}"]`).waitFor();
+    await waitFor(async () => (await cellText('inference', 'infer', 'name')) === 'infer', 'the stage to show as running');
     expect(pageErrors).toEqual([]);
+  });
+});
+
+describe('the dashboard while Redis is away', () => {
+  test('opened with Redis down it says so, and once Redis is back it reads the queues and follows events', { timeout: 60_000 }, async () => {
+    const server = await RedisServer.start();
+    const local = { api: undefined as ApiProcess | undefined, worker: undefined as WorkerProcess | undefined };
+    const tab = await browser.newPage();
+    const errors: string[] = [];
+    tab.on('pageerror', (error) => errors.push(error.message));
+    try {
+      [local.api, local.worker] = await Promise.all([startApi({ redisUrl: server.url, prefix: 'conveyor' }), startWorker({ redisUrl: server.url, prefix: 'conveyor' })]);
+      await server.kill('SIGKILL');
+      await tab.goto(`${local.api.url}/dashboard`);
+      await tab.locator('#status.error', { hasText: 'cannot read the queues (GET /queues answered 503)' }).waitFor();
+
+      await server.restart();
+      await tab.locator('section[data-queue="inference"]').waitFor({ timeout: 20_000 });
+      await tab.locator('#feed-state', { hasText: '(live)' }).waitFor({ timeout: 20_000 });
+      const response = await fetch(`${local.api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","prompt":"after the outage"}' });
+      const { job_id: jobId } = (await response.json()) as { job_id: string };
+      await tab.locator(`#feed tr.event-completed[data-job="${jobId}"]`).waitFor({ timeout: 20_000 });
+      expect(errors).toEqual([]);
+    } finally {
+      await tab.close();
+      await Promise.all([local.api?.stop(), local.worker?.stop()]);
+      await server.stop();
+    }
+  });
+});
+
+describe('an event stream the API refuses', () => {
+  test('is opened again every few seconds until the API takes it', { timeout: 60_000 }, async () => {
+    // The API's Redis user may not subscribe to the inference events channel: that stream is
+    // refused (503), which a browser's EventSource does not retry on its own.
+    const server = await RedisServer.start();
+    const root = new Redis(server.url);
+    const local = { api: undefined as ApiProcess | undefined, worker: undefined as WorkerProcess | undefined };
+    const tab = await browser.newPage();
+    try {
+      await root.call('ACL', 'SETUSER', 'dashboard', 'on', '>secret-secret', '~conveyor:*', 'resetchannels', '&conveyor:{documents}:events', '&conveyor:{document-summary}:events', '+@all', '-@dangerous', '+info');
+      const apiUrl = server.url.replace('redis://', 'redis://dashboard:secret-secret@');
+      [local.api, local.worker] = await Promise.all([startApi({ redisUrl: apiUrl, prefix: 'conveyor' }), startWorker({ redisUrl: server.url, prefix: 'conveyor' })]);
+      const refused = await fetch(`${local.api.url}/events?queue=inference`);
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { detail: string }).detail).toMatch(/NOPERM|subscription/);
+
+      await tab.goto(`${local.api.url}/dashboard`);
+      await tab.locator('#feed-state', { hasText: '(connecting 1 of 3)' }).waitFor();
+      await root.call('ACL', 'SETUSER', 'dashboard', '&conveyor:{inference}:events');
+      await tab.locator('#feed-state', { hasText: '(live)' }).waitFor({ timeout: 10_000 });
+      const response = await fetch(`${local.api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","prompt":"now watched"}' });
+      const { job_id: jobId } = (await response.json()) as { job_id: string };
+      await tab.locator(`#feed tr.event-completed[data-job="${jobId}"]`).waitFor();
+    } finally {
+      await tab.close();
+      await Promise.all([local.api?.stop(), local.worker?.stop()]);
+      root.disconnect();
+      await server.stop();
+    }
   });
 });

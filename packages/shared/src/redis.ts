@@ -78,6 +78,12 @@ export function createRedis(url: string, options: ConnectionOptions): RedisClien
   if (options.role === 'command') defineScripts(redis);
   // A subscriber only listens, so nothing of its own waits for a reply that would reveal a dead
   // connection: it pings, and the silence timeout applies to the ping.
+  if (options.role === 'subscriber' && redis instanceof Cluster) {
+    // ioredis connects a cluster's subscriber connection on its first SUBSCRIBE; its ready check
+    // (INFO) can then go out after that SUBSCRIBE, be refused in subscriber mode, and fail the
+    // subscription. Connect it before anything subscribes.
+    redis.on('ready', () => clusterSubscriber(redis)?.connect().catch(() => {}));
+  }
   if (options.role === 'subscriber' && options.silenceTimeoutMs !== undefined) {
     const silenceTimeoutMs = options.silenceTimeoutMs;
     const pinger = setInterval(() => {

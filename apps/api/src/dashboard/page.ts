@@ -1,8 +1,10 @@
 /**
  * The dashboard's page: every queue's stages (waiting, held, consumers, the oldest held entry,
  * counts of the last hour) from `GET /queues`, and a live feed of job events from
- * `GET /events?queue=`. Its script is served beside it (`/dashboard/app.js`), so the page's
- * content security policy allows scripts from this origin only.
+ * `GET /events?queue=`; buttons to retry a queue's dead letters and, with the admin token typed
+ * in (kept for the browser tab only), to pause and resume queues and stages. Its script is served
+ * beside it (`/dashboard/app.js`), so the page's content security policy allows scripts from this
+ * origin only.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -28,6 +30,9 @@ export const DASHBOARD_HTML = `<!doctype html>
   .event-completed { color: var(--good); }
   .event-failed, .event-dead { color: var(--bad); }
   a { color: inherit; }
+  button { font: inherit; font-size: .8rem; padding: .05rem .5rem; margin-left: .5rem; cursor: pointer; }
+  input { font: inherit; font-size: .85rem; padding: .1rem .4rem; width: 16rem; }
+  #status.done { color: var(--good); }
 </style>
 </head>
 <body>
@@ -35,6 +40,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <h1>Conveyor</h1>
   <span id="status">loading…</span>
   <span><a href="/docs">API reference</a> · <a href="/metrics">metrics</a></span>
+  <input id="token" type="password" autocomplete="off" placeholder="ADMIN_TOKEN, to pause and resume" aria-label="admin token">
 </header>
 <main id="queues"></main>
 <h2>Live events <span id="feed-state" class="summary"></span></h2>

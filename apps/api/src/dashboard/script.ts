@@ -1,8 +1,10 @@
 /**
  * The dashboard's script, sent as is to browsers (plain ES2020, no build step). It reads
  * `GET /queues` every 5 s and soon after each event, and keeps one EventSource per queue (the
- * browser reconnects it; a `resync` event after the API lost its subscription reads the queues
- * again). Everything shown goes through textContent: job IDs and stage names are data, not HTML.
+ * browser reconnects a dropped one, this script one the API refused; a `resync` event after the
+ * API lost its subscription reads the queues again). Everything shown goes through textContent: job IDs and stage names are data, not HTML.
+ * Actions send the admin token typed in (kept in sessionStorage: this tab only) as a bearer
+ * token, and show the API's problem detail when it refuses.
  */
 export const DASHBOARD_SCRIPT = String.raw`'use strict';
 (function () {
@@ -12,8 +14,11 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   var feed = document.querySelector('#feed tbody');
   var statusElement = document.getElementById('status');
   var feedState = document.getElementById('feed-state');
+  var tokenInput = document.getElementById('token');
   var sources = {};
   var pending = null;
+  tokenInput.value = sessionStorage.getItem('conveyor-admin-token') || '';
+  tokenInput.addEventListener('change', function () { sessionStorage.setItem('conveyor-admin-token', tokenInput.value); });
 
   function element(tag, text, className) {
     var node = document.createElement(tag);
@@ -36,17 +41,63 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     return Math.round(ms / 3600000) + ' h';
   }
 
+  // What an action answered stays in view for 8 s before the refreshes' 'updated ...' take over.
+  var heldUntil = 0;
+  function say(text, className, holdMs) {
+    if (!holdMs && Date.now() < heldUntil) return;
+    heldUntil = holdMs ? Date.now() + holdMs : heldUntil;
+    statusElement.textContent = text;
+    statusElement.className = className;
+  }
+
+  function act(path, body, done) {
+    var headers = { 'content-type': 'application/json' };
+    if (tokenInput.value) headers.authorization = 'Bearer ' + tokenInput.value;
+    fetch(path, { method: 'POST', headers: headers, body: JSON.stringify(body) })
+      .then(function (response) {
+        return response.json().then(function (answer) {
+          if (!response.ok) throw new Error(answer.detail || answer.title || 'the API answered ' + response.status);
+          say(done(answer), 'done', 8000);
+          refreshSoon();
+        });
+      })
+      .catch(function (error) { say(error.message, 'error', 8000); });
+  }
+
+  function button(label, onClick) {
+    var node = element('button', label);
+    node.type = 'button';
+    node.addEventListener('click', onClick);
+    return node;
+  }
+
+  function pauseButton(queue, stage, paused) {
+    var what = stage === undefined ? queue : queue + ' ' + stage;
+    var body = stage === undefined ? {} : { stage: stage };
+    return button(paused ? 'resume' : 'pause', function () {
+      act('/queues/' + encodeURIComponent(queue) + (paused ? '/resume' : '/pause'), body, function () { return what + (paused ? ' resumed' : ' paused'); });
+    });
+  }
+
   function renderQueue(queue) {
     var section = element('section');
     section.dataset.queue = queue.queue;
     var title = element('h2', queue.queue);
-    if (queue.paused.length > 0) title.appendChild(element('span', queue.paused.indexOf('*') >= 0 ? 'paused' : 'paused: ' + queue.paused.join(', '), 'badge'));
+    var wholeQueuePaused = queue.paused.indexOf('*') >= 0;
+    if (queue.paused.length > 0) title.appendChild(element('span', wholeQueuePaused ? 'paused' : 'paused: ' + queue.paused.join(', '), 'badge'));
+    title.appendChild(pauseButton(queue.queue, undefined, wholeQueuePaused));
     section.appendChild(title);
     var hour = queue.counts.last_hour;
-    section.appendChild(element('p', 'last hour: ' + hour.enqueued + ' enqueued, ' + hour.completed + ' completed, ' + hour.failed + ' failed, ' + hour.dead + ' dead, ' + hour.cancelled + ' cancelled · delayed now ' + queue.delayed + ' · dead letters ' + queue.dead, 'summary'));
+    var summary = element('p', 'last hour: ' + hour.enqueued + ' enqueued, ' + hour.completed + ' completed, ' + hour.failed + ' failed, ' + hour.dead + ' dead, ' + hour.cancelled + ' cancelled · delayed now ' + queue.delayed + ' · dead letters ' + queue.dead, 'summary');
+    if (queue.dead > 0) {
+      summary.appendChild(button('retry dead letters', function () {
+        act('/queues/' + encodeURIComponent(queue.queue) + '/dead/retry', {}, function (answer) { return queue.queue + ': ' + answer.retried + ' dead-lettered job(s) queued again'; });
+      }));
+    }
+    section.appendChild(summary);
     var table = element('table');
     var head = element('tr');
-    ['stage', 'waiting', 'held', 'consumers', 'oldest held', 'completed (1 h)', 'failed (1 h)'].forEach(function (name) { head.appendChild(element('th', name)); });
+    ['stage', 'waiting', 'held', 'consumers', 'oldest held', 'completed (1 h)', 'failed (1 h)', ''].forEach(function (name) { head.appendChild(element('th', name)); });
     table.appendChild(element('thead')).appendChild(head);
     var body = table.appendChild(element('tbody'));
     queue.stages.forEach(function (stage) {
@@ -59,6 +110,9 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       cell(row, stage.oldest_pending ? age(stage.oldest_pending.idle_ms) + ' idle' : '–', 'oldest');
       cell(row, stage.counts.last_hour.completed, 'completed');
       cell(row, stage.counts.last_hour.failed, 'failed', stage.counts.last_hour.failed > 0);
+      var actions = element('td');
+      if (!wholeQueuePaused) actions.appendChild(pauseButton(queue.queue, stage.name, stage.paused));
+      row.appendChild(actions);
       body.appendChild(row);
     });
     section.appendChild(table);
@@ -74,12 +128,10 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       .then(function (body) {
         queuesElement.replaceChildren.apply(queuesElement, body.queues.map(renderQueue));
         body.queues.forEach(function (queue) { listen(queue.queue); });
-        statusElement.textContent = 'updated ' + new Date().toLocaleTimeString();
-        statusElement.className = '';
+        say('updated ' + new Date().toLocaleTimeString(), '');
       })
       .catch(function (error) {
-        statusElement.textContent = 'cannot read the queues (' + error.message + '); trying again';
-        statusElement.className = 'error';
+        say('cannot read the queues (' + error.message + '); trying again', 'error');
       });
   }
 
@@ -117,7 +169,14 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     var source = new EventSource('/events?queue=' + encodeURIComponent(queue));
     sources[queue] = source;
     source.addEventListener('open', updateFeedState);
-    source.addEventListener('error', updateFeedState);
+    source.addEventListener('error', function () {
+      updateFeedState();
+      // A dropped stream is reopened by the browser; one the API refused (a 503 while Redis is
+      // away) is closed for good, so it is opened again here, and the queues read again.
+      if (source.readyState !== EventSource.CLOSED) return;
+      delete sources[queue];
+      setTimeout(function () { listen(queue); refreshSoon(); }, 3000);
+    });
     EVENTS.forEach(function (name) {
       source.addEventListener(name, function (message) {
         var event = {};

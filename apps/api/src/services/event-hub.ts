@@ -1,6 +1,7 @@
 import { createRedis, onSubscriptionsRestored, PIPELINES, queueOfJobId, QueueKeys, type RedisClient } from '@conveyor/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { ProblemError } from '../problems/problem-error.js';
+import { asRedisUnavailable } from '../problems/redis-errors.js';
 
 /** A job event as the transition scripts publish it on `<prefix>:{<queue>}:events`. */
 export interface JobEvent {
@@ -134,7 +135,9 @@ export class EventHub {
       await Promise.race([subscription.ready, timeout]);
     } catch (error) {
       release();
-      throw error;
+      if (error instanceof ProblemError) throw error;
+      // Not the client's doing, and nothing was changed: a 503 to try again, not a 500.
+      throw asRedisUnavailable(error, true) ?? new ProblemError('service-unavailable', `Redis refused the subscription to ${queue}'s events (${(error as Error).message}). Nothing was changed; try again.`, {}, { 'retry-after': '1' });
     } finally {
       clearTimeout(timer);
     }
