@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
 import { RedisServer } from './redis-server.js';
 import { waitFor } from './wait.js';
 
@@ -15,13 +16,16 @@ export class RedisCluster {
 
   static async start(masters = 3, replicasPerMaster = 0): Promise<RedisCluster> {
     const count = masters * (1 + replicasPerMaster);
-    const nodes = await Promise.all(Array.from({ length: count }, () => RedisServer.start({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'] })));
+    // The cluster bus port is set too: by default it is the port + 10000, past 65535 for a free
+    // port above 55535 (a third of the ephemeral range here), where redis-server will not start.
+    const busPorts = await Promise.all(Array.from({ length: count }, () => freePort()));
+    const nodes = await Promise.all(busPorts.map((busPort) => RedisServer.start({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000', '--cluster-port', String(busPort)] })));
     const cluster = new RedisCluster(nodes);
     const clients = nodes.map((node) => new Redis(node.port, '127.0.0.1'));
     try {
       const share = Math.ceil(SLOTS / masters);
       await Promise.all(clients.slice(0, masters).map((client, i) => client.call('CLUSTER', 'ADDSLOTSRANGE', i * share, Math.min(SLOTS, (i + 1) * share) - 1)));
-      for (const node of nodes.slice(1)) await clients[0]!.call('CLUSTER', 'MEET', '127.0.0.1', node.port);
+      for (const [i, node] of nodes.entries()) if (i > 0) await clients[0]!.call('CLUSTER', 'MEET', '127.0.0.1', node.port, busPorts[i]!);
       const known = (info: string) => new RegExp(`cluster_known_nodes:${count}\\b`).test(info);
       await waitFor(async () => (await Promise.all(clients.map((client) => client.call('CLUSTER', 'INFO') as Promise<string>))).every(known), `${count} nodes to know each other`, 20_000);
       const ids = await Promise.all(clients.map((client) => client.call('CLUSTER', 'MYID') as Promise<string>));
