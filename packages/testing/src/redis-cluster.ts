@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
 import { RedisServer } from './redis-server.js';
+import { TcpProxy } from './tcp-proxy.js';
 import { waitFor } from './wait.js';
 
 const SLOTS = 16_384;
@@ -10,17 +11,31 @@ const SLOTS = 16_384;
  * the hash slots split evenly between them (as `redis-cli --cluster create` would, without
  * needing it), and `replicasPerMaster` replicas of each. Nodes time out after 2 s, so a replica
  * takes over from a primary that died within a few seconds.
+ *
+ * With `proxied`, each node announces the port of a TcpProxy in front of it, so every client
+ * connection (those the cluster clients open from the slot map too) goes through a proxy that a
+ * fault test can silence. The nodes' own bus stays direct.
  */
 export class RedisCluster {
-  private constructor(readonly nodes: RedisServer[]) {}
+  private constructor(
+    readonly nodes: RedisServer[],
+    readonly proxies: TcpProxy[],
+  ) {}
 
-  static async start(masters = 3, replicasPerMaster = 0): Promise<RedisCluster> {
+  static async start(masters = 3, replicasPerMaster = 0, { proxied = false } = {}): Promise<RedisCluster> {
     const count = masters * (1 + replicasPerMaster);
     // The cluster bus port is set too: by default it is the port + 10000, past 65535 for a free
     // port above 55535 (a third of the ephemeral range here), where redis-server will not start.
     const busPorts = await Promise.all(Array.from({ length: count }, () => freePort()));
-    const nodes = await Promise.all(busPorts.map((busPort) => RedisServer.start({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000', '--cluster-port', String(busPort)] })));
-    const cluster = new RedisCluster(nodes);
+    const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+    const proxies = proxied ? await Promise.all(ports.map((port) => TcpProxy.start(port))) : [];
+    const nodes = await Promise.all(
+      busPorts.map((busPort, i) => {
+        const announce = proxied ? ['--cluster-announce-ip', '127.0.0.1', '--cluster-announce-port', String(proxies[i]!.port)] : [];
+        return RedisServer.start({ port: ports[i]!, extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000', '--cluster-port', String(busPort), ...announce] });
+      }),
+    );
+    const cluster = new RedisCluster(nodes, proxies);
     const clients = nodes.map((node) => new Redis(node.port, '127.0.0.1'));
     try {
       const share = Math.ceil(SLOTS / masters);
@@ -48,9 +63,9 @@ export class RedisCluster {
     return cluster;
   }
 
-  /** A seed URL for a cluster client: any node leads to the rest. */
+  /** A seed URL for a cluster client: any node leads to the rest (through its proxy when proxied). */
   get url(): string {
-    return this.nodes[0]!.url;
+    return (this.proxies[0] ?? this.nodes[0]!).url;
   }
 
   /** The primary serving a key's hash slot now, as `via` (any live node) sees it. */
@@ -60,7 +75,8 @@ export class RedisCluster {
       const slot = (await client.call('CLUSTER', 'KEYSLOT', key)) as number;
       const ranges = (await client.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, ...unknown[]], ...unknown[]][];
       const range = ranges.find(([from, to]) => slot >= from && slot <= to);
-      const node = this.nodes.find((each) => each.port === range?.[2][1]);
+      const port = range?.[2][1];
+      const node = this.nodes.find((each, i) => each.port === port || this.proxies[i]?.port === port);
       if (!node) throw new Error(`no node serves slot ${slot} of ${key}`);
       return node;
     } finally {
@@ -81,6 +97,6 @@ export class RedisCluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((node) => node.stop()));
+    await Promise.all([...this.nodes.map((node) => node.stop()), ...this.proxies.map((proxy) => proxy.stop())]);
   }
 }
