@@ -1,6 +1,7 @@
 /// <reference path="./cluster-key-slot.d.ts" />
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { isIP } from 'node:net';
 import { defineScripts } from './lua/scripts.js';
 
 /**
@@ -98,16 +99,21 @@ export function createRedis(url: string, options: ConnectionOptions): RedisClien
   return redis;
 }
 
-/** The seed node, credentials and TLS of a cluster client come from the URL; its database must be 0 (config checks). */
+/**
+ * The seed node, credentials and TLS of a cluster client come from the URL; its database must be
+ * 0 (config checks). With TLS every node's certificate is checked against the URL's host name:
+ * clusters announce their nodes by IP address (managed ones too) while certificates name hosts.
+ */
 function connectCluster(url: string, settings: RedisOptions, options: ConnectionOptions): Cluster {
   const parsed = new URL(url);
   const node = { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || 6379) };
+  const tls = parsed.protocol === 'rediss:' ? (isIP(node.host) ? {} : { servername: node.host }) : undefined;
   const clusterOptions: ClusterOptions = {
     redisOptions: {
       ...settings,
       ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
       ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
-      ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+      ...(tls ? { tls } : {}),
     },
     clusterRetryStrategy: reconnectDelay,
     enableOfflineQueue: !options.failFast,
