@@ -103,6 +103,16 @@ describe('on a Redis Cluster of three primaries', () => {
     expect(queues.status).toBe(200);
     const names = ((await queues.json()) as { queues: { queue: string; stages: { consumers: number }[] }[] }).queues;
     expect(names.find((queue) => queue.queue === 'inference')?.stages[0]?.consumers).toBe(2);
+    // History and replay read and write the queue's streams on its node.
+    const history = await fetch(`${api.url}/queues/inference/history?limit=500`, { headers: admin });
+    expect(history.status).toBe(200);
+    const entries = ((await history.json()) as { entries: { job_id: string }[] }).entries;
+    expect(entries.map((entry) => entry.job_id)).toContain(`inference:${entry}`);
+    const replay = await post('/queues/inference/replay', { from: entry, to: entry, limit: 1 }, admin);
+    expect(replay.status).toBe(202);
+    const [replayed] = ((await replay.json()) as { replayed: { job_id: string; replay_of: string }[] }).replayed;
+    expect(replayed?.replay_of).toBe(`inference:${entry}`);
+    await settled([replayed!.job_id]);
     const metrics = await (await fetch(`${api.url}/metrics`)).text();
     expect(metrics).toMatch(/^conveyor_stage_waiting\{queue="inference",stage="infer"\} 0$/m);
     expect(metrics).toMatch(/^conveyor_stage_waiting\{queue="documents",stage="embed"\} 0$/m);
