@@ -124,7 +124,28 @@ function connectCluster(url: string, settings: RedisOptions, options: Connection
     // 503 after ioredis's 16 tries; workers keep trying for about 20 s instead.
     ...(options.failFast ? {} : { maxRedirections: 200, retryDelayOnMoved: 100 }),
   };
-  return new Cluster([node], clusterOptions);
+  const cluster = new Cluster([node], clusterOptions);
+  paceSubscriberReplacement(cluster);
+  return cluster;
+}
+
+/**
+ * ioredis replaces a cluster's subscriber connection the moment it ends, with no pause: while no
+ * node takes connections (the whole cluster down) that is a loop that kept a worker's core busy.
+ * Replacements are spaced like reconnects (reconnectDelay), starting over once one is ready.
+ * Patched before the client starts its subscriber (on ready), so every replacement goes through it.
+ */
+function paceSubscriberReplacement(redis: Cluster): void {
+  const subscriber = (redis as unknown as { subscriber?: { onSubscriberEnd?: () => void; getInstance(): Redis | null } }).subscriber;
+  const replace = subscriber?.onSubscriberEnd;
+  if (subscriber === undefined || typeof replace !== 'function') return;
+  let attempt = 0;
+  subscriber.onSubscriberEnd = () => {
+    setTimeout(() => {
+      replace();
+      subscriber.getInstance()?.once('ready', () => (attempt = 0));
+    }, reconnectDelay(attempt++)).unref();
+  };
 }
 
 /**
