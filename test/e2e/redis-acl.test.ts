@@ -1,23 +1,12 @@
 import { createRedis } from '@conveyor/shared';
 import { RedisServer, startApi, startWorker, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { readmeAclRules } from './readme-acl.js';
 
 /**
  * The README's least-privilege ACL user, taken from the README itself, on a Redis whose default
  * user then needs a password: the API and a worker run everything a deployment does with it.
  */
-function readmeAclRules(): string[] {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const command = /^redis-cli ACL SETUSER conveyor (.+?)\n(?!\s)/ms.exec(readme)?.[1];
-  if (!command) throw new Error('README.md has no "redis-cli ACL SETUSER conveyor" line');
-  return command
-    .replace(/\\\n/g, ' ')
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((word) => word.replace(/^'(.*)'$/, '$1'));
-}
-
 const admin = { token: 'acl-test-admin-token-0123' };
 let server: RedisServer;
 let api: ApiProcess;

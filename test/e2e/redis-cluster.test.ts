@@ -2,6 +2,7 @@ import { QueueKeys } from '@conveyor/shared';
 import { launchApi, launchWorker, RedisCluster, RedisServer, startApi, startWorker, waitFor, type ApiProcess, type AppProcess, type WorkerProcess } from '@conveyor/testing';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readmeAclRules } from './readme-acl.js';
 
 /**
  * The API and two workers on a real Redis Cluster of three primaries (REDIS_CLUSTER=true, REDIS_URL
@@ -193,6 +194,36 @@ describe('on a Redis Cluster of three primaries', () => {
     const broadcast = await post('/admin/broadcast', { type: 'reload-config' }, admin);
     expect(((await broadcast.json()) as { delivered_to: number }).delivered_to).toBe(2);
     await waitFor(() => workers.every((worker) => worker.logs().some((line) => line['msg'] === 'control message received' && line['type'] === 'reload-config')), 'both workers to receive it');
+  });
+});
+
+describe("the README's ACL user on a cluster", () => {
+  test('made on every node (ACLs are per node), it is enough for the API and a worker: jobs, documents, pause and a broadcast', async () => {
+    const password = 'cluster-acl-secret';
+    await Promise.all(cluster.nodes.map(async (node) => {
+      const each = new Redis(node.url);
+      await each.call('ACL', 'SETUSER', 'conveyor', ...readmeAclRules().map((rule) => (rule === '>password' ? `>${password}` : rule))).finally(() => each.disconnect());
+    }));
+    const redisUrl = cluster.url.replace('redis://', `redis://conveyor:${password}@`);
+    const env = { REDIS_CLUSTER: 'true' };
+    const [limitedApi, limitedWorker] = await Promise.all([startApi({ redisUrl, prefix, env: { ...env, ADMIN_TOKEN: TOKEN } }), startWorker({ redisUrl, prefix, env })]);
+    try {
+      const job = (await (await fetch(`${limitedApi.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","prompt":"as the ACL user"}' })).json()) as { job_id: string };
+      const form = new FormData();
+      form.append('file', new Blob(['A document run by the least-privilege user.']), 'acl.txt');
+      const document = (await (await fetch(`${limitedApi.url}/documents`, { method: 'POST', body: form })).json()) as { job_id: string };
+      for (const id of [job.job_id, document.job_id]) {
+        await waitFor(async () => ((await (await fetch(`${limitedApi.url}/jobs/${encodeURIComponent(id)}`)).json()) as { status: string }).status === 'completed', `${id} to complete`);
+      }
+      const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+      expect((await fetch(`${limitedApi.url}/queues/inference/pause`, { method: 'POST', headers, body: '{}' })).status).toBe(200);
+      expect((await fetch(`${limitedApi.url}/queues/inference/resume`, { method: 'POST', headers, body: '{}' })).status).toBe(200);
+      const broadcast = await fetch(`${limitedApi.url}/admin/broadcast`, { method: 'POST', headers, body: '{"type":"reload-config"}' });
+      // The two workers of this file and this one.
+      expect(((await broadcast.json()) as { delivered_to: number }).delivered_to).toBe(3);
+    } finally {
+      await Promise.all([limitedApi.stop(), limitedWorker.stop()]);
+    }
   });
 });
 
