@@ -2,6 +2,7 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { isIP } from 'node:net';
+import { clusterSubscriber, connectSubscriberEarly, paceSubscriberReplacement, pingClusterSubscriber } from './cluster-subscriber.js';
 import { defineScripts } from './lua/scripts.js';
 
 /**
@@ -79,12 +80,7 @@ export function createRedis(url: string, options: ConnectionOptions): RedisClien
   if (options.role === 'command') defineScripts(redis);
   // A subscriber only listens, so nothing of its own waits for a reply that would reveal a dead
   // connection: it pings, and the silence timeout applies to the ping.
-  if (options.role === 'subscriber' && redis instanceof Cluster) {
-    // ioredis connects a cluster's subscriber connection on its first SUBSCRIBE; its ready check
-    // (INFO) can then go out after that SUBSCRIBE, be refused in subscriber mode, and fail the
-    // subscription. Connect it before anything subscribes.
-    redis.on('ready', () => clusterSubscriber(redis)?.connect().catch(() => {}));
-  }
+  if (options.role === 'subscriber' && redis instanceof Cluster) connectSubscriberEarly(redis);
   if (options.role === 'subscriber' && options.silenceTimeoutMs !== undefined) {
     const silenceTimeoutMs = options.silenceTimeoutMs;
     const pinger = setInterval(() => {
@@ -125,47 +121,8 @@ function connectCluster(url: string, settings: RedisOptions, options: Connection
     ...(options.failFast ? {} : { maxRedirections: 200, retryDelayOnMoved: 100 }),
   };
   const cluster = new Cluster([node], clusterOptions);
-  paceSubscriberReplacement(cluster);
+  paceSubscriberReplacement(cluster, reconnectDelay);
   return cluster;
-}
-
-/**
- * ioredis replaces a cluster's subscriber connection the moment it ends, with no pause: while no
- * node takes connections (the whole cluster down) that is a loop that kept a worker's core busy.
- * Replacements are spaced like reconnects (reconnectDelay), starting over once one is ready.
- * Patched before the client starts its subscriber (on ready), so every replacement goes through it.
- */
-function paceSubscriberReplacement(redis: Cluster): void {
-  const subscriber = (redis as unknown as { subscriber?: { onSubscriberEnd?: () => void; getInstance(): Redis | null } }).subscriber;
-  const replace = subscriber?.onSubscriberEnd;
-  if (subscriber === undefined || typeof replace !== 'function') return;
-  let attempt = 0;
-  subscriber.onSubscriberEnd = () => {
-    setTimeout(() => {
-      replace();
-      subscriber.getInstance()?.once('ready', () => (attempt = 0));
-    }, reconnectDelay(attempt++)).unref();
-  };
-}
-
-/**
- * A cluster client keeps its subscriptions on a connection of its own to one node, made without
- * the settings above, and replaces it (subscribing again) when it ends. Keyless commands go to
- * any node, so that connection is reached here (not public in ioredis: undefined if it moves).
- */
-function clusterSubscriber(redis: Cluster): Redis | undefined {
-  return (redis as unknown as { subscriber?: { getInstance(): Redis | null } }).subscriber?.getInstance() ?? undefined;
-}
-
-/** Pings the cluster subscriber's connection; one silent for `silenceTimeoutMs` is ended, so the client replaces it. */
-function pingClusterSubscriber(redis: Cluster, silenceTimeoutMs: number): void {
-  const subscriber = clusterSubscriber(redis);
-  if (subscriber?.status !== 'ready') return;
-  const silent = setTimeout(() => subscriber.disconnect(), silenceTimeoutMs);
-  subscriber.ping().then(
-    () => clearTimeout(silent),
-    () => clearTimeout(silent),
-  );
 }
 
 /**
