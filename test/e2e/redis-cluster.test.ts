@@ -95,7 +95,7 @@ describe('on a Redis Cluster of three primaries', () => {
     }
   });
 
-  test('an entry XADDed by any cluster client is a job; GET /queues and /metrics read every queue', async () => {
+  test('an entry XADDed by any cluster client is a job, found in the history and replayed; GET /queues and /metrics read every queue', async () => {
     const entry = (await client.xadd('conveyor:{inference}:infer:normal', '*', 'model', 'echo', 'prompt', 'from redis-cli')) as string;
     const [record] = await settled([`inference:${entry}`]);
     expect(record!['result']).toMatchObject({ text: 'from redis-cli' });
