@@ -1,7 +1,7 @@
-import { freePort, startApi, startWorker, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import { freePort, makeTlsCertificates, startApi, startWorker, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
 import { Redis } from 'ioredis';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -12,22 +12,13 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
  * The API and a worker are given the host name and must check every node's certificate against it.
  */
 const dir = mkdtempSync(join(tmpdir(), 'conveyor-cluster-tls-'));
-const ca = join(dir, 'ca.pem');
 const nodes: ChildProcess[] = [];
 let api: ApiProcess;
 let worker: WorkerProcess;
 
-function openssl(...args: string[]): void {
-  const run = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${run.error?.message ?? run.stderr}`);
-}
-
 beforeAll(async () => {
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=conveyor-test-ca');
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
   // A host name only: a connection to a node by its IP address passes only if it checks the name.
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost\n');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'san.ext');
+  const { ca, cert, key } = makeTlsCertificates(dir, 'DNS:localhost');
   const tls = { ca: readFileSync(ca), servername: 'localhost' };
   const ports: number[] = [];
   const busPorts: number[] = [];
@@ -38,7 +29,7 @@ beforeAll(async () => {
     nodes.push(
       spawn('redis-server', ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--dir', mkdtempSync(join(dir, 'node-')), '--save', '', '--appendonly', 'no',
         '--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--tls-cluster', 'yes', '--cluster-node-timeout', '2000',
-        '--tls-cert-file', join(dir, 'server.pem'), '--tls-key-file', join(dir, 'server.key'), '--tls-ca-cert-file', ca, '--tls-auth-clients', 'no'], { stdio: 'ignore' }),
+        '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', ca, '--tls-auth-clients', 'no'], { stdio: 'ignore' }),
     );
   }
   const clients = ports.map((port) => new Redis({ host: '127.0.0.1', port, tls, lazyConnect: true, retryStrategy: () => 100 }));

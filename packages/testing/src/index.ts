@@ -8,3 +8,4 @@ export * from './processes.js';
 export * from './fixtures.js';
 export * from './script-args.js';
 export * from './job-status.js';
+export * from './tls-certificates.js';
