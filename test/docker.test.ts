@@ -464,7 +464,7 @@ describe('docker-compose.yml', () => {
   });
 
   test('two kinds of worker together serve every stage of every pipeline, the embed stage by its own service', () => {
-    const stagesOf = (name: string) => selectStages(environmentOf(service(name)).WORKER_STAGES).map((s) => `${s.pipeline.name}:${s.stage}`);
+    const stagesOf = (name: string) => selectStages(environmentOf(service(name)).WORKER_STAGES, {}).map((s) => `${s.pipeline.name}:${s.stage}`);
     const all = PIPELINES.flatMap((pipeline) => pipeline.stages.map((stage) => `${pipeline.name}:${stage}`));
     expect(stagesOf('worker-embed')).toEqual(['documents:embed']);
     expect([...stagesOf('worker'), ...stagesOf('worker-embed')].sort()).toEqual([...all].sort());

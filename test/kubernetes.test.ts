@@ -129,7 +129,7 @@ describe('deploy/kubernetes', () => {
   });
 
   test('the two kinds of worker together serve every stage of every pipeline, the embed stage by its own pods', () => {
-    const stagesOf = (name: string) => selectStages(environmentOf(name).WORKER_STAGES).map((s) => `${s.pipeline.name}:${s.stage}`);
+    const stagesOf = (name: string) => selectStages(environmentOf(name).WORKER_STAGES, {}).map((s) => `${s.pipeline.name}:${s.stage}`);
     const all = PIPELINES.flatMap((pipeline) => pipeline.stages.map((stage) => `${pipeline.name}:${stage}`));
     expect(stagesOf('conveyor-worker-embed')).toEqual(['documents:embed']);
     expect([...stagesOf('conveyor-worker'), ...stagesOf('conveyor-worker-embed')].sort()).toEqual([...all].sort());
@@ -176,7 +176,7 @@ describe('deploy/kubernetes/keda', () => {
       const name = object.spec.scaleTargetRef.name;
       const environment = environmentOf(name);
       const config = loadConfig(workerEnvSchema, environment);
-      const expected = selectStages(environment.WORKER_STAGES).flatMap(({ pipeline, stage }) =>
+      const expected = selectStages(environment.WORKER_STAGES, config.QUEUE_PARTITIONS).flatMap(({ pipeline, stage }) =>
         LANES.map((lane) => ({ stream: new QueueKeys(config.KEY_PREFIX, pipeline.name).stream(stage, lane), consumerGroup: groupName(stage) })),
       );
       const triggers = object.spec.triggers;

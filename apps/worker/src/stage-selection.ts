@@ -1,11 +1,13 @@
-import { PIPELINES, findPipeline, nextStage, previousStage } from '@conveyor/shared';
+import { PIPELINES, findPipeline, nextStage, previousStage, queueNameOf, servedQueuesOf, type PartitionCounts } from '@conveyor/shared';
 import type { ServedStage } from './worker-context.js';
 
 /**
  * The stages a worker serves. `WORKER_STAGES` lists `<queue>` (every stage of it) or
- * `<queue>:<stage>`, comma-separated; unset means every stage of every queue.
+ * `<queue>:<stage>`, comma-separated; unset means every stage of every queue. A partitioned
+ * queue (QUEUE_PARTITIONS) is served in all its partitions and its own streams; naming one
+ * partition (`documents.2`, `documents.2:extract`) serves that one alone.
  */
-export function selectStages(setting: string | undefined): ServedStage[] {
+export function selectStages(setting: string | undefined, partitions: PartitionCounts): ServedStage[] {
   const entries = (setting ?? '')
     .split(',')
     .map((entry) => entry.trim())
@@ -16,11 +18,16 @@ export function selectStages(setting: string | undefined): ServedStage[] {
     const [queue = '', stage] = entry.split(':');
     const pipeline = findPipeline(queue);
     if (!pipeline) throw new Error(`WORKER_STAGES: unknown queue "${queue}"; known queues: ${PIPELINES.map((p) => p.name).join(', ')}`);
-    if (stage !== undefined && !pipeline.stages.includes(stage)) {
-      throw new Error(`WORKER_STAGES: queue "${queue}" has no stage "${stage}"; its stages: ${pipeline.stages.join(', ')}`);
+    if (pipeline.partition && pipeline.partition.index >= (partitions[pipeline.partition.queue] ?? 1)) {
+      throw new Error(`WORKER_STAGES: queue "${pipeline.partition.queue}" has no partition ${pipeline.partition.index}; QUEUE_PARTITIONS gives it ${partitions[pipeline.partition.queue] ?? 1}`);
     }
-    for (const name of stage === undefined ? pipeline.stages : [stage]) {
-      served.set(`${queue}:${name}`, { pipeline, stage: name, previous: previousStage(pipeline, name), next: nextStage(pipeline, name) });
+    if (stage !== undefined && !pipeline.stages.includes(stage)) {
+      throw new Error(`WORKER_STAGES: queue "${queueNameOf(pipeline)}" has no stage "${stage}"; its stages: ${pipeline.stages.join(', ')}`);
+    }
+    for (const each of pipeline.partition ? [pipeline] : servedQueuesOf(pipeline, partitions)) {
+      for (const name of stage === undefined ? each.stages : [stage]) {
+        served.set(`${each.name}:${name}`, { pipeline: each, stage: name, previous: previousStage(each, name), next: nextStage(each, name) });
+      }
     }
   }
   return [...served.values()];

@@ -56,7 +56,7 @@ export class Worker {
     logger: Logger,
   ) {
     this.consumer = config.CONSUMER_NAME ?? `${hostname()}-${process.pid}`;
-    this.stages = selectStages(config.WORKER_STAGES);
+    this.stages = selectStages(config.WORKER_STAGES, config.QUEUE_PARTITIONS);
     const redis = createRedis(config.REDIS_URL, { role: 'command', name: `conveyor:worker:${this.consumer}`, silenceTimeoutMs: config.REDIS_TIMEOUT, cluster: config.REDIS_CLUSTER });
     const keys = new Map<string, QueueKeys>();
     const slots = new Slots(config.CONCURRENCY);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parsePartitionCounts } from './partitions.js';
 
 /**
  * Every setting Conveyor reads, parsed once at start from the environment.
@@ -83,6 +84,18 @@ const nameList = z
   .transform((text) => text.split(',').map((name) => name.trim()).filter(Boolean))
   .refine((names) => names.every((name) => /^[\w.:/@-]{1,200}$/.test(name)), 'must be model names separated by commas, e.g. llama3.1,qwen2.5:7b');
 
+const partitionCounts = z
+  .string()
+  .default('')
+  .transform((text, ctx) => {
+    const counts = parsePartitionCounts(text);
+    if (typeof counts === 'string') {
+      ctx.addIssue({ code: 'custom', message: counts });
+      return z.NEVER;
+    }
+    return counts;
+  });
+
 const booleanFlag = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -94,6 +107,8 @@ const commonSchema = {
   /** REDIS_URL is a node of a Redis Cluster: commands go to the node serving each queue's slot. */
   REDIS_CLUSTER: booleanFlag(false),
   KEY_PREFIX: keyPrefix,
+  /** Hot queues split into partitions (`documents=4,inference=8`), for Redis Cluster; the API and every worker must agree. */
+  QUEUE_PARTITIONS: partitionCounts,
   LOG_LEVEL: logLevel,
   NODE_ENV: z.string().default('development'),
   /** Finished job records (and their documents) expire after this long. */

@@ -2,6 +2,7 @@ export * from './config.js';
 export * from './keys.js';
 export * from './job-id.js';
 export * from './pipelines.js';
+export * from './partitions.js';
 export * from './models.js';
 export * from './redis.js';
 export * from './redis-checks.js';

@@ -20,6 +20,8 @@ export interface Pipeline {
   /** An attempt running longer than this fails; none when unset. */
   readonly timeoutMs?: number;
   readonly backoff?: Backoff;
+  /** Set on a partition of a queue (see partitions.ts): which queue, and which partition. */
+  readonly partition?: { readonly queue: string; readonly index: number };
 }
 
 export const PIPELINES: readonly Pipeline[] = [
@@ -33,7 +35,8 @@ export const PIPELINES: readonly Pipeline[] = [
 
 const byName = new Map(PIPELINES.map((pipeline) => [pipeline.name, pipeline]));
 
-export function findPipeline(name: string): Pipeline | undefined {
+/** A declared pipeline by its queue name; `findPipeline` (partitions.ts) also knows partitions. */
+export function findDeclaredPipeline(name: string): Pipeline | undefined {
   return byName.get(name);
 }
 

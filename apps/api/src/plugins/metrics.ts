@@ -1,4 +1,4 @@
-import { LANES, PIPELINES, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
+import { allServedQueues, LANES, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { countWaiting, unknownLag, type UnknownLag } from '../services/waiting-count.js';
@@ -40,7 +40,8 @@ export default fp(
     const pending = new Gauge({ name: 'conveyor_stage_pending', help: 'Entries of a stage held by workers (PEL), all lanes.', labelNames: ['queue', 'stage'] as const, registers });
     const delayed = new Gauge({ name: 'conveyor_queue_delayed', help: 'Jobs waiting for a retry backoff or run_at.', labelNames: ['queue'] as const, registers });
     const dead = new Gauge({ name: 'conveyor_queue_dead', help: 'Dead-lettered jobs kept.', labelNames: ['queue'] as const, registers });
-    const queues = PIPELINES.map((pipeline) => ({ pipeline, keys: new QueueKeys(config.KEY_PREFIX, pipeline.name) }));
+    // A partitioned queue's partitions are each their own `queue` label (`documents.2`).
+    const queues = allServedQueues(config.QUEUE_PARTITIONS).map((pipeline) => ({ pipeline, keys: new QueueKeys(config.KEY_PREFIX, pipeline.name) }));
     // One pipeline per queue, read side by side: a queue's keys share a hash slot, so each is
     // legal on Redis Cluster, where the queues may live on different nodes.
     const readQueueBacklog = async ({ pipeline, keys }: (typeof queues)[number]) => {

@@ -1,4 +1,4 @@
-import { checkRedisSetup, createRedis, ensureGroups, notAClusterRefusal, PIPELINES, UnusableRedisError, type ApiConfig, type RedisClient } from '@conveyor/shared';
+import { checkRedisSetup, createRedis, ensureGroups, notAClusterRefusal, allServedQueues, UnusableRedisError, type ApiConfig, type RedisClient } from '@conveyor/shared';
 import fp from 'fastify-plugin';
 
 declare module 'fastify' {
@@ -39,7 +39,7 @@ export default fp(
     redis.on('ready', () => {
       lastError = '';
       checkRedisSetup(redis, app.log, config.NODE_ENV === 'production')
-        .then(() => ensureGroups(redis, config.KEY_PREFIX, PIPELINES))
+        .then(() => ensureGroups(redis, config.KEY_PREFIX, allServedQueues(config.QUEUE_PARTITIONS)))
         .catch((error: Error) => {
           if (!(error instanceof UnusableRedisError)) {
             // The connection dropped meanwhile: all of this runs again when it is back.

@@ -77,7 +77,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
       },
     },
     async (request, reply) => {
-      app.jobs.queueKeys(request.query.queue);
+      app.jobs.pipelineOf(request.query.queue);
       // Subscribed before the stream opens: a Redis that does not answer is still a 503, not a dead stream.
       let stream: SseStream | undefined;
       // A `resync` event here says events may have been missed while the subscription was down.

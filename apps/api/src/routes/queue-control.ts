@@ -22,16 +22,20 @@ const pauseState = z.object({
  */
 const queueControlRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, { config }) => {
   const change = async (name: string, stage: string | undefined, paused: boolean) => {
-    const keys = app.jobs.queueKeys(name);
     const stages = app.jobs.pipelineOf(name).stages;
     if (stage !== undefined && !stages.includes(stage)) {
       throw new ProblemError('invalid-request', `Queue "${name}" has no stage "${stage}"; its stages: ${stages.join(', ')}.`);
     }
-    if (paused) await app.redis.hset(keys.paused, stage ?? '*', Date.now());
-    else if (stage === undefined) await app.redis.del(keys.paused);
-    else await app.redis.hdel(keys.paused, stage);
+    // A partitioned queue's state is kept in each partition (each on its own cluster node), the same in all.
+    const keys = app.jobs.queuesOf(name).map((queue) => app.jobs.keysOf(queue.name));
+    await Promise.all(
+      keys.map(({ paused: key }) => {
+        if (paused) return app.redis.hset(key, stage ?? '*', Date.now());
+        return stage === undefined ? app.redis.del(key) : app.redis.hdel(key, stage);
+      }),
+    );
     await app.redis.publish(controlChannel(config.KEY_PREFIX), JSON.stringify({ type: 'pause-changed', queue: name }));
-    return { queue: name, paused: (await app.redis.hkeys(keys.paused)).sort() };
+    return { queue: name, paused: (await app.redis.hkeys(keys[0]!.paused)).sort() };
   };
   const schema = (operationId: string, summary: string) => ({
     tags: ['admin'],

@@ -1,14 +1,21 @@
-import { PIPELINES } from '@conveyor/shared';
+import { PIPELINES, type Pipeline } from '@conveyor/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { queueParamsSchema } from '../schemas/dead-letters.js';
 import { problemResponses } from '../schemas/problem.js';
 import { queueListSchema, queueStatsSchema } from '../schemas/queue-stats.js';
-import { readQueueStats, redisNow } from '../services/queue-stats.js';
+import { mergeQueueStats, readQueueStats, redisNow } from '../services/queue-stats.js';
 
 const description =
   'Per stage and lane: entries kept, waiting (group lag), held by workers (pending), the oldest held entry, and each consumer; per queue: delayed and dead jobs, paused stages, and event counts over the current minute and the last hour.';
 
 const queueStatsRoutes: FastifyPluginAsyncZod = async (app) => {
+  /** One queue's statistics; a partitioned queue's summed over its partitions, each listed too. */
+  const statsOf = async (pipeline: Pipeline, now: number) => {
+    const served = app.jobs.queuesOf(pipeline.name);
+    const parts = await Promise.all(served.map((queue) => readQueueStats(app.redis, app.jobs.keysOf(queue.name), queue, now)));
+    return parts.length === 1 ? parts[0]! : mergeQueueStats(pipeline, parts);
+  };
+
   app.get(
     '/queues',
     {
@@ -22,7 +29,7 @@ const queueStatsRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async () => {
       const now = await redisNow(app.redis);
-      return { queues: await Promise.all(PIPELINES.map((pipeline) => readQueueStats(app.redis, app.jobs.keysOf(pipeline.name), pipeline, now))) };
+      return { queues: await Promise.all(PIPELINES.map((pipeline) => statsOf(pipeline, now))) };
     },
   );
 
@@ -40,7 +47,7 @@ const queueStatsRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const pipeline = app.jobs.pipelineOf(request.params.name);
-      return readQueueStats(app.redis, app.jobs.keysOf(pipeline.name), pipeline, await redisNow(app.redis));
+      return statsOf(pipeline, await redisNow(app.redis));
     },
   );
 };

@@ -9,7 +9,7 @@ export const deadListQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50).describe('jobs per page'),
   cursor: z
     .string()
-    .refine(isEntryId, 'must be the next_cursor of the previous page')
+    .refine((value) => isEntryId(value.replace(/~\d{1,2}$/, '')), 'must be the next_cursor of the previous page')
     .optional()
     .describe('next_cursor from the previous page'),
 });

@@ -36,12 +36,20 @@ const cursor = z
 
 const stage = z.string().min(1).max(100).optional();
 
+const partition = z.coerce
+  .number()
+  .int()
+  .min(0)
+  .optional()
+  .describe("on a partitioned queue (QUEUE_PARTITIONS), the partition whose streams to read; the queue's own streams (jobs queued before it was partitioned, entries other producers added) when omitted");
+
 export const historyQuerySchema = z.object({
   stage: stage.describe("the stage whose stream to read; the queue's first stage when omitted"),
   from: position('first entry').optional(),
   to: position('last entry').optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50).describe('entries per page'),
   cursor,
+  partition,
 });
 export type HistoryQuery = z.output<typeof historyQuerySchema>;
 
@@ -79,6 +87,7 @@ export const replayBodySchema = z
     limit: z.number().int().min(1).max(1_000).default(100).describe('most entries read in this call; next_cursor continues'),
     priority: z.enum(LANES).optional().describe("lane of the new jobs; each original's own lane when omitted"),
     cursor,
+    partition: partition.describe('on a partitioned queue, the partition whose history to replay (its new jobs are queued there too); the queue\'s own streams when omitted'),
   })
   .strict();
 export type ReplayBody = z.output<typeof replayBodySchema>;

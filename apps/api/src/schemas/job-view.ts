@@ -33,8 +33,9 @@ export const stageViewSchema = z.object({
 
 export const jobViewSchema = z
   .object({
-    id: z.string().describe('`<queue>:<ULID>`, or `<queue>:<entry ID>` for jobs XADDed by other producers'),
+    id: z.string().describe('`<queue>:<ULID>` (`<queue>.<partition>:<ULID>` on a partitioned queue), or `<queue>:<entry ID>` for jobs XADDed by other producers'),
     queue: z.string(),
+    partition: z.number().int().optional().describe('on a partitioned queue (QUEUE_PARTITIONS), the partition that holds the job'),
     status: z.enum(JOB_STATUSES),
     stage: z.string().describe('the current stage (the last one once the job is done)'),
     priority: z.enum(LANES),

@@ -75,7 +75,7 @@ export const stageStatsSchema = z.object({
   lanes: z.object({ high: laneStatsSchema, normal: laneStatsSchema, low: laneStatsSchema }),
 });
 
-export const queueStatsSchema = z.object({
+const queueFigures = {
   queue: z.string(),
   input: z.enum(['json', 'document']).describe('json: POST /jobs; document: POST /documents'),
   paused: z.array(z.string()).describe('paused stages; "*" means the whole queue'),
@@ -84,6 +84,14 @@ export const queueStatsSchema = z.object({
   counts: eventWindowsSchema,
   stages: z.array(stageStatsSchema).describe('in pipeline order'),
   measured_at: z.string().describe("Redis's clock when this was read (ISO 8601, UTC)"),
+};
+
+export const queueStatsSchema = z.object({
+  ...queueFigures,
+  partitions: z
+    .array(z.object(queueFigures))
+    .optional()
+    .describe('on a partitioned queue (QUEUE_PARTITIONS), the figures of the queue\'s own streams and then of each partition (`<queue>.<n>`); the figures above are their sums'),
 });
 export type QueueStats = z.output<typeof queueStatsSchema>;
 export type StageStats = z.output<typeof stageStatsSchema>;

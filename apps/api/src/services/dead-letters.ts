@@ -1,5 +1,6 @@
 import { fieldsOf, retryDeadJob, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import { errorView, iso, json } from './job-view.js';
+import { compareIds } from './stream-range.js';
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -18,29 +19,58 @@ function deadView([, flat]: StreamEntry) {
   };
 }
 
-/** A page of a queue's dead letters, newest first. */
-export async function listDead(redis: RedisClient, keys: QueueKeys, limit: number, cursor: string | undefined) {
-  // Nothing sorts before 0-0 (Redis refuses an exclusive end it cannot step back from).
-  if (cursor !== undefined && /^0+-0+$/.test(cursor)) return { jobs: [], next_cursor: null };
-  const entries = (await redis.xrevrange(keys.dead, cursor ? `(${cursor}` : '+', '-', 'COUNT', limit)) as StreamEntry[];
-  return { jobs: entries.map(deadView), next_cursor: entries.length === limit ? entries.at(-1)![0] : null };
+/**
+ * A page of a queue's dead letters, newest first, from the dead streams of the queue and its
+ * partitions (`keys`, in that order). With several, they are merged by entry ID (then by their
+ * order in `keys`), and a cursor is `<entry ID>~<position in keys>`, so equal IDs in two
+ * partitions are neither skipped nor shown twice.
+ */
+export async function listDead(redis: RedisClient, keys: readonly QueueKeys[], limit: number, cursor: string | undefined) {
+  const [cursorId, cursorAt] = cursor === undefined ? [undefined, keys.length] : parseCursor(cursor, keys.length);
+  const pages = await Promise.all(
+    keys.map(async ({ dead }, at) => {
+      // A stream at or after the cursor's starts after its ID; one before it, at it.
+      const exclusive = at >= cursorAt;
+      // Nothing sorts before 0-0 (Redis refuses an exclusive end it cannot step back from).
+      if (cursorId !== undefined && exclusive && /^0+-0+$/.test(cursorId)) return [];
+      const end = cursorId === undefined ? '+' : exclusive ? `(${cursorId}` : cursorId;
+      const entries = (await redis.xrevrange(dead, end, '-', 'COUNT', limit)) as StreamEntry[];
+      return entries.map((entry) => ({ entry, at }));
+    }),
+  );
+  const merged = pages
+    .flat()
+    .sort((a, b) => compareIds(b.entry[0], a.entry[0]) || b.at - a.at)
+    .slice(0, limit);
+  const last = merged.at(-1);
+  const next = merged.length === limit && last ? (keys.length === 1 ? last.entry[0] : `${last.entry[0]}~${last.at}`) : null;
+  return { jobs: merged.map(({ entry }) => deadView(entry)), next_cursor: next };
 }
 
-/** Retries up to `limit` dead jobs of a queue, oldest first. */
-export async function retryAllDead(redis: RedisClient, keys: QueueKeys, limit: number) {
+/** A cursor's entry ID and position; a bare entry ID (one stream) starts after that ID everywhere. */
+function parseCursor(cursor: string, streams: number): [string, number] {
+  const [id, at] = cursor.split('~');
+  return [id!, at === undefined ? 0 : Math.min(Number(at), streams)];
+}
+
+/** Retries up to `limit` dead jobs of a queue (the queue's own dead stream, then each partition's), oldest first in each. */
+export async function retryAllDead(redis: RedisClient, keys: readonly QueueKeys[], limit: number) {
   const skipped: { job_id: string; reason: string }[] = [];
   let retried = 0;
-  let cursor = '-';
-  while (retried + skipped.length < limit) {
-    const entries = (await redis.xrange(keys.dead, cursor, '+', 'COUNT', Math.min(100, limit - retried - skipped.length))) as StreamEntry[];
-    if (entries.length === 0) break;
-    for (const [id, flat] of entries) {
-      const jobId = fieldsOf(flat)['job'] ?? '';
-      const outcome = await retryDeadJob(redis, keys, jobId);
-      if (outcome.ok) retried += 1;
-      else skipped.push({ job_id: jobId, reason: outcome.reason === 'not-found' ? 'its record expired (JOB_RETENTION)' : `it is ${outcome.status}, not dead` });
-      cursor = `(${id}`;
+  for (const queue of keys) {
+    let cursor = '-';
+    while (retried + skipped.length < limit) {
+      const entries = (await redis.xrange(queue.dead, cursor, '+', 'COUNT', Math.min(100, limit - retried - skipped.length))) as StreamEntry[];
+      if (entries.length === 0) break;
+      for (const [id, flat] of entries) {
+        const jobId = fieldsOf(flat)['job'] ?? '';
+        const outcome = await retryDeadJob(redis, queue, jobId);
+        if (outcome.ok) retried += 1;
+        else skipped.push({ job_id: jobId, reason: outcome.reason === 'not-found' ? 'its record expired (JOB_RETENTION)' : `it is ${outcome.status}, not dead` });
+        cursor = `(${id}`;
+      }
     }
   }
-  return { retried, skipped, remaining: await redis.xlen(keys.dead) };
+  const remaining = await Promise.all(keys.map((queue) => redis.xlen(queue.dead)));
+  return { retried, skipped, remaining: remaining.reduce((total, count) => total + count, 0) };
 }

@@ -10,6 +10,7 @@ interface Submission {
   keys: QueueKeys;
   stage: string;
   job: NewJob;
+  limits: EnqueueLimits;
 }
 
 /** The shared call's outcome, and whether the job shared it with others. */
@@ -31,18 +32,16 @@ interface Together {
 export class EnqueueCoalescer {
   readonly #batcher: TurnBatcher<Submission, Together>;
 
-  constructor(
-    private readonly redis: RedisClient,
-    private readonly limits: EnqueueLimits,
-  ) {
+  constructor(private readonly redis: RedisClient) {
     this.#batcher = new TurnBatcher((_, submissions) => this.#storeTogether(submissions), { items: MAX_GROUP });
   }
 
-  async enqueue(keys: QueueKeys, stage: string, job: NewJob): Promise<SingleOutcome> {
+  /** `limits` are the same for every job of one queue (or partition) and stage. */
+  async enqueue(keys: QueueKeys, stage: string, job: NewJob, limits: EnqueueLimits): Promise<SingleOutcome> {
     if (job.idempotencyKey !== undefined) throw new Error('jobs with an idempotency key are enqueued alone');
-    const { outcome, shared } = await this.#batcher.add(`${keys.base}\n${stage}`, { keys, stage, job });
+    const { outcome, shared } = await this.#batcher.add(`${keys.base}\n${stage}`, { keys, stage, job, limits });
     if (outcome.ok || !shared) return outcome;
-    return this.#store([{ keys, stage, job }]);
+    return this.#store([{ keys, stage, job, limits }]);
   }
 
   async #storeTogether(submissions: Submission[]): Promise<Together[]> {
@@ -51,8 +50,8 @@ export class EnqueueCoalescer {
   }
 
   async #store(submissions: Submission[]): Promise<SingleOutcome> {
-    const { keys, stage } = submissions[0]!;
-    const outcome = await enqueueJobs(this.redis, keys, stage, submissions.map(({ job }) => job), this.limits);
+    const { keys, stage, limits } = submissions[0]!;
+    const outcome = await enqueueJobs(this.redis, keys, stage, submissions.map(({ job }) => job), limits);
     if (outcome.ok) return { ok: true };
     if (outcome.reason !== 'backlog-full') throw new Error(`enqueue of jobs without idempotency keys answered ${outcome.reason}`);
     return outcome;

@@ -1,4 +1,4 @@
-import { createRedis, onSubscriptionsRestored, PIPELINES, queueOfJobId, QueueKeys, type RedisClient } from '@conveyor/shared';
+import { createRedis, findDeclaredPipeline, findPipeline, onSubscriptionsRestored, queueNameOf, queueOfJobId, QueueKeys, servedQueuesOf, type PartitionCounts, type RedisClient } from '@conveyor/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { ProblemError } from '../problems/problem-error.js';
 import { asRedisUnavailable } from '../problems/redis-errors.js';
@@ -33,7 +33,10 @@ const SUBSCRIBE_TIMEOUT_MS = 1_000;
 const WATCH_TTL_MS = 30_000;
 
 interface Subscription {
+  /** The queue, or the partition of a queue, whose channel this is. */
   queue: string;
+  /** The queue that names its listeners (a partitioned queue's for each of its partitions). */
+  listenedAs: string;
   listeners: number;
   ready: Promise<unknown>;
 }
@@ -54,12 +57,12 @@ export class EventHub {
 
   constructor(
     connection: { url: string; cluster: boolean; silenceTimeoutMs: number },
-    prefix: string,
+    private readonly prefix: string,
+    private readonly partitions: PartitionCounts,
     private readonly redis: RedisClient,
     private readonly logger: FastifyBaseLogger,
   ) {
     this.#subscriber = createRedis(connection.url, { role: 'subscriber', name: 'conveyor:api:events', silenceTimeoutMs: connection.silenceTimeoutMs, cluster: connection.cluster });
-    for (const pipeline of PIPELINES) this.#keysOfQueue.set(pipeline.name, new QueueKeys(prefix, pipeline.name));
     this.#subscriber.on('message', (channel: string, text: string) => this.#dispatch(channel, text));
     onSubscriptionsRestored(this.#subscriber, () => {
       this.#resync().catch((error: Error) => this.logger.warn({ err: error.message }, 'could not resubscribe the events channels after a reconnect'));
@@ -86,14 +89,29 @@ export class EventHub {
     };
   }
 
-  /** Calls `listener` with each event of the queue until the returned function is called. */
+  /** Calls `listener` with each event of the queue (of all its partitions) until the returned function is called. */
   async onQueue(queue: string, listener: EventListener): Promise<() => void> {
-    const release = await this.#listenTo(queue);
+    const pipeline = findDeclaredPipeline(queue);
+    const served = pipeline ? servedQueuesOf(pipeline, this.partitions) : [];
+    const releases: (() => void)[] = [];
+    try {
+      for (const each of served) releases.push(await this.#listenTo(each.name));
+    } catch (error) {
+      for (const release of releases) release();
+      throw error;
+    }
     const remove = add(this.#byQueue, queue, listener);
     return () => {
       remove();
-      release();
+      for (const release of releases) release();
     };
+  }
+
+  /** The keys of a queue or partition, or undefined for a name that is neither. */
+  #keysOf(queue: string): QueueKeys | undefined {
+    let keys = this.#keysOfQueue.get(queue);
+    if (!keys && findPipeline(queue)) this.#keysOfQueue.set(queue, (keys = new QueueKeys(this.prefix, queue)));
+    return keys;
   }
 
   /** Listeners now registered, for tests and metrics. */
@@ -110,11 +128,11 @@ export class EventHub {
 
   /** Subscribes the queue's channel (once for any number of listeners); the returned function lets go of it. */
   async #listenTo(queue: string): Promise<() => void> {
-    const channel = this.#keysOfQueue.get(queue)?.events;
+    const channel = this.#keysOf(queue)?.events;
     if (channel === undefined) return () => {};
     let subscription = this.#subscriptions.get(channel);
     if (!subscription) {
-      subscription = { queue, listeners: 0, ready: Promise.all([this.#subscriber.subscribe(channel), this.#markWatched(queue)]) };
+      subscription = { queue, listenedAs: queueNameOf(findPipeline(queue)!), listeners: 0, ready: Promise.all([this.#subscriber.subscribe(channel), this.#markWatched(queue)]) };
       this.#subscriptions.set(channel, subscription);
     }
     subscription.listeners += 1;
@@ -145,7 +163,7 @@ export class EventHub {
   }
 
   #markWatched(queue: string): Promise<unknown> {
-    return this.redis.set(this.#keysOfQueue.get(queue)!.eventsWatched, '1', 'PX', WATCH_TTL_MS);
+    return this.redis.set(this.#keysOf(queue)!.eventsWatched, '1', 'PX', WATCH_TTL_MS);
   }
 
   #renewWatchMarks(): void {
@@ -180,7 +198,7 @@ export class EventHub {
       return;
     }
     for (const listener of this.#byJob.get(event.job_id) ?? []) listener(event);
-    for (const listener of this.#byQueue.get(this.#subscriptions.get(channel)?.queue ?? '') ?? []) listener(event);
+    for (const listener of this.#byQueue.get(this.#subscriptions.get(channel)?.listenedAs ?? '') ?? []) listener(event);
   }
 }
 

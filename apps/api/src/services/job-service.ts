@@ -1,4 +1,4 @@
-import { cancelJob, controlChannel, enqueueJobs, findPipeline, firstStage, modelCatalogue, newJobId, PIPELINES, queueOfJobId, QueueKeys, readJob, retryDeadJob, type ApiConfig, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
+import { cancelJob, controlChannel, enqueueJobs, findDeclaredPipeline, findPipeline, firstStage, modelCatalogue, newJobId, PIPELINES, queueNameOf, queueOfJobId, QueueKeys, readJob, retryDeadJob, servedQueuesOf, type ApiConfig, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { createHash } from 'node:crypto';
 import { ProblemError } from '../problems/problem-error.js';
 import { queueFull } from '../problems/queue-full.js';
@@ -7,6 +7,7 @@ import type { CreateJobBody } from '../schemas/create-job.js';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
 import { EnqueueCoalescer } from './enqueue-coalescer.js';
 import { jobView } from './job-view.js';
+import { PartitionPicker } from './partition-picker.js';
 
 export interface Submitted {
   jobId: string;
@@ -32,8 +33,9 @@ export class JobService {
   readonly #keys = new Map<string, QueueKeys>();
   readonly models: ModelEntry[];
   readonly #modelNames: ReadonlySet<string>;
-  readonly #limits: EnqueueLimits;
+  readonly #limits = new Map<string, EnqueueLimits>();
   readonly #coalescer: EnqueueCoalescer;
+  readonly partitions: PartitionPicker;
 
   constructor(
     private readonly redis: RedisClient,
@@ -43,8 +45,8 @@ export class JobService {
   ) {
     this.models = modelCatalogue(config);
     this.#modelNames = new Set(this.models.map((model) => model.name));
-    this.#limits = { idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, maxBacklog: config.MAX_BACKLOG };
-    this.#coalescer = new EnqueueCoalescer(redis, this.#limits);
+    this.partitions = new PartitionPicker(config.QUEUE_PARTITIONS);
+    this.#coalescer = new EnqueueCoalescer(redis);
   }
 
   keysOf(queue: string): QueueKeys {
@@ -54,42 +56,77 @@ export class JobService {
   }
 
   async submitInference(body: CreateJobBody, idempotencyKey: string | undefined): Promise<Submitted> {
-    const pipeline = this.#pipeline(body.queue, 'json');
-    const job = this.#inferenceJob(body, idempotencyKey);
-    if (idempotencyKey !== undefined) return (await this.#submit(pipeline, [job]))[0]!;
+    const target = this.partitions.pick(this.#pipeline(body.queue, 'json'), idempotencyKey);
+    const job = this.#inferenceJob(body, idempotencyKey, target);
+    if (idempotencyKey !== undefined) return (await this.#submit(target, [job]))[0]!;
     // Without a key, a job shares its script call with the others submitted in the same turn.
-    const stage = firstStage(pipeline);
-    const outcome = await this.#coalescer.enqueue(this.keysOf(pipeline.name), stage, job).catch((error: unknown) => lookBeforeSendingAgain(error, [job]));
-    if (!outcome.ok) throw queueFull(pipeline.name, stage, outcome.backlog, outcome.limit);
-    this.onEnqueued(pipeline.name, 1);
+    const stage = firstStage(target);
+    const outcome = await this.#coalescer.enqueue(this.keysOf(target.name), stage, job, this.#limitsOf(target)).catch((error: unknown) => lookBeforeSendingAgain(error, [job]));
+    if (!outcome.ok) throw queueFull(target.name, stage, outcome.backlog, outcome.limit);
+    this.onEnqueued(queueNameOf(target), 1);
     return { jobId: job.id, status: statusOfNew(job, Date.now()), created: true };
   }
 
-  /** Up to 1,000 jobs for one queue in one script call: all are accepted, or none. */
+  /**
+   * Up to 1,000 jobs for one queue in one script call: all are accepted, or none. On a
+   * partitioned queue a batch goes to one partition, except that jobs with idempotency keys go
+   * to their keys' partitions: one call per partition, each all or none (see #submitSpread).
+   */
   async submitBatch(bodies: readonly (CreateJobBody & { idempotency_key?: string | undefined })[]): Promise<Submitted[]> {
     const queues = new Set(bodies.map((body) => body.queue));
     if (queues.size > 1) {
       throw new ProblemError('invalid-request', `A batch goes to one queue; this one names ${[...queues].map((q) => `"${q}"`).join(', ')}. Send one batch per queue.`);
     }
     const pipeline = this.#pipeline(bodies[0]!.queue, 'json');
-    return this.#submit(
-      pipeline,
-      bodies.map((body) => {
-        if (body.idempotency_key === undefined) return this.#inferenceJob(body, undefined);
-        const { idempotency_key, ...rest } = body;
-        return this.#inferenceJob(rest, idempotency_key);
-      }),
+    const batchTarget = this.partitions.pick(pipeline);
+    const jobs = bodies.map((body) => {
+      if (body.idempotency_key === undefined) return this.#inferenceJob(body, undefined, batchTarget);
+      const { idempotency_key, ...rest } = body;
+      return this.#inferenceJob(rest, idempotency_key, this.partitions.pick(pipeline, idempotency_key));
+    });
+    const targets = new Set(jobs.map((job) => queueOfJobId(job.id)!));
+    if (targets.size === 1) return this.#submit(findPipeline([...targets][0]!)!, jobs);
+    return this.#submitSpread(jobs);
+  }
+
+  /**
+   * A batch whose keyed jobs hash to several partitions: one enqueue per partition, side by side.
+   * If one is refused, the others may have been stored; the problem lists them, and since every
+   * job of such a batch that went elsewhere has an idempotency key, sending the whole batch
+   * again stores each job once.
+   */
+  async #submitSpread(jobs: NewJob[]): Promise<Submitted[]> {
+    const groups = new Map<string, number[]>();
+    jobs.forEach((job, i) => {
+      const target = queueOfJobId(job.id)!;
+      groups.set(target, [...(groups.get(target) ?? []), i]);
+    });
+    const outcomes = await Promise.allSettled(
+      [...groups].map(async ([target, indexes]) => ({ indexes, submitted: await this.#submit(findPipeline(target)!, indexes.map((i) => jobs[i]!)) })),
+    );
+    const refusal = outcomes.find((outcome) => outcome.status === 'rejected');
+    const submitted: Submitted[] = [];
+    for (const outcome of outcomes) if (outcome.status === 'fulfilled') outcome.value.indexes.forEach((index, i) => (submitted[index] = outcome.value.submitted[i]!));
+    if (!refusal) return submitted;
+    const error = refusal.reason as unknown;
+    const stored = submitted.filter(Boolean).map((job) => job.jobId);
+    if (stored.length === 0 || !(error instanceof ProblemError)) throw error;
+    throw new ProblemError(
+      error.slug,
+      `${error.detail} This batch was spread over the queue's partitions by its idempotency keys, and ${stored.length} of its jobs were stored on other partitions (stored_job_ids); send the same batch again once this is resolved, and their keys store each job once.`,
+      { ...error.extensions, stored_job_ids: stored },
+      error.headers,
     );
   }
 
-  #inferenceJob(body: CreateJobBody, idempotencyKey: string | undefined): NewJob {
+  #inferenceJob(body: CreateJobBody, idempotencyKey: string | undefined, target: Pipeline): NewJob {
     if (!this.#modelNames.has(body.model)) {
       const known = [...this.#modelNames];
       throw new ProblemError('unknown-model', `Model "${body.model}" is not known. Known models: ${known.join(', ')}.`, { known_models: known });
     }
-    const { priority, queue, max_attempts, timeout_ms, backoff, run_at, delay_ms } = body;
+    const { priority, max_attempts, timeout_ms, backoff, run_at, delay_ms } = body;
     const job: NewJob = {
-      id: newJobId(queue),
+      id: newJobId(target.name),
       lane: priority,
       payload: JSON.stringify(payloadOf(body)),
       runAt: run_at !== undefined ? Date.parse(run_at) : delay_ms !== undefined ? Date.now() + delay_ms : undefined,
@@ -103,7 +140,7 @@ export class JobService {
   }
 
   async submitDocument(upload: UploadedDocument, idempotencyKey: string | undefined): Promise<Submitted> {
-    const pipeline = this.#pipeline(upload.pipeline, 'document');
+    const pipeline = this.partitions.pick(this.#pipeline(upload.pipeline, 'document'), idempotencyKey);
     const sha256 = createHash('sha256').update(upload.bytes).digest('hex');
     const payload: DocumentPayload = { filename: upload.filename, content_type: upload.contentType, size: upload.bytes.length, sha256 };
     if (upload.metadata) payload.metadata = upload.metadata;
@@ -164,20 +201,40 @@ export class JobService {
     throw new ProblemError('job-not-dead', `Job "${jobId}" is ${outcome.status}, not dead; only a dead-lettered job can be retried.`, { job_status: outcome.status });
   }
 
-  /** The keys of a queue that exists, or the 404 problem. */
-  queueKeys(name: string): QueueKeys {
-    return this.keysOf(this.pipelineOf(name).name);
+  /** Where the jobs of a queue that exists may be (the queue, then its partitions), or the 404 problem. */
+  queuesOf(name: string): Pipeline[] {
+    return servedQueuesOf(this.pipelineOf(name), this.config.QUEUE_PARTITIONS);
+  }
+
+  /**
+   * One partition of a queue that exists (`index`), or the queue itself (no index); a partition
+   * the queue lacks is the 400 problem, naming `path`.
+   */
+  partitionOf(name: string, index: number | undefined, path: string): Pipeline {
+    const pipeline = this.pipelineOf(name);
+    if (index === undefined) return pipeline;
+    const partitions = this.config.QUEUE_PARTITIONS[pipeline.name] ?? 1;
+    if (index < partitions && partitions > 1) return findPipeline(`${pipeline.name}.${index}`)!;
+    const message = partitions > 1 ? `Queue "${name}" has partitions 0 to ${partitions - 1}, not ${index}.` : `Queue "${name}" is not partitioned (QUEUE_PARTITIONS); leave ${path} out.`;
+    throw new ProblemError('invalid-request', message, { errors: [{ path, message }] });
   }
 
   /** The pipeline of a queue that exists, or the 404 problem. */
   pipelineOf(name: string): Pipeline {
-    const pipeline = findPipeline(name);
+    const pipeline = findDeclaredPipeline(name);
     if (!pipeline) throw new ProblemError('queue-not-found', `There is no queue "${name}". Queues: ${PIPELINES.map((p) => p.name).join(', ')}.`);
     return pipeline;
   }
 
+  /** Enqueue limits for one queue or partition: a partition's share of MAX_BACKLOG. */
+  #limitsOf(target: Pipeline): EnqueueLimits {
+    let limits = this.#limits.get(target.name);
+    if (!limits) this.#limits.set(target.name, (limits = { idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, maxBacklog: this.partitions.backlogLimit(target, this.config.MAX_BACKLOG) }));
+    return limits;
+  }
+
   async #submit(pipeline: Pipeline, jobs: NewJob[]): Promise<Submitted[]> {
-    const outcome = await enqueueJobs(this.redis, this.keysOf(pipeline.name), firstStage(pipeline), jobs, this.#limits).catch((error: unknown) => lookBeforeSendingAgain(error, jobs));
+    const outcome = await enqueueJobs(this.redis, this.keysOf(pipeline.name), firstStage(pipeline), jobs, this.#limitsOf(pipeline)).catch((error: unknown) => lookBeforeSendingAgain(error, jobs));
     if (!outcome.ok) {
       if (outcome.reason === 'idempotency-conflict') {
         const key = jobs[outcome.index]!.idempotencyKey;
@@ -187,7 +244,7 @@ export class JobService {
       throw queueFull(pipeline.name, firstStage(pipeline), outcome.backlog, outcome.limit);
     }
     const created = outcome.jobs.filter((job) => job.created).length;
-    if (created > 0) this.onEnqueued(pipeline.name, created);
+    if (created > 0) this.onEnqueued(queueNameOf(pipeline), created);
     const now = Date.now();
     return Promise.all(
       outcome.jobs.map(async ({ id, created: isNew }, i) => {

@@ -34,6 +34,11 @@ interface StageSummary {
   worker?: string;
 }
 
+/** The queue a job shows: its name, and for a job of a partitioned queue the partition it is in. */
+function queueOf(pipeline: Pipeline): { queue: string; partition?: number } {
+  return pipeline.partition ? { queue: pipeline.partition.queue, partition: pipeline.partition.index } : { queue: pipeline.name };
+}
+
 export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline, defaultMaxAttempts: number): JobView {
   if (snapshot.kind === 'entry') {
     // No record yet: queued, or in its first attempt (`running`).
@@ -44,7 +49,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
     const options = json(snapshot.fields['opts']) as { max_attempts?: number } | null;
     return {
       id: jobId,
-      queue: pipeline.name,
+      ...queueOf(pipeline),
       status: running ? 'active' : 'queued',
       stage: snapshot.stage,
       priority: snapshot.lane,
@@ -107,7 +112,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
   const errors = (json(f['errors']) as unknown[] | null) ?? [];
   return {
     id: jobId,
-    queue: f['queue'] ?? pipeline.name,
+    ...queueOf(pipeline),
     status,
     stage: current,
     priority: (f['lane'] ?? 'normal') as Lane,

@@ -120,8 +120,54 @@ function laneStats(read: LaneRead, counted: Map<string, number | null>, now: num
   };
 }
 
-/** A stage's figures: its lanes' sums; a consumer reading several lanes counts once. */
-function stageTotals(lanes: LaneStats[]) {
+/**
+ * A partitioned queue's statistics: the sums over the queue's own streams and its partitions'
+ * (`parts`, from readQueueStats, in that order), each of which is also listed. A lane's `stream`
+ * names its streams with `*` for the partition.
+ */
+export function mergeQueueStats(pipeline: Pipeline, parts: QueueStats[]): QueueStats {
+  const [first] = parts as [QueueStats, ...QueueStats[]];
+  const stages: StageStats[] = first.stages.map((stage, s) => {
+    const each = parts.map((part) => part.stages[s]!);
+    const lanes = Object.fromEntries(
+      LANES.map((lane) => {
+        const laneParts = each.map((part) => part.lanes[lane]);
+        const firstIds = laneParts.map((part) => part.first_entry_id).filter((id) => id !== null);
+        const delivered = laneParts.map((part) => part.last_delivered_id).filter((id) => id !== null);
+        const merged: LaneStats = {
+          stream: first.stages[s]!.lanes[lane].stream.replace(`{${pipeline.name}}`, `{${pipeline.name}.*}`),
+          ...stageTotals(laneParts),
+          entries_added: sum(laneParts.map((part) => part.entries_added)),
+          first_entry_id: firstIds.sort(compareIds)[0] ?? null,
+          last_delivered_id: delivered.sort(compareIds).at(-1) ?? null,
+        };
+        return [lane, merged];
+      }),
+    ) as Record<Lane, LaneStats>;
+    return { name: stage.name, paused: each.some((part) => part.paused), ...stageTotals(each), counts: sumWindows(each.map((part) => part.counts)), lanes };
+  });
+  return {
+    queue: pipeline.name,
+    input: first.input,
+    paused: [...new Set(parts.flatMap((part) => part.paused))].sort(),
+    delayed: sum(parts.map((part) => part.delayed)),
+    dead: sum(parts.map((part) => part.dead)),
+    counts: sumWindows(parts.map((part) => part.counts)),
+    stages,
+    measured_at: first.measured_at,
+    partitions: parts,
+  };
+}
+
+function sumWindows(windows: QueueStats['counts'][]): QueueStats['counts'] {
+  const add = (counts: EventCounts[]) => ({ since: counts[0]!.since, ...Object.fromEntries(EVENT_NAMES.map((event) => [event, sum(counts.map((count) => count[event]))])) }) as EventCounts;
+  return { last_minute: add(windows.map((window) => window.last_minute)), last_hour: add(windows.map((window) => window.last_hour)) };
+}
+
+type TaskFigures = Pick<LaneStats, 'total_tasks' | 'waiting_tasks' | 'pending_tasks' | 'consumer_details' | 'oldest_pending'>;
+
+/** A stage's figures: its lanes' sums; a consumer reading several lanes counts once. Also sums a stage over partitions. */
+function stageTotals(lanes: TaskFigures[]) {
   const consumers = new Map<string, { name: string; pending: number; idle_ms: number }>();
   for (const consumer of lanes.flatMap((lane) => lane.consumer_details)) {
     const seen = consumers.get(consumer.name);

@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
-import { findPipeline, firstStage } from '../pipelines.js';
+import { findPipeline } from '../partitions.js';
+import { firstStage } from '../pipelines.js';
 
 export type RetryOutcome = { ok: true } | { ok: false; reason: 'not-found' } | { ok: false; reason: 'not-dead'; status: string };
 
