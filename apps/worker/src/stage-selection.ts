@@ -18,8 +18,10 @@ export function selectStages(setting: string | undefined, partitions: PartitionC
     const [queue = '', stage] = entry.split(':');
     const pipeline = findPipeline(queue);
     if (!pipeline) throw new Error(`WORKER_STAGES: unknown queue "${queue}"; known queues: ${PIPELINES.map((p) => p.name).join(', ')}`);
-    if (pipeline.partition && pipeline.partition.index >= (partitions[pipeline.partition.queue] ?? 1)) {
-      throw new Error(`WORKER_STAGES: queue "${pipeline.partition.queue}" has no partition ${pipeline.partition.index}; QUEUE_PARTITIONS gives it ${partitions[pipeline.partition.queue] ?? 1}`);
+    const count = pipeline.partition ? (partitions[pipeline.partition.queue] ?? 1) : 0;
+    if (pipeline.partition && (count === 1 || pipeline.partition.index >= count)) {
+      const has = count === 1 ? 'is not partitioned (QUEUE_PARTITIONS); name the queue alone' : `has partitions 0 to ${count - 1} (QUEUE_PARTITIONS), not ${pipeline.partition.index}`;
+      throw new Error(`WORKER_STAGES: queue "${pipeline.partition.queue}" ${has}`);
     }
     if (stage !== undefined && !pipeline.stages.includes(stage)) {
       throw new Error(`WORKER_STAGES: queue "${queueNameOf(pipeline)}" has no stage "${stage}"; its stages: ${pipeline.stages.join(', ')}`);

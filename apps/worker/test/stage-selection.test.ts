@@ -25,3 +25,13 @@ test('an unknown queue or stage in WORKER_STAGES is refused with the names that 
   expect(() => selectStages('videos', {})).toThrow('WORKER_STAGES: unknown queue "videos"; known queues: inference, documents, document-summary');
   expect(() => selectStages('documents:ocr', {})).toThrow('queue "documents" has no stage "ocr"; its stages: extract, analyze, summarize, embed');
 });
+
+test("a partitioned queue is served in its own streams and every partition; one partition can be named alone", () => {
+  const names = (setting: string | undefined) => selectStages(setting, { inference: 3 }).map((s) => `${s.pipeline.name}:${s.stage}`);
+  expect(names('inference')).toEqual(['inference:infer', 'inference.0:infer', 'inference.1:infer', 'inference.2:infer']);
+  expect(names('inference.1')).toEqual(['inference.1:infer']);
+  expect(names(undefined)).toContain('inference.2:infer');
+  expect(selectStages('inference.2', { inference: 3 })[0]!.pipeline.partition).toEqual({ queue: 'inference', index: 2 });
+  expect(() => names('inference.3')).toThrow('WORKER_STAGES: queue "inference" has partitions 0 to 2 (QUEUE_PARTITIONS), not 3');
+  expect(() => selectStages('documents.0', {})).toThrow('WORKER_STAGES: queue "documents" is not partitioned (QUEUE_PARTITIONS); name the queue alone');
+});

@@ -29,6 +29,19 @@ describe('configuration from the environment', () => {
     expect(problems.find((line) => line.startsWith('MAX_DOCUMENT_BYTES'))).toMatch(/size; write e\.g\. 20MiB/);
   });
 
+  test('QUEUE_PARTITIONS gives queues partitions; an unknown queue, a bad count or a bad form is named', () => {
+    expect(loadConfig(workerEnvSchema, {}).QUEUE_PARTITIONS).toEqual({});
+    expect(loadConfig(apiEnvSchema, { QUEUE_PARTITIONS: 'documents=4, inference = 8' }).QUEUE_PARTITIONS).toEqual({ documents: 4, inference: 8 });
+    const refusals: [string, RegExp][] = [
+      ['videos=2', /names queue "videos", which does not exist; queues: inference, documents, document-summary/],
+      ['inference=0', /gives queue "inference" 0 partitions; a queue has 1 to 32/],
+      ['inference=33', /1 to 32/],
+      ['inference', /is not <queue>=<count>; write e\.g\. documents=4,inference=8/],
+      ['inference=2,inference=3', /names queue "inference" twice/],
+    ];
+    for (const [text, message] of refusals) expect(() => loadConfig(apiEnvSchema, { QUEUE_PARTITIONS: text }), text).toThrow(message);
+  });
+
   test('CORS_ORIGINS takes * or a list of bare origins', () => {
     expect(loadConfig(apiEnvSchema, {}).CORS_ORIGINS).toEqual([]);
     expect(loadConfig(apiEnvSchema, { CORS_ORIGINS: 'http://localhost:5173, https://app.example.com' }).CORS_ORIGINS).toEqual(['http://localhost:5173', 'https://app.example.com']);

@@ -1,0 +1,75 @@
+import { QueueKeys } from '@conveyor/shared';
+import { redisTest } from '@conveyor/testing';
+import { describe, expect } from 'vitest';
+import type { App } from '../src/app.js';
+import { buildTestApp } from './test-app.js';
+
+/** The API's side of a partitioned queue (QUEUE_PARTITIONS=inference=3), on one real Redis. */
+const test = redisTest.extend<{ app: App }>({
+  app: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix, { QUEUE_PARTITIONS: 'inference=3', ADMIN_TOKEN: 'partitions-admin-token-0123' });
+    await use(app);
+    await app.close();
+  },
+});
+
+describe('a partitioned queue through the API', () => {
+  test('dead letters with the same entry ID in several partitions are each listed once, in order, page by page', async ({ app, redis, prefix }) => {
+    // Entry IDs are unique per stream only: three dead streams can hold the same one.
+    const streams = ['inference', 'inference.0', 'inference.2'].map((queue) => new QueueKeys(prefix, queue).dead);
+    for (const [i, stream] of streams.entries()) {
+      await redis.xadd(stream, '1000-0', 'job', `job-${i}-a`, 'stage', 'infer');
+      await redis.xadd(stream, '2000-0', 'job', `job-${i}-b`, 'stage', 'infer');
+    }
+    const whole = (await app.inject({ url: '/queues/inference/dead?limit=50' })).json() as { jobs: { job_id: string }[] };
+    expect(whole.jobs.map((job) => job.job_id)).toEqual(['job-2-b', 'job-1-b', 'job-0-b', 'job-2-a', 'job-1-a', 'job-0-a']);
+    for (const limit of [1, 2, 4]) {
+      const listed: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = (await app.inject({ url: `/queues/inference/dead?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}` })).json() as { jobs: { job_id: string }[]; next_cursor: string | null };
+        listed.push(...page.jobs.map((job) => job.job_id));
+        cursor = page.next_cursor;
+      } while (cursor !== null);
+      expect(listed, `limit ${limit}`).toEqual(whole.jobs.map((job) => job.job_id));
+    }
+    expect((await app.inject({ url: '/queues/inference/dead?cursor=1000-0~x' })).statusCode).toBe(400);
+  });
+
+  test('a keyed batch over several partitions, one of them refused, names what was stored; sent again it stores each job once', async ({ app }) => {
+    const first = await app.inject({ method: 'POST', url: '/jobs', headers: { 'idempotency-key': 'taken' }, payload: { model: 'echo', prompt: 'first use' } });
+    expect(first.statusCode).toBe(202);
+    const others = Array.from({ length: 12 }, (_, i) => ({ model: 'echo', prompt: `job ${i}`, idempotency_key: `batch-${i}` }));
+    const refused = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [...others, { model: 'echo', prompt: 'another request', idempotency_key: 'taken' }] } });
+    expect(refused.statusCode).toBe(422);
+    const problem = refused.json() as { type: string; detail: string; stored_job_ids: string[] };
+    expect(problem.type).toBe('/problems/idempotency-key-reused');
+    expect(problem.detail).toContain('send the same batch again once this is resolved');
+    // The jobs whose keys hash to the refused partition were not stored; the others were.
+    expect(problem.stored_job_ids.length).toBeGreaterThan(0);
+    expect(problem.stored_job_ids.length).toBeLessThan(others.length);
+
+    const again = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [...others, { model: 'echo', prompt: 'another request', idempotency_key: 'fresh' }] } });
+    expect(again.statusCode).toBe(202);
+    const jobs = (again.json() as { jobs: { job_id: string; created: boolean }[] }).jobs;
+    expect(jobs.filter((job) => !job.created).map((job) => job.job_id).sort()).toEqual([...problem.stored_job_ids].sort());
+    expect(new Set(jobs.map((job) => job.job_id)).size).toBe(others.length + 1);
+  });
+
+  test('job IDs of partitions route without a lookup; a partition name that cannot exist is a 404, never a 500', async ({ app }) => {
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'find me' } })).json() as { job_id: string };
+    expect(job_id).toMatch(/^inference\.[0-2]:[0-9A-Z]{26}$/);
+    expect((await app.inject({ url: `/jobs/${job_id}` })).json()).toMatchObject({ id: job_id, queue: 'inference', partition: Number(job_id[10]), status: 'queued' });
+    for (const id of ['inference.9:01JDQ8K3V7X9ABCDEFGHJKMNPQ', 'inference.99:x', 'inference.01:x', 'inference.:x', 'videos.1:x']) {
+      const answer = await app.inject({ url: `/jobs/${encodeURIComponent(id)}` });
+      expect(answer.statusCode, id).toBe(404);
+      expect(answer.json(), id).toMatchObject({ type: '/problems/job-not-found' });
+    }
+  });
+
+  test('history of a queue without partitions refuses a partition, by name', async ({ app }) => {
+    const answer = await app.inject({ url: '/queues/documents/history?partition=0', headers: { authorization: 'Bearer partitions-admin-token-0123' } });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.json()).toMatchObject({ detail: 'Queue "documents" is not partitioned (QUEUE_PARTITIONS); leave querystring.partition out.' });
+  });
+});
