@@ -5,7 +5,9 @@ import type { ServedStage } from './worker-context.js';
  * The stages a worker serves. `WORKER_STAGES` lists `<queue>` (every stage of it) or
  * `<queue>:<stage>`, comma-separated; unset means every stage of every queue. A partitioned
  * queue (QUEUE_PARTITIONS) is served in all its partitions and its own streams; naming one
- * partition (`documents.2`, `documents.2:extract`) serves that one alone.
+ * partition (`documents.2`, `documents.2:extract`) serves that one alone, even one that
+ * QUEUE_PARTITIONS no longer gives (to drain it after the count was lowered; see
+ * `partitionsBeyondCount`).
  */
 export function selectStages(setting: string | undefined, partitions: PartitionCounts): ServedStage[] {
   const entries = (setting ?? '')
@@ -18,11 +20,6 @@ export function selectStages(setting: string | undefined, partitions: PartitionC
     const [queue = '', stage] = entry.split(':');
     const pipeline = findPipeline(queue);
     if (!pipeline) throw new Error(`WORKER_STAGES: unknown queue "${queue}"; known queues: ${PIPELINES.map((p) => p.name).join(', ')}`);
-    const count = pipeline.partition ? (partitions[pipeline.partition.queue] ?? 1) : 0;
-    if (pipeline.partition && (count === 1 || pipeline.partition.index >= count)) {
-      const has = count === 1 ? 'is not partitioned (QUEUE_PARTITIONS); name the queue alone' : `has partitions 0 to ${count - 1} (QUEUE_PARTITIONS), not ${pipeline.partition.index}`;
-      throw new Error(`WORKER_STAGES: queue "${pipeline.partition.queue}" ${has}`);
-    }
     if (stage !== undefined && !pipeline.stages.includes(stage)) {
       throw new Error(`WORKER_STAGES: queue "${queueNameOf(pipeline)}" has no stage "${stage}"; its stages: ${pipeline.stages.join(', ')}`);
     }
@@ -33,4 +30,15 @@ export function selectStages(setting: string | undefined, partitions: PartitionC
     }
   }
   return [...served.values()];
+}
+
+/** Served partitions that QUEUE_PARTITIONS does not give their queue (named in WORKER_STAGES to drain them). */
+export function partitionsBeyondCount(stages: readonly ServedStage[], partitions: PartitionCounts): string[] {
+  const isBeyond = ({ queue, index }: { queue: string; index: number }) => {
+    const count = partitions[queue] ?? 1;
+    // A queue of one partition has none: it is served in its own streams only.
+    return count === 1 || index >= count;
+  };
+  const beyond = stages.filter(({ pipeline }) => pipeline.partition && isBeyond(pipeline.partition)).map(({ pipeline }) => pipeline.name);
+  return [...new Set(beyond)];
 }

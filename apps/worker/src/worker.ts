@@ -12,7 +12,7 @@ import { invalidateModelCaches } from './processors/model-caches.js';
 import { createProcessors } from './processors/registry.js';
 import { QueueReader } from './queue-reader.js';
 import { Slots } from './slots.js';
-import { selectStages } from './stage-selection.js';
+import { partitionsBeyondCount, selectStages } from './stage-selection.js';
 import { attemptPolicy, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -107,6 +107,8 @@ export class Worker {
         config.WORKER_HOST,
       );
     }
+    const beyond = partitionsBeyondCount(this.stages, config.QUEUE_PARTITIONS);
+    if (beyond.length > 0) logger.warn({ partitions: beyond }, 'WORKER_STAGES names partitions QUEUE_PARTITIONS does not give (draining them?); the API puts no new jobs there');
     await checkRedisSetup(this.ctx.redis, logger, config.NODE_ENV === 'production');
     const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
     await ensureGroups(this.ctx.redis, config.KEY_PREFIX, pipelines);

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { selectStages } from '../src/stage-selection.js';
+import { partitionsBeyondCount, selectStages } from '../src/stage-selection.js';
 
 test('a worker serves every stage of every queue unless WORKER_STAGES narrows it', () => {
   expect(selectStages(undefined, {}).map((s) => `${s.pipeline.name}:${s.stage}`)).toEqual([
@@ -32,6 +32,9 @@ test("a partitioned queue is served in its own streams and every partition; one 
   expect(names('inference.1')).toEqual(['inference.1:infer']);
   expect(names(undefined)).toContain('inference.2:infer');
   expect(selectStages('inference.2', { inference: 3 })[0]!.pipeline.partition).toEqual({ queue: 'inference', index: 2 });
-  expect(() => names('inference.3')).toThrow('WORKER_STAGES: queue "inference" has partitions 0 to 2 (QUEUE_PARTITIONS), not 3');
-  expect(() => selectStages('documents.0', {})).toThrow('WORKER_STAGES: queue "documents" is not partitioned (QUEUE_PARTITIONS); name the queue alone');
+  // A partition past the count is served when named, to drain it after QUEUE_PARTITIONS was lowered; it is reported.
+  expect(names('inference.3')).toEqual(['inference.3:infer']);
+  expect(partitionsBeyondCount(selectStages('inference, inference.3, documents.0:extract', { inference: 3 }), { inference: 3 })).toEqual(['inference.3', 'documents.0']);
+  expect(partitionsBeyondCount(selectStages(undefined, { inference: 3 }), { inference: 3 })).toEqual([]);
+  expect(() => selectStages('inference.32', {})).toThrow('WORKER_STAGES: unknown queue "inference.32"');
 });
