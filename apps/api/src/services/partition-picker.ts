@@ -8,12 +8,14 @@ import { createHash } from 'node:crypto';
  */
 export class PartitionPicker {
   readonly #turn = new Map<string, number>();
+  readonly #partitions = new Map<string, Pipeline[]>();
 
   constructor(private readonly counts: PartitionCounts) {}
 
   /** The queue itself when it has one partition, else the partition this job goes to. */
   pick(pipeline: Pipeline, idempotencyKey?: string): Pipeline {
-    const partitions = partitionsOf(pipeline, this.counts);
+    let partitions = this.#partitions.get(pipeline.name);
+    if (!partitions) this.#partitions.set(pipeline.name, (partitions = partitionsOf(pipeline, this.counts)));
     if (partitions.length === 0) return pipeline;
     if (idempotencyKey !== undefined) return partitions[createHash('sha256').update(idempotencyKey).digest().readUInt32BE(0) % partitions.length]!;
     const turn = this.#turn.get(pipeline.name) ?? 0;
