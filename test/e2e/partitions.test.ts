@@ -137,6 +137,14 @@ describe('a queue in partitions on a Redis Cluster', () => {
       const again = await post('/jobs', { model: 'echo', prompt: 'keyed' }, { 'content-type': 'application/json', 'idempotency-key': 'part-key-1' });
       expect(((await again.json()) as { job_id: string }).job_id).toBe(first.job_id);
     }
+    // Another API process sends the key to the same partition: the hash is the same everywhere.
+    const second = await startApi({ redisUrl: cluster.url, prefix, env });
+    try {
+      const elsewhere = await fetch(`${second.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'part-key-1' }, body: JSON.stringify({ model: 'echo', prompt: 'keyed' }) });
+      expect(((await elsewhere.json()) as { job_id: string }).job_id).toBe(first.job_id);
+    } finally {
+      await second.stop();
+    }
     const body = { jobs: Array.from({ length: 16 }, (_, i) => ({ model: 'echo', prompt: `keyed batch ${i}`, idempotency_key: `part-batch-${i}` })) };
     const stored = (await (await post('/jobs/batch', body)).json()) as { jobs: { job_id: string; created: boolean }[] };
     expect(new Set(stored.jobs.map((entry) => partitionOf(entry.job_id))).size).toBeGreaterThan(1);

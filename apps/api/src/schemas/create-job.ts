@@ -47,7 +47,7 @@ export const createBatchSchema = z
       .max(MAX_BATCH_JOBS),
   })
   .strict()
-  .describe('Up to 1,000 inference requests, all for the same queue; all are accepted or none');
+  .describe('Up to 1,000 inference requests, all for the same queue; all are accepted or none. On a partitioned queue (QUEUE_PARTITIONS), jobs with idempotency keys go to their keys\' partitions, each all or none: a refused one lists what the others stored (stored_job_ids), and the same batch sent again stores each job once');
 export type CreateBatchBody = z.output<typeof createBatchSchema>;
 
 export const idempotencyHeadersSchema = z.object({
