@@ -28,15 +28,24 @@ export class QueueReader {
    * it when the paused set changes.
    */
   #blockingId: Promise<number | undefined> | undefined;
+  /** The connection of this reader's blocking reads (its own: a blocking read holds it). */
+  #blocking: RedisClient;
 
   constructor(
     private readonly ctx: WorkerContext,
     private readonly stages: readonly ServedStage[],
     private readonly runner: JobRunner,
-    private readonly blocking: RedisClient,
+    /** Opens a connection for blocking reads: one at start, another if one stops answering. */
+    private readonly connectBlocking: () => RedisClient,
     private readonly pauses: PauseState,
   ) {
     this.#keys = ctx.keysOf(stages[0]!.pipeline.name);
+    this.#blocking = connectBlocking();
+  }
+
+  /** Closes the blocking connection, which ends a blocking read under way. */
+  close(): void {
+    this.#blocking.disconnect();
   }
 
   /** Ends a blocking read under way, so the next round sees what changed (a resumed stage). */
@@ -112,12 +121,26 @@ export class QueueReader {
   }
 
   async #waitForEntries(wait: [string, string][]): Promise<void> {
+    const blocking = this.#blocking;
     // Written back to back on one connection, so the ID is that of the connection that blocks.
-    const id = connectionFor(this.blocking, this.#keys.base)?.client('ID');
+    const id = connectionFor(blocking, this.#keys.base)?.client('ID');
     this.#blockingId = (id ?? Promise.resolve(undefined)).then(Number, () => undefined);
+    const read = blocking.xread('COUNT', 1, 'BLOCK', this.ctx.config.BLOCK_MS, 'STREAMS', ...wait.map(([stream]) => stream), ...wait.map(([, id]) => id));
+    // A read answers within BLOCK_MS. On Redis Cluster, one sent as its node was lost can be left
+    // unanswered for good by the cluster client (seen in test/faults/cluster-partition-failover:
+    // 35 s and more, past the silence timeout): the reader stops waiting for it and reads on a
+    // new connection, so the queue is not left unread.
+    const limitMs = this.ctx.config.BLOCK_MS + this.ctx.config.REDIS_TIMEOUT;
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<'stuck'>((resolve) => (timer = setTimeout(() => resolve('stuck'), limitMs)));
     try {
-      await this.blocking.xread('COUNT', 1, 'BLOCK', this.ctx.config.BLOCK_MS, 'STREAMS', ...wait.map(([stream]) => stream), ...wait.map(([, id]) => id));
+      if ((await Promise.race([read, stuck])) !== 'stuck') return;
+      read.catch(() => {});
+      this.ctx.logger.warn({ queue: this.queue, waited_ms: limitMs }, 'a blocking read got no answer; reading on a new connection');
+      if (this.ctx.isTaking()) this.#blocking = this.connectBlocking();
+      blocking.disconnect();
     } finally {
+      clearTimeout(timer);
       this.#blockingId = undefined;
     }
   }

@@ -42,7 +42,6 @@ export class Worker {
   readonly runner: JobRunner;
   #readers: QueueReader[] = [];
   #readerLoops: Promise<void>[] = [];
-  #blocking: RedisClient[] = [];
   readonly #maintenance: Maintenance;
   readonly #leases: LeaseKeeper;
   readonly #control: ControlChannel;
@@ -119,15 +118,17 @@ export class Worker {
     this.#leases.start();
     await this.#recoverOwnPending();
     for (const pipeline of pipelines) {
-      const blocking = createRedis(config.REDIS_URL, {
-        role: 'blocking',
-        name: `conveyor:worker:${this.consumer}:read:${pipeline.name}`,
-        silenceTimeoutMs: config.BLOCK_MS + config.REDIS_TIMEOUT,
-        cluster: config.REDIS_CLUSTER,
-      });
-      this.#watchConnection(blocking, `blocking reads of ${pipeline.name}`);
-      this.#blocking.push(blocking);
-      this.#readers.push(new QueueReader(this.ctx, this.stages.filter((served) => served.pipeline === pipeline), this.runner, blocking, this.#pauses));
+      const connectBlocking = () => {
+        const blocking = createRedis(config.REDIS_URL, {
+          role: 'blocking',
+          name: `conveyor:worker:${this.consumer}:read:${pipeline.name}`,
+          silenceTimeoutMs: config.BLOCK_MS + config.REDIS_TIMEOUT,
+          cluster: config.REDIS_CLUSTER,
+        });
+        this.#watchConnection(blocking, `blocking reads of ${pipeline.name}`);
+        return blocking;
+      };
+      this.#readers.push(new QueueReader(this.ctx, this.stages.filter((served) => served.pipeline === pipeline), this.runner, connectBlocking, this.#pauses));
     }
     this.#pauses.onChange(() => this.#readers.forEach((reader) => reader.wake()));
     const readerOf = new Map(this.#readers.map((reader) => [reader.queue, reader]));
@@ -157,7 +158,7 @@ export class Worker {
     logger.info({ in_flight: slots.used, grace_ms: graceMs }, 'draining: no new jobs; letting held jobs finish');
     slots.wakeAll();
     this.#pauses.wakeAll();
-    for (const blocking of this.#blocking) blocking.disconnect();
+    for (const reader of this.#readers) reader.close();
     const background = Promise.allSettled([...this.#readerLoops, this.#maintenance.stop()]);
     await within(background, until(deadline));
     const finished = await within(slots.whenIdle().then(() => true), until(deadline));
