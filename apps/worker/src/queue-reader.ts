@@ -128,19 +128,34 @@ export class QueueReader {
     const read = blocking.xread('COUNT', 1, 'BLOCK', this.ctx.config.BLOCK_MS, 'STREAMS', ...wait.map(([stream]) => stream), ...wait.map(([, id]) => id));
     // A read answers within BLOCK_MS. On Redis Cluster, one sent as its node was lost can be left
     // unanswered for good by the cluster client (seen in test/faults/cluster-partition-failover:
-    // 35 s and more, past the silence timeout): the reader stops waiting for it and reads on a
-    // new connection, so the queue is not left unread.
-    const limitMs = this.ctx.config.BLOCK_MS + this.ctx.config.REDIS_TIMEOUT;
+    // 35 s and more, past the silence timeout, on the lost node's queues and on others'): the
+    // reader stops waiting for it and reads on a new connection, so the queue is not left unread.
+    // It waits BLOCK_MS + REDIS_TIMEOUT, or BLOCK_MS from an error of the connection, if sooner.
+    const { BLOCK_MS, REDIS_TIMEOUT } = this.ctx.config;
+    const started = Date.now();
+    let deadline = started + BLOCK_MS + REDIS_TIMEOUT;
     let timer: NodeJS.Timeout | undefined;
-    const stuck = new Promise<'stuck'>((resolve) => (timer = setTimeout(() => resolve('stuck'), limitMs)));
+    let giveUp = () => {};
+    const stuck = new Promise<'stuck'>((resolve) => (giveUp = () => resolve('stuck')));
+    const waitUntil = (at: number) => {
+      deadline = at;
+      clearTimeout(timer);
+      timer = setTimeout(giveUp, Math.max(0, at - Date.now()));
+    };
+    const onError = () => {
+      if (Date.now() + BLOCK_MS < deadline) waitUntil(Date.now() + BLOCK_MS);
+    };
+    waitUntil(deadline);
+    blocking.on('error', onError);
     try {
       if ((await Promise.race([read, stuck])) !== 'stuck') return;
       read.catch(() => {});
-      this.ctx.logger.warn({ queue: this.queue, waited_ms: limitMs }, 'a blocking read got no answer; reading on a new connection');
+      this.ctx.logger.warn({ queue: this.queue, waited_ms: Date.now() - started }, 'a blocking read got no answer; reading on a new connection');
       if (this.ctx.isTaking()) this.#blocking = this.connectBlocking();
       blocking.disconnect();
     } finally {
       clearTimeout(timer);
+      blocking.off('error', onError);
       this.#blockingId = undefined;
     }
   }
