@@ -26,14 +26,19 @@ export class RedisCluster {
     const count = masters * (1 + replicasPerMaster);
     // The cluster bus port is set too: by default it is the port + 10000, past 65535 for a free
     // port above 55535 (a third of the ephemeral range here), where redis-server will not start.
-    const busPorts = await Promise.all(Array.from({ length: count }, () => freePort()));
-    const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
-    const proxies = proxied ? await Promise.all(ports.map((port) => TcpProxy.start(port))) : [];
+    const busPorts: number[] = [];
+    const ports: number[] = [];
+    // Proxies are placed first (the nodes announce them) and pointed at their node once it has a port.
+    const proxies = proxied ? await Promise.all(Array.from({ length: count }, () => TcpProxy.start(0))) : [];
     const nodes = await Promise.all(
-      busPorts.map((busPort, i) => {
-        const announce = proxied ? ['--cluster-announce-ip', '127.0.0.1', '--cluster-announce-port', String(proxies[i]!.port)] : [];
-        return RedisServer.start({ port: ports[i]!, extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000', '--cluster-port', String(busPort), ...announce] });
-      }),
+      Array.from({ length: count }, (_, i) =>
+        RedisServer.startOnFreePorts(async () => {
+          [ports[i], busPorts[i]] = [await freePort(), await freePort()];
+          proxies[i]?.retarget(ports[i]!);
+          const announce = proxied ? ['--cluster-announce-ip', '127.0.0.1', '--cluster-announce-port', String(proxies[i]!.port)] : [];
+          return { port: ports[i]!, extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000', '--cluster-port', String(busPorts[i]!), ...announce] };
+        }),
+      ),
     );
     const cluster = new RedisCluster(nodes, proxies);
     const clients = nodes.map((node) => new Redis(node.port, '127.0.0.1'));

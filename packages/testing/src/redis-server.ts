@@ -39,6 +39,21 @@ export class RedisServer {
     return server;
   }
 
+  /**
+   * Starts a server on ports `choosePorts` picks, again on new ones while another process took
+   * one first: a free port is only free until someone binds it, and test files run side by side.
+   */
+  static async startOnFreePorts(choosePorts: () => Promise<{ port: number; extraArgs?: string[] }>, options: RedisServerOptions = {}): Promise<RedisServer> {
+    for (let attempt = 1; ; attempt++) {
+      const { port, extraArgs = [] } = await choosePorts();
+      try {
+        return await RedisServer.start({ ...options, port, extraArgs: [...(options.extraArgs ?? []), ...extraArgs] });
+      } catch (error) {
+        if (attempt === 5 || !/Address already in use/.test((error as Error).message)) throw error;
+      }
+    }
+  }
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
@@ -67,16 +82,23 @@ export class RedisServer {
     this.#child = child;
     const probe = new Redis(this.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
     probe.on('error', () => {});
+    // A server that exits while starting (a port taken, a bad argument) is reported at once.
+    let exited: (error: Error) => void = () => {};
+    const exit = new Promise<never>((_, reject) => (exited = reject));
+    exit.catch(() => {});
+    child.once('exit', () => exited(new Error(`redis-server on port ${this.port} exited while starting: ${output.slice(-500)}`)));
     try {
-      await waitFor(
-        async () => {
-          if (child.exitCode !== null) throw new Error(`redis-server exited: ${output.slice(-500)}`);
-          if (probe.status !== 'ready') await probe.connect().catch(() => probe.disconnect());
-          return (await probe.ping()) === 'PONG';
-        },
-        `redis-server on port ${this.port}`,
-        15_000,
-      );
+      await Promise.race([
+        exit,
+        waitFor(
+          async () => {
+            if (probe.status !== 'ready') await probe.connect().catch(() => probe.disconnect());
+            return (await probe.ping()) === 'PONG';
+          },
+          `redis-server on port ${this.port}`,
+          15_000,
+        ),
+      ]);
     } finally {
       probe.disconnect();
     }
