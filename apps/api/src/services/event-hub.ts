@@ -93,12 +93,12 @@ export class EventHub {
   async onQueue(queue: string, listener: EventListener): Promise<() => void> {
     const pipeline = findDeclaredPipeline(queue);
     const served = pipeline ? servedQueuesOf(pipeline, this.partitions) : [];
-    const releases: (() => void)[] = [];
-    try {
-      for (const each of served) releases.push(await this.#listenTo(each.name));
-    } catch (error) {
+    const outcomes = await Promise.allSettled(served.map((each) => this.#listenTo(each.name)));
+    const releases = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+    const refused = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (refused) {
       for (const release of releases) release();
-      throw error;
+      throw refused.reason;
     }
     const remove = add(this.#byQueue, queue, listener);
     return () => {
