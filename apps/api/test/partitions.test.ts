@@ -67,6 +67,13 @@ describe('a partitioned queue through the API', () => {
     }
   });
 
+  test('/metrics reports each partition as its own queue', async ({ app }) => {
+    for (let i = 0; i < 6; i++) expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `m${i}` } })).statusCode).toBe(202);
+    const text = (await app.inject({ url: '/metrics' })).body;
+    for (const queue of ['inference', 'inference.0', 'inference.1', 'inference.2']) expect(text).toMatch(new RegExp(`conveyor_stage_waiting\\{queue="${queue.replace('.', '\\.')}",stage="infer"\\} ${queue === 'inference' ? 0 : 2}\\b`));
+    expect(text).toContain('conveyor_jobs_enqueued_total{queue="inference"} 6');
+  });
+
   test('history of a queue without partitions refuses a partition, by name', async ({ app }) => {
     const answer = await app.inject({ url: '/queues/documents/history?partition=0', headers: { authorization: 'Bearer partitions-admin-token-0123' } });
     expect(answer.statusCode).toBe(400);
