@@ -30,7 +30,7 @@ export class RedisCluster {
     const ports: number[] = [];
     // Proxies are placed first (the nodes announce them) and pointed at their node once it has a port.
     const proxies = proxied ? await Promise.all(Array.from({ length: count }, () => TcpProxy.start(0))) : [];
-    const nodes = await Promise.all(
+    const started = await Promise.allSettled(
       Array.from({ length: count }, (_, i) =>
         RedisServer.startOnFreePorts(async () => {
           [ports[i], busPorts[i]] = [await freePort(), await freePort()];
@@ -40,6 +40,13 @@ export class RedisCluster {
         }),
       ),
     );
+    const nodes = started.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+    const failed = started.find((outcome) => outcome.status === 'rejected');
+    if (failed) {
+      // The nodes that did start are stopped, not left running after the test.
+      await Promise.all([...nodes.map((node) => node.stop()), ...proxies.map((proxy) => proxy.stop())]);
+      throw failed.reason;
+    }
     const cluster = new RedisCluster(nodes, proxies);
     const clients = nodes.map((node) => new Redis(node.port, '127.0.0.1'));
     try {
