@@ -1,7 +1,8 @@
 import { QueueKeys } from '@conveyor/shared';
-import { RedisCluster, startApi, startWorker, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import { RedisCluster, startApi, startWorker, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { apiJobs } from './api-jobs.js';
 
 /**
  * Partitions of hot queues (QUEUE_PARTITIONS) on a real Redis Cluster of three primaries: the
@@ -32,23 +33,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const post = (path: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-  fetch(`${api.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
-
-async function job(id: string): Promise<Record<string, unknown>> {
-  return (await (await fetch(`${api.url}/jobs/${encodeURIComponent(id)}`)).json()) as Record<string, unknown>;
-}
-
-async function settled(ids: string[], status = 'completed'): Promise<Record<string, unknown>[]> {
-  return waitFor(
-    async () => {
-      const records = await Promise.all(ids.map(job));
-      return records.every((record) => record['status'] === status) && records;
-    },
-    `${ids.length} jobs to be ${status}`,
-    20_000,
-  );
-}
+const { post, job, settled } = apiJobs(() => api.url);
 
 const partitionOf = (id: string) => /^inference\.(\d+):/.exec(id)?.[1];
 

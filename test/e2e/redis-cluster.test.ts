@@ -2,6 +2,7 @@ import { QueueKeys } from '@conveyor/shared';
 import { launchApi, launchWorker, RedisCluster, RedisServer, startApi, startWorker, waitFor, type ApiProcess, type AppProcess, type WorkerProcess } from '@conveyor/testing';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { apiJobs } from './api-jobs.js';
 import { readmeAclRules } from './readme-acl.js';
 
 /**
@@ -34,23 +35,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const post = (path: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-  fetch(`${api.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
-
-async function job(id: string): Promise<Record<string, unknown>> {
-  return (await (await fetch(`${api.url}/jobs/${encodeURIComponent(id)}`)).json()) as Record<string, unknown>;
-}
-
-async function settled(ids: string[], status = 'completed'): Promise<Record<string, unknown>[]> {
-  return waitFor(
-    async () => {
-      const records = await Promise.all(ids.map(job));
-      return records.every((record) => record['status'] === status) && records;
-    },
-    `${ids.length} jobs to be ${status}`,
-    20_000,
-  );
-}
+const { post, job, settled } = apiJobs(() => api.url);
 
 /** The body of an SSE stream, read until the server ends it. */
 async function eventStream(id: string): Promise<string> {
