@@ -1,4 +1,4 @@
-import { PIPELINES, findPipeline, nextStage, previousStage, queueNameOf, servedQueuesOf, type PartitionCounts } from '@conveyor/shared';
+import { PIPELINES, findPipeline, hasPartition, nextStage, previousStage, queueNameOf, servedQueuesOf, type PartitionCounts } from '@conveyor/shared';
 import type { ServedStage } from './worker-context.js';
 
 /**
@@ -34,11 +34,6 @@ export function selectStages(setting: string | undefined, partitions: PartitionC
 
 /** Served partitions that QUEUE_PARTITIONS does not give their queue (named in WORKER_STAGES to drain them). */
 export function partitionsBeyondCount(stages: readonly ServedStage[], partitions: PartitionCounts): string[] {
-  const isBeyond = ({ queue, index }: { queue: string; index: number }) => {
-    const count = partitions[queue] ?? 1;
-    // A queue of one partition has none: it is served in its own streams only.
-    return count === 1 || index >= count;
-  };
-  const beyond = stages.filter(({ pipeline }) => pipeline.partition && isBeyond(pipeline.partition)).map(({ pipeline }) => pipeline.name);
+  const beyond = stages.filter(({ pipeline: { partition } }) => partition && !hasPartition(partition.queue, partition.index, partitions)).map(({ pipeline }) => pipeline.name);
   return [...new Set(beyond)];
 }

@@ -41,6 +41,12 @@ export function queueNameOf(pipeline: Pipeline): string {
 /** How many partitions each queue has: QUEUE_PARTITIONS, parsed; a queue it does not name has 1. */
 export type PartitionCounts = Readonly<Record<string, number>>;
 
+/** Whether QUEUE_PARTITIONS gives `queue` a partition `index` (a queue of one partition has none). */
+export function hasPartition(queue: string, index: number, counts: PartitionCounts): boolean {
+  const count = counts[queue] ?? 1;
+  return count > 1 && index < count;
+}
+
 /**
  * Where a queue's jobs may be: the queue itself, then each of its partitions. New jobs go to the
  * partitions only (see `partitionsOf`).

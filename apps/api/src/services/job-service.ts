@@ -1,4 +1,4 @@
-import { cancelJob, controlChannel, enqueueJobs, findDeclaredPipeline, findPipeline, firstStage, modelCatalogue, newJobId, PIPELINES, queueNameOf, queueOfJobId, QueueKeys, readJob, retryDeadJob, servedQueuesOf, type ApiConfig, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
+import { cancelJob, controlChannel, enqueueJobs, findDeclaredPipeline, findPipeline, firstStage, hasPartition, modelCatalogue, newJobId, PIPELINES, queueNameOf, queueOfJobId, QueueKeys, readJob, retryDeadJob, servedQueuesOf, type ApiConfig, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { createHash } from 'node:crypto';
 import { ProblemError } from '../problems/problem-error.js';
 import { queueFull } from '../problems/queue-full.js';
@@ -213,8 +213,8 @@ export class JobService {
   partitionOf(name: string, index: number | undefined, path: string): Pipeline {
     const pipeline = this.pipelineOf(name);
     if (index === undefined) return pipeline;
+    if (hasPartition(pipeline.name, index, this.config.QUEUE_PARTITIONS)) return findPipeline(`${pipeline.name}.${index}`)!;
     const partitions = this.config.QUEUE_PARTITIONS[pipeline.name] ?? 1;
-    if (index < partitions && partitions > 1) return findPipeline(`${pipeline.name}.${index}`)!;
     const message = partitions > 1 ? `Queue "${name}" has partitions 0 to ${partitions - 1}, not ${index}.` : `Queue "${name}" is not partitioned (QUEUE_PARTITIONS); leave ${path} out.`;
     throw new ProblemError('invalid-request', message, { errors: [{ path, message }] });
   }
