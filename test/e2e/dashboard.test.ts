@@ -159,3 +159,48 @@ describe('an event stream the API refuses', () => {
     }
   });
 });
+
+describe('a partitioned queue', () => {
+  test('shows each partition under the sums, and marks one whose jobs wait with no worker reading it', { timeout: 60_000 }, async () => {
+    const redisUrl = inject('redisUrl');
+    const partitioned = uniquePrefix('dashboard-partitions');
+    const env = { QUEUE_PARTITIONS: 'inference=2' };
+    const local = { api: undefined as ApiProcess | undefined, worker: undefined as WorkerProcess | undefined };
+    const tab = await browser.newPage();
+    const errors: string[] = [];
+    tab.on('pageerror', (error) => errors.push(error.message));
+    try {
+      // The worker reads partition 0 only: the jobs the API puts on partition 1 wait.
+      [local.api, local.worker] = await Promise.all([startApi({ redisUrl, prefix: partitioned, env }), startWorker({ redisUrl, prefix: partitioned, env: { ...env, WORKER_STAGES: 'inference.0' } })]);
+      const { url } = local.api;
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i += 1) {
+        const response = await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: `job ${i}` }) });
+        ids.push(((await response.json()) as { job_id: string }).job_id);
+      }
+      expect(ids.map((id) => id.split(':')[0]).sort()).toEqual(['inference.0', 'inference.0', 'inference.1', 'inference.1']);
+
+      await tab.goto(`${url}/dashboard`);
+      const partitionCell = (partition: string) => tab.locator(`section[data-queue="inference"] table.partitions tr[data-partition="${partition}"] td[data-field="infer"]`);
+      await waitFor(async () => (await partitionCell('inference.1').textContent()) === '2 · 0 · 0', 'partition 1 to show its 2 waiting jobs and no consumer');
+      await waitFor(async () => (await partitionCell('inference.0').textContent()) === '0 · 0 · 1', 'partition 0 to show its jobs done and its consumer');
+      expect(await partitionCell('inference.1').getAttribute('class')).toBe('attention');
+      expect(await partitionCell('inference.0').getAttribute('class')).toBeNull();
+      expect(await tab.locator('section[data-queue="inference"] table.partitions tr[data-partition]').evaluateAll((rows) => rows.map((row) => row.firstElementChild?.textContent))).toEqual([
+        'inference (own streams)',
+        'inference.0',
+        'inference.1',
+      ]);
+      // The stage table above sums them; an unpartitioned queue has no partition table.
+      expect(await tab.locator('section[data-queue="inference"] tr[data-stage="infer"] td[data-field="waiting"]').textContent()).toBe('2');
+      expect(await tab.locator('section[data-queue="documents"] table.partitions').count()).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await tab.close();
+      await Promise.all([local.api?.stop(), local.worker?.stop()]);
+      const redis = createRedis(redisUrl, { role: 'command', name: 'cleanup' });
+      await deletePrefix(redis, partitioned);
+      redis.disconnect();
+    }
+  });
+});

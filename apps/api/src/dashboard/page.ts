@@ -1,6 +1,6 @@
 /**
  * The dashboard's page: every queue's stages (waiting, held, consumers, the oldest held entry,
- * counts of the last hour) from `GET /queues`, and a live feed of job events from
+ * counts of the last hour; each partition of a partitioned queue) from `GET /queues`, and a live feed of job events from
  * `GET /events?queue=`; buttons to retry a queue's dead letters and, with the admin token typed
  * in (kept for the browser tab only), to pause and resume queues and stages. Its script is served
  * beside it (`/dashboard/app.js`), so the page's content security policy allows scripts from this
@@ -26,6 +26,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   th, td { text-align: right; padding: .25rem .5rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
   th:first-child, td:first-child, #feed th, #feed td { text-align: left; }
   td.attention { color: var(--bad); font-weight: 600; }
+  table.partitions { margin-top: .5rem; font-size: .9em; }
   #feed td { font-family: ui-monospace, monospace; font-size: 12.5px; }
   .event-completed { color: var(--good); }
   .event-failed, .event-dead { color: var(--bad); }

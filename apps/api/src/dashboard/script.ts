@@ -116,7 +116,31 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       body.appendChild(row);
     });
     section.appendChild(table);
+    if (queue.partitions) section.appendChild(renderPartitions(queue));
     return section;
+  }
+
+  // A partitioned queue (QUEUE_PARTITIONS): the table above sums its partitions (and the queue's
+  // own streams, listed first); this one shows each, so that a partition no worker reads, whose
+  // jobs wait, stands out.
+  function renderPartitions(queue) {
+    var table = element('table', undefined, 'partitions');
+    var head = element('tr');
+    head.appendChild(element('th', 'partition'));
+    queue.stages.forEach(function (stage) { head.appendChild(element('th', stage.name + ': waiting · held · consumers')); });
+    table.appendChild(element('thead')).appendChild(head);
+    var body = table.appendChild(element('tbody'));
+    queue.partitions.forEach(function (part) {
+      var row = element('tr');
+      row.dataset.partition = part.queue;
+      cell(row, part.queue === queue.queue ? part.queue + ' (own streams)' : part.queue, 'name');
+      part.stages.forEach(function (stage) {
+        var waiting = stage.waiting_tasks === null ? 'over 1000' : stage.waiting_tasks;
+        cell(row, waiting + ' · ' + stage.pending_tasks + ' · ' + stage.consumers, stage.name, stage.consumers === 0 && (stage.waiting_tasks === null || stage.waiting_tasks > 0));
+      });
+      body.appendChild(row);
+    });
+    return table;
   }
 
   function refresh() {
