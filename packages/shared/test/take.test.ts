@@ -62,3 +62,37 @@ describe('taking jobs the API queued', () => {
     for (const job of queued) expect(await redis.hget(keys.job(job.id), 'status')).toBe('completed');
   });
 });
+
+describe('what a take hands the worker', () => {
+  const documentPipelines: Pipeline[] = [{ name: 'documents', input: 'json', stages: ['extract', 'analyze'] }];
+
+  test('payload, options and the previous stage output arrive as stored, spaces and non-ASCII text included', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, [...pipelines, ...documentPipelines]);
+    const keys = new QueueKeys(prefix, 'inference');
+    const payload = JSON.stringify({ model: 'echo', prompt: 'Café au lait, 日本語 and 🚀 with  two spaces' });
+    const backoff = { type: 'fixed' as const, delay_ms: 250, max_delay_ms: 1_000 };
+    const withOptions = { id: newJobId('inference'), lane: 'high' as const, payload, options: { max_attempts: 7, timeout_ms: 1_500, backoff } };
+    const plain = { id: newJobId('inference'), lane: 'normal' as const, payload: '{"prompt":"plain"}' };
+    await enqueueJobs(redis, keys, 'infer', [withOptions, plain], TEST_LIMITS);
+
+    const { jobs } = await takeJobs(redis, keys, request);
+    expect(jobs).toMatchObject([
+      { jobId: withOptions.id, lane: 'high', attempt: 1, maxAttempts: 7, timeoutMs: 1_500, payload, input: undefined },
+      { jobId: plain.id, lane: 'normal', attempt: 1, maxAttempts: request.defaultMaxAttempts, timeoutMs: undefined, backoff: undefined, payload: plain.payload },
+    ]);
+    expect(JSON.parse(jobs[0]!.backoff!)).toEqual(backoff);
+    expect(jobs[0]!.entryId).toMatch(/^\d+-\d+$/);
+    expect(jobs[0]!.createdAt).toBe(Number(jobs[0]!.entryId.split('-')[0]));
+    expect(jobs[0]!.queuedAt).toBe(jobs[0]!.createdAt);
+
+    // A later stage gets the previous stage's output as its input, also byte for byte.
+    const docKeys = new QueueKeys(prefix, 'documents');
+    const document = { id: newJobId('documents'), lane: 'normal' as const, payload: '{"name":"résumé.txt"}' };
+    await enqueueJobs(redis, docKeys, 'extract', [document], TEST_LIMITS);
+    const [extract] = (await takeJobs(redis, docKeys, takeRequest({ stage: 'extract' }))).jobs;
+    const output = JSON.stringify({ text: 'Überblick: 价格 — ok', pages: 1 });
+    expect(await completeStage(redis, docKeys, extract!, output, 'analyze', 60)).toBe('advanced');
+    const [analyze] = (await takeJobs(redis, docKeys, takeRequest({ stage: 'analyze', previousStage: 'extract', firstStage: 'extract' }))).jobs;
+    expect(analyze).toMatchObject({ jobId: document.id, stage: 'analyze', attempt: 1, payload: document.payload, input: output });
+  });
+});

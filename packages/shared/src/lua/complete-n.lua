@@ -87,11 +87,12 @@ local function accept(i, stage, lane, entryId)
   completedPerStage[stage] = (completedPerStage[stage] or 0) + 1
 end
 
--- Writes a finished stage: advances the job to `nextStage`, or completes it. `first` is the
--- record a running first attempt without one gets (see recordless), else nil.
-local function finish(i, jobKey, jobId, stage, lane, output, nextStage, stages, first)
+-- Writes a finished stage: advances the job to `nextStage`, or completes it. For a running first
+-- attempt without a record (see recordless), `startedAt` and what follows are its line's, and its
+-- record is written here; else they are nil.
+local function finish(i, jobKey, jobId, stage, lane, output, nextStage, stages, entryId, startedAt, worker, opts, payload)
   if nextStage ~= '' then
-    if first then rcall('HSET', jobKey, unpack(first)) end
+    if startedAt then writeFirstAttempt(jobKey, stage, lane, entryId, jobId, startedAt, worker, opts, payload) end
     local entry = rcall('XADD', base .. nextStage .. ':' .. lane, '*', 'job', jobId)
     rcall('HSET', jobKey, 'out:' .. stage, output, 'stage', nextStage, 'status', 'queued', 'stages', stages,
       'entry', entry, 'attempts', '0', 'failures', '0', 'stalls', '0', 'queued_at', nowText, 'updated_at', nowText)
@@ -99,12 +100,13 @@ local function finish(i, jobKey, jobId, stage, lane, output, nextStage, stages, 
     if watched then publishEvent(events, 'stage-completed', jobId, now, { stage = stage, next_stage = nextStage }) end
     results[i] = 2
   else
-    -- One HSET; for a job without a record, its whole record.
-    local fields = first or {}
-    local k = #fields
-    fields[k + 1], fields[k + 2], fields[k + 3], fields[k + 4], fields[k + 5] = 'status', 'completed', 'result', output, 'stages'
-    fields[k + 6], fields[k + 7], fields[k + 8], fields[k + 9], fields[k + 10] = stages, 'finished_at', nowText, 'updated_at', nowText
-    rcall('HSET', jobKey, unpack(fields))
+    -- One HSET; for a job without a record, its whole record (and a second for its options, if any).
+    if startedAt then
+      writeFirstAttempt(jobKey, stage, lane, entryId, jobId, startedAt, worker, opts, payload,
+        'status', 'completed', 'result', output, 'stages', stages, 'finished_at', nowText, 'updated_at', nowText)
+    else
+      rcall('HSET', jobKey, 'status', 'completed', 'result', output, 'stages', stages, 'finished_at', nowText, 'updated_at', nowText)
+    end
     rcall('EXPIRE', jobKey, retention)
     if watched then publishEvent(events, 'completed', jobId, now, { stage = stage }) end
     results[i] = 1
@@ -126,8 +128,8 @@ for i = 1, n do
     else
       accept(i, stage, lane, entryId)
       dequeued[#dequeued + 1] = jobId
-      local first = firstAttemptFields(stage, lane, entryId, jobId, startedAt, worker, opts, payload)
-      finish(i, jobKey, jobId, stage, lane, output, nextStage, firstStageTimings(stage, startedAt, worker, nowText), first)
+      finish(i, jobKey, jobId, stage, lane, output, nextStage, firstStageTimings(stage, startedAt, worker, nowText),
+        entryId, startedAt, worker, opts, payload)
     end
   else
     -- One read for the fencing check and everything the completion writes.

@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
-import { laneFlags, parseTakeReply, stageArgs, type JobTuple, type TakeRequest, type TakeResult, type TakenJob } from './take.js';
+import { laneFlags, parseTakeReply, stageArgs, type TakeRequest, type TakeResult, type TakenJob } from './take.js';
 
 export type CompleteOutcome = 'completed' | 'advanced' | 'no-record' | 'not-current-attempt';
 
@@ -49,10 +49,10 @@ export async function completeStages(
   for (const { job, nextStage } of completions) lines += `${job.stage}:${job.lane}:${job.entryId} ${job.attempt} ${nextStage}\n`;
   args.push(lines);
   for (const { job, output } of completions) args.push(job.jobId, output);
-  const [codes, tuples, wait] = (await redis.complete(keyArgs.length, ...keyArgs, ...args)) as [number[], JobTuple[], string[]];
+  const [codes, jobLines, wait] = (await redis.complete(keyArgs.length, ...keyArgs, ...args)) as [number[], string[], string[]];
   return {
     outcomes: codes.map((code) => outcomes[code]!),
-    taken: take ? parseTakeReply(keys, take, tuples, wait) : { jobs: [], wait: undefined },
+    taken: take ? parseTakeReply(keys, take, jobLines, wait) : { jobs: [], wait: undefined },
   };
 }
 

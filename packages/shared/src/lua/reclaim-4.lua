@@ -16,7 +16,7 @@
   ARGV[11] min idle (ms): the lease
   ARGV[12] lanes to scan, a flag per lane ('111')
 
-  Output: {jobs, lost}: job tuples (see startJob), and how many deleted entries were failed.
+  Output: {jobs, lost}: job lines (see jobLine), and how many deleted entries were failed.
 ]]
 local rcall = redis.call
 -- @include startJob

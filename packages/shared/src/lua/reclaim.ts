@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
-import { laneFlags, parseJobTuple, stageArgs, type JobTuple, type TakenJob, type TakeRequest } from './take.js';
+import { laneFlags, parseJobLine, stageArgs, type TakenJob, type TakeRequest } from './take.js';
 
 export interface ReclaimResult {
   jobs: TakenJob[];
@@ -10,8 +10,8 @@ export interface ReclaimResult {
 
 /** Takes over up to `count` entries of a stage whose lease (`minIdleMs`) lapsed, and starts them. */
 export async function reclaimStale(redis: RedisClient, keys: QueueKeys, request: TakeRequest, minIdleMs: number): Promise<ReclaimResult> {
-  const [tuples, lost] = (await redis.reclaim(...stageArgs(keys, request), request.count, minIdleMs, laneFlags(request.lanes))) as [JobTuple[], number];
-  return { jobs: tuples.map((tuple) => parseJobTuple(keys.queue, request.stage, tuple)), lost };
+  const [lines, lost] = (await redis.reclaim(...stageArgs(keys, request), request.count, minIdleMs, laneFlags(request.lanes))) as [string[], number];
+  return { jobs: lines.map((line) => parseJobLine(keys.queue, request.stage, line)), lost };
 }
 
 /** Cursors of `recoverOwn`, one per lane; '' once a lane is read to its end. */
@@ -27,6 +27,6 @@ export async function recoverOwn(
   request: Omit<TakeRequest, 'lanes'>,
   cursors: RecoveryCursors = ['0', '0', '0'],
 ): Promise<{ jobs: TakenJob[]; cursors: RecoveryCursors }> {
-  const [tuples, next] = (await redis.recover(...stageArgs(keys, request), request.count, ...cursors)) as [JobTuple[], RecoveryCursors];
-  return { jobs: tuples.map((tuple) => parseJobTuple(keys.queue, request.stage, tuple)), cursors: next };
+  const [lines, next] = (await redis.recover(...stageArgs(keys, request), request.count, ...cursors)) as [string[], RecoveryCursors];
+  return { jobs: lines.map((line) => parseJobLine(keys.queue, request.stage, line)), cursors: next };
 }

@@ -24,7 +24,7 @@
   ARGV[12] aging limit (ms): lower-lane entries waiting longer go first; 0 for strict priority
 
   Output: {jobs, wait}
-    jobs: a list of job tuples (see startJob)
+    jobs: a list of job lines (see jobLine)
     wait: when every lane read ran dry, the last entry ID of each lane ('0-0' for an empty or
           unread lane), for a blocking XREAD that wakes on the next new entry; else {}.
 ]]

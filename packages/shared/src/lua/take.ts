@@ -45,10 +45,43 @@ export interface TakeResult {
   wait: Map<Lane, string> | undefined;
 }
 
-export type JobTuple = [string, Lane, string, number, number, string, string, string, string, string, string];
-
-export function parseJobTuple(queue: string, stage: string, tuple: JobTuple): TakenJob {
-  const [jobId, lane, entryId, attempt, maxAttempts, payload, input, timeoutMs, backoff, createdAt, queuedAt] = tuple;
+/**
+ * A started job as the scripts reply it, one line per job (see jobLine in startJob.lua):
+ * `<job ID> <lane> <entry ID> <attempt> <max attempts> <timeout ms or -> <created at> <queued at>
+ * <bytes of backoff> <bytes of input> <backoff><input><payload>`.
+ */
+export function parseJobLine(queue: string, stage: string, line: string): TakenJob {
+  let at = 0;
+  const token = () => {
+    const end = line.indexOf(' ', at);
+    const value = line.slice(at, end);
+    at = end + 1;
+    return value;
+  };
+  const jobId = token();
+  const lane = token() as Lane;
+  const entryId = token();
+  const attempt = Number(token());
+  const maxAttempts = Number(token());
+  const timeoutMs = token();
+  const createdAt = Number(token());
+  const queuedAt = Number(token());
+  const backoffBytes = Number(token());
+  const inputBytes = Number(token());
+  let backoff: string;
+  let input: string;
+  let payload: string;
+  if (Buffer.byteLength(line) === line.length) {
+    // All ASCII (the common case): the byte lengths are character counts.
+    backoff = line.slice(at, at + backoffBytes);
+    input = line.slice(at + backoffBytes, at + backoffBytes + inputBytes);
+    payload = line.slice(at + backoffBytes + inputBytes);
+  } else {
+    const rest = Buffer.from(line.slice(at));
+    backoff = rest.toString('utf8', 0, backoffBytes);
+    input = rest.toString('utf8', backoffBytes, backoffBytes + inputBytes);
+    payload = rest.toString('utf8', backoffBytes + inputBytes);
+  }
   return {
     queue,
     stage,
@@ -59,10 +92,10 @@ export function parseJobTuple(queue: string, stage: string, tuple: JobTuple): Ta
     maxAttempts,
     payload,
     input: input === '' ? undefined : input,
-    timeoutMs: timeoutMs === '' ? undefined : Number(timeoutMs),
+    timeoutMs: timeoutMs === '-' ? undefined : Number(timeoutMs),
     backoff: backoff === '' ? undefined : backoff,
-    createdAt: Number(createdAt),
-    queuedAt: Number(queuedAt),
+    createdAt,
+    queuedAt,
   };
 }
 
@@ -91,14 +124,14 @@ export function laneFlags(lanes: readonly Lane[]): string {
 
 /** Takes up to `count` jobs of one stage (high lane first) and starts them, atomically. */
 export async function takeJobs(redis: RedisClient, keys: QueueKeys, request: TakeRequest): Promise<TakeResult> {
-  const [tuples, wait] = (await redis.take(...stageArgs(keys, request), request.count, laneFlags(request.lanes), request.agingMs ?? 0)) as [JobTuple[], string[]];
-  return parseTakeReply(keys, request, tuples, wait);
+  const [lines, wait] = (await redis.take(...stageArgs(keys, request), request.count, laneFlags(request.lanes), request.agingMs ?? 0)) as [string[], string[]];
+  return parseTakeReply(keys, request, lines, wait);
 }
 
 /** What a take (alone, or along with a completion) replied: the jobs, and where to wait when the lanes ran dry. */
-export function parseTakeReply(keys: QueueKeys, request: TakeRequest, tuples: JobTuple[], wait: string[]): TakeResult {
+export function parseTakeReply(keys: QueueKeys, request: TakeRequest, lines: string[], wait: string[]): TakeResult {
   return {
-    jobs: tuples.map((tuple) => parseJobTuple(keys.queue, request.stage, tuple)),
+    jobs: lines.map((line) => parseJobLine(keys.queue, request.stage, line)),
     wait: wait.length === 0 ? undefined : new Map(request.lanes.map((lane) => [lane, wait[LANES.indexOf(lane)]!])),
   };
 }

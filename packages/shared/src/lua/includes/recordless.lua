@@ -67,30 +67,30 @@ local function entryOptions(map)
   return optionsOf(map['opts'] or false)
 end
 
--- The fields a running first attempt without a record gives its record, but for its status and
--- what follows from it. `startedAt`, `worker`, `opts` and `payload` are its line's (see activeLineParts).
-local function firstAttemptFields(stage, lane, entryId, jobId, startedAt, worker, opts, payload)
+-- Writes the record a running first attempt without a record gives its job, with `...` (field,
+-- value pairs: its status and what follows from it) in the same HSET. Every field is an argument
+-- of one call: no table is built and unpacked, once per job of a completion batch. `startedAt`,
+-- `worker`, `opts` and `payload` are its line's (see activeLineParts).
+local function writeFirstAttempt(jobKey, stage, lane, entryId, jobId, startedAt, worker, opts, payload, ...)
   local createdAt = string.match(entryId, '^(%d+)')
-  local fields = { 'id', jobId, 'queue', string.match(jobId, '^([^:]+)'), 'stage', stage, 'lane', lane,
+  rcall('HSET', jobKey, 'id', jobId, 'queue', string.match(jobId, '^([^:]+)'), 'stage', stage, 'lane', lane,
     'payload', payload, 'created_at', createdAt, 'queued_at', createdAt, 'attempts', '1',
-    'entry', entryId, 'worker', worker, 'started_at', startedAt }
+    'entry', entryId, 'worker', worker, 'started_at', startedAt, ...)
   if opts then
     local maxAttempts, timeoutMs, backoff = optionsOf(opts)
+    local fields = {}
     if maxAttempts then fields[#fields + 1] = 'max_attempts'; fields[#fields + 1] = maxAttempts end
     if timeoutMs then fields[#fields + 1] = 'timeout_ms'; fields[#fields + 1] = timeoutMs end
     if backoff then fields[#fields + 1] = 'backoff'; fields[#fields + 1] = backoff end
+    if #fields > 0 then rcall('HSET', jobKey, unpack(fields)) end
   end
-  return fields
 end
 
 -- Writes the record of a running first attempt without a record, as it would have been written
 -- when the attempt started. `stage` is the queue's first stage, where every job without a record is.
 local function materialize(base, stage, lane, entryId, running)
-  local fields = firstAttemptFields(stage, lane, entryId, running.jobId, running.startedAt, running.worker, running.map['opts'] or false, running.map['payload'])
-  for _, value in ipairs({ 'status', 'active', 'stage_started_at', running.startedAt, 'updated_at', running.startedAt }) do
-    fields[#fields + 1] = value
-  end
-  rcall('HSET', base .. 'job:' .. running.jobId, unpack(fields))
+  writeFirstAttempt(base .. 'job:' .. running.jobId, stage, lane, entryId, running.jobId, running.startedAt, running.worker,
+    running.map['opts'] or false, running.map['payload'], 'status', 'active', 'stage_started_at', running.startedAt, 'updated_at', running.startedAt)
   rcall('HDEL', base .. 'queued', running.jobId)
   rcall('HSET', base .. 'active', stage .. ':' .. lane .. ':' .. entryId, running.jobId)
 end

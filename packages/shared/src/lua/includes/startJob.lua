@@ -5,6 +5,18 @@
 -- @include appendError
 -- @include directJobs
 -- @include recordless
+-- A started job as the worker reads it, one reply element per job instead of eleven (each element
+-- costs Redis a little to send, and a take sends hundreds):
+--   '<job ID> <lane> <entry ID> <attempt> <max attempts> <timeout ms or -> <created at> <queued at>
+--    <bytes of backoff> <bytes of input> <backoff><input><payload>'
+-- backoff (JSON) and input (the previous stage's output) are '' when the job has none; the payload
+-- is the rest of the line. Nothing before the lengths can hold a space.
+local function jobLine(jobId, lane, entryId, attempt, maxAttempts, payload, input, timeoutMs, backoff, createdAt, queuedAt)
+  local timeout = (timeoutMs and timeoutMs ~= '') and timeoutMs or '-'
+  return jobId .. ' ' .. lane .. ' ' .. entryId .. ' ' .. attempt .. ' ' .. maxAttempts .. ' ' .. timeout .. ' ' .. (createdAt or '0') ..
+    ' ' .. (queuedAt or '0') .. ' ' .. #backoff .. ' ' .. #input .. ' ' .. backoff .. input .. (payload or '')
+end
+
 -- Puts a started job's line in the active index (collected when ctx.batched) and publishes `active`.
 local function markActive(ctx, activeField, line, jobId, attempt, now)
   if ctx.batched then
@@ -32,10 +44,9 @@ end
 -- job (its lease lapsed): that is a stall. Stalls have their own budget (max stalls), apart from
 -- max attempts, which counts failed attempts: a worker killed by a deploy is not the job's
 -- fault, but a job whose workers keep dying is dead-lettered before it takes down the fleet.
--- Returns the job tuple
---   {jobId, lane, entryId, attempt, maxAttempts, payload, input, timeoutMs, backoff, createdAt, queuedAt}
--- or false when nothing is to be run: the entry is stale (its job moved on, finished or was
--- cancelled) and was acked, or the job stalled too often and was dead-lettered.
+-- Returns the job's line (see jobLine), or false when nothing is to be run: the entry is stale
+-- (its job moved on, finished or was cancelled) and was acked, or the job stalled too often and
+-- was dead-lettered.
 --
 -- With ctx.batched (see batchStarts), the index writes of every job started are collected and
 -- written by finishStarts in one call per index.
@@ -49,8 +60,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
     markActive(ctx, activeField, runningLine(jobId, ctx.nowText, ctx.consumer, opts, payload), jobId, 1, now)
     local maxAttempts, timeoutMs, backoff = optionsOf(opts)
     local createdAt = string.match(entryId, '^(%d+)')
-    return { jobId, lane, entryId, 1, tonumber(maxAttempts or ctx.defaultMaxAttempts), payload, '',
-      timeoutMs or '', backoff or '', createdAt, createdAt }
+    return jobLine(jobId, lane, entryId, 1, maxAttempts or ctx.defaultMaxAttempts, payload, '', timeoutMs, backoff or '', createdAt, createdAt)
   end
 
   local map = fieldsToMap(fields)
@@ -128,7 +138,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
   if ctx.previousStage ~= '' then
     input = rcall('HGET', jobKey, 'out:' .. ctx.previousStage) or ''
   end
-  return { jobId, lane, entryId, attempts, limit, payload, input, timeoutMs or '', backoff or '', createdAt, queuedAt or createdAt }
+  return jobLine(jobId, lane, entryId, attempts, limit, payload, input, timeoutMs, backoff or '', createdAt, queuedAt or createdAt)
 end
 
 -- Collects the index writes of the jobs started from here on; finishStarts writes them.
