@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { apiJobs } from './api-jobs.js';
 
 /**
  * The dashboard in a real browser (Debian's `chromium`, driven by playwright-core) against the
@@ -173,11 +174,9 @@ describe('a partitioned queue', () => {
       // The worker reads partition 0 only: the jobs the API puts on partition 1 wait.
       [local.api, local.worker] = await Promise.all([startApi({ redisUrl, prefix: partitioned, env }), startWorker({ redisUrl, prefix: partitioned, env: { ...env, WORKER_STAGES: 'inference.0' } })]);
       const { url } = local.api;
+      const { post: postTo } = apiJobs(() => url);
       const ids: string[] = [];
-      for (let i = 0; i < 4; i += 1) {
-        const response = await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: `job ${i}` }) });
-        ids.push(((await response.json()) as { job_id: string }).job_id);
-      }
+      for (let i = 0; i < 4; i += 1) ids.push(((await (await postTo('/jobs', { model: 'echo', prompt: `job ${i}` })).json()) as { job_id: string }).job_id);
       expect(ids.map((id) => id.split(':')[0]).sort()).toEqual(['inference.0', 'inference.0', 'inference.1', 'inference.1']);
 
       await tab.goto(`${url}/dashboard`);

@@ -1,7 +1,7 @@
 /**
  * The dashboard's page: every queue's stages (waiting, held, consumers, the oldest held entry,
- * counts of the last hour; each partition of a partitioned queue) from `GET /queues`, and a live feed of job events from
- * `GET /events?queue=`; buttons to retry a queue's dead letters and, with the admin token typed
+ * counts of the last hour; each partition of a partitioned queue) from `GET /queues`, and a live
+ * feed of job events from `GET /events?queue=`; buttons to retry a queue's dead letters and, with the admin token typed
  * in (kept for the browser tab only), to pause and resume queues and stages. Its script is served
  * beside it (`/dashboard/app.js`), so the page's content security policy allows scripts from this
  * origin only.

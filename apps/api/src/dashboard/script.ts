@@ -79,6 +79,16 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     });
   }
 
+  // A stage's waiting count as shown ('over 1000' past what GET /queues counts), and whether its
+  // jobs wait with no consumer to read them.
+  function waitingText(stage) {
+    return stage.waiting_tasks === null ? 'over 1000' : stage.waiting_tasks;
+  }
+
+  function unread(stage) {
+    return stage.consumers === 0 && (stage.waiting_tasks === null || stage.waiting_tasks > 0);
+  }
+
   function renderQueue(queue) {
     var section = element('section');
     section.dataset.queue = queue.queue;
@@ -104,9 +114,9 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       var row = element('tr');
       row.dataset.stage = stage.name;
       cell(row, stage.name + (stage.paused ? ' (paused)' : ''), 'name');
-      cell(row, stage.waiting_tasks === null ? 'over 1000' : stage.waiting_tasks, 'waiting');
+      cell(row, waitingText(stage), 'waiting');
       cell(row, stage.pending_tasks, 'held');
-      cell(row, stage.consumers, 'consumers', stage.consumers === 0 && (stage.waiting_tasks === null || stage.waiting_tasks > 0));
+      cell(row, stage.consumers, 'consumers', unread(stage));
       cell(row, stage.oldest_pending ? age(stage.oldest_pending.idle_ms) + ' idle' : '–', 'oldest');
       cell(row, stage.counts.last_hour.completed, 'completed');
       cell(row, stage.counts.last_hour.failed, 'failed', stage.counts.last_hour.failed > 0);
@@ -135,8 +145,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       row.dataset.partition = part.queue;
       cell(row, part.queue === queue.queue ? part.queue + ' (own streams)' : part.queue, 'name');
       part.stages.forEach(function (stage) {
-        var waiting = stage.waiting_tasks === null ? 'over 1000' : stage.waiting_tasks;
-        cell(row, waiting + ' · ' + stage.pending_tasks + ' · ' + stage.consumers, stage.name, stage.consumers === 0 && (stage.waiting_tasks === null || stage.waiting_tasks > 0));
+        cell(row, waitingText(stage) + ' · ' + stage.pending_tasks + ' · ' + stage.consumers, stage.name, unread(stage));
       });
       body.appendChild(row);
     });

@@ -11,7 +11,8 @@
   ARGV[10] count: most jobs to start now
   ARGV[11..13] per lane, the ID to read after ('0' from the start), or '' when that lane is done
 
-  Output: {jobs, cursors}: job lines (see jobLine), and the cursor per lane for the next call ('' when done).
+  Output: {jobs, cursors}: job lines (see jobLine), and the cursor per lane for the next call
+  ('' when done).
 ]]
 local rcall = redis.call
 -- @include startJob

@@ -6,9 +6,9 @@
 -- Except: entries of the normal and low lanes that have waited longer than `aging` ms are taken
 -- first (oldest first), so a busy high lane delays lower lanes by at most that long and never
 -- starves them. `laneFlags` says which lanes to read, a flag per lane ('111', '101').
--- Returns jobs (a list of job lines, see jobLine) and wait: when every lane read ran dry, the last entry ID
--- of each lane ('0-0' for an empty or unread lane), for a blocking XREAD that wakes on the next
--- new entry; else {}.
+-- Returns jobs (a list of job lines, see jobLine) and wait: when every lane read ran dry, the
+-- last entry ID of each lane ('0-0' for an empty or unread lane), for a blocking XREAD that wakes
+-- on the next new entry; else {}.
 local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
   batchStarts(ctx)
   -- Formatted once: a number in a string or a command's arguments is formatted again each time.
