@@ -4,7 +4,7 @@ import type { RedisClient } from './redis.js';
 /** Redis answers but cannot be used as configured: the process stops rather than run wrongly. */
 export class UnusableRedisError extends Error {
   constructor(
-    readonly code: 'REDIS_UNSAFE_EVICTION' | 'REDIS_NO_SUCH_DATABASE' | 'REDIS_CLUSTER_MODE' | 'REDIS_NOT_A_CLUSTER',
+    readonly code: 'REDIS_TOO_OLD' | 'REDIS_UNSAFE_EVICTION' | 'REDIS_NO_SUCH_DATABASE' | 'REDIS_CLUSTER_MODE' | 'REDIS_NOT_A_CLUSTER',
     message: string,
   ) {
     super(message);
@@ -85,6 +85,38 @@ function whenClusterReady(redis: Cluster): Promise<void> {
 }
 
 /**
+ * The refusal for a Redis whose INFO gives this `redis_version`, or undefined when it is 7.0 or
+ * newer. The scripts use what 7.0 added: on an older Redis the API would store jobs whose workers
+ * then fail script by script. A version that cannot be read (a server that reports its own scheme)
+ * is not refused.
+ */
+export function redisVersionRefusal(version: string): UnusableRedisError | undefined {
+  const parts = /^(\d+)\.(\d+)/.exec(version);
+  if (!parts || Number(parts[1]) >= 7) return undefined;
+  return new UnusableRedisError(
+    'REDIS_TOO_OLD',
+    `Redis ${version} is older than 7.0, which Conveyor needs: its scripts use what 7.0 added (EXPIRE with NX, the deleted entries XAUTOCLAIM reports, a consumer group's lag). Point REDIS_URL at Redis 7.0 or newer.`,
+  );
+}
+
+/** Stops on a Redis older than 7.0 (on a cluster, any primary). Without INFO permission there is nothing to check. */
+async function checkVersion(redis: RedisClient, logger: { warn(message: string): void }): Promise<void> {
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  let infos: string[];
+  try {
+    infos = await Promise.all(nodes.map((node) => node.info('server')));
+  } catch (error) {
+    logger.warn(`could not read the Redis version (${(error as Error).message}); Conveyor needs Redis 7.0 or newer`);
+    return;
+  }
+  for (const info of infos) {
+    const version = /^redis_version:(\S+)/m.exec(info)?.[1];
+    const refusal = version === undefined ? undefined : redisVersionRefusal(version);
+    if (refusal) throw refusal;
+  }
+}
+
+/**
  * Any maxmemory-policy but `noeviction` lets Redis delete streams and job records when memory
  * runs short: jobs would vanish. Warn loudly; refuse to run in production. Managed services that
  * hide CONFIG get a warning that the policy could not be checked.
@@ -108,12 +140,13 @@ async function checkEvictionPolicy(redis: RedisClient, logger: { warn(message: s
 
 /**
  * Whether this Redis can be used as configured, checked by the API and every worker each time
- * they connect, before they write anything: the URL's database, cluster mode as REDIS_CLUSTER says, and a
- * maxmemory-policy that cannot delete jobs (a warning, or in production a refusal).
- * Throws UnusableRedisError when it cannot be used.
+ * they connect, before they write anything: cluster mode as REDIS_CLUSTER says, Redis 7.0 or newer,
+ * the URL's database, and a maxmemory-policy that cannot delete jobs (a warning, or in production
+ * a refusal). Throws UnusableRedisError when it cannot be used.
  */
 export async function checkRedisSetup(redis: RedisClient, logger: { warn(message: string): void }, production: boolean): Promise<void> {
   await checkClusterMode(redis);
+  await checkVersion(redis, logger);
   if (!(redis instanceof Cluster)) await checkDatabase(redis);
   await checkEvictionPolicy(redis, logger, production);
 }
