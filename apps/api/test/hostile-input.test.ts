@@ -4,8 +4,8 @@ import type { App } from '../src/app.js';
 import { buildTestApp } from './test-app.js';
 
 /**
- * Every route the OpenAPI document lists, sent path segments, query values, bodies and content
- * types a client might send by mistake or on purpose. Each answer must be a 2xx or 3xx, or a 4xx
+ * Every route the OpenAPI document lists, sent path segments, query values, headers, bodies and
+ * content types a client might send by mistake or on purpose. Each answer must be a 2xx or 3xx, or a 4xx
  * with a problem body whose status is the response's: never a 5xx, never a hang.
  */
 const token = 'hostile-input-admin-token-0123';
@@ -82,6 +82,24 @@ const otherBodies: Array<[string, string]> = [
   ['multipart/form-data', 'no boundary at all'],
   ['application/pdf', '%PDF-1.4 truncated'],
   ['', 'no content type'],
+];
+
+/** Headers the API reads, each with values it must refuse or ignore; latin-1 bytes are the most a header can carry here. */
+const headerSets: Array<Record<string, string>> = [
+  { 'idempotency-key': '' },
+  { 'idempotency-key': 'k'.repeat(10_000) },
+  { 'idempotency-key': 'caf\u00e9 \u00ff' },
+  { 'last-event-id': 'not-an-id' },
+  { 'last-event-id': '18446744073709551616-18446744073709551616' },
+  { 'x-request-id': '<script>alert(1)</script>' },
+  { 'x-request-id': 'r'.repeat(5_000) },
+  { authorization: 'Bearer' },
+  { authorization: `Bearer ${'t'.repeat(10_000)}` },
+  { authorization: 'Basic \u00e9\u00e9' },
+  { accept: 'text/event-stream' },
+  { accept: 'application/xml' },
+  { 'content-encoding': 'gzip' },
+  { 'content-encoding': 'br, identity' },
 ];
 
 async function operations(base: string): Promise<Operation[]> {
@@ -162,6 +180,10 @@ describe('hostile input on every documented route', () => {
           answers.push(await send(base, op.method, `${path}?${name}=1&${name}=2`, { headers }));
         }
         answers.push(await send(base, op.method, `${path}?__proto__=1&constructor=x`, { headers }));
+        for (const extra of headerSets) {
+          const body = op.hasBody ? '{"model":"echo","prompt":"headers"}' : undefined;
+          answers.push(await send(base, op.method, path, { headers: { ...headers, ...extra, ...(body ? { 'content-type': 'application/json' } : {}) }, body }));
+        }
         if (op.hasBody) {
           for (const body of jsonBodies) answers.push(await send(base, op.method, path, { headers: { ...headers, 'content-type': 'application/json' }, body }));
           for (const [contentType, body] of otherBodies) {
