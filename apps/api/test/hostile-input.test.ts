@@ -161,8 +161,21 @@ function fault(answer: Answer): string | undefined {
   return undefined;
 }
 
+/** The job IDs a submit answer names (`job_id`, or each of `jobs`); none for other answers. */
+function jobIdsIn(body: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return [];
+  }
+  const { job_id: jobId, jobs } = (parsed ?? {}) as { job_id?: unknown; jobs?: unknown };
+  const named = [jobId, ...(Array.isArray(jobs) ? jobs.map((job: { job_id?: unknown } | null) => job?.job_id) : [])];
+  return named.filter((id): id is string => typeof id === 'string');
+}
+
 describe('hostile input on every documented route', () => {
-  test('gets a 2xx, a 3xx or a 4xx problem, never a 5xx; and the API still takes jobs after', async ({ base }) => {
+  test('gets a 2xx, a 3xx or a 4xx problem, never a 5xx; every job it accepted can be read, and the API still takes jobs after', async ({ base }) => {
     const ops = await operations(base);
     expect(ops.length).toBeGreaterThan(20);
     const answers: Answer[] = [];
@@ -201,6 +214,16 @@ describe('hostile input on every documented route', () => {
     // The sweep reached the handlers: some answers were 4xx problems of the routes' own, not only 404s.
     expect(answers.filter((answer) => answer.status === 400).length).toBeGreaterThan(100);
     expect(answers.filter((answer) => answer.status === 404).length).toBeGreaterThan(50);
+
+    // Nothing accepted was lost, nothing half-written: every job a 2xx answer named can be read.
+    const accepted = answers.filter((answer) => answer.status >= 200 && answer.status < 300).flatMap((answer) => jobIdsIn(answer.body));
+    expect(accepted.length).toBeGreaterThan(10);
+    const unreadable = [];
+    for (const jobId of new Set(accepted)) {
+      const read = await send(base, 'GET', `/jobs/${encodeURIComponent(jobId)}`);
+      if (read.status !== 200 || (JSON.parse(read.body) as { id?: string }).id !== jobId) unreadable.push(`${jobId}: ${read.status} ${read.body.slice(0, 200)}`);
+    }
+    expect(unreadable).toEqual([]);
 
     const after = await send(base, 'POST', '/jobs', { headers: { 'content-type': 'application/json' }, body: '{"model":"echo","prompt":"still here"}' });
     expect(after.status).toBe(202);
