@@ -1,5 +1,5 @@
 import { QueueKeys } from '@conveyor/shared';
-import { launchApi, launchWorker, RedisCluster, RedisServer, startApi, startWorker, waitFor, type ApiProcess, type AppProcess, type WorkerProcess } from '@conveyor/testing';
+import { freePort, launchApi, launchWorker, RedisCluster, RedisServer, startApi, startWorker, waitFor, type ApiProcess, type AppProcess, type WorkerProcess } from '@conveyor/testing';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { apiJobs } from './api-jobs.js';
@@ -208,6 +208,27 @@ describe("the README's ACL user on a cluster", () => {
       expect(((await broadcast.json()) as { delivered_to: number }).delivered_to).toBe(3);
     } finally {
       await Promise.all([limitedApi.stop(), limitedWorker.stop()]);
+    }
+  });
+});
+
+describe('more nodes to start from (REDIS_CLUSTER_NODES)', () => {
+  test("with REDIS_URL's node unreachable, the API and a worker start from a node listed there, and run jobs on every node", async () => {
+    const unreachable = `redis://127.0.0.1:${await freePort()}`;
+    const env = { REDIS_CLUSTER: 'true', REDIS_CLUSTER_NODES: `127.0.0.1:${await freePort()},127.0.0.1:${cluster.nodes[1]!.port}` };
+    const [seededApi, seededWorker] = await Promise.all([startApi({ redisUrl: unreachable, prefix, env }), startWorker({ redisUrl: unreachable, prefix, env })]);
+    try {
+      const form = new FormData();
+      form.append('file', new Blob(['A document read from a seed node.']), 'seeded.txt');
+      const submitted = [
+        (await (await fetch(`${seededApi.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","prompt":"from a seed"}' })).json()) as { job_id: string },
+        (await (await fetch(`${seededApi.url}/documents`, { method: 'POST', body: form })).json()) as { job_id: string },
+      ];
+      for (const { job_id: id } of submitted) {
+        await waitFor(async () => ((await (await fetch(`${seededApi.url}/jobs/${encodeURIComponent(id)}`)).json()) as { status: string }).status === 'completed', `${id} to complete`);
+      }
+    } finally {
+      await Promise.all([seededApi.stop(), seededWorker.stop()]);
     }
   });
 });

@@ -28,7 +28,7 @@ export class ControlChannel {
     private readonly pauses: PauseState,
     private readonly handlers: ControlHandlers,
   ) {
-    this.#subscriber = createRedis(ctx.config.REDIS_URL, { role: 'subscriber', name: `conveyor:worker:${ctx.consumer}:control`, silenceTimeoutMs: ctx.config.REDIS_TIMEOUT, cluster: ctx.config.REDIS_CLUSTER });
+    this.#subscriber = createRedis(ctx.config.REDIS_URL, { role: 'subscriber', name: `conveyor:worker:${ctx.consumer}:control`, silenceTimeoutMs: ctx.config.REDIS_TIMEOUT, cluster: ctx.config.REDIS_CLUSTER, seeds: ctx.config.REDIS_CLUSTER_NODES });
     this.#control = controlChannel(ctx.config.KEY_PREFIX);
     this.#invalidation = modelInvalidationChannel(ctx.config.KEY_PREFIX);
   }

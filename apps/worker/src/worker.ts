@@ -56,7 +56,7 @@ export class Worker {
   ) {
     this.consumer = config.CONSUMER_NAME ?? `${hostname()}-${process.pid}`;
     this.stages = selectStages(config.WORKER_STAGES, config.QUEUE_PARTITIONS);
-    const redis = createRedis(config.REDIS_URL, { role: 'command', name: `conveyor:worker:${this.consumer}`, silenceTimeoutMs: config.REDIS_TIMEOUT, cluster: config.REDIS_CLUSTER });
+    const redis = createRedis(config.REDIS_URL, { role: 'command', name: `conveyor:worker:${this.consumer}`, silenceTimeoutMs: config.REDIS_TIMEOUT, cluster: config.REDIS_CLUSTER, seeds: config.REDIS_CLUSTER_NODES });
     const keys = new Map<string, QueueKeys>();
     const slots = new Slots(config.CONCURRENCY);
     this.ctx = {
@@ -124,6 +124,7 @@ export class Worker {
           name: `conveyor:worker:${this.consumer}:read:${pipeline.name}`,
           silenceTimeoutMs: config.BLOCK_MS + config.REDIS_TIMEOUT,
           cluster: config.REDIS_CLUSTER,
+          seeds: config.REDIS_CLUSTER_NODES,
         });
         this.#watchConnection(blocking, `blocking reads of ${pipeline.name}`);
         return blocking;

@@ -71,6 +71,19 @@ const redisUrl = z
   .refine((text) => /^rediss?:\/\//.test(text), 'must start with redis:// or rediss://, e.g. redis://user:password@host:6379/0')
   .refine((text) => URL.canParse(text), 'is not a valid URL');
 
+/** `host:port` (a bracketed IPv6 address for host), port 1 to 65535. */
+const NODE_ADDRESS = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+const isNodeAddress = (node: string) => {
+  const port = Number(NODE_ADDRESS.exec(node)?.[2] ?? 0);
+  return port >= 1 && port <= 65535;
+};
+
+const clusterNodes = z
+  .string()
+  .default('')
+  .transform((text) => text.split(',').map((node) => node.trim()).filter(Boolean))
+  .refine((nodes) => nodes.every(isNodeAddress), 'must be host:port addresses separated by commas, e.g. 10.0.0.6:7000,10.0.0.7:7000');
+
 const keyPrefix = z
   .string()
   .default('conveyor')
@@ -106,6 +119,8 @@ const commonSchema = {
   REDIS_URL: redisUrl,
   /** REDIS_URL is a node of a Redis Cluster: commands go to the node serving each queue's slot. */
   REDIS_CLUSTER: booleanFlag(false),
+  /** More nodes of the cluster to start from, tried when REDIS_URL's node cannot be reached; REDIS_URL's credentials and TLS apply. */
+  REDIS_CLUSTER_NODES: clusterNodes,
   KEY_PREFIX: keyPrefix,
   /** Hot queues split into partitions (`documents=4,inference=8`), for Redis Cluster; the API and every worker must agree. */
   QUEUE_PARTITIONS: partitionCounts,
@@ -138,16 +153,20 @@ const commonSchema = {
 };
 
 /**
- * Settings that only make sense together: a Redis Cluster has database 0 only; adapter models
- * need the adapter's URL, and may not shadow built-ins.
+ * Settings that only make sense together: a Redis Cluster has database 0 only, and more nodes
+ * to start from only with REDIS_CLUSTER; adapter models need the adapter's URL, and may not
+ * shadow built-ins.
  */
 function checkSettings(
-  env: { REDIS_URL: string; REDIS_CLUSTER: boolean; OPENAI_BASE_URL?: string | undefined; OPENAI_CHAT_MODELS: string[]; OPENAI_EMBEDDING_MODELS: string[] },
+  env: { REDIS_URL: string; REDIS_CLUSTER: boolean; REDIS_CLUSTER_NODES: string[]; OPENAI_BASE_URL?: string | undefined; OPENAI_CHAT_MODELS: string[]; OPENAI_EMBEDDING_MODELS: string[] },
   ctx: z.RefinementCtx,
 ): void {
   const database = URL.canParse(env.REDIS_URL) ? new URL(env.REDIS_URL).pathname.replace(/^\//, '') : '';
   if (env.REDIS_CLUSTER && database !== '' && database !== '0') {
     ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: `selects database ${database}, but a Redis Cluster (REDIS_CLUSTER=true) has database 0 only; leave the path out, e.g. redis://host:6379` });
+  }
+  if (!env.REDIS_CLUSTER && env.REDIS_CLUSTER_NODES.length > 0) {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_CLUSTER_NODES'], message: 'lists nodes of a Redis Cluster, but REDIS_CLUSTER is not set; set REDIS_CLUSTER=true, or unset REDIS_CLUSTER_NODES for a single Redis (REDIS_URL is its address)' });
   }
   const adapterModels = [...env.OPENAI_CHAT_MODELS, ...env.OPENAI_EMBEDDING_MODELS];
   if (adapterModels.length > 0 && env.OPENAI_BASE_URL === undefined) {

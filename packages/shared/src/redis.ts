@@ -46,6 +46,12 @@ export interface ConnectionOptions {
    * pipeline and blocking read of a queue stays on one node.
    */
   cluster?: boolean;
+  /**
+   * With `cluster`, more nodes to start from (`host:port`), for when the URL's node cannot be
+   * reached: the client reads the slot map from the first that answers. The URL's credentials
+   * and TLS apply to them.
+   */
+  seeds?: readonly string[];
 }
 
 /** Reconnect delays: 50 ms doubling to 2 s, with jitter so a fleet does not reconnect in step. */
@@ -96,8 +102,8 @@ export function createRedis(url: string, options: ConnectionOptions): RedisClien
 }
 
 /**
- * The seed node, credentials and TLS of a cluster client come from the URL; its database must be
- * 0 (config checks). With TLS every node's certificate is checked against the URL's host name:
+ * The first seed node, credentials and TLS of a cluster client come from the URL (its database
+ * must be 0: config checks), more seed nodes from `options.seeds`. With TLS every node's certificate is checked against the URL's host name:
  * clusters announce their nodes by IP address (managed ones too) while certificates name hosts.
  */
 function connectCluster(url: string, settings: RedisOptions, options: ConnectionOptions): Cluster {
@@ -120,7 +126,11 @@ function connectCluster(url: string, settings: RedisOptions, options: Connection
     // 503 after ioredis's 16 tries; workers keep trying for about 20 s instead.
     ...(options.failFast ? {} : { maxRedirections: 200, retryDelayOnMoved: 100 }),
   };
-  const cluster = new Cluster([node], clusterOptions);
+  const seeds = (options.seeds ?? []).map((seed) => {
+    const at = seed.lastIndexOf(':');
+    return { host: seed.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(seed.slice(at + 1)) };
+  });
+  const cluster = new Cluster([node, ...seeds], clusterOptions);
   paceSubscriberReplacement(cluster, reconnectDelay);
   return cluster;
 }

@@ -84,6 +84,18 @@ describe('configuration from the environment', () => {
     expect(() => loadConfig(apiEnvSchema, { REDIS_CLUSTER: 'maybe' })).toThrow(/REDIS_CLUSTER/);
   });
 
+  test('REDIS_CLUSTER_NODES lists more cluster nodes to start from, as host:port, only with REDIS_CLUSTER', () => {
+    expect(loadConfig(apiEnvSchema, {}).REDIS_CLUSTER_NODES).toEqual([]);
+    const cluster = { REDIS_CLUSTER: 'true', REDIS_URL: 'redis://node-1:7000' };
+    expect(loadConfig(workerEnvSchema, { ...cluster, REDIS_CLUSTER_NODES: ' node-2:7000, 10.0.0.7:7001,[fd00::8]:7002 ' }).REDIS_CLUSTER_NODES).toEqual(['node-2:7000', '10.0.0.7:7001', '[fd00::8]:7002']);
+    for (const bad of ['node-2', 'node-2:', 'node-2:0', 'node-2:65536', 'redis://node-2:7000', 'node 2:7000', 'fd00::8:7000']) {
+      expect(() => loadConfig(apiEnvSchema, { ...cluster, REDIS_CLUSTER_NODES: bad }), bad).toThrow(
+        /REDIS_CLUSTER_NODES .*must be host:port addresses separated by commas, e.g. 10.0.0.6:7000,10.0.0.7:7000/,
+      );
+    }
+    expect(() => loadConfig(apiEnvSchema, { REDIS_CLUSTER_NODES: 'node-2:7000' })).toThrow(/REDIS_CLUSTER_NODES .*lists nodes of a Redis Cluster, but REDIS_CLUSTER is not set/);
+  });
+
   test('durations and sizes take units', () => {
     expect(parseDuration('250ms')).toBe(250);
     expect(parseDuration('30s')).toBe(30_000);

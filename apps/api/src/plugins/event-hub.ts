@@ -13,7 +13,7 @@ declare module 'fastify' {
 
 export default fp(
   async (app, { config }: { config: ApiConfig }) => {
-    const hub = new EventHub({ url: config.REDIS_URL, cluster: config.REDIS_CLUSTER, silenceTimeoutMs: config.REDIS_TIMEOUT }, config.KEY_PREFIX, config.QUEUE_PARTITIONS, app.redis, app.log);
+    const hub = new EventHub({ url: config.REDIS_URL, cluster: config.REDIS_CLUSTER, seeds: config.REDIS_CLUSTER_NODES, silenceTimeoutMs: config.REDIS_TIMEOUT }, config.KEY_PREFIX, config.QUEUE_PARTITIONS, app.redis, app.log);
     const streams = new Set<SseStream>();
     app.decorate('events', hub);
     app.decorate('streams', streams);

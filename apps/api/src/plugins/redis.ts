@@ -18,7 +18,7 @@ declare module 'fastify' {
  */
 export default fp(
   async (app, { config }: { config: ApiConfig }) => {
-    const redis = createRedis(config.REDIS_URL, { role: 'command', name: 'conveyor:api', failFast: true, silenceTimeoutMs: config.REDIS_TIMEOUT, cluster: config.REDIS_CLUSTER });
+    const redis = createRedis(config.REDIS_URL, { role: 'command', name: 'conveyor:api', failFast: true, silenceTimeoutMs: config.REDIS_TIMEOUT, cluster: config.REDIS_CLUSTER, seeds: config.REDIS_CLUSTER_NODES });
     let lastError = '';
     let stopping = false;
     const stop = (error: UnusableRedisError) => {

@@ -56,13 +56,13 @@ export class EventHub {
   readonly #subscriptions = new Map<string, Subscription>();
 
   constructor(
-    connection: { url: string; cluster: boolean; silenceTimeoutMs: number },
+    connection: { url: string; cluster: boolean; seeds: readonly string[]; silenceTimeoutMs: number },
     private readonly prefix: string,
     private readonly partitions: PartitionCounts,
     private readonly redis: RedisClient,
     private readonly logger: FastifyBaseLogger,
   ) {
-    this.#subscriber = createRedis(connection.url, { role: 'subscriber', name: 'conveyor:api:events', silenceTimeoutMs: connection.silenceTimeoutMs, cluster: connection.cluster });
+    this.#subscriber = createRedis(connection.url, { role: 'subscriber', name: 'conveyor:api:events', silenceTimeoutMs: connection.silenceTimeoutMs, cluster: connection.cluster, seeds: connection.seeds });
     this.#subscriber.on('message', (channel: string, text: string) => this.#dispatch(channel, text));
     onSubscriptionsRestored(this.#subscriber, () => {
       this.#resync().catch((error: Error) => this.logger.warn({ err: error.message }, 'could not resubscribe the events channels after a reconnect'));
