@@ -97,6 +97,19 @@ export function directJobId(queue: string, firstStage: string, stage: string, la
   return lane === 'normal' ? `${queue}:${entryId}` : `${queue}:${lane}:${entryId}`;
 }
 
+/**
+ * The job an entry's reserved `job` field names, or undefined. Conveyor writes it with an ID of
+ * the stream's own queue (`<queue>:<id>`), with no spaces or control characters: the worker's job
+ * lines and the API's routes rely on that. Any other value is another producer's misuse of the
+ * field, and the entry is then that producer's plain entry, named after its entry ID. (namedJobId
+ * in directJobs.lua applies the same rule; its character classes are these bytes.)
+ */
+export function namedJobId(queue: string, value: string | undefined): string | undefined {
+  if (value === undefined || value.length <= queue.length + 1 || !value.startsWith(`${queue}:`)) return undefined;
+  if (/[\x00-\x20\x7f]/.test(value)) return undefined;
+  return value;
+}
+
 /** The queue a job ID belongs to, or undefined when the ID has no queue part. */
 export function queueOfJobId(jobId: string): string | undefined {
   const separator = jobId.indexOf(':');

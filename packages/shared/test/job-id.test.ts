@@ -1,7 +1,9 @@
+import { redisTest } from '@conveyor/testing';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeTime } from 'ulid';
 import { expect, test } from 'vitest';
-import { newJobId, queueOfJobId } from '../src/job-id.js';
+import { namedJobId, newJobId, queueOfJobId } from '../src/job-id.js';
 
 test('a job ID names its queue and a ULID, and is never handed out twice', () => {
   const ids = Array.from({ length: 20_000 }, () => newJobId('inference'));
@@ -30,4 +32,35 @@ test('the queue is read from the ID without a lookup', () => {
   expect(queueOfJobId('no-queue-part')).toBeUndefined();
   expect(queueOfJobId(':01JDQ8')).toBeUndefined();
   expect(queueOfJobId('inference:')).toBeUndefined();
+});
+
+// An entry's reserved `job` field is trusted only when it is a job ID of the stream's own queue
+// without spaces or control characters; the scripts (directJobs.lua) and the API must agree.
+redisTest("the `job` field names a job only with an ID of the entry's queue, without spaces or control characters, in the scripts as in the API", async ({ redis }) => {
+  const cases: Array<[queue: string, value: string, named: boolean]> = [
+    ['inference', 'inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ', true],
+    ['inference', 'inference:1795425151333-0', true],
+    ['documents', 'documents:summarize:low:1795425151333-0', true],
+    ['inference.3', 'inference.3:01JDQ8K3V7X9ABCDEFGHJKMNPQ', true],
+    ['inference', 'inference:caf\u00e9 \u00a0no-break', false],
+    ['inference', 'inference:caf\u00e9\u00a0no-break', true],
+    ['inference', 'inference:', false],
+    ['inference', 'inference', false],
+    ['inference', 'inference.3:01JDQ8K3V7X9ABCDEFGHJKMNPQ', false],
+    ['inference.3', 'inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ', false],
+    ['inference', 'documents:01JDQ8K3V7X9ABCDEFGHJKMNPQ', false],
+    ['inference', 'not a job id', false],
+    ['inference', 'inference:a b', false],
+    ['inference', 'inference:tab\there', false],
+    ['inference', 'inference:line\nbreak', false],
+    ['inference', 'inference:nul\u0000', false],
+    ['inference', 'inference:del\u007f', false],
+  ];
+  const include = readFileSync(new URL('../src/lua/includes/directJobs.lua', import.meta.url), 'utf8');
+  const script = `${include}\nreturn namedJobId(ARGV[1], ARGV[2]) or false`;
+  for (const [queue, value, named] of cases) {
+    expect(namedJobId(queue, value), `API: ${JSON.stringify(value)}`).toBe(named ? value : undefined);
+    expect(await redis.eval(script, 0, queue, value), `scripts: ${JSON.stringify(value)}`).toBe(named ? value : null);
+  }
+  expect(namedJobId('inference', undefined)).toBeUndefined();
 });

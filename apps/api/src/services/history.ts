@@ -1,4 +1,4 @@
-import { directJobId, firstStage, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
+import { directJobId, firstStage, namedJobId, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import { ProblemError } from '../problems/problem-error.js';
 import type { HISTORY_STATUSES, HistoryQuery } from '../schemas/history.js';
 import { iso, json } from './job-view.js';
@@ -6,9 +6,9 @@ import { compareIds, cursorAfter, readStageRange, type StageEntry } from './stre
 
 type HistoryStatus = (typeof HISTORY_STATUSES)[number];
 
-/** The job an entry stands for: its `job` field, or the name of a job another producer XADDed. */
+/** The job an entry stands for: the one its `job` field names, or the name of a job another producer XADDed. */
 export function jobIdOf(pipeline: Pipeline, stage: string, entry: StageEntry): string {
-  return entry.fields['job'] ?? directJobId(pipeline.name, firstStage(pipeline), stage, entry.lane, entry.id);
+  return namedJobId(pipeline.name, entry.fields['job']) ?? directJobId(pipeline.name, firstStage(pipeline), stage, entry.lane, entry.id);
 }
 
 /** The stage a request names, or the queue's first; a stage the queue lacks is a 400. */
@@ -48,7 +48,7 @@ export async function readHistory(redis: RedisClient, keys: QueueKeys, pipeline:
     // No record but indexed: queued, or (delivered) in its first attempt, whose record is written when it ends.
     else if (job.indexed) [status, jobStage] = [delivered ? 'active' : 'queued', firstStage(pipeline)];
     // An entry another producer added has no record until a worker takes it.
-    else if (!delivered && entry.fields['job'] === undefined) [status, jobStage] = ['queued', stage];
+    else if (!delivered && namedJobId(pipeline.name, entry.fields['job']) === undefined) [status, jobStage] = ['queued', stage];
     return {
       entry_id: entry.id,
       lane: entry.lane,

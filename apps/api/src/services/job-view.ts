@@ -1,4 +1,4 @@
-import type { JobSnapshot, Lane, Pipeline } from '@conveyor/shared';
+import { namedJobId, type JobSnapshot, type Lane, type Pipeline } from '@conveyor/shared';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
 import { previewOutput } from './output-preview.js';
 
@@ -45,7 +45,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
     const { running } = snapshot;
     const created = iso(snapshot.entryId.split('-')[0]);
     const started = running ? iso(running.startedAt) : null;
-    const input = snapshot.fields['job'] ? json(snapshot.fields['payload']) : snapshot.fields;
+    const input = namedJobId(pipeline.name, snapshot.fields['job']) ? json(snapshot.fields['payload']) : snapshot.fields;
     const options = json(snapshot.fields['opts']) as { max_attempts?: number } | null;
     return {
       id: jobId,

@@ -1,4 +1,4 @@
-import { enqueueJobs, firstStage, newJobId, type JobOptions, type NewJob, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
+import { enqueueJobs, firstStage, namedJobId, newJobId, type JobOptions, type NewJob, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import type { ReplayBody, ReplayResult } from '../schemas/history.js';
 import { jobIdOf, stageOf } from './history.js';
 import { queueFull } from '../problems/queue-full.js';
@@ -92,9 +92,8 @@ async function readRecords(redis: RedisClient, keys: QueueKeys, pipeline: Pipeli
 /** The new job for an entry, or why it cannot be replayed. */
 function buildReplay(pipeline: Pipeline, entry: StageEntry, original: string, record: StoredRecord | undefined, priority: ReplayBody['priority']): Replay | string {
   // An API job that had no record yet carries its input in the entry; a job with a record keeps
-  // it there; an entry another producer added is its own input.
-  const own = entry.fields['job'] === undefined ? JSON.stringify(entry.fields) : undefined;
-  const text = entry.fields['payload'] ?? record?.payload ?? own;
+  // it there; an entry another producer added is its own input, as the worker ran it.
+  const text = namedJobId(pipeline.name, entry.fields['job']) === undefined ? JSON.stringify(entry.fields) : (entry.fields['payload'] ?? record?.payload ?? undefined);
   if (text === undefined) return 'its record expired (JOB_RETENTION) and its entry does not hold its input';
   if (pipeline.input === 'document' && (record?.documentBytes ?? 0) === 0) return 'its document expired with its record (JOB_RETENTION)';
   const input = parseObject(text);

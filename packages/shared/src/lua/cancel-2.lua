@@ -42,7 +42,7 @@ local function cancelEntry(lane, entryId, fields, stage)
   local map = {}
   for i = 1, #fields, 2 do map[fields[i]] = fields[i + 1] end
   local payload = map['payload']
-  if not map['job'] then payload = cjson.encode(map) end
+  if not namedJobId(queue, map['job']) then payload = cjson.encode(map) end
   rcall('HSET', jobKey, 'id', jobId, 'queue', queue, 'stage', stage, 'lane', lane, 'entry', entryId,
     'payload', payload or '{}', 'attempts', 0, 'created_at', string.match(entryId, '^(%d+)'))
   rcall('HDEL', KEYS[2], jobId)

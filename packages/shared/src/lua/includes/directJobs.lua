@@ -22,3 +22,14 @@ local function directJobLocation(queue, firstStage, jobId)
   if stage and (stageLane == 'high' or stageLane == 'normal' or stageLane == 'low') then return stage, stageLane, stageEntry end
   return nil
 end
+
+-- The job an entry's reserved `job` field names, or nil. Conveyor writes it with an ID of the
+-- stream's own queue (`<queue>:<id>`), with no spaces or control characters: job lines and the
+-- API's routes rely on that. Any other value is another producer's misuse of the field, and the
+-- entry is then that producer's plain entry, named after its entry ID. (namedJobId in job-id.ts
+-- applies the same rule.)
+local function namedJobId(queue, value)
+  if not value or #value <= #queue + 1 or string.sub(value, 1, #queue + 1) ~= queue .. ':' then return nil end
+  if string.find(value, '[%c%s]') then return nil end
+  return value
+end

@@ -64,9 +64,10 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
   end
 
   local map = fieldsToMap(fields)
-  local jobId = map['job'] or directJobId(ctx.queue, ctx.firstStage, ctx.stage, lane, entryId)
+  local named = namedJobId(ctx.queue, map['job'])
+  local jobId = named or directJobId(ctx.queue, ctx.firstStage, ctx.stage, lane, entryId)
   local jobKey = ctx.base .. 'job:' .. jobId
-  local apiJob = map['job'] and map['payload'] and ctx.previousStage == ''
+  local apiJob = named and map['payload'] and ctx.previousStage == ''
   if apiJob and not unstarted then
     -- Redelivered while its first attempt had no record: written now, as that attempt's.
     local running = recordlessAttempt(ctx.base, ctx.stage, lane, entryId)
@@ -81,7 +82,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
     -- No record yet: written now, already active, in one call.
     createdAt = string.match(entryId, '^(%d+)')
     queuedAt = createdAt
-    if map['job'] then
+    if named then
       if ctx.batched then
         ctx.batched.dequeued[#ctx.batched.dequeued + 1] = jobId
       else
