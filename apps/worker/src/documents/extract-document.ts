@@ -3,11 +3,10 @@ import { claimedBinaryKind } from './claimed-type.js';
 import { detectDocumentType } from './detect-type.js';
 import { DOCUMENT_KIND_NAMES, DOCUMENT_TYPES } from './document-types.js';
 import type { DocumentKind } from './document-types.js';
-import { docxText } from './docx-text.js';
+import { readContained } from './contained-read.js';
 import { htmlText } from './html-text.js';
 import { markdownText } from './markdown-text.js';
 import { normalizeText } from './normalize-text.js';
-import { pdfText } from './pdf-text.js';
 
 export interface ExtractedDocument {
   text: string;
@@ -23,8 +22,11 @@ export interface DocumentClaim {
   contentType: string;
 }
 
-/** The text of a document in any supported format; anything else is an UNSUPPORTED_DOCUMENT. */
-export async function extractDocument(bytes: Buffer, claim: DocumentClaim, signal: AbortSignal): Promise<ExtractedDocument> {
+/**
+ * The text of a document in any supported format; anything else is an UNSUPPORTED_DOCUMENT. A PDF
+ * or DOCX is read in a thread whose heap is `readHeapMiB` (see readContained).
+ */
+export async function extractDocument(bytes: Buffer, claim: DocumentClaim, signal: AbortSignal, readHeapMiB: number): Promise<ExtractedDocument> {
   const detection = detectDocumentType(bytes, claim.filename);
   const claimed = claimedBinaryKind(claim.filename, claim.contentType);
   const uploadedAs = `"${claim.filename}" (${claim.contentType})`;
@@ -42,10 +44,10 @@ export async function extractDocument(bytes: Buffer, claim: DocumentClaim, signa
   let pageCount: number | undefined;
   switch (detection.kind) {
     case 'pdf':
-      ({ text, pageCount } = await pdfText(bytes, signal));
+      ({ text, pageCount } = await readContained('pdf', bytes, signal, readHeapMiB));
       break;
     case 'docx':
-      text = await docxText(bytes);
+      ({ text } = await readContained('docx', bytes, signal, readHeapMiB));
       break;
     case 'html':
       text = htmlText(detection.text);

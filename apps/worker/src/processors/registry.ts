@@ -1,7 +1,7 @@
 import type { WorkerConfig } from '@conveyor/shared';
 import { analyze } from './analyze.js';
 import { embed } from './embed.js';
-import { extract } from './extract.js';
+import { createExtract } from './extract.js';
 import { createInfer } from './infer.js';
 import { createModels } from './models/registry.js';
 import type { Processor } from './processor.js';
@@ -11,7 +11,7 @@ import { summarize } from './summarize.js';
 export function createProcessors(config: WorkerConfig): ReadonlyMap<string, Processor> {
   return new Map<string, Processor>([
     ['infer', createInfer(createModels(config))],
-    ['extract', extract],
+    ['extract', createExtract(config.DOCUMENT_READ_MEMORY)],
     ['analyze', analyze],
     ['summarize', summarize],
     ['embed', embed],

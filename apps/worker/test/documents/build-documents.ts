@@ -1,6 +1,7 @@
 import { NonRetryableError } from '../../src/processors/non-retryable-error.js';
 import JSZip from 'jszip';
 import { readFile } from 'node:fs/promises';
+import { deflateSync } from 'node:zlib';
 import { createLogger } from '@conveyor/shared';
 import type { ProcessorHelpers } from '../../src/processors/processor.js';
 
@@ -15,30 +16,46 @@ export function fixture(name: string): Promise<Buffer> {
  * text layer). An empty page has no text at all, like a scan without OCR.
  */
 export function buildPdf(pages: string[][]): Buffer {
-  const objects: string[] = [];
-  const add = (body: string) => objects.push(body);
+  const escape = (line: string) => line.replace(/[\\()]/g, (c) => `\\${c}`);
+  return pdfOfPages(
+    pages.map((lines) => ({ stream: Buffer.from(lines.length === 0 ? '0 0 m 100 100 l S' : `BT /F1 12 Tf 72 720 Td 14 TL ${lines.map((line) => `(${escape(line)}) '`).join(' ')} ET`, 'latin1') })),
+  );
+}
+
+/**
+ * A one-page PDF whose content stream (Flate, as real PDFs compress theirs) unpacks to
+ * `expandedBytes` of text operators, from a few hundred times fewer bytes in the file.
+ */
+export function buildExpandingPdf(expandedBytes: number): Buffer {
+  const line = 'BT /F1 12 Tf 72 720 Td (AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA) Tj ET\n';
+  const stream = deflateSync(Buffer.from(line.repeat(Math.ceil(expandedBytes / line.length)), 'latin1'), { level: 9 });
+  return pdfOfPages([{ stream, filter: 'FlateDecode' }]);
+}
+
+function pdfOfPages(pages: Array<{ stream: Buffer; filter?: string }>): Buffer {
+  const objects: Buffer[] = [];
+  const add = (body: string | Buffer) => objects.push(Buffer.isBuffer(body) ? body : Buffer.from(body, 'latin1'));
   add(''); // 1: catalog, filled in below
   add(''); // 2: page tree
   add('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>'); // 3
   const kids: number[] = [];
-  for (const lines of pages) {
-    const escape = (line: string) => line.replace(/[\\()]/g, (c) => `\\${c}`);
-    const stream = lines.length === 0 ? '0 0 m 100 100 l S' : `BT /F1 12 Tf 72 720 Td 14 TL ${lines.map((line) => `(${escape(line)}) '`).join(' ')} ET`;
-    const content = add(`<< /Length ${Buffer.byteLength(stream, 'latin1')} >>\nstream\n${stream}\nendstream`);
+  for (const { stream, filter } of pages) {
+    const content = add(Buffer.concat([Buffer.from(`<< /Length ${stream.length}${filter ? ` /Filter /${filter}` : ''} >>\nstream\n`, 'latin1'), stream, Buffer.from('\nendstream', 'latin1')]));
     kids.push(add(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${content} 0 R >>`));
   }
-  objects[0] = '<< /Type /Catalog /Pages 2 0 R >>';
-  objects[1] = `<< /Type /Pages /Kids [${kids.map((kid) => `${kid} 0 R`).join(' ')}] /Count ${kids.length} >>`;
-  let pdf = '%PDF-1.4\n';
+  objects[0] = Buffer.from('<< /Type /Catalog /Pages 2 0 R >>', 'latin1');
+  objects[1] = Buffer.from(`<< /Type /Pages /Kids [${kids.map((kid) => `${kid} 0 R`).join(' ')}] /Count ${kids.length} >>`, 'latin1');
+  const parts: Buffer[] = [Buffer.from('%PDF-1.4\n', 'latin1')];
+  let length = parts[0]!.length;
   const offsets: number[] = [];
   objects.forEach((body, index) => {
-    offsets.push(Buffer.byteLength(pdf, 'latin1'));
-    pdf += `${index + 1} 0 obj\n${body}\nendobj\n`;
+    offsets.push(length);
+    const object = Buffer.concat([Buffer.from(`${index + 1} 0 obj\n`, 'latin1'), body, Buffer.from('\nendobj\n', 'latin1')]);
+    parts.push(object);
+    length += object.length;
   });
-  const xref = Buffer.byteLength(pdf, 'latin1');
-  pdf += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((offset) => `${String(offset).padStart(10, '0')} 00000 n \n`).join('')}`;
-  pdf += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(pdf, 'latin1');
+  const trailer = `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((offset) => `${String(offset).padStart(10, '0')} 00000 n \n`).join('')}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${length}\n%%EOF\n`;
+  return Buffer.concat([...parts, Buffer.from(trailer, 'latin1')]);
 }
 
 /** A minimal valid DOCX (what Word needs to open it): one paragraph per entry. */

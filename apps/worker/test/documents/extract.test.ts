@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import type { ExtractOutput } from '../../src/processors/extract.js';
-import { extract } from '../../src/processors/extract.js';
+import { createExtract } from '../../src/processors/extract.js';
 import { NonRetryableError } from '../../src/processors/non-retryable-error.js';
-import { buildDocx, buildPdf, buildZip, documentPayload, fixture, stageHelpers } from './build-documents.js';
+import { buildDocx, buildExpandingPdf, buildPdf, buildZip, documentPayload, fixture, stageHelpers } from './build-documents.js';
 
 const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
+// The default DOCUMENT_READ_MEMORY.
+const extract = createExtract(512 * 1024 * 1024);
 
 async function extractFrom(filename: string, contentType: string, bytes: Buffer): Promise<ExtractOutput> {
   return (await extract(documentPayload(filename, contentType, bytes), stageHelpers({ bytes }))) as ExtractOutput;
@@ -142,6 +144,36 @@ describe('extract', () => {
   test('a document with no text fails as EMPTY_DOCUMENT', async () => {
     const error = await extractionError('empty.html', 'text/html', Buffer.from('<html><body><script>x()</script></body></html>'));
     expect(error.code).toBe('EMPTY_DOCUMENT');
+  });
+
+  test('a PDF that needs more than DOCUMENT_READ_MEMORY to read fails as DOCUMENT_TOO_LARGE, and the event loop stays free meanwhile', async () => {
+    const pdf = buildExpandingPdf(60 * 1024 * 1024);
+    expect(pdf.length).toBeLessThan(1024 * 1024);
+    const small = createExtract(32 * 1024 * 1024);
+    // Timers keep firing while the document is read: leases are renewed, probes answered.
+    let last = performance.now();
+    let longestGap = 0;
+    const ticker = setInterval(() => {
+      longestGap = Math.max(longestGap, performance.now() - last);
+      last = performance.now();
+    }, 10);
+    const error = await small(documentPayload('expanding.pdf', 'application/pdf', pdf), stageHelpers({ bytes: pdf })).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    clearInterval(ticker);
+    expect(error).toBeInstanceOf(NonRetryableError);
+    expect(error).toMatchObject({ code: 'DOCUMENT_TOO_LARGE', message: 'the PDF needs more than 32 MiB of memory to read (DOCUMENT_READ_MEMORY; its streams unpack to far more than its size?)' });
+    expect(longestGap).toBeLessThan(500);
+  });
+
+  test('a job aborted while its PDF is read stops at once', async () => {
+    const pdf = buildExpandingPdf(60 * 1024 * 1024);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('job cancelled')), 300);
+    const started = performance.now();
+    await expect(extract(documentPayload('a.pdf', 'application/pdf', pdf), stageHelpers({ bytes: pdf, signal: controller.signal }))).rejects.toThrow('job cancelled');
+    expect(performance.now() - started).toBeLessThan(2_000);
   });
 
   test('an aborted job stops reading a PDF between pages', async () => {

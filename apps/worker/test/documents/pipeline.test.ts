@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import type { WorkerConfig } from '@conveyor/shared';
+import { loadConfig, workerEnvSchema } from '@conveyor/shared';
 import { createProcessors } from '../../src/processors/registry.js';
 import { buildDocx, buildPdf, documentPayload, stageHelpers } from './build-documents.js';
 
-const processors = createProcessors({} as WorkerConfig);
+const processors = createProcessors(loadConfig(workerEnvSchema, {}));
 
 /**
  * Runs the stages in order as the job runner does: each output goes through JSON to the next,
