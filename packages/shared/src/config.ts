@@ -226,7 +226,9 @@ export const workerEnvSchema = z.object({
   /** How long one blocking read waits for new entries before the loop looks around again. */
   BLOCK_MS: duration('5s', '100ms'),
   /** The heap of the thread that reads one PDF or DOCX; a document that needs more fails (DOCUMENT_TOO_LARGE). */
-  DOCUMENT_READ_MEMORY: byteSize('512MiB').refine((bytes) => bytes >= 16 * 1024 * 1024, 'must be at least 16MiB'),
+  DOCUMENT_READ_MEMORY: byteSize('256MiB').refine((bytes) => bytes >= 16 * 1024 * 1024, 'must be at least 16MiB'),
+  /** How long reading one document (not plain text) may take; longer fails (DOCUMENT_TOO_SLOW). */
+  DOCUMENT_READ_TIMEOUT: duration('2m', '100ms'),
   /** Port of the worker's health listener (`/healthz`, `/readyz`); 0 picks a free port, -1 turns it off. */
   WORKER_PORT: integer(9464, -1, 65_535),
   WORKER_HOST: z.string().default('0.0.0.0'),

@@ -104,8 +104,9 @@ describe('configuration from the environment', () => {
     expect(parseDuration('1500')).toBe(1500);
     expect(parseDuration('1.5s')).toBeUndefined();
     expect(loadConfig(apiEnvSchema, { MAX_DOCUMENT_BYTES: '512KiB' }).MAX_DOCUMENT_BYTES).toBe(524_288);
-    expect(loadConfig(workerEnvSchema, {}).DOCUMENT_READ_MEMORY).toBe(512 * 1024 * 1024);
+    expect(loadConfig(workerEnvSchema, {}).DOCUMENT_READ_MEMORY).toBe(256 * 1024 * 1024);
     expect(() => loadConfig(workerEnvSchema, { DOCUMENT_READ_MEMORY: '8MiB' })).toThrow(/DOCUMENT_READ_MEMORY .*must be at least 16MiB/);
+    expect(loadConfig(workerEnvSchema, {}).DOCUMENT_READ_TIMEOUT).toBe(120_000);
     expect(loadConfig(apiEnvSchema, { REDIS_URL: 'rediss://user:secret@cache.example:6380/2' }).REDIS_URL).toBe('rediss://user:secret@cache.example:6380/2');
   });
 });

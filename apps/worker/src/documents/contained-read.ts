@@ -3,18 +3,69 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { NonRetryableError } from '../processors/non-retryable-error.js';
 
-/** Formats whose bytes can unpack into far more (a PDF's Flate streams, a DOCX's ZIP). */
-export type ContainedKind = 'pdf' | 'docx';
+/**
+ * Formats whose reading can cost far more than their size: a PDF's Flate streams and a DOCX's
+ * ZIP unpack, and Markdown and HTML parsers have inputs that take them quadratic time (400 kB of
+ * `_a` held marked for 145 s). Plain text is read in the worker's own thread.
+ */
+export type ContainedKind = 'pdf' | 'docx' | 'html' | 'markdown';
+
+/** The bytes (PDF, DOCX) or the decoded text (HTML, Markdown) to read. */
+export type ContainedInput = { kind: 'pdf' | 'docx'; bytes: Buffer } | { kind: 'html' | 'markdown'; text: string };
+
+export interface ReadLimits {
+  /** The reading thread's heap (DOCUMENT_READ_MEMORY), in MiB. */
+  heapMiB: number;
+  /** How long a read may take (DOCUMENT_READ_TIMEOUT), in ms. */
+  timeoutMs: number;
+}
 
 export interface ContainedText {
+  /** Normalized (see normalizeText). */
   text: string;
   pageCount?: number;
 }
 
-/** What the reader thread posts back. */
-export type ReaderReply = { ok: true; text: string; pageCount?: number } | { ok: false; message: string; code: string | undefined; retryable: boolean };
+/** What the reader thread posts back: the text, or why the document cannot be read (no retry can change that). */
+export type ReaderReply = { ok: true; text: string; pageCount?: number } | { ok: false; message: string; code: string };
 
-const KIND_NAMES: Record<ContainedKind, string> = { pdf: 'the PDF', docx: 'the Word document' };
+export const KIND_NAMES: Record<ContainedKind, string> = { pdf: 'the PDF', docx: 'the Word document', html: 'the HTML', markdown: 'the Markdown' };
+
+/**
+ * Documents read at once by one worker process: each read takes a core while it runs and up to its
+ * heap limit, so a worker's memory stays bounded (its own + 2 × DOCUMENT_READ_MEMORY) however many
+ * document jobs it holds. The others wait their turn, their leases renewed meanwhile.
+ */
+export const MAX_READERS = 2;
+
+let reading = 0;
+const waiting: Array<() => void> = [];
+
+/** Resolves once a reader may start (at once if fewer than MAX_READERS run); rejects when `signal` aborts first. */
+function readerTurn(signal: AbortSignal): Promise<void> {
+  if (reading < MAX_READERS) {
+    reading += 1;
+    return Promise.resolve();
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      waiting.splice(waiting.indexOf(start), 1);
+      reject(signal.reason);
+    };
+    const start = () => {
+      signal.removeEventListener('abort', onAbort);
+      reading += 1;
+      resolve();
+    };
+    waiting.push(start);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function readerDone(): void {
+  reading -= 1;
+  waiting.shift()?.();
+}
 
 /** The thread's script: beside this file in dist/; run from the sources (the tests), the build's copy. */
 function readerScript(): URL {
@@ -23,43 +74,57 @@ function readerScript(): URL {
 }
 
 /**
- * Reads a PDF's or DOCX's text in a thread with a heap of its own (`heapMiB`,
- * DOCUMENT_READ_MEMORY). Parsing them
- * is CPU work that holds the event loop, and a small crafted file (a 1.4 MB PDF whose stream
- * unpacks to 420 MB) keeps it busy for minutes and takes gigabytes: in the worker's own thread no
- * lease is renewed, no health probe answered and no other job runs meanwhile. Here the worker goes
- * on; a document that needs more memory fails without retries, and the job's signal (a cancel, its
- * timeout) ends the thread.
+ * Reads a document's text in a thread with a heap of its own, within a time limit. Reading is CPU
+ * work that holds its thread: in the worker's own, a small crafted file (a 1.4 MB PDF whose
+ * stream unpacks to 420 MB) kept it busy for minutes and took gigabytes, with no lease renewed,
+ * no health probe answered and no other job run meanwhile. Here the worker goes on; a document
+ * that needs more memory or time fails without retries, and the job's signal (a cancel, its
+ * timeout) ends the thread. At most MAX_READERS read at once.
  */
-export function readContained(kind: ContainedKind, bytes: Buffer, signal: AbortSignal, heapMiB: number): Promise<ContainedText> {
+export async function readContained(input: ContainedInput, signal: AbortSignal, limits: ReadLimits): Promise<ContainedText> {
   signal.throwIfAborted();
+  await readerTurn(signal);
+  try {
+    return await readInThread(input, signal, limits);
+  } finally {
+    readerDone();
+  }
+}
+
+function readInThread(input: ContainedInput, signal: AbortSignal, limits: ReadLimits): Promise<ContainedText> {
+  const name = KIND_NAMES[input.kind];
   return new Promise((resolve, reject) => {
-    const thread = new Worker(readerScript(), { workerData: { kind, bytes }, resourceLimits: { maxOldGenerationSizeMb: heapMiB } });
+    const thread = new Worker(readerScript(), { workerData: input, resourceLimits: { maxOldGenerationSizeMb: limits.heapMiB } });
     let settled = false;
     const settle = (outcome: () => void) => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       outcome();
       void thread.terminate();
     };
+    const timer = setTimeout(
+      () => settle(() => reject(new NonRetryableError(`reading ${name} took longer than ${limits.timeoutMs} ms (DOCUMENT_READ_TIMEOUT); it is built to be costly to read, or needs a larger limit`, 'DOCUMENT_TOO_SLOW'))),
+      limits.timeoutMs,
+    );
     const onAbort = () => settle(() => reject(signal.reason));
     signal.addEventListener('abort', onAbort, { once: true });
     thread.once('message', (reply: ReaderReply) =>
       settle(() => {
         if (reply.ok) resolve(reply.pageCount === undefined ? { text: reply.text } : { text: reply.text, pageCount: reply.pageCount });
-        else reject(reply.retryable ? new Error(reply.message) : new NonRetryableError(reply.message, reply.code));
+        else reject(new NonRetryableError(reply.message, reply.code));
       }),
     );
     thread.once('error', (error: Error & { code?: string }) =>
       settle(() =>
         reject(
           error.code === 'ERR_WORKER_OUT_OF_MEMORY'
-            ? new NonRetryableError(`${KIND_NAMES[kind]} needs more than ${heapMiB} MiB of memory to read (DOCUMENT_READ_MEMORY; its streams unpack to far more than its size?)`, 'DOCUMENT_TOO_LARGE')
+            ? new NonRetryableError(`${name} needs more than ${limits.heapMiB} MiB of memory to read (DOCUMENT_READ_MEMORY; its streams unpack to far more than its size?)`, 'DOCUMENT_TOO_LARGE')
             : error,
         ),
       ),
     );
-    thread.once('exit', (code) => settle(() => reject(new Error(`the thread reading ${KIND_NAMES[kind]} stopped (exit code ${code}) before it answered`))));
+    thread.once('exit', (code) => settle(() => reject(new Error(`the thread reading ${name} stopped (exit code ${code}) before it answered`))));
   });
 }

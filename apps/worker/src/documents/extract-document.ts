@@ -3,9 +3,7 @@ import { claimedBinaryKind } from './claimed-type.js';
 import { detectDocumentType } from './detect-type.js';
 import { DOCUMENT_KIND_NAMES, DOCUMENT_TYPES } from './document-types.js';
 import type { DocumentKind } from './document-types.js';
-import { readContained } from './contained-read.js';
-import { htmlText } from './html-text.js';
-import { markdownText } from './markdown-text.js';
+import { readContained, type ContainedText, type ReadLimits } from './contained-read.js';
 import { normalizeText } from './normalize-text.js';
 
 export interface ExtractedDocument {
@@ -23,10 +21,10 @@ export interface DocumentClaim {
 }
 
 /**
- * The text of a document in any supported format; anything else is an UNSUPPORTED_DOCUMENT. A PDF
- * or DOCX is read in a thread whose heap is `readHeapMiB` (see readContained).
+ * The text of a document in any supported format; anything else is an UNSUPPORTED_DOCUMENT. Every
+ * format but plain text is read in a thread of its own, within `limits` (see readContained).
  */
-export async function extractDocument(bytes: Buffer, claim: DocumentClaim, signal: AbortSignal, readHeapMiB: number): Promise<ExtractedDocument> {
+export async function extractDocument(bytes: Buffer, claim: DocumentClaim, signal: AbortSignal, limits: ReadLimits): Promise<ExtractedDocument> {
   const detection = detectDocumentType(bytes, claim.filename);
   const claimed = claimedBinaryKind(claim.filename, claim.contentType);
   const uploadedAs = `"${claim.filename}" (${claim.contentType})`;
@@ -40,28 +38,22 @@ export async function extractDocument(bytes: Buffer, claim: DocumentClaim, signa
     );
   }
 
-  let text: string;
-  let pageCount: number | undefined;
+  let read: ContainedText;
   switch (detection.kind) {
     case 'pdf':
-      ({ text, pageCount } = await readContained('pdf', bytes, signal, readHeapMiB));
-      break;
     case 'docx':
-      ({ text } = await readContained('docx', bytes, signal, readHeapMiB));
+      read = await readContained({ kind: detection.kind, bytes }, signal, limits);
       break;
     case 'html':
-      text = htmlText(detection.text);
-      break;
     case 'markdown':
-      text = markdownText(detection.text);
+      read = await readContained({ kind: detection.kind, text: detection.text }, signal, limits);
       break;
     case 'text':
-      text = detection.text;
+      read = { text: normalizeText(detection.text) };
       break;
   }
-  text = normalizeText(text);
-  if (!text) throw emptyDocument(uploadedAs, detection.kind);
-  return { text, detectedType: DOCUMENT_TYPES[detection.kind], ...(pageCount === undefined ? {} : { pageCount }) };
+  if (!read.text) throw emptyDocument(uploadedAs, detection.kind);
+  return { text: read.text, detectedType: DOCUMENT_TYPES[detection.kind], ...(read.pageCount === undefined ? {} : { pageCount: read.pageCount }) };
 }
 
 function emptyDocument(uploadedAs: string, kind: DocumentKind): NonRetryableError {

@@ -6,8 +6,9 @@ import type { Processor } from './processor.js';
 /**
  * The `extract` stage: the document's text. The format is detected from the bytes (PDF, DOCX,
  * HTML, Markdown, plain text); a document that is none of them, or not what its name or content
- * type claims, fails with UNSUPPORTED_DOCUMENT (EMPTY_DOCUMENT when there is no text at all). A PDF
- * or DOCX that needs more than `readMemory` bytes of heap to read fails with DOCUMENT_TOO_LARGE.
+ * type claims, fails with UNSUPPORTED_DOCUMENT (EMPTY_DOCUMENT when there is no text at all). A
+ * document whose reading needs more heap than `limits.memory` bytes fails with DOCUMENT_TOO_LARGE,
+ * more time than `limits.timeoutMs` with DOCUMENT_TOO_SLOW.
  *
  * Output:
  *   detected_type  MIME type of the format found in the bytes
@@ -26,10 +27,10 @@ export interface ExtractOutput {
   text: string;
 }
 
-export const createExtract = (readMemory: number): Processor => async (payload, { document, signal }) => {
+export const createExtract = (limits: { memory: number; timeoutMs: number }): Processor => async (payload, { document, signal }) => {
   const { filename, content_type } = payload as DocumentPayload;
-  const readHeapMiB = Math.ceil(readMemory / (1024 * 1024));
-  const { text, detectedType, pageCount } = await extractDocument(await document(), { filename, contentType: content_type }, signal, readHeapMiB);
+  const readLimits = { heapMiB: Math.ceil(limits.memory / (1024 * 1024)), timeoutMs: limits.timeoutMs };
+  const { text, detectedType, pageCount } = await extractDocument(await document(), { filename, contentType: content_type }, signal, readLimits);
   const output: ExtractOutput = {
     detected_type: detectedType,
     claimed_type: content_type,

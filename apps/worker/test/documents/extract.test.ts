@@ -6,8 +6,8 @@ import { NonRetryableError } from '../../src/processors/non-retryable-error.js';
 import { buildDocx, buildExpandingPdf, buildPdf, buildZip, documentPayload, fixture, stageHelpers } from './build-documents.js';
 
 const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
-// The default DOCUMENT_READ_MEMORY.
-const extract = createExtract(512 * 1024 * 1024);
+// The default DOCUMENT_READ_MEMORY and DOCUMENT_READ_TIMEOUT.
+const extract = createExtract({ memory: 256 * 1024 * 1024, timeoutMs: 120_000 });
 
 async function extractFrom(filename: string, contentType: string, bytes: Buffer): Promise<ExtractOutput> {
   return (await extract(documentPayload(filename, contentType, bytes), stageHelpers({ bytes }))) as ExtractOutput;
@@ -149,7 +149,7 @@ describe('extract', () => {
   test('a PDF that needs more than DOCUMENT_READ_MEMORY to read fails as DOCUMENT_TOO_LARGE, and the event loop stays free meanwhile', async () => {
     const pdf = buildExpandingPdf(60 * 1024 * 1024);
     expect(pdf.length).toBeLessThan(1024 * 1024);
-    const small = createExtract(32 * 1024 * 1024);
+    const small = createExtract({ memory: 32 * 1024 * 1024, timeoutMs: 120_000 });
     // Timers keep firing while the document is read: leases are renewed, probes answered.
     let last = performance.now();
     let longestGap = 0;
@@ -165,6 +165,49 @@ describe('extract', () => {
     expect(error).toBeInstanceOf(NonRetryableError);
     expect(error).toMatchObject({ code: 'DOCUMENT_TOO_LARGE', message: 'the PDF needs more than 32 MiB of memory to read (DOCUMENT_READ_MEMORY; its streams unpack to far more than its size?)' });
     expect(longestGap).toBeLessThan(500);
+  });
+
+  test('Markdown built to take its parser quadratic time fails as DOCUMENT_TOO_SLOW after DOCUMENT_READ_TIMEOUT, and the event loop stays free meanwhile', async () => {
+    // 200 kB of `_a` took marked 13 s.
+    const markdown = Buffer.from('_a'.repeat(100_000));
+    const quick = createExtract({ memory: 256 * 1024 * 1024, timeoutMs: 1_000 });
+    let ticks = 0;
+    const ticker = setInterval(() => (ticks += 1), 10);
+    const started = performance.now();
+    const error = await quick(documentPayload('slow.md', 'text/markdown', markdown), stageHelpers({ bytes: markdown })).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    clearInterval(ticker);
+    const elapsed = performance.now() - started;
+    expect(error).toMatchObject({ code: 'DOCUMENT_TOO_SLOW', message: 'reading the Markdown took longer than 1000 ms (DOCUMENT_READ_TIMEOUT); it is built to be costly to read, or needs a larger limit' });
+    expect(elapsed).toBeLessThan(3_000);
+    expect(ticks).toBeGreaterThan(elapsed / 10 / 4);
+  });
+
+  test('at most two documents are read at once; a third waits its turn, and a job cancelled while waiting stops at once', async () => {
+    const markdown = Buffer.from('_a'.repeat(100_000));
+    const quick = createExtract({ memory: 256 * 1024 * 1024, timeoutMs: 800 });
+    const started = performance.now();
+    const read = (signal?: AbortSignal) =>
+      quick(documentPayload('slow.md', 'text/markdown', markdown), stageHelpers({ bytes: markdown, ...(signal ? { signal } : {}) })).then(
+        () => 'read',
+        (error: Error & { code?: string }) => ({ code: error.code ?? error.message, at: performance.now() - started }),
+      );
+    const cancelled = new AbortController();
+    const reads = [read(), read(), read(cancelled.signal), read()];
+    setTimeout(() => cancelled.abort(new Error('job cancelled')), 200);
+    const [first, second, third, fourth] = (await Promise.all(reads)) as Array<{ code: string; at: number }>;
+    expect([first!.code, second!.code, third!.code, fourth!.code]).toEqual(['DOCUMENT_TOO_SLOW', 'DOCUMENT_TOO_SLOW', 'job cancelled', 'DOCUMENT_TOO_SLOW']);
+    expect(third!.at).toBeLessThan(700);
+    // The fourth started when one of the first two ended.
+    expect(fourth!.at).toBeGreaterThan(Math.min(first!.at, second!.at) + 700);
+  });
+
+  test('Markdown nested deeper than its parser can follow fails as UNSUPPORTED_DOCUMENT, saying why', async () => {
+    const error = await extractionError('deep.md', 'text/markdown', Buffer.from('> '.repeat(50_000)));
+    expect(error.code).toBe('UNSUPPORTED_DOCUMENT');
+    expect(error.message).toBe('the Markdown cannot be read: Maximum call stack size exceeded');
   });
 
   test('a job aborted while its PDF is read stops at once', async () => {
