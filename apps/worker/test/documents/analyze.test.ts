@@ -2,6 +2,8 @@ import { describe, expect, test } from 'vitest';
 import type { AnalyzeOutput } from '../../src/processors/analyze.js';
 import { analyze } from '../../src/processors/analyze.js';
 import { NonRetryableError } from '../../src/processors/non-retryable-error.js';
+import { WINK_CHUNK_CHARACTERS } from '../../src/nlp/wink.js';
+import { chunksOf } from '../../src/text/chunk-text.js';
 import { documentPayload, stageHelpers } from './build-documents.js';
 import { FRENCH_TEXT, GERMAN_TEXT, GLOWING_REVIEW, QUEUE_ARTICLE, SCATHING_REVIEW } from './texts.js';
 
@@ -87,6 +89,18 @@ describe('analyze', () => {
     const output = await analyzed(long);
     expect(output.keywords[0]).toMatchObject({ term: 'task', count: 2000 });
     expect(output.entities.find((entity) => entity.text === 'London')).toMatchObject({ count: 400 });
+  });
+
+  test('100 kB of URL-like characters without a space is analyzed in seconds, its runs cut for the model (it took six minutes)', async () => {
+    const text = `See ${'http://a.b/'.repeat(10_000)} and https://example.com/docs.`;
+    const pieces = chunksOf(text, WINK_CHUNK_CHARACTERS);
+    expect(pieces.every((piece) => !/\S{257,}/u.test(piece))).toBe(true);
+    expect(pieces.join('').replace(/\s/g, '')).toBe(text.replace(/\s/g, ''));
+    const started = performance.now();
+    const output = await analyzed(text);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    // The real URL after the run is still found.
+    expect(output.entities).toContainEqual(expect.objectContaining({ text: expect.stringMatching(/^https:\/\/example\.com\/docs/), type: 'URL' }));
   });
 
   test('an aborted job stops between pieces', async () => {
