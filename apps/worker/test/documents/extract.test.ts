@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import type { ExtractOutput } from '../../src/processors/extract.js';
+import { readerThreadsStarted } from '../../src/documents/contained-read.js';
 import { createExtract } from '../../src/processors/extract.js';
 import { NonRetryableError } from '../../src/processors/non-retryable-error.js';
 import { buildDocx, buildExpandingPdf, buildPdf, buildZip, documentPayload, fixture, stageHelpers } from './build-documents.js';
@@ -202,6 +203,20 @@ describe('extract', () => {
     expect(third!.at).toBeLessThan(700);
     // The fourth started when one of the first two ended.
     expect(fourth!.at).toBeGreaterThan(Math.min(first!.at, second!.at) + 700);
+  });
+
+  test('a reader thread that answered reads the next document; one that ran out of time is ended', async () => {
+    const pdf = buildPdf([['Read in a kept thread.']]);
+    const before = readerThreadsStarted();
+    for (let i = 0; i < 3; i += 1) expect((await extractFrom('kept.pdf', 'application/pdf', pdf)).text).toBe('Read in a kept thread.');
+    expect(readerThreadsStarted() - before).toBeLessThanOrEqual(1);
+    const slow = Buffer.from('_a'.repeat(100_000));
+    const quick = createExtract({ memory: 256 * 1024 * 1024, timeoutMs: 500 });
+    await expect(quick(documentPayload('slow.md', 'text/markdown', slow), stageHelpers({ bytes: slow }))).rejects.toMatchObject({ code: 'DOCUMENT_TOO_SLOW' });
+    const afterSlow = readerThreadsStarted();
+    // Kept threads are per heap limit: read with the same limit as the one that was ended.
+    expect(await quick(documentPayload('kept.pdf', 'application/pdf', pdf), stageHelpers({ bytes: pdf }))).toMatchObject({ text: 'Read in a kept thread.' });
+    expect(readerThreadsStarted()).toBe(afterSlow + 1);
   });
 
   test('Markdown nested deeper than its parser can follow fails as UNSUPPORTED_DOCUMENT, saying why', async () => {
