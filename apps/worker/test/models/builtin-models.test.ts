@@ -86,4 +86,13 @@ describe('built-in models', () => {
       expect(error).toMatchObject({ code: 'INVALID_PARAMS', message: expect.stringContaining(`model "${model}" needs a non-empty "prompt"`) });
     }
   });
+
+  test('echo fails as asked by params.fail ("always" or a number of attempts), and refuses any other value as INVALID_PARAMS', async () => {
+    await expect(run('echo', 'x', { fail: 'always' })).rejects.toThrow('echo was asked to fail (params.fail = "always", attempt 1)');
+    await expect(run('echo', 'x', { fail: 1 })).rejects.toThrow('attempt 1');
+    expect(await run('echo', 'x', { fail: 0 })).toEqual({ model: 'echo', text: 'x' });
+    for (const fail of [true, 'yes', -1, 1.5, null]) {
+      await expect(run('echo', 'x', { fail })).rejects.toMatchObject({ code: 'INVALID_PARAMS', message: `params.fail must be "always" or a number of attempts, got ${JSON.stringify(fail)}` });
+    }
+  });
 });

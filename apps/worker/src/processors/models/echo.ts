@@ -17,6 +17,9 @@ export const echo: Model = async (request, helpers) => {
   }
   if (sleepMs > 0) await sleep(sleepMs, undefined, { signal: helpers.signal });
   const fail = params['fail'];
+  if (fail !== undefined && fail !== 'always' && !(Number.isInteger(fail) && (fail as number) >= 0)) {
+    throw new NonRetryableError(`params.fail must be "always" or a number of attempts, got ${JSON.stringify(fail)}`, 'INVALID_PARAMS');
+  }
   if (fail === 'always' || (typeof fail === 'number' && job.attempt <= fail)) {
     throw new Error(`echo was asked to fail (params.fail = ${JSON.stringify(fail)}, attempt ${job.attempt})`);
   }
