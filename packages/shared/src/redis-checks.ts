@@ -84,6 +84,11 @@ function whenClusterReady(redis: Cluster): Promise<void> {
   });
 }
 
+/** Every node that holds queues: the one Redis, or on a cluster each primary. */
+function primariesOf(redis: RedisClient): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
 /**
  * The refusal for a Redis whose INFO gives this `redis_version`, or undefined when it is 7.0 or
  * newer. The scripts use what 7.0 added: on an older Redis the API would store jobs whose workers
@@ -91,8 +96,8 @@ function whenClusterReady(redis: Cluster): Promise<void> {
  * is not refused.
  */
 export function redisVersionRefusal(version: string): UnusableRedisError | undefined {
-  const parts = /^(\d+)\.(\d+)/.exec(version);
-  if (!parts || Number(parts[1]) >= 7) return undefined;
+  const major = /^(\d+)\.\d/.exec(version)?.[1];
+  if (major === undefined || Number(major) >= 7) return undefined;
   return new UnusableRedisError(
     'REDIS_TOO_OLD',
     `Redis ${version} is older than 7.0, which Conveyor needs: its scripts use what 7.0 added (EXPIRE with NX, the deleted entries XAUTOCLAIM reports, a consumer group's lag). Point REDIS_URL at Redis 7.0 or newer.`,
@@ -101,10 +106,9 @@ export function redisVersionRefusal(version: string): UnusableRedisError | undef
 
 /** Stops on a Redis older than 7.0 (on a cluster, any primary). Without INFO permission there is nothing to check. */
 async function checkVersion(redis: RedisClient, logger: { warn(message: string): void }): Promise<void> {
-  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
   let infos: string[];
   try {
-    infos = await Promise.all(nodes.map((node) => node.info('server')));
+    infos = await Promise.all(primariesOf(redis).map((node) => node.info('server')));
   } catch (error) {
     logger.warn(`could not read the Redis version (${(error as Error).message}); Conveyor needs Redis 7.0 or newer`);
     return;
@@ -125,8 +129,7 @@ async function checkEvictionPolicy(redis: RedisClient, logger: { warn(message: s
   let policy: string | undefined;
   try {
     // On a cluster every primary holds some queues: any one of them evicting loses jobs.
-    const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
-    const policies = await Promise.all(nodes.map(async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1]));
+    const policies = await Promise.all(primariesOf(redis).map(async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1]));
     policy = policies.find((each) => each !== undefined && each !== 'noeviction');
   } catch (error) {
     logger.warn(`could not read maxmemory-policy (${(error as Error).message}); make sure it is noeviction, or Redis may delete jobs under memory pressure`);

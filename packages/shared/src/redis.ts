@@ -103,8 +103,9 @@ export function createRedis(url: string, options: ConnectionOptions): RedisClien
 
 /**
  * The first seed node, credentials and TLS of a cluster client come from the URL (its database
- * must be 0: config checks), more seed nodes from `options.seeds`. With TLS every node's certificate is checked against the URL's host name:
- * clusters announce their nodes by IP address (managed ones too) while certificates name hosts.
+ * must be 0: config checks), more seed nodes from `options.seeds`. With TLS every node's
+ * certificate is checked against the URL's host name: clusters announce their nodes by IP address
+ * (managed ones too) while certificates name hosts.
  */
 function connectCluster(url: string, settings: RedisOptions, options: ConnectionOptions): Cluster {
   const parsed = new URL(url);

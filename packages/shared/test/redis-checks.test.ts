@@ -1,6 +1,5 @@
-import { RedisServer } from '@conveyor/testing';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { redisTest } from '@conveyor/testing';
+import { describe, expect, test } from 'vitest';
 import { checkRedisSetup, redisVersionRefusal, UnusableRedisError } from '../src/index.js';
 
 // No Redis older than 7.0 can be installed here, so the refusal is checked on the versions INFO
@@ -21,20 +20,8 @@ describe('the Redis version', () => {
   });
 });
 
-describe.skipIf(!RedisServer.available())('checkRedisSetup on this machine\'s Redis', () => {
-  let server: RedisServer;
-  let redis: Redis;
-
-  beforeAll(async () => {
-    server = await RedisServer.start();
-    redis = new Redis(server.url);
-  });
-  afterAll(async () => {
-    redis.disconnect();
-    await server.stop();
-  });
-
-  test('passes without a warning', async () => {
+describe("checkRedisSetup on this machine's Redis", () => {
+  redisTest('passes without a warning', async ({ redis }) => {
     const version = /^redis_version:(\S+)/m.exec(await redis.info('server'))?.[1];
     expect(Number(version?.split('.')[0])).toBeGreaterThanOrEqual(7);
     const warnings: string[] = [];

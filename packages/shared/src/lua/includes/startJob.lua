@@ -9,10 +9,12 @@
 -- costs Redis a little to send, and a take sends hundreds):
 --   '<job ID> <lane> <entry ID> <attempt> <max attempts> <timeout ms or -> <created at> <queued at>
 --    <bytes of backoff> <bytes of input> <backoff><input><payload>'
--- backoff (JSON) and input (the previous stage's output) are '' when the job has none; the payload
--- is the rest of the line. Nothing before the lengths can hold a space.
+-- backoff (JSON; false or nil when the job has none) and input (the previous stage's output, ''
+-- for none) come before the payload, which is the rest of the line. Nothing before the lengths
+-- can hold a space.
 local function jobLine(jobId, lane, entryId, attempt, maxAttempts, payload, input, timeoutMs, backoff, createdAt, queuedAt)
   local timeout = (timeoutMs and timeoutMs ~= '') and timeoutMs or '-'
+  backoff = backoff or ''
   return jobId .. ' ' .. lane .. ' ' .. entryId .. ' ' .. attempt .. ' ' .. maxAttempts .. ' ' .. timeout .. ' ' .. (createdAt or '0') ..
     ' ' .. (queuedAt or '0') .. ' ' .. #backoff .. ' ' .. #input .. ' ' .. backoff .. input .. (payload or '')
 end
@@ -60,7 +62,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
     markActive(ctx, activeField, runningLine(jobId, ctx.nowText, ctx.consumer, opts, payload), jobId, 1, now)
     local maxAttempts, timeoutMs, backoff = optionsOf(opts)
     local createdAt = string.match(entryId, '^(%d+)')
-    return jobLine(jobId, lane, entryId, 1, maxAttempts or ctx.defaultMaxAttempts, payload, '', timeoutMs, backoff or '', createdAt, createdAt)
+    return jobLine(jobId, lane, entryId, 1, maxAttempts or ctx.defaultMaxAttempts, payload, '', timeoutMs, backoff, createdAt, createdAt)
   end
 
   local map = fieldsToMap(fields)
@@ -139,7 +141,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
   if ctx.previousStage ~= '' then
     input = rcall('HGET', jobKey, 'out:' .. ctx.previousStage) or ''
   end
-  return jobLine(jobId, lane, entryId, attempts, limit, payload, input, timeoutMs, backoff or '', createdAt, queuedAt or createdAt)
+  return jobLine(jobId, lane, entryId, attempts, limit, payload, input, timeoutMs, backoff, createdAt, queuedAt or createdAt)
 end
 
 -- Collects the index writes of the jobs started from here on; finishStarts writes them.
