@@ -4,14 +4,13 @@ import { Worker } from 'node:worker_threads';
 import { NonRetryableError } from '../processors/non-retryable-error.js';
 
 /**
- * Formats whose reading can cost far more than their size: a PDF's Flate streams and a DOCX's
- * ZIP unpack, and Markdown and HTML parsers have inputs that take them quadratic time (400 kB of
- * `_a` held marked for 145 s). Plain text is read in the worker's own thread.
+ * A document to read in a thread: the bytes (PDF, DOCX) or the decoded text (HTML, Markdown).
+ * Reading these can cost far more than their size: a PDF's Flate streams and a DOCX's ZIP unpack,
+ * and Markdown and HTML parsers have inputs that take them quadratic time (400 kB of `_a` held
+ * marked for 145 s). Plain text is read in the worker's own thread.
  */
-export type ContainedKind = 'pdf' | 'docx' | 'html' | 'markdown';
-
-/** The bytes (PDF, DOCX) or the decoded text (HTML, Markdown) to read. */
 export type ContainedInput = { kind: 'pdf' | 'docx'; bytes: Buffer } | { kind: 'html' | 'markdown'; text: string };
+export type ContainedKind = ContainedInput['kind'];
 
 export interface ReadLimits {
   /** The reading thread's heap (DOCUMENT_READ_MEMORY), in MiB. */
