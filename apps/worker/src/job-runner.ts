@@ -1,4 +1,5 @@
-import { failAttempt, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
+import { failAttempt, isConnectionError, isRefusedForNow, outcomeUnknown, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffOf, retryDelay } from './backoff.js';
 import { CompletionBatcher, type TakeAlong } from './completion-batcher.js';
 import { HeldJob, JobStopped } from './held-job.js';
@@ -6,6 +7,9 @@ import { JobHelpers, parseJson } from './job-helpers.js';
 import { NonRetryableError } from './processors/non-retryable-error.js';
 import type { Processor } from './processors/processor.js';
 import { attemptPolicy, type ServedStage, type WorkerContext } from './worker-context.js';
+
+/** Most time between two tries to record an attempt's end while Redis refuses it for now. */
+const MAX_RECORD_RETRY_MS = 2_000;
 
 /**
  * Runs one attempt of one stage: the stage's processor, then the complete or fail script.
@@ -74,7 +78,9 @@ export class JobRunner {
       return;
     }
     try {
-      const outcome = await this.#completions.complete({ job, output, nextStage: served.next });
+      const recorded = await this.#untilRecorded(held, 'completion', logger, () => this.#completions.complete({ job, output, nextStage: served.next }));
+      if (!recorded) return;
+      const { value: outcome, unanswered } = recorded;
       const done = outcome === 'completed' || outcome === 'advanced';
       this.#measure(held, done ? 'completed' : 'refused');
       if (done) this.ctx.metrics.completed.inc({ queue: job.queue, stage: job.stage });
@@ -82,11 +88,41 @@ export class JobRunner {
         if (logTransitions) logger()[transitions]({ ms: Date.now() - held.startedAt }, 'job completed');
       } else if (outcome === 'advanced') {
         if (logTransitions) logger()[transitions]({ ms: Date.now() - held.startedAt, next_stage: served.next }, 'stage completed');
+      } else if (unanswered) {
+        logger().info({ outcome }, 'completion refused when sent again after a try Redis did not answer: that try was most likely recorded');
       } else {
         logger().warn({ outcome }, 'completion refused: this attempt is no longer current (lease lost or job cancelled); its result is dropped');
       }
     } catch (error) {
       logger().error({ err: error }, 'could not record the completion; the entry stays pending and runs again once its lease lapses');
+    }
+  }
+
+  /**
+   * Sends `record` (a completion or a failure) until Redis takes it. While Redis refuses it for
+   * now (out of memory, loading, read-only during a failover) or the connection fails, the worker
+   * keeps the job, and renews its lease, and sends the same call again, 100 ms apart doubling to
+   * 2 s: what the attempt finished is not thrown away to be run again. Sending again is safe:
+   * the scripts are fenced on the attempt, so a call that went through unanswered is refused the
+   * second time, not applied twice (`unanswered` says a try may have gone through so).
+   * Undefined when the job was stopped meanwhile (lease lost, cancelled, shutdown); other errors
+   * are thrown.
+   */
+  async #untilRecorded<T>(held: HeldJob, what: string, logger: () => Logger, record: () => Promise<T>): Promise<{ value: T; unanswered: boolean } | undefined> {
+    let unanswered = false;
+    for (let tries = 1; ; tries++) {
+      try {
+        return { value: await record(), unanswered };
+      } catch (error) {
+        if (!isRefusedForNow(error) && !isConnectionError(error)) throw error;
+        unanswered ||= outcomeUnknown(error);
+        if (tries === 1) logger().warn({ err: error.message }, `Redis did not take the ${what}; keeping the job and sending it again until Redis does`);
+        await sleep(Math.min(MAX_RECORD_RETRY_MS, 100 * 2 ** (tries - 1)));
+        if (held.stopped) {
+          logger().warn({ reason: held.stopped.reason, tries }, `the attempt was stopped before Redis took its ${what} (${held.stopped.message})`);
+          return undefined;
+        }
+      }
     }
   }
 
@@ -125,7 +161,11 @@ export class JobRunner {
     const delay = retryable ? retryDelay(backoff, job.attempt) : undefined;
     const { defaultMaxAttempts, retentionSeconds } = attemptPolicy(this.ctx, job.queue);
     try {
-      const outcome = await failAttempt(this.ctx.redis, this.ctx.keysOf(job.queue), job, failure, delay, defaultMaxAttempts, retentionSeconds);
+      const recorded = await this.#untilRecorded(held, 'failure', () => logger, () =>
+        failAttempt(this.ctx.redis, this.ctx.keysOf(job.queue), job, failure, delay, defaultMaxAttempts, retentionSeconds),
+      );
+      if (!recorded) return;
+      const outcome = recorded.value;
       const labels = { queue: job.queue, stage: job.stage };
       this.#measure(held, outcome === 'retrying' || outcome === 'dead' ? 'failed' : 'refused');
       if (outcome === 'retrying' || outcome === 'dead') this.ctx.metrics.failed.inc(labels);
@@ -133,6 +173,7 @@ export class JobRunner {
       if (outcome === 'dead') this.ctx.metrics.dead.inc(labels);
       if (outcome === 'retrying') logger.warn({ err: failure.message, retry_in_ms: delay }, 'job failed; retrying');
       else if (outcome === 'dead') logger.error({ err: failure.message, code: failure.code }, 'job dead-lettered');
+      else if (recorded.unanswered) logger.info({ outcome }, 'failure refused when sent again after a try Redis did not answer: that try was most likely recorded');
       else logger.warn({ outcome }, 'failure not recorded: this attempt is no longer current');
     } catch (reportError) {
       logger.error({ err: reportError }, 'could not record the failure; the entry stays pending and runs again once its lease lapses');

@@ -6,6 +6,7 @@ export * from './partitions.js';
 export * from './models.js';
 export * from './redis.js';
 export * from './redis-checks.js';
+export * from './redis-errors.js';
 export * from './groups.js';
 export * from './logger.js';
 export * from './schemas/job-options.js';

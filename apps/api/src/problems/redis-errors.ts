@@ -1,3 +1,4 @@
+import { isConnectionError, isRefusedForNow, outcomeUnknown } from '@conveyor/shared';
 import { ProblemError } from './problem-error.js';
 
 /**
@@ -8,18 +9,15 @@ import { ProblemError } from './problem-error.js';
  * What the 503 may promise depends on where the command got to. Refused before it was sent (no
  * connection) or refused by Redis (a reply such as LOADING or OOM): nothing was written. Sent but
  * unanswered (a timeout, or the connection lost while it was out): Redis may still run it, so the
- * answer says the outcome is not known instead of claiming nothing was written. On Redis Cluster,
- * a command that went from node to node while its slot had no reachable primary (a failover under
- * way) is taken as unanswered too: one of its tries may have reached a node that then died.
+ * answer says the outcome is not known instead of claiming nothing was written (see outcomeUnknown).
  */
-const transientReply = /^(OOM|LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)\b/;
 const RETRY_AFTER = { 'retry-after': '1' };
 
 /** `readOnly`: the request changes nothing (GET, HEAD), so an unanswered one is simply sent again. */
 export function asRedisUnavailable(error: unknown, readOnly = false): ProblemError | undefined {
   if (!(error instanceof Error)) return undefined;
   if (error.name === 'ReplyError') {
-    if (!transientReply.test(error.message)) return undefined;
+    if (!isRefusedForNow(error)) return undefined;
     const detail = error.message.startsWith('OOM')
       ? 'Redis is out of memory and refuses writes. Nothing was written.'
       : `Redis refused the request for now (${error.message}). Nothing was written.`;
@@ -51,11 +49,6 @@ export function submissionOutcomeUnknown(error: Error, jobIds: readonly string[]
   );
 }
 
-/** Sent but unanswered: a timeout, or a connection lost while the command was out. */
-export function outcomeUnknown(error: unknown): boolean {
-  return error instanceof Error && isConnectionError(error) && !/enableOfflineQueue|Stream isn't writeable|ECONNREFUSED/.test(error.message);
-}
-
 /**
  * What the client is told Redis said. A cluster client's give-up names the node it last tried
  * ("MOVED 14836 10.0.0.7:6379"): internal addresses stay in the logs.
@@ -63,12 +56,4 @@ export function outcomeUnknown(error: unknown): boolean {
 function said(error: Error): string {
   if (/^Too many Cluster redirections/.test(error.message)) return "no node of the Redis Cluster could serve this queue's slot; a failover may be under way";
   return error.message;
-}
-
-function isConnectionError(error: Error): boolean {
-  return (
-    /Stream isn't writeable|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries|enableOfflineQueue|Reached the max retries|Too many Cluster redirections|Cluster is disconnected|None of startup nodes is available/i.test(
-      error.message,
-    ) || ['MaxRetriesPerRequestError', 'AbortError'].includes(error.name)
-  );
 }

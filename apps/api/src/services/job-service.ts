@@ -1,8 +1,8 @@
-import { cancelJob, controlChannel, enqueueJobs, findDeclaredPipeline, findPipeline, firstStage, hasPartition, modelCatalogue, newJobId, PIPELINES, queueNameOf, queueOfJobId, QueueKeys, readJob, retryDeadJob, servedQueuesOf, type ApiConfig, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
+import { cancelJob, controlChannel, enqueueJobs, findDeclaredPipeline, findPipeline, firstStage, hasPartition, modelCatalogue, newJobId, outcomeUnknown, PIPELINES, queueNameOf, queueOfJobId, QueueKeys, readJob, retryDeadJob, servedQueuesOf, type ApiConfig, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { createHash } from 'node:crypto';
 import { ProblemError } from '../problems/problem-error.js';
 import { queueFull } from '../problems/queue-full.js';
-import { outcomeUnknown, submissionOutcomeUnknown } from '../problems/redis-errors.js';
+import { submissionOutcomeUnknown } from '../problems/redis-errors.js';
 import type { CreateJobBody } from '../schemas/create-job.js';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
 import { EnqueueCoalescer } from './enqueue-coalescer.js';

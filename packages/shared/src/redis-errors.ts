@@ -1,0 +1,36 @@
+/**
+ * What a failed Redis command says about whether to send it again, for the API (which answers
+ * 503) and the worker (which keeps what it finished and sends it again).
+ */
+
+/**
+ * Reply errors that mean "not now": the connection is fine, but Redis is out of memory, loading,
+ * read-only after a failover, busy with a script, or its cluster is mid-change. Redis refused the
+ * command, so nothing was written, and the same command may succeed later. A script refused with
+ * OOM wrote nothing either: Redis refuses the first write that needs memory, before any other.
+ */
+const refusedForNow = /^(OOM|LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)\b/;
+
+export function isRefusedForNow(error: unknown): error is Error {
+  return error instanceof Error && error.name === 'ReplyError' && refusedForNow.test(error.message);
+}
+
+/** The connection failed: the command was not sent, or sent and not answered (see outcomeUnknown). */
+export function isConnectionError(error: unknown): error is Error {
+  if (!(error instanceof Error)) return false;
+  return (
+    /Stream isn't writeable|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries|enableOfflineQueue|Reached the max retries|Too many Cluster redirections|Cluster is disconnected|None of startup nodes is available/i.test(
+      error.message,
+    ) || ['MaxRetriesPerRequestError', 'AbortError'].includes(error.name)
+  );
+}
+
+/**
+ * Sent but unanswered: a timeout, or a connection lost while the command was out. Redis may
+ * still run it. On Redis Cluster, a command that went from node to node while its slot had no
+ * reachable primary (a failover under way) is taken as unanswered too: one of its tries may have
+ * reached a node that then died.
+ */
+export function outcomeUnknown(error: unknown): boolean {
+  return isConnectionError(error) && !/enableOfflineQueue|Stream isn't writeable|ECONNREFUSED/.test(error.message);
+}

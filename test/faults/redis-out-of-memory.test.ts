@@ -1,0 +1,104 @@
+import { QueueKeys } from '@conveyor/shared';
+import { RedisServer, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect, test } from 'vitest';
+import { connect, countBy, FAST, pendingAndActive, report, statesOf } from './fault-support.js';
+
+/**
+ * Redis set to `noeviction` (as the README asks) refuses writes with OOM once it is full. Nothing
+ * may be lost or dead-lettered for that: the API answers 503 and writes nothing, workers hold what
+ * they finished until Redis takes it, and once memory is freed every accepted job completes.
+ */
+test('Redis out of memory: submissions get a 503 and write nothing, finished jobs are kept until Redis takes them, and once memory is freed every accepted job completes, none dead', { timeout: 120_000 }, async () => {
+  const server = await RedisServer.start();
+  const prefix = uniquePrefix('oom');
+  let api: ApiProcess | undefined;
+  const workers: WorkerProcess[] = [];
+  const redis = connect(server.url);
+  const post = (path: string, body: object) =>
+    fetch(`${api!.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  try {
+    api = await startApi({ redisUrl: server.url, prefix, env: FAST });
+    workers.push(...(await Promise.all([1, 2].map(() => startWorker({ redisUrl: server.url, prefix, env: { ...FAST, CONCURRENCY: '8' } })))));
+
+    // Running from the start, and failing its first attempt once Redis is full.
+    const failing = await post('/jobs', { model: 'echo', prompt: 'fails once', backoff: { type: 'fixed', delay_ms: 100 }, params: { sleep_ms: 4_000, fail: 1 } });
+    expect(failing.status).toBe(202);
+    const failingId = ((await failing.json()) as { job_id: string }).job_id;
+    await waitFor(async () => ((await (await fetch(`${api!.url}/jobs/${failingId}`)).json()) as { status: string }).status === 'active', 'the failing job to run');
+
+    const accepted: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const response = await post('/jobs', { model: 'echo', prompt: `before ${i}`, params: { sleep_ms: 300 + (i % 5) * 200 } });
+      expect(response.status).toBe(202);
+      accepted.push(((await response.json()) as { job_id: string }).job_id);
+    }
+
+    const stream = new QueueKeys(prefix, 'inference').stream('infer', 'normal');
+    const entriesBefore = await redis.xlen(stream);
+
+    // Full: any write that needs memory is refused from now on.
+    await redis.config('SET', 'maxmemory', '1');
+    const oomStarted = Date.now();
+    const single = await post('/jobs', { model: 'echo', prompt: 'while full' });
+    const singleBody = (await single.json()) as Record<string, unknown>;
+    expect(single.status, JSON.stringify(singleBody)).toBe(503);
+    expect(single.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(single.headers.get('retry-after')).toBe('1');
+    expect(singleBody['detail']).toMatch(/out of memory.*Nothing was written/);
+    const batch = await post('/jobs/batch', { jobs: [{ model: 'echo', prompt: 'a' }, { model: 'echo', prompt: 'b' }] });
+    expect(batch.status).toBe(503);
+    expect(await redis.xlen(stream)).toBe(entriesBefore);
+    // Reads still answer.
+    const read = await fetch(`${api.url}/jobs/${accepted[0]}`);
+    expect(read.status).toBe(200);
+
+    // Full for 6 leases: workers finish what they hold, and keep it until Redis takes it.
+    await sleep(6_000);
+    const during = await statesOf(redis, prefix, accepted);
+    await redis.config('SET', 'maxmemory', '0');
+    const oomMs = Date.now() - oomStarted;
+
+    const states = await waitFor(async () => {
+      const all = await statesOf(redis, prefix, accepted);
+      return all.every((state) => state.status === 'completed' || state.status === 'dead') ? all : undefined;
+    }, 'every accepted job to end', 60_000, 250);
+    report('Redis out of memory', {
+      'jobs accepted before': accepted.length,
+      'Redis full for ms': oomMs,
+      'states while full': countBy(during, (s) => String(s.status)),
+      'states after': countBy(states, (s) => String(s.status)),
+      'attempts per job': countBy(states, (s) => String(s.attempts)),
+      'errors recorded': countBy(states.flatMap((s) => s.errors), (e) => e.code ?? e.message.slice(0, 60)),
+      'job that failed once (its failure recorded after)': failingId,
+    });
+    // What the workers finished while Redis was full was kept and recorded, not run again.
+    expect(countBy(states, (s) => String(s.status))).toEqual({ completed: 300 });
+    expect(countBy(states, (s) => String(s.attempts))).toEqual({ '1': 300 });
+    expect(states.flatMap((s) => s.errors)).toEqual([]);
+    const [failed] = await waitFor(async () => {
+      const [state] = await statesOf(redis, prefix, [failingId]);
+      return state?.status === 'completed' ? [state] : undefined;
+    }, 'the job that failed once to complete');
+    expect(failed!.attempts).toBe(2);
+    expect(failed!.errors.map((e) => e.message)).toEqual([expect.stringContaining('echo was asked to fail')]);
+    // It failed while Redis was full: its failure waited in the worker, not its job in a stream.
+    const failedAt = (failed!.errors[0] as { at: number }).at;
+    expect(failedAt).toBeGreaterThan(oomStarted);
+    expect(failedAt).toBeLessThan(oomStarted + oomMs);
+    const held = workers.flatMap((worker) => worker.logs()).filter((line) => String(line['msg']).startsWith('Redis did not take the'));
+    expect(held.length).toBeGreaterThan(0);
+    expect(held.every((line) => /^OOM/.test(String(line['err'])))).toBe(true);
+    const { pending, active } = await pendingAndActive(redis, prefix);
+    expect(pending).toBe(0);
+    expect(active).toBe(0);
+    expect([api, ...workers].every((process) => process.running)).toBe(true);
+    // And new work is taken again.
+    const after = await post('/jobs', { model: 'echo', prompt: 'after' });
+    expect(after.status).toBe(202);
+  } finally {
+    await Promise.all([api?.stop(), ...workers.map((worker) => worker.stop())]);
+    redis.disconnect();
+    await server.stop();
+  }
+});
