@@ -27,6 +27,12 @@ test('Redis out of memory: submissions get a 503 and write nothing, finished job
     const failingId = ((await failing.json()) as { job_id: string }).job_id;
     await waitFor(async () => ((await (await fetch(`${api!.url}/jobs/${failingId}`)).json()) as { status: string }).status === 'active', 'the failing job to run');
 
+    // Running too, and reporting progress while Redis is full: a report, not the work, so its
+    // refusal must not fail the attempt.
+    const reporting = await post('/jobs', { model: 'echo', prompt: 'reports progress', params: { sleep_ms: 8_000, progress: true } });
+    expect(reporting.status).toBe(202);
+    const reportingId = ((await reporting.json()) as { job_id: string }).job_id;
+
     const accepted: string[] = [];
     for (let i = 0; i < 300; i++) {
       const response = await post('/jobs', { model: 'echo', prompt: `before ${i}`, params: { sleep_ms: 300 + (i % 5) * 200 } });
@@ -86,6 +92,13 @@ test('Redis out of memory: submissions get a 503 and write nothing, finished job
     const failedAt = (failed!.errors[0] as { at: number }).at;
     expect(failedAt).toBeGreaterThan(oomStarted);
     expect(failedAt).toBeLessThan(oomStarted + oomMs);
+    const [reported] = await waitFor(async () => {
+      const [state] = await statesOf(redis, prefix, [reportingId]);
+      return state?.status === 'completed' ? [state] : undefined;
+    }, 'the job that reported progress to complete');
+    expect(reported).toMatchObject({ attempts: 1, errors: [] });
+    const dropped = workers.flatMap((worker) => worker.logs()).filter((line) => line['msg'] === 'progress not recorded: Redis did not take it; the job goes on');
+    expect(dropped.map((line) => [line['job_id'], String(line['err']).slice(0, 3)])).toEqual([[reportingId, 'OOM']]);
     const held = workers.flatMap((worker) => worker.logs()).filter((line) => String(line['msg']).startsWith('Redis did not take the'));
     expect(held.length).toBeGreaterThan(0);
     expect(held.every((line) => /^OOM/.test(String(line['err'])))).toBe(true);

@@ -1,4 +1,4 @@
-import { reportProgress, type Logger } from '@conveyor/shared';
+import { isConnectionError, isRefusedForNow, reportProgress, type Logger } from '@conveyor/shared';
 import type { HeldJob } from './held-job.js';
 import { NonRetryableError } from './processors/non-retryable-error.js';
 import type { JobInfo, ProcessorHelpers } from './processors/processor.js';
@@ -72,7 +72,13 @@ export class JobHelpers implements ProcessorHelpers {
     if (clamped < 100 && now - this.#lastProgress < 100) return;
     this.#lastProgress = now;
     const { job } = this.held;
-    await reportProgress(this.ctx.redis, this.ctx.keysOf(job.queue), job, clamped, message.slice(0, 200));
+    try {
+      await reportProgress(this.ctx.redis, this.ctx.keysOf(job.queue), job, clamped, message.slice(0, 200));
+    } catch (error) {
+      // A report, not the work: Redis refusing it for now (full, failing over) must not fail the attempt.
+      if (!isRefusedForNow(error) && !isConnectionError(error)) throw error;
+      this.jobLogger().warn({ err: error.message, percent: clamped }, 'progress not recorded: Redis did not take it; the job goes on');
+    }
   }
 }
 

@@ -24,7 +24,8 @@ export interface ProcessorHelpers {
   stageOutput(stage: string): Promise<unknown>;
   /**
    * Reports progress, 0 to 100, with a short message: kept in the job record and published as a
-   * `progress` event. Calls closer than 100 ms apart are coalesced, except 100.
+   * `progress` event. Calls closer than 100 ms apart are coalesced, except 100. A report Redis
+   * refuses for now (out of memory, failing over, unreachable) is logged and dropped, not thrown.
    */
   progress(percent: number, message?: string): Promise<void>;
 }

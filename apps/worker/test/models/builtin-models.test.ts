@@ -95,4 +95,14 @@ describe('built-in models', () => {
       await expect(run('echo', 'x', { fail })).rejects.toMatchObject({ code: 'INVALID_PARAMS', message: `params.fail must be "always" or a number of attempts, got ${JSON.stringify(fail)}` });
     }
   });
+
+  test('echo reports progress 50 halfway through sleep_ms when params.progress is true, and refuses a non-boolean as INVALID_PARAMS', async () => {
+    const progress: [number, string][] = [];
+    const request = { model: 'echo', prompt: 'x', params: { sleep_ms: 20, progress: true } };
+    expect(await builtinModels.get('echo')!(request, stageHelpers({ stage: 'infer', progress }))).toEqual({ model: 'echo', text: 'x' });
+    expect(progress).toEqual([[50, 'halfway']]);
+    for (const value of ['yes', 1, null]) {
+      await expect(run('echo', 'x', { progress: value })).rejects.toMatchObject({ code: 'INVALID_PARAMS', message: `params.progress must be true or false, got ${JSON.stringify(value)}` });
+    }
+  });
 });
