@@ -4,12 +4,13 @@
  */
 
 /**
- * Reply errors that mean "not now": the connection is fine, but Redis is out of memory, loading,
- * read-only after a failover, busy with a script, or its cluster is mid-change. Redis refused the
- * command, so nothing was written, and the same command may succeed later. A script refused with
- * OOM wrote nothing either: Redis refuses the first write that needs memory, before any other.
+ * Reply errors that mean "not now": the connection is fine, but Redis is out of memory, cannot
+ * write its RDB snapshot or AOF (MISCONF: a full or failing disk), is loading, read-only after a
+ * failover, busy with a script, or its cluster is mid-change. Redis refused the command, so nothing
+ * was written, and the same command may succeed later. A script refused so wrote nothing either:
+ * Redis refuses its first write, before any other.
  */
-const refusedForNow = /^(OOM|LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)\b/;
+const refusedForNow = /^(OOM|MISCONF|LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS)\b/;
 
 export function isRefusedForNow(error: unknown): error is Error {
   return error instanceof Error && error.name === 'ReplyError' && refusedForNow.test(error.message);

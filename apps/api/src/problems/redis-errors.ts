@@ -3,7 +3,7 @@ import { ProblemError } from './problem-error.js';
 
 /**
  * Redis failures a client can do nothing about but wait: the connection is down or slow,
- * Redis is loading, read-only after a failover, or out of memory. They become a 503 with
+ * Redis is loading, read-only after a failover, out of memory or unable to write to disk. They become a 503 with
  * Retry-After. Any other Redis reply error is a bug and stays a 500.
  *
  * What the 503 may promise depends on where the command got to. Refused before it was sent (no
@@ -18,10 +18,7 @@ export function asRedisUnavailable(error: unknown, readOnly = false): ProblemErr
   if (!(error instanceof Error)) return undefined;
   if (error.name === 'ReplyError') {
     if (!isRefusedForNow(error)) return undefined;
-    const detail = error.message.startsWith('OOM')
-      ? 'Redis is out of memory and refuses writes. Nothing was written.'
-      : `Redis refused the request for now (${error.message}). Nothing was written.`;
-    return new ProblemError('service-unavailable', detail, {}, RETRY_AFTER);
+    return new ProblemError('service-unavailable', refusalDetail(error.message), {}, RETRY_AFTER);
   }
   if (!isConnectionError(error)) return undefined;
   if (!outcomeUnknown(error)) return new ProblemError('service-unavailable', `Redis is unreachable (${said(error)}). Nothing was written.`, {}, RETRY_AFTER);
@@ -47,6 +44,13 @@ export function submissionOutcomeUnknown(error: Error, jobIds: readonly string[]
     jobIds.length === 1 ? { job_id: first } : { job_ids: jobIds },
     RETRY_AFTER,
   );
+}
+
+/** What the client is told of a refusal: the common ones in words, the others as Redis put them. */
+function refusalDetail(message: string): string {
+  if (message.startsWith('OOM')) return 'Redis is out of memory and refuses writes. Nothing was written.';
+  if (message.startsWith('MISCONF')) return 'Redis cannot write its data to disk (a full or failing disk, see its log) and refuses writes until it can. Nothing was written.';
+  return `Redis refused the request for now (${message}). Nothing was written.`;
 }
 
 /**

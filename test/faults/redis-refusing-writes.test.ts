@@ -1,0 +1,170 @@
+import { QueueKeys } from '@conveyor/shared';
+import { RedisServer, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import type { Redis } from 'ioredis';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, test } from 'vitest';
+import { connect, countBy, FAST, pendingAndActive, report, statesOf } from './fault-support.js';
+
+interface Refusal {
+  name: string;
+  /** Makes Redis refuse writes; `allow` ends it. */
+  refuse(server: RedisServer, redis: Redis): Promise<void>;
+  allow(server: RedisServer, redis: Redis): Promise<void>;
+  /** The Redis error every write gets meanwhile, and what the API's 503 says of it. */
+  error: RegExp;
+  detail: RegExp;
+}
+
+/** The snapshot's last outcome, once a BGSAVE started now has ended. */
+async function bgsave(redis: Redis): Promise<string> {
+  await redis.bgsave();
+  return waitFor(async () => {
+    const info = await redis.info('persistence');
+    return /rdb_bgsave_in_progress:0/.test(info) ? /rdb_last_bgsave_status:(\w+)/.exec(info)![1] : undefined;
+  }, 'the snapshot to end');
+}
+
+const refusals: Refusal[] = [
+  {
+    // With `noeviction` (as the README asks), a full Redis refuses every write that needs memory.
+    name: 'out of memory',
+    refuse: async (_, redis) => void (await redis.config('SET', 'maxmemory', '1')),
+    allow: async (_, redis) => void (await redis.config('SET', 'maxmemory', '0')),
+    error: /^OOM/,
+    detail: /out of memory.*Nothing was written/,
+  },
+  {
+    // A snapshot that cannot be written (a full or failing disk; here a folder stands where the
+    // snapshot goes) makes Redis refuse every write (stop-writes-on-bgsave-error) until a
+    // snapshot succeeds again.
+    name: 'unable to write to disk',
+    refuse: async (server, redis) => {
+      await redis.config('SET', 'save', '3600 1');
+      mkdirSync(join(server.dir, 'dump.rdb', 'in-the-way'), { recursive: true });
+      expect(await bgsave(redis)).toBe('err');
+    },
+    allow: async (server, redis) => {
+      rmSync(join(server.dir, 'dump.rdb'), { recursive: true });
+      expect(await bgsave(redis)).toBe('ok');
+    },
+    error: /^MISCONF/,
+    detail: /cannot write its data to disk.*Nothing was written/,
+  },
+];
+
+/**
+ * Nothing may be lost, run twice or dead-lettered because Redis refuses writes for a while: the
+ * API answers 503 and writes nothing, workers keep what they finished until Redis takes it, and
+ * once Redis takes writes again every accepted job completes.
+ */
+describe.each(refusals)('Redis refusing writes: $name', (refusal) => {
+  test('submissions get a 503 and write nothing, finished jobs are kept until Redis takes them, and then every accepted job completes in one attempt, none dead', { timeout: 120_000 }, async () => {
+    const server = await RedisServer.start();
+    const prefix = uniquePrefix('refusing');
+    let api: ApiProcess | undefined;
+    const workers: WorkerProcess[] = [];
+    const redis = connect(server.url);
+    const post = (path: string, body: object) =>
+      fetch(`${api!.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    try {
+      api = await startApi({ redisUrl: server.url, prefix, env: FAST });
+      workers.push(...(await Promise.all([1, 2].map(() => startWorker({ redisUrl: server.url, prefix, env: { ...FAST, CONCURRENCY: '8' } })))));
+
+      // Running from the start, and failing its first attempt once Redis refuses writes.
+      const failing = await post('/jobs', { model: 'echo', prompt: 'fails once', backoff: { type: 'fixed', delay_ms: 100 }, params: { sleep_ms: 4_000, fail: 1 } });
+      expect(failing.status).toBe(202);
+      const failingId = ((await failing.json()) as { job_id: string }).job_id;
+      await waitFor(async () => ((await (await fetch(`${api!.url}/jobs/${failingId}`)).json()) as { status: string }).status === 'active', 'the failing job to run');
+
+      // Running too, and reporting progress while Redis refuses writes: a report, not the work, so its
+      // refusal must not fail the attempt.
+      const reporting = await post('/jobs', { model: 'echo', prompt: 'reports progress', params: { sleep_ms: 8_000, progress: true } });
+      expect(reporting.status).toBe(202);
+      const reportingId = ((await reporting.json()) as { job_id: string }).job_id;
+
+      const accepted: string[] = [];
+      for (let i = 0; i < 300; i++) {
+        const response = await post('/jobs', { model: 'echo', prompt: `before ${i}`, params: { sleep_ms: 300 + (i % 5) * 200 } });
+        expect(response.status).toBe(202);
+        accepted.push(((await response.json()) as { job_id: string }).job_id);
+      }
+
+      const stream = new QueueKeys(prefix, 'inference').stream('infer', 'normal');
+      const entriesBefore = await redis.xlen(stream);
+
+      await refusal.refuse(server, redis);
+      const refusedAt = Date.now();
+      const single = await post('/jobs', { model: 'echo', prompt: 'while refused' });
+      const singleBody = (await single.json()) as Record<string, unknown>;
+      expect(single.status, JSON.stringify(singleBody)).toBe(503);
+      expect(single.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(single.headers.get('retry-after')).toBe('1');
+      expect(singleBody['detail']).toMatch(refusal.detail);
+      const batch = await post('/jobs/batch', { jobs: [{ model: 'echo', prompt: 'a' }, { model: 'echo', prompt: 'b' }] });
+      expect(batch.status).toBe(503);
+      expect(await redis.xlen(stream)).toBe(entriesBefore);
+      // Reads still answer.
+      const read = await fetch(`${api.url}/jobs/${accepted[0]}`);
+      expect(read.status).toBe(200);
+
+      // 6 leases long: workers finish what they hold, and keep it until Redis takes it.
+      await sleep(6_000);
+      const during = await statesOf(redis, prefix, accepted);
+      await refusal.allow(server, redis);
+      const refusedMs = Date.now() - refusedAt;
+
+      const states = await waitFor(async () => {
+        const all = await statesOf(redis, prefix, accepted);
+        return all.every((state) => state.status === 'completed' || state.status === 'dead') ? all : undefined;
+      }, 'every accepted job to end', 60_000, 250);
+      report(`Redis refusing writes: ${refusal.name}`, {
+        'jobs accepted before': accepted.length,
+        'writes refused for ms': refusedMs,
+        'states meanwhile': countBy(during, (s) => String(s.status)),
+        'states after': countBy(states, (s) => String(s.status)),
+        'attempts per job': countBy(states, (s) => String(s.attempts)),
+        'errors recorded': countBy(states.flatMap((s) => s.errors), (e) => e.code ?? e.message.slice(0, 60)),
+        'job that failed once (its failure recorded after)': failingId,
+      });
+      // What the workers finished while Redis refused writes was kept and recorded, not run again.
+      expect(countBy(states, (s) => String(s.status))).toEqual({ completed: 300 });
+      expect(countBy(states, (s) => String(s.attempts))).toEqual({ '1': 300 });
+      expect(states.flatMap((s) => s.errors)).toEqual([]);
+      const [failed] = await waitFor(async () => {
+        const [state] = await statesOf(redis, prefix, [failingId]);
+        return state?.status === 'completed' ? [state] : undefined;
+      }, 'the job that failed once to complete');
+      expect(failed!.attempts).toBe(2);
+      expect(failed!.errors.map((e) => e.message)).toEqual([expect.stringContaining('echo was asked to fail')]);
+      // It failed while Redis refused writes: its failure waited in the worker, not its job in a stream.
+      const failedAt = (failed!.errors[0] as { at: number }).at;
+      expect(failedAt).toBeGreaterThan(refusedAt);
+      expect(failedAt).toBeLessThan(refusedAt + refusedMs);
+      const [reported] = await waitFor(async () => {
+        const [state] = await statesOf(redis, prefix, [reportingId]);
+        return state?.status === 'completed' ? [state] : undefined;
+      }, 'the job that reported progress to complete');
+      expect(reported).toMatchObject({ attempts: 1, errors: [] });
+      const dropped = workers.flatMap((worker) => worker.logs()).filter((line) => line['msg'] === 'progress not recorded: Redis did not take it; the job goes on');
+      expect(dropped.map((line) => [line['job_id'], String(line['err']).match(refusal.error)?.[0]])).toEqual([[reportingId, expect.any(String)]]);
+      const held = workers.flatMap((worker) => worker.logs()).filter((line) => String(line['msg']).startsWith('Redis did not take the'));
+      expect(held.length).toBeGreaterThan(0);
+      expect(held.every((line) => refusal.error.test(String(line['err'])))).toBe(true);
+      const { pending, active } = await pendingAndActive(redis, prefix);
+      expect(pending).toBe(0);
+      expect(active).toBe(0);
+      expect([api, ...workers].every((process) => process.running)).toBe(true);
+      // And new work is taken again.
+      const after = await post('/jobs', { model: 'echo', prompt: 'after' });
+      expect(after.status).toBe(202);
+    } finally {
+      await Promise.all([api?.stop(), ...workers.map((worker) => worker.stop())]);
+      // A Redis that saves at shutdown and cannot (a test that failed while it refused) would not stop.
+      await redis.config('SET', 'save', '').catch(() => {});
+      redis.disconnect();
+      await server.stop();
+    }
+  });
+});
