@@ -168,3 +168,54 @@ describe.each(refusals)('Redis refusing writes: $name', (refusal) => {
     }
   });
 });
+
+test('a Redis refusing every write renews no lease: once it takes writes again, an idle worker takes over only the jobs of a holder that died meanwhile, not those of a live one', { timeout: 120_000 }, async () => {
+  const diskFull = refusals.find((refusal) => refusal.error.test('MISCONF'))!;
+  const server = await RedisServer.start();
+  const prefix = uniquePrefix('leases');
+  let api: ApiProcess | undefined;
+  const workers: WorkerProcess[] = [];
+  const redis = connect(server.url);
+  try {
+    api = await startApi({ redisUrl: server.url, prefix, env: FAST });
+    const [dying, living] = await Promise.all(['dying', 'living'].map((name) => startWorker({ redisUrl: server.url, prefix, env: { ...FAST, CONCURRENCY: '8', CONSUMER_NAME: name } })));
+    workers.push(dying!, living!);
+    const ids: string[] = [];
+    for (let i = 0; i < 16; i++) {
+      const response = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: `held ${i}`, params: { sleep_ms: 2_000 } }) });
+      expect(response.status).toBe(202);
+      ids.push(((await response.json()) as { job_id: string }).job_id);
+    }
+    await waitFor(async () => (await pendingAndActive(redis, prefix)).active === 16, 'the 16 jobs to be held');
+    // Free slots, nothing to take, and a look for lapsed leases every 10 ms: it would take over
+    // any job whose lease looks lapsed before its holder could record it.
+    const idle = await startWorker({ redisUrl: server.url, prefix, env: { ...FAST, CONCURRENCY: '64', CONSUMER_NAME: 'idle', MAINTENANCE_INTERVAL: '10ms' } });
+    workers.push(idle);
+
+    await diskFull.refuse(server, redis);
+    await sleep(1_000);
+    dying!.signal('SIGKILL');
+    // 6 leases without a renewal: the living holder's jobs finish and wait for Redis.
+    await sleep(5_000);
+    await diskFull.allow(server, redis);
+
+    const states = await waitFor(async () => {
+      const all = await statesOf(redis, prefix, ids);
+      return all.every((state) => state.status === 'completed') ? all : undefined;
+    }, 'every job to complete', 30_000, 250);
+    const takenOver = idle.logs().filter((line) => line['msg'] === 'took over a job whose lease lapsed').length + living!.logs().filter((line) => line['msg'] === 'took over a job whose lease lapsed').length;
+    report('leases while Redis refuses every write', {
+      'completed by, attempts': countBy(states, (s) => `${s.worker}, ${s.attempts}`),
+      'taken over': takenOver,
+    });
+    // The living holder's 8 in their first attempt; the dead one's 8 taken over (by either worker).
+    expect(countBy(states, (s) => String(s.attempts))).toEqual({ '1': 8, '2': 8 });
+    expect(states.filter((s) => s.attempts === 1).every((s) => s.worker === 'living')).toBe(true);
+    expect(takenOver).toBe(8);
+  } finally {
+    await redis.config('SET', 'save', '').catch(() => {});
+    await Promise.all([api?.stop(), ...workers.map((worker) => worker.stop())]);
+    redis.disconnect();
+    await server.stop();
+  }
+});

@@ -1,4 +1,4 @@
-import { isConnectionError, isRefusedForNow, reportProgress, type Logger } from '@conveyor/shared';
+import { reportProgress, type Logger } from '@conveyor/shared';
 import type { HeldJob } from './held-job.js';
 import { NonRetryableError } from './processors/non-retryable-error.js';
 import type { JobInfo, ProcessorHelpers } from './processors/processor.js';
@@ -76,7 +76,7 @@ export class JobHelpers implements ProcessorHelpers {
       await reportProgress(this.ctx.redis, this.ctx.keysOf(job.queue), job, clamped, message.slice(0, 200));
     } catch (error) {
       // A report, not the work: Redis refusing it for now (full, failing over) must not fail the attempt.
-      if (!isRefusedForNow(error) && !isConnectionError(error)) throw error;
+      if (!this.ctx.refusals.note(error)) throw error;
       this.jobLogger().warn({ err: error.message, percent: clamped }, 'progress not recorded: Redis did not take it; the job goes on');
     }
   }

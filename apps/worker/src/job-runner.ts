@@ -1,4 +1,4 @@
-import { failAttempt, isConnectionError, isRefusedForNow, outcomeUnknown, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
+import { failAttempt, outcomeUnknown, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffOf, retryDelay } from './backoff.js';
 import { CompletionBatcher, type TakeAlong } from './completion-batcher.js';
@@ -8,8 +8,8 @@ import { NonRetryableError } from './processors/non-retryable-error.js';
 import type { Processor } from './processors/processor.js';
 import { attemptPolicy, type ServedStage, type WorkerContext } from './worker-context.js';
 
-/** Most time between two tries to record an attempt's end while Redis refuses it for now. */
-const MAX_RECORD_RETRY_MS = 2_000;
+/** Time between two tries to record an attempt's end while Redis refuses it for now (see untilRecorded). */
+const RECORD_RETRY_MS = 250;
 
 /**
  * Runs one attempt of one stage: the stage's processor, then the complete or fail script.
@@ -100,24 +100,29 @@ export class JobRunner {
 
   /**
    * Sends `record` (a completion or a failure) until Redis takes it. While Redis refuses it for
-   * now (out of memory, loading, read-only during a failover) or the connection fails, the worker
-   * keeps the job, and renews its lease, and sends the same call again, 100 ms apart doubling to
-   * 2 s: what the attempt finished is not thrown away to be run again. Sending again is safe:
-   * the scripts are fenced on the attempt, so a call that went through unanswered is refused the
-   * second time, not applied twice (`unanswered` says a try may have gone through so).
-   * Undefined when the job was stopped meanwhile (lease lost, cancelled, shutdown); other errors
-   * are thrown.
+   * now (out of memory, a disk it cannot write, loading, read-only during a failover) or the
+   * connection fails, the worker keeps the job and sends the same call again, 100 ms later and
+   * then every 250 ms: what the attempt finished is not thrown away to be run again. A Redis that
+   * refuses every write (MISCONF) refuses lease renewals too; other workers wait a lease after
+   * such refusals before they take a job over (see RedisRefusals), and this call gets there
+   * first. Sending again is safe: the scripts are fenced on the attempt, so a call that went
+   * through unanswered is refused the second time, not applied twice (`unanswered` says a try may
+   * have gone through so). Undefined when the job was stopped meanwhile (lease lost, cancelled,
+   * shutdown); other errors are thrown.
    */
   async #untilRecorded<T>(held: HeldJob, what: string, logger: () => Logger, record: () => Promise<T>): Promise<{ value: T; unanswered: boolean } | undefined> {
     let unanswered = false;
+    const started = Date.now();
     for (let tries = 1; ; tries++) {
       try {
-        return { value: await record(), unanswered };
+        const value = await record();
+        if (tries > 1) logger().info({ tries, waited_ms: Date.now() - started }, `Redis took the ${what}`);
+        return { value, unanswered };
       } catch (error) {
-        if (!isRefusedForNow(error) && !isConnectionError(error)) throw error;
+        if (!this.ctx.refusals.note(error)) throw error;
         unanswered ||= outcomeUnknown(error);
         if (tries === 1) logger().warn({ err: error.message }, `Redis did not take the ${what}; keeping the job and sending it again until Redis does`);
-        await sleep(Math.min(MAX_RECORD_RETRY_MS, 100 * 2 ** (tries - 1)));
+        await sleep(tries === 1 ? 100 : RECORD_RETRY_MS);
         if (held.stopped) {
           logger().warn({ reason: held.stopped.reason, tries }, `the attempt was stopped before Redis took its ${what} (${held.stopped.message})`);
           return undefined;

@@ -41,6 +41,7 @@ export class LeaseKeeper {
         }
       }
     } catch (error) {
+      this.ctx.refusals.note(error);
       this.ctx.logger.warn({ err: (error as Error).message }, 'lease renewal failed; retrying at the next tick');
     } finally {
       this.#renewing = false;

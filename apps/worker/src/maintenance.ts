@@ -7,7 +7,8 @@ import { stageRequest, type ServedStage, type WorkerContext } from './worker-con
  * needed: any worker may run any step at any time, because each step is one atomic script.
  *   - re-read which stages are paused (every tick)
  *   - promote delayed jobs whose time has come (every tick)
- *   - take over jobs whose lease lapsed, when this worker has free slots (every tick)
+ *   - take over jobs whose lease lapsed, when this worker has free slots (every tick; not for a
+ *     lease after Redis refused writes or failed to answer, see RedisRefusals)
  *   - trim acknowledged stream history and prune consumers that left (every TRIM_INTERVAL)
  */
 export class Maintenance {
@@ -28,7 +29,10 @@ export class Maintenance {
   start(): void {
     const tick = () => {
       this.#running = this.runOnce()
-        .catch((error: Error) => this.ctx.logger.warn({ err: error.message }, 'maintenance step failed; trying again shortly'))
+        .catch((error: Error) => {
+          this.ctx.refusals.note(error);
+          this.ctx.logger.warn({ err: error.message }, 'maintenance step failed; trying again shortly');
+        })
         .finally(() => {
           // Jitter keeps a fleet that started together from ticking together.
           if (this.#timer !== undefined) this.#timer = setTimeout(tick, this.ctx.config.MAINTENANCE_INTERVAL * (0.75 + Math.random() / 2));
@@ -59,6 +63,7 @@ export class Maintenance {
 
   /** Takes over jobs whose lease lapsed, up to this worker's free slots. */
   async reclaim(): Promise<void> {
+    if (this.ctx.refusals.seenWithin(this.ctx.config.LEASE_MS)) return;
     for (const served of this.stages) {
       if (!this.ctx.isTaking()) return;
       if (this.pauses.isPaused(served.pipeline.name, served.stage)) continue;

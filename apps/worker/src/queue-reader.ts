@@ -161,6 +161,7 @@ export class QueueReader {
   }
 
   async #recover(error: Error): Promise<void> {
+    this.ctx.refusals.note(error);
     this.#failures += 1;
     const delay = Math.min(2_000, 100 * 2 ** Math.min(this.#failures, 5));
     if (error.message.startsWith('NOGROUP')) {

@@ -1,5 +1,6 @@
 import { findPipeline, firstStage, type Logger, type Pipeline, type QueueKeys, type WorkerConfig, type RedisClient } from '@conveyor/shared';
 import type { WorkerMetrics } from './metrics.js';
+import type { RedisRefusals } from './redis-refusals.js';
 import type { Slots } from './slots.js';
 
 /** What the parts of a worker share: settings, the command connection, the slots. */
@@ -15,6 +16,8 @@ export interface WorkerContext {
   keysOf(queue: string): QueueKeys;
   /** True while the worker takes new jobs. */
   isTaking(): boolean;
+  /** When Redis last refused a write or failed to answer (no job is taken over for a lease after). */
+  refusals: RedisRefusals;
 }
 
 /** A stage this worker serves, with its neighbours in the pipeline. */

@@ -14,6 +14,7 @@ import { QueueReader } from './queue-reader.js';
 import { Slots } from './slots.js';
 import { partitionsBeyondCount, selectStages } from './stage-selection.js';
 import { attemptPolicy, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
+import { RedisRefusals } from './redis-refusals.js';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -69,6 +70,7 @@ export class Worker {
       retentionSeconds: Math.ceil(config.JOB_RETENTION / 1_000),
       keysOf: (queue) => keys.get(queue) ?? keys.set(queue, new QueueKeys(config.KEY_PREFIX, queue)).get(queue)!,
       isTaking: () => this.state === 'running',
+      refusals: new RedisRefusals(),
     };
     this.runner = new JobRunner(
       this.ctx,
@@ -221,6 +223,7 @@ export class Worker {
     let down = false;
     redis.on('error', (error: Error) => {
       this.ctx.metrics.redisErrors.inc();
+      this.ctx.refusals.note(error);
       if (redis === this.ctx.redis) this.#redisError = error.message;
       if (!down && this.state !== 'draining' && this.state !== 'stopped') this.ctx.logger.warn({ err: error.message }, `Redis connection for ${what} lost; reconnecting`);
       down = true;
