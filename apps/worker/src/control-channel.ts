@@ -6,16 +6,18 @@ import type { WorkerContext } from './worker-context.js';
 export interface ControlHandlers {
   /** Drops the cached state of one model, or of every model; returns what was dropped. */
   invalidateModels(model: string | undefined): string[];
+  /** Promotes `queue`'s delayed jobs in `dueInMs`, when this worker serves it. */
+  promoteIn(queue: string, dueInMs: number): void;
 }
 
 /**
  * The fleet-wide pub/sub channels: every worker gets every message (broadcast, not work).
  *   - `<prefix>:control`: JSON messages: cancel a job, invalidate model caches, reload the
- *     settings kept in Redis, a pause changed.
+ *     settings kept in Redis, a pause changed, a job delayed until soon.
  *   - `<prefix>:models:invalidate`: the plain form any Redis client can send, as in
  *     `PUBLISH conveyor:models:invalidate embed:v2` (model, optionally `:version`).
  * Nothing lives only here: a worker that misses a cancel learns it at its next lease renewal,
- * and one that misses a pause change at its next maintenance tick.
+ * and one that misses a pause change or a delayed job at its next maintenance tick.
  */
 export class ControlChannel {
   readonly #subscriber: RedisClient;
@@ -68,6 +70,8 @@ export class ControlChannel {
         return void this.pauses.refresh().catch((error: Error) => this.ctx.logger.warn({ err: error.message }, 'could not reload settings'));
       case 'pause-changed':
         return void this.pauses.refresh().catch((error: Error) => this.ctx.logger.warn({ err: error.message }, 'could not read the paused stages'));
+      case 'delayed':
+        return this.handlers.promoteIn(message.queue, message.due_in_ms);
     }
   }
 

@@ -24,6 +24,8 @@ export class JobRunner {
     private readonly ctx: WorkerContext,
     private readonly stages: ReadonlyMap<string, ServedStage>,
     private readonly processors: ReadonlyMap<string, Processor>,
+    /** Told of each retry this runner schedules, so the job is queued again on time. */
+    private readonly onRetryScheduled: (queue: string, inMs: number) => void = () => {},
   ) {
     this.#completions = new CompletionBatcher(ctx);
   }
@@ -175,6 +177,7 @@ export class JobRunner {
       this.#measure(held, outcome === 'retrying' || outcome === 'dead' ? 'failed' : 'refused');
       if (outcome === 'retrying' || outcome === 'dead') this.ctx.metrics.failed.inc(labels);
       if (outcome === 'retrying') this.ctx.metrics.retried.inc(labels);
+      if (outcome === 'retrying' && delay !== undefined) this.onRetryScheduled(job.queue, delay);
       if (outcome === 'dead') this.ctx.metrics.dead.inc(labels);
       if (outcome === 'retrying') logger.warn({ err: failure.message, retry_in_ms: delay }, 'job failed; retrying');
       else if (outcome === 'dead') logger.error({ err: failure.message, code: failure.code }, 'job dead-lettered');

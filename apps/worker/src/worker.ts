@@ -76,12 +76,16 @@ export class Worker {
       this.ctx,
       new Map(this.stages.map((served) => [`${served.pipeline.name}:${served.stage}`, served])),
       createProcessors(config),
+      (queue, inMs) => this.#maintenance.wakeFor(queue, inMs),
     );
     const queues = [...new Set(this.stages.map((served) => served.pipeline.name))];
     this.#pauses = new PauseState(this.ctx, queues);
     this.#maintenance = new Maintenance(this.ctx, this.stages, (job) => this.runner.start(job), this.#pauses);
     this.#leases = new LeaseKeeper(this.ctx, this.runner);
-    this.#control = new ControlChannel(this.ctx, this.runner, this.#pauses, { invalidateModels: (model) => invalidateModelCaches(model) });
+    this.#control = new ControlChannel(this.ctx, this.runner, this.#pauses, {
+      invalidateModels: (model) => invalidateModelCaches(model),
+      promoteIn: (queue, dueInMs) => this.#maintenance.wakeFor(queue, dueInMs),
+    });
     this.#watchConnection(redis, 'commands');
   }
 

@@ -1,4 +1,4 @@
-import { cancelJob, controlChannel, enqueueJobs, findDeclaredPipeline, findPipeline, firstStage, hasPartition, modelCatalogue, newJobId, outcomeUnknown, PIPELINES, queueNameOf, queueOfJobId, QueueKeys, readJob, retryDeadJob, servedQueuesOf, type ApiConfig, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
+import { cancelJob, controlChannel, enqueueJobs, findDeclaredPipeline, findPipeline, firstStage, hasPartition, modelCatalogue, newJobId, outcomeUnknown, PIPELINES, queueNameOf, queueOfJobId, QueueKeys, readJob, retryDeadJob, servedQueuesOf, type ApiConfig, type ControlMessage, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { createHash } from 'node:crypto';
 import { ProblemError } from '../problems/problem-error.js';
 import { queueFull } from '../problems/queue-full.js';
@@ -64,6 +64,7 @@ export class JobService {
     const outcome = await this.#coalescer.enqueue(this.keysOf(target.name), stage, job, this.#limitsOf(target)).catch((error: unknown) => lookBeforeSendingAgain(error, [job]));
     if (!outcome.ok) throw queueFull(target.name, stage, outcome.backlog, outcome.limit);
     this.onEnqueued(queueNameOf(target), 1);
+    if (job.runAt !== undefined) this.#announceDelayed(target, [job]);
     return { jobId: job.id, status: statusOfNew(job, Date.now()), created: true };
   }
 
@@ -245,6 +246,7 @@ export class JobService {
     }
     const created = outcome.jobs.filter((job) => job.created).length;
     if (created > 0) this.onEnqueued(queueNameOf(pipeline), created);
+    this.#announceDelayed(pipeline, jobs);
     const now = Date.now();
     return Promise.all(
       outcome.jobs.map(async ({ id, created: isNew }, i) => {
@@ -252,6 +254,20 @@ export class JobService {
         return { jobId: id, status: (await this.find(id))?.status ?? ('completed' as const), created: false };
       }),
     );
+  }
+
+  /**
+   * Tells the workers when the earliest of `jobs` that wait for their run_at is due, so one of
+   * them queues it on time rather than at its next maintenance tick. Only a hint: if it is lost,
+   * that tick queues the job.
+   */
+  #announceDelayed(target: Pipeline, jobs: readonly NewJob[]): void {
+    const now = Date.now();
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const job of jobs) if (job.runAt !== undefined && job.runAt > now && job.runAt < earliest) earliest = job.runAt;
+    if (earliest === Number.POSITIVE_INFINITY) return;
+    const message: ControlMessage = { type: 'delayed', queue: target.name, due_in_ms: earliest - now };
+    this.redis.publish(controlChannel(this.config.KEY_PREFIX), JSON.stringify(message)).catch(() => {});
   }
 
   #pipeline(name: string, input: Pipeline['input']): Pipeline {

@@ -8,8 +8,8 @@
   ARGV[1] base
   ARGV[2] most jobs to move in one call
 
-  Output: {moved, next}: how many jobs were queued, and the due time (ms) of the next waiting
-          job, or -1 when none waits.
+  Output: {moved, next}: how many jobs were queued, and how long (ms, by Redis's clock) until
+          the next waiting job is due, or -1 when none waits.
 ]]
 local rcall = redis.call
 -- @include nowMs
@@ -32,6 +32,6 @@ for _, jobId in ipairs(due) do
   end
 end
 local following = rcall('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-local nextDue = -1
-if following[2] then nextDue = tonumber(following[2]) end
-return { moved, nextDue }
+local dueIn = -1
+if following[2] then dueIn = math.max(0, tonumber(following[2]) - now) end
+return { moved, dueIn }

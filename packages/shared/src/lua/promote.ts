@@ -1,14 +1,20 @@
 import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
 
+/** Most jobs one promote call moves: a call is one atomic step, so a large one would hold Redis. */
+export const PROMOTE_BATCH = 500;
+
 export interface PromoteResult {
   moved: number;
-  /** Due time (ms since the epoch) of the next job still waiting, if any. */
-  nextDueAt: number | undefined;
+  /**
+   * How long until the next job still waiting is due (ms, by Redis's clock, so a worker whose
+   * clock is off still wakes on time), if any.
+   */
+  nextDueInMs: number | undefined;
 }
 
-/** Queues the delayed jobs whose time has come; safe for any number of workers to call. */
-export async function promoteDueJobs(redis: RedisClient, keys: QueueKeys, limit = 500): Promise<PromoteResult> {
-  const [moved, next] = await redis.promote(keys.delayed, keys.base, limit);
-  return { moved, nextDueAt: next < 0 ? undefined : next };
+/** Queues up to PROMOTE_BATCH delayed jobs whose time has come; safe for any number of workers to call. */
+export async function promoteDueJobs(redis: RedisClient, keys: QueueKeys): Promise<PromoteResult> {
+  const [moved, dueIn] = await redis.promote(keys.delayed, keys.base, PROMOTE_BATCH);
+  return { moved, nextDueInMs: dueIn < 0 ? undefined : dueIn };
 }

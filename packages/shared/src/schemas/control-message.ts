@@ -17,5 +17,7 @@ export const controlMessageSchema = z.discriminatedUnion('type', [
   ...broadcastMessageSchema.options,
   z.object({ type: z.literal('cancel'), job_id: z.string(), queue: z.string().optional() }),
   z.object({ type: z.literal('pause-changed'), queue: z.string() }),
+  // A hint that a job of `queue` waits for a run_at `due_in_ms` from now (see Maintenance.wakeFor).
+  z.object({ type: z.literal('delayed'), queue: z.string(), due_in_ms: z.number().min(0) }),
 ]);
 export type ControlMessage = z.output<typeof controlMessageSchema>;
