@@ -29,7 +29,7 @@ export interface JobState {
   status: string | null;
   attempts: number;
   worker: string | null;
-  errors: { code?: string; message: string }[];
+  errors: { code?: string; message: string; at?: number }[];
 }
 
 export async function statesOf(redis: Redis, prefix: string, ids: readonly string[]): Promise<JobState[]> {

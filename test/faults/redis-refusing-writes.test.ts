@@ -139,7 +139,7 @@ describe.each(refusals)('Redis refusing writes: $name', (refusal) => {
       expect(failed!.attempts).toBe(2);
       expect(failed!.errors.map((e) => e.message)).toEqual([expect.stringContaining('echo was asked to fail')]);
       // It failed while Redis refused writes: its failure waited in the worker, not its job in a stream.
-      const failedAt = (failed!.errors[0] as { at: number }).at;
+      const failedAt = failed!.errors[0]!.at!;
       expect(failedAt).toBeGreaterThan(refusedAt);
       expect(failedAt).toBeLessThan(refusedAt + refusedMs);
       const [reported] = await waitFor(async () => {
