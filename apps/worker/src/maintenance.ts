@@ -81,9 +81,9 @@ export class Maintenance {
 
   /**
    * Promotes `queue`'s delayed jobs in `dueInMs`, unless the next tick comes before then (it
-   * sees them, and sets the timer). Called with
-   * what a promotion says is due next, and with the hints the API sends (a job delayed until
-   * soon) and the runner gives (a retry after its backoff).
+   * sees them, and sets the timer). Called with what a promotion says is due next, and with the
+   * hints the API sends (a job delayed until soon) and the runner gives (a retry after its
+   * backoff).
    */
   wakeFor(queue: string, dueInMs: number | undefined): void {
     // The next tick comes within 1.25 intervals (jitter) and sets a timer then.
