@@ -1,4 +1,4 @@
-import { createRedis, QueueKeys } from '@conveyor/shared';
+import { controlChannel, createRedis, QueueKeys } from '@conveyor/shared';
 import { deletePrefix, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
@@ -74,6 +74,32 @@ describe('delayed jobs', () => {
     expect(Math.min(...started)).toBeGreaterThanOrEqual(Date.parse(runAt) - 50);
     // One tick of 500 jobs every 10 s would take 100 s.
     expect(Math.max(...started) - Date.parse(runAt)).toBeLessThan(5_000);
+  });
+
+  test('a steady flow of delayed jobs costs one hint to the workers, not one per job, and every job still runs on time', async () => {
+    const listener = createRedis(inject('redisUrl'), { role: 'subscriber', name: 'conveyor:delayed-test:listener' });
+    const hints: unknown[] = [];
+    try {
+      await listener.subscribe(controlChannel(prefix));
+      listener.on('message', (_channel: string, text: string) => {
+        const message = JSON.parse(text) as { type: string };
+        if (message.type === 'delayed') hints.push(message);
+      });
+      const posted: { id: string; runAt: number }[] = [];
+      for (let i = 0; i < 50; i++) {
+        const runAt = Date.now() + 2_000;
+        const { job_id } = await post('/jobs', { model: 'echo', prompt: `flow ${i}`, delay_ms: 2_000 });
+        posted.push({ id: job_id as string, runAt });
+      }
+      const records = await completed(posted.map((job) => job.id));
+      const lateness = records.map((record, i) => record.startedAt - posted[i]!.runAt);
+      expect(Math.min(...lateness)).toBeGreaterThanOrEqual(-50);
+      expect(Math.max(...lateness)).toBeLessThan(2_000);
+      // Each job after the first is due after it, and was posted before it was due.
+      expect(hints).toEqual([{ type: 'delayed', queue: 'inference', due_in_ms: expect.any(Number) }]);
+    } finally {
+      listener.disconnect();
+    }
   });
 
   test('a failed attempt is retried after its backoff, not at the next maintenance tick', async () => {

@@ -34,6 +34,8 @@ export class JobService {
   readonly models: ModelEntry[];
   readonly #modelNames: ReadonlySet<string>;
   readonly #limits = new Map<string, EnqueueLimits>();
+  /** Per queue, the due time (ms) of the last delayed job the workers were told of. */
+  readonly #announced = new Map<string, number>();
   readonly #coalescer: EnqueueCoalescer;
   readonly partitions: PartitionPicker;
 
@@ -259,13 +261,18 @@ export class JobService {
   /**
    * Tells the workers when the earliest of `jobs` that wait for their run_at is due, so one of
    * them queues it on time rather than at its next maintenance tick. Only a hint: if it is lost,
-   * that tick queues the job.
+   * that tick queues the job. Not told again of a job due after one they were told of and that is
+   * not due yet: the worker that queues that one then wakes for the next (a steady flow of
+   * delayed jobs costs a message per queue per delay, not one per job to every worker).
    */
   #announceDelayed(target: Pipeline, jobs: readonly NewJob[]): void {
     const now = Date.now();
     let earliest = Number.POSITIVE_INFINITY;
     for (const job of jobs) if (job.runAt !== undefined && job.runAt > now && job.runAt < earliest) earliest = job.runAt;
     if (earliest === Number.POSITIVE_INFINITY) return;
+    const announced = this.#announced.get(target.name);
+    if (announced !== undefined && announced > now && announced <= earliest) return;
+    this.#announced.set(target.name, earliest);
     const message: ControlMessage = { type: 'delayed', queue: target.name, due_in_ms: earliest - now };
     this.redis.publish(controlChannel(this.config.KEY_PREFIX), JSON.stringify(message)).catch(() => {});
   }
