@@ -17,6 +17,12 @@ interface Refusal {
   detail: RegExp;
 }
 
+/** A worker's `conveyor_jobs_unrecorded`: jobs it finished whose outcome Redis has not taken yet. */
+async function unrecorded(worker: WorkerProcess): Promise<number> {
+  const metrics = await (await fetch(`http://127.0.0.1:${worker.healthPort}/metrics`)).text();
+  return Number(/^conveyor_jobs_unrecorded (\d+)$/m.exec(metrics)![1]);
+}
+
 /** The snapshot's last outcome, once a BGSAVE started now has ended. */
 async function bgsave(redis: Redis): Promise<string> {
   await redis.bgsave();
@@ -112,6 +118,7 @@ describe.each(refusals)('Redis refusing writes: $name', (refusal) => {
       // 6 leases long: workers finish what they hold, and keep it until Redis takes it.
       await sleep(6_000);
       const during = await statesOf(redis, prefix, accepted);
+      const waiting = await Promise.all(workers.map(unrecorded));
       await refusal.allow(server, redis);
       const refusedMs = Date.now() - refusedAt;
 
@@ -123,6 +130,7 @@ describe.each(refusals)('Redis refusing writes: $name', (refusal) => {
         'jobs accepted before': accepted.length,
         'writes refused for ms': refusedMs,
         'states meanwhile': countBy(during, (s) => String(s.status)),
+      'outcomes waiting in the workers (conveyor_jobs_unrecorded)': waiting,
         'states after': countBy(states, (s) => String(s.status)),
         'attempts per job': countBy(states, (s) => String(s.attempts)),
         'errors recorded': countBy(states.flatMap((s) => s.errors), (e) => e.code ?? e.message.slice(0, 60)),
@@ -152,6 +160,9 @@ describe.each(refusals)('Redis refusing writes: $name', (refusal) => {
       const held = workers.flatMap((worker) => worker.logs()).filter((line) => String(line['msg']).startsWith('Redis did not take the'));
       expect(held.length).toBeGreaterThan(0);
       expect(held.every((line) => refusal.error.test(String(line['err'])))).toBe(true);
+      // The workers said so meanwhile, and say none waits now.
+      expect(waiting.reduce((sum, count) => sum + count)).toBeGreaterThan(0);
+      expect(await Promise.all(workers.map(unrecorded))).toEqual([0, 0]);
       const { pending, active } = await pendingAndActive(redis, prefix);
       expect(pending).toBe(0);
       expect(active).toBe(0);

@@ -18,6 +18,7 @@ const RECORD_RETRY_MS = 250;
  */
 export class JobRunner {
   readonly #held = new Map<string, HeldJob>();
+  #unrecorded = 0;
   readonly #completions: CompletionBatcher;
 
   constructor(
@@ -38,6 +39,11 @@ export class JobRunner {
   /** The jobs held now. */
   held(): HeldJob[] {
     return [...this.#held.values()];
+  }
+
+  /** Held jobs whose outcome Redis has refused for now, and that wait to send it again. */
+  get unrecorded(): number {
+    return this.#unrecorded;
   }
 
   findJob(jobId: string): HeldJob | undefined {
@@ -115,21 +121,30 @@ export class JobRunner {
   async #untilRecorded<T>(held: HeldJob, what: string, logger: () => Logger, record: () => Promise<T>): Promise<{ value: T; unanswered: boolean } | undefined> {
     let unanswered = false;
     const started = Date.now();
-    for (let tries = 1; ; tries++) {
-      try {
-        const value = await record();
-        if (tries > 1) logger().info({ tries, waited_ms: Date.now() - started }, `Redis took the ${what}`);
-        return { value, unanswered };
-      } catch (error) {
-        if (!this.ctx.refusals.note(error)) throw error;
-        unanswered ||= outcomeUnknown(error);
-        if (tries === 1) logger().warn({ err: error.message }, `Redis did not take the ${what}; keeping the job and sending it again until Redis does`);
-        await sleep(tries === 1 ? 100 : RECORD_RETRY_MS);
-        if (held.stopped) {
-          logger().warn({ reason: held.stopped.reason, tries }, `the attempt was stopped before Redis took its ${what} (${held.stopped.message})`);
-          return undefined;
+    let counted = false;
+    try {
+      for (let tries = 1; ; tries++) {
+        try {
+          const value = await record();
+          if (tries > 1) logger().info({ tries, waited_ms: Date.now() - started }, `Redis took the ${what}`);
+          return { value, unanswered };
+        } catch (error) {
+          if (!this.ctx.refusals.note(error)) throw error;
+          unanswered ||= outcomeUnknown(error);
+          if (!counted) {
+            counted = true;
+            this.#unrecorded += 1;
+            logger().warn({ err: error.message }, `Redis did not take the ${what}; keeping the job and sending it again until Redis does`);
+          }
+          await sleep(tries === 1 ? 100 : RECORD_RETRY_MS);
+          if (held.stopped) {
+            logger().warn({ reason: held.stopped.reason, tries }, `the attempt was stopped before Redis took its ${what} (${held.stopped.message})`);
+            return undefined;
+          }
         }
       }
+    } finally {
+      if (counted) this.#unrecorded -= 1;
     }
   }
 

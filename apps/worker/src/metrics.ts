@@ -17,8 +17,11 @@ export class WorkerMetrics {
   readonly wait: Histogram<'queue' | 'stage'>;
   readonly redisErrors: Counter;
 
-  /** `heldJobs`: the jobs running now (not slots reserved for a take in progress); `concurrency`: CONCURRENCY. */
-  constructor(heldJobs: () => number, concurrency: number) {
+  /**
+   * `heldJobs`: the jobs running now (not slots reserved for a take in progress); `concurrency`:
+   * CONCURRENCY; `unrecorded`: held jobs whose outcome Redis has refused for now.
+   */
+  constructor(heldJobs: () => number, concurrency: number, unrecorded: () => number) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const counter = (name: string, help: string) => new Counter({ name, help, labelNames: ['queue', 'stage'] as const, registers });
@@ -47,6 +50,14 @@ export class WorkerMetrics {
       registers,
       collect() {
         this.set(heldJobs());
+      },
+    });
+    new Gauge({
+      name: 'conveyor_jobs_unrecorded',
+      help: 'Jobs this worker finished whose outcome Redis has not taken yet (refused for now: out of memory, disk, failover, unreachable); above 0 for long, Redis needs attention.',
+      registers,
+      collect() {
+        this.set(unrecorded());
       },
     });
     new Gauge({ name: 'conveyor_worker_concurrency', help: 'CONCURRENCY of this worker.', registers }).set(concurrency);

@@ -66,7 +66,7 @@ export class Worker {
       redis,
       consumer: this.consumer,
       slots,
-      metrics: new WorkerMetrics(() => this.runner.held().length, config.CONCURRENCY),
+      metrics: new WorkerMetrics(() => this.runner.held().length, config.CONCURRENCY, () => this.runner.unrecorded),
       retentionSeconds: Math.ceil(config.JOB_RETENTION / 1_000),
       keysOf: (queue) => keys.get(queue) ?? keys.set(queue, new QueueKeys(config.KEY_PREFIX, queue)).get(queue)!,
       isTaking: () => this.state === 'running',
