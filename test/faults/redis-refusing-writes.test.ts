@@ -1,5 +1,5 @@
 import { QueueKeys } from '@conveyor/shared';
-import { RedisServer, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import { freePort, launchWorker, RedisServer, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +15,8 @@ interface Refusal {
   /** The Redis error every write gets meanwhile, and what the API's 503 says of it. */
   error: RegExp;
   detail: RegExp;
+  /** Every write is refused, not only those that need memory: a worker cannot even start. */
+  everyWrite: boolean;
 }
 
 /** A worker's `conveyor_jobs_unrecorded`: jobs it finished whose outcome Redis has not taken yet. */
@@ -39,6 +41,7 @@ const refusals: Refusal[] = [
     refuse: async (_, redis) => void (await redis.config('SET', 'maxmemory', '1')),
     allow: async (_, redis) => void (await redis.config('SET', 'maxmemory', '0')),
     error: /^OOM/,
+    everyWrite: false,
     detail: /out of memory.*Nothing was written/,
   },
   {
@@ -56,6 +59,7 @@ const refusals: Refusal[] = [
       expect(await bgsave(redis)).toBe('ok');
     },
     error: /^MISCONF/,
+    everyWrite: true,
     detail: /cannot write its data to disk.*Nothing was written/,
   },
 ];
@@ -71,6 +75,7 @@ describe.each(refusals)('Redis refusing writes: $name', (refusal) => {
     const prefix = uniquePrefix('refusing');
     let api: ApiProcess | undefined;
     const workers: WorkerProcess[] = [];
+    let late: WorkerProcess | undefined;
     const redis = connect(server.url);
     const post = (path: string, body: object) =>
       fetch(`${api!.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -115,12 +120,29 @@ describe.each(refusals)('Redis refusing writes: $name', (refusal) => {
       const read = await fetch(`${api.url}/jobs/${accepted[0]}`);
       expect(read.status).toBe(200);
 
+      // A worker started now waits for Redis instead of exiting (and being restarted, with
+      // Kubernetes's growing back-off): alive, not ready until it has started.
+      const latePort = await freePort();
+      late = launchWorker({ redisUrl: server.url, prefix, env: { ...FAST, WORKER_PORT: String(latePort) } });
+      const lateStarted = () => late!.logs().some((line) => line['msg'] === 'worker running');
+      if (refusal.everyWrite) {
+        await waitFor(() => late!.logs().some((line) => String(line['msg']).startsWith('Redis refused to create the consumer groups; waiting')), 'the late worker to wait for Redis');
+        expect(lateStarted()).toBe(false);
+      }
+
       // 6 leases long: workers finish what they hold, and keep it until Redis takes it.
       await sleep(6_000);
+      expect(late.running).toBe(true);
+      if (refusal.everyWrite) {
+        const ready = await fetch(`http://127.0.0.1:${latePort}/readyz`);
+        expect(ready.status).toBe(503);
+      }
       const during = await statesOf(redis, prefix, accepted);
       const waiting = await Promise.all(workers.map(unrecorded));
       await refusal.allow(server, redis);
       const refusedMs = Date.now() - refusedAt;
+      await waitFor(lateStarted, 'the late worker to start once Redis takes writes');
+      expect((await fetch(`http://127.0.0.1:${latePort}/readyz`)).status).toBe(200);
 
       const states = await waitFor(async () => {
         const all = await statesOf(redis, prefix, accepted);
@@ -166,12 +188,12 @@ describe.each(refusals)('Redis refusing writes: $name', (refusal) => {
       const { pending, active } = await pendingAndActive(redis, prefix);
       expect(pending).toBe(0);
       expect(active).toBe(0);
-      expect([api, ...workers].every((process) => process.running)).toBe(true);
+      expect([api, late, ...workers].every((process) => process.running)).toBe(true);
       // And new work is taken again.
       const after = await post('/jobs', { model: 'echo', prompt: 'after' });
       expect(after.status).toBe(202);
     } finally {
-      await Promise.all([api?.stop(), ...workers.map((worker) => worker.stop())]);
+      await Promise.all([api?.stop(), late?.stop(), ...workers.map((worker) => worker.stop())]);
       // A Redis that saves at shutdown and cannot (a test that failed while it refused) would not stop.
       await redis.config('SET', 'save', '').catch(() => {});
       redis.disconnect();

@@ -1,5 +1,5 @@
 import { ConfigError, createLogger, loadConfig, workerEnvSchema } from '@conveyor/shared';
-import { Worker } from './worker.js';
+import { Worker, WorkerStopped } from './worker.js';
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -42,6 +42,8 @@ process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
 worker.start().catch((error: Error) => {
+  // Told to stop while it waited for Redis: the shutdown under way exits.
+  if (error instanceof WorkerStopped) return;
   logger.fatal({ err: error }, `worker could not start: ${error.message}`);
   process.exit(1);
 });

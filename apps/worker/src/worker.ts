@@ -1,6 +1,7 @@
-import { checkRedisSetup, createRedis, ensureGroups, QueueKeys, recoverOwn, releaseJobs, type Logger, type RecoveryCursors, type TakenJob, type WorkerConfig, type RedisClient } from '@conveyor/shared';
+import { checkRedisSetup, createRedis, ensureGroups, isRefusedForNow, QueueKeys, recoverOwn, releaseJobs, type Logger, type RecoveryCursors, type TakenJob, type WorkerConfig, type RedisClient } from '@conveyor/shared';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ControlChannel } from './control-channel.js';
 import { portOf, startHealthServer } from './health-server.js';
 import { JobRunner } from './job-runner.js';
@@ -116,13 +117,13 @@ export class Worker {
     if (beyond.length > 0) logger.warn({ partitions: beyond }, 'WORKER_STAGES names partitions QUEUE_PARTITIONS does not give (draining them?); the API puts no new jobs there');
     await checkRedisSetup(this.ctx.redis, logger, config.NODE_ENV === 'production');
     const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
-    await ensureGroups(this.ctx.redis, config.KEY_PREFIX, pipelines);
+    await this.#untilRedisTakes('create the consumer groups', () => ensureGroups(this.ctx.redis, config.KEY_PREFIX, pipelines));
     await this.#control.start();
     await this.#pauses.refresh();
 
     this.state = 'running';
     this.#leases.start();
-    await this.#recoverOwnPending();
+    await this.#untilRedisTakes('re-read the jobs this consumer held', () => this.#recoverOwnPending());
     for (const pipeline of pipelines) {
       const connectBlocking = () => {
         const blocking = createRedis(config.REDIS_URL, {
@@ -181,6 +182,26 @@ export class Worker {
     logger.info('worker stopped');
   }
 
+  /**
+   * Runs a start-up step until Redis takes it. A Redis that refuses writes for now (full, a disk
+   * it cannot write, loading, a failover) is waited for, not quit over: a worker that exits is
+   * restarted, and under Kubernetes its restarts back off to minutes, which outlast the refusal.
+   * Meanwhile /healthz answers 200 and /readyz 503. Throws WorkerStopped once the worker is told
+   * to stop.
+   */
+  async #untilRedisTakes(what: string, step: () => Promise<void>): Promise<void> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await step();
+      } catch (error) {
+        if (!isRefusedForNow(error)) throw error;
+        if (tries === 1) this.ctx.logger.warn({ err: error.message }, `Redis refused to ${what}; waiting until it takes writes (not ready meanwhile)`);
+        await sleep(Math.min(2_000, 100 * 2 ** Math.min(tries - 1, 5)));
+        if (this.state === 'draining' || this.state === 'stopped') throw new WorkerStopped();
+      }
+    }
+  }
+
   /** Hands the jobs still held after the grace period to other workers, then stops them here. */
   async #releaseHeld(timeoutMs: number): Promise<void> {
     const held = this.runner.held();
@@ -237,5 +258,13 @@ export class Worker {
       if (down) this.ctx.logger.info(`Redis connection for ${what} is back`);
       down = false;
     });
+  }
+}
+
+/** Thrown by a start that was cut short because the worker was told to stop. */
+export class WorkerStopped extends Error {
+  constructor() {
+    super('the worker was told to stop while it started');
+    this.name = 'WorkerStopped';
   }
 }
