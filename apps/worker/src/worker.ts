@@ -12,10 +12,10 @@ import { PauseState } from './pause-state.js';
 import { invalidateModelCaches } from './processors/model-caches.js';
 import { createProcessors } from './processors/registry.js';
 import { QueueReader } from './queue-reader.js';
+import { RedisRefusals } from './redis-refusals.js';
 import { Slots } from './slots.js';
 import { partitionsBeyondCount, selectStages } from './stage-selection.js';
 import { attemptPolicy, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
-import { RedisRefusals } from './redis-refusals.js';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 
