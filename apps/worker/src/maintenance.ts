@@ -103,14 +103,24 @@ export class Maintenance {
     this.#wakeups.set(queue, { at, timer });
   }
 
-  /** Takes over jobs whose lease lapsed, up to this worker's free slots. */
+  /**
+   * Takes over jobs whose lease lapsed, up to this worker's free slots. A busy worker has none:
+   * new jobs would take every slot as it frees, and a dead worker's jobs would wait until the
+   * backlog is gone (35 s under load in test/faults/chaos). So when lapsed jobs wait and no slot
+   * is free, the next slots that free up are kept for them, and the next tick takes them over:
+   * they have waited longest.
+   */
   async reclaim(): Promise<void> {
     if (this.ctx.refusals.seenWithin(this.ctx.config.LEASE_MS)) return;
     for (const served of this.stages) {
       if (!this.ctx.isTaking()) return;
       if (this.pauses.isPaused(served.pipeline.name, served.stage)) continue;
-      const reserved = this.ctx.slots.reserve();
-      if (reserved === 0) return;
+      const reserved = this.ctx.slots.reserveForTakeover();
+      if (reserved === 0) {
+        const lapsed = await this.#lapsedCount(served);
+        if (lapsed > 0) this.ctx.slots.want(lapsed);
+        return;
+      }
       let taken = 0;
       try {
         const keys = this.ctx.keysOf(served.pipeline.name);
@@ -126,6 +136,19 @@ export class Maintenance {
         this.ctx.slots.release(reserved - taken);
       }
     }
+  }
+
+  /** How many of a stage's entries have been held past the lease (up to CONCURRENCY): a read. */
+  async #lapsedCount(served: ServedStage): Promise<number> {
+    const keys = this.ctx.keysOf(served.pipeline.name);
+    const most = this.ctx.slots.size;
+    let count = 0;
+    for (const lane of LANES) {
+      const entries = (await this.ctx.redis.xpending(keys.stream(served.stage, lane), groupName(served.stage), 'IDLE', this.ctx.config.LEASE_MS, '-', '+', most - count)) as unknown[];
+      count += entries.length;
+      if (count >= most) break;
+    }
+    return count;
   }
 
   async trim(): Promise<void> {

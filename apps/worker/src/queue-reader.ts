@@ -68,7 +68,7 @@ export class QueueReader {
    */
   takeAlongRequest(count: number): TakeRequest | undefined {
     const served = this.stages[0]!;
-    if (!this.ctx.isTaking() || this.#blockingId !== undefined || this.stages.length !== 1 || this.pauses.isPaused(served.pipeline.name, served.stage)) return undefined;
+    if (!this.ctx.isTaking() || this.ctx.slots.wanted > 0 || this.#blockingId !== undefined || this.stages.length !== 1 || this.pauses.isPaused(served.pipeline.name, served.stage)) return undefined;
     return { ...stageRequest(this.ctx, served), count, lanes: LANES, agingMs: this.ctx.config.PRIORITY_AGING };
   }
 

@@ -1,9 +1,11 @@
 /**
  * The worker's concurrency limit: `size` jobs in flight at most. Readers reserve slots before
- * they take jobs, so two readers never take more than the worker can run.
+ * they take jobs, so two readers never take more than the worker can run. Slots wanted for a
+ * takeover (see Maintenance.reclaim) are kept from the readers as they free up.
  */
 export class Slots {
   #used = 0;
+  #wanted = 0;
   #waiters: (() => void)[] = [];
 
   constructor(readonly size: number) {}
@@ -12,8 +14,27 @@ export class Slots {
     return this.#used;
   }
 
+  /** Slots the readers may reserve: the free ones not wanted for a takeover. */
   get free(): number {
-    return this.size - this.#used;
+    return Math.max(0, this.size - this.#used - this.#wanted);
+  }
+
+  /** Slots kept from the readers, as they free up, for a takeover. */
+  get wanted(): number {
+    return this.#wanted;
+  }
+
+  /** Keeps the next `count` slots that free up from the readers, for a takeover. */
+  want(count: number): void {
+    this.#wanted = Math.min(count, this.size);
+  }
+
+  /** Reserves every free slot, the wanted ones too, for a takeover, and wants none after. */
+  reserveForTakeover(): number {
+    const count = Math.max(0, this.size - this.#used);
+    this.#used += count;
+    this.#wanted = 0;
+    return count;
   }
 
   /** Reserves every free slot (at most `limit`) and returns how many. */

@@ -195,6 +195,7 @@ export class Worker {
         return await step();
       } catch (error) {
         if (!isRefusedForNow(error)) throw error;
+        this.ctx.refusals.note(error);
         if (tries === 1) this.ctx.logger.warn({ err: error.message }, `Redis refused to ${what}; waiting until it takes writes (not ready meanwhile)`);
         await sleep(Math.min(2_000, 100 * 2 ** Math.min(tries - 1, 5)));
         if (this.state === 'draining' || this.state === 'stopped') throw new WorkerStopped();

@@ -1,0 +1,120 @@
+import { RedisServer, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import type { Redis } from 'ioredis';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect, test } from 'vitest';
+import { connect, countBy, FAST, pendingAndActive, report, statesOf } from './fault-support.js';
+
+const CONCURRENCY = 8;
+
+/** For 2 to 4 s, Redis refuses writes: it cannot save its snapshot (MISCONF), or it is full (OOM). */
+async function refuseWrites(server: RedisServer, redis: Redis, how: 'misconf' | 'oom'): Promise<void> {
+  const snapshot = join(server.dir, 'dump.rdb');
+  if (how === 'oom') await redis.config('SET', 'maxmemory', '1');
+  else {
+    await redis.config('SET', 'save', '3600 1');
+    rmSync(snapshot, { recursive: true, force: true });
+    mkdirSync(join(snapshot, 'in-the-way'), { recursive: true });
+    await redis.bgsave();
+  }
+  await sleep(2_000 + Math.random() * 2_000);
+  if (how === 'oom') return void (await redis.config('SET', 'maxmemory', '0'));
+  rmSync(snapshot, { recursive: true });
+  await redis.bgsave();
+  await waitFor(async () => {
+    const info = await redis.info('persistence');
+    return /rdb_bgsave_in_progress:0/.test(info) && /rdb_last_bgsave_status:ok/.test(info);
+  }, 'a snapshot to succeed again');
+  await redis.config('SET', 'save', '');
+}
+
+test('chaos: 8 clients posting for 40 s (some jobs delayed, some failing once) while workers are SIGKILLed and Redis refuses writes in turn; every accepted job completes, and only the jobs of killed workers run again', { timeout: 240_000 }, async () => {
+  const server = await RedisServer.start();
+  const prefix = uniquePrefix('chaos');
+  let api: ApiProcess | undefined;
+  const workers: WorkerProcess[] = [];
+  const redis = connect(server.url);
+  const env = { ...FAST, CONCURRENCY: String(CONCURRENCY) };
+  const actions: string[] = [];
+  const timeline: [number, string][] = [];
+  try {
+    api = await startApi({ redisUrl: server.url, prefix, env: { ...FAST, MAX_BACKLOG: '0' } });
+    workers.push(...(await Promise.all([1, 2, 3].map(() => startWorker({ redisUrl: server.url, prefix, env })))));
+    const accepted: string[] = [];
+    let refused = 0;
+    const until = Date.now() + 40_000;
+    // A client that honours a 503 saying nothing was written: it waits and sends again.
+    const client = async (c: number) => {
+      for (let n = 0; Date.now() < until; n++) {
+        const kind = n % 20;
+        const body: Record<string, unknown> = { model: 'echo', prompt: `${c}.${n}`, params: { sleep_ms: n % 50 } };
+        if (kind === 0 || kind === 7) body['delay_ms'] = (n * 37) % 2_000;
+        if (kind === 13) Object.assign(body, { params: { fail: 1 }, backoff: { type: 'fixed', delay_ms: 100 } });
+        for (;;) {
+          const response = await fetch(`${api!.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+          const answer = (await response.json()) as { job_id?: string; detail?: string };
+          if (response.status === 202) {
+            accepted.push(answer.job_id!);
+            break;
+          }
+          expect(response.status, JSON.stringify(answer)).toBe(503);
+          expect(answer.detail).toMatch(/Nothing was written/);
+          refused += 1;
+          await sleep(100);
+        }
+      }
+    };
+    const chaos = async () => {
+      for (let round = 0; Date.now() < until - 5_000; round++) {
+        await sleep(2_000 + Math.random() * 2_000);
+        const action = (['kill', 'misconf', 'kill', 'oom'] as const)[round % 4]!;
+        actions.push(action);
+        timeline.push([Date.now(), action]);
+        if (action !== 'kill') await refuseWrites(server, redis, action);
+        else {
+          const i = round % workers.length;
+          workers[i]!.signal('SIGKILL');
+          workers[i] = await startWorker({ redisUrl: server.url, prefix, env });
+        }
+      }
+    };
+    await Promise.all([...Array.from({ length: 8 }, (_, c) => client(c)), chaos()]);
+
+    const states = await waitFor(async () => {
+      const all = await statesOf(redis, prefix, accepted);
+      return all.every((state) => state.status === 'completed') ? all : undefined;
+    }, 'every accepted job to complete', 90_000, 500);
+    const { pending, active } = await pendingAndActive(redis, prefix);
+    // When each killed worker's jobs were taken over (a lapsed lease is recorded as it is).
+    const lapses = states.flatMap((state) => state.errors).filter((error) => error.code === 'LEASE_EXPIRED').map((error) => error.at!);
+    const killedAt = timeline.filter(([, action]) => action === 'kill').map(([at]) => at);
+    const takenOverAfter = lapses.map((at) => at - Math.max(...killedAt.filter((killed) => killed <= at)));
+    const rerun = lapses.length;
+    const kills = actions.filter((action) => action === 'kill').length;
+    report('chaos', {
+      'jobs accepted (202)': accepted.length,
+      'answers 503 (nothing written; sent again)': refused,
+      actions: countBy(actions, (action) => action),
+      'attempts per job': countBy(states, (state) => String(state.attempts)),
+      'errors recorded': countBy(states.flatMap((state) => state.errors), (error) => error.code ?? 'asked to fail'),
+      'killed workers\' jobs taken over after (ms, most)': Math.max(0, ...takenOverAfter),
+    });
+    expect(new Set(accepted).size).toBe(accepted.length);
+    expect(refused).toBeGreaterThan(0);
+    expect(pending).toBe(0);
+    expect(active).toBe(0);
+    // A job runs again only when the worker holding it was killed: at most CONCURRENCY per kill.
+    expect(rerun).toBeLessThanOrEqual(kills * CONCURRENCY);
+    // And a killed worker's jobs are taken over while the load goes on (the lease is 1 s), not
+    // once the backlog is gone.
+    expect(rerun).toBeGreaterThan(0);
+    expect(Math.max(...takenOverAfter)).toBeLessThan(6_000);
+    expect(states.flatMap((state) => state.errors).every((error) => error.code === 'LEASE_EXPIRED' || /echo was asked to fail/.test(error.message))).toBe(true);
+  } finally {
+    await redis.config('SET', 'save', '').catch(() => {});
+    await Promise.all([api?.stop(), ...workers.map((worker) => worker.stop())]);
+    redis.disconnect();
+    await server.stop();
+  }
+});
