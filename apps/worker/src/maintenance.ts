@@ -112,12 +112,12 @@ export class Maintenance {
    */
   async reclaim(): Promise<void> {
     if (this.ctx.refusals.seenWithin(this.ctx.config.LEASE_MS)) return;
-    for (const served of this.stages) {
+    const open = this.stages.filter((served) => !this.pauses.isPaused(served.pipeline.name, served.stage));
+    for (const served of open) {
       if (!this.ctx.isTaking()) return;
-      if (this.pauses.isPaused(served.pipeline.name, served.stage)) continue;
       const reserved = this.ctx.slots.reserveForTakeover();
       if (reserved === 0) {
-        const lapsed = await this.#lapsedCount(served);
+        const lapsed = await this.#lapsedCount(open.slice(open.indexOf(served)));
         if (lapsed > 0) this.ctx.slots.want(lapsed);
         return;
       }
@@ -138,15 +138,17 @@ export class Maintenance {
     }
   }
 
-  /** How many of a stage's entries have been held past the lease (up to CONCURRENCY): a read. */
-  async #lapsedCount(served: ServedStage): Promise<number> {
-    const keys = this.ctx.keysOf(served.pipeline.name);
+  /** How many entries of these stages have been held past the lease, up to CONCURRENCY (reads only). */
+  async #lapsedCount(stages: readonly ServedStage[]): Promise<number> {
     const most = this.ctx.slots.size;
     let count = 0;
-    for (const lane of LANES) {
-      const entries = (await this.ctx.redis.xpending(keys.stream(served.stage, lane), groupName(served.stage), 'IDLE', this.ctx.config.LEASE_MS, '-', '+', most - count)) as unknown[];
-      count += entries.length;
-      if (count >= most) break;
+    for (const served of stages) {
+      const keys = this.ctx.keysOf(served.pipeline.name);
+      for (const lane of LANES) {
+        const entries = (await this.ctx.redis.xpending(keys.stream(served.stage, lane), groupName(served.stage), 'IDLE', this.ctx.config.LEASE_MS, '-', '+', most - count)) as unknown[];
+        count += entries.length;
+        if (count >= most) return count;
+      }
     }
     return count;
   }
