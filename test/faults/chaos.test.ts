@@ -1,33 +1,10 @@
 import { RedisServer, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
-import type { Redis } from 'ioredis';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, test } from 'vitest';
 import { connect, countBy, FAST, pendingAndActive, report, statesOf } from './fault-support.js';
+import { diskUnwritable, outOfMemory } from './write-refusals.js';
 
 const CONCURRENCY = 8;
-
-/** For 2 to 4 s, Redis refuses writes: it cannot save its snapshot (MISCONF), or it is full (OOM). */
-async function refuseWrites(server: RedisServer, redis: Redis, how: 'misconf' | 'oom'): Promise<void> {
-  const snapshot = join(server.dir, 'dump.rdb');
-  if (how === 'oom') await redis.config('SET', 'maxmemory', '1');
-  else {
-    await redis.config('SET', 'save', '3600 1');
-    rmSync(snapshot, { recursive: true, force: true });
-    mkdirSync(join(snapshot, 'in-the-way'), { recursive: true });
-    await redis.bgsave();
-  }
-  await sleep(2_000 + Math.random() * 2_000);
-  if (how === 'oom') return void (await redis.config('SET', 'maxmemory', '0'));
-  rmSync(snapshot, { recursive: true });
-  await redis.bgsave();
-  await waitFor(async () => {
-    const info = await redis.info('persistence');
-    return /rdb_bgsave_in_progress:0/.test(info) && /rdb_last_bgsave_status:ok/.test(info);
-  }, 'a snapshot to succeed again');
-  await redis.config('SET', 'save', '');
-}
 
 test('chaos: 8 clients posting for 40 s (some jobs delayed, some failing once) while workers are SIGKILLed and Redis refuses writes in turn; every accepted job completes, and only the jobs of killed workers run again', { timeout: 240_000 }, async () => {
   const server = await RedisServer.start();
@@ -71,8 +48,13 @@ test('chaos: 8 clients posting for 40 s (some jobs delayed, some failing once) w
         const action = (['kill', 'misconf', 'kill', 'oom'] as const)[round % 4]!;
         actions.push(action);
         timeline.push([Date.now(), action]);
-        if (action !== 'kill') await refuseWrites(server, redis, action);
-        else {
+        if (action !== 'kill') {
+          // For 2 to 4 s, Redis refuses writes: it cannot save its snapshot, or it is full.
+          const refusal = action === 'misconf' ? diskUnwritable : outOfMemory;
+          await refusal.refuse(server, redis);
+          await sleep(2_000 + Math.random() * 2_000);
+          await refusal.allow(server, redis);
+        } else {
           const i = round % workers.length;
           workers[i]!.signal('SIGKILL');
           workers[i] = await startWorker({ redisUrl: server.url, prefix, env });

@@ -1,17 +1,12 @@
 import { QueueKeys } from '@conveyor/shared';
 import { freePort, launchWorker, RedisServer, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
-import type { Redis } from 'ioredis';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
 import { connect, countBy, FAST, pendingAndActive, report, statesOf } from './fault-support.js';
+import { diskUnwritable, outOfMemory, type WriteRefusal } from './write-refusals.js';
 
-interface Refusal {
+interface Refusal extends WriteRefusal {
   name: string;
-  /** Makes Redis refuse writes; `allow` ends it. */
-  refuse(server: RedisServer, redis: Redis): Promise<void>;
-  allow(server: RedisServer, redis: Redis): Promise<void>;
   /** The Redis error every write gets meanwhile, and what the API's 503 says of it. */
   error: RegExp;
   detail: RegExp;
@@ -25,43 +20,9 @@ async function unrecorded(worker: WorkerProcess): Promise<number> {
   return Number(/^conveyor_jobs_unrecorded (\d+)$/m.exec(metrics)![1]);
 }
 
-/** The snapshot's last outcome, once a BGSAVE started now has ended. */
-async function bgsave(redis: Redis): Promise<string> {
-  await redis.bgsave();
-  return waitFor(async () => {
-    const info = await redis.info('persistence');
-    return /rdb_bgsave_in_progress:0/.test(info) ? /rdb_last_bgsave_status:(\w+)/.exec(info)![1] : undefined;
-  }, 'the snapshot to end');
-}
-
 const refusals: Refusal[] = [
-  {
-    // With `noeviction` (as the README asks), a full Redis refuses every write that needs memory.
-    name: 'out of memory',
-    refuse: async (_, redis) => void (await redis.config('SET', 'maxmemory', '1')),
-    allow: async (_, redis) => void (await redis.config('SET', 'maxmemory', '0')),
-    error: /^OOM/,
-    everyWrite: false,
-    detail: /out of memory.*Nothing was written/,
-  },
-  {
-    // A snapshot that cannot be written (a full or failing disk; here a folder stands where the
-    // snapshot goes) makes Redis refuse every write (stop-writes-on-bgsave-error) until a
-    // snapshot succeeds again.
-    name: 'unable to write to disk',
-    refuse: async (server, redis) => {
-      await redis.config('SET', 'save', '3600 1');
-      mkdirSync(join(server.dir, 'dump.rdb', 'in-the-way'), { recursive: true });
-      expect(await bgsave(redis)).toBe('err');
-    },
-    allow: async (server, redis) => {
-      rmSync(join(server.dir, 'dump.rdb'), { recursive: true });
-      expect(await bgsave(redis)).toBe('ok');
-    },
-    error: /^MISCONF/,
-    everyWrite: true,
-    detail: /cannot write its data to disk.*Nothing was written/,
-  },
+  { name: 'out of memory', ...outOfMemory, error: /^OOM/, everyWrite: false, detail: /out of memory.*Nothing was written/ },
+  { name: 'unable to write to disk', ...diskUnwritable, error: /^MISCONF/, everyWrite: true, detail: /cannot write its data to disk.*Nothing was written/ },
 ];
 
 /**
@@ -203,7 +164,6 @@ describe.each(refusals)('Redis refusing writes: $name', (refusal) => {
 });
 
 test('a Redis refusing every write renews no lease: once it takes writes again, an idle worker takes over only the jobs of a holder that died meanwhile, not those of a live one', { timeout: 120_000 }, async () => {
-  const diskFull = refusals.find((refusal) => refusal.error.test('MISCONF'))!;
   const server = await RedisServer.start();
   const prefix = uniquePrefix('leases');
   let api: ApiProcess | undefined;
@@ -225,12 +185,12 @@ test('a Redis refusing every write renews no lease: once it takes writes again, 
     const idle = await startWorker({ redisUrl: server.url, prefix, env: { ...FAST, CONCURRENCY: '64', CONSUMER_NAME: 'idle', MAINTENANCE_INTERVAL: '10ms' } });
     workers.push(idle);
 
-    await diskFull.refuse(server, redis);
+    await diskUnwritable.refuse(server, redis);
     await sleep(1_000);
     dying!.signal('SIGKILL');
     // 6 leases without a renewal: the living holder's jobs finish and wait for Redis.
     await sleep(5_000);
-    await diskFull.allow(server, redis);
+    await diskUnwritable.allow(server, redis);
 
     const states = await waitFor(async () => {
       const all = await statesOf(redis, prefix, ids);
