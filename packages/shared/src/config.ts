@@ -261,6 +261,18 @@ export class ConfigError extends Error {
   }
 }
 
+/** Settings whose values are secrets: an error names their length, never their text. */
+const SECRET_SETTINGS = new Set(['ADMIN_TOKEN', 'OPENAI_API_KEY']);
+
+/**
+ * A setting's value as a configuration error shows it. Errors go to logs, so secrets are not
+ * shown, and a URL's user and password (`redis://:secret@host`) are masked.
+ */
+function shownValue(name: string, value: string): string {
+  if (SECRET_SETTINGS.has(name)) return `${value.length} characters, not shown`;
+  return `"${value.replace(/\/\/[^/@\s]*@/g, '//***@')}"`;
+}
+
 /** Parses the environment; empty strings count as unset so `FOO=` falls back to the default. */
 export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
@@ -269,7 +281,7 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.');
     const value = present[name];
-    const shown = value === undefined ? '' : ` (got "${value}")`;
+    const shown = value === undefined ? '' : ` (got ${shownValue(name, value)})`;
     const message = issue.code === 'invalid_value' ? `must be one of ${issue.values.join(', ')}` : issue.message;
     return `${name}${shown}: ${message.replace(/^"[^"]*" /, '')}`;
   });

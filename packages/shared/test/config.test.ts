@@ -109,4 +109,25 @@ describe('configuration from the environment', () => {
     expect(loadConfig(workerEnvSchema, {}).DOCUMENT_READ_TIMEOUT).toBe(120_000);
     expect(loadConfig(apiEnvSchema, { REDIS_URL: 'rediss://user:secret@cache.example:6380/2' }).REDIS_URL).toBe('rediss://user:secret@cache.example:6380/2');
   });
+
+  test('an error never shows a secret: tokens and keys by their length, URLs with their user and password masked', () => {
+    const error = (env: Record<string, string>) => {
+      try {
+        loadConfig(apiEnvSchema, env);
+      } catch (caught) {
+        return (caught as Error).message;
+      }
+      throw new Error('the configuration was accepted');
+    };
+    const token = error({ ADMIN_TOKEN: 'hunter2-almost' });
+    expect(token).toContain('ADMIN_TOKEN (got 14 characters, not shown): must be at least 16 characters');
+    expect(token).not.toContain('hunter2');
+    expect(error({ REDIS_URL: 'http://app:s3cret@cache.example:6379' })).toContain('REDIS_URL (got "http://***@cache.example:6379"): must start with redis://');
+    const database = error({ REDIS_URL: 'rediss://:s3cret@node-1:7000/3', REDIS_CLUSTER: 'true' });
+    expect(database).toContain('REDIS_URL (got "rediss://***@node-1:7000/3"): selects database 3');
+    expect(database).not.toContain('s3cret');
+    const adapter = error({ OPENAI_BASE_URL: 'http://me:s3cret@llm.example/v1', OPENAI_API_KEY: 'sk-s3cret' });
+    expect(adapter).toContain('OPENAI_BASE_URL (got "http://***@llm.example/v1"): may not hold a user or password');
+    expect(adapter).not.toContain('s3cret');
+  });
 });
