@@ -52,9 +52,28 @@ describe('browser frontends on the origins in CORS_ORIGINS', () => {
     abort.abort();
   });
 
-  test('another origin gets no CORS headers, so the browser keeps the answer from its page', async ({ app }) => {
-    const response = await app.inject({ method: 'POST', url: '/jobs', headers: { origin: 'https://evil.example' }, payload: { model: 'echo' } });
-    expect(response.headers['access-control-allow-origin']).toBeUndefined();
+  test('another origin, or none, gets no CORS headers, so the browser keeps the answer from its page', async ({ app }) => {
+    const corsHeaders = (headers: Record<string, unknown>) => Object.keys(headers).filter((name) => name.startsWith('access-control-'));
+    const other = await app.inject({ method: 'POST', url: '/jobs', headers: { origin: 'https://evil.example' }, payload: { model: 'echo' } });
+    expect(other.statusCode).toBe(202);
+    expect(corsHeaders(other.headers)).toEqual([]);
+    expect(other.headers['vary']).toBe('Origin');
+    const none = await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } });
+    expect(none.statusCode).toBe(202);
+    expect(corsHeaders(none.headers)).toEqual([]);
+    const preflight = await app.inject({ method: 'OPTIONS', url: '/jobs', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    expect(preflight.statusCode).toBe(405);
+    expect(corsHeaders(preflight.headers)).toEqual([]);
+  });
+
+  test('an OPTIONS request that is not a preflight gets the 405 problem it gets without CORS', async ({ app }) => {
+    for (const headers of [{}, { origin: frontend }, { 'access-control-request-method': 'POST' }]) {
+      const response = await app.inject({ method: 'OPTIONS', url: '/jobs', headers });
+      expect(response.statusCode, JSON.stringify(headers)).toBe(405);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(response.headers['allow']).toBe('POST');
+      expect(response.json()).toMatchObject({ type: '/problems/method-not-allowed', status: 405 });
+    }
   });
 
   test('without CORS_ORIGINS no CORS header is sent and a preflight is refused (405: the route takes POST only)', async ({ closed }) => {

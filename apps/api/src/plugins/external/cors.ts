@@ -1,22 +1,46 @@
-import cors from '@fastify/cors';
+import cors, { type FastifyCorsOptions } from '@fastify/cors';
+import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+
+type ResolveOptions = (request: FastifyRequest, callback: (error: Error | null, options: FastifyCorsOptions) => void) => void;
 
 /**
  * Cross-origin calls from browser frontends, for the origins in CORS_ORIGINS (`*` for any).
  * Without the setting no CORS header is sent and browsers allow same-origin pages only.
  * Clients authenticate with a bearer token, never cookies, so credentials are not allowed.
  * A frontend can read the headers that matter to it: Location of a new job, Retry-After of a 503.
+ *
+ * Options are chosen per request: a request from an origin not listed (or with no Origin) gets
+ * no CORS header at all, and an OPTIONS request that is not a preflight (no
+ * Access-Control-Request-Method) is answered as without CORS, with a 405 problem, instead of the
+ * plugin's plain-text 400.
  */
 export default fp(
   async (app, { origins }: { origins: string[] }) => {
     if (origins.length === 0) return;
-    await app.register(cors, {
-      origin: origins.includes('*') ? '*' : origins,
+    const any = origins.includes('*');
+    const options: FastifyCorsOptions = {
+      origin: any ? '*' : origins,
       methods: ['GET', 'HEAD', 'POST', 'DELETE'],
       allowedHeaders: ['content-type', 'idempotency-key', 'authorization', 'x-request-id', 'last-event-id'],
       exposedHeaders: ['location', 'retry-after'],
       maxAge: 600,
-    });
+    };
+    const notPreflight: FastifyCorsOptions = { ...options, preflight: false };
+    const none: FastifyCorsOptions = { origin: false };
+    const resolve: ResolveOptions = (request, callback) => {
+      const origin = request.headers.origin;
+      if (origin === undefined || (!any && !origins.includes(origin))) return callback(null, none);
+      callback(null, request.method === 'OPTIONS' && request.headers['access-control-request-method'] === undefined ? notPreflight : options);
+    };
+    // The answer depends on Origin for every request, so caches must keep one per origin.
+    if (!any) {
+      app.addHook('onRequest', (_request, reply, done) => {
+        reply.header('vary', 'Origin');
+        done();
+      });
+    }
+    await app.register(cors, () => resolve);
   },
   { name: 'cors' },
 );
