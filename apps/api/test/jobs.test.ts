@@ -237,6 +237,15 @@ describe('POST /jobs/batch', () => {
     expect(third).toMatchObject({ input: { prompt: 'p2' }, priority: 'low' });
   });
 
+  test('an Idempotency-Key header is refused, not ignored: a retried batch would be stored twice', async ({ app, redis, prefix }) => {
+    const before = await keysUnder(redis, prefix);
+    const response = await app.inject({ method: 'POST', url: '/jobs/batch', headers: { 'idempotency-key': 'batch-1' }, payload: { jobs: [{ model: 'echo' }] } });
+    expect(response.statusCode).toBe(400);
+    expect(response.headers['content-type']).toMatch(/problem\+json/);
+    expect(response.json().detail).toContain('give each job its own `idempotency_key`');
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+  });
+
   test('one bad item, a reused key, or mixed queues refuse the whole batch and write nothing', async ({ app, redis, prefix }) => {
     const first = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: 'echo', prompt: 'a', idempotency_key: 'k1' }] } });
     expect(first.statusCode).toBe(202);
@@ -257,6 +266,8 @@ describe('POST /jobs/batch', () => {
     }
     expect(statuses).toEqual([400, 400, 422, 400, 400, 400]);
     expect(await keysUnder(redis, prefix)).toEqual(before);
+    const unknown = await app.inject({ method: 'POST', url: '/jobs/batch', payload: cases[1] });
+    expect(unknown.json().detail).toMatch(/^Model "gpt-9" \(job 1 of the batch\) is not known/);
     const again = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: 'echo', prompt: 'a', idempotency_key: 'k1' }] } });
     expect(again.json().jobs[0]).toMatchObject({ job_id: first.json().jobs[0].job_id, created: false });
   });

@@ -45,13 +45,20 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
         operationId: 'createJobBatch',
         summary: 'Submit up to 1,000 inference jobs for one queue at once',
         description:
-          'Each item is what POST /jobs takes, plus an optional `idempotency_key`. All are stored in one step, or none (a bad item, a reused key or a full queue refuses the whole batch). 202 with the jobs in request order.',
+          'Each item is what POST /jobs takes, plus an optional `idempotency_key` (the route takes no Idempotency-Key header: a 400). All are stored in one step, or none (a bad item, a reused key or a full queue refuses the whole batch). 202 with the jobs in request order.',
         body: createBatchSchema,
         response: { 202: acceptedBatchSchema, ...problemResponses(400, 413, 415, 422, 503) },
       },
       serializerCompiler: plainJson,
     },
     async (request, reply) => {
+      // Ignoring the header would store the batch again on every retry of it.
+      if (request.headers['idempotency-key'] !== undefined) {
+        throw new ProblemError(
+          'invalid-request',
+          'POST /jobs/batch takes no Idempotency-Key header: give each job its own `idempotency_key` in the body, and a retried batch stores each of those jobs once.',
+        );
+      }
       const submitted = await app.jobs.submitBatch(request.body.jobs);
       return reply.code(202).send({ jobs: submitted.map(({ jobId, status, created }) => ({ job_id: jobId, status, created })) });
     },

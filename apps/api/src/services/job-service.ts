@@ -82,10 +82,11 @@ export class JobService {
     }
     const pipeline = this.#pipeline(bodies[0]!.queue, 'json');
     const batchTarget = this.partitions.pick(pipeline);
-    const jobs = bodies.map((body) => {
-      if (body.idempotency_key === undefined) return this.#inferenceJob(body, undefined, batchTarget);
+    const item = (index: number) => (bodies.length > 1 ? index : undefined);
+    const jobs = bodies.map((body, index) => {
+      if (body.idempotency_key === undefined) return this.#inferenceJob(body, undefined, batchTarget, item(index));
       const { idempotency_key, ...rest } = body;
-      return this.#inferenceJob(rest, idempotency_key, this.partitions.pick(pipeline, idempotency_key));
+      return this.#inferenceJob(rest, idempotency_key, this.partitions.pick(pipeline, idempotency_key), item(index));
     });
     const targets = new Set(jobs.map((job) => queueOfJobId(job.id)!));
     if (targets.size === 1) return this.#submit(findPipeline([...targets][0]!)!, jobs);
@@ -122,10 +123,12 @@ export class JobService {
     );
   }
 
-  #inferenceJob(body: CreateJobBody, idempotencyKey: string | undefined, target: Pipeline): NewJob {
+  /** `item`: the job's index in a batch of several, named in a refusal. */
+  #inferenceJob(body: CreateJobBody, idempotencyKey: string | undefined, target: Pipeline, item?: number): NewJob {
     if (!this.#modelNames.has(body.model)) {
       const known = [...this.#modelNames];
-      throw new ProblemError('unknown-model', `Model "${body.model}" is not known. Known models: ${known.join(', ')}.`, { known_models: known });
+      const which = item === undefined ? '' : ` (job ${item} of the batch)`;
+      throw new ProblemError('unknown-model', `Model "${body.model}"${which} is not known. Known models: ${known.join(', ')}.`, { known_models: known });
     }
     const { priority, max_attempts, timeout_ms, backoff, run_at, delay_ms } = body;
     const job: NewJob = {
