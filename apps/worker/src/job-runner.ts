@@ -179,6 +179,7 @@ export class JobRunner {
     };
     if (error instanceof NonRetryableError) failure.code = error.code;
     else if (error instanceof JobStopped) failure.code = 'TIMEOUT';
+    else failure.code = ownCode(error) ?? 'PROCESSOR_ERROR';
     const backoff = job.backoff === undefined && served.pipeline.backoff ? served.pipeline.backoff : backoffOf(job.backoff);
     const delay = retryable ? retryDelay(backoff, job.attempt) : undefined;
     const { defaultMaxAttempts, retentionSeconds } = attemptPolicy(this.ctx, job.queue);
@@ -202,4 +203,10 @@ export class JobRunner {
       logger.error({ err: reportError }, 'could not record the failure; the entry stays pending and runs again once its lease lapses');
     }
   }
+}
+
+/** The string `code` an error carries (a Node system error's `ECONNRESET`, a processor's own), if a short one. */
+function ownCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.length > 0 && code.length <= 100 ? code : undefined;
 }

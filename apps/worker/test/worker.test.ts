@@ -60,7 +60,7 @@ describe('the worker', () => {
     await startWorker();
     const [record] = await settled(redis, prefix, [flaky]);
     expect(record).toMatchObject({ status: 'completed', attempts: '2' });
-    expect(JSON.parse(record!['errors']!)).toMatchObject([{ attempt: 1, retryable: true, message: expect.stringContaining('asked to fail') }]);
+    expect(JSON.parse(record!['errors']!)).toMatchObject([{ attempt: 1, retryable: true, code: 'PROCESSOR_ERROR', message: expect.stringContaining('asked to fail') }]);
   });
 
   test('a job that cannot succeed is dead-lettered at once with the reason', async ({ redis, prefix, startWorker }) => {
