@@ -55,9 +55,12 @@ function refusalDetail(message: string): string {
 
 /**
  * What the client is told Redis said. A cluster client's give-up names the node it last tried
- * ("MOVED 14836 10.0.0.7:6379"): internal addresses stay in the logs.
+ * ("MOVED 14836 10.0.0.7:6379"): internal addresses stay in the logs. A command refused for a
+ * lost connection is said in words, not in the client library's.
  */
 function said(error: Error): string {
   if (/^Too many Cluster redirections/.test(error.message)) return "no node of the Redis Cluster could serve this queue's slot; a failover may be under way";
+  // ioredis's words for a command refused while its connection is down; /readyz says why it is.
+  if (/Stream isn't writeable|enableOfflineQueue/.test(error.message)) return 'the API has no connection to Redis and is reconnecting; GET /readyz says why';
   return error.message;
 }
