@@ -15,7 +15,10 @@ const jobFields = {
   priority: z.enum(LANES).default('normal').describe('lane: high jobs are taken before normal, normal before low'),
   queue: z.string().default('inference').describe('a queue that takes JSON jobs'),
   ...jobOptionsSchema.shape,
-  run_at: z.iso.datetime({ offset: true }).optional().describe('run no earlier than this time (ISO 8601)'),
+  run_at: z.iso
+    .datetime({ offset: true, message: 'must be an ISO 8601 time with its time zone, e.g. 2030-01-01T09:00:00Z or 2030-01-01T10:00:00+01:00' })
+    .optional()
+    .describe('run no earlier than this time (ISO 8601, with Z or an offset)'),
   delay_ms: z.number().int().min(0).max(MAX_DELAY_MS).optional().describe('run no earlier than this many ms from now'),
 };
 
