@@ -33,6 +33,16 @@ test('the OpenAPI document describes every route, from the same schemas that val
     }
     expect(openapi.paths['/queues/{name}/pause'].post.operationId).toBe('pauseQueue');
 
+    // Error answers are declared as what they are sent as: problem details.
+    const errorResponses = operations.flatMap((operation) =>
+      Object.entries((operation as unknown as { responses: Record<string, { content?: Record<string, unknown> }> }).responses)
+        .filter(([status]) => Number(status) >= 400)
+        .map(([status, declared]) => [`${operation.operationId} ${status}`, Object.keys(declared.content ?? {})] as const),
+    );
+    expect(errorResponses.length).toBeGreaterThan(50);
+    for (const [which, mediaTypes] of errorResponses) expect(mediaTypes, which).toEqual(['application/problem+json']);
+    expect(createJob.responses['400'].content['application/problem+json'].schema.required).toEqual(expect.arrayContaining(['type', 'title', 'status', 'detail']));
+
     const ui = await app.inject({ url: '/docs/' });
     expect(ui.statusCode).toBe(200);
     expect(ui.headers['content-type']).toMatch(/text\/html/);

@@ -14,7 +14,10 @@ export const problemSchema = z
   })
   .describe('RFC 9457 problem details (application/problem+json)');
 
+/** A response of problems, under the media type they are sent as (so OpenAPI clients expect it). */
+const problemResponse = { description: 'RFC 9457 problem details', content: { 'application/problem+json': { schema: problemSchema } } };
+
 /** Response entries for the error statuses a route can answer with. */
-export function problemResponses<const S extends number>(...statuses: S[]): Record<S, typeof problemSchema> {
-  return Object.fromEntries(statuses.map((status) => [status, problemSchema])) as Record<S, typeof problemSchema>;
+export function problemResponses<const S extends number>(...statuses: S[]): Record<S, typeof problemResponse> {
+  return Object.fromEntries(statuses.map((status) => [status, problemResponse])) as Record<S, typeof problemResponse>;
 }
