@@ -8,7 +8,7 @@ import { problemResponses } from '../schemas/problem.js';
 const stageBody = z
   .object({ stage: z.string().min(1).max(100).optional().describe('one stage; the whole queue when omitted') })
   .strict()
-  .optional();
+  .nullish();
 
 const pauseState = z.object({
   queue: z.string(),

@@ -1,0 +1,38 @@
+import { redisTest } from '@conveyor/testing';
+import { expect } from 'vitest';
+import type { App } from '../src/app.js';
+import { buildTestApp } from './test-app.js';
+
+const ADMIN_TOKEN = 'validation-wording-token';
+
+const test = redisTest.extend<{ app: App }>({
+  app: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix, { ADMIN_TOKEN });
+    await use(app);
+    await app.close();
+  },
+});
+
+// zod's own words ("Invalid input: expected string, received undefined") said plainly.
+test('a missing field, a missing body and a value that is not a number are said plainly', async ({ app }) => {
+  const cases = [
+    { request: { method: 'POST', url: '/jobs', payload: { prompt: 'hi' } }, detail: 'body.model: is required (a string)' },
+    { request: { method: 'GET', url: '/events' }, detail: 'querystring.queue: is required (a string)' },
+    { request: { method: 'GET', url: '/queues/inference/dead?limit=abc' }, detail: 'querystring.limit: must be a number, and this is not one' },
+    { request: { method: 'POST', url: '/admin/broadcast', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }, detail: 'body: is required: send a JSON object' },
+  ] as const;
+  for (const { request, detail } of cases) {
+    const response = await app.inject(request);
+    expect(response.statusCode, request.url).toBe(400);
+    expect(response.json(), request.url).toMatchObject({ type: '/problems/invalid-request', detail });
+  }
+});
+
+test('pause and resume take no body for the whole queue', async ({ app }) => {
+  const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  const paused = await app.inject({ method: 'POST', url: '/queues/inference/pause', headers });
+  expect(paused.statusCode).toBe(200);
+  expect(paused.json()).toEqual({ queue: 'inference', paused: ['*'] });
+  const resumed = await app.inject({ method: 'POST', url: '/queues/inference/resume', headers });
+  expect(resumed.json()).toEqual({ queue: 'inference', paused: [] });
+});
