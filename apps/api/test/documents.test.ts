@@ -24,6 +24,11 @@ function form(parts: { name: string; filename?: string; type?: string; content: 
   return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
 }
 
+/** The request as sent to the API at `host` (the curl examples in problems name the address used). */
+function withHost(request: ReturnType<typeof form>, host: string) {
+  return { ...request, headers: { ...request.headers, host } };
+}
+
 describe('POST /documents', () => {
   test('stores the document with its job, binary-safe, and answers 202 with the job ID', async ({ app, redis, prefix }) => {
     const bytes = Buffer.from([0x00, 0xff, 0x10, 0x80, 0x0d, 0x0a, 0x2d, 0x2d]);
@@ -44,7 +49,7 @@ describe('POST /documents', () => {
   });
 
   const refusals: { name: string; status: number; type: string; detail: RegExp; request: () => { payload: Buffer | string; headers: Record<string, string> } }[] = [
-    { name: 'no file at all', status: 400, type: 'missing-file', detail: /No file in the field "file"/, request: () => form([{ name: 'priority', content: 'high' }]) },
+    { name: 'no file at all', status: 400, type: 'missing-file', detail: /No file in the field "file"\. Example: curl -F file=@report\.txt http:\/\/api\.example:8080\/documents$/, request: () => withHost(form([{ name: 'priority', content: 'high' }]), 'api.example:8080') },
     { name: 'a file in another field', status: 400, type: 'missing-file', detail: /came in the field "doc"; name the field "file"/, request: () => form([{ name: 'doc', filename: 'a.txt', content: 'hi' }]) },
     { name: 'an empty file', status: 400, type: 'empty-file', detail: /"empty\.txt" is empty \(0 bytes\)/, request: () => form([{ name: 'file', filename: 'empty.txt', content: '' }]) },
     { name: 'two files', status: 400, type: 'invalid-request', detail: /one file per request/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'a' }, { name: 'file', filename: 'b.txt', content: 'b' }]) },

@@ -1,5 +1,6 @@
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyRequest } from 'fastify';
 import multipartPlugin from '../plugins/external/multipart.js';
 import { ProblemError } from '../problems/problem-error.js';
 import { documentFieldsSchema } from '../schemas/document-upload.js';
@@ -50,7 +51,7 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number }> = asy
       if (!request.isMultipart()) {
         throw new ProblemError(
           'unsupported-media-type',
-          `POST /documents takes multipart/form-data, not "${request.headers['content-type'] ?? '(no Content-Type)'}". Send the file as a form field named "file", e.g. curl -F file=@report.txt http://localhost:3000/documents`,
+          `POST /documents takes multipart/form-data, not "${request.headers['content-type'] ?? '(no Content-Type)'}". Send the file as a form field named "file", e.g. curl -F file=@report.txt ${uploadUrl(request)}`,
         );
       }
       let upload: ReadUpload;
@@ -66,11 +67,11 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number }> = asy
         if (code?.startsWith('FST_') || (error as Error).name !== 'Error') throw error;
         // The parser says "needle" for the boundary; RFC 2046 allows boundaries of up to 70 characters.
         const reason = (error as Error).message.includes('needle') ? 'its boundary is longer than 70 characters' : (error as Error).message;
-        throw new ProblemError('malformed-form', `The multipart/form-data body could not be read (${reason}). Let the client build the form, e.g. curl -F file=@report.txt http://localhost:3000/documents`);
+        throw new ProblemError('malformed-form', `The multipart/form-data body could not be read (${reason}). Let the client build the form, e.g. curl -F file=@report.txt ${uploadUrl(request)}`);
       }
       if (!upload.file) {
         const hint = upload.otherFileField ? ` A file came in the field "${upload.otherFileField}"; name the field "file".` : '';
-        throw new ProblemError('missing-file', `No file in the field "file".${hint} Example: curl -F file=@report.txt http://localhost:3000/documents`);
+        throw new ProblemError('missing-file', `No file in the field "file".${hint} Example: curl -F file=@report.txt ${uploadUrl(request)}`);
       }
       if (upload.file.bytes.length === 0) throw new ProblemError('empty-file', `The uploaded file "${upload.file.filename}" is empty (0 bytes).`);
 
@@ -99,3 +100,8 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number }> = asy
 };
 
 export default documentsRoutes;
+
+/** Where the client sent this upload, for the curl example in a problem: the address it used. */
+function uploadUrl(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}/documents`;
+}
