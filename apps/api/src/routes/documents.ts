@@ -103,5 +103,5 @@ export default documentsRoutes;
 
 /** Where the client sent this upload, for the curl example in a problem: the address it used. */
 function uploadUrl(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}/documents`;
+  return `${request.protocol}://${request.host || 'localhost:3000'}/documents`;
 }
