@@ -39,6 +39,11 @@ test('SIGTERM during 100 in-flight jobs: the worker exits 0 within its grace per
     expect(finishedByStopping).toBeLessThan(100);
     expect(states.flatMap((state) => state.errors)).toEqual([]);
     expect(allDoneMs).toBeLessThan(10_000);
+    // Taking over released jobs is routine (every deploy does it): logged at info, not as lapsed leases.
+    const taker = workers[1]!;
+    const said = (msg: string) => taker.logs().filter((line) => line['msg'] === msg).length;
+    expect(said('took over a job a stopping worker released')).toBe(100 - finishedByStopping);
+    expect(said('took over a job whose lease lapsed')).toBe(0);
   } finally {
     await Promise.all(workers.map((worker) => worker.stop()));
     await deletePrefix(redis, prefix);
@@ -46,10 +51,15 @@ test('SIGTERM during 100 in-flight jobs: the worker exits 0 within its grace per
   }
 });
 
-test('a worker told to stop while Redis is unreachable still exits 0 soon after its grace period', { timeout: 30_000 }, async () => {
+test('a worker told to stop while Redis is unreachable still exits 0 soon after its grace period, and says it could not release its job', { timeout: 30_000 }, async () => {
   const server = await RedisServer.start();
   try {
-    const worker = await startWorker({ redisUrl: server.url, prefix: uniquePrefix('down'), env: { ...FAST, SHUTDOWN_GRACE_MS: '1s' } });
+    const prefix = uniquePrefix('down');
+    const worker = await startWorker({ redisUrl: server.url, prefix, env: { ...FAST, SHUTDOWN_GRACE_MS: '1s' } });
+    const redis = connect(server.url);
+    await enqueueEcho(redis, prefix, 1, 10_000, 10_000);
+    await waitFor(async () => (await redis.hlen(`${prefix}:{inference}:active`)) === 1, 'the worker to hold the job');
+    redis.disconnect();
     await server.kill('SIGKILL');
     const signalled = Date.now();
     worker.signal('SIGTERM');
@@ -57,6 +67,8 @@ test('a worker told to stop while Redis is unreachable still exits 0 soon after 
     const exitMs = Date.now() - signalled;
     report('shutdown with Redis down', { 'exited after ms': exitMs });
     expect(exitMs).toBeLessThan(1_000 + 3_000);
+    const graceOver = worker.logs().find((line) => String(line['msg']).startsWith('grace period over'));
+    expect(graceOver).toMatchObject({ held: 1, released: 0, msg: 'grace period over; could not release every job still running: the rest are taken over once their lease lapses' });
   } finally {
     await server.stop();
   }

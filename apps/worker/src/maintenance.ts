@@ -127,8 +127,13 @@ export class Maintenance {
         const result = await reclaimStale(this.ctx.redis, keys, { ...stageRequest(this.ctx, served), count: reserved, lanes: LANES }, this.ctx.config.LEASE_MS);
         taken = result.jobs.length;
         for (const job of result.jobs) {
-          this.ctx.logger.warn({ job_id: job.jobId, stage: job.stage, attempt: job.attempt }, 'took over a job whose lease lapsed');
-          this.ctx.metrics.reclaimed.inc({ queue: job.queue, stage: job.stage });
+          // A job a stopping worker let go of (a deploy) is routine; a lapsed lease is not.
+          if (result.released.has(job)) {
+            this.ctx.logger.info({ job_id: job.jobId, stage: job.stage, attempt: job.attempt }, 'took over a job a stopping worker released');
+          } else {
+            this.ctx.logger.warn({ job_id: job.jobId, stage: job.stage, attempt: job.attempt }, 'took over a job whose lease lapsed');
+            this.ctx.metrics.reclaimed.inc({ queue: job.queue, stage: job.stage });
+          }
           this.startJob(job);
         }
         if (result.lost > 0) this.ctx.logger.warn({ stage: served.stage, lost: result.lost }, 'entries deleted from the stream while held; their attempts failed');

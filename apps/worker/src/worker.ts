@@ -217,8 +217,13 @@ export class Worker {
     } catch (error) {
       this.ctx.logger.warn({ err: (error as Error).message }, 'could not release held jobs; they will be taken over once their lease lapses');
     }
-    this.ctx.logger.warn({ held: held.length, released }, 'grace period over; released the jobs still running for other workers to take');
-    for (const entry of held) entry.stop('shutdown', 'the worker is shutting down; the job was released to another worker');
+    // A release that Redis did not answer in time releases nothing: say so, not that all went.
+    if (released === held.length) {
+      this.ctx.logger.warn({ held: held.length, released }, 'grace period over; released the jobs still running for other workers to take');
+    } else {
+      this.ctx.logger.warn({ held: held.length, released }, 'grace period over; could not release every job still running: the rest are taken over once their lease lapses');
+    }
+    for (const entry of held) entry.stop('shutdown', 'the worker is shutting down; another worker takes the job over');
   }
 
   /** A worker restarted under the same consumer name first re-reads its own pending entries. */

@@ -78,8 +78,10 @@ describe('leases', () => {
     expect(await redis.hget(keys.job(jobId), 'status')).toBe('queued');
     expect(await redis.hlen(keys.active)).toBe(0);
 
-    const [again] = (await reclaimStale(redis, keys, stageRequest('c2'), leaseMs)).jobs;
+    const takeover = await reclaimStale(redis, keys, stageRequest('c2'), leaseMs);
+    const [again] = takeover.jobs;
     expect(again).toMatchObject({ jobId, entryId: held!.entryId, maxAttempts: 2 });
+    expect(takeover.released.has(again!)).toBe(true);
     expect(await redis.hgetall(keys.job(jobId))).toMatchObject({ status: 'active', worker: 'c2' });
     expect(await completeStage(redis, keys, held!, '{"late":true}', '', 60)).toBe('not-current-attempt');
 

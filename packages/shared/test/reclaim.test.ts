@@ -48,7 +48,9 @@ describe('taking over lapsed leases', () => {
     expect((await takeJobs(redis, keys, request('c1'))).jobs).toHaveLength(1);
 
     await sleep(80);
-    expect((await reclaimStale(redis, keys, request('c2'), 50)).jobs).toMatchObject([{ jobId, attempt: 2 }]);
+    const lapsed = await reclaimStale(redis, keys, request('c2'), 50);
+    expect(lapsed.jobs).toMatchObject([{ jobId, attempt: 2 }]);
+    expect(lapsed.released.size).toBe(0);
     await sleep(80);
     expect((await reclaimStale(redis, keys, request('c3'), 50)).jobs).toEqual([]);
 
@@ -90,7 +92,7 @@ describe('entries deleted while pending', () => {
     const [held] = (await takeJobs(redis, keys, stageRequest('c1'))).jobs;
     await redis.xdel(keys.stream('infer', 'normal'), held!.entryId);
 
-    expect(await reclaimStale(redis, keys, stageRequest('c2'), 0)).toEqual({ jobs: [], lost: 1 });
+    expect(await reclaimStale(redis, keys, stageRequest('c2'), 0)).toEqual({ jobs: [], lost: 1, released: new Set() });
     const record = await redis.hgetall(keys.job(jobId!));
     expect(record).toMatchObject({ status: 'queued', failures: '1' });
     expect(record['entry']).not.toBe(held!.entryId);
@@ -111,7 +113,7 @@ describe('entries deleted while pending', () => {
     const [held] = (await takeJobs(redis, keys, stageRequest('c1'))).jobs;
     await redis.xdel(keys.stream('infer', 'normal'), held!.entryId);
 
-    expect(await reclaimStale(redis, keys, stageRequest('c2'), 0)).toEqual({ jobs: [], lost: 1 });
+    expect(await reclaimStale(redis, keys, stageRequest('c2'), 0)).toEqual({ jobs: [], lost: 1, released: new Set() });
     const record = await redis.hgetall(keys.job(jobId!));
     expect(record['status']).toBe('dead');
     expect(JSON.parse(record['error']!)).toMatchObject({ code: 'ENTRY_DELETED' });

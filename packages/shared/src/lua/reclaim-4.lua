@@ -16,7 +16,9 @@
   ARGV[11] min idle (ms): the lease
   ARGV[12] lanes to scan, a flag per lane ('111')
 
-  Output: {jobs, lost}: job lines (see jobLine), and how many deleted entries were failed.
+  Output: {jobs, lost, released}: job lines (see jobLine), how many deleted entries were failed,
+  and for each job 1 when its last holder released it (a stopping worker) rather than let its
+  lease lapse, else 0.
 ]]
 local rcall = redis.call
 -- @include startJob
@@ -27,7 +29,7 @@ local ctx = stageContext(KEYS[4])
 local wanted, minIdle = tonumber(ARGV[10]), ARGV[11]
 local laneNames = { 'high', 'normal', 'low' }
 local now = nowMs()
-local jobs, lost = {}, 0
+local jobs, lost, released = {}, 0, {}
 
 for i = 1, 3 do
   -- XAUTOCLAIM refuses COUNT 0 with an error, and a script error after a claim would leave
@@ -40,7 +42,10 @@ for i = 1, 3 do
       cursor = reply[1]
       for _, entry in ipairs(reply[2]) do
         local job = startJob(ctx, KEYS[i], laneNames[i], entry[1], entry[2], now)
-        if job then table.insert(jobs, job) end
+        if job then
+          table.insert(jobs, job)
+          table.insert(released, ctx.released and 1 or 0)
+        end
       end
       for _, deletedId in ipairs(reply[3] or {}) do
         failLostEntry(ctx, laneNames[i], deletedId, now)
@@ -50,4 +55,4 @@ for i = 1, 3 do
     until cursor == '0-0' or #jobs >= wanted or scans >= 10
   end
 end
-return { jobs, lost }
+return { jobs, lost, released }

@@ -6,12 +6,15 @@ export interface ReclaimResult {
   jobs: TakenJob[];
   /** Entries deleted from the stream while pending, whose attempts were failed. */
   lost: number;
+  /** The jobs (of `jobs`) that a stopping worker released, rather than let their lease lapse. */
+  released: ReadonlySet<TakenJob>;
 }
 
 /** Takes over up to `count` entries of a stage whose lease (`minIdleMs`) lapsed, and starts them. */
 export async function reclaimStale(redis: RedisClient, keys: QueueKeys, request: TakeRequest, minIdleMs: number): Promise<ReclaimResult> {
-  const [lines, lost] = (await redis.reclaim(...stageArgs(keys, request), request.count, minIdleMs, laneFlags(request.lanes))) as [string[], number];
-  return { jobs: lines.map((line) => parseJobLine(keys.queue, request.stage, line)), lost };
+  const [lines, lost, released] = (await redis.reclaim(...stageArgs(keys, request), request.count, minIdleMs, laneFlags(request.lanes))) as [string[], number, number[]];
+  const jobs = lines.map((line) => parseJobLine(keys.queue, request.stage, line));
+  return { jobs, lost, released: new Set(jobs.filter((_, i) => released[i] === 1)) };
 }
 
 /** Cursors of `recoverOwn`, one per lane; '' once a lane is read to its end. */

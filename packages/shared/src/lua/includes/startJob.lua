@@ -54,6 +54,9 @@ end
 -- written by finishStarts in one call per index.
 local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
   local activeField = ctx.stage .. ':' .. lane .. ':' .. entryId
+  -- Whether this entry's last holder let go of it (release: its record says `queued` while the
+  -- entry is still pending), for a takeover to tell a release from a lapsed lease.
+  ctx.released = false
 
   if unstarted then
     -- The first attempt of a job the API queued: no record yet (see recordless). Its entry's
@@ -110,6 +113,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
       rcall('HDEL', ctx.activeKey, activeField)
       return false
     end
+    ctx.released = rec[1] == 'queued'
     if rec[1] == 'active' then
       local stalls = rcall('HINCRBY', jobKey, 'stalls', 1)
       local held = tonumber(rec[3] or '0')
