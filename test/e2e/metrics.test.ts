@@ -30,6 +30,16 @@ afterAll(async () => {
   redis.disconnect();
 });
 
+test("a worker's job counters are there at 0 from the start, for every stage it serves", async () => {
+  // Before any job: the first failure must show as an increase, not as a new series.
+  const fresh = parsePrometheus(await (await fetch(`http://127.0.0.1:${worker.healthPort}/metrics`)).text());
+  for (const stage of ['inference",stage="infer', 'documents",stage="extract', 'documents",stage="embed']) {
+    for (const counter of ['completed', 'failed', 'retried', 'dead', 'reclaimed']) {
+      expect(fresh.get(`conveyor_jobs_${counter}_total{queue="${stage}"}`), `${counter} ${stage}`).toBe(0);
+    }
+  }
+});
+
 test('/metrics on the API and on the worker parse as Prometheus text, and their counters match the workload', async () => {
   const post = (body: object) => fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const fast = { type: 'fixed', delay_ms: 20, max_delay_ms: 20 };

@@ -63,4 +63,15 @@ export class WorkerMetrics {
     new Gauge({ name: 'conveyor_worker_concurrency', help: 'CONCURRENCY of this worker.', registers }).set(concurrency);
     this.redisErrors = new Counter({ name: 'conveyor_redis_errors_total', help: 'Redis connection and command errors.', registers });
   }
+
+  /**
+   * Shows every job counter at 0 for the stages this worker serves, from the start: a series that
+   * appears only at its first event is missed by `rate()` and `increase()`, and an alert on it
+   * never sees the first failure.
+   */
+  startAtZero(stages: readonly { queue: string; stage: string }[]): void {
+    for (const labels of stages) {
+      for (const counter of [this.completed, this.failed, this.retried, this.dead, this.reclaimed]) counter.inc(labels, 0);
+    }
+  }
 }

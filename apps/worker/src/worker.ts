@@ -73,6 +73,7 @@ export class Worker {
       isTaking: () => this.state === 'running',
       refusals: new RedisRefusals(),
     };
+    this.ctx.metrics.startAtZero(this.stages.map((served) => ({ queue: served.pipeline.name, stage: served.stage })));
     this.runner = new JobRunner(
       this.ctx,
       new Map(this.stages.map((served) => [`${served.pipeline.name}:${served.stage}`, served])),
