@@ -41,10 +41,10 @@ for i = 1, 3 do
       local reply = rcall('XAUTOCLAIM', KEYS[i], ctx.group, ctx.consumer, minIdle, cursor, 'COUNT', wanted - #jobs)
       cursor = reply[1]
       for _, entry in ipairs(reply[2]) do
-        local job = startJob(ctx, KEYS[i], laneNames[i], entry[1], entry[2], now)
+        local job, wasReleased = startJob(ctx, KEYS[i], laneNames[i], entry[1], entry[2], now)
         if job then
           table.insert(jobs, job)
-          table.insert(released, ctx.released and 1 or 0)
+          table.insert(released, wasReleased and 1 or 0)
         end
       end
       for _, deletedId in ipairs(reply[3] or {}) do

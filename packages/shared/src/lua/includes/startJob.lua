@@ -46,17 +46,14 @@ end
 -- job (its lease lapsed): that is a stall. Stalls have their own budget (max stalls), apart from
 -- max attempts, which counts failed attempts: a worker killed by a deploy is not the job's
 -- fault, but a job whose workers keep dying is dead-lettered before it takes down the fleet.
--- Returns the job's line (see jobLine), or false when nothing is to be run: the entry is stale
--- (its job moved on, finished or was cancelled) and was acked, or the job stalled too often and
--- was dead-lettered.
+-- Returns the job's line (see jobLine) and whether it had been released, or false when nothing
+-- is to be run: the entry is stale (its job moved on, finished or was cancelled) and was acked,
+-- or the job stalled too often and was dead-lettered.
 --
 -- With ctx.batched (see batchStarts), the index writes of every job started are collected and
 -- written by finishStarts in one call per index.
 local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
   local activeField = ctx.stage .. ':' .. lane .. ':' .. entryId
-  -- Whether this entry's last holder let go of it (release: its record says `queued` while the
-  -- entry is still pending), for a takeover to tell a release from a lapsed lease.
-  ctx.released = false
 
   if unstarted then
     -- The first attempt of a job the API queued: no record yet (see recordless). Its entry's
@@ -113,7 +110,6 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
       rcall('HDEL', ctx.activeKey, activeField)
       return false
     end
-    ctx.released = rec[1] == 'queued'
     if rec[1] == 'active' then
       local stalls = rcall('HINCRBY', jobKey, 'stalls', 1)
       local held = tonumber(rec[3] or '0')
@@ -145,7 +141,9 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
   if ctx.previousStage ~= '' then
     input = rcall('HGET', jobKey, 'out:' .. ctx.previousStage) or ''
   end
-  return jobLine(jobId, lane, entryId, attempts, limit, payload, input, timeoutMs, backoff, createdAt, queuedAt or createdAt)
+  -- Second: whether the entry's last holder let go of it (release: its record said `queued` while
+  -- the entry was still pending), for a takeover to tell a release from a lapsed lease.
+  return jobLine(jobId, lane, entryId, attempts, limit, payload, input, timeoutMs, backoff, createdAt, queuedAt or createdAt), rec[1] == 'queued'
 end
 
 -- Collects the index writes of the jobs started from here on; finishStarts writes them.
