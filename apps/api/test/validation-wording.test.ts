@@ -28,6 +28,25 @@ test('a missing field, a missing body and a value that is not a number are said 
   }
 });
 
+test('bounds, whole numbers, options and unknown fields are said plainly, once per field', async ({ app }) => {
+  const cases = [
+    { body: { model: 'echo', prompt: 'x', delay_ms: 1e20 }, detail: 'body.delay_ms: must be at most 2592000000' },
+    { body: { model: 'echo', prompt: 'x', max_attempts: 0 }, detail: 'body.max_attempts: must be at least 1' },
+    { body: { model: 'echo', prompt: 'x', timeout_ms: 1.5 }, detail: 'body.timeout_ms: must be a whole number' },
+    { body: { model: 'echo', prompt: 'x', timeout_ms: 'soon' }, detail: 'body.timeout_ms: must be a number, not a string' },
+    { body: { model: 'echo', prompt: 'x', priority: 'urgent' }, detail: 'body.priority: must be one of "high", "normal", "low"' },
+    { body: { model: 'echo', prompt: 'x', colour: 'red', size: 2 }, detail: 'body: has fields it does not take: "colour", "size"' },
+    { body: { model: 'echo', prompt: 'x', backoff: 'slow' }, detail: 'body.backoff: must be an object, not a string' },
+  ];
+  for (const { body, detail } of cases) {
+    const response = await app.inject({ method: 'POST', url: '/jobs', payload: body });
+    expect(response.statusCode, detail).toBe(400);
+    expect(response.json(), detail).toMatchObject({ type: '/problems/invalid-request', detail });
+  }
+  const batch = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [] } });
+  expect(batch.json()).toMatchObject({ detail: 'body.jobs: must not be empty' });
+});
+
 test('pause and resume take no body for the whole queue', async ({ app }) => {
   const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
   const paused = await app.inject({ method: 'POST', url: '/queues/inference/pause', headers });

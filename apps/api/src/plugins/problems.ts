@@ -7,6 +7,7 @@ import { PROBLEMS, problemType, type ProblemSlug } from '../problems/catalogue.j
 import { ProblemError } from '../problems/problem-error.js';
 import { asRedisUnavailable } from '../problems/redis-errors.js';
 import { RouteMethods } from '../problems/route-methods.js';
+import { plainErrors } from '../problems/validation-wording.js';
 import { isAdminRoute } from './admin-auth.js';
 import { ROUTER_OPTIONS } from '../router-options.js';
 
@@ -115,13 +116,7 @@ export default fp(
       }
       if (hasZodFastifySchemaValidationErrors(error)) {
         const where = error.validationContext ?? 'body';
-        const errors = error.validation.map((issue) => {
-          const path = [where, ...issue.instancePath.split('/').filter(Boolean)].join('.');
-          const message = issue.message ?? 'is not valid';
-          // No body at all reaches validation as null.
-          if (path === 'body' && /received null$/.test(message)) return { path, message: 'is required: send a JSON object' };
-          return { path, message: plainIssue(message) };
-        });
+        const errors = plainErrors(error.validation.map((issue) => ({ path: [where, ...issue.instancePath.split('/').filter(Boolean)].join('.'), message: issue.message ?? 'is not valid' })));
         const detail = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
         return send(reply, problemFrom('invalid-request', detail, request, { errors }));
       }
@@ -157,19 +152,3 @@ export default fp(
   },
   { name: 'problems' },
 );
-
-/**
- * zod's words for a missing value or a number that is not one, said plainly: "expected string,
- * received undefined" is "required", and "received NaN" is "not a number".
- */
-function plainIssue(message: string): string {
-  const expected = /^Invalid input: expected (\w+), received (undefined|null|NaN)$/.exec(message);
-  if (!expected) return message;
-  const [, type, received] = expected;
-  if (received === 'NaN') return `must be a number, and this is not one`;
-  return received === 'undefined' ? `is required (${article(type!)} ${type})` : `must be ${article(type!)} ${type}, not null`;
-}
-
-function article(word: string): string {
-  return /^[aeiou]/.test(word) ? 'an' : 'a';
-}

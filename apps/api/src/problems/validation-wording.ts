@@ -1,0 +1,62 @@
+/**
+ * zod's validation messages in words a person acts on. The API's validation errors (schema
+ * validation of every route, and the fields of a document upload) all pass through here.
+ */
+
+export interface ValidationError {
+  /** Where: `body.delay_ms`, `querystring.limit`. */
+  path: string;
+  message: string;
+}
+
+/**
+ * The errors said plainly (see plainIssue), one complaint per bound: an integer past a field's own
+ * bound is past the safe-integer bound too, which zod reports as well.
+ */
+export function plainErrors(issues: readonly ValidationError[]): ValidationError[] {
+  return issues
+    .filter((issue) => !(SAFE_INTEGER_BOUND.test(issue.message) && issues.some((other) => other.path === issue.path && other !== issue)))
+    .map(({ path, message }) => {
+      // No body at all reaches validation as null.
+      if (path === 'body' && /received null$/.test(message)) return { path, message: 'is required: send a JSON object' };
+      return { path, message: plainIssue(message) };
+    });
+}
+
+/** zod's bound on an integer it accepts (Number.MAX_SAFE_INTEGER), as its message says it. */
+const SAFE_INTEGER_BOUND = /^Too (big|small): expected int to be [<>]=-?9007199254740991$/;
+
+const BOUND_WORDS: Record<string, string> = { '<=': 'at most', '<': 'less than', '>=': 'at least', '>': 'more than' };
+
+/**
+ * zod's words said plainly: "expected string, received undefined" is "is required", "received NaN"
+ * is "not a number", "Too big: expected number to be <=3600000" is "must be at most 3600000",
+ * "expected int, received number" is "a whole number", and so on. A message not recognized is kept.
+ */
+function plainIssue(message: string): string {
+  const expected = /^Invalid input: expected (\w+), received (\w+)$/.exec(message);
+  if (expected) {
+    const [, expectedType, received] = expected as unknown as [string, string, string];
+    const type = expectedType === 'int' ? 'whole number' : expectedType;
+    if (received === 'NaN') return `must be a number, and this is not one`;
+    if (received === 'undefined') return `is required (${article(type)} ${type})`;
+    if (expectedType === 'int' && received === 'number') return 'must be a whole number';
+    return `must be ${article(type)} ${type}, not ${received === 'null' ? 'null' : `${article(received)} ${received}`}`;
+  }
+  const bound = /^Too (?:big|small): expected (\w+) to (be|have) ([<>]=?)(-?[\d.e+]+)(?: (\w+))?$/.exec(message);
+  if (bound) {
+    const [, , verb, operator, limit, unit] = bound;
+    if (verb === 'have' && operator === '>=' && limit === '1') return 'must not be empty';
+    const units = unit && limit === '1' ? unit.replace(/s$/, '') : unit;
+    return `must ${verb} ${BOUND_WORDS[operator!]} ${limit}${units ? ` ${units}` : ''}`;
+  }
+  const option = /^Invalid option: expected one of (.+)$/.exec(message);
+  if (option) return `must be one of ${option[1]!.split('|').join(', ')}`;
+  const unknown = /^Unrecognized keys?: (.+)$/.exec(message);
+  if (unknown) return `has ${unknown[1]!.includes(',') ? 'fields' : 'a field'} it does not take: ${unknown[1]}`;
+  return message;
+}
+
+function article(word: string): string {
+  return /^[aeiou]/.test(word) ? 'an' : 'a';
+}
