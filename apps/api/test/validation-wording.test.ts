@@ -55,3 +55,18 @@ test('pause and resume take no body for the whole queue', async ({ app }) => {
   const resumed = await app.inject({ method: 'POST', url: '/queues/inference/resume', headers });
   expect(resumed.json()).toEqual({ queue: 'inference', paused: [] });
 });
+
+test('a route that takes no body takes Content-Type: application/json with an empty body as no body; one that needs a body says it is empty', async ({ app }) => {
+  const json = { 'content-type': 'application/json' };
+  const headers = { ...json, authorization: `Bearer ${ADMIN_TOKEN}` };
+  const paused = await app.inject({ method: 'POST', url: '/queues/inference/pause', headers, payload: '' });
+  expect(paused.json()).toEqual({ queue: 'inference', paused: ['*'] });
+  const resumed = await app.inject({ method: 'POST', url: '/queues/inference/resume', headers, payload: '' });
+  expect(resumed.json()).toEqual({ queue: 'inference', paused: [] });
+  const retried = await app.inject({ method: 'POST', url: '/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ/retry', headers: json, payload: '' });
+  expect(retried.json()).toMatchObject({ type: '/problems/job-not-found' });
+  const retriedAll = await app.inject({ method: 'POST', url: '/queues/inference/dead/retry', headers: json, payload: '' });
+  expect(retriedAll.statusCode).toBe(200);
+  const job = await app.inject({ method: 'POST', url: '/jobs', headers: json, payload: '' });
+  expect(job.json()).toMatchObject({ type: '/problems/malformed-json', detail: expect.stringMatching(/^The body is empty\. Send a JSON object/) });
+});

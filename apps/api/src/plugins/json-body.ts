@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { parse } from 'secure-json-parse';
+import type { ZodType } from 'zod';
 import { ProblemError } from '../problems/problem-error.js';
 
 const FORBIDDEN_KEY = 'Object contains forbidden prototype property';
@@ -13,6 +14,12 @@ const ELSEWHERE = 'GET /docs shows the body this route takes.';
 
 function exampleFor(request: FastifyRequest): string {
   return EXAMPLES[request.routeOptions.url ?? ''] ?? ELSEWHERE;
+}
+
+/** Whether the route may be sent no body: it takes none (retry, cancel) or its schema lets it out. */
+function bodyIsOptional(request: FastifyRequest): boolean {
+  const schema = request.routeOptions.schema?.body as ZodType | undefined;
+  return schema === undefined || schema.safeParse(undefined).success;
 }
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
@@ -44,7 +51,10 @@ export default fp(
         return;
       }
       if (body.length === 0) {
-        done(new ProblemError('malformed-json', `The body is empty. ${exampleFor(request)}`), undefined);
+        // Clients that always send Content-Type: application/json send it with no body too: on a
+        // route whose body may be left out (pause, resume, retry) that is no body, not broken JSON.
+        if (bodyIsOptional(request)) done(null, undefined);
+        else done(new ProblemError('malformed-json', `The body is empty. ${exampleFor(request)}`), undefined);
         return;
       }
       try {
