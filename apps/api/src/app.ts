@@ -2,16 +2,18 @@ import type { ApiConfig, Logger } from '@conveyor/shared';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { CrossOriginPolicy } from './cross-origin.js';
 import { LazyRequestLogger } from './lazy-request-logger.js';
 import corsPlugin from './plugins/external/cors.js';
 import swaggerPlugin from './plugins/external/swagger.js';
 import adminAuthPlugin from './plugins/admin-auth.js';
 import contentEncodingPlugin from './plugins/content-encoding.js';
+import crossSiteWritesPlugin from './plugins/cross-site-writes.js';
 import eventHubPlugin from './plugins/event-hub.js';
 import jobsPlugin from './plugins/jobs.js';
 import jsonBodyPlugin from './plugins/json-body.js';
 import metricsPlugin from './plugins/metrics.js';
-import problemsPlugin, { answerClientError, answerFrameworkError } from './plugins/problems.js';
+import problemsPlugin, { answerClientError, frameworkErrorAnswer } from './plugins/problems.js';
 import redisPlugin from './plugins/redis.js';
 import adminRoutes from './routes/admin.js';
 import dashboardRoutes from './routes/dashboard.js';
@@ -40,6 +42,7 @@ export interface AppOptions {
  * `server.ts` listens; tests call this and use `app.inject`.
  */
 export async function buildApp({ config, logger }: AppOptions): Promise<App> {
+  const crossOrigin = new CrossOriginPolicy(config.CORS_ORIGINS);
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.MAX_BODY_BYTES,
@@ -50,7 +53,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
     genReqId: requestId,
     childLoggerFactory: LazyRequestLogger.factory,
     routerOptions: ROUTER_OPTIONS,
-    frameworkErrors: answerFrameworkError,
+    frameworkErrors: frameworkErrorAnswer(crossOrigin),
     clientErrorHandler: answerClientError,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -59,7 +62,8 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   app.removeContentTypeParser('text/plain');
 
   await app.register(problemsPlugin, { bodyBytes: config.MAX_BODY_BYTES, documentBytes: config.MAX_DOCUMENT_BYTES, adminEnabled: config.ADMIN_TOKEN !== undefined });
-  await app.register(corsPlugin, { origins: config.CORS_ORIGINS });
+  await app.register(corsPlugin, { policy: crossOrigin });
+  await app.register(crossSiteWritesPlugin, { policy: crossOrigin });
   await app.register(contentEncodingPlugin);
   await app.register(jsonBodyPlugin);
   await app.register(swaggerPlugin);

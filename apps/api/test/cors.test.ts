@@ -1,9 +1,11 @@
+import { createRedis } from '@conveyor/shared';
 import { redisTest } from '@conveyor/testing';
 import { describe, expect } from 'vitest';
 import type { App } from '../src/app.js';
 import { buildTestApp } from './test-app.js';
 
 const frontend = 'http://localhost:5173';
+const corsHeaders = (headers: Record<string, unknown>) => Object.keys(headers).filter((name) => name.startsWith('access-control-'));
 
 const test = redisTest.extend<{ app: App; closed: App }>({
   app: async ({ redisUrl, prefix }, use) => {
@@ -53,9 +55,8 @@ describe('browser frontends on the origins in CORS_ORIGINS', () => {
   });
 
   test('another origin, or none, gets no CORS headers, so the browser keeps the answer from its page', async ({ app }) => {
-    const corsHeaders = (headers: Record<string, unknown>) => Object.keys(headers).filter((name) => name.startsWith('access-control-'));
-    const other = await app.inject({ method: 'POST', url: '/jobs', headers: { origin: 'https://evil.example' }, payload: { model: 'echo' } });
-    expect(other.statusCode).toBe(202);
+    const other = await app.inject({ method: 'GET', url: '/queues', headers: { origin: 'https://evil.example' } });
+    expect(other.statusCode).toBe(200);
     expect(corsHeaders(other.headers)).toEqual([]);
     expect(other.headers['vary']).toBe('Origin');
     const none = await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } });
@@ -77,11 +78,69 @@ describe('browser frontends on the origins in CORS_ORIGINS', () => {
   });
 
   test('without CORS_ORIGINS no CORS header is sent and a preflight is refused (405: the route takes POST only)', async ({ closed }) => {
-    const response = await closed.inject({ method: 'POST', url: '/jobs', headers: { origin: frontend }, payload: { model: 'echo' } });
-    expect(response.statusCode).toBe(202);
+    const response = await closed.inject({ method: 'GET', url: '/queues', headers: { origin: frontend } });
+    expect(response.statusCode).toBe(200);
     expect(response.headers['access-control-allow-origin']).toBeUndefined();
     const preflight = await closed.inject({ method: 'OPTIONS', url: '/jobs', headers: { origin: frontend, 'access-control-request-method': 'POST' } });
     expect(preflight.statusCode).toBe(405);
     expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+describe('a page on an origin CORS_ORIGINS does not list', () => {
+  // Browsers send these without a preflight, so CORS alone would only hide the answer.
+  const writes = [
+    { name: 'a JSON job', request: { method: 'POST', url: '/jobs', payload: { model: 'echo' } } },
+    { name: 'a form upload', request: { method: 'POST', url: '/documents', headers: { 'content-type': 'multipart/form-data; boundary=b' }, payload: '--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhello\r\n--b--\r\n' } },
+    { name: 'an empty POST retrying dead letters', request: { method: 'POST', url: '/queues/inference/dead/retry' } },
+  ] as const;
+
+  test('cannot queue jobs, upload or retry: 403, nothing written, and the detail says what to list', async ({ app, closed, redisUrl, prefix }) => {
+    const redis = createRedis(redisUrl, { role: 'command', name: 'cors-test' });
+    // What the APIs wrote at start (consumer groups); a refused request adds nothing to it.
+    const snapshot = async () => Promise.all((await redis.keys(`${prefix}:*`)).sort().map(async (key) => [key, await redis.type(key), await redis.memory('USAGE', key)]));
+    const before = await snapshot();
+    for (const api of [app, closed]) {
+      for (const { name, request } of writes) {
+        const response = await api.inject({ ...request, headers: { ...('headers' in request ? request.headers : {}), origin: 'https://evil.example' } });
+        expect(response.statusCode, name).toBe(403);
+        expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+        expect(response.json(), name).toMatchObject({ type: '/problems/cross-origin-refused', detail: expect.stringContaining('add https://evil.example to CORS_ORIGINS') });
+        expect(corsHeaders(response.headers)).toEqual([]);
+      }
+    }
+    expect(await snapshot()).toEqual(before);
+    redis.disconnect();
+  });
+
+  test('a listed origin, the API\'s own pages and clients that send no Origin go on', async ({ app, closed }) => {
+    const listed = await app.inject({ method: 'POST', url: '/jobs', headers: { origin: frontend }, payload: { model: 'echo' } });
+    expect(listed.statusCode).toBe(202);
+    for (const api of [app, closed]) {
+      // inject sends Host: localhost:80; the dashboard's own requests carry its origin.
+      const own = await api.inject({ method: 'POST', url: '/jobs', headers: { origin: 'http://localhost' }, payload: { model: 'echo' } });
+      expect(own.statusCode).toBe(202);
+      const curl = await api.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } });
+      expect(curl.statusCode).toBe(202);
+    }
+  });
+});
+
+describe('answers Fastify gives before routing', () => {
+  test('a path segment too long, or one that cannot be decoded, is a problem the page can read', async ({ app }) => {
+    for (const url of [`/jobs/inference:${'A'.repeat(120)}`, '/jobs/%E0%A4%A']) {
+      const response = await app.inject({ method: 'GET', url, headers: { origin: frontend } });
+      expect([400, 414], url).toContain(response.statusCode);
+      expect(response.headers['access-control-allow-origin'], url).toBe(frontend);
+      expect(response.headers['vary'], url).toBe('Origin');
+    }
+    const other = await app.inject({ method: 'GET', url: `/jobs/inference:${'A'.repeat(120)}`, headers: { origin: 'https://evil.example' } });
+    expect(corsHeaders(other.headers)).toEqual([]);
+  });
+
+  test('the page can read Allow of a 405', async ({ app }) => {
+    const response = await app.inject({ method: 'POST', url: '/queues', headers: { origin: frontend } });
+    expect(response.statusCode).toBe(405);
+    expect(String(response.headers['access-control-expose-headers'])).toContain('allow');
   });
 });

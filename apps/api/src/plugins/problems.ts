@@ -8,6 +8,7 @@ import { ProblemError } from '../problems/problem-error.js';
 import { asRedisUnavailable } from '../problems/redis-errors.js';
 import { RouteMethods } from '../problems/route-methods.js';
 import { plainErrors } from '../problems/validation-wording.js';
+import type { CrossOriginPolicy } from '../cross-origin.js';
 import { isAdminRoute } from './admin-auth.js';
 import { ROUTER_OPTIONS } from '../router-options.js';
 
@@ -59,9 +60,11 @@ function send(reply: FastifyReply, body: ProblemBody, headers: Record<string, st
 
 /**
  * Fastify's `frameworkErrors`: a path it cannot decode, or a path segment over its length limit,
- * is refused before routing, where no error handler runs, so it is answered here.
+ * is refused before routing, where no error handler and no hook runs, so it is answered here,
+ * with the CORS headers a page on an allowed origin needs to read the problem.
  */
-export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+export const frameworkErrorAnswer = (crossOrigin: CrossOriginPolicy) => (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+  reply.headers(crossOrigin.answerHeaders(request.headers.origin));
   if (error.code === 'FST_ERR_BAD_URL') {
     send(reply, problemFrom('malformed-url', `The path ${JSON.stringify(request.url.split('?')[0])} cannot be decoded: each % must start a percent-encoded UTF-8 byte, such as %3A for ":".`, request));
   } else if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
@@ -70,7 +73,7 @@ export function answerFrameworkError(error: FastifyError, request: FastifyReques
     request.log.error({ err: error }, 'unhandled framework error');
     send(reply, problemFrom('internal', `Internal error; it is logged under request ${request.id}.`, request));
   }
-}
+};
 
 /**
  * Fastify's `clientErrorHandler`: bytes that are not an HTTP request Node can parse (a bad header

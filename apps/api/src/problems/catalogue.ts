@@ -51,6 +51,11 @@ export const PROBLEMS = {
     title: 'Admin token required',
     help: 'Admin endpoints take `Authorization: Bearer <ADMIN_TOKEN>`. The token is the ADMIN_TOKEN the API was started with.',
   },
+  'cross-origin-refused': {
+    status: 403,
+    title: 'Requests from this page are not accepted',
+    help: 'A browser sent this request from a page on another origin that CORS_ORIGINS does not list. Browsers send some requests (form uploads, empty POSTs) without asking first, so the API refuses every request that changes something from a page it does not know, instead of doing the work and only hiding the answer. Add the page\'s origin (scheme, host and port, e.g. http://localhost:5173) to CORS_ORIGINS, or call the API from a server. Clients other than browsers send no Origin header and are not affected.',
+  },
   'job-not-found': {
     status: 404,
     title: 'No such job',

@@ -1,6 +1,7 @@
 import cors, { type FastifyCorsOptions } from '@fastify/cors';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { ALLOWED_REQUEST_HEADERS, EXPOSED_HEADERS, type CrossOriginPolicy } from '../../cross-origin.js';
 
 type ResolveOptions = (request: FastifyRequest, callback: (error: Error | null, options: FastifyCorsOptions) => void) => void;
 
@@ -8,7 +9,8 @@ type ResolveOptions = (request: FastifyRequest, callback: (error: Error | null, 
  * Cross-origin calls from browser frontends, for the origins in CORS_ORIGINS (`*` for any).
  * Without the setting no CORS header is sent and browsers allow same-origin pages only.
  * Clients authenticate with a bearer token, never cookies, so credentials are not allowed.
- * A frontend can read the headers that matter to it: Location of a new job, Retry-After of a 503.
+ * A frontend can read the headers that matter to it: Location of a new job, Retry-After of a 503,
+ * Allow of a 405.
  *
  * Options are chosen per request: a request from an origin not listed (or with no Origin) gets
  * no CORS header at all, and an OPTIONS request that is not a preflight (no
@@ -16,25 +18,24 @@ type ResolveOptions = (request: FastifyRequest, callback: (error: Error | null, 
  * plugin's plain-text 400.
  */
 export default fp(
-  async (app, { origins }: { origins: string[] }) => {
-    if (origins.length === 0) return;
-    const any = origins.includes('*');
+  async (app, { policy }: { policy: CrossOriginPolicy }) => {
+    if (policy.origins.length === 0) return;
     const options: FastifyCorsOptions = {
-      origin: any ? '*' : origins,
+      origin: policy.any ? '*' : [...policy.origins],
       methods: ['GET', 'HEAD', 'POST', 'DELETE'],
-      allowedHeaders: ['content-type', 'idempotency-key', 'authorization', 'x-request-id', 'last-event-id'],
-      exposedHeaders: ['location', 'retry-after'],
+      allowedHeaders: ALLOWED_REQUEST_HEADERS,
+      exposedHeaders: EXPOSED_HEADERS,
       maxAge: 600,
     };
     const notPreflight: FastifyCorsOptions = { ...options, preflight: false };
     const none: FastifyCorsOptions = { origin: false };
     const resolve: ResolveOptions = (request, callback) => {
       const origin = request.headers.origin;
-      if (origin === undefined || (!any && !origins.includes(origin))) return callback(null, none);
+      if (origin === undefined || !policy.allows(origin)) return callback(null, none);
       callback(null, request.method === 'OPTIONS' && request.headers['access-control-request-method'] === undefined ? notPreflight : options);
     };
     // The answer depends on Origin for every request, so caches must keep one per origin.
-    if (!any) {
+    if (!policy.any) {
       app.addHook('onRequest', (_request, reply, done) => {
         reply.header('vary', 'Origin');
         done();
