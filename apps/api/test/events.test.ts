@@ -81,6 +81,21 @@ describe('job events over Server-Sent Events', () => {
     expect(events).toEqual([{ event: 'state', data: expect.objectContaining({ status: 'completed', result: { model: 'echo', text: 'done' } }) }]);
   });
 
+  test('the last event has the ID end; an EventSource reconnecting with it gets 204 (it stops), with another ID the state again', async ({ url, worker }) => {
+    void worker;
+    const { job_id } = (await (await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","prompt":"done"}' })).json()) as { job_id: string };
+    await waitFor(async () => ((await (await fetch(`${url}/jobs/${job_id}`)).json()) as { status: string }).status === 'completed', 'the job');
+    const first = await (await fetch(`${url}/jobs/${job_id}/events`)).text();
+    expect(first).toMatch(/id: end\nevent: state\ndata: .*"status":"completed"/);
+    const ended = await fetch(`${url}/jobs/${job_id}/events`, { headers: { 'last-event-id': 'end' } });
+    expect(ended.status).toBe(204);
+    expect(await ended.text()).toBe('');
+    // A reconnect after a network loss (an earlier ID) is a stream again, ending with the state.
+    const resumed = await fetch(`${url}/jobs/${job_id}/events`, { headers: { 'last-event-id': '2' } });
+    expect(resumed.status).toBe(200);
+    expect(await resumed.text()).toMatch(/id: end\nevent: state\n/);
+  });
+
   test('200 clients watching jobs are served by one Redis subscriber connection, each gets its job\'s events, and disconnected clients are cleaned up', async ({ app, url, redisUrl, prefix, worker }) => {
     void worker;
     const ids: string[] = [];

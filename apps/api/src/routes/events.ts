@@ -4,7 +4,7 @@ import { ProblemError } from '../problems/problem-error.js';
 import { jobIdParamsSchema } from '../schemas/create-job.js';
 import { problemResponses } from '../schemas/problem.js';
 import { RESYNC, TERMINAL_EVENTS, type JobEvent } from '../services/event-hub.js';
-import { SseStream } from '../services/sse-stream.js';
+import { endedBefore, SseStream } from '../services/sse-stream.js';
 
 const TERMINAL_STATUSES = new Set(['completed', 'dead', 'cancelled']);
 
@@ -17,12 +17,18 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
         operationId: 'streamJobEvents',
         summary: "A job's events as Server-Sent Events",
         description:
-          'First a `state` event with the job as GET /jobs/:id shows it (so a client that connects late misses nothing), then one event per transition (queued, active, progress, stage-completed, failed, retrying, completed, dead, cancelled) with its JSON, in order. If the API loses its Redis subscription for a moment, another `state` event follows its return (events between are not replayed). The stream ends after the terminal event (completed, dead, cancelled). Comment lines every SSE_HEARTBEAT keep proxies from closing it.',
+          'First a `state` event with the job as GET /jobs/:id shows it (so a client that connects late misses nothing), then one event per transition (queued, active, progress, stage-completed, failed, retrying, completed, dead, cancelled) with its JSON, in order. If the API loses its Redis subscription for a moment, another `state` event follows its return (events between are not replayed). The stream ends after the terminal event (completed, dead, cancelled), whose event ID is `end`: an EventSource that reconnects with Last-Event-ID `end` is answered 204 No Content, which makes it stop. Comment lines every SSE_HEARTBEAT keep proxies from closing it.',
         params: jobIdParamsSchema,
-        response: { 200: z.string().describe('text/event-stream'), ...problemResponses(404, 503) },
+        response: {
+          200: z.string().describe('text/event-stream'),
+          204: z.null().describe('the job ended before this reconnect (Last-Event-ID: end): EventSource stops'),
+          ...problemResponses(404, 503),
+        },
       },
     },
     async (request, reply) => {
+      // A browser reconnecting after the job's stream ended: 204 tells EventSource to stop.
+      if (endedBefore(request)) return reply.code(204).send(null);
       const jobId = request.params.id;
       // Listen before reading the state, so no event falls between the two.
       const buffered: JobEvent[] = [];
@@ -45,19 +51,19 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
         stop();
         app.streams.delete(stream);
       });
+      if (TERMINAL_STATUSES.has(job.status)) return stream.finish('state', job);
       stream.send('state', job);
-      if (TERMINAL_STATUSES.has(job.status)) return stream.close();
       forward = (event) => {
         if (event.event === RESYNC) return void resend();
-        stream.send(event.event, event);
-        if (TERMINAL_EVENTS.has(event.event)) stream.close();
+        if (TERMINAL_EVENTS.has(event.event)) stream.finish(event.event, event);
+        else stream.send(event.event, event);
       };
       // Events published while the API's subscription was down are lost: send the state again.
       const resend = async () => {
         const now = await app.jobs.find(jobId).catch(() => undefined);
         if (!now || stream.closed) return;
-        stream.send('state', now);
-        if (TERMINAL_STATUSES.has(now.status)) stream.close();
+        if (TERMINAL_STATUSES.has(now.status)) stream.finish('state', now);
+        else stream.send('state', now);
       };
       for (const event of buffered.splice(0)) forward(event);
     },

@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * Most bytes a stream may hold that its client has not taken yet. A client that reads slower
@@ -6,6 +6,14 @@ import type { FastifyReply } from 'fastify';
  * without end; past this its stream is cut, and EventSource connects again after `retry`.
  */
 const MAX_UNSENT_BYTES = 1024 * 1024;
+
+/** The ID of a stream's last event (see SseStream.finish). */
+const STREAM_END_ID = 'end';
+
+/** Whether this request is an EventSource reconnecting after the stream it followed was finished. */
+export function endedBefore(request: FastifyRequest): boolean {
+  return request.headers['last-event-id'] === STREAM_END_ID;
+}
 
 /**
  * A Server-Sent Events response on a hijacked reply: `send` writes one event, heartbeats (comment
@@ -43,6 +51,16 @@ export class SseStream {
   send(event: string, data: unknown): void {
     this.#id += 1;
     this.#write(`id: ${this.#id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  /**
+   * Sends the last event, with the ID `end`, and closes the stream. A browser's EventSource
+   * connects again after any stream ends, sending that ID as Last-Event-ID: the route answers
+   * such a reconnect with 204, which makes EventSource stop (see endedBefore).
+   */
+  finish(event: string, data: unknown): void {
+    this.#write(`id: ${STREAM_END_ID}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.close();
   }
 
   onClose(closer: () => void): void {
