@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PROBLEMS, problemType, type ProblemSlug } from '../problems/catalogue.js';
 import { ProblemError } from '../problems/problem-error.js';
+import { pathSegment } from '../schemas/create-job.js';
 import { problemResponses } from '../schemas/problem.js';
 
 const explanation = z.object({ type: z.string(), title: z.string(), status: z.number().int(), help: z.string() });
@@ -12,10 +13,10 @@ const problemsRoutes: FastifyPluginAsyncZod = async (app) => {
     '/problems/:slug',
     {
       schema: {
-        tags: ['health'],
+        tags: ['problems'],
         operationId: 'getProblem',
         summary: 'Explain a problem type',
-        params: z.object({ slug: z.string() }),
+        params: z.object({ slug: pathSegment.describe("the last part of a problem's `type`, e.g. invalid-request for /problems/invalid-request") }),
         response: { 200: explanation, ...problemResponses(404) },
       },
     },

@@ -1,5 +1,6 @@
 import { inferencePayloadSchema, jobOptionsSchema, LANES } from '@conveyor/shared';
 import { z } from 'zod';
+import { ROUTER_OPTIONS } from '../router-options.js';
 
 const MAX_DELAY_MS = 30 * 86_400_000;
 
@@ -18,8 +19,8 @@ const jobFields = {
   run_at: z.iso
     .datetime({ offset: true, message: 'must be an ISO 8601 time with its time zone, e.g. 2030-01-01T09:00:00Z or 2030-01-01T10:00:00+01:00' })
     .optional()
-    .describe('run no earlier than this time (ISO 8601, with Z or an offset)'),
-  delay_ms: z.number().int().min(0).max(MAX_DELAY_MS).optional().describe('run no earlier than this many ms from now'),
+    .describe('run no earlier than this time (ISO 8601, with Z or an offset); not together with delay_ms (a 400)'),
+  delay_ms: z.number().int().min(0).max(MAX_DELAY_MS).optional().describe('run no earlier than this many ms from now; not together with run_at (a 400)'),
 };
 
 const oneStart = {
@@ -57,6 +58,9 @@ export const idempotencyHeadersSchema = z.object({
   'idempotency-key': idempotencyKey.optional().describe('the same key within 24 h returns the same job instead of creating another'),
 });
 
+/** A path segment the router takes: longer ones are refused with a 414 before any route runs. */
+export const pathSegment = z.string().min(1).max(ROUTER_OPTIONS.maxParamLength);
+
 export const jobIdParamsSchema = z.object({
-  id: z.string().min(1).max(300).describe('job ID, e.g. inference:01JDQ8K3V7X9...'),
+  id: pathSegment.describe('job ID, e.g. inference:01JDQ8K3V7X9...'),
 });

@@ -1,9 +1,10 @@
 import { LANES } from '@conveyor/shared';
 import { z } from 'zod';
+import { pathSegment } from './create-job.js';
 import { isEntryId } from './history.js';
 import { attemptErrorSchema } from './job-view.js';
 
-export const queueParamsSchema = z.object({ name: z.string().min(1).max(200).describe('queue name, e.g. inference') });
+export const queueParamsSchema = z.object({ name: pathSegment.describe('queue name, e.g. inference') });
 
 export const deadListQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50).describe('jobs per page'),

@@ -24,12 +24,16 @@ export const documentFieldsSchema = z
   })
   .strict();
 
+/** What the worker reads (apps/worker/src/documents/detect-type.ts); the API stores any file. */
+const DOCUMENT_FORMATS =
+  'the document: PDF (with a text layer), DOCX, HTML, Markdown or plain text (UTF-8, UTF-16 with a byte-order mark, else Windows-1252). The type is read from the bytes, not the name; any other file is stored, then fails at its first stage with UNSUPPORTED_DOCUMENT, without retries';
+
 /** The form as the OpenAPI document shows it. */
 export const documentUploadSchema = {
   type: 'object' as const,
   required: ['file'],
   properties: {
-    file: { type: 'string' as const, format: 'binary', description: 'the document (plain text or Markdown, UTF-8)' },
+    file: { type: 'string' as const, format: 'binary', description: DOCUMENT_FORMATS },
     ...(z.toJSONSchema(documentFieldsSchema, { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, object> }).properties,
   },
 };
