@@ -41,7 +41,9 @@ test('the OpenAPI document describes every route, from the same schemas that val
     );
     expect(errorResponses.length).toBeGreaterThan(50);
     for (const [which, mediaTypes] of errorResponses) expect(mediaTypes, which).toEqual(['application/problem+json']);
-    expect(createJob.responses['400'].content['application/problem+json'].schema.required).toEqual(expect.arrayContaining(['type', 'title', 'status', 'detail']));
+    // One Problem schema, referred to by every problem response.
+    expect(createJob.responses['400'].content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/Problem' });
+    expect(openapi.components.schemas.Problem.required).toEqual(expect.arrayContaining(['type', 'title', 'status', 'detail']));
 
     const ui = await app.inject({ url: '/docs/' });
     expect(ui.statusCode).toBe(200);

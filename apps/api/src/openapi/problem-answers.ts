@@ -1,0 +1,68 @@
+import { STATUS_CODES } from 'node:http';
+import { z } from 'zod';
+import { ROUTER_OPTIONS } from '../router-options.js';
+import { problemSchema } from '../schemas/problem.js';
+import { operationsOf, responsesOf, type Document, type Header, type OperationAt } from './operations.js';
+
+/**
+ * The error answers the framework gives an operation whatever its route schema lists: they come
+ * from the router, the body parser and the error handler, not from the route, so they are added
+ * here by kind of operation. Every problem response then refers to one `Problem` schema and says
+ * in its description when it is sent.
+ */
+
+/** Operations that never touch Redis, so never answer 503 for it. */
+const REDIS_FREE = new Set(['getHealth', 'getMetrics', 'listModels', 'getProblem']);
+
+/** Methods whose bodies Fastify reads (and refuses, when too large or of a type it does not take). */
+const BODY_METHODS = new Set(['post', 'put', 'patch', 'delete']);
+
+const RULES: { status: number; appliesTo: (at: OperationAt) => boolean }[] = [
+  // The 405 lookup answers for any path a route has, with the methods it takes.
+  { status: 405, appliesTo: () => true },
+  // A path parameter the router refuses (over maxParamLength) or cannot percent-decode.
+  { status: 414, appliesTo: ({ path }) => path.includes('{') },
+  { status: 400, appliesTo: ({ path }) => path.includes('{') },
+  { status: 413, appliesTo: ({ method, operation }) => BODY_METHODS.has(method) || operation.requestBody !== undefined },
+  { status: 415, appliesTo: ({ method, operation }) => BODY_METHODS.has(method) || operation.requestBody !== undefined },
+  { status: 503, appliesTo: ({ operation }) => !REDIS_FREE.has(operation.operationId ?? '') },
+];
+
+const WHEN: Record<number, string> = {
+  400: 'The request is not valid: a field (each listed in `errors`), JSON or a form that cannot be read, or a path that cannot be percent-decoded',
+  401: 'No `Authorization: Bearer <ADMIN_TOKEN>`, or not the right token',
+  404: 'Not found: no such job, queue, stage output or problem type (the `type` says which); admin routes answer 404 while ADMIN_TOKEN is not set',
+  405: 'The path does not take this method; `Allow` lists the methods it takes',
+  409: 'The job is not in a state that allows this: cancelling a finished job, retrying one that is not dead',
+  413: 'The body is over the limit: MAX_BODY_BYTES (MAX_BATCH_BYTES for a batch, MAX_DOCUMENT_BYTES for an uploaded file)',
+  414: `A path segment (job ID, queue, stage, problem type) is longer than ${ROUTER_OPTIONS.maxParamLength} characters`,
+  415: 'The Content-Type is not one this operation takes, or the body is compressed (Content-Encoding)',
+  422: 'The Idempotency-Key was sent before with a different request',
+  503: 'Redis is unavailable or refusing writes, or the queue holds MAX_BACKLOG undone jobs; send again after Retry-After seconds',
+};
+
+const HEADERS: Record<number, Record<string, Header>> = {
+  401: { 'WWW-Authenticate': { required: true, description: 'the scheme to authenticate with', schema: { type: 'string' }, example: 'Bearer realm="conveyor-admin"' } },
+  405: { Allow: { required: true, description: 'the methods the path takes', schema: { type: 'string' }, example: 'DELETE, GET, HEAD' } },
+  415: { 'Accept-Encoding': { description: 'sent when the body was refused for its Content-Encoding: bodies are taken uncompressed', schema: { type: 'string', enum: ['identity'] } } },
+  503: { 'Retry-After': { required: true, description: 'seconds to wait before sending the request again', schema: { type: 'integer', minimum: 0 } } },
+};
+
+const PROBLEM = 'application/problem+json';
+
+export function addProblemAnswers(document: Document): void {
+  const { $schema: _, ...problem } = z.toJSONSchema(problemSchema, { io: 'output', unrepresentable: 'any' });
+  document.components ??= {};
+  document.components.schemas = { ...document.components.schemas, Problem: problem as Record<string, unknown> };
+  for (const at of operationsOf(document)) {
+    const responses = responsesOf(at.operation);
+    for (const { status } of RULES.filter((rule) => rule.appliesTo(at))) responses[status] ??= { description: '', content: { [PROBLEM]: {} } };
+    for (const [status, response] of Object.entries(responses)) {
+      if (!response.content?.[PROBLEM]) continue;
+      response.description = WHEN[Number(status)] ?? STATUS_CODES[Number(status)] ?? response.description;
+      response.content[PROBLEM] = { schema: { $ref: '#/components/schemas/Problem' } };
+      const headers = HEADERS[Number(status)];
+      if (headers) response.headers = { ...response.headers, ...headers };
+    }
+  }
+}

@@ -1,0 +1,355 @@
+import { failAttempt, QueueKeys, takeJobs } from '@conveyor/shared';
+import { freePort, redisTest, takeRequest } from '@conveyor/testing';
+import { describe, expect } from 'vitest';
+import type { App } from '../src/app.js';
+import { buildTestApp } from './test-app.js';
+
+/**
+ * The OpenAPI document says what the server really does: real requests are made to the app, and
+ * each answer's status, media type and headers are checked against what the document declares for
+ * that operation.
+ */
+
+const ADMIN_TOKEN = 'openapi-answers-admin-token';
+const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const ENV = { ADMIN_TOKEN, MAX_BODY_BYTES: '2000', MAX_BATCH_BYTES: '4000' };
+
+interface Declared {
+  description: string;
+  content?: Record<string, { schema?: Schema }>;
+  headers?: Record<string, { required?: boolean; schema?: Schema }>;
+}
+interface Schema {
+  type?: string | string[];
+  format?: string;
+  maxLength?: number;
+  pattern?: string;
+  description?: string;
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  anyOf?: Schema[];
+}
+interface Parameter {
+  name: string;
+  in: string;
+  schema: Schema;
+  description?: string;
+  $ref?: string;
+}
+interface Operation {
+  operationId: string;
+  tags: string[];
+  security: unknown[];
+  parameters?: Parameter[];
+  requestBody?: { required: boolean; content: Record<string, { schema: Schema }> };
+  responses: Record<string, Declared>;
+}
+interface Found {
+  method: string;
+  path: string;
+  operation: Operation;
+}
+interface Answer {
+  statusCode: number;
+  headers: Record<string, unknown>;
+}
+type Document = { paths: Record<string, Record<string, Operation>>; components: { parameters: Record<string, Parameter> } };
+
+const test = redisTest.extend<{ app: App; openapi: Document }>({
+  app: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix, ENV);
+    await use(app);
+    await app.close();
+  },
+  openapi: async ({ app }, use) => use((await app.inject({ url: '/openapi.json' })).json()),
+});
+
+function operationsOf(openapi: Document): Found[] {
+  return Object.entries(openapi.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ method, path, operation })));
+}
+
+function find(openapi: Document, operationId: string): Found {
+  const found = operationsOf(openapi).find(({ operation }) => operation.operationId === operationId);
+  if (!found) throw new Error(`no operation ${operationId}`);
+  return found;
+}
+
+const SAMPLE_PARAMETERS: Record<string, string> = { id: 'inference:01KAB3Z5V1Q7RJ8C2W4N6M9XYT', name: 'inference', stage: 'infer', slug: 'invalid-request' };
+
+/** The operation's path with its parameters filled in: each by `fill`, or else a sample value. */
+function urlOf(path: string, fill: (name: string) => string | undefined = () => undefined): string {
+  return path.replace(/\{(\w+)\}/g, (_, name: string) => fill(name) ?? encodeURIComponent(SAMPLE_PARAMETERS[name]!));
+}
+
+const ANSWER_HEADERS = ['location', 'retry-after', 'allow', 'www-authenticate', 'accept-encoding'];
+
+/** The answer is one the document declares for the operation: its status, media type and headers. */
+function expectDeclared({ operation }: Found, answer: Answer): Declared {
+  const which = `${operation.operationId} ${answer.statusCode}`;
+  const declared = operation.responses[String(answer.statusCode)];
+  expect(declared, `${which} is not a documented status`).toBeDefined();
+  const mediaType = String(answer.headers['content-type'] ?? '').split(';')[0]!.trim();
+  expect(Object.keys(declared!.content ?? {}), `${which} media type`).toEqual(mediaType === '' ? [] : [mediaType]);
+  const declaredHeaders = Object.keys(declared!.headers ?? {}).map((name) => name.toLowerCase());
+  for (const name of ANSWER_HEADERS.filter((header) => answer.headers[header] !== undefined)) expect(declaredHeaders, `${which} sends ${name}`).toContain(name);
+  for (const [name, header] of Object.entries(declared!.headers ?? {})) {
+    if (header.required) expect(answer.headers[name.toLowerCase()], `${which} declares ${name} as always sent`).toBeDefined();
+  }
+  return declared!;
+}
+
+const FORM_BOUNDARY = 'conveyor-test-boundary';
+const FORM = `--${FORM_BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="note.txt"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--${FORM_BOUNDARY}--\r\n`;
+
+/** A request each operation takes (valid, so it gets as far as its work); the document must list all of them. */
+const SAMPLES: Record<string, { payload?: string | object; headers?: Record<string, string> }> = {
+  getHealth: {},
+  getReadiness: {},
+  getMetrics: {},
+  listModels: {},
+  getProblem: {},
+  createJob: { payload: { model: 'echo', prompt: 'hi' } },
+  createJobBatch: { payload: { jobs: [{ model: 'echo', prompt: 'hi' }] } },
+  getJob: {},
+  cancelJob: {},
+  getStageOutput: {},
+  retryJob: {},
+  uploadDocument: { payload: FORM, headers: { 'content-type': `multipart/form-data; boundary=${FORM_BOUNDARY}` } },
+  listDeadLetters: {},
+  retryDeadLetters: {},
+  streamJobEvents: {},
+  streamQueueEvents: {},
+  broadcast: { payload: { type: 'reload-config' } },
+  pauseQueue: {},
+  resumeQueue: {},
+  listQueues: {},
+  getQueue: {},
+  readHistory: {},
+  replayHistory: { payload: { from: '0', to: '1' } },
+};
+
+function sampleRequest({ method, path, operation }: Found) {
+  const sample = SAMPLES[operation.operationId];
+  if (!sample) throw new Error(`no sample request for ${operation.operationId}: add one to SAMPLES`);
+  const query = operation.operationId === 'streamQueueEvents' ? '?queue=inference' : '';
+  return { method: method.toUpperCase() as 'GET', url: urlOf(path) + query, headers: { ...AUTH, ...sample.headers }, ...(sample.payload === undefined ? {} : { payload: sample.payload }) };
+}
+
+describe('every operation', () => {
+  test('a method its path does not take is a documented 405 with Allow', async ({ app, openapi }) => {
+    for (const found of operationsOf(openapi)) {
+      expect(found.method, found.operation.operationId).not.toBe('patch');
+      const answer = await app.inject({ method: 'PATCH', url: urlOf(found.path) });
+      expect(answer.statusCode, found.path).toBe(405);
+      expectDeclared(found, answer);
+    }
+  });
+
+  test('a path parameter over 100 characters is a documented 414, one that cannot be percent-decoded a documented 400, and the documented limit is 100', async ({ app, openapi }) => {
+    const withParameters = operationsOf(openapi).filter(({ path }) => path.includes('{'));
+    expect(withParameters.length).toBeGreaterThan(10);
+    for (const found of withParameters) {
+      const method = found.method.toUpperCase() as 'GET';
+      for (const parameter of (found.operation.parameters ?? []).filter((p) => p.in === 'path')) {
+        expect(parameter.schema.maxLength, `${found.operation.operationId} ${parameter.name}`).toBe(100);
+        const tooLong = await app.inject({ method, url: urlOf(found.path, (name) => (name === parameter.name ? 'x'.repeat(101) : undefined)) });
+        expect(tooLong.statusCode, found.operation.operationId).toBe(414);
+        expectDeclared(found, tooLong);
+        const longest = await app.inject({ method, url: urlOf(found.path, (name) => (name === parameter.name ? 'x'.repeat(100) : undefined)), headers: AUTH });
+        expect(longest.statusCode, found.operation.operationId).not.toBe(414);
+        const undecodable = await app.inject({ method, url: urlOf(found.path, (name) => (name === parameter.name ? '%E0%A4%A' : undefined)) });
+        expect(undecodable.json().type, found.operation.operationId).toBe('/problems/malformed-url');
+        expectDeclared(found, undecodable);
+      }
+    }
+  });
+
+  test('a body over the limit is a documented 413; a body of a type it does not take, or compressed, a documented 415', async ({ app, openapi }) => {
+    const takingBodies = operationsOf(openapi).filter(({ method }) => ['post', 'put', 'patch', 'delete'].includes(method));
+    expect(takingBodies.length).toBeGreaterThan(8);
+    for (const found of takingBodies) {
+      const request = { method: found.method.toUpperCase() as 'POST', url: urlOf(found.path) };
+      const tooLarge = await app.inject({ ...request, headers: { ...AUTH, 'content-type': 'application/json' }, payload: JSON.stringify({ text: 'x'.repeat(10_000) }) });
+      expect(tooLarge.statusCode, found.operation.operationId).toBe(413);
+      expectDeclared(found, tooLarge);
+      const plainText = await app.inject({ ...request, headers: { ...AUTH, 'content-type': 'text/plain' }, payload: 'hi' });
+      expect(plainText.statusCode, found.operation.operationId).toBe(415);
+      expectDeclared(found, plainText);
+      const compressed = await app.inject({ ...request, headers: { ...AUTH, 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload: '{}' });
+      expect(compressed.statusCode, found.operation.operationId).toBe(415);
+      expectDeclared(found, compressed);
+    }
+  });
+
+  test('an admin operation without the token is a documented 401 with WWW-Authenticate', async ({ app, openapi }) => {
+    const admin = operationsOf(openapi).filter(({ operation }) => operation.tags.includes('admin'));
+    expect(admin.length).toBe(5);
+    for (const found of admin) {
+      const answer = await app.inject({ method: found.method.toUpperCase() as 'GET', url: urlOf(found.path) });
+      expect(answer.statusCode, found.operation.operationId).toBe(401);
+      expectDeclared(found, answer);
+    }
+  });
+
+  test('with Redis unreachable, each answer is documented: a 503 with Retry-After from every operation that uses Redis', async ({ openapi }) => {
+    const down = await buildTestApp(`redis://127.0.0.1:${await freePort()}`, 'down', { ...ENV, EXPECT_REDIS_DOWN: '1' });
+    try {
+      const unavailable: string[] = [];
+      for (const found of operationsOf(openapi)) {
+        const answer = await down.inject(sampleRequest(found));
+        expectDeclared(found, answer);
+        if (answer.statusCode === 503) unavailable.push(found.operation.operationId);
+      }
+      expect(unavailable).toContain('streamQueueEvents');
+      expect(unavailable.length).toBe(operationsOf(openapi).length - 4);
+    } finally {
+      await down.close();
+    }
+  });
+
+  test('each sample request gets a documented answer (the endless queue stream aside)', async ({ app, openapi }) => {
+    for (const found of operationsOf(openapi).filter(({ operation }) => operation.operationId !== 'streamQueueEvents')) {
+      const answer = await app.inject(sampleRequest(found));
+      expect(answer.statusCode, found.operation.operationId).toBeLessThan(500);
+      expectDeclared(found, answer);
+    }
+    expect(Object.keys(SAMPLES).sort()).toEqual(operationsOf(openapi).map(({ operation }) => operation.operationId).sort());
+  });
+
+  test('every response has a description of its own, and every operation may send X-Request-Id, which the server uses as documented', async ({ app, openapi }) => {
+    for (const { operation } of operationsOf(openapi)) {
+      for (const [status, declared] of Object.entries(operation.responses)) expect(declared.description, `${operation.operationId} ${status}`).not.toMatch(/^(Default Response|RFC 9457 problem details)$/);
+      expect(operation.parameters, operation.operationId).toContainEqual({ $ref: '#/components/parameters/RequestId' });
+    }
+    const requestId = openapi.components.parameters['RequestId']!;
+    expect(requestId).toMatchObject({ name: 'X-Request-Id', in: 'header', required: false });
+    const pattern = new RegExp(requestId.schema.pattern!);
+    for (const sent of ['trace.1:a-b_C', 'x'.repeat(128)]) {
+      expect(pattern.test(sent), sent).toBe(true);
+      expect((await app.inject({ url: '/jobs/nope', headers: { 'x-request-id': sent } })).json().instance).toBe(`urn:request:${sent}`);
+    }
+    for (const sent of ['has space', 'x'.repeat(129), '<b>']) {
+      expect(pattern.test(sent), sent).toBe(false);
+      expect((await app.inject({ url: '/jobs/nope', headers: { 'x-request-id': sent } })).json().instance).not.toBe(`urn:request:${sent}`);
+    }
+  });
+});
+
+describe('answers that are not JSON', () => {
+  test("a job's event stream is sent as the documented text/event-stream; a reconnect after its end gets a documented answer", async ({ app, openapi }) => {
+    const stream = find(openapi, 'streamJobEvents');
+    expect(Object.keys(stream.operation.responses['200']!.content!)).toEqual(['text/event-stream']);
+    expect(stream.operation.responses['200']!.description).toMatch(/`state`.*`completed`, `dead` or `cancelled`/);
+    expect(stream.operation.responses['204']).toEqual({ description: expect.stringMatching(/EventSource stops/) });
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'hi', delay_ms: 60_000 } })).json();
+    expect((await app.inject({ method: 'DELETE', url: `/jobs/${job_id}` })).statusCode).toBe(200);
+    const ended = await app.inject({ url: `/jobs/${job_id}/events` });
+    expect(ended.statusCode).toBe(200);
+    expect(ended.body).toContain('event: state');
+    expectDeclared(stream, ended);
+    expectDeclared(stream, await app.inject({ url: `/jobs/${job_id}/events`, headers: { 'last-event-id': 'end' } }));
+  });
+
+  test("a queue's event stream is sent as the documented text/event-stream", async ({ app, openapi }) => {
+    const stream = find(openapi, 'streamQueueEvents');
+    expect(stream.operation.responses['200']!.description).toMatch(/`subscribed`.*`resync`/);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address() as { port: number };
+    const abort = new AbortController();
+    try {
+      const response = await fetch(`http://127.0.0.1:${address.port}/events?queue=inference`, { signal: abort.signal });
+      expect(response.status).toBe(200);
+      expectDeclared(stream, { statusCode: response.status, headers: Object.fromEntries(response.headers) });
+    } finally {
+      abort.abort();
+    }
+  });
+
+  test('the metrics are sent as the documented text/plain', async ({ app, openapi }) => {
+    const metrics = find(openapi, 'getMetrics');
+    const answer = await app.inject({ url: '/metrics' });
+    expect(answer.statusCode).toBe(200);
+    expect(expectDeclared(metrics, answer).description).toMatch(/Prometheus/);
+  });
+});
+
+describe('successful answers', () => {
+  test('Location is a documented header of the answers that send it: createJob 202 and 200, uploadDocument 202, retryJob 202', async ({ app, openapi, redis, prefix }) => {
+    const createJob = find(openapi, 'createJob');
+    const headers = { 'idempotency-key': 'openapi-location' };
+    const created = await app.inject({ method: 'POST', url: '/jobs', headers, payload: { model: 'echo', prompt: 'hi' } });
+    expect(created.statusCode).toBe(202);
+    expect(created.headers.location).toBe(`/jobs/${created.json().job_id}`);
+    expectDeclared(createJob, created);
+    const again = await app.inject({ method: 'POST', url: '/jobs', headers, payload: { model: 'echo', prompt: 'hi' } });
+    expect(again.statusCode).toBe(200);
+    expectDeclared(createJob, again);
+    expect(createJob.operation.responses['200']!.description).toMatch(/Idempotency-Key/);
+
+    const uploaded = await app.inject(sampleRequest(find(openapi, 'uploadDocument')));
+    expect(uploaded.statusCode).toBe(202);
+    expect(uploaded.headers.location).toBeDefined();
+    expectDeclared(find(openapi, 'uploadDocument'), uploaded);
+
+    const keys = new QueueKeys(prefix, 'inference');
+    for (const held of (await takeJobs(redis, keys, takeRequest({ consumer: 'w1' }))).jobs) {
+      await failAttempt(redis, keys, held, { message: 'broken', retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
+    }
+    const retried = await app.inject({ method: 'POST', url: `/jobs/${created.json().job_id}/retry` });
+    expect(retried.statusCode).toBe(202);
+    expect(retried.headers.location).toBeDefined();
+    expectDeclared(find(openapi, 'retryJob'), retried);
+  });
+
+  test("timestamps in answers are documented as date-time, and are RFC 3339 date-times", async ({ app, openapi }) => {
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'hi' } })).json();
+    const found: string[] = [];
+    const collect = (schema: Schema | undefined, value: unknown, path: string) => {
+      if (!schema || value === null || value === undefined) return;
+      if (schema.format === 'date-time') {
+        expect(value, path).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
+        found.push(path);
+      }
+      for (const [name, property] of Object.entries(schema.properties ?? {})) collect(property, (value as Record<string, unknown>)[name], `${path}.${name}`);
+      if (schema.items && Array.isArray(value)) value.forEach((item, i) => collect(schema.items, item, `${path}[${i}]`));
+      for (const option of schema.anyOf ?? []) collect(option, value, path);
+    };
+    for (const [operationId, url] of [
+      ['getJob', `/jobs/${job_id}`],
+      ['getQueue', '/queues/inference'],
+    ] as const) {
+      const answer = await app.inject({ url });
+      collect(find(openapi, operationId).operation.responses['200']!.content!['application/json']!.schema, answer.json(), operationId);
+    }
+    expect(found).toEqual(expect.arrayContaining(['getJob.created_at', 'getJob.updated_at', 'getQueue.measured_at', 'getQueue.counts.last_minute.since']));
+  });
+});
+
+describe('requests', () => {
+  test('pause and resume are served without a body, and the document says their body is optional; createJob needs one', async ({ app, openapi }) => {
+    for (const operationId of ['pauseQueue', 'resumeQueue']) {
+      const found = find(openapi, operationId);
+      expect(found.operation.requestBody?.required, operationId).toBe(false);
+      const answer = await app.inject({ method: 'POST', url: urlOf(found.path), headers: AUTH });
+      expect(answer.statusCode, operationId).toBe(200);
+    }
+    expect(find(openapi, 'createJob').operation.requestBody?.required).toBe(true);
+    expect((await app.inject({ method: 'POST', url: '/jobs' })).statusCode).toBe(400);
+  });
+
+  test('run_at and delay_ms say they cannot be given together, as the server refuses; the upload names the formats the worker reads', async ({ app, openapi }) => {
+    const body = find(openapi, 'createJob').operation.requestBody!.content['application/json']!.schema;
+    expect(body.properties!['run_at']!.description).toMatch(/delay_ms/);
+    expect(body.properties!['delay_ms']!.description).toMatch(/run_at/);
+    const both = await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'hi', run_at: '2030-01-01T00:00:00Z', delay_ms: 5 } });
+    expect(both.statusCode).toBe(400);
+    const file = find(openapi, 'uploadDocument').operation.requestBody!.content['multipart/form-data']!.schema.properties!['file']!;
+    for (const format of ['PDF', 'DOCX', 'HTML', 'Markdown', 'plain text']) expect(file.description).toContain(format);
+  });
+
+  test('problem pages have their own tag, and their slug a description', async ({ openapi }) => {
+    const getProblem = find(openapi, 'getProblem').operation;
+    expect(getProblem.tags).toEqual(['problems']);
+    expect(getProblem.parameters![0]).toMatchObject({ name: 'slug', description: expect.stringContaining('invalid-request') });
+  });
+});
