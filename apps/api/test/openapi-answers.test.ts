@@ -181,6 +181,16 @@ describe('every operation', () => {
     }
   });
 
+  test('a write sent from a page on an origin CORS_ORIGINS does not list is a documented 403', async ({ app, openapi }) => {
+    const writes = operationsOf(openapi).filter(({ method }) => method !== 'get');
+    expect(writes.length).toBeGreaterThan(8);
+    for (const found of writes) {
+      const answer = await app.inject({ method: found.method.toUpperCase() as 'POST', url: urlOf(found.path), headers: { ...AUTH, origin: 'https://elsewhere.example' } });
+      expect(answer.statusCode, found.operation.operationId).toBe(403);
+      expectDeclared(found, answer);
+    }
+  });
+
   test('an admin operation without the token is a documented 401 with WWW-Authenticate', async ({ app, openapi }) => {
     const admin = operationsOf(openapi).filter(({ operation }) => operation.tags.includes('admin'));
     expect(admin.length).toBe(5);

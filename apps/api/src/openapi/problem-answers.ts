@@ -25,12 +25,15 @@ const RULES: { status: number; appliesTo: (at: OperationAt) => boolean }[] = [
   { status: 400, appliesTo: ({ path }) => path.includes('{') },
   { status: 413, appliesTo: ({ method, operation }) => BODY_METHODS.has(method) || operation.requestBody !== undefined },
   { status: 415, appliesTo: ({ method, operation }) => BODY_METHODS.has(method) || operation.requestBody !== undefined },
+  // A browser's write from a page CORS_ORIGINS does not list (cross-site-writes.ts); reads pass.
+  { status: 403, appliesTo: ({ method }) => !['get', 'head', 'options'].includes(method) },
   { status: 503, appliesTo: ({ operation }) => !REDIS_FREE.has(operation.operationId ?? '') },
 ];
 
 const WHEN: Record<number, string> = {
   400: 'The request is not valid: a field (each listed in `errors`), JSON or a form that cannot be read, or a path that cannot be percent-decoded',
   401: 'No `Authorization: Bearer <ADMIN_TOKEN>`, or not the right token',
+  403: 'Sent by a browser from a page on an origin CORS_ORIGINS does not list; nothing was done',
   404: 'Not found: no such job, queue, stage output or problem type (the `type` says which); admin routes answer 404 while ADMIN_TOKEN is not set',
   405: 'The path does not take this method; `Allow` lists the methods it takes',
   409: 'The job is not in a state that allows this: cancelling a finished job, retrying one that is not dead',
