@@ -1,6 +1,7 @@
 import { createRedis } from '@conveyor/shared';
 import { deletePrefix, startApi, uniquePrefix, waitFor } from '@conveyor/testing';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, inject, test } from 'vitest';
 
@@ -31,6 +32,42 @@ test('on SIGTERM the API finishes the request in flight, closes its Redis connec
     expect(JSON.parse(answered.body)).toMatchObject({ status: 'queued' });
     expect(await api.exited).toEqual({ code: 0, signal: null });
     await waitFor(async () => !((await redis.client('LIST')) as string).includes('name=conveyor:api'), 'the API connections to close', 5_000);
+  } finally {
+    api.signal('SIGKILL');
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+  }
+});
+
+test('a request that arrives while the API shuts down gets a 503 shutting-down problem with Retry-After', { timeout: 30_000 }, async () => {
+  const redisUrl = inject('redisUrl');
+  const prefix = uniquePrefix('api-stop');
+  const redis = createRedis(redisUrl, { role: 'command', name: 'conveyor:test' });
+  const api = await startApi({ redisUrl, prefix });
+  try {
+    // One connection: an upload still being sent when the signal arrives, then a second request
+    // pipelined behind it, which the API reads only once it is closing.
+    const url = new URL(api.url);
+    const socket = connect(Number(url.port), url.hostname);
+    let received = '';
+    socket.on('data', (chunk) => (received += String(chunk)));
+    const ended = new Promise((resolve) => socket.on('close', resolve));
+    const boundary = 'conveyor-slow-upload';
+    const part = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="slow.txt"\r\nContent-Type: text/plain\r\n\r\nslow upload\r\n--${boundary}--\r\n`;
+    socket.write(`POST /documents HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${Buffer.byteLength(part)}\r\n\r\n${part.slice(0, 40)}`);
+    await sleep(300);
+    api.signal('SIGTERM');
+    await sleep(500);
+    const job = '{"model":"echo","prompt":"late"}';
+    socket.write(`${part.slice(40)}POST /jobs HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${job.length}\r\n\r\n${job}`);
+    await ended;
+    const answers = received.split(/(?=HTTP\/1\.1 )/);
+    expect(answers[0]).toMatch(/^HTTP\/1\.1 202 /);
+    expect(answers[1]).toMatch(/^HTTP\/1\.1 503 /);
+    expect(answers[1]).toMatch(/\r\ncontent-type: application\/problem\+json/i);
+    expect(answers[1]).toMatch(/\r\nretry-after: \d+\r\n/i);
+    expect(answers[1]).toContain('"type":"/problems/shutting-down"');
+    expect(await api.exited).toEqual({ code: 0, signal: null });
   } finally {
     api.signal('SIGKILL');
     await deletePrefix(redis, prefix);

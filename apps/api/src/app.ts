@@ -7,6 +7,7 @@ import { LazyRequestLogger } from './lazy-request-logger.js';
 import corsPlugin from './plugins/external/cors.js';
 import swaggerPlugin from './plugins/external/swagger.js';
 import adminAuthPlugin from './plugins/admin-auth.js';
+import closingPlugin from './plugins/closing.js';
 import contentEncodingPlugin from './plugins/content-encoding.js';
 import crossSiteWritesPlugin from './plugins/cross-site-writes.js';
 import eventHubPlugin from './plugins/event-hub.js';
@@ -48,7 +49,8 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
     bodyLimit: config.MAX_BODY_BYTES,
     // Per-request lines go out at debug level from the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // The closing plugin answers requests that arrive while closing, with a problem.
+    return503OnClosing: false,
     requestIdHeader: false,
     genReqId: requestId,
     childLoggerFactory: LazyRequestLogger.factory,
@@ -63,6 +65,8 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
 
   await app.register(problemsPlugin, { bodyBytes: config.MAX_BODY_BYTES, documentBytes: config.MAX_DOCUMENT_BYTES, adminEnabled: config.ADMIN_TOKEN !== undefined });
   await app.register(corsPlugin, { policy: crossOrigin });
+  // After CORS, so a page on an allowed origin can read its problem.
+  await app.register(closingPlugin);
   await app.register(crossSiteWritesPlugin, { policy: crossOrigin });
   await app.register(contentEncodingPlugin);
   await app.register(jsonBodyPlugin);
