@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ProblemError } from '../problems/problem-error.js';
-import { createBatchSchema, createJobSchema, idempotencyHeadersSchema, jobIdParamsSchema } from '../schemas/create-job.js';
+import { createBatchSchema, createJobSchema, idempotencyHeadersSchema, jobIdParamsSchema, pathSegment } from '../schemas/create-job.js';
 import { acceptedBatchSchema, acceptedJobSchema, jobViewSchema } from '../schemas/job-view.js';
 import { problemResponses } from '../schemas/problem.js';
 
@@ -90,7 +90,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
         operationId: 'getStageOutput',
         summary: "A finished stage's whole output",
         description: 'GET /jobs/:id shows a preview of large outputs (output_truncated: true); this returns the output whole, as JSON.',
-        params: jobIdParamsSchema.extend({ stage: z.string().min(1).max(100) }),
+        params: jobIdParamsSchema.extend({ stage: pathSegment.describe('stage name, e.g. extract (a job\'s stages are listed in its `stages`)') }),
         response: { 200: z.unknown().describe('the output, as the stage returned it'), ...problemResponses(404, 503) },
       },
     },
