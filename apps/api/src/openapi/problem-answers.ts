@@ -11,9 +11,6 @@ import { operationsOf, responsesOf, type Document, type Header, type OperationAt
  * in its description when it is sent.
  */
 
-/** Operations that never touch Redis, so never answer 503 for it. */
-const REDIS_FREE = new Set(['getHealth', 'getMetrics', 'listModels', 'getProblem']);
-
 /** Methods whose bodies Fastify reads (and refuses, when too large or of a type it does not take). */
 const BODY_METHODS = new Set(['post', 'put', 'patch', 'delete']);
 
@@ -27,7 +24,8 @@ const RULES: { status: number; appliesTo: (at: OperationAt) => boolean }[] = [
   { status: 415, appliesTo: ({ method, operation }) => BODY_METHODS.has(method) || operation.requestBody !== undefined },
   // A browser's write from a page CORS_ORIGINS does not list (cross-site-writes.ts); reads pass.
   { status: 403, appliesTo: ({ method }) => !['get', 'head', 'options'].includes(method) },
-  { status: 503, appliesTo: ({ operation }) => !REDIS_FREE.has(operation.operationId ?? '') },
+  // Redis unavailable, or (for any operation) a request read while the API shuts down (closing.ts).
+  { status: 503, appliesTo: () => true },
 ];
 
 const WHEN: Record<number, string> = {
@@ -41,7 +39,7 @@ const WHEN: Record<number, string> = {
   414: `A path segment (job ID, queue, stage, problem type) is longer than ${ROUTER_OPTIONS.maxParamLength} characters`,
   415: 'The Content-Type is not one this operation takes, or the body is compressed (Content-Encoding)',
   422: 'The Idempotency-Key was sent before with a different request',
-  503: 'Redis is unavailable or refusing writes, or the queue holds MAX_BACKLOG undone jobs; send again after Retry-After seconds',
+  503: 'Redis is unavailable or refusing writes, the queue holds MAX_BACKLOG undone jobs, or this API process is shutting down; send again after Retry-After seconds',
 };
 
 const HEADERS: Record<number, Record<string, Header>> = {
