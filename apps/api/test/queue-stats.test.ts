@@ -1,4 +1,4 @@
-import { completeStage, enqueueJobs, failAttempt, findPipeline, newJobId, PIPELINES, QueueKeys, takeJobs, type Lane, type NewJob } from '@conveyor/shared';
+import { completeStage, enqueueJobs, failAttempt, findPipeline, heartbeat, newJobId, PIPELINES, QueueKeys, takeJobs, type Lane, type NewJob } from '@conveyor/shared';
 import { redisTest, takeRequest, TEST_LIMITS } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -64,6 +64,9 @@ describe('GET /queues/:name', () => {
     const held = [...(await take(redis, keys, 'w1', 2)), ...(await take(redis, keys, 'w2', 3)), ...(await take(redis, keys, 'w3', 6))];
     expect((await app.inject({ method: 'DELETE', url: `/jobs/${held.at(-1)!.jobId}` })).statusCode).toBe(200);
     await redis.hset(keys.paused, 'infer', Date.now());
+    // w1's worker says it reads the queue; w2's word has run out (it died); w3's never came.
+    await heartbeat(redis, keys, 'w1', 10_000, 3_600_000, false);
+    await heartbeat(redis, keys, 'w2', -1, 3_600_000, false);
 
     const response = await app.inject({ url: '/queues/inference' });
     expect(response.statusCode).toBe(200);
@@ -74,9 +77,9 @@ describe('GET /queues/:name', () => {
     expect(stats.stages).toHaveLength(1);
     const [stage] = stats.stages;
     const consumers = [
-      { name: 'w1', pending: 2, idle_ms: expect.any(Number) },
-      { name: 'w2', pending: 3, idle_ms: expect.any(Number) },
-      { name: 'w3', pending: 5, idle_ms: expect.any(Number) },
+      { name: 'w1', pending: 2, idle_ms: expect.any(Number), live: true },
+      { name: 'w2', pending: 3, idle_ms: expect.any(Number), live: false },
+      { name: 'w3', pending: 5, idle_ms: expect.any(Number), live: false },
     ];
     expect(stage).toMatchObject({
       name: 'infer',
@@ -85,6 +88,7 @@ describe('GET /queues/:name', () => {
       waiting_tasks: 50,
       pending_tasks: 10,
       consumers: 3,
+      live_consumers: 1,
       consumer_details: consumers,
       oldest_pending: { entry_id: held[0]!.entryId, consumer: 'w1', deliveries: 1 },
       counts: { last_minute: lastMinute, last_hour: lastHour },
@@ -95,6 +99,7 @@ describe('GET /queues/:name', () => {
       waiting_tasks: 50,
       pending_tasks: 10,
       consumers: 3,
+      live_consumers: 1,
       consumer_details: consumers,
       entries_added: 66,
       first_entry_id: expect.stringMatching(/^\d+-\d+$/),

@@ -1,16 +1,23 @@
-import { LANES, PROMOTE_BATCH, groupName, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob } from '@conveyor/shared';
+import { LANES, PROMOTE_BATCH, groupName, heartbeat, leaveQueue, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob } from '@conveyor/shared';
 import type { PauseState } from './pause-state.js';
 import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
  * Housekeeping every worker does for the stages it serves, so no single scheduler process is
  * needed: any worker may run any step at any time, because each step is one atomic script.
+ *   - say that it reads its queues, for the next LIVE_TICKS ticks (every tick; see QueueKeys.workers)
  *   - re-read which stages are paused (every tick)
  *   - promote delayed jobs whose time has come (every tick, and on time for those due sooner)
  *   - take over jobs whose lease lapsed, when this worker has free slots (every tick; not for a
  *     lease after Redis refused writes or failed to answer, see RedisRefusals)
  *   - trim acknowledged stream history and prune consumers that left (every TRIM_INTERVAL)
  */
+/**
+ * How many ticks a worker's word that it reads a queue lasts: 10 s at the default interval, so a
+ * worker whose event loop was busy for a few seconds does not drop out of GET /queues.
+ */
+const LIVE_TICKS = 10;
+
 export class Maintenance {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -43,16 +50,24 @@ export class Maintenance {
     this.#timer = setTimeout(tick, 0);
   }
 
-  /** Stops ticking; resolves when the step under way (which may be waiting on Redis) ends. */
+  /**
+   * Stops ticking; resolves when the step under way (which may be waiting on Redis) ends. The
+   * worker then takes no more jobs, and says so (it reads its queues no more).
+   */
   async stop(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const { timer } of this.#wakeups.values()) clearTimeout(timer);
     this.#wakeups.clear();
     await this.#running;
+    await Promise.all(this.#queues.map((queue) => leaveQueue(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer))).catch(() => {});
   }
 
   async runOnce(): Promise<void> {
+    const { MAINTENANCE_INTERVAL, CONSUMER_RETENTION, TRIM_INTERVAL } = this.ctx.config;
+    // Workers that died without a word are swept out as often as history is trimmed.
+    const sweep = Date.now() - this.#lastTrim >= TRIM_INTERVAL;
+    for (const queue of this.#queues) await heartbeat(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, MAINTENANCE_INTERVAL * LIVE_TICKS, CONSUMER_RETENTION, sweep);
     await this.pauses.refresh();
     for (const queue of this.#queues) await this.promote(queue);
     await this.reclaim();

@@ -77,6 +77,16 @@ export class QueueKeys {
     return `${this.base}stats:${epochMinute}`;
   }
 
+  /**
+   * Hash: consumer name → until when (ms, Redis's clock) that worker counts as reading this queue.
+   * Each worker renews its field every maintenance tick and deletes it when it stops taking jobs,
+   * so a dead worker drops out within seconds, while its consumer stays in the groups for
+   * CONSUMER_RETENTION.
+   */
+  get workers(): string {
+    return `${this.base}workers`;
+  }
+
   /** Hash: paused stages (field `*` pauses every stage) → when, in ms. Workers take nothing from them. */
   get paused(): string {
     return `${this.base}paused`;

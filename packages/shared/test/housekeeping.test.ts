@@ -2,7 +2,7 @@ import { redisTest as test } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
-import { ensureGroups, pruneIdleConsumers, QueueKeys, trimHistory, type Pipeline } from '../src/index.js';
+import { ensureGroups, heartbeat, leaveQueue, pruneIdleConsumers, QueueKeys, trimHistory, type Pipeline } from '../src/index.js';
 
 const pipelines: Pipeline[] = [{ name: 'inference', input: 'json', stages: ['infer'] }];
 
@@ -126,5 +126,26 @@ describe('pruning consumers', () => {
     await redis.xack(stream, 'infer', entryId!);
     expect(await pruneIdleConsumers(redis, stream, 'infer', 100, 'self')).toBe(1);
     expect(await consumerNames(redis, stream, 'infer')).toEqual(['self']);
+  });
+});
+
+describe('workers saying they read a queue', () => {
+  test("a word lasts liveMs on Redis's clock; a sweep drops the words older than keepMs, and leaving deletes one's own", async ({ redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const before = await redisNowMs(redis);
+    expect(await heartbeat(redis, keys, 'old', 10, 60_000, false)).toBe(0);
+    expect(await heartbeat(redis, keys, 'gone', 10, 60_000, false)).toBe(0);
+    const until = Number(await redis.hget(keys.workers, 'old'));
+    expect(until).toBeGreaterThanOrEqual(before + 10);
+    expect(until).toBeLessThan(before + 1_000);
+    expect(await redis.pttl(keys.workers)).toBeGreaterThan(59_000);
+    await sleep(60);
+    // A sweep with keepMs 20: both words ran out more than 20 ms ago; the caller's own is new.
+    expect(await heartbeat(redis, keys, 'self', 10_000, 20, true)).toBe(2);
+    // (The hash now expires 20 ms after that word; the next one keeps it longer.)
+    await heartbeat(redis, keys, 'self', 10_000, 60_000, false);
+    expect(await redis.hkeys(keys.workers)).toEqual(['self']);
+    await leaveQueue(redis, keys, 'self');
+    expect(await redis.exists(keys.workers)).toBe(0);
   });
 });

@@ -32,7 +32,8 @@ export const eventWindowsSchema = z.object({
 export const consumerSchema = z.object({
   name: z.string().describe('consumer name: one worker process (CONSUMER_NAME)'),
   pending: count.describe('entries it holds (taken, not yet finished)'),
-  idle_ms: count.describe('ms since it last read or renewed an entry'),
+  idle_ms: count.describe('ms since it was last delivered an entry (Redis 7.0 counts neither lease renewals nor reads that found nothing: an idle worker grows idle too)'),
+  live: z.boolean().describe('its worker said within the last 10 maintenance ticks (10 s by default) that it reads this queue; false for a worker that died or stopped, whose consumer stays for CONSUMER_RETENTION'),
 });
 
 export const oldestPendingSchema = z
@@ -55,6 +56,7 @@ const tasksFields = {
     ),
   pending_tasks: count.describe("entries taken by workers and not yet finished (the group's PEL); the seed's pending_tasks"),
   consumers: count.describe("consumers in the stage's group; the seed's consumers. A stage counts each consumer once over its lanes"),
+  live_consumers: count.describe('consumers whose worker is alive and taking jobs (see consumer_details.live): 0 while jobs wait means nobody reads them'),
   consumer_details: z.array(consumerSchema).describe('each consumer, by name'),
   oldest_pending: oldestPendingSchema,
 };

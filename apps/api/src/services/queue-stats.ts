@@ -34,7 +34,7 @@ export async function redisNow(redis: RedisClient): Promise<number> {
 export async function readQueueStats(redis: RedisClient, keys: QueueKeys, pipeline: Pipeline, now: number): Promise<QueueStats> {
   const reads = redis.pipeline();
   for (const stage of pipeline.stages) for (const lane of LANES) queueLaneReads(reads, keys.stream(stage, lane), groupName(stage));
-  reads.zcard(keys.delayed).xlen(keys.dead).hkeys(keys.paused);
+  reads.zcard(keys.delayed).xlen(keys.dead).hkeys(keys.paused).hgetall(keys.workers);
   const minute = Math.floor(now / MINUTE_MS);
   for (let m = minute - HOUR_MINUTES + 1; m <= minute; m++) reads.hgetall(keys.stats(m));
   const replies = ((await reads.exec()) ?? []) as Reply[];
@@ -50,6 +50,8 @@ export async function readQueueStats(redis: RedisClient, keys: QueueKeys, pipeli
   const delayed = Number(valueOf(replies[at++]!, 0));
   const dead = Number(valueOf(replies[at++]!, 0));
   const paused = (valueOf(replies[at++]!, []) as string[]).sort();
+  const heard = valueOf(replies[at++]!, {}) as Record<string, string>;
+  const live = new Set(Object.keys(heard).filter((consumer) => Number(heard[consumer]) > now));
   const hour = replies.slice(at).map((reply) => valueOf(reply, {}) as Record<string, string>);
   const counted = await countWaiting(redis, [...lanes.values()].flatMap((lane) => unknownLag(lane.stream, lane.group) ?? []));
 
@@ -59,7 +61,7 @@ export async function readQueueStats(redis: RedisClient, keys: QueueKeys, pipeli
   });
   const lastStage = pipeline.stages[pipeline.stages.length - 1]!;
   const stages: StageStats[] = pipeline.stages.map((stage) => {
-    const byLane = Object.fromEntries(LANES.map((lane) => [lane, laneStats(lanes.get(`${stage}:${lane}`)!, counted, now)])) as Record<Lane, LaneStats>;
+    const byLane = Object.fromEntries(LANES.map((lane) => [lane, laneStats(lanes.get(`${stage}:${lane}`)!, counted, live, now)])) as Record<Lane, LaneStats>;
     return {
       name: stage,
       paused: paused.includes('*') || paused.includes(stage),
@@ -100,8 +102,10 @@ function parseLaneReads(stream: string, stage: string, [info, groups, consumers,
   };
 }
 
-function laneStats(read: LaneRead, counted: Map<string, number | null>, now: number): LaneStats {
+/** A lane's figures; `live` holds the consumers whose worker says it reads the queue (QueueKeys.workers). */
+function laneStats(read: LaneRead, counted: Map<string, number | null>, live: Set<string>, now: number): LaneStats {
   const { info, group, oldest } = read;
+  const consumers = read.consumers.map((consumer) => ({ name: String(consumer['name']), pending: Number(consumer['pending']), idle_ms: Number(consumer['idle']), live: live.has(String(consumer['name'])) }));
   const firstEntry = info?.['first-entry'] as [string, unknown] | null | undefined;
   const lag = group?.['lag'];
   return {
@@ -109,8 +113,9 @@ function laneStats(read: LaneRead, counted: Map<string, number | null>, now: num
     total_tasks: Number(info?.['length'] ?? 0),
     waiting_tasks: group === undefined ? 0 : typeof lag === 'number' ? lag : (counted.get(read.stream) ?? null),
     pending_tasks: Number(group?.['pending'] ?? 0),
-    consumers: read.consumers.length,
-    consumer_details: read.consumers.map((consumer) => ({ name: String(consumer['name']), pending: Number(consumer['pending']), idle_ms: Number(consumer['idle']) })),
+    consumers: consumers.length,
+    live_consumers: consumers.filter((consumer) => consumer.live).length,
+    consumer_details: consumers,
     oldest_pending: oldest
       ? { entry_id: oldest[0], consumer: oldest[1], age_ms: Math.max(0, now - Number(oldest[0].split('-')[0])), idle_ms: Number(oldest[2]), deliveries: Number(oldest[3]) }
       : null,
@@ -168,12 +173,13 @@ type TaskFigures = Pick<LaneStats, 'total_tasks' | 'waiting_tasks' | 'pending_ta
 
 /** A stage's figures: its lanes' sums; a consumer reading several lanes counts once. Also sums a stage over partitions. */
 function stageTotals(lanes: TaskFigures[]) {
-  const consumers = new Map<string, { name: string; pending: number; idle_ms: number }>();
+  const consumers = new Map<string, { name: string; pending: number; idle_ms: number; live: boolean }>();
   for (const consumer of lanes.flatMap((lane) => lane.consumer_details)) {
     const seen = consumers.get(consumer.name);
     if (seen) {
       seen.pending += consumer.pending;
       seen.idle_ms = Math.min(seen.idle_ms, consumer.idle_ms);
+      seen.live ||= consumer.live;
     } else consumers.set(consumer.name, { ...consumer });
   }
   const oldest = lanes
@@ -185,6 +191,7 @@ function stageTotals(lanes: TaskFigures[]) {
     waiting_tasks: lanes.some((lane) => lane.waiting_tasks === null) ? null : sum(lanes.map((lane) => lane.waiting_tasks ?? 0)),
     pending_tasks: sum(lanes.map((lane) => lane.pending_tasks)),
     consumers: consumers.size,
+    live_consumers: [...consumers.values()].filter((consumer) => consumer.live).length,
     consumer_details: [...consumers.values()].sort((a, b) => a.name.localeCompare(b.name)),
     oldest_pending: oldest ?? null,
   };

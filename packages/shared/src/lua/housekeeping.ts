@@ -1,3 +1,4 @@
+import type { QueueKeys } from '../keys.js';
 import type { RedisClient } from '../redis.js';
 
 /**
@@ -11,4 +12,17 @@ export async function trimHistory(redis: RedisClient, stream: string, historyMs:
 /** Deletes a group's consumers that hold nothing and have been idle longer than `idleMs`. */
 export async function pruneIdleConsumers(redis: RedisClient, stream: string, group: string, idleMs: number, self: string): Promise<number> {
   return redis.pruneConsumers(stream, group, idleMs, self);
+}
+
+/**
+ * Says that `consumer` reads the queue for the next `liveMs` (see QueueKeys.workers); with
+ * `sweep`, drops the fields of workers not heard from in `keepMs`. Returns how many it dropped.
+ */
+export async function heartbeat(redis: RedisClient, keys: QueueKeys, consumer: string, liveMs: number, keepMs: number, sweep: boolean): Promise<number> {
+  return redis.heartbeat(keys.workers, consumer, liveMs, keepMs, sweep ? 1 : 0);
+}
+
+/** Says that `consumer` reads the queue no more (it stops taking jobs). */
+export async function leaveQueue(redis: RedisClient, keys: QueueKeys, consumer: string): Promise<void> {
+  await redis.hdel(keys.workers, consumer);
 }

@@ -74,6 +74,7 @@ declare module 'ioredis' {
     retryDead(...args: ScriptArg[]): Result<[number, string?], Context>;
     trim(...args: ScriptArg[]): Result<number, Context>;
     pruneConsumers(...args: ScriptArg[]): Result<number, Context>;
+    heartbeat(...args: ScriptArg[]): Result<number, Context>;
     progress(...args: ScriptArg[]): Result<number, Context>;
   }
 }
