@@ -56,6 +56,27 @@ describe('the dashboard', () => {
     await page.locator('#feed-state', { hasText: '(live)' }).waitFor();
   });
 
+  test('each button is named for the queue or stage it acts on, and the status line is announced', async () => {
+    // The names as Chromium's accessibility tree gives them to screen readers.
+    const cdp = await page.context().newCDPSession(page);
+    const { nodes } = (await cdp.send('Accessibility.getFullAXTree')) as { nodes: { role?: { value: string }; name?: { value: string } }[] };
+    await cdp.detach();
+    expect(nodes.flatMap((node) => (node.role?.value === 'button' ? [node.name?.value] : [])).sort()).toEqual([
+      'pause document-summary',
+      'pause document-summary stage extract',
+      'pause document-summary stage summarize',
+      'pause documents',
+      'pause documents stage analyze',
+      'pause documents stage embed',
+      'pause documents stage extract',
+      'pause documents stage summarize',
+      'pause inference',
+      'pause inference stage infer',
+    ]);
+    expect(await page.locator('section[data-queue="documents"] tr[data-stage="extract"] button').textContent()).toBe('pause');
+    expect(await page.locator('#status').evaluate((node) => [node.getAttribute('role'), node.getAttribute('aria-live')])).toEqual(['status', 'polite']);
+  });
+
   test('a job appears in the live feed as it runs, and the stage counts follow', async () => {
     const before = Number(await cellText('inference', 'infer', 'completed'));
     const { job_id: jobId } = (await (await post({ model: 'echo', prompt: 'shown live', params: { sleep_ms: 300 } })).json()) as { job_id: string };
@@ -72,7 +93,7 @@ describe('the dashboard', () => {
     await waitFor(async () => (await page.locator('section[data-queue="inference"] tr[data-stage="infer"] td[data-field="failed"].attention').count()) === 1, 'the failed count to be marked');
     await waitFor(async () => /dead letters 1(?!\d)/.test((await page.locator('section[data-queue="inference"] .summary').textContent()) ?? ''), 'the dead-letter count');
     await new Promise((resolve) => setTimeout(resolve, failUntil - Date.now()));
-    await page.locator('section[data-queue="inference"] .summary button', { hasText: 'retry dead letters' }).click();
+    await page.getByRole('button', { name: 'retry dead letters of inference', exact: true }).click();
     await page.locator('#status.done', { hasText: 'inference: 1 dead-lettered job(s) queued again' }).waitFor();
     await page.locator(`#feed tr.event-completed[data-job="${jobId}"]`).waitFor();
   });
@@ -97,6 +118,28 @@ describe('the dashboard', () => {
     await page.locator('section[data-queue="inference"] tr[data-stage="infer"] button', { hasText: 'resume' }).click();
     await page.locator(`#feed tr.event-completed[data-job="${jobId}"]`).waitFor();
     await waitFor(async () => (await cellText('inference', 'infer', 'name')) === 'infer', 'the stage to show as running');
+    expect(pageErrors).toEqual([]);
+  });
+
+  test('a focused button keeps the focus as the page redraws, so the keyboard can pause and resume', async () => {
+    const stageButton = page.locator('section[data-queue="inference"] tr[data-stage="infer"] button');
+    const focusedName = async () => (await page.locator(':focus').evaluateAll((nodes) => nodes.map((node) => node.getAttribute('aria-label')))).join();
+    const first = await stageButton.elementHandle();
+    await stageButton.focus();
+    await page.keyboard.press('Enter');
+    await waitFor(async () => (await cellText('inference', 'infer', 'name')) === 'infer (paused)', 'the stage to show as paused');
+    // The page was drawn anew (the button is another element), and the focus went with it.
+    expect(await first?.evaluate((node) => node.isConnected)).toBe(false);
+    expect(await focusedName()).toBe('resume inference stage infer');
+
+    await page.keyboard.press('Enter');
+    await waitFor(async () => (await cellText('inference', 'infer', 'name')) === 'infer', 'the stage to show as running');
+    expect(await focusedName()).toBe('pause inference stage infer');
+    // And through a redraw with nothing done: the 5 s refresh, or one after an event.
+    const second = await stageButton.elementHandle();
+    await post({ model: 'echo', prompt: 'redraws the page' });
+    await waitFor(async () => (await second?.evaluate((node) => !node.isConnected)) === true, 'the page to redraw');
+    expect(await focusedName()).toBe('pause inference stage infer');
     expect(pageErrors).toEqual([]);
   });
 });

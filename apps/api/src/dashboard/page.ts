@@ -39,7 +39,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <body>
 <header>
   <h1>Conveyor</h1>
-  <span id="status">loading…</span>
+  <span id="status" role="status" aria-live="polite">loading…</span>
   <span><a href="/docs">API reference</a> · <a href="/metrics">metrics</a></span>
   <input id="token" type="password" autocomplete="off" placeholder="ADMIN_TOKEN, to pause and resume" aria-label="admin token">
 </header>

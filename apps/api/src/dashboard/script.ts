@@ -4,7 +4,8 @@
  * browser reconnects a dropped one, this script one the API refused; a `resync` event after the
  * API lost its subscription reads the queues again). Everything shown goes through textContent: job IDs and stage names are data, not HTML.
  * Actions send the admin token typed in (kept in sessionStorage: this tab only) as a bearer
- * token, and show the API's problem detail when it refuses.
+ * token, and show the API's problem detail when it refuses. The page is redrawn often, so each
+ * button carries a key (`data-control`) by which the focus moves to its successor.
  */
 export const DASHBOARD_SCRIPT = String.raw`'use strict';
 (function () {
@@ -64,18 +65,24 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       .catch(function (error) { say(error.message, 'error', 8000); });
   }
 
-  function button(label, onClick) {
+  // The visible label stays short; the accessible name says what the button acts on. The key
+  // stays the same when the label changes (pause, then resume), so the focus follows it.
+  function button(label, name, key, onClick) {
     var node = element('button', label);
     node.type = 'button';
+    node.setAttribute('aria-label', name);
+    node.dataset.control = key;
     node.addEventListener('click', onClick);
     return node;
   }
 
   function pauseButton(queue, stage, paused) {
     var what = stage === undefined ? queue : queue + ' ' + stage;
+    var target = stage === undefined ? queue : queue + ' stage ' + stage;
     var body = stage === undefined ? {} : { stage: stage };
-    return button(paused ? 'resume' : 'pause', function () {
-      act('/queues/' + encodeURIComponent(queue) + (paused ? '/resume' : '/pause'), body, function () { return what + (paused ? ' resumed' : ' paused'); });
+    var verb = paused ? 'resume' : 'pause';
+    return button(verb, verb + ' ' + target, 'pause ' + target, function () {
+      act('/queues/' + encodeURIComponent(queue) + '/' + verb, body, function () { return what + (paused ? ' resumed' : ' paused'); });
     });
   }
 
@@ -100,7 +107,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     var hour = queue.counts.last_hour;
     var summary = element('p', 'last hour: ' + hour.enqueued + ' enqueued, ' + hour.completed + ' completed, ' + hour.failed + ' failed, ' + hour.dead + ' dead, ' + hour.cancelled + ' cancelled · delayed now ' + queue.delayed + ' · dead letters ' + queue.dead, 'summary');
     if (queue.dead > 0) {
-      summary.appendChild(button('retry dead letters', function () {
+      summary.appendChild(button('retry dead letters', 'retry dead letters of ' + queue.queue, 'retry ' + queue.queue, function () {
         act('/queues/' + encodeURIComponent(queue.queue) + '/dead/retry', {}, function (answer) { return queue.queue + ': ' + answer.retried + ' dead-lettered job(s) queued again'; });
       }));
     }
@@ -152,6 +159,19 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     return table;
   }
 
+  // Redraws the queues; a focused button that was replaced hands the focus to its successor
+  // (the same key), or to the first button of its queue when it is gone.
+  function render(queues) {
+    var focused = queuesElement.contains(document.activeElement) ? document.activeElement : null;
+    queuesElement.replaceChildren.apply(queuesElement, queues.map(renderQueue));
+    if (!focused) return;
+    var queue = focused.closest('section').dataset.queue;
+    var controls = Array.prototype.slice.call(queuesElement.querySelectorAll('button[data-control]'));
+    var successor = controls.find(function (node) { return node.dataset.control === focused.dataset.control; }) ||
+      controls.find(function (node) { return node.closest('section').dataset.queue === queue; });
+    if (successor) successor.focus();
+  }
+
   function refresh() {
     return fetch('/queues', { headers: { accept: 'application/json' } })
       .then(function (response) {
@@ -159,7 +179,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
         return response.json();
       })
       .then(function (body) {
-        queuesElement.replaceChildren.apply(queuesElement, body.queues.map(renderQueue));
+        render(body.queues);
         body.queues.forEach(function (queue) { listen(queue.queue); });
         say('updated ' + new Date().toLocaleTimeString(), '');
       })
