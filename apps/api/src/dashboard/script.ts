@@ -51,18 +51,36 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     statusElement.className = className;
   }
 
-  function act(path, body, done) {
+  // A refusal as an Error: the detail of the API's problem (RFC 9457) when it sent one.
+  function refusal(response, request) {
+    return response.json().catch(function () { return {}; }).then(function (problem) {
+      var error = new Error(problem.detail || request + ' answered ' + response.status + '.');
+      error.status = response.status;
+      error.type = problem.type;
+      throw error;
+    });
+  }
+
+  // Admin routes exist only when the API has ADMIN_TOKEN (a 404 without it), and take only that token.
+  function adminRefusal(error) {
+    if (error.status === 404 && error.type === '/problems/not-found') return 'Pause and resume are off: the API was started without ADMIN_TOKEN.';
+    if (error.status === 401 && tokenInput.value) return 'The API refused the admin token typed in: it is not the ADMIN_TOKEN the API was started with.';
+    if (error.status === 401) return 'Type the admin token (the ADMIN_TOKEN the API was started with) to pause and resume.';
+    return error.message;
+  }
+
+  function act(path, body, done, admin) {
     var headers = { 'content-type': 'application/json' };
     if (tokenInput.value) headers.authorization = 'Bearer ' + tokenInput.value;
     fetch(path, { method: 'POST', headers: headers, body: JSON.stringify(body) })
       .then(function (response) {
+        if (!response.ok) return refusal(response, 'POST ' + path);
         return response.json().then(function (answer) {
-          if (!response.ok) throw new Error(answer.detail || answer.title || 'the API answered ' + response.status);
           say(done(answer), 'done', 8000);
           refreshSoon();
         });
       })
-      .catch(function (error) { say(error.message, 'error', 8000); });
+      .catch(function (error) { say(admin ? adminRefusal(error) : error.message, 'error', 8000); });
   }
 
   // The visible label stays short; the accessible name says what the button acts on. The key
@@ -82,7 +100,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     var body = stage === undefined ? {} : { stage: stage };
     var verb = paused ? 'resume' : 'pause';
     return button(verb, verb + ' ' + target, 'pause ' + target, function () {
-      act('/queues/' + encodeURIComponent(queue) + '/' + verb, body, function () { return what + (paused ? ' resumed' : ' paused'); });
+      act('/queues/' + encodeURIComponent(queue) + '/' + verb, body, function () { return what + (paused ? ' resumed' : ' paused'); }, true);
     });
   }
 
@@ -175,7 +193,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   function refresh() {
     return fetch('/queues', { headers: { accept: 'application/json' } })
       .then(function (response) {
-        if (!response.ok) throw new Error('GET /queues answered ' + response.status);
+        if (!response.ok) return refusal(response, 'GET /queues');
         return response.json();
       })
       .then(function (body) {
@@ -184,7 +202,8 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
         say('updated ' + new Date().toLocaleTimeString(), '');
       })
       .catch(function (error) {
-        say('cannot read the queues (' + error.message + '); trying again', 'error');
+        var reason = error.status ? error.message : 'the API does not answer (' + error.message + ').';
+        say('cannot read the queues: ' + reason + ' Trying again every 5 s.', 'error');
       });
   }
 
