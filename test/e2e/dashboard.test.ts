@@ -178,6 +178,7 @@ describe('the dashboard while Redis is away', () => {
       await tab.goto(`${local.api.url}/dashboard`);
       // The problem's own detail, not only its status.
       await tab.locator('#status.error', { hasText: 'cannot read the queues: Redis is unreachable' }).waitFor();
+      expect(await tab.locator('#feed-state').textContent()).toBe('(not live)');
 
       await server.restart();
       await tab.locator('section[data-queue="inference"]').waitFor({ timeout: 20_000 });
@@ -185,6 +186,13 @@ describe('the dashboard while Redis is away', () => {
       const response = await fetch(`${local.api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","prompt":"after the outage"}' });
       const { job_id: jobId } = (await response.json()) as { job_id: string };
       await tab.locator(`#feed tr.event-completed[data-job="${jobId}"]`).waitFor({ timeout: 20_000 });
+
+      // Redis goes away under a live page: the event streams stay open, but nothing comes through them.
+      await server.kill('SIGKILL');
+      await tab.locator('#status.error', { hasText: 'cannot read the queues: Redis is unreachable' }).waitFor({ timeout: 10_000 });
+      await tab.locator('#feed-state', { hasText: '(not live)' }).waitFor();
+      await server.restart();
+      await tab.locator('#feed-state', { hasText: '(live)' }).waitFor({ timeout: 20_000 });
       expect(errors).toEqual([]);
     } finally {
       await tab.close();
@@ -211,7 +219,7 @@ describe('an event stream the API refuses', () => {
       expect(((await refused.json()) as { detail: string }).detail).toMatch(/NOPERM|subscription/);
 
       await tab.goto(`${local.api.url}/dashboard`);
-      await tab.locator('#feed-state', { hasText: '(connecting 1 of 3)' }).waitFor();
+      await tab.locator('#feed-state', { hasText: '(not live: connecting 1 of 3)' }).waitFor();
       await root.call('ACL', 'SETUSER', 'dashboard', '&conveyor:{inference}:events');
       await tab.locator('#feed-state', { hasText: '(live)' }).waitFor({ timeout: 10_000 });
       const response = await fetch(`${local.api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","prompt":"now watched"}' });

@@ -18,6 +18,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   var tokenInput = document.getElementById('token');
   var sources = {};
   var pending = null;
+  var queuesRead = false;
   tokenInput.value = sessionStorage.getItem('conveyor-admin-token') || '';
   tokenInput.addEventListener('change', function () { sessionStorage.setItem('conveyor-admin-token', tokenInput.value); });
 
@@ -199,9 +200,14 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       .then(function (body) {
         render(body.queues);
         body.queues.forEach(function (queue) { listen(queue.queue); });
+        queuesRead = true;
+        updateFeedState();
         say('updated ' + new Date().toLocaleTimeString(), '');
       })
       .catch(function (error) {
+        // The API's events come from the Redis it cannot read now: the feed is stalled too.
+        queuesRead = false;
+        updateFeedState();
         var reason = error.status ? error.message : 'the API does not answer (' + error.message + ').';
         say('cannot read the queues: ' + reason + ' Trying again every 5 s.', 'error');
       });
@@ -232,12 +238,13 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
 
   function updateFeedState() {
     var names = Object.keys(sources);
-    var open = names.filter(function (name) { return sources[name].readyState === EventSource.OPEN; });
-    feedState.textContent = open.length === names.length ? '(live)' : '(connecting ' + (names.length - open.length) + ' of ' + names.length + ')';
+    var down = names.filter(function (name) { return sources[name].readyState !== EventSource.OPEN; });
+    if (down.length > 0) feedState.textContent = '(not live: connecting ' + down.length + ' of ' + names.length + ')';
+    else feedState.textContent = queuesRead ? '(live)' : '(not live)';
   }
 
   function listen(queue) {
-    if (sources[queue]) return;
+    if (sources[queue] && sources[queue].readyState !== EventSource.CLOSED) return;
     var source = new EventSource('/events?queue=' + encodeURIComponent(queue));
     sources[queue] = source;
     source.addEventListener('open', updateFeedState);
@@ -246,7 +253,6 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       // A dropped stream is reopened by the browser; one the API refused (a 503 while Redis is
       // away) is closed for good, so it is opened again here, and the queues read again.
       if (source.readyState !== EventSource.CLOSED) return;
-      delete sources[queue];
       setTimeout(function () { listen(queue); refreshSoon(); }, 3000);
     });
     EVENTS.forEach(function (name) {
