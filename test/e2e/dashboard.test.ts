@@ -1,4 +1,4 @@
-import { createRedis } from '@conveyor/shared';
+import { createRedis, QueueKeys } from '@conveyor/shared';
 import { deletePrefix, RedisServer, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
 import { Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
@@ -252,9 +252,14 @@ describe('a partitioned queue', () => {
       for (let i = 0; i < 4; i += 1) ids.push(((await (await postTo('/jobs', { model: 'echo', prompt: `job ${i}` })).json()) as { job_id: string }).job_id);
       expect(ids.map((id) => id.split(':')[0]).sort()).toEqual(['inference.0', 'inference.0', 'inference.1', 'inference.1']);
 
+      // A consumer a dead worker left in partition 1's group (it stays there for CONSUMER_RETENTION)
+      // reads nothing: the partition is still marked.
+      const redis = createRedis(redisUrl, { role: 'command', name: 'dashboard-test' });
+      await redis.xgroup('CREATECONSUMER', new QueueKeys(partitioned, 'inference.1').stream('infer', 'normal'), 'infer', 'gone-worker');
+      redis.disconnect();
       await tab.goto(`${url}/dashboard`);
       const partitionCell = (partition: string) => tab.locator(`section[data-queue="inference"] table.partitions tr[data-partition="${partition}"] td[data-field="infer"]`);
-      await waitFor(async () => (await partitionCell('inference.1').textContent()) === '2 · 0 · 0', 'partition 1 to show its 2 waiting jobs and no consumer');
+      await waitFor(async () => (await partitionCell('inference.1').textContent()) === '2 · 0 · 0 (+1 gone)', 'partition 1 to show its 2 waiting jobs and no live consumer');
       await waitFor(async () => (await partitionCell('inference.0').textContent()) === '0 · 0 · 1', 'partition 0 to show its jobs done and its consumer');
       expect(await partitionCell('inference.1').getAttribute('class')).toBe('attention');
       expect(await partitionCell('inference.0').getAttribute('class')).toBeNull();
@@ -265,6 +270,7 @@ describe('a partitioned queue', () => {
       ]);
       // The stage table above sums them; an unpartitioned queue has no partition table.
       expect(await tab.locator('section[data-queue="inference"] tr[data-stage="infer"] td[data-field="waiting"]').textContent()).toBe('2');
+      expect(await tab.locator('section[data-queue="inference"] tr[data-stage="infer"] td[data-field="consumers"]').textContent()).toBe('1 (+1 gone)');
       expect(await tab.locator('section[data-queue="documents"] table.partitions').count()).toBe(0);
       expect(errors).toEqual([]);
     } finally {

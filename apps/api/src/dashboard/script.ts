@@ -105,14 +105,20 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     });
   }
 
-  // A stage's waiting count as shown ('over 1000' past what GET /queues counts), and whether its
-  // jobs wait with no consumer to read them.
+  // A stage's waiting count as shown ('over 1000' past what GET /queues counts), its consumers
+  // (the live ones, and how many of the group's are gone: dead workers stay in it for an hour),
+  // and whether its jobs wait with no live consumer to read them.
   function waitingText(stage) {
     return stage.waiting_tasks === null ? 'over 1000' : stage.waiting_tasks;
   }
 
+  function consumersText(stage) {
+    var gone = stage.consumers - stage.live_consumers;
+    return stage.live_consumers + (gone > 0 ? ' (+' + gone + ' gone)' : '');
+  }
+
   function unread(stage) {
-    return stage.consumers === 0 && (stage.waiting_tasks === null || stage.waiting_tasks > 0);
+    return stage.live_consumers === 0 && (stage.waiting_tasks === null || stage.waiting_tasks > 0);
   }
 
   function renderQueue(queue) {
@@ -142,7 +148,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       cell(row, stage.name + (stage.paused ? ' (paused)' : ''), 'name');
       cell(row, waitingText(stage), 'waiting');
       cell(row, stage.pending_tasks, 'held');
-      cell(row, stage.consumers, 'consumers', unread(stage));
+      cell(row, consumersText(stage), 'consumers', unread(stage));
       cell(row, stage.oldest_pending ? age(stage.oldest_pending.idle_ms) + ' idle' : '–', 'oldest');
       cell(row, stage.counts.last_hour.completed, 'completed');
       cell(row, stage.counts.last_hour.failed, 'failed', stage.counts.last_hour.failed > 0);
@@ -171,7 +177,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       row.dataset.partition = part.queue;
       cell(row, part.queue === queue.queue ? part.queue + ' (own streams)' : part.queue, 'name');
       part.stages.forEach(function (stage) {
-        cell(row, waitingText(stage) + ' · ' + stage.pending_tasks + ' · ' + stage.consumers, stage.name, unread(stage));
+        cell(row, waitingText(stage) + ' · ' + stage.pending_tasks + ' · ' + consumersText(stage), stage.name, unread(stage));
       });
       body.appendChild(row);
     });
