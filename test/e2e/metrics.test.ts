@@ -59,6 +59,7 @@ test('/metrics on the API and on the worker parse as Prometheus text, and their 
   expect(apiMetrics.get('conveyor_http_requests_total{method="POST",route="/jobs",status="400"}')).toBe(1);
   expect(apiMetrics.get('conveyor_stage_waiting{queue="inference",stage="infer"}')).toBe(0);
   expect(apiMetrics.get('conveyor_stage_pending{queue="inference",stage="infer"}')).toBe(0);
+  expect(apiMetrics.get('conveyor_stage_live_consumers{queue="inference",stage="infer"}')).toBe(1);
   expect(apiMetrics.get('conveyor_queue_dead{queue="inference"}')).toBe(3);
   expect(apiMetrics.get('conveyor_http_request_duration_seconds_count{method="POST",route="/jobs"}')).toBe(29);
 

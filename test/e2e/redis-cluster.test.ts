@@ -102,6 +102,7 @@ describe('on a Redis Cluster of three primaries', () => {
     const metrics = await (await fetch(`${api.url}/metrics`)).text();
     expect(metrics).toMatch(/^conveyor_stage_waiting\{queue="inference",stage="infer"\} 0$/m);
     expect(metrics).toMatch(/^conveyor_stage_waiting\{queue="documents",stage="embed"\} 0$/m);
+    expect(metrics).toMatch(/^conveyor_stage_live_consumers\{queue="inference",stage="infer"\} [1-9]$/m);
   });
 
   test('events reach an SSE client across nodes, also after its subscription connection is killed', async () => {

@@ -40,6 +40,7 @@ test('a worker that is killed drops out of live_consumers within ten maintenance
   const [killed, stopped] = await Promise.all([startWorker({ redisUrl, prefix, env: { ...env, CONSUMER_NAME: 'killed' } }), startWorker({ redisUrl, prefix, env: { ...env, CONSUMER_NAME: 'stopped' } })]);
   try {
     await waitFor(async () => (await infer()).live_consumers === 2, 'both workers to be live');
+    expect(await (await fetch(`${api.url}/metrics`)).text()).toMatch(/^conveyor_stage_live_consumers\{queue="inference",stage="infer"\} 2$/m);
     expect((await infer()).consumer_details).toEqual([expect.objectContaining({ name: 'killed', live: true }), expect.objectContaining({ name: 'stopped', live: true })]);
 
     killed.signal('SIGKILL');
@@ -51,6 +52,8 @@ test('a worker that is killed drops out of live_consumers within ten maintenance
     await stopped.stop();
     const stage = await infer();
     expect(stage).toMatchObject({ consumers: 2, live_consumers: 0 });
+    // The same for alerts: nobody reads the stage.
+    expect(await (await fetch(`${api.url}/metrics`)).text()).toMatch(/^conveyor_stage_live_consumers\{queue="inference",stage="infer"\} 0$/m);
     expect(stage.consumer_details.map(({ name, live }) => [name, live])).toEqual([
       ['killed', false],
       ['stopped', false],

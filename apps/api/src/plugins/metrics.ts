@@ -1,4 +1,4 @@
-import { allServedQueues, LANES, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
+import { allServedQueues, groupName, LANES, pairsOf, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { countWaiting, unknownLag, type UnknownLag } from '../services/waiting-count.js';
@@ -38,6 +38,12 @@ export default fp(
 
     const waiting = new Gauge({ name: 'conveyor_stage_waiting', help: 'Entries of a stage no worker has taken yet (group lag), all lanes; counted when Redis cannot report the lag.', labelNames: ['queue', 'stage'] as const, registers });
     const pending = new Gauge({ name: 'conveyor_stage_pending', help: 'Entries of a stage held by workers (PEL), all lanes.', labelNames: ['queue', 'stage'] as const, registers });
+    const liveConsumers = new Gauge({
+      name: 'conveyor_stage_live_consumers',
+      help: "Consumers of a stage whose worker is alive and taking jobs (GET /queues' live_consumers): 0 while conveyor_stage_waiting grows means nobody reads the stage.",
+      labelNames: ['queue', 'stage'] as const,
+      registers,
+    });
     const delayed = new Gauge({ name: 'conveyor_queue_delayed', help: 'Jobs waiting for a retry backoff or run_at.', labelNames: ['queue'] as const, registers });
     const dead = new Gauge({ name: 'conveyor_queue_dead', help: 'Dead-lettered jobs kept.', labelNames: ['queue'] as const, registers });
     // A partitioned queue's partitions are each their own `queue` label (`documents.2`).
@@ -48,6 +54,9 @@ export default fp(
       const reads = app.redis.pipeline();
       for (const stage of pipeline.stages) for (const lane of LANES) reads.xinfo('GROUPS', keys.stream(stage, lane));
       reads.zcard(keys.delayed).xlen(keys.dead);
+      for (const stage of pipeline.stages) for (const lane of LANES) reads.xinfo('CONSUMERS', keys.stream(stage, lane), groupName(stage));
+      // The workers' words are on Redis's clock (see QueueKeys.workers).
+      reads.hgetall(keys.workers).time();
       const replies = (await reads.exec()) ?? [];
       let at = 0;
       const stages: { labels: { queue: string; stage: string }; lag: number; unknown: UnknownLag[] }[] = [];
@@ -68,6 +77,21 @@ export default fp(
       }
       delayed.set({ queue: pipeline.name }, Number(replies[at++]?.[1] ?? 0));
       dead.set({ queue: pipeline.name }, Number(replies[at++]?.[1] ?? 0));
+      const consumersOf = pipeline.stages.map(() => new Set<string>());
+      for (const names of consumersOf) {
+        for (const _lane of LANES) {
+          const [error, consumers] = replies[at++]!;
+          if (!error) for (const consumer of consumers as unknown[][]) names.add(String(pairsOf(consumer)['name']));
+        }
+      }
+      const [wordsError, words] = replies[at++]!;
+      const [timeError, time] = replies[at++]!;
+      if (!wordsError && !timeError) {
+        const [seconds, micros] = time as [string, string];
+        const now = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
+        const live = new Set(Object.entries(words as Record<string, string>).flatMap(([consumer, until]) => (Number(until) > now ? [consumer] : [])));
+        pipeline.stages.forEach((stage, s) => liveConsumers.set({ queue: pipeline.name, stage }, [...consumersOf[s]!].filter((name) => live.has(name)).length));
+      }
       // Where Redis cannot tell a lag, the waiting entries are counted; past the count's bound,
       // the stream's length stands in (an upper bound: a backlog is never reported as empty).
       const counted = await countWaiting(app.redis, stages.flatMap((stage) => stage.unknown));
