@@ -140,13 +140,19 @@ describe('deploy/kubernetes', () => {
     const budgetFor = (name: string) => budgets.find((budget) => JSON.stringify(budget.spec!.selector!.matchLabels) === JSON.stringify(deployment(name).spec!.selector.matchLabels));
     expect(budgetFor('conveyor-api')?.spec?.minAvailable).toBe(1);
     expect(budgetFor('conveyor-worker')?.spec?.maxUnavailable).toBe(1);
+    expect(budgetFor('conveyor-worker-embed')?.spec?.maxUnavailable).toBe(1);
+    // A probe of a process whose event loop is busy for a moment waits for its answer.
+    for (const name of ['conveyor-api', 'conveyor-worker', 'conveyor-worker-embed']) {
+      expect(container(name).livenessProbe?.timeoutSeconds, name).toBeGreaterThanOrEqual(5);
+      expect(container(name).readinessProbe?.timeoutSeconds, name).toBeGreaterThanOrEqual(5);
+    }
     expect(deployment('conveyor-api').spec!.replicas).toBeGreaterThan(1);
   });
 });
 
 describe('deploy/kubernetes/keda', () => {
   const kedaDir = new URL('keda/', dir);
-  const keda = parseAllDocuments(readText(new URL('kustomization.yaml', kedaDir)))[0]!.toJS() as { resources: string[] };
+  const keda = parseAllDocuments(readText(new URL('kustomization.yaml', kedaDir)))[0]!.toJS() as { resources: string[]; patches: { target: { kind: string; name: string }; patch: string }[] };
   const objects = keda.resources
     .filter((resource) => resource !== '..')
     .flatMap((file) =>
@@ -169,6 +175,18 @@ describe('deploy/kubernetes/keda', () => {
     expect(objects.map((object) => `${object.apiVersion} ${object.kind}`).every((kind) => /^keda\.sh\/v1alpha1 (ScaledObject|TriggerAuthentication)$/.test(kind))).toBe(true);
   });
 
+  test("KEDA owns the worker Deployments' replica counts: the overlay drops theirs, so an apply does not reset them", () => {
+    const scaled = scaledObjects.map((object) => object.spec.scaleTargetRef.name).sort();
+    const removed = keda.patches.filter(({ patch }) => /op: remove\s+path: \/spec\/replicas/.test(patch)).map(({ target }) => target.name).sort();
+    expect(removed).toEqual(scaled);
+    for (const { target } of keda.patches) expect(target.kind).toBe('Deployment');
+  });
+
+  test('KEDA reaches Redis with the address, ACL user and password of the Secret conveyor-keda', () => {
+    const [authentication] = authentications as (Manifest & { spec: { secretTargetRef: { parameter: string; name: string; key: string }[] } })[];
+    expect(authentication!.spec.secretTargetRef.map(({ parameter, name }) => `${parameter} ${name}`)).toEqual(['address conveyor-keda', 'username conveyor-keda', 'password conveyor-keda']);
+  });
+
   test('each worker Deployment is scaled on the group lag of every lane of every stage it serves, and on nothing else', () => {
     const workerDeployments = deployments.filter((candidate) => container(candidate.metadata!.name!).image === 'conveyor-worker').map((candidate) => candidate.metadata!.name!);
     expect(scaledObjects.map((object) => object.spec.scaleTargetRef.name).sort()).toEqual(workerDeployments.sort());
@@ -185,6 +203,8 @@ describe('deploy/kubernetes/keda', () => {
         expect(trigger.type).toBe('redis-streams');
         // Lag (XINFO GROUPS, Redis 7) counts what no worker has taken yet, and can scale to zero.
         expect(Number(trigger.metadata.lagCount), name).toBeGreaterThan(0);
+        // Some KEDA versions refuse a lagCount trigger without it; 0 activates on any lag.
+        expect(trigger.metadata.activationLagCount, name).toBe('0');
         expect(authentications.map((auth) => auth.metadata.name)).toContain(trigger.authenticationRef.name);
       }
       expect(object.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
