@@ -3,6 +3,12 @@ import type { PauseState } from './pause-state.js';
 import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
+ * How many ticks a worker's word that it reads a queue lasts: 10 s at the default interval, so a
+ * worker whose event loop was busy for a few seconds does not drop out of GET /queues.
+ */
+const LIVE_TICKS = 10;
+
+/**
  * Housekeeping every worker does for the stages it serves, so no single scheduler process is
  * needed: any worker may run any step at any time, because each step is one atomic script.
  *   - say that it reads its queues, for the next LIVE_TICKS ticks (every tick; see QueueKeys.workers)
@@ -12,12 +18,6 @@ import { stageRequest, type ServedStage, type WorkerContext } from './worker-con
  *     lease after Redis refused writes or failed to answer, see RedisRefusals)
  *   - trim acknowledged stream history and prune consumers that left (every TRIM_INTERVAL)
  */
-/**
- * How many ticks a worker's word that it reads a queue lasts: 10 s at the default interval, so a
- * worker whose event loop was busy for a few seconds does not drop out of GET /queues.
- */
-const LIVE_TICKS = 10;
-
 export class Maintenance {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -67,7 +67,13 @@ export class Maintenance {
     const { MAINTENANCE_INTERVAL, CONSUMER_RETENTION, TRIM_INTERVAL } = this.ctx.config;
     // Workers that died without a word are swept out as often as history is trimmed.
     const sweep = Date.now() - this.#lastTrim >= TRIM_INTERVAL;
-    for (const queue of this.#queues) await heartbeat(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, MAINTENANCE_INTERVAL * LIVE_TICKS, CONSUMER_RETENTION, sweep);
+    // A word Redis refuses (full, read-only) does not hold up the steps that can still run.
+    for (const queue of this.#queues) {
+      await heartbeat(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, MAINTENANCE_INTERVAL * LIVE_TICKS, CONSUMER_RETENTION, sweep).catch((error: Error) => {
+        this.ctx.refusals.note(error);
+        this.ctx.logger.debug({ err: error.message, queue }, 'could not say this worker reads the queue');
+      });
+    }
     await this.pauses.refresh();
     for (const queue of this.#queues) await this.promote(queue);
     await this.reclaim();
