@@ -67,13 +67,16 @@ export class Maintenance {
     const { MAINTENANCE_INTERVAL, CONSUMER_RETENTION, TRIM_INTERVAL } = this.ctx.config;
     // Workers that died without a word are swept out as often as history is trimmed.
     const sweep = Date.now() - this.#lastTrim >= TRIM_INTERVAL;
-    // A word Redis refuses (full, read-only) does not hold up the steps that can still run.
-    for (const queue of this.#queues) {
-      await heartbeat(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, MAINTENANCE_INTERVAL * LIVE_TICKS, CONSUMER_RETENTION, sweep).catch((error: Error) => {
-        this.ctx.refusals.note(error);
-        this.ctx.logger.debug({ err: error.message, queue }, 'could not say this worker reads the queue');
-      });
-    }
+    // One word per queue, side by side; one Redis refuses (full, read-only) does not hold up the
+    // steps that can still run.
+    await Promise.all(
+      this.#queues.map((queue) =>
+        heartbeat(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, MAINTENANCE_INTERVAL * LIVE_TICKS, CONSUMER_RETENTION, sweep).catch((error: Error) => {
+          this.ctx.refusals.note(error);
+          this.ctx.logger.debug({ err: error.message, queue }, 'could not say this worker reads the queue');
+        }),
+      ),
+    );
     await this.pauses.refresh();
     for (const queue of this.#queues) await this.promote(queue);
     await this.reclaim();

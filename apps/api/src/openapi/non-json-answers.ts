@@ -22,7 +22,6 @@ const ANSWERS: Record<string, Record<string, Response>> = {
     200: eventStream(
       `First \`state\`, whose data is the job as GET /jobs/{id} shows it; then the job's events in order. ${TRANSITIONS} Another \`state\` follows a lost Redis subscription. The stream ends after \`completed\`, \`dead\` or \`cancelled\`, whose event ID is \`end\`.`,
     ),
-    204: { description: 'The job ended before this reconnect (Last-Event-ID: end); EventSource stops' },
   },
   streamQueueEvents: {
     200: eventStream(

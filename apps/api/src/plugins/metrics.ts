@@ -1,6 +1,7 @@
-import { allServedQueues, groupName, LANES, pairsOf, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
+import { allServedQueues, groupName, LANES, liveConsumers, pairsOf, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { msOfTime } from '../services/queue-stats.js';
 import { countWaiting, unknownLag, type UnknownLag } from '../services/waiting-count.js';
 
 export interface ApiMetrics {
@@ -38,7 +39,7 @@ export default fp(
 
     const waiting = new Gauge({ name: 'conveyor_stage_waiting', help: 'Entries of a stage no worker has taken yet (group lag), all lanes; counted when Redis cannot report the lag.', labelNames: ['queue', 'stage'] as const, registers });
     const pending = new Gauge({ name: 'conveyor_stage_pending', help: 'Entries of a stage held by workers (PEL), all lanes.', labelNames: ['queue', 'stage'] as const, registers });
-    const liveConsumers = new Gauge({
+    const liveConsumerCount = new Gauge({
       name: 'conveyor_stage_live_consumers',
       help: "Consumers of a stage whose worker is alive and taking jobs (GET /queues' live_consumers): 0 while conveyor_stage_waiting grows means nobody reads the stage.",
       labelNames: ['queue', 'stage'] as const,
@@ -87,10 +88,8 @@ export default fp(
       const [wordsError, words] = replies[at++]!;
       const [timeError, time] = replies[at++]!;
       if (!wordsError && !timeError) {
-        const [seconds, micros] = time as [string, string];
-        const now = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
-        const live = new Set(Object.entries(words as Record<string, string>).flatMap(([consumer, until]) => (Number(until) > now ? [consumer] : [])));
-        pipeline.stages.forEach((stage, s) => liveConsumers.set({ queue: pipeline.name, stage }, [...consumersOf[s]!].filter((name) => live.has(name)).length));
+        const live = liveConsumers(words as Record<string, string>, msOfTime(time as [string, string]));
+        pipeline.stages.forEach((stage, s) => liveConsumerCount.set({ queue: pipeline.name, stage }, [...consumersOf[s]!].filter((name) => live.has(name)).length));
       }
       // Where Redis cannot tell a lag, the waiting entries are counted; past the count's bound,
       // the stream's length stands in (an upper bound: a backlog is never reported as empty).

@@ -1,4 +1,4 @@
-import { LANES, groupName, pairsOf, stageGroup, type Lane, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
+import { LANES, groupName, liveConsumers, pairsOf, stageGroup, type Lane, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import type { ChainableCommander } from 'ioredis';
 import { EVENT_NAMES, type EventCounts, type EventName, type LaneStats, type QueueStats, type StageStats } from '../schemas/queue-stats.js';
 import { iso } from './job-view.js';
@@ -23,7 +23,11 @@ interface LaneRead {
 
 /** Redis's clock (ms): the scripts stamp the per-minute counters with it, so windows are cut by it too. */
 export async function redisNow(redis: RedisClient): Promise<number> {
-  const [seconds, micros] = await redis.time();
+  return msOfTime(await redis.time());
+}
+
+/** A TIME reply in ms. */
+export function msOfTime([seconds, micros]: readonly (string | number)[]): number {
   return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
 }
 
@@ -50,8 +54,7 @@ export async function readQueueStats(redis: RedisClient, keys: QueueKeys, pipeli
   const delayed = Number(valueOf(replies[at++]!, 0));
   const dead = Number(valueOf(replies[at++]!, 0));
   const paused = (valueOf(replies[at++]!, []) as string[]).sort();
-  const heard = valueOf(replies[at++]!, {}) as Record<string, string>;
-  const live = new Set(Object.keys(heard).filter((consumer) => Number(heard[consumer]) > now));
+  const live = liveConsumers(valueOf(replies[at++]!, {}) as Record<string, string>, now);
   const hour = replies.slice(at).map((reply) => valueOf(reply, {}) as Record<string, string>);
   const counted = await countWaiting(redis, [...lanes.values()].flatMap((lane) => unknownLag(lane.stream, lane.group) ?? []));
 

@@ -22,6 +22,14 @@ export async function heartbeat(redis: RedisClient, keys: QueueKeys, consumer: s
   return redis.heartbeat(keys.workers, consumer, liveMs, keepMs, sweep ? 1 : 0);
 }
 
+/**
+ * The consumers whose word (the workers hash, as HGETALL gives it) still holds at `nowMs`, on
+ * Redis's clock: the workers alive and taking jobs.
+ */
+export function liveConsumers(words: Record<string, string>, nowMs: number): Set<string> {
+  return new Set(Object.keys(words).filter((consumer) => Number(words[consumer]) > nowMs));
+}
+
 /** Says that `consumer` reads the queue no more (it stops taking jobs). */
 export async function leaveQueue(redis: RedisClient, keys: QueueKeys, consumer: string): Promise<void> {
   await redis.hdel(keys.workers, consumer);
