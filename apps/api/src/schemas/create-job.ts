@@ -4,6 +4,25 @@ import { ROUTER_OPTIONS } from '../router-options.js';
 
 const MAX_DELAY_MS = 30 * 86_400_000;
 
+/**
+ * How deeply `params` may nest objects and arrays. Far more than any model's parameters need; a
+ * body nested thousands deep (1 MiB holds 500,000 levels) would overflow the stack when the job
+ * is written as JSON, or later when a worker or a model adapter writes it again.
+ */
+export const MAX_PARAMS_DEPTH = 64;
+
+/** Whether `value` holds objects or arrays nested more than `depth` levels deep (stops looking once it does). */
+function nestsDeeperThan(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth === 0) return true;
+  for (const key in value) if (nestsDeeperThan((value as Record<string, unknown>)[key], depth - 1)) return true;
+  return false;
+}
+
+const params = inferencePayloadSchema.shape.params.refine((value) => !nestsDeeperThan(value, MAX_PARAMS_DEPTH), {
+  message: `may nest objects and arrays at most ${MAX_PARAMS_DEPTH} levels deep`,
+});
+
 const idempotencyKey = z
   .string()
   .min(1)
@@ -12,6 +31,7 @@ const idempotencyKey = z
 
 const jobFields = {
   ...inferencePayloadSchema.shape,
+  params,
   user_id: z.string().min(1).max(200).optional().describe('who asked, e.g. "12345"; kept with the job'),
   priority: z.enum(LANES).default('normal').describe('lane: high jobs are taken before normal, normal before low'),
   queue: z.string().default('inference').describe('a queue that takes JSON jobs'),

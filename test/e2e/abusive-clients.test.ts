@@ -1,0 +1,76 @@
+import { createRedis } from '@conveyor/shared';
+import { deletePrefix, keysUnder, launchApi, startApi, uniquePrefix, waitFor, type ApiProcess } from '@conveyor/testing';
+import type { Redis } from 'ioredis';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+
+/**
+ * One client trying to knock the API over or to read what it should not: the real API process
+ * against the run's Redis, with small limits so they are reached quickly.
+ */
+const TOKEN = 'abusive-clients-admin-token-0123';
+const prefix = uniquePrefix('abuse');
+let api: ApiProcess;
+let redis: Redis;
+
+beforeAll(async () => {
+  redis = createRedis(inject('redisUrl'), { role: 'command', name: 'abuse-test' });
+  api = await startApi({ redisUrl: inject('redisUrl'), prefix, env: { ADMIN_TOKEN: TOKEN, MAX_EVENT_STREAMS: '3', REQUEST_TIMEOUT: '2s', SSE_HEARTBEAT: '200ms', LOG_LEVEL: 'debug' } });
+});
+
+afterAll(async () => {
+  await api?.stop();
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+});
+
+const postJson = (path: string, body: string) => fetch(`${api.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+/** Opens an event stream and reads its first chunk; `close` ends it. */
+async function openStream(path: string): Promise<{ status: number; body: string; close: () => void }> {
+  const abort = new AbortController();
+  const response = await fetch(`${api.url}${path}`, { signal: abort.signal });
+  if (!response.headers.get('content-type')?.startsWith('text/event-stream')) return { status: response.status, body: await response.text(), close: () => {} };
+  const reader = response.body!.getReader();
+  const first = new TextDecoder().decode((await reader.read()).value);
+  return { status: response.status, body: first, close: () => abort.abort() };
+}
+
+/** Writes `request` on a raw connection and resolves with what the server wrote back and when it closed the connection. */
+function rawExchange(request: string, giveUpMs: number): Promise<{ answer: string; closedAfterMs: number | undefined }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    let answer = '';
+    const socket = connect(Number(new URL(api.url).port), '127.0.0.1', () => socket.write(request));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ answer, closedAfterMs: undefined });
+    }, giveUpMs);
+    socket.on('data', (chunk) => (answer += String(chunk)));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ answer, closedAfterMs: Date.now() - started });
+    });
+  });
+}
+
+describe('deeply nested job parameters', () => {
+  const nested = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+
+  test('params nested past 64 levels are a 400 naming the limit, on POST /jobs and /jobs/batch, and nothing is written (100,000 levels used to overflow the stack: a 500)', async () => {
+    const before = await keysUnder(redis, prefix);
+    for (const [path, body] of [
+      ['/jobs', `{"model":"echo","params":${nested(100_000)}}`],
+      ['/jobs', `{"model":"echo","params":${nested(65)}}`],
+      ['/jobs/batch', `{"jobs":[{"model":"echo","params":${nested(100_000)}}]}`],
+    ] as const) {
+      const response = await postJson(path, body);
+      expect(response.status, path).toBe(400);
+      expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(((await response.json()) as { detail: string }).detail).toMatch(/params: may nest objects and arrays at most 64 levels deep/);
+    }
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+    expect((await postJson('/jobs', `{"model":"echo","params":${nested(64)}}`)).status).toBe(202);
+  });
+});
