@@ -74,3 +74,32 @@ describe('deeply nested job parameters', () => {
     expect((await postJson('/jobs', `{"model":"echo","params":${nested(64)}}`)).status).toBe(202);
   });
 });
+
+describe('slow clients', () => {
+  test('a body that stops arriving is answered 408 and its connection closed once REQUEST_TIMEOUT passes, as are headers that never end', async () => {
+    const [stalledBody, endlessHeaders] = await Promise.all([
+      rawExchange('POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":', 8_000),
+      rawExchange('GET /healthz HTTP/1.1\r\nHost: x\r\nX-One: 1\r\n', 8_000),
+    ]);
+    for (const exchange of [stalledBody, endlessHeaders]) {
+      expect(exchange.closedAfterMs, exchange.answer).toBeDefined();
+      expect(exchange.closedAfterMs!).toBeGreaterThanOrEqual(1_900);
+      expect(exchange.answer).toMatch(/^HTTP\/1\.1 408 .*\r\nContent-Type: application\/problem\+json/s);
+    }
+  });
+
+  test('an event stream lives on past REQUEST_TIMEOUT: the limit is on the request arriving, not on the answer', async () => {
+    const abort = new AbortController();
+    const response = await fetch(`${api.url}/events?queue=inference`, { signal: abort.signal });
+    const reader = response.body!.getReader();
+    const started = Date.now();
+    let heartbeats = 0;
+    while (Date.now() - started < 3_500) {
+      const { done, value } = await reader.read();
+      expect(done).toBe(false);
+      heartbeats += (new TextDecoder().decode(value).match(/: heartbeat/g) ?? []).length;
+    }
+    abort.abort();
+    expect(heartbeats).toBeGreaterThan(10);
+  });
+});

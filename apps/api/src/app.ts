@@ -47,6 +47,10 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.MAX_BODY_BYTES,
+    // A request whose headers or body do not arrive in time gets a 408 and its connection closed;
+    // Node looks for such requests every connectionsCheckingInterval.
+    requestTimeout: config.REQUEST_TIMEOUT,
+    http: { headersTimeout: Math.min(60_000, config.REQUEST_TIMEOUT), connectionsCheckingInterval: Math.min(30_000, config.REQUEST_TIMEOUT / 4) },
     // Per-request lines go out at debug level from the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
     // The closing plugin answers requests that arrive while closing, with a problem.

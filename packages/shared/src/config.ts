@@ -208,6 +208,11 @@ export const apiEnvSchema = z.object({
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Browser origins allowed to call the API from their pages (CORS); empty for none. */
   CORS_ORIGINS: originList,
+  /**
+   * How long a request may take to arrive, headers and body. Fastify turns Node's limit off, and
+   * then a client that sends headers and a body it never finishes holds its connection forever.
+   */
+  REQUEST_TIMEOUT: duration('5m', '1s'),
   /** Comment lines sent this often keep proxies from closing idle event streams. */
   SSE_HEARTBEAT: duration('15s', '100ms'),
   /** Most undone jobs (undelivered + pending) a queue's first stage may hold before POST answers 503; 0 for no limit. */
