@@ -55,6 +55,40 @@ function rawExchange(request: string, giveUpMs: number): Promise<{ answer: strin
   });
 }
 
+describe('event streams from one client', () => {
+  test('past MAX_EVENT_STREAMS a new stream is a 503 too-many-streams problem with Retry-After; a closed stream frees its place', async () => {
+    const { job_id: jobId } = (await (await postJson('/jobs', '{"model":"echo","prompt":"hi"}')).json()) as { job_id: string };
+    // Opened side by side: each takes its place before it subscribes, so no more than 3 get through.
+    const opened = await Promise.all([...Array(6).keys()].map((i) => openStream(i % 2 === 0 ? '/events?queue=inference' : `/jobs/${jobId}/events`)));
+    expect(opened.map((stream) => stream.status).sort()).toEqual([200, 200, 200, 503, 503, 503]);
+    const refused = opened.find((stream) => stream.status === 503)!;
+    expect(JSON.parse(refused.body)).toMatchObject({ type: '/problems/too-many-streams', status: 503, limit: 3, detail: expect.stringContaining('MAX_EVENT_STREAMS') });
+    const again = await fetch(`${api.url}/events?queue=inference`);
+    expect(again.status).toBe(503);
+    expect(again.headers.get('retry-after')).toBe('5');
+    await again.text();
+
+    opened.filter((stream) => stream.status === 200)[0]!.close();
+    const reopened = await waitFor(async () => {
+      const stream = await openStream('/events?queue=inference');
+      return stream.status === 200 ? stream : undefined;
+    }, 'a place to be free again');
+    expect(reopened.body).toContain('retry: 3000');
+    for (const stream of [...opened, reopened]) stream.close();
+    // Requests refused after taking a place (a job that does not exist) give it back.
+    for (let i = 0; i < 5; i++) {
+      await waitFor(async () => ((await openStream('/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ/events')).status === 404 ? true : undefined), 'a 404 for a job that does not exist');
+    }
+    const all = await waitFor(async () => {
+      const streams = await Promise.all([1, 2, 3].map(() => openStream('/events?queue=inference')));
+      if (streams.every((stream) => stream.status === 200)) return streams;
+      for (const stream of streams) stream.close();
+      return undefined;
+    }, 'every place to be free again');
+    for (const stream of all) stream.close();
+  });
+});
+
 describe('deeply nested job parameters', () => {
   const nested = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
 

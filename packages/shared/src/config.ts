@@ -213,6 +213,8 @@ export const apiEnvSchema = z.object({
    * then a client that sends headers and a body it never finishes holds its connection forever.
    */
   REQUEST_TIMEOUT: duration('5m', '1s'),
+  /** Most event streams (SSE) one API process holds open; more are refused with a 503 until some close. */
+  MAX_EVENT_STREAMS: integer(1_000, 1),
   /** Comment lines sent this often keep proxies from closing idle event streams. */
   SSE_HEARTBEAT: duration('15s', '100ms'),
   /** Most undone jobs (undelivered + pending) a queue's first stage may hold before POST answers 503; 0 for no limit. */

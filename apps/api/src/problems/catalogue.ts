@@ -121,6 +121,11 @@ export const PROBLEMS = {
     title: 'Redis is unavailable',
     help: 'The API cannot reach Redis right now (restarting, failing over, out of memory). The detail says whether anything was written: nothing, when Redis was unreachable or refused; not known, when it did not answer in time, and then a submission names its job IDs to look up (GET /jobs/{id}) before sending it again. Wait for Retry-After seconds. Requests with an Idempotency-Key are always safe to send again.',
   },
+  'too-many-streams': {
+    status: 503,
+    title: 'Too many event streams are open',
+    help: 'This API process already holds as many event streams (GET /events, GET /jobs/{id}/events) as MAX_EVENT_STREAMS allows, so it opens no more until some close. Close streams you no longer read (a page left open, one stream per job rather than a queue\'s stream) and connect again after Retry-After seconds; an operator can raise MAX_EVENT_STREAMS or run more API processes.',
+  },
   'shutting-down': {
     status: 503,
     title: 'The server is shutting down',

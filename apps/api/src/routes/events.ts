@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ProblemError } from '../problems/problem-error.js';
@@ -9,6 +10,46 @@ import { endedBefore, SseStream } from '../services/sse-stream.js';
 const TERMINAL_STATUSES = new Set(['completed', 'dead', 'cancelled']);
 
 const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app, { heartbeatMs }) => {
+  /** Streams the job's state, then its events until it ends; the 404 problem for a job that does not exist. */
+  const followJob = async (jobId: string, reply: FastifyReply): Promise<SseStream> => {
+    // Listen before reading the state, so no event falls between the two.
+    const buffered: JobEvent[] = [];
+    let forward: ((event: JobEvent) => void) | undefined;
+    const stop = await app.events.onJob(jobId, (event) => (forward ? forward(event) : buffered.push(event)));
+    let job;
+    try {
+      job = await app.jobs.find(jobId);
+    } catch (error) {
+      stop();
+      throw error;
+    }
+    if (!job) {
+      stop();
+      throw new ProblemError('job-not-found', `No job has the ID "${jobId}".`);
+    }
+    const stream = new SseStream(reply, heartbeatMs);
+    stream.onClose(stop);
+    if (TERMINAL_STATUSES.has(job.status)) {
+      stream.finish('state', job);
+      return stream;
+    }
+    stream.send('state', job);
+    forward = (event) => {
+      if (event.event === RESYNC) return void resend();
+      if (TERMINAL_EVENTS.has(event.event)) stream.finish(event.event, event);
+      else stream.send(event.event, event);
+    };
+    // Events published while the API's subscription was down are lost: send the state again.
+    const resend = async () => {
+      const now = await app.jobs.find(jobId).catch(() => undefined);
+      if (!now || stream.closed) return;
+      if (TERMINAL_STATUSES.has(now.status)) stream.finish('state', now);
+      else stream.send('state', now);
+    };
+    for (const event of buffered.splice(0)) forward(event);
+    return stream;
+  };
+
   app.get(
     '/jobs/:id/events',
     {
@@ -29,43 +70,13 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
     async (request, reply) => {
       // A browser reconnecting after the job's stream ended: 204 tells EventSource to stop.
       if (endedBefore(request)) return reply.code(204).send(null);
-      const jobId = request.params.id;
-      // Listen before reading the state, so no event falls between the two.
-      const buffered: JobEvent[] = [];
-      let forward: ((event: JobEvent) => void) | undefined;
-      const stop = await app.events.onJob(jobId, (event) => (forward ? forward(event) : buffered.push(event)));
-      let job;
+      app.streams.reserve();
+      let stream: SseStream | undefined;
       try {
-        job = await app.jobs.find(jobId);
-      } catch (error) {
-        stop();
-        throw error;
+        stream = await followJob(request.params.id, reply);
+      } finally {
+        app.streams.settle(stream);
       }
-      if (!job) {
-        stop();
-        throw new ProblemError('job-not-found', `No job has the ID "${jobId}".`);
-      }
-      const stream = new SseStream(reply, heartbeatMs);
-      app.streams.add(stream);
-      stream.onClose(() => {
-        stop();
-        app.streams.delete(stream);
-      });
-      if (TERMINAL_STATUSES.has(job.status)) return stream.finish('state', job);
-      stream.send('state', job);
-      forward = (event) => {
-        if (event.event === RESYNC) return void resend();
-        if (TERMINAL_EVENTS.has(event.event)) stream.finish(event.event, event);
-        else stream.send(event.event, event);
-      };
-      // Events published while the API's subscription was down are lost: send the state again.
-      const resend = async () => {
-        const now = await app.jobs.find(jobId).catch(() => undefined);
-        if (!now || stream.closed) return;
-        if (TERMINAL_STATUSES.has(now.status)) stream.finish('state', now);
-        else stream.send('state', now);
-      };
-      for (const event of buffered.splice(0)) forward(event);
     },
   );
 
@@ -79,22 +90,23 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
         description:
           'First a `subscribed` event, then every event of the queue as it is published. A `resync` event says the API lost its Redis subscription for a moment and events between may be missing: read GET /queues/{name} again.',
         querystring: z.object({ queue: z.string().min(1).describe('queue name, e.g. inference') }),
-        response: { 200: z.string().describe('text/event-stream'), ...problemResponses(400, 404) },
+        response: { 200: z.string().describe('text/event-stream'), ...problemResponses(400, 404, 503) },
       },
     },
     async (request, reply) => {
       app.jobs.pipelineOf(request.query.queue);
+      app.streams.reserve();
       // Subscribed before the stream opens: a Redis that does not answer is still a 503, not a dead stream.
       let stream: SseStream | undefined;
-      // A `resync` event here says events may have been missed while the subscription was down.
-      const stop = await app.events.onQueue(request.query.queue, (event) => stream?.send(event.event, event));
-      stream = new SseStream(reply, heartbeatMs);
-      app.streams.add(stream);
-      stream.onClose(() => {
-        stop();
-        app.streams.delete(stream);
-      });
-      stream.send('subscribed', { queue: request.query.queue });
+      try {
+        // A `resync` event here says events may have been missed while the subscription was down.
+        const stop = await app.events.onQueue(request.query.queue, (event) => stream?.send(event.event, event));
+        stream = new SseStream(reply, heartbeatMs);
+        stream.onClose(stop);
+        stream.send('subscribed', { queue: request.query.queue });
+      } finally {
+        app.streams.settle(stream);
+      }
     },
   );
 };
