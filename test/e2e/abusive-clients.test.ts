@@ -137,3 +137,19 @@ describe('slow clients', () => {
     expect(heartbeats).toBeGreaterThan(10);
   });
 });
+
+describe('configuration errors', () => {
+  test("a REDIS_URL that is not a valid URL is shown with everything before its last @ masked, whatever the password holds", async () => {
+    for (const [url, shown] of [
+      ['redis://app:pa/ss@cache.example:6379', 'redis://***@cache.example:6379'],
+      ['redis://app:p@ss@cache.example:99999', 'redis://***@cache.example:99999'],
+      ['app:pa ss@cache.example', '***@cache.example'],
+    ] as const) {
+      const failing = await launchApi({ redisUrl: url, prefix });
+      expect((await failing.exited).code).toBe(1);
+      const output = failing.lines.join('\n');
+      expect(output).toContain(`REDIS_URL (got "${shown}")`);
+      expect(output).not.toMatch(/pa\/ss|p@ss|pa ss/);
+    }
+  });
+});

@@ -273,11 +273,13 @@ const SECRET_SETTINGS = new Set(['ADMIN_TOKEN', 'OPENAI_API_KEY']);
 
 /**
  * A setting's value as a configuration error shows it. Errors go to logs, so secrets are not
- * shown, and a URL's user and password (`redis://:secret@host`) are masked.
+ * shown, and a URL's user and password (`redis://:secret@host`) are masked: everything before
+ * the last `@`, after the scheme, since a value shown here is often not a valid URL and its
+ * password may hold `/`, `@` or spaces.
  */
 function shownValue(name: string, value: string): string {
   if (SECRET_SETTINGS.has(name)) return `${value.length} characters, not shown`;
-  return `"${value.replace(/\/\/[^/@\s]*@/g, '//***@')}"`;
+  return `"${value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, (_match, scheme: string | undefined) => `${scheme ?? ''}***@`)}"`;
 }
 
 /** Parses the environment; empty strings count as unset so `FOO=` falls back to the default. */
