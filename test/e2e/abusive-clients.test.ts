@@ -138,6 +138,23 @@ describe('slow clients', () => {
   });
 });
 
+describe('admin token', () => {
+  test('the Bearer scheme is taken in any case and after several spaces (RFC 9110); a wrong or extra token is still a 401', async () => {
+    const resume = (authorization: string) => fetch(`${api.url}/queues/inference/resume`, { method: 'POST', headers: { authorization } });
+    for (const authorization of [`Bearer ${TOKEN}`, `bearer ${TOKEN}`, `BEARER  ${TOKEN}`]) expect((await resume(authorization)).status, authorization).toBe(200);
+    for (const authorization of [`Bearer ${TOKEN}x`, `Bearer ${TOKEN} ${TOKEN}`, `Basic ${TOKEN}`, TOKEN, 'Bearer', `Bearer ${'t'.repeat(15_000)}`]) {
+      const response = await resume(authorization);
+      expect(response.status, authorization.slice(0, 40)).toBe(401);
+      expect(await response.text()).not.toContain(TOKEN);
+    }
+  });
+
+  test('the token appears in no log line, at debug level, whatever was sent', async () => {
+    await waitFor(() => api.logs().some((line) => line['msg'] === 'request'), 'request log lines');
+    expect(api.lines.filter((line) => line.includes(TOKEN))).toEqual([]);
+  });
+});
+
 describe('configuration errors', () => {
   test("a REDIS_URL that is not a valid URL is shown with everything before its last @ masked, whatever the password holds", async () => {
     for (const [url, shown] of [

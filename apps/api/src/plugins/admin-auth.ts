@@ -29,7 +29,8 @@ export default fp(
       if (!expected) {
         throw new ProblemError('not-found', `There is no route ${request.method} ${request.url.split('?')[0]}. GET /docs lists every route.`);
       }
-      const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+      // The scheme is case-insensitive and may be followed by several spaces (RFC 9110 §11.4).
+      const given = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
       if (given === undefined || !timingSafeEqual(digest(given), expected)) {
         throw new ProblemError('unauthorized', 'This is an admin endpoint: send Authorization: Bearer <ADMIN_TOKEN>.', {}, { 'www-authenticate': 'Bearer realm="conveyor-admin"' });
       }
