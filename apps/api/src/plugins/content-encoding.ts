@@ -1,6 +1,9 @@
 import fp from 'fastify-plugin';
 import { ProblemError } from '../problems/problem-error.js';
 
+/** A Content-Encoding value, trimmed, that names no coding. */
+const isIdentity = (coding: string) => coding === '' || coding.toLowerCase() === 'identity';
+
 /**
  * Bodies are read as sent: a compressed body (Content-Encoding gzip, br, ...) would otherwise
  * be parsed as if it were plain and answered "not valid JSON", or worse, stored as a document
@@ -12,7 +15,9 @@ export default fp(
     // A callback hook, not an async one: it runs on every request and most have no coding.
     app.addHook('onRequest', (request, _reply, done) => {
       const coding = request.headers['content-encoding'];
-      if (coding === undefined || /^\s*(identity)?\s*$/i.test(coding)) return done();
+      // trim(), not /^\s*(identity)?\s*$/: that regex backtracks quadratically over whitespace
+      // Node leaves in a value (U+00A0 from a 0xA0 byte), 130 ms of the event loop per 16 KiB header.
+      if (coding === undefined || isIdentity(coding.trim())) return done();
       done(
         new ProblemError('unsupported-media-type', `Content-Encoding "${coding}" is not accepted: send the body uncompressed, without a Content-Encoding header.`, {}, {
           'accept-encoding': 'identity',
