@@ -1,6 +1,7 @@
 import { redisTest } from '@conveyor/testing';
-import { expect } from 'vitest';
+import { expect, test as plainTest } from 'vitest';
 import type { App } from '../src/app.js';
+import { plainErrors } from '../src/problems/validation-wording.js';
 import { buildTestApp } from './test-app.js';
 
 const ADMIN_TOKEN = 'validation-wording-token';
@@ -69,4 +70,16 @@ test('a route that takes no body takes Content-Type: application/json with an em
   expect(retriedAll.statusCode).toBe(200);
   const job = await app.inject({ method: 'POST', url: '/jobs', headers: json, payload: '' });
   expect(job.json()).toMatchObject({ type: '/problems/malformed-json', detail: expect.stringMatching(/^The body is empty\. Send a JSON object/) });
+});
+
+plainTest('20,000 errors are worded in linear time: each path is counted once, not searched for per error', () => {
+  const issues = [...Array(10_000).keys()].flatMap((i) => [
+    { path: `body.jobs.${i}.delay_ms`, message: 'Too big: expected number to be <=2592000000' },
+    { path: `body.jobs.${i}.delay_ms`, message: 'Too big: expected int to be <=9007199254740991' },
+  ]);
+  const started = performance.now();
+  const errors = plainErrors(issues);
+  expect(performance.now() - started).toBeLessThan(200);
+  expect(errors).toHaveLength(10_000);
+  expect(errors[0]).toEqual({ path: 'body.jobs.0.delay_ms', message: 'must be at most 2592000000' });
 });

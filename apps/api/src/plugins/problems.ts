@@ -7,7 +7,7 @@ import { PROBLEMS, problemType, type ProblemSlug } from '../problems/catalogue.j
 import { ProblemError } from '../problems/problem-error.js';
 import { asRedisUnavailable } from '../problems/redis-errors.js';
 import { RouteMethods } from '../problems/route-methods.js';
-import { plainErrors } from '../problems/validation-wording.js';
+import { invalidRequest, plainErrors } from '../problems/validation-wording.js';
 import type { CrossOriginPolicy } from '../cross-origin.js';
 import { isAdminRoute } from './admin-auth.js';
 import { ROUTER_OPTIONS } from '../router-options.js';
@@ -119,8 +119,7 @@ export default fp(
       }
       if (hasZodFastifySchemaValidationErrors(error)) {
         const where = error.validationContext ?? 'body';
-        const errors = plainErrors(error.validation.map((issue) => ({ path: [where, ...issue.instancePath.split('/').filter(Boolean)].join('.'), message: issue.message ?? 'is not valid' })));
-        const detail = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+        const { detail, errors } = invalidRequest(plainErrors(error.validation.map((issue) => ({ path: [where, ...issue.instancePath.split('/').filter(Boolean)].join('.'), message: issue.message ?? 'is not valid' }))));
         return send(reply, problemFrom('invalid-request', detail, request, { errors }));
       }
       const known = detailOf(error, request, limits);

@@ -14,14 +14,31 @@ export interface ValidationError {
  * bound is past the safe-integer bound too, which zod reports as well.
  */
 export function plainErrors(issues: readonly ValidationError[]): ValidationError[] {
+  // Counted once, not looked up per issue: a batch can hold 10,000 issues (quadratic: a second).
+  const perPath = new Map<string, number>();
+  for (const { path } of issues) perPath.set(path, (perPath.get(path) ?? 0) + 1);
   return issues
-    .filter((issue) => !(SAFE_INTEGER_BOUND.test(issue.message) && issues.some((other) => other.path === issue.path && other !== issue)))
+    .filter((issue) => !(SAFE_INTEGER_BOUND.test(issue.message) && perPath.get(issue.path)! > 1))
     .map(({ path, message }) => {
       // No body at all reaches validation as null.
       if (path === 'body' && /received null$/.test(message)) return { path, message: 'is required: send a JSON object' };
       return { path, message: plainIssue(message) };
     });
 }
+
+/** The most errors one problem lists: enough to fix a request by, while a 16 MiB batch of bad jobs is not answered with 100 MB. */
+export const MAX_LISTED_ERRORS = 20;
+
+/** An invalid-request problem's `detail` and `errors`: the first MAX_LISTED_ERRORS, and how many more there are. */
+export function invalidRequest(errors: readonly ValidationError[]): { detail: string; errors: ValidationError[] } {
+  const listed = errors.slice(0, MAX_LISTED_ERRORS);
+  const more = errors.length - listed.length;
+  const detail = listed.map((e) => `${e.path}: ${e.message}`).join('; ');
+  return { detail: more > 0 ? `${detail}; and ${more} more (fix these and send it again)` : detail, errors: listed };
+}
+
+/** The most unknown fields one error names. */
+const MAX_NAMED_FIELDS = 10;
 
 /** zod's bound on an integer it accepts (Number.MAX_SAFE_INTEGER), as its message says it. */
 const SAFE_INTEGER_BOUND = /^Too (big|small): expected int to be [<>]=-?9007199254740991$/;
@@ -53,7 +70,12 @@ function plainIssue(message: string): string {
   const option = /^Invalid option: expected one of (.+)$/.exec(message);
   if (option) return `must be one of ${option[1]!.split('|').join(', ')}`;
   const unknown = /^Unrecognized keys?: (.+)$/.exec(message);
-  if (unknown) return `has ${unknown[1]!.includes(',') ? 'fields' : 'a field'} it does not take: ${unknown[1]}`;
+  if (unknown) {
+    // The first few names: 90,000 unknown fields are not named back in a 2 MB problem.
+    const names = unknown[1]!.split(', ');
+    const named = names.length > MAX_NAMED_FIELDS ? `${names.slice(0, MAX_NAMED_FIELDS).join(', ')} and ${names.length - MAX_NAMED_FIELDS} more` : unknown[1];
+    return `has ${names.length > 1 ? 'fields' : 'a field'} it does not take: ${named}`;
+  }
   return message;
 }
 

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyRequest } from 'fastify';
 import multipartPlugin from '../plugins/external/multipart.js';
 import { ProblemError } from '../problems/problem-error.js';
-import { plainErrors } from '../problems/validation-wording.js';
+import { invalidRequest, plainErrors } from '../problems/validation-wording.js';
 import { documentFieldsSchema } from '../schemas/document-upload.js';
 import { idempotencyHeadersSchema } from '../schemas/create-job.js';
 import { acceptedJobSchema } from '../schemas/job-view.js';
@@ -78,8 +78,8 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number }> = asy
 
       const parsed = documentFieldsSchema.safeParse(upload.fields);
       if (!parsed.success) {
-        const errors = plainErrors(parsed.error.issues.map((issue) => ({ path: ['body', ...issue.path.map(String)].join('.'), message: issue.message })));
-        throw new ProblemError('invalid-request', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
+        const { detail, errors } = invalidRequest(plainErrors(parsed.error.issues.map((issue) => ({ path: ['body', ...issue.path.map(String)].join('.'), message: issue.message }))));
+        throw new ProblemError('invalid-request', detail, { errors });
       }
       const { pipeline, priority, metadata, max_attempts, timeout_ms } = parsed.data;
       const submitted = await app.jobs.submitDocument(

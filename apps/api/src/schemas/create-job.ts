@@ -19,6 +19,27 @@ function nestsDeeperThan(value: unknown, depth: number): boolean {
   return false;
 }
 
+/**
+ * Most `metadata` fields a job may carry. Counted before each field is checked: a body with
+ * 90,000 bad fields (or a batch of 1,000 jobs with 1,000 each) would otherwise make a validation
+ * issue of each, seconds of CPU and a problem larger than the request.
+ */
+export const MAX_METADATA_FIELDS = 100;
+
+const metadataFields = inferencePayloadSchema.shape.metadata.unwrap();
+const metadata = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    if (typeof value === 'object' && value !== null && Object.keys(value).length > MAX_METADATA_FIELDS) {
+      ctx.addIssue({ code: 'custom', message: `may hold at most ${MAX_METADATA_FIELDS} fields`, abort: true });
+    }
+  })
+  .pipe(metadataFields)
+  // The OpenAPI document shows the input side of a pipe, here `unknown`: say what is taken.
+  .meta({ ...z.toJSONSchema(metadataFields), maxProperties: MAX_METADATA_FIELDS })
+  .optional()
+  .describe(inferencePayloadSchema.shape.metadata.description ?? '');
+
 const params = inferencePayloadSchema.shape.params.refine((value) => !nestsDeeperThan(value, MAX_PARAMS_DEPTH), {
   message: `may nest objects and arrays at most ${MAX_PARAMS_DEPTH} levels deep`,
 });
@@ -32,6 +53,7 @@ const idempotencyKey = z
 const jobFields = {
   ...inferencePayloadSchema.shape,
   params,
+  metadata,
   user_id: z.string().min(1).max(200).optional().describe('who asked, e.g. "12345"; kept with the job'),
   priority: z.enum(LANES).default('normal').describe('lane: high jobs are taken before normal, normal before low'),
   queue: z.string().default('inference').describe('a queue that takes JSON jobs'),
