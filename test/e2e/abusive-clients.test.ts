@@ -2,6 +2,7 @@ import { createRedis } from '@conveyor/shared';
 import { deletePrefix, keysUnder, launchApi, startApi, uniquePrefix, waitFor, type ApiProcess } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
 /**
@@ -150,6 +151,26 @@ describe('slow clients', () => {
       expect(exchange.closedAfterMs!).toBeGreaterThanOrEqual(1_900);
       expect(exchange.answer).toMatch(/^HTTP\/1\.1 408 .*\r\nContent-Type: application\/problem\+json/s);
     }
+  });
+
+  test('a client that stops reading its answers is cut off once nothing has moved for twice REQUEST_TIMEOUT (Node may let that pass once), not kept with them for ever', async () => {
+    // Ten answers of 1.6 MB each, more than socket buffers take in, so the API holds the rest.
+    const request = 'GET /docs/static/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(10);
+    const socket = connect(Number(new URL(api.url).port), '127.0.0.1', () => {
+      socket.write(request);
+      socket.pause();
+    });
+    socket.on('error', () => {});
+    // Node lets one timeout pass when the answer moved since the last (4 s here), so it cuts after 8 s.
+    await sleep(10_000);
+    // Reading again: what the kernel had taken in arrives, then the end, long before 16 MB.
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    socket.resume();
+    const ended = await Promise.race([new Promise((resolve) => socket.once('close', () => resolve(true))), sleep(5_000).then(() => false)]);
+    socket.destroy();
+    expect(ended).toBe(true);
+    expect(received).toBeLessThan(10 * 1_600_000);
   });
 
   test('an event stream lives on past REQUEST_TIMEOUT: the limit is on the request arriving, not on the answer', async () => {

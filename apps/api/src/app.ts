@@ -50,6 +50,10 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
     // A request whose headers or body do not arrive in time gets a 408 and its connection closed;
     // Node looks for such requests every connectionsCheckingInterval.
     requestTimeout: config.REQUEST_TIMEOUT,
+    // A connection on which nothing moves for twice that (a client that stopped reading its
+    // answer, which Node would otherwise keep, with the answer, for ever) is closed. Event streams
+    // write a heartbeat every SSE_HEARTBEAT, so they stay.
+    connectionTimeout: 2 * Math.max(config.REQUEST_TIMEOUT, config.SSE_HEARTBEAT),
     http: { headersTimeout: Math.min(60_000, config.REQUEST_TIMEOUT), connectionsCheckingInterval: Math.min(30_000, config.REQUEST_TIMEOUT / 4) },
     // Per-request lines go out at debug level from the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
