@@ -1,4 +1,4 @@
-import { createRedis } from '@conveyor/shared';
+import { createRedis, QueueKeys } from '@conveyor/shared';
 import { deletePrefix, keysUnder, launchApi, startApi, uniquePrefix, waitFor, type ApiProcess } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { connect } from 'node:net';
@@ -201,6 +201,34 @@ describe('header values that make a regular expression backtrack', () => {
     const elapsed = Date.now() - started;
     for (const exchange of exchanges) expect(exchange.answer).toMatch(/^HTTP\/1\.1 415 /);
     expect(elapsed).toBeLessThan(1_000);
+  });
+});
+
+describe('events published by any Redis client', () => {
+  test('a message on a queue\'s events channel that is not a job event (null, a list, a name with a newline) neither stops the API nor writes into event streams', async () => {
+    const abort = new AbortController();
+    const response = await fetch(`${api.url}/events?queue=inference`, { signal: abort.signal });
+    const reader = response.body!.getReader();
+    let text = '';
+    const readUntil = async (marker: string) => {
+      while (!text.includes(marker)) {
+        const { done, value } = await reader.read();
+        if (done) throw new Error(`the stream ended before "${marker}"; the API ${api.running ? 'runs' : 'stopped'}:\n${text}`);
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await readUntil('event: subscribed');
+    const channel = new QueueKeys(prefix, 'inference').events;
+    for (const message of ['null', '[]', '"text"', '{"event":5,"job_id":"inference:1-1"}', '{"event":"x\\ndata: {\\"forged\\":true}\\n\\nevent: completed","job_id":"inference:1-1"}']) {
+      await redis.publish(channel, message);
+    }
+    await redis.publish(channel, '{"event":"queued","job_id":"inference:1-1","at":1,"stage":"infer"}');
+    await readUntil('event: queued');
+    abort.abort();
+    expect(text).not.toContain('forged');
+    expect(text.match(/^event: /gm)).toEqual(['event: ', 'event: ']);
+    expect(api.running).toBe(true);
+    expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
   });
 });
 

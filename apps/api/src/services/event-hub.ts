@@ -20,6 +20,9 @@ export type EventListener = (event: JobEvent) => void;
  */
 export const RESYNC = 'resync';
 
+/** What a transition script names its events (`stage-completed`): no line breaks, nothing else that SSE reads. */
+const EVENT_NAME = /^[a-z][a-z-]{0,39}$/;
+
 /** Events after which a job changes no more. */
 export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['completed', 'dead', 'cancelled']);
 
@@ -195,6 +198,13 @@ export class EventHub {
       event = JSON.parse(text) as JobEvent;
     } catch {
       this.logger.warn({ channel }, 'ignored an event that is not JSON');
+      return;
+    }
+    // Anyone who can PUBLISH on the channel can send anything: `null` would throw here (in
+    // ioredis's reply handler, stopping the process), and a newline in the name would write
+    // events of its own into every SSE stream. The scripts' events have a plain name and a job ID.
+    if (typeof event !== 'object' || event === null || typeof event.job_id !== 'string' || typeof event.event !== 'string' || !EVENT_NAME.test(event.event)) {
+      this.logger.warn({ channel }, 'ignored an event without a plain name and a job ID');
       return;
     }
     for (const listener of this.#byJob.get(event.job_id) ?? []) listener(event);
