@@ -153,8 +153,17 @@ export class JobRunner {
     const processor = this.processors.get(job.stage);
     if (!processor) throw new NonRetryableError(`no processor is registered for stage "${job.stage}"`, 'NO_PROCESSOR');
     const payload = parseJson(job.payload, 'payload');
-    const input = job.input === undefined ? undefined : parseJson(job.input, 'input');
+    const input = await held.race(this.#readInput(held));
     return held.race(processor(payload, new JobHelpers(this.ctx, held, logger, input)));
+  }
+
+  /** The previous stage's output, parsed; read from the record when the take left it out (see TakenJob.input). */
+  async #readInput({ job, served }: HeldJob): Promise<unknown> {
+    if (job.input !== undefined) return parseJson(job.input, 'input');
+    if (job.inputBytes === 0) return undefined;
+    const stored = await this.ctx.redis.hget(this.ctx.keysOf(job.queue).job(job.jobId), `out:${served.previous}`);
+    if (stored === null) throw new NonRetryableError(`the output of stage "${served.previous}" is gone (the record expired?)`, 'INVALID_INPUT');
+    return parseJson(stored, 'input');
   }
 
   #measure(held: HeldJob, outcome: 'completed' | 'failed' | 'refused'): void {
