@@ -4,6 +4,7 @@ import { backoffOf, retryDelay } from './backoff.js';
 import { CompletionBatcher, type TakeAlong } from './completion-batcher.js';
 import { HeldJob, JobStopped } from './held-job.js';
 import { JobHelpers, parseJson } from './job-helpers.js';
+import { SMALL_LOAD_BYTES } from './load-budget.js';
 import { NonRetryableError } from './processors/non-retryable-error.js';
 import type { Processor } from './processors/processor.js';
 import { attemptPolicy, type ServedStage, type WorkerContext } from './worker-context.js';
@@ -62,19 +63,42 @@ export class JobRunner {
   }
 
   async #run(held: HeldJob): Promise<void> {
-    const { job, served } = held;
+    const { job } = held;
     // The job's logger is made when something is logged: most jobs log nothing at the default level.
     let jobLogger: Logger | undefined;
     const logger = () => (jobLogger ??= this.ctx.logger.child({ job_id: job.jobId, stage: job.stage, attempt: job.attempt }));
+    if (this.ctx.logger.isLevelEnabled('debug')) logger().debug({ lane: job.lane }, 'job active');
+    let payload: unknown;
+    let giveBack = () => {};
+    try {
+      payload = parseJson(job.payload, 'payload');
+      // A job waiting for its share of the load budget is held: its lease is renewed meanwhile,
+      // and a stop (cancel, lease lost, shutdown) ends the wait. The wait is not part of the
+      // attempt's timeout.
+      const bytes = loadedBytes(held, payload);
+      if (bytes >= SMALL_LOAD_BYTES) giveBack = await this.ctx.loadBudget.take(bytes, held.signal);
+    } catch (error) {
+      await this.#reportFailure(held, error, logger());
+      return;
+    }
+    try {
+      await this.#attempt(held, payload, logger);
+    } finally {
+      // Given back once the outcome is recorded: until then the output (a document's text) is held.
+      giveBack();
+    }
+  }
+
+  async #attempt(held: HeldJob, payload: unknown, logger: () => Logger): Promise<void> {
+    const { job, served } = held;
     const transitions = this.ctx.config.LOG_TRANSITIONS ? 'info' : 'debug';
     const logTransitions = this.ctx.logger.isLevelEnabled(transitions);
     const timeoutMs = job.timeoutMs ?? served.pipeline.timeoutMs;
     const timer = timeoutMs ? setTimeout(() => held.stop('timeout', `the attempt ran longer than its timeout of ${timeoutMs} ms`), timeoutMs) : undefined;
-    if (this.ctx.logger.isLevelEnabled('debug')) logger().debug({ lane: job.lane }, 'job active');
 
     let output: string;
     try {
-      output = JSON.stringify((await this.#runProcessor(held, logger)) ?? null);
+      output = JSON.stringify((await this.#runProcessor(held, payload, logger)) ?? null);
     } catch (error) {
       clearTimeout(timer);
       await this.#reportFailure(held, error, logger());
@@ -148,13 +172,21 @@ export class JobRunner {
     }
   }
 
-  async #runProcessor(held: HeldJob, logger: () => Logger): Promise<unknown> {
+  async #runProcessor(held: HeldJob, payload: unknown, logger: () => Logger): Promise<unknown> {
     const { job } = held;
     const processor = this.processors.get(job.stage);
     if (!processor) throw new NonRetryableError(`no processor is registered for stage "${job.stage}"`, 'NO_PROCESSOR');
-    const payload = parseJson(job.payload, 'payload');
-    const input = job.input === undefined ? undefined : parseJson(job.input, 'input');
+    const input = await held.race(this.#readInput(held));
     return held.race(processor(payload, new JobHelpers(this.ctx, held, logger, input)));
+  }
+
+  /** The previous stage's output, parsed; read from the record when the take left it out (see TakenJob.input). */
+  async #readInput({ job, served }: HeldJob): Promise<unknown> {
+    if (job.input !== undefined) return parseJson(job.input, 'input');
+    if (job.inputBytes === 0) return undefined;
+    const stored = await this.ctx.redis.hget(this.ctx.keysOf(job.queue).job(job.jobId), `out:${served.previous}`);
+    if (stored === null) throw new NonRetryableError(`the output of stage "${served.previous}" is gone (the record expired?)`, 'INVALID_INPUT');
+    return parseJson(stored, 'input');
   }
 
   #measure(held: HeldJob, outcome: 'completed' | 'failed' | 'refused'): void {
@@ -203,6 +235,18 @@ export class JobRunner {
       logger.error({ err: reportError }, 'could not record the failure; the entry stays pending and runs again once its lease lapses');
     }
   }
+}
+
+/**
+ * About how many bytes of stored data an attempt loads, for the load budget: the previous stage's
+ * output, or, in a documents pipeline, the document's size (in its payload) if larger. Every stage
+ * of such a pipeline works on the document or on its text, which later stages read from the
+ * extract stage's output whatever their input holds.
+ */
+function loadedBytes({ job, served }: HeldJob, payload: unknown): number {
+  if (served.pipeline.input !== 'document') return job.inputBytes;
+  const size = (payload as { size?: unknown } | null)?.size;
+  return Math.max(job.inputBytes, typeof size === 'number' && Number.isFinite(size) ? size : 0);
 }
 
 /** The string `code` an error carries (a Node system error's `ECONNRESET`, a processor's own), if a short one. */

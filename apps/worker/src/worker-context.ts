@@ -1,4 +1,5 @@
 import { findPipeline, firstStage, type Logger, type Pipeline, type QueueKeys, type WorkerConfig, type RedisClient } from '@conveyor/shared';
+import type { LoadBudget } from './load-budget.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { RedisRefusals } from './redis-refusals.js';
 import type { Slots } from './slots.js';
@@ -11,6 +12,8 @@ export interface WorkerContext {
   redis: RedisClient;
   consumer: string;
   slots: Slots;
+  /** Bytes of documents and stage outputs the running jobs may load at once (LOAD_BUDGET). */
+  loadBudget: LoadBudget;
   metrics: WorkerMetrics;
   retentionSeconds: number;
   keysOf(queue: string): QueueKeys;

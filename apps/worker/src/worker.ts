@@ -6,6 +6,7 @@ import { ControlChannel } from './control-channel.js';
 import { portOf, startHealthServer } from './health-server.js';
 import { JobRunner } from './job-runner.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import { LoadBudget } from './load-budget.js';
 import { Maintenance } from './maintenance.js';
 import { WorkerMetrics } from './metrics.js';
 import { PauseState } from './pause-state.js';
@@ -67,6 +68,7 @@ export class Worker {
       redis,
       consumer: this.consumer,
       slots,
+      loadBudget: new LoadBudget(config.LOAD_BUDGET),
       metrics: new WorkerMetrics(() => this.runner.held().length, config.CONCURRENCY, () => this.runner.unrecorded),
       retentionSeconds: Math.ceil(config.JOB_RETENTION / 1_000),
       keysOf: (queue) => keys.get(queue) ?? keys.set(queue, new QueueKeys(config.KEY_PREFIX, queue)).get(queue)!,

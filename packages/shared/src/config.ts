@@ -234,6 +234,11 @@ export const workerEnvSchema = z.object({
   BLOCK_MS: duration('5s', '100ms'),
   /** The heap of the thread that reads one PDF or DOCX; a document that needs more fails (DOCUMENT_TOO_LARGE). */
   DOCUMENT_READ_MEMORY: byteSize('256MiB').refine((bytes) => bytes >= 16 * 1024 * 1024, 'must be at least 16MiB'),
+  /**
+   * Bytes of documents and earlier stages' outputs (a document's text) a worker's running jobs
+   * load at once; a job that would go past it waits its turn (one larger than it runs alone).
+   */
+  LOAD_BUDGET: byteSize('64MiB').refine((bytes) => bytes >= 1024 * 1024, 'must be at least 1MiB'),
   /** How long reading one document (not plain text) may take; longer fails (DOCUMENT_TOO_SLOW). */
   DOCUMENT_READ_TIMEOUT: duration('2m', '100ms'),
   /** Port of the worker's health listener (`/healthz`, `/readyz`); 0 picks a free port, -1 turns it off. */

@@ -93,6 +93,24 @@ describe('what a take hands the worker', () => {
     const output = JSON.stringify({ text: 'Überblick: 价格 — ok', pages: 1 });
     expect(await completeStage(redis, docKeys, extract!, output, 'analyze', 60)).toBe('advanced');
     const [analyze] = (await takeJobs(redis, docKeys, takeRequest({ stage: 'analyze', previousStage: 'extract', firstStage: 'extract' }))).jobs;
-    expect(analyze).toMatchObject({ jobId: document.id, stage: 'analyze', attempt: 1, payload: document.payload, input: output });
+    expect(analyze).toMatchObject({ jobId: document.id, stage: 'analyze', attempt: 1, payload: document.payload, input: output, inputBytes: Buffer.byteLength(output) });
+  });
+
+  test('a previous stage output over 1 MiB is left out of the take, with its size, for the worker to read when it may', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, documentPipelines);
+    const keys = new QueueKeys(prefix, 'documents');
+    const jobs = [1, 2].map(() => ({ id: newJobId('documents'), lane: 'normal' as const, payload: '{"name":"résumé.txt"}' }));
+    await enqueueJobs(redis, keys, 'extract', jobs, TEST_LIMITS);
+    const extracts = (await takeJobs(redis, keys, takeRequest({ stage: 'extract', count: 2 }))).jobs;
+    const long = JSON.stringify({ text: 'Überblick '.repeat(110_000) });
+    const short = JSON.stringify({ text: 'Überblick' });
+    expect(Buffer.byteLength(long)).toBeGreaterThan(1024 * 1024);
+    expect(await completeStage(redis, keys, extracts[0]!, long, 'analyze', 60)).toBe('advanced');
+    expect(await completeStage(redis, keys, extracts[1]!, short, 'analyze', 60)).toBe('advanced');
+    const taken = (await takeJobs(redis, keys, takeRequest({ stage: 'analyze', previousStage: 'extract', firstStage: 'extract', count: 2 }))).jobs;
+    expect(taken).toMatchObject([
+      { jobId: jobs[0]!.id, input: undefined, inputBytes: Buffer.byteLength(long), payload: jobs[0]!.payload },
+      { jobId: jobs[1]!.id, input: short, inputBytes: Buffer.byteLength(short), payload: jobs[1]!.payload },
+    ]);
   });
 });

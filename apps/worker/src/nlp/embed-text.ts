@@ -1,5 +1,5 @@
 import { STOPWORDS } from '../text/stopwords.js';
-import { words } from '../text/tokenize.js';
+import { wordsOf } from '../text/tokenize.js';
 import { EMBEDDING_DIMENSIONS, EMBEDDINGS_PACKAGE } from './embeddings-file.js';
 import type { WordVectors } from './word-vectors.js';
 import { sifWeight, wordVectors } from './word-vectors.js';
@@ -18,10 +18,10 @@ export interface TextEmbedding {
 }
 
 export async function embedText(text: string): Promise<TextEmbedding> {
-  return embedWords(await wordVectors.get(), words(text));
+  return embedWords(await wordVectors.get(), wordsOf(text));
 }
 
-export function embedWords({ table, commonDirection }: WordVectors, tokens: readonly string[]): TextEmbedding {
+export function embedWords({ table, commonDirection }: WordVectors, tokens: Iterable<string>): TextEmbedding {
   const sum = new Float64Array(EMBEDDING_DIMENSIONS);
   let knownWords = 0;
   const add = (word: string): boolean => {

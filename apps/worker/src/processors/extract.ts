@@ -1,6 +1,6 @@
 import type { DocumentPayload } from '@conveyor/shared';
 import { extractDocument } from '../documents/extract-document.js';
-import { words } from '../text/tokenize.js';
+import { countWords } from '../text/tokenize.js';
 import type { Processor } from './processor.js';
 
 /**
@@ -36,7 +36,7 @@ export const createExtract = (limits: { memory: number; timeoutMs: number }): Pr
     claimed_type: content_type,
     ...(pageCount === undefined ? {} : { page_count: pageCount }),
     text_length: text.length,
-    word_count: words(text).length,
+    word_count: countWords(text),
     text,
   };
   return output;

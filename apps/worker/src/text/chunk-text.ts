@@ -1,4 +1,5 @@
 /** Long texts in pieces for the NLP models that read a whole text in one synchronous call. */
+import { paragraphsOf } from './tokenize.js';
 
 /**
  * The longest run without a space a model is given. wink-nlp's tokenizer takes time that grows
@@ -13,26 +14,26 @@ const RUN_PIECE = new RegExp(`\\S{1,${MAX_RUN}}`, 'gu');
 /**
  * The text cut at paragraph breaks (or, inside a huge paragraph, at a space) into pieces of at
  * most `max` characters, each run without a space cut into runs of at most MAX_RUN characters.
+ * The pieces are made one at a time, as they are read: a long text is not copied whole.
  */
-export function chunksOf(text: string, max: number): string[] {
-  const chunks: string[] = [];
+export function* chunksOf(text: string, max: number): Generator<string> {
   let current = '';
-  const broken = text.replace(LONG_RUN, (run) => run.match(RUN_PIECE)!.join(' '));
-  for (let paragraph of broken.split(/\n\s*\n/)) {
+  for (const whole of paragraphsOf(text)) {
+    // Runs without a space never cross a paragraph break, which is all whitespace.
+    let paragraph = whole.replace(LONG_RUN, (run) => run.match(RUN_PIECE)!.join(' '));
     while (paragraph.length > max) {
       const cut = paragraph.lastIndexOf(' ', max);
       const at = cut > 0 ? cut : max;
-      if (current) chunks.push(current);
+      if (current) yield current;
       current = '';
-      chunks.push(paragraph.slice(0, at));
+      yield paragraph.slice(0, at);
       paragraph = paragraph.slice(at).trimStart();
     }
     if (current && current.length + paragraph.length + 2 > max) {
-      chunks.push(current);
+      yield current;
       current = '';
     }
     current = current ? `${current}\n\n${paragraph}` : paragraph;
   }
-  if (current.trim()) chunks.push(current);
-  return chunks;
+  if (current.trim()) yield current;
 }

@@ -1,43 +1,71 @@
 import { STOPWORDS } from './stopwords.js';
-import { splitSentences, words } from './tokenize.js';
+import { sentencesOf, words } from './tokenize.js';
 
 /**
  * Extractive summary: the `count` sentences most central to the text, in their original order.
  * A sentence's score is the cosine similarity of its TF-IDF vector (sentences as documents)
  * with the whole text's, so sentences that carry the text's recurring terms rank high.
+ *
+ * The text is read three times, a sentence at a time (document frequencies, the whole text's
+ * vector, then each sentence's score), keeping one entry per distinct word and the best `count`
+ * sentences: a long document's sentences are never all held at once with a vector each (for
+ * 20 MB of text that was 200,000 maps, ten times the text's size).
  */
 export function summarizeText(text: string, count = 3): string[] {
-  const sentences = splitSentences(text);
-  if (sentences.length <= count) return sentences;
-
-  const bags = sentences.map((sentence) => words(sentence).filter((word) => !STOPWORDS.has(word) && word.length > 1));
+  const firstSentences: string[] = [];
+  let sentenceCount = 0;
   const documentFrequency = new Map<string, number>();
-  for (const bag of bags) for (const word of new Set(bag)) documentFrequency.set(word, (documentFrequency.get(word) ?? 0) + 1);
+  for (const sentence of sentencesOf(text)) {
+    if (sentenceCount++ <= count) firstSentences.push(sentence);
+    for (const word of new Set(bagOf(sentence))) documentFrequency.set(word, (documentFrequency.get(word) ?? 0) + 1);
+  }
+  if (sentenceCount <= count) return firstSentences;
 
-  const idf = (word: string) => Math.log(1 + sentences.length / (documentFrequency.get(word) ?? 1));
-  const vectors = bags.map((bag) => {
+  const idf = (word: string) => Math.log(1 + sentenceCount / (documentFrequency.get(word) ?? 1));
+  const vectorOf = (bag: string[]) => {
     const vector = new Map<string, number>();
     for (const word of bag) vector.set(word, (vector.get(word) ?? 0) + idf(word));
     return vector;
-  });
+  };
   const centroid = new Map<string, number>();
-  for (const vector of vectors) for (const [word, weight] of vector) centroid.set(word, (centroid.get(word) ?? 0) + weight);
+  for (const sentence of sentencesOf(text)) {
+    for (const [word, weight] of vectorOf(bagOf(sentence))) centroid.set(word, (centroid.get(word) ?? 0) + weight);
+  }
 
   const norm = (vector: Map<string, number>) => Math.sqrt([...vector.values()].reduce((sum, w) => sum + w * w, 0));
   const centroidNorm = norm(centroid);
-  const scores = vectors.map((vector, index) => {
+  const ranked = (a: Scored, b: Scored) => b.score - a.score || a.index - b.index;
+  const best: Scored[] = [];
+  let index = 0;
+  for (const sentence of sentencesOf(text)) {
+    const bag = bagOf(sentence);
+    const vector = vectorOf(bag);
     const length = norm(vector);
-    if (length === 0 || centroidNorm === 0) return { index, score: 0 };
-    let dot = 0;
-    for (const [word, weight] of vector) dot += weight * (centroid.get(word) ?? 0);
-    // Very short sentences (headings, fragments) rarely make a useful summary line.
-    const brevityPenalty = Math.min(1, bags[index]!.length / 5);
-    return { index, score: (dot / (length * centroidNorm)) * brevityPenalty };
-  });
+    let score = 0;
+    if (length !== 0 && centroidNorm !== 0) {
+      let dot = 0;
+      for (const [word, weight] of vector) dot += weight * (centroid.get(word) ?? 0);
+      // Very short sentences (headings, fragments) rarely make a useful summary line.
+      const brevityPenalty = Math.min(1, bag.length / 5);
+      score = (dot / (length * centroidNorm)) * brevityPenalty;
+    }
+    const scored = { index: index++, score, sentence };
+    if (best.length < count || (best.length > 0 && ranked(scored, best.at(-1)!) < 0)) {
+      best.push(scored);
+      best.sort(ranked);
+      if (best.length > count) best.pop();
+    }
+  }
+  return best.sort((a, b) => a.index - b.index).map(({ sentence }) => sentence);
+}
 
-  return scores
-    .sort((a, b) => b.score - a.score || a.index - b.index)
-    .slice(0, count)
-    .sort((a, b) => a.index - b.index)
-    .map(({ index }) => sentences[index]!);
+interface Scored {
+  index: number;
+  score: number;
+  sentence: string;
+}
+
+/** The words of a sentence that carry meaning: no stopwords, no single characters. */
+function bagOf(sentence: string): string[] {
+  return words(sentence).filter((word) => !STOPWORDS.has(word) && word.length > 1);
 }

@@ -1,5 +1,11 @@
-/** Splitting text into sentences and words, for any language written with spaces. */
+/**
+ * Splitting text into paragraphs, sentences and words, for any language written with spaces.
+ * A document's text can be tens of megabytes: the iterators here yield one piece at a time, so a
+ * stage that walks a long text holds a few pieces of it, not an array of every word (three
+ * million short strings for 20 MB, ten times the text's own size).
+ */
 
+const paragraphBreak = /\n\s*\n/g;
 const sentenceEnd = /(?<=[.!?。！？])["'”’)\]]*\s+(?=["'“‘(\[]*[\p{Lu}\p{Lo}\d])/u;
 
 // Titles and abbreviations that end with a point without ending the sentence ("Dr. Smith"),
@@ -7,13 +13,37 @@ const sentenceEnd = /(?<=[.!?。！？])["'”’)\]]*\s+(?=["'“‘(\[]*[\p{Lu
 const abbreviation = /(?:^|[\s(])(?:mr|mrs|ms|dr|prof|sr|jr|st|mt|vs|etc|inc|corp|ltd|co|fig|gen|gov|sen|rep|rev|capt|col|lt|sgt|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.$/iu;
 const initial = /(?:^|[\s(])\p{Lu}\.$/u;
 
+const word = /[\p{L}\p{N}]+(?:['’-][\p{L}\p{N}]+)*/gu;
+// Spaces, tabs and line ends: not part of a word, and not skipped by any case rule (some other
+// whitespace, U+FEFF, is).
+const wordBreak = /[ \t\n\r]/g;
+/** Characters of text lower-cased and matched at once by wordsOf. */
+const WORD_WINDOW = 64 * 1024;
+
+/** The paragraphs `text.split(/\n\s*\n/)` gives, one at a time. */
+export function* paragraphsOf(text: string): Generator<string> {
+  const breaks = new RegExp(paragraphBreak);
+  let start = 0;
+  for (let found = breaks.exec(text); found; found = breaks.exec(text)) {
+    yield text.slice(start, found.index);
+    start = found.index + found[0].length;
+  }
+  yield text.slice(start);
+}
+
+/** Sentences in order, trimmed, with inner whitespace folded, one at a time. */
+export function* sentencesOf(text: string): Generator<string> {
+  for (const paragraph of paragraphsOf(text)) {
+    for (const piece of joinAbbreviations(paragraph.replace(/\s+/g, ' ').trim().split(sentenceEnd))) {
+      const sentence = piece.trim();
+      if (sentence.length > 0) yield sentence;
+    }
+  }
+}
+
 /** Sentences in order, trimmed, with inner whitespace folded. */
 export function splitSentences(text: string): string[] {
-  return text
-    .split(/\n\s*\n/)
-    .flatMap((paragraph) => joinAbbreviations(paragraph.replace(/\s+/g, ' ').trim().split(sentenceEnd)))
-    .map((sentence) => sentence.trim())
-    .filter((sentence) => sentence.length > 0);
+  return [...sentencesOf(text)];
 }
 
 function joinAbbreviations(pieces: string[]): string[] {
@@ -28,5 +58,29 @@ function joinAbbreviations(pieces: string[]): string[] {
 
 /** Lower-cased words: runs of letters and digits, with inner apostrophes and hyphens. */
 export function words(text: string): string[] {
-  return text.toLowerCase().match(/[\p{L}\p{N}]+(?:['’-][\p{L}\p{N}]+)*/gu) ?? [];
+  return text.toLowerCase().match(word) ?? [];
+}
+
+/**
+ * The words `words(text)` gives, one at a time: the text is lower-cased and matched a window at a
+ * time, each window ending just after a space, tab or line end. No word spans one, and lower-casing
+ * never looks across one (the one rule that looks at neighbours, Greek final sigma, stops there),
+ * so the words are the same.
+ */
+export function* wordsOf(text: string): Generator<string> {
+  const spaces = new RegExp(wordBreak);
+  for (let start = 0; start < text.length; ) {
+    spaces.lastIndex = start + WORD_WINDOW;
+    const space = start + WORD_WINDOW < text.length ? spaces.exec(text) : null;
+    const end = space ? space.index + 1 : text.length;
+    for (const [found] of text.slice(start, end).toLowerCase().matchAll(word)) yield found;
+    start = end;
+  }
+}
+
+/** How many words `text` has: `words(text).length`, without the array. */
+export function countWords(text: string): number {
+  let count = 0;
+  for (const _ of wordsOf(text)) count++;
+  return count;
 }

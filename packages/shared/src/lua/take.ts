@@ -12,8 +12,13 @@ export interface TakenJob {
   maxAttempts: number;
   /** The job's input as stored (JSON). */
   payload: string;
-  /** The previous stage's output (JSON), when this is not the first stage. */
+  /**
+   * The previous stage's output (JSON), when this is not the first stage; undefined too when it
+   * is longer than MAX_INLINE_INPUT (1 MiB), which the scripts leave out of what they reply.
+   */
   input: string | undefined;
+  /** Bytes of the previous stage's output (0 for none), whether in `input` or left out. */
+  inputBytes: number;
   timeoutMs: number | undefined;
   /** Per-job backoff override (JSON), when the job has one. */
   backoff: string | undefined;
@@ -48,7 +53,8 @@ export interface TakeResult {
 /**
  * A started job as the scripts reply it, one line per job (see jobLine in startJob.lua):
  * `<job ID> <lane> <entry ID> <attempt> <max attempts> <timeout ms or -> <created at> <queued at>
- * <bytes of backoff> <bytes of input> <backoff><input><payload>`.
+ * <bytes of backoff> <bytes of input> <backoff><input><payload>`; the bytes of an input left out
+ * of the line (over MAX_INLINE_INPUT) are negated.
  */
 export function parseJobLine(queue: string, stage: string, line: string): TakenJob {
   let at = 0;
@@ -67,7 +73,8 @@ export function parseJobLine(queue: string, stage: string, line: string): TakenJ
   const createdAt = Number(token());
   const queuedAt = Number(token());
   const backoffBytes = Number(token());
-  const inputBytes = Number(token());
+  const inputToken = Number(token());
+  const inputBytes = Math.max(0, inputToken);
   let backoff: string;
   let input: string;
   let payload: string;
@@ -92,6 +99,7 @@ export function parseJobLine(queue: string, stage: string, line: string): TakenJ
     maxAttempts,
     payload,
     input: input === '' ? undefined : input,
+    inputBytes: Math.abs(inputToken),
     timeoutMs: timeoutMs === '-' ? undefined : Number(timeoutMs),
     backoff: backoff === '' ? undefined : backoff,
     createdAt,

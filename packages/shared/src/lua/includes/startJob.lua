@@ -11,12 +11,20 @@
 --    <bytes of backoff> <bytes of input> <backoff><input><payload>'
 -- backoff (JSON; false or nil when the job has none) and input (the previous stage's output, ''
 -- for none) come before the payload, which is the rest of the line. Nothing before the lengths
--- can hold a space.
+-- can hold a space. An input longer than MAX_INLINE_INPUT is left out of the line, and its length
+-- given negated: the worker reads it (HGET out:<previous stage>) when the job may load it, so a
+-- take of many jobs does not bring a worker many long texts (a document's) at once.
+local MAX_INLINE_INPUT = 1048576
 local function jobLine(jobId, lane, entryId, attempt, maxAttempts, payload, input, timeoutMs, backoff, createdAt, queuedAt)
   local timeout = (timeoutMs and timeoutMs ~= '') and timeoutMs or '-'
   backoff = backoff or ''
+  local inputLength = #input
+  if inputLength > MAX_INLINE_INPUT then
+    input = ''
+    inputLength = -inputLength
+  end
   return jobId .. ' ' .. lane .. ' ' .. entryId .. ' ' .. attempt .. ' ' .. maxAttempts .. ' ' .. timeout .. ' ' .. (createdAt or '0') ..
-    ' ' .. (queuedAt or '0') .. ' ' .. #backoff .. ' ' .. #input .. ' ' .. backoff .. input .. (payload or '')
+    ' ' .. (queuedAt or '0') .. ' ' .. #backoff .. ' ' .. inputLength .. ' ' .. backoff .. input .. (payload or '')
 end
 
 -- Puts a started job's line in the active index (collected when ctx.batched) and publishes `active`.
