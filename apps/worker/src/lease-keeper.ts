@@ -34,8 +34,11 @@ export class LeaseKeeper {
       for (const [queue, jobs] of byQueue) {
         const lost = await renewLeases(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, jobs, attemptPolicy(this.ctx, queue));
         for (const job of lost) {
-          const held = this.runner.findJob(job.jobId);
-          if (held?.job.attempt !== job.attempt) continue;
+          // The very attempt renewed, not another held attempt of the same job: while the
+          // renewal was out, this attempt may have been recorded and the job's next stage taken
+          // here, with an attempt number of its own that can be the same.
+          const held = this.runner.held().find((each) => each.job === job);
+          if (held === undefined) continue;
           this.ctx.logger.warn({ job_id: job.jobId, attempt: job.attempt }, 'lease lost: another attempt is current or the job was cancelled; stopping this attempt');
           held.stop('lease-lost', 'the lease was lost: another attempt is current, or the job was cancelled');
         }

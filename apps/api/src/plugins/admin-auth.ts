@@ -30,7 +30,7 @@ export default fp(
         throw new ProblemError('not-found', `There is no route ${request.method} ${request.url.split('?')[0]}. GET /docs lists every route.`);
       }
       // The scheme is case-insensitive and may be followed by several spaces (RFC 9110 §11.4).
-      const given = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      const given = /^Bearer +(\S.*)$/i.exec(request.headers.authorization ?? '')?.[1];
       if (given === undefined || !timingSafeEqual(digest(given), expected)) {
         throw new ProblemError('unauthorized', 'This is an admin endpoint: send Authorization: Bearer <ADMIN_TOKEN>.', {}, { 'www-authenticate': 'Bearer realm="conveyor-admin"' });
       }
