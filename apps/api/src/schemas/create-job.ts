@@ -56,7 +56,7 @@ const jobFields = {
   metadata,
   user_id: z.string().min(1).max(200).optional().describe('who asked, e.g. "12345"; kept with the job'),
   priority: z.enum(LANES).default('normal').describe('lane: high jobs are taken before normal, normal before low'),
-  queue: z.string().default('inference').describe('a queue that takes JSON jobs'),
+  queue: z.string().max(100).default('inference').describe('a queue that takes JSON jobs'),
   ...jobOptionsSchema.shape,
   run_at: z.iso
     .datetime({ offset: true, message: 'must be an ISO 8601 time with its time zone, e.g. 2030-01-01T09:00:00Z or 2030-01-01T10:00:00+01:00' })

@@ -4,7 +4,7 @@ import { z } from 'zod';
 /** The text fields of a `POST /documents` form, beside the `file` field. */
 export const documentFieldsSchema = z
   .object({
-    pipeline: z.string().default('documents').describe('the pipeline (queue) to run the document through'),
+    pipeline: z.string().max(100).default('documents').describe('the pipeline (queue) to run the document through'),
     priority: z.enum(LANES).default('normal'),
     metadata: z
       .string()
