@@ -27,7 +27,7 @@ export const stageViewSchema = z.object({
   started_at: timestamp,
   finished_at: timestamp,
   output: z.unknown().describe('the stage\'s output once it is done (a preview when large; see output_truncated)'),
-  output_truncated: z.boolean().describe('true when `output` is a preview: long strings and arrays are cut'),
+  output_truncated: z.boolean().describe('true when `output` is a preview: long strings and arrays are cut, and an output over 64 KiB is previewed from its beginning (output_url has it whole)'),
   output_url: z.string().nullable().describe('GET it for the whole output'),
 });
 

@@ -7,6 +7,7 @@ import type { CreateJobBody } from '../schemas/create-job.js';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
 import { EnqueueCoalescer } from './enqueue-coalescer.js';
 import { jobView } from './job-view.js';
+import { LONGEST_READ_WHOLE } from './output-preview.js';
 import { PartitionPicker } from './partition-picker.js';
 
 export interface Submitted {
@@ -168,7 +169,7 @@ export class JobService {
   async find(jobId: string): Promise<JobView | undefined> {
     const pipeline = pipelineOfJob(jobId);
     if (!pipeline) return undefined;
-    const snapshot = await readJob(this.redis, this.keysOf(pipeline.name), jobId, firstStage(pipeline));
+    const snapshot = await readJob(this.redis, this.keysOf(pipeline.name), jobId, firstStage(pipeline), LONGEST_READ_WHOLE);
     return snapshot && jobView(jobId, snapshot, pipeline, pipeline.maxAttempts ?? this.config.MAX_ATTEMPTS);
   }
 

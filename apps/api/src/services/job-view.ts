@@ -88,9 +88,11 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
   const finished = (json(f['stages']) ?? {}) as Record<string, StageSummary>;
   const lastStage = pipeline.stages[pipeline.stages.length - 1];
   const outputUrl = (name: string) => `/jobs/${jobId}/stages/${name}/output`;
+  // A long output is read only in part; `cut:<field>` then gives its whole length (see readJob).
+  const preview = (field: string) => previewOutput(f[field], json, f[`cut:${field}`] === undefined ? undefined : Number(f[`cut:${field}`]));
   const stages = pipeline.stages.map((name) => {
     const done = finished[name];
-    const { output, truncated } = previewOutput(name === lastStage ? f['result'] : f[`out:${name}`], json);
+    const { output, truncated } = preview(name === lastStage ? 'result' : `out:${name}`);
     const whole = { output, output_truncated: truncated, output_url: outputUrl(name) };
     if (done && name !== current) {
       return { name, status: 'completed' as const, attempts: done.attempts ?? 0, worker: done.worker ?? null, started_at: iso(done.started_at), finished_at: iso(done.finished_at), ...whole };
@@ -108,7 +110,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
     }
     return { name, status: 'pending' as const, attempts: 0, worker: null, started_at: null, finished_at: null, output: null, output_truncated: false, output_url: null };
   });
-  const result = status === 'completed' ? previewOutput(f['result'], json) : { output: null, truncated: false };
+  const result = status === 'completed' ? preview('result') : { output: null, truncated: false };
   const errors = (json(f['errors']) as unknown[] | null) ?? [];
   return {
     id: jobId,

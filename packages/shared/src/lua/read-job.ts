@@ -12,9 +12,14 @@ export interface RecordlessAttempt {
   worker: string;
 }
 
-/** One consistent read of a job: its record, or its entry (queued, or in its first attempt) when it has no record yet. */
-export async function readJob(redis: RedisClient, keys: QueueKeys, jobId: string, firstStage: string): Promise<JobSnapshot | undefined> {
-  const reply = (await redis.readJob(keys.job(jobId), keys.queued, keys.base, jobId, firstStage, keys.queue)) as
+/**
+ * One consistent read of a job: its record, or its entry (queued, or in its first attempt) when it
+ * has no record yet. With `longestOutput`, a record's stage output or result longer than that many
+ * bytes comes cut to its first `longestOutput` bytes, and the field `cut:<name>` gives its whole
+ * length (see readJob-2.lua).
+ */
+export async function readJob(redis: RedisClient, keys: QueueKeys, jobId: string, firstStage: string, longestOutput?: number): Promise<JobSnapshot | undefined> {
+  const reply = (await redis.readJob(keys.job(jobId), keys.queued, keys.base, jobId, firstStage, keys.queue, ...(longestOutput === undefined ? [] : [longestOutput]))) as
     | ['record', string[]]
     | ['entry', Lane, string, string[], string, string, string]
     | null;

@@ -9,6 +9,9 @@
   ARGV[2] job ID
   ARGV[3] first stage of the queue
   ARGV[4] queue name
+  ARGV[5] longest output given whole, in bytes (optional): a stage's output (`out:<stage>`) or
+          the result longer than this is given cut to this many bytes, and `cut:<field>` holds
+          its whole length, so a poll of a document's job does not move its whole text each time
 
   Output:
     {'record', {field, value, ...}}           the job has a record
@@ -24,15 +27,32 @@ local rcall = redis.call
 
 local fieldNames = rcall('HKEYS', KEYS[1])
 if #fieldNames > 0 then
+  local longest = tonumber(ARGV[5])
   local wanted = {}
+  local long = {}
   for _, name in ipairs(fieldNames) do
-    if name ~= 'doc' then table.insert(wanted, name) end
+    if name == 'doc' then
+      -- never returned
+    elseif longest and (name == 'result' or string.sub(name, 1, 4) == 'out:') and rcall('HSTRLEN', KEYS[1], name) > longest then
+      table.insert(long, name)
+    else
+      table.insert(wanted, name)
+    end
   end
-  local values = rcall('HMGET', KEYS[1], unpack(wanted))
   local flat = {}
-  for i, name in ipairs(wanted) do
+  if #wanted > 0 then
+    local values = rcall('HMGET', KEYS[1], unpack(wanted))
+    for i, name in ipairs(wanted) do
+      table.insert(flat, name)
+      table.insert(flat, values[i])
+    end
+  end
+  for _, name in ipairs(long) do
+    local value = rcall('HGET', KEYS[1], name)
     table.insert(flat, name)
-    table.insert(flat, values[i])
+    table.insert(flat, string.sub(value, 1, longest))
+    table.insert(flat, 'cut:' .. name)
+    table.insert(flat, tostring(#value))
   end
   return { 'record', flat }
 end
