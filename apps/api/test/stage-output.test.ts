@@ -1,5 +1,6 @@
 import { completeStage, QueueKeys, takeJobs } from '@conveyor/shared';
 import { redisTest, takeRequest } from '@conveyor/testing';
+import type { Redis } from 'ioredis';
 import { expect, test as plainTest } from 'vitest';
 import type { App } from '../src/app.js';
 import { json } from '../src/services/job-view.js';
@@ -16,19 +17,24 @@ const test = redisTest.extend<{ app: App }>({
 
 const take = (stage: string, previousStage: string) => takeRequest({ stage, previousStage, consumer: 'w', count: 1 });
 
-test('a large stage output is shown as a preview, and its whole output is one GET away', async ({ app, redis, prefix }) => {
+/** Uploads a document and completes its extract stage with `extractOutput`, as a worker would; its job ID. */
+async function documentExtractedAs(app: App, redis: Redis, prefix: string, extractOutput: string): Promise<string> {
   const upload = await app.inject({
     method: 'POST',
     url: '/documents',
     headers: { 'content-type': 'multipart/form-data; boundary=b' },
     payload: '--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n',
   });
-  const { job_id } = upload.json();
   const keys = new QueueKeys(prefix, 'documents');
-  const longText = 'word '.repeat(10_000);
-  const extractOutput = JSON.stringify({ text: longText, words: Array.from({ length: 300 }, (_, i) => i) });
   const [extracting] = (await takeJobs(redis, keys, take('extract', ''))).jobs;
   await completeStage(redis, keys, extracting!, extractOutput, 'analyze', 60);
+  return (upload.json() as { job_id: string }).job_id;
+}
+
+test('a large stage output is shown as a preview, and its whole output is one GET away', async ({ app, redis, prefix }) => {
+  const longText = 'word '.repeat(10_000);
+  const extractOutput = JSON.stringify({ text: longText, words: Array.from({ length: 300 }, (_, i) => i) });
+  const job_id = await documentExtractedAs(app, redis, prefix, extractOutput);
 
   const pending = await app.inject({ url: `/jobs/${job_id}/stages/analyze/output` });
   expect(pending.statusCode).toBe(404);
@@ -51,19 +57,10 @@ test('a large stage output is shown as a preview, and its whole output is one GE
 });
 
 test('an output too long to read whole is previewed from its beginning: Redis sends that, not the whole output', async ({ app, redis, prefix }) => {
-  const upload = await app.inject({
-    method: 'POST',
-    url: '/documents',
-    headers: { 'content-type': 'multipart/form-data; boundary=b' },
-    payload: '--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n',
-  });
-  const { job_id } = upload.json();
-  const keys = new QueueKeys(prefix, 'documents');
   // As the extract stage writes it: the figures first, then the whole text (here 8 MB).
   const text = 'Long documents are read in pieces. '.repeat(240_000);
   const extractOutput = JSON.stringify({ detected_type: 'text/plain', text_length: text.length, word_count: 6 * 240_000, text });
-  const [extracting] = (await takeJobs(redis, keys, take('extract', ''))).jobs;
-  await completeStage(redis, keys, extracting!, extractOutput, 'analyze', 60);
+  const job_id = await documentExtractedAs(app, redis, prefix, extractOutput);
 
   const sent = async () => Number(/total_net_output_bytes:(\d+)/.exec(await redis.info('stats'))![1]);
   const before = await sent();
