@@ -73,21 +73,22 @@ export function parseJobLine(queue: string, stage: string, line: string): TakenJ
   const createdAt = Number(token());
   const queuedAt = Number(token());
   const backoffBytes = Number(token());
+  // Negative when the input was left out of the line (see MAX_INLINE_INPUT): its bytes, negated.
   const inputToken = Number(token());
-  const inputBytes = Math.max(0, inputToken);
+  const inlineBytes = Math.max(0, inputToken);
   let backoff: string;
   let input: string;
   let payload: string;
   if (Buffer.byteLength(line) === line.length) {
     // All ASCII (the common case): the byte lengths are character counts.
     backoff = line.slice(at, at + backoffBytes);
-    input = line.slice(at + backoffBytes, at + backoffBytes + inputBytes);
-    payload = line.slice(at + backoffBytes + inputBytes);
+    input = line.slice(at + backoffBytes, at + backoffBytes + inlineBytes);
+    payload = line.slice(at + backoffBytes + inlineBytes);
   } else {
     const rest = Buffer.from(line.slice(at));
     backoff = rest.toString('utf8', 0, backoffBytes);
-    input = rest.toString('utf8', backoffBytes, backoffBytes + inputBytes);
-    payload = rest.toString('utf8', backoffBytes + inputBytes);
+    input = rest.toString('utf8', backoffBytes, backoffBytes + inlineBytes);
+    payload = rest.toString('utf8', backoffBytes + inlineBytes);
   }
   return {
     queue,
