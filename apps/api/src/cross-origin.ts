@@ -15,26 +15,23 @@ const READING = new Set(['GET', 'HEAD', 'OPTIONS']);
  * hook runs (a path it cannot route) and for the check that refuses cross-site writes.
  */
 export class CrossOriginPolicy {
-  readonly #any: boolean;
+  /** Whether any origin may (`*`). */
+  readonly any: boolean;
 
   constructor(readonly origins: readonly string[]) {
-    this.#any = origins.includes('*');
-  }
-
-  get any(): boolean {
-    return this.#any;
+    this.any = origins.includes('*');
   }
 
   allows(origin: string): boolean {
-    return this.#any || this.origins.includes(origin);
+    return this.any || this.origins.includes(origin);
   }
 
   /** The CORS headers of an answer (not a preflight) to a request from `origin`: none for an origin not allowed. */
   answerHeaders(origin: string | undefined): Record<string, string> {
     if (this.origins.length === 0) return {};
-    const vary: Record<string, string> = this.#any ? {} : { vary: 'Origin' };
+    const vary: Record<string, string> = this.any ? {} : { vary: 'Origin' };
     if (origin === undefined || !this.allows(origin)) return vary;
-    return { ...vary, 'access-control-allow-origin': this.#any ? '*' : origin, 'access-control-expose-headers': EXPOSED_HEADERS.join(', ') };
+    return { ...vary, 'access-control-allow-origin': this.any ? '*' : origin, 'access-control-expose-headers': EXPOSED_HEADERS.join(', ') };
   }
 
   /**
