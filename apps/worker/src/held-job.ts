@@ -27,6 +27,12 @@ export class HeldJob {
   readonly startedAt = Date.now();
   /** The job's place in the runner's map: queue, stage, lane and entry. */
   readonly key: string;
+  /**
+   * Set when the attempt's outcome (its completion or failure) is first sent to Redis. From then
+   * on that call's reply says whether the attempt was still current, and the processor is done:
+   * a renewal that finds the attempt gone has most likely run just after the outcome was recorded.
+   */
+  outcomeSent = false;
   #controller: AbortController | undefined;
   #stopped: JobStopped | undefined;
   #interrupt: ((stopped: JobStopped) => void) | undefined;

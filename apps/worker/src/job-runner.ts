@@ -143,6 +143,7 @@ export class JobRunner {
    * shutdown); other errors are thrown.
    */
   async #untilRecorded<T>(held: HeldJob, what: string, logger: () => Logger, record: () => Promise<T>): Promise<{ value: T; unanswered: boolean } | undefined> {
+    held.outcomeSent = true;
     let unanswered = false;
     const started = Date.now();
     let counted = false;

@@ -39,6 +39,13 @@ export class LeaseKeeper {
           // here, with an attempt number of its own that can be the same.
           const held = this.runner.held().find((each) => each.job === job);
           if (held === undefined) continue;
+          // The renewal went out beside the attempt's outcome, and most likely ran just after
+          // it. That outcome's own reply says whether the attempt was still current, and logs
+          // it if not; there is no processor left to stop.
+          if (held.outcomeSent) {
+            this.ctx.logger.debug({ job_id: job.jobId, attempt: job.attempt }, 'renewal found an attempt gone whose outcome was already sent; its reply decides');
+            continue;
+          }
           this.ctx.logger.warn({ job_id: job.jobId, attempt: job.attempt }, 'lease lost: another attempt is current or the job was cancelled; stopping this attempt');
           held.stop('lease-lost', 'the lease was lost: another attempt is current, or the job was cancelled');
         }
