@@ -1,6 +1,7 @@
 import { keysUnder, redisTest } from '@conveyor/testing';
 import { describe, expect } from 'vitest';
 import type { App } from '../src/app.js';
+import { form } from './multipart-form.js';
 import { buildTestApp } from './test-app.js';
 
 const test = redisTest.extend<{ app: App }>({
@@ -10,19 +11,6 @@ const test = redisTest.extend<{ app: App }>({
     await app.close();
   },
 });
-
-/** A multipart body as curl -F builds it. */
-function form(parts: { name: string; filename?: string; type?: string; content: string | Buffer }[]) {
-  const boundary = '----conveyor-test-boundary';
-  const chunks: Buffer[] = [];
-  for (const part of parts) {
-    const disposition = `form-data; name="${part.name}"${part.filename === undefined ? '' : `; filename="${part.filename}"`}`;
-    const header = `--${boundary}\r\nContent-Disposition: ${disposition}\r\n${part.filename === undefined ? '' : `Content-Type: ${part.type ?? 'text/plain'}\r\n`}\r\n`;
-    chunks.push(Buffer.from(header), Buffer.isBuffer(part.content) ? part.content : Buffer.from(part.content), Buffer.from('\r\n'));
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
-}
 
 /** The request as sent to the API at `host` (the curl examples in problems name the address used). */
 function withHost(request: ReturnType<typeof form>, host: string) {

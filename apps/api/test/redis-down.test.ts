@@ -1,7 +1,16 @@
 import { freePort, RedisServer, waitFor } from '@conveyor/testing';
 import { Redis } from 'ioredis';
 import { expect, test } from 'vitest';
+import { form } from './multipart-form.js';
 import { buildTestApp } from './test-app.js';
+
+/**
+ * Redis runs one thing at a time: a script that spins for 1.6 s keeps every other client waiting
+ * longer than the API's one-second command timeout, then runs what they sent.
+ */
+function stallRedis(staller: Redis): Promise<unknown> {
+  return staller.eval("local s = redis.call('TIME') while (redis.call('TIME')[1] - s[1]) * 1e6 + redis.call('TIME')[2] - s[2] < 1600000 do end return 1", 0);
+}
 
 test('while Redis is unreachable, POST answers 503 with Retry-After within a second and /readyz fails; /healthz stays up', async () => {
   const closedPort = await freePort();
@@ -52,9 +61,7 @@ test('when Redis takes too long to answer, a 503 does not claim nothing was writ
   const server = await RedisServer.start();
   const app = await buildTestApp(server.url, 'stall');
   const staller = new Redis(server.url);
-  // Redis runs one thing at a time: a script that spins for 1.6 s keeps every other client
-  // waiting longer than the API's one-second command timeout, then runs what they sent.
-  const stall = () => staller.eval("local s = redis.call('TIME') while (redis.call('TIME')[1] - s[1]) * 1e6 + redis.call('TIME')[2] - s[2] < 1600000 do end return 1", 0);
+  const stall = () => stallRedis(staller);
   try {
     const post = (url: string, payload: unknown, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url, payload: payload as object, headers });
     let stalled = stall();
@@ -93,6 +100,40 @@ test('when Redis takes too long to answer, a 503 does not claim nothing was writ
     expect(cancel.json().detail).toMatch(/^Redis did not answer \(Command timed out\), so whether this request took effect is not known/);
     expect(read.statusCode).toBe(503);
     expect(read.json().detail).toBe('Redis did not answer (Command timed out). Send the request again after Retry-After.');
+  } finally {
+    staller.disconnect();
+    await app.close();
+    await server.stop();
+  }
+});
+
+test('through the same stall, an upload and a batch of over a megabyte wait for Redis and are stored, while a small job beside them gets its 503 after a second', async () => {
+  const server = await RedisServer.start();
+  const app = await buildTestApp(server.url, 'large-stall');
+  const staller = new Redis(server.url);
+  try {
+    const document = Buffer.from('A long report. '.repeat(100_000));
+    const upload = form([{ name: 'file', filename: 'report.txt', content: document }]);
+    const batch = { jobs: Array.from({ length: 4 }, (_, i) => ({ model: 'echo', prompt: `${i} ${'long prompt '.repeat(30_000)}` })) };
+    const stalled = stallRedis(staller);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    const [uploaded, batched, single] = await Promise.all([
+      app.inject({ method: 'POST', url: '/documents', ...upload }),
+      app.inject({ method: 'POST', url: '/jobs/batch', payload: batch }),
+      app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'small' } }),
+    ]);
+    await stalled;
+
+    expect(single.statusCode).toBe(503);
+    expect(single.json().detail).toMatch(/^Redis did not answer \(Command timed out\)/);
+    // Answered once the stall was over, 1.5 s after they were sent: past the one second.
+    expect(Date.now() - started).toBeGreaterThan(1_200);
+    expect(uploaded.statusCode, uploaded.body).toBe(202);
+    expect(batched.statusCode, batched.body).toBe(202);
+    const view = (await app.inject({ url: `/jobs/${uploaded.json().job_id}` })).json();
+    expect(view).toMatchObject({ status: 'queued', input: { filename: 'report.txt', size: document.length } });
+    for (const { job_id } of batched.json().jobs as { job_id: string }[]) expect((await app.inject({ url: `/jobs/${job_id}` })).json()).toMatchObject({ status: 'queued' });
   } finally {
     staller.disconnect();
     await app.close();

@@ -10,7 +10,7 @@ declare module 'fastify' {
 
 export default fp(
   async (app, { config }: { config: ApiConfig }) => {
-    app.decorate('jobs', new JobService(app.redis, config, (queue, count) => app.metrics.enqueued.inc({ queue }, count)));
+    app.decorate('jobs', new JobService(app.redis, app.largeValueRedis, config, (queue, count) => app.metrics.enqueued.inc({ queue }, count)));
   },
   { name: 'jobs', dependencies: ['redis', 'metrics'] },
 );

@@ -1,25 +1,42 @@
 import { checkRedisSetup, createRedis, ensureGroups, notAClusterRefusal, allServedQueues, UnusableRedisError, type ApiConfig, type RedisClient } from '@conveyor/shared';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 
 declare module 'fastify' {
   interface FastifyInstance {
     redis: RedisClient;
+    /** The connection for documents, large batches and whole outputs (see largeValueTimeoutMs). */
+    largeValueRedis: RedisClient;
     /** While the connection is not ready, the last error it reported (WRONGPASS, ECONNREFUSED ...), for /readyz. */
     redisConnectionError(): string | undefined;
   }
 }
 
 /**
- * The API's Redis connection, fail-fast: while Redis is unreachable a request gets a 503
+ * How long a command on the large-value connection may wait for its answer. The API's own
+ * connection fails a command after a second, so that a client gets a 503 at once from a Redis
+ * that is down or stuck. A 20 MiB document does not fit that second: on a 2-core VM Redis took
+ * 0.15 s to store one, and six uploaded at once queue behind one another. With one second, 11 of
+ * 18 such uploads (six at a time, four workers busy) were answered 503 although they were stored.
+ * The largest body allowed gets a second per 2 MiB, and never less than 5 s.
+ */
+export function largeValueTimeoutMs(config: Pick<ApiConfig, 'MAX_DOCUMENT_BYTES' | 'MAX_BATCH_BYTES'>): number {
+  return Math.max(5_000, Math.ceil((Math.max(config.MAX_DOCUMENT_BYTES, config.MAX_BATCH_BYTES) / (2 * 1024 * 1024)) * 1_000));
+}
+
+/**
+ * The API's Redis connections, fail-fast: while Redis is unreachable a request gets a 503
  * within a second rather than hanging. Each time the connection becomes ready the consumer
  * groups are (re)created, so autoscalers find them before any worker starts; a Redis that cannot
  * be used as configured (no such database, cluster mode other than REDIS_CLUSTER says, an evicting
  * one in production) stops the API.
+ *
+ * Documents, large batches and whole outputs go on a second connection, with a longer command
+ * timeout. On the first, small jobs' commands would wait behind a 20 MiB write in the socket.
  */
 export default fp(
   async (app, { config }: { config: ApiConfig }) => {
     const redis = createRedis(config.REDIS_URL, { role: 'command', name: 'conveyor:api', failFast: true, silenceTimeoutMs: config.REDIS_TIMEOUT, cluster: config.REDIS_CLUSTER, seeds: config.REDIS_CLUSTER_NODES });
-    let lastError = '';
     let stopping = false;
     const stop = (error: UnusableRedisError) => {
       if (stopping) return;
@@ -28,16 +45,13 @@ export default fp(
       process.exitCode = 1;
       void app.close();
     };
+    const lastError = reportErrors(app, redis, 'Redis connection error');
     redis.on('error', (error: Error) => {
-      app.metrics?.redisErrors.inc();
-      if (error.message !== lastError) app.log.warn({ err: error.message }, 'Redis connection error');
-      lastError = error.message;
       // A cluster client on a Redis not in cluster mode never becomes ready: stop, saying so.
       const refusal = notAClusterRefusal(error);
       if (refusal) stop(refusal);
     });
     redis.on('ready', () => {
-      lastError = '';
       checkRedisSetup(redis, app.log, config.NODE_ENV === 'production')
         .then(() => ensureGroups(redis, config.KEY_PREFIX, allServedQueues(config.QUEUE_PARTITIONS)))
         .catch((error: Error) => {
@@ -49,11 +63,37 @@ export default fp(
           stop(error);
         });
     });
+    const timeoutMs = largeValueTimeoutMs(config);
+    const largeValueRedis = createRedis(config.REDIS_URL, {
+      role: 'command',
+      name: 'conveyor:api:large',
+      failFast: true,
+      commandTimeoutMs: timeoutMs,
+      silenceTimeoutMs: Math.max(config.REDIS_TIMEOUT, timeoutMs),
+      cluster: config.REDIS_CLUSTER,
+      seeds: config.REDIS_CLUSTER_NODES,
+    });
+    reportErrors(app, largeValueRedis, 'Redis connection error (the large-value connection)');
     app.decorate<RedisClient>('redis', redis);
-    app.decorate('redisConnectionError', () => (redis.status === 'ready' || lastError === '' ? undefined : lastError));
+    app.decorate<RedisClient>('largeValueRedis', largeValueRedis);
+    app.decorate('redisConnectionError', () => (redis.status === 'ready' || lastError() === '' ? undefined : lastError()));
     app.addHook('onClose', async () => {
-      await redis.quit().catch(() => redis.disconnect());
+      await Promise.all([redis, largeValueRedis].map((connection) => connection.quit().catch(() => connection.disconnect())));
     });
   },
   { name: 'redis' },
 );
+
+/** Counts and logs a connection's errors, each message once until it is ready again; returns the last one's message. */
+function reportErrors(app: FastifyInstance, connection: RedisClient, message: string): () => string {
+  let lastError = '';
+  connection.on('error', (error: Error) => {
+    app.metrics?.redisErrors.inc();
+    if (error.message !== lastError) app.log.warn({ err: error.message }, message);
+    lastError = error.message;
+  });
+  connection.on('ready', () => {
+    lastError = '';
+  });
+  return () => lastError;
+}

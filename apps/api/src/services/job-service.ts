@@ -29,6 +29,13 @@ export interface UploadedDocument {
 
 const IDEMPOTENCY_TTL_SECONDS = 86_400;
 
+/**
+ * Submissions of at least this many bytes (payloads and documents) go on the large-value
+ * connection, as do reads of whole outputs: on the other, every small job's command would wait
+ * behind their bytes in the socket, and fail its one-second timeout.
+ */
+export const LARGE_VALUE_BYTES = 1024 * 1024;
+
 /** Submits and reads jobs. Routes stay thin; this is where requests become scripts. */
 export class JobService {
   readonly #keys = new Map<string, QueueKeys>();
@@ -42,6 +49,8 @@ export class JobService {
 
   constructor(
     private readonly redis: RedisClient,
+    /** For documents, large batches and whole outputs, with a longer command timeout (see LARGE_VALUE_BYTES). */
+    private readonly largeValueRedis: RedisClient,
     private readonly config: ApiConfig,
     /** Told how many jobs each successful submission created. */
     private readonly onEnqueued: (queue: string, count: number) => void = () => {},
@@ -182,7 +191,7 @@ export class JobService {
     }
     const last = pipeline.stages[pipeline.stages.length - 1] === stage;
     const keys = this.keysOf(pipeline.name);
-    const [output, status] = await this.redis.hmget(keys.job(jobId), last ? 'result' : `out:${stage}`, 'status');
+    const [output, status] = await this.largeValueRedis.hmget(keys.job(jobId), last ? 'result' : `out:${stage}`, 'status');
     if (typeof output === 'string') return output;
     if (status === null && !(await this.find(jobId))) throw notFound(jobId);
     throw new ProblemError('output-not-found', `Stage "${stage}" of job "${jobId}" has no output yet. GET /jobs/${jobId} shows where the job is.`);
@@ -241,7 +250,9 @@ export class JobService {
   }
 
   async #submit(pipeline: Pipeline, jobs: NewJob[]): Promise<Submitted[]> {
-    const outcome = await enqueueJobs(this.redis, this.keysOf(pipeline.name), firstStage(pipeline), jobs, this.#limitsOf(pipeline)).catch((error: unknown) => lookBeforeSendingAgain(error, jobs));
+    const outcome = await enqueueJobs(this.#connectionFor(jobs), this.keysOf(pipeline.name), firstStage(pipeline), jobs, this.#limitsOf(pipeline)).catch((error: unknown) =>
+      lookBeforeSendingAgain(error, jobs),
+    );
     if (!outcome.ok) {
       if (outcome.reason === 'idempotency-conflict') {
         const key = jobs[outcome.index]!.idempotencyKey;
@@ -260,6 +271,15 @@ export class JobService {
         return { jobId: id, status: (await this.find(id))?.status ?? ('completed' as const), created: false };
       }),
     );
+  }
+
+  #connectionFor(jobs: readonly NewJob[]): RedisClient {
+    let bytes = 0;
+    for (const job of jobs) {
+      bytes += job.payload.length + (job.document?.length ?? 0);
+      if (bytes >= LARGE_VALUE_BYTES) return this.largeValueRedis;
+    }
+    return this.redis;
   }
 
   /**
