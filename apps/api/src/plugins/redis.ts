@@ -20,7 +20,7 @@ declare module 'fastify' {
  * 18 such uploads (six at a time, four workers busy) were answered 503 although they were stored.
  * The largest body allowed gets a second per 2 MiB, and never less than 5 s.
  */
-export function largeValueTimeoutMs(config: Pick<ApiConfig, 'MAX_DOCUMENT_BYTES' | 'MAX_BATCH_BYTES'>): number {
+function largeValueTimeoutMs(config: Pick<ApiConfig, 'MAX_DOCUMENT_BYTES' | 'MAX_BATCH_BYTES'>): number {
   return Math.max(5_000, Math.ceil((Math.max(config.MAX_DOCUMENT_BYTES, config.MAX_BATCH_BYTES) / (2 * 1024 * 1024)) * 1_000));
 }
 

@@ -34,7 +34,7 @@ const IDEMPOTENCY_TTL_SECONDS = 86_400;
  * connection, as do reads of whole outputs: on the other, every small job's command would wait
  * behind their bytes in the socket, and fail its one-second timeout.
  */
-export const LARGE_VALUE_BYTES = 1024 * 1024;
+const LARGE_VALUE_BYTES = 1024 * 1024;
 
 /** Submits and reads jobs. Routes stay thin; this is where requests become scripts. */
 export class JobService {
