@@ -57,6 +57,38 @@ test('/readyz says why Redis does not answer: the connection\'s own error, such 
   }
 });
 
+test('/readyz fails while the connection for uploads is down, and says why; small jobs go on meanwhile', async () => {
+  const server = await RedisServer.start();
+  const app = await buildTestApp(server.url, 'large-down');
+  const admin = new Redis(server.url);
+  try {
+    await waitFor(async () => (await app.inject({ url: '/readyz' })).statusCode === 200, 'the API to be ready');
+    // Redis takes no more clients than it has once the large-value connection is gone, and that
+    // connection is then cut: it cannot come back (a Redis at its maxclients is a real cause).
+    const clients = ((await admin.client('LIST')) as string).trim().split('\n');
+    const large = clients.find((line) => line.includes(' name=conveyor:api:large '))!;
+    await admin.config('SET', 'maxclients', String(clients.length - 1));
+    await admin.client('KILL', 'ID', /^id=(\d+)/.exec(large)![1]!);
+    await waitFor(() => app.redisConnectionError() !== undefined, 'the connection to report its error');
+
+    const readiness = await app.inject({ url: '/readyz' });
+    expect(readiness.statusCode).toBe(503);
+    // Redis closes the connection at once, so ioredis reports its own failure (EPIPE, "Stream isn't writeable").
+    expect(readiness.json().detail).toMatch(/^Redis does not answer: .+ \(the connection for uploads, large batches and whole outputs\)$/);
+    expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'small' } })).statusCode).toBe(202);
+    const upload = await app.inject({ method: 'POST', url: '/documents', ...form([{ name: 'file', filename: 'report.txt', content: Buffer.alloc(1_100_000, 'a') }]) });
+    expect(upload.statusCode).toBe(503);
+    expect(upload.json().detail).toMatch(/Nothing was written\.$/);
+
+    await admin.config('SET', 'maxclients', '10000');
+    await waitFor(async () => (await app.inject({ url: '/readyz' })).statusCode === 200, 'the API to be ready again', 10_000);
+  } finally {
+    admin.disconnect();
+    await app.close();
+    await server.stop();
+  }
+});
+
 test('when Redis takes too long to answer, a 503 does not claim nothing was written: it names the job to look up', async () => {
   const server = await RedisServer.start();
   const app = await buildTestApp(server.url, 'stall');

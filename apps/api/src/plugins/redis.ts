@@ -7,7 +7,7 @@ declare module 'fastify' {
     redis: RedisClient;
     /** The connection for documents, large batches and whole outputs (see largeValueTimeoutMs). */
     largeValueRedis: RedisClient;
-    /** While the connection is not ready, the last error it reported (WRONGPASS, ECONNREFUSED ...), for /readyz. */
+    /** While a connection is not ready, the last error it reported (WRONGPASS, ECONNREFUSED ...), for /readyz. */
     redisConnectionError(): string | undefined;
   }
 }
@@ -73,10 +73,14 @@ export default fp(
       cluster: config.REDIS_CLUSTER,
       seeds: config.REDIS_CLUSTER_NODES,
     });
-    reportErrors(app, largeValueRedis, 'Redis connection error (the large-value connection)');
+    const lastLargeValueError = reportErrors(app, largeValueRedis, 'Redis connection error (the large-value connection)');
     app.decorate<RedisClient>('redis', redis);
     app.decorate<RedisClient>('largeValueRedis', largeValueRedis);
-    app.decorate('redisConnectionError', () => (redis.status === 'ready' || lastError() === '' ? undefined : lastError()));
+    app.decorate('redisConnectionError', () => {
+      if (redis.status !== 'ready' && lastError() !== '') return lastError();
+      if (largeValueRedis.status !== 'ready' && lastLargeValueError() !== '') return `${lastLargeValueError()} (the connection for uploads, large batches and whole outputs)`;
+      return undefined;
+    });
     app.addHook('onClose', async () => {
       await Promise.all([redis, largeValueRedis].map((connection) => connection.quit().catch(() => connection.disconnect())));
     });

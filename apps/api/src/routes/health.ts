@@ -5,7 +5,7 @@ import { problemResponses } from '../schemas/problem.js';
 
 const status = z.object({ status: z.string() });
 
-/** Liveness (`/healthz`: the process answers) and readiness (`/readyz`: Redis answers too). */
+/** Liveness (`/healthz`: the process answers) and readiness (`/readyz`: Redis answers too, on both of the API's connections). */
 const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/healthz', { schema: { tags: ['health'], operationId: 'getHealth', summary: 'The process is up', response: { 200: status } } }, async () => ({ status: 'ok' }));
 
@@ -14,7 +14,8 @@ const healthRoutes: FastifyPluginAsyncZod = async (app) => {
     { schema: { tags: ['health'], operationId: 'getReadiness', summary: 'Redis is reachable', response: { 200: status, ...problemResponses(503) } } },
     async () => {
       try {
-        await app.redis.ping();
+        // Both connections: uploads fail while the large-value one is down, whatever the other says.
+        await Promise.all([app.redis.ping(), app.largeValueRedis.ping()]);
       } catch (error) {
         // ioredis's own error here ("Stream isn't writeable ...") only says the connection is down;
         // the connection's last error says why (a wrong password, a refused port).
