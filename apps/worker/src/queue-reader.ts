@@ -131,6 +131,10 @@ export class QueueReader {
     // 35 s and more, past the silence timeout, on the lost node's queues and on others'): the
     // reader stops waiting for it and reads on a new connection, so the queue is not left unread.
     // It waits BLOCK_MS + REDIS_TIMEOUT, or BLOCK_MS from an error of the connection, if sooner.
+    // A cluster client does not say "error" when one of its nodes dies: it drops the node from its
+    // pool ("-node", at once when its connection ends) or reports "node error". Both count here:
+    // when another queue's primary was killed, a read on this queue's node was once left
+    // unanswered until BLOCK_MS + REDIS_TIMEOUT.
     const { BLOCK_MS, REDIS_TIMEOUT } = this.ctx.config;
     const started = Date.now();
     let deadline = started + BLOCK_MS + REDIS_TIMEOUT;
@@ -147,6 +151,8 @@ export class QueueReader {
     };
     waitUntil(deadline);
     blocking.on('error', onError);
+    blocking.on('node error', onError);
+    blocking.on('-node', onError);
     try {
       if ((await Promise.race([read, stuck])) !== 'stuck') return;
       read.catch(() => {});
@@ -156,6 +162,8 @@ export class QueueReader {
     } finally {
       clearTimeout(timer);
       blocking.off('error', onError);
+      blocking.off('node error', onError);
+      blocking.off('-node', onError);
       this.#blockingId = undefined;
     }
   }
