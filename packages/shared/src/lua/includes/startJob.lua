@@ -11,20 +11,25 @@
 --    <bytes of backoff> <bytes of input> <backoff><input><payload>'
 -- backoff (JSON; false or nil when the job has none) and input (the previous stage's output, ''
 -- for none) come before the payload, which is the rest of the line. Nothing before the lengths
--- can hold a space. An input longer than MAX_INLINE_INPUT is left out of the line, and its length
--- given negated: the worker reads it (HGET out:<previous stage>) when the job may load it, so a
--- take of many jobs does not bring a worker many long texts (a document's) at once.
-local MAX_INLINE_INPUT = 1048576
-local function jobLine(jobId, lane, entryId, attempt, maxAttempts, payload, input, timeoutMs, backoff, createdAt, queuedAt)
+-- can hold a space. An input left out of the line (see inputOf) has its length given negated.
+local function jobLine(jobId, lane, entryId, attempt, maxAttempts, payload, input, inputLength, timeoutMs, backoff, createdAt, queuedAt)
   local timeout = (timeoutMs and timeoutMs ~= '') and timeoutMs or '-'
   backoff = backoff or ''
-  local inputLength = #input
-  if inputLength > MAX_INLINE_INPUT then
-    input = ''
-    inputLength = -inputLength
-  end
   return jobId .. ' ' .. lane .. ' ' .. entryId .. ' ' .. attempt .. ' ' .. maxAttempts .. ' ' .. timeout .. ' ' .. (createdAt or '0') ..
     ' ' .. (queuedAt or '0') .. ' ' .. #backoff .. ' ' .. inputLength .. ' ' .. backoff .. input .. (payload or '')
+end
+
+-- The previous stage's output as a job's line carries it: the text and its length. One longer than
+-- MAX_INLINE_INPUT is left out, '' with its length negated, and not read here at all: the worker
+-- reads it (HGET out:<previous stage>) when the job may load it, so a take of many jobs does not
+-- bring a worker many long texts (a document's) at once, nor copy each into Lua for nothing.
+local MAX_INLINE_INPUT = 1048576
+local function inputOf(jobKey, previousStage)
+  if previousStage == '' then return '', 0 end
+  local field = 'out:' .. previousStage
+  local length = rcall('HSTRLEN', jobKey, field)
+  if length > MAX_INLINE_INPUT then return '', -length end
+  return rcall('HGET', jobKey, field) or '', length
 end
 
 -- Puts a started job's line in the active index (collected when ctx.batched) and publishes `active`.
@@ -70,7 +75,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
     markActive(ctx, activeField, runningLine(jobId, ctx.nowText, ctx.consumer, opts, payload), jobId, 1, now)
     local maxAttempts, timeoutMs, backoff = optionsOf(opts)
     local createdAt = string.match(entryId, '^(%d+)')
-    return jobLine(jobId, lane, entryId, 1, maxAttempts or ctx.defaultMaxAttempts, payload, '', timeoutMs, backoff, createdAt, createdAt)
+    return jobLine(jobId, lane, entryId, 1, maxAttempts or ctx.defaultMaxAttempts, payload, '', 0, timeoutMs, backoff, createdAt, createdAt)
   end
 
   local map = fieldsToMap(fields)
@@ -145,13 +150,10 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
   local limit = tonumber(maxAttempts or ctx.defaultMaxAttempts)
   markActive(ctx, activeField, jobId, jobId, attempts, now)
 
-  local input = ''
-  if ctx.previousStage ~= '' then
-    input = rcall('HGET', jobKey, 'out:' .. ctx.previousStage) or ''
-  end
+  local input, inputLength = inputOf(jobKey, ctx.previousStage)
   -- Second: whether the entry's last holder let go of it (release: its record said `queued` while
   -- the entry was still pending), for a takeover to tell a release from a lapsed lease.
-  return jobLine(jobId, lane, entryId, attempts, limit, payload, input, timeoutMs, backoff, createdAt, queuedAt or createdAt), rec[1] == 'queued'
+  return jobLine(jobId, lane, entryId, attempts, limit, payload, input, inputLength, timeoutMs, backoff, createdAt, queuedAt or createdAt), rec[1] == 'queued'
 end
 
 -- Collects the index writes of the jobs started from here on; finishStarts writes them.
