@@ -16,7 +16,7 @@ export function summarizeText(text: string, count = 3): string[] {
   let sentenceCount = 0;
   const documentFrequency = new Map<string, number>();
   for (const sentence of sentencesOf(text)) {
-    if (sentenceCount++ <= count) firstSentences.push(sentence);
+    if (sentenceCount++ < count) firstSentences.push(sentence);
     for (const word of new Set(bagOf(sentence))) documentFrequency.set(word, (documentFrequency.get(word) ?? 0) + 1);
   }
   if (sentenceCount <= count) return firstSentences;
