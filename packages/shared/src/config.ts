@@ -232,7 +232,7 @@ export const workerEnvSchema = z.object({
     .optional(),
   /** How long one blocking read waits for new entries before the loop looks around again. */
   BLOCK_MS: duration('5s', '100ms'),
-  /** The heap of the thread that reads one PDF or DOCX; a document that needs more fails (DOCUMENT_TOO_LARGE). */
+  /** The heap of the process that reads one PDF, DOCX, HTML or Markdown document; a document that needs more fails (DOCUMENT_TOO_LARGE). */
   DOCUMENT_READ_MEMORY: byteSize('256MiB').refine((bytes) => bytes >= 16 * 1024 * 1024, 'must be at least 16MiB'),
   /**
    * Bytes of documents and earlier stages' outputs (a document's text) a worker's running jobs

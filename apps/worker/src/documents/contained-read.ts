@@ -1,10 +1,10 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { NonRetryableError } from '../processors/non-retryable-error.js';
 
 /**
- * A document to read in a thread: the bytes (PDF, DOCX) or the decoded text (HTML, Markdown).
+ * A document to read in a reader process: the bytes (PDF, DOCX) or the decoded text (HTML, Markdown).
  * Reading these can cost far more than their size: a PDF's Flate streams and a DOCX's ZIP unpack,
  * and Markdown and HTML parsers have inputs that take them quadratic time (400 kB of `_a` held
  * marked for 145 s). Plain text is read in the worker's own thread.
@@ -13,7 +13,7 @@ export type ContainedInput = { kind: 'pdf' | 'docx'; bytes: Buffer } | { kind: '
 export type ContainedKind = ContainedInput['kind'];
 
 export interface ReadLimits {
-  /** The reading thread's heap (DOCUMENT_READ_MEMORY), in MiB. */
+  /** The reader process's heap (DOCUMENT_READ_MEMORY), in MiB. */
   heapMiB: number;
   /** How long a read may take (DOCUMENT_READ_TIMEOUT), in ms. */
   timeoutMs: number;
@@ -27,18 +27,19 @@ export interface ContainedText {
 
 /**
  * Documents read at once by one worker process: each read takes a core while it runs and up to its
- * heap limit, so a worker's memory stays bounded (its own + 2 × DOCUMENT_READ_MEMORY) however many
- * document jobs it holds. The others wait their turn, their leases renewed meanwhile.
+ * heap limit, so a worker's memory stays bounded (its own + 2 × (DOCUMENT_READ_MEMORY + a reader
+ * process's own ~50 MB)) however many document jobs it holds. The others wait their turn, their
+ * leases renewed meanwhile.
  */
 export const MAX_READERS = 2;
 
 /**
- * A reader thread is kept for the next document (loading pdf.js into a new thread took about
- * 1.2 s) until it has been idle this long, when its memory is given back.
+ * A reader process is kept for the next document (loading pdf.js into a new one took about 1.2 s)
+ * until it has been idle this long, when its memory is given back.
  */
 const IDLE_MS = 60_000;
 
-/** What the reader thread is asked: one document, by number. */
+/** What the reader process is asked: one document, by number. */
 export interface ReadRequest {
   id: number;
   input: ContainedInput;
@@ -52,9 +53,9 @@ export const KIND_NAMES: Record<ContainedKind, string> = { pdf: 'the PDF', docx:
 
 let reading = 0;
 const waiting: Array<() => void> = [];
-const idle: Array<{ thread: Worker; timer: NodeJS.Timeout }> = [];
+const idle: Array<{ reader: Reader; timer: NodeJS.Timeout }> = [];
 let requests = 0;
-let started = 0;
+let readersStarted = 0;
 
 /** Resolves once a reader may start (at once if fewer than MAX_READERS run); rejects when `signal` aborts first. */
 function readerTurn(signal: AbortSignal): Promise<void> {
@@ -82,88 +83,101 @@ function readerDone(): void {
   waiting.shift()?.();
 }
 
-/** The thread's script: beside this file in dist/; run from the sources (the tests), the build's copy. */
-function readerScript(): URL {
-  const beside = new URL('./reader-thread.js', import.meta.url);
-  return existsSync(fileURLToPath(beside)) ? beside : new URL(beside.href.replace('/src/documents/', '/dist/documents/'));
+/** The reader's script: beside this file in dist/; run from the sources (the tests), the build's copy. */
+function readerScript(): string {
+  const beside = fileURLToPath(new URL('./reader-process.js', import.meta.url));
+  return existsSync(beside) ? beside : beside.replace('/src/documents/', '/dist/documents/');
 }
 
-/** An idle reader thread with this heap limit, or a new one. */
-function readerThread(heapMiB: number): Worker {
-  const index = idle.findIndex(({ thread }) => thread.resourceLimits?.maxOldGenerationSizeMb === heapMiB);
+/** A reader process and the heap limit it was started with. */
+interface Reader {
+  process: ChildProcess;
+  heapMiB: number;
+}
+
+/** An idle reader process with this heap limit, or a new one. */
+function reader(heapMiB: number): Reader {
+  const index = idle.findIndex((entry) => entry.reader.heapMiB === heapMiB);
   if (index >= 0) {
-    const [{ thread, timer }] = idle.splice(index, 1) as [{ thread: Worker; timer: NodeJS.Timeout }];
+    const [{ reader: kept, timer }] = idle.splice(index, 1) as [{ reader: Reader; timer: NodeJS.Timeout }];
     clearTimeout(timer);
-    thread.ref();
-    return thread;
+    kept.process.ref();
+    kept.process.channel?.ref();
+    return kept;
   }
-  const thread = new Worker(readerScript(), { resourceLimits: { maxOldGenerationSizeMb: heapMiB } });
-  started += 1;
-  // A running read reports the thread's failure; an idle thread that fails leaves the pool.
-  thread.on('error', () => {});
-  thread.once('exit', () => {
-    const index = idle.findIndex((entry) => entry.thread === thread);
-    if (index < 0) return;
-    clearTimeout(idle[index]!.timer);
-    idle.splice(index, 1);
+  // Only the heap flag: the worker's own flags (a CPU profile, its NODE_OPTIONS heap) are not the reader's.
+  const child = fork(readerScript(), [], { execArgv: [`--max-old-space-size=${heapMiB}`], serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  const started = { process: child, heapMiB };
+  readersStarted += 1;
+  // A running read reports the process's failure; an idle one that fails leaves the pool.
+  child.on('error', () => {});
+  child.once('exit', () => {
+    const at = idle.findIndex((entry) => entry.reader === started);
+    if (at < 0) return;
+    clearTimeout(idle[at]!.timer);
+    idle.splice(at, 1);
   });
-  return thread;
-}
-
-/** Reader threads started by this process so far (a kept thread reads the next document). */
-export function readerThreadsStarted(): number {
   return started;
 }
 
-/** Keeps a thread that answered for the next read; it ends after IDLE_MS unused, and never holds the process open. */
-function keepIdle(thread: Worker): void {
-  thread.unref();
+/** Reader processes started by this process so far (a kept one reads the next document). */
+export function readerProcessesStarted(): number {
+  return readersStarted;
+}
+
+/** Keeps a reader that answered for the next read; it ends after IDLE_MS unused, and never holds the worker open. */
+function keepIdle(kept: Reader): void {
+  kept.process.unref();
+  kept.process.channel?.unref();
   const entry = {
-    thread,
+    reader: kept,
     timer: setTimeout(() => {
       idle.splice(idle.indexOf(entry), 1);
-      void thread.terminate();
+      kept.process.kill('SIGKILL');
     }, IDLE_MS).unref(),
   };
   idle.push(entry);
 }
 
 /**
- * Reads a document's text in a thread with a heap of its own, within a time limit. Reading is CPU
- * work that holds its thread: in the worker's own, a small crafted file (a 1.4 MB PDF whose
- * stream unpacks to 420 MB) kept it busy for minutes and took gigabytes, with no lease renewed,
- * no health probe answered and no other job run meanwhile. Here the worker goes on; a document
- * that needs more memory or time fails without retries, and the job's signal (a cancel, its
- * timeout) ends the thread. At most MAX_READERS read at once; a thread that answered reads the
- * next document too.
+ * Reads a document's text in a process of its own, with its own heap limit, within a time limit.
+ * Reading is CPU work that holds its thread: in the worker's own, a small crafted file (a 1.4 MB
+ * PDF whose stream unpacks to 420 MB) kept it busy for minutes and took gigabytes, with no lease
+ * renewed, no health probe answered and no other job run meanwhile. Not a thread of the worker's:
+ * a thread over its heap limit is stopped only when it gets there in small steps, and one string
+ * larger than the limit (a 0.9 MB DOCX whose XML unpacks to 300 MB) ends the whole process, with
+ * every job it holds. Here the worker goes on; a document that needs more memory or time fails
+ * without retries, and the job's signal (a cancel, its timeout) ends the reader. At most
+ * MAX_READERS read at once; a reader that answered reads the next document too.
  */
 export async function readContained(input: ContainedInput, signal: AbortSignal, limits: ReadLimits): Promise<ContainedText> {
   signal.throwIfAborted();
   await readerTurn(signal);
   try {
-    return await readInThread(input, signal, limits);
+    return await readInProcess(input, signal, limits);
   } finally {
     readerDone();
   }
 }
 
-function readInThread(input: ContainedInput, signal: AbortSignal, limits: ReadLimits): Promise<ContainedText> {
+function readInProcess(input: ContainedInput, signal: AbortSignal, limits: ReadLimits): Promise<ContainedText> {
   const name = KIND_NAMES[input.kind];
-  const thread = readerThread(limits.heapMiB);
+  const taken = reader(limits.heapMiB);
+  const child = taken.process;
   const id = ++requests;
   return new Promise((resolve, reject) => {
     let settled = false;
-    // A thread that answered is kept; one that failed, ran out of time or was aborted is ended.
+    // A reader that answered is kept; one that failed, ran out of time or was aborted is ended.
     const settle = (outcome: () => void, keep = false) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
-      thread.off('message', onMessage);
-      thread.off('error', onError);
-      thread.off('exit', onExit);
-      if (keep) keepIdle(thread);
-      else void thread.terminate();
+      child.off('message', onMessage);
+      child.off('error', onError);
+      child.off('exit', onExit);
+      if (keep) keepIdle(taken);
+      else child.kill('SIGKILL');
       outcome();
     };
     const timer = setTimeout(
@@ -178,19 +192,20 @@ function readInThread(input: ContainedInput, signal: AbortSignal, limits: ReadLi
         else reject(new NonRetryableError(reply.message, reply.code));
       }, true);
     };
-    const onError = (error: Error & { code?: string }) =>
+    const onError = (error: Error) => settle(() => reject(error));
+    // V8 aborts a process that runs out of heap (SIGABRT); the kernel's OOM killer sends SIGKILL.
+    const onExit = (code: number | null, exitSignal: NodeJS.Signals | null) =>
       settle(() =>
         reject(
-          error.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          exitSignal === 'SIGABRT' || exitSignal === 'SIGKILL'
             ? new NonRetryableError(`${name} needs more than ${limits.heapMiB} MiB of memory to read (DOCUMENT_READ_MEMORY; its streams unpack to far more than its size?)`, 'DOCUMENT_TOO_LARGE')
-            : error,
+            : new Error(`the process reading ${name} stopped (${exitSignal ?? `exit code ${code}`}) before it answered`),
         ),
       );
-    const onExit = (code: number) => settle(() => reject(new Error(`the thread reading ${name} stopped (exit code ${code}) before it answered`)));
     signal.addEventListener('abort', onAbort, { once: true });
-    thread.on('message', onMessage);
-    thread.once('error', onError);
-    thread.once('exit', onExit);
-    thread.postMessage({ id, input } satisfies ReadRequest);
+    child.on('message', onMessage);
+    child.once('error', onError);
+    child.once('exit', onExit);
+    child.send({ id, input } satisfies ReadRequest);
   });
 }

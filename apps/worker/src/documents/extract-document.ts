@@ -22,7 +22,7 @@ export interface DocumentClaim {
 
 /**
  * The text of a document in any supported format; anything else is an UNSUPPORTED_DOCUMENT. Every
- * format but plain text is read in a thread of its own, within `limits` (see readContained).
+ * format but plain text is read in a reader process, within `limits` (see readContained).
  */
 export async function extractDocument(bytes: Buffer, claim: DocumentClaim, signal: AbortSignal, limits: ReadLimits): Promise<ExtractedDocument> {
   const detection = detectDocumentType(bytes, claim.filename);

@@ -60,6 +60,20 @@ function pdfOfPages(pages: Array<{ stream: Buffer; filter?: string }>): Buffer {
 
 /** A minimal valid DOCX (what Word needs to open it): one paragraph per entry. */
 export async function buildDocx(paragraphs: string[]): Promise<Buffer> {
+  const xml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  return docxOf(paragraphs.map((text) => `<w:p><w:r><w:t xml:space="preserve">${xml(text)}</w:t></w:r></w:p>`).join(''));
+}
+
+/**
+ * A DOCX whose document part (Deflate, as Word compresses it) unpacks to about `expandedBytes` of
+ * XML, from a few hundred times fewer bytes in the file.
+ */
+export function buildExpandingDocx(expandedBytes: number): Promise<Buffer> {
+  const paragraph = '<w:p><w:r><w:t>The quick brown fox jumps over the lazy dog, again and again.</w:t></w:r></w:p>';
+  return docxOf(paragraph.repeat(Math.ceil(expandedBytes / paragraph.length)), 'DEFLATE');
+}
+
+function docxOf(body: string, compression: 'STORE' | 'DEFLATE' = 'STORE'): Promise<Buffer> {
   const zip = new JSZip();
   zip.file(
     '[Content_Types].xml',
@@ -69,10 +83,8 @@ export async function buildDocx(paragraphs: string[]): Promise<Buffer> {
     '_rels/.rels',
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>',
   );
-  const xml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-  const body = paragraphs.map((text) => `<w:p><w:r><w:t xml:space="preserve">${xml(text)}</w:t></w:r></w:p>`).join('');
   zip.file('word/document.xml', `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>${body}</w:body></w:document>`);
-  return zip.generateAsync({ type: 'nodebuffer' });
+  return zip.generateAsync({ type: 'nodebuffer', compression, compressionOptions: { level: 9 } });
 }
 
 /** A ZIP that is not a Word document. */

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import type { ExtractOutput } from '../../src/processors/extract.js';
-import { readerThreadsStarted } from '../../src/documents/contained-read.js';
+import { readerProcessesStarted } from '../../src/documents/contained-read.js';
 import { createExtract } from '../../src/processors/extract.js';
 import { NonRetryableError } from '../../src/processors/non-retryable-error.js';
-import { buildDocx, buildExpandingPdf, buildPdf, buildZip, documentPayload, fixture, stageHelpers } from './build-documents.js';
+import { buildDocx, buildExpandingDocx, buildExpandingPdf, buildPdf, buildZip, documentPayload, fixture, stageHelpers } from './build-documents.js';
 
 const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
 // The default DOCUMENT_READ_MEMORY and DOCUMENT_READ_TIMEOUT.
@@ -168,6 +168,23 @@ describe('extract', () => {
     expect(longestGap).toBeLessThan(500);
   });
 
+  test('a DOCX whose XML unpacks to more than DOCUMENT_READ_MEMORY in one piece fails as DOCUMENT_TOO_LARGE, and the worker process lives on', async () => {
+    // Its one part becomes one string larger than the reader's whole heap: V8 cannot stop there
+    // in steps as it does for a PDF, and ends the process holding that heap. When that was a
+    // thread of the worker's, it was the worker, with every job it held (this test's process).
+    const docx = await buildExpandingDocx(48 * 1024 * 1024);
+    expect(docx.length).toBeLessThan(256 * 1024);
+    const small = createExtract({ memory: 32 * 1024 * 1024, timeoutMs: 120_000 });
+    const error = await small(documentPayload('bomb.docx', DOCX, docx), stageHelpers({ bytes: docx })).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(NonRetryableError);
+    expect(error).toMatchObject({ code: 'DOCUMENT_TOO_LARGE', message: 'the Word document needs more than 32 MiB of memory to read (DOCUMENT_READ_MEMORY; its streams unpack to far more than its size?)' });
+    // The next document is read as before.
+    expect((await extractFrom('notes.docx', DOCX, await buildDocx(['Still here.']))).text).toBe('Still here.');
+  });
+
   test('Markdown built to take its parser quadratic time fails as DOCUMENT_TOO_SLOW after DOCUMENT_READ_TIMEOUT, and the event loop stays free meanwhile', async () => {
     // 200 kB of `_a` took marked 13 s.
     const markdown = Buffer.from('_a'.repeat(100_000));
@@ -205,18 +222,18 @@ describe('extract', () => {
     expect(fourth!.at).toBeGreaterThan(Math.min(first!.at, second!.at) + 700);
   });
 
-  test('a reader thread that answered reads the next document; one that ran out of time is ended', async () => {
-    const pdf = buildPdf([['Read in a kept thread.']]);
-    const before = readerThreadsStarted();
-    for (let i = 0; i < 3; i += 1) expect((await extractFrom('kept.pdf', 'application/pdf', pdf)).text).toBe('Read in a kept thread.');
-    expect(readerThreadsStarted() - before).toBeLessThanOrEqual(1);
+  test('a reader process that answered reads the next document; one that ran out of time is ended', async () => {
+    const pdf = buildPdf([['Read by a kept reader.']]);
+    const before = readerProcessesStarted();
+    for (let i = 0; i < 3; i += 1) expect((await extractFrom('kept.pdf', 'application/pdf', pdf)).text).toBe('Read by a kept reader.');
+    expect(readerProcessesStarted() - before).toBeLessThanOrEqual(1);
     const slow = Buffer.from('_a'.repeat(100_000));
     const quick = createExtract({ memory: 256 * 1024 * 1024, timeoutMs: 500 });
     await expect(quick(documentPayload('slow.md', 'text/markdown', slow), stageHelpers({ bytes: slow }))).rejects.toMatchObject({ code: 'DOCUMENT_TOO_SLOW' });
-    const afterSlow = readerThreadsStarted();
-    // Kept threads are per heap limit: read with the same limit as the one that was ended.
-    expect(await quick(documentPayload('kept.pdf', 'application/pdf', pdf), stageHelpers({ bytes: pdf }))).toMatchObject({ text: 'Read in a kept thread.' });
-    expect(readerThreadsStarted()).toBe(afterSlow + 1);
+    const afterSlow = readerProcessesStarted();
+    // Kept readers are per heap limit: the one that was ended had this one's, and a new one starts.
+    expect((await extractFrom('kept.pdf', 'application/pdf', pdf)).text).toBe('Read by a kept reader.');
+    expect(readerProcessesStarted()).toBe(afterSlow + 1);
   });
 
   test('Markdown nested deeper than its parser can follow fails as UNSUPPORTED_DOCUMENT, saying why', async () => {

@@ -1,4 +1,3 @@
-import { parentPort } from 'node:worker_threads';
 import { NonRetryableError } from '../processors/non-retryable-error.js';
 import { KIND_NAMES, type ContainedInput, type ReaderAnswer, type ReaderReply, type ReadRequest } from './contained-read.js';
 import { docxText } from './docx-text.js';
@@ -7,10 +6,11 @@ import { markdownText } from './markdown-text.js';
 import { normalizeText } from './normalize-text.js';
 import { pdfText } from './pdf-text.js';
 
-// The thread readContained starts: reads the documents it is sent, one at a time, and answers
-// each with its normalized text, or why it cannot be read. Reading the same bytes again fails the
-// same way, so no failure here is retried. readContained ends the thread when a read is aborted or
-// takes too long, and when it has been idle a while.
+// The process readContained starts (with its own heap limit, DOCUMENT_READ_MEMORY): reads the
+// documents it is sent, one at a time, and answers each with its normalized text, or why it cannot
+// be read. Reading the same bytes again fails the same way, so no failure here is retried.
+// readContained ends the process when a read is aborted or takes too long, and when it has been
+// idle a while; running out of heap ends it too.
 async function read(input: ContainedInput): Promise<ReaderAnswer> {
   try {
     switch (input.kind) {
@@ -33,12 +33,14 @@ async function read(input: ContainedInput): Promise<ReaderAnswer> {
   }
 }
 
-/** The Buffer view of the bytes the thread was handed (a Buffer sent to a thread arrives as a Uint8Array). */
+/** The Buffer view of the bytes the process was handed (a Buffer may arrive as a Uint8Array). */
 function bytesOf(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-parentPort!.on('message', async ({ id, input }: ReadRequest) => {
+process.on('message', async ({ id, input }: ReadRequest) => {
   const reply: ReaderReply = { id, ...(await read(input)) };
-  parentPort!.postMessage(reply);
+  process.send!(reply);
 });
+// The worker gone (killed, crashed), its reader has no one to answer: it ends with it.
+process.on('disconnect', () => process.exit(0));
