@@ -24,7 +24,8 @@ function shorten(value: unknown): unknown {
 /**
  * The longest output `GET /jobs/:id` reads whole. Past it, Redis sends only its first this many
  * bytes (see readJob), and the preview is made from them: a poll of a 20 MiB document's job moved
- * its whole text, and parsed it, each time.
+ * its whole text, and parsed it, each time. Redis takes them from the 64 KiB it keeps of each long
+ * output (complete-n.lua, HEAD_BYTES); were this larger, it would read the whole output again.
  */
 export const LONGEST_READ_WHOLE = 4 * LIMIT;
 

@@ -87,6 +87,14 @@ local function accept(i, stage, lane, entryId)
   completedPerStage[stage] = (completedPerStage[stage] or 0) + 1
 end
 
+-- GET /jobs/:id shows an output longer than its limit cut (see readJob), from the first HEAD_BYTES
+-- of it kept beside it as `head:<field>`: cutting the field itself meant copying it whole into Lua
+-- on every poll of the job, about 190 ms of Redis for a 20 MB text and 600 ms for a 64 MB one.
+local HEAD_BYTES = 65536
+local function keepHead(jobKey, field, output)
+  if #output > HEAD_BYTES then rcall('HSET', jobKey, 'head:' .. field, string.sub(output, 1, HEAD_BYTES)) end
+end
+
 -- Writes a finished stage: advances the job to `nextStage`, or completes it. For a running first
 -- attempt without a record (see recordless), `startedAt` and what follows are its line's, and its
 -- record is written here; else they are nil.
@@ -96,6 +104,7 @@ local function finish(i, jobKey, jobId, stage, lane, output, nextStage, stages, 
     local entry = rcall('XADD', base .. nextStage .. ':' .. lane, '*', 'job', jobId)
     rcall('HSET', jobKey, 'out:' .. stage, output, 'stage', nextStage, 'status', 'queued', 'stages', stages,
       'entry', entry, 'attempts', '0', 'failures', '0', 'stalls', '0', 'queued_at', nowText, 'updated_at', nowText)
+    keepHead(jobKey, 'out:' .. stage, output)
     rcall('HDEL', jobKey, 'stage_started_at', 'error')
     if watched then publishEvent(events, 'stage-completed', jobId, now, { stage = stage, next_stage = nextStage }) end
     results[i] = 2
@@ -107,6 +116,7 @@ local function finish(i, jobKey, jobId, stage, lane, output, nextStage, stages, 
     else
       rcall('HSET', jobKey, 'status', 'completed', 'result', output, 'stages', stages, 'finished_at', nowText, 'updated_at', nowText)
     end
+    keepHead(jobKey, 'result', output)
     rcall('EXPIRE', jobKey, retention)
     if watched then publishEvent(events, 'completed', jobId, now, { stage = stage }) end
     results[i] = 1

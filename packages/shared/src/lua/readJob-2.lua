@@ -11,7 +11,9 @@
   ARGV[4] queue name
   ARGV[5] longest output given whole, in bytes (optional): a stage's output (`out:<stage>`) or
           the result longer than this is given cut to this many bytes, and `cut:<field>` holds
-          its whole length, so a poll of a document's job does not move its whole text each time
+          its whole length, so a poll of a document's job does not move its whole text each time.
+          The cut comes from the head kept beside a long output (`head:<field>`, see complete-n)
+          when it is long enough, without reading the output itself
 
   Output:
     {'record', {field, value, ...}}           the job has a record
@@ -30,13 +32,18 @@ if #fieldNames > 0 then
   local longest = tonumber(ARGV[5])
   local wanted = {}
   local long = {}
+  local lengths = {}
   for _, name in ipairs(fieldNames) do
-    if name == 'doc' then
-      -- never returned
-    elseif longest and (name == 'result' or string.sub(name, 1, 4) == 'out:') and rcall('HSTRLEN', KEYS[1], name) > longest then
-      table.insert(long, name)
+    if name == 'doc' or string.sub(name, 1, 5) == 'head:' then
+      -- never returned (a head is read for its output, below)
     else
-      table.insert(wanted, name)
+      local length = longest and (name == 'result' or string.sub(name, 1, 4) == 'out:') and rcall('HSTRLEN', KEYS[1], name)
+      if length and length > longest then
+        table.insert(long, name)
+        lengths[name] = length
+      else
+        table.insert(wanted, name)
+      end
     end
   end
   local flat = {}
@@ -48,11 +55,13 @@ if #fieldNames > 0 then
     end
   end
   for _, name in ipairs(long) do
-    local value = rcall('HGET', KEYS[1], name)
+    -- An output written before heads were kept (or a head shorter than asked for) is read whole.
+    local head = rcall('HGET', KEYS[1], 'head:' .. name)
+    if not head or #head < longest then head = rcall('HGET', KEYS[1], name) end
     table.insert(flat, name)
-    table.insert(flat, string.sub(value, 1, longest))
+    table.insert(flat, string.sub(head, 1, longest))
     table.insert(flat, 'cut:' .. name)
-    table.insert(flat, tostring(#value))
+    table.insert(flat, tostring(lengths[name]))
   end
   return { 'record', flat }
 end
