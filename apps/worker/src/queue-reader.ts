@@ -11,6 +11,9 @@ import { stageRequest, type ServedStage, type WorkerContext } from './worker-con
  */
 export const TAKE_BATCH = 64;
 
+/** What a blocking read's connection emits when it may have lost that read: a single client's error, a cluster client's dropped or failing node (see #waitForEntries). */
+const CONNECTION_TROUBLE = ['error', 'node error', '-node'] as const;
+
 /**
  * Takes jobs of one queue's served stages while the worker has free slots. When every lane
  * ran dry it blocks on XREAD (not XREADGROUP: nothing is delivered outside the take script)
@@ -150,9 +153,7 @@ export class QueueReader {
       if (Date.now() + BLOCK_MS < deadline) waitUntil(Date.now() + BLOCK_MS);
     };
     waitUntil(deadline);
-    blocking.on('error', onError);
-    blocking.on('node error', onError);
-    blocking.on('-node', onError);
+    for (const event of CONNECTION_TROUBLE) blocking.on(event, onError);
     try {
       if ((await Promise.race([read, stuck])) !== 'stuck') return;
       read.catch(() => {});
@@ -161,9 +162,7 @@ export class QueueReader {
       blocking.disconnect();
     } finally {
       clearTimeout(timer);
-      blocking.off('error', onError);
-      blocking.off('node error', onError);
-      blocking.off('-node', onError);
+      for (const event of CONNECTION_TROUBLE) blocking.off(event, onError);
       this.#blockingId = undefined;
     }
   }

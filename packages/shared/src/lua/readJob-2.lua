@@ -32,15 +32,13 @@ if #fieldNames > 0 then
   local longest = tonumber(ARGV[5])
   local wanted = {}
   local long = {}
-  local lengths = {}
   for _, name in ipairs(fieldNames) do
     if name == 'doc' or string.sub(name, 1, 5) == 'head:' then
       -- never returned (a head is read for its output, below)
     else
       local length = longest and (name == 'result' or string.sub(name, 1, 4) == 'out:') and rcall('HSTRLEN', KEYS[1], name)
       if length and length > longest then
-        table.insert(long, name)
-        lengths[name] = length
+        table.insert(long, { name, length })
       else
         table.insert(wanted, name)
       end
@@ -54,14 +52,15 @@ if #fieldNames > 0 then
       table.insert(flat, values[i])
     end
   end
-  for _, name in ipairs(long) do
+  for _, field in ipairs(long) do
+    local name, length = field[1], field[2]
     -- An output written before heads were kept (or a head shorter than asked for) is read whole.
     local head = rcall('HGET', KEYS[1], 'head:' .. name)
     if not head or #head < longest then head = rcall('HGET', KEYS[1], name) end
     table.insert(flat, name)
     table.insert(flat, string.sub(head, 1, longest))
     table.insert(flat, 'cut:' .. name)
-    table.insert(flat, tostring(lengths[name]))
+    table.insert(flat, tostring(length))
   end
   return { 'record', flat }
 end
