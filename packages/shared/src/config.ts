@@ -235,6 +235,12 @@ export const workerEnvSchema = z.object({
   /** The heap of the process that reads one PDF, DOCX, HTML or Markdown document; a document that needs more fails (DOCUMENT_TOO_LARGE). */
   DOCUMENT_READ_MEMORY: byteSize('256MiB').refine((bytes) => bytes >= 16 * 1024 * 1024, 'must be at least 16MiB'),
   /**
+   * The most characters of text one document may yield (the extract stage's output, kept in
+   * Redis with the job); more fails (DOCUMENT_TOO_LARGE). A 0.25 MB DOCX can unpack to 64 MB of
+   * text. The default, 20 Mi, is MAX_DOCUMENT_BYTES's: any text file the API accepts fits.
+   */
+  MAX_DOCUMENT_TEXT: integer(20 * 1024 * 1024, 1),
+  /**
    * Bytes of documents and earlier stages' outputs (a document's text) a worker's running jobs
    * load at once; a job that would go past it waits its turn (one larger than it runs alone).
    */

@@ -11,7 +11,7 @@ import { summarize } from './summarize.js';
 export function createProcessors(config: WorkerConfig): ReadonlyMap<string, Processor> {
   return new Map<string, Processor>([
     ['infer', createInfer(createModels(config))],
-    ['extract', createExtract({ memory: config.DOCUMENT_READ_MEMORY, timeoutMs: config.DOCUMENT_READ_TIMEOUT })],
+    ['extract', createExtract({ memory: config.DOCUMENT_READ_MEMORY, timeoutMs: config.DOCUMENT_READ_TIMEOUT, maxTextLength: config.MAX_DOCUMENT_TEXT })],
     ['analyze', analyze],
     ['summarize', summarize],
     ['embed', embed],

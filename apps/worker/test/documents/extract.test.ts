@@ -7,8 +7,9 @@ import { NonRetryableError } from '../../src/processors/non-retryable-error.js';
 import { buildDocx, buildExpandingDocx, buildExpandingPdf, buildPdf, buildZip, documentPayload, fixture, stageHelpers } from './build-documents.js';
 
 const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
-// The default DOCUMENT_READ_MEMORY and DOCUMENT_READ_TIMEOUT.
-const extract = createExtract({ memory: 256 * 1024 * 1024, timeoutMs: 120_000 });
+// The default DOCUMENT_READ_MEMORY, DOCUMENT_READ_TIMEOUT and MAX_DOCUMENT_TEXT.
+const DEFAULT_LIMITS = { memory: 256 * 1024 * 1024, timeoutMs: 120_000, maxTextLength: 20 * 1024 * 1024 };
+const extract = createExtract(DEFAULT_LIMITS);
 
 async function extractFrom(filename: string, contentType: string, bytes: Buffer): Promise<ExtractOutput> {
   return (await extract(documentPayload(filename, contentType, bytes), stageHelpers({ bytes }))) as ExtractOutput;
@@ -150,7 +151,7 @@ describe('extract', () => {
   test('a PDF that needs more than DOCUMENT_READ_MEMORY to read fails as DOCUMENT_TOO_LARGE, and the event loop stays free meanwhile', async () => {
     const pdf = buildExpandingPdf(60 * 1024 * 1024);
     expect(pdf.length).toBeLessThan(1024 * 1024);
-    const small = createExtract({ memory: 32 * 1024 * 1024, timeoutMs: 120_000 });
+    const small = createExtract({ ...DEFAULT_LIMITS, memory: 32 * 1024 * 1024 });
     // Timers keep firing while the document is read: leases are renewed, probes answered.
     let last = performance.now();
     let longestGap = 0;
@@ -174,7 +175,7 @@ describe('extract', () => {
     // thread of the worker's, it was the worker, with every job it held (this test's process).
     const docx = await buildExpandingDocx(48 * 1024 * 1024);
     expect(docx.length).toBeLessThan(256 * 1024);
-    const small = createExtract({ memory: 32 * 1024 * 1024, timeoutMs: 120_000 });
+    const small = createExtract({ ...DEFAULT_LIMITS, memory: 32 * 1024 * 1024 });
     const error = await small(documentPayload('bomb.docx', DOCX, docx), stageHelpers({ bytes: docx })).then(
       () => undefined,
       (thrown: unknown) => thrown,
@@ -185,10 +186,35 @@ describe('extract', () => {
     expect((await extractFrom('notes.docx', DOCX, await buildDocx(['Still here.']))).text).toBe('Still here.');
   });
 
+  test('a document whose text is longer than MAX_DOCUMENT_TEXT fails as DOCUMENT_TOO_LARGE, saying how long; one at the limit is read', async () => {
+    // A DOCX of a few kB with over 100,000 characters of text: a compressed format brings far
+    // more text than its size, and that text is what Redis holds with the job.
+    const docx = await buildExpandingDocx(200_000);
+    expect(docx.length).toBeLessThan(8 * 1024);
+    const { text_length: textLength } = await extractFrom('long.docx', DOCX, docx);
+    expect(textLength).toBeGreaterThan(100_000);
+    const capped = createExtract({ ...DEFAULT_LIMITS, maxTextLength: 50_000 });
+    const error = await capped(documentPayload('long.docx', DOCX, docx), stageHelpers({ bytes: docx })).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(NonRetryableError);
+    expect(error).toMatchObject({
+      code: 'DOCUMENT_TOO_LARGE',
+      message: `"long.docx" holds ${textLength.toLocaleString('en-US')} characters of text, more than MAX_DOCUMENT_TEXT (50,000) lets one document yield`,
+    });
+    // Plain text is held to the same limit; text of exactly the limit is read whole.
+    const text = Buffer.from('x'.repeat(50_001));
+    await expect(capped(documentPayload('long.txt', 'text/plain', text), stageHelpers({ bytes: text }))).rejects.toMatchObject({ code: 'DOCUMENT_TOO_LARGE' });
+    const atLimit = Buffer.from('x'.repeat(50_000));
+    const output = (await capped(documentPayload('full.txt', 'text/plain', atLimit), stageHelpers({ bytes: atLimit }))) as ExtractOutput;
+    expect(output.text_length).toBe(50_000);
+  });
+
   test('Markdown built to take its parser quadratic time fails as DOCUMENT_TOO_SLOW after DOCUMENT_READ_TIMEOUT, and the event loop stays free meanwhile', async () => {
     // 200 kB of `_a` took marked 13 s.
     const markdown = Buffer.from('_a'.repeat(100_000));
-    const quick = createExtract({ memory: 256 * 1024 * 1024, timeoutMs: 1_000 });
+    const quick = createExtract({ ...DEFAULT_LIMITS, timeoutMs: 1_000 });
     let ticks = 0;
     const ticker = setInterval(() => (ticks += 1), 10);
     const started = performance.now();
@@ -205,7 +231,7 @@ describe('extract', () => {
 
   test('at most two documents are read at once; a third waits its turn, and a job cancelled while waiting stops at once', async () => {
     const markdown = Buffer.from('_a'.repeat(100_000));
-    const quick = createExtract({ memory: 256 * 1024 * 1024, timeoutMs: 800 });
+    const quick = createExtract({ ...DEFAULT_LIMITS, timeoutMs: 800 });
     const started = performance.now();
     const read = (signal?: AbortSignal) =>
       quick(documentPayload('slow.md', 'text/markdown', markdown), stageHelpers({ bytes: markdown, ...(signal ? { signal } : {}) })).then(
@@ -228,7 +254,7 @@ describe('extract', () => {
     for (let i = 0; i < 3; i += 1) expect((await extractFrom('kept.pdf', 'application/pdf', pdf)).text).toBe('Read by a kept reader.');
     expect(readerProcessesStarted() - before).toBeLessThanOrEqual(1);
     const slow = Buffer.from('_a'.repeat(100_000));
-    const quick = createExtract({ memory: 256 * 1024 * 1024, timeoutMs: 500 });
+    const quick = createExtract({ ...DEFAULT_LIMITS, timeoutMs: 500 });
     await expect(quick(documentPayload('slow.md', 'text/markdown', slow), stageHelpers({ bytes: slow }))).rejects.toMatchObject({ code: 'DOCUMENT_TOO_SLOW' });
     const afterSlow = readerProcessesStarted();
     // Kept readers are per heap limit: the one that was ended had this one's, and a new one starts.
