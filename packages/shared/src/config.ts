@@ -237,7 +237,7 @@ export const workerEnvSchema = z.object({
   /**
    * The most characters of text one document may yield (the extract stage's output, kept in
    * Redis with the job); more fails (DOCUMENT_TOO_LARGE). A 0.25 MB DOCX can unpack to 64 MB of
-   * text. The default, 20 Mi, is MAX_DOCUMENT_BYTES's: any text file the API accepts fits.
+   * text. The default, 20 Mi, is MAX_DOCUMENT_BYTES's: any text file the API accepts at its default fits.
    */
   MAX_DOCUMENT_TEXT: integer(20 * 1024 * 1024, 1),
   /**
