@@ -169,6 +169,19 @@ describe('extract', () => {
     expect(longestGap).toBeLessThan(500);
   });
 
+  test('a long PDF of plain text is read within a reader heap far smaller than all its pages parsed', async () => {
+    // pdf.js keeps about 70 kB for every page read until the document is cleaned up: these 800
+    // pages failed as DOCUMENT_TOO_LARGE with 64 MiB, and a 20 MiB PDF of 3,650 such pages with the
+    // default 256 MiB.
+    const line = 'The committee reviewed the quarterly figures and found the costs within the planned budget.';
+    const pages = Array.from({ length: 800 }, (_, page) => Array.from({ length: 50 }, (_, row) => `${line} ${page + 1}-${row + 1}`));
+    const pdf = buildPdf(pages);
+    const reader = createExtract({ ...DEFAULT_LIMITS, memory: 56 * 1024 * 1024 });
+    const output = (await reader(documentPayload('report.pdf', 'application/pdf', pdf), stageHelpers({ bytes: pdf }))) as ExtractOutput;
+    expect(output.page_count).toBe(800);
+    expect(output.text.split('\n\n').map((page) => page.split('\n'))).toEqual(pages);
+  });
+
   test('a DOCX whose XML unpacks to more than DOCUMENT_READ_MEMORY in one piece fails as DOCUMENT_TOO_LARGE, and the worker process lives on', async () => {
     // Its one part becomes one string larger than the reader's whole heap: V8 cannot stop there
     // in steps as it does for a PDF, and ends the process holding that heap. When that was a
