@@ -2,7 +2,8 @@ import type { ItemToken, ItsFunction } from 'wink-nlp';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { STOPWORDS } from '../text/stopwords.js';
 import { chunksOf } from '../text/chunk-text.js';
-import { countWords, sentencesOf, wordsOf } from '../text/tokenize.js';
+import { EventLoopTurns } from '../text/event-loop-turns.js';
+import { countSentences, countWords, wordsOf } from '../text/tokenize.js';
 import { entitiesOf } from './entities.js';
 import type { Keyword, TermCounts } from './keywords.js';
 import { countTerm, topKeywords } from './keywords.js';
@@ -41,16 +42,16 @@ const KEYWORD_SHAPE = /^\p{L}[\p{L}\p{N}]*(?:['’-][\p{L}\p{N}]+)*$/u;
 /** Language, size, keywords, entities and sentiment of a text. */
 export async function analyzeText(text: string, signal?: AbortSignal): Promise<TextAnalysis> {
   const language = await languageOf(text);
-  let sentenceCount = 0;
-  for (const _ of sentencesOf(text)) sentenceCount++;
-  const base = { language, word_count: countWords(text), sentence_count: sentenceCount };
+  const base = { language, word_count: await countWords(text, signal), sentence_count: await countSentences(text, signal) };
   const ranks = await wordRanks.get();
   if (language.code !== 'en') {
     const terms: TermCounts = new Map();
+    const turns = new EventLoopTurns(signal);
     for (const word of wordsOf(text)) {
       // French and Italian elisions: "d'intelligence" is "intelligence".
       const term = word.replace(/^\p{L}{1,2}['’]/u, '');
       if (term.length >= 4 && !STOPWORDS.has(term) && /\p{L}/u.test(term)) countTerm(terms, term);
+      if (turns.due()) await turns.take();
     }
     return { ...base, keywords: topKeywords(terms, ranks, MAX_KEYWORDS), entities: [], sentiment: null };
   }

@@ -1,3 +1,4 @@
+import { EventLoopTurns } from '../text/event-loop-turns.js';
 import { STOPWORDS } from '../text/stopwords.js';
 import { wordsOf } from '../text/tokenize.js';
 import { EMBEDDING_DIMENSIONS, EMBEDDINGS_PACKAGE } from './embeddings-file.js';
@@ -17,11 +18,12 @@ export interface TextEmbedding {
   model: string;
 }
 
-export async function embedText(text: string): Promise<TextEmbedding> {
-  return embedWords(await wordVectors.get(), wordsOf(text));
+/** The embedding of `text`, giving the event loop its turns (see EventLoopTurns); it stops when `signal` aborts. */
+export async function embedText(text: string, signal?: AbortSignal): Promise<TextEmbedding> {
+  return embedWords(await wordVectors.get(), wordsOf(text), new EventLoopTurns(signal));
 }
 
-export function embedWords({ table, commonDirection }: WordVectors, tokens: Iterable<string>): TextEmbedding {
+async function embedWords({ table, commonDirection }: WordVectors, tokens: Iterable<string>, turns: EventLoopTurns): Promise<TextEmbedding> {
   const sum = new Float64Array(EMBEDDING_DIMENSIONS);
   let knownWords = 0;
   const add = (word: string): boolean => {
@@ -37,6 +39,7 @@ export function embedWords({ table, commonDirection }: WordVectors, tokens: Iter
     if (STOPWORDS.has(token) || !/\p{L}/u.test(token)) continue;
     // The vocabulary splits compounds and contractions: "worker-side" → "worker", "side".
     if (!add(token)) for (const part of token.split(/['’-]/)) if (part !== token && !STOPWORDS.has(part)) add(part);
+    if (turns.due()) await turns.take();
   }
   const common = sum.reduce((dot, value, i) => dot + value * commonDirection[i]!, 0);
   for (let i = 0; i < EMBEDDING_DIMENSIONS; i++) sum[i]! -= common * commonDirection[i]!;

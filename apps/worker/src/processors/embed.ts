@@ -14,7 +14,7 @@ import { stageText } from '../documents/stage-input.js';
  */
 export const embed: Processor = async (_payload, helpers) => {
   const { text, previous } = await stageText(helpers.input, helpers, 'embed');
-  const { vector, knownWords, model } = await embedText(text);
+  const { vector, knownWords, model } = await embedText(text, helpers.signal);
   return {
     ...previous,
     embedding: vector ? roundedVector(vector) : null,

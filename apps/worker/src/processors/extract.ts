@@ -46,7 +46,7 @@ export const createExtract = (limits: { memory: number; timeoutMs: number; maxTe
     claimed_type: content_type,
     ...(pageCount === undefined ? {} : { page_count: pageCount }),
     text_length: text.length,
-    word_count: countWords(text),
+    word_count: await countWords(text, signal),
     text,
   };
   return output;

@@ -12,6 +12,6 @@ export const SUMMARY_SENTENCES = 3;
 
 export const summarize: Processor = async (_payload, helpers) => {
   const { text, previous } = await stageText(helpers.input, helpers, 'summarize');
-  const sentences = summarizeText(text, SUMMARY_SENTENCES);
+  const sentences = await summarizeText(text, SUMMARY_SENTENCES, helpers.signal);
   return { ...previous, summary: sentences.join(' '), sentences };
 };

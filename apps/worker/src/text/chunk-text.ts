@@ -1,5 +1,5 @@
 /** Long texts in pieces for the NLP models that read a whole text in one synchronous call. */
-import { paragraphsOf } from './tokenize.js';
+import { paragraphsOf, windowsOf } from './tokenize.js';
 
 /**
  * The longest run without a space a model is given. wink-nlp's tokenizer takes time that grows
@@ -10,24 +10,34 @@ import { paragraphsOf } from './tokenize.js';
 const MAX_RUN = 256;
 const LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1},}`, 'gu');
 const RUN_PIECE = new RegExp(`\\S{1,${MAX_RUN}}`, 'gu');
+/** Characters of a paragraph read at once. */
+const PARAGRAPH_WINDOW = 64 * 1024;
 
 /**
  * The text cut at paragraph breaks (or, inside a huge paragraph, at a space) into pieces of at
  * most `max` characters, each run without a space cut into runs of at most MAX_RUN characters.
- * The pieces are made one at a time, as they are read: a long text is not copied whole.
+ * The pieces are made one at a time, as they are read: a long text is not copied whole, and a
+ * huge paragraph (a text without blank lines) is read a window at a time.
  */
 export function* chunksOf(text: string, max: number): Generator<string> {
   let current = '';
   for (const whole of paragraphsOf(text)) {
-    // Runs without a space never cross a paragraph break, which is all whitespace.
-    let paragraph = whole.replace(LONG_RUN, (run) => run.match(RUN_PIECE)!.join(' '));
-    while (paragraph.length > max) {
-      const cut = paragraph.lastIndexOf(' ', max);
-      const at = cut > 0 ? cut : max;
-      if (current) yield current;
-      current = '';
-      yield paragraph.slice(0, at);
-      paragraph = paragraph.slice(at).trimStart();
+    let paragraph = '';
+    let cutBefore = false;
+    // Runs without a space never cross a paragraph break, which is all whitespace, nor a window's end.
+    for (const window of windowsOf(whole, PARAGRAPH_WINDOW)) {
+      const piece = window.replace(LONG_RUN, (run) => run.match(RUN_PIECE)!.join(' '));
+      // What follows a cut starts at its first non-space, even when that is in a later window.
+      paragraph += cutBefore && paragraph === '' ? piece.trimStart() : piece;
+      while (paragraph.length > max) {
+        const cut = paragraph.lastIndexOf(' ', max);
+        const at = cut > 0 ? cut : max;
+        if (current) yield current;
+        current = '';
+        yield paragraph.slice(0, at);
+        paragraph = paragraph.slice(at).trimStart();
+        cutBefore = true;
+      }
     }
     if (current && current.length + paragraph.length + 2 > max) {
       yield current;

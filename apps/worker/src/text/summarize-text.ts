@@ -1,3 +1,4 @@
+import { EventLoopTurns } from './event-loop-turns.js';
 import { STOPWORDS } from './stopwords.js';
 import { sentencesOf, words } from './tokenize.js';
 
@@ -9,15 +10,18 @@ import { sentencesOf, words } from './tokenize.js';
  * The text is read three times, a sentence at a time (document frequencies, the whole text's
  * vector, then each sentence's score), keeping one entry per distinct word and the best `count`
  * sentences: a long document's sentences are never all held at once with a vector each (for
- * 20 MB of text that was 200,000 maps, ten times the text's size).
+ * 20 MB of text that was 200,000 maps, ten times the text's size), and giving the event loop its
+ * turns (see EventLoopTurns); it stops when `signal` aborts.
  */
-export function summarizeText(text: string, count = 3): string[] {
+export async function summarizeText(text: string, count = 3, signal?: AbortSignal): Promise<string[]> {
+  const turns = new EventLoopTurns(signal);
   const firstSentences: string[] = [];
   let sentenceCount = 0;
   const documentFrequency = new Map<string, number>();
   for (const sentence of sentencesOf(text)) {
     if (sentenceCount++ < count) firstSentences.push(sentence);
     for (const word of new Set(bagOf(sentence))) documentFrequency.set(word, (documentFrequency.get(word) ?? 0) + 1);
+    if (turns.due()) await turns.take();
   }
   if (sentenceCount <= count) return firstSentences;
 
@@ -30,6 +34,7 @@ export function summarizeText(text: string, count = 3): string[] {
   const centroid = new Map<string, number>();
   for (const sentence of sentencesOf(text)) {
     for (const [word, weight] of vectorOf(bagOf(sentence))) centroid.set(word, (centroid.get(word) ?? 0) + weight);
+    if (turns.due()) await turns.take();
   }
 
   const norm = (vector: Map<string, number>) => Math.sqrt([...vector.values()].reduce((sum, w) => sum + w * w, 0));
@@ -55,6 +60,7 @@ export function summarizeText(text: string, count = 3): string[] {
       best.sort(ranked);
       if (best.length > count) best.pop();
     }
+    if (turns.due()) await turns.take();
   }
   return best.sort((a, b) => a.index - b.index).map(({ sentence }) => sentence);
 }

@@ -9,9 +9,9 @@ import { requirePrompt } from './prompt.js';
  * `embed`: the prompt as a 100-dimensional unit vector (the same as the documents pipeline's
  * embed stage). Output: { model, embedding, dimensions, embedding_model, embedding_words }.
  */
-export const embed: Model = async (request) => {
+export const embed: Model = async (request, { signal }) => {
   const prompt = requirePrompt(request);
-  const { vector, knownWords, model } = await embedText(prompt);
+  const { vector, knownWords, model } = await embedText(prompt, signal);
   if (!vector) {
     throw new NonRetryableError('no word of the prompt is in the English embeddings vocabulary, so it has no embedding', 'UNEMBEDDABLE_TEXT');
   }
