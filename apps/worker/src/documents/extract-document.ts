@@ -49,7 +49,7 @@ export async function extractDocument(bytes: Buffer, claim: DocumentClaim, signa
       read = await readContained({ kind: detection.kind, text: detection.text }, signal, limits);
       break;
     case 'text':
-      read = { text: normalizeText(detection.text) };
+      read = { text: await normalizeText(detection.text, signal) };
       break;
   }
   if (!read.text) throw emptyDocument(uploadedAs, detection.kind);

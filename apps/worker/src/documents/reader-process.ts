@@ -16,14 +16,14 @@ async function read(input: ContainedInput): Promise<ReaderAnswer> {
     switch (input.kind) {
       case 'pdf': {
         const pdf = await pdfText(bytesOf(input.bytes), new AbortController().signal);
-        return { ok: true, text: normalizeText(pdf.text), pageCount: pdf.pageCount };
+        return { ok: true, text: await normalizeText(pdf.text), pageCount: pdf.pageCount };
       }
       case 'docx':
-        return { ok: true, text: normalizeText(await docxText(bytesOf(input.bytes))) };
+        return { ok: true, text: await normalizeText(await docxText(bytesOf(input.bytes))) };
       case 'html':
-        return { ok: true, text: normalizeText(htmlText(input.text)) };
+        return { ok: true, text: await normalizeText(htmlText(input.text)) };
       case 'markdown':
-        return { ok: true, text: normalizeText(markdownText(input.text)) };
+        return { ok: true, text: await normalizeText(markdownText(input.text)) };
     }
   } catch (error) {
     if (error instanceof NonRetryableError) return { ok: false, message: error.message, code: error.code };

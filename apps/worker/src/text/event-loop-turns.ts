@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /** How long a walk over a text may hold the event loop before it gives it a turn. */
 const SLICE_MS = 20;
-/** Calls of `due` between two looks at the clock: it is asked once per word or sentence. */
+/** Calls of `due` between two looks at the clock, when it is asked once per word or sentence. */
 const CALLS_PER_LOOK = 256;
 
 /**
@@ -17,11 +17,15 @@ export class EventLoopTurns {
   #calls = 0;
   #since = performance.now();
 
-  constructor(private readonly signal?: AbortSignal) {}
+  /** `callsPerLook`: 1 for a walk whose steps are long themselves (a window of text). */
+  constructor(
+    private readonly signal?: AbortSignal,
+    private readonly callsPerLook = CALLS_PER_LOOK,
+  ) {}
 
   /** Whether the walk has held the event loop for a slice, and should `take` a turn. */
   due(): boolean {
-    if (++this.#calls % CALLS_PER_LOOK !== 0) return false;
+    if (++this.#calls % this.callsPerLook !== 0) return false;
     return performance.now() - this.#since >= SLICE_MS;
   }
 
