@@ -17,6 +17,12 @@ export interface ReadLimits {
   heapMiB: number;
   /** How long a read may take (DOCUMENT_READ_TIMEOUT), in ms. */
   timeoutMs: number;
+  /**
+   * The most characters of text a document may yield (MAX_DOCUMENT_TEXT). The reader holds to it,
+   * so a worker never receives more: a text up to what the reader's heap holds, two at once, would
+   * pass the worker's own heap limit.
+   */
+  maxTextLength: number;
 }
 
 export interface ContainedText {
@@ -39,10 +45,11 @@ export const MAX_READERS = 2;
  */
 const IDLE_MS = 60_000;
 
-/** What the reader process is asked: one document, by number. */
+/** What the reader process is asked: one document, by number, and the most text it may yield. */
 export interface ReadRequest {
   id: number;
   input: ContainedInput;
+  maxTextLength: number;
 }
 
 /** What it answers: the text, or why the document cannot be read (no retry can change that). */
@@ -50,6 +57,14 @@ export type ReaderAnswer = { ok: true; text: string; pageCount?: number } | { ok
 export type ReaderReply = { id: number } & ReaderAnswer;
 
 export const KIND_NAMES: Record<ContainedKind, string> = { pdf: 'the PDF', docx: 'the Word document', html: 'the HTML', markdown: 'the Markdown' };
+
+/** Why a document's text is refused: `what` (a file's name, a kind's name) yields `length` characters, over `maxTextLength`. */
+export function tooMuchText(what: string, length: number, maxTextLength: number): NonRetryableError {
+  return new NonRetryableError(
+    `${what} holds ${length.toLocaleString('en-US')} characters of text, more than MAX_DOCUMENT_TEXT (${maxTextLength.toLocaleString('en-US')}) lets one document yield`,
+    'DOCUMENT_TOO_LARGE',
+  );
+}
 
 let reading = 0;
 const waiting: Array<() => void> = [];
@@ -206,6 +221,6 @@ function readInProcess(input: ContainedInput, signal: AbortSignal, limits: ReadL
     child.on('message', onMessage);
     child.once('error', onError);
     child.once('exit', onExit);
-    child.send({ id, input } satisfies ReadRequest);
+    child.send({ id, input, maxTextLength: limits.maxTextLength } satisfies ReadRequest);
   });
 }

@@ -3,7 +3,7 @@ import { claimedBinaryKind } from './claimed-type.js';
 import { detectDocumentType } from './detect-type.js';
 import { DOCUMENT_KIND_NAMES, DOCUMENT_TYPES } from './document-types.js';
 import type { DocumentKind } from './document-types.js';
-import { readContained, type ContainedText, type ReadLimits } from './contained-read.js';
+import { readContained, tooMuchText, type ContainedText, type ReadLimits } from './contained-read.js';
 import { normalizeText } from './normalize-text.js';
 
 export interface ExtractedDocument {
@@ -22,7 +22,10 @@ export interface DocumentClaim {
 
 /**
  * The text of a document in any supported format; anything else is an UNSUPPORTED_DOCUMENT. Every
- * format but plain text is read in a reader process, within `limits` (see readContained).
+ * format but plain text is read in a reader process, within `limits` (see readContained). A text
+ * longer than `limits.maxTextLength` is a DOCUMENT_TOO_LARGE: it is what Redis holds with the job
+ * for JOB_RETENTION, and a compressed format can unpack to far more text than the upload limit
+ * lets a text file bring.
  */
 export async function extractDocument(bytes: Buffer, claim: DocumentClaim, signal: AbortSignal, limits: ReadLimits): Promise<ExtractedDocument> {
   const detection = detectDocumentType(bytes, claim.filename);
@@ -50,6 +53,7 @@ export async function extractDocument(bytes: Buffer, claim: DocumentClaim, signa
       break;
     case 'text':
       read = { text: await normalizeText(detection.text, signal) };
+      if (read.text.length > limits.maxTextLength) throw tooMuchText(uploadedAs, read.text.length, limits.maxTextLength);
       break;
   }
   if (!read.text) throw emptyDocument(uploadedAs, detection.kind);

@@ -1,5 +1,5 @@
 import { NonRetryableError } from '../processors/non-retryable-error.js';
-import { KIND_NAMES, type ContainedInput, type ReaderAnswer, type ReaderReply, type ReadRequest } from './contained-read.js';
+import { KIND_NAMES, tooMuchText, type ContainedInput, type ReaderAnswer, type ReaderReply, type ReadRequest } from './contained-read.js';
 import { docxText } from './docx-text.js';
 import { htmlText } from './html-text.js';
 import { markdownText } from './markdown-text.js';
@@ -38,8 +38,16 @@ function bytesOf(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-process.on('message', async ({ id, input }: ReadRequest) => {
-  const reply: ReaderReply = { id, ...(await read(input)) };
+/** The answer, held to `maxTextLength` here: a text over it is not sent to the worker at all. */
+async function answer(input: ContainedInput, maxTextLength: number): Promise<ReaderAnswer> {
+  const answered = await read(input);
+  if (!answered.ok || answered.text.length <= maxTextLength) return answered;
+  const { message, code } = tooMuchText(KIND_NAMES[input.kind], answered.text.length, maxTextLength);
+  return { ok: false, message, code };
+}
+
+process.on('message', async ({ id, input, maxTextLength }: ReadRequest) => {
+  const reply: ReaderReply = { id, ...(await answer(input, maxTextLength)) };
   process.send!(reply);
 });
 // The worker gone (killed, crashed), its reader has no one to answer: it ends with it.

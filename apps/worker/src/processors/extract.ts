@@ -1,7 +1,6 @@
 import type { DocumentPayload } from '@conveyor/shared';
 import { extractDocument } from '../documents/extract-document.js';
 import { countWords } from '../text/tokenize.js';
-import { NonRetryableError } from './non-retryable-error.js';
 import type { Processor } from './processor.js';
 
 /**
@@ -10,9 +9,7 @@ import type { Processor } from './processor.js';
  * type claims, fails with UNSUPPORTED_DOCUMENT (EMPTY_DOCUMENT when there is no text at all). A
  * document whose reading needs more heap than `limits.memory` bytes fails with DOCUMENT_TOO_LARGE,
  * more time than `limits.timeoutMs` with DOCUMENT_TOO_SLOW, and one whose text is longer than
- * `limits.maxTextLength` characters with DOCUMENT_TOO_LARGE: that text is this stage's output, and
- * Redis holds it with the job for JOB_RETENTION (a compressed format can unpack to far more text
- * than the upload limit lets a text file bring).
+ * `limits.maxTextLength` characters with DOCUMENT_TOO_LARGE (see extractDocument).
  *
  * Output:
  *   detected_type  MIME type of the format found in the bytes
@@ -33,14 +30,8 @@ export interface ExtractOutput {
 
 export const createExtract = (limits: { memory: number; timeoutMs: number; maxTextLength: number }): Processor => async (payload, { document, signal }) => {
   const { filename, content_type } = payload as DocumentPayload;
-  const readLimits = { heapMiB: Math.ceil(limits.memory / (1024 * 1024)), timeoutMs: limits.timeoutMs };
+  const readLimits = { heapMiB: Math.ceil(limits.memory / (1024 * 1024)), timeoutMs: limits.timeoutMs, maxTextLength: limits.maxTextLength };
   const { text, detectedType, pageCount } = await extractDocument(await document(), { filename, contentType: content_type }, signal, readLimits);
-  if (text.length > limits.maxTextLength) {
-    throw new NonRetryableError(
-      `"${filename}" holds ${text.length.toLocaleString('en-US')} characters of text, more than MAX_DOCUMENT_TEXT (${limits.maxTextLength.toLocaleString('en-US')}) lets one document yield`,
-      'DOCUMENT_TOO_LARGE',
-    );
-  }
   const output: ExtractOutput = {
     detected_type: detectedType,
     claimed_type: content_type,

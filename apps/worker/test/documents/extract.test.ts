@@ -207,6 +207,8 @@ describe('extract', () => {
     const { text_length: textLength } = await extractFrom('long.docx', DOCX, docx);
     expect(textLength).toBeGreaterThan(100_000);
     const capped = createExtract({ ...DEFAULT_LIMITS, maxTextLength: 50_000 });
+    // The reader refuses it itself, and answers (it is kept for the next document, not ended).
+    const started = readerProcessesStarted();
     const error = await capped(documentPayload('long.docx', DOCX, docx), stageHelpers({ bytes: docx })).then(
       () => undefined,
       (thrown: unknown) => thrown,
@@ -214,11 +216,16 @@ describe('extract', () => {
     expect(error).toBeInstanceOf(NonRetryableError);
     expect(error).toMatchObject({
       code: 'DOCUMENT_TOO_LARGE',
-      message: `"long.docx" holds ${textLength.toLocaleString('en-US')} characters of text, more than MAX_DOCUMENT_TEXT (50,000) lets one document yield`,
+      message: `the Word document holds ${textLength.toLocaleString('en-US')} characters of text, more than MAX_DOCUMENT_TEXT (50,000) lets one document yield`,
     });
-    // Plain text is held to the same limit; text of exactly the limit is read whole.
+    expect((await capped(documentPayload('short.docx', DOCX, await buildDocx(['Short.'])), stageHelpers({ bytes: await buildDocx(['Short.']) })) as ExtractOutput).text).toBe('Short.');
+    expect(readerProcessesStarted()).toBe(started);
+    // Plain text, read in the worker's own thread, is held to the same limit; text of exactly the limit is read whole.
     const text = Buffer.from('x'.repeat(50_001));
-    await expect(capped(documentPayload('long.txt', 'text/plain', text), stageHelpers({ bytes: text }))).rejects.toMatchObject({ code: 'DOCUMENT_TOO_LARGE' });
+    await expect(capped(documentPayload('long.txt', 'text/plain', text), stageHelpers({ bytes: text }))).rejects.toMatchObject({
+      code: 'DOCUMENT_TOO_LARGE',
+      message: '"long.txt" (text/plain) holds 50,001 characters of text, more than MAX_DOCUMENT_TEXT (50,000) lets one document yield',
+    });
     const atLimit = Buffer.from('x'.repeat(50_000));
     const output = (await capped(documentPayload('full.txt', 'text/plain', atLimit), stageHelpers({ bytes: atLimit }))) as ExtractOutput;
     expect(output.text_length).toBe(50_000);
