@@ -109,21 +109,19 @@ export function* wordsOf(text: string): Generator<string> {
 }
 
 /** How many words `text` has: `words(text).length`, without the array, giving the event loop its turns. */
-export async function countWords(text: string, signal?: AbortSignal): Promise<number> {
-  const turns = new EventLoopTurns(signal);
-  let count = 0;
-  for (const _ of wordsOf(text)) {
-    count++;
-    if (turns.due()) await turns.take();
-  }
-  return count;
+export function countWords(text: string, signal?: AbortSignal): Promise<number> {
+  return countOf(wordsOf(text), signal);
 }
 
 /** How many sentences `text` has, as sentencesOf cuts them, giving the event loop its turns. */
-export async function countSentences(text: string, signal?: AbortSignal): Promise<number> {
+export function countSentences(text: string, signal?: AbortSignal): Promise<number> {
+  return countOf(sentencesOf(text), signal);
+}
+
+async function countOf(pieces: Iterable<string>, signal: AbortSignal | undefined): Promise<number> {
   const turns = new EventLoopTurns(signal);
   let count = 0;
-  for (const _ of sentencesOf(text)) {
+  for (const _ of pieces) {
     count++;
     if (turns.due()) await turns.take();
   }
