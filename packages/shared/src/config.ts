@@ -37,18 +37,19 @@ const duration = (fallback: string, least = '0ms') =>
       return ms;
     });
 
-const integer = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .default(String(fallback))
-    .transform((text, ctx) => {
-      const value = Number(text);
-      if (!Number.isInteger(value) || value < min || value > max) {
-        ctx.addIssue({ code: 'custom', message: `"${text}" is not a whole number from ${min} to ${max}` });
-        return z.NEVER;
-      }
-      return value;
-    });
+/** Reads a whole number from `min` to `max`, or says what is wrong with the text. */
+const wholeNumber =
+  (min: number, max: number) =>
+  (text: string, ctx: z.RefinementCtx): number => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a whole number from ${min} to ${max}` });
+      return z.NEVER;
+    }
+    return value;
+  };
+
+const integer = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) => z.string().default(String(fallback)).transform(wholeNumber(min, max));
 
 const byteSize = (fallback: string) =>
   z
@@ -237,9 +238,12 @@ export const workerEnvSchema = z.object({
   /**
    * The most characters of text one document may yield (the extract stage's output, kept in
    * Redis with the job); more fails (DOCUMENT_TOO_LARGE). A 0.25 MB DOCX can unpack to 64 MB of
-   * text. The default, 20 Mi, is MAX_DOCUMENT_BYTES's: any text file the API accepts at its default fits.
+   * text. Unset, the worker's MAX_DOCUMENT_BYTES: any text file the API accepts fits when both are given the same.
    */
-  MAX_DOCUMENT_TEXT: integer(20 * 1024 * 1024, 1),
+  MAX_DOCUMENT_TEXT: z
+    .string()
+    .optional()
+    .transform((text, ctx) => (text === undefined ? undefined : wholeNumber(1, Number.MAX_SAFE_INTEGER)(text, ctx))),
   /**
    * Bytes of documents and earlier stages' outputs (a document's text) a worker's running jobs
    * load at once; a job that would go past it waits its turn (one larger than it runs alone).

@@ -107,7 +107,7 @@ describe('configuration from the environment', () => {
     expect(loadConfig(workerEnvSchema, {}).DOCUMENT_READ_MEMORY).toBe(256 * 1024 * 1024);
     expect(() => loadConfig(workerEnvSchema, { DOCUMENT_READ_MEMORY: '8MiB' })).toThrow(/DOCUMENT_READ_MEMORY .*must be at least 16MiB/);
     expect(loadConfig(workerEnvSchema, {}).DOCUMENT_READ_TIMEOUT).toBe(120_000);
-    expect(loadConfig(workerEnvSchema, {}).MAX_DOCUMENT_TEXT).toBe(loadConfig(apiEnvSchema, {}).MAX_DOCUMENT_BYTES);
+    expect(loadConfig(workerEnvSchema, {}).MAX_DOCUMENT_TEXT).toBeUndefined();
     expect(loadConfig(workerEnvSchema, { MAX_DOCUMENT_TEXT: '1000000' }).MAX_DOCUMENT_TEXT).toBe(1_000_000);
     expect(() => loadConfig(workerEnvSchema, { MAX_DOCUMENT_TEXT: '20MiB' })).toThrow(/MAX_DOCUMENT_TEXT .*not a whole number/);
     expect(loadConfig(apiEnvSchema, { REDIS_URL: 'rediss://user:secret@cache.example:6380/2' }).REDIS_URL).toBe('rediss://user:secret@cache.example:6380/2');

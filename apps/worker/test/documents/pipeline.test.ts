@@ -60,4 +60,14 @@ describe('documents pipeline', () => {
   test('the registry serves every documents stage and inference', () => {
     expect([...processors.keys()].sort()).toEqual(['analyze', 'embed', 'extract', 'infer', 'summarize']);
   });
+
+  test("a document's text is held to MAX_DOCUMENT_TEXT, or when it is unset to the worker's MAX_DOCUMENT_BYTES", async () => {
+    const text = Buffer.from('word '.repeat(500).trim());
+    const extractWith = (env: Record<string, string>) =>
+      createProcessors(loadConfig(workerEnvSchema, env)).get('extract')!(documentPayload('notes.txt', 'text/plain', text), stageHelpers({ bytes: text }));
+    await expect(extractWith({ MAX_DOCUMENT_BYTES: '2KiB' })).rejects.toMatchObject({ code: 'DOCUMENT_TOO_LARGE', message: expect.stringContaining('more than MAX_DOCUMENT_TEXT (2,048)') });
+    await expect(extractWith({ MAX_DOCUMENT_BYTES: '2KiB', MAX_DOCUMENT_TEXT: '3000' })).resolves.toMatchObject({ text_length: 2_499 });
+    await expect(extractWith({ MAX_DOCUMENT_TEXT: '2000' })).rejects.toMatchObject({ code: 'DOCUMENT_TOO_LARGE' });
+    await expect(extractWith({})).resolves.toMatchObject({ word_count: 500 });
+  });
 });
