@@ -240,10 +240,7 @@ export const workerEnvSchema = z.object({
    * Redis with the job); more fails (DOCUMENT_TOO_LARGE). A 0.25 MB DOCX can unpack to 64 MB of
    * text. Unset, the worker's MAX_DOCUMENT_BYTES: any text file the API accepts fits when both are given the same.
    */
-  MAX_DOCUMENT_TEXT: z
-    .string()
-    .optional()
-    .transform((text, ctx) => (text === undefined ? undefined : wholeNumber(1, Number.MAX_SAFE_INTEGER)(text, ctx))),
+  MAX_DOCUMENT_TEXT: z.string().transform(wholeNumber(1, Number.MAX_SAFE_INTEGER)).optional(),
   /**
    * Bytes of documents and earlier stages' outputs (a document's text) a worker's running jobs
    * load at once; a job that would go past it waits its turn (one larger than it runs alone).
