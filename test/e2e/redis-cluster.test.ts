@@ -118,7 +118,7 @@ describe('on a Redis Cluster of three primaries', () => {
     // on some node, and its listeners read the job's state again.
     await Promise.all(cluster.nodes.map(async (node) => {
       const each = new Redis(node.url);
-      await each.client('KILL', 'TYPE', 'pubsub').finally(() => each.disconnect());
+      await each.call('CLIENT', 'KILL', 'TYPE', 'pubsub').finally(() => each.disconnect());
     }));
     const text = await stream;
     expect(text).toMatch(/event: completed/);

@@ -199,7 +199,7 @@ describe('when the API loses its Redis subscription for a moment', () => {
       await open;
       await waitFor(() => app.events.listeners === 2, 'both streams to listen');
 
-      await admin.client('KILL', 'TYPE', 'pubsub');
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
       // Cancelled while no subscriber is connected: its `cancelled` event reaches no one.
       expect((await fetch(`${url}/jobs/${job_id}`, { method: 'DELETE' })).status).toBe(200);
 

@@ -5,7 +5,7 @@ import type { Cluster, Redis } from 'ioredis';
  * made without the connection settings of the rest (no socket timeout), and replaces it,
  * subscribing again, when it ends. Keyless commands such as PING go to any node, not to it, so it
  * is reached here through a field ioredis does not make public (`subscriber`), for three fixes:
- * connecting it early, spacing its replacements, and pinging it. ioredis is pinned to 5.x; the
+ * connecting it early, spacing its replacements, and pinging it. ioredis is held to 6.x; the
  * cluster tests (fresh starts, silent connections, the whole cluster down) fail if it moves.
  */
 

@@ -18,11 +18,23 @@ describe.skipIf(!RedisServer.available())('a command connection', () => {
   });
 
   /** The query-buffer bytes and current command of the connection named `name`, from CLIENT LIST. */
-  async function clientState(name: string): Promise<{ qbuf: number; cmd: string }> {
+  async function clientState(name: string): Promise<{ qbuf: number; cmd: string; resp: number }> {
     const line = String(await observer.client('LIST')).split('\n').find((entry) => entry.includes(` name=${name} `));
     if (!line) throw new Error(`no client named ${name}`);
-    return { qbuf: Number(/ qbuf=(\d+)/.exec(line)![1]), cmd: /cmd=(\S+)/.exec(line)![1]! };
+    return { qbuf: Number(/ qbuf=(\d+)/.exec(line)![1]), cmd: /cmd=(\S+)/.exec(line)![1]!, resp: Number(/ resp=(\d)/.exec(line)![1]) };
   }
+
+  // The replies every caller reads were written and measured on RESP2; ioredis 6 asks for RESP3 unless told.
+  test('speaks RESP2, for every role', async () => {
+    const roles = ['command', 'blocking', 'subscriber'] as const;
+    const connections = roles.map((role) => createRedis(server.url, { role, name: `conveyor:test:resp:${role}` }));
+    try {
+      await Promise.all(connections.map((redis) => redis.ping()));
+      for (const role of roles) expect({ role, resp: (await clientState(`conveyor:test:resp:${role}`)).resp }).toEqual({ role, resp: 2 });
+    } finally {
+      connections.forEach((redis) => redis.disconnect());
+    }
+  });
 
   // A worker sends its next completions while Redis still runs the last ones: commands that are
   // written only after the previous ones' replies (ioredis's auto-pipelining) cut one worker's
