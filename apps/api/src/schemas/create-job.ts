@@ -97,7 +97,7 @@ export const createBatchSchema = z
 export type CreateBatchBody = z.output<typeof createBatchSchema>;
 
 export const idempotencyHeadersSchema = z.object({
-  'idempotency-key': idempotencyKey.optional().describe('the same key within 24 h returns the same job instead of creating another'),
+  'idempotency-key': idempotencyKey.optional().describe('the same key within 24 h returns the same job, while it exists, instead of creating another'),
 });
 
 /** A path segment the router takes: longer ones are refused with a 414 before any route runs. */

@@ -24,7 +24,8 @@
   Output:
     {2}                                every job was created here (no idempotency key matched)
     {1, {id1, new1, id2, new2, ...}}   new is 1 for a job created here, 0 when an idempotency
-                                       key matched an earlier job (whose ID is given instead)
+                                       key matched an earlier job that still exists (whose ID
+                                       is given instead)
     {-3, i}                            job i's idempotency key was used with another request
     {-4, backlog, limit}               the stage holds too much undone work
 ]]
@@ -42,16 +43,32 @@ local function jobArg(i, k)
   return ARGV[6 + (i - 1) * FIELDS + k]
 end
 
+-- Whether a job the API created still exists: until its record is written it is in the queued
+-- index (see recordless), and a record is written before it leaves it.
+local function jobExists(id)
+  return rcall('EXISTS', base .. 'job:' .. id) == 1 or rcall('HEXISTS', KEYS[1], id) == 1
+end
+
 -- Checks first. Plain jobs carry no idempotency key: all of them are new.
 local outcome = {}
 local seen = {}
+-- Keys whose job is gone (its finished record expired, JOB_RETENTION being shorter than a key's
+-- life, or was deleted): free again, and given to the job created now.
+local freed = {}
 local fresh = n
 if FIELDS == 8 then
   fresh = 0
   for i = 1, n do
     local key, fingerprint = jobArg(i, 7), jobArg(i, 8)
     if key ~= '' then
-      local earlier = seen[key] or rcall('GET', base .. 'idem:' .. key)
+      local earlier = seen[key]
+      if not earlier then
+        earlier = rcall('GET', base .. 'idem:' .. key)
+        if earlier and not jobExists(string.match(earlier, '^(%S+)')) then
+          earlier = false
+          freed[key] = true
+        end
+      end
       if earlier then
         local sep = string.find(earlier, ' ', 1, true)
         if string.sub(earlier, sep + 1) ~= fingerprint then return { -3, i } end
@@ -164,7 +181,12 @@ for i = 1, n do
       end
     end
     if key ~= '' then
-      rcall('SET', base .. 'idem:' .. key, id .. ' ' .. fingerprint, 'EX', idemTtl, 'NX')
+      if freed[key] then
+        rcall('SET', base .. 'idem:' .. key, id .. ' ' .. fingerprint, 'EX', idemTtl)
+        freed[key] = nil
+      else
+        rcall('SET', base .. 'idem:' .. key, id .. ' ' .. fingerprint, 'EX', idemTtl, 'NX')
+      end
     end
     reply[#reply + 1] = id
     reply[#reply + 1] = 1
