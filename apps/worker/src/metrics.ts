@@ -23,7 +23,8 @@ export class WorkerMetrics {
    */
   constructor(heldJobs: () => number, concurrency: number, unrecorded: () => number) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    // Event-loop lag sampled every 100 ms, as in the API (see its metrics plugin).
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
     const counter = (name: string, help: string) => new Counter({ name, help, labelNames: ['queue', 'stage'] as const, registers });
     this.completed = counter('conveyor_jobs_completed_total', 'Stages completed by this worker (a job completes when its last stage does).');
     this.failed = counter('conveyor_jobs_failed_total', 'Attempts that failed (error or timeout).');

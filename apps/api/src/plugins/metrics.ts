@@ -25,7 +25,9 @@ export default fp(
   async (app, { config }: { config: ApiConfig }) => {
     const registry = new Registry();
     const registers = [registry];
-    collectDefaultMetrics({ register: registry });
+    // Event-loop lag sampled every 100 ms: at prom-client's 10 ms the timer alone woke an idle
+    // process 100 times a second (test/e2e/idle.test.ts).
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
     const requests = new Counter({ name: 'conveyor_http_requests_total', help: 'HTTP requests answered.', labelNames: ['method', 'route', 'status'] as const, registers });
     const durations = new Histogram({
       name: 'conveyor_http_request_duration_seconds',
