@@ -37,12 +37,15 @@ async function openStream(path: string): Promise<{ status: number; body: string;
   return { status: response.status, body: first, close: () => abort.abort() };
 }
 
-/** Writes `request` on a raw connection and resolves with what the server wrote back and when it closed the connection. */
-function rawExchange(request: string | Buffer, giveUpMs: number): Promise<{ answer: string; closedAfterMs: number | undefined }> {
+/**
+ * Writes `request` on a raw connection (and, with `halfClose`, ends its sending side) and resolves
+ * with what the server wrote back and when it closed the connection.
+ */
+function rawExchange(request: string | Buffer, giveUpMs: number, { halfClose = false } = {}): Promise<{ answer: string; closedAfterMs: number | undefined }> {
   const started = Date.now();
   return new Promise((resolve) => {
     let answer = '';
-    const socket = connect(Number(new URL(api.url).port), '127.0.0.1', () => socket.write(request));
+    const socket = connect({ port: Number(new URL(api.url).port), host: '127.0.0.1', allowHalfOpen: halfClose }, () => (halfClose ? socket.end(request) : socket.write(request)));
     const timer = setTimeout(() => {
       socket.destroy();
       resolve({ answer, closedAfterMs: undefined });
@@ -186,6 +189,31 @@ describe('slow clients', () => {
     }
     abort.abort();
     expect(heartbeats).toBeGreaterThan(10);
+  });
+});
+
+describe('clients that half-close their connection after their requests', () => {
+  test('get every answer before the connection closes: a POST /jobs its 202 (the job stored once), and a GET pipelined behind it its 200', async () => {
+    const before = await redis.hlen(`${prefix}:{inference}:queued`);
+    const body = JSON.stringify({ model: 'echo', prompt: 'sent, then half-closed' });
+    const requests =
+      `POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}` +
+      'GET /queues/inference HTTP/1.1\r\nHost: x\r\n\r\n';
+    const { answer, closedAfterMs } = await rawExchange(requests, 5_000, { halfClose: true });
+    expect(closedAfterMs).toBeDefined();
+    // Answers follow each other on the connection: a status line can start right after a body.
+    expect([...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]))).toEqual([202, 200]);
+    const jobId = /"job_id":"([^"]+)"/.exec(answer)![1]!;
+    const job = (await (await fetch(`${api.url}/jobs/${jobId}`)).json()) as { input: unknown };
+    expect(job.input).toMatchObject({ prompt: 'sent, then half-closed' });
+    expect(await redis.hlen(`${prefix}:{inference}:queued`)).toBe(before + 1);
+  });
+
+  test('an event stream whose client half-closes (or goes) ends at once and gives its place back', async () => {
+    const { answer, closedAfterMs } = await rawExchange('GET /events?queue=inference HTTP/1.1\r\nHost: x\r\n\r\n', 5_000, { halfClose: true });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    // Well within the 200 ms heartbeat, whose failed write would otherwise be what ends it.
+    expect(closedAfterMs).toBeLessThan(150);
   });
 });
 

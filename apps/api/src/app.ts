@@ -66,6 +66,12 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
     frameworkErrors: frameworkErrorAnswer(crossOrigin),
     clientErrorHandler: answerClientError,
   }).withTypeProvider<ZodTypeProvider>();
+  // A client may half-close its connection once its requests are sent (`nc -N`, some HTTP/1.0
+  // clients). Node then drops every answer not yet written: a POST /jobs stored its job and said
+  // nothing, so a client that tried again stored it twice. With this (Node's own switch, which
+  // http.Server leaves off) the answers are written, then the connection is closed. Event
+  // streams end at the client's half-close themselves (SseStream).
+  (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON and multipart only: a text/plain body gets a 415 that names the right type.

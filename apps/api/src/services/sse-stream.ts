@@ -42,6 +42,11 @@ export class SseStream {
     reply.raw.write('retry: 3000\n\n');
     this.#heartbeat = setInterval(() => this.#write(': heartbeat\n\n'), heartbeatMs);
     reply.raw.on('close', () => this.close());
+    // A client sends nothing after its request: the end of what it sends is the client leaving
+    // (the API answers half-closed connections, see app.ts, so Node no longer closes them here).
+    const socket = reply.raw.socket;
+    if (socket?.readableEnded) this.close();
+    else socket?.once('end', () => this.close());
   }
 
   get closed(): boolean {
