@@ -26,7 +26,7 @@ export default fp(
     const registry = new Registry();
     const registers = [registry];
     // Event-loop lag sampled every 100 ms: at prom-client's 10 ms the timer alone woke an idle
-    // process 100 times a second (test/e2e/idle.test.ts).
+    // process 100 times a second (test/e2e/inference.test.ts, "an idle stack").
     collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
     const requests = new Counter({ name: 'conveyor_http_requests_total', help: 'HTTP requests answered.', labelNames: ['method', 'route', 'status'] as const, registers });
     const durations = new Histogram({
