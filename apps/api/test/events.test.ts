@@ -1,6 +1,6 @@
 import { createRedis } from '@conveyor/shared';
 import { RedisServer, redisTest, startWorker, waitFor, type WorkerProcess } from '@conveyor/testing';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { describe, expect } from 'vitest';
 import type { App } from '../src/app.js';
 import { buildTestApp } from './test-app.js';
@@ -79,6 +79,17 @@ describe('job events over Server-Sent Events', () => {
     await waitFor(async () => ((await (await fetch(`${url}/jobs/${job_id}`)).json()) as { status: string }).status === 'completed', 'the job');
     const events = await readEvents(`${url}/jobs/${job_id}/events`);
     expect(events).toEqual([{ event: 'state', data: expect.objectContaining({ status: 'completed', result: { model: 'echo', text: 'done' } }) }]);
+  });
+
+  test('streams that end leave no listener behind on a connection that carries further requests', async ({ app, url }) => {
+    const sockets: Socket[] = [];
+    app.server.on('connection', (socket: Socket) => sockets.push(socket));
+    const { job_id } = (await (await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo"}' })).json()) as { job_id: string };
+    expect((await fetch(`${url}/jobs/${job_id}`, { method: 'DELETE' })).status).toBe(200);
+    // A cancelled job's stream gives its final state and ends; the client keeps its connection.
+    for (let i = 0; i < 12; i++) expect((await readEvents(`${url}/jobs/${job_id}/events`)).map((each) => each.data['status'])).toEqual(['cancelled']);
+    expect(sockets.length).toBeLessThan(12);
+    expect(Math.max(...sockets.map((socket) => socket.listenerCount('end')))).toBeLessThan(3);
   });
 
   test('the last event has the ID end; an EventSource reconnecting with it gets 204 (it stops), with another ID the state again', async ({ url, worker }) => {

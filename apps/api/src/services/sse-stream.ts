@@ -46,7 +46,12 @@ export class SseStream {
     // (the API answers half-closed connections, see app.ts, so Node no longer closes them here).
     const socket = reply.raw.socket;
     if (socket?.readableEnded) this.close();
-    else socket?.once('end', () => this.close());
+    else if (socket) {
+      const leave = () => this.close();
+      socket.once('end', leave);
+      // The connection may carry further requests after this stream: it keeps no listener of ours.
+      this.#closers.push(() => socket.off('end', leave));
+    }
   }
 
   get closed(): boolean {
