@@ -26,11 +26,9 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-const withKey = (key: string) => ({ 'content-type': 'application/json', 'idempotency-key': key });
-
-/** Status and body of a POST /jobs. */
+/** Status and body of a POST /jobs sent with `key` as its Idempotency-Key. */
 async function submit(key: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await post('/jobs', body, withKey(key));
+  const response = await post('/jobs', body, { 'content-type': 'application/json', 'idempotency-key': key });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
