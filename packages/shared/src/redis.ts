@@ -67,8 +67,9 @@ export function createRedis(url: string, options: ConnectionOptions): RedisClien
   const settings: RedisOptions = {
     connectionName: options.name.replace(/[^\w:.-]/g, '_'),
     // RESP2, the protocol every reply here was written and measured against. ioredis 6 asks for
-    // RESP3 by default (HELLO 3, then CLIENT MAINT_NOTIFICATIONS on every connect) and maps its
-    // replies back to RESP2's shapes: two more commands per connect, for nothing this code uses.
+    // RESP3 by default (HELLO 3 on every connect, and CLIENT MAINT_NOTIFICATIONS to a single
+    // Redis) and maps its replies back to RESP2's shapes: more commands per connect, for nothing
+    // this code uses.
     protocol: 2,
     enableReadyCheck: true,
     // Idle connections are probed by TCP after 10 s instead of the system's two hours.
