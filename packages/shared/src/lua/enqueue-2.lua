@@ -52,9 +52,6 @@ end
 -- Checks first. Plain jobs carry no idempotency key: all of them are new.
 local outcome = {}
 local seen = {}
--- Keys whose job is gone (its finished record expired, JOB_RETENTION being shorter than a key's
--- life, or was deleted): free again, and given to the job created now.
-local freed = {}
 local fresh = n
 if FIELDS == 8 then
   fresh = 0
@@ -64,10 +61,9 @@ if FIELDS == 8 then
       local earlier = seen[key]
       if not earlier then
         earlier = rcall('GET', base .. 'idem:' .. key)
-        if earlier and not jobExists(string.match(earlier, '^(%S+)')) then
-          earlier = false
-          freed[key] = true
-        end
+        -- A key whose job is gone (its finished record expired, JOB_RETENTION being shorter than
+        -- a key's life, or was deleted) is free again: the job created now takes it.
+        if earlier and not jobExists(string.match(earlier, '^(%S+)')) then earlier = false end
       end
       if earlier then
         local sep = string.find(earlier, ' ', 1, true)
@@ -180,14 +176,9 @@ for i = 1, n do
         publishEvent(events, 'queued', id, now, { stage = stage })
       end
     end
-    if key ~= '' then
-      if freed[key] then
-        rcall('SET', base .. 'idem:' .. key, id .. ' ' .. fingerprint, 'EX', idemTtl)
-        freed[key] = nil
-      else
-        rcall('SET', base .. 'idem:' .. key, id .. ' ' .. fingerprint, 'EX', idemTtl, 'NX')
-      end
-    end
+    -- Only the first job of the call with a key gets here (the rest matched it above), and the
+    -- key was unset or free when checked: it is this job's now.
+    if key ~= '' then rcall('SET', base .. 'idem:' .. key, id .. ' ' .. fingerprint, 'EX', idemTtl) end
     reply[#reply + 1] = id
     reply[#reply + 1] = 1
   end
