@@ -2,7 +2,9 @@
   Takes over entries of one stage whose lease lapsed: entries pending longer than `minIdle`
   (the holder died, hung, or was cut off and stopped renewing) are claimed with XAUTOCLAIM for
   this consumer and started again as a new attempt. XAUTOCLAIM scans at most COUNT x 10 PEL
-  entries per call, so the scan continues from its cursor within this call.
+  entries per call, so it starts at the first lapsed entry (XPENDING's IDLE filter finds it
+  however many live workers' entries come before it) and continues from its cursor within this
+  call.
 
   Entries that were deleted from the stream while pending (Redis 7 reports them in XAUTOCLAIM's
   third element) fail their attempt: their job is queued again or dead-lettered, never dropped.
@@ -36,23 +38,28 @@ for i = 1, 3 do
   -- that job started but unheld: stop before asking for nothing.
   if #jobs >= wanted then break end
   if string.sub(ARGV[12], i, i) == '1' then
-    local cursor, scans = '0-0', 0
-    repeat
-      local reply = rcall('XAUTOCLAIM', KEYS[i], ctx.group, ctx.consumer, minIdle, cursor, 'COUNT', wanted - #jobs)
-      cursor = reply[1]
-      for _, entry in ipairs(reply[2]) do
-        local job, wasReleased = startJob(ctx, KEYS[i], laneNames[i], entry[1], entry[2], now)
-        if job then
-          table.insert(jobs, job)
-          table.insert(released, wasReleased and 1 or 0)
+    -- From the start of the pending list, a worker with one free slot would look at 100 entries
+    -- and never reach a lapsed one behind a large fleet's held jobs.
+    local first = rcall('XPENDING', KEYS[i], ctx.group, 'IDLE', minIdle, '-', '+', 1)[1]
+    if first then
+      local cursor, scans = first[1], 0
+      repeat
+        local reply = rcall('XAUTOCLAIM', KEYS[i], ctx.group, ctx.consumer, minIdle, cursor, 'COUNT', wanted - #jobs)
+        cursor = reply[1]
+        for _, entry in ipairs(reply[2]) do
+          local job, wasReleased = startJob(ctx, KEYS[i], laneNames[i], entry[1], entry[2], now)
+          if job then
+            table.insert(jobs, job)
+            table.insert(released, wasReleased and 1 or 0)
+          end
         end
-      end
-      for _, deletedId in ipairs(reply[3] or {}) do
-        failLostEntry(ctx, laneNames[i], deletedId, now)
-        lost = lost + 1
-      end
-      scans = scans + 1
-    until cursor == '0-0' or #jobs >= wanted or scans >= 10
+        for _, deletedId in ipairs(reply[3] or {}) do
+          failLostEntry(ctx, laneNames[i], deletedId, now)
+          lost = lost + 1
+        end
+        scans = scans + 1
+      until cursor == '0-0' or #jobs >= wanted or scans >= 10
+    end
   end
 end
 return { jobs, lost, released }
