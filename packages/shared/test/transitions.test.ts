@@ -320,6 +320,23 @@ describe('the transition scripts', () => {
     expect((await enqueueJobs(redis, keys, 'infer', [job('inference', 'low')], bounded)).ok).toBe(true);
   });
 
+  test('delayed jobs and jobs waiting out a retry count toward the backlog limit', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const bounded = { ...TEST_LIMITS, maxBacklog: 3 };
+    const later = Date.now() + 60_000;
+    expect((await enqueueJobs(redis, keys, 'infer', [job('inference', 'normal', { runAt: later }), job('inference', 'low', { runAt: later })], bounded)).ok).toBe(true);
+    expect((await enqueueJobs(redis, keys, 'infer', [job('inference')], bounded)).ok).toBe(true);
+    expect(await enqueueJobs(redis, keys, 'infer', [job('inference', 'normal', { runAt: later })], bounded)).toEqual({ ok: false, reason: 'backlog-full', backlog: 3, limit: 3 });
+    // The queued job fails and waits a minute before its retry: still undone, still counted.
+    const [held] = (await take(redis, keys)).jobs;
+    const error = { message: 'model busy', retryable: true, stage: 'infer', attempt: 1, at: Date.now() };
+    expect(await failAttempt(redis, keys, held!, error, 60_000, 3, 60)).toBe('retrying');
+    expect(await enqueueJobs(redis, keys, 'infer', [job('inference')], bounded)).toEqual({ ok: false, reason: 'backlog-full', backlog: 3, limit: 3 });
+    expect(await redis.zcard(keys.delayed)).toBe(3);
+    expect(await redis.xlen(keys.stream('infer', 'normal'))).toBe(1);
+  });
+
   test('higher lanes are taken first, and entries added before the group existed are not skipped', async ({ redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
     const low = job('inference', 'low');

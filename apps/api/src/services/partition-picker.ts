@@ -24,7 +24,7 @@ export class PartitionPicker {
   }
 
   /**
-   * The most undone jobs one partition's first stage may hold: MAX_BACKLOG shared over the
+   * The most undone jobs one partition may hold: MAX_BACKLOG shared over the
    * partitions (0, no limit, stays 0).
    */
   backlogLimit(pipeline: Pipeline, maxBacklog: number): number {

@@ -12,7 +12,8 @@
   ARGV[1] base
   ARGV[2] first stage
   ARGV[3] idempotency key lifetime, seconds
-  ARGV[4] most jobs a stage may hold undone (undelivered + pending); 0 for no limit
+  ARGV[4] most jobs the first stage may hold undone (undelivered + pending, and the queue's
+          delayed and retrying jobs); 0 for no limit
   ARGV[5] number of jobs n
   ARGV[6] values per job: 8, or 0 for plain jobs (no more than the first three values each)
   then per job, when 8:
@@ -78,7 +79,9 @@ if FIELDS == 8 then
 end
 
 if maxBacklog > 0 and fresh > 0 then
-  local backlog = 0
+  -- Delayed jobs and jobs waiting out a retry's backoff are undone work too: uncounted, a client
+  -- could fill Redis with run_at jobs while the streams stay short.
+  local backlog = rcall('ZCARD', KEYS[2])
   for _, lane in ipairs({ 'high', 'normal', 'low' }) do
     local stream = base .. stage .. ':' .. lane
     local info = groupInfo(stream, stage)

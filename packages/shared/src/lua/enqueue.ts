@@ -19,7 +19,7 @@ export interface NewJob {
 
 export interface EnqueueLimits {
   idempotencyTtlSeconds: number;
-  /** Most undone jobs a stage may hold; 0 for no limit. */
+  /** Most undone jobs the first stage may hold, the queue's delayed and retrying ones counted; 0 for no limit. */
   maxBacklog: number;
 }
 

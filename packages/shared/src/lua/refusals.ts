@@ -6,7 +6,7 @@ export const Refusal = {
   NotCurrentAttempt: -2,
   /** An idempotency key was reused with a different request. */
   IdempotencyConflict: -3,
-  /** The stage holds more undone jobs than allowed. */
+  /** The queue holds more undone jobs than allowed (MAX_BACKLOG). */
   BacklogFull: -4,
 } as const;
 export type Refusal = (typeof Refusal)[keyof typeof Refusal];
