@@ -66,6 +66,15 @@ describe('broadcast to the fleet', () => {
       expect(await redis.publish(`${prefix}:models:invalidate`, 'sentiment:v2')).toBe(3);
       await waitFor(() => workers.every((worker, i) => received(worker, 'invalidate-model-cache').length === before[i]! + 1), 'every worker to react');
       for (const worker of workers) expect(received(worker, 'invalidate-model-cache').at(-1)).toMatchObject({ model: 'sentiment', received: 'sentiment:v2' });
+      // The seed's other form: JSON with the model, its version and a timestamp.
+      const json = JSON.stringify({ model: 'embed', version: 'v3', timestamp: 1733400000.5 });
+      expect(await redis.publish(`${prefix}:models:invalidate`, json)).toBe(3);
+      await waitFor(() => workers.every((worker, i) => received(worker, 'invalidate-model-cache').length === before[i]! + 2), 'every worker to react to the JSON form');
+      for (const worker of workers) expect(received(worker, 'invalidate-model-cache').at(-1)).toMatchObject({ model: 'embed', dropped: ['sentiment', 'summarize', 'embed', 'language'], received: json });
+      // Broken JSON is ignored with a warning, not read as a model named '{"model"'.
+      expect(await redis.publish(`${prefix}:models:invalidate`, '{"model":')).toBe(3);
+      await waitFor(() => workers.every((worker) => worker.logs().some((line) => line['msg'] === 'ignored a model invalidation that is not JSON')), 'every worker to ignore broken JSON');
+      for (const [i, worker] of workers.entries()) expect(received(worker, 'invalidate-model-cache')).toHaveLength(before[i]! + 2);
     } finally {
       redis.disconnect();
     }

@@ -11,11 +11,27 @@ export interface ControlHandlers {
 }
 
 /**
+ * The model a message on the plain invalidation channel names: `embed:v2` or `embed` (model,
+ * optionally `:version`), or JSON with a `model` field, as in `{"model":"embed","version":"v2",
+ * "timestamp":1733400000.5}`. Undefined (every model) when it names none; null when it starts
+ * as JSON and is not.
+ */
+export function invalidatedModel(text: string): string | undefined | null {
+  if (!text.trimStart().startsWith('{')) return text.split(':')[0] || undefined;
+  try {
+    const { model } = JSON.parse(text) as { model?: unknown };
+    return typeof model === 'string' && model !== '' ? model : undefined;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The fleet-wide pub/sub channels: every worker gets every message (broadcast, not work).
  *   - `<prefix>:control`: JSON messages: cancel a job, invalidate model caches, reload the
  *     settings kept in Redis, a pause changed, a job delayed until soon.
  *   - `<prefix>:models:invalidate`: the plain form any Redis client can send, as in
- *     `PUBLISH conveyor:models:invalidate embed:v2` (model, optionally `:version`).
+ *     `PUBLISH conveyor:models:invalidate embed:v2` (see invalidatedModel).
  * Nothing lives only here: a worker that misses a cancel learns it at its next lease renewal,
  * and one that misses a pause change or a delayed job at its next maintenance tick.
  */
@@ -37,8 +53,10 @@ export class ControlChannel {
 
   async start(): Promise<void> {
     this.#subscriber.on('message', (channel: string, text: string) => {
-      if (channel === this.#invalidation) this.#invalidate(text.split(':')[0] || undefined, text);
-      else this.#handle(text);
+      if (channel !== this.#invalidation) return this.#handle(text);
+      const model = invalidatedModel(text);
+      if (model === null) return void this.ctx.logger.warn({ message: text }, 'ignored a model invalidation that is not JSON');
+      this.#invalidate(model, text);
     });
     await this.#subscriber.subscribe(this.#control, this.#invalidation);
   }
