@@ -33,7 +33,7 @@ export const stageViewSchema = z.object({
 
 export const jobViewSchema = z
   .object({
-    id: z.string().describe('`<queue>:<ULID>` (`<queue>.<partition>:<ULID>` on a partitioned queue), or `<queue>:<entry ID>` for jobs XADDed by other producers'),
+    id: z.string().describe('`<queue>:<ULID>` (`<queue>.<partition>:<ULID>` on a partitioned queue), or, for jobs XADDed by other producers, `<queue>:<entry ID>` (first stage, normal lane) or `<queue>[:<stage>]:<lane>:<entry ID>` (`inference:high:1795425151333-0`)'),
     queue: z.string(),
     partition: z.number().int().optional().describe('on a partitioned queue (QUEUE_PARTITIONS), the partition that holds the job'),
     status: z.enum(JOB_STATUSES),
