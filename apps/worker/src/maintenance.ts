@@ -93,13 +93,13 @@ export class Maintenance {
    */
   async promote(queue: string): Promise<void> {
     const keys = this.ctx.keysOf(queue);
-    let moved = 0;
+    const logEach = this.ctx.logger.isLevelEnabled('debug');
     let promoted: PromoteResult;
     do {
       promoted = await promoteDueJobs(this.ctx.redis, keys);
-      moved += promoted.moved;
+      // A delayed job's or a retry's wait is over: it is queued again (one line per transition).
+      if (logEach) for (const jobId of promoted.jobIds) this.ctx.logger.debug({ job_id: jobId, queue }, 'job queued after its delay');
     } while (promoted.moved === PROMOTE_BATCH && this.#timer !== undefined);
-    if (moved > 0) this.ctx.logger.debug({ queue, moved }, 'promoted delayed jobs');
     this.wakeFor(queue, promoted.nextDueInMs);
   }
 

@@ -31,7 +31,7 @@ const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: retryAllSchema, ...problemResponses(400, 404, 503) },
       },
     },
-    async (request) => retryAllDead(app.redis, app.jobs.queuesOf(request.params.name).map((queue) => app.jobs.keysOf(queue.name)), request.query.limit),
+    async (request) => retryAllDead(app.redis, app.jobs.queuesOf(request.params.name).map((queue) => app.jobs.keysOf(queue.name)), request.query.limit, request.log),
   );
 };
 

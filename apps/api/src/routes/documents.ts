@@ -2,6 +2,7 @@ import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyRequest } from 'fastify';
 import multipartPlugin from '../plugins/external/multipart.js';
+import { logCreated } from '../job-created-log.js';
 import { ProblemError } from '../problems/problem-error.js';
 import { invalidRequest, plainErrors } from '../problems/validation-wording.js';
 import { documentFieldsSchema } from '../schemas/document-upload.js';
@@ -92,6 +93,7 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number }> = asy
         },
         request.headers['idempotency-key'],
       );
+      logCreated(request.log, [submitted]);
       return reply
         .code(submitted.created ? 202 : 200)
         .header('location', `/jobs/${submitted.jobId}`)

@@ -1,5 +1,6 @@
 import type { ApiConfig } from '@conveyor/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { logCreated } from '../job-created-log.js';
 import { queueParamsSchema } from '../schemas/dead-letters.js';
 import { historyPageSchema, historyQuerySchema, replayBodySchema, replayResultSchema } from '../schemas/history.js';
 import { problemResponses } from '../schemas/problem.js';
@@ -51,6 +52,7 @@ const historyRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, 
       const pipeline = app.jobs.partitionOf(request.params.name, request.body.partition, 'body.partition');
       const result = await replayRange(app.redis, app.jobs.keysOf(pipeline.name), pipeline, request.body, app.jobs.partitions.backlogLimit(pipeline, config.MAX_BACKLOG));
       request.log.info({ queue: pipeline.name, from: request.body.from, to: request.body.to, replayed: result.replayed.length, skipped: result.skipped.length }, 'replayed history');
+      logCreated(request.log, result.replayed.map(({ job_id }) => ({ jobId: job_id, status: 'queued', created: true })));
       return reply.code(202).send(result);
     },
   );

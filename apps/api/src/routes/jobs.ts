@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { logCreated } from '../job-created-log.js';
 import { ProblemError } from '../problems/problem-error.js';
 import { createBatchSchema, createJobSchema, idempotencyHeadersSchema, jobIdParamsSchema, pathSegment } from '../schemas/create-job.js';
 import { acceptedBatchSchema, acceptedJobSchema, jobViewSchema } from '../schemas/job-view.js';
@@ -29,6 +30,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
     },
     async (request, reply) => {
       const submitted = await app.jobs.submitInference(request.body, request.headers['idempotency-key']);
+      logCreated(request.log, [submitted]);
       return reply
         .code(submitted.created ? 202 : 200)
         .header('location', `/jobs/${submitted.jobId}`)
@@ -60,6 +62,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
         );
       }
       const submitted = await app.jobs.submitBatch(request.body.jobs);
+      logCreated(request.log, submitted);
       return reply.code(202).send({ jobs: submitted.map(({ jobId, status, created }) => ({ job_id: jobId, status, created })) });
     },
   );
@@ -116,6 +119,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
     },
     async (request) => {
       await app.jobs.cancel(request.params.id);
+      request.log.info({ job_id: request.params.id }, 'job cancelled');
       return { job_id: request.params.id, status: 'cancelled' as const };
     },
   );
@@ -134,6 +138,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
     },
     async (request, reply) => {
       await app.jobs.retry(request.params.id);
+      request.log.info({ job_id: request.params.id }, 'dead job queued again');
       return reply.code(202).header('location', `/jobs/${request.params.id}`).send({ job_id: request.params.id, status: 'queued' });
     },
   );

@@ -1,4 +1,5 @@
 import { fieldsOf, retryDeadJob, type QueueKeys, type RedisClient } from '@conveyor/shared';
+import type { FastifyBaseLogger } from 'fastify';
 import { errorView, iso, json } from './job-view.js';
 import { compareIds } from './stream-range.js';
 
@@ -53,8 +54,11 @@ function parseCursor(cursor: string, streams: number): [string, number] {
   return [id!, at === undefined ? 0 : Math.min(Number(at), streams)];
 }
 
-/** Retries up to `limit` dead jobs of a queue (the queue's own dead stream, then each partition's), oldest first in each. */
-export async function retryAllDead(redis: RedisClient, keys: readonly QueueKeys[], limit: number) {
+/**
+ * Retries up to `limit` dead jobs of a queue (the queue's own dead stream, then each partition's),
+ * oldest first in each, logging each one queued again.
+ */
+export async function retryAllDead(redis: RedisClient, keys: readonly QueueKeys[], limit: number, log: FastifyBaseLogger) {
   const skipped: { job_id: string; reason: string }[] = [];
   let retried = 0;
   for (const queue of keys) {
@@ -65,7 +69,10 @@ export async function retryAllDead(redis: RedisClient, keys: readonly QueueKeys[
       for (const [id, flat] of entries) {
         const jobId = fieldsOf(flat)['job'] ?? '';
         const outcome = await retryDeadJob(redis, queue, jobId);
-        if (outcome.ok) retried += 1;
+        if (outcome.ok) {
+          retried += 1;
+          log.info({ job_id: jobId }, 'dead job queued again');
+        }
         else skipped.push({ job_id: jobId, reason: outcome.reason === 'not-found' ? 'its record expired (JOB_RETENTION)' : `it is ${outcome.status}, not dead` });
         cursor = `(${id}`;
       }

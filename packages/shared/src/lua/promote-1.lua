@@ -8,7 +8,7 @@
   ARGV[1] base
   ARGV[2] most jobs to move in one call
 
-  Output: {moved, next}: how many jobs were queued, and how long (ms, by Redis's clock) until
+  Output: {moved, next}: the IDs of the jobs queued, and how long (ms, by Redis's clock) until
           the next waiting job is due, or -1 when none waits.
 ]]
 local rcall = redis.call
@@ -18,7 +18,7 @@ local rcall = redis.call
 local base = ARGV[1]
 local now = nowMs()
 local due = rcall('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
-local moved = 0
+local moved = {}
 for _, jobId in ipairs(due) do
   local jobKey = base .. 'job:' .. jobId
   local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane')
@@ -28,7 +28,7 @@ for _, jobId in ipairs(due) do
     rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'queued_at', now, 'updated_at', now)
     rcall('HDEL', jobKey, 'retry_at', 'run_at')
     publishEvent(base .. 'events', 'queued', jobId, now, { stage = r[2] })
-    moved = moved + 1
+    moved[#moved + 1] = jobId
   end
 end
 local following = rcall('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')

@@ -6,6 +6,8 @@ export const PROMOTE_BATCH = 500;
 
 export interface PromoteResult {
   moved: number;
+  /** The jobs queued, in due order. */
+  jobIds: string[];
   /**
    * How long until the next job still waiting is due (ms, by Redis's clock, so a worker whose
    * clock is off still wakes on time), if any.
@@ -15,6 +17,6 @@ export interface PromoteResult {
 
 /** Queues up to PROMOTE_BATCH delayed jobs whose time has come; safe for any number of workers to call. */
 export async function promoteDueJobs(redis: RedisClient, keys: QueueKeys): Promise<PromoteResult> {
-  const [moved, dueIn] = await redis.promote(keys.delayed, keys.base, PROMOTE_BATCH);
-  return { moved, nextDueInMs: dueIn < 0 ? undefined : dueIn };
+  const [jobIds, dueIn] = await redis.promote(keys.delayed, keys.base, PROMOTE_BATCH);
+  return { moved: jobIds.length, jobIds, nextDueInMs: dueIn < 0 ? undefined : dueIn };
 }
