@@ -29,9 +29,9 @@ export class Slots {
     this.#wanted = Math.min(count, this.size);
   }
 
-  /** Reserves every free slot, the wanted ones too, for a takeover, and wants none after. */
-  reserveForTakeover(): number {
-    const count = Math.max(0, this.size - this.#used);
+  /** Reserves free slots, the wanted ones too, for a takeover of `limit` jobs at most, and wants none after. */
+  reserveForTakeover(limit: number): number {
+    const count = Math.max(0, Math.min(limit, this.size - this.#used));
     this.#used += count;
     this.#wanted = 0;
     return count;

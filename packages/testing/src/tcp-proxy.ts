@@ -6,6 +6,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  * - `silence()`: every connection open at that moment carries nothing more in either direction
  *   while staying open, as one does when its peer vanished without closing it (a failed-over node,
  *   a NAT that forgot it). Connections made afterwards are carried as usual.
+ * - `silenceOn(...markers)`: the first connection to send any of `markers` goes silent as it
+ *   sends it (the command never arrives): a node lost while that command was on its way.
  * - `retarget(port)`: connections made from now on go to another server (after a failover the
  *   address leads to the new primary); open ones stay with the old.
  */
@@ -13,6 +15,7 @@ export class TcpProxy {
   readonly #pairs = new Set<[Socket, Socket]>();
   readonly #silenced = new WeakSet<Socket>();
   readonly #silencedPairs: [Socket, Socket][] = [];
+  #tripwire: { markers: Buffer[]; tripped: () => void } | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -45,6 +48,11 @@ export class TcpProxy {
     return count;
   }
 
+  /** Resolves when the first connection that sends one of `markers` (after this call) has gone silent. */
+  silenceOn(...markers: string[]): Promise<void> {
+    return new Promise((resolve) => (this.#tripwire = { markers: markers.map((marker) => Buffer.from(marker)), tripped: resolve }));
+  }
+
   async stop(): Promise<void> {
     for (const pair of [...this.#pairs, ...this.#silencedPairs]) for (const socket of pair) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -55,7 +63,15 @@ export class TcpProxy {
     const pair: [Socket, Socket] = [client, upstream];
     this.#pairs.add(pair);
     const forward = (from: Socket, to: Socket) => {
-      from.on('data', (chunk) => {
+      from.on('data', (chunk: Buffer) => {
+        const tripwire = this.#tripwire;
+        if (from === client && tripwire?.markers.some((marker) => chunk.includes(marker))) {
+          this.#tripwire = undefined;
+          for (const socket of pair) this.#silenced.add(socket);
+          this.#pairs.delete(pair);
+          this.#silencedPairs.push(pair);
+          tripwire.tripped();
+        }
         if (!this.#silenced.has(from)) to.write(chunk);
       });
       from.on('error', () => to.destroy());

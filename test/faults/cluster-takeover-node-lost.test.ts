@@ -1,0 +1,63 @@
+import { createRedis, enqueueJobs, ensureGroups, findPipeline, newJobId, QueueKeys, scripts, takeJobs } from '@conveyor/shared';
+import { RedisCluster, startApi, startWorker, takeRequest, TEST_LIMITS, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import { createHash } from 'node:crypto';
+import { describe, expect, test } from 'vitest';
+import { FAST, report } from './fault-support.js';
+
+/**
+ * A Redis Cluster primary is lost just as a worker's takeover of a lapsed job is on its way to
+ * it (its connection goes silent as the script is sent, as in a failover). The takeover waits for
+ * REDIS_TIMEOUT; the slots it keeps must be the lapsed job's only, so the worker's other queues,
+ * on other primaries, go on at once. Keeping every free slot for it, the worker took another
+ * queue's document only when the connection was replaced (3.6 s and 4.5 s in
+ * cluster-failover.test.ts, where the node was killed).
+ */
+describe('a Redis Cluster primary lost while a takeover is on its way to it', () => {
+  test("another queue's jobs are taken at once; the lapsed job is taken over once the connection is replaced", { timeout: 60_000 }, async () => {
+    const cluster = await RedisCluster.start(3, 0, { proxied: true });
+    const prefix = 'conveyor';
+    const keys = new QueueKeys(prefix, 'inference');
+    const redis = createRedis(cluster.url, { role: 'command', name: 'test', cluster: true });
+    let api: ApiProcess | undefined;
+    let worker: WorkerProcess | undefined;
+    try {
+      const inference = await cluster.nodeOf(keys.base);
+      expect(await cluster.nodeOf(new QueueKeys(prefix, 'documents').base)).not.toBe(inference);
+      // A job held by a worker that then died: its lease lapses 3 s later.
+      await ensureGroups(redis, prefix, [findPipeline('inference')!]);
+      const lapsedId = newJobId('inference');
+      await enqueueJobs(redis, keys, 'infer', [{ id: lapsedId, lane: 'normal', payload: '{"model":"echo","prompt":"held by a dead worker"}' }], TEST_LIMITS);
+      expect((await takeJobs(redis, keys, takeRequest({ consumer: 'dead-worker', count: 1 }))).jobs).toHaveLength(1);
+
+      const env = { ...FAST, LEASE_MS: '3s', REDIS_CLUSTER: 'true', REDIS_TIMEOUT: '3s', CONCURRENCY: '4' };
+      [api, worker] = await Promise.all([startApi({ redisUrl: cluster.url, prefix, env }), startWorker({ redisUrl: cluster.url, prefix, env })]);
+      // The takeover script goes as EVAL (its text, which starts with its header) the first time on a connection, as EVALSHA after.
+      const reclaim = scripts.find((script) => script.name === 'reclaim')!.lua;
+      await cluster.proxies[cluster.nodes.indexOf(inference)]!.silenceOn(reclaim.slice(0, 200), createHash('sha1').update(reclaim).digest('hex'));
+      const lostAt = Date.now();
+
+      const form = new FormData();
+      form.append('file', new Blob(['A queue on another primary goes on while the takeover waits.']), 'other.txt');
+      const upload = await fetch(`${api.url}/documents`, { method: 'POST', body: form });
+      expect(upload.status).toBe(202);
+      const { job_id: documentId } = (await upload.json()) as { job_id: string };
+      const record = async (id: string) => (await (await fetch(`${api!.url}/jobs/${encodeURIComponent(id)}`)).json()) as { status: string; attempts: number; stages?: { name: string; started_at: string | null }[] };
+      const started = await waitFor(async () => (await record(documentId)).stages?.find((stage) => stage.name === 'extract')?.started_at ?? undefined, 'the document to be taken', 15_000);
+      const takenMs = Date.parse(started) - lostAt;
+      expect(takenMs).toBeLessThan(1_000);
+
+      const lapsed = await waitFor(async () => {
+        const job = await record(lapsedId);
+        return job.status === 'completed' && job;
+      }, 'the lapsed job to be taken over and completed', 20_000);
+      expect(lapsed.attempts).toBe(2);
+      const takenOverMs = Date.now() - lostAt;
+      await waitFor(async () => (await record(documentId)).status === 'completed', 'the document to complete', 30_000);
+      report('cluster primary lost under a takeover', { other_queue_document_taken_ms: takenMs, lapsed_job_completed_ms: takenOverMs });
+    } finally {
+      redis.disconnect();
+      await Promise.all([api?.stop(5_000), worker?.stop(5_000)]);
+      await cluster.stop();
+    }
+  });
+});
