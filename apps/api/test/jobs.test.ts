@@ -172,6 +172,21 @@ describe('GET /jobs/:id', () => {
     }
   });
 
+  test('an ID named after an entry ID Redis would refuse (a part over 2^64 - 1) is a 404 on every route, not a 500', async ({ app }) => {
+    const ids = ['inference:99999999999999999999-0', 'inference:1-18446744073709551616', 'inference:high:18446744073709551616-0', 'documents:summarize:low:99999999999999999999-1'];
+    for (const id of ids) {
+      const stage = id.startsWith('documents:') ? 'summarize' : 'infer';
+      for (const [method, url] of [['GET', `/jobs/${id}`], ['DELETE', `/jobs/${id}`], ['POST', `/jobs/${id}/retry`], ['GET', `/jobs/${id}/stages/${stage}/output`], ['GET', `/jobs/${id}/events`]] as const) {
+        const response = await app.inject({ method, url });
+        expect(response.statusCode, `${method} ${url}`).toBe(404);
+        expect(response.json()).toMatchObject({ type: '/problems/job-not-found' });
+      }
+    }
+    // The largest entry ID Redis takes is still looked up: no such job.
+    expect((await app.inject({ url: '/jobs/inference:18446744073709551615-18446744073709551615' })).statusCode).toBe(404);
+    expect((await app.inject({ url: '/jobs/inference:000000000000000000001-0' })).statusCode).toBe(404);
+  });
+
   test('an unknown route is a 404 problem that points at the docs', async ({ app }) => {
     const response = await app.inject({ url: '/nope' });
     expect(response.statusCode).toBe(404);

@@ -10,17 +10,30 @@ local function directJobId(queue, firstStage, stage, lane, entryId)
   return queue .. ':' .. entryId
 end
 
+-- Whether Redis takes `id` (digits, '-', digits) as an entry ID: each part at most 2^64 - 1.
+-- XRANGE answers any other with an error, which would fail the whole script.
+local function isEntryId(id)
+  for part in string.gmatch(id, '%d+') do
+    local digits = string.gsub(part, '^0+', '')
+    if #digits > 20 or (#digits == 20 and digits > '18446744073709551615') then return false end
+  end
+  return true
+end
+
 -- The stream a direct job's name points at: stage, lane, entry ID; nil when it is not such a name.
 local function directJobLocation(queue, firstStage, jobId)
   if string.sub(jobId, 1, #queue + 1) ~= queue .. ':' then return nil end
   local rest = string.sub(jobId, #queue + 2)
-  local entryId = string.match(rest, '^(%d+%-%d+)$')
-  if entryId then return firstStage, 'normal', entryId end
-  local lane, laneEntry = string.match(rest, '^(%a+):(%d+%-%d+)$')
-  if lane == 'high' or lane == 'low' then return firstStage, lane, laneEntry end
-  local stage, stageLane, stageEntry = string.match(rest, '^([%w_.-]+):(%a+):(%d+%-%d+)$')
-  if stage and (stageLane == 'high' or stageLane == 'normal' or stageLane == 'low') then return stage, stageLane, stageEntry end
-  return nil
+  local stage, lane, entryId = firstStage, 'normal', string.match(rest, '^(%d+%-%d+)$')
+  if not entryId then
+    lane, entryId = string.match(rest, '^(%a+):(%d+%-%d+)$')
+    if lane ~= 'high' and lane ~= 'low' then
+      stage, lane, entryId = string.match(rest, '^([%w_.-]+):(%a+):(%d+%-%d+)$')
+      if lane ~= 'high' and lane ~= 'normal' and lane ~= 'low' then return nil end
+    end
+  end
+  if not isEntryId(entryId) then return nil end
+  return stage, lane, entryId
 end
 
 -- The job an entry's reserved `job` field names, or nil. Conveyor writes it with an ID of the
