@@ -154,6 +154,19 @@ describe('job events over Server-Sent Events', () => {
     await waitFor(() => app.events.listeners === 0, 'the departed client to be cleaned up');
   });
 
+  test('HEAD on a stream answers its headers and ends, taking no stream place', async ({ app, url }) => {
+    const { job_id } = (await (await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo"}' })).json()) as { job_id: string };
+    for (const path of [`/jobs/${job_id}/events`, '/events?queue=inference']) {
+      const head = await fetch(`${url}${path}`, { method: 'HEAD', signal: AbortSignal.timeout(2_000) });
+      expect(head.status, path).toBe(200);
+      expect(head.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+      expect(await head.text()).toBe('');
+    }
+    expect(app.streams.size).toBe(0);
+    expect((await fetch(`${url}/jobs/inference:1699980000000-0/events`, { method: 'HEAD' })).status).toBe(404);
+    expect((await fetch(`${url}/events?queue=nope`, { method: 'HEAD' })).status).toBe(404);
+  });
+
   test('GET /events?queue= streams every event of the queue, with heartbeats', async ({ url, worker }) => {
     void worker;
     const seen = readEvents(`${url}/events?queue=inference`, undefined, (events) => events.some((e) => e.event === 'completed'));

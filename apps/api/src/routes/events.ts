@@ -9,6 +9,14 @@ import { endedBefore, SseStream } from '../services/sse-stream.js';
 
 const TERMINAL_STATUSES = new Set(['completed', 'dead', 'cancelled']);
 
+/**
+ * The answer to HEAD: what GET would answer, without its body. Not a stream: a HEAD answer has no
+ * body to end, so a stream opened for one would never end, and would hold a MAX_EVENT_STREAMS place.
+ */
+function streamHeaders(reply: FastifyReply): FastifyReply {
+  return reply.code(200).header('cache-control', 'no-cache, no-transform').type('text/event-stream; charset=utf-8').send();
+}
+
 const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app, { heartbeatMs }) => {
   /** Streams the job's state, then its events until it ends; the 404 problem for a job that does not exist. */
   const followJob = async (jobId: string, reply: FastifyReply): Promise<SseStream> => {
@@ -70,6 +78,10 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
     async (request, reply) => {
       // A browser reconnecting after the job's stream ended: 204 tells EventSource to stop.
       if (endedBefore(request)) return reply.code(204).send(null);
+      if (request.method === 'HEAD') {
+        if (!(await app.jobs.find(request.params.id))) throw new ProblemError('job-not-found', `No job has the ID "${request.params.id}".`);
+        return streamHeaders(reply);
+      }
       app.streams.reserve();
       let stream: SseStream | undefined;
       try {
@@ -95,6 +107,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
     },
     async (request, reply) => {
       app.jobs.pipelineOf(request.query.queue);
+      if (request.method === 'HEAD') return streamHeaders(reply);
       app.streams.reserve();
       // Subscribed before the stream opens: a Redis that does not answer is still a 503, not a dead stream.
       let stream: SseStream | undefined;
