@@ -74,7 +74,7 @@ describe('POST /jobs', () => {
 });
 
 describe('bad input gets a 4xx problem a person can act on, and writes nothing', () => {
-  const cases: { name: string; status: number; type: string; detail: RegExp; request: { headers?: Record<string, string>; body?: string } }[] = [
+  const cases: { name: string; status: number; type: string; detail: RegExp; request: { headers?: Record<string, string>; body?: string | Buffer } }[] = [
     { name: 'malformed JSON', status: 400, type: 'malformed-json', detail: /^Unexpected end of JSON input\. Send a JSON object/, request: { body: '{"model":' } },
     { name: 'JSON missing a comma', status: 400, type: 'malformed-json', detail: /^Expected ',' or '}' after property value in JSON at position 16\./, request: { body: '{"model":"echo" "prompt":"hi"}' } },
     { name: 'an empty JSON body', status: 400, type: 'malformed-json', detail: /^The body is empty\./, request: { body: '' } },
@@ -94,6 +94,14 @@ describe('bad input gets a 4xx problem a person can act on, and writes nothing',
     { name: 'max_attempts out of range', status: 400, type: 'invalid-request', detail: /body\.max_attempts/, request: { body: '{"model":"echo","max_attempts":0}' } },
     { name: 'a bad idempotency key', status: 400, type: 'invalid-request', detail: /idempotency-key/, request: { body: '{"model":"echo"}', headers: { 'idempotency-key': 'has spaces' } } },
     { name: 'a JSON body in another charset', status: 415, type: 'unsupported-media-type', detail: /declared as charset "latin1"; JSON is taken in UTF-8 only/, request: { body: '{"model":"echo","prompt":"Caf\xe9"}', headers: { 'content-type': 'application/json; charset=latin1' } } },
+    { name: 'a JSON body that is not UTF-8 (Latin-1 bytes)', status: 400, type: 'malformed-json', detail: /not UTF-8: byte 0xe9 after "\{"model":"echo","prompt":"Caf"/, request: { body: Buffer.from('{"model":"echo","prompt":"Caf\xe9"}', 'latin1') } },
+    {
+      name: 'a JSON body whose bad byte follows a U+FFFD it really holds',
+      status: 400,
+      type: 'malformed-json',
+      detail: /byte 0xff after "\{"model":"echo","prompt":"\ufffd ok " \(byte 33\)/,
+      request: { body: Buffer.concat([Buffer.from('{"model":"echo","prompt":"\ufffd ok ', 'utf8'), Buffer.from([0xff]), Buffer.from('"}')]) },
+    },
     { name: 'a text/plain body', status: 415, type: 'unsupported-media-type', detail: /text\/plain/, request: { body: 'hi', headers: { 'content-type': 'text/plain' } } },
     { name: 'an XML body', status: 415, type: 'unsupported-media-type', detail: /application\/xml/, request: { body: '<job/>', headers: { 'content-type': 'application/xml' } } },
     {

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { isUtf8 } from 'node:buffer';
 import fp from 'fastify-plugin';
 import { parse } from 'secure-json-parse';
 import type { ZodType } from 'zod';
@@ -32,24 +33,43 @@ function foreignCharset(contentType: string | undefined): string | undefined {
   return charset === undefined || UTF8_LABELS.has(charset.toLowerCase()) ? undefined : charset;
 }
 
+/** Where a body stops being UTF-8: its first bad byte, and the text before it (only on this error's path). */
+function notUtf8(bytes: Buffer): string {
+  const text = bytes.toString('utf8');
+  // Each bad byte is read as U+FFFD; one the client sent is the bytes EF BF BD, and is not bad.
+  for (let i = text.indexOf('\ufffd'); i !== -1; i = text.indexOf('\ufffd', i + 1)) {
+    const at = Buffer.byteLength(text.slice(0, i));
+    if (bytes[at] !== 0xef || bytes[at + 1] !== 0xbf || bytes[at + 2] !== 0xbd) {
+      return `The body is not UTF-8: byte 0x${bytes[at]!.toString(16).padStart(2, '0')} after "${text.slice(Math.max(0, i - 40), i)}" (byte ${at}) is not part of a UTF-8 character.`;
+    }
+  }
+  return 'The body is not UTF-8.';
+}
+
 /**
  * JSON bodies, parsed as Fastify's default parser does (secure-json-parse, which refuses a
  * `__proto__` key and a `constructor` holding `prototype`), but a body that cannot be taken is
  * answered with what is wrong and where: the parser's own message ("Expected ',' or '}' after
  * property value in JSON at position 16") instead of a bare "not valid JSON", and the refused
  * key named as such, since that body is valid JSON. JSON is UTF-8 (RFC 8259): a body declared in
- * another charset is refused rather than read as UTF-8 and stored garbled (a leading byte order
- * mark, which Windows tools write, is skipped by the parser).
+ * another charset, or holding bytes that are not UTF-8, is refused rather than read with U+FFFD
+ * in their place and stored garbled (a leading byte order mark, which Windows tools write, is
+ * skipped by the parser).
  */
 export default fp(
   async (app) => {
     app.removeContentTypeParser('application/json');
-    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body: string, done) => {
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, bytes: Buffer, done) => {
       const charset = foreignCharset(request.headers['content-type']);
       if (charset !== undefined) {
         done(new ProblemError('unsupported-media-type', `The body is declared as charset "${charset}"; JSON is taken in UTF-8 only. Send the body as UTF-8 with Content-Type: application/json.`), undefined);
         return;
       }
+      if (!isUtf8(bytes)) {
+        done(new ProblemError('malformed-json', `${notUtf8(bytes)} JSON is taken in UTF-8 only: send the text encoded as UTF-8.`), undefined);
+        return;
+      }
+      const body = bytes.toString('utf8');
       if (body.length === 0) {
         // Clients that always send Content-Type: application/json send it with no body too: on a
         // route whose body may be left out (pause, resume, retry) that is no body, not broken JSON.
