@@ -351,8 +351,9 @@ describe('requests', () => {
     const body = find(openapi, 'createJob').operation.requestBody!.content['application/json']!.schema;
     expect(body.properties!['run_at']!.description).toMatch(/delay_ms/);
     expect(body.properties!['delay_ms']!.description).toMatch(/run_at/);
-    const both = await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'hi', run_at: '2030-01-01T00:00:00Z', delay_ms: 5 } });
+    const both = await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'hi', run_at: new Date(Date.now() + 60_000).toISOString(), delay_ms: 5 } });
     expect(both.statusCode).toBe(400);
+    expect(both.json().detail).toMatch(/run_at or delay_ms, not both/);
     const file = find(openapi, 'uploadDocument').operation.requestBody!.content['multipart/form-data']!.schema.properties!['file']!;
     for (const format of ['PDF', 'DOCX', 'HTML', 'Markdown', 'plain text']) expect(file.description).toContain(format);
   });

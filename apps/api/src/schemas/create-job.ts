@@ -60,9 +60,11 @@ const jobFields = {
   ...jobOptionsSchema.shape,
   run_at: z.iso
     .datetime({ offset: true, message: 'must be an ISO 8601 time with its time zone, e.g. 2030-01-01T09:00:00Z or 2030-01-01T10:00:00+01:00' })
+    // As far ahead as delay_ms may reach: a job parked for years would count toward MAX_BACKLOG all that time.
+    .refine((value) => Date.parse(value) <= Date.now() + MAX_DELAY_MS, 'must be at most 30 days from now, as delay_ms')
     .optional()
-    .describe('run no earlier than this time (ISO 8601, with Z or an offset); not together with delay_ms (a 400)'),
-  delay_ms: z.number().int().min(0).max(MAX_DELAY_MS).optional().describe('run no earlier than this many ms from now; not together with run_at (a 400)'),
+    .describe('run no earlier than this time (ISO 8601, with Z or an offset; at most 30 days ahead); not together with delay_ms (a 400)'),
+  delay_ms: z.number().int().min(0).max(MAX_DELAY_MS).optional().describe('run no earlier than this many ms from now (at most 30 days); not together with run_at (a 400)'),
 };
 
 const oneStart = {
