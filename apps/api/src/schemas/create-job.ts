@@ -11,12 +11,29 @@ const MAX_DELAY_MS = 30 * 86_400_000;
  */
 export const MAX_PARAMS_DEPTH = 64;
 
-/** Whether `value` holds objects or arrays nested more than `depth` levels deep (stops looking once it does). */
-function nestsDeeperThan(value: unknown, depth: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (depth === 0) return true;
-  for (const key in value) if (nestsDeeperThan((value as Record<string, unknown>)[key], depth - 1)) return true;
-  return false;
+interface ParamsFault {
+  /** Where, from `params` down; none when it is said of params itself (too deep: the path would be as long as the nesting). */
+  path?: string[];
+  message: string;
+}
+
+/**
+ * The first thing in `value` that `params` may not hold, if any (stops looking there): objects or
+ * arrays nested more than `depth` levels deep, or a number JSON cannot hold, which JSON.parse reads
+ * as Infinity (1e309) and JSON.stringify would store as null.
+ */
+function paramsFault(value: unknown, depth: number): ParamsFault | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : { path: [], message: 'is a number too large to keep: it reads as Infinity, and would be stored as null' };
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (depth === 0) return { message: `may nest objects and arrays at most ${MAX_PARAMS_DEPTH} levels deep` };
+  for (const key in value) {
+    const fault = paramsFault((value as Record<string, unknown>)[key], depth - 1);
+    if (fault) {
+      fault.path?.unshift(key);
+      return fault;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -40,8 +57,9 @@ const metadata = z
   .optional()
   .describe(inferencePayloadSchema.shape.metadata.description ?? '');
 
-const params = inferencePayloadSchema.shape.params.refine((value) => !nestsDeeperThan(value, MAX_PARAMS_DEPTH), {
-  message: `may nest objects and arrays at most ${MAX_PARAMS_DEPTH} levels deep`,
+const params = inferencePayloadSchema.shape.params.superRefine((value, ctx) => {
+  const fault = paramsFault(value, MAX_PARAMS_DEPTH);
+  if (fault) ctx.addIssue({ code: 'custom', message: fault.message, path: fault.path ?? [] });
 });
 
 const idempotencyKey = z
