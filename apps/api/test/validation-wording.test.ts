@@ -19,7 +19,12 @@ test('a missing field, a missing body and a value that is not a number are said 
   const cases = [
     { request: { method: 'POST', url: '/jobs', payload: { prompt: 'hi' } }, detail: 'body.model: is required (a string)' },
     { request: { method: 'GET', url: '/events' }, detail: 'querystring.queue: is required (a string)' },
-    { request: { method: 'GET', url: '/queues/inference/dead?limit=abc' }, detail: 'querystring.limit: must be a number, and this is not one' },
+    { request: { method: 'GET', url: '/queues/inference/dead?limit=abc' }, detail: 'querystring.limit: must be a whole number written in decimal digits, from 1 to 500' },
+    // Numbers as Number() would read them are not taken: hex, spaces, exponents, an empty value.
+    { request: { method: 'GET', url: '/queues/inference/dead?limit=0x10' }, detail: 'querystring.limit: must be a whole number written in decimal digits, from 1 to 500' },
+    { request: { method: 'GET', url: '/queues/inference/history?limit=%201%20', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }, detail: 'querystring.limit: must be a whole number written in decimal digits, from 1 to 500' },
+    { request: { method: 'GET', url: '/queues/inference/dead?limit=' }, detail: 'querystring.limit: must be a whole number written in decimal digits, from 1 to 500' },
+    { request: { method: 'GET', url: '/queues/inference/dead?limit=501' }, detail: 'querystring.limit: must be at most 500' },
     { request: { method: 'POST', url: '/admin/broadcast', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }, detail: 'body: is required: send a JSON object' },
   ] as const;
   for (const { request, detail } of cases) {

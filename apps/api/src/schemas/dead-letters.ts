@@ -1,13 +1,14 @@
 import { LANES } from '@conveyor/shared';
 import { z } from 'zod';
 import { pathSegment } from './create-job.js';
+import { decimalIntegerOr } from './decimal-integer.js';
 import { isEntryId } from './history.js';
 import { attemptErrorSchema } from './job-view.js';
 
 export const queueParamsSchema = z.object({ name: pathSegment.describe('queue name, e.g. inference') });
 
 export const deadListQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50).describe('jobs per page'),
+  limit: decimalIntegerOr(50, 1, 500).describe('jobs per page'),
   cursor: z
     .string()
     .refine((value) => isEntryId(value.replace(/~\d{1,2}$/, '')), 'must be the next_cursor of the previous page')
@@ -33,7 +34,7 @@ export const deadListSchema = z.object({
 });
 
 export const retryAllQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(10_000).default(1_000).describe('most dead jobs to retry in this call (oldest first)'),
+  limit: decimalIntegerOr(1_000, 1, 10_000).describe('most dead jobs to retry in this call (oldest first)'),
 });
 
 export const retryAllSchema = z.object({

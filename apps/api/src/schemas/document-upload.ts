@@ -1,5 +1,6 @@
 import { LANES } from '@conveyor/shared';
 import { z } from 'zod';
+import { decimalInteger } from './decimal-integer.js';
 
 /** The text fields of a `POST /documents` form, beside the `file` field. */
 export const documentFieldsSchema = z
@@ -19,8 +20,8 @@ export const documentFieldsSchema = z
         }
       })
       .describe('your own fields as a JSON object of strings, kept with the job'),
-    max_attempts: z.coerce.number().int().min(1).max(100).optional().describe('attempts per stage before the job is dead-lettered'),
-    timeout_ms: z.coerce.number().int().min(1).max(86_400_000).optional().describe('an attempt running longer than this fails'),
+    max_attempts: decimalInteger(1, 100).optional().describe('attempts per stage before the job is dead-lettered'),
+    timeout_ms: decimalInteger(1, 86_400_000).optional().describe('an attempt running longer than this fails'),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import { LANES } from '@conveyor/shared';
 import { z } from 'zod';
+import { decimalIntegerOr } from './decimal-integer.js';
 import { JOB_STATUSES } from './job-view.js';
 
 /** An entry ID (`1700000000000-0`, or `1700000000000` for the whole millisecond) or an ISO 8601 time. */
@@ -47,7 +48,7 @@ export const historyQuerySchema = z.object({
   stage: stage.describe("the stage whose stream to read; the queue's first stage when omitted"),
   from: position('first entry').optional(),
   to: position('last entry').optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50).describe('entries per page'),
+  limit: decimalIntegerOr(50, 1, 500).describe('entries per page'),
   cursor,
   partition,
 });
