@@ -79,6 +79,13 @@ test('/metrics on the API and on the worker parse as Prometheus text, and their 
   expect(elsewhere.status).toBe(404);
   expect(elsewhere.headers.get('content-type')).toBe('application/problem+json');
   expect(await elsewhere.json()).toMatchObject({ status: 404, detail: 'This listener serves /healthz, /readyz and /metrics.' });
+  for (const path of ['/healthz', '/readyz', '/metrics']) {
+    expect((await fetch(`http://127.0.0.1:${worker.healthPort}${path}`, { method: 'HEAD' })).status, path).toBe(200);
+    const posted = await fetch(`http://127.0.0.1:${worker.healthPort}${path}`, { method: 'DELETE' });
+    expect(posted.status, path).toBe(405);
+    expect(posted.headers.get('allow')).toBe('GET, HEAD');
+    expect(await posted.json()).toMatchObject({ status: 405, detail: `${path} takes GET and HEAD, not DELETE.` });
+  }
   // No job IDs in labels: every label value is a queue, stage, route, method, status or outcome.
   for (const name of [...apiMetrics.keys(), ...workerMetrics.keys()]) expect(name).not.toMatch(/inference:[0-9A-Z]{26}/);
 });

@@ -18,9 +18,14 @@ export async function startHealthServer(source: HealthSource, port: number, host
     const reply = (status: number, body: unknown) => {
       response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
-    const problem = (status: number, title: string, detail: string) => {
-      response.writeHead(status, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'about:blank', title, status, detail }));
+    const problem = (status: number, title: string, detail: string, headers: Record<string, string> = {}) => {
+      response.writeHead(status, { 'content-type': 'application/problem+json', ...headers }).end(JSON.stringify({ type: 'about:blank', title, status, detail }));
     };
+    const known = path === '/healthz' || path === '/readyz' || path === '/metrics';
+    // Probes and scrapes read; anything else sent here is a mistake to say, not a 200.
+    if (known && request.method !== 'GET' && request.method !== 'HEAD') {
+      return problem(405, 'Method Not Allowed', `${path} takes GET and HEAD, not ${request.method}.`, { allow: 'GET, HEAD' });
+    }
     if (path === '/healthz') return reply(source.live() ? 200 : 503, { status: source.live() ? 'ok' : 'down', ...source.describe() });
     if (path === '/readyz') return reply(source.ready() ? 200 : 503, { status: source.ready() ? 'ready' : 'not ready', ...source.describe() });
     if (path === '/metrics') {
