@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-const scalar = z.union([z.string(), z.number(), z.boolean()]);
+const scalar = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string, a number, true or false' });
 
 /**
  * The input of an inference job as the API stores it and the worker reads it.
