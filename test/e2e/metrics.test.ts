@@ -2,12 +2,16 @@ import { createRedis } from '@conveyor/shared';
 import { deletePrefix, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 
-/** Prometheus text format: `name{label="value",...} number` lines, HELP/TYPE comments. Throws on anything else. */
+/**
+ * Prometheus text format: `name{label="value",...} number` lines, HELP/TYPE comments. Throws on
+ * anything else. Prometheus reads NaN in any case: prom-client writes `Nan` for the event-loop lag's
+ * mean when two scrapes come within one 100 ms sample of each other.
+ */
 function parsePrometheus(text: string): Map<string, number> {
   const samples = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/.exec(line);
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|[Nn][Aa][Nn]|\+Inf|-Inf)$/.exec(line);
     if (!match) throw new Error(`not Prometheus text: ${line}`);
     samples.set(`${match[1]}${match[2] ?? ''}`, Number(match[3]));
   }
