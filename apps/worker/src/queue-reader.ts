@@ -25,6 +25,8 @@ export class QueueReader {
   readonly #keys: QueueKeys;
   #rotation = 0;
   #failures = 0;
+  /** This queue's Redis may be lost (a round failed, a blocking read went unanswered): see #untilAnswered. */
+  #suspect = false;
   /**
    * While a blocking read is under way, its connection's CLIENT ID (asked for with the read, on
    * the same connection: on Redis Cluster, the one to the node serving this queue), to interrupt
@@ -83,6 +85,7 @@ export class QueueReader {
 
   async run(): Promise<void> {
     while (this.ctx.isTaking()) {
+      if (this.#suspect) await this.#untilAnswered();
       await this.ctx.slots.whenFree();
       if (!this.ctx.isTaking()) break;
       try {
@@ -91,6 +94,26 @@ export class QueueReader {
         this.#failures = 0;
       } catch (error) {
         if (!this.ctx.isTaking()) break;
+        this.#suspect = true;
+        await this.#recover(error as Error);
+      }
+    }
+  }
+
+  /**
+   * Waits, holding no slot, until Redis answers a read on this queue's hash slot. A take keeps the
+   * free slots it may fill until it is answered: sent to a Cluster primary that was failing over,
+   * it kept every free slot of the worker until the failover ended, and the worker's other
+   * queues, on other primaries, waited with it.
+   */
+  async #untilAnswered(): Promise<void> {
+    while (this.ctx.isTaking()) {
+      try {
+        await this.ctx.redis.exists(this.#keys.paused);
+        this.#suspect = false;
+        return;
+      } catch (error) {
+        if (!this.ctx.isTaking()) return;
         await this.#recover(error as Error);
       }
     }
@@ -158,6 +181,7 @@ export class QueueReader {
       if ((await Promise.race([read, stuck])) !== 'stuck') return;
       read.catch(() => {});
       this.ctx.logger.warn({ queue: this.queue, waited_ms: Date.now() - started }, 'a blocking read got no answer; reading on a new connection');
+      this.#suspect = true;
       if (this.ctx.isTaking()) this.#blocking = this.connectBlocking();
       blocking.disconnect();
     } finally {
