@@ -16,7 +16,7 @@ export interface ControlHandlers {
  * "timestamp":1733400000.5}`. Undefined (every model) when it names none; null when it starts
  * as JSON and is not.
  */
-export function invalidatedModel(text: string): string | undefined | null {
+function invalidatedModel(text: string): string | undefined | null {
   if (!text.trimStart().startsWith('{')) return text.split(':')[0] || undefined;
   try {
     const { model } = JSON.parse(text) as { model?: unknown };

@@ -41,11 +41,16 @@ export class TcpProxy {
 
   /** Connections open now carry nothing more, and are never closed by this side. */
   silence(): number {
-    for (const pair of this.#pairs) for (const socket of pair) this.#silenced.add(socket);
-    this.#silencedPairs.push(...this.#pairs);
     const count = this.#pairs.size;
-    this.#pairs.clear();
+    for (const pair of [...this.#pairs]) this.#silencePair(pair);
     return count;
+  }
+
+  /** This connection carries nothing more in either direction, and stays open. */
+  #silencePair(pair: [Socket, Socket]): void {
+    for (const socket of pair) this.#silenced.add(socket);
+    this.#pairs.delete(pair);
+    this.#silencedPairs.push(pair);
   }
 
   /** Resolves when the first connection that sends one of `markers` (after this call) has gone silent. */
@@ -67,9 +72,7 @@ export class TcpProxy {
         const tripwire = this.#tripwire;
         if (from === client && tripwire?.markers.some((marker) => chunk.includes(marker))) {
           this.#tripwire = undefined;
-          for (const socket of pair) this.#silenced.add(socket);
-          this.#pairs.delete(pair);
-          this.#silencedPairs.push(pair);
+          this.#silencePair(pair);
           tripwire.tripped();
         }
         if (!this.#silenced.has(from)) to.write(chunk);

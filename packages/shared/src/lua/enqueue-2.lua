@@ -28,7 +28,7 @@
                                        key matched an earlier job that still exists (whose ID
                                        is given instead)
     {-3, i}                            job i's idempotency key was used with another request
-    {-4, backlog, limit}               the stage holds too much undone work
+    {-4, backlog, limit}               the queue holds too much undone work (see ARGV[4])
 ]]
 local rcall = redis.call
 -- @include nowMs
