@@ -73,7 +73,8 @@ test('/readyz fails while the connection for uploads is down, and says why; smal
 
     const readiness = await app.inject({ url: '/readyz' });
     expect(readiness.statusCode).toBe(503);
-    // Redis closes the connection at once, so ioredis reports its own failure (EPIPE, "Stream isn't writeable").
+    // Redis closes the connection at once: ioredis reports its own failure (EPIPE, "Stream isn't
+    // writeable") when it wrote first, or nothing at all, and the close is then the reason.
     expect(readiness.json().detail).toMatch(/^Redis does not answer: .+ \(the connection for uploads, large batches and whole outputs\)$/);
     expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'small' } })).statusCode).toBe(202);
     const upload = await app.inject({ method: 'POST', url: '/documents', ...form([{ name: 'file', filename: 'report.txt', content: Buffer.alloc(1_100_000, 'a') }]) });

@@ -88,13 +88,18 @@ export default fp(
   { name: 'redis' },
 );
 
-/** Counts and logs a connection's errors, each message once until it is ready again; returns the last one's message. */
+/** Counts and logs a connection's errors, each message once until it is ready again; returns the last one's message (or that it closed). */
 function reportErrors(app: FastifyInstance, connection: RedisClient, message: string): () => string {
   let lastError = '';
   connection.on('error', (error: Error) => {
     app.metrics?.redisErrors.inc();
     if (error.message !== lastError) app.log.warn({ err: error.message }, message);
     lastError = error.message;
+  });
+  // Redis at its maxclients writes its refusal and closes the connection, often before ioredis
+  // has sent anything, so no error is reported: the close is then the reason.
+  connection.on('close', () => {
+    if (lastError === '') lastError = 'Redis closed the connection; reconnecting';
   });
   connection.on('ready', () => {
     lastError = '';
