@@ -8,7 +8,10 @@ import { runBenchmark, SCENARIOS } from '../src/benchmark.js';
 import { markdownTable, stealLine, textTable } from '../src/report.js';
 
 test('every scenario runs at smoke size and reports finite figures', { timeout: 240_000 }, async () => {
-  const results = await runBenchmark({ mode: 'smoke' });
+  // Printed as it goes, so a run that outlasts the test's timeout shows where it was.
+  const started = Date.now();
+  const progress = (message: string) => console.log(`[bench smoke ${((Date.now() - started) / 1_000).toFixed(1)} s] ${message}`);
+  const results = await runBenchmark({ mode: 'smoke', progress });
   expect(results.scenarios).toHaveLength(Object.keys(SCENARIOS).length);
   expect(results.machine.redis).toMatch(/^\d+\.\d+/);
   for (const comparison of results.comparisons) {

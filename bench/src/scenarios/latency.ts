@@ -21,9 +21,16 @@ class Sightings {
     if (kind === 'active') this.#waiters.get(jobId)?.();
   }
 
-  async activeAt(jobId: string): Promise<number> {
-    if (!this.active.has(jobId)) await new Promise<void>((resolve) => this.#waiters.set(jobId, resolve));
-    this.#waiters.delete(jobId);
+  async activeAt(jobId: string, timeoutMs = 30_000): Promise<number> {
+    if (!this.active.has(jobId)) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`job ${jobId} was not seen active within ${timeoutMs} ms`)), timeoutMs);
+        this.#waiters.set(jobId, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }).finally(() => this.#waiters.delete(jobId));
+    }
     return this.active.get(jobId)!;
   }
 }
@@ -46,14 +53,19 @@ async function idle(ctx: BenchContext, side: Side): Promise<LatencySummary> {
   const agent = new Agent({ keepAlive: true });
   const url = new URL(`${side.url}/jobs`);
   const samples: number[] = [];
-  for (let i = 0; i < ctx.sizes.latency.idleSamples; i += 1) {
-    const sentAt = performance.now();
-    const answer = await postJson(agent, url, JSON.stringify(SEED_JOB));
-    const { job_id: jobId } = JSON.parse(answer.body) as { job_id: string };
-    samples.push((await side.sightings.activeAt(jobId)) - sentAt);
-    await sleep(10);
+  try {
+    for (let i = 0; i < ctx.sizes.latency.idleSamples; i += 1) {
+      const sentAt = performance.now();
+      const answer = await postJson(agent, url, JSON.stringify(SEED_JOB));
+      // A refused job is never seen active: waiting for it would hang the run.
+      if (answer.status >= 300) throw new Error(`POST ${url.href} answered ${answer.status} on an idle system: ${answer.body}`);
+      const { job_id: jobId } = JSON.parse(answer.body) as { job_id: string };
+      samples.push((await side.sightings.activeAt(jobId)) - sentAt);
+      await sleep(10);
+    }
+  } finally {
+    agent.destroy();
   }
-  agent.destroy();
   return summarize(samples);
 }
 
