@@ -8,10 +8,20 @@ import { runBenchmark, SCENARIOS } from '../src/benchmark.js';
 import { markdownTable, stealLine, textTable } from '../src/report.js';
 
 test('every scenario runs at smoke size and reports finite figures', { timeout: 240_000 }, async () => {
-  // Printed as it goes, so a run that outlasts the test's timeout shows where it was.
+  // Kept quiet while the run takes its usual 20 s or so; past 2 minutes, its progress so far is
+  // printed, and what follows as it comes, so a run that outlasts the timeout shows where it was.
   const started = Date.now();
-  const progress = (message: string) => console.log(`[bench smoke ${((Date.now() - started) / 1_000).toFixed(1)} s] ${message}`);
-  const results = await runBenchmark({ mode: 'smoke', progress });
+  const lines: string[] = [];
+  let live = false;
+  const progress = (message: string) => {
+    lines.push(`[bench smoke ${((Date.now() - started) / 1_000).toFixed(1)} s] ${message}`);
+    if (live) console.log(lines.at(-1));
+  };
+  const slow = setTimeout(() => {
+    live = true;
+    console.log(`the smoke benchmark is still running after 120 s; so far:\n${lines.join('\n')}`);
+  }, 120_000);
+  const results = await runBenchmark({ mode: 'smoke', progress }).finally(() => clearTimeout(slow));
   expect(results.scenarios).toHaveLength(Object.keys(SCENARIOS).length);
   expect(results.machine.redis).toMatch(/^\d+\.\d+/);
   for (const comparison of results.comparisons) {
