@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { reapOnExit } from './child-reaper.js';
 import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
 
@@ -22,6 +23,7 @@ export class AppProcess {
     readonly name: string,
     readonly child: ChildProcess,
   ) {
+    reapOnExit(child);
     let partial = '';
     const collect = (chunk: Buffer) => {
       const text = partial + chunk.toString();

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { reapOnExit } from './child-reaper.js';
 import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
 
@@ -76,6 +77,7 @@ export class RedisServer {
       ...(this.options.extraArgs ?? []),
     ];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    reapOnExit(child);
     let output = '';
     child.stdout?.on('data', (chunk) => (output += String(chunk)));
     child.stderr?.on('data', (chunk) => (output += String(chunk)));
