@@ -4,6 +4,7 @@ export * from './job-id.js';
 export * from './pipelines.js';
 export * from './partitions.js';
 export * from './models.js';
+export * from './model-input.js';
 export * from './redis.js';
 export * from './redis-checks.js';
 export * from './redis-errors.js';

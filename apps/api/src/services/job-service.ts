@@ -1,4 +1,4 @@
-import { cancelJob, controlChannel, enqueueJobs, findDeclaredPipeline, findPipeline, firstStage, hasPartition, modelCatalogue, newJobId, outcomeUnknown, PIPELINES, queueNameOf, queueOfJobId, QueueKeys, readJob, retryDeadJob, servedQueuesOf, type ApiConfig, type ControlMessage, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
+import { cancelJob, checkModelInput, controlChannel, enqueueJobs, findDeclaredPipeline, findPipeline, firstStage, hasPartition, modelCatalogue, ModelInputError, newJobId, outcomeUnknown, PIPELINES, queueNameOf, queueOfJobId, QueueKeys, readJob, retryDeadJob, servedQueuesOf, type ApiConfig, type ControlMessage, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type ModelKind, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { createHash } from 'node:crypto';
 import { ProblemError } from '../problems/problem-error.js';
 import { queueFull } from '../problems/queue-full.js';
@@ -40,7 +40,7 @@ const LARGE_VALUE_BYTES = 1024 * 1024;
 export class JobService {
   readonly #keys = new Map<string, QueueKeys>();
   readonly models: ModelEntry[];
-  readonly #modelNames: ReadonlySet<string>;
+  readonly #modelsByName: ReadonlyMap<string, ModelEntry>;
   readonly #limits = new Map<string, EnqueueLimits>();
   /** Per queue, the due time (ms) of the last delayed job the workers were told of. */
   readonly #announced = new Map<string, number>();
@@ -56,7 +56,7 @@ export class JobService {
     private readonly onEnqueued: (queue: string, count: number) => void = () => {},
   ) {
     this.models = modelCatalogue(config);
-    this.#modelNames = new Set(this.models.map((model) => model.name));
+    this.#modelsByName = new Map(this.models.map((model) => [model.name, model]));
     this.partitions = new PartitionPicker(config.QUEUE_PARTITIONS);
     this.#coalescer = new EnqueueCoalescer(redis);
   }
@@ -94,9 +94,10 @@ export class JobService {
     const batchTarget = this.partitions.pick(pipeline);
     const item = (index: number) => (bodies.length > 1 ? index : undefined);
     const jobs = bodies.map((body, index) => {
-      if (body.idempotency_key === undefined) return this.#inferenceJob(body, undefined, batchTarget, item(index));
+      const path = `body.jobs.${index}`;
+      if (body.idempotency_key === undefined) return this.#inferenceJob(body, undefined, batchTarget, item(index), path);
       const { idempotency_key, ...rest } = body;
-      return this.#inferenceJob(rest, idempotency_key, this.partitions.pick(pipeline, idempotency_key), item(index));
+      return this.#inferenceJob(rest, idempotency_key, this.partitions.pick(pipeline, idempotency_key), item(index), path);
     });
     const targets = new Set(jobs.map((job) => queueOfJobId(job.id)!));
     if (targets.size === 1) return this.#submit(findPipeline([...targets][0]!)!, jobs);
@@ -133,13 +134,15 @@ export class JobService {
     );
   }
 
-  /** `item`: the job's index in a batch of several, named in a refusal. */
-  #inferenceJob(body: CreateJobBody, idempotencyKey: string | undefined, target: Pipeline, item?: number): NewJob {
-    if (!this.#modelNames.has(body.model)) {
-      const known = [...this.#modelNames];
+  /** `item`: the job's index in a batch of several, named in a refusal; `path`: where the job is in the body. */
+  #inferenceJob(body: CreateJobBody, idempotencyKey: string | undefined, target: Pipeline, item?: number, path = 'body'): NewJob {
+    const model = this.#modelsByName.get(body.model);
+    if (!model) {
+      const known = [...this.#modelsByName.keys()];
       const which = item === undefined ? '' : ` (job ${item} of the batch)`;
       throw new ProblemError('unknown-model', `Model "${body.model}"${which} is not known. Known models: ${known.join(', ')}.`, { known_models: known });
     }
+    checkRequestForModel(model.kind, body, path);
     const { priority, max_attempts, timeout_ms, backoff, run_at, delay_ms } = body;
     const job: NewJob = {
       id: newJobId(target.name),
@@ -359,4 +362,19 @@ function lookBeforeSendingAgain(error: unknown, jobs: readonly NewJob[]): never 
     throw submissionOutcomeUnknown(error as Error, jobs.map((job) => job.id));
   }
   throw error;
+}
+
+/**
+ * A request its model cannot run (a blank prompt, `params.sleep_ms` of "soon"), refused as the
+ * 400 problem naming the field, by the same reading a worker makes (see checkModelInput): the
+ * job would otherwise be accepted and dead-lettered at its first attempt.
+ */
+function checkRequestForModel(kind: ModelKind, body: CreateJobBody, path: string): void {
+  try {
+    checkModelInput(kind, body);
+  } catch (error) {
+    if (!(error instanceof ModelInputError)) throw error;
+    const where = `${path}.${error.field}`;
+    throw new ProblemError('invalid-request', `${where}: ${error.problem}`, { errors: [{ path: where, message: error.problem }] });
+  }
 }

@@ -1,4 +1,4 @@
-import { inferencePayloadSchema } from '@conveyor/shared';
+import { inferencePayloadSchema, ModelInputError } from '@conveyor/shared';
 import { z } from 'zod';
 import type { Model } from './models/model.js';
 import { NonRetryableError } from './non-retryable-error.js';
@@ -15,6 +15,12 @@ export function createInfer(models: ReadonlyMap<string, Model>): Processor {
     if (!model) {
       throw new NonRetryableError(`unknown model "${parsed.data.model}"; this worker runs: ${[...models.keys()].join(', ')}`, 'UNKNOWN_MODEL');
     }
-    return model(parsed.data, helpers);
+    try {
+      return await model(parsed.data, helpers);
+    } catch (error) {
+      // A request its model cannot run: no retry can help (the API refuses these with a 400).
+      if (error instanceof ModelInputError) throw new NonRetryableError(error.message, error.code);
+      throw error;
+    }
   };
 }

@@ -1,14 +1,16 @@
 import type { InferencePayload } from '@conveyor/shared';
 import { describe, expect, test } from 'vitest';
 import { cosineSimilarity } from '../../src/nlp/embed-text.js';
+import { createInfer } from '../../src/processors/infer.js';
 import { builtinModels } from '../../src/processors/models/builtin.js';
 import { NonRetryableError } from '../../src/processors/non-retryable-error.js';
 import { stageHelpers } from '../documents/build-documents.js';
 import { QUEUE_ARTICLE, QUEUE_ARTICLE_REWORDED } from '../documents/texts.js';
 
+/** Runs built-in model `model` as the worker would: through the infer stage. */
 async function run(model: string, prompt?: string, params?: Record<string, unknown>): Promise<Record<string, unknown>> {
   const request: InferencePayload = { model, ...(prompt === undefined ? {} : { prompt }), ...(params ? { params } : {}) };
-  return (await builtinModels.get(model)!(request, stageHelpers({ stage: 'infer' }))) as Record<string, unknown>;
+  return (await createInfer(builtinModels)(request, stageHelpers({ stage: 'infer' }))) as Record<string, unknown>;
 }
 
 describe('built-in models', () => {

@@ -39,11 +39,11 @@ function helpers(overrides: Partial<ProcessorHelpers> = {}): ProcessorHelpers {
   };
 }
 
-/** Runs the adapter's model `request.model` as the worker would. */
+/** Runs the adapter's model `request.model` as the worker would: through the infer stage. */
 async function run(config: WorkerConfig, request: InferencePayload, overrides: Partial<ProcessorHelpers> = {}): Promise<unknown> {
-  const model = openAiCompatibleModels(config).get(request.model);
-  if (!model) throw new Error(`no model ${request.model}`);
-  return model(request, helpers(overrides));
+  const models = openAiCompatibleModels(config);
+  if (!models.has(request.model)) throw new Error(`no model ${request.model}`);
+  return createInfer(models)(request, helpers(overrides));
 }
 
 async function failureOf(attempt: Promise<unknown>): Promise<Error> {

@@ -1,5 +1,5 @@
+import { readEchoParams } from '@conveyor/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NonRetryableError } from '../non-retryable-error.js';
 import type { Model } from './model.js';
 
 /**
@@ -11,15 +11,7 @@ import type { Model } from './model.js';
  */
 export const echo: Model = async (request, helpers) => {
   const { job } = helpers;
-  const params = request.params ?? {};
-  const sleepMs = Number(params['sleep_ms'] ?? 0);
-  if (!Number.isFinite(sleepMs) || sleepMs < 0 || sleepMs > 3_600_000) {
-    throw new NonRetryableError(`params.sleep_ms must be a number of milliseconds from 0 to 3600000, got ${JSON.stringify(params['sleep_ms'])}`, 'INVALID_PARAMS');
-  }
-  const progress = params['progress'];
-  if (progress !== undefined && typeof progress !== 'boolean') {
-    throw new NonRetryableError(`params.progress must be true or false, got ${JSON.stringify(progress)}`, 'INVALID_PARAMS');
-  }
+  const { sleepMs, progress, fail, failUntil } = readEchoParams(request.params);
   if (progress) {
     await sleep(sleepMs / 2, undefined, { signal: helpers.signal });
     await helpers.progress(50, 'halfway');
@@ -27,18 +19,9 @@ export const echo: Model = async (request, helpers) => {
   } else if (sleepMs > 0) {
     await sleep(sleepMs, undefined, { signal: helpers.signal });
   }
-  const fail = params['fail'];
-  if (fail !== undefined && fail !== 'always' && !(Number.isInteger(fail) && (fail as number) >= 0)) {
-    throw new NonRetryableError(`params.fail must be "always" or a number of attempts, got ${JSON.stringify(fail)}`, 'INVALID_PARAMS');
-  }
   if (fail === 'always' || (typeof fail === 'number' && job.attempt <= fail)) {
     throw new Error(`echo was asked to fail (params.fail = ${JSON.stringify(fail)}, attempt ${job.attempt})`);
   }
-  const failUntil = params['fail_until'];
-  if (failUntil !== undefined) {
-    const until = typeof failUntil === 'number' ? failUntil : Date.parse(String(failUntil));
-    if (Number.isNaN(until)) throw new NonRetryableError(`params.fail_until must be a time, got ${JSON.stringify(failUntil)}`, 'INVALID_PARAMS');
-    if (Date.now() < until) throw new Error(`echo is down until ${new Date(until).toISOString()} (params.fail_until)`);
-  }
+  if (failUntil !== undefined && Date.now() < failUntil) throw new Error(`echo is down until ${new Date(failUntil).toISOString()} (params.fail_until)`);
   return { model: 'echo', text: request.prompt ?? '' };
 };

@@ -1,9 +1,9 @@
+import { requirePrompt } from '@conveyor/shared';
 import { embedText } from '../../nlp/embed-text.js';
 import { EMBEDDING_DIMENSIONS } from '../../nlp/embeddings-file.js';
 import { roundedVector } from '../embed.js';
 import { NonRetryableError } from '../non-retryable-error.js';
 import type { Model } from './model.js';
-import { requirePrompt } from './prompt.js';
 
 /**
  * `embed`: the prompt as a 100-dimensional unit vector (the same as the documents pipeline's

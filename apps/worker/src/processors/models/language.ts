@@ -1,6 +1,6 @@
+import { requirePrompt } from '@conveyor/shared';
 import { languageOf } from '../../nlp/language.js';
 import type { Model } from './model.js';
-import { requirePrompt } from './prompt.js';
 
 /**
  * `language`: the language of the prompt. Output: { model, language: ISO 639-1 code or null when

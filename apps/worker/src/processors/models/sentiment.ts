@@ -1,6 +1,6 @@
+import { requirePrompt } from '@conveyor/shared';
 import { textSentiment } from '../../nlp/text-sentiment.js';
 import type { Model } from './model.js';
-import { requirePrompt } from './prompt.js';
 
 /**
  * `sentiment`: how positive the prompt is, from wink's English model (negation-aware).

@@ -1,13 +1,12 @@
+import { readEmbeddingInput } from '@conveyor/shared';
 import { z } from 'zod';
 import { NonRetryableError } from '../../non-retryable-error.js';
 import type { Model } from '../model.js';
 import { describeTarget, postToEndpoint, type Endpoint } from './endpoint.js';
-import { pickParams, readParam } from './request-params.js';
+import { pickParams } from './request-params.js';
 
 /** `dimensions` shortens vectors on models that support it (text-embedding-3-*). */
 const passedParams = ['dimensions'] as const;
-
-const input = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional();
 
 const embeddingList = z.object({
   data: z.array(z.object({ embedding: z.array(z.number()), index: z.number().int().nonnegative().optional() })).min(1),
@@ -20,12 +19,10 @@ const embeddingList = z.object({
  */
 export function createEmbeddingModel(endpoint: Endpoint): Model {
   return async (request, helpers) => {
-    const params = request.params ?? {};
-    const texts = readParam(params, 'input', input, 'a non-empty string or a non-empty array of them') ?? request.prompt;
-    if (!texts) throw new NonRetryableError('an embedding model needs a prompt or params.input', 'INVALID_PARAMS');
+    const texts = readEmbeddingInput(request);
     const answer = await postToEndpoint(
       endpoint,
-      { path: '/embeddings', body: { model: request.model, input: texts, ...pickParams(params, passedParams) }, answer: embeddingList, answerName: 'an embedding list' },
+      { path: '/embeddings', body: { model: request.model, input: texts, ...pickParams(request.params ?? {}, passedParams) }, answer: embeddingList, answerName: 'an embedding list' },
       helpers,
     );
     const expected = Array.isArray(texts) ? texts.length : 1;

@@ -1,0 +1,73 @@
+import { LANES, QueueKeys } from '@conveyor/shared';
+import { keysUnder, redisTest } from '@conveyor/testing';
+import type { Redis } from 'ioredis';
+import { describe, expect } from 'vitest';
+import type { App } from '../src/app.js';
+import { buildTestApp } from './test-app.js';
+
+/** Chat and embedding models served by an endpoint: named only, as nothing is sent to it here. */
+const ENDPOINT_MODELS = { OPENAI_BASE_URL: 'http://127.0.0.1:9/v1', OPENAI_CHAT_MODELS: 'chat-a', OPENAI_EMBEDDING_MODELS: 'embed-a' };
+
+const test = redisTest.extend<{ app: App }>({
+  app: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix, ENDPOINT_MODELS);
+    await use(app);
+    await app.close();
+  },
+});
+
+/** Every key under the prefix, and every entry of the inference queue's lanes. */
+async function written(redis: Redis, prefix: string): Promise<unknown> {
+  const keys = new QueueKeys(prefix, 'inference');
+  return { keys: await keysUnder(redis, prefix), entries: await Promise.all(LANES.map((lane) => redis.xlen(keys.stream('infer', lane)))) };
+}
+
+describe('a request its model cannot run is a 400 naming the field, and writes nothing', () => {
+  const refused: [string, Record<string, unknown>, string, RegExp][] = [
+    ['echo with a sleep_ms that is no number', { model: 'echo', params: { sleep_ms: 'soon' } }, 'body.params.sleep_ms', /^must be a number of milliseconds from 0 to 3600000, got "soon"$/],
+    ['echo with a progress that is no boolean', { model: 'echo', params: { progress: 'yes' } }, 'body.params.progress', /^must be true or false/],
+    ['echo with fail neither "always" nor a count', { model: 'echo', params: { fail: -1 } }, 'body.params.fail', /^must be "always" or a number of attempts, got -1$/],
+    ['echo with a fail_until that is no time', { model: 'echo', params: { fail_until: 'later' } }, 'body.params.fail_until', /^must be a time/],
+    ['sentiment without a prompt', { model: 'sentiment' }, 'body.prompt', /^must be a non-empty text: model "sentiment" works on it$/],
+    ['language with a blank prompt', { model: 'language', prompt: ' \n ' }, 'body.prompt', /model "language"/],
+    ['summarize with 21 sentences', { model: 'summarize', prompt: 'A text.', params: { sentences: 21 } }, 'body.params.sentences', /^must be a whole number from 1 to 20, got 21$/],
+    ['a chat model with neither prompt nor messages', { model: 'chat-a' }, 'body.prompt', /unless params\.messages is given/],
+    ['a chat model with messages lacking a role', { model: 'chat-a', params: { messages: [{ content: 'hi' }] } }, 'body.params.messages', /^must be a non-empty array of \{role, content\}/],
+    ['a chat model with a system that is no string', { model: 'chat-a', prompt: 'Hi', params: { system: 42 } }, 'body.params.system', /^must be a string/],
+    ['an embedding model with an empty input', { model: 'embed-a', params: { input: [] } }, 'body.params.input', /^must be a non-empty string or a non-empty array of them/],
+  ];
+
+  test.for(refused)('%s', async ([, job, path, message], { app, redis, prefix }) => {
+    const before = await written(redis, prefix);
+    const response = await app.inject({ method: 'POST', url: '/jobs', payload: job });
+    expect(response.statusCode).toBe(400);
+    const problem = response.json();
+    expect(problem).toMatchObject({ type: '/problems/invalid-request', status: 400, errors: [{ path, message: expect.stringMatching(message) }] });
+    expect(problem.detail).toBe(`${path}: ${problem.errors[0].message}`);
+    expect(await written(redis, prefix)).toEqual(before);
+  });
+
+  test('in a batch, the job is named by its place, and none of the batch is written', async ({ app, redis, prefix }) => {
+    const before = await written(redis, prefix);
+    const jobs = [{ model: 'echo', prompt: 'fine' }, { model: 'summarize', prompt: 'A text.', params: { sentences: 0 } }];
+    const response = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().errors).toEqual([{ path: 'body.jobs.1.params.sentences', message: 'must be a whole number from 1 to 20, got 0' }]);
+    expect(await written(redis, prefix)).toEqual(before);
+  });
+
+  test('what a worker reads as valid is accepted: digits for sentences, a number or an ISO time for fail_until, messages instead of a prompt', async ({ app }) => {
+    const accepted = [
+      { model: 'summarize', prompt: 'A text.', params: { sentences: '2' } },
+      { model: 'echo', params: { fail: 'always', fail_until: '2030-01-01T00:00:00Z', sleep_ms: 5, progress: true } },
+      { model: 'echo', params: { fail: 2, fail_until: 1_900_000_000_000 } },
+      { model: 'chat-a', params: { messages: [{ role: 'user', content: 'Hi' }], temperature: 0 } },
+      { model: 'embed-a', params: { input: ['a', 'b'] } },
+      { model: 'embed', prompt: 'words to embed' },
+    ];
+    for (const job of accepted) {
+      const response = await app.inject({ method: 'POST', url: '/jobs', payload: job });
+      expect(response.statusCode, JSON.stringify(job)).toBe(202);
+    }
+  });
+});

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import type { ModelKind } from './models.js';
+import type { InferencePayload } from './schemas/inference-job.js';
+
+/**
+ * A request its model cannot run, and which field to change. The API refuses such a request
+ * with a 400 when it is posted (`field` under `body`); a worker that meets one (in a job another
+ * producer queued) dead-letters the job with code INVALID_PARAMS, as no retry can help.
+ */
+export class ModelInputError extends Error {
+  readonly code = 'INVALID_PARAMS';
+
+  constructor(
+    /** Where in the request: `prompt`, `params.sleep_ms`. */
+    readonly field: string,
+    /** What is wrong with it, said of the field: "must be true or false, got 1". */
+    readonly problem: string,
+    message = `${field} ${problem}`,
+  ) {
+    super(message);
+    this.name = 'ModelInputError';
+  }
+}
+
+/** The prompt of a request to a model that reads text; a missing or blank one is refused. */
+export function requirePrompt(request: InferencePayload): string {
+  const prompt = request.prompt?.trim();
+  if (!prompt) throw new ModelInputError('prompt', `must be a non-empty text: model "${request.model}" works on it`, `model "${request.model}" needs a non-empty "prompt": the text to work on`);
+  return prompt;
+}
+
+/** `params[name]` checked against `schema`. */
+export function readParam<Schema extends z.ZodType>(params: Record<string, unknown>, name: string, schema: Schema, expected: string): z.output<Schema> {
+  const parsed = schema.safeParse(params[name]);
+  if (!parsed.success) throw new ModelInputError(`params.${name}`, `must be ${expected}: ${z.prettifyError(parsed.error).replace(/\s+/g, ' ')}`);
+  return parsed.data;
+}
+
+export interface EchoParams {
+  sleepMs: number;
+  progress: boolean;
+  /** Fail every attempt ('always'), or the first this many. */
+  fail: 'always' | number | undefined;
+  /** Fail until this time (ms since the epoch). */
+  failUntil: number | undefined;
+}
+
+/** echo's params: see the echo model. */
+export function readEchoParams(params: Record<string, unknown> = {}): EchoParams {
+  const sleepMs = Number(params['sleep_ms'] ?? 0);
+  if (!Number.isFinite(sleepMs) || sleepMs < 0 || sleepMs > 3_600_000) {
+    throw new ModelInputError('params.sleep_ms', `must be a number of milliseconds from 0 to 3600000, got ${JSON.stringify(params['sleep_ms'])}`);
+  }
+  const progress = params['progress'];
+  if (progress !== undefined && typeof progress !== 'boolean') throw new ModelInputError('params.progress', `must be true or false, got ${JSON.stringify(progress)}`);
+  const fail = params['fail'];
+  if (fail !== undefined && fail !== 'always' && !(Number.isInteger(fail) && (fail as number) >= 0)) {
+    throw new ModelInputError('params.fail', `must be "always" or a number of attempts, got ${JSON.stringify(fail)}`);
+  }
+  const failUntil = params['fail_until'];
+  let until: number | undefined;
+  if (failUntil !== undefined) {
+    until = typeof failUntil === 'number' ? failUntil : Date.parse(String(failUntil));
+    if (Number.isNaN(until)) throw new ModelInputError('params.fail_until', `must be a time, got ${JSON.stringify(failUntil)}`);
+  }
+  return { sleepMs, progress: progress === true, fail: fail as EchoParams['fail'], failUntil: until };
+}
+
+/** summarize's `params.sentences`: 1 to 20, 3 when not given. */
+export function readSummaryLength(params: Record<string, unknown> = {}): number {
+  const requested = params['sentences'] ?? 3;
+  // Jobs XADDed by other producers carry params as strings.
+  const count = typeof requested === 'string' && /^\d+$/.test(requested) ? Number(requested) : requested;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 20) {
+    throw new ModelInputError('params.sentences', `must be a whole number from 1 to 20, got ${JSON.stringify(requested)}`);
+  }
+  return count;
+}
+
+export interface ChatMessage {
+  role: string;
+  content: string | Record<string, unknown>[];
+}
+
+const chatMessages = z
+  .array(z.looseObject({ role: z.string().min(1), content: z.union([z.string(), z.array(z.record(z.string(), z.unknown()))]) }))
+  .min(1)
+  .optional();
+
+/** A chat model's conversation: `params.messages` as given or, without them, the prompt as the user's message after `params.system` if there is one. */
+export function readChatMessages(request: InferencePayload): ChatMessage[] {
+  const params = request.params ?? {};
+  const messages = readParam(params, 'messages', chatMessages, 'a non-empty array of {role, content}');
+  if (messages) return messages;
+  const system = readParam(params, 'system', z.string().optional(), 'a string');
+  if (!request.prompt) throw new ModelInputError('prompt', 'is required by a chat model, unless params.messages is given', 'a chat model needs a prompt or params.messages');
+  return [...(system ? [{ role: 'system', content: system }] : []), { role: 'user', content: request.prompt }];
+}
+
+const embeddingInput = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional();
+
+/** What an embedding model embeds: `params.input` (a string or an array of strings) or else the prompt. */
+export function readEmbeddingInput(request: InferencePayload): string | string[] {
+  const texts = readParam(request.params ?? {}, 'input', embeddingInput, 'a non-empty string or a non-empty array of them') ?? request.prompt;
+  if (!texts) throw new ModelInputError('prompt', 'is required by an embedding model, unless params.input is given', 'an embedding model needs a prompt or params.input');
+  return texts;
+}
+
+/**
+ * Reads a request as its model will (a model named in the catalogue), throwing the
+ * ModelInputError the model would meet: the API checks what it is sent with this, so a request
+ * a worker would dead-letter at once is a 400 instead.
+ */
+export function checkModelInput(kind: ModelKind, request: InferencePayload): void {
+  if (kind === 'chat') return void readChatMessages(request);
+  if (kind === 'embedding') return void readEmbeddingInput(request);
+  if (request.model === 'echo') return void readEchoParams(request.params);
+  requirePrompt(request);
+  if (request.model === 'summarize') readSummaryLength(request.params);
+}
