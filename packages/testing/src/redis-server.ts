@@ -77,7 +77,7 @@ export class RedisServer {
       ...(this.options.extraArgs ?? []),
     ];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    reapOnExit(child);
+    reapOnExit(child, () => this.#removeOwnDir());
     let output = '';
     child.stdout?.on('data', (chunk) => (output += String(chunk)));
     child.stderr?.on('data', (chunk) => (output += String(chunk)));
@@ -117,6 +117,11 @@ export class RedisServer {
 
   async stop(): Promise<void> {
     await this.kill('SIGTERM');
+    this.#removeOwnDir();
+  }
+
+  /** Removes the temporary folder this server made (not one it was given). */
+  #removeOwnDir(): void {
     if (!this.options.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 }
