@@ -7,10 +7,10 @@ import { diskUnwritable, outOfMemory } from './write-refusals.js';
 
 const CONCURRENCY = 8;
 /**
- * Each client posts at most this many jobs a second (600 in all). The three workers run about
- * 780 of these jobs a second alone, and about 350 while another test file shares the two cores:
- * posting as fast as they could, the clients left a backlog (73k jobs accepted in one run) whose
- * drain outlasted the wait below when the suite ran.
+ * Each client posts at most this many jobs a second (600 in all); the three workers run about 780
+ * of these jobs a second, so the backlog stays small. Posting as fast as they could, the clients
+ * left a backlog of up to 73k jobs, whose drain outlasted a fixed 90 s wait in some suite runs:
+ * when a worker stopped taking jobs (see kept-slots.test.ts), or the machine ran other work.
  */
 const JOBS_PER_SECOND_PER_CLIENT = 75;
 /** Waiting for the last jobs fails only when none completes for this long (a job lost for good). */

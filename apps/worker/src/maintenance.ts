@@ -134,6 +134,8 @@ export class Maintenance {
    * is free, the next slots that free up are kept for them, and the next tick takes them over:
    * they have waited longest.
    *
+   * Slots are kept only while lapsed jobs remain: a tick that finds none gives them back.
+   *
    * Lapsed jobs are counted before any slot is kept for them. Slots kept through a call that its
    * Redis node holds up (a primary failing over) kept the other queues' jobs waiting too, for
    * the whole failover (3.6 s and 4.5 s in test/faults/cluster-failover).
@@ -170,6 +172,10 @@ export class Maintenance {
         this.ctx.slots.release(reserved - taken);
       }
     }
+    // Nothing is left to take over (another worker may have taken what slots were kept for):
+    // the readers get those slots back. Kept on, they left a worker idle for good, with nothing
+    // in flight (test/faults/kept-slots.test.ts).
+    this.ctx.slots.want(0);
   }
 
   /** How many entries of these stages have been held past the lease, up to CONCURRENCY (reads only; a stage's lanes in one round trip). */

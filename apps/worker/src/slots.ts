@@ -24,9 +24,11 @@ export class Slots {
     return this.#wanted;
   }
 
-  /** Keeps the next `count` slots that free up from the readers, for a takeover. */
+  /** Keeps the next `count` slots that free up from the readers, for a takeover; 0 gives them back. */
   want(count: number): void {
+    const before = this.#wanted;
     this.#wanted = Math.min(count, this.size);
+    if (this.#wanted < before) for (const wake of this.#waiters.splice(0)) wake();
   }
 
   /** Reserves free slots, the wanted ones too, for a takeover of `limit` jobs at most, and wants none after. */
