@@ -28,7 +28,7 @@ export class Slots {
   want(count: number): void {
     const before = this.#wanted;
     this.#wanted = Math.min(count, this.size);
-    if (this.#wanted < before) for (const wake of this.#waiters.splice(0)) wake();
+    if (this.#wanted < before) this.wakeAll();
   }
 
   /** Reserves free slots, the wanted ones too, for a takeover of `limit` jobs at most, and wants none after. */
@@ -56,7 +56,7 @@ export class Slots {
 
   release(count = 1): void {
     this.#used -= count;
-    for (const wake of this.#waiters.splice(0)) wake();
+    this.wakeAll();
   }
 
   /** Resolves once a slot is free (at once if one is), or when `wakeAll` is called. */
