@@ -11,6 +11,7 @@ import closingPlugin from './plugins/closing.js';
 import contentEncodingPlugin from './plugins/content-encoding.js';
 import crossSiteWritesPlugin from './plugins/cross-site-writes.js';
 import eventHubPlugin from './plugins/event-hub.js';
+import hostHeaderPlugin from './plugins/host-header.js';
 import jobsPlugin from './plugins/jobs.js';
 import jsonBodyPlugin from './plugins/json-body.js';
 import metricsPlugin from './plugins/metrics.js';
@@ -54,7 +55,9 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
     // answer, which Node would otherwise keep, with the answer, for ever) is closed. Event streams
     // write a heartbeat every SSE_HEARTBEAT, so they stay.
     connectionTimeout: 2 * Math.max(config.REQUEST_TIMEOUT, config.SSE_HEARTBEAT),
-    http: { headersTimeout: Math.min(60_000, config.REQUEST_TIMEOUT), connectionsCheckingInterval: Math.min(30_000, config.REQUEST_TIMEOUT / 4) },
+    // requireHostHeader: Node would answer an HTTP/1.1 request without Host with a bare 400; the
+    // host-header plugin answers it with a problem instead.
+    http: { headersTimeout: Math.min(60_000, config.REQUEST_TIMEOUT), connectionsCheckingInterval: Math.min(30_000, config.REQUEST_TIMEOUT / 4), requireHostHeader: false },
     // Per-request lines go out at debug level from the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
     // The closing plugin answers requests that arrive while closing, with a problem.
@@ -81,6 +84,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(corsPlugin, { policy: crossOrigin });
   // After CORS, so a page on an allowed origin can read its problem.
   await app.register(closingPlugin);
+  await app.register(hostHeaderPlugin);
   await app.register(crossSiteWritesPlugin, { policy: crossOrigin });
   await app.register(contentEncodingPlugin);
   await app.register(jsonBodyPlugin);
