@@ -219,6 +219,9 @@ describe('GET /jobs/:id', () => {
       ['GET', '/jobs', 'POST'],
       ['PUT', '/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ?x=1', 'DELETE, GET, HEAD'],
       ['DELETE', '/queues/inference/dead', 'GET, HEAD'],
+      // The router hands these to /jobs/:id, which must not say no job is called "batch".
+      ['GET', '/jobs/batch', 'POST'],
+      ['DELETE', '/jobs/batch', 'POST'],
     ];
     for (const [method, url, allow] of cases) {
       const response = await app.inject({ method: method as 'GET', url });

@@ -13,6 +13,15 @@ import { problemResponses } from '../schemas/problem.js';
  */
 const plainJson = () => (data: unknown) => JSON.stringify(data);
 
+/**
+ * /jobs/batch is a path of its own, taking POST only; the router hands its other methods to
+ * /jobs/:id, which would answer that no job has the ID "batch" (no job ID is: IDs are
+ * `<queue>:<entry id>`). They get the 405 any other route gives a method it does not take.
+ */
+function refuseBatchPath(id: string, method: string): void {
+  if (id === 'batch') throw new ProblemError('method-not-allowed', `/jobs/batch does not take ${method}; it takes POST.`, {}, { allow: 'POST' });
+}
+
 const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app, { maxBatchBytes }) => {
   app.post(
     '/jobs',
@@ -75,10 +84,11 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
         operationId: 'getJob',
         summary: 'Read a job: status, attempts, result, error, timestamps',
         params: jobIdParamsSchema,
-        response: { 200: jobViewSchema, ...problemResponses(404, 503) },
+        response: { 200: jobViewSchema, ...problemResponses(404, 405, 503) },
       },
     },
     async (request) => {
+      refuseBatchPath(request.params.id, request.method);
       const job = await app.jobs.find(request.params.id);
       if (!job) throw new ProblemError('job-not-found', `No job has the ID "${request.params.id}". It never existed, or it finished more than JOB_RETENTION ago and expired.`);
       return job;
@@ -114,10 +124,11 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
         description:
           'A queued, delayed or retrying job never runs. An active job\'s processor gets its AbortSignal fired and the job ends `cancelled`. A finished job (completed, dead, cancelled) is a 409.',
         params: jobIdParamsSchema,
-        response: { 200: acceptedJobSchema, ...problemResponses(404, 409, 503) },
+        response: { 200: acceptedJobSchema, ...problemResponses(404, 405, 409, 503) },
       },
     },
     async (request) => {
+      refuseBatchPath(request.params.id, request.method);
       await app.jobs.cancel(request.params.id);
       request.log.info({ job_id: request.params.id }, 'job cancelled');
       return { job_id: request.params.id, status: 'cancelled' as const };
