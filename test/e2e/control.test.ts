@@ -57,6 +57,12 @@ describe('broadcast to the fleet', () => {
 
     const unknown = await fetch(`${api.url}/admin/broadcast`, { method: 'POST', headers: admin, body: JSON.stringify({ type: 'reboot' }) });
     expect(unknown.status).toBe(400);
+    // A model no one runs is refused, not published to workers that would drop nothing.
+    const misspelt = await fetch(`${api.url}/admin/broadcast`, { method: 'POST', headers: admin, body: JSON.stringify({ type: 'invalidate-model-cache', model: 'embedd' }) });
+    expect(misspelt.status).toBe(400);
+    expect(await misspelt.json()).toMatchObject({ type: '/problems/unknown-model', detail: expect.stringContaining('Model "embedd" is not known'), known_models: expect.arrayContaining(['embed']) });
+    await sleep(300);
+    for (const worker of workers) expect(received(worker, 'invalidate-model-cache')).toHaveLength(1);
   });
 
   test("the seed's cache invalidation works as written: one PUBLISH from any Redis client, every worker reacts", async () => {

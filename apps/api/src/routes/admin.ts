@@ -27,6 +27,8 @@ const adminRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, { 
       },
     },
     async (request, reply) => {
+      // A misspelt model would be published, received by every worker and drop nothing.
+      if (request.body.type === 'invalidate-model-cache' && request.body.model !== undefined) app.jobs.modelNamed(request.body.model);
       const deliveredTo = await publishCounted(app.redis, controlChannel(config.KEY_PREFIX), JSON.stringify(request.body));
       request.log.info({ message: request.body, delivered_to: deliveredTo }, 'broadcast to the workers');
       return reply.code(202).send({ delivered_to: deliveredTo, message: request.body });

@@ -134,14 +134,17 @@ export class JobService {
     );
   }
 
+  /** The model called `name`, or an unknown-model problem (400) that lists the known ones; `which` follows the name in it. */
+  modelNamed(name: string, which = ''): ModelEntry {
+    const model = this.#modelsByName.get(name);
+    if (model) return model;
+    const known = [...this.#modelsByName.keys()];
+    throw new ProblemError('unknown-model', `Model "${name}"${which} is not known. Known models: ${known.join(', ')}.`, { known_models: known });
+  }
+
   /** `item`: the job's index in a batch of several, named in a refusal; `path`: where the job is in the body. */
   #inferenceJob(body: CreateJobBody, idempotencyKey: string | undefined, target: Pipeline, item?: number, path = 'body'): NewJob {
-    const model = this.#modelsByName.get(body.model);
-    if (!model) {
-      const known = [...this.#modelsByName.keys()];
-      const which = item === undefined ? '' : ` (job ${item} of the batch)`;
-      throw new ProblemError('unknown-model', `Model "${body.model}"${which} is not known. Known models: ${known.join(', ')}.`, { known_models: known });
-    }
+    const model = this.modelNamed(body.model, item === undefined ? '' : ` (job ${item} of the batch)`);
     checkRequestForModel(model.kind, body, path);
     const { priority, max_attempts, timeout_ms, backoff, run_at, delay_ms } = body;
     const job: NewJob = {
