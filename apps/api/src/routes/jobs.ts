@@ -1,8 +1,9 @@
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifySchemaCompiler } from 'fastify';
+import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { logCreated } from '../job-created-log.js';
 import { ProblemError } from '../problems/problem-error.js';
-import { createBatchSchema, createJobSchema, idempotencyHeadersSchema, jobIdParamsSchema, pathSegment } from '../schemas/create-job.js';
+import { createBatchSchema, createJobSchema, idempotencyHeadersSchema, jobBodyParser, jobIdParamsSchema, pathSegment, tryParseBatch } from '../schemas/create-job.js';
 import { acceptedBatchSchema, acceptedJobSchema, jobViewSchema } from '../schemas/job-view.js';
 import { problemResponses } from '../schemas/problem.js';
 
@@ -12,6 +13,23 @@ import { problemResponses } from '../schemas/problem.js';
  * parse per answer, per job in a batch). The schemas still document the answers.
  */
 const plainJson = () => (data: unknown) => JSON.stringify(data);
+
+/**
+ * For the two submit routes: a body is parsed by `tryParse` (by the fields it sets, see
+ * PresentKeysParser), and by its whole schema only when that gives up, so every refusal is the
+ * whole schema's. Headers are validated as on any route.
+ */
+const submitValidator =
+  <RouteSchema>(tryParse: (body: unknown) => unknown): FastifySchemaCompiler<RouteSchema> =>
+  (route) => {
+    // Fastify hands the compiler one part's schema (here a zod schema) typed as the route's.
+    const whole = validatorCompiler(route as unknown as Parameters<typeof validatorCompiler>[0]);
+    if (route.httpPart !== 'body') return whole;
+    return (body) => {
+      const value = tryParse(body);
+      return value === undefined ? whole(body) : { value };
+    };
+  };
 
 /**
  * /jobs/batch is a path of its own, taking POST only; the router hands its other methods to
@@ -35,6 +53,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
         body: createJobSchema,
         response: { 202: acceptedJobSchema, 200: acceptedJobSchema, ...problemResponses(400, 413, 415, 422, 503) },
       },
+      validatorCompiler: submitValidator((body) => jobBodyParser.tryParse(body)),
       serializerCompiler: plainJson,
     },
     async (request, reply) => {
@@ -60,6 +79,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
         body: createBatchSchema,
         response: { 202: acceptedBatchSchema, ...problemResponses(400, 413, 415, 422, 503) },
       },
+      validatorCompiler: submitValidator(tryParseBatch),
       serializerCompiler: plainJson,
     },
     async (request, reply) => {

@@ -1,6 +1,7 @@
 import { inferencePayloadSchema, jobOptionsSchema, LANES } from '@conveyor/shared';
 import { z } from 'zod';
 import { ROUTER_OPTIONS } from '../router-options.js';
+import { PresentKeysParser } from './present-keys.js';
 
 const MAX_DELAY_MS = 30 * 86_400_000;
 
@@ -90,31 +91,63 @@ const oneStart = {
   message: { message: 'give run_at or delay_ms, not both', path: ['delay_ms'] },
 };
 
+/** A job's rules that span its fields, on a strict object of them. */
+function withOneStart<T extends z.ZodObject>(job: T): T {
+  return job.refine((body) => oneStart.check(body as Parameters<typeof oneStart.check>[0]), oneStart.message);
+}
+
+const jobObject = z.object(jobFields).strict();
+
 /** Body of `POST /jobs`: the inference request, where it goes, and how it is retried. */
-export const createJobSchema = z.object(jobFields).strict().refine(oneStart.check, oneStart.message).describe('An inference request');
+export const createJobSchema = withOneStart(jobObject).describe('An inference request');
 export type CreateJobBody = z.output<typeof createJobSchema>;
+
+/** The object-level rules for a job picked down to some of its fields: oneStart can only fail when both of its fields are there. */
+function pickedRules(picked: z.ZodObject): z.ZodObject {
+  return 'run_at' in picked.shape && 'delay_ms' in picked.shape ? withOneStart(picked) : picked;
+}
+
+/** POST /jobs bodies, parsed by the fields they set (see PresentKeysParser). */
+export const jobBodyParser = new PresentKeysParser(jobObject, pickedRules);
 
 export const MAX_BATCH_JOBS = 1_000;
 
-/** Body of `POST /jobs/batch`: up to 1,000 jobs for one queue, each as `POST /jobs` takes it. */
-export const createBatchSchema = z
+const batchJobObject = z
   .object({
-    jobs: z
-      .array(
-        z
-          .object({
-            ...jobFields,
-            idempotency_key: idempotencyKey.optional().describe('like the Idempotency-Key header, for this job'),
-          })
-          .strict()
-          .refine(oneStart.check, oneStart.message),
-      )
-      .min(1)
-      .max(MAX_BATCH_JOBS),
+    ...jobFields,
+    idempotency_key: idempotencyKey.optional().describe('like the Idempotency-Key header, for this job'),
   })
-  .strict()
-  .describe('Up to 1,000 inference requests, all for the same queue; all are accepted or none. On a partitioned queue (QUEUE_PARTITIONS), jobs with idempotency keys go to their keys\' partitions, each all or none: a refused one lists what the others stored (stored_job_ids), and the same batch sent again stores each job once');
+  .strict();
+
+/** A batch of up to 1,000 of `job`, and nothing else. */
+function batchOf<T extends z.ZodType>(job: T) {
+  return z.object({ jobs: z.array(job).min(1).max(MAX_BATCH_JOBS) }).strict();
+}
+
+/** Body of `POST /jobs/batch`: up to 1,000 jobs for one queue, each as `POST /jobs` takes it. */
+export const createBatchSchema = batchOf(withOneStart(batchJobObject)).describe(
+  'Up to 1,000 inference requests, all for the same queue; all are accepted or none. On a partitioned queue (QUEUE_PARTITIONS), jobs with idempotency keys go to their keys\' partitions, each all or none: a refused one lists what the others stored (stored_job_ids), and the same batch sent again stores each job once',
+);
 export type CreateBatchBody = z.output<typeof createBatchSchema>;
+
+const batchEnvelope = batchOf(z.unknown());
+const batchJobParser = new PresentKeysParser(batchJobObject, pickedRules);
+
+/**
+ * A POST /jobs/batch body as createBatchSchema parses it, its jobs parsed by the fields they set
+ * (see PresentKeysParser); undefined when createBatchSchema must parse it.
+ */
+export function tryParseBatch(value: unknown): CreateBatchBody | undefined {
+  const envelope = batchEnvelope.safeParse(value);
+  if (!envelope.success) return undefined;
+  const jobs: unknown[] = [];
+  for (const job of envelope.data.jobs) {
+    const parsed = batchJobParser.tryParse(job);
+    if (parsed === undefined) return undefined;
+    jobs.push(parsed);
+  }
+  return { jobs } as CreateBatchBody;
+}
 
 export const idempotencyHeadersSchema = z.object({
   'idempotency-key': idempotencyKey.optional().describe('the same key within 24 h returns the same job, while it exists, instead of creating another'),
