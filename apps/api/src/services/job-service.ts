@@ -86,19 +86,22 @@ export class JobService {
    * to their keys' partitions: one call per partition, each all or none (see #submitSpread).
    */
   async submitBatch(bodies: readonly (CreateJobBody & { idempotency_key?: string | undefined })[]): Promise<Submitted[]> {
-    const queues = new Set(bodies.map((body) => body.queue));
-    if (queues.size > 1) {
+    const queue = bodies[0]!.queue;
+    if (bodies.some((body) => body.queue !== queue)) {
+      const queues = new Set(bodies.map((body) => body.queue));
       throw new ProblemError('invalid-request', `A batch goes to one queue; this one names ${[...queues].map((q) => `"${q}"`).join(', ')}. Send one batch per queue.`);
     }
-    const pipeline = this.#pipeline(bodies[0]!.queue, 'json');
+    const pipeline = this.#pipeline(queue, 'json');
     const batchTarget = this.partitions.pick(pipeline);
-    const item = (index: number) => (bodies.length > 1 ? index : undefined);
+    let keyed = false;
     const jobs = bodies.map((body, index) => {
-      const path = `body.jobs.${index}`;
-      if (body.idempotency_key === undefined) return this.#inferenceJob(body, undefined, batchTarget, item(index), path);
+      if (body.idempotency_key === undefined) return this.#inferenceJob(body, undefined, batchTarget, index, bodies.length);
+      keyed = true;
       const { idempotency_key, ...rest } = body;
-      return this.#inferenceJob(rest, idempotency_key, this.partitions.pick(pipeline, idempotency_key), item(index), path);
+      return this.#inferenceJob(rest, idempotency_key, this.partitions.pick(pipeline, idempotency_key), index, bodies.length);
     });
+    // Only a job with a key can go to another partition than the batch's.
+    if (!keyed) return this.#submit(batchTarget, jobs);
     const targets = new Set(jobs.map((job) => queueOfJobId(job.id)!));
     if (targets.size === 1) return this.#submit(findPipeline([...targets][0]!)!, jobs);
     return this.#submitSpread(jobs);
@@ -142,10 +145,11 @@ export class JobService {
     throw new ProblemError('unknown-model', `Model "${name}"${which} is not known. Known models: ${known.join(', ')}.`, { known_models: known });
   }
 
-  /** `item`: the job's index in a batch of several, named in a refusal; `path`: where the job is in the body. */
-  #inferenceJob(body: CreateJobBody, idempotencyKey: string | undefined, target: Pipeline, item?: number, path = 'body'): NewJob {
-    const model = this.modelNamed(body.model, item === undefined ? '' : ` (job ${item} of the batch)`);
-    checkRequestForModel(model.kind, body, path);
+  /** `index`: the job's place in a batch of `batchSize`, named in a refusal (none for POST /jobs). */
+  #inferenceJob(body: CreateJobBody, idempotencyKey: string | undefined, target: Pipeline, index?: number, batchSize = 1): NewJob {
+    // Refusals name the job only when there is one: a batch's jobs are built by the thousand.
+    const model = this.#modelsByName.get(body.model) ?? this.modelNamed(body.model, batchSize > 1 ? ` (job ${index} of the batch)` : '');
+    checkRequestForModel(model.kind, body, index);
     const { priority, max_attempts, timeout_ms, backoff, run_at, delay_ms } = body;
     const job: NewJob = {
       id: newJobId(target.name),
@@ -267,10 +271,13 @@ export class JobService {
       }
       throw queueFull(pipeline.name, firstStage(pipeline), outcome.backlog, outcome.limit);
     }
-    const created = outcome.jobs.filter((job) => job.created).length;
+    let created = 0;
+    for (const job of outcome.jobs) if (job.created) created += 1;
     if (created > 0) this.onEnqueued(queueNameOf(pipeline), created);
     this.#announceDelayed(pipeline, jobs);
     const now = Date.now();
+    // The common answer, every job new, needs no lookups (nor a promise per job).
+    if (created === outcome.jobs.length) return outcome.jobs.map(({ id }, i) => ({ jobId: id, status: statusOfNew(jobs[i]!, now), created: true }));
     return Promise.all(
       outcome.jobs.map(async ({ id, created: isNew }, i) => {
         if (isNew) return { jobId: id, status: statusOfNew(jobs[i]!, now), created: true };
@@ -372,12 +379,13 @@ function lookBeforeSendingAgain(error: unknown, jobs: readonly NewJob[]): never 
  * 400 problem naming the field, by the same reading a worker makes (see checkModelInput): the
  * job would otherwise be accepted and dead-lettered at its first attempt.
  */
-function checkRequestForModel(kind: ModelKind, body: CreateJobBody, path: string): void {
+/** `index`: the job's place in a batch, for the path a refusal names (`body.jobs.<index>.<field>`). */
+function checkRequestForModel(kind: ModelKind, body: CreateJobBody, index: number | undefined): void {
   try {
     checkModelInput(kind, body);
   } catch (error) {
     if (!(error instanceof ModelInputError)) throw error;
-    const where = `${path}.${error.field}`;
+    const where = `${index === undefined ? 'body' : `body.jobs.${index}`}.${error.field}`;
     throw new ProblemError('invalid-request', `${where}: ${error.problem}`, { errors: [{ path: where, message: error.problem }] });
   }
 }
