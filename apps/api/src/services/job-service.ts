@@ -377,9 +377,9 @@ function lookBeforeSendingAgain(error: unknown, jobs: readonly NewJob[]): never 
 /**
  * A request its model cannot run (a blank prompt, `params.sleep_ms` of "soon"), refused as the
  * 400 problem naming the field, by the same reading a worker makes (see checkModelInput): the
- * job would otherwise be accepted and dead-lettered at its first attempt.
+ * job would otherwise be accepted and dead-lettered at its first attempt. `index`: the job's
+ * place in a batch, for the path the refusal names (`body.jobs.<index>.<field>`).
  */
-/** `index`: the job's place in a batch, for the path a refusal names (`body.jobs.<index>.<field>`). */
 function checkRequestForModel(kind: ModelKind, body: CreateJobBody, index: number | undefined): void {
   try {
     checkModelInput(kind, body);
