@@ -276,14 +276,14 @@ export class JobService {
     if (created > 0) this.onEnqueued(queueNameOf(pipeline), created);
     this.#announceDelayed(pipeline, jobs);
     const now = Date.now();
+    const answers = outcome.jobs.map(({ id, created: isNew }, i) => (isNew ? { jobId: id, status: statusOfNew(jobs[i]!, now), created: true } : this.#earlier(id)));
     // The common answer, every job new, needs no lookups (nor a promise per job).
-    if (created === outcome.jobs.length) return outcome.jobs.map(({ id }, i) => ({ jobId: id, status: statusOfNew(jobs[i]!, now), created: true }));
-    return Promise.all(
-      outcome.jobs.map(async ({ id, created: isNew }, i) => {
-        if (isNew) return { jobId: id, status: statusOfNew(jobs[i]!, now), created: true };
-        return { jobId: id, status: (await this.find(id))?.status ?? ('completed' as const), created: false };
-      }),
-    );
+    return created === answers.length ? (answers as Submitted[]) : Promise.all(answers);
+  }
+
+  /** A job an idempotency key matched, as it is now. */
+  async #earlier(jobId: string): Promise<Submitted> {
+    return { jobId, status: (await this.find(jobId))?.status ?? 'completed', created: false };
   }
 
   #connectionFor(jobs: readonly NewJob[]): RedisClient {
