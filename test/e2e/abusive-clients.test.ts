@@ -71,6 +71,16 @@ describe('event streams from one client', () => {
     expect(again.status).toBe(503);
     expect(again.headers.get('retry-after')).toBe('5');
     await again.text();
+    // Every place taken, a job or queue that does not exist is still a 404: a retry cannot help it.
+    for (const path of ['/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ/events', '/events?queue=nosuchqueue']) {
+      const missing = await fetch(`${api.url}${path}`);
+      expect(missing.status, path).toBe(404);
+      expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      await missing.text();
+    }
+    const existing = await fetch(`${api.url}/jobs/${jobId}/events`);
+    expect(existing.status).toBe(503);
+    await existing.text();
 
     opened.filter((stream) => stream.status === 200)[0]!.close();
     const reopened = await waitFor(async () => {

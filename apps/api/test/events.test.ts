@@ -92,7 +92,7 @@ describe('job events over Server-Sent Events', () => {
     expect(Math.max(...sockets.map((socket) => socket.listenerCount('end')))).toBeLessThan(3);
   });
 
-  test('the last event has the ID end; an EventSource reconnecting with it gets 204 (it stops), with another ID the state again', async ({ url, worker }) => {
+  test('the last event has the ID end; an EventSource reconnecting with it gets 204 (it stops; 404 for a job that does not exist), with another ID the state again', async ({ url, worker }) => {
     void worker;
     const { job_id } = (await (await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","prompt":"done"}' })).json()) as { job_id: string };
     await waitFor(async () => ((await (await fetch(`${url}/jobs/${job_id}`)).json()) as { status: string }).status === 'completed', 'the job');
@@ -101,6 +101,10 @@ describe('job events over Server-Sent Events', () => {
     const ended = await fetch(`${url}/jobs/${job_id}/events`, { headers: { 'last-event-id': 'end' } });
     expect(ended.status).toBe(204);
     expect(await ended.text()).toBe('');
+    // The same reconnect for a job that does not exist (never did, or its record expired) is a 404.
+    const unknown = await fetch(`${url}/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ/events`, { headers: { 'last-event-id': 'end' } });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ type: '/problems/job-not-found', status: 404 });
     // A reconnect after a network loss (an earlier ID) is a stream again, ending with the state.
     const resumed = await fetch(`${url}/jobs/${job_id}/events`, { headers: { 'last-event-id': '2' } });
     expect(resumed.status).toBe(200);

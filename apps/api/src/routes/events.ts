@@ -66,7 +66,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
         operationId: 'streamJobEvents',
         summary: "A job's events as Server-Sent Events",
         description:
-          'First a `state` event with the job as GET /jobs/:id shows it (so a client that connects late misses nothing), then one event per transition (queued, active, progress, stage-completed, failed, retrying, completed, dead, cancelled) with its JSON, in order. If the API loses its Redis subscription for a moment, another `state` event follows its return (events between are not replayed). The stream ends after the terminal event (completed, dead, cancelled), whose event ID is `end`: an EventSource that reconnects with Last-Event-ID `end` is answered 204 No Content, which makes it stop. Comment lines every SSE_HEARTBEAT keep proxies from closing it.',
+          'First a `state` event with the job as GET /jobs/:id shows it (so a client that connects late misses nothing), then one event per transition (queued, active, progress, stage-completed, failed, retrying, completed, dead, cancelled) with its JSON, in order. If the API loses its Redis subscription for a moment, another `state` event follows its return (events between are not replayed). The stream ends after the terminal event (completed, dead, cancelled), whose event ID is `end`: an EventSource that reconnects with Last-Event-ID `end` is answered 204 No Content, which makes it stop (404 when the job does not exist). Comment lines every SSE_HEARTBEAT keep proxies from closing it.',
         params: jobIdParamsSchema,
         response: {
           200: z.string().describe('text/event-stream'),
@@ -76,16 +76,26 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
       },
     },
     async (request, reply) => {
+      const jobId = request.params.id;
+      const mustExist = async () => {
+        if (!(await app.jobs.find(jobId))) throw new ProblemError('job-not-found', `No job has the ID "${jobId}".`);
+      };
       // A browser reconnecting after the job's stream ended: 204 tells EventSource to stop.
-      if (endedBefore(request)) return reply.code(204).send(null);
+      if (endedBefore(request)) {
+        await mustExist();
+        return reply.code(204).send(null);
+      }
       if (request.method === 'HEAD') {
-        if (!(await app.jobs.find(request.params.id))) throw new ProblemError('job-not-found', `No job has the ID "${request.params.id}".`);
+        await mustExist();
         return streamHeaders(reply);
       }
+      // With every place taken, a job that does not exist is still a 404: a 503 would have its
+      // client retry something that can never succeed.
+      if (app.streams.full) await mustExist();
       app.streams.reserve();
       let stream: SseStream | undefined;
       try {
-        stream = await followJob(request.params.id, reply);
+        stream = await followJob(jobId, reply);
       } finally {
         app.streams.settle(stream);
       }

@@ -18,9 +18,14 @@ export class StreamSlots {
     return this.open.size;
   }
 
+  /** Whether every place is taken: the next reserve() is a 503. */
+  get full(): boolean {
+    return this.open.size + this.#opening >= this.max;
+  }
+
   /** Takes a place for a stream about to open; the 503 problem when every place is taken. */
   reserve(): void {
-    if (this.open.size + this.#opening >= this.max) {
+    if (this.full) {
       throw new ProblemError(
         'too-many-streams',
         `This API process already holds ${this.max} event streams (MAX_EVENT_STREAMS). Close streams you no longer read and connect again after Retry-After seconds.`,
