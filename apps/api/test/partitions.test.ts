@@ -1,7 +1,8 @@
 import { QueueKeys } from '@conveyor/shared';
-import { redisTest } from '@conveyor/testing';
+import { keysUnder, redisTest } from '@conveyor/testing';
 import { describe, expect } from 'vitest';
 import type { App } from '../src/app.js';
+import { form } from './multipart-form.js';
 import { buildTestApp } from './test-app.js';
 
 /** The API's side of a partitioned queue (QUEUE_PARTITIONS=inference=3), on one real Redis. */
@@ -65,6 +66,30 @@ describe('a partitioned queue through the API', () => {
       expect(answer.statusCode, id).toBe(404);
       expect(answer.json(), id).toMatchObject({ type: '/problems/job-not-found' });
     }
+  });
+
+  test('a new job naming a partition, configured or not, is a 400 that names the queue to use, and nothing is stored (one QUEUE_PARTITIONS does not give waited queued for ever)', async ({ app, redis, prefix }) => {
+    const before = await keysUnder(redis, prefix);
+    const refusals = [
+      ['/jobs', { model: 'echo', prompt: 'hi', queue: 'inference.1' }, 'body.queue', 'inference'],
+      ['/jobs', { model: 'echo', prompt: 'hi', queue: 'inference.3' }, 'body.queue', 'inference'],
+      ['/jobs', { model: 'echo', prompt: 'hi', queue: 'inference.31', delay_ms: 1000 }, 'body.queue', 'inference'],
+      ['/jobs/batch', { jobs: [{ model: 'echo', prompt: 'hi', queue: 'inference.0' }] }, 'body.jobs.0.queue', 'inference'],
+    ] as const;
+    for (const [url, payload, path, queue] of refusals) {
+      const answer = await app.inject({ method: 'POST', url, payload });
+      expect(answer.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(answer.json()).toMatchObject({ type: '/problems/invalid-request', detail: expect.stringContaining(`send jobs to the queue "${queue}"`), errors: [{ path }] });
+    }
+    for (const pipeline of ['documents.3', 'documents.0']) {
+      const upload = form([{ name: 'pipeline', content: pipeline }, { name: 'file', filename: 'a.txt', content: 'some text' }]);
+      const answer = await app.inject({ method: 'POST', url: '/documents', ...upload });
+      expect(answer.statusCode, pipeline).toBe(400);
+      expect(answer.json()).toMatchObject({ detail: expect.stringContaining('send jobs to the queue "documents"'), errors: [{ path: 'body.pipeline' }] });
+    }
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+    // The queue's own name still spreads over its partitions.
+    expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'hi', queue: 'inference' } })).json()).toMatchObject({ job_id: expect.stringMatching(/^inference\.[0-2]:/) });
   });
 
   test('/metrics reports each partition as its own queue', async ({ app }) => {

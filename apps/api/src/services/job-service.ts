@@ -91,7 +91,7 @@ export class JobService {
       const queues = new Set(bodies.map((body) => body.queue));
       throw new ProblemError('invalid-request', `A batch goes to one queue; this one names ${[...queues].map((q) => `"${q}"`).join(', ')}. Send one batch per queue.`);
     }
-    const pipeline = this.#pipeline(queue, 'json');
+    const pipeline = this.#pipeline(queue, 'json', 'body.jobs.0.queue');
     const batchTarget = this.partitions.pick(pipeline);
     let keyed = false;
     const jobs = bodies.map((body, index) => {
@@ -314,12 +314,22 @@ export class JobService {
     this.redis.publish(controlChannel(this.config.KEY_PREFIX), JSON.stringify(message)).catch(() => {});
   }
 
-  #pipeline(name: string, input: Pipeline['input']): Pipeline {
-    const pipeline = findPipeline(name);
+  /**
+   * The declared queue a new job names, or the 400 problem naming `path`. A partition's name (`inference.3`) is
+   * not one: no worker reads a partition QUEUE_PARTITIONS does not give, and a job sent to one
+   * that exists would skip the spreading and the idempotency-key routing that picks it.
+   */
+  #pipeline(name: string, input: Pipeline['input'], path = input === 'json' ? 'body.queue' : 'body.pipeline'): Pipeline {
+    const pipeline = findDeclaredPipeline(name);
+    const partition = pipeline ? undefined : findPipeline(name)?.partition;
+    if (partition) {
+      const message = `"${name}" names a partition; send jobs to the queue "${partition.queue}", and the API spreads them over its partitions (QUEUE_PARTITIONS).`;
+      throw new ProblemError('invalid-request', message, { errors: [{ path, message: `"${name}" is a partition, not a ${input === 'json' ? 'queue' : 'pipeline'}` }] });
+    }
     if (!pipeline || pipeline.input !== input) {
       const fitting = PIPELINES.filter((candidate) => candidate.input === input).map((candidate) => candidate.name).join(', ');
       throw new ProblemError('invalid-request', `Queue "${name}" does not take ${input === 'json' ? 'JSON jobs' : 'documents'}; these do: ${fitting}.`, {
-        errors: [{ path: input === 'json' ? 'body.queue' : 'body.pipeline', message: `unknown ${input === 'json' ? 'queue' : 'pipeline'} "${name}"` }],
+        errors: [{ path, message: `unknown ${input === 'json' ? 'queue' : 'pipeline'} "${name}"` }],
       });
     }
     return pipeline;
