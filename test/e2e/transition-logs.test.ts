@@ -62,7 +62,7 @@ test('a dead job queued again, by its ID or with its queue, and a cancelled job 
   expect((await fetch(`${api.url}/jobs/${failing.job_id}/retry`, { method: 'POST' })).status).toBe(202);
   await waitFor(async () => (await job(failing.job_id))['attempts'] === 1 && (await job(failing.job_id))['status'] === 'dead' && messagesOf(worker, failing.job_id).filter((msg) => msg === 'job dead-lettered').length === 2, 'the retried job to die again');
   const retried = await fetch(`${api.url}/queues/inference/dead/retry`, { method: 'POST', headers: admin });
-  expect(((await retried.json()) as { retried: number }).retried).toBeGreaterThanOrEqual(1);
+  expect(await retried.json()).toMatchObject({ retried: 1, skipped: [] });
   await waitFor(() => linesOf(api, failing.job_id).length === 3, 'the API to log both retries');
   expect(linesOf(api, failing.job_id).map((line) => [line['msg'], line['level']])).toEqual([
     ['job created', 20],
@@ -80,4 +80,18 @@ test('a dead job queued again, by its ID or with its queue, and a cancelled job 
     ['job created', 20],
     ['job cancelled', 30],
   ]);
+});
+
+test('retrying a queue\'s dead jobs retries each one once, though each dies again while the call goes on', async () => {
+  const failing = (await (await post('/jobs/batch', { jobs: Array.from({ length: 200 }, () => ({ model: 'echo', params: { fail: 'always' }, max_attempts: 1 })) })).json()) as { jobs: { job_id: string }[] };
+  const ids = failing.jobs.map((item) => item.job_id);
+  await settled(ids, 'dead');
+  const dead = async () => ((await (await fetch(`${api.url}/queues/inference/dead?limit=500`)).json()) as { jobs: { job_id: string }[] }).jobs.map((item) => item.job_id);
+  // The earlier test's job is dead too.
+  const before = await dead();
+  expect(before).toEqual(expect.arrayContaining(ids));
+  const retried = await fetch(`${api.url}/queues/inference/dead/retry`, { method: 'POST', headers: admin });
+  expect(await retried.json()).toMatchObject({ retried: before.length, skipped: [] });
+  await waitFor(async () => (await dead()).length === before.length && (await Promise.all(ids.map(job))).every((record) => record['status'] === 'dead'), 'the jobs to die again');
+  for (const id of ids) expect(messagesOf(worker, id).filter((msg) => msg === 'job dead-lettered')).toHaveLength(2);
 });

@@ -26,6 +26,7 @@ const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['dead letters'],
         operationId: 'retryDeadLetters',
         summary: "Retry a queue's dead-lettered jobs, oldest first",
+        description: 'Retries the jobs dead when the call begins, each once, up to `limit`: a job that dies again while the call goes on is dead-lettered anew and waits for the next call.',
         params: queueParamsSchema,
         querystring: retryAllQuerySchema,
         response: { 200: retryAllSchema, ...problemResponses(400, 404, 503) },

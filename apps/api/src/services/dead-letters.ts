@@ -56,15 +56,20 @@ function parseCursor(cursor: string, streams: number): [string, number] {
 
 /**
  * Retries up to `limit` dead jobs of a queue (the queue's own dead stream, then each partition's),
- * oldest first in each, logging each one queued again.
+ * oldest first in each, logging each one queued again. Only the jobs dead when the call began:
+ * a retried job that dies again meanwhile is dead-lettered anew, past that end, and is not
+ * retried a second time (it was, up to `limit` times, when the read went on to the stream's end).
  */
 export async function retryAllDead(redis: RedisClient, keys: readonly QueueKeys[], limit: number, log: FastifyBaseLogger) {
   const skipped: { job_id: string; reason: string }[] = [];
   let retried = 0;
-  for (const queue of keys) {
+  const ends = await Promise.all(keys.map(async (queue) => ((await redis.xrevrange(queue.dead, '+', '-', 'COUNT', 1)) as StreamEntry[])[0]?.[0]));
+  for (const [i, queue] of keys.entries()) {
+    const end = ends[i];
+    if (end === undefined) continue;
     let cursor = '-';
     while (retried + skipped.length < limit) {
-      const entries = (await redis.xrange(queue.dead, cursor, '+', 'COUNT', Math.min(100, limit - retried - skipped.length))) as StreamEntry[];
+      const entries = (await redis.xrange(queue.dead, cursor, end, 'COUNT', Math.min(100, limit - retried - skipped.length))) as StreamEntry[];
       if (entries.length === 0) break;
       for (const [id, flat] of entries) {
         const jobId = fieldsOf(flat)['job'] ?? '';
