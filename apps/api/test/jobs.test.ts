@@ -222,6 +222,9 @@ describe('GET /jobs/:id', () => {
       // The router hands these to /jobs/:id, which must not say no job is called "batch".
       ['GET', '/jobs/batch', 'POST'],
       ['DELETE', '/jobs/batch', 'POST'],
+      // And these find no route: /jobs/batch is a route of its own, so /jobs/:id's methods are not its.
+      ['PUT', '/jobs/batch', 'POST'],
+      ['PATCH', '/jobs/batch?x=1', 'POST'],
     ];
     for (const [method, url, allow] of cases) {
       const response = await app.inject({ method: method as 'GET', url });

@@ -27,8 +27,17 @@ export class RouteMethods {
     }
   }
 
-  /** The methods taken at `url` (a request's path, query string allowed), sorted; none when no route matches. */
+  /**
+   * The methods taken at `url` (a request's path, query string allowed), sorted; none when no
+   * route matches. A path that is a route of its own (`/jobs/batch`) is that route's alone,
+   * though a parametric route (`/jobs/:id`) matches it for other methods: those refuse it.
+   */
   allowedAt(url: string): HTTPMethod[] {
-    return [...this.#methods].filter((method) => this.#router.find(method, url) !== null).sort();
+    const found = [...this.#methods].flatMap((method) => {
+      const route = this.#router.find(method, url);
+      return route ? [{ method, exact: Object.keys(route.params).length === 0 }] : [];
+    });
+    const exact = found.filter((route) => route.exact);
+    return (exact.length > 0 ? exact : found).map((route) => route.method).sort();
   }
 }
