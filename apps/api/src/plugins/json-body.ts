@@ -5,7 +5,8 @@ import { parse } from 'secure-json-parse';
 import type { ZodType } from 'zod';
 import { ProblemError } from '../problems/problem-error.js';
 
-const FORBIDDEN_KEY = 'Object contains forbidden prototype property';
+/** secure-json-parse's message for a `__proto__` key or a `constructor` holding `prototype`. */
+export const FORBIDDEN_KEY = 'Object contains forbidden prototype property';
 
 const EXAMPLES: Record<string, string> = {
   '/jobs': 'Send a JSON object, e.g. {"model":"echo","prompt":"hi"}.',

@@ -1,6 +1,11 @@
 import { LANES } from '@conveyor/shared';
+import { parse } from 'secure-json-parse';
 import { z } from 'zod';
+import { FORBIDDEN_KEY } from '../plugins/json-body.js';
+import { MAX_METADATA_FIELDS } from './create-job.js';
 import { decimalInteger } from './decimal-integer.js';
+
+const metadataFields = z.record(z.string().max(100), z.string().max(1_000));
 
 /** The text fields of a `POST /documents` form, beside the `file` field. */
 export const documentFieldsSchema = z
@@ -12,12 +17,25 @@ export const documentFieldsSchema = z
       .optional()
       .transform((text, ctx) => {
         if (text === undefined) return undefined;
+        let value: unknown;
         try {
-          return z.record(z.string().max(100), z.string().max(1_000)).parse(JSON.parse(text));
-        } catch {
+          // As a JSON body is read (plugins/json-body.ts): a `__proto__` key would be dropped from the stored fields unseen.
+          value = parse(text, { protoAction: 'error', constructorAction: 'error' });
+        } catch (error) {
+          const forbidden = (error as Error).message === FORBIDDEN_KEY;
+          ctx.addIssue({ code: 'custom', message: forbidden ? 'a "__proto__" key, or a "constructor" key holding "prototype", is refused; rename or remove it' : 'must be a JSON object of string values, e.g. {"user_id":"12345"}' });
+          return z.NEVER;
+        }
+        if (typeof value === 'object' && value !== null && Object.keys(value).length > MAX_METADATA_FIELDS) {
+          ctx.addIssue({ code: 'custom', message: `may hold at most ${MAX_METADATA_FIELDS} fields` });
+          return z.NEVER;
+        }
+        const fields = metadataFields.safeParse(value);
+        if (!fields.success) {
           ctx.addIssue({ code: 'custom', message: 'must be a JSON object of string values, e.g. {"user_id":"12345"}' });
           return z.NEVER;
         }
+        return fields.data;
       })
       .describe('your own fields as a JSON object of strings, kept with the job'),
     max_attempts: decimalInteger(1, 100).optional().describe('attempts per stage before the job is dead-lettered'),
