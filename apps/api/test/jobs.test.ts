@@ -271,6 +271,24 @@ describe('POST /jobs/batch', () => {
     expect(third).toMatchObject({ input: { prompt: 'p2' }, priority: 'low' });
   });
 
+  test('a batch whose every job is wrong in many ways is refused once the problem has more errors than it lists, naming the first job\'s: checking on made 100,000 issues, a second of the API', async ({ app, redis, prefix }) => {
+    const before = await keysUnder(redis, prefix);
+    const metadata = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, {}]));
+    const jobs = Array.from({ length: 1_000 }, () => ({ model: 'echo', prompt: 'x', metadata }));
+    const response = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs } });
+    expect(response.statusCode).toBe(400);
+    const problem = response.json();
+    expect(problem.errors).toHaveLength(20);
+    expect(problem.errors[0]).toEqual({ path: 'body.jobs.0.metadata.k0', message: expect.any(String) });
+    expect(problem.errors.every((error: { path: string }) => error.path.startsWith('body.jobs.0.metadata.'))).toBe(true);
+    // jobs.0's other 80 issues, and that the jobs after it were not checked.
+    expect(problem.detail).toMatch(/; and 81 more \(fix these and send it again\)$/);
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+    // A few wrong jobs are each reported, as the whole schema reports them.
+    const few = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: 'echo' }, { model: 'echo', delay_ms: 1, run_at: new Date(Date.now() + 60_000).toISOString() }, { model: 5 }] } });
+    expect(few.json().errors.map((error: { path: string }) => error.path)).toEqual(['body.jobs.1.delay_ms', 'body.jobs.2.model']);
+  });
+
   test('an Idempotency-Key header is refused, not ignored: a retried batch would be stored twice', async ({ app, redis, prefix }) => {
     const before = await keysUnder(redis, prefix);
     const response = await app.inject({ method: 'POST', url: '/jobs/batch', headers: { 'idempotency-key': 'batch-1' }, payload: { jobs: [{ model: 'echo' }] } });

@@ -3,7 +3,7 @@ import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-prov
 import { z } from 'zod';
 import { logCreated } from '../job-created-log.js';
 import { ProblemError } from '../problems/problem-error.js';
-import { createBatchSchema, createJobSchema, idempotencyHeadersSchema, jobBodyParser, jobIdParamsSchema, pathSegment, tryParseBatch } from '../schemas/create-job.js';
+import { checkedBatchSchema, createBatchSchema, createJobSchema, idempotencyHeadersSchema, jobBodyParser, jobIdParamsSchema, pathSegment, tryParseBatch } from '../schemas/create-job.js';
 import { acceptedBatchSchema, acceptedJobSchema, jobViewSchema } from '../schemas/job-view.js';
 import { problemResponses } from '../schemas/problem.js';
 
@@ -16,15 +16,16 @@ const plainJson = () => (data: unknown) => JSON.stringify(data);
 
 /**
  * For the two submit routes: a body is parsed by `tryParse` (by the fields it sets, see
- * PresentKeysParser), and by its whole schema only when that gives up, so every refusal is the
- * whole schema's. Headers are validated as on any route.
+ * PresentKeysParser), and by its whole schema (or `check`, which parses as it does) only when
+ * that gives up, so every refusal is the whole schema's. Headers are validated as on any route.
  */
 const submitValidator =
-  <RouteSchema>(tryParse: (body: unknown) => unknown): FastifySchemaCompiler<RouteSchema> =>
+  <RouteSchema>(tryParse: (body: unknown) => unknown, check?: z.ZodType): FastifySchemaCompiler<RouteSchema> =>
   (route) => {
     // Fastify hands the compiler one part's schema (here a zod schema) typed as the route's.
-    const whole = validatorCompiler(route as unknown as Parameters<typeof validatorCompiler>[0]);
-    if (route.httpPart !== 'body') return whole;
+    const compile = (schema: unknown) => validatorCompiler({ ...route, schema } as unknown as Parameters<typeof validatorCompiler>[0]);
+    if (route.httpPart !== 'body') return compile(route.schema);
+    const whole = compile(check ?? route.schema);
     return (body) => {
       const value = tryParse(body);
       return value === undefined ? whole(body) : { value };
@@ -79,7 +80,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
         body: createBatchSchema,
         response: { 202: acceptedBatchSchema, ...problemResponses(400, 413, 415, 422, 503) },
       },
-      validatorCompiler: submitValidator(tryParseBatch),
+      validatorCompiler: submitValidator(tryParseBatch, checkedBatchSchema),
       serializerCompiler: plainJson,
     },
     async (request, reply) => {

@@ -1,5 +1,6 @@
 import { inferencePayloadSchema, jobOptionsSchema, LANES } from '@conveyor/shared';
 import { z } from 'zod';
+import { MAX_LISTED_ERRORS } from '../problems/validation-wording.js';
 import { ROUTER_OPTIONS } from '../router-options.js';
 import { PresentKeysParser } from './present-keys.js';
 
@@ -131,7 +132,32 @@ export const createBatchSchema = batchOf(withOneStart(batchJobObject)).describe(
 export type CreateBatchBody = z.output<typeof createBatchSchema>;
 
 const batchEnvelope = batchOf(z.unknown());
+const batchJob = withOneStart(batchJobObject);
 const batchJobParser = new PresentKeysParser(batchJobObject, pickedRules);
+
+/**
+ * createBatchSchema's check of a batch that tryParseBatch could not take, job by job, stopping
+ * once there are more errors than a problem lists: a batch of 1,000 jobs, each wrong in 100
+ * ways, made 100,000 issues and kept the API busy for a second to report the first 20.
+ */
+export const checkedBatchSchema = batchEnvelope.transform((batch, ctx) => {
+  const jobs: unknown[] = [];
+  let issues = 0;
+  for (const [index, job] of batch.jobs.entries()) {
+    const parsed = batchJob.safeParse(job);
+    if (parsed.success) {
+      jobs.push(parsed.data);
+      continue;
+    }
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: ['jobs', index, ...issue.path] });
+    issues += parsed.error.issues.length;
+    if (issues > MAX_LISTED_ERRORS && index < batch.jobs.length - 1) {
+      ctx.addIssue({ code: 'custom', path: ['jobs'], message: `the jobs after jobs.${index} were not checked` });
+      return z.NEVER;
+    }
+  }
+  return issues > 0 ? z.NEVER : ({ jobs } as CreateBatchBody);
+});
 
 /**
  * A POST /jobs/batch body as createBatchSchema parses it, its jobs parsed by the fields they set
