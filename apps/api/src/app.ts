@@ -8,14 +8,15 @@ import corsPlugin from './plugins/external/cors.js';
 import swaggerPlugin from './plugins/external/swagger.js';
 import adminAuthPlugin from './plugins/admin-auth.js';
 import closingPlugin from './plugins/closing.js';
-import contentEncodingPlugin from './plugins/content-encoding.js';
+import bodyCodingsPlugin from './plugins/body-codings.js';
 import crossSiteWritesPlugin from './plugins/cross-site-writes.js';
 import eventHubPlugin from './plugins/event-hub.js';
 import hostHeaderPlugin from './plugins/host-header.js';
 import jobsPlugin from './plugins/jobs.js';
 import jsonBodyPlugin from './plugins/json-body.js';
 import metricsPlugin from './plugins/metrics.js';
-import problemsPlugin, { answerClientError, frameworkErrorAnswer } from './plugins/problems.js';
+import problemsPlugin, { frameworkErrorAnswer } from './plugins/problems.js';
+import { answerClientError, answerConnect, answerExpectation } from './problems/raw-answers.js';
 import redisPlugin from './plugins/redis.js';
 import adminRoutes from './routes/admin.js';
 import dashboardRoutes from './routes/dashboard.js';
@@ -75,6 +76,9 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   // http.Server leaves off) the answers are written, then the connection is closed. Event
   // streams end at the client's half-close themselves (SseStream).
   (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  // Requests Node answers itself, before Fastify sees them: with a bare 417, or no answer at all.
+  app.server.on('checkExpectation', answerExpectation);
+  app.server.on('connect', answerConnect);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON and multipart only: a text/plain body gets a 415 that names the right type.
@@ -86,7 +90,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(closingPlugin);
   await app.register(hostHeaderPlugin);
   await app.register(crossSiteWritesPlugin, { policy: crossOrigin });
-  await app.register(contentEncodingPlugin);
+  await app.register(bodyCodingsPlugin);
   await app.register(jsonBodyPlugin);
   await app.register(swaggerPlugin);
   await app.register(redisPlugin, { config });

@@ -61,6 +61,43 @@ describe('bytes that are not HTTP get a problem body too', () => {
     expect(await app.redis.hlen(app.jobs.keysOf('inference').queued)).toBe(1);
   });
 
+  test('an Expect other than 100-continue: 417 that says which one is taken (Node\'s own was empty), and no job stored', async ({ port, app }) => {
+    const body = '{"model":"echo","prompt":"hi"}';
+    const { statusLine, headers, problem } = problemOf(await exchange(port, `POST /jobs HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`));
+    expect(statusLine).toBe('HTTP/1.1 417 Expectation Failed');
+    expect(headers).toContain('content-type: application/problem+json');
+    expect(headers).toContain('connection: close');
+    expect(problem).toEqual({ type: 'about:blank', title: 'Expectation Failed', status: 417, detail: expect.stringContaining('Expect: "200-ok" is not an expectation this server meets; the only one it takes is 100-continue') });
+    expect(await app.redis.hlen(app.jobs.keysOf('inference').queued)).toBe(0);
+    // 100-continue is met: the body is asked for and the job stored.
+    const continued = await exchange(port, `POST /jobs HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    expect(continued).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 202 Accepted/);
+    expect(await app.redis.hlen(app.jobs.keysOf('inference').queued)).toBe(1);
+  });
+
+  test('CONNECT: 405 that says this is no proxy (Node closed the connection without a word)', async ({ port }) => {
+    const { statusLine, headers, problem } = problemOf(await exchange(port, `CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
+    expect(statusLine).toBe('HTTP/1.1 405 Method Not Allowed');
+    expect(headers).toContain('content-type: application/problem+json');
+    expect(headers).toMatch(/\r\nallow: \r\n/);
+    expect(problem).toMatchObject({ type: 'about:blank', status: 405, detail: expect.stringContaining('this server is not a proxy') });
+  });
+
+  test('a transfer coding besides chunked: 415 naming it, and no job stored (gzip reached the JSON parser, any other was ignored and the body stored)', async ({ port, app }) => {
+    const body = '{"model":"echo","prompt":"hi"}';
+    const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    for (const coding of ['gzip, chunked', 'foo, chunked', 'identity, chunked']) {
+      const { statusLine, headers, problem } = problemOf(await exchange(port, `POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: ${coding}\r\nConnection: close\r\n\r\n${chunked}`));
+      expect(statusLine, coding).toBe('HTTP/1.1 415 Unsupported Media Type');
+      expect(headers).toContain('content-type: application/problem+json');
+      expect(problem).toMatchObject({ type: '/problems/unsupported-media-type', detail: `Transfer-Encoding "${coding}" is not accepted: send the body uncompressed, with Transfer-Encoding: chunked alone or a Content-Length.` });
+    }
+    expect(await app.redis.hlen(app.jobs.keysOf('inference').queued)).toBe(0);
+    const stored = await exchange(port, `POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n${chunked}`);
+    expect(stored.split('\r\n')[0]).toBe('HTTP/1.1 202 Accepted');
+    expect(await app.redis.hlen(app.jobs.keysOf('inference').queued)).toBe(1);
+  });
+
   test('HTTP/1.0 needs no Host', async ({ port }) => {
     const answer = await exchange(port, 'GET /healthz HTTP/1.0\r\n\r\n');
     expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');

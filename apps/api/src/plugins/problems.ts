@@ -2,7 +2,6 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { STATUS_CODES } from 'node:http';
-import type { Socket } from 'node:net';
 import { PROBLEMS, problemType, type ProblemSlug } from '../problems/catalogue.js';
 import { ProblemError } from '../problems/problem-error.js';
 import { asRedisUnavailable } from '../problems/redis-errors.js';
@@ -74,26 +73,6 @@ export const frameworkErrorAnswer = (crossOrigin: CrossOriginPolicy) => (error: 
     send(reply, problemFrom('internal', `Internal error; it is logged under request ${request.id}.`, request));
   }
 };
-
-/**
- * Fastify's `clientErrorHandler`: bytes that are not an HTTP request Node can parse (a bad header
- * line, headers over the size limit, a request that never finished arriving) get a problem too,
- * written straight to the socket, which is then closed. There is no request, so no `instance`.
- */
-export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, detail] =
-    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'The request did not arrive in time. Send it again.']
-      : error.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'The request headers are larger than the server takes (16 KiB in all). Send fewer or shorter headers.']
-        : [400, `The request is not valid HTTP (${error.code ?? error.message}). Check the request line and that each header is "Name: value".`];
-  const body = JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status], status, detail });
-  if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-  }
-  socket.destroy(error);
-}
 
 export interface Limits {
   bodyBytes: number;
