@@ -104,4 +104,17 @@ describe('a partitioned queue through the API', () => {
     expect(answer.statusCode).toBe(400);
     expect(answer.json()).toMatchObject({ detail: 'Queue "documents" is not partitioned (QUEUE_PARTITIONS); leave querystring.partition out.' });
   });
+
+  test('a partition in the query is decimal digits: an empty or blank one, hex or an exponent is a 400 that says so (they were read as 0, 1 and 10)', async ({ app }) => {
+    const admin = { authorization: 'Bearer partitions-admin-token-0123' };
+    for (const value of ['', '%20', '0x1', '1e1', '-1', '1.0']) {
+      const answer = await app.inject({ url: `/queues/inference/history?partition=${value}`, headers: admin });
+      expect(answer.statusCode, value).toBe(400);
+      expect(answer.json()).toMatchObject({ errors: [{ path: 'querystring.partition', message: 'must be a whole number written in decimal digits, from 0 to 31' }] });
+    }
+    expect((await app.inject({ url: '/queues/inference/history?partition=2', headers: admin })).statusCode).toBe(200);
+    const replay = await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { from: '0-1', to: '0-1', partition: '1' } });
+    expect(replay.statusCode).toBe(400);
+    expect(replay.json()).toMatchObject({ errors: [{ path: 'body.partition' }] });
+  });
 });

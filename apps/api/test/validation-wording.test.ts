@@ -51,6 +51,23 @@ test('bounds, whole numbers, options and unknown fields are said plainly, once p
   }
   const batch = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [] } });
   expect(batch.json()).toMatchObject({ detail: 'body.jobs: must not be empty' });
+  // JSON reads a number past a double's range as Infinity: it was "must be a number, not a Infinity".
+  for (const [text, detail] of [
+    ['1e400', 'body.max_attempts: is too large a number (JSON reads one past 1.8e308 as Infinity)'],
+    ['-1e400', 'body.max_attempts: is too large a negative number (JSON reads one past 1.8e308 as Infinity)'],
+  ]) {
+    const response = await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-type': 'application/json' }, payload: `{"model":"echo","prompt":"x","max_attempts":${text}}` });
+    expect(response.json(), text).toMatchObject({ status: 400, detail });
+  }
+});
+
+test('an Idempotency-Key header sent twice is told to send one (Node joins the two with ", ")', async ({ app }) => {
+  const twice = await app.inject({ method: 'POST', url: '/jobs', headers: { 'idempotency-key': ['a1', 'b2'] }, payload: { model: 'echo', prompt: 'x' } });
+  expect(twice.statusCode).toBe(400);
+  expect(twice.json()).toMatchObject({ detail: 'headers.idempotency-key: must be 1 to 255 visible ASCII characters (no spaces); this one looks like several Idempotency-Key headers, which arrive joined by ", ": send one' });
+  const spaced = await app.inject({ method: 'POST', url: '/jobs', headers: { 'idempotency-key': 'a 1' }, payload: { model: 'echo', prompt: 'x' } });
+  expect(spaced.json()).toMatchObject({ detail: 'headers.idempotency-key: must be 1 to 255 visible ASCII characters (no spaces)' });
+  expect((await app.inject({ method: 'POST', url: '/jobs', headers: { 'idempotency-key': 'a1' }, payload: { model: 'echo', prompt: 'x' } })).statusCode).toBe(202);
 });
 
 test('pause and resume take no body for the whole queue', async ({ app }) => {

@@ -51,11 +51,13 @@ const BOUND_WORDS: Record<string, string> = { '<=': 'at most', '<': 'less than',
  * "expected int, received number" is "a whole number", and so on. A message not recognized is kept.
  */
 function plainIssue(message: string): string {
-  const expected = /^Invalid input: expected (\w+), received (\w+)$/.exec(message);
+  const expected = /^Invalid input: expected (\w+), received (-?\w+)$/.exec(message);
   if (expected) {
     const [, expectedType, received] = expected as unknown as [string, string, string];
     const type = expectedType === 'int' ? 'whole number' : expectedType;
     if (received === 'NaN') return `must be a number, and this is not one`;
+    // JSON reads a number past a double's range (1e400) as Infinity.
+    if (received === 'Infinity' || received === '-Infinity') return `is too large ${received === '-Infinity' ? 'a negative' : 'a'} number (JSON reads one past 1.8e308 as Infinity)`;
     if (received === 'undefined') return `is required (${article(type)} ${type})`;
     if (expectedType === 'int' && received === 'number') return 'must be a whole number';
     return `must be ${article(type)} ${type}, not ${received === 'null' ? 'null' : `${article(received)} ${received}`}`;

@@ -64,11 +64,22 @@ const params = inferencePayloadSchema.shape.params.superRefine((value, ctx) => {
   if (fault) ctx.addIssue({ code: 'custom', message: fault.message, path: fault.path ?? [] });
 });
 
-const idempotencyKey = z
-  .string()
-  .min(1)
-  .max(255)
-  .regex(/^[\x21-\x7e]+$/, 'must be 1 to 255 visible ASCII characters (no spaces)');
+const KEY_RULE = 'must be 1 to 255 visible ASCII characters (no spaces)';
+
+/** An idempotency key; `wording` says what is wrong with one that has characters it may not. */
+const idempotencyKeyWith = (wording: (input: string) => string) =>
+  z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[\x21-\x7e]+$/, { error: (issue) => wording(String(issue.input)) });
+
+const idempotencyKey = idempotencyKeyWith(() => KEY_RULE);
+
+/** The header: Node joins the values of one sent twice with ", ", which a key cannot hold. */
+const idempotencyKeyHeader = idempotencyKeyWith((input) =>
+  input.includes(', ') ? `${KEY_RULE}; this one looks like several Idempotency-Key headers, which arrive joined by ", ": send one` : KEY_RULE,
+);
 
 const jobFields = {
   ...inferencePayloadSchema.shape,
@@ -176,7 +187,7 @@ export function tryParseBatch(value: unknown): CreateBatchBody | undefined {
 }
 
 export const idempotencyHeadersSchema = z.object({
-  'idempotency-key': idempotencyKey.optional().describe('the same key within 24 h returns the same job, while it exists, instead of creating another'),
+  'idempotency-key': idempotencyKeyHeader.optional().describe('the same key within 24 h returns the same job, while it exists, instead of creating another'),
 });
 
 /** A path segment the router takes: longer ones are refused with a 414 before any route runs. */

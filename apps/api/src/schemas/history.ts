@@ -1,6 +1,6 @@
-import { LANES } from '@conveyor/shared';
+import { LANES, MAX_PARTITIONS } from '@conveyor/shared';
 import { z } from 'zod';
-import { decimalIntegerOr } from './decimal-integer.js';
+import { decimalInteger, decimalIntegerOr } from './decimal-integer.js';
 import { JOB_STATUSES } from './job-view.js';
 
 /** An entry ID (`1700000000000-0`, or `1700000000000` for the whole millisecond) or an ISO 8601 time. */
@@ -37,12 +37,10 @@ const cursor = z
 
 const stage = z.string().min(1).max(100).optional();
 
-const partition = z.coerce
-  .number()
-  .int()
-  .min(0)
-  .optional()
-  .describe("on a partitioned queue (QUEUE_PARTITIONS), the partition whose streams to read; the queue's own streams (jobs queued before it was partitioned, entries other producers added) when omitted");
+const PARTITION_DOC = "on a partitioned queue (QUEUE_PARTITIONS), the partition whose streams to read; the queue's own streams (jobs queued before it was partitioned, entries other producers added) when omitted";
+
+/** A partition in a query: decimal digits only (z.coerce.number read "" and " " as 0, "0x1" as 1). */
+const partition = decimalInteger(0, MAX_PARTITIONS - 1).optional().describe(PARTITION_DOC);
 
 export const historyQuerySchema = z.object({
   stage: stage.describe("the stage whose stream to read; the queue's first stage when omitted"),
@@ -88,7 +86,13 @@ export const replayBodySchema = z
     limit: z.number().int().min(1).max(1_000).default(100).describe('most entries read in this call; next_cursor continues'),
     priority: z.enum(LANES).optional().describe("lane of the new jobs; each original's own lane when omitted"),
     cursor,
-    partition: partition.describe('on a partitioned queue, the partition whose history to replay (its new jobs are queued there too); the queue\'s own streams when omitted'),
+    partition: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_PARTITIONS - 1)
+      .optional()
+      .describe('on a partitioned queue, the partition whose history to replay (its new jobs are queued there too); the queue\'s own streams when omitted'),
   })
   .strict();
 export type ReplayBody = z.output<typeof replayBodySchema>;
