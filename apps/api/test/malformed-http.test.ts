@@ -98,6 +98,17 @@ describe('bytes that are not HTTP get a problem body too', () => {
     expect(await app.redis.hlen(app.jobs.keysOf('inference').queued)).toBe(1);
   });
 
+  test('the request target * : OPTIONS lists the server\'s methods, any other method is a 400 (they were a 405 naming "*" and the dashboard)', async ({ port }) => {
+    const options = await exchange(port, 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(options.split('\r\n')[0]).toBe('HTTP/1.1 204 No Content');
+    expect(options.toLowerCase()).toContain('\r\nallow: delete, get, head, options, post\r\n');
+    for (const method of ['GET', 'POST', 'DELETE']) {
+      const { statusLine, problem } = problemOf(await exchange(port, `${method} * HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`));
+      expect(statusLine, method).toBe('HTTP/1.1 400 Bad Request');
+      expect(problem).toMatchObject({ type: '/problems/invalid-request', detail: expect.stringContaining('The request target "*" is for OPTIONS only') });
+    }
+  });
+
   test('HTTP/1.0 needs no Host', async ({ port }) => {
     const answer = await exchange(port, 'GET /healthz HTTP/1.0\r\n\r\n');
     expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
