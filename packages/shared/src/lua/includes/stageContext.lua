@@ -7,7 +7,8 @@ local function stageContext(activeKey, at)
   at = at or 0
   return {
     base = ARGV[at + 1], queue = ARGV[at + 2], stage = ARGV[at + 3], group = ARGV[at + 3], previousStage = ARGV[at + 4],
-    consumer = ARGV[at + 5], defaultMaxAttempts = tonumber(ARGV[at + 6]), retentionSeconds = tonumber(ARGV[at + 7]),
+    consumer = ARGV[at + 5], defaultMaxAttempts = tonumber(ARGV[at + 6]),
+    defaultMaxAttemptsText = ARGV[at + 6], retentionSeconds = tonumber(ARGV[at + 7]),
     maxStalls = tonumber(ARGV[at + 8]), firstStage = ARGV[at + 9], activeKey = activeKey, events = ARGV[at + 1] .. 'events',
   }
 end

@@ -12,11 +12,14 @@
 -- backoff (JSON; false or nil when the job has none) and input (the previous stage's output, ''
 -- for none) come before the payload, which is the rest of the line. Nothing before the lengths
 -- can hold a space. An input left out of the line (see inputOf) has its length given negated.
+-- Numbers are best passed as text: Lua formats a number put into a string with sprintf, a cost
+-- paid per job of a take.
 local function jobLine(jobId, lane, entryId, attempt, maxAttempts, payload, input, inputLength, timeoutMs, backoff, createdAt, queuedAt)
   local timeout = (timeoutMs and timeoutMs ~= '') and timeoutMs or '-'
-  backoff = backoff or ''
+  local backoffLength = '0'
+  if backoff and backoff ~= '' then backoffLength = #backoff else backoff = '' end
   return jobId .. ' ' .. lane .. ' ' .. entryId .. ' ' .. attempt .. ' ' .. maxAttempts .. ' ' .. timeout .. ' ' .. (createdAt or '0') ..
-    ' ' .. (queuedAt or '0') .. ' ' .. #backoff .. ' ' .. inputLength .. ' ' .. backoff .. input .. (payload or '')
+    ' ' .. (queuedAt or '0') .. ' ' .. backoffLength .. ' ' .. inputLength .. ' ' .. backoff .. input .. (payload or '')
 end
 
 -- The previous stage's output as a job's line carries it: the text and its length. One longer than
@@ -75,7 +78,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
     markActive(ctx, activeField, runningLine(jobId, ctx.nowText, ctx.consumer, opts, payload), jobId, 1, now)
     local maxAttempts, timeoutMs, backoff = optionsOf(opts)
     local createdAt = string.match(entryId, '^(%d+)')
-    return jobLine(jobId, lane, entryId, 1, maxAttempts or ctx.defaultMaxAttempts, payload, '', 0, timeoutMs, backoff, createdAt, createdAt)
+    return jobLine(jobId, lane, entryId, '1', maxAttempts or ctx.defaultMaxAttemptsText, payload, '', '0', timeoutMs, backoff, createdAt, createdAt)
   end
 
   local map = fieldsToMap(fields)
@@ -147,7 +150,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
     if attempts == 1 then rcall('HSET', jobKey, 'stage_started_at', now) end
   end
 
-  local limit = tonumber(maxAttempts or ctx.defaultMaxAttempts)
+  local limit = maxAttempts or ctx.defaultMaxAttemptsText
   markActive(ctx, activeField, jobId, jobId, attempts, now)
 
   local input, inputLength = inputOf(jobKey, ctx.previousStage)
