@@ -8,6 +8,7 @@ import corsPlugin from './plugins/external/cors.js';
 import swaggerPlugin from './plugins/external/swagger.js';
 import adminAuthPlugin from './plugins/admin-auth.js';
 import closingPlugin from './plugins/closing.js';
+import allowedHostsPlugin from './plugins/allowed-hosts.js';
 import asteriskTargetPlugin from './plugins/asterisk-target.js';
 import bodyCodingsPlugin from './plugins/body-codings.js';
 import crossSiteWritesPlugin from './plugins/cross-site-writes.js';
@@ -90,6 +91,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   // After CORS, so a page on an allowed origin can read its problem.
   await app.register(closingPlugin);
   await app.register(hostHeaderPlugin);
+  await app.register(allowedHostsPlugin, { hosts: config.ALLOWED_HOSTS });
   await app.register(asteriskTargetPlugin);
   await app.register(crossSiteWritesPlugin, { policy: crossOrigin });
   await app.register(bodyCodingsPlugin);

@@ -197,6 +197,16 @@ const originList = z
   )
   .refine((origins) => !origins.includes('*') || origins.length === 1, 'is * alone, or a list of origins, not both');
 
+/** Host names, lowercased; `.example.com` stands for every name under example.com. */
+const hostList = z
+  .string()
+  .default('')
+  .transform((text) => text.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean))
+  .refine(
+    (hosts) => hosts.every((host) => /^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(host)),
+    'must be host names separated by commas, without scheme or port (api.example.com,.corp.example for every name under corp.example)',
+  );
+
 export const apiEnvSchema = z.object({
   ...commonSchema,
   PORT: integer(3000, 0, 65_535),
@@ -209,6 +219,12 @@ export const apiEnvSchema = z.object({
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Browser origins allowed to call the API from their pages (CORS); empty for none. */
   CORS_ORIGINS: originList,
+  /**
+   * Host names the API answers to besides IP addresses and localhost; empty for any. A page on a
+   * name an attacker points at the API's address (DNS rebinding) is the API's own origin to the
+   * browser: only the Host header tells it apart.
+   */
+  ALLOWED_HOSTS: hostList,
   /**
    * How long a request may take to arrive, headers and body. Fastify turns Node's limit off, and
    * then a client that sends headers and a body it never finishes holds its connection forever.

@@ -42,6 +42,14 @@ describe('configuration from the environment', () => {
     for (const [text, message] of refusals) expect(() => loadConfig(apiEnvSchema, { QUEUE_PARTITIONS: text }), text).toThrow(message);
   });
 
+  test('ALLOWED_HOSTS takes host names, lowercased, and .suffixes; a scheme or a port is refused', () => {
+    expect(loadConfig(apiEnvSchema, {}).ALLOWED_HOSTS).toEqual([]);
+    expect(loadConfig(apiEnvSchema, { ALLOWED_HOSTS: 'API.example.com, .corp.example,localhost' }).ALLOWED_HOSTS).toEqual(['api.example.com', '.corp.example', 'localhost']);
+    for (const bad of ['http://api.example.com', 'api.example.com:3000', 'a b', '*', 'api..example']) {
+      expect(() => loadConfig(apiEnvSchema, { ALLOWED_HOSTS: bad }), bad).toThrow(/ALLOWED_HOSTS \(got ".*"\): must be host names separated by commas/);
+    }
+  });
+
   test('CORS_ORIGINS takes * or a list of bare origins', () => {
     expect(loadConfig(apiEnvSchema, {}).CORS_ORIGINS).toEqual([]);
     expect(loadConfig(apiEnvSchema, { CORS_ORIGINS: 'http://localhost:5173, https://app.example.com' }).CORS_ORIGINS).toEqual(['http://localhost:5173', 'https://app.example.com']);

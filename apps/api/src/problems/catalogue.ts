@@ -56,6 +56,11 @@ export const PROBLEMS = {
     title: 'Requests from this page are not accepted',
     help: 'A browser sent this request from a page on another origin that CORS_ORIGINS does not list. Browsers send some requests (form uploads, empty POSTs) without asking first, so the API refuses every request that changes something from a page it does not know, instead of doing the work and only hiding the answer. Add the page\'s origin (scheme, host and port, e.g. http://localhost:5173) to CORS_ORIGINS, or call the API from a server. Clients other than browsers send no Origin header and are not affected.',
   },
+  'host-not-allowed': {
+    status: 421,
+    title: 'This API does not answer to that host name',
+    help: 'The request\'s Host header names a host that ALLOWED_HOSTS does not list. A page on a name someone points at this API\'s address (DNS rebinding) would otherwise be the API\'s own origin to the browser, free to read and change jobs. Call the API by a name ALLOWED_HOSTS lists, by its IP address or as localhost, or have the operator add the name to ALLOWED_HOSTS.',
+  },
   'job-not-found': {
     status: 404,
     title: 'No such job',

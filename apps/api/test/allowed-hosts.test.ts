@@ -1,0 +1,44 @@
+import { keysUnder, redisTest } from '@conveyor/testing';
+import { describe, expect } from 'vitest';
+import type { App } from '../src/app.js';
+import { buildTestApp } from './test-app.js';
+
+const test = redisTest.extend<{ app: App; open: App }>({
+  app: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix, { ALLOWED_HOSTS: 'api.example.com, .corp.example' });
+    await use(app);
+    await app.close();
+  },
+  open: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix);
+    await use(app);
+    await app.close();
+  },
+});
+
+const job = { model: 'echo', prompt: 'hi' };
+
+describe('ALLOWED_HOSTS', () => {
+  test('a page on a name pointed at the API (DNS rebinding) is refused with a 421 problem, reads and writes alike, and nothing is stored', async ({ app, redis, prefix }) => {
+    const before = await keysUnder(redis, prefix);
+    for (const host of ['evil.example:3000', 'EVIL.example', 'api.example.com.evil.example', 'corp.example.evil', 'xcorp.example']) {
+      // The browser sends its page's own origin: to it, the page and the API are one origin.
+      const write = await app.inject({ method: 'POST', url: '/jobs', headers: { host, origin: `http://${host}` }, payload: job });
+      expect(write.statusCode, host).toBe(421);
+      expect(write.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(write.json()).toMatchObject({ type: '/problems/host-not-allowed', status: 421, detail: expect.stringContaining('(ALLOWED_HOSTS)') });
+      expect((await app.inject({ url: '/queues/inference', headers: { host } })).statusCode, host).toBe(421);
+    }
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+  });
+
+  test('listed names, names under a listed .suffix, IP addresses and localhost are answered', async ({ app }) => {
+    for (const host of ['api.example.com', 'API.example.com:8080', 'a.corp.example', 'b.a.corp.example', '127.0.0.1:3000', '10.1.2.3', '[::1]:3000', 'localhost:3000']) {
+      expect((await app.inject({ method: 'POST', url: '/jobs', headers: { host }, payload: job })).statusCode, host).toBe(202);
+    }
+  });
+
+  test('unset, any host is answered', async ({ open }) => {
+    expect((await open.inject({ method: 'POST', url: '/jobs', headers: { host: 'evil.example' }, payload: job })).statusCode).toBe(202);
+  });
+});
