@@ -1,6 +1,5 @@
 import { inferencePayloadSchema, jobOptionsSchema, LANES } from '@conveyor/shared';
 import { z } from 'zod';
-import { MAX_LISTED_ERRORS } from '../problems/validation-wording.js';
 import { ROUTER_OPTIONS } from '../router-options.js';
 import { PresentKeysParser } from './present-keys.js';
 
@@ -147,9 +146,15 @@ const batchJob = withOneStart(batchJobObject);
 const batchJobParser = new PresentKeysParser(batchJobObject, pickedRules);
 
 /**
+ * Most issues a refused batch is checked for. A problem lists 20 and counts the rest; past this
+ * many the count stops too: a batch of 1,000 jobs, each wrong in 100 ways, made 100,000 issues
+ * and kept the API busy for a second (a thousand take a few milliseconds).
+ */
+const MAX_CHECKED_ISSUES = 1_000;
+
+/**
  * createBatchSchema's check of a batch that tryParseBatch could not take, job by job, stopping
- * once there are more errors than a problem lists: a batch of 1,000 jobs, each wrong in 100
- * ways, made 100,000 issues and kept the API busy for a second to report the first 20.
+ * after the job that takes it past MAX_CHECKED_ISSUES, with an issue saying so.
  */
 export const checkedBatchSchema = batchEnvelope.transform((batch, ctx) => {
   const jobs: unknown[] = [];
@@ -162,7 +167,7 @@ export const checkedBatchSchema = batchEnvelope.transform((batch, ctx) => {
     }
     for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: ['jobs', index, ...issue.path] });
     issues += parsed.error.issues.length;
-    if (issues > MAX_LISTED_ERRORS && index < batch.jobs.length - 1) {
+    if (issues > MAX_CHECKED_ISSUES && index < batch.jobs.length - 1) {
       ctx.addIssue({ code: 'custom', path: ['jobs'], message: `the jobs after jobs.${index} were not checked` });
       return z.NEVER;
     }
