@@ -1,7 +1,28 @@
+import { getHeapStatistics } from 'node:v8';
 import { NonRetryableError } from '../processors/non-retryable-error.js';
+import { unpackedSize } from './zip-entries.js';
+
+/**
+ * The most a DOCX may unpack to: a quarter of the reader's heap (DOCUMENT_READ_MEMORY). Its parts
+ * are unpacked outside the heap, where the heap limit does not count them; and reading them takes
+ * several times their size in the heap, so a document past this would not fit there anyway.
+ */
+const unpackLimit = () => Math.floor(getHeapStatistics().heap_size_limit / 4);
 
 /** The text of a Word (DOCX) document, one paragraph per block, via mammoth. */
-export async function docxText(bytes: Buffer): Promise<string> {
+export async function docxText(bytes: Buffer, limit = unpackLimit()): Promise<string> {
+  let size: number | undefined;
+  try {
+    size = unpackedSize(bytes, limit);
+  } catch (error) {
+    throw new NonRetryableError(`the Word document could not be read: ${(error as Error).message}`, 'UNSUPPORTED_DOCUMENT');
+  }
+  if (size === undefined) {
+    throw new NonRetryableError(
+      `the Word document unpacks to more than ${Math.round(limit / 1024 / 1024)} MiB, a quarter of DOCUMENT_READ_MEMORY (reading it would take several times that); it was not unpacked`,
+      'DOCUMENT_TOO_LARGE',
+    );
+  }
   const { default: mammoth } = await import('mammoth');
   try {
     const { value } = await mammoth.extractRawText({ buffer: bytes });
