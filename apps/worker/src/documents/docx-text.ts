@@ -28,6 +28,8 @@ export async function docxText(bytes: Buffer, limit = unpackLimit()): Promise<st
     const { value } = await mammoth.extractRawText({ buffer: bytes });
     return value;
   } catch (error) {
-    throw new NonRetryableError(`the Word document could not be read: ${(error as Error).message}`, 'UNSUPPORTED_DOCUMENT');
+    // Its first line, on one line: the XML parser's messages run on with tabs and a position line.
+    const reason = (error as Error).message.split('\n')[0]!.replace(/\s+/g, ' ').trim();
+    throw new NonRetryableError(`the Word document could not be read: ${reason}`, 'UNSUPPORTED_DOCUMENT');
   }
 }

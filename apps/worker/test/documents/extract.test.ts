@@ -113,6 +113,16 @@ describe('extract', () => {
     expect(error.message).toMatch(/uploaded as a PDF, but its bytes are plain text/);
   });
 
+  test('comments before a mismatch do not hold the event loop while the type is told: 245 bytes of them took the HTML check 2^33 ways, about a minute', async () => {
+    const bytes = Buffer.from(`${'<!---->'.repeat(33)}x <p>hello</p>`);
+    const { gapMs, outcome } = await longestTurnGap(() => extractFrom('comments.html', 'text/html', bytes));
+    expect(outcome).toMatchObject({ status: 'fulfilled', value: { detected_type: 'text/plain' } });
+    // Event-loop turns stay short (see README: a worker's other jobs and lease renewals run every 20 ms or so).
+    expect(gapMs).toBeLessThan(1_000);
+    // Comments before the root tag still make an HTML document.
+    expect((await extractFrom('page.html', 'text/html', Buffer.from(`${'<!-- note -->\n'.repeat(40)}<html><body><p>Kept.</p></body></html>`))).detected_type).toBe('text/html');
+  });
+
   test('a DOCX content type on HTML bytes fails as UNSUPPORTED_DOCUMENT', async () => {
     const error = await extractionError('letter', DOCX, await fixture('article.html'));
     expect(error.code).toBe('UNSUPPORTED_DOCUMENT');
