@@ -1,4 +1,4 @@
-import { createRedis, QueueKeys } from '@conveyor/shared';
+import { createRedis, newJobId, QueueKeys } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
 import { deletePrefix, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
@@ -78,8 +78,14 @@ describe('entries other producers XADD', () => {
       add(inference.stream('infer', 'normal'), 'job', 'not a job id'),
       add(inference.stream('infer', 'normal'), 'job', 'documents:01JDQ8K3V7X9ABCDEFGHJKMNPQ', 'model', 'echo', 'prompt', 'another queue'),
       add(inference.stream('infer', 'normal'), 'job', 'inference:tab\there', 'model', 'echo', 'prompt', 'a tab'),
+      // Bytes that are not UTF-8 read as U+FFFD in the worker: the job was failed under another ID than its record's, and stayed active.
+      add(inference.stream('infer', 'normal'), 'job', Buffer.concat([Buffer.from('inference:'), Buffer.from([0xff, 0xfe])]), 'model', 'echo', 'prompt', 'not UTF-8'),
+      // An ID longer than the API's routes take: its record could not be read.
+      add(inference.stream('infer', 'normal'), 'job', `inference:${'a'.repeat(100)}`, 'model', 'echo', 'prompt', 'too long'),
     ]);
-    const [noId, otherQueue, tab] = await Promise.all(misused.map((entryId) => finished(`inference:${entryId}`)));
+    const [noId, otherQueue, tab, notUtf8, tooLong] = await Promise.all(misused.map((entryId) => finished(`inference:${entryId}`)));
+    expect(notUtf8).toMatchObject({ status: 'completed', input: { job: 'inference:\ufffd\ufffd' }, result: { text: 'not UTF-8' } });
+    expect(tooLong).toMatchObject({ status: 'completed', input: { job: `inference:${'a'.repeat(100)}` }, result: { text: 'too long' } });
     expect(noId).toMatchObject({ status: 'dead', input: { job: 'not a job id' }, error: { code: 'INVALID_PAYLOAD' } });
     expect(otherQueue).toMatchObject({ status: 'completed', result: { text: 'another queue' } });
     expect(tab).toMatchObject({ status: 'completed', input: { job: 'inference:tab\there' }, result: { text: 'a tab' } });
@@ -98,5 +104,24 @@ describe('entries other producers XADD', () => {
       return pending.every((count) => count === 0);
     }, 'every entry to be acked', 20_000);
     expect(worker.running, worker.describe()).toBe(true);
+  });
+
+  test('options (`opts`) that are not what the API writes are left out, and the entries read with them run: one that was not JSON failed the take after its read, and every entry read with it stayed delivered and never started', async () => {
+    const entry = (payload: object, opts: string) => ['job', newJobId('inference'), 'payload', JSON.stringify(payload), 'opts', opts];
+    const cases = [
+      entry({ model: 'echo', prompt: 'opts not JSON' }, 'not json'),
+      entry({ model: 'echo', prompt: 'opts a list' }, '[1,2]'),
+      entry({ model: 'echo', prompt: 'max_attempts a word', params: { fail: 'always' } }, '{"max_attempts":"abc","timeout_ms":-5,"backoff":"slow"}'),
+      ...Array.from({ length: 10 }, (_, i) => entry({ model: 'echo', prompt: `behind ${i}` }, '{"max_attempts":2}')),
+    ];
+    // In one transaction, so the worker reads them in one take.
+    const transaction = producer.multi();
+    for (const fields of cases) transaction.xadd(inference.stream('infer', 'normal'), '*', ...fields);
+    await transaction.exec();
+    const records = await Promise.all(cases.map((fields) => finished(fields[1]!)));
+    expect(records.map((record) => record['status'])).toEqual(['completed', 'completed', 'dead', ...Array(10).fill('completed')]);
+    // The word is left out: MAX_ATTEMPTS (1) applies, and GET /jobs/:id shows it (a NaN there was a 500).
+    expect(records[2]).toMatchObject({ attempts: 1, max_attempts: 1, error: { code: 'PROCESSOR_ERROR' } });
+    expect(records[3]).toMatchObject({ max_attempts: 2, result: { text: 'behind 0' } });
   });
 });

@@ -256,6 +256,16 @@ describe('GET /jobs/:id', () => {
   });
 });
 
+describe('GET /jobs/:id of a record with bad counts', () => {
+  test('counts that are not whole numbers (another producer\'s entry, an old record) are shown as their defaults, not answered with a 500', async ({ app, redis, prefix }) => {
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'x' } })).json() as { job_id: string };
+    await redis.hset(`${prefix}:{inference}:job:${job_id}`, { id: job_id, queue: 'inference', stage: 'infer', lane: 'normal', status: 'queued', payload: '{"model":"echo"}', created_at: '1', attempts: '1.5', max_attempts: 'abc', stalls: '-1' });
+    const answer = await app.inject({ url: `/jobs/${job_id}` });
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json()).toMatchObject({ status: 'queued', attempts: 0, max_attempts: 3, stalls: 0 });
+  });
+});
+
 describe('POST /jobs/batch', () => {
   test('stores up to 1,000 jobs for one queue in one step and answers with their IDs in order', async ({ app, redis, prefix }) => {
     const jobs = Array.from({ length: 1_000 }, (_, i) => ({ model: 'echo', prompt: `p${i}`, priority: i % 2 ? 'high' : 'low' }));

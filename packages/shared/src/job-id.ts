@@ -97,16 +97,20 @@ export function directJobId(queue: string, firstStage: string, stage: string, la
   return lane === 'normal' ? `${queue}:${entryId}` : `${queue}:${lane}:${entryId}`;
 }
 
+/** The most bytes of a job ID: the API's routes take path segments of 100 characters at most. */
+const MAX_JOB_ID_BYTES = 100;
+
 /**
  * The job an entry's reserved `job` field names, or undefined. Conveyor writes it with an ID of
- * the stream's own queue (`<queue>:<id>`), with no spaces or control characters: the worker's job
- * lines and the API's routes rely on that. Any other value is another producer's misuse of the
- * field, and the entry is then that producer's plain entry, named after its entry ID. (namedJobId
- * in directJobs.lua applies the same rule; its character classes are these bytes.)
+ * the stream's own queue (`<queue>:<id>`), at most 100 bytes of UTF-8 with no spaces or control
+ * characters: the worker's job lines and the API's routes rely on that. Any other value is another
+ * producer's misuse of the field, and the entry is then that producer's plain entry, named after
+ * its entry ID. (namedJobId in directJobs.lua applies the same rule; its character classes are
+ * these bytes. Bytes that are not UTF-8 reach here as U+FFFD, which an ID therefore may not hold.)
  */
 export function namedJobId(queue: string, value: string | undefined): string | undefined {
   if (value === undefined || value.length <= queue.length + 1 || !value.startsWith(`${queue}:`)) return undefined;
-  if (/[\x00-\x20\x7f]/.test(value)) return undefined;
+  if (/[\x00-\x20\x7f\ufffd]/.test(value) || Buffer.byteLength(value) > MAX_JOB_ID_BYTES) return undefined;
   return value;
 }
 

@@ -55,6 +55,13 @@ redisTest("the `job` field names a job only with an ID of the entry's queue, wit
     ['inference', 'inference:line\nbreak', false],
     ['inference', 'inference:nul\u0000', false],
     ['inference', 'inference:del\u007f', false],
+    // At most 100 bytes (the API's routes take no longer path segment), and no U+FFFD, which is
+    // how a client that decodes reads bytes that are not UTF-8.
+    ['inference', `inference:${'a'.repeat(90)}`, true],
+    ['inference', `inference:${'a'.repeat(91)}`, false],
+    ['inference', `inference:${'\u00e9'.repeat(45)}`, true],
+    ['inference', `inference:${'\u00e9'.repeat(46)}`, false],
+    ['inference', 'inference:\ufffd', false],
   ];
   const include = readFileSync(new URL('../src/lua/includes/directJobs.lua', import.meta.url), 'utf8');
   const script = `${include}\nreturn namedJobId(ARGV[1], ARGV[2]) or false`;

@@ -10,6 +10,16 @@ export function iso(ms: string | number | undefined): string | null {
   return Number.isFinite(value) ? new Date(value).toISOString() : null;
 }
 
+/**
+ * A count the record keeps (attempts, max attempts, stalls) as a number, or `fallback` when it is
+ * not a whole number: a record another producer's entry gave a bad value must still be shown,
+ * not answered with a 500 for failing the answer's schema.
+ */
+function count(value: unknown, fallback: number): number {
+  const number = typeof value === 'string' && value !== '' ? Number(value) : value;
+  return typeof number === 'number' && Number.isSafeInteger(number) && number >= 0 ? number : fallback;
+}
+
 export function json(text: string | undefined): unknown {
   if (text === undefined) return null;
   try {
@@ -54,7 +64,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
       stage: snapshot.stage,
       priority: snapshot.lane,
       attempts: running ? 1 : 0,
-      max_attempts: options?.max_attempts ?? defaultMaxAttempts,
+      max_attempts: count(options?.max_attempts, defaultMaxAttempts),
       stalls: 0,
       worker: running?.worker ?? null,
       progress: null,
@@ -101,7 +111,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
       return {
         name,
         status,
-        attempts: Number(f['attempts'] ?? 0),
+        attempts: count(f['attempts'], 0),
         worker: f['worker'] ?? null,
         started_at: iso(f['stage_started_at'] ?? done?.started_at),
         finished_at: done ? iso(done.finished_at) : null,
@@ -118,9 +128,9 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
     status,
     stage: current,
     priority: (f['lane'] ?? 'normal') as Lane,
-    attempts: Number(f['attempts'] ?? 0),
-    max_attempts: Number(f['max_attempts'] ?? defaultMaxAttempts),
-    stalls: Number(f['stalls'] ?? 0),
+    attempts: count(f['attempts'], 0),
+    max_attempts: count(f['max_attempts'], defaultMaxAttempts),
+    stalls: count(f['stalls'], 0),
     worker: f['worker'] ?? null,
     progress: f['progress'] === undefined ? null : { percent: Number(f['progress']), message: f['progress_message'] ?? '' },
     input: json(f['payload']),

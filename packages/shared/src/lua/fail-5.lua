@@ -50,7 +50,8 @@ publishEvent(ARGV[1] .. 'events', 'failed', jobId, now, { stage = stage, attempt
 countEvent(ARGV[1], now, 'failed', stage)
 
 local delay = tonumber(ARGV[7])
-local limit = tonumber(r[3] or ARGV[8])
+-- A stored limit that is not a number (an old record, another producer's) counts as the default.
+local limit = tonumber(r[3]) or tonumber(ARGV[8])
 if delay >= 0 and failures < limit then
   local due = now + delay
   rcall('ZADD', KEYS[4], due, jobId)

@@ -28,7 +28,7 @@ local function failLostEntry(ctx, lane, entryId, now)
   appendError(jobKey, err)
   publishEvent(ctx.base .. 'events', 'failed', jobId, now, { stage = ctx.stage, attempt = attempts, error = cjson.decode(err) })
   countEvent(ctx.base, now, 'failed', ctx.stage)
-  if failures < tonumber(r[4] or ctx.defaultMaxAttempts) then
+  if failures < (tonumber(r[4]) or ctx.defaultMaxAttempts) then
     local entry = rcall('XADD', ctx.base .. ctx.stage .. ':' .. lane, '*', 'job', jobId)
     rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'queued_at', now, 'updated_at', now)
     publishEvent(ctx.base .. 'events', 'queued', jobId, now, { stage = ctx.stage })

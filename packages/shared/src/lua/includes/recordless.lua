@@ -52,14 +52,23 @@ local function recordlessAttempt(base, stage, lane, entryId)
   return runningAttempt(rcall('HGET', base .. 'active', stage .. ':' .. lane .. ':' .. entryId))
 end
 
+-- A whole number from `min` to `max` as text, or false for anything else.
+local function wholeNumber(value, min, max)
+  if type(value) ~= 'number' or value ~= math.floor(value) or value < min or value > max then return false end
+  return string.format('%d', value)
+end
+
 -- The options an API job's entry carries (`opts`, its text, or false): max attempts, timeout,
--- backoff, as strings or false.
+-- backoff, as strings or false. The API writes them valid; another producer that writes the field
+-- may not, and a value that is not what the API would write is left out (the default applies):
+-- an error here would fail the whole take after its read, leaving every entry read with it
+-- delivered and never started.
 local function optionsOf(opts)
   if not opts then return false, false, false end
-  local decoded = cjson.decode(opts)
-  return decoded['max_attempts'] and tostring(decoded['max_attempts']) or false,
-    decoded['timeout_ms'] and tostring(decoded['timeout_ms']) or false,
-    decoded['backoff'] and cjson.encode(decoded['backoff']) or false
+  local ok, decoded = pcall(cjson.decode, opts)
+  if not ok or type(decoded) ~= 'table' then return false, false, false end
+  return wholeNumber(decoded['max_attempts'], 1, 100), wholeNumber(decoded['timeout_ms'], 1, 86400000),
+    type(decoded['backoff']) == 'table' and cjson.encode(decoded['backoff']) or false
 end
 
 -- The same from an entry's fields as a map.
