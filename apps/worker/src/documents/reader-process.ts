@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import { NonRetryableError } from '../processors/non-retryable-error.js';
 import { KIND_NAMES, tooMuchText, type ContainedInput, type ReaderAnswer, type ReaderReply, type ReadRequest } from './contained-read.js';
 import { docxText } from './docx-text.js';
@@ -52,3 +53,12 @@ process.on('message', async ({ id, input, maxTextLength }: ReadRequest) => {
 });
 // The worker gone (killed, crashed), its reader has no one to answer: it ends with it.
 process.on('disconnect', () => process.exit(0));
+// A read can hold this process's event loop for as long as DOCUMENT_READ_TIMEOUT, or longer when
+// the worker that would end it was killed (SIGKILL) meanwhile: `disconnect` waits behind the read,
+// and a reader ran on for 3 minutes at full CPU. A thread of its own checks every second that the
+// worker is still its parent, and ends the process when not.
+new Worker(
+  `const { workerData } = require('node:worker_threads');
+  setInterval(() => { if (process.ppid !== workerData) process.kill(process.pid, 'SIGKILL'); }, 1000);`,
+  { eval: true, workerData: process.ppid },
+).unref();
