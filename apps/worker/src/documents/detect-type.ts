@@ -33,6 +33,8 @@ const ZIP_FORMATS: Array<[entry: string, description: string]> = [
 export function detectDocumentType(bytes: Buffer, filename: string): Detection {
   if (startsWith(bytes, '%PDF-')) return { kind: 'pdf' };
   if (startsWith(bytes, 'PK\x03\x04')) return detectZip(bytes);
+  // An archive with no entries is its end record alone.
+  if (startsWith(bytes, 'PK\x05\x06')) return { kind: 'unsupported', description: 'an empty ZIP archive' };
   for (const [signature, description] of UNSUPPORTED_SIGNATURES) {
     if (startsWith(bytes, signature)) return { kind: 'unsupported', description };
   }

@@ -123,6 +123,12 @@ describe('extract', () => {
     expect((await extractFrom('page.html', 'text/html', Buffer.from(`${'<!-- note -->\n'.repeat(40)}<html><body><p>Kept.</p></body></html>`))).detected_type).toBe('text/html');
   });
 
+  test('an empty ZIP fails as UNSUPPORTED_DOCUMENT, said to be one (it was "binary data")', async () => {
+    const empty = Buffer.concat([Buffer.from('PK\x05\x06', 'latin1'), Buffer.alloc(18)]);
+    const error = await extractionError('empty.docx', DOCX, empty);
+    expect(error).toMatchObject({ code: 'UNSUPPORTED_DOCUMENT', message: expect.stringContaining('is an empty ZIP archive') });
+  });
+
   test('a DOCX content type on HTML bytes fails as UNSUPPORTED_DOCUMENT', async () => {
     const error = await extractionError('letter', DOCX, await fixture('article.html'));
     expect(error.code).toBe('UNSUPPORTED_DOCUMENT');
