@@ -3,7 +3,8 @@ import { NonRetryableError } from '../processors/non-retryable-error.js';
 import { unpackedSize } from './zip-entries.js';
 
 /**
- * The most a DOCX may unpack to: a quarter of the reader's heap (DOCUMENT_READ_MEMORY). Its parts
+ * The most a DOCX may unpack to: a quarter of the reader's heap (DOCUMENT_READ_MEMORY, and V8's young
+ * generation besides: 76 MiB for the default 256 MiB). Its parts
  * are unpacked outside the heap, where the heap limit does not count them; and reading them takes
  * several times their size in the heap, so a document past this would not fit there anyway.
  */
@@ -19,7 +20,7 @@ export async function docxText(bytes: Buffer, limit = unpackLimit()): Promise<st
   }
   if (size === undefined) {
     throw new NonRetryableError(
-      `the Word document unpacks to more than ${Math.round(limit / 1024 / 1024)} MiB, a quarter of DOCUMENT_READ_MEMORY (reading it would take several times that); it was not unpacked`,
+      `the Word document unpacks to more than ${Math.round(limit / 1024 / 1024)} MiB, a quarter of the reader's heap (DOCUMENT_READ_MEMORY; reading it would take several times that); it was not unpacked`,
       'DOCUMENT_TOO_LARGE',
     );
   }
