@@ -3,10 +3,10 @@ import { NonRetryableError } from '../processors/non-retryable-error.js';
 import { unpackedSize } from './zip-entries.js';
 
 /**
- * The most a DOCX may unpack to: a quarter of the reader's heap (DOCUMENT_READ_MEMORY, and V8's young
- * generation besides: 76 MiB for the default 256 MiB). Its parts
- * are unpacked outside the heap, where the heap limit does not count them; and reading them takes
- * several times their size in the heap, so a document past this would not fit there anyway.
+ * The most a DOCX may unpack to: a quarter of the reader's heap (DOCUMENT_READ_MEMORY and V8's
+ * young generation: 76 MiB for the default 256 MiB). Its parts are unpacked outside the heap,
+ * where the heap limit does not count them; and reading them takes several times their size in
+ * the heap, so a document past this would not fit there anyway.
  */
 const unpackLimit = () => Math.floor(getHeapStatistics().heap_size_limit / 4);
 
