@@ -174,12 +174,26 @@ test('through the same stall, an upload and a batch of over a megabyte wait for 
   }
 });
 
-test('the API recovers by itself when Redis comes back', async () => {
+/** A gauge's value for these labels in a /metrics text, or undefined when it has none. */
+function gauge(text: string, line: string): number | undefined {
+  const found = text.split('\n').find((each) => each.startsWith(`${line} `));
+  return found === undefined ? undefined : Number(found.slice(line.length + 1));
+}
+
+test('the API recovers by itself when Redis comes back; meanwhile /metrics keeps the backlog it last read and says it could not read it (it reported zeros)', async () => {
   const server = await RedisServer.start();
   const app = await buildTestApp(server.url, 'back');
   try {
+    for (let i = 0; i < 3; i++) expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).statusCode).toBe(202);
+    const before = (await app.inject({ url: '/metrics' })).body;
+    expect(gauge(before, 'conveyor_stage_waiting{queue="inference",stage="infer"}')).toBe(3);
+    expect(gauge(before, 'conveyor_backlog_readable')).toBe(1);
     await server.kill('SIGKILL');
     expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).statusCode).toBe(503);
+    const scrape = await app.inject({ url: '/metrics' });
+    expect(scrape.statusCode).toBe(200);
+    expect(gauge(scrape.body, 'conveyor_stage_waiting{queue="inference",stage="infer"}')).toBe(3);
+    expect(gauge(scrape.body, 'conveyor_backlog_readable')).toBe(0);
     await server.restart();
     let status = 0;
     for (let i = 0; i < 100 && status !== 202; i++) {
@@ -187,6 +201,7 @@ test('the API recovers by itself when Redis comes back', async () => {
       if (status !== 202) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(status).toBe(202);
+    expect(gauge((await app.inject({ url: '/metrics' })).body, 'conveyor_backlog_readable')).toBe(1);
   } finally {
     await app.close();
     await server.stop();

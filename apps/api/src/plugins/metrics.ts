@@ -1,4 +1,4 @@
-import { allServedQueues, groupName, LANES, liveConsumers, pairsOf, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
+import { allServedQueues, groupName, isConnectionError, isRefusedForNow, LANES, liveConsumers, pairsOf, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { msOfTime } from '../services/queue-stats.js';
@@ -49,6 +49,11 @@ export default fp(
     });
     const delayed = new Gauge({ name: 'conveyor_queue_delayed', help: 'Jobs waiting for a retry backoff or run_at.', labelNames: ['queue'] as const, registers });
     const dead = new Gauge({ name: 'conveyor_queue_dead', help: 'Dead-lettered jobs kept.', labelNames: ['queue'] as const, registers });
+    const backlogRead = new Gauge({
+      name: 'conveyor_backlog_readable',
+      help: 'Whether this scrape read the queues from Redis (1), or could not (0): the queue and stage gauges then keep the last values read, not zeros.',
+      registers,
+    });
     // A partitioned queue's partitions are each their own `queue` label (`documents.2`).
     const queues = allServedQueues(config.QUEUE_PARTITIONS).map((pipeline) => ({ pipeline, keys: new QueueKeys(config.KEY_PREFIX, pipeline.name) }));
     // One pipeline per queue, read side by side: a queue's keys share a hash slot, so each is
@@ -61,6 +66,10 @@ export default fp(
       // The workers' words are on Redis's clock (see QueueKeys.workers).
       reads.hgetall(keys.workers).time();
       const replies = (await reads.exec()) ?? [];
+      // A stream that does not exist yet answers XINFO with an error, and counts as empty; a lost
+      // or refusing Redis leaves every gauge as it was (zeros would say the backlog had drained).
+      const unreadable = replies.find(([error]) => isConnectionError(error) || isRefusedForNow(error));
+      if (unreadable) throw unreadable[0];
       let at = 0;
       const stages: { labels: { queue: string; stage: string }; lag: number; unknown: UnknownLag[] }[] = [];
       for (const stage of pipeline.stages) {
@@ -102,7 +111,15 @@ export default fp(
         waiting.set(labels, total);
       }
     };
-    const readBacklog = () => Promise.all(queues.map(readQueueBacklog));
+    const readBacklog = async () => {
+      try {
+        await Promise.all(queues.map(readQueueBacklog));
+        backlogRead.set(1);
+      } catch (error) {
+        backlogRead.set(0);
+        throw error;
+      }
+    };
 
     app.decorate('metrics', { registry, enqueued, redisErrors });
     // A callback hook, not an async one: it runs on every request and needs no promise.
