@@ -119,8 +119,9 @@ test('when Redis takes too long to answer, a 503 does not claim nothing was writ
     for (const id of jobIds) expect((await app.inject({ url: `/jobs/${id}` })).statusCode).toBe(200);
 
     // With an Idempotency-Key the answer says to send it again, and doing so finds the stored job.
+    // (It told this client to send the key it had sent.)
     expect(keyed.statusCode).toBe(503);
-    expect(keyed.json().detail).toMatch(/not known: look before sending it again, or send POSTs with an Idempotency-Key so that sending again is safe/);
+    expect(keyed.json().detail).toMatch(/not known: send it again as it was after Retry-After: its idempotency keys store each job once\.$/);
     const again = await post('/jobs', { model: 'echo', prompt: 'keyed' }, { 'idempotency-key': 'stall-key-1' });
     expect(again.statusCode).toBe(200);
 
@@ -130,7 +131,8 @@ test('when Redis takes too long to answer, a 503 does not claim nothing was writ
     const [cancel, read] = await Promise.all([app.inject({ method: 'DELETE', url: `/jobs/${jobId}` }), app.inject({ url: `/jobs/${jobId}` })]);
     await stalled;
     expect(cancel.statusCode).toBe(503);
-    expect(cancel.json().detail).toMatch(/^Redis did not answer \(Command timed out\), so whether this request took effect is not known/);
+    // A route that takes no Idempotency-Key is not told to send one.
+    expect(cancel.json().detail).toBe('Redis did not answer (Command timed out), so whether this request took effect is not known: look before sending it again.');
     expect(read.statusCode).toBe(503);
     expect(read.json().detail).toBe('Redis did not answer (Command timed out). Send the request again after Retry-After.');
   } finally {
@@ -167,6 +169,27 @@ test('through the same stall, an upload and a batch of over a megabyte wait for 
     const view = (await app.inject({ url: `/jobs/${uploaded.json().job_id}` })).json();
     expect(view).toMatchObject({ status: 'queued', input: { filename: 'report.txt', size: document.length } });
     for (const { job_id } of batched.json().jobs as { job_id: string }[]) expect((await app.inject({ url: `/jobs/${job_id}` })).json()).toMatchObject({ status: 'queued' });
+  } finally {
+    staller.disconnect();
+    await app.close();
+    await server.stop();
+  }
+});
+
+test('a request whose connection to Redis is lost while it is out is told so in words, not the Redis client\'s', async () => {
+  const server = await RedisServer.start();
+  const app = await buildTestApp(server.url, 'lost');
+  const staller = new Redis(server.url);
+  try {
+    // Held in Redis behind a script, then the server is gone before it answers.
+    void stallRedis(staller).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const cancel = app.inject({ method: 'DELETE', url: '/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await server.kill('SIGKILL');
+    const answer = await cancel;
+    expect(answer.statusCode, answer.body).toBe(503);
+    expect(answer.json().detail).toMatch(/^Redis did not answer \(the connection to Redis was lost while the request was out; the API is reconnecting, and GET \/readyz says why\), so whether this request took effect is not known: look before sending it again\.$/);
   } finally {
     staller.disconnect();
     await app.close();

@@ -4,7 +4,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { STATUS_CODES } from 'node:http';
 import { PROBLEMS, problemType, type ProblemSlug } from '../problems/catalogue.js';
 import { ProblemError } from '../problems/problem-error.js';
-import { asRedisUnavailable } from '../problems/redis-errors.js';
+import { asRedisUnavailable, type Resending } from '../problems/redis-errors.js';
 import { RouteMethods } from '../problems/route-methods.js';
 import { invalidRequest, plainErrors } from '../problems/validation-wording.js';
 import type { CrossOriginPolicy } from '../cross-origin.js';
@@ -74,6 +74,20 @@ export const frameworkErrorAnswer = (crossOrigin: CrossOriginPolicy) => (error: 
   }
 };
 
+/** How the request could be sent again safely, for a 503 whose outcome is not known (see Resending). */
+function resendingOf(request: FastifyRequest): Resending {
+  if (request.method !== 'POST') return {};
+  const route = request.routeOptions.url;
+  if (route === '/jobs' || route === '/documents') {
+    return request.headers['idempotency-key'] === undefined ? { advice: 'send it with an Idempotency-Key so that sending again is safe' } : { keyed: true };
+  }
+  if (route === '/jobs/batch') {
+    const jobs = (request.body as { jobs?: { idempotency_key?: string }[] } | undefined)?.jobs;
+    return jobs?.every((job) => job.idempotency_key !== undefined) ? { keyed: true } : { advice: 'give each job an idempotency_key so that sending again is safe' };
+  }
+  return {};
+}
+
 export interface Limits {
   bodyBytes: number;
   documentBytes: number;
@@ -90,7 +104,7 @@ export default fp(
       if (error instanceof ProblemError) {
         return send(reply, problemFrom(error.slug, error.detail, request, error.extensions), error.headers);
       }
-      const unavailable = asRedisUnavailable(error, request.method === 'GET' || request.method === 'HEAD');
+      const unavailable = asRedisUnavailable(error, request.method === 'GET' || request.method === 'HEAD', resendingOf(request));
       if (unavailable) {
         app.metrics?.redisErrors.inc();
         request.log.warn({ err: error.message }, 'Redis unavailable; answered 503');

@@ -13,8 +13,21 @@ import { ProblemError } from './problem-error.js';
  */
 const RETRY_AFTER = { 'retry-after': '1' };
 
-/** `readOnly`: the request changes nothing (GET, HEAD), so an unanswered one is simply sent again. */
-export function asRedisUnavailable(error: unknown, readOnly = false): ProblemError | undefined {
+/**
+ * How a request that changes something can be sent again safely: `keyed` when it carried
+ * idempotency keys (sending it again as it was is safe), or the advice for a route that takes
+ * them; neither for a route that takes none (pause, cancel, retry).
+ */
+export interface Resending {
+  keyed?: boolean;
+  advice?: string;
+}
+
+/**
+ * `readOnly`: the request changes nothing (GET, HEAD), so an unanswered one is simply sent again.
+ * `resending`: what an unanswered request that changes something is told (see Resending).
+ */
+export function asRedisUnavailable(error: unknown, readOnly = false, resending: Resending = {}): ProblemError | undefined {
   if (!(error instanceof Error)) return undefined;
   if (error.name === 'ReplyError') {
     if (!isRefusedForNow(error)) return undefined;
@@ -23,12 +36,11 @@ export function asRedisUnavailable(error: unknown, readOnly = false): ProblemErr
   if (!isConnectionError(error)) return undefined;
   if (!outcomeUnknown(error)) return new ProblemError('service-unavailable', `Redis is unreachable (${said(error)}). Nothing was written.`, {}, RETRY_AFTER);
   if (readOnly) return new ProblemError('service-unavailable', `Redis did not answer (${said(error)}). Send the request again after Retry-After.`, {}, RETRY_AFTER);
-  return new ProblemError(
-    'service-unavailable',
-    `Redis did not answer (${said(error)}), so whether this request took effect is not known: look before sending it again, or send POSTs with an Idempotency-Key so that sending again is safe.`,
-    {},
-    RETRY_AFTER,
-  );
+  const unknown = `Redis did not answer (${said(error)}), so whether this request took effect is not known`;
+  const next = resending.keyed
+    ? 'send it again as it was after Retry-After: its idempotency keys store each job once.'
+    : `look before sending it again${resending.advice ? `, or ${resending.advice}` : ''}.`;
+  return new ProblemError('service-unavailable', `${unknown}: ${next}`, {}, RETRY_AFTER);
 }
 
 /**
@@ -62,5 +74,7 @@ function said(error: Error): string {
   if (/^Too many Cluster redirections/.test(error.message)) return "no node of the Redis Cluster could serve this queue's slot; a failover may be under way";
   // ioredis's words for a command refused while its connection is down; /readyz says why it is.
   if (/Stream isn't writeable|enableOfflineQueue/.test(error.message)) return 'the API has no connection to Redis and is reconnecting; GET /readyz says why';
+  // And its words for a command whose connection was lost while it was out.
+  if (/Reached the max retries per request limit/.test(error.message)) return 'the connection to Redis was lost while the request was out; the API is reconnecting, and GET /readyz says why';
   return error.message;
 }
