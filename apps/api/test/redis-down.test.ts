@@ -107,6 +107,8 @@ test('when Redis takes too long to answer, a 503 does not claim nothing was writ
     await stalled;
 
     expect(single.statusCode).toBe(503);
+    // Each such 503 is counted (and logged): the single job's and the batch's were not.
+    expect(gauge((await app.inject({ url: '/metrics' })).body, 'conveyor_redis_errors_total')).toBe(3);
     const jobId = single.json().job_id as string;
     expect(single.json().detail).toMatch(new RegExp(`^Redis did not answer \\(Command timed out\\), so it is not known whether the job was stored\\. It was sent as ${jobId}: GET /jobs/${jobId} finds it if it was`));
     expect(single.json().detail).not.toContain('Nothing was written');

@@ -100,14 +100,21 @@ export interface ProblemsOptions extends Limits {
 
 export default fp(
   async (app, { adminEnabled, ...limits }: ProblemsOptions) => {
+    /** A request answered 503 for Redis: counted and logged, whichever part of the API found it out. */
+    const redisUnavailable = (request: FastifyRequest, why: string) => {
+      app.metrics?.redisErrors.inc();
+      request.log.warn({ err: why }, 'Redis unavailable; answered 503');
+    };
+
     app.setErrorHandler((error: FastifyError, request, reply) => {
       if (error instanceof ProblemError) {
+        // Services say so themselves when an enqueue's outcome is not known; /readyz's 503 is its answer, not an error.
+        if (error.slug === 'service-unavailable' && request.routeOptions.url !== '/readyz') redisUnavailable(request, error.detail);
         return send(reply, problemFrom(error.slug, error.detail, request, error.extensions), error.headers);
       }
       const unavailable = asRedisUnavailable(error, request.method === 'GET' || request.method === 'HEAD', resendingOf(request));
       if (unavailable) {
-        app.metrics?.redisErrors.inc();
-        request.log.warn({ err: error.message }, 'Redis unavailable; answered 503');
+        redisUnavailable(request, error.message);
         return send(reply, problemFrom(unavailable.slug, unavailable.detail, request), unavailable.headers);
       }
       if (hasZodFastifySchemaValidationErrors(error)) {
