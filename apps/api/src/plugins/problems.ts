@@ -46,8 +46,12 @@ function detailOf(error: FastifyError, request: FastifyRequest, limits: Limits):
       const limit = error.code === 'FST_REQ_FILE_TOO_LARGE' ? limits.documentBytes : (request.routeOptions.bodyLimit ?? limits.bodyBytes);
       return [slug, `The ${error.code === 'FST_REQ_FILE_TOO_LARGE' ? 'uploaded file' : 'request body'} is larger than the limit of ${limit} bytes.`];
     }
-    case 'unsupported-media-type':
-      return [slug, `Content-Type "${request.headers['content-type'] ?? '(none)'}" is not accepted on ${request.method} ${request.routeOptions.url ?? request.url}. ${PROBLEMS[slug].help}`];
+    case 'unsupported-media-type': {
+      // What this route takes: an upload is a form; every other body is JSON.
+      const route = request.routeOptions.url ?? request.url;
+      const takes = route === '/documents' ? 'multipart/form-data (curl -F file=@report.pdf)' : 'application/json';
+      return [slug, `Content-Type "${request.headers['content-type'] ?? '(none)'}" is not accepted on ${request.method} ${route}, which takes ${takes}. Set the Content-Type header to match the body.`];
+    }
     default:
       return [slug, error.message];
   }
@@ -82,8 +86,10 @@ function resendingOf(request: FastifyRequest): Resending {
     return request.headers['idempotency-key'] === undefined ? { advice: 'send it with an Idempotency-Key so that sending again is safe' } : { keyed: true };
   }
   if (route === '/jobs/batch') {
-    const jobs = (request.body as { jobs?: { idempotency_key?: string }[] } | undefined)?.jobs;
-    return jobs?.every((job) => job.idempotency_key !== undefined) ? { keyed: true } : { advice: 'give each job an idempotency_key so that sending again is safe' };
+    // The body as parsed: an error before or during validation leaves it as the client sent it.
+    const jobs = (request.body as { jobs?: unknown } | null | undefined)?.jobs;
+    const keyed = Array.isArray(jobs) && jobs.every((job) => typeof job === 'object' && job !== null && 'idempotency_key' in job);
+    return keyed ? { keyed: true } : { advice: 'give each job an idempotency_key so that sending again is safe' };
   }
   return {};
 }
@@ -112,7 +118,7 @@ export default fp(
         if (error.slug === 'service-unavailable' && request.routeOptions.url !== '/readyz') redisUnavailable(request, error.detail);
         return send(reply, problemFrom(error.slug, error.detail, request, error.extensions), error.headers);
       }
-      const unavailable = asRedisUnavailable(error, request.method === 'GET' || request.method === 'HEAD', resendingOf(request));
+      const unavailable = asRedisUnavailable(error, request.method === 'GET' || request.method === 'HEAD', () => resendingOf(request));
       if (unavailable) {
         redisUnavailable(request, error.message);
         return send(reply, problemFrom(unavailable.slug, unavailable.detail, request), unavailable.headers);

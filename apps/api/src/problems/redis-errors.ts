@@ -25,9 +25,10 @@ export interface Resending {
 
 /**
  * `readOnly`: the request changes nothing (GET, HEAD), so an unanswered one is simply sent again.
- * `resending`: what an unanswered request that changes something is told (see Resending).
+ * `resending`: what an unanswered request that changes something is told (see Resending), asked
+ * for only then.
  */
-export function asRedisUnavailable(error: unknown, readOnly = false, resending: Resending = {}): ProblemError | undefined {
+export function asRedisUnavailable(error: unknown, readOnly = false, resendingOf: () => Resending = () => ({})): ProblemError | undefined {
   if (!(error instanceof Error)) return undefined;
   if (error.name === 'ReplyError') {
     if (!isRefusedForNow(error)) return undefined;
@@ -37,6 +38,7 @@ export function asRedisUnavailable(error: unknown, readOnly = false, resending: 
   if (!outcomeUnknown(error)) return new ProblemError('service-unavailable', `Redis is unreachable (${said(error)}). Nothing was written.`, {}, RETRY_AFTER);
   if (readOnly) return new ProblemError('service-unavailable', `Redis did not answer (${said(error)}). Send the request again after Retry-After.`, {}, RETRY_AFTER);
   const unknown = `Redis did not answer (${said(error)}), so whether this request took effect is not known`;
+  const resending = resendingOf();
   const next = resending.keyed
     ? 'send it again as it was after Retry-After: its idempotency keys store each job once.'
     : `look before sending it again${resending.advice ? `, or ${resending.advice}` : ''}.`;
