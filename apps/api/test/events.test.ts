@@ -181,6 +181,23 @@ describe('job events over Server-Sent Events', () => {
     expect((await fetch(`${url}/events?queue=nope`)).status).toBe(404);
   });
 
+  test('GET /events?queue=a,b streams the events of several queues in one stream, each with its queue; one unknown name is a 404', async ({ url, worker }) => {
+    void worker;
+    const seen = readEvents(`${url}/events?queue=inference,documents`, undefined, (events) => events.filter((e) => e.event === 'completed' || e.event === 'stage-completed').length >= 2);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo"}' });
+    const form = new FormData();
+    form.append('file', new Blob(['A note for the analyzer.']), 'note.txt');
+    await fetch(`${url}/documents`, { method: 'POST', body: form });
+    const events = await seen;
+    expect(events[0]).toMatchObject({ event: 'subscribed', data: { queues: ['inference', 'documents'] } });
+    expect(events.find((e) => e.event === 'completed')?.data).toMatchObject({ queue: 'inference' });
+    expect(events.find((e) => e.event === 'stage-completed')?.data).toMatchObject({ queue: 'documents', stage: 'extract' });
+    const unknown = await fetch(`${url}/events?queue=inference,nope`);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ type: '/problems/queue-not-found', detail: expect.stringContaining('"nope"') });
+  });
+
   test('a client that stops reading is cut once its stream holds more than MAX_UNSENT_BYTES, instead of growing the API without end', async ({ app, url }) => {
     const socket = connect(Number(new URL(url).port), '127.0.0.1');
     socket.on('error', () => {});

@@ -23,6 +23,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   .summary { color: var(--muted); margin: 0 0 .5rem; }
   .badge { font-size: .75rem; padding: .05rem .4rem; border-radius: .6rem; border: 1px solid var(--bad); color: var(--bad); margin-left: .4rem; }
   table { border-collapse: collapse; width: 100%; }
+  /* On a narrow screen a table scrolls inside its own box, not the whole page sideways. */
+  .scroll { overflow-x: auto; }
   th, td { text-align: right; padding: .25rem .5rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
   th:first-child, td:first-child, #feed th, #feed td { text-align: left; }
   td.attention { color: var(--bad); font-weight: 600; }
@@ -39,16 +41,17 @@ export const DASHBOARD_HTML = `<!doctype html>
 <body>
 <header>
   <h1>Conveyor</h1>
+  <span id="updated" class="summary"></span>
   <span id="status" role="status" aria-live="polite">loading…</span>
   <span><a href="/docs">API reference</a> · <a href="/metrics">metrics</a></span>
   <input id="token" type="password" autocomplete="off" placeholder="ADMIN_TOKEN, to pause and resume" aria-label="admin token">
 </header>
 <main id="queues"></main>
 <h2>Live events <span id="feed-state" class="summary"></span></h2>
-<table id="feed">
+<div class="scroll"><table id="feed">
   <thead><tr><th>time</th><th>queue</th><th>event</th><th>job</th><th>stage</th></tr></thead>
   <tbody></tbody>
-</table>
+</table></div>
 <script src="/dashboard/app.js" defer></script>
 </body>
 </html>

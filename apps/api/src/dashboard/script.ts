@@ -1,8 +1,10 @@
 /**
  * The dashboard's script, sent as is to browsers (plain ES2020, no build step). It reads
- * `GET /queues` every 5 s and soon after each event, and keeps one EventSource per queue (the
- * browser reconnects a dropped one, this script one the API refused; a `resync` event after the
- * API lost its subscription reads the queues again). Everything shown goes through textContent: job IDs and stage names are data, not HTML.
+ * `GET /queues` every 5 s and soon after each event (one read at a time, given up after 5 s), and
+ * keeps one EventSource for every queue (a browser keeps 6 connections to a host: a stream per
+ * queue, in two tabs, left none for their reads). The browser reconnects a dropped stream, this
+ * script one the API refused; a `resync` event after the API lost its subscription reads the
+ * queues again and says, for a while, that events may be missing. Everything shown goes through textContent: job IDs and stage names are data, not HTML.
  * Actions send the admin token typed in (kept in sessionStorage: this tab only) as a bearer
  * token, and show the API's problem detail when it refuses. The page is redrawn often, so each
  * button carries a key (`data-control`) by which the focus moves to its successor.
@@ -16,9 +18,14 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   var statusElement = document.getElementById('status');
   var feedState = document.getElementById('feed-state');
   var tokenInput = document.getElementById('token');
-  var sources = {};
+  var updatedElement = document.getElementById('updated');
+  var source = null;
+  var listenedTo = '';
   var pending = null;
+  var reading = false;
   var queuesRead = false;
+  var missedUntil = 0;
+  var READ_TIMEOUT_MS = 5000;
   tokenInput.value = sessionStorage.getItem('conveyor-admin-token') || '';
   tokenInput.addEventListener('change', function () { sessionStorage.setItem('conveyor-admin-token', tokenInput.value); });
 
@@ -81,7 +88,10 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
           refreshSoon();
         });
       })
-      .catch(function (error) { say(admin ? adminRefusal(error) : error.message, 'error', 8000); });
+      .catch(function (error) {
+        var reason = error.status ? error.message : 'the API does not answer (' + error.message + ').';
+        say(admin ? adminRefusal(error) : reason, 'error', 8000);
+      });
   }
 
   // The visible label stays short; the accessible name says what the button acts on. The key
@@ -121,6 +131,13 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     return stage.live_consumers === 0 && (stage.waiting_tasks === null || stage.waiting_tasks > 0);
   }
 
+  // A table in a box of its own that scrolls sideways on a narrow screen.
+  function scrolling(table) {
+    var box = element('div', undefined, 'scroll');
+    box.appendChild(table);
+    return box;
+  }
+
   function renderQueue(queue) {
     var section = element('section');
     section.dataset.queue = queue.queue;
@@ -157,8 +174,8 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       row.appendChild(actions);
       body.appendChild(row);
     });
-    section.appendChild(table);
-    if (queue.partitions) section.appendChild(renderPartitions(queue));
+    section.appendChild(scrolling(table));
+    if (queue.partitions) section.appendChild(scrolling(renderPartitions(queue)));
     return section;
   }
 
@@ -197,25 +214,37 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     if (successor) successor.focus();
   }
 
+  // One read at a time: an API that does not answer is given up on after READ_TIMEOUT_MS, and
+  // reads do not pile up behind it.
   function refresh() {
-    return fetch('/queues', { headers: { accept: 'application/json' } })
+    if (reading) return;
+    reading = true;
+    var abort = new AbortController();
+    var timer = setTimeout(function () { abort.abort(); }, READ_TIMEOUT_MS);
+    return fetch('/queues', { headers: { accept: 'application/json' }, signal: abort.signal })
       .then(function (response) {
         if (!response.ok) return refusal(response, 'GET /queues');
         return response.json();
       })
       .then(function (body) {
         render(body.queues);
-        body.queues.forEach(function (queue) { listen(queue.queue); });
+        listen(body.queues.map(function (queue) { return queue.queue; }));
         queuesRead = true;
         updateFeedState();
-        say('updated ' + new Date().toLocaleTimeString(), '');
+        // Not in the status line: a live region that changed every 5 s would be read out every 5 s.
+        updatedElement.textContent = 'updated ' + new Date().toLocaleTimeString();
+        say('', '');
       })
       .catch(function (error) {
         // The API's events come from the Redis it cannot read now: the feed is stalled too.
         queuesRead = false;
         updateFeedState();
-        var reason = error.status ? error.message : 'the API does not answer (' + error.message + ').';
+        var reason = error.status ? error.message : abort.signal.aborted ? 'the API does not answer (no answer in ' + READ_TIMEOUT_MS / 1000 + ' s).' : 'the API does not answer (' + error.message + ').';
         say('cannot read the queues: ' + reason + ' Trying again every 5 s.', 'error');
+      })
+      .finally(function () {
+        clearTimeout(timer);
+        reading = false;
       });
   }
 
@@ -224,11 +253,11 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     pending = setTimeout(function () { pending = null; refresh(); }, 300);
   }
 
-  function showEvent(queue, name, event) {
+  function showEvent(name, event) {
     var row = element('tr', undefined, 'event-' + name);
     row.dataset.job = event.job_id || '';
     cell(row, new Date(event.at || Date.now()).toLocaleTimeString());
-    cell(row, queue);
+    cell(row, event.queue || '');
     cell(row, name);
     var job = element('td');
     if (event.job_id) {
@@ -243,29 +272,37 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   }
 
   function updateFeedState() {
-    var names = Object.keys(sources);
-    var down = names.filter(function (name) { return sources[name].readyState !== EventSource.OPEN; });
-    if (down.length > 0) feedState.textContent = '(not live: connecting ' + down.length + ' of ' + names.length + ')';
-    else feedState.textContent = queuesRead ? '(live)' : '(not live)';
+    if (source && source.readyState !== EventSource.OPEN) feedState.textContent = '(not live: connecting)';
+    else if (!queuesRead) feedState.textContent = '(not live)';
+    else feedState.textContent = Date.now() < missedUntil ? '(live) · events may have been missed a moment ago' : '(live)';
   }
 
-  function listen(queue) {
-    if (sources[queue] && sources[queue].readyState !== EventSource.CLOSED) return;
-    var source = new EventSource('/events?queue=' + encodeURIComponent(queue));
-    sources[queue] = source;
-    source.addEventListener('open', updateFeedState);
-    source.addEventListener('error', function () {
+  // One stream for every queue; opened again when the queues change, or when the API refused it.
+  function listen(queues) {
+    var wanted = queues.join(',');
+    if (source && source.readyState !== EventSource.CLOSED && listenedTo === wanted) return;
+    if (source) source.close();
+    listenedTo = wanted;
+    var opened = new EventSource('/events?queue=' + encodeURIComponent(wanted));
+    source = opened;
+    opened.addEventListener('open', updateFeedState);
+    opened.addEventListener('error', function () {
       updateFeedState();
       // A dropped stream is reopened by the browser; one the API refused (a 503 while Redis is
       // away) is closed for good, so it is opened again here, and the queues read again.
-      if (source.readyState !== EventSource.CLOSED) return;
-      setTimeout(function () { listen(queue); refreshSoon(); }, 3000);
+      if (opened.readyState !== EventSource.CLOSED || opened !== source) return;
+      setTimeout(function () { if (opened === source) { listen(queues); refreshSoon(); } }, 3000);
     });
     EVENTS.forEach(function (name) {
-      source.addEventListener(name, function (message) {
+      opened.addEventListener(name, function (message) {
         var event = {};
         try { event = JSON.parse(message.data); } catch (ignored) { return; }
-        if (name !== 'resync') showEvent(queue, name, event);
+        if (name === 'resync') {
+          // The API lost its subscription for a moment: events published then are gone.
+          missedUntil = Date.now() + 30000;
+          updateFeedState();
+          setTimeout(updateFeedState, 30100);
+        } else showEvent(name, event);
         if (name !== 'progress') refreshSoon();
       });
     });

@@ -108,26 +108,29 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
       schema: {
         tags: ['events'],
         operationId: 'streamQueueEvents',
-        summary: "Every job event of a queue as Server-Sent Events (for dashboards)",
+        summary: "Every job event of one or more queues as Server-Sent Events (for dashboards)",
         description:
-          'First a `subscribed` event, then every event of the queue as it is published. A `resync` event says the API lost its Redis subscription for a moment and events between may be missing: read GET /queues/{name} again.',
-        querystring: z.object({ queue: z.string().min(1).describe('queue name, e.g. inference') }),
+          'First a `subscribed` event, then every event of the queues as it is published, each with its `queue`. One stream can carry every queue (`?queue=inference,documents`): a browser keeps at most 6 connections to a host over HTTP/1.1, so a page with a stream per queue, open in two tabs, left none for its other requests. A `resync` event says the API lost its Redis subscription for a moment and events between may be missing: read GET /queues/{name} again.',
+        querystring: z.object({ queue: z.string().min(1).max(2_000).describe('queue name, e.g. inference; several separated by commas') }),
         response: { 200: z.string().describe('text/event-stream'), ...problemResponses(400, 404, 503) },
       },
     },
     async (request, reply) => {
-      app.jobs.pipelineOf(request.query.queue);
+      const queues = [...new Set(request.query.queue.split(','))];
+      for (const queue of queues) app.jobs.pipelineOf(queue);
       if (request.method === 'HEAD') return streamHeaders(reply);
       app.streams.reserve();
       // Subscribed before the stream opens: a Redis that does not answer is still a 503, not a dead stream.
       let stream: SseStream | undefined;
+      const stops: (() => void)[] = [];
       try {
         // A `resync` event here says events may have been missed while the subscription was down.
-        const stop = await app.events.onQueue(request.query.queue, (event) => stream?.send(event.event, event));
+        for (const queue of queues) stops.push(await app.events.onQueue(queue, (event) => stream?.send(event.event, { ...event, queue })));
         stream = new SseStream(reply, heartbeatMs);
-        stream.onClose(stop);
-        stream.send('subscribed', { queue: request.query.queue });
+        stream.onClose(() => stops.forEach((stop) => stop()));
+        stream.send('subscribed', queues.length === 1 ? { queue: queues[0] } : { queues });
       } finally {
+        if (!stream) stops.forEach((stop) => stop());
         app.streams.settle(stream);
       }
     },
