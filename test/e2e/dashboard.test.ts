@@ -191,15 +191,20 @@ describe('the dashboard', () => {
 });
 
 describe('the dashboard of an API started without ADMIN_TOKEN', () => {
-  test('says that pause and resume are off, rather than what a missing route answers', async () => {
+  test('without ADMIN_TOKEN, pause and resume are off from the start and say why (they were on until a click was refused)', async () => {
     const local = { api: undefined as ApiProcess | undefined };
     const tab = await browser.newPage();
     try {
       local.api = await startApi({ redisUrl: inject('redisUrl'), prefix });
       await tab.goto(`${local.api.url}/dashboard`);
-      await tab.getByRole('button', { name: 'pause inference stage infer', exact: true }).click();
-      await tab.locator('#status.error', { hasText: 'Pause and resume are off: the API was started without ADMIN_TOKEN.' }).waitFor();
-      expect(await tab.locator('#status').textContent()).not.toContain('There is no route');
+      const pause = tab.getByRole('button', { name: 'pause inference stage infer', exact: true });
+      await pause.waitFor();
+      expect(await pause.isDisabled()).toBe(true);
+      expect(await pause.getAttribute('title')).toBe('Pause and resume are off: the API was started without ADMIN_TOKEN.');
+      expect(await tab.locator('#token').isDisabled()).toBe(true);
+      expect(await tab.locator('#token').getAttribute('placeholder')).toBe('pause and resume are off (no ADMIN_TOKEN)');
+      // Retrying dead letters needs no token, and stays on.
+      expect(await tab.locator('button[disabled]').count()).toBe(await tab.locator('button[data-control^="pause "]').count());
     } finally {
       await tab.close();
       await local.api?.stop();

@@ -120,7 +120,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(queueControlRoutes, { config });
   await app.register(queueStatsRoutes);
   await app.register(historyRoutes, { config });
-  await app.register(dashboardRoutes);
+  await app.register(dashboardRoutes, { adminEnabled: config.ADMIN_TOKEN !== undefined });
   await app.register(problemsRoutes);
   return app;
 }

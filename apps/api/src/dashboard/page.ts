@@ -6,7 +6,7 @@
  * beside it (`/dashboard/app.js`), so the page's content security policy allows scripts from this
  * origin only.
  */
-export const DASHBOARD_HTML = `<!doctype html>
+export const dashboardHtml = (adminEnabled: boolean) => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -38,7 +38,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   #status.done { color: var(--good); }
 </style>
 </head>
-<body>
+<body data-admin="${adminEnabled ? 'on' : 'off'}">
 <header>
   <h1>Conveyor</h1>
   <span id="updated" class="summary"></span>

@@ -26,6 +26,13 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   var queuesRead = false;
   var missedUntil = 0;
   var READ_TIMEOUT_MS = 5000;
+  // The API says in the page whether it has ADMIN_TOKEN: without it, pause and resume are off.
+  var ADMIN_OFF = 'Pause and resume are off: the API was started without ADMIN_TOKEN.';
+  var adminOff = document.body.dataset.admin === 'off';
+  if (adminOff) {
+    tokenInput.disabled = true;
+    tokenInput.placeholder = 'pause and resume are off (no ADMIN_TOKEN)';
+  }
   tokenInput.value = sessionStorage.getItem('conveyor-admin-token') || '';
   tokenInput.addEventListener('change', function () { sessionStorage.setItem('conveyor-admin-token', tokenInput.value); });
 
@@ -71,7 +78,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
 
   // Admin routes exist only when the API has ADMIN_TOKEN (a 404 without it), and take only that token.
   function adminRefusal(error) {
-    if (error.status === 404 && error.type === '/problems/not-found') return 'Pause and resume are off: the API was started without ADMIN_TOKEN.';
+    if (error.status === 404 && error.type === '/problems/not-found') return ADMIN_OFF;
     if (error.status === 401 && tokenInput.value) return 'The API refused the admin token typed in: it is not the ADMIN_TOKEN the API was started with.';
     if (error.status === 401) return 'Type the admin token (the ADMIN_TOKEN the API was started with) to pause and resume.';
     return error.message;
@@ -110,9 +117,14 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     var target = stage === undefined ? queue : queue + ' stage ' + stage;
     var body = stage === undefined ? {} : { stage: stage };
     var verb = paused ? 'resume' : 'pause';
-    return button(verb, verb + ' ' + target, 'pause ' + target, function () {
+    var node = button(verb, verb + ' ' + target, 'pause ' + target, function () {
       act('/queues/' + encodeURIComponent(queue) + '/' + verb, body, function () { return what + (paused ? ' resumed' : ' paused'); }, true);
     });
+    if (adminOff) {
+      node.disabled = true;
+      node.title = ADMIN_OFF;
+    }
+    return node;
   }
 
   // A stage's waiting count as shown ('over 1000' past what GET /queues counts), its consumers
