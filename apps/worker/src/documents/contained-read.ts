@@ -34,7 +34,7 @@ export interface ContainedText {
 /**
  * Documents read at once by one worker process: each read takes a core while it runs and up to its
  * heap limit, so a worker's memory stays bounded (its own + 2 × DOCUMENT_READ_MEMORY, and about
- * 40 MB for each reader process itself) however many document jobs it holds. The others wait their
+ * 60 MB for each reader process itself) however many document jobs it holds. The others wait their
  * turn, their leases renewed meanwhile.
  */
 export const MAX_READERS = 2;
