@@ -5,8 +5,21 @@ import { parse } from 'secure-json-parse';
 import type { ZodType } from 'zod';
 import { ProblemError } from '../problems/problem-error.js';
 
-/** secure-json-parse's message for a `__proto__` key or a `constructor` holding `prototype`. */
-export const FORBIDDEN_KEY = 'Object contains forbidden prototype property';
+const FORBIDDEN_KEY = 'Object contains forbidden prototype property';
+
+/**
+ * JSON text parsed as the API reads every JSON it is sent (secure-json-parse): a `__proto__` key
+ * or a `constructor` holding `prototype` is refused, not dropped or turned into a prototype.
+ * Throws the parser's error; isForbiddenKey tells that refusal from broken JSON.
+ */
+export function parseJson(text: string): unknown {
+  return parse(text, { protoAction: 'error', constructorAction: 'error' });
+}
+
+/** Whether parseJson refused a `__proto__` key or a `constructor` holding `prototype`. */
+export function isForbiddenKey(error: unknown): boolean {
+  return error instanceof Error && error.message === FORBIDDEN_KEY;
+}
 
 const EXAMPLES: Record<string, string> = {
   '/jobs': 'Send a JSON object, e.g. {"model":"echo","prompt":"hi"}.',
@@ -79,11 +92,11 @@ export default fp(
         return;
       }
       try {
-        done(null, parse(body, { protoAction: 'error', constructorAction: 'error' }));
+        done(null, parseJson(body));
       } catch (error) {
         const message = (error as Error).message;
         done(
-          message === FORBIDDEN_KEY
+          isForbiddenKey(error)
             ? new ProblemError('invalid-request', 'body: a "__proto__" key, or a "constructor" key holding "prototype", is refused at any depth because it could change object prototypes. Rename or remove it.', {
                 errors: [{ path: 'body', message: 'a "__proto__" or "constructor.prototype" key is not accepted' }],
               })

@@ -129,6 +129,7 @@ const batchJobObject = z
     idempotency_key: idempotencyKey.optional().describe('like the Idempotency-Key header, for this job'),
   })
   .strict();
+const batchJob = withOneStart(batchJobObject);
 
 /** A batch of up to 1,000 of `job`, and nothing else. */
 function batchOf<T extends z.ZodType>(job: T) {
@@ -136,13 +137,12 @@ function batchOf<T extends z.ZodType>(job: T) {
 }
 
 /** Body of `POST /jobs/batch`: up to 1,000 jobs for one queue, each as `POST /jobs` takes it. */
-export const createBatchSchema = batchOf(withOneStart(batchJobObject)).describe(
+export const createBatchSchema = batchOf(batchJob).describe(
   'Up to 1,000 inference requests, all for the same queue; all are accepted or none. On a partitioned queue (QUEUE_PARTITIONS), jobs with idempotency keys go to their keys\' partitions, each all or none: a refused one lists what the others stored (stored_job_ids), and the same batch sent again stores each job once',
 );
 export type CreateBatchBody = z.output<typeof createBatchSchema>;
 
 const batchEnvelope = batchOf(z.unknown());
-const batchJob = withOneStart(batchJobObject);
 const batchJobParser = new PresentKeysParser(batchJobObject, pickedRules);
 
 /**

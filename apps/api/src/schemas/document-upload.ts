@@ -1,7 +1,6 @@
 import { LANES } from '@conveyor/shared';
-import { parse } from 'secure-json-parse';
 import { z } from 'zod';
-import { FORBIDDEN_KEY } from '../plugins/json-body.js';
+import { isForbiddenKey, parseJson } from '../plugins/json-body.js';
 import { MAX_METADATA_FIELDS } from './create-job.js';
 import { decimalInteger } from './decimal-integer.js';
 
@@ -20,10 +19,9 @@ export const documentFieldsSchema = z
         let value: unknown;
         try {
           // As a JSON body is read (plugins/json-body.ts): a `__proto__` key would be dropped from the stored fields unseen.
-          value = parse(text, { protoAction: 'error', constructorAction: 'error' });
+          value = parseJson(text);
         } catch (error) {
-          const forbidden = (error as Error).message === FORBIDDEN_KEY;
-          ctx.addIssue({ code: 'custom', message: forbidden ? 'a "__proto__" key, or a "constructor" key holding "prototype", is refused; rename or remove it' : 'must be a JSON object of string values, e.g. {"user_id":"12345"}' });
+          ctx.addIssue({ code: 'custom', message: isForbiddenKey(error) ? 'a "__proto__" key, or a "constructor" key holding "prototype", is refused; rename or remove it' : 'must be a JSON object of string values, e.g. {"user_id":"12345"}' });
           return z.NEVER;
         }
         if (typeof value === 'object' && value !== null && Object.keys(value).length > MAX_METADATA_FIELDS) {

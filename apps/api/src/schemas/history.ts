@@ -37,10 +37,10 @@ const cursor = z
 
 const stage = z.string().min(1).max(100).optional();
 
-const PARTITION_DOC = "on a partitioned queue (QUEUE_PARTITIONS), the partition whose streams to read; the queue's own streams (jobs queued before it was partitioned, entries other producers added) when omitted";
-
 /** A partition in a query: decimal digits only (z.coerce.number read "" and " " as 0, "0x1" as 1). */
-const partition = decimalInteger(0, MAX_PARTITIONS - 1).optional().describe(PARTITION_DOC);
+const partition = decimalInteger(0, MAX_PARTITIONS - 1)
+  .optional()
+  .describe("on a partitioned queue (QUEUE_PARTITIONS), the partition whose streams to read; the queue's own streams (jobs queued before it was partitioned, entries other producers added) when omitted");
 
 export const historyQuerySchema = z.object({
   stage: stage.describe("the stage whose stream to read; the queue's first stage when omitted"),
