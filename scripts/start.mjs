@@ -83,21 +83,57 @@ function pingRedis(port) {
   });
 }
 
+/** A process that exits this soon after it started counts as a quick exit. */
+const QUICK_EXIT_MS = 10_000;
+/** After this many quick exits in a row, restarting is given up and the stack stops. */
+const MAX_QUICK_EXITS = 3;
+
+/**
+ * Starts a child and keeps it running, as docker compose's `restart: unless-stopped` does: one
+ * that dies (a crash, an OOM kill, a SIGKILL) is started again after 1 s, 2 s, 4 s while it keeps
+ * dying within QUICK_EXIT_MS. One that exits at once on its first start (a bad setting, a taken
+ * port) is not restarted: the stack stops, as starting it again would fail the same way.
+ */
 function launch(name, command, args, extraEnv = {}) {
-  // Own process group: the terminal's Ctrl-C reaches only this launcher, which then stops the
-  // children in order (workers and API first, Redis last) with one SIGTERM each.
-  const child = spawn(command, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: 'inherit', detached: true });
-  const entry = { name, child, exited: new Promise((done) => child.once('exit', (code, signal) => done({ code, signal }))) };
+  const entry = { name, child: undefined, exited: Promise.resolve(), restartTimer: undefined };
+  let starts = 0;
+  let quickExits = 0;
+  const spawnChild = () => {
+    starts += 1;
+    const startedAt = Date.now();
+    // Own process group: the terminal's Ctrl-C reaches only this launcher, which then stops the
+    // children in order (workers and API first, Redis last) with one SIGTERM each.
+    const child = spawn(command, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: 'inherit', detached: true });
+    entry.child = child;
+    entry.exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
+    entry.exited.then(({ code, signal }) => {
+      if (stopping) return;
+      const how = signal ?? `code ${code}`;
+      const quick = Date.now() - startedAt < QUICK_EXIT_MS;
+      if (quick && starts === 1) {
+        say(`${name} exited at start (${how}); stopping the stack`);
+        return void stop(1);
+      }
+      quickExits = quick ? quickExits + 1 : 0;
+      if (quickExits >= MAX_QUICK_EXITS) {
+        say(`${name} exited ${quickExits} times in a row within ${QUICK_EXIT_MS / 1000} s of starting (last: ${how}); stopping the stack`);
+        return void stop(1);
+      }
+      const delayMs = 1000 * 2 ** quickExits;
+      say(`${name} exited unexpectedly (${how}); restarting it in ${delayMs / 1000} s`);
+      entry.restartTimer = setTimeout(() => {
+        entry.restartTimer = undefined;
+        if (!stopping) spawnChild();
+      }, delayMs);
+    });
+  };
+  spawnChild();
   children.push(entry);
-  entry.exited.then(({ code, signal }) => {
-    if (stopping) return;
-    say(`${name} exited unexpectedly (${signal ?? `code ${code}`}); stopping the stack`);
-    void stop(1);
-  });
   return entry;
 }
 
 async function stopEntry(entry, graceMs) {
+  clearTimeout(entry.restartTimer);
   if (entry.child.exitCode !== null || entry.child.signalCode !== null) return;
   entry.child.kill('SIGTERM');
   const timer = setTimeout(() => entry.child.kill('SIGKILL'), graceMs);

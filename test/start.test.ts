@@ -1,6 +1,6 @@
 import { freePort, repositoryRoot, waitFor } from '@conveyor/testing';
 import { Redis } from 'ioredis';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +67,71 @@ test('one command starts an embedded Redis with AOF under the data folder, the A
   } finally {
     stack.child.kill('SIGKILL');
     redis.disconnect();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+/** The pid of the launcher's one worker process, once there is one. */
+function workerPid(launcher: number): number | undefined {
+  const lines = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(launcher)], { encoding: 'utf8' }).split('\n');
+  const line = lines.find((entry) => entry.includes('apps/worker/dist/main.js'));
+  return line === undefined ? undefined : Number(line.trim().split(/\s+/)[0]);
+}
+
+test('a worker that dies is started again and the stack keeps serving; one that keeps dying at once stops the stack', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
+  const [port, redisPort] = await Promise.all([freePort(), freePort()]);
+  const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), EMBEDDED_REDIS_PORT: String(redisPort), DATA_DIR: dataDir, WORKER_PORT: '0', WORKERS: '1' });
+  const launcher = stack.child.pid!;
+  try {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 'the API to be ready', 30_000, 200);
+    const first = await waitFor(() => workerPid(launcher), 'the worker process');
+    // Let it run past the quick-exit window, so this death counts as a crash, not a crash loop.
+    await new Promise((resolve) => setTimeout(resolve, 10_500));
+    process.kill(first, 'SIGKILL');
+    await waitFor(() => stack.output().includes('worker 1 exited unexpectedly (SIGKILL); restarting it in 1 s'), 'the restart notice');
+    const second = await waitFor(() => {
+      const pid = workerPid(launcher);
+      return pid !== undefined && pid !== first ? pid : undefined;
+    }, 'a new worker process');
+
+    const posted = await fetch(`http://127.0.0.1:${port}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","prompt":"after the crash"}' });
+    expect(posted.status).toBe(202);
+    const location = posted.headers.get('location')!;
+    await waitFor(async () => ((await (await fetch(`http://127.0.0.1:${port}${location}`)).json()) as { status: string }).status === 'completed', 'the job to complete on the new worker');
+
+    // The new worker has run for less than 10 s: each death now waits longer, and the third in a row ends the stack.
+    let victim = second;
+    for (const delay of [2, 4]) {
+      process.kill(victim, 'SIGKILL');
+      await waitFor(() => stack.output().includes(`restarting it in ${delay} s`), `the ${delay} s restart notice`);
+      const previous = victim;
+      victim = await waitFor(() => {
+        const pid = workerPid(launcher);
+        return pid !== undefined && pid !== previous ? pid : undefined;
+      }, 'a new worker process', 10_000);
+    }
+    process.kill(victim, 'SIGKILL');
+    expect(await stack.exited).toBe(1);
+    expect(stack.output()).toContain('worker 1 exited 3 times in a row within 10 s of starting (last: SIGKILL); stopping the stack');
+    expect(await refusesConnections(port)).toBe(true);
+  } finally {
+    stack.child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a process that cannot start (a bad setting) is not restarted: the stack stops and says why', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
+  const redisPort = await freePort();
+  const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: 'eighty', EMBEDDED_REDIS_PORT: String(redisPort), DATA_DIR: dataDir, WORKER_PORT: '0', WORKERS: '1' });
+  try {
+    expect(await stack.exited).toBe(1);
+    expect(stack.output()).toContain('PORT');
+    expect(stack.output()).toContain('api exited at start (code 1); stopping the stack');
+    expect(stack.output()).not.toContain('restarting');
+  } finally {
+    stack.child.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
