@@ -62,7 +62,11 @@ describe('dead letters', () => {
     expect(notDead.statusCode).toBe(409);
     expect(notDead.json()).toMatchObject({ type: '/problems/job-not-dead', job_status: 'queued' });
 
-    const all = await app.inject({ method: 'POST', url: '/queues/inference/dead/retry' });
+    const misplaced = await app.inject({ method: 'POST', url: '/queues/inference/dead/retry', payload: { limit: 1 } });
+    expect(misplaced.statusCode).toBe(400);
+    expect(misplaced.json()).toMatchObject({ type: '/problems/invalid-request', detail: 'body: takes no fields (got limit): pass them in the query string, e.g. ?limit=100' });
+    expect((await app.inject({ url: '/queues/inference/dead' })).json().jobs).toHaveLength(2);
+    const all = await app.inject({ method: 'POST', url: '/queues/inference/dead/retry', payload: {} });
     expect(all.json()).toEqual({ retried: 2, skipped: [], remaining: 0 });
     expect((await app.inject({ url: '/queues/inference/dead' })).json()).toEqual({ jobs: [], next_cursor: null });
     expect((await app.inject({ url: '/queues/nope/dead' })).json()).toMatchObject({ status: 404, type: '/problems/queue-not-found' });

@@ -26,6 +26,8 @@ test('a missing field, a missing body and a value that is not a number are said 
     { request: { method: 'GET', url: '/queues/inference/dead?limit=' }, detail: 'querystring.limit: must be a whole number written in decimal digits, from 1 to 500' },
     { request: { method: 'GET', url: '/queues/inference/dead?limit=501' }, detail: 'querystring.limit: must be at most 500' },
     { request: { method: 'POST', url: '/admin/broadcast', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }, detail: 'body: is required: send a JSON object' },
+    // zod calls an object of any keys a record.
+    { request: { method: 'POST', url: '/queues/inference/dead/retry', payload: [1] }, detail: 'body: must be an object, not an array' },
   ] as const;
   for (const { request, detail } of cases) {
     const response = await app.inject(request);

@@ -54,7 +54,7 @@ function plainIssue(message: string): string {
   const expected = /^Invalid input: expected (\w+), received (-?\w+)$/.exec(message);
   if (expected) {
     const [, expectedType, received] = expected as unknown as [string, string, string];
-    const type = expectedType === 'int' ? 'whole number' : expectedType;
+    const type = expectedType === 'int' ? 'whole number' : expectedType === 'record' ? 'object' : expectedType;
     if (received === 'NaN') return `must be a number, and this is not one`;
     // JSON reads a number past a double's range (1e400) as Infinity.
     if (received === 'Infinity' || received === '-Infinity') return `is too large ${received === '-Infinity' ? 'a negative' : 'a'} number (JSON reads one past 1.8e308 as Infinity)`;

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { deadListQuerySchema, deadListSchema, queueParamsSchema, retryAllQuerySchema, retryAllSchema } from '../schemas/dead-letters.js';
+import { deadListQuerySchema, deadListSchema, queueParamsSchema, retryAllBodySchema, retryAllQuerySchema, retryAllSchema } from '../schemas/dead-letters.js';
 import { problemResponses } from '../schemas/problem.js';
 import { listDead, retryAllDead } from '../services/dead-letters.js';
 
@@ -29,6 +29,7 @@ const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
         description: 'Retries the jobs dead when the call begins, each once, up to `limit`: a job that dies again while the call goes on is dead-lettered anew and waits for the next call.',
         params: queueParamsSchema,
         querystring: retryAllQuerySchema,
+        body: retryAllBodySchema,
         response: { 200: retryAllSchema, ...problemResponses(400, 404, 503) },
       },
     },

@@ -37,6 +37,19 @@ export const retryAllQuerySchema = z.object({
   limit: decimalIntegerOr(1_000, 1, 10_000).describe('most dead jobs to retry in this call (oldest first)'),
 });
 
+/**
+ * The retry takes its options in the query string. A JSON body is taken only when it is empty,
+ * null or {}: `{"limit":5}` is refused rather than ignored, which would retry up to 1,000.
+ */
+export const retryAllBodySchema = z
+  .record(z.string(), z.unknown())
+  .superRefine((body, ctx) => {
+    const fields = Object.keys(body);
+    if (fields.length > 0) ctx.addIssue({ code: 'custom', message: `takes no fields (got ${fields.slice(0, 5).join(', ')}${fields.length > 5 ? ', …' : ''}): pass them in the query string, e.g. ?limit=100` });
+  })
+  .nullish()
+  .describe('none: options go in the query string');
+
 export const retryAllSchema = z.object({
   retried: z.number().int(),
   skipped: z.array(z.object({ job_id: z.string(), reason: z.string() })).describe('dead entries that could not be retried, and why'),
