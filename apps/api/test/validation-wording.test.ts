@@ -77,6 +77,9 @@ test('pause and resume take no body for the whole queue', async ({ app }) => {
   const paused = await app.inject({ method: 'POST', url: '/queues/inference/pause', headers });
   expect(paused.statusCode).toBe(200);
   expect(paused.json()).toEqual({ queue: 'inference', paused: ['*'] });
+  const stagePaused = await app.inject({ method: 'POST', url: '/queues/inference/pause', headers, payload: { stage: 'infer' } });
+  expect(stagePaused.json()).toEqual({ queue: 'inference', paused: ['*', 'infer'] });
+  // Resuming the whole queue resumes its paused stages too, as the README says.
   const resumed = await app.inject({ method: 'POST', url: '/queues/inference/resume', headers });
   expect(resumed.json()).toEqual({ queue: 'inference', paused: [] });
 });
