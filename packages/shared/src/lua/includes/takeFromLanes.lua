@@ -1,5 +1,6 @@
 -- @include startJob
 -- @include groupInfo
+-- @include entriesRead
 -- Takes up to `wanted` jobs of one stage for ctx.consumer from the stage's lane streams
 -- (`streams`: high, normal, low) and starts each of them (see startJob). Lanes are read high,
 -- then normal, then low; a lane is read only when the lanes above it have nothing undelivered.
@@ -16,10 +17,16 @@ local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
   local laneNames = { 'high', 'normal', 'low' }
   local jobs = {}
   local dry = true
+  -- Per lane read: whether its reads delivered anything, and whether the last one ran dry.
+  local reads = {}
 
   local function readLane(i, count)
     local reply = rcall('XREADGROUP', 'GROUP', ctx.group, ctx.consumer, 'COUNT', count, 'STREAMS', streams[i], '>')
     local entries = reply and reply[1][2] or {}
+    local read = reads[i] or { delivered = false }
+    read.delivered = read.delivered or #entries > 0
+    read.caughtUp = #entries < count
+    reads[i] = read
     local unstarted = {}
     if ctx.previousStage == '' and #entries > 0 then unstarted = unstartedJobs(ctx.base, laneNames[i], entries) end
     for j, entry in ipairs(entries) do
@@ -82,6 +89,11 @@ local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
   end
 
   finishStarts(ctx)
+
+  -- The groups' entries-read counters, written so that they survive an AOF replay (see entriesRead).
+  for i = 1, 3 do
+    if reads[i] then writeEntriesRead(streams[i], ctx.group, reads[i].delivered, reads[i].caughtUp) end
+  end
 
   local wait = {}
   if dry then
