@@ -91,8 +91,8 @@ const MAX_QUICK_EXITS = 3;
 /**
  * Starts a child and keeps it running, as docker compose's `restart: unless-stopped` does: one
  * that dies (a crash, an OOM kill, a SIGKILL) is started again after 1 s, 2 s, 4 s while it keeps
- * dying within QUICK_EXIT_MS. One that exits at once on its first start (a bad setting, a taken
- * port) is not restarted: the stack stops, as starting it again would fail the same way.
+ * dying within QUICK_EXIT_MS. One that exits with an error soon after its first start (a bad
+ * setting, a taken port) is not restarted: the stack stops, as starting it again would fail the same way.
  */
 function launch(name, command, args, extraEnv = {}) {
   const entry = { name, child: undefined, exited: Promise.resolve(), restartTimer: undefined };
@@ -110,7 +110,8 @@ function launch(name, command, args, extraEnv = {}) {
       if (stopping) return;
       const how = signal ?? `code ${code}`;
       const quick = Date.now() - startedAt < QUICK_EXIT_MS;
-      if (quick && starts === 1) {
+      // Killed by a signal (an OOM kill, kill -9) it did start: only an error exit says it cannot.
+      if (quick && starts === 1 && signal === null) {
         say(`${name} exited at start (${how}); stopping the stack`);
         return void stop(1);
       }

@@ -71,20 +71,38 @@ test('one command starts an embedded Redis with AOF under the data folder, the A
   }
 });
 
-/** The pid of the launcher's one worker process, once there is one. */
-function workerPid(launcher: number): number | undefined {
+/** The pid of the launcher's child whose command line holds `command`, once there is one. */
+function childPid(launcher: number, command: string): number | undefined {
   const lines = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(launcher)], { encoding: 'utf8' }).split('\n');
-  const line = lines.find((entry) => entry.includes('apps/worker/dist/main.js'));
+  const line = lines.find((entry) => entry.includes(command));
   return line === undefined ? undefined : Number(line.trim().split(/\s+/)[0]);
 }
 
-test('a worker that dies is started again and the stack keeps serving; one that keeps dying at once stops the stack', async () => {
+const workerPid = (launcher: number) => childPid(launcher, 'apps/worker/dist/main.js');
+
+/** POSTs a job, again while the API answers 503 (Redis coming back), and waits for it to complete. */
+async function jobCompletes(port: number, prompt: string): Promise<void> {
+  const body = JSON.stringify({ model: 'echo', prompt });
+  const posted = await waitFor(async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    return response.status === 202 ? response : undefined;
+  }, 'a 202', 15_000, 200);
+  const location = posted.headers.get('location')!;
+  await waitFor(async () => ((await (await fetch(`http://127.0.0.1:${port}${location}`)).json()) as { status: string }).status === 'completed', `the job "${prompt}" to complete`);
+}
+
+test('a worker or the Redis that dies is started again and the stack keeps serving; a worker that keeps dying at once stops the stack', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
   const [port, redisPort] = await Promise.all([freePort(), freePort()]);
   const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), EMBEDDED_REDIS_PORT: String(redisPort), DATA_DIR: dataDir, WORKER_PORT: '0', WORKERS: '1' });
   const launcher = stack.child.pid!;
   try {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 'the API to be ready', 30_000, 200);
+    // Killed (as an OOM kill would), the embedded Redis is started again on its port, with its AOF.
+    process.kill((await waitFor(() => childPid(launcher, 'redis-server'), 'the Redis process')), 'SIGKILL');
+    await waitFor(() => /redis exited unexpectedly \(SIGKILL\); restarting it in [12] s/.test(stack.output()), 'the Redis restart notice');
+    await jobCompletes(port, 'after Redis came back');
+
     const first = await waitFor(() => workerPid(launcher), 'the worker process');
     // Let it run past the quick-exit window, so this death counts as a crash, not a crash loop.
     await new Promise((resolve) => setTimeout(resolve, 10_500));
@@ -95,10 +113,7 @@ test('a worker that dies is started again and the stack keeps serving; one that 
       return pid !== undefined && pid !== first ? pid : undefined;
     }, 'a new worker process');
 
-    const posted = await fetch(`http://127.0.0.1:${port}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","prompt":"after the crash"}' });
-    expect(posted.status).toBe(202);
-    const location = posted.headers.get('location')!;
-    await waitFor(async () => ((await (await fetch(`http://127.0.0.1:${port}${location}`)).json()) as { status: string }).status === 'completed', 'the job to complete on the new worker');
+    await jobCompletes(port, 'after the worker came back');
 
     // The new worker has run for less than 10 s: each death now waits longer, and the third in a row ends the stack.
     let victim = second;
