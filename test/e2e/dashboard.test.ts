@@ -306,7 +306,7 @@ describe('a partitioned queue', () => {
       redis.disconnect();
       await tab.goto(`${url}/dashboard`);
       const partitionCell = (partition: string) => tab.locator(`section[data-queue="inference"] table.partitions tr[data-partition="${partition}"] td[data-field="infer"]`);
-      await waitFor(async () => (await partitionCell('inference.1').textContent()) === '2 · 0 · 0 (+1 gone)', 'partition 1 to show its 2 waiting jobs and no live consumer');
+      await waitFor(async () => (await partitionCell('inference.1').textContent()) === '2 · 0 · 0 (+1 gone) · nobody reading', 'partition 1 to show its 2 waiting jobs and no live consumer, in words');
       await waitFor(async () => (await partitionCell('inference.0').textContent()) === '0 · 0 · 1', 'partition 0 to show its jobs done and its consumer');
       expect(await partitionCell('inference.1').getAttribute('class')).toBe('attention');
       expect(await partitionCell('inference.0').getAttribute('class')).toBeNull();

@@ -136,7 +136,9 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
 
   function consumersText(stage) {
     var gone = stage.consumers - stage.live_consumers;
-    return stage.live_consumers + (gone > 0 ? ' (+' + gone + ' gone)' : '');
+    var text = stage.live_consumers + (gone > 0 ? ' (+' + gone + ' gone)' : '');
+    // Said in words too, not by the cell's colour alone.
+    return unread(stage) ? text + ' · nobody reading' : text;
   }
 
   function unread(stage) {
