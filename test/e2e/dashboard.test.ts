@@ -190,6 +190,25 @@ describe('the dashboard', () => {
   });
 });
 
+describe('the live feed', () => {
+  test('keeps the row whose job link has the focus when newer events push the oldest rows out', async () => {
+    await page.goto(`${api.url}/dashboard`);
+    await page.locator('#feed-state', { hasText: '(live)' }).waitFor();
+    const jobId = ((await (await post({ model: 'echo', prompt: 'focused in the feed' })).json()) as { job_id: string }).job_id;
+    const link = page.locator(`#feed tr.event-completed[data-job="${jobId}"] a`);
+    await link.waitFor();
+    await link.focus();
+    // More than the feed's 100 rows of events: 40 jobs, each queued, active and completed.
+    const jobs = Array.from({ length: 40 }, (_, i) => ({ model: 'echo', prompt: `push ${i}` }));
+    const batch = await fetch(`${api.url}/jobs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs }) });
+    expect(batch.status).toBe(202);
+    await waitFor(async () => (await page.locator(`#feed tr[data-job="${jobId}"]`).count()) === 1, 'the other rows of the focused job to be pushed out', 20_000);
+    expect(await page.locator('#feed tr[data-job]').count()).toBe(100);
+    expect(await page.locator(':focus').getAttribute('href')).toBe(`/jobs/${encodeURIComponent(jobId)}`);
+    expect(pageErrors).toEqual([]);
+  });
+});
+
 describe('the dashboard of an API started without ADMIN_TOKEN', () => {
   test('without ADMIN_TOKEN, pause and resume are off from the start and say why (they were on until a click was refused)', async () => {
     const local = { api: undefined as ApiProcess | undefined };

@@ -282,7 +282,11 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     row.appendChild(job);
     cell(row, event.stage || '');
     feed.insertBefore(row, feed.firstChild);
-    while (feed.children.length > MAX_ROWS) feed.removeChild(feed.lastChild);
+    // The oldest rows go, but not one holding the focus (a job link tabbed to): it stays until the focus leaves.
+    while (feed.children.length > MAX_ROWS) {
+      var oldest = feed.lastChild;
+      feed.removeChild(oldest.contains(document.activeElement) ? oldest.previousSibling : oldest);
+    }
   }
 
   function updateFeedState() {
