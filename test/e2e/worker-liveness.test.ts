@@ -66,3 +66,37 @@ test('a worker that is killed drops out of live_consumers within ten maintenance
     stopped.signal('SIGKILL');
   }
 });
+
+test('live workers stay in every group they serve, on lanes without work too: neither pruned as idle by each other, nor lost for good when Redis forgets them', { timeout: 30_000 }, async () => {
+  const redisUrl = inject('redisUrl');
+  // Consumers idle for 1 s are pruned, checked every 100 ms: a live worker's consumer on a lane
+  // nobody sends to is idle that long within a second or two.
+  const env = { MAINTENANCE_INTERVAL: '100ms', TRIM_INTERVAL: '100ms', CONSUMER_RETENTION: '1s', WORKER_STAGES: 'inference' };
+  const workers = await Promise.all(['idle-a', 'idle-b'].map((name) => startWorker({ redisUrl, prefix, env: { ...env, CONSUMER_NAME: name } })));
+  const redis = createRedis(redisUrl, { role: 'command', name: 'liveness-test' });
+  const keys = new QueueKeys(prefix, 'inference');
+  const lanes = ['high', 'normal', 'low'] as const;
+  const laneConsumers = async () => {
+    const stats = (await (await fetch(`${api.url}/queues/inference`)).json()) as { stages: (StageFigures & { lanes: Record<string, StageFigures> })[] };
+    return lanes.map((lane) => stats.stages[0]!.lanes[lane]!.consumer_details.map(({ name, live }) => `${name}:${live}`).join(','));
+  };
+  try {
+    await waitFor(async () => (await infer()).live_consumers === 2, 'both workers to be live');
+    // Several retention periods with no job: the consumers of the workers gone before are
+    // pruned, the live ones are not (each worker pruned the other's: 0 live consumers).
+    await waitFor(async () => (await infer()).consumers === 2, 'the departed consumers to be pruned', 10_000, 100);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await infer()).toMatchObject({ consumers: 2, live_consumers: 2 });
+    expect(await laneConsumers()).toEqual(lanes.map(() => 'idle-a:true,idle-b:true'));
+    expect(await (await fetch(`${api.url}/metrics`)).text()).toMatch(/^conveyor_stage_live_consumers\{queue="inference",stage="infer"\} 2$/m);
+
+    // What a Redis restart from its AOF does to consumers never delivered anything (Redis 7.0
+    // writes no record of them): they are gone while their workers run on.
+    for (const lane of lanes) for (const name of ['idle-a', 'idle-b']) await redis.xgroup('DELCONSUMER', keys.stream('infer', lane), 'infer', name);
+    expect((await infer()).live_consumers).toBe(0);
+    await waitFor(async () => (await laneConsumers()).every((names) => names === 'idle-a:true,idle-b:true'), 'the workers to be back in every lane', 5_000, 50);
+  } finally {
+    redis.disconnect();
+    for (const worker of workers) worker.signal('SIGKILL');
+  }
+});

@@ -1,4 +1,4 @@
-import { LANES, PROMOTE_BATCH, groupName, heartbeat, leaveQueue, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob } from '@conveyor/shared';
+import { LANES, PROMOTE_BATCH, ensureConsumer, groupName, heartbeat, leaveQueue, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob } from '@conveyor/shared';
 import type { PauseState } from './pause-state.js';
 import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
@@ -16,7 +16,8 @@ const LIVE_TICKS = 10;
  *   - promote delayed jobs whose time has come (every tick, and on time for those due sooner)
  *   - take over jobs whose lease lapsed, when this worker has free slots (every tick; not for a
  *     lease after Redis refused writes or failed to answer, see RedisRefusals)
- *   - trim acknowledged stream history and prune consumers that left (every TRIM_INTERVAL)
+ *   - trim acknowledged stream history, make sure its own consumer is in each group it serves,
+ *     and prune consumers that left (every TRIM_INTERVAL)
  */
 export class Maintenance {
   #timer: NodeJS.Timeout | undefined;
@@ -200,7 +201,10 @@ export class Maintenance {
       for (const lane of LANES) {
         const stream = keys.stream(served.stage, lane);
         const trimmed = await trimHistory(redis, stream, config.STREAM_HISTORY);
-        const pruned = await pruneIdleConsumers(redis, stream, groupName(served.stage), config.CONSUMER_RETENTION, this.ctx.consumer);
+        // This worker's own consumer, in every lane it serves, also where it has read nothing
+        // (gone after Redis restarted, see ensureConsumer), so that it counts as live there.
+        await ensureConsumer(redis, stream, groupName(served.stage), this.ctx.consumer);
+        const pruned = await pruneIdleConsumers(redis, stream, groupName(served.stage), config.CONSUMER_RETENTION, this.ctx.consumer, keys.workers);
         if (trimmed > 0 || pruned > 0) this.ctx.logger.debug({ stream, trimmed, pruned_consumers: pruned }, 'trimmed history');
       }
     }

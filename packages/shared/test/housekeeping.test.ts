@@ -2,7 +2,7 @@ import { redisTest as test } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
-import { ensureGroups, heartbeat, leaveQueue, pruneIdleConsumers, QueueKeys, trimHistory, type Pipeline } from '../src/index.js';
+import { ensureConsumer, ensureGroups, heartbeat, leaveQueue, pruneIdleConsumers, QueueKeys, trimHistory, type Pipeline } from '../src/index.js';
 
 const pipelines: Pipeline[] = [{ name: 'inference', input: 'json', stages: ['infer'] }];
 
@@ -100,32 +100,61 @@ describe('trimming stream history', () => {
 describe('pruning consumers', () => {
   test('consumers that hold nothing and have been idle longer than idleMs are deleted; a recently active one is kept', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
-    const stream = new QueueKeys(prefix, 'inference').stream('infer', 'normal');
+    const keys = new QueueKeys(prefix, 'inference');
+    const stream = keys.stream('infer', 'normal');
     await redis.xgroup('CREATECONSUMER', stream, 'infer', 'worker-a-1');
     await redis.xgroup('CREATECONSUMER', stream, 'infer', 'worker-b-2');
     await sleep(150);
     await redis.xgroup('CREATECONSUMER', stream, 'infer', 'worker-c-3');
 
-    expect(await pruneIdleConsumers(redis, stream, 'infer', 100, 'worker-d-4')).toBe(2);
+    expect(await pruneIdleConsumers(redis, stream, 'infer', 100, 'worker-d-4', keys.workers)).toBe(2);
     expect(await consumerNames(redis, stream, 'infer')).toEqual(['worker-c-3']);
-    expect(await pruneIdleConsumers(redis, stream, 'no-such-group', 0, 'worker-d-4')).toBe(0);
+    expect(await pruneIdleConsumers(redis, stream, 'no-such-group', 0, 'worker-d-4', keys.workers)).toBe(0);
   });
 
   test('a consumer with pending entries is never deleted however idle, nor is the caller itself', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
-    const stream = new QueueKeys(prefix, 'inference').stream('infer', 'normal');
+    const keys = new QueueKeys(prefix, 'inference');
+    const stream = keys.stream('infer', 'normal');
     const [entryId] = await addEntries(redis, stream, 1);
     await redis.xreadgroup('GROUP', 'infer', 'busy', 'COUNT', 1, 'STREAMS', stream, '>');
     await redis.xgroup('CREATECONSUMER', stream, 'infer', 'self');
     await sleep(150);
 
-    expect(await pruneIdleConsumers(redis, stream, 'infer', 100, 'self')).toBe(0);
+    expect(await pruneIdleConsumers(redis, stream, 'infer', 100, 'self', keys.workers)).toBe(0);
     expect(await consumerNames(redis, stream, 'infer')).toEqual(['busy', 'self']);
     expect((await redis.xpending(stream, 'infer'))[0]).toBe(1);
 
     await redis.xack(stream, 'infer', entryId!);
-    expect(await pruneIdleConsumers(redis, stream, 'infer', 100, 'self')).toBe(1);
+    expect(await pruneIdleConsumers(redis, stream, 'infer', 100, 'self', keys.workers)).toBe(1);
     expect(await consumerNames(redis, stream, 'infer')).toEqual(['self']);
+  });
+
+  test("a consumer whose worker says it reads the queue is kept however idle (a live worker reads no lane without work); once its word lapses it is pruned", async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const stream = keys.stream('infer', 'low');
+    await redis.xgroup('CREATECONSUMER', stream, 'infer', 'live-worker');
+    await redis.xgroup('CREATECONSUMER', stream, 'infer', 'gone-worker');
+    await heartbeat(redis, keys, 'live-worker', 300, 60_000, false);
+    await sleep(150);
+
+    expect(await pruneIdleConsumers(redis, stream, 'infer', 100, 'self', keys.workers)).toBe(1);
+    expect(await consumerNames(redis, stream, 'infer')).toEqual(['live-worker']);
+
+    await sleep(200);
+    expect(await pruneIdleConsumers(redis, stream, 'infer', 100, 'self', keys.workers)).toBe(1);
+    expect(await consumerNames(redis, stream, 'infer')).toEqual([]);
+  });
+
+  test('a worker puts its own consumer back in a group that lost it (Redis 7.0 does not keep a consumer never delivered anything across a restart)', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const stream = new QueueKeys(prefix, 'inference').stream('infer', 'high');
+    expect(await ensureConsumer(redis, stream, 'infer', 'worker-e-5')).toBe(true);
+    expect(await ensureConsumer(redis, stream, 'infer', 'worker-e-5')).toBe(false);
+    expect(await consumerNames(redis, stream, 'infer')).toEqual(['worker-e-5']);
+    expect(await ensureConsumer(redis, stream, 'no-such-group', 'worker-e-5')).toBe(false);
+    expect(await ensureConsumer(redis, `${stream}:missing`, 'infer', 'worker-e-5')).toBe(false);
   });
 });
 

@@ -9,9 +9,28 @@ export async function trimHistory(redis: RedisClient, stream: string, historyMs:
   return redis.trim(stream, historyMs, mode);
 }
 
-/** Deletes a group's consumers that hold nothing and have been idle longer than `idleMs`. */
-export async function pruneIdleConsumers(redis: RedisClient, stream: string, group: string, idleMs: number, self: string): Promise<number> {
-  return redis.pruneConsumers(stream, group, idleMs, self);
+/**
+ * Deletes a group's consumers that hold nothing and have been idle longer than `idleMs`, except
+ * `self` and those whose worker still says it reads the queue (their word in `workers`, the
+ * queue's QueueKeys.workers hash, holds): a live worker's consumer is idle on a lane without work.
+ */
+export async function pruneIdleConsumers(redis: RedisClient, stream: string, group: string, idleMs: number, self: string, workers: string): Promise<number> {
+  return redis.pruneConsumers(stream, workers, group, idleMs, self);
+}
+
+/**
+ * Makes sure `consumer` is in the group of `stream` (XGROUP CREATECONSUMER; nothing happens when
+ * it is). A worker reads a lane only when it has entries, and Redis 7.0 does not write a consumer
+ * that was never delivered anything to its AOF, so after a restart the groups of idle lanes had
+ * lost their live workers' consumers. Answers whether it was created; false when the group is missing.
+ */
+export async function ensureConsumer(redis: RedisClient, stream: string, group: string, consumer: string): Promise<boolean> {
+  try {
+    return Number(await redis.xgroup('CREATECONSUMER', stream, group, consumer)) === 1;
+  } catch (error) {
+    if (/NOGROUP|no such key|requires the key to exist/i.test((error as Error).message)) return false;
+    throw error;
+  }
 }
 
 /**
