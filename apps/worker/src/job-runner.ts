@@ -1,6 +1,6 @@
 import { failAttempt, outcomeUnknown, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffOf, retryDelay } from './backoff.js';
+import { backoffOf, retryAfterOf, retryDelay } from './backoff.js';
 import { CompletionBatcher, type TakeAlong } from './completion-batcher.js';
 import { HeldJob, JobStopped } from './held-job.js';
 import { JobHelpers, parseJson } from './job-helpers.js';
@@ -214,7 +214,7 @@ export class JobRunner {
     else if (error instanceof JobStopped) failure.code = 'TIMEOUT';
     else failure.code = ownCode(error) ?? 'PROCESSOR_ERROR';
     const backoff = job.backoff === undefined && served.pipeline.backoff ? served.pipeline.backoff : backoffOf(job.backoff);
-    const delay = retryable ? retryDelay(backoff, job.attempt) : undefined;
+    const delay = retryable ? retryDelay(backoff, job.attempt, Math.random, retryAfterOf(error)) : undefined;
     const { defaultMaxAttempts, retentionSeconds } = attemptPolicy(this.ctx, job.queue);
     try {
       const recorded = await this.#untilRecorded(held, 'failure', () => logger, () =>

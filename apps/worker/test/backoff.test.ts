@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { backoffOf, DEFAULT_BACKOFF, retryDelay } from '../src/backoff.js';
+import { backoffOf, DEFAULT_BACKOFF, retryAfterOf, retryDelay } from '../src/backoff.js';
 
 test('exponential backoff doubles per attempt, is capped, and jitters within its upper half', () => {
   const backoff = { type: 'exponential' as const, delay_ms: 1_000, max_delay_ms: 10_000 };
@@ -17,4 +17,18 @@ test('fixed backoff waits the same each time; a job without its own backoff uses
   expect(backoffOf(undefined)).toEqual(DEFAULT_BACKOFF);
   expect(backoffOf('{"type":"fixed","delay_ms":5}')).toEqual({ type: 'fixed', delay_ms: 5, max_delay_ms: 300_000 });
   expect(backoffOf('not json')).toEqual(DEFAULT_BACKOFF);
+});
+
+test("a wait the failure asks for (an endpoint's Retry-After) lengthens the delay, never past max_delay_ms, and never shortens it", () => {
+  const backoff = { type: 'exponential' as const, delay_ms: 1_000, max_delay_ms: 10_000 };
+  expect(retryDelay(backoff, 1, () => 1, 7_000)).toBe(7_000);
+  expect(retryDelay(backoff, 1, () => 1, 1e12)).toBe(10_000);
+  expect(retryDelay(backoff, 4, () => 1, 2_000)).toBe(8_000);
+  expect(retryDelay(backoff, 1, () => 1, 0)).toBe(1_000);
+  expect(retryDelay(backoff, 1, () => 1, Number.NaN)).toBe(1_000);
+  expect(retryDelay({ type: 'fixed', delay_ms: 100, max_delay_ms: 100 }, 1, () => 1, 60_000)).toBe(100);
+  expect(retryAfterOf(Object.assign(new Error('busy'), { retryAfterMs: 3_000 }))).toBe(3_000);
+  for (const odd of [new Error('plain'), Object.assign(new Error('x'), { retryAfterMs: -1 }), Object.assign(new Error('x'), { retryAfterMs: '5' }), null, 'text']) {
+    expect(retryAfterOf(odd)).toBeUndefined();
+  }
 });

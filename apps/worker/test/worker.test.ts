@@ -3,6 +3,7 @@ import { jobStatus, RedisServer, redisTest, waitFor } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import { Worker } from '../src/worker.js';
+import { FakeOpenAiServer, openAiError } from './models/fake-openai-server.js';
 
 const test = redisTest.extend<{ startWorker: (env?: Record<string, string>) => Promise<Worker> }>({
   startWorker: async ({ redisUrl, prefix }, use) => {
@@ -61,6 +62,34 @@ describe('the worker', () => {
     const [record] = await settled(redis, prefix, [flaky]);
     expect(record).toMatchObject({ status: 'completed', attempts: '2' });
     expect(JSON.parse(record!['errors']!)).toMatchObject([{ attempt: 1, retryable: true, code: 'PROCESSOR_ERROR', message: expect.stringContaining('asked to fail') }]);
+  });
+
+  test("a model endpoint's Retry-After delays the retry past the job's backoff, up to its max_delay_ms", async ({ redis, prefix, startWorker }) => {
+    const endpoint = await FakeOpenAiServer.start({ models: ['chat-a'] });
+    try {
+      const busy = () => endpoint.answerNext({ status: 429, body: openAiError('slow down', 'rate_limit_error', null), headers: { 'retry-after': '1' } });
+      const chat = (maxDelayMs: number): NewJob => ({
+        id: newJobId('inference'),
+        lane: 'normal',
+        payload: JSON.stringify({ model: 'chat-a', prompt: 'hi' }),
+        options: { backoff: { type: 'fixed', delay_ms: 20, max_delay_ms: maxDelayMs } },
+      });
+      await startWorker({ OPENAI_BASE_URL: endpoint.baseUrl, OPENAI_CHAT_MODELS: 'chat-a' });
+      for (const [maxDelayMs, atLeast, under] of [[5_000, 1_000, 3_000], [100, 0, 900]] as const) {
+        busy();
+        const job = chat(maxDelayMs);
+        await submit(redis, prefix, [job]);
+        const [record] = await settled(redis, prefix, [job]);
+        expect(record).toMatchObject({ status: 'completed', attempts: '2' });
+        const [failure] = JSON.parse(record!['errors']!) as { at: number; message: string; retryable: boolean }[];
+        expect(failure).toMatchObject({ retryable: true, message: expect.stringContaining('answered 429: slow down (Retry-After: 1 s)') });
+        const waited = Number(record!['started_at']) - failure!.at;
+        expect(waited).toBeGreaterThanOrEqual(atLeast);
+        expect(waited).toBeLessThan(under);
+      }
+    } finally {
+      await endpoint.close();
+    }
   });
 
   test('a job that cannot succeed is dead-lettered at once with the reason', async ({ redis, prefix, startWorker }) => {

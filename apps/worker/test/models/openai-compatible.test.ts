@@ -1,11 +1,19 @@
 import { createLogger, loadConfig, workerEnvSchema, type InferencePayload, type Logger, type WorkerConfig } from '@conveyor/shared';
+import { makeTlsCertificates } from '@conveyor/testing';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, test as base, vi } from 'vitest';
 import { createInfer } from '../../src/processors/infer.js';
 import { createModels } from '../../src/processors/models/registry.js';
 import { openAiCompatibleModels } from '../../src/processors/models/openai-compatible.js';
 import { NonRetryableError } from '../../src/processors/non-retryable-error.js';
 import type { ProcessorHelpers } from '../../src/processors/processor.js';
-import { embeddingOf, FakeOpenAiServer, openAiError } from './fake-openai-server.js';
+import { MAX_ANSWER_BYTES } from '../../src/processors/models/openai/endpoint.js';
+import { parseRetryAfter } from '../../src/processors/models/openai/endpoint-errors.js';
+import { brokenOffBody, embeddingOf, endlessBody, FakeOpenAiServer, openAiError, tricklingBody } from './fake-openai-server.js';
 
 const test = base.extend<{ endpoint: FakeOpenAiServer }>({
   endpoint: async ({}, use) => {
@@ -216,11 +224,73 @@ describe('endpoint failures', () => {
     ['chat-a', { id: 'x', object: 'chat.completion' }, 'is not a chat completion'],
     ['embed-a', { data: [{ embedding: ['a'] }] }, 'is not an embedding list'],
     ['embed-a', { data: [{ embedding: [1] }, { embedding: [2] }] }, 'answered 2 embeddings for 1 inputs'],
+    ['chat-a', { choices: [{ message: { content: { text: 'hi' } } }] }, 'choices.0.message.content: Invalid input: expected string, received object'],
+    ['chat-a', { choices: 'hi' }, 'choices: Invalid input: expected array'],
+    ['chat-a', [], '(body): Invalid input: expected object'],
+    ['chat-a', null, '(body): Invalid input: expected object'],
+    ['chat-a', '', 'is not JSON (text/plain, Unexpected end of JSON input): an empty body'],
+    ['embed-a', { object: 'list' }, 'data: Invalid input: expected array'],
+    ['embed-a', { data: [] }, 'is not an embedding list'],
+    ['embed-a', { data: [{ embedding: [] }] }, 'data.0.embedding: Too small'],
+    ['embed-a', { data: [{ embedding: [1, null] }] }, 'data.0.embedding.1: Invalid input: expected number'],
+    ['embed-a', '{"data": [{"embedding": [0.1, NaN]}]}', 'is not JSON'],
+    ['embed-a', '{"data": [{"embedding": [0.1, 1e999]}]}', 'data.0.embedding.1: Invalid input: expected number, received Infinity'],
+    ['embed-a', { data: [{ embedding: [1], index: 1 }] }, 'answered an embedding for input 1 of 1 inputs'],
+    ['embed-a', { data: [{ embedding: [1], index: -1 }] }, 'data.0.index: Too small'],
   ] as const)('a 200 from %s with a body like %j is MODEL_BAD_RESPONSE', async ([model, body, expected], { endpoint }) => {
     endpoint.answerNext({ status: 200, body });
     const error = await failureOf(run(configFor(endpoint), { model, prompt: 'Hi' }));
     expectNonRetryable(error, 'MODEL_BAD_RESPONSE');
     expect(error.message).toContain(expected);
+  });
+
+  test.for([
+    [{ data: [{ embedding: [1, 2] }, { embedding: [3] }] }, 'answered embeddings of different lengths (2, 1)'],
+    [{ data: [{ embedding: [1] }] }, 'answered 1 embeddings for 2 inputs'],
+    [{ data: [{ embedding: [1] }, { embedding: [2] }, { embedding: [3] }] }, 'answered 3 embeddings for 2 inputs'],
+    [{ data: [{ embedding: [1], index: 0 }, { embedding: [2], index: 0 }] }, 'answered two embeddings for input 0'],
+    [{ data: [{ embedding: [1], index: 1 }, { embedding: [2] }] }, 'answered two embeddings for input 1'],
+    [{ data: [{ embedding: [1], index: 0 }, { embedding: [2], index: 2 }] }, 'answered an embedding for input 2 of 2 inputs (indexes count from 0)'],
+  ] as const)('a 200 for two inputs with a body like %j is MODEL_BAD_RESPONSE, and nothing is returned', async ([body, expected], { endpoint }) => {
+    endpoint.answerNext({ status: 200, body });
+    const error = await failureOf(run(configFor(endpoint), { model: 'embed-a', params: { input: ['a', 'b'] } }));
+    expectNonRetryable(error, 'MODEL_BAD_RESPONSE');
+    expect(error.message).toBe(`POST ${endpoint.baseUrl}/embeddings ${expected}`);
+  });
+
+  test('a chat completion whose content is null (a refusal, a content filter) is a result with text null, as the endpoint said', async ({ endpoint }) => {
+    endpoint.answerNext({ status: 200, body: { choices: [{ message: { role: 'assistant', content: null, refusal: 'I cannot help with that.' }, finish_reason: 'content_filter' }] } });
+    expect(await run(configFor(endpoint), { model: 'chat-a', prompt: 'Hi' })).toEqual({ model: 'chat-a', text: null, finish_reason: 'content_filter', usage: null });
+  });
+
+  test("a proxy's HTML page with status 200 is MODEL_BAD_RESPONSE naming its type and start, with the key redacted", async ({ endpoint }) => {
+    const page = '<!DOCTYPE html>\n<html><head><title>Sign in to the gateway</title></head><body>Bearer sk-test was refused</body></html>';
+    endpoint.answerNext({ status: 200, body: page, headers: { 'content-type': 'text/html; charset=utf-8' } });
+    const error = await failureOf(run(configFor(endpoint), { model: 'chat-a', prompt: 'Hi' }));
+    expectNonRetryable(error, 'MODEL_BAD_RESPONSE');
+    expect(error.message).toMatch(/^POST \S+ answered 200 with a body that is not JSON \(text\/html; charset=utf-8, Unexpected token '<'.*\): "<!DOCTYPE html> <html><head><title>Sign in to the gateway<\/title>/);
+    expect(error.message).toContain('Bearer [redacted] was refused');
+    expect(error.message).not.toContain('sk-test');
+  });
+
+  test('a body is read in the charset its Content-Type names (UTF-8 without one); bytes that are not text in it, or a charset nobody knows, are MODEL_BAD_RESPONSE', async ({ endpoint }) => {
+    const config = configFor(endpoint);
+    const answer = (text: string) => JSON.stringify({ choices: [{ message: { content: text } }] });
+    endpoint.answerNext({ status: 200, body: Buffer.from(answer('café'), 'latin1'), headers: { 'content-type': 'application/json; charset=ISO-8859-1' } });
+    expect(await run(config, { model: 'chat-a', prompt: 'Hi' })).toMatchObject({ text: 'café' });
+    endpoint.answerNext({ status: 200, body: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(answer('日本'), 'utf16le')]), headers: { 'content-type': 'application/json; charset="utf-16"' } });
+    expect(await run(config, { model: 'chat-a', prompt: 'Hi' })).toMatchObject({ text: '日本' });
+    endpoint.answerNext({ status: 200, body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(answer('ok'))]), headers: { 'content-type': 'application/json' } });
+    expect(await run(config, { model: 'chat-a', prompt: 'Hi' })).toMatchObject({ text: 'ok' });
+
+    endpoint.answerNext({ status: 200, body: Buffer.from(answer('café'), 'latin1'), headers: { 'content-type': 'application/json' } });
+    const latin1 = await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }));
+    expectNonRetryable(latin1, 'MODEL_BAD_RESPONSE');
+    expect(latin1.message).toBe(`POST ${endpoint.baseUrl}/chat/completions answered 200 with a body that is not valid utf-8 (application/json)`);
+    endpoint.answerNext({ status: 200, body: answer('ok'), headers: { 'content-type': 'application/json; charset=klingon' } });
+    const unknown = await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }));
+    expectNonRetryable(unknown, 'MODEL_BAD_RESPONSE');
+    expect(unknown.message).toContain('answered 200 in a charset the worker does not know (application/json; charset=klingon)');
   });
 
   test('a refused connection (nothing listening) is retryable', async ({ endpoint }) => {
@@ -287,6 +357,180 @@ describe('endpoint failures', () => {
       [{ model: 'embed-a', path: '/embeddings', status: 503, ms: expect.any(Number) }, 'model endpoint request'],
     ]);
     expect(JSON.stringify(lines)).not.toContain('sk-test');
+  });
+});
+
+describe('a misbehaving endpoint', () => {
+  async function peakRssDuring<T>(work: Promise<T>): Promise<{ outcome: T; grewMiB: number }> {
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+    try {
+      const outcome = await work;
+      return { outcome, grewMiB: Math.round((peak - before) / 1024 / 1024) };
+    } finally {
+      clearInterval(sampler);
+    }
+  }
+
+  test('a 200 body that never ends is read to MAX_ANSWER_BYTES only: MODEL_RESPONSE_TOO_LARGE, the connection dropped, memory bounded', async ({ endpoint }) => {
+    const endless = endlessBody();
+    endpoint.answerNext(endless);
+    const started = performance.now();
+    const { outcome: error, grewMiB } = await peakRssDuring(failureOf(run(configFor(endpoint, { OPENAI_TIMEOUT_MS: '60s' }), { model: 'chat-a', prompt: 'Hi' })));
+    const elapsed = performance.now() - started;
+    expectNonRetryable(error, 'MODEL_RESPONSE_TOO_LARGE');
+    expect(error.message).toBe(`POST ${endpoint.baseUrl}/chat/completions answered 200 with a body over 64 MiB; the worker stopped reading it (ask for fewer inputs or tokens)`);
+    await vi.waitFor(() => expect(endpoint.abandoned).toBe(1));
+    const sentAtDrop = endless.sent();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(endless.sent()).toBe(sentAtDrop);
+    // What the server got to write: the bound, plus what socket buffers held when the worker hung up.
+    expect(sentAtDrop).toBeLessThan(MAX_ANSWER_BYTES + 32 * 1024 * 1024);
+    console.log(`endless body: stopped after ${Math.round(elapsed)} ms, ${Math.round(sentAtDrop / 1024 / 1024)} MiB sent, rss grew ${grewMiB} MiB`);
+    expect(grewMiB).toBeLessThan(400);
+  });
+
+  test('a Content-Length over MAX_ANSWER_BYTES is refused before its body is read', async ({ endpoint }) => {
+    const endless = endlessBody({ 'content-length': String(500 * 1024 * 1024) });
+    endpoint.answerNext(endless);
+    const error = await failureOf(run(configFor(endpoint, { OPENAI_TIMEOUT_MS: '60s' }), { model: 'embed-a', prompt: 'Hi' }));
+    expectNonRetryable(error, 'MODEL_RESPONSE_TOO_LARGE');
+    await vi.waitFor(() => expect(endpoint.abandoned).toBe(1));
+    expect(endless.sent()).toBeLessThan(32 * 1024 * 1024);
+  });
+
+  test('a gzip bomb is bounded by its decompressed size', async ({ endpoint }) => {
+    const bomb = gzipSync(Buffer.alloc(MAX_ANSWER_BYTES + 1024 * 1024, ' '));
+    endpoint.answerNext({ status: 200, body: bomb, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+    const error = await failureOf(run(configFor(endpoint, { OPENAI_TIMEOUT_MS: '60s' }), { model: 'chat-a', prompt: 'Hi' }));
+    expectNonRetryable(error, 'MODEL_RESPONSE_TOO_LARGE');
+  });
+
+  test('a large error body is not read past its start, and the status still decides', async ({ endpoint }) => {
+    const message = 'The engine is overloaded. '.repeat(200_000);
+    endpoint.answerNext({ status: 503, body: openAiError(message, 'server_error', null) });
+    const error = await failureOf(run(configFor(endpoint), { model: 'chat-a', prompt: 'Hi' }));
+    expectRetryable(error);
+    expect(error.message.length).toBeLessThan(700);
+    expect(error.message).toContain('answered 503: {"error":{"message":"The engine is overloaded.');
+  });
+
+  test('OPENAI_TIMEOUT_MS covers the body: headers at once and a byte every 100 ms fail the attempt, retryable, after about that long', async ({ endpoint }) => {
+    endpoint.answerNext(tricklingBody(JSON.stringify({ choices: [{ message: { content: 'slow' } }] }), 100));
+    const started = performance.now();
+    const error = await failureOf(run(configFor(endpoint, { OPENAI_TIMEOUT_MS: '500ms' }), { model: 'chat-a', prompt: 'Hi' }));
+    const elapsed = performance.now() - started;
+    expectRetryable(error);
+    expect(error.message).toBe(`POST ${endpoint.baseUrl}/chat/completions answered 200 but did not finish its body within 500 ms`);
+    expect(elapsed).toBeGreaterThanOrEqual(490);
+    expect(elapsed).toBeLessThan(2_000);
+    await vi.waitFor(() => expect(endpoint.abandoned).toBe(1));
+  });
+
+  test.for([true, false])('a connection closed mid-body (Content-Length given: %s) fails the attempt as retryable, saying so', async (withLength, { endpoint }) => {
+    endpoint.answerNext(brokenOffBody(JSON.stringify({ choices: [{ message: { content: 'x'.repeat(10_000) } }] }), withLength));
+    const error = await failureOf(run(configFor(endpoint, { OPENAI_TIMEOUT_MS: '5s' }), { model: 'chat-a', prompt: 'Hi' }));
+    expectRetryable(error);
+    expect(error.message).toMatch(new RegExp(`^POST ${endpoint.baseUrl}/chat/completions answered 200 but its body broke off: .+`));
+  });
+
+  test.for([301, 302, 303, 307, 308])('a %i is not followed, to another origin or the same one: MODEL_REQUEST_REJECTED naming the Location, and nothing reaches it', async (status, { endpoint }) => {
+    const elsewhere = await FakeOpenAiServer.start({ models: ['chat-a'] });
+    try {
+      const config = configFor(endpoint);
+      endpoint.answerNext({ status, body: '', headers: { location: `${elsewhere.baseUrl}/chat/completions` } });
+      const away = await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }));
+      expectNonRetryable(away, 'MODEL_REQUEST_REJECTED');
+      expect(away.message).toBe(
+        `POST ${endpoint.baseUrl}/chat/completions answered ${status}, a redirect to ${elsewhere.baseUrl}/chat/completions; redirects are not followed (the key and the prompt stay with OPENAI_BASE_URL): set OPENAI_BASE_URL to where the endpoint is`,
+      );
+      endpoint.answerNext({ status, body: '', headers: { location: '/v2/chat/completions' } });
+      const near = await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }));
+      expectNonRetryable(near, 'MODEL_REQUEST_REJECTED');
+      expect(near.message).toContain(`a redirect to ${new URL(endpoint.baseUrl).origin}/v2/chat/completions;`);
+      expect(endpoint.requests).toHaveLength(2);
+      expect(elsewhere.requests).toEqual([]);
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
+  test('Retry-After on a 429 or 503 rides on the retryable error as retryAfterMs (seconds or an HTTP date, at most a day); nonsense is ignored', async ({ endpoint }) => {
+    const config = configFor(endpoint);
+    const busy = async (status: number, retryAfter: string) => {
+      endpoint.answerNext({ status, body: openAiError('slow down', 'rate_limit_error', null), headers: { 'retry-after': retryAfter } });
+      const error = await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }));
+      expectRetryable(error);
+      return error as Error & { retryAfterMs?: number };
+    };
+    const seconds = await busy(429, '7');
+    expect(seconds.retryAfterMs).toBe(7_000);
+    expect(seconds.message).toBe(`POST ${endpoint.baseUrl}/chat/completions answered 429: slow down (Retry-After: 7 s)`);
+    const dated = await busy(503, new Date(Date.now() + 30_000).toUTCString());
+    expect(dated.retryAfterMs).toBeGreaterThan(28_000);
+    expect(dated.retryAfterMs).toBeLessThanOrEqual(30_000);
+    expect((await busy(503, '99999999999')).retryAfterMs).toBe(86_400_000);
+    for (const nonsense of ['1e9', '-5', '3.5', 'soon', 'Thu, 01 Jan 1970 00:00:00 UTC']) {
+      const error = await busy(429, nonsense);
+      expect(error.retryAfterMs).toBeUndefined();
+      expect(error.message).toBe(`POST ${endpoint.baseUrl}/chat/completions answered 429: slow down`);
+    }
+    expect(parseRetryAfter('Thu, 01 Jan 1970 00:00:00 GMT')).toBe(0);
+    expect(parseRetryAfter(' 0 ')).toBe(0);
+  });
+
+  test('a base URL with a deeper path and a query keeps both: the path is appended to the path, the query kept', async ({ endpoint }) => {
+    const origin = new URL(endpoint.baseUrl).origin;
+    const config = configFor(endpoint, { OPENAI_BASE_URL: `${origin}/v1/?api-version=2024-06-01&deployment=a/b` });
+    await run(config, { model: 'chat-a', prompt: 'Hi' });
+    expect(endpoint.requests[0]!.path).toBe('/v1/chat/completions?api-version=2024-06-01&deployment=a/b');
+    endpoint.answerNext({ status: 500, body: 'boom' });
+    const error = await failureOf(run(configFor(endpoint, { OPENAI_BASE_URL: `${origin}/openai/deployments/emb?api-version=1#frag` }), { model: 'embed-a', prompt: 'Hi' }));
+    expect(endpoint.requests[1]!.path).toBe('/openai/deployments/emb/embeddings?api-version=1');
+    expect(error.message).toBe(`POST ${origin}/openai/deployments/emb/embeddings?api-version=1 answered 500: boom`);
+  });
+
+  test('an IPv6 literal base URL works', async () => {
+    const endpoint = await FakeOpenAiServer.start({ models: ['chat-a'], host: '::1' });
+    try {
+      expect(endpoint.baseUrl).toMatch(/^http:\/\/\[::1\]:\d+\/v1$/);
+      expect(await run(configFor(endpoint, { OPENAI_API_KEY: '' }), { model: 'chat-a', prompt: 'Hi' })).toMatchObject({ text: 'You said: Hi' });
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  test('a TLS endpoint: one whose CA is trusted (NODE_EXTRA_CA_CERTS) answers; an untrusted certificate fails the attempt as retryable, saying why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conveyor-openai-tls-'));
+    const endpoint = await FakeOpenAiServer.start({ models: ['chat-a'], apiKey: 'sk-test', tls: makeTlsCertificates(dir, 'DNS:localhost,IP:127.0.0.1') });
+    try {
+      expect(endpoint.baseUrl).toMatch(/^https:/);
+      const untrusted = await failureOf(run(configFor(endpoint), { model: 'chat-a', prompt: 'Hi' }));
+      expectRetryable(untrusted);
+      expect(untrusted.message).toMatch(new RegExp(`^POST ${endpoint.baseUrl}/chat/completions failed: .*(certificate|issuer)`));
+      expect(endpoint.requests).toEqual([]);
+
+      // This process cannot trust a CA after it started; a worker trusts one as the README says.
+      const adapter = new URL('../../dist/processors/models/openai-compatible.js', import.meta.url).href;
+      const script = `
+        const { openAiCompatibleModels } = await import(${JSON.stringify(adapter)});
+        const config = { OPENAI_BASE_URL: ${JSON.stringify(endpoint.baseUrl)}, OPENAI_API_KEY: 'sk-test', OPENAI_TIMEOUT_MS: 5000, OPENAI_CHAT_MODELS: ['chat-a'], OPENAI_EMBEDDING_MODELS: [] };
+        const model = openAiCompatibleModels(config).get('chat-a');
+        const logger = { debug() {} };
+        console.log(JSON.stringify(await model({ model: 'chat-a', prompt: 'over TLS' }, { signal: new AbortController().signal, logger })));`;
+      // Not spawnSync: the endpoint answers from this process's event loop.
+      const child = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') }, encoding: 'utf8', timeout: 20_000 }, (_error, stdout, stderr) =>
+          resolve({ stdout, stderr }),
+        );
+      });
+      expect(child.stderr).toBe('');
+      expect(JSON.parse(child.stdout)).toMatchObject({ model: 'chat-a', text: 'You said: over TLS' });
+    } finally {
+      await endpoint.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -14,7 +14,7 @@ export function openAiCompatibleModels(config: WorkerConfig): Map<string, Model>
   // The config refuses model names without a base URL, so this only skips an unconfigured adapter.
   if (config.OPENAI_BASE_URL === undefined) return models;
   const endpoint: Endpoint = {
-    baseUrl: config.OPENAI_BASE_URL.replace(/\/+$/, ''),
+    baseUrl: config.OPENAI_BASE_URL,
     apiKey: config.OPENAI_API_KEY,
     timeoutMs: config.OPENAI_TIMEOUT_MS,
   };

@@ -9,7 +9,7 @@ import { pickParams } from './request-params.js';
 const passedParams = ['dimensions'] as const;
 
 const embeddingList = z.object({
-  data: z.array(z.object({ embedding: z.array(z.number()), index: z.number().int().nonnegative().optional() })).min(1),
+  data: z.array(z.object({ embedding: z.array(z.number()).min(1), index: z.number().int().nonnegative().optional() })).min(1),
   usage: z.record(z.string(), z.unknown()).nullable().optional(),
 });
 
@@ -26,14 +26,19 @@ export function createEmbeddingModel(endpoint: Endpoint): Model {
       helpers,
     );
     const expected = Array.isArray(texts) ? texts.length : 1;
-    if (answer.data.length !== expected) {
-      throw new NonRetryableError(`${describeTarget(endpoint, '/embeddings')} answered ${answer.data.length} embeddings for ${expected} inputs`, 'MODEL_BAD_RESPONSE');
-    }
-    // The endpoint may answer out of order; each item says which input it embeds.
-    const vectors = answer.data
-      .map((item, position) => ({ position: item.index ?? position, embedding: item.embedding }))
-      .sort((a, b) => a.position - b.position)
-      .map((item) => item.embedding);
+    const bad = (what: string) => new NonRetryableError(`${describeTarget(endpoint, '/embeddings')} answered ${what}`, 'MODEL_BAD_RESPONSE');
+    if (answer.data.length !== expected) throw bad(`${answer.data.length} embeddings for ${expected} inputs`);
+    // The endpoint may answer out of order; each item says which input it embeds, each input once.
+    const byInput: (number[] | undefined)[] = new Array(expected);
+    answer.data.forEach((item, position) => {
+      const index = item.index ?? position;
+      if (index >= expected) throw bad(`an embedding for input ${index} of ${expected} inputs (indexes count from 0)`);
+      if (byInput[index] !== undefined) throw bad(`two embeddings for input ${index}`);
+      byInput[index] = item.embedding;
+    });
+    const vectors = byInput as number[][];
+    const lengths = [...new Set(vectors.map((vector) => vector.length))];
+    if (lengths.length > 1) throw bad(`embeddings of different lengths (${lengths.slice(0, 5).join(', ')})`);
     const dimensions = vectors[0]!.length;
     const usage = answer.usage ?? null;
     if (Array.isArray(texts)) return { model: request.model, embeddings: vectors, dimensions, usage };

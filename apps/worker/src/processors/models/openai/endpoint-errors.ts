@@ -53,3 +53,30 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/** The longest Retry-After taken from an endpoint: a day (the job's backoff max_delay_ms bounds it further). */
+const longestRetryAfterMs = 86_400_000;
+
+/**
+ * How long an endpoint asked to be left alone (`Retry-After`: whole seconds, or an HTTP date), in
+ * ms from `now`; undefined when it did not say or said nonsense (a negative number, `1e9`, a
+ * date without GMT). A date in the past is 0; anything is at most a day.
+ */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  const text = value?.trim();
+  if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1_000, longestRetryAfterMs);
+  // Date.parse takes nearly anything ("-1" is a date in year -1); an HTTP date ends in GMT.
+  if (!/^[a-z]{3},? .* GMT$/i.test(text)) return undefined;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.min(Math.max(0, at - now), longestRetryAfterMs);
+}
+
+/** The start of a body that should have been JSON, on one line, to show what came instead (a proxy's HTML page). */
+export function describeStart(text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  if (!oneLine) return 'an empty body';
+  const shown = 120;
+  return JSON.stringify(oneLine.length > shown ? `${oneLine.slice(0, shown)}…` : oneLine);
+}

@@ -1,11 +1,12 @@
+import { TextDecoder } from 'node:util';
 import type { z } from 'zod';
 import { NonRetryableError } from '../../non-retryable-error.js';
 import type { ProcessorHelpers } from '../../processor.js';
-import { describeRejection, describeTransportFailure, isRetryableStatus, redactSecrets } from './endpoint-errors.js';
+import { describeRejection, describeStart, describeTransportFailure, isRetryableStatus, parseRetryAfter, redactSecrets } from './endpoint-errors.js';
 
 /** Where the adapter's models are served, read once from the worker's config. */
 export interface Endpoint {
-  /** OPENAI_BASE_URL without a trailing slash, e.g. http://localhost:11434/v1. */
+  /** OPENAI_BASE_URL, e.g. http://localhost:11434/v1; a trailing slash on its path is ignored, a query kept. */
   baseUrl: string;
   apiKey: string | undefined;
   timeoutMs: number;
@@ -20,26 +21,46 @@ export interface EndpointCall<Answer extends z.ZodType> {
 }
 
 /**
+ * The most of a 2xx body the worker reads (after any Content-Encoding is undone): 64 MiB, about
+ * a thousand 3072-dimension embeddings. A longer body (or a body that never ends) is not read
+ * to its end: the connection is dropped and the attempt fails with MODEL_RESPONSE_TOO_LARGE.
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+/** Of a refusal (any other status) only the start is read: its message is quoted in 500 characters at most. */
+const MAX_REFUSAL_BYTES = 64 * 1024;
+
+/** A body as read: its bytes, up to a bound, and whether that is all of it. */
+interface ReadBody {
+  bytes: Uint8Array;
+  complete: boolean;
+}
+
+/**
  * POSTs one request and returns the parsed answer. Failures are thrown as the worker needs them:
- * a plain Error when another attempt may succeed (the endpoint is down, busy or slow), a
- * NonRetryableError when it refused the request or answered nonsense, and the signal's own
- * reason when the job was cancelled, timed out or the worker is letting go of it.
+ * a plain Error when another attempt may succeed (the endpoint is down, busy or slow; with
+ * `retryAfterMs` when it said how long to wait), a NonRetryableError when it refused the
+ * request, redirected it or answered nonsense, and the signal's own reason when the job was
+ * cancelled, timed out or the worker is letting go of it. OPENAI_TIMEOUT_MS bounds the whole
+ * exchange, the body included.
  */
 export async function postToEndpoint<Answer extends z.ZodType>(
   endpoint: Endpoint,
   call: EndpointCall<Answer>,
   { signal, logger }: Pick<ProcessorHelpers, 'signal' | 'logger'>,
 ): Promise<z.output<Answer>> {
-  const url = `${endpoint.baseUrl}${call.path}`;
+  const url = endpointUrl(endpoint, call.path);
   const target = describeTarget(endpoint, call.path);
   const secrets = secretsOf(endpoint);
   const timeout = AbortSignal.timeout(endpoint.timeoutMs);
+  // Aborted to drop the connection once the worker has read all it will of the body.
+  const drop = new AbortController();
   const started = performance.now();
   let status: number | null = null;
   try {
-    let text: string;
+    let response: Response;
+    let body: ReadBody;
     try {
-      const response = await fetch(url, {
+      response = await fetch(url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -47,44 +68,143 @@ export async function postToEndpoint<Answer extends z.ZodType>(
           ...(endpoint.apiKey ? { authorization: `Bearer ${endpoint.apiKey}` } : {}),
         },
         body: JSON.stringify(call.body),
-        signal: AbortSignal.any([signal, timeout]),
+        // Never followed: a 307 would send the prompt, and a same-origin one the key, where the
+        // operator did not point the worker; a 301 or 302 would turn the POST into a GET.
+        redirect: 'manual',
+        signal: AbortSignal.any([signal, timeout, drop.signal]),
       });
       status = response.status;
-      text = await response.text();
+      body = isRedirect(status) ? dropBody(drop) : await readBody(response, isSuccess(status) ? MAX_ANSWER_BYTES : MAX_REFUSAL_BYTES, drop);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      const what = timeout.aborted ? `did not answer within ${endpoint.timeoutMs} ms` : `failed: ${describeTransportFailure(error)}`;
+      let what: string;
+      if (status === null) what = timeout.aborted ? `did not answer within ${endpoint.timeoutMs} ms` : `failed: ${describeTransportFailure(error)}`;
+      else if (timeout.aborted) what = `answered ${status} but did not finish its body within ${endpoint.timeoutMs} ms`;
+      else what = `answered ${status} but its body broke off: ${describeTransportFailure(error)}`;
       throw new Error(redactSecrets(`${target} ${what}`, secrets));
     }
-    return readAnswer(call, target, status, text, secrets);
+    return readAnswer(call, target, response, body, secrets);
   } finally {
     logger.debug({ model: call.body.model, path: call.path, status, ms: Math.round(performance.now() - started) }, 'model endpoint request');
   }
 }
 
-function readAnswer<Answer extends z.ZodType>(call: EndpointCall<Answer>, target: string, status: number, text: string, secrets: string[]): z.output<Answer> {
-  if (status < 200 || status > 299) {
+/** Reads up to `limit` bytes of the body; past that it stops and drops the connection. */
+async function readBody(response: Response, limit: number, drop: AbortController): Promise<ReadBody> {
+  if (response.body === null) return { bytes: new Uint8Array(0), complete: true };
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > limit) return dropBody(drop);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return { bytes: Buffer.concat(chunks, size), complete: true };
+    if (size + value.byteLength > limit) {
+      drop.abort();
+      // The start of a refusal still says why; the start of an answer is of no use.
+      if (limit > MAX_REFUSAL_BYTES) return { bytes: new Uint8Array(0), complete: false };
+      chunks.push(value.subarray(0, limit - size));
+      return { bytes: Buffer.concat(chunks, limit), complete: false };
+    }
+    chunks.push(value);
+    size += value.byteLength;
+  }
+}
+
+function readAnswer<Answer extends z.ZodType>(call: EndpointCall<Answer>, target: string, response: Response, body: ReadBody, secrets: string[]): z.output<Answer> {
+  const { status } = response;
+  if (isRedirect(status)) {
+    const location = response.headers.get('location');
+    const where = location === null ? 'without a Location' : `to ${describeLocation(location, response.url)}`;
+    const message = `${target} answered ${status}, a redirect ${where}; redirects are not followed (the key and the prompt stay with OPENAI_BASE_URL): set OPENAI_BASE_URL to where the endpoint is`;
+    throw new NonRetryableError(redactSecrets(message, secrets), 'MODEL_REQUEST_REJECTED');
+  }
+  if (!isSuccess(status)) {
+    const text = new TextDecoder().decode(body.bytes);
     const message = redactSecrets(`${target} answered ${status}${describeRejection(text)}`, secrets);
-    if (isRetryableStatus(status)) throw new Error(message);
-    throw new NonRetryableError(message, 'MODEL_REQUEST_REJECTED');
+    if (!isRetryableStatus(status)) throw new NonRetryableError(message, 'MODEL_REQUEST_REJECTED');
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+    if (retryAfterMs === undefined) throw new Error(message);
+    // The worker waits at least this long before the next attempt, within the job's max_delay_ms.
+    throw Object.assign(new Error(`${message} (Retry-After: ${Math.round(retryAfterMs / 1_000)} s)`), { retryAfterMs });
   }
-  let body: unknown;
+  if (!body.complete) {
+    throw new NonRetryableError(
+      `${target} answered ${status} with a body over ${MAX_ANSWER_BYTES / 1024 / 1024} MiB; the worker stopped reading it (ask for fewer inputs or tokens)`,
+      'MODEL_RESPONSE_TOO_LARGE',
+    );
+  }
+  const contentType = response.headers.get('content-type') ?? 'no content-type';
+  const text = decodeAnswer(body.bytes, contentType, target, status);
+  let parsed: unknown;
   try {
-    body = JSON.parse(text);
-  } catch {
-    throw new NonRetryableError(`${target} answered ${status} with a body that is not JSON`, 'MODEL_BAD_RESPONSE');
+    parsed = JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const message = `${target} answered ${status} with a body that is not JSON (${contentType}, ${reason}): ${describeStart(text)}`;
+    throw new NonRetryableError(redactSecrets(message, secrets), 'MODEL_BAD_RESPONSE');
   }
-  const parsed = call.answer.safeParse(body);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`);
+  const checked = call.answer.safeParse(parsed);
+  if (!checked.success) {
+    const problems = checked.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`);
     throw new NonRetryableError(`${target} answered ${status} with a body that is not ${call.answerName} (${problems.join('; ')})`, 'MODEL_BAD_RESPONSE');
   }
-  return parsed.data;
+  return checked.data;
+}
+
+/**
+ * A 2xx body as text: in the charset its Content-Type names, UTF-8 (JSON's own) if none. Bytes
+ * that are not text in that charset fail the attempt rather than reach the result as U+FFFD.
+ */
+function decodeAnswer(bytes: Uint8Array, contentType: string, target: string, status: number): string {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType)?.[1] ?? 'utf-8';
+  let decoder: TextDecoder;
+  try {
+    decoder = new TextDecoder(charset, { fatal: true });
+  } catch {
+    throw new NonRetryableError(`${target} answered ${status} in a charset the worker does not know (${contentType})`, 'MODEL_BAD_RESPONSE');
+  }
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new NonRetryableError(`${target} answered ${status} with a body that is not valid ${decoder.encoding} (${contentType})`, 'MODEL_BAD_RESPONSE');
+  }
+}
+
+function isRedirect(status: number): boolean {
+  return status >= 300 && status <= 399;
+}
+
+function dropBody(drop: AbortController): ReadBody {
+  drop.abort();
+  return { bytes: new Uint8Array(0), complete: false };
+}
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status <= 299;
+}
+
+/** A redirect's Location, resolved against the request's URL, without user and password. */
+function describeLocation(location: string, base: string): string {
+  if (!URL.canParse(location, base)) return JSON.stringify(location.slice(0, 200));
+  const shown = new URL(location, base);
+  shown.username = '';
+  shown.password = '';
+  return shown.href;
+}
+
+/** The URL of `path` at the endpoint: appended to the base URL's path, its query kept (`?api-version=...`). */
+export function endpointUrl(endpoint: Endpoint, path: EndpointCall<z.ZodType>['path']): URL {
+  const url = new URL(endpoint.baseUrl);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`;
+  url.hash = '';
+  return url;
 }
 
 /** `POST <url>` as error messages show it: without user and password, should the base URL hold them. */
 export function describeTarget(endpoint: Endpoint, path: EndpointCall<z.ZodType>['path']): string {
-  const shown = new URL(`${endpoint.baseUrl}${path}`);
+  const shown = endpointUrl(endpoint, path);
   shown.username = '';
   shown.password = '';
   return `POST ${shown.href}`;
