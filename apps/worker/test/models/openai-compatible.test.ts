@@ -491,6 +491,17 @@ describe('a misbehaving endpoint', () => {
     expect(error.message).toBe(`POST ${origin}/openai/deployments/emb/embeddings?api-version=1 answered 500: boom`);
   });
 
+  test('a credential in the base URL query (?key=, ?access_token=) is redacted from errors like the API key; settings such as api-version are shown', async ({ endpoint }) => {
+    const origin = new URL(endpoint.baseUrl).origin;
+    const config = configFor(endpoint, { OPENAI_BASE_URL: `${origin}/v1?api-version=2024-06-01&key=AIza%2Fsecret+1&access_token=tok-9` });
+    endpoint.answerNext({ status: 400, body: { error: { message: 'bad key AIza/secret 1 or tok-9' } } });
+    const error = await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }));
+    expectNonRetryable(error, 'MODEL_REQUEST_REJECTED');
+    expect(endpoint.requests[0]!.path).toBe('/v1/chat/completions?api-version=2024-06-01&key=AIza%2Fsecret+1&access_token=tok-9');
+    expect(error.message).toContain('?api-version=2024-06-01&key=[redacted]&access_token=[redacted]');
+    expect(error.message).not.toMatch(/AIza|secret|tok-9/);
+  });
+
   test('an IPv6 literal base URL works', async () => {
     const endpoint = await FakeOpenAiServer.start({ models: ['chat-a'], host: '::1' });
     try {

@@ -210,7 +210,18 @@ export function describeTarget(endpoint: Endpoint, path: EndpointCall<z.ZodType>
   return `POST ${shown.href}`;
 }
 
+/** Query parameters that carry a credential (`?key=`, `?api_key=`, `?access_token=`, `?sig=`) rather than a setting. */
+const CREDENTIAL_PARAMETER = /key|token|secret|sig|auth|pass/i;
+
 function secretsOf(endpoint: Endpoint): string[] {
-  const { password } = new URL(endpoint.baseUrl);
-  return [endpoint.apiKey, password, password && decodeURIComponent(password)].filter((secret): secret is string => Boolean(secret));
+  const { password, search, searchParams } = new URL(endpoint.baseUrl);
+  const decoded = [...searchParams].filter(([name]) => CREDENTIAL_PARAMETER.test(name)).map(([, value]) => value);
+  // Each value as the URL spells it too (percent-encoded), which is how error messages show the query.
+  const spelled = search
+    .slice(1)
+    .split('&')
+    .map((pair) => pair.split('='))
+    .filter(([name]) => CREDENTIAL_PARAMETER.test(name ?? ''))
+    .map(([, value]) => value);
+  return [endpoint.apiKey, password, password && decodeURIComponent(password), ...decoded, ...spelled].filter((secret): secret is string => Boolean(secret));
 }
