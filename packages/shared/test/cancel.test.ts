@@ -51,12 +51,38 @@ describe('cancelling a job', () => {
     expect(await cancel(redis, keys, prefix, queued.id)).toEqual({ ok: true, previousStatus: 'queued' });
     expect(await readJob(redis, keys, queued.id, 'infer')).toMatchObject({ kind: 'record', fields: { status: 'cancelled', id: queued.id } });
     expect(await redis.hget(keys.queued, queued.id)).toBeNull();
-    expect(await redis.ttl(keys.job(queued.id))).toBeGreaterThan(0);
+    // Kept until a worker reads past its entry, then kept for the retention (60 s here).
+    expect(await redis.ttl(keys.job(queued.id))).toBe(-1);
 
     expect((await takeJobs(redis, keys, stageRequest())).jobs).toEqual([]);
     expect(await lastDelivered(redis, keys.stream('infer', 'normal'))).toBe(entryId);
     expect(await pendingCount(redis, keys)).toBe(0);
     expect(await redis.hget(keys.job(queued.id), 'status')).toBe('cancelled');
+    expect(await redis.ttl(keys.job(queued.id))).toBeGreaterThan(55);
+  });
+
+  test('a queued job cancelled long before a worker reaches its entry is still never run: its record is kept until the entry is read past, then expires', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    // A recordless API job, one with a record (as documents and retries have), and a job another
+    // producer XADDed: each cancelled with a retention of 1 s, and read by a worker 1.5 s later.
+    const plain = job();
+    const recorded = job({ document: Buffer.from('a document') });
+    await enqueueJobs(redis, keys, 'infer', [plain, recorded], TEST_LIMITS);
+    const foreign = `inference:${await redis.xadd(keys.stream('infer', 'normal'), '*', 'model', 'echo', 'prompt', 'from redis-cli')}`;
+    for (const id of [plain.id, recorded.id, foreign]) {
+      expect((await cancelJob(redis, keys, id, 'infer', 1, controlChannel(prefix))).ok, id).toBe(true);
+      expect(await redis.ttl(keys.job(id)), id).toBe(-1);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+    expect((await takeJobs(redis, keys, stageRequest())).jobs).toEqual([]);
+    expect(await pendingCount(redis, keys)).toBe(0);
+    for (const id of [plain.id, recorded.id, foreign]) {
+      expect(await redis.hget(keys.job(id), 'status'), id).toBe('cancelled');
+      // The worker's retention (60 s in these tests) from when it read past the entry.
+      expect(await redis.ttl(keys.job(id)), id).toBeGreaterThan(55);
+    }
   });
 
   test('a delayed job is cancelled and leaves the delayed set, so it is never queued', async ({ redis, prefix }) => {

@@ -1,6 +1,10 @@
 --[[
   Cancels a job that has not finished. A queued, delayed or retrying job never runs: its record
-  says `cancelled`, and a worker that later reads its entry acks and skips it. An active job's
+  says `cancelled`, and a worker that later reads its entry acks and skips it. The record of a
+  job cancelled while its entry waits in a stream gets no expiry here: the worker that reads past
+  the entry sets it (see startJob). Expiring now, a record could be gone before a worker reaches
+  the entry (a long backlog, a short JOB_RETENTION, a paused stage), and the entry would then
+  read as a job never started, and run. An active job's
   entry is acked here, and a `cancel` message on the control channel tells its worker to fire the
   job's AbortSignal; a worker that misses the message learns it at its next lease renewal.
 
@@ -29,9 +33,10 @@ local rcall = redis.call
 local jobKey, base, jobId, firstStage, queue = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = nowMs()
 
-local function finish(before, stage)
+-- `entryWaits`: the job's entry is still in a stream, to be read past (see above).
+local function finish(before, stage, entryWaits)
   rcall('HSET', jobKey, 'status', 'cancelled', 'finished_at', now, 'updated_at', now)
-  rcall('EXPIRE', jobKey, tonumber(ARGV[5]))
+  if not entryWaits then rcall('EXPIRE', jobKey, tonumber(ARGV[5])) end
   publishEvent(base .. 'events', 'cancelled', jobId, now, { stage = stage })
   countEvent(base, now, 'cancelled', stage)
   return { 1, before }
@@ -46,7 +51,7 @@ local function cancelEntry(lane, entryId, fields, stage)
   rcall('HSET', jobKey, 'id', jobId, 'queue', queue, 'stage', stage, 'lane', lane, 'entry', entryId,
     'payload', payload or '{}', 'attempts', 0, 'created_at', string.match(entryId, '^(%d+)'))
   rcall('HDEL', KEYS[2], jobId)
-  return finish('queued', stage)
+  return finish('queued', stage, true)
 end
 
 local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'entry')
@@ -71,7 +76,8 @@ if status then
     rcall('PUBLISH', ARGV[6], cjson.encode({ type = 'cancel', job_id = jobId, queue = queue }))
   end
   rcall('ZREM', base .. 'delayed', jobId)
-  return finish(status, r[2])
+  -- A queued job's entry waits in its stream (a released one's is pending, to be taken over).
+  return finish(status, r[2], status == 'queued' and r[4] ~= nil and r[4] ~= '')
 end
 
 if lane then

@@ -124,6 +124,8 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
     if rec[2] ~= entryId or (rec[1] ~= 'queued' and rec[1] ~= 'active') then
       rcall('XACK', stream, ctx.group, entryId)
       rcall('HDEL', ctx.activeKey, activeField)
+      -- Cancelled while this entry waited: its record was kept for this moment (see cancel).
+      if rec[1] == 'cancelled' and rec[2] == entryId then rcall('EXPIRE', jobKey, ctx.retentionSeconds) end
       return false
     end
     if rec[1] == 'active' then
