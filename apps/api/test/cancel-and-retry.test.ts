@@ -2,6 +2,7 @@ import { completeStage, failAttempt, takeJobs, QueueKeys } from '@conveyor/share
 import { keysUnder, redisTest, takeRequest } from '@conveyor/testing';
 import { describe, expect } from 'vitest';
 import type { App } from '../src/app.js';
+import { form } from './multipart-form.js';
 import { buildTestApp } from './test-app.js';
 
 const test = redisTest.extend<{ app: App }>({
@@ -97,6 +98,26 @@ describe('admission control', () => {
     expect(refused.json()).toMatchObject({ type: '/problems/queue-full', backlog: 3, limit: 3, detail: expect.stringContaining('Nothing was written') });
     expect(await keysUnder(redis, prefix)).toEqual(before);
     expect(await redis.xlen(`${prefix}:{inference}:infer:normal`)).toBe(streamLength);
+  });
+
+  test("a pipeline's later stages count too: documents that moved on from the first stage still hold their place", async ({ app, redis, prefix }) => {
+    const upload = (name: string) => app.inject({ method: 'POST', url: '/documents', ...form([{ name: 'file', filename: name, content: `Text of ${name}.` }]) });
+    for (const name of ['a.txt', 'b.txt', 'c.txt']) expect((await upload(name)).statusCode).toBe(202);
+    // Extracted, all three wait in the analyze stage, which no worker reads: the first stage is empty.
+    const keys = new QueueKeys(prefix, 'documents');
+    const { jobs } = await takeJobs(redis, keys, takeRequest({ stage: 'extract', consumer: 'w1' }));
+    expect(jobs).toHaveLength(3);
+    for (const held of jobs) expect(await completeStage(redis, keys, held, '{"text":"x"}', 'analyze', 60)).toBe('advanced');
+
+    const refused = await upload('d.txt');
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json()).toMatchObject({
+      type: '/problems/queue-full',
+      backlog: 3,
+      detail: 'Queue "documents" holds 3 undone jobs, waiting or running in its stages (extract, analyze, summarize, embed), delayed or waiting to retry (limit 3). Nothing was written; try again later.',
+    });
+    // Another queue has its own backlog.
+    expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).statusCode).toBe(202);
   });
 
   test('requests arriving together near the limit: as many are stored as fit, the rest get 503', async ({ app, redis, prefix }) => {

@@ -119,7 +119,7 @@ export const PROBLEMS = {
   'queue-full': {
     status: 503,
     title: 'The queue is full',
-    help: 'The queue holds more undone jobs (waiting or running in its first stage, delayed, or waiting to retry) than MAX_BACKLOG allows, so new jobs are refused to keep Redis from running out of memory. Wait for Retry-After seconds and send again; add workers if this persists.',
+    help: 'The queue holds more undone jobs (waiting or running in any of its stages, delayed, or waiting to retry) than MAX_BACKLOG allows, so new jobs are refused to keep Redis from running out of memory. Wait for Retry-After seconds and send again; add workers if this persists.',
   },
   'service-unavailable': {
     status: 503,

@@ -74,7 +74,7 @@ export class JobService {
     // Without a key, a job shares its script call with the others submitted in the same turn.
     const stage = firstStage(target);
     const outcome = await this.#coalescer.enqueue(this.keysOf(target.name), stage, job, this.#limitsOf(target)).catch((error: unknown) => lookBeforeSendingAgain(error, [job]));
-    if (!outcome.ok) throw queueFull(target.name, stage, outcome.backlog, outcome.limit);
+    if (!outcome.ok) throw queueFull(target.name, target.stages, outcome.backlog, outcome.limit);
     this.onEnqueued(queueNameOf(target), 1);
     if (job.runAt !== undefined) this.#announceDelayed(target, [job]);
     return { jobId: job.id, status: statusOfNew(job, Date.now()), created: true };
@@ -255,7 +255,7 @@ export class JobService {
   /** Enqueue limits for one queue or partition: a partition's share of MAX_BACKLOG. */
   #limitsOf(target: Pipeline): EnqueueLimits {
     let limits = this.#limits.get(target.name);
-    if (!limits) this.#limits.set(target.name, (limits = { idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, maxBacklog: this.partitions.backlogLimit(target, this.config.MAX_BACKLOG) }));
+    if (!limits) this.#limits.set(target.name, (limits = { idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, maxBacklog: this.partitions.backlogLimit(target, this.config.MAX_BACKLOG), laterStages: target.stages.slice(1) }));
     return limits;
   }
 
@@ -269,7 +269,7 @@ export class JobService {
         const which = jobs.length > 1 ? ` (job ${outcome.index} of the batch)` : '';
         throw new ProblemError('idempotency-key-reused', `Idempotency key "${key}"${which} was already used within the last 24 hours for a different request. Use a new key for a new request.`);
       }
-      throw queueFull(pipeline.name, firstStage(pipeline), outcome.backlog, outcome.limit);
+      throw queueFull(pipeline.name, pipeline.stages, outcome.backlog, outcome.limit);
     }
     let created = 0;
     for (const job of outcome.jobs) if (job.created) created += 1;

@@ -10,10 +10,11 @@
   KEYS[2] delayed sorted set
 
   ARGV[1] base
-  ARGV[2] first stage
+  ARGV[2] the stages of the queue's pipeline, space-separated, the first (where jobs are
+          queued) first
   ARGV[3] idempotency key lifetime, seconds
-  ARGV[4] most jobs the first stage may hold undone (undelivered + pending, and the queue's
-          delayed and retrying jobs); 0 for no limit
+  ARGV[4] most jobs the queue may hold undone (undelivered + pending in any of its stages, and
+          its delayed and retrying jobs); 0 for no limit
   ARGV[5] number of jobs n
   ARGV[6] values per job: 8, or 0 for plain jobs (no more than the first three values each)
   then per job, when 8:
@@ -36,7 +37,10 @@ local rcall = redis.call
 -- @include countEvent
 -- @include groupInfo
 
-local base, stage = ARGV[1], ARGV[2]
+local base = ARGV[1]
+local stages = {}
+for name in string.gmatch(ARGV[2], '%S+') do stages[#stages + 1] = name end
+local stage = stages[1]
 local idemTtl, maxBacklog, n, FIELDS = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 
 -- The k-th of the eight values of job i (see above); plain batches never ask.
@@ -80,15 +84,19 @@ end
 
 if maxBacklog > 0 and fresh > 0 then
   -- Delayed jobs and jobs waiting out a retry's backoff are undone work too: uncounted, a client
-  -- could fill Redis with run_at jobs while the streams stay short.
+  -- could fill Redis with run_at jobs while the streams stay short. So are the jobs of later
+  -- stages: counting the first only, a pipeline whose later stage has no worker would take
+  -- documents for ever, each moving on from the first stage and making room for the next.
   local backlog = rcall('ZCARD', KEYS[2])
-  for _, lane in ipairs({ 'high', 'normal', 'low' }) do
-    local stream = base .. stage .. ':' .. lane
-    local info = groupInfo(stream, stage)
-    if info then
-      local lag = info['lag']
-      if type(lag) ~= 'number' then lag = rcall('XLEN', stream) end
-      backlog = backlog + lag + info['pending']
+  for _, name in ipairs(stages) do
+    for _, lane in ipairs({ 'high', 'normal', 'low' }) do
+      local stream = base .. name .. ':' .. lane
+      local info = groupInfo(stream, name)
+      if info then
+        local lag = info['lag']
+        if type(lag) ~= 'number' then lag = rcall('XLEN', stream) end
+        backlog = backlog + lag + info['pending']
+      end
     end
   end
   if backlog + fresh > maxBacklog then return { -4, backlog, maxBacklog } end

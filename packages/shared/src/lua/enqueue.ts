@@ -19,8 +19,10 @@ export interface NewJob {
 
 export interface EnqueueLimits {
   idempotencyTtlSeconds: number;
-  /** Most undone jobs the first stage may hold, the queue's delayed and retrying ones counted; 0 for no limit. */
+  /** Most undone jobs the queue may hold (waiting or running in any of its stages, delayed or retrying); 0 for no limit. */
   maxBacklog: number;
+  /** The pipeline's stages after the first: their waiting and running jobs count toward maxBacklog too. */
+  laterStages?: readonly string[];
 }
 
 export type EnqueueOutcome =
@@ -36,7 +38,8 @@ export async function enqueueJobs(
   jobs: readonly NewJob[],
   limits: EnqueueLimits,
 ): Promise<EnqueueOutcome> {
-  const args: (string | number | Buffer)[] = [keys.queued, keys.delayed, keys.base, stage, limits.idempotencyTtlSeconds, limits.maxBacklog, jobs.length];
+  const stages = limits.laterStages?.length ? `${stage} ${limits.laterStages.join(' ')}` : stage;
+  const args: (string | number | Buffer)[] = [keys.queued, keys.delayed, keys.base, stages, limits.idempotencyTtlSeconds, limits.maxBacklog, jobs.length];
   if (jobs.every(isPlain)) {
     // The common batch: three texts of one line per job instead of three arguments per job
     // (ioredis copies, flattens and frames every argument; thousands of them cost more than this).
