@@ -120,6 +120,26 @@ describe('admission control', () => {
     expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).statusCode).toBe(202);
   });
 
+  test('jobs cancelled while queued make room at once, and are not counted as waiting, though no worker has read past them', async ({ app, redis, prefix }) => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `p${i}` } })).json().job_id);
+    expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).statusCode).toBe(503);
+    for (const id of ids.slice(0, 2)) expect((await app.inject({ method: 'DELETE', url: `/jobs/${id}` })).statusCode).toBe(200);
+
+    const stage = (await app.inject({ url: '/queues/inference' })).json().stages[0];
+    expect(stage).toMatchObject({ waiting_tasks: 1, lanes: { normal: { waiting_tasks: 1, total_tasks: 3 } } });
+    expect((await app.inject({ url: '/metrics' })).body).toMatch(/^conveyor_stage_waiting\{queue="inference",stage="infer"\} 1$/m);
+    // Room for two more: the cancelled jobs' entries no longer count toward MAX_BACKLOG.
+    for (let i = 0; i < 2; i++) expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).statusCode).toBe(202);
+    expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).statusCode).toBe(503);
+
+    // A worker reads past the cancelled entries: the three live jobs are taken, the count is gone.
+    const keys = new QueueKeys(prefix, 'inference');
+    expect((await takeJobs(redis, keys, request)).jobs.map((held) => held.jobId)).toEqual([ids[2], expect.any(String), expect.any(String)]);
+    expect(await redis.exists(keys.cancelled)).toBe(0);
+    expect((await app.inject({ url: '/queues/inference' })).json().stages[0]).toMatchObject({ waiting_tasks: 0, pending_tasks: 3 });
+  });
+
   test('requests arriving together near the limit: as many are stored as fit, the rest get 503', async ({ app, redis, prefix }) => {
     // They share one script call, which the limit refuses whole; each is then tried on its own.
     const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `p${i}` } })));

@@ -72,6 +72,14 @@ export class QueueKeys {
     return `${this.base}active`;
   }
 
+  /**
+   * Hash: `<stage>:<lane>` → jobs cancelled while their entry waited there undelivered. Those
+   * entries count in the group's lag until a worker reads past them (see cancelledWaiting.lua).
+   */
+  get cancelled(): string {
+    return `${this.base}cancelled`;
+  }
+
   /** Hash: the queue's event counts in one minute (`<event>:<stage>` → count), kept two hours (countEvent.lua). */
   stats(epochMinute: number): string {
     return `${this.base}stats:${epochMinute}`;

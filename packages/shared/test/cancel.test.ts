@@ -51,14 +51,17 @@ describe('cancelling a job', () => {
     expect(await cancel(redis, keys, prefix, queued.id)).toEqual({ ok: true, previousStatus: 'queued' });
     expect(await readJob(redis, keys, queued.id, 'infer')).toMatchObject({ kind: 'record', fields: { status: 'cancelled', id: queued.id } });
     expect(await redis.hget(keys.queued, queued.id)).toBeNull();
-    // Kept until a worker reads past its entry, then kept for the retention (60 s here).
+    // Kept until a worker reads past its entry, then kept for the retention (60 s here); until
+    // then its entry, still in the group's lag, is counted as a cancelled one.
     expect(await redis.ttl(keys.job(queued.id))).toBe(-1);
+    expect(await redis.hgetall(keys.cancelled)).toEqual({ 'infer:normal': '1' });
 
     expect((await takeJobs(redis, keys, stageRequest())).jobs).toEqual([]);
     expect(await lastDelivered(redis, keys.stream('infer', 'normal'))).toBe(entryId);
     expect(await pendingCount(redis, keys)).toBe(0);
     expect(await redis.hget(keys.job(queued.id), 'status')).toBe('cancelled');
     expect(await redis.ttl(keys.job(queued.id))).toBeGreaterThan(55);
+    expect(await redis.exists(keys.cancelled)).toBe(0);
   });
 
   test('a queued job cancelled long before a worker reaches its entry is still never run: its record is kept until the entry is read past, then expires', async ({ redis, prefix }) => {
@@ -74,9 +77,11 @@ describe('cancelling a job', () => {
       expect((await cancelJob(redis, keys, id, 'infer', 1, controlChannel(prefix))).ok, id).toBe(true);
       expect(await redis.ttl(keys.job(id)), id).toBe(-1);
     }
+    expect(await redis.hgetall(keys.cancelled)).toEqual({ 'infer:normal': '3' });
     await new Promise((resolve) => setTimeout(resolve, 1_500));
 
     expect((await takeJobs(redis, keys, stageRequest())).jobs).toEqual([]);
+    expect(await redis.exists(keys.cancelled)).toBe(0);
     expect(await pendingCount(redis, keys)).toBe(0);
     for (const id of [plain.id, recorded.id, foreign]) {
       expect(await redis.hget(keys.job(id), 'status'), id).toBe('cancelled');

@@ -1,7 +1,7 @@
 import { allServedQueues, groupName, isConnectionError, isRefusedForNow, LANES, liveConsumers, pairsOf, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { msOfTime } from '../services/queue-stats.js';
+import { msOfTime, withoutCancelled } from '../services/queue-stats.js';
 import { countWaiting, unknownLag, type UnknownLag } from '../services/waiting-count.js';
 
 export interface ApiMetrics {
@@ -39,7 +39,7 @@ export default fp(
     const enqueued = new Counter({ name: 'conveyor_jobs_enqueued_total', help: 'Jobs this API process enqueued.', labelNames: ['queue'] as const, registers });
     const redisErrors = new Counter({ name: 'conveyor_redis_errors_total', help: 'Redis connection and command errors.', registers });
 
-    const waiting = new Gauge({ name: 'conveyor_stage_waiting', help: 'Entries of a stage no worker has taken yet (group lag), all lanes; counted when Redis cannot report the lag.', labelNames: ['queue', 'stage'] as const, registers });
+    const waiting = new Gauge({ name: 'conveyor_stage_waiting', help: 'Entries of a stage no worker has taken yet (group lag, less those of jobs cancelled while they waited), all lanes; counted when Redis cannot report the lag.', labelNames: ['queue', 'stage'] as const, registers });
     const pending = new Gauge({ name: 'conveyor_stage_pending', help: 'Entries of a stage held by workers (PEL), all lanes.', labelNames: ['queue', 'stage'] as const, registers });
     const liveConsumerCount = new Gauge({
       name: 'conveyor_stage_live_consumers',
@@ -64,24 +64,28 @@ export default fp(
       reads.zcard(keys.delayed).xlen(keys.dead);
       for (const stage of pipeline.stages) for (const lane of LANES) reads.xinfo('CONSUMERS', keys.stream(stage, lane), groupName(stage));
       // The workers' words are on Redis's clock (see QueueKeys.workers).
-      reads.hgetall(keys.workers).time();
+      reads.hgetall(keys.workers).time().hgetall(keys.cancelled);
       const replies = (await reads.exec()) ?? [];
       // A stream that does not exist yet answers XINFO with an error, and counts as empty; a lost
       // or refusing Redis leaves every gauge as it was (zeros would say the backlog had drained).
       const unreadable = replies.find(([error]) => isConnectionError(error) || isRefusedForNow(error));
       if (unreadable) throw unreadable[0];
       let at = 0;
-      const stages: { labels: { queue: string; stage: string }; lag: number; unknown: UnknownLag[] }[] = [];
+      // Read last: jobs cancelled while their entry waited, taken off each lane's lag.
+      const [cancelledError, cancelledReply] = replies[replies.length - 1]!;
+      const cancelled = (cancelledError ? {} : (cancelledReply ?? {})) as Record<string, string>;
+      const cancelledIn = (stage: string, lane: string) => Number(cancelled[`${stage}:${lane}`] ?? 0);
+      const stages: { labels: { queue: string; stage: string }; lag: number; unknown: (UnknownLag & { cancelled: number })[] }[] = [];
       for (const stage of pipeline.stages) {
-        const read = { labels: { queue: pipeline.name, stage }, lag: 0, unknown: [] as UnknownLag[] };
+        const read = { labels: { queue: pipeline.name, stage }, lag: 0, unknown: [] as (UnknownLag & { cancelled: number })[] };
         let held = 0;
         for (const lane of LANES) {
           const [error, groups] = replies[at++]!;
           if (error) continue;
           const group = stageGroup(groups as unknown[], stage);
           const unknown = unknownLag(keys.stream(stage, lane), group);
-          if (unknown) read.unknown.push(unknown);
-          else read.lag += Number(group?.['lag'] ?? 0);
+          if (unknown) read.unknown.push({ ...unknown, cancelled: cancelledIn(stage, lane) });
+          else read.lag += withoutCancelled(Number(group?.['lag'] ?? 0), cancelledIn(stage, lane))!;
           held += Number(group?.['pending'] ?? 0);
         }
         stages.push(read);
@@ -107,7 +111,7 @@ export default fp(
       const counted = await countWaiting(app.redis, stages.flatMap((stage) => stage.unknown));
       for (const { labels, lag, unknown } of stages) {
         let total = lag;
-        for (const { stream } of unknown) total += counted.get(stream) ?? (await app.redis.xlen(stream));
+        for (const { stream, cancelled: gone } of unknown) total += withoutCancelled(counted.get(stream) ?? (await app.redis.xlen(stream)), gone)!;
         waiting.set(labels, total);
       }
     };

@@ -38,7 +38,7 @@ export function msOfTime([seconds, micros]: readonly (string | number)[]): numbe
 export async function readQueueStats(redis: RedisClient, keys: QueueKeys, pipeline: Pipeline, now: number): Promise<QueueStats> {
   const reads = redis.pipeline();
   for (const stage of pipeline.stages) for (const lane of LANES) queueLaneReads(reads, keys.stream(stage, lane), groupName(stage));
-  reads.zcard(keys.delayed).xlen(keys.dead).hkeys(keys.paused).hgetall(keys.workers);
+  reads.zcard(keys.delayed).xlen(keys.dead).hkeys(keys.paused).hgetall(keys.workers).hgetall(keys.cancelled);
   const minute = Math.floor(now / MINUTE_MS);
   for (let m = minute - HOUR_MINUTES + 1; m <= minute; m++) reads.hgetall(keys.stats(m));
   const replies = ((await reads.exec()) ?? []) as Reply[];
@@ -55,6 +55,7 @@ export async function readQueueStats(redis: RedisClient, keys: QueueKeys, pipeli
   const dead = Number(valueOf(replies[at++]!, 0));
   const paused = (valueOf(replies[at++]!, []) as string[]).sort();
   const live = liveConsumers(valueOf(replies[at++]!, {}) as Record<string, string>, now);
+  const cancelled = valueOf(replies[at++]!, {}) as Record<string, string>;
   const hour = replies.slice(at).map((reply) => valueOf(reply, {}) as Record<string, string>);
   const counted = await countWaiting(redis, [...lanes.values()].flatMap((lane) => unknownLag(lane.stream, lane.group) ?? []));
 
@@ -64,7 +65,9 @@ export async function readQueueStats(redis: RedisClient, keys: QueueKeys, pipeli
   });
   const lastStage = pipeline.stages[pipeline.stages.length - 1]!;
   const stages: StageStats[] = pipeline.stages.map((stage) => {
-    const byLane = Object.fromEntries(LANES.map((lane) => [lane, laneStats(lanes.get(`${stage}:${lane}`)!, counted, live, now)])) as Record<Lane, LaneStats>;
+    const byLane = Object.fromEntries(
+      LANES.map((lane) => [lane, laneStats(lanes.get(`${stage}:${lane}`)!, counted, Number(cancelled[`${stage}:${lane}`] ?? 0), live, now)]),
+    ) as Record<Lane, LaneStats>;
     return {
       name: stage,
       paused: paused.includes('*') || paused.includes(stage),
@@ -87,6 +90,11 @@ export async function readQueueStats(redis: RedisClient, keys: QueueKeys, pipeli
 }
 
 
+/** A lane's undelivered entries less those of jobs cancelled while they waited (QueueKeys.cancelled); unknown stays unknown. */
+export function withoutCancelled(undelivered: number | null, cancelled: number): number | null {
+  return undelivered === null ? null : Math.max(0, undelivered - cancelled);
+}
+
 const LANE_READS = 4;
 
 function queueLaneReads(reads: ChainableCommander, stream: string, group: string): void {
@@ -105,8 +113,11 @@ function parseLaneReads(stream: string, stage: string, [info, groups, consumers,
   };
 }
 
-/** A lane's figures; `live` holds the consumers whose worker says it reads the queue (QueueKeys.workers). */
-function laneStats(read: LaneRead, counted: Map<string, number | null>, live: Set<string>, now: number): LaneStats {
+/**
+ * A lane's figures; `live` holds the consumers whose worker says it reads the queue
+ * (QueueKeys.workers), `cancelled` how many of its undelivered entries are of cancelled jobs.
+ */
+function laneStats(read: LaneRead, counted: Map<string, number | null>, cancelled: number, live: Set<string>, now: number): LaneStats {
   const { info, group, oldest } = read;
   const consumers = read.consumers.map((consumer) => ({ name: String(consumer['name']), pending: Number(consumer['pending']), idle_ms: Number(consumer['idle']), live: live.has(String(consumer['name'])) }));
   const firstEntry = info?.['first-entry'] as [string, unknown] | null | undefined;
@@ -114,7 +125,7 @@ function laneStats(read: LaneRead, counted: Map<string, number | null>, live: Se
   return {
     stream: read.stream,
     total_tasks: Number(info?.['length'] ?? 0),
-    waiting_tasks: group === undefined ? 0 : typeof lag === 'number' ? lag : (counted.get(read.stream) ?? null),
+    waiting_tasks: group === undefined ? 0 : withoutCancelled(typeof lag === 'number' ? lag : (counted.get(read.stream) ?? null), cancelled),
     pending_tasks: Number(group?.['pending'] ?? 0),
     consumers: consumers.length,
     live_consumers: consumers.filter((consumer) => consumer.live).length,

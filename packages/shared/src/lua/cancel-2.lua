@@ -29,6 +29,7 @@ local rcall = redis.call
 -- @include countEvent
 -- @include groupInfo
 -- @include recordless
+-- @include cancelledWaiting
 
 local jobKey, base, jobId, firstStage, queue = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = nowMs()
@@ -51,6 +52,7 @@ local function cancelEntry(lane, entryId, fields, stage)
   rcall('HSET', jobKey, 'id', jobId, 'queue', queue, 'stage', stage, 'lane', lane, 'entry', entryId,
     'payload', payload or '{}', 'attempts', 0, 'created_at', string.match(entryId, '^(%d+)'))
   rcall('HDEL', KEYS[2], jobId)
+  countCancelledWaiting(base, stage, lane, 1)
   return finish('queued', stage, true)
 end
 
@@ -77,7 +79,9 @@ if status then
   end
   rcall('ZREM', base .. 'delayed', jobId)
   -- A queued job's entry waits in its stream (a released one's is pending, to be taken over).
-  return finish(status, r[2], status == 'queued' and r[4] ~= nil and r[4] ~= '')
+  local entryWaits = status == 'queued' and r[4] ~= nil and r[4] ~= ''
+  if entryWaits and not isDelivered(base .. r[2] .. ':' .. r[3], r[2], r[4]) then countCancelledWaiting(base, r[2], r[3], 1) end
+  return finish(status, r[2], entryWaits)
 end
 
 if lane then

@@ -87,7 +87,11 @@ if maxBacklog > 0 and fresh > 0 then
   -- could fill Redis with run_at jobs while the streams stay short. So are the jobs of later
   -- stages: counting the first only, a pipeline whose later stage has no worker would take
   -- documents for ever, each moving on from the first stage and making room for the next.
+  -- Entries of jobs cancelled while they waited are in the lag until read past: not undone work.
   local backlog = rcall('ZCARD', KEYS[2])
+  local cancelled = rcall('HGETALL', base .. 'cancelled')
+  local cancelledIn = {}
+  for i = 1, #cancelled, 2 do cancelledIn[cancelled[i]] = tonumber(cancelled[i + 1]) end
   for _, name in ipairs(stages) do
     for _, lane in ipairs({ 'high', 'normal', 'low' }) do
       local stream = base .. name .. ':' .. lane
@@ -95,7 +99,7 @@ if maxBacklog > 0 and fresh > 0 then
       if info then
         local lag = info['lag']
         if type(lag) ~= 'number' then lag = rcall('XLEN', stream) end
-        backlog = backlog + lag + info['pending']
+        backlog = backlog + math.max(0, lag - (cancelledIn[name .. ':' .. lane] or 0)) + info['pending']
       end
     end
   end

@@ -5,6 +5,7 @@
 -- @include appendError
 -- @include directJobs
 -- @include recordless
+-- @include cancelledWaiting
 -- A started job as the worker reads it, one reply element per job instead of eleven (each element
 -- costs Redis a little to send, and a take sends hundreds):
 --   '<job ID> <lane> <entry ID> <attempt> <max attempts> <timeout ms or -> <created at> <queued at>
@@ -124,8 +125,12 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
     if rec[2] ~= entryId or (rec[1] ~= 'queued' and rec[1] ~= 'active') then
       rcall('XACK', stream, ctx.group, entryId)
       rcall('HDEL', ctx.activeKey, activeField)
-      -- Cancelled while this entry waited: its record was kept for this moment (see cancel).
-      if rec[1] == 'cancelled' and rec[2] == entryId then rcall('EXPIRE', jobKey, ctx.retentionSeconds) end
+      -- Cancelled while this entry waited: its record was kept for this moment (see cancel), and
+      -- read now for the first time (ctx.newEntries), the entry no longer waits.
+      if rec[1] == 'cancelled' and rec[2] == entryId then
+        rcall('EXPIRE', jobKey, ctx.retentionSeconds)
+        if ctx.newEntries then countCancelledWaiting(ctx.base, ctx.stage, lane, -1) end
+      end
       return false
     end
     if rec[1] == 'active' then

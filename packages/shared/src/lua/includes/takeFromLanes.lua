@@ -12,6 +12,8 @@
 -- on the next new entry; else {}.
 local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
   batchStarts(ctx)
+  -- Every entry started here is read for the first time (XREADGROUP >), unlike a takeover's.
+  ctx.newEntries = true
   -- Formatted once: a number in a string or a command's arguments is formatted again each time.
   ctx.nowText = tostring(now)
   local laneNames = { 'high', 'normal', 'low' }
@@ -92,7 +94,10 @@ local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
 
   -- The groups' entries-read counters, written so that they survive an AOF replay (see entriesRead).
   for i = 1, 3 do
-    if reads[i] then writeEntriesRead(streams[i], ctx.group, reads[i].delivered, reads[i].caughtUp) end
+    if reads[i] then
+      writeEntriesRead(streams[i], ctx.group, reads[i].delivered, reads[i].caughtUp)
+      if reads[i].caughtUp then clearCancelledWaiting(ctx.base, ctx.stage, laneNames[i]) end
+    end
   end
 
   local wait = {}
