@@ -3,7 +3,7 @@
 // the API and WORKERS worker processes. Ctrl-C (or SIGTERM) stops the API and the workers
 // gracefully, then Redis. Uses only Node built-ins, so it runs right after the build.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -157,6 +157,42 @@ async function stop(code) {
 process.on('SIGINT', () => (stopping ? process.exit(130) : void stop(0)));
 process.on('SIGTERM', () => void stop(0));
 
+/** Whether a process with this pid runs (signal 0 only checks). */
+function isRunning(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
+/**
+ * One launcher per data folder: a second `start` in the same clone would start a second Redis
+ * (on another port, the first being taken) appending to the same AOF, which corrupts it. The
+ * folder holds this launcher's pid while it runs; one left by a launcher that is gone is taken over.
+ */
+function claimDataDir(dir) {
+  const lock = join(dir, 'start.pid');
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      process.on('exit', () => rmSync(lock, { force: true }));
+      return;
+    } catch (error) {
+      if (error.code !== 'EEXIST') throw error;
+    }
+    const owner = Number(readFileSync(lock, 'utf8'));
+    if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) {
+      fail(`another start (pid ${owner}) is running with its Redis data in ${dir}; two Redis servers must not write one AOF.
+Stop it (Ctrl-C in its terminal), or give this stack its own folder and ports:
+  DATA_DIR=.data-2 EMBEDDED_REDIS_PORT=6380 PORT=3001 WORKER_PORT=9470 npx --yes pnpm@10.34.8 start
+(If no other start is running, delete ${lock}.)`);
+    }
+    rmSync(lock, { force: true });
+  }
+}
+
 async function startEmbeddedRedis() {
   const server = findOnPath('redis-server');
   if (!server) fail(NO_REDIS);
@@ -171,6 +207,7 @@ async function startEmbeddedRedis() {
   }
   const dir = join(dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
+  claimDataDir(dir);
   launch('redis', server, [
     '--port', String(port),
     '--bind', '127.0.0.1',
@@ -199,7 +236,18 @@ for (let i = 0; i < workers; i++) {
   launch(`worker ${i + 1}`, node[0], [node[1], 'apps/worker/dist/main.js'], { REDIS_URL: redisUrl, WORKER_PORT: workerPort });
 }
 
-say(`Redis ${redisUrl}${env.REDIS_URL ? '' : ` (embedded, data in ${join(dataDir, 'redis')})`}`);
-say(`API http://localhost:${port}  (docs: http://localhost:${port}/docs), ${workers} worker${workers === 1 ? '' : 's'}`);
-say(`try: curl -X POST localhost:${port}/jobs -H 'content-type: application/json' -d '{"model":"echo","prompt":"hi"}'`);
-say('Ctrl-C stops everything');
+// Said once the API answers (or after 30 s), not while a bad setting may still stop the stack.
+async function apiAnswers() {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1_000) })).ok;
+  } catch {
+    return false;
+  }
+}
+for (let i = 0; i < 150 && !stopping && !(await apiAnswers()); i++) await new Promise((done) => setTimeout(done, 200));
+if (!stopping) {
+  say(`Redis ${redisUrl}${env.REDIS_URL ? '' : ` (embedded, data in ${join(dataDir, 'redis')})`}`);
+  say(`API http://localhost:${port}  (docs: http://localhost:${port}/docs), ${workers} worker${workers === 1 ? '' : 's'}`);
+  say(`try: curl -X POST localhost:${port}/jobs -H 'content-type: application/json' -d '{"model":"echo","prompt":"hi"}'`);
+  say('Ctrl-C stops everything');
+}

@@ -145,8 +145,35 @@ test('a process that cannot start (a bad setting) is not restarted: the stack st
     expect(stack.output()).toContain('PORT');
     expect(stack.output()).toContain('api exited at start (code 1); stopping the stack');
     expect(stack.output()).not.toContain('restarting');
+    // The 'try: curl ...' lines wait for the API to answer, so a stack that stops says none of them.
+    expect(stack.output()).not.toContain('Ctrl-C stops everything');
   } finally {
     stack.child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a second start with the same data folder is refused while the first runs (two Redis servers would write one AOF); it starts once the first is gone', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
+  const [port, redisPort, secondPort, secondRedisPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir, WORKER_PORT: '0', WORKERS: '0' };
+  const first = launch({ ...base, PORT: String(port), EMBEDDED_REDIS_PORT: String(redisPort) });
+  try {
+    await waitFor(() => first.output().includes('Ctrl-C stops everything'), 'the first stack to say it is up', 30_000, 100);
+    const second = launch({ ...base, PORT: String(secondPort), EMBEDDED_REDIS_PORT: String(secondRedisPort) });
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toContain(`another start (pid ${first.child.pid}) is running with its Redis data in ${join(dataDir, 'redis')}`);
+    expect(second.output()).toContain('DATA_DIR=.data-2');
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).ok).toBe(true);
+
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    const third = launch({ ...base, PORT: String(secondPort), EMBEDDED_REDIS_PORT: String(secondRedisPort) });
+    await waitFor(() => third.output().includes('Ctrl-C stops everything'), 'the next stack to start', 30_000, 100);
+    third.child.kill('SIGINT');
+    expect(await third.exited).toBe(0);
+  } finally {
+    first.child.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

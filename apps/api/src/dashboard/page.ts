@@ -34,7 +34,7 @@ export const dashboardHtml = (adminEnabled: boolean) => `<!doctype html>
   .event-failed, .event-dead { color: var(--bad); }
   a { color: inherit; }
   button { font: inherit; font-size: .8rem; padding: .05rem .5rem; margin-left: .5rem; cursor: pointer; }
-  input { font: inherit; font-size: .85rem; padding: .1rem .4rem; width: 16rem; }
+  input { font: inherit; font-size: .85rem; padding: .1rem .4rem; width: 21rem; max-width: 100%; }
   #status.done { color: var(--good); }
 </style>
 </head>
