@@ -199,15 +199,15 @@ async function startEmbeddedRedis() {
   const version = /v=(\d+)\.(\d+)/.exec(spawnSync(server, ['--version'], { encoding: 'utf8' }).stdout ?? '');
   if (!version || Number(version[1]) < 7) fail(`${server} is Redis ${version ? `${version[1]}.${version[2]}` : '(unknown version)'}; Conveyor needs Redis 7.0 or newer.\n${NO_REDIS}`);
 
+  const dir = join(dataDir, 'redis');
+  mkdirSync(dir, { recursive: true });
+  claimDataDir(dir);
   let port = Number(env.EMBEDDED_REDIS_PORT ?? 6379);
   if (!(await portIsFree(port))) {
     const taken = port;
     port = await freePort();
     say(`port ${taken} is taken; the embedded Redis uses port ${port} instead`);
   }
-  const dir = join(dataDir, 'redis');
-  mkdirSync(dir, { recursive: true });
-  claimDataDir(dir);
   launch('redis', server, [
     '--port', String(port),
     '--bind', '127.0.0.1',

@@ -160,10 +160,12 @@ test('a second start with the same data folder is refused while the first runs (
   const first = launch({ ...base, PORT: String(port), EMBEDDED_REDIS_PORT: String(redisPort) });
   try {
     await waitFor(() => first.output().includes('Ctrl-C stops everything'), 'the first stack to say it is up', 30_000, 100);
-    const second = launch({ ...base, PORT: String(secondPort), EMBEDDED_REDIS_PORT: String(secondRedisPort) });
+    // Its Redis port is the first's: refused for the folder, it does not get as far as picking another port.
+    const second = launch({ ...base, PORT: String(secondPort), EMBEDDED_REDIS_PORT: String(redisPort) });
     expect(await second.exited).toBe(1);
     expect(second.output()).toContain(`another start (pid ${first.child.pid}) is running with its Redis data in ${join(dataDir, 'redis')}`);
     expect(second.output()).toContain('DATA_DIR=.data-2');
+    expect(second.output()).not.toContain('is taken');
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).ok).toBe(true);
 
     first.child.kill('SIGINT');
