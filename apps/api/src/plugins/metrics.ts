@@ -75,9 +75,10 @@ export default fp(
       const [cancelledError, cancelledReply] = replies[replies.length - 1]!;
       const cancelled = (cancelledError ? {} : (cancelledReply ?? {})) as Record<string, string>;
       const cancelledIn = (stage: string, lane: string) => Number(cancelled[`${stage}:${lane}`] ?? 0);
-      const stages: { labels: { queue: string; stage: string }; lag: number; unknown: (UnknownLag & { cancelled: number })[] }[] = [];
+      type UnknownLane = UnknownLag & { cancelled: number };
+      const stages: { labels: { queue: string; stage: string }; lag: number; unknown: UnknownLane[] }[] = [];
       for (const stage of pipeline.stages) {
-        const read = { labels: { queue: pipeline.name, stage }, lag: 0, unknown: [] as (UnknownLag & { cancelled: number })[] };
+        const read = { labels: { queue: pipeline.name, stage }, lag: 0, unknown: [] as UnknownLane[] };
         let held = 0;
         for (const lane of LANES) {
           const [error, groups] = replies[at++]!;

@@ -36,6 +36,7 @@ local rcall = redis.call
 -- @include publishEvent
 -- @include countEvent
 -- @include groupInfo
+-- @include fieldsToMap
 
 local base = ARGV[1]
 local stages = {}
@@ -89,9 +90,7 @@ if maxBacklog > 0 and fresh > 0 then
   -- documents for ever, each moving on from the first stage and making room for the next.
   -- Entries of jobs cancelled while they waited are in the lag until read past: not undone work.
   local backlog = rcall('ZCARD', KEYS[2])
-  local cancelled = rcall('HGETALL', base .. 'cancelled')
-  local cancelledIn = {}
-  for i = 1, #cancelled, 2 do cancelledIn[cancelled[i]] = tonumber(cancelled[i + 1]) end
+  local cancelledIn = fieldsToMap(rcall('HGETALL', base .. 'cancelled'))
   for _, name in ipairs(stages) do
     for _, lane in ipairs({ 'high', 'normal', 'low' }) do
       local stream = base .. name .. ':' .. lane
@@ -99,7 +98,7 @@ if maxBacklog > 0 and fresh > 0 then
       if info then
         local lag = info['lag']
         if type(lag) ~= 'number' then lag = rcall('XLEN', stream) end
-        backlog = backlog + math.max(0, lag - (cancelledIn[name .. ':' .. lane] or 0)) + info['pending']
+        backlog = backlog + math.max(0, lag - (tonumber(cancelledIn[name .. ':' .. lane]) or 0)) + info['pending']
       end
     end
   end
