@@ -33,6 +33,7 @@ import problemsRoutes from './routes/problems.js';
 import queueControlRoutes from './routes/queue-control.js';
 import queueStatsRoutes from './routes/queue-stats.js';
 import { requestId } from './request-id.js';
+import { BodyBudget } from './services/body-budget.js';
 import { ROUTER_OPTIONS } from './router-options.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
@@ -110,10 +111,12 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
     });
   }
 
+  // Uploads and batches share one budget of bytes held at once.
+  const bodyBudget = new BodyBudget(config.BODY_BUDGET);
   await app.register(healthRoutes);
-  await app.register(jobsRoutes, { maxBatchBytes: config.MAX_BATCH_BYTES });
+  await app.register(jobsRoutes, { maxBatchBytes: config.MAX_BATCH_BYTES, bodyBudget });
   await app.register(modelsRoutes);
-  await app.register(documentsRoutes, { maxDocumentBytes: config.MAX_DOCUMENT_BYTES });
+  await app.register(documentsRoutes, { maxDocumentBytes: config.MAX_DOCUMENT_BYTES, bodyBudget });
   await app.register(deadLetterRoutes);
   await app.register(eventsRoutes, { heartbeatMs: config.SSE_HEARTBEAT });
   await app.register(adminRoutes, { config });

@@ -215,6 +215,11 @@ export const apiEnvSchema = z.object({
   MAX_BODY_BYTES: byteSize('1MiB'),
   /** Largest accepted body of POST /jobs/batch (up to 1,000 jobs). */
   MAX_BATCH_BYTES: byteSize('16MiB'),
+  /**
+   * Most bytes of upload and batch bodies one API process reads at once (each is held whole until
+   * its jobs are stored); a request that would pass it is refused with a 503 before its body is read.
+   */
+  BODY_BUDGET: byteSize('64MiB').refine((bytes) => bytes >= 1024 * 1024, 'must be at least 1MiB'),
   /** Bearer token for the admin endpoints (broadcast, pause, history, replay); unset, they do not exist (404). */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Browser origins allowed to call the API from their pages (CORS); empty for none. */
@@ -234,7 +239,7 @@ export const apiEnvSchema = z.object({
   MAX_EVENT_STREAMS: integer(1_000, 1),
   /** Comment lines sent this often keep proxies from closing idle event streams. */
   SSE_HEARTBEAT: duration('15s', '100ms'),
-  /** Most undone jobs (undelivered + pending) a queue's first stage may hold before POST answers 503; 0 for no limit. */
+  /** Most undone jobs (waiting or running in any stage, delayed, retrying) a queue may hold before POST answers 503; 0 for no limit. */
   MAX_BACKLOG: integer(100_000, 0),
 }).superRefine(checkSettings);
 

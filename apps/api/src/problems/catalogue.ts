@@ -131,6 +131,11 @@ export const PROBLEMS = {
     title: 'Too many event streams are open',
     help: 'This API process already holds as many event streams (GET /events, GET /jobs/{id}/events) as MAX_EVENT_STREAMS allows, so it opens no more until some close. Close streams you no longer read (a page left open, one stream per job rather than a queue\'s stream) and connect again after Retry-After seconds; an operator can raise MAX_EVENT_STREAMS or run more API processes.',
   },
+  busy: {
+    status: 503,
+    title: 'The API is busy reading other uploads',
+    help: 'This API process is already reading as many bytes of uploads and batches (POST /documents, POST /jobs/batch) as BODY_BUDGET allows: each is held in memory until its jobs are stored. Nothing was stored. Send the request again after Retry-After seconds; an operator can raise BODY_BUDGET (with the memory for about three times it) or run more API processes.',
+  },
   'shutting-down': {
     status: 503,
     title: 'The server is shutting down',

@@ -8,6 +8,7 @@ import { invalidRequest, plainErrors } from '../problems/validation-wording.js';
 import { documentFieldsSchema } from '../schemas/document-upload.js';
 import { idempotencyHeadersSchema } from '../schemas/create-job.js';
 import { acceptedJobSchema } from '../schemas/job-view.js';
+import type { BodyBudget } from '../services/body-budget.js';
 import { problemResponses } from '../schemas/problem.js';
 
 interface ReadUpload {
@@ -32,13 +33,15 @@ async function readUpload(parts: AsyncIterableIterator<MultipartFile | { type: '
   return upload;
 }
 
-const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number }> = async (app, { maxDocumentBytes }) => {
+const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBudget: BodyBudget }> = async (app, { maxDocumentBytes, bodyBudget }) => {
   // Multipart parsing, and the three hooks it adds to every request, only for this route: a JSON
   // request pays nothing for uploads, and multipart sent elsewhere gets the 415 that says where to send it.
   await app.register(multipartPlugin, { maxDocumentBytes });
   app.post(
     '/documents',
     {
+      // The file, plus the form's text fields (the multipart plugin's limits: 20 of 64 KiB).
+      onRequest: bodyBudget.hook(maxDocumentBytes + 2 * 1024 * 1024),
       schema: {
         tags: ['documents'],
         operationId: 'uploadDocument',

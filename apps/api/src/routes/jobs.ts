@@ -6,6 +6,7 @@ import { ProblemError } from '../problems/problem-error.js';
 import { checkedBatchSchema, createBatchSchema, createJobSchema, idempotencyHeadersSchema, jobBodyParser, jobIdParamsSchema, pathSegment, tryParseBatch } from '../schemas/create-job.js';
 import { acceptedBatchSchema, acceptedJobSchema, jobViewSchema } from '../schemas/job-view.js';
 import { problemResponses } from '../schemas/problem.js';
+import type { BodyBudget } from '../services/body-budget.js';
 
 /**
  * For the two submit routes: their answers are IDs and statuses this API has just made, so they
@@ -41,7 +42,7 @@ function refuseBatchPath(id: string, method: string): void {
   if (id === 'batch') throw new ProblemError('method-not-allowed', `/jobs/batch does not take ${method}; it takes POST.`, {}, { allow: 'POST' });
 }
 
-const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app, { maxBatchBytes }) => {
+const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number; bodyBudget: BodyBudget }> = async (app, { maxBatchBytes, bodyBudget }) => {
   app.post(
     '/jobs',
     {
@@ -71,6 +72,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number }> = async (app,
     '/jobs/batch',
     {
       bodyLimit: maxBatchBytes,
+      onRequest: bodyBudget.hook(maxBatchBytes),
       schema: {
         tags: ['jobs'],
         operationId: 'createJobBatch',

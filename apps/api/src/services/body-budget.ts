@@ -1,0 +1,61 @@
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { ProblemError } from '../problems/problem-error.js';
+
+/** Bytes as a person reads them in a problem: 20 MiB, 512 KiB. */
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${+(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+  return `${Math.ceil(bytes / 1024)} KiB`;
+}
+
+/**
+ * The bytes of large bodies (uploads, batches) one API process reads at once, at most
+ * BODY_BUDGET. Such a body is held whole in memory until its jobs are stored, about three times
+ * over (the parser's chunks, the buffer, the Redis command): without a limit, ten uploads of 20
+ * MiB at once took an API process past 512 MiB, and its container was killed with every request
+ * and event stream on it. A request that would pass the budget is refused at once, before its
+ * body is read, with a 503 and Retry-After; one request is always let in when nothing else is
+ * held, however large, so a budget below the largest body slows uploads down but never refuses
+ * them all. A request holds its place from its headers until its answer is sent or its
+ * connection closes.
+ */
+export class BodyBudget {
+  #held = 0;
+  #requests = 0;
+
+  constructor(readonly max: number) {}
+
+  /** Bytes held now. */
+  get held(): number {
+    return this.#held;
+  }
+
+  /**
+   * The onRequest hook of a route whose bodies may be up to `limit` bytes: the request takes
+   * its declared Content-Length (the route's limit when it sends none, chunked), capped at the
+   * limit: a larger one is refused with a 413 when its body is read.
+   */
+  hook(limit: number): onRequestHookHandler {
+    return (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+      const declared = Number(request.headers['content-length']);
+      const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, limit) : limit;
+      if (this.#requests > 0 && this.#held + bytes > this.max) {
+        done(
+          new ProblemError(
+            'busy',
+            `This API process is already reading ${formatBytes(this.#held)} of uploads and batches, and this request's ${formatBytes(bytes)} would pass its BODY_BUDGET of ${formatBytes(this.max)}. Nothing was stored: send it again after Retry-After seconds.`,
+            { budget_bytes: this.max },
+            { 'retry-after': '1' },
+          ),
+        );
+        return;
+      }
+      this.#held += bytes;
+      this.#requests += 1;
+      reply.raw.once('close', () => {
+        this.#held -= bytes;
+        this.#requests -= 1;
+      });
+      done();
+    };
+  }
+}

@@ -1,0 +1,135 @@
+import { createRedis, QueueKeys } from '@conveyor/shared';
+import { deletePrefix, startApi, uniquePrefix, waitFor, type ApiProcess } from '@conveyor/testing';
+import type { Redis } from 'ioredis';
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+
+/**
+ * BODY_BUDGET: the bytes of uploads and batches one API process holds at once. Slow uploads are
+ * written by hand on raw connections and held half sent, against the real API process.
+ */
+const MiB = 1024 * 1024;
+const prefix = uniquePrefix('budget');
+let api: ApiProcess;
+let redis: Redis;
+
+beforeAll(async () => {
+  redis = createRedis(inject('redisUrl'), { role: 'command', name: 'body-budget-test' });
+  api = await startApi({ redisUrl: inject('redisUrl'), prefix, env: { BODY_BUDGET: '4MiB', MAX_DOCUMENT_BYTES: '3MiB' } });
+});
+
+afterAll(async () => {
+  await api?.stop();
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+});
+
+const BOUNDARY = 'budget-boundary';
+
+/** A multipart body holding one text file of `size` bytes. */
+function uploadBody(size: number): Buffer {
+  return Buffer.concat([
+    Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\nContent-Type: text/plain\r\n\r\n`),
+    Buffer.alloc(size, 'a'),
+    Buffer.from(`\r\n--${BOUNDARY}--\r\n`),
+  ]);
+}
+
+interface HeldUpload {
+  socket: Socket;
+  /** Sends the rest of the body; resolves with the answer's status line and body. */
+  finish: () => Promise<string>;
+}
+
+/**
+ * An upload of `size` bytes whose headers and first kilobyte are sent, the rest held back;
+ * `chunked` sends it without a Content-Length.
+ */
+async function holdUpload(size: number, { chunked = false } = {}): Promise<HeldUpload> {
+  const body = uploadBody(size);
+  const socket = connect({ port: Number(new URL(api.url).port), host: '127.0.0.1' });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  let answer = '';
+  socket.on('data', (chunk) => (answer += String(chunk)));
+  socket.on('error', () => {});
+  const length = chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${body.length}`;
+  socket.write(`POST /documents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\n${length}\r\n\r\n`);
+  const frame = (part: Buffer) => (chunked ? Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n')]) : part);
+  socket.write(frame(body.subarray(0, 1024)));
+  const finish = async () => {
+    socket.write(frame(body.subarray(1024)));
+    if (chunked) socket.write('0\r\n\r\n');
+    await waitFor(() => /\r\n\r\n\{.*\}$/s.test(answer), 'the upload\'s answer', 10_000);
+    socket.destroy();
+    return answer;
+  };
+  return { socket, finish };
+}
+
+function postUpload(size: number): Promise<Response> {
+  const form = new FormData();
+  form.append('file', new Blob([Buffer.alloc(size, 'b')], { type: 'text/plain' }), 'doc.txt');
+  return fetch(`${api.url}/documents`, { method: 'POST', body: form });
+}
+
+/**
+ * A body of `size` bytes that is not a form: 415 once let in, so it stores nothing either way;
+ * 503 while the budget has no room for it.
+ */
+async function probe(size: number): Promise<number> {
+  const response = await fetch(`${api.url}/documents`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: Buffer.alloc(size, 'c') });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+function postBatch(): Promise<Response> {
+  return fetch(`${api.url}/jobs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs: [{ model: 'echo', prompt: 'small' }] }) });
+}
+
+/** Job records and queued entries of the documents queue: what a refused upload must not leave. */
+async function documentsStored(): Promise<number> {
+  return redis.xlen(new QueueKeys(prefix, 'documents').stream('extract', 'normal'));
+}
+
+async function expectRefused(response: Response, heldMiB: string): Promise<void> {
+  expect(response.status).toBe(503);
+  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expect(response.headers.get('retry-after')).toBe('1');
+  const problem = await response.json();
+  expect(problem).toMatchObject({ type: '/problems/busy', status: 503, budget_bytes: 4 * MiB });
+  expect(problem.detail).toContain(`already reading ${heldMiB}`);
+  expect(problem.detail).toContain('BODY_BUDGET of 4 MiB');
+}
+
+describe('BODY_BUDGET', () => {
+  test('an upload that would pass the budget is a 503 busy problem with Retry-After, storing nothing; a small batch that fits goes in; the place comes back when the held upload is answered', async () => {
+    const before = await documentsStored();
+    const held = await holdUpload(3 * MiB - 4096);
+    await waitFor(async () => (await probe(2 * MiB)) === 503, 'the held upload to fill the budget');
+    await expectRefused(await postUpload(2 * MiB), '3 MiB');
+    expect(await documentsStored()).toBe(before);
+
+    expect((await postBatch()).status).toBe(202);
+
+    expect(await held.finish()).toMatch(/^HTTP\/1\.1 202 /);
+    expect((await postUpload(2 * MiB)).status).toBe(202);
+    expect(await documentsStored()).toBe(before + 2);
+  });
+
+  test('an upload whose client goes away gives its place back', async () => {
+    const held = await holdUpload(3 * MiB - 4096);
+    await waitFor(async () => (await probe(2 * MiB)) === 503, 'the held upload to fill the budget');
+    held.socket.destroy();
+    await waitFor(async () => (await probe(2 * MiB)) === 415, 'the place to come back');
+    expect((await postUpload(2 * MiB)).status).toBe(202);
+  });
+
+  test('a chunked upload (no Content-Length) holds the route\'s whole limit, and is let in alone though that passes the budget', async () => {
+    const held = await holdUpload(512 * 1024, { chunked: true });
+    // 3 MiB of file and 2 MiB for the form's fields: 5 MiB held, so even a small batch waits.
+    await waitFor(async () => (await probe(1024)) === 503, 'the chunked upload to fill the budget');
+    await expectRefused(await postBatch(), '5 MiB');
+    expect(await held.finish()).toMatch(/^HTTP\/1\.1 202 /);
+    expect((await postBatch()).status).toBe(202);
+  });
+});
