@@ -190,6 +190,34 @@ describe('cancelling a job', () => {
     expect(await redis.hget(keys.job(taken), 'status')).toBe('cancelled');
   });
 
+  test('an entry answers to one name only: its other spellings, and names pointing at a job the API queued or at another key of the queue, are not found and cancel nothing', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const stream = keys.stream('infer', 'normal');
+    const direct = await redis.xadd(stream, '*', 'model', 'echo', 'prompt', 'direct');
+    const queued = job();
+    await enqueueJobs(redis, keys, 'infer', [queued], TEST_LIMITS);
+    const apiEntry = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]![0];
+    await redis.set(`${keys.base}idem:normal`, 'inference:x'); // an idempotency key "normal"
+    const [ms, seq] = direct.split('-');
+    const aliases = [
+      `inference:0${direct}`, // leading zeros: XRANGE reads the same entry
+      `inference:${ms}-0${seq}`,
+      `inference:infer:normal:${direct}`, // the first stage spelled out
+      `inference:normal:${direct}`, // the normal lane spelled out
+      `inference:${apiEntry}`, // the entry of a job the API queued, which has its own ID
+      `inference:idem:normal:${direct}`, // another key of the queue, not a stage's stream
+    ];
+    for (const alias of aliases) {
+      expect(await readJob(redis, keys, alias, 'infer'), alias).toBeUndefined();
+      expect(await cancel(redis, keys, prefix, alias), alias).toEqual({ ok: false, reason: 'not-found' });
+      expect(await redis.exists(keys.job(alias)), alias).toBe(0);
+    }
+    expect(await redis.hlen(`${keys.base}cancelled`)).toBe(0);
+    const taken = (await takeJobs(redis, keys, stageRequest())).jobs.map((j) => j.jobId);
+    expect(taken).toEqual([`inference:${direct}`, queued.id]);
+  });
+
   test('a job XADDed by another producer that has finished and whose record expired is not found, not cancelled after the fact', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');

@@ -23,7 +23,7 @@
           {-5, status}        the job already finished (completed, dead or cancelled)
 ]]
 local rcall = redis.call
--- @include directJobs
+-- @include directJobEntry
 -- @include nowMs
 -- @include publishEvent
 -- @include countEvent
@@ -90,13 +90,7 @@ if lane then
 end
 
 -- A job XADDed by another producer (named after its entry) that no worker has taken yet.
-local stage
-stage, lane, entryId = directJobLocation(queue, firstStage, jobId)
-if stage then
-  local stream = base .. stage .. ':' .. lane
-  local found = rcall('XRANGE', stream, entryId, entryId)
-  if found[1] then
-    if not isDelivered(stream, stage, entryId) then return cancelEntry(lane, entryId, found[1][2], stage) end
-  end
-end
+local stage, fields
+stage, lane, entryId, fields = directJobEntry(base, queue, firstStage, jobId)
+if stage and not isDelivered(base .. stage .. ':' .. lane, stage, entryId) then return cancelEntry(lane, entryId, fields, stage) end
 return { -1 }

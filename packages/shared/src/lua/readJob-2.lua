@@ -23,8 +23,7 @@
     false                                     no such job
 ]]
 local rcall = redis.call
--- @include directJobs
--- @include groupInfo
+-- @include directJobEntry
 -- @include recordless
 
 local fieldNames = rcall('HKEYS', KEYS[1])
@@ -80,11 +79,7 @@ end
 
 -- A job XADDed by another producer is named after its entry (see directJobs); it is queued
 -- while its entry is in its stream and the stage's group has not yet delivered it.
-local stage
-stage, lane, entryId = directJobLocation(queue, firstStage, jobId)
-if not stage then return false end
-local stream = base .. stage .. ':' .. lane
-local found = rcall('XRANGE', stream, entryId, entryId)
-if not found[1] then return false end
-if isDelivered(stream, stage, entryId) then return false end
-return { 'entry', lane, entryId, found[1][2], stage, '', '' }
+local stage, fields
+stage, lane, entryId, fields = directJobEntry(base, queue, firstStage, jobId)
+if not stage or isDelivered(base .. stage .. ':' .. lane, stage, entryId) then return false end
+return { 'entry', lane, entryId, fields, stage, '', '' }

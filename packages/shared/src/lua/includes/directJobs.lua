@@ -10,17 +10,19 @@ local function directJobId(queue, firstStage, stage, lane, entryId)
   return queue .. ':' .. entryId
 end
 
--- Whether Redis takes `id` (digits, '-', digits) as an entry ID: each part at most 2^64 - 1.
--- XRANGE answers any other with an error, which would fail the whole script.
+-- Whether `id` (digits, '-', digits) is an entry ID as Redis writes it: each part at most
+-- 2^64 - 1, without leading zeros. XRANGE answers a larger one with an error, which would fail the
+-- whole script, and takes `01-1` for `1-1`: a job would answer to several names.
 local function isEntryId(id)
   for part in string.gmatch(id, '%d+') do
-    local digits = string.gsub(part, '^0+', '')
-    if #digits > 20 or (#digits == 20 and digits > '18446744073709551615') then return false end
+    if #part > 1 and string.sub(part, 1, 1) == '0' then return false end
+    if #part > 20 or (#part == 20 and part > '18446744073709551615') then return false end
   end
   return true
 end
 
 -- The stream a direct job's name points at: stage, lane, entry ID; nil when it is not such a name.
+-- Each entry has one name, the one directJobId gives it: the first stage is never spelled out.
 local function directJobLocation(queue, firstStage, jobId)
   if string.sub(jobId, 1, #queue + 1) ~= queue .. ':' then return nil end
   local rest = string.sub(jobId, #queue + 2)
@@ -32,7 +34,7 @@ local function directJobLocation(queue, firstStage, jobId)
       if lane ~= 'high' and lane ~= 'normal' and lane ~= 'low' then return nil end
     end
   end
-  if not isEntryId(entryId) then return nil end
+  if not isEntryId(entryId) or directJobId(queue, firstStage, stage, lane, entryId) ~= jobId then return nil end
   return stage, lane, entryId
 end
 

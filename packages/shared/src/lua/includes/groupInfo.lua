@@ -11,11 +11,18 @@ local function groupInfo(stream, name)
   return nil
 end
 
+-- Whether entry ID `a` comes before `b`, both as Redis writes them (no leading zeros): compared
+-- as text, digits and length, since tonumber loses precision past 2^53.
+local function entryBefore(a, b)
+  local am, as = string.match(a, '^(%d+)%-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)%-(%d+)$')
+  if am ~= bm then return #am < #bm or (#am == #bm and am < bm) end
+  return #as < #bs or (#as == #bs and as < bs)
+end
+
 -- Whether the group has been delivered the entry: its last-delivered ID is at or past the entry's.
 local function isDelivered(stream, name, entryId)
   local info = groupInfo(stream, name)
   if not info then return false end
-  local lm, ls = string.match(info['last-delivered-id'], '^(%d+)%-(%d+)$')
-  local em, es = string.match(entryId, '^(%d+)%-(%d+)$')
-  return tonumber(em) < tonumber(lm) or (em == lm and tonumber(es) <= tonumber(ls))
+  return not entryBefore(info['last-delivered-id'], entryId)
 end
