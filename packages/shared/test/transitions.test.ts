@@ -309,6 +309,20 @@ describe('the transition scripts', () => {
     expect(await redis.ttl(keys.idempotency('order-1'))).toBeGreaterThan(0);
   });
 
+  test('a key whose queued job was lost to a client trimming the stream is free again, not an answer naming a job that is gone', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const first = job('inference', 'normal', { idempotencyKey: 'trim-1', fingerprint: 'A' });
+    await enqueueJobs(redis, keys, 'infer', [first], TEST_LIMITS);
+    await redis.xadd(keys.stream('infer', 'normal'), 'MAXLEN', '1', '*', 'model', 'echo', 'prompt', 'x');
+    expect(await readJob(redis, keys, first.id, 'infer')).toBeUndefined();
+
+    const again = job('inference', 'normal', { idempotencyKey: 'trim-1', fingerprint: 'A' });
+    expect(await enqueueJobs(redis, keys, 'infer', [again], TEST_LIMITS)).toEqual({ ok: true, jobs: [{ id: again.id, created: true }] });
+    expect(await redis.hexists(keys.queued, first.id)).toBe(0);
+    expect(await readJob(redis, keys, again.id, 'infer')).toMatchObject({ kind: 'entry' });
+  });
+
   test('over the backlog limit the whole batch is refused and nothing is written', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');

@@ -50,9 +50,17 @@ local function jobArg(i, k)
 end
 
 -- Whether a job the API created still exists: until its record is written it is in the queued
--- index (see recordless), and a record is written before it leaves it.
+-- index (see recordless), and a record is written before it leaves it. An index line whose entry
+-- is gone (a client trimmed the stream: XADD MAXLEN, XTRIM, XDEL) names a job that is lost, not
+-- one a key may answer with: the line is dropped and the key is free.
 local function jobExists(id)
-  return rcall('EXISTS', base .. 'job:' .. id) == 1 or rcall('HEXISTS', KEYS[1], id) == 1
+  if rcall('EXISTS', base .. 'job:' .. id) == 1 then return true end
+  local line = rcall('HGET', KEYS[1], id)
+  if not line then return false end
+  local lane, entryId = string.match(line, '^(%S+) (%S+)$')
+  if lane and rcall('XRANGE', base .. stage .. ':' .. lane, entryId, entryId)[1] then return true end
+  rcall('HDEL', KEYS[1], id)
+  return false
 end
 
 -- Checks first. Plain jobs carry no idempotency key: all of them are new.
