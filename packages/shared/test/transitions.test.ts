@@ -293,6 +293,15 @@ describe('the transition scripts', () => {
     expect(await readJob(redis, keys, `inference:${entryId.replace(/-\d+$/, '-9')}`, 'infer')).toBeUndefined();
   });
 
+  test('an entry XADDed with a backoff holding bytes that are not UTF-8 is taken with its payload whole, the backoff left out', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const opts = Buffer.concat([Buffer.from('{"max_attempts":2,"backoff":{"type":"fixed","delay_ms":1,"x":"'), Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.from('"}}')]);
+    await redis.xadd(keys.stream('infer', 'normal'), '*', 'job', 'inference:bk1', 'payload', '{"model":"echo","prompt":"x"}', 'opts', opts);
+    const [held] = (await take(redis, keys)).jobs;
+    expect(held).toMatchObject({ jobId: 'inference:bk1', payload: '{"model":"echo","prompt":"x"}', maxAttempts: 2, backoff: undefined });
+  });
+
   test('an idempotency key returns the first job; reused with another request it is refused and nothing is written', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');

@@ -67,8 +67,11 @@ local function optionsOf(opts)
   if not opts then return false, false, false end
   local ok, decoded = pcall(cjson.decode, opts)
   if not ok or type(decoded) ~= 'table' then return false, false, false end
-  return wholeNumber(decoded['max_attempts'], 1, 100), wholeNumber(decoded['timeout_ms'], 1, 86400000),
-    type(decoded['backoff']) == 'table' and cjson.encode(decoded['backoff']) or false
+  local backoff = type(decoded['backoff']) == 'table' and cjson.encode(decoded['backoff'])
+  -- A backoff the API writes is ASCII. Bytes that are not UTF-8 would be read by the worker's
+  -- client as U+FFFD, three bytes each, and every length in the job line after them would be off.
+  if backoff and string.find(backoff, '[\128-\255]') then backoff = false end
+  return wholeNumber(decoded['max_attempts'], 1, 100), wholeNumber(decoded['timeout_ms'], 1, 86400000), backoff or false
 end
 
 -- The same from an entry's fields as a map.
