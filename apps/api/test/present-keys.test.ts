@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { createBatchSchema, createJobSchema, jobBodyParser, MAX_PARAMS_DEPTH, tryParseBatch } from '../src/schemas/create-job.js';
+import { MAX_PARAMS_DEPTH } from '@conveyor/shared';
+import { createBatchSchema, createJobSchema, jobBodyParser, tryParseBatch } from '../src/schemas/create-job.js';
 import { PresentKeysParser } from '../src/schemas/present-keys.js';
 
 const inAnHour = new Date(Date.now() + 3_600_000).toISOString();

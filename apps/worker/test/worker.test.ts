@@ -103,6 +103,15 @@ describe('the worker', () => {
     expect(JSON.parse(second!['error']!)).toMatchObject({ code: 'INVALID_PARAMS', message: expect.stringContaining('sleep_ms') });
   });
 
+  test('params nested 5,000 levels deep (queued by another producer: the API refuses past 64) are dead-lettered INVALID_PARAMS in one attempt', async ({ redis, prefix, startWorker }) => {
+    const deep = { id: newJobId('inference'), lane: 'normal' as const, payload: `{"model":"echo","prompt":"x","params":{"a":${'['.repeat(5_000)}${']'.repeat(5_000)}}}` };
+    await submit(redis, prefix, [deep]);
+    await startWorker();
+    const [record] = await settled(redis, prefix, [deep]);
+    expect(record).toMatchObject({ status: 'dead', attempts: '1' });
+    expect(JSON.parse(record!['error']!)).toMatchObject({ code: 'INVALID_PARAMS', retryable: false, message: expect.stringContaining('at most 64 levels deep') });
+  });
+
   test('an attempt over its timeout fails, and the processor sees its signal fire', async ({ redis, prefix, startWorker }) => {
     const slow = echo({ sleep_ms: 5_000 }, { options: { timeout_ms: 200, max_attempts: 1 } });
     await submit(redis, prefix, [slow]);

@@ -12,6 +12,7 @@ export * from './groups.js';
 export * from './logger.js';
 export * from './schemas/job-options.js';
 export * from './schemas/inference-job.js';
+export * from './schemas/params-limits.js';
 export * from './schemas/document-job.js';
 export * from './lua/scripts.js';
 export * from './lua/refusals.js';

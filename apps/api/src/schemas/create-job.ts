@@ -1,41 +1,9 @@
-import { inferencePayloadSchema, jobOptionsSchema, LANES } from '@conveyor/shared';
+import { inferencePayloadSchema, jobOptionsSchema, LANES, paramsFault } from '@conveyor/shared';
 import { z } from 'zod';
 import { ROUTER_OPTIONS } from '../router-options.js';
 import { PresentKeysParser } from './present-keys.js';
 
 const MAX_DELAY_MS = 30 * 86_400_000;
-
-/**
- * How deeply `params` may nest objects and arrays. Far more than any model's parameters need; a
- * body nested thousands deep (1 MiB holds 500,000 levels) would overflow the stack when the job
- * is written as JSON, or later when a worker or a model adapter writes it again.
- */
-export const MAX_PARAMS_DEPTH = 64;
-
-interface ParamsFault {
-  /** Where, from `params` down; none when it is said of params itself (too deep: the path would be as long as the nesting). */
-  path?: string[];
-  message: string;
-}
-
-/**
- * The first thing in `value` that `params` may not hold, if any (stops looking there): objects or
- * arrays nested more than `depth` levels deep, or a number JSON cannot hold, which JSON.parse reads
- * as Infinity (1e309) and JSON.stringify would store as null.
- */
-function paramsFault(value: unknown, depth: number): ParamsFault | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : { path: [], message: 'is a number too large to keep: it reads as Infinity, and would be stored as null' };
-  if (typeof value !== 'object' || value === null) return undefined;
-  if (depth === 0) return { message: `may nest objects and arrays at most ${MAX_PARAMS_DEPTH} levels deep` };
-  for (const key in value) {
-    const fault = paramsFault((value as Record<string, unknown>)[key], depth - 1);
-    if (fault) {
-      fault.path?.unshift(key);
-      return fault;
-    }
-  }
-  return undefined;
-}
 
 /**
  * Most `metadata` fields a job may carry. Counted before each field is checked: a body with
@@ -59,7 +27,7 @@ const metadata = z
   .describe(inferencePayloadSchema.shape.metadata.description ?? '');
 
 const params = inferencePayloadSchema.shape.params.superRefine((value, ctx) => {
-  const fault = paramsFault(value, MAX_PARAMS_DEPTH);
+  const fault = paramsFault(value);
   if (fault) ctx.addIssue({ code: 'custom', message: fault.message, path: fault.path ?? [] });
 });
 

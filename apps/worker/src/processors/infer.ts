@@ -1,4 +1,4 @@
-import { inferencePayloadSchema, ModelInputError } from '@conveyor/shared';
+import { inferencePayloadSchema, ModelInputError, paramsFault } from '@conveyor/shared';
 import { z } from 'zod';
 import type { Model } from './models/model.js';
 import { NonRetryableError } from './non-retryable-error.js';
@@ -11,6 +11,10 @@ export function createInfer(models: ReadonlyMap<string, Model>): Processor {
     if (!parsed.success) {
       throw new NonRetryableError(`the job is not a valid inference request: ${z.prettifyError(parsed.error)}`, 'INVALID_PAYLOAD');
     }
+    // What the API refuses with a 400, from another producer: no attempt can run it, and a model
+    // writing params nested thousands deep as JSON would run out of stack.
+    const fault = paramsFault(parsed.data.params);
+    if (fault) throw new NonRetryableError(`params${fault.path?.length ? `.${fault.path.join('.')}` : ''} ${fault.message}`, 'INVALID_PARAMS');
     const model = models.get(parsed.data.model);
     if (!model) {
       throw new NonRetryableError(`unknown model "${parsed.data.model}"; this worker runs: ${[...models.keys()].join(', ')}`, 'UNKNOWN_MODEL');
