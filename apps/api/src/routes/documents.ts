@@ -1,7 +1,7 @@
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyRequest } from 'fastify';
-import multipartPlugin from '../plugins/external/multipart.js';
+import multipartPlugin, { FIELD_BYTES } from '../plugins/external/multipart.js';
 import { logCreated } from '../job-created-log.js';
 import { ProblemError } from '../problems/problem-error.js';
 import { invalidRequest, plainErrors } from '../problems/validation-wording.js';
@@ -27,10 +27,19 @@ async function readUpload(parts: AsyncIterableIterator<MultipartFile | { type: '
       if (part.fieldname === 'file') upload.file = { bytes, filename: part.filename || 'upload', contentType: part.mimetype || 'application/octet-stream' };
       else upload.otherFileField = part.fieldname;
     } else {
+      // The parser cuts a field at its limit and keeps the last of a repeated one, silently: a
+      // cut `metadata` would then be refused as not JSON, and a repeated `priority` half ignored.
+      if ((part as { valueTruncated?: boolean }).valueTruncated) fieldProblem(part.fieldname, `is longer than ${FIELD_BYTES / 1024} KiB, the most a form field may hold`);
+      if (Object.hasOwn(upload.fields, part.fieldname)) fieldProblem(part.fieldname, 'is given more than once; send it once');
       upload.fields[part.fieldname] = String(part.value);
     }
   }
   return upload;
+}
+
+function fieldProblem(name: string, message: string): never {
+  const { detail, errors } = invalidRequest(plainErrors([{ path: `body.${name}`, message }]));
+  throw new ProblemError('invalid-request', detail, { errors });
 }
 
 const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBudget: BodyBudget }> = async (app, { maxDocumentBytes, bodyBudget }) => {

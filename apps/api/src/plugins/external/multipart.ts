@@ -1,6 +1,9 @@
 import multipart from '@fastify/multipart';
 import fp from 'fastify-plugin';
 
+/** Most bytes of one text field of the form (`metadata` is the longest). */
+export const FIELD_BYTES = 64 * 1024;
+
 /** Multipart uploads for `POST /documents`: one file, a few small fields, and the size limit. */
 export default fp(
   async (app, { maxDocumentBytes }: { maxDocumentBytes: number }) => {
@@ -9,7 +12,7 @@ export default fp(
         fileSize: maxDocumentBytes,
         files: 1,
         fields: 20,
-        fieldSize: 64 * 1024,
+        fieldSize: FIELD_BYTES,
         parts: 25,
         headerPairs: 200,
       },
