@@ -333,4 +333,15 @@ describe('POST /jobs/batch', () => {
     const again = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: 'echo', prompt: 'a', idempotency_key: 'k1' }] } });
     expect(again.json().jobs[0]).toMatchObject({ job_id: first.json().jobs[0].job_id, created: false });
   });
+
+  test('a key given twice in one batch names one job, created for the first and not for the second, with one status for both', async ({ app, redis, prefix }) => {
+    const job = { model: 'echo', prompt: 'twice', idempotency_key: 'twice-1' };
+    const response = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [job, { model: 'echo', prompt: 'other' }, job] } });
+    expect(response.statusCode).toBe(202);
+    const [first, other, second] = response.json().jobs;
+    expect(first).toEqual({ job_id: expect.any(String), status: 'queued', created: true });
+    expect(second).toEqual({ ...first, created: false });
+    expect(other.job_id).not.toBe(first.job_id);
+    expect(await redis.xlen(`${prefix}:{inference}:infer:normal`)).toBe(2);
+  });
 });

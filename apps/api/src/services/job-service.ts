@@ -278,7 +278,20 @@ export class JobService {
     const now = Date.now();
     const answers = outcome.jobs.map(({ id, created: isNew }, i) => (isNew ? { jobId: id, status: statusOfNew(jobs[i]!, now), created: true } : this.#earlier(id)));
     // The common answer, every job new, needs no lookups (nor a promise per job).
-    return created === answers.length ? (answers as Submitted[]) : Promise.all(answers);
+    if (created === answers.length) return answers as Submitted[];
+    // A key given twice in one batch names the job created for its first: the same status for
+    // both (looked up, a worker may already have taken it).
+    const createdHere = new Map<string, Submitted>();
+    for (const answer of answers) if (!(answer instanceof Promise)) createdHere.set(answer.jobId, answer);
+    return Promise.all(
+      answers.map((answer) => {
+        if (!(answer instanceof Promise)) return answer;
+        return answer.then((earlier) => {
+          const first = createdHere.get(earlier.jobId);
+          return first ? { ...earlier, status: first.status } : earlier;
+        });
+      }),
+    );
   }
 
   /** A job an idempotency key matched, as it is now. */
