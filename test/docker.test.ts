@@ -121,6 +121,46 @@ const runs = (stage: Stage) => stage.instructions.filter((instruction) => instru
 const isGlob = (path: string) => /[*?[]/.test(path);
 const withoutTrailingSlash = (path: string) => path.replace(/(.)\/+$/, '$1');
 
+// --- Node versions against package.json's engines.node ---------------------------------------------
+
+type Version = [number, number, number];
+const compare = (a: Version, b: Version) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+
+/**
+ * Whether a version satisfies an npm `engines` range: `||` alternatives of space-separated
+ * comparators (`>=20.19`, `<21`, `^22.12`, `~20.19.0`, `20.x`), partial versions as semver reads
+ * them. Anything else throws, so the check never passes on syntax it does not understand.
+ */
+function satisfies(version: Version, range: string): boolean {
+  const alternatives = range.split('||').map((alternative) => {
+    const comparators = alternative.trim().replace(/(>=|<=|>|<|=|\^|~)\s+/g, '$1').split(/\s+/).filter(Boolean);
+    // Read every comparator first: one that cannot be read throws whatever the others say.
+    const tests = comparators.map((comparator) => {
+      const match = /^(>=|<=|>|<|=|\^|~)?v?(\d+|[xX*])(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?$/.exec(comparator);
+      if (!match) throw new Error(`cannot read the engines comparator ${comparator} in ${range}`);
+      const [, operator = '=', ...parts] = match;
+      const given = parts.map((part) => (part === undefined || /^[xX*]$/.test(part) ? undefined : Number(part)));
+      const known = given.findIndex((part) => part === undefined);
+      const precision = known === -1 ? 3 : known; // how many of major, minor, patch are given
+      const low: Version = [given[0] ?? 0, given[1] ?? 0, given[2] ?? 0];
+      // The first version past the partial one: 20.19 -> 20.20.0, 21 -> 22.0.0.
+      const next = (count: number): Version => (count <= 0 ? [Infinity, 0, 0] : count === 1 ? [low[0] + 1, 0, 0] : count === 2 ? [low[0], low[1] + 1, 0] : [low[0], low[1], low[2] + 1]);
+      const within = (from: Version, to: Version) => () => compare(version, from) >= 0 && compare(version, to) < 0;
+      switch (operator) {
+        case '>=': return () => compare(version, low) >= 0;
+        case '<': return () => compare(version, low) < 0;
+        case '>': return () => compare(version, next(precision)) >= 0;
+        case '<=': return () => compare(version, next(precision)) < 0;
+        case '~': return within(low, next(Math.min(precision, 2)));
+        case '^': return within(low, next(precision === 0 ? 0 : low[0] > 0 || precision < 2 ? 1 : low[1] > 0 || precision < 3 ? 2 : 3));
+        default: return within(low, next(precision));
+      }
+    });
+    return () => tests.every((passes) => passes());
+  });
+  return alternatives.some((passes) => passes());
+}
+
 // --- The images ------------------------------------------------------------------------------------
 
 const images = [
@@ -142,6 +182,23 @@ describe.each(images)('$dockerfile', ({ app, dockerfile, dir, entry, port }) => 
     const { stages, final } = load();
     expect(stages.length).toBeGreaterThan(1);
     expect(final.image).toMatch(/^(docker\.io\/(library\/)?)?node:/);
+  });
+
+  test(`every stage of the ${app} image runs a Node release that package.json's engines.node allows`, () => {
+    const { stages } = load();
+    const range = (readPackage('package.json') as PackageJson & { engines?: { node?: string } }).engines?.node;
+    expect(range, 'package.json sets no engines.node').toBeDefined();
+    const nodeStages = stages.filter((stage) => /^(docker\.io\/(library\/)?)?node:/.test(stage.image));
+    expect(nodeStages.length).toBeGreaterThan(0);
+    for (const { image } of nodeStages) {
+      // node:22-bookworm-slim follows the newest 22.x; node:22.12.0-slim is that release.
+      const tag = /:v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-|$)/.exec(image);
+      expect(tag, `${image}: the tag names no Node version (latest, lts, a codename): the major it runs can change under the build`).not.toBeNull();
+      const [major, minor, patch] = [tag![1], tag![2], tag![3]].map((part) => (part === undefined ? undefined : Number(part)));
+      const version: Version = [major!, minor ?? Number.MAX_SAFE_INTEGER, minor === undefined ? Number.MAX_SAFE_INTEGER : (patch ?? Number.MAX_SAFE_INTEGER)];
+      const named = minor === undefined ? `${major}.x, its newest release` : patch === undefined ? `${major}.${minor}.x` : version.join('.');
+      expect(satisfies(version, range!), `${image} runs Node ${named}, which engines.node "${range}" does not allow`).toBe(true);
+    }
   });
 
   test(`the ${app} image deploys only the ${app}'s production dependencies with pnpm deploy --prod`, () => {
@@ -403,6 +460,29 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(loadCompose().volumes ?? {})).toContain(data!.source);
   });
 
+  test('caps Redis memory (maxmemory, overridable, 1gb unless set) so that noeviction refuses writes instead of the kernel killing Redis', () => {
+    const command = service('redis').command;
+    expect(Array.isArray(command), 'the exec form keeps each argument whole').toBe(true);
+    const argv = command as string[];
+    const flag = argv.indexOf('--maxmemory');
+    // Without maxmemory, noeviction never refuses a write: the API's "Redis full" 503 is never
+    // reached, and Redis grows until the container or the host runs out of memory.
+    expect(flag, 'redis-server runs without --maxmemory').toBeGreaterThan(0);
+    expect(argv[argv.indexOf('--maxmemory-policy') + 1]).toBe('noeviction');
+    const value = argv[flag + 1] ?? '';
+    // `${REDIS_MAXMEMORY:-1gb}`: the shell may set it; Compose substitutes the default otherwise.
+    const substituted = /^\$\{(\w+):?-([^}]*)\}$/.exec(value);
+    expect(substituted, `--maxmemory ${value} cannot be changed without editing the file`).not.toBeNull();
+    expect(substituted![1]).toBe('REDIS_MAXMEMORY');
+    // Redis's units: 1k = 1000 bytes, 1kb = 1024, and so on; 0 means no limit at all.
+    const size = /^(\d+)(b|k|kb|m|mb|g|gb)?$/i.exec(substituted![2]!);
+    expect(size, `not a Redis memory size: ${substituted![2]}`).not.toBeNull();
+    const unit = { b: 1, k: 1e3, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 }[(size![2] ?? 'b').toLowerCase() as 'b'];
+    const bytes = Number(size![1]) * unit;
+    expect(bytes, 'the default maxmemory is too small to hold a backlog of documents').toBeGreaterThanOrEqual(256 * 1024 ** 2);
+    expect(bytes, 'the default maxmemory is more than a developer machine gives Docker').toBeLessThanOrEqual(8 * 1024 ** 3);
+  });
+
   test('marks Redis healthy only once it answers PING', () => {
     const { healthcheck } = service('redis');
     const probe = Array.isArray(healthcheck?.test) ? healthcheck.test.join(' ') : (healthcheck?.test ?? '');
@@ -471,7 +551,8 @@ describe('docker-compose.yml', () => {
     expect(service('worker-embed').ports ?? []).toEqual([]);
   });
 
-  test.each(['worker', 'worker-embed'])('gives %s longer to stop than the drain grace period it is configured with', (name) => {
+  // The API and the workers alike drain within SHUTDOWN_GRACE_MS and exit within 2 s more.
+  test.each(['api', 'worker', 'worker-embed'])('gives %s longer to stop than the drain grace period it is configured with, plus 2 s to exit', (name) => {
     const worker = service(name);
     const configured = environmentOf(worker).SHUTDOWN_GRACE_MS;
     const fallback = /SHUTDOWN_GRACE_MS:\s*duration\('([^']+)'\)/.exec(readText('packages/shared/src/config.ts'))?.[1];
@@ -479,6 +560,6 @@ describe('docker-compose.yml', () => {
     expect(grace, 'cannot find the SHUTDOWN_GRACE_MS default in packages/shared/src/config.ts').toBeDefined();
     const graceMs = /^\d+$/.test(grace!) ? Number(grace) : durationMs(grace!);
     expect(graceMs).toBeGreaterThan(0);
-    expect(durationMs(worker.stop_grace_period ?? '10s')).toBeGreaterThan(graceMs);
+    expect(durationMs(worker.stop_grace_period ?? '10s')).toBeGreaterThan(graceMs + 2000);
   });
 });

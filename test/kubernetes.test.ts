@@ -55,6 +55,19 @@ describe('deploy/kubernetes', () => {
     for (const image of kustomization.images) expect(image.newTag, image.name).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
+  test("each image's tag is the version package.json gives, and its registry is a placeholder to fill in", () => {
+    const { version } = JSON.parse(readText(new URL('package.json', root))) as { version: string };
+    for (const image of kustomization.images) expect(image.newTag, `${image.name}: newTag is not the version in package.json`).toBe(version);
+    // Unedited, `kubectl apply -k` pulls docker.io/library/conveyor-*, which does not exist: each
+    // image names its registry, or carries the commented line the README says to fill in.
+    const text = readText(new URL('kustomization.yaml', dir));
+    const imagesBlock = text.slice(text.search(/^images:/m));
+    for (const image of kustomization.images.filter((candidate) => candidate.newName === undefined)) {
+      const entry = new RegExp(`^\\s*- name: ${image.name}\\s*$([\\s\\S]*?)(?=^\\s*- name:|(?![\\s\\S]))`, 'm').exec(imagesBlock)?.[1] ?? '';
+      expect(entry, `${image.name}: neither newName nor a "# newName: <registry>/${image.name}" line to uncomment`).toMatch(new RegExp(`^\\s*#\\s*newName:\\s*\\S+/${image.name}\\s*$`, 'm'));
+    }
+  });
+
   test('every object is valid against the Kubernetes API schema of its kind', () => {
     const models: Record<string, new (data: never) => { validate(): void }> = { Deployment, Service, PodDisruptionBudget };
     expect(manifests.length).toBeGreaterThanOrEqual(6);
@@ -128,6 +141,29 @@ describe('deploy/kubernetes', () => {
     expect(deployment(name).spec!.template.spec!.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(preStopMs + graceMs + 2000);
   });
 
+  test.each([
+    // Measured (README, Operations): an idle API takes 80-100 MB, and holds up to BODY_BUDGET
+    // (64 MiB) of upload and batch bodies about three times over; a worker serving every stage but
+    // embed 434 MB with 8 plain-text documents at once, and up to 1149 MB with both readers at
+    // their limit (as threads; processes add about 60 MB each); the embed worker under 270 MB.
+    ['conveyor-api', 100, 100 + 3 * 64 * 1.048576],
+    ['conveyor-worker', 434, 1149 + 2 * 60],
+    ['conveyor-worker-embed', 270, 270],
+  ] as const)('%s requests the memory it normally uses, and is allowed what it takes at worst', (name, normalMB, worstMB) => {
+    const bytes = (quantity: string | number | undefined) => {
+      const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(String(quantity ?? ''));
+      expect(match, `${name}: not a memory quantity: ${quantity}`).not.toBeNull();
+      const units: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, k: 1e3, M: 1e6, G: 1e9 };
+      return Number(match![1]) * (match![2] ? units[match![2]]! : 1);
+    };
+    const { requests, limits } = container(name).resources!;
+    const request = bytes(requests?.memory as string);
+    const limit = bytes(limits?.memory as string);
+    expect(request, `${name}: a request below normal use packs pods onto nodes that cannot hold them`).toBeGreaterThanOrEqual(normalMB * 1e6);
+    expect(limit, `${name}: the limit is below the worst case measured`).toBeGreaterThanOrEqual(worstMB * 1e6);
+    expect(request).toBeLessThanOrEqual(limit);
+  });
+
   test('the two kinds of worker together serve every stage of every pipeline, the embed stage by its own pods', () => {
     const stagesOf = (name: string) => selectStages(environmentOf(name).WORKER_STAGES, {}).map((s) => `${s.pipeline.name}:${s.stage}`);
     const all = PIPELINES.flatMap((pipeline) => pipeline.stages.map((stage) => `${pipeline.name}:${stage}`));
@@ -141,6 +177,9 @@ describe('deploy/kubernetes', () => {
     expect(budgetFor('conveyor-api')?.spec?.minAvailable).toBe(1);
     expect(budgetFor('conveyor-worker')?.spec?.maxUnavailable).toBe(1);
     expect(budgetFor('conveyor-worker-embed')?.spec?.maxUnavailable).toBe(1);
+    // While Redis is down every pod is unready; the default policy (IfHealthyBudget) then blocks
+    // every node drain, since no unready pod may be evicted while the budget is not met.
+    for (const budget of budgets) expect(budget.spec?.unhealthyPodEvictionPolicy, budget.metadata!.name).toBe('AlwaysAllow');
     // A probe of a process whose event loop is busy for a moment waits for its answer.
     for (const name of ['conveyor-api', 'conveyor-worker', 'conveyor-worker-embed']) {
       expect(container(name).livenessProbe?.timeoutSeconds, name).toBeGreaterThanOrEqual(5);
@@ -166,7 +205,25 @@ describe('deploy/kubernetes/keda', () => {
     metadata: Record<string, string>;
     authenticationRef: { name: string };
   }
-  type ScaledObject = Manifest & { spec: { scaleTargetRef: { name: string }; minReplicaCount: number; maxReplicaCount: number; triggers: Trigger[] } };
+  interface ScalingPolicy {
+    type: string;
+    value: number;
+    periodSeconds: number;
+  }
+  interface ScaleDown {
+    stabilizationWindowSeconds?: number;
+    selectPolicy?: string;
+    policies?: ScalingPolicy[];
+  }
+  type ScaledObject = Manifest & {
+    spec: {
+      scaleTargetRef: { name: string };
+      minReplicaCount: number;
+      maxReplicaCount: number;
+      advanced?: { horizontalPodAutoscalerConfig?: { behavior?: { scaleDown?: ScaleDown } } };
+      triggers: Trigger[];
+    };
+  };
   const scaledObjects = objects.filter((object) => object.kind === 'ScaledObject') as ScaledObject[];
   const authentications = objects.filter((object) => object.kind === 'TriggerAuthentication');
 
@@ -187,28 +244,82 @@ describe('deploy/kubernetes/keda', () => {
     expect(authentication!.spec.secretTargetRef.map(({ parameter, name }) => `${parameter} ${name}`)).toEqual(['address conveyor-keda', 'username conveyor-keda', 'password conveyor-keda']);
   });
 
-  test('each worker Deployment is scaled on the group lag of every lane of every stage it serves, and on nothing else', () => {
+  /**
+   * What a redis-streams trigger counts, as KEDA reads its metadata: lagCount makes it the group's
+   * lag (XINFO GROUPS); otherwise, with a consumerGroup, the group's pending entries (XPENDING,
+   * pendingEntriesCount, the default mode); with neither, the stream's length (XLEN).
+   */
+  const modeOf = ({ metadata }: Trigger) => ('lagCount' in metadata ? 'lag' : 'consumerGroup' in metadata ? 'pending' : 'length');
+  const streamsOf = (triggers: Trigger[]) => triggers.map(({ metadata }) => ({ stream: metadata.stream, consumerGroup: metadata.consumerGroup }));
+
+  /** Every lane of every stage the Deployment's workers serve: the stream and the group that reads it. */
+  function servedStreams(name: string) {
+    const environment = environmentOf(name);
+    const config = loadConfig(workerEnvSchema, environment);
+    return selectStages(environment.WORKER_STAGES, config.QUEUE_PARTITIONS).flatMap(({ pipeline, stage }) =>
+      LANES.map((lane) => ({ stream: new QueueKeys(config.KEY_PREFIX, pipeline.name).stream(stage, lane), consumerGroup: groupName(stage) })),
+    );
+  }
+
+  test('each worker Deployment is scaled on the group lag and the pending entries of every lane of every stage it serves, and on nothing else', () => {
     const workerDeployments = deployments.filter((candidate) => container(candidate.metadata!.name!).image === 'conveyor-worker').map((candidate) => candidate.metadata!.name!);
     expect(scaledObjects.map((object) => object.spec.scaleTargetRef.name).sort()).toEqual(workerDeployments.sort());
     for (const object of scaledObjects) {
       const name = object.spec.scaleTargetRef.name;
-      const environment = environmentOf(name);
-      const config = loadConfig(workerEnvSchema, environment);
-      const expected = selectStages(environment.WORKER_STAGES, config.QUEUE_PARTITIONS).flatMap(({ pipeline, stage }) =>
-        LANES.map((lane) => ({ stream: new QueueKeys(config.KEY_PREFIX, pipeline.name).stream(stage, lane), consumerGroup: groupName(stage) })),
-      );
+      const expected = servedStreams(name);
       const triggers = object.spec.triggers;
-      expect(triggers.map(({ metadata }) => ({ stream: metadata.stream, consumerGroup: metadata.consumerGroup })), name).toEqual(expected);
       for (const trigger of triggers) {
         expect(trigger.type).toBe('redis-streams');
+        expect(authentications.map((auth) => auth.metadata.name)).toContain(trigger.authenticationRef.name);
+      }
+      expect(triggers.map(modeOf).filter((mode) => mode === 'length'), `${name}: a trigger on the stream length`).toEqual([]);
+
+      const lag = triggers.filter((trigger) => modeOf(trigger) === 'lag');
+      expect(streamsOf(lag), name).toEqual(expected);
+      for (const trigger of lag) {
         // Lag (XINFO GROUPS, Redis 7) counts what no worker has taken yet, and can scale to zero.
         expect(Number(trigger.metadata.lagCount), name).toBeGreaterThan(0);
         // Some KEDA versions refuse a lagCount trigger without it; 0 activates on any lag.
         expect(trigger.metadata.activationLagCount, name).toBe('0');
-        expect(authentications.map((auth) => auth.metadata.name)).toContain(trigger.authenticationRef.name);
       }
       expect(object.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
       expect(object.spec.maxReplicaCount).toBeGreaterThan(object.spec.minReplicaCount);
+    }
+  });
+
+  test('every stream scaled on its lag is scaled on its pending entries too, one replica per CONCURRENCY jobs held', () => {
+    for (const object of scaledObjects) {
+      const name = object.spec.scaleTargetRef.name;
+      const { CONCURRENCY } = loadConfig(workerEnvSchema, environmentOf(name));
+      const lag = object.spec.triggers.filter((trigger) => modeOf(trigger) === 'lag');
+      const pending = object.spec.triggers.filter((trigger) => modeOf(trigger) === 'pending');
+      // The lag reads 0 once the workers have taken the backlog, while they still run it: only the
+      // pending entries (jobs held, and jobs released at shutdown until taken back) keep replicas.
+      const keys = (triggers: Trigger[]) => streamsOf(triggers).map(({ stream, consumerGroup }) => `${stream} (group ${consumerGroup})`).sort();
+      expect(keys(pending), `${name}: streams and groups of the pending triggers`).toEqual(keys(lag));
+      for (const trigger of pending) {
+        // A replica holding CONCURRENCY jobs of one stream is worth keeping, no more.
+        expect(Number(trigger.metadata.pendingEntriesCount), `${name}: ${trigger.metadata.stream}`).toBe(CONCURRENCY);
+      }
+    }
+  });
+
+  test('replicas go away gently: an explicit scale-down window and policy (cooldownPeriod only paces scaling to zero)', () => {
+    for (const object of scaledObjects) {
+      const name = object.spec.scaleTargetRef.name;
+      const scaleDown = object.spec.advanced?.horizontalPodAutoscalerConfig?.behavior?.scaleDown;
+      expect(scaleDown, `${name}: no advanced.horizontalPodAutoscalerConfig.behavior.scaleDown`).toBeDefined();
+      // At least a minute of recommendations before a replica goes (the HPA's default is 5 minutes).
+      expect(scaleDown!.stabilizationWindowSeconds, name).toBeGreaterThanOrEqual(60);
+      expect(scaleDown!.selectPolicy ?? 'Max', name).not.toBe('Disabled');
+      const policies = scaleDown!.policies ?? [];
+      expect(policies.length, `${name}: no scale-down policy`).toBeGreaterThan(0);
+      for (const policy of policies) {
+        expect(policy.periodSeconds, name).toBeGreaterThanOrEqual(30);
+        // A few pods, or a small share of them, per period: never the whole fleet at once.
+        expect(['Pods', 'Percent'], name).toContain(policy.type);
+        expect(policy.value, name).toBeLessThanOrEqual(policy.type === 'Pods' ? Math.max(1, Math.floor(object.spec.maxReplicaCount / 4)) : 25);
+      }
     }
   });
 });
