@@ -3,7 +3,10 @@
  * no engine, so nothing here builds an image. Each check reads the real files and the package
  * manifests they depend on.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { apiEnvSchema, loadConfig, PIPELINES, workerEnvSchema } from '@conveyor/shared';
 import { selectStages } from '../apps/worker/src/stage-selection.js';
 import { posix } from 'node:path';
@@ -164,11 +167,11 @@ function satisfies(version: Version, range: string): boolean {
 // --- The images ------------------------------------------------------------------------------------
 
 const images = [
-  { app: 'api', dockerfile: 'Dockerfile.api', dir: 'apps/api', entry: 'server', port: 3000 },
-  { app: 'worker', dockerfile: 'Dockerfile.worker', dir: 'apps/worker', entry: 'main', port: 9464 },
+  { app: 'api', dockerfile: 'Dockerfile.api', dir: 'apps/api', entry: 'server', port: 3000, portVariable: 'PORT' },
+  { app: 'worker', dockerfile: 'Dockerfile.worker', dir: 'apps/worker', entry: 'main', port: 9464, portVariable: 'WORKER_PORT' },
 ];
 
-describe.each(images)('$dockerfile', ({ app, dockerfile, dir, entry, port }) => {
+describe.each(images)('$dockerfile', ({ app, dockerfile, dir, entry, port, portVariable }) => {
   const load = () => {
     const instructions = parseDockerfile(readText(dockerfile));
     const stages = stagesOf(instructions);
@@ -274,6 +277,32 @@ describe.each(images)('$dockerfile', ({ app, dockerfile, dir, entry, port }) => 
     const command = argv.join(' ');
     expect(command).toContain('/healthz');
     expect(command).toContain(String(port));
+  });
+
+  test(`the ${app} image's HEALTHCHECK, run, passes on a 200 from /healthz on ${portVariable} and fails on a 503 or nothing listening`, async () => {
+    const { final } = load();
+    const { rest } = splitFlags(final.instructions.find((instruction) => instruction.keyword === 'HEALTHCHECK')!.args);
+    const [node, ...args] = execForm(/^CMD\s+([\s\S]+)$/.exec(rest)![1]!);
+    let status = 200;
+    const paths: string[] = [];
+    const server = createServer((request, response) => {
+      paths.push(request.url ?? '');
+      response.writeHead(status).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const listening = String((server.address() as AddressInfo).port);
+    const check = (portValue: string) => new Promise<number | null>((resolve) => execFile(node === 'node' ? process.execPath : node!, args, { env: { ...process.env, [portVariable]: portValue } }, (error) => resolve(error ? (error.code as number) : 0)));
+    try {
+      expect(await check(listening)).toBe(0);
+      status = 503;
+      expect(await check(listening)).not.toBe(0);
+      expect(paths).toEqual(['/healthz', '/healthz']);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(await check(listening)).not.toBe(0);
+    // The worker can run without a listener (-1) or on a port picked at start (0): nothing to ask.
+    if (app === 'worker') for (const off of ['-1', '0']) expect(await check(off), `${portVariable}=${off}`).toBe(0);
   });
 
   test(`the ${app} image installs from the lockfile with the pnpm version package.json pins, into a cached store`, () => {

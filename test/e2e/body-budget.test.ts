@@ -95,7 +95,7 @@ async function expectRefused(response: Response, heldMiB: string): Promise<void>
   expect(response.status).toBe(503);
   expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   expect(response.headers.get('retry-after')).toBe('1');
-  const problem = await response.json();
+  const problem = (await response.json()) as { detail: string };
   expect(problem).toMatchObject({ type: '/problems/busy', status: 503, budget_bytes: 4 * MiB });
   expect(problem.detail).toContain(`already reading ${heldMiB}`);
   expect(problem.detail).toContain('BODY_BUDGET of 4 MiB');

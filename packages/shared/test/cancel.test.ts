@@ -194,7 +194,7 @@ describe('cancelling a job', () => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
     const stream = keys.stream('infer', 'normal');
-    const direct = await redis.xadd(stream, '*', 'model', 'echo', 'prompt', 'direct');
+    const direct = (await redis.xadd(stream, '*', 'model', 'echo', 'prompt', 'direct'))!;
     const queued = job();
     await enqueueJobs(redis, keys, 'infer', [queued], TEST_LIMITS);
     const apiEntry = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]![0];
