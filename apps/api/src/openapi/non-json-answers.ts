@@ -12,6 +12,9 @@ const FRAMING =
 const TRANSITIONS =
   'Transition events (`queued`, `delayed`, `active`, `progress`, `stage-completed`, `failed`, `retrying`, `released`, `completed`, `dead`, `cancelled`) carry `{event, job_id, at}` (`at` in ms since the epoch) and their own fields, such as `stage`, `attempt`, `worker`, `percent` and `message`, `next_stage`, `error`, `run_at`, `retry_at`.';
 
+const STREAM_ERROR =
+  'An event that cannot be written (its data cannot be serialized, e.g. nested too deep) ends the stream with a last `stream-error` event, ID `end`, whose `{detail}` says what could not be sent.';
+
 const eventStream = (events: string): Response => ({
   description: `${FRAMING} ${events}`,
   content: { 'text/event-stream': { schema: { type: 'string', description: 'a stream of Server-Sent Events' } } },
@@ -20,12 +23,12 @@ const eventStream = (events: string): Response => ({
 const ANSWERS: Record<string, Record<string, Response>> = {
   streamJobEvents: {
     200: eventStream(
-      `First \`state\`, whose data is the job as GET /jobs/{id} shows it; then the job's events in order. ${TRANSITIONS} Another \`state\` follows a lost Redis subscription. The stream ends after \`completed\`, \`dead\` or \`cancelled\`, whose event ID is \`end\`.`,
+      `First \`state\`, whose data is the job as GET /jobs/{id} shows it; then the job's events in order. ${TRANSITIONS} Another \`state\` follows a lost Redis subscription. The stream ends after \`completed\`, \`dead\` or \`cancelled\`, whose event ID is \`end\`. ${STREAM_ERROR}`,
     ),
   },
   streamQueueEvents: {
     200: eventStream(
-      `First \`subscribed\` with \`{queue}\`, then every event of the queue's jobs as it is published. ${TRANSITIONS} \`resync\` says the API lost its Redis subscription for a moment and events may be missing: read GET /queues/{name} again. The stream does not end.`,
+      `First \`subscribed\` with \`{queue}\`, then every event of the queue's jobs as it is published. ${TRANSITIONS} \`resync\` says the API lost its Redis subscription for a moment and events may be missing: read GET /queues/{name} again. The stream does not end of itself. ${STREAM_ERROR}`,
     ),
   },
   getMetrics: {

@@ -37,22 +37,35 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
     }
     const stream = new SseStream(reply, heartbeatMs);
     stream.onClose(stop);
-    if (TERMINAL_STATUSES.has(job.status)) {
-      stream.finish('state', job);
-      return stream;
-    }
-    stream.send('state', job);
-    forward = (event) => {
+    // The headers are sent: whatever goes wrong from here ends the stream (SseStream.fail), not
+    // the request, which would leave it open, sending heartbeats and holding its place for ever.
+    const guarded =
+      <Args extends unknown[]>(what: string, act: (...args: Args) => void) =>
+      (...args: Args): void => {
+        try {
+          act(...args);
+        } catch (error) {
+          stream.fail(what, error);
+        }
+      };
+    guarded(`The job's state could not be sent`, () => {
+      if (TERMINAL_STATUSES.has(job.status)) stream.finish('state', job);
+      else stream.send('state', job);
+    })();
+    if (stream.closed) return stream;
+    forward = guarded(`A job event could not be sent`, (event: JobEvent) => {
       if (event.event === RESYNC) return void resend();
       if (TERMINAL_EVENTS.has(event.event)) stream.finish(event.event, event);
       else stream.send(event.event, event);
-    };
+    });
     // Events published while the API's subscription was down are lost: send the state again.
     const resend = async () => {
       const now = await app.jobs.find(jobId).catch(() => undefined);
       if (!now || stream.closed) return;
-      if (TERMINAL_STATUSES.has(now.status)) stream.finish('state', now);
-      else stream.send('state', now);
+      guarded(`The job's state could not be sent`, () => {
+        if (TERMINAL_STATUSES.has(now.status)) stream.finish('state', now);
+        else stream.send('state', now);
+      })();
     };
     for (const event of buffered.splice(0)) forward(event);
     return stream;
@@ -66,7 +79,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
         operationId: 'streamJobEvents',
         summary: "A job's events as Server-Sent Events",
         description:
-          'First a `state` event with the job as GET /jobs/:id shows it (so a client that connects late misses nothing), then one event per transition (queued, active, progress, stage-completed, failed, retrying, completed, dead, cancelled) with its JSON, in order. If the API loses its Redis subscription for a moment, another `state` event follows its return (events between are not replayed). The stream ends after the terminal event (completed, dead, cancelled), whose event ID is `end`: an EventSource that reconnects with Last-Event-ID `end` is answered 204 No Content, which makes it stop (404 when the job does not exist). Comment lines every SSE_HEARTBEAT keep proxies from closing it.',
+          'First a `state` event with the job as GET /jobs/:id shows it (so a client that connects late misses nothing), then one event per transition (queued, active, progress, stage-completed, failed, retrying, completed, dead, cancelled) with its JSON, in order. If the API loses its Redis subscription for a moment, another `state` event follows its return (events between are not replayed). The stream ends after the terminal event (completed, dead, cancelled), whose event ID is `end`: an EventSource that reconnects with Last-Event-ID `end` is answered 204 No Content, which makes it stop (404 when the job does not exist). Comment lines every SSE_HEARTBEAT keep proxies from closing it. Should an event fail to be written (its data cannot be serialized), the stream ends with a last `stream-error` event (ID `end`) whose `detail` says so.',
         params: jobIdParamsSchema,
         response: {
           200: z.string().describe('text/event-stream'),
@@ -110,7 +123,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
         operationId: 'streamQueueEvents',
         summary: "Every job event of one or more queues as Server-Sent Events (for dashboards)",
         description:
-          'First a `subscribed` event, then every event of the queues as it is published, each with its `queue`. One stream can carry every queue (`?queue=inference,documents`): a browser keeps at most 6 connections to a host over HTTP/1.1, so a page with a stream per queue, open in two tabs, left none for its other requests. A `resync` event says the API lost its Redis subscription for a moment and events between may be missing: read GET /queues/{name} again.',
+          'First a `subscribed` event, then every event of the queues as it is published, each with its `queue`. One stream can carry every queue (`?queue=inference,documents`): a browser keeps at most 6 connections to a host over HTTP/1.1, so a page with a stream per queue, open in two tabs, left none for its other requests. A `resync` event says the API lost its Redis subscription for a moment and events between may be missing: read GET /queues/{name} again. Should an event fail to be written, the stream ends with a last `stream-error` event whose `detail` says so.',
         querystring: z.object({ queue: z.string().min(1).max(2_000).describe('queue name, e.g. inference; several separated by commas') }),
         response: { 200: z.string().describe('text/event-stream'), ...problemResponses(400, 404, 503) },
       },

@@ -2,6 +2,7 @@ import type { FastifySchemaCompiler } from 'fastify';
 import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { logCreated } from '../job-created-log.js';
+import { jobPath } from '../job-path.js';
 import { ProblemError } from '../problems/problem-error.js';
 import { checkedBatchSchema, createBatchSchema, createJobSchema, idempotencyHeadersSchema, jobBodyParser, jobIdParamsSchema, pathSegment, tryParseBatch } from '../schemas/create-job.js';
 import { acceptedBatchSchema, acceptedJobSchema, jobViewSchema } from '../schemas/job-view.js';
@@ -63,7 +64,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number; bodyBudget: Bod
       logCreated(request.log, [submitted]);
       return reply
         .code(submitted.created ? 202 : 200)
-        .header('location', `/jobs/${submitted.jobId}`)
+        .header('location', jobPath(submitted.jobId))
         .send({ job_id: submitted.jobId, status: submitted.status });
     },
   );
@@ -173,7 +174,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number; bodyBudget: Bod
     async (request, reply) => {
       await app.jobs.retry(request.params.id);
       request.log.info({ job_id: request.params.id }, 'dead job queued again');
-      return reply.code(202).header('location', `/jobs/${request.params.id}`).send({ job_id: request.params.id, status: 'queued' });
+      return reply.code(202).header('location', jobPath(request.params.id)).send({ job_id: request.params.id, status: 'queued' });
     },
   );
 };

@@ -1,5 +1,6 @@
 import { LANES } from '@conveyor/shared';
 import { z } from 'zod';
+import { MAX_SHOWN_DEPTH } from '../services/json-depth.js';
 import { pathSegment } from './create-job.js';
 import { decimalIntegerOr } from './decimal-integer.js';
 import { isEntryId } from './history.js';
@@ -19,13 +20,13 @@ export const deadListQuerySchema = z.object({
 export const deadJobSchema = z.object({
   job_id: z.string(),
   stage: z.string(),
-  priority: z.enum(LANES).or(z.string()),
-  attempts: z.number().int(),
+  priority: z.enum(LANES).nullable().describe('the lane the job was in; null when the entry names no lane Conveyor has (another producer wrote it)'),
+  attempts: z.number().int().nullable().describe('attempts of the stage it died on; null when the entry holds no whole number (another producer wrote it)'),
   error: attemptErrorSchema.nullable(),
   errors: z.array(attemptErrorSchema),
-  input: z.unknown(),
-  created_at: z.string().nullable(),
-  dead_at: z.string().nullable(),
+  input: z.unknown().describe(`the job as submitted; JSON nested deeper than ${MAX_SHOWN_DEPTH} levels is shown as its text`),
+  created_at: z.string().nullable().describe('ISO 8601, UTC; null when the entry holds no time a date can show'),
+  dead_at: z.string().nullable().describe('ISO 8601, UTC; null when the entry holds no time a date can show'),
 });
 
 export const deadListSchema = z.object({

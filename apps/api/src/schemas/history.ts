@@ -1,5 +1,6 @@
 import { LANES, MAX_PARTITIONS } from '@conveyor/shared';
 import { z } from 'zod';
+import { MAX_SHOWN_DEPTH } from '../services/json-depth.js';
 import { decimalInteger, decimalIntegerOr } from './decimal-integer.js';
 import { JOB_STATUSES } from './job-view.js';
 
@@ -57,7 +58,7 @@ export const HISTORY_STATUSES = [...JOB_STATUSES, 'expired', 'unknown'] as const
 export const historyEntrySchema = z.object({
   entry_id: z.string(),
   lane: z.enum(LANES),
-  added_at: z.string().describe('when the entry was added (from its ID; ISO 8601, UTC)'),
+  added_at: z.string().nullable().describe('when the entry was added (from its ID; ISO 8601, UTC); null when the ID is past what a date can show (another producer chose it, e.g. 8700000000000000-0)'),
   job_id: z
     .string()
     .describe(
@@ -69,7 +70,7 @@ export const historyEntrySchema = z.object({
       "the job's status now (not when the entry was added). `expired`: the entry was delivered but the job has no record any more (it finished longer than JOB_RETENTION ago). `unknown`: not delivered, yet neither a record nor the queued index knows the job",
     ),
   job_stage: z.string().nullable().describe('the stage the job is at now; null when it has no record'),
-  fields: z.record(z.string(), z.unknown()).describe('the entry as stored; `payload` and `opts` parsed when they are JSON'),
+  fields: z.record(z.string(), z.unknown()).describe(`the entry as stored; \`payload\` and \`opts\` parsed when they are JSON (JSON nested deeper than ${MAX_SHOWN_DEPTH} levels is shown as its text)`),
 });
 
 export const historyPageSchema = z.object({

@@ -1,10 +1,11 @@
 import { LANES } from '@conveyor/shared';
 import { z } from 'zod';
+import { MAX_SHOWN_DEPTH } from '../services/json-depth.js';
 
 export const JOB_STATUSES = ['queued', 'delayed', 'active', 'retrying', 'completed', 'dead', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-const timestamp = z.string().nullable().describe('ISO 8601, UTC');
+const timestamp = z.string().nullable().describe('ISO 8601, UTC; null when there is none, or none a date can show (an entry ID another producer chose past the year 275760)');
 
 export const attemptErrorSchema = z
   .object({
@@ -47,7 +48,7 @@ export const jobViewSchema = z
       .object({ percent: z.number().int(), message: z.string() })
       .nullable()
       .describe("the running attempt's last reported progress"),
-    input: z.unknown().describe('the job as submitted (for documents: file name, type and size)'),
+    input: z.unknown().describe(`the job as submitted (for documents: file name, type and size); JSON nested deeper than ${MAX_SHOWN_DEPTH} levels (another producer wrote it) is shown as its text`),
     result: z.unknown().describe('the last stage\'s output once completed, else null (a preview when large)'),
     result_truncated: z.boolean().describe('true when `result` is a preview; the last stage\'s output_url has it whole'),
     error: attemptErrorSchema.nullable().describe('the latest error, if any'),

@@ -1,19 +1,26 @@
-import { fieldsOf, retryDeadJob, type QueueKeys, type RedisClient } from '@conveyor/shared';
+import { fieldsOf, LANES, retryDeadJob, type Lane, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import type { FastifyBaseLogger } from 'fastify';
-import { errorView, iso, json } from './job-view.js';
+import { errorsView, errorView, iso, json } from './job-view.js';
 import { compareIds } from './stream-range.js';
 
 type StreamEntry = [id: string, fields: string[]];
 
+/**
+ * A dead-letter entry as the list shows it. Any client may XADD to a dead stream: a field that is
+ * not what Conveyor writes there (`attempts abc`, `lane weird`) shows as null, and the rest of
+ * the entry, and of the list, is still shown.
+ */
 function deadView([, flat]: StreamEntry) {
   const f = fieldsOf(flat);
+  const lane = f['lane'] ?? 'normal';
+  const attempts = f['attempts'] === undefined ? 0 : /^\d{1,15}$/.test(f['attempts']) ? Number(f['attempts']) : null;
   return {
     job_id: f['job'] ?? '',
     stage: f['stage'] ?? '',
-    priority: f['lane'] ?? 'normal',
-    attempts: Number(f['attempts'] ?? 0),
+    priority: (LANES as readonly string[]).includes(lane) ? (lane as Lane) : null,
+    attempts,
     error: errorView(json(f['error'])),
-    errors: ((json(f['errors']) as unknown[] | null) ?? []).map(errorView).filter((e) => e !== null),
+    errors: errorsView(f['errors']),
     input: json(f['payload']),
     created_at: iso(f['created_at']),
     dead_at: iso(f['dead_at']),

@@ -188,8 +188,20 @@ export class EventHub {
     await Promise.all([...this.#subscriptions.values()].map(({ queue }) => this.#markWatched(queue)));
     this.logger.warn({ channels }, 'events subscription was lost and is back; listeners read the state again');
     const at = Date.now();
-    for (const [jobId, listeners] of this.#byJob) for (const listener of listeners) listener({ event: RESYNC, job_id: jobId, at });
-    for (const [queue, listeners] of this.#byQueue) for (const listener of listeners) listener({ event: RESYNC, job_id: '', at, queue });
+    for (const [jobId, listeners] of this.#byJob) for (const listener of listeners) this.#tell(listener, { event: RESYNC, job_id: jobId, at });
+    for (const [queue, listeners] of this.#byQueue) for (const listener of listeners) this.#tell(listener, { event: RESYNC, job_id: '', at, queue });
+  }
+
+  /**
+   * Calls one listener. One that throws is logged and the others are still told: this runs in
+   * the subscriber's reply handler, where an error would stop the process.
+   */
+  #tell(listener: EventListener, event: JobEvent): void {
+    try {
+      listener(event);
+    } catch (error) {
+      this.logger.error({ err: error, event: event.event, jobId: event.job_id }, 'an event listener failed on an event; the others are told');
+    }
   }
 
   #dispatch(channel: string, text: string): void {
@@ -207,8 +219,8 @@ export class EventHub {
       this.logger.warn({ channel }, 'ignored an event without a plain name and a job ID');
       return;
     }
-    for (const listener of this.#byJob.get(event.job_id) ?? []) listener(event);
-    for (const listener of this.#byQueue.get(this.#subscriptions.get(channel)?.listenedAs ?? '') ?? []) listener(event);
+    for (const listener of this.#byJob.get(event.job_id) ?? []) this.#tell(listener, event);
+    for (const listener of this.#byQueue.get(this.#subscriptions.get(channel)?.listenedAs ?? '') ?? []) this.#tell(listener, event);
   }
 }
 

@@ -52,7 +52,7 @@ export async function readHistory(redis: RedisClient, keys: QueueKeys, pipeline:
     return {
       entry_id: entry.id,
       lane: entry.lane,
-      added_at: iso(entry.id.split('-')[0])!,
+      added_at: iso(entry.id.split('-')[0]),
       job_id: jobId,
       status,
       job_stage: jobStage,

@@ -1,13 +1,23 @@
 import { namedJobId, type JobSnapshot, type Lane, type Pipeline } from '@conveyor/shared';
+import { jobPath } from '../job-path.js';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
+import { nestedDeeperThan } from './json-depth.js';
 import { previewOutput } from './output-preview.js';
 
 /** Turns a stored job (record or queued entry) into what `GET /jobs/:id` shows. */
 
+/** The furthest a Date reaches from 1970, either way: 100,000,000 days (ECMA-262, Time Values). */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * A time in milliseconds as ISO 8601, or null when there is none, or none a Date can hold: an
+ * entry ID another producer chose (`XADD key 8700000000000000-0 ...`), and every `*` ID after
+ * it in that stream, is past the year 275760, where toISOString throws.
+ */
 export function iso(ms: string | number | undefined): string | null {
   if (ms === undefined || ms === '') return null;
   const value = Number(ms);
-  return Number.isFinite(value) ? new Date(value).toISOString() : null;
+  return Number.isFinite(value) && Math.abs(value) <= MAX_DATE_MS ? new Date(value).toISOString() : null;
 }
 
 /**
@@ -20,8 +30,13 @@ function count(value: unknown, fallback: number): number {
   return typeof number === 'number' && Number.isSafeInteger(number) && number >= 0 ? number : fallback;
 }
 
+/**
+ * A stored JSON field as its value; text that is not JSON, or JSON nested too deep to be written
+ * again (see MAX_SHOWN_DEPTH), as the text it is.
+ */
 export function json(text: string | undefined): unknown {
   if (text === undefined) return null;
+  if (nestedDeeperThan(text)) return text;
   try {
     return JSON.parse(text);
   } catch {
@@ -29,12 +44,29 @@ export function json(text: string | undefined): unknown {
   }
 }
 
-type StoredError = Record<string, unknown> & { message: string; at?: number };
+type StoredError = Record<string, unknown> & { message: string; at?: unknown };
 
+/** The fields of a stored error, with the type each must have to be shown (see attemptErrorSchema). */
+const ERROR_FIELDS = { name: 'string', code: 'string', retryable: 'boolean', stage: 'string', attempt: 'number', worker: 'string' } as const;
+
+/**
+ * An error as the answers show it, or null when `value` is none. A field that is not what
+ * Conveyor writes (an error another producer put in a dead-letter entry) is left out, so it
+ * cannot fail the answer's schema.
+ */
 export function errorView(value: unknown): JobView['error'] {
   if (!value || typeof value !== 'object' || typeof (value as StoredError).message !== 'string') return null;
   const { at, ...rest } = value as StoredError;
-  return { ...rest, message: (value as StoredError).message, ...(at === undefined ? {} : { at: iso(at) ?? undefined }) };
+  const shown: Record<string, unknown> = { ...rest, message: (value as StoredError).message };
+  for (const [field, type] of Object.entries(ERROR_FIELDS)) if (field in shown && typeof shown[field] !== type) delete shown[field];
+  const time = typeof at === 'number' || typeof at === 'string' ? iso(at) : null;
+  return { ...(shown as JobView['error'] & object), ...(time === null ? {} : { at: time }) };
+}
+
+/** Stored errors (a JSON list) as the answers show them; anything that is not a list of errors, none. */
+export function errorsView(text: string | undefined): NonNullable<JobView['error']>[] {
+  const errors = json(text);
+  return Array.isArray(errors) ? errors.map(errorView).filter((e) => e !== null) : [];
 }
 
 interface StageSummary {
@@ -97,7 +129,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
   const current = f['stage'] ?? pipeline.stages[0]!;
   const finished = (json(f['stages']) ?? {}) as Record<string, StageSummary>;
   const lastStage = pipeline.stages[pipeline.stages.length - 1];
-  const outputUrl = (name: string) => `/jobs/${jobId}/stages/${name}/output`;
+  const outputUrl = (name: string) => `${jobPath(jobId)}/stages/${encodeURIComponent(name)}/output`;
   // A long output is read only in part; `cut:<field>` then gives its whole length (see readJob).
   const preview = (field: string) => previewOutput(f[field], json, f[`cut:${field}`] === undefined ? undefined : Number(f[`cut:${field}`]));
   const stages = pipeline.stages.map((name) => {
@@ -121,7 +153,6 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
     return { name, status: 'pending' as const, attempts: 0, worker: null, started_at: null, finished_at: null, output: null, output_truncated: false, output_url: null };
   });
   const result = status === 'completed' ? preview('result') : { output: null, truncated: false };
-  const errors = (json(f['errors']) as unknown[] | null) ?? [];
   return {
     id: jobId,
     ...queueOf(pipeline),
@@ -137,7 +168,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
     result: result.output,
     result_truncated: result.truncated,
     error: errorView(json(f['error'])),
-    errors: errors.map(errorView).filter((e) => e !== null),
+    errors: errorsView(f['errors']),
     stages,
     created_at: iso(f['created_at']),
     started_at: iso(f['started_at']),

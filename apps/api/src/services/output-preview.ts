@@ -1,3 +1,5 @@
+import { nestedDeeperThan } from './json-depth.js';
+
 /**
  * Stage outputs can be large (the full text of a 20 MiB PDF). `GET /jobs/:id` shows a preview of
  * an output whose JSON is over `LIMIT` bytes: long strings cut to their first characters and long
@@ -35,7 +37,11 @@ export const LONGEST_READ_WHOLE = 4 * LIMIT;
  */
 export function previewOutput(stored: string | undefined, parse: (text: string | undefined) => unknown, cutFrom?: number): { output: unknown; truncated: boolean } {
   if (stored === undefined) return { output: null, truncated: false };
-  if (cutFrom !== undefined) return { output: new PrefixPreview(stored).value() ?? null, truncated: true };
+  if (cutFrom !== undefined) {
+    // Read by recursive descent: a beginning nested deeper than can be shown again is shown as text.
+    if (nestedDeeperThan(stored)) return { output: `${stored.slice(0, STRING_CHARS)}${CUT}`, truncated: true };
+    return { output: new PrefixPreview(stored).value() ?? null, truncated: true };
+  }
   if (stored.length <= LIMIT) return { output: parse(stored), truncated: false };
   return { output: shorten(parse(stored)), truncated: true };
 }

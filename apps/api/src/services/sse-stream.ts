@@ -10,6 +10,9 @@ const MAX_UNSENT_BYTES = 1024 * 1024;
 /** The ID of a stream's last event (see SseStream.finish). */
 const STREAM_END_ID = 'end';
 
+/** The last event of a stream one of whose events could not be written (see SseStream.#serialize). */
+const STREAM_ERROR_EVENT = 'stream-error';
+
 /** Whether this request is an EventSource reconnecting after the stream it followed was finished. */
 export function endedBefore(request: FastifyRequest): boolean {
   return request.headers['last-event-id'] === STREAM_END_ID;
@@ -59,8 +62,10 @@ export class SseStream {
   }
 
   send(event: string, data: unknown): void {
+    const text = this.#serialize(event, data);
+    if (text === undefined) return;
     this.#id += 1;
-    this.#write(`id: ${this.#id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.#write(`id: ${this.#id}\nevent: ${event}\ndata: ${text}\n\n`);
   }
 
   /**
@@ -69,7 +74,38 @@ export class SseStream {
    * such a reconnect with 204, which makes EventSource stop (see endedBefore).
    */
   finish(event: string, data: unknown): void {
-    this.#write(`id: ${STREAM_END_ID}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const text = this.#serialize(event, data);
+    if (text === undefined) return;
+    this.#write(`id: ${STREAM_END_ID}\nevent: ${event}\ndata: ${text}\n\n`);
+    this.close();
+  }
+
+  /**
+   * An event's data as JSON. Data that cannot be written (JSON.stringify throws on a value nested
+   * too deep, say) ends the stream with a last `stream-error` event instead: the headers are sent,
+   * so there is no other answer to give, and a stream left open after it would send nothing but
+   * heartbeats while holding its MAX_EVENT_STREAMS place for ever.
+   */
+  #serialize(event: string, data: unknown): string | undefined {
+    if (this.#closed) return undefined;
+    try {
+      return JSON.stringify(data);
+    } catch (error) {
+      this.fail(`The "${event}" event could not be written as JSON`, error);
+      return undefined;
+    }
+  }
+
+  /**
+   * Ends the stream after something went wrong once its headers were sent: a last event,
+   * `stream-error` with the ID `end` (so an EventSource stops, as after `finish`), says what.
+   */
+  fail(what: string, error: unknown): void {
+    if (this.#closed) return;
+    const reason = error instanceof Error ? error.message : String(error);
+    this.reply.log.error({ err: error }, `${what}; its event stream is ended`);
+    const detail = `${what} (${reason}); the stream ends here. Read the job or queue with a plain GET instead.`;
+    this.#write(`id: ${STREAM_END_ID}\nevent: ${STREAM_ERROR_EVENT}\ndata: ${JSON.stringify({ detail })}\n\n`);
     this.close();
   }
 
