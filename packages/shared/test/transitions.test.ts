@@ -343,6 +343,26 @@ describe('the transition scripts', () => {
     expect((await enqueueJobs(redis, keys, 'infer', [job('inference', 'low')], bounded)).ok).toBe(true);
   });
 
+  test('with an undelivered entry deleted (Redis then reports no lag), the backlog counts what waits, not the acknowledged history too', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    // Ten jobs done: their entries stay as history until STREAM_HISTORY passes.
+    await enqueueJobs(redis, keys, 'infer', Array.from({ length: 10 }, () => job('inference')), TEST_LIMITS);
+    for (const held of (await take(redis, keys, 'infer', 10)).jobs) await completeStage(redis, keys, held, '{}', '', 60);
+    const waiting = Array.from({ length: 3 }, () => job('inference'));
+    await enqueueJobs(redis, keys, 'infer', waiting, TEST_LIMITS);
+    const stream = keys.stream('infer', 'normal');
+    const [[lastEntry]] = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1)) as [[string]];
+    await redis.xdel(stream, lastEntry);
+    const [group] = (await redis.xinfo('GROUPS', stream)) as unknown[][];
+    expect(group![group!.indexOf('lag') + 1]).toBeNull();
+
+    // 2 wait (3 counted: the deleted one until the group reads past it), not 12 (the stream's length).
+    const bounded = { ...TEST_LIMITS, maxBacklog: 5 };
+    expect((await enqueueJobs(redis, keys, 'infer', [job('inference'), job('inference')], bounded)).ok).toBe(true);
+    expect(await enqueueJobs(redis, keys, 'infer', [job('inference')], bounded)).toEqual({ ok: false, reason: 'backlog-full', backlog: 5, limit: 5 });
+  });
+
   test('delayed jobs and jobs waiting out a retry count toward the backlog limit', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');

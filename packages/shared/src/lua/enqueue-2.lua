@@ -104,8 +104,7 @@ if maxBacklog > 0 and fresh > 0 then
       local stream = base .. name .. ':' .. lane
       local info = groupInfo(stream, name)
       if info then
-        local lag = info['lag']
-        if type(lag) ~= 'number' then lag = rcall('XLEN', stream) end
+        local lag = lagOrBound(stream, info)
         backlog = backlog + math.max(0, lag - (tonumber(cancelledIn[name .. ':' .. lane]) or 0)) + info['pending']
       end
     end

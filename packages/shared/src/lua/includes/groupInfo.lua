@@ -26,3 +26,19 @@ local function isDelivered(stream, name, entryId)
   if not info then return false end
   return not entryBefore(info['last-delivered-id'], entryId)
 end
+
+-- The group's lag, or when Redis cannot tell it (an entry past the group's last delivered one was
+-- deleted: XDEL, or a producer's MAXLEN trim) a bound above it: entries added to the stream less
+-- those the group has read, which counts the deleted ones too until the group reads past them.
+-- (XLEN, the stream's length, also counts the acknowledged history kept for STREAM_HISTORY.)
+local function lagOrBound(stream, info)
+  local lag = info['lag']
+  if type(lag) == 'number' then return lag end
+  local read = info['entries-read']
+  if type(read) ~= 'number' then return rcall('XLEN', stream) end
+  local fields = rcall('XINFO', 'STREAM', stream)
+  for i = 1, #fields, 2 do
+    if fields[i] == 'entries-added' then return math.max(0, fields[i + 1] - read) end
+  end
+  return rcall('XLEN', stream)
+end
