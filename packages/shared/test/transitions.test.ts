@@ -352,7 +352,7 @@ describe('the transition scripts', () => {
     const waiting = Array.from({ length: 3 }, () => job('inference'));
     await enqueueJobs(redis, keys, 'infer', waiting, TEST_LIMITS);
     const stream = keys.stream('infer', 'normal');
-    const [[lastEntry]] = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1)) as [[string]];
+    const lastEntry = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]![0];
     await redis.xdel(stream, lastEntry);
     const [group] = (await redis.xinfo('GROUPS', stream)) as unknown[][];
     expect(group![group!.indexOf('lag') + 1]).toBeNull();
