@@ -42,6 +42,34 @@ describe('DELETE /jobs/:id', () => {
 });
 
 describe('dead letters', () => {
+  test('a retried dead job counts toward MAX_BACKLOG as a new one: a bulk retry stops when the queue is full and says so, and retries into a full queue are 503s that write nothing', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const dead: string[] = [];
+    for (let i = 0; i < 3; i++) dead.push((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `d${i}` } })).json().job_id);
+    for (const held of (await takeJobs(redis, keys, request)).jobs) {
+      await failAttempt(redis, keys, held, { message: 'broken', retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
+    }
+    for (let i = 0; i < 2; i++) expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).statusCode).toBe(202);
+
+    const some = await app.inject({ method: 'POST', url: '/queues/inference/dead/retry' });
+    expect(some.statusCode).toBe(200);
+    expect(some.json()).toEqual({ retried: 1, skipped: [], remaining: 2, queue_full: { backlog: 3, limit: 3 } });
+    expect((await app.inject({ url: '/queues/inference' })).json()).toMatchObject({ dead: 2, stages: [{ waiting_tasks: 3 }] });
+
+    const before = await keysUnder(redis, prefix);
+    const lengthBefore = await redis.xlen(keys.stream('infer', 'normal'));
+    const none = await app.inject({ method: 'POST', url: '/queues/inference/dead/retry' });
+    expect(none.statusCode).toBe(503);
+    expect(none.headers['retry-after']).toBe('5');
+    expect(none.json()).toMatchObject({ type: '/problems/queue-full', backlog: 3, limit: 3, detail: expect.stringContaining('no dead job was retried') });
+    const one = await app.inject({ method: 'POST', url: `/jobs/${dead[2]}/retry` });
+    expect(one.statusCode).toBe(503);
+    expect(one.json()).toMatchObject({ type: '/problems/queue-full', detail: expect.stringContaining(`retrying job "${dead[2]}" would pass it`) });
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+    expect(await redis.xlen(keys.stream('infer', 'normal'))).toBe(lengthBefore);
+    expect((await app.inject({ url: `/jobs/${dead[2]}` })).json()).toMatchObject({ status: 'dead' });
+  });
+
   test('a dead job is listed, page by page, and retried with its ID kept; a job that is not dead cannot be retried', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
     const ids: string[] = [];

@@ -26,14 +26,21 @@ const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['dead letters'],
         operationId: 'retryDeadLetters',
         summary: "Retry a queue's dead-lettered jobs, oldest first",
-        description: 'Retries the jobs dead when the call begins, each once, up to `limit`: a job that dies again while the call goes on is dead-lettered anew and waits for the next call.',
+        description:
+          'Retries the jobs dead when the call begins, each once, up to `limit`: a job that dies again while the call goes on is dead-lettered anew and waits for the next call. A retried job counts toward MAX_BACKLOG as a new one: once the queue is full the rest stay dead and `queue_full` says so (a 503 queue-full when none could be retried).',
         params: queueParamsSchema,
         querystring: retryAllQuerySchema,
         body: retryAllBodySchema,
         response: { 200: retryAllSchema, ...problemResponses(400, 404, 503) },
       },
     },
-    async (request) => retryAllDead(app.redis, app.jobs.queuesOf(request.params.name).map((queue) => app.jobs.keysOf(queue.name)), request.query.limit, request.log),
+    async (request) =>
+      retryAllDead(
+        app.redis,
+        app.jobs.queuesOf(request.params.name).map((pipeline) => ({ pipeline, keys: app.jobs.keysOf(pipeline.name), maxBacklog: app.jobs.backlogLimitOf(pipeline) })),
+        request.query.limit,
+        request.log,
+      ),
   );
 };
 

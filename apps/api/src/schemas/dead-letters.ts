@@ -55,4 +55,8 @@ export const retryAllSchema = z.object({
   retried: z.number().int(),
   skipped: z.array(z.object({ job_id: z.string(), reason: z.string() })).describe('dead entries that could not be retried, and why'),
   remaining: z.number().int().describe('dead entries still in the dead stream after this call'),
+  queue_full: z
+    .object({ backlog: z.number().int(), limit: z.number().int() })
+    .optional()
+    .describe('present when the queue (or one of its partitions) reached MAX_BACKLOG during the call: its other dead jobs stay dead; call again once workers have made room'),
 });

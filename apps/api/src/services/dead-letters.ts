@@ -1,5 +1,6 @@
-import { fieldsOf, LANES, retryDeadJob, type Lane, type QueueKeys, type RedisClient } from '@conveyor/shared';
+import { fieldsOf, LANES, retryDeadJob, type Lane, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import type { FastifyBaseLogger } from 'fastify';
+import { queueFull } from '../problems/queue-full.js';
 import { errorsView, errorView, iso, json } from './job-view.js';
 import { compareIds } from './stream-range.js';
 
@@ -61,35 +62,55 @@ function parseCursor(cursor: string, streams: number): [string, number] {
   return [id!, at === undefined ? 0 : Math.min(Number(at), streams)];
 }
 
+/** A queue (or one of its partitions) whose dead letters are retried, and its MAX_BACKLOG share. */
+export interface DeadRetryTarget {
+  pipeline: Pipeline;
+  keys: QueueKeys;
+  maxBacklog: number;
+}
+
 /**
  * Retries up to `limit` dead jobs of a queue (the queue's own dead stream, then each partition's),
  * oldest first in each, logging each one queued again. Only the jobs dead when the call began:
  * a retried job that dies again meanwhile is dead-lettered anew, past that end, and is not
  * retried a second time (it was, up to `limit` times, when the read went on to the stream's end).
+ * A retried job is a new one to MAX_BACKLOG: once the queue (or a partition) is full, its rest
+ * stay dead, and the answer says so in `queue_full`; full before any could be retried, the 503.
  */
-export async function retryAllDead(redis: RedisClient, keys: readonly QueueKeys[], limit: number, log: FastifyBaseLogger) {
+export async function retryAllDead(redis: RedisClient, targets: readonly DeadRetryTarget[], limit: number, log: FastifyBaseLogger) {
   const skipped: { job_id: string; reason: string }[] = [];
   let retried = 0;
-  const ends = await Promise.all(keys.map(async (queue) => ((await redis.xrevrange(queue.dead, '+', '-', 'COUNT', 1)) as StreamEntry[])[0]?.[0]));
-  for (const [i, queue] of keys.entries()) {
+  let full: { backlog: number; limit: number; pipeline: Pipeline } | undefined;
+  const ends = await Promise.all(targets.map(async ({ keys }) => ((await redis.xrevrange(keys.dead, '+', '-', 'COUNT', 1)) as StreamEntry[])[0]?.[0]));
+  for (const [i, { keys: queue, maxBacklog, pipeline }] of targets.entries()) {
     const end = ends[i];
     if (end === undefined) continue;
     let cursor = '-';
-    while (retried + skipped.length < limit) {
+    let queueFull = false;
+    while (!queueFull && retried + skipped.length < limit) {
       const entries = (await redis.xrange(queue.dead, cursor, end, 'COUNT', Math.min(100, limit - retried - skipped.length))) as StreamEntry[];
       if (entries.length === 0) break;
       for (const [id, flat] of entries) {
         const jobId = fieldsOf(flat)['job'] ?? '';
-        const outcome = await retryDeadJob(redis, queue, jobId);
+        const outcome = await retryDeadJob(redis, queue, jobId, maxBacklog);
         if (outcome.ok) {
           retried += 1;
           log.info({ job_id: jobId }, 'dead job queued again');
-        }
-        else skipped.push({ job_id: jobId, reason: outcome.reason === 'not-found' ? 'its record expired (JOB_RETENTION)' : `it is ${outcome.status}, not dead` });
+        } else if (outcome.reason === 'backlog-full') {
+          full = { backlog: outcome.backlog, limit: outcome.limit, pipeline };
+          queueFull = true;
+          break;
+        } else skipped.push({ job_id: jobId, reason: outcome.reason === 'not-found' ? 'its record expired (JOB_RETENTION)' : `it is ${outcome.status}, not dead` });
         cursor = `(${id}`;
       }
     }
   }
-  const remaining = await Promise.all(keys.map((queue) => redis.xlen(queue.dead)));
-  return { retried, skipped, remaining: remaining.reduce((total, count) => total + count, 0) };
+  if (full && retried === 0) throw queueFull(full.pipeline.name, full.pipeline.stages, full.backlog, full.limit, 'no dead job was retried; try again once workers have made room');
+  const remaining = await Promise.all(targets.map(({ keys }) => redis.xlen(keys.dead)));
+  return {
+    retried,
+    skipped,
+    remaining: remaining.reduce((total, count) => total + count, 0),
+    ...(full ? { queue_full: { backlog: full.backlog, limit: full.limit } } : {}),
+  };
 }

@@ -221,10 +221,16 @@ export class JobService {
   async retry(jobId: string): Promise<void> {
     const pipeline = pipelineOfJob(jobId);
     if (!pipeline) throw notFound(jobId);
-    const outcome = await retryDeadJob(this.redis, this.keysOf(pipeline.name), jobId);
+    const outcome = await retryDeadJob(this.redis, this.keysOf(pipeline.name), jobId, this.#limitsOf(pipeline).maxBacklog);
     if (outcome.ok) return;
     if (outcome.reason === 'not-found') throw notFound(jobId);
+    if (outcome.reason === 'backlog-full') throw queueFull(pipeline.name, pipeline.stages, outcome.backlog, outcome.limit, `retrying job "${jobId}" would pass it; try again later`);
     throw new ProblemError('job-not-dead', `Job "${jobId}" is ${outcome.status}, not dead; only a dead-lettered job can be retried.`, { job_status: outcome.status });
+  }
+
+  /** Most undone jobs the queue (or partition) may hold before a submission or a retry is refused; 0 for no limit. */
+  backlogLimitOf(target: Pipeline): number {
+    return this.#limitsOf(target).maxBacklog;
   }
 
   /** Where the jobs of a queue that exists may be (the queue, then its partitions), or the 404 problem. */

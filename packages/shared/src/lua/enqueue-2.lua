@@ -35,8 +35,7 @@ local rcall = redis.call
 -- @include nowMs
 -- @include publishEvent
 -- @include countEvent
--- @include groupInfo
--- @include fieldsToMap
+-- @include queueBacklog
 
 local base = ARGV[1]
 local stages = {}
@@ -92,23 +91,7 @@ if FIELDS == 8 then
 end
 
 if maxBacklog > 0 and fresh > 0 then
-  -- Delayed jobs and jobs waiting out a retry's backoff are undone work too: uncounted, a client
-  -- could fill Redis with run_at jobs while the streams stay short. So are the jobs of later
-  -- stages: counting the first only, a pipeline whose later stage has no worker would take
-  -- documents for ever, each moving on from the first stage and making room for the next.
-  -- Entries of jobs cancelled while they waited are in the lag until read past: not undone work.
-  local backlog = rcall('ZCARD', KEYS[2])
-  local cancelledIn = fieldsToMap(rcall('HGETALL', base .. 'cancelled'))
-  for _, name in ipairs(stages) do
-    for _, lane in ipairs({ 'high', 'normal', 'low' }) do
-      local stream = base .. name .. ':' .. lane
-      local info = groupInfo(stream, name)
-      if info then
-        local lag = lagOrBound(stream, info)
-        backlog = backlog + math.max(0, lag - (tonumber(cancelledIn[name .. ':' .. lane]) or 0)) + info['pending']
-      end
-    end
-  end
+  local backlog = queueBacklog(base, stages)
   if backlog + fresh > maxBacklog then return { -4, backlog, maxBacklog } end
 end
 

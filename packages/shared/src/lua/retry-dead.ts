@@ -3,13 +3,22 @@ import type { QueueKeys } from '../keys.js';
 import { findPipeline } from '../partitions.js';
 import { firstStage } from '../pipelines.js';
 
-export type RetryOutcome = { ok: true } | { ok: false; reason: 'not-found' } | { ok: false; reason: 'not-dead'; status: string };
+export type RetryOutcome =
+  | { ok: true }
+  | { ok: false; reason: 'not-found' }
+  | { ok: false; reason: 'not-dead'; status: string }
+  | { ok: false; reason: 'backlog-full'; backlog: number; limit: number };
 
-/** Queues a dead-lettered job again on the stage where it died, keeping its ID and history. */
-export async function retryDeadJob(redis: RedisClient, keys: QueueKeys, jobId: string): Promise<RetryOutcome> {
+/**
+ * Queues a dead-lettered job again on the stage where it died, keeping its ID and history;
+ * refused, as a new job is, while the queue holds `maxBacklog` undone jobs (0: no limit).
+ */
+export async function retryDeadJob(redis: RedisClient, keys: QueueKeys, jobId: string, maxBacklog = 0): Promise<RetryOutcome> {
   const pipeline = findPipeline(keys.queue);
-  const [code, status] = await redis.retryDead(keys.job(jobId), keys.dead, keys.queued, keys.base, jobId, pipeline ? firstStage(pipeline) : '');
+  const stages = pipeline?.stages.join(' ') ?? '';
+  const [code, status, limit] = await redis.retryDead(keys.job(jobId), keys.dead, keys.queued, keys.base, jobId, pipeline ? firstStage(pipeline) : '', stages, maxBacklog);
   if (code === 1) return { ok: true };
   if (code === -1) return { ok: false, reason: 'not-found' };
-  return { ok: false, reason: 'not-dead', status: status! };
+  if (code === -4) return { ok: false, reason: 'backlog-full', backlog: Number(status), limit: Number(limit) };
+  return { ok: false, reason: 'not-dead', status: String(status) };
 }

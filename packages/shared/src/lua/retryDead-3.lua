@@ -9,17 +9,21 @@
   ARGV[1] base
   ARGV[2] job ID
   ARGV[3] first stage of the queue (where a job without a record is)
+  ARGV[4] the stages of the queue's pipeline, space-separated (for the backlog count)
+  ARGV[5] most jobs the queue may hold undone (see enqueue's ARGV[4]); 0 for no limit
 
   KEYS[3] queued index hash (a job still queued there has no record yet)
 
   Output: {1}           queued again
           {-1}          no such job (its record expired with the retention period)
           {-6, status}  the job is not dead
+          {-4, backlog, limit}  the queue holds too much undone work: nothing was written
 ]]
 local rcall = redis.call
 -- @include nowMs
 -- @include publishEvent
 -- @include recordless
+-- @include queueBacklog
 
 local jobKey, base = KEYS[1], ARGV[1]
 local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'dead_entry', 'id')
@@ -32,6 +36,13 @@ if not r[1] then
   return { -1 }
 end
 if r[1] ~= 'dead' then return { -6, r[1] } end
+local maxBacklog = tonumber(ARGV[5])
+if maxBacklog > 0 then
+  local stages = {}
+  for name in string.gmatch(ARGV[4], '%S+') do stages[#stages + 1] = name end
+  local backlog = queueBacklog(base, stages)
+  if backlog + 1 > maxBacklog then return { -4, backlog, maxBacklog } end
+end
 local now = nowMs()
 local entry = rcall('XADD', base .. r[2] .. ':' .. r[3], '*', 'job', r[5])
 rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'attempts', 0, 'failures', 0, 'stalls', 0,

@@ -71,7 +71,7 @@ declare module 'ioredis' {
     renew(...args: ScriptArg[]): Result<number[], Context>;
     release(...args: ScriptArg[]): Result<number, Context>;
     cancel(...args: ScriptArg[]): Result<[number, string?], Context>;
-    retryDead(...args: ScriptArg[]): Result<[number, string?], Context>;
+    retryDead(...args: ScriptArg[]): Result<[number, (string | number)?, number?], Context>;
     trim(...args: ScriptArg[]): Result<number, Context>;
     pruneConsumers(...args: ScriptArg[]): Result<number, Context>;
     heartbeat(...args: ScriptArg[]): Result<number, Context>;
