@@ -9,40 +9,14 @@
  * by name only if it is a production dependency. Neither shows until that code runs in the image.
  */
 import { builtinModules } from 'node:module';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { parse as parseYaml } from 'yaml';
+import { at, readText, workspacePackages, type PackageJson } from './repository-files.js';
 
-const root = new URL('..', import.meta.url);
-const at = (path: string) => new URL(path, root);
-const readText = (path: string) => readFileSync(at(path), 'utf8');
 
-interface PackageJson {
-  name: string;
-  main?: string;
-  files?: string[];
-  dependencies?: Record<string, string>;
-}
 
-/** Workspace packages by name, with the folder each lives in (`apps/api`), as pnpm-workspace.yaml lists them. */
-function workspacePackages(): Map<string, { dir: string; manifest: PackageJson }> {
-  const { packages: patterns } = parseYaml(readText('pnpm-workspace.yaml')) as { packages: string[] };
-  const dirs = patterns.flatMap((pattern) => {
-    if (!pattern.endsWith('/*')) return [pattern];
-    const parent = pattern.slice(0, -2);
-    return readdirSync(at(`${parent}/`), { withFileTypes: true })
-      .filter((entry) => entry.isDirectory())
-      .map((entry) => `${parent}/${entry.name}`);
-  });
-  const found = new Map<string, { dir: string; manifest: PackageJson }>();
-  for (const dir of dirs.filter((candidate) => existsSync(at(`${candidate}/package.json`)))) {
-    const manifest = JSON.parse(readText(`${dir}/package.json`)) as PackageJson;
-    found.set(manifest.name, { dir, manifest });
-  }
-  return found;
-}
 
 /** The package each Dockerfile deploys (`pnpm deploy --filter=<name> --prod`). */
 function deployedByDockerfiles(): string[] {

@@ -4,7 +4,7 @@
  * manifests they depend on.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { apiEnvSchema, loadConfig, PIPELINES, workerEnvSchema } from '@conveyor/shared';
@@ -12,38 +12,10 @@ import { selectStages } from '../apps/worker/src/stage-selection.js';
 import { posix } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { at, readPackage, readText, workspacePackages } from './repository-files.js';
 
-const root = new URL('..', import.meta.url);
-const at = (path: string) => new URL(path, root);
-const readText = (path: string) => readFileSync(at(path), 'utf8');
 
-interface PackageJson {
-  name: string;
-  main?: string;
-  packageManager?: string;
-  scripts?: Record<string, string>;
-  dependencies?: Record<string, string>;
-  devDependencies?: Record<string, string>;
-}
-const readPackage = (path: string) => JSON.parse(readText(path)) as PackageJson;
 
-/** Workspace packages by name, with the folder each lives in (`apps/api`), as pnpm-workspace.yaml lists them. */
-function workspacePackages(): Map<string, { dir: string; manifest: PackageJson }> {
-  const { packages: patterns } = parseYaml(readText('pnpm-workspace.yaml')) as { packages: string[] };
-  const dirs = patterns.flatMap((pattern) => {
-    if (!pattern.endsWith('/*')) return [pattern];
-    const parent = pattern.slice(0, -2);
-    return readdirSync(at(`${parent}/`), { withFileTypes: true })
-      .filter((entry) => entry.isDirectory())
-      .map((entry) => `${parent}/${entry.name}`);
-  });
-  const found = new Map<string, { dir: string; manifest: PackageJson }>();
-  for (const dir of dirs.filter((candidate) => existsSync(at(`${candidate}/package.json`)))) {
-    const manifest = readPackage(`${dir}/package.json`);
-    found.set(manifest.name, { dir, manifest });
-  }
-  return found;
-}
 
 // --- A small Dockerfile reader -------------------------------------------------------------------
 
@@ -189,7 +161,7 @@ describe.each(images)('$dockerfile', ({ app, dockerfile, dir, entry, port, portV
 
   test(`every stage of the ${app} image runs a Node release that package.json's engines.node allows`, () => {
     const { stages } = load();
-    const range = (readPackage('package.json') as PackageJson & { engines?: { node?: string } }).engines?.node;
+    const range = readPackage('package.json').engines?.node;
     expect(range, 'package.json sets no engines.node').toBeDefined();
     const nodeStages = stages.filter((stage) => /^(docker\.io\/(library\/)?)?node:/.test(stage.image));
     expect(nodeStages.length).toBeGreaterThan(0);

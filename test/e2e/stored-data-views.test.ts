@@ -1,6 +1,6 @@
 import { createRedis, QueueKeys } from '@conveyor/shared';
 import type { Redis } from 'ioredis';
-import { deletePrefix, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import { deletePrefix, readSseEvents, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type SseEvent, type WorkerProcess } from '@conveyor/testing';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
 /**
@@ -39,12 +39,6 @@ async function ok(path: string): Promise<Record<string, unknown>> {
   return JSON.parse(text) as Record<string, unknown>;
 }
 
-interface SseEvent {
-  id: string | undefined;
-  event: string;
-  data: Record<string, unknown>;
-}
-
 /**
  * A job's event stream, read until it ends or `until` says stop, calling `onEvent` on each event.
  * Opened again while the API answers 503 (the one place still held by a stream being closed).
@@ -57,25 +51,7 @@ async function readEvents(base: string, jobId: string, { until, onEvent }: { unt
     return answer;
   }, 'an event stream place', 5_000);
   expect(response.status, await (response.status === 200 ? '' : response.clone().text())).toBe(200);
-  const events: SseEvent[] = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let split: number;
-    while ((split = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, split);
-      buffer = buffer.slice(split + 2);
-      const event = /^event: (.+)$/m.exec(block)?.[1];
-      const data = /^data: (.+)$/m.exec(block)?.[1];
-      if (!event || !data) continue;
-      events.push({ id: /^id: (.+)$/m.exec(block)?.[1], event, data: JSON.parse(data) as Record<string, unknown> });
-      onEvent?.(events.at(-1)!);
-    }
-    // Leaving the loop cancels the response's body: the API sees the client go.
-    if (until?.(events)) break;
-  }
-  return events;
+  return readSseEvents(response.body!, { until, onEvent });
 }
 
 /** JSON arrays nested `levels` deep: JSON.parse reads them, JSON.stringify runs out of stack. */

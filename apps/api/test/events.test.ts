@@ -1,36 +1,16 @@
 import { createRedis } from '@conveyor/shared';
-import { RedisServer, redisTest, startWorker, waitFor, type WorkerProcess } from '@conveyor/testing';
+import { readSseEvents, RedisServer, redisTest, startWorker, waitFor, type SseEvent, type WorkerProcess } from '@conveyor/testing';
 import { connect, type Socket } from 'node:net';
 import { describe, expect } from 'vitest';
 import type { App } from '../src/app.js';
 import { buildTestApp } from './test-app.js';
-
-interface SseEvent {
-  event: string;
-  data: Record<string, unknown>;
-}
 
 /** Reads an SSE response until it ends (or `until` says stop), parsing each event. */
 async function readEvents(url: string, onOpen?: () => void, until?: (events: SseEvent[]) => boolean, signal?: AbortSignal): Promise<SseEvent[]> {
   const response = await fetch(url, signal ? { signal } : {});
   expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
   onOpen?.();
-  const events: SseEvent[] = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let split: number;
-    while ((split = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, split);
-      buffer = buffer.slice(split + 2);
-      const event = /^event: (.+)$/m.exec(block)?.[1];
-      const data = /^data: (.+)$/m.exec(block)?.[1];
-      if (event && data) events.push({ event, data: JSON.parse(data) });
-    }
-    if (until?.(events)) break;
-  }
-  return events;
+  return readSseEvents(response.body!, { until });
 }
 
 const test = redisTest.extend<{ app: App; url: string; worker: WorkerProcess }>({
@@ -78,7 +58,7 @@ describe('job events over Server-Sent Events', () => {
     const { job_id } = (await (await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","prompt":"done"}' })).json()) as { job_id: string };
     await waitFor(async () => ((await (await fetch(`${url}/jobs/${job_id}`)).json()) as { status: string }).status === 'completed', 'the job');
     const events = await readEvents(`${url}/jobs/${job_id}/events`);
-    expect(events).toEqual([{ event: 'state', data: expect.objectContaining({ status: 'completed', result: { model: 'echo', text: 'done' } }) }]);
+    expect(events).toEqual([{ id: 'end', event: 'state', data: expect.objectContaining({ status: 'completed', result: { model: 'echo', text: 'done' } }) }]);
   });
 
   test('streams that end leave no listener behind on a connection that carries further requests', async ({ app, url }) => {

@@ -9,3 +9,4 @@ export * from './fixtures.js';
 export * from './script-args.js';
 export * from './job-status.js';
 export * from './tls-certificates.js';
+export * from './sse.js';
