@@ -122,6 +122,25 @@ describe('BODY_BUDGET', () => {
     held.socket.destroy();
     await waitFor(async () => (await probe(2 * MiB)) === 415, 'the place to come back');
     expect((await postUpload(2 * MiB)).status).toBe(202);
+    // Given back once: a place given back twice (the socket's close and the answer's) let the
+    // next uploads past the budget.
+    const again = await holdUpload(3 * MiB - 4096);
+    await waitFor(async () => (await probe(2 * MiB)) === 503, 'a new held upload to fill the budget again');
+    again.socket.destroy();
+  });
+
+  test('an upload pipelined behind a request still being answered, on a connection its client closes, gives its place back (its answer never had its turn)', async () => {
+    const socket = connect({ port: Number(new URL(api.url).port), host: '127.0.0.1' });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.on('error', () => {});
+    // An event stream is answered for as long as the connection lasts: the upload behind it waits.
+    socket.write(
+      'GET /events?queue=inference HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' +
+        `POST /documents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${3 * MiB}\r\n\r\n`,
+    );
+    await waitFor(async () => (await probe(2 * MiB)) === 503, 'the pipelined upload to fill the budget');
+    socket.destroy();
+    await waitFor(async () => (await probe(2 * MiB)) === 415, 'its place to come back', 5_000);
   });
 
   test('a chunked upload (no Content-Length) holds the route\'s whole limit, and is let in alone though that passes the budget', async () => {

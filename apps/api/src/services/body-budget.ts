@@ -16,7 +16,7 @@ function formatBytes(bytes: number): string {
  * body is read, with a 503 and Retry-After; one request is always let in when nothing else is
  * held, however large, so a budget below the largest body slows uploads down but never refuses
  * them all. A request holds its place from its headers until its answer is sent or its
- * connection closes.
+ * connection closes, whichever comes first.
  */
 export class BodyBudget {
   #held = 0;
@@ -51,10 +51,23 @@ export class BodyBudget {
       }
       this.#held += bytes;
       this.#requests += 1;
-      reply.raw.once('close', () => {
+      // Given back once, when the answer is sent or the connection closes. A request pipelined
+      // behind another waits for its answer's turn on the connection: if the client goes first,
+      // Node never closes that answer, and the bytes would stay held for good.
+      // Both may fire in one emit (the socket's close closes the answer), which a listener
+      // removed meanwhile does not stop: hence the flag.
+      const socket = request.raw.socket;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        reply.raw.off('close', release);
+        socket?.off('close', release);
         this.#held -= bytes;
         this.#requests -= 1;
-      });
+      };
+      reply.raw.once('close', release);
+      socket?.once('close', release);
       done();
     };
   }
