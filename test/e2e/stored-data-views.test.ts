@@ -125,10 +125,13 @@ describe('entries other producers wrote, as the API shows them', () => {
       ['job', 'documents:x', 'attempts', 'abc', 'lane', 'weird'],
       ['job', 'documents:y', 'stage', 'extract', 'attempts', '-1', 'error', '{"message":"m","code":5,"retryable":"yes","attempt":"one","stage":["x"],"worker":{},"name":"Err","at":"soon"}', 'errors', '{"message":"not a list"}'],
       ['job', 'documents:z', 'stage', 'extract', 'lane', 'high', 'attempts', '2', 'errors', '[{"message":"first","code":"E1"},"not an error",null,{"message":7}]', 'created_at', 'yesterday'],
+      // 1e999 parses as Infinity, a number the answer's schema refuses.
+      ['job', 'documents:w', 'stage', 'extract', 'attempts', '1', 'error', '{"message":"boom","attempt":1e999}'],
     ];
     for (const fields of written) await producer.xadd(documents.dead, '*', ...fields);
-    const dead = await ok('/queues/documents/dead?limit=3');
+    const dead = await ok('/queues/documents/dead?limit=4');
     expect(dead['jobs']).toEqual([
+      { job_id: 'documents:w', stage: 'extract', priority: 'normal', attempts: 1, error: { message: 'boom' }, errors: [], input: null, created_at: null, dead_at: null },
       { job_id: 'documents:z', stage: 'extract', priority: 'high', attempts: 2, error: null, errors: [{ message: 'first', code: 'E1' }], input: null, created_at: null, dead_at: null },
       { job_id: 'documents:y', stage: 'extract', priority: 'normal', attempts: null, error: { message: 'm', name: 'Err' }, errors: [], input: null, created_at: null, dead_at: null },
       { job_id: 'documents:x', stage: '', priority: null, attempts: null, error: null, errors: [], input: null, created_at: null, dead_at: null },

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyRequest } from 'fastify';
 import multipartPlugin, { FIELD_BYTES } from '../plugins/external/multipart.js';
 import { logCreated } from '../job-created-log.js';
+import { jobPath } from '../job-path.js';
 import { ProblemError } from '../problems/problem-error.js';
 import { invalidRequest, plainErrors } from '../problems/validation-wording.js';
 import { documentFieldsSchema } from '../schemas/document-upload.js';
@@ -108,7 +109,7 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBud
       logCreated(request.log, [submitted]);
       return reply
         .code(submitted.created ? 202 : 200)
-        .header('location', `/jobs/${submitted.jobId}`)
+        .header('location', jobPath(submitted.jobId))
         .send({ job_id: submitted.jobId, status: submitted.status });
     },
   );

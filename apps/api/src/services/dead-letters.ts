@@ -86,8 +86,8 @@ export async function retryAllDead(redis: RedisClient, targets: readonly DeadRet
     const end = ends[i];
     if (end === undefined) continue;
     let cursor = '-';
-    let queueFull = false;
-    while (!queueFull && retried + skipped.length < limit) {
+    let stopped = false;
+    while (!stopped && retried + skipped.length < limit) {
       const entries = (await redis.xrange(queue.dead, cursor, end, 'COUNT', Math.min(100, limit - retried - skipped.length))) as StreamEntry[];
       if (entries.length === 0) break;
       for (const [id, flat] of entries) {
@@ -98,7 +98,7 @@ export async function retryAllDead(redis: RedisClient, targets: readonly DeadRet
           log.info({ job_id: jobId }, 'dead job queued again');
         } else if (outcome.reason === 'backlog-full') {
           full = { backlog: outcome.backlog, limit: outcome.limit, pipeline };
-          queueFull = true;
+          stopped = true;
           break;
         } else skipped.push({ job_id: jobId, reason: outcome.reason === 'not-found' ? 'its record expired (JOB_RETENTION)' : `it is ${outcome.status}, not dead` });
         cursor = `(${id}`;

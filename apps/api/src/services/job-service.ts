@@ -282,27 +282,28 @@ export class JobService {
     if (created > 0) this.onEnqueued(queueNameOf(pipeline), created);
     this.#announceDelayed(pipeline, jobs);
     const now = Date.now();
-    const answers = outcome.jobs.map(({ id, created: isNew }, i) => (isNew ? { jobId: id, status: statusOfNew(jobs[i]!, now), created: true } : this.#earlier(id)));
-    // The common answer, every job new, needs no lookups (nor a promise per job).
-    if (created === answers.length) return answers as Submitted[];
-    // A key given twice in one batch names the job created for its first: the same status for
-    // both (looked up, a worker may already have taken it).
-    const createdHere = new Map<string, Submitted>();
-    for (const answer of answers) if (!(answer instanceof Promise)) createdHere.set(answer.jobId, answer);
+    if (created === outcome.jobs.length) {
+      // The common answer, every job new, needs no lookups (nor a promise per job).
+      return outcome.jobs.map(({ id }, i) => ({ jobId: id, status: statusOfNew(jobs[i]!, now), created: true }));
+    }
+    // A key given twice in one batch names one job: its status is told once, the same for both
+    // (the one created here as created; one an earlier request made, looked up once).
+    const statusOf = new Map<string, JobStatus | Promise<JobStatus>>();
+    outcome.jobs.forEach(({ id, created: isNew }, i) => {
+      if (isNew) statusOf.set(id, statusOfNew(jobs[i]!, now));
+    });
     return Promise.all(
-      answers.map((answer) => {
-        if (!(answer instanceof Promise)) return answer;
-        return answer.then((earlier) => {
-          const first = createdHere.get(earlier.jobId);
-          return first ? { ...earlier, status: first.status } : earlier;
-        });
+      outcome.jobs.map(async ({ id, created: isNew }) => {
+        let status = statusOf.get(id);
+        if (status === undefined) statusOf.set(id, (status = this.#statusNow(id)));
+        return { jobId: id, status: await status, created: isNew };
       }),
     );
   }
 
-  /** A job an idempotency key matched, as it is now. */
-  async #earlier(jobId: string): Promise<Submitted> {
-    return { jobId, status: (await this.find(jobId))?.status ?? 'completed', created: false };
+  /** The status of a job an idempotency key matched, as it is now (completed: its record expired since). */
+  async #statusNow(jobId: string): Promise<JobStatus> {
+    return (await this.find(jobId))?.status ?? 'completed';
   }
 
   #connectionFor(jobs: readonly NewJob[]): RedisClient {

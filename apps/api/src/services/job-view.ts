@@ -1,6 +1,7 @@
 import { namedJobId, type JobSnapshot, type Lane, type Pipeline } from '@conveyor/shared';
 import { jobPath } from '../job-path.js';
-import type { JobStatus, JobView } from '../schemas/job-view.js';
+import { attemptErrorSchema, type JobStatus, type JobView } from '../schemas/job-view.js';
+import type { ZodType } from 'zod';
 import { nestedDeeperThan } from './json-depth.js';
 import { previewOutput } from './output-preview.js';
 
@@ -46,8 +47,8 @@ export function json(text: string | undefined): unknown {
 
 type StoredError = Record<string, unknown> & { message: string; at?: unknown };
 
-/** The fields of a stored error, with the type each must have to be shown (see attemptErrorSchema). */
-const ERROR_FIELDS = { name: 'string', code: 'string', retryable: 'boolean', stage: 'string', attempt: 'number', worker: 'string' } as const;
+/** What each field of a stored error must be to be shown: the answers' own schema of it. */
+const ERROR_FIELDS: Record<string, ZodType | undefined> = attemptErrorSchema.shape;
 
 /**
  * An error as the answers show it, or null when `value` is none. A field that is not what
@@ -58,7 +59,7 @@ export function errorView(value: unknown): JobView['error'] {
   if (!value || typeof value !== 'object' || typeof (value as StoredError).message !== 'string') return null;
   const { at, ...rest } = value as StoredError;
   const shown: Record<string, unknown> = { ...rest, message: (value as StoredError).message };
-  for (const [field, type] of Object.entries(ERROR_FIELDS)) if (field in shown && typeof shown[field] !== type) delete shown[field];
+  for (const field of Object.keys(shown)) if (ERROR_FIELDS[field]?.safeParse(shown[field]).success === false) delete shown[field];
   const time = typeof at === 'number' || typeof at === 'string' ? iso(at) : null;
   return { ...(shown as JobView['error'] & object), ...(time === null ? {} : { at: time }) };
 }
