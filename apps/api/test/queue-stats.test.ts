@@ -65,8 +65,8 @@ describe('GET /queues/:name', () => {
     expect((await app.inject({ method: 'DELETE', url: `/jobs/${held.at(-1)!.jobId}` })).statusCode).toBe(200);
     await redis.hset(keys.paused, 'infer', Date.now());
     // w1's worker says it reads the queue; w2's word has run out (it died); w3's never came.
-    await heartbeat(redis, keys, 'w1', 10_000, 3_600_000, false);
-    await heartbeat(redis, keys, 'w2', -1, 3_600_000, false);
+    await heartbeat(redis, keys, 'w1', 10_000, 3_600_000, false, 30_000);
+    await heartbeat(redis, keys, 'w2', -1, 3_600_000, false, 30_000);
 
     const response = await app.inject({ url: '/queues/inference' });
     expect(response.statusCode).toBe(200);

@@ -1,4 +1,4 @@
-import { LANES, PROMOTE_BATCH, ensureConsumer, groupName, heartbeat, leaveQueue, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob } from '@conveyor/shared';
+import { LANES, PROMOTE_BATCH, ensureConsumer, groupName, heartbeat, leaveQueue, liveLease, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob } from '@conveyor/shared';
 import type { PauseState } from './pause-state.js';
 import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
@@ -65,14 +65,14 @@ export class Maintenance {
   }
 
   async runOnce(): Promise<void> {
-    const { MAINTENANCE_INTERVAL, CONSUMER_RETENTION, TRIM_INTERVAL } = this.ctx.config;
+    const { MAINTENANCE_INTERVAL, CONSUMER_RETENTION, TRIM_INTERVAL, LEASE_MS } = this.ctx.config;
     // Workers that died without a word are swept out as often as history is trimmed.
     const sweep = Date.now() - this.#lastTrim >= TRIM_INTERVAL;
     // One word per queue, side by side; one Redis refuses (full, read-only) does not hold up the
     // steps that can still run.
     await Promise.all(
       this.#queues.map((queue) =>
-        heartbeat(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, MAINTENANCE_INTERVAL * LIVE_TICKS, CONSUMER_RETENTION, sweep).catch((error: Error) => {
+        heartbeat(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, MAINTENANCE_INTERVAL * LIVE_TICKS, CONSUMER_RETENTION, sweep, LEASE_MS).catch((error: Error) => {
           this.ctx.refusals.note(error);
           this.ctx.logger.debug({ err: error.message, queue }, 'could not say this worker reads the queue');
         }),
@@ -144,19 +144,20 @@ export class Maintenance {
   async reclaim(): Promise<void> {
     if (this.ctx.refusals.seenWithin(this.ctx.config.LEASE_MS)) return;
     const open = this.stages.filter((served) => !this.pauses.isPaused(served.pipeline.name, served.stage));
+    const leases = await this.#liveLeases(open);
     for (const [i, served] of open.entries()) {
       if (!this.ctx.isTaking()) return;
-      const lapsed = await this.#lapsedCount([served]);
+      const lapsed = await this.#lapsedCount([served], leases);
       if (lapsed === 0) continue;
       const reserved = this.ctx.slots.reserveForTakeover(lapsed);
       if (reserved === 0) {
-        this.ctx.slots.want(lapsed + (await this.#lapsedCount(open.slice(i + 1))));
+        this.ctx.slots.want(lapsed + (await this.#lapsedCount(open.slice(i + 1), leases)));
         return;
       }
       let taken = 0;
       try {
         const keys = this.ctx.keysOf(served.pipeline.name);
-        const result = await reclaimStale(this.ctx.redis, keys, { ...stageRequest(this.ctx, served), count: reserved, lanes: LANES }, this.ctx.config.LEASE_MS);
+        const result = await reclaimStale(this.ctx.redis, keys, { ...stageRequest(this.ctx, served), count: reserved, lanes: LANES }, leases.get(served.pipeline.name)!);
         taken = result.jobs.length;
         for (const job of result.jobs) {
           // A job a stopping worker let go of (a deploy) is routine; a lapsed lease is not.
@@ -179,14 +180,24 @@ export class Maintenance {
     this.ctx.slots.want(0);
   }
 
+  /**
+   * Per queue of these stages, the lease its takeovers wait out: the longest of its live workers'
+   * LEASE_MS, not only this worker's (see liveLease). Read once per round, side by side.
+   */
+  async #liveLeases(stages: readonly ServedStage[]): Promise<Map<string, number>> {
+    const queues = [...new Set(stages.map((served) => served.pipeline.name))];
+    const leases = await Promise.all(queues.map((queue) => liveLease(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.config.LEASE_MS)));
+    return new Map(queues.map((queue, i) => [queue, leases[i]!]));
+  }
+
   /** How many entries of these stages have been held past the lease, up to CONCURRENCY (reads only; a stage's lanes in one round trip). */
-  async #lapsedCount(stages: readonly ServedStage[]): Promise<number> {
+  async #lapsedCount(stages: readonly ServedStage[], leases: ReadonlyMap<string, number>): Promise<number> {
     const most = this.ctx.slots.size;
     let count = 0;
     for (const served of stages) {
       const keys = this.ctx.keysOf(served.pipeline.name);
       const lanes = await Promise.all(
-        LANES.map((lane) => this.ctx.redis.xpending(keys.stream(served.stage, lane), groupName(served.stage), 'IDLE', this.ctx.config.LEASE_MS, '-', '+', most - count) as Promise<unknown[]>),
+        LANES.map((lane) => this.ctx.redis.xpending(keys.stream(served.stage, lane), groupName(served.stage), 'IDLE', leases.get(served.pipeline.name)!, '-', '+', most - count) as Promise<unknown[]>),
       );
       count += lanes.reduce((sum, entries) => sum + entries.length, 0);
       if (count >= most) return most;

@@ -95,6 +95,14 @@ export class QueueKeys {
     return `${this.base}workers`;
   }
 
+  /**
+   * Hash: consumer name → that worker's LEASE_MS, written with its `workers` field and dropped
+   * with it: a takeover waits out the longest lease of the live workers (see liveLease).
+   */
+  get leases(): string {
+    return `${this.base}leases`;
+  }
+
   /** Hash: paused stages (field `*` pauses every stage) → when, in ms. Workers take nothing from them. */
   get paused(): string {
     return `${this.base}paused`;

@@ -136,7 +136,7 @@ describe('pruning consumers', () => {
     const stream = keys.stream('infer', 'low');
     await redis.xgroup('CREATECONSUMER', stream, 'infer', 'live-worker');
     await redis.xgroup('CREATECONSUMER', stream, 'infer', 'gone-worker');
-    await heartbeat(redis, keys, 'live-worker', 300, 60_000, false);
+    await heartbeat(redis, keys, 'live-worker', 300, 60_000, false, 30_000);
     await sleep(150);
 
     expect(await pruneIdleConsumers(redis, stream, 'infer', 100, 'self', keys.workers)).toBe(1);
@@ -162,17 +162,17 @@ describe('workers saying they read a queue', () => {
   test("a word lasts liveMs on Redis's clock; a sweep drops the words older than keepMs, and leaving deletes one's own", async ({ redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
     const before = await redisNowMs(redis);
-    expect(await heartbeat(redis, keys, 'old', 10, 60_000, false)).toBe(0);
-    expect(await heartbeat(redis, keys, 'gone', 10, 60_000, false)).toBe(0);
+    expect(await heartbeat(redis, keys, 'old', 10, 60_000, false, 30_000)).toBe(0);
+    expect(await heartbeat(redis, keys, 'gone', 10, 60_000, false, 30_000)).toBe(0);
     const until = Number(await redis.hget(keys.workers, 'old'));
     expect(until).toBeGreaterThanOrEqual(before + 10);
     expect(until).toBeLessThan(before + 1_000);
     expect(await redis.pttl(keys.workers)).toBeGreaterThan(59_000);
     await sleep(60);
     // A sweep with keepMs 20: both words ran out more than 20 ms ago; the caller's own is new.
-    expect(await heartbeat(redis, keys, 'self', 10_000, 20, true)).toBe(2);
+    expect(await heartbeat(redis, keys, 'self', 10_000, 20, true, 30_000)).toBe(2);
     // (The hash now expires 20 ms after that word; the next one keeps it longer.)
-    await heartbeat(redis, keys, 'self', 10_000, 60_000, false);
+    await heartbeat(redis, keys, 'self', 10_000, 60_000, false, 30_000);
     expect(await redis.hkeys(keys.workers)).toEqual(['self']);
     await leaveQueue(redis, keys, 'self');
     expect(await redis.exists(keys.workers)).toBe(0);

@@ -34,11 +34,17 @@ export async function ensureConsumer(redis: RedisClient, stream: string, group: 
 }
 
 /**
- * Says that `consumer` reads the queue for the next `liveMs` (see QueueKeys.workers); with
- * `sweep`, drops the fields of workers not heard from in `keepMs`. Returns how many it dropped.
+ * Says that `consumer` reads the queue for the next `liveMs` (see QueueKeys.workers), holding
+ * jobs with `leaseMs` (QueueKeys.leases); with `sweep`, drops the fields of workers not heard
+ * from in `keepMs`. Returns how many it dropped.
  */
-export async function heartbeat(redis: RedisClient, keys: QueueKeys, consumer: string, liveMs: number, keepMs: number, sweep: boolean): Promise<number> {
-  return redis.heartbeat(keys.workers, consumer, liveMs, keepMs, sweep ? 1 : 0);
+export async function heartbeat(redis: RedisClient, keys: QueueKeys, consumer: string, liveMs: number, keepMs: number, sweep: boolean, leaseMs: number): Promise<number> {
+  return redis.heartbeat(keys.workers, keys.leases, consumer, liveMs, keepMs, sweep ? 1 : 0, leaseMs);
+}
+
+/** The lease a takeover on this queue waits out: the longest of its live workers', and at least `ownLeaseMs`. */
+export async function liveLease(redis: RedisClient, keys: QueueKeys, ownLeaseMs: number): Promise<number> {
+  return Number(await redis.liveLease(keys.workers, keys.leases, ownLeaseMs));
 }
 
 /**
@@ -52,4 +58,5 @@ export function liveConsumers(words: Record<string, string>, nowMs: number): Set
 /** Says that `consumer` reads the queue no more (it stops taking jobs). */
 export async function leaveQueue(redis: RedisClient, keys: QueueKeys, consumer: string): Promise<void> {
   await redis.hdel(keys.workers, consumer);
+  await redis.hdel(keys.leases, consumer);
 }

@@ -75,6 +75,7 @@ declare module 'ioredis' {
     trim(...args: ScriptArg[]): Result<number, Context>;
     pruneConsumers(...args: ScriptArg[]): Result<number, Context>;
     heartbeat(...args: ScriptArg[]): Result<number, Context>;
+    liveLease(...args: ScriptArg[]): Result<number, Context>;
     progress(...args: ScriptArg[]): Result<number, Context>;
   }
 }
