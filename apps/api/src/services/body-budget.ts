@@ -24,11 +24,6 @@ export class BodyBudget {
 
   constructor(readonly max: number) {}
 
-  /** Bytes held now. */
-  get held(): number {
-    return this.#held;
-  }
-
   /**
    * The onRequest hook of a route whose bodies may be up to `limit` bytes: the request takes
    * its declared Content-Length (the route's limit when it sends none, chunked), capped at the
@@ -53,9 +48,9 @@ export class BodyBudget {
       this.#requests += 1;
       // Given back once, when the answer is sent or the connection closes. A request pipelined
       // behind another waits for its answer's turn on the connection: if the client goes first,
-      // Node never closes that answer, and the bytes would stay held for good.
-      // Both may fire in one emit (the socket's close closes the answer), which a listener
-      // removed meanwhile does not stop: hence the flag.
+      // Node never closes that answer, and the bytes would stay held for good. Both may fire in
+      // one emit (the socket's close closes the answer), which a listener removed meanwhile does
+      // not stop: hence the flag.
       const socket = request.raw.socket;
       let released = false;
       const release = () => {
