@@ -174,18 +174,58 @@ describe('the dashboard', () => {
     await stageButton.focus();
     await page.keyboard.press('Enter');
     await waitFor(async () => (await cellText('inference', 'infer', 'name')) === 'infer (paused)', 'the stage to show as paused');
-    // The page was drawn anew (the button is another element), and the focus went with it.
-    expect(await first?.evaluate((node) => node.isConnected)).toBe(false);
+    // The page is patched in place: the same button, now saying resume, keeps the focus.
+    expect(await first?.evaluate((node) => node.isConnected)).toBe(true);
     expect(await focusedName()).toBe('resume inference stage infer');
 
     await page.keyboard.press('Enter');
     await waitFor(async () => (await cellText('inference', 'infer', 'name')) === 'infer', 'the stage to show as running');
     expect(await focusedName()).toBe('pause inference stage infer');
-    // And through a redraw with nothing done: the 5 s refresh, or one after an event.
-    const second = await stageButton.elementHandle();
-    await post({ model: 'echo', prompt: 'redraws the page' });
-    await waitFor(async () => (await second?.evaluate((node) => !node.isConnected)) === true, 'the page to redraw');
+    // And through reads with nothing done: the 5 s refresh, or one after an event.
+    const updated = await page.locator('#updated').textContent();
+    await post({ model: 'echo', prompt: 'reads the queues again' });
+    await waitFor(async () => (await page.locator('#updated').textContent()) !== updated, 'the page to read the queues again', 15_000);
+    expect(await first?.evaluate((node) => node.isConnected)).toBe(true);
     expect(await focusedName()).toBe('pause inference stage infer');
+    expect(pageErrors).toEqual([]);
+  });
+
+  test('a button pressed while the page reads the queues again and again (events under load) acts on every click, and a table scrolled sideways stays scrolled', { timeout: 60_000 }, async () => {
+    await page.setViewportSize({ width: 375, height: 800 });
+    try {
+      const box = page.locator('section[data-queue="documents"] .scroll').first();
+      const stageButton = page.getByRole('button', { name: /^(pause|resume) documents stage embed$/ });
+      // A read after each event: a batch of slow jobs keeps the page reading.
+      const jobs = Array.from({ length: 200 }, (_, i) => ({ model: 'echo', prompt: `busy ${i}`, params: { sleep_ms: 20 } }));
+      expect((await fetch(`${api.url}/jobs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs }) })).status).toBe(202);
+      await page.locator('#token').fill(TOKEN);
+      await page.locator('#token').dispatchEvent('change');
+      let posts = 0;
+      const counted = (request: { url: () => string; method: () => string }) => {
+        if (request.method() === 'POST' && /\/queues\/documents\/(pause|resume)$/.test(request.url())) posts += 1;
+      };
+      page.on('request', counted);
+      for (let i = 0; i < 10; i++) {
+        // A real press and release, 120 ms apart: a button replaced in between took no click.
+        // (It is in the last column: the table scrolls sideways to show it.)
+        await stageButton.scrollIntoViewIfNeeded();
+        const area = (await stageButton.boundingBox())!;
+        await page.mouse.move(area.x + area.width / 2, area.y + area.height / 2);
+        await page.mouse.down();
+        await new Promise((resolve) => setTimeout(resolve, 120));
+        await page.mouse.up();
+        await waitFor(async () => posts === i + 1, `click ${i + 1} to be sent`, 5_000);
+        await waitFor(async () => (await cellText('documents', 'embed', 'name')) === (i % 2 === 0 ? 'embed (paused)' : 'embed'), 'the stage to follow the click', 10_000);
+      }
+      page.off('request', counted);
+      const scrolled = await box.evaluate((node) => node.scrollLeft);
+      expect(scrolled).toBeGreaterThan(0);
+      const updated = await page.locator('#updated').textContent();
+      await waitFor(async () => (await page.locator('#updated').textContent()) !== updated, 'the page to read the queues again', 15_000);
+      expect(await box.evaluate((node) => node.scrollLeft)).toBe(scrolled);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 720 });
+    }
     expect(pageErrors).toEqual([]);
   });
 });
@@ -209,6 +249,47 @@ describe('the live feed', () => {
   });
 });
 
+describe('what the page shows', () => {
+  test('an event anyone could PUBLISH, with an object for a stage, a time that is no number and a 3,000-character job ID, shows as text without an error', async () => {
+    const publisher = createRedis(inject('redisUrl'), { role: 'command', name: 'dashboard-forged-event' });
+    try {
+      const jobId = `inference:${'x'.repeat(3_000)}`;
+      await publisher.publish(`${prefix}:{inference}:events`, JSON.stringify({ event: 'failed', job_id: jobId, at: 'soon', stage: { toString: 1 } }));
+      const row = page.locator('#feed tr.event-failed').filter({ has: page.locator(`a[href="/jobs/${encodeURIComponent(jobId)}"]`) });
+      await row.waitFor();
+      expect((await row.locator('a').textContent())!.length).toBe(120);
+      expect(await row.locator('td').last().textContent()).toBe('');
+    } finally {
+      publisher.disconnect();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
+  test('its text colours are readable on its background (WCAG AA: 4.5:1 or more)', async () => {
+    // Run in the page (a script as text: the tests are not compiled with the DOM's types).
+    const ratios = (await page.evaluate(`(() => {
+      const luminance = (color) => {
+        const [r, g, b] = color.match(/[\\d.]+/g).slice(0, 3).map((part) => {
+          const channel = Number(part) / 255;
+          return channel <= 0.03928 ? channel / 12.92 : ((channel + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      const background = getComputedStyle(document.body).backgroundColor;
+      const base = luminance(background === 'rgba(0, 0, 0, 0)' ? 'rgb(255, 255, 255)' : background);
+      return Object.fromEntries(['--muted', '--bad', '--good'].map((name) => {
+        const probe = document.createElement('span');
+        probe.style.color = 'var(' + name + ')';
+        document.body.appendChild(probe);
+        const shade = luminance(getComputedStyle(probe).color);
+        probe.remove();
+        return [name, (Math.max(base, shade) + 0.05) / (Math.min(base, shade) + 0.05)];
+      }));
+    })()`)) as Record<string, number>;
+    for (const [name, ratio] of Object.entries(ratios)) expect(ratio, name).toBeGreaterThanOrEqual(4.5);
+  });
+});
+
 describe('the dashboard of an API started without ADMIN_TOKEN', () => {
   test('without ADMIN_TOKEN, pause and resume are off from the start and say why (they were on until a click was refused)', async () => {
     const local = { api: undefined as ApiProcess | undefined };
@@ -222,6 +303,8 @@ describe('the dashboard of an API started without ADMIN_TOKEN', () => {
       expect(await pause.getAttribute('title')).toBe('Pause and resume are off: the API was started without ADMIN_TOKEN.');
       expect(await tab.locator('#token').isDisabled()).toBe(true);
       expect(await tab.locator('#token').getAttribute('placeholder')).toBe('pause and resume are off (no ADMIN_TOKEN)');
+      // In the page too, where the keyboard and screen readers find it.
+      expect(await tab.locator('#admin-note').textContent()).toBe('Pause and resume are off: the API was started without ADMIN_TOKEN.');
       // Retrying dead letters needs no token, and stays on.
       expect(await tab.locator('button[disabled]').count()).toBe(await tab.locator('button[data-control^="pause "]').count());
     } finally {

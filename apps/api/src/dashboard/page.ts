@@ -13,7 +13,9 @@ export const dashboardHtml = (adminEnabled: boolean) => `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Conveyor dashboard</title>
 <style>
-  :root { color-scheme: light dark; --line: #8884; --muted: #888; --bad: #d33; --good: #2a7; }
+  :root { color-scheme: light dark; --line: #8884; --muted: #666; --bad: #c62828; --good: #1b7a43; }
+  /* Text colours readable on either background (WCAG AA, 4.5:1 or more). */
+  @media (prefers-color-scheme: dark) { :root { --muted: #aaa; --bad: #ff6b6b; --good: #4cc38a; } }
   body { font: 14px/1.4 system-ui, sans-serif; margin: 0 auto; padding: 1rem 1.5rem 3rem; max-width: 72rem; }
   header { display: flex; align-items: baseline; gap: 1rem; flex-wrap: wrap; }
   h1 { font-size: 1.3rem; margin: 0; }
@@ -34,7 +36,8 @@ export const dashboardHtml = (adminEnabled: boolean) => `<!doctype html>
   .event-failed, .event-dead { color: var(--bad); }
   a { color: inherit; }
   button { font: inherit; font-size: .8rem; padding: .05rem .5rem; margin-left: .5rem; cursor: pointer; }
-  input { font: inherit; font-size: .85rem; padding: .1rem .4rem; width: 21rem; max-width: 100%; }
+  label { display: inline-flex; align-items: baseline; gap: .4rem; max-width: 100%; }
+  input { font: inherit; font-size: .85rem; padding: .1rem .4rem; width: 21rem; min-width: 0; max-width: 100%; }
   #status.done { color: var(--good); }
 </style>
 </head>
@@ -44,13 +47,14 @@ export const dashboardHtml = (adminEnabled: boolean) => `<!doctype html>
   <span id="updated" class="summary"></span>
   <span id="status" role="status" aria-live="polite">loading…</span>
   <span><a href="/docs">API reference</a> · <a href="/metrics">metrics</a></span>
-  <input id="token" type="password" autocomplete="off" placeholder="ADMIN_TOKEN, to pause and resume" aria-label="admin token">
+  <label>admin token <input id="token" type="password" autocomplete="off" placeholder="ADMIN_TOKEN, to pause and resume"></label>
+  <span id="admin-note" class="summary"></span>
 </header>
 <main id="queues"></main>
 <h2>Live events <span id="feed-state" class="summary"></span></h2>
 <div class="scroll"><table id="feed">
   <thead><tr><th>time</th><th>queue</th><th>event</th><th>job</th><th>stage</th></tr></thead>
-  <tbody></tbody>
+  <tbody><tr class="empty"><td colspan="5">no events yet: they show here as jobs are queued and run</td></tr></tbody>
 </table></div>
 <script src="/dashboard/app.js" defer></script>
 </body>
