@@ -221,7 +221,7 @@ export class JobService {
   async retry(jobId: string): Promise<void> {
     const pipeline = pipelineOfJob(jobId);
     if (!pipeline) throw notFound(jobId);
-    const outcome = await retryDeadJob(this.redis, this.keysOf(pipeline.name), jobId, this.#limitsOf(pipeline).maxBacklog);
+    const outcome = await retryDeadJob(this.redis, this.keysOf(pipeline.name), jobId, this.backlogLimitOf(pipeline));
     if (outcome.ok) return;
     if (outcome.reason === 'not-found') throw notFound(jobId);
     if (outcome.reason === 'backlog-full') throw queueFull(pipeline.name, pipeline.stages, outcome.backlog, outcome.limit, `retrying job "${jobId}" would pass it; try again later`);
@@ -261,7 +261,7 @@ export class JobService {
   /** Enqueue limits for one queue or partition: a partition's share of MAX_BACKLOG. */
   #limitsOf(target: Pipeline): EnqueueLimits {
     let limits = this.#limits.get(target.name);
-    if (!limits) this.#limits.set(target.name, (limits = { idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, maxBacklog: this.partitions.backlogLimit(target, this.config.MAX_BACKLOG), laterStages: target.stages.slice(1) }));
+    if (!limits) this.#limits.set(target.name, (limits = { idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, maxBacklog: this.partitions.backlogLimit(target, this.config.MAX_BACKLOG) }));
     return limits;
   }
 

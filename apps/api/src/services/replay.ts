@@ -55,7 +55,7 @@ export async function replayRange(redis: RedisClient, keys: QueueKeys, pipeline:
 
   if (pipeline.input === 'document') await attachDocuments(redis, keys, replays, skipped);
   if (replays.length > 0) {
-    const outcome = await enqueueJobs(redis, keys, firstStage(pipeline), replays.map((replay) => replay.job), { idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, maxBacklog, laterStages: pipeline.stages.slice(1) });
+    const outcome = await enqueueJobs(redis, keys, firstStage(pipeline), replays.map((replay) => replay.job), { idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, maxBacklog });
     if (!outcome.ok) {
       if (outcome.reason !== 'backlog-full') throw new Error(`enqueue refused a replay without idempotency keys: ${outcome.reason}`);
       throw queueFull(pipeline.name, pipeline.stages, outcome.backlog, outcome.limit, `replaying ${replays.length} more would pass it; replay fewer at once (limit) or try again later`);

@@ -37,10 +37,8 @@ local rcall = redis.call
 -- @include countEvent
 -- @include queueBacklog
 
-local base = ARGV[1]
-local stages = {}
-for name in string.gmatch(ARGV[2], '%S+') do stages[#stages + 1] = name end
-local stage = stages[1]
+local base, stages = ARGV[1], ARGV[2]
+local stage = string.match(stages, '^%S+')
 local idemTtl, maxBacklog, n, FIELDS = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 
 -- The k-th of the eight values of job i (see above); plain batches never ask.

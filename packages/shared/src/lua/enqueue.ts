@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis.js';
 import type { Lane, QueueKeys } from '../keys.js';
 import type { JobOptions } from '../schemas/job-options.js';
+import { findPipeline } from '../partitions.js';
 import { Refusal } from './refusals.js';
 
 export interface NewJob {
@@ -21,8 +22,23 @@ export interface EnqueueLimits {
   idempotencyTtlSeconds: number;
   /** Most undone jobs the queue may hold (waiting or running in any of its stages, delayed or retrying); 0 for no limit. */
   maxBacklog: number;
-  /** The pipeline's stages after the first: their waiting and running jobs count toward maxBacklog too. */
-  laterStages?: readonly string[];
+}
+
+const stagesOfQueue = new Map<string, string>();
+
+/**
+ * The stages whose waiting and running jobs count toward MAX_BACKLOG (see queueBacklog), as the
+ * scripts take them: space-separated, `stage` (where jobs are queued) first. Every stage of the
+ * queue's pipeline; `stage` alone for a queue no pipeline names.
+ */
+export function backlogStages(queue: string, stage: string): string {
+  const key = `${queue} ${stage}`;
+  let stages = stagesOfQueue.get(key);
+  if (stages === undefined) {
+    const pipeline = findPipeline(queue);
+    stagesOfQueue.set(key, (stages = pipeline?.stages[0] === stage ? pipeline.stages.join(' ') : stage));
+  }
+  return stages;
 }
 
 export type EnqueueOutcome =
@@ -38,8 +54,7 @@ export async function enqueueJobs(
   jobs: readonly NewJob[],
   limits: EnqueueLimits,
 ): Promise<EnqueueOutcome> {
-  const stages = limits.laterStages?.length ? `${stage} ${limits.laterStages.join(' ')}` : stage;
-  const args: (string | number | Buffer)[] = [keys.queued, keys.delayed, keys.base, stages, limits.idempotencyTtlSeconds, limits.maxBacklog, jobs.length];
+  const args: (string | number | Buffer)[] = [keys.queued, keys.delayed, keys.base, backlogStages(keys.queue, stage), limits.idempotencyTtlSeconds, limits.maxBacklog, jobs.length];
   if (jobs.every(isPlain)) {
     // The common batch: three texts of one line per job instead of three arguments per job
     // (ioredis copies, flattens and frames every argument; thousands of them cost more than this).

@@ -2,6 +2,7 @@ import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
 import { findPipeline } from '../partitions.js';
 import { firstStage } from '../pipelines.js';
+import { backlogStages } from './enqueue.js';
 
 export type RetryOutcome =
   | { ok: true }
@@ -15,8 +16,8 @@ export type RetryOutcome =
  */
 export async function retryDeadJob(redis: RedisClient, keys: QueueKeys, jobId: string, maxBacklog = 0): Promise<RetryOutcome> {
   const pipeline = findPipeline(keys.queue);
-  const stages = pipeline?.stages.join(' ') ?? '';
-  const [code, status, limit] = await redis.retryDead(keys.job(jobId), keys.dead, keys.queued, keys.base, jobId, pipeline ? firstStage(pipeline) : '', stages, maxBacklog);
+  const first = pipeline ? firstStage(pipeline) : '';
+  const [code, status, limit] = await redis.retryDead(keys.job(jobId), keys.dead, keys.queued, keys.base, jobId, first, backlogStages(keys.queue, first), maxBacklog);
   if (code === 1) return { ok: true };
   if (code === -1) return { ok: false, reason: 'not-found' };
   if (code === -4) return { ok: false, reason: 'backlog-full', backlog: Number(status), limit: Number(limit) };

@@ -38,9 +38,7 @@ end
 if r[1] ~= 'dead' then return { -6, r[1] } end
 local maxBacklog = tonumber(ARGV[5])
 if maxBacklog > 0 then
-  local stages = {}
-  for name in string.gmatch(ARGV[4], '%S+') do stages[#stages + 1] = name end
-  local backlog = queueBacklog(base, stages)
+  local backlog = queueBacklog(base, ARGV[4])
   if backlog + 1 > maxBacklog then return { -4, backlog, maxBacklog } end
 end
 local now = nowMs()

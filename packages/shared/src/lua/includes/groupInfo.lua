@@ -1,3 +1,4 @@
+-- @include fieldsToMap
 -- A consumer group of a stream as a table of its XINFO GROUPS fields (name, consumers, pending,
 -- last-delivered-id, entries-read, lag), or nil when the stream or the group does not exist.
 local function groupInfo(stream, name)
@@ -36,9 +37,5 @@ local function lagOrBound(stream, info)
   if type(lag) == 'number' then return lag end
   local read = info['entries-read']
   if type(read) ~= 'number' then return rcall('XLEN', stream) end
-  local fields = rcall('XINFO', 'STREAM', stream)
-  for i = 1, #fields, 2 do
-    if fields[i] == 'entries-added' then return math.max(0, fields[i + 1] - read) end
-  end
-  return rcall('XLEN', stream)
+  return math.max(0, fieldsToMap(rcall('XINFO', 'STREAM', stream))['entries-added'] - read)
 end

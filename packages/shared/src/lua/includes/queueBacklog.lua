@@ -2,7 +2,7 @@
 -- @include fieldsToMap
 
 -- The undone jobs of a queue, as MAX_BACKLOG counts them: waiting or running in any of its
--- `stages` (a list of names), delayed, or waiting out a retry's backoff. Delayed and retrying
+-- `stages` (their names, space-separated, as backlogStages in enqueue.ts gives them), delayed, or waiting out a retry's backoff. Delayed and retrying
 -- jobs are undone work too: uncounted, a client could fill Redis with run_at jobs while the
 -- streams stay short. So are the jobs of later stages: counting the first only, a pipeline whose
 -- later stage has no worker would take documents for ever, each moving on from the first stage
@@ -11,7 +11,7 @@
 local function queueBacklog(base, stages)
   local backlog = rcall('ZCARD', base .. 'delayed')
   local cancelledIn = fieldsToMap(rcall('HGETALL', base .. 'cancelled'))
-  for _, name in ipairs(stages) do
+  for name in string.gmatch(stages, '%S+') do
     for _, lane in ipairs({ 'high', 'normal', 'low' }) do
       local stream = base .. name .. ':' .. lane
       local info = groupInfo(stream, name)
