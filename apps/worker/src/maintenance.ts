@@ -1,4 +1,4 @@
-import { LANES, PROMOTE_BATCH, ensureConsumer, groupName, heartbeat, leaveQueue, liveLease, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob } from '@conveyor/shared';
+import { LANES, PROMOTE_BATCH, ensureConsumer, findLostJobs, firstStage, groupName, heartbeat, leaveQueue, liveLease, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob } from '@conveyor/shared';
 import type { PauseState } from './pause-state.js';
 import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
@@ -17,13 +17,16 @@ const LIVE_TICKS = 10;
  *   - take over jobs whose lease lapsed, when this worker has free slots (every tick; not for a
  *     lease after Redis refused writes or failed to answer, see RedisRefusals)
  *   - trim acknowledged stream history, make sure its own consumer is in each group it serves,
- *     and prune consumers that left (every TRIM_INTERVAL)
+ *     prune consumers that left, and dead-letter jobs lost with a stream entry another client
+ *     deleted, a page of the queued index at a time (every TRIM_INTERVAL)
  */
 export class Maintenance {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #lastTrim = 0;
   readonly #queues: string[];
+  /** Per queue, where its walk of the queued index for lost jobs goes on from (see findLostJobs). */
+  readonly #lostJobCursors = new Map<string, string>();
   /** Per queue, the timer that promotes its next delayed job when due, if before the next tick. */
   readonly #wakeups = new Map<string, { at: number; timer: NodeJS.Timeout }>();
 
@@ -220,5 +223,21 @@ export class Maintenance {
       }
     }
     for (const queue of this.#queues) await trimHistory(redis, this.ctx.keysOf(queue).dead, config.JOB_RETENTION, 'age');
+    for (const served of this.stages) if (served.stage === firstStage(served.pipeline)) await this.findLostJobs(served.pipeline.name, served.stage);
+  }
+
+  /**
+   * Looks at the next page of `queue`'s queued index for jobs lost with a stream entry another
+   * client deleted before any worker read it (XADD MAXLEN, XTRIM, XDEL), and dead-letters them:
+   * their input is gone, but they do not vanish without a trace. A page a round, so a backlog of
+   * 100,000 jobs is walked in 200 rounds.
+   */
+  async findLostJobs(queue: string, stage: string): Promise<void> {
+    const page = await findLostJobs(this.ctx.redis, this.ctx.keysOf(queue), stage, this.#lostJobCursors.get(queue) ?? '0', this.ctx.retentionSeconds);
+    this.#lostJobCursors.set(queue, page.cursor);
+    for (const jobId of page.lost) {
+      this.ctx.logger.error({ job_id: jobId, queue, stage }, 'job lost: another Redis client deleted its stream entry before any worker read it; dead-lettered (ENTRY_LOST)');
+      this.ctx.metrics.dead.inc({ queue, stage });
+    }
   }
 }

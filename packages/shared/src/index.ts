@@ -26,6 +26,7 @@ export * from './lua/reclaim.js';
 export * from './lua/leases.js';
 export * from './lua/cancel.js';
 export * from './lua/retry-dead.js';
+export * from './lua/lost-jobs.js';
 export * from './lua/housekeeping.js';
 export * from './lua/progress.js';
 export * from './redis-replies.js';

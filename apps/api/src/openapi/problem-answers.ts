@@ -34,7 +34,7 @@ const WHEN: Record<number, string> = {
   403: 'Sent by a browser from a page on an origin CORS_ORIGINS does not list; nothing was done',
   404: 'Not found: no such job, queue, stage output or problem type (the `type` says which); admin routes answer 404 while ADMIN_TOKEN is not set',
   405: 'The path does not take this method; `Allow` lists the methods it takes',
-  409: 'The job is not in a state that allows this: cancelling a finished job, retrying one that is not dead',
+  409: 'The job is not in a state that allows this: cancelling a finished job, retrying one that is not dead or whose input was lost with its stream entry',
   413: 'The body is over the limit: MAX_BODY_BYTES (MAX_BATCH_BYTES for a batch, MAX_DOCUMENT_BYTES for an uploaded file)',
   414: `A path segment (job ID, queue, stage, problem type) is longer than ${ROUTER_OPTIONS.maxParamLength} characters`,
   415: 'The Content-Type is not one this operation takes, or the body is compressed (Content-Encoding)',

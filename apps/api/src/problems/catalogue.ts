@@ -96,6 +96,11 @@ export const PROBLEMS = {
     title: 'The job is not dead-lettered',
     help: 'Only a dead-lettered job can be retried. GET the job to see its status; GET /queues/{name}/dead lists the dead jobs of a queue.',
   },
+  'job-input-lost': {
+    status: 409,
+    title: 'The job\'s input is gone',
+    help: 'The job was dead-lettered with ENTRY_LOST: another Redis client deleted its stream entry (XADD MAXLEN, XTRIM or XDEL) before any worker read it, and its input with it, so it cannot run again. Submit it as a new job; an Idempotency-Key it was sent with is free for that.',
+  },
   'payload-too-large': {
     status: 413,
     title: 'The request is too large',

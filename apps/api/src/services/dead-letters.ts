@@ -1,4 +1,4 @@
-import { fieldsOf, LANES, retryDeadJob, type Lane, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
+import { fieldsOf, LANES, retryDeadJob, type Lane, type RetryOutcome, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { queueFull } from '../problems/queue-full.js';
 import { errorsView, errorView, iso, json } from './job-view.js';
@@ -100,7 +100,7 @@ export async function retryAllDead(redis: RedisClient, targets: readonly DeadRet
           full = { backlog: outcome.backlog, limit: outcome.limit, pipeline };
           stopped = true;
           break;
-        } else skipped.push({ job_id: jobId, reason: outcome.reason === 'not-found' ? 'its record expired (JOB_RETENTION)' : `it is ${outcome.status}, not dead` });
+        } else skipped.push({ job_id: jobId, reason: skipReason(outcome) });
         cursor = `(${id}`;
       }
     }
@@ -113,4 +113,16 @@ export async function retryAllDead(redis: RedisClient, targets: readonly DeadRet
     remaining: remaining.reduce((total, count) => total + count, 0),
     ...(full ? { queue_full: { backlog: full.backlog, limit: full.limit } } : {}),
   };
+}
+
+/** Why a bulk retry left a dead job where it is, in words. */
+function skipReason(outcome: Exclude<RetryOutcome, { ok: true } | { reason: 'backlog-full' }>): string {
+  switch (outcome.reason) {
+    case 'not-found':
+      return 'its record expired (JOB_RETENTION)';
+    case 'input-lost':
+      return 'its input was lost with its stream entry (ENTRY_LOST): submit it as a new job';
+    case 'not-dead':
+      return `it is ${outcome.status}, not dead`;
+  }
 }

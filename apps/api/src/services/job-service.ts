@@ -225,6 +225,7 @@ export class JobService {
     if (outcome.ok) return;
     if (outcome.reason === 'not-found') throw notFound(jobId);
     if (outcome.reason === 'backlog-full') throw queueFull(pipeline.name, pipeline.stages, outcome.backlog, outcome.limit, `retrying job "${jobId}" would pass it; try again later`);
+    if (outcome.reason === 'input-lost') throw new ProblemError('job-input-lost', `Job "${jobId}" was lost with its stream entry before any worker read it; submit it again as a new job.`);
     throw new ProblemError('job-not-dead', `Job "${jobId}" is ${outcome.status}, not dead; only a dead-lettered job can be retried.`, { job_status: outcome.status });
   }
 

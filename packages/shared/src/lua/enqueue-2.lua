@@ -36,6 +36,7 @@ local rcall = redis.call
 -- @include publishEvent
 -- @include countEvent
 -- @include queueBacklog
+-- @include lostJobs
 
 local base, stages = ARGV[1], ARGV[2]
 local stage = string.match(stages, '^%S+')
@@ -46,21 +47,16 @@ local function jobArg(i, k)
   return ARGV[6 + (i - 1) * FIELDS + k]
 end
 
--- Index lines of jobs found lost by jobExists, dropped with the writes (a refused call writes nothing).
-local lostLines = {}
-
 -- Whether a job the API created still exists: until its record is written it is in the queued
--- index (see recordless), and a record is written before it leaves it. An index line whose entry
--- is gone (a client trimmed the stream: XADD MAXLEN, XTRIM, XDEL) names a job that is lost, not
--- one a key may answer with: the key is free, and the line is dropped.
+-- index (see recordless), and a record is written before it leaves it. A job lost with its entry
+-- (a client trimmed the stream: XADD MAXLEN, XTRIM, XDEL) is not one a key may answer with, found
+-- or not yet (see lostJobs): the key is free.
 local function jobExists(id)
-  if rcall('EXISTS', base .. 'job:' .. id) == 1 then return true end
+  local jobKey = base .. 'job:' .. id
+  if rcall('EXISTS', jobKey) == 1 then return not isLostRecord(jobKey) end
   local line = rcall('HGET', KEYS[1], id)
   if not line then return false end
-  local lane, entryId = string.match(line, '^(%S+) (%S+)$')
-  if lane and rcall('XRANGE', base .. stage .. ':' .. lane, entryId, entryId)[1] then return true end
-  lostLines[#lostLines + 1] = id
-  return false
+  return not queuedJobLost(base, stage, line)
 end
 
 -- Checks first. Plain jobs carry no idempotency key: all of them are new.
@@ -97,7 +93,6 @@ if maxBacklog > 0 and fresh > 0 then
 end
 
 -- Then writes. The queued-index lines of plain jobs go in one HSET at the end.
-if #lostLines > 0 then rcall('HDEL', KEYS[1], unpack(lostLines)) end
 local now = nowMs()
 local reply = {}
 local indexLines = {}

@@ -69,11 +69,16 @@ local base, jobId, firstStage, queue = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local lane, entryId = queuedEntry(base, jobId)
 if lane then
   local found = rcall('XRANGE', base .. firstStage .. ':' .. lane, entryId, entryId)
-  if not found[1] then return false end
   local running = recordlessAttempt(base, firstStage, lane, entryId)
   if running and running.jobId == jobId then
-    return { 'entry', lane, entryId, found[1][2], firstStage, running.startedAt, running.worker }
+    -- Its first attempt runs from the active index's copy of its entry, which outlives the entry
+    -- should another client delete it.
+    local fields = { 'job', jobId, 'payload', running.map['payload'] }
+    if running.map['opts'] then fields[5] = 'opts'; fields[6] = running.map['opts'] end
+    return { 'entry', lane, entryId, fields, firstStage, running.startedAt, running.worker }
   end
+  -- Lost with its entry (see lostJobs) until a worker's next look records it so.
+  if not found[1] then return false end
   return { 'entry', lane, entryId, found[1][2], firstStage, '', '' }
 end
 

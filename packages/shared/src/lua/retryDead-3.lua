@@ -18,12 +18,14 @@
           {-1}          no such job (its record expired with the retention period)
           {-6, status}  the job is not dead
           {-4, backlog, limit}  the queue holds too much undone work: nothing was written
+          {-7}          the job was lost with its stream entry, and its input with it (see lostJobs)
 ]]
 local rcall = redis.call
 -- @include nowMs
 -- @include publishEvent
 -- @include recordless
 -- @include queueBacklog
+-- @include lostJobs
 
 local jobKey, base = KEYS[1], ARGV[1]
 local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'dead_entry', 'id')
@@ -36,6 +38,7 @@ if not r[1] then
   return { -1 }
 end
 if r[1] ~= 'dead' then return { -6, r[1] } end
+if isLostRecord(jobKey) then return { -7 } end
 local maxBacklog = tonumber(ARGV[5])
 if maxBacklog > 0 then
   local backlog = queueBacklog(base, ARGV[4])

@@ -1,0 +1,86 @@
+import { redisTest as test, takeRequest, TEST_LIMITS } from '@conveyor/testing';
+import type { Redis } from 'ioredis';
+import { describe, expect } from 'vitest';
+import { completeStage, enqueueJobs, ensureGroups, fieldsOf, findLostJobs, newJobId, QueueKeys, readJob, retryDeadJob, takeJobs, type NewJob, type Pipeline } from '../src/index.js';
+
+const pipelines: Pipeline[] = [{ name: 'inference', input: 'json', stages: ['infer'] }];
+
+function job(extra: Partial<NewJob> = {}): NewJob {
+  return { id: newJobId('inference'), lane: 'normal', payload: JSON.stringify({ model: 'echo', prompt: 'hi' }), ...extra };
+}
+
+/** The stream entry of a job the API queued, from its line in the queued index. */
+async function entryOf(redis: Redis, keys: QueueKeys, jobId: string): Promise<string> {
+  const line = await redis.hget(keys.queued, jobId);
+  return line!.split(' ')[1]!;
+}
+
+/** Walks the whole queued index once, page by page, and answers the jobs found lost. */
+async function walk(redis: Redis, keys: QueueKeys): Promise<string[]> {
+  const lost: string[] = [];
+  let cursor = '0';
+  do {
+    const page = await findLostJobs(redis, keys, 'infer', cursor, 60);
+    lost.push(...page.lost);
+    cursor = page.cursor;
+  } while (cursor !== '0');
+  return lost;
+}
+
+describe('jobs lost with a stream entry another client deleted', () => {
+  test('a job whose entry was deleted before any worker read it is dead-lettered with ENTRY_LOST and no input; a running first attempt and the jobs still waiting are left alone', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const stream = keys.stream('infer', 'normal');
+    const [running, lost, waiting] = [job(), job({ payload: JSON.stringify({ model: 'echo', prompt: 'lost' }) }), job()];
+    await enqueueJobs(redis, keys, 'infer', [running, lost, waiting], TEST_LIMITS);
+    const [held] = (await takeJobs(redis, keys, takeRequest({ count: 1 }))).jobs;
+    expect(held!.jobId).toBe(running.id);
+    const lostEntry = await entryOf(redis, keys, lost.id);
+    await redis.xdel(stream, await entryOf(redis, keys, running.id), lostEntry);
+
+    expect(await walk(redis, keys)).toEqual([lost.id]);
+    const record = await readJob(redis, keys, lost.id, 'infer');
+    expect(record).toMatchObject({ kind: 'record', fields: { status: 'dead', stage: 'infer', lane: 'normal', attempts: '0', entry: lostEntry } });
+    const fields = (record as { fields: Record<string, string> }).fields;
+    expect(fields['payload']).toBeUndefined();
+    expect(JSON.parse(fields['error']!)).toMatchObject({ code: 'ENTRY_LOST', retryable: false, attempt: 0 });
+    expect(JSON.parse(fields['errors']!)).toHaveLength(1);
+    expect(await redis.ttl(keys.job(lost.id))).toBeGreaterThan(0);
+    expect(await redis.hexists(keys.queued, lost.id)).toBe(0);
+    const dead = (await redis.xrange(keys.dead, '-', '+')).map(([, flat]) => fieldsOf(flat));
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ job: lost.id, stage: 'infer' });
+    expect(dead[0]!['payload']).toBeUndefined();
+    expect(await retryDeadJob(redis, keys, lost.id)).toEqual({ ok: false, reason: 'input-lost' });
+
+    // The running first attempt goes on from its copy of the entry, is shown, and completes.
+    expect(await readJob(redis, keys, running.id, 'infer')).toMatchObject({ kind: 'entry', fields: { job: running.id, payload: running.payload }, running: { worker: 'c1' } });
+    expect(await completeStage(redis, keys, held!, '{"text":"hi"}', '', 60)).toBe('completed');
+    expect(await readJob(redis, keys, running.id, 'infer')).toMatchObject({ kind: 'record', fields: { status: 'completed', payload: running.payload } });
+    // The job still waiting is taken as ever.
+    expect((await takeJobs(redis, keys, takeRequest({ count: 10 }))).jobs.map(({ jobId }) => jobId)).toEqual([waiting.id]);
+    expect(await walk(redis, keys)).toEqual([]);
+  });
+
+  test('a walk page by page meets every job of a trimmed stream once, on any lane, and leaves an index line whose job has a record with the record as it is', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const jobs = Array.from({ length: 1_200 }, (_, i) => job({ lane: i % 3 === 0 ? 'high' : 'normal' }));
+    await enqueueJobs(redis, keys, 'infer', jobs, TEST_LIMITS);
+    // A delayed job has its record from the start; a line naming it is one left behind.
+    const delayed = job({ runAt: Date.now() + 60_000 });
+    await enqueueJobs(redis, keys, 'infer', [delayed], TEST_LIMITS);
+    await redis.hset(keys.queued, delayed.id, 'normal 1-1');
+    await redis.xtrim(keys.stream('infer', 'high'), 'MAXLEN', 0);
+    await redis.xtrim(keys.stream('infer', 'normal'), 'MAXLEN', 0);
+
+    const lost = await walk(redis, keys);
+    expect(lost).toHaveLength(jobs.length);
+    expect(new Set(lost)).toEqual(new Set(jobs.map(({ id }) => id)));
+    expect(await redis.hlen(keys.queued)).toBe(0);
+    expect(await redis.xlen(keys.dead)).toBe(jobs.length);
+    expect(await redis.hget(keys.job(delayed.id), 'status')).toBe('delayed');
+    expect(await redis.hget(keys.job(jobs[0]!.id), 'lane')).toBe('high');
+  });
+});

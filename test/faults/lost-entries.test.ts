@@ -1,0 +1,74 @@
+import { createRedis, QueueKeys } from '@conveyor/shared';
+import { deletePrefix, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import { expect, inject, test } from 'vitest';
+import { apiJobs } from '../e2e/api-jobs.js';
+import { report } from './fault-support.js';
+
+/**
+ * A producer written after the seeds adds its own entries with `XADD … MAXLEN`, which trims by
+ * count and ignores consumer groups: the entries of jobs the API queued go before any worker
+ * reads them. Those jobs are not lost without a trace: a worker finds them and dead-letters them
+ * with ENTRY_LOST, and their Idempotency-Key is free for the job sent again.
+ */
+test('jobs whose entries a seed-style producer trimmed away before any worker read them end dead with ENTRY_LOST, refuse a retry, and free their idempotency key', { timeout: 60_000 }, async () => {
+  const redisUrl = inject('redisUrl');
+  const prefix = uniquePrefix('lost');
+  const producer = createRedis(redisUrl, { role: 'command', name: 'seed-style-producer' });
+  const env = { LOG_TRANSITIONS: 'false' };
+  let api: ApiProcess | undefined;
+  let worker: WorkerProcess | undefined;
+  try {
+    api = await startApi({ redisUrl, prefix, env });
+    const { post, job, settled } = apiJobs(() => api!.url);
+    const body = { model: 'echo', prompt: 'to be trimmed' };
+    const keyed = { 'content-type': 'application/json', 'idempotency-key': 'lost-1' };
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const answer = await post('/jobs', body, i === 0 ? keyed : undefined);
+      expect(answer.status).toBe(202);
+      ids.push(((await answer.json()) as { job_id: string }).job_id);
+    }
+    // The seed's producer: keeps the newest 2 entries, and so deletes the API's 5.
+    const stream = new QueueKeys(prefix, 'inference').stream('infer', 'normal');
+    const direct = [];
+    for (let i = 0; i < 2; i++) direct.push(`inference:${await producer.xadd(stream, 'MAXLEN', '2', '*', 'model', 'echo', 'prompt', `seed ${i}`)}`);
+    expect(await producer.xlen(stream)).toBe(2);
+
+    worker = await startWorker({ redisUrl, prefix, env: { ...env, TRIM_INTERVAL: '100ms', MAINTENANCE_INTERVAL: '100ms' } });
+    const started = Date.now();
+    const lost = await settled(ids, 'dead');
+    const foundInMs = Date.now() - started;
+    for (const record of lost) {
+      expect(record).toMatchObject({ stage: 'infer', attempts: 0, input: null, result: null, error: { code: 'ENTRY_LOST', retryable: false } });
+      expect((record['error'] as { message: string }).message).toMatch(/deleted before any worker read it/);
+    }
+    expect((await settled(direct)).map((record) => record['result'])).toEqual([
+      { model: 'echo', text: 'seed 0' },
+      { model: 'echo', text: 'seed 1' },
+    ]);
+
+    const retry = await fetch(`${api.url}/jobs/${encodeURIComponent(ids[1]!)}/retry`, { method: 'POST' });
+    expect(retry.status).toBe(409);
+    expect(retry.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await retry.json()).toMatchObject({ type: expect.stringMatching(/job-input-lost$/), status: 409, detail: expect.stringMatching(/submit it again/) });
+
+    const dead = (await (await fetch(`${api.url}/queues/inference/dead`)).json()) as { jobs: { job_id: string; input: unknown; error: { code: string } }[] };
+    expect(new Set(dead.jobs.map(({ job_id }) => job_id))).toEqual(new Set(ids));
+    expect(dead.jobs.every(({ input, error }) => input === null && error.code === 'ENTRY_LOST')).toBe(true);
+
+    const again = await post('/jobs', body, keyed);
+    expect(again.status).toBe(202);
+    const { job_id: againId } = (await again.json()) as { job_id: string };
+    expect(againId).not.toBe(ids[0]);
+    expect((await settled([againId]))[0]!['result']).toEqual({ model: 'echo', text: 'to be trimmed' });
+    expect((await job(ids[0]!))['status']).toBe('dead');
+
+    const logged = worker.logs().filter((line) => typeof line['msg'] === 'string' && line['msg'].startsWith('job lost'));
+    expect(new Set(logged.map((line) => line['job_id']))).toEqual(new Set(ids));
+    report('entries trimmed before delivery', { 'jobs lost': ids.length, 'found and dead-lettered within (ms)': foundInMs, 'seed-style entries completed': direct.length });
+  } finally {
+    await Promise.all([api?.stop(), worker?.stop()]);
+    await deletePrefix(producer, prefix);
+    producer.disconnect();
+  }
+});
