@@ -8,9 +8,10 @@ import { report } from './fault-support.js';
  * A producer written after the seeds adds its own entries with `XADD … MAXLEN`, which trims by
  * count and ignores consumer groups: the entries of jobs the API queued go before any worker
  * reads them. Those jobs are not lost without a trace: a worker finds them and dead-letters them
- * with ENTRY_LOST, and their Idempotency-Key is free for the job sent again.
+ * with ENTRY_LOST, and their Idempotency-Key is free for the job sent again. A job with a record
+ * (an uploaded document) loses nothing: it is queued again from its record, and completes.
  */
-test('jobs whose entries a seed-style producer trimmed away before any worker read them end dead with ENTRY_LOST, refuse a retry, and free their idempotency key', { timeout: 60_000 }, async () => {
+test('jobs whose entries a seed-style producer trimmed away before any worker read them end dead with ENTRY_LOST, refuse a retry, and free their idempotency key; a document whose entry was trimmed completes', { timeout: 60_000 }, async () => {
   const redisUrl = inject('redisUrl');
   const prefix = uniquePrefix('lost');
   const producer = createRedis(redisUrl, { role: 'command', name: 'seed-style-producer' });
@@ -33,6 +34,13 @@ test('jobs whose entries a seed-style producer trimmed away before any worker re
     const direct = [];
     for (let i = 0; i < 2; i++) direct.push(`inference:${await producer.xadd(stream, 'MAXLEN', '2', '*', 'model', 'echo', 'prompt', `seed ${i}`)}`);
     expect(await producer.xlen(stream)).toBe(2);
+    // The seed's worker-side trimming, on the documents queue: `XTRIM … MAXLEN`.
+    const form = new FormData();
+    form.append('file', new Blob(['Redis Streams keep every job until a worker acknowledges it. Trimming by count does not.']), 'notes.txt');
+    const uploaded = await fetch(`${api.url}/documents`, { method: 'POST', body: form });
+    expect(uploaded.status).toBe(202);
+    const { job_id: documentId } = (await uploaded.json()) as { job_id: string };
+    expect(await producer.xtrim(new QueueKeys(prefix, 'documents').stream('extract', 'normal'), 'MAXLEN', 0)).toBe(1);
 
     worker = await startWorker({ redisUrl, prefix, env: { ...env, TRIM_INTERVAL: '100ms', MAINTENANCE_INTERVAL: '100ms' } });
     const started = Date.now();
@@ -42,6 +50,8 @@ test('jobs whose entries a seed-style producer trimmed away before any worker re
       expect(record).toMatchObject({ stage: 'infer', attempts: 0, input: null, result: null, error: { code: 'ENTRY_LOST', retryable: false } });
       expect((record['error'] as { message: string }).message).toMatch(/deleted before any worker read it/);
     }
+    const document = (await settled([documentId]))[0]!;
+    expect(document).toMatchObject({ attempts: 1, error: null, result: { summary: expect.stringContaining('Redis Streams') } });
     expect((await settled(direct)).map((record) => record['result'])).toEqual([
       { model: 'echo', text: 'seed 0' },
       { model: 'echo', text: 'seed 1' },
@@ -65,7 +75,8 @@ test('jobs whose entries a seed-style producer trimmed away before any worker re
 
     const logged = worker.logs().filter((line) => typeof line['msg'] === 'string' && line['msg'].startsWith('job lost'));
     expect(new Set(logged.map((line) => line['job_id']))).toEqual(new Set(ids));
-    report('entries trimmed before delivery', { 'jobs lost': ids.length, 'found and dead-lettered within (ms)': foundInMs, 'seed-style entries completed': direct.length });
+    expect(worker.logs().filter((line) => typeof line['msg'] === 'string' && line['msg'].startsWith('job queued again')).map((line) => line['job_id'])).toEqual([documentId]);
+    report('entries trimmed before delivery', { 'jobs lost': ids.length, 'found and dead-lettered within (ms)': foundInMs, 'seed-style entries completed': direct.length, 'documents queued again and completed': 1 });
   } finally {
     await Promise.all([api?.stop(), worker?.stop()]);
     await deletePrefix(producer, prefix);

@@ -223,21 +223,24 @@ export class Maintenance {
       }
     }
     for (const queue of this.#queues) await trimHistory(redis, this.ctx.keysOf(queue).dead, config.JOB_RETENTION, 'age');
-    for (const served of this.stages) if (served.stage === firstStage(served.pipeline)) await this.findLostJobs(served.pipeline.name, served.stage);
+    for (const queue of this.#queues) await this.findLostJobs(queue);
   }
 
   /**
-   * Looks at the next page of `queue`'s queued index for jobs lost with a stream entry another
-   * client deleted before any worker read it (XADD MAXLEN, XTRIM, XDEL), and dead-letters them:
-   * their input is gone, but they do not vanish without a trace. A page a round, so a backlog of
-   * 100,000 jobs is walked in 200 rounds.
+   * Looks at the next page of `queue`'s queued index for jobs whose stream entry another client
+   * deleted before any worker read it (XADD MAXLEN, XTRIM, XDEL). A job with a record is queued
+   * again from it; a job the API queued without one lost its input with the entry and is
+   * dead-lettered: it does not vanish without a trace. A page a round, so a backlog of 100,000
+   * jobs is walked in 200 rounds.
    */
-  async findLostJobs(queue: string, stage: string): Promise<void> {
+  async findLostJobs(queue: string): Promise<void> {
+    const stage = firstStage(this.stages.find((served) => served.pipeline.name === queue)!.pipeline);
     const page = await findLostJobs(this.ctx.redis, this.ctx.keysOf(queue), stage, this.#lostJobCursors.get(queue) ?? '0', this.ctx.retentionSeconds);
     this.#lostJobCursors.set(queue, page.cursor);
     for (const jobId of page.lost) {
       this.ctx.logger.error({ job_id: jobId, queue, stage }, 'job lost: another Redis client deleted its stream entry before any worker read it; dead-lettered (ENTRY_LOST)');
       this.ctx.metrics.dead.inc({ queue, stage });
     }
+    for (const jobId of page.requeued) this.ctx.logger.warn({ job_id: jobId, queue }, 'job queued again: another Redis client deleted its stream entry before any worker read it');
   }
 }

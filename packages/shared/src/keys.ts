@@ -58,7 +58,9 @@ export class QueueKeys {
   /**
    * Hash: job ID → `<lane> <entry ID>` for jobs the API queued that have no record yet (queued,
    * or in their first attempt). A job costs one stream entry and one field here until its record
-   * is written, when its first attempt ends (see recordless.lua).
+   * is written, when its first attempt ends (see recordless.lua). Also `<lane> <entry ID> <stage>`
+   * for a job with a record whose entry waits to be read, until a worker takes it (see
+   * waitingEntry.lua): workers walk the hash for jobs whose entry another client deleted.
    */
   get queued(): string {
     return `${this.base}queued`;

@@ -1,9 +1,12 @@
 import { redisTest as test, takeRequest, TEST_LIMITS } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { completeStage, enqueueJobs, ensureGroups, fieldsOf, findLostJobs, newJobId, QueueKeys, readJob, retryDeadJob, takeJobs, type NewJob, type Pipeline } from '../src/index.js';
+import { cancelJob, completeStage, enqueueJobs, ensureGroups, fieldsOf, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, retryDeadJob, takeJobs, type NewJob, type Pipeline } from '../src/index.js';
 
-const pipelines: Pipeline[] = [{ name: 'inference', input: 'json', stages: ['infer'] }];
+const pipelines: Pipeline[] = [
+  { name: 'inference', input: 'json', stages: ['infer'] },
+  { name: 'docs', input: 'document', stages: ['extract', 'summarize'] },
+];
 
 function job(extra: Partial<NewJob> = {}): NewJob {
   return { id: newJobId('inference'), lane: 'normal', payload: JSON.stringify({ model: 'echo', prompt: 'hi' }), ...extra };
@@ -16,15 +19,22 @@ async function entryOf(redis: Redis, keys: QueueKeys, jobId: string): Promise<st
 }
 
 /** Walks the whole queued index once, page by page, and answers the jobs found lost. */
-async function walk(redis: Redis, keys: QueueKeys): Promise<string[]> {
+async function walk(redis: Redis, keys: QueueKeys, firstStage = 'infer'): Promise<string[]> {
+  return (await walkAll(redis, keys, firstStage)).lost;
+}
+
+/** The same, answering the jobs dead-lettered and those queued again. */
+async function walkAll(redis: Redis, keys: QueueKeys, firstStage: string): Promise<{ lost: string[]; requeued: string[] }> {
   const lost: string[] = [];
+  const requeued: string[] = [];
   let cursor = '0';
   do {
-    const page = await findLostJobs(redis, keys, 'infer', cursor, 60);
+    const page = await findLostJobs(redis, keys, firstStage, cursor, 60);
     lost.push(...page.lost);
+    requeued.push(...page.requeued);
     cursor = page.cursor;
   } while (cursor !== '0');
-  return lost;
+  return { lost, requeued };
 }
 
 describe('jobs lost with a stream entry another client deleted', () => {
@@ -82,5 +92,60 @@ describe('jobs lost with a stream entry another client deleted', () => {
     expect(await redis.xlen(keys.dead)).toBe(jobs.length);
     expect(await redis.hget(keys.job(delayed.id), 'status')).toBe('delayed');
     expect(await redis.hget(keys.job(jobs[0]!.id), 'lane')).toBe('high');
+  });
+
+  test('a job with a record whose waiting entry was deleted is queued again from its record on a new entry, on its first stage or a later one, and runs', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'docs');
+    const payload = JSON.stringify({ filename: 'a.txt', content_type: 'text/plain', size: 5 });
+    const [first, later] = [job({ payload, document: Buffer.from('hello') }), job({ payload, document: Buffer.from('world'), lane: 'high' })];
+    first.id = newJobId('docs');
+    later.id = newJobId('docs');
+    await enqueueJobs(redis, keys, 'extract', [first, later], TEST_LIMITS);
+    expect(await redis.hget(keys.queued, first.id)).toBe(`normal ${await redis.hget(keys.job(first.id), 'entry')} extract`);
+    // `later` moves on to its second stage; its line moves with it.
+    const [held] = (await takeJobs(redis, keys, takeRequest({ stage: 'extract', lanes: ['high'], count: 1 }))).jobs;
+    expect(held!.jobId).toBe(later.id);
+    expect(await redis.hexists(keys.queued, later.id)).toBe(0);
+    expect(await completeStage(redis, keys, held!, '{"text":"world"}', 'summarize', 60)).toBe('advanced');
+    const laterEntry = (await redis.hget(keys.job(later.id), 'entry'))!;
+    expect(await redis.hget(keys.queued, later.id)).toBe(`high ${laterEntry} summarize`);
+
+    const firstEntry = (await redis.hget(keys.job(first.id), 'entry'))!;
+    await redis.xdel(keys.stream('extract', 'normal'), firstEntry);
+    await redis.xtrim(keys.stream('summarize', 'high'), 'MAXLEN', 0);
+    const found = await walkAll(redis, keys, 'extract');
+    expect(found.lost).toEqual([]);
+    expect(new Set(found.requeued)).toEqual(new Set([first.id, later.id]));
+    expect(await redis.hmget(keys.job(first.id), 'status', 'stage')).toEqual(['queued', 'extract']);
+    expect(await redis.hget(keys.job(first.id), 'entry')).not.toBe(firstEntry);
+    expect(await redis.hget(keys.job(later.id), 'entry')).not.toBe(laterEntry);
+    expect(await walkAll(redis, keys, 'extract')).toEqual({ lost: [], requeued: [] });
+
+    const [again] = (await takeJobs(redis, keys, takeRequest({ stage: 'extract', count: 10 }))).jobs;
+    expect(again).toMatchObject({ jobId: first.id, attempt: 1, payload });
+    const [next] = (await takeJobs(redis, keys, takeRequest({ stage: 'summarize', previousStage: 'extract', count: 10 }))).jobs;
+    expect(next).toMatchObject({ jobId: later.id, attempt: 1, input: '{"text":"world"}' });
+    expect(await redis.hlen(keys.queued)).toBe(0);
+  });
+
+  test('a delayed job queued at its time, and a dead job retried, get a line; a cancel drops it; cancelling a job lost before anyone found it finds it dead', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const delayed = job({ runAt: Date.now() + 20 });
+    await enqueueJobs(redis, keys, 'infer', [delayed], TEST_LIMITS);
+    expect(await redis.hexists(keys.queued, delayed.id)).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect((await promoteDueJobs(redis, keys)).jobIds).toEqual([delayed.id]);
+    expect(await redis.hget(keys.queued, delayed.id)).toMatch(/^normal \d+-\d+ infer$/);
+    expect(await cancelJob(redis, keys, delayed.id, 'infer', 60, 'control')).toEqual({ ok: true, previousStatus: 'queued' });
+    expect(await redis.hexists(keys.queued, delayed.id)).toBe(0);
+
+    const lost = job();
+    await enqueueJobs(redis, keys, 'infer', [lost], TEST_LIMITS);
+    await redis.xdel(keys.stream('infer', 'normal'), await entryOf(redis, keys, lost.id));
+    expect(await cancelJob(redis, keys, lost.id, 'infer', 60, 'control')).toEqual({ ok: false, reason: 'finished', status: 'dead' });
+    expect(JSON.parse((await redis.hget(keys.job(lost.id), 'error'))!)).toMatchObject({ code: 'ENTRY_LOST' });
+    expect(await redis.hlen(keys.queued)).toBe(0);
   });
 });

@@ -214,9 +214,11 @@ describe('the transition scripts', () => {
     const record = await redis.hgetall(keys.job(plain.id));
     expect(record).toMatchObject({ id: plain.id, status: 'queued', stage: 'summarize', attempts: '0', payload: plain.payload, 'out:extract': '{"text":"hi"}' });
     expect(JSON.parse(record['stages']!)).toMatchObject({ extract: { attempts: 1, worker: 'c1' } });
-    expect(await redis.hget(keys.queued, plain.id)).toBeNull();
+    // Its line in the queued index now says where its entry waits, as for any job with a record.
+    expect(await redis.hget(keys.queued, plain.id)).toBe(`normal ${record['entry']} summarize`);
     const [summarizing] = (await take(redis, keys, 'summarize', 10, 'c2', 'extract')).jobs;
     expect(summarizing).toMatchObject({ jobId: plain.id, attempt: 1, input: '{"text":"hi"}' });
+    expect(await redis.hget(keys.queued, plain.id)).toBeNull();
     expect(await completeStage(redis, keys, summarizing!, '{"summary":"hi"}', '', 60)).toBe('completed');
     expect(await redis.hget(keys.job(plain.id), 'status')).toBe('completed');
   });

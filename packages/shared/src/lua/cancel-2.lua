@@ -30,6 +30,7 @@ local rcall = redis.call
 -- @include groupInfo
 -- @include recordless
 -- @include cancelledWaiting
+-- @include lostJobs
 
 local jobKey, base, jobId, firstStage, queue = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = nowMs()
@@ -80,11 +81,18 @@ if status then
   rcall('ZREM', base .. 'delayed', jobId)
   -- A queued job's entry waits in its stream (a released one's is pending, to be taken over).
   local entryWaits = status == 'queued' and r[4] ~= nil and r[4] ~= ''
+  if status == 'queued' then rcall('HDEL', KEYS[2], jobId) end
   if entryWaits and not isDelivered(base .. r[2] .. ':' .. r[3], r[2], r[4]) then countCancelledWaiting(base, r[2], r[3], 1) end
   return finish(status, r[2], entryWaits)
 end
 
 if lane then
+  local lost = queuedJobLost(base, firstStage, lane, entryId)
+  if lost then
+    -- Its entry is gone, and its input with it: it is recorded lost (see lostJobs), which is final.
+    recordLostJob(base, firstStage, jobId, lane, entryId, now, tonumber(ARGV[5]))
+    return { -5, 'dead' }
+  end
   local found = rcall('XRANGE', base .. firstStage .. ':' .. lane, entryId, entryId)
   return cancelEntry(lane, entryId, found[1] and found[1][2] or {}, firstStage)
 end

@@ -38,6 +38,7 @@ local rcall = redis.call
 -- @include countEvent
 -- @include takeFromLanes
 -- @include stageContext
+-- @include waitingEntry
 
 local base, retention, takeArgs = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local valuesAt = 4 + takeArgs
@@ -66,6 +67,8 @@ if n > 0 then activeLines = rcall('HMGET', KEYS[1], unpack(activeFieldOf)) end
 -- each sent once for all jobs.
 local acks, ackOrder = {}, {}
 local activeFields, dequeued = {}, {}
+-- Queued-index lines of the jobs advanced to their next stage (see waitingEntry).
+local waiting = {}
 local completedPerStage = {}
 
 local function ack(stage, lane, entryId)
@@ -102,6 +105,8 @@ local function finish(i, jobKey, jobId, stage, lane, output, nextStage, stages, 
   if nextStage ~= '' then
     if startedAt then writeFirstAttempt(jobKey, stage, lane, entryId, jobId, startedAt, worker, opts, payload) end
     local entry = rcall('XADD', base .. nextStage .. ':' .. lane, '*', 'job', jobId)
+    waiting[#waiting + 1] = jobId
+    waiting[#waiting + 1] = waitingLine(nextStage, lane, entry)
     rcall('HSET', jobKey, 'out:' .. stage, output, 'stage', nextStage, 'status', 'queued', 'stages', stages,
       'entry', entry, 'attempts', '0', 'failures', '0', 'stalls', '0', 'queued_at', nowText, 'updated_at', nowText)
     keepHead(jobKey, 'out:' .. stage, output)
@@ -161,6 +166,7 @@ for _, batch in ipairs(ackOrder) do
 end
 if #activeFields > 0 then rcall('HDEL', KEYS[1], unpack(activeFields)) end
 if #dequeued > 0 then rcall('HDEL', base .. 'queued', unpack(dequeued)) end
+if #waiting > 0 then rcall('HSET', base .. 'queued', unpack(waiting)) end
 for stage, count in pairs(completedPerStage) do countEvent(base, now, 'completed', stage, count) end
 
 local jobs, wait = {}, {}

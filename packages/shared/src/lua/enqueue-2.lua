@@ -36,7 +36,9 @@ local rcall = redis.call
 -- @include publishEvent
 -- @include countEvent
 -- @include queueBacklog
+-- @include recordless
 -- @include lostJobs
+-- @include waitingEntry
 
 local base, stages = ARGV[1], ARGV[2]
 local stage = string.match(stages, '^%S+')
@@ -54,9 +56,9 @@ end
 local function jobExists(id)
   local jobKey = base .. 'job:' .. id
   if rcall('EXISTS', jobKey) == 1 then return not isLostRecord(jobKey) end
-  local line = rcall('HGET', KEYS[1], id)
-  if not line then return false end
-  return not queuedJobLost(base, stage, line)
+  local lane, entryId = queuedEntry(base, id)
+  if not lane then return false end
+  return not queuedJobLost(base, stage, lane, entryId)
 end
 
 -- Checks first. Plain jobs carry no idempotency key: all of them are new.
@@ -174,6 +176,8 @@ for i = 1, n do
       else
         local entry = rcall('XADD', stream, '*', 'job', id)
         rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'queued_at', now)
+        indexLines[#indexLines + 1] = id
+        indexLines[#indexLines + 1] = waitingLine(stage, lane, entry)
         publishEvent(events, 'queued', id, now, { stage = stage })
       end
     end

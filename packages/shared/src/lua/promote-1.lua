@@ -14,6 +14,7 @@
 local rcall = redis.call
 -- @include nowMs
 -- @include publishEvent
+-- @include waitingEntry
 
 local base = ARGV[1]
 local now = nowMs()
@@ -26,6 +27,7 @@ for _, jobId in ipairs(due) do
   if r[1] == 'retrying' or r[1] == 'delayed' then
     local entry = rcall('XADD', base .. r[2] .. ':' .. r[3], '*', 'job', jobId)
     rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'queued_at', now, 'updated_at', now)
+    rcall('HSET', base .. 'queued', jobId, waitingLine(r[2], r[3], entry))
     rcall('HDEL', jobKey, 'retry_at', 'run_at')
     publishEvent(base .. 'events', 'queued', jobId, now, { stage = r[2] })
     moved[#moved + 1] = jobId

@@ -26,6 +26,7 @@ local rcall = redis.call
 -- @include recordless
 -- @include queueBacklog
 -- @include lostJobs
+-- @include waitingEntry
 
 local jobKey, base = KEYS[1], ARGV[1]
 local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'dead_entry', 'id')
@@ -49,6 +50,7 @@ local entry = rcall('XADD', base .. r[2] .. ':' .. r[3], '*', 'job', r[5])
 rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'attempts', 0, 'failures', 0, 'stalls', 0,
   'queued_at', now, 'updated_at', now)
 rcall('HINCRBY', jobKey, 'retried', 1)
+rcall('HSET', KEYS[3], r[5], waitingLine(r[2], r[3], entry))
 rcall('HDEL', jobKey, 'finished_at', 'dead_entry', 'stage_started_at')
 rcall('PERSIST', jobKey)
 if r[4] then rcall('XDEL', KEYS[2], r[4]) end

@@ -4,6 +4,7 @@
 -- @include deadLetter
 -- @include countEvent
 -- @include recordless
+-- @include waitingEntry
 -- An entry that was pending (held by a worker) was deleted from its stream by something other
 -- than Conveyor (XDEL, or MAXLEN trimming by another client): Redis drops it from the PEL and
 -- reports its ID. Its job is not forgotten: the attempt counts as failed and the job is retried
@@ -31,6 +32,7 @@ local function failLostEntry(ctx, lane, entryId, now)
   if failures < (tonumber(r[4]) or ctx.defaultMaxAttempts) then
     local entry = rcall('XADD', ctx.base .. ctx.stage .. ':' .. lane, '*', 'job', jobId)
     rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'queued_at', now, 'updated_at', now)
+    rcall('HSET', ctx.base .. 'queued', jobId, waitingLine(ctx.stage, lane, entry))
     publishEvent(ctx.base .. 'events', 'queued', jobId, now, { stage = ctx.stage })
   else
     deadLetter(ctx.base, jobKey, jobId, now, err, ctx.retentionSeconds)

@@ -1,5 +1,13 @@
 -- @include deadLetter
 -- @include appendError
+-- @include publishEvent
+-- @include waitingEntry
+-- Another Redis client can delete the stream entry of a job before any worker reads it (XADD
+-- MAXLEN, XTRIM, XDEL: trimming ignores consumer groups). Every such job has a line in the queued
+-- index (see waitingEntry), which workers walk to find them (findLostJobs).
+--
+-- A job with a record loses nothing: it is queued again from its record, on a new entry.
+--
 -- A job the API queued has no record until a worker starts it (see recordless): its stream entry
 -- is its only copy. Another Redis client can delete that entry before any worker reads it (XADD
 -- MAXLEN, XTRIM, XDEL: trimming ignores consumer groups), and the job with it. Such a job is not
@@ -8,15 +16,12 @@
 -- its record has no `payload`: that is what marks a lost job (every other record has one), which
 -- cannot be retried, and whose idempotency key is free for the job submitted again.
 
--- Whether the job on a queued-index line (`<lane> <entry ID>`) of `stage` (the queue's first) is
+-- Whether the job without a record queued at `entryId` of a lane of `stage` (the queue's first) is
 -- lost: its entry is gone from the lane's stream, and no worker holds it (a first attempt that
 -- runs keeps a copy of its entry in the active index, and finishes or is taken over from it).
--- False for a line that is not an index line.
-local function queuedJobLost(base, stage, line)
-  local lane, entryId = string.match(line, '^(%S+) (%S+)$')
-  if not lane then return false end
+local function queuedJobLost(base, stage, lane, entryId)
   if rcall('XRANGE', base .. stage .. ':' .. lane, entryId, entryId)[1] then return false end
-  return rcall('HEXISTS', base .. 'active', stage .. ':' .. lane .. ':' .. entryId) == 0, lane, entryId
+  return rcall('HEXISTS', base .. 'active', stage .. ':' .. lane .. ':' .. entryId) == 0
 end
 
 -- Whether a job's record is a lost job's (see above).
@@ -37,4 +42,28 @@ local function recordLostJob(base, stage, jobId, lane, entryId, now, retentionSe
   appendError(jobKey, err)
   rcall('HDEL', base .. 'queued', jobId)
   deadLetter(base, jobKey, jobId, now, err, retentionSeconds)
+end
+
+-- Queues a job with a record again whose waiting entry (its queued-index line: `stage`, `lane`,
+-- `entryId`) was deleted before a worker read it, on a new entry. Returns true when it did; a line
+-- that no longer says where the job waits (the job moved on or was cancelled) is dropped.
+local function requeueLostEntry(base, jobId, stage, lane, entryId, now)
+  local jobKey = base .. 'job:' .. jobId
+  local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'entry')
+  if r[1] ~= 'queued' or r[2] ~= stage or r[3] ~= lane or r[4] ~= entryId then
+    rcall('HDEL', base .. 'queued', jobId)
+    return false
+  end
+  local stream = base .. stage .. ':' .. lane
+  if rcall('XRANGE', stream, entryId, entryId)[1] then return false end
+  -- Delivered and still pending (a job a stopping worker let go of): its takeover finds the entry
+  -- deleted and fails the attempt (see failLostEntry). No group (the stream was deleted whole):
+  -- the workers make it again.
+  local pending = redis.pcall('XPENDING', stream, stage, entryId, entryId, 1)
+  if type(pending) == 'table' and not pending.err and #pending > 0 then return false end
+  local entry = rcall('XADD', stream, '*', 'job', jobId)
+  rcall('HSET', jobKey, 'entry', entry, 'updated_at', now)
+  rcall('HSET', base .. 'queued', jobId, waitingLine(stage, lane, entry))
+  publishEvent(base .. 'events', 'queued', jobId, now, { stage = stage })
+  return true
 end

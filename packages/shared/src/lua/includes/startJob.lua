@@ -36,6 +36,15 @@ local function inputOf(jobKey, previousStage)
   return rcall('HGET', jobKey, field) or '', length
 end
 
+-- Drops a started job's line from the queued index (collected when ctx.batched).
+local function dequeue(ctx, jobId)
+  if ctx.batched then
+    ctx.batched.dequeued[#ctx.batched.dequeued + 1] = jobId
+  else
+    rcall('HDEL', ctx.base .. 'queued', jobId)
+  end
+end
+
 -- Puts a started job's line in the active index (collected when ctx.batched) and publishes `active`.
 local function markActive(ctx, activeField, line, jobId, attempt, now)
   if ctx.batched then
@@ -102,11 +111,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
     createdAt = string.match(entryId, '^(%d+)')
     queuedAt = createdAt
     if named then
-      if ctx.batched then
-        ctx.batched.dequeued[#ctx.batched.dequeued + 1] = jobId
-      else
-        rcall('HDEL', ctx.base .. 'queued', jobId)
-      end
+      dequeue(ctx, jobId)
       payload = map['payload'] or '{}'
       maxAttempts, timeoutMs, backoff = entryOptions(map)
     else
@@ -151,6 +156,8 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
         return false
       end
     end
+    -- Its entry waits no more: its queued-index line goes (see waitingEntry).
+    if rec[1] == 'queued' then dequeue(ctx, jobId) end
     attempts = rcall('HINCRBY', jobKey, 'attempts', 1)
     rcall('HSET', jobKey, 'status', 'active', 'worker', ctx.consumer, 'started_at', now, 'updated_at', now)
     rcall('HDEL', jobKey, 'progress', 'progress_message')
