@@ -140,6 +140,20 @@ describe('jobs lost with a stream entry another client deleted', () => {
     expect(await redis.hget(keys.queued, delayed.id)).toMatch(/^normal \d+-\d+ infer$/);
     expect(await cancelJob(redis, keys, delayed.id, 'infer', 60, 'control')).toEqual({ ok: true, previousStatus: 'queued' });
     expect(await redis.hexists(keys.queued, delayed.id)).toBe(0);
+    // Its entry still waits: the record is kept until a worker reads past it.
+    expect(await redis.ttl(keys.job(delayed.id))).toBe(-1);
+
+    // A job with a record whose entry is gone, cancelled before a worker found it: no worker will
+    // read past its entry, so its record expires from now and no cancelled entry is counted as waiting.
+    const other = job({ runAt: Date.now() + 20 });
+    await enqueueJobs(redis, keys, 'infer', [other], TEST_LIMITS);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    await promoteDueJobs(redis, keys);
+    await redis.xdel(keys.stream('infer', 'normal'), (await redis.hget(keys.job(other.id), 'entry'))!);
+    const waitingBefore = await redis.hget(keys.cancelled, 'infer:normal');
+    expect(await cancelJob(redis, keys, other.id, 'infer', 60, 'control')).toEqual({ ok: true, previousStatus: 'queued' });
+    expect(await redis.ttl(keys.job(other.id))).toBeGreaterThan(0);
+    expect(await redis.hget(keys.cancelled, 'infer:normal')).toBe(waitingBefore);
 
     const lost = job();
     await enqueueJobs(redis, keys, 'infer', [lost], TEST_LIMITS);

@@ -79,8 +79,10 @@ if status then
     rcall('PUBLISH', ARGV[6], cjson.encode({ type = 'cancel', job_id = jobId, queue = queue }))
   end
   rcall('ZREM', base .. 'delayed', jobId)
-  -- A queued job's entry waits in its stream (a released one's is pending, to be taken over).
+  -- A queued job's entry waits in its stream (a released one's is pending, to be taken over),
+  -- unless another client deleted it: then no worker will read past it.
   local entryWaits = status == 'queued' and r[4] ~= nil and r[4] ~= ''
+    and rcall('XRANGE', base .. r[2] .. ':' .. r[3], r[4], r[4])[1] ~= nil
   if status == 'queued' then rcall('HDEL', KEYS[2], jobId) end
   if entryWaits and not isDelivered(base .. r[2] .. ':' .. r[3], r[2], r[4]) then countCancelledWaiting(base, r[2], r[3], 1) end
   return finish(status, r[2], entryWaits)
