@@ -50,7 +50,8 @@ describe('cancelling a job', () => {
 
     expect(await cancel(redis, keys, prefix, queued.id)).toEqual({ ok: true, previousStatus: 'queued' });
     expect(await readJob(redis, keys, queued.id, 'infer')).toMatchObject({ kind: 'record', fields: { status: 'cancelled', id: queued.id } });
-    expect(await redis.hget(keys.queued, queued.id)).toBeNull();
+    // Its line now names the entry the record waits to be read past (see waitingEntry.lua).
+    expect(await redis.hget(keys.queued, queued.id)).toBe(`normal ${entryId} infer`);
     // Kept until a worker reads past its entry, then kept for the retention (60 s here); until
     // then its entry, still in the group's lag, is counted as a cancelled one.
     expect(await redis.ttl(keys.job(queued.id))).toBe(-1);
@@ -62,6 +63,7 @@ describe('cancelling a job', () => {
     expect(await redis.hget(keys.job(queued.id), 'status')).toBe('cancelled');
     expect(await redis.ttl(keys.job(queued.id))).toBeGreaterThan(55);
     expect(await redis.exists(keys.cancelled)).toBe(0);
+    expect(await redis.exists(keys.queued)).toBe(0);
   });
 
   test('a queued job cancelled long before a worker reaches its entry is still never run: its record is kept until the entry is read past, then expires', async ({ redis, prefix }) => {

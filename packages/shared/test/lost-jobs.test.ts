@@ -1,7 +1,7 @@
-import { redisTest as test, takeRequest, TEST_LIMITS } from '@conveyor/testing';
+import { redisTest as test, takeRequest, TEST_LIMITS, TEST_POLICY } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { cancelJob, completeStage, enqueueJobs, ensureGroups, fieldsOf, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, retryDeadJob, takeJobs, type NewJob, type Pipeline } from '../src/index.js';
+import { cancelJob, completeStage, enqueueJobs, ensureGroups, fieldsOf, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, reclaimStale, releaseJobs, retryDeadJob, takeJobs, type NewJob, type Pipeline } from '../src/index.js';
 
 const pipelines: Pipeline[] = [
   { name: 'inference', input: 'json', stages: ['infer'] },
@@ -129,7 +129,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
     expect(await redis.hlen(keys.queued)).toBe(0);
   });
 
-  test('a delayed job queued at its time, and a dead job retried, get a line; a cancel drops it; cancelling a job lost before anyone found it finds it dead', async ({ redis, prefix }) => {
+  test('a delayed job queued at its time gets a line, kept by a cancel while its entry waits; cancelling a job lost before anyone found it finds it dead', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
     const delayed = job({ runAt: Date.now() + 20 });
@@ -139,8 +139,8 @@ describe('jobs lost with a stream entry another client deleted', () => {
     expect((await promoteDueJobs(redis, keys)).jobIds).toEqual([delayed.id]);
     expect(await redis.hget(keys.queued, delayed.id)).toMatch(/^normal \d+-\d+ infer$/);
     expect(await cancelJob(redis, keys, delayed.id, 'infer', 60, 'control')).toEqual({ ok: true, previousStatus: 'queued' });
-    expect(await redis.hexists(keys.queued, delayed.id)).toBe(0);
-    // Its entry still waits: the record is kept until a worker reads past it.
+    // Its entry still waits: the record is kept until a worker reads past it, and so is its line.
+    expect(await redis.hget(keys.queued, delayed.id)).toMatch(/^normal \d+-\d+ infer$/);
     expect(await redis.ttl(keys.job(delayed.id))).toBe(-1);
 
     // A job with a record whose entry is gone, cancelled before a worker found it: no worker will
@@ -160,6 +160,58 @@ describe('jobs lost with a stream entry another client deleted', () => {
     await redis.xdel(keys.stream('infer', 'normal'), await entryOf(redis, keys, lost.id));
     expect(await cancelJob(redis, keys, lost.id, 'infer', 60, 'control')).toEqual({ ok: false, reason: 'finished', status: 'dead' });
     expect(JSON.parse((await redis.hget(keys.job(lost.id), 'error'))!)).toMatchObject({ code: 'ENTRY_LOST' });
+    expect(await redis.hexists(keys.queued, lost.id)).toBe(0);
+    expect(await redis.hexists(keys.queued, other.id)).toBe(0);
+  });
+
+  test('a job a stopping worker let go of, whose pending entry is then deleted, is queued again once the takeover has dropped that entry, for API jobs and documents alike', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const stream = keys.stream('infer', 'normal');
+    const sent = job();
+    await enqueueJobs(redis, keys, 'infer', [sent], TEST_LIMITS);
+    const [held] = (await takeJobs(redis, keys, takeRequest({ count: 1 }))).jobs;
+    expect(await releaseJobs(redis, keys, 'c1', [held!], 60_000, TEST_POLICY)).toBe(1);
+    await redis.xdel(stream, held!.entryId);
+    // Still pending: not queued again behind the takeover's back.
+    expect(await walkAll(redis, keys, 'infer')).toEqual({ lost: [], requeued: [] });
+    expect((await reclaimStale(redis, keys, takeRequest({ consumer: 'c2' }), 1_000)).lost).toBe(1);
+    expect(await walkAll(redis, keys, 'infer')).toEqual({ lost: [], requeued: [sent.id] });
+    const [again] = (await takeJobs(redis, keys, takeRequest({ consumer: 'c2', count: 10 }))).jobs;
+    expect(again).toMatchObject({ jobId: sent.id, payload: sent.payload });
+    expect(await completeStage(redis, keys, again!, '{}', '', 60)).toBe('completed');
     expect(await redis.hlen(keys.queued)).toBe(0);
+  });
+
+  test('a job cancelled while its entry waited, whose entry is then deleted, has its record expire and is no longer counted as waiting', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'docs');
+    const payload = JSON.stringify({ filename: 'a.txt', content_type: 'text/plain', size: 5 });
+    const [document, plain] = [job({ id: newJobId('docs'), payload, document: Buffer.from('hello') }), job({ id: newJobId('docs') })];
+    await enqueueJobs(redis, keys, 'extract', [document, plain], TEST_LIMITS);
+    for (const { id } of [document, plain]) expect(await cancelJob(redis, keys, id, 'extract', 60, 'control')).toMatchObject({ ok: true });
+    expect(await redis.hget(keys.cancelled, 'extract:normal')).toBe('2');
+    expect(await redis.ttl(keys.job(document.id))).toBe(-1);
+    await redis.xtrim(keys.stream('extract', 'normal'), 'MAXLEN', 0);
+
+    expect(await walkAll(redis, keys, 'extract')).toEqual({ lost: [], requeued: [] });
+    for (const { id } of [document, plain]) {
+      expect(await redis.hget(keys.job(id), 'status')).toBe('cancelled');
+      expect(await redis.ttl(keys.job(id))).toBeGreaterThan(0);
+    }
+    expect(await redis.hexists(keys.cancelled, 'extract:normal')).toBe(0);
+    expect(await redis.hlen(keys.queued)).toBe(0);
+  });
+
+  test('a worker reading past the entry of a job cancelled while it waited drops its line with it', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const [cancelled, next] = [job(), job()];
+    await enqueueJobs(redis, keys, 'infer', [cancelled, next], TEST_LIMITS);
+    await cancelJob(redis, keys, cancelled.id, 'infer', 60, 'control');
+    expect(await redis.hget(keys.queued, cancelled.id)).toMatch(/ infer$/);
+    expect((await takeJobs(redis, keys, takeRequest({ count: 10 }))).jobs.map(({ jobId }) => jobId)).toEqual([next.id]);
+    expect(await redis.hexists(keys.queued, cancelled.id)).toBe(0);
+    expect(await redis.ttl(keys.job(cancelled.id))).toBeGreaterThan(0);
   });
 });

@@ -52,7 +52,7 @@ local function cancelEntry(lane, entryId, fields, stage)
   if not namedJobId(queue, map['job']) then payload = cjson.encode(map) end
   rcall('HSET', jobKey, 'id', jobId, 'queue', queue, 'stage', stage, 'lane', lane, 'entry', entryId,
     'payload', payload or '{}', 'attempts', 0, 'created_at', string.match(entryId, '^(%d+)'))
-  rcall('HDEL', KEYS[2], jobId)
+  rcall('HSET', KEYS[2], jobId, waitingLine(stage, lane, entryId))
   countCancelledWaiting(base, stage, lane, 1)
   return finish('queued', stage, true)
 end
@@ -83,8 +83,14 @@ if status then
   -- unless another client deleted it: then no worker will read past it.
   local entryWaits = status == 'queued' and r[4] ~= nil and r[4] ~= ''
     and rcall('XRANGE', base .. r[2] .. ':' .. r[3], r[4], r[4])[1] ~= nil
-  if status == 'queued' then rcall('HDEL', KEYS[2], jobId) end
-  if entryWaits and not isDelivered(base .. r[2] .. ':' .. r[3], r[2], r[4]) then countCancelledWaiting(base, r[2], r[3], 1) end
+  if entryWaits and not isDelivered(base .. r[2] .. ':' .. r[3], r[2], r[4]) then
+    countCancelledWaiting(base, r[2], r[3], 1)
+    -- Its line stays until a worker reads past the entry: should another client delete the
+    -- entry first, no worker will, and a walk lets the record expire instead (see lostJobs).
+    rcall('HSET', KEYS[2], jobId, waitingLine(r[2], r[3], r[4]))
+  elseif status == 'queued' then
+    rcall('HDEL', KEYS[2], jobId)
+  end
   return finish(status, r[2], entryWaits)
 end
 

@@ -30,7 +30,7 @@ for i = 1, #lines, 2 do
   if not lane then
     -- not a line Conveyor writes
   elseif stage ~= '' then
-    if requeueLostEntry(base, jobId, stage, lane, entryId, now) then requeued[#requeued + 1] = jobId end
+    if requeueLostEntry(base, jobId, stage, lane, entryId, now, tonumber(ARGV[5])) then requeued[#requeued + 1] = jobId end
   elseif queuedJobLost(base, firstStage, lane, entryId) then
     if rcall('EXISTS', base .. 'job:' .. jobId) == 1 then
       -- A job leaves the index when its record is written; a line left behind names no lost job.

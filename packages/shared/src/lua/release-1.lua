@@ -21,6 +21,7 @@ local rcall = redis.call
 -- @include nowMs
 -- @include publishEvent
 -- @include failLostEntry
+-- @include waitingEntry
 
 local base, consumer, idle = ARGV[1], ARGV[2], ARGV[3]
 local released = 0
@@ -37,6 +38,9 @@ for i = 1, n do
     else
       rcall('HSET', jobKey, 'status', 'queued', 'updated_at', now)
       rcall('HDEL', base .. 'active', stage .. ':' .. lane .. ':' .. entryId)
+      -- Its entry waits for a takeover now (see waitingEntry): should another client delete it,
+      -- the takeover drops it from the PEL without a job to fail, and a walk queues the job again.
+      rcall('HSET', base .. 'queued', jobId, waitingLine(stage, lane, entryId))
       publishEvent(base .. 'events', 'released', jobId, now, { stage = stage, attempt = tonumber(attempt) })
     end
     released = released + 1

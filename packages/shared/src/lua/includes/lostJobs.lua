@@ -2,6 +2,7 @@
 -- @include appendError
 -- @include publishEvent
 -- @include waitingEntry
+-- @include cancelledWaiting
 -- Another Redis client can delete the stream entry of a job before any worker reads it (XADD
 -- MAXLEN, XTRIM, XDEL: trimming ignores consumer groups). Every such job has a line in the queued
 -- index (see waitingEntry), which workers walk to find them (findLostJobs).
@@ -46,19 +47,27 @@ end
 
 -- Queues a job with a record again whose waiting entry (its queued-index line: `stage`, `lane`,
 -- `entryId`) was deleted before a worker read it, on a new entry. Returns true when it did; a line
--- that no longer says where the job waits (the job moved on or was cancelled) is dropped.
-local function requeueLostEntry(base, jobId, stage, lane, entryId, now)
+-- that no longer says where the job waits (the job moved on) is dropped. A job cancelled while
+-- that entry waited kept its record for the worker that reads past the entry (see cancel); with
+-- the entry gone none will, so its record expires from now.
+local function requeueLostEntry(base, jobId, stage, lane, entryId, now, retentionSeconds)
   local jobKey = base .. 'job:' .. jobId
   local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'entry')
-  if r[1] ~= 'queued' or r[2] ~= stage or r[3] ~= lane or r[4] ~= entryId then
+  if (r[1] ~= 'queued' and r[1] ~= 'cancelled') or r[2] ~= stage or r[3] ~= lane or r[4] ~= entryId then
     rcall('HDEL', base .. 'queued', jobId)
     return false
   end
   local stream = base .. stage .. ':' .. lane
   if rcall('XRANGE', stream, entryId, entryId)[1] then return false end
-  -- Delivered and still pending (a job a stopping worker let go of): its takeover finds the entry
-  -- deleted and fails the attempt (see failLostEntry). No group (the stream was deleted whole):
-  -- the workers make it again.
+  if r[1] == 'cancelled' then
+    rcall('EXPIRE', jobKey, retentionSeconds)
+    countCancelledWaiting(base, stage, lane, -1)
+    rcall('HDEL', base .. 'queued', jobId)
+    return false
+  end
+  -- Delivered and still pending (a job a stopping worker let go of, see release): it is queued
+  -- again once the takeover has dropped the deleted entry from the PEL. No group (the stream was
+  -- deleted whole): the workers make it again.
   local pending = redis.pcall('XPENDING', stream, stage, entryId, entryId, 1)
   if type(pending) == 'table' and not pending.err and #pending > 0 then return false end
   local entry = rcall('XADD', stream, '*', 'job', jobId)

@@ -133,6 +133,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
       -- Cancelled while this entry waited: its record was kept for this moment (see cancel), and
       -- read now for the first time (ctx.newEntries), the entry no longer waits.
       if rec[1] == 'cancelled' and rec[2] == entryId then
+        dequeue(ctx, jobId)
         rcall('EXPIRE', jobKey, ctx.retentionSeconds)
         if ctx.newEntries then countCancelledWaiting(ctx.base, ctx.stage, lane, -1) end
       end

@@ -4,7 +4,8 @@
 -- again) has '<lane> <entry ID> <stage>': three parts, which no reader of the first kind takes
 -- for one of its own. Its record holds all of it; the line is there so that a job whose entry
 -- another client deletes before any worker reads it is found and queued again (see lostJobs).
--- The line goes when a worker takes the entry (see startJob), or the job is cancelled.
+-- The line goes when a worker takes the entry (see startJob), or reads past it when the job was
+-- cancelled while it waited (see cancel).
 local function waitingLine(stage, lane, entryId)
   return lane .. ' ' .. entryId .. ' ' .. stage
 end
