@@ -8,6 +8,9 @@ import { stageRequest, type ServedStage, type WorkerContext } from './worker-con
  */
 const LIVE_TICKS = 10;
 
+/** Pages of a queue's queued index one round looks through for lost jobs: 5,000 lines, about 10 ms of Redis in 5 calls. */
+const LOST_JOB_PAGES_PER_ROUND = 5;
+
 /**
  * Housekeeping every worker does for the stages it serves, so no single scheduler process is
  * needed: any worker may run any step at any time, because each step is one atomic script.
@@ -230,17 +233,20 @@ export class Maintenance {
    * Looks at the next page of `queue`'s queued index for jobs whose stream entry another client
    * deleted before any worker read it (XADD MAXLEN, XTRIM, XDEL). A job with a record is queued
    * again from it; a job the API queued without one lost its input with the entry and is
-   * dead-lettered: it does not vanish without a trace. A page a round, so a backlog of 100,000
-   * jobs is walked in 200 rounds.
+   * dead-lettered: it does not vanish without a trace. Up to LOST_JOB_PAGES_PER_ROUND pages a
+   * round, each a call of its own, so a backlog of 100,000 jobs is walked in 20 rounds.
    */
   async findLostJobs(queue: string): Promise<void> {
     const stage = firstStage(this.stages.find((served) => served.pipeline.name === queue)!.pipeline);
-    const page = await findLostJobs(this.ctx.redis, this.ctx.keysOf(queue), stage, this.#lostJobCursors.get(queue) ?? '0', this.ctx.retentionSeconds);
-    this.#lostJobCursors.set(queue, page.cursor);
-    for (const jobId of page.lost) {
-      this.ctx.logger.error({ job_id: jobId, queue, stage }, 'job lost: another Redis client deleted its stream entry before any worker read it; dead-lettered (ENTRY_LOST)');
-      this.ctx.metrics.dead.inc({ queue, stage });
+    for (let pages = 0; pages < LOST_JOB_PAGES_PER_ROUND; pages++) {
+      const page = await findLostJobs(this.ctx.redis, this.ctx.keysOf(queue), stage, this.#lostJobCursors.get(queue) ?? '0', this.ctx.retentionSeconds);
+      this.#lostJobCursors.set(queue, page.cursor);
+      for (const jobId of page.lost) {
+        this.ctx.logger.error({ job_id: jobId, queue, stage }, 'job lost: another Redis client deleted its stream entry before any worker read it; dead-lettered (ENTRY_LOST)');
+        this.ctx.metrics.dead.inc({ queue, stage });
+      }
+      for (const jobId of page.requeued) this.ctx.logger.warn({ job_id: jobId, queue }, 'job queued again: another Redis client deleted its stream entry before any worker read it');
+      if (page.cursor === '0') return;
     }
-    for (const jobId of page.requeued) this.ctx.logger.warn({ job_id: jobId, queue }, 'job queued again: another Redis client deleted its stream entry before any worker read it');
   }
 }

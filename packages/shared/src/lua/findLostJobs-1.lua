@@ -27,8 +27,8 @@ local now = nowMs()
 for i = 1, #lines, 2 do
   local jobId = lines[i]
   local lane, entryId, stage = string.match(lines[i + 1], '^(%S+) (%S+) ?(%S*)$')
-  if not lane then
-    -- not a line Conveyor writes
+  if not lane or not entryMayBeGone(base .. (stage ~= '' and stage or firstStage) .. ':' .. lane, entryId) then
+    -- not a line Conveyor writes, or its entry is still there
   elseif stage ~= '' then
     if requeueLostEntry(base, jobId, stage, lane, entryId, now, tonumber(ARGV[5])) then requeued[#requeued + 1] = jobId end
   elseif queuedJobLost(base, firstStage, lane, entryId) then

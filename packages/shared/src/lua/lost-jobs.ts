@@ -1,8 +1,11 @@
 import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
 
-/** Queued-index lines one findLostJobs call looks at (a hint to HSCAN): about 2 ms of Redis. */
-export const LOST_JOBS_PAGE = 500;
+/**
+ * Queued-index lines one findLostJobs call looks at (a hint to HSCAN): about 2 ms of Redis, most
+ * of it for the page itself (an entry that cannot have been deleted is not looked up).
+ */
+export const LOST_JOBS_PAGE = 1_000;
 
 export interface LostJobsPage {
   /** Where the walk goes on from; '0' when it went round the whole index. */

@@ -3,6 +3,7 @@
 -- @include publishEvent
 -- @include waitingEntry
 -- @include cancelledWaiting
+-- @include fieldsToMap
 -- Another Redis client can delete the stream entry of a job before any worker reads it (XADD
 -- MAXLEN, XTRIM, XDEL: trimming ignores consumer groups). Every such job has a line in the queued
 -- index (see waitingEntry), which workers walk to find them (findLostJobs).
@@ -16,6 +17,31 @@
 -- longer holds, and dead-lettered with a record that says so. Its input went with its entry, so
 -- its record has no `payload`: that is what marks a lost job (every other record has one), which
 -- cannot be retried, and whose idempotency key is free for the job submitted again.
+
+-- Whether an entry of `stream` may have been deleted: it comes before the stream's first entry
+-- (trimming, by anyone, removes from the head), or not after the largest ID XDEL removed from it,
+-- or the stream is empty or gone. An entry for which this is false is certainly still there, so
+-- a walk of a long queued index looks at the stream once per call, not once per job (XINFO
+-- STREAM; trimming does not move Redis 7.0's max-deleted-entry-id, XDEL does).
+local streamBounds = {}
+local function partsBefore(am, as, bm, bs)
+  if am ~= bm then return #am < #bm or (#am == #bm and am < bm) end
+  return #as < #bs or (#as == #bs and as < bs)
+end
+local function entryMayBeGone(stream, entryId)
+  local b = streamBounds[stream]
+  if not b then
+    local ok, reply = pcall(rcall, 'XINFO', 'STREAM', stream)
+    local info = ok and fieldsToMap(reply) or {}
+    local fm, fs = string.match(info['recorded-first-entry-id'] or '0-0', '^(%d+)%-(%d+)$')
+    local dm, ds = string.match(info['max-deleted-entry-id'] or '0-0', '^(%d+)%-(%d+)$')
+    b = { empty = (info['length'] or 0) == 0, fm = fm, fs = fs, dm = dm, ds = ds }
+    streamBounds[stream] = b
+  end
+  if b.empty then return true end
+  local em, es = string.match(entryId, '^(%d+)%-(%d+)$')
+  return partsBefore(em, es, b.fm, b.fs) or not partsBefore(b.dm, b.ds, em, es)
+end
 
 -- Whether the job without a record queued at `entryId` of a lane of `stage` (the queue's first) is
 -- lost: its entry is gone from the lane's stream, and no worker holds it (a first attempt that
