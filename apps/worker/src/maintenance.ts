@@ -20,8 +20,8 @@ const LOST_JOB_PAGES_PER_ROUND = 5;
  *   - take over jobs whose lease lapsed, when this worker has free slots (every tick; not for a
  *     lease after Redis refused writes or failed to answer, see RedisRefusals)
  *   - trim acknowledged stream history, make sure its own consumer is in each group it serves,
- *     prune consumers that left, and dead-letter jobs lost with a stream entry another client
- *     deleted, a page of the queued index at a time (every TRIM_INTERVAL)
+ *     prune consumers that left, and look through the queued index for jobs whose stream entry
+ *     another client deleted (queued again, or dead-lettered; every TRIM_INTERVAL)
  */
 export class Maintenance {
   #timer: NodeJS.Timeout | undefined;
@@ -230,7 +230,7 @@ export class Maintenance {
   }
 
   /**
-   * Looks at the next page of `queue`'s queued index for jobs whose stream entry another client
+   * Looks through the next pages of `queue`'s queued index for jobs whose stream entry another client
    * deleted before any worker read it (XADD MAXLEN, XTRIM, XDEL). A job with a record is queued
    * again from it; a job the API queued without one lost its input with the entry and is
    * dead-lettered: it does not vanish without a trace. Up to LOST_JOB_PAGES_PER_ROUND pages a

@@ -5,18 +5,14 @@
 -- @include cancelledWaiting
 -- @include fieldsToMap
 -- Another Redis client can delete the stream entry of a job before any worker reads it (XADD
--- MAXLEN, XTRIM, XDEL: trimming ignores consumer groups). Every such job has a line in the queued
--- index (see waitingEntry), which workers walk to find them (findLostJobs).
---
--- A job with a record loses nothing: it is queued again from its record, on a new entry.
---
--- A job the API queued has no record until a worker starts it (see recordless): its stream entry
--- is its only copy. Another Redis client can delete that entry before any worker reads it (XADD
--- MAXLEN, XTRIM, XDEL: trimming ignores consumer groups), and the job with it. Such a job is not
--- forgotten: it is found by its line in the queued index, which names an entry its stream no
--- longer holds, and dead-lettered with a record that says so. Its input went with its entry, so
--- its record has no `payload`: that is what marks a lost job (every other record has one), which
--- cannot be retried, and whose idempotency key is free for the job submitted again.
+-- MAXLEN, XTRIM, XDEL: trimming ignores consumer groups). Every job whose entry waits has a line
+-- in the queued index (see waitingEntry), which workers walk to find such jobs (findLostJobs):
+--   * a job with a record loses nothing: it is queued again from its record, on a new entry;
+--   * a job the API queued has no record until a worker starts it (see recordless): its entry was
+--     its only copy. It is dead-lettered with a record that says so (ENTRY_LOST). Its input went
+--     with its entry, so its record has no `payload`: that is what marks a lost job (every other
+--     record has one), which cannot be retried, and whose idempotency key is free for the job
+--     submitted again.
 
 -- Whether an entry of `stream` may have been deleted: it comes before the stream's first entry
 -- (trimming, by anyone, removes from the head), or not after the largest ID XDEL removed from it,
