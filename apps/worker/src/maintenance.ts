@@ -230,9 +230,9 @@ export class Maintenance {
   }
 
   /**
-   * Looks through the next pages of `queue`'s queued index for jobs whose stream entry another client
-   * deleted before any worker read it (XADD MAXLEN, XTRIM, XDEL). A job with a record is queued
-   * again from it; a job the API queued without one lost its input with the entry and is
+   * Looks through the next pages of `queue`'s queued index for jobs whose stream entry another
+   * client deleted before any worker read it (XADD MAXLEN, XTRIM, XDEL). A job with a record is
+   * queued again from it; a job the API queued without one lost its input with the entry and is
    * dead-lettered: it does not vanish without a trace. Up to LOST_JOB_PAGES_PER_ROUND pages a
    * round, each a call of its own, so a backlog of 100,000 jobs is walked in 20 rounds.
    */
