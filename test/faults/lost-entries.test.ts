@@ -41,6 +41,8 @@ test('jobs whose entries a seed-style producer trimmed away before any worker re
     expect(uploaded.status).toBe(202);
     const { job_id: documentId } = (await uploaded.json()) as { job_id: string };
     expect(await producer.xtrim(new QueueKeys(prefix, 'documents').stream('extract', 'normal'), 'MAXLEN', 0)).toBe(1);
+    // With no worker yet, GET already shows a lost job as the dead letter it will be.
+    expect(await job(ids[2]!)).toMatchObject({ status: 'dead', input: null, error: { code: 'ENTRY_LOST' } });
 
     worker = await startWorker({ redisUrl, prefix, env: { ...env, TRIM_INTERVAL: '100ms', MAINTENANCE_INTERVAL: '100ms' } });
     const started = Date.now();

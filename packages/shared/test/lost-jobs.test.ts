@@ -48,6 +48,12 @@ describe('jobs lost with a stream entry another client deleted', () => {
     expect(held!.jobId).toBe(running.id);
     const lostEntry = await entryOf(redis, keys, lost.id);
     await redis.xdel(stream, await entryOf(redis, keys, running.id), lostEntry);
+    // Before any walk finds it, it reads as the record the walk will give it, and a retry is refused.
+    const shown = await readJob(redis, keys, lost.id, 'infer');
+    expect(shown).toMatchObject({ kind: 'record', fields: { status: 'dead', stage: 'infer', attempts: '0', entry: lostEntry } });
+    expect(JSON.parse((shown as { fields: Record<string, string> }).fields['error']!)).toMatchObject({ code: 'ENTRY_LOST' });
+    expect(await retryDeadJob(redis, keys, lost.id)).toEqual({ ok: false, reason: 'input-lost' });
+    expect(await redis.exists(keys.job(lost.id))).toBe(0);
 
     expect(await walk(redis, keys)).toEqual([lost.id]);
     const record = await readJob(redis, keys, lost.id, 'infer');

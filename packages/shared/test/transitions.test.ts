@@ -326,7 +326,7 @@ describe('the transition scripts', () => {
     const first = job('inference', 'normal', { idempotencyKey: 'trim-1', fingerprint: 'A' });
     await enqueueJobs(redis, keys, 'infer', [first], TEST_LIMITS);
     await redis.xadd(keys.stream('infer', 'normal'), 'MAXLEN', '1', '*', 'model', 'echo', 'prompt', 'x');
-    expect(await readJob(redis, keys, first.id, 'infer')).toBeUndefined();
+    expect(await readJob(redis, keys, first.id, 'infer')).toMatchObject({ kind: 'record', fields: { status: 'dead' } });
 
     const again = job('inference', 'normal', { idempotencyKey: 'trim-1', fingerprint: 'A' });
     expect(await enqueueJobs(redis, keys, 'infer', [again], TEST_LIMITS)).toEqual({ ok: true, jobs: [{ id: again.id, created: true }] });

@@ -16,7 +16,8 @@
           when it is long enough, without reading the output itself
 
   Output:
-    {'record', {field, value, ...}}           the job has a record
+    {'record', {field, value, ...}}           the job has a record (or is lost with its entry, and
+                                              is shown with the record it will be given)
     {'entry', lane, entryId, {field, ...}, stage, started at, worker}
                                               the job has no record yet: queued (started at
                                               and worker '') or in its first attempt
@@ -25,6 +26,8 @@
 local rcall = redis.call
 -- @include directJobEntry
 -- @include recordless
+-- @include nowMs
+-- @include lostJobs
 
 local fieldNames = rcall('HKEYS', KEYS[1])
 if #fieldNames > 0 then
@@ -77,8 +80,13 @@ if lane then
     if running.map['opts'] then fields[5] = 'opts'; fields[6] = running.map['opts'] end
     return { 'entry', lane, entryId, fields, firstStage, running.startedAt, running.worker }
   end
-  -- Lost with its entry (see lostJobs) until a worker's next look records it so.
-  if not found[1] then return false end
+  -- Lost with its entry (see lostJobs): shown as the record a worker's walk will give it.
+  if not found[1] then
+    local now = nowMs()
+    local fields, err = lostJobFields(firstStage, jobId, lane, entryId, now)
+    for _, value in ipairs({ 'status', 'dead', 'error', err, 'finished_at', tostring(now), 'updated_at', tostring(now) }) do fields[#fields + 1] = value end
+    return { 'record', fields }
+  end
   return { 'entry', lane, entryId, found[1][2], firstStage, '', '' }
 end
 

@@ -33,6 +33,7 @@ local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'dead_entry', 'id')
 if not r[1] then
   local lane, entryId = queuedEntry(base, ARGV[2])
   if lane then
+    if queuedJobLost(base, ARGV[3], lane, entryId) then return { -7 } end
     local running = recordlessAttempt(base, ARGV[3], lane, entryId)
     return { -6, running and 'active' or 'queued' }
   end

@@ -1,5 +1,4 @@
 -- @include deadLetter
--- @include appendError
 -- @include publishEvent
 -- @include waitingEntry
 -- @include cancelledWaiting
@@ -52,17 +51,22 @@ local function isLostRecord(jobKey)
   return rcall('HEXISTS', jobKey, 'payload') == 0
 end
 
--- Writes the record of a lost job (see queuedJobLost), dead-lettered with an ENTRY_LOST error, and
--- drops its queued-index line.
-local function recordLostJob(base, stage, jobId, lane, entryId, now, retentionSeconds)
-  local jobKey = base .. 'job:' .. jobId
+-- The record of a lost job (see queuedJobLost) before it is dead-lettered, as HSET's fields and
+-- values, and its ENTRY_LOST error.
+local function lostJobFields(stage, jobId, lane, entryId, now)
   local createdAt = string.match(entryId, '^(%d+)')
-  rcall('HSET', jobKey, 'id', jobId, 'queue', string.match(jobId, '^([^:]+)'), 'stage', stage, 'lane', lane,
-    'created_at', createdAt, 'queued_at', createdAt, 'attempts', '0', 'entry', entryId)
   local err = cjson.encode({
     message = 'The job\'s stream entry was deleted before any worker read it (XADD MAXLEN, XTRIM or XDEL by another Redis client), and its input with it. Submit the job again.',
     code = 'ENTRY_LOST', retryable = false, stage = stage, attempt = 0, at = now })
-  appendError(jobKey, err)
+  return { 'id', jobId, 'queue', string.match(jobId, '^([^:]+)'), 'stage', stage, 'lane', lane, 'created_at', createdAt,
+    'queued_at', createdAt, 'attempts', '0', 'entry', entryId, 'errors', '[' .. err .. ']' }, err
+end
+
+-- Writes the record of a lost job, dead-lettered, and drops its queued-index line.
+local function recordLostJob(base, stage, jobId, lane, entryId, now, retentionSeconds)
+  local jobKey = base .. 'job:' .. jobId
+  local fields, err = lostJobFields(stage, jobId, lane, entryId, now)
+  rcall('HSET', jobKey, unpack(fields))
   rcall('HDEL', base .. 'queued', jobId)
   deadLetter(base, jobKey, jobId, now, err, retentionSeconds)
 end
