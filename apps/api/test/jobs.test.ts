@@ -61,6 +61,25 @@ describe('POST /jobs', () => {
     expect(other.statusCode).toBe(422);
     expect(other.json()).toMatchObject({ type: '/problems/idempotency-key-reused', status: 422 });
     expect(await keysUnder(redis, prefix)).toEqual(before);
+    // A key lives IDEMPOTENCY_TTL, 24 hours by default.
+    expect(await redis.ttl(`${prefix}:{inference}:idem:req-42`)).toBeGreaterThan(86_300);
+  });
+
+  redisTest('an Idempotency-Key lives IDEMPOTENCY_TTL, after which the same request makes a new job', async ({ redisUrl, redis, prefix }) => {
+    const app = await buildTestApp(redisUrl, prefix, { IDEMPOTENCY_TTL: '1s' });
+    try {
+      const send = () => app.inject({ method: 'POST', url: '/jobs', headers: { 'idempotency-key': 'short' }, payload: { model: 'echo', prompt: 'once' } });
+      const first = await send();
+      expect(first.statusCode).toBe(202);
+      expect(await redis.pttl(`${prefix}:{inference}:idem:short`)).toBeLessThanOrEqual(1_000);
+      expect((await send()).json().job_id).toBe(first.json().job_id);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const later = await send();
+      expect(later.statusCode).toBe(202);
+      expect(later.json().job_id).not.toBe(first.json().job_id);
+    } finally {
+      await app.close();
+    }
   });
 
   test('a job with run_at in the future is delayed until then', async ({ app }) => {

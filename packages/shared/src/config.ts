@@ -241,6 +241,8 @@ export const apiEnvSchema = z.object({
   SSE_HEARTBEAT: duration('15s', '100ms'),
   /** Most undone jobs (waiting or running in any stage, delayed, retrying) a queue may hold before POST answers 503; 0 for no limit. */
   MAX_BACKLOG: integer(100_000, 0),
+  /** How long an Idempotency-Key names the job it created (each key is about 180 bytes of Redis). */
+  IDEMPOTENCY_TTL: duration('24h', '1s'),
 }).superRefine(checkSettings);
 
 export const workerEnvSchema = z.object({

@@ -27,8 +27,6 @@ export interface UploadedDocument {
   options: JobOptions;
 }
 
-const IDEMPOTENCY_TTL_SECONDS = 86_400;
-
 /**
  * Submissions of at least this many bytes (payloads and documents) go on the large-value
  * connection, as do reads of whole outputs: on the other, every small job's command would wait
@@ -262,7 +260,7 @@ export class JobService {
   /** Enqueue limits for one queue or partition: a partition's share of MAX_BACKLOG. */
   #limitsOf(target: Pipeline): EnqueueLimits {
     let limits = this.#limits.get(target.name);
-    if (!limits) this.#limits.set(target.name, (limits = { idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, maxBacklog: this.partitions.backlogLimit(target, this.config.MAX_BACKLOG) }));
+    if (!limits) this.#limits.set(target.name, (limits = { idempotencyTtlSeconds: Math.ceil(this.config.IDEMPOTENCY_TTL / 1_000), maxBacklog: this.partitions.backlogLimit(target, this.config.MAX_BACKLOG) }));
     return limits;
   }
 
