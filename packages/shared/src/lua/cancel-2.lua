@@ -83,10 +83,11 @@ if status then
   -- unless another client deleted it: then no worker will read past it.
   local entryWaits = status == 'queued' and r[4] ~= nil and r[4] ~= ''
     and rcall('XRANGE', base .. r[2] .. ':' .. r[3], r[4], r[4])[1] ~= nil
-  if entryWaits and not isDelivered(base .. r[2] .. ':' .. r[3], r[2], r[4]) then
-    countCancelledWaiting(base, r[2], r[3], 1)
-    -- Its line stays until a worker reads past the entry: should another client delete the
-    -- entry first, no worker will, and a walk lets the record expire instead (see lostJobs).
+  if entryWaits then
+    if not isDelivered(base .. r[2] .. ':' .. r[3], r[2], r[4]) then countCancelledWaiting(base, r[2], r[3], 1) end
+    -- Its line stays until a worker reads past the entry (or takes over a released one): should
+    -- another client delete the entry first, no worker will, and a walk lets the record expire
+    -- instead (see lostJobs).
     rcall('HSET', KEYS[2], jobId, waitingLine(r[2], r[3], r[4]))
   elseif status == 'queued' then
     rcall('HDEL', KEYS[2], jobId)

@@ -1,7 +1,6 @@
 -- @include deadLetter
 -- @include publishEvent
 -- @include waitingEntry
--- @include cancelledWaiting
 -- @include fieldsToMap
 -- Another Redis client can delete the stream entry of a job before any worker reads it (XADD
 -- MAXLEN, XTRIM, XDEL: trimming ignores consumer groups). Every job whose entry waits has a line
@@ -75,7 +74,9 @@ end
 -- `entryId`) was deleted before a worker read it, on a new entry. Returns true when it did; a line
 -- that no longer says where the job waits (the job moved on) is dropped. A job cancelled while
 -- that entry waited kept its record for the worker that reads past the entry (see cancel); with
--- the entry gone none will, so its record expires from now.
+-- the entry gone none will, so its record expires from now. (Its count among the lane's cancelled
+-- entries stays, as the deleted entry stays in the group's lag bound, until the lane's group has
+-- read everything and the count is cleared: see cancelledWaiting.)
 local function requeueLostEntry(base, jobId, stage, lane, entryId, now, retentionSeconds)
   local jobKey = base .. 'job:' .. jobId
   local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'entry')
@@ -87,7 +88,6 @@ local function requeueLostEntry(base, jobId, stage, lane, entryId, now, retentio
   if rcall('XRANGE', stream, entryId, entryId)[1] then return false end
   if r[1] == 'cancelled' then
     rcall('EXPIRE', jobKey, retentionSeconds)
-    countCancelledWaiting(base, stage, lane, -1)
     rcall('HDEL', base .. 'queued', jobId)
     return false
   end
