@@ -1,4 +1,4 @@
-import { LANES, PROMOTE_BATCH, ensureConsumer, findLostJobs, firstStage, groupName, heartbeat, leaveQueue, liveLease, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob } from '@conveyor/shared';
+import { LANES, PROMOTE_BATCH, WALK_START, ensureConsumer, findLostJobs, firstStage, groupName, heartbeat, leaveQueue, liveLease, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob, type WalkPosition } from '@conveyor/shared';
 import type { PauseState } from './pause-state.js';
 import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
@@ -29,7 +29,7 @@ export class Maintenance {
   #lastTrim = 0;
   readonly #queues: string[];
   /** Per queue, where its walk of the queued index for lost jobs goes on from (see findLostJobs). */
-  readonly #lostJobCursors = new Map<string, string>();
+  readonly #lostJobWalks = new Map<string, WalkPosition>();
   /** Per queue, the timer that promotes its next delayed job when due, if before the next tick. */
   readonly #wakeups = new Map<string, { at: number; timer: NodeJS.Timeout }>();
 
@@ -239,14 +239,14 @@ export class Maintenance {
   async findLostJobs(queue: string): Promise<void> {
     const stage = firstStage(this.stages.find((served) => served.pipeline.name === queue)!.pipeline);
     for (let pages = 0; pages < LOST_JOB_PAGES_PER_ROUND; pages++) {
-      const page = await findLostJobs(this.ctx.redis, this.ctx.keysOf(queue), stage, this.#lostJobCursors.get(queue) ?? '0', this.ctx.retentionSeconds);
-      this.#lostJobCursors.set(queue, page.cursor);
+      const page = await findLostJobs(this.ctx.redis, this.ctx.keysOf(queue), stage, this.#lostJobWalks.get(queue) ?? WALK_START, this.ctx.retentionSeconds);
+      this.#lostJobWalks.set(queue, { cursor: page.cursor, resume: page.resume });
       for (const jobId of page.lost) {
         this.ctx.logger.error({ job_id: jobId, queue, stage }, 'job lost: another Redis client deleted its stream entry before any worker read it; dead-lettered (ENTRY_LOST)');
         this.ctx.metrics.dead.inc({ queue, stage });
       }
       for (const jobId of page.requeued) this.ctx.logger.warn({ job_id: jobId, queue }, 'job queued again: another Redis client deleted its stream entry before any worker read it');
-      if (page.cursor === '0') return;
+      if (page.cursor === '0' && page.resume === 0) return;
     }
   }
 }

@@ -16,7 +16,9 @@ import {
   renewLeases,
   retryDeadJob,
   takeJobs,
+  WALK_START,
   type Lane,
+  type WalkPosition,
   type NewJob,
   type Pipeline,
   type TakenJob,
@@ -69,7 +71,7 @@ for (const seed of [1, 2, 3]) {
     const keysOf = Object.fromEntries(QUEUES.map((queue) => [queue, new QueueKeys(prefix, queue)])) as Record<string, QueueKeys>;
     const held = new Map<string, TakenJob[]>(CONSUMERS.map((consumer) => [consumer, []]));
     const jobs: { id: string; queue: string }[] = [];
-    const cursors: Record<string, string> = { inference: '0', docs: '0' };
+    const walks: Record<string, WalkPosition> = { inference: WALK_START, docs: WALK_START };
     const violations: string[] = [];
 
     const allHeld = () => [...held.values()].flat();
@@ -135,7 +137,7 @@ for (const seed of [1, 2, 3]) {
         const job = pick(jobs);
         await cancelJob(redis, keysOf[job.queue]!, job.id, stagesOf(job.queue)[0]!, 60, 'control');
       } else if (roll < 0.86) await deleteEntries(queue, stage);
-      else if (roll < 0.93) cursors[queue] = (await findLostJobs(redis, keys, stagesOf(queue)[0]!, cursors[queue]!, 60)).cursor;
+      else if (roll < 0.93) walks[queue] = await findLostJobs(redis, keys, stagesOf(queue)[0]!, walks[queue]!, 60);
       else if (roll < 0.97) {
         await new Promise((resolve) => setTimeout(resolve, 6));
         await promoteDueJobs(redis, keys);
@@ -161,9 +163,9 @@ for (const seed of [1, 2, 3]) {
       for (const queue of QUEUES) {
         const keys = keysOf[queue]!;
         await promoteDueJobs(redis, keys);
-        let cursor = '0';
-        do cursor = (await findLostJobs(redis, keys, stagesOf(queue)[0]!, cursor, 60)).cursor;
-        while (cursor !== '0');
+        let position = WALK_START;
+        do position = await findLostJobs(redis, keys, stagesOf(queue)[0]!, position, 60);
+        while (position.cursor !== '0' || position.resume !== 0);
         for (const stage of stagesOf(queue)) {
           held.get('c1')!.push(...(await reclaimStale(redis, keys, requestFor(queue, stage, 'c1', 50), 0)).jobs);
           await take('c1', queue, stage, 50);

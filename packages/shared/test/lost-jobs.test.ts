@@ -1,7 +1,7 @@
 import { redisTest as test, takeRequest, TEST_LIMITS, TEST_POLICY } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { cancelJob, completeStage, enqueueJobs, ensureGroups, fieldsOf, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, reclaimStale, releaseJobs, retryDeadJob, takeJobs, type NewJob, type Pipeline } from '../src/index.js';
+import { cancelJob, completeStage, enqueueJobs, ensureGroups, fieldsOf, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, reclaimStale, releaseJobs, retryDeadJob, takeJobs, WALK_START, type NewJob, type Pipeline } from '../src/index.js';
 
 const pipelines: Pipeline[] = [
   { name: 'inference', input: 'json', stages: ['infer'] },
@@ -27,13 +27,13 @@ async function walk(redis: Redis, keys: QueueKeys, firstStage = 'infer'): Promis
 async function walkAll(redis: Redis, keys: QueueKeys, firstStage: string): Promise<{ lost: string[]; requeued: string[] }> {
   const lost: string[] = [];
   const requeued: string[] = [];
-  let cursor = '0';
+  let position = WALK_START;
   do {
-    const page = await findLostJobs(redis, keys, firstStage, cursor, 60);
+    const page = await findLostJobs(redis, keys, firstStage, position, 60);
     lost.push(...page.lost);
     requeued.push(...page.requeued);
-    cursor = page.cursor;
-  } while (cursor !== '0');
+    position = page;
+  } while (position.cursor !== '0' || position.resume !== 0);
   return { lost, requeued };
 }
 
@@ -238,5 +238,31 @@ describe('jobs lost with a stream entry another client deleted', () => {
     expect((await takeJobs(redis, keys, takeRequest({ count: 10 }))).jobs.map(({ jobId }) => jobId)).toEqual([next.id]);
     expect(await redis.hexists(keys.queued, cancelled.id)).toBe(0);
     expect(await redis.ttl(keys.job(cancelled.id))).toBeGreaterThan(0);
+  });
+
+  test('a stream made again with lower IDs (deleted whole, then added to by another producer) loses the jobs of the old one, found without reading it', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const stream = keys.stream('infer', 'normal');
+    const sent = job();
+    await enqueueJobs(redis, keys, 'infer', [sent], TEST_LIMITS);
+    await redis.del(stream);
+    await redis.xadd(stream, '1-1', 'model', 'echo', 'prompt', 'from another producer');
+    expect(await walk(redis, keys)).toEqual([sent.id]);
+  });
+
+  test('a page whose entries must be read, each of them large, is read over several calls that go on where the last stopped', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const large = JSON.stringify({ model: 'echo', prompt: 'x'.repeat(1_000_000) });
+    const jobs = Array.from({ length: 20 }, () => job({ payload: large }));
+    await enqueueJobs(redis, keys, 'infer', jobs, TEST_LIMITS);
+    // An XDEL of the newest entry leaves every older one in reach of it: each must be read.
+    await redis.xdel(keys.stream('infer', 'normal'), await entryOf(redis, keys, jobs[19]!.id));
+    const first = await findLostJobs(redis, keys, 'infer', WALK_START, 60);
+    expect(first.cursor).toBe('0');
+    expect(first.resume).toBeGreaterThan(0);
+    expect(first.resume).toBeLessThan(20);
+    expect(await walk(redis, keys)).toEqual([jobs[19]!.id]);
   });
 });

@@ -1,7 +1,7 @@
 import { keysUnder, redisTest as test, takeRequest, TEST_LIMITS } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { completeStage, completeStages, enqueueJobs, ensureGroups, failAttempt, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, reportProgress, takeJobs, type Lane, type NewJob, type Pipeline } from '../src/index.js';
+import { completeStage, completeStages, enqueueJobs, ensureGroups, failAttempt, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, reportProgress, takeJobs, WALK_START, type Lane, type NewJob, type Pipeline } from '../src/index.js';
 
 const pipelines: Pipeline[] = [
   { name: 'inference', input: 'json', stages: ['infer'] },
@@ -333,7 +333,7 @@ describe('the transition scripts', () => {
     expect(await readJob(redis, keys, again.id, 'infer')).toMatchObject({ kind: 'entry' });
 
     // Found lost and dead-lettered (see lost-jobs.test.ts), the first job still leaves the key to the second.
-    expect((await findLostJobs(redis, keys, 'infer', '0', 60)).lost).toEqual([first.id]);
+    expect((await findLostJobs(redis, keys, 'infer', WALK_START, 60)).lost).toEqual([first.id]);
     const third = job('inference', 'normal', { idempotencyKey: 'trim-1', fingerprint: 'A' });
     expect(await enqueueJobs(redis, keys, 'infer', [third], TEST_LIMITS)).toEqual({ ok: true, jobs: [{ id: again.id, created: false }] });
   });

@@ -4,6 +4,10 @@
   a job the API queued without one is dead-lettered (its input went with its entry). Any worker
   may run it at any time: each job is set right in the same step that finds it.
 
+  An entry a call must read to tell (see entryState) comes with its fields; past READ_BUDGET bytes
+  of them the call stops, and the next goes on from the same page where this one stopped, so a
+  page of large entries is not read in one step.
+
   KEYS[1] queued index hash
 
   ARGV[1] base
@@ -11,34 +15,51 @@
   ARGV[3] HSCAN cursor ('0' to start a walk)
   ARGV[4] index lines to look at in this call (HSCAN's COUNT, a hint)
   ARGV[5] retention of finished records, seconds
+  ARGV[6] lines of the page to pass over: those a call that stopped early looked at ('0')
 
-  Output: {cursor, lost, requeued}: the cursor to go on from ('0' when the walk is done), the IDs
-          of the jobs dead-lettered, and those queued again.
+  Output: {cursor, lost, requeued, resume}: the cursor to go on from ('0' when the walk is done),
+          the IDs of the jobs dead-lettered and of those queued again, and the lines of the
+          page at `cursor` to pass over (0 unless this call stopped early; then `cursor` is its own).
 ]]
 local rcall = redis.call
 -- @include nowMs
 -- @include lostJobs
 
-local base, firstStage = ARGV[1], ARGV[2]
+local READ_BUDGET = 8 * 1024 * 1024
+local base, firstStage, retention = ARGV[1], ARGV[2], tonumber(ARGV[5])
 local page = rcall('HSCAN', KEYS[1], ARGV[3], 'COUNT', tonumber(ARGV[4]))
 local lines = page[2]
 local lost, requeued = {}, {}
 local now = nowMs()
-for i = 1, #lines, 2 do
+local read = 0
+for i = 2 * tonumber(ARGV[6]) + 1, #lines, 2 do
+  if read > READ_BUDGET then return { ARGV[3], lost, requeued, (i - 1) / 2 } end
   local jobId = lines[i]
   local lane, entryId, stage = string.match(lines[i + 1], '^(%S+) (%S+) ?(%S*)$')
-  if not lane or not entryMayBeGone(base .. (stage ~= '' and stage or firstStage) .. ':' .. lane, entryId) then
+  local state = 'there'
+  if lane then
+    local stream = base .. (stage ~= '' and stage or firstStage) .. ':' .. lane
+    state = entryState(stream, entryId)
+    if state == 'unknown' then
+      local found = rcall('XRANGE', stream, entryId, entryId)[1]
+      state = found and 'there' or 'gone'
+      if found then
+        for _, value in ipairs(found[2]) do read = read + #value end
+      end
+    end
+  end
+  if state ~= 'gone' then
     -- not a line Conveyor writes, or its entry is still there
   elseif stage ~= '' then
-    if requeueLostEntry(base, jobId, stage, lane, entryId, now, tonumber(ARGV[5])) then requeued[#requeued + 1] = jobId end
-  elseif queuedJobLost(base, firstStage, lane, entryId) then
+    if requeueLostEntry(base, jobId, stage, lane, entryId, now, retention) then requeued[#requeued + 1] = jobId end
+  elseif queuedJobLost(base, firstStage, lane, entryId, true) then
     if rcall('EXISTS', base .. 'job:' .. jobId) == 1 then
       -- A job leaves the index when its record is written; a line left behind names no lost job.
       rcall('HDEL', KEYS[1], jobId)
     else
-      recordLostJob(base, firstStage, jobId, lane, entryId, now, tonumber(ARGV[5]))
+      recordLostJob(base, firstStage, jobId, lane, entryId, now, retention)
       lost[#lost + 1] = jobId
     end
   end
 end
-return { page[1], lost, requeued }
+return { page[1], lost, requeued, 0 }

@@ -10,19 +10,24 @@ export const LOST_JOBS_PAGE = 1_000;
 export interface LostJobsPage {
   /** Where the walk goes on from; '0' when it went round the whole index. */
   cursor: string;
+  /** Lines of the page at `cursor` to pass over: a call that read its budget of entries stops early (see findLostJobs-1.lua). */
+  resume: number;
   /** Jobs the API queued, found lost with their input and now dead-lettered with ENTRY_LOST. */
   lost: string[];
   /** Jobs with a record, queued again from it on a new entry. */
   requeued: string[];
 }
 
+/** Where a walk of the queued index is: start one at `WALK_START`, and go on from each page's answer. */
+export type WalkPosition = Pick<LostJobsPage, 'cursor' | 'resume'>;
+export const WALK_START: WalkPosition = { cursor: '0', resume: 0 };
+
 /**
  * Looks at one page of `keys`' queued index for jobs whose stream entry another client deleted
  * before any worker read it: a job with a record is queued again from it, a job the API queued
- * without one is dead-lettered (see lostJobs.lua). Start a walk at cursor '0' and go on with the
- * cursor each page returns; any number of workers may walk.
+ * without one is dead-lettered (see lostJobs.lua). Any number of workers may walk.
  */
-export async function findLostJobs(redis: RedisClient, keys: QueueKeys, firstStage: string, cursor: string, retentionSeconds: number): Promise<LostJobsPage> {
-  const [next, lost, requeued] = await redis.findLostJobs(keys.queued, keys.base, firstStage, cursor, LOST_JOBS_PAGE, retentionSeconds);
-  return { cursor: String(next), lost, requeued };
+export async function findLostJobs(redis: RedisClient, keys: QueueKeys, firstStage: string, from: WalkPosition, retentionSeconds: number): Promise<LostJobsPage> {
+  const [cursor, lost, requeued, resume] = await redis.findLostJobs(keys.queued, keys.base, firstStage, from.cursor, LOST_JOBS_PAGE, retentionSeconds, from.resume);
+  return { cursor: String(cursor), resume: Number(resume), lost, requeued };
 }

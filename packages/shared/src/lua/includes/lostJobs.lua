@@ -12,36 +12,45 @@
 --     record has one), which cannot be retried, and whose idempotency key is free for the job
 --     submitted again.
 
--- Whether an entry of `stream` may have been deleted: it comes before the stream's first entry
--- (trimming, by anyone, removes from the head), or not after the largest ID XDEL removed from it,
--- or the stream is empty or gone. An entry for which this is false is certainly still there, so
--- a walk of a long queued index looks at the stream once per call, not once per job (XINFO
--- STREAM; trimming does not move Redis 7.0's max-deleted-entry-id, XDEL does).
+-- What a walk can tell of an entry of `stream` without reading it (XINFO STREAM, once per stream
+-- per call): 'gone' when the stream is empty or missing, or the entry comes before its first
+-- entry (trimming, by anyone, removes from the head) or after the last ID it generated (the
+-- stream was replaced: deleted and made again, or restored from an older copy); 'unknown' when it
+-- is not after the largest ID XDEL removed (Redis 7.0's max-deleted-entry-id; trimming does not
+-- move it); else 'there'. So only an entry in reach of an XDEL is read (XRANGE, with its fields:
+-- a long walk of a queue whose entries are large reads none of them in the usual case).
 local streamBounds = {}
+local function idParts(id)
+  return string.match(id or '0-0', '^(%d+)%-(%d+)$')
+end
 local function partsBefore(am, as, bm, bs)
   if am ~= bm then return #am < #bm or (#am == #bm and am < bm) end
   return #as < #bs or (#as == #bs and as < bs)
 end
-local function entryMayBeGone(stream, entryId)
+local function entryState(stream, entryId)
   local b = streamBounds[stream]
   if not b then
     local ok, reply = pcall(rcall, 'XINFO', 'STREAM', stream)
     local info = ok and fieldsToMap(reply) or {}
-    local fm, fs = string.match(info['recorded-first-entry-id'] or '0-0', '^(%d+)%-(%d+)$')
-    local dm, ds = string.match(info['max-deleted-entry-id'] or '0-0', '^(%d+)%-(%d+)$')
-    b = { empty = (info['length'] or 0) == 0, fm = fm, fs = fs, dm = dm, ds = ds }
+    b = { empty = (info['length'] or 0) == 0 }
+    b.fm, b.fs = idParts(info['recorded-first-entry-id'])
+    b.lm, b.ls = idParts(info['last-generated-id'])
+    b.dm, b.ds = idParts(info['max-deleted-entry-id'])
     streamBounds[stream] = b
   end
-  if b.empty then return true end
-  local em, es = string.match(entryId, '^(%d+)%-(%d+)$')
-  return partsBefore(em, es, b.fm, b.fs) or not partsBefore(b.dm, b.ds, em, es)
+  if b.empty then return 'gone' end
+  local em, es = idParts(entryId)
+  if partsBefore(em, es, b.fm, b.fs) or partsBefore(b.lm, b.ls, em, es) then return 'gone' end
+  if partsBefore(b.dm, b.ds, em, es) then return 'there' end
+  return 'unknown'
 end
 
 -- Whether the job without a record queued at `entryId` of a lane of `stage` (the queue's first) is
--- lost: its entry is gone from the lane's stream, and no worker holds it (a first attempt that
--- runs keeps a copy of its entry in the active index, and finishes or is taken over from it).
-local function queuedJobLost(base, stage, lane, entryId)
-  if rcall('XRANGE', base .. stage .. ':' .. lane, entryId, entryId)[1] then return false end
+-- lost: its entry is gone from the lane's stream (`gone`: the caller knows it is), and no worker
+-- holds it (a first attempt that runs keeps a copy of its entry in the active index, and
+-- finishes or is taken over from it).
+local function queuedJobLost(base, stage, lane, entryId, gone)
+  if not gone and rcall('XRANGE', base .. stage .. ':' .. lane, entryId, entryId)[1] then return false end
   return rcall('HEXISTS', base .. 'active', stage .. ':' .. lane .. ':' .. entryId) == 0
 end
 
@@ -71,7 +80,7 @@ local function recordLostJob(base, stage, jobId, lane, entryId, now, retentionSe
 end
 
 -- Queues a job with a record again whose waiting entry (its queued-index line: `stage`, `lane`,
--- `entryId`) was deleted before a worker read it, on a new entry. Returns true when it did; a line
+-- `entryId`) is gone (the caller knows it is), deleted before a worker read it, on a new entry. Returns true when it did; a line
 -- that no longer says where the job waits (the job moved on) is dropped. A job cancelled while
 -- that entry waited kept its record for the worker that reads past the entry (see cancel); with
 -- the entry gone none will, so its record expires from now. (Its count among the lane's cancelled
@@ -85,7 +94,6 @@ local function requeueLostEntry(base, jobId, stage, lane, entryId, now, retentio
     return false
   end
   local stream = base .. stage .. ':' .. lane
-  if rcall('XRANGE', stream, entryId, entryId)[1] then return false end
   if r[1] == 'cancelled' then
     rcall('EXPIRE', jobKey, retentionSeconds)
     rcall('HDEL', base .. 'queued', jobId)
