@@ -1,4 +1,4 @@
-import { fieldsOf, LANES, retryDeadJob, type Lane, type RetryOutcome, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
+import { fieldsOf, LANES, retryDeadJob, type Lane, type Pipeline, type QueueKeys, type RedisClient, type RetryOutcome } from '@conveyor/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { queueFull } from '../problems/queue-full.js';
 import { errorsView, errorView, iso, json } from './job-view.js';
