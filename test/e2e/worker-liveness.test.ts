@@ -92,8 +92,13 @@ test('live workers stay in every group they serve, on lanes without work too: ne
 
     // What a Redis restart from its AOF does to consumers never delivered anything (Redis 7.0
     // writes no record of them): they are gone while their workers run on.
-    for (const lane of lanes) for (const name of ['idle-a', 'idle-b']) await redis.xgroup('DELCONSUMER', keys.stream('infer', lane), 'infer', name);
-    expect((await infer()).live_consumers).toBe(0);
+    // In one transaction, so that no worker's tick (every 100 ms) puts one back between the
+    // deletions and the look that shows them all gone.
+    const forget = redis.multi();
+    for (const lane of lanes) for (const name of ['idle-a', 'idle-b']) forget.xgroup('DELCONSUMER', keys.stream('infer', lane), 'infer', name);
+    for (const lane of lanes) forget.xinfo('CONSUMERS', keys.stream('infer', lane), 'infer');
+    const replies = (await forget.exec())!;
+    expect(replies.slice(-lanes.length).map(([error, consumers]) => [error, consumers])).toEqual(lanes.map(() => [null, []]));
     await waitFor(async () => (await laneConsumers()).every((names) => names === 'idle-a:true,idle-b:true'), 'the workers to be back in every lane', 5_000, 50);
   } finally {
     redis.disconnect();
