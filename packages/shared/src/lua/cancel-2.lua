@@ -96,14 +96,13 @@ if status then
 end
 
 if lane then
-  local lost = queuedJobLost(base, firstStage, lane, entryId)
-  if lost then
+  local found = rcall('XRANGE', base .. firstStage .. ':' .. lane, entryId, entryId)[1]
+  if not found and queuedJobLost(base, firstStage, lane, entryId, true) then
     -- Its entry is gone, and its input with it: it is recorded lost (see lostJobs), which is final.
     recordLostJob(base, firstStage, jobId, lane, entryId, now, tonumber(ARGV[5]))
     return { -5, 'dead' }
   end
-  local found = rcall('XRANGE', base .. firstStage .. ':' .. lane, entryId, entryId)
-  return cancelEntry(lane, entryId, found[1] and found[1][2] or {}, firstStage)
+  return cancelEntry(lane, entryId, found and found[2] or {}, firstStage)
 end
 
 -- A job XADDed by another producer (named after its entry) that no worker has taken yet.

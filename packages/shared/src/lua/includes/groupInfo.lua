@@ -12,13 +12,24 @@ local function groupInfo(stream, name)
   return nil
 end
 
--- Whether entry ID `a` comes before `b`, both as Redis writes them (no leading zeros): compared
--- as text, digits and length, since tonumber loses precision past 2^53.
-local function entryBefore(a, b)
-  local am, as = string.match(a, '^(%d+)%-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)%-(%d+)$')
+-- An entry ID's two parts, milliseconds and sequence, as text ('0-0' for nil).
+local function entryParts(id)
+  return string.match(id or '0-0', '^(%d+)%-(%d+)$')
+end
+
+-- Whether the entry ID of parts `am`, `as` comes before that of `bm`, `bs`, both as Redis writes
+-- them (no leading zeros): compared as text, digits and length, since tonumber loses precision
+-- past 2^53. Callers comparing one ID with many split it once.
+local function partsBefore(am, as, bm, bs)
   if am ~= bm then return #am < #bm or (#am == #bm and am < bm) end
   return #as < #bs or (#as == #bs and as < bs)
+end
+
+-- Whether entry ID `a` comes before `b`.
+local function entryBefore(a, b)
+  local am, as = entryParts(a)
+  local bm, bs = entryParts(b)
+  return partsBefore(am, as, bm, bs)
 end
 
 -- Whether the group has been delivered the entry: its last-delivered ID is at or past the entry's.

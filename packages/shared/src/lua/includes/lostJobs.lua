@@ -1,7 +1,7 @@
 -- @include deadLetter
 -- @include publishEvent
 -- @include waitingEntry
--- @include fieldsToMap
+-- @include groupInfo
 -- Another Redis client can delete the stream entry of a job before any worker reads it (XADD
 -- MAXLEN, XTRIM, XDEL: trimming ignores consumer groups). Every job whose entry waits has a line
 -- in the queued index (see waitingEntry), which workers walk to find such jobs (findLostJobs):
@@ -20,26 +20,19 @@
 -- move it); else 'there'. So only an entry in reach of an XDEL is read (XRANGE, with its fields:
 -- a long walk of a queue whose entries are large reads none of them in the usual case).
 local streamBounds = {}
-local function idParts(id)
-  return string.match(id or '0-0', '^(%d+)%-(%d+)$')
-end
-local function partsBefore(am, as, bm, bs)
-  if am ~= bm then return #am < #bm or (#am == #bm and am < bm) end
-  return #as < #bs or (#as == #bs and as < bs)
-end
 local function entryState(stream, entryId)
   local b = streamBounds[stream]
   if not b then
     local ok, reply = pcall(rcall, 'XINFO', 'STREAM', stream)
     local info = ok and fieldsToMap(reply) or {}
     b = { empty = (info['length'] or 0) == 0 }
-    b.fm, b.fs = idParts(info['recorded-first-entry-id'])
-    b.lm, b.ls = idParts(info['last-generated-id'])
-    b.dm, b.ds = idParts(info['max-deleted-entry-id'])
+    b.fm, b.fs = entryParts(info['recorded-first-entry-id'])
+    b.lm, b.ls = entryParts(info['last-generated-id'])
+    b.dm, b.ds = entryParts(info['max-deleted-entry-id'])
     streamBounds[stream] = b
   end
   if b.empty then return 'gone' end
-  local em, es = idParts(entryId)
+  local em, es = entryParts(entryId)
   if partsBefore(em, es, b.fm, b.fs) or partsBefore(b.lm, b.ls, em, es) then return 'gone' end
   if partsBefore(b.dm, b.ds, em, es) then return 'there' end
   return 'unknown'
