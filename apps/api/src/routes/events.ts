@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ProblemError } from '../problems/problem-error.js';
 import { jobIdParamsSchema } from '../schemas/create-job.js';
+import type { JobView } from '../schemas/job-view.js';
 import { problemResponses } from '../schemas/problem.js';
 import { RESYNC, TERMINAL_EVENTS, type JobEvent } from '../services/event-hub.js';
 import { endedBefore, SseStream } from '../services/sse-stream.js';
@@ -48,10 +49,11 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
           stream.fail(what, error);
         }
       };
-    guarded(`The job's state could not be sent`, () => {
-      if (TERMINAL_STATUSES.has(job.status)) stream.finish('state', job);
-      else stream.send('state', job);
-    })();
+    const sendState = guarded(`The job's state could not be sent`, (state: JobView) => {
+      if (TERMINAL_STATUSES.has(state.status)) stream.finish('state', state);
+      else stream.send('state', state);
+    });
+    sendState(job);
     if (stream.closed) return stream;
     forward = guarded(`A job event could not be sent`, (event: JobEvent) => {
       if (event.event === RESYNC) return void resend();
@@ -62,10 +64,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
     const resend = async () => {
       const now = await app.jobs.find(jobId).catch(() => undefined);
       if (!now || stream.closed) return;
-      guarded(`The job's state could not be sent`, () => {
-        if (TERMINAL_STATUSES.has(now.status)) stream.finish('state', now);
-        else stream.send('state', now);
-      })();
+      sendState(now);
     };
     for (const event of buffered.splice(0)) forward(event);
     return stream;
