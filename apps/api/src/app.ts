@@ -18,7 +18,7 @@ import jobsPlugin from './plugins/jobs.js';
 import jsonBodyPlugin from './plugins/json-body.js';
 import metricsPlugin from './plugins/metrics.js';
 import problemsPlugin, { frameworkErrorAnswer } from './plugins/problems.js';
-import { answerClientError, answerConnect, answerExpectation } from './problems/raw-answers.js';
+import { answerClientError, answerConnect, answerExpectation, trackAnswers } from './problems/raw-answers.js';
 import redisPlugin from './plugins/redis.js';
 import adminRoutes from './routes/admin.js';
 import dashboardRoutes from './routes/dashboard.js';
@@ -82,6 +82,8 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   // Requests Node answers itself, before Fastify sees them: with a bare 417, or no answer at all.
   app.server.on('checkExpectation', answerExpectation);
   app.server.on('connect', answerConnect);
+  // So that bad bytes after a request are answered after it (answerClientError).
+  app.server.on('request', trackAnswers);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON and multipart only: a text/plain body gets a 415 that names the right type.

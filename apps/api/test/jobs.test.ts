@@ -94,9 +94,9 @@ describe('POST /jobs', () => {
 
 describe('bad input gets a 4xx problem a person can act on, and writes nothing', () => {
   const cases: { name: string; status: number; type: string; detail: RegExp; request: { headers?: Record<string, string>; body?: string | Buffer } }[] = [
-    { name: 'malformed JSON', status: 400, type: 'malformed-json', detail: /^Unexpected end of JSON input\. Send a JSON object/, request: { body: '{"model":' } },
+    { name: 'malformed JSON', status: 400, type: 'malformed-json', detail: /^Unexpected end of JSON input\. The body ends before its JSON does: if it was cut short, Content-Length counts the body's bytes \(in UTF-8\), not its characters\. Send a JSON object/, request: { body: '{"model":' } },
     { name: 'JSON missing a comma', status: 400, type: 'malformed-json', detail: /^Expected ',' or '}' after property value in JSON at position 16\./, request: { body: '{"model":"echo" "prompt":"hi"}' } },
-    { name: 'an empty JSON body', status: 400, type: 'malformed-json', detail: /^The body is empty\./, request: { body: '' } },
+    { name: 'an empty JSON body', status: 400, type: 'malformed-json', detail: /^The body is empty \(/, request: { body: '' } },
     { name: 'a __proto__ key', status: 400, type: 'invalid-request', detail: /"__proto__" key.*is refused/, request: { body: '{"model":"echo","params":{"__proto__":{"admin":true}}}' } },
     { name: 'a constructor.prototype key', status: 400, type: 'invalid-request', detail: /"constructor" key holding "prototype"/, request: { body: '{"model":"echo","constructor":{"prototype":{}}}' } },
     { name: 'a JSON array', status: 400, type: 'invalid-request', detail: /body: must be an object, not an array/, request: { body: '[1,2]' } },

@@ -33,6 +33,21 @@ function problemOf(answer: string) {
   return { statusLine: head.split('\r\n')[0], headers: head.toLowerCase(), problem: JSON.parse(body) };
 }
 
+/** Each answer in `raw` (answers with a Content-Length, one after another): its status line, head in lower case and JSON body. */
+function answersOf(raw: string) {
+  const answers: { statusLine: string; headers: string; body: unknown }[] = [];
+  let rest = Buffer.from(raw);
+  while (rest.length > 0) {
+    const end = rest.indexOf('\r\n\r\n');
+    const head = rest.subarray(0, end).toString();
+    const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 0);
+    const body = rest.subarray(end + 4, end + 4 + length).toString();
+    answers.push({ statusLine: head.split('\r\n')[0]!, headers: head.toLowerCase(), body: body === '' ? undefined : JSON.parse(body) });
+    rest = rest.subarray(end + 4 + length);
+  }
+  return answers;
+}
+
 describe('bytes that are not HTTP get a problem body too', () => {
   test('a header line without a colon: 400', async ({ port }) => {
     const { statusLine, headers, problem } = problemOf(await exchange(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n'));
@@ -107,6 +122,49 @@ describe('bytes that are not HTTP get a problem body too', () => {
       expect(statusLine, method).toBe('HTTP/1.1 400 Bad Request');
       expect(problem).toMatchObject({ type: '/problems/invalid-request', detail: expect.stringContaining('The request target "*" is for OPTIONS only') });
     }
+  });
+
+  test('bytes after a whole request: the request is answered first (its 202 was lost and the job stored anyway), then a 400 that says what Content-Length counts', async ({ port, app }) => {
+    const body = '{"model":"echo","prompt":"hi"}';
+    const post = `POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const queued = app.jobs.keysOf('inference').queued;
+    // Stray bytes after the body, and a pipelined second request with a bad header line.
+    for (const [after, code] of [
+      ['xx', 'HPE_INVALID_METHOD'],
+      ['GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', 'HPE_INVALID_HEADER_TOKEN'],
+    ] as const) {
+      const before = await app.redis.hlen(queued);
+      const [accepted, refused, ...more] = answersOf(await exchange(port, post + after));
+      expect(accepted!.statusLine, after).toBe('HTTP/1.1 202 Accepted');
+      const jobId = (accepted!.body as { job_id: string }).job_id;
+      expect(await app.redis.hexists(queued, jobId)).toBe(1);
+      expect(await app.redis.hlen(queued)).toBe(before + 1);
+      expect(refused!.statusLine).toBe('HTTP/1.1 400 Bad Request');
+      expect(refused!.headers).toContain('content-type: application/problem+json');
+      expect(refused!.body).toMatchObject({ status: 400, detail: expect.stringContaining(code) });
+      expect(more).toEqual([]);
+    }
+    const [, afterBody] = answersOf(await exchange(port, `${post}xx`));
+    expect(afterBody!.body).toMatchObject({ detail: expect.stringContaining('bytes after the previous request on this connection are not an HTTP request') });
+  });
+
+  test('framing mistakes get a 400 that names the mistake: no Content-Length, two of them, a body shorter than it says', async ({ port, app }) => {
+    // Without Content-Length the body is empty; that answer closes the connection, and the body's
+    // bytes are not read as a request.
+    const [empty, ...rest] = answersOf(await exchange(port, 'POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n{"model":"echo"}'));
+    expect(empty).toMatchObject({ statusLine: 'HTTP/1.1 400 Bad Request', body: { detail: expect.stringContaining('The body is empty (a body sent with neither Content-Length nor Transfer-Encoding: chunked is read as none)') } });
+    expect(rest).toEqual([]);
+    // Content-Length counted in characters: "é" is two bytes, so the body's last byte is cut off.
+    const accented = '{"model":"echo","prompt":"é"}';
+    const [cut, ...after] = answersOf(await exchange(port, `POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${accented.length}\r\n\r\n${accented}`));
+    expect(cut).toMatchObject({ statusLine: 'HTTP/1.1 400 Bad Request', body: { detail: expect.stringContaining('The body ends before its JSON does: if it was cut short, Content-Length counts the body\'s bytes (in UTF-8), not its characters.') } });
+    expect(after).toEqual([]);
+    const [twice] = answersOf(await exchange(port, 'POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}'));
+    expect(twice!.body).toMatchObject({ status: 400, detail: expect.stringContaining('more than one Content-Length') });
+    const [short, ...none] = answersOf(await exchange(port, 'POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{"model":"echo"}'));
+    expect(short!.body).toMatchObject({ status: 400, detail: expect.stringContaining('body is shorter than its Content-Length says') });
+    expect(none).toEqual([]);
+    expect(await app.redis.hlen(app.jobs.keysOf('inference').queued)).toBe(0);
   });
 
   test('HTTP/1.0 needs no Host', async ({ port }) => {

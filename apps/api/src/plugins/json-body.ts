@@ -31,6 +31,14 @@ function exampleFor(request: FastifyRequest): string {
   return EXAMPLES[request.routeOptions.url ?? ''] ?? ELSEWHERE;
 }
 
+const CUT_SHORT = ' The body ends before its JSON does: if it was cut short, Content-Length counts the body\'s bytes (in UTF-8), not its characters.';
+
+/** Whether the parser's `message` says the JSON ran on past the end of `body`. */
+function endsEarly(message: string, body: string): boolean {
+  const position = /at position (\d+)/.exec(message)?.[1];
+  return message.startsWith('Unexpected end of JSON input') || (position !== undefined && Number(position) >= body.length);
+}
+
 /** Whether the route may be sent no body: it takes none (retry, cancel) or its schema lets it out. */
 function bodyIsOptional(request: FastifyRequest): boolean {
   const schema = request.routeOptions.schema?.body as ZodType | undefined;
@@ -88,7 +96,7 @@ export default fp(
         // Clients that always send Content-Type: application/json send it with no body too: on a
         // route whose body may be left out (pause, resume, retry) that is no body, not broken JSON.
         if (bodyIsOptional(request)) done(null, undefined);
-        else done(new ProblemError('malformed-json', `The body is empty. ${exampleFor(request)}`), undefined);
+        else done(new ProblemError('malformed-json', `The body is empty (a body sent with neither Content-Length nor Transfer-Encoding: chunked is read as none). ${exampleFor(request)}`), undefined);
         return;
       }
       try {
@@ -100,7 +108,7 @@ export default fp(
             ? new ProblemError('invalid-request', 'body: a "__proto__" key, or a "constructor" key holding "prototype", is refused at any depth because it could change object prototypes. Rename or remove it.', {
                 errors: [{ path: 'body', message: 'a "__proto__" or "constructor.prototype" key is not accepted' }],
               })
-            : new ProblemError('malformed-json', `${message}. ${exampleFor(request)}`),
+            : new ProblemError('malformed-json', `${message}.${endsEarly(message, body) ? CUT_SHORT : ''} ${exampleFor(request)}`),
           undefined,
         );
       }

@@ -13,20 +13,77 @@ function writeProblem(socket: Duplex, status: number, detail: string, headers = 
   }
 }
 
+/** Each connection's answers not yet written in full; a connection is here once it has had a request. */
+const unanswered = new WeakMap<Duplex, Set<ServerResponse>>();
+
+/** The server's `request` listener that keeps `unanswered`. */
+export function trackAnswers(request: IncomingMessage, response: ServerResponse): void {
+  let answers = unanswered.get(request.socket);
+  if (!answers) unanswered.set(request.socket, (answers = new Set()));
+  answers.add(response);
+  response.once('close', () => answers.delete(response));
+}
+
+/** Connections whose bad bytes are being answered: Node reports each later chunk's error again. */
+const answering = new WeakSet<Duplex>();
+
+/** What was wrong with the bytes, by llhttp's code, for the 400's detail. */
+function invalidHttpDetail(code: string | undefined, afterRequest: boolean): string {
+  switch (code) {
+    case 'HPE_INVALID_EOF_STATE':
+      return 'The connection was closed before the request was complete: its body is shorter than its Content-Length says. Content-Length counts the body\'s bytes (in UTF-8), not its characters.';
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return 'The request has more than one Content-Length, or both Content-Length and Transfer-Encoding: send one of them, once.';
+    case 'HPE_INVALID_CONTENT_LENGTH':
+      return 'The request\'s Content-Length is not a number of bytes: send the body\'s length in bytes, in decimal digits.';
+    case 'HPE_INVALID_CHUNK_SIZE':
+      return 'The request\'s chunked body has a chunk size that is not a hexadecimal number: each chunk starts with its length in hexadecimal, then CRLF.';
+  }
+  // The parser found the start of a request where a request ended: bytes followed the body of the
+  // one before it, which is answered first.
+  if (afterRequest && (code === 'HPE_INVALID_METHOD' || code === 'HPE_INVALID_CONSTANT')) {
+    return `The bytes after the previous request on this connection are not an HTTP request (${code}): most likely that request's body was longer than its Content-Length. Content-Length counts the body's bytes (in UTF-8), not its characters, and a request with a body needs Content-Length or Transfer-Encoding: chunked.`;
+  }
+  return `The request is not valid HTTP (${code}). Check the request line and that each header is "Name: value".`;
+}
+
 /**
  * Fastify's `clientErrorHandler`: bytes that are not an HTTP request Node can parse (a bad header
  * line, headers over the size limit, a request that never finished arriving).
+ *
+ * Requests that arrived in full before the bad bytes (pipelined, or a body longer than its
+ * Content-Length) are answered first, then the problem, then the connection closes: a job such a
+ * request stored was lost from its client's view, which then saw only the 400 and sent it again.
  */
 export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (error.code === 'ECONNRESET' || socket.destroyed || answering.has(socket)) return;
+  answering.add(socket);
   const [status, detail] =
     error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, 'The request did not arrive in time. Send it again.']
       : error.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'The request headers are larger than the server takes (16 KiB in all). Send fewer or shorter headers.']
-        : [400, `The request is not valid HTTP (${error.code ?? error.message}). Check the request line and that each header is "Name: value".`];
-  writeProblem(socket, status, detail);
-  socket.destroy(error);
+        : [400, invalidHttpDetail(error.code ?? error.message, unanswered.has(socket))];
+  const answers = [...(unanswered.get(socket) ?? [])];
+  // A request that has not arrived in full (its body timed out or broke) gets no other answer; as
+  // Node does, the problem is written only if no answer has begun on the connection.
+  if (status === 408 || answers.some((response) => !response.req.complete)) {
+    if (answers.every((response) => !response.headersSent)) writeProblem(socket, status, detail);
+    socket.destroy(error);
+    return;
+  }
+  socket.pause();
+  const answer = () => {
+    writeProblem(socket, status, detail);
+    socket.destroy(error);
+  };
+  let left = answers.length;
+  if (left === 0) return answer();
+  for (const response of answers) {
+    response.once('close', () => {
+      if (--left === 0) answer();
+    });
+  }
 }
 
 /**
