@@ -246,7 +246,7 @@ export class Maintenance {
         this.ctx.metrics.dead.inc({ queue, stage });
       }
       for (const jobId of page.requeued) this.ctx.logger.warn({ job_id: jobId, queue }, 'job queued again: another Redis client deleted its stream entry before any worker read it');
-      if (page.cursor === '0' && page.resume === 0) return;
+      if (page.cursor === '0' && page.resume === '') return;
     }
   }
 }

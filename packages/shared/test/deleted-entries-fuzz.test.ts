@@ -165,7 +165,7 @@ for (const seed of [1, 2, 3]) {
         await promoteDueJobs(redis, keys);
         let position = WALK_START;
         do position = await findLostJobs(redis, keys, stagesOf(queue)[0]!, position, 60);
-        while (position.cursor !== '0' || position.resume !== 0);
+        while (position.cursor !== '0' || position.resume !== '');
         for (const stage of stagesOf(queue)) {
           held.get('c1')!.push(...(await reclaimStale(redis, keys, requestFor(queue, stage, 'c1', 50), 0)).jobs);
           await take('c1', queue, stage, 50);

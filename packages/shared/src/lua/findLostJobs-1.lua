@@ -5,8 +5,11 @@
   may run it at any time: each job is set right in the same step that finds it.
 
   An entry a call must read to tell (see entryState) comes with its fields; past READ_BUDGET bytes
-  of them the call stops, and the next goes on from the same page where this one stopped, so a
-  page of large entries is not read in one step.
+  of them the call stops, and the next goes on from the same page at the first job this one did
+  not look at, so a page of large entries is not read in one step. That job is named, not counted
+  to: the lines this call removed, and any another client adds or removes meanwhile, change the
+  page. If it has left the index, the next call looks at the whole page again (looking twice at a
+  line changes nothing).
 
   KEYS[1] queued index hash
 
@@ -15,11 +18,11 @@
   ARGV[3] HSCAN cursor ('0' to start a walk)
   ARGV[4] index lines to look at in this call (HSCAN's COUNT, a hint)
   ARGV[5] retention of finished records, seconds
-  ARGV[6] lines of the page to pass over: those a call that stopped early looked at ('0')
+  ARGV[6] the job of the page to go on from, named by a call that stopped early ('' for the whole page)
 
   Output: {cursor, lost, requeued, resume}: the cursor to go on from ('0' when the walk is done),
-          the IDs of the jobs dead-lettered and of those queued again, and the lines of the
-          page at `cursor` to pass over (0 unless this call stopped early; then `cursor` is its own).
+          the IDs of the jobs dead-lettered and of those queued again, and the job of the page at
+          `cursor` to go on from ('' unless this call stopped early; then `cursor` is its own).
 ]]
 local rcall = redis.call
 -- @include nowMs
@@ -32,8 +35,17 @@ local lines = page[2]
 local lost, requeued = {}, {}
 local now = nowMs()
 local read = 0
-for i = 2 * tonumber(ARGV[6]) + 1, #lines, 2 do
-  if read > READ_BUDGET then return { ARGV[3], lost, requeued, (i - 1) / 2 } end
+local from = 1
+if ARGV[6] ~= '' then
+  for i = 1, #lines, 2 do
+    if lines[i] == ARGV[6] then
+      from = i
+      break
+    end
+  end
+end
+for i = from, #lines, 2 do
+  if read > READ_BUDGET then return { ARGV[3], lost, requeued, lines[i] } end
   local jobId = lines[i]
   local lane, entryId, stage = string.match(lines[i + 1], '^(%S+) (%S+) ?(%S*)$')
   local state = 'there'
@@ -62,4 +74,4 @@ for i = 2 * tonumber(ARGV[6]) + 1, #lines, 2 do
     end
   end
 end
-return { page[1], lost, requeued, 0 }
+return { page[1], lost, requeued, '' }

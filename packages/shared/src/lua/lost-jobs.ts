@@ -10,8 +10,8 @@ export const LOST_JOBS_PAGE = 1_000;
 export interface LostJobsPage {
   /** Where the walk goes on from; '0' when it went round the whole index. */
   cursor: string;
-  /** Lines of the page at `cursor` to pass over: a call that read its budget of entries stops early (see findLostJobs-1.lua). */
-  resume: number;
+  /** The job of the page at `cursor` to go on from ('' for none): a call that read its budget of entries stops early (see findLostJobs-1.lua). */
+  resume: string;
   /** Jobs the API queued, found lost with their input and now dead-lettered with ENTRY_LOST. */
   lost: string[];
   /** Jobs with a record, queued again from it on a new entry. */
@@ -20,7 +20,7 @@ export interface LostJobsPage {
 
 /** Where a walk of the queued index is: start one at `WALK_START`, and go on from each page's answer. */
 export type WalkPosition = Pick<LostJobsPage, 'cursor' | 'resume'>;
-export const WALK_START: WalkPosition = { cursor: '0', resume: 0 };
+export const WALK_START: WalkPosition = { cursor: '0', resume: '' };
 
 /**
  * Looks at one page of `keys`' queued index for jobs whose stream entry another client deleted
@@ -29,5 +29,5 @@ export const WALK_START: WalkPosition = { cursor: '0', resume: 0 };
  */
 export async function findLostJobs(redis: RedisClient, keys: QueueKeys, firstStage: string, from: WalkPosition, retentionSeconds: number): Promise<LostJobsPage> {
   const [cursor, lost, requeued, resume] = await redis.findLostJobs(keys.queued, keys.base, firstStage, from.cursor, LOST_JOBS_PAGE, retentionSeconds, from.resume);
-  return { cursor: String(cursor), resume: Number(resume), lost, requeued };
+  return { cursor: String(cursor), resume: String(resume), lost, requeued };
 }
