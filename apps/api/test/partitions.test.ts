@@ -57,6 +57,42 @@ describe('a partitioned queue through the API', () => {
     expect(new Set(jobs.map((job) => job.job_id)).size).toBe(others.length + 1);
   });
 
+  test('a job without a key goes to another partition when the one picked is full (it was a 503 while the others had room); one with a key is told its partition is full', async ({ redisUrl, prefix }) => {
+    // MAX_BACKLOG 6 over 3 partitions: 2 undone jobs each.
+    const app = await buildTestApp(redisUrl, prefix, { QUEUE_PARTITIONS: 'inference=3', MAX_BACKLOG: '6' });
+    try {
+      const post = (payload: object, key?: string) => app.inject({ method: 'POST', url: '/jobs', payload, headers: key === undefined ? {} : { 'idempotency-key': key } });
+      const partitionOf = (jobId: string) => jobId.slice(0, jobId.indexOf(':'));
+      // Keys that hash to partition 0 fill it.
+      const toFirst: string[] = [];
+      for (let i = 0; toFirst.length < 3; i++) {
+        const answer = await post({ model: 'echo' }, `key-${i}`);
+        if (answer.statusCode === 202 && partitionOf(answer.json().job_id) === 'inference.0') toFirst.push(`key-${i}`);
+        else if (answer.statusCode === 503) {
+          expect(answer.json()).toMatchObject({ detail: expect.stringMatching(/^Partition 0 of queue "inference" holds 2 undone jobs, .* \(limit 2, its share of MAX_BACKLOG\)\. Nothing was written/) });
+          toFirst.push(`key-${i}`);
+        } else await app.inject({ method: 'DELETE', url: `/jobs/${answer.json().job_id}` });
+      }
+      // The first pick without a key is partition 0, full: the batch goes to partition 1.
+      const batch = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: 'echo' }, { model: 'echo' }] } });
+      expect(batch.statusCode).toBe(202);
+      expect((batch.json() as { jobs: { job_id: string }[] }).jobs.map((job) => partitionOf(job.job_id))).toEqual(['inference.1', 'inference.1']);
+      // Partition 1 (the next pick) is full now: partition 2 takes the next two.
+      for (let i = 0; i < 2; i++) {
+        const answer = await post({ model: 'echo' });
+        expect(answer.statusCode).toBe(202);
+        expect(partitionOf(answer.json().job_id)).toBe('inference.2');
+      }
+      const full = await post({ model: 'echo' });
+      expect(full.statusCode).toBe(503);
+      expect(full.json()).toMatchObject({ type: '/problems/queue-full', detail: expect.stringContaining('Every partition of queue "inference" holds its share of MAX_BACKLOG (6)') });
+      expect(full.headers['retry-after']).toBe('5');
+      expect((await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: 'echo' }] } })).statusCode).toBe(503);
+    } finally {
+      await app.close();
+    }
+  });
+
   test('job IDs of partitions route without a lookup; a partition name that cannot exist is a 404, never a 500', async ({ app }) => {
     const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'find me' } })).json() as { job_id: string };
     expect(job_id).toMatch(/^inference\.[0-2]:[0-9A-Z]{26}$/);

@@ -105,7 +105,7 @@ export async function retryAllDead(redis: RedisClient, targets: readonly DeadRet
       }
     }
   }
-  if (full && retried === 0) throw queueFull(full.pipeline.name, full.pipeline.stages, full.backlog, full.limit, 'no dead job was retried; try again once workers have made room');
+  if (full && retried === 0) throw queueFull(full.pipeline, full.backlog, full.limit, 'no dead job was retried; try again once workers have made room');
   const remaining = await Promise.all(targets.map(({ keys }) => redis.xlen(keys.dead)));
   return {
     retried,

@@ -69,13 +69,33 @@ export class JobService {
     const target = this.partitions.pick(this.#pipeline(body.queue, 'json'), idempotencyKey);
     const job = this.#inferenceJob(body, idempotencyKey, target);
     if (idempotencyKey !== undefined) return (await this.#submit(target, [job]))[0]!;
-    // Without a key, a job shares its script call with the others submitted in the same turn.
-    const stage = firstStage(target);
-    const outcome = await this.#coalescer.enqueue(this.keysOf(target.name), stage, job, this.#limitsOf(target)).catch((error: unknown) => lookBeforeSendingAgain(error, [job]));
-    if (!outcome.ok) throw queueFull(target.name, target.stages, outcome.backlog, outcome.limit);
-    this.onEnqueued(queueNameOf(target), 1);
-    if (job.runAt !== undefined) this.#announceDelayed(target, [job]);
-    return { jobId: job.id, status: statusOfNew(job, Date.now()), created: true };
+    // Without a key, a job shares its script call with the others submitted in the same turn, and
+    // goes to another partition of its queue when the one picked is full.
+    let refusal: ProblemError | undefined;
+    for (const partition of this.partitions.fallbacks(target)) {
+      if (partition !== target) job.id = newJobId(partition.name);
+      const outcome = await this.#coalescer.enqueue(this.keysOf(partition.name), firstStage(partition), job, this.#limitsOf(partition)).catch((error: unknown) => lookBeforeSendingAgain(error, [job]));
+      if (!outcome.ok) {
+        refusal ??= queueFull(partition, outcome.backlog, outcome.limit);
+        continue;
+      }
+      this.onEnqueued(queueNameOf(partition), 1);
+      if (job.runAt !== undefined) this.#announceDelayed(partition, [job]);
+      return { jobId: job.id, status: statusOfNew(job, Date.now()), created: true };
+    }
+    throw this.#everyPartitionFull(target, refusal!);
+  }
+
+  /** The 503 for a job refused by `target` and every other partition it could go to: `refusal` is `target`'s. */
+  #everyPartitionFull(target: Pipeline, refusal: ProblemError): ProblemError {
+    if (target.partition === undefined) return refusal;
+    const { partition } = target;
+    return new ProblemError(
+      'queue-full',
+      `Every partition of queue "${partition.queue}" holds its share of MAX_BACKLOG (${this.config.MAX_BACKLOG}) in undone jobs, waiting, running, delayed or waiting to retry. Nothing was written; try again later.`,
+      { limit: this.config.MAX_BACKLOG },
+      refusal.headers,
+    );
   }
 
   /**
@@ -98,8 +118,21 @@ export class JobService {
       const { idempotency_key, ...rest } = body;
       return this.#inferenceJob(rest, idempotency_key, this.partitions.pick(pipeline, idempotency_key), index, bodies.length);
     });
-    // Only a job with a key can go to another partition than the batch's.
-    if (!keyed) return this.#submit(batchTarget, jobs);
+    // Only a job with a key can go to another partition than the batch's; a batch without keys
+    // goes to another partition of its queue when the one picked is full.
+    if (!keyed) {
+      let refusal: ProblemError | undefined;
+      for (const partition of this.partitions.fallbacks(batchTarget)) {
+        if (partition !== batchTarget) for (const job of jobs) job.id = newJobId(partition.name);
+        try {
+          return await this.#submit(partition, jobs);
+        } catch (error) {
+          if (!(error instanceof ProblemError && error.slug === 'queue-full')) throw error;
+          refusal ??= error;
+        }
+      }
+      throw this.#everyPartitionFull(batchTarget, refusal!);
+    }
     const targets = new Set(jobs.map((job) => queueOfJobId(job.id)!));
     if (targets.size === 1) return this.#submit(findPipeline([...targets][0]!)!, jobs);
     return this.#submitSpread(jobs);
@@ -222,7 +255,7 @@ export class JobService {
     const outcome = await retryDeadJob(this.redis, this.keysOf(pipeline.name), jobId, this.backlogLimitOf(pipeline));
     if (outcome.ok) return;
     if (outcome.reason === 'not-found') throw notFound(jobId);
-    if (outcome.reason === 'backlog-full') throw queueFull(pipeline.name, pipeline.stages, outcome.backlog, outcome.limit, `retrying job "${jobId}" would pass it; try again later`);
+    if (outcome.reason === 'backlog-full') throw queueFull(pipeline, outcome.backlog, outcome.limit, `retrying job "${jobId}" would pass it; try again later`);
     if (outcome.reason === 'input-lost') throw new ProblemError('job-input-lost', `Job "${jobId}" was lost with its stream entry before any worker read it; submit it again as a new job.`);
     throw new ProblemError('job-not-dead', `Job "${jobId}" is ${outcome.status}, not dead; only a dead-lettered job can be retried.`, { job_status: outcome.status });
   }
@@ -274,7 +307,7 @@ export class JobService {
         const which = jobs.length > 1 ? ` (job ${outcome.index} of the batch)` : '';
         throw new ProblemError('idempotency-key-reused', `Idempotency key "${key}"${which} was already used within the last 24 hours for a different request. Use a new key for a new request.`);
       }
-      throw queueFull(pipeline.name, pipeline.stages, outcome.backlog, outcome.limit);
+      throw queueFull(pipeline, outcome.backlog, outcome.limit);
     }
     let created = 0;
     for (const job of outcome.jobs) if (job.created) created += 1;
@@ -336,12 +369,15 @@ export class JobService {
   /**
    * The declared queue a new job names, or the 400 problem naming `path`. A partition's name (`inference.3`) is
    * not one: no worker reads a partition QUEUE_PARTITIONS does not give, and a job sent to one
-   * that exists would skip the spreading and the idempotency-key routing that picks it.
+   * that exists would skip the spreading and the idempotency-key routing that picks it. Such a
+   * name is pointed to its queue only when that queue is in partitions and takes this input;
+   * on an API without partitions, telling the client of partitions would mislead it.
    */
   #pipeline(name: string, input: Pipeline['input'], path = input === 'json' ? 'body.queue' : 'body.pipeline'): Pipeline {
     const pipeline = findDeclaredPipeline(name);
-    const partition = pipeline ? undefined : findPipeline(name)?.partition;
-    if (partition) {
+    const named = pipeline ? undefined : findPipeline(name);
+    const partition = named?.input === input ? named.partition : undefined;
+    if (partition && (this.config.QUEUE_PARTITIONS[partition.queue] ?? 1) > 1) {
       const message = `"${name}" names a partition; send jobs to the queue "${partition.queue}", and the API spreads them over its partitions (QUEUE_PARTITIONS).`;
       throw new ProblemError('invalid-request', message, { errors: [{ path, message: `"${name}" is a partition, not a ${input === 'json' ? 'queue' : 'pipeline'}` }] });
     }

@@ -24,6 +24,17 @@ export class PartitionPicker {
   }
 
   /**
+   * Where a job without a key may go once `target` (the pick) is full: `target`, then the other
+   * partitions of its queue in turn (just `target` for a queue of one partition).
+   */
+  fallbacks(target: Pipeline): Pipeline[] {
+    if (target.partition === undefined) return [target];
+    const partitions = this.#partitions.get(target.partition.queue)!;
+    const at = partitions.indexOf(target);
+    return [...partitions.slice(at), ...partitions.slice(0, at)];
+  }
+
+  /**
    * The most undone jobs one partition may hold: MAX_BACKLOG shared over the
    * partitions (0, no limit, stays 0).
    */

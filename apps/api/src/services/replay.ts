@@ -58,7 +58,7 @@ export async function replayRange(redis: RedisClient, keys: QueueKeys, pipeline:
     const outcome = await enqueueJobs(redis, keys, firstStage(pipeline), replays.map((replay) => replay.job), { idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, maxBacklog });
     if (!outcome.ok) {
       if (outcome.reason !== 'backlog-full') throw new Error(`enqueue refused a replay without idempotency keys: ${outcome.reason}`);
-      throw queueFull(pipeline.name, pipeline.stages, outcome.backlog, outcome.limit, `replaying ${replays.length} more would pass it; replay fewer at once (limit) or try again later`);
+      throw queueFull(pipeline, outcome.backlog, outcome.limit, `replaying ${replays.length} more would pass it; replay fewer at once (limit) or try again later`);
     }
   }
   const more = read < range.entries.length || range.more;
