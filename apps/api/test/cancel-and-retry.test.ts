@@ -102,6 +102,45 @@ describe('dead letters', () => {
     expect((await app.inject({ url: '/queues/inference/dead?cursor=abc' })).statusCode).toBe(400);
   });
 
+  test('a query parameter the bulk retry does not take is a 400 problem naming it and the ones it takes, and nothing is retried', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    for (let i = 0; i < 2; i++) await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `p${i}` } });
+    for (const held of (await takeJobs(redis, keys, request)).jobs) {
+      await failAttempt(redis, keys, held, { message: 'broken', retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
+    }
+    const before = await keysUnder(redis, prefix);
+    for (const [query, got] of [
+      ['Limit=1', 'Limit'],
+      ['limit=1&dry_run=true', 'dry_run'],
+      ['a=1&b=2&c=3&d=4&e=5&f=6', 'a, b, c, d, e, …'],
+    ]) {
+      const typo = await app.inject({ method: 'POST', url: `/queues/inference/dead/retry?${query}` });
+      expect(typo.statusCode, query).toBe(400);
+      expect(typo.json(), query).toMatchObject({ type: '/problems/invalid-request', detail: `querystring: takes only limit (got ${got})`, errors: [{ path: 'querystring' }] });
+    }
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+    expect((await app.inject({ url: '/queues/inference/dead' })).json().jobs).toHaveLength(2);
+    expect((await app.inject({ method: 'POST', url: '/queues/inference/dead/retry?limit=1' })).json()).toEqual({ retried: 1, skipped: [], remaining: 1 });
+  });
+
+  test('dead letters with entry IDs past 2^53 are listed page by page in their exact order', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    // Another producer's entries. As Numbers, 9007199254740992 and 9007199254740993 (2^53 and 2^53 + 1) are one value.
+    for (const id of ['8700000000000000-0', '9007199254740992-5', '9007199254740993-0', '18446744073709551615-18446744073709551615']) {
+      await redis.xadd(keys.dead, id, 'job', `inference:dead-${id}`);
+    }
+    const pages: string[][] = [];
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      const response = await app.inject({ url: `/queues/inference/dead?limit=1${cursor ? `&cursor=${cursor}` : ''}` });
+      expect(response.statusCode, cursor).toBe(200);
+      const page = response.json() as { jobs: { job_id: string }[]; next_cursor: string | null };
+      pages.push(page.jobs.map((job) => job.job_id.replace('inference:dead-', '')));
+      cursor = page.next_cursor;
+    }
+    expect(pages).toEqual([['18446744073709551615-18446744073709551615'], ['9007199254740993-0'], ['9007199254740992-5'], ['8700000000000000-0'], []]);
+  });
+
   test('a cursor Redis could not take is a 400 problem; 0-0, before every entry, is an empty last page', async ({ app }) => {
     for (const cursor of ['1-18446744073709551616', '99999999999999999999-0', '1-1:high', '1-']) {
       const response = await app.inject({ url: `/queues/inference/dead?cursor=${encodeURIComponent(cursor)}` });

@@ -105,6 +105,53 @@ describe('GET /queues/:name/history', () => {
     expect(await range(`from=${isoOf(5)}&limit=2`)).toEqual([j2, j3]);
   });
 
+  test('pages through entry IDs past 2^53, up to the largest Redis takes, in their exact order', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    // Another producer's chosen IDs. As Numbers, 9007199254740992 and 9007199254740993 (2^53 and 2^53 + 1) are one value.
+    const plain = async (lane: Lane, id: string, prompt: string) => redis.xadd(keys.stream('infer', lane), id, 'model', 'echo', 'prompt', prompt);
+    await plain('normal', '1700000000000-0', 'early');
+    await plain('normal', '8700000000000000-0', 'far');
+    await plain('high', '9007199254740992-5', 'a');
+    await plain('normal', '9007199254740993-0', 'b');
+    await plain('low', '18446744073709551615-18446744073709551615', 'last');
+
+    const first = await history(app, 'from=1700000000000-0&limit=2');
+    expect(first.next_cursor).toBe('8700000000000000-0:normal');
+    const pages = [first.entries.map((entry) => entry.entry_id)];
+    for (let cursor = first.next_cursor; cursor !== null; ) {
+      const page = await history(app, `from=1700000000000-0&limit=2&cursor=${cursor}`);
+      pages.push(page.entries.map((entry) => entry.entry_id));
+      cursor = page.next_cursor;
+    }
+    expect(pages).toEqual([['1700000000000-0', '8700000000000000-0'], ['9007199254740992-5', '9007199254740993-0'], ['18446744073709551615-18446744073709551615']]);
+
+    const range = (query: string) => history(app, query).then((page) => page.entries.map((entry) => entry.entry_id));
+    expect(await range('from=8700000000000000-0&to=8700000000000000-0')).toEqual(['8700000000000000-0']);
+    expect(await range('from=9007199254740993')).toEqual(['9007199254740993-0', '18446744073709551615-18446744073709551615']);
+    expect(await range('to=9007199254740992')).toEqual(['1700000000000-0', '8700000000000000-0', '9007199254740992-5']);
+    expect(await range('from=18446744073709551615-18446744073709551615')).toEqual(['18446744073709551615-18446744073709551615']);
+    expect((await history(app, 'from=8700000000000000-0&limit=1')).entries[0]).toMatchObject({ job_id: 'inference:8700000000000000-0', added_at: null, status: 'queued', fields: { prompt: 'far' } });
+  });
+
+  test('an entry ID past 2^64 - 1 is a 400 problem that says so', async ({ app }) => {
+    const past = 'is past the largest entry ID: each of its two parts is at most 18446744073709551615 (2^64 - 1)';
+    for (const [query, path] of [
+      ['from=18446744073709551616', 'querystring.from'],
+      ['from=18446744073709551616-0', 'querystring.from'],
+      ['to=1-18446744073709551616', 'querystring.to'],
+      ['to=100000000000000000000-0', 'querystring.to'],
+    ] as const) {
+      const response = await app.inject({ url: `/queues/inference/history?${query}`, headers: admin });
+      expect(response.statusCode, query).toBe(400);
+      expect(response.json(), query).toMatchObject({ type: '/problems/invalid-request', detail: `${path}: ${past}`, errors: [{ path, message: past }] });
+    }
+    const cursor = await app.inject({ url: '/queues/inference/history?cursor=18446744073709551616-0:normal', headers: admin });
+    expect(cursor.json()).toMatchObject({ status: 400, detail: 'querystring.cursor: must be the next_cursor of the previous answer' });
+    const replay = await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { from: '18446744073709551616-0', to: '18446744073709551616-1' } });
+    expect(replay.statusCode).toBe(400);
+    expect(replay.json()).toMatchObject({ errors: [{ path: 'body.from', message: past }, { path: 'body.to', message: past }] });
+  });
+
   test('reads another stage; refuses an unknown stage, a bad bound, a reversed range and a forged cursor with 400', async ({ app }) => {
     const lastStage = findPipeline('documents')!.stages.at(-1)!;
     const later = await app.inject({ url: `/queues/documents/history?stage=${lastStage}`, headers: admin });
@@ -229,6 +276,47 @@ describe('POST /queues/:name/replay', () => {
     expect(replayed).toEqual([{ job_id: expect.any(String), replay_of: original }]);
     expect((await app.inject({ url: `/jobs/${replayed[0].job_id}` })).json()).toMatchObject({ stage: 'extract', priority: 'high', input: { filename: 'c.txt', metadata: { replay_of: original } } });
     expect(await redis.hgetBuffer(keys.job(replayed[0].job_id), 'doc')).toEqual(bytes);
+  });
+
+  test('replays entry IDs past 2^53 page by page, each entry once', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const plain = async (lane: Lane, id: string, prompt: string) => redis.xadd(keys.stream('infer', lane), id, 'model', 'echo', 'prompt', prompt);
+    await plain('normal', '8700000000000000-0', 'far');
+    await plain('high', '9007199254740992-5', 'a');
+    await plain('normal', '9007199254740993-0', 'b');
+
+    // The new jobs go to the low lane, empty until now: their entries (IDs of now) fall before the range.
+    const body = { from: '8700000000000000-0', to: '18446744073709551615-18446744073709551615', limit: 2, priority: 'low' };
+    const first = await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: body });
+    expect(first.statusCode).toBe(202);
+    expect(first.json()).toMatchObject({
+      replayed: [{ replay_of: 'inference:8700000000000000-0' }, { replay_of: 'inference:high:9007199254740992-5' }],
+      skipped: [],
+      next_cursor: '9007199254740992-5:high',
+    });
+    const rest = await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { ...body, cursor: first.json().next_cursor } });
+    expect(rest.json()).toMatchObject({ replayed: [{ replay_of: 'inference:9007199254740993-0' }], skipped: [], next_cursor: null });
+    const copy = rest.json().replayed[0].job_id as string;
+    expect((await app.inject({ url: `/jobs/${copy}` })).json()).toMatchObject({ priority: 'low', input: { model: 'echo', prompt: 'b', metadata: { replay_of: 'inference:9007199254740993-0' } } });
+    expect(await redis.xlen(keys.stream('infer', 'low'))).toBe(3);
+  });
+
+  test('a query parameter is refused, not ignored (the options go in the body), and nothing is replayed', async ({ app, redis, prefix }) => {
+    await submit(app, 'normal', 'one');
+    await submit(app, 'normal', 'two');
+    const before = await keysUnder(redis, prefix);
+    const length = await redis.xlen(new QueueKeys(prefix, 'inference').stream('infer', 'normal'));
+    const body = { from: '0', to: new Date(Date.now() + 60_000).toISOString() };
+    const refused = await app.inject({ method: 'POST', url: '/queues/inference/replay?limit=1', headers: admin, payload: body });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({
+      type: '/problems/invalid-request',
+      detail: 'querystring: takes no parameters (got limit): pass them in the JSON body, e.g. {"limit":100}',
+      errors: [{ path: 'querystring' }],
+    });
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+    expect(await redis.xlen(new QueueKeys(prefix, 'inference').stream('infer', 'normal'))).toBe(length);
+    expect((await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { ...body, limit: 1 } })).json().replayed).toHaveLength(1);
   });
 
   test('refuses an invalid body with 400', async ({ app }) => {

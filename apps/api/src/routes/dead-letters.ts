@@ -27,7 +27,7 @@ const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'retryDeadLetters',
         summary: "Retry a queue's dead-lettered jobs, oldest first",
         description:
-          'Retries the jobs dead when the call begins, each once, up to `limit`: a job that dies again while the call goes on is dead-lettered anew and waits for the next call. A retried job counts toward MAX_BACKLOG as a new one: once the queue is full the rest stay dead and `queue_full` says so (a 503 queue-full when none could be retried).',
+          'Retries the jobs dead when the call begins, each once, up to `limit`: a job that dies again while the call goes on is dead-lettered anew and waits for the next call. A retried job counts toward MAX_BACKLOG as a new one: once the queue is full the rest stay dead and `queue_full` says so (a 503 queue-full when none could be retried). A query parameter other than `limit` (a typo such as `?Limit=5`) is a 400, not ignored.',
         params: queueParamsSchema,
         querystring: retryAllQuerySchema,
         body: retryAllBodySchema,

@@ -2,7 +2,7 @@ import type { ApiConfig } from '@conveyor/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { logCreated } from '../job-created-log.js';
 import { queueParamsSchema } from '../schemas/dead-letters.js';
-import { historyPageSchema, historyQuerySchema, replayBodySchema, replayResultSchema } from '../schemas/history.js';
+import { historyPageSchema, historyQuerySchema, replayBodySchema, replayQuerySchema, replayResultSchema } from '../schemas/history.js';
 import { problemResponses } from '../schemas/problem.js';
 import { readHistory } from '../services/history.js';
 import { replayRange } from '../services/replay.js';
@@ -42,8 +42,9 @@ const historyRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, 
         operationId: 'replayHistory',
         summary: 'Replay a range of history as new jobs',
         description:
-          "Each job seen in the range of the stage's history is submitted again as a new job (new ID) on the queue's first stage, with the same input, options and document, and `metadata.replay_of` set to the original job's ID. A job whose input is gone (record expired) is skipped with the reason. All of a call's jobs are enqueued at once or none (503 over MAX_BACKLOG). Requires ADMIN_TOKEN.",
+          "Each job seen in the range of the stage's history is submitted again as a new job (new ID) on the queue's first stage, with the same input, options and document, and `metadata.replay_of` set to the original job's ID. A job whose input is gone (record expired) is skipped with the reason. All of a call's jobs are enqueued at once or none (503 over MAX_BACKLOG). The options go in the body: a query parameter (`?limit=5`) is a 400, not ignored. Requires ADMIN_TOKEN.",
         params: queueParamsSchema,
+        querystring: replayQuerySchema,
         body: replayBodySchema,
         response: { 202: replayResultSchema, ...problemResponses(400, 401, 404, 415, 503) },
       },

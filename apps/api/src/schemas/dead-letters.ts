@@ -5,6 +5,7 @@ import { pathSegment } from './create-job.js';
 import { decimalIntegerOr } from './decimal-integer.js';
 import { isEntryId } from './history.js';
 import { attemptErrorSchema } from './job-view.js';
+import { onlyParameters } from './query-parameters.js';
 
 export const queueParamsSchema = z.object({ name: pathSegment.describe('queue name, e.g. inference') });
 
@@ -34,7 +35,8 @@ export const deadListSchema = z.object({
   next_cursor: z.string().nullable().describe('pass as `cursor` for the next page; null on the last page'),
 });
 
-export const retryAllQuerySchema = z.object({
+/** A parameter the retry does not take is refused rather than ignored: `?Limit=5` would retry up to 1,000. */
+export const retryAllQuerySchema = onlyParameters({
   limit: decimalIntegerOr(1_000, 1, 10_000).describe('most dead jobs to retry in this call (oldest first)'),
 });
 

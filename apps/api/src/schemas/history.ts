@@ -3,29 +3,47 @@ import { z } from 'zod';
 import { MAX_SHOWN_DEPTH } from '../services/json-depth.js';
 import { decimalInteger, decimalIntegerOr } from './decimal-integer.js';
 import { JOB_STATUSES } from './job-view.js';
+import { onlyParameters } from './query-parameters.js';
 
-/** An entry ID (`1700000000000-0`, or `1700000000000` for the whole millisecond) or an ISO 8601 time. */
-const ENTRY_ID = /^\d{1,15}(-\d{1,20})?$/;
+/** The largest part of a stream entry ID (its milliseconds or its sequence): 2^64 - 1. */
+export const MAX_ID_PART = 18_446_744_073_709_551_615n;
+const MAX_ID_DIGITS = String(MAX_ID_PART);
 
-function isStreamPosition(value: string): boolean {
-  return ENTRY_ID.test(value) || z.iso.datetime({ offset: true }).safeParse(value).success;
+/**
+ * Whether decimal digits are a part of an entry ID Redis takes: at most 2^64 - 1. Compared as
+ * text, by length and then digit by digit: a Number is exact only up to 2^53, and other producers
+ * choose IDs past it (8700000000000000-0). Leading zeros are no part of the value.
+ */
+function fitsIdPart(digits: string): boolean {
+  const significant = digits.replace(/^0+(?=\d)/, '');
+  return significant.length < MAX_ID_DIGITS.length || (significant.length === MAX_ID_DIGITS.length && significant <= MAX_ID_DIGITS);
 }
+
+/** A stream entry ID Redis takes: `<ms>-<sequence>`, each part at most 2^64 - 1. */
+export function isEntryId(value: string): boolean {
+  const id = /^(\d{1,20})-(\d{1,20})$/.exec(value);
+  return id !== null && fitsIdPart(id[1]!) && fitsIdPart(id[2]!);
+}
+
+/** A from/to given as an entry ID (`1700000000000-0`), or as a bare millisecond (`1700000000000`) for all of its entries. */
+export const POSITION_ID = /^(\d+)(?:-(\d+))?$/;
 
 const position = (edge: string) =>
   z
     .string()
-    .max(40)
-    .refine(isStreamPosition, 'must be an entry ID (1700000000000-0) or an ISO 8601 time (2026-01-31T12:00:00Z)')
+    // The longest entry ID: 18446744073709551615-18446744073709551615.
+    .max(41)
+    .superRefine((value, ctx) => {
+      const id = POSITION_ID.exec(value);
+      if (id === null) {
+        if (!z.iso.datetime({ offset: true }).safeParse(value).success) {
+          ctx.addIssue({ code: 'custom', message: 'must be an entry ID (1700000000000-0) or an ISO 8601 time (2026-01-31T12:00:00Z)' });
+        }
+      } else if (!fitsIdPart(id[1]!) || (id[2] !== undefined && !fitsIdPart(id[2]))) {
+        ctx.addIssue({ code: 'custom', message: `is past the largest entry ID: each of its two parts is at most ${MAX_ID_DIGITS} (2^64 - 1)` });
+      }
+    })
     .describe(`${edge}, inclusive: an entry ID (1700000000000-0; a bare 1700000000000 means that whole millisecond) or an ISO 8601 time`);
-
-/** The largest part of a stream entry ID (its milliseconds or its sequence): 2^64 - 1. */
-export const MAX_SEQUENCE = 18_446_744_073_709_551_615n;
-
-/** A stream entry ID Redis takes: `<ms>-<sequence>`, the sequence at most 2^64 - 1. */
-export function isEntryId(value: string): boolean {
-  const id = /^\d{1,15}-(\d{1,20})$/.exec(value);
-  return id !== null && BigInt(id[1]!) <= MAX_SEQUENCE;
-}
 
 /** `<entry id>:<lane>`: the last entry of the previous page; entries sort by ID, then lane (high, normal, low). */
 export const CURSOR = /^(\d+-\d+):(high|normal|low)$/;
@@ -97,6 +115,9 @@ export const replayBodySchema = z
   })
   .strict();
 export type ReplayBody = z.output<typeof replayBodySchema>;
+
+/** The replay takes its options in the body; `?limit=5` is refused rather than ignored, which would replay up to 100. */
+export const replayQuerySchema = onlyParameters({}, ': pass them in the JSON body, e.g. {"limit":100}');
 
 export const replayResultSchema = z.object({
   replayed: z.array(z.object({ job_id: z.string().describe('the new job'), replay_of: z.string().describe('the original job') })),

@@ -1,6 +1,6 @@
 import { fieldsOf, LANES, stageGroup, type Lane, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import { ProblemError } from '../problems/problem-error.js';
-import { CURSOR, MAX_SEQUENCE } from '../schemas/history.js';
+import { CURSOR, MAX_ID_PART, POSITION_ID } from '../schemas/history.js';
 
 /**
  * Reads a range of one stage's history: its three lanes' streams merged into one order.
@@ -34,7 +34,7 @@ export interface RangeRequest {
 /** The `limit` first entries of a stage's lanes within [from, to], after `cursor`. */
 export async function readStageRange(redis: RedisClient, keys: QueueKeys, stage: string, request: RangeRequest): Promise<StageRange> {
   const from = request.from === undefined ? '0-0' : streamId(request.from, 'start', `${request.source}.from`);
-  const to = request.to === undefined ? `${MAX_SEQUENCE}-${MAX_SEQUENCE}` : streamId(request.to, 'end', `${request.source}.to`);
+  const to = request.to === undefined ? `${MAX_ID_PART}-${MAX_ID_PART}` : streamId(request.to, 'end', `${request.source}.to`);
   if (compareIds(from, to) > 0) throw invalid(`${request.source}.from`, `"from" (${request.from}) is after "to" (${request.to}).`);
   const after = request.cursor === undefined ? undefined : parseCursor(request.cursor);
 
@@ -76,14 +76,16 @@ export function compareIds(a: string, b: string): number {
 
 /**
  * A complete entry ID for a from/to bound: an ID as given; a bare millisecond or an ISO time as
- * the first (start) or last (end) possible ID of that millisecond.
+ * the first (start) or last (end) possible ID of that millisecond. The digits of an ID stay
+ * BigInts: a millisecond past 2^53 (8700000000000000-0) is not exact as a Number.
  */
 function streamId(value: string, edge: 'start' | 'end', path: string): string {
-  const id = /^(\d+)(?:-(\d+))?$/.exec(value);
-  const ms = id ? Number(id[1]) : Date.parse(value);
-  const sequence = id?.[2] ?? (edge === 'start' ? '0' : String(MAX_SEQUENCE));
-  if (!Number.isSafeInteger(ms) || BigInt(sequence) > MAX_SEQUENCE) throw invalid(path, `"${value}" is not a valid entry ID or time.`);
-  return `${Math.max(0, ms)}-${sequence}`;
+  const whole = edge === 'start' ? 0n : MAX_ID_PART;
+  const id = POSITION_ID.exec(value);
+  if (id) return `${BigInt(id[1]!)}-${id[2] === undefined ? whole : BigInt(id[2])}`;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw invalid(path, `"${value}" is not a valid entry ID or time.`);
+  return `${Math.max(0, ms)}-${whole}`;
 }
 
 /** A cursor the request schema has checked (see CURSOR). */
