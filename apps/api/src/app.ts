@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { CrossOriginPolicy } from './cross-origin.js';
+import { continueWhenRead } from './expect-continue.js';
 import { LazyRequestLogger } from './lazy-request-logger.js';
 import corsPlugin from './plugins/external/cors.js';
 import swaggerPlugin from './plugins/external/swagger.js';
@@ -79,8 +80,10 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   // http.Server leaves off) the answers are written, then the connection is closed. Event
   // streams end at the client's half-close themselves (SseStream).
   (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-  // Requests Node answers itself, before Fastify sees them: with a bare 417, or no answer at all.
+  // Requests Node answers itself, before Fastify sees them: with a bare 417, no answer at all, or
+  // a 100 Continue to a body the route may refuse unread.
   app.server.on('checkExpectation', answerExpectation);
+  app.server.on('checkContinue', continueWhenRead(app.server));
   app.server.on('connect', answerConnect);
   // So that bad bytes after a request are answered after it (answerClientError).
   app.server.on('request', trackAnswers);

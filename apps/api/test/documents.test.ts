@@ -40,10 +40,26 @@ describe('POST /documents', () => {
     { name: 'no file at all', status: 400, type: 'missing-file', detail: /No file in the field "file"\. Example: curl -F file=@report\.txt http:\/\/api\.example:8080\/documents$/, request: () => withHost(form([{ name: 'priority', content: 'high' }]), 'api.example:8080') },
     { name: 'a file in another field', status: 400, type: 'missing-file', detail: /came in the field "doc"; name the field "file"/, request: () => form([{ name: 'doc', filename: 'a.txt', content: 'hi' }]) },
     { name: 'an empty file', status: 400, type: 'empty-file', detail: /"empty\.txt" is empty \(0 bytes\)/, request: () => form([{ name: 'file', filename: 'empty.txt', content: '' }]) },
-    { name: 'two files', status: 400, type: 'invalid-request', detail: /one file per request/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'a' }, { name: 'file', filename: 'b.txt', content: 'b' }]) },
+    { name: 'two files', status: 400, type: 'invalid-request', detail: /^Send one file per request, in the field named "file"; a second came in the field "file"\.$/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'a' }, { name: 'file', filename: 'b.txt', content: 'b' }]) },
+    { name: 'a second file in another field', status: 400, type: 'invalid-request', detail: /^Send one file per request, in the field named "file"; a second came in the field "doc"\.$/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'a' }, { name: 'doc', filename: 'b.txt', content: 'b' }]) },
+    { name: 'a file in another field, then one in "file"', status: 400, type: 'invalid-request', detail: /^Send one file per request, in the field named "file"; this form has files in the fields "doc" and "file"\.$/, request: () => form([{ name: 'doc', filename: 'b.txt', content: 'b' }, { name: 'file', filename: 'a.txt', content: 'a' }]) },
+    // curl -F metadata=@meta.json sends a file part; it was told to send one file per request.
+    ...(['after', 'before'] as const).map((order) => ({
+      name: `metadata sent as a file, ${order} the document`,
+      status: 400,
+      type: 'invalid-request',
+      detail: /^body\.metadata: came as a file; send it, like every field but "file", as a text field: with curl, -F "metadata=<meta\.json" sends the file's content as text \(@ sends the file itself\)$/,
+      request: () => {
+        const parts = [{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'metadata', filename: 'meta.json', type: 'application/json', content: '{"user_id":"1"}' }];
+        return form(order === 'after' ? parts : parts.reverse());
+      },
+    })),
     { name: 'a file over MAX_DOCUMENT_BYTES', status: 413, type: 'payload-too-large', detail: /uploaded file is larger than the limit of 65536 bytes/, request: () => form([{ name: 'file', filename: 'big.txt', content: Buffer.alloc(70_000, 'a') }]) },
     { name: 'an unknown priority', status: 400, type: 'invalid-request', detail: /body\.priority/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'priority', content: 'asap' }]) },
     { name: 'metadata that is not a JSON object of strings', status: 400, type: 'invalid-request', detail: /body\.metadata: must be a JSON object of string values/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'metadata', content: '[1]' }]) },
+    // It is one: the limit passed is named (it was "must be a JSON object of string values").
+    { name: 'a metadata value over 1,000 characters', status: 400, type: 'invalid-request', detail: /^body\.metadata: may have values of at most 1000 characters; the value of "note" has 1001$/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'metadata', content: JSON.stringify({ user_id: '1', note: 'n'.repeat(1_001) }) }]) },
+    { name: 'a metadata key over 100 characters', status: 400, type: 'invalid-request', detail: /^body\.metadata: may have keys of at most 100 characters; "k{40}"\.\.\. has 101$/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'metadata', content: JSON.stringify({ ['k'.repeat(101)]: 'v' }) }]) },
     // As POST /jobs refuses them: a __proto__ key was dropped from the stored fields unseen, and any number of fields was taken.
     { name: 'metadata with a __proto__ key', status: 400, type: 'invalid-request', detail: /body\.metadata: a "__proto__" key, or a "constructor" key holding "prototype", is refused/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'metadata', content: '{"user_id":"1","__proto__":"x"}' }]) },
     { name: 'metadata of 101 fields', status: 400, type: 'invalid-request', detail: /body\.metadata: may hold at most 100 fields/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'metadata', content: JSON.stringify(Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, 'v']))) }]) },
@@ -53,7 +69,19 @@ describe('POST /documents', () => {
     { name: 'max_attempts in hex', status: 400, type: 'invalid-request', detail: /body\.max_attempts: must be a whole number written in decimal digits, from 1 to 100/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'max_attempts', content: '0x10' }]) },
     { name: 'an empty timeout_ms', status: 400, type: 'invalid-request', detail: /body\.timeout_ms: must be a whole number written in decimal digits, from 1 to 86400000/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'timeout_ms', content: '' }]) },
     { name: 'an unknown pipeline', status: 400, type: 'invalid-request', detail: /Queue "nope" does not take documents; these do: documents/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'pipeline', content: 'nope' }]) },
-    { name: 'an unknown field', status: 400, type: 'invalid-request', detail: /has a field it does not take: "colour"/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'colour', content: 'red' }]) },
+    // No QUEUE_PARTITIONS here: it was told to send to "documents" and let the API spread jobs over partitions.
+    { name: 'a partition\'s name as the pipeline, on an API without partitions', status: 400, type: 'invalid-request', detail: /^Queue "documents\.0" does not take documents; these do: documents/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'pipeline', content: 'documents.0' }]) },
+    { name: 'an unknown field', status: 400, type: 'invalid-request', detail: /^body: has a field it does not take: "colour"; the form's fields are file, pipeline, priority, metadata, max_attempts, timeout_ms$/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'colour', content: 'red' }]) },
+    // The form parser refuses these names itself, in words that named no field.
+    ...['toString', 'hasOwnProperty', 'constructor', '__proto__'].flatMap((name) =>
+      [false, true].map((asFile) => ({
+        name: `a ${asFile ? 'file' : 'field'} named ${name}`,
+        status: 400,
+        type: 'invalid-request',
+        detail: new RegExp(`^body\\.${name}: is not a field this form takes; the form's fields are file, pipeline, priority, metadata, max_attempts, timeout_ms$`),
+        request: () => form([asFile ? { name, filename: 'x.txt', content: 'x' } : { name, content: 'x' }, { name: 'file', filename: 'a.txt', content: 'hi' }]),
+      })),
+    ),
     { name: 'a JSON body', status: 415, type: 'unsupported-media-type', detail: /takes multipart\/form-data, not "application\/json"/, request: () => ({ payload: '{"file":"x"}', headers: { 'content-type': 'application/json' } }) },
     { name: 'a form without a boundary', status: 400, type: 'malformed-form', detail: /could not be read \(Multipart: Boundary not found\)/, request: () => ({ payload: form([{ name: 'file', filename: 'a.txt', content: 'hi' }]).payload, headers: { 'content-type': 'multipart/form-data' } }) },
     { name: 'a form cut short', status: 400, type: 'malformed-form', detail: /could not be read \(.*unexpected end/i, request: () => ({ ...form([]), payload: form([{ name: 'file', filename: 'a.txt', content: 'hello world' }]).payload.subarray(0, 90) }) },

@@ -106,6 +106,8 @@ describe('bad input gets a 4xx problem a person can act on, and writes nothing',
     { name: 'an unknown field', status: 400, type: 'invalid-request', detail: /has a field it does not take: "colour"/, request: { body: '{"model":"echo","colour":"red"}' } },
     { name: 'an unknown model', status: 400, type: 'unknown-model', detail: /Model "gpt-9" is not known\. Known models: echo, sentiment, summarize, embed, language/, request: { body: '{"model":"gpt-9"}' } },
     { name: 'an unknown queue', status: 400, type: 'invalid-request', detail: /Queue "nope" does not take JSON jobs; these do: inference/, request: { body: '{"model":"echo","queue":"nope"}' } },
+    // No QUEUE_PARTITIONS here: it was told to send to "inference" and let the API spread jobs over partitions.
+    { name: 'a partition\'s name as the queue, on an API without partitions', status: 400, type: 'invalid-request', detail: /^Queue "inference\.1" does not take JSON jobs; these do: inference\.$/, request: { body: '{"model":"echo","queue":"inference.1"}' } },
     { name: 'a queue name of 1 MiB', status: 400, type: 'invalid-request', detail: /^body\.queue: must have at most 100 characters$/, request: { body: JSON.stringify({ model: 'echo', queue: 'q'.repeat(1_000_000) }) } },
     { name: 'a documents queue given JSON', status: 400, type: 'invalid-request', detail: /Queue "documents" does not take JSON jobs/, request: { body: '{"model":"echo","queue":"documents"}' } },
     { name: 'run_at and delay_ms together', status: 400, type: 'invalid-request', detail: /run_at or delay_ms, not both/, request: { body: `{"model":"echo","delay_ms":5,"run_at":"${new Date().toISOString()}"}` } },

@@ -104,7 +104,7 @@ describe('a partitioned queue through the API', () => {
     }
   });
 
-  test('a new job naming a partition, configured or not, is a 400 that names the queue to use, and nothing is stored (one QUEUE_PARTITIONS does not give waited queued for ever)', async ({ app, redis, prefix }) => {
+  test('a new job naming a partition of a partitioned queue, configured or not, is a 400 that names the queue to use; one of a queue without partitions, or of another kind, is an unknown queue; nothing is stored (one QUEUE_PARTITIONS does not give waited queued for ever)', async ({ app, redis, prefix }) => {
     const before = await keysUnder(redis, prefix);
     const refusals = [
       ['/jobs', { model: 'echo', prompt: 'hi', queue: 'inference.1' }, 'body.queue', 'inference'],
@@ -117,11 +117,13 @@ describe('a partitioned queue through the API', () => {
       expect(answer.statusCode, JSON.stringify(payload)).toBe(400);
       expect(answer.json()).toMatchObject({ type: '/problems/invalid-request', detail: expect.stringContaining(`send jobs to the queue "${queue}"`), errors: [{ path }] });
     }
-    for (const pipeline of ['documents.3', 'documents.0']) {
+    // "documents" has no partitions here, and a partition of "inference" takes no documents: each
+    // was told to send jobs to its queue, which the API spreads over its partitions.
+    for (const pipeline of ['documents.3', 'documents.0', 'inference.1']) {
       const upload = form([{ name: 'pipeline', content: pipeline }, { name: 'file', filename: 'a.txt', content: 'some text' }]);
       const answer = await app.inject({ method: 'POST', url: '/documents', ...upload });
       expect(answer.statusCode, pipeline).toBe(400);
-      expect(answer.json()).toMatchObject({ detail: expect.stringContaining('send jobs to the queue "documents"'), errors: [{ path: 'body.pipeline' }] });
+      expect(answer.json()).toMatchObject({ detail: `Queue "${pipeline}" does not take documents; these do: documents, document-summary.`, errors: [{ path: 'body.pipeline', message: `unknown pipeline "${pipeline}"` }] });
     }
     expect(await keysUnder(redis, prefix)).toEqual(before);
     // The queue's own name still spreads over its partitions.

@@ -45,6 +45,13 @@ test('bounds, whole numbers, options and unknown fields are said plainly, once p
     { body: { model: 'echo', prompt: 'x', priority: 'urgent' }, detail: 'body.priority: must be one of "high", "normal", "low"' },
     { body: { model: 'echo', prompt: 'x', colour: 'red', size: 2 }, detail: 'body: has fields it does not take: "colour", "size"' },
     { body: { model: 'echo', prompt: 'x', backoff: 'slow' }, detail: 'body.backoff: must be an object, not a string' },
+    // zod still checks a string's length on an array: these were also "must not be empty".
+    { body: { model: [] }, detail: 'body.model: must be a string, not an array' },
+    { body: { model: 'echo', user_id: [] }, detail: 'body.user_id: must be a string, not an array' },
+    // params is a JSON object; a string was read as JSON first, and "5" said to be "not a number".
+    { body: { model: 'echo', params: '5' }, detail: 'body.params: must be an object, not a string' },
+    { body: { model: 'echo', params: '[1]' }, detail: 'body.params: must be an object, not a string' },
+    { body: { model: 'echo', params: '{"sleep_ms":5}' }, detail: 'body.params: must be an object, not a string' },
   ];
   for (const { body, detail } of cases) {
     const response = await app.inject({ method: 'POST', url: '/jobs', payload: body });
@@ -53,6 +60,8 @@ test('bounds, whole numbers, options and unknown fields are said plainly, once p
   }
   const batch = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [] } });
   expect(batch.json()).toMatchObject({ detail: 'body.jobs: must not be empty' });
+  const batchOfArrays = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: [] }] } });
+  expect(batchOfArrays.json()).toMatchObject({ detail: 'body.jobs.0.model: must be a string, not an array' });
   // JSON reads a number past a double's range as Infinity: it was "must be a number, not a Infinity".
   for (const [text, detail] of [
     ['1e400', 'body.max_attempts: is too large a number (JSON reads one past 1.8e308 as Infinity)'],
@@ -61,6 +70,23 @@ test('bounds, whole numbers, options and unknown fields are said plainly, once p
     const response = await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-type': 'application/json' }, payload: `{"model":"echo","prompt":"x","max_attempts":${text}}` });
     expect(response.json(), text).toMatchObject({ status: 400, detail });
   }
+});
+
+test('a broadcast without its type, or with another, is told the types there are (zod said "Invalid discriminator value")', async ({ app }) => {
+  const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  const cases = [
+    { payload: {}, detail: 'body.type: is required (one of "invalidate-model-cache", "reload-config")' },
+    { payload: { model: 'echo' }, detail: 'body.type: is required (one of "invalidate-model-cache", "reload-config")' },
+    { payload: { type: 'reload' }, detail: 'body.type: must be one of "invalidate-model-cache", "reload-config"' },
+    { payload: { type: 5 }, detail: 'body.type: must be one of "invalidate-model-cache", "reload-config"' },
+    { payload: { type: 'reload-config', model: 'echo' }, detail: 'body: has a field it does not take: "model"' },
+  ];
+  for (const { payload, detail } of cases) {
+    const response = await app.inject({ method: 'POST', url: '/admin/broadcast', headers, payload });
+    expect(response.statusCode, JSON.stringify(payload)).toBe(400);
+    expect(response.json(), JSON.stringify(payload)).toMatchObject({ type: '/problems/invalid-request', detail, errors: [{ message: detail.slice(detail.indexOf(': ') + 2) }] });
+  }
+  expect((await app.inject({ method: 'POST', url: '/admin/broadcast', headers, payload: { type: 'invalidate-model-cache', model: 'echo' } })).statusCode).toBe(202);
 });
 
 test('an Idempotency-Key header sent twice is told to send one (Node joins the two with ", ")', async ({ app }) => {

@@ -11,14 +11,20 @@ export interface ValidationError {
 
 /**
  * The errors said plainly (see plainIssue), one complaint per bound: an integer past a field's own
- * bound is past the safe-integer bound too, which zod reports as well.
+ * bound is past the safe-integer bound too, which zod reports as well. A value of the wrong type
+ * gets that complaint alone: zod still checks a string's length on an array, so `"model": []`
+ * was "not an array" and "must not be empty".
  */
 export function plainErrors(issues: readonly ValidationError[]): ValidationError[] {
   // Counted once, not looked up per issue: a batch can hold 10,000 issues (quadratic: a second).
   const perPath = new Map<string, number>();
-  for (const { path } of issues) perPath.set(path, (perPath.get(path) ?? 0) + 1);
+  const wrongType = new Set<string>();
+  for (const { path, message } of issues) {
+    perPath.set(path, (perPath.get(path) ?? 0) + 1);
+    if (WRONG_TYPE.test(message)) wrongType.add(path);
+  }
   return issues
-    .filter((issue) => !(SAFE_INTEGER_BOUND.test(issue.message) && perPath.get(issue.path)! > 1))
+    .filter((issue) => (wrongType.has(issue.path) ? WRONG_TYPE.test(issue.message) : !(SAFE_INTEGER_BOUND.test(issue.message) && perPath.get(issue.path)! > 1)))
     .map(({ path, message }) => {
       // No body at all reaches validation as null.
       if (path === 'body' && /received null$/.test(message)) return { path, message: 'is required: send a JSON object' };
@@ -39,6 +45,9 @@ export function invalidRequest(errors: readonly ValidationError[]): { detail: st
 
 /** The most unknown fields one error names. */
 const MAX_NAMED_FIELDS = 10;
+
+/** zod's words for a value of the wrong type. */
+const WRONG_TYPE = /^Invalid input: expected \w+, received/;
 
 /** zod's bound on an integer it accepts (Number.MAX_SAFE_INTEGER), as its message says it. */
 const SAFE_INTEGER_BOUND = /^Too (big|small): expected int to be [<>]=-?9007199254740991$/;

@@ -6,6 +6,21 @@ import { publishCounted } from '../services/counted-publish.js';
 
 const adminHeaders = z.object({ authorization: z.string().optional().describe('Bearer <ADMIN_TOKEN>') });
 
+const BROADCAST_TYPES = broadcastMessageSchema.options.map((option) => JSON.stringify(option.shape.type.value)).join(', ');
+
+/**
+ * The broadcast message, its `type` refused in the words the API uses for other fields: zod says
+ * "Invalid discriminator value. Expected 'invalidate-model-cache' | 'reload-config'" of a
+ * missing type too.
+ */
+const broadcastBody = z.discriminatedUnion('type', broadcastMessageSchema.options, {
+  error: (issue) => {
+    if (issue.code !== 'invalid_union') return undefined;
+    const sent = (issue.input as { type?: unknown } | undefined)?.type;
+    return sent === undefined ? `is required (one of ${BROADCAST_TYPES})` : `must be one of ${BROADCAST_TYPES}`;
+  },
+});
+
 /** Admin: broadcast a message to every worker (pub/sub: every subscriber gets every message). */
 const adminRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, { config }) => {
   app.post(
@@ -19,7 +34,7 @@ const adminRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, { 
         description:
           'Published once on the control channel; every live worker receives it and acts: `invalidate-model-cache` drops the built-in models\' cached state (they reload on next use), `reload-config` re-reads the settings kept in Redis. Requires ADMIN_TOKEN.',
         headers: adminHeaders,
-        body: broadcastMessageSchema,
+        body: broadcastBody,
         response: {
           202: z.object({ delivered_to: z.number().int().describe('subscribers that received it (workers, and any other listener)'), message: z.unknown() }),
           ...problemResponses(400, 401, 404, 503),

@@ -1,7 +1,8 @@
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { FastifyRequest } from 'fastify';
-import multipartPlugin, { FIELD_BYTES } from '../plugins/external/multipart.js';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
+import multipartPlugin, { FIELD_BYTES, FORM_BYTES } from '../plugins/external/multipart.js';
+import { FormParts } from '../form-parts.js';
 import { logCreated } from '../job-created-log.js';
 import { jobPath } from '../job-path.js';
 import { ProblemError } from '../problems/problem-error.js';
@@ -18,12 +19,29 @@ interface ReadUpload {
   fields: Record<string, string>;
 }
 
+/** The form's text fields, beside `file`. */
+const TEXT_FIELDS = new Set(Object.keys(documentFieldsSchema.shape));
+
+/** Said with a field the form does not take. */
+const FORM_FIELDS = `the form's fields are file, ${[...TEXT_FIELDS].join(', ')}`;
+
+/** The problem for a text field the client sent as a file (curl -F metadata=@meta.json). */
+function sentAsFile(name: string, filename: string | undefined): never {
+  const example = `-F "${name}=<${filename || 'file'}"`;
+  fieldProblem(name, `came as a file; send it, like every field but "file", as a text field: with curl, ${example} sends the file's content as text (@ sends the file itself)`);
+}
+
 /** Reads the whole form: the one file (buffered, size-limited by the multipart plugin) and the text fields. */
 async function readUpload(parts: AsyncIterableIterator<MultipartFile | { type: 'field'; fieldname: string; value: unknown }>): Promise<ReadUpload> {
   const upload: ReadUpload = { file: undefined, otherFileField: undefined, fields: {} };
   for await (const part of parts) {
     if (!part.fieldname) throw new ProblemError('malformed-form', 'A part of the form has no name: its Content-Disposition header needs one, e.g. form-data; name="priority".');
     if (part.type === 'file') {
+      if (TEXT_FIELDS.has(part.fieldname)) {
+        // Refused unread: its bytes are let through, so the parser is not left waiting on them.
+        part.file.resume();
+        sentAsFile(part.fieldname, part.filename);
+      }
       const bytes = await part.toBuffer();
       if (part.fieldname === 'file') upload.file = { bytes, filename: part.filename || 'upload', contentType: part.mimetype || 'application/octet-stream' };
       else upload.otherFileField = part.fieldname;
@@ -43,21 +61,47 @@ function fieldProblem(name: string, message: string): never {
   throw new ProblemError('invalid-request', detail, { errors });
 }
 
+/**
+ * An upload whose Content-Length is more than any form this route takes is refused on its
+ * headers: before its body is read, before it waits for room in the body budget, and without
+ * the 100 Continue a client sending `Expect: 100-continue` waits for (see expect-continue.ts).
+ */
+function refuseLargerThan(mostBytes: number, maxDocumentBytes: number): onRequestHookHandler {
+  return (request, reply, done) => {
+    const declared = Number(request.headers['content-length']);
+    if (declared > mostBytes) {
+      // As Fastify closes after a body it refused: the client may still send the bytes, which
+      // Node would otherwise read (and throw away) to keep the connection.
+      reply.header('connection', 'close');
+      done(
+        new ProblemError(
+          'payload-too-large',
+          `The upload is ${declared} bytes (its Content-Length); POST /documents takes at most ${mostBytes}: a file of up to ${maxDocumentBytes} bytes (MAX_DOCUMENT_BYTES) and ${FORM_BYTES} bytes for the rest of the form. Nothing was read or stored.`,
+        ),
+      );
+      return;
+    }
+    done();
+  };
+}
+
 const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBudget: BodyBudget }> = async (app, { maxDocumentBytes, bodyBudget }) => {
   // Multipart parsing, and the three hooks it adds to every request, only for this route: a JSON
   // request pays nothing for uploads, and multipart sent elsewhere gets the 415 that says where to send it.
   await app.register(multipartPlugin, { maxDocumentBytes });
+  const mostBytes = maxDocumentBytes + FORM_BYTES;
   app.post(
     '/documents',
     {
-      // The file, plus the form's text fields (the multipart plugin's limits: 20 of 64 KiB).
-      onRequest: bodyBudget.hook(maxDocumentBytes + 2 * 1024 * 1024),
+      onRequest: [refuseLargerThan(mostBytes, maxDocumentBytes), bodyBudget.hook(mostBytes)],
       schema: {
         tags: ['documents'],
         operationId: 'uploadDocument',
         summary: 'Upload a document for processing',
         description:
-          'multipart/form-data with the document in the field `file`; optional fields `pipeline`, `priority`, `metadata` (JSON object of strings), `max_attempts`, `timeout_ms`. The document is stored with the job and freed when the job record expires.',
+          'multipart/form-data with the document in the field `file`; optional text fields (not files: curl -F "metadata=<meta.json", not @) `pipeline`, `priority`, `metadata` (JSON object of strings), `max_attempts`, `timeout_ms`. ' +
+          `A Content-Length over MAX_DOCUMENT_BYTES plus ${FORM_BYTES / 1024 / 1024} MiB for the rest of the form is a 413 before the body is read. ` +
+          'The document is stored with the job and freed when the job record expires.',
         headers: idempotencyHeadersSchema,
         response: { 202: acceptedJobSchema, 200: acceptedJobSchema, ...problemResponses(400, 413, 415, 422, 503) },
       },
@@ -70,11 +114,21 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBud
         );
       }
       let upload: ReadUpload;
+      const seen = new FormParts();
       try {
-        upload = await readUpload(request.parts() as AsyncIterableIterator<MultipartFile>);
+        upload = await readUpload(request.parts({ isPartAFile: seen.isPartAFile }) as AsyncIterableIterator<MultipartFile>);
       } catch (error) {
         const code = (error as { code?: string }).code;
-        if (code === 'FST_FILES_LIMIT') throw new ProblemError('invalid-request', 'Send one file per request, in the field named "file".');
+        // A part named `constructor` or the like is refused first: a file in that field counts as
+        // the form's one file, and a later "file" would seem a second.
+        const prototypeNamed = code === 'FST_PROTO_VIOLATION' || code === 'FST_FILES_LIMIT' ? seen.prototypeNamed : undefined;
+        if (prototypeNamed) fieldProblem(prototypeNamed.name, `is not a field this form takes; ${FORM_FIELDS}`);
+        if (code === 'FST_FILES_LIMIT') {
+          const [first, second] = seen.files;
+          if (second && TEXT_FIELDS.has(second.name)) sentAsFile(second.name, second.filename);
+          const which = !first || !second ? '' : first.name === 'file' ? `; a second came in the field "${second.name}"` : `; this form has files in the fields "${first.name}" and "${second.name}"`;
+          throw new ProblemError('invalid-request', `Send one file per request, in the field named "file"${which}.`);
+        }
         if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') throw new ProblemError('invalid-request', 'The form has too many fields; see GET /docs for the fields POST /documents takes.');
         // The form parser's own errors are plain Errors without a code (a missing boundary, a part
         // cut short). Coded ones (a file over the limit) have their problem in the error handler;
@@ -92,7 +146,9 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBud
 
       const parsed = documentFieldsSchema.safeParse(upload.fields);
       if (!parsed.success) {
-        const { detail, errors } = invalidRequest(plainErrors(parsed.error.issues.map((issue) => ({ path: ['body', ...issue.path.map(String)].join('.'), message: issue.message }))));
+        const issues = plainErrors(parsed.error.issues.map((issue) => ({ path: ['body', ...issue.path.map(String)].join('.'), message: issue.message })));
+        // The one issue of the form as a whole is a field it does not take: say which it does.
+        const { detail, errors } = invalidRequest(issues.map((issue) => (issue.path === 'body' ? { ...issue, message: `${issue.message}; ${FORM_FIELDS}` } : issue)));
         throw new ProblemError('invalid-request', detail, { errors });
       }
       const { pipeline, priority, metadata, max_attempts, timeout_ms } = parsed.data;

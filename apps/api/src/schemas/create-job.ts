@@ -26,10 +26,19 @@ const metadata = z
   .optional()
   .describe(inferencePayloadSchema.shape.metadata.description ?? '');
 
-const params = inferencePayloadSchema.shape.params.superRefine((value, ctx) => {
-  const fault = paramsFault(value);
-  if (fault) ctx.addIssue({ code: 'custom', message: fault.message, path: fault.path ?? [] });
-});
+/**
+ * `params` as the API takes it: a JSON object, as the OpenAPI document says. The shared schema
+ * also reads a string of JSON there, for jobs other producers XADD as plain stream fields; here
+ * that made `"params": "5"` "not a number" when a string was sent.
+ */
+const params = z
+  .record(z.string(), z.unknown())
+  .superRefine((value, ctx) => {
+    const fault = paramsFault(value);
+    if (fault) ctx.addIssue({ code: 'custom', message: fault.message, path: fault.path ?? [] });
+  })
+  .optional()
+  .describe(inferencePayloadSchema.shape.params.description ?? '');
 
 const KEY_RULE = 'must be 1 to 255 visible ASCII characters (no spaces)';
 

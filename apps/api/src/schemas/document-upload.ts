@@ -4,7 +4,26 @@ import { isForbiddenKey, parseJson } from '../plugins/json-body.js';
 import { MAX_METADATA_FIELDS } from './create-job.js';
 import { decimalInteger } from './decimal-integer.js';
 
-const metadataFields = z.record(z.string().max(100), z.string().max(1_000));
+/** Longest key and value of an upload's `metadata`, in characters. */
+const METADATA_KEY_CHARS = 100;
+const METADATA_VALUE_CHARS = 1_000;
+
+const metadataFields = z.record(z.string().max(METADATA_KEY_CHARS), z.string().max(METADATA_VALUE_CHARS));
+
+const OBJECT_OF_STRINGS = 'must be a JSON object of string values, e.g. {"user_id":"12345"}';
+
+/** A key as a problem shows it: a long one cut, since the problem is about its length. */
+function shownKey(key: string): string {
+  return key.length > 40 ? `${JSON.stringify(key.slice(0, 40))}...` : JSON.stringify(key);
+}
+
+/** What is wrong with `fields`, by the first issue metadataFields found: a bound passed is named, with the length sent. */
+function metadataFault(fields: Record<string, unknown>, issue: z.core.$ZodIssue): string {
+  const key = String(issue.path[0]);
+  if (issue.code === 'invalid_key') return `may have keys of at most ${METADATA_KEY_CHARS} characters; ${shownKey(key)} has ${key.length}`;
+  if (issue.code === 'too_big') return `may have values of at most ${METADATA_VALUE_CHARS} characters; the value of ${shownKey(key)} has ${String(fields[key]).length}`;
+  return OBJECT_OF_STRINGS;
+}
 
 /** The text fields of a `POST /documents` form, beside the `file` field. */
 export const documentFieldsSchema = z
@@ -21,7 +40,7 @@ export const documentFieldsSchema = z
           // As a JSON body is read (plugins/json-body.ts): a `__proto__` key would be dropped from the stored fields unseen.
           value = parseJson(text);
         } catch (error) {
-          ctx.addIssue({ code: 'custom', message: isForbiddenKey(error) ? 'a "__proto__" key, or a "constructor" key holding "prototype", is refused; rename or remove it' : 'must be a JSON object of string values, e.g. {"user_id":"12345"}' });
+          ctx.addIssue({ code: 'custom', message: isForbiddenKey(error) ? 'a "__proto__" key, or a "constructor" key holding "prototype", is refused; rename or remove it' : OBJECT_OF_STRINGS });
           return z.NEVER;
         }
         if (typeof value === 'object' && value !== null && Object.keys(value).length > MAX_METADATA_FIELDS) {
@@ -30,12 +49,12 @@ export const documentFieldsSchema = z
         }
         const fields = metadataFields.safeParse(value);
         if (!fields.success) {
-          ctx.addIssue({ code: 'custom', message: 'must be a JSON object of string values, e.g. {"user_id":"12345"}' });
+          ctx.addIssue({ code: 'custom', message: metadataFault(value as Record<string, unknown>, fields.error.issues[0]!) });
           return z.NEVER;
         }
         return fields.data;
       })
-      .describe('your own fields as a JSON object of strings, kept with the job'),
+      .describe(`your own fields as a JSON object of strings (at most ${MAX_METADATA_FIELDS}, keys of up to ${METADATA_KEY_CHARS} characters, values of up to ${METADATA_VALUE_CHARS}), kept with the job`),
     max_attempts: decimalInteger(1, 100).optional().describe('attempts per stage before the job is dead-lettered'),
     timeout_ms: decimalInteger(1, 86_400_000).optional().describe('an attempt running longer than this fails'),
   })

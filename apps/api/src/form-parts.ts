@@ -1,0 +1,34 @@
+/** A part of a multipart form as the parser met it. */
+export interface FormPart {
+  name: string;
+  filename: string | undefined;
+  file: boolean;
+}
+
+/**
+ * A form's parts as the parser (@fastify/multipart, on busboy) met them, before it refused any.
+ * Some of its refusals name no field: a file past its limit ("reach files limit") and a field
+ * named like a property of every object, `toString` or `__proto__` ("prototype property is not
+ * allowed as field name"). Its isPartAFile option is asked about every part, those included, so
+ * it is where their names are seen.
+ */
+export class FormParts {
+  readonly #parts: FormPart[] = [];
+
+  /** The parser's isPartAFile, answering with its own rule: a file name, or bytes typed as such. */
+  readonly isPartAFile = (name: string | undefined, contentType: string | undefined, filename: string | undefined): boolean => {
+    const file = contentType === 'application/octet-stream' || filename !== undefined;
+    if (name !== undefined) this.#parts.push({ name, filename, file });
+    return file;
+  };
+
+  /** The first part named like a property of Object.prototype, which the parser refuses. */
+  get prototypeNamed(): FormPart | undefined {
+    return this.#parts.find((part) => part.name in Object.prototype);
+  }
+
+  /** The file parts, in order: past the parser's limit of one, the second is the one it refused. */
+  get files(): FormPart[] {
+    return this.#parts.filter((part) => part.file);
+  }
+}
