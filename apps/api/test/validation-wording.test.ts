@@ -52,6 +52,8 @@ test('bounds, whole numbers, options and unknown fields are said plainly, once p
     { body: { model: 'echo', params: '5' }, detail: 'body.params: must be an object, not a string' },
     { body: { model: 'echo', params: '[1]' }, detail: 'body.params: must be an object, not a string' },
     { body: { model: 'echo', params: '{"sleep_ms":5}' }, detail: 'body.params: must be an object, not a string' },
+    // It was "Invalid key in record", the key said back whole.
+    { body: { model: 'echo', metadata: { ['k'.repeat(150)]: 'v' } }, detail: `body.metadata.${'k'.repeat(40)}…: is a key longer than 100 characters, the most a metadata key may have` },
   ];
   for (const { body, detail } of cases) {
     const response = await app.inject({ method: 'POST', url: '/jobs', payload: body });

@@ -28,8 +28,20 @@ export function plainErrors(issues: readonly ValidationError[]): ValidationError
     .map(({ path, message }) => {
       // No body at all reaches validation as null.
       if (path === 'body' && /received null$/.test(message)) return { path, message: 'is required: send a JSON object' };
-      return { path, message: plainIssue(message) };
+      return { path: shortPath(path), message: plainIssue(message) };
     });
+}
+
+/** The most characters of one key a path shows: a key refused for its length is not said back whole. */
+const SHOWN_KEY_CHARS = 40;
+
+/** `path` with each key past SHOWN_KEY_CHARS cut short, marked with an ellipsis. */
+function shortPath(path: string): string {
+  if (path.length <= SHOWN_KEY_CHARS) return path;
+  return path
+    .split('.')
+    .map((key) => (key.length > SHOWN_KEY_CHARS ? `${key.slice(0, SHOWN_KEY_CHARS)}…` : key))
+    .join('.');
 }
 
 /** The most errors one problem lists: enough to fix a request by, while a 16 MiB batch of bad jobs is not answered with 100 MB. */

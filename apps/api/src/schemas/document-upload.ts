@@ -1,11 +1,10 @@
-import { LANES } from '@conveyor/shared';
+import { LANES, METADATA_KEY_CHARS } from '@conveyor/shared';
 import { z } from 'zod';
 import { isForbiddenKey, parseJson } from '../plugins/json-body.js';
 import { MAX_METADATA_FIELDS } from './create-job.js';
 import { decimalInteger } from './decimal-integer.js';
 
-/** Longest key and value of an upload's `metadata`, in characters. */
-const METADATA_KEY_CHARS = 100;
+/** Longest value of an upload's `metadata`, in characters. */
 const METADATA_VALUE_CHARS = 1_000;
 
 const metadataFields = z.record(z.string().max(METADATA_KEY_CHARS), z.string().max(METADATA_VALUE_CHARS));

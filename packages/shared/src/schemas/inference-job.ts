@@ -2,6 +2,9 @@ import { z } from 'zod';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string, a number, true or false' });
 
+/** Longest key of a job's `metadata` (an inference job's or an upload's), in characters. */
+export const METADATA_KEY_CHARS = 100;
+
 /**
  * The input of an inference job as the API stores it and the worker reads it.
  * Jobs XADDed by other producers carry the same names as plain string fields
@@ -26,7 +29,7 @@ export const inferencePayloadSchema = z
       .optional()
       .describe('model parameters, e.g. {"sleep_ms": 50} for echo'),
     metadata: z
-      .record(z.string().max(100), scalar)
+      .record(z.string().max(METADATA_KEY_CHARS), scalar, { error: (issue) => (issue.code === 'invalid_key' ? `is a key longer than ${METADATA_KEY_CHARS} characters, the most a metadata key may have` : undefined) })
       .optional()
       .describe('your own fields (user id, request id ...), kept with the job'),
   })
