@@ -27,6 +27,11 @@ export class FormParts {
     return this.#parts.find((part) => part.name in Object.prototype);
   }
 
+  /** The part the parser met last: the one it refused, when its refusal names none. */
+  get last(): FormPart | undefined {
+    return this.#parts.at(-1);
+  }
+
   /** The file parts, in order: past the parser's limit of one, the second is the one it refused. */
   get files(): FormPart[] {
     return this.#parts.filter((part) => part.file);

@@ -50,7 +50,8 @@ async function readUpload(parts: AsyncIterableIterator<MultipartFile | { type: '
       // cut `metadata` would then be refused as not JSON, and a repeated `priority` half ignored.
       if ((part as { valueTruncated?: boolean }).valueTruncated) fieldProblem(part.fieldname, `is longer than ${FIELD_BYTES / 1024} KiB, the most a form field may hold`);
       if (Object.hasOwn(upload.fields, part.fieldname)) fieldProblem(part.fieldname, 'is given more than once; send it once');
-      upload.fields[part.fieldname] = String(part.value);
+      // A field sent as `;type=application/json` comes parsed: it is taken as its JSON text.
+      upload.fields[part.fieldname] = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
     }
   }
   return upload;
@@ -128,6 +129,10 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBud
           if (second && TEXT_FIELDS.has(second.name)) sentAsFile(second.name, second.filename);
           const which = !first || !second ? '' : first.name === 'file' ? `; a second came in the field "${second.name}"` : `; this form has files in the fields "${first.name}" and "${second.name}"`;
           throw new ProblemError('invalid-request', `Send one file per request, in the field named "file"${which}.`);
+        }
+        // The parser's own answer was a 406 naming no field.
+        if (code === 'FST_INVALID_JSON_FIELD_ERROR') {
+          fieldProblem(seen.last?.name ?? '', `is declared as JSON (Content-Type: application/json) but is not valid JSON, or is longer than ${FIELD_BYTES / 1024} KiB; send valid JSON, or send the field without a type`);
         }
         if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') throw new ProblemError('invalid-request', 'The form has too many fields; see GET /docs for the fields POST /documents takes.');
         // The form parser's own errors are plain Errors without a code (a missing boundary, a part
