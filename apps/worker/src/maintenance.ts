@@ -1,6 +1,6 @@
 import { LANES, PROMOTE_BATCH, WALK_START, ensureConsumer, findLostJobs, firstStage, groupName, heartbeat, leaveQueue, liveLease, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob, type WalkPosition } from '@conveyor/shared';
 import type { PauseState } from './pause-state.js';
-import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
+import { attemptPolicy, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
  * How many ticks a worker's word that it reads a queue lasts: 10 s at the default interval, so a
@@ -233,19 +233,25 @@ export class Maintenance {
    * Looks through the next pages of `queue`'s queued index for jobs whose stream entry another
    * client deleted before any worker read it (XADD MAXLEN, XTRIM, XDEL). A job with a record is
    * queued again from it; a job the API queued without one lost its input with the entry and is
-   * dead-lettered: it does not vanish without a trace. Up to LOST_JOB_PAGES_PER_ROUND pages a
+   * dead-lettered: it does not vanish without a trace. A first attempt whose stream was deleted
+   * whole while a worker that has since died held it fails, since no takeover can meet it. Up to LOST_JOB_PAGES_PER_ROUND pages a
    * round, each a call of its own, so a backlog of 100,000 jobs is walked in 20 rounds.
    */
   async findLostJobs(queue: string): Promise<void> {
     const stage = firstStage(this.stages.find((served) => served.pipeline.name === queue)!.pipeline);
     for (let pages = 0; pages < LOST_JOB_PAGES_PER_ROUND; pages++) {
-      const page = await findLostJobs(this.ctx.redis, this.ctx.keysOf(queue), stage, this.#lostJobWalks.get(queue) ?? WALK_START, this.ctx.retentionSeconds);
+      const { defaultMaxAttempts, retentionSeconds } = attemptPolicy(this.ctx, queue);
+      const page = await findLostJobs(this.ctx.redis, this.ctx.keysOf(queue), stage, this.#lostJobWalks.get(queue) ?? WALK_START, retentionSeconds, defaultMaxAttempts);
       this.#lostJobWalks.set(queue, { cursor: page.cursor, resume: page.resume });
       for (const jobId of page.lost) {
         this.ctx.logger.error({ job_id: jobId, queue, stage }, 'job lost: another Redis client deleted its stream entry before any worker read it; dead-lettered (ENTRY_LOST)');
         this.ctx.metrics.dead.inc({ queue, stage });
       }
       for (const jobId of page.requeued) this.ctx.logger.warn({ job_id: jobId, queue }, 'job queued again: another Redis client deleted its stream entry before any worker read it');
+      for (const jobId of page.failed) {
+        this.ctx.logger.warn({ job_id: jobId, queue, stage }, 'attempt failed: its stream was deleted whole (pending list and all) while a worker that has since died held it (ENTRY_DELETED)');
+        this.ctx.metrics.failed.inc({ queue, stage });
+      }
       if (page.cursor === '0' && page.resume === '') return;
     }
   }

@@ -137,7 +137,7 @@ for (const seed of [1, 2, 3]) {
         const job = pick(jobs);
         await cancelJob(redis, keysOf[job.queue]!, job.id, stagesOf(job.queue)[0]!, 60, 'control');
       } else if (roll < 0.86) await deleteEntries(queue, stage);
-      else if (roll < 0.93) walks[queue] = await findLostJobs(redis, keys, stagesOf(queue)[0]!, walks[queue]!, 60);
+      else if (roll < 0.93) walks[queue] = await findLostJobs(redis, keys, stagesOf(queue)[0]!, walks[queue]!, 60, 3);
       else if (roll < 0.97) {
         await new Promise((resolve) => setTimeout(resolve, 6));
         await promoteDueJobs(redis, keys);
@@ -164,7 +164,7 @@ for (const seed of [1, 2, 3]) {
         const keys = keysOf[queue]!;
         await promoteDueJobs(redis, keys);
         let position = WALK_START;
-        do position = await findLostJobs(redis, keys, stagesOf(queue)[0]!, position, 60);
+        do position = await findLostJobs(redis, keys, stagesOf(queue)[0]!, position, 60, 3);
         while (position.cursor !== '0' || position.resume !== '');
         for (const stage of stagesOf(queue)) {
           held.get('c1')!.push(...(await reclaimStale(redis, keys, requestFor(queue, stage, 'c1', 50), 0)).jobs);

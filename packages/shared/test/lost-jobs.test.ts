@@ -29,9 +29,10 @@ async function walkAll(redis: Redis, keys: QueueKeys, firstStage: string, from =
   const requeued: string[] = [];
   let position = from;
   do {
-    const page = await findLostJobs(redis, keys, firstStage, position, 60);
+    const page = await findLostJobs(redis, keys, firstStage, position, 60, 3);
     lost.push(...page.lost);
     requeued.push(...page.requeued);
+    expect(page.failed).toEqual([]);
     position = page;
   } while (position.cursor !== '0' || position.resume !== '');
   return { lost, requeued };
@@ -189,6 +190,32 @@ describe('jobs lost with a stream entry another client deleted', () => {
     expect(await redis.hlen(keys.queued)).toBe(0);
   });
 
+  test('a first attempt whose stream is deleted whole (pending list and all) is failed and run again once its worker is dead: no takeover could meet it, and it stayed active for good', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const sent = job();
+    await enqueueJobs(redis, keys, 'infer', [sent], TEST_LIMITS);
+    const [held] = (await takeJobs(redis, keys, takeRequest({ count: 1 }))).jobs;
+    await redis.del(keys.stream('infer', 'normal'));
+    await ensureGroups(redis, prefix, pipelines);
+    // While its worker says it is alive, the worker ends the attempt itself at its next renewal.
+    await redis.hset(keys.workers, 'c1', Date.now() + 60_000);
+    expect((await reclaimStale(redis, keys, takeRequest({ consumer: 'c2' }), 0)).jobs).toEqual([]);
+    expect(await findLostJobs(redis, keys, 'infer', WALK_START, 60, 3)).toMatchObject({ lost: [], requeued: [], failed: [] });
+    expect(await redis.hlen(keys.active)).toBe(1);
+    expect(await redis.exists(keys.job(sent.id))).toBe(0);
+    // Once it is dead, the walk fails the attempt as a takeover would, and the job waits again.
+    await redis.hdel(keys.workers, 'c1');
+    expect(await findLostJobs(redis, keys, 'infer', WALK_START, 60, 3)).toMatchObject({ lost: [], requeued: [], failed: [sent.id] });
+    expect(JSON.parse((await redis.hget(keys.job(sent.id), 'errors'))!)).toEqual([expect.objectContaining({ code: 'ENTRY_DELETED', attempt: 1 })]);
+    expect(await redis.hget(keys.job(sent.id), 'status')).toBe('queued');
+    expect(await redis.hlen(keys.active)).toBe(0);
+    const [again] = (await takeJobs(redis, keys, takeRequest({ consumer: 'c2', count: 10 }))).jobs;
+    expect(again).toMatchObject({ jobId: sent.id, attempt: held!.attempt + 1 });
+    expect(await completeStage(redis, keys, again!, '{}', '', 60)).toBe('completed');
+    expect(await redis.hlen(keys.queued)).toBe(0);
+  });
+
   test('a job cancelled while its entry waited, whose entry is then deleted, has its record expire; its count among cancelled entries stays while the group has not read past it', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'docs');
@@ -259,7 +286,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
     await enqueueJobs(redis, keys, 'infer', jobs, TEST_LIMITS);
     // An XDEL of the newest entry leaves every older one in reach of it: each must be read.
     await redis.xdel(keys.stream('infer', 'normal'), await entryOf(redis, keys, jobs[19]!.id));
-    const first = await findLostJobs(redis, keys, 'infer', WALK_START, 60);
+    const first = await findLostJobs(redis, keys, 'infer', WALK_START, 60, 3);
     expect(first.cursor).toBe('0');
     expect(jobs.slice(1, 19).map((each) => each.id)).toContain(first.resume);
     expect(await walk(redis, keys)).toEqual([jobs[19]!.id]);
@@ -276,7 +303,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
     const lostJobs = [lost1, lost2, lost3, last];
     await redis.xdel(keys.stream('infer', 'normal'), ...(await Promise.all(lostJobs.map((each) => entryOf(redis, keys, each.id)))));
     // The first call dead-letters lost1 and lost2, then stops among the large entries it must read.
-    const first = await findLostJobs(redis, keys, 'infer', WALK_START, 60);
+    const first = await findLostJobs(redis, keys, 'infer', WALK_START, 60, 3);
     expect(first.lost).toEqual([lost1.id, lost2.id]);
     expect(large.map((each) => each.id)).toContain(first.resume);
     expect((await walk(redis, keys, 'infer', first)).sort()).toEqual([lost3.id, last.id].sort());

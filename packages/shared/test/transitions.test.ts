@@ -333,7 +333,7 @@ describe('the transition scripts', () => {
     expect(await readJob(redis, keys, again.id, 'infer')).toMatchObject({ kind: 'entry' });
 
     // Found lost and dead-lettered (see lost-jobs.test.ts), the first job still leaves the key to the second.
-    expect((await findLostJobs(redis, keys, 'infer', WALK_START, 60)).lost).toEqual([first.id]);
+    expect((await findLostJobs(redis, keys, 'infer', WALK_START, 60, 3)).lost).toEqual([first.id]);
     const third = job('inference', 'normal', { idempotencyKey: 'trim-1', fingerprint: 'A' });
     expect(await enqueueJobs(redis, keys, 'infer', [third], TEST_LIMITS)).toEqual({ ok: true, jobs: [{ id: again.id, created: false }] });
   });

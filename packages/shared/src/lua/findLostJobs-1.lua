@@ -19,20 +19,28 @@
   ARGV[4] index lines to look at in this call (HSCAN's COUNT, a hint)
   ARGV[5] retention of finished records, seconds
   ARGV[6] the job of the page to go on from, named by a call that stopped early ('' for the whole page)
+  ARGV[7] attempts a job has when neither it nor its queue sets max_attempts
 
-  Output: {cursor, lost, requeued, resume}: the cursor to go on from ('0' when the walk is done),
-          the IDs of the jobs dead-lettered and of those queued again, and the job of the page at
-          `cursor` to go on from ('' unless this call stopped early; then `cursor` is its own).
+  A first attempt whose entry is gone along with its group's PEL (the stream deleted whole), and
+  whose worker died, is one no takeover can meet: its attempt fails here as a takeover would fail
+  it (see failLostEntry), and the job is retried or dead-lettered.
+
+  Output: {cursor, lost, requeued, resume, failed}: the cursor to go on from ('0' when the walk is
+          done), the IDs of the jobs dead-lettered and of those queued again, the job of the page
+          at `cursor` to go on from ('' unless this call stopped early; then `cursor` is its own),
+          and the IDs of the jobs whose orphaned attempt failed.
 ]]
 local rcall = redis.call
 -- @include nowMs
 -- @include lostJobs
+-- @include failLostEntry
 
 local READ_BUDGET = 8 * 1024 * 1024
 local base, firstStage, retention = ARGV[1], ARGV[2], tonumber(ARGV[5])
 local page = rcall('HSCAN', KEYS[1], ARGV[3], 'COUNT', tonumber(ARGV[4]))
 local lines = page[2]
-local lost, requeued = {}, {}
+local lost, requeued, failed = {}, {}, {}
+local failCtx = { base = base, stage = firstStage, activeKey = base .. 'active', defaultMaxAttempts = tonumber(ARGV[7]), retentionSeconds = retention }
 local now = nowMs()
 local read = 0
 local from = 1
@@ -45,7 +53,7 @@ if ARGV[6] ~= '' then
   end
 end
 for i = from, #lines, 2 do
-  if read > READ_BUDGET then return { ARGV[3], lost, requeued, lines[i] } end
+  if read > READ_BUDGET then return { ARGV[3], lost, requeued, lines[i], failed } end
   local jobId = lines[i]
   local lane, entryId, stage = string.match(lines[i + 1], '^(%S+) (%S+) ?(%S*)$')
   local state = 'there'
@@ -72,6 +80,9 @@ for i = from, #lines, 2 do
       recordLostJob(base, firstStage, jobId, lane, entryId, now, retention)
       lost[#lost + 1] = jobId
     end
+  elseif orphanedAttempt(base, firstStage, lane, entryId, now) then
+    failLostEntry(failCtx, lane, entryId, now)
+    failed[#failed + 1] = jobId
   end
 end
-return { page[1], lost, requeued, '' }
+return { page[1], lost, requeued, '', failed }

@@ -16,6 +16,8 @@ export interface LostJobsPage {
   lost: string[];
   /** Jobs with a record, queued again from it on a new entry. */
   requeued: string[];
+  /** Jobs whose running first attempt no worker could end or take over (its worker dead, its stream deleted whole), failed: retried or dead-lettered. */
+  failed: string[];
 }
 
 /** Where a walk of the queued index is: start one at `WALK_START`, and go on from each page's answer. */
@@ -27,7 +29,7 @@ export const WALK_START: WalkPosition = { cursor: '0', resume: '' };
  * before any worker read it: a job with a record is queued again from it, a job the API queued
  * without one is dead-lettered (see lostJobs.lua). Any number of workers may walk.
  */
-export async function findLostJobs(redis: RedisClient, keys: QueueKeys, firstStage: string, from: WalkPosition, retentionSeconds: number): Promise<LostJobsPage> {
-  const [cursor, lost, requeued, resume] = await redis.findLostJobs(keys.queued, keys.base, firstStage, from.cursor, LOST_JOBS_PAGE, retentionSeconds, from.resume);
-  return { cursor: String(cursor), resume: String(resume), lost, requeued };
+export async function findLostJobs(redis: RedisClient, keys: QueueKeys, firstStage: string, from: WalkPosition, retentionSeconds: number, defaultMaxAttempts: number): Promise<LostJobsPage> {
+  const [cursor, lost, requeued, resume, failed] = await redis.findLostJobs(keys.queued, keys.base, firstStage, from.cursor, LOST_JOBS_PAGE, retentionSeconds, from.resume, defaultMaxAttempts);
+  return { cursor: String(cursor), resume: String(resume), lost, requeued, failed };
 }

@@ -2,6 +2,7 @@
 -- @include publishEvent
 -- @include waitingEntry
 -- @include groupInfo
+-- @include recordless
 -- Another Redis client can delete the stream entry of a job before any worker reads it (XADD
 -- MAXLEN, XTRIM, XDEL: trimming ignores consumer groups). Every job whose entry waits has a line
 -- in the queued index (see waitingEntry), which workers walk to find such jobs (findLostJobs):
@@ -45,6 +46,18 @@ end
 local function queuedJobLost(base, stage, lane, entryId, gone)
   if not gone and rcall('XRANGE', base .. stage .. ':' .. lane, entryId, entryId)[1] then return false end
   return rcall('HEXISTS', base .. 'active', stage .. ':' .. lane .. ':' .. entryId) == 0
+end
+
+-- Whether the running first attempt held under the active index for `entryId` (gone from its
+-- stream) is one no worker will end: its worker no longer says it is alive (the workers hash),
+-- and the entry is in no group's PEL (the stream was deleted whole, group and all), so no
+-- takeover will meet it. A live holder finds the entry gone at its next renewal itself.
+local function orphanedAttempt(base, stage, lane, entryId, now)
+  local held = recordlessAttempt(base, stage, lane, entryId)
+  if not held then return false end
+  if tonumber(rcall('HGET', base .. 'workers', held.worker) or '0') > now then return false end
+  local pending = redis.pcall('XPENDING', base .. stage .. ':' .. lane, stage, entryId, entryId, 1)
+  return not (type(pending) == 'table' and not pending.err and #pending > 0)
 end
 
 -- Whether a job's record is a lost job's (see above).
