@@ -119,13 +119,17 @@ describe('jobs lost with a stream entry another client deleted', () => {
     expect(await redis.hget(keys.queued, later.id)).toBe(`high ${laterEntry} summarize`);
 
     const firstEntry = (await redis.hget(keys.job(first.id), 'entry'))!;
+    const queuedAt = Number(await redis.hget(keys.job(first.id), 'queued_at'));
     await redis.xdel(keys.stream('extract', 'normal'), firstEntry);
     await redis.xtrim(keys.stream('summarize', 'high'), 'MAXLEN', 0);
+    await new Promise((resolve) => setTimeout(resolve, 5));
     const found = await walkAll(redis, keys, 'extract');
     expect(found.lost).toEqual([]);
     expect(new Set(found.requeued)).toEqual(new Set([first.id, later.id]));
     expect(await redis.hmget(keys.job(first.id), 'status', 'stage')).toEqual(['queued', 'extract']);
     expect(await redis.hget(keys.job(first.id), 'entry')).not.toBe(firstEntry);
+    // Its wait counts from its new entry.
+    expect(Number(await redis.hget(keys.job(first.id), 'queued_at'))).toBeGreaterThan(queuedAt);
     expect(await redis.hget(keys.job(later.id), 'entry')).not.toBe(laterEntry);
     expect(await walkAll(redis, keys, 'extract')).toEqual({ lost: [], requeued: [] });
 

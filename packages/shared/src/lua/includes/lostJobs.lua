@@ -111,7 +111,7 @@ local function requeueLostEntry(base, jobId, stage, lane, entryId, now, retentio
   local pending = redis.pcall('XPENDING', stream, stage, entryId, entryId, 1)
   if type(pending) == 'table' and not pending.err and #pending > 0 then return false end
   local entry = rcall('XADD', stream, '*', 'job', jobId)
-  rcall('HSET', jobKey, 'entry', entry, 'updated_at', now)
+  rcall('HSET', jobKey, 'entry', entry, 'queued_at', now, 'updated_at', now)
   rcall('HSET', base .. 'queued', jobId, waitingLine(stage, lane, entry))
   publishEvent(base .. 'events', 'queued', jobId, now, { stage = stage })
   return true
