@@ -234,13 +234,14 @@ export class Maintenance {
    * client deleted before any worker read it (XADD MAXLEN, XTRIM, XDEL). A job with a record is
    * queued again from it; a job the API queued without one lost its input with the entry and is
    * dead-lettered: it does not vanish without a trace. A first attempt whose stream was deleted
-   * whole while a worker that has since died held it fails, since no takeover can meet it. Up to LOST_JOB_PAGES_PER_ROUND pages a
-   * round, each a call of its own, so a backlog of 100,000 jobs is walked in 20 rounds.
+   * whole while a worker that has since died held it fails, since no takeover can meet it. Up to
+   * LOST_JOB_PAGES_PER_ROUND pages a round, each a call of its own, so a backlog of 100,000 jobs is
+   * walked in 20 rounds.
    */
   async findLostJobs(queue: string): Promise<void> {
     const stage = firstStage(this.stages.find((served) => served.pipeline.name === queue)!.pipeline);
+    const { defaultMaxAttempts, retentionSeconds } = attemptPolicy(this.ctx, queue);
     for (let pages = 0; pages < LOST_JOB_PAGES_PER_ROUND; pages++) {
-      const { defaultMaxAttempts, retentionSeconds } = attemptPolicy(this.ctx, queue);
       const page = await findLostJobs(this.ctx.redis, this.ctx.keysOf(queue), stage, this.#lostJobWalks.get(queue) ?? WALK_START, retentionSeconds, defaultMaxAttempts);
       this.#lostJobWalks.set(queue, { cursor: page.cursor, resume: page.resume });
       for (const jobId of page.lost) {

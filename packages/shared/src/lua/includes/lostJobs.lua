@@ -48,6 +48,12 @@ local function queuedJobLost(base, stage, lane, entryId, gone)
   return rcall('HEXISTS', base .. 'active', stage .. ':' .. lane .. ':' .. entryId) == 0
 end
 
+-- Whether `entryId` is in the PEL of `stream`'s group `group`; false when there is no group.
+local function isPending(stream, group, entryId)
+  local pending = redis.pcall('XPENDING', stream, group, entryId, entryId, 1)
+  return type(pending) == 'table' and not pending.err and #pending > 0
+end
+
 -- Whether the running first attempt held under the active index for `entryId` (gone from its
 -- stream) is one no worker will end: its worker no longer says it is alive (the workers hash),
 -- and the entry is in no group's PEL (the stream was deleted whole, group and all), so no
@@ -56,8 +62,7 @@ local function orphanedAttempt(base, stage, lane, entryId, now)
   local held = recordlessAttempt(base, stage, lane, entryId)
   if not held then return false end
   if tonumber(rcall('HGET', base .. 'workers', held.worker) or '0') > now then return false end
-  local pending = redis.pcall('XPENDING', base .. stage .. ':' .. lane, stage, entryId, entryId, 1)
-  return not (type(pending) == 'table' and not pending.err and #pending > 0)
+  return not isPending(base .. stage .. ':' .. lane, stage, entryId)
 end
 
 -- Whether a job's record is a lost job's (see above).
@@ -108,8 +113,7 @@ local function requeueLostEntry(base, jobId, stage, lane, entryId, now, retentio
   -- Delivered and still pending (a job a stopping worker let go of, see release): it is queued
   -- again once the takeover has dropped the deleted entry from the PEL. No group (the stream was
   -- deleted whole): the workers make it again.
-  local pending = redis.pcall('XPENDING', stream, stage, entryId, entryId, 1)
-  if type(pending) == 'table' and not pending.err and #pending > 0 then return false end
+  if isPending(stream, stage, entryId) then return false end
   local entry = rcall('XADD', stream, '*', 'job', jobId)
   rcall('HSET', jobKey, 'entry', entry, 'queued_at', now, 'updated_at', now)
   rcall('HSET', base .. 'queued', jobId, waitingLine(stage, lane, entry))
