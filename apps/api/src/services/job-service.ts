@@ -69,32 +69,38 @@ export class JobService {
     const target = this.partitions.pick(this.#pipeline(body.queue, 'json'), idempotencyKey);
     const job = this.#inferenceJob(body, idempotencyKey, target);
     if (idempotencyKey !== undefined) return (await this.#submit(target, [job]))[0]!;
-    // Without a key, a job shares its script call with the others submitted in the same turn, and
-    // goes to another partition of its queue when the one picked is full.
-    let refusal: ProblemError | undefined;
-    for (const partition of this.partitions.fallbacks(target)) {
-      if (partition !== target) job.id = newJobId(partition.name);
+    // Without a key, a job shares its script call with the others submitted in the same turn.
+    return this.#onPartitionWithRoom(target, [job], async (partition) => {
       const outcome = await this.#coalescer.enqueue(this.keysOf(partition.name), firstStage(partition), job, this.#limitsOf(partition)).catch((error: unknown) => lookBeforeSendingAgain(error, [job]));
-      if (!outcome.ok) {
-        refusal ??= queueFull(partition, outcome.backlog, outcome.limit);
-        continue;
-      }
+      if (!outcome.ok) throw queueFull(partition, outcome.backlog, outcome.limit);
       this.onEnqueued(queueNameOf(partition), 1);
       if (job.runAt !== undefined) this.#announceDelayed(partition, [job]);
       return { jobId: job.id, status: statusOfNew(job, Date.now()), created: true };
-    }
-    throw this.#everyPartitionFull(target, refusal!);
+    });
   }
 
-  /** The 503 for a job refused by `target` and every other partition it could go to: `refusal` is `target`'s. */
-  #everyPartitionFull(target: Pipeline, refusal: ProblemError): ProblemError {
-    if (target.partition === undefined) return refusal;
-    const { partition } = target;
-    return new ProblemError(
+  /**
+   * Jobs without keys stored by `store` on `target`, or, while the partition tried holds its share
+   * of MAX_BACKLOG, on the next partition of its queue (the jobs' IDs renamed for it): the client
+   * named the queue, not the partition. A 503 only when every partition is full.
+   */
+  async #onPartitionWithRoom<T>(target: Pipeline, jobs: NewJob[], store: (partition: Pipeline) => Promise<T>): Promise<T> {
+    let refusal: ProblemError | undefined;
+    for (const partition of this.partitions.fallbacks(target)) {
+      if (partition !== target) for (const job of jobs) job.id = newJobId(partition.name);
+      try {
+        return await store(partition);
+      } catch (error) {
+        if (!(error instanceof ProblemError && error.slug === 'queue-full')) throw error;
+        refusal ??= error;
+      }
+    }
+    if (target.partition === undefined) throw refusal!;
+    throw new ProblemError(
       'queue-full',
-      `Every partition of queue "${partition.queue}" holds its share of MAX_BACKLOG (${this.config.MAX_BACKLOG}) in undone jobs, waiting, running, delayed or waiting to retry. Nothing was written; try again later.`,
+      `Every partition of queue "${target.partition.queue}" holds its share of MAX_BACKLOG (${this.config.MAX_BACKLOG}) in undone jobs, waiting, running, delayed or waiting to retry. Nothing was written; try again later.`,
       { limit: this.config.MAX_BACKLOG },
-      refusal.headers,
+      refusal!.headers,
     );
   }
 
@@ -118,21 +124,8 @@ export class JobService {
       const { idempotency_key, ...rest } = body;
       return this.#inferenceJob(rest, idempotency_key, this.partitions.pick(pipeline, idempotency_key), index, bodies.length);
     });
-    // Only a job with a key can go to another partition than the batch's; a batch without keys
-    // goes to another partition of its queue when the one picked is full.
-    if (!keyed) {
-      let refusal: ProblemError | undefined;
-      for (const partition of this.partitions.fallbacks(batchTarget)) {
-        if (partition !== batchTarget) for (const job of jobs) job.id = newJobId(partition.name);
-        try {
-          return await this.#submit(partition, jobs);
-        } catch (error) {
-          if (!(error instanceof ProblemError && error.slug === 'queue-full')) throw error;
-          refusal ??= error;
-        }
-      }
-      throw this.#everyPartitionFull(batchTarget, refusal!);
-    }
+    // Only a job with a key can go to another partition than the batch's.
+    if (!keyed) return this.#onPartitionWithRoom(batchTarget, jobs, (partition) => this.#submit(partition, jobs));
     const targets = new Set(jobs.map((job) => queueOfJobId(job.id)!));
     if (targets.size === 1) return this.#submit(findPipeline([...targets][0]!)!, jobs);
     return this.#submitSpread(jobs);
