@@ -59,7 +59,7 @@ describe('POST /jobs', () => {
     const before = await keysUnder(redis, prefix);
     const other = await app.inject({ method: 'POST', url: '/jobs', headers, payload: { model: 'echo', prompt: 'twice' } });
     expect(other.statusCode).toBe(422);
-    expect(other.json()).toMatchObject({ type: '/problems/idempotency-key-reused', status: 422 });
+    expect(other.json()).toMatchObject({ type: '/problems/idempotency-key-reused', status: 422, detail: expect.stringContaining('within the last 24 hours (IDEMPOTENCY_TTL)') });
     expect(await keysUnder(redis, prefix)).toEqual(before);
     // A key lives IDEMPOTENCY_TTL, 24 hours by default.
     expect(await redis.ttl(`${prefix}:{inference}:idem:req-42`)).toBeGreaterThan(86_300);
@@ -73,6 +73,9 @@ describe('POST /jobs', () => {
       expect(first.statusCode).toBe(202);
       expect(await redis.pttl(`${prefix}:{inference}:idem:short`)).toBeLessThanOrEqual(1_000);
       expect((await send()).json().job_id).toBe(first.json().job_id);
+      // The refusal of another body names the TTL set (it said 24 hours whatever it was).
+      const other = await app.inject({ method: 'POST', url: '/jobs', headers: { 'idempotency-key': 'short' }, payload: { model: 'echo', prompt: 'twice' } });
+      expect(other.json()).toMatchObject({ status: 422, detail: expect.stringContaining('was already used within the last 1 second (IDEMPOTENCY_TTL) for a different request') });
       await new Promise((resolve) => setTimeout(resolve, 1_100));
       const later = await send();
       expect(later.statusCode).toBe(202);

@@ -298,7 +298,7 @@ export class JobService {
       if (outcome.reason === 'idempotency-conflict') {
         const key = jobs[outcome.index]!.idempotencyKey;
         const which = jobs.length > 1 ? ` (job ${outcome.index} of the batch)` : '';
-        throw new ProblemError('idempotency-key-reused', `Idempotency key "${key}"${which} was already used within the last 24 hours for a different request. Use a new key for a new request.`);
+        throw new ProblemError('idempotency-key-reused', `Idempotency key "${key}"${which} was already used within the last ${durationInWords(this.config.IDEMPOTENCY_TTL)} (IDEMPOTENCY_TTL) for a different request. Use a new key for a new request.`);
       }
       throw queueFull(pipeline, outcome.backlog, outcome.limit);
     }
@@ -425,6 +425,14 @@ function digest(parts: string[]): string {
  * keys are answered with their IDs, to be looked up before they are sent again. Jobs with keys
  * are safe to send again as they were, which the general answer says.
  */
+/** A duration in its largest whole unit: `24 hours`, `90 minutes`, `45 seconds`. */
+function durationInWords(ms: number): string {
+  for (const [unit, size] of [['hour', 3_600_000], ['minute', 60_000], ['second', 1_000]] as const) {
+    if (ms % size === 0) return `${ms / size} ${unit}${ms === size ? '' : 's'}`;
+  }
+  return `${ms} ms`;
+}
+
 function lookBeforeSendingAgain(error: unknown, jobs: readonly NewJob[]): never {
   if (outcomeUnknown(error) && jobs.every((job) => job.idempotencyKey === undefined)) {
     throw submissionOutcomeUnknown(error as Error, jobs.map((job) => job.id));
