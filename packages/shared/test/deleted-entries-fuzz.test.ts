@@ -1,4 +1,4 @@
-import { redisTest as test, takeRequest, TEST_LIMITS, TEST_POLICY } from '@conveyor/testing';
+import { redisTest as test, takeRequest, TEST_LIMITS, TEST_POLICY, TEST_PIPELINES } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import {
@@ -8,6 +8,7 @@ import {
   ensureGroups,
   failAttempt,
   findLostJobs,
+  LANES,
   newJobId,
   promoteDueJobs,
   QueueKeys,
@@ -17,10 +18,8 @@ import {
   retryDeadJob,
   takeJobs,
   WALK_START,
-  type Lane,
   type WalkPosition,
   type NewJob,
-  type Pipeline,
   type TakenJob,
 } from '../src/index.js';
 
@@ -31,12 +30,7 @@ import {
  * drained. No job may start while another attempt of it is current, every job must end
  * (completed, dead or cancelled), and the queued and active indexes must be empty.
  */
-const pipelines: Pipeline[] = [
-  { name: 'inference', input: 'json', stages: ['infer'] },
-  { name: 'docs', input: 'document', stages: ['extract', 'summarize'] },
-];
 const QUEUES = ['inference', 'docs'] as const;
-const LANES: readonly Lane[] = ['high', 'normal', 'low'];
 const CONSUMERS = ['c1', 'c2', 'c3'] as const;
 const STEPS = 600;
 
@@ -49,7 +43,7 @@ function randomSource(seed: number): () => number {
   };
 }
 
-const stagesOf = (queue: string) => pipelines.find((pipeline) => pipeline.name === queue)!.stages;
+const stagesOf = (queue: string) => TEST_PIPELINES.find((pipeline) => pipeline.name === queue)!.stages;
 const previousOf = (queue: string, stage: string) => stagesOf(queue)[stagesOf(queue).indexOf(stage) - 1] ?? '';
 const nextOf = (queue: string, stage: string) => stagesOf(queue)[stagesOf(queue).indexOf(stage) + 1] ?? '';
 const requestFor = (queue: string, stage: string, consumer: string, count: number) =>
@@ -67,7 +61,7 @@ for (const seed of [1, 2, 3]) {
   test(`with entries deleted at random under every transition (seed ${seed}), no job runs twice at once, every job ends, and the indexes end empty`, { timeout: 60_000 }, async ({ redis, prefix }) => {
     const random = randomSource(seed);
     const pick = <T,>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keysOf = Object.fromEntries(QUEUES.map((queue) => [queue, new QueueKeys(prefix, queue)])) as Record<string, QueueKeys>;
     const held = new Map<string, TakenJob[]>(CONSUMERS.map((consumer) => [consumer, []]));
     const jobs: { id: string; queue: string }[] = [];

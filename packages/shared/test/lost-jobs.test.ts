@@ -1,12 +1,8 @@
-import { redisTest as test, takeRequest, TEST_LIMITS, TEST_POLICY } from '@conveyor/testing';
+import { redisTest as test, takeRequest, TEST_LIMITS, TEST_POLICY, TEST_PIPELINES } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { cancelJob, completeStage, enqueueJobs, ensureGroups, fieldsOf, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, reclaimStale, releaseJobs, retryDeadJob, takeJobs, WALK_START, type NewJob, type Pipeline } from '../src/index.js';
+import { cancelJob, completeStage, enqueueJobs, ensureGroups, fieldsOf, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, reclaimStale, releaseJobs, retryDeadJob, takeJobs, WALK_START, type NewJob } from '../src/index.js';
 
-const pipelines: Pipeline[] = [
-  { name: 'inference', input: 'json', stages: ['infer'] },
-  { name: 'docs', input: 'document', stages: ['extract', 'summarize'] },
-];
 
 function job(extra: Partial<NewJob> = {}): NewJob {
   return { id: newJobId('inference'), lane: 'normal', payload: JSON.stringify({ model: 'echo', prompt: 'hi' }), ...extra };
@@ -40,7 +36,7 @@ async function walkAll(redis: Redis, keys: QueueKeys, firstStage: string, from =
 
 describe('jobs lost with a stream entry another client deleted', () => {
   test('a job whose entry was deleted before any worker read it is dead-lettered with ENTRY_LOST and no input; a running first attempt and the jobs still waiting are left alone', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const stream = keys.stream('infer', 'normal');
     const [running, lost, waiting] = [job(), job({ payload: JSON.stringify({ model: 'echo', prompt: 'lost' }) }), job()];
@@ -81,7 +77,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
   });
 
   test('a walk page by page meets every job of a trimmed stream once, on any lane, and leaves an index line whose job has a record with the record as it is', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const jobs = Array.from({ length: 1_200 }, (_, i) => job({ lane: i % 3 === 0 ? 'high' : 'normal' }));
     await enqueueJobs(redis, keys, 'infer', jobs, TEST_LIMITS);
@@ -102,7 +98,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
   });
 
   test('a job with a record whose waiting entry was deleted is queued again from its record on a new entry, on its first stage or a later one, and runs', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'docs');
     const payload = JSON.stringify({ filename: 'a.txt', content_type: 'text/plain', size: 5 });
     const [first, later] = [job({ payload, document: Buffer.from('hello') }), job({ payload, document: Buffer.from('world'), lane: 'high' })];
@@ -141,7 +137,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
   });
 
   test('a delayed job queued at its time gets a line, kept by a cancel while its entry waits; cancelling a job lost before anyone found it finds it dead', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const delayed = job({ runAt: Date.now() + 20 });
     await enqueueJobs(redis, keys, 'infer', [delayed], TEST_LIMITS);
@@ -176,7 +172,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
   });
 
   test('a job a stopping worker let go of, whose pending entry is then deleted, is queued again once the takeover has dropped that entry, for API jobs and documents alike', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const stream = keys.stream('infer', 'normal');
     const sent = job();
@@ -195,13 +191,13 @@ describe('jobs lost with a stream entry another client deleted', () => {
   });
 
   test('a first attempt whose stream is deleted whole (pending list and all) is failed and run again once its worker is dead: no takeover could meet it, and it stayed active for good', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const sent = job();
     await enqueueJobs(redis, keys, 'infer', [sent], TEST_LIMITS);
     const [held] = (await takeJobs(redis, keys, takeRequest({ count: 1 }))).jobs;
     await redis.del(keys.stream('infer', 'normal'));
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     // While its worker says it is alive, the worker ends the attempt itself at its next renewal.
     await redis.hset(keys.workers, 'c1', Date.now() + 60_000);
     expect((await reclaimStale(redis, keys, takeRequest({ consumer: 'c2' }), 0)).jobs).toEqual([]);
@@ -221,7 +217,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
   });
 
   test('a job cancelled while its entry waited, whose entry is then deleted, has its record expire; its count among cancelled entries stays while the group has not read past it', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'docs');
     const payload = JSON.stringify({ filename: 'a.txt', content_type: 'text/plain', size: 5 });
     const [document, plain] = [job({ id: newJobId('docs'), payload, document: Buffer.from('hello') }), job({ id: newJobId('docs') })];
@@ -243,7 +239,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
   });
 
   test('a job a stopping worker let go of, then cancelled, whose pending entry is then deleted, has its record expire', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const sent = job();
     await enqueueJobs(redis, keys, 'infer', [sent], TEST_LIMITS);
@@ -260,7 +256,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
   });
 
   test('a worker reading past the entry of a job cancelled while it waited drops its line with it', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const [cancelled, next] = [job(), job()];
     await enqueueJobs(redis, keys, 'infer', [cancelled, next], TEST_LIMITS);
@@ -272,7 +268,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
   });
 
   test('a stream made again with lower IDs (deleted whole, then added to by another producer) loses the jobs of the old one, found without reading it', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const stream = keys.stream('infer', 'normal');
     const sent = job();
@@ -283,7 +279,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
   });
 
   test('a page whose entries must be read, each of them large, is read over several calls that go on where the last stopped', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const large = JSON.stringify({ model: 'echo', prompt: 'x'.repeat(1_000_000) });
     const jobs = Array.from({ length: 20 }, () => job({ payload: large }));
@@ -297,7 +293,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
   });
 
   test('a call that stops early goes on at the job it stopped at, though it took lines off the page: one walk finds every lost job (a count of lines passed over skipped some)', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const [lost1, lost2] = [job(), job()];
     const large = Array.from({ length: 10 }, () => job({ payload: JSON.stringify({ model: 'echo', prompt: 'x'.repeat(1_000_000) }) }));

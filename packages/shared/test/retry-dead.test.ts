@@ -1,4 +1,4 @@
-import { redisTest as test, takeRequest, TEST_LIMITS } from '@conveyor/testing';
+import { redisTest as test, takeRequest, TEST_LIMITS, TEST_PIPELINES } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import {
@@ -12,13 +12,8 @@ import {
   retryDeadJob,
   takeJobs,
   type NewJob,
-  type Pipeline,
 } from '../src/index.js';
 
-const pipelines: Pipeline[] = [
-  { name: 'inference', input: 'json', stages: ['infer'] },
-  { name: 'docs', input: 'document', stages: ['extract', 'summarize'] },
-];
 const stageRequest = (stage: string, previousStage = '', consumer = 'c1') => takeRequest({ stage, previousStage, consumer });
 
 function job(queue: string, extra: Partial<NewJob> = {}): NewJob {
@@ -29,7 +24,7 @@ const badInput = (stage: string) => ({ message: 'bad input', code: 'INVALID_INPU
 
 describe('retrying a dead-lettered job', () => {
   test('a dead job is queued again on the stage where it died, with the same ID, no attempts, no expiry, its history kept and its dead copy gone; then it runs to completion', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'docs');
     const doc = job('docs', { lane: 'high', document: Buffer.from('hello world') });
     await enqueueJobs(redis, keys, 'extract', [doc], TEST_LIMITS);
@@ -56,7 +51,7 @@ describe('retrying a dead-lettered job', () => {
   });
 
   test('a job that is not dead is refused with its status and left as it is; an unknown job is not found', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const [running, finished] = [job('inference'), job('inference')];
     await enqueueJobs(redis, keys, 'infer', [running, finished], TEST_LIMITS);
@@ -74,7 +69,7 @@ describe('retrying a dead-lettered job', () => {
   });
 
   test('a queued job that has no record yet is refused as not dead, not reported unknown', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const queued = job('inference');
     await enqueueJobs(redis, keys, 'infer', [queued], TEST_LIMITS);

@@ -1,12 +1,8 @@
-import { keysUnder, redisTest as test, takeRequest, TEST_LIMITS } from '@conveyor/testing';
+import { keysUnder, redisTest as test, takeRequest, TEST_LIMITS, TEST_PIPELINES } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { completeStage, completeStages, enqueueJobs, ensureGroups, failAttempt, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, reportProgress, takeJobs, WALK_START, type Lane, type NewJob, type Pipeline } from '../src/index.js';
+import { completeStage, completeStages, enqueueJobs, ensureGroups, failAttempt, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, reportProgress, takeJobs, WALK_START, type Lane, type NewJob } from '../src/index.js';
 
-const pipelines: Pipeline[] = [
-  { name: 'inference', input: 'json', stages: ['infer'] },
-  { name: 'docs', input: 'document', stages: ['extract', 'summarize'] },
-];
 
 function job(queue: string, lane: Lane = 'normal', extra: Partial<NewJob> = {}): NewJob {
   return { id: newJobId(queue), lane, payload: JSON.stringify({ model: 'echo', prompt: 'hi' }), ...extra };
@@ -18,7 +14,7 @@ async function take(redis: Redis, keys: QueueKeys, stage = 'infer', count = 10, 
 
 describe('the transition scripts', () => {
   test('a batch of plain jobs keeps every job on its own lane with its payload as sent, newlines and empty payloads included', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const lanes: Lane[] = ['high', 'normal', 'low', 'normal'];
     const plain = lanes.map((lane, i) => job('inference', lane, { payload: JSON.stringify({ model: 'echo', prompt: `line ${i}\nstill ${i}`, emoji: '🙂' }) }));
@@ -39,7 +35,7 @@ describe('the transition scripts', () => {
   });
 
   test('a plain job costs one stream entry and one index field until its first attempt ends; its record is then written whole', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const queued = job('inference');
     expect(await enqueueJobs(redis, keys, 'infer', [queued], TEST_LIMITS)).toEqual({ ok: true, jobs: [{ id: queued.id, created: true }] });
@@ -74,7 +70,7 @@ describe('the transition scripts', () => {
   });
 
   test('progress on a first attempt without a record writes the record that attempt would have had, then the progress; a stale attempt writes nothing', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const queued = job('inference', 'normal', { options: { max_attempts: 5, timeout_ms: 9_000 } });
     await enqueueJobs(redis, keys, 'infer', [queued], TEST_LIMITS);
@@ -102,7 +98,7 @@ describe('the transition scripts', () => {
   });
 
   test('completing the last stage acks the entry, stores the result, and lets the record expire', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     await enqueueJobs(redis, keys, 'infer', [job('inference')], TEST_LIMITS);
     const [held] = (await take(redis, keys)).jobs;
@@ -116,7 +112,7 @@ describe('the transition scripts', () => {
   });
 
   test('a finished stage advances the job to the next stage, whose worker gets the output as input', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'docs');
     const doc = job('docs', 'high', { document: Buffer.from('hello world') });
     await enqueueJobs(redis, keys, 'extract', [doc], TEST_LIMITS);
@@ -129,7 +125,7 @@ describe('the transition scripts', () => {
   });
 
   test('a completion or failure from an attempt that is no longer current is refused and changes nothing', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     await enqueueJobs(redis, keys, 'infer', [job('inference')], TEST_LIMITS);
     const [first] = (await take(redis, keys)).jobs;
@@ -150,7 +146,7 @@ describe('the transition scripts', () => {
   });
 
   test('one call completes many held jobs, each on its own: a stale attempt among them is refused and the others still complete', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     await enqueueJobs(redis, keys, 'infer', [job('inference', 'high'), job('inference'), job('inference'), job('inference', 'low')], TEST_LIMITS);
     const held = (await take(redis, keys)).jobs;
@@ -179,7 +175,7 @@ describe('the transition scripts', () => {
   });
 
   test('a completion can take jobs along for the slots it frees: high lane first, in the same call, and says where to wait once the lanes are dry', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const first = [job('inference'), job('inference')];
     await enqueueJobs(redis, keys, 'infer', first, TEST_LIMITS);
@@ -204,7 +200,7 @@ describe('the transition scripts', () => {
   });
 
   test('a job without a record that finishes its first stage gets its whole record, queued on the next stage with the output as input', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'docs');
     const plain = job('docs');
     await enqueueJobs(redis, keys, 'extract', [plain], TEST_LIMITS);
@@ -224,7 +220,7 @@ describe('the transition scripts', () => {
   });
 
   test('one call can advance some jobs to their next stage and finish others', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'docs');
     const docs = [job('docs', 'normal', { document: Buffer.from('one') }), job('docs', 'normal', { document: Buffer.from('two') })];
     await enqueueJobs(redis, keys, 'extract', docs, TEST_LIMITS);
@@ -237,7 +233,7 @@ describe('the transition scripts', () => {
   });
 
   test('a failed attempt with attempts left waits in the delayed set until its backoff has passed', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     await enqueueJobs(redis, keys, 'infer', [job('inference')], TEST_LIMITS);
     const [held] = (await take(redis, keys)).jobs;
@@ -259,7 +255,7 @@ describe('the transition scripts', () => {
   });
 
   test('the last failed attempt dead-letters the job with its error history; a non-retryable error does so at once', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const poison = job('inference', 'normal', { options: { max_attempts: 2 } });
     const invalid = job('inference');
@@ -282,7 +278,7 @@ describe('the transition scripts', () => {
   });
 
   test('an entry XADDed by another producer with plain fields is a job named <queue>:<entry ID>', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const entryId = (await redis.xadd(keys.stream('infer', 'normal'), '*', 'model', 'echo', 'prompt', 'hi', 'user_id', '12345'))!;
     const jobId = `inference:${entryId}`;
@@ -296,7 +292,7 @@ describe('the transition scripts', () => {
   });
 
   test('an entry XADDed with a backoff holding bytes that are not UTF-8 is taken with its payload whole, the backoff left out', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const opts = Buffer.concat([Buffer.from('{"max_attempts":2,"backoff":{"type":"fixed","delay_ms":1,"x":"'), Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.from('"}}')]);
     await redis.xadd(keys.stream('infer', 'normal'), '*', 'job', 'inference:bk1', 'payload', '{"model":"echo","prompt":"x"}', 'opts', opts);
@@ -305,7 +301,7 @@ describe('the transition scripts', () => {
   });
 
   test('an idempotency key returns the first job; reused with another request it is refused and nothing is written', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const first = job('inference', 'normal', { idempotencyKey: 'order-1', fingerprint: 'A' });
     expect(await enqueueJobs(redis, keys, 'infer', [first], TEST_LIMITS)).toEqual({ ok: true, jobs: [{ id: first.id, created: true }] });
@@ -321,7 +317,7 @@ describe('the transition scripts', () => {
   });
 
   test('a key whose queued job was lost to a client trimming the stream is free again, not an answer naming a job that is gone', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const first = job('inference', 'normal', { idempotencyKey: 'trim-1', fingerprint: 'A' });
     await enqueueJobs(redis, keys, 'infer', [first], TEST_LIMITS);
@@ -339,7 +335,7 @@ describe('the transition scripts', () => {
   });
 
   test('over the backlog limit the whole batch is refused and nothing is written', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const bounded = { ...TEST_LIMITS, maxBacklog: 3 };
     expect((await enqueueJobs(redis, keys, 'infer', [job('inference'), job('inference', 'high')], bounded)).ok).toBe(true);
@@ -350,7 +346,7 @@ describe('the transition scripts', () => {
   });
 
   test('with an undelivered entry deleted (Redis then reports no lag), the backlog counts what waits, not the acknowledged history too', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     // Ten jobs done: their entries stay as history until STREAM_HISTORY passes.
     await enqueueJobs(redis, keys, 'infer', Array.from({ length: 10 }, () => job('inference')), TEST_LIMITS);
@@ -370,7 +366,7 @@ describe('the transition scripts', () => {
   });
 
   test('delayed jobs and jobs waiting out a retry count toward the backlog limit', async ({ redis, prefix }) => {
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const bounded = { ...TEST_LIMITS, maxBacklog: 3 };
     const later = Date.now() + 60_000;
@@ -394,8 +390,8 @@ describe('the transition scripts', () => {
     for (const queued of [low, normal, high]) {
       await redis.xadd(keys.stream('infer', queued.lane), '*', 'job', queued.id, 'payload', queued.payload);
     }
-    await ensureGroups(redis, prefix, pipelines);
-    await ensureGroups(redis, prefix, pipelines);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
     expect((await take(redis, keys, 'infer', 2)).jobs.map((j) => j.jobId)).toEqual([high.id, normal.id]);
     const last = await take(redis, keys, 'infer', 2);
     expect(last.jobs.map((j) => j.jobId)).toEqual([low.id]);
@@ -404,7 +400,7 @@ describe('the transition scripts', () => {
 });
 
 test('entries XADDed into different lanes and stages in the same millisecond are different jobs: the name says which stream', async ({ redis, prefix }) => {
-  await ensureGroups(redis, prefix, pipelines);
+  await ensureGroups(redis, prefix, TEST_PIPELINES);
   const keys = new QueueKeys(prefix, 'docs');
   const id = `${Date.now() + 5_000}-0`;
   await redis.xadd(keys.stream('extract', 'normal'), id, 'text', 'normal lane');

@@ -1,4 +1,10 @@
-import type { EnqueueLimits, LostEntryPolicy, TakeRequest } from '@conveyor/shared';
+import type { EnqueueLimits, LostEntryPolicy, Pipeline, TakeRequest } from '@conveyor/shared';
+
+/** The queues the script tests run on: one of one stage for JSON jobs, one of two for documents. */
+export const TEST_PIPELINES: readonly Pipeline[] = [
+  { name: 'inference', input: 'json', stages: ['infer'] },
+  { name: 'docs', input: 'document', stages: ['extract', 'summarize'] },
+];
 
 /** What tests enqueue with: a minute of idempotency, no backlog limit. */
 export const TEST_LIMITS: EnqueueLimits = { idempotencyTtlSeconds: 60, maxBacklog: 0 };
