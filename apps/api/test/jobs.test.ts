@@ -1,4 +1,6 @@
 import { keysUnder, redisTest } from '@conveyor/testing';
+import { get } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect } from 'vitest';
 import type { App } from '../src/app.js';
 import { buildTestApp } from './test-app.js';
@@ -271,6 +273,23 @@ describe('GET /jobs/:id', () => {
     expect(long.statusCode).toBe(414);
     expect(long.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(long.json()).toMatchObject({ type: '/problems/uri-too-long', status: 414, detail: expect.stringContaining('longer than 100 characters') });
+  });
+
+  test('a path that climbs out of /docs/static with ".." is a 404 problem that says why, not a bare 403', async ({ app }) => {
+    // Over a socket: inject resolves "..", as a browser would; curl --path-as-is and scanners send it.
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    for (const path of ['/docs/static/../../package.json', '/docs/static/%2e%2e/%2e%2e/package.json']) {
+      const answer = await new Promise<{ status?: number; type?: string; body: string }>((resolve, reject) => {
+        get({ host: '127.0.0.1', port, path }, (response) => {
+          let body = '';
+          response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: response.statusCode, type: response.headers['content-type'], body }));
+        }).on('error', reject);
+      });
+      expect(answer.status, path).toBe(404);
+      expect(answer.type).toMatch(/^application\/problem\+json/);
+      expect(JSON.parse(answer.body)).toMatchObject({ type: '/problems/not-found', status: 404, detail: `There is no file ${path}: a path under /docs/static may not have a ".." segment. GET /docs lists every route.` });
+    }
   });
 
   test('every problem type links to an explanation', async ({ app }) => {

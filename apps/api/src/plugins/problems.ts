@@ -132,6 +132,12 @@ export default fp(
       if (known) return send(reply, problemFrom(known[0], known[1], request));
 
       const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
+      // The documentation's file server refuses a path that climbs out of its folder with a bare
+      // "Forbidden"; there is no such file, and the answer says why.
+      if (status === 403 && request.routeOptions.url?.startsWith('/docs/static/')) {
+        const path = request.url.split('?')[0];
+        return send(reply, problemFrom('not-found', `There is no file ${path}: a path under /docs/static may not have a ".." segment. GET /docs lists every route.`, request));
+      }
       if (status >= 400 && status < 500) {
         const slug: ProblemSlug | undefined = status === 400 ? 'invalid-request' : status === 413 ? 'payload-too-large' : undefined;
         const body = slug
