@@ -16,7 +16,7 @@ const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: deadListSchema, ...problemResponses(400, 404, 503) },
       },
     },
-    async (request) => listDead(app.redis, app.jobs.queuesOf(request.params.name).map((queue) => app.jobs.keysOf(queue.name)), request.query.limit, request.query.cursor),
+    async (request) => listDead(app.redis, app.jobs.queues.served(request.params.name).map((queue) => app.jobs.keysOf(queue.name)), request.query.limit, request.query.cursor),
   );
 
   app.post(
@@ -37,7 +37,7 @@ const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) =>
       retryAllDead(
         app.redis,
-        app.jobs.queuesOf(request.params.name).map((pipeline) => ({ pipeline, keys: app.jobs.keysOf(pipeline.name), maxBacklog: app.jobs.backlogLimitOf(pipeline) })),
+        app.jobs.queues.served(request.params.name).map((pipeline) => ({ pipeline, keys: app.jobs.keysOf(pipeline.name), maxBacklog: app.jobs.backlogLimitOf(pipeline) })),
         request.query.limit,
         request.log,
       ),

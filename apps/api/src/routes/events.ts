@@ -129,7 +129,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
     },
     async (request, reply) => {
       const queues = [...new Set(request.query.queue.split(','))];
-      for (const queue of queues) app.jobs.pipelineOf(queue);
+      for (const queue of queues) app.jobs.queues.named(queue);
       if (request.method === 'HEAD') return streamHeaders(reply);
       app.streams.reserve();
       // Subscribed before the stream opens: a Redis that does not answer is still a 503, not a dead stream.

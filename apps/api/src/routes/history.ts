@@ -28,7 +28,7 @@ const historyRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, 
       },
     },
     async (request) => {
-      const pipeline = app.jobs.partitionOf(request.params.name, request.query.partition, 'querystring.partition');
+      const pipeline = app.jobs.queues.partition(request.params.name, request.query.partition, 'querystring.partition');
       return readHistory(app.redis, app.jobs.keysOf(pipeline.name), pipeline, request.query);
     },
   );
@@ -50,8 +50,8 @@ const historyRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, 
       },
     },
     async (request, reply) => {
-      const pipeline = app.jobs.partitionOf(request.params.name, request.body.partition, 'body.partition');
-      const result = await replayRange(app.redis, app.jobs.keysOf(pipeline.name), pipeline, request.body, app.jobs.partitions.backlogLimit(pipeline, config.MAX_BACKLOG));
+      const pipeline = app.jobs.queues.partition(request.params.name, request.body.partition, 'body.partition');
+      const result = await replayRange(app.redis, app.jobs.keysOf(pipeline.name), pipeline, request.body, app.jobs.backlogLimitOf(pipeline));
       request.log.info({ queue: pipeline.name, from: request.body.from, to: request.body.to, replayed: result.replayed.length, skipped: result.skipped.length }, 'replayed history');
       logCreated(request.log, result.replayed.map(({ job_id }) => ({ jobId: job_id, status: 'queued', created: true })));
       return reply.code(202).send(result);

@@ -22,12 +22,12 @@ const pauseState = z.object({
  */
 const queueControlRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, { config }) => {
   const change = async (name: string, stage: string | undefined, paused: boolean) => {
-    const stages = app.jobs.pipelineOf(name).stages;
+    const stages = app.jobs.queues.named(name).stages;
     if (stage !== undefined && !stages.includes(stage)) {
       throw new ProblemError('invalid-request', `Queue "${name}" has no stage "${stage}"; its stages: ${stages.join(', ')}.`);
     }
     // A partitioned queue's state is kept in each partition (each on its own cluster node), the same in all.
-    const keys = app.jobs.queuesOf(name).map((queue) => app.jobs.keysOf(queue.name));
+    const keys = app.jobs.queues.served(name).map((queue) => app.jobs.keysOf(queue.name));
     await Promise.all(
       keys.map(({ paused: key }) => {
         if (paused) return app.redis.hset(key, stage ?? '*', Date.now());

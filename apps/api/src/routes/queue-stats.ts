@@ -11,7 +11,7 @@ const description =
 const queueStatsRoutes: FastifyPluginAsyncZod = async (app) => {
   /** One queue's statistics; a partitioned queue's summed over its partitions, each listed too. */
   const statsOf = async (pipeline: Pipeline, now: number) => {
-    const served = app.jobs.queuesOf(pipeline.name);
+    const served = app.jobs.queues.served(pipeline.name);
     const parts = await Promise.all(served.map((queue) => readQueueStats(app.redis, app.jobs.keysOf(queue.name), queue, now)));
     return parts.length === 1 ? parts[0]! : mergeQueueStats(pipeline, parts);
   };
@@ -46,7 +46,7 @@ const queueStatsRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const pipeline = app.jobs.pipelineOf(request.params.name);
+      const pipeline = app.jobs.queues.named(request.params.name);
       return statsOf(pipeline, await redisNow(app.redis));
     },
   );

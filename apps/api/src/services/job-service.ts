@@ -1,4 +1,4 @@
-import { cancelJob, checkModelInput, controlChannel, enqueueJobs, findDeclaredPipeline, findPipeline, firstStage, hasPartition, modelCatalogue, ModelInputError, newJobId, outcomeUnknown, PIPELINES, queueNameOf, queueOfJobId, QueueKeys, readJob, retryDeadJob, servedQueuesOf, type ApiConfig, type ControlMessage, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type ModelKind, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
+import { cancelJob, checkModelInput, controlChannel, enqueueJobs, findPipeline, firstStage, modelCatalogue, ModelInputError, newJobId, outcomeUnknown, queueNameOf, queueOfJobId, QueueKeys, readJob, retryDeadJob, type ApiConfig, type ControlMessage, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type ModelKind, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { createHash } from 'node:crypto';
 import { ProblemError } from '../problems/problem-error.js';
 import { queueFull } from '../problems/queue-full.js';
@@ -9,6 +9,7 @@ import { EnqueueCoalescer } from './enqueue-coalescer.js';
 import { jobView } from './job-view.js';
 import { LONGEST_READ_WHOLE } from './output-preview.js';
 import { PartitionPicker } from './partition-picker.js';
+import { QueueDirectory } from './queue-directory.js';
 
 export interface Submitted {
   jobId: string;
@@ -44,6 +45,7 @@ export class JobService {
   readonly #announced = new Map<string, number>();
   readonly #coalescer: EnqueueCoalescer;
   readonly partitions: PartitionPicker;
+  readonly queues: QueueDirectory;
 
   constructor(
     private readonly redis: RedisClient,
@@ -56,6 +58,7 @@ export class JobService {
     this.models = modelCatalogue(config);
     this.#modelsByName = new Map(this.models.map((model) => [model.name, model]));
     this.partitions = new PartitionPicker(config.QUEUE_PARTITIONS);
+    this.queues = new QueueDirectory(config.QUEUE_PARTITIONS);
     this.#coalescer = new EnqueueCoalescer(redis);
   }
 
@@ -66,7 +69,7 @@ export class JobService {
   }
 
   async submitInference(body: CreateJobBody, idempotencyKey: string | undefined): Promise<Submitted> {
-    const target = this.partitions.pick(this.#pipeline(body.queue, 'json'), idempotencyKey);
+    const target = this.partitions.pick(this.queues.forSubmission(body.queue, 'json'), idempotencyKey);
     const job = this.#inferenceJob(body, idempotencyKey, target);
     if (idempotencyKey !== undefined) return (await this.#submit(target, [job]))[0]!;
     // Without a key, a job shares its script call with the others submitted in the same turn.
@@ -115,7 +118,7 @@ export class JobService {
       const queues = new Set(bodies.map((body) => body.queue));
       throw new ProblemError('invalid-request', `A batch goes to one queue; this one names ${[...queues].map((q) => `"${q}"`).join(', ')}. Send one batch per queue.`);
     }
-    const pipeline = this.#pipeline(queue, 'json', 'body.jobs.0.queue');
+    const pipeline = this.queues.forSubmission(queue, 'json', 'body.jobs.0.queue');
     const batchTarget = this.partitions.pick(pipeline);
     let keyed = false;
     const jobs = bodies.map((body, index) => {
@@ -190,7 +193,7 @@ export class JobService {
   }
 
   async submitDocument(upload: UploadedDocument, idempotencyKey: string | undefined): Promise<Submitted> {
-    const pipeline = this.partitions.pick(this.#pipeline(upload.pipeline, 'document'), idempotencyKey);
+    const pipeline = this.partitions.pick(this.queues.forSubmission(upload.pipeline, 'document'), idempotencyKey);
     const sha256 = createHash('sha256').update(upload.bytes).digest('hex');
     const payload: DocumentPayload = { filename: upload.filename, content_type: upload.contentType, size: upload.bytes.length, sha256 };
     if (upload.metadata) payload.metadata = upload.metadata;
@@ -210,7 +213,7 @@ export class JobService {
   }
 
   async find(jobId: string): Promise<JobView | undefined> {
-    const pipeline = pipelineOfJob(jobId);
+    const pipeline = this.queues.ofJob(jobId);
     if (!pipeline) return undefined;
     const snapshot = await readJob(this.redis, this.keysOf(pipeline.name), jobId, firstStage(pipeline), LONGEST_READ_WHOLE);
     return snapshot && jobView(jobId, snapshot, pipeline, pipeline.maxAttempts ?? this.config.MAX_ATTEMPTS);
@@ -218,7 +221,7 @@ export class JobService {
 
   /** A finished stage's whole output, as stored (JSON text). */
   async stageOutput(jobId: string, stage: string): Promise<string> {
-    const pipeline = pipelineOfJob(jobId);
+    const pipeline = this.queues.ofJob(jobId);
     if (!pipeline) throw notFound(jobId);
     if (!pipeline.stages.includes(stage)) {
       throw new ProblemError('output-not-found', `Queue "${pipeline.name}" has no stage "${stage}"; its stages: ${pipeline.stages.join(', ')}.`);
@@ -233,7 +236,7 @@ export class JobService {
 
   /** Cancels a job that has not finished; throws the problem a client should see otherwise. */
   async cancel(jobId: string): Promise<void> {
-    const pipeline = pipelineOfJob(jobId);
+    const pipeline = this.queues.ofJob(jobId);
     if (!pipeline) throw notFound(jobId);
     const outcome = await cancelJob(this.redis, this.keysOf(pipeline.name), jobId, firstStage(pipeline), retentionSeconds(this.config), controlChannel(this.config.KEY_PREFIX));
     if (outcome.ok) return;
@@ -243,7 +246,7 @@ export class JobService {
 
   /** Queues a dead-lettered job again, with the same ID. */
   async retry(jobId: string): Promise<void> {
-    const pipeline = pipelineOfJob(jobId);
+    const pipeline = this.queues.ofJob(jobId);
     if (!pipeline) throw notFound(jobId);
     const outcome = await retryDeadJob(this.redis, this.keysOf(pipeline.name), jobId, this.backlogLimitOf(pipeline));
     if (outcome.ok) return;
@@ -256,31 +259,6 @@ export class JobService {
   /** Most undone jobs the queue (or partition) may hold before a submission or a retry is refused; 0 for no limit. */
   backlogLimitOf(target: Pipeline): number {
     return this.#limitsOf(target).maxBacklog;
-  }
-
-  /** Where the jobs of a queue that exists may be (the queue, then its partitions), or the 404 problem. */
-  queuesOf(name: string): Pipeline[] {
-    return servedQueuesOf(this.pipelineOf(name), this.config.QUEUE_PARTITIONS);
-  }
-
-  /**
-   * One partition of a queue that exists (`index`), or the queue itself (no index); a partition
-   * the queue lacks is the 400 problem, naming `path`.
-   */
-  partitionOf(name: string, index: number | undefined, path: string): Pipeline {
-    const pipeline = this.pipelineOf(name);
-    if (index === undefined) return pipeline;
-    if (hasPartition(pipeline.name, index, this.config.QUEUE_PARTITIONS)) return findPipeline(`${pipeline.name}.${index}`)!;
-    const partitions = this.config.QUEUE_PARTITIONS[pipeline.name] ?? 1;
-    const message = partitions > 1 ? `Queue "${name}" has partitions 0 to ${partitions - 1}, not ${index}.` : `Queue "${name}" is not partitioned (QUEUE_PARTITIONS); leave ${path} out.`;
-    throw new ProblemError('invalid-request', message, { errors: [{ path, message }] });
-  }
-
-  /** The pipeline of a queue that exists, or the 404 problem. */
-  pipelineOf(name: string): Pipeline {
-    const pipeline = findDeclaredPipeline(name);
-    if (!pipeline) throw new ProblemError('queue-not-found', `There is no queue "${name}". Queues: ${PIPELINES.map((p) => p.name).join(', ')}.`);
-    return pipeline;
   }
 
   /** Enqueue limits for one queue or partition: a partition's share of MAX_BACKLOG. */
@@ -358,35 +336,6 @@ export class JobService {
     const message: ControlMessage = { type: 'delayed', queue: target.name, due_in_ms: earliest - now };
     this.redis.publish(controlChannel(this.config.KEY_PREFIX), JSON.stringify(message)).catch(() => {});
   }
-
-  /**
-   * The declared queue a new job names, or the 400 problem naming `path`. A partition's name (`inference.3`) is
-   * not one: no worker reads a partition QUEUE_PARTITIONS does not give, and a job sent to one
-   * that exists would skip the spreading and the idempotency-key routing that picks it. Such a
-   * name is pointed to its queue only when that queue is in partitions and takes this input;
-   * on an API without partitions, telling the client of partitions would mislead it.
-   */
-  #pipeline(name: string, input: Pipeline['input'], path = input === 'json' ? 'body.queue' : 'body.pipeline'): Pipeline {
-    const pipeline = findDeclaredPipeline(name);
-    const named = pipeline ? undefined : findPipeline(name);
-    const partition = named?.input === input ? named.partition : undefined;
-    if (partition && (this.config.QUEUE_PARTITIONS[partition.queue] ?? 1) > 1) {
-      const message = `"${name}" names a partition; send jobs to the queue "${partition.queue}", and the API spreads them over its partitions (QUEUE_PARTITIONS).`;
-      throw new ProblemError('invalid-request', message, { errors: [{ path, message: `"${name}" is a partition, not a ${input === 'json' ? 'queue' : 'pipeline'}` }] });
-    }
-    if (!pipeline || pipeline.input !== input) {
-      const fitting = PIPELINES.filter((candidate) => candidate.input === input).map((candidate) => candidate.name).join(', ');
-      throw new ProblemError('invalid-request', `Queue "${name}" does not take ${input === 'json' ? 'JSON jobs' : 'documents'}; these do: ${fitting}.`, {
-        errors: [{ path, message: `unknown ${input === 'json' ? 'queue' : 'pipeline'} "${name}"` }],
-      });
-    }
-    return pipeline;
-  }
-}
-
-function pipelineOfJob(jobId: string): Pipeline | undefined {
-  const queue = queueOfJobId(jobId);
-  return queue === undefined ? undefined : findPipeline(queue);
 }
 
 /** A new job is delayed while its run_at lies ahead, queued otherwise. */
@@ -420,11 +369,6 @@ function digest(parts: string[]): string {
   return createHash('sha256').update(parts.join('\n')).digest('base64url');
 }
 
-/**
- * An enqueue that Redis may or may not have run (sent, then no answer): jobs without idempotency
- * keys are answered with their IDs, to be looked up before they are sent again. Jobs with keys
- * are safe to send again as they were, which the general answer says.
- */
 /** A duration in its largest whole unit: `24 hours`, `90 minutes`, `45 seconds`. */
 function durationInWords(ms: number): string {
   for (const [unit, size] of [['hour', 3_600_000], ['minute', 60_000], ['second', 1_000]] as const) {
@@ -433,6 +377,11 @@ function durationInWords(ms: number): string {
   return `${ms} ms`;
 }
 
+/**
+ * An enqueue that Redis may or may not have run (sent, then no answer): jobs without idempotency
+ * keys are answered with their IDs, to be looked up before they are sent again. Jobs with keys
+ * are safe to send again as they were, which the general answer says.
+ */
 function lookBeforeSendingAgain(error: unknown, jobs: readonly NewJob[]): never {
   if (outcomeUnknown(error) && jobs.every((job) => job.idempotencyKey === undefined)) {
     throw submissionOutcomeUnknown(error as Error, jobs.map((job) => job.id));
