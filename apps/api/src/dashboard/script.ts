@@ -255,25 +255,53 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     patchChildren(current, Array.prototype.slice.call(next.childNodes));
   }
 
+  // A node that came or went before others keeps them in place: a queue's title gains its
+  // 'paused' badge before its button when the queue is paused, and loses it when resumed; matched
+  // by index alone, the button, clicked and focused, was replaced by the badge.
   function patchChildren(parent, children) {
     children.forEach(function (child, i) {
       var current = parent.childNodes[i];
+      if (current && !sameKind(current, child)) {
+        var following = children[i + 1];
+        if (current.nextSibling && sameKind(current.nextSibling, child) && !(following && sameKind(current, following))) {
+          // current is gone from the next page: the one after it is this child.
+          parent.removeChild(current);
+          current = parent.childNodes[i];
+        } else if (following && sameKind(current, following)) {
+          // child is new: current is the one after it.
+          parent.insertBefore(child, current);
+          return;
+        }
+      }
       if (current) patch(current, child);
       else parent.appendChild(child);
     });
     while (parent.childNodes.length > children.length) parent.removeChild(parent.lastChild);
   }
 
-  // Shows the queues; a focused button that had to be replaced (a queue's set of stages changed)
-  // hands the focus to its successor (the same key), or to the first button of its queue.
+  function sameKind(current, next) {
+    return current.nodeType === next.nodeType && current.nodeName === next.nodeName;
+  }
+
+  // The queue a node of the page is in (null outside one): what a section or a button says.
+  function queueOf(node) {
+    var section = node.closest('section[data-queue]');
+    return section ? section.dataset.queue : node.dataset.queue || null;
+  }
+
+  // Shows the queues; a focused node that had to be replaced or went (a queue's set of stages
+  // changed, its stage buttons went while the whole queue is paused) hands the focus to its
+  // successor (the same key), or to the first button of its queue. What it was is read before
+  // the patch: once out of the page it is in no section.
   function render(queues) {
     var focused = queuesElement.contains(document.activeElement) ? document.activeElement : null;
+    var key = focused ? focused.dataset.control : undefined;
+    var queue = focused ? queueOf(focused) : null;
     patchChildren(queuesElement, queues.map(renderQueue));
     if (!focused || focused.isConnected) return;
-    var queue = focused.closest('section').dataset.queue;
     var controls = Array.prototype.slice.call(queuesElement.querySelectorAll('button[data-control]'));
-    var successor = controls.find(function (node) { return node.dataset.control === focused.dataset.control; }) ||
-      controls.find(function (node) { return node.closest('section').dataset.queue === queue; });
+    var successor = (key !== undefined && controls.find(function (node) { return node.dataset.control === key; })) ||
+      controls.find(function (node) { return queueOf(node) === queue; });
     if (successor) successor.focus();
   }
 
