@@ -155,6 +155,8 @@ export class Maintenance {
       if (!this.ctx.isTaking()) return;
       const lapsed = await this.#lapsedCount([served], leases);
       if (lapsed === 0) continue;
+      // Again after the reads: ones sent while Redis was away were answered once it came back.
+      if (this.ctx.refusals.seenWithin(this.ctx.config.LEASE_MS)) return;
       const reserved = this.ctx.slots.reserveForTakeover(lapsed);
       if (reserved === 0) {
         this.ctx.slots.want(lapsed + (await this.#lapsedCount(open.slice(i + 1), leases)));

@@ -1,11 +1,12 @@
 import { isConnectionError, isRefusedForNow } from '@conveyor/shared';
 
 /**
- * When this worker last saw Redis refuse a write for now (MISCONF, OOM, READONLY...) or fail to
- * answer. While that lasts no lease is renewed (a Redis that refuses every write refuses renewals,
- * an unreachable one gets none), so a lease that lapsed then says nothing about its holder. The
- * worker takes no job over until one lease has passed since it last saw such a failure: live
- * holders renew, or record what they finished, in that time, and only dead ones' jobs run again.
+ * When this worker last saw Redis refuse a write for now (MISCONF, OOM, READONLY...), fail to
+ * answer, or come back after a lost connection. While Redis refuses or is away (unreachable, or
+ * restarted and still loading its data, when it answers LOADING and reports no error) no lease is
+ * renewed, so a lease that lapsed then says nothing about its holder. The worker takes no job
+ * over until one lease has passed since the last such moment: live holders renew, or record what
+ * they finished, in that time, and only dead ones' jobs run again.
  */
 export class RedisRefusals {
   #lastAt = Number.NEGATIVE_INFINITY;
@@ -17,7 +18,12 @@ export class RedisRefusals {
     return true;
   }
 
-  /** True while the last such failure was seen less than `ms` ago. */
+  /** Notes that a connection lost earlier answers again: the wait starts now, not at its last error. */
+  back(): void {
+    this.#lastAt = Date.now();
+  }
+
+  /** True while the last such moment was less than `ms` ago. */
   seenWithin(ms: number): boolean {
     return Date.now() - this.#lastAt < ms;
   }

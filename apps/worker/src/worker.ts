@@ -255,6 +255,9 @@ export class Worker {
 
   #watchConnection(redis: RedisClient, what: string): void {
     let down = false;
+    // Closed, with or without an error (a Redis restarted at once is loading, not refusing).
+    let lost = false;
+    redis.on('close', () => (lost = true));
     redis.on('error', (error: Error) => {
       this.ctx.metrics.redisErrors.inc();
       this.ctx.refusals.note(error);
@@ -265,7 +268,8 @@ export class Worker {
     redis.on('ready', () => {
       if (redis === this.ctx.redis) this.#redisError = undefined;
       if (down) this.ctx.logger.info(`Redis connection for ${what} is back`);
-      down = false;
+      if (lost) this.ctx.refusals.back();
+      down = lost = false;
     });
   }
 }

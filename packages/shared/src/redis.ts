@@ -72,6 +72,10 @@ export function createRedis(url: string, options: ConnectionOptions): RedisClien
     // this code uses.
     protocol: 2,
     enableReadyCheck: true,
+    // While a restarted Redis loads its data, ask again every 250 ms whether it is done, not after
+    // its own estimate (up to 10 s): every connection is back soon after it is, so a worker that
+    // holds jobs records them before another's takeover wait is out (see RedisRefusals).
+    maxLoadingRetryTime: 250,
     // Idle connections are probed by TCP after 10 s instead of the system's two hours.
     keepAlive: 10_000,
     // After a failover a connection still open to the old primary (now a replica) has every write
