@@ -123,7 +123,7 @@ describe('a partitioned queue through the API', () => {
       const upload = form([{ name: 'pipeline', content: pipeline }, { name: 'file', filename: 'a.txt', content: 'some text' }]);
       const answer = await app.inject({ method: 'POST', url: '/documents', ...upload });
       expect(answer.statusCode, pipeline).toBe(400);
-      expect(answer.json()).toMatchObject({ detail: `Queue "${pipeline}" does not take documents; these do: documents, document-summary.`, errors: [{ path: 'body.pipeline', message: `unknown pipeline "${pipeline}"` }] });
+      expect(answer.json()).toMatchObject({ detail: `There is no pipeline "${pipeline}"; these take documents: documents, document-summary.`, errors: [{ path: 'body.pipeline', message: `unknown pipeline "${pipeline}"` }] });
     }
     expect(await keysUnder(redis, prefix)).toEqual(before);
     // The queue's own name still spreads over its partitions.

@@ -66,7 +66,8 @@ const jobFields = {
   queue: z.string().max(100).default('inference').describe('a queue that takes JSON jobs'),
   ...jobOptionsSchema.shape,
   run_at: z.iso
-    .datetime({ offset: true, message: 'must be an ISO 8601 time with its time zone, e.g. 2030-01-01T09:00:00Z or 2030-01-01T10:00:00+01:00' })
+    // abort: a value that is no time gets that error alone, not "at most 30 days" as well.
+    .datetime({ offset: true, abort: true, message: 'must be an ISO 8601 time with its time zone, e.g. 2030-01-01T09:00:00Z or 2030-01-01T10:00:00+01:00' })
     // As far ahead as delay_ms may reach: a job parked for years would count toward MAX_BACKLOG all that time.
     .refine((value) => Date.parse(value) <= Date.now() + MAX_DELAY_MS, 'must be at most 30 days from now, as delay_ms')
     .optional()

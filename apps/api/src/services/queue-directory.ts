@@ -50,10 +50,14 @@ export class QueueDirectory {
       throw new ProblemError('invalid-request', message, { errors: [{ path, message: `"${name}" is a partition, not a ${input === 'json' ? 'queue' : 'pipeline'}` }] });
     }
     if (!pipeline || pipeline.input !== input) {
+      const takes = input === 'json' ? 'JSON jobs' : 'documents';
       const fitting = PIPELINES.filter((candidate) => candidate.input === input).map((candidate) => candidate.name).join(', ');
-      throw new ProblemError('invalid-request', `Queue "${name}" does not take ${input === 'json' ? 'JSON jobs' : 'documents'}; these do: ${fitting}.`, {
-        errors: [{ path, message: `unknown ${input === 'json' ? 'queue' : 'pipeline'} "${name}"` }],
-      });
+      const kind = input === 'json' ? 'queue' : 'pipeline';
+      const other = pipeline?.input === 'json' ? 'JSON jobs (POST /jobs)' : 'documents (POST /documents)';
+      const [detail, message] = pipeline
+        ? [`Queue "${name}" takes ${other}, not ${takes}`, `queue "${name}" takes ${other}, not ${takes}`]
+        : [`There is no ${kind} "${name}"`, `unknown ${kind} "${name}"`];
+      throw new ProblemError('invalid-request', `${detail}; these take ${takes}: ${fitting}.`, { errors: [{ path, message }] });
     }
     return pipeline;
   }
