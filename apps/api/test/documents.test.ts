@@ -65,7 +65,7 @@ describe('POST /documents', () => {
         return form(order === 'after' ? parts : parts.reverse());
       },
     })),
-    { name: 'a file over MAX_DOCUMENT_BYTES', status: 413, type: 'payload-too-large', detail: /uploaded file is larger than the limit of 65536 bytes/, request: () => form([{ name: 'file', filename: 'big.txt', content: Buffer.alloc(70_000, 'a') }]) },
+    { name: 'a file over MAX_DOCUMENT_BYTES', status: 413, type: 'payload-too-large', detail: /^The uploaded file is larger than the limit of 65536 bytes \(MAX_DOCUMENT_BYTES\)\.$/, request: () => form([{ name: 'file', filename: 'big.txt', content: Buffer.alloc(70_000, 'a') }]) },
     { name: 'an unknown priority', status: 400, type: 'invalid-request', detail: /body\.priority/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'priority', content: 'asap' }]) },
     { name: 'metadata that is not a JSON object of strings', status: 400, type: 'invalid-request', detail: /body\.metadata: must be a JSON object of string values/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'metadata', content: '[1]' }]) },
     // It is one: the limit passed is named (it was "must be a JSON object of string values").

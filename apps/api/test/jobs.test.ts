@@ -142,7 +142,7 @@ describe('bad input gets a 4xx problem a person can act on, and writes nothing',
       request: { body: '--b\r\nContent-Disposition: form-data; name="model"\r\n\r\necho\r\n--b--\r\n', headers: { 'content-type': 'multipart/form-data; boundary=b' } },
     },
     { name: 'a compressed body', status: 415, type: 'unsupported-media-type', detail: /Content-Encoding "gzip" is not accepted: send the body uncompressed/, request: { body: '{"model":"echo"}', headers: { 'content-encoding': 'gzip' } } },
-    { name: 'a body over MAX_BODY_BYTES', status: 413, type: 'payload-too-large', detail: /larger than the limit of 1048576 bytes/, request: { body: JSON.stringify({ model: 'echo', prompt: 'x'.repeat(1_100_000) }) } },
+    { name: 'a body over MAX_BODY_BYTES', status: 413, type: 'payload-too-large', detail: /^The request body is larger than the limit of 1048576 bytes \(MAX_BODY_BYTES\)\.$/, request: { body: JSON.stringify({ model: 'echo', prompt: 'x'.repeat(1_100_000) }) } },
   ];
 
   for (const { name, status, type, detail, request } of cases) {
@@ -311,6 +311,20 @@ describe('GET /jobs/:id of a record with bad counts', () => {
 });
 
 describe('POST /jobs/batch', () => {
+  test('a batch over MAX_BATCH_BYTES is a 413 naming the setting and saying to send smaller batches; nothing is stored', async ({ redisUrl, prefix, redis }) => {
+    const app = await buildTestApp(redisUrl, prefix, { MAX_BATCH_BYTES: '4000' });
+    try {
+      const before = await keysUnder(redis, prefix);
+      const jobs = Array.from({ length: 200 }, (_, i) => ({ model: 'echo', prompt: `job ${i}` }));
+      const response = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs } });
+      expect(response.statusCode).toBe(413);
+      expect(response.json()).toMatchObject({ type: '/problems/payload-too-large', detail: 'The request body is larger than the limit of 4000 bytes (MAX_BATCH_BYTES; send the jobs in smaller batches).' });
+      expect(await keysUnder(redis, prefix)).toEqual(before);
+    } finally {
+      await app.close();
+    }
+  });
+
   test('stores up to 1,000 jobs for one queue in one step and answers with their IDs in order', async ({ app, redis, prefix }) => {
     const jobs = Array.from({ length: 1_000 }, (_, i) => ({ model: 'echo', prompt: `p${i}`, priority: i % 2 ? 'high' : 'low' }));
     const response = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs } });

@@ -43,8 +43,11 @@ function detailOf(error: FastifyError, request: FastifyRequest, limits: Limits):
   if (!slug) return undefined;
   switch (slug) {
     case 'payload-too-large': {
-      const limit = error.code === 'FST_REQ_FILE_TOO_LARGE' ? limits.documentBytes : (request.routeOptions.bodyLimit ?? limits.bodyBytes);
-      return [slug, `The ${error.code === 'FST_REQ_FILE_TOO_LARGE' ? 'uploaded file' : 'request body'} is larger than the limit of ${limit} bytes.`];
+      // Named with the setting that sets the limit, for whoever runs the API.
+      if (error.code === 'FST_REQ_FILE_TOO_LARGE') return [slug, `The uploaded file is larger than the limit of ${limits.documentBytes} bytes (MAX_DOCUMENT_BYTES).`];
+      const batch = request.routeOptions.url === '/jobs/batch';
+      const limit = request.routeOptions.bodyLimit ?? limits.bodyBytes;
+      return [slug, `The request body is larger than the limit of ${limit} bytes (${batch ? 'MAX_BATCH_BYTES; send the jobs in smaller batches' : 'MAX_BODY_BYTES'}).`];
     }
     case 'unsupported-media-type': {
       // What this route takes: an upload is a form; every other body is JSON.
