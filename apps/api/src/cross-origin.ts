@@ -39,13 +39,24 @@ export class CrossOriginPolicy {
    * or undefined when the request may go on. Browsers send a form upload or an empty POST from any
    * page without a preflight: CORS only keeps the answer from that page, the work would be done.
    * A request without Origin (curl, servers, Postman) or from the API's own pages (the dashboard)
-   * goes on, and so does any request that only reads.
+   * goes on, and so does any request that only reads, except a preflight (see isPreflight).
    */
   refusedOrigin(request: FastifyRequest): string | undefined {
     const origin = request.headers.origin;
-    if (origin === undefined || READING.has(request.method) || this.allows(origin)) return undefined;
+    if (origin === undefined || this.allows(origin)) return undefined;
+    if (READING.has(request.method) && !isPreflight(request)) return undefined;
     return isOwnOrigin(origin, request.host) ? undefined : origin;
   }
+}
+
+/**
+ * Whether `request` is a CORS preflight: the OPTIONS a browser sends, with Origin and
+ * Access-Control-Request-Method, before a request a page may not send without asking. One from an
+ * origin not allowed is refused like the write it asks about, so the developer who reads it in the
+ * browser's devtools is told about CORS_ORIGINS, not that the route does not take OPTIONS.
+ */
+export function isPreflight(request: FastifyRequest): boolean {
+  return request.method === 'OPTIONS' && request.headers.origin !== undefined && request.headers['access-control-request-method'] !== undefined;
 }
 
 /** Whether `origin` is the API's own: the host the request was sent to (default ports aside). */

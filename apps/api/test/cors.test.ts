@@ -1,4 +1,4 @@
-import { createRedis } from '@conveyor/shared';
+import { apiEnvSchema, createRedis } from '@conveyor/shared';
 import { redisTest } from '@conveyor/testing';
 import { describe, expect } from 'vitest';
 import type { App } from '../src/app.js';
@@ -62,9 +62,32 @@ describe('browser frontends on the origins in CORS_ORIGINS', () => {
     const none = await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } });
     expect(none.statusCode).toBe(202);
     expect(corsHeaders(none.headers)).toEqual([]);
+  });
+
+  test('a preflight from an origin CORS_ORIGINS does not list is the 403 a POST from it gets, saying what to list', async ({ app }) => {
     const preflight = await app.inject({ method: 'OPTIONS', url: '/jobs', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
-    expect(preflight.statusCode).toBe(405);
+    expect(preflight.statusCode).toBe(403);
+    expect(preflight.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(corsHeaders(preflight.headers)).toEqual([]);
+    expect(preflight.headers['vary']).toBe('Origin');
+    expect(preflight.json()).toMatchObject({
+      type: '/problems/cross-origin-refused',
+      status: 403,
+      detail: 'This preflight (the OPTIONS a browser sends before a cross-origin POST) came from a page on https://evil.example, which CORS_ORIGINS does not list, so the browser will not send the POST. To call the API from that page, add https://evil.example to CORS_ORIGINS.',
+    });
+    // One for a read with headers a page may not send unasked (Authorization) is refused too.
+    const read = await app.inject({ method: 'OPTIONS', url: '/queues/inference/history', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } });
+    expect(read.statusCode).toBe(403);
+    expect(read.json().detail).toContain('add https://evil.example to CORS_ORIGINS');
+  });
+
+  test('a preflight from a listed origin to a path or method the API does not have keeps its answer', async ({ app }) => {
+    const unknown = await app.inject({ method: 'OPTIONS', url: '/nowhere', headers: { origin: frontend, 'access-control-request-method': 'POST' } });
+    const before = { status: unknown.statusCode, allowOrigin: unknown.headers['access-control-allow-origin'] };
+    // What @fastify/cors answers a listed origin's preflight: 204 with its headers, wherever it goes.
+    expect(before).toEqual({ status: 204, allowOrigin: frontend });
+    const method = await app.inject({ method: 'OPTIONS', url: '/queues', headers: { origin: frontend, 'access-control-request-method': 'DELETE' } });
+    expect(method.statusCode).toBe(204);
   });
 
   test('an OPTIONS request that is not a preflight gets the 405 problem it gets without CORS', async ({ app }) => {
@@ -77,13 +100,23 @@ describe('browser frontends on the origins in CORS_ORIGINS', () => {
     }
   });
 
-  test('without CORS_ORIGINS no CORS header is sent and a preflight is refused (405: the route takes POST only)', async ({ closed }) => {
+  test('without CORS_ORIGINS no CORS header is sent and a preflight is refused with a 403 that says to set CORS_ORIGINS', async ({ closed }) => {
     const response = await closed.inject({ method: 'GET', url: '/queues', headers: { origin: frontend } });
     expect(response.statusCode).toBe(200);
     expect(response.headers['access-control-allow-origin']).toBeUndefined();
     const preflight = await closed.inject({ method: 'OPTIONS', url: '/jobs', headers: { origin: frontend, 'access-control-request-method': 'POST' } });
-    expect(preflight.statusCode).toBe(405);
-    expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+    expect(preflight.statusCode).toBe(403);
+    expect(corsHeaders(preflight.headers)).toEqual([]);
+    expect(preflight.json()).toMatchObject({
+      type: '/problems/cross-origin-refused',
+      detail: `This preflight (the OPTIONS a browser sends before a cross-origin POST) came from a page on ${frontend}, and CORS_ORIGINS is not set, so no page on another origin may call the API; so the browser will not send the POST. To call the API from that page, set CORS_ORIGINS=${frontend} (several origins separated by commas).`,
+    });
+    // An OPTIONS that is not a preflight is still the route's 405.
+    for (const headers of [{}, { origin: frontend }, { 'access-control-request-method': 'POST' }]) {
+      const options = await closed.inject({ method: 'OPTIONS', url: '/jobs', headers });
+      expect(options.statusCode, JSON.stringify(headers)).toBe(405);
+      expect(options.json()).toMatchObject({ type: '/problems/method-not-allowed' });
+    }
   });
 });
 
@@ -105,12 +138,46 @@ describe('a page on an origin CORS_ORIGINS does not list', () => {
         const response = await api.inject({ ...request, headers: { ...('headers' in request ? request.headers : {}), origin: 'https://evil.example' } });
         expect(response.statusCode, name).toBe(403);
         expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-        expect(response.json(), name).toMatchObject({ type: '/problems/cross-origin-refused', detail: expect.stringContaining('add https://evil.example to CORS_ORIGINS') });
+        const fix = api === app ? 'add https://evil.example to CORS_ORIGINS' : 'set CORS_ORIGINS=https://evil.example';
+        expect(response.json(), name).toMatchObject({ type: '/problems/cross-origin-refused', detail: expect.stringContaining(fix) });
         expect(corsHeaders(response.headers)).toEqual([]);
       }
     }
     expect(await snapshot()).toEqual(before);
     redis.disconnect();
+  });
+
+  test('a page whose origin is null is told what that means and how to allow it, not to list null (refused at start)', async ({ app, closed }) => {
+    for (const api of [app, closed]) {
+      const write = await api.inject({ method: 'POST', url: '/jobs', headers: { origin: 'null' }, payload: { model: 'echo', prompt: 'x' } });
+      const preflight = await api.inject({ method: 'OPTIONS', url: '/jobs', headers: { origin: 'null', 'access-control-request-method': 'POST' } });
+      for (const response of [write, preflight]) {
+        expect(response.statusCode).toBe(403);
+        const { type, detail } = response.json();
+        expect(type).toBe('/problems/cross-origin-refused');
+        expect(detail).toContain('whose origin is null');
+        expect(detail).toContain('file://');
+        expect(detail).toContain('sandboxed iframe');
+        expect(detail).toContain('cannot be allowed by name');
+        expect(detail).toContain('CORS_ORIGINS=*');
+        expect(detail).not.toMatch(/add null|CORS_ORIGINS=null/);
+      }
+    }
+    expect(() => apiEnvSchema.shape.CORS_ORIGINS.parse('null')).toThrow(/must be \* or origins/);
+  });
+
+  test('CORS_ORIGINS=*, which the refusal of Origin: null suggests, lets such a page write and read the answer', async ({ redisUrl, prefix }) => {
+    const any = await buildTestApp(redisUrl, prefix, { CORS_ORIGINS: '*' });
+    try {
+      const preflight = await any.inject({ method: 'OPTIONS', url: '/jobs', headers: { origin: 'null', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+      expect(preflight.statusCode).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe('*');
+      const write = await any.inject({ method: 'POST', url: '/jobs', headers: { origin: 'null' }, payload: { model: 'echo', prompt: 'x' } });
+      expect(write.statusCode).toBe(202);
+      expect(write.headers['access-control-allow-origin']).toBe('*');
+    } finally {
+      await any.close();
+    }
   });
 
   test('a listed origin, the API\'s own pages and clients that send no Origin go on', async ({ app, closed }) => {

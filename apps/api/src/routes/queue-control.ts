@@ -4,11 +4,15 @@ import { z } from 'zod';
 import { ProblemError } from '../problems/problem-error.js';
 import { queueParamsSchema } from '../schemas/dead-letters.js';
 import { problemResponses } from '../schemas/problem.js';
+import { onlyParameters } from '../schemas/query-parameters.js';
 
 const stageBody = z
   .object({ stage: z.string().min(1).max(100).optional().describe('one stage; the whole queue when omitted') })
   .strict()
   .nullish();
+
+/** The stage goes in the body; `?stage=embed` is refused rather than ignored, which would pause the whole queue. */
+const noQuery = onlyParameters({}, ': pass the stage in the JSON body, e.g. {"stage":"embed"}, or send no body for the whole queue');
 
 const pauseState = z.object({
   queue: z.string(),
@@ -42,6 +46,7 @@ const queueControlRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (
     operationId,
     summary,
     params: queueParamsSchema,
+    querystring: noQuery,
     body: stageBody,
     response: { 200: pauseState, ...problemResponses(400, 401, 404, 503) },
   });

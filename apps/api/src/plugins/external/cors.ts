@@ -15,7 +15,8 @@ type ResolveOptions = (request: FastifyRequest, callback: (error: Error | null, 
  * Options are chosen per request: a request from an origin not listed (or with no Origin) gets
  * no CORS header at all, and an OPTIONS request that is not a preflight (no
  * Access-Control-Request-Method) is answered as without CORS, with a 405 problem, instead of the
- * plugin's plain-text 400.
+ * plugin's plain-text 400. A preflight from an origin not listed (or from any origin, without the
+ * setting) goes on to the cross-site-writes plugin, which refuses it with the 403 a write gets.
  */
 export default fp(
   async (app, { policy }: { policy: CrossOriginPolicy }) => {

@@ -1,0 +1,38 @@
+import { redisTest } from '@conveyor/testing';
+import { expect } from 'vitest';
+import type { App } from '../src/app.js';
+import { buildTestApp } from './test-app.js';
+
+const ADMIN_TOKEN = 'queue-control-test-token';
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+const test = redisTest.extend<{ app: App }>({
+  app: async ({ redisUrl, prefix }, use) => {
+    const app = await buildTestApp(redisUrl, prefix, { ADMIN_TOKEN });
+    await use(app);
+    await app.close();
+  },
+});
+
+test('pause and resume refuse a query parameter, naming it and saying the stage goes in the body, and change nothing', async ({ app }) => {
+  for (const action of ['pause', 'resume']) {
+    for (const payload of [{ stage: 'embed' }, undefined]) {
+      const refused = await app.inject({ method: 'POST', url: `/queues/documents/${action}?stage=x`, headers: admin, ...(payload ? { payload } : {}) });
+      expect(refused.statusCode, action).toBe(400);
+      expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(refused.json(), action).toMatchObject({
+        type: '/problems/invalid-request',
+        detail: 'querystring: takes no parameters (got stage): pass the stage in the JSON body, e.g. {"stage":"embed"}, or send no body for the whole queue',
+      });
+    }
+  }
+  const several = await app.inject({ method: 'POST', url: '/queues/documents/pause?stage=embed&queue=documents', headers: admin });
+  expect(several.json().detail).toContain('(got stage, queue)');
+  // Nothing was paused by the refused requests.
+  expect(await app.redis.exists(app.jobs.keysOf('documents').paused)).toBe(0);
+  const paused = await app.inject({ method: 'POST', url: '/queues/documents/pause', headers: admin, payload: { stage: 'embed' } });
+  expect(paused.statusCode).toBe(200);
+  expect(paused.json()).toEqual({ queue: 'documents', paused: ['embed'] });
+  const resumed = await app.inject({ method: 'POST', url: '/queues/documents/resume', headers: admin, payload: { stage: 'embed' } });
+  expect(resumed.json()).toEqual({ queue: 'documents', paused: [] });
+});
