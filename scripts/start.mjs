@@ -3,7 +3,7 @@
 // the API and WORKERS worker processes. Ctrl-C (or SIGTERM) stops the API and the workers
 // gracefully, then Redis. Uses only Node built-ins, so it runs right after the build.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const env = process.env;
 const workers = Number(env.WORKERS ?? 2);
 const dataDir = resolve(root, env.DATA_DIR ?? '.data');
+const port = env.PORT ?? '3000';
+const workerPortBase = Number(env.WORKER_PORT ?? 9464);
+const START = 'npx --yes pnpm@10.34.8 start';
 const children = [];
 let stopping = false;
 
@@ -63,6 +66,110 @@ function freePort() {
       server.close(() => done(port));
     });
   });
+}
+
+/** The error code listening on host:port gives a moment ago (EADDRINUSE: another process has it), or undefined. */
+function listenError(port, host) {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', (error) => done(error.code ?? String(error)));
+    server.listen(port, host, () => server.close(() => done(undefined)));
+  });
+}
+
+/**
+ * Whether another process listens on `port` where a child told to listen on `host` would, or on
+ * the 127.0.0.1 the launcher asks and the banner's localhost reaches when that host is a wildcard.
+ * Other errors (a HOST not on this machine, a privileged port) are left for the child to report.
+ */
+async function portIsTaken(port, host) {
+  const hosts = host === '0.0.0.0' || host === '::' ? [host, '127.0.0.1'] : [host];
+  for (const address of hosts) if ((await listenError(port, address)) === 'EADDRINUSE') return true;
+  return false;
+}
+
+/** The first port after `port` that is free on `host` for `count` ports in a row, none of them in `avoid`, to suggest in a message. */
+async function nextFreePorts(port, host, count = 1, avoid = []) {
+  for (let first = port + 1; first + count - 1 <= 65_535 && first <= port + 100; first++) {
+    let free = true;
+    for (let i = 0; i < count && free; i++) free = !avoid.includes(first + i) && !(await portIsTaken(first + i, host));
+    if (free) return first;
+  }
+  return port + 1000;
+}
+
+const asPort = (value) => (/^\d+$/.test(String(value)) && Number(value) >= 1 && Number(value) <= 65_535 ? Number(value) : undefined);
+
+/**
+ * Stops before anything starts when a port the API or a worker is to listen on is taken: the API's
+ * would otherwise be answered by the other process (another stack, docker compose) while this API
+ * fails to listen, and a worker's would end the stack once it started. Settings that are not ports
+ * are left to the API and the workers, which say what they take.
+ */
+async function checkPorts() {
+  const apiPort = asPort(port);
+  const apiHost = env.HOST || '0.0.0.0';
+  const workerHost = env.WORKER_HOST || '0.0.0.0';
+  const workerPorts = asPort(workerPortBase) === undefined ? [] : Array.from({ length: workers }, (_, i) => workerPortBase + i).filter((p) => p <= 65_535);
+  // Not to be suggested: the embedded Redis starts first and would take it.
+  const redisPort = env.REDIS_URL ? [] : [Number(env.EMBEDDED_REDIS_PORT ?? 6379)];
+  const which = (i) => (i === 0 ? `WORKER_PORT, worker 1's health listener` : `WORKER_PORT ${workerPortBase} + ${i}, worker ${i + 1}'s health listener`);
+  if (apiPort !== undefined && workerPorts.includes(apiPort)) {
+    const i = workerPorts.indexOf(apiPort);
+    fail(`PORT ${apiPort} is also worker ${i + 1}'s health port (WORKER_PORT ${workerPortBase}${i === 0 ? '' : ` + ${i}`}); worker i listens on WORKER_PORT + i - 1.
+Give them ports apart, e.g.:
+  PORT=${apiPort} WORKER_PORT=${apiPort + 1} ${START}`);
+  }
+  if (apiPort !== undefined && (await portIsTaken(apiPort, apiHost))) {
+    fail(`PORT ${apiPort} is taken: another program (another Conveyor stack, docker compose, ...) listens there, so this stack's API cannot.
+Stop that program (see which: lsof -iTCP:${apiPort} -sTCP:LISTEN), or run the API on another port:
+  PORT=${await nextFreePorts(apiPort, apiHost, 1, [...workerPorts, ...redisPort])} ${START}`);
+  }
+  for (const [i, workerPort] of workerPorts.entries()) {
+    if (!(await portIsTaken(workerPort, workerHost))) continue;
+    fail(`port ${workerPort} (${which(i)}) is taken: another program (another Conveyor stack, docker compose, ...) listens there.
+Stop that program (see which: lsof -iTCP:${workerPort} -sTCP:LISTEN), or give the workers other ports (worker i listens on WORKER_PORT + i - 1):
+  WORKER_PORT=${await nextFreePorts(workerPort, workerHost, workers, [apiPort, ...redisPort])} ${START}
+  WORKER_PORT=0 ${START}     (each worker picks a free port)
+  WORKER_PORT=-1 ${START}    (no health listeners: no /healthz, /readyz, /metrics on the workers)`);
+  }
+}
+
+/**
+ * Whether the process `pid` itself listens on TCP `port`: on Linux, whether one of its open file
+ * descriptors is a listening socket on that port in /proc/net/tcp{,6}. Undefined where that cannot
+ * be read (other systems).
+ */
+function listensOn(pid, port) {
+  const inodes = new Set();
+  let tables = 0;
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    tables += 1;
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st ... inode: local_address is ADDRESS:PORT in hex, state 0A is LISTEN.
+      const fields = line.trim().split(/\s+/);
+      if (fields[1]?.endsWith(hexPort) && fields[3] === '0A') inodes.add(`socket:[${fields[9]}]`);
+    }
+  }
+  if (tables === 0) return undefined;
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return inodes.has(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 /** Resolves once a Redis at host:port answers PING (raw RESP, no client library needed). */
@@ -202,6 +309,7 @@ async function startEmbeddedRedis() {
   const dir = join(dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
   claimDataDir(dir);
+  await checkPorts();
   let port = Number(env.EMBEDDED_REDIS_PORT ?? 6379);
   if (!(await portIsFree(port))) {
     const taken = port;
@@ -225,24 +333,26 @@ async function startEmbeddedRedis() {
   fail(`the embedded Redis did not answer on port ${port}; see ${join(dir, 'redis.log')}`);
 }
 
+if (env.REDIS_URL) await checkPorts();
 const redisUrl = env.REDIS_URL || (await startEmbeddedRedis());
-const port = env.PORT ?? '3000';
-const workerPortBase = Number(env.WORKER_PORT ?? 9464);
 const node = [process.execPath, '--enable-source-maps'];
 
-launch('api', node[0], [node[1], 'apps/api/dist/server.js'], { REDIS_URL: redisUrl, PORT: port });
+const api = launch('api', node[0], [node[1], 'apps/api/dist/server.js'], { REDIS_URL: redisUrl, PORT: port });
 for (let i = 0; i < workers; i++) {
   const workerPort = workerPortBase <= 0 ? String(workerPortBase) : String(workerPortBase + i);
   launch(`worker ${i + 1}`, node[0], [node[1], 'apps/worker/dist/main.js'], { REDIS_URL: redisUrl, WORKER_PORT: workerPort });
 }
 
 // Said once the API answers (or after 30 s), not while a bad setting may still stop the stack.
+// The answer must come from this stack's API: a process that took PORT after checkPorts (another
+// start at the same moment) answers too, while this API fails to listen and stops the stack.
 async function apiAnswers() {
   try {
-    return (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1_000) })).ok;
+    if (!(await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1_000) })).ok) return false;
   } catch {
     return false;
   }
+  return listensOn(api.child.pid, Number(port)) !== false;
 }
 for (let i = 0; i < 150 && !stopping && !(await apiAnswers()); i++) await new Promise((done) => setTimeout(done, 200));
 if (!stopping) {

@@ -1,7 +1,9 @@
-import { freePort, repositoryRoot, waitFor } from '@conveyor/testing';
+import { freePort, RedisServer, repositoryRoot, waitFor } from '@conveyor/testing';
 import { Redis } from 'ioredis';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
@@ -191,4 +193,130 @@ test('without REDIS_URL and without redis-server, the launcher says exactly how 
   expect(said).toContain('REDIS_URL=redis://');
   expect(said).toContain('docker compose up --build');
   rmSync(nodeOnly, { recursive: true, force: true });
+});
+
+/** Another program's HTTP server on `port` (another stack, docker compose), answering /healthz as a Conveyor API or worker would. */
+function otherServer(port: number): Promise<Server> {
+  const server = createServer((_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '0.0.0.0', () => resolve(server));
+  });
+}
+
+/** Whether nothing accepts TCP connections on 127.0.0.1:port. */
+function refusesTcp(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+/** The command lines of running processes that mention `text` (the embedded Redis names its data folder). */
+function processesMentioning(text: string): string[] {
+  return execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => line.includes(text));
+}
+
+/** The launcher's environment for each way of getting Redis: its own embedded one, or REDIS_URL. */
+interface Backing {
+  env: Record<string, string>;
+  /** The embedded Redis's port, which must be left refusing connections. */
+  embeddedPort?: number;
+  stop: () => Promise<void>;
+}
+const redisModes: { mode: string; redis: () => Promise<Backing> }[] = [
+  {
+    mode: 'embedded Redis',
+    redis: async () => {
+      const embeddedPort = await freePort();
+      return { env: { EMBEDDED_REDIS_PORT: String(embeddedPort) }, embeddedPort, stop: async () => {} };
+    },
+  },
+  {
+    mode: 'REDIS_URL',
+    redis: async () => {
+      const server = await RedisServer.start();
+      return { env: { REDIS_URL: server.url }, stop: () => server.stop() };
+    },
+  },
+];
+
+test.each(redisModes)('an API port another server already answers on stops the launcher before it starts anything, naming PORT and how to pick another; no "Ctrl-C stops everything" ($mode)', async ({ redis }) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
+  const [port, workerPort] = await Promise.all([freePort(), freePort()]);
+  const other = await otherServer(port);
+  const backing = await redis();
+  const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), DATA_DIR: dataDir, WORKER_PORT: String(workerPort), WORKERS: '1', ...backing.env });
+  try {
+    expect(await stack.exited).toBe(1);
+    const said = stack.output();
+    // It answered /healthz, but it is not this stack's API: no banner pointing at it.
+    expect(said).not.toContain('Ctrl-C stops everything');
+    expect(said).not.toContain(`API http://localhost:${port}`);
+    expect(said).toContain(`PORT ${port} is taken`);
+    expect(said).toMatch(/PORT=\d+ npx --yes pnpm@10\.34\.8 start/);
+    // Nothing of this stack is left running, and the other server is untouched.
+    expect(await refusesConnections(workerPort)).toBe(true);
+    if (backing.embeddedPort !== undefined) expect(await refusesTcp(backing.embeddedPort)).toBe(true);
+    expect(processesMentioning(dataDir)).toEqual([]);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).ok).toBe(true);
+  } finally {
+    stack.child.kill('SIGKILL');
+    other.close();
+    await backing.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test.each(redisModes)("a worker's health port another program holds stops the launcher before it starts anything, naming WORKER_PORT and the ways out ($mode)", async ({ redis }) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
+  const port = await freePort();
+  // Worker 2 listens on WORKER_PORT + 1: that is the one taken.
+  let workerPort = 0;
+  let other: Server | undefined;
+  while (other === undefined) {
+    workerPort = await freePort();
+    other = await otherServer(workerPort + 1).catch(() => undefined);
+  }
+  const backing = await redis();
+  const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), DATA_DIR: dataDir, WORKER_PORT: String(workerPort), WORKERS: '2', ...backing.env });
+  try {
+    expect(await stack.exited).toBe(1);
+    const said = stack.output();
+    expect(said).not.toContain('Ctrl-C stops everything');
+    expect(said).toContain(`port ${workerPort + 1} (WORKER_PORT ${workerPort} + 1, worker 2's health listener) is taken`);
+    expect(said).toMatch(/WORKER_PORT=\d+ npx --yes pnpm@10\.34\.8 start/);
+    expect(said).toContain('WORKER_PORT=0 npx --yes pnpm@10.34.8 start');
+    expect(said).toContain('WORKER_PORT=-1 npx --yes pnpm@10.34.8 start');
+    expect(await refusesConnections(port)).toBe(true);
+    expect(await refusesConnections(workerPort)).toBe(true);
+    if (backing.embeddedPort !== undefined) expect(await refusesTcp(backing.embeddedPort)).toBe(true);
+    expect(processesMentioning(dataDir)).toEqual([]);
+  } finally {
+    stack.child.kill('SIGKILL');
+    other.close();
+    await backing.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("a PORT that is also a worker's health port is refused before anything starts (whichever listened first would answer the other's /healthz)", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
+  const [workerPort, redisPort] = await Promise.all([freePort(), freePort()]);
+  const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(workerPort + 1), EMBEDDED_REDIS_PORT: String(redisPort), DATA_DIR: dataDir, WORKER_PORT: String(workerPort), WORKERS: '2' });
+  try {
+    expect(await stack.exited).toBe(1);
+    expect(stack.output()).toContain(`PORT ${workerPort + 1} is also worker 2's health port (WORKER_PORT ${workerPort} + 1)`);
+    expect(stack.output()).not.toContain('Ctrl-C stops everything');
+    expect(await refusesTcp(redisPort)).toBe(true);
+  } finally {
+    stack.child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
