@@ -3,7 +3,7 @@
 // the API and WORKERS worker processes. Ctrl-C (or SIGTERM) stops the API and the workers
 // gracefully, then Redis. Uses only Node built-ins, so it runs right after the build.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,43 +132,6 @@ Stop that program (see which: lsof -iTCP:${workerPort} -sTCP:LISTEN), or give th
   WORKER_PORT=${await nextFreePorts(workerPort, workerHost, workers, [apiPort, ...redisPort])} ${START}
   WORKER_PORT=0 ${START}     (each worker picks a free port)
   WORKER_PORT=-1 ${START}    (no health listeners: no /healthz, /readyz, /metrics on the workers)`);
-  }
-}
-
-/**
- * Whether the process `pid` itself listens on TCP `port`: on Linux, whether one of its open file
- * descriptors is a listening socket on that port in /proc/net/tcp{,6}. Undefined where that cannot
- * be read (other systems).
- */
-function listensOn(pid, port) {
-  const inodes = new Set();
-  let tables = 0;
-  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text;
-    try {
-      text = readFileSync(table, 'utf8');
-    } catch {
-      continue;
-    }
-    tables += 1;
-    for (const line of text.split('\n').slice(1)) {
-      // sl local_address rem_address st ... inode: local_address is ADDRESS:PORT in hex, state 0A is LISTEN.
-      const fields = line.trim().split(/\s+/);
-      if (fields[1]?.endsWith(hexPort) && fields[3] === '0A') inodes.add(`socket:[${fields[9]}]`);
-    }
-  }
-  if (tables === 0) return undefined;
-  try {
-    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try {
-        return inodes.has(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return undefined;
   }
 }
 
@@ -337,22 +300,20 @@ if (env.REDIS_URL) await checkPorts();
 const redisUrl = env.REDIS_URL || (await startEmbeddedRedis());
 const node = [process.execPath, '--enable-source-maps'];
 
-const api = launch('api', node[0], [node[1], 'apps/api/dist/server.js'], { REDIS_URL: redisUrl, PORT: port });
+launch('api', node[0], [node[1], 'apps/api/dist/server.js'], { REDIS_URL: redisUrl, PORT: port });
 for (let i = 0; i < workers; i++) {
   const workerPort = workerPortBase <= 0 ? String(workerPortBase) : String(workerPortBase + i);
   launch(`worker ${i + 1}`, node[0], [node[1], 'apps/worker/dist/main.js'], { REDIS_URL: redisUrl, WORKER_PORT: workerPort });
 }
 
 // Said once the API answers (or after 30 s), not while a bad setting may still stop the stack.
-// The answer must come from this stack's API: a process that took PORT after checkPorts (another
-// start at the same moment) answers too, while this API fails to listen and stops the stack.
+// checkPorts made sure no other process answered on PORT before this one started.
 async function apiAnswers() {
   try {
-    if (!(await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1_000) })).ok) return false;
+    return (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1_000) })).ok;
   } catch {
     return false;
   }
-  return listensOn(api.child.pid, Number(port)) !== false;
 }
 for (let i = 0; i < 150 && !stopping && !(await apiAnswers()); i++) await new Promise((done) => setTimeout(done, 200));
 if (!stopping) {
