@@ -49,12 +49,17 @@ Pick one:
   - use any Redis 7+:     REDIS_URL=redis://user:password@host:6379 npx --yes pnpm@10.34.8 start
   - run everything in containers: docker compose up --build`;
 
-function portIsFree(port) {
+/** The error code listening on host:port gives a moment ago (EADDRINUSE: another process has it), or undefined. */
+function listenError(port, host) {
   return new Promise((done) => {
     const server = createServer();
-    server.once('error', () => done(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+    server.once('error', (error) => done(error.code ?? String(error)));
+    server.listen(port, host, () => server.close(() => done(undefined)));
   });
+}
+
+async function portIsFree(port) {
+  return (await listenError(port, '127.0.0.1')) === undefined;
 }
 
 function freePort() {
@@ -65,15 +70,6 @@ function freePort() {
       const { port } = server.address();
       server.close(() => done(port));
     });
-  });
-}
-
-/** The error code listening on host:port gives a moment ago (EADDRINUSE: another process has it), or undefined. */
-function listenError(port, host) {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', (error) => done(error.code ?? String(error)));
-    server.listen(port, host, () => server.close(() => done(undefined)));
   });
 }
 

@@ -127,7 +127,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   await app.register(adminRoutes, { config });
   await app.register(queueControlRoutes, { config });
   await app.register(queueStatsRoutes);
-  await app.register(historyRoutes, { config });
+  await app.register(historyRoutes);
   await app.register(dashboardRoutes, { adminEnabled: config.ADMIN_TOKEN !== undefined });
   await app.register(problemsRoutes);
   return app;

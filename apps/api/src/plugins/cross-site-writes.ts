@@ -24,7 +24,7 @@ export default fp(
 );
 
 /** What was refused, why, and what to set so that the page may call the API. */
-export function refusal(request: FastifyRequest, origin: string, configured: boolean): string {
+function refusal(request: FastifyRequest, origin: string, configured: boolean): string {
   const preflight = isPreflight(request);
   const asked = preflight ? String(request.headers['access-control-request-method']).slice(0, 20) : request.method;
   const what = preflight ? `This preflight (the OPTIONS a browser sends before a cross-origin ${asked})` : `This ${request.method}`;

@@ -1,4 +1,3 @@
-import type { ApiConfig } from '@conveyor/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { logCreated } from '../job-created-log.js';
 import { queueParamsSchema } from '../schemas/dead-letters.js';
@@ -11,7 +10,7 @@ import { replayRange } from '../services/replay.js';
  * Admin: a stage's processing history (the stream entries still kept: STREAM_HISTORY of acknowledged
  * ones, plus everything undone) and replaying a range of it as new jobs, for debugging.
  */
-const historyRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, { config }) => {
+const historyRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/queues/:name/history',
     {

@@ -44,7 +44,7 @@ export class JobService {
   /** Per queue, the due time (ms) of the last delayed job the workers were told of. */
   readonly #announced = new Map<string, number>();
   readonly #coalescer: EnqueueCoalescer;
-  readonly partitions: PartitionPicker;
+  readonly #partitions: PartitionPicker;
   readonly queues: QueueDirectory;
 
   constructor(
@@ -57,7 +57,7 @@ export class JobService {
   ) {
     this.models = modelCatalogue(config);
     this.#modelsByName = new Map(this.models.map((model) => [model.name, model]));
-    this.partitions = new PartitionPicker(config.QUEUE_PARTITIONS);
+    this.#partitions = new PartitionPicker(config.QUEUE_PARTITIONS);
     this.queues = new QueueDirectory(config.QUEUE_PARTITIONS);
     this.#coalescer = new EnqueueCoalescer(redis);
   }
@@ -69,7 +69,7 @@ export class JobService {
   }
 
   async submitInference(body: CreateJobBody, idempotencyKey: string | undefined): Promise<Submitted> {
-    const target = this.partitions.pick(this.queues.forSubmission(body.queue, 'json'), idempotencyKey);
+    const target = this.#partitions.pick(this.queues.forSubmission(body.queue, 'json'), idempotencyKey);
     const job = this.#inferenceJob(body, idempotencyKey, target);
     if (idempotencyKey !== undefined) return (await this.#submit(target, [job]))[0]!;
     // Without a key, a job shares its script call with the others submitted in the same turn.
@@ -89,7 +89,7 @@ export class JobService {
    */
   async #onPartitionWithRoom<T>(target: Pipeline, jobs: NewJob[], store: (partition: Pipeline) => Promise<T>): Promise<T> {
     let refusal: ProblemError | undefined;
-    for (const partition of this.partitions.fallbacks(target)) {
+    for (const partition of this.#partitions.fallbacks(target)) {
       if (partition !== target) for (const job of jobs) job.id = newJobId(partition.name);
       try {
         return await store(partition);
@@ -119,13 +119,13 @@ export class JobService {
       throw new ProblemError('invalid-request', `A batch goes to one queue; this one names ${[...queues].map((q) => `"${q}"`).join(', ')}. Send one batch per queue.`);
     }
     const pipeline = this.queues.forSubmission(queue, 'json', 'body.jobs.0.queue');
-    const batchTarget = this.partitions.pick(pipeline);
+    const batchTarget = this.#partitions.pick(pipeline);
     let keyed = false;
     const jobs = bodies.map((body, index) => {
       if (body.idempotency_key === undefined) return this.#inferenceJob(body, undefined, batchTarget, index, bodies.length);
       keyed = true;
       const { idempotency_key, ...rest } = body;
-      return this.#inferenceJob(rest, idempotency_key, this.partitions.pick(pipeline, idempotency_key), index, bodies.length);
+      return this.#inferenceJob(rest, idempotency_key, this.#partitions.pick(pipeline, idempotency_key), index, bodies.length);
     });
     // Only a job with a key can go to another partition than the batch's.
     if (!keyed) return this.#onPartitionWithRoom(batchTarget, jobs, (partition) => this.#submit(partition, jobs));
@@ -193,7 +193,7 @@ export class JobService {
   }
 
   async submitDocument(upload: UploadedDocument, idempotencyKey: string | undefined): Promise<Submitted> {
-    const pipeline = this.partitions.pick(this.queues.forSubmission(upload.pipeline, 'document'), idempotencyKey);
+    const pipeline = this.#partitions.pick(this.queues.forSubmission(upload.pipeline, 'document'), idempotencyKey);
     const sha256 = createHash('sha256').update(upload.bytes).digest('hex');
     const payload: DocumentPayload = { filename: upload.filename, content_type: upload.contentType, size: upload.bytes.length, sha256 };
     if (upload.metadata) payload.metadata = upload.metadata;
@@ -264,7 +264,7 @@ export class JobService {
   /** Enqueue limits for one queue or partition: a partition's share of MAX_BACKLOG. */
   #limitsOf(target: Pipeline): EnqueueLimits {
     let limits = this.#limits.get(target.name);
-    if (!limits) this.#limits.set(target.name, (limits = { idempotencyTtlSeconds: Math.ceil(this.config.IDEMPOTENCY_TTL / 1_000), maxBacklog: this.partitions.backlogLimit(target, this.config.MAX_BACKLOG) }));
+    if (!limits) this.#limits.set(target.name, (limits = { idempotencyTtlSeconds: Math.ceil(this.config.IDEMPOTENCY_TTL / 1_000), maxBacklog: this.#partitions.backlogLimit(target, this.config.MAX_BACKLOG) }));
     return limits;
   }
 
