@@ -10,7 +10,7 @@ import { LoadBudget } from './load-budget.js';
 import { Maintenance } from './maintenance.js';
 import { WorkerMetrics } from './metrics.js';
 import { PauseState } from './pause-state.js';
-import { invalidateModelCaches } from './processors/model-caches.js';
+import { invalidateModelCaches, loadModelCaches, usesNlpModels } from './processors/model-caches.js';
 import { createProcessors } from './processors/registry.js';
 import { QueueReader } from './queue-reader.js';
 import { RedisRefusals } from './redis-refusals.js';
@@ -52,6 +52,8 @@ export class Worker {
   #health: Server | undefined;
   /** While the command connection is down, the last error it reported (for /readyz). */
   #redisError: string | undefined;
+  /** Whether this worker loads the built-in NLP models before taking jobs (and again after they are invalidated). */
+  readonly #preloadsModels: boolean;
 
   constructor(
     readonly config: WorkerConfig,
@@ -59,6 +61,7 @@ export class Worker {
   ) {
     this.consumer = config.CONSUMER_NAME ?? `${hostname()}-${process.pid}`;
     this.stages = selectStages(config.WORKER_STAGES, config.QUEUE_PARTITIONS);
+    this.#preloadsModels = config.PRELOAD_MODELS && usesNlpModels(this.stages.map((served) => served.stage));
     const redis = createRedis(config.REDIS_URL, { role: 'command', name: `conveyor:worker:${this.consumer}`, silenceTimeoutMs: config.REDIS_TIMEOUT, cluster: config.REDIS_CLUSTER, seeds: config.REDIS_CLUSTER_NODES });
     const keys = new Map<string, QueueKeys>();
     const slots = new Slots(config.CONCURRENCY);
@@ -87,7 +90,11 @@ export class Worker {
     this.#maintenance = new Maintenance(this.ctx, this.stages, (job) => this.runner.start(job), this.#pauses);
     this.#leases = new LeaseKeeper(this.ctx, this.runner);
     this.#control = new ControlChannel(this.ctx, this.runner, this.#pauses, {
-      invalidateModels: (model) => invalidateModelCaches(model),
+      invalidateModels: (model) => {
+        const dropped = invalidateModelCaches(model);
+        if (dropped.length > 0 && this.#preloadsModels && this.state === 'running') void this.#reloadModels();
+        return dropped;
+      },
       promoteIn: (queue, dueInMs) => this.#maintenance.wakeFor(queue, dueInMs),
     });
     this.#watchConnection(redis, 'commands');
@@ -121,8 +128,11 @@ export class Worker {
     await checkRedisSetup(this.ctx.redis, logger, config.NODE_ENV === 'production');
     const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
     await this.#untilRedisTakes('create the consumer groups', () => ensureGroups(this.ctx.redis, config.KEY_PREFIX, pipelines));
+    if (this.#preloadsModels) await this.#loadModels();
     await this.#control.start();
     await this.#pauses.refresh();
+    // Told to stop while it started (models take seconds to load): it takes nothing.
+    if (this.state !== 'starting') throw new WorkerStopped();
 
     this.state = 'running';
     this.#leases.start();
@@ -203,6 +213,27 @@ export class Worker {
         await sleep(Math.min(2_000, 100 * 2 ** Math.min(tries - 1, 5)));
         if (this.state === 'draining' || this.state === 'stopped') throw new WorkerStopped();
       }
+    }
+  }
+
+  /** Loads the built-in NLP models before the worker takes jobs; a model that cannot load stops the start. */
+  async #loadModels(): Promise<void> {
+    const startedAt = performance.now();
+    try {
+      const loadMs = await loadModelCaches();
+      this.ctx.logger.info({ load_ms: loadMs, ms: Math.round(performance.now() - startedAt) }, 'built-in models loaded');
+    } catch (error) {
+      throw new Error(`could not load the built-in NLP models: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** After an invalidate-model-cache broadcast: loads the models again now, not in the next job. */
+  async #reloadModels(): Promise<void> {
+    try {
+      const loadMs = await loadModelCaches();
+      this.ctx.logger.info({ load_ms: loadMs }, 'built-in models reloaded');
+    } catch (error) {
+      this.ctx.logger.warn({ err: (error as Error).message }, 'could not reload the built-in models; each job that uses one tries again');
     }
   }
 

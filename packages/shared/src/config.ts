@@ -280,6 +280,8 @@ export const workerEnvSchema = z.object({
   MAX_STALLS: integer(5, 0, 1_000),
   /** Stages to serve: `<queue>` or `<queue>:<stage>`, comma-separated; unset serves every stage. */
   WORKER_STAGES: z.string().optional(),
+  /** Load the built-in NLP models before taking jobs (when a served stage uses them); `false` loads each on first use. */
+  PRELOAD_MODELS: booleanFlag(true),
   /** Acknowledged stream entries are kept this long for history and replay, then trimmed. */
   STREAM_HISTORY: duration('1h'),
   /** How often a worker trims streams and prunes consumers that left. */

@@ -8,7 +8,7 @@ describe('configuration from the environment', () => {
     expect(api.MAX_DOCUMENT_BYTES).toBe(20 * 1024 * 1024);
     expect(api.JOB_RETENTION).toBe(7 * 86_400_000);
     const worker = loadConfig(workerEnvSchema, {});
-    expect(worker).toMatchObject({ CONCURRENCY: 8, LEASE_MS: 30_000, MAX_ATTEMPTS: 3 });
+    expect(worker).toMatchObject({ CONCURRENCY: 8, LEASE_MS: 30_000, MAX_ATTEMPTS: 3, PRELOAD_MODELS: true });
   });
 
   test('each bad variable gets its own line that names it and says what is allowed', () => {

@@ -126,9 +126,14 @@ export class WorkerProcess extends AppProcess {
   healthPort = 0;
 }
 
-/** Starts `apps/worker/dist/main.js` (health listener on a free port) without waiting for it. */
+/**
+ * Starts `apps/worker/dist/main.js` (health listener on a free port) without waiting for it.
+ * Its built-in NLP models load on first use unless `env` sets PRELOAD_MODELS: most tests run
+ * none, and loading them (1–2 s of CPU and 200 MB) in each of the suite's hundreds of workers
+ * would add minutes to it.
+ */
 export function launchWorker({ redisUrl, prefix, env = {}, nodeFlags }: ProcessEnv): WorkerProcess {
-  const child = spawnNode('apps/worker/dist/main.js', { REDIS_URL: redisUrl, KEY_PREFIX: prefix, WORKER_PORT: '0', WORKER_HOST: '127.0.0.1', ...env }, nodeFlags);
+  const child = spawnNode('apps/worker/dist/main.js', { REDIS_URL: redisUrl, KEY_PREFIX: prefix, WORKER_PORT: '0', WORKER_HOST: '127.0.0.1', PRELOAD_MODELS: 'false', ...env }, nodeFlags);
   return new WorkerProcess(`worker ${child.pid}`, child);
 }
 

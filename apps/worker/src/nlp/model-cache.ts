@@ -1,8 +1,8 @@
 /**
  * The NLP models (wink's English model, the language detector's n-grams, the word vectors) are
- * slow to load and large in memory: each is loaded once per process, on first use, and kept.
- * `resetNlpCaches()` drops them all so the next use loads them again (the
- * "invalidate-model-cache" broadcast calls it).
+ * slow to load and large in memory: each is loaded once per process, on first use or by
+ * `loadNlpCaches()`, and kept. `resetNlpCaches()` drops them all so the next use loads them
+ * again (the "invalidate-model-cache" broadcast calls it).
  */
 
 export interface CachedModelStats {
@@ -20,6 +20,7 @@ export interface CachedModel<T> {
 }
 
 interface Entry {
+  load(): Promise<unknown>;
   drop(): void;
   stats(): CachedModelStats;
 }
@@ -51,13 +52,18 @@ export function cachedModel<T>(name: string, load: () => Promise<T>): CachedMode
     },
     stats,
   };
-  entries.set(name, { drop: () => (loading = undefined), stats });
+  entries.set(name, { load: () => model.get(), drop: () => (loading = undefined), stats });
   return model;
 }
 
 /** Drops every loaded model; each is loaded again when next used. */
 export function resetNlpCaches(): void {
   for (const entry of entries.values()) entry.drop();
+}
+
+/** Loads every model not loaded yet (a worker does so before it takes jobs); rejects if one fails. */
+export async function loadNlpCaches(): Promise<void> {
+  await Promise.all([...entries.values()].map((entry) => entry.load()));
 }
 
 /** Load counts and times by model name (for logs and tests). */
