@@ -10,7 +10,8 @@ import { LoadBudget } from './load-budget.js';
 import { Maintenance } from './maintenance.js';
 import { WorkerMetrics } from './metrics.js';
 import { PauseState } from './pause-state.js';
-import { invalidateModelCaches, loadModelCaches, usesNlpModels } from './processors/model-caches.js';
+import { ModelPreloader } from './model-preloader.js';
+import { invalidateModelCaches, usesNlpModels } from './processors/model-caches.js';
 import { createProcessors } from './processors/registry.js';
 import { QueueReader } from './queue-reader.js';
 import { RedisRefusals } from './redis-refusals.js';
@@ -52,8 +53,7 @@ export class Worker {
   #health: Server | undefined;
   /** While the command connection is down, the last error it reported (for /readyz). */
   #redisError: string | undefined;
-  /** Whether this worker loads the built-in NLP models before taking jobs (and again after they are invalidated). */
-  readonly #preloadsModels: boolean;
+  readonly #models: ModelPreloader;
 
   constructor(
     readonly config: WorkerConfig,
@@ -61,7 +61,6 @@ export class Worker {
   ) {
     this.consumer = config.CONSUMER_NAME ?? `${hostname()}-${process.pid}`;
     this.stages = selectStages(config.WORKER_STAGES, config.QUEUE_PARTITIONS);
-    this.#preloadsModels = config.PRELOAD_MODELS && usesNlpModels(this.stages.map((served) => served.stage));
     const redis = createRedis(config.REDIS_URL, { role: 'command', name: `conveyor:worker:${this.consumer}`, silenceTimeoutMs: config.REDIS_TIMEOUT, cluster: config.REDIS_CLUSTER, seeds: config.REDIS_CLUSTER_NODES });
     const keys = new Map<string, QueueKeys>();
     const slots = new Slots(config.CONCURRENCY);
@@ -78,6 +77,7 @@ export class Worker {
       isTaking: () => this.state === 'running',
       refusals: new RedisRefusals(),
     };
+    this.#models = new ModelPreloader(config.PRELOAD_MODELS && usesNlpModels(this.stages.map((served) => served.stage)), this.ctx.logger);
     this.ctx.metrics.startAtZero(this.stages.map((served) => ({ queue: served.pipeline.name, stage: served.stage })));
     this.runner = new JobRunner(
       this.ctx,
@@ -92,7 +92,7 @@ export class Worker {
     this.#control = new ControlChannel(this.ctx, this.runner, this.#pauses, {
       invalidateModels: (model) => {
         const dropped = invalidateModelCaches(model);
-        if (dropped.length > 0 && this.#preloadsModels && this.state === 'running') void this.#reloadModels();
+        if (dropped.length > 0 && this.#models.enabled && this.state === 'running') this.#models.reload();
         return dropped;
       },
       promoteIn: (queue, dueInMs) => this.#maintenance.wakeFor(queue, dueInMs),
@@ -128,7 +128,7 @@ export class Worker {
     await checkRedisSetup(this.ctx.redis, logger, config.NODE_ENV === 'production');
     const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
     await this.#untilRedisTakes('create the consumer groups', () => ensureGroups(this.ctx.redis, config.KEY_PREFIX, pipelines));
-    if (this.#preloadsModels) await this.#loadModels();
+    if (this.#models.enabled) await this.#models.load();
     await this.#control.start();
     await this.#pauses.refresh();
     // Told to stop while it started (models take seconds to load): it takes nothing.
@@ -213,27 +213,6 @@ export class Worker {
         await sleep(Math.min(2_000, 100 * 2 ** Math.min(tries - 1, 5)));
         if (this.state === 'draining' || this.state === 'stopped') throw new WorkerStopped();
       }
-    }
-  }
-
-  /** Loads the built-in NLP models before the worker takes jobs; a model that cannot load stops the start. */
-  async #loadModels(): Promise<void> {
-    const startedAt = performance.now();
-    try {
-      const loadMs = await loadModelCaches();
-      this.ctx.logger.info({ load_ms: loadMs, ms: Math.round(performance.now() - startedAt) }, 'built-in models loaded');
-    } catch (error) {
-      throw new Error(`could not load the built-in NLP models: ${(error as Error).message}`, { cause: error });
-    }
-  }
-
-  /** After an invalidate-model-cache broadcast: loads the models again now, not in the next job. */
-  async #reloadModels(): Promise<void> {
-    try {
-      const loadMs = await loadModelCaches();
-      this.ctx.logger.info({ load_ms: loadMs }, 'built-in models reloaded');
-    } catch (error) {
-      this.ctx.logger.warn({ err: (error as Error).message }, 'could not reload the built-in models; each job that uses one tries again');
     }
   }
 
