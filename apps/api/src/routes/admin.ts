@@ -32,7 +32,7 @@ const adminRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (app, { 
         operationId: 'broadcast',
         summary: 'Broadcast a message to every worker',
         description:
-          'Published once on the control channel; every live worker receives it and acts: `invalidate-model-cache` drops the built-in models\' cached state (they reload on next use), `reload-config` re-reads the settings kept in Redis. Requires ADMIN_TOKEN.',
+          'Published once on the control channel; every live worker receives it and acts: `invalidate-model-cache` drops the built-in models\' cached state (workers load them again at once, or on next use with PRELOAD_MODELS=false), `reload-config` re-reads the settings kept in Redis. Requires ADMIN_TOKEN.',
         headers: adminHeaders,
         body: broadcastBody,
         response: {

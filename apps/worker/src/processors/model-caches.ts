@@ -23,7 +23,7 @@ export async function loadModelCaches(): Promise<Record<string, number | undefin
 
 /**
  * Drops the cached state of `model`, or of every model, on an `invalidate-model-cache`
- * broadcast; the next job reloads it. Returns the models whose state was dropped: the built-in
+ * broadcast; the worker loads it again at once (ModelPreloader) or the next job does. Returns the models whose state was dropped: the built-in
  * models share one cache, so naming any of them drops all of them.
  */
 export function invalidateModelCaches(model?: string): string[] {
