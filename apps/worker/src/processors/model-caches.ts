@@ -23,8 +23,9 @@ export async function loadModelCaches(): Promise<Record<string, number | undefin
 
 /**
  * Drops the cached state of `model`, or of every model, on an `invalidate-model-cache`
- * broadcast; the worker loads it again at once (ModelPreloader) or the next job does. Returns the models whose state was dropped: the built-in
- * models share one cache, so naming any of them drops all of them.
+ * broadcast; the worker loads it again at once (ModelPreloader), or the next job that uses it
+ * does. Returns the models whose state was dropped: the built-in models share one cache, so
+ * naming any of them drops all of them.
  */
 export function invalidateModelCaches(model?: string): string[] {
   if (model !== undefined && !NLP_MODELS.includes(model)) return [];
