@@ -1,4 +1,4 @@
-import { apiEnvSchema, ConfigError, createLogger, loadConfig } from '@conveyor/shared';
+import { apiEnvSchema, ConfigError, createLogger, explainListenError, ListenError, loadConfig } from '@conveyor/shared';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 
@@ -26,6 +26,9 @@ closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, skip: ['beforeExit'] }, async 
 try {
   await app.listen({ port: config.PORT, host: config.HOST });
 } catch (error) {
-  app.log.fatal({ err: error }, `could not listen on ${config.HOST}:${config.PORT}: ${(error as Error).message}`);
+  const explained = explainListenError(error as NodeJS.ErrnoException, { what: 'the API', port: config.PORT, host: config.HOST, portSetting: 'PORT', hostSetting: 'HOST' });
+  // A setting to change needs no stack trace; anything else keeps it.
+  if (explained instanceof ListenError) app.log.fatal({ code: explained.code }, explained.message);
+  else app.log.fatal({ err: error }, `could not listen on ${config.HOST}:${config.PORT}: ${(error as Error).message}`);
   process.exit(1);
 }

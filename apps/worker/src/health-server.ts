@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { explainListenError } from '@conveyor/shared';
 import type { AddressInfo } from 'node:net';
 
 export interface HealthSource {
@@ -38,18 +39,21 @@ export async function startHealthServer(source: HealthSource, port: number, host
     problem(404, 'Not Found', 'This listener serves /healthz, /readyz and /metrics.');
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' ? portTaken(port, host, error) : error));
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        explainListenError(error, {
+          what: "the worker's health listener (/healthz, /readyz, /metrics)",
+          port,
+          host,
+          portSetting: 'WORKER_PORT',
+          hostSetting: 'WORKER_HOST',
+          otherPorts: 'to 0 for any free one, or to -1 to run without it (then nothing answers probes or Prometheus on this worker)',
+        }),
+      ),
+    );
     server.listen(port, host, () => resolve());
   });
   return server;
-}
-
-/** Node's bare "listen EADDRINUSE" named neither the setting nor a way out. The code stays EADDRINUSE. */
-function portTaken(port: number, host: string, cause: NodeJS.ErrnoException): NodeJS.ErrnoException {
-  const message =
-    `WORKER_PORT ${port} is taken on ${host} (another worker or program listens there), so the worker's health listener (/healthz, /readyz, /metrics) cannot listen: ` +
-    'set WORKER_PORT to a free port, to 0 for any free one, or to -1 to run without it (then nothing answers probes or Prometheus on this worker)';
-  return Object.assign(new Error(message, { cause }), { code: cause.code });
 }
 
 export function portOf(server: Server): number {

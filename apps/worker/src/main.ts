@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, loadConfig, workerEnvSchema } from '@conveyor/shared';
+import { ConfigError, createLogger, ListenError, loadConfig, UnusableRedisError, workerEnvSchema } from '@conveyor/shared';
 import { Worker, WorkerStopped } from './worker.js';
 
 function fail(message: string): never {
@@ -44,6 +44,8 @@ process.on('SIGINT', () => shutdown('SIGINT'));
 worker.start().catch((error: Error) => {
   // Told to stop while it waited for Redis: the shutdown under way exits.
   if (error instanceof WorkerStopped) return;
-  logger.fatal({ err: error }, `worker could not start: ${error.message}`);
+  // A setting or a Redis to change needs no stack trace; anything else keeps it.
+  const known = error instanceof UnusableRedisError || error instanceof ListenError;
+  logger.fatal(known ? { code: error.code } : { err: error }, `worker could not start: ${error.message}`);
   process.exit(1);
 });

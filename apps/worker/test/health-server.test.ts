@@ -40,8 +40,23 @@ test('the worker process with a taken WORKER_PORT says so in its one fatal line 
     const fatal = worker.logs().filter((line) => line['level'] === 60);
     expect(fatal).toHaveLength(1);
     expect(fatal[0]!['msg']).toMatch(new RegExp(`^worker could not start: WORKER_PORT ${port} is taken on 0\\.0\\.0\\.0 .*-1`));
+    expect(fatal[0]).toMatchObject({ code: 'EADDRINUSE' });
+    expect(fatal[0]).not.toHaveProperty('err');
   } finally {
     worker.signal('SIGKILL');
     holder.close();
+  }
+});
+
+test('a WORKER_HOST that is no address of this machine names WORKER_HOST in the fatal line', async () => {
+  const worker = launchWorker({ redisUrl: `redis://127.0.0.1:${await freePort()}`, prefix: 'health-port', env: { WORKER_PORT: '0', WORKER_HOST: 'no-such-host.invalid' } });
+  try {
+    expect((await worker.exited).code).toBe(1);
+    const fatal = worker.logs().filter((line) => line['level'] === 60);
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]!['msg']).toMatch(/^worker could not start: WORKER_HOST no-such-host\.invalid is not an address of this machine \((ENOTFOUND|EAI_AGAIN)\), .*set WORKER_HOST to one of its addresses/);
+    expect(fatal[0]).not.toHaveProperty('err');
+  } finally {
+    worker.signal('SIGKILL');
   }
 });

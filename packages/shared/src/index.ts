@@ -10,6 +10,7 @@ export * from './redis-checks.js';
 export * from './redis-errors.js';
 export * from './groups.js';
 export * from './logger.js';
+export * from './listen-errors.js';
 export * from './schemas/job-options.js';
 export * from './schemas/inference-job.js';
 export * from './schemas/params-limits.js';
