@@ -27,7 +27,10 @@ test('while Redis is unreachable, POST answers 503 with Retry-After within a sec
     });
     expect((await app.inject({ url: '/readyz' })).statusCode).toBe(503);
     expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200);
-    expect((await app.inject({ url: '/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ' })).statusCode).toBe(503);
+    // A read has nothing to write: it is told to ask again.
+    const read = await app.inject({ url: '/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ' });
+    expect(read.statusCode).toBe(503);
+    expect(read.json().detail).toBe('Redis is unreachable (the API has no connection to Redis and is reconnecting; GET /readyz says why). Send the request again after Retry-After.');
   } finally {
     await app.close();
   }

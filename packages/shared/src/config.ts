@@ -69,7 +69,8 @@ const byteSize = (fallback: string) =>
 const redisUrl = z
   .string()
   .default('redis://127.0.0.1:6379')
-  .refine((text) => /^rediss?:\/\//.test(text), 'must start with redis:// or rediss://, e.g. redis://user:password@host:6379/0')
+  // abort: a text that is no redis:// URL needs no second line saying it is no URL.
+  .refine((text) => /^rediss?:\/\//.test(text), { message: 'must start with redis:// or rediss://, e.g. redis://user:password@host:6379/0', abort: true })
   .refine((text) => URL.canParse(text), 'is not a valid URL');
 
 /** `host:port` (a bracketed IPv6 address for host), port 1 to 65535. */
@@ -126,7 +127,8 @@ const commonSchema = {
   /** Hot queues split into partitions (`documents=4,inference=8`), for Redis Cluster; the API and every worker must agree. */
   QUEUE_PARTITIONS: partitionCounts,
   LOG_LEVEL: logLevel,
-  NODE_ENV: z.string().default('development'),
+  /** `production` refuses a Redis that can evict keys; a misspelt value would silently not. */
+  NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
   /** Finished job records (and their documents) expire after this long. */
   JOB_RETENTION: duration('7d', '1s'),
   /** A held job's lease; the worker renews it while the job runs. */

@@ -12,7 +12,8 @@ describe('configuration from the environment', () => {
   });
 
   test('each bad variable gets its own line that names it and says what is allowed', () => {
-    const env = { REDIS_URL: 'http://localhost:6379', PORT: '99999', LOG_LEVEL: 'loud', LEASE_MS: 'soon', MAX_DOCUMENT_BYTES: 'huge' };
+    // "garbage" is no URL either: one line still, the one that says what to write.
+    const env = { REDIS_URL: 'garbage', PORT: '99999', LOG_LEVEL: 'loud', LEASE_MS: 'soon', MAX_DOCUMENT_BYTES: 'huge', NODE_ENV: 'prod' };
     let error: unknown;
     try {
       loadConfig(apiEnvSchema, env);
@@ -21,8 +22,10 @@ describe('configuration from the environment', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems;
-    expect(problems).toHaveLength(5);
+    expect(problems).toHaveLength(6);
     expect(problems.find((line) => line.startsWith('REDIS_URL'))).toMatch(/redis:\/\/ or rediss:\/\//);
+    // A misspelt production would silently skip production's refusal of an evicting Redis.
+    expect(problems.find((line) => line.startsWith('NODE_ENV'))).toMatch(/"prod".*one of production, development, test/);
     expect(problems.find((line) => line.startsWith('PORT'))).toMatch(/"99999".*0 to 65535/);
     expect(problems.find((line) => line.startsWith('LOG_LEVEL'))).toMatch(/one of fatal, error, warn, info/);
     expect(problems.find((line) => line.startsWith('LEASE_MS'))).toMatch(/duration; write e\.g\. 250ms, 30s/);

@@ -30,12 +30,14 @@ export interface Resending {
  */
 export function asRedisUnavailable(error: unknown, readOnly = false, resendingOf: () => Resending = () => ({})): ProblemError | undefined {
   if (!(error instanceof Error)) return undefined;
+  // A read has nothing to write: it is told to ask again.
+  const outcome = readOnly ? 'Send the request again after Retry-After.' : 'Nothing was written.';
   if (error.name === 'ReplyError') {
     if (!isRefusedForNow(error)) return undefined;
-    return new ProblemError('service-unavailable', refusalDetail(error.message), {}, RETRY_AFTER);
+    return new ProblemError('service-unavailable', `${refusalDetail(error.message)} ${outcome}`, {}, RETRY_AFTER);
   }
   if (!isConnectionError(error)) return undefined;
-  if (!outcomeUnknown(error)) return new ProblemError('service-unavailable', `Redis is unreachable (${said(error)}). Nothing was written.`, {}, RETRY_AFTER);
+  if (!outcomeUnknown(error)) return new ProblemError('service-unavailable', `Redis is unreachable (${said(error)}). ${outcome}`, {}, RETRY_AFTER);
   if (readOnly) return new ProblemError('service-unavailable', `Redis did not answer (${said(error)}). Send the request again after Retry-After.`, {}, RETRY_AFTER);
   const unknown = `Redis did not answer (${said(error)}), so whether this request took effect is not known`;
   const resending = resendingOf();
@@ -62,9 +64,9 @@ export function submissionOutcomeUnknown(error: Error, jobIds: readonly string[]
 
 /** What the client is told of a refusal: the common ones in words, the others as Redis put them. */
 function refusalDetail(message: string): string {
-  if (message.startsWith('OOM')) return 'Redis is out of memory and refuses writes. Nothing was written.';
-  if (message.startsWith('MISCONF')) return 'Redis cannot write its data to disk (a full or failing disk, see its log) and refuses writes until it can. Nothing was written.';
-  return `Redis refused the request for now (${message}). Nothing was written.`;
+  if (message.startsWith('OOM')) return 'Redis is out of memory and refuses writes.';
+  if (message.startsWith('MISCONF')) return 'Redis cannot write its data to disk (a full or failing disk, see its log) and refuses writes until it can.';
+  return `Redis refused the request for now (${message}).`;
 }
 
 /**
