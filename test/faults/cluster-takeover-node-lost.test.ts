@@ -30,11 +30,14 @@ describe('a Redis Cluster primary lost while a takeover is on its way to it', ()
       expect((await takeJobs(redis, keys, takeRequest({ consumer: 'dead-worker', count: 1 }))).jobs).toHaveLength(1);
 
       const env = { ...FAST, LEASE_MS: '3s', REDIS_CLUSTER: 'true', REDIS_TIMEOUT: '3s', CONCURRENCY: '4' };
-      [api, worker] = await Promise.all([startApi({ redisUrl: cluster.url, prefix, env }), startWorker({ redisUrl: cluster.url, prefix, env })]);
+      api = await startApi({ redisUrl: cluster.url, prefix, env });
       // The takeover script goes as EVAL (its text, which starts with its header) the first time on a connection, as EVALSHA after.
+      // Set before the worker starts: a start slower than the lease (under load) sent the takeover
+      // before the trap was set, and the test waited for a loss that never came.
       const reclaim = scripts.find((script) => script.name === 'reclaim')!.lua;
-      await cluster.proxies[cluster.nodes.indexOf(inference)]!.silenceOn(reclaim.slice(0, 200), createHash('sha1').update(reclaim).digest('hex'));
-      const lostAt = Date.now();
+      const lost = cluster.proxies[cluster.nodes.indexOf(inference)]!.silenceOn(reclaim.slice(0, 200), createHash('sha1').update(reclaim).digest('hex')).then(() => Date.now());
+      worker = await startWorker({ redisUrl: cluster.url, prefix, env });
+      const lostAt = await lost;
 
       const form = new FormData();
       form.append('file', new Blob(['A queue on another primary goes on while the takeover waits.']), 'other.txt');

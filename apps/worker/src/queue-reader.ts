@@ -28,6 +28,18 @@ export class QueueReader {
   /** This queue's Redis may be lost (a round failed, a blocking read went unanswered): see #untilAnswered. */
   #suspect = false;
   /**
+   * The last blocking read brought no new entry (BLOCK_MS passed, a wake, or it got no answer):
+   * the next round only looks around, and each of its takes keeps one slot, not every free one.
+   * Such a take was sent to a Cluster primary whose connection had just gone silent (a failover
+   * under way, here a takeover's) and kept every free slot of the worker until REDIS_TIMEOUT
+   * replaced the connection: the worker's other queues, on other primaries, waited with it (a
+   * document taken 3.2 s after the loss in test/faults/cluster-takeover-node-lost, once in 12
+   * runs: when BLOCK_MS ran out on this queue's read just after the takeover was sent). A look
+   * around that finds jobs took one; the lanes are not dry, and the next round takes at once,
+   * with every free slot.
+   */
+  #lookingAround = false;
+  /**
    * While a blocking read is under way, its connection's CLIENT ID (asked for with the read, on
    * the same connection: on Redis Cluster, the one to the node serving this queue), to interrupt
    * it when the paused set changes.
@@ -90,11 +102,12 @@ export class QueueReader {
       if (!this.ctx.isTaking()) break;
       try {
         const wait = await this.#takeRound();
-        if (wait && this.ctx.isTaking()) await this.#waitForEntries(wait);
+        if (wait && this.ctx.isTaking()) this.#lookingAround = !(await this.#waitForEntries(wait));
         this.#failures = 0;
       } catch (error) {
         if (!this.ctx.isTaking()) break;
         this.#suspect = true;
+        this.#lookingAround = false;
         await this.#recover(error as Error);
       }
     }
@@ -130,14 +143,17 @@ export class QueueReader {
     const order = open.map((_, i) => open[(i + this.#rotation) % open.length]!);
     this.#rotation = (this.#rotation + 1) % this.stages.length;
     for (const served of order) {
-      const reserved = this.ctx.slots.reserve(TAKE_BATCH);
+      const reserved = this.ctx.slots.reserve(this.#lookingAround ? 1 : TAKE_BATCH);
       if (reserved === 0) return undefined;
       let taken = 0;
       try {
         const result = await takeJobs(this.ctx.redis, this.#keys, { ...stageRequest(this.ctx, served), count: reserved, lanes: LANES, agingMs: this.ctx.config.PRIORITY_AGING });
         taken = result.jobs.length;
         for (const job of result.jobs) this.runner.start(job);
-        if (!result.wait) return undefined;
+        if (!result.wait) {
+          this.#lookingAround = false;
+          return undefined;
+        }
         for (const [lane, id] of result.wait) wait.push([this.#keys.stream(served.stage, lane), id]);
       } finally {
         this.ctx.slots.release(reserved - taken);
@@ -146,7 +162,8 @@ export class QueueReader {
     return wait;
   }
 
-  async #waitForEntries(wait: [string, string][]): Promise<void> {
+  /** Blocks until a lane has a new entry or BLOCK_MS passes. Returns whether the read brought an entry. */
+  async #waitForEntries(wait: [string, string][]): Promise<boolean> {
     const blocking = this.#blocking;
     // Written back to back on one connection, so the ID is that of the connection that blocks.
     const id = connectionFor(blocking, this.#keys.base)?.client('ID');
@@ -178,12 +195,14 @@ export class QueueReader {
     waitUntil(deadline);
     for (const event of CONNECTION_TROUBLE) blocking.on(event, onError);
     try {
-      if ((await Promise.race([read, stuck])) !== 'stuck') return;
+      const outcome = await Promise.race([read, stuck]);
+      if (outcome !== 'stuck') return outcome !== null;
       read.catch(() => {});
       this.ctx.logger.warn({ queue: this.queue, waited_ms: Date.now() - started }, 'a blocking read got no answer; reading on a new connection');
       this.#suspect = true;
       if (this.ctx.isTaking()) this.#blocking = this.connectBlocking();
       blocking.disconnect();
+      return false;
     } finally {
       clearTimeout(timer);
       for (const event of CONNECTION_TROUBLE) blocking.off(event, onError);
