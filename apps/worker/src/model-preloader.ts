@@ -1,8 +1,9 @@
 import type { Logger } from '@conveyor/shared';
-import { loadModelCaches } from './processors/model-caches.js';
+import type { CachedModel } from './nlp/model-cache.js';
+import { loadModels } from './processors/model-caches.js';
 
 /**
- * Keeps the built-in NLP models loaded in a worker whose stages use them (PRELOAD_MODELS):
+ * Keeps the built-in NLP models a worker's stages use loaded (PRELOAD_MODELS):
  * before it takes jobs, and again at once after an `invalidate-model-cache` broadcast, rather
  * than in the first job that needs them. Loading holds the event loop for up to half a second
  * at a time, when a worker holding jobs renews no lease.
@@ -12,15 +13,19 @@ export class ModelPreloader {
   #reloadAgain = false;
 
   constructor(
-    readonly enabled: boolean,
+    private readonly models: readonly CachedModel<unknown>[],
     private readonly logger: Logger,
   ) {}
+
+  get enabled(): boolean {
+    return this.models.length > 0;
+  }
 
   /** Loads the models before the worker takes jobs; a model that cannot load stops the start. */
   async load(): Promise<void> {
     const startedAt = performance.now();
     try {
-      const loadMs = await loadModelCaches();
+      const loadMs = await loadModels(this.models);
       this.logger.info({ load_ms: loadMs, ms: Math.round(performance.now() - startedAt) }, 'built-in models loaded');
     } catch (error) {
       throw new Error(`could not load the built-in NLP models: ${(error as Error).message}`, { cause: error });
@@ -43,7 +48,7 @@ export class ModelPreloader {
     do {
       this.#reloadAgain = false;
       try {
-        const loadMs = await loadModelCaches();
+        const loadMs = await loadModels(this.models);
         this.logger.info({ load_ms: loadMs }, 'built-in models reloaded');
       } catch (error) {
         this.logger.warn({ err: (error as Error).message }, 'could not reload the built-in models; each job that uses one tries again');

@@ -11,7 +11,7 @@ import { Maintenance } from './maintenance.js';
 import { WorkerMetrics } from './metrics.js';
 import { PauseState } from './pause-state.js';
 import { ModelPreloader } from './model-preloader.js';
-import { invalidateModelCaches, usesNlpModels } from './processors/model-caches.js';
+import { invalidateModelCaches, modelsOfStages } from './processors/model-caches.js';
 import { createProcessors } from './processors/registry.js';
 import { QueueReader } from './queue-reader.js';
 import { RedisRefusals } from './redis-refusals.js';
@@ -77,7 +77,7 @@ export class Worker {
       isTaking: () => this.state === 'running',
       refusals: new RedisRefusals(),
     };
-    this.#models = new ModelPreloader(config.PRELOAD_MODELS && usesNlpModels(this.stages.map((served) => served.stage)), this.ctx.logger);
+    this.#models = new ModelPreloader(config.PRELOAD_MODELS ? modelsOfStages(this.stages.map((served) => served.stage)) : [], this.ctx.logger);
     this.ctx.metrics.startAtZero(this.stages.map((served) => ({ queue: served.pipeline.name, stage: served.stage })));
     this.runner = new JobRunner(
       this.ctx,
@@ -126,9 +126,10 @@ export class Worker {
     const beyond = partitionsBeyondCount(this.stages, config.QUEUE_PARTITIONS);
     if (beyond.length > 0) logger.warn({ partitions: beyond }, 'WORKER_STAGES names partitions QUEUE_PARTITIONS does not give (draining them?); the API puts no new jobs there');
     await checkRedisSetup(this.ctx.redis, logger, config.NODE_ENV === 'production');
+    // Before the groups: a Redis that restarts empty while the models load has them made again.
+    if (this.#models.enabled) await this.#models.load();
     const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
     await this.#untilRedisTakes('create the consumer groups', () => ensureGroups(this.ctx.redis, config.KEY_PREFIX, pipelines));
-    if (this.#models.enabled) await this.#models.load();
     await this.#control.start();
     await this.#pauses.refresh();
     // Told to stop while it started (models take seconds to load): it takes nothing.
@@ -137,6 +138,8 @@ export class Worker {
     this.state = 'running';
     this.#leases.start();
     await this.#untilRedisTakes('re-read the jobs this consumer held', () => this.#recoverOwnPending());
+    // Told to stop meanwhile: the stop under way handles the jobs re-read; no reader starts.
+    if (this.state !== 'running') throw new WorkerStopped();
     for (const pipeline of pipelines) {
       const connectBlocking = () => {
         const blocking = createRedis(config.REDIS_URL, {
@@ -189,7 +192,8 @@ export class Worker {
     this.#leases.stop();
     this.#control.stop();
     await this.#health?.close();
-    if (redis.status === 'ready') await within(redis.quit(), until(closing));
+    // A quit that fails (the connection closed meanwhile) leaves nothing to do: disconnect ends it.
+    if (redis.status === 'ready') await within(redis.quit().catch(() => undefined), until(closing));
     redis.disconnect();
     this.state = 'stopped';
     logger.info('worker stopped');

@@ -18,7 +18,7 @@ interface Detector {
  * Its 'extrasmall' database: ~0.25 s and ~30 MB retained ('large' is 1.5 s and ~140 MB, for
  * accuracy gains that show on single words, not on documents).
  */
-const detector = cachedModel<Detector>('eld-extrasmall', async () => {
+export const languageDetector = cachedModel<Detector>('eld-extrasmall', async () => {
   const { eld } = await import('eld');
   const instance = eld.newInstance() as typeof eld & { load(size: string): Promise<unknown> };
   await instance.load('extrasmall');
@@ -43,7 +43,7 @@ function detectLanguage(eld: Detector, text: string): DetectedLanguage {
 
 /** The language of `text`, loading the detector on first use. */
 export async function languageOf(text: string): Promise<DetectedLanguage> {
-  return detectLanguage(await detector.get(), text);
+  return detectLanguage(await languageDetector.get(), text);
 }
 
 /** The start, middle and end of a long text: enough for the detector, whatever the layout. */

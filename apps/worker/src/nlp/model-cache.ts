@@ -1,7 +1,7 @@
 /**
  * The NLP models (wink's English model, the language detector's n-grams, the word vectors) are
- * slow to load and large in memory: each is loaded once per process, on first use or by
- * `loadNlpCaches()`, and kept. `resetNlpCaches()` drops them all so the next use loads them
+ * slow to load and large in memory: each is loaded once per process, on first use or before a
+ * worker takes jobs, and kept. `resetNlpCaches()` drops them all so the next use loads them
  * again (the "invalidate-model-cache" broadcast calls it).
  */
 
@@ -20,7 +20,6 @@ export interface CachedModel<T> {
 }
 
 interface Entry {
-  load(): Promise<unknown>;
   drop(): void;
   stats(): CachedModelStats;
 }
@@ -52,18 +51,13 @@ export function cachedModel<T>(name: string, load: () => Promise<T>): CachedMode
     },
     stats,
   };
-  entries.set(name, { load: () => model.get(), drop: () => (loading = undefined), stats });
+  entries.set(name, { drop: () => (loading = undefined), stats });
   return model;
 }
 
 /** Drops every loaded model; each is loaded again when next used. */
 export function resetNlpCaches(): void {
   for (const entry of entries.values()) entry.drop();
-}
-
-/** Loads every model not loaded yet (a worker does so before it takes jobs); rejects if one fails. */
-export async function loadNlpCaches(): Promise<void> {
-  await Promise.all([...entries.values()].map((entry) => entry.load()));
 }
 
 /** Load counts and times by model name (for logs and tests). */

@@ -1,24 +1,35 @@
-import { loadNlpCaches, nlpCacheStats, resetNlpCaches } from '../nlp/model-cache.js';
+import { languageDetector } from '../nlp/language.js';
+import { resetNlpCaches, type CachedModel } from '../nlp/model-cache.js';
+import { wordRanks } from '../nlp/vocabulary.js';
+import { wordVectors } from '../nlp/word-vectors.js';
+import { englishNlp } from '../nlp/wink.js';
 
 /** Built-in models whose cached state (wink model, word vectors, language data) is the shared NLP cache. */
 const NLP_MODELS = ['sentiment', 'summarize', 'embed', 'language'];
 
-/** Stages whose processors use that cache: infer for the models above, and the document stages that read text. */
-const NLP_STAGES = new Set(['infer', 'analyze', 'summarize', 'embed']);
+/**
+ * The cached models each stage's processor uses: infer's for the built-in models sentiment
+ * (wink), language (eld) and embed (word vectors). Summaries (the summarize stage and model) use none.
+ */
+const STAGE_MODELS: Readonly<Record<string, readonly CachedModel<unknown>[]>> = {
+  infer: [englishNlp, languageDetector, wordVectors],
+  analyze: [englishNlp, languageDetector, wordRanks],
+  embed: [wordVectors],
+};
 
-/** Whether a worker serving these stages uses the built-in NLP models. */
-export function usesNlpModels(stages: Iterable<string>): boolean {
-  return [...stages].some((stage) => NLP_STAGES.has(stage));
+/** The cached models a worker serving these stages uses, each once. */
+export function modelsOfStages(stages: Iterable<string>): CachedModel<unknown>[] {
+  return [...new Set([...stages].flatMap((stage) => STAGE_MODELS[stage] ?? []))];
 }
 
 /**
- * Loads the built-in NLP models now rather than on first use. Loading holds the event loop for
- * up to half a second at a time (1–2 s in all), when a worker holding jobs would renew no lease;
- * a worker does it before it takes jobs. Resolves with each model's load time in milliseconds.
+ * Loads `models` now rather than on first use (those loaded already stay). Loading holds the
+ * event loop for up to half a second at a time, when a worker holding jobs would renew no lease.
+ * Resolves with each model's load time in milliseconds.
  */
-export async function loadModelCaches(): Promise<Record<string, number | undefined>> {
-  await loadNlpCaches();
-  return Object.fromEntries(Object.entries(nlpCacheStats()).map(([name, stats]) => [name, stats.lastLoadMs]));
+export async function loadModels(models: readonly CachedModel<unknown>[]): Promise<Record<string, number | undefined>> {
+  await Promise.all(models.map((model) => model.get()));
+  return Object.fromEntries(models.map((model) => [model.name, model.stats().lastLoadMs]));
 }
 
 /**

@@ -45,6 +45,15 @@ describe('NLP model cache', () => {
     expect((await languageOf('Guten Morgen, wie geht es dir heute?')).code).toBe('de');
   });
 
+  test("wink's English model is built once per process: a reset keeps it (each rebuild doubled its entity machines, and the 20th failed)", async () => {
+    const first = await englishNlp.get();
+    for (let reset = 0; reset < 25; reset++) {
+      resetNlpCaches();
+      expect(await englishNlp.get()).toBe(first);
+    }
+    expect((await textSentiment('A fine day.')).label).toBe('positive');
+  });
+
   test('a model whose load fails is loaded again on the next use', async () => {
     const { cachedModel } = await import('../../src/nlp/model-cache.js');
     let attempts = 0;
