@@ -302,7 +302,8 @@ for (let i = 0; i < workers; i++) {
   launch(`worker ${i + 1}`, node[0], [node[1], 'apps/worker/dist/main.js'], { REDIS_URL: redisUrl, WORKER_PORT: workerPort });
 }
 
-// Said once the API answers (or after 30 s), not while a bad setting may still stop the stack.
+// Said once the API answers and the workers are ready (or after 30 s each), not while a bad
+// setting may still stop the stack.
 // checkPorts made sure no other process answered on PORT before this one started.
 async function apiAnswers() {
   try {
@@ -311,7 +312,21 @@ async function apiAnswers() {
     return false;
   }
 }
+/** Whether every worker's /readyz answers 200 (it has loaded its models and takes jobs); true when their ports are not known. */
+async function workersReady() {
+  if (workerPortBase <= 0) return true;
+  const ready = async (i) => {
+    try {
+      return (await fetch(`http://127.0.0.1:${workerPortBase + i}/readyz`, { signal: AbortSignal.timeout(1_000) })).ok;
+    } catch {
+      return false;
+    }
+  };
+  return (await Promise.all(Array.from({ length: workers }, (_, i) => ready(i)))).every(Boolean);
+}
 for (let i = 0; i < 150 && !stopping && !(await apiAnswers()); i++) await new Promise((done) => setTimeout(done, 200));
+// And once the workers take jobs, so the first job tried is not left waiting for their models.
+for (let i = 0; i < 150 && !stopping && !(await workersReady()); i++) await new Promise((done) => setTimeout(done, 200));
 if (!stopping) {
   say(`Redis ${redisUrl}${env.REDIS_URL ? '' : ` (embedded, data in ${join(dataDir, 'redis')})`}`);
   say(`API http://localhost:${port}  (docs: http://localhost:${port}/docs), ${workers} worker${workers === 1 ? '' : 's'}`);

@@ -93,6 +93,34 @@ async function jobCompletes(port: number, prompt: string): Promise<void> {
   await waitFor(async () => ((await (await fetch(`http://127.0.0.1:${port}${location}`)).json()) as { status: string }).status === 'completed', `the job "${prompt}" to complete`);
 }
 
+test('the banner comes once the workers take jobs: their models are loaded, so the first job tried runs at once', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
+  const [port, redisPort, workerPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), EMBEDDED_REDIS_PORT: String(redisPort), DATA_DIR: dataDir, WORKER_PORT: String(workerPort), WORKERS: '1' });
+  try {
+    const readyAnswers: number[] = [];
+    await waitFor(
+      async () => {
+        const banner = stack.output().includes('Ctrl-C stops everything');
+        // Asked while the banner has not come: 503 while the worker loads its models, or no answer yet.
+        if (!banner) readyAnswers.push(await fetch(`http://127.0.0.1:${workerPort}/readyz`).then((response) => response.status, () => 0));
+        return banner;
+      },
+      'the banner',
+      60_000,
+      50,
+    );
+    expect((await fetch(`http://127.0.0.1:${workerPort}/readyz`)).status).toBe(200);
+    // The banner waited for it: the worker was not ready all along.
+    expect(readyAnswers.some((status) => status !== 200)).toBe(true);
+    stack.child.kill('SIGINT');
+    expect(await stack.exited).toBe(0);
+  } finally {
+    stack.child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 test('a worker or the Redis that dies is started again and the stack keeps serving; a worker that keeps dying at once stops the stack', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
   const [port, redisPort] = await Promise.all([freePort(), freePort()]);
