@@ -113,9 +113,10 @@ test('the banner comes once the workers take jobs: their models are loaded, so t
     expect((await fetch(`http://127.0.0.1:${workerPort}/readyz`)).status).toBe(200);
     // The banner waited for it: the worker was not ready all along.
     expect(readyAnswers.some((status) => status !== 200)).toBe(true);
-    stack.child.kill('SIGINT');
-    expect(await stack.exited).toBe(0);
   } finally {
+    // Ctrl-C, also when an assertion failed: a SIGKILLed launcher leaves its children running.
+    stack.child.kill('SIGINT');
+    expect(await Promise.race([stack.exited, new Promise((resolve) => setTimeout(resolve, 20_000, 'still running'))])).toBe(0);
     stack.child.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   }
