@@ -1,5 +1,4 @@
-import { launchApi, type ApiProcess } from '@conveyor/testing';
-import { createServer, type Server } from 'node:net';
+import { launchApi, takenPort, type ApiProcess } from '@conveyor/testing';
 import { expect, inject, test } from 'vitest';
 
 /**
@@ -7,16 +6,6 @@ import { expect, inject, test } from 'vitest';
  * without a stack trace, and exits 1: Node's own "listen EADDRINUSE" or "getaddrinfo ENOTFOUND"
  * named neither.
  */
-async function takenPort(): Promise<{ port: number; holder: Server }> {
-  const holder = createServer();
-  await new Promise<void>((resolve, reject) => {
-    holder.once('error', reject);
-    holder.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = holder.address();
-  return { port: typeof address === 'object' && address ? address.port : 0, holder };
-}
-
 async function fatalLine(api: ApiProcess): Promise<Record<string, unknown>> {
   expect(await api.exited, api.describe()).toEqual({ code: 1, signal: null });
   const fatal = api.logs().filter((line) => line['level'] === 60);

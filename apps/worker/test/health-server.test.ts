@@ -1,23 +1,11 @@
-import { freePort, launchWorker } from '@conveyor/testing';
-import { createServer, type Server } from 'node:net';
+import { freePort, launchWorker, takenPort } from '@conveyor/testing';
 import { expect, test } from 'vitest';
 import { startHealthServer, type HealthSource } from '../src/health-server.js';
 
 const source: HealthSource = { live: () => true, ready: () => true, describe: () => ({}), metrics: async () => ({ contentType: 'text/plain', body: '' }) };
 
-/** Another program listening on a free port of 0.0.0.0 (a second worker, another stack). */
-async function takenPort(): Promise<{ port: number; holder: Server }> {
-  const holder = createServer();
-  await new Promise<void>((resolve, reject) => {
-    holder.once('error', reject);
-    holder.listen(0, '0.0.0.0', () => resolve());
-  });
-  const address = holder.address();
-  return { port: typeof address === 'object' && address ? address.port : 0, holder };
-}
-
 test('a taken WORKER_PORT is refused naming WORKER_PORT and the ways out: another port, 0 for any free one, -1 for no health listener', async () => {
-  const { port, holder } = await takenPort();
+  const { port, holder } = await takenPort('0.0.0.0');
   try {
     const refusal = await startHealthServer(source, port, '0.0.0.0').then(
       () => expect.fail('it listened on a taken port'),
@@ -32,7 +20,7 @@ test('a taken WORKER_PORT is refused naming WORKER_PORT and the ways out: anothe
 });
 
 test('the worker process with a taken WORKER_PORT says so in its one fatal line and exits 1', async () => {
-  const { port, holder } = await takenPort();
+  const { port, holder } = await takenPort('0.0.0.0');
   // The health listener starts before the worker uses Redis: nothing needs to answer here.
   const worker = launchWorker({ redisUrl: `redis://127.0.0.1:${await freePort()}`, prefix: 'health-port', env: { WORKER_PORT: String(port), WORKER_HOST: '0.0.0.0' } });
   try {
