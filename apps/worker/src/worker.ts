@@ -128,11 +128,12 @@ export class Worker {
     await checkRedisSetup(this.ctx.redis, logger, config.NODE_ENV === 'production');
     // Before the groups: a Redis that restarts empty while the models load has them made again.
     if (this.#models.enabled) await this.#models.load();
+    // Told to stop while they loaded (seconds): it takes nothing, and starts nothing more.
+    if (this.state !== 'starting') throw new WorkerStopped();
     const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
     await this.#untilRedisTakes('create the consumer groups', () => ensureGroups(this.ctx.redis, config.KEY_PREFIX, pipelines));
     await this.#control.start();
     await this.#pauses.refresh();
-    // Told to stop while it started (models take seconds to load): it takes nothing.
     if (this.state !== 'starting') throw new WorkerStopped();
 
     this.state = 'running';
