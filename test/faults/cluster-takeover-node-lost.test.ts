@@ -38,6 +38,18 @@ describe('a Redis Cluster primary lost while a takeover is on its way to it', ()
       const lost = cluster.proxies[cluster.nodes.indexOf(inference)]!.silenceOn(reclaim.slice(0, 200), createHash('sha1').update(reclaim).digest('hex')).then(() => Date.now());
       worker = await startWorker({ redisUrl: cluster.url, prefix, env });
       const lostAt = await lost;
+      // The worker still says it reads the documents queue, on its healthy primary, while the
+      // takeover waits: said at the start of each maintenance tick, its word (1 s here) lapsed
+      // while the tick waited out REDIS_TIMEOUT, and GET /queues showed no live consumer.
+      const liveCounts: number[] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const stats = (await (await fetch(`${api!.url}/queues/documents`)).json()) as { stages: { live_consumers: number }[] };
+          liveCounts.push(stats.stages[0]!.live_consumers);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      })();
 
       const form = new FormData();
       form.append('file', new Blob(['A queue on another primary goes on while the takeover waits.']), 'other.txt');
@@ -55,8 +67,12 @@ describe('a Redis Cluster primary lost while a takeover is on its way to it', ()
       }, 'the lapsed job to be taken over and completed', 20_000);
       expect(lapsed.attempts).toBe(2);
       const takenOverMs = Date.now() - lostAt;
+      sampling = false;
+      await sampler;
+      expect(liveCounts.length).toBeGreaterThan(10);
+      expect(liveCounts.filter((count) => count !== 1)).toEqual([]);
       await waitFor(async () => (await record(documentId)).status === 'completed', 'the document to complete', 30_000);
-      report('cluster primary lost under a takeover', { other_queue_document_taken_ms: takenMs, lapsed_job_completed_ms: takenOverMs });
+      report('cluster primary lost under a takeover', { other_queue_document_taken_ms: takenMs, lapsed_job_completed_ms: takenOverMs, live_consumer_samples: liveCounts.length });
     } finally {
       redis.disconnect();
       await Promise.all([api?.stop(5_000), worker?.stop(5_000)]);

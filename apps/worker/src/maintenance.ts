@@ -14,7 +14,9 @@ const LOST_JOB_PAGES_PER_ROUND = 5;
 /**
  * Housekeeping every worker does for the stages it serves, so no single scheduler process is
  * needed: any worker may run any step at any time, because each step is one atomic script.
- *   - say that it reads its queues, for the next LIVE_TICKS ticks (every tick; see QueueKeys.workers)
+ *   - say that it reads its queues, for the next LIVE_TICKS ticks (every interval, on a timer of
+ *     its own and per queue, so a step that a lost Redis node holds up, a takeover waiting out
+ *     REDIS_TIMEOUT, does not silence the word for the queues on the other nodes; see QueueKeys.workers)
  *   - re-read which stages are paused (every tick)
  *   - promote delayed jobs whose time has come (every tick, and on time for those due sooner)
  *   - take over jobs whose lease lapsed, when this worker has free slots (every tick; not for a
@@ -27,6 +29,10 @@ export class Maintenance {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #lastTrim = 0;
+  #wordTimer: NodeJS.Timeout | undefined;
+  /** Per queue, the word on its way: one at a time, so a queue whose Redis does not answer piles none up. */
+  readonly #words = new Map<string, Promise<void>>();
+  #lastSweep = 0;
   readonly #queues: string[];
   /** Per queue, where its walk of the queued index for lost jobs goes on from (see findLostJobs). */
   readonly #lostJobWalks = new Map<string, WalkPosition>();
@@ -43,6 +49,12 @@ export class Maintenance {
   }
 
   start(): void {
+    const say = () => {
+      this.#sayReading();
+      // Jitter, as for the ticks.
+      if (this.#wordTimer !== undefined) this.#wordTimer = setTimeout(say, this.ctx.config.MAINTENANCE_INTERVAL * (0.75 + Math.random() / 2));
+    };
+    this.#wordTimer = setTimeout(say, 0);
     const tick = () => {
       this.#running = this.runOnce()
         .catch((error: Error) => {
@@ -64,26 +76,42 @@ export class Maintenance {
   async stop(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#wordTimer);
+    this.#wordTimer = undefined;
     for (const { timer } of this.#wakeups.values()) clearTimeout(timer);
     this.#wakeups.clear();
     await this.#running;
+    // A word still on its way would say the worker reads the queue after it left.
+    await Promise.all(this.#words.values());
     await Promise.all(this.#queues.map((queue) => leaveQueue(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer))).catch(() => {});
   }
 
-  async runOnce(): Promise<void> {
+  /**
+   * Says, for each queue whose last word is not still on its way, that this worker reads it.
+   * Each queue's word goes on its own: one whose Redis refuses (full, read-only) or does not
+   * answer holds up no other.
+   */
+  #sayReading(): void {
     const { MAINTENANCE_INTERVAL, CONSUMER_RETENTION, TRIM_INTERVAL, LEASE_MS } = this.ctx.config;
     // Workers that died without a word are swept out as often as history is trimmed.
-    const sweep = Date.now() - this.#lastTrim >= TRIM_INTERVAL;
-    // One word per queue, side by side; one Redis refuses (full, read-only) does not hold up the
-    // steps that can still run.
-    await Promise.all(
-      this.#queues.map((queue) =>
-        heartbeat(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, MAINTENANCE_INTERVAL * LIVE_TICKS, CONSUMER_RETENTION, sweep, LEASE_MS).catch((error: Error) => {
-          this.ctx.refusals.note(error);
-          this.ctx.logger.debug({ err: error.message, queue }, 'could not say this worker reads the queue');
-        }),
-      ),
-    );
+    const sweep = Date.now() - this.#lastSweep >= TRIM_INTERVAL;
+    if (sweep) this.#lastSweep = Date.now();
+    for (const queue of this.#queues) {
+      if (this.#words.has(queue)) continue;
+      const word = heartbeat(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, MAINTENANCE_INTERVAL * LIVE_TICKS, CONSUMER_RETENTION, sweep, LEASE_MS)
+        .then(
+          () => undefined,
+          (error: Error) => {
+            this.ctx.refusals.note(error);
+            this.ctx.logger.debug({ err: error.message, queue }, 'could not say this worker reads the queue');
+          },
+        )
+        .finally(() => this.#words.delete(queue));
+      this.#words.set(queue, word);
+    }
+  }
+
+  async runOnce(): Promise<void> {
     await this.pauses.refresh();
     for (const queue of this.#queues) await this.promote(queue);
     await this.reclaim();
