@@ -1,17 +1,10 @@
 import { completeStage, failAttempt, takeJobs, QueueKeys } from '@conveyor/shared';
-import { keysUnder, redisTest, takeRequest } from '@conveyor/testing';
+import { keysUnder, takeRequest } from '@conveyor/testing';
 import { describe, expect } from 'vitest';
-import type { App } from '../src/app.js';
 import { form } from './multipart-form.js';
-import { buildTestApp } from './test-app.js';
+import { testWithApp } from './test-app.js';
 
-const test = redisTest.extend<{ app: App }>({
-  app: async ({ redisUrl, prefix }, use) => {
-    const app = await buildTestApp(redisUrl, prefix, { MAX_BACKLOG: '3' });
-    await use(app);
-    await app.close();
-  },
-});
+const test = testWithApp({ MAX_BACKLOG: '3' });
 
 const request = takeRequest({ consumer: 'w1' });
 

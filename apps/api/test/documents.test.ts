@@ -1,16 +1,9 @@
-import { keysUnder, redisTest } from '@conveyor/testing';
+import { keysUnder } from '@conveyor/testing';
 import { describe, expect } from 'vitest';
-import type { App } from '../src/app.js';
 import { form } from './multipart-form.js';
-import { buildTestApp } from './test-app.js';
+import { testWithApp } from './test-app.js';
 
-const test = redisTest.extend<{ app: App }>({
-  app: async ({ redisUrl, prefix }, use) => {
-    const app = await buildTestApp(redisUrl, prefix, { MAX_DOCUMENT_BYTES: '64KiB' });
-    await use(app);
-    await app.close();
-  },
-});
+const test = testWithApp({ MAX_DOCUMENT_BYTES: '64KiB' });
 
 /** The request as sent to the API at `host` (the curl examples in problems name the address used). */
 function withHost(request: ReturnType<typeof form>, host: string) {

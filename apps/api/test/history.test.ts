@@ -1,21 +1,15 @@
 import { completeStage, enqueueJobs, findPipeline, newJobId, QueueKeys, takeJobs, type Lane } from '@conveyor/shared';
-import { keysUnder, redisTest, takeRequest } from '@conveyor/testing';
+import { keysUnder, takeRequest } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
 import type { App } from '../src/app.js';
-import { buildTestApp } from './test-app.js';
+import { buildTestApp, testWithApp } from './test-app.js';
 
 const token = 'x'.repeat(20);
 const admin = { authorization: `Bearer ${token}` };
 
-const test = redisTest.extend<{ app: App }>({
-  app: async ({ redisUrl, prefix }, use) => {
-    const app = await buildTestApp(redisUrl, prefix, { ADMIN_TOKEN: token });
-    await use(app);
-    await app.close();
-  },
-});
+const test = testWithApp({ ADMIN_TOKEN: token });
 
 function take(redis: Redis, keys: QueueKeys, consumer: string, count: number, lanes: Lane[] = ['high', 'normal', 'low'], stage = 'infer') {
   return takeJobs(redis, keys, takeRequest({ stage, consumer, count, lanes })).then((taken) => taken.jobs);
@@ -333,13 +327,7 @@ describe('POST /queues/:name/replay', () => {
 });
 
 describe('replay and MAX_BACKLOG', () => {
-  const limited = redisTest.extend<{ app: App }>({
-    app: async ({ redisUrl, prefix }, use) => {
-      const app = await buildTestApp(redisUrl, prefix, { ADMIN_TOKEN: token, MAX_BACKLOG: '3' });
-      await use(app);
-      await app.close();
-    },
-  });
+  const limited = testWithApp({ ADMIN_TOKEN: token, MAX_BACKLOG: '3' });
 
   limited('a replay that would pass MAX_BACKLOG is a 503 and writes nothing', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');

@@ -2,16 +2,9 @@ import { keysUnder, redisTest } from '@conveyor/testing';
 import { get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect } from 'vitest';
-import type { App } from '../src/app.js';
-import { buildTestApp } from './test-app.js';
+import { buildTestApp, testWithApp } from './test-app.js';
 
-const test = redisTest.extend<{ app: App }>({
-  app: async ({ redisUrl, prefix }, use) => {
-    const app = await buildTestApp(redisUrl, prefix);
-    await use(app);
-    await app.close();
-  },
-});
+const test = testWithApp();
 
 describe('POST /jobs', () => {
   test('answers 202 at once with the job ID, its status and a Location header', async ({ app }) => {

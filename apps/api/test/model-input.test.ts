@@ -1,20 +1,13 @@
 import { LANES, QueueKeys } from '@conveyor/shared';
-import { keysUnder, redisTest } from '@conveyor/testing';
+import { keysUnder } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import type { App } from '../src/app.js';
-import { buildTestApp } from './test-app.js';
+import { testWithApp } from './test-app.js';
 
 /** Chat and embedding models served by an endpoint: named only, as nothing is sent to it here. */
 const ENDPOINT_MODELS = { OPENAI_BASE_URL: 'http://127.0.0.1:9/v1', OPENAI_CHAT_MODELS: 'chat-a', OPENAI_EMBEDDING_MODELS: 'embed-a' };
 
-const test = redisTest.extend<{ app: App }>({
-  app: async ({ redisUrl, prefix }, use) => {
-    const app = await buildTestApp(redisUrl, prefix, ENDPOINT_MODELS);
-    await use(app);
-    await app.close();
-  },
-});
+const test = testWithApp(ENDPOINT_MODELS);
 
 /** Every key under the prefix, and every entry of the inference queue's lanes. */
 async function written(redis: Redis, prefix: string): Promise<unknown> {

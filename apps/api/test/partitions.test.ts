@@ -1,18 +1,11 @@
 import { QueueKeys } from '@conveyor/shared';
-import { keysUnder, redisTest } from '@conveyor/testing';
+import { keysUnder } from '@conveyor/testing';
 import { describe, expect } from 'vitest';
-import type { App } from '../src/app.js';
 import { form } from './multipart-form.js';
-import { buildTestApp } from './test-app.js';
+import { buildTestApp, testWithApp } from './test-app.js';
 
 /** The API's side of a partitioned queue (QUEUE_PARTITIONS=inference=3), on one real Redis. */
-const test = redisTest.extend<{ app: App }>({
-  app: async ({ redisUrl, prefix }, use) => {
-    const app = await buildTestApp(redisUrl, prefix, { QUEUE_PARTITIONS: 'inference=3', ADMIN_TOKEN: 'partitions-admin-token-0123' });
-    await use(app);
-    await app.close();
-  },
-});
+const test = testWithApp({ QUEUE_PARTITIONS: 'inference=3', ADMIN_TOKEN: 'partitions-admin-token-0123' });
 
 describe('a partitioned queue through the API', () => {
   test('dead letters with the same entry ID in several partitions are each listed once, in order, page by page', async ({ app, redis, prefix }) => {

@@ -1,18 +1,10 @@
-import { redisTest } from '@conveyor/testing';
 import { expect } from 'vitest';
-import type { App } from '../src/app.js';
-import { buildTestApp } from './test-app.js';
+import { testWithApp } from './test-app.js';
 
 const ADMIN_TOKEN = 'queue-control-test-token';
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
-const test = redisTest.extend<{ app: App }>({
-  app: async ({ redisUrl, prefix }, use) => {
-    const app = await buildTestApp(redisUrl, prefix, { ADMIN_TOKEN });
-    await use(app);
-    await app.close();
-  },
-});
+const test = testWithApp({ ADMIN_TOKEN });
 
 test('pause and resume refuse a query parameter, naming it and saying the stage goes in the body, and change nothing', async ({ app }) => {
   for (const action of ['pause', 'resume']) {

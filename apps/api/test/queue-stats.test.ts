@@ -1,18 +1,11 @@
 import { completeStage, enqueueJobs, failAttempt, findPipeline, heartbeat, newJobId, PIPELINES, QueueKeys, takeJobs, type Lane, type NewJob } from '@conveyor/shared';
-import { redisTest, takeRequest, TEST_LIMITS } from '@conveyor/testing';
+import { takeRequest, TEST_LIMITS } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
-import type { App } from '../src/app.js';
-import { buildTestApp } from './test-app.js';
+import { testWithApp } from './test-app.js';
 
-const test = redisTest.extend<{ app: App }>({
-  app: async ({ redisUrl, prefix }, use) => {
-    const app = await buildTestApp(redisUrl, prefix);
-    await use(app);
-    await app.close();
-  },
-});
+const test = testWithApp();
 
 function take(redis: Redis, keys: QueueKeys, consumer: string, count: number, stage = 'infer', previousStage = '') {
   return takeJobs(redis, keys, takeRequest({ stage, previousStage, consumer, count })).then((taken) => taken.jobs);

@@ -1,19 +1,13 @@
 import { completeStage, QueueKeys, takeJobs } from '@conveyor/shared';
-import { redisTest, takeRequest, waitFor } from '@conveyor/testing';
+import { takeRequest, waitFor } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { expect, test as plainTest } from 'vitest';
 import type { App } from '../src/app.js';
 import { json } from '../src/services/job-view.js';
 import { LONGEST_READ_WHOLE, previewOutput } from '../src/services/output-preview.js';
-import { buildTestApp } from './test-app.js';
+import { testWithApp } from './test-app.js';
 
-const test = redisTest.extend<{ app: App }>({
-  app: async ({ redisUrl, prefix }, use) => {
-    const app = await buildTestApp(redisUrl, prefix);
-    await use(app);
-    await app.close();
-  },
-});
+const test = testWithApp();
 
 const take = (stage: string, previousStage: string) => takeRequest({ stage, previousStage, consumer: 'w', count: 1 });
 

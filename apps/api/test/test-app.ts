@@ -1,5 +1,5 @@
 import { apiEnvSchema, createLogger, ensureGroups, loadConfig, PIPELINES } from '@conveyor/shared';
-import { waitFor } from '@conveyor/testing';
+import { redisTest, waitFor } from '@conveyor/testing';
 import { buildApp, type App } from '../src/app.js';
 
 /** The real API, built in-process (no port) against the test run's Redis under `prefix`. */
@@ -14,4 +14,15 @@ export async function buildTestApp(redisUrl: string, prefix: string, env: Record
     await ensureGroups(app.redis, prefix, PIPELINES);
   }
   return app;
+}
+
+/** Vitest's `test` with an `app` fixture: the real API built with `env`, closed after each test. */
+export function testWithApp(env: Record<string, string> = {}) {
+  return redisTest.extend<{ app: App }>({
+    app: async ({ redisUrl, prefix }, use) => {
+      const app = await buildTestApp(redisUrl, prefix, env);
+      await use(app);
+      await app.close();
+    },
+  });
 }

@@ -1,18 +1,10 @@
-import { redisTest } from '@conveyor/testing';
 import { expect, test as plainTest } from 'vitest';
-import type { App } from '../src/app.js';
 import { plainErrors } from '../src/problems/validation-wording.js';
-import { buildTestApp } from './test-app.js';
+import { testWithApp } from './test-app.js';
 
 const ADMIN_TOKEN = 'validation-wording-token';
 
-const test = redisTest.extend<{ app: App }>({
-  app: async ({ redisUrl, prefix }, use) => {
-    const app = await buildTestApp(redisUrl, prefix, { ADMIN_TOKEN });
-    await use(app);
-    await app.close();
-  },
-});
+const test = testWithApp({ ADMIN_TOKEN });
 
 // zod's own words ("Invalid input: expected string, received undefined") said plainly.
 test('a missing field, a missing body and a value that is not a number are said plainly', async ({ app }) => {
