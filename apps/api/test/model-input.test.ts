@@ -28,6 +28,11 @@ describe('a request its model cannot run is a 400 naming the field, and writes n
     ['a chat model with messages lacking a role', { model: 'chat-a', params: { messages: [{ content: 'hi' }] } }, 'body.params.messages', /^must be a non-empty array of \{role, content\}/],
     ['a chat model with a system that is no string', { model: 'chat-a', prompt: 'Hi', params: { system: 42 } }, 'body.params.system', /^must be a string/],
     ['an embedding model with an empty input', { model: 'embed-a', params: { input: [] } }, 'body.params.input', /^must be a non-empty string or a non-empty array of them/],
+    ['summarize with a misspelt param', { model: 'summarize', prompt: 'A text.', params: { sentence: 2 } }, 'body.params.sentence', /^is not a param of model "summarize", which takes "sentences"$/],
+    ['sentiment with any param', { model: 'sentiment', prompt: 'Good.', params: { language: 'en' } }, 'body.params.language', /^is not a param of model "sentiment", which takes no params$/],
+    ['echo with a param it does not read', { model: 'echo', params: { sleep: 5 } }, 'body.params.sleep', /^is not a param of model "echo", which takes "sleep_ms", "progress", "fail", "fail_until"$/],
+    ['a chat model with a param it does not pass on', { model: 'chat-a', prompt: 'Hi', params: { temprature: 0.2 } }, 'body.params.temprature', /^is not a param of model "chat-a", which takes "messages", "system", "temperature", /],
+    ['an embedding model with a param it does not pass on', { model: 'embed-a', prompt: 'Hi', params: { user: 'u1' } }, 'body.params.user', /^is not a param of model "embed-a", which takes "input", "dimensions"$/],
   ];
 
   test.for(refused)('%s', async ([, job, path, message], { app, redis, prefix }) => {
@@ -54,7 +59,9 @@ describe('a request its model cannot run is a 400 naming the field, and writes n
       { model: 'summarize', prompt: 'A text.', params: { sentences: '2' } },
       { model: 'echo', params: { fail: 'always', fail_until: '2030-01-01T00:00:00Z', sleep_ms: 5, progress: true } },
       { model: 'echo', params: { fail: 2, fail_until: 1_900_000_000_000 } },
-      { model: 'chat-a', params: { messages: [{ role: 'user', content: 'Hi' }], temperature: 0 } },
+      { model: 'chat-a', params: { messages: [{ role: 'user', content: 'Hi' }], temperature: 0, top_p: 1, max_tokens: 5, stop: ['\n'], seed: 1, presence_penalty: 0, frequency_penalty: 0, response_format: { type: 'text' } } },
+      { model: 'embed-a', prompt: 'x', params: { dimensions: 3 } },
+      { model: 'sentiment', prompt: 'Fine.', params: {} },
       { model: 'embed-a', params: { input: ['a', 'b'] } },
       { model: 'embed', prompt: 'words to embed' },
     ];
@@ -62,5 +69,20 @@ describe('a request its model cannot run is a 400 naming the field, and writes n
       const response = await app.inject({ method: 'POST', url: '/jobs', payload: job });
       expect(response.statusCode, JSON.stringify(job)).toBe(202);
     }
+  });
+});
+
+test('GET /models lists each model with the params it reads, the ones POST /jobs takes', async ({ app }) => {
+  const response = await app.inject({ method: 'GET', url: '/models' });
+  expect(response.statusCode).toBe(200);
+  const params = Object.fromEntries(response.json().models.map((model: { name: string; params: string[] }) => [model.name, model.params]));
+  expect(params).toEqual({
+    echo: ['sleep_ms', 'progress', 'fail', 'fail_until'],
+    sentiment: [],
+    summarize: ['sentences'],
+    embed: [],
+    language: [],
+    'chat-a': ['messages', 'system', 'temperature', 'top_p', 'max_tokens', 'stop', 'seed', 'presence_penalty', 'frequency_penalty', 'response_format'],
+    'embed-a': ['input', 'dimensions'],
   });
 });

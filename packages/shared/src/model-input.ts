@@ -22,6 +22,21 @@ export class ModelInputError extends Error {
   }
 }
 
+/** The sampling and format params a chat model passes on to its endpoint, besides `messages` and `system`. */
+export const CHAT_PASSED_PARAMS = ['temperature', 'top_p', 'max_tokens', 'stop', 'seed', 'presence_penalty', 'frequency_penalty', 'response_format'] as const;
+
+/** The params an embedding model passes on to its endpoint, besides `input`: `dimensions` shortens vectors on models that support it (text-embedding-3-*). */
+export const EMBEDDING_PASSED_PARAMS = ['dimensions'] as const;
+
+const builtinParams: Record<string, readonly string[]> = { echo: ['sleep_ms', 'progress', 'fail', 'fail_until'], summarize: ['sentences'] };
+
+/** The `params` keys a model reads (GET /models lists them); a model drops any other unread. */
+export function paramsOf(kind: ModelKind, model: string): readonly string[] {
+  if (kind === 'chat') return ['messages', 'system', ...CHAT_PASSED_PARAMS];
+  if (kind === 'embedding') return ['input', ...EMBEDDING_PASSED_PARAMS];
+  return builtinParams[model] ?? [];
+}
+
 /** The prompt of a request to a model that reads text; a missing or blank one is refused. */
 export function requirePrompt(request: InferencePayload): string {
   const prompt = request.prompt?.trim();
@@ -109,12 +124,25 @@ export function readEmbeddingInput(request: InferencePayload): string | string[]
 /**
  * Reads a request as its model will (a model named in the catalogue), throwing the
  * ModelInputError the model would meet: the API checks what it is sent with this, so a request
- * a worker would dead-letter at once is a 400 instead.
+ * a worker would dead-letter at once is a 400 instead. A `params` key the model does not read is
+ * refused too, so that a misspelt one (`sentence` for `sentences`) is not dropped in silence; a
+ * worker running a job another producer queued ignores such keys, as before.
  */
 export function checkModelInput(kind: ModelKind, request: InferencePayload): void {
+  refuseUnreadParams(kind, request);
   if (kind === 'chat') return void readChatMessages(request);
   if (kind === 'embedding') return void readEmbeddingInput(request);
   if (request.model === 'echo') return void readEchoParams(request.params);
   requirePrompt(request);
   if (request.model === 'summarize') readSummaryLength(request.params);
+}
+
+/** The first `params` key the model does not read, refused with the keys it does. */
+function refuseUnreadParams(kind: ModelKind, request: InferencePayload): void {
+  const taken = paramsOf(kind, request.model);
+  for (const name of Object.keys(request.params ?? {})) {
+    if (taken.includes(name)) continue;
+    const takes = taken.length === 0 ? 'takes no params' : `takes ${taken.map((key) => `"${key}"`).join(', ')}`;
+    throw new ModelInputError(`params.${name}`, `is not a param of model "${request.model}", which ${takes}`);
+  }
 }

@@ -7,6 +7,7 @@ const modelsSchema = z.object({
       name: z.string(),
       kind: z.enum(['builtin', 'chat', 'embedding']).describe('builtin runs in the worker; chat and embedding go to OPENAI_BASE_URL'),
       description: z.string(),
+      params: z.array(z.string()).describe('the `params` keys the model reads; POST /jobs refuses any other'),
     }),
   ),
 });

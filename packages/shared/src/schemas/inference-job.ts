@@ -27,7 +27,7 @@ export const inferencePayloadSchema = z
         z.record(z.string(), z.unknown()),
       )
       .optional()
-      .describe('model parameters, e.g. {"sleep_ms": 50} for echo'),
+      .describe('model parameters, e.g. {"sleep_ms": 50} for echo; GET /models lists the keys each model reads, and POST /jobs refuses others'),
     metadata: z
       .record(z.string().max(METADATA_KEY_CHARS), scalar, { error: (issue) => (issue.code === 'invalid_key' ? `is a key longer than ${METADATA_KEY_CHARS} characters, the most a metadata key may have` : undefined) })
       .optional()

@@ -1,11 +1,8 @@
-import { readChatMessages } from '@conveyor/shared';
+import { CHAT_PASSED_PARAMS, readChatMessages } from '@conveyor/shared';
 import { z } from 'zod';
 import type { Model } from '../model.js';
 import { postToEndpoint, type Endpoint } from './endpoint.js';
 import { pickParams } from './request-params.js';
-
-/** Sampling and format params passed on to the endpoint; any others are dropped. */
-const passedParams = ['temperature', 'top_p', 'max_tokens', 'stop', 'seed', 'presence_penalty', 'frequency_penalty', 'response_format'] as const;
 
 const chatCompletion = z.object({
   choices: z
@@ -31,7 +28,7 @@ export function createChatModel(endpoint: Endpoint): Model {
       endpoint,
       {
         path: '/chat/completions',
-        body: { model: request.model, messages: conversation, ...pickParams(request.params ?? {}, passedParams), stream: false },
+        body: { model: request.model, messages: conversation, ...pickParams(request.params ?? {}, CHAT_PASSED_PARAMS), stream: false },
         answer: chatCompletion,
         answerName: 'a chat completion',
       },
