@@ -14,10 +14,12 @@ const LOST_JOB_PAGES_PER_ROUND = 5;
 /**
  * Housekeeping every worker does for the stages it serves, so no single scheduler process is
  * needed: any worker may run any step at any time, because each step is one atomic script.
- *   - say that it reads its queues, for the next LIVE_TICKS ticks (every interval, on a timer of
- *     its own and per queue, so a step that a lost Redis node holds up, a takeover waiting out
- *     REDIS_TIMEOUT, does not silence the word for the queues on the other nodes; see QueueKeys.workers)
- *   - re-read which stages are paused (every tick)
+ * Each queue ticks on its own, one tick at a time: its keys share one hash tag, so in a Redis
+ * Cluster a queue lives on one node, and a step that a lost node holds up (a takeover waiting out
+ * REDIS_TIMEOUT during a failover) holds up no other queue's promotions and takeovers.
+ *   - say that it reads the queue, for the next LIVE_TICKS ticks (every interval, on a timer of
+ *     its own, so that a slow step of the queue's own tick does not silence it; see QueueKeys.workers)
+ *   - re-read which of its stages are paused (every tick)
  *   - promote delayed jobs whose time has come (every tick, and on time for those due sooner)
  *   - take over jobs whose lease lapsed, when this worker has free slots (every tick; not for a
  *     lease after Redis refused writes or failed to answer, see RedisRefusals)
@@ -26,9 +28,11 @@ const LOST_JOB_PAGES_PER_ROUND = 5;
  *     another client deleted (queued again, or dead-lettered; every TRIM_INTERVAL)
  */
 export class Maintenance {
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #lastTrim = 0;
+  #stopped = true;
+  /** Per queue, the timer of its next tick and the tick under way. */
+  readonly #ticks = new Map<string, { timer: NodeJS.Timeout | undefined; running: Promise<void> | undefined }>();
+  /** Per queue, when its history was last trimmed (every TRIM_INTERVAL). */
+  readonly #lastTrims = new Map<string, number>();
   #wordTimer: NodeJS.Timeout | undefined;
   /** Per queue, the word on its way: one at a time, so a queue whose Redis does not answer piles none up. */
   readonly #words = new Map<string, Promise<void>>();
@@ -49,24 +53,29 @@ export class Maintenance {
   }
 
   start(): void {
+    this.#stopped = false;
     const say = () => {
       this.#sayReading();
       // Jitter, as for the ticks.
       if (this.#wordTimer !== undefined) this.#wordTimer = setTimeout(say, this.ctx.config.MAINTENANCE_INTERVAL * (0.75 + Math.random() / 2));
     };
     this.#wordTimer = setTimeout(say, 0);
-    const tick = () => {
-      this.#running = this.runOnce()
-        .catch((error: Error) => {
-          this.ctx.refusals.note(error);
-          this.ctx.logger.warn({ err: error.message }, 'maintenance step failed; trying again shortly');
-        })
-        .finally(() => {
-          // Jitter keeps a fleet that started together from ticking together.
-          if (this.#timer !== undefined) this.#timer = setTimeout(tick, this.ctx.config.MAINTENANCE_INTERVAL * (0.75 + Math.random() / 2));
-        });
-    };
-    this.#timer = setTimeout(tick, 0);
+    for (const queue of this.#queues) {
+      const tick = { timer: undefined as NodeJS.Timeout | undefined, running: undefined as Promise<void> | undefined };
+      const run = () => {
+        tick.running = this.runOnce(queue)
+          .catch((error: Error) => {
+            this.ctx.refusals.note(error);
+            this.ctx.logger.warn({ err: error.message, queue }, 'maintenance step failed; trying again shortly');
+          })
+          .finally(() => {
+            // Jitter keeps a fleet that started together from ticking together.
+            if (!this.#stopped) tick.timer = setTimeout(run, this.ctx.config.MAINTENANCE_INTERVAL * (0.75 + Math.random() / 2));
+          });
+      };
+      tick.timer = setTimeout(run, 0);
+      this.#ticks.set(queue, tick);
+    }
   }
 
   /**
@@ -74,13 +83,13 @@ export class Maintenance {
    * worker then takes no more jobs, and says so (it reads its queues no more).
    */
   async stop(): Promise<void> {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#stopped = true;
+    for (const tick of this.#ticks.values()) clearTimeout(tick.timer);
     clearTimeout(this.#wordTimer);
     this.#wordTimer = undefined;
     for (const { timer } of this.#wakeups.values()) clearTimeout(timer);
     this.#wakeups.clear();
-    await this.#running;
+    await Promise.all([...this.#ticks.values()].map((tick) => tick.running));
     // A word still on its way would say the worker reads the queue after it left.
     await Promise.all(this.#words.values());
     await Promise.all(this.#queues.map((queue) => leaveQueue(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer))).catch(() => {});
@@ -111,13 +120,14 @@ export class Maintenance {
     }
   }
 
-  async runOnce(): Promise<void> {
-    await this.pauses.refresh();
-    for (const queue of this.#queues) await this.promote(queue);
-    await this.reclaim();
-    if (Date.now() - this.#lastTrim >= this.ctx.config.TRIM_INTERVAL) {
-      this.#lastTrim = Date.now();
-      await this.trim();
+  /** One tick of `queue`'s housekeeping. */
+  async runOnce(queue: string): Promise<void> {
+    await this.pauses.refresh([queue]);
+    await this.promote(queue);
+    await this.reclaim(queue);
+    if (Date.now() - (this.#lastTrims.get(queue) ?? 0) >= this.ctx.config.TRIM_INTERVAL) {
+      this.#lastTrims.set(queue, Date.now());
+      await this.trim(queue);
     }
   }
 
@@ -134,7 +144,7 @@ export class Maintenance {
       promoted = await promoteDueJobs(this.ctx.redis, keys);
       // A delayed job's or a retry's wait is over: it is queued again (one line per transition).
       if (logEach) for (const jobId of promoted.jobIds) this.ctx.logger.debug({ job_id: jobId, queue }, 'job queued after its delay');
-    } while (promoted.moved === PROMOTE_BATCH && this.#timer !== undefined);
+    } while (promoted.moved === PROMOTE_BATCH && !this.#stopped);
     this.wakeFor(queue, promoted.nextDueInMs);
   }
 
@@ -146,14 +156,14 @@ export class Maintenance {
    */
   wakeFor(queue: string, dueInMs: number | undefined): void {
     // The next tick comes within 1.25 intervals (jitter) and sets a timer then.
-    if (dueInMs === undefined || dueInMs > this.ctx.config.MAINTENANCE_INTERVAL * 1.25 || this.#timer === undefined || !this.#queues.includes(queue)) return;
+    if (dueInMs === undefined || dueInMs > this.ctx.config.MAINTENANCE_INTERVAL * 1.25 || this.#stopped || !this.#queues.includes(queue)) return;
     const at = Date.now() + dueInMs;
     const current = this.#wakeups.get(queue);
     if (current && current.at <= at) return;
     clearTimeout(current?.timer);
     const timer = setTimeout(() => {
       this.#wakeups.delete(queue);
-      if (this.#timer === undefined) return;
+      if (this.#stopped) return;
       this.promote(queue).catch((error: Error) => {
         this.ctx.refusals.note(error);
         this.ctx.logger.warn({ err: error.message, queue }, 'promoting delayed jobs failed; the next tick tries again');
@@ -163,7 +173,7 @@ export class Maintenance {
   }
 
   /**
-   * Takes over jobs whose lease lapsed, up to this worker's free slots. A busy worker has none:
+   * Takes over `queue`'s jobs whose lease lapsed, up to this worker's free slots. A busy worker has none:
    * new jobs would take every slot as it frees, and a dead worker's jobs would wait until the
    * backlog is gone (35 s under load in test/faults/chaos). So when lapsed jobs wait and no slot
    * is free, the next slots that free up are kept for them, and the next tick takes them over:
@@ -173,11 +183,12 @@ export class Maintenance {
    *
    * Lapsed jobs are counted before any slot is kept for them. Slots kept through a call that its
    * Redis node holds up (a primary failing over) kept the other queues' jobs waiting too, for
-   * the whole failover (3.6 s and 4.5 s in test/faults/cluster-failover).
+   * the whole failover (3.6 s and 4.5 s in test/faults/cluster-failover). Each queue keeps slots
+   * under its own name, so one queue's tick giving its slots back leaves another's kept.
    */
-  async reclaim(): Promise<void> {
+  async reclaim(queue: string): Promise<void> {
     if (this.ctx.refusals.seenWithin(this.ctx.config.LEASE_MS)) return;
-    const open = this.stages.filter((served) => !this.pauses.isPaused(served.pipeline.name, served.stage));
+    const open = this.stages.filter((served) => served.pipeline.name === queue && !this.pauses.isPaused(queue, served.stage));
     const leases = await this.#liveLeases(open);
     for (const [i, served] of open.entries()) {
       if (!this.ctx.isTaking()) return;
@@ -185,9 +196,9 @@ export class Maintenance {
       if (lapsed === 0) continue;
       // Again after the reads: ones sent while Redis was away were answered once it came back.
       if (this.ctx.refusals.seenWithin(this.ctx.config.LEASE_MS)) return;
-      const reserved = this.ctx.slots.reserveForTakeover(lapsed);
+      const reserved = this.ctx.slots.reserveForTakeover(lapsed, queue);
       if (reserved === 0) {
-        this.ctx.slots.want(lapsed + (await this.#lapsedCount(open.slice(i + 1), leases)));
+        this.ctx.slots.want(lapsed + (await this.#lapsedCount(open.slice(i + 1), leases)), queue);
         return;
       }
       let taken = 0;
@@ -213,7 +224,7 @@ export class Maintenance {
     // Nothing is left to take over (another worker may have taken what slots were kept for):
     // the readers get those slots back. Kept on, they left a worker idle for good, with nothing
     // in flight (test/faults/kept-slots.test.ts).
-    this.ctx.slots.want(0);
+    this.ctx.slots.want(0, queue);
   }
 
   /**
@@ -241,10 +252,11 @@ export class Maintenance {
     return count;
   }
 
-  async trim(): Promise<void> {
+  /** Trims `queue`'s history and dead letters, looks after its consumers, and looks for its lost jobs. */
+  async trim(queue: string): Promise<void> {
     const { redis, config } = this.ctx;
-    for (const served of this.stages) {
-      const keys = this.ctx.keysOf(served.pipeline.name);
+    const keys = this.ctx.keysOf(queue);
+    for (const served of this.stages.filter((each) => each.pipeline.name === queue)) {
       for (const lane of LANES) {
         const stream = keys.stream(served.stage, lane);
         const trimmed = await trimHistory(redis, stream, config.STREAM_HISTORY);
@@ -255,8 +267,8 @@ export class Maintenance {
         if (trimmed > 0 || pruned > 0) this.ctx.logger.debug({ stream, trimmed, pruned_consumers: pruned }, 'trimmed history');
       }
     }
-    for (const queue of this.#queues) await trimHistory(redis, this.ctx.keysOf(queue).dead, config.JOB_RETENTION, 'age');
-    for (const queue of this.#queues) await this.findLostJobs(queue);
+    await trimHistory(redis, keys.dead, config.JOB_RETENTION, 'age');
+    await this.findLostJobs(queue);
   }
 
   /**

@@ -20,9 +20,10 @@ export class PauseState {
     return stages !== undefined && (stages.has('*') || stages.has(stage));
   }
 
-  async refresh(): Promise<void> {
+  /** Re-reads which stages of `queues` (by default, all of this worker's) are paused. */
+  async refresh(queues: readonly string[] = this.queues): Promise<void> {
     let changed = false;
-    for (const queue of this.queues) {
+    for (const queue of queues) {
       const stages = new Set(await this.ctx.redis.hkeys(this.ctx.keysOf(queue).paused));
       const before = this.#paused.get(queue) ?? new Set<string>();
       if (stages.size !== before.size || [...stages].some((stage) => !before.has(stage))) {

@@ -6,6 +6,8 @@
 export class Slots {
   #used = 0;
   #wanted = 0;
+  /** Per taker (a queue's takeovers), the slots it wants kept; #wanted is their sum, at most `size`. */
+  readonly #wantedBy = new Map<string, number>();
   #waiters: (() => void)[] = [];
 
   constructor(readonly size: number) {}
@@ -24,18 +26,22 @@ export class Slots {
     return this.#wanted;
   }
 
-  /** Keeps the next `count` slots that free up from the readers, for a takeover; 0 gives them back. */
-  want(count: number): void {
+  /** Keeps the next `count` slots that free up from the readers, for `taker`'s takeover; 0 gives them back. */
+  want(count: number, taker: string): void {
     const before = this.#wanted;
-    this.#wanted = Math.min(count, this.size);
+    if (count > 0) this.#wantedBy.set(taker, count);
+    else this.#wantedBy.delete(taker);
+    let sum = 0;
+    for (const wanted of this.#wantedBy.values()) sum += wanted;
+    this.#wanted = Math.min(sum, this.size);
     if (this.#wanted < before) this.wakeAll();
   }
 
-  /** Reserves free slots, the wanted ones too, for a takeover of `limit` jobs at most, and wants none after. */
-  reserveForTakeover(limit: number): number {
+  /** Reserves free slots, the wanted ones too, for `taker`'s takeover of `limit` jobs at most; `taker` wants none after. */
+  reserveForTakeover(limit: number, taker: string): number {
     const count = Math.max(0, Math.min(limit, this.size - this.#used));
     this.#used += count;
-    this.#wanted = 0;
+    this.want(0, taker);
     return count;
   }
 
