@@ -30,5 +30,8 @@ function run(command, args, what) {
 }
 
 const [pnpm, pnpmArgs] = pnpmCommand();
+// Both are silent, and the first install takes a while: say what is going on.
+console.log(`conveyor: installing dependencies${existsSync(new URL('../node_modules/.modules.yaml', import.meta.url)) ? '' : ' (the first time: a minute or two)'}`);
 run(pnpm, [...pnpmArgs, 'install', '--frozen-lockfile', '--prefer-offline', '--reporter=silent'], 'install dependencies');
+console.log('conveyor: building');
 run(process.execPath, [fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url)), '-b'], 'build');

@@ -14,6 +14,10 @@ const workers = Number(env.WORKERS ?? 2);
 const dataDir = resolve(root, env.DATA_DIR ?? '.data');
 const port = env.PORT ?? '3000';
 const workerPortBase = Number(env.WORKER_PORT ?? 9464);
+// This machine only, unless set: the API takes jobs from anyone who can reach it (the images and
+// manifests listen on every interface, as a container must).
+const apiHost = env.HOST || '127.0.0.1';
+const workerHost = env.WORKER_HOST || '127.0.0.1';
 const START = 'npx --yes pnpm@10.34.8 start';
 const children = [];
 let stopping = false;
@@ -104,8 +108,6 @@ const asPort = (value) => (/^\d+$/.test(String(value)) && Number(value) >= 1 && 
  */
 async function checkPorts() {
   const apiPort = asPort(port);
-  const apiHost = env.HOST || '0.0.0.0';
-  const workerHost = env.WORKER_HOST || '0.0.0.0';
   const workerPorts = asPort(workerPortBase) === undefined ? [] : Array.from({ length: workers }, (_, i) => workerPortBase + i).filter((p) => p <= 65_535);
   // Not to be suggested: the embedded Redis starts first and would take it.
   const redisPort = env.REDIS_URL ? [] : [Number(env.EMBEDDED_REDIS_PORT ?? 6379)];
@@ -296,40 +298,63 @@ if (env.REDIS_URL) await checkPorts();
 const redisUrl = env.REDIS_URL || (await startEmbeddedRedis());
 const node = [process.execPath, '--enable-source-maps'];
 
-launch('api', node[0], [node[1], 'apps/api/dist/server.js'], { REDIS_URL: redisUrl, PORT: port });
+launch('api', node[0], [node[1], 'apps/api/dist/server.js'], { REDIS_URL: redisUrl, PORT: port, HOST: apiHost });
 for (let i = 0; i < workers; i++) {
   const workerPort = workerPortBase <= 0 ? String(workerPortBase) : String(workerPortBase + i);
-  launch(`worker ${i + 1}`, node[0], [node[1], 'apps/worker/dist/main.js'], { REDIS_URL: redisUrl, WORKER_PORT: workerPort });
+  launch(`worker ${i + 1}`, node[0], [node[1], 'apps/worker/dist/main.js'], { REDIS_URL: redisUrl, WORKER_PORT: workerPort, WORKER_HOST: workerHost });
 }
 
-// Said once the API answers and the workers are ready (or after 30 s each), not while a bad
-// setting may still stop the stack.
+// Said once the API and the workers are ready, not while a bad setting may still stop the stack.
 // checkPorts made sure no other process answered on PORT before this one started.
-async function apiAnswers() {
+
+/** `url` with its password, if any, shown as ***. */
+function withoutPassword(url) {
   try {
-    return (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1_000) })).ok;
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.href.replace(/\/$/, '');
   } catch {
-    return false;
+    return url;
   }
 }
-/** Whether every worker's /readyz answers 200 (it has loaded its models and takes jobs); true when their ports are not known. */
-async function workersReady() {
-  if (workerPortBase <= 0) return true;
-  const ready = async (i) => {
-    try {
-      return (await fetch(`http://127.0.0.1:${workerPortBase + i}/readyz`, { signal: AbortSignal.timeout(1_000) })).ok;
-    } catch {
-      return false;
-    }
-  };
-  return (await Promise.all(Array.from({ length: workers }, (_, i) => ready(i)))).every(Boolean);
+
+/** What /readyz at `url` says is missing, or undefined once it answers 200. */
+async function notReady(url, name) {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    if (response.ok) return undefined;
+    const body = await response.json().catch(() => ({}));
+    // The API's answer is a problem (detail); a worker's names its state and what its Redis said.
+    const why = body.detail ?? [body.state, body.redis && `Redis: ${body.redis}`].filter(Boolean).join(', ');
+    return `${name} is not ready${why ? ` (${why})` : ''}`;
+  } catch {
+    return `${name} does not answer yet`;
+  }
 }
-for (let i = 0; i < 150 && !stopping && !(await apiAnswers()); i++) await new Promise((done) => setTimeout(done, 200));
-// And once the workers take jobs, so the first job tried is not left waiting for their models.
-for (let i = 0; i < 150 && !stopping && !(await workersReady()); i++) await new Promise((done) => setTimeout(done, 200));
+/** Where to reach a listener bound to `host`: the loopback for a wildcard, else the host itself (bracketed when IPv6). */
+const reachAt = (host) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host);
+/** Why the stack cannot take jobs yet (the API first, then each worker: it loads its models before it takes jobs), or undefined when it can. */
+async function waitingFor() {
+  const api = await notReady(`http://${reachAt(apiHost)}:${port}/readyz`, 'the API');
+  if (api || workerPortBase <= 0) return api;
+  const reasons = await Promise.all(Array.from({ length: workers }, (_, i) => notReady(`http://${reachAt(workerHost)}:${workerPortBase + i}/readyz`, `worker ${i + 1}`)));
+  return reasons.find(Boolean);
+}
+// A stack that is not ready in 10 s says why (an unreachable REDIS_URL, most often) and waits on,
+// saying so again whenever the reason changes: it is ready once Redis answers.
+const waitingSince = Date.now();
+let said;
+for (let why = await waitingFor(); why && !stopping; why = await waitingFor()) {
+  if (Date.now() - waitingSince >= 10_000 && why !== said) {
+    say(`not ready yet: ${why}; waiting (Ctrl-C stops)`);
+    said = why;
+  }
+  await new Promise((done) => setTimeout(done, 250));
+}
 if (!stopping) {
-  say(`Redis ${redisUrl}${env.REDIS_URL ? '' : ` (embedded, data in ${join(dataDir, 'redis')})`}`);
+  say(`Redis ${withoutPassword(redisUrl)}${env.REDIS_URL ? '' : ` (embedded, data in ${join(dataDir, 'redis')})`}`);
   say(`API http://localhost:${port}  (docs: http://localhost:${port}/docs), ${workers} worker${workers === 1 ? '' : 's'}`);
+  if (apiHost === '127.0.0.1') say('listening on this machine only; HOST=0.0.0.0 opens the API to the network');
   say(`try: curl -X POST localhost:${port}/jobs -H 'content-type: application/json' -d '{"model":"echo","prompt":"hi"}'`);
   say('Ctrl-C stops everything');
 }

@@ -43,7 +43,15 @@ type ImageName = keyof typeof images;
 
 /** The container's environment as its process would see it, Secret values stood in for. */
 function environmentOf(name: string): Record<string, string> {
-  const standIns: Record<string, string> = { REDIS_URL: 'redis://redis.example:6379', ADMIN_TOKEN: 'a-token-of-sixteen+' };
+  const standIns: Record<string, string> = {
+    REDIS_URL: 'redis://redis.example:6379',
+    ADMIN_TOKEN: 'a-token-of-sixteen+',
+    OPENAI_BASE_URL: 'http://vllm.example:8000/v1',
+    OPENAI_API_KEY: 'token-abc123',
+    OPENAI_CHAT_MODELS: 'llama3.1',
+    OPENAI_EMBEDDING_MODELS: 'nomic-embed-text',
+    OPENAI_TIMEOUT_MS: '2m',
+  };
   return Object.fromEntries((container(name).env ?? []).map((variable) => [variable.name, variable.value ?? standIns[variable.name] ?? 'unknown secret']));
 }
 
@@ -108,6 +116,20 @@ describe('deploy/kubernetes', () => {
     expect(token?.valueFrom?.secretKeyRef).toEqual({ name: 'conveyor', key: 'ADMIN_TOKEN', optional: true });
     const { ADMIN_TOKEN: _absent, ...withoutToken } = environmentOf('conveyor-api');
     expect(loadConfig(apiEnvSchema, withoutToken).ADMIN_TOKEN).toBeUndefined();
+  });
+
+  test('the API and the workers that run inference take the same OpenAI-compatible endpoint settings from the Secret when it has them, and run without them', () => {
+    const openAi = (name: string) => (container(name).env ?? []).filter((variable) => variable.name.startsWith('OPENAI_'));
+    for (const variable of [...openAi('conveyor-api'), ...openAi('conveyor-worker')]) {
+      expect(variable.valueFrom?.secretKeyRef, variable.name).toEqual({ name: 'conveyor', key: variable.name, optional: true });
+    }
+    const models = ['OPENAI_BASE_URL', 'OPENAI_CHAT_MODELS', 'OPENAI_EMBEDDING_MODELS'];
+    expect(openAi('conveyor-api').map((variable) => variable.name)).toEqual(models);
+    expect(openAi('conveyor-worker').map((variable) => variable.name)).toEqual(expect.arrayContaining([...models, 'OPENAI_API_KEY']));
+    expect(loadConfig(apiEnvSchema, environmentOf('conveyor-api')).OPENAI_CHAT_MODELS).toEqual(loadConfig(workerEnvSchema, environmentOf('conveyor-worker')).OPENAI_CHAT_MODELS);
+    const without = (name: string) => Object.fromEntries(Object.entries(environmentOf(name)).filter(([variable]) => !variable.startsWith('OPENAI_')));
+    expect(loadConfig(apiEnvSchema, without('conveyor-api')).OPENAI_CHAT_MODELS).toEqual([]);
+    expect(loadConfig(workerEnvSchema, without('conveyor-worker')).OPENAI_BASE_URL).toBeUndefined();
   });
 
   test.each([

@@ -122,6 +122,32 @@ test('the banner comes once the workers take jobs: their models are loaded, so t
   }
 });
 
+test('a REDIS_URL that does not answer: no banner, but why it is not ready; the banner once Redis is there (its password hidden)', async () => {
+  const [port, redisPort, workerPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  // The default user takes any password while it has none (nopass), so a plain server serves this URL.
+  const redisUrl = `redis://default:banner-secret@127.0.0.1:${redisPort}`;
+  const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), REDIS_URL: redisUrl, WORKER_PORT: String(workerPort), WORKERS: '1' });
+  let redis: RedisServer | undefined;
+  try {
+    await waitFor(() => stack.output().includes('not ready yet:'), 'the launcher to say why it waits', 30_000, 100);
+    expect(stack.output()).toMatch(new RegExp(`not ready yet: the API is not ready \\(Redis does not answer: .*ECONNREFUSED 127\\.0\\.0\\.1:${redisPort}.*\\); waiting`));
+    expect(stack.output()).not.toContain('Ctrl-C stops everything');
+
+    redis = await RedisServer.start({ port: redisPort });
+    await waitFor(() => stack.output().includes('Ctrl-C stops everything'), 'the banner once Redis answers', 60_000, 100);
+    expect(stack.output()).toContain(`Redis redis://default:***@127.0.0.1:${redisPort}\n`);
+    expect(stack.output()).not.toContain('banner-secret');
+    // The default HOST of a local stack: this machine only.
+    expect(stack.output()).toContain('listening on this machine only');
+    expect((await fetch(`http://127.0.0.1:${workerPort}/readyz`)).status).toBe(200);
+  } finally {
+    stack.child.kill('SIGINT');
+    expect(await Promise.race([stack.exited, new Promise((resolve) => setTimeout(resolve, 30_000, 'still running'))])).toBe(0);
+    stack.child.kill('SIGKILL');
+    await redis?.stop();
+  }
+});
+
 test('a worker or the Redis that dies is started again and the stack keeps serving; a worker that keeps dying at once stops the stack', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
   const [port, redisPort] = await Promise.all([freePort(), freePort()]);
