@@ -75,3 +75,22 @@ test('a worker told to stop while Redis is unreachable still exits 0 soon after 
     await server.stop();
   }
 });
+
+test('a worker that holds nothing stops within seconds while Redis is unreachable, not after its whole grace period', { timeout: 40_000 }, async () => {
+  const server = await RedisServer.start();
+  try {
+    const worker = await startWorker({ redisUrl: server.url, prefix: uniquePrefix('idle-down'), env: { ...FAST, SHUTDOWN_GRACE_MS: '20s' } });
+    await server.kill('SIGKILL');
+    // Its housekeeping's calls now wait for a Redis that does not answer.
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${worker.healthPort}/readyz`)).status === 503, 'the worker to see Redis gone');
+    const signalled = Date.now();
+    worker.signal('SIGTERM');
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    const exitMs = Date.now() - signalled;
+    report('idle shutdown with Redis down', { 'exited after ms': exitMs });
+    // Before, 20 s: the word that it leaves its queues waited out the grace period.
+    expect(exitMs).toBeLessThan(6_000);
+  } finally {
+    await server.stop();
+  }
+});

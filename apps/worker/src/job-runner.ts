@@ -20,6 +20,7 @@ const RECORD_RETRY_MS = 250;
 export class JobRunner {
   readonly #held = new Map<string, HeldJob>();
   #unrecorded = 0;
+  readonly #noneHeld: (() => void)[] = [];
   readonly #completions: CompletionBatcher;
 
   constructor(
@@ -42,6 +43,11 @@ export class JobRunner {
     return [...this.#held.values()];
   }
 
+  /** Resolves once no job is held (running, or recording its outcome). */
+  async whenNoneHeld(): Promise<void> {
+    while (this.#held.size > 0) await new Promise<void>((resolve) => this.#noneHeld.push(resolve));
+  }
+
   /** Held jobs whose outcome Redis has refused for now, and that wait to send it again. */
   get unrecorded(): number {
     return this.#unrecorded;
@@ -59,6 +65,7 @@ export class JobRunner {
     void this.#run(held).finally(() => {
       this.#held.delete(held.key);
       this.ctx.slots.release();
+      if (this.#held.size === 0) for (const wake of this.#noneHeld.splice(0)) wake();
     });
   }
 

@@ -185,8 +185,13 @@ export class Worker {
     this.#pauses.wakeAll();
     for (const reader of this.#readers) reader.close();
     const background = Promise.allSettled([...this.#readerLoops, this.#maintenance.stop()]);
-    await within(background, until(deadline));
-    const finished = await within(slots.whenIdle().then(() => true), until(deadline));
+    // The readers' and housekeeping's last calls, and the word that the worker leaves its queues,
+    // wait for Redis: while it is away they get CLOSING_MS, not the grace period (a worker that
+    // held nothing took the whole SHUTDOWN_GRACE_MS to stop). Held jobs still get the grace period.
+    const settled = await within(background.then(() => true), redis.status === 'ready' ? until(deadline) : Math.min(CLOSING_MS, until(deadline)));
+    // A reader's take still on its way to an absent Redis keeps its slots, but holds no job: then
+    // only the jobs held are waited for.
+    const finished = await within((settled ? slots.whenIdle() : this.runner.whenNoneHeld()).then(() => true), until(deadline));
     // Everything after the grace period shares one short deadline, even while Redis is down.
     const closing = Date.now() + CLOSING_MS;
     if (!finished) await this.#releaseHeld(until(closing));
