@@ -82,7 +82,7 @@ describe('the worker', () => {
         const [record] = await settled(redis, prefix, [job]);
         expect(record).toMatchObject({ status: 'completed', attempts: '2' });
         const [failure] = JSON.parse(record!['errors']!) as { at: number; message: string; retryable: boolean }[];
-        expect(failure).toMatchObject({ retryable: true, message: expect.stringContaining('answered 429: slow down (Retry-After: 1 s)') });
+        expect(failure).toMatchObject({ retryable: true, code: 'MODEL_RATE_LIMITED', message: expect.stringContaining('answered 429: slow down (Retry-After: 1 s)') });
         const waited = Number(record!['started_at']) - failure!.at;
         expect(waited).toBeGreaterThanOrEqual(atLeast);
         expect(waited).toBeLessThan(under);

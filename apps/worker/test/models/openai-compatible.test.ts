@@ -64,8 +64,9 @@ async function failureOf(attempt: Promise<unknown>): Promise<Error> {
   return outcome.error as Error;
 }
 
-function expectRetryable(error: Error): void {
+function expectRetryable(error: Error, code?: string): void {
   expect(error).not.toBeInstanceOf(NonRetryableError);
+  if (code !== undefined) expect((error as Error & { code?: string }).code).toBe(code);
 }
 
 function expectNonRetryable(error: Error, code: string): void {
@@ -181,7 +182,7 @@ describe('endpoint failures', () => {
   ] as const)('a %i is retryable, and its error names the endpoint, the status and the endpoint message', async ([status, message], { endpoint }) => {
     endpoint.answerNext({ status, body: openAiError(message, 'server_error', null) });
     const error = await failureOf(run(configFor(endpoint), { model: 'chat-a', prompt: 'Hi' }));
-    expectRetryable(error);
+    expectRetryable(error, status === 429 ? 'MODEL_RATE_LIMITED' : 'MODEL_SERVER_ERROR');
     expect(error.message).toBe(`POST ${endpoint.baseUrl}/chat/completions answered ${status}: ${message}`);
   });
 
@@ -193,7 +194,7 @@ describe('endpoint failures', () => {
     const messages = [];
     for (let i = 0; i < 3; i += 1) {
       const error = await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }));
-      expectRetryable(error);
+      expectRetryable(error, 'MODEL_SERVER_ERROR');
       messages.push(error.message.replace(`POST ${endpoint.baseUrl}/chat/completions `, ''));
     }
     expect(messages).toEqual(['answered 502: upstream connect error', 'answered 500: CUDA out of memory', 'answered 504']);
@@ -297,7 +298,7 @@ describe('endpoint failures', () => {
     const config = configFor(endpoint);
     await endpoint.close();
     const error = await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }));
-    expectRetryable(error);
+    expectRetryable(error, 'MODEL_UNREACHABLE');
     expect(error.message).toMatch(new RegExp(`^POST ${endpoint.baseUrl}/chat/completions failed: .*ECONNREFUSED`));
   });
 
@@ -306,7 +307,7 @@ describe('endpoint failures', () => {
     const started = performance.now();
     const error = await failureOf(run(configFor(endpoint), { model: 'chat-a', prompt: 'Hi' }));
     const elapsed = performance.now() - started;
-    expectRetryable(error);
+    expectRetryable(error, 'MODEL_TIMEOUT');
     expect(error.message).toBe(`POST ${endpoint.baseUrl}/chat/completions did not answer within 200 ms`);
     expect(elapsed).toBeGreaterThanOrEqual(190);
     expect(elapsed).toBeLessThan(2_000);

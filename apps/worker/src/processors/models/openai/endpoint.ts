@@ -81,12 +81,21 @@ export async function postToEndpoint<Answer extends z.ZodType>(
       if (status === null) what = timeout.aborted ? `did not answer within ${endpoint.timeoutMs} ms` : `failed: ${describeTransportFailure(error)}`;
       else if (timeout.aborted) what = `answered ${status} but did not finish its body within ${endpoint.timeoutMs} ms`;
       else what = `answered ${status} but its body broke off: ${describeTransportFailure(error)}`;
-      throw new Error(redactSecrets(`${target} ${what}`, secrets));
+      throw retryable(redactSecrets(`${target} ${what}`, secrets), timeout.aborted ? 'MODEL_TIMEOUT' : 'MODEL_UNREACHABLE');
     }
     return readAnswer(call, target, response, body, secrets);
   } finally {
     logger.debug({ model: call.body.model, path: call.path, status, ms: Math.round(performance.now() - started) }, 'model endpoint request');
   }
+}
+
+/**
+ * A failure the next attempt may not meet, with the code a job's error carries: MODEL_UNREACHABLE
+ * (no connection, or it broke off), MODEL_TIMEOUT (OPENAI_TIMEOUT_MS), MODEL_RATE_LIMITED (429),
+ * MODEL_SERVER_ERROR (408, 409, 5xx).
+ */
+function retryable(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
 }
 
 /** Reads up to `limit` bytes of the body; past that it stops and drops the connection. */
@@ -124,10 +133,11 @@ function readAnswer<Answer extends z.ZodType>(call: EndpointCall<Answer>, target
     const text = new TextDecoder().decode(body.bytes);
     const message = redactSecrets(`${target} answered ${status}${describeRejection(text)}`, secrets);
     if (!isRetryableStatus(status)) throw new NonRetryableError(message, 'MODEL_REQUEST_REJECTED');
+    const code = status === 429 ? 'MODEL_RATE_LIMITED' : 'MODEL_SERVER_ERROR';
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
-    if (retryAfterMs === undefined) throw new Error(message);
+    if (retryAfterMs === undefined) throw retryable(message, code);
     // The worker waits at least this long before the next attempt, within the job's max_delay_ms.
-    throw Object.assign(new Error(`${message} (Retry-After: ${Math.round(retryAfterMs / 1_000)} s)`), { retryAfterMs });
+    throw Object.assign(retryable(`${message} (Retry-After: ${Math.round(retryAfterMs / 1_000)} s)`, code), { retryAfterMs });
   }
   if (!body.complete) {
     throw new NonRetryableError(
