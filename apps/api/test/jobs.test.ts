@@ -380,7 +380,7 @@ describe('POST /jobs/batch', () => {
     expect(statuses).toEqual([400, 400, 422, 400, 400, 400]);
     expect(await keysUnder(redis, prefix)).toEqual(before);
     const unknown = await app.inject({ method: 'POST', url: '/jobs/batch', payload: cases[1] });
-    expect(unknown.json().detail).toMatch(/^Model "gpt-9" \(job 1 of the batch\) is not known/);
+    expect(unknown.json().detail).toMatch(/^Model "gpt-9" \(body\.jobs\.1, counted from 0\) is not known/);
     const again = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: 'echo', prompt: 'a', idempotency_key: 'k1' }] } });
     expect(again.json().jobs[0]).toMatchObject({ job_id: first.json().jobs[0].job_id, created: false });
   });

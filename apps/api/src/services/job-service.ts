@@ -175,7 +175,7 @@ export class JobService {
   /** `index`: the job's place in a batch of `batchSize`, named in a refusal (none for POST /jobs). */
   #inferenceJob(body: CreateJobBody, idempotencyKey: string | undefined, target: Pipeline, index?: number, batchSize = 1): NewJob {
     // Refusals name the job only when there is one: a batch's jobs are built by the thousand.
-    const model = this.#modelsByName.get(body.model) ?? this.modelNamed(body.model, batchSize > 1 ? ` (job ${index} of the batch)` : '');
+    const model = this.#modelsByName.get(body.model) ?? this.modelNamed(body.model, batchSize > 1 ? ` (body.jobs.${index}, counted from 0)` : '');
     checkRequestForModel(model.kind, body, index);
     const { priority, max_attempts, timeout_ms, backoff, run_at, delay_ms } = body;
     const job: NewJob = {
@@ -275,7 +275,7 @@ export class JobService {
     if (!outcome.ok) {
       if (outcome.reason === 'idempotency-conflict') {
         const key = jobs[outcome.index]!.idempotencyKey;
-        const which = jobs.length > 1 ? ` (job ${outcome.index} of the batch)` : '';
+        const which = jobs.length > 1 ? ` (body.jobs.${outcome.index}, counted from 0)` : '';
         throw new ProblemError('idempotency-key-reused', `Idempotency key "${key}"${which} was already used within the last ${durationInWords(this.config.IDEMPOTENCY_TTL)} (IDEMPOTENCY_TTL) for a different request. Use a new key for a new request.`);
       }
       throw queueFull(pipeline, outcome.backlog, outcome.limit);
