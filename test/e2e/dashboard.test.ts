@@ -134,7 +134,18 @@ describe('the dashboard', () => {
     await page.locator(`#feed tr.event-dead[data-job="${jobId}"]`).waitFor();
     await waitFor(async () => (await page.locator('section[data-queue="inference"] tr[data-stage="infer"] td[data-field="failed"].attention').count()) === 1, 'the failed count to be marked');
     await waitFor(async () => /dead letters 1(?!\d)/.test((await page.locator('section[data-queue="inference"] .summary').textContent()) ?? ''), 'the dead-letter count');
+    // The count leads to the dead letters with their errors; the feed's failed row says what went wrong.
+    expect(await page.locator('section[data-queue="inference"] .summary a', { hasText: 'dead letters 1' }).getAttribute('href')).toBe('/queues/inference/dead');
+    expect(await page.locator(`#feed tr.event-failed[data-job="${jobId}"] td[data-field="detail"]`).textContent()).toMatch(/^PROCESSOR_ERROR: echo is down until /);
     await new Promise((resolve) => setTimeout(resolve, failUntil - Date.now()));
+    // Retrying asks first: dismissed, nothing is retried.
+    const asked: string[] = [];
+    page.once('dialog', (dialog) => void (asked.push(dialog.message()), dialog.dismiss()));
+    await page.getByRole('button', { name: 'retry dead letters of inference', exact: true }).click();
+    await waitFor(() => asked.length === 1, 'the confirmation');
+    expect(asked[0]).toBe('Queue again the 1 dead-lettered job(s) of inference? Their errors are listed at /queues/inference/dead (the dead letters link).');
+    expect(((await (await fetch(`${api.url}/queues/inference/dead`)).json()) as { jobs: unknown[] }).jobs).toHaveLength(1);
+    page.once('dialog', (dialog) => void dialog.accept());
     await page.getByRole('button', { name: 'retry dead letters of inference', exact: true }).click();
     await page.locator('#status.done', { hasText: 'inference: 1 dead-lettered job(s) queued again' }).waitFor();
     await page.locator(`#feed tr.event-completed[data-job="${jobId}"]`).waitFor();

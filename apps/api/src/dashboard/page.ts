@@ -53,8 +53,8 @@ export const dashboardHtml = (adminEnabled: boolean) => `<!doctype html>
 <main id="queues"></main>
 <h2>Live events <span id="feed-state" class="summary"></span></h2>
 <div class="scroll"><table id="feed">
-  <thead><tr><th>time</th><th>queue</th><th>event</th><th>job</th><th>stage</th></tr></thead>
-  <tbody><tr class="empty"><td colspan="5">no events yet: they show here as jobs are queued and run</td></tr></tbody>
+  <thead><tr><th>time</th><th>queue</th><th>event</th><th>job</th><th>stage</th><th>detail</th></tr></thead>
+  <tbody><tr class="empty"><td colspan="6">no events yet: they show here as jobs are queued and run</td></tr></tbody>
 </table></div>
 <script src="/dashboard/app.js" defer></script>
 </body>

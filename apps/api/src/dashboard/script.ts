@@ -140,6 +140,9 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     var stage = node.dataset.stage;
     var action = node.dataset.action;
     if (action === 'retry') {
+      // All of them at once, and they may well die again: asked first, with where to look at them.
+      var count = node.dataset.count;
+      if (!window.confirm('Queue again the ' + count + ' dead-lettered job(s) of ' + queue + '? Their errors are listed at /queues/' + queue + '/dead (the dead letters link).')) return;
       act('/queues/' + encodeURIComponent(queue) + '/dead/retry', {}, function (answer) { return queue + ': ' + answer.retried + ' dead-lettered job(s) queued again'; });
       return;
     }
@@ -181,9 +184,17 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     title.appendChild(pauseButton(queue.queue, undefined, wholeQueuePaused));
     section.appendChild(title);
     var hour = queue.counts.last_hour;
-    var summary = element('p', 'last hour: ' + hour.enqueued + ' enqueued, ' + hour.completed + ' completed, ' + hour.failed + ' failed, ' + hour.dead + ' dead, ' + hour.cancelled + ' cancelled · delayed now ' + queue.delayed + ' · dead letters ' + queue.dead, 'summary');
+    var summary = element('p', 'last hour: ' + hour.enqueued + ' enqueued, ' + hour.completed + ' completed, ' + hour.failed + ' failed, ' + hour.dead + ' dead, ' + hour.cancelled + ' cancelled · delayed now ' + queue.delayed + ' · ', 'summary');
     if (queue.dead > 0) {
-      summary.appendChild(button('retry dead letters', 'retry dead letters of ' + queue.queue, 'retry ' + queue.queue, 'retry', queue.queue));
+      // The dead letters with their errors, as the API lists them (JSON).
+      var deadLink = element('a', 'dead letters ' + queue.dead);
+      deadLink.href = '/queues/' + encodeURIComponent(queue.queue) + '/dead';
+      summary.appendChild(deadLink);
+      var retry = button('retry dead letters', 'retry dead letters of ' + queue.queue, 'retry ' + queue.queue, 'retry', queue.queue);
+      retry.dataset.count = String(queue.dead);
+      summary.appendChild(retry);
+    } else {
+      summary.appendChild(document.createTextNode('dead letters 0'));
     }
     section.appendChild(summary);
     var table = element('table');
@@ -358,6 +369,15 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     return typeof value === 'string' ? value : '';
   }
 
+  // What went wrong (failed, dead) or how far a job is (progress), cut short.
+  function eventDetail(name, event) {
+    var said = '';
+    var error = event.error;
+    if (error && typeof error === 'object') said = [text(error.code), text(error.message)].filter(Boolean).join(': ');
+    else if (name === 'progress' && typeof event.percent === 'number') said = event.percent + '%' + (text(event.message) ? ' ' + text(event.message) : '');
+    return said.length > 160 ? said.slice(0, 159) + '…' : said;
+  }
+
   function showEvent(name, event) {
     if (feed.firstElementChild && feed.firstElementChild.classList.contains('empty')) feed.removeChild(feed.firstElementChild);
     var row = element('tr', undefined, 'event-' + name);
@@ -375,6 +395,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     }
     row.appendChild(job);
     cell(row, text(event.stage));
+    cell(row, eventDetail(name, event), 'detail');
     feed.insertBefore(row, feed.firstChild);
     // The oldest rows go, but not one holding the focus (a job link tabbed to): it stays until the focus leaves.
     while (feed.children.length > MAX_ROWS) {
