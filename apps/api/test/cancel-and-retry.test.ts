@@ -160,6 +160,19 @@ describe('admission control', () => {
     expect(await redis.xlen(`${prefix}:{inference}:infer:normal`)).toBe(streamLength);
   });
 
+  test('a batch past MAX_BACKLOG says how much room there is, and one larger than the limit itself says to split it; nothing is written', async ({ app, redis, prefix }) => {
+    const batch = (size: number) => app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: Array.from({ length: size }, (_, i) => ({ model: 'echo', prompt: `job ${i}` })) } });
+    const before = await keysUnder(redis, prefix);
+    const tooLarge = await batch(4);
+    expect(tooLarge.statusCode).toBe(503);
+    expect(tooLarge.json()).toMatchObject({ type: '/problems/queue-full', backlog: 0, limit: 3, detail: expect.stringMatching(/Nothing was written; this batch of 4 jobs is more than the limit itself: send it in batches of at most 3\.$/) });
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+    expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).statusCode).toBe(202);
+    const noRoom = await batch(3);
+    expect(noRoom.json()).toMatchObject({ backlog: 1, limit: 3, detail: expect.stringMatching(/Nothing was written; there is room for 2 more, and this batch has 3 jobs: send fewer at once, or try again later\.$/) });
+    expect((await batch(2)).statusCode).toBe(202);
+  });
+
   test("a pipeline's later stages count too: documents that moved on from the first stage still hold their place", async ({ app, redis, prefix }) => {
     const upload = (name: string) => app.inject({ method: 'POST', url: '/documents', ...form([{ name: 'file', filename: name, content: `Text of ${name}.` }]) });
     for (const name of ['a.txt', 'b.txt', 'c.txt']) expect((await upload(name)).statusCode).toBe(202);

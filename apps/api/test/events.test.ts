@@ -176,6 +176,10 @@ describe('job events over Server-Sent Events', () => {
     const unknown = await fetch(`${url}/events?queue=inference,nope`);
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ type: '/problems/queue-not-found', detail: expect.stringContaining('"nope"') });
+    // A trailing comma is an empty name, said as such (it read: there is no queue "").
+    const trailing = await fetch(`${url}/events?queue=inference,`);
+    expect(trailing.status).toBe(400);
+    expect(await trailing.json()).toMatchObject({ type: '/problems/invalid-request', errors: [{ path: 'querystring.queue', message: 'has an empty name in its list ("inference,"): name the queues with commas between them, e.g. inference,documents' }] });
   });
 
   test('a client that stops reading is cut once its stream holds more than MAX_UNSENT_BYTES, instead of growing the API without end', async ({ app, url }) => {

@@ -381,8 +381,19 @@ describe('POST /jobs/batch', () => {
     expect(await keysUnder(redis, prefix)).toEqual(before);
     const unknown = await app.inject({ method: 'POST', url: '/jobs/batch', payload: cases[1] });
     expect(unknown.json().detail).toMatch(/^Model "gpt-9" \(body\.jobs\.1, counted from 0\) is not known/);
+    const reused = await app.inject({ method: 'POST', url: '/jobs/batch', payload: cases[2] });
+    expect(reused.json().detail).toMatch(/^Idempotency key "k1" \(body\.jobs\.1, counted from 0\) was already used within the last 24 hours \(IDEMPOTENCY_TTL\) for a different request/);
     const again = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: 'echo', prompt: 'a', idempotency_key: 'k1' }] } });
     expect(again.json().jobs[0]).toMatchObject({ job_id: first.json().jobs[0].job_id, created: false });
+  });
+
+  test('a key given twice in one batch with different requests is a 422 naming both jobs, not a key "already used"; nothing is written', async ({ app, redis, prefix }) => {
+    const before = await keysUnder(redis, prefix);
+    const jobs = [{ model: 'echo', prompt: 'x' }, { model: 'echo', prompt: 'a', idempotency_key: 'dupe' }, { model: 'echo', prompt: 'b', idempotency_key: 'dupe' }];
+    const response = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs } });
+    expect(response.statusCode).toBe(422);
+    expect(response.json()).toMatchObject({ type: '/problems/idempotency-key-reused', detail: 'body.jobs.2 has the idempotency key "dupe" of body.jobs.1 (counted from 0), with a different request. Give each job of a batch its own key.' });
+    expect(await keysUnder(redis, prefix)).toEqual(before);
   });
 
   test('a key given twice in one batch names one job, created for the first and not for the second, with one status for both', async ({ app, redis, prefix }) => {

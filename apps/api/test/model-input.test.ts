@@ -23,6 +23,7 @@ describe('a request its model cannot run is a 400 naming the field, and writes n
     ['echo with a fail_until that is no time', { model: 'echo', params: { fail_until: 'later' } }, 'body.params.fail_until', /^must be a time/],
     ['sentiment without a prompt', { model: 'sentiment' }, 'body.prompt', /^must be a non-empty text: model "sentiment" works on it$/],
     ['language with a blank prompt', { model: 'language', prompt: ' \n ' }, 'body.prompt', /model "language"/],
+    ['embed with a prompt of invisible characters only', { model: 'embed', prompt: '\u200b\u0000\ufeff' }, 'body.prompt', /^must be a non-empty text: model "embed" works on it$/],
     ['summarize with 21 sentences', { model: 'summarize', prompt: 'A text.', params: { sentences: 21 } }, 'body.params.sentences', /^must be a whole number from 1 to 20, got 21$/],
     ['a chat model with neither prompt nor messages', { model: 'chat-a' }, 'body.prompt', /unless params\.messages is given/],
     ['a chat model with messages lacking a role', { model: 'chat-a', params: { messages: [{ content: 'hi' }] } }, 'body.params.messages', /^must be a non-empty array of \{role, content\}/],

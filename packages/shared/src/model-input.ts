@@ -37,10 +37,13 @@ export function paramsOf(kind: ModelKind, model: string): readonly string[] {
   return builtinParams[model] ?? [];
 }
 
-/** The prompt of a request to a model that reads text; a missing or blank one is refused. */
+/** A character that shows: not a space, a control character or an invisible format one (U+200B). */
+const VISIBLE = /[^\s\p{Cc}\p{Cf}]/u;
+
+/** The prompt of a request to a model that reads text; a missing or blank one (nothing that shows) is refused. */
 export function requirePrompt(request: InferencePayload): string {
   const prompt = request.prompt?.trim();
-  if (!prompt) throw new ModelInputError('prompt', `must be a non-empty text: model "${request.model}" works on it`, `model "${request.model}" needs a non-empty "prompt": the text to work on`);
+  if (!prompt || !VISIBLE.test(prompt)) throw new ModelInputError('prompt', `must be a non-empty text: model "${request.model}" works on it`, `model "${request.model}" needs a non-empty "prompt": the text to work on`);
   return prompt;
 }
 

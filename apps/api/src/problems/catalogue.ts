@@ -68,8 +68,8 @@ export const PROBLEMS = {
   },
   'not-found': {
     status: 404,
-    title: 'No such route',
-    help: 'No route has this path (a path that exists with another method is a 405 instead). GET /docs shows every route.',
+    title: 'Not found',
+    help: 'Nothing answers to this path: no route has it (a path that exists with another method is a 405 instead), or what it names in a route (a problem type, a file of the API reference) does not exist. The detail says which. GET /docs shows every route.',
   },
   'method-not-allowed': {
     status: 405,

@@ -129,6 +129,10 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
     },
     async (request, reply) => {
       const queues = [...new Set(request.query.queue.split(','))];
+      if (queues.includes('')) {
+        const message = `has an empty name in its list ("${request.query.queue}"): name the queues with commas between them, e.g. inference,documents`;
+        throw new ProblemError('invalid-request', `querystring.queue: ${message}`, { errors: [{ path: 'querystring.queue', message }] });
+      }
       for (const queue of queues) app.jobs.queues.named(queue);
       if (request.method === 'HEAD') return streamHeaders(reply);
       app.streams.reserve();

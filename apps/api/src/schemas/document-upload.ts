@@ -1,5 +1,6 @@
 import { LANES, METADATA_KEY_CHARS } from '@conveyor/shared';
 import { z } from 'zod';
+import { FIELD_BYTES } from '../plugins/external/multipart.js';
 import { isForbiddenKey, parseJson } from '../plugins/json-body.js';
 import { MAX_METADATA_FIELDS } from './create-job.js';
 import { decimalInteger } from './decimal-integer.js';
@@ -53,7 +54,7 @@ export const documentFieldsSchema = z
         }
         return fields.data;
       })
-      .describe(`your own fields as a JSON object of strings (at most ${MAX_METADATA_FIELDS}, keys of up to ${METADATA_KEY_CHARS} characters, values of up to ${METADATA_VALUE_CHARS}), kept with the job`),
+      .describe(`your own fields as a JSON object of strings (at most ${MAX_METADATA_FIELDS}, keys of up to ${METADATA_KEY_CHARS} characters, values of up to ${METADATA_VALUE_CHARS}; ${FIELD_BYTES / 1024} KiB of JSON in all, the most a form field holds), kept with the job`),
     max_attempts: decimalInteger(1, 100).optional().describe('attempts per stage before the job is dead-lettered'),
     timeout_ms: decimalInteger(1, 86_400_000).optional().describe('an attempt running longer than this fails'),
   })

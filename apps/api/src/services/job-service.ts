@@ -101,7 +101,7 @@ export class JobService {
     if (target.partition === undefined) throw refusal!;
     throw new ProblemError(
       'queue-full',
-      `Every partition of queue "${target.partition.queue}" holds its share of MAX_BACKLOG (${this.config.MAX_BACKLOG}) in undone jobs, waiting, running, delayed or waiting to retry. Nothing was written; try again later.`,
+      `Every partition of queue "${target.partition.queue}" holds its share of MAX_BACKLOG (${this.config.MAX_BACKLOG}) in undone jobs, waiting, running, delayed or waiting to retry, too many for ${jobs.length === 1 ? 'this job' : `this batch of ${jobs.length} (a batch goes to one partition)`}. Nothing was written; ${jobs.length === 1 ? 'try again later' : 'send fewer at once, or try again later'}.`,
       { limit: this.config.MAX_BACKLOG },
       refusal!.headers,
     );
@@ -147,7 +147,7 @@ export class JobService {
       groups.set(target, [...(groups.get(target) ?? []), i]);
     });
     const outcomes = await Promise.allSettled(
-      [...groups].map(async ([target, indexes]) => ({ indexes, submitted: await this.#submit(findPipeline(target)!, indexes.map((i) => jobs[i]!)) })),
+      [...groups].map(async ([target, indexes]) => ({ indexes, submitted: await this.#submit(findPipeline(target)!, indexes.map((i) => jobs[i]!), indexes) })),
     );
     const refusal = outcomes.find((outcome) => outcome.status === 'rejected');
     const submitted: Submitted[] = [];
@@ -256,6 +256,21 @@ export class JobService {
     throw new ProblemError('job-not-dead', `Job "${jobId}" is ${outcome.status}, not dead; only a dead-lettered job can be retried.`, { job_status: outcome.status });
   }
 
+  /**
+   * The 422 for a job whose idempotency key was stored with a different request: by an earlier
+   * request, or by an earlier job of the same batch (the script stores a batch's jobs in order).
+   */
+  #keyReused(jobs: readonly NewJob[], index: number, places?: readonly number[]): ProblemError {
+    const key = jobs[index]!.idempotencyKey;
+    const place = (i: number) => `body.jobs.${places?.[i] ?? i}`;
+    const earlier = jobs.findIndex((job, i) => i < index && job.idempotencyKey === key);
+    if (earlier >= 0) {
+      return new ProblemError('idempotency-key-reused', `${place(index)} has the idempotency key "${key}" of ${place(earlier)} (counted from 0), with a different request. Give each job of a batch its own key.`);
+    }
+    const which = jobs.length > 1 ? ` (${place(index)}, counted from 0)` : '';
+    return new ProblemError('idempotency-key-reused', `Idempotency key "${key}"${which} was already used within the last ${durationInWords(this.config.IDEMPOTENCY_TTL)} (IDEMPOTENCY_TTL) for a different request. Use a new key for a new request.`);
+  }
+
   /** Most undone jobs the queue (or partition) may hold before a submission or a retry is refused; 0 for no limit. */
   backlogLimitOf(target: Pipeline): number {
     return this.#limitsOf(target).maxBacklog;
@@ -268,17 +283,14 @@ export class JobService {
     return limits;
   }
 
-  async #submit(pipeline: Pipeline, jobs: NewJob[]): Promise<Submitted[]> {
+  /** `places`: each job's place in the batch it came in, when not its place in `jobs` (one partition's share of a batch). */
+  async #submit(pipeline: Pipeline, jobs: NewJob[], places?: readonly number[]): Promise<Submitted[]> {
     const outcome = await enqueueJobs(this.#connectionFor(jobs), this.keysOf(pipeline.name), firstStage(pipeline), jobs, this.#limitsOf(pipeline)).catch((error: unknown) =>
       lookBeforeSendingAgain(error, jobs),
     );
     if (!outcome.ok) {
-      if (outcome.reason === 'idempotency-conflict') {
-        const key = jobs[outcome.index]!.idempotencyKey;
-        const which = jobs.length > 1 ? ` (body.jobs.${outcome.index}, counted from 0)` : '';
-        throw new ProblemError('idempotency-key-reused', `Idempotency key "${key}"${which} was already used within the last ${durationInWords(this.config.IDEMPOTENCY_TTL)} (IDEMPOTENCY_TTL) for a different request. Use a new key for a new request.`);
-      }
-      throw queueFull(pipeline, outcome.backlog, outcome.limit);
+      if (outcome.reason === 'idempotency-conflict') throw this.#keyReused(jobs, outcome.index, places);
+      throw queueFull(pipeline, outcome.backlog, outcome.limit, batchAdvice(jobs.length, outcome.backlog, outcome.limit));
     }
     let created = 0;
     for (const job of outcome.jobs) if (job.created) created += 1;
@@ -387,6 +399,17 @@ function lookBeforeSendingAgain(error: unknown, jobs: readonly NewJob[]): never 
     throw submissionOutcomeUnknown(error as Error, jobs.map((job) => job.id));
   }
   throw error;
+}
+
+/**
+ * What a batch refused for MAX_BACKLOG should do: a batch can fit once other jobs are done, or
+ * only if split, when it is larger than the limit itself. Undefined for a single job.
+ */
+function batchAdvice(size: number, backlog: number, limit: number): string | undefined {
+  if (size <= 1) return undefined;
+  if (size > limit) return `this batch of ${size} jobs is more than the limit itself: send it in batches of at most ${limit}`;
+  const room = Math.max(0, limit - backlog);
+  return `there is room for ${room} more, and this batch has ${size} jobs: send fewer at once, or try again later`;
 }
 
 /**
