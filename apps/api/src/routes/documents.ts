@@ -22,6 +22,9 @@ interface ReadUpload {
 /** The form's text fields, beside `file`. */
 const TEXT_FIELDS = new Set(Object.keys(documentFieldsSchema.shape));
 
+/** Longest file name an upload keeps (as most file systems allow). */
+const MAX_FILENAME_CHARS = 255;
+
 /** Said with a field the form does not take. */
 const FORM_FIELDS = `the form's fields are file, ${[...TEXT_FIELDS].join(', ')}`;
 
@@ -41,6 +44,10 @@ async function readUpload(parts: AsyncIterableIterator<MultipartFile | { type: '
         // Refused unread: its bytes are let through, so the parser is not left waiting on them.
         part.file.resume();
         sentAsFile(part.fieldname, part.filename);
+      }
+      if (part.fieldname === 'file' && part.filename.length > MAX_FILENAME_CHARS) {
+        part.file.resume();
+        fieldProblem('file', `has a file name of ${part.filename.length} characters; at most ${MAX_FILENAME_CHARS} are kept with the job: rename the file, or name it with curl -F "file=@<path>;filename=<name>"`);
       }
       const bytes = await part.toBuffer();
       if (part.fieldname === 'file') upload.file = { bytes, filename: part.filename || 'upload', contentType: part.mimetype || 'application/octet-stream' };
