@@ -5,6 +5,9 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
+/** A chat model, named only: a job for it is stored and never run here (no worker). Its params pass on nested JSON as given. */
+const CHAT_MODEL = { OPENAI_BASE_URL: 'http://127.0.0.1:9/v1', OPENAI_CHAT_MODELS: 'chat-a' };
+
 /**
  * One client trying to knock the API over or to read what it should not: the real API process
  * against the run's Redis, with small limits so they are reached quickly.
@@ -16,7 +19,7 @@ let redis: Redis;
 
 beforeAll(async () => {
   redis = createRedis(inject('redisUrl'), { role: 'command', name: 'abuse-test' });
-  api = await startApi({ redisUrl: inject('redisUrl'), prefix, env: { ADMIN_TOKEN: TOKEN, MAX_EVENT_STREAMS: '3', REQUEST_TIMEOUT: '2s', SSE_HEARTBEAT: '200ms', LOG_LEVEL: 'debug' } });
+  api = await startApi({ redisUrl: inject('redisUrl'), prefix, env: { ADMIN_TOKEN: TOKEN, MAX_EVENT_STREAMS: '3', REQUEST_TIMEOUT: '2s', SSE_HEARTBEAT: '200ms', LOG_LEVEL: 'debug', ...CHAT_MODEL } });
 });
 
 afterAll(async () => {
@@ -119,7 +122,8 @@ describe('deeply nested job parameters', () => {
       expect(((await response.json()) as { detail: string }).detail).toMatch(/params: may nest objects and arrays at most 64 levels deep/);
     }
     expect(await keysUnder(redis, prefix)).toEqual(before);
-    expect((await postJson('/jobs', `{"model":"echo","params":${nested(64)}}`)).status).toBe(202);
+    // 64 levels in all: a chat model's response_format (an object it passes on as given) under params.
+    expect((await postJson('/jobs', `{"model":"chat-a","prompt":"x","params":{"response_format":${nested(63)}}}`)).status).toBe(202);
   });
 });
 
