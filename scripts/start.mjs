@@ -32,6 +32,7 @@ function fail(message) {
 }
 
 if (!Number.isInteger(workers) || workers < 0 || workers > 64) fail(`WORKERS must be a whole number from 0 to 64, got "${env.WORKERS}"`);
+if (/^0+$/.test(port)) fail('PORT=0 would put the API on a port chosen at random, which start could not tell you; give it one, e.g. PORT=3000');
 
 function findOnPath(name) {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
@@ -180,7 +181,7 @@ function launch(name, command, args, extraEnv = {}) {
       const quick = Date.now() - startedAt < QUICK_EXIT_MS;
       // Killed by a signal (an OOM kill, kill -9) it did start: only an error exit says it cannot.
       if (quick && starts === 1 && signal === null) {
-        say(`${name} exited at start (${how}); stopping the stack`);
+        say(`${name} exited at start (${how}): its last log line above says why; stopping the stack`);
         return void stop(1);
       }
       quickExits = quick ? quickExits + 1 : 0;
@@ -222,8 +223,27 @@ async function stop(code) {
   process.exit(code);
 }
 
-process.on('SIGINT', () => (stopping ? process.exit(130) : void stop(0)));
+/**
+ * A second Ctrl-C during the stop: the API and workers are killed at once (the jobs they hold are
+ * taken over once their leases lapse) and Redis is stopped (it writes its AOF and exits in
+ * moments), so no process is left behind to hold ports and the data folder.
+ */
+function stopNow() {
+  say('second Ctrl-C: killing the API and workers (jobs they held are taken over once their leases lapse), stopping Redis');
+  for (const entry of children) {
+    clearTimeout(entry.restartTimer);
+    if (entry.child.exitCode !== null || entry.child.signalCode !== null) continue;
+    entry.child.kill(entry.name === 'redis' ? 'SIGTERM' : 'SIGKILL');
+  }
+  process.exit(130);
+}
+
+process.on('SIGINT', () => (stopping ? stopNow() : void stop(0)));
 process.on('SIGTERM', () => void stop(0));
+// A closed terminal or a dropped SSH session: the children, in sessions of their own, get no
+// SIGHUP, so the launcher stops them as for Ctrl-C. What it then writes has nowhere to go.
+process.on('SIGHUP', () => void stop(0));
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 
 /** Whether a process with this pid runs (signal 0 only checks). */
 function isRunning(pid) {
@@ -353,8 +373,11 @@ for (let why = await waitingFor(); why && !stopping; why = await waitingFor()) {
 }
 if (!stopping) {
   say(`Redis ${withoutPassword(redisUrl)}${env.REDIS_URL ? '' : ` (embedded, data in ${join(dataDir, 'redis')})`}`);
-  say(`API http://localhost:${port}  (docs: http://localhost:${port}/docs), ${workers} worker${workers === 1 ? '' : 's'}`);
+  const apiUrl = `http://${['127.0.0.1', '0.0.0.0', '::', '::1'].includes(apiHost) ? 'localhost' : reachAt(apiHost)}:${port}`;
+  // Workers without a known health port (WORKER_PORT 0 or below) cannot be asked whether they are ready.
+  const unchecked = workers > 0 && workerPortBase <= 0 ? ' (not yet ready, maybe: with WORKER_PORT 0 or below, start cannot ask them)' : '';
+  say(`API ${apiUrl}  (docs: ${apiUrl}/docs), ${workers} worker${workers === 1 ? '' : 's'}${unchecked}`);
   if (apiHost === '127.0.0.1') say('listening on this machine only; HOST=0.0.0.0 opens the API to the network');
-  say(`try: curl -X POST localhost:${port}/jobs -H 'content-type: application/json' -d '{"model":"echo","prompt":"hi"}'`);
+  say(`try: curl -X POST ${apiUrl}/jobs -H 'content-type: application/json' -d '{"model":"echo","prompt":"hi"}'`);
   say('Ctrl-C stops everything');
 }

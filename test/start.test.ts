@@ -148,6 +148,51 @@ test('a REDIS_URL that does not answer: no banner, but why it is not ready; the 
   }
 });
 
+/** The pids of the launcher's children (API, workers, Redis). */
+function childPids(launcher: number): number[] {
+  const lines = execFileSync('ps', ['-o', 'pid=', '--ppid', String(launcher)], { encoding: 'utf8' }).split('\n');
+  return lines.map((line) => Number(line.trim())).filter((pid) => pid > 0);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test.for(['a second Ctrl-C during the stop', 'SIGHUP (a closed terminal)'])('%s leaves no process behind (they run in sessions of their own)', async (how) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
+  const [port, redisPort] = await Promise.all([freePort(), freePort()]);
+  const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), EMBEDDED_REDIS_PORT: String(redisPort), DATA_DIR: dataDir, WORKER_PORT: '0', WORKERS: '1', PRELOAD_MODELS: 'false' });
+  let pids: number[] = [];
+  try {
+    await waitFor(() => stack.output().includes('Ctrl-C stops everything'), 'the banner', 60_000, 100);
+    pids = childPids(stack.child.pid!);
+    expect(pids).toHaveLength(3);
+    // A job that holds its worker past the first Ctrl-C: the graceful stop would wait for it.
+    const posted = await fetch(`http://127.0.0.1:${port}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","params":{"sleep_ms":20000}}' });
+    expect(posted.status).toBe(202);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (how.startsWith('SIGHUP')) {
+      stack.child.kill('SIGHUP');
+    } else {
+      stack.child.kill('SIGINT');
+      await waitFor(() => stack.output().includes('stopping:'), 'the stop to begin', 10_000, 50);
+      stack.child.kill('SIGINT');
+    }
+    const code = await Promise.race([stack.exited, new Promise((resolve) => setTimeout(resolve, 45_000, 'still running'))]);
+    expect(code).toBe(how.startsWith('SIGHUP') ? 0 : 130);
+    await waitFor(() => pids.every((pid) => !alive(pid)), 'every child to be gone', 10_000, 100);
+  } finally {
+    stack.child.kill('SIGKILL');
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 test('a worker or the Redis that dies is started again and the stack keeps serving; a worker that keeps dying at once stops the stack', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
   const [port, redisPort] = await Promise.all([freePort(), freePort()]);
@@ -200,7 +245,7 @@ test('a process that cannot start (a bad setting) is not restarted: the stack st
   try {
     expect(await stack.exited).toBe(1);
     expect(stack.output()).toContain('PORT');
-    expect(stack.output()).toContain('api exited at start (code 1); stopping the stack');
+    expect(stack.output()).toContain('api exited at start (code 1): its last log line above says why; stopping the stack');
     expect(stack.output()).not.toContain('restarting');
     // The 'try: curl ...' lines wait for the API to answer, so a stack that stops says none of them.
     expect(stack.output()).not.toContain('Ctrl-C stops everything');

@@ -8,8 +8,18 @@ import { buildTestApp } from './test-app.js';
  * Redis runs one thing at a time: a script that spins for 1.6 s keeps every other client waiting
  * longer than the API's one-second command timeout, then runs what they sent.
  */
-function stallRedis(staller: Redis): Promise<unknown> {
-  return staller.eval("local s = redis.call('TIME') while (redis.call('TIME')[1] - s[1]) * 1e6 + redis.call('TIME')[2] - s[2] < 1600000 do end return 1", 0);
+async function stallRedis(staller: Redis): Promise<{ over: Promise<unknown> }> {
+  // Resolves once Redis is held: a probe's PING goes unanswered for 50 ms. On a loaded machine the
+  // script reached Redis after the requests it was to hold (sent 100 ms later), which then got 202s.
+  const probe = staller.duplicate();
+  await Promise.all([staller.ping(), probe.ping()]);
+  const over = staller.eval("local s = redis.call('TIME') while (redis.call('TIME')[1] - s[1]) * 1e6 + redis.call('TIME')[2] - s[2] < 1600000 do end return 1", 0);
+  try {
+    while (await Promise.race([probe.ping().then(() => true), new Promise((resolve) => setTimeout(resolve, 50, false))]));
+  } finally {
+    probe.disconnect();
+  }
+  return { over };
 }
 
 test('while Redis is unreachable, POST answers 503 with Retry-After within a second and /readyz fails; /healthz stays up', async () => {
@@ -97,11 +107,9 @@ test('when Redis takes too long to answer, a 503 does not claim nothing was writ
   const server = await RedisServer.start();
   const app = await buildTestApp(server.url, 'stall');
   const staller = new Redis(server.url);
-  const stall = () => stallRedis(staller);
   try {
     const post = (url: string, payload: unknown, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url, payload: payload as object, headers });
-    let stalled = stall();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    let stalled = (await stallRedis(staller)).over;
     const [single, batch, keyed] = await Promise.all([
       post('/jobs', { model: 'echo', prompt: 'during a stall' }),
       post('/jobs/batch', { jobs: [{ model: 'echo', prompt: 'b1' }, { model: 'echo', prompt: 'b2' }] }),
@@ -131,8 +139,7 @@ test('when Redis takes too long to answer, a 503 does not claim nothing was writ
     expect(again.statusCode).toBe(200);
 
     // Cancelling during a stall: the same honest answer. Reading: just send it again.
-    stalled = stall();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    stalled = (await stallRedis(staller)).over;
     const [cancel, read] = await Promise.all([app.inject({ method: 'DELETE', url: `/jobs/${jobId}` }), app.inject({ url: `/jobs/${jobId}` })]);
     await stalled;
     expect(cancel.statusCode).toBe(503);
@@ -155,8 +162,7 @@ test('through the same stall, an upload and a batch of over a megabyte wait for 
     const document = Buffer.from('A long report. '.repeat(100_000));
     const upload = form([{ name: 'file', filename: 'report.txt', content: document }]);
     const batch = { jobs: Array.from({ length: 4 }, (_, i) => ({ model: 'echo', prompt: `${i} ${'long prompt '.repeat(30_000)}` })) };
-    const stalled = stallRedis(staller);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const stalled = (await stallRedis(staller)).over;
     const started = Date.now();
     const [uploaded, batched, single] = await Promise.all([
       app.inject({ method: 'POST', url: '/documents', ...upload }),
@@ -187,8 +193,7 @@ test('a request whose connection to Redis is lost while it is out is told so in 
   const staller = new Redis(server.url);
   try {
     // Held in Redis behind a script, then the server is gone before it answers.
-    void stallRedis(staller).catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    void (await stallRedis(staller)).over.catch(() => undefined);
     const cancel = app.inject({ method: 'DELETE', url: '/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ' });
     await new Promise((resolve) => setTimeout(resolve, 100));
     await server.kill('SIGKILL');

@@ -32,6 +32,8 @@ export const dashboardHtml = (adminEnabled: boolean) => `<!doctype html>
   td.attention { color: var(--bad); font-weight: 600; }
   table.partitions { margin-top: .5rem; font-size: .9em; }
   #feed td { font-family: ui-monospace, monospace; font-size: 12.5px; }
+  /* An error message wraps in its cell instead of widening the feed past the page. */
+  #feed td[data-field="detail"] { white-space: normal; overflow-wrap: anywhere; min-width: 24ch; }
   .event-completed { color: var(--good); }
   .event-failed, .event-dead { color: var(--bad); }
   a { color: inherit; }

@@ -142,7 +142,8 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     if (action === 'retry') {
       // All of them at once, and they may well die again: asked first, with where to look at them.
       var count = node.dataset.count;
-      if (!window.confirm('Queue again the ' + count + ' dead-lettered job(s) of ' + queue + '? Their errors are listed at /queues/' + queue + '/dead (the dead letters link).')) return;
+      var most = Math.min(Number(count), 1000);
+      if (!window.confirm('Queue again ' + (most < Number(count) ? 'the oldest ' + most + ' of the ' : 'the ') + count + ' dead-lettered job(s) of ' + queue + '? Their errors are listed at /queues/' + queue + '/dead (the dead letters link).')) return;
       act('/queues/' + encodeURIComponent(queue) + '/dead/retry', {}, function (answer) { return queue + ': ' + answer.retried + ' dead-lettered job(s) queued again'; });
       return;
     }
@@ -370,12 +371,13 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   }
 
   // What went wrong (failed, dead) or how far a job is (progress), cut short.
-  function eventDetail(name, event) {
+  function eventDetail(name, event, most) {
+    most = most || 160;
     var said = '';
     var error = event.error;
     if (error && typeof error === 'object') said = [text(error.code), text(error.message)].filter(Boolean).join(': ');
     else if (name === 'progress' && typeof event.percent === 'number') said = event.percent + '%' + (text(event.message) ? ' ' + text(event.message) : '');
-    return said.length > 160 ? said.slice(0, 159) + '…' : said;
+    return said.length > most ? said.slice(0, most - 1) + '…' : said;
   }
 
   function showEvent(name, event) {
@@ -396,6 +398,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     row.appendChild(job);
     cell(row, text(event.stage));
     cell(row, eventDetail(name, event), 'detail');
+    row.lastChild.title = eventDetail(name, event, 1000);
     feed.insertBefore(row, feed.firstChild);
     // The oldest rows go, but not one holding the focus (a job link tabbed to): it stays until the focus leaves.
     while (feed.children.length > MAX_ROWS) {
