@@ -345,7 +345,7 @@ async function notReady(url, name) {
     if (response.ok) return undefined;
     const body = await response.json().catch(() => ({}));
     // The API's answer is a problem (detail); a worker's names its state and what its Redis said.
-    const why = body.detail ?? [body.state, body.redis && `Redis: ${body.redis}`].filter(Boolean).join(', ');
+    const why = body.detail ?? [body.state, body.loading && `loading its ${body.loading}`, body.redis && `Redis: ${body.redis}`].filter(Boolean).join(', ');
     return `${name} is not ready${why ? ` (${why})` : ''}`;
   } catch {
     return `${name} does not answer yet`;

@@ -53,15 +53,16 @@ test('a worker loads the models before it takes jobs (not ready meanwhile), so i
   const worker = launchWorker({ redisUrl, prefix, env: { WORKER_STAGES: 'inference', WORKER_PORT: String(port), PRELOAD_MODELS: 'true' } });
   try {
     // Not ready while it loads: every /readyz answered before the models were loaded is a 503.
-    const answers: { status: number; at: number }[] = [];
+    const answers: { status: number; at: number; loading?: string }[] = [];
     await waitFor(
       async () => {
         if (!worker.running) throw new Error(worker.describe());
-        const status = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-          (response) => response.status,
+        const answer = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+          async (response) => ({ loading: ((await response.json()) as { loading?: string }).loading, status: response.status }),
           () => undefined,
         );
-        if (status !== undefined) answers.push({ status, at: Date.now() });
+        const status = answer?.status;
+        if (answer !== undefined) answers.push({ status: answer.status, at: Date.now(), loading: answer.loading });
         return messages(worker).includes('worker running') && status === 200;
       },
       'the worker to load its models and run',
@@ -72,6 +73,9 @@ test('a worker loads the models before it takes jobs (not ready meanwhile), so i
     const whileLoading = answers.filter((answer) => answer.at < loadedAt).map((answer) => answer.status);
     expect(whileLoading.length).toBeGreaterThan(0);
     expect(new Set(whileLoading)).toEqual(new Set([503]));
+    // It says what it waits for (the launcher repeats it): some answers came while it loaded.
+    expect(answers.some((answer) => answer.loading === 'built-in models')).toBe(true);
+    expect(answers.filter((answer) => answer.status === 200).every((answer) => answer.loading === undefined)).toBe(true);
     const order = messages(worker);
     expect(order.indexOf('built-in models loaded')).toBeLessThan(order.indexOf('worker running'));
     const loadMs = loaded(worker)!['load_ms'] as Record<string, number>;

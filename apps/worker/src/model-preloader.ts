@@ -11,6 +11,7 @@ import { loadModels } from './processors/model-caches.js';
 export class ModelPreloader {
   #reloading: Promise<void> | undefined;
   #reloadAgain = false;
+  #loading = false;
 
   constructor(
     private readonly models: readonly CachedModel<unknown>[],
@@ -21,14 +22,22 @@ export class ModelPreloader {
     return this.models.length > 0;
   }
 
+  /** Whether the first load, before the worker takes jobs, is under way (the health server says so). */
+  get loading(): boolean {
+    return this.#loading;
+  }
+
   /** Loads the models before the worker takes jobs; a model that cannot load stops the start. */
   async load(): Promise<void> {
     const startedAt = performance.now();
+    this.#loading = true;
     try {
       const loadMs = await loadModels(this.models);
       this.logger.info({ load_ms: loadMs, ms: Math.round(performance.now() - startedAt) }, 'built-in models loaded');
     } catch (error) {
       throw new Error(`could not load the built-in NLP models: ${(error as Error).message}`, { cause: error });
+    } finally {
+      this.#loading = false;
     }
   }
 

@@ -115,6 +115,7 @@ export class Worker {
             state: this.state,
             consumer: this.consumer,
             in_flight: this.ctx.slots.used,
+            ...(this.#models.loading ? { loading: 'built-in models' } : {}),
             ...(this.ctx.redis.status === 'ready' ? {} : { redis: this.#redisError ?? this.ctx.redis.status }),
           }),
           metrics: async () => ({ contentType: this.ctx.metrics.registry.contentType, body: await this.ctx.metrics.registry.metrics() }),
