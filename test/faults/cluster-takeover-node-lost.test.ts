@@ -33,7 +33,9 @@ describe('a Redis Cluster primary lost while a takeover is on its way to it', ()
       await enqueueJobs(redis, keys, 'infer', [{ id: lapsedId, lane: 'normal', payload: '{"model":"echo","prompt":"held by a dead worker"}' }], TEST_LIMITS);
       expect((await takeJobs(redis, keys, takeRequest({ consumer: 'dead-worker', count: 1 }))).jobs).toHaveLength(1);
 
-      const env = { ...FAST, LEASE_MS: '3s', REDIS_CLUSTER: 'true', REDIS_TIMEOUT: '3s', CONCURRENCY: '4' };
+      // A word that it reads a queue lasts 10 intervals: 2.5 s here, which a loaded machine does not
+      // starve (at FAST's 100 ms, 1 s, samples read 0 live consumers under a parallel test run).
+      const env = { ...FAST, MAINTENANCE_INTERVAL: '250ms', LEASE_MS: '3s', REDIS_CLUSTER: 'true', REDIS_TIMEOUT: '5s', CONCURRENCY: '4' };
       api = await startApi({ redisUrl: cluster.url, prefix, env });
       // A document held by the dead worker too, from 1 s later: its lease lapses while the
       // inference takeover waits on the lost primary.
