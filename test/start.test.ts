@@ -1,4 +1,4 @@
-import { freePort, RedisServer, repositoryRoot, waitFor } from '@conveyor/testing';
+import { childPidsOf, freePort, isAlive, RedisServer, repositoryRoot, waitFor } from '@conveyor/testing';
 import { Redis } from 'ioredis';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
@@ -148,21 +148,6 @@ test('a REDIS_URL that does not answer: no banner, but why it is not ready; the 
   }
 });
 
-/** The pids of the launcher's children (API, workers, Redis). */
-function childPids(launcher: number): number[] {
-  const lines = execFileSync('ps', ['-o', 'pid=', '--ppid', String(launcher)], { encoding: 'utf8' }).split('\n');
-  return lines.map((line) => Number(line.trim())).filter((pid) => pid > 0);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 test.for(['a second Ctrl-C during the stop', 'SIGHUP (a closed terminal)'])('%s leaves no process behind (they run in sessions of their own)', async (how) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
   const [port, redisPort] = await Promise.all([freePort(), freePort()]);
@@ -170,7 +155,7 @@ test.for(['a second Ctrl-C during the stop', 'SIGHUP (a closed terminal)'])('%s 
   let pids: number[] = [];
   try {
     await waitFor(() => stack.output().includes('Ctrl-C stops everything'), 'the banner', 60_000, 100);
-    pids = childPids(stack.child.pid!);
+    pids = childPidsOf(stack.child.pid!);
     expect(pids).toHaveLength(3);
     // A job that holds its worker past the first Ctrl-C: the graceful stop would wait for it.
     const posted = await fetch(`http://127.0.0.1:${port}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","params":{"sleep_ms":20000}}' });
@@ -185,10 +170,10 @@ test.for(['a second Ctrl-C during the stop', 'SIGHUP (a closed terminal)'])('%s 
     }
     const code = await Promise.race([stack.exited, new Promise((resolve) => setTimeout(resolve, 45_000, 'still running'))]);
     expect(code).toBe(how.startsWith('SIGHUP') ? 0 : 130);
-    await waitFor(() => pids.every((pid) => !alive(pid)), 'every child to be gone', 10_000, 100);
+    await waitFor(() => pids.every((pid) => !isAlive(pid)), 'every child to be gone', 10_000, 100);
   } finally {
     stack.child.kill('SIGKILL');
-    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -1,10 +1,36 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { reapOnExit } from './child-reaper.js';
 import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
 
 export const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** Whether a process of this PID is running. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The PIDs of `parent`'s child processes, from /proc. */
+export function childPidsOf(parent: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        // The parent PID is the 4th field, after the name in parentheses (which may hold spaces).
+        return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === parent;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 export interface Exit {
   code: number | null;
