@@ -56,8 +56,7 @@ export class Maintenance {
     this.#stopped = false;
     const say = () => {
       this.#sayReading();
-      // Jitter, as for the ticks.
-      if (this.#wordTimer !== undefined) this.#wordTimer = setTimeout(say, this.ctx.config.MAINTENANCE_INTERVAL * (0.75 + Math.random() / 2));
+      if (!this.#stopped) this.#wordTimer = setTimeout(say, this.#jitteredInterval());
     };
     this.#wordTimer = setTimeout(say, 0);
     for (const queue of this.#queues) {
@@ -69,13 +68,17 @@ export class Maintenance {
             this.ctx.logger.warn({ err: error.message, queue }, 'maintenance step failed; trying again shortly');
           })
           .finally(() => {
-            // Jitter keeps a fleet that started together from ticking together.
-            if (!this.#stopped) tick.timer = setTimeout(run, this.ctx.config.MAINTENANCE_INTERVAL * (0.75 + Math.random() / 2));
+            if (!this.#stopped) tick.timer = setTimeout(run, this.#jitteredInterval());
           });
       };
       tick.timer = setTimeout(run, 0);
       this.#ticks.set(queue, tick);
     }
+  }
+
+  /** MAINTENANCE_INTERVAL, give or take a quarter: jitter keeps a fleet that started together from ticking together. */
+  #jitteredInterval(): number {
+    return this.ctx.config.MAINTENANCE_INTERVAL * (0.75 + Math.random() / 2);
   }
 
   /**
@@ -86,7 +89,6 @@ export class Maintenance {
     this.#stopped = true;
     for (const tick of this.#ticks.values()) clearTimeout(tick.timer);
     clearTimeout(this.#wordTimer);
-    this.#wordTimer = undefined;
     for (const { timer } of this.#wakeups.values()) clearTimeout(timer);
     this.#wakeups.clear();
     await Promise.all([...this.#ticks.values()].map((tick) => tick.running));

@@ -5,8 +5,7 @@
  */
 export class Slots {
   #used = 0;
-  #wanted = 0;
-  /** Per taker (a queue's takeovers), the slots it wants kept; #wanted is their sum, at most `size`. */
+  /** Per taker (a queue's takeovers), the slots it wants kept. */
   readonly #wantedBy = new Map<string, number>();
   #waiters: (() => void)[] = [];
 
@@ -18,23 +17,22 @@ export class Slots {
 
   /** Slots the readers may reserve: the free ones not wanted for a takeover. */
   get free(): number {
-    return Math.max(0, this.size - this.#used - this.#wanted);
+    return Math.max(0, this.size - this.#used - this.wanted);
   }
 
-  /** Slots kept from the readers, as they free up, for a takeover. */
+  /** Slots kept from the readers, as they free up, for takeovers: what the takers want, at most `size`. */
   get wanted(): number {
-    return this.#wanted;
+    let sum = 0;
+    for (const wanted of this.#wantedBy.values()) sum += wanted;
+    return Math.min(sum, this.size);
   }
 
   /** Keeps the next `count` slots that free up from the readers, for `taker`'s takeover; 0 gives them back. */
   want(count: number, taker: string): void {
-    const before = this.#wanted;
+    const before = this.wanted;
     if (count > 0) this.#wantedBy.set(taker, count);
     else this.#wantedBy.delete(taker);
-    let sum = 0;
-    for (const wanted of this.#wantedBy.values()) sum += wanted;
-    this.#wanted = Math.min(sum, this.size);
-    if (this.#wanted < before) this.wakeAll();
+    if (this.wanted < before) this.wakeAll();
   }
 
   /** Reserves free slots, the wanted ones too, for `taker`'s takeover of `limit` jobs at most; `taker` wants none after. */

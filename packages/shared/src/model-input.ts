@@ -29,11 +29,13 @@ export const CHAT_PASSED_PARAMS = ['temperature', 'top_p', 'max_tokens', 'stop',
 export const EMBEDDING_PASSED_PARAMS = ['dimensions'] as const;
 
 const builtinParams: Record<string, readonly string[]> = { echo: ['sleep_ms', 'progress', 'fail', 'fail_until'], summarize: ['sentences'] };
+const chatParams: readonly string[] = ['messages', 'system', ...CHAT_PASSED_PARAMS];
+const embeddingParams: readonly string[] = ['input', ...EMBEDDING_PASSED_PARAMS];
 
 /** The `params` keys a model reads (GET /models lists them); a model drops any other unread. */
 export function paramsOf(kind: ModelKind, model: string): readonly string[] {
-  if (kind === 'chat') return ['messages', 'system', ...CHAT_PASSED_PARAMS];
-  if (kind === 'embedding') return ['input', ...EMBEDDING_PASSED_PARAMS];
+  if (kind === 'chat') return chatParams;
+  if (kind === 'embedding') return embeddingParams;
   return builtinParams[model] ?? [];
 }
 
