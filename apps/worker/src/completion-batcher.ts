@@ -1,5 +1,5 @@
 import { completeStages, TurnBatcher, type CompleteOutcome, type Completion, type TakeRequest, type TakeResult } from '@conveyor/shared';
-import type { WorkerContext } from './worker-context.js';
+import { noteRepeatedCall, type WorkerContext } from './worker-context.js';
 
 /** Jobs taken in the same script call as a queue's completions, for the slots those free. */
 export interface TakeAlong {
@@ -38,7 +38,8 @@ export class CompletionBatcher {
 
   async #send(queue: string, completions: Completion[]): Promise<CompleteOutcome[]> {
     const take = this.takeAlong?.request(queue, completions.length);
-    const { outcomes, taken } = await completeStages(this.ctx.redis, this.ctx.keysOf(queue), completions, this.ctx.retentionSeconds, take);
+    const { outcomes, taken, repeated } = await completeStages(this.ctx.redis, this.ctx.keysOf(queue), completions, this.ctx.retentionSeconds, take, this.ctx.config.LEASE_MS);
+    if (repeated) noteRepeatedCall(this.ctx, 'complete', queue, taken.jobs.length);
     // Started before the completed jobs let go of their slots, which the new ones take over.
     if (take) this.takeAlong!.took(queue, taken);
     return outcomes;

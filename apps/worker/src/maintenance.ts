@@ -1,6 +1,6 @@
 import { LANES, PROMOTE_BATCH, WALK_START, ensureConsumer, findLostJobs, firstStage, groupName, heartbeat, leaveQueue, liveLease, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob, type WalkPosition } from '@conveyor/shared';
 import type { PauseState } from './pause-state.js';
-import { attemptPolicy, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
+import { attemptPolicy, noteRepeatedCall, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
  * How many ticks a worker's word that it reads a queue lasts: 10 s at the default interval, so a
@@ -208,6 +208,7 @@ export class Maintenance {
         const keys = this.ctx.keysOf(served.pipeline.name);
         const result = await reclaimStale(this.ctx.redis, keys, { ...stageRequest(this.ctx, served), count: reserved, lanes: LANES }, leases.get(served.pipeline.name)!);
         taken = result.jobs.length;
+        if (result.repeated) noteRepeatedCall(this.ctx, 'take over', queue, taken);
         for (const job of result.jobs) {
           // A job a stopping worker let go of (a deploy) is routine; a lapsed lease is not.
           if (result.released.has(job)) {

@@ -2,7 +2,7 @@ import { connectionFor, ensureGroups, LANES, takeJobs, type QueueKeys, type Redi
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRunner } from './job-runner.js';
 import type { PauseState } from './pause-state.js';
-import { stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
+import { noteRepeatedCall, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
  * Most jobs one take asks for. With takes smaller than the worker's concurrency, Redis starts
@@ -149,6 +149,7 @@ export class QueueReader {
       try {
         const result = await takeJobs(this.ctx.redis, this.#keys, { ...stageRequest(this.ctx, served), count: reserved, lanes: LANES, agingMs: this.ctx.config.PRIORITY_AGING });
         taken = result.jobs.length;
+        if (result.repeated) noteRepeatedCall(this.ctx, 'take', this.queue, taken);
         for (const job of result.jobs) this.runner.start(job);
         if (!result.wait) {
           this.#lookingAround = false;

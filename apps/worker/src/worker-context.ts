@@ -36,6 +36,15 @@ export function attemptPolicy(ctx: WorkerContext, queue: string) {
   return { defaultMaxAttempts: findPipeline(queue)?.maxAttempts ?? ctx.config.MAX_ATTEMPTS, retentionSeconds: ctx.retentionSeconds };
 }
 
+/**
+ * Says that a call's reply was lost with its connection and the call, sent again, replied what
+ * Redis had done the first time (see repeatedCall.lua in packages/shared): its jobs are run now,
+ * not left unheld until their lease lapses.
+ */
+export function noteRepeatedCall(ctx: WorkerContext, call: string, queue: string, jobs: number): void {
+  ctx.logger.info({ call, queue, jobs }, 'a call sent again after its reply was lost replied what Redis had done the first time');
+}
+
 /** The arguments every take, reclaim and recover of a stage shares. */
 export function stageRequest(ctx: WorkerContext, served: ServedStage) {
   return {
@@ -46,5 +55,6 @@ export function stageRequest(ctx: WorkerContext, served: ServedStage) {
     retentionSeconds: ctx.retentionSeconds,
     maxStalls: ctx.config.MAX_STALLS,
     firstStage: firstStage(served.pipeline),
+    leaseMs: ctx.config.LEASE_MS,
   };
 }

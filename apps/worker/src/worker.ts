@@ -17,7 +17,7 @@ import { QueueReader } from './queue-reader.js';
 import { RedisRefusals } from './redis-refusals.js';
 import { Slots } from './slots.js';
 import { partitionsBeyondCount, selectStages } from './stage-selection.js';
-import { attemptPolicy, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
+import { attemptPolicy, noteRepeatedCall, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -263,6 +263,7 @@ export class Worker {
           const result = await recoverOwn(this.ctx.redis, keys, { ...stageRequest(this.ctx, served), count: reserved }, cursors);
           cursors = result.cursors;
           taken = result.jobs.length;
+          if (result.repeated) noteRepeatedCall(this.ctx, 're-read', served.pipeline.name, taken);
           for (const job of result.jobs) {
             this.ctx.logger.info({ job_id: job.jobId, stage: job.stage, attempt: job.attempt }, 'resuming a job this consumer held before it restarted');
             this.runner.start(job);

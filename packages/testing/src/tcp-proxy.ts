@@ -8,6 +8,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  *   a NAT that forgot it). Connections made afterwards are carried as usual.
  * - `silenceOn(...markers)`: the first connection to send any of `markers` goes silent as it
  *   sends it (the command never arrives): a node lost while that command was on its way.
+ * - `silenceAfter(...markers)`: the same, except that what the client sends still arrives (the
+ *   command runs) and nothing comes back: a connection lost while the reply was on its way.
  * - `retarget(port)`: connections made from now on go to another server (after a failover the
  *   address leads to the new primary); open ones stay with the old.
  */
@@ -15,7 +17,7 @@ export class TcpProxy {
   readonly #pairs = new Set<[Socket, Socket]>();
   readonly #silenced = new WeakSet<Socket>();
   readonly #silencedPairs: [Socket, Socket][] = [];
-  #tripwire: { markers: Buffer[]; tripped: () => void } | undefined;
+  #tripwire: { markers: Buffer[]; deliver: boolean; tripped: () => void } | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -55,7 +57,16 @@ export class TcpProxy {
 
   /** Resolves when the first connection that sends one of `markers` (after this call) has gone silent. */
   silenceOn(...markers: string[]): Promise<void> {
-    return new Promise((resolve) => (this.#tripwire = { markers: markers.map((marker) => Buffer.from(marker)), tripped: resolve }));
+    return this.#setTripwire(markers, false);
+  }
+
+  /** Resolves when the first connection that sends one of `markers` (after this call) carries replies no more. */
+  silenceAfter(...markers: string[]): Promise<void> {
+    return this.#setTripwire(markers, true);
+  }
+
+  #setTripwire(markers: string[], deliver: boolean): Promise<void> {
+    return new Promise((resolve) => (this.#tripwire = { markers: markers.map((marker) => Buffer.from(marker)), deliver, tripped: resolve }));
   }
 
   async stop(): Promise<void> {
@@ -72,7 +83,8 @@ export class TcpProxy {
         const tripwire = this.#tripwire;
         if (from === client && tripwire?.markers.some((marker) => chunk.includes(marker))) {
           this.#tripwire = undefined;
-          this.#silencePair(pair);
+          if (tripwire.deliver) this.#silenced.add(upstream);
+          else this.#silencePair(pair);
           tripwire.tripped();
         }
         if (!this.#silenced.has(from)) to.write(chunk);

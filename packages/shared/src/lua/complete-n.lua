@@ -18,9 +18,10 @@
 
   ARGV[1] base
   ARGV[2] retention of finished records, seconds
-  ARGV[3] T: 0 without a take, else 12 and ARGV[4..15] say what to take: the stage context
+  ARGV[3] this call's token, and ARGV[4] how long (ms) to keep what it did: see repeatedCall
+  ARGV[5] T: 0 without a take, else 12 and ARGV[6..17] say what to take: the stage context
           (as take's ARGV[1..9]), count, lane flags, aging limit (ms)
-  ARGV[4 + T] one line per job: "<stage>:<lane>:<entry ID> <attempt the worker was given> <next
+  ARGV[6 + T] one line per job: "<stage>:<lane>:<entry ID> <attempt the worker was given> <next
           stage>\n", its first part being its field in the active index (the next stage is '' when
           this is the last stage; none of these values can hold a space, nor a stage or lane a
           colon: stage names are the pipelines', entry IDs Redis's)
@@ -28,7 +29,8 @@
 
   Output: {codes, jobs, wait}: one code per job, in order (1 completed, 2 advanced to the next
   stage, -1 no record, -2 not the current attempt), then what the take gave (see take; {} and
-  {} without a take).
+  {} without a take). Sent again (the same token), it replies its first run's codes, the
+  jobs that run took that are still held, no wait, and a fourth element, 1.
 ]]
 local rcall = redis.call
 -- @include nowMs
@@ -39,9 +41,19 @@ local rcall = redis.call
 -- @include takeFromLanes
 -- @include stageContext
 -- @include waitingEntry
+-- @include repeatedCall
 
-local base, retention, takeArgs = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local valuesAt = 4 + takeArgs
+local base, retention, token, keepMs, takeArgs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local valuesAt = 6 + takeArgs
+-- What to take along, if anything: its stage context is ARGV[6..14].
+local ctx = takeArgs > 0 and stageContext(KEYS[1], 5) or nil
+local kept = firstRun(base, token)
+if kept then
+  local head, jobs = replayFirstRun(ctx, kept)
+  local codes = {}
+  for code in string.gmatch(head, '%S+') do codes[#codes + 1] = tonumber(code) end
+  return { codes, jobs, {}, 1 }
+end
 local n = (#ARGV - valuesAt) / 2
 local now = nowMs()
 -- Formatted once: a number in a string or a command's arguments is formatted again each time.
@@ -170,8 +182,8 @@ if #waiting > 0 then rcall('HSET', base .. 'queued', unpack(waiting)) end
 for stage, count in pairs(completedPerStage) do countEvent(base, now, 'completed', stage, count) end
 
 local jobs, wait = {}, {}
-if takeArgs > 0 then
-  local ctx = stageContext(KEYS[1], 3)
-  jobs, wait = takeFromLanes(ctx, { KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS] }, tonumber(ARGV[13]), ARGV[14], tonumber(ARGV[15]), now)
+if ctx then
+  jobs, wait = takeFromLanes(ctx, { KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS] }, tonumber(ARGV[15]), ARGV[16], tonumber(ARGV[17]), now)
 end
+keepFirstRun(base, token, keepMs, table.concat(results, ' '), jobs)
 return { results, jobs, wait }

@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
+import { callToken, DEFAULT_KEEP_MS } from './call-token.js';
 import { laneFlags, parseTakeReply, stageArgs, type TakeRequest, type TakeResult, type TakenJob } from './take.js';
 
 export type CompleteOutcome = 'completed' | 'advanced' | 'no-record' | 'not-current-attempt';
@@ -18,6 +19,8 @@ export interface CompleteResult {
   outcomes: CompleteOutcome[];
   /** What the take that came along gave (no jobs without one). */
   taken: TakeResult;
+  /** The call was sent again after its reply was lost, and replied what Redis had done (see includes/repeatedCall.lua). */
+  repeated: boolean;
 }
 
 /**
@@ -25,6 +28,7 @@ export interface CompleteResult {
  * acked and its output written, then its job is queued on its next stage or, when there is none,
  * marked completed. A stale attempt is refused on its own; the others still complete. With
  * `take`, the same call then takes jobs as takeJobs does (for the slots these completions free).
+ * `leaseMs`: how long Redis keeps what the call did, for the same call sent again (see TakeRequest).
  */
 export async function completeStages(
   redis: RedisClient,
@@ -32,9 +36,10 @@ export async function completeStages(
   completions: readonly Completion[],
   retentionSeconds: number,
   take?: TakeRequest,
+  leaseMs = take?.leaseMs ?? DEFAULT_KEEP_MS,
 ): Promise<CompleteResult> {
   const keyArgs: string[] = [keys.active];
-  const args: (string | number)[] = [keys.base, retentionSeconds];
+  const args: (string | number)[] = [keys.base, retentionSeconds, callToken(), leaseMs];
   if (take) {
     const [high, normal, low, , ...context] = stageArgs(keys, take);
     args.push(12, ...context, take.count, laneFlags(take.lanes), take.agingMs ?? 0);
@@ -49,10 +54,11 @@ export async function completeStages(
   for (const { job, nextStage } of completions) lines += `${job.stage}:${job.lane}:${job.entryId} ${job.attempt} ${nextStage}\n`;
   args.push(lines);
   for (const { job, output } of completions) args.push(job.jobId, output);
-  const [codes, jobLines, wait] = (await redis.complete(keyArgs.length, ...keyArgs, ...args)) as [number[], string[], string[]];
+  const [codes, jobLines, wait, repeated] = (await redis.complete(keyArgs.length, ...keyArgs, ...args)) as [number[], string[], string[], 1?];
   return {
     outcomes: codes.map((code) => outcomes[code]!),
-    taken: take ? parseTakeReply(keys, take, jobLines, wait) : { jobs: [], wait: undefined },
+    taken: take ? parseTakeReply(keys, take, jobLines, wait, repeated === 1) : { jobs: [], wait: undefined },
+    repeated: repeated === 1,
   };
 }
 

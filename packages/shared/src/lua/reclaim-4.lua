@@ -17,17 +17,28 @@
   ARGV[10] count: most jobs to take over now
   ARGV[11] min idle (ms): the lease
   ARGV[12] lanes to scan, a flag per lane ('111')
+  ARGV[13] this call's token, and ARGV[14] how long (ms) to keep what it took: see repeatedCall
 
   Output: {jobs, lost, released}: job lines (see jobLine), how many deleted entries were failed,
   and for each job 1 when its last holder released it (a stopping worker) rather than let its
-  lease lapse, else 0.
+  lease lapse, else 0. Sent again (the same token), it replies what its first run took over and
+  is still held, and a fourth element, 1.
 ]]
 local rcall = redis.call
 -- @include startJob
 -- @include failLostEntry
 -- @include stageContext
+-- @include repeatedCall
 
 local ctx = stageContext(KEYS[4])
+local kept = firstRun(ctx.base, ARGV[13])
+if kept then
+  local head, jobs, places = replayFirstRun(ctx, kept)
+  local lost, flags = string.match(head, '^(%d+) (%d*)$')
+  local released = {}
+  for i, place in ipairs(places) do released[i] = tonumber(string.sub(flags, place, place)) end
+  return { jobs, tonumber(lost), released, 1 }
+end
 local wanted, minIdle = tonumber(ARGV[10]), ARGV[11]
 local laneNames = { 'high', 'normal', 'low' }
 local now = nowMs()
@@ -62,4 +73,5 @@ for i = 1, 3 do
     end
   end
 end
+keepFirstRun(ctx.base, ARGV[13], ARGV[14], (#jobs + lost > 0) and (lost .. ' ' .. table.concat(released)) or '', jobs)
 return { jobs, lost, released }

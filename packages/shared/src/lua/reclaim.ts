@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
+import { callToken, DEFAULT_KEEP_MS } from './call-token.js';
 import { laneFlags, parseJobLine, stageArgs, type TakenJob, type TakeRequest } from './take.js';
 
 export interface ReclaimResult {
@@ -8,13 +9,15 @@ export interface ReclaimResult {
   lost: number;
   /** The jobs (of `jobs`) that a stopping worker released, rather than let their lease lapse. */
   released: ReadonlySet<TakenJob>;
+  /** The call was sent again after its reply was lost, and replied what Redis had done (see includes/repeatedCall.lua). */
+  repeated: boolean;
 }
 
 /** Takes over up to `count` entries of a stage whose lease (`minIdleMs`) lapsed, and starts them. */
 export async function reclaimStale(redis: RedisClient, keys: QueueKeys, request: TakeRequest, minIdleMs: number): Promise<ReclaimResult> {
-  const [lines, lost, released] = (await redis.reclaim(...stageArgs(keys, request), request.count, minIdleMs, laneFlags(request.lanes))) as [string[], number, number[]];
+  const [lines, lost, released, repeated] = (await redis.reclaim(...stageArgs(keys, request), request.count, minIdleMs, laneFlags(request.lanes), callToken(), request.leaseMs ?? DEFAULT_KEEP_MS)) as [string[], number, number[], 1?];
   const jobs = lines.map((line) => parseJobLine(keys.queue, request.stage, line));
-  return { jobs, lost, released: new Set(jobs.filter((_, i) => released[i] === 1)) };
+  return { jobs, lost, released: new Set(jobs.filter((_, i) => released[i] === 1)), repeated: repeated === 1 };
 }
 
 /** Cursors of `recoverOwn`, one per lane; '' once a lane is read to its end. */
@@ -29,7 +32,7 @@ export async function recoverOwn(
   keys: QueueKeys,
   request: Omit<TakeRequest, 'lanes'>,
   cursors: RecoveryCursors = ['0', '0', '0'],
-): Promise<{ jobs: TakenJob[]; cursors: RecoveryCursors }> {
-  const [lines, next] = (await redis.recover(...stageArgs(keys, request), request.count, ...cursors)) as [string[], RecoveryCursors];
-  return { jobs: lines.map((line) => parseJobLine(keys.queue, request.stage, line)), cursors: next };
+): Promise<{ jobs: TakenJob[]; cursors: RecoveryCursors; repeated: boolean }> {
+  const [lines, next, repeated] = (await redis.recover(...stageArgs(keys, request), request.count, ...cursors, callToken(), request.leaseMs ?? DEFAULT_KEEP_MS)) as [string[], RecoveryCursors, 1?];
+  return { jobs: lines.map((line) => parseJobLine(keys.queue, request.stage, line)), cursors: next, repeated: repeated === 1 };
 }

@@ -10,16 +10,26 @@
              max stalls, first stage
   ARGV[10] count: most jobs to start now
   ARGV[11..13] per lane, the ID to read after ('0' from the start), or '' when that lane is done
+  ARGV[14] this call's token, and ARGV[15] how long (ms) to keep what it started: see repeatedCall
 
   Output: {jobs, cursors}: job lines (see jobLine), and the cursor per lane for the next call
-  ('' when done).
+  ('' when done). Sent again (the same token), it replies what its first run started and is still
+  held, the cursors it gave, and a third element, 1.
 ]]
 local rcall = redis.call
 -- @include startJob
 -- @include failLostEntry
 -- @include stageContext
+-- @include repeatedCall
 
 local ctx = stageContext(KEYS[4])
+local kept = firstRun(ctx.base, ARGV[14])
+if kept then
+  local head, jobs = replayFirstRun(ctx, kept)
+  local cursors = {}
+  for cursor in string.gmatch(head, '%S+') do cursors[#cursors + 1] = cursor == '-' and '' or cursor end
+  return { jobs, cursors, 1 }
+end
 local wanted = tonumber(ARGV[10])
 local laneNames = { 'high', 'normal', 'low' }
 local now = nowMs()
@@ -45,5 +55,10 @@ for i = 1, 3 do
       end
     end
   end
+end
+if #jobs > 0 then
+  local head = {}
+  for i = 1, 3 do head[i] = cursors[i] == '' and '-' or cursors[i] end
+  keepFirstRun(ctx.base, ARGV[14], ARGV[15], table.concat(head, ' '), jobs)
 end
 return { jobs, cursors }

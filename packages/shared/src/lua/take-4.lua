@@ -22,16 +22,26 @@
   ARGV[10] count: how many jobs the consumer can take now
   ARGV[11] lanes to read, a flag per lane in order high normal low, e.g. '111' or '101'
   ARGV[12] aging limit (ms): lower-lane entries waiting longer go first; 0 for strict priority
+  ARGV[13] this call's token, and ARGV[14] how long (ms) to keep what it took: see repeatedCall
 
   Output: {jobs, wait}
     jobs: a list of job lines (see jobLine)
     wait: when every lane read ran dry, the last entry ID of each lane ('0-0' for an empty or
           unread lane), for a blocking XREAD that wakes on the next new entry; else {}.
+  Sent again (the same token), it replies the jobs of its first run that are still held, no wait,
+  and a third element, 1.
 ]]
 local rcall = redis.call
 -- @include takeFromLanes
 -- @include stageContext
+-- @include repeatedCall
 
 local ctx = stageContext(KEYS[4])
+local kept = firstRun(ctx.base, ARGV[13])
+if kept then
+  local _, jobs = replayFirstRun(ctx, kept)
+  return { jobs, {}, 1 }
+end
 local jobs, wait = takeFromLanes(ctx, { KEYS[1], KEYS[2], KEYS[3] }, tonumber(ARGV[10]), ARGV[11], tonumber(ARGV[12]), nowMs())
+keepFirstRun(ctx.base, ARGV[13], ARGV[14], '', jobs)
 return { jobs, wait }

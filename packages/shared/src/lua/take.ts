@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis.js';
 import { LANES, type Lane, type QueueKeys } from '../keys.js';
+import { callToken, DEFAULT_KEEP_MS } from './call-token.js';
 
 /** A job a worker holds: what it runs, and the token (entry, attempt) that proves it may finish it. */
 export interface TakenJob {
@@ -42,12 +43,19 @@ export interface TakeRequest {
   lanes: readonly Lane[];
   /** Lower-lane jobs waiting longer than this (ms) are taken first; 0 for strict priority. */
   agingMs?: number;
+  /**
+   * The taker's lease (LEASE_MS; 30 s when not given): Redis keeps what a call took this long, so
+   * that the same call sent again replies it instead of taking more (see includes/repeatedCall.lua).
+   */
+  leaseMs?: number;
 }
 
 export interface TakeResult {
   jobs: TakenJob[];
   /** When every lane ran dry: the last entry ID per lane read, to block on until a new entry arrives. */
   wait: Map<Lane, string> | undefined;
+  /** The call was sent again after its reply was lost, and replied what Redis had done (see includes/repeatedCall.lua). */
+  repeated?: boolean;
 }
 
 /**
@@ -133,14 +141,19 @@ export function laneFlags(lanes: readonly Lane[]): string {
 
 /** Takes up to `count` jobs of one stage (high lane first) and starts them, atomically. */
 export async function takeJobs(redis: RedisClient, keys: QueueKeys, request: TakeRequest): Promise<TakeResult> {
-  const [lines, wait] = (await redis.take(...stageArgs(keys, request), request.count, laneFlags(request.lanes), request.agingMs ?? 0)) as [string[], string[]];
-  return parseTakeReply(keys, request, lines, wait);
+  const [lines, wait, repeated] = (await redis.take(...stageArgs(keys, request), request.count, laneFlags(request.lanes), request.agingMs ?? 0, callToken(), request.leaseMs ?? DEFAULT_KEEP_MS)) as [
+    string[],
+    string[],
+    1?,
+  ];
+  return parseTakeReply(keys, request, lines, wait, repeated === 1);
 }
 
 /** What a take (alone, or along with a completion) replied: the jobs, and where to wait when the lanes ran dry. */
-export function parseTakeReply(keys: QueueKeys, request: TakeRequest, lines: string[], wait: string[]): TakeResult {
+export function parseTakeReply(keys: QueueKeys, request: TakeRequest, lines: string[], wait: string[], repeated: boolean): TakeResult {
   return {
     jobs: lines.map((line) => parseJobLine(keys.queue, request.stage, line)),
     wait: wait.length === 0 ? undefined : new Map(request.lanes.map((lane) => [lane, wait[LANES.indexOf(lane)]!])),
+    repeated,
   };
 }

@@ -1,0 +1,149 @@
+import { RedisServer, TcpProxy, takeRequest, TEST_LIMITS, uniquePrefix } from '@conveyor/testing';
+import type { Redis } from 'ioredis';
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  completeStages,
+  createRedis,
+  enqueueJobs,
+  ensureGroups,
+  newJobId,
+  QueueKeys,
+  reclaimStale,
+  recoverOwn,
+  scripts,
+  takeJobs,
+  type Pipeline,
+  type RedisClient,
+} from '../src/index.js';
+
+const pipelines: Pipeline[] = [{ name: 'inference', input: 'json', stages: ['infer'] }];
+
+/**
+ * A worker's connection lost while a call's reply was on its way: Redis ran the call, the reply
+ * never came, and the client (silence timeout, then a new connection) sent the call again. The
+ * second run must reply what the first did, not do it again: a take run twice had left the first
+ * run's jobs started and held by nobody until their lease lapsed.
+ */
+describe.skipIf(!RedisServer.available())('a call whose reply is lost with its connection, sent again on the next', () => {
+  let server: RedisServer;
+  let direct: Redis;
+
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    direct = createRedis(server.url, { role: 'command', name: 'conveyor:test:direct' });
+  });
+  afterAll(async () => {
+    direct.disconnect();
+    await server.stop();
+  });
+
+  /** What the call of a script carries: its SHA (EVALSHA), or the start of its text (EVAL, a connection's first call of it). */
+  function markersOf(name: string): string[] {
+    const lua = scripts.find((script) => script.name === name)!.lua;
+    return [createHash('sha1').update(lua).digest('hex'), lua.slice(0, 200)];
+  }
+
+  /** A queue with `count` jobs, and a worker's connection to it through a proxy that loses the next `script` call's reply. */
+  async function setUp(count: number, script: string) {
+    const prefix = uniquePrefix('repeat');
+    const keys = new QueueKeys(prefix, 'inference');
+    await ensureGroups(direct, prefix, pipelines);
+    const ids = Array.from({ length: count }, () => newJobId('inference'));
+    await enqueueJobs(direct, keys, 'infer', ids.map((id, i) => ({ id, lane: 'normal', payload: `{"prompt":"job ${i}"}` })), TEST_LIMITS);
+    const proxy = await TcpProxy.start(server.port);
+    const worker: RedisClient = createRedis(proxy.url, { role: 'command', name: 'conveyor:test:worker', silenceTimeoutMs: 300 });
+    await worker.ping();
+    const lost = proxy.silenceAfter(...markersOf(script));
+    const close = async () => {
+      worker.disconnect();
+      await proxy.stop();
+    };
+    return { prefix, keys, ids, worker, lost, close };
+  }
+
+  async function pendingOf(keys: QueueKeys, consumer: string): Promise<string[]> {
+    const entries = (await direct.xpending(keys.stream('infer', 'normal'), 'infer', '-', '+', 100, consumer)) as [string][];
+    return entries.map(([entryId]) => entryId);
+  }
+
+  test('a take replies the jobs its first run took, and takes no more; what it took is kept for the lease', async () => {
+    const { keys, ids, worker, lost, close } = await setUp(5, 'take');
+    try {
+      const taken = await takeJobs(worker, keys, takeRequest({ count: 2, leaseMs: 5_000 }));
+      await lost;
+      expect(taken.repeated).toBe(true);
+      expect(taken.jobs.map((job) => [job.jobId, job.attempt, job.payload])).toEqual([
+        [ids[0], 1, '{"prompt":"job 0"}'],
+        [ids[1], 1, '{"prompt":"job 1"}'],
+      ]);
+      expect(await pendingOf(keys, 'c1')).toEqual(taken.jobs.map((job) => job.entryId));
+      const kept = await direct.keys(`${keys.base}call:*`);
+      expect(kept).toHaveLength(1);
+      const ttl = await direct.pttl(kept[0]!);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(5_000);
+      // The other three are there for the next taker.
+      expect((await takeJobs(direct, keys, takeRequest({ consumer: 'c2' }))).jobs.map((job) => job.jobId)).toEqual(ids.slice(2));
+    } finally {
+      await close();
+    }
+  });
+
+  test('completions with a take along reply their first outcomes, and the jobs that run took', async () => {
+    const { keys, ids, worker, lost, close } = await setUp(6, 'complete');
+    try {
+      const held = (await takeJobs(direct, keys, takeRequest({ count: 2 }))).jobs;
+      const { outcomes, taken, repeated } = await completeStages(
+        worker,
+        keys,
+        held.map((job) => ({ job, output: '{"ok":true}', nextStage: '' })),
+        60,
+        takeRequest({ count: 2 }),
+      );
+      await lost;
+      expect(repeated).toBe(true);
+      expect(outcomes).toEqual(['completed', 'completed']);
+      expect(taken.jobs.map((job) => job.jobId)).toEqual(ids.slice(2, 4));
+      expect(await pendingOf(keys, 'c1')).toEqual(taken.jobs.map((job) => job.entryId));
+      for (const id of ids.slice(0, 2)) expect(await direct.hget(keys.job(id), 'status')).toBe('completed');
+    } finally {
+      await close();
+    }
+  });
+
+  test('a takeover takes each lapsed job over once: one stall, the next attempt', async () => {
+    const { keys, ids, worker, lost, close } = await setUp(2, 'reclaim');
+    try {
+      expect((await takeJobs(direct, keys, takeRequest({ consumer: 'dead-worker', count: 2 }))).jobs).toHaveLength(2);
+      const { jobs, repeated } = await reclaimStale(worker, keys, takeRequest({ consumer: 'c2' }), 0);
+      await lost;
+      expect(repeated).toBe(true);
+      expect(jobs.map((job) => [job.jobId, job.attempt])).toEqual([
+        [ids[0], 2],
+        [ids[1], 2],
+      ]);
+      for (const id of ids) expect(await direct.hmget(keys.job(id), 'attempts', 'stalls', 'worker')).toEqual(['2', '1', 'c2']);
+    } finally {
+      await close();
+    }
+  });
+
+  test('a restarted worker re-reads its own jobs once', async () => {
+    const { keys, ids, worker, lost, close } = await setUp(2, 'recover');
+    try {
+      expect((await takeJobs(direct, keys, takeRequest({ count: 2 }))).jobs).toHaveLength(2);
+      const { jobs, cursors, repeated } = await recoverOwn(worker, keys, takeRequest({ count: 10 }));
+      await lost;
+      expect(repeated).toBe(true);
+      expect(jobs.map((job) => [job.jobId, job.attempt])).toEqual([
+        [ids[0], 2],
+        [ids[1], 2],
+      ]);
+      expect(cursors).toEqual(['', '', '']);
+      for (const id of ids) expect(await direct.hmget(keys.job(id), 'attempts', 'stalls')).toEqual(['2', '1']);
+    } finally {
+      await close();
+    }
+  });
+});
