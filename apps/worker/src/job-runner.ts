@@ -225,7 +225,7 @@ export class JobRunner {
     const { defaultMaxAttempts, retentionSeconds } = attemptPolicy(this.ctx, job.queue);
     try {
       const recorded = await this.#untilRecorded(held, 'failure', () => logger, () =>
-        failAttempt(this.ctx.redis, this.ctx.keysOf(job.queue), job, failure, delay, defaultMaxAttempts, retentionSeconds),
+        failAttempt(this.ctx.redis, this.ctx.keysOf(job.queue), job, failure, delay, defaultMaxAttempts, retentionSeconds, this.ctx.config.LEASE_MS),
       );
       if (!recorded) return;
       const outcome = recorded.value;

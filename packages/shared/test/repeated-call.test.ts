@@ -7,6 +7,7 @@ import {
   createRedis,
   enqueueJobs,
   ensureGroups,
+  failAttempt,
   newJobId,
   QueueKeys,
   reclaimStale,
@@ -142,6 +143,19 @@ describe.skipIf(!RedisServer.available())('a call whose reply is lost with its c
       ]);
       expect(cursors).toEqual(['', '', '']);
       for (const id of ids) expect(await direct.hmget(keys.job(id), 'attempts', 'stalls')).toEqual(['2', '1']);
+    } finally {
+      await close();
+    }
+  });
+
+  test('a failure replies the outcome its first run recorded, once', async () => {
+    const { keys, ids, worker, lost, close } = await setUp(1, 'fail');
+    try {
+      const [held] = (await takeJobs(direct, keys, takeRequest({ count: 1 }))).jobs;
+      const error = { message: 'model timed out', retryable: true, stage: 'infer', attempt: 1, at: Date.now() };
+      expect(await failAttempt(worker, keys, held!, error, 60_000, 3, 60)).toBe('retrying');
+      await lost;
+      expect(await direct.hmget(keys.job(ids[0]!), 'status', 'failures')).toEqual(['retrying', '1']);
     } finally {
       await close();
     }

@@ -21,8 +21,10 @@
   ARGV[7] retry after this many ms; -1 never (the error is not retryable)
   ARGV[8] default max attempts
   ARGV[9] retention of finished records, seconds
+  ARGV[10] this call's token, and ARGV[11] how long (ms) to keep its outcome: see repeatedCall
 
-  Output: 1 scheduled for a retry, 2 dead-lettered, -1 no record, -2 not the current attempt
+  Output: 1 scheduled for a retry, 2 dead-lettered, -1 no record, -2 not the current attempt;
+  sent again (the same token), the first run's.
 ]]
 local rcall = redis.call
 -- @include nowMs
@@ -31,8 +33,11 @@ local rcall = redis.call
 -- @include appendError
 -- @include deadLetter
 -- @include countEvent
+-- @include repeatedCall
 
 local jobKey, stage, lane, entryId = KEYS[2], ARGV[2], ARGV[3], ARGV[4]
+local kept = firstRun(ARGV[1], ARGV[10])
+if kept then return tonumber(string.match(kept, '^(%S+)')) end
 local refusal = checkAttempt(jobKey, stage, entryId, ARGV[5], ARGV[1], lane, true)
 if refusal then
   if refusal == -1 then rcall('XACK', KEYS[1], stage, entryId) end
@@ -58,8 +63,10 @@ if delay >= 0 and failures < limit then
   rcall('HSET', jobKey, 'status', 'retrying', 'retry_at', due, 'updated_at', now)
   publishEvent(ARGV[1] .. 'events', 'retrying', jobId, now, { stage = stage, retry_at = due })
   countEvent(ARGV[1], now, 'retried', stage)
+  keepFirstRun(ARGV[1], ARGV[10], ARGV[11], '1', {})
   return 1
 end
 
 deadLetter(ARGV[1], jobKey, jobId, now, ARGV[6], tonumber(ARGV[9]))
+keepFirstRun(ARGV[1], ARGV[10], ARGV[11], '2', {})
 return 2
