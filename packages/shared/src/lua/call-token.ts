@@ -14,5 +14,17 @@ export function callToken(): string {
   return processPart + calls.toString(36);
 }
 
-/** How long Redis keeps what a call did, for the same call sent again, when the caller names no lease: the default LEASE_MS. */
-export const DEFAULT_KEEP_MS = 30_000;
+/** The lease of a caller that names none: the default LEASE_MS. */
+const DEFAULT_LEASE_MS = 30_000;
+
+/**
+ * How long Redis keeps what a call did, for the same call sent again: the caller's lease, and
+ * 5 minutes more. The call is sent again only once Redis answers again, and a Redis that ran it
+ * just before it froze (a paused VM, a stopped process) runs nothing while frozen but has its
+ * keys expire all the same: kept for the lease alone, the record of a call that ran just before a
+ * freeze longer than the lease was gone when the call came again (its jobs then waited out a
+ * lease, unheld). About 30 bytes per job the call took or finished.
+ */
+export function keepCallMs(leaseMs = DEFAULT_LEASE_MS): number {
+  return leaseMs + 300_000;
+}

@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
-import { callToken, DEFAULT_KEEP_MS } from './call-token.js';
+import { callToken, keepCallMs } from './call-token.js';
 import { laneFlags, parseTakeReply, stageArgs, type TakeRequest, type TakeResult, type TakenJob } from './take.js';
 
 export type CompleteOutcome = 'completed' | 'advanced' | 'no-record' | 'not-current-attempt';
@@ -28,7 +28,7 @@ export interface CompleteResult {
  * acked and its output written, then its job is queued on its next stage or, when there is none,
  * marked completed. A stale attempt is refused on its own; the others still complete. With
  * `take`, the same call then takes jobs as takeJobs does (for the slots these completions free).
- * `leaseMs`: how long Redis keeps what the call did, for the same call sent again (see TakeRequest).
+ * Redis keeps what the call did for `leaseMs` and 5 minutes more, for the same call sent again (see keepCallMs).
  */
 export async function completeStages(
   redis: RedisClient,
@@ -36,10 +36,10 @@ export async function completeStages(
   completions: readonly Completion[],
   retentionSeconds: number,
   take?: TakeRequest,
-  leaseMs = take?.leaseMs ?? DEFAULT_KEEP_MS,
+  leaseMs = take?.leaseMs,
 ): Promise<CompleteResult> {
   const keyArgs: string[] = [keys.active];
-  const args: (string | number)[] = [keys.base, retentionSeconds, callToken(), leaseMs];
+  const args: (string | number)[] = [keys.base, retentionSeconds, callToken(), keepCallMs(leaseMs)];
   if (take) {
     const [high, normal, low, , ...context] = stageArgs(keys, take);
     args.push(12, ...context, take.count, laneFlags(take.lanes), take.agingMs ?? 0);

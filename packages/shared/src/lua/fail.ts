@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
-import { callToken, DEFAULT_KEEP_MS } from './call-token.js';
+import { callToken, keepCallMs } from './call-token.js';
 import type { TakenJob } from './take.js';
 
 export type FailOutcome = 'retrying' | 'dead' | 'no-record' | 'not-current-attempt';
@@ -22,8 +22,8 @@ export interface AttemptError {
 /**
  * Records a failed attempt: acks the entry, keeps the error, and schedules a retry after
  * `retryDelayMs` (undefined: never, dead-letter now) while attempts remain. Refused for a
- * stale attempt. Redis keeps the outcome for `leaseMs`, for the same call sent again after its
- * reply was lost (see includes/repeatedCall.lua).
+ * stale attempt. Redis keeps the outcome for `leaseMs` and 5 minutes more, for the same call sent
+ * again after its reply was lost (see keepCallMs).
  */
 export async function failAttempt(
   redis: RedisClient,
@@ -33,7 +33,7 @@ export async function failAttempt(
   retryDelayMs: number | undefined,
   defaultMaxAttempts: number,
   retentionSeconds: number,
-  leaseMs = DEFAULT_KEEP_MS,
+  leaseMs?: number,
 ): Promise<FailOutcome> {
   const reply = await redis.fail(
     keys.stream(job.stage, job.lane),
@@ -51,7 +51,7 @@ export async function failAttempt(
     defaultMaxAttempts,
     retentionSeconds,
     callToken(),
-    leaseMs,
+    keepCallMs(leaseMs),
   );
   return outcomes[reply]!;
 }

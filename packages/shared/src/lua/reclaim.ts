@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
-import { callToken, DEFAULT_KEEP_MS } from './call-token.js';
+import { callToken, keepCallMs } from './call-token.js';
 import { laneFlags, parseJobLine, stageArgs, type TakenJob, type TakeRequest } from './take.js';
 
 export interface ReclaimResult {
@@ -15,7 +15,7 @@ export interface ReclaimResult {
 
 /** Takes over up to `count` entries of a stage whose lease (`minIdleMs`) lapsed, and starts them. */
 export async function reclaimStale(redis: RedisClient, keys: QueueKeys, request: TakeRequest, minIdleMs: number): Promise<ReclaimResult> {
-  const [lines, lost, released, repeated] = (await redis.reclaim(...stageArgs(keys, request), request.count, minIdleMs, laneFlags(request.lanes), callToken(), request.leaseMs ?? DEFAULT_KEEP_MS)) as [string[], number, number[], 1?];
+  const [lines, lost, released, repeated] = (await redis.reclaim(...stageArgs(keys, request), request.count, minIdleMs, laneFlags(request.lanes), callToken(), keepCallMs(request.leaseMs))) as [string[], number, number[], 1?];
   const jobs = lines.map((line) => parseJobLine(keys.queue, request.stage, line));
   return { jobs, lost, released: new Set(jobs.filter((_, i) => released[i] === 1)), repeated: repeated === 1 };
 }
@@ -33,6 +33,6 @@ export async function recoverOwn(
   request: Omit<TakeRequest, 'lanes'>,
   cursors: RecoveryCursors = ['0', '0', '0'],
 ): Promise<{ jobs: TakenJob[]; cursors: RecoveryCursors; repeated: boolean }> {
-  const [lines, next, repeated] = (await redis.recover(...stageArgs(keys, request), request.count, ...cursors, callToken(), request.leaseMs ?? DEFAULT_KEEP_MS)) as [string[], RecoveryCursors, 1?];
+  const [lines, next, repeated] = (await redis.recover(...stageArgs(keys, request), request.count, ...cursors, callToken(), keepCallMs(request.leaseMs))) as [string[], RecoveryCursors, 1?];
   return { jobs: lines.map((line) => parseJobLine(keys.queue, request.stage, line)), cursors: next, repeated: repeated === 1 };
 }

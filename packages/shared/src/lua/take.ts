@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis.js';
 import { LANES, type Lane, type QueueKeys } from '../keys.js';
-import { callToken, DEFAULT_KEEP_MS } from './call-token.js';
+import { callToken, keepCallMs } from './call-token.js';
 
 /** A job a worker holds: what it runs, and the token (entry, attempt) that proves it may finish it. */
 export interface TakenJob {
@@ -44,8 +44,9 @@ export interface TakeRequest {
   /** Lower-lane jobs waiting longer than this (ms) are taken first; 0 for strict priority. */
   agingMs?: number;
   /**
-   * The taker's lease (LEASE_MS; 30 s when not given): Redis keeps what a call took this long, so
-   * that the same call sent again replies it instead of taking more (see includes/repeatedCall.lua).
+   * The taker's lease (LEASE_MS; 30 s when not given). Redis keeps what a call took for this long
+   * and 5 minutes more (see keepCallMs), so that the same call sent again replies it instead of
+   * taking more (see includes/repeatedCall.lua).
    */
   leaseMs?: number;
 }
@@ -141,7 +142,7 @@ export function laneFlags(lanes: readonly Lane[]): string {
 
 /** Takes up to `count` jobs of one stage (high lane first) and starts them, atomically. */
 export async function takeJobs(redis: RedisClient, keys: QueueKeys, request: TakeRequest): Promise<TakeResult> {
-  const [lines, wait, repeated] = (await redis.take(...stageArgs(keys, request), request.count, laneFlags(request.lanes), request.agingMs ?? 0, callToken(), request.leaseMs ?? DEFAULT_KEEP_MS)) as [
+  const [lines, wait, repeated] = (await redis.take(...stageArgs(keys, request), request.count, laneFlags(request.lanes), request.agingMs ?? 0, callToken(), keepCallMs(request.leaseMs))) as [
     string[],
     string[],
     1?,
