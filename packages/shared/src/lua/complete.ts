@@ -28,7 +28,7 @@ export interface CompleteResult {
  * acked and its output written, then its job is queued on its next stage or, when there is none,
  * marked completed. A stale attempt is refused on its own; the others still complete. With
  * `take`, the same call then takes jobs as takeJobs does (for the slots these completions free).
- * Redis keeps what the call did for `leaseMs` and 5 minutes more, for the same call sent again (see keepCallMs).
+ * Redis keeps what the call did for `leaseMs` and a minute more, for the same call sent again (see keepCallMs).
  */
 export async function completeStages(
   redis: RedisClient,

@@ -22,7 +22,7 @@ export interface AttemptError {
 /**
  * Records a failed attempt: acks the entry, keeps the error, and schedules a retry after
  * `retryDelayMs` (undefined: never, dead-letter now) while attempts remain. Refused for a
- * stale attempt. Redis keeps the outcome for `leaseMs` and 5 minutes more, for the same call sent
+ * stale attempt. Redis keeps the outcome for `leaseMs` and a minute more, for the same call sent
  * again after its reply was lost (see keepCallMs).
  */
 export async function failAttempt(

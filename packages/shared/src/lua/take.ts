@@ -45,7 +45,7 @@ export interface TakeRequest {
   agingMs?: number;
   /**
    * The taker's lease (LEASE_MS; 30 s when not given). Redis keeps what a call took for this long
-   * and 5 minutes more (see keepCallMs), so that the same call sent again replies it instead of
+   * and a minute more (see keepCallMs), so that the same call sent again replies it instead of
    * taking more (see includes/repeatedCall.lua).
    */
   leaseMs?: number;

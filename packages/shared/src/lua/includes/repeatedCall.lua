@@ -8,7 +8,7 @@
 --
 -- So each call that takes jobs or records outcomes carries a token (unique per call, the same
 -- when sent again), and its first run keeps what it did under <base>call:<token> for `keepMs`
--- (the lease and 5 minutes more: see keepCallMs in call-token.ts, for a Redis that froze just
+-- (the lease and a minute more: see keepCallMs in call-token.ts, for a Redis that froze just
 -- after it ran the call). A second run replies the same, from that:
 --   '<what the script replies besides jobs>\n<lane> <entry ID> <attempt> ...'
 -- The jobs are read again as they are now, and only those still held by the same attempt of
