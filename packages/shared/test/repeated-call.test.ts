@@ -12,6 +12,7 @@ import {
   QueueKeys,
   reclaimStale,
   recoverOwn,
+  releaseJobs,
   scripts,
   takeJobs,
   type Pipeline,
@@ -158,6 +159,18 @@ describe.skipIf(!RedisServer.available())('a call whose reply is lost with its c
       expect(await failAttempt(worker, keys, held!, error, 60_000, 3, 60)).toBe('retrying');
       await lost;
       expect(await direct.hmget(keys.job(ids[0]!), 'status', 'failures')).toEqual(['retrying', '1']);
+    } finally {
+      await close();
+    }
+  });
+
+  test('a release replies how many jobs its first run let go of', async () => {
+    const { keys, ids, worker, lost, close } = await setUp(2, 'release');
+    try {
+      const held = (await takeJobs(direct, keys, takeRequest({ count: 2 }))).jobs;
+      expect(await releaseJobs(worker, keys, 'c1', held, 60_000, { defaultMaxAttempts: 3, retentionSeconds: 60 })).toBe(2);
+      await lost;
+      for (const id of ids) expect(await direct.hget(keys.job(id), 'status')).toBe('queued');
     } finally {
       await close();
     }

@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
+import { callToken, keepCallMs } from './call-token.js';
 import type { TakenJob } from './take.js';
 
 function heldArgs(jobs: readonly TakenJob[]): (string | number)[] {
@@ -25,7 +26,8 @@ export async function renewLeases(redis: RedisClient, keys: QueueKeys, consumer:
 
 /**
  * Lets go of held jobs for another worker to take at once (a stopping worker's last step).
- * The interrupted attempts do not count against the jobs' max attempts.
+ * The interrupted attempts do not count against the jobs' max attempts. Redis keeps the count
+ * for `idleMs` and a minute more, for the same call sent again (see keepCallMs).
  */
 export async function releaseJobs(
   redis: RedisClient,
@@ -36,5 +38,5 @@ export async function releaseJobs(
   policy: LostEntryPolicy,
 ): Promise<number> {
   if (jobs.length === 0) return 0;
-  return redis.release(keys.active, keys.base, consumer, idleMs, policy.defaultMaxAttempts, policy.retentionSeconds, ...heldArgs(jobs));
+  return redis.release(keys.active, keys.base, consumer, idleMs, policy.defaultMaxAttempts, policy.retentionSeconds, callToken(), keepCallMs(idleMs), ...heldArgs(jobs));
 }

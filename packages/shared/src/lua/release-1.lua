@@ -12,9 +12,10 @@
   ARGV[3] idle time to give each entry (ms)
   ARGV[4] default max attempts
   ARGV[5] retention of finished records, seconds
+  ARGV[6] this call's token, and ARGV[7] how long (ms) to keep its count: see repeatedCall
   then 5 values per held job: stage, lane, entry ID, job ID, attempt
 
-  Output: how many jobs were released.
+  Output: how many jobs were released; sent again (the same token), the first run's count.
 ]]
 local rcall = redis.call
 -- @include checkAttempt
@@ -22,13 +23,16 @@ local rcall = redis.call
 -- @include publishEvent
 -- @include failLostEntry
 -- @include waitingEntry
+-- @include repeatedCall
 
 local base, consumer, idle = ARGV[1], ARGV[2], ARGV[3]
+local kept = firstRun(base, ARGV[6])
+if kept then return tonumber(string.match(kept, '^(%S+)')) end
 local released = 0
 local now = nowMs()
-local n = (#ARGV - 5) / 5
+local n = (#ARGV - 7) / 5
 for i = 1, n do
-  local at = 5 + (i - 1) * 5
+  local at = 7 + (i - 1) * 5
   local stage, lane, entryId, jobId, attempt = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
   local jobKey = base .. 'job:' .. jobId
   if not checkAttempt(jobKey, stage, entryId, attempt, base, lane, true) then
@@ -46,4 +50,5 @@ for i = 1, n do
     released = released + 1
   end
 end
+if released > 0 then keepFirstRun(base, ARGV[6], ARGV[7], tostring(released), {}) end
 return released
