@@ -23,8 +23,8 @@ const DEFAULT_LEASE_MS = 30_000;
  * just before it froze (a paused VM, a stopped process) runs nothing while frozen but has its
  * keys expire all the same: kept for the lease alone, the record of a call that ran just before a
  * freeze longer than the lease was gone when the call came again (its jobs then waited out a
- * lease, unheld). About 30 bytes per job the call took or finished: at a 40k jobs/s drain each
- * second kept costs Redis about 1.2 MB, so not much longer. After a freeze longer than this, a
+ * lease, unheld). About 170 bytes per call and 30 per job it took or finished: at a 40k jobs/s
+ * drain each second kept costs Redis about 1.3 MB, so not much longer. After a freeze longer than this, a
  * call sent again runs anew: the first run's jobs wait out a lease, as before, and none is lost.
  */
 export function keepCallMs(leaseMs = DEFAULT_LEASE_MS): number {
