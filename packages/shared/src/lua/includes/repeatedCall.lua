@@ -14,9 +14,14 @@
 -- The jobs are read again as they are now, and only those still held by the same attempt of
 -- the same consumer are replied (none is run twice).
 
+-- The key of what a call's first run did.
+local function callKey(base, token)
+  return base .. 'call:' .. token
+end
+
 -- What the first run of this call kept (see keepFirstRun), or nil when this is the first run.
 local function firstRun(base, token)
-  return rcall('GET', base .. 'call:' .. token) or nil
+  return rcall('GET', callKey(base, token)) or nil
 end
 
 -- Keeps what this run did: `head` (the reply besides the jobs, text without a newline) and the
@@ -25,7 +30,7 @@ local function keepFirstRun(base, token, keepMs, head, jobs)
   if head == '' and #jobs == 0 then return end
   local held = {}
   for i, line in ipairs(jobs) do held[i] = string.match(line, '^%S+ (%S+ %S+ %S+)') end
-  rcall('SET', base .. 'call:' .. token, head .. '\n' .. table.concat(held, ' '), 'PX', keepMs)
+  rcall('SET', callKey(base, token), head .. '\n' .. table.concat(held, ' '), 'PX', keepMs)
 end
 
 -- The line of a job ctx.consumer holds at this entry with this attempt, as startJob gave it; nil
