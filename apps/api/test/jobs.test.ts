@@ -1,5 +1,5 @@
 import { keysUnder, redisTest } from '@conveyor/testing';
-import { get } from 'node:http';
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect } from 'vitest';
 import { buildTestApp, testWithApp } from './test-app.js';
@@ -269,21 +269,34 @@ describe('GET /jobs/:id', () => {
     expect(long.json()).toMatchObject({ type: '/problems/uri-too-long', status: 414, detail: expect.stringContaining('longer than 100 characters') });
   });
 
-  test('a path that climbs out of /docs/static with ".." is a 404 problem that says why, not a bare 403', async ({ app }) => {
+  test('a file /docs/static does not have, or a path that climbs out of it, is a 404 problem that says why, not a 405 or a bare 403', async ({ app }) => {
     // Over a socket: inject resolves "..", as a browser would; curl --path-as-is and scanners send it.
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
-    for (const path of ['/docs/static/../../package.json', '/docs/static/%2e%2e/%2e%2e/package.json']) {
-      const answer = await new Promise<{ status?: number; type?: string; body: string }>((resolve, reject) => {
-        get({ host: '127.0.0.1', port, path }, (response) => {
+    const answerTo = (path: string, method = 'GET') =>
+      new Promise<{ status?: number; type?: string; body: string }>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path, method }, (response) => {
           let body = '';
           response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: response.statusCode, type: response.headers['content-type'], body }));
-        }).on('error', reject);
+        })
+          .on('error', reject)
+          .end();
       });
+    for (const path of ['/docs/static/../../package.json', '/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/swagger-ui.css%00']) {
+      const answer = await answerTo(path);
       expect(answer.status, path).toBe(404);
       expect(answer.type).toMatch(/^application\/problem\+json/);
-      expect(JSON.parse(answer.body)).toMatchObject({ type: '/problems/not-found', status: 404, detail: `There is no file ${path}: a path under /docs/static may not have a ".." segment. GET /docs lists every route.` });
+      expect(JSON.parse(answer.body)).toMatchObject({ type: '/problems/not-found', status: 404, detail: `There is no file ${path}: a path under /docs/static may not climb out of its folder ("..") or hold a NUL byte. GET /docs lists every route.` });
     }
+    for (const path of ['/docs/static/nope.js', '/docs/static/a/b/c', '/docs/static/swagger-ui-bundle.js.map']) {
+      const answer = await answerTo(path);
+      expect(answer.status, path).toBe(404);
+      expect(answer.type).toMatch(/^application\/problem\+json/);
+      expect(JSON.parse(answer.body)).toMatchObject({ type: '/problems/not-found', status: 404, detail: `There is no file ${path}. GET /docs lists every route.` });
+      expect((await answerTo(path, 'HEAD')).status, `HEAD ${path}`).toBe(404);
+    }
+    // The files it has are served.
+    expect((await answerTo('/docs/static/swagger-ui.css')).status).toBe(200);
   });
 
   test('every problem type links to an explanation', async ({ app }) => {

@@ -15,7 +15,9 @@ const digest = (text: string) => createHash('sha256').update(text).digest();
 
 /** Whether a route is an admin route: one guarded by `requireAdmin` (for the 405 lookup and the OpenAPI document). */
 export function isAdminRoute(app: FastifyInstance, route: Pick<RouteOptions, 'onRequest'>): boolean {
-  return [route.onRequest].flat().includes(app.requireAdmin);
+  // Routes added before this plugin (the documentation's) cannot be admin routes; without the
+  // check, their missing onRequest would match the missing decorator.
+  return app.hasDecorator('requireAdmin') && [route.onRequest].flat().includes(app.requireAdmin);
 }
 
 /**

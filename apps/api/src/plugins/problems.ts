@@ -135,11 +135,11 @@ export default fp(
       if (known) return send(reply, problemFrom(known[0], known[1], request));
 
       const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
-      // The documentation's file server refuses a path that climbs out of its folder with a bare
-      // "Forbidden"; there is no such file, and the answer says why.
+      // The documentation's file server refuses a path that climbs out of its folder, or holds a
+      // NUL byte, with a bare "Forbidden"; there is no such file, and the answer says why.
       if (status === 403 && request.routeOptions.url?.startsWith('/docs/static/')) {
         const path = request.url.split('?')[0];
-        return send(reply, problemFrom('not-found', `There is no file ${path}: a path under /docs/static may not have a ".." segment. GET /docs lists every route.`, request));
+        return send(reply, problemFrom('not-found', `There is no file ${path}: a path under /docs/static may not climb out of its folder ("..") or hold a NUL byte. GET /docs lists every route.`, request));
       }
       if (status >= 400 && status < 500) {
         const slug: ProblemSlug | undefined = status === 400 ? 'invalid-request' : status === 413 ? 'payload-too-large' : undefined;
@@ -161,6 +161,10 @@ export default fp(
     app.setNotFoundHandler((request, reply) => {
       const path = request.url.split('?')[0];
       const allowed = routeMethods.allowedAt(request.url);
+      // A route that takes this method found nothing: the documentation's file server has no such file.
+      if (allowed.some((method) => method === request.method)) {
+        return send(reply, problemFrom('not-found', `There is no file ${path}. GET /docs lists every route.`, request));
+      }
       if (allowed.length > 0) {
         return send(reply, problemFrom('method-not-allowed', `${path} does not take ${request.method}; it takes ${allowed.join(', ')}.`, request), { allow: allowed.join(', ') });
       }

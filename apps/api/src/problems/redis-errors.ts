@@ -56,7 +56,7 @@ export function submissionOutcomeUnknown(error: Error, jobIds: readonly string[]
   const which = jobIds.length === 1 ? `the job was stored. It was sent as ${first}` : `the ${jobIds.length} jobs were stored (all or none). They were sent as ${first} and the others in job_ids`;
   return new ProblemError(
     'service-unavailable',
-    `Redis did not answer (${said(error)}), so it is not known whether ${which}: GET /jobs/${first} finds it if it was. Send again only if that answers 404, or send an Idempotency-Key so that sending again is safe.`,
+    `Redis did not answer (${said(error)}), so it is not known whether ${which}: GET /jobs/${first} finds it if it was. Send again only if that answers 404, or give it an idempotency key (the Idempotency-Key header; in a batch, each job's idempotency_key) so that sending again is safe.`,
     jobIds.length === 1 ? { job_id: first } : { job_ids: jobIds },
     RETRY_AFTER,
   );
