@@ -17,10 +17,23 @@ export function parseDuration(text: string): number | undefined {
 }
 
 /**
+ * The longest a duration kept by a timer may be: Node's timers hold at most 2^31 - 1 ms (24.8
+ * days) and take a longer one as 1 ms, which turns a heartbeat or a blocking read into a busy loop.
+ */
+const TIMER_MOST = '24d';
+/**
+ * Half that, for a setting a timer doubles or adds to another: the API's connection timeout is
+ * twice the longer of REQUEST_TIMEOUT and SSE_HEARTBEAT, a blocking read's silence timeout
+ * BLOCK_MS plus REDIS_TIMEOUT.
+ */
+const HALF_TIMER_MOST = '12d';
+
+/**
  * A duration setting. `least` is the shortest that works: a 0 would turn an interval into a busy
  * loop, a blocking read into one that never returns (BLOCK 0), or a retention into deletion.
+ * `most`, when given, is the longest (TIMER_MOST for a setting a timer keeps).
  */
-const duration = (fallback: string, least = '0ms') =>
+const duration = (fallback: string, least = '0ms', most?: string) =>
   z
     .string()
     .default(fallback)
@@ -34,15 +47,23 @@ const duration = (fallback: string, least = '0ms') =>
         ctx.addIssue({ code: 'custom', message: `"${text}" is shorter than the least it can be, ${least}` });
         return z.NEVER;
       }
+      if (most !== undefined && ms > parseDuration(most)!) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is longer than the most it can be, ${most}` });
+        return z.NEVER;
+      }
+      if (!Number.isSafeInteger(ms)) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is longer than any duration can be` });
+        return z.NEVER;
+      }
       return ms;
     });
 
-/** Reads a whole number from `min` to `max`, or says what is wrong with the text. */
+/** Reads a whole number from `min` to `max` in plain digits (not `1e3` or `0x1F`), or says what is wrong with the text. */
 const wholeNumber =
   (min: number, max: number) =>
   (text: string, ctx: z.RefinementCtx): number => {
     const value = Number(text);
-    if (!Number.isInteger(value) || value < min || value > max) {
+    if (!/^\s*-?\d+\s*$/.test(text) || !Number.isInteger(value) || value < min || value > max) {
       ctx.addIssue({ code: 'custom', message: `"${text}" is not a whole number from ${min} to ${max}` });
       return z.NEVER;
     }
@@ -51,19 +72,31 @@ const wholeNumber =
 
 const integer = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) => z.string().default(String(fallback)).transform(wholeNumber(min, max));
 
-const byteSize = (fallback: string) =>
+const sizeUnits: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+
+/** `20MiB`, `512KiB`, `1GB` or a bare number of bytes. */
+function parseByteSize(text: string): number | undefined {
+  const match = /^(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?$/i.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * sizeUnits[(match[2] ?? 'b').toLowerCase()]!;
+}
+
+/** A size setting, from `least` to `most` (both written as sizes are, e.g. 1KiB). */
+const byteSize = (fallback: string, least = '0', most = '1024GiB') =>
   z
     .string()
     .default(fallback)
     .transform((text, ctx) => {
-      const match = /^(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?$/i.exec(text.trim());
-      if (!match) {
+      if (parseByteSize(text) === undefined) {
         ctx.addIssue({ code: 'custom', message: `"${text}" is not a size; write e.g. 20MiB, 512KiB or a number of bytes` });
         return z.NEVER;
       }
-      const unit = (match[2] ?? 'b').toLowerCase();
-      const factor = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 }[unit]!;
-      return Number(match[1]) * factor;
+      const bytes = parseByteSize(text)!;
+      if (bytes < parseByteSize(least)! || bytes > parseByteSize(most)!) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a size from ${least} to ${most}` });
+        return z.NEVER;
+      }
+      return bytes;
     });
 
 const redisUrl = z
@@ -132,15 +165,15 @@ const commonSchema = {
   /** Finished job records (and their documents) expire after this long. */
   JOB_RETENTION: duration('7d', '1s'),
   /** A held job's lease; the worker renews it while the job runs. */
-  LEASE_MS: duration('30s', '1s'),
+  LEASE_MS: duration('30s', '1s', TIMER_MOST),
   /** Attempts per stage before a job is dead-lettered. */
   MAX_ATTEMPTS: integer(3, 1, 100),
   /** Largest accepted document upload. */
-  MAX_DOCUMENT_BYTES: byteSize('20MiB'),
+  MAX_DOCUMENT_BYTES: byteSize('20MiB', '1', '512MiB'),
   /** A Redis connection with a command waiting this long for any reply is taken as dead and replaced. */
-  REDIS_TIMEOUT: duration('15s', '500ms'),
+  REDIS_TIMEOUT: duration('15s', '500ms', HALF_TIMER_MOST),
   /** On SIGTERM, how long in-flight work may take to finish before the process lets go of it. */
-  SHUTDOWN_GRACE_MS: duration('25s'),
+  SHUTDOWN_GRACE_MS: duration('25s', '0ms', TIMER_MOST),
   /** An OpenAI-compatible endpoint (vLLM, Ollama, a hosted API), e.g. http://localhost:11434/v1. */
   OPENAI_BASE_URL: z
     .string()
@@ -152,7 +185,7 @@ const commonSchema = {
   /** Model names served by OPENAI_BASE_URL's /embeddings. */
   OPENAI_EMBEDDING_MODELS: nameList,
   /** How long one request to OPENAI_BASE_URL may take. */
-  OPENAI_TIMEOUT_MS: duration('120s', '100ms'),
+  OPENAI_TIMEOUT_MS: duration('120s', '100ms', TIMER_MOST),
 };
 
 /**
@@ -183,8 +216,10 @@ function checkSettings(
     if (url.username || url.password) ctx.addIssue({ code: 'custom', path: ['OPENAI_BASE_URL'], message: 'may not hold a user or password; put the key in OPENAI_API_KEY' });
   }
   const builtin = new Set<string>(['echo', 'sentiment', 'summarize', 'embed', 'language']);
-  for (const name of adapterModels.filter((model) => builtin.has(model))) {
-    ctx.addIssue({ code: 'custom', path: ['OPENAI_CHAT_MODELS'], message: `model "${name}" is built in; give the endpoint's model another name` });
+  for (const setting of ['OPENAI_CHAT_MODELS', 'OPENAI_EMBEDDING_MODELS'] as const) {
+    for (const name of env[setting].filter((model) => builtin.has(model))) {
+      ctx.addIssue({ code: 'custom', path: [setting], message: `model "${name}" is built in; give the endpoint's model another name` });
+    }
   }
 }
 
@@ -214,9 +249,9 @@ export const apiEnvSchema = z.object({
   PORT: integer(3000, 0, 65_535),
   HOST: z.string().default('0.0.0.0'),
   /** Largest accepted JSON body. */
-  MAX_BODY_BYTES: byteSize('1MiB'),
+  MAX_BODY_BYTES: byteSize('1MiB', '1KiB', '512MiB'),
   /** Largest accepted body of POST /jobs/batch (up to 1,000 jobs). */
-  MAX_BATCH_BYTES: byteSize('16MiB'),
+  MAX_BATCH_BYTES: byteSize('16MiB', '1KiB', '512MiB'),
   /**
    * Most bytes of upload and batch bodies one API process reads at once (each is held whole until
    * its jobs are stored); a request that would pass it is refused with a 503 before its body is read.
@@ -236,11 +271,11 @@ export const apiEnvSchema = z.object({
    * How long a request may take to arrive, headers and body. Fastify turns Node's limit off, and
    * then a client that sends headers and a body it never finishes holds its connection forever.
    */
-  REQUEST_TIMEOUT: duration('5m', '1s'),
+  REQUEST_TIMEOUT: duration('5m', '1s', HALF_TIMER_MOST),
   /** Most event streams (SSE) one API process holds open; more are refused with a 503 until some close. */
   MAX_EVENT_STREAMS: integer(1_000, 1),
   /** Comment lines sent this often keep proxies from closing idle event streams. */
-  SSE_HEARTBEAT: duration('15s', '100ms'),
+  SSE_HEARTBEAT: duration('15s', '100ms', HALF_TIMER_MOST),
   /** Most undone jobs (waiting or running in any stage, delayed, retrying) a queue may hold before POST answers 503; 0 for no limit. */
   MAX_BACKLOG: integer(100_000, 0),
   /** How long an Idempotency-Key names the job it created (each key is about 180 bytes of Redis). */
@@ -257,7 +292,7 @@ export const workerEnvSchema = z.object({
     .regex(/^[A-Za-z0-9_.:-]{1,200}$/, 'may hold only letters, digits, "_", ".", ":" and "-"')
     .optional(),
   /** How long one blocking read waits for new entries before the loop looks around again. */
-  BLOCK_MS: duration('5s', '100ms'),
+  BLOCK_MS: duration('5s', '100ms', HALF_TIMER_MOST),
   /** The heap of the process that reads one PDF, DOCX, HTML or Markdown document; a document that needs more fails (DOCUMENT_TOO_LARGE). */
   DOCUMENT_READ_MEMORY: byteSize('256MiB').refine((bytes) => bytes >= 16 * 1024 * 1024, 'must be at least 16MiB'),
   /**
@@ -272,7 +307,7 @@ export const workerEnvSchema = z.object({
    */
   LOAD_BUDGET: byteSize('64MiB').refine((bytes) => bytes >= 1024 * 1024, 'must be at least 1MiB'),
   /** How long reading one document (not plain text) may take; longer fails (DOCUMENT_TOO_SLOW). */
-  DOCUMENT_READ_TIMEOUT: duration('2m', '100ms'),
+  DOCUMENT_READ_TIMEOUT: duration('2m', '100ms', TIMER_MOST),
   /** Port of the worker's health listener (`/healthz`, `/readyz`); 0 picks a free port, -1 turns it off. */
   WORKER_PORT: integer(9464, -1, 65_535),
   WORKER_HOST: z.string().default('0.0.0.0'),
@@ -287,9 +322,9 @@ export const workerEnvSchema = z.object({
   /** Acknowledged stream entries are kept this long for history and replay, then trimmed. */
   STREAM_HISTORY: duration('1h'),
   /** How often a worker trims streams and prunes consumers that left. */
-  TRIM_INTERVAL: duration('10s', '10ms'),
+  TRIM_INTERVAL: duration('10s', '10ms', TIMER_MOST),
   /** How often a worker promotes due delayed jobs and takes over jobs whose lease lapsed. */
-  MAINTENANCE_INTERVAL: duration('1s', '10ms'),
+  MAINTENANCE_INTERVAL: duration('1s', '10ms', TIMER_MOST),
   /** Consumers with nothing pending and idle this long are removed from their groups. */
   CONSUMER_RETENTION: duration('1h', '1s'),
   /** Log each transition at info level (otherwise debug). */

@@ -81,6 +81,54 @@ describe('configuration from the environment', () => {
     expect(loadConfig(workerEnvSchema, { PRIORITY_AGING: '0', STREAM_HISTORY: '0ms', SHUTDOWN_GRACE_MS: '0' })).toMatchObject({ PRIORITY_AGING: 0, STREAM_HISTORY: 0, SHUTDOWN_GRACE_MS: 0 });
   });
 
+  test('a duration a timer keeps is refused past what a Node timer holds (2^31 - 1 ms, 24.8 days), not taken as 1 ms', () => {
+    const refused: [typeof apiEnvSchema | typeof workerEnvSchema, string, string][] = [
+      [apiEnvSchema, 'SSE_HEARTBEAT', '12d'],
+      [apiEnvSchema, 'REQUEST_TIMEOUT', '12d'],
+      [workerEnvSchema, 'BLOCK_MS', '12d'],
+      [workerEnvSchema, 'REDIS_TIMEOUT', '12d'],
+      [workerEnvSchema, 'SHUTDOWN_GRACE_MS', '24d'],
+      [workerEnvSchema, 'LEASE_MS', '24d'],
+      [workerEnvSchema, 'MAINTENANCE_INTERVAL', '24d'],
+      [workerEnvSchema, 'TRIM_INTERVAL', '24d'],
+      [workerEnvSchema, 'DOCUMENT_READ_TIMEOUT', '24d'],
+      [workerEnvSchema, 'OPENAI_TIMEOUT_MS', '24d'],
+    ];
+    for (const [schema, name, most] of refused) {
+      expect(() => loadConfig(schema, { [name]: '30d' }), name).toThrow(`${name} (got "30d"): is longer than the most it can be, ${most}`);
+      expect((loadConfig(schema, { [name]: most }) as Record<string, unknown>)[name], name).toBe(parseDuration(most));
+    }
+    // Settings kept by Redis (expiries) have no such bound; a number no duration can be is still refused.
+    expect(loadConfig(workerEnvSchema, { JOB_RETENTION: '90d', STREAM_HISTORY: '30d' })).toMatchObject({ JOB_RETENTION: 90 * 86_400_000, STREAM_HISTORY: 30 * 86_400_000 });
+    expect(() => loadConfig(workerEnvSchema, { JOB_RETENTION: `${'9'.repeat(30)}d` })).toThrow(/JOB_RETENTION .*longer than any duration can be/);
+  });
+
+  test('a size is refused outside what its limit can be: a body limit of 0 or past what Redis stores in one value', () => {
+    for (const name of ['MAX_BODY_BYTES', 'MAX_BATCH_BYTES']) {
+      expect(() => loadConfig(apiEnvSchema, { [name]: '0' }), name).toThrow(`${name} (got "0"): is not a size from 1KiB to 512MiB`);
+      expect(() => loadConfig(apiEnvSchema, { [name]: '9'.repeat(400) }), name).toThrow(/is not a size from 1KiB to 512MiB/);
+    }
+    expect(() => loadConfig(apiEnvSchema, { MAX_DOCUMENT_BYTES: '0' })).toThrow('MAX_DOCUMENT_BYTES (got "0"): is not a size from 1 to 512MiB');
+    expect(() => loadConfig(apiEnvSchema, { MAX_DOCUMENT_BYTES: '1GiB' })).toThrow('MAX_DOCUMENT_BYTES (got "1GiB"): is not a size from 1 to 512MiB');
+    expect(() => loadConfig(workerEnvSchema, { LOAD_BUDGET: `${'9'.repeat(400)}GiB` })).toThrow(/LOAD_BUDGET .*is not a size from 0 to 1024GiB/);
+    expect(loadConfig(apiEnvSchema, { MAX_BODY_BYTES: '1KiB', MAX_BATCH_BYTES: '512MiB', MAX_DOCUMENT_BYTES: '1' })).toMatchObject({ MAX_BODY_BYTES: 1024, MAX_BATCH_BYTES: 512 * 1024 ** 2, MAX_DOCUMENT_BYTES: 1 });
+  });
+
+  test('a whole number is written in plain digits: 1e3 and 0x1F are refused, not read as 1000 and 31', () => {
+    for (const value of ['1e3', '0x1F', '1.0', '+80', '8 0']) {
+      expect(() => loadConfig(apiEnvSchema, { PORT: value }), value).toThrow(`PORT (got "${value}"): is not a whole number from 0 to 65535`);
+    }
+    expect(loadConfig(workerEnvSchema, { WORKER_PORT: '-1', CONCURRENCY: ' 16 ' })).toMatchObject({ WORKER_PORT: -1, CONCURRENCY: 16 });
+  });
+
+  test('a built-in model name given to the endpoint is named under the setting that lists it', () => {
+    const endpoint = { OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1' };
+    expect(() => loadConfig(workerEnvSchema, { ...endpoint, OPENAI_CHAT_MODELS: 'llama', OPENAI_EMBEDDING_MODELS: 'embed' })).toThrow(
+      'OPENAI_EMBEDDING_MODELS (got "embed"): model "embed" is built in',
+    );
+    expect(() => loadConfig(workerEnvSchema, { ...endpoint, OPENAI_CHAT_MODELS: 'summarize' })).toThrow('OPENAI_CHAT_MODELS (got "summarize"): model "summarize" is built in');
+  });
+
   test('an empty variable counts as unset', () => {
     expect(loadConfig(apiEnvSchema, { PORT: '', REDIS_URL: '' })).toMatchObject({ PORT: 3000, REDIS_URL: 'redis://127.0.0.1:6379' });
   });
