@@ -10,10 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const env = process.env;
-const workers = Number(env.WORKERS ?? 2);
-const dataDir = resolve(root, env.DATA_DIR ?? '.data');
-const port = env.PORT ?? '3000';
-const workerPortBase = Number(env.WORKER_PORT ?? 9464);
+/** A setting as the API and the workers read it: set to nothing (`PORT=`), it is unset. */
+const setting = (name) => (env[name] === '' ? undefined : env[name]);
 // This machine only, unless set: the API takes jobs from anyone who can reach it (the images and
 // manifests listen on every interface, as a container must).
 const apiHost = env.HOST || '127.0.0.1';
@@ -31,8 +29,26 @@ function fail(message) {
   process.exit(1);
 }
 
-if (!Number.isInteger(workers) || workers < 0 || workers > 64) fail(`WORKERS must be a whole number from 0 to 64, got "${env.WORKERS}"`);
-if (/^0+$/.test(port)) fail('PORT=0 would put the API on a port chosen at random, which start could not tell you; give it one, e.g. PORT=3000');
+/** The whole number `name` is set to (plain digits, as the API and the workers take them), or `fallback` when unset; from `min` to `max`, or start stops saying so. */
+function wholeSetting(name, fallback, min, max) {
+  const text = setting(name) ?? String(fallback);
+  const value = Number(text);
+  if (!/^\s*-?\d+\s*$/.test(text) || value < min || value > max) fail(`${name} must be a whole number from ${min} to ${max}, got "${text}"`);
+  return value;
+}
+
+const workers = wholeSetting('WORKERS', 2, 0, 64);
+const dataDir = resolve(root, setting('DATA_DIR') ?? '.data');
+if (/^\s*0+\s*$/.test(setting('PORT') ?? '')) fail('PORT=0 would put the API on a port chosen at random, which start could not tell you; give it one, e.g. PORT=3000');
+const port = String(wholeSetting('PORT', 3000, 1, 65_535));
+const workerPortBase = wholeSetting('WORKER_PORT', 9464, -1, 65_535);
+// Asked for only when start runs Redis itself.
+const embeddedRedisPort = setting('REDIS_URL') ? undefined : wholeSetting('EMBEDDED_REDIS_PORT', 6379, 1, 65_535);
+/** Each worker's consumer name: one name per live worker, so a name set for the stack gets each worker's number. */
+const consumerName = (i) => {
+  const name = setting('CONSUMER_NAME');
+  return name === undefined || workers === 1 ? name : `${name}-${i + 1}`;
+};
 
 function findOnPath(name) {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
@@ -45,14 +61,14 @@ function findOnPath(name) {
   return undefined;
 }
 
-const NO_REDIS = `Redis 7 or newer is needed, and REDIS_URL is not set and no redis-server is on PATH.
-Pick one:
+const WAYS_TO_REDIS = `Pick one:
   - install Redis:        sudo apt-get install -y redis-server      (Debian/Ubuntu; macOS: brew install redis)
                           then run this command again; it starts its own Redis with data under .data/
   - use Redis in Docker:  docker run -d --name conveyor-redis -p 6379:6379 redis:7-alpine
                           then: REDIS_URL=redis://127.0.0.1:6379 npx --yes pnpm@10.34.8 start
   - use any Redis 7+:     REDIS_URL=redis://user:password@host:6379 npx --yes pnpm@10.34.8 start
   - run everything in containers: docker compose up --build`;
+const NO_REDIS = `Redis 7 or newer is needed, and REDIS_URL is not set and no redis-server is on PATH.\n${WAYS_TO_REDIS}`;
 
 /** The error code listening on host:port gives a moment ago (EADDRINUSE: another process has it), or undefined. */
 function listenError(port, host) {
@@ -111,7 +127,7 @@ async function checkPorts() {
   const apiPort = asPort(port);
   const workerPorts = asPort(workerPortBase) === undefined ? [] : Array.from({ length: workers }, (_, i) => workerPortBase + i).filter((p) => p <= 65_535);
   // Not to be suggested: the embedded Redis starts first and would take it.
-  const redisPort = env.REDIS_URL ? [] : [Number(env.EMBEDDED_REDIS_PORT ?? 6379)];
+  const redisPort = embeddedRedisPort === undefined ? [] : [embeddedRedisPort];
   const which = (i) => (i === 0 ? `WORKER_PORT, worker 1's health listener` : `WORKER_PORT ${workerPortBase} + ${i}, worker ${i + 1}'s health listener`);
   if (apiPort !== undefined && workerPorts.includes(apiPort)) {
     const i = workerPorts.indexOf(apiPort);
@@ -163,7 +179,7 @@ const MAX_QUICK_EXITS = 3;
  * dying within QUICK_EXIT_MS. One that exits with an error soon after its first start (a bad
  * setting, a taken port) is not restarted: the stack stops, as starting it again would fail the same way.
  */
-function launch(name, command, args, extraEnv = {}) {
+function launch(name, command, args, extraEnv = {}, logs = 'its last log line above') {
   const entry = { name, child: undefined, exited: Promise.resolve(), restartTimer: undefined };
   let starts = 0;
   let quickExits = 0;
@@ -181,7 +197,7 @@ function launch(name, command, args, extraEnv = {}) {
       const quick = Date.now() - startedAt < QUICK_EXIT_MS;
       // Killed by a signal (an OOM kill, kill -9) it did start: only an error exit says it cannot.
       if (quick && starts === 1 && signal === null) {
-        say(`${name} exited at start (${how}): its last log line above says why; stopping the stack`);
+        say(`${name} exited at start (${how}): ${logs} says why; stopping the stack`);
         return void stop(1);
       }
       quickExits = quick ? quickExits + 1 : 0;
@@ -285,13 +301,13 @@ async function startEmbeddedRedis() {
   const server = findOnPath('redis-server');
   if (!server) fail(NO_REDIS);
   const version = /v=(\d+)\.(\d+)/.exec(spawnSync(server, ['--version'], { encoding: 'utf8' }).stdout ?? '');
-  if (!version || Number(version[1]) < 7) fail(`${server} is Redis ${version ? `${version[1]}.${version[2]}` : '(unknown version)'}; Conveyor needs Redis 7.0 or newer.\n${NO_REDIS}`);
+  if (!version || Number(version[1]) < 7) fail(`${server} is Redis ${version ? `${version[1]}.${version[2]}` : '(unknown version)'}; Conveyor needs Redis 7.0 or newer, and REDIS_URL is not set.\n${WAYS_TO_REDIS}`);
 
   const dir = join(dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
   claimDataDir(dir);
   await checkPorts();
-  let port = Number(env.EMBEDDED_REDIS_PORT ?? 6379);
+  let port = embeddedRedisPort;
   if (!(await portIsFree(port))) {
     const taken = port;
     port = await freePort();
@@ -306,7 +322,7 @@ async function startEmbeddedRedis() {
     '--save', '',
     '--maxmemory-policy', 'noeviction',
     '--logfile', join(dir, 'redis.log'),
-  ]);
+  ], {}, `the end of its log, ${join(dir, 'redis.log')},`);
   for (let i = 0; i < 100; i++) {
     if (await pingRedis(port)) return `redis://127.0.0.1:${port}`;
     await new Promise((done) => setTimeout(done, 100));
@@ -321,7 +337,8 @@ const node = [process.execPath, '--enable-source-maps'];
 launch('api', node[0], [node[1], 'apps/api/dist/server.js'], { REDIS_URL: redisUrl, PORT: port, HOST: apiHost });
 for (let i = 0; i < workers; i++) {
   const workerPort = workerPortBase <= 0 ? String(workerPortBase) : String(workerPortBase + i);
-  launch(`worker ${i + 1}`, node[0], [node[1], 'apps/worker/dist/main.js'], { REDIS_URL: redisUrl, WORKER_PORT: workerPort, WORKER_HOST: workerHost });
+  const name = consumerName(i);
+  launch(`worker ${i + 1}`, node[0], [node[1], 'apps/worker/dist/main.js'], { REDIS_URL: redisUrl, WORKER_PORT: workerPort, WORKER_HOST: workerHost, ...(name && { CONSUMER_NAME: name }) });
 }
 
 // Said once the API and the workers are ready, not while a bad setting may still stop the stack.

@@ -16,8 +16,9 @@ test("every variable the API, the workers and `start` read is in the README's Co
   const documented = documentedVariables();
   const start = read('scripts/start.mjs');
   // PATH is the system's, read to find redis-server: not a setting.
-  const startVariables = [...start.matchAll(/\benv\.([A-Z][A-Z0-9_]+)/g)].map((name) => name[1]!).filter((name) => name !== 'PATH');
-  expect(startVariables).toContain('WORKERS');
+  // Read as env.NAME, or as setting('NAME') / wholeSetting('NAME', ...), which take an empty value as unset.
+  const startVariables = [...start.matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\b(?:setting|wholeSetting)\('([A-Z][A-Z0-9_]+)'/g)].map((name) => (name[1] ?? name[2])!).filter((name) => name !== 'PATH');
+  expect(startVariables).toEqual(expect.arrayContaining(['WORKERS', 'EMBEDDED_REDIS_PORT', 'CONSUMER_NAME', 'HOST']));
   const settings = new Set([...Object.keys(apiEnvSchema.shape), ...Object.keys(workerEnvSchema.shape), ...startVariables]);
   expect([...settings].filter((name) => !documented.has(name)).sort()).toEqual([]);
   expect([...documented].filter((name) => !settings.has(name)).sort()).toEqual([]);

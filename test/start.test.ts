@@ -1,7 +1,7 @@
 import { childPidsOf, freePort, isAlive, RedisServer, repositoryRoot, waitFor } from '@conveyor/testing';
 import { Redis } from 'ioredis';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,10 +29,10 @@ async function refusesConnections(port: number): Promise<boolean> {
   }
 }
 
-test('one command starts an embedded Redis with AOF under the data folder, the API and 2 workers; Ctrl-C stops all of it', async () => {
+test('one command starts an embedded Redis with AOF under the data folder, the API and 2 workers (a CONSUMER_NAME numbered for each); Ctrl-C stops all of it', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
   const [port, redisPort] = await Promise.all([freePort(), freePort()]);
-  const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), EMBEDDED_REDIS_PORT: String(redisPort), DATA_DIR: dataDir, WORKER_PORT: '0' });
+  const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), EMBEDDED_REDIS_PORT: String(redisPort), DATA_DIR: dataDir, WORKER_PORT: '0', CONSUMER_NAME: 'stack' });
   const redis = new Redis(redisPort, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
   redis.on('error', () => {});
   try {
@@ -54,7 +54,8 @@ test('one command starts an embedded Redis with AOF under the data folder, the A
     const clients = ((await redis.client('LIST')) as string).split('\n');
     // Each worker has one command connection named conveyor:worker:<consumer>, beside its readers and subscriber.
     const workerCommandConnections = clients.filter((line) => /name=conveyor:worker:[^\s:]+\s/.test(line));
-    expect(workerCommandConnections).toHaveLength(2);
+    // Two workers under one name would take each other's jobs as their own.
+    expect(workerCommandConnections.map((line) => /name=conveyor:worker:(\S+)/.exec(line)![1]).sort()).toEqual(['stack-1', 'stack-2']);
     redis.disconnect();
     expect(readdirSync(join(dataDir, 'redis'))).toContain('appendonlydir');
 
@@ -226,10 +227,10 @@ test('a worker or the Redis that dies is started again and the stack keeps servi
 test('a process that cannot start (a bad setting) is not restarted: the stack stops and says why', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-start-'));
   const redisPort = await freePort();
-  const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: 'eighty', EMBEDDED_REDIS_PORT: String(redisPort), DATA_DIR: dataDir, WORKER_PORT: '0', WORKERS: '1' });
+  const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(await freePort()), MAX_BODY_BYTES: '0', EMBEDDED_REDIS_PORT: String(redisPort), DATA_DIR: dataDir, WORKER_PORT: '0', WORKERS: '1' });
   try {
     expect(await stack.exited).toBe(1);
-    expect(stack.output()).toContain('PORT');
+    expect(stack.output()).toContain('MAX_BODY_BYTES (got "0"): is not a size from 1KiB to 512MiB');
     expect(stack.output()).toContain('api exited at start (code 1): its last log line above says why; stopping the stack');
     expect(stack.output()).not.toContain('restarting');
     // The 'try: curl ...' lines wait for the API to answer, so a stack that stops says none of them.
@@ -267,6 +268,21 @@ test('a second start with the same data folder is refused while the first runs (
   }
 });
 
+test('the numbers start reads itself are checked as the API and the workers check theirs: nothing starts on a port or a count it cannot use', async () => {
+  const refused: [Record<string, string>, string][] = [
+    [{ PORT: 'eighty' }, 'PORT must be a whole number from 1 to 65535, got "eighty"'],
+    [{ PORT: '0x1D4C' }, 'PORT must be a whole number from 1 to 65535, got "0x1D4C"'],
+    [{ WORKERS: '1e1' }, 'WORKERS must be a whole number from 0 to 64, got "1e1"'],
+    [{ WORKER_PORT: 'abc' }, 'WORKER_PORT must be a whole number from -1 to 65535, got "abc"'],
+    [{ EMBEDDED_REDIS_PORT: '99999' }, 'EMBEDDED_REDIS_PORT must be a whole number from 1 to 65535, got "99999"'],
+  ];
+  for (const [settings, said] of refused) {
+    const stack = launch({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...settings });
+    expect(await stack.exited, JSON.stringify(settings)).toBe(1);
+    expect(stack.output()).toBe(`conveyor: ${said}\n`);
+  }
+});
+
 test('without REDIS_URL and without redis-server, the launcher says exactly how to get Redis', async () => {
   const nodeOnly = mkdtempSync(join(tmpdir(), 'conveyor-path-'));
   symlinkSync(process.execPath, join(nodeOnly, 'node'));
@@ -278,6 +294,19 @@ test('without REDIS_URL and without redis-server, the launcher says exactly how 
   expect(said).toContain('REDIS_URL=redis://');
   expect(said).toContain('docker compose up --build');
   rmSync(nodeOnly, { recursive: true, force: true });
+});
+
+test('a redis-server older than 7.0 on PATH is refused, with the same ways to get Redis 7', async () => {
+  const oldRedis = mkdtempSync(join(tmpdir(), 'conveyor-path-'));
+  symlinkSync(process.execPath, join(oldRedis, 'node'));
+  writeFileSync(join(oldRedis, 'redis-server'), '#!/bin/sh\necho "Redis server v=6.0.16 sha=00000000:0 malloc=jemalloc-5.2.1 bits=64 build=a3fdef44459b3ad6"\n', { mode: 0o755 });
+  const stack = launch({ PATH: oldRedis, HOME: process.env.HOME ?? '' });
+  expect(await stack.exited).toBe(1);
+  const said = stack.output();
+  expect(said).toContain(`${join(oldRedis, 'redis-server')} is Redis 6.0; Conveyor needs Redis 7.0 or newer, and REDIS_URL is not set.`);
+  expect(said).not.toContain('no redis-server is on PATH');
+  expect(said).toContain('sudo apt-get install -y redis-server');
+  rmSync(oldRedis, { recursive: true, force: true });
 });
 
 /** Another program's HTTP server on `port` (another stack, docker compose), answering /healthz as a Conveyor API or worker would. */
