@@ -33,6 +33,8 @@ export class Maintenance {
   readonly #ticks = new Map<string, { timer: NodeJS.Timeout | undefined; running: Promise<void> | undefined }>();
   /** Per queue, when its history was last trimmed (every TRIM_INTERVAL). */
   readonly #lastTrims = new Map<string, number>();
+  /** Streams found with entry IDs ahead of the clock, warned of once while that lasts. */
+  readonly #streamsAhead = new Set<string>();
   #wordTimer: NodeJS.Timeout | undefined;
   /** Per queue, the word on its way: one at a time, so a queue whose Redis does not answer piles none up. */
   readonly #words = new Map<string, Promise<void>>();
@@ -255,6 +257,23 @@ export class Maintenance {
     return count;
   }
 
+  /**
+   * Warns, once while it lasts, of a stream whose entry IDs are ahead of the clock: another
+   * producer gave an explicit ID, and every later entry (the API's too) is numbered after it.
+   */
+  #noteIdsAhead(stream: string, aheadMs: number): void {
+    if (aheadMs === 0) {
+      this.#streamsAhead.delete(stream);
+      return;
+    }
+    if (this.#streamsAhead.has(stream)) return;
+    this.#streamsAhead.add(stream);
+    this.ctx.logger.warn(
+      { stream, ahead_ms: aheadMs, until: new Date(Date.now() + aheadMs).toISOString() },
+      "stream IDs are ahead of the clock: an entry was added with an explicit ID; until the clock passes it, this stream's jobs show that time as created_at, do not age, and keep no history",
+    );
+  }
+
   /** Trims `queue`'s history and dead letters, looks after its consumers, and looks for its lost jobs. */
   async trim(queue: string): Promise<void> {
     const { redis, config } = this.ctx;
@@ -263,11 +282,12 @@ export class Maintenance {
       for (const lane of LANES) {
         const stream = keys.stream(served.stage, lane);
         const trimmed = await trimHistory(redis, stream, config.STREAM_HISTORY);
+        this.#noteIdsAhead(stream, trimmed.aheadMs);
         // This worker's own consumer, in every lane it serves, also where it has read nothing
         // (gone after Redis restarted, see ensureConsumer), so that it counts as live there.
         await ensureConsumer(redis, stream, groupName(served.stage), this.ctx.consumer);
         const pruned = await pruneIdleConsumers(redis, stream, groupName(served.stage), config.CONSUMER_RETENTION, this.ctx.consumer, keys.workers);
-        if (trimmed > 0 || pruned > 0) this.ctx.logger.debug({ stream, trimmed, pruned_consumers: pruned }, 'trimmed history');
+        if (trimmed.removed > 0 || pruned > 0) this.ctx.logger.debug({ stream, trimmed: trimmed.removed, pruned_consumers: pruned }, 'trimmed history');
       }
     }
     await trimHistory(redis, keys.dead, config.JOB_RETENTION, 'age');

@@ -1,12 +1,23 @@
 import type { QueueKeys } from '../keys.js';
 import type { RedisClient } from '../redis.js';
 
+export interface TrimmedHistory {
+  /** Entries removed. */
+  removed: number;
+  /**
+   * How far ahead of the clock the stream's entry IDs are, in ms, when more than a minute (an
+   * explicit ID from another producer): such a stream keeps no history, only what is not yet done. 0 otherwise.
+   */
+  aheadMs: number;
+}
+
 /**
  * Trims a stage stream's acknowledged history older than `historyMs`; never an entry that is
  * pending or undelivered in any group. With `mode: 'age'` (the dead stream) it trims by age only.
  */
-export async function trimHistory(redis: RedisClient, stream: string, historyMs: number, mode: 'consumed' | 'age' = 'consumed'): Promise<number> {
-  return redis.trim(stream, historyMs, mode);
+export async function trimHistory(redis: RedisClient, stream: string, historyMs: number, mode: 'consumed' | 'age' = 'consumed'): Promise<TrimmedHistory> {
+  const [removed, aheadMs] = await redis.trim(stream, historyMs, mode);
+  return { removed, aheadMs: Number(aheadMs) };
 }
 
 /**

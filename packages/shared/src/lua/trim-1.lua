@@ -8,12 +8,18 @@
   bound of all groups and below `now - history`. A stream with no group is not trimmed, unless
   `mode` is 'age' (the dead stream, which no group reads).
 
+  An entry's ID is its time only while IDs follow the clock. A producer that gave an explicit ID
+  ahead of it (XADD <stream> 4102444800000-0) has every later entry numbered after that one, so
+  no entry would ever be older than the history window and the stream would grow for good. A
+  stream whose groups have been delivered an ID more than AHEAD_MS ahead of the clock is trimmed
+  below its groups' bound only: it keeps no history, only what is not yet done.
+
   KEYS[1] stream
 
   ARGV[1] history to keep (ms)
   ARGV[2] mode: 'consumed' (default) or 'age'
 
-  Output: the number of entries removed.
+  Output: { entries removed, how far the stream's IDs are ahead of the clock (ms; 0 when within AHEAD_MS) }.
 ]]
 local rcall = redis.call
 -- @include nowMs
@@ -26,19 +32,28 @@ local function lower(a, b)
   return tonumber(as) <= tonumber(bs) and a or b
 end
 
-if rcall('EXISTS', KEYS[1]) == 0 then return 0 end
-local bound = (nowMs() - tonumber(ARGV[1])) .. '-0'
-if ARGV[2] ~= 'age' then
-  local groups = rcall('XINFO', 'GROUPS', KEYS[1])
-  if #groups == 0 then return 0 end
-  for _, group in ipairs(groups) do
-    local info = {}
-    for j = 1, #group, 2 do info[group[j]] = group[j + 1] end
-    bound = lower(bound, info['last-delivered-id'])
-    if info['pending'] > 0 then
-      local summary = rcall('XPENDING', KEYS[1], info['name'])
-      bound = lower(bound, summary[2])
-    end
+local AHEAD_MS = 60000
+
+if rcall('EXISTS', KEYS[1]) == 0 then return { 0, 0 } end
+local now = nowMs()
+local bound = (now - tonumber(ARGV[1])) .. '-0'
+if ARGV[2] == 'age' then return { rcall('XTRIM', KEYS[1], 'MINID', bound), 0 } end
+
+local groups = rcall('XINFO', 'GROUPS', KEYS[1])
+if #groups == 0 then return { 0, 0 } end
+local groupBound
+local latestMs = 0
+for _, group in ipairs(groups) do
+  local info = {}
+  for j = 1, #group, 2 do info[group[j]] = group[j + 1] end
+  local delivered = info['last-delivered-id']
+  groupBound = groupBound and lower(groupBound, delivered) or delivered
+  latestMs = math.max(latestMs, tonumber(string.match(delivered, '^(%d+)')))
+  if info['pending'] > 0 then
+    local summary = rcall('XPENDING', KEYS[1], info['name'])
+    groupBound = lower(groupBound, summary[2])
   end
 end
-return rcall('XTRIM', KEYS[1], 'MINID', bound)
+local ahead = latestMs - now
+if ahead > AHEAD_MS then return { rcall('XTRIM', KEYS[1], 'MINID', groupBound), string.format('%.0f', ahead) } end
+return { rcall('XTRIM', KEYS[1], 'MINID', lower(bound, groupBound)), 0 }
