@@ -74,3 +74,39 @@ test('a request that arrives while the API shuts down gets a 503 shutting-down p
     redis.disconnect();
   }
 });
+
+test('a request sent on a kept-alive connection just after SIGTERM is answered 503 shutting-down, not reset unanswered', { timeout: 30_000 }, async () => {
+  const redisUrl = inject('redisUrl');
+  const prefix = uniquePrefix('api-stop');
+  const redis = createRedis(redisUrl, { role: 'command', name: 'conveyor:test' });
+  const api = await startApi({ redisUrl, prefix });
+  try {
+    const url = new URL(api.url);
+    const socket = connect(Number(url.port), url.hostname);
+    let received = '';
+    socket.on('data', (chunk) => (received += String(chunk)));
+    const ended = new Promise((resolve) => socket.on('close', resolve));
+    const job = (prompt: string) => {
+      const body = JSON.stringify({ model: 'echo', prompt });
+      return `POST /jobs HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    };
+    socket.write(job('before'));
+    await waitFor(() => received.includes('"status":"queued"'), 'the first answer');
+    // The connection is idle, kept alive, when the signal comes; its client sends on it a moment later.
+    api.signal('SIGTERM');
+    await sleep(100);
+    socket.write(job('after'));
+    await ended;
+    const answers = received.split(/(?=HTTP\/1\.1 )/);
+    expect(answers).toHaveLength(2);
+    expect(answers[0]).toMatch(/^HTTP\/1\.1 202 /);
+    expect(answers[1]).toMatch(/^HTTP\/1\.1 503 /);
+    expect(answers[1]).toMatch(/\r\nconnection: close\r\n/i);
+    expect(answers[1]).toContain('"type":"/problems/shutting-down"');
+    expect(await api.exited).toEqual({ code: 0, signal: null });
+  } finally {
+    api.signal('SIGKILL');
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+  }
+});

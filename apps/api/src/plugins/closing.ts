@@ -1,17 +1,33 @@
 import fp from 'fastify-plugin';
+import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ProblemError } from '../problems/problem-error.js';
 
 /**
+ * How long a closing API keeps its open connections before closing the idle ones. Closing a
+ * kept-alive connection at once resets a request its client is sending on it at that moment,
+ * and the client cannot tell whether it was read; a client that keeps using its connection
+ * (a load balancer, a busy producer) sends its next request within this and gets an answer.
+ */
+const DRAIN_MS = 500;
+
+const openConnections = (server: Server) => new Promise<number>((resolve) => server.getConnections((error, count) => resolve(error ? 0 : count)));
+
+/**
  * Once the API is closing (SIGTERM), a request it still reads (one pipelined or kept alive on a
- * connection that was busy) gets a 503 `shutting-down` problem with Retry-After and
- * `Connection: close`, so the client sends it again elsewhere; Fastify's own answer for this
- * (return503OnClosing) is plain JSON that is not a problem. Requests already in flight finish.
+ * connection that was busy, or sent on a kept-alive one within DRAIN_MS) gets a 503
+ * `shutting-down` problem with Retry-After and `Connection: close`, so the client sends it again
+ * elsewhere; Fastify's own answer for this (return503OnClosing) is plain JSON that is not a
+ * problem. Requests already in flight finish.
  */
 export default fp(
   async (app) => {
     let closing = false;
     app.addHook('preClose', async () => {
       closing = true;
+      if (!app.server.listening) return;
+      const until = Date.now() + DRAIN_MS;
+      while (Date.now() < until && (await openConnections(app.server)) > 0) await sleep(20);
     });
     // A callback hook, not an async one: it runs on every request, and a promise costs more.
     app.addHook('onRequest', (_request, _reply, done) => {
