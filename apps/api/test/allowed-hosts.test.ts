@@ -21,7 +21,7 @@ const job = { model: 'echo', prompt: 'hi' };
 describe('ALLOWED_HOSTS', () => {
   test('a page on a name pointed at the API (DNS rebinding) is refused with a 421 problem, reads and writes alike, and nothing is stored', async ({ app, redis, prefix }) => {
     const before = await keysUnder(redis, prefix);
-    for (const host of ['evil.example:3000', 'EVIL.example', 'api.example.com.evil.example', 'corp.example.evil', 'xcorp.example']) {
+    for (const host of ['evil.example:3000', 'EVIL.example', 'evil.example.', 'api.example.com.evil.example', 'corp.example.evil', 'xcorp.example', 'api.example.com..']) {
       // The browser sends its page's own origin: to it, the page and the API are one origin.
       const write = await app.inject({ method: 'POST', url: '/jobs', headers: { host, origin: `http://${host}` }, payload: job });
       expect(write.statusCode, host).toBe(421);
@@ -32,8 +32,8 @@ describe('ALLOWED_HOSTS', () => {
     expect(await keysUnder(redis, prefix)).toEqual(before);
   });
 
-  test('listed names, names under a listed .suffix, IP addresses and localhost are answered', async ({ app }) => {
-    for (const host of ['api.example.com', 'API.example.com:8080', 'a.corp.example', 'b.a.corp.example', '127.0.0.1:3000', '10.1.2.3', '[::1]:3000', 'localhost:3000']) {
+  test('listed names (fully qualified with a final dot too), names under a listed .suffix, IP addresses and localhost are answered', async ({ app }) => {
+    for (const host of ['api.example.com', 'API.example.com:8080', 'api.example.com.', 'api.example.com.:3000', 'a.corp.example', 'b.a.corp.example.', '127.0.0.1:3000', '10.1.2.3', '[::1]:3000', 'localhost:3000']) {
       expect((await app.inject({ method: 'POST', url: '/jobs', headers: { host }, payload: job })).statusCode, host).toBe(202);
     }
   });

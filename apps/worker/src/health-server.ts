@@ -1,6 +1,23 @@
 import { createServer, type Server } from 'node:http';
 import { explainListenError } from '@conveyor/shared';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/**
+ * Bytes that are no HTTP request Node can parse get a problem, as every other answer here, then
+ * the connection closes (Node's own answer is a bare 400 without a body).
+ */
+function answerBadBytes(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  const [status, title, detail] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'The request headers are too large.']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'The request did not arrive in time.']
+        : [400, 'Bad Request', `The request is not valid HTTP (${error.code ?? error.message}). This listener serves GET /healthz, /readyz and /metrics.`];
+  const body = JSON.stringify({ type: 'about:blank', title, status, detail });
+  socket.end(`HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
 
 export interface HealthSource {
   /** The process is up and its loop is not wedged. */
@@ -14,7 +31,8 @@ export interface HealthSource {
 
 /** A small HTTP listener for Kubernetes probes, Docker's HEALTHCHECK and Prometheus: `/healthz`, `/readyz`, `/metrics`. */
 export async function startHealthServer(source: HealthSource, port: number, host: string): Promise<Server> {
-  const server = createServer((request, response) => {
+  // A request without Host is answered as any other (Node would refuse it with a bare 400).
+  const server = createServer({ requireHostHeader: false }, (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     const reply = (status: number, body: unknown) => {
       response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -38,6 +56,7 @@ export async function startHealthServer(source: HealthSource, port: number, host
     }
     problem(404, 'Not Found', 'This listener serves /healthz, /readyz and /metrics.');
   });
+  server.on('clientError', answerBadBytes);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(

@@ -1,6 +1,7 @@
 import { freePort, launchWorker, takenPort } from '@conveyor/testing';
+import { connect } from 'node:net';
 import { expect, test } from 'vitest';
-import { startHealthServer, type HealthSource } from '../src/health-server.js';
+import { portOf, startHealthServer, type HealthSource } from '../src/health-server.js';
 
 const source: HealthSource = { live: () => true, ready: () => true, describe: () => ({}), metrics: async () => ({ contentType: 'text/plain', body: '' }) };
 
@@ -46,5 +47,37 @@ test('a WORKER_HOST that is no address of this machine names WORKER_HOST in the 
     expect(fatal[0]).not.toHaveProperty('err');
   } finally {
     worker.signal('SIGKILL');
+  }
+});
+
+/** What the listener at `port` writes back to `bytes`, until it closes the connection. */
+function rawAnswer(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    let received = '';
+    socket.on('data', (chunk) => (received += String(chunk)));
+    socket.on('close', () => resolve(received));
+    socket.on('error', reject);
+  });
+}
+
+test('bytes that are no HTTP request get a problem body and a closed connection; a request without Host is answered as any other', async () => {
+  const server = await startHealthServer(source, 0, '127.0.0.1');
+  try {
+    const port = portOf(server);
+    const garbage = await rawAnswer(port, 'HELLO\r\n\r\n');
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(garbage).toMatch(/\r\nContent-Type: application\/problem\+json\r\n/);
+    expect(JSON.parse(garbage.split('\r\n\r\n')[1]!)).toMatchObject({ status: 400, detail: expect.stringContaining('not valid HTTP') });
+
+    const huge = await rawAnswer(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+    expect(JSON.parse(huge.split('\r\n\r\n')[1]!)).toMatchObject({ status: 431 });
+
+    const noHost = await rawAnswer(port, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(noHost).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(noHost).toContain('"status":"ok"');
+  } finally {
+    server.close();
   }
 });

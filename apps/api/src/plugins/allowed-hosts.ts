@@ -21,7 +21,8 @@ export default fp<{ hosts: readonly string[] }>(
     app.addHook('onRequest', (request, _reply, done) => {
       // No Host (HTTP/1.0) is no browser's request.
       if (request.headers.host === undefined) return done();
-      const hostname = request.hostname.toLowerCase();
+      // A fully qualified name may end in a dot (`api.example.com.`): the same host.
+      const hostname = request.hostname.toLowerCase().replace(/\.$/, '');
       if (allowed(hostname)) return done();
       done(
         new ProblemError(
