@@ -47,6 +47,8 @@ export class QueueReader {
   #blockingId: Promise<number | undefined> | undefined;
   /** The connection of this reader's blocking reads (its own: a blocking read holds it). */
   #blocking: RedisClient;
+  /** Waiting for a free slot (every slot of the worker is in use). */
+  #waitingForSlot = false;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -79,6 +81,16 @@ export class QueueReader {
   }
 
   /**
+   * Waiting for a slot. While one is, other queues' completions take nothing along (see Worker),
+   * so that the slots they free go round the readers instead of staying with the busiest queue.
+   * It may have no jobs to take (its last blocking read ran out): then it looks around with one
+   * slot, gives it back and blocks again, which costs the busy queue one take along per BLOCK_MS.
+   */
+  get waitingForSlot(): boolean {
+    return this.#waitingForSlot;
+  }
+
+  /**
    * What to take along with completions that free `count` slots (see TakeAlong): nothing while
    * the worker stops, while the lanes are dry (the blocking read is waiting), or when this
    * reader serves several stages or a paused one (its own loop picks among them).
@@ -98,7 +110,9 @@ export class QueueReader {
   async run(): Promise<void> {
     while (this.ctx.isTaking()) {
       if (this.#suspect) await this.#untilAnswered();
+      this.#waitingForSlot = true;
       await this.ctx.slots.whenFree();
+      this.#waitingForSlot = false;
       if (!this.ctx.isTaking()) break;
       try {
         const wait = await this.#takeRound();

@@ -59,6 +59,9 @@ export class Slots {
   }
 
   release(count = 1): void {
+    // Nothing freed wakes nobody: a reader woken with no slot to take waits again behind the
+    // others, and a take that used all it reserved would put every waiting reader behind it.
+    if (count === 0) return;
     this.#used -= count;
     this.wakeAll();
   }

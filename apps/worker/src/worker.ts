@@ -159,7 +159,10 @@ export class Worker {
     this.#pauses.onChange(() => this.#readers.forEach((reader) => reader.wake()));
     const readerOf = new Map(this.#readers.map((reader) => [reader.queue, reader]));
     this.runner.takeAlongWith({
-      request: (queue, count) => readerOf.get(queue)?.takeAlongRequest(count),
+      // Not while another queue's reader waits for a slot: a busy queue's
+      // completions would keep every slot for it, and the other queues' jobs, whatever their
+      // priority, would wait until its backlog ran out.
+      request: (queue, count) => (this.#readers.some((reader) => reader.waitingForSlot && reader.queue !== queue) ? undefined : readerOf.get(queue)?.takeAlongRequest(count)),
       took: (queue, result) => readerOf.get(queue)!.startTakenAlong(result),
     });
     this.#readerLoops = this.#readers.map((reader) => reader.run());
