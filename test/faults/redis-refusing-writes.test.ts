@@ -76,7 +76,12 @@ describe.each(refusals)('Redis refusing writes: $name', (refusal) => {
       expect(singleBody['detail']).toMatch(refusal.detail);
       const batch = await post('/jobs/batch', { jobs: [{ model: 'echo', prompt: 'a' }, { model: 'echo', prompt: 'b' }] });
       expect(batch.status).toBe(503);
+      for (let i = 0; i < 10; i++) expect((await post('/jobs', { model: 'echo', prompt: `refused ${i}` })).status).toBe(503);
       expect(await redis.xlen(stream)).toBe(entriesBefore);
+      // Every request is answered 503 through an outage: the log says so once, not once each.
+      const warnings = api.logs().filter((line) => line['msg'] === 'Redis unavailable; answered 503');
+      expect(warnings).toHaveLength(1);
+      expect(String(warnings[0]!['err'])).toMatch(refusal.error);
       // Reads still answer.
       const read = await fetch(`${api.url}/jobs/${accepted[0]}`);
       expect(read.status).toBe(200);

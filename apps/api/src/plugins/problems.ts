@@ -107,12 +107,28 @@ export interface ProblemsOptions extends Limits {
   adminEnabled: boolean;
 }
 
+/** At most one "Redis unavailable" warning per this long. */
+const REDIS_WARNING_MS = 10_000;
+
 export default fp(
   async (app, { adminEnabled, ...limits }: ProblemsOptions) => {
-    /** A request answered 503 for Redis: counted and logged, whichever part of the API found it out. */
+    /**
+     * A request answered 503 for Redis: counted, whichever part of the API found it out, and
+     * logged at most once per REDIS_WARNING_MS with how many more were answered so since: through
+     * an outage every request is, and a line each would bury the log.
+     */
+    let warnedAt = -Infinity;
+    let unlogged = 0;
     const redisUnavailable = (request: FastifyRequest, why: string) => {
       app.metrics?.redisErrors.inc();
-      request.log.warn({ err: why }, 'Redis unavailable; answered 503');
+      const now = Date.now();
+      if (now - warnedAt < REDIS_WARNING_MS) {
+        unlogged += 1;
+        return;
+      }
+      request.log.warn({ err: why, ...(unlogged > 0 && { also_answered_503: unlogged }) }, 'Redis unavailable; answered 503');
+      warnedAt = now;
+      unlogged = 0;
     };
 
     app.setErrorHandler((error: FastifyError, request, reply) => {
