@@ -28,6 +28,7 @@ interface Job {
   result: Record<string, unknown>;
   error: { code?: string; retryable?: boolean } | null;
   attempts: number;
+  finished_at: string | null;
   stages: { name: string; status: string; attempts: number; worker: string | null; finished_at: string | null; output: Record<string, unknown> }[];
 }
 
@@ -94,6 +95,10 @@ describe('documents through extract → analyze → summarize → embed', () => 
   test('a file that is not what it claims fails at once, without retries, and says why', async () => {
     const job = await finished(await upload(Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0xff, 0x13]), 'scan.pdf'));
     expect(job).toMatchObject({ status: 'dead', attempts: 1, stage: 'extract', error: { code: 'UNSUPPORTED_DOCUMENT', retryable: false } });
+    // The stage that failed ended when the job did; the ones after it never started.
+    expect(job.stages[0]).toMatchObject({ name: 'extract', status: 'dead', finished_at: job.finished_at });
+    expect(job.finished_at).not.toBeNull();
+    expect(job.stages[1]).toMatchObject({ status: 'pending', finished_at: null });
   });
 
   test('a pipeline can be chosen per upload', async () => {

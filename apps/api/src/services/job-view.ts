@@ -147,7 +147,8 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
         attempts: count(f['attempts'], 0),
         worker: f['worker'] ?? null,
         started_at: iso(f['stage_started_at'] ?? done?.started_at),
-        finished_at: done ? iso(done.finished_at) : null,
+        // A stage that ended the job by failing (dead) ended when the job did.
+        finished_at: done ? iso(done.finished_at) : status === 'dead' ? iso(f['finished_at']) : null,
         ...(status === 'completed' ? whole : { output: null, output_truncated: false, output_url: null }),
       };
     }
