@@ -164,6 +164,8 @@ describe('bytes that are not HTTP get a problem body too', () => {
     const [short, ...none] = answersOf(await exchange(port, 'POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{"model":"echo"}'));
     expect(short!.body).toMatchObject({ status: 400, detail: expect.stringContaining('body is shorter than its Content-Length says') });
     expect(none).toEqual([]);
+    const [unfinished] = answersOf(await exchange(port, 'POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{"model":"echo",'));
+    expect(unfinished!.body).toMatchObject({ status: 400, detail: expect.stringContaining('or its chunked body ended before the last chunk (of length 0)') });
     expect(await app.redis.hlen(app.jobs.keysOf('inference').queued)).toBe(0);
   });
 

@@ -31,7 +31,7 @@ const answering = new WeakSet<Duplex>();
 function invalidHttpDetail(code: string | undefined, afterRequest: boolean): string {
   switch (code) {
     case 'HPE_INVALID_EOF_STATE':
-      return 'The connection was closed before the request was complete: its body is shorter than its Content-Length says. Content-Length counts the body\'s bytes (in UTF-8), not its characters.';
+      return 'The connection was closed before the request was complete: its body is shorter than its Content-Length says, or its chunked body ended before the last chunk (of length 0). Content-Length counts the body\'s bytes (in UTF-8), not its characters.';
     case 'HPE_UNEXPECTED_CONTENT_LENGTH':
       return 'The request has more than one Content-Length, or both Content-Length and Transfer-Encoding: send one of them, once.';
     case 'HPE_INVALID_CONTENT_LENGTH':
