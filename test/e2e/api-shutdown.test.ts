@@ -1,7 +1,7 @@
 import { createRedis } from '@conveyor/shared';
-import { deletePrefix, startApi, uniquePrefix, waitFor } from '@conveyor/testing';
+import { deletePrefix, startApi, uniquePrefix, waitFor, type ApiProcess } from '@conveyor/testing';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, inject, test } from 'vitest';
 
@@ -39,19 +39,30 @@ test('on SIGTERM the API finishes the request in flight, closes its Redis connec
   }
 });
 
-test('a request that arrives while the API shuts down gets a 503 shutting-down problem with Retry-After', { timeout: 30_000 }, async () => {
+/** An API and one raw connection to it; the API is killed and its keys deleted after `body`. */
+async function withConnection(body: (api: ApiProcess, url: URL, connection: { socket: Socket; received: () => string; ended: Promise<unknown> }) => Promise<void>): Promise<void> {
   const redisUrl = inject('redisUrl');
   const prefix = uniquePrefix('api-stop');
   const redis = createRedis(redisUrl, { role: 'command', name: 'conveyor:test' });
   const api = await startApi({ redisUrl, prefix });
   try {
-    // One connection: an upload still being sent when the signal arrives, then a second request
-    // pipelined behind it, which the API reads only once it is closing.
     const url = new URL(api.url);
     const socket = connect(Number(url.port), url.hostname);
     let received = '';
     socket.on('data', (chunk) => (received += String(chunk)));
     const ended = new Promise((resolve) => socket.on('close', resolve));
+    await body(api, url, { socket, received: () => received, ended });
+  } finally {
+    api.signal('SIGKILL');
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+  }
+}
+
+test('a request that arrives while the API shuts down gets a 503 shutting-down problem with Retry-After', { timeout: 30_000 }, async () => {
+  await withConnection(async (api, url, { socket, received, ended }) => {
+    // One connection: an upload still being sent when the signal arrives, then a second request
+    // pipelined behind it, which the API reads only once it is closing.
     const boundary = 'conveyor-slow-upload';
     const part = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="slow.txt"\r\nContent-Type: text/plain\r\n\r\nslow upload\r\n--${boundary}--\r\n`;
     socket.write(`POST /documents HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${Buffer.byteLength(part)}\r\n\r\n${part.slice(0, 40)}`);
@@ -61,52 +72,35 @@ test('a request that arrives while the API shuts down gets a 503 shutting-down p
     const job = '{"model":"echo","prompt":"late"}';
     socket.write(`${part.slice(40)}POST /jobs HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${job.length}\r\n\r\n${job}`);
     await ended;
-    const answers = received.split(/(?=HTTP\/1\.1 )/);
+    const answers = received().split(/(?=HTTP\/1\.1 )/);
     expect(answers[0]).toMatch(/^HTTP\/1\.1 202 /);
     expect(answers[1]).toMatch(/^HTTP\/1\.1 503 /);
     expect(answers[1]).toMatch(/\r\ncontent-type: application\/problem\+json/i);
     expect(answers[1]).toMatch(/\r\nretry-after: \d+\r\n/i);
     expect(answers[1]).toContain('"type":"/problems/shutting-down"');
     expect(await api.exited).toEqual({ code: 0, signal: null });
-  } finally {
-    api.signal('SIGKILL');
-    await deletePrefix(redis, prefix);
-    redis.disconnect();
-  }
+  });
 });
 
 test('a request sent on a kept-alive connection just after SIGTERM is answered 503 shutting-down, not reset unanswered', { timeout: 30_000 }, async () => {
-  const redisUrl = inject('redisUrl');
-  const prefix = uniquePrefix('api-stop');
-  const redis = createRedis(redisUrl, { role: 'command', name: 'conveyor:test' });
-  const api = await startApi({ redisUrl, prefix });
-  try {
-    const url = new URL(api.url);
-    const socket = connect(Number(url.port), url.hostname);
-    let received = '';
-    socket.on('data', (chunk) => (received += String(chunk)));
-    const ended = new Promise((resolve) => socket.on('close', resolve));
+  await withConnection(async (api, url, { socket, received, ended }) => {
     const job = (prompt: string) => {
       const body = JSON.stringify({ model: 'echo', prompt });
       return `POST /jobs HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
     };
     socket.write(job('before'));
-    await waitFor(() => received.includes('"status":"queued"'), 'the first answer');
+    await waitFor(() => received().includes('"status":"queued"'), 'the first answer');
     // The connection is idle, kept alive, when the signal comes; its client sends on it a moment later.
     api.signal('SIGTERM');
     await sleep(100);
     socket.write(job('after'));
     await ended;
-    const answers = received.split(/(?=HTTP\/1\.1 )/);
+    const answers = received().split(/(?=HTTP\/1\.1 )/);
     expect(answers).toHaveLength(2);
     expect(answers[0]).toMatch(/^HTTP\/1\.1 202 /);
     expect(answers[1]).toMatch(/^HTTP\/1\.1 503 /);
     expect(answers[1]).toMatch(/\r\nconnection: close\r\n/i);
     expect(answers[1]).toContain('"type":"/problems/shutting-down"');
     expect(await api.exited).toEqual({ code: 0, signal: null });
-  } finally {
-    api.signal('SIGKILL');
-    await deletePrefix(redis, prefix);
-    redis.disconnect();
-  }
+  });
 });
