@@ -556,7 +556,7 @@ describe('docker-compose.yml', () => {
   test.each(['api', 'worker', 'worker-embed'])('gives %s longer to stop than the drain grace period it is configured with, plus 2 s to exit', (name) => {
     const worker = service(name);
     const configured = environmentOf(worker).SHUTDOWN_GRACE_MS;
-    const fallback = /SHUTDOWN_GRACE_MS:\s*duration\('([^']+)'\)/.exec(readText('packages/shared/src/config.ts'))?.[1];
+    const fallback = /SHUTDOWN_GRACE_MS:\s*duration\('([^']+)'/.exec(readText('packages/shared/src/config.ts'))?.[1];
     const grace = configured ?? fallback;
     expect(grace, 'cannot find the SHUTDOWN_GRACE_MS default in packages/shared/src/config.ts').toBeDefined();
     const graceMs = /^\d+$/.test(grace!) ? Number(grace) : durationMs(grace!);
