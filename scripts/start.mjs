@@ -40,7 +40,7 @@ function wholeSetting(name, fallback, min, max) {
 const workers = wholeSetting('WORKERS', 2, 0, 64);
 const dataDir = resolve(root, setting('DATA_DIR') ?? '.data');
 if (/^\s*0+\s*$/.test(setting('PORT') ?? '')) fail('PORT=0 would put the API on a port chosen at random, which start could not tell you; give it one, e.g. PORT=3000');
-const port = String(wholeSetting('PORT', 3000, 1, 65_535));
+const apiPort = wholeSetting('PORT', 3000, 1, 65_535);
 const workerPortBase = wholeSetting('WORKER_PORT', 9464, -1, 65_535);
 // Asked for only when start runs Redis itself.
 const embeddedRedisPort = setting('REDIS_URL') ? undefined : wholeSetting('EMBEDDED_REDIS_PORT', 6379, 1, 65_535);
@@ -115,27 +115,24 @@ async function nextFreePorts(port, host, count = 1, avoid = []) {
   return port + 1000;
 }
 
-const asPort = (value) => (/^\d+$/.test(String(value)) && Number(value) >= 1 && Number(value) <= 65_535 ? Number(value) : undefined);
-
 /**
  * Stops before anything starts when a port the API or a worker is to listen on is taken: the API's
  * would otherwise be answered by the other process (another stack, docker compose) while this API
- * fails to listen, and a worker's would end the stack once it started. Settings that are not ports
- * are left to the API and the workers, which say what they take.
+ * fails to listen, and a worker's would end the stack once it started. A WORKER_PORT of 0 or -1
+ * (any free port, none) has no port to check.
  */
 async function checkPorts() {
-  const apiPort = asPort(port);
-  const workerPorts = asPort(workerPortBase) === undefined ? [] : Array.from({ length: workers }, (_, i) => workerPortBase + i).filter((p) => p <= 65_535);
+  const workerPorts = workerPortBase < 1 ? [] : Array.from({ length: workers }, (_, i) => workerPortBase + i).filter((p) => p <= 65_535);
   // Not to be suggested: the embedded Redis starts first and would take it.
   const redisPort = embeddedRedisPort === undefined ? [] : [embeddedRedisPort];
   const which = (i) => (i === 0 ? `WORKER_PORT, worker 1's health listener` : `WORKER_PORT ${workerPortBase} + ${i}, worker ${i + 1}'s health listener`);
-  if (apiPort !== undefined && workerPorts.includes(apiPort)) {
+  if (workerPorts.includes(apiPort)) {
     const i = workerPorts.indexOf(apiPort);
     fail(`PORT ${apiPort} is also worker ${i + 1}'s health port (WORKER_PORT ${workerPortBase}${i === 0 ? '' : ` + ${i}`}); worker i listens on WORKER_PORT + i - 1.
 Give them ports apart, e.g.:
   PORT=${apiPort} WORKER_PORT=${apiPort + 1} ${START}`);
   }
-  if (apiPort !== undefined && (await portIsTaken(apiPort, apiHost))) {
+  if (await portIsTaken(apiPort, apiHost)) {
     fail(`PORT ${apiPort} is taken: another program (another Conveyor stack, docker compose, ...) listens there, so this stack's API cannot.
 Stop that program (see which: lsof -iTCP:${apiPort} -sTCP:LISTEN), or run the API on another port:
   PORT=${await nextFreePorts(apiPort, apiHost, 1, [...workerPorts, ...redisPort])} ${START}`);
@@ -334,7 +331,7 @@ if (env.REDIS_URL) await checkPorts();
 const redisUrl = env.REDIS_URL || (await startEmbeddedRedis());
 const node = [process.execPath, '--enable-source-maps'];
 
-launch('api', node[0], [node[1], 'apps/api/dist/server.js'], { REDIS_URL: redisUrl, PORT: port, HOST: apiHost });
+launch('api', node[0], [node[1], 'apps/api/dist/server.js'], { REDIS_URL: redisUrl, PORT: String(apiPort), HOST: apiHost });
 for (let i = 0; i < workers; i++) {
   const workerPort = workerPortBase <= 0 ? String(workerPortBase) : String(workerPortBase + i);
   const name = consumerName(i);
@@ -372,7 +369,7 @@ async function notReady(url, name) {
 const reachAt = (host) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host);
 /** Why the stack cannot take jobs yet (the API first, then each worker: it loads its models before it takes jobs), or undefined when it can. */
 async function waitingFor() {
-  const api = await notReady(`http://${reachAt(apiHost)}:${port}/readyz`, 'the API');
+  const api = await notReady(`http://${reachAt(apiHost)}:${apiPort}/readyz`, 'the API');
   if (api || workerPortBase <= 0) return api;
   const reasons = await Promise.all(Array.from({ length: workers }, (_, i) => notReady(`http://${reachAt(workerHost)}:${workerPortBase + i}/readyz`, `worker ${i + 1}`)));
   return reasons.find(Boolean);
@@ -390,7 +387,7 @@ for (let why = await waitingFor(); why && !stopping; why = await waitingFor()) {
 }
 if (!stopping) {
   say(`Redis ${withoutPassword(redisUrl)}${env.REDIS_URL ? '' : ` (embedded, data in ${join(dataDir, 'redis')})`}`);
-  const apiUrl = `http://${['127.0.0.1', '0.0.0.0', '::', '::1'].includes(apiHost) ? 'localhost' : reachAt(apiHost)}:${port}`;
+  const apiUrl = `http://${['127.0.0.1', '0.0.0.0', '::', '::1'].includes(apiHost) ? 'localhost' : reachAt(apiHost)}:${apiPort}`;
   // Workers without a known health port (WORKER_PORT 0 or below) cannot be asked whether they are ready.
   const unchecked = workers > 0 && workerPortBase <= 0 ? ' (not yet ready, maybe: with WORKER_PORT 0 or below, start cannot ask them)' : '';
   say(`API ${apiUrl}  (docs: ${apiUrl}/docs), ${workers} worker${workers === 1 ? '' : 's'}${unchecked}`);
