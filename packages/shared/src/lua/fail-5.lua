@@ -36,8 +36,8 @@ local rcall = redis.call
 -- @include repeatedCall
 
 local jobKey, stage, lane, entryId = KEYS[2], ARGV[2], ARGV[3], ARGV[4]
-local kept = firstRun(ARGV[1], ARGV[10])
-if kept then return tonumber(string.match(kept, '^(%S+)')) end
+local repeated = firstRunNumber(ARGV[1], ARGV[10])
+if repeated then return repeated end
 local refusal = checkAttempt(jobKey, stage, entryId, ARGV[5], ARGV[1], lane, true)
 if refusal then
   if refusal == -1 then rcall('XACK', KEYS[1], stage, entryId) end

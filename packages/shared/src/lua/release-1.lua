@@ -26,8 +26,8 @@ local rcall = redis.call
 -- @include repeatedCall
 
 local base, consumer, idle = ARGV[1], ARGV[2], ARGV[3]
-local kept = firstRun(base, ARGV[6])
-if kept then return tonumber(string.match(kept, '^(%S+)')) end
+local repeated = firstRunNumber(base, ARGV[6])
+if repeated then return repeated end
 local released = 0
 local now = nowMs()
 local n = (#ARGV - 7) / 5

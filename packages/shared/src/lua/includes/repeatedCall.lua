@@ -24,6 +24,13 @@ local function firstRun(base, token)
   return rcall('GET', callKey(base, token)) or nil
 end
 
+-- The number the first run of this call replied (a call whose reply is one number, kept as its
+-- head), or nil when this is the first run.
+local function firstRunNumber(base, token)
+  local kept = firstRun(base, token)
+  return kept and tonumber(string.match(kept, '^(%S+)'))
+end
+
 -- Keeps what this run did: `head` (the reply besides the jobs, text without a newline) and the
 -- jobs it started (job lines, see jobLine), for `keepMs`. Nothing when nothing happened.
 local function keepFirstRun(base, token, keepMs, head, jobs)
