@@ -114,3 +114,59 @@ describe('a worker\'s readiness', () => {
     }
   });
 });
+
+/**
+ * Another program that writes under Conveyor's KEY_PREFIX can leave a key of another type where
+ * a queue keeps its stream or hash. Every command on it fails with WRONGTYPE, which names no key.
+ */
+describe('a queue key another program filled', () => {
+  test('stops the API and the worker at start, naming the key', async () => {
+    await root.flushall();
+    await root.set('conveyor:{inference}:dead', 'not ours');
+    const api = await launchApi({ redisUrl: server.url, prefix: 'conveyor' });
+    const worker = launchWorker({ redisUrl: server.url, prefix: 'conveyor' });
+    const said = /Keys under KEY_PREFIX \\"conveyor\\" hold values Conveyor does not write: \\"conveyor:\{inference\}:dead\\" holds a string, where Conveyor keeps a stream\. Another program uses this prefix/;
+    await Promise.all([refusal(api, said), refusal(worker, said)]);
+    // Refused before the consumer groups were made: the foreign key is all there is.
+    expect(await root.keys('*')).toEqual(['conveyor:{inference}:dead']);
+  });
+
+  test('written while they run, is named in a 503 and in the worker\'s log; its queue goes on once it is gone', async () => {
+    await root.flushall();
+    const [api, worker] = await Promise.all([startApi({ redisUrl: server.url, prefix: 'conveyor' }), startWorker({ redisUrl: server.url, prefix: 'conveyor', env: { LOG_TRANSITIONS: 'false' } })]);
+    const stream = 'conveyor:{inference}:infer:high';
+    try {
+      await root.multi().del(stream).hset(stream, 'field', 'not ours').exec();
+      const named = `"${stream}" holds a hash, where Conveyor keeps a stream`;
+
+      const stats = await fetch(`${api.url}/queues/inference`);
+      const statsProblem = (await stats.json()) as { type: string; detail: string };
+      expect(statsProblem.type, JSON.stringify(statsProblem)).toBe('/problems/redis-key-conflict');
+      expect(stats.status).toBe(503);
+      expect(stats.headers.get('retry-after')).toBe('10');
+      expect(statsProblem.detail).toContain(named);
+      expect(statsProblem.detail).toMatch(/Another program writes under KEY_PREFIX "conveyor".*Nothing was changed\.$/);
+      // The other queues are not touched.
+      expect((await fetch(`${api.url}/queues/documents`)).status).toBe(200);
+
+      const submitted = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: 'high', priority: 'high' }) });
+      expect(submitted.status).toBe(503);
+      const submitProblem = (await submitted.json()) as { type: string; detail: string };
+      expect(submitProblem.type).toBe('/problems/redis-key-conflict');
+      expect(submitProblem.detail).toContain(named);
+      expect(submitProblem.detail).toContain('look (GET the job) before sending it again');
+
+      // The worker cannot read the queue's lanes meanwhile, and says which key stops it, at error level.
+      await waitFor(async () => worker.logs().some((line) => line['level'] === 50 && String(line['msg']).includes(named)), 'the worker to name the key');
+      const normal = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: 'normal' }) });
+      expect(normal.status).toBe(202);
+      const { job_id } = (await normal.json()) as { job_id: string };
+
+      await root.del(stream);
+      await waitFor(async () => ((await (await fetch(`${api.url}/jobs/${job_id}`)).json()) as { status: string }).status === 'completed', 'the job to complete once the key is gone');
+      expect((await fetch(`${api.url}/queues/inference`)).status).toBe(200);
+    } finally {
+      await Promise.all([api.stop(), worker.stop()]);
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import type { ApiConfig, Logger } from '@conveyor/shared';
+import { allServedQueues, type ApiConfig, type Logger } from '@conveyor/shared';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -92,7 +92,13 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   // JSON and multipart only: a text/plain body gets a 415 that names the right type.
   app.removeContentTypeParser('text/plain');
 
-  await app.register(problemsPlugin, { bodyBytes: config.MAX_BODY_BYTES, documentBytes: config.MAX_DOCUMENT_BYTES, adminEnabled: config.ADMIN_TOKEN !== undefined });
+  await app.register(problemsPlugin, {
+    bodyBytes: config.MAX_BODY_BYTES,
+    documentBytes: config.MAX_DOCUMENT_BYTES,
+    adminEnabled: config.ADMIN_TOKEN !== undefined,
+    keyPrefix: config.KEY_PREFIX,
+    queues: allServedQueues(config.QUEUE_PARTITIONS),
+  });
   await app.register(corsPlugin, { policy: crossOrigin });
   // After CORS, so a page on an allowed origin can read its problem.
   await app.register(closingPlugin);

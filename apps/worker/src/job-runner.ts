@@ -133,6 +133,7 @@ export class JobRunner {
         logger().warn({ outcome }, 'completion refused: this attempt is no longer current (lease lost or job cancelled); its result is dropped');
       }
     } catch (error) {
+      this.ctx.foreignKeys.handled(error, job.queue);
       logger().error({ err: error }, 'could not record the completion; the entry stays pending and runs again once its lease lapses');
     }
   }
@@ -240,6 +241,7 @@ export class JobRunner {
       else if (recorded.unanswered) logger.info({ outcome }, 'failure refused when sent again after a try Redis did not answer: that try was most likely recorded');
       else logger.warn({ outcome }, 'failure not recorded: this attempt is no longer current');
     } catch (reportError) {
+      this.ctx.foreignKeys.handled(reportError, job.queue);
       logger.error({ err: reportError }, 'could not record the failure; the entry stays pending and runs again once its lease lapses');
     }
   }

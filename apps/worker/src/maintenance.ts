@@ -67,7 +67,7 @@ export class Maintenance {
         tick.running = this.runOnce(queue)
           .catch((error: Error) => {
             this.ctx.refusals.note(error);
-            this.ctx.logger.warn({ err: error.message, queue }, 'maintenance step failed; trying again shortly');
+            if (!this.ctx.foreignKeys.handled(error, queue)) this.ctx.logger.warn({ err: error.message, queue }, 'maintenance step failed; trying again shortly');
           })
           .finally(() => {
             if (!this.#stopped) tick.timer = setTimeout(run, this.#jitteredInterval());

@@ -232,7 +232,7 @@ export class QueueReader {
     if (error.message.startsWith('NOGROUP')) {
       this.ctx.logger.warn({ queue: this.queue }, 'a consumer group was missing (stream deleted?); creating it again');
       await ensureGroups(this.ctx.redis, this.ctx.config.KEY_PREFIX, [this.stages[0]!.pipeline]).catch(() => {});
-    } else {
+    } else if (!this.ctx.foreignKeys.handled(error, this.queue)) {
       this.ctx.logger.warn({ err: error.message, queue: this.queue, retry_in_ms: delay }, 'reading jobs failed; retrying');
     }
     await sleep(delay);

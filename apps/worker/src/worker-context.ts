@@ -1,6 +1,7 @@
 import { findPipeline, firstStage, type Logger, type Pipeline, type QueueKeys, type WorkerConfig, type RedisClient } from '@conveyor/shared';
 import type { LoadBudget } from './load-budget.js';
 import type { WorkerMetrics } from './metrics.js';
+import type { ForeignKeys } from './foreign-keys.js';
 import type { RedisRefusals } from './redis-refusals.js';
 import type { Slots } from './slots.js';
 
@@ -21,6 +22,8 @@ export interface WorkerContext {
   isTaking(): boolean;
   /** When Redis last refused a write or failed to answer (no job is taken over for a lease after). */
   refusals: RedisRefusals;
+  /** Names the keys of a queue another program filled, when Redis answers WRONGTYPE. */
+  foreignKeys: ForeignKeys;
 }
 
 /** A stage this worker serves, with its neighbours in the pipeline. */

@@ -1,4 +1,4 @@
-import { checkRedisSetup, createRedis, ensureGroups, isRefusedForNow, QueueKeys, recoverOwn, releaseJobs, type Logger, type RecoveryCursors, type TakenJob, type WorkerConfig, type RedisClient } from '@conveyor/shared';
+import { checkKeyTypes, checkRedisSetup, createRedis, ensureGroups, isRefusedForNow, QueueKeys, recoverOwn, releaseJobs, type Logger, type RecoveryCursors, type TakenJob, type WorkerConfig, type RedisClient } from '@conveyor/shared';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +14,7 @@ import { ModelPreloader } from './model-preloader.js';
 import { invalidateModelCaches, modelsOfStages } from './processors/model-caches.js';
 import { createProcessors } from './processors/registry.js';
 import { QueueReader } from './queue-reader.js';
+import { ForeignKeys } from './foreign-keys.js';
 import { RedisRefusals } from './redis-refusals.js';
 import { Slots } from './slots.js';
 import { partitionsBeyondCount, selectStages } from './stage-selection.js';
@@ -76,6 +77,7 @@ export class Worker {
       keysOf: (queue) => keys.get(queue) ?? keys.set(queue, new QueueKeys(config.KEY_PREFIX, queue)).get(queue)!,
       isTaking: () => this.state === 'running',
       refusals: new RedisRefusals(),
+      foreignKeys: new ForeignKeys(redis, config.KEY_PREFIX, logger.child({ worker: this.consumer })),
     };
     this.#models = new ModelPreloader(config.PRELOAD_MODELS ? modelsOfStages(this.stages.map((served) => served.stage)) : [], this.ctx.logger);
     this.ctx.metrics.startAtZero(this.stages.map((served) => ({ queue: served.pipeline.name, stage: served.stage })));
@@ -127,11 +129,12 @@ export class Worker {
     const beyond = partitionsBeyondCount(this.stages, config.QUEUE_PARTITIONS);
     if (beyond.length > 0) logger.warn({ partitions: beyond }, 'WORKER_STAGES names partitions QUEUE_PARTITIONS does not give (draining them?); the API puts no new jobs there');
     await checkRedisSetup(this.ctx.redis, logger, config.NODE_ENV === 'production');
+    const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
+    await checkKeyTypes(this.ctx.redis, config.KEY_PREFIX, pipelines);
     // Before the groups: a Redis that restarts empty while the models load has them made again.
     if (this.#models.enabled) await this.#models.load();
     // Told to stop while they loaded (seconds): it takes nothing, and starts nothing more.
     if (this.state !== 'starting') throw new WorkerStopped();
-    const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
     await this.#untilRedisTakes('create the consumer groups', () => ensureGroups(this.ctx.redis, config.KEY_PREFIX, pipelines));
     await this.#control.start();
     await this.#pauses.refresh();

@@ -7,6 +7,7 @@ export * from './models.js';
 export * from './model-input.js';
 export * from './redis.js';
 export * from './redis-checks.js';
+export * from './key-types.js';
 export * from './redis-errors.js';
 export * from './groups.js';
 export * from './logger.js';

@@ -4,7 +4,7 @@ import type { RedisClient } from './redis.js';
 /** Redis answers but cannot be used as configured: the process stops rather than run wrongly. */
 export class UnusableRedisError extends Error {
   constructor(
-    readonly code: 'REDIS_TOO_OLD' | 'REDIS_UNSAFE_EVICTION' | 'REDIS_NO_SUCH_DATABASE' | 'REDIS_CLUSTER_MODE' | 'REDIS_NOT_A_CLUSTER',
+    readonly code: 'REDIS_TOO_OLD' | 'REDIS_UNSAFE_EVICTION' | 'REDIS_NO_SUCH_DATABASE' | 'REDIS_CLUSTER_MODE' | 'REDIS_NOT_A_CLUSTER' | 'REDIS_FOREIGN_KEYS',
     message: string,
   ) {
     super(message);

@@ -35,3 +35,8 @@ export function isConnectionError(error: unknown): error is Error {
 export function outcomeUnknown(error: unknown): boolean {
   return isConnectionError(error) && !/enableOfflineQueue|Stream isn't writeable|ECONNREFUSED/.test(error.message);
 }
+
+/** Redis refused a command on a key that holds another kind of value (see findForeignKeys). */
+export function isWrongType(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError' && /^WRONGTYPE\b/.test(error.message);
+}

@@ -39,7 +39,7 @@ const WHEN: Record<number, string> = {
   414: `A path segment (job ID, queue, stage, problem type) is longer than ${ROUTER_OPTIONS.maxParamLength} characters`,
   415: 'The Content-Type is not one this operation takes, or the body is compressed (Content-Encoding)',
   422: 'The Idempotency-Key was sent before with a different request',
-  503: 'Redis is unavailable or refusing writes, the queue holds MAX_BACKLOG undone jobs, this API process is reading BODY_BUDGET bytes of other uploads and batches (POST /documents, POST /jobs/batch), or it is shutting down; send again after Retry-After seconds',
+  503: 'Redis is unavailable or refusing writes, the queue holds MAX_BACKLOG undone jobs, this API process is reading BODY_BUDGET bytes of other uploads and batches (POST /documents, POST /jobs/batch), or it is shutting down, or a key of the queue holds another program\'s value (an operator must act); send again after Retry-After seconds',
 };
 
 const HEADERS: Record<number, Record<string, Header>> = {

@@ -1,10 +1,11 @@
+import { isWrongType, type Pipeline } from '@conveyor/shared';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { STATUS_CODES } from 'node:http';
 import { PROBLEMS, problemType, type ProblemSlug } from '../problems/catalogue.js';
 import { ProblemError } from '../problems/problem-error.js';
-import { asRedisUnavailable, type Resending } from '../problems/redis-errors.js';
+import { asRedisUnavailable, foreignKeyProblem, type Resending } from '../problems/redis-errors.js';
 import { RouteMethods } from '../problems/route-methods.js';
 import { invalidRequest, plainErrors } from '../problems/validation-wording.js';
 import type { CrossOriginPolicy } from '../cross-origin.js';
@@ -105,13 +106,16 @@ export interface Limits {
 export interface ProblemsOptions extends Limits {
   /** Whether ADMIN_TOKEN is set: without it admin routes do not exist, for any method. */
   adminEnabled: boolean;
+  /** KEY_PREFIX and the queues served, to name a key that holds another program's value (foreignKeyProblem). */
+  keyPrefix: string;
+  queues: readonly Pipeline[];
 }
 
 /** At most one "Redis unavailable" warning per this long. */
 const REDIS_WARNING_MS = 10_000;
 
 export default fp(
-  async (app, { adminEnabled, ...limits }: ProblemsOptions) => {
+  async (app, { adminEnabled, keyPrefix, queues, ...limits }: ProblemsOptions) => {
     /**
      * A request answered 503 for Redis: counted, whichever part of the API found it out, and
      * logged at most once per REDIS_WARNING_MS with how many more were answered so since: through
@@ -136,6 +140,12 @@ export default fp(
         // Services say so themselves when an enqueue's outcome is not known; /readyz's 503 is its answer, not an error.
         if (error.slug === 'service-unavailable' && request.routeOptions.url !== '/readyz') redisUnavailable(request, error.detail);
         return send(reply, problemFrom(error.slug, error.detail, request, error.extensions), error.headers);
+      }
+      if (isWrongType(error)) {
+        return foreignKeyProblem(app.redis, keyPrefix, queues, error, request.method === 'GET' || request.method === 'HEAD').then((problem) => {
+          redisUnavailable(request, problem.detail);
+          return send(reply, problemFrom(problem.slug, problem.detail, request), problem.headers);
+        });
       }
       const unavailable = asRedisUnavailable(error, request.method === 'GET' || request.method === 'HEAD', () => resendingOf(request));
       if (unavailable) {

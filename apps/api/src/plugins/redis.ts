@@ -1,4 +1,4 @@
-import { checkRedisSetup, createRedis, ensureGroups, notAClusterRefusal, allServedQueues, UnusableRedisError, type ApiConfig, type RedisClient } from '@conveyor/shared';
+import { checkKeyTypes, checkRedisSetup, createRedis, ensureGroups, notAClusterRefusal, allServedQueues, UnusableRedisError, type ApiConfig, type RedisClient } from '@conveyor/shared';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -29,7 +29,7 @@ function largeValueTimeoutMs(config: Pick<ApiConfig, 'MAX_DOCUMENT_BYTES' | 'MAX
  * within a second rather than hanging. Each time the connection becomes ready the consumer
  * groups are (re)created, so autoscalers find them before any worker starts; a Redis that cannot
  * be used as configured (no such database, cluster mode other than REDIS_CLUSTER says, an evicting
- * one in production) stops the API.
+ * one in production, queue keys holding another program's values) stops the API.
  *
  * Documents, large batches and whole outputs go on a second connection, with a longer command
  * timeout. On the first, small jobs' commands would wait behind a 20 MiB write in the socket.
@@ -52,8 +52,10 @@ export default fp(
       if (refusal) stop(refusal);
     });
     redis.on('ready', () => {
+      const queues = allServedQueues(config.QUEUE_PARTITIONS);
       checkRedisSetup(redis, app.log, config.NODE_ENV === 'production')
-        .then(() => ensureGroups(redis, config.KEY_PREFIX, allServedQueues(config.QUEUE_PARTITIONS)))
+        .then(() => checkKeyTypes(redis, config.KEY_PREFIX, queues))
+        .then(() => ensureGroups(redis, config.KEY_PREFIX, queues))
         .catch((error: Error) => {
           if (!(error instanceof UnusableRedisError)) {
             // The connection dropped meanwhile: all of this runs again when it is back.

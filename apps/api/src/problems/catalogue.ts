@@ -141,6 +141,11 @@ export const PROBLEMS = {
     title: 'The API is busy reading other uploads',
     help: 'This API process is already reading as many bytes of uploads and batches (POST /documents, POST /jobs/batch) as BODY_BUDGET allows: each is held in memory until its jobs are stored. Nothing was stored. Send the request again after Retry-After seconds; an operator can raise BODY_BUDGET (with the memory for about three times it) or run more API processes.',
   },
+  'redis-key-conflict': {
+    status: 503,
+    title: 'A queue key in Redis holds another program\'s value',
+    help: 'A key under the API\'s KEY_PREFIX holds another kind of value than Conveyor keeps there (Redis answers WRONGTYPE), so requests that use it fail until an operator gives Conveyor a prefix or database of its own (KEY_PREFIX, REDIS_URL), or renames or deletes that key. The detail names the key; Retry-After is 10 seconds. The API and workers also refuse to start on such keys.',
+  },
   'shutting-down': {
     status: 503,
     title: 'The server is shutting down',

@@ -1,4 +1,4 @@
-import { isConnectionError, isRefusedForNow, outcomeUnknown } from '@conveyor/shared';
+import { describeForeignKeys, findForeignKeys, isConnectionError, isRefusedForNow, outcomeUnknown, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { ProblemError } from './problem-error.js';
 
 /**
@@ -81,4 +81,23 @@ function said(error: Error): string {
   // And its words for a command whose connection was lost while it was out.
   if (/Reached the max retries per request limit/.test(error.message)) return 'the connection to Redis was lost while the request was out; the API is reconnecting, and GET /readyz says why';
   return error.message;
+}
+
+/**
+ * A WRONGTYPE from Redis: a key of the queues holds another program's value. Not the client's
+ * doing, and sending again helps only once an operator acts, so a 503 with a longer Retry-After
+ * that names the key: the queues' keys are looked at to find it (the API and workers refuse to
+ * start on such keys, so it was written since). A request that changes something may have
+ * failed partway, as a script stops at its first refused command.
+ */
+export async function foreignKeyProblem(redis: RedisClient, prefix: string, queues: readonly Pipeline[], error: Error, readOnly: boolean): Promise<ProblemError> {
+  const found = await findForeignKeys(redis, prefix, queues).catch(() => []);
+  const which = found.length > 0 ? describeForeignKeys(found) : `a key of the queues holds another kind of value than Conveyor keeps there (Redis said: ${error.message})`;
+  const outcome = readOnly ? 'Nothing was changed.' : 'This request may have failed partway: look (GET the job) before sending it again.';
+  return new ProblemError(
+    'redis-key-conflict',
+    `Redis refused a command: ${which}. Another program writes under KEY_PREFIX "${prefix}"; until an operator gives Conveyor a prefix of its own or renames or deletes ${found.length > 1 ? 'those keys' : 'that key'}, requests that use ${found.length > 1 ? 'them' : 'it'} fail. ${outcome}`,
+    {},
+    { 'retry-after': '10' },
+  );
 }
