@@ -92,7 +92,7 @@ describe.each(refusals)('Redis refusing writes: $name', (refusal) => {
       late = launchWorker({ redisUrl: server.url, prefix, env: { ...FAST, WORKER_PORT: String(latePort) } });
       const lateStarted = () => late!.logs().some((line) => line['msg'] === 'worker running');
       if (refusal.everyWrite) {
-        await waitFor(() => late!.logs().some((line) => String(line['msg']).startsWith('Redis refused to create the consumer groups; waiting')), 'the late worker to wait for Redis');
+        await waitFor(() => late!.logs().some((line) => String(line['msg']).startsWith('Redis refused to claim the consumer name; waiting')), 'the late worker to wait for Redis');
         expect(lateStarted()).toBe(false);
       }
 

@@ -38,6 +38,14 @@ const shutdown = (signal: string) => {
       process.exit(1);
     });
 };
+// Another process took this worker's consumer name: it stops at once (its jobs are that one's
+// now), and exits 1 so that whatever runs it starts it again, to wait for its name.
+worker.onNameLost((message) => {
+  if (stopping) return;
+  stopping = true;
+  logger.fatal({ consumer: worker.consumer }, message);
+  void worker.stop(0).finally(() => process.exit(1));
+});
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 

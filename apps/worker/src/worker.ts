@@ -14,6 +14,7 @@ import { ModelPreloader } from './model-preloader.js';
 import { invalidateModelCaches, modelsOfStages } from './processors/model-caches.js';
 import { createProcessors } from './processors/registry.js';
 import { QueueReader } from './queue-reader.js';
+import { ConsumerClaim } from './consumer-claim.js';
 import { ForeignKeys } from './foreign-keys.js';
 import { RedisRefusals } from './redis-refusals.js';
 import { Slots } from './slots.js';
@@ -25,6 +26,13 @@ export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 /** How long the last steps of a stop (releasing jobs, closing connections) may wait on Redis. */
 const CLOSING_MS = 2_000;
 
+/**
+ * How long a worker's claim on its consumer name lasts unrenewed (ConsumerClaim): a worker that
+ * restarts under the name of one that crashed waits up to this long before it re-reads that
+ * one's jobs.
+ */
+const NAME_CLAIM_MS = 5_000;
+
 function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([promise, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref())]);
 }
@@ -35,7 +43,8 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
  *
  *   starting → running → draining → stopped
  *
- * Starting re-reads the consumer's own pending entries first (a restart under the same name).
+ * Starting claims the consumer name (waiting while another live process holds it), then re-reads
+ * the consumer's own pending entries first (a restart under the same name).
  * Draining stops taking jobs, lets held ones finish within the grace period, and releases the
  * rest for other workers to take at once.
  */
@@ -55,6 +64,8 @@ export class Worker {
   /** While the command connection is down, the last error it reported (for /readyz). */
   #redisError: string | undefined;
   readonly #models: ModelPreloader;
+  readonly #claim: ConsumerClaim;
+  #onNameLost: ((message: string) => void) | undefined;
 
   constructor(
     readonly config: WorkerConfig,
@@ -99,7 +110,13 @@ export class Worker {
       },
       promoteIn: (queue, dueInMs) => this.#maintenance.wakeFor(queue, dueInMs),
     });
+    this.#claim = new ConsumerClaim(redis, config.KEY_PREFIX, this.consumer, NAME_CLAIM_MS, this.ctx.logger, (message) => this.#onNameLost?.(message));
     this.#watchConnection(redis, 'commands');
+  }
+
+  /** `callback` is called if another process takes this worker's consumer name while it runs: it must stop. */
+  onNameLost(callback: (message: string) => void): void {
+    this.#onNameLost = callback;
   }
 
   get healthPort(): number | undefined {
@@ -118,6 +135,7 @@ export class Worker {
             consumer: this.consumer,
             in_flight: this.ctx.slots.used,
             ...(this.#models.loading ? { loading: 'built-in models' } : {}),
+            ...(this.#claim.waiting ? { waiting: `for another live worker process to give up the consumer name ${this.consumer}` } : {}),
             ...(this.ctx.redis.status === 'ready' ? {} : { redis: this.#redisError ?? this.ctx.redis.status }),
           }),
           metrics: async () => ({ contentType: this.ctx.metrics.registry.contentType, body: await this.ctx.metrics.registry.metrics() }),
@@ -131,6 +149,10 @@ export class Worker {
     await checkRedisSetup(this.ctx.redis, logger, config.NODE_ENV === 'production');
     const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
     await checkKeyTypes(this.ctx.redis, config.KEY_PREFIX, pipelines);
+    await this.#claim.take(
+      (claim) => this.#untilRedisTakes('claim the consumer name', claim),
+      () => (this.state === 'starting' ? undefined : new WorkerStopped()),
+    );
     // Before the groups: a Redis that restarts empty while the models load has them made again.
     if (this.#models.enabled) await this.#models.load();
     // Told to stop while they loaded (seconds): it takes nothing, and starts nothing more.
@@ -205,6 +227,7 @@ export class Worker {
     this.#leases.stop();
     this.#control.stop();
     await this.#health?.close();
+    if (redis.status === 'ready') await within(this.#claim.release(), until(closing));
     // A quit that fails (the connection closed meanwhile) leaves nothing to do: disconnect ends it.
     if (redis.status === 'ready') await within(redis.quit().catch(() => undefined), until(closing));
     redis.disconnect();
@@ -219,7 +242,7 @@ export class Worker {
    * Meanwhile /healthz answers 200 and /readyz 503. Throws WorkerStopped once the worker is told
    * to stop.
    */
-  async #untilRedisTakes(what: string, step: () => Promise<void>): Promise<void> {
+  async #untilRedisTakes<T>(what: string, step: () => Promise<T>): Promise<T> {
     for (let tries = 1; ; tries++) {
       try {
         return await step();

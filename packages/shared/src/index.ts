@@ -31,6 +31,7 @@ export * from './lua/retry-dead.js';
 export * from './lua/lost-jobs.js';
 export * from './lua/housekeeping.js';
 export * from './lua/progress.js';
+export * from './lua/consumer-claim.js';
 export * from './redis-replies.js';
 export * from './turn-batcher.js';
 export * from './schemas/control-message.js';

@@ -124,6 +124,14 @@ export function modelInvalidationChannel(prefix: string): string {
   return `${prefix}:models:invalidate`;
 }
 
+/**
+ * String, with a short TTL: the token of the one live worker process that uses this consumer
+ * name (see claimConsumer.lua). Not of any queue: a name is one consumer in every group.
+ */
+export function consumerClaimKey(prefix: string, consumer: string): string {
+  return `${prefix}:consumer:${consumer}`;
+}
+
 /** The consumer group of a stage is named after the stage, in every lane's stream. */
 export function groupName(stage: string): string {
   return stage;

@@ -78,5 +78,7 @@ declare module 'ioredis' {
     liveLease(...args: ScriptArg[]): Result<number, Context>;
     progress(...args: ScriptArg[]): Result<number, Context>;
     findLostJobs(...args: ScriptArg[]): Result<[string, string[], string[], string, string[]], Context>;
+    claimConsumer(...args: ScriptArg[]): Result<number, Context>;
+    unclaimConsumer(...args: ScriptArg[]): Result<number, Context>;
   }
 }

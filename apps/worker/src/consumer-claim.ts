@@ -1,0 +1,96 @@
+import { claimConsumer, unclaimConsumer, type Logger, type RedisClient } from '@conveyor/shared';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** While it waits for the name, a worker warns at once, then says so at error level this often. */
+const WAITING_REPORT_MS = 60_000;
+
+/**
+ * This process's claim on its consumer name (see claimConsumer.lua). Two live workers under one
+ * name would take each other's jobs, so a worker that finds its name held by another waits,
+ * not ready, until that one stops (it gives the name up) or its claim lapses (a crashed one's,
+ * within the claim's lifetime). The claim is renewed on a timer of its own; a worker that finds
+ * its name taken meanwhile (its claim lapsed while its event loop or Redis stood still, and
+ * another process took the name) is told, and stops.
+ */
+export class ConsumerClaim {
+  readonly #token = randomUUID();
+  #timer: NodeJS.Timeout | undefined;
+  #waiting = false;
+
+  /**
+   * `ttlMs`: how long a claim lasts unrenewed (it is renewed every third of it), and so how long
+   * a crashed worker's name stays held. `onLost` is called once if another process takes the name.
+   */
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+    readonly consumer: string,
+    readonly ttlMs: number,
+    private readonly logger: Logger,
+    private readonly onLost: (message: string) => void,
+  ) {}
+
+  /** True while the worker waits for another process to give up its name. */
+  get waiting(): boolean {
+    return this.#waiting;
+  }
+
+  /**
+   * Resolves once this process holds its name, and keeps it from then on. `claim` runs one try
+   * (the worker runs it until Redis takes it); `stopped` says the worker was told to stop, and
+   * the wait ends with `stop`'s own error.
+   */
+  async take(claim: (step: () => Promise<number>) => Promise<number>, stopped: () => Error | undefined): Promise<void> {
+    const since = Date.now();
+    let reportedAt = -Infinity;
+    for (;;) {
+      const othersMs = await claim(() => claimConsumer(this.redis, this.prefix, this.consumer, this.#token, this.ttlMs));
+      if (othersMs === 0) break;
+      this.#waiting = true;
+      const now = Date.now();
+      if (now - reportedAt >= WAITING_REPORT_MS) {
+        const level = reportedAt === -Infinity ? 'warn' : 'error';
+        this.logger[level](
+          { consumer: this.consumer, waited_ms: now - since },
+          `another live worker process uses the consumer name "${this.consumer}" (CONSUMER_NAME, or host-pid by default): two under one name take each other's jobs. Waiting, not ready, until it stops or its claim lapses (a crashed one's within ${this.ttlMs} ms); give every worker a name of its own`,
+        );
+        reportedAt = now;
+      }
+      await sleep(Math.min(othersMs, this.ttlMs / 3));
+      const stop = stopped();
+      if (stop) throw stop;
+    }
+    if (this.#waiting) this.logger.info({ consumer: this.consumer, waited_ms: Date.now() - since }, 'consumer name free again: starting');
+    this.#waiting = false;
+    this.#keep();
+  }
+
+  #keep(): void {
+    this.#timer = setTimeout(() => {
+      claimConsumer(this.redis, this.prefix, this.consumer, this.#token, this.ttlMs).then(
+        (othersMs) => {
+          if (this.#timer === undefined) return;
+          if (othersMs === 0) return this.#keep();
+          this.#timer = undefined;
+          this.onLost(
+            `another worker process took the consumer name "${this.consumer}" while this one's claim had lapsed (its event loop or Redis stood still for over ${this.ttlMs} ms): two under one name take each other's jobs, so this one stops. Give every worker a name of its own (CONSUMER_NAME)`,
+          );
+        },
+        (error: Error) => {
+          // Redis away or refusing: the claim is taken again when it answers, if no one took it.
+          this.logger.debug({ err: error.message }, 'could not renew the claim on the consumer name');
+          if (this.#timer !== undefined) this.#keep();
+        },
+      );
+    }, this.ttlMs / 3);
+    this.#timer.unref();
+  }
+
+  /** Stops renewing, and gives the name up for the next process under it (best effort: a claim not given up lapses). */
+  async release(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await unclaimConsumer(this.redis, this.prefix, this.consumer, this.#token).catch(() => undefined);
+  }
+}

@@ -1,0 +1,18 @@
+--[[
+  Claims a consumer name for one worker process, or renews its claim. The key holds the
+  process's token for `ttl` ms. Two live processes under one name would take each other's jobs:
+  each re-reads the consumer's pending entries as its own when it starts, and each lease renewal
+  and completion passes for the other's.
+
+  KEYS[1] the name's claim key (consumerClaimKey)
+
+  ARGV[1] the process's token
+  ARGV[2] ttl (ms)
+
+  Output: 0 when this process holds the name now (its claim was kept, or taken again after it
+  lapsed); otherwise how many ms more the other process's claim runs (at least 1).
+]]
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return math.max(1, redis.call('PTTL', KEYS[1])) end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 0
