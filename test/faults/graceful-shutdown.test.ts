@@ -94,3 +94,24 @@ test('a worker that holds nothing stops within seconds while Redis is unreachabl
     await server.stop();
   }
 });
+
+test('one that holds nothing stops within seconds while Redis hangs (its connection still open and ready), not after its whole grace period', { timeout: 40_000 }, async () => {
+  const server = await RedisServer.start();
+  const worker = await startWorker({ redisUrl: server.url, prefix: uniquePrefix('idle-hung'), env: { ...FAST, SHUTDOWN_GRACE_MS: '20s' } });
+  // Frozen, Redis keeps every connection open and answers nothing: the connection stays ready
+  // until REDIS_TIMEOUT (15 s by default).
+  process.kill(server.pid!, 'SIGSTOP');
+  try {
+    const signalled = Date.now();
+    worker.signal('SIGTERM');
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    const exitMs = Date.now() - signalled;
+    report('idle shutdown with Redis frozen', { 'exited after ms': exitMs });
+    // Before, 20 s: the grace period, as Redis seemed there.
+    expect(exitMs).toBeLessThan(6_000);
+  } finally {
+    process.kill(server.pid!, 'SIGCONT');
+    worker.signal('SIGKILL');
+    await server.stop();
+  }
+});

@@ -37,6 +37,11 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([promise, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref())]);
 }
 
+/** Whether Redis answers a PING within `ms`. */
+async function answersWithin(redis: RedisClient, ms: number): Promise<boolean> {
+  return (await within(redis.ping().then(() => true, () => false), ms)) === true;
+}
+
 /**
  * One worker process: one consumer (named `<hostname>-<pid>` unless CONSUMER_NAME is set) in
  * the group of every stage it serves, running up to CONCURRENCY jobs at once.
@@ -201,7 +206,7 @@ export class Worker {
   /**
    * Stops taking jobs, lets held ones finish within `graceMs`, releases the rest for immediate
    * takeover, then closes everything. Returns within `graceMs` + 2 s even while Redis is
-   * unreachable.
+   * unreachable or hangs.
    */
   async stop(graceMs: number): Promise<void> {
     if (this.state === 'draining' || this.state === 'stopped') return;
@@ -213,11 +218,13 @@ export class Worker {
     slots.wakeAll();
     this.#pauses.wakeAll();
     for (const reader of this.#readers) reader.close();
-    const background = Promise.allSettled([...this.#readerLoops, this.#maintenance.stop()]);
+    const background = Promise.allSettled([...this.#readerLoops, this.#maintenance.stop()]).then(() => true);
     // The readers' and housekeeping's last calls, and the word that the worker leaves its queues,
-    // wait for Redis: while it is away they get CLOSING_MS, not the grace period (a worker that
-    // held nothing took the whole SHUTDOWN_GRACE_MS to stop). Held jobs still get the grace period.
-    const settled = await within(background.then(() => true), redis.status === 'ready' ? until(deadline) : Math.min(CLOSING_MS, until(deadline)));
+    // wait for Redis: while it does not answer they get CLOSING_MS, not the grace period (a worker
+    // that held nothing took the whole SHUTDOWN_GRACE_MS to stop). A Redis that hangs keeps the
+    // connection ready until REDIS_TIMEOUT, so it is asked. Held jobs still get the grace period.
+    const [soon, answering] = await Promise.all([within(background, Math.min(CLOSING_MS, until(deadline))), redis.status === 'ready' && answersWithin(redis, CLOSING_MS)]);
+    const settled = soon ?? (answering ? await within(background, until(deadline)) : undefined);
     // A reader's take still on its way to an absent Redis keeps its slots, but holds no job: then
     // only the jobs held are waited for.
     const finished = await within((settled ? slots.whenIdle() : this.runner.whenNoneHeld()).then(() => true), until(deadline));
@@ -227,9 +234,11 @@ export class Worker {
     this.#leases.stop();
     this.#control.stop();
     await this.#health?.close();
-    if (redis.status === 'ready') await within(this.#claim.release(), until(closing));
+    // A Redis that did not answer is not waited for again: the claim on the name lapses on its own.
+    const answered = redis.status === 'ready' && (soon !== undefined || answering);
+    if (answered) await within(this.#claim.release(), until(closing));
     // A quit that fails (the connection closed meanwhile) leaves nothing to do: disconnect ends it.
-    if (redis.status === 'ready') await within(redis.quit().catch(() => undefined), until(closing));
+    if (answered) await within(redis.quit().catch(() => undefined), until(closing));
     redis.disconnect();
     this.state = 'stopped';
     logger.info('worker stopped');
