@@ -57,6 +57,10 @@ countEvent(ARGV[1], now, 'failed', stage)
 local delay = tonumber(ARGV[7])
 -- A stored limit that is not a number (an old record, another producer's) counts as the default.
 local limit = tonumber(r[3]) or tonumber(ARGV[8])
+-- A job without a limit of its own keeps the one its first failure was judged by (this worker's
+-- MAX_ATTEMPTS), so its later failures and every view of it (the API's MAX_ATTEMPTS may differ)
+-- use that one.
+if not tonumber(r[3]) then rcall('HSET', jobKey, 'max_attempts', limit) end
 if delay >= 0 and failures < limit then
   local due = now + delay
   rcall('ZADD', KEYS[4], due, jobId)
