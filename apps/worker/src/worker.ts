@@ -1,4 +1,4 @@
-import { checkKeyTypes, checkRedisSetup, createRedis, ensureGroups, isRefusedForNow, QueueKeys, recoverOwn, releaseJobs, type Logger, type RecoveryCursors, type TakenJob, type WorkerConfig, type RedisClient } from '@conveyor/shared';
+import { checkKeyTypes, checkRedisSetup, createRedis, findStrandedPartitions, warnOfStranded, type Pipeline, ensureGroups, isRefusedForNow, QueueKeys, recoverOwn, releaseJobs, type Logger, type RecoveryCursors, type TakenJob, type WorkerConfig, type RedisClient } from '@conveyor/shared';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -163,6 +163,7 @@ export class Worker {
     // Told to stop while they loaded (seconds): it takes nothing, and starts nothing more.
     if (this.state !== 'starting') throw new WorkerStopped();
     await this.#untilRedisTakes('create the consumer groups', () => ensureGroups(this.ctx.redis, config.KEY_PREFIX, pipelines));
+    await this.#warnOfStrandedPartitions(pipelines);
     await this.#control.start();
     await this.#pauses.refresh();
     if (this.state !== 'starting') throw new WorkerStopped();
@@ -263,6 +264,17 @@ export class Worker {
         if (this.state === 'draining' || this.state === 'stopped') throw new WorkerStopped();
       }
     }
+  }
+
+  /**
+   * Warns of partitions QUEUE_PARTITIONS no longer gives that hold jobs, unless this worker
+   * drains them (see findStrandedPartitions); a look that fails is no reason not to start.
+   */
+  async #warnOfStrandedPartitions(served: readonly Pipeline[]): Promise<void> {
+    const { redis, config, logger } = this.ctx;
+    const drained = new Set(served.map((pipeline) => pipeline.name));
+    const stranded = (await findStrandedPartitions(redis, config.KEY_PREFIX, config.QUEUE_PARTITIONS).catch(() => [])).filter(({ partition }) => !drained.has(partition));
+    warnOfStranded(logger, stranded);
   }
 
   /** Hands the jobs still held after the grace period to other workers, then stops them here. */

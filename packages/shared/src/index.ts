@@ -3,6 +3,7 @@ export * from './keys.js';
 export * from './job-id.js';
 export * from './pipelines.js';
 export * from './partitions.js';
+export * from './stranded-partitions.js';
 export * from './models.js';
 export * from './model-input.js';
 export * from './redis.js';
