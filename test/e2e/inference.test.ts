@@ -104,9 +104,11 @@ describe('an inference job, end to end', () => {
     expect(body['type']).toBe('/problems/job-not-found');
   });
 
-  redisTest('an entry XADDed straight into the stream by another Redis client is processed and visible by its job ID', async ({ redisUrl }) => {
+  redisTest('an entry XADDed straight into the stream by another Redis client is processed, counted as enqueued and completed, and visible by its job ID', async ({ redisUrl }) => {
     const redis = createRedis(redisUrl, { role: 'command', name: 'producer' });
+    const counts = async () => ((await getJob('/queues/inference')).body['counts'] as { last_hour: { enqueued: number; completed: number } }).last_hour;
     try {
+      const before = await counts();
       const stream = new QueueKeys(prefix, 'inference').stream('infer', 'normal');
       const entryId = await redis.xadd(stream, '*', 'model', 'echo', 'prompt', 'from redis-cli', 'user_id', '12345');
       const job = await waitFor(async () => {
@@ -119,6 +121,9 @@ describe('an inference job, end to end', () => {
         input: { model: 'echo', prompt: 'from redis-cli', user_id: '12345' },
         attempts: 1,
       });
+      // Counted as the API's own jobs are: enqueued once, completed once.
+      const after = await counts();
+      expect([after.enqueued - before.enqueued, after.completed - before.completed]).toEqual([1, 1]);
     } finally {
       redis.disconnect();
     }

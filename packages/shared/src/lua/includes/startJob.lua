@@ -6,6 +6,7 @@
 -- @include directJobs
 -- @include recordless
 -- @include cancelledWaiting
+-- @include countEvent
 -- A started job as the worker reads it, one reply element per job instead of eleven (each element
 -- costs Redis a little to send, and a take sends hundreds):
 --   '<job ID> <lane> <entry ID> <attempt> <max attempts> <timeout ms or -> <created at> <queued at>
@@ -116,6 +117,8 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
       maxAttempts, timeoutMs, backoff = entryOptions(map)
     else
       payload = cjson.encode(map)
+      -- Another producer's job: counted as enqueued now, as the API counts its own when it stores them.
+      countEvent(ctx.base, now, 'enqueued', ctx.stage)
     end
     attempts = 1
     local fields = { 'id', jobId, 'queue', ctx.queue, 'stage', ctx.stage, 'lane', lane,
