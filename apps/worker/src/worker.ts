@@ -1,8 +1,27 @@
-import { checkKeyTypes, checkRedisSetup, createRedis, findStrandedPartitions, warnOfStranded, type Pipeline, ensureGroups, isRefusedForNow, QueueKeys, recoverOwn, releaseJobs, type Logger, type RecoveryCursors, type TakenJob, type WorkerConfig, type RedisClient } from '@conveyor/shared';
+import {
+  checkKeyTypes,
+  checkRedisSetup,
+  createRedis,
+  ensureGroups,
+  findStrandedPartitions,
+  isRefusedForNow,
+  QueueKeys,
+  recoverOwn,
+  releaseJobs,
+  warnOfStranded,
+  type Logger,
+  type Pipeline,
+  type RecoveryCursors,
+  type TakenJob,
+  type WorkerConfig,
+  type RedisClient,
+} from '@conveyor/shared';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConsumerClaim } from './consumer-claim.js';
 import { ControlChannel } from './control-channel.js';
+import { ForeignKeys } from './foreign-keys.js';
 import { portOf, startHealthServer } from './health-server.js';
 import { JobRunner } from './job-runner.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -14,8 +33,6 @@ import { ModelPreloader } from './model-preloader.js';
 import { invalidateModelCaches, modelsOfStages } from './processors/model-caches.js';
 import { createProcessors } from './processors/registry.js';
 import { QueueReader } from './queue-reader.js';
-import { ConsumerClaim } from './consumer-claim.js';
-import { ForeignKeys } from './foreign-keys.js';
 import { RedisRefusals } from './redis-refusals.js';
 import { Slots } from './slots.js';
 import { partitionsBeyondCount, selectStages } from './stage-selection.js';
@@ -81,9 +98,10 @@ export class Worker {
     const redis = createRedis(config.REDIS_URL, { role: 'command', name: `conveyor:worker:${this.consumer}`, silenceTimeoutMs: config.REDIS_TIMEOUT, cluster: config.REDIS_CLUSTER, seeds: config.REDIS_CLUSTER_NODES });
     const keys = new Map<string, QueueKeys>();
     const slots = new Slots(config.CONCURRENCY);
+    const workerLogger = logger.child({ worker: this.consumer });
     this.ctx = {
       config,
-      logger: logger.child({ worker: this.consumer }),
+      logger: workerLogger,
       redis,
       consumer: this.consumer,
       slots,
@@ -93,7 +111,7 @@ export class Worker {
       keysOf: (queue) => keys.get(queue) ?? keys.set(queue, new QueueKeys(config.KEY_PREFIX, queue)).get(queue)!,
       isTaking: () => this.state === 'running',
       refusals: new RedisRefusals(),
-      foreignKeys: new ForeignKeys(redis, config.KEY_PREFIX, logger.child({ worker: this.consumer })),
+      foreignKeys: new ForeignKeys(redis, config.KEY_PREFIX, workerLogger),
     };
     this.#models = new ModelPreloader(config.PRELOAD_MODELS ? modelsOfStages(this.stages.map((served) => served.stage)) : [], this.ctx.logger);
     this.ctx.metrics.startAtZero(this.stages.map((served) => ({ queue: served.pipeline.name, stage: served.stage })));

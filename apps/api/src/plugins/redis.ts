@@ -1,4 +1,4 @@
-import { checkKeyTypes, checkRedisSetup, createRedis, ensureGroups, findStrandedPartitions, warnOfStranded, notAClusterRefusal, allServedQueues, UnusableRedisError, type ApiConfig, type RedisClient } from '@conveyor/shared';
+import { allServedQueues, checkKeyTypes, checkRedisSetup, createRedis, ensureGroups, findStrandedPartitions, notAClusterRefusal, UnusableRedisError, warnOfStranded, type ApiConfig, type RedisClient } from '@conveyor/shared';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 
