@@ -34,6 +34,40 @@ describe('DELETE /jobs/:id', () => {
   });
 });
 
+describe('the view of a cancelled job', () => {
+  test('a job cancelled while it waited to retry shows no retry time', async ({ app, redis, prefix }) => {
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json();
+    const keys = new QueueKeys(prefix, 'inference');
+    const [held] = (await takeJobs(redis, keys, request)).jobs;
+    await failAttempt(redis, keys, held!, { message: 'flaky', retryable: true, stage: 'infer', attempt: 1, at: Date.now() }, 60_000, 3, 60);
+    expect((await app.inject({ url: `/jobs/${job_id}` })).json()).toMatchObject({ status: 'retrying', retry_at: expect.any(String) });
+    expect((await app.inject({ method: 'DELETE', url: `/jobs/${job_id}` })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/jobs/${job_id}` })).json()).toMatchObject({ status: 'cancelled', retry_at: null, finished_at: expect.any(String) });
+  });
+
+  test('a document waiting at a later stage names no worker for it; cancelled there, that stage ended when the job did', async ({ app, redis, prefix }) => {
+    const uploaded = await app.inject({ method: 'POST', url: '/documents', ...form([{ name: 'file', filename: 'a.txt', content: 'Text of a.' }]) });
+    const { job_id } = uploaded.json();
+    const keys = new QueueKeys(prefix, 'documents');
+    const [held] = (await takeJobs(redis, keys, takeRequest({ stage: 'extract', consumer: 'w1' }))).jobs;
+    expect(await completeStage(redis, keys, held!, '{"text":"x"}', 'analyze', 60)).toBe('advanced');
+
+    const waiting = (await app.inject({ url: `/jobs/${job_id}` })).json();
+    expect(waiting).toMatchObject({ status: 'queued', stage: 'analyze', worker: null });
+    expect(waiting.stages.slice(0, 2)).toMatchObject([
+      { name: 'extract', status: 'completed', worker: 'w1' },
+      { name: 'analyze', status: 'queued', attempts: 0, worker: null, started_at: null, finished_at: null },
+    ]);
+
+    expect((await app.inject({ method: 'DELETE', url: `/jobs/${job_id}` })).statusCode).toBe(200);
+    const cancelled = (await app.inject({ url: `/jobs/${job_id}` })).json();
+    expect(cancelled.stages[1]).toMatchObject({ name: 'analyze', status: 'cancelled', worker: null, finished_at: cancelled.finished_at });
+    expect(cancelled.finished_at).toEqual(expect.any(String));
+    const output = await app.inject({ url: `/jobs/${job_id}/stages/analyze/output` });
+    expect(output.json()).toMatchObject({ status: 404, detail: `Stage "analyze" of job "${job_id}" has no output: the job was cancelled. GET /jobs/${job_id} shows where the job is.` });
+  });
+});
+
 describe('dead letters', () => {
   test('a retried dead job counts toward MAX_BACKLOG as a new one: a bulk retry stops when the queue is full and says so, and retries into a full queue are 503s that write nothing', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');

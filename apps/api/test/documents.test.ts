@@ -42,6 +42,8 @@ describe('POST /documents', () => {
 
   const refusals: { name: string; status: number; type: string; detail: RegExp; request: () => { payload: Buffer | string; headers: Record<string, string> } }[] = [
     { name: 'no file at all', status: 400, type: 'missing-file', detail: /No file in the field "file"\. Example: curl -F file=@report\.txt http:\/\/api\.example:8080\/documents$/, request: () => withHost(form([{ name: 'priority', content: 'high' }]), 'api.example:8080') },
+    // curl -F file=hello (no @) sends the text "hello" as a field.
+    { name: 'text in the field "file"', status: 400, type: 'missing-file', detail: /^No file in the field "file"\. The field "file" came as text, without a filename: send the file itself \(with curl, -F file=@path, with the @\)\./, request: () => form([{ name: 'file', content: 'hello' }]) },
     { name: 'a file in another field', status: 400, type: 'missing-file', detail: /came in the field "doc"; name the field "file"/, request: () => form([{ name: 'doc', filename: 'a.txt', content: 'hi' }]) },
     { name: 'an empty file', status: 400, type: 'empty-file', detail: /"empty\.txt" is empty \(0 bytes\)/, request: () => form([{ name: 'file', filename: 'empty.txt', content: '' }]) },
     { name: 'two files', status: 400, type: 'invalid-request', detail: /^Send one file per request, in the field named "file"; a second came in the field "file"\.$/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'a' }, { name: 'file', filename: 'b.txt', content: 'b' }]) },

@@ -58,6 +58,8 @@ describe('taking over lapsed leases', () => {
     expect(record).toMatchObject({ status: 'dead', stalls: '2' });
     expect(JSON.parse(record['error']!)).toMatchObject({ code: 'STALLED', retryable: false });
     expect(errorCodes(record)).toEqual(['LEASE_EXPIRED', 'LEASE_EXPIRED', 'STALLED']);
+    // Each names the worker that stopped holding the job.
+    expect((JSON.parse(record['errors']!) as { worker?: string }[]).map((error) => error.worker)).toEqual(['c1', 'c2', 'c2']);
     expect(await redis.ttl(keys.job(jobId!))).toBeGreaterThan(0);
     const [copy, ...others] = await deadCopies(redis, keys);
     expect(others).toEqual([]);

@@ -151,7 +151,12 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBud
         throw new ProblemError('malformed-form', `The multipart/form-data body could not be read (${reason}). Let the client build the form, e.g. curl -F file=@report.txt ${uploadUrl(request)}`);
       }
       if (!upload.file) {
-        const hint = upload.otherFileField ? ` A file came in the field "${upload.otherFileField}"; name the field "file".` : '';
+        const hint =
+          'file' in upload.fields
+            ? ' The field "file" came as text, without a filename: send the file itself (with curl, -F file=@path, with the @).'
+            : upload.otherFileField
+              ? ` A file came in the field "${upload.otherFileField}"; name the field "file".`
+              : '';
         throw new ProblemError('missing-file', `No file in the field "file".${hint} Example: curl -F file=@report.txt ${uploadUrl(request)}`);
       }
       if (upload.file.bytes.length === 0) throw new ProblemError('empty-file', `The uploaded file "${upload.file.filename}" is empty (0 bytes).`);

@@ -231,7 +231,8 @@ export class JobService {
     const [output, status] = await this.largeValueRedis.hmget(keys.job(jobId), last ? 'result' : `out:${stage}`, 'status');
     if (typeof output === 'string') return output;
     if (status === null && !(await this.find(jobId))) throw notFound(jobId);
-    throw new ProblemError('output-not-found', `Stage "${stage}" of job "${jobId}" has no output yet. GET /jobs/${jobId} shows where the job is.`);
+    const ended = status === 'dead' ? `: the job is dead (POST /jobs/${jobId}/retry runs it again)` : status === 'cancelled' ? ': the job was cancelled' : ' yet';
+    throw new ProblemError('output-not-found', `Stage "${stage}" of job "${jobId}" has no output${ended}. GET /jobs/${jobId} shows where the job is.`);
   }
 
   /** Cancels a job that has not finished; throws the problem a client should see otherwise. */

@@ -10,6 +10,9 @@ import { previewOutput } from './output-preview.js';
 /** The furthest a Date reaches from 1970, either way: 100,000,000 days (ECMA-262, Time Values). */
 const MAX_DATE_MS = 8.64e15;
 
+/** Statuses in which a job stopped at its current stage without completing it. */
+const ENDED: ReadonlySet<JobStatus> = new Set(['dead', 'cancelled']);
+
 /**
  * A time in milliseconds as ISO 8601, or null when there is none, or none a Date can hold: an
  * entry ID another producer chose (`XADD key 8700000000000000-0 ...`), and every `*` ID after
@@ -128,6 +131,8 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
   const f = snapshot.fields;
   const status = f['status'] as JobStatus;
   const current = f['stage'] ?? pipeline.stages[0]!;
+  // The record's worker ran the previous stage until a worker takes this one.
+  const currentWorker = count(f['attempts'], 0) > 0 ? (f['worker'] ?? null) : null;
   const finished = (json(f['stages']) ?? {}) as Record<string, StageSummary>;
   const lastStage = pipeline.stages[pipeline.stages.length - 1];
   const outputUrl = (name: string) => `${jobPath(jobId)}/stages/${encodeURIComponent(name)}/output`;
@@ -145,10 +150,10 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
         name,
         status,
         attempts: count(f['attempts'], 0),
-        worker: f['worker'] ?? null,
+        worker: currentWorker,
         started_at: iso(f['stage_started_at'] ?? done?.started_at),
-        // A stage that ended the job by failing (dead) ended when the job did.
-        finished_at: done ? iso(done.finished_at) : status === 'dead' ? iso(f['finished_at']) : null,
+        // A stage that ended the job (dead, cancelled) ended when the job did.
+        finished_at: done ? iso(done.finished_at) : ENDED.has(status) ? iso(f['finished_at']) : null,
         ...(status === 'completed' ? whole : { output: null, output_truncated: false, output_url: null }),
       };
     }
@@ -164,7 +169,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
     attempts: count(f['attempts'], 0),
     max_attempts: count(f['max_attempts'], defaultMaxAttempts),
     stalls: count(f['stalls'], 0),
-    worker: f['worker'] ?? null,
+    worker: currentWorker,
     progress: f['progress'] === undefined ? null : { percent: Number(f['progress']), message: f['progress_message'] ?? '' },
     input: json(f['payload']),
     result: result.output,
@@ -176,6 +181,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
     started_at: iso(f['started_at']),
     finished_at: iso(f['finished_at']),
     updated_at: iso(f['updated_at'] ?? f['created_at']),
-    retry_at: iso(f['retry_at'] ?? f['run_at']),
+    // Kept in the record after it is due (or the job cancelled), where it says nothing.
+    retry_at: status === 'retrying' || status === 'delayed' ? iso(f['retry_at'] ?? f['run_at']) : null,
   };
 }

@@ -103,7 +103,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
     if running and running.jobId == jobId then materialize(ctx.base, ctx.stage, lane, entryId, running) end
   end
   local rec = rcall('HMGET', jobKey, 'status', 'entry', 'attempts', 'max_attempts', 'stalls',
-    'payload', 'timeout_ms', 'backoff', 'created_at', 'queued_at')
+    'payload', 'timeout_ms', 'backoff', 'created_at', 'queued_at', 'worker')
   local payload, maxAttempts, timeoutMs, backoff, createdAt, queuedAt = rec[6], rec[4], rec[7], rec[8], rec[9], rec[10]
 
   local attempts
@@ -147,14 +147,14 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
       local held = tonumber(rec[3] or '0')
       local err = cjson.encode({
         message = 'The worker running attempt ' .. held .. ' stopped renewing its lease (it died, hung or lost Redis) before the job finished.',
-        code = 'LEASE_EXPIRED', retryable = true, stage = ctx.stage, attempt = held, at = now })
+        code = 'LEASE_EXPIRED', retryable = true, stage = ctx.stage, attempt = held, at = now, worker = rec[11] or nil })
       appendError(jobKey, err)
       if stalls > ctx.maxStalls then
         rcall('XACK', stream, ctx.group, entryId)
         rcall('HDEL', ctx.activeKey, activeField)
         local stalled = cjson.encode({
           message = 'The job stalled ' .. stalls .. ' times: each time, the worker holding it stopped before it finished. It is dead-lettered so that it cannot stop more workers.',
-          code = 'STALLED', retryable = false, stage = ctx.stage, attempt = held, at = now })
+          code = 'STALLED', retryable = false, stage = ctx.stage, attempt = held, at = now, worker = rec[11] or nil })
         appendError(jobKey, stalled)
         deadLetter(ctx.base, jobKey, jobId, now, stalled, ctx.retentionSeconds)
         return false
