@@ -41,6 +41,13 @@ test('a job without its own limit shows the limit its failures are judged by, no
   const [dead] = await settled([job_id], 'dead');
   expect(dead).toMatchObject({ status: 'dead', attempts: 3, max_attempts: 3 });
   expect((dead!['errors'] as unknown[]).length).toBe(3);
+
+  // Retried from the dead letters, it is judged by the workers' MAX_ATTEMPTS of then.
+  await worker.stop();
+  worker = await startWorker({ redisUrl: inject('redisUrl'), prefix, env: { MAX_ATTEMPTS: '2', WORKER_STAGES: 'inference' } });
+  expect((await post(`/jobs/${job_id}/retry`, {})).status).toBe(202);
+  const [again] = await settled([job_id], 'dead');
+  expect(again).toMatchObject({ status: 'dead', attempts: 2, max_attempts: 2 });
 });
 
 test('a job with its own limit keeps it', { timeout: 30_000 }, async () => {

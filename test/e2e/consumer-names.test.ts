@@ -45,15 +45,16 @@ test('a second worker under a live worker\'s name waits, not ready, and runs not
     expect(completedBy(first).sort()).toEqual([...quick].sort());
     expect(completedBy(second)).toEqual([]);
 
-    // The first dies holding a job: the second takes the name once the first's claim lapses (5 s),
-    // and re-reads that job as its own at once, without waiting out its lease (30 s).
+    // The first dies holding a job: the second takes the name once the first's claim has lapsed
+    // (5 s) and stayed free a while (2.5 s), and re-reads that job as its own at once, without
+    // waiting out its lease (30 s).
     const held = ((await (await post('/jobs', { model: 'echo', prompt: 'held', params: { sleep_ms: 2_000 } })).json()) as { job_id: string }).job_id;
     await waitFor(async () => (await job(held))['status'] === 'active', 'the first worker to hold the job');
     first.signal('SIGKILL');
     await first.exited;
     const killedAt = Date.now();
     await waitFor(async () => (await readiness())?.status === 200, 'the second worker to take the name', 15_000, 100);
-    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    expect(Date.now() - killedAt).toBeLessThan(12_000);
     await settled([held]);
     expect(completedBy(second)).toEqual([held]);
     expect(second.logs().some((line) => line['msg'] === 'consumer name free again: starting')).toBe(true);
@@ -75,7 +76,7 @@ test('a worker whose claim lapsed while it stood still, and whose name another t
     const exit = await Promise.race([frozen.exited, new Promise((resolve) => setTimeout(resolve, 15_000, 'still running'))]);
     expect(exit, frozen.describe()).toEqual({ code: 1, signal: null });
     const fatal = frozen.logs().find((line) => line['level'] === 60);
-    expect(String(fatal?.['msg'])).toMatch(/^another worker process took the consumer name "frozen" while this one's claim had lapsed/);
+    expect(String(fatal?.['msg'])).toMatch(/^another worker process took the consumer name "frozen" while this one's claim was gone/);
 
     // The successor runs on, and runs jobs.
     const id = ((await (await post('/jobs', { model: 'echo', prompt: 'after' })).json()) as { job_id: string }).job_id;

@@ -150,8 +150,8 @@ describe('a queue key another program filled', () => {
       expect((await fetch(`${api.url}/queues/documents`)).status).toBe(200);
 
       const submitted = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: 'high', priority: 'high' }) });
-      expect(submitted.status).toBe(503);
       const submitProblem = (await submitted.json()) as { type: string; detail: string };
+      expect(submitted.status, JSON.stringify(submitProblem)).toBe(503);
       expect(submitProblem.type).toBe('/problems/redis-key-conflict');
       expect(submitProblem.detail).toContain(named);
       expect(submitProblem.detail).toContain('look (GET the job) before sending it again');
@@ -159,11 +159,25 @@ describe('a queue key another program filled', () => {
       // The worker cannot read the queue's lanes meanwhile, and says which key stops it, at error level.
       await waitFor(async () => worker.logs().some((line) => line['level'] === 50 && String(line['msg']).includes(named)), 'the worker to name the key');
       const normal = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: 'normal' }) });
-      expect(normal.status).toBe(202);
-      const { job_id } = (await normal.json()) as { job_id: string };
+      const accepted = (await normal.json()) as { job_id: string };
+      expect(normal.status, JSON.stringify(accepted)).toBe(202);
+      const { job_id } = accepted;
 
       await root.del(stream);
       await waitFor(async () => ((await (await fetch(`${api.url}/jobs/${job_id}`)).json()) as { status: string }).status === 'completed', 'the job to complete once the key is gone');
+
+      // A key written last by a submission (the minute's counts) refuses it before anything is
+      // stored: before, the job was stored and run although the answer was a 503.
+      const minute = Math.floor(Date.now() / 60_000);
+      const counts = [minute, minute + 1].map((m) => `conveyor:{inference}:stats:${m}`);
+      await root.del(...counts);
+      for (const key of counts) await root.set(key, 'not ours');
+      const normalStream = 'conveyor:{inference}:infer:normal';
+      const lengthBefore = await root.xlen(normalStream);
+      const refused = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: 'counted' }) });
+      expect(((await refused.json()) as { type: string }).type).toBe('/problems/redis-key-conflict');
+      expect(await root.xlen(normalStream)).toBe(lengthBefore);
+      await root.del(...counts);
       expect((await fetch(`${api.url}/queues/inference`)).status).toBe(200);
     } finally {
       await Promise.all([api.stop(), worker.stop()]);

@@ -44,16 +44,31 @@ export class ConsumerClaim {
   async take(claim: (step: () => Promise<number>) => Promise<number>, stopped: () => Error | undefined): Promise<void> {
     const since = Date.now();
     let reportedAt = -Infinity;
+    // Once it has found the name held, a free name is taken only when it is still free after
+    // longer than the holder takes to renew: a holder whose renewal waited on a stalled Redis,
+    // which let the claim lapse, or on a Redis that lost the key, renews it first and keeps it.
+    let seenHeld = false;
+    let freeSince: number | undefined;
     for (;;) {
-      const othersMs = await claim(() => claimConsumer(this.redis, this.prefix, this.consumer, this.#token, this.ttlMs));
+      const take = !seenHeld || (freeSince !== undefined && Date.now() - freeSince >= this.ttlMs / 2);
+      const othersMs = await claim(() => claimConsumer(this.redis, this.prefix, this.consumer, this.#token, this.ttlMs, take));
       if (othersMs === 0) break;
+      if (othersMs === -1) {
+        freeSince ??= Date.now();
+        await sleep(this.ttlMs / 2);
+        const stop = stopped();
+        if (stop) throw stop;
+        continue;
+      }
+      seenHeld = true;
+      freeSince = undefined;
       this.#waiting = true;
       const now = Date.now();
       if (now - reportedAt >= WAITING_REPORT_MS) {
         const level = reportedAt === -Infinity ? 'warn' : 'error';
         this.logger[level](
           { consumer: this.consumer, waited_ms: now - since },
-          `another live worker process uses the consumer name "${this.consumer}" (CONSUMER_NAME, or host-pid by default): two under one name take each other's jobs. Waiting, not ready, until it stops or its claim lapses (a crashed one's within ${this.ttlMs} ms); give every worker a name of its own`,
+          `another live worker process uses the consumer name "${this.consumer}" (CONSUMER_NAME, or host-pid by default): two under one name take each other's jobs. Waiting, not ready, until it stops or its claim lapses (a crashed one's within ${this.ttlMs * 1.5} ms); give every worker a name of its own`,
         );
         reportedAt = now;
       }
@@ -74,7 +89,7 @@ export class ConsumerClaim {
           if (othersMs === 0) return this.#keep();
           this.#timer = undefined;
           this.onLost(
-            `another worker process took the consumer name "${this.consumer}" while this one's claim had lapsed (its event loop or Redis stood still for over ${this.ttlMs} ms): two under one name take each other's jobs, so this one stops. Give every worker a name of its own (CONSUMER_NAME)`,
+            `another worker process took the consumer name "${this.consumer}" while this one's claim was gone (its event loop or Redis stood still for over ${this.ttlMs} ms, or Redis lost the key): two under one name take each other's jobs, so this one stops. Give every worker a name of its own (CONSUMER_NAME)`,
           );
         },
         (error: Error) => {

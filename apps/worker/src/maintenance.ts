@@ -116,7 +116,7 @@ export class Maintenance {
           () => undefined,
           (error: Error) => {
             this.ctx.refusals.note(error);
-            this.ctx.logger.debug({ err: error.message, queue }, 'could not say this worker reads the queue');
+            if (!this.ctx.foreignKeys.handled(error, queue)) this.ctx.logger.debug({ err: error.message, queue }, 'could not say this worker reads the queue');
           },
         )
         .finally(() => this.#words.delete(queue));

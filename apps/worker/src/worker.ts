@@ -171,7 +171,7 @@ export class Worker {
     if (beyond.length > 0) logger.warn({ partitions: beyond }, 'WORKER_STAGES names partitions QUEUE_PARTITIONS does not give (draining them?); the API puts no new jobs there');
     await checkRedisSetup(this.ctx.redis, logger, config.NODE_ENV === 'production');
     const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
-    await checkKeyTypes(this.ctx.redis, config.KEY_PREFIX, pipelines);
+    await checkKeyTypes(this.ctx.redis, config.KEY_PREFIX, pipelines, this.consumer);
     await this.#claim.take(
       (claim) => this.#untilRedisTakes('claim the consumer name', claim),
       () => (this.state === 'starting' ? undefined : new WorkerStopped()),

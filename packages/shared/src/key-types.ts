@@ -1,4 +1,4 @@
-import { LANES, QueueKeys } from './keys.js';
+import { consumerClaimKey, LANES, QueueKeys } from './keys.js';
 import type { Pipeline } from './pipelines.js';
 import type { RedisClient } from './redis.js';
 import { UnusableRedisError } from './redis-checks.js';
@@ -19,19 +19,24 @@ function keyTypes(prefix: string, pipeline: Pipeline): [key: string, type: strin
     ...pipeline.stages.flatMap((stage) => LANES.map((lane): [string, string] => [keys.stream(stage, lane), 'stream'])),
     [keys.dead, 'stream'],
     [keys.delayed, 'zset'],
+    // The current minute's counts: every transition writes them.
+    [keys.stats(Math.floor(Date.now() / 60_000)), 'hash'],
     ...[keys.queued, keys.active, keys.cancelled, keys.workers, keys.leases, keys.paused].map((key): [string, string] => [key, 'hash']),
   ];
 }
 
 /**
- * The keys of these queues that hold another kind of value than Conveyor keeps there: another
- * program writes under KEY_PREFIX. Every command on such a key fails with WRONGTYPE. One round
- * trip per queue (its keys share one hash tag, so a cluster serves them on one node).
+ * The keys of these queues (and of a worker's `consumer` name) that hold another kind of value
+ * than Conveyor keeps there: another program writes under KEY_PREFIX. Every command on such a key
+ * fails with WRONGTYPE. One round trip per queue (its keys share one hash tag, so a cluster
+ * serves them on one node).
  */
-export async function findForeignKeys(redis: RedisClient, prefix: string, pipelines: readonly Pipeline[]): Promise<ForeignKey[]> {
+export async function findForeignKeys(redis: RedisClient, prefix: string, pipelines: readonly Pipeline[], consumer?: string): Promise<ForeignKey[]> {
+  const groups: [key: string, type: string][][] = pipelines.map((pipeline) => keyTypes(prefix, pipeline));
+  // A worker's claim on its name (see claimConsumer.lua), a key of no queue.
+  if (consumer !== undefined) groups.push([[consumerClaimKey(prefix, consumer), 'string']]);
   const found = await Promise.all(
-    pipelines.map(async (pipeline) => {
-      const expected = keyTypes(prefix, pipeline);
+    groups.map(async (expected) => {
       const reads = redis.pipeline();
       for (const [key] of expected) reads.type(key);
       const replies = (await reads.exec()) ?? [];
@@ -58,8 +63,8 @@ export function describeForeignKeys(found: readonly ForeignKey[]): string {
  * by command (jobs not stored, dead letters not kept, maintenance failing every tick). Checked
  * by the API and every worker each time they connect, before they create the consumer groups.
  */
-export async function checkKeyTypes(redis: RedisClient, prefix: string, pipelines: readonly Pipeline[]): Promise<void> {
-  const found = await findForeignKeys(redis, prefix, pipelines);
+export async function checkKeyTypes(redis: RedisClient, prefix: string, pipelines: readonly Pipeline[], consumer?: string): Promise<void> {
+  const found = await findForeignKeys(redis, prefix, pipelines, consumer);
   if (found.length === 0) return;
   throw new UnusableRedisError(
     'REDIS_FOREIGN_KEYS',

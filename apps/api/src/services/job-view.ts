@@ -167,7 +167,8 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
     stage: current,
     priority: (f['lane'] ?? 'normal') as Lane,
     attempts: count(f['attempts'], 0),
-    max_attempts: count(f['max_attempts'], defaultMaxAttempts),
+    // Its own limit, or the workers' default its failures were judged by (fail.lua), or the API's.
+    max_attempts: count(f['max_attempts'] ?? f['default_max_attempts'], defaultMaxAttempts),
     stalls: count(f['stalls'], 0),
     worker: currentWorker,
     progress: f['progress'] === undefined ? null : { percent: Number(f['progress']), message: f['progress_message'] ?? '' },

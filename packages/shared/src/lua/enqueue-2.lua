@@ -112,6 +112,23 @@ local function streamOf(lane)
   return stream
 end
 
+-- Every key of the queue written below is read first: one that another program filled with
+-- another kind of value fails the call here, before any write, rather than halfway (a script's
+-- writes stay), which stored jobs for a request answered 503 (see findForeignKeys).
+local function usesLane(lane)
+  if FIELDS == 0 then return string.find(ARGV[8], lane, 1, true) ~= nil end
+  for i = 1, n do
+    if jobArg(i, 2) == lane then return true end
+  end
+  return false
+end
+for _, lane in ipairs({ 'high', 'normal', 'low' }) do
+  if usesLane(lane) then rcall('XLEN', streamOf(lane)) end
+end
+rcall('HLEN', KEYS[1])
+rcall('ZCARD', KEYS[2])
+rcall('HLEN', base .. 'stats:' .. math.floor(now / 60000))
+
 -- Plain jobs, the common batch: three texts instead of 3n arguments (building and sending a
 -- command of thousands of arguments costs the client more than this script's splitting costs
 -- Redis), and one XADD each, nothing else per job.

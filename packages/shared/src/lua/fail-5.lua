@@ -45,7 +45,13 @@ if refusal then
 end
 
 local now = nowMs()
-local r = rcall('HMGET', jobKey, 'id', 'attempts', 'max_attempts')
+-- Every key written below is read first: one that another program filled with another kind of
+-- value fails the script here, before any write, rather than halfway (a script's writes stay),
+-- which left the job active with nothing to run it (see findForeignKeys).
+rcall('XLEN', KEYS[5])
+rcall('ZCARD', KEYS[4])
+rcall('HLEN', ARGV[1] .. 'stats:' .. math.floor(now / 60000))
+local r = rcall('HMGET', jobKey, 'id', 'attempts', 'max_attempts', 'default_max_attempts')
 local jobId = r[1]
 local failures = rcall('HINCRBY', jobKey, 'failures', 1)
 rcall('XACK', KEYS[1], stage, entryId)
@@ -56,11 +62,11 @@ countEvent(ARGV[1], now, 'failed', stage)
 
 local delay = tonumber(ARGV[7])
 -- A stored limit that is not a number (an old record, another producer's) counts as the default.
-local limit = tonumber(r[3]) or tonumber(ARGV[8])
--- A job without a limit of its own keeps the one its first failure was judged by (this worker's
--- MAX_ATTEMPTS), so its later failures and every view of it (the API's MAX_ATTEMPTS may differ)
--- use that one.
-if not tonumber(r[3]) then rcall('HSET', jobKey, 'max_attempts', limit) end
+local limit = tonumber(r[3]) or tonumber(r[4]) or tonumber(ARGV[8])
+-- A job without a limit of its own keeps the default its first failure was judged by (this
+-- worker's MAX_ATTEMPTS), so its later failures and every view of it (the API's MAX_ATTEMPTS may
+-- differ) use that one, until a retry from the dead letters (retryDead) lets it go.
+if not tonumber(r[3]) and not tonumber(r[4]) then rcall('HSET', jobKey, 'default_max_attempts', limit) end
 if delay >= 0 and failures < limit then
   local due = now + delay
   rcall('ZADD', KEYS[4], due, jobId)

@@ -52,7 +52,8 @@ rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'attempts', 0, 'failur
   'queued_at', now, 'updated_at', now)
 rcall('HINCRBY', jobKey, 'retried', 1)
 rcall('HSET', KEYS[3], r[5], waitingLine(r[2], r[3], entry))
-rcall('HDEL', jobKey, 'finished_at', 'dead_entry', 'stage_started_at')
+-- The default max attempts its failures were judged by goes: the workers' MAX_ATTEMPTS now applies.
+rcall('HDEL', jobKey, 'finished_at', 'dead_entry', 'stage_started_at', 'default_max_attempts')
 rcall('PERSIST', jobKey)
 if r[4] then rcall('XDEL', KEYS[2], r[4]) end
 publishEvent(base .. 'events', 'queued', r[5], now, { stage = r[2], retried = true })
