@@ -1,4 +1,4 @@
-import { describeForeignKeys, findForeignKeys, findPipeline, isWrongType, type Logger, type RedisClient } from '@conveyor/shared';
+import { describeForeignKeys, findForeignKeys, findPipeline, foreignKeysRemedy, isWrongType, type Logger, type RedisClient } from '@conveyor/shared';
 
 /** A queue's foreign keys are named at most once per this long: every read of it fails while they last. */
 const REPORT_EVERY_MS = 60_000;
@@ -31,10 +31,9 @@ export class ForeignKeys {
     void (pipeline ? findForeignKeys(this.redis, this.prefix, [pipeline]) : Promise.resolve([]))
       .catch(() => [])
       .then((found) => {
-        const which = found.length > 0 ? describeForeignKeys(found) : `one of its keys holds another kind of value (Redis said: ${(error as Error).message})`;
         this.logger.error(
           { queue, err: (error as Error).message },
-          `Redis refuses commands on queue ${queue}'s keys: ${which}. Another program writes under KEY_PREFIX "${this.prefix}"; the queue's jobs wait until an operator gives Conveyor a prefix of its own or renames or deletes ${found.length > 1 ? 'those keys' : 'that key'}`,
+          `Redis refuses commands on queue ${queue}'s keys: ${describeForeignKeys(found, error as Error)}. Another program writes under KEY_PREFIX "${this.prefix}"; the queue's jobs wait until ${foreignKeysRemedy(found)}`,
         );
       });
     return true;

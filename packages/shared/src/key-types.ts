@@ -50,12 +50,21 @@ export async function findForeignKeys(redis: RedisClient, prefix: string, pipeli
   return found.flat();
 }
 
-/** The foreign keys in words: `"k" holds a string, where Conveyor keeps a stream`, the first few. */
-export function describeForeignKeys(found: readonly ForeignKey[]): string {
+/**
+ * The foreign keys in words: `"k" holds a string, where Conveyor keeps a stream`, the first few;
+ * when none was found (a key no look covers, such as a job's record), what Redis said of it.
+ */
+export function describeForeignKeys(found: readonly ForeignKey[], said?: Error): string {
+  if (found.length === 0) return `a key of the queues holds another kind of value than Conveyor keeps there (Redis said: ${said?.message ?? 'WRONGTYPE'})`;
   const SHOWN = 5;
   const listed = found.slice(0, SHOWN).map(({ key, holds, expected }) => `"${key}" holds a ${holds}, where Conveyor keeps a ${expected}`);
   const more = found.length > SHOWN ? ` (and ${found.length - SHOWN} more)` : '';
   return `${listed.join('; ')}${more}`;
+}
+
+/** What an operator does about keys found while running: `an operator gives Conveyor … that key`. */
+export function foreignKeysRemedy(found: readonly ForeignKey[]): string {
+  return `an operator gives Conveyor a prefix of its own or renames or deletes ${found.length > 1 ? 'those keys' : 'that key'}`;
 }
 
 /**

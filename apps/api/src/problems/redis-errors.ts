@@ -1,4 +1,4 @@
-import { describeForeignKeys, findForeignKeys, isConnectionError, isRefusedForNow, outcomeUnknown, type Pipeline, type RedisClient } from '@conveyor/shared';
+import { describeForeignKeys, findForeignKeys, foreignKeysRemedy, isConnectionError, isRefusedForNow, outcomeUnknown, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { ProblemError } from './problem-error.js';
 
 /**
@@ -92,11 +92,10 @@ function said(error: Error): string {
  */
 export async function foreignKeyProblem(redis: RedisClient, prefix: string, queues: readonly Pipeline[], error: Error, readOnly: boolean): Promise<ProblemError> {
   const found = await findForeignKeys(redis, prefix, queues).catch(() => []);
-  const which = found.length > 0 ? describeForeignKeys(found) : `a key of the queues holds another kind of value than Conveyor keeps there (Redis said: ${error.message})`;
   const outcome = readOnly ? 'Nothing was changed.' : 'This request may have failed partway: look (GET the job) before sending it again.';
   return new ProblemError(
     'redis-key-conflict',
-    `Redis refused a command: ${which}. Another program writes under KEY_PREFIX "${prefix}"; until an operator gives Conveyor a prefix of its own or renames or deletes ${found.length > 1 ? 'those keys' : 'that key'}, requests that use ${found.length > 1 ? 'them' : 'it'} fail. ${outcome}`,
+    `Redis refused a command: ${describeForeignKeys(found, error)}. Another program writes under KEY_PREFIX "${prefix}"; until ${foreignKeysRemedy(found)}, requests that use ${found.length > 1 ? 'them' : 'it'} fail. ${outcome}`,
     {},
     { 'retry-after': '10' },
   );
