@@ -3,14 +3,12 @@ import {
   checkRedisSetup,
   createRedis,
   ensureGroups,
-  findStrandedPartitions,
   isRefusedForNow,
   QueueKeys,
   recoverOwn,
   releaseJobs,
-  warnOfStranded,
+  warnOfStrandedPartitions,
   type Logger,
-  type Pipeline,
   type RecoveryCursors,
   type TakenJob,
   type WorkerConfig,
@@ -181,7 +179,8 @@ export class Worker {
     // Told to stop while they loaded (seconds): it takes nothing, and starts nothing more.
     if (this.state !== 'starting') throw new WorkerStopped();
     await this.#untilRedisTakes('create the consumer groups', () => ensureGroups(this.ctx.redis, config.KEY_PREFIX, pipelines));
-    await this.#warnOfStrandedPartitions(pipelines);
+    // A worker given stranded partitions by name drains them: it warns of the others only.
+    await warnOfStrandedPartitions(this.ctx.redis, config.KEY_PREFIX, config.QUEUE_PARTITIONS, logger, pipelines.map((pipeline) => pipeline.name));
     await this.#control.start();
     await this.#pauses.refresh();
     if (this.state !== 'starting') throw new WorkerStopped();
@@ -282,17 +281,6 @@ export class Worker {
         if (this.state === 'draining' || this.state === 'stopped') throw new WorkerStopped();
       }
     }
-  }
-
-  /**
-   * Warns of partitions QUEUE_PARTITIONS no longer gives that hold jobs, unless this worker
-   * drains them (see findStrandedPartitions); a look that fails is no reason not to start.
-   */
-  async #warnOfStrandedPartitions(served: readonly Pipeline[]): Promise<void> {
-    const { redis, config, logger } = this.ctx;
-    const drained = new Set(served.map((pipeline) => pipeline.name));
-    const stranded = (await findStrandedPartitions(redis, config.KEY_PREFIX, config.QUEUE_PARTITIONS).catch(() => [])).filter(({ partition }) => !drained.has(partition));
-    warnOfStranded(logger, stranded);
   }
 
   /** Hands the jobs still held after the grace period to other workers, then stops them here. */

@@ -18,7 +18,7 @@ export interface StrandedPartition {
  * (WORKER_STAGES), so their jobs wait for good, and GET /queues, which lists the partitions the
  * setting gives, does not show them. One round trip per possible partition, all at once.
  */
-export async function findStrandedPartitions(redis: RedisClient, prefix: string, counts: PartitionCounts): Promise<StrandedPartition[]> {
+async function findStrandedPartitions(redis: RedisClient, prefix: string, counts: PartitionCounts): Promise<StrandedPartition[]> {
   const unserved = PIPELINES.flatMap((pipeline) => {
     const count = counts[pipeline.name] ?? 1;
     const first = count > 1 ? count : 0;
@@ -54,10 +54,22 @@ function describeStrandedPartitions(stranded: readonly StrandedPartition[]): str
   return stranded.map(({ partition, undone }) => `${partition} (${undone === null ? 'jobs' : `${undone} job${undone === 1 ? '' : 's'}`})`).join(', ');
 }
 
-/** Logs the warning about stranded partitions, naming them and what to do; nothing when there are none. */
-export function warnOfStranded(logger: { warn(fields: object, message: string): void }, stranded: readonly StrandedPartition[]): void {
+/**
+ * Warns of the stranded partitions (see findStrandedPartitions), naming them and what to do,
+ * but those a worker `drains` (serves by name). Nothing when there are none; a look that fails
+ * is no reason not to serve, so it says nothing either.
+ */
+export async function warnOfStrandedPartitions(
+  redis: RedisClient,
+  prefix: string,
+  counts: PartitionCounts,
+  logger: { warn(fields: object, message: string): void },
+  drains: readonly string[] = [],
+): Promise<void> {
+  const found = await findStrandedPartitions(redis, prefix, counts).catch(() => []);
+  const stranded = found.filter(({ partition }) => !drains.includes(partition));
   if (stranded.length === 0) return;
   const names = stranded.map(({ partition }) => partition).join(',');
-  const counts = Object.fromEntries(stranded.map(({ partition, undone }) => [partition, undone]));
-  logger.warn({ partitions: counts }, `partitions QUEUE_PARTITIONS no longer gives hold jobs that nobody reads: ${describeStrandedPartitions(stranded)}. They wait until a worker is given them by name (WORKER_STAGES=${names}) and drains them, or QUEUE_PARTITIONS gives them again; GET /jobs/:id finds them meanwhile`);
+  const undone = Object.fromEntries(stranded.map((each) => [each.partition, each.undone]));
+  logger.warn({ partitions: undone }, `partitions QUEUE_PARTITIONS no longer gives hold jobs that nobody reads: ${describeStrandedPartitions(stranded)}. They wait until a worker is given them by name (WORKER_STAGES=${names}) and drains them, or QUEUE_PARTITIONS gives them again; GET /jobs/:id finds them meanwhile`);
 }

@@ -1,4 +1,4 @@
-import { allServedQueues, checkKeyTypes, checkRedisSetup, createRedis, ensureGroups, findStrandedPartitions, notAClusterRefusal, UnusableRedisError, warnOfStranded, type ApiConfig, type RedisClient } from '@conveyor/shared';
+import { allServedQueues, checkKeyTypes, checkRedisSetup, createRedis, ensureGroups, notAClusterRefusal, UnusableRedisError, warnOfStrandedPartitions, type ApiConfig, type RedisClient } from '@conveyor/shared';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -56,7 +56,7 @@ export default fp(
       checkRedisSetup(redis, app.log, config.NODE_ENV === 'production')
         .then(() => checkKeyTypes(redis, config.KEY_PREFIX, queues))
         .then(() => ensureGroups(redis, config.KEY_PREFIX, queues))
-        .then(() => warnOfStrandedPartitions(app, redis, config))
+        .then(() => warnOfStrandedPartitions(redis, config.KEY_PREFIX, config.QUEUE_PARTITIONS, app.log))
         .catch((error: Error) => {
           if (!(error instanceof UnusableRedisError)) {
             // The connection dropped meanwhile: all of this runs again when it is back.
@@ -108,10 +108,4 @@ function reportErrors(app: FastifyInstance, connection: RedisClient, message: st
     lastError = '';
   });
   return () => lastError;
-}
-
-/** Warns of partitions QUEUE_PARTITIONS no longer gives that hold jobs (see findStrandedPartitions); a look that fails is no reason not to serve. */
-async function warnOfStrandedPartitions(app: FastifyInstance, redis: RedisClient, config: ApiConfig): Promise<void> {
-  const stranded = await findStrandedPartitions(redis, config.KEY_PREFIX, config.QUEUE_PARTITIONS).catch(() => []);
-  warnOfStranded(app.log, stranded);
 }
