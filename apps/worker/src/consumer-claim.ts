@@ -55,24 +55,21 @@ export class ConsumerClaim {
       if (othersMs === 0) break;
       if (othersMs === -1) {
         freeSince ??= Date.now();
-        await sleep(this.ttlMs / 2);
-        const stop = stopped();
-        if (stop) throw stop;
-        continue;
+      } else {
+        seenHeld = true;
+        freeSince = undefined;
+        this.#waiting = true;
+        const now = Date.now();
+        if (now - reportedAt >= WAITING_REPORT_MS) {
+          const level = reportedAt === -Infinity ? 'warn' : 'error';
+          this.logger[level](
+            { consumer: this.consumer, waited_ms: now - since },
+            `another live worker process uses the consumer name "${this.consumer}" (CONSUMER_NAME, or host-pid by default): two under one name take each other's jobs. Waiting, not ready, until it stops or its claim lapses (a crashed one's within ${this.ttlMs * 1.5} ms); give every worker a name of its own`,
+          );
+          reportedAt = now;
+        }
       }
-      seenHeld = true;
-      freeSince = undefined;
-      this.#waiting = true;
-      const now = Date.now();
-      if (now - reportedAt >= WAITING_REPORT_MS) {
-        const level = reportedAt === -Infinity ? 'warn' : 'error';
-        this.logger[level](
-          { consumer: this.consumer, waited_ms: now - since },
-          `another live worker process uses the consumer name "${this.consumer}" (CONSUMER_NAME, or host-pid by default): two under one name take each other's jobs. Waiting, not ready, until it stops or its claim lapses (a crashed one's within ${this.ttlMs * 1.5} ms); give every worker a name of its own`,
-        );
-        reportedAt = now;
-      }
-      await sleep(Math.min(othersMs, this.ttlMs / 3));
+      await sleep(othersMs === -1 ? this.ttlMs / 2 : Math.min(othersMs, this.ttlMs / 3));
       const stop = stopped();
       if (stop) throw stop;
     }

@@ -131,8 +131,9 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
   const f = snapshot.fields;
   const status = f['status'] as JobStatus;
   const current = f['stage'] ?? pipeline.stages[0]!;
+  const attempts = count(f['attempts'], 0);
   // The record's worker ran the previous stage until a worker takes this one.
-  const currentWorker = count(f['attempts'], 0) > 0 ? (f['worker'] ?? null) : null;
+  const currentWorker = attempts > 0 ? (f['worker'] ?? null) : null;
   const finished = (json(f['stages']) ?? {}) as Record<string, StageSummary>;
   const lastStage = pipeline.stages[pipeline.stages.length - 1];
   const outputUrl = (name: string) => `${jobPath(jobId)}/stages/${encodeURIComponent(name)}/output`;
@@ -149,7 +150,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
       return {
         name,
         status,
-        attempts: count(f['attempts'], 0),
+        attempts,
         worker: currentWorker,
         started_at: iso(f['stage_started_at'] ?? done?.started_at),
         // A stage that ended the job (dead, cancelled) ended when the job did.
@@ -166,7 +167,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
     status,
     stage: current,
     priority: (f['lane'] ?? 'normal') as Lane,
-    attempts: count(f['attempts'], 0),
+    attempts,
     // Its own limit, or the workers' default its failures were judged by (fail.lua), or the API's.
     max_attempts: count(f['max_attempts'] ?? f['default_max_attempts'], defaultMaxAttempts),
     stalls: count(f['stalls'], 0),
