@@ -1,5 +1,4 @@
-import { createRedis } from '@conveyor/shared';
-import { deletePrefix, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import { deletePrefixAt, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { apiJobs } from './api-jobs.js';
 
@@ -24,9 +23,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([api?.stop(), worker?.stop()]);
-  const redis = createRedis(inject('redisUrl'), { role: 'command', name: 'cleanup' });
-  await deletePrefix(redis, prefix);
-  redis.disconnect();
+  await deletePrefixAt(inject('redisUrl'), prefix);
 });
 
 test('a job without its own limit shows the limit its failures are judged by, not the API\'s MAX_ATTEMPTS', { timeout: 30_000 }, async () => {

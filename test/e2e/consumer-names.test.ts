@@ -1,5 +1,4 @@
-import { createRedis } from '@conveyor/shared';
-import { deletePrefix, freePort, launchWorker, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess } from '@conveyor/testing';
+import { deletePrefixAt, freePort, launchWorker, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess } from '@conveyor/testing';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { apiJobs } from './api-jobs.js';
 
@@ -19,9 +18,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api?.stop();
-  const redis = createRedis(inject('redisUrl'), { role: 'command', name: 'cleanup' });
-  await deletePrefix(redis, prefix);
-  redis.disconnect();
+  await deletePrefixAt(inject('redisUrl'), prefix);
 });
 
 const env = { WORKER_STAGES: 'inference', CONCURRENCY: '4', MAINTENANCE_INTERVAL: '200ms' };

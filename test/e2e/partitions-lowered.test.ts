@@ -1,5 +1,4 @@
-import { createRedis } from '@conveyor/shared';
-import { deletePrefix, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import { deletePrefixAt, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
 import { afterAll, expect, inject, test } from 'vitest';
 import { apiJobs } from './api-jobs.js';
 
@@ -15,9 +14,7 @@ const { post, settled } = apiJobs(() => api.url);
 
 afterAll(async () => {
   await Promise.all(processes.map((process) => process.stop()));
-  const redis = createRedis(inject('redisUrl'), { role: 'command', name: 'cleanup' });
-  await deletePrefix(redis, prefix);
-  redis.disconnect();
+  await deletePrefixAt(inject('redisUrl'), prefix);
 });
 
 const strandedWarning = (process: ApiProcess | WorkerProcess) => process.logs().find((line) => String(line['msg']).startsWith('partitions QUEUE_PARTITIONS no longer gives hold jobs'));

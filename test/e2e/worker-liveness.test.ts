@@ -1,5 +1,5 @@
 import { createRedis, QueueKeys } from '@conveyor/shared';
-import { deletePrefix, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess } from '@conveyor/testing';
+import { deletePrefixAt, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess } from '@conveyor/testing';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 
 /**
@@ -17,9 +17,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api?.stop();
-  const redis = createRedis(inject('redisUrl'), { role: 'command', name: 'cleanup' });
-  await deletePrefix(redis, prefix);
-  redis.disconnect();
+  await deletePrefixAt(inject('redisUrl'), prefix);
 });
 
 interface StageFigures {

@@ -18,6 +18,16 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<void> 
   } while (cursor !== '0');
 }
 
+/** Deletes every key under `prefix` in the Redis at `url`, on a connection of its own (a test file's last step). */
+export async function deletePrefixAt(url: string, prefix: string): Promise<void> {
+  const redis = createRedis(url, { role: 'command', name: 'cleanup' });
+  try {
+    await deletePrefix(redis, prefix);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Every key under `prefix`, sorted. */
 export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
   const found: string[] = [];
