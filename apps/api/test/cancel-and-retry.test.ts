@@ -97,7 +97,7 @@ describe('dead letters', () => {
     expect((await app.inject({ url: `/jobs/${dead[2]}` })).json()).toMatchObject({ status: 'dead' });
   });
 
-  test('a dead job is listed, page by page, and retried with its ID kept; a job that is not dead cannot be retried', async ({ app, redis, prefix }) => {
+  test('a dead job is listed, page by page, and retried with its ID kept, counting as enqueued again; a job that is not dead cannot be retried', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `p${i}` } })).json().job_id);
@@ -125,8 +125,33 @@ describe('dead letters', () => {
     const all = await app.inject({ method: 'POST', url: '/queues/inference/dead/retry', payload: {} });
     expect(all.json()).toEqual({ retried: 2, skipped: [], remaining: 0 });
     expect((await app.inject({ url: '/queues/inference/dead' })).json()).toEqual({ jobs: [], next_cursor: null });
+    // Three submitted, three retried: what the queue took in is what it holds (three queued) plus what it finished (three dead).
+    expect((await app.inject({ url: '/queues/inference' })).json().counts.last_hour).toMatchObject({ enqueued: 6, dead: 3, retried: 0 });
+    expect((await app.inject({ url: '/metrics' })).body).toContain('conveyor_jobs_enqueued_total{queue="inference"} 6');
     expect((await app.inject({ url: '/queues/nope/dead' })).json()).toMatchObject({ status: 404, type: '/problems/queue-not-found' });
     expect((await app.inject({ url: '/queues/inference/dead?cursor=abc' })).statusCode).toBe(400);
+  });
+
+  test('a retry that meets a key another program filled (the minute\'s counts) is a 503 naming it, and the job stays dead, untouched', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json();
+    const [held] = (await takeJobs(redis, keys, request)).jobs;
+    await failAttempt(redis, keys, held!, { message: 'broken', retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
+    const minute = Math.floor(Date.now() / 60_000);
+    const counts = [minute, minute + 1].map((m) => `${keys.base}stats:${m}`);
+    await redis.del(...counts);
+    for (const key of counts) await redis.set(key, 'not ours');
+    const lengthBefore = await redis.xlen(keys.stream('infer', 'normal'));
+
+    const refused = await app.inject({ method: 'POST', url: `/jobs/${job_id}/retry` });
+    expect(refused.statusCode, refused.body).toBe(503);
+    expect(refused.json()).toMatchObject({ type: '/problems/redis-key-conflict', detail: expect.stringContaining('stats:') });
+    expect(await redis.xlen(keys.stream('infer', 'normal'))).toBe(lengthBefore);
+    expect(await redis.xlen(keys.dead)).toBe(1);
+    expect((await app.inject({ url: `/jobs/${job_id}` })).json()).toMatchObject({ status: 'dead', attempts: 1 });
+
+    await redis.del(...counts);
+    expect((await app.inject({ method: 'POST', url: `/jobs/${job_id}/retry` })).statusCode).toBe(202);
   });
 
   test('a query parameter the bulk retry does not take is a 400 problem naming it and the ones it takes, and nothing is retried', async ({ app, redis, prefix }) => {

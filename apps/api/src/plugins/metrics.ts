@@ -36,7 +36,7 @@ export default fp(
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
-    const enqueued = new Counter({ name: 'conveyor_jobs_enqueued_total', help: 'Jobs this API process enqueued.', labelNames: ['queue'] as const, registers });
+    const enqueued = new Counter({ name: 'conveyor_jobs_enqueued_total', help: 'Jobs this API process enqueued, retries of dead jobs included.', labelNames: ['queue'] as const, registers });
     const redisErrors = new Counter({ name: 'conveyor_redis_errors_total', help: 'Redis connection and command errors.', registers });
 
     const waiting = new Gauge({ name: 'conveyor_stage_waiting', help: 'Entries of a stage no worker has taken yet (group lag, less those of jobs cancelled while they waited), all lanes; counted when Redis cannot report the lag.', labelNames: ['queue', 'stage'] as const, registers });

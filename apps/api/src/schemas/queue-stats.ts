@@ -15,7 +15,7 @@ export type EventName = (typeof EVENT_NAMES)[number];
 export const eventCountsSchema = z
   .object({
     since: z.string().describe('start of the window (ISO 8601, UTC, on a minute boundary); it ends now'),
-    enqueued: count.describe("jobs accepted: the API's when it stores them (on the first stage), entries other producers XADD when a worker first takes them (on the stage they were added to)"),
+    enqueued: count.describe("jobs accepted: the API's when it stores them (on the first stage), entries other producers XADD when a worker first takes them (on the stage they were added to), and dead jobs retried (on the stage they are queued again at)"),
     completed: count.describe('for a stage: its completions (a job moving on to the next stage counts); for a queue: jobs that finished the last stage'),
     failed: count.describe('failed attempts (each is then retried or dead-lettered)'),
     retried: count.describe('failed attempts scheduled for a retry'),

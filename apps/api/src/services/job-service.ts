@@ -52,7 +52,7 @@ export class JobService {
     /** For documents, large batches and whole outputs, with a longer command timeout (see LARGE_VALUE_BYTES). */
     private readonly largeValueRedis: RedisClient,
     private readonly config: ApiConfig,
-    /** Told how many jobs each successful submission created. */
+    /** Told how many jobs each successful submission created, and each retry of a dead job. */
     private readonly onEnqueued: (queue: string, count: number) => void = () => {},
   ) {
     this.models = modelCatalogue(config);
@@ -250,7 +250,7 @@ export class JobService {
     const pipeline = this.queues.ofJob(jobId);
     if (!pipeline) throw notFound(jobId);
     const outcome = await retryDeadJob(this.redis, this.keysOf(pipeline.name), jobId, this.backlogLimitOf(pipeline));
-    if (outcome.ok) return;
+    if (outcome.ok) return this.onEnqueued(queueNameOf(pipeline), 1);
     if (outcome.reason === 'not-found') throw notFound(jobId);
     if (outcome.reason === 'backlog-full') throw queueFull(pipeline, outcome.backlog, outcome.limit, `retrying job "${jobId}" would pass it; try again later`);
     if (outcome.reason === 'input-lost') throw new ProblemError('job-input-lost', `Job "${jobId}" was lost with its stream entry before any worker read it; submit it again as a new job.`);

@@ -1,7 +1,8 @@
 --[[
   Gives a dead-lettered job another run: it is queued again on the stage where it died, with
   the same job ID, a fresh count of attempts, and its error history kept. Its copy leaves the
-  dead stream, and its record no longer expires.
+  dead stream, and its record no longer expires. It counts as enqueued again, on that stage, so
+  that what a queue took in still adds up to what it finished and what it holds.
 
   KEYS[1] job record
   KEYS[2] dead stream
@@ -27,6 +28,7 @@ local rcall = redis.call
 -- @include queueBacklog
 -- @include lostJobs
 -- @include waitingEntry
+-- @include countEvent
 
 local jobKey, base = KEYS[1], ARGV[1]
 local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'dead_entry', 'id')
@@ -47,7 +49,14 @@ if maxBacklog > 0 then
   if backlog + 1 > maxBacklog then return { -4, backlog, maxBacklog } end
 end
 local now = nowMs()
-local entry = rcall('XADD', base .. r[2] .. ':' .. r[3], '*', 'job', r[5])
+local stream = base .. r[2] .. ':' .. r[3]
+-- Every key written below is read first, so that one another program filled with another kind of
+-- value refuses the retry whole (a script's writes stay) rather than leave it half done.
+rcall('XLEN', stream)
+rcall('XLEN', KEYS[2])
+rcall('HLEN', KEYS[3])
+rcall('HLEN', base .. 'stats:' .. math.floor(now / 60000))
+local entry = rcall('XADD', stream, '*', 'job', r[5])
 rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'attempts', 0, 'failures', 0, 'stalls', 0,
   'queued_at', now, 'updated_at', now)
 rcall('HINCRBY', jobKey, 'retried', 1)
@@ -56,5 +65,6 @@ rcall('HSET', KEYS[3], r[5], waitingLine(r[2], r[3], entry))
 rcall('HDEL', jobKey, 'finished_at', 'dead_entry', 'stage_started_at', 'default_max_attempts')
 rcall('PERSIST', jobKey)
 if r[4] then rcall('XDEL', KEYS[2], r[4]) end
+countEvent(base, now, 'enqueued', r[2])
 publishEvent(base .. 'events', 'queued', r[5], now, { stage = r[2], retried = true })
 return { 1 }
