@@ -28,7 +28,7 @@ const ANSWERS: Record<string, Record<string, Response>> = {
   },
   streamQueueEvents: {
     200: eventStream(
-      `First \`subscribed\` with \`{queue}\`, then every event of the queue's jobs as it is published. ${TRANSITIONS} \`resync\` says the API lost its Redis subscription for a moment and events may be missing: read GET /queues/{name} again. The stream does not end of itself. ${STREAM_ERROR}`,
+      `First \`subscribed\` with \`{queues}\` (the queues listened to; with \`queue\` too when there is one), then every event of the queues' jobs as it is published. ${TRANSITIONS} \`resync\` says the API lost its Redis subscription for a moment and events may be missing: read GET /queues/{name} again. The stream does not end of itself. ${STREAM_ERROR}`,
     ),
   },
   getMetrics: {

@@ -122,7 +122,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
         operationId: 'streamQueueEvents',
         summary: "Every job event of one or more queues as Server-Sent Events (for dashboards)",
         description:
-          'First a `subscribed` event, then every event of the queues as it is published, each with its `queue`. One stream can carry every queue (`?queue=inference,documents`): a browser keeps at most 6 connections to a host over HTTP/1.1, so a page with a stream per queue, open in two tabs, left none for its other requests. A `resync` event says the API lost its Redis subscription for a moment and events between may be missing: read GET /queues/{name} again. Should an event fail to be written, the stream ends with a last `stream-error` event whose `detail` says so.',
+          'First a `subscribed` event, `{queues}` (the queues it listens to; with `queue` too when there is one), then every event of the queues as it is published, each with its `queue`. One stream can carry every queue (`?queue=inference,documents`): a browser keeps at most 6 connections to a host over HTTP/1.1, so a page with a stream per queue, open in two tabs, left none for its other requests. A `resync` event says the API lost its Redis subscription for a moment and events between may be missing: read GET /queues/{name} again. Should an event fail to be written, the stream ends with a last `stream-error` event whose `detail` says so.',
         querystring: z.object({ queue: z.string().min(1).max(2_000).describe('queue name, e.g. inference; several separated by commas') }),
         response: { 200: z.string().describe('text/event-stream'), ...problemResponses(400, 404, 503) },
       },
@@ -144,7 +144,8 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
         for (const queue of queues) stops.push(await app.events.onQueue(queue, (event) => stream?.send(event.event, { ...event, queue })));
         stream = new SseStream(reply, heartbeatMs);
         stream.onClose(() => stops.forEach((stop) => stop()));
-        stream.send('subscribed', queues.length === 1 ? { queue: queues[0] } : { queues });
+        // `queues` always, so a client reads one shape; `queue` too for one, as it was first sent.
+        stream.send('subscribed', queues.length === 1 ? { queues, queue: queues[0] } : { queues });
       } finally {
         if (!stream) stops.forEach((stop) => stop());
         app.streams.settle(stream);
