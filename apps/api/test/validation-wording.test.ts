@@ -89,6 +89,17 @@ test('an Idempotency-Key header sent twice is told to send one (Node joins the t
   expect(twice.json()).toMatchObject({ detail: 'headers.idempotency-key: must be 1 to 255 visible ASCII characters (no spaces); this one looks like several Idempotency-Key headers, which arrive joined by ", ": send one' });
   const spaced = await app.inject({ method: 'POST', url: '/jobs', headers: { 'idempotency-key': 'a 1' }, payload: { model: 'echo', prompt: 'x' } });
   expect(spaced.json()).toMatchObject({ detail: 'headers.idempotency-key: must be 1 to 255 visible ASCII characters (no spaces)' });
+  // An empty key, a long one, and one in a batch's job: one message each, not one per rule broken.
+  for (const [headers, payload, path] of [
+    [{ 'idempotency-key': '' }, { model: 'echo', prompt: 'x' }, 'headers.idempotency-key'],
+    [{ 'idempotency-key': 'k'.repeat(256) }, { model: 'echo', prompt: 'x' }, 'headers.idempotency-key'],
+    [{}, { jobs: [{ model: 'echo', idempotency_key: '' }] }, 'body.jobs.0.idempotency_key'],
+  ] as const) {
+    const refused = await app.inject({ method: 'POST', url: 'jobs' in payload ? '/jobs/batch' : '/jobs', headers, payload });
+    expect(refused.statusCode, path).toBe(400);
+    expect(refused.json(), path).toMatchObject({ detail: `${path}: must be 1 to 255 visible ASCII characters (no spaces)`, errors: [{ path }] });
+    expect(refused.json().errors, path).toHaveLength(1);
+  }
   expect((await app.inject({ method: 'POST', url: '/jobs', headers: { 'idempotency-key': 'a1' }, payload: { model: 'echo', prompt: 'x' } })).statusCode).toBe(202);
 });
 
