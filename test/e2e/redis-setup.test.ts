@@ -33,6 +33,8 @@ async function refusal(process: AppProcess, said: RegExp): Promise<void> {
   expect(JSON.stringify(fatal), process.describe()).toMatch(said);
   // A Redis to change is no bug: the line says what to do, without a stack trace.
   expect(JSON.stringify(fatal), process.describe()).not.toContain('"stack"');
+  // Checked before it listens: it never said it served.
+  expect(process.logs().filter((line) => /listening/i.test(String(line['msg']))), process.describe()).toEqual([]);
 }
 
 describe('the database in REDIS_URL', () => {

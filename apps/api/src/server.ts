@@ -17,14 +17,22 @@ const app = await buildApp({ config, logger });
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close Redis; a second signal or
 // the grace period running out exits at once. Not on 'beforeExit': the loop empties only after
 // the app closed itself (a Redis it cannot use), and the exit code it set must stand, not a 0.
+let stopping = false;
 closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, skip: ['beforeExit'] }, async ({ signal, err }) => {
+  stopping = true;
   if (err) app.log.error({ err }, 'stopping after an error');
   else app.log.info({ signal }, 'shutting down');
   await app.close();
 });
 
+// A Redis that answers is checked before the API listens, so one it cannot use (no such database,
+// keys of another program) stops it before it says it listens; found so, the API is closing
+// already (exit code 1). One that does not answer within a second is waited for while listening:
+// requests get 503s and /readyz says why.
+const usable = await Promise.race([app.redisPrepared, new Promise<true>((resolve) => setTimeout(resolve, 1_000, true).unref())]);
+
 try {
-  await app.listen({ port: config.PORT, host: config.HOST });
+  if (usable && !stopping) await app.listen({ port: config.PORT, host: config.HOST });
 } catch (error) {
   const explained = explainListenError(error as NodeJS.ErrnoException, { what: 'the API', port: config.PORT, host: config.HOST, portSetting: 'PORT', hostSetting: 'HOST' });
   // A setting to change needs no stack trace; anything else keeps it.

@@ -9,6 +9,11 @@ declare module 'fastify' {
     largeValueRedis: RedisClient;
     /** While a connection is not ready, the last error it reported (WRONGPASS, ECONNREFUSED ...), for /readyz. */
     redisConnectionError(): string | undefined;
+    /**
+     * Settles once Redis was first checked and prepared: true if the API may serve, false if it
+     * found Redis unusable and is stopping. Pending while Redis cannot be reached.
+     */
+    redisPrepared: Promise<boolean>;
   }
 }
 
@@ -38,7 +43,10 @@ export default fp(
   async (app, { config }: { config: ApiConfig }) => {
     const redis = createRedis(config.REDIS_URL, { role: 'command', name: 'conveyor:api', failFast: true, silenceTimeoutMs: config.REDIS_TIMEOUT, cluster: config.REDIS_CLUSTER, seeds: config.REDIS_CLUSTER_NODES });
     let stopping = false;
+    let prepared: (usable: boolean) => void = () => {};
+    const redisPrepared = new Promise<boolean>((resolve) => (prepared = resolve));
     const stop = (error: UnusableRedisError) => {
+      prepared(false);
       if (stopping) return;
       stopping = true;
       app.log.fatal({ err: error.message, code: error.code }, `Redis is not usable as configured; stopping: ${error.message}`);
@@ -57,8 +65,10 @@ export default fp(
         .then(() => checkKeyTypes(redis, config.KEY_PREFIX, queues))
         .then(() => ensureGroups(redis, config.KEY_PREFIX, queues))
         .then(() => warnOfStrandedPartitions(redis, config.KEY_PREFIX, config.QUEUE_PARTITIONS, app.log))
+        .then(() => prepared(true))
         .catch((error: Error) => {
           if (!(error instanceof UnusableRedisError)) {
+            prepared(true);
             // The connection dropped meanwhile: all of this runs again when it is back.
             app.log.warn({ err: error.message }, 'could not prepare Redis; this runs again each time the connection is back');
             return;
@@ -79,6 +89,7 @@ export default fp(
     const lastLargeValueError = reportErrors(app, largeValueRedis, 'Redis connection error (the large-value connection)');
     app.decorate<RedisClient>('redis', redis);
     app.decorate<RedisClient>('largeValueRedis', largeValueRedis);
+    app.decorate('redisPrepared', redisPrepared);
     app.decorate('redisConnectionError', () => {
       if (redis.status !== 'ready' && lastError() !== '') return lastError();
       if (largeValueRedis.status !== 'ready' && lastLargeValueError() !== '') return `${lastLargeValueError()} (the connection for uploads, large batches and whole outputs)`;
