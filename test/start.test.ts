@@ -159,7 +159,7 @@ test.for(['a second Ctrl-C during the stop', 'SIGHUP (a closed terminal)'])('%s 
     pids = childPidsOf(stack.child.pid!);
     expect(pids).toHaveLength(3);
     // A job that holds its worker past the first Ctrl-C: the graceful stop would wait for it.
-    const posted = await fetch(`http://127.0.0.1:${port}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","params":{"sleep_ms":20000}}' });
+    const posted = await fetch(`http://127.0.0.1:${port}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","params":{"sleep_ms":8000}}' });
     expect(posted.status).toBe(202);
     await new Promise((resolve) => setTimeout(resolve, 500));
     if (how.startsWith('SIGHUP')) {
