@@ -8,7 +8,23 @@ import { parseArgs } from 'node:util';
 import { runBenchmark, SCENARIOS, type ScenarioName } from './benchmark.js';
 import { machineLine, markdownTable, stealLine, textTable } from './report.js';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+const USAGE = `usage: pnpm bench [--quick] [--only <scenario>,...]
+  --quick   tiny counts, under a minute; writes bench/results/quick.json and .md
+  --only    some scenarios (${Object.keys(SCENARIOS).join(', ')}); writes bench/results/partial.json and .md
+  without options: every scenario in full mode (under 10 minutes), written to bench/results/latest.json and .md`;
+
+let values: { quick: boolean; only?: string | undefined; help: boolean };
+try {
+  ({ values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } }));
+} catch (error) {
+  // An option it does not take (a typo) is said in a line, with the usage, not a stack trace.
+  console.error(`bench: ${(error as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const only = values.only?.split(',').map((name) => name.trim()) as ScenarioName[] | undefined;
 const unknown = only?.filter((name) => !(name in SCENARIOS));
 if (unknown?.length) {

@@ -1,9 +1,11 @@
+import { MAX_PARAMS_DEPTH } from '@conveyor/shared';
 import type { FastifyRequest } from 'fastify';
 import { isUtf8 } from 'node:buffer';
 import fp from 'fastify-plugin';
 import { parse } from 'secure-json-parse';
 import type { ZodType } from 'zod';
 import { ProblemError } from '../problems/problem-error.js';
+import { MAX_BODY_DEPTH, nestedDeeperThan } from '../services/json-depth.js';
 
 const FORBIDDEN_KEY = 'Object contains forbidden prototype property';
 
@@ -97,6 +99,12 @@ export default fp(
         // route whose body may be left out (pause, resume, retry) that is no body, not broken JSON.
         if (bodyIsOptional(request)) done(null, undefined);
         else done(new ProblemError('malformed-json', `The body is empty (a body sent with neither Content-Length nor Transfer-Encoding: chunked is read as none). ${exampleFor(request)}`), undefined);
+        return;
+      }
+      if (nestedDeeperThan(body, MAX_BODY_DEPTH)) {
+        // Refused unread: parsing it would hold every other request meanwhile (see MAX_BODY_DEPTH).
+        const message = `nests arrays and objects more than ${MAX_BODY_DEPTH} levels deep; params may nest at most ${MAX_PARAMS_DEPTH}`;
+        done(new ProblemError('invalid-request', `body: ${message}. Send a shallower body.`, { errors: [{ path: 'body', message }] }), undefined);
         return;
       }
       try {

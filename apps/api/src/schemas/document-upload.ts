@@ -2,6 +2,7 @@ import { LANES, METADATA_KEY_CHARS } from '@conveyor/shared';
 import { z } from 'zod';
 import { FIELD_BYTES } from '../plugins/external/multipart.js';
 import { isForbiddenKey, parseJson } from '../plugins/json-body.js';
+import { MAX_BODY_DEPTH, nestedDeeperThan } from '../services/json-depth.js';
 import { MAX_METADATA_FIELDS } from './create-job.js';
 import { decimalInteger } from './decimal-integer.js';
 
@@ -35,6 +36,11 @@ export const documentFieldsSchema = z
       .optional()
       .transform((text, ctx) => {
         if (text === undefined) return undefined;
+        // 64 KiB of brackets held the event loop for 0.1 s or more in JSON.parse (see MAX_BODY_DEPTH).
+        if (nestedDeeperThan(text, MAX_BODY_DEPTH)) {
+          ctx.addIssue({ code: 'custom', message: OBJECT_OF_STRINGS });
+          return z.NEVER;
+        }
         let value: unknown;
         try {
           // As a JSON body is read (plugins/json-body.ts): a `__proto__` key would be dropped from the stored fields unseen.

@@ -7,6 +7,15 @@
  */
 export const MAX_SHOWN_DEPTH = 256;
 
+/**
+ * The deepest nesting a JSON request body may have. V8's JSON.parse takes time that grows faster
+ * than the text on deep nesting, all of it on the event loop: a 1 MiB body of brackets held every
+ * other request for 1.5 s, a 16 MiB batch for 13 s. Bodies Conveyor takes are far shallower (a
+ * batch's params at most MAX_PARAMS_DEPTH, 64, levels below the body's own three); between the
+ * two, the schema says what is too deep.
+ */
+export const MAX_BODY_DEPTH = 128;
+
 const OPEN_ARRAY = 0x5b; // [
 const OPEN_OBJECT = 0x7b; // {
 const CLOSE_ARRAY = 0x5d; // ]
@@ -16,21 +25,31 @@ const BACKSLASH = 0x5c; // \
 
 /**
  * Whether JSON `text` nests arrays and objects deeper than `max` levels (brackets inside strings
- * do not count). Reads the text without parsing it, and not at all when it is too short to.
+ * do not count). Reads the text without parsing it, and not at all when it is too short to; a
+ * string is skipped with indexOf, from one quote to the next that no odd run of backslashes escapes.
+ * About a third of JSON.parse's time on a batch of jobs, and it stops at the first level too many.
  */
 export function nestedDeeperThan(text: string, max = MAX_SHOWN_DEPTH): boolean {
   if (text.length <= max) return false;
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) inString = true;
-    else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+    if (c === QUOTE) {
+      i = endOfString(text, i);
+      if (i === -1) return false;
+    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
       if (++depth > max) return true;
     } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth--;
   }
   return false;
+}
+
+/** The index of the quote that ends the string opened at `start`, or -1 if none does. */
+function endOfString(text: string, start: number): number {
+  for (let end = text.indexOf('"', start + 1); end !== -1; end = text.indexOf('"', end + 1)) {
+    let escapes = 0;
+    while (text.charCodeAt(end - 1 - escapes) === BACKSLASH) escapes++;
+    if (escapes % 2 === 0) return end;
+  }
+  return -1;
 }
