@@ -21,6 +21,23 @@ describe('DELETE /jobs/:id', () => {
     expect(again.json()).toMatchObject({ type: '/problems/job-finished', job_status: 'cancelled' });
   });
 
+  test('a cancel takes no options: a body field or a query parameter is a 400 and the job is not cancelled', async ({ app }) => {
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json();
+    const withReason = await app.inject({ method: 'DELETE', url: `/jobs/${job_id}`, payload: { reason: 'no longer needed' } });
+    expect(withReason.statusCode).toBe(400);
+    expect(withReason.json()).toMatchObject({ type: '/problems/invalid-request', detail: 'body: takes no fields (got reason)' });
+    const forced = await app.inject({ method: 'DELETE', url: `/jobs/${job_id}?force=1` });
+    expect(forced.statusCode).toBe(400);
+    expect(forced.json()).toMatchObject({ detail: 'querystring: takes no parameters (got force)' });
+    expect((await app.inject({ url: `/jobs/${job_id}` })).json()).toMatchObject({ status: 'queued' });
+    for (const payload of [undefined, {}, null]) {
+      const headers = payload === undefined ? {} : { 'content-type': 'application/json' };
+      const body = payload === undefined ? undefined : JSON.stringify(payload);
+      const cancelled = await app.inject({ method: 'DELETE', url: `/jobs/${job_id}`, headers, ...(body === undefined ? {} : { payload: body }) });
+      expect(cancelled.statusCode, String(body)).toBe(payload === undefined ? 200 : 409);
+    }
+  });
+
   test('a completed job cannot be cancelled; an unknown job is a 404', async ({ app, redis, prefix }) => {
     const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json();
     const keys = new QueueKeys(prefix, 'inference');
@@ -114,6 +131,14 @@ describe('dead letters', () => {
     expect(retried.statusCode).toBe(202);
     expect(retried.json()).toEqual({ job_id: ids[0], status: 'queued' });
     expect((await app.inject({ url: `/jobs/${ids[0]}` })).json()).toMatchObject({ status: 'queued', attempts: 0, errors: [{ message: `broken ${ids[0]}` }] });
+    // The single retry takes no options either, nor the list a parameter it does not read.
+    expect((await app.inject({ method: 'POST', url: `/jobs/${ids[1]}/retry`, payload: { limit: 1 } })).json()).toMatchObject({ status: 400, detail: 'body: takes no fields (got limit)' });
+    expect((await app.inject({ method: 'POST', url: `/jobs/${ids[1]}/retry?x=1` })).json()).toMatchObject({ status: 400, detail: 'querystring: takes no parameters (got x)' });
+    for (const [query, got] of [['Limit=1', 'Limit'], ['limit[]=1', 'limit[]']]) {
+      const typo = await app.inject({ url: `/queues/inference/dead?${query}` });
+      expect(typo.statusCode, query).toBe(400);
+      expect(typo.json().detail, query).toBe(`querystring: takes only limit, cursor (got ${got})`);
+    }
     const notDead = await app.inject({ method: 'POST', url: `/jobs/${ids[0]}/retry` });
     expect(notDead.statusCode).toBe(409);
     expect(notDead.json()).toMatchObject({ type: '/problems/job-not-dead', job_status: 'queued' });

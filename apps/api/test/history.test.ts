@@ -146,7 +146,7 @@ describe('GET /queues/:name/history', () => {
     expect(replay.json()).toMatchObject({ errors: [{ path: 'body.from', message: past }, { path: 'body.to', message: past }] });
   });
 
-  test('reads another stage; refuses an unknown stage, a bad bound, a reversed range and a forged cursor with 400', async ({ app }) => {
+  test('reads another stage; refuses an unknown stage, a bad bound, a reversed range, a forged cursor and a parameter it does not read with 400', async ({ app }) => {
     const lastStage = findPipeline('documents')!.stages.at(-1)!;
     const later = await app.inject({ url: `/queues/documents/history?stage=${lastStage}`, headers: admin });
     expect(later.json()).toEqual({ stage: lastStage, entries: [], next_cursor: null });
@@ -160,6 +160,9 @@ describe('GET /queues/:name/history', () => {
     await refused('from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z', 'querystring.from');
     await refused('cursor=1700000000000-0', 'querystring.cursor');
     await refused('limit=501', 'querystring.limit');
+    // A parameter it does not read (a typo) is refused: it gave the default page.
+    await refused('Limit=1', 'querystring');
+    await refused('limit[]=1', 'querystring');
     expect((await app.inject({ url: '/queues/nope/history', headers: admin })).statusCode).toBe(404);
   });
 

@@ -6,7 +6,9 @@ import { jobPath } from '../job-path.js';
 import { ProblemError } from '../problems/problem-error.js';
 import { checkedBatchSchema, createBatchSchema, createJobSchema, idempotencyHeadersSchema, jobBodyParser, jobIdParamsSchema, pathSegment, tryParseBatch } from '../schemas/create-job.js';
 import { acceptedBatchSchema, acceptedJobSchema, jobViewSchema } from '../schemas/job-view.js';
+import { emptyBody } from '../schemas/empty-body.js';
 import { problemResponses } from '../schemas/problem.js';
+import { onlyParameters } from '../schemas/query-parameters.js';
 import type { BodyBudget } from '../services/body-budget.js';
 
 /**
@@ -146,9 +148,11 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number; bodyBudget: Bod
         operationId: 'cancelJob',
         summary: 'Cancel a job that has not finished',
         description:
-          'A queued, delayed or retrying job never runs. An active job\'s processor gets its AbortSignal fired and the job ends `cancelled`. A finished job (completed, dead, cancelled) is a 409.',
+          'A queued, delayed or retrying job never runs. An active job\'s processor gets its AbortSignal fired and the job ends `cancelled`. A finished job (completed, dead, cancelled) is a 409. It takes no options: a query parameter or a body field (a reason) is a 400, not ignored.',
         params: jobIdParamsSchema,
-        response: { 200: acceptedJobSchema, ...problemResponses(404, 405, 409, 503) },
+        querystring: onlyParameters({}),
+        body: emptyBody(),
+        response: { 200: acceptedJobSchema, ...problemResponses(400, 404, 405, 409, 503) },
       },
     },
     async (request) => {
@@ -166,9 +170,11 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number; bodyBudget: Bod
         tags: ['jobs'],
         operationId: 'retryJob',
         summary: 'Retry a dead-lettered job',
-        description: 'Queues the job again on the stage where it died, with the same ID and a fresh count of attempts. Its error history is kept.',
+        description: 'Queues the job again on the stage where it died, with the same ID and a fresh count of attempts. Its error history is kept. It takes no options: a query parameter or a body field is a 400, not ignored.',
         params: jobIdParamsSchema,
-        response: { 202: acceptedJobSchema, ...problemResponses(404, 409, 503) },
+        querystring: onlyParameters({}),
+        body: emptyBody(),
+        response: { 202: acceptedJobSchema, ...problemResponses(400, 404, 409, 503) },
       },
     },
     async (request, reply) => {

@@ -5,11 +5,13 @@ import { pathSegment } from './create-job.js';
 import { decimalIntegerOr } from './decimal-integer.js';
 import { isEntryId } from './history.js';
 import { attemptErrorSchema } from './job-view.js';
+import { emptyBody } from './empty-body.js';
 import { onlyParameters } from './query-parameters.js';
 
 export const queueParamsSchema = z.object({ name: pathSegment.describe('queue name, e.g. inference') });
 
-export const deadListQuerySchema = z.object({
+/** Strict: a typo (`?Limit=5`, `?limit[]=5`) would give a default page with no word of it. */
+export const deadListQuerySchema = onlyParameters({
   limit: decimalIntegerOr(50, 1, 500).describe('jobs per page'),
   cursor: z
     .string()
@@ -44,14 +46,7 @@ export const retryAllQuerySchema = onlyParameters({
  * The retry takes its options in the query string. A JSON body is taken only when it is empty,
  * null or {}: `{"limit":5}` is refused rather than ignored, which would retry up to 1,000.
  */
-export const retryAllBodySchema = z
-  .record(z.string(), z.unknown())
-  .superRefine((body, ctx) => {
-    const fields = Object.keys(body);
-    if (fields.length > 0) ctx.addIssue({ code: 'custom', message: `takes no fields (got ${fields.slice(0, 5).join(', ')}${fields.length > 5 ? ', …' : ''}): pass them in the query string, e.g. ?limit=100` });
-  })
-  .nullish()
-  .describe('none: options go in the query string');
+export const retryAllBodySchema = emptyBody(': pass them in the query string, e.g. ?limit=100').describe('none: options go in the query string');
 
 export const retryAllSchema = z.object({
   retried: z.number().int(),

@@ -61,7 +61,8 @@ const partition = decimalInteger(0, MAX_PARTITIONS - 1)
   .optional()
   .describe("on a partitioned queue (QUEUE_PARTITIONS), the partition whose streams to read; the queue's own streams (jobs queued before it was partitioned, entries other producers added) when omitted");
 
-export const historyQuerySchema = z.object({
+/** Strict, as the dead-letter list: a typo would give a default page with no word of it. */
+export const historyQuerySchema = onlyParameters({
   stage: stage.describe("the stage whose stream to read; the queue's first stage when omitted"),
   from: position('first entry').optional(),
   to: position('last entry').optional(),
