@@ -191,6 +191,22 @@ describe('every operation', () => {
     }
   });
 
+  test('a Host that ALLOWED_HOSTS does not list is a documented 421; the problem schema asks no instance of the answers Node gives before a request exists', async ({ redisUrl, prefix, openapi }) => {
+    const guarded = await buildTestApp(redisUrl, prefix, { ...ENV, ALLOWED_HOSTS: 'api.example' });
+    try {
+      for (const found of operationsOf(openapi)) {
+        const answer = await guarded.inject({ method: found.method.toUpperCase() as 'GET', url: urlOf(found.path), headers: { ...AUTH, host: 'elsewhere.example' } });
+        expect(answer.statusCode, found.operation.operationId).toBe(421);
+        expectDeclared(found, answer);
+        for (const status of ['400', '408', '417', '431']) expect(found.operation.responses[status], `${found.operation.operationId} ${status}`).toBeDefined();
+      }
+    } finally {
+      await guarded.close();
+    }
+    const problem = (openapi as unknown as { components: { schemas: { Problem: { required: string[] } } } }).components.schemas.Problem;
+    expect(problem.required).toEqual(['type', 'title', 'status', 'detail']);
+  });
+
   test('an admin operation without the token is a documented 401 with WWW-Authenticate', async ({ app, openapi }) => {
     const admin = operationsOf(openapi).filter(({ operation }) => operation.tags.includes('admin'));
     expect(admin.length).toBe(5);

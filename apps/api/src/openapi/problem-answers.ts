@@ -19,7 +19,13 @@ const RULES: { status: number; appliesTo: (at: OperationAt) => boolean }[] = [
   { status: 405, appliesTo: () => true },
   // A path parameter the router refuses (over maxParamLength) or cannot percent-decode.
   { status: 414, appliesTo: ({ path }) => path.includes('{') },
-  { status: 400, appliesTo: ({ path }) => path.includes('{') },
+  // Bytes Node cannot read as HTTP, an HTTP/1.1 request without Host, a path that cannot be decoded.
+  { status: 400, appliesTo: () => true },
+  // Answered by Node before any route (raw-answers.ts, expect-continue.ts), and by allowed-hosts.ts.
+  { status: 408, appliesTo: () => true },
+  { status: 417, appliesTo: () => true },
+  { status: 421, appliesTo: () => true },
+  { status: 431, appliesTo: () => true },
   { status: 413, appliesTo: ({ method, operation }) => BODY_METHODS.has(method) || operation.requestBody !== undefined },
   { status: 415, appliesTo: ({ method, operation }) => BODY_METHODS.has(method) || operation.requestBody !== undefined },
   // A browser's write from a page CORS_ORIGINS does not list (cross-site-writes.ts); reads pass.
@@ -29,11 +35,15 @@ const RULES: { status: number; appliesTo: (at: OperationAt) => boolean }[] = [
 ];
 
 const WHEN: Record<number, string> = {
-  400: 'The request is not valid: a field (each listed in `errors`), JSON or a form that cannot be read, or a path that cannot be percent-decoded',
+  400: 'The request is not valid: a field (each listed in `errors`), JSON or a form that cannot be read, a path that cannot be percent-decoded, an HTTP/1.1 request without `Host`, or bytes that are not HTTP (`type` about:blank, no `instance`, the connection closed)',
   401: 'No `Authorization: Bearer <ADMIN_TOKEN>`, or not the right token',
   403: 'Sent by a browser from a page on an origin CORS_ORIGINS does not list; nothing was done',
   404: 'Not found: no such job, queue, stage output or problem type (the `type` says which); admin routes answer 404 while ADMIN_TOKEN is not set',
   405: 'The path does not take this method; `Allow` lists the methods it takes',
+  408: 'The headers and body did not all arrive within REQUEST_TIMEOUT (`type` about:blank, no `instance`); the connection is closed',
+  417: 'An `Expect` header other than `100-continue` (`type` about:blank, no `instance`); the connection is closed',
+  421: 'The `Host` header names a host ALLOWED_HOSTS, when set, does not list',
+  431: 'The request headers are over 16 KiB in all (`type` about:blank, no `instance`); the connection is closed',
   409: 'The job is not in a state that allows this: cancelling a finished job, retrying one that is not dead or whose input was lost with its stream entry',
   413: 'The body is over the limit: MAX_BODY_BYTES (MAX_BATCH_BYTES for a batch, MAX_DOCUMENT_BYTES for an uploaded file)',
   414: `A path segment (job ID, queue, stage, problem type) is longer than ${ROUTER_OPTIONS.maxParamLength} characters`,

@@ -7,7 +7,7 @@ export const problemSchema = z
     title: z.string(),
     status: z.number().int(),
     detail: z.string().describe('what went wrong in this request, and what to do'),
-    instance: z.string().describe('this request\'s ID, as logged'),
+    instance: z.string().optional().describe("this request's ID, as logged; absent from the answers Node gives before a request exists (bytes that are not HTTP, 408, 417, 431)"),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('each invalid field'),
     job_id: z.string().optional().describe('a 503 whose outcome is not known: the ID the job was sent as; GET /jobs/{id} finds it if it was stored'),
     job_ids: z.array(z.string()).optional().describe('the same for a batch (all of them were stored, or none)'),
