@@ -1,4 +1,5 @@
 import { keysUnder, redisTest } from '@conveyor/testing';
+import { connect, type AddressInfo } from 'node:net';
 import { describe, expect } from 'vitest';
 import type { App } from '../src/app.js';
 import { buildTestApp } from './test-app.js';
@@ -18,6 +19,19 @@ const test = redisTest.extend<{ app: App; open: App }>({
 
 const job = { model: 'echo', prompt: 'hi' };
 
+/** POST /jobs with `Host: ` (empty), which neither inject nor Node's client sends; the answer's problem. */
+function emptyHostPost({ port }: AddressInfo): Promise<Record<string, unknown>> {
+  const body = JSON.stringify(job);
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    connect(port, '127.0.0.1')
+      .on('error', reject)
+      .on('data', (chunk) => (answer += chunk.toString('utf8')))
+      .on('end', () => resolve(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>))
+      .end(`POST /jobs HTTP/1.1\r\nHost: \r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  });
+}
+
 describe('ALLOWED_HOSTS', () => {
   test('a page on a name pointed at the API (DNS rebinding) is refused with a 421 problem, reads and writes alike, and nothing is stored', async ({ app, redis, prefix }) => {
     const before = await keysUnder(redis, prefix);
@@ -29,6 +43,10 @@ describe('ALLOWED_HOSTS', () => {
       expect(write.json()).toMatchObject({ type: '/problems/host-not-allowed', status: 421, detail: expect.stringContaining('(ALLOWED_HOSTS)') });
       expect((await app.inject({ url: '/queues/inference', headers: { host } })).statusCode, host).toBe(421);
     }
+    // An empty Host names no host: the 400 it is without ALLOWED_HOSTS, not a 421 for the name "".
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const empty = await emptyHostPost(app.server.address() as AddressInfo);
+    expect(empty).toMatchObject({ status: 400, detail: expect.stringContaining('has an empty Host header') });
     expect(await keysUnder(redis, prefix)).toEqual(before);
   });
 

@@ -62,13 +62,15 @@ describe('bytes that are not HTTP get a problem body too', () => {
     expect(problem).toMatchObject({ type: 'about:blank', status: 431, detail: expect.stringContaining('headers are larger than the server takes') });
   });
 
-  test('an HTTP/1.1 request without Host: 400 that names the header, and no job stored', async ({ port, app }) => {
+  test('an HTTP/1.1 request without Host, or with an empty one: 400 that names the header, and no job stored', async ({ port, app }) => {
     const body = '{"model":"echo","prompt":"hi"}';
     const answer = await exchange(port, `POST /jobs HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
     const { statusLine, headers, problem } = problemOf(answer);
     expect(statusLine).toBe('HTTP/1.1 400 Bad Request');
     expect(headers).toContain('content-type: application/problem+json');
     expect(problem).toMatchObject({ status: 400, type: '/problems/invalid-request', detail: expect.stringContaining('needs a Host header') });
+    const empty = problemOf(await exchange(port, `POST /jobs HTTP/1.1\r\nHost: \r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`));
+    expect(empty.problem).toMatchObject({ status: 400, detail: expect.stringContaining('has an empty Host header') });
     expect(await app.redis.hlen(app.jobs.keysOf('inference').queued)).toBe(0);
     // The same request with its Host is stored: the count above could have seen a job.
     const stored = await exchange(port, `POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
