@@ -177,7 +177,11 @@ describe('GET /queues/:name/history', () => {
 
     const closed = await buildTestApp(redisUrl, `${prefix}-closed`);
     try {
-      expect((await closed.inject({ url: '/queues/inference/history', headers: admin })).json()).toMatchObject({ status: 404, type: '/problems/not-found' });
+      expect((await closed.inject({ url: '/queues/inference/history', headers: admin })).json()).toMatchObject({
+        status: 404,
+        type: '/problems/not-found',
+        detail: 'GET /queues/inference/history is an admin endpoint, and admin endpoints are off: this API was started without ADMIN_TOKEN. Set ADMIN_TOKEN (16 characters or more) and restart the API to use them.',
+      });
       expect((await closed.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { from: '0', to: '1' } })).statusCode).toBe(404);
       // Not a 405 either: without ADMIN_TOKEN the path is no route for any method.
       expect((await closed.inject({ method: 'DELETE', url: '/queues/inference/history', headers: admin })).statusCode).toBe(404);

@@ -29,7 +29,8 @@ export default fp(
     const expected = config.ADMIN_TOKEN === undefined ? undefined : digest(config.ADMIN_TOKEN);
     app.decorate('requireAdmin', async (request) => {
       if (!expected) {
-        throw new ProblemError('not-found', `There is no route ${request.method} ${request.url.split('?')[0]}. GET /docs lists every route.`);
+        // Still a 404 (nothing is there to call), but one that says why: GET /docs lists the route.
+        throw new ProblemError('not-found', `${request.method} ${request.url.split('?')[0]} is an admin endpoint, and admin endpoints are off: this API was started without ADMIN_TOKEN. Set ADMIN_TOKEN (16 characters or more) and restart the API to use them.`);
       }
       // The scheme is case-insensitive and may be followed by several spaces (RFC 9110 §11.4).
       const given = /^Bearer +(\S.*)$/i.exec(request.headers.authorization ?? '')?.[1];
