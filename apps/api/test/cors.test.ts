@@ -109,7 +109,7 @@ describe('browser frontends on the origins in CORS_ORIGINS', () => {
     expect(corsHeaders(preflight.headers)).toEqual([]);
     expect(preflight.json()).toMatchObject({
       type: '/problems/cross-origin-refused',
-      detail: `This preflight (the OPTIONS a browser sends before a cross-origin POST) came from a page on ${frontend}, and CORS_ORIGINS is not set, so no page on another origin may call the API; so the browser will not send the POST. To call the API from that page, set CORS_ORIGINS=${frontend} (several origins separated by commas).`,
+      detail: `This preflight (the OPTIONS a browser sends before a cross-origin POST) came from a page on ${frontend}. CORS_ORIGINS is not set, which lets no page on another origin call the API, so the browser will not send the POST. To call the API from that page, set CORS_ORIGINS=${frontend} (several origins separated by commas).`,
     });
     // An OPTIONS that is not a preflight is still the route's 405.
     for (const headers of [{}, { origin: frontend }, { 'access-control-request-method': 'POST' }]) {

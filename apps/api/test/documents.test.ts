@@ -40,14 +40,14 @@ describe('POST /documents', () => {
     expect((await app.inject({ url: `/jobs/${response.json().job_id}` })).json()).toMatchObject({ priority: 'high', input: { metadata: { user_id: '12345' } } });
   });
 
-  const refusals: { name: string; status: number; type: string; detail: RegExp; request: () => { payload: Buffer | string; headers: Record<string, string> } }[] = [
+  const refusals: { name: string; status: number; type: string; detail: RegExp; errors?: { path: string }[]; request: () => { payload: Buffer | string; headers: Record<string, string> } }[] = [
     { name: 'no file at all', status: 400, type: 'missing-file', detail: /No file in the field "file"\. Example: curl -F file=@report\.txt http:\/\/api\.example:8080\/documents$/, request: () => withHost(form([{ name: 'priority', content: 'high' }]), 'api.example:8080') },
     // curl -F file=hello (no @) sends the text "hello" as a field.
     { name: 'text in the field "file"', status: 400, type: 'missing-file', detail: /^No file in the field "file"\. The field "file" came as text, without a filename: send the file itself \(with curl, -F file=@path, with the @\)\./, request: () => form([{ name: 'file', content: 'hello' }]) },
     { name: 'a file in another field', status: 400, type: 'missing-file', detail: /came in the field "doc"; name the field "file"/, request: () => form([{ name: 'doc', filename: 'a.txt', content: 'hi' }]) },
     { name: 'an empty file', status: 400, type: 'empty-file', detail: /"empty\.txt" is empty \(0 bytes\)/, request: () => form([{ name: 'file', filename: 'empty.txt', content: '' }]) },
-    { name: 'two files', status: 400, type: 'invalid-request', detail: /^Send one file per request, in the field named "file"; a second came in the field "file"\.$/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'a' }, { name: 'file', filename: 'b.txt', content: 'b' }]) },
-    { name: 'a second file in another field', status: 400, type: 'invalid-request', detail: /^Send one file per request, in the field named "file"; a second came in the field "doc"\.$/, request: () => form([{ name: 'file', filename: 'a.txt', content: 'a' }, { name: 'doc', filename: 'b.txt', content: 'b' }]) },
+    { name: 'two files', status: 400, type: 'invalid-request', detail: /^Send one file per request, in the field named "file"; a second came in the field "file"\.$/, errors: [{ path: 'body.file' }], request: () => form([{ name: 'file', filename: 'a.txt', content: 'a' }, { name: 'file', filename: 'b.txt', content: 'b' }]) },
+    { name: 'a second file in another field', status: 400, type: 'invalid-request', detail: /^Send one file per request, in the field named "file"; a second came in the field "doc"\.$/, errors: [{ path: 'body.doc' }], request: () => form([{ name: 'file', filename: 'a.txt', content: 'a' }, { name: 'doc', filename: 'b.txt', content: 'b' }]) },
     { name: 'a file in another field, then one in "file"', status: 400, type: 'invalid-request', detail: /^Send one file per request, in the field named "file"; this form has files in the fields "doc" and "file"\.$/, request: () => form([{ name: 'doc', filename: 'b.txt', content: 'b' }, { name: 'file', filename: 'a.txt', content: 'a' }]) },
     // curl -F metadata=@meta.json sends a file part; it was told to send one file per request.
     ...(['after', 'before'] as const).map((order) => ({
@@ -103,7 +103,7 @@ describe('POST /documents', () => {
     { name: 'a raw binary body', status: 415, type: 'unsupported-media-type', detail: /application\/pdf/, request: () => ({ payload: Buffer.from('%PDF-1.4'), headers: { 'content-type': 'application/pdf' } }) },
   ];
 
-  for (const { name, status, type, detail, request } of refusals) {
+  for (const { name, status, type, detail, errors, request } of refusals) {
     test(`${name}: ${status} ${type}, nothing written`, async ({ app, redis, prefix }) => {
       const before = await keysUnder(redis, prefix);
       const response = await app.inject({ method: 'POST', url: '/documents', ...request() });
@@ -111,6 +111,7 @@ describe('POST /documents', () => {
       expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(response.json()).toMatchObject({ type: `/problems/${type}`, status });
       expect(response.json().detail).toMatch(detail);
+      if (errors) expect(response.json().errors).toMatchObject(errors);
       expect(await keysUnder(redis, prefix)).toEqual(before);
     });
   }

@@ -396,6 +396,11 @@ describe('POST /jobs/batch', () => {
     expect(unknown.json().detail).toMatch(/^Model "gpt-9" \(body\.jobs\.1, counted from 0\) is not known/);
     const reused = await app.inject({ method: 'POST', url: '/jobs/batch', payload: cases[2] });
     expect(reused.json().detail).toMatch(/^Idempotency key "k1" \(body\.jobs\.1, counted from 0\) was already used within the last 24 hours \(IDEMPOTENCY_TTL\) for a different request/);
+    const mixed = await app.inject({ method: 'POST', url: '/jobs/batch', payload: cases[3] });
+    expect(mixed.json()).toMatchObject({
+      detail: 'A batch goes to one queue; this one names "inference", "documents". Send one batch per queue.',
+      errors: [{ path: 'body.jobs.1.queue', message: 'is "documents", where body.jobs.0.queue is "inference": a batch goes to one queue' }],
+    });
     const again = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: 'echo', prompt: 'a', idempotency_key: 'k1' }] } });
     expect(again.json().jobs[0]).toMatchObject({ job_id: first.json().jobs[0].job_id, created: false });
   });

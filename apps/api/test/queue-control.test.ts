@@ -28,3 +28,13 @@ test('pause and resume refuse a query parameter, naming it and saying the stage 
   const resumed = await app.inject({ method: 'POST', url: '/queues/documents/resume', headers: admin, payload: { stage: 'embed' } });
   expect(resumed.json()).toEqual({ queue: 'documents', paused: [] });
 });
+
+test('a stage the queue does not have is a 400 naming the field and the stages it has; nothing is paused', async ({ app }) => {
+  const refused = await app.inject({ method: 'POST', url: '/queues/documents/pause', headers: admin, payload: { stage: 'nope' } });
+  expect(refused.statusCode).toBe(400);
+  expect(refused.json()).toMatchObject({
+    detail: 'Queue "documents" has no stage "nope"; its stages: extract, analyze, summarize, embed.',
+    errors: [{ path: 'body.stage', message: 'is not a stage of queue "documents"; its stages: extract, analyze, summarize, embed' }],
+  });
+  expect(await app.redis.exists(app.jobs.keysOf('documents').paused)).toBe(0);
+});

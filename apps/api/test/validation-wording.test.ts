@@ -103,6 +103,14 @@ test('an Idempotency-Key header sent twice is told to send one (Node joins the t
   expect((await app.inject({ method: 'POST', url: '/jobs', headers: { 'idempotency-key': 'a1' }, payload: { model: 'echo', prompt: 'x' } })).statusCode).toBe(202);
 });
 
+test('a query parameter given twice is told to send it once (zod said "must be a string, not an array")', async ({ app }) => {
+  for (const url of ['/queues/inference/dead?limit=5&limit=6', '/events?queue=inference&queue=documents']) {
+    const twice = await app.inject({ url });
+    expect(twice.statusCode, url).toBe(400);
+    expect(twice.json().errors, url).toEqual([{ path: `querystring.${url.includes('limit') ? 'limit' : 'queue'}`, message: 'is given more than once; send it once' }]);
+  }
+});
+
 test('pause and resume take no body for the whole queue', async ({ app }) => {
   const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
   const paused = await app.inject({ method: 'POST', url: '/queues/inference/pause', headers });

@@ -38,7 +38,7 @@ function refusal(request: FastifyRequest, origin: string, configured: boolean): 
     );
   }
   if (!configured) {
-    return `${what} came from a page on ${origin}, and CORS_ORIGINS is not set, so no page on another origin may call the API; ${outcome}. To call the API from that page, set CORS_ORIGINS=${origin} (several origins separated by commas).`;
+    return `${what} came from a page on ${origin}. CORS_ORIGINS is not set, which lets no page on another origin call the API, ${outcome}. To call the API from that page, set CORS_ORIGINS=${origin} (several origins separated by commas).`;
   }
   return `${what} came from a page on ${origin}, which CORS_ORIGINS does not list, ${outcome}. To call the API from that page, add ${origin} to CORS_ORIGINS.`;
 }

@@ -28,6 +28,8 @@ export function plainErrors(issues: readonly ValidationError[]): ValidationError
     .map(({ path, message }) => {
       // No body at all reaches validation as null.
       if (path === 'body' && /received null$/.test(message)) return { path, message: 'is required: send a JSON object' };
+      // A query parameter given twice (`?limit=5&limit=6`) reaches validation as an array.
+      if (path.startsWith('querystring.') && WRONG_TYPE.test(message) && message.endsWith('received array')) return { path: shortPath(path), message: 'is given more than once; send it once' };
       return { path: shortPath(path), message: plainIssue(message) };
     });
 }

@@ -135,7 +135,8 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBud
           const [first, second] = seen.files;
           if (second && TEXT_FIELDS.has(second.name)) sentAsFile(second.name, second.filename);
           const which = !first || !second ? '' : first.name === 'file' ? `; a second came in the field "${second.name}"` : `; this form has files in the fields "${first.name}" and "${second.name}"`;
-          throw new ProblemError('invalid-request', `Send one file per request, in the field named "file"${which}.`);
+          const errors = second ? [{ path: `body.${second.name}`, message: 'is a second file: send one file per request, in the field named "file"' }] : [];
+          throw new ProblemError('invalid-request', `Send one file per request, in the field named "file"${which}.`, errors.length > 0 ? { errors } : {});
         }
         // The parser's own answer was a 406 naming no field.
         if (code === 'FST_INVALID_JSON_FIELD_ERROR') {

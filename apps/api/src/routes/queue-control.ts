@@ -28,7 +28,8 @@ const queueControlRoutes: FastifyPluginAsyncZod<{ config: ApiConfig }> = async (
   const change = async (name: string, stage: string | undefined, paused: boolean) => {
     const stages = app.jobs.queues.named(name).stages;
     if (stage !== undefined && !stages.includes(stage)) {
-      throw new ProblemError('invalid-request', `Queue "${name}" has no stage "${stage}"; its stages: ${stages.join(', ')}.`);
+      const message = `is not a stage of queue "${name}"; its stages: ${stages.join(', ')}`;
+      throw new ProblemError('invalid-request', `Queue "${name}" has no stage "${stage}"; its stages: ${stages.join(', ')}.`, { errors: [{ path: 'body.stage', message }] });
     }
     // A partitioned queue's state is kept in each partition (each on its own cluster node), the same in all.
     const keys = app.jobs.queues.served(name).map((queue) => app.jobs.keysOf(queue.name));

@@ -116,7 +116,10 @@ export class JobService {
     const queue = bodies[0]!.queue;
     if (bodies.some((body) => body.queue !== queue)) {
       const queues = new Set(bodies.map((body) => body.queue));
-      throw new ProblemError('invalid-request', `A batch goes to one queue; this one names ${[...queues].map((q) => `"${q}"`).join(', ')}. Send one batch per queue.`);
+      const other = bodies.findIndex((body) => body.queue !== queue);
+      throw new ProblemError('invalid-request', `A batch goes to one queue; this one names ${[...queues].map((q) => `"${q}"`).join(', ')}. Send one batch per queue.`, {
+        errors: [{ path: `body.jobs.${other}.queue`, message: `is "${bodies[other]!.queue}", where body.jobs.0.queue is "${queue}": a batch goes to one queue` }],
+      });
     }
     const pipeline = this.queues.forSubmission(queue, 'json', 'body.jobs.0.queue');
     const batchTarget = this.#partitions.pick(pipeline);
