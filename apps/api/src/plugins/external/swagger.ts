@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { describeNonJsonAnswers } from '../../openapi/non-json-answers.js';
 import type { Document } from '../../openapi/operations.js';
 import { addProblemAnswers } from '../../openapi/problem-answers.js';
+import { addRequestExamples } from '../../openapi/request-examples.js';
 import { describeRequests } from '../../openapi/request-parameters.js';
 import { describeSuccesses } from '../../openapi/success-answers.js';
 import { markTimestamps } from '../../openapi/timestamps.js';
@@ -61,6 +62,7 @@ export default fp(
         const upload = openapi.paths?.['/documents']?.post;
         if (upload) upload.requestBody = { required: true, content: { 'multipart/form-data': { schema: documentUploadSchema } } };
         describeRequests(openapi, optionalBodies);
+        addRequestExamples(openapi);
         describeNonJsonAnswers(openapi);
         describeSuccesses(openapi);
         addProblemAnswers(openapi);
