@@ -89,4 +89,28 @@ describe('priority lanes', () => {
     expect(waited).toBeLessThan(2_500);
     expect(highStillWaiting).toBeGreaterThan(10);
   });
+
+  test('a backlog of overdue lower jobs shares the worker with newer high jobs instead of holding them up', async ({ redis, prefix, startWorker }) => {
+    // 150 normal jobs, all overdue by the time the worker starts: before, every one of them went
+    // before any high job (a high job waited 138 s behind 40,000 of them).
+    const normal = jobs(150, 'normal', 20);
+    await submit(redis, prefix, normal);
+    await sleep(1_100);
+    await startWorker({ PRIORITY_AGING: '1s', CONCURRENCY: '2' });
+    const high = jobs(10, 'high', 20);
+    await submit(redis, prefix, high);
+    const highTimes = await waitFor(async () => {
+      const all = await times(redis, prefix, high);
+      return all.every((t) => t.status === 'completed') ? all : undefined;
+    }, 'the high jobs to finish', 20_000);
+    const lastHigh = Math.max(...highTimes.map((t) => t.finished));
+    const normalTimes = await times(redis, prefix, normal);
+    const normalBefore = normalTimes.filter((t) => t.started <= lastHigh).length;
+    console.log(`normal jobs started before the last high job finished: ${normalBefore} of 150`);
+    // Half of each take went to the overdue normal jobs, the other half to the high ones: about
+    // ten normal jobs ran beside the ten high ones, and the rest waited.
+    expect(normalBefore).toBeGreaterThanOrEqual(5);
+    expect(normalBefore).toBeLessThan(60);
+    await waitFor(async () => (await times(redis, prefix, normal)).every((t) => t.status === 'completed'), 'the normal jobs to finish', 20_000);
+  });
 });

@@ -21,7 +21,7 @@
   ARGV[9] the queue's first stage (names jobs XADDed by other producers)
   ARGV[10] count: how many jobs the consumer can take now
   ARGV[11] lanes to read, a flag per lane in order high normal low, e.g. '111' or '101'
-  ARGV[12] aging limit (ms): lower-lane entries waiting longer go first; 0 for strict priority
+  ARGV[12] aging limit (ms): lower-lane entries waiting longer get half of each take; 0 for strict priority
   ARGV[13] this call's token, and ARGV[14] how long (ms) to keep what it took: see repeatedCall
 
   Output: {jobs, wait}

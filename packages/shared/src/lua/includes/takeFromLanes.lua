@@ -4,9 +4,12 @@
 -- Takes up to `wanted` jobs of one stage for ctx.consumer from the stage's lane streams
 -- (`streams`: high, normal, low) and starts each of them (see startJob). Lanes are read high,
 -- then normal, then low; a lane is read only when the lanes above it have nothing undelivered.
--- Except: entries of the normal and low lanes that have waited longer than `aging` ms are taken
--- first (oldest first), so a busy high lane delays lower lanes by at most that long and never
--- starves them. `laneFlags` says which lanes to read, a flag per lane ('111', '101').
+-- Except: entries of the normal and low lanes that have waited longer than `aging` ms (overdue)
+-- get half of each take (oldest first; of an odd number, the extra one every other millisecond,
+-- so a worker taking one job at a time alternates), so a busy high lane never starves the lower
+-- ones, and a backlog of overdue lower jobs never holds up a new high job either: when they went
+-- first, a high job waited behind 40,000 overdue normal ones for 138 s. `laneFlags` says which
+-- lanes to read, a flag per lane ('111', '101').
 -- Returns jobs (a list of job lines, see jobLine) and wait: when every lane read ran dry, the
 -- last entry ID of each lane ('0-0' for an empty or unread lane), for a blocking XREAD that wakes
 -- on the next new entry; else {}.
@@ -52,15 +55,17 @@ local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
   end
 
   -- Entries waiting at the head of a lower lane since before the cutoff are overdue: take them
-  -- first, the lane with the oldest head first.
-  if aging > 0 and filled > 1 then
+  -- first, the lane with the oldest head first, up to their half of the take. The rest of it goes
+  -- in priority order, overdue entries included once the lanes above have nothing.
+  local overdueShare = math.floor(wanted / 2) + ((wanted % 2 == 1 and now % 2 == 0) and 1 or 0)
+  if aging > 0 and filled > 1 and overdueShare > 0 then
     local cutoff = '(' .. (now - aging) .. '-0'
     local overdue = {}
     for i = 2, 3 do
       if lengths[i] > 0 then
         local after = lastDelivered(streams[i])
         if after then
-          local waiting = rcall('XRANGE', streams[i], '(' .. after, cutoff, 'COUNT', wanted)
+          local waiting = rcall('XRANGE', streams[i], '(' .. after, cutoff, 'COUNT', overdueShare)
           if #waiting > 0 then table.insert(overdue, { lane = i, count = #waiting, head = waiting[1][1] }) end
         end
       end
@@ -72,8 +77,8 @@ local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
       return tonumber(as) < tonumber(bs)
     end)
     for _, lane in ipairs(overdue) do
-      if #jobs >= wanted then break end
-      readLane(lane.lane, math.min(lane.count, wanted - #jobs))
+      if #jobs >= overdueShare then break end
+      readLane(lane.lane, math.min(lane.count, overdueShare - #jobs))
     end
   end
 
