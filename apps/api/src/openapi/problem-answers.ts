@@ -41,14 +41,14 @@ const WHEN: Record<number, string> = {
   404: 'Not found: no such job, queue, stage output or problem type (the `type` says which); admin routes answer 404 while ADMIN_TOKEN is not set',
   405: 'The path does not take this method; `Allow` lists the methods it takes',
   408: 'The headers and body did not all arrive within REQUEST_TIMEOUT (`type` about:blank, no `instance`); the connection is closed',
-  417: 'An `Expect` header other than `100-continue` (`type` about:blank, no `instance`); the connection is closed',
-  421: 'The `Host` header names a host ALLOWED_HOSTS, when set, does not list',
-  431: 'The request headers are over 16 KiB in all (`type` about:blank, no `instance`); the connection is closed',
   409: 'The job is not in a state that allows this: cancelling a finished job, retrying one that is not dead or whose input was lost with its stream entry',
   413: 'The body is over the limit: MAX_BODY_BYTES (MAX_BATCH_BYTES for a batch, MAX_DOCUMENT_BYTES for an uploaded file)',
   414: `A path segment (job ID, queue, stage, problem type) is longer than ${ROUTER_OPTIONS.maxParamLength} characters`,
   415: 'The Content-Type is not one this operation takes, or the body is compressed (Content-Encoding)',
+  417: 'An `Expect` header other than `100-continue` (`type` about:blank, no `instance`); the connection is closed',
+  421: 'The `Host` header names a host ALLOWED_HOSTS, when set, does not list',
   422: 'The Idempotency-Key was sent before with a different request',
+  431: 'The request headers are over 16 KiB in all (`type` about:blank, no `instance`); the connection is closed',
   503: 'Redis is unavailable or refusing writes, the queue holds MAX_BACKLOG undone jobs, this API process is reading BODY_BUDGET bytes of other uploads and batches (POST /documents, POST /jobs/batch), or it is shutting down, or a key of the queue holds another program\'s value (an operator must act); send again after Retry-After seconds',
 };
 

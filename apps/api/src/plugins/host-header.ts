@@ -2,9 +2,10 @@ import fp from 'fastify-plugin';
 import { ProblemError } from '../problems/problem-error.js';
 
 /**
- * An HTTP/1.1 request must name its host (RFC 9112 §3.2: a 400 otherwise), before ALLOWED_HOSTS looks at it. Node's own check
- * answers such a request with a bare 400 and no body, so the server is built with that check off
- * (`requireHostHeader: false`) and this hook gives the 400 a problem body that says what is missing.
+ * An HTTP/1.1 request must name its host (RFC 9112 §3.2: a 400 otherwise), checked before
+ * ALLOWED_HOSTS looks at the name. Node's own check answers such a request with a bare 400 and no
+ * body, so the server is built with that check off (`requireHostHeader: false`) and this hook
+ * gives the 400 a problem body that says what is missing.
  */
 export default fp(
   async (app) => {
