@@ -133,7 +133,8 @@ describe('bodies that would make thousands of validation errors', () => {
   const fields = (count: number, value: string) => `{${[...Array(count).keys()].map((i) => `"k${i}":${value}`).join(',')}}`;
 
   test('a batch of 1,000 jobs with 1,000 bad metadata fields each is one error per job, and the problem lists 20 of them: a few KB, not 108 MB after 23 s', async () => {
-    const body = `{"jobs":[${Array(1_000).fill(`{"model":"echo","metadata":${fields(1_000, '[]')}}`).join(',')}]}`;
+    // Numbers, not arrays: a million arrays is refused before it is parsed (deep-bodies.test.ts).
+    const body = `{"jobs":[${Array(1_000).fill(`{"model":"echo","metadata":${fields(1_000, '1')}}`).join(',')}]}`;
     const started = Date.now();
     const response = await postJson('/jobs/batch', body);
     const text = await response.text();

@@ -1,7 +1,7 @@
 import { MAX_PARAMS_DEPTH } from '@conveyor/shared';
 import { keysUnder } from '@conveyor/testing';
 import { describe, expect } from 'vitest';
-import { MAX_BODY_DEPTH, nestedDeeperThan } from '../src/services/json-depth.js';
+import { jsonPastLimits, MAX_BODY_CONTAINERS, MAX_BODY_DEPTH, nestedDeeperThan } from '../src/services/json-depth.js';
 import { testWithApp } from './test-app.js';
 
 const test = testWithApp();
@@ -25,6 +25,15 @@ describe('a JSON body nested deeper than any Conveyor takes', () => {
     const batch = await app.inject({ method: 'POST', url: '/jobs/batch', headers: { 'content-type': 'application/json' }, payload: `{"jobs":[${jobs.join(',')}]}` });
     expect(batch.statusCode, batch.body.slice(0, 500)).toBe(400);
     expect(batch.json()).toMatchObject({ detail: `${deeperThanBodies}. Send a shallower body.` });
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+  });
+
+  test('a shallow body of more objects and arrays than any batch holds is refused unread too (16 MiB of {} held the API for 5 s)', async ({ app, redis, prefix }) => {
+    const before = await keysUnder(redis, prefix);
+    const payload = `{"jobs":[${Array(MAX_BODY_CONTAINERS).fill('{}').join(',')}]}`;
+    const response = await app.inject({ method: 'POST', url: '/jobs/batch', headers: { 'content-type': 'application/json' }, payload });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ detail: 'body: holds more than 200,000 objects and arrays in all. Send fewer jobs per batch, or smaller params.', errors: [{ path: 'body' }] });
     expect(await keysUnder(redis, prefix)).toEqual(before);
   });
 
@@ -54,5 +63,12 @@ describe('nestedDeeperThan', () => {
     expect(nestedDeeperThan(`["a\\\\\\"[[[[", 1]`, 3)).toBe(false);
     // A string that never ends holds the rest.
     expect(nestedDeeperThan(`["${'['.repeat(20)}`, 3)).toBe(false);
+  });
+
+  test('jsonPastLimits counts every object and array, at any depth, and none inside strings', () => {
+    expect(jsonPastLimits('[{},[],{"a":[1]}]', 3, 5)).toBeUndefined();
+    expect(jsonPastLimits('[{},[],{"a":[1]},{}]', 3, 5)).toBe('containers');
+    expect(jsonPastLimits('["{}{}{}{}{}{}"]', 3, 1)).toBeUndefined();
+    expect(jsonPastLimits('[[[[]]]]', 3, 100)).toBe('depth');
   });
 });

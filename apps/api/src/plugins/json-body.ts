@@ -5,7 +5,7 @@ import fp from 'fastify-plugin';
 import { parse } from 'secure-json-parse';
 import type { ZodType } from 'zod';
 import { ProblemError } from '../problems/problem-error.js';
-import { MAX_BODY_DEPTH, nestedDeeperThan } from '../services/json-depth.js';
+import { jsonPastLimits, MAX_BODY_CONTAINERS, MAX_BODY_DEPTH } from '../services/json-depth.js';
 
 const FORBIDDEN_KEY = 'Object contains forbidden prototype property';
 
@@ -101,10 +101,14 @@ export default fp(
         else done(new ProblemError('malformed-json', `The body is empty (a body sent with neither Content-Length nor Transfer-Encoding: chunked is read as none). ${exampleFor(request)}`), undefined);
         return;
       }
-      if (nestedDeeperThan(body, MAX_BODY_DEPTH)) {
+      const excess = jsonPastLimits(body, MAX_BODY_DEPTH, MAX_BODY_CONTAINERS);
+      if (excess !== undefined) {
         // Refused unread: parsing it would hold every other request meanwhile (see MAX_BODY_DEPTH).
-        const message = `nests arrays and objects more than ${MAX_BODY_DEPTH} levels deep; params may nest at most ${MAX_PARAMS_DEPTH}`;
-        done(new ProblemError('invalid-request', `body: ${message}. Send a shallower body.`, { errors: [{ path: 'body', message }] }), undefined);
+        const [message, remedy] =
+          excess === 'depth'
+            ? [`nests arrays and objects more than ${MAX_BODY_DEPTH} levels deep; params may nest at most ${MAX_PARAMS_DEPTH}`, 'Send a shallower body.']
+            : [`holds more than ${MAX_BODY_CONTAINERS.toLocaleString('en-US')} objects and arrays in all`, 'Send fewer jobs per batch, or smaller params.'];
+        done(new ProblemError('invalid-request', `body: ${message}. ${remedy}`, { errors: [{ path: 'body', message }] }), undefined);
         return;
       }
       try {

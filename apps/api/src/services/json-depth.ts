@@ -16,6 +16,16 @@ export const MAX_SHOWN_DEPTH = 256;
  */
 export const MAX_BODY_DEPTH = 128;
 
+/**
+ * The most objects and arrays a JSON request body may hold in all. JSON.parse spends about 0.6 µs
+ * on each, however small: 16 MiB of `{},{},…` held every other request for 5 s. 200,000 cost it
+ * about 130 ms; a full batch of 1,000 chat jobs with 100 messages each holds about 103,000.
+ */
+export const MAX_BODY_CONTAINERS = 200_000;
+
+/** Which limit JSON text passes: too deep, or too many objects and arrays. */
+export type JsonExcess = 'depth' | 'containers';
+
 const OPEN_ARRAY = 0x5b; // [
 const OPEN_OBJECT = 0x7b; // {
 const CLOSE_ARRAY = 0x5d; // ]
@@ -30,18 +40,29 @@ const BACKSLASH = 0x5c; // \
  * About a third of JSON.parse's time on a batch of jobs, and it stops at the first level too many.
  */
 export function nestedDeeperThan(text: string, max = MAX_SHOWN_DEPTH): boolean {
-  if (text.length <= max) return false;
+  return jsonPastLimits(text, max) === 'depth';
+}
+
+/**
+ * The limit JSON `text` passes, if any: nesting deeper than `maxDepth`, or more than
+ * `maxContainers` objects and arrays in all (read as nestedDeeperThan reads it, and as quickly).
+ */
+export function jsonPastLimits(text: string, maxDepth: number, maxContainers = Infinity): JsonExcess | undefined {
+  // Each object or array takes two characters at least.
+  if (text.length <= maxDepth && text.length <= 2 * maxContainers) return undefined;
   let depth = 0;
+  let containers = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       i = endOfString(text, i);
-      if (i === -1) return false;
+      if (i === -1) return undefined;
     } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
-      if (++depth > max) return true;
+      if (++depth > maxDepth) return 'depth';
+      if (++containers > maxContainers) return 'containers';
     } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth--;
   }
-  return false;
+  return undefined;
 }
 
 /** The index of the quote that ends the string opened at `start`, or -1 if none does. */
