@@ -179,6 +179,23 @@ describe('dead letters', () => {
     expect((await app.inject({ method: 'POST', url: `/jobs/${job_id}/retry` })).statusCode).toBe(202);
   });
 
+  test('a bulk retry that fails partway has counted the jobs it queued again, in the metric as in the queue\'s counts', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `p${i}` } })).json().job_id);
+    for (const held of (await takeJobs(redis, keys, request)).jobs) {
+      await failAttempt(redis, keys, held, { message: 'broken', retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
+    }
+    // The newest, retried last, has its record replaced by another program's value.
+    await redis.del(keys.job(ids[2]!));
+    await redis.set(keys.job(ids[2]!), 'not ours');
+    const failed = await app.inject({ method: 'POST', url: '/queues/inference/dead/retry' });
+    expect(failed.statusCode, failed.body).toBe(503);
+    expect((await app.inject({ url: `/jobs/${ids[0]}` })).json()).toMatchObject({ status: 'queued' });
+    expect((await app.inject({ url: '/queues/inference' })).json().counts.last_hour).toMatchObject({ enqueued: 5 });
+    expect((await app.inject({ url: '/metrics' })).body).toContain('conveyor_jobs_enqueued_total{queue="inference"} 5');
+  });
+
   test('a query parameter the bulk retry does not take is a 400 problem naming it and the ones it takes, and nothing is retried', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
     for (let i = 0; i < 2; i++) await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `p${i}` } });

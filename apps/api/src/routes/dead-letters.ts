@@ -34,17 +34,15 @@ const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: retryAllSchema, ...problemResponses(400, 404, 503) },
       },
     },
-    async (request) => {
-      const answer = await retryAllDead(
+    async (request) =>
+      retryAllDead(
         app.redis,
         app.jobs.queues.served(request.params.name).map((pipeline) => ({ pipeline, keys: app.jobs.keysOf(pipeline.name), maxBacklog: app.jobs.backlogLimitOf(pipeline) })),
         request.query.limit,
         request.log,
-      );
-      // Queued again, each counts as enqueued, as the queue's own counts have it.
-      if (answer.retried > 0) app.metrics.enqueued.inc({ queue: request.params.name }, answer.retried);
-      return answer;
-    },
+        // Queued again, each counts as enqueued, as the queue's own counts have it.
+        () => app.metrics.enqueued.inc({ queue: request.params.name }),
+      ),
   );
 };
 

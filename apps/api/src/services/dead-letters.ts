@@ -76,8 +76,9 @@ export interface DeadRetryTarget {
  * retried a second time (it was, up to `limit` times, when the read went on to the stream's end).
  * A retried job is a new one to MAX_BACKLOG: once the queue (or a partition) is full, its rest
  * stay dead, and the answer says so in `queue_full`; full before any could be retried, the 503.
+ * `onRetried` is told of each job queued again as it is.
  */
-export async function retryAllDead(redis: RedisClient, targets: readonly DeadRetryTarget[], limit: number, log: FastifyBaseLogger) {
+export async function retryAllDead(redis: RedisClient, targets: readonly DeadRetryTarget[], limit: number, log: FastifyBaseLogger, onRetried: () => void = () => {}) {
   const skipped: { job_id: string; reason: string }[] = [];
   let retried = 0;
   let full: { backlog: number; limit: number; pipeline: Pipeline } | undefined;
@@ -95,6 +96,8 @@ export async function retryAllDead(redis: RedisClient, targets: readonly DeadRet
         const outcome = await retryDeadJob(redis, queue, jobId, maxBacklog);
         if (outcome.ok) {
           retried += 1;
+          // Told at once: a call that fails further on has still queued these again.
+          onRetried();
           log.info({ job_id: jobId }, 'dead job queued again');
         } else if (outcome.reason === 'backlog-full') {
           full = { backlog: outcome.backlog, limit: outcome.limit, pipeline };
