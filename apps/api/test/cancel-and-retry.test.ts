@@ -29,6 +29,8 @@ describe('DELETE /jobs/:id', () => {
     const forced = await app.inject({ method: 'DELETE', url: `/jobs/${job_id}?force=1` });
     expect(forced.statusCode).toBe(400);
     expect(forced.json()).toMatchObject({ detail: 'querystring: takes no parameters (got force)' });
+    expect((await app.inject({ method: 'DELETE', url: `/jobs/${job_id}?=1` })).json()).toMatchObject({ detail: 'querystring: takes no parameters (got "")' });
+    expect((await app.inject({ method: 'DELETE', url: `/jobs/${job_id}`, payload: { '': 1 } })).json()).toMatchObject({ detail: 'body: takes no fields (got "")' });
     expect((await app.inject({ url: `/jobs/${job_id}` })).json()).toMatchObject({ status: 'queued' });
     for (const payload of [undefined, {}, null]) {
       const headers = payload === undefined ? {} : { 'content-type': 'application/json' };

@@ -19,11 +19,10 @@ export default fp<{ hosts: readonly string[] }>(
 
     // A callback hook, not an async one: it runs on every request.
     app.addHook('onRequest', (request, _reply, done) => {
-      // No Host (HTTP/1.0) is no browser's request.
-      if (request.headers.host === undefined) return done();
       // A fully qualified name may end in a dot (`api.example.com.`): the same host.
       const hostname = request.hostname.toLowerCase().replace(/\.$/, '');
-      if (allowed(hostname)) return done();
+      // No host name (HTTP/1.0 without Host, or with an empty one; HTTP/1.1 has had its 400) is no browser's request.
+      if (hostname === '' || allowed(hostname)) return done();
       done(
         new ProblemError(
           'host-not-allowed',

@@ -14,7 +14,8 @@ export function emptyBody(hint = '') {
     .strictObject({}, {
       error: (issue) => {
         if (issue.code !== 'unrecognized_keys') return undefined;
-        const got = issue.keys.slice(0, MAX_NAMED_FIELDS).join(', ') + (issue.keys.length > MAX_NAMED_FIELDS ? ', …' : '');
+        // An empty name (`?=1`, `{"":1}`) is shown as "", not as nothing.
+      const got = issue.keys.slice(0, MAX_NAMED_FIELDS).map((key) => (key === '' ? '""' : key)).join(', ') + (issue.keys.length > MAX_NAMED_FIELDS ? ', …' : '');
         return `takes no fields (got ${got})${hint}`;
       },
     })

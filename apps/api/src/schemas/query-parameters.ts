@@ -14,7 +14,8 @@ export function onlyParameters<Shape extends z.ZodRawShape>(shape: Shape, hint =
   return z.strictObject(shape, {
     error: (issue) => {
       if (issue.code !== 'unrecognized_keys') return undefined;
-      const got = issue.keys.slice(0, MAX_NAMED_PARAMETERS).join(', ') + (issue.keys.length > MAX_NAMED_PARAMETERS ? ', …' : '');
+      // An empty name (`?=1`, `{"":1}`) is shown as "", not as nothing.
+      const got = issue.keys.slice(0, MAX_NAMED_PARAMETERS).map((key) => (key === '' ? '""' : key)).join(', ') + (issue.keys.length > MAX_NAMED_PARAMETERS ? ', …' : '');
       return `${takes} (got ${got})${hint}`;
     },
   });
