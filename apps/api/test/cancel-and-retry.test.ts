@@ -1,5 +1,7 @@
 import { completeStage, failAttempt, takeJobs, QueueKeys } from '@conveyor/shared';
 import { keysUnder, takeRequest } from '@conveyor/testing';
+import type { Redis } from 'ioredis';
+import type { App } from '../src/app.js';
 import { describe, expect } from 'vitest';
 import { form } from './multipart-form.js';
 import { testWithApp } from './test-app.js';
@@ -7,6 +9,20 @@ import { testWithApp } from './test-app.js';
 const test = testWithApp({ MAX_BACKLOG: '3' });
 
 const request = takeRequest({ consumer: 'w1' });
+
+/** `count` echo jobs submitted, with the prompts `<label>0`, `<label>1`, …: their IDs. */
+async function submitEcho(app: App, count: number, label = 'p'): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) ids.push((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `${label}${i}` } })).json().job_id);
+  return ids;
+}
+
+/** Takes every queued job and fails its attempt for good (`message` for each), so each is dead-lettered. */
+async function deadLetterQueued(redis: Redis, keys: QueueKeys, message: (jobId: string) => string = () => 'broken'): Promise<void> {
+  for (const held of (await takeJobs(redis, keys, request)).jobs) {
+    await failAttempt(redis, keys, held, { message: message(held.jobId), retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
+  }
+}
 
 describe('DELETE /jobs/:id', () => {
   test('a queued job is cancelled and never runs; cancelling it again is a 409', async ({ app, redis, prefix }) => {
@@ -90,11 +106,8 @@ describe('the view of a cancelled job', () => {
 describe('dead letters', () => {
   test('a retried dead job counts toward MAX_BACKLOG as a new one: a bulk retry stops when the queue is full and says so, and retries into a full queue are 503s that write nothing', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
-    const dead: string[] = [];
-    for (let i = 0; i < 3; i++) dead.push((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `d${i}` } })).json().job_id);
-    for (const held of (await takeJobs(redis, keys, request)).jobs) {
-      await failAttempt(redis, keys, held, { message: 'broken', retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
-    }
+    const dead = await submitEcho(app, 3, 'd');
+    await deadLetterQueued(redis, keys);
     for (let i = 0; i < 2; i++) expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).statusCode).toBe(202);
 
     const some = await app.inject({ method: 'POST', url: '/queues/inference/dead/retry' });
@@ -118,11 +131,8 @@ describe('dead letters', () => {
 
   test('a dead job is listed, page by page, and retried with its ID kept, counting as enqueued again; a job that is not dead cannot be retried', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `p${i}` } })).json().job_id);
-    for (const held of (await takeJobs(redis, keys, request)).jobs) {
-      await failAttempt(redis, keys, held, { message: `broken ${held.jobId}`, retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
-    }
+    const ids = await submitEcho(app, 3);
+    await deadLetterQueued(redis, keys, (jobId) => `broken ${jobId}`);
     const first = (await app.inject({ url: '/queues/inference/dead?limit=2' })).json();
     expect(first.jobs.map((job: { job_id: string }) => job.job_id)).toEqual([ids[2], ids[1]]);
     expect(first.jobs[0]).toMatchObject({ stage: 'infer', attempts: 1, error: { message: `broken ${ids[2]}`, retryable: false }, input: { prompt: 'p2' } });
@@ -161,9 +171,8 @@ describe('dead letters', () => {
 
   test('a retry that meets a key another program filled (the minute\'s counts) is a 503 naming it, and the job stays dead, untouched', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
-    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json();
-    const [held] = (await takeJobs(redis, keys, request)).jobs;
-    await failAttempt(redis, keys, held!, { message: 'broken', retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
+    const [job_id] = await submitEcho(app, 1);
+    await deadLetterQueued(redis, keys);
     const minute = Math.floor(Date.now() / 60_000);
     const counts = [minute, minute + 1].map((m) => `${keys.base}stats:${m}`);
     await redis.del(...counts);
@@ -183,11 +192,8 @@ describe('dead letters', () => {
 
   test('a bulk retry that fails partway has counted the jobs it queued again, in the metric as in the queue\'s counts', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `p${i}` } })).json().job_id);
-    for (const held of (await takeJobs(redis, keys, request)).jobs) {
-      await failAttempt(redis, keys, held, { message: 'broken', retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
-    }
+    const ids = await submitEcho(app, 3);
+    await deadLetterQueued(redis, keys);
     // The newest, retried last, has its record replaced by another program's value.
     await redis.del(keys.job(ids[2]!));
     await redis.set(keys.job(ids[2]!), 'not ours');
@@ -200,10 +206,8 @@ describe('dead letters', () => {
 
   test('a query parameter the bulk retry does not take is a 400 problem naming it and the ones it takes, and nothing is retried', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
-    for (let i = 0; i < 2; i++) await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `p${i}` } });
-    for (const held of (await takeJobs(redis, keys, request)).jobs) {
-      await failAttempt(redis, keys, held, { message: 'broken', retryable: false, stage: 'infer', attempt: 1, at: Date.now() }, undefined, 3, 60);
-    }
+    await submitEcho(app, 2);
+    await deadLetterQueued(redis, keys);
     const before = await keysUnder(redis, prefix);
     for (const [query, got] of [
       ['Limit=1', 'Limit'],
@@ -297,8 +301,7 @@ describe('admission control', () => {
   });
 
   test('jobs cancelled while queued make room at once, and are not counted as waiting, though no worker has read past them', async ({ app, redis, prefix }) => {
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: `p${i}` } })).json().job_id);
+    const ids = await submitEcho(app, 3);
     expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).statusCode).toBe(503);
     for (const id of ids.slice(0, 2)) expect((await app.inject({ method: 'DELETE', url: `/jobs/${id}` })).statusCode).toBe(200);
 
