@@ -1,12 +1,6 @@
 import fp from 'fastify-plugin';
 import { ProblemError } from '../problems/problem-error.js';
 
-/**
- * An HTTP/1.1 request must name its host (RFC 9112 §3.2: a 400 otherwise), checked before
- * ALLOWED_HOSTS looks at the name. Node's own check answers such a request with a bare 400 and no
- * body, so the server is built with that check off (`requireHostHeader: false`) and this hook
- * gives the 400 a problem body that says what is missing.
- */
 /** How many Host headers the request has (`rawHeaders` is names and values, in turn). */
 function hostHeaders(rawHeaders: readonly string[]): number {
   let count = 0;
@@ -14,6 +8,12 @@ function hostHeaders(rawHeaders: readonly string[]): number {
   return count;
 }
 
+/**
+ * An HTTP/1.1 request must name its host (RFC 9112 §3.2: a 400 otherwise), checked before
+ * ALLOWED_HOSTS looks at the name. Node's own check answers such a request with a bare 400 and no
+ * body, so the server is built with that check off (`requireHostHeader: false`) and this hook
+ * gives the 400 a problem body that says what is missing.
+ */
 export default fp(
   async (app) => {
     // A callback hook, not an async one: it runs on every request.

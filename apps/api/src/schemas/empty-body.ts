@@ -15,7 +15,7 @@ export function emptyBody(hint = '') {
       error: (issue) => {
         if (issue.code !== 'unrecognized_keys') return undefined;
         // An empty name (`?=1`, `{"":1}`) is shown as "", not as nothing.
-      const got = issue.keys.slice(0, MAX_NAMED_FIELDS).map((key) => (key === '' ? '""' : key)).join(', ') + (issue.keys.length > MAX_NAMED_FIELDS ? ', …' : '');
+        const got = issue.keys.slice(0, MAX_NAMED_FIELDS).map((key) => (key === '' ? '""' : key)).join(', ') + (issue.keys.length > MAX_NAMED_FIELDS ? ', …' : '');
         return `takes no fields (got ${got})${hint}`;
       },
     })
