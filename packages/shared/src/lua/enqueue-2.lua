@@ -127,7 +127,7 @@ for _, lane in ipairs({ 'high', 'normal', 'low' }) do
 end
 rcall('HLEN', KEYS[1])
 rcall('ZCARD', KEYS[2])
-rcall('HLEN', base .. 'stats:' .. math.floor(now / 60000))
+rcall('HLEN', statsKey(base, now))
 
 -- Plain jobs, the common batch: three texts instead of 3n arguments (building and sending a
 -- command of thousands of arguments costs the client more than this script's splitting costs

@@ -50,7 +50,7 @@ local now = nowMs()
 -- which left the job active with nothing to run it (see findForeignKeys).
 rcall('XLEN', KEYS[5])
 rcall('ZCARD', KEYS[4])
-rcall('HLEN', ARGV[1] .. 'stats:' .. math.floor(now / 60000))
+rcall('HLEN', statsKey(ARGV[1], now))
 local r = rcall('HMGET', jobKey, 'id', 'attempts', 'max_attempts', 'default_max_attempts')
 local jobId = r[1]
 local failures = rcall('HINCRBY', jobKey, 'failures', 1)

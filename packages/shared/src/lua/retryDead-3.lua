@@ -55,7 +55,7 @@ local stream = base .. r[2] .. ':' .. r[3]
 rcall('XLEN', stream)
 rcall('XLEN', KEYS[2])
 rcall('HLEN', KEYS[3])
-rcall('HLEN', base .. 'stats:' .. math.floor(now / 60000))
+rcall('HLEN', statsKey(base, now))
 local entry = rcall('XADD', stream, '*', 'job', r[5])
 rcall('HSET', jobKey, 'status', 'queued', 'entry', entry, 'attempts', 0, 'failures', 0, 'stalls', 0,
   'queued_at', now, 'updated_at', now)
