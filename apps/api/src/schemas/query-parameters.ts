@@ -1,7 +1,5 @@
-import { z } from 'zod';
-
-/** The most unknown parameters one refusal names. */
-const MAX_NAMED_PARAMETERS = 5;
+import type { z } from 'zod';
+import { strictObject } from './strict-object.js';
 
 /**
  * A query string of `shape`'s parameters and no others. A route that acts on many jobs at once
@@ -11,12 +9,5 @@ const MAX_NAMED_PARAMETERS = 5;
 export function onlyParameters<Shape extends z.ZodRawShape>(shape: Shape, hint = '') {
   const taken = Object.keys(shape);
   const takes = taken.length > 0 ? `takes only ${taken.join(', ')}` : 'takes no parameters';
-  return z.strictObject(shape, {
-    error: (issue) => {
-      if (issue.code !== 'unrecognized_keys') return undefined;
-      // An empty name (`?=1`, `{"":1}`) is shown as "", not as nothing.
-      const got = issue.keys.slice(0, MAX_NAMED_PARAMETERS).map((key) => (key === '' ? '""' : key)).join(', ') + (issue.keys.length > MAX_NAMED_PARAMETERS ? ', …' : '');
-      return `${takes} (got ${got})${hint}`;
-    },
-  });
+  return strictObject(shape, (got) => `${takes} (got ${got})${hint}`);
 }
