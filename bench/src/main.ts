@@ -13,14 +13,17 @@ const USAGE = `usage: pnpm bench [--quick] [--only <scenario>,...]
   --only    some scenarios (${Object.keys(SCENARIOS).join(', ')}); writes bench/results/partial.json and .md
   without options: every scenario in full mode (under 10 minutes), written to bench/results/latest.json and .md`;
 
-let values: { quick: boolean; only?: string | undefined; help: boolean };
-try {
-  ({ values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } }));
-} catch (error) {
-  // An option it does not take (a typo) is said in a line, with the usage, not a stack trace.
-  console.error(`bench: ${(error as Error).message}\n${USAGE}`);
-  process.exit(2);
+/** The command line's options; one it does not take (a typo) is said in a line, with the usage, not a stack trace. */
+function readOptions() {
+  try {
+    return parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } }).values;
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
 }
+
+const values = readOptions();
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
