@@ -2,6 +2,7 @@ import { redisTest } from '@conveyor/testing';
 import { connect } from 'node:net';
 import { describe, expect } from 'vitest';
 import type { App } from '../src/app.js';
+import { form } from './multipart-form.js';
 import { buildTestApp } from './test-app.js';
 
 const test = redisTest.extend<{ app: App; port: number }>({
@@ -148,6 +149,20 @@ describe('bytes that are not HTTP get a problem body too', () => {
     }
     const [, afterBody] = answersOf(await exchange(port, `${post}xx`));
     expect(afterBody!.body).toMatchObject({ detail: expect.stringContaining('bytes after the previous request on this connection are not an HTTP request') });
+  });
+
+  test('an upload refused at an early part reads the rest of its form: the next request on its connection is answered (it waited until the connection timed out)', async ({ port }) => {
+    const upload = form([
+      { name: 'file', filename: 'a.txt', content: 'hi' },
+      { name: 'metadata', type: 'application/json', content: `${'['.repeat(1_000)}${']'.repeat(1_000)}` },
+      // Text fields typed JSON are read as streams: each must be read through for the parser to go on.
+      ...['priority', 'pipeline', 'max_attempts', 'timeout_ms'].map((name) => ({ name, type: 'application/json', content: JSON.stringify('x'.repeat(60_000)) })),
+    ]);
+    const head = `POST /documents HTTP/1.1\r\nHost: x\r\nContent-Type: ${upload.headers['content-type']}\r\nContent-Length: ${upload.payload.length}\r\n\r\n`;
+    const refused = `${head}${upload.payload.toString('latin1')}`;
+    const answers = answersOf(await exchange(port, `${refused}${refused}GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    expect(answers.map((answer) => answer.statusLine)).toEqual(['HTTP/1.1 400 Bad Request', 'HTTP/1.1 400 Bad Request', 'HTTP/1.1 200 OK']);
+    expect(answers[0]!.body).toMatchObject({ detail: expect.stringMatching(/^body\.metadata: is declared as JSON .* more than 128 levels deep/) });
   });
 
   test('framing mistakes get a 400 that names the mistake: no Content-Length, two of them, a body shorter than it says', async ({ port, app }) => {

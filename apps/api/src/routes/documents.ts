@@ -2,7 +2,7 @@ import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import multipartPlugin, { FIELD_BYTES, FORM_BYTES } from '../plugins/external/multipart.js';
-import { FormParts } from '../form-parts.js';
+import { type FormPart, FormParts, isJsonText } from '../form-parts.js';
 import { logCreated } from '../job-created-log.js';
 import { jobPath } from '../job-path.js';
 import { ProblemError } from '../problems/problem-error.js';
@@ -10,6 +10,7 @@ import { invalidRequest, plainErrors } from '../problems/validation-wording.js';
 import { documentFieldsSchema } from '../schemas/document-upload.js';
 import { idempotencyHeadersSchema } from '../schemas/create-job.js';
 import { acceptedJobSchema } from '../schemas/job-view.js';
+import { jsonPastLimits, MAX_BODY_DEPTH } from '../services/json-depth.js';
 import type { BodyBudget } from '../services/body-budget.js';
 import { problemResponses } from '../schemas/problem.js';
 
@@ -34,34 +35,118 @@ function sentAsFile(name: string, filename: string | undefined): never {
   fieldProblem(name, `came as a file; send it, like every field but "file", as a text field: with curl, ${example} sends the file's content as text (@ sends the file itself)`);
 }
 
-/** Reads the whole form: the one file (buffered, size-limited by the multipart plugin) and the text fields. */
-async function readUpload(parts: AsyncIterableIterator<MultipartFile | { type: 'field'; fieldname: string; value: unknown }>): Promise<ReadUpload> {
+/**
+ * The most parts of a form read as streams: the one file, and each text field typed JSON (see
+ * isJsonText), at most one of each field the form takes. A file past the first is refused by
+ * readUpload, in the words of oneFileOnly; a part past these, by the parser.
+ */
+const STREAMED_PARTS = 1 + TEXT_FIELDS.size;
+
+/** Most objects and arrays a text field typed JSON may hold: the form's fields hold at most one (metadata). */
+const FIELD_JSON_CONTAINERS = 1_000;
+
+/**
+ * Reads the whole form: the one file (buffered, size-limited by the multipart plugin) and the
+ * text fields. A part refused is let through, and so is every part after it, before the refusal
+ * is thrown: the parser waits on a part read as a stream until it is read, and with it the rest
+ * of the request, and the next request on its connection.
+ */
+async function readUpload(parts: AsyncIterableIterator<FormPartRead>, seen: FormParts): Promise<ReadUpload> {
   const upload: ReadUpload = { file: undefined, otherFileField: undefined, fields: {} };
-  for await (const part of parts) {
-    if (!part.fieldname) throw new ProblemError('malformed-form', 'A part of the form has no name: its Content-Disposition header needs one, e.g. form-data; name="priority".');
-    if (part.type === 'file') {
-      if (TEXT_FIELDS.has(part.fieldname)) {
-        // Refused unread: its bytes are let through, so the parser is not left waiting on them.
-        part.file.resume();
-        sentAsFile(part.fieldname, part.filename);
+  let refusal: unknown;
+  try {
+    for await (const part of parts) {
+      if (refusal === undefined) {
+        try {
+          await readPart(upload, part, seen);
+        } catch (error) {
+          refusal = error;
+        }
       }
-      if (part.fieldname === 'file' && part.filename.length > MAX_FILENAME_CHARS) {
-        part.file.resume();
-        fieldProblem('file', `has a file name of ${part.filename.length} characters; at most ${MAX_FILENAME_CHARS} are kept with the job: rename the file, or name it with curl -F "file=@<path>;filename=<name>"`);
-      }
-      const bytes = await part.toBuffer();
-      if (part.fieldname === 'file') upload.file = { bytes, filename: part.filename || 'upload', contentType: part.mimetype || 'application/octet-stream' };
-      else upload.otherFileField = part.fieldname;
-    } else {
-      // The parser cuts a field at its limit and keeps the last of a repeated one, silently: a
-      // cut `metadata` would then be refused as not JSON, and a repeated `priority` half ignored.
-      if ((part as { valueTruncated?: boolean }).valueTruncated) fieldProblem(part.fieldname, `is longer than ${FIELD_BYTES / 1024} KiB, the most a form field may hold`);
-      if (Object.hasOwn(upload.fields, part.fieldname)) fieldProblem(part.fieldname, 'is given more than once; send it once');
-      // A field sent as `;type=application/json` comes parsed: it is taken as its JSON text.
-      upload.fields[part.fieldname] = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
+      if (part.type === 'file' && !part.file.readableEnded) part.file.resume();
     }
+  } catch (error) {
+    // The parser's own refusal (a limit passed) ends the form; one of a part before it is told first.
+    if (refusal === undefined) throw error;
   }
+  if (refusal !== undefined) throw refusal;
   return upload;
+}
+
+type FormPartRead = MultipartFile | { type: 'field'; fieldname: string; value: unknown };
+
+/** Reads one part of the form into `upload`, or throws the problem with it. */
+async function readPart(upload: ReadUpload, part: FormPartRead, seen: FormParts): Promise<void> {
+  if (!part.fieldname) throw new ProblemError('malformed-form', 'A part of the form has no name: its Content-Disposition header needs one, e.g. form-data; name="priority".');
+  if (part.type === 'file' && isJsonText(part.mimetype, part.filename)) {
+    addField(upload, part.fieldname, await jsonFieldText(part));
+  } else if (part.type === 'file') {
+    if (TEXT_FIELDS.has(part.fieldname)) sentAsFile(part.fieldname, part.filename);
+    if (upload.file || upload.otherFileField) oneFileOnly(seen.files);
+    if (part.fieldname === 'file' && part.filename.length > MAX_FILENAME_CHARS) {
+      fieldProblem('file', `has a file name of ${part.filename.length} characters; at most ${MAX_FILENAME_CHARS} are kept with the job: rename the file, or name it with curl -F "file=@<path>;filename=<name>"`);
+    }
+    const bytes = await part.toBuffer();
+    if (part.fieldname === 'file') upload.file = { bytes, filename: part.filename || 'upload', contentType: part.mimetype || 'application/octet-stream' };
+    else upload.otherFileField = part.fieldname;
+  } else {
+    // The parser cuts a field at its limit, silently: a cut `metadata` would then be refused as not JSON.
+    if ((part as { valueTruncated?: boolean }).valueTruncated) tooLong(part.fieldname);
+    addField(upload, part.fieldname, part.value as string);
+  }
+}
+
+/** Keeps a text field; the parser keeps the last of a repeated one, silently, so a repeated `priority` would be half ignored. */
+function addField(upload: ReadUpload, name: string, value: string): void {
+  if (Object.hasOwn(upload.fields, name)) fieldProblem(name, 'is given more than once; send it once');
+  upload.fields[name] = value;
+}
+
+function tooLong(name: string): never {
+  fieldProblem(name, `is longer than ${FIELD_BYTES / 1024} KiB, the most a form field may hold`);
+}
+
+/**
+ * A text field typed JSON, read as a stream: as its JSON, when that is a string (`"high"`), else
+ * as its text (metadata's object, parsed by the schema). Checked before it is parsed, as a JSON
+ * body is (plugins/json-body.ts): JSON.parse would hold the event loop on deep nesting.
+ */
+async function jsonFieldText(part: MultipartFile): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  // Read to its end even when too long, so the parser goes on to the parts after it.
+  for await (const chunk of part.file as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes <= FIELD_BYTES) chunks.push(chunk);
+  }
+  // The parser cuts a part at MAX_DOCUMENT_BYTES, which may be less than a field's limit.
+  const cut = (part.file as { truncated?: boolean }).truncated === true;
+  if (bytes > FIELD_BYTES || (cut && bytes === FIELD_BYTES)) tooLong(part.fieldname);
+  if (cut) fieldProblem(part.fieldname, `is longer than ${bytes} bytes (MAX_DOCUMENT_BYTES), the most any part of this form may hold`);
+  const text = Buffer.concat(chunks).toString('utf8');
+  const declared = 'is declared as JSON (Content-Type: application/json) but';
+  const excess = jsonPastLimits(text, MAX_BODY_DEPTH, FIELD_JSON_CONTAINERS);
+  if (excess === 'depth') fieldProblem(part.fieldname, `${declared} nests arrays and objects more than ${MAX_BODY_DEPTH} levels deep; ${FORM_JSON}`);
+  if (excess === 'containers') fieldProblem(part.fieldname, `${declared} holds more than ${FIELD_JSON_CONTAINERS.toLocaleString('en-US')} objects and arrays; ${FORM_JSON}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    fieldProblem(part.fieldname, `${declared} is not valid JSON; send valid JSON, or send the field without a type`);
+  }
+  return typeof value === 'string' ? value : text;
+}
+
+/** Said of a text field typed JSON holding more than the form takes. */
+const FORM_JSON = 'no field of this form holds more than one object (metadata, of strings)';
+
+/** The problem for a form with a second file: `files` are its files, as the parser met them. */
+function oneFileOnly(files: FormPart[]): never {
+  const [first, second] = files;
+  if (second && TEXT_FIELDS.has(second.name)) sentAsFile(second.name, second.filename);
+  const which = !first || !second ? '' : first.name === 'file' ? `; a second came in the field "${second.name}"` : `; this form has files in the fields "${first.name}" and "${second.name}"`;
+  const errors = second ? [{ path: `body.${second.name}`, message: 'is a second file: send one file per request, in the field named "file"' }] : [];
+  throw new ProblemError('invalid-request', `Send one file per request, in the field named "file"${which}.`, errors.length > 0 ? { errors } : {});
 }
 
 function fieldProblem(name: string, message: string): never {
@@ -124,25 +209,16 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBud
       let upload: ReadUpload;
       const seen = new FormParts();
       try {
-        upload = await readUpload(request.parts({ isPartAFile: seen.isPartAFile }) as AsyncIterableIterator<MultipartFile>);
+        upload = await readUpload(request.parts({ isPartAFile: seen.isPartAFile, limits: { files: STREAMED_PARTS } }) as AsyncIterableIterator<FormPartRead>, seen);
       } catch (error) {
         const code = (error as { code?: string }).code;
         // A part named `constructor` or the like is refused first: a file in that field counts as
         // the form's one file, and a later "file" would seem a second.
         const prototypeNamed = code === 'FST_PROTO_VIOLATION' || code === 'FST_FILES_LIMIT' ? seen.prototypeNamed : undefined;
         if (prototypeNamed) fieldProblem(prototypeNamed.name, `is not a field this form takes; ${FORM_FIELDS}`);
-        if (code === 'FST_FILES_LIMIT') {
-          const [first, second] = seen.files;
-          if (second && TEXT_FIELDS.has(second.name)) sentAsFile(second.name, second.filename);
-          const which = !first || !second ? '' : first.name === 'file' ? `; a second came in the field "${second.name}"` : `; this form has files in the fields "${first.name}" and "${second.name}"`;
-          const errors = second ? [{ path: `body.${second.name}`, message: 'is a second file: send one file per request, in the field named "file"' }] : [];
-          throw new ProblemError('invalid-request', `Send one file per request, in the field named "file"${which}.`, errors.length > 0 ? { errors } : {});
-        }
-        // The parser's own answer was a 406 naming no field.
-        if (code === 'FST_INVALID_JSON_FIELD_ERROR') {
-          fieldProblem(seen.last?.name ?? '', `is declared as JSON (Content-Type: application/json) but is not valid JSON, or is longer than ${FIELD_BYTES / 1024} KiB; send valid JSON, or send the field without a type`);
-        }
-        if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') throw new ProblemError('invalid-request', 'The form has too many fields; see GET /docs for the fields POST /documents takes.');
+        // Past STREAMED_PARTS: a second file is told as readUpload tells it, further text fields typed JSON as too many fields.
+        if (code === 'FST_FILES_LIMIT' && seen.files.length > 1) oneFileOnly(seen.files);
+        if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT' || code === 'FST_FILES_LIMIT') throw new ProblemError('invalid-request', 'The form has too many fields; see GET /docs for the fields POST /documents takes.');
         // The form parser's own errors are plain Errors without a code (a missing boundary, a part
         // cut short). Coded ones (a file over the limit) have their problem in the error handler;
         // a TypeError or the like is a bug here, and stays a 500.

@@ -17,6 +17,7 @@ export default fp(
     await app.register(multipart, {
       limits: {
         fileSize: maxDocumentBytes,
+        // The route raises this for the text fields typed JSON it reads as streams (form-parts.ts).
         files: 1,
         fields: 20,
         fieldSize: FIELD_BYTES,
