@@ -47,30 +47,36 @@ const FIELD_JSON_CONTAINERS = 1_000;
 
 /**
  * Reads the whole form: the one file (buffered, size-limited by the multipart plugin) and the
- * text fields. A part refused is let through, and so is every part after it, before the refusal
- * is thrown: the parser waits on a part read as a stream until it is read, and with it the rest
+ * text fields. The refusal of a part is thrown at once, and the rest of the form let through
+ * meanwhile: the parser waits on a part read as a stream until it is read, and with it the rest
  * of the request, and the next request on its connection.
  */
 async function readUpload(parts: AsyncIterableIterator<FormPartRead>, seen: FormParts): Promise<ReadUpload> {
   const upload: ReadUpload = { file: undefined, otherFileField: undefined, fields: {} };
-  let refusal: unknown;
-  try {
-    for await (const part of parts) {
-      if (refusal === undefined) {
-        try {
-          await readPart(upload, part, seen);
-        } catch (error) {
-          refusal = error;
-        }
-      }
-      if (part.type === 'file' && !part.file.readableEnded) part.file.resume();
+  for (let next = await parts.next(); !next.done; next = await parts.next()) {
+    try {
+      await readPart(upload, next.value, seen);
+    } catch (error) {
+      letThrough(next.value);
+      void letRestThrough(parts);
+      throw error;
     }
-  } catch (error) {
-    // The parser's own refusal (a limit passed) ends the form; one of a part before it is told first.
-    if (refusal === undefined) throw error;
   }
-  if (refusal !== undefined) throw refusal;
   return upload;
+}
+
+/** Lets a part's bytes through unread, when it is a stream. */
+function letThrough(part: FormPartRead): void {
+  if (part.type === 'file' && !part.file.readableEnded) part.file.resume();
+}
+
+/** Lets the rest of a refused form through; the parser's own refusal of it, if any, is not wanted. */
+async function letRestThrough(parts: AsyncIterableIterator<FormPartRead>): Promise<void> {
+  try {
+    for await (const part of parts) letThrough(part);
+  } catch {
+    // The form was answered already.
+  }
 }
 
 type FormPartRead = MultipartFile | { type: 'field'; fieldname: string; value: unknown };
