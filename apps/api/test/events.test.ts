@@ -6,8 +6,8 @@ import type { App } from '../src/app.js';
 import { buildTestApp } from './test-app.js';
 
 /** Reads an SSE response until it ends (or `until` says stop), parsing each event. */
-async function readEvents(url: string, onOpen?: () => void, until?: (events: SseEvent[]) => boolean, signal?: AbortSignal): Promise<SseEvent[]> {
-  const response = await fetch(url, signal ? { signal } : {});
+async function readEvents(url: string, onOpen?: () => void, until?: (events: SseEvent[]) => boolean, init: RequestInit = {}): Promise<SseEvent[]> {
+  const response = await fetch(url, init);
   expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
   onOpen?.();
   return readSseEvents(response.body!, { until });
@@ -91,6 +91,22 @@ describe('job events over Server-Sent Events', () => {
     expect(await resumed.text()).toMatch(/id: end\nevent: state\n/);
   });
 
+  test('a reconnect with Last-Event-ID end to a job that is not ended (a dead job retried since) is followed anew, from its state to its end: it was a 204, and EventSource stopped', async ({ app, url }) => {
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json() as { job_id: string };
+    let cancelled: Promise<unknown> | undefined;
+    // Once the state is read, the job is cancelled; the stream is read on to its end.
+    const cancelOnceStateIsRead = (seen: SseEvent[]) => {
+      if (seen.length > 0) cancelled ??= app.inject({ method: 'DELETE', url: `/jobs/${job_id}` });
+      return false;
+    };
+    const events = await readEvents(`${url}/jobs/${job_id}/events`, undefined, cancelOnceStateIsRead, { headers: { 'last-event-id': 'end' } });
+    await cancelled;
+    expect(events).toEqual([
+      { id: '1', event: 'state', data: expect.objectContaining({ id: job_id, status: 'queued' }) },
+      { id: 'end', event: 'cancelled', data: expect.objectContaining({ job_id }) },
+    ]);
+  });
+
   test('200 clients watching jobs are served by one Redis subscriber connection, each gets its job\'s events, and disconnected clients are cleaned up', async ({ app, url, redisUrl, prefix, worker }) => {
     void worker;
     const ids: string[] = [];
@@ -132,7 +148,7 @@ describe('job events over Server-Sent Events', () => {
     // A client that goes away mid-stream is removed too.
     const abort = new AbortController();
     const { job_id } = (await (await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","params":{"sleep_ms":3000}}' })).json()) as { job_id: string };
-    const leaving = readEvents(`${url}/jobs/${job_id}/events`, undefined, (events) => events.length >= 1, abort.signal);
+    const leaving = readEvents(`${url}/jobs/${job_id}/events`, undefined, (events) => events.length >= 1, { signal: abort.signal });
     await leaving;
     abort.abort();
     await waitFor(() => app.events.listeners === 0, 'the departed client to be cleaned up');

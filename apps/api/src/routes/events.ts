@@ -78,11 +78,11 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
         operationId: 'streamJobEvents',
         summary: "A job's events as Server-Sent Events",
         description:
-          'First a `state` event with the job as GET /jobs/:id shows it (so a client that connects late misses nothing), then one event per transition (queued, active, progress, stage-completed, failed, retrying, completed, dead, cancelled) with its JSON, in order. If the API loses its Redis subscription for a moment, another `state` event follows its return (events between are not replayed). The stream ends after the terminal event (completed, dead, cancelled), whose event ID is `end`: an EventSource that reconnects with Last-Event-ID `end` is answered 204 No Content, which makes it stop (404 when the job does not exist). Comment lines every SSE_HEARTBEAT keep proxies from closing it. Should an event fail to be written (its data cannot be serialized), the stream ends with a last `stream-error` event (ID `end`) whose `detail` says so.',
+          'First a `state` event with the job as GET /jobs/:id shows it (so a client that connects late misses nothing), then one event per transition (queued, active, progress, stage-completed, failed, retrying, completed, dead, cancelled) with its JSON, in order. If the API loses its Redis subscription for a moment, another `state` event follows its return (events between are not replayed). The stream ends after the terminal event (completed, dead, cancelled), whose event ID is `end`: an EventSource that reconnects with Last-Event-ID `end` is answered 204 No Content, which makes it stop (404 when the job does not exist); a job queued again since (a dead job retried) is followed anew, from a fresh `state` event. Comment lines every SSE_HEARTBEAT keep proxies from closing it. Should an event fail to be written (its data cannot be serialized), the stream ends with a last `stream-error` event (ID `end`) whose `detail` says so.',
         params: jobIdParamsSchema,
         response: {
           200: z.string().describe('text/event-stream'),
-          204: z.null().describe('the job ended before this reconnect (Last-Event-ID: end): EventSource stops'),
+          204: z.null().describe('the job ended before this reconnect (Last-Event-ID: end) and has not been queued again since: EventSource stops'),
           ...problemResponses(404, 503),
         },
       },
@@ -92,10 +92,12 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
       const mustExist = async () => {
         if (!(await app.jobs.find(jobId))) throw new ProblemError('job-not-found', `No job has the ID "${jobId}".`);
       };
-      // A browser reconnecting after the job's stream ended: 204 tells EventSource to stop.
+      // A browser reconnecting after the job's stream ended: 204 tells EventSource to stop, while
+      // the job is still ended. One retried since (dead, then queued again) is followed anew.
       if (endedBefore(request)) {
-        await mustExist();
-        return reply.code(204).send(null);
+        const job = await app.jobs.find(jobId);
+        if (!job) throw new ProblemError('job-not-found', `No job has the ID "${jobId}".`);
+        if (TERMINAL_STATUSES.has(job.status)) return reply.code(204).send(null);
       }
       if (request.method === 'HEAD') {
         await mustExist();
