@@ -138,6 +138,8 @@ describe('dead letters', () => {
     expect(first.jobs[0]).toMatchObject({ stage: 'infer', attempts: 1, error: { message: `broken ${ids[2]}`, retryable: false }, input: { prompt: 'p2' } });
     const second = (await app.inject({ url: `/queues/inference/dead?limit=2&cursor=${first.next_cursor}` })).json();
     expect(second).toMatchObject({ jobs: [{ job_id: ids[0] }], next_cursor: null });
+    // A full last page says so too: it gave a cursor to an empty page.
+    expect((await app.inject({ url: '/queues/inference/dead?limit=3' })).json()).toMatchObject({ jobs: [{}, {}, {}], next_cursor: null });
 
     const retried = await app.inject({ method: 'POST', url: `/jobs/${ids[0]}/retry` });
     expect(retried.statusCode).toBe(202);
@@ -238,7 +240,8 @@ describe('dead letters', () => {
       pages.push(page.jobs.map((job) => job.job_id.replace('inference:dead-', '')));
       cursor = page.next_cursor;
     }
-    expect(pages).toEqual([['18446744073709551615-18446744073709551615'], ['9007199254740993-0'], ['9007199254740992-5'], ['8700000000000000-0'], []]);
+    // The last page is the last: no empty one after it.
+    expect(pages).toEqual([['18446744073709551615-18446744073709551615'], ['9007199254740993-0'], ['9007199254740992-5'], ['8700000000000000-0']]);
   });
 
   test('a cursor Redis could not take is a 400 problem; 0-0, before every entry, is an empty last page', async ({ app }) => {

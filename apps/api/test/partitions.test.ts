@@ -20,12 +20,16 @@ describe('a partitioned queue through the API', () => {
     for (const limit of [1, 2, 4]) {
       const listed: string[] = [];
       let cursor: string | null = null;
+      let pages = 0;
       do {
         const page = (await app.inject({ url: `/queues/inference/dead?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}` })).json() as { jobs: { job_id: string }[]; next_cursor: string | null };
         listed.push(...page.jobs.map((job) => job.job_id));
         cursor = page.next_cursor;
+        pages += 1;
       } while (cursor !== null);
       expect(listed, `limit ${limit}`).toEqual(whole.jobs.map((job) => job.job_id));
+      // No empty page at the end (with 2 of 6 jobs a page, the third page was full and gave a cursor).
+      expect(pages, `limit ${limit}`).toBe(Math.ceil(whole.jobs.length / limit));
     }
     expect((await app.inject({ url: '/queues/inference/dead?cursor=1000-0~x' })).statusCode).toBe(400);
   });

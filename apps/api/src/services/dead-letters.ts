@@ -43,16 +43,15 @@ export async function listDead(redis: RedisClient, keys: readonly QueueKeys[], l
       // Nothing sorts before 0-0 (Redis refuses an exclusive end it cannot step back from).
       if (cursorId !== undefined && exclusive && /^0+-0+$/.test(cursorId)) return [];
       const end = cursorId === undefined ? '+' : exclusive ? `(${cursorId}` : cursorId;
-      const entries = (await redis.xrevrange(dead, end, '-', 'COUNT', limit)) as StreamEntry[];
+      // One more than the page: whether there is a next page is known, not guessed from a full one.
+      const entries = (await redis.xrevrange(dead, end, '-', 'COUNT', limit + 1)) as StreamEntry[];
       return entries.map((entry) => ({ entry, at }));
     }),
   );
-  const merged = pages
-    .flat()
-    .sort((a, b) => compareIds(b.entry[0], a.entry[0]) || b.at - a.at)
-    .slice(0, limit);
+  const sorted = pages.flat().sort((a, b) => compareIds(b.entry[0], a.entry[0]) || b.at - a.at);
+  const merged = sorted.slice(0, limit);
   const last = merged.at(-1);
-  const next = merged.length === limit && last ? (keys.length === 1 ? last.entry[0] : `${last.entry[0]}~${last.at}`) : null;
+  const next = sorted.length > limit && last ? (keys.length === 1 ? last.entry[0] : `${last.entry[0]}~${last.at}`) : null;
   return { jobs: merged.map(({ entry }) => deadView(entry)), next_cursor: next };
 }
 
