@@ -32,11 +32,18 @@ export default fp(
         // Still a 404 (nothing is there to call), but one that says why: GET /docs lists the route.
         throw new ProblemError('not-found', `${request.method} ${request.url.split('?')[0]} is an admin endpoint, and admin endpoints are off: this API was started without ADMIN_TOKEN. Set ADMIN_TOKEN (16 characters or more) and restart the API to use them.`);
       }
+      const { authorization } = request.headers;
       // The scheme is case-insensitive and may be followed by several spaces (RFC 9110 §11.4).
-      const given = /^Bearer +(\S.*)$/i.exec(request.headers.authorization ?? '')?.[1];
-      if (given === undefined || !timingSafeEqual(digest(given), expected)) {
-        throw new ProblemError('unauthorized', 'This is an admin endpoint: send Authorization: Bearer <ADMIN_TOKEN>.', {}, { 'www-authenticate': 'Bearer realm="conveyor-admin"' });
-      }
+      const given = /^Bearer +(\S.*)$/i.exec(authorization ?? '')?.[1];
+      if (given !== undefined && timingSafeEqual(digest(given), expected)) return;
+      const [problem, challenge] =
+        authorization === undefined
+          ? ['This is an admin endpoint: send Authorization: Bearer <ADMIN_TOKEN>.', 'Bearer realm="conveyor-admin"']
+          : given === undefined
+            ? ['This is an admin endpoint, and its Authorization header is not a bearer token: send Authorization: Bearer <ADMIN_TOKEN>.', 'Bearer realm="conveyor-admin", error="invalid_request"']
+            : // RFC 6750 §3.1: a token that is sent but wrong is an invalid_token.
+              ['The bearer token sent is not this API\'s ADMIN_TOKEN: send Authorization: Bearer <ADMIN_TOKEN>, with the value the API was started with.', 'Bearer realm="conveyor-admin", error="invalid_token"'];
+      throw new ProblemError('unauthorized', problem, {}, { 'www-authenticate': challenge });
     });
   },
   { name: 'admin-auth' },
