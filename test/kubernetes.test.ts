@@ -3,7 +3,9 @@
  * each object against the Kubernetes API schema, and against what the images and the services'
  * configuration actually are: ports, probes, variables, stages and shutdown times.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { apiEnvSchema, groupName, LANES, loadConfig, PIPELINES, QueueKeys, workerEnvSchema } from '@conveyor/shared';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { Service } from 'kubernetes-models/v1';
@@ -211,11 +213,11 @@ describe('deploy/kubernetes', () => {
   });
 });
 
-describe('deploy/kubernetes/keda', () => {
-  const kedaDir = new URL('keda/', dir);
+describe('deploy/kubernetes-keda', () => {
+  const kedaDir = new URL('../deploy/kubernetes-keda/', import.meta.url);
   const keda = parseAllDocuments(readText(new URL('kustomization.yaml', kedaDir)))[0]!.toJS() as { resources: string[]; patches: { target: { kind: string; name: string }; patch: string }[] };
   const objects = keda.resources
-    .filter((resource) => resource !== '..')
+    .filter((resource) => resource !== '../kubernetes')
     .flatMap((file) =>
       parseAllDocuments(readText(new URL(file, kedaDir))).map((document) => {
         expect(document.errors, file).toEqual([]);
@@ -249,9 +251,27 @@ describe('deploy/kubernetes/keda', () => {
   const scaledObjects = objects.filter((object) => object.kind === 'ScaledObject') as ScaledObject[];
   const authentications = objects.filter((object) => object.kind === 'TriggerAuthentication');
 
-  test('builds on the folder above and adds only KEDA objects', () => {
-    expect(keda.resources[0]).toBe('..');
+  test('builds on deploy/kubernetes, beside it and not in it, and adds only KEDA objects', () => {
+    expect(new URL(keda.resources[0]!, kedaDir).href).toBe(new URL('kubernetes', new URL('..', kedaDir)).href);
+    // kustomize refuses an overlay inside its base ("cycle detected"): in deploy/kubernetes/keda, with '..', it could not be applied.
+    expect(kedaDir.href.startsWith(dir.href)).toBe(false);
     expect(objects.map((object) => `${object.apiVersion} ${object.kind}`).every((kind) => /^keda\.sh\/v1alpha1 (ScaledObject|TriggerAuthentication)$/.test(kind))).toBe(true);
+  });
+
+  // Where kubectl is (it is on these machines, with its kustomize): both folders build as the README applies them.
+  const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+  test.runIf(kubectl)('kubectl kustomize builds both folders; the overlay adds its objects and drops the workers\' replicas', () => {
+    const build = (folder: URL) => {
+      const run = spawnSync('kubectl', ['kustomize', fileURLToPath(folder)], { encoding: 'utf8' });
+      expect(run.stderr, fileURLToPath(folder)).toBe('');
+      expect(run.status).toBe(0);
+      return parseAllDocuments(run.stdout).map((document) => document.toJS() as Manifest & { spec?: { replicas?: number } });
+    };
+    const base = build(dir);
+    const withKeda = build(kedaDir);
+    expect(withKeda.map((object) => `${object.kind}/${object.metadata.name}`).sort()).toEqual([...base, ...objects].map((object) => `${object.kind}/${object.metadata.name}`).sort());
+    const replicas = (objects: typeof base) => Object.fromEntries(objects.filter((object) => object.kind === 'Deployment').map((object) => [object.metadata.name, object.spec?.replicas]));
+    expect(replicas(withKeda)).toEqual({ ...replicas(base), 'conveyor-worker': undefined, 'conveyor-worker-embed': undefined });
   });
 
   test("KEDA owns the worker Deployments' replica counts: the overlay drops theirs, so an apply does not reset them", () => {
