@@ -85,3 +85,44 @@ test('jobs whose entries a seed-style producer trimmed away before any worker re
     producer.disconnect();
   }
 });
+
+/**
+ * A worker's housekeeping runs several steps a round: trimming each lane's history, keeping its
+ * consumer, pruning those that left, trimming the dead letters, and looking for lost jobs. One
+ * step Redis refuses (here the history trim, which this worker's ACL user may not run) skipped
+ * every step after it, so lost jobs were never found (STREAM_HISTORY=99999d did this too, before
+ * the trim script took a history that long).
+ */
+test('a housekeeping step Redis refuses skips none of the others: lost jobs are still found and dead-lettered', { timeout: 60_000 }, async () => {
+  const redisUrl = inject('redisUrl');
+  const prefix = uniquePrefix('lost-refused');
+  const admin = createRedis(redisUrl, { role: 'command', name: 'lost-refused-admin' });
+  const user = `${prefix}-worker`;
+  const env = { LOG_TRANSITIONS: 'false' };
+  let api: ApiProcess | undefined;
+  let worker: WorkerProcess | undefined;
+  try {
+    await admin.acl('SETUSER', user, 'on', '>refused-trim-password', '~*', '&*', '+@all', '-xtrim');
+    api = await startApi({ redisUrl, prefix, env });
+    const { post } = apiJobs(() => api!.url);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(((await (await post('/jobs', { model: 'echo', prompt: `lost ${i}` })).json()) as { job_id: string }).job_id);
+    const keys = new QueueKeys(prefix, 'inference');
+    expect(await admin.xtrim(keys.stream('infer', 'normal'), 'MAXLEN', 0)).toBe(3);
+
+    const url = new URL(redisUrl);
+    url.username = user;
+    url.password = 'refused-trim-password';
+    worker = await startWorker({ redisUrl: url.toString(), prefix, env: { ...env, TRIM_INTERVAL: '100ms', MAINTENANCE_INTERVAL: '100ms' } });
+    await waitFor(async () => (await admin.xlen(keys.dead)) === 3, 'the lost jobs dead-lettered', 15_000);
+    // The refusal is still told, at the end of the round.
+    const refusal = await waitFor(() => worker!.logs().find((line) => line['msg'] === 'maintenance step failed; trying again shortly'), 'the refused step logged');
+    expect(String(refusal['err'])).toMatch(/can't run this command/);
+    expect(new Set(worker.logs().filter((line) => String(line['msg']).startsWith('job lost')).map((line) => line['job_id']))).toEqual(new Set(ids));
+  } finally {
+    await Promise.all([api?.stop(), worker?.stop()]);
+    await admin.acl('DELUSER', user).catch(() => {});
+    await deletePrefix(admin, prefix);
+    admin.disconnect();
+  }
+});

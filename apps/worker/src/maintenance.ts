@@ -278,20 +278,38 @@ export class Maintenance {
   async trim(queue: string): Promise<void> {
     const { redis, config } = this.ctx;
     const keys = this.ctx.keysOf(queue);
+    // A step Redis refuses (a stream another program's key holds, a script's error) is no reason
+    // to skip the others, lost-job recovery least of all: each runs, and the first refusal is
+    // thrown at the end. A Redis that does not answer ends the round at once.
+    let refusal: Error | undefined;
+    const step = async (run: () => Promise<unknown>) => {
+      try {
+        await run();
+      } catch (error) {
+        if ((error as Error).name !== 'ReplyError') throw error;
+        refusal ??= error as Error;
+      }
+    };
     for (const served of this.stages.filter((each) => each.pipeline.name === queue)) {
       for (const lane of LANES) {
         const stream = keys.stream(served.stage, lane);
-        const trimmed = await trimHistory(redis, stream, config.STREAM_HISTORY);
-        this.#noteIdsAhead(stream, trimmed.aheadMs);
+        await step(async () => {
+          const trimmed = await trimHistory(redis, stream, config.STREAM_HISTORY);
+          this.#noteIdsAhead(stream, trimmed.aheadMs);
+          if (trimmed.removed > 0) this.ctx.logger.debug({ stream, trimmed: trimmed.removed }, 'trimmed history');
+        });
         // This worker's own consumer, in every lane it serves, also where it has read nothing
         // (gone after Redis restarted, see ensureConsumer), so that it counts as live there.
-        await ensureConsumer(redis, stream, groupName(served.stage), this.ctx.consumer);
-        const pruned = await pruneIdleConsumers(redis, stream, groupName(served.stage), config.CONSUMER_RETENTION, this.ctx.consumer, keys.workers);
-        if (trimmed.removed > 0 || pruned > 0) this.ctx.logger.debug({ stream, trimmed: trimmed.removed, pruned_consumers: pruned }, 'trimmed history');
+        await step(() => ensureConsumer(redis, stream, groupName(served.stage), this.ctx.consumer));
+        await step(async () => {
+          const pruned = await pruneIdleConsumers(redis, stream, groupName(served.stage), config.CONSUMER_RETENTION, this.ctx.consumer, keys.workers);
+          if (pruned > 0) this.ctx.logger.debug({ stream, pruned_consumers: pruned }, 'pruned consumers that left');
+        });
       }
     }
-    await trimHistory(redis, keys.dead, config.JOB_RETENTION, 'age');
-    await this.findLostJobs(queue);
+    await step(() => trimHistory(redis, keys.dead, config.JOB_RETENTION, 'age'));
+    await step(() => this.findLostJobs(queue));
+    if (refusal) throw refusal;
   }
 
   /**

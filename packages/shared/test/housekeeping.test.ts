@@ -83,6 +83,21 @@ describe('trimming stream history', () => {
     expect(await entryIds(redis, stream)).toEqual(recent);
   });
 
+  test('a history longer than the time since 1970 (STREAM_HISTORY=99999d, "keep for ever") keeps every entry, in both modes: the bound was no stream ID, and the script failed', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const stream = keys.stream('infer', 'normal');
+    const entries = await addEntries(redis, stream, 2);
+    await redis.xreadgroup('GROUP', 'infer', 'c1', 'COUNT', 100, 'STREAMS', stream, '>');
+    await redis.xack(stream, 'infer', ...entries);
+    const dead = await addEntries(redis, keys.dead, 2);
+    const forever = 99_999 * 86_400_000;
+    expect(await trimHistory(redis, stream, forever)).toEqual({ removed: 0, aheadMs: 0 });
+    expect((await trimHistory(redis, keys.dead, forever, 'age')).removed).toBe(0);
+    expect(await entryIds(redis, stream)).toEqual(entries);
+    expect(await entryIds(redis, keys.dead)).toEqual(dead);
+  });
+
   test('a stream whose IDs another producer put ahead of the clock keeps no history but what is not done, so it does not grow until then', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const stream = new QueueKeys(prefix, 'inference').stream('infer', 'normal');

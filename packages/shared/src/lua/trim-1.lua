@@ -36,7 +36,10 @@ local AHEAD_MS = 60000
 
 if rcall('EXISTS', KEYS[1]) == 0 then return { 0, 0 } end
 local now = nowMs()
-local bound = (now - tonumber(ARGV[1])) .. '-0'
+-- A history longer than the clock's time since 1970 (STREAM_HISTORY=99999d, "keep for ever") keeps
+-- everything: below 0 the bound was no stream ID, and the script failed.
+local cutoff = now - tonumber(ARGV[1])
+local bound = (cutoff > 0 and string.format('%.0f', cutoff) or '0') .. '-0'
 if ARGV[2] == 'age' then return { rcall('XTRIM', KEYS[1], 'MINID', bound), 0 } end
 
 local groups = rcall('XINFO', 'GROUPS', KEYS[1])
