@@ -14,6 +14,10 @@ export function selectStages(setting: string | undefined, partitions: PartitionC
     .split(',')
     .map((entry) => entry.trim())
     .filter(Boolean);
+  // Only an empty setting means every stage: a list of nothing (",", a template that filled in none) is a mistake.
+  if (entries.length === 0 && (setting ?? '').trim() !== '') {
+    throw new Error(`WORKER_STAGES: "${setting}" names no stage; name them, e.g. documents:extract,inference, or leave it unset (or empty) for every stage`);
+  }
   const wanted = entries.length === 0 ? PIPELINES.map((pipeline) => pipeline.name) : entries;
   const served = new Map<string, ServedStage>();
   for (const entry of wanted) {

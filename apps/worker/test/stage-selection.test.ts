@@ -23,6 +23,8 @@ test('a worker serves every stage of every queue unless WORKER_STAGES narrows it
 
 test('an unknown queue or stage in WORKER_STAGES is refused with the names that exist', () => {
   expect(() => selectStages('videos', {})).toThrow('WORKER_STAGES: unknown queue "videos"; known queues: inference, documents, document-summary');
+  // A list of nothing served every stage.
+  for (const nothing of [',', ' , ']) expect(() => selectStages(nothing, {})).toThrow(`WORKER_STAGES: "${nothing}" names no stage; name them`);
   expect(() => selectStages('documents:ocr', {})).toThrow('queue "documents" has no stage "ocr"; its stages: extract, analyze, summarize, embed');
 });
 

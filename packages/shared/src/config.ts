@@ -104,7 +104,9 @@ const redisUrl = z
   .default('redis://127.0.0.1:6379')
   // abort: a text that is no redis:// URL needs no second line saying it is no URL.
   .refine((text) => /^rediss?:\/\//.test(text), { message: 'must start with redis:// or rediss://, e.g. redis://user:password@host:6379/0', abort: true })
-  .refine((text) => URL.canParse(text), 'is not a valid URL');
+  .refine((text) => URL.canParse(text), { message: 'is not a valid URL', abort: true })
+  // `/1.5` was taken as database 1, and `/abc` reached Redis as database NaN.
+  .refine((text) => /^\/?(\d+)?$/.test(new URL(text).pathname), 'may end with a database number only, e.g. redis://host:6379/2 (or no path, for database 0)');
 
 /** `host:port` (a bracketed IPv6 address for host), port 1 to 65535. */
 const NODE_ADDRESS = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
@@ -224,14 +226,22 @@ function checkSettings(
 }
 
 /** `*`, or origins (`scheme://host[:port]`, nothing after) separated by commas. */
+/** `scheme://host[:port]`, nothing after it (a path, even `/`, or a query); any case. */
+const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^/?#@\s]+$/i;
+
+/**
+ * Origins as a browser sends them in `Origin`: `HTTP://App.example.com:443` is written
+ * `https://app.example.com`, with the scheme and host in lower case and no default port.
+ */
 const originList = z
   .string()
   .default('')
   .transform((text) => text.split(',').map((origin) => origin.trim()).filter(Boolean))
   .refine(
-    (origins) => origins.every((origin) => origin === '*' || (URL.canParse(origin) && new URL(origin).origin === origin)),
+    (origins) => origins.every((origin) => origin === '*' || (ORIGIN.test(origin) && URL.canParse(origin) && new URL(origin).origin !== 'null')),
     'must be * or origins separated by commas, each scheme://host[:port] with no path or trailing slash, e.g. http://localhost:5173,https://app.example.com',
   )
+  .transform((origins) => origins.map((origin) => (origin === '*' ? origin : new URL(origin).origin)))
   .refine((origins) => !origins.includes('*') || origins.length === 1, 'is * alone, or a list of origins, not both');
 
 /** Host names, lowercased; `.example.com` stands for every name under example.com. */

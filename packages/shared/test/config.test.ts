@@ -57,7 +57,9 @@ describe('configuration from the environment', () => {
     expect(loadConfig(apiEnvSchema, {}).CORS_ORIGINS).toEqual([]);
     expect(loadConfig(apiEnvSchema, { CORS_ORIGINS: 'http://localhost:5173, https://app.example.com' }).CORS_ORIGINS).toEqual(['http://localhost:5173', 'https://app.example.com']);
     expect(loadConfig(apiEnvSchema, { CORS_ORIGINS: '*' }).CORS_ORIGINS).toEqual(['*']);
-    for (const bad of ['https://app.example.com/', 'app.example.com', 'https://app.example.com/path', '*,https://app.example.com']) {
+    // As a browser sends Origin: a default port and an upper-case scheme or host were refused, in words that did not say why.
+    expect(loadConfig(apiEnvSchema, { CORS_ORIGINS: 'http://127.0.0.1:80,HTTPS://App.Example.com:443,https://app.example.com:8443' }).CORS_ORIGINS).toEqual(['http://127.0.0.1', 'https://app.example.com', 'https://app.example.com:8443']);
+    for (const bad of ['https://app.example.com/', 'app.example.com', 'https://app.example.com/path', 'https://app.example.com?x', 'https://user@app.example.com', '*,https://app.example.com']) {
       expect(() => loadConfig(apiEnvSchema, { CORS_ORIGINS: bad }), bad).toThrow(/CORS_ORIGINS \(got ".*"\): (must be \* or origins|is \* alone)/);
     }
   });
@@ -170,6 +172,11 @@ describe('configuration from the environment', () => {
     expect(loadConfig(workerEnvSchema, { MAX_DOCUMENT_TEXT: '1000000' }).MAX_DOCUMENT_TEXT).toBe(1_000_000);
     expect(() => loadConfig(workerEnvSchema, { MAX_DOCUMENT_TEXT: '20MiB' })).toThrow(/MAX_DOCUMENT_TEXT .*not a whole number/);
     expect(loadConfig(apiEnvSchema, { REDIS_URL: 'rediss://user:secret@cache.example:6380/2' }).REDIS_URL).toBe('rediss://user:secret@cache.example:6380/2');
+    // A database that is no whole number: `/1.5` used database 1, `/abc` reached Redis as NaN.
+    for (const path of ['/1.5', '/abc', '/2/x', '/-1']) {
+      expect(() => loadConfig(apiEnvSchema, { REDIS_URL: `redis://127.0.0.1:6379${path}` }), path).toThrow(/REDIS_URL .*: may end with a database number only/);
+    }
+    expect(loadConfig(apiEnvSchema, { REDIS_URL: 'redis://127.0.0.1:6379/' }).REDIS_URL).toBe('redis://127.0.0.1:6379/');
   });
 
   test('an error never shows a secret: tokens and keys by their length, URLs with their user and password masked', () => {
