@@ -302,7 +302,7 @@ describe('POST /queues/:name/replay', () => {
     expect(await redis.xlen(keys.stream('infer', 'low'))).toBe(3);
   });
 
-  test('a query parameter is refused, not ignored (the options go in the body), and nothing is replayed', async ({ app, redis, prefix }) => {
+  test('a query parameter or an Idempotency-Key is refused, not ignored (the options go in the body), and nothing is replayed', async ({ app, redis, prefix }) => {
     await submit(app, 'normal', 'one');
     await submit(app, 'normal', 'two');
     const before = await keysUnder(redis, prefix);
@@ -315,6 +315,10 @@ describe('POST /queues/:name/replay', () => {
       detail: 'querystring: takes no parameters (got limit): pass them in the JSON body, e.g. {"limit":100}',
       errors: [{ path: 'querystring' }],
     });
+    // An Idempotency-Key too: sent again, a replay replays again.
+    const keyed = await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: { ...admin, 'idempotency-key': 'replay-1' }, payload: body });
+    expect(keyed.statusCode).toBe(400);
+    expect(keyed.json()).toMatchObject({ detail: expect.stringMatching(/^POST \/queues\/:name\/replay takes no Idempotency-Key header: each call submits its range again/), errors: [{ path: 'headers.idempotency-key' }] });
     expect(await keysUnder(redis, prefix)).toEqual(before);
     expect(await redis.xlen(new QueueKeys(prefix, 'inference').stream('infer', 'normal'))).toBe(length);
     expect((await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { ...body, limit: 1 } })).json().replayed).toHaveLength(1);

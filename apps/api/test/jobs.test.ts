@@ -363,12 +363,21 @@ describe('POST /jobs/batch', () => {
     expect(few.json().errors.map((error: { path: string }) => error.path)).toEqual(['body.jobs.1.delay_ms', 'body.jobs.2.model']);
   });
 
-  test('an Idempotency-Key header is refused, not ignored: a retried batch would be stored twice', async ({ app, redis, prefix }) => {
+  test('an Idempotency-Key header is refused, not ignored, where sending again is no safer with it: a retried batch would be stored twice, a bulk retry done again', async ({ app, redis, prefix }) => {
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json() as { job_id: string };
     const before = await keysUnder(redis, prefix);
-    const response = await app.inject({ method: 'POST', url: '/jobs/batch', headers: { 'idempotency-key': 'batch-1' }, payload: { jobs: [{ model: 'echo' }] } });
-    expect(response.statusCode).toBe(400);
-    expect(response.headers['content-type']).toMatch(/problem\+json/);
-    expect(response.json().detail).toContain('give each job its own `idempotency_key`');
+    // The replay (an admin route) is refused likewise: history.test.ts.
+    for (const [url, payload, why] of [
+      ['/jobs/batch', { jobs: [{ model: 'echo' }] }, 'give each job its own `idempotency_key`'],
+      [`/jobs/${job_id}/retry`, undefined, 'a job that is no longer dead is a 409'],
+      ['/queues/inference/dead/retry', undefined, 'those that died again meanwhile included'],
+    ] as const) {
+      const response = await app.inject({ method: 'POST', url, headers: { 'idempotency-key': 'key-1' }, ...(payload ? { payload } : {}) });
+      expect(response.statusCode, url).toBe(400);
+      expect(response.headers['content-type']).toMatch(/problem\+json/);
+      expect(response.json(), url).toMatchObject({ detail: expect.stringMatching(/^POST \/[^ ]+ takes no Idempotency-Key header: /), errors: [{ path: 'headers.idempotency-key' }] });
+      expect(response.json().detail, url).toContain(why);
+    }
     expect(await keysUnder(redis, prefix)).toEqual(before);
   });
 

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { refuseIdempotencyKey } from '../problems/unkeyed-route.js';
 import { deadListQuerySchema, deadListSchema, queueParamsSchema, retryAllBodySchema, retryAllQuerySchema, retryAllSchema } from '../schemas/dead-letters.js';
 import { problemResponses } from '../schemas/problem.js';
 import { listDead, retryAllDead } from '../services/dead-letters.js';
@@ -34,15 +35,17 @@ const deadLetterRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: retryAllSchema, ...problemResponses(400, 404, 503) },
       },
     },
-    async (request) =>
-      retryAllDead(
+    async (request) => {
+      refuseIdempotencyKey(request, 'sent again, it retries the jobs dead by then, those that died again meanwhile included. To retry a job once, use POST /jobs/:id/retry.');
+      return retryAllDead(
         app.redis,
         app.jobs.queues.served(request.params.name).map((pipeline) => ({ pipeline, keys: app.jobs.keysOf(pipeline.name), maxBacklog: app.jobs.backlogLimitOf(pipeline) })),
         request.query.limit,
         request.log,
         // Queued again, each counts as enqueued, as the queue's own counts have it.
         () => app.metrics.enqueued.inc({ queue: request.params.name }),
-      ),
+      );
+    },
   );
 };
 

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { logCreated } from '../job-created-log.js';
+import { refuseIdempotencyKey } from '../problems/unkeyed-route.js';
 import { queueParamsSchema } from '../schemas/dead-letters.js';
 import { historyPageSchema, historyQuerySchema, replayBodySchema, replayQuerySchema, replayResultSchema } from '../schemas/history.js';
 import { problemResponses } from '../schemas/problem.js';
@@ -49,6 +50,7 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
+      refuseIdempotencyKey(request, 'each call submits its range again, as new jobs; to go on from a call, send its next_cursor as `cursor`.');
       const pipeline = app.jobs.queues.partition(request.params.name, request.body.partition, 'body.partition');
       const result = await replayRange(app.redis, app.jobs.keysOf(pipeline.name), pipeline, request.body, app.jobs.backlogLimitOf(pipeline));
       request.log.info({ queue: pipeline.name, from: request.body.from, to: request.body.to, replayed: result.replayed.length, skipped: result.skipped.length }, 'replayed history');

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { logCreated } from '../job-created-log.js';
 import { jobPath } from '../job-path.js';
 import { ProblemError } from '../problems/problem-error.js';
+import { refuseIdempotencyKey } from '../problems/unkeyed-route.js';
 import { checkedBatchSchema, createBatchSchema, createJobSchema, idempotencyHeadersSchema, jobBodyParser, jobIdParamsSchema, pathSegment, tryParseBatch } from '../schemas/create-job.js';
 import { acceptedBatchSchema, acceptedJobSchema, jobViewSchema } from '../schemas/job-view.js';
 import { emptyBody } from '../schemas/empty-body.js';
@@ -90,12 +91,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number; bodyBudget: Bod
     },
     async (request, reply) => {
       // Ignoring the header would store the batch again on every retry of it.
-      if (request.headers['idempotency-key'] !== undefined) {
-        throw new ProblemError(
-          'invalid-request',
-          'POST /jobs/batch takes no Idempotency-Key header: give each job its own `idempotency_key` in the body, and a retried batch stores each of those jobs once.',
-        );
-      }
+      refuseIdempotencyKey(request, 'give each job its own `idempotency_key` in the body, and a retried batch stores each of those jobs once.');
       const submitted = await app.jobs.submitBatch(request.body.jobs);
       logCreated(request.log, submitted);
       return reply.code(202).send({ jobs: submitted.map(({ jobId, status, created }) => ({ job_id: jobId, status, created })) });
@@ -178,6 +174,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number; bodyBudget: Bod
       },
     },
     async (request, reply) => {
+      refuseIdempotencyKey(request, 'sending it again is safe without one, as a job that is no longer dead is a 409.');
       await app.jobs.retry(request.params.id);
       request.log.info({ job_id: request.params.id }, 'dead job queued again');
       return reply.code(202).header('location', jobPath(request.params.id)).send({ job_id: request.params.id, status: 'queued' });
