@@ -40,6 +40,22 @@ describe('POST /documents', () => {
     expect((await app.inject({ url: `/jobs/${response.json().job_id}` })).json()).toMatchObject({ priority: 'high', input: { metadata: { user_id: '12345' } } });
   });
 
+  test('a file name is kept as the client meant it: the %22 and %0A a browser writes for " and a line break are undone, a backslash is kept, a path dropped, and an emoji counts as one character', async ({ app }) => {
+    const stored = async (sent: string) => {
+      const response = await app.inject({ method: 'POST', url: '/documents', ...form([{ name: 'file', filename: sent, content: 'hi' }]) });
+      expect(response.statusCode, `${sent}: ${response.body}`).toBe(202);
+      return ((await app.inject({ url: `/jobs/${response.json().job_id}` })).json() as { input: { filename: string } }).input.filename;
+    };
+    // As Chromium sends `résumé "final".txt` and a name with a line break.
+    expect(await stored('résumé %22final%22.txt')).toBe('résumé "final".txt');
+    expect(await stored('two%0Alines.txt')).toBe('two\nlines.txt');
+    // It was "slash.txt": the form parser took the name for a Windows path.
+    expect(await stored('back\\slash.txt')).toBe('back\\slash.txt');
+    expect(await stored('folder/notes.txt')).toBe('notes.txt');
+    // 134 characters, 264 UTF-16 units: it was refused as 264 characters, over 255.
+    expect(await stored(`${'😀'.repeat(130)}.txt`)).toBe(`${'😀'.repeat(130)}.txt`);
+  });
+
   const refusals: { name: string; status: number; type: string; detail: RegExp; errors?: { path: string }[]; request: () => { payload: Buffer | string; headers: Record<string, string> } }[] = [
     { name: 'no file at all', status: 400, type: 'missing-file', detail: /No file in the field "file"\. Example: curl -F file=@report\.txt http:\/\/api\.example:8080\/documents$/, request: () => withHost(form([{ name: 'priority', content: 'high' }]), 'api.example:8080') },
     // curl -F file=hello (no @) sends the text "hello" as a field.

@@ -5,6 +5,7 @@ import multipartPlugin, { FIELD_BYTES, FORM_BYTES } from '../plugins/external/mu
 import { type FormPart, FormParts, isJsonText } from '../form-parts.js';
 import { logCreated } from '../job-created-log.js';
 import { jobPath } from '../job-path.js';
+import { uploadFileName } from '../upload-file-name.js';
 import { ProblemError } from '../problems/problem-error.js';
 import { invalidRequest, plainErrors } from '../problems/validation-wording.js';
 import { documentFieldsSchema } from '../schemas/document-upload.js';
@@ -89,11 +90,14 @@ async function readPart(upload: ReadUpload, part: FormPartRead, seen: FormParts)
   } else if (part.type === 'file') {
     if (TEXT_FIELDS.has(part.fieldname)) sentAsFile(part.fieldname, part.filename);
     if (upload.file || upload.otherFileField) oneFileOnly(seen.files);
-    if (part.fieldname === 'file' && part.filename.length > MAX_FILENAME_CHARS) {
-      fieldProblem('file', `has a file name of ${part.filename.length} characters; at most ${MAX_FILENAME_CHARS} are kept with the job: rename the file, or name it with curl -F "file=@<path>;filename=<name>"`);
+    const filename = uploadFileName(part.filename);
+    // In characters (code points): an emoji counted as two.
+    const characters = [...filename].length;
+    if (part.fieldname === 'file' && characters > MAX_FILENAME_CHARS) {
+      fieldProblem('file', `has a file name of ${characters} characters; at most ${MAX_FILENAME_CHARS} are kept with the job: rename the file, or name it with curl -F "file=@<path>;filename=<name>"`);
     }
     const bytes = await part.toBuffer();
-    if (part.fieldname === 'file') upload.file = { bytes, filename: part.filename || 'upload', contentType: part.mimetype || 'application/octet-stream' };
+    if (part.fieldname === 'file') upload.file = { bytes, filename: filename || 'upload', contentType: part.mimetype || 'application/octet-stream' };
     else upload.otherFileField = part.fieldname;
   } else {
     // The parser cuts a field at its limit, silently: a cut `metadata` would then be refused as not JSON.
@@ -215,7 +219,7 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBud
       let upload: ReadUpload;
       const seen = new FormParts();
       try {
-        upload = await readUpload(request.parts({ isPartAFile: seen.isPartAFile, limits: { files: STREAMED_PARTS } }) as AsyncIterableIterator<FormPartRead>, seen);
+        upload = await readUpload(request.parts({ isPartAFile: seen.isPartAFile, limits: { files: STREAMED_PARTS }, preservePath: true }) as AsyncIterableIterator<FormPartRead>, seen);
       } catch (error) {
         const code = (error as { code?: string }).code;
         // A part named `constructor` or the like is refused first: a file in that field counts as
