@@ -1,5 +1,5 @@
 import { createRedis } from '@conveyor/shared';
-import { deletePrefix, startApi, uniquePrefix, waitFor, type ApiProcess } from '@conveyor/testing';
+import { deletePrefix, RedisServer, startApi, uniquePrefix, waitFor, type ApiProcess } from '@conveyor/testing';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -103,4 +103,35 @@ test('a request sent on a kept-alive connection just after SIGTERM is answered 5
     expect(answers[1]).toContain('"type":"/problems/shutting-down"');
     expect(await api.exited).toEqual({ code: 0, signal: null });
   });
+});
+
+test('a stopping API whose Redis hangs closes its connections within a second (it waited 10 s with nothing in flight); past SHUTDOWN_GRACE_MS it says so in a JSON log line and exits 1', { timeout: 30_000 }, async () => {
+  const redisServer = await RedisServer.start();
+  const prefix = uniquePrefix('api-stop');
+  let api = await startApi({ redisUrl: redisServer.url, prefix });
+  try {
+    process.kill(redisServer.pid!, 'SIGSTOP');
+    const signalled = Date.now();
+    api.signal('SIGTERM');
+    expect(await api.exited).toEqual({ code: 0, signal: null });
+    // The drain of kept-alive connections (0.5 s), then each QUIT given a second.
+    expect(Date.now() - signalled).toBeLessThan(4_000);
+    process.kill(redisServer.pid!, 'SIGCONT');
+
+    api = await startApi({ redisUrl: redisServer.url, prefix, env: { SHUTDOWN_GRACE_MS: '1s' } });
+    // An upload still being sent when the grace runs out.
+    const url = new URL(`${api.url}/documents`);
+    const upload = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=b' } });
+    upload.on('error', () => {});
+    upload.write('--b\r\nContent-Disposition: form-data; name="file"; filename="slow.txt"\r\n\r\nnever finished');
+    await sleep(200);
+    api.signal('SIGTERM');
+    expect(await api.exited).toEqual({ code: 1, signal: null });
+    upload.destroy();
+    expect(api.logs().find((line) => line['level'] === 50)).toMatchObject({ msg: 'stopping took longer than SHUTDOWN_GRACE_MS (1000 ms): exiting now, with requests unanswered (exit code 1)' });
+  } finally {
+    api.signal('SIGKILL');
+    process.kill(redisServer.pid!, 'SIGCONT');
+    await redisServer.stop();
+  }
 });

@@ -18,7 +18,16 @@ const app = await buildApp({ config, logger });
 // the grace period running out exits at once. Not on 'beforeExit': the loop empties only after
 // the app closed itself (a Redis it cannot use), and the exit code it set must stand, not a 0.
 let stopping = false;
-closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, skip: ['beforeExit'] }, async ({ signal, err }) => {
+// Its own words (the grace ran out, a second signal) go to the log as JSON lines too, not to stderr as text.
+const graceLogger = {
+  error: (what: unknown) => {
+    if (what instanceof Error) return app.log.error({ err: what }, 'error while stopping');
+    const text = String(what);
+    if (text.startsWith('killed by timeout')) return app.log.error(`stopping took longer than SHUTDOWN_GRACE_MS (${config.SHUTDOWN_GRACE_MS} ms): exiting now, with requests unanswered (exit code 1)`);
+    app.log.error(`${text} (exit code 1)`);
+  },
+};
+closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, skip: ['beforeExit'], logger: graceLogger }, async ({ signal, err }) => {
   stopping = true;
   if (err) app.log.error({ err }, 'stopping after an error');
   else app.log.info({ signal }, 'shutting down');

@@ -1,6 +1,7 @@
 import { allServedQueues, checkKeyTypes, checkRedisSetup, createRedis, ensureGroups, notAClusterRefusal, UnusableRedisError, warnOfStrandedPartitions, type ApiConfig, type RedisClient } from '@conveyor/shared';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,6 +17,9 @@ declare module 'fastify' {
     redisPrepared: Promise<boolean>;
   }
 }
+
+/** How long a stopping API waits for Redis to answer its QUIT on each connection. */
+const QUIT_MS = 1_000;
 
 /**
  * How long a command on the large-value connection may wait for its answer. The API's own
@@ -96,7 +100,14 @@ export default fp(
       return undefined;
     });
     app.addHook('onClose', async () => {
-      await Promise.all([redis, largeValueRedis].map((connection) => connection.quit().catch(() => connection.disconnect())));
+      // A QUIT waits for its answer: a Redis that hangs held the stop for 10 s with nothing in
+      // flight. Unanswered within QUIT_MS, the connection is dropped (Redis closes its side itself).
+      await Promise.all(
+        [redis, largeValueRedis].map(async (connection) => {
+          await Promise.race([connection.quit().catch(() => undefined), sleep(QUIT_MS, undefined, { ref: false })]);
+          connection.disconnect();
+        }),
+      );
     });
   },
   { name: 'redis' },
