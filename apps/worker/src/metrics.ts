@@ -62,7 +62,7 @@ export class WorkerMetrics {
       },
     });
     new Gauge({ name: 'conveyor_worker_concurrency', help: 'CONCURRENCY of this worker.', registers }).set(concurrency);
-    this.redisErrors = new Counter({ name: 'conveyor_redis_errors_total', help: 'Redis connection and command errors.', registers });
+    this.redisErrors = new Counter({ name: 'conveyor_redis_errors_total', help: 'Errors of the Redis connections (lost, refused, timed out); commands Redis refuses are not counted here.', registers });
   }
 
   /**

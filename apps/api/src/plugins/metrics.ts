@@ -37,7 +37,7 @@ export default fp(
       registers,
     });
     const enqueued = new Counter({ name: 'conveyor_jobs_enqueued_total', help: 'Jobs this API process enqueued, retries of dead jobs included.', labelNames: ['queue'] as const, registers });
-    const redisErrors = new Counter({ name: 'conveyor_redis_errors_total', help: 'Redis connection and command errors.', registers });
+    const redisErrors = new Counter({ name: 'conveyor_redis_errors_total', help: 'Errors of the Redis connections (lost, refused, timed out); commands Redis refuses are not counted here.', registers });
 
     const waiting = new Gauge({ name: 'conveyor_stage_waiting', help: 'Entries of a stage no worker has taken yet (group lag, less those of jobs cancelled while they waited), all lanes; counted when Redis cannot report the lag.', labelNames: ['queue', 'stage'] as const, registers });
     const pending = new Gauge({ name: 'conveyor_stage_pending', help: 'Entries of a stage held by workers (PEL), all lanes.', labelNames: ['queue', 'stage'] as const, registers });
