@@ -20,8 +20,11 @@ const START = 'npx --yes pnpm@10.34.8 start';
 const children = [];
 let stopping = false;
 
+// Bold on a terminal only: a file or a pipe gets no escape codes.
+const NAME = process.stdout.isTTY ? '\x1b[1mconveyor\x1b[0m' : 'conveyor';
+
 function say(message) {
-  process.stdout.write(`\x1b[1mconveyor\x1b[0m ${message}\n`);
+  process.stdout.write(`${NAME} ${message}\n`);
 }
 
 function fail(message) {
@@ -227,7 +230,8 @@ async function stopEntry(entry, graceMs) {
 async function stop(code) {
   if (stopping) return;
   stopping = true;
-  say('stopping: API and workers first (they finish what they hold), then Redis');
+  // A Redis of REDIS_URL is not ours to stop.
+  say(`stopping: API and workers first (they finish what they hold)${embeddedRedisPort === undefined ? '; the Redis of REDIS_URL keeps running' : ', then Redis'}`);
   const apps = children.filter((entry) => entry.name !== 'redis');
   await Promise.all(apps.map((entry) => stopEntry(entry, 35_000)));
   const redis = children.find((entry) => entry.name === 'redis');

@@ -145,6 +145,14 @@ test('a REDIS_URL that does not answer: no banner, but why it is not ready; the 
     stack.child.kill('SIGINT');
     expect(await Promise.race([stack.exited, new Promise((resolve) => setTimeout(resolve, 30_000, 'still running'))])).toBe(0);
     stack.child.kill('SIGKILL');
+    // Not ours, that Redis is left running, and the stop says so (it said "then Redis"); to a pipe, without escape codes.
+    expect(stack.output()).toContain('conveyor stopping: API and workers first (they finish what they hold); the Redis of REDIS_URL keeps running\n');
+    expect(stack.output()).not.toContain('\x1b[');
+    if (redis) {
+      const client = new Redis(redis.url);
+      expect(await client.ping()).toBe('PONG');
+      client.disconnect();
+    }
     await redis?.stop();
   }
 });
