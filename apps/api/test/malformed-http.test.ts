@@ -165,6 +165,35 @@ describe('bytes that are not HTTP get a problem body too', () => {
     expect(answers[0]!.body).toMatchObject({ detail: expect.stringMatching(/^body\.metadata: is declared as JSON .* more than 128 levels deep/) });
   });
 
+  test('a page on an origin CORS_ORIGINS lists can read these problems too: the 431, 417 and 408 carry its CORS headers (the browser kept them from the page)', async ({ redisUrl, prefix }) => {
+    const app = await buildTestApp(redisUrl, prefix, { CORS_ORIGINS: 'http://localhost:5173', REQUEST_TIMEOUT: '1s' });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const port = (app.server.address() as { port: number }).port;
+      const origin = 'Origin: http://localhost:5173\r\n';
+      const tooLarge = problemOf(await exchange(port, `GET /models HTTP/1.1\r\nHost: x\r\n${origin}X-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+      const expectation = problemOf(await exchange(port, `POST /jobs HTTP/1.1\r\nHost: x\r\n${origin}Expect: 200-ok\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`));
+      // A body that stops coming, on a connection left open.
+      const cutShort = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(`POST /jobs HTTP/1.1\r\nHost: x\r\n${origin}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":`));
+        let answer = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (answer += chunk));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+      });
+      const timedOut = problemOf(cutShort);
+      for (const [answer, status] of [[tooLarge, 431], [expectation, 417], [timedOut, 408]] as const) {
+        expect(answer.statusLine, String(status)).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+        expect(answer.headers, String(status)).toContain('access-control-allow-origin: http://localhost:5173\r\n');
+      }
+      // Another origin's page still gets none.
+      expect(problemOf(await exchange(port, `GET /models HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)).headers).not.toContain('access-control-allow-origin');
+    } finally {
+      await app.close();
+    }
+  });
+
   test('framing mistakes get a 400 that names the mistake: no Content-Length, two of them, a body shorter than it says', async ({ port, app }) => {
     // Without Content-Length the body is empty; that answer closes the connection, and the body's
     // bytes are not read as a request.

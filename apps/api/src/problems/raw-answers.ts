@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { CrossOriginPolicy } from '../cross-origin.js';
 
 /**
  * Problems for requests Node answers before Fastify sees them, written straight to the
@@ -55,7 +56,7 @@ function invalidHttpDetail(code: string | undefined, afterRequest: boolean): str
  * Content-Length) are answered first, then the problem, then the connection closes: a job such a
  * request stored was lost from its client's view, which then saw only the 400 and sent it again.
  */
-export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+export const clientErrorAnswer = (crossOrigin: CrossOriginPolicy) => (error: Error & { code?: string; rawPacket?: unknown }, socket: Duplex): void => {
   if (error.code === 'ECONNRESET' || socket.destroyed || answering.has(socket)) return;
   answering.add(socket);
   const [status, detail] =
@@ -65,16 +66,22 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
         ? [431, 'The request headers are larger than the server takes (16 KiB in all). Send fewer or shorter headers.']
         : [400, invalidHttpDetail(error.code ?? error.message, unanswered.has(socket))];
   const answers = [...(unanswered.get(socket) ?? [])];
+  // A page on an allowed origin reads the problem only with the CORS headers: the Origin of the
+  // request cut short, or else of the bytes Node could not read.
+  const origin = answers.find((response) => !response.req.complete)?.req.headers.origin ?? originIn(error.rawPacket);
+  const cors = Object.entries(crossOrigin.answerHeaders(origin))
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   // A request that has not arrived in full (its body timed out or broke) gets no other answer; as
   // Node does, the problem is written only if no answer has begun on the connection.
   if (status === 408 || answers.some((response) => !response.req.complete)) {
-    if (answers.every((response) => !response.headersSent)) writeProblem(socket, status, detail);
+    if (answers.every((response) => !response.headersSent)) writeProblem(socket, status, detail, cors);
     socket.destroy(error);
     return;
   }
   socket.pause();
   const answer = () => {
-    writeProblem(socket, status, detail);
+    writeProblem(socket, status, detail, cors);
     socket.destroy(error);
   };
   let left = answers.length;
@@ -84,13 +91,19 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
       if (--left === 0) answer();
     });
   }
+};
+
+/** The Origin header in the bytes of a request Node could not read, as far as they hold one. */
+function originIn(packet: unknown): string | undefined {
+  if (!Buffer.isBuffer(packet)) return undefined;
+  return /\r\norigin:[ \t]*([^\r\n]*?)[ \t]*\r\n/i.exec(packet.toString('latin1'))?.[1];
 }
 
 /**
  * The server's `checkExpectation`: an Expect header other than 100-continue, which Node would
  * answer with a bare 417 and no body. The body that may follow is not read: the connection closes.
  */
-export function answerExpectation(request: IncomingMessage, response: ServerResponse): void {
+export const expectationAnswer = (crossOrigin: CrossOriginPolicy) => (request: IncomingMessage, response: ServerResponse): void => {
   const expectation = String(request.headers.expect).slice(0, 100);
   response.shouldKeepAlive = false;
   const body = JSON.stringify({
@@ -99,8 +112,8 @@ export function answerExpectation(request: IncomingMessage, response: ServerResp
     status: 417,
     detail: `Expect: ${JSON.stringify(expectation)} is not an expectation this server meets; the only one it takes is 100-continue (RFC 9110). Send the request without it.`,
   });
-  response.writeHead(417, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) }).end(body);
-}
+  response.writeHead(417, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body), ...crossOrigin.answerHeaders(request.headers.origin) }).end(body);
+};
 
 /**
  * The server's `connect`: a CONNECT request, which asks for a tunnel (a proxy's job), and which
