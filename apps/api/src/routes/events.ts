@@ -143,7 +143,9 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
       const stops: (() => void)[] = [];
       try {
         // A `resync` event here says events may have been missed while the subscription was down.
-        for (const queue of queues) stops.push(await app.events.onQueue(queue, (event) => stream?.send(event.event, { ...event, queue })));
+        // A resync is no job's event: it names none (it said "job_id": "").
+        const shown = (event: JobEvent, queue: string) => (event.event === RESYNC ? { event: RESYNC, at: event.at, queue } : { ...event, queue });
+        for (const queue of queues) stops.push(await app.events.onQueue(queue, (event) => stream?.send(event.event, shown(event, queue))));
         stream = new SseStream(reply, heartbeatMs);
         stream.onClose(() => stops.forEach((stop) => stop()));
         // `queues` always, so a client reads one shape; `queue` too for one, as it was first sent.
