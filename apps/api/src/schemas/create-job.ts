@@ -2,8 +2,8 @@ import { inferencePayloadSchema, jobOptionsSchema, LANES, paramsFault } from '@c
 import { z } from 'zod';
 import { ROUTER_OPTIONS } from '../router-options.js';
 import { PresentKeysParser } from './present-keys.js';
+import { MAX_DELAY_MS, runAtSchema } from './run-at.js';
 
-const MAX_DELAY_MS = 30 * 86_400_000;
 
 /**
  * Most `metadata` fields a job may carry. Counted before each field is checked: a body with
@@ -64,11 +64,8 @@ const jobFields = {
   priority: z.enum(LANES).default('normal').describe('lane: high jobs are taken before normal, normal before low'),
   queue: z.string().max(100).default('inference').describe('a queue that takes JSON jobs'),
   ...jobOptionsSchema.shape,
-  run_at: z.iso
-    // abort: a value that is no time gets that error alone, not "at most 30 days" as well.
-    .datetime({ offset: true, abort: true, message: 'must be an ISO 8601 time with its time zone, e.g. 2030-01-01T09:00:00Z or 2030-01-01T10:00:00+01:00' })
-    // As far ahead as delay_ms may reach: a job parked for years would count toward MAX_BACKLOG all that time.
-    .refine((value) => Date.parse(value) <= Date.now() + MAX_DELAY_MS, 'must be at most 30 days from now, as delay_ms')
+  // As far ahead as delay_ms may reach: a job parked for years would count toward MAX_BACKLOG all that time.
+  run_at: runAtSchema
     .optional()
     .describe('run no earlier than this time (ISO 8601, with Z or an offset; at most 30 days ahead); not together with delay_ms (a 400)'),
   delay_ms: z.number().int().min(0).max(MAX_DELAY_MS).optional().describe('run no earlier than this many ms from now (at most 30 days); not together with run_at (a 400)'),

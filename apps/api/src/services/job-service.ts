@@ -5,6 +5,7 @@ import { queueFull } from '../problems/queue-full.js';
 import { submissionOutcomeUnknown } from '../problems/redis-errors.js';
 import type { CreateJobBody } from '../schemas/create-job.js';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
+import { runAtMs } from '../schemas/run-at.js';
 import { EnqueueCoalescer } from './enqueue-coalescer.js';
 import { jobView } from './job-view.js';
 import { LONGEST_READ_WHOLE } from './output-preview.js';
@@ -185,7 +186,7 @@ export class JobService {
       id: newJobId(target.name),
       lane: priority,
       payload: JSON.stringify(payloadOf(body)),
-      runAt: run_at !== undefined ? Date.parse(run_at) : delay_ms !== undefined ? Date.now() + delay_ms : undefined,
+      runAt: run_at !== undefined ? runAtMs(run_at) : delay_ms !== undefined ? Date.now() + delay_ms : undefined,
     };
     if (max_attempts !== undefined || timeout_ms !== undefined || backoff !== undefined) job.options = definedOnly({ max_attempts, timeout_ms, backoff });
     if (idempotencyKey !== undefined) {
