@@ -268,6 +268,13 @@ describe('admission control', () => {
     expect(refused.json()).toMatchObject({ type: '/problems/queue-full', backlog: 3, limit: 3, detail: expect.stringContaining('Nothing was written') });
     expect(await keysUnder(redis, prefix)).toEqual(before);
     expect(await redis.xlen(`${prefix}:{inference}:infer:normal`)).toBe(streamLength);
+    expect(refused.json().detail).not.toContain('paused');
+    // Paused, the queue does not drain: "try again later" alone had clients wait for ever.
+    await redis.hset(new QueueKeys(prefix, 'inference').paused, '*', Date.now());
+    const pausedBefore = await keysUnder(redis, prefix);
+    const whilePaused = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json();
+    expect(whilePaused.detail).toMatch(/ The queue is paused \(every stage\), so it does not drain until it is resumed: POST \/queues\/inference\/resume\.$/);
+    expect(await keysUnder(redis, prefix)).toEqual(pausedBefore);
   });
 
   test('a batch past MAX_BACKLOG says how much room there is, and one larger than the limit itself says to split it; nothing is written', async ({ app, redis, prefix }) => {

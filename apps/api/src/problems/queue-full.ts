@@ -1,20 +1,30 @@
-import type { Pipeline } from '@conveyor/shared';
+import type { Pipeline, QueueKeys, RedisClient } from '@conveyor/shared';
 import { ProblemError } from './problem-error.js';
 
 /**
  * The 503 for a queue, or one of its partitions (`pipeline`), that holds more undone jobs than
- * MAX_BACKLOG allows (its stages' waiting and running ones, delayed and retrying ones).
+ * MAX_BACKLOG allows (its stages' waiting and running ones, delayed and retrying ones). `paused`,
+ * the stages paused there (see pausedStages): a paused queue does not drain, and "try again
+ * later" alone would have its clients wait for ever.
  */
-export function queueFull(pipeline: Pipeline, backlog: number, limit: number, advice = 'try again later'): ProblemError {
+export function queueFull(pipeline: Pipeline, backlog: number, limit: number, advice = 'try again later', paused: readonly string[] = []): ProblemError {
   const { stages, partition } = pipeline;
   const where = stages.length === 1 ? `stage "${stages[0]}"` : `its stages (${stages.join(', ')})`;
   // Clients name queues, not partitions: a partition is told as one, with its share of the limit.
   const what = partition ? `Partition ${partition.index} of queue "${partition.queue}"` : `Queue "${pipeline.name}"`;
   const of = partition ? `limit ${limit}, its share of MAX_BACKLOG` : `limit ${limit}`;
+  const queue = partition ? partition.queue : pipeline.name;
+  const held = paused.includes('*') ? 'every stage' : stages.filter((stage) => paused.includes(stage)).join(', ');
+  const pausedNote = held === '' ? '' : ` The queue is paused (${held}), so it does not drain until it is resumed: POST /queues/${queue}/resume.`;
   return new ProblemError(
     'queue-full',
-    `${what} holds ${backlog} undone jobs, waiting or running in ${where}, delayed or waiting to retry (${of}). Nothing was written; ${advice}.`,
+    `${what} holds ${backlog} undone jobs, waiting or running in ${where}, delayed or waiting to retry (${of}). Nothing was written; ${advice}.${pausedNote}`,
     { backlog, limit },
     { 'retry-after': '5' },
   );
+}
+
+/** The stages paused on `keys`' queue (`*` for all), for queueFull; none when Redis cannot say. */
+export async function pausedStages(redis: RedisClient, keys: QueueKeys): Promise<string[]> {
+  return redis.hkeys(keys.paused).catch(() => []);
 }

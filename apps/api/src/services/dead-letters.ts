@@ -1,6 +1,6 @@
 import { fieldsOf, LANES, retryDeadJob, type Lane, type Pipeline, type QueueKeys, type RedisClient, type RetryOutcome } from '@conveyor/shared';
 import type { FastifyBaseLogger } from 'fastify';
-import { queueFull } from '../problems/queue-full.js';
+import { pausedStages, queueFull } from '../problems/queue-full.js';
 import { errorsView, errorView, iso, json } from './job-view.js';
 import { compareIds } from './stream-range.js';
 
@@ -80,7 +80,7 @@ export interface DeadRetryTarget {
 export async function retryAllDead(redis: RedisClient, targets: readonly DeadRetryTarget[], limit: number, log: FastifyBaseLogger, onRetried: () => void = () => {}) {
   const skipped: { job_id: string; reason: string }[] = [];
   let retried = 0;
-  let full: { backlog: number; limit: number; pipeline: Pipeline } | undefined;
+  let full: { backlog: number; limit: number; pipeline: Pipeline; keys: QueueKeys } | undefined;
   const ends = await Promise.all(targets.map(async ({ keys }) => ((await redis.xrevrange(keys.dead, '+', '-', 'COUNT', 1)) as StreamEntry[])[0]?.[0]));
   for (const [i, { keys: queue, maxBacklog, pipeline }] of targets.entries()) {
     const end = ends[i];
@@ -99,7 +99,7 @@ export async function retryAllDead(redis: RedisClient, targets: readonly DeadRet
           onRetried();
           log.info({ job_id: jobId }, 'dead job queued again');
         } else if (outcome.reason === 'backlog-full') {
-          full = { backlog: outcome.backlog, limit: outcome.limit, pipeline };
+          full = { backlog: outcome.backlog, limit: outcome.limit, pipeline, keys: queue };
           stopped = true;
           break;
         } else skipped.push({ job_id: jobId, reason: skipReason(outcome) });
@@ -107,7 +107,7 @@ export async function retryAllDead(redis: RedisClient, targets: readonly DeadRet
       }
     }
   }
-  if (full && retried === 0) throw queueFull(full.pipeline, full.backlog, full.limit, 'no dead job was retried; try again once workers have made room');
+  if (full && retried === 0) throw queueFull(full.pipeline, full.backlog, full.limit, 'no dead job was retried; try again once workers have made room', await pausedStages(redis, full.keys));
   const remaining = await Promise.all(targets.map(({ keys }) => redis.xlen(keys.dead)));
   return {
     retried,
