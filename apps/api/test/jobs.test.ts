@@ -1,3 +1,4 @@
+import { QueueKeys } from '@conveyor/shared';
 import { keysUnder, redisTest } from '@conveyor/testing';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -78,6 +79,15 @@ describe('POST /jobs', () => {
     } finally {
       await app.close();
     }
+  });
+
+  test('progress is the running attempt\'s: a job that is not active shows none (a finished job showed its last report for good)', async ({ app, redis, prefix }) => {
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json() as { job_id: string };
+    const record = new QueueKeys(prefix, 'inference').job(job_id);
+    await redis.hset(record, 'status', 'active', 'progress', '50', 'progress_message', 'halfway');
+    expect((await app.inject({ url: `/jobs/${job_id}` })).json()).toMatchObject({ status: 'active', progress: { percent: 50, message: 'halfway' } });
+    await redis.hset(record, 'status', 'completed');
+    expect((await app.inject({ url: `/jobs/${job_id}` })).json()).toMatchObject({ status: 'completed', progress: null });
   });
 
   test('run_at is read as RFC 3339 and ISO 8601 write it: T and Z in lower case, no seconds (they were refused)', async ({ app }) => {

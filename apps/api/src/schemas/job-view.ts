@@ -47,7 +47,7 @@ export const jobViewSchema = z
     progress: z
       .object({ percent: z.number().int(), message: z.string() })
       .nullable()
-      .describe("the running attempt's last reported progress"),
+      .describe("the running attempt's last reported progress; null while no attempt runs (queued, finished, waiting to retry)"),
     input: z.unknown().describe(`the job as submitted (for documents: file name, type and size); JSON nested deeper than ${MAX_SHOWN_DEPTH} levels (another producer wrote it) is shown as its text`),
     result: z.unknown().describe('the last stage\'s output once completed, else null (a preview when large)'),
     result_truncated: z.boolean().describe('true when `result` is a preview; the last stage\'s output_url has it whole'),

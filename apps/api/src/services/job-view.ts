@@ -172,7 +172,8 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
     max_attempts: count(f['max_attempts'] ?? f['default_max_attempts'], defaultMaxAttempts),
     stalls: count(f['stalls'], 0),
     worker: currentWorker,
-    progress: f['progress'] === undefined ? null : { percent: Number(f['progress']), message: f['progress_message'] ?? '' },
+    // The running attempt's: a finished job showed its last report (50%, "halfway") for good.
+    progress: status !== 'active' || f['progress'] === undefined ? null : { percent: Number(f['progress']), message: f['progress_message'] ?? '' },
     input: json(f['payload']),
     result: result.output,
     result_truncated: result.truncated,
