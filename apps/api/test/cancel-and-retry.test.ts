@@ -136,6 +136,11 @@ describe('dead letters', () => {
     const first = (await app.inject({ url: '/queues/inference/dead?limit=2' })).json();
     expect(first.jobs.map((job: { job_id: string }) => job.job_id)).toEqual([ids[2], ids[1]]);
     expect(first.jobs[0]).toMatchObject({ stage: 'infer', attempts: 1, error: { message: `broken ${ids[2]}`, retryable: false }, input: { prompt: 'p2' } });
+    // Its output is not there, and a retry would fail the same way: it was told a retry runs it again.
+    expect((await app.inject({ url: `/jobs/${ids[2]}/stages/infer/output` })).json()).toMatchObject({ status: 404, detail: `Stage "infer" of job "${ids[2]}" has no output: the job is dead, of an error a retry does not mend: submit it again, changed. GET /jobs/${ids[2]} shows where the job is.` });
+    // One that ran out of attempts on errors a retry may mend is told to retry.
+    await redis.hset(keys.job(ids[1]!), 'error', JSON.stringify({ code: 'MODEL_TIMEOUT', message: 'slow', retryable: true }));
+    expect((await app.inject({ url: `/jobs/${ids[1]}/stages/infer/output` })).json().detail).toContain(`the job is dead, and POST /jobs/${ids[1]}/retry runs it again.`);
     const second = (await app.inject({ url: `/queues/inference/dead?limit=2&cursor=${first.next_cursor}` })).json();
     expect(second).toMatchObject({ jobs: [{ job_id: ids[0] }], next_cursor: null });
     // A full last page says so too: it gave a cursor to an empty page.

@@ -232,10 +232,10 @@ export class JobService {
     }
     const last = pipeline.stages[pipeline.stages.length - 1] === stage;
     const keys = this.keysOf(pipeline.name);
-    const [output, status] = await this.largeValueRedis.hmget(keys.job(jobId), last ? 'result' : `out:${stage}`, 'status');
+    const [output, status, error] = await this.largeValueRedis.hmget(keys.job(jobId), last ? 'result' : `out:${stage}`, 'status', 'error');
     if (typeof output === 'string') return output;
     if (status === null && !(await this.find(jobId))) throw notFound(jobId);
-    const ended = status === 'dead' ? `: the job is dead (POST /jobs/${jobId}/retry runs it again)` : status === 'cancelled' ? ': the job was cancelled' : ' yet';
+    const ended = status === 'dead' ? `: the job is dead, ${deadAdvice(jobId, error)}` : status === 'cancelled' ? ': the job was cancelled' : ' yet';
     throw new ProblemError('output-not-found', `Stage "${stage}" of job "${jobId}" has no output${ended}. GET /jobs/${jobId} shows where the job is.`);
   }
 
@@ -431,4 +431,16 @@ function checkRequestForModel(kind: ModelKind, body: CreateJobBody, index: numbe
     const where = `${index === undefined ? 'body' : `body.jobs.${index}`}.${error.field}`;
     throw new ProblemError('invalid-request', `${where}: ${error.problem}`, { errors: [{ path: where, message: error.problem }] });
   }
+}
+
+/** What to do about a dead job whose stored error is `errorText`: a retry, unless the error says a retry fails the same way. */
+function deadAdvice(jobId: string, errorText: string | null | undefined): string {
+  let error: { code?: unknown; retryable?: unknown } | undefined;
+  try {
+    error = JSON.parse(errorText ?? 'null') as typeof error;
+  } catch {
+    error = undefined;
+  }
+  if (error?.retryable === false) return `of an error a retry does not mend${typeof error.code === 'string' ? ` (${error.code})` : ''}: submit it again, changed`;
+  return `and POST /jobs/${jobId}/retry runs it again`;
 }
