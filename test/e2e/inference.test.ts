@@ -124,6 +124,14 @@ describe('an inference job, end to end', () => {
       // Counted as the API's own jobs are: enqueued once, completed once.
       const after = await counts();
       expect([after.enqueued - before.enqueued, after.completed - before.completed]).toEqual([1, 1]);
+
+      // XADD writes strings only: metadata, like params, may be JSON text (it was dead-lettered, INVALID_PAYLOAD).
+      const withJson = await redis.xadd(stream, '*', 'model', 'echo', 'prompt', 'with json', 'metadata', '{"request_id":"r-1"}', 'params', '{"sleep_ms":1}');
+      const jsonJob = await waitFor(async () => {
+        const { body } = await getJob(`/jobs/inference:${withJson}`);
+        return body['status'] === 'completed' || body['status'] === 'dead' ? body : undefined;
+      }, 'the job with JSON text fields to finish');
+      expect(jsonJob).toMatchObject({ status: 'completed', result: { model: 'echo', text: 'with json' } });
     } finally {
       redis.disconnect();
     }

@@ -6,30 +6,36 @@ const scalar = z.union([z.string(), z.number(), z.boolean()], { error: 'must be 
 export const METADATA_KEY_CHARS = 100;
 
 /**
+ * A field another producer may write as JSON text (XADD can only write strings): taken as the
+ * JSON it holds, or as itself when it holds none, for `schema` to judge.
+ */
+function orJsonText<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return value;
+    }
+  }, schema);
+}
+
+/**
  * The input of an inference job as the API stores it and the worker reads it.
  * Jobs XADDed by other producers carry the same names as plain string fields
- * (`model echo prompt hi`); `params` may then be a JSON string.
+ * (`model echo prompt hi`); `params` and `metadata` may then be JSON strings.
  */
 export const inferencePayloadSchema = z
   .object({
     model: z.string().min(1).max(200).describe('model name; see GET /models'),
     prompt: z.string().max(1_000_000).optional().describe('text for the model'),
-    params: z
-      .preprocess(
-        (value) => {
-          if (typeof value !== 'string') return value;
-          try {
-            return JSON.parse(value);
-          } catch {
-            return value;
-          }
-        },
-        z.record(z.string(), z.unknown()),
-      )
+    params: orJsonText(z.record(z.string(), z.unknown()))
       .optional()
       .describe('model parameters, e.g. {"sleep_ms": 50} for echo; GET /models lists the keys each model reads, and POST /jobs refuses others'),
-    metadata: z
-      .record(z.string().max(METADATA_KEY_CHARS), scalar, { error: (issue) => (issue.code === 'invalid_key' ? `is a key longer than ${METADATA_KEY_CHARS} characters, the most a metadata key may have` : undefined) })
+    // The seeds' producers wrote it as JSON text too; it was dead-lettered as "expected record, received string".
+    metadata: orJsonText(
+      z.record(z.string().max(METADATA_KEY_CHARS), scalar, { error: (issue) => (issue.code === 'invalid_key' ? `is a key longer than ${METADATA_KEY_CHARS} characters, the most a metadata key may have` : undefined) }),
+    )
       .optional()
       .describe('your own fields (user id, request id ...), kept with the job'),
   })
