@@ -40,11 +40,6 @@ export class FormParts {
     return this.#parts.find((part) => part.name in Object.prototype);
   }
 
-  /** The part the parser met last: the one it refused, when its refusal names none. */
-  get last(): FormPart | undefined {
-    return this.#parts.at(-1);
-  }
-
   /** The file parts, in order (text fields typed JSON are not files, though read as streams). */
   get files(): FormPart[] {
     return this.#parts.filter((part) => part.file);

@@ -52,6 +52,10 @@ describe('POST /documents', () => {
     // It was "slash.txt": the form parser took the name for a Windows path.
     expect(await stored('back\\slash.txt')).toBe('back\\slash.txt');
     expect(await stored('folder/notes.txt')).toBe('notes.txt');
+    // Bytes typed as such, with no file name at all (curl -F 'file=<a.bin;type=application/octet-stream').
+    const unnamed = await app.inject({ method: 'POST', url: '/documents', ...form([{ name: 'file', type: 'application/octet-stream', content: 'hi' }]) });
+    expect(unnamed.statusCode, unnamed.body).toBe(202);
+    expect(((await app.inject({ url: `/jobs/${unnamed.json().job_id}` })).json() as { input: { filename: string } }).input.filename).toBe('upload');
     // 134 characters, 264 UTF-16 units: it was refused as 264 characters, over 255.
     expect(await stored(`${'😀'.repeat(130)}.txt`)).toBe(`${'😀'.repeat(130)}.txt`);
   });

@@ -90,7 +90,8 @@ async function readPart(upload: ReadUpload, part: FormPartRead, seen: FormParts)
   } else if (part.type === 'file') {
     if (TEXT_FIELDS.has(part.fieldname)) sentAsFile(part.fieldname, part.filename);
     if (upload.file || upload.otherFileField) oneFileOnly(seen.files);
-    const filename = uploadFileName(part.filename);
+    // Bytes typed application/octet-stream are a file without a name (its type says so): undefined, whatever the parser's types say.
+    const filename = uploadFileName((part.filename as string | undefined) ?? '');
     // In characters (code points): an emoji counted as two.
     const characters = [...filename].length;
     if (part.fieldname === 'file' && characters > MAX_FILENAME_CHARS) {
