@@ -92,6 +92,20 @@ describe('an evicting maxmemory-policy', () => {
   });
 });
 
+describe('a password its Redis does not ask for', () => {
+  test('is warned of in a JSON log line, as every line the API and the worker write (the Redis client printed "[WARN] ..." text)', async () => {
+    // Without a user name: AUTH <password> is refused by a Redis with none (with `default:`, nopass takes any).
+    const url = new URL(server.url);
+    url.password = 'not-asked-for';
+    const [api, worker] = await Promise.all([startApi({ redisUrl: url.toString(), prefix: 'conveyor' }), startWorker({ redisUrl: url.toString(), prefix: 'conveyor' })]);
+    await Promise.all([api.stop(), worker.stop()]);
+    for (const process of [api, worker]) {
+      expect(process.lines.filter((line) => !line.startsWith('{')), process.describe()).toEqual([]);
+      expect(process.logs().some((line) => line['level'] === 40 && String(line['msg']).includes('does not require a password')), process.describe()).toBe(true);
+    }
+  });
+});
+
 describe('a worker\'s readiness', () => {
   test('follows its Redis connection, and says why while it is down', async () => {
     const own = await RedisServer.start();

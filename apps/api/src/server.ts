@@ -1,4 +1,4 @@
-import { apiEnvSchema, ConfigError, createLogger, explainListenError, ListenError, loadConfig } from '@conveyor/shared';
+import { apiEnvSchema, ConfigError, createLogger, explainListenError, ListenError, loadConfig, logConsoleTo } from '@conveyor/shared';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 
@@ -12,6 +12,7 @@ try {
 }
 
 const logger = createLogger('api', config.LOG_LEVEL);
+logConsoleTo(logger);
 const app = await buildApp({ config, logger });
 
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close Redis; a second signal or

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, ListenError, loadConfig, UnusableRedisError, workerEnvSchema } from '@conveyor/shared';
+import { ConfigError, createLogger, ListenError, loadConfig, logConsoleTo, UnusableRedisError, workerEnvSchema } from '@conveyor/shared';
 import { Worker, WorkerStopped } from './worker.js';
 
 function fail(message: string): never {
@@ -15,6 +15,7 @@ try {
 }
 
 const logger = createLogger('worker', config.LOG_LEVEL);
+logConsoleTo(logger);
 let worker: Worker;
 try {
   worker = new Worker(config, logger);

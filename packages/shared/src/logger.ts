@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
@@ -15,4 +16,15 @@ export function createLogger(name: string, level: string): Logger {
       ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } }
       : {}),
   });
+}
+
+/**
+ * Sends what libraries print with console to `logger`, so that every line the process writes is
+ * JSON, as its own logs are: ioredis warns with console.warn ("[WARN] ... a password was
+ * supplied") when REDIS_URL carries a password its Redis does not ask for.
+ */
+export function logConsoleTo(logger: Logger): void {
+  console.warn = (...args: unknown[]) => logger.warn(format(...args));
+  console.error = (...args: unknown[]) => logger.error(format(...args));
+  console.info = console.log = (...args: unknown[]) => logger.info(format(...args));
 }
