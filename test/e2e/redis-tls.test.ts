@@ -1,9 +1,9 @@
-import { freePort, makeTlsCertificates, startApi, startWorker, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import { freePort, launchApi, makeTlsCertificates, startApi, startWorker, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 
 /**
  * `rediss://` end to end: a redis-server that speaks TLS only, with a certificate from a private
@@ -41,4 +41,28 @@ test('the API and a worker reach a TLS-only Redis through rediss:// and run a jo
     return body.status === 'completed' ? body : undefined;
   }, 'the job to complete');
   expect(job.result).toEqual({ model: 'echo', text: 'over tls' });
+});
+
+test('a scheme that does not match the port is named as the likely cause (ioredis says only ETIMEDOUT or ECONNRESET)', async () => {
+  const tlsPort = new URL(url).port;
+  const plain = new URL(inject('redisUrl'));
+  const mismatched = await Promise.all([
+    launchApi({ redisUrl: `redis://localhost:${tlsPort}`, prefix: 'tls-mismatch' }),
+    launchApi({ redisUrl: `rediss://${plain.host}`, prefix: 'tls-mismatch' }),
+  ]);
+  try {
+    const [plainOnTls, tlsOnPlain] = await Promise.all(
+      mismatched.map((each) =>
+        waitFor(async () => {
+          const answer = await fetch(`${each.url}/readyz`).catch(() => undefined);
+          const detail = answer?.status === 503 ? ((await answer.json()) as { detail: string }).detail : '';
+          return /\(REDIS_URL is rediss|\(if that port serves TLS/.test(detail) ? detail : undefined;
+        }, 'readyz to name the mismatch', 20_000, 200),
+      ),
+    );
+    expect(plainOnTls).toMatch(/ECONNRESET \(if that port serves TLS, REDIS_URL takes rediss:\/\/\)$/);
+    expect(tlsOnPlain).toMatch(/ETIMEDOUT \(REDIS_URL is rediss:\/\/, so the connection speaks TLS: does that port serve TLS\? A plain Redis takes redis:\/\/\)$/);
+  } finally {
+    await Promise.all(mismatched.map((each) => each.stop()));
+  }
 });

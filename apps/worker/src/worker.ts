@@ -3,6 +3,7 @@ import {
   checkRedisSetup,
   createRedis,
   ensureGroups,
+  explainConnectionError,
   isRefusedForNow,
   QueueKeys,
   recoverOwn,
@@ -339,8 +340,9 @@ export class Worker {
     redis.on('error', (error: Error) => {
       this.ctx.metrics.redisErrors.inc();
       this.ctx.refusals.note(error);
-      if (redis === this.ctx.redis) this.#redisError = error.message;
-      if (!down && this.state !== 'draining' && this.state !== 'stopped') this.ctx.logger.warn({ err: error.message }, `Redis connection for ${what} lost; reconnecting`);
+      const said = explainConnectionError(error.message, this.ctx.config.REDIS_URL);
+      if (redis === this.ctx.redis) this.#redisError = said;
+      if (!down && this.state !== 'draining' && this.state !== 'stopped') this.ctx.logger.warn({ err: said }, `Redis connection for ${what} lost; reconnecting`);
       down = true;
     });
     redis.on('ready', () => {

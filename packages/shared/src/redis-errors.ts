@@ -40,3 +40,17 @@ export function outcomeUnknown(error: unknown): boolean {
 export function isWrongType(error: unknown): boolean {
   return error instanceof Error && error.name === 'ReplyError' && /^WRONGTYPE\b/.test(error.message);
 }
+
+/**
+ * A connection error as `redisUrl`'s user should read it: a TLS client on a plain port waits out
+ * its handshake (connect ETIMEDOUT), and a plain client on a TLS port is reset (ECONNRESET), and
+ * neither says TLS. The likely mismatch is named, as a question.
+ */
+export function explainConnectionError(message: string, redisUrl: string): string {
+  const tls = redisUrl.startsWith('rediss://');
+  if (tls && /ETIMEDOUT|ECONNRESET|wrong version number|before secure TLS/.test(message)) {
+    return `${message} (REDIS_URL is rediss://, so the connection speaks TLS: does that port serve TLS? A plain Redis takes redis://)`;
+  }
+  if (!tls && /ECONNRESET/.test(message)) return `${message} (if that port serves TLS, REDIS_URL takes rediss://)`;
+  return message;
+}

@@ -1,4 +1,4 @@
-import { allServedQueues, checkKeyTypes, checkRedisSetup, createRedis, ensureGroups, notAClusterRefusal, UnusableRedisError, warnOfStrandedPartitions, type ApiConfig, type RedisClient } from '@conveyor/shared';
+import { allServedQueues, checkKeyTypes, checkRedisSetup, createRedis, ensureGroups, explainConnectionError, notAClusterRefusal, UnusableRedisError, warnOfStrandedPartitions, type ApiConfig, type RedisClient } from '@conveyor/shared';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -57,7 +57,7 @@ export default fp(
       process.exitCode = 1;
       void app.close();
     };
-    const lastError = reportErrors(app, redis, 'Redis connection error');
+    const lastError = reportErrors(app, redis, 'Redis connection error', config.REDIS_URL);
     redis.on('error', (error: Error) => {
       // A cluster client on a Redis not in cluster mode never becomes ready: stop, saying so.
       const refusal = notAClusterRefusal(error);
@@ -90,7 +90,7 @@ export default fp(
       cluster: config.REDIS_CLUSTER,
       seeds: config.REDIS_CLUSTER_NODES,
     });
-    const lastLargeValueError = reportErrors(app, largeValueRedis, 'Redis connection error (the large-value connection)');
+    const lastLargeValueError = reportErrors(app, largeValueRedis, 'Redis connection error (the large-value connection)', config.REDIS_URL);
     app.decorate<RedisClient>('redis', redis);
     app.decorate<RedisClient>('largeValueRedis', largeValueRedis);
     app.decorate('redisPrepared', redisPrepared);
@@ -114,12 +114,13 @@ export default fp(
 );
 
 /** Counts and logs a connection's errors, each message once until it is ready again; returns the last one's message (or that it closed). */
-function reportErrors(app: FastifyInstance, connection: RedisClient, message: string): () => string {
+function reportErrors(app: FastifyInstance, connection: RedisClient, message: string, redisUrl: string): () => string {
   let lastError = '';
   connection.on('error', (error: Error) => {
     app.metrics?.redisErrors.inc();
-    if (error.message !== lastError) app.log.warn({ err: error.message }, message);
-    lastError = error.message;
+    const said = explainConnectionError(error.message, redisUrl);
+    if (said !== lastError) app.log.warn({ err: said }, message);
+    lastError = said;
   });
   // Redis at its maxclients writes its refusal and closes the connection, often before ioredis
   // has sent anything, so no error is reported: the close is then the reason.
