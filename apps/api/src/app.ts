@@ -19,7 +19,7 @@ import jobsPlugin from './plugins/jobs.js';
 import jsonBodyPlugin from './plugins/json-body.js';
 import metricsPlugin from './plugins/metrics.js';
 import problemsPlugin, { frameworkErrorAnswer } from './plugins/problems.js';
-import { answerConnect, clientErrorAnswer, expectationAnswer, trackAnswers } from './problems/raw-answers.js';
+import { clientErrorAnswer, connectAnswer, expectationAnswer, trackAnswers, type RawAnswerCounter } from './problems/raw-answers.js';
 import redisPlugin from './plugins/redis.js';
 import adminRoutes from './routes/admin.js';
 import dashboardRoutes from './routes/dashboard.js';
@@ -50,6 +50,8 @@ export interface AppOptions {
  */
 export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   const crossOrigin = new CrossOriginPolicy(config.CORS_ORIGINS);
+  // Answers Node gives before any route count as the others do (the metrics plugin comes later).
+  const countRawAnswer: RawAnswerCounter = (method, status) => app.metrics?.countUnrouted(method, status);
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.MAX_BODY_BYTES,
@@ -72,7 +74,7 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
     childLoggerFactory: LazyRequestLogger.factory,
     routerOptions: ROUTER_OPTIONS,
     frameworkErrors: frameworkErrorAnswer(crossOrigin),
-    clientErrorHandler: clientErrorAnswer(crossOrigin),
+    clientErrorHandler: clientErrorAnswer(crossOrigin, countRawAnswer),
   }).withTypeProvider<ZodTypeProvider>();
   // A client may half-close its connection once its requests are sent (`nc -N`, some HTTP/1.0
   // clients). Node then drops every answer not yet written: a POST /jobs stored its job and said
@@ -82,9 +84,9 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   // Requests Node answers itself, before Fastify sees them: with a bare 417, no answer at all, or
   // a 100 Continue to a body the route may refuse unread.
-  app.server.on('checkExpectation', expectationAnswer(crossOrigin));
+  app.server.on('checkExpectation', expectationAnswer(crossOrigin, countRawAnswer));
   app.server.on('checkContinue', continueWhenRead(app.server));
-  app.server.on('connect', answerConnect);
+  app.server.on('connect', connectAnswer(countRawAnswer));
   // So that bad bytes after a request are answered after it (clientErrorAnswer).
   app.server.on('request', trackAnswers);
   app.setValidatorCompiler(validatorCompiler);

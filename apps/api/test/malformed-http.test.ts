@@ -194,6 +194,22 @@ describe('bytes that are not HTTP get a problem body too', () => {
     }
   });
 
+  test('answers given before any route are counted in conveyor_http_requests_total, as route "unrouted" (they were not counted at all)', async ({ port, app }) => {
+    await exchange(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n');
+    await exchange(port, `GET /models HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    await exchange(port, 'POST /jobs HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+    await exchange(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    const metrics = (await app.inject({ url: '/metrics' })).body;
+    for (const line of [
+      'conveyor_http_requests_total{method="unknown",route="unrouted",status="400"} 1',
+      'conveyor_http_requests_total{method="unknown",route="unrouted",status="431"} 1',
+      'conveyor_http_requests_total{method="POST",route="unrouted",status="417"} 1',
+      'conveyor_http_requests_total{method="CONNECT",route="unrouted",status="405"} 1',
+    ]) {
+      expect(metrics).toContain(line);
+    }
+  });
+
   test('framing mistakes get a 400 that names the mistake: no Content-Length, two of them, a body shorter than it says', async ({ port, app }) => {
     // Without Content-Length the body is empty; that answer closes the connection, and the body's
     // bytes are not read as a request.

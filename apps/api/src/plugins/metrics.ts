@@ -8,6 +8,8 @@ export interface ApiMetrics {
   registry: Registry;
   enqueued: Counter<'queue'>;
   redisErrors: Counter;
+  /** Counts a request answered before any route (bytes Node could not read, an Expect it does not meet, CONNECT), as route `unrouted`. */
+  countUnrouted(method: string, status: number): void;
 }
 
 declare module 'fastify' {
@@ -126,7 +128,8 @@ export default fp(
       }
     };
 
-    app.decorate('metrics', { registry, enqueued, redisErrors });
+    const countUnrouted = (method: string, status: number) => requests.inc({ method, route: 'unrouted', status: String(status) });
+    app.decorate('metrics', { registry, enqueued, redisErrors, countUnrouted });
     // A callback hook, not an async one: it runs on every request and needs no promise.
     app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';

@@ -4,6 +4,12 @@ import type { Duplex } from 'node:stream';
 import type { CrossOriginPolicy } from '../cross-origin.js';
 
 /**
+ * Counts an answer given here, before any route (conveyor_http_requests_total counts the others):
+ * the request's method, `unknown` when Node could not read it.
+ */
+export type RawAnswerCounter = (method: string, status: number) => void;
+
+/**
  * Problems for requests Node answers before Fastify sees them, written straight to the
  * connection, which is then closed: there is no request object, so no `instance`.
  */
@@ -56,7 +62,7 @@ function invalidHttpDetail(code: string | undefined, afterRequest: boolean): str
  * Content-Length) are answered first, then the problem, then the connection closes: a job such a
  * request stored was lost from its client's view, which then saw only the 400 and sent it again.
  */
-export const clientErrorAnswer = (crossOrigin: CrossOriginPolicy) => (error: Error & { code?: string; rawPacket?: unknown }, socket: Duplex): void => {
+export const clientErrorAnswer = (crossOrigin: CrossOriginPolicy, count: RawAnswerCounter) => (error: Error & { code?: string; rawPacket?: unknown }, socket: Duplex): void => {
   if (error.code === 'ECONNRESET' || socket.destroyed || answering.has(socket)) return;
   answering.add(socket);
   const [status, detail] =
@@ -75,13 +81,17 @@ export const clientErrorAnswer = (crossOrigin: CrossOriginPolicy) => (error: Err
   // A request that has not arrived in full (its body timed out or broke) gets no other answer; as
   // Node does, the problem is written only if no answer has begun on the connection.
   if (status === 408 || answers.some((response) => !response.req.complete)) {
-    if (answers.every((response) => !response.headersSent)) writeProblem(socket, status, detail, cors);
+    if (answers.every((response) => !response.headersSent)) {
+      writeProblem(socket, status, detail, cors);
+      count(answers.find((response) => !response.req.complete)?.req.method ?? 'unknown', status);
+    }
     socket.destroy(error);
     return;
   }
   socket.pause();
   const answer = () => {
     writeProblem(socket, status, detail, cors);
+    count('unknown', status);
     socket.destroy(error);
   };
   let left = answers.length;
@@ -103,7 +113,7 @@ function originIn(packet: unknown): string | undefined {
  * The server's `checkExpectation`: an Expect header other than 100-continue, which Node would
  * answer with a bare 417 and no body. The body that may follow is not read: the connection closes.
  */
-export const expectationAnswer = (crossOrigin: CrossOriginPolicy) => (request: IncomingMessage, response: ServerResponse): void => {
+export const expectationAnswer = (crossOrigin: CrossOriginPolicy, count: RawAnswerCounter) => (request: IncomingMessage, response: ServerResponse): void => {
   const expectation = String(request.headers.expect).slice(0, 100);
   response.shouldKeepAlive = false;
   const body = JSON.stringify({
@@ -113,14 +123,16 @@ export const expectationAnswer = (crossOrigin: CrossOriginPolicy) => (request: I
     detail: `Expect: ${JSON.stringify(expectation)} is not an expectation this server meets; the only one it takes is 100-continue (RFC 9110). Send the request without it.`,
   });
   response.writeHead(417, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body), ...crossOrigin.answerHeaders(request.headers.origin) }).end(body);
+  count(request.method ?? 'unknown', 417);
 };
 
 /**
  * The server's `connect`: a CONNECT request, which asks for a tunnel (a proxy's job), and which
  * Node answers by closing the connection without a word unless something listens for it.
  */
-export function answerConnect(_request: IncomingMessage, socket: Duplex): void {
+export const connectAnswer = (count: RawAnswerCounter) => (_request: IncomingMessage, socket: Duplex): void => {
   // An empty Allow: the target of a CONNECT (host:port) is no resource here, so takes no method (RFC 9110).
   writeProblem(socket, 405, 'CONNECT asks for a tunnel, and this server is not a proxy. Send requests for its routes (GET /docs lists them) straight to it.', 'Allow: \r\n');
+  count('CONNECT', 405);
   socket.end();
-}
+};
