@@ -137,6 +137,8 @@ describe('bad input gets a 4xx problem a person can act on, and writes nothing',
     { name: 'a run_at that is no time: that error alone', status: 400, type: 'invalid-request', detail: /^body\.run_at: must be an ISO 8601 time with its time zone, e\.g\. 2030-01-01T09:00:00Z or 2030-01-01T10:00:00\+01:00$/, request: { body: '{"model":"echo","run_at":"not a date"}' } },
     { name: 'a run_at more than 30 days ahead', status: 400, type: 'invalid-request', detail: /^body\.run_at: is more than 30 days from now; a job waits at most 30 days for its start \(run_at or delay_ms\)$/, request: { body: '{"model":"echo","run_at":"9999-12-31T23:59:59Z"}' } },
     // These were told to write an ISO 8601 time with its time zone, which they are.
+    // JSON text is for jobs XADDed by other producers: here it skipped the field count and the depth check.
+    { name: 'metadata as JSON text', status: 400, type: 'invalid-request', detail: /^body\.metadata: must be an object, not a string/, request: { body: JSON.stringify({ model: 'echo', metadata: JSON.stringify({ user_id: '1' }) }) } },
     { name: 'a run_at on a day that does not exist', status: 400, type: 'invalid-request', detail: /^body\.run_at: has no day 30 in 2030-02, which has 28 days$/, request: { body: '{"model":"echo","run_at":"2030-02-30T01:50:00Z"}' } },
     { name: 'a run_at at an hour that does not exist', status: 400, type: 'invalid-request', detail: /^body\.run_at: has no time 24:00:00 \(hours are 00 to 23/, request: { body: '{"model":"echo","run_at":"2030-01-01T24:00:00Z"}' } },
     { name: 'max_attempts out of range', status: 400, type: 'invalid-request', detail: /body\.max_attempts/, request: { body: '{"model":"echo","max_attempts":0}' } },

@@ -1,4 +1,4 @@
-import { inferencePayloadSchema, jobOptionsSchema, LANES, paramsFault } from '@conveyor/shared';
+import { inferencePayloadSchema, jobMetadataSchema, jobOptionsSchema, LANES, paramsFault } from '@conveyor/shared';
 import { z } from 'zod';
 import { ROUTER_OPTIONS } from '../router-options.js';
 import { PresentKeysParser } from './present-keys.js';
@@ -12,7 +12,8 @@ import { MAX_DELAY_MS, runAtSchema } from './run-at.js';
  */
 export const MAX_METADATA_FIELDS = 100;
 
-const metadataFields = inferencePayloadSchema.shape.metadata.unwrap();
+// The object alone: the shared schema also reads JSON text, for jobs other producers XADD.
+const metadataFields = jobMetadataSchema;
 const metadata = z
   .unknown()
   .superRefine((value, ctx) => {

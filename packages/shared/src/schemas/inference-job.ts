@@ -21,6 +21,14 @@ function orJsonText<T extends z.ZodType>(schema: T) {
 }
 
 /**
+ * A job's `metadata` as an object: the API takes only this (it counts the fields before, and
+ * parses its bodies with checks of its own); the worker reads an XADDed job's as JSON text too.
+ */
+export const jobMetadataSchema = z.record(z.string().max(METADATA_KEY_CHARS), scalar, {
+  error: (issue) => (issue.code === 'invalid_key' ? `is a key longer than ${METADATA_KEY_CHARS} characters, the most a metadata key may have` : undefined),
+});
+
+/**
  * The input of an inference job as the API stores it and the worker reads it.
  * Jobs XADDed by other producers carry the same names as plain string fields
  * (`model echo prompt hi`); `params` and `metadata` may then be JSON strings.
@@ -32,10 +40,8 @@ export const inferencePayloadSchema = z
     params: orJsonText(z.record(z.string(), z.unknown()))
       .optional()
       .describe('model parameters, e.g. {"sleep_ms": 50} for echo; GET /models lists the keys each model reads, and POST /jobs refuses others'),
-    // The seeds' producers wrote it as JSON text too; it was dead-lettered as "expected record, received string".
-    metadata: orJsonText(
-      z.record(z.string().max(METADATA_KEY_CHARS), scalar, { error: (issue) => (issue.code === 'invalid_key' ? `is a key longer than ${METADATA_KEY_CHARS} characters, the most a metadata key may have` : undefined) }),
-    )
+    // As JSON text too, from another producer: it was dead-lettered as "expected record, received string".
+    metadata: orJsonText(jobMetadataSchema)
       .optional()
       .describe('your own fields (user id, request id ...), kept with the job'),
   })
