@@ -7,6 +7,8 @@
  */
 export function uploadFileName(sent: string): string {
   const name = sent.slice(sent.lastIndexOf('/') + 1);
+  // A directory's name is no file's (the parser dropped these too): the job's default name stands.
+  if (name === '.' || name === '..') return '';
   return name.replace(/%(22|0A|0D)/gi, (_, code: string) => String.fromCharCode(Number.parseInt(code, 16)));
 }
 

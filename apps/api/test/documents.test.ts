@@ -1,7 +1,7 @@
-import { keysUnder } from '@conveyor/testing';
+import { keysUnder, redisTest } from '@conveyor/testing';
 import { describe, expect } from 'vitest';
 import { form } from './multipart-form.js';
-import { testWithApp } from './test-app.js';
+import { buildTestApp, testWithApp } from './test-app.js';
 
 const test = testWithApp({ MAX_DOCUMENT_BYTES: '64KiB' });
 
@@ -52,12 +52,49 @@ describe('POST /documents', () => {
     // It was "slash.txt": the form parser took the name for a Windows path.
     expect(await stored('back\\slash.txt')).toBe('back\\slash.txt');
     expect(await stored('folder/notes.txt')).toBe('notes.txt');
+    // A directory's name is none: the form parser dropped these, and so the default stands.
+    expect(await stored('..')).toBe('upload');
+    expect(await stored('folder/.')).toBe('upload');
     // Bytes typed as such, with no file name at all (curl -F 'file=<a.bin;type=application/octet-stream').
     const unnamed = await app.inject({ method: 'POST', url: '/documents', ...form([{ name: 'file', type: 'application/octet-stream', content: 'hi' }]) });
     expect(unnamed.statusCode, unnamed.body).toBe(202);
     expect(((await app.inject({ url: `/jobs/${unnamed.json().job_id}` })).json() as { input: { filename: string } }).input.filename).toBe('upload');
     // 134 characters, 264 UTF-16 units: it was refused as 264 characters, over 255.
     expect(await stored(`${'😀'.repeat(130)}.txt`)).toBe(`${'😀'.repeat(130)}.txt`);
+  });
+
+  test('a text field typed JSON is read as JSON is: UTF-8 after a byte-order mark, a number as its value (`3.0` is 3); bytes that are not UTF-8 are refused, not garbled', async ({ app }) => {
+    const upload = form([
+      { name: 'file', filename: 'a.txt', content: 'hi' },
+      // PowerShell writes a byte-order mark: it was "not valid JSON".
+      { name: 'metadata', type: 'application/json', content: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"user_id":"é"}')]) },
+      // It was "must be a whole number written in decimal digits".
+      { name: 'max_attempts', type: 'application/json', content: '3.0\n' },
+    ]);
+    const response = await app.inject({ method: 'POST', url: '/documents', ...upload });
+    expect(response.statusCode, response.body).toBe(202);
+    expect((await app.inject({ url: `/jobs/${response.json().job_id}` })).json()).toMatchObject({ max_attempts: 3, input: { metadata: { user_id: 'é' } } });
+    const latin1 = form([
+      { name: 'file', filename: 'a.txt', content: 'hi' },
+      { name: 'metadata', type: 'application/json', content: Buffer.from('{"user_id":"é"}', 'latin1') },
+    ]);
+    const refused = await app.inject({ method: 'POST', url: '/documents', ...latin1 });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().detail).toMatch(/^body\.metadata: is declared as JSON \(Content-Type: application\/json\) but is not UTF-8, as JSON is/);
+  });
+
+  redisTest('with MAX_DOCUMENT_BYTES under 64 KiB, a text field typed JSON still holds up to 64 KiB, and the file no more than MAX_DOCUMENT_BYTES', async ({ redisUrl, prefix }) => {
+    const app = await buildTestApp(redisUrl, prefix, { MAX_DOCUMENT_BYTES: '1KiB' });
+    try {
+      const metadata = JSON.stringify({ note: 'n'.repeat(900), more: 'm'.repeat(900) });
+      const taken = await app.inject({ method: 'POST', url: '/documents', ...form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'metadata', type: 'application/json', content: metadata }]) });
+      expect(taken.statusCode, taken.body).toBe(202);
+      const tooLarge = await app.inject({ method: 'POST', url: '/documents', ...form([{ name: 'file', filename: 'a.txt', content: Buffer.alloc(2_000, 'a') }]) });
+      expect(tooLarge.statusCode).toBe(413);
+      expect(tooLarge.json().detail).toBe('The uploaded file is larger than the limit of 1024 bytes (MAX_DOCUMENT_BYTES).');
+    } finally {
+      await app.close();
+    }
   });
 
   const refusals: { name: string; status: number; type: string; detail: RegExp; errors?: { path: string }[]; request: () => { payload: Buffer | string; headers: Record<string, string> } }[] = [

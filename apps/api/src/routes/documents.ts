@@ -52,11 +52,11 @@ const FIELD_JSON_CONTAINERS = 1_000;
  * meanwhile: the parser waits on a part read as a stream until it is read, and with it the rest
  * of the request, and the next request on its connection.
  */
-async function readUpload(parts: AsyncIterableIterator<FormPartRead>, seen: FormParts): Promise<ReadUpload> {
+async function readUpload(parts: AsyncIterableIterator<FormPartRead>, seen: FormParts, limit: FileLimit): Promise<ReadUpload> {
   const upload: ReadUpload = { file: undefined, otherFileField: undefined, fields: {} };
   for (let next = await parts.next(); !next.done; next = await parts.next()) {
     try {
-      await readPart(upload, next.value, seen);
+      await readPart(upload, next.value, seen, limit);
     } catch (error) {
       letThrough(next.value);
       void letRestThrough(parts);
@@ -82,8 +82,18 @@ async function letRestThrough(parts: AsyncIterableIterator<FormPartRead>): Promi
 
 type FormPartRead = MultipartFile | { type: 'field'; fieldname: string; value: unknown };
 
+/**
+ * The file's own limit. The parser cuts every part read as a stream at one size, text fields
+ * typed JSON among them: at least a field's 64 KiB, so MAX_DOCUMENT_BYTES, which may be less, is
+ * checked here (`tooLarge`, the parser's own error for it).
+ */
+interface FileLimit {
+  bytes: number;
+  tooLarge: () => Error;
+}
+
 /** Reads one part of the form into `upload`, or throws the problem with it. */
-async function readPart(upload: ReadUpload, part: FormPartRead, seen: FormParts): Promise<void> {
+async function readPart(upload: ReadUpload, part: FormPartRead, seen: FormParts, limit: FileLimit): Promise<void> {
   if (!part.fieldname) throw new ProblemError('malformed-form', 'A part of the form has no name: its Content-Disposition header needs one, e.g. form-data; name="priority".');
   if (part.type === 'file' && isJsonText(part.mimetype, part.filename)) {
     addField(upload, part.fieldname, await jsonFieldText(part));
@@ -98,6 +108,7 @@ async function readPart(upload: ReadUpload, part: FormPartRead, seen: FormParts)
       fieldProblem('file', `has a file name of ${characters} characters; at most ${MAX_FILENAME_CHARS} are kept with the job: rename the file, or name it with curl -F "file=@<path>;filename=<name>"`);
     }
     const bytes = await part.toBuffer();
+    if (bytes.length > limit.bytes) throw limit.tooLarge();
     if (part.fieldname === 'file') upload.file = { bytes, filename: filename || 'upload', contentType: part.mimetype || 'application/octet-stream' };
     else upload.otherFileField = part.fieldname;
   } else {
@@ -118,9 +129,10 @@ function tooLong(name: string): never {
 }
 
 /**
- * A text field typed JSON, read as a stream: as its JSON, when that is a string (`"high"`), else
- * as its text (metadata's object, parsed by the schema). Checked before it is parsed, as a JSON
- * body is (plugins/json-body.ts): JSON.parse would hold the event loop on deep nesting.
+ * A text field typed JSON, read as a stream: as its JSON, when that is a string (`"high"`) or a
+ * number (`3.0` is `3`), else as its text (metadata's object, parsed by the schema). Checked
+ * before it is parsed, as a JSON body is (plugins/json-body.ts): JSON.parse would hold the event
+ * loop on deep nesting.
  */
 async function jsonFieldText(part: MultipartFile): Promise<string> {
   const chunks: Buffer[] = [];
@@ -130,12 +142,11 @@ async function jsonFieldText(part: MultipartFile): Promise<string> {
     bytes += chunk.length;
     if (bytes <= FIELD_BYTES) chunks.push(chunk);
   }
-  // The parser cuts a part at MAX_DOCUMENT_BYTES, which may be less than a field's limit.
-  const cut = (part.file as { truncated?: boolean }).truncated === true;
-  if (bytes > FIELD_BYTES || (cut && bytes === FIELD_BYTES)) tooLong(part.fieldname);
-  if (cut) fieldProblem(part.fieldname, `is longer than ${bytes} bytes (MAX_DOCUMENT_BYTES), the most any part of this form may hold`);
-  const text = Buffer.concat(chunks).toString('utf8');
+  // Cut by the parser at the size it reads of a stream, FIELD_BYTES or more.
+  if (bytes > FIELD_BYTES || (part.file as { truncated?: boolean }).truncated === true) tooLong(part.fieldname);
   const declared = 'is declared as JSON (Content-Type: application/json) but';
+  const text = decodedJson(Buffer.concat(chunks));
+  if (text === undefined) fieldProblem(part.fieldname, `${declared} is not UTF-8, as JSON is (a byte-order mark is taken, a charset parameter is not); send it as UTF-8, or send the field without a type`);
   const excess = jsonPastLimits(text, MAX_BODY_DEPTH, FIELD_JSON_CONTAINERS);
   if (excess === 'depth') fieldProblem(part.fieldname, `${declared} nests arrays and objects more than ${MAX_BODY_DEPTH} levels deep; ${FORM_JSON}`);
   if (excess === 'containers') fieldProblem(part.fieldname, `${declared} holds more than ${FIELD_JSON_CONTAINERS.toLocaleString('en-US')} objects and arrays; ${FORM_JSON}`);
@@ -145,7 +156,23 @@ async function jsonFieldText(part: MultipartFile): Promise<string> {
   } catch {
     fieldProblem(part.fieldname, `${declared} is not valid JSON; send valid JSON, or send the field without a type`);
   }
-  return typeof value === 'string' ? value : text;
+  if (typeof value === 'string') return value;
+  return typeof value === 'object' && value !== null ? text : JSON.stringify(value);
+}
+
+/**
+ * JSON's bytes as text: UTF-8 (RFC 8259), after a byte-order mark if there is one (PowerShell
+ * writes one), or UTF-16 after its own mark. Undefined for bytes that are not UTF-8.
+ */
+function decodedJson(bytes: Buffer): string | undefined {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
+  const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Said of a text field typed JSON holding more than the form takes. */
@@ -220,7 +247,8 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBud
       let upload: ReadUpload;
       const seen = new FormParts();
       try {
-        upload = await readUpload(request.parts({ isPartAFile: seen.isPartAFile, limits: { files: STREAMED_PARTS }, preservePath: true }) as AsyncIterableIterator<FormPartRead>, seen);
+        const parts = request.parts({ isPartAFile: seen.isPartAFile, limits: { files: STREAMED_PARTS, fileSize: Math.max(maxDocumentBytes, FIELD_BYTES) }, preservePath: true });
+        upload = await readUpload(parts as AsyncIterableIterator<FormPartRead>, seen, { bytes: maxDocumentBytes, tooLarge: () => new app.multipartErrors.RequestFileTooLargeError() });
       } catch (error) {
         const code = (error as { code?: string }).code;
         // A part named `constructor` or the like is refused first: a file in that field counts as
