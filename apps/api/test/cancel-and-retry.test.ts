@@ -278,7 +278,7 @@ describe('admission control', () => {
     await redis.hset(new QueueKeys(prefix, 'inference').paused, '*', Date.now());
     const pausedBefore = await keysUnder(redis, prefix);
     const whilePaused = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json();
-    expect(whilePaused.detail).toMatch(/ The queue is paused \(every stage\), so it does not drain until it is resumed: POST \/queues\/inference\/resume\.$/);
+    expect(whilePaused.detail).toMatch(/Nothing was written\. The queue is paused \(every stage\), so it does not drain until it is resumed \(POST \/queues\/inference\/resume\); then try again later\.$/);
     expect(await keysUnder(redis, prefix)).toEqual(pausedBefore);
   });
 

@@ -42,7 +42,10 @@ test('a stage the queue does not have is a 400 naming the field and the stages i
 test('a missing, malformed or wrong admin token is a 401 that says which (a wrong token was told to send one)', async ({ app }) => {
   for (const [authorization, detail, challenge] of [
     [undefined, 'This is an admin endpoint: send Authorization: Bearer <ADMIN_TOKEN>.', 'Bearer realm="conveyor-admin"'],
-    [`Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString('base64')}`, 'This is an admin endpoint, and its Authorization header is not a bearer token: send Authorization: Bearer <ADMIN_TOKEN>.', 'Bearer realm="conveyor-admin", error="invalid_request"'],
+    ['', 'This is an admin endpoint: send Authorization: Bearer <ADMIN_TOKEN>.', 'Bearer realm="conveyor-admin"'],
+    // RFC 6750 §3.1: no error code for another scheme, invalid_request for a bearer without a token.
+    [`Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString('base64')}`, 'This is an admin endpoint, and its Authorization header is not a bearer token: send Authorization: Bearer <ADMIN_TOKEN>.', 'Bearer realm="conveyor-admin"'],
+    ['Bearer ', 'The Authorization header holds no token after Bearer: send Authorization: Bearer <ADMIN_TOKEN>.', 'Bearer realm="conveyor-admin", error="invalid_request"'],
     ['Bearer wrong-token-of-some-length', "The bearer token sent is not this API's ADMIN_TOKEN: send Authorization: Bearer <ADMIN_TOKEN>, with the value the API was started with.", 'Bearer realm="conveyor-admin", error="invalid_token"'],
   ] as const) {
     const response = await app.inject({ method: 'POST', url: '/queues/documents/pause', headers: authorization === undefined ? {} : { authorization }, payload: {} });

@@ -25,6 +25,11 @@ export function createLogger(name: string, level: string): Logger {
  */
 export function logConsoleTo(logger: Logger): void {
   console.warn = (...args: unknown[]) => logger.warn(format(...args));
-  console.error = (...args: unknown[]) => logger.error(format(...args));
+  // Node prints its process warnings (MaxListenersExceededWarning ...) with console.error: a warning, not an error.
+  console.error = (...args: unknown[]) => {
+    const text = format(...args);
+    if (/^\(node:\d+\) \w*Warning:/.test(text)) logger.warn(text);
+    else logger.error(text);
+  };
   console.info = console.log = (...args: unknown[]) => logger.info(format(...args));
 }

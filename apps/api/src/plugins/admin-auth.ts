@@ -36,13 +36,16 @@ export default fp(
       // The scheme is case-insensitive and may be followed by several spaces (RFC 9110 §11.4).
       const given = /^Bearer +(\S.*)$/i.exec(authorization ?? '')?.[1];
       if (given !== undefined && timingSafeEqual(digest(given), expected)) return;
+      // RFC 6750 §3.1: no error code for a request without a bearer token (none, or another
+      // scheme), invalid_request for a bearer without its token, invalid_token for a wrong one.
       const [problem, challenge] =
-        authorization === undefined
+        authorization === undefined || authorization.trim() === ''
           ? ['This is an admin endpoint: send Authorization: Bearer <ADMIN_TOKEN>.', 'Bearer realm="conveyor-admin"']
-          : given === undefined
-            ? ['This is an admin endpoint, and its Authorization header is not a bearer token: send Authorization: Bearer <ADMIN_TOKEN>.', 'Bearer realm="conveyor-admin", error="invalid_request"']
-            : // RFC 6750 §3.1: a token that is sent but wrong is an invalid_token.
-              ['The bearer token sent is not this API\'s ADMIN_TOKEN: send Authorization: Bearer <ADMIN_TOKEN>, with the value the API was started with.', 'Bearer realm="conveyor-admin", error="invalid_token"'];
+          : /^Bearer\s*$/i.test(authorization)
+            ? ['The Authorization header holds no token after Bearer: send Authorization: Bearer <ADMIN_TOKEN>.', 'Bearer realm="conveyor-admin", error="invalid_request"']
+            : given === undefined
+              ? ['This is an admin endpoint, and its Authorization header is not a bearer token: send Authorization: Bearer <ADMIN_TOKEN>.', 'Bearer realm="conveyor-admin"']
+              : ['The bearer token sent is not this API\'s ADMIN_TOKEN: send Authorization: Bearer <ADMIN_TOKEN>, with the value the API was started with.', 'Bearer realm="conveyor-admin", error="invalid_token"'];
       throw new ProblemError('unauthorized', problem, {}, { 'www-authenticate': challenge });
     });
   },

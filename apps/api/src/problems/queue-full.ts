@@ -15,10 +15,11 @@ export function queueFull(pipeline: Pipeline, backlog: number, limit: number, ad
   const of = partition ? `limit ${limit}, its share of MAX_BACKLOG` : `limit ${limit}`;
   const queue = partition ? partition.queue : pipeline.name;
   const held = paused.includes('*') ? 'every stage' : stages.filter((stage) => paused.includes(stage)).join(', ');
-  const pausedNote = held === '' ? '' : ` The queue is paused (${held}), so it does not drain until it is resumed: POST /queues/${queue}/resume.`;
+  // Paused, later is no better: the queue waits for its resume, and so does the advice.
+  const then = held === '' ? `; ${advice}.` : `. The queue is paused (${held}), so it does not drain until it is resumed (POST /queues/${queue}/resume); then ${advice}.`;
   return new ProblemError(
     'queue-full',
-    `${what} holds ${backlog} undone jobs, waiting or running in ${where}, delayed or waiting to retry (${of}). Nothing was written; ${advice}.${pausedNote}`,
+    `${what} holds ${backlog} undone jobs, waiting or running in ${where}, delayed or waiting to retry (${of}). Nothing was written${then}`,
     { backlog, limit },
     { 'retry-after': '5' },
   );

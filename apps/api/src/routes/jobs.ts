@@ -174,7 +174,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number; bodyBudget: Bod
       },
     },
     async (request, reply) => {
-      refuseIdempotencyKey(request, 'sending it again is safe without one, as a job that is no longer dead is a 409.');
+      refuseIdempotencyKey(request, 'a retry acts on the job as it is when it arrives: one no longer dead is a 409, but one that died again meanwhile runs again. Before sending it again, GET /jobs/:id.');
       await app.jobs.retry(request.params.id);
       request.log.info({ job_id: request.params.id }, 'dead job queued again');
       return reply.code(202).header('location', jobPath(request.params.id)).send({ job_id: request.params.id, status: 'queued' });
