@@ -210,6 +210,22 @@ describe('bytes that are not HTTP get a problem body too', () => {
     }
   });
 
+  test('fifteen uploads pipelined on one connection are each answered, and Node warns of no listener leak (each held a close listener on the connection)', async ({ port }) => {
+    const upload = form([{ name: 'file', filename: 'a.txt', content: 'hello' }]);
+    const one = `POST /documents HTTP/1.1\r\nHost: x\r\nContent-Type: ${upload.headers['content-type']}\r\nContent-Length: ${upload.payload.length}\r\n\r\n${upload.payload.toString('latin1')}`;
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const answers = answersOf(await exchange(port, `${one.repeat(15)}GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      expect(answers.map((answer) => answer.statusLine)).toEqual([...Array<string>(15).fill('HTTP/1.1 202 Accepted'), 'HTTP/1.1 200 OK']);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   test('framing mistakes get a 400 that names the mistake: no Content-Length, two of them, a body shorter than it says', async ({ port, app }) => {
     // Without Content-Length the body is empty; that answer closes the connection, and the body's
     // bytes are not read as a request.

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { Socket } from 'node:net';
 import { ProblemError } from '../problems/problem-error.js';
 
 /** Bytes as a person reads them in a problem: 20 MiB, 512 KiB. */
@@ -57,13 +58,32 @@ export class BodyBudget {
         if (released) return;
         released = true;
         reply.raw.off('close', release);
-        socket?.off('close', release);
+        onSocketClose.get(socket)?.delete(release);
         this.#held -= bytes;
         this.#requests -= 1;
       };
       reply.raw.once('close', release);
-      socket?.once('close', release);
+      if (socket) whenClosed(socket, release);
       done();
     };
   }
+}
+
+/**
+ * What to do when each connection closes, under one listener of its own: a listener per request
+ * held put eleven on a connection carrying pipelined uploads, and Node warned of a leak
+ * (MaxListenersExceededWarning).
+ */
+const onSocketClose = new WeakMap<Socket, Set<() => void>>();
+
+function whenClosed(socket: Socket, act: () => void): void {
+  let acts = onSocketClose.get(socket);
+  if (!acts) {
+    const all = new Set<() => void>();
+    onSocketClose.set(socket, (acts = all));
+    socket.once('close', () => {
+      for (const each of [...all]) each();
+    });
+  }
+  acts.add(act);
 }
