@@ -225,12 +225,11 @@ function checkSettings(
   }
 }
 
-/** `*`, or origins (`scheme://host[:port]`, nothing after) separated by commas. */
 /** `scheme://host[:port]`, nothing after it (a path, even `/`, or a query); any case. */
 const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^/?#@\s]+$/i;
 
 /**
- * Origins as a browser sends them in `Origin`: `HTTP://App.example.com:443` is written
+ * `*`, or origins separated by commas, each read as a browser sends it in `Origin`: `HTTP://App.example.com:443` is written
  * `https://app.example.com`, with the scheme and host in lower case and no default port.
  */
 const originList = z
