@@ -2,12 +2,13 @@ import type { Pipeline, QueueKeys, RedisClient } from '@conveyor/shared';
 import { ProblemError } from './problem-error.js';
 
 /**
- * The 503 for a queue, or one of its partitions (`pipeline`), that holds more undone jobs than
- * MAX_BACKLOG allows (its stages' waiting and running ones, delayed and retrying ones). `paused`,
- * the stages paused there (see pausedStages): a paused queue does not drain, and "try again
- * later" alone would have its clients wait for ever.
+ * The 503 for a queue, or one of its partitions (`pipeline`, its keys `keys`), that holds more
+ * undone jobs than MAX_BACKLOG allows (its stages' waiting and running ones, delayed and retrying
+ * ones), as the enqueue script counted them (`full`). Its paused stages are read, only then: a
+ * paused queue does not drain, and "try again later" alone would have its clients wait for ever.
  */
-export function queueFull(pipeline: Pipeline, backlog: number, limit: number, advice = 'try again later', paused: readonly string[] = []): ProblemError {
+export async function queueFull(redis: RedisClient, keys: QueueKeys, pipeline: Pipeline, { backlog, limit }: { backlog: number; limit: number }, advice = 'try again later'): Promise<ProblemError> {
+  const paused = await redis.hkeys(keys.paused).catch((): string[] => []);
   const { stages, partition } = pipeline;
   const where = stages.length === 1 ? `stage "${stages[0]}"` : `its stages (${stages.join(', ')})`;
   // Clients name queues, not partitions: a partition is told as one, with its share of the limit.
@@ -23,9 +24,4 @@ export function queueFull(pipeline: Pipeline, backlog: number, limit: number, ad
     { backlog, limit },
     { 'retry-after': '5' },
   );
-}
-
-/** The stages paused on `keys`' queue (`*` for all), for queueFull; none when Redis cannot say. */
-export async function pausedStages(redis: RedisClient, keys: QueueKeys): Promise<string[]> {
-  return redis.hkeys(keys.paused).catch(() => []);
 }

@@ -1,6 +1,6 @@
 import { fieldsOf, LANES, retryDeadJob, type Lane, type Pipeline, type QueueKeys, type RedisClient, type RetryOutcome } from '@conveyor/shared';
 import type { FastifyBaseLogger } from 'fastify';
-import { pausedStages, queueFull } from '../problems/queue-full.js';
+import { queueFull } from '../problems/queue-full.js';
 import { errorsView, errorView, iso, json } from './job-view.js';
 import { compareIds } from './stream-range.js';
 
@@ -107,7 +107,7 @@ export async function retryAllDead(redis: RedisClient, targets: readonly DeadRet
       }
     }
   }
-  if (full && retried === 0) throw queueFull(full.pipeline, full.backlog, full.limit, 'no dead job was retried; try again once workers have made room', await pausedStages(redis, full.keys));
+  if (full && retried === 0) throw await queueFull(redis, full.keys, full.pipeline, full, 'no dead job was retried; try again once workers have made room');
   const remaining = await Promise.all(targets.map(({ keys }) => redis.xlen(keys.dead)));
   return {
     retried,

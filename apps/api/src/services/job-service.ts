@@ -1,7 +1,7 @@
 import { cancelJob, checkModelInput, controlChannel, enqueueJobs, findPipeline, firstStage, modelCatalogue, ModelInputError, newJobId, outcomeUnknown, queueNameOf, queueOfJobId, QueueKeys, readJob, retryDeadJob, type ApiConfig, type ControlMessage, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type ModelKind, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { createHash } from 'node:crypto';
 import { ProblemError } from '../problems/problem-error.js';
-import { pausedStages, queueFull } from '../problems/queue-full.js';
+import { queueFull } from '../problems/queue-full.js';
 import { submissionOutcomeUnknown } from '../problems/redis-errors.js';
 import type { CreateJobBody } from '../schemas/create-job.js';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
@@ -76,7 +76,7 @@ export class JobService {
     // Without a key, a job shares its script call with the others submitted in the same turn.
     return this.#onPartitionWithRoom(target, [job], async (partition) => {
       const outcome = await this.#coalescer.enqueue(this.keysOf(partition.name), firstStage(partition), job, this.#limitsOf(partition)).catch((error: unknown) => lookBeforeSendingAgain(error, [job]));
-      if (!outcome.ok) throw queueFull(partition, outcome.backlog, outcome.limit, undefined, await pausedStages(this.redis, this.keysOf(partition.name)));
+      if (!outcome.ok) throw await queueFull(this.redis, this.keysOf(partition.name), partition, outcome);
       this.onEnqueued(queueNameOf(partition), 1);
       if (job.runAt !== undefined) this.#announceDelayed(partition, [job]);
       return { jobId: job.id, status: statusOfNew(job, Date.now()), created: true };
@@ -256,7 +256,7 @@ export class JobService {
     const outcome = await retryDeadJob(this.redis, this.keysOf(pipeline.name), jobId, this.backlogLimitOf(pipeline));
     if (outcome.ok) return this.onEnqueued(queueNameOf(pipeline), 1);
     if (outcome.reason === 'not-found') throw notFound(jobId);
-    if (outcome.reason === 'backlog-full') throw queueFull(pipeline, outcome.backlog, outcome.limit, `retrying job "${jobId}" would pass it; try again later`, await pausedStages(this.redis, this.keysOf(pipeline.name)));
+    if (outcome.reason === 'backlog-full') throw await queueFull(this.redis, this.keysOf(pipeline.name), pipeline, outcome, `retrying job "${jobId}" would pass it; try again later`);
     if (outcome.reason === 'input-lost') throw new ProblemError('job-input-lost', `Job "${jobId}" was lost with its stream entry before any worker read it; submit it again as a new job.`);
     throw new ProblemError('job-not-dead', `Job "${jobId}" is ${outcome.status}, not dead; only a dead-lettered job can be retried.`, { job_status: outcome.status });
   }
@@ -295,7 +295,7 @@ export class JobService {
     );
     if (!outcome.ok) {
       if (outcome.reason === 'idempotency-conflict') throw this.#keyReused(jobs, outcome.index, places);
-      throw queueFull(pipeline, outcome.backlog, outcome.limit, batchAdvice(jobs.length, outcome.backlog, outcome.limit), await pausedStages(this.redis, this.keysOf(pipeline.name)));
+      throw await queueFull(this.redis, this.keysOf(pipeline.name), pipeline, outcome, batchAdvice(jobs.length, outcome.backlog, outcome.limit));
     }
     let created = 0;
     for (const job of outcome.jobs) if (job.created) created += 1;

@@ -1,7 +1,7 @@
 import { enqueueJobs, firstStage, namedJobId, newJobId, type JobOptions, type NewJob, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import type { ReplayBody, ReplayResult } from '../schemas/history.js';
 import { jobIdOf, stageOf } from './history.js';
-import { pausedStages, queueFull } from '../problems/queue-full.js';
+import { queueFull } from '../problems/queue-full.js';
 import { cursorAfter, readStageRange, type StageEntry } from './stream-range.js';
 
 /**
@@ -58,7 +58,7 @@ export async function replayRange(redis: RedisClient, keys: QueueKeys, pipeline:
     const outcome = await enqueueJobs(redis, keys, firstStage(pipeline), replays.map((replay) => replay.job), { idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, maxBacklog });
     if (!outcome.ok) {
       if (outcome.reason !== 'backlog-full') throw new Error(`enqueue refused a replay without idempotency keys: ${outcome.reason}`);
-      throw queueFull(pipeline, outcome.backlog, outcome.limit, `replaying ${replays.length} more would pass it; replay fewer at once (limit) or try again later`, await pausedStages(redis, keys));
+      throw await queueFull(redis, keys, pipeline, outcome, `replaying ${replays.length} more would pass it; replay fewer at once (limit) or try again later`);
     }
   }
   const more = read < range.entries.length || range.more;
