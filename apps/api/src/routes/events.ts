@@ -90,15 +90,13 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
     async (request, reply) => {
       const jobId = request.params.id;
       const mustExist = async () => {
-        if (!(await app.jobs.find(jobId))) throw new ProblemError('job-not-found', `No job has the ID "${jobId}".`);
+        const job = await app.jobs.find(jobId);
+        if (!job) throw new ProblemError('job-not-found', `No job has the ID "${jobId}".`);
+        return job;
       };
       // A browser reconnecting after the job's stream ended: 204 tells EventSource to stop, while
       // the job is still ended. One retried since (dead, then queued again) is followed anew.
-      if (endedBefore(request)) {
-        const job = await app.jobs.find(jobId);
-        if (!job) throw new ProblemError('job-not-found', `No job has the ID "${jobId}".`);
-        if (TERMINAL_STATUSES.has(job.status)) return reply.code(204).send(null);
-      }
+      if (endedBefore(request) && TERMINAL_STATUSES.has((await mustExist()).status)) return reply.code(204).send(null);
       if (request.method === 'HEAD') {
         await mustExist();
         return streamHeaders(reply);
@@ -143,9 +141,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
       const stops: (() => void)[] = [];
       try {
         // A `resync` event here says events may have been missed while the subscription was down.
-        // A resync is no job's event: it names none (it said "job_id": "").
-        const shown = (event: JobEvent, queue: string) => (event.event === RESYNC ? { event: RESYNC, at: event.at, queue } : { ...event, queue });
-        for (const queue of queues) stops.push(await app.events.onQueue(queue, (event) => stream?.send(event.event, shown(event, queue))));
+        for (const queue of queues) stops.push(await app.events.onQueue(queue, (event) => stream?.send(event.event, { ...event, queue })));
         stream = new SseStream(reply, heartbeatMs);
         stream.onClose(() => stops.forEach((stop) => stop()));
         // `queues` always, so a client reads one shape; `queue` too for one, as it was first sent.

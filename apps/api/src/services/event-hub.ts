@@ -13,12 +13,21 @@ export interface JobEvent {
 
 export type EventListener = (event: JobEvent) => void;
 
+/** What a queue's listeners are told when the subscription is back (see RESYNC): no job's event. */
+export interface QueueResync {
+  event: typeof RESYNC;
+  at: number;
+  queue: string;
+}
+
+export type QueueEventListener = (event: JobEvent | QueueResync) => void;
+
 /**
  * Not a job's event: told to every listener when the subscriber connection is back after it was
  * lost. Whatever was published meanwhile is gone (pub/sub keeps nothing), so a listener reads
  * the state again rather than wait for an event that will not come.
  */
-export const RESYNC = 'resync';
+export const RESYNC = 'resync' as const;
 
 /** What a transition script names its events (`stage-completed`): no line breaks, nothing else that SSE reads. */
 const EVENT_NAME = /^[a-z][a-z-]{0,39}$/;
@@ -54,7 +63,7 @@ export class EventHub {
   readonly #subscriber: RedisClient;
   readonly #renewal: NodeJS.Timeout;
   readonly #byJob = new Map<string, Set<EventListener>>();
-  readonly #byQueue = new Map<string, Set<EventListener>>();
+  readonly #byQueue = new Map<string, Set<QueueEventListener>>();
   readonly #keysOfQueue = new Map<string, QueueKeys>();
   readonly #subscriptions = new Map<string, Subscription>();
 
@@ -93,7 +102,7 @@ export class EventHub {
   }
 
   /** Calls `listener` with each event of the queue (of all its partitions) until the returned function is called. */
-  async onQueue(queue: string, listener: EventListener): Promise<() => void> {
+  async onQueue(queue: string, listener: QueueEventListener): Promise<() => void> {
     const pipeline = findDeclaredPipeline(queue);
     const served = pipeline ? servedQueuesOf(pipeline, this.partitions) : [];
     const outcomes = await Promise.allSettled(served.map((each) => this.#listenTo(each.name)));
@@ -189,18 +198,18 @@ export class EventHub {
     this.logger.warn({ channels }, 'events subscription was lost and is back; listeners read the state again');
     const at = Date.now();
     for (const [jobId, listeners] of this.#byJob) for (const listener of listeners) this.#tell(listener, { event: RESYNC, job_id: jobId, at });
-    for (const [queue, listeners] of this.#byQueue) for (const listener of listeners) this.#tell(listener, { event: RESYNC, job_id: '', at, queue });
+    for (const [queue, listeners] of this.#byQueue) for (const listener of listeners) this.#tell(listener, { event: RESYNC, at, queue });
   }
 
   /**
    * Calls one listener. One that throws is logged and the others are still told: this runs in
    * the subscriber's reply handler, where an error would stop the process.
    */
-  #tell(listener: EventListener, event: JobEvent): void {
+  #tell<Event extends JobEvent | QueueResync>(listener: (event: Event) => void, event: Event): void {
     try {
       listener(event);
     } catch (error) {
-      this.logger.error({ err: error, event: event.event, jobId: event.job_id }, 'an event listener failed on an event; the others are told');
+      this.logger.error({ err: error, event: event.event, jobId: 'job_id' in event ? event.job_id : undefined }, 'an event listener failed on an event; the others are told');
     }
   }
 
@@ -224,7 +233,7 @@ export class EventHub {
   }
 }
 
-function add(map: Map<string, Set<EventListener>>, key: string, listener: EventListener): () => void {
+function add<Listener>(map: Map<string, Set<Listener>>, key: string, listener: Listener): () => void {
   let set = map.get(key);
   if (!set) map.set(key, (set = new Set()));
   set.add(listener);
