@@ -1,6 +1,7 @@
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyRequest, onRequestHookHandler } from 'fastify';
+import { isUtf8 } from 'node:buffer';
 import multipartPlugin, { FIELD_BYTES, FORM_BYTES } from '../plugins/external/multipart.js';
 import { type FormPart, FormParts, isJsonText } from '../form-parts.js';
 import { logCreated } from '../job-created-log.js';
@@ -168,11 +169,7 @@ function decodedJson(bytes: Buffer): string | undefined {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
   const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(body);
-  } catch {
-    return undefined;
-  }
+  return isUtf8(body) ? body.toString('utf8') : undefined;
 }
 
 /** Said of a text field typed JSON holding more than the form takes. */

@@ -7,7 +7,7 @@ import type { CreateJobBody } from '../schemas/create-job.js';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
 import { runAtMs } from '../schemas/run-at.js';
 import { EnqueueCoalescer } from './enqueue-coalescer.js';
-import { jobView } from './job-view.js';
+import { errorView, json, jobView } from './job-view.js';
 import { LONGEST_READ_WHOLE } from './output-preview.js';
 import { PartitionPicker } from './partition-picker.js';
 import { QueueDirectory } from './queue-directory.js';
@@ -435,12 +435,7 @@ function checkRequestForModel(kind: ModelKind, body: CreateJobBody, index: numbe
 
 /** What to do about a dead job whose stored error is `errorText`: a retry, unless the error says a retry fails the same way. */
 function deadAdvice(jobId: string, errorText: string | null | undefined): string {
-  let error: { code?: unknown; retryable?: unknown } | undefined;
-  try {
-    error = JSON.parse(errorText ?? 'null') as typeof error;
-  } catch {
-    error = undefined;
-  }
-  if (error?.retryable === false) return `of an error a retry does not mend${typeof error.code === 'string' ? ` (${error.code})` : ''}: submit it again, changed`;
+  const error = errorView(json(errorText ?? undefined));
+  if (error?.retryable === false) return `of an error a retry does not mend${error.code ? ` (${error.code})` : ''}: submit it again, changed`;
   return `and POST /jobs/${jobId}/retry runs it again`;
 }
