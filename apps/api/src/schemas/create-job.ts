@@ -12,8 +12,6 @@ import { MAX_DELAY_MS, runAtSchema } from './run-at.js';
  */
 export const MAX_METADATA_FIELDS = 100;
 
-// The object alone: the shared schema also reads JSON text, for jobs other producers XADD.
-const metadataFields = jobMetadataSchema;
 const metadata = z
   .unknown()
   .superRefine((value, ctx) => {
@@ -21,9 +19,10 @@ const metadata = z
       ctx.addIssue({ code: 'custom', message: `may hold at most ${MAX_METADATA_FIELDS} fields`, abort: true });
     }
   })
-  .pipe(metadataFields)
+  // The object alone: the payload schema also reads JSON text, for jobs other producers XADD.
+  .pipe(jobMetadataSchema)
   // The OpenAPI document shows the input side of a pipe, here `unknown`: say what is taken.
-  .meta({ ...z.toJSONSchema(metadataFields), maxProperties: MAX_METADATA_FIELDS })
+  .meta({ ...z.toJSONSchema(jobMetadataSchema), maxProperties: MAX_METADATA_FIELDS })
   .optional()
   .describe(inferencePayloadSchema.shape.metadata.description ?? '');
 
