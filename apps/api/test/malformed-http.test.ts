@@ -226,7 +226,7 @@ describe('bytes that are not HTTP get a problem body too', () => {
     }
   });
 
-  test('framing mistakes get a 400 that names the mistake: no Content-Length, two of them, a body shorter than it says', async ({ port, app }) => {
+  test('framing mistakes get a 400 that names the mistake: no Content-Length, two of them, one with Transfer-Encoding, one that is no number, a body shorter than it says', async ({ port, app }) => {
     // Without Content-Length the body is empty; that answer closes the connection, and the body's
     // bytes are not read as a request.
     const [empty, ...rest] = answersOf(await exchange(port, 'POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n{"model":"echo"}'));
@@ -239,6 +239,13 @@ describe('bytes that are not HTTP get a problem body too', () => {
     expect(after).toEqual([]);
     const [twice] = answersOf(await exchange(port, 'POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}'));
     expect(twice!.body).toMatchObject({ status: 400, detail: expect.stringContaining('more than one Content-Length') });
+    // Both framings, in either order: llhttp calls one a bad Content-Length, the other a bad Transfer-Encoding.
+    for (const headers of ['Transfer-Encoding: chunked\r\nContent-Length: 2', 'Content-Length: 2\r\nTransfer-Encoding: chunked']) {
+      const [both] = answersOf(await exchange(port, `POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${headers}\r\n\r\n{}`));
+      expect(both!.body).toMatchObject({ status: 400, detail: expect.stringContaining('or both Content-Length and Transfer-Encoding: send one of them, once') });
+    }
+    const [wordy] = answersOf(await exchange(port, 'POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: two\r\n\r\n{}'));
+    expect(wordy!.body).toMatchObject({ status: 400, detail: expect.stringContaining('Content-Length is not a number of bytes') });
     const [short, ...none] = answersOf(await exchange(port, 'POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{"model":"echo"}'));
     expect(short!.body).toMatchObject({ status: 400, detail: expect.stringContaining('body is shorter than its Content-Length says') });
     expect(none).toEqual([]);

@@ -138,6 +138,24 @@ test('a route that takes no body takes Content-Type: application/json with an em
   expect(job.json()).toMatchObject({ type: '/problems/malformed-json', detail: expect.stringMatching(/^The body is empty \(.*\)\. Send a JSON object/) });
 });
 
+test('an empty body with any Content-Type is no body on a route that takes none (Postman, .NET and Java send one); a body that is there is still a 415', async ({ app }) => {
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  const missing = 'inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ';
+  for (const type of ['text/plain', 'application/x-www-form-urlencoded']) {
+    const headers = { 'content-type': type };
+    expect((await app.inject({ method: 'POST', url: `/jobs/${missing}/retry`, headers, payload: '' })).json(), type).toMatchObject({ status: 404, type: '/problems/job-not-found' });
+    expect((await app.inject({ method: 'DELETE', url: `/jobs/${missing}`, headers, payload: '' })).json(), type).toMatchObject({ status: 404, type: '/problems/job-not-found' });
+    expect((await app.inject({ method: 'POST', url: '/queues/inference/dead/retry?limit=1', headers, payload: '' })).statusCode, type).toBe(200);
+    expect((await app.inject({ method: 'POST', url: '/queues/inference/pause', headers: { ...headers, ...admin }, payload: '' })).json(), type).toEqual({ queue: 'inference', paused: ['*'] });
+    expect((await app.inject({ method: 'POST', url: '/queues/inference/resume', headers: { ...headers, ...admin }, payload: '' })).json(), type).toEqual({ queue: 'inference', paused: [] });
+  }
+  // The refusal names the path the client sent, not the route's pattern.
+  const texted = await app.inject({ method: 'POST', url: `/jobs/${missing}/retry`, headers: { 'content-type': 'text/plain' }, payload: 'please' });
+  expect(texted.json()).toMatchObject({ status: 415, detail: `Content-Type "text/plain" is not accepted on POST /jobs/${missing}/retry, which takes application/json. Set the Content-Type header to match the body.` });
+  // A route that needs a body is still told what it takes.
+  expect((await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-type': 'text/plain' }, payload: '' })).statusCode).toBe(415);
+});
+
 plainTest('20,000 errors are worded in linear time: each path is counted once, not searched for per error', () => {
   const issues = [...Array(10_000).keys()].flatMap((i) => [
     { path: `body.jobs.${i}.delay_ms`, message: 'Too big: expected number to be <=2592000000' },

@@ -82,6 +82,17 @@ function notUtf8(bytes: Buffer): string {
  */
 export default fp(
   async (app) => {
+    // A request without a body to a route that may be sent none (retry, cancel, pause): its
+    // Content-Type describes nothing and is dropped. Postman's raw text mode, .NET's
+    // StringContent("") and Java's HttpURLConnection send one with an empty POST, which Fastify
+    // would answer with a 415 for a body that is not there, before a missing job's 404.
+    app.addHook('onRequest', (request, _reply, done) => {
+      const { headers } = request.raw;
+      if (headers['content-type'] !== undefined && headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0' && bodyIsOptional(request)) {
+        delete headers['content-type'];
+      }
+      done();
+    });
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, bytes: Buffer, done) => {
       const charset = foreignCharset(request.headers['content-type']);

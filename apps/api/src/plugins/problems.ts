@@ -52,9 +52,8 @@ function detailOf(error: FastifyError, request: FastifyRequest, limits: Limits):
     }
     case 'unsupported-media-type': {
       // What this route takes: an upload is a form; every other body is JSON.
-      const route = request.routeOptions.url ?? request.url;
-      const takes = route === '/documents' ? 'multipart/form-data (curl -F file=@report.pdf)' : 'application/json';
-      return [slug, `Content-Type "${request.headers['content-type'] ?? '(none)'}" is not accepted on ${request.method} ${route}, which takes ${takes}. Set the Content-Type header to match the body.`];
+      const takes = request.routeOptions.url === '/documents' ? 'multipart/form-data (curl -F file=@report.pdf)' : 'application/json';
+      return [slug, `Content-Type "${request.headers['content-type'] ?? '(none)'}" is not accepted on ${request.method} ${request.url.split('?')[0]}, which takes ${takes}. Set the Content-Type header to match the body.`];
     }
     default:
       return [slug, error.message];

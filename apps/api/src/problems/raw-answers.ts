@@ -35,7 +35,11 @@ export function trackAnswers(request: IncomingMessage, response: ServerResponse)
 const answering = new WeakSet<Duplex>();
 
 /** What was wrong with the bytes, by llhttp's code, for the 400's detail. */
-function invalidHttpDetail(code: string | undefined, afterRequest: boolean): string {
+function invalidHttpDetail(code: string | undefined, reason: string | undefined, afterRequest: boolean): string {
+  // llhttp reports both headers together as a bad Content-Length, or a bad Transfer-Encoding,
+  // whichever came second; only its reason tells that from a length that is not a number.
+  const both = (code === 'HPE_INVALID_CONTENT_LENGTH' && reason?.includes('Transfer-Encoding')) || (code === 'HPE_INVALID_TRANSFER_ENCODING' && reason?.includes('Content-Length'));
+  if (both) code = 'HPE_UNEXPECTED_CONTENT_LENGTH';
   switch (code) {
     case 'HPE_INVALID_EOF_STATE':
       return 'The connection was closed before the request was complete: its body is shorter than its Content-Length says, or its chunked body ended before the last chunk (of length 0). Content-Length counts the body\'s bytes (in UTF-8), not its characters.';
@@ -62,7 +66,7 @@ function invalidHttpDetail(code: string | undefined, afterRequest: boolean): str
  * Content-Length) are answered first, then the problem, then the connection closes: a job such a
  * request stored was lost from its client's view, which then saw only the 400 and sent it again.
  */
-export const clientErrorAnswer = (crossOrigin: CrossOriginPolicy, count: RawAnswerCounter) => (error: Error & { code?: string; rawPacket?: unknown }, socket: Duplex): void => {
+export const clientErrorAnswer = (crossOrigin: CrossOriginPolicy, count: RawAnswerCounter) => (error: Error & { code?: string; reason?: string; rawPacket?: unknown }, socket: Duplex): void => {
   if (error.code === 'ECONNRESET' || socket.destroyed || answering.has(socket)) return;
   answering.add(socket);
   const [status, detail] =
@@ -70,7 +74,7 @@ export const clientErrorAnswer = (crossOrigin: CrossOriginPolicy, count: RawAnsw
       ? [408, 'The request did not arrive in time. Send it again.']
       : error.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'The request headers are larger than the server takes (16 KiB in all). Send fewer or shorter headers.']
-        : [400, invalidHttpDetail(error.code ?? error.message, unanswered.has(socket))];
+        : [400, invalidHttpDetail(error.code ?? error.message, error.reason, unanswered.has(socket))];
   const answers = [...(unanswered.get(socket) ?? [])];
   // A page on an allowed origin reads the problem only with the CORS headers: the Origin of the
   // request cut short, or else of the bytes Node could not read.
