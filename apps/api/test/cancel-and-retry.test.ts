@@ -197,6 +197,20 @@ describe('dead letters', () => {
     expect((await app.inject({ method: 'POST', url: `/jobs/${job_id}/retry` })).statusCode).toBe(202);
   });
 
+  test('a job whose record another program overwrote is named in the 503, not a key of another queue that also holds a foreign value', async ({ app, redis, prefix }) => {
+    const [job_id] = await submitEcho(app, 1);
+    const record = new QueueKeys(prefix, 'inference').job(job_id!);
+    const elsewhere = new QueueKeys(prefix, 'document-summary').dead;
+    await redis.multi().del(record).set(record, 'not ours').set(elsewhere, 'not ours either').exec();
+    for (const request of [{ url: `/jobs/${job_id}` }, { method: 'POST' as const, url: `/jobs/${job_id}/retry` }]) {
+      const refused = await app.inject(request);
+      expect(refused.statusCode, refused.body).toBe(503);
+      expect(refused.json().detail, request.url).toContain(`"${record}" holds a string, where Conveyor keeps a hash`);
+      expect(refused.json().detail, request.url).not.toContain(elsewhere);
+    }
+    await redis.del(record, elsewhere);
+  });
+
   test('a bulk retry that fails partway has counted the jobs it queued again, in the metric as in the queue\'s counts', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
     const ids = await submitEcho(app, 3);

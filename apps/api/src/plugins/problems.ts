@@ -141,7 +141,8 @@ export default fp(
         return send(reply, problemFrom(error.slug, error.detail, request, error.extensions), error.headers);
       }
       if (isWrongType(error)) {
-        return foreignKeyProblem(app.redis, keyPrefix, queues, error, request.method === 'GET' || request.method === 'HEAD').then((problem) => {
+        const { id, name } = (request.params ?? {}) as { id?: string; name?: string };
+        return foreignKeyProblem(app.redis, keyPrefix, queues, error, request.method === 'GET' || request.method === 'HEAD', { jobId: id, queue: name }).then((problem) => {
           redisUnavailable(request, problem.detail);
           return send(reply, problemFrom(problem.slug, problem.detail, request), problem.headers);
         });

@@ -1,4 +1,4 @@
-import { describeForeignKeys, findForeignKeys, foreignKeysRemedy, isConnectionError, isRefusedForNow, outcomeUnknown, type Pipeline, type RedisClient } from '@conveyor/shared';
+import { describeForeignKeys, findForeignKeys, foreignKeysRemedy, isConnectionError, isRefusedForNow, outcomeUnknown, queueOfJobId, QueueKeys, type ForeignKey, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { ProblemError } from './problem-error.js';
 
 /**
@@ -83,15 +83,27 @@ function said(error: Error): string {
   return error.message;
 }
 
+/** What a request is about, where a WRONGTYPE it met most likely comes from: its job, or its queue. */
+export interface RequestSubject {
+  jobId?: string | undefined;
+  queue?: string | undefined;
+}
+
 /**
  * A WRONGTYPE from Redis: a key of the queues holds another program's value. Not the client's
  * doing, and sending again helps only once an operator acts, so a 503 with a longer Retry-After
- * that names the key: the queues' keys are looked at to find it (the API and workers refuse to
- * start on such keys, so it was written since). A request that changes something may have
- * failed partway, as a script stops at its first refused command.
+ * that names the key: the request's job record and its queue's keys are looked at to find it
+ * (the API and workers refuse to start on such keys, so it was written since), all queues' only
+ * when the request names none or its own hold none (a key of another queue was not what
+ * failed). A request that changes something may have failed partway, as a script stops at its
+ * first refused command.
  */
-export async function foreignKeyProblem(redis: RedisClient, prefix: string, queues: readonly Pipeline[], error: Error, readOnly: boolean): Promise<ProblemError> {
-  const found = await findForeignKeys(redis, prefix, queues).catch(() => []);
+export async function foreignKeyProblem(redis: RedisClient, prefix: string, queues: readonly Pipeline[], error: Error, readOnly: boolean, subject: RequestSubject = {}): Promise<ProblemError> {
+  const queue = subject.jobId === undefined ? subject.queue : queueOfJobId(subject.jobId);
+  const own = queues.filter((pipeline) => pipeline.name === queue || pipeline.partition?.queue === queue);
+  const found = await Promise.all([recordConflict(redis, prefix, own, subject.jobId), findForeignKeys(redis, prefix, own)])
+    .then(async ([record, keys]) => (record.length + keys.length > 0 ? [...record, ...keys] : findForeignKeys(redis, prefix, queues)))
+    .catch((): ForeignKey[] => []);
   const outcome = readOnly ? 'Nothing was changed.' : 'This request may have failed partway: look (GET the job) before sending it again.';
   return new ProblemError(
     'redis-key-conflict',
@@ -99,4 +111,13 @@ export async function foreignKeyProblem(redis: RedisClient, prefix: string, queu
     {},
     { 'retry-after': '10' },
   );
+}
+
+/** The job's record, when it holds another kind of value than a hash (`own`: the job's queue, if served). */
+async function recordConflict(redis: RedisClient, prefix: string, own: readonly Pipeline[], jobId: string | undefined): Promise<ForeignKey[]> {
+  const pipeline = own.find((candidate) => jobId !== undefined && candidate.name === queueOfJobId(jobId));
+  if (pipeline === undefined || jobId === undefined) return [];
+  const key = new QueueKeys(prefix, pipeline.name).job(jobId);
+  const holds = await redis.type(key);
+  return holds === 'none' || holds === 'hash' ? [] : [{ key, holds, expected: 'hash' }];
 }
