@@ -296,12 +296,23 @@ describe('admission control', () => {
     expect(await keysUnder(redis, prefix)).toEqual(pausedBefore);
   });
 
-  test('a batch past MAX_BACKLOG says how much room there is, and one larger than the limit itself says to split it; nothing is written', async ({ app, redis, prefix }) => {
-    const batch = (size: number) => app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: Array.from({ length: size }, (_, i) => ({ model: 'echo', prompt: `job ${i}` })) } });
+  test('a batch past MAX_BACKLOG says how much room there is, and one larger than the limit itself, which could never be taken, is a 413 that says to split it; nothing is written', async ({ app, redis, prefix }) => {
+    const batch = (size: number, keyed = false) =>
+      app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: Array.from({ length: size }, (_, i) => ({ model: 'echo', prompt: `job ${i}`, ...(keyed && { idempotency_key: `big-${i}` }) })) } });
     const before = await keysUnder(redis, prefix);
     const tooLarge = await batch(4);
-    expect(tooLarge.statusCode).toBe(503);
-    expect(tooLarge.json()).toMatchObject({ type: '/problems/queue-full', backlog: 0, limit: 3, detail: expect.stringMatching(/Nothing was written; this batch of 4 jobs is more than the limit itself: send it in batches of at most 3\.$/) });
+    expect(tooLarge.statusCode).toBe(413);
+    expect(tooLarge.headers['retry-after']).toBeUndefined();
+    expect(tooLarge.json()).toMatchObject({
+      type: '/problems/batch-too-large',
+      limit: 3,
+      batch_size: 4,
+      detail: 'This batch of 4 jobs is more than queue "inference" may hold undone (MAX_BACKLOG, 3), so it could never be taken. Nothing was written; send it in batches of at most 3.',
+    });
+    // With keys, some of its jobs may be stored already and not count: a 503, with the same advice.
+    const keyed = await batch(4, true);
+    expect(keyed.statusCode).toBe(503);
+    expect(keyed.json()).toMatchObject({ type: '/problems/queue-full', backlog: 0, limit: 3, detail: expect.stringMatching(/Nothing was written; this batch of 4 jobs is more than the limit itself: send it in batches of at most 3\.$/) });
     expect(await keysUnder(redis, prefix)).toEqual(before);
     expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).statusCode).toBe(202);
     const noRoom = await batch(3);

@@ -360,4 +360,23 @@ describe('replay and MAX_BACKLOG', () => {
     expect(fewer.statusCode).toBe(202);
     expect(fewer.json().replayed).toHaveLength(2);
   });
+
+  limited('a replay of more jobs than MAX_BACKLOG replays that many and gives a next_cursor for the rest (all at once could never be taken)', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const originals: string[] = [];
+    for (const prompt of ['a', 'b', 'c', 'd', 'e']) {
+      originals.push(await submit(app, 'normal', prompt));
+      for (const held of await take(redis, keys, 'w1', 10)) await completeStage(redis, keys, held, '{}', '', 60);
+    }
+    const body = { from: '0', to: new Date(Date.now() + 60_000).toISOString() };
+    const first = await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: body });
+    expect(first.statusCode, first.body).toBe(202);
+    expect(first.json().replayed.map((each: { replay_of: string }) => each.replay_of)).toEqual(originals.slice(0, 3));
+    expect(first.json().next_cursor).toEqual(expect.any(String));
+    for (const held of await take(redis, keys, 'w1', 10)) await completeStage(redis, keys, held, '{}', '', 60);
+    const rest = await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { ...body, cursor: first.json().next_cursor } });
+    expect(rest.statusCode, rest.body).toBe(202);
+    // The rest of the range: the last two originals, then the first of the replays just made.
+    expect(rest.json().replayed.map((each: { replay_of: string }) => each.replay_of)).toEqual([...originals.slice(3), first.json().replayed[0].job_id]);
+  });
 });

@@ -82,9 +82,18 @@ describe('a partitioned queue through the API', () => {
       }
       const full = await post({ model: 'echo' });
       expect(full.statusCode).toBe(503);
-      expect(full.json()).toMatchObject({ type: '/problems/queue-full', detail: expect.stringContaining('Every partition of queue "inference" holds its share of MAX_BACKLOG (6)') });
+      expect(full.json()).toMatchObject({
+        type: '/problems/queue-full',
+        backlog: 6,
+        limit: 6,
+        detail: expect.stringMatching(/^No partition of queue "inference" has room for this job: each may hold 2 undone jobs, its share of MAX_BACKLOG \(6\), .*; partition \d holds 2, partition \d holds 2, partition \d holds 2\. Nothing was written; try again later\.$/),
+      });
       expect(full.headers['retry-after']).toBe('5');
       expect((await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: 'echo' }] } })).statusCode).toBe(503);
+      // A batch larger than one partition's share could never be taken, empty partitions or not.
+      const tooLarge = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: 'echo' }, { model: 'echo' }, { model: 'echo' }] } });
+      expect(tooLarge.statusCode).toBe(413);
+      expect(tooLarge.json()).toMatchObject({ type: '/problems/batch-too-large', limit: 2, batch_size: 3, detail: expect.stringContaining('send it in batches of at most 2') });
     } finally {
       await app.close();
     }

@@ -42,7 +42,7 @@ const WHEN: Record<number, string> = {
   405: 'The path does not take this method; `Allow` lists the methods it takes',
   408: 'The headers and body did not all arrive within REQUEST_TIMEOUT (`type` about:blank, no `instance`); the connection is closed',
   409: 'The job is not in a state that allows this: cancelling a finished job, retrying one that is not dead or whose input was lost with its stream entry',
-  413: 'The body is over the limit: MAX_BODY_BYTES (MAX_BATCH_BYTES for a batch, MAX_DOCUMENT_BYTES for an uploaded file)',
+  413: 'The body is over the limit: MAX_BODY_BYTES (MAX_BATCH_BYTES for a batch, MAX_DOCUMENT_BYTES for an uploaded file); or a batch without idempotency keys has more jobs than MAX_BACKLOG lets its queue, or one partition, hold (`batch-too-large`)',
   414: `A path segment (job ID, queue, stage, problem type) is longer than ${ROUTER_OPTIONS.maxParamLength} characters`,
   415: 'The Content-Type is not one this operation takes, or the body is compressed (Content-Encoding)',
   417: 'An `Expect` header other than `100-continue` (`type` about:blank, no `instance`); the connection is closed',

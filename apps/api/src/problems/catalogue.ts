@@ -106,6 +106,11 @@ export const PROBLEMS = {
     title: 'The request is too large',
     help: 'The body or uploaded file is over the limit named in `detail` (MAX_BODY_BYTES for JSON, MAX_DOCUMENT_BYTES for uploads). Send less, or raise the limit.',
   },
+  'batch-too-large': {
+    status: 413,
+    title: 'The batch is larger than the queue may hold',
+    help: 'The batch has more jobs than MAX_BACKLOG lets its queue hold undone at once (on a partitioned queue, one partition\'s share: a batch without idempotency keys goes to one partition), so it could never be taken, however long it waited. Nothing was written. Send it in batches of at most `limit` jobs.',
+  },
   'uri-too-long': {
     status: 414,
     title: 'A path segment is too long',

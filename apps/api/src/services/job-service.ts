@@ -1,7 +1,7 @@
 import { cancelJob, checkModelInput, controlChannel, enqueueJobs, findPipeline, firstStage, modelCatalogue, ModelInputError, newJobId, outcomeUnknown, queueNameOf, queueOfJobId, QueueKeys, readJob, retryDeadJob, type ApiConfig, type ControlMessage, type DocumentPayload, type EnqueueLimits, type JobOptions, type Lane, type ModelEntry, type ModelKind, type NewJob, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { createHash } from 'node:crypto';
 import { ProblemError } from '../problems/problem-error.js';
-import { queueFull } from '../problems/queue-full.js';
+import { queueFull, whenItDrains } from '../problems/queue-full.js';
 import { submissionOutcomeUnknown } from '../problems/redis-errors.js';
 import type { CreateJobBody } from '../schemas/create-job.js';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
@@ -90,6 +90,8 @@ export class JobService {
    */
   async #onPartitionWithRoom<T>(target: Pipeline, jobs: NewJob[], store: (partition: Pipeline) => Promise<T>): Promise<T> {
     let refusal: ProblemError | undefined;
+    const held: string[] = [];
+    let backlog = 0;
     for (const partition of this.#partitions.fallbacks(target)) {
       if (partition !== target) for (const job of jobs) job.id = newJobId(partition.name);
       try {
@@ -97,15 +99,37 @@ export class JobService {
       } catch (error) {
         if (!(error instanceof ProblemError && error.slug === 'queue-full')) throw error;
         refusal ??= error;
+        const holds = Number(error.extensions['backlog']);
+        held.push(`partition ${partition.partition?.index} holds ${holds}`);
+        backlog += holds;
       }
     }
     if (target.partition === undefined) throw refusal!;
+    const one = jobs.length === 1;
+    const then = await whenItDrains(this.redis, this.keysOf(target.name), target, one ? 'try again later' : 'send fewer at once, or try again later');
     throw new ProblemError(
       'queue-full',
-      `Every partition of queue "${target.partition.queue}" holds its share of MAX_BACKLOG (${this.config.MAX_BACKLOG}) in undone jobs, waiting, running, delayed or waiting to retry, too many for ${jobs.length === 1 ? 'this job' : `this batch of ${jobs.length} (a batch goes to one partition)`}. Nothing was written; ${jobs.length === 1 ? 'try again later' : 'send fewer at once, or try again later'}.`,
-      { limit: this.config.MAX_BACKLOG },
+      `No partition of queue "${target.partition.queue}" has room for ${one ? 'this job' : `this batch of ${jobs.length} (a batch goes to one partition)`}: each may hold ${this.backlogLimitOf(target)} undone jobs, its share of MAX_BACKLOG (${this.config.MAX_BACKLOG}), waiting, running, delayed or waiting to retry; ${held.join(', ')}. Nothing was written${then}`,
+      { backlog, limit: this.config.MAX_BACKLOG },
       refusal!.headers,
     );
+  }
+
+  /**
+   * The 413 for a batch without idempotency keys that is larger than MAX_BACKLOG lets its queue
+   * hold undone, or one partition, since such a batch goes to one: it could never be taken, and a
+   * 503 with Retry-After would have its client send it again for ever.
+   */
+  #refuseLargerThanLimit(target: Pipeline, size: number): void {
+    const limit = this.backlogLimitOf(target);
+    if (limit === 0 || size <= limit) return;
+    const where = target.partition
+      ? `a partition of queue "${target.partition.queue}" may hold undone (${limit}, its share of MAX_BACKLOG, ${this.config.MAX_BACKLOG}; a batch without idempotency keys goes to one partition)`
+      : `queue "${target.name}" may hold undone (MAX_BACKLOG, ${limit})`;
+    throw new ProblemError('batch-too-large', `This batch of ${size} jobs is more than ${where}, so it could never be taken. Nothing was written; send it in batches of at most ${limit}.`, {
+      limit,
+      batch_size: size,
+    });
   }
 
   /**
@@ -132,7 +156,10 @@ export class JobService {
       return this.#inferenceJob(rest, idempotency_key, this.#partitions.pick(pipeline, idempotency_key), index, bodies.length);
     });
     // Only a job with a key can go to another partition than the batch's.
-    if (!keyed) return this.#onPartitionWithRoom(batchTarget, jobs, (partition) => this.#submit(partition, jobs));
+    if (!keyed) {
+      this.#refuseLargerThanLimit(batchTarget, jobs.length);
+      return this.#onPartitionWithRoom(batchTarget, jobs, (partition) => this.#submit(partition, jobs));
+    }
     const targets = new Set(jobs.map((job) => queueOfJobId(job.id)!));
     if (targets.size === 1) return this.#submit(findPipeline([...targets][0]!)!, jobs);
     return this.#submitSpread(jobs);
@@ -408,7 +435,8 @@ function lookBeforeSendingAgain(error: unknown, jobs: readonly NewJob[]): never 
 
 /**
  * What a batch refused for MAX_BACKLOG should do: a batch can fit once other jobs are done, or
- * only if split, when it is larger than the limit itself. Undefined for a single job.
+ * only if split, when it is larger than the limit itself (one with idempotency keys: without,
+ * such a batch is a 413 before it is sent; see #refuseLargerThanLimit). Undefined for a single job.
  */
 function batchAdvice(size: number, backlog: number, limit: number): string | undefined {
   if (size <= 1) return undefined;

@@ -40,6 +40,9 @@ export async function replayRange(redis: RedisClient, keys: QueueKeys, pipeline:
       skipped.push({ job_id: original, reason: 'an earlier entry of the range already replays this job (it was queued here again by a retry)' });
       continue;
     }
+    // More than the queue may hold undone could never be enqueued at once: the rest waits for
+    // the next call (next_cursor), as it does past the document bytes.
+    if (maxBacklog > 0 && replays.length >= maxBacklog) break;
     const record = records.get(original);
     const bytes = record?.documentBytes ?? 0;
     if (replays.length > 0 && documentBytes + bytes > REPLAY_DOCUMENT_BYTES) break;
