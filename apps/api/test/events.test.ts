@@ -154,12 +154,14 @@ describe('job events over Server-Sent Events', () => {
     await waitFor(() => app.events.listeners === 0, 'the departed client to be cleaned up');
   });
 
-  test('HEAD on a stream answers its headers and ends, taking no stream place', async ({ app, url }) => {
+  test('HEAD on a stream answers its headers, without a length, and ends, taking no stream place', async ({ app, url }) => {
     const { job_id } = (await (await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo"}' })).json()) as { job_id: string };
     for (const path of [`/jobs/${job_id}/events`, '/events?queue=inference']) {
       const head = await fetch(`${url}${path}`, { method: 'HEAD', signal: AbortSignal.timeout(2_000) });
       expect(head.status, path).toBe(200);
       expect(head.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+      // The GET's body has no length, so the HEAD tells none (it said Content-Length: 0).
+      expect(head.headers.get('content-length'), path).toBeNull();
       expect(await head.text()).toBe('');
     }
     expect(app.streams.size).toBe(0);

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -13,9 +14,11 @@ const TERMINAL_STATUSES = new Set(['completed', 'dead', 'cancelled']);
 /**
  * The answer to HEAD: what GET would answer, without its body. Not a stream: a HEAD answer has no
  * body to end, so a stream opened for one would never end, and would hold a MAX_EVENT_STREAMS place.
+ * Sent as an empty Readable, as the GET's body has no length: HEAD answers with none told, where
+ * no body at all would be told as `Content-Length: 0`.
  */
 function streamHeaders(reply: FastifyReply): FastifyReply {
-  return reply.code(200).header('cache-control', 'no-cache, no-transform').type('text/event-stream; charset=utf-8').send();
+  return reply.code(200).header('cache-control', 'no-cache, no-transform').type('text/event-stream; charset=utf-8').send(Readable.from([]));
 }
 
 const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app, { heartbeatMs }) => {
