@@ -1,7 +1,7 @@
 import { createRedis } from '@conveyor/shared';
 import { readSseEvents, RedisServer, redisTest, startWorker, waitFor, type SseEvent, type WorkerProcess } from '@conveyor/testing';
 import { connect, type Socket } from 'node:net';
-import { describe, expect } from 'vitest';
+import { describe, expect, onTestFinished } from 'vitest';
 import type { App } from '../src/app.js';
 import { buildTestApp } from './test-app.js';
 
@@ -107,16 +107,18 @@ describe('job events over Server-Sent Events', () => {
     ]);
   });
 
-  test('200 clients watching jobs are served by one Redis subscriber connection, each gets its job\'s events, and disconnected clients are cleaned up', async ({ app, url, redisUrl, prefix, worker }) => {
-    void worker;
+  test('200 clients watching jobs are served by one Redis subscriber connection, each gets its job\'s events, and disconnected clients are cleaned up', async ({ app, url, redisUrl, prefix }) => {
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {
-      const response = await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: `p${i}`, params: { sleep_ms: 1500 } }) });
+      const response = await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: `p${i}`, params: { sleep_ms: 300 } }) });
       ids.push(((await response.json()) as { job_id: string }).job_id);
     }
     let open = 0;
     const watchers = Array.from({ length: 200 }, (_, i) => readEvents(`${url}/jobs/${ids[i % 20]}/events`, () => (open += 1)));
     await waitFor(() => open === 200, '200 streams to open');
+    // The worker starts once every stream is open, so each sees its job's events, however slowly they opened.
+    const worker = await startWorker({ redisUrl, prefix });
+    onTestFinished(async () => void (await worker.stop()));
     // Other test files run their own API processes on this Redis; only this API subscribes to this prefix's channels.
     const admin = createRedis(redisUrl, { role: 'command', name: 'conveyor:test' });
     try {
