@@ -45,6 +45,7 @@ describe('entries other producers XADD', () => {
     const add = async (stream: string, ...fields: Array<string | Buffer>) => (await producer.xadd(stream, '*', ...fields))!;
     const manyFields = Array.from({ length: 300 }, (_, i) => [`field${i}`, `value ${i}`]).flat();
     const cases: Array<{ name: string; id: string; status: 'completed' | 'dead' }> = [
+      // Retried 30 s later, should another worker run it; MAX_ATTEMPTS is 1 here.
       { name: 'an unknown model', id: `inference:${await add(inference.stream('infer', 'normal'), 'model', 'no-such-model', 'prompt', 'x')}`, status: 'dead' },
       { name: 'no field Conveyor knows', id: `inference:${await add(inference.stream('infer', 'normal'), 'colour', 'blue')}`, status: 'dead' },
       { name: 'a model that is JSON text', id: `inference:${await add(inference.stream('infer', 'normal'), 'model', '{"name":"echo"}', 'prompt', 'x')}`, status: 'dead' },
@@ -67,6 +68,7 @@ describe('entries other producers XADD', () => {
     const whole = await fetch(`${api.url}/jobs/${encodeURIComponent(cases[5]!.id)}/stages/infer/output`);
     expect((await whole.json()) as unknown).toMatchObject({ model: 'echo', text: 'x'.repeat(900_000) });
     expect(outcomes[6]!.record['error']).toMatchObject({ code: 'INVALID_PAYLOAD', message: expect.stringMatching(/not a valid inference request: .*Too big.*prompt/s) });
+    expect(outcomes[0]!.record['error']).toMatchObject({ code: 'UNKNOWN_MODEL', retryable: true, message: expect.stringContaining('unknown model "no-such-model"') });
 
     // The reserved `job` field naming a job that already finished: the entry is stale and acked,
     // the job is left as it was.

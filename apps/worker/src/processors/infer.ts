@@ -1,5 +1,6 @@
 import { inferencePayloadSchema, ModelInputError, paramsFault } from '@conveyor/shared';
 import { z } from 'zod';
+import { ModelNotHereError } from './model-not-here-error.js';
 import type { Model } from './models/model.js';
 import { NonRetryableError } from './non-retryable-error.js';
 import type { Processor } from './processor.js';
@@ -16,9 +17,7 @@ export function createInfer(models: ReadonlyMap<string, Model>): Processor {
     const fault = paramsFault(parsed.data.params);
     if (fault) throw new NonRetryableError(`params${fault.path?.length ? `.${fault.path.join('.')}` : ''} ${fault.message}`, 'INVALID_PARAMS');
     const model = models.get(parsed.data.model);
-    if (!model) {
-      throw new NonRetryableError(`unknown model "${parsed.data.model}"; this worker runs: ${[...models.keys()].join(', ')}`, 'UNKNOWN_MODEL');
-    }
+    if (!model) throw new ModelNotHereError(parsed.data.model, [...models.keys()]);
     try {
       return await model(parsed.data, helpers);
     } catch (error) {

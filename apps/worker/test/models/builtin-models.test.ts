@@ -1,5 +1,6 @@
 import type { InferencePayload } from '@conveyor/shared';
 import { describe, expect, test } from 'vitest';
+import { DEFAULT_BACKOFF, retryAfterOf, retryDelay } from '../../src/backoff.js';
 import { cosineSimilarity } from '../../src/nlp/embed-text.js';
 import { createInfer } from '../../src/processors/infer.js';
 import { builtinModels } from '../../src/processors/models/builtin.js';
@@ -16,6 +17,13 @@ async function run(model: string, prompt?: string, params?: Record<string, unkno
 describe('built-in models', () => {
   test('every model the API accepts is built in', () => {
     expect([...builtinModels.keys()].sort()).toEqual(['echo', 'embed', 'language', 'sentiment', 'summarize']);
+  });
+
+  test('a model this worker does not run fails the attempt as retryable, after 30 s at least: another worker may run it (a fleet mid-deploy)', async () => {
+    const error = await run('llm', 'hi').catch((caught: unknown) => caught);
+    expect(error).not.toBeInstanceOf(NonRetryableError);
+    expect(error).toMatchObject({ code: 'UNKNOWN_MODEL', retryAfterMs: 30_000, message: expect.stringMatching(/^unknown model "llm": this worker runs echo, .*; retried in case another worker runs it/) });
+    expect(retryDelay(DEFAULT_BACKOFF, 1, Math.random, retryAfterOf(error))).toBe(30_000);
   });
 
   test('sentiment scores praise positive and complaints negative', async () => {
