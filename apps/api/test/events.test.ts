@@ -1,4 +1,4 @@
-import { createRedis } from '@conveyor/shared';
+import { createRedis, QueueKeys } from '@conveyor/shared';
 import { readSseEvents, RedisServer, redisTest, startWorker, waitFor, type SseEvent, type WorkerProcess } from '@conveyor/testing';
 import { connect, type Socket } from 'node:net';
 import { describe, expect, onTestFinished } from 'vitest';
@@ -260,6 +260,34 @@ describe('when the API loses its Redis subscription for a moment', () => {
       const [, resync] = await queueStream;
       expect(resync).toEqual({ id: '2', event: 'resync', data: { event: 'resync', at: expect.any(Number), queue: 'inference' } });
     } finally {
+      admin.disconnect();
+      await app.close();
+      await server.stop();
+    }
+  });
+
+  redisTest('the listeners are told once the watch marks are set again, though Redis refused them at first (the command connection not back yet, or writes refused)', async () => {
+    const server = await RedisServer.start();
+    const app = await buildTestApp(server.url, 'resync-refused', { SSE_HEARTBEAT: '200ms' });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const admin = createRedis(server.url, { role: 'command', name: 'conveyor:test' });
+    try {
+      const queueStream = readEvents(`${url}/events?queue=inference`, undefined, (events) => events.some((event) => event.event === 'resync'));
+      await waitFor(() => app.events.listeners === 1, 'the stream to listen');
+      const mark = new QueueKeys('resync-refused', 'inference').eventsWatched;
+      await admin.del(mark);
+      // Every write refused (OOM): the subscription comes back, its watch mark cannot be set.
+      await admin.config('SET', 'maxmemory', '1');
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(await admin.exists(mark)).toBe(0);
+      await admin.config('SET', 'maxmemory', '0');
+      const [, resync] = await queueStream;
+      expect(resync).toMatchObject({ event: 'resync', data: { queue: 'inference' } });
+      expect(await admin.pttl(mark)).toBeGreaterThan(0);
+    } finally {
+      await admin.config('SET', 'maxmemory', '0').catch(() => {});
       admin.disconnect();
       await app.close();
       await server.stop();

@@ -1,5 +1,6 @@
 import { createRedis, findDeclaredPipeline, findPipeline, onSubscriptionsRestored, queueNameOf, queueOfJobId, QueueKeys, servedQueuesOf, type PartitionCounts, type RedisClient } from '@conveyor/shared';
 import type { FastifyBaseLogger } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ProblemError } from '../problems/problem-error.js';
 import { asRedisUnavailable } from '../problems/redis-errors.js';
 
@@ -43,6 +44,8 @@ const SUBSCRIBE_TIMEOUT_MS = 1_000;
  * publish a queue's events only while it is marked (or has a subscriber on their node).
  */
 const WATCH_TTL_MS = 30_000;
+/** How often the marks are tried again after a reconnect, until the command connection takes them. */
+const MARK_RETRY_MS = 250;
 
 interface Subscription {
   /** The queue, or the partition of a queue, whose channel this is. */
@@ -188,13 +191,28 @@ export class EventHub {
    * After a reconnect: ioredis subscribes the channels again; one more SUBSCRIBE on the same
    * connection answers only once those are in place. Then the watch marks are renewed (a restarted
    * Redis lost them, and scripts publish only for watched queues) and every listener is told to
-   * read the state again.
+   * read the state again. The marks go over the command connection, which may come back after
+   * this one (or Redis may refuse writes for a while): they are tried again until they are set,
+   * for up to a third of their life (the renewal takes over then), and the listeners are told
+   * either way. Giving up at the first refusal left them untold for good.
    */
   async #resync(): Promise<void> {
     const channels = [...this.#subscriptions.keys()];
     if (channels.length === 0) return;
     await this.#subscriber.subscribe(...channels);
-    await Promise.all([...this.#subscriptions.values()].map(({ queue }) => this.#markWatched(queue)));
+    const giveUpAt = Date.now() + WATCH_TTL_MS / 3;
+    for (;;) {
+      try {
+        await Promise.all([...this.#subscriptions.values()].map(({ queue }) => this.#markWatched(queue)));
+        break;
+      } catch (error) {
+        if (Date.now() >= giveUpAt) {
+          this.logger.warn({ err: (error as Error).message }, 'could not renew the events channels\' watch marks after a reconnect; they are renewed on their interval');
+          break;
+        }
+        await sleep(MARK_RETRY_MS);
+      }
+    }
     this.logger.warn({ channels }, 'events subscription was lost and is back; listeners read the state again');
     const at = Date.now();
     for (const [jobId, listeners] of this.#byJob) for (const listener of listeners) this.#tell(listener, { event: RESYNC, job_id: jobId, at });
