@@ -57,6 +57,7 @@ describe('entries other producers XADD', () => {
       { name: 'empty field names and values', id: `inference:${await add(inference.stream('infer', 'normal'), '', '', 'model', 'echo', 'prompt', '')}`, status: 'completed' },
       { name: 'field names that are not ASCII', id: `inference:${await add(inference.stream('infer', 'normal'), 'model', 'echo', 'prompt', 'привет', 'ключ', 'значение')}`, status: 'completed' },
       { name: "a later stage's entry with no text", id: `documents:summarize:normal:${await add(documents.stream('summarize', 'normal'), 'colour', 'blue')}`, status: 'dead' },
+      { name: 'a document entry, with no document', id: `documents:${await add(documents.stream('extract', 'normal'), 'doc_id', 'report.pdf', 'size', '1234')}`, status: 'dead' },
     ];
     const outcomes = await Promise.all(cases.map(async (each) => ({ name: each.name, record: await finished(each.id) })));
     for (const [i, { name, record }] of outcomes.entries()) {
@@ -68,6 +69,9 @@ describe('entries other producers XADD', () => {
     const whole = await fetch(`${api.url}/jobs/${encodeURIComponent(cases[5]!.id)}/stages/infer/output`);
     expect((await whole.json()) as unknown).toMatchObject({ model: 'echo', text: 'x'.repeat(900_000) });
     expect(outcomes[6]!.record['error']).toMatchObject({ code: 'INVALID_PAYLOAD', message: expect.stringMatching(/not a valid inference request: .*Too big.*prompt/s) });
+    // Documents come in through POST /documents only, and each says so.
+    expect(outcomes[10]!.record['error']).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining("a document's jobs start at the first stage (POST /documents)") });
+    expect(outcomes[11]!.record['error']).toMatchObject({ code: 'NO_DOCUMENT', message: expect.stringContaining('documents come in through POST /documents') });
     expect(outcomes[0]!.record['error']).toMatchObject({ code: 'UNKNOWN_MODEL', retryable: true, message: expect.stringContaining('unknown model "no-such-model"') });
 
     // The reserved `job` field naming a job that already finished: the entry is stale and acked,

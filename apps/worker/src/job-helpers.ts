@@ -52,7 +52,7 @@ export class JobHelpers implements ProcessorHelpers {
   async #readDocument(): Promise<Buffer> {
     const { job } = this.held;
     const bytes = await this.ctx.redis.hgetBuffer(this.ctx.keysOf(job.queue).job(job.jobId), 'doc');
-    if (!bytes) throw new NonRetryableError('the job has no stored document (its record expired or was deleted)', 'NO_DOCUMENT');
+    if (!bytes) throw new NonRetryableError('the job has no stored document: documents come in through POST /documents (an entry added to the stream has none), or its record expired or was deleted', 'NO_DOCUMENT');
     return bytes;
   }
 

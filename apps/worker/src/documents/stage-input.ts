@@ -8,7 +8,7 @@ import type { ProcessorHelpers } from '../processors/processor.js';
  */
 export async function stageText(input: unknown, helpers: Pick<ProcessorHelpers, 'stageOutput'>, stage: string): Promise<{ previous: Record<string, unknown>; text: string }> {
   if (typeof input !== 'object' || input === null) {
-    throw new NonRetryableError(`the ${stage} stage needs the output of the stage before it, and got none`, 'INVALID_INPUT');
+    throw new NonRetryableError(`the ${stage} stage needs the output of the stage before it, and got none: a document's jobs start at the first stage (POST /documents), not at an entry added to a later stage's stream`, 'INVALID_INPUT');
   }
   const { text, ...previous } = input as Record<string, unknown>;
   if (typeof text === 'string') return { previous, text };
