@@ -6,10 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, inject, test } from 'vitest';
 
 test('on SIGTERM the API finishes the request in flight, closes its Redis connections and exits 0', { timeout: 30_000 }, async () => {
-  const redisUrl = inject('redisUrl');
+  // A Redis of its own, where no other test file's API holds connections of the same name.
+  const server = await RedisServer.start();
   const prefix = uniquePrefix('api-stop');
-  const redis = createRedis(redisUrl, { role: 'command', name: 'conveyor:test' });
-  const api = await startApi({ redisUrl, prefix });
+  const redis = createRedis(server.url, { role: 'command', name: 'conveyor:test' });
+  const api = await startApi({ redisUrl: server.url, prefix });
   try {
     // An upload that is still being sent when the signal arrives.
     const boundary = 'conveyor-slow-upload';
@@ -34,8 +35,8 @@ test('on SIGTERM the API finishes the request in flight, closes its Redis connec
     await waitFor(async () => !((await redis.client('LIST')) as string).includes('name=conveyor:api'), 'the API connections to close', 5_000);
   } finally {
     api.signal('SIGKILL');
-    await deletePrefix(redis, prefix);
     redis.disconnect();
+    await server.stop();
   }
 });
 

@@ -3,7 +3,7 @@ import { deletePrefix, RedisServer, startApi, startWorker, uniquePrefix, waitFor
 import { Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { apiJobs } from './api-jobs.js';
 
 /**
@@ -19,10 +19,15 @@ let worker: WorkerProcess;
 let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
+// A Redis of its own: a test closes every pub/sub connection on it, which would reach the APIs and
+// workers of the test files that run beside this one on the shared Redis.
+let server: RedisServer;
+let redisUrl: string;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  const redisUrl = inject('redisUrl');
+  server = await RedisServer.start();
+  redisUrl = server.url;
   [api, worker] = await Promise.all([startApi({ redisUrl, prefix, env: { ADMIN_TOKEN: TOKEN } }), startWorker({ redisUrl, prefix, env: { MAINTENANCE_INTERVAL: '200ms' } })]);
   // --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -36,9 +41,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await Promise.all([api?.stop(), worker?.stop()]);
-  const redis = createRedis(inject('redisUrl'), { role: 'command', name: 'cleanup' });
-  await deletePrefix(redis, prefix);
-  redis.disconnect();
+  await server?.stop();
 });
 
 const post = (body: unknown) => fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -104,7 +107,7 @@ describe('the dashboard', () => {
   });
 
   test('when the API loses its Redis subscription for a moment, the feed says events may have been missed (it said "(live)" throughout)', async () => {
-    const redis = createRedis(inject('redisUrl'), { role: 'command', name: 'dashboard-test' });
+    const redis = createRedis(redisUrl, { role: 'command', name: 'dashboard-test' });
     try {
       await page.locator('#feed-state', { hasText: '(live)' }).waitFor();
       await redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
@@ -321,7 +324,7 @@ describe('the live feed', () => {
 
 describe('what the page shows', () => {
   test('an event anyone could PUBLISH, with an object for a stage, a time that is no number and a 3,000-character job ID, shows as text without an error', async () => {
-    const publisher = createRedis(inject('redisUrl'), { role: 'command', name: 'dashboard-forged-event' });
+    const publisher = createRedis(redisUrl, { role: 'command', name: 'dashboard-forged-event' });
     try {
       const jobId = `inference:${'x'.repeat(3_000)}`;
       await publisher.publish(`${prefix}:{inference}:events`, JSON.stringify({ event: 'failed', job_id: jobId, at: 'soon', stage: { toString: 1 } }));
@@ -365,7 +368,7 @@ describe('the dashboard of an API started without ADMIN_TOKEN', () => {
     const local = { api: undefined as ApiProcess | undefined };
     const tab = await browser.newPage();
     try {
-      local.api = await startApi({ redisUrl: inject('redisUrl'), prefix });
+      local.api = await startApi({ redisUrl, prefix });
       await tab.goto(`${local.api.url}/dashboard`);
       const pause = tab.getByRole('button', { name: 'pause inference stage infer', exact: true });
       await pause.waitFor();
@@ -455,7 +458,6 @@ describe('an event stream the API refuses', () => {
 
 describe('a partitioned queue', () => {
   test('shows each partition under the sums, and marks one whose jobs wait with no worker reading it', { timeout: 60_000 }, async () => {
-    const redisUrl = inject('redisUrl');
     const partitioned = uniquePrefix('dashboard-partitions');
     const env = { QUEUE_PARTITIONS: 'inference=2' };
     const local = { api: undefined as ApiProcess | undefined, worker: undefined as WorkerProcess | undefined };
