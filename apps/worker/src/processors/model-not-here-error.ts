@@ -17,7 +17,7 @@ export class ModelNotHereError extends Error {
   readonly retryAfterMs = MODEL_ELSEWHERE_WAIT_MS;
 
   constructor(model: string, runs: readonly string[]) {
-    super(`unknown model "${model}": this worker runs ${runs.join(', ')}; retried in case another worker runs it (give every worker the API's OPENAI_* settings)`);
+    super(`unknown model "${model}": this worker runs ${runs.join(', ')}; another worker may run it, so the job is retried while it has attempts left (give every worker the API's OPENAI_* settings)`);
     this.name = 'ModelNotHereError';
   }
 }

@@ -22,7 +22,7 @@ describe('built-in models', () => {
   test('a model this worker does not run fails the attempt as retryable, after 30 s at least: another worker may run it (a fleet mid-deploy)', async () => {
     const error = await run('llm', 'hi').catch((caught: unknown) => caught);
     expect(error).not.toBeInstanceOf(NonRetryableError);
-    expect(error).toMatchObject({ code: 'UNKNOWN_MODEL', retryAfterMs: 30_000, message: expect.stringMatching(/^unknown model "llm": this worker runs echo, .*; retried in case another worker runs it/) });
+    expect(error).toMatchObject({ code: 'UNKNOWN_MODEL', retryAfterMs: 30_000, message: expect.stringMatching(/^unknown model "llm": this worker runs echo, .*; another worker may run it, so the job is retried while it has attempts left/) });
     expect(retryDelay(DEFAULT_BACKOFF, 1, Math.random, retryAfterOf(error))).toBe(30_000);
   });
 
