@@ -86,9 +86,11 @@ export default fp(
     // Content-Type describes nothing and is dropped. Postman's raw text mode, .NET's
     // StringContent("") and Java's HttpURLConnection send one with an empty POST, which Fastify
     // would answer with a 415 for a body that is not there, before a missing job's 404.
+    // Such a route declares a JSON body it may be sent without; an upload (POST /documents)
+    // declares none, and keeps its Content-Type, so an empty one is told the form lacks its file.
     app.addHook('onRequest', (request, _reply, done) => {
       const { headers } = request.raw;
-      if (headers['content-type'] !== undefined && headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0' && bodyIsOptional(request)) {
+      if (headers['content-type'] !== undefined && headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0' && request.routeOptions.schema?.body !== undefined && bodyIsOptional(request)) {
         delete headers['content-type'];
       }
       done();
