@@ -1,13 +1,20 @@
 import { completeStage, QueueKeys, takeJobs } from '@conveyor/shared';
-import { takeRequest, waitFor } from '@conveyor/testing';
+import { RedisServer, takeRequest, waitFor } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
-import { expect, test as plainTest } from 'vitest';
+import { afterAll, beforeAll, expect, test as plainTest } from 'vitest';
 import type { App } from '../src/app.js';
 import { json } from '../src/services/job-view.js';
 import { LONGEST_READ_WHOLE, previewOutput } from '../src/services/output-preview.js';
 import { testWithApp } from './test-app.js';
 
-const test = testWithApp();
+// A Redis of its own: two tests measure what Redis sends (INFO's byte count, MONITOR), which the
+// test files that run beside this one on the shared Redis would swell.
+let server: RedisServer;
+beforeAll(async () => {
+  server = await RedisServer.start();
+});
+afterAll(() => server.stop());
+const test = testWithApp().extend({ redisUrl: async ({}, use) => use(server.url) });
 
 const take = (stage: string, previousStage: string) => takeRequest({ stage, previousStage, consumer: 'w', count: 1 });
 
@@ -50,7 +57,8 @@ test('a large stage output is shown as a preview, and its whole output is one GE
   expect((await app.inject({ url: '/jobs/documents:01JDQ8K3V7X9ABCDEFGHJKMNPQ/stages/extract/output' })).json()).toMatchObject({ type: '/problems/job-not-found' });
 });
 
-test('an output too long to read whole is previewed from its beginning: Redis sends that, not the whole output', async ({ app, redis, prefix }) => {
+test('an output too long to read whole is previewed from its beginning: Redis sends that, not the whole output', async ({ app, redis, prefix, redisUrl }) => {
+  expect(redisUrl).toBe(server.url);
   // As the extract stage writes it: the figures first, then the whole text (here 8 MB).
   const text = 'Long documents are read in pieces. '.repeat(240_000);
   const extractOutput = JSON.stringify({ detected_type: 'text/plain', text_length: text.length, word_count: 6 * 240_000, text });
