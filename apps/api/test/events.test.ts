@@ -81,6 +81,12 @@ describe('job events over Server-Sent Events', () => {
     const ended = await fetch(`${url}/jobs/${job_id}/events`, { headers: { 'last-event-id': 'end' } });
     expect(ended.status).toBe(204);
     expect(await ended.text()).toBe('');
+    // HEAD alike, and neither tells a length or a type a 204 does not have (HEAD's said 4, JSON).
+    const head = await fetch(`${url}/jobs/${job_id}/events`, { method: 'HEAD', headers: { 'last-event-id': 'end' } });
+    for (const answer of [ended, head]) {
+      expect(answer.status).toBe(204);
+      expect([answer.headers.get('content-length'), answer.headers.get('content-type')]).toEqual([null, null]);
+    }
     // The same reconnect for a job that does not exist (never did, or its record expired) is a 404.
     const unknown = await fetch(`${url}/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ/events`, { headers: { 'last-event-id': 'end' } });
     expect(unknown.status).toBe(404);

@@ -21,6 +21,14 @@ function streamHeaders(reply: FastifyReply): FastifyReply {
   return reply.code(200).header('cache-control', 'no-cache, no-transform').type('text/event-stream; charset=utf-8').send(Readable.from([]));
 }
 
+/**
+ * The 204 that tells an EventSource the stream is over for good. No body, sent as an empty
+ * Readable too: to HEAD, a null body was told with its length and type, which a 204 has none of.
+ */
+function noMoreEvents(reply: FastifyReply): FastifyReply {
+  return reply.code(204).send(Readable.from([]));
+}
+
 const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app, { heartbeatMs }) => {
   /** Streams the job's state, then its events until it ends; the 404 problem for a job that does not exist. */
   const followJob = async (jobId: string, reply: FastifyReply): Promise<SseStream> => {
@@ -99,7 +107,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
       };
       // A browser reconnecting after the job's stream ended: 204 tells EventSource to stop, while
       // the job is still ended. One retried since (dead, then queued again) is followed anew.
-      if (endedBefore(request) && TERMINAL_STATUSES.has((await mustExist()).status)) return reply.code(204).send(null);
+      if (endedBefore(request) && TERMINAL_STATUSES.has((await mustExist()).status)) return noMoreEvents(reply);
       if (request.method === 'HEAD') {
         await mustExist();
         return streamHeaders(reply);

@@ -110,7 +110,8 @@ export class JobService {
     throw new ProblemError(
       'queue-full',
       `No partition of queue "${target.partition.queue}" has room for ${one ? 'this job' : `this batch of ${jobs.length} (a batch goes to one partition)`}: each may hold ${this.backlogLimitOf(target)} undone jobs, its share of MAX_BACKLOG (${this.config.MAX_BACKLOG}), waiting, running, delayed or waiting to retry; ${held.join(', ')}. Nothing was written${then}`,
-      { backlog, limit: this.config.MAX_BACKLOG },
+      // The partitions' shares together: each share is rounded up, so they may hold more than MAX_BACKLOG.
+      { backlog, limit: this.backlogLimitOf(target) * held.length },
       refusal!.headers,
     );
   }
