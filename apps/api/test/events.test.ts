@@ -1,4 +1,4 @@
-import { createRedis, QueueKeys } from '@conveyor/shared';
+import { createRedis, QueueKeys, type RedisClient } from '@conveyor/shared';
 import { readSseEvents, RedisServer, redisTest, startWorker, waitFor, type SseEvent, type WorkerProcess } from '@conveyor/testing';
 import { connect, type Socket } from 'node:net';
 import { describe, expect, onTestFinished } from 'vitest';
@@ -238,65 +238,62 @@ describe('job events over Server-Sent Events', () => {
   });
 });
 
-describe('when the API loses its Redis subscription for a moment', () => {
-  redisTest('a job stream sends the state again once it is back (the event published meanwhile is gone) and ends if the job ended; a queue stream gets a resync event', async () => {
-    // A Redis of its own: the test kills every pub/sub connection on it.
+/**
+ * An API on a Redis of its own, as these tests close every pub/sub connection on it: the app, its
+ * URL, a connection to that Redis, and the key prefix.
+ */
+const ownRedisTest = redisTest.extend<{ own: { app: App; url: string; admin: RedisClient; prefix: string } }>({
+  own: async ({}, use) => {
     const server = await RedisServer.start();
-    const app = await buildTestApp(server.url, 'resync', { SSE_HEARTBEAT: '200ms' });
+    const prefix = 'resync';
+    const app = await buildTestApp(server.url, prefix, { SSE_HEARTBEAT: '200ms' });
     await app.listen({ port: 0, host: '127.0.0.1' });
-    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     const admin = createRedis(server.url, { role: 'command', name: 'conveyor:test' });
     try {
-      const created = await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","delay_ms":60000}' });
-      const { job_id } = (await created.json()) as { job_id: string };
-      let opened!: () => void;
-      const open = new Promise<void>((resolve) => (opened = resolve));
-      const jobStream = readEvents(`${url}/jobs/${job_id}/events`, opened);
-      const queueStream = readEvents(`${url}/events?queue=inference`, undefined, (events) => events.some((event) => event.event === 'resync'));
-      await open;
-      await waitFor(() => app.events.listeners === 2, 'both streams to listen');
-
-      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
-      // Cancelled while no subscriber is connected: its `cancelled` event reaches no one.
-      expect((await fetch(`${url}/jobs/${job_id}`, { method: 'DELETE' })).status).toBe(200);
-
-      const events = await jobStream;
-      expect(events[0]).toMatchObject({ event: 'state', data: { status: 'delayed' } });
-      expect(events.at(-1)).toMatchObject({ event: 'state', data: { id: job_id, status: 'cancelled' } });
-      const [, resync] = await queueStream;
-      expect(resync).toEqual({ id: '2', event: 'resync', data: { event: 'resync', at: expect.any(Number), queue: 'inference' } });
+      await use({ app, url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, admin, prefix });
     } finally {
       admin.disconnect();
       await app.close();
       await server.stop();
     }
+  },
+});
+
+describe('when the API loses its Redis subscription for a moment', () => {
+  ownRedisTest('a job stream sends the state again once it is back (the event published meanwhile is gone) and ends if the job ended; a queue stream gets a resync event', async ({ own: { app, url, admin } }) => {
+    const created = await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","delay_ms":60000}' });
+    const { job_id } = (await created.json()) as { job_id: string };
+    let opened!: () => void;
+    const open = new Promise<void>((resolve) => (opened = resolve));
+    const jobStream = readEvents(`${url}/jobs/${job_id}/events`, opened);
+    const queueStream = readEvents(`${url}/events?queue=inference`, undefined, (events) => events.some((event) => event.event === 'resync'));
+    await open;
+    await waitFor(() => app.events.listeners === 2, 'both streams to listen');
+
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    // Cancelled while no subscriber is connected: its `cancelled` event reaches no one.
+    expect((await fetch(`${url}/jobs/${job_id}`, { method: 'DELETE' })).status).toBe(200);
+
+    const events = await jobStream;
+    expect(events[0]).toMatchObject({ event: 'state', data: { status: 'delayed' } });
+    expect(events.at(-1)).toMatchObject({ event: 'state', data: { id: job_id, status: 'cancelled' } });
+    const [, resync] = await queueStream;
+    expect(resync).toEqual({ id: '2', event: 'resync', data: { event: 'resync', at: expect.any(Number), queue: 'inference' } });
   });
 
-  redisTest('the listeners are told once the watch marks are set again, though Redis refused them at first (the command connection not back yet, or writes refused)', async () => {
-    const server = await RedisServer.start();
-    const app = await buildTestApp(server.url, 'resync-refused', { SSE_HEARTBEAT: '200ms' });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-    const admin = createRedis(server.url, { role: 'command', name: 'conveyor:test' });
-    try {
-      const queueStream = readEvents(`${url}/events?queue=inference`, undefined, (events) => events.some((event) => event.event === 'resync'));
-      await waitFor(() => app.events.listeners === 1, 'the stream to listen');
-      const mark = new QueueKeys('resync-refused', 'inference').eventsWatched;
-      await admin.del(mark);
-      // Every write refused (OOM): the subscription comes back, its watch mark cannot be set.
-      await admin.config('SET', 'maxmemory', '1');
-      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      expect(await admin.exists(mark)).toBe(0);
-      await admin.config('SET', 'maxmemory', '0');
-      const [, resync] = await queueStream;
-      expect(resync).toMatchObject({ event: 'resync', data: { queue: 'inference' } });
-      expect(await admin.pttl(mark)).toBeGreaterThan(0);
-    } finally {
-      await admin.config('SET', 'maxmemory', '0').catch(() => {});
-      admin.disconnect();
-      await app.close();
-      await server.stop();
-    }
+  ownRedisTest('the listeners are told once the watch marks are set again, though Redis refused them at first (the command connection not back yet, or writes refused)', async ({ own: { app, url, admin, prefix } }) => {
+    const queueStream = readEvents(`${url}/events?queue=inference`, undefined, (events) => events.some((event) => event.event === 'resync'));
+    await waitFor(() => app.events.listeners === 1, 'the stream to listen');
+    const mark = new QueueKeys(prefix, 'inference').eventsWatched;
+    await admin.del(mark);
+    // Every write refused (OOM): the subscription comes back, its watch mark cannot be set.
+    await admin.config('SET', 'maxmemory', '1');
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await admin.exists(mark)).toBe(0);
+    await admin.config('SET', 'maxmemory', '0');
+    const [, resync] = await queueStream;
+    expect(resync).toMatchObject({ event: 'resync', data: { queue: 'inference' } });
+    expect(await admin.pttl(mark)).toBeGreaterThan(0);
   });
 });
