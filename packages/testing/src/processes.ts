@@ -132,20 +132,32 @@ export async function launchApi({ redisUrl, prefix, env = {}, nodeFlags }: Proce
   return new ApiProcess(child, `http://127.0.0.1:${port}`);
 }
 
-/** Starts `apps/api/dist/server.js` on a free port and waits until `/readyz` answers 200. */
+/**
+ * Starts `apps/api/dist/server.js` on a free port and waits until `/readyz` answers 200. A port
+ * free a moment ago may be taken before the API binds it, by a process of a test file running
+ * beside this one (a worker's health listener on port 0): the API then exits EADDRINUSE, and is
+ * started again on another port. Its own "Server listening" line comes first, or the /readyz of
+ * whatever took the port (a worker's says 200 too) would pass for the API's.
+ */
 export async function startApi(options: ProcessEnv): Promise<ApiProcess> {
-  const api = await launchApi(options);
-  await waitFor(
-    async () => {
-      if (!api.running) throw new Error(api.describe());
-      return (await fetch(`${api.url}/readyz`)).ok;
-    },
-    'the API to become ready',
-  ).catch((error: Error) => {
+  for (let launch = 1; ; launch++) {
+    const api = await launchApi(options);
+    const listening = `Server listening at ${api.url}`;
+    const outcome = await waitFor(
+      async () => {
+        if (!api.running) return 'exited';
+        if (!api.logs().some((line) => line['msg'] === listening)) return false;
+        return (await fetch(`${api.url}/readyz`)).ok && 'ready';
+      },
+      'the API to become ready',
+    ).catch((error: Error) => error.message);
+    if (outcome === 'ready') return api;
     api.signal('SIGKILL');
-    throw new Error(`${error.message}\n${api.describe()}`);
-  });
-  return api;
+    // Its last lines may still be on their way when it has exited.
+    const portTaken = await waitFor(() => api.logs().some((line) => line['code'] === 'EADDRINUSE'), 'its EADDRINUSE line', 1_000).catch(() => false);
+    if (portTaken && launch < 3) continue;
+    throw new Error(`${outcome === 'exited' ? 'the API exited before it was ready' : outcome}\n${api.describe()}`);
+  }
 }
 
 export class WorkerProcess extends AppProcess {
