@@ -35,19 +35,23 @@ export async function findForeignKeys(redis: RedisClient, prefix: string, pipeli
   const groups: [key: string, type: string][][] = pipelines.map((pipeline) => keyTypes(prefix, pipeline));
   // A worker's claim on its name (see claimConsumer.lua), a key of no queue.
   if (consumer !== undefined) groups.push([[consumerClaimKey(prefix, consumer), 'string']]);
-  const found = await Promise.all(
-    groups.map(async (expected) => {
-      const reads = redis.pipeline();
-      for (const [key] of expected) reads.type(key);
-      const replies = (await reads.exec()) ?? [];
-      return expected.flatMap(([key, type], i): ForeignKey[] => {
-        const [error, holds] = replies[i] ?? [null, 'none'];
-        if (error) throw error;
-        return holds === 'none' || holds === type ? [] : [{ key, holds: String(holds), expected: type }];
-      });
-    }),
-  );
-  return found.flat();
+  return (await Promise.all(groups.map((expected) => foreignKeysAmong(redis, expected)))).flat();
+}
+
+/**
+ * Which of `expected` (keys, each with the type Conveyor keeps there) hold another kind of value,
+ * in one round trip: the keys must share a hash slot on a cluster (one queue's keys do).
+ */
+export async function foreignKeysAmong(redis: RedisClient, expected: readonly (readonly [key: string, type: string])[]): Promise<ForeignKey[]> {
+  if (expected.length === 0) return [];
+  const reads = redis.pipeline();
+  for (const [key] of expected) reads.type(key);
+  const replies = (await reads.exec()) ?? [];
+  return expected.flatMap(([key, type], i): ForeignKey[] => {
+    const [error, holds] = replies[i] ?? [null, 'none'];
+    if (error) throw error;
+    return holds === 'none' || holds === type ? [] : [{ key, holds: String(holds), expected: type }];
+  });
 }
 
 /**

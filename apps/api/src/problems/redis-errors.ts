@@ -1,4 +1,4 @@
-import { describeForeignKeys, findForeignKeys, foreignKeysRemedy, isConnectionError, isRefusedForNow, outcomeUnknown, queueOfJobId, QueueKeys, type ForeignKey, type Pipeline, type RedisClient } from '@conveyor/shared';
+import { describeForeignKeys, findForeignKeys, foreignKeysAmong, foreignKeysRemedy, isConnectionError, isRefusedForNow, outcomeUnknown, queueOfJobId, QueueKeys, type ForeignKey, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { ProblemError } from './problem-error.js';
 
 /**
@@ -99,10 +99,17 @@ export interface RequestSubject {
  * first refused command.
  */
 export async function foreignKeyProblem(redis: RedisClient, prefix: string, queues: readonly Pipeline[], error: Error, readOnly: boolean, subject: RequestSubject = {}): Promise<ProblemError> {
-  const queue = subject.jobId === undefined ? subject.queue : queueOfJobId(subject.jobId);
+  const { jobId } = subject;
+  const queue = jobId === undefined ? subject.queue : queueOfJobId(jobId);
   const own = queues.filter((pipeline) => pipeline.name === queue || pipeline.partition?.queue === queue);
-  const found = await Promise.all([recordConflict(redis, prefix, own, subject.jobId), findForeignKeys(redis, prefix, own)])
-    .then(async ([record, keys]) => (record.length + keys.length > 0 ? [...record, ...keys] : findForeignKeys(redis, prefix, queues)))
+  // The job's record, when the job's queue (or partition) is served.
+  const jobQueue = own.find((pipeline) => pipeline.name === queue);
+  const record = jobId !== undefined && jobQueue ? [[new QueueKeys(prefix, jobQueue.name).job(jobId), 'hash'] as const] : [];
+  const found = await Promise.all([foreignKeysAmong(redis, record), findForeignKeys(redis, prefix, own)])
+    .then(async ([ofRecord, ofQueue]) => {
+      const near = [...ofRecord, ...ofQueue];
+      return near.length > 0 ? near : findForeignKeys(redis, prefix, queues);
+    })
     .catch((): ForeignKey[] => []);
   const outcome = readOnly ? 'Nothing was changed.' : 'This request may have failed partway: look (GET the job) before sending it again.';
   return new ProblemError(
@@ -111,13 +118,4 @@ export async function foreignKeyProblem(redis: RedisClient, prefix: string, queu
     {},
     { 'retry-after': '10' },
   );
-}
-
-/** The job's record, when it holds another kind of value than a hash (`own`: the job's queue, if served). */
-async function recordConflict(redis: RedisClient, prefix: string, own: readonly Pipeline[], jobId: string | undefined): Promise<ForeignKey[]> {
-  const pipeline = own.find((candidate) => jobId !== undefined && candidate.name === queueOfJobId(jobId));
-  if (pipeline === undefined || jobId === undefined) return [];
-  const key = new QueueKeys(prefix, pipeline.name).job(jobId);
-  const holds = await redis.type(key);
-  return holds === 'none' || holds === 'hash' ? [] : [{ key, holds, expected: 'hash' }];
 }
