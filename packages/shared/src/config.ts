@@ -128,6 +128,17 @@ const keyPrefix = z
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
+/**
+ * A secret that goes into an HTTP header (a bearer token). Whitespace around it is dropped: a
+ * secret read from a file (`kubectl create secret --from-file`) often ends with a line break,
+ * which no header can carry, so the token could never be matched. One with a control character
+ * inside could never be sent at all, and is refused.
+ */
+const secretSetting = z
+  .string()
+  .transform((text) => text.trim())
+  .refine((text) => !/[\u0000-\u001f\u007f]/.test(text), 'holds a control character (a line break or tab inside it): no HTTP header can carry it, so no request could send it');
+
 const nameList = z
   .string()
   .default('')
@@ -181,7 +192,7 @@ const commonSchema = {
     .string()
     .optional()
     .refine((text) => text === undefined || (URL.canParse(text) && /^https?:/.test(text)), 'must be an http(s) URL, e.g. http://localhost:11434/v1'),
-  OPENAI_API_KEY: z.string().optional(),
+  OPENAI_API_KEY: secretSetting.optional(),
   /** Model names served by OPENAI_BASE_URL's /chat/completions. */
   OPENAI_CHAT_MODELS: nameList,
   /** Model names served by OPENAI_BASE_URL's /embeddings. */
@@ -240,6 +251,12 @@ const originList = z
     (origins) => origins.every((origin) => origin === '*' || (ORIGIN.test(origin) && URL.canParse(origin) && new URL(origin).origin !== 'null')),
     'must be * or origins separated by commas, each scheme://host[:port] with no path or trailing slash, e.g. http://localhost:5173,https://app.example.com',
   )
+  // A browser sends its page's origin as it is, and the list is matched letter for letter: a
+  // pattern such as http://*.example.com would parse as a host named "*.example.com" and match nothing.
+  .refine(
+    (origins) => origins.every((origin) => origin === '*' || !URL.canParse(origin) || !new URL(origin).hostname.includes('*')),
+    'takes no wildcard in a host name: list each origin (https://app.example.com,https://admin.example.com), or * alone for any',
+  )
   .transform((origins) => origins.map((origin) => (origin === '*' ? origin : new URL(origin).origin)))
   .refine((origins) => !origins.includes('*') || origins.length === 1, 'is * alone, or a list of origins, not both');
 
@@ -267,7 +284,7 @@ export const apiEnvSchema = z.object({
    */
   BODY_BUDGET: byteSize('64MiB').refine((bytes) => bytes >= 1024 * 1024, 'must be at least 1MiB'),
   /** Bearer token for the admin endpoints (broadcast, pause, history, replay); unset, they do not exist (404). */
-  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  ADMIN_TOKEN: secretSetting.pipe(z.string().min(16, 'must be at least 16 characters')).optional(),
   /** Browser origins allowed to call the API from their pages (CORS); empty for none. */
   CORS_ORIGINS: originList,
   /**
@@ -361,8 +378,11 @@ const SECRET_SETTINGS = new Set(['ADMIN_TOKEN', 'OPENAI_API_KEY']);
  * password may hold `/`, `@` or spaces.
  */
 function shownValue(name: string, value: string): string {
-  if (SECRET_SETTINGS.has(name)) return `${value.length} characters, not shown`;
-  return `"${value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, (_match, scheme: string | undefined) => `${scheme ?? ''}***@`)}"`;
+  // Counted as checked: without the whitespace around it (see secretSetting).
+  if (SECRET_SETTINGS.has(name)) return `${value.trim().length} characters, not shown`;
+  const withoutUser = value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, (_match, scheme: string | undefined) => `${scheme ?? ''}***@`);
+  // A query string may carry a key (`?api_key=...`, `&access_token=...`): its values are masked too.
+  return `"${withoutUser.replace(/([?&][^=&#]*=)[^&#]*/g, '$1***')}"`;
 }
 
 /** Parses the environment; empty strings count as unset so `FOO=` falls back to the default. */

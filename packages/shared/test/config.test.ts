@@ -62,6 +62,19 @@ describe('configuration from the environment', () => {
     for (const bad of ['https://app.example.com/', 'app.example.com', 'https://app.example.com/path', 'https://app.example.com?x', 'https://user@app.example.com', '*,https://app.example.com']) {
       expect(() => loadConfig(apiEnvSchema, { CORS_ORIGINS: bad }), bad).toThrow(/CORS_ORIGINS \(got ".*"\): (must be \* or origins|is \* alone)/);
     }
+    // It was taken, and then matched only a page whose Origin was that text itself.
+    for (const wildcard of ['http://*.example.com', 'https://app.example.com,https://*.example.com:8443']) {
+      expect(() => loadConfig(apiEnvSchema, { CORS_ORIGINS: wildcard }), wildcard).toThrow(/CORS_ORIGINS \(got ".*"\): takes no wildcard in a host name: list each origin/);
+    }
+  });
+
+  test('a token read from a file keeps no line break: whitespace around ADMIN_TOKEN and OPENAI_API_KEY is dropped, a control character inside refused', () => {
+    const config = loadConfig(apiEnvSchema, { ADMIN_TOKEN: 'adm1n-t0ken-supersecret-xyz\n', OPENAI_API_KEY: ' sk-from-a-file\r\n' });
+    expect(config.ADMIN_TOKEN).toBe('adm1n-t0ken-supersecret-xyz');
+    expect(config.OPENAI_API_KEY).toBe('sk-from-a-file');
+    expect(() => loadConfig(apiEnvSchema, { ADMIN_TOKEN: 'adm1n-t0ken\nsupersecret-xyz' })).toThrow('ADMIN_TOKEN (got 27 characters, not shown): holds a control character');
+    // Its length is counted, and said, without the line break.
+    expect(() => loadConfig(apiEnvSchema, { ADMIN_TOKEN: '0123456789abcde\n' })).toThrow('ADMIN_TOKEN (got 15 characters, not shown): must be at least 16 characters');
   });
 
   test('a duration of 0 or close to it is refused where it would break the process, and taken where it means something', () => {
@@ -198,5 +211,9 @@ describe('configuration from the environment', () => {
     const adapter = error({ OPENAI_BASE_URL: 'http://me:s3cret@llm.example/v1', OPENAI_API_KEY: 'sk-s3cret' });
     expect(adapter).toContain('OPENAI_BASE_URL (got "http://***@llm.example/v1"): may not hold a user or password');
     expect(adapter).not.toContain('s3cret');
+    // A key in the query string, as Azure's and some proxies' URLs carry one.
+    const query = error({ OPENAI_BASE_URL: 'ftp://h/v1?api_key=sekritkey&access_token=tok123' });
+    expect(query).toContain('OPENAI_BASE_URL (got "ftp://h/v1?api_key=***&access_token=***"): must be an http(s) URL');
+    expect(query).not.toMatch(/sekritkey|tok123/);
   });
 });
