@@ -237,6 +237,8 @@ describe('POST /queues/:name/replay', () => {
     });
     expect(rest.json()).toMatchObject({ replayed: [{ replay_of: j3 }, { replay_of: j4 }], next_cursor: null });
     expect(await redis.xlen(keys.stream('infer', 'low'))).toBe(1 + 1 + 5);
+    // Each replayed job counts as enqueued, as a submitted or retried one does: 4 submitted, 3 + 3 + 2 replayed.
+    expect((await app.inject({ url: '/metrics' })).body).toContain('conveyor_jobs_enqueued_total{queue="inference"} 12');
   });
 
   test('replays a document with its bytes, and skips one whose record (and document) expired', async ({ app, redis, prefix }) => {

@@ -55,3 +55,17 @@ test('a missing, malformed or wrong admin token is a 401 that says which (a wron
   }
   expect(await app.redis.exists(app.jobs.keysOf('documents').paused)).toBe(0);
 });
+
+test('/metrics says which stages are paused: one stage, then the whole queue, then none', async ({ app }) => {
+  const pausedGauge = async () => {
+    const text = (await app.inject({ url: '/metrics' })).body;
+    return [...text.matchAll(/^conveyor_stage_paused\{queue="documents",stage="(\w+)"\} (\d)$/gm)].map(([, stage, value]) => `${stage}=${value}`);
+  };
+  expect(await pausedGauge()).toEqual(['extract=0', 'analyze=0', 'summarize=0', 'embed=0']);
+  await app.inject({ method: 'POST', url: '/queues/documents/pause', headers: admin, payload: { stage: 'embed' } });
+  expect(await pausedGauge()).toEqual(['extract=0', 'analyze=0', 'summarize=0', 'embed=1']);
+  await app.inject({ method: 'POST', url: '/queues/documents/pause', headers: admin });
+  expect(await pausedGauge()).toEqual(['extract=1', 'analyze=1', 'summarize=1', 'embed=1']);
+  await app.inject({ method: 'POST', url: '/queues/documents/resume', headers: admin });
+  expect(await pausedGauge()).toEqual(['extract=0', 'analyze=0', 'summarize=0', 'embed=0']);
+});

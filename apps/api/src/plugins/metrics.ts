@@ -38,7 +38,7 @@ export default fp(
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
-    const enqueued = new Counter({ name: 'conveyor_jobs_enqueued_total', help: 'Jobs this API process enqueued, retries of dead jobs included.', labelNames: ['queue'] as const, registers });
+    const enqueued = new Counter({ name: 'conveyor_jobs_enqueued_total', help: 'Jobs this API process enqueued, retries of dead jobs and replays of history included.', labelNames: ['queue'] as const, registers });
     const redisErrors = new Counter({ name: 'conveyor_redis_errors_total', help: 'Errors of the Redis connections (lost, refused, timed out); commands Redis refuses are not counted here.', registers });
 
     const waiting = new Gauge({ name: 'conveyor_stage_waiting', help: 'Entries of a stage no worker has taken yet (group lag, less those of jobs cancelled while they waited), all lanes; counted when Redis cannot report the lag.', labelNames: ['queue', 'stage'] as const, registers });
@@ -46,6 +46,12 @@ export default fp(
     const liveConsumerCount = new Gauge({
       name: 'conveyor_stage_live_consumers',
       help: "Consumers of a stage whose worker is alive and taking jobs (GET /queues' live_consumers): 0 while conveyor_stage_waiting grows means nobody reads the stage.",
+      labelNames: ['queue', 'stage'] as const,
+      registers,
+    });
+    const paused = new Gauge({
+      name: 'conveyor_stage_paused',
+      help: 'Whether a stage is paused (1: workers take none of its jobs) or not (0): a paused stage with conveyor_stage_live_consumers 0 and a growing backlog is waiting for a resume, not for workers.',
       labelNames: ['queue', 'stage'] as const,
       registers,
     });
@@ -66,7 +72,7 @@ export default fp(
       reads.zcard(keys.delayed).xlen(keys.dead);
       for (const stage of pipeline.stages) for (const lane of LANES) reads.xinfo('CONSUMERS', keys.stream(stage, lane), groupName(stage));
       // The workers' words are on Redis's clock (see QueueKeys.workers).
-      reads.hgetall(keys.workers).time().hgetall(keys.cancelled);
+      reads.hgetall(keys.workers).time().hkeys(keys.paused).hgetall(keys.cancelled);
       const replies = (await reads.exec()) ?? [];
       // A stream that does not exist yet answers XINFO with an error, and counts as empty; a lost
       // or refusing Redis leaves every gauge as it was (zeros would say the backlog had drained).
@@ -108,6 +114,12 @@ export default fp(
       if (!wordsError && !timeError) {
         const live = liveConsumers(words as Record<string, string>, msOfTime(time as [string, string]));
         pipeline.stages.forEach((stage, s) => liveConsumerCount.set({ queue: pipeline.name, stage }, [...consumersOf[s]!].filter((name) => live.has(name)).length));
+      }
+      const [pausedError, pausedStages] = replies[at++]!;
+      if (!pausedError) {
+        // Field `*` pauses every stage of the queue.
+        const names = new Set(pausedStages as string[]);
+        for (const stage of pipeline.stages) paused.set({ queue: pipeline.name, stage }, names.has('*') || names.has(stage) ? 1 : 0);
       }
       // Where Redis cannot tell a lag, the waiting entries are counted; past the count's bound,
       // the stream's length stands in (an upper bound: a backlog is never reported as empty).

@@ -53,6 +53,8 @@ const historyRoutes: FastifyPluginAsyncZod = async (app) => {
       refuseIdempotencyKey(request, 'each call submits its range again, as new jobs; to go on from a call, send its next_cursor as `cursor`.');
       const pipeline = app.jobs.queues.partition(request.params.name, request.body.partition, 'body.partition');
       const result = await replayRange(app.redis, app.jobs.keysOf(pipeline.name), pipeline, request.body, app.jobs.backlogLimitOf(pipeline));
+      // New jobs, counted as enqueued as every other way in is (the queue's own counts have them).
+      if (result.replayed.length > 0) app.metrics.enqueued.inc({ queue: request.params.name }, result.replayed.length);
       request.log.info({ queue: pipeline.name, from: request.body.from, to: request.body.to, replayed: result.replayed.length, skipped: result.skipped.length }, 'replayed history');
       logCreated(request.log, result.replayed.map(({ job_id }) => ({ jobId: job_id, status: 'queued', created: true })));
       return reply.code(202).send(result);
