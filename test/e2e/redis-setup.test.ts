@@ -1,5 +1,7 @@
 import { launchApi, launchWorker, RedisServer, startApi, startWorker, waitFor, type AppProcess } from '@conveyor/testing';
 import { Redis } from 'ioredis';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 /**
@@ -131,10 +133,67 @@ describe('a worker\'s readiness', () => {
   });
 });
 
+describe('REDIS_URL leading to something that is not Redis', () => {
+  test("is named so in the API's /readyz, instead of the client's \"Unknown RESP type ... Please report this\"", async () => {
+    const web = createServer((_request, response) => response.end('not redis'));
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    const api = await launchApi({ redisUrl: `redis://127.0.0.1:${(web.address() as AddressInfo).port}`, prefix: 'conveyor' });
+    try {
+      const readiness = async () => {
+        const response = await fetch(`${api.url}/readyz`).catch(() => undefined);
+        return response ? ((await response.json()) as { detail?: string }).detail : undefined;
+      };
+      await waitFor(async () => (await readiness())?.includes('Redis protocol'), "the API's /readyz to say what answers on that port");
+      const detail = await readiness();
+      expect(detail).toMatch(/Unknown RESP type .*\(what answers on REDIS_URL's host and port does not speak the Redis protocol: is it a Redis server\?\)/);
+      expect(detail).not.toContain('Please report this');
+    } finally {
+      await api.stop();
+      web.closeAllConnections();
+      web.close();
+    }
+  });
+});
+
 /**
  * Another program that writes under Conveyor's KEY_PREFIX can leave a key of another type where
  * a queue keeps its stream or hash. Every command on it fails with WRONGTYPE, which names no key.
  */
+describe('a Redis user without the rights Conveyor needs', () => {
+  const urlOf = (user: string) => server.url.replace('redis://', `redis://${user}:user-secret@`);
+  const advice = /ACL SETUSER <user> '~conveyor:\*' '&conveyor:\*' \+@all -@dangerous \+info '\+client\|unblock' \(README, Operations: Redis access\)/;
+
+  test("without Conveyor's keys, stops the API and the worker at start, saying what to grant (the API said it was ready and answered 500s)", async () => {
+    await root.flushall();
+    await root.call('ACL', 'SETUSER', 'other-keys', 'reset', 'on', '>user-secret', '~other:*', '&*', '+@all', '-@dangerous', '+info');
+    const api = await launchApi({ redisUrl: urlOf('other-keys'), prefix: 'conveyor' });
+    const worker = launchWorker({ redisUrl: urlOf('other-keys'), prefix: 'conveyor' });
+    const said = new RegExp(`Redis refuses a command Conveyor needs to the user in REDIS_URL \\(NOPERM [^)]*\\): give the Redis user in REDIS_URL Conveyor's keys and channels.*${advice.source}`);
+    await Promise.all([refusal(api, said), refusal(worker, said)]);
+    expect(JSON.stringify(api.logs().find((line) => line['level'] === 60))).toContain('"code":"REDIS_NO_PERMISSION"');
+  });
+
+  test('without its channels, a broadcast is a 503 that says what to grant, not a 500', async () => {
+    await root.flushall();
+    await root.call('ACL', 'SETUSER', 'no-channels', 'reset', 'on', '>user-secret', '~conveyor:*', 'resetchannels', '+@all', '-@dangerous', '+info', '+client|unblock');
+    const token = 'redis-setup-admin-token-0123';
+    const api = await startApi({ redisUrl: urlOf('no-channels'), prefix: 'conveyor', env: { ADMIN_TOKEN: token } });
+    try {
+      const broadcast = await fetch(`${api.url}/admin/broadcast`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ type: 'invalidate-model-cache' }) });
+      const problem = (await broadcast.json()) as { type: string; detail: string };
+      expect(broadcast.status, JSON.stringify(problem)).toBe(503);
+      expect(broadcast.headers.get('retry-after')).toBe('10');
+      expect(problem.type).toBe('/problems/service-unavailable');
+      expect(problem.detail).toMatch(/^Redis refused a command to the API's Redis user \(NOPERM [^)]*channel[^)]*\); requests that need it fail until an operator acts: give the Redis user/);
+      expect(problem.detail).toMatch(advice);
+      // Jobs, which need no channel, go on.
+      expect((await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: 'still here' }) })).status).toBe(202);
+    } finally {
+      await api.stop();
+    }
+  });
+});
+
 describe('a queue key another program filled', () => {
   test('stops the API and the worker at start, naming the key', async () => {
     await root.flushall();

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, ListenError, loadConfig, logConsoleTo, UnusableRedisError, workerEnvSchema } from '@conveyor/shared';
+import { ConfigError, createLogger, ListenError, loadConfig, logConsoleTo, permissionRefusal, UnusableRedisError, workerEnvSchema } from '@conveyor/shared';
 import { Worker, WorkerStopped } from './worker.js';
 
 function fail(message: string): never {
@@ -50,9 +50,11 @@ worker.onNameLost((message) => {
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
-worker.start().catch((error: Error) => {
+worker.start().catch((thrown: Error) => {
   // Told to stop while it started: the shutdown under way exits, whatever the start ran into.
-  if (error instanceof WorkerStopped || stopping) return;
+  if (thrown instanceof WorkerStopped || stopping) return;
+  // A user without Conveyor's keys is told what it lacks, not only Redis's NOPERM.
+  const error = permissionRefusal(thrown, config.KEY_PREFIX) ?? thrown;
   // A setting or a Redis to change needs no stack trace; anything else keeps it.
   const known = error instanceof UnusableRedisError || error instanceof ListenError;
   logger.fatal(known ? { code: error.code } : { err: error }, `worker could not start: ${error.message}`);

@@ -1,10 +1,11 @@
 import { Cluster, type Redis } from 'ioredis';
 import type { RedisClient } from './redis.js';
+import { aclAdvice, isPermissionRefusal } from './redis-errors.js';
 
 /** Redis answers but cannot be used as configured: the process stops rather than run wrongly. */
 export class UnusableRedisError extends Error {
   constructor(
-    readonly code: 'REDIS_TOO_OLD' | 'REDIS_UNSAFE_EVICTION' | 'REDIS_NO_SUCH_DATABASE' | 'REDIS_CLUSTER_MODE' | 'REDIS_NOT_A_CLUSTER' | 'REDIS_FOREIGN_KEYS',
+    readonly code: 'REDIS_TOO_OLD' | 'REDIS_UNSAFE_EVICTION' | 'REDIS_NO_SUCH_DATABASE' | 'REDIS_CLUSTER_MODE' | 'REDIS_NOT_A_CLUSTER' | 'REDIS_FOREIGN_KEYS' | 'REDIS_NO_PERMISSION',
     message: string,
   ) {
     super(message);
@@ -45,6 +46,16 @@ async function checkClusterMode(redis: RedisClient): Promise<void> {
     'REDIS_CLUSTER_MODE',
     'REDIS_URL leads to a Redis Cluster node in cluster mode, but REDIS_CLUSTER is not set. Set REDIS_CLUSTER=true so commands go to the node that serves each queue (REDIS_URL then names any node of the cluster).',
   );
+}
+
+/**
+ * The refusal to stop on when Redis refused a command of the start (key types, consumer groups)
+ * to REDIS_URL's user: every request would fail the same way, so the process stops and says
+ * what the user lacks, rather than serve (or report ready) and fail each request.
+ */
+export function permissionRefusal(error: unknown, prefix: string): UnusableRedisError | undefined {
+  if (!isPermissionRefusal(error)) return undefined;
+  return new UnusableRedisError('REDIS_NO_PERMISSION', `Redis refuses a command Conveyor needs to the user in REDIS_URL (${(error as Error).message}): ${aclAdvice(prefix)}.`);
 }
 
 const NOT_A_CLUSTER = /cluster support disabled/;

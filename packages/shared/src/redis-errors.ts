@@ -42,11 +42,37 @@ export function isWrongType(error: unknown): boolean {
 }
 
 /**
+ * ioredis's refusal of a command while its connection is down ("Stream isn't writeable and
+ * enableOfflineQueue options is false"): a consequence that says nothing of why. Reported after
+ * the cause (a reply it could not parse, a refused password), it must not take the cause's place.
+ */
+export function isOfflineRefusal(message: string): boolean {
+  return /Stream isn't writeable|enableOfflineQueue/.test(message);
+}
+
+/** A command the Redis user in REDIS_URL may not run, or on keys or channels it may not use (ACLs). */
+export function isPermissionRefusal(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError' && /^NOPERM\b/.test(error.message);
+}
+
+/** What a Redis user needs for Conveyor under KEY_PREFIX `prefix`, as the README's ACL user has it. */
+export function aclAdvice(prefix: string): string {
+  return `give the Redis user in REDIS_URL Conveyor's keys and channels and the commands it uses, e.g. ACL SETUSER <user> '~${prefix}:*' '&${prefix}:*' +@all -@dangerous +info '+client|unblock' (README, Operations: Redis access)`;
+}
+
+/**
  * A connection error as `redisUrl`'s user should read it: a TLS client on a plain port waits out
  * its handshake (connect ETIMEDOUT), and a plain client on a TLS port is reset (ECONNRESET), and
- * neither says TLS. The likely mismatch is named, as a question.
+ * neither says TLS. The likely mismatch is named, as a question, unless the connection was
+ * `everReady`: a port that has answered as Redis speaks the protocol REDIS_URL says, and a reset
+ * then is Redis going away (shut down, restarted). Something that is not Redis on that port (an
+ * HTTP server answers "HTTP/1.1 ...") is named too, instead of the client's "Please report this".
  */
-export function explainConnectionError(message: string, redisUrl: string): string {
+export function explainConnectionError(message: string, redisUrl: string, everReady = false): string {
+  if (/Unknown RESP type|Protocol error/.test(message)) {
+    return `${message.replace(/\s*Please report this\.?/, '')} (what answers on REDIS_URL's host and port does not speak the Redis protocol: is it a Redis server?)`;
+  }
+  if (everReady) return message;
   const tls = redisUrl.startsWith('rediss://');
   if (tls && /ETIMEDOUT|ECONNRESET|wrong version number|before secure TLS/.test(message)) {
     return `${message} (REDIS_URL is rediss://, so the connection speaks TLS: does that port serve TLS? A plain Redis takes redis://)`;

@@ -1,4 +1,4 @@
-import { isWrongType, type Pipeline } from '@conveyor/shared';
+import { aclAdvice, isPermissionRefusal, isWrongType, type Pipeline } from '@conveyor/shared';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
@@ -146,6 +146,14 @@ export default fp(
           redisUnavailable(request, problem.detail);
           return send(reply, problemFrom(problem.slug, problem.detail, request), problem.headers);
         });
+      }
+      if (isPermissionRefusal(error)) {
+        // Found at start for the keys (the API stops), but not for a channel (a broadcast), nor
+        // for a user whose rights were changed since: an operator must act, as for WRONGTYPE.
+        const outcome = request.method === 'GET' || request.method === 'HEAD' ? 'Nothing was changed.' : 'This request may have failed partway: look (GET the job) before sending it again.';
+        const detail = `Redis refused a command to the API's Redis user (${error.message}); requests that need it fail until an operator acts: ${aclAdvice(keyPrefix)}. ${outcome}`;
+        redisUnavailable(request, detail);
+        return send(reply, problemFrom('service-unavailable', detail, request), { 'retry-after': '10' });
       }
       const unavailable = asRedisUnavailable(error, request.method === 'GET' || request.method === 'HEAD', () => resendingOf(request));
       if (unavailable) {

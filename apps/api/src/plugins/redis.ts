@@ -1,4 +1,4 @@
-import { allServedQueues, checkKeyTypes, checkRedisSetup, createRedis, ensureGroups, explainConnectionError, notAClusterRefusal, UnusableRedisError, warnOfStrandedPartitions, type ApiConfig, type RedisClient } from '@conveyor/shared';
+import { allServedQueues, checkKeyTypes, checkRedisSetup, createRedis, ensureGroups, explainConnectionError, isOfflineRefusal, notAClusterRefusal, permissionRefusal, UnusableRedisError, warnOfStrandedPartitions, type ApiConfig, type RedisClient } from '@conveyor/shared';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -71,6 +71,9 @@ export default fp(
         .then(() => warnOfStrandedPartitions(redis, config.KEY_PREFIX, config.QUEUE_PARTITIONS, app.log))
         .then(() => prepared(true))
         .catch((error: Error) => {
+          // A user without Conveyor's keys: every request would be refused the same way.
+          const refusal = permissionRefusal(error, config.KEY_PREFIX);
+          if (refusal) return stop(refusal);
           if (!(error instanceof UnusableRedisError)) {
             prepared(true);
             // The connection dropped meanwhile: all of this runs again when it is back.
@@ -116,9 +119,12 @@ export default fp(
 /** Counts and logs a connection's errors, each message once until it is ready again; returns the last one's message (or that it closed). */
 function reportErrors(app: FastifyInstance, connection: RedisClient, message: string, redisUrl: string): () => string {
   let lastError = '';
+  // Once it was ready, REDIS_URL's scheme is known to be right (see explainConnectionError).
+  let everReady = false;
   connection.on('error', (error: Error) => {
     app.metrics?.redisErrors.inc();
-    const said = explainConnectionError(error.message, redisUrl);
+    if (isOfflineRefusal(error.message) && lastError !== '') return;
+    const said = explainConnectionError(error.message, redisUrl, everReady);
     if (said !== lastError) app.log.warn({ err: said }, message);
     lastError = said;
   });
@@ -129,6 +135,7 @@ function reportErrors(app: FastifyInstance, connection: RedisClient, message: st
   });
   connection.on('ready', () => {
     lastError = '';
+    everReady = true;
   });
   return () => lastError;
 }
