@@ -3,7 +3,14 @@ import { z } from 'zod';
 /** The longest a job may wait for its start: run_at or delay_ms. */
 export const MAX_DELAY_MS = 30 * 86_400_000;
 
-const EXAMPLES = 'e.g. 2030-01-01T09:00:00Z or 2030-01-01T10:00:00+01:00';
+/**
+ * Examples of the form, tomorrow at 09:00 UTC: a fixed date would one day be in the past, or
+ * (2030-01-01 was) further ahead than a job may wait.
+ */
+function examples(): string {
+  const day = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+  return `e.g. ${day}T09:00:00Z or ${day}T10:00:00+01:00`;
+}
 
 /**
  * A time as RFC 3339 writes it (ISO 8601 with its time zone): `T` and `Z` in either case, or a
@@ -21,9 +28,9 @@ function daysIn(year: number, month: number): number {
 /** What is wrong with `text` as a time: its form, or a part that does not exist (30 February, 25 o'clock); undefined when nothing is. */
 function timeFault(text: string): string | undefined {
   const parts = TIME.exec(text);
-  if (!parts) return `must be an ISO 8601 time with its time zone, ${EXAMPLES}`;
+  if (!parts) return `must be an RFC 3339 time with its time zone, ${examples()}`;
   const [year, month, day, hour, minute, second = 0, offsetHours = 0, offsetMinutes = 0] = parts.slice(1).map((part) => Number(part ?? 0)) as number[];
-  if (month! < 1 || month! > 12) return `has no month ${month} (months are 01 to 12); ${EXAMPLES}`;
+  if (month! < 1 || month! > 12) return `has no month ${month} (months are 01 to 12); ${examples()}`;
   const days = daysIn(year!, month!);
   if (day! < 1 || day! > days) return `has no day ${day} in ${text.slice(0, 7)}, which has ${days} days`;
   if (hour! > 23 || minute! > 59 || second > 59) return `has no time ${text.slice(11, 19).replace(/[Zz+-].*$/, '')} (hours are 00 to 23, minutes and seconds 00 to 59; a leap second is not taken)`;
