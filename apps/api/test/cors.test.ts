@@ -210,4 +210,11 @@ describe('answers Fastify gives before routing', () => {
     expect(response.statusCode).toBe(405);
     expect(String(response.headers['access-control-expose-headers'])).toContain('allow');
   });
+
+  test("the page can read a 415's Accept-Encoding and a 401's WWW-Authenticate", async ({ app }) => {
+    const response = await app.inject({ method: 'POST', url: '/jobs', headers: { origin: frontend, 'content-type': 'application/json', 'content-encoding': 'compress' }, payload: '{}' });
+    expect(response.statusCode).toBe(415);
+    expect(response.headers['accept-encoding']).toBeDefined();
+    expect(String(response.headers['access-control-expose-headers']).split(/,\s*/)).toEqual(expect.arrayContaining(['accept-encoding', 'www-authenticate']));
+  });
 });

@@ -70,6 +70,8 @@ describe('bytes that are not HTTP get a problem body too', () => {
     expect(statusLine).toBe('HTTP/1.1 400 Bad Request');
     expect(headers).toContain('content-type: application/problem+json');
     expect(problem).toMatchObject({ status: 400, type: '/problems/invalid-request', detail: expect.stringContaining('needs a Host header') });
+    // Its example is the port the request came to (it said localhost:3000 on any port).
+    expect(problem.detail).toContain(`e.g. "Host: localhost:${port}"`);
     const empty = problemOf(await exchange(port, `POST /jobs HTTP/1.1\r\nHost: \r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`));
     expect(empty.problem).toMatchObject({ status: 400, detail: expect.stringContaining('has a Host header without a host name') });
     expect(await app.redis.hlen(app.jobs.keysOf('inference').queued)).toBe(0);

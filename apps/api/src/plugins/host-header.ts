@@ -26,7 +26,9 @@ export default fp(
       // empty): under ALLOWED_HOSTS it was a 421 for the host name "".
       const named = sent ?? (host === '' || host!.startsWith(':') ? 'has a Host header without a host name; it needs one naming the host' : undefined);
       if (named === undefined) return done();
-      done(new ProblemError('invalid-request', `An HTTP/1.1 request ${named} (RFC 9112), e.g. "Host: localhost:3000". HTTP clients send it for you; add it to a request written by hand.`));
+      // The example names the port the request came to, not the default one.
+      const example = `localhost:${request.raw.socket?.localPort ?? 3000}`;
+      done(new ProblemError('invalid-request', `An HTTP/1.1 request ${named} (RFC 9112), e.g. "Host: ${example}". HTTP clients send it for you; add it to a request written by hand.`));
     });
   },
   { name: 'host-header' },
