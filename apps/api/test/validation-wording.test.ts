@@ -151,7 +151,7 @@ test('an empty body with any Content-Type is no body on a route that takes none 
   }
   // The refusal names the path the client sent, not the route's pattern.
   const texted = await app.inject({ method: 'POST', url: `/jobs/${missing}/retry`, headers: { 'content-type': 'text/plain' }, payload: 'please' });
-  expect(texted.json()).toMatchObject({ status: 415, detail: `Content-Type "text/plain" is not accepted on POST /jobs/${missing}/retry, which takes application/json. Set the Content-Type header to match the body.` });
+  expect(texted.json()).toMatchObject({ status: 415, detail: `Content-Type "text/plain" is not accepted on POST /jobs/${missing}/retry, which takes no body, or application/json. Set the Content-Type header to match the body.` });
   // A route that needs a body is still told what it takes, and an empty upload that its form lacks the file.
   expect((await app.inject({ method: 'POST', url: '/jobs', headers: { 'content-type': 'text/plain' }, payload: '' })).statusCode).toBe(415);
   const upload = await app.inject({ method: 'POST', url: '/documents', headers: { 'content-type': 'multipart/form-data; boundary=x' }, payload: '' });

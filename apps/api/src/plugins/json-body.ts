@@ -42,7 +42,7 @@ function endsEarly(message: string, body: string): boolean {
 }
 
 /** Whether the route may be sent no body: it takes none (retry, cancel) or its schema lets it out. */
-function bodyIsOptional(request: FastifyRequest): boolean {
+export function bodyIsOptional(request: FastifyRequest): boolean {
   const schema = request.routeOptions.schema?.body as ZodType | undefined;
   return schema === undefined || schema.safeParse(undefined).success;
 }

@@ -10,6 +10,7 @@ import { RouteMethods } from '../problems/route-methods.js';
 import { invalidRequest, plainErrors } from '../problems/validation-wording.js';
 import type { CrossOriginPolicy } from '../cross-origin.js';
 import { isAdminRoute } from './admin-auth.js';
+import { bodyIsOptional } from './json-body.js';
 import { ROUTER_OPTIONS } from '../router-options.js';
 
 /**
@@ -51,8 +52,9 @@ function detailOf(error: FastifyError, request: FastifyRequest, limits: Limits):
       return [slug, `The request body is larger than the limit of ${limit} bytes (${batch ? 'MAX_BATCH_BYTES; send the jobs in smaller batches' : 'MAX_BODY_BYTES'}).`];
     }
     case 'unsupported-media-type': {
-      // What this route takes: an upload is a form; every other body is JSON.
-      const takes = request.routeOptions.url === '/documents' ? 'multipart/form-data (curl -F file=@report.pdf)' : 'application/json';
+      // What this route takes: an upload is a form; every other body is JSON, and retry, cancel or
+      // pause is mostly sent none.
+      const takes = request.routeOptions.url === '/documents' ? 'multipart/form-data (curl -F file=@report.pdf)' : bodyIsOptional(request) ? 'no body, or application/json' : 'application/json';
       return [slug, `Content-Type "${request.headers['content-type'] ?? '(none)'}" is not accepted on ${request.method} ${request.url.split('?')[0]}, which takes ${takes}. Set the Content-Type header to match the body.`];
     }
     default:
