@@ -61,6 +61,12 @@ describe('POST /documents', () => {
     expect(((await app.inject({ url: `/jobs/${unnamed.json().job_id}` })).json() as { input: { filename: string } }).input.filename).toBe('upload');
     // 134 characters, 264 UTF-16 units: it was refused as 264 characters, over 255.
     expect(await stored(`${'😀'.repeat(130)}.txt`)).toBe(`${'😀'.repeat(130)}.txt`);
+    // As .NET's MultipartFormDataContent writes a name that is not ASCII (RFC 2047): it was stored as sent.
+    expect(await stored('=?utf-8?B?w6nDqS50eHQ=?=')).toBe('éé.txt');
+    expect(await stored('=?utf-8?B?csOpc3Vt?= =?UTF-8?Q?=C3=A9_final.txt?=')).toBe('résumé final.txt');
+    // A word that is not UTF-8, or in another charset, stays as sent.
+    expect(await stored('=?utf-8?B?gA==?=')).toBe('=?utf-8?B?gA==?=');
+    expect(await stored('=?iso-8859-1?Q?caf=E9.txt?=')).toBe('=?iso-8859-1?Q?caf=E9.txt?=');
   });
 
   test('a text field typed JSON is read as JSON is: UTF-8 after a byte-order mark, a number as its value (`3.0` is 3); bytes that are not UTF-8 are refused, not garbled', async ({ app }) => {
