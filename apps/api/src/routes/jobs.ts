@@ -11,6 +11,7 @@ import { emptyBody } from '../schemas/empty-body.js';
 import { problemResponses } from '../schemas/problem.js';
 import { onlyParameters } from '../schemas/query-parameters.js';
 import type { BodyBudget } from '../services/body-budget.js';
+import { jobNotFound } from '../services/job-service.js';
 
 /**
  * For the two submit routes: their answers are IDs and statuses this API has just made, so they
@@ -112,7 +113,7 @@ const jobsRoutes: FastifyPluginAsyncZod<{ maxBatchBytes: number; bodyBudget: Bod
     async (request) => {
       refuseBatchPath(request.params.id, request.method);
       const job = await app.jobs.find(request.params.id);
-      if (!job) throw new ProblemError('job-not-found', `No job has the ID "${request.params.id}". It never existed, or it finished more than JOB_RETENTION ago and expired.`);
+      if (!job) throw jobNotFound(request.params.id);
       return job;
     },
   );

@@ -254,7 +254,7 @@ export class JobService {
   /** A finished stage's whole output, as stored (JSON text). */
   async stageOutput(jobId: string, stage: string): Promise<string> {
     const pipeline = this.queues.ofJob(jobId);
-    if (!pipeline) throw notFound(jobId);
+    if (!pipeline) throw jobNotFound(jobId);
     if (!pipeline.stages.includes(stage)) {
       throw new ProblemError('output-not-found', `Queue "${pipeline.name}" has no stage "${stage}"; its stages: ${pipeline.stages.join(', ')}.`);
     }
@@ -262,7 +262,7 @@ export class JobService {
     const keys = this.keysOf(pipeline.name);
     const [output, status, error] = await this.largeValueRedis.hmget(keys.job(jobId), last ? 'result' : `out:${stage}`, 'status', 'error');
     if (typeof output === 'string') return output;
-    if (status === null && !(await this.find(jobId))) throw notFound(jobId);
+    if (status === null && !(await this.find(jobId))) throw jobNotFound(jobId);
     const ended = status === 'dead' ? `: the job is dead, ${deadAdvice(jobId, error)}` : status === 'cancelled' ? ': the job was cancelled' : ' yet';
     throw new ProblemError('output-not-found', `Stage "${stage}" of job "${jobId}" has no output${ended}. GET /jobs/${jobId} shows where the job is.`);
   }
@@ -270,20 +270,20 @@ export class JobService {
   /** Cancels a job that has not finished; throws the problem a client should see otherwise. */
   async cancel(jobId: string): Promise<void> {
     const pipeline = this.queues.ofJob(jobId);
-    if (!pipeline) throw notFound(jobId);
+    if (!pipeline) throw jobNotFound(jobId);
     const outcome = await cancelJob(this.redis, this.keysOf(pipeline.name), jobId, firstStage(pipeline), retentionSeconds(this.config), controlChannel(this.config.KEY_PREFIX));
     if (outcome.ok) return;
-    if (outcome.reason === 'not-found') throw notFound(jobId);
+    if (outcome.reason === 'not-found') throw jobNotFound(jobId);
     throw new ProblemError('job-finished', `Job "${jobId}" is ${outcome.status}; only a job that has not finished can be cancelled.`, { job_status: outcome.status });
   }
 
   /** Queues a dead-lettered job again, with the same ID. */
   async retry(jobId: string): Promise<void> {
     const pipeline = this.queues.ofJob(jobId);
-    if (!pipeline) throw notFound(jobId);
+    if (!pipeline) throw jobNotFound(jobId);
     const outcome = await retryDeadJob(this.redis, this.keysOf(pipeline.name), jobId, this.backlogLimitOf(pipeline));
     if (outcome.ok) return this.onEnqueued(queueNameOf(pipeline), 1);
-    if (outcome.reason === 'not-found') throw notFound(jobId);
+    if (outcome.reason === 'not-found') throw jobNotFound(jobId);
     if (outcome.reason === 'backlog-full') throw await queueFull(this.redis, this.keysOf(pipeline.name), pipeline, outcome, `retrying job "${jobId}" would pass it; try again later`);
     if (outcome.reason === 'input-lost') throw new ProblemError('job-input-lost', `Job "${jobId}" was lost with its stream entry before any worker read it; submit it again as a new job.`);
     throw new ProblemError('job-not-dead', `Job "${jobId}" is ${outcome.status}, not dead; only a dead-lettered job can be retried.`, { job_status: outcome.status });
@@ -388,7 +388,8 @@ function statusOfNew(job: NewJob, now: number): 'queued' | 'delayed' {
   return job.runAt !== undefined && job.runAt > now ? 'delayed' : 'queued';
 }
 
-function notFound(jobId: string): ProblemError {
+/** The 404 of a job ID that names no job, on every route that takes one. */
+export function jobNotFound(jobId: string): ProblemError {
   return new ProblemError('job-not-found', `No job has the ID "${jobId}". It never existed, or it finished more than JOB_RETENTION ago and expired.`);
 }
 
