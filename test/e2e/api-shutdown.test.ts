@@ -32,6 +32,8 @@ test('on SIGTERM the API finishes the request in flight, closes its Redis connec
     expect(answered.status).toBe(202);
     expect(JSON.parse(answered.body)).toMatchObject({ status: 'queued' });
     expect(await api.exited).toEqual({ code: 0, signal: null });
+    // Its last line says the stop finished (the log ended at "shutting down").
+    expect(api.logs().at(-1)).toMatchObject({ level: 30, msg: 'api stopped' });
     await waitFor(async () => !((await redis.client('LIST')) as string).includes('name=conveyor:api'), 'the API connections to close', 5_000);
   } finally {
     api.signal('SIGKILL');
@@ -130,6 +132,7 @@ test('a stopping API whose Redis hangs closes its connections within a second (i
     expect(await api.exited).toEqual({ code: 1, signal: null });
     upload.destroy();
     expect(api.logs().find((line) => line['level'] === 50)).toMatchObject({ msg: 'stopping took longer than SHUTDOWN_GRACE_MS (1000 ms): exiting now, with requests unanswered (exit code 1)' });
+    expect(api.logs().filter((line) => line['msg'] === 'api stopped')).toEqual([]);
   } finally {
     api.signal('SIGKILL');
     process.kill(redisServer.pid!, 'SIGCONT');

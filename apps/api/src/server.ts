@@ -33,6 +33,9 @@ closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, skip: ['beforeExit'], logger: 
   if (err) app.log.error({ err }, 'stopping after an error');
   else app.log.info({ signal }, 'shutting down');
   await app.close();
+  // The last line of a clean stop, as a worker's "worker stopped" is: without it, a log that ends
+  // at "shutting down" cannot tell a finished stop from one cut short.
+  app.log.info('api stopped');
 });
 
 // A Redis that answers is checked before the API listens, so one it cannot use (no such database,
