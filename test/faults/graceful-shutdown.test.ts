@@ -1,4 +1,5 @@
 import { deletePrefix, RedisServer, startWorker, uniquePrefix, waitFor, type WorkerProcess } from '@conveyor/testing';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, inject, test } from 'vitest';
 import { connect, enqueueEcho, FAST, report, statesOf } from './fault-support.js';
 
@@ -72,7 +73,33 @@ test('a worker told to stop while Redis is unreachable still exits 0 soon after 
     // run), and room for a loaded machine: 4.03 s once beside a tester's load.
     expect(exitMs).toBeLessThan(1_000 + 4_000);
     const graceOver = worker.logs().find((line) => String(line['msg']).startsWith('grace period over'));
-    expect(graceOver).toMatchObject({ held: 1, released: 0, msg: 'grace period over; could not release every job still running: the rest are taken over once their lease lapses' });
+    expect(graceOver).toMatchObject({ held: 1, released: 0, unrecorded: 0, msg: 'grace period over; could not release every job still held: the rest are taken over once their lease lapses' });
+  } finally {
+    await server.stop();
+  }
+});
+
+test('a worker whose job finished while Redis was down says so as it stops, not that the job was still running', { timeout: 30_000 }, async () => {
+  const server = await RedisServer.start();
+  try {
+    const prefix = uniquePrefix('down-finished');
+    const worker = await startWorker({ redisUrl: server.url, prefix, env: { ...FAST, SHUTDOWN_GRACE_MS: '1s' } });
+    const redis = connect(server.url);
+    await enqueueEcho(redis, prefix, 1, 300, 300);
+    await waitFor(async () => /^conveyor_jobs_in_flight 1$/m.test(await (await fetch(`http://127.0.0.1:${worker.healthPort}/metrics`)).text()), 'the worker to hold the job');
+    redis.disconnect();
+    await server.kill('SIGKILL');
+    // The job ends 300 ms after it was taken; its completion cannot reach Redis, and waits for it.
+    await sleep(800);
+    worker.signal('SIGTERM');
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    const graceOver = worker.logs().find((line) => String(line['msg']).startsWith('grace period over'));
+    expect(graceOver).toMatchObject({
+      held: 1,
+      released: 0,
+      unrecorded: 1,
+      msg: 'grace period over; could not release every job still held (1 of them finished, but Redis has not taken their outcome): the rest are taken over once their lease lapses',
+    });
   } finally {
     await server.stop();
   }

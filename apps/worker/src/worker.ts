@@ -303,7 +303,10 @@ export class Worker {
     if (released === held.length) {
       this.ctx.logger.warn({ held: held.length, released }, 'grace period over; released the jobs still running for other workers to take');
     } else {
-      this.ctx.logger.warn({ held: held.length, released }, 'grace period over; could not release every job still running: the rest are taken over once their lease lapses');
+      // A held job may have finished already, its outcome sent but not taken (Redis down): it is not running.
+      const unrecorded = held.filter((entry) => entry.outcomeSent).length;
+      const finished = unrecorded > 0 ? ` (${unrecorded} of them finished, but Redis has not taken their outcome)` : '';
+      this.ctx.logger.warn({ held: held.length, released, unrecorded }, `grace period over; could not release every job still held${finished}: the rest are taken over once their lease lapses`);
     }
     for (const entry of held) entry.stop('shutdown', 'the worker is shutting down; another worker takes the job over');
   }
