@@ -92,7 +92,7 @@ describe('job events over Server-Sent Events', () => {
     expect(unknown.status).toBe(404);
     // It says what GET /jobs/:id says of it (it gave no hint that the record may have expired).
     expect(await unknown.json()).toMatchObject({ type: '/problems/job-not-found', status: 404, detail: 'No job has the ID "inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ". It never existed, or it finished more than JOB_RETENTION ago and expired.' });
-    expect((await (await fetch(`${url}/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ/events`)).json()).detail).toMatch(/It never existed, or it finished more than JOB_RETENTION ago and expired\.$/);
+    expect(((await (await fetch(`${url}/jobs/inference:01JDQ8K3V7X9ABCDEFGHJKMNPQ/events`)).json()) as { detail: string }).detail).toMatch(/It never existed, or it finished more than JOB_RETENTION ago and expired\.$/);
     // A reconnect after a network loss (an earlier ID) is a stream again, ending with the state.
     const resumed = await fetch(`${url}/jobs/${job_id}/events`, { headers: { 'last-event-id': '2' } });
     expect(resumed.status).toBe(200);
