@@ -132,6 +132,8 @@ describe('an inference job, end to end', () => {
         return body['status'] === 'completed' || body['status'] === 'dead' ? body : undefined;
       }, 'the job with JSON text fields to finish');
       expect(jsonJob).toMatchObject({ status: 'completed', result: { model: 'echo', text: 'with json' } });
+      // Shown as the worker read them, objects (they were shown as the JSON text), queued and finished alike.
+      expect(jsonJob['input']).toEqual({ model: 'echo', prompt: 'with json', metadata: { request_id: 'r-1' }, params: { sleep_ms: 1 } });
     } finally {
       redis.disconnect();
     }

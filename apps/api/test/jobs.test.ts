@@ -249,6 +249,15 @@ describe('GET /jobs/:id', () => {
     expect((await app.inject({ url: '/jobs/inference:000000000000000000001-0' })).statusCode).toBe(404);
   });
 
+  test("an XADDed job's params and metadata written as JSON text are shown as the objects its worker reads, other text as sent", async ({ app }) => {
+    const stream = app.jobs.keysOf('inference').stream('infer', 'normal');
+    const entry = await app.redis.xadd(stream, '*', 'model', 'echo', 'params', '{"sleep_ms":1}', 'metadata', ' {"request_id":"r-1"}', 'note', '{"kept":"as text"}');
+    expect((await app.inject({ url: `/jobs/inference:${entry}` })).json().input).toEqual({ model: 'echo', params: { sleep_ms: 1 }, metadata: { request_id: 'r-1' }, note: '{"kept":"as text"}' });
+    // Text that is no JSON object stays as it was sent (the worker refuses it, saying so).
+    const odd = await app.redis.xadd(stream, '*', 'model', 'echo', 'params', '[1,2]', 'metadata', '{not json');
+    expect((await app.inject({ url: `/jobs/inference:${odd}` })).json().input).toEqual({ model: 'echo', params: '[1,2]', metadata: '{not json' });
+  });
+
   test('an unknown route is a 404 problem that points at the docs', async ({ app }) => {
     const response = await app.inject({ url: '/nope' });
     expect(response.statusCode).toBe(404);

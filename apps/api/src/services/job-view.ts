@@ -85,13 +85,32 @@ function queueOf(pipeline: Pipeline): { queue: string; partition?: number } {
   return pipeline.partition ? { queue: pipeline.partition.queue, partition: pipeline.partition.index } : { queue: pipeline.name };
 }
 
+/**
+ * A job's input as its worker reads it: an entry another producer XADDed holds strings only, and
+ * its `params` and `metadata` may be JSON text (`params '{"sleep_ms":100}'`), which the worker
+ * takes as the object it holds. They are shown so too, not as the text. The API's own jobs hold
+ * objects there already.
+ */
+function inputAsRead(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const fields = input as Record<string, unknown>;
+  const read = { ...fields };
+  for (const name of ['params', 'metadata']) {
+    const text = fields[name];
+    if (typeof text !== 'string' || !text.trimStart().startsWith('{')) continue;
+    const value = json(text);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) read[name] = value;
+  }
+  return read;
+}
+
 export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline, defaultMaxAttempts: number): JobView {
   if (snapshot.kind === 'entry') {
     // No record yet: queued, or in its first attempt (`running`).
     const { running } = snapshot;
     const created = iso(snapshot.entryId.split('-')[0]);
     const started = running ? iso(running.startedAt) : null;
-    const input = namedJobId(pipeline.name, snapshot.fields['job']) ? json(snapshot.fields['payload']) : snapshot.fields;
+    const input = namedJobId(pipeline.name, snapshot.fields['job']) ? json(snapshot.fields['payload']) : inputAsRead(snapshot.fields);
     const options = json(snapshot.fields['opts']) as { max_attempts?: number } | null;
     return {
       id: jobId,
@@ -174,7 +193,7 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
     worker: currentWorker,
     // The running attempt's: a finished job showed its last report (50%, "halfway") for good.
     progress: status !== 'active' || f['progress'] === undefined ? null : { percent: Number(f['progress']), message: f['progress_message'] ?? '' },
-    input: json(f['payload']),
+    input: inputAsRead(json(f['payload'])),
     result: result.output,
     result_truncated: result.truncated,
     error: errorView(json(f['error'])),
