@@ -3,6 +3,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { STOPWORDS } from '../text/stopwords.js';
 import { chunksOf } from '../text/chunk-text.js';
 import { EventLoopTurns } from '../text/event-loop-turns.js';
+import { UNSPACED_SCRIPT } from '../text/segment-words.js';
 import { countSentences, countWords, wordsOf } from '../text/tokenize.js';
 import { entitiesOf } from './entities.js';
 import type { Keyword, TermCounts } from './keywords.js';
@@ -38,6 +39,18 @@ const COMMON_WORD_RANK = 20_000;
 const KEYWORD_POS: ReadonlySet<string> = new Set(['NOUN', 'PROPN']);
 // Words, not abbreviations ("corp.", "dr.") or symbols.
 const KEYWORD_SHAPE = /^\p{L}[\p{L}\p{N}]*(?:['’-][\p{L}\p{N}]+)*$/u;
+// Shorter words of alphabets are mostly function words ("with", "dans"); in Chinese and Japanese
+// most words are two characters (東京, 首都), and a one-character word is mostly a particle.
+const MIN_TERM_CHARACTERS = 4;
+const MIN_UNSPACED_TERM_CHARACTERS = 2;
+// Japanese words all in hiragana are particles, endings and auxiliaries (です, ます, から).
+const HIRAGANA_ONLY = /^[\p{sc=Hiragana}ー]+$/u;
+/**
+ * The longest entity counted: the longest run of characters the models are given (see
+ * chunk-text.ts), a URL or an e-mail address. A longer "name" is a run of capitalized words,
+ * thousands of them in a table or a heading in capitals, and was carried whole.
+ */
+const MAX_ENTITY_CHARACTERS = 256;
 
 /** Language, size, keywords, entities and sentiment of a text. */
 export async function analyzeText(text: string, signal?: AbortSignal): Promise<TextAnalysis> {
@@ -50,7 +63,7 @@ export async function analyzeText(text: string, signal?: AbortSignal): Promise<T
     for (const word of wordsOf(text)) {
       // French and Italian elisions: "d'intelligence" is "intelligence".
       const term = word.replace(/^\p{L}{1,2}['’]/u, '');
-      if (term.length >= 4 && !STOPWORDS.has(term) && /\p{L}/u.test(term)) countTerm(terms, term);
+      if (isOtherLanguageKeyword(term)) countTerm(terms, term);
       if (turns.due()) await turns.take();
     }
     return { ...base, keywords: topKeywords(terms, ranks, MAX_KEYWORDS), entities: [], sentiment: null };
@@ -73,6 +86,7 @@ export async function analyzeText(text: string, signal?: AbortSignal): Promise<T
       if (term.length >= 3 && !STOPWORDS.has(term) && KEYWORD_SHAPE.test(term)) countTerm(terms, term);
     });
     for (const { text: entityText, type } of entitiesOf(doc, its, (word) => (ranks.get(word) ?? Infinity) < COMMON_WORD_RANK)) {
+      if (entityText.length > MAX_ENTITY_CHARACTERS) continue;
       const key = `${type}\u0000${entityText}`;
       const seen = entities.get(key);
       if (seen) seen.count++;
@@ -91,4 +105,11 @@ export async function analyzeText(text: string, signal?: AbortSignal): Promise<T
     entities: rankedEntities,
     sentiment: sentimentOf(sentences > 0 ? sentimentSum / sentences : 0),
   };
+}
+
+/** Whether a word of a text not in English may be a keyword: long enough for its script, not a function word. */
+function isOtherLanguageKeyword(term: string): boolean {
+  if (!/\p{L}/u.test(term) || STOPWORDS.has(term)) return false;
+  if (!UNSPACED_SCRIPT.test(term)) return term.length >= MIN_TERM_CHARACTERS;
+  return term.length >= MIN_UNSPACED_TERM_CHARACTERS && !HIRAGANA_ONLY.test(term);
 }

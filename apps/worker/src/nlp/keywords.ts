@@ -17,7 +17,15 @@ export interface Keyword {
 /** Term counts, added to chunk by chunk. */
 export type TermCounts = Map<string, number>;
 
+/**
+ * The longest term counted. No word is longer; a longer "term" is a run without spaces (base64,
+ * a hash, a URL), and the keywords carried the longest of them whole: a one-word text of 20 MiB
+ * came back as its own keyword.
+ */
+export const MAX_TERM_CHARACTERS = 40;
+
 export function countTerm(counts: TermCounts, term: string): void {
+  if (term.length > MAX_TERM_CHARACTERS) return;
   counts.set(term, (counts.get(term) ?? 0) + 1);
 }
 

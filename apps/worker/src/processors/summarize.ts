@@ -7,6 +7,9 @@ import { stageText } from '../documents/stage-input.js';
  * analyze's output, without the text) and adds:
  *   summary     the summary sentences joined by spaces
  *   sentences   the SUMMARY_SENTENCES most central sentences, each as it stands in the text, in text order
+ *               (one of more than MAX_SENTENCE_CHARACTERS, 1,000, cut there with '…': a text with no sentence
+ *               end, such as a one-word base64 dump, was one sentence as long as itself)
+ * Chinese and Japanese sentences end at 。！？ without a space after them (see tokenize.ts).
  */
 export const SUMMARY_SENTENCES = 3;
 

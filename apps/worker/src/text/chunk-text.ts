@@ -24,11 +24,13 @@ export function* chunksOf(text: string, max: number): Generator<string> {
   for (const whole of paragraphsOf(text)) {
     let paragraph = '';
     let cutBefore = false;
-    // Runs without a space never cross a paragraph break, which is all whitespace, nor a window's end.
+    // Runs without a space never cross a paragraph break, which is all whitespace, but may cross a
+    // window's end (after a Chinese or Japanese sentence end, or in a run with no break at all):
+    // they are cut in what is left of the paragraph with the window added.
     for (const window of windowsOf(whole, PARAGRAPH_WINDOW)) {
-      const piece = window.replace(LONG_RUN, (run) => run.match(RUN_PIECE)!.join(' '));
       // What follows a cut starts at its first non-space, even when that is in a later window.
-      paragraph += cutBefore && paragraph === '' ? piece.trimStart() : piece;
+      const joined = cutBefore && paragraph === '' ? window.trimStart() : paragraph + window;
+      paragraph = joined.replace(LONG_RUN, (run) => run.match(RUN_PIECE)!.join(' '));
       while (paragraph.length > max) {
         const cut = paragraph.lastIndexOf(' ', max);
         const at = cut > 0 ? cut : max;

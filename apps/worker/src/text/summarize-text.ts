@@ -1,3 +1,4 @@
+import { clipText } from './clip-text.js';
 import { EventLoopTurns } from './event-loop-turns.js';
 import { STOPWORDS } from './stopwords.js';
 import { sentencesOf, words } from './tokenize.js';
@@ -7,23 +8,28 @@ import { sentencesOf, words } from './tokenize.js';
  * A sentence's score is the cosine similarity of its TF-IDF vector (sentences as documents)
  * with the whole text's, so sentences that carry the text's recurring terms rank high.
  *
- * The text is read three times, a sentence at a time (document frequencies, the whole text's
- * vector, then each sentence's score), keeping one entry per distinct word and the best `count`
- * sentences: a long document's sentences are never all held at once with a vector each (for
- * 20 MB of text that was 200,000 maps, ten times the text's size), and giving the event loop its
- * turns (see EventLoopTurns); it stops when `signal` aborts.
+ * The text is read twice, a sentence at a time (document frequencies and counts, then each
+ * sentence's score), keeping two entries per distinct word and the best `count` sentences: a
+ * long document's sentences are never all held at once with a vector each (for 20 MB of text
+ * that was 200,000 maps, ten times the text's size), and giving the event loop its turns (see
+ * EventLoopTurns); it stops when `signal` aborts.
+ *
+ * Each sentence is given whole up to MAX_SENTENCE_CHARACTERS, then cut (see clipText).
  */
 export async function summarizeText(text: string, count = 3, signal?: AbortSignal): Promise<string[]> {
   const turns = new EventLoopTurns(signal);
   const firstSentences: string[] = [];
   let sentenceCount = 0;
   const documentFrequency = new Map<string, number>();
+  const occurrences = new Map<string, number>();
   for (const sentence of sentencesOf(text)) {
     if (sentenceCount++ < count) firstSentences.push(sentence);
-    for (const word of new Set(bagOf(sentence))) documentFrequency.set(word, (documentFrequency.get(word) ?? 0) + 1);
+    const bag = bagOf(sentence);
+    for (const word of bag) occurrences.set(word, (occurrences.get(word) ?? 0) + 1);
+    for (const word of new Set(bag)) documentFrequency.set(word, (documentFrequency.get(word) ?? 0) + 1);
     if (turns.due()) await turns.take();
   }
-  if (sentenceCount <= count) return firstSentences;
+  if (sentenceCount <= count) return firstSentences.map(clipped);
 
   const idf = (word: string) => Math.log(1 + sentenceCount / (documentFrequency.get(word) ?? 1));
   const vectorOf = (bag: string[]) => {
@@ -31,11 +37,10 @@ export async function summarizeText(text: string, count = 3, signal?: AbortSigna
     for (const word of bag) vector.set(word, (vector.get(word) ?? 0) + idf(word));
     return vector;
   };
+  // The sum of the sentences' vectors is each word's occurrences times its IDF: no need to read
+  // the text a third time (cutting Chinese or Japanese into words takes about a second per MB).
   const centroid = new Map<string, number>();
-  for (const sentence of sentencesOf(text)) {
-    for (const [word, weight] of vectorOf(bagOf(sentence))) centroid.set(word, (centroid.get(word) ?? 0) + weight);
-    if (turns.due()) await turns.take();
-  }
+  for (const [word, times] of occurrences) centroid.set(word, times * idf(word));
 
   const norm = (vector: Map<string, number>) => Math.sqrt([...vector.values()].reduce((sum, w) => sum + w * w, 0));
   const centroidNorm = norm(centroid);
@@ -62,8 +67,17 @@ export async function summarizeText(text: string, count = 3, signal?: AbortSigna
     }
     if (turns.due()) await turns.take();
   }
-  return best.sort((a, b) => a.index - b.index).map(({ sentence }) => sentence);
+  return best.sort((a, b) => a.index - b.index).map(({ sentence }) => clipped(sentence));
 }
+
+/**
+ * The longest summary sentence given whole. A text with no sentence end for pages (a base64 run,
+ * a table, a script whose ends are not known here) is one long "sentence": given whole, it made
+ * the summary, and each stored copy of it, as long as the text.
+ */
+export const MAX_SENTENCE_CHARACTERS = 1_000;
+
+const clipped = (sentence: string) => clipText(sentence, MAX_SENTENCE_CHARACTERS);
 
 interface Scored {
   index: number;

@@ -4,7 +4,8 @@ import type { Model } from './model.js';
 
 /**
  * `summarize`: an extractive summary of the prompt. `params.sentences` (1 to 20, default 3) sets
- * its length. Output: { model, summary, sentences (in text order) }.
+ * its length. Output: { model, summary, sentences (in text order, each at most
+ * MAX_SENTENCE_CHARACTERS, 1,000) }. Chinese and Japanese prompts are cut at 。！？ (see tokenize.ts).
  */
 export const summarize: Model = async (request, { signal }) => {
   const prompt = requirePrompt(request);
