@@ -1,7 +1,10 @@
 import { failAttempt, QueueKeys, takeJobs } from '@conveyor/shared';
 import { freePort, redisTest, takeRequest } from '@conveyor/testing';
 import { describe, expect } from 'vitest';
+import { STATUS_CODES } from 'node:http';
 import type { App } from '../src/app.js';
+import { formFieldsStartEmpty } from '../src/openapi/swagger-ui-forms.js';
+import { problemSchema } from '../src/schemas/problem.js';
 import { buildTestApp } from './test-app.js';
 
 /**
@@ -202,12 +205,8 @@ describe('every operation', () => {
         expect(json.example, operationId).toBeDefined();
         answer = await app.inject({ method: found.method.toUpperCase() as 'POST', url: urlOf(found.path), headers: { ...AUTH, 'content-type': 'application/json' }, payload: JSON.stringify(json.example) });
       } else {
-        // The upload form: the file, and each text field's example as Swagger UI fills it in.
-        const properties = (requestBody!.content['multipart/form-data']!.schema as { properties: Record<string, { examples?: unknown[]; default?: unknown }> }).properties;
-        const fields = Object.entries(properties).filter(([name]) => name !== 'file');
-        for (const [name, property] of fields) expect(property.examples ?? property.default, `${operationId} ${name}`).toBeDefined();
-        const parts = fields.map(([name, property]) => `--${FORM_BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${String(property.examples?.[0] ?? property.default)}\r\n`);
-        answer = await app.inject({ method: 'POST', url: urlOf(found.path), headers: { 'content-type': `multipart/form-data; boundary=${FORM_BOUNDARY}` }, payload: parts.join('') + FORM });
+        // The upload form: its optional fields are left empty (see the test of the form below), so the file alone.
+        answer = await app.inject({ method: 'POST', url: urlOf(found.path), headers: { 'content-type': `multipart/form-data; boundary=${FORM_BOUNDARY}` }, payload: FORM });
       }
       // Taken: a job ID in the path that no job has is a 404, not a refusal of the body.
       expect([200, 202, 404], `${operationId}: ${answer.body}`).toContain(answer.statusCode);
@@ -282,6 +281,43 @@ describe('every operation', () => {
       expect(pattern.test(sent), sent).toBe(false);
       expect((await app.inject({ url: '/jobs/nope', headers: { 'x-request-id': sent } })).json().instance).not.toBe(`urn:request:${sent}`);
     }
+  });
+});
+
+describe('problem answers', () => {
+  test('every problem answer has an example of its own status, a problem the API sends: its type, title and fields', async ({ app, openapi }) => {
+    const problem = (openapi as unknown as { components: { schemas: { Problem: { properties: { status: { minimum: number; maximum: number } } } } } }).components.schemas.Problem;
+    expect(problem.properties.status).toMatchObject({ minimum: 400, maximum: 599 });
+    const titles = new Map<string, string>();
+    let examples = 0;
+    for (const { operation } of operationsOf(openapi)) {
+      for (const [status, declared] of Object.entries(operation.responses)) {
+        const media = declared.content?.['application/problem+json'] as { example?: Record<string, unknown> } | undefined;
+        if (!media) continue;
+        const which = `${operation.operationId} ${status}`;
+        const example = media.example;
+        expect(example, which).toBeDefined();
+        expect(problemSchema.safeParse(example).success, which).toBe(true);
+        expect(example!['status'], which).toBe(Number(status));
+        expect(JSON.stringify(example), which).not.toMatch(/additionalProp|-9007199254740991/);
+        const type = String(example!['type']);
+        if (type === 'about:blank') {
+          // Node's answers before a request exists: no instance.
+          expect(example!['instance'], which).toBeUndefined();
+          expect(example!['title'], which).toBe(STATUS_CODES[Number(status)]);
+        } else {
+          if (!titles.has(type)) {
+            const page = await app.inject({ url: type });
+            expect(page.statusCode, `${which} ${type}`).toBe(200);
+            titles.set(type, page.json().title);
+          }
+          expect(example!['title'], which).toBe(titles.get(type));
+          expect(example!['instance'], which).toMatch(/^urn:request:[0-9a-f-]{36}$/);
+        }
+        examples += 1;
+      }
+    }
+    expect(examples).toBeGreaterThan(150);
   });
 });
 
@@ -396,6 +432,54 @@ describe('requests', () => {
     expect(both.json().detail).toMatch(/run_at or delay_ms, not both/);
     const file = find(openapi, 'uploadDocument').operation.requestBody!.content['multipart/form-data']!.schema.properties!['file']!;
     for (const format of ['PDF', 'DOCX', 'HTML', 'Markdown', 'plain text']) expect(file.description).toContain(format);
+  });
+
+  test("the upload form's optional fields have no example for Swagger UI to fill in and send; left out, each is what its description and default say", async ({ app, openapi }) => {
+    const schema = find(openapi, 'uploadDocument').operation.requestBody!.content['multipart/form-data']!.schema as Schema & { required: string[]; properties: Record<string, Schema & { example?: unknown; examples?: unknown[]; default?: unknown }> };
+    expect(schema.required).toEqual(['file']);
+    const optional = Object.entries(schema.properties).filter(([name]) => name !== 'file');
+    expect(optional.map(([name]) => name)).toEqual(['pipeline', 'priority', 'metadata', 'max_attempts', 'timeout_ms']);
+    for (const [name, property] of optional) {
+      expect(property.example, name).toBeUndefined();
+      expect(property.examples, name).toBeUndefined();
+    }
+    // A default is what the API does with the field left out, so even a tool that fills it in sends nothing new.
+    expect(Object.fromEntries(optional.filter(([, property]) => property.default !== undefined).map(([name, property]) => [name, property.default]))).toEqual({ pipeline: 'documents', priority: 'normal' });
+    expect(schema.properties['metadata']!.description).toContain('e.g. {"user_id":"12345"}');
+    expect(schema.properties['timeout_ms']!.description).toMatch(/10 minutes/);
+    const uploaded = await app.inject({ method: 'POST', url: '/documents', headers: { 'content-type': `multipart/form-data; boundary=${FORM_BOUNDARY}` }, payload: FORM });
+    expect(uploaded.statusCode).toBe(202);
+    const job = (await app.inject({ url: `/jobs/${uploaded.json().job_id}` })).json();
+    expect(job).toMatchObject({ queue: 'documents', priority: 'normal' });
+    expect(job.input.metadata).toBeUndefined();
+  });
+
+  test("Swagger UI leaves a form's optional fields empty, and does not send them empty: its page loads the plugin that says so", async ({ app }) => {
+    const script = await app.inject({ url: '/docs/static/swagger-initializer.js' });
+    expect(script.statusCode).toBe(200);
+    expect(script.body).toContain(formFieldsStartEmpty.toString());
+    // What the plugin does to the props Swagger UI gives its two components.
+    const plugin = formFieldsStartEmpty({ React: { createElement: (_type, props) => props } });
+    const field = (props: Record<string, unknown>) => plugin.wrapComponents['JsonSchemaForm']!('form')(props) as Record<string, unknown>;
+    expect(field({ dispatchInitialValue: true, required: false, value: 'string' })).toMatchObject({ dispatchInitialValue: false });
+    expect(field({ dispatchInitialValue: true, required: true, value: 'string' })).toMatchObject({ dispatchInitialValue: true });
+    expect(field({ dispatchInitialValue: false, required: false })).toMatchObject({ dispatchInitialValue: false });
+    const tick = plugin.wrapComponents['ParameterIncludeEmpty']!('tick')({ isIncludedOptions: { key: 'metadata', shouldDispatchInit: true, defaultValue: true } });
+    expect(tick).toMatchObject({ isIncludedOptions: { key: 'metadata', shouldDispatchInit: true, defaultValue: false } });
+  });
+
+  test("a job's event stream takes Last-Event-ID, documented as an optional header: `end` after the job ended is a 204, any other value a stream from its state", async ({ app, openapi }) => {
+    const stream = find(openapi, 'streamJobEvents');
+    const header = stream.operation.parameters!.find((parameter) => parameter.in === 'header' && parameter.name.toLowerCase() === 'last-event-id');
+    expect(header).toMatchObject({ required: false, schema: { type: 'string' } });
+    expect(header!.description).toMatch(/`end`.*204/);
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'hi', delay_ms: 60_000 } })).json();
+    expect((await app.inject({ method: 'DELETE', url: `/jobs/${job_id}` })).statusCode).toBe(200);
+    const ended = await app.inject({ url: `/jobs/${job_id}/events`, headers: { 'last-event-id': 'end' } });
+    expect(ended.statusCode).toBe(204);
+    const numbered = await app.inject({ url: `/jobs/${job_id}/events`, headers: { 'last-event-id': '3' } });
+    expect(numbered.statusCode).toBe(200);
+    expect(numbered.body).toContain('event: state');
   });
 
   test('problem pages have their own tag, and their slug a description', async ({ openapi }) => {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ROUTER_OPTIONS } from '../router-options.js';
 import { problemSchema } from '../schemas/problem.js';
 import { operationsOf, responsesOf, type Document, type Header, type OperationAt } from './operations.js';
+import { problemExample } from './problem-examples.js';
 
 /**
  * The error answers the framework gives an operation whatever its route schema lists: they come
@@ -71,7 +72,8 @@ export function addProblemAnswers(document: Document): void {
     for (const [status, response] of Object.entries(responses)) {
       if (!response.content?.[PROBLEM]) continue;
       response.description = WHEN[Number(status)] ?? STATUS_CODES[Number(status)] ?? response.description;
-      response.content[PROBLEM] = { schema: { $ref: '#/components/schemas/Problem' } };
+      const example = problemExample(Number(status), at);
+      response.content[PROBLEM] = { schema: { $ref: '#/components/schemas/Problem' }, ...(example ? { example } : {}) };
       const headers = HEADERS[Number(status)];
       if (headers) response.headers = { ...response.headers, ...headers };
     }

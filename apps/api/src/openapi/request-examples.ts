@@ -6,6 +6,10 @@ import { operationsOf, type Document } from './operations.js';
  * builds from the document. Without them, Swagger UI built bodies from the schemas: `"model":
  * "string"` with `run_at` and `delay_ms` both set, `metadata` of `"string"`, which the API
  * refused with a 400 on a user's first try. Each is sent by a test and taken.
+ *
+ * The upload form has none: Swagger UI fills a form's fields with their examples, and sent them
+ * as if the user had chosen them (a job with metadata and a 60 s timeout nobody asked for). Its
+ * optional fields say what they take in their descriptions, and start empty (swagger-ui-forms.ts).
  */
 const JSON_EXAMPLES: Record<string, unknown> = {
   // The seed's example job.
@@ -20,23 +24,11 @@ const JSON_EXAMPLES: Record<string, unknown> = {
   replayHistory: { from: '2026-01-01T00:00:00Z', to: '2026-01-01T01:00:00Z', limit: 100 },
 };
 
-/** The upload form's text fields, beside the file. */
-const FORM_EXAMPLES: Record<string, unknown> = {
-  metadata: '{"user_id":"12345"}',
-  max_attempts: 3,
-  timeout_ms: 60_000,
-};
-
 export function addRequestExamples(document: Document): void {
   for (const { operation } of operationsOf(document)) {
     const body = operation.requestBody as OpenAPIV3_1.RequestBodyObject | undefined;
     const json = body?.content['application/json'];
     const example = JSON_EXAMPLES[operation.operationId ?? ''];
     if (json && example !== undefined) json.example = example;
-    const properties = (body?.content['multipart/form-data']?.schema as OpenAPIV3_1.SchemaObject | undefined)?.properties;
-    for (const [name, value] of Object.entries(FORM_EXAMPLES)) {
-      const property = properties?.[name] as OpenAPIV3_1.SchemaObject | undefined;
-      if (property) property.examples = [value];
-    }
   }
 }

@@ -7,6 +7,7 @@ import { jobIdParamsSchema } from '../schemas/create-job.js';
 import type { JobView } from '../schemas/job-view.js';
 import { problemResponses } from '../schemas/problem.js';
 import { RESYNC, TERMINAL_EVENTS, type JobEvent } from '../services/event-hub.js';
+import { jobNotFound } from '../services/job-service.js';
 import { endedBefore, SseStream } from '../services/sse-stream.js';
 
 const TERMINAL_STATUSES = new Set(['completed', 'dead', 'cancelled']);
@@ -45,7 +46,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
     }
     if (!job) {
       stop();
-      throw new ProblemError('job-not-found', `No job has the ID "${jobId}".`);
+      throw jobNotFound(jobId);
     }
     const stream = new SseStream(reply, heartbeatMs);
     stream.onClose(stop);
@@ -91,6 +92,14 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
         description:
           'First a `state` event with the job as GET /jobs/:id shows it (so a client that connects late misses nothing), then one event per transition (queued, active, progress, stage-completed, failed, retrying, completed, dead, cancelled) with its JSON, in order. If the API loses its Redis subscription for a moment, another `state` event follows its return (events between are not replayed). The stream ends after the terminal event (completed, dead, cancelled), whose event ID is `end`: an EventSource that reconnects with Last-Event-ID `end` is answered 204 No Content, which makes it stop (404 when the job does not exist); a job queued again since (a dead job retried) is followed anew, from a fresh `state` event. Comment lines every SSE_HEARTBEAT keep proxies from closing it. Should an event fail to be written (its data cannot be serialized), the stream ends with a last `stream-error` event (ID `end`) whose `detail` says so.',
         params: jobIdParamsSchema,
+        headers: z.object({
+          'last-event-id': z
+            .string()
+            .optional()
+            .describe(
+              "sent by a browser's EventSource when it connects again: the ID of the last event it read. `end`, the ID of a stream's last event, is answered 204 No Content while the job is still completed, dead or cancelled, which makes EventSource stop; any other value (an event's number) is ignored, and the stream starts again from a `state` event (events are not replayed). Leave it out to follow the job.",
+            ),
+        }),
         response: {
           200: z.string().describe('text/event-stream'),
           204: z.null().describe('the job ended before this reconnect (Last-Event-ID: end) and has not been queued again since: EventSource stops'),
@@ -102,7 +111,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
       const jobId = request.params.id;
       const mustExist = async () => {
         const job = await app.jobs.find(jobId);
-        if (!job) throw new ProblemError('job-not-found', `No job has the ID "${jobId}".`);
+        if (!job) throw jobNotFound(jobId);
         return job;
       };
       // A browser reconnecting after the job's stream ended: 204 tells EventSource to stop, while

@@ -29,8 +29,8 @@ function metadataFault(fields: Record<string, unknown>, issue: z.core.$ZodIssue)
 /** The text fields of a `POST /documents` form, beside the `file` field. */
 export const documentFieldsSchema = z
   .object({
-    pipeline: z.string().max(100).default('documents').describe('the pipeline (queue) to run the document through'),
-    priority: z.enum(LANES).default('normal'),
+    pipeline: z.string().max(100).default('documents').describe('the pipeline (queue) to run the document through; left out, documents'),
+    priority: z.enum(LANES).default('normal').describe("the lane of the job's stages: workers take high before normal before low; left out, normal"),
     metadata: z
       .string()
       .optional()
@@ -60,9 +60,9 @@ export const documentFieldsSchema = z
         }
         return fields.data;
       })
-      .describe(`your own fields as a JSON object of strings (at most ${MAX_METADATA_FIELDS}, keys of up to ${METADATA_KEY_CHARS} characters, values of up to ${METADATA_VALUE_CHARS}; ${FIELD_BYTES / 1024} KiB of JSON in all, the most a form field holds), kept with the job`),
-    max_attempts: decimalInteger(1, 100).optional().describe('attempts per stage before the job is dead-lettered'),
-    timeout_ms: decimalInteger(1, 86_400_000).optional().describe('an attempt running longer than this fails'),
+      .describe(`your own fields as a JSON object of strings (at most ${MAX_METADATA_FIELDS}, keys of up to ${METADATA_KEY_CHARS} characters, values of up to ${METADATA_VALUE_CHARS}; ${FIELD_BYTES / 1024} KiB of JSON in all, the most a form field holds), kept with the job, e.g. {"user_id":"12345"}`),
+    max_attempts: decimalInteger(1, 100).optional().describe("attempts per stage before the job is dead-lettered, e.g. 3; left out, the workers' MAX_ATTEMPTS"),
+    timeout_ms: decimalInteger(1, 86_400_000).optional().describe("an attempt running longer than this fails, e.g. 60000 for a minute; left out, the pipeline's own (10 minutes for documents and document-summary)"),
   })
   .strict();
 

@@ -5,7 +5,7 @@ export const problemSchema = z
   .looseObject({
     type: z.string().describe('stable problem type; GET it for an explanation'),
     title: z.string(),
-    status: z.number().int(),
+    status: z.number().int().min(400).max(599).describe('the HTTP status of the answer'),
     detail: z.string().describe('what went wrong in this request, and what to do'),
     instance: z.string().optional().describe("this request's ID, as logged; absent from the answers Node gives before a request exists (bytes that are not HTTP, 408, 417, 431)"),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('each invalid field'),

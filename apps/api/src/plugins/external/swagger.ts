@@ -9,6 +9,7 @@ import { addProblemAnswers } from '../../openapi/problem-answers.js';
 import { addRequestExamples } from '../../openapi/request-examples.js';
 import { describeRequests } from '../../openapi/request-parameters.js';
 import { describeSuccesses } from '../../openapi/success-answers.js';
+import { formFieldsStartEmpty } from '../../openapi/swagger-ui-forms.js';
 import { markTimestamps } from '../../openapi/timestamps.js';
 import { documentUploadSchema } from '../../schemas/document-upload.js';
 import { isAdminRoute } from '../admin-auth.js';
@@ -70,7 +71,8 @@ export default fp(
         return openapi;
       },
     });
-    await app.register(swaggerUi, { routePrefix: '/docs' });
+    // In place of @fastify/swagger-ui's plugins, DownloadUrl, which Swagger UI's base preset has too.
+    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { plugins: [formFieldsStartEmpty] } });
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   },
   { name: 'swagger' },
