@@ -173,6 +173,21 @@ describe('a Redis user without the rights Conveyor needs', () => {
     expect(JSON.stringify(api.logs().find((line) => line['level'] === 60))).toContain('"code":"REDIS_NO_PERMISSION"');
   });
 
+  test('with a password Redis refuses, the worker stops saying so (it warned that the Redis version and maxmemory-policy could not be read, then exited with a stack trace); the API waits, and /readyz says why', async () => {
+    await root.flushall();
+    const api = await launchApi({ redisUrl: urlOf('nobody'), prefix: 'conveyor' });
+    const worker = launchWorker({ redisUrl: urlOf('nobody'), prefix: 'conveyor' });
+    try {
+      await refusal(worker, /"code":"REDIS_AUTH".*Redis refuses the user and password in REDIS_URL \(WRONGPASS [^)]*\): put the right ones in REDIS_URL/);
+      expect(worker.logs().filter((line) => /Redis version|maxmemory-policy/.test(String(line['msg']))), worker.describe()).toEqual([]);
+      expect(worker.logs().find((line) => line['level'] === 40), worker.describe()).toMatchObject({ msg: 'Redis connection for commands not made; trying again' });
+      await waitFor(async () => ((await (await fetch(`${api.url}/readyz`).catch(() => undefined))?.json()) as { detail?: string } | undefined)?.detail?.includes('WRONGPASS'), "the API's /readyz to say why");
+      expect(api.running).toBe(true);
+    } finally {
+      await api.stop();
+    }
+  });
+
   test('without its channels, a broadcast is a 503 that says what to grant, not a 500', async () => {
     await root.flushall();
     await root.call('ACL', 'SETUSER', 'no-channels', 'reset', 'on', '>user-secret', '~conveyor:*', 'resetchannels', '+@all', '-@dangerous', '+info', '+client|unblock');

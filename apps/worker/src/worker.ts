@@ -348,7 +348,7 @@ export class Worker {
       this.ctx.refusals.note(error);
       const said = explainConnectionError(error.message, this.ctx.config.REDIS_URL, everReady);
       if (redis === this.ctx.redis && !(isOfflineRefusal(error.message) && this.#redisError !== undefined)) this.#redisError = said;
-      if (!down && this.state !== 'draining' && this.state !== 'stopped') this.ctx.logger.warn({ err: said }, `Redis connection for ${what} lost; reconnecting`);
+      if (!down && this.state !== 'draining' && this.state !== 'stopped') this.ctx.logger.warn({ err: said }, `Redis connection for ${what} ${everReady ? 'lost' : 'not made'}; ${everReady ? 'reconnecting' : 'trying again'}`);
       down = true;
     });
     redis.on('ready', () => {

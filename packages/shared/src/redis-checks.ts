@@ -1,11 +1,11 @@
 import { Cluster, type Redis } from 'ioredis';
 import type { RedisClient } from './redis.js';
-import { aclAdvice, isPermissionRefusal } from './redis-errors.js';
+import { aclAdvice, isAuthRefusal, isPermissionRefusal } from './redis-errors.js';
 
 /** Redis answers but cannot be used as configured: the process stops rather than run wrongly. */
 export class UnusableRedisError extends Error {
   constructor(
-    readonly code: 'REDIS_TOO_OLD' | 'REDIS_UNSAFE_EVICTION' | 'REDIS_NO_SUCH_DATABASE' | 'REDIS_CLUSTER_MODE' | 'REDIS_NOT_A_CLUSTER' | 'REDIS_FOREIGN_KEYS' | 'REDIS_NO_PERMISSION',
+    readonly code: 'REDIS_TOO_OLD' | 'REDIS_UNSAFE_EVICTION' | 'REDIS_NO_SUCH_DATABASE' | 'REDIS_CLUSTER_MODE' | 'REDIS_NOT_A_CLUSTER' | 'REDIS_FOREIGN_KEYS' | 'REDIS_NO_PERMISSION' | 'REDIS_AUTH',
     message: string,
   ) {
     super(message);
@@ -50,12 +50,19 @@ async function checkClusterMode(redis: RedisClient): Promise<void> {
 
 /**
  * The refusal to stop on when Redis refused a command of the start (key types, consumer groups)
- * to REDIS_URL's user: every request would fail the same way, so the process stops and says
- * what the user lacks, rather than serve (or report ready) and fail each request.
+ * to REDIS_URL's user, or refused its password: every request would fail the same way, so the
+ * process stops and says what the user lacks, rather than serve (or report ready) and fail each
+ * request.
  */
 export function permissionRefusal(error: unknown, prefix: string): UnusableRedisError | undefined {
+  if (isAuthRefusal(error)) return authRefusal(error as Error);
   if (!isPermissionRefusal(error)) return undefined;
   return new UnusableRedisError('REDIS_NO_PERMISSION', `Redis refuses a command Conveyor needs to the user in REDIS_URL (${(error as Error).message}): ${aclAdvice(prefix)}.`);
+}
+
+/** A password (or user) Redis refuses: said as such, not as a Redis that cannot be read. */
+function authRefusal(error: Error): UnusableRedisError {
+  return new UnusableRedisError('REDIS_AUTH', `Redis refuses the user and password in REDIS_URL (${error.message}): put the right ones in REDIS_URL, redis://<user>:<password>@<host>:<port> (no user for Redis's default one), or create that user (README, Operations: Redis access).`);
 }
 
 const NOT_A_CLUSTER = /cluster support disabled/;
@@ -121,6 +128,8 @@ async function checkVersion(redis: RedisClient, logger: { warn(message: string):
   try {
     infos = await Promise.all(primariesOf(redis).map((node) => node.info('server')));
   } catch (error) {
+    // A refused password is no version that cannot be read: the start stops on it, saying so.
+    if (isAuthRefusal(error)) throw authRefusal(error as Error);
     logger.warn(`could not read the Redis version (${(error as Error).message}); Conveyor needs Redis 7.0 or newer`);
     return;
   }
@@ -143,6 +152,7 @@ async function checkEvictionPolicy(redis: RedisClient, logger: { warn(message: s
     const policies = await Promise.all(primariesOf(redis).map(async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1]));
     policy = policies.find((each) => each !== undefined && each !== 'noeviction');
   } catch (error) {
+    if (isAuthRefusal(error)) throw authRefusal(error as Error);
     logger.warn(`could not read maxmemory-policy (${(error as Error).message}); make sure it is noeviction, or Redis may delete jobs under memory pressure`);
     return;
   }

@@ -55,6 +55,11 @@ export function isPermissionRefusal(error: unknown): boolean {
   return error instanceof Error && error.name === 'ReplyError' && /^NOPERM\b/.test(error.message);
 }
 
+/** Redis refusing the user and password of REDIS_URL (WRONGPASS), or asking for one it was not given (NOAUTH). */
+export function isAuthRefusal(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError' && /^(WRONGPASS|NOAUTH)\b/.test(error.message);
+}
+
 /** What a Redis user needs for Conveyor under KEY_PREFIX `prefix`, as the README's ACL user has it. */
 export function aclAdvice(prefix: string): string {
   return `give the Redis user in REDIS_URL Conveyor's keys and channels and the commands it uses, e.g. ACL SETUSER <user> '~${prefix}:*' '&${prefix}:*' +@all -@dangerous +info '+client|unblock' (README, Operations: Redis access)`;
