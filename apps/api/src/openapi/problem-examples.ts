@@ -50,7 +50,7 @@ function unavailable({ method }: OperationAt): Example {
 const NOT_FOUND_BY_PATH: [RegExp, Example][] = [
   [/^\/(queues|events)\b/, { slug: 'queue-not-found', detail: 'There is no queue "inferance". Queues: inference, documents, document-summary.' }],
   [/^\/problems\//, { slug: 'not-found', detail: `There is no problem type "no-such-problem". Known: ${Object.keys(PROBLEMS).join(', ')}.` }],
-  [/^\/admin\//, { slug: 'not-found', detail: 'There is no route POST /admin/broadcast. GET /docs lists every route.' }],
+  [/^\/admin\//, { slug: 'not-found', detail: 'POST /admin/broadcast is an admin endpoint, and admin endpoints are off: this API was started without ADMIN_TOKEN. Set ADMIN_TOKEN (16 characters or more) and restart the API to use them.' }],
 ];
 
 /** A 400 for what the operation takes: a `priority` out of range, a path, else a request without Host. */
