@@ -201,8 +201,14 @@ describe('a Redis user without the rights Conveyor needs', () => {
       expect(problem.type).toBe('/problems/service-unavailable');
       expect(problem.detail).toMatch(/^Redis refused a command to the API's Redis user \(NOPERM [^)]*channel[^)]*\); requests that need it fail until an operator acts: give the Redis user/);
       expect(problem.detail).toMatch(advice);
-      // Jobs, which need no channel, go on.
+      // Jobs, which need no channel, go on; also while their queue's events are watched, when the
+      // enqueue script publishes (it stored the job, then failed at PUBLISH: a 500).
       expect((await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: 'still here' }) })).status).toBe(202);
+      await root.set('conveyor:{inference}:events:watched', '1', 'EX', 60);
+      const watched = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: 'watched' }) });
+      expect(watched.status, await watched.clone().text()).toBe(202);
+      const { job_id } = (await watched.json()) as { job_id: string };
+      expect(((await (await fetch(`${api.url}/jobs/${job_id}`)).json()) as { status: string }).status).toBe('queued');
     } finally {
       await api.stop();
     }

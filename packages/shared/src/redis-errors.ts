@@ -50,9 +50,12 @@ export function isOfflineRefusal(message: string): boolean {
   return /Stream isn't writeable|enableOfflineQueue/.test(message);
 }
 
-/** A command the Redis user in REDIS_URL may not run, or on keys or channels it may not use (ACLs). */
+/**
+ * A command the Redis user in REDIS_URL may not run, or on keys or channels it may not use (ACLs):
+ * NOPERM, or, from inside a script, "ERR The user executing the script can't ...".
+ */
 export function isPermissionRefusal(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ReplyError' && /^NOPERM\b/.test(error.message);
+  return error instanceof Error && error.name === 'ReplyError' && /^NOPERM\b|^ERR The user executing the script can't\b/.test(error.message);
 }
 
 /** Redis refusing the user and password of REDIS_URL (WRONGPASS), or asking for one it was not given (NOAUTH). */
