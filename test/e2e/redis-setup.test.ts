@@ -188,6 +188,29 @@ describe('a Redis user without the rights Conveyor needs', () => {
     }
   });
 
+  test("whose keys are taken away while the API runs: /metrics keeps the backlog it last read and says it could not read it (it reported the queue drained)", async () => {
+    await root.flushall();
+    await root.call('ACL', 'SETUSER', 'losing-keys', 'reset', 'on', '>user-secret', '~conveyor:*', '&conveyor:*', '+@all', '-@dangerous', '+info', '+client|unblock');
+    const api = await startApi({ redisUrl: urlOf('losing-keys'), prefix: 'conveyor' });
+    try {
+      const gauges = async () => {
+        const text = await (await fetch(`${api.url}/metrics`)).text();
+        const value = (name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1]);
+        return { waiting: value('conveyor_stage_waiting{queue="inference",stage="infer"}'), readable: value('conveyor_backlog_readable') };
+      };
+      for (let i = 0; i < 3; i++) await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo' }) });
+      expect(await gauges()).toEqual({ waiting: 3, readable: 1 });
+      await root.call('ACL', 'SETUSER', 'losing-keys', 'resetkeys', '~other:*');
+      expect(await gauges()).toEqual({ waiting: 3, readable: 0 });
+      // And a read of the queues is a 503 that says so, not a 500.
+      const stats = await fetch(`${api.url}/queues/inference`);
+      expect(stats.status).toBe(503);
+      expect(((await stats.json()) as { detail: string }).detail).toMatch(/^Redis refused a command to the API's Redis user \(NOPERM/);
+    } finally {
+      await api.stop();
+    }
+  });
+
   test('without its channels, a broadcast is a 503 that says what to grant, not a 500', async () => {
     await root.flushall();
     await root.call('ACL', 'SETUSER', 'no-channels', 'reset', 'on', '>user-secret', '~conveyor:*', 'resetchannels', '+@all', '-@dangerous', '+info', '+client|unblock');

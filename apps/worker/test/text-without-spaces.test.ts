@@ -219,7 +219,8 @@ test('a long Japanese text with no sentence end gives the event loop its turns w
   // 1.4 M characters: a handful of "sentences" of 64K to 192K characters, each cut into words by the segmenter.
   const text = 'あいうえお東京都大阪府京都市'.repeat(100_000);
   await analyzeText('東京は日本の首都です。');
-  for (const work of [() => summarizeText(text, 3), () => countWords(text), () => analyzeText(text)]) {
+  const works: Array<() => Promise<unknown>> = [() => summarizeText(text, 3), () => countWords(text), () => analyzeText(text)];
+  for (const work of works) {
     const { gapMs, outcome } = await longestTurnGap(work);
     expect(outcome).toMatchObject({ status: 'fulfilled' });
     expect(gapMs).toBeLessThan(400);

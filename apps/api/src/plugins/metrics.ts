@@ -1,4 +1,4 @@
-import { allServedQueues, groupName, isConnectionError, isRefusedForNow, LANES, liveConsumers, pairsOf, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
+import { allServedQueues, groupName, isConnectionError, isPermissionRefusal, isRefusedForNow, LANES, liveConsumers, pairsOf, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { msOfTime, withoutCancelled } from '../services/queue-stats.js';
@@ -76,7 +76,8 @@ export default fp(
       const replies = (await reads.exec()) ?? [];
       // A stream that does not exist yet answers XINFO with an error, and counts as empty; a lost
       // or refusing Redis leaves every gauge as it was (zeros would say the backlog had drained).
-      const unreadable = replies.find(([error]) => isConnectionError(error) || isRefusedForNow(error));
+      // A user refused the keys (ACLs) cannot read them either: NOPERM is no missing stream.
+      const unreadable = replies.find(([error]) => isConnectionError(error) || isRefusedForNow(error) || isPermissionRefusal(error));
       if (unreadable) throw unreadable[0];
       let at = 0;
       // Read last: jobs cancelled while their entry waited, taken off each lane's lag.
