@@ -226,3 +226,12 @@ test('a long Japanese text with no sentence end gives the event loop its turns w
     expect(gapMs).toBeLessThan(400);
   }
 }, 120_000);
+
+test('a quotation that goes on in its sentence, a list number and a fullwidth abbreviation do not end a Japanese sentence', () => {
+  expect(splitSentences('彼は「こんにちは。」と言った。次の文です。')).toEqual(['彼は「こんにちは。」と言った。', '次の文です。']);
+  expect(splitSentences('「はい。」って言った。')).toEqual(['「はい。」って言った。']);
+  expect(splitSentences('1．概要を書く。2．詳細を書く。')).toEqual(['1．概要を書く。', '2．詳細を書く。']);
+  expect(splitSentences('Ｍｒ．Ｓｍｉｔｈは来た。')).toEqual(['Ｍｒ．Ｓｍｉｔｈは来た。']);
+  // A quotation that ends its sentence still does.
+  expect(splitSentences('「こんにちは。」彼は笑った。')).toEqual(['「こんにちは。」', '彼は笑った。']);
+});

@@ -19,11 +19,12 @@ const CJK_ENDS = '。．｡！？';
  * Where one sentence ends and the next starts, its closers in group 1 or 2. After . ! ?, a space
  * and something that may start a sentence (a capital, a letter of a script without case, a
  * digit). After a Chinese or Japanese end, anything: those texts put no space between sentences.
- * Not inside a number written with a fullwidth point (３．５).
+ * But not a fullwidth point after a digit or a fullwidth Latin letter (３．５, a list's `1．概要`,
+ * `Ｍｒ．Ｓｍｉｔｈ`), nor a quotation that goes on in its sentence (`「こんにちは。」と言った`).
  */
 const sentenceEnd = new RegExp(
   `(?<=[.!?${CJK_ENDS}])([${CLOSERS}]*)\\s+(?=["'“‘(\\[]*[\\p{Lu}\\p{Lo}\\d])` +
-    `|(?<=[${CJK_ENDS}])(?!(?<=\\p{Nd}[．｡])\\p{Nd})([${CLOSERS}]*)\\s*(?=[^\\s${CJK_ENDS}${CLOSERS}])`,
+    `|(?<=[${CJK_ENDS}])(?<![\\p{Nd}Ａ-Ｚａ-ｚ][．｡])([${CLOSERS}]*)(?!(?<=[${CLOSERS}])(?:と|って))\\s*(?=[^\\s${CJK_ENDS}${CLOSERS}])`,
   'gu',
 );
 
