@@ -132,12 +132,14 @@ const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'si
  * A secret that goes into an HTTP header (a bearer token). Whitespace around it is dropped: a
  * secret read from a file (`kubectl create secret --from-file`) often ends with a line break,
  * which no header can carry, so the token could never be matched. One with a control character
- * inside could never be sent at all, and is refused.
+ * inside could never be sent at all, and one with a character beyond ASCII (`€`) is sent as bytes
+ * each client encodes its own way (fetch refuses it), so both are refused.
  */
 const secretSetting = z
   .string()
   .transform((text) => text.trim())
-  .refine((text) => !/[\u0000-\u001f\u007f]/.test(text), 'holds a control character (a line break or tab inside it): no HTTP header can carry it, so no request could send it');
+  .refine((text) => !/[\u0000-\u001f\u007f]/.test(text), 'holds a control character (a line break or tab inside it): no HTTP header can carry it, so no request could send it')
+  .refine((text) => /^[\u0000-\u007f]*$/.test(text), 'holds a character beyond ASCII: HTTP clients send such a header differently or not at all; use letters, digits and ASCII punctuation (openssl rand -hex 24)');
 
 const nameList = z
   .string()
@@ -381,8 +383,8 @@ function shownValue(name: string, value: string): string {
   // Counted as checked: without the whitespace around it (see secretSetting).
   if (SECRET_SETTINGS.has(name)) return `${value.trim().length} characters, not shown`;
   const withoutUser = value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, (_match, scheme: string | undefined) => `${scheme ?? ''}***@`);
-  // A query string may carry a key (`?api_key=...`, `&access_token=...`): its values are masked too.
-  return `"${withoutUser.replace(/([?&][^=&#]*=)[^&#]*/g, '$1***')}"`;
+  // A query string or fragment may carry a key (`?api_key=...`, `#access_token=...`): its values are masked too.
+  return `"${withoutUser.replace(/([?&#][^=&#]*=)[^&#]*/g, '$1***')}"`;
 }
 
 /** Parses the environment; empty strings count as unset so `FOO=` falls back to the default. */

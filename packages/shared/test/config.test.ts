@@ -73,6 +73,10 @@ describe('configuration from the environment', () => {
     expect(config.ADMIN_TOKEN).toBe('adm1n-t0ken-supersecret-xyz');
     expect(config.OPENAI_API_KEY).toBe('sk-from-a-file');
     expect(() => loadConfig(apiEnvSchema, { ADMIN_TOKEN: 'adm1n-t0ken\nsupersecret-xyz' })).toThrow('ADMIN_TOKEN (got 27 characters, not shown): holds a control character');
+    // fetch refuses to send it; curl sends its UTF-8 bytes, which Node reads as Latin-1: a 401 either way.
+    for (const beyond of ['abcdefghijklmnop€', 'abcdefghijklmnop\u0085']) {
+      expect(() => loadConfig(apiEnvSchema, { ADMIN_TOKEN: beyond })).toThrow('ADMIN_TOKEN (got 17 characters, not shown): holds a character beyond ASCII');
+    }
     // Its length is counted, and said, without the line break.
     expect(() => loadConfig(apiEnvSchema, { ADMIN_TOKEN: '0123456789abcde\n' })).toThrow('ADMIN_TOKEN (got 15 characters, not shown): must be at least 16 characters');
   });
@@ -215,5 +219,6 @@ describe('configuration from the environment', () => {
     const query = error({ OPENAI_BASE_URL: 'ftp://h/v1?api_key=sekritkey&access_token=tok123' });
     expect(query).toContain('OPENAI_BASE_URL (got "ftp://h/v1?api_key=***&access_token=***"): must be an http(s) URL');
     expect(query).not.toMatch(/sekritkey|tok123/);
+    expect(error({ OPENAI_BASE_URL: 'ftp://h/v1#access_token=SECRET9' })).toContain('(got "ftp://h/v1#access_token=***")');
   });
 });
