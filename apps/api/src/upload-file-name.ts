@@ -11,6 +11,8 @@ export function uploadFileName(sent: string): string {
   const name = whole.slice(whole.lastIndexOf('/') + 1);
   // A directory's name is no file's (the parser dropped these too): the job's default name stands.
   if (name === '.' || name === '..') return '';
+  // A browser's escapes are in the name as sent; in encoded words, a "%22" is the text's own.
+  if (whole !== sent) return name;
   return name.replace(/%(22|0A|0D)/gi, (_, code: string) => String.fromCharCode(Number.parseInt(code, 16)));
 }
 
@@ -29,7 +31,9 @@ function decodedWords(name: string): string {
   return name.replace(/\?=\s+(?==\?)/g, '?=').replace(ENCODED_WORD, (word, coding: string, text: string) => {
     const bytes = coding.toUpperCase() === 'B' ? Buffer.from(text, 'base64') : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))), 'latin1');
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      // A control character no header could carry as such (a NUL) is not taken from a word either.
+      return /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/.test(text) ? word : text;
     } catch {
       return word;
     }

@@ -67,6 +67,9 @@ describe('POST /documents', () => {
     // A word that is not UTF-8, or in another charset, stays as sent.
     expect(await stored('=?utf-8?B?gA==?=')).toBe('=?utf-8?B?gA==?=');
     expect(await stored('=?iso-8859-1?Q?caf=E9.txt?=')).toBe('=?iso-8859-1?Q?caf=E9.txt?=');
+    // Nor one holding a NUL; and a "%22" inside a word is the name's own text, not a browser's quote.
+    expect(await stored('=?utf-8?B?YQBiLnR4dA==?=')).toBe('=?utf-8?B?YQBiLnR4dA==?=');
+    expect(await stored('=?utf-8?Q?a=2522b.txt?=')).toBe('a%22b.txt');
   });
 
   test('a text field typed JSON is read as JSON is: UTF-8 after a byte-order mark, a number as its value (`3.0` is 3); bytes that are not UTF-8 are refused, not garbled', async ({ app }) => {
