@@ -147,6 +147,11 @@ describe('REDIS_URL leading to something that is not Redis', () => {
       const detail = await readiness();
       expect(detail).toMatch(/Unknown RESP type .*\(what answers on REDIS_URL's host and port does not speak the Redis protocol: is it a Redis server\?\)/);
       expect(detail).not.toContain('Please report this');
+      // And it stays with the cause as the client tries again (it went on to "write EPIPE").
+      for (let i = 0; i < 5; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(await readiness()).toContain('Redis protocol');
+      }
     } finally {
       await api.stop();
       web.closeAllConnections();

@@ -98,7 +98,7 @@ test('a worker whose job finished while Redis was down says so as it stops, not 
       held: 1,
       released: 0,
       unrecorded: 1,
-      msg: 'grace period over; could not release every job still held (1 of them finished, but Redis has not taken their outcome): the rest are taken over once their lease lapses',
+      msg: 'grace period over; could not release every job still held (1 of them finished, but Redis has not taken its outcome): the rest are taken over once their lease lapses',
     });
   } finally {
     await server.stop();

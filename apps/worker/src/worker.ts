@@ -305,7 +305,7 @@ export class Worker {
     } else {
       // A held job may have finished already, its outcome sent but not taken (Redis down): it is not running.
       const unrecorded = held.filter((entry) => entry.outcomeSent).length;
-      const finished = unrecorded > 0 ? ` (${unrecorded} of them finished, but Redis has not taken their outcome)` : '';
+      const finished = unrecorded === 0 ? '' : unrecorded === 1 ? ' (1 of them finished, but Redis has not taken its outcome)' : ` (${unrecorded} of them finished, but Redis has not taken their outcomes)`;
       this.ctx.logger.warn({ held: held.length, released, unrecorded }, `grace period over; could not release every job still held${finished}: the rest are taken over once their lease lapses`);
     }
     for (const entry of held) entry.stop('shutdown', 'the worker is shutting down; another worker takes the job over');

@@ -43,11 +43,12 @@ export function isWrongType(error: unknown): boolean {
 
 /**
  * ioredis's refusal of a command while its connection is down ("Stream isn't writeable and
- * enableOfflineQueue options is false"): a consequence that says nothing of why. Reported after
- * the cause (a reply it could not parse, a refused password), it must not take the cause's place.
+ * enableOfflineQueue options is false"), or a write to a socket the other side already closed
+ * (EPIPE): consequences that say nothing of why. Reported after the cause (a reply it could not
+ * parse, a refused password), they must not take the cause's place.
  */
 export function isOfflineRefusal(message: string): boolean {
-  return /Stream isn't writeable|enableOfflineQueue/.test(message);
+  return /Stream isn't writeable|enableOfflineQueue|\bEPIPE\b/.test(message);
 }
 
 /**
