@@ -1,11 +1,11 @@
-import { aclAdvice, isPermissionRefusal, isWrongType, type Pipeline } from '@conveyor/shared';
+import { isPermissionRefusal, isWrongType, type Pipeline } from '@conveyor/shared';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { STATUS_CODES } from 'node:http';
 import { PROBLEMS, problemType, type ProblemSlug } from '../problems/catalogue.js';
 import { ProblemError } from '../problems/problem-error.js';
-import { asRedisUnavailable, foreignKeyProblem, type Resending } from '../problems/redis-errors.js';
+import { asRedisUnavailable, foreignKeyProblem, permissionProblem, type Resending } from '../problems/redis-errors.js';
 import { RouteMethods } from '../problems/route-methods.js';
 import { invalidRequest, plainErrors } from '../problems/validation-wording.js';
 import type { CrossOriginPolicy } from '../cross-origin.js';
@@ -142,22 +142,20 @@ export default fp(
         if (error.slug === 'service-unavailable' && request.routeOptions.url !== '/readyz') redisUnavailable(request, error.detail);
         return send(reply, problemFrom(error.slug, error.detail, request, error.extensions), error.headers);
       }
+      const readOnly = request.method === 'GET' || request.method === 'HEAD';
       if (isWrongType(error)) {
         const { id, name } = (request.params ?? {}) as { id?: string; name?: string };
-        return foreignKeyProblem(app.redis, keyPrefix, queues, error, request.method === 'GET' || request.method === 'HEAD', { jobId: id, queue: name }).then((problem) => {
+        return foreignKeyProblem(app.redis, keyPrefix, queues, error, readOnly, { jobId: id, queue: name }).then((problem) => {
           redisUnavailable(request, problem.detail);
           return send(reply, problemFrom(problem.slug, problem.detail, request), problem.headers);
         });
       }
       if (isPermissionRefusal(error)) {
-        // Found at start for the keys (the API stops), but not for a channel (a broadcast), nor
-        // for a user whose rights were changed since: an operator must act, as for WRONGTYPE.
-        const outcome = request.method === 'GET' || request.method === 'HEAD' ? 'Nothing was changed.' : 'This request may have failed partway: look (GET the job) before sending it again.';
-        const detail = `Redis refused a command to the API's Redis user (${error.message}); requests that need it fail until an operator acts: ${aclAdvice(keyPrefix)}. ${outcome}`;
-        redisUnavailable(request, detail);
-        return send(reply, problemFrom('service-unavailable', detail, request), { 'retry-after': '10' });
+        const problem = permissionProblem(error, keyPrefix, readOnly);
+        redisUnavailable(request, problem.detail);
+        return send(reply, problemFrom(problem.slug, problem.detail, request), problem.headers);
       }
-      const unavailable = asRedisUnavailable(error, request.method === 'GET' || request.method === 'HEAD', () => resendingOf(request));
+      const unavailable = asRedisUnavailable(error, readOnly, () => resendingOf(request));
       if (unavailable) {
         redisUnavailable(request, error.message);
         return send(reply, problemFrom(unavailable.slug, unavailable.detail, request), unavailable.headers);

@@ -1,4 +1,4 @@
-import { describeForeignKeys, findForeignKeys, foreignKeysAmong, foreignKeysRemedy, isConnectionError, isRefusedForNow, outcomeUnknown, queueOfJobId, QueueKeys, type ForeignKey, type Pipeline, type RedisClient } from '@conveyor/shared';
+import { aclAdvice, describeForeignKeys, findForeignKeys, foreignKeysAmong, foreignKeysRemedy, isConnectionError, isRefusedForNow, outcomeUnknown, queueOfJobId, QueueKeys, type ForeignKey, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { ProblemError } from './problem-error.js';
 
 /**
@@ -111,11 +111,30 @@ export async function foreignKeyProblem(redis: RedisClient, prefix: string, queu
       return near.length > 0 ? near : findForeignKeys(redis, prefix, queues);
     })
     .catch((): ForeignKey[] => []);
-  const outcome = readOnly ? 'Nothing was changed.' : 'This request may have failed partway: look (GET the job) before sending it again.';
+  const outcome = partwayOutcome(readOnly);
   return new ProblemError(
     'redis-key-conflict',
     `Redis refused a command: ${describeForeignKeys(found, error)}. Another program writes under KEY_PREFIX "${prefix}"; until ${foreignKeysRemedy(found)}, requests that use ${found.length > 1 ? 'them' : 'it'} fail. ${outcome}`,
     {},
     { 'retry-after': '10' },
   );
+}
+
+/**
+ * A command Redis refused to the API's user (ACLs). Found at start for the keys (the API stops),
+ * but not for a channel (a broadcast), nor for a user whose rights were changed since: an
+ * operator must act, as for a WRONGTYPE, so the same longer Retry-After.
+ */
+export function permissionProblem(error: Error, prefix: string, readOnly: boolean): ProblemError {
+  return new ProblemError(
+    'service-unavailable',
+    `Redis refused a command to the API's Redis user (${error.message}); requests that need it fail until an operator acts: ${aclAdvice(prefix)}. ${partwayOutcome(readOnly)}`,
+    {},
+    { 'retry-after': '10' },
+  );
+}
+
+/** What a request refused by an operator's problem may have done: a script stops at its first refused command, its writes before it kept. */
+function partwayOutcome(readOnly: boolean): string {
+  return readOnly ? 'Nothing was changed.' : 'This request may have failed partway: look (GET the job) before sending it again.';
 }
