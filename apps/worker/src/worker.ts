@@ -1,10 +1,9 @@
 import {
   checkKeyTypes,
   checkRedisSetup,
+  ConnectionCause,
   createRedis,
   ensureGroups,
-  explainConnectionError,
-  isOfflineRefusal,
   isRefusedForNow,
   QueueKeys,
   recoverOwn,
@@ -340,19 +339,20 @@ export class Worker {
     let down = false;
     // Closed, with or without an error (a Redis restarted at once is loading, not refusing).
     let lost = false;
-    // Once it was ready, REDIS_URL's scheme is known to be right (see explainConnectionError).
-    let everReady = false;
+    const cause = new ConnectionCause(this.ctx.config.REDIS_URL);
     redis.on('close', () => (lost = true));
     redis.on('error', (error: Error) => {
       this.ctx.metrics.redisErrors.inc();
       this.ctx.refusals.note(error);
-      const said = explainConnectionError(error.message, this.ctx.config.REDIS_URL, everReady);
-      if (redis === this.ctx.redis && !(isOfflineRefusal(error.message) && this.#redisError !== undefined)) this.#redisError = said;
-      if (!down && this.state !== 'draining' && this.state !== 'stopped') this.ctx.logger.warn({ err: said }, `Redis connection for ${what} ${everReady ? 'lost' : 'not made'}; ${everReady ? 'reconnecting' : 'trying again'}`);
+      const said = cause.note(error.message) ?? cause.current;
+      if (redis === this.ctx.redis) this.#redisError = cause.current;
+      if (!down && this.state !== 'draining' && this.state !== 'stopped') {
+        this.ctx.logger.warn({ err: said }, `Redis connection for ${what} ${cause.everReady ? 'lost; reconnecting' : 'not made; trying again'}`);
+      }
       down = true;
     });
     redis.on('ready', () => {
-      everReady = true;
+      cause.ready();
       if (redis === this.ctx.redis) this.#redisError = undefined;
       if (down) this.ctx.logger.info(`Redis connection for ${what} is back`);
       if (lost) this.ctx.refusals.back();

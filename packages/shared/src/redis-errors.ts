@@ -47,8 +47,43 @@ export function isWrongType(error: unknown): boolean {
  * (EPIPE): consequences that say nothing of why. Reported after the cause (a reply it could not
  * parse, a refused password), they must not take the cause's place.
  */
-export function isOfflineRefusal(message: string): boolean {
+function isFollowOnError(message: string): boolean {
   return /Stream isn't writeable|enableOfflineQueue|\bEPIPE\b/.test(message);
+}
+
+/**
+ * Why a connection is down, as its process reports it (/readyz, its log): each error explained for
+ * REDIS_URL's user (see explainConnectionError, which needs to know whether the connection was
+ * ever ready), the cause kept over the errors that only follow it (see isFollowOnError), and
+ * cleared once the connection is ready.
+ */
+export class ConnectionCause {
+  #everReady = false;
+  #cause: string | undefined;
+
+  constructor(private readonly redisUrl: string) {}
+
+  /** Whether the connection has been ready at least once. */
+  get everReady(): boolean {
+    return this.#everReady;
+  }
+
+  /** The cause noted since the connection was last ready; undefined while it is. */
+  get current(): string | undefined {
+    return this.#cause;
+  }
+
+  /** Notes a connection error; returns it explained, or undefined when it only follows the cause already noted. */
+  note(message: string): string | undefined {
+    if (this.#cause !== undefined && isFollowOnError(message)) return undefined;
+    this.#cause = explainConnectionError(message, this.redisUrl, this.#everReady);
+    return this.#cause;
+  }
+
+  ready(): void {
+    this.#everReady = true;
+    this.#cause = undefined;
+  }
 }
 
 /**

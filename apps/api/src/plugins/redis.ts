@@ -1,4 +1,4 @@
-import { allServedQueues, checkKeyTypes, checkRedisSetup, createRedis, ensureGroups, explainConnectionError, isOfflineRefusal, notAClusterRefusal, permissionRefusal, UnusableRedisError, warnOfStrandedPartitions, type ApiConfig, type RedisClient } from '@conveyor/shared';
+import { allServedQueues, checkKeyTypes, checkRedisSetup, ConnectionCause, createRedis, ensureGroups, notAClusterRefusal, permissionRefusal, UnusableRedisError, warnOfStrandedPartitions, type ApiConfig, type RedisClient } from '@conveyor/shared';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -116,26 +116,20 @@ export default fp(
   { name: 'redis' },
 );
 
-/** Counts and logs a connection's errors, each message once until it is ready again; returns the last one's message (or that it closed). */
+/** Counts and logs a connection's errors, each cause once until it is ready again; returns the last one (or that it closed), '' while it is ready. */
 function reportErrors(app: FastifyInstance, connection: RedisClient, message: string, redisUrl: string): () => string {
-  let lastError = '';
-  // Once it was ready, REDIS_URL's scheme is known to be right (see explainConnectionError).
-  let everReady = false;
+  const cause = new ConnectionCause(redisUrl);
   connection.on('error', (error: Error) => {
     app.metrics?.redisErrors.inc();
-    if (isOfflineRefusal(error.message) && lastError !== '') return;
-    const said = explainConnectionError(error.message, redisUrl, everReady);
-    if (said !== lastError) app.log.warn({ err: said }, message);
-    lastError = said;
+    const before = cause.current;
+    const said = cause.note(error.message);
+    if (said !== undefined && said !== before) app.log.warn({ err: said }, message);
   });
   // Redis at its maxclients writes its refusal and closes the connection, often before ioredis
   // has sent anything, so no error is reported: the close is then the reason.
   connection.on('close', () => {
-    if (lastError === '') lastError = 'Redis closed the connection; reconnecting';
+    if (cause.current === undefined) cause.note('Redis closed the connection; reconnecting');
   });
-  connection.on('ready', () => {
-    lastError = '';
-    everReady = true;
-  });
-  return () => lastError;
+  connection.on('ready', () => cause.ready());
+  return () => cause.current ?? '';
 }
