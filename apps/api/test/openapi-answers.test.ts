@@ -409,6 +409,16 @@ describe('successful answers', () => {
     }
     expect(found).toEqual(expect.arrayContaining(['getJob.created_at', 'getJob.updated_at', 'getQueue.measured_at', 'getQueue.counts.last_minute.since']));
   });
+
+  test("integers carry only bounds of their own, not zod's ±9007199254740991, which Swagger UI and Postman made examples of", async ({ openapi }) => {
+    const text = JSON.stringify(openapi);
+    expect(text).not.toMatch(/9007199254740991/);
+    const getJob = find(openapi, 'getJob').operation.responses['200']!.content!['application/json']!.schema as Schema;
+    expect(getJob.properties!['attempts']).toMatchObject({ type: 'integer' });
+    expect(getJob.properties!['attempts']).not.toHaveProperty('minimum');
+    const replay = find(openapi, 'replayHistory').operation.requestBody as { content: Record<string, { schema: Schema }> };
+    expect(replay.content['application/json']!.schema.properties!['limit']).toMatchObject({ minimum: 1, maximum: 1000 });
+  });
 });
 
 describe('requests', () => {
