@@ -6,14 +6,15 @@ import { parsePartitionCounts } from './partitions.js';
  * A bad value stops the process with one line per bad variable, naming it.
  */
 
-const durationPattern = /^(\d+)(ms|s|m|h|d)?$/;
+// Units in either case, as sizes take them: `30S` is 30 seconds, not a typo to stop on.
+const durationPattern = /^(\d+)\s*(ms|s|m|h|d)?$/i;
 const durationUnits: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** `30s`, `5m`, `7d`, `250ms` or a bare number of milliseconds. */
 export function parseDuration(text: string): number | undefined {
   const match = durationPattern.exec(text.trim());
   if (!match) return undefined;
-  return Number(match[1]) * durationUnits[match[2] ?? 'ms']!;
+  return Number(match[1]) * durationUnits[(match[2] ?? 'ms').toLowerCase()]!;
 }
 
 /**

@@ -181,6 +181,12 @@ describe('configuration from the environment', () => {
     expect(parseDuration('7d')).toBe(604_800_000);
     expect(parseDuration('1500')).toBe(1500);
     expect(parseDuration('1.5s')).toBeUndefined();
+    // Units in either case, and a space before one, as sizes take them.
+    expect(parseDuration('30S')).toBe(30_000);
+    expect(parseDuration('250MS')).toBe(250);
+    expect(parseDuration('5 m')).toBe(300_000);
+    expect(loadConfig(workerEnvSchema, { LEASE_MS: '45S' }).LEASE_MS).toBe(45_000);
+    expect(parseDuration('5 mins')).toBeUndefined();
     expect(loadConfig(apiEnvSchema, { MAX_DOCUMENT_BYTES: '512KiB' }).MAX_DOCUMENT_BYTES).toBe(524_288);
     expect(loadConfig(workerEnvSchema, {}).DOCUMENT_READ_MEMORY).toBe(256 * 1024 * 1024);
     expect(() => loadConfig(workerEnvSchema, { DOCUMENT_READ_MEMORY: '8MiB' })).toThrow(/DOCUMENT_READ_MEMORY .*must be at least 16MiB/);
