@@ -216,6 +216,34 @@ describe('a Redis user without the rights Conveyor needs', () => {
     }
   });
 
+  test("that loses a command the worker records outcomes with: the worker logs what to grant, without a stack trace; the entry stays pending, and once the command is granted again the job ends with one outcome", async () => {
+    await root.flushall();
+    await root.call('ACL', 'SETUSER', 'losing-xack', 'reset', 'on', '>user-secret', '~conveyor:*', '&conveyor:*', '+@all', '-@dangerous', '+info', '+client|unblock');
+    const api = await startApi({ redisUrl: server.url, prefix: 'conveyor' });
+    const worker = await startWorker({ redisUrl: urlOf('losing-xack'), prefix: 'conveyor', env: { LEASE_MS: '2s', MAINTENANCE_INTERVAL: '200ms' } });
+    const pending = async () => ((await root.xpending('conveyor:{inference}:infer:normal', 'infer')) as [number])[0];
+    try {
+      // Taken away once the worker runs: a take needs no XACK, a completion does.
+      await root.call('ACL', 'SETUSER', 'losing-xack', '-xack');
+      const { job_id } = (await (await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt: 'unacked' }) })).json()) as { job_id: string };
+      const said = () => worker.logs().find((line) => line['job_id'] === job_id && line['level'] === 50);
+      await waitFor(() => said() !== undefined, 'the worker to log the refused completion');
+      expect(said(), worker.describe()).toMatchObject({ code: 'REDIS_NO_PERMISSION' });
+      expect(String(said()!['msg'])).toMatch(/^could not record the completion: Redis refused a command to this worker's user; the entry stays pending/);
+      expect(String(said()!['err'])).toMatch(advice);
+      expect(JSON.stringify(said())).not.toContain('"stack"');
+      expect(await pending()).toBe(1);
+
+      await root.call('ACL', 'SETUSER', 'losing-xack', '+xack');
+      await waitFor(async () => (await pending()) === 0, 'the entry to be acked once XACK is granted again and its lease lapsed', 15_000);
+      const record = (await (await fetch(`${api.url}/jobs/${job_id}`)).json()) as { status: string; result: unknown };
+      expect(record).toMatchObject({ status: 'completed', result: { model: 'echo', text: 'unacked' } });
+      expect(await root.hlen('conveyor:{inference}:active')).toBe(0);
+    } finally {
+      await Promise.all([api.stop(), worker.stop()]);
+    }
+  });
+
   test('without its channels, a broadcast is a 503 that says what to grant, not a 500', async () => {
     await root.flushall();
     await root.call('ACL', 'SETUSER', 'no-channels', 'reset', 'on', '>user-secret', '~conveyor:*', 'resetchannels', '+@all', '-@dangerous', '+info', '+client|unblock');

@@ -1,4 +1,4 @@
-import { failAttempt, outcomeUnknown, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
+import { failAttempt, outcomeUnknown, permissionRefusal, type AttemptError, type Logger, type TakenJob } from '@conveyor/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffOf, retryAfterOf, retryDelay } from './backoff.js';
 import { CompletionBatcher, type TakeAlong } from './completion-batcher.js';
@@ -134,7 +134,7 @@ export class JobRunner {
       }
     } catch (error) {
       this.ctx.foreignKeys.handled(error, job.queue);
-      logger().error({ err: error }, 'could not record the completion; the entry stays pending and runs again once its lease lapses');
+      logger().error(...unrecorded('completion', error, this.ctx.config.KEY_PREFIX));
     }
   }
 
@@ -242,7 +242,7 @@ export class JobRunner {
       else logger.warn({ outcome }, 'failure not recorded: this attempt is no longer current');
     } catch (reportError) {
       this.ctx.foreignKeys.handled(reportError, job.queue);
-      logger.error({ err: reportError }, 'could not record the failure; the entry stays pending and runs again once its lease lapses');
+      logger.error(...unrecorded('failure', reportError, this.ctx.config.KEY_PREFIX));
     }
   }
 }
@@ -263,4 +263,18 @@ function loadedBytes({ job, served }: HeldJob, payload: unknown): number {
 function ownCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.length > 0 && code.length <= 100 ? code : undefined;
+}
+
+/**
+ * The log line of an outcome Redis did not take. Redis refusing the worker's user a command (an
+ * ACL changed while the worker ran) is a setting to fix: said with what the user needs, without a
+ * stack trace. A script refused halfway keeps what it wrote before (Lua does not roll back): the
+ * record may say the outcome while the entry stays pending; once the command is granted, the
+ * entry is taken over when its lease lapses, and acked without running again if its record shows
+ * the stage done.
+ */
+function unrecorded(what: 'completion' | 'failure', error: unknown, prefix: string): [object, string] {
+  const refusal = permissionRefusal(error, prefix);
+  if (refusal) return [{ code: refusal.code, err: refusal.message }, `could not record the ${what}: Redis refused a command to this worker's user; the entry stays pending until the command is granted, then is taken over once its lease lapses`];
+  return [{ err: error }, `could not record the ${what}; the entry stays pending and runs again once its lease lapses`];
 }
