@@ -244,7 +244,7 @@ describe('a Redis user without the rights Conveyor needs', () => {
     }
   });
 
-  test('without its channels, a broadcast is a 503 that says what to grant, not a 500', async () => {
+  test('without its channels, a broadcast or an event stream is a 503 that says what to grant, not a 500', async () => {
     await root.flushall();
     await root.call('ACL', 'SETUSER', 'no-channels', 'reset', 'on', '>user-secret', '~conveyor:*', 'resetchannels', '+@all', '-@dangerous', '+info', '+client|unblock');
     const token = 'redis-setup-admin-token-0123';
@@ -265,6 +265,11 @@ describe('a Redis user without the rights Conveyor needs', () => {
       expect(watched.status, await watched.clone().text()).toBe(202);
       const { job_id } = (await watched.json()) as { job_id: string };
       expect(((await (await fetch(`${api.url}/jobs/${job_id}`)).json()) as { status: string }).status).toBe('queued');
+      // A job's event stream needs the channel: the same 503 (it was told to try again after 1 s).
+      const events = await fetch(`${api.url}/jobs/${job_id}/events`);
+      expect(events.status).toBe(503);
+      expect(events.headers.get('retry-after')).toBe('10');
+      expect(((await events.json()) as { detail: string }).detail).toMatch(/^Redis refused a command to the API's Redis user \(NOPERM [^)]*channel[^)]*\); requests that need it fail until an operator acts: .*Nothing was changed\.$/);
     } finally {
       await api.stop();
     }

@@ -1,8 +1,8 @@
-import { createRedis, findDeclaredPipeline, findPipeline, onSubscriptionsRestored, queueNameOf, queueOfJobId, QueueKeys, servedQueuesOf, type PartitionCounts, type RedisClient } from '@conveyor/shared';
+import { createRedis, findDeclaredPipeline, findPipeline, isPermissionRefusal, onSubscriptionsRestored, queueNameOf, queueOfJobId, QueueKeys, servedQueuesOf, type PartitionCounts, type RedisClient } from '@conveyor/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProblemError } from '../problems/problem-error.js';
-import { asRedisUnavailable } from '../problems/redis-errors.js';
+import { asRedisUnavailable, permissionProblem } from '../problems/redis-errors.js';
 
 /** A job event as the transition scripts publish it on `<prefix>:{<queue>}:events`. */
 export interface JobEvent {
@@ -169,7 +169,9 @@ export class EventHub {
     } catch (error) {
       release();
       if (error instanceof ProblemError) throw error;
-      // Not the client's doing, and nothing was changed: a 503 to try again, not a 500.
+      // Not the client's doing, and nothing was changed: a 503 to try again, not a 500. A user
+      // without the queue's channel waits for an operator, as any refused command does.
+      if (isPermissionRefusal(error)) throw permissionProblem(error as Error, this.prefix, true);
       throw asRedisUnavailable(error, true) ?? new ProblemError('service-unavailable', `Redis refused the subscription to ${queue}'s events (${(error as Error).message}). Nothing was changed; try again.`, {}, { 'retry-after': '1' });
     } finally {
       clearTimeout(timer);
