@@ -50,7 +50,7 @@ test('jobs whose entries a seed-style producer trimmed away before any worker re
     const foundInMs = Date.now() - started;
     for (const record of lost) {
       expect(record).toMatchObject({ stage: 'infer', attempts: 0, input: null, result: null, error: { code: 'ENTRY_LOST', retryable: false } });
-      expect((record['error'] as { message: string }).message).toMatch(/deleted before any worker read it/);
+      expect((record['error'] as { message: string }).message).toMatch(/^The job's stream entry was gone before any Conveyor worker took it, and its input with it: another Redis client deleted it/);
     }
     const document = (await settled([documentId]))[0]!;
     expect(document).toMatchObject({ attempts: 1, error: null, result: { summary: expect.stringContaining('Redis Streams') } });
@@ -124,5 +124,49 @@ test('a housekeeping step Redis refuses skips none of the others: lost jobs are 
     await admin.acl('DELUSER', user).catch(() => {});
     await deletePrefix(admin, prefix);
     admin.disconnect();
+  }
+});
+
+/**
+ * A worker written after the seeds (XREADGROUP GROUP <group> <consumer> … >, then XACK), run in a
+ * Conveyor group instead of one of its own, takes a share of the jobs. One it acknowledges is
+ * never run by Conveyor: it stayed `queued` until the workers' trimming removed its entry, and was
+ * then dead-lettered as ENTRY_LOST with its input gone. The workers now find it while its entry
+ * is there, and dead-letter it with TAKEN_OUTSIDE and its input, to be retried; one the foreign
+ * consumer keeps pending is taken over once its lease lapses, as before.
+ */
+test("a job a seed-style consumer in Conveyor's group read and acknowledged is dead-lettered with TAKEN_OUTSIDE and its input, and a retry completes it; one it keeps pending is taken over and completes", { timeout: 60_000 }, async () => {
+  const redisUrl = inject('redisUrl');
+  const prefix = uniquePrefix('outside');
+  const outsider = createRedis(redisUrl, { role: 'command', name: 'seed-style-worker' });
+  const env = { LOG_TRANSITIONS: 'false', LEASE_MS: '2s' };
+  let api: ApiProcess | undefined;
+  let worker: WorkerProcess | undefined;
+  try {
+    api = await startApi({ redisUrl, prefix, env });
+    const { post, job, settled } = apiJobs(() => api!.url);
+    const ids: string[] = [];
+    for (const prompt of ['acked outside', 'held outside']) ids.push(((await (await post('/jobs', { model: 'echo', prompt })).json()) as { job_id: string }).job_id);
+    const stream = new QueueKeys(prefix, 'inference').stream('infer', 'normal');
+    const read = (await outsider.xreadgroup('GROUP', 'infer', 'py-worker-1', 'COUNT', 2, 'STREAMS', stream, '>')) as [string, [string, string[]][]][];
+    expect(read[0]![1]).toHaveLength(2);
+    await outsider.xack(stream, 'infer', read[0]![1][0]![0]);
+
+    worker = await startWorker({ redisUrl, prefix, env: { ...env, TRIM_INTERVAL: '100ms', MAINTENANCE_INTERVAL: '100ms' } });
+    const [acked] = await settled([ids[0]!], 'dead');
+    expect(acked).toMatchObject({ attempts: 0, input: { model: 'echo', prompt: 'acked outside' }, error: { code: 'TAKEN_OUTSIDE', retryable: true } });
+    expect((acked!['error'] as { message: string }).message).toMatch(/not a Conveyor worker/);
+    const logged = await waitFor(() => worker!.logs().find((line) => line['job_id'] === ids[0] && line['level'] === 50), 'the worker to log the job taken outside');
+    expect(String(logged['msg'])).toMatch(/^job taken outside Conveyor: .*dead-lettered \(TAKEN_OUTSIDE\), retry it to run it$/);
+    expect((await settled([ids[1]!]))[0]).toMatchObject({ status: 'completed', result: { model: 'echo', text: 'held outside' } });
+
+    expect((await fetch(`${api.url}/jobs/${encodeURIComponent(ids[0]!)}/retry`, { method: 'POST' })).status).toBe(202);
+    expect((await settled([ids[0]!]))[0]).toMatchObject({ status: 'completed', result: { model: 'echo', text: 'acked outside' } });
+    expect((await job(ids[0]!))['error']).toBeNull();
+    report('jobs taken outside Conveyor', { 'acknowledged outside, dead-lettered, retried and completed': 1, 'held outside, taken over and completed': 1 });
+  } finally {
+    await Promise.all([api?.stop(), worker?.stop()]);
+    await deletePrefix(outsider, prefix);
+    outsider.disconnect();
   }
 });

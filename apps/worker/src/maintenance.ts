@@ -332,6 +332,10 @@ export class Maintenance {
         this.ctx.metrics.dead.inc({ queue, stage });
       }
       for (const jobId of page.requeued) this.ctx.logger.warn({ job_id: jobId, queue }, 'job queued again: another Redis client deleted its stream entry before any worker read it');
+      for (const jobId of page.outside) {
+        this.ctx.logger.error({ job_id: jobId, queue }, "job taken outside Conveyor: a Redis client that is not a Conveyor worker read and acknowledged its entry in the stage's consumer group (or moved the group past it); dead-lettered (TAKEN_OUTSIDE), retry it to run it");
+        this.ctx.metrics.dead.inc({ queue, stage });
+      }
       for (const jobId of page.failed) {
         this.ctx.logger.warn({ job_id: jobId, queue, stage }, 'attempt failed: its stream was deleted whole (pending list and all) while a worker that has since died held it (ENTRY_DELETED)');
         this.ctx.metrics.failed.inc({ queue, stage });

@@ -1,7 +1,7 @@
 import { redisTest as test, takeRequest, TEST_LIMITS, TEST_POLICY, TEST_PIPELINES } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { cancelJob, completeStage, enqueueJobs, ensureGroups, fieldsOf, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, reclaimStale, releaseJobs, retryDeadJob, takeJobs, WALK_START, type NewJob } from '../src/index.js';
+import { cancelJob, completeStage, enqueueJobs, ensureGroups, fieldsOf, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, reclaimStale, releaseJobs, renewLeases, retryDeadJob, takeJobs, WALK_START, type NewJob } from '../src/index.js';
 
 
 function job(extra: Partial<NewJob> = {}): NewJob {
@@ -29,6 +29,7 @@ async function walkAll(redis: Redis, keys: QueueKeys, firstStage: string, from =
     lost.push(...page.lost);
     requeued.push(...page.requeued);
     expect(page.failed).toEqual([]);
+    expect(page.outside).toEqual([]);
     position = page;
   } while (position.cursor !== '0' || position.resume !== '');
   return { lost, requeued };
@@ -307,5 +308,92 @@ describe('jobs lost with a stream entry another client deleted', () => {
     expect(first.lost).toEqual([lost1.id, lost2.id]);
     expect(large.map((each) => each.id)).toContain(first.resume);
     expect((await walk(redis, keys, 'infer', first)).sort()).toEqual([lost3.id, last.id].sort());
+  });
+});
+
+/** Walks the whole queued index and answers the jobs found taken outside Conveyor. */
+async function walkOutside(redis: Redis, keys: QueueKeys, firstStage = 'infer'): Promise<string[]> {
+  const outside: string[] = [];
+  let position = WALK_START;
+  do {
+    const page = await findLostJobs(redis, keys, firstStage, position, 60, 3);
+    outside.push(...page.outside);
+    expect(page.lost).toEqual([]);
+    position = page;
+  } while (position.cursor !== '0' || position.resume !== '');
+  return outside;
+}
+
+/**
+ * A consumer written after the Redis Streams examples, run in a Conveyor group: it reads an entry
+ * (XREADGROUP >) and acknowledges it. No worker would ever take that job.
+ */
+describe('jobs taken from a group by a client that is not a Conveyor worker', () => {
+  test('a job the API queued whose entry was read and acknowledged outside is dead-lettered with TAKEN_OUTSIDE and its input, and a retry runs it; one read and kept pending outside is left for the takeover', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
+    const keys = new QueueKeys(prefix, 'inference');
+    const stream = keys.stream('infer', 'normal');
+    const [acked, held, waiting] = [job({ options: { max_attempts: 2 } }), job(), job()];
+    await enqueueJobs(redis, keys, 'infer', [acked, held, waiting], TEST_LIMITS);
+    const read = (await redis.xreadgroup('GROUP', 'infer', 'py-worker', 'COUNT', 2, 'STREAMS', stream, '>')) as [string, [string, string[]][]][];
+    const [ackedEntry, heldEntry] = read[0]![1].map(([id]) => id);
+    await redis.xack(stream, 'infer', ackedEntry!);
+
+    expect(await walkOutside(redis, keys)).toEqual([acked.id]);
+    const fields = await redis.hgetall(keys.job(acked.id));
+    expect(fields).toMatchObject({ status: 'dead', stage: 'infer', lane: 'normal', attempts: '0', entry: ackedEntry, payload: acked.payload, max_attempts: '2' });
+    expect(JSON.parse(fields['error']!)).toMatchObject({ code: 'TAKEN_OUTSIDE', retryable: true, attempt: 0 });
+    expect(JSON.parse(fields['error']!).message).toMatch(/not a Conveyor worker .*Retry it to run it here/);
+    expect(await redis.hexists(keys.queued, acked.id)).toBe(0);
+    expect((await redis.xrange(keys.dead, '-', '+')).map(([, flat]) => fieldsOf(flat))).toMatchObject([{ job: acked.id, payload: acked.payload }]);
+    // Found once; the job pending outside and the one still waiting are left as they are.
+    expect(await walkOutside(redis, keys)).toEqual([]);
+    expect(await redis.hget(keys.queued, held.id)).toBe(`normal ${heldEntry}`);
+    expect(await redis.exists(keys.job(held.id), keys.job(waiting.id))).toBe(0);
+
+    expect(await retryDeadJob(redis, keys, acked.id)).toMatchObject({ ok: true });
+    const taken = (await takeJobs(redis, keys, takeRequest({ count: 10 }))).jobs;
+    expect(taken.map(({ jobId }) => jobId).sort()).toEqual([acked.id, waiting.id].sort());
+    expect(taken.find(({ jobId }) => jobId === acked.id)).toMatchObject({ payload: acked.payload });
+  });
+
+  test('a job with a record (a document, a later stage) whose waiting entry was acknowledged outside, or that the group was moved past (XGROUP SETID), is dead-lettered with TAKEN_OUTSIDE, and a retry runs it', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
+    const keys = new QueueKeys(prefix, 'docs');
+    const payload = JSON.stringify({ filename: 'a.txt', content_type: 'text/plain', size: 5 });
+    const [first, skipped] = [job({ payload, document: Buffer.from('hello') }), job({ payload, document: Buffer.from('world'), lane: 'high' })];
+    first.id = newJobId('docs');
+    skipped.id = newJobId('docs');
+    await enqueueJobs(redis, keys, 'extract', [first, skipped], TEST_LIMITS);
+    const firstEntry = (await redis.hget(keys.job(first.id), 'entry'))!;
+    await redis.xreadgroup('GROUP', 'extract', 'py-worker', 'COUNT', 1, 'STREAMS', keys.stream('extract', 'normal'), '>');
+    await redis.xack(keys.stream('extract', 'normal'), 'extract', firstEntry);
+    await redis.xgroup('SETID', keys.stream('extract', 'high'), 'extract', '$');
+
+    expect(new Set(await walkOutside(redis, keys, 'extract'))).toEqual(new Set([first.id, skipped.id]));
+    for (const id of [first.id, skipped.id]) {
+      expect(await redis.hmget(keys.job(id), 'status', 'stage')).toEqual(['dead', 'extract']);
+      expect(JSON.parse((await redis.hget(keys.job(id), 'error'))!)).toMatchObject({ code: 'TAKEN_OUTSIDE', stage: 'extract' });
+    }
+    expect(await redis.hlen(keys.queued)).toBe(0);
+    expect(await retryDeadJob(redis, keys, first.id)).toMatchObject({ ok: true });
+    const [again] = (await takeJobs(redis, keys, takeRequest({ stage: 'extract', count: 10 }))).jobs;
+    expect(again).toMatchObject({ jobId: first.id, payload });
+  });
+
+  test("a running job whose entry another client acknowledges fails with ENTRY_ACKED at its worker's next renewal, and runs again", async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
+    const keys = new QueueKeys(prefix, 'inference');
+    const running = job();
+    await enqueueJobs(redis, keys, 'infer', [running], TEST_LIMITS);
+    const [held] = (await takeJobs(redis, keys, takeRequest({ count: 1 }))).jobs;
+    await redis.xack(keys.stream('infer', 'normal'), 'infer', held!.entryId);
+    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY)).toEqual([held]);
+    const fields = await redis.hgetall(keys.job(running.id));
+    expect(fields['status']).toBe('queued');
+    expect(JSON.parse(fields['error']!)).toMatchObject({ code: 'ENTRY_ACKED', attempt: 1 });
+    expect(JSON.parse(fields['error']!).message).toMatch(/^The stream entry of this attempt was acknowledged \(XACK\)/);
+    const [again] = (await takeJobs(redis, keys, takeRequest({ count: 1 }))).jobs;
+    expect(again).toMatchObject({ jobId: running.id, attempt: 2 });
   });
 });

@@ -1,8 +1,10 @@
 --[[
   Finds jobs whose stream entry another client deleted before any worker read it (see lostJobs),
   walking the queued index a page at a time: a job with a record is queued again on a new entry,
-  a job the API queued without one is dead-lettered (its input went with its entry). Any worker
-  may run it at any time: each job is set right in the same step that finds it.
+  a job the API queued without one is dead-lettered (its input went with its entry). Also finds
+  jobs whose entry is still there but was taken from the stage's group by a client that is not a
+  Conveyor worker (see takenOutside): they are dead-lettered with their input, to be retried. Any
+  worker may run it at any time: each job is set right in the same step that finds it.
 
   An entry a call must read to tell (see entryState) comes with its fields; past READ_BUDGET bytes
   of them the call stops, and the next goes on from the same page at the first job this one did
@@ -25,21 +27,23 @@
   whose worker died, is one no takeover can meet: its attempt fails here as a takeover would fail
   it (see failLostEntry), and the job is retried or dead-lettered.
 
-  Output: {cursor, lost, requeued, resume, failed}: the cursor to go on from ('0' when the walk is
-          done), the IDs of the jobs dead-lettered and of those queued again, the job of the page
-          at `cursor` to go on from ('' unless this call stopped early; then `cursor` is its own),
-          and the IDs of the jobs whose orphaned attempt failed.
+  Output: {cursor, lost, requeued, resume, failed, outside}: the cursor to go on from ('0' when
+          the walk is done), the IDs of the jobs dead-lettered and of those queued again, the job
+          of the page at `cursor` to go on from ('' unless this call stopped early; then `cursor`
+          is its own), the IDs of the jobs whose orphaned attempt failed, and those of the jobs
+          taken outside Conveyor and dead-lettered.
 ]]
 local rcall = redis.call
 -- @include nowMs
 -- @include lostJobs
 -- @include failLostEntry
+-- @include takenOutside
 
 local READ_BUDGET = 8 * 1024 * 1024
 local base, firstStage, retention = ARGV[1], ARGV[2], tonumber(ARGV[5])
 local page = rcall('HSCAN', KEYS[1], ARGV[3], 'COUNT', tonumber(ARGV[4]))
 local lines = page[2]
-local lost, requeued, failed = {}, {}, {}
+local lost, requeued, failed, outside = {}, {}, {}, {}
 local failCtx = { base = base, stage = firstStage, activeKey = base .. 'active', defaultMaxAttempts = tonumber(ARGV[7]), retentionSeconds = retention }
 local now = nowMs()
 local read = 0
@@ -53,12 +57,13 @@ if ARGV[6] ~= '' then
   end
 end
 for i = from, #lines, 2 do
-  if read > READ_BUDGET then return { ARGV[3], lost, requeued, lines[i], failed } end
+  if read > READ_BUDGET then return { ARGV[3], lost, requeued, lines[i], failed, outside } end
   local jobId = lines[i]
   local lane, entryId, stage = string.match(lines[i + 1], '^(%S+) (%S+) ?(%S*)$')
   local state = 'there'
+  local stream
   if lane then
-    local stream = base .. (stage ~= '' and stage or firstStage) .. ':' .. lane
+    stream = base .. (stage ~= '' and stage or firstStage) .. ':' .. lane
     state = entryState(stream, entryId)
     if state == 'unknown' then
       local found = rcall('XRANGE', stream, entryId, entryId)[1]
@@ -68,8 +73,21 @@ for i = from, #lines, 2 do
       end
     end
   end
-  if state ~= 'gone' then
-    -- not a line Conveyor writes, or its entry is still there
+  if not lane then
+    -- not a line Conveyor writes
+  elseif state == 'there' then
+    local waitsIn = stage ~= '' and stage or firstStage
+    if takenOutside(base, stream, waitsIn, waitsIn .. ':' .. lane .. ':' .. entryId, entryId) then
+      local deadLettered
+      if stage ~= '' then
+        deadLettered = deadLetterTakenRecord(base, stage, jobId, lane, entryId, now, retention)
+      elseif rcall('EXISTS', base .. 'job:' .. jobId) == 1 then
+        rcall('HDEL', KEYS[1], jobId)
+      else
+        deadLettered = deadLetterTakenRecordless(base, firstStage, stream, jobId, lane, entryId, now, retention)
+      end
+      if deadLettered then outside[#outside + 1] = jobId end
+    end
   elseif stage ~= '' then
     if requeueLostEntry(base, jobId, stage, lane, entryId, now, retention) then requeued[#requeued + 1] = jobId end
   elseif queuedJobLost(base, firstStage, lane, entryId, true) then
@@ -85,4 +103,4 @@ for i = from, #lines, 2 do
     failed[#failed + 1] = jobId
   end
 end
-return { page[1], lost, requeued, '', failed }
+return { page[1], lost, requeued, '', failed, outside }

@@ -18,6 +18,8 @@ export interface LostJobsPage {
   requeued: string[];
   /** Jobs whose running first attempt no worker could end or take over (its worker dead, its stream deleted whole), failed: retried or dead-lettered. */
   failed: string[];
+  /** Jobs whose entry a client that is not a Conveyor worker took from the stage's group (read and acknowledged, or skipped), dead-lettered with TAKEN_OUTSIDE. */
+  outside: string[];
 }
 
 /** Where a walk of the queued index is: start one at `WALK_START`, and go on from each page's answer. */
@@ -27,9 +29,10 @@ export const WALK_START: WalkPosition = { cursor: '0', resume: '' };
 /**
  * Looks at one page of `keys`' queued index for jobs whose stream entry another client deleted
  * before any worker read it: a job with a record is queued again from it, a job the API queued
- * without one is dead-lettered (see lostJobs.lua). Any number of workers may walk.
+ * without one is dead-lettered (see lostJobs.lua). Jobs whose entry another client took from the
+ * stage's group are dead-lettered, to be retried (see takenOutside.lua). Any number of workers may walk.
  */
 export async function findLostJobs(redis: RedisClient, keys: QueueKeys, firstStage: string, from: WalkPosition, retentionSeconds: number, defaultMaxAttempts: number): Promise<LostJobsPage> {
-  const [cursor, lost, requeued, resume, failed] = await redis.findLostJobs(keys.queued, keys.base, firstStage, from.cursor, LOST_JOBS_PAGE, retentionSeconds, from.resume, defaultMaxAttempts);
-  return { cursor: String(cursor), resume: String(resume), lost, requeued, failed };
+  const [cursor, lost, requeued, resume, failed, outside] = await redis.findLostJobs(keys.queued, keys.base, firstStage, from.cursor, LOST_JOBS_PAGE, retentionSeconds, from.resume, defaultMaxAttempts);
+  return { cursor: String(cursor), resume: String(resume), lost, requeued, failed, outside };
 }

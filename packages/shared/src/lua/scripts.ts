@@ -77,7 +77,7 @@ declare module 'ioredis' {
     heartbeat(...args: ScriptArg[]): Result<number, Context>;
     liveLease(...args: ScriptArg[]): Result<number, Context>;
     progress(...args: ScriptArg[]): Result<number, Context>;
-    findLostJobs(...args: ScriptArg[]): Result<[string, string[], string[], string, string[]], Context>;
+    findLostJobs(...args: ScriptArg[]): Result<[string, string[], string[], string, string[], string[]], Context>;
     claimConsumer(...args: ScriptArg[]): Result<number, Context>;
     unclaimConsumer(...args: ScriptArg[]): Result<number, Context>;
   }

@@ -75,7 +75,7 @@ end
 local function lostJobFields(stage, jobId, lane, entryId, now)
   local createdAt = string.match(entryId, '^(%d+)')
   local err = cjson.encode({
-    message = 'The job\'s stream entry was deleted before any worker read it (XADD MAXLEN, XTRIM or XDEL by another Redis client), and its input with it. Submit the job again.',
+    message = 'The job\'s stream entry was gone before any Conveyor worker took it, and its input with it: another Redis client deleted it (XADD MAXLEN, XTRIM or XDEL), or read and acknowledged it in the stage\'s consumer group, after which the workers\' trimming removed it. Submit the job again.',
     code = 'ENTRY_LOST', retryable = false, stage = stage, attempt = 0, at = now })
   return { 'id', jobId, 'queue', string.match(jobId, '^([^:]+)'), 'stage', stage, 'lane', lane, 'created_at', createdAt,
     'queued_at', createdAt, 'attempts', '0', 'entry', entryId, 'errors', '[' .. err .. ']' }, err
