@@ -1,4 +1,4 @@
-import { LANES, PROMOTE_BATCH, WALK_START, ensureConsumer, findLostJobs, firstStage, groupName, heartbeat, leaveQueue, liveLease, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob, type WalkPosition } from '@conveyor/shared';
+import { LANES, PROMOTE_BATCH, WALK_START, ensureConsumer, findLostJobs, firstStage, groupName, heartbeat, leaveQueue, liveLease, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob, type TrimmedHistory, type WalkPosition } from '@conveyor/shared';
 import type { PauseState } from './pause-state.js';
 import { attemptPolicy, noteRepeatedCall, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
@@ -35,6 +35,8 @@ export class Maintenance {
   readonly #lastTrims = new Map<string, number>();
   /** Streams found with entry IDs ahead of the clock, warned of once while that lasts. */
   readonly #streamsAhead = new Set<string>();
+  /** Per stream, the other program's group last said to hold its history back (see noteHeldBack). */
+  readonly #heldBack = new Map<string, string>();
   #wordTimer: NodeJS.Timeout | undefined;
   /** Per queue, the word on its way: one at a time, so a queue whose Redis does not answer piles none up. */
   readonly #words = new Map<string, Promise<void>>();
@@ -274,6 +276,25 @@ export class Maintenance {
     );
   }
 
+  /**
+   * Says, once while it lasts, that another program's consumer group keeps a stream's history from
+   * being trimmed: a group made to watch the entries that stopped reading them holds every entry
+   * since, and the stream grows for good.
+   */
+  #noteHeldBack(stream: string, heldBack: TrimmedHistory['heldBack']): void {
+    const said = this.#heldBack.get(stream);
+    if (!heldBack) {
+      this.#heldBack.delete(stream);
+      return;
+    }
+    if (said === heldBack.group) return;
+    this.#heldBack.set(stream, heldBack.group);
+    this.ctx.logger.warn(
+      { stream, group: heldBack.group, since: heldBack.from },
+      `consumer group "${heldBack.group}" is not Conveyor's and keeps this stream's history from being trimmed: ${heldBack.from === '0-0' ? 'it has read none of its entries' : `it has not read or acknowledged its entries from ${heldBack.from} on`}. Let it read on, or delete it (XGROUP DESTROY) if nothing uses it`,
+    );
+  }
+
   /** Trims `queue`'s history and dead letters, looks after its consumers, and looks for its lost jobs. */
   async trim(queue: string): Promise<void> {
     const { redis, config } = this.ctx;
@@ -294,8 +315,9 @@ export class Maintenance {
       for (const lane of LANES) {
         const stream = keys.stream(served.stage, lane);
         await step(async () => {
-          const trimmed = await trimHistory(redis, stream, config.STREAM_HISTORY);
+          const trimmed = await trimHistory(redis, stream, config.STREAM_HISTORY, 'consumed', groupName(served.stage));
           this.#noteIdsAhead(stream, trimmed.aheadMs);
+          this.#noteHeldBack(stream, trimmed.heldBack);
           if (trimmed.removed > 0) this.ctx.logger.debug({ stream, trimmed: trimmed.removed }, 'trimmed history');
         });
         // This worker's own consumer, in every lane it serves, also where it has read nothing

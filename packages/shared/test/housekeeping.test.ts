@@ -54,6 +54,23 @@ describe('trimming stream history', () => {
     expect(await entryIds(redis, stream)).toEqual(ids.slice(4));
   });
 
+  test("another program's group that alone keeps entries past the history window is named with the oldest entry it holds; the stream's own group behind, or a group that keeps up, is not", async ({ redis, prefix }) => {
+    const { stream, ids } = await consumedInPart(redis, prefix);
+    // Without the stream's own group named, no group is told apart.
+    await redis.xgroup('CREATE', stream, 'watcher', '0');
+    expect(await trimHistory(redis, stream, 0)).toEqual({ removed: 0, aheadMs: 0 });
+    expect(await trimHistory(redis, stream, 0, 'consumed', 'infer')).toEqual({ removed: 0, aheadMs: 0, heldBack: { group: 'watcher', from: '0-0' } });
+    // Within the history window, nothing would be trimmed anyway: nothing to say.
+    expect(await trimHistory(redis, stream, 3_600_000, 'consumed', 'infer')).toEqual({ removed: 0, aheadMs: 0 });
+    // It reads two entries and keeps them pending: named with the first.
+    await redis.xreadgroup('GROUP', 'watcher', 'w1', 'COUNT', 2, 'STREAMS', stream, '>');
+    expect(await trimHistory(redis, stream, 0, 'consumed', 'infer')).toEqual({ removed: 0, aheadMs: 0, heldBack: { group: 'watcher', from: ids[0] } });
+    // Once it has read and acknowledged past the stage's group, that group is what keeps entries: nothing to say.
+    await redis.xreadgroup('GROUP', 'watcher', 'w1', 'COUNT', 100, 'STREAMS', stream, '>');
+    await redis.xack(stream, 'watcher', ...ids);
+    expect(await trimHistory(redis, stream, 0, 'consumed', 'infer')).toEqual({ removed: 4, aheadMs: 0 });
+  });
+
   test('an entry another group holds pending is never trimmed; once every group has acked it, it is', async ({ redis, prefix }) => {
     const { stream, ids } = await consumedInPart(redis, prefix);
     await redis.xgroup('CREATE', stream, 'audit', '0');

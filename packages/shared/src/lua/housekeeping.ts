@@ -9,15 +9,21 @@ export interface TrimmedHistory {
    * explicit ID from another producer): such a stream keeps no history, only what is not yet done. 0 otherwise.
    */
   aheadMs: number;
+  /**
+   * A consumer group other than `ownGroup` (another program's) that alone keeps entries older
+   * than the history window, and the oldest entry it holds back; undefined when none does.
+   */
+  heldBack?: { group: string; from: string };
 }
 
 /**
  * Trims a stage stream's acknowledged history older than `historyMs`; never an entry that is
  * pending or undelivered in any group. With `mode: 'age'` (the dead stream) it trims by age only.
+ * `ownGroup`, the stream's group, is told apart from others' groups (see heldBack).
  */
-export async function trimHistory(redis: RedisClient, stream: string, historyMs: number, mode: 'consumed' | 'age' = 'consumed'): Promise<TrimmedHistory> {
-  const [removed, aheadMs] = await redis.trim(stream, historyMs, mode);
-  return { removed, aheadMs: Number(aheadMs) };
+export async function trimHistory(redis: RedisClient, stream: string, historyMs: number, mode: 'consumed' | 'age' = 'consumed', ownGroup = ''): Promise<TrimmedHistory> {
+  const [removed, aheadMs, heldBy, heldFrom] = await redis.trim(stream, historyMs, mode, ownGroup);
+  return { removed, aheadMs: Number(aheadMs), ...(heldBy ? { heldBack: { group: heldBy, from: heldFrom } } : {}) };
 }
 
 /**

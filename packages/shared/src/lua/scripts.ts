@@ -72,7 +72,7 @@ declare module 'ioredis' {
     release(...args: ScriptArg[]): Result<number, Context>;
     cancel(...args: ScriptArg[]): Result<[number, string?], Context>;
     retryDead(...args: ScriptArg[]): Result<[number, (string | number)?, number?], Context>;
-    trim(...args: ScriptArg[]): Result<[number, number | string], Context>;
+    trim(...args: ScriptArg[]): Result<[number, number | string, string, string], Context>;
     pruneConsumers(...args: ScriptArg[]): Result<number, Context>;
     heartbeat(...args: ScriptArg[]): Result<number, Context>;
     liveLease(...args: ScriptArg[]): Result<number, Context>;

@@ -14,12 +14,19 @@
   stream whose groups have been delivered an ID more than AHEAD_MS ahead of the clock is trimmed
   below its groups' bound only: it keeps no history, only what is not yet done.
 
+  Another program's group on the stream (one made to watch the entries) holds trimming back like
+  any other: when one is what keeps entries older than the history window, it is named, so that
+  the worker can say so.
+
   KEYS[1] stream
 
   ARGV[1] history to keep (ms)
   ARGV[2] mode: 'consumed' (default) or 'age'
+  ARGV[3] the stream's own group (Conveyor's; '' when not given)
 
-  Output: { entries removed, how far the stream's IDs are ahead of the clock (ms; 0 when within AHEAD_MS) }.
+  Output: { entries removed, how far the stream's IDs are ahead of the clock (ms; 0 when within
+          AHEAD_MS), the group other than ARGV[3] that alone kept older entries ('' for none),
+          and the ID of the oldest entry it holds back ('' for none) }.
 ]]
 local rcall = redis.call
 -- @include nowMs
@@ -34,29 +41,49 @@ end
 
 local AHEAD_MS = 60000
 
-if rcall('EXISTS', KEYS[1]) == 0 then return { 0, 0 } end
+if rcall('EXISTS', KEYS[1]) == 0 then return { 0, 0, '', '' } end
 local now = nowMs()
 -- A history longer than the clock's time since 1970 (STREAM_HISTORY=99999d, "keep for ever") keeps
 -- everything: below 0 the bound was no stream ID, and the script failed.
 local cutoff = now - tonumber(ARGV[1])
 local bound = (cutoff > 0 and string.format('%.0f', cutoff) or '0') .. '-0'
-if ARGV[2] == 'age' then return { rcall('XTRIM', KEYS[1], 'MINID', bound), 0 } end
+if ARGV[2] == 'age' then return { rcall('XTRIM', KEYS[1], 'MINID', bound), 0, '', '' } end
 
 local groups = rcall('XINFO', 'GROUPS', KEYS[1])
-if #groups == 0 then return { 0, 0 } end
-local groupBound
+if #groups == 0 then return { 0, 0, '', '' } end
+-- Each group's bound: the lower of its last-delivered ID and its oldest pending entry.
+local bounds = {}
+local groupBound, lowest
 local latestMs = 0
 for _, group in ipairs(groups) do
   local info = {}
   for j = 1, #group, 2 do info[group[j]] = group[j + 1] end
   local delivered = info['last-delivered-id']
-  groupBound = groupBound and lower(groupBound, delivered) or delivered
+  local own = delivered
   latestMs = math.max(latestMs, tonumber(string.match(delivered, '^(%d+)')))
   if info['pending'] > 0 then
     local summary = rcall('XPENDING', KEYS[1], info['name'])
-    groupBound = lower(groupBound, summary[2])
+    own = lower(own, summary[2])
   end
+  bounds[#bounds + 1] = { name = info['name'], bound = own }
+  if not groupBound or lower(own, groupBound) ~= groupBound then lowest = info['name'] end
+  groupBound = groupBound and lower(groupBound, own) or own
 end
 local ahead = latestMs - now
-if ahead > AHEAD_MS then return { rcall('XTRIM', KEYS[1], 'MINID', groupBound), string.format('%.0f', ahead) } end
-return { rcall('XTRIM', KEYS[1], 'MINID', lower(bound, groupBound)), 0 }
+local trimBound = ahead > AHEAD_MS and groupBound or lower(bound, groupBound)
+
+-- Another program's group that alone keeps entries the other groups and the history window let
+-- go: the trim without it would go further, and the stream has entries below that.
+local heldBy, heldFrom = '', ''
+if ARGV[3] ~= '' and lowest ~= ARGV[3] then
+  local without = ahead > AHEAD_MS and nil or bound
+  for _, each in ipairs(bounds) do
+    if each.name ~= lowest then without = without and lower(without, each.bound) or each.bound end
+  end
+  if without and without ~= trimBound and lower(trimBound, without) == trimBound then
+    local first = rcall('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+    if first and lower(first[1], without) == first[1] and first[1] ~= without then heldBy, heldFrom = lowest, groupBound end
+  end
+end
+if ahead > AHEAD_MS then return { rcall('XTRIM', KEYS[1], 'MINID', trimBound), string.format('%.0f', ahead), heldBy, heldFrom } end
+return { rcall('XTRIM', KEYS[1], 'MINID', trimBound), 0, heldBy, heldFrom }
