@@ -234,6 +234,14 @@ describe('GET /jobs/:id', () => {
     }
   });
 
+  test("a bare stream entry ID, which XADD answers a producer, is a 404 that gives the job's name to use", async ({ app }) => {
+    const response = await app.inject({ url: '/jobs/1796634788225-0' });
+    expect(response.statusCode).toBe(404);
+    expect(response.json().detail).toBe(
+      'No job has the ID "1796634788225-0". That is a stream entry ID: a job added to a stream with XADD is named after its queue and entry, such as "inference:1796634788225-0" for an entry of the inference queue\'s normal lane (README, Producing jobs from any Redis client).',
+    );
+  });
+
   test('an ID named after an entry ID Redis would refuse (a part over 2^64 - 1) is a 404 on every route, not a 500', async ({ app }) => {
     const ids = ['inference:99999999999999999999-0', 'inference:1-18446744073709551616', 'inference:high:18446744073709551616-0', 'documents:summarize:low:99999999999999999999-1'];
     for (const id of ids) {

@@ -24,6 +24,19 @@ describe('taking jobs XADDed by other producers', () => {
   });
 });
 
+describe('reading jobs XADDed by other producers', () => {
+  test('one read by a consumer that is not a worker is shown queued while that consumer holds it pending, as a worker takes it over; acknowledged there, it is no job', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const stream = keys.stream('infer', 'normal');
+    const [held, acked] = [await redis.xadd(stream, '*', 'prompt', 'held'), await redis.xadd(stream, '*', 'prompt', 'acked')];
+    await redis.xreadgroup('GROUP', 'infer', 'py-worker', 'COUNT', 2, 'STREAMS', stream, '>');
+    await redis.xack(stream, 'infer', acked!);
+    expect(await readJob(redis, keys, `inference:${held}`, 'infer')).toMatchObject({ kind: 'entry', entryId: held, fields: { prompt: 'held' } });
+    expect(await readJob(redis, keys, `inference:${acked}`, 'infer')).toBeUndefined();
+  });
+});
+
 describe('taking jobs the API queued', () => {
   const payload = (n: number) => JSON.stringify({ model: 'echo', prompt: `job ${n}` });
 

@@ -91,8 +91,12 @@ if lane then
 end
 
 -- A job XADDed by another producer is named after its entry (see directJobs); it is queued
--- while its entry is in its stream and the stage's group has not yet delivered it.
+-- while its entry is in its stream and the stage's group has not yet delivered it, or has
+-- delivered it to a consumer that is not a worker (a worker's take writes the record): that one
+-- holds it pending until a worker takes it over, once its lease lapses.
 local stage, fields
 stage, lane, entryId, fields = directJobEntry(base, queue, firstStage, jobId)
-if not stage or isDelivered(base .. stage .. ':' .. lane, stage, entryId) then return false end
+if not stage then return false end
+local stream = base .. stage .. ':' .. lane
+if isDelivered(stream, stage, entryId) and not isPending(stream, stage, entryId) then return false end
 return { 'entry', lane, entryId, fields, stage, '', '' }
