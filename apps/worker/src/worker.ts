@@ -30,7 +30,7 @@ import { WorkerMetrics } from './metrics.js';
 import { PauseState } from './pause-state.js';
 import { ModelPreloader } from './model-preloader.js';
 import { invalidateModelCaches, modelsOfStages } from './processors/model-caches.js';
-import { createProcessors } from './processors/registry.js';
+import { checkProcessors, createProcessors } from './processors/registry.js';
 import { QueueReader } from './queue-reader.js';
 import { RedisRefusals } from './redis-refusals.js';
 import { Slots } from './slots.js';
@@ -114,10 +114,12 @@ export class Worker {
     };
     this.#models = new ModelPreloader(config.PRELOAD_MODELS ? modelsOfStages(this.stages.map((served) => served.stage)) : [], this.ctx.logger);
     this.ctx.metrics.startAtZero(this.stages.map((served) => ({ queue: served.pipeline.name, stage: served.stage })));
+    const processors = createProcessors(config);
+    checkProcessors(this.stages, processors);
     this.runner = new JobRunner(
       this.ctx,
       new Map(this.stages.map((served) => [`${served.pipeline.name}:${served.stage}`, served])),
-      createProcessors(config),
+      processors,
       (queue, inMs) => this.#maintenance.wakeFor(queue, inMs),
     );
     const queues = [...new Set(this.stages.map((served) => served.pipeline.name))];

@@ -1,4 +1,5 @@
 import type { WorkerConfig } from '@conveyor/shared';
+import type { ServedStage } from '../worker-context.js';
 import { analyze } from './analyze.js';
 import { embed } from './embed.js';
 import { createExtract } from './extract.js';
@@ -17,4 +18,17 @@ export function createProcessors(config: WorkerConfig): ReadonlyMap<string, Proc
     ['summarize', summarize],
     ['embed', embed],
   ]);
+}
+
+/**
+ * Refuses, at start, stages the worker would serve that no processor runs: declared in a pipeline
+ * (packages/shared/src/pipelines.ts) but not registered above. Each of their jobs would be taken
+ * and dead-lettered with NO_PROCESSOR.
+ */
+export function checkProcessors(stages: readonly ServedStage[], processors: ReadonlyMap<string, Processor>): void {
+  const missing = [...new Set(stages.filter(({ stage }) => !processors.has(stage)).map(({ pipeline, stage }) => `${pipeline.name}:${stage}`))];
+  if (missing.length === 0) return;
+  throw new Error(
+    `no processor is registered for ${missing.length === 1 ? 'stage' : 'stages'} ${missing.join(', ')}: register one per stage in apps/worker/src/processors/registry.ts (README, Documents and pipelines), or serve other stages (WORKER_STAGES)`,
+  );
 }
