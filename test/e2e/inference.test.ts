@@ -134,6 +134,20 @@ describe('an inference job, end to end', () => {
       expect(jsonJob).toMatchObject({ status: 'completed', result: { model: 'echo', text: 'with json' } });
       // Shown as the worker read them, objects (they were shown as the JSON text), queued and finished alike.
       expect(jsonJob['input']).toEqual({ model: 'echo', prompt: 'with json', metadata: { request_id: 'r-1' }, params: { sleep_ms: 1 } });
+
+      // Metadata that is not JSON is kept as text (the job was dead-lettered); params that are not
+      // JSON are refused, saying so (it said "expected record, received string").
+      const withText = await redis.xadd(stream, '*', 'model', 'echo', 'prompt', 'with text', 'metadata', 'user 42 from slack');
+      const badParams = await redis.xadd(stream, '*', 'model', 'echo', 'prompt', 'bad params', 'params', '{bad');
+      const finished = async (entry: string | null) =>
+        waitFor(async () => {
+          const { body } = await getJob(`/jobs/inference:${entry}`);
+          return body['status'] === 'completed' || body['status'] === 'dead' ? body : undefined;
+        }, `inference:${entry} to finish`);
+      expect(await finished(withText)).toMatchObject({ status: 'completed', input: { metadata: 'user 42 from slack' }, result: { text: 'with text' } });
+      const refused = await finished(badParams);
+      expect(refused).toMatchObject({ status: 'dead', error: { code: 'INVALID_PAYLOAD' } });
+      expect((refused['error'] as { message: string }).message).toMatch(/is text that is not JSON \(.*\); XADD it as the JSON text of an object, e\.g\. '\{"sleep_ms":100\}'\n\s*→ at params$/);
     } finally {
       redis.disconnect();
     }

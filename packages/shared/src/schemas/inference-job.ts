@@ -7,15 +7,17 @@ export const METADATA_KEY_CHARS = 100;
 
 /**
  * A field another producer may write as JSON text (XADD can only write strings): taken as the
- * JSON it holds, or as itself when it holds none, for `schema` to judge.
+ * JSON it holds, for `schema` to judge. Text that is not JSON is refused, saying so (it was told
+ * "expected record, received string"), with `example` of what to write.
  */
-function orJsonText<T extends z.ZodType>(schema: T) {
-  return z.preprocess((value) => {
+function orJsonText<T extends z.ZodType>(schema: T, example: string) {
+  return z.preprocess((value, ctx) => {
     if (typeof value !== 'string') return value;
     try {
       return JSON.parse(value) as unknown;
-    } catch {
-      return value;
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `is text that is not JSON (${(error as Error).message}); XADD it as the JSON text of an object, e.g. '${example}'` });
+      return z.NEVER;
     }
   }, schema);
 }
@@ -28,6 +30,24 @@ export const jobMetadataSchema = z.record(z.string().max(METADATA_KEY_CHARS), sc
   error: (issue) => (issue.code === 'invalid_key' ? `is a key longer than ${METADATA_KEY_CHARS} characters, the most a metadata key may have` : undefined),
 });
 
+/** `metadata` as the worker reads it: an object, the JSON text of one, or other text, kept as it is. */
+const xaddedMetadata = z.preprocess(
+  (value) => {
+    if (typeof value !== 'string') return value;
+    try {
+      const parsed = JSON.parse(value) as unknown;
+      return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : value;
+    } catch {
+      return value;
+    }
+  },
+  z.unknown().superRefine((value, ctx) => {
+    if (typeof value === 'string') return;
+    const parsed = jobMetadataSchema.safeParse(value);
+    if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  }),
+);
+
 /**
  * The input of an inference job as the API stores it and the worker reads it.
  * Jobs XADDed by other producers carry the same names as plain string fields
@@ -37,13 +57,13 @@ export const inferencePayloadSchema = z
   .object({
     model: z.string().min(1).max(200).describe('model name; see GET /models'),
     prompt: z.string().max(1_000_000).optional().describe('text for the model'),
-    params: orJsonText(z.record(z.string(), z.unknown()))
+    params: orJsonText(z.record(z.string(), z.unknown()), '{"sleep_ms":100}')
       .optional()
       .describe('model parameters, e.g. {"sleep_ms": 50} for echo; GET /models lists the keys each model reads, and POST /jobs refuses others'),
-    // As JSON text too, from another producer: it was dead-lettered as "expected record, received string".
-    metadata: orJsonText(jobMetadataSchema)
-      .optional()
-      .describe('your own fields (user id, request id ...), kept with the job'),
+    // From another producer, JSON text of an object is that object (it was dead-lettered as
+    // "expected record, received string"), and any other text is kept as it is: a free-form field
+    // the job's work does not read fails no job.
+    metadata: xaddedMetadata.optional().describe('your own fields (user id, request id ...), kept with the job'),
   })
   .catchall(z.unknown());
 export type InferencePayload = z.output<typeof inferencePayloadSchema>;
