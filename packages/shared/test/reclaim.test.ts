@@ -56,7 +56,7 @@ describe('taking over lapsed leases', () => {
 
     const record = await redis.hgetall(keys.job(jobId!));
     expect(record).toMatchObject({ status: 'dead', stalls: '2' });
-    expect(JSON.parse(record['error']!)).toMatchObject({ code: 'STALLED', retryable: false });
+    expect(JSON.parse(record['error']!)).toMatchObject({ code: 'STALLED', retryable: false, message: expect.stringMatching(/^The job stalled 2 times: each time/) });
     expect(errorCodes(record)).toEqual(['LEASE_EXPIRED', 'LEASE_EXPIRED', 'STALLED']);
     // Each names the worker that stopped holding the job.
     expect((JSON.parse(record['errors']!) as { worker?: string }[]).map((error) => error.worker)).toEqual(['c1', 'c2', 'c2']);
@@ -67,6 +67,18 @@ describe('taking over lapsed leases', () => {
     expect(errorCodes({ errors: copy!['errors']! })).toEqual(['LEASE_EXPIRED', 'LEASE_EXPIRED', 'STALLED']);
     expect((await redis.xpending(keys.stream('infer', 'normal'), 'infer'))[0]).toBe(0);
     expect(await redis.hlen(keys.active)).toBe(0);
+  });
+
+  test('with max stalls 0, the first lapse dead-letters the job, saying it stalled once (it said "1 times"); past that, how many times', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const [jobId] = await enqueue(redis, keys, ['normal'], {});
+    const request = (consumer: string) => stageRequest(consumer, { maxStalls: 0 });
+    expect((await takeJobs(redis, keys, request('c1'))).jobs).toHaveLength(1);
+    await sleep(80);
+    expect((await reclaimStale(redis, keys, request('c2'), 50)).jobs).toEqual([]);
+    const error = JSON.parse((await redis.hget(keys.job(jobId!), 'error'))!) as { code: string; message: string };
+    expect(error).toMatchObject({ code: 'STALLED', message: 'The job stalled once: the worker holding it stopped before it finished. It is dead-lettered so that it cannot stop more workers (MAX_STALLS is 0).' });
   });
 
   test('lapsed leases are stalls, not failures: a job with max_attempts 2 whose workers died twice still runs, and fails only by its own errors', async ({ redis, prefix }) => {

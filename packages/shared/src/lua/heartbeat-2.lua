@@ -1,8 +1,9 @@
 --[[
   Says that a worker reads a queue until `live` ms from now (Redis's clock, the one readers
   compare with), and with which lease it holds jobs (see liveLease), and keeps both hashes `keep`
-  ms after the last worker's word. With `sweep`, also drops the fields of workers not heard from
-  in `keep` ms (dead ones, which never deleted theirs).
+  ms (at least the worker's lease) after the last worker's word. With `sweep`, also drops the
+  fields of workers not heard from in `keep` ms, nor within their lease (dead ones, which never
+  deleted theirs): a takeover waits out the lease of a worker heard from within it.
 
   KEYS[1] workers hash
   KEYS[2] leases hash
@@ -22,17 +23,19 @@ local now = nowMs()
 local dropped = 0
 if ARGV[4] == '1' then
   local fields = rcall('HGETALL', KEYS[1])
-  local cutoff = now - tonumber(ARGV[3])
+  local keep = tonumber(ARGV[3])
   for i = 1, #fields, 2 do
-    if tonumber(fields[i + 1]) < cutoff then
+    local lease = tonumber(rcall('HGET', KEYS[2], fields[i]) or '0') or 0
+    if tonumber(fields[i + 1]) + math.max(keep, lease) < now then
       rcall('HDEL', KEYS[1], fields[i])
       rcall('HDEL', KEYS[2], fields[i])
       dropped = dropped + 1
     end
   end
 end
+local kept = tonumber(ARGV[2]) + math.max(tonumber(ARGV[3]), tonumber(ARGV[5]))
 rcall('HSET', KEYS[1], ARGV[1], now + tonumber(ARGV[2]))
-rcall('PEXPIRE', KEYS[1], ARGV[3])
+rcall('PEXPIRE', KEYS[1], kept)
 rcall('HSET', KEYS[2], ARGV[1], ARGV[5])
-rcall('PEXPIRE', KEYS[2], ARGV[3])
+rcall('PEXPIRE', KEYS[2], kept)
 return dropped

@@ -153,7 +153,8 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
         rcall('XACK', stream, ctx.group, entryId)
         rcall('HDEL', ctx.activeKey, activeField)
         local stalled = cjson.encode({
-          message = 'The job stalled ' .. stalls .. ' times: each time, the worker holding it stopped before it finished. It is dead-lettered so that it cannot stop more workers.',
+          message = stalls == 1 and 'The job stalled once: the worker holding it stopped before it finished. It is dead-lettered so that it cannot stop more workers (MAX_STALLS is 0).'
+            or 'The job stalled ' .. stalls .. ' times: each time, the worker holding it stopped before it finished. It is dead-lettered so that it cannot stop more workers.',
           code = 'STALLED', retryable = false, stage = ctx.stage, attempt = held, at = now, worker = rec[11] or nil })
         appendError(jobKey, stalled)
         deadLetter(ctx.base, jobKey, jobId, now, stalled, ctx.retentionSeconds)
