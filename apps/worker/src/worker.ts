@@ -29,7 +29,7 @@ import { Maintenance } from './maintenance.js';
 import { WorkerMetrics } from './metrics.js';
 import { PauseState } from './pause-state.js';
 import { ModelPreloader } from './model-preloader.js';
-import { invalidateModelCaches, modelsOfStages } from './processors/model-caches.js';
+import { includesBuiltInModels, invalidateModelCaches, modelsOfStages } from './processors/model-caches.js';
 import { checkProcessors, createProcessors } from './processors/registry.js';
 import { QueueReader } from './queue-reader.js';
 import { RedisRefusals } from './redis-refusals.js';
@@ -128,8 +128,8 @@ export class Worker {
     this.#leases = new LeaseKeeper(this.ctx, this.runner);
     this.#control = new ControlChannel(this.ctx, this.runner, this.#pauses, {
       invalidateModels: (model) => {
-        const dropped = invalidateModelCaches(model);
-        if (dropped.length > 0 && this.#models.enabled && this.state === 'running') this.#models.reload();
+        const dropped = invalidateModelCaches(model, (name, error) => this.ctx.logger.error({ err: error, model: name }, 'a processor could not drop its cached model'));
+        if (includesBuiltInModels(dropped) && this.#models.enabled && this.state === 'running') this.#models.reload();
         return dropped;
       },
       promoteIn: (queue, dueInMs) => this.#maintenance.wakeFor(queue, dueInMs),

@@ -32,14 +32,53 @@ export async function loadModels(models: readonly CachedModel<unknown>[]): Promi
   return Object.fromEntries(models.map((model) => [model.name, model.stats().lastLoadMs]));
 }
 
+/** What processors of your own drop on an invalidate-model-cache broadcast, by model name. */
+const ownCaches = new Map<string, Set<() => void>>();
+
+/**
+ * For a processor of your own that caches a model: `drop` runs when an `invalidate-model-cache`
+ * broadcast names `model`, or names no model (every one). Call it where the processor is made
+ * (registry.ts); it answers a function that takes `drop` back. A throwing `drop` is logged by the
+ * worker, and the others still run.
+ */
+export function onModelInvalidated(model: string, drop: () => void): () => void {
+  let drops = ownCaches.get(model);
+  if (!drops) ownCaches.set(model, (drops = new Set()));
+  drops.add(drop);
+  return () => {
+    drops.delete(drop);
+    if (drops.size === 0 && ownCaches.get(model) === drops) ownCaches.delete(model);
+  };
+}
+
+/** Whether dropping `models` dropped built-in state, which the worker then loads again (ModelPreloader). */
+export function includesBuiltInModels(models: readonly string[]): boolean {
+  return models.some((model) => NLP_MODELS.includes(model));
+}
+
 /**
  * Drops the cached state of `model`, or of every model, on an `invalidate-model-cache`
- * broadcast; the worker loads it again at once (ModelPreloader), or the next job that uses it
- * does. Returns the models whose state was dropped: the built-in models share one cache, so
- * naming any of them drops all of them.
+ * broadcast; the worker loads the built-in state again at once (ModelPreloader), or the next job
+ * that uses it does. Returns the models whose state was dropped: the built-in models share one
+ * cache, so naming any of them drops all of them; a model of your own (onModelInvalidated) is
+ * dropped by its own functions. `failed` is told of each of those that throws.
  */
-export function invalidateModelCaches(model?: string): string[] {
-  if (model !== undefined && !NLP_MODELS.includes(model)) return [];
-  resetNlpCaches();
-  return NLP_MODELS;
+export function invalidateModelCaches(model: string | undefined, failed: (model: string, error: unknown) => void = () => {}): string[] {
+  const dropped: string[] = [];
+  if (model === undefined || NLP_MODELS.includes(model)) {
+    resetNlpCaches();
+    dropped.push(...NLP_MODELS);
+  }
+  for (const [name, drops] of ownCaches) {
+    if (model !== undefined && name !== model) continue;
+    for (const drop of drops) {
+      try {
+        drop();
+      } catch (error) {
+        failed(name, error);
+      }
+    }
+    dropped.push(name);
+  }
+  return dropped;
 }
