@@ -186,6 +186,19 @@ describe('summaries of text without spaces', () => {
     expect(isWellFormed(emoji)).toBe(true);
     expect(clipText('Short enough.', 1_000)).toBe('Short enough.');
   });
+
+  test('a run without spaces is cut before a character as a reader sees it, not inside: a letter and its accent, an emoji joined by U+200D or with a skin tone', () => {
+    // e + U+0301 (é written as two code points): the limit of 1,000 falls between them.
+    const accents = clipText('e\u0301'.repeat(1_000), 1_000);
+    expect(accents).toBe(`${'e\u0301'.repeat(499)}…`);
+    // A family (man, ZWJ, woman, ZWJ, girl: 8 UTF-16 units), and a waving hand with a skin tone (4).
+    const family = '\u{1F468}\u200D\u{1F469}\u200D\u{1F467}';
+    const families = clipText(family.repeat(200), 1_000);
+    expect(families).toBe(`${family.repeat(124)}…`);
+    const wave = '\u{1F44B}\u{1F3FD}';
+    expect(clipText(`x${wave.repeat(300)}`, 1_000)).toBe(`x${wave.repeat(249)}…`);
+    for (const cut of [accents, families]) expect(isWellFormed(cut)).toBe(true);
+  });
 });
 
 describe('keywords and entities', () => {
