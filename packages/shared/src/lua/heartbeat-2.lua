@@ -1,9 +1,8 @@
 --[[
   Says that a worker reads a queue until `live` ms from now (Redis's clock, the one readers
   compare with), and with which lease it holds jobs (see liveLease), and keeps both hashes `keep`
-  ms (at least the worker's lease) after the last worker's word. With `sweep`, also drops the
-  fields of workers not heard from in `keep` ms, nor within their lease (dead ones, which never
-  deleted theirs): a takeover waits out the lease of a worker heard from within it.
+  ms after the last worker's word. With `sweep`, also drops the fields of workers not heard from
+  in `keep` ms (dead ones, which never deleted theirs).
 
   KEYS[1] workers hash
   KEYS[2] leases hash
@@ -23,19 +22,17 @@ local now = nowMs()
 local dropped = 0
 if ARGV[4] == '1' then
   local fields = rcall('HGETALL', KEYS[1])
-  local keep = tonumber(ARGV[3])
+  local cutoff = now - tonumber(ARGV[3])
   for i = 1, #fields, 2 do
-    local lease = tonumber(rcall('HGET', KEYS[2], fields[i]) or '0') or 0
-    if tonumber(fields[i + 1]) + math.max(keep, lease) < now then
+    if tonumber(fields[i + 1]) < cutoff then
       rcall('HDEL', KEYS[1], fields[i])
       rcall('HDEL', KEYS[2], fields[i])
       dropped = dropped + 1
     end
   end
 end
-local kept = tonumber(ARGV[2]) + math.max(tonumber(ARGV[3]), tonumber(ARGV[5]))
 rcall('HSET', KEYS[1], ARGV[1], now + tonumber(ARGV[2]))
-rcall('PEXPIRE', KEYS[1], kept)
+rcall('PEXPIRE', KEYS[1], ARGV[3])
 rcall('HSET', KEYS[2], ARGV[1], ARGV[5])
-rcall('PEXPIRE', KEYS[2], kept)
+rcall('PEXPIRE', KEYS[2], ARGV[3])
 return dropped
