@@ -238,7 +238,7 @@ describe('GET /jobs/:id', () => {
     const response = await app.inject({ url: '/jobs/1796634788225-0' });
     expect(response.statusCode).toBe(404);
     expect(response.json().detail).toBe(
-      'No job has the ID "1796634788225-0". That is a stream entry ID: a job added to a stream with XADD is named after its queue and entry, such as "inference:1796634788225-0" for an entry of the inference queue\'s normal lane (README, Producing jobs from any Redis client).',
+      'No job has the ID "1796634788225-0". It looks like a stream entry ID: a job added to a stream with XADD is named after its stream and entry, such as "inference:1796634788225-0" for the inference queue\'s normal lane, or "documents:high:1796634788225-0" for another lane (README, Producing jobs from any Redis client).',
     );
   });
 

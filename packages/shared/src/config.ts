@@ -6,14 +6,15 @@ import { parsePartitionCounts } from './partitions.js';
  * A bad value stops the process with one line per bad variable, naming it.
  */
 
-// Units in either case, as sizes take them: `30S` is 30 seconds, not a typo to stop on.
+// Units in either case, as sizes take them: `30S` is 30 seconds, not a typo to stop on. Except a
+// lone `M`, which could mean months (JOB_RETENTION=6M): refused rather than read as minutes.
 const durationPattern = /^(\d+)\s*(ms|s|m|h|d)?$/i;
 const durationUnits: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** `30s`, `5m`, `7d`, `250ms` or a bare number of milliseconds. */
 export function parseDuration(text: string): number | undefined {
   const match = durationPattern.exec(text.trim());
-  if (!match) return undefined;
+  if (!match || match[2] === 'M') return undefined;
   return Number(match[1]) * durationUnits[(match[2] ?? 'ms').toLowerCase()]!;
 }
 
@@ -41,7 +42,8 @@ const duration = (fallback: string, least = '0ms', most?: string) =>
     .transform((text, ctx) => {
       const ms = parseDuration(text);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write e.g. 250ms, 30s, 5m, 7d` });
+        const months = /^\s*\d+\s*M\s*$/.test(text) ? ' (M could mean months, which are no unit: write m for minutes)' : '';
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write e.g. 250ms, 30s, 5m, 7d${months}` });
         return z.NEVER;
       }
       if (ms < parseDuration(least)!) {

@@ -187,6 +187,9 @@ describe('configuration from the environment', () => {
     expect(parseDuration('5 m')).toBe(300_000);
     expect(loadConfig(workerEnvSchema, { LEASE_MS: '45S' }).LEASE_MS).toBe(45_000);
     expect(parseDuration('5 mins')).toBeUndefined();
+    // A lone capital M could mean months: refused, not read as minutes.
+    expect(parseDuration('6M')).toBeUndefined();
+    expect(() => loadConfig(workerEnvSchema, { JOB_RETENTION: '6M' })).toThrow(/JOB_RETENTION \(got "6M"\): is not a duration; write e\.g\. 250ms, 30s, 5m, 7d \(M could mean months, which are no unit: write m for minutes\)/);
     expect(loadConfig(apiEnvSchema, { MAX_DOCUMENT_BYTES: '512KiB' }).MAX_DOCUMENT_BYTES).toBe(524_288);
     expect(loadConfig(workerEnvSchema, {}).DOCUMENT_READ_MEMORY).toBe(256 * 1024 * 1024);
     expect(() => loadConfig(workerEnvSchema, { DOCUMENT_READ_MEMORY: '8MiB' })).toThrow(/DOCUMENT_READ_MEMORY .*must be at least 16MiB/);

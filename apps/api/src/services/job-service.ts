@@ -392,7 +392,7 @@ function statusOfNew(job: NewJob, now: number): 'queued' | 'delayed' {
 export function jobNotFound(jobId: string): ProblemError {
   // The ID XADD answers a producer is its entry's, not its job's: the job's name starts with its queue.
   if (BARE_ENTRY_ID.test(jobId)) {
-    return new ProblemError('job-not-found', `No job has the ID "${jobId}". That is a stream entry ID: a job added to a stream with XADD is named after its queue and entry, such as "inference:${jobId}" for an entry of the inference queue's normal lane (README, Producing jobs from any Redis client).`);
+    return new ProblemError('job-not-found', `No job has the ID "${jobId}". It looks like a stream entry ID: a job added to a stream with XADD is named after its stream and entry, such as "inference:${jobId}" for the inference queue's normal lane, or "documents:high:${jobId}" for another lane (README, Producing jobs from any Redis client).`);
   }
   return new ProblemError('job-not-found', `No job has the ID "${jobId}". It never existed, or it finished more than JOB_RETENTION ago and expired.`);
 }
