@@ -47,6 +47,9 @@ export function isWrongType(error: unknown): boolean {
  * (EPIPE): consequences that say nothing of why. Reported after the cause (a reply it could not
  * parse, a refused password), they must not take the cause's place.
  */
+/** The explained cause of a connection to something that is not Redis (see explainConnectionError). */
+const NOT_REDIS = /does not speak the Redis protocol/;
+
 function isFollowOnError(message: string): boolean {
   return /Stream isn't writeable|enableOfflineQueue|\bEPIPE\b/.test(message);
 }
@@ -76,6 +79,9 @@ export class ConnectionCause {
   /** Notes a connection error; returns it explained, or undefined when it only follows the cause already noted. */
   note(message: string): string | undefined {
     if (this.#cause !== undefined && isFollowOnError(message)) return undefined;
+    // Something that is not Redis (an HTTP server) answers a retry as it did the first try, or
+    // resets it: the reset is the same cause (/readyz went on to "read ECONNRESET … TLS").
+    if (this.#cause !== undefined && NOT_REDIS.test(this.#cause) && /\bECONNRESET\b/.test(message)) return undefined;
     this.#cause = explainConnectionError(message, this.redisUrl, this.#everReady);
     return this.#cause;
   }

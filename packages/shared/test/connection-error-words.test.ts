@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { explainConnectionError } from '../src/redis-errors.js';
+import { ConnectionCause, explainConnectionError } from '../src/redis-errors.js';
 
 test('a reset suggests TLS only before the connection was ever ready: after, it is Redis going away', () => {
   const reset = 'read ECONNRESET';
@@ -14,4 +14,17 @@ test('a reply that is not Redis protocol names the likely cause instead of askin
   expect(explainConnectionError('Unknown RESP type 72 "H". Please report this.', 'redis://127.0.0.1:8080')).toBe(
     `Unknown RESP type 72 "H". (what answers on REDIS_URL's host and port does not speak the Redis protocol: is it a Redis server?)`,
   );
+});
+
+test('the cause of a connection to something that is not Redis stays through the resets and broken writes of the retries, until the connection is ready', () => {
+  const cause = new ConnectionCause('redis://127.0.0.1:8080');
+  const notRedis = cause.note('Unknown RESP type 72 "H". Please report this.');
+  expect(notRedis).toMatch(/does not speak the Redis protocol/);
+  expect(cause.note('read ECONNRESET')).toBeUndefined();
+  expect(cause.note('write EPIPE')).toBeUndefined();
+  expect(cause.current).toBe(notRedis);
+  cause.ready();
+  expect(cause.current).toBeUndefined();
+  // Redis that was ready and then resets: the reset is the cause, without a TLS hint.
+  expect(cause.note('read ECONNRESET')).toBe('read ECONNRESET');
 });
