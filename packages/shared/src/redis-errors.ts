@@ -41,17 +41,20 @@ export function isWrongType(error: unknown): boolean {
   return error instanceof Error && error.name === 'ReplyError' && /^WRONGTYPE\b/.test(error.message);
 }
 
+/** The explained cause of a connection to something that is not Redis (see explainConnectionError). */
+const NOT_REDIS = /does not speak the Redis protocol/;
+
 /**
  * ioredis's refusal of a command while its connection is down ("Stream isn't writeable and
  * enableOfflineQueue options is false"), or a write to a socket the other side already closed
  * (EPIPE): consequences that say nothing of why. Reported after the cause (a reply it could not
- * parse, a refused password), they must not take the cause's place.
+ * parse, a refused password), they must not take the cause's place. Nor, after something that is
+ * not Redis (an HTTP server) answered, does the reset with which it meets a retry ("read
+ * ECONNRESET", which /readyz then explained as a TLS port).
  */
-/** The explained cause of a connection to something that is not Redis (see explainConnectionError). */
-const NOT_REDIS = /does not speak the Redis protocol/;
-
-function isFollowOnError(message: string): boolean {
-  return /Stream isn't writeable|enableOfflineQueue|\bEPIPE\b/.test(message);
+function isFollowOnError(message: string, cause: string): boolean {
+  if (/Stream isn't writeable|enableOfflineQueue|\bEPIPE\b/.test(message)) return true;
+  return NOT_REDIS.test(cause) && /\bECONNRESET\b/.test(message);
 }
 
 /**
@@ -78,10 +81,7 @@ export class ConnectionCause {
 
   /** Notes a connection error; returns it explained, or undefined when it only follows the cause already noted. */
   note(message: string): string | undefined {
-    if (this.#cause !== undefined && isFollowOnError(message)) return undefined;
-    // Something that is not Redis (an HTTP server) answers a retry as it did the first try, or
-    // resets it: the reset is the same cause (/readyz went on to "read ECONNRESET … TLS").
-    if (this.#cause !== undefined && NOT_REDIS.test(this.#cause) && /\bECONNRESET\b/.test(message)) return undefined;
+    if (this.#cause !== undefined && isFollowOnError(message, this.#cause)) return undefined;
     this.#cause = explainConnectionError(message, this.redisUrl, this.#everReady);
     return this.#cause;
   }

@@ -61,9 +61,10 @@ for i = from, #lines, 2 do
   local jobId = lines[i]
   local lane, entryId, stage = string.match(lines[i + 1], '^(%S+) (%S+) ?(%S*)$')
   local state = 'there'
-  local stream
+  local waitsIn, stream
   if lane then
-    stream = base .. (stage ~= '' and stage or firstStage) .. ':' .. lane
+    waitsIn = stage ~= '' and stage or firstStage
+    stream = base .. waitsIn .. ':' .. lane
     state = entryState(stream, entryId)
     if state == 'unknown' then
       local found = rcall('XRANGE', stream, entryId, entryId)[1]
@@ -76,13 +77,10 @@ for i = from, #lines, 2 do
   if not lane then
     -- not a line Conveyor writes
   elseif state == 'there' then
-    local waitsIn = stage ~= '' and stage or firstStage
     if takenOutside(base, stream, waitsIn, waitsIn .. ':' .. lane .. ':' .. entryId, entryId) then
       local deadLettered
       if stage ~= '' then
         deadLettered = deadLetterTakenRecord(base, stage, jobId, lane, entryId, now, retention)
-      elseif rcall('EXISTS', base .. 'job:' .. jobId) == 1 then
-        rcall('HDEL', KEYS[1], jobId)
       else
         deadLettered = deadLetterTakenRecordless(base, firstStage, stream, jobId, lane, entryId, now, retention)
       end

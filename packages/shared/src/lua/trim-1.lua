@@ -39,6 +39,11 @@ local function lower(a, b)
   return tonumber(as) <= tonumber(bs) and a or b
 end
 
+-- Whether entry ID `a` comes strictly before `b`.
+local function before(a, b)
+  return a ~= b and lower(a, b) == a
+end
+
 local AHEAD_MS = 60000
 
 if rcall('EXISTS', KEYS[1]) == 0 then return { 0, 0, '', '' } end
@@ -66,7 +71,7 @@ for _, group in ipairs(groups) do
     own = lower(own, summary[2])
   end
   bounds[#bounds + 1] = { name = info['name'], bound = own }
-  if not groupBound or lower(own, groupBound) ~= groupBound then lowest = info['name'] end
+  if not groupBound or before(own, groupBound) then lowest = info['name'] end
   groupBound = groupBound and lower(groupBound, own) or own
 end
 local ahead = latestMs - now
@@ -80,10 +85,9 @@ if ARGV[3] ~= '' and lowest ~= ARGV[3] then
   for _, each in ipairs(bounds) do
     if each.name ~= lowest then without = without and lower(without, each.bound) or each.bound end
   end
-  if without and without ~= trimBound and lower(trimBound, without) == trimBound then
+  if without and before(trimBound, without) then
     local first = rcall('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
-    if first and lower(first[1], without) == first[1] and first[1] ~= without then heldBy, heldFrom = lowest, groupBound end
+    if first and before(first[1], without) then heldBy, heldFrom = lowest, groupBound end
   end
 end
-if ahead > AHEAD_MS then return { rcall('XTRIM', KEYS[1], 'MINID', trimBound), string.format('%.0f', ahead), heldBy, heldFrom } end
-return { rcall('XTRIM', KEYS[1], 'MINID', trimBound), 0, heldBy, heldFrom }
+return { rcall('XTRIM', KEYS[1], 'MINID', trimBound), ahead > AHEAD_MS and string.format('%.0f', ahead) or 0, heldBy, heldFrom }

@@ -40,12 +40,17 @@ end
 -- Dead-letters a job the API queued without a record (a line of the first stage) whose entry was
 -- taken outside: its record is written from the entry, input and options, as a first attempt's
 -- would be, with no attempt made. Returns whether it did (false when the entry is not the job's).
+-- A job leaves the index when its record is written: a line left behind is dropped.
 local function deadLetterTakenRecordless(base, stage, stream, jobId, lane, entryId, now, retentionSeconds)
+  local jobKey = base .. 'job:' .. jobId
+  if rcall('EXISTS', jobKey) == 1 then
+    rcall('HDEL', base .. 'queued', jobId)
+    return false
+  end
   local found = rcall('XRANGE', stream, entryId, entryId)[1]
   if not found then return false end
   local map = fieldsToMap(found[2])
   if map['job'] ~= jobId or not map['payload'] then return false end
-  local jobKey = base .. 'job:' .. jobId
   local createdAt = string.match(entryId, '^(%d+)')
   local err = takenOutsideError(stage, 0, now)
   rcall('HSET', jobKey, 'id', jobId, 'queue', string.match(jobId, '^([^:]+)'), 'stage', stage, 'lane', lane,
