@@ -4,13 +4,17 @@ import { expect, test } from 'vitest';
 import { connect, enqueueEcho, FAST, statesOf } from './fault-support.js';
 
 /**
- * Workers of one queue with different LEASE_MS (a rolling deploy that lowers it): a worker took
- * over entries idle past its own, shorter lease, so it took running jobs from a healthy worker
- * that renews every third of its longer one, and they ran twice. A takeover now waits out the
- * longest lease of the queue's live workers; once the long-lease worker is dead, its jobs are
- * taken over as before.
+ * Workers of one queue with different LEASE_MS (a rolling deploy that changes it). A takeover
+ * waits out the lease of the entry's holder: the LEASE_MS its worker named in its heartbeat.
+ *
+ * A worker that took over entries idle past its own, shorter lease took running jobs from a
+ * healthy worker that renews every third of its longer one, and they ran twice. Waiting out the
+ * longest lease of the live workers fixed that only while the long-lease worker's word held
+ * (10 ticks): one that stood still longer (a GC pause, a SIGSTOP) lost its jobs all the same, and
+ * a live long-lease worker delayed the takeover of a dead short-lease worker's jobs by its whole
+ * lease.
  */
-test('a worker with a shorter LEASE_MS takes no running job from a live worker with a longer one, and takes them over once that worker is dead', { timeout: 60_000 }, async () => {
+test('a worker with a shorter LEASE_MS takes no running job from a worker with a longer one, even one standing still past its word, and takes them over once it is dead', { timeout: 60_000 }, async () => {
   const server = await RedisServer.start();
   const prefix = uniquePrefix('lease-mix');
   const redis = connect(server.url);
@@ -19,14 +23,20 @@ test('a worker with a shorter LEASE_MS takes no running job from a live worker w
     // Renews every 2 s: its entries are up to 2 s idle, past the other worker's 1 s lease.
     const longLease = await startWorker({ redisUrl: server.url, prefix, env: { ...FAST, LEASE_MS: '6s', CONCURRENCY: '4' } });
     workers.push(longLease);
-    const jobs = await enqueueEcho(redis, prefix, 4, 5_000, 5_000);
+    const jobs = await enqueueEcho(redis, prefix, 4, 8_000, 8_000);
     await waitFor(async () => (await Promise.all(jobs.map((id) => jobStatus(redis, prefix, id)))).every((status) => status === 'active'), 'the long-lease worker to start every job');
 
     const shortLease = await startWorker({ redisUrl: server.url, prefix, env: { ...FAST, LEASE_MS: '1s', CONCURRENCY: '4' } });
     workers.push(shortLease);
-    await sleep(3_500);
+    await sleep(3_000);
     // Still in their first attempt (which writes no record until it ends; a takeover writes one, attempt 2).
     expect(await Promise.all(jobs.map((id) => jobStatus(redis, prefix, id)))).toEqual(jobs.map(() => 'active'));
+    for (const state of await statesOf(redis, prefix, jobs)) expect(state.attempts).toBeLessThan(2);
+
+    // Standing still for 2 s: its word (10 ticks of 100 ms) runs out, its 6 s lease does not.
+    longLease.signal('SIGSTOP');
+    await sleep(2_000);
+    longLease.signal('SIGCONT');
     for (const state of await statesOf(redis, prefix, jobs)) expect(state.attempts).toBeLessThan(2);
     expect(shortLease.lines.filter((line) => line.includes('took over'))).toEqual([]);
 
@@ -38,6 +48,38 @@ test('a worker with a shorter LEASE_MS takes no running job from a live worker w
     for (const state of states) {
       expect(state.attempts).toBe(2);
       expect(state.worker).toMatch(new RegExp(`-${shortLease.pid}$`));
+    }
+  } finally {
+    await Promise.all(workers.map((worker) => worker.stop()));
+    redis.disconnect();
+    await server.stop();
+  }
+});
+
+test("a live worker with a long LEASE_MS takes over a dead short-lease worker's jobs after the short lease, not its own", { timeout: 60_000 }, async () => {
+  const server = await RedisServer.start();
+  const prefix = uniquePrefix('lease-mix');
+  const redis = connect(server.url);
+  const workers: WorkerProcess[] = [];
+  try {
+    const shortLease = await startWorker({ redisUrl: server.url, prefix, env: { ...FAST, LEASE_MS: '1s', CONCURRENCY: '4' } });
+    workers.push(shortLease);
+    const jobs = await enqueueEcho(redis, prefix, 4, 3_000, 3_000);
+    await waitFor(async () => (await Promise.all(jobs.map((id) => jobStatus(redis, prefix, id)))).every((status) => status === 'active'), 'the short-lease worker to start every job');
+    const longLease = await startWorker({ redisUrl: server.url, prefix, env: { ...FAST, LEASE_MS: '60s', CONCURRENCY: '4' } });
+    workers.push(longLease);
+
+    shortLease.signal('SIGKILL');
+    const killedAt = Date.now();
+    const states = await waitFor(async () => {
+      const all = await statesOf(redis, prefix, jobs);
+      return all.every((state) => state.status === 'completed') && all;
+    }, "the long-lease worker to take over and complete the dead worker's jobs", 20_000);
+    // 1 s of lease, a tick, 3 s of work: nowhere near the 60 s lease.
+    expect(Date.now() - killedAt).toBeLessThan(15_000);
+    for (const state of states) {
+      expect(state.attempts).toBe(2);
+      expect(state.worker).toMatch(new RegExp(`-${longLease.pid}$`));
     }
   } finally {
     await Promise.all(workers.map((worker) => worker.stop()));

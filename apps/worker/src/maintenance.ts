@@ -1,4 +1,4 @@
-import { LANES, PROMOTE_BATCH, WALK_START, ensureConsumer, findLostJobs, firstStage, groupName, heartbeat, leaveQueue, liveLease, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob, type TrimmedHistory, type WalkPosition } from '@conveyor/shared';
+import { LANES, PROMOTE_BATCH, WALK_START, countLapsed, ensureConsumer, findLostJobs, firstStage, groupName, heartbeat, leaveQueue, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob, type TrimmedHistory, type WalkPosition } from '@conveyor/shared';
 import type { PauseState } from './pause-state.js';
 import { attemptPolicy, noteRepeatedCall, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
@@ -98,7 +98,7 @@ export class Maintenance {
     await Promise.all([...this.#ticks.values()].map((tick) => tick.running));
     // A word still on its way would say the worker reads the queue after it left.
     await Promise.all(this.#words.values());
-    await Promise.all(this.#queues.map((queue) => leaveQueue(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer))).catch(() => {});
+    await Promise.all(this.#queues.map((queue) => leaveQueue(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, this.ctx.config.CONSUMER_RETENTION, this.ctx.config.LEASE_MS))).catch(() => {});
   }
 
   /**
@@ -195,22 +195,21 @@ export class Maintenance {
   async reclaim(queue: string): Promise<void> {
     if (this.ctx.refusals.seenWithin(this.ctx.config.LEASE_MS)) return;
     const open = this.stages.filter((served) => served.pipeline.name === queue && !this.pauses.isPaused(queue, served.stage));
-    const leases = await this.#liveLeases(open);
     for (const [i, served] of open.entries()) {
       if (!this.ctx.isTaking()) return;
-      const lapsed = await this.#lapsedCount([served], leases);
+      const lapsed = await this.#lapsedCount([served]);
       if (lapsed === 0) continue;
       // Again after the reads: ones sent while Redis was away were answered once it came back.
       if (this.ctx.refusals.seenWithin(this.ctx.config.LEASE_MS)) return;
       const reserved = this.ctx.slots.reserveForTakeover(lapsed, queue);
       if (reserved === 0) {
-        this.ctx.slots.want(lapsed + (await this.#lapsedCount(open.slice(i + 1), leases)), queue);
+        this.ctx.slots.want(lapsed + (await this.#lapsedCount(open.slice(i + 1))), queue);
         return;
       }
       let taken = 0;
       try {
         const keys = this.ctx.keysOf(served.pipeline.name);
-        const result = await reclaimStale(this.ctx.redis, keys, { ...stageRequest(this.ctx, served), count: reserved, lanes: LANES }, leases.get(served.pipeline.name)!);
+        const result = await reclaimStale(this.ctx.redis, keys, { ...stageRequest(this.ctx, served), count: reserved, lanes: LANES }, this.ctx.config.LEASE_MS);
         taken = result.jobs.length;
         if (result.repeated) noteRepeatedCall(this.ctx, 'take over', queue, taken);
         for (const job of result.jobs) {
@@ -234,27 +233,12 @@ export class Maintenance {
     this.ctx.slots.want(0, queue);
   }
 
-  /**
-   * Per queue of these stages, the lease its takeovers wait out: the longest of its live workers'
-   * LEASE_MS, not only this worker's (see liveLease). Read once per round, side by side.
-   */
-  async #liveLeases(stages: readonly ServedStage[]): Promise<Map<string, number>> {
-    const queues = [...new Set(stages.map((served) => served.pipeline.name))];
-    const leases = await Promise.all(queues.map((queue) => liveLease(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.config.LEASE_MS)));
-    return new Map(queues.map((queue, i) => [queue, leases[i]!]));
-  }
-
-  /** How many entries of these stages have been held past the lease, up to CONCURRENCY (reads only; a stage's lanes in one round trip). */
-  async #lapsedCount(stages: readonly ServedStage[], leases: ReadonlyMap<string, number>): Promise<number> {
-    const most = this.ctx.slots.size;
+  /** How many entries of these stages have been held past their holder's lease, up to CONCURRENCY (reads only; a stage's lanes in one call). */
+  async #lapsedCount(stages: readonly ServedStage[]): Promise<number> {
     let count = 0;
     for (const served of stages) {
-      const keys = this.ctx.keysOf(served.pipeline.name);
-      const lanes = await Promise.all(
-        LANES.map((lane) => this.ctx.redis.xpending(keys.stream(served.stage, lane), groupName(served.stage), 'IDLE', leases.get(served.pipeline.name)!, '-', '+', most - count) as Promise<unknown[]>),
-      );
-      count += lanes.reduce((sum, entries) => sum + entries.length, 0);
-      if (count >= most) return most;
+      count += await countLapsed(this.ctx.redis, this.ctx.keysOf(served.pipeline.name), served.stage, this.ctx.config.LEASE_MS, this.ctx.slots.size - count);
+      if (count >= this.ctx.slots.size) break;
     }
     return count;
   }

@@ -89,8 +89,8 @@ export class QueueKeys {
 
   /**
    * Hash: consumer name → until when (ms, Redis's clock) that worker counts as reading this queue.
-   * Each worker renews its field every maintenance tick and deletes it when it stops taking jobs,
-   * so a dead worker drops out within seconds, while its consumer stays in the groups for
+   * Each worker renews its field every maintenance tick and ends it (now) when it stops taking
+   * jobs, so a dead worker drops out within seconds, while its consumer stays in the groups for
    * CONSUMER_RETENTION.
    */
   get workers(): string {
@@ -99,7 +99,7 @@ export class QueueKeys {
 
   /**
    * Hash: consumer name → that worker's LEASE_MS, written with its `workers` field and dropped
-   * with it: a takeover waits out the longest lease of the live workers (see liveLease).
+   * with it: a takeover waits out the lease of the entry's holder (see lapsedEntries.lua).
    */
   get leases(): string {
     return `${this.base}leases`;

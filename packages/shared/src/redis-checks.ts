@@ -118,7 +118,7 @@ export function redisVersionRefusal(version: string): UnusableRedisError | undef
   if (major === undefined || Number(major) >= 7) return undefined;
   return new UnusableRedisError(
     'REDIS_TOO_OLD',
-    `Redis ${version} is older than 7.0, which Conveyor needs: its scripts use what 7.0 added (EXPIRE with NX, the deleted entries XAUTOCLAIM reports, a consumer group's lag). Point REDIS_URL at Redis 7.0 or newer.`,
+    `Redis ${version} is older than 7.0, which Conveyor needs: its scripts use what 7.0 added (EXPIRE with NX, XCLAIM dropping deleted entries from a pending list, a consumer group's lag). Point REDIS_URL at Redis 7.0 or newer.`,
   );
 }
 

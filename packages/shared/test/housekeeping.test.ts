@@ -214,7 +214,7 @@ describe('pruning consumers', () => {
 });
 
 describe('workers saying they read a queue', () => {
-  test("a word lasts liveMs on Redis's clock; a sweep drops the words older than keepMs, and leaving deletes one's own", async ({ redis, prefix }) => {
+  test("a word lasts liveMs on Redis's clock; a sweep drops the words older than keepMs, and leaving ends one's own and keeps its lease named until a sweep", async ({ redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
     const before = await redisNowMs(redis);
     expect(await heartbeat(redis, keys, 'old', 10, 60_000, false, 30_000)).toBe(0);
@@ -229,7 +229,12 @@ describe('workers saying they read a queue', () => {
     // (The hash now expires 20 ms after that word; the next one keeps it longer.)
     await heartbeat(redis, keys, 'self', 10_000, 60_000, false, 30_000);
     expect(await redis.hkeys(keys.workers)).toEqual(['self']);
-    await leaveQueue(redis, keys, 'self');
-    expect(await redis.exists(keys.workers)).toBe(0);
+    const left = await redisNowMs(redis);
+    await leaveQueue(redis, keys, 'self', 60_000, 30_000);
+    expect(Number(await redis.hget(keys.workers, 'self'))).toBeLessThanOrEqual(left + 50);
+    expect(await redis.hget(keys.leases, 'self')).toBe('30000');
+    await sleep(60);
+    expect(await heartbeat(redis, keys, 'other', 10_000, 20, true, 30_000)).toBe(1);
+    expect(await redis.hkeys(keys.leases)).toEqual(['other']);
   });
 });

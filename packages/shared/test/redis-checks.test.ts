@@ -10,7 +10,7 @@ describe('the Redis version', () => {
     expect(refusal).toBeInstanceOf(UnusableRedisError);
     expect(refusal?.code).toBe('REDIS_TOO_OLD');
     expect(refusal?.message).toBe(
-      `Redis ${version} is older than 7.0, which Conveyor needs: its scripts use what 7.0 added (EXPIRE with NX, the deleted entries XAUTOCLAIM reports, a consumer group's lag). Point REDIS_URL at Redis 7.0 or newer.`,
+      `Redis ${version} is older than 7.0, which Conveyor needs: its scripts use what 7.0 added (EXPIRE with NX, XCLAIM dropping deleted entries from a pending list, a consumer group's lag). Point REDIS_URL at Redis 7.0 or newer.`,
     );
   });
 

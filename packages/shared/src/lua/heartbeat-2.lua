@@ -1,6 +1,6 @@
 --[[
   Says that a worker reads a queue until `live` ms from now (Redis's clock, the one readers
-  compare with), and with which lease it holds jobs (see liveLease), and keeps both hashes `keep`
+  compare with), and with which lease it holds jobs (see lapsedEntries), and keeps both hashes `keep`
   ms after the last worker's word. With `sweep`, also drops the fields of workers not heard from
   in `keep` ms (dead ones, which never deleted theirs).
 

@@ -59,11 +59,6 @@ export async function heartbeat(redis: RedisClient, keys: QueueKeys, consumer: s
   return redis.heartbeat(keys.workers, keys.leases, consumer, liveMs, keepMs, sweep ? 1 : 0, leaseMs);
 }
 
-/** The lease a takeover on this queue waits out: the longest of its live workers', and at least `ownLeaseMs`. */
-export async function liveLease(redis: RedisClient, keys: QueueKeys, ownLeaseMs: number): Promise<number> {
-  return Number(await redis.liveLease(keys.workers, keys.leases, ownLeaseMs));
-}
-
 /**
  * The consumers whose word (the workers hash, as HGETALL gives it) still holds at `nowMs`, on
  * Redis's clock: the workers alive and taking jobs.
@@ -72,8 +67,11 @@ export function liveConsumers(words: Record<string, string>, nowMs: number): Set
   return new Set(Object.keys(words).filter((consumer) => Number(words[consumer]) > nowMs));
 }
 
-/** Says that `consumer` reads the queue no more (it stops taking jobs). */
-export async function leaveQueue(redis: RedisClient, keys: QueueKeys, consumer: string): Promise<void> {
-  await redis.hdel(keys.workers, consumer);
-  await redis.hdel(keys.leases, consumer);
+/**
+ * Says that `consumer` reads the queue no more (it stops taking jobs): its word ends now. Its
+ * lease stays named, for the jobs it released or could not (see lapsedEntries.lua), until a
+ * sweep drops both with the dead workers' (after `keepMs`).
+ */
+export async function leaveQueue(redis: RedisClient, keys: QueueKeys, consumer: string, keepMs: number, leaseMs: number): Promise<void> {
+  await heartbeat(redis, keys, consumer, 0, keepMs, false, leaseMs);
 }

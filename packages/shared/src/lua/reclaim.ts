@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis.js';
 import type { QueueKeys } from '../keys.js';
+import { groupName } from '../keys.js';
 import { callToken, keepCallMs } from './call-token.js';
 import { laneFlags, parseJobLine, stageArgs, type TakenJob, type TakeRequest } from './take.js';
 
@@ -13,11 +14,34 @@ export interface ReclaimResult {
   repeated: boolean;
 }
 
-/** Takes over up to `count` entries of a stage whose lease (`minIdleMs`) lapsed, and starts them. */
-export async function reclaimStale(redis: RedisClient, keys: QueueKeys, request: TakeRequest, minIdleMs: number): Promise<ReclaimResult> {
-  const [lines, lost, released, repeated] = (await redis.reclaim(...stageArgs(keys, request), request.count, minIdleMs, laneFlags(request.lanes), callToken(), keepCallMs(request.leaseMs))) as [string[], number, number[], 1?];
+/**
+ * Takes over up to `count` entries of a stage held past their holder's lease, and starts them.
+ * Each holder's own LEASE_MS counts (QueueKeys.leases); `fallbackLeaseMs`, the asking worker's,
+ * is the lease of a holder that names none (a worker that left, a client outside Conveyor).
+ */
+export async function reclaimStale(redis: RedisClient, keys: QueueKeys, request: TakeRequest, fallbackLeaseMs: number): Promise<ReclaimResult> {
+  const [high, normal, low, active, ...stage] = stageArgs(keys, request);
+  const [lines, lost, released, repeated] = (await redis.reclaim(
+    high!,
+    normal!,
+    low!,
+    active!,
+    keys.leases,
+    ...stage,
+    request.count,
+    fallbackLeaseMs,
+    laneFlags(request.lanes),
+    callToken(),
+    keepCallMs(request.leaseMs),
+  )) as [string[], number, number[], 1?];
   const jobs = lines.map((line) => parseJobLine(keys.queue, request.stage, line));
   return { jobs, lost, released: new Set(jobs.filter((_, i) => released[i] === 1)), repeated: repeated === 1 };
+}
+
+/** How many entries of `stage` are held past their holder's lease (as reclaimStale sees them), up to `most`. Reads only. */
+export async function countLapsed(redis: RedisClient, keys: QueueKeys, stage: string, fallbackLeaseMs: number, most: number): Promise<number> {
+  if (most <= 0) return 0;
+  return redis.lapsed(keys.stream(stage, 'high'), keys.stream(stage, 'normal'), keys.stream(stage, 'low'), keys.leases, groupName(stage), fallbackLeaseMs, most);
 }
 
 /** Cursors of `recoverOwn`, one per lane; '' once a lane is read to its end. */

@@ -1,8 +1,8 @@
 --[[
   Lets go of jobs a stopping worker still holds, so another worker takes them at once: each
-  entry gets an idle time of `idle` ms (at least the lease), which makes it claimable by the next
-  XAUTOCLAIM, and the record says `queued` again, so the interrupted attempt counts neither as a
-  failure nor as a stall. Jobs whose attempt is no longer current are skipped. A job whose entry
+  entry gets an idle time of `idle` ms (at least the worker's lease, which stays named in the
+  leases hash after it leaves), which makes it claimable by the next takeover, and the record
+  says `queued` again, so the interrupted attempt counts neither as a failure nor as a stall. Jobs whose attempt is no longer current are skipped. A job whose entry
   was deleted from the stream fails its attempt instead, and is queued again on a new entry.
 
   KEYS[1] active hash

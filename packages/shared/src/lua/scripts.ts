@@ -75,7 +75,7 @@ declare module 'ioredis' {
     trim(...args: ScriptArg[]): Result<[number, number | string, string, string], Context>;
     pruneConsumers(...args: ScriptArg[]): Result<number, Context>;
     heartbeat(...args: ScriptArg[]): Result<number, Context>;
-    liveLease(...args: ScriptArg[]): Result<number, Context>;
+    lapsed(...args: ScriptArg[]): Result<number, Context>;
     progress(...args: ScriptArg[]): Result<number, Context>;
     findLostJobs(...args: ScriptArg[]): Result<[string, string[], string[], string, string[], string[]], Context>;
     claimConsumer(...args: ScriptArg[]): Result<number, Context>;
