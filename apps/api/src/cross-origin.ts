@@ -1,8 +1,5 @@
 import type { FastifyRequest } from 'fastify';
 
-/** What a page on an allowed origin may send besides the CORS-safelisted headers. */
-export const ALLOWED_REQUEST_HEADERS = ['content-type', 'idempotency-key', 'authorization', 'x-request-id', 'last-event-id'];
-
 /**
  * What such a page may read of an answer: Location of a new job, Retry-After of a 503, Allow of a
  * 405, WWW-Authenticate of a 401 (which token error it was), Accept-Encoding of a 415 (the body

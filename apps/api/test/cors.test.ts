@@ -21,16 +21,17 @@ const test = redisTest.extend<{ app: App; closed: App }>({
 });
 
 describe('browser frontends on the origins in CORS_ORIGINS', () => {
-  test('a preflight for a JSON POST with an Idempotency-Key is allowed', async ({ app }) => {
+  test('a preflight for a JSON POST with an Idempotency-Key and the headers a tracing SDK adds is allowed', async ({ app }) => {
     const preflight = await app.inject({
       method: 'OPTIONS',
       url: '/jobs',
-      headers: { origin: frontend, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,idempotency-key' },
+      headers: { origin: frontend, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,idempotency-key,authorization,traceparent,sentry-trace' },
     });
     expect(preflight.statusCode).toBe(204);
     expect(preflight.headers['access-control-allow-origin']).toBe(frontend);
     expect(String(preflight.headers['access-control-allow-methods']).split(/,\s*/)).toEqual(expect.arrayContaining(['POST', 'DELETE']));
-    expect(String(preflight.headers['access-control-allow-headers']).split(/,\s*/)).toEqual(expect.arrayContaining(['content-type', 'idempotency-key', 'authorization']));
+    expect(String(preflight.headers['access-control-allow-headers']).split(/,\s*/)).toEqual(['content-type', 'idempotency-key', 'authorization', 'traceparent', 'sentry-trace']);
+    expect(String(preflight.headers['vary'])).toContain('Access-Control-Request-Headers');
     expect(preflight.headers['access-control-allow-credentials']).toBeUndefined();
   });
 

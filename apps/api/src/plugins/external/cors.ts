@@ -1,7 +1,7 @@
 import cors, { type FastifyCorsOptions } from '@fastify/cors';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { ALLOWED_REQUEST_HEADERS, EXPOSED_HEADERS, type CrossOriginPolicy } from '../../cross-origin.js';
+import { EXPOSED_HEADERS, type CrossOriginPolicy } from '../../cross-origin.js';
 
 type ResolveOptions = (request: FastifyRequest, callback: (error: Error | null, options: FastifyCorsOptions) => void) => void;
 
@@ -10,7 +10,9 @@ type ResolveOptions = (request: FastifyRequest, callback: (error: Error | null, 
  * Without the setting no CORS header is sent and browsers allow same-origin pages only.
  * Clients authenticate with a bearer token, never cookies, so credentials are not allowed.
  * A frontend can read the headers that matter to it: Location of a new job, Retry-After of a 503,
- * Allow of a 405.
+ * Allow of a 405. A listed origin's page may send any request header its preflight asks for: a
+ * fixed list refused the ones tracing SDKs add (`traceparent`, `sentry-trace`) and every fetch
+ * of such a page failed; the API reads the headers it knows and ignores the rest.
  *
  * Options are chosen per request: a request from an origin not listed (or with no Origin) gets
  * no CORS header at all, and an OPTIONS request that is not a preflight (no
@@ -24,7 +26,7 @@ export default fp(
     const options: FastifyCorsOptions = {
       origin: policy.any ? '*' : [...policy.origins],
       methods: ['GET', 'HEAD', 'POST', 'DELETE'],
-      allowedHeaders: ALLOWED_REQUEST_HEADERS,
+      // No allowedHeaders: the plugin allows those the preflight asks for (Vary: Access-Control-Request-Headers).
       exposedHeaders: EXPOSED_HEADERS,
       maxAge: 600,
     };
