@@ -1,9 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
- * Most bytes a stream may hold that its client has not taken yet. A client that reads slower
- * than events come (a stalled dashboard, a dead proxy) would otherwise grow the API's memory
- * without end; past this its stream is cut, and EventSource connects again after `retry`.
+ * Most bytes a stream may hold that its client has not taken yet when the next event comes (the
+ * stream holds at most this and one event). A client that reads slower than events come (a
+ * stalled dashboard, a dead proxy) would otherwise grow the API's memory without end; past this
+ * its stream is cut, and EventSource connects again after `retry`.
  */
 const MAX_UNSENT_BYTES = 1024 * 1024;
 
@@ -125,11 +126,15 @@ export class SseStream {
   #write(text: string): void {
     if (this.#closed) return;
     const raw = this.reply.raw;
-    raw.write(text);
+    // What earlier writes left unsent, not counting this one: one event larger than the limit (a
+    // job's state with a 1 MiB input) was cut as soon as it was written, from a client reading
+    // at full speed, and its EventSource fetched it again every 3 s and never saw the next event.
     if (raw.writableLength > MAX_UNSENT_BYTES) {
       this.reply.log.warn({ unsent_bytes: raw.writableLength }, 'an event stream client reads too slowly; its stream is cut');
       this.close();
       raw.destroy();
+      return;
     }
+    raw.write(text);
   }
 }
