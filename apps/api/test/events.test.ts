@@ -212,6 +212,43 @@ describe('job events over Server-Sent Events', () => {
     expect(await trailing.json()).toMatchObject({ type: '/problems/invalid-request', errors: [{ path: 'querystring.queue', message: 'has an empty name in its list ("inference,"): name the queues with commas between them, e.g. inference,documents' }] });
   });
 
+  test("a job whose state is larger than MAX_UNSENT_BYTES is streamed whole, and its stream goes on to the job's end", async ({ redisUrl, prefix }) => {
+    const app = await buildTestApp(redisUrl, prefix, { MAX_BODY_BYTES: '4MiB' });
+    onTestFinished(() => app.close());
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    // The longest prompt, and metadata: a state of 1.5 MB.
+    const prompt = 'x'.repeat(1_000_000);
+    const metadata = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`key-${i}`, 'm'.repeat(5_000)]));
+    const created = await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'echo', prompt, metadata, delay_ms: 60_000 }) });
+    expect(created.status).toBe(202);
+    const { job_id } = (await created.json()) as { job_id: string };
+    const events = await readEvents(`${url}/jobs/${job_id}/events`, undefined, (seen) => {
+      if (seen.length === 1) void fetch(`${url}/jobs/${job_id}`, { method: 'DELETE' });
+      return false;
+    });
+    expect(events.map((each) => each.event)).toEqual(['state', 'cancelled']);
+    expect(events[0]!.data['status']).toBe('delayed');
+    expect((events[0]!.data['input'] as { prompt: string }).prompt).toHaveLength(1_000_000);
+    expect(app.events.listeners).toBe(0);
+  });
+
+  test("an EventSource connecting again to a queue stream (Last-Event-ID) is told with a resync per queue that events meanwhile were not kept", async ({ url }) => {
+    const again = await readEvents(`${url}/events?queue=inference,documents`, undefined, (seen) => seen.length >= 3, { headers: { 'last-event-id': '5' } });
+    expect(again.map((each) => [each.event, each.data['queue']])).toEqual([
+      ['subscribed', undefined],
+      ['resync', 'inference'],
+      ['resync', 'documents'],
+    ]);
+    // A first connection: no resync, the queue's events come straight after `subscribed`.
+    let opened!: () => void;
+    const open = new Promise<void>((resolve) => (opened = resolve));
+    const first = readEvents(`${url}/events?queue=inference`, opened, (seen) => seen.length >= 2);
+    await open;
+    await waitFor(async () => (await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"echo","delay_ms":60000}' })).status === 202, 'a job queued');
+    expect((await first).map((each) => each.event)).toEqual(['subscribed', 'delayed']);
+  });
+
   test('a client that stops reading is cut once its stream holds more than MAX_UNSENT_BYTES, instead of growing the API without end', async ({ app, url }) => {
     const socket = connect(Number(new URL(url).port), '127.0.0.1');
     socket.on('error', () => {});

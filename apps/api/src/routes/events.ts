@@ -142,8 +142,14 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
         operationId: 'streamQueueEvents',
         summary: "Every job event of one or more queues as Server-Sent Events (for dashboards)",
         description:
-          'First a `subscribed` event, `{queues}` (the queues it listens to; with `queue` too when there is one), then every event of the queues as it is published, each with its `queue`. One stream can carry every queue (`?queue=inference,documents`): a browser keeps at most 6 connections to a host over HTTP/1.1, so a page with a stream per queue, open in two tabs, left none for its other requests. A `resync` event says the API lost its Redis subscription for a moment and events between may be missing: read GET /queues/{name} again. Should an event fail to be written, the stream ends with a last `stream-error` event whose `detail` says so.',
+          'First a `subscribed` event, `{queues}` (the queues it listens to; with `queue` too when there is one), then every event of the queues as it is published, each with its `queue`. One stream can carry every queue (`?queue=inference,documents`): a browser keeps at most 6 connections to a host over HTTP/1.1, so a page with a stream per queue, open in two tabs, left none for its other requests. A `resync` event says events between may be missing: the API lost its Redis subscription for a moment, or (right after `subscribed`) this is an EventSource connecting again (it sends Last-Event-ID), whose events meanwhile were not kept: read GET /queues/{name} again, and GET /jobs/{id} for the jobs you wait for. Should an event fail to be written, the stream ends with a last `stream-error` event whose `detail` says so.',
         querystring: z.object({ queue: z.string().min(1).max(2_000).describe('queue name, e.g. inference; several separated by commas') }),
+        headers: z.object({
+          'last-event-id': z
+            .string()
+            .optional()
+            .describe("sent by a browser's EventSource when it connects again: a `resync` event per queue follows `subscribed`, as events are not replayed (the IDs count from 1 on each connection)."),
+        }),
         response: { 200: z.string().describe('text/event-stream'), ...problemResponses(400, 404, 503) },
       },
     },
@@ -166,6 +172,13 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
         stream.onClose(() => stops.forEach((stop) => stop()));
         // `queues` always, so a client reads one shape; `queue` too for one, as it was first sent.
         stream.send('subscribed', queues.length === 1 ? { queues, queue: queues[0] } : { queues });
+        // An EventSource connecting again (the API restarted, a proxy cut the stream): pub/sub
+        // kept nothing of the gap, so it is told as after a lost subscription. With no word, a
+        // page waiting for `completed` events waited for good.
+        if (request.headers['last-event-id'] !== undefined) {
+          const at = Date.now();
+          for (const queue of queues) stream.send(RESYNC, { event: RESYNC, at, queue });
+        }
       } finally {
         if (!stream) stops.forEach((stop) => stop());
         app.streams.settle(stream);
