@@ -5,6 +5,11 @@ import { buildTestApp, testWithApp } from './test-app.js';
 
 const test = testWithApp({ MAX_DOCUMENT_BYTES: '64KiB' });
 
+/** The request with an Idempotency-Key. */
+function withKey(request: ReturnType<typeof form>, key: string) {
+  return { ...request, headers: { ...request.headers, 'idempotency-key': key } };
+}
+
 /** The request as sent to the API at `host` (the curl examples in problems name the address used). */
 function withHost(request: ReturnType<typeof form>, host: string) {
   return { ...request, headers: { ...request.headers, host } };
@@ -27,6 +32,17 @@ describe('POST /documents', () => {
     const job = (await app.inject({ url: `/jobs/${job_id}` })).json();
     expect(job).toMatchObject({ status: 'queued', stage: 'extract', priority: 'high', input: { filename: 'blob.bin', size: 8, metadata: { user_id: '12345' } } });
     expect(JSON.stringify(job)).not.toContain('doc"');
+  });
+
+  test('an upload sent again with the same Idempotency-Key and its metadata in another key order is the same upload (200)', async ({ app }) => {
+    const send = (metadata: string) =>
+      app.inject({ method: 'POST', url: '/documents', ...withKey(form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'metadata', content: metadata }]), 'upload-1') });
+    const first = await send('{"a":"1","b":"2"}');
+    expect(first.statusCode).toBe(202);
+    const again = await send('{"b":"2","a":"1"}');
+    expect(again.statusCode).toBe(200);
+    expect(again.json().job_id).toBe(first.json().job_id);
+    expect((await send('{"b":"3","a":"1"}')).statusCode).toBe(422);
   });
 
   test('metadata sent as a text field typed application/json (curl -F \'metadata={...};type=application/json\') is taken as its JSON: it was read as "[object Object]" and refused', async ({ app }) => {

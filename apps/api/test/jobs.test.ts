@@ -61,6 +61,19 @@ describe('POST /jobs', () => {
     expect(await redis.ttl(`${prefix}:{inference}:idem:req-42`)).toBeGreaterThan(86_300);
   });
 
+  test('the same request with its params and metadata in another key order is the same request (200), while another value is a 422', async ({ app }) => {
+    const headers = { 'idempotency-key': 'rebuilt' };
+    const payload = { model: 'echo', prompt: 'hi', params: { sleep_ms: 10, progress: true, fail: 1 }, metadata: { a: '1', b: '2' } };
+    const first = await app.inject({ method: 'POST', url: '/jobs', headers, payload });
+    expect(first.statusCode).toBe(202);
+    const reordered = { metadata: { b: '2', a: '1' }, params: { fail: 1, progress: true, sleep_ms: 10 }, prompt: 'hi', model: 'echo' };
+    const again = await app.inject({ method: 'POST', url: '/jobs', headers, payload: reordered });
+    expect(again.statusCode).toBe(200);
+    expect(again.json().job_id).toBe(first.json().job_id);
+    const changed = await app.inject({ method: 'POST', url: '/jobs', headers, payload: { ...reordered, params: { ...reordered.params, fail: 2 } } });
+    expect(changed.statusCode).toBe(422);
+  });
+
   redisTest('an Idempotency-Key lives IDEMPOTENCY_TTL, after which the same request makes a new job', async ({ redisUrl, redis, prefix }) => {
     const app = await buildTestApp(redisUrl, prefix, { IDEMPOTENCY_TTL: '1s' });
     try {

@@ -219,7 +219,7 @@ export class JobService {
     if (max_attempts !== undefined || timeout_ms !== undefined || backoff !== undefined) job.options = definedOnly({ max_attempts, timeout_ms, backoff });
     if (idempotencyKey !== undefined) {
       job.idempotencyKey = idempotencyKey;
-      job.fingerprint = digest(['POST /jobs', JSON.stringify(body)]);
+      job.fingerprint = digest(['POST /jobs', requestJson(body)]);
     }
     return job;
   }
@@ -238,7 +238,7 @@ export class JobService {
     };
     if (idempotencyKey !== undefined) {
       job.idempotencyKey = idempotencyKey;
-      job.fingerprint = digest(['POST /documents', sha256, JSON.stringify({ ...upload, bytes: undefined })]);
+      job.fingerprint = digest(['POST /documents', sha256, requestJson({ ...upload, bytes: undefined })]);
     }
     const [submitted] = await this.#submit(pipeline, [job]);
     return submitted!;
@@ -415,6 +415,20 @@ function payloadOf(body: Record<string, unknown>): Record<string, unknown> {
 
 function definedOnly<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * A request as JSON for its fingerprint, with the keys of every object below the top in order:
+ * a client that rebuilds a body (a retry layer merging params) may reorder `params` or
+ * `metadata`, which is the same request, and was a 422 `idempotency-key-reused`. The top level
+ * is in the schema's order already, and kept so (a fingerprint stored before this stays equal).
+ */
+function requestJson(request: object): string {
+  return JSON.stringify(request, (key, value: unknown) => {
+    if (key === '' || typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+    const fields = value as Record<string, unknown>;
+    return Object.fromEntries(Object.keys(fields).sort().map((name) => [name, fields[name]]));
+  });
 }
 
 function digest(parts: string[]): string {
