@@ -4,7 +4,8 @@ import { attemptPolicy, type WorkerContext } from './worker-context.js';
 
 /**
  * Renews the leases of every held job three times per LEASE_MS, so a job that runs for
- * minutes is never taken over while its worker lives. A job found lost (taken over after a
+ * minutes is never taken over while its worker lives, draining included (each renewal names the
+ * worker's lease again: see leaseNames.lua). A job found lost (taken over after a
  * lapsed lease, or cancelled while this worker missed the message) is stopped at once.
  */
 export class LeaseKeeper {
@@ -29,10 +30,11 @@ export class LeaseKeeper {
     if (this.#renewing) return;
     this.#renewing = true;
     try {
+      const lease = { leaseMs: this.ctx.config.LEASE_MS, keepMs: this.ctx.config.CONSUMER_RETENTION };
       const byQueue = new Map<string, TakenJob[]>();
       for (const { job } of this.runner.held()) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
       for (const [queue, jobs] of byQueue) {
-        const lost = await renewLeases(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, jobs, attemptPolicy(this.ctx, queue));
+        const lost = await renewLeases(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, jobs, attemptPolicy(this.ctx, queue), lease);
         for (const job of lost) {
           // The very attempt renewed, not another held attempt of the same job: while the
           // renewal was out, this attempt may have been recorded and the job's next stage taken

@@ -1,4 +1,4 @@
-import { redisTest as test, waitFor, takeRequest, TEST_LIMITS, TEST_POLICY } from '@conveyor/testing';
+import { redisTest as test, waitFor, takeRequest, TEST_LIMITS, TEST_POLICY, testLease } from '@conveyor/testing';
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import {
@@ -145,7 +145,7 @@ describe('cancelling a job', () => {
     expect(await pendingCount(redis, keys)).toBe(0);
     expect(await redis.hlen(keys.active)).toBe(0);
     expect(await redis.hget(keys.job(running.id), 'status')).toBe('cancelled');
-    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY)).toEqual([held]);
+    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY, testLease())).toEqual([held]);
     expect(await completeStage(redis, keys, held!, '{"text":"hi"}', '', 60)).toBe('not-current-attempt');
     expect(await redis.hgetall(keys.job(running.id))).toMatchObject({ status: 'cancelled' });
     expect(await redis.hexists(keys.job(running.id), 'result')).toBe(0);

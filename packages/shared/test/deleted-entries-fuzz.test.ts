@@ -1,4 +1,4 @@
-import { redisTest as test, takeRequest, TEST_LIMITS, TEST_POLICY, TEST_PIPELINES } from '@conveyor/testing';
+import { redisTest as test, takeRequest, TEST_LIMITS, TEST_POLICY, testLease, TEST_PIPELINES } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import {
@@ -123,7 +123,7 @@ for (const seed of [1, 2, 3]) {
         held.set(consumer, held.get(consumer)!.filter((job) => job.queue !== queue));
         await releaseJobs(redis, keys, consumer, mine, 60_000, TEST_POLICY);
       } else if (roll < 0.67) {
-        for (const job of await renewLeases(redis, keys, consumer, mine, TEST_POLICY)) drop(job);
+        for (const job of await renewLeases(redis, keys, consumer, mine, TEST_POLICY, testLease())) drop(job);
       } else if (roll < 0.72) {
         held.get(consumer)!.push(...(await reclaimStale(redis, keys, requestFor(queue, stage, consumer, 2), 0)).jobs);
       } else if (roll < 0.76) {

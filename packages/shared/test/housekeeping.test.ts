@@ -214,6 +214,17 @@ describe('pruning consumers', () => {
 });
 
 describe('workers saying they read a queue', () => {
+  test("a lease stays named while its worker has said nothing for less than the lease, however short the sweeping worker's keepMs; a renewal names it too", async ({ redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    await heartbeat(redis, keys, 'frozen', 10, 60_000, false, 5_000);
+    await sleep(60);
+    // Its word is gone after keepMs (20 ms); its 5 s lease is not.
+    expect(await heartbeat(redis, keys, 'sweeper', 10_000, 20, true, 1_000)).toBe(1);
+    expect((await redis.hkeys(keys.leases)).sort()).toEqual(['frozen', 'sweeper']);
+    // The hash is kept at least the longest lease named, not the sweeper's 20 ms.
+    expect(await redis.pttl(keys.leases)).toBeGreaterThan(1_000);
+  });
+
   test("a word lasts liveMs on Redis's clock; a sweep drops the words older than keepMs, and leaving ends one's own and keeps its lease named until a sweep", async ({ redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
     const before = await redisNowMs(redis);
@@ -230,11 +241,13 @@ describe('workers saying they read a queue', () => {
     await heartbeat(redis, keys, 'self', 10_000, 60_000, false, 30_000);
     expect(await redis.hkeys(keys.workers)).toEqual(['self']);
     const left = await redisNowMs(redis);
-    await leaveQueue(redis, keys, 'self', 60_000, 30_000);
+    await leaveQueue(redis, keys, 'self', 60_000, 40);
     expect(Number(await redis.hget(keys.workers, 'self'))).toBeLessThanOrEqual(left + 50);
-    expect(await redis.hget(keys.leases, 'self')).toBe('30000');
+    expect(await redis.hget(keys.leases, 'self')).toMatch(/^40 \d+$/);
     await sleep(60);
+    // Its word is dropped once older than keepMs (20); its lease once older than that and the lease (40).
+    // (The dead workers' words went at the first sweep; their 30 s leases stay named within them.)
     expect(await heartbeat(redis, keys, 'other', 10_000, 20, true, 30_000)).toBe(1);
-    expect(await redis.hkeys(keys.leases)).toEqual(['other']);
+    expect((await redis.hkeys(keys.leases)).sort()).toEqual(['gone', 'old', 'other']);
   });
 });

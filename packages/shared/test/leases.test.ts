@@ -1,4 +1,4 @@
-import { redisTest as test, takeRequest, TEST_POLICY } from '@conveyor/testing';
+import { redisTest as test, takeRequest, TEST_POLICY, testLease } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
@@ -48,7 +48,7 @@ describe('leases', () => {
     const leaseMs = 400;
 
     await sleep(250);
-    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY)).toEqual([]);
+    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY, testLease(leaseMs))).toEqual([]);
     await sleep(250);
     // 500 ms since the take, 250 since the renewal: the lease still holds.
     expect((await reclaimStale(redis, keys, stageRequest('c2'), leaseMs)).jobs).toEqual([]);
@@ -59,7 +59,7 @@ describe('leases', () => {
     expect(takenOver).toMatchObject({ jobId, entryId: held!.entryId, attempt: 2 });
     expect(await redis.hgetall(keys.job(jobId))).toMatchObject({ status: 'active', worker: 'c2', attempts: '2' });
 
-    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY)).toEqual([held]);
+    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY, testLease(leaseMs))).toEqual([held]);
     expect(await holderOf(redis, stream, held!.entryId)).toBe('c2');
     expect(await completeStage(redis, keys, held!, '{"late":true}', '', 60)).toBe('not-current-attempt');
     expect(await completeStage(redis, keys, takenOver!, '{"text":"hi"}', '', 60)).toBe('completed');
@@ -121,7 +121,7 @@ describe('leases', () => {
     await redis.xdel(keys.stream('infer', 'normal'), held!.entryId);
 
     // The worker is told to stop: its entry is gone.
-    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY)).toEqual([held]);
+    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY, testLease())).toEqual([held]);
 
     // Then the job must not be forgotten: the next reclaim or take finds it.
     const reclaimed = await reclaimStale(redis, keys, stageRequest('c2'), 0);

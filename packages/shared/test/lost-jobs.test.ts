@@ -1,4 +1,4 @@
-import { redisTest as test, takeRequest, TEST_LIMITS, TEST_POLICY, TEST_PIPELINES } from '@conveyor/testing';
+import { redisTest as test, takeRequest, TEST_LIMITS, TEST_POLICY, testLease, TEST_PIPELINES } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import { cancelJob, completeStage, enqueueJobs, ensureGroups, fieldsOf, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, reclaimStale, releaseJobs, renewLeases, retryDeadJob, takeJobs, WALK_START, type NewJob } from '../src/index.js';
@@ -388,7 +388,7 @@ describe('jobs taken from a group by a client that is not a Conveyor worker', ()
     await enqueueJobs(redis, keys, 'infer', [running], TEST_LIMITS);
     const [held] = (await takeJobs(redis, keys, takeRequest({ count: 1 }))).jobs;
     await redis.xack(keys.stream('infer', 'normal'), 'infer', held!.entryId);
-    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY)).toEqual([held]);
+    expect(await renewLeases(redis, keys, 'c1', [held!], TEST_POLICY, testLease())).toEqual([held]);
     const fields = await redis.hgetall(keys.job(running.id));
     expect(fields['status']).toBe('queued');
     expect(JSON.parse(fields['error']!)).toMatchObject({ code: 'ENTRY_ACKED', attempt: 1 });

@@ -1,8 +1,9 @@
 --[[
   Says that a worker reads a queue until `live` ms from now (Redis's clock, the one readers
   compare with), and with which lease it holds jobs (see lapsedEntries), and keeps both hashes `keep`
-  ms after the last worker's word. With `sweep`, also drops the fields of workers not heard from
-  in `keep` ms (dead ones, which never deleted theirs).
+  ms after the last worker's word (the leases hash at least a lease). With `sweep`, also drops
+  the words of workers not heard from in `keep` ms (dead ones, and ones that left), and the
+  leases not named for `keep` ms and the lease itself (see leaseNames).
 
   KEYS[1] workers hash
   KEYS[2] leases hash
@@ -17,22 +18,33 @@
 ]]
 local rcall = redis.call
 -- @include nowMs
+-- @include leaseNames
 
 local now = nowMs()
 local dropped = 0
+local keep = tonumber(ARGV[3])
 if ARGV[4] == '1' then
-  local fields = rcall('HGETALL', KEYS[1])
-  local cutoff = now - tonumber(ARGV[3])
-  for i = 1, #fields, 2 do
-    if tonumber(fields[i + 1]) < cutoff then
-      rcall('HDEL', KEYS[1], fields[i])
-      rcall('HDEL', KEYS[2], fields[i])
+  local words = rcall('HGETALL', KEYS[1])
+  local wordOf = {}
+  for i = 1, #words, 2 do
+    wordOf[words[i]] = tonumber(words[i + 1])
+    if wordOf[words[i]] < now - keep then
+      rcall('HDEL', KEYS[1], words[i])
       dropped = dropped + 1
     end
   end
+  -- A lease is dropped only once its worker has said nothing for `keep` and for the lease
+  -- itself: by then every entry it held has lapsed by its own lease. Dropped with the word, a
+  -- draining or frozen worker's lease went after CONSUMER_RETENTION (the sweeping worker's),
+  -- and a worker with a shorter lease took its running jobs.
+  local leases = rcall('HGETALL', KEYS[2])
+  for i = 1, #leases, 2 do
+    local lease, seen = leaseParts(leases[i + 1])
+    seen = seen or wordOf[leases[i]] or 0
+    if seen < now - math.max(keep, lease or 0) then rcall('HDEL', KEYS[2], leases[i]) end
+  end
 end
 rcall('HSET', KEYS[1], ARGV[1], now + tonumber(ARGV[2]))
-rcall('PEXPIRE', KEYS[1], ARGV[3])
-rcall('HSET', KEYS[2], ARGV[1], ARGV[5])
-rcall('PEXPIRE', KEYS[2], ARGV[3])
+rcall('PEXPIRE', KEYS[1], keep)
+nameLease(KEYS[2], ARGV[1], ARGV[5], keep, now)
 return dropped

@@ -13,14 +13,22 @@ export interface LostEntryPolicy {
   retentionSeconds: number;
 }
 
+/** The lease a worker holds its jobs by, named in the queue's leases hash (see leaseNames.lua). */
+export interface LeaseName {
+  /** Its LEASE_MS: a takeover of what it holds waits this out. */
+  leaseMs: number;
+  /** Its CONSUMER_RETENTION: how long the name stays after the worker last said it (at least the lease). */
+  keepMs: number;
+}
+
 /**
- * Renews the leases of jobs of one queue that a consumer holds. Returns the jobs that are lost:
- * taken over after their lease lapsed, cancelled, or whose entry was deleted (their attempt
- * fails and they are queued again). Their worker must stop them.
+ * Renews the leases of jobs of one queue that a consumer holds, and names its lease (`lease`).
+ * Returns the jobs that are lost: taken over after their lease lapsed, cancelled, or whose entry
+ * was deleted (their attempt fails and they are queued again). Their worker must stop them.
  */
-export async function renewLeases(redis: RedisClient, keys: QueueKeys, consumer: string, jobs: readonly TakenJob[], policy: LostEntryPolicy): Promise<TakenJob[]> {
+export async function renewLeases(redis: RedisClient, keys: QueueKeys, consumer: string, jobs: readonly TakenJob[], policy: LostEntryPolicy, lease: LeaseName): Promise<TakenJob[]> {
   if (jobs.length === 0) return [];
-  const lost = await redis.renew(keys.active, keys.base, consumer, policy.defaultMaxAttempts, policy.retentionSeconds, ...heldArgs(jobs));
+  const lost = await redis.renew(keys.active, keys.base, consumer, policy.defaultMaxAttempts, policy.retentionSeconds, lease.leaseMs, lease.keepMs, ...heldArgs(jobs));
   return lost.map((position) => jobs[position - 1]!);
 }
 

@@ -12,6 +12,7 @@
   ARGV[2] consumer
   ARGV[3] default max attempts
   ARGV[4] retention of finished records, seconds
+  ARGV[5] the worker's lease (ms) and ARGV[6] how long to keep it named (ms): see leaseNames
   then 5 values per held job: stage, lane, entry ID, job ID, attempt
 
   Output: the 1-based positions of the jobs that are lost.
@@ -19,13 +20,16 @@
 local rcall = redis.call
 -- @include checkAttempt
 -- @include failLostEntry
+-- @include leaseNames
 
 local base, consumer = ARGV[1], ARGV[2]
 local lost = {}
 local now = nowMs()
-local n = (#ARGV - 4) / 5
+-- Named here too: a draining worker says no more words, but holds jobs until its grace ends.
+nameLease(base .. 'leases', consumer, ARGV[5], ARGV[6], now)
+local n = (#ARGV - 6) / 5
 for i = 1, n do
-  local at = 4 + (i - 1) * 5
+  local at = 6 + (i - 1) * 5
   local stage, lane, entryId, jobId, attempt = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
   if checkAttempt(base .. 'job:' .. jobId, stage, entryId, attempt, base, lane) then
     table.insert(lost, i)

@@ -1,7 +1,8 @@
 -- @include groupInfo
+-- @include leaseNames
 -- The entries of a stage's stream whose lease lapsed, oldest first, at most `most`, each as
 -- {entry ID, lease}. A lease is its holder's own: the LEASE_MS its worker says it renews by (the
--- leases hash, written with each of its heartbeats), so a worker with a long lease keeps its jobs
+-- leases hash, see leaseNames), so a worker with a long lease keeps its jobs
 -- that long however short the asking worker's is, even while it stands still (a long GC pause, a
 -- SIGSTOP, a frozen VM), and a dead worker with a short lease loses its jobs after that lease,
 -- however long another worker's is. A holder the hash does not name (a worker that left, or a
@@ -16,7 +17,7 @@ local function lapsedEntries(stream, group, leasesKey, fallback, most)
     local info = {}
     for j = 1, #consumer, 2 do info[consumer[j]] = consumer[j + 1] end
     if info['pending'] > 0 then
-      local lease = tonumber(rcall('HGET', leasesKey, info['name'])) or fallback
+      local lease = leaseParts(rcall('HGET', leasesKey, info['name'])) or fallback
       for _, entry in ipairs(rcall('XPENDING', stream, group, 'IDLE', lease, '-', '+', most, info['name'])) do
         table.insert(found, { entry[1], lease })
       end
