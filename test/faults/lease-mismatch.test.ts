@@ -122,3 +122,34 @@ test("a draining worker keeps its jobs through its grace period, though its word
     await server.stop();
   }
 });
+
+test('a worker restarted under the same CONSUMER_NAME with a longer lease and fewer slots lets go of the jobs it has no slot for, and another worker takes them at once', { timeout: 60_000 }, async () => {
+  const server = await RedisServer.start();
+  const prefix = uniquePrefix('lease-mix');
+  const redis = connect(server.url);
+  const workers: WorkerProcess[] = [];
+  try {
+    const before = await startWorker({ redisUrl: server.url, prefix, env: { ...FAST, CONSUMER_NAME: 'stable', LEASE_MS: '1s', CONCURRENCY: '8', SHUTDOWN_GRACE_MS: '300ms' } });
+    workers.push(before);
+    const jobs = await enqueueEcho(redis, prefix, 8, 3_000, 3_000);
+    await waitFor(async () => (await Promise.all(jobs.map((id) => jobStatus(redis, prefix, id)))).every((status) => status === 'active'), 'the first worker to start every job');
+    await before.stop();
+
+    // Its 8 jobs were released; the new one re-reads 2 and names its 20 s lease for the 6 others.
+    const after = await startWorker({ redisUrl: server.url, prefix, env: { ...FAST, CONSUMER_NAME: 'stable', LEASE_MS: '20s', CONCURRENCY: '2' } });
+    workers.push(after);
+    const other = await startWorker({ redisUrl: server.url, prefix, env: { ...FAST, LEASE_MS: '20s', CONCURRENCY: '6' } });
+    workers.push(other);
+    const startedAt = Date.now();
+    await waitFor(async () => (await statesOf(redis, prefix, jobs)).every((state) => state.status === 'completed'), 'every job to complete', 30_000);
+    // 3 s of work and a tick or two, not the 20 s lease.
+    expect(Date.now() - startedAt).toBeLessThan(12_000);
+    expect(after.lines.filter((line) => line.includes('let go of them for any worker to take over'))).toHaveLength(1);
+    // (The other worker takes them, or the restarted one once its two are done.)
+    expect([...after.lines, ...other.lines].filter((line) => line.includes('took over a job a stopping worker released'))).toHaveLength(6);
+  } finally {
+    await Promise.all(workers.map((worker) => worker.stop()));
+    redis.disconnect();
+    await server.stop();
+  }
+});

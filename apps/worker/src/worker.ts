@@ -5,6 +5,7 @@ import {
   createRedis,
   ensureGroups,
   isRefusedForNow,
+  letGoOwn,
   QueueKeys,
   recoverOwn,
   releaseJobs,
@@ -319,7 +320,12 @@ export class Worker {
       let cursors: RecoveryCursors = ['0', '0', '0'];
       while (cursors.some((cursor) => cursor !== '')) {
         const reserved = this.ctx.slots.reserve();
-        if (reserved === 0) return;
+        if (reserved === 0) {
+          // More than this worker can run now: the rest go to the next takeover, any worker's.
+          const letGo = await letGoOwn(this.ctx.redis, keys, served.stage, this.consumer, this.config.LEASE_MS * 2, cursors);
+          if (letGo > 0) this.ctx.logger.info({ stage: served.stage, jobs: letGo }, 'no free slot for the rest of the jobs this consumer held before it restarted; let go of them for any worker to take over');
+          break;
+        }
         let taken = 0;
         try {
           const result = await recoverOwn(this.ctx.redis, keys, { ...stageRequest(this.ctx, served), count: reserved }, cursors);

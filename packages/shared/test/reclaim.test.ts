@@ -8,6 +8,8 @@ import {
   ensureGroups,
   failAttempt,
   fieldsOf,
+  heartbeat,
+  letGoOwn,
   newJobId,
   QueueKeys,
   reclaimStale,
@@ -192,5 +194,25 @@ describe('recovering a restarted worker', () => {
       { jobs: [[normal2, 2]], done: false },
       { jobs: [], done: true },
     ]);
+  });
+  test("what recovery found no slot for is let go for any worker's next takeover, past the cursors only; an entry deleted meanwhile is left for the takeover to fail", async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const [high, normal1, normal2] = await enqueue(redis, keys, ['high', 'normal', 'normal', 'low']);
+    await takeJobs(redis, keys, stageRequest('c1'));
+    // Restarted with a 20 s lease and one free slot.
+    await heartbeat(redis, keys, 'c1', 10_000, 60_000, false, 20_000);
+    const recovered = await recoverOwn(redis, keys, stageRequest('c1', { count: 1 }));
+    expect(recovered.jobs.map((job) => job.jobId)).toEqual([high]);
+    await redis.xdel(keys.stream('infer', 'low'), (await redis.xrange(keys.stream('infer', 'low'), '-', '+'))[0]![0]);
+
+    expect(await letGoOwn(redis, keys, 'infer', 'c1', 40_000, recovered.cursors)).toBe(2);
+    // The two let go; not the job recovery started (c1 runs it, within its 20 s lease), nor the
+    // deleted entry, still pending to c1 until its lease lapses and a takeover fails its attempt.
+    const taken = await reclaimStale(redis, keys, stageRequest('c2', { count: 10 }), 1_000);
+    expect(taken.jobs.map((job) => job.jobId)).toEqual([normal1, normal2]);
+    expect(taken.lost).toBe(0);
+    expect(await redis.xpending(keys.stream('infer', 'low'), 'infer')).toMatchObject([1, expect.any(String), expect.any(String), [['c1', '1']]]);
+    expect(await letGoOwn(redis, keys, 'infer', 'c1', 40_000, ['', '', ''])).toBe(0);
   });
 });

@@ -60,3 +60,12 @@ export async function recoverOwn(
   const [lines, next, repeated] = (await redis.recover(...stageArgs(keys, request), request.count, ...cursors, callToken(), keepCallMs(request.leaseMs))) as [string[], RecoveryCursors, 1?];
   return { jobs: lines.map((line) => parseJobLine(keys.queue, request.stage, line)), cursors: next, repeated: repeated === 1 };
 }
+
+/**
+ * Lets go of this consumer's own pending entries of `stage` past `cursors` (where recoverOwn
+ * stopped for want of free slots), for any worker's next takeover: each is given `idleMs` of idle
+ * time. Returns how many.
+ */
+export async function letGoOwn(redis: RedisClient, keys: QueueKeys, stage: string, consumer: string, idleMs: number, cursors: RecoveryCursors): Promise<number> {
+  return redis.letGoOwn(keys.stream(stage, 'high'), keys.stream(stage, 'normal'), keys.stream(stage, 'low'), groupName(stage), consumer, idleMs, ...cursors);
+}

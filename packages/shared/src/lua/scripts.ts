@@ -68,6 +68,7 @@ declare module 'ioredis' {
     readJob(...args: ScriptArg[]): Result<unknown, Context>;
     reclaim(...args: ScriptArg[]): Result<unknown, Context>;
     recover(...args: ScriptArg[]): Result<unknown, Context>;
+    letGoOwn(...args: ScriptArg[]): Result<number, Context>;
     renew(...args: ScriptArg[]): Result<number[], Context>;
     release(...args: ScriptArg[]): Result<number, Context>;
     cancel(...args: ScriptArg[]): Result<[number, string?], Context>;
