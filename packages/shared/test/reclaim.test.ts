@@ -113,6 +113,8 @@ describe('entries deleted while pending', () => {
     expect(record).toMatchObject({ status: 'queued', failures: '1' });
     expect(record['entry']).not.toBe(held!.entryId);
     expect(errorCodes(record)).toEqual(['ENTRY_DELETED']);
+    // Naming the worker that held it, as every attempt's error does.
+    expect(JSON.parse(record['errors']!)).toMatchObject([{ worker: 'c1', attempt: 1 }]);
     expect(await redis.hlen(keys.active)).toBe(0);
     expect(await redis.xlen(keys.stream('infer', 'normal'))).toBe(1);
 

@@ -18,8 +18,9 @@
   ARGV[12] lanes to scan, a flag per lane ('111')
   ARGV[13] this call's token, and ARGV[14] how long (ms) to keep what it took: see repeatedCall
 
-  Output: {jobs, lost, released}: job lines (see jobLine), how many deleted entries were failed,
-  and for each job 1 when its last holder released it (a stopping worker) rather than let its
+  Output: {jobs, lost, released}: job lines (see jobLine), how many deleted entries' attempts
+  were failed (not a released job's, which no attempt runs: the look through the waiting jobs
+  queues it again), and for each job 1 when its last holder released it (a stopping worker) rather than let its
   lease lapse, else 0. Sent again (the same token), it replies what its first run took over and
   is still held, and a fourth element, 1.
 ]]
@@ -56,8 +57,7 @@ for i = 1, 3 do
           table.insert(jobs, job)
           table.insert(released, wasReleased and 1 or 0)
         end
-      else
-        failLostEntry(ctx, laneNames[i], lapsed[1], now)
+      elseif failLostEntry(ctx, laneNames[i], lapsed[1], now) then
         lost = lost + 1
       end
     end
