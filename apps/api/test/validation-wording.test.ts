@@ -103,11 +103,15 @@ test('an Idempotency-Key header sent twice is told to send one (Node joins the t
   expect((await app.inject({ method: 'POST', url: '/jobs', headers: { 'idempotency-key': 'a1' }, payload: { model: 'echo', prompt: 'x' } })).statusCode).toBe(202);
 });
 
-test('a query parameter given twice is told to send it once (zod said "must be a string, not an array")', async ({ app }) => {
-  for (const url of ['/queues/inference/dead?limit=5&limit=6', '/events?queue=inference&queue=documents']) {
+test('a query parameter given twice is told to send it once (zod said "must be a string, not an array"), and queues to go in one, separated by commas', async ({ app }) => {
+  const expected = {
+    '/queues/inference/dead?limit=5&limit=6': { path: 'querystring.limit', message: 'is given more than once; send it once' },
+    '/events?queue=inference&queue=documents': { path: 'querystring.queue', message: 'is given more than once; several queues go in one, separated by commas (?queue=inference,documents)' },
+  };
+  for (const [url, error] of Object.entries(expected)) {
     const twice = await app.inject({ url });
     expect(twice.statusCode, url).toBe(400);
-    expect(twice.json().errors, url).toEqual([{ path: `querystring.${url.includes('limit') ? 'limit' : 'queue'}`, message: 'is given more than once; send it once' }]);
+    expect(twice.json().errors, url).toEqual([error]);
   }
 });
 

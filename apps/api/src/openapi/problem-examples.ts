@@ -66,7 +66,7 @@ function badRequest({ path, operation }: OperationAt): Example {
 
 /** Answered by Node before a request exists (raw-answers.ts): `about:blank`, no `instance`. */
 const BEFORE_A_REQUEST: Record<number, string> = {
-  408: 'The request did not arrive in time. Send it again.',
+  408: 'The request did not arrive in full within REQUEST_TIMEOUT (headers within 60 s at most). Send it again; on a link too slow for its size, the API must allow more (REQUEST_TIMEOUT).',
   417: 'Expect: "202-accepted" is not an expectation this server meets; the only one it takes is 100-continue (RFC 9110). Send the request without it.',
   431: 'The request headers are larger than the server takes (16 KiB in all). Send fewer or shorter headers.',
 };

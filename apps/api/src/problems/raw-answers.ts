@@ -71,7 +71,7 @@ export const clientErrorAnswer = (crossOrigin: CrossOriginPolicy, count: RawAnsw
   answering.add(socket);
   const [status, detail] =
     error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'The request did not arrive in time. Send it again.']
+      ? [408, 'The request did not arrive in full within REQUEST_TIMEOUT (headers within 60 s at most). Send it again; on a link too slow for its size, the API must allow more (REQUEST_TIMEOUT).']
       : error.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'The request headers are larger than the server takes (16 KiB in all). Send fewer or shorter headers.']
         : [400, invalidHttpDetail(error.code ?? error.message, error.reason, unanswered.has(socket))];

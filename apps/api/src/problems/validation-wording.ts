@@ -29,7 +29,11 @@ export function plainErrors(issues: readonly ValidationError[]): ValidationError
       // No body at all reaches validation as null.
       if (path === 'body' && /received null$/.test(message)) return { path, message: 'is required: send a JSON object' };
       // A query parameter given twice (`?limit=5&limit=6`) reaches validation as an array.
-      if (path.startsWith('querystring.') && WRONG_TYPE.test(message) && message.endsWith('received array')) return { path: shortPath(path), message: 'is given more than once; send it once' };
+      if (path.startsWith('querystring.') && WRONG_TYPE.test(message) && message.endsWith('received array')) {
+        // GET /events takes several queues in one parameter, as the browser's URLSearchParams would not.
+        const several = path === 'querystring.queue' ? '; several queues go in one, separated by commas (?queue=inference,documents)' : '; send it once';
+        return { path: shortPath(path), message: `is given more than once${several}` };
+      }
       return { path: shortPath(path), message: plainIssue(message) };
     });
 }

@@ -254,7 +254,7 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBud
         if (prototypeNamed) fieldProblem(prototypeNamed.name, `is not a field this form takes; ${FORM_FIELDS}`);
         // Past STREAMED_PARTS: a second file is told as readUpload tells it, further text fields typed JSON as too many fields.
         if (code === 'FST_FILES_LIMIT' && seen.files.length > 1) oneFileOnly(seen.files);
-        if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT' || code === 'FST_FILES_LIMIT') throw new ProblemError('invalid-request', 'The form has too many fields; see GET /docs for the fields POST /documents takes.');
+        if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT' || code === 'FST_FILES_LIMIT') throw new ProblemError('invalid-request', `The form has too many fields: it takes one file and at most ${TEXT_FIELDS.size} text fields (${[...TEXT_FIELDS].join(', ')}); see GET /docs.`);
         // The form parser's own errors are plain Errors without a code (a missing boundary, a part
         // cut short). Coded ones (a file over the limit) have their problem in the error handler;
         // a TypeError or the like is a bug here, and stays a 500.
