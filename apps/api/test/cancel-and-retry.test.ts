@@ -129,13 +129,25 @@ describe('dead letters', () => {
     expect((await app.inject({ url: `/jobs/${dead[2]}` })).json()).toMatchObject({ status: 'dead' });
   });
 
+  test('the list shows a large input as a preview (500 dead jobs of 1 MiB each made a page too large to send); GET /jobs/:id shows it whole', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const prompt = 'y'.repeat(900_000);
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt } })).json();
+    await deadLetterQueued(redis, keys);
+    const listed = await app.inject({ url: '/queues/inference/dead' });
+    expect(listed.statusCode).toBe(200);
+    expect(listed.body.length).toBeLessThan(10_000);
+    expect(listed.json().jobs).toMatchObject([{ job_id, input_truncated: true, input: { model: 'echo', prompt: `${'y'.repeat(500)}… (899500 more characters)` } }]);
+    expect((await app.inject({ url: `/jobs/${job_id}` })).json().input.prompt).toBe(prompt);
+  });
+
   test('a dead job is listed, page by page, and retried with its ID kept, counting as enqueued again; a job that is not dead cannot be retried', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
     const ids = await submitEcho(app, 3);
     await deadLetterQueued(redis, keys, (jobId) => `broken ${jobId}`);
     const first = (await app.inject({ url: '/queues/inference/dead?limit=2' })).json();
     expect(first.jobs.map((job: { job_id: string }) => job.job_id)).toEqual([ids[2], ids[1]]);
-    expect(first.jobs[0]).toMatchObject({ stage: 'infer', attempts: 1, error: { message: `broken ${ids[2]}`, retryable: false }, input: { prompt: 'p2' } });
+    expect(first.jobs[0]).toMatchObject({ stage: 'infer', attempts: 1, error: { message: `broken ${ids[2]}`, retryable: false }, input: { prompt: 'p2' }, input_truncated: false });
     // Its output is not there, and a retry would fail the same way: it was told a retry runs it again.
     expect((await app.inject({ url: `/jobs/${ids[2]}/stages/infer/output` })).json()).toMatchObject({ status: 404, detail: `Stage "infer" of job "${ids[2]}" has no output: the job is dead, of an error a retry does not mend: submit it again, changed. GET /jobs/${ids[2]} shows where the job is.` });
     // One that ran out of attempts on errors a retry may mend is told to retry.

@@ -27,7 +27,8 @@ export const deadJobSchema = z.object({
   attempts: z.number().int().nullable().describe('attempts of the stage it died on; null when the entry holds no whole number (another producer wrote it)'),
   error: attemptErrorSchema.nullable(),
   errors: z.array(attemptErrorSchema),
-  input: z.unknown().describe(`the job as submitted; JSON nested deeper than ${MAX_SHOWN_DEPTH} levels is shown as its text`),
+  input: z.unknown().describe(`the job as submitted (a preview when large; see input_truncated); JSON nested deeper than ${MAX_SHOWN_DEPTH} levels is shown as its text`),
+  input_truncated: z.boolean().describe('true when `input` is a preview, as a large output is shown (long strings and arrays cut); GET /jobs/{id} shows it whole'),
   created_at: z.string().nullable().describe('ISO 8601, UTC; null when the entry holds no time a date can show'),
   dead_at: z.string().nullable().describe('ISO 8601, UTC; null when the entry holds no time a date can show'),
 });

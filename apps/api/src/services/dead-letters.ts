@@ -2,6 +2,7 @@ import { fieldsOf, LANES, retryDeadJob, type Lane, type Pipeline, type QueueKeys
 import type { FastifyBaseLogger } from 'fastify';
 import { queueFull } from '../problems/queue-full.js';
 import { errorsView, errorView, iso, json } from './job-view.js';
+import { previewOutput } from './output-preview.js';
 import { compareIds } from './stream-range.js';
 
 type StreamEntry = [id: string, fields: string[]];
@@ -13,6 +14,8 @@ type StreamEntry = [id: string, fields: string[]];
  */
 function deadView([, flat]: StreamEntry) {
   const f = fieldsOf(flat);
+  // A page of 500 dead jobs with 1 MiB prompts was 500 MB of JSON, past what a string can hold.
+  const { output: input, truncated } = previewOutput(f['payload'], json);
   const lane = f['lane'] ?? 'normal';
   const attempts = f['attempts'] === undefined ? 0 : /^\d{1,15}$/.test(f['attempts']) ? Number(f['attempts']) : null;
   return {
@@ -22,7 +25,8 @@ function deadView([, flat]: StreamEntry) {
     attempts,
     error: errorView(json(f['error'])),
     errors: errorsView(f['errors']),
-    input: json(f['payload']),
+    input,
+    input_truncated: truncated,
     created_at: iso(f['created_at']),
     dead_at: iso(f['dead_at']),
   };
