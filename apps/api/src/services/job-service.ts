@@ -421,7 +421,8 @@ function definedOnly<T extends object>(value: T): T {
  * A request as JSON for its fingerprint, with the keys of every object below the top in order:
  * a client that rebuilds a body (a retry layer merging params) may reorder `params` or
  * `metadata`, which is the same request, and was a 422 `idempotency-key-reused`. The top level
- * is in the schema's order already, and kept so (a fingerprint stored before this stays equal).
+ * is in the schema's order already, and kept so: a fingerprint stored before this stays equal
+ * for a body whose nested keys were in order.
  */
 function requestJson(request: object): string {
   return JSON.stringify(request, (key, value: unknown) => {

@@ -69,8 +69,8 @@ export function liveConsumers(words: Record<string, string>, nowMs: number): Set
 
 /**
  * Says that `consumer` reads the queue no more (it stops taking jobs): its word ends now. Its
- * lease stays named, for the jobs it released or could not (see lapsedEntries.lua), until a
- * sweep drops both with the dead workers' (after `keepMs`).
+ * lease stays named, for the jobs it still runs, released or could not release (see
+ * lapsedEntries.lua), until a sweep finds it unnamed for `keepMs` and the lease.
  */
 export async function leaveQueue(redis: RedisClient, keys: QueueKeys, consumer: string, keepMs: number, leaseMs: number): Promise<void> {
   await heartbeat(redis, keys, consumer, 0, keepMs, false, leaseMs);

@@ -3,7 +3,7 @@
   across its lanes, up to `most`: what a takeover would find now. Reads only.
 
   KEYS[1..3] streams of the stage's high, normal and low lanes
-  KEYS[4] leases hash (consumer -> its LEASE_MS)
+  KEYS[4] leases hash (see leaseNames)
 
   ARGV[1] the stage's group
   ARGV[2] the lease (ms) of a holder the leases hash does not name: the asking worker's own

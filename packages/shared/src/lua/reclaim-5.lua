@@ -9,7 +9,7 @@
 
   KEYS[1..3] streams of the stage's high, normal and low lanes
   KEYS[4] active hash
-  KEYS[5] leases hash (consumer -> its LEASE_MS)
+  KEYS[5] leases hash (see leaseNames)
 
   ARGV[1..9] base, queue, stage, previous stage, consumer, default max attempts, retention (s),
              max stalls, first stage
@@ -20,8 +20,8 @@
 
   Output: {jobs, lost, released}: job lines (see jobLine), how many deleted entries' attempts
   were failed (not a released job's, which no attempt runs: the look through the waiting jobs
-  queues it again), and for each job 1 when its last holder released it (a stopping worker) rather than let its
-  lease lapse, else 0. Sent again (the same token), it replies what its first run took over and
+  queues it again), and for each job 1 when its last holder released it (a stopping worker)
+  rather than let its lease lapse, else 0. Sent again (the same token), it replies what its first run took over and
   is still held, and a fourth element, 1.
 ]]
 local rcall = redis.call

@@ -1,6 +1,5 @@
 import type { RedisClient } from '../redis.js';
-import type { QueueKeys } from '../keys.js';
-import { groupName } from '../keys.js';
+import { groupName, type QueueKeys } from '../keys.js';
 import { callToken, keepCallMs } from './call-token.js';
 import { laneFlags, parseJobLine, stageArgs, type TakenJob, type TakeRequest } from './take.js';
 
@@ -17,7 +16,7 @@ export interface ReclaimResult {
 /**
  * Takes over up to `count` entries of a stage held past their holder's lease, and starts them.
  * Each holder's own LEASE_MS counts (QueueKeys.leases); `fallbackLeaseMs`, the asking worker's,
- * is the lease of a holder that names none (a worker that left, a client outside Conveyor).
+ * is the lease of a holder that names none (a client outside Conveyor, a worker long silent).
  */
 export async function reclaimStale(redis: RedisClient, keys: QueueKeys, request: TakeRequest, fallbackLeaseMs: number): Promise<ReclaimResult> {
   const [high, normal, low, active, ...stage] = stageArgs(keys, request);

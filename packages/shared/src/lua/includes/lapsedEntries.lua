@@ -2,11 +2,12 @@
 -- @include leaseNames
 -- The entries of a stage's stream whose lease lapsed, oldest first, at most `most`, each as
 -- {entry ID, lease}. A lease is its holder's own: the LEASE_MS its worker says it renews by (the
--- leases hash, see leaseNames), so a worker with a long lease keeps its jobs
--- that long however short the asking worker's is, even while it stands still (a long GC pause, a
--- SIGSTOP, a frozen VM), and a dead worker with a short lease loses its jobs after that lease,
--- however long another worker's is. A holder the hash does not name (a worker that left, or a
--- client outside Conveyor reading in its group) gets `fallback`, the asking worker's lease.
+-- leases hash, see leaseNames), so a worker with a long lease keeps its jobs that long however
+-- short the asking worker's is, even while it stands still (a long GC pause, a SIGSTOP, a frozen
+-- VM), and a dead worker with a short lease loses its jobs after that lease, however long another
+-- worker's is. A holder the hash does not name (a client outside Conveyor reading in the group,
+-- a worker silent for longer than CONSUMER_RETENTION and its lease) gets `fallback`, the asking
+-- worker's lease.
 -- One XPENDING per consumer holding entries: a consumer's lapsed entries, not every held one.
 local function lapsedEntries(stream, group, leasesKey, fallback, most)
   local found = {}
