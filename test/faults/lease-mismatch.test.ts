@@ -137,3 +137,20 @@ test('a worker restarted under the same CONSUMER_NAME with a longer lease and fe
   // (The other worker takes them, or the restarted one once its two are done.)
   expect([...after.lines, ...other.lines].filter((line) => line.includes('took over a job a stopping worker released'))).toHaveLength(6);
 });
+
+test('a job taken after its worker last named its lease is not taken over before that lease is out, once the worker stands still and a short-lease worker sweeps', { timeout: 60_000 }, async ({ fleet }) => {
+  // Names its lease at start and then every 20 s: the job below is taken 4 s after the last naming.
+  const longLease = await fleet.start({ LEASE_MS: '8s', CONCURRENCY: '1', MAINTENANCE_INTERVAL: '20s', SHUTDOWN_GRACE_MS: '100ms' });
+  await sleep(4_000);
+  const jobs = await enqueueEcho(fleet.redis, fleet.prefix, 1, 20_000, 20_000);
+  await allActive(fleet, jobs, 'the long-lease worker to start the job');
+  longLease.signal('SIGSTOP');
+  // Its lease was last named about 4 s before the job was taken: swept 8 s after that naming, the
+  // job was taken over 4 s into its 8 s lease.
+  const sweeper = await fleet.start({ ...SWEEPING, LEASE_MS: '1s' });
+  await sleep(5_500);
+  longLease.signal('SIGCONT');
+  await sleep(500);
+  expect(sweeper.lines.filter((line) => line.includes('took over'))).toEqual([]);
+  expect((await statesOf(fleet.redis, fleet.prefix, jobs))[0]!.attempts).toBeLessThan(2);
+});

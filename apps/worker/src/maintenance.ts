@@ -113,7 +113,7 @@ export class Maintenance {
     if (sweep) this.#lastSweep = Date.now();
     for (const queue of this.#queues) {
       if (this.#words.has(queue)) continue;
-      const word = heartbeat(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, MAINTENANCE_INTERVAL * LIVE_TICKS, CONSUMER_RETENTION, sweep, LEASE_MS)
+      const word = heartbeat(this.ctx.redis, this.ctx.keysOf(queue), this.ctx.consumer, MAINTENANCE_INTERVAL * LIVE_TICKS, CONSUMER_RETENTION, sweep && this.#stagesOf(queue), LEASE_MS)
         .then(
           () => undefined,
           (error: Error) => {
@@ -124,6 +124,11 @@ export class Maintenance {
         .finally(() => this.#words.delete(queue));
       this.#words.set(queue, word);
     }
+  }
+
+  /** Every stage of `queue`, served here or not: where a worker's entries may be held. */
+  #stagesOf(queue: string): readonly string[] {
+    return this.stages.find((served) => served.pipeline.name === queue)!.pipeline.stages;
   }
 
   /** One tick of `queue`'s housekeeping. */

@@ -4,6 +4,7 @@ import {
   ConnectionCause,
   createRedis,
   ensureGroups,
+  heartbeat,
   isRefusedForNow,
   letGoOwn,
   QueueKeys,
@@ -315,6 +316,11 @@ export class Worker {
 
   /** A worker restarted under the same consumer name first re-reads its own pending entries. */
   async #recoverOwnPending(): Promise<void> {
+    // Its own lease named first: until then the hash names its predecessor's (1 s, say, where
+    // this one's is 30 s), and a takeover would wait that out for the jobs re-read here.
+    for (const queue of new Set(this.stages.map((served) => served.pipeline.name))) {
+      await heartbeat(this.ctx.redis, this.ctx.keysOf(queue), this.consumer, 0, this.config.CONSUMER_RETENTION, false, this.config.LEASE_MS);
+    }
     for (const served of this.stages) {
       const keys = this.ctx.keysOf(served.pipeline.name);
       let cursors: RecoveryCursors = ['0', '0', '0'];

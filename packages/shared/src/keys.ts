@@ -100,8 +100,8 @@ export class QueueKeys {
   /**
    * Hash: consumer name → `<that worker's LEASE_MS> <when it last named it>`, named by its
    * heartbeats and lease renewals, and dropped once it has not been for CONSUMER_RETENTION and
-   * the lease: a takeover waits out the lease of the entry's holder (see leaseNames.lua and
-   * lapsedEntries.lua).
+   * the worker holds no entry: a takeover waits out the lease of the entry's holder (see
+   * leaseNames.lua and lapsedEntries.lua).
    */
   get leases(): string {
     return `${this.base}leases`;

@@ -1,8 +1,8 @@
-import { redisTest as test } from '@conveyor/testing';
+import { redisTest as test, takeRequest, TEST_LIMITS } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
-import { ensureConsumer, ensureGroups, heartbeat, leaveQueue, pruneIdleConsumers, QueueKeys, trimHistory, type Pipeline } from '../src/index.js';
+import { completeStage, enqueueJobs, ensureConsumer, ensureGroups, heartbeat, leaveQueue, newJobId, pruneIdleConsumers, QueueKeys, takeJobs, trimHistory, type Pipeline } from '../src/index.js';
 
 const pipelines: Pipeline[] = [{ name: 'inference', input: 'json', stages: ['infer'] }];
 
@@ -214,15 +214,22 @@ describe('pruning consumers', () => {
 });
 
 describe('workers saying they read a queue', () => {
-  test("a lease stays named while its worker has said nothing for less than the lease, however short the sweeping worker's keepMs; a renewal names it too", async ({ redis, prefix }) => {
+  test("a lease stays named while its worker holds an entry, however long it has been silent and however short the sweeping worker's keepMs; once it holds none, a sweep drops it", async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');
+    await enqueueJobs(redis, keys, 'infer', [{ id: newJobId('inference'), lane: 'normal', payload: '{"model":"echo"}' }], TEST_LIMITS);
     await heartbeat(redis, keys, 'frozen', 10, 60_000, false, 5_000);
+    await heartbeat(redis, keys, 'idle', 10, 60_000, false, 5_000);
+    const [held] = (await takeJobs(redis, keys, takeRequest({ consumer: 'frozen' }))).jobs;
     await sleep(60);
-    // Its word is gone after keepMs (20 ms); its 5 s lease is not.
-    expect(await heartbeat(redis, keys, 'sweeper', 10_000, 20, true, 1_000)).toBe(1);
+    // Both words are gone after keepMs (20 ms); the lease of the one holding an entry is not.
+    expect(await heartbeat(redis, keys, 'sweeper', 10_000, 20, ['infer'], 1_000)).toBe(2);
     expect((await redis.hkeys(keys.leases)).sort()).toEqual(['frozen', 'sweeper']);
     // The hash is kept at least the longest lease named, not the sweeper's 20 ms.
     expect(await redis.pttl(keys.leases)).toBeGreaterThan(1_000);
+    expect(await completeStage(redis, keys, held!, '{}', '', 60)).toBe('completed');
+    await heartbeat(redis, keys, 'sweeper', 10_000, 20, ['infer'], 1_000);
+    expect(await redis.hkeys(keys.leases)).toEqual(['sweeper']);
   });
 
   test("a word lasts liveMs on Redis's clock; a sweep drops the words older than keepMs, and leaving ends one's own and keeps its lease named until a sweep", async ({ redis, prefix }) => {
@@ -236,7 +243,7 @@ describe('workers saying they read a queue', () => {
     expect(await redis.pttl(keys.workers)).toBeGreaterThan(59_000);
     await sleep(60);
     // A sweep with keepMs 20: both words ran out more than 20 ms ago; the caller's own is new.
-    expect(await heartbeat(redis, keys, 'self', 10_000, 20, true, 30_000)).toBe(2);
+    expect(await heartbeat(redis, keys, 'self', 10_000, 20, ['infer'], 30_000)).toBe(2);
     // (The hash now expires 20 ms after that word; the next one keeps it longer.)
     await heartbeat(redis, keys, 'self', 10_000, 60_000, false, 30_000);
     expect(await redis.hkeys(keys.workers)).toEqual(['self']);
@@ -245,9 +252,8 @@ describe('workers saying they read a queue', () => {
     expect(Number(await redis.hget(keys.workers, 'self'))).toBeLessThanOrEqual(left + 50);
     expect(await redis.hget(keys.leases, 'self')).toMatch(/^40 \d+$/);
     await sleep(60);
-    // Its word is dropped once older than keepMs (20); its lease once older than that and the lease (40).
-    // (The dead workers' words went at the first sweep; their 30 s leases stay named within them.)
-    expect(await heartbeat(redis, keys, 'other', 10_000, 20, true, 30_000)).toBe(1);
-    expect((await redis.hkeys(keys.leases)).sort()).toEqual(['gone', 'old', 'other']);
+    // Its word and its lease are dropped once older than keepMs (20 ms): it holds no entry.
+    expect(await heartbeat(redis, keys, 'other', 10_000, 20, ['infer'], 30_000)).toBe(1);
+    expect(await redis.hkeys(keys.leases)).toEqual(['other']);
   });
 });

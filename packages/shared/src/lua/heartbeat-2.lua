@@ -1,9 +1,9 @@
 --[[
   Says that a worker reads a queue until `live` ms from now (Redis's clock, the one readers
-  compare with), and with which lease it holds jobs (see lapsedEntries), and keeps both hashes `keep`
+  compare with), and with which lease it holds jobs (see leaseNames), and keeps both hashes `keep`
   ms after the last worker's word (the leases hash at least a lease). With `sweep`, also drops
   the words of workers not heard from in `keep` ms (dead ones, and ones that left), and the
-  leases not named for `keep` ms and the lease itself (see leaseNames).
+  leases not named for `keep` ms of consumers that hold no entry of the queue's stages.
 
   KEYS[1] workers hash
   KEYS[2] leases hash
@@ -13,8 +13,9 @@
   ARGV[3] keep (ms)
   ARGV[4] sweep: '1' or '0'
   ARGV[5] the worker's lease (ms)
+  ARGV[6] the queue's key base, and ARGV[7..] its stages: where a consumer's entries are held
 
-  Output: how many stale fields were dropped.
+  Output: how many stale words were dropped.
 ]]
 local rcall = redis.call
 -- @include nowMs
@@ -33,15 +34,16 @@ if ARGV[4] == '1' then
       dropped = dropped + 1
     end
   end
-  -- A lease is dropped only once its worker has said nothing for `keep` and for the lease
-  -- itself: by then every entry it held has lapsed by its own lease. Dropped with the word, a
-  -- draining or frozen worker's lease went after CONSUMER_RETENTION (the sweeping worker's),
-  -- and a worker with a shorter lease took its running jobs.
+  -- A lease is dropped only once its worker has said nothing for `keep` and holds no entry: a
+  -- takeover of what it holds waits it out. Dropped with the word, a draining or frozen worker's
+  -- lease went after CONSUMER_RETENTION (the sweeping worker's), and a worker with a shorter
+  -- lease took its running jobs; dropped a lease after its last naming, an entry taken after
+  -- that naming was taken over before its lease was out.
   local leases = rcall('HGETALL', KEYS[2])
   for i = 1, #leases, 2 do
-    local lease, seen = leaseParts(leases[i + 1])
+    local _, seen = leaseParts(leases[i + 1])
     seen = seen or wordOf[leases[i]] or 0
-    if seen < now - math.max(keep, lease or 0) then rcall('HDEL', KEYS[2], leases[i]) end
+    if seen < now - keep and not holdsEntries(ARGV[6], ARGV, 7, leases[i]) then rcall('HDEL', KEYS[2], leases[i]) end
   end
 end
 rcall('HSET', KEYS[1], ARGV[1], now + tonumber(ARGV[2]))

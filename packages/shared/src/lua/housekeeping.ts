@@ -52,11 +52,12 @@ export async function ensureConsumer(redis: RedisClient, stream: string, group: 
 
 /**
  * Says that `consumer` reads the queue for the next `liveMs` (see QueueKeys.workers), holding
- * jobs with `leaseMs` (QueueKeys.leases); with `sweep`, drops the fields of workers not heard
- * from in `keepMs`. Returns how many it dropped.
+ * jobs with `leaseMs` (QueueKeys.leases). With `sweep`, the queue's stages, also drops the words
+ * of workers not heard from in `keepMs`, and their leases once they hold no entry of those
+ * stages. Returns how many words it dropped.
  */
-export async function heartbeat(redis: RedisClient, keys: QueueKeys, consumer: string, liveMs: number, keepMs: number, sweep: boolean, leaseMs: number): Promise<number> {
-  return redis.heartbeat(keys.workers, keys.leases, consumer, liveMs, keepMs, sweep ? 1 : 0, leaseMs);
+export async function heartbeat(redis: RedisClient, keys: QueueKeys, consumer: string, liveMs: number, keepMs: number, sweep: false | readonly string[], leaseMs: number): Promise<number> {
+  return redis.heartbeat(keys.workers, keys.leases, consumer, liveMs, keepMs, sweep ? 1 : 0, leaseMs, keys.base, ...(sweep || []));
 }
 
 /**
@@ -70,7 +71,7 @@ export function liveConsumers(words: Record<string, string>, nowMs: number): Set
 /**
  * Says that `consumer` reads the queue no more (it stops taking jobs): its word ends now. Its
  * lease stays named, for the jobs it still runs, released or could not release (see
- * lapsedEntries.lua), until a sweep finds it unnamed for `keepMs` and the lease.
+ * lapsedEntries.lua), until a sweep finds it unnamed for `keepMs` and holding no entry.
  */
 export async function leaveQueue(redis: RedisClient, keys: QueueKeys, consumer: string, keepMs: number, leaseMs: number): Promise<void> {
   await heartbeat(redis, keys, consumer, 0, keepMs, false, leaseMs);

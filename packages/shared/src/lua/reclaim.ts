@@ -16,7 +16,7 @@ export interface ReclaimResult {
 /**
  * Takes over up to `count` entries of a stage held past their holder's lease, and starts them.
  * Each holder's own LEASE_MS counts (QueueKeys.leases); `fallbackLeaseMs`, the asking worker's,
- * is the lease of a holder that names none (a client outside Conveyor, a worker long silent).
+ * is the lease of a holder that names none (a client outside Conveyor reading in the group).
  */
 export async function reclaimStale(redis: RedisClient, keys: QueueKeys, request: TakeRequest, fallbackLeaseMs: number): Promise<ReclaimResult> {
   const [high, normal, low, active, ...stage] = stageArgs(keys, request);

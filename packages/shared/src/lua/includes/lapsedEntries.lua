@@ -5,9 +5,8 @@
 -- leases hash, see leaseNames), so a worker with a long lease keeps its jobs that long however
 -- short the asking worker's is, even while it stands still (a long GC pause, a SIGSTOP, a frozen
 -- VM), and a dead worker with a short lease loses its jobs after that lease, however long another
--- worker's is. A holder the hash does not name (a client outside Conveyor reading in the group,
--- a worker silent for longer than CONSUMER_RETENTION and its lease) gets `fallback`, the asking
--- worker's lease.
+-- worker's is. A holder the hash does not name (a client outside Conveyor reading in the group;
+-- a worker's lease stays while it holds entries) gets `fallback`, the asking worker's lease.
 -- One XPENDING per consumer holding entries: a consumer's lapsed entries, not every held one.
 local function lapsedEntries(stream, group, leasesKey, fallback, most)
   local found = {}
