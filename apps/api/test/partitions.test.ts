@@ -34,6 +34,27 @@ describe('a partitioned queue through the API', () => {
     expect((await app.inject({ url: '/queues/inference/dead?cursor=1000-0~x' })).statusCode).toBe(400);
   });
 
+  test('dead letters with large inputs over several partitions: pages stop early at the byte budget, and their cursors still list each once, in order', async ({ app, redis, prefix }) => {
+    const streams = ['inference', 'inference.0', 'inference.1', 'inference.2'].map((queue) => new QueueKeys(prefix, queue).dead);
+    const payload = JSON.stringify({ model: 'echo', prompt: 'z'.repeat(500_000) });
+    for (const [i, stream] of streams.entries()) {
+      for (let k = 0; k < 6; k++) await redis.xadd(stream, `${1000 + k * 10 + i}-0`, 'job', `job-${i}-${k}`, 'stage', 'infer', 'payload', payload);
+    }
+    const expected = Array.from({ length: 24 }, (_, n) => 23 - n).map((n) => `job-${n % 4}-${Math.floor(n / 4)}`);
+    const listed: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = (await app.inject({ url: `/queues/inference/dead?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}` })).json() as { jobs: { job_id: string }[]; next_cursor: string | null };
+      expect(page.jobs.length).toBeGreaterThan(0);
+      listed.push(...page.jobs.map((job) => job.job_id));
+      cursor = page.next_cursor;
+      pages += 1;
+    } while (cursor !== null && pages < 30);
+    expect(listed).toEqual(expected);
+    expect(pages).toBeGreaterThan(1);
+  });
+
   test('a keyed batch over several partitions, one of them refused, names what was stored; sent again it stores each job once', async ({ app }) => {
     const first = await app.inject({ method: 'POST', url: '/jobs', headers: { 'idempotency-key': 'taken' }, payload: { model: 'echo', prompt: 'first use' } });
     expect(first.statusCode).toBe(202);

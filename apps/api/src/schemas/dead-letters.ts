@@ -12,7 +12,7 @@ export const queueParamsSchema = z.object({ name: pathSegment.describe('queue na
 
 /** Strict: a typo (`?Limit=5`, `?limit[]=5`) would give a default page with no word of it. */
 export const deadListQuerySchema = onlyParameters({
-  limit: decimalIntegerOr(50, 1, 500).describe('jobs per page'),
+  limit: decimalIntegerOr(50, 1, 500).describe('most jobs per page: a page stops early, with a next_cursor, once its stored entries pass about 4 MiB (large inputs)'),
   cursor: z
     .string()
     .refine((value) => isEntryId(value.replace(/~\d{1,2}$/, '')), 'must be the next_cursor of the previous page')

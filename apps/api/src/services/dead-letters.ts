@@ -33,29 +33,75 @@ function deadView([, flat]: StreamEntry) {
 }
 
 /**
+ * Most bytes of dead-letter entries one page reads from Redis, their inputs stored whole: a page
+ * of 500 entries with 1 MB prompts was one XREVRANGE that held Redis for 2.3 s (every worker and
+ * request waited; the API's own call timed out, a 503) and took the API to 1 GB. A page stops
+ * early at about this much, with a cursor to the rest.
+ */
+const PAGE_BYTES = 4 * 1024 * 1024;
+
+/** Entries a page's first read of a stream asks for, before it knows how large they are. */
+const FIRST_READ = 5;
+
+/** The bytes of a stream entry's fields. */
+function entryBytes([, flat]: StreamEntry): number {
+  let bytes = 0;
+  for (const field of flat) bytes += field.length;
+  return bytes;
+}
+
+/**
+ * Up to `want` entries of `stream`, newest first from `end`, read in steps sized to keep within
+ * about `budget` bytes. `cutShort`: the budget stopped it with entries left to read.
+ */
+async function readNewest(redis: RedisClient, stream: string, end: string, want: number, budget: number): Promise<{ entries: StreamEntry[]; cutShort: boolean }> {
+  const entries: StreamEntry[] = [];
+  let bytes = 0;
+  let from = end;
+  let count = Math.min(FIRST_READ, want);
+  for (;;) {
+    const read = (await redis.xrevrange(stream, from, '-', 'COUNT', count)) as StreamEntry[];
+    for (const entry of read) bytes += entryBytes(entry);
+    entries.push(...read);
+    if (read.length < count || entries.length >= want) return { entries, cutShort: false };
+    if (bytes >= budget) return { entries, cutShort: true };
+    from = `(${read.at(-1)![0]}`;
+    // As many more as the budget leaves room for, at the size read so far.
+    count = Math.max(1, Math.min(want - entries.length, Math.floor((budget - bytes) / (bytes / entries.length))));
+  }
+}
+
+/**
  * A page of a queue's dead letters, newest first, from the dead streams of the queue and its
  * partitions (`keys`, in that order). With several, they are merged by entry ID (then by their
  * order in `keys`), and a cursor is `<entry ID>~<position in keys>`, so equal IDs in two
- * partitions are neither skipped nor shown twice.
+ * partitions are neither skipped nor shown twice. A page holds fewer than `limit` when its
+ * entries pass PAGE_BYTES, with a cursor to the rest.
  */
 export async function listDead(redis: RedisClient, keys: readonly QueueKeys[], limit: number, cursor: string | undefined) {
   const [cursorId, cursorAt] = cursor === undefined ? [undefined, keys.length] : parseCursor(cursor, keys.length);
-  const pages = await Promise.all(
+  const budget = PAGE_BYTES / keys.length;
+  const reads = await Promise.all(
     keys.map(async ({ dead }, at) => {
       // A stream at or after the cursor's starts after its ID; one before it, at it.
       const exclusive = at >= cursorAt;
       // Nothing sorts before 0-0 (Redis refuses an exclusive end it cannot step back from).
-      if (cursorId !== undefined && exclusive && /^0+-0+$/.test(cursorId)) return [];
+      if (cursorId !== undefined && exclusive && /^0+-0+$/.test(cursorId)) return { entries: [], cutShort: false, at };
       const end = cursorId === undefined ? '+' : exclusive ? `(${cursorId}` : cursorId;
       // One more than the page: whether there is a next page is known, not guessed from a full one.
-      const entries = (await redis.xrevrange(dead, end, '-', 'COUNT', limit + 1)) as StreamEntry[];
-      return entries.map((entry) => ({ entry, at }));
+      return { ...(await readNewest(redis, dead, end, limit + 1, budget)), at };
     }),
   );
-  const sorted = pages.flat().sort((a, b) => compareIds(b.entry[0], a.entry[0]) || b.at - a.at);
-  const merged = sorted.slice(0, limit);
+  const sorted = reads.flatMap(({ entries, at }) => entries.map((entry) => ({ entry, at }))).sort((a, b) => compareIds(b.entry[0], a.entry[0]) || b.at - a.at);
+  // Past the oldest entry read of a stream cut short, that stream's next entries may belong.
+  let size = Math.min(limit, sorted.length);
+  for (const { entries, cutShort, at } of reads) {
+    if (cutShort) size = Math.min(size, sorted.findIndex(({ entry, at: from }) => from === at && entry === entries.at(-1)) + 1);
+  }
+  const merged = sorted.slice(0, size);
   const last = merged.at(-1);
-  const next = sorted.length > limit && last ? (keys.length === 1 ? last.entry[0] : `${last.entry[0]}~${last.at}`) : null;
+  const more = sorted.length > size || reads.some(({ cutShort }) => cutShort);
+  const next = more && last ? (keys.length === 1 ? last.entry[0] : `${last.entry[0]}~${last.at}`) : null;
   return { jobs: merged.map(({ entry }) => deadView(entry)), next_cursor: next };
 }
 
