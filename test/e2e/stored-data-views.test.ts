@@ -84,7 +84,7 @@ describe('entries other producers wrote, as the API shows them', () => {
     );
     const dead = await ok('/queues/inference/dead');
     expect(dead['jobs']).toEqual([
-      { job_id: `inference:low:${far}`, stage: 'infer', priority: 'low', attempts: 1, error: { message: 'failed' }, errors: [{ message: 'failed' }], input: { model: 'echo', prompt: 'f' }, created_at: null, dead_at: null },
+      { job_id: `inference:low:${far}`, stage: 'infer', priority: 'low', attempts: 1, error: { message: 'failed' }, errors: [{ message: 'failed' }], input: { model: 'echo', prompt: 'f' }, input_truncated: false, created_at: null, dead_at: null },
     ]);
   });
 
@@ -131,10 +131,10 @@ describe('entries other producers wrote, as the API shows them', () => {
     for (const fields of written) await producer.xadd(documents.dead, '*', ...fields);
     const dead = await ok('/queues/documents/dead?limit=4');
     expect(dead['jobs']).toEqual([
-      { job_id: 'documents:w', stage: 'extract', priority: 'normal', attempts: 1, error: { message: 'boom' }, errors: [], input: null, created_at: null, dead_at: null },
-      { job_id: 'documents:z', stage: 'extract', priority: 'high', attempts: 2, error: null, errors: [{ message: 'first', code: 'E1' }], input: null, created_at: null, dead_at: null },
-      { job_id: 'documents:y', stage: 'extract', priority: 'normal', attempts: null, error: { message: 'm', name: 'Err' }, errors: [], input: null, created_at: null, dead_at: null },
-      { job_id: 'documents:x', stage: '', priority: null, attempts: null, error: null, errors: [], input: null, created_at: null, dead_at: null },
+      { job_id: 'documents:w', stage: 'extract', priority: 'normal', attempts: 1, error: { message: 'boom' }, errors: [], input: null, input_truncated: false, created_at: null, dead_at: null },
+      { job_id: 'documents:z', stage: 'extract', priority: 'high', attempts: 2, error: null, errors: [{ message: 'first', code: 'E1' }], input: null, input_truncated: false, created_at: null, dead_at: null },
+      { job_id: 'documents:y', stage: 'extract', priority: 'normal', attempts: null, error: { message: 'm', name: 'Err' }, errors: [], input: null, input_truncated: false, created_at: null, dead_at: null },
+      { job_id: 'documents:x', stage: '', priority: null, attempts: null, error: null, errors: [], input: null, input_truncated: false, created_at: null, dead_at: null },
     ]);
   });
 });

@@ -127,6 +127,25 @@ describe('GET /queues/:name/history', () => {
     expect((await history(app, 'from=8700000000000000-0&limit=1')).entries[0]).toMatchObject({ job_id: 'inference:8700000000000000-0', added_at: null, status: 'queued', fields: { prompt: 'far' } });
   });
 
+  test('a page of entries with large inputs stops at about 4 MiB read from Redis, and its cursors lead through every entry once, in order', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const prompt = 'w'.repeat(400_000);
+    const ids: string[] = [];
+    // Interleaved over the three lanes, as another producer's large jobs.
+    for (let i = 0; i < 18; i++) ids.push((await redis.xadd(keys.stream('infer', (['high', 'normal', 'low'] as const)[i % 3]!), `${5000 + i}-0`, 'model', 'echo', 'prompt', prompt))!);
+    const listed: string[] = [];
+    let pages = 0;
+    for (let cursor: string | null = '', first = true; first || cursor !== null; first = false) {
+      const page = await history(app, `limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.entries.length).toBeGreaterThan(0);
+      listed.push(...page.entries.map((entry) => entry.entry_id));
+      cursor = page.next_cursor;
+      pages += 1;
+    }
+    expect(listed).toEqual(ids);
+    expect(pages).toBeGreaterThan(1);
+  });
+
   test('an entry ID past 2^64 - 1 is a 400 problem that says so', async ({ app }) => {
     const past = 'is past the largest entry ID: each of its two parts is at most 18446744073709551615 (2^64 - 1)';
     for (const [query, path] of [

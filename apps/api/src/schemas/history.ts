@@ -66,7 +66,7 @@ export const historyQuerySchema = onlyParameters({
   stage: stage.describe("the stage whose stream to read; the queue's first stage when omitted"),
   from: position('first entry').optional(),
   to: position('last entry').optional(),
-  limit: decimalIntegerOr(50, 1, 500).describe('entries per page'),
+  limit: decimalIntegerOr(50, 1, 500).describe('most entries per page: a page stops early, with a next_cursor, once its entries pass about 4 MiB (large inputs)'),
   cursor,
   partition,
 });

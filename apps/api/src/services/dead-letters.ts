@@ -3,9 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { queueFull } from '../problems/queue-full.js';
 import { errorsView, errorView, iso, json } from './job-view.js';
 import { previewOutput } from './output-preview.js';
-import { compareIds } from './stream-range.js';
-
-type StreamEntry = [id: string, fields: string[]];
+import { compareIds, RANGE_BYTES, readInSteps, type StreamEntry } from './stream-range.js';
 
 /**
  * A dead-letter entry as the list shows it. Any client may XADD to a dead stream: a field that is
@@ -33,54 +31,15 @@ function deadView([, flat]: StreamEntry) {
 }
 
 /**
- * Most bytes of dead-letter entries one page reads from Redis, their inputs stored whole: a page
- * of 500 entries with 1 MB prompts was one XREVRANGE that held Redis for 2.3 s (every worker and
- * request waited; the API's own call timed out, a 503) and took the API to 1 GB. A page stops
- * early at about this much, with a cursor to the rest.
- */
-const PAGE_BYTES = 4 * 1024 * 1024;
-
-/** Entries a page's first read of a stream asks for, before it knows how large they are. */
-const FIRST_READ = 5;
-
-/** The bytes of a stream entry's fields. */
-function entryBytes([, flat]: StreamEntry): number {
-  let bytes = 0;
-  for (const field of flat) bytes += field.length;
-  return bytes;
-}
-
-/**
- * Up to `want` entries of `stream`, newest first from `end`, read in steps sized to keep within
- * about `budget` bytes. `cutShort`: the budget stopped it with entries left to read.
- */
-async function readNewest(redis: RedisClient, stream: string, end: string, want: number, budget: number): Promise<{ entries: StreamEntry[]; cutShort: boolean }> {
-  const entries: StreamEntry[] = [];
-  let bytes = 0;
-  let from = end;
-  let count = Math.min(FIRST_READ, want);
-  for (;;) {
-    const read = (await redis.xrevrange(stream, from, '-', 'COUNT', count)) as StreamEntry[];
-    for (const entry of read) bytes += entryBytes(entry);
-    entries.push(...read);
-    if (read.length < count || entries.length >= want) return { entries, cutShort: false };
-    if (bytes >= budget) return { entries, cutShort: true };
-    from = `(${read.at(-1)![0]}`;
-    // As many more as the budget leaves room for, at the size read so far.
-    count = Math.max(1, Math.min(want - entries.length, Math.floor((budget - bytes) / (bytes / entries.length))));
-  }
-}
-
-/**
  * A page of a queue's dead letters, newest first, from the dead streams of the queue and its
  * partitions (`keys`, in that order). With several, they are merged by entry ID (then by their
  * order in `keys`), and a cursor is `<entry ID>~<position in keys>`, so equal IDs in two
  * partitions are neither skipped nor shown twice. A page holds fewer than `limit` when its
- * entries pass PAGE_BYTES, with a cursor to the rest.
+ * entries pass RANGE_BYTES, with a cursor to the rest.
  */
 export async function listDead(redis: RedisClient, keys: readonly QueueKeys[], limit: number, cursor: string | undefined) {
   const [cursorId, cursorAt] = cursor === undefined ? [undefined, keys.length] : parseCursor(cursor, keys.length);
-  const budget = PAGE_BYTES / keys.length;
+  const budget = RANGE_BYTES / keys.length;
   const reads = await Promise.all(
     keys.map(async ({ dead }, at) => {
       // A stream at or after the cursor's starts after its ID; one before it, at it.
@@ -89,7 +48,7 @@ export async function listDead(redis: RedisClient, keys: readonly QueueKeys[], l
       if (cursorId !== undefined && exclusive && /^0+-0+$/.test(cursorId)) return { entries: [], cutShort: false, at };
       const end = cursorId === undefined ? '+' : exclusive ? `(${cursorId}` : cursorId;
       // One more than the page: whether there is a next page is known, not guessed from a full one.
-      return { ...(await readNewest(redis, dead, end, limit + 1, budget)), at };
+      return { ...(await readInSteps(redis, dead, { from: '-', to: end, newestFirst: true }, limit + 1, budget)), at };
     }),
   );
   const sorted = reads.flatMap(({ entries, at }) => entries.map((entry) => ({ entry, at }))).sort((a, b) => compareIds(b.entry[0], a.entry[0]) || b.at - a.at);
@@ -138,7 +97,8 @@ export async function retryAllDead(redis: RedisClient, targets: readonly DeadRet
     let cursor = '-';
     let stopped = false;
     while (!stopped && retried + skipped.length < limit) {
-      const entries = (await redis.xrange(queue.dead, cursor, end, 'COUNT', Math.min(100, limit - retried - skipped.length))) as StreamEntry[];
+      // Read in steps within RANGE_BYTES: the entries hold their jobs' inputs whole.
+      const { entries } = await readInSteps(redis, queue.dead, { from: cursor, to: end }, Math.min(100, limit - retried - skipped.length), RANGE_BYTES);
       if (entries.length === 0) break;
       for (const [id, flat] of entries) {
         const jobId = fieldsOf(flat)['job'] ?? '';

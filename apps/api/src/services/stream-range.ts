@@ -38,27 +38,73 @@ export async function readStageRange(redis: RedisClient, keys: QueueKeys, stage:
   if (compareIds(from, to) > 0) throw invalid(`${request.source}.from`, `"from" (${request.from}) is after "to" (${request.to}).`);
   const after = request.cursor === undefined ? undefined : parseCursor(request.cursor);
 
-  const reads = redis.pipeline();
-  for (const [index, lane] of LANES.entries()) {
-    reads.xrange(keys.stream(stage, lane), startOf(from, after, index), to, 'COUNT', request.limit + 1);
-  }
-  for (const lane of LANES) reads.xinfo('GROUPS', keys.stream(stage, lane));
-  const replies = (await reads.exec()) ?? [];
+  const groupReads = redis.pipeline();
+  for (const lane of LANES) groupReads.xinfo('GROUPS', keys.stream(stage, lane));
+  const [lanes, groupReplies] = await Promise.all([
+    // Each lane up to limit + 1: more than `limit` merged entries means more remain.
+    Promise.all(LANES.map((lane, index) => readInSteps(redis, keys.stream(stage, lane), { from: startOf(from, after, index), to }, request.limit + 1, RANGE_BYTES / LANES.length))),
+    groupReads.exec(),
+  ]);
 
   const merged: StageEntry[] = [];
   const lastDelivered = {} as Record<Lane, string>;
   for (const [index, lane] of LANES.entries()) {
-    const [rangeError, entries] = replies[index]!;
-    if (rangeError) throw rangeError;
-    for (const [id, flat] of entries as [string, string[]][]) merged.push({ id, lane, fields: fieldsOf(flat) });
-    const [groupsError, groups] = replies[LANES.length + index]!;
+    for (const [id, flat] of lanes[index]!.entries) merged.push({ id, lane, fields: fieldsOf(flat) });
+    const [groupsError, groups] = groupReplies![index]!;
     if (groupsError && !/no such key/i.test(groupsError.message)) throw groupsError;
     const group = stageGroup((groups ?? []) as unknown[], stage);
     lastDelivered[lane] = typeof group?.['last-delivered-id'] === 'string' ? group['last-delivered-id'] : '0-0';
   }
   merged.sort((a, b) => compareIds(a.id, b.id) || LANES.indexOf(a.lane) - LANES.indexOf(b.lane));
-  // Each lane was read up to limit + 1, so more than `limit` merged entries means more remain.
-  return { entries: merged.slice(0, request.limit), more: merged.length > request.limit, lastDelivered };
+  // Past the last entry read of a lane cut short, that lane's next entries may belong.
+  let size = Math.min(request.limit, merged.length);
+  for (const [index, lane] of LANES.entries()) {
+    const { entries, cutShort } = lanes[index]!;
+    if (cutShort) size = Math.min(size, merged.findIndex((entry) => entry.lane === lane && entry.id === entries.at(-1)![0]) + 1);
+  }
+  return { entries: merged.slice(0, size), more: merged.length > size || lanes.some(({ cutShort }) => cutShort), lastDelivered };
+}
+
+/**
+ * Most bytes of stream entries one range reads from Redis. Entries hold their job's input whole:
+ * 500 entries of 1 MB prompts in one XRANGE (or XREVRANGE) held Redis for 2.3 s, so every worker
+ * and request waited, the API's call timed out (a 503), and the API grew to 1 GB. A range stops
+ * early at about this much, with a cursor to the rest.
+ */
+export const RANGE_BYTES = 4 * 1024 * 1024;
+
+/** Entries a range's first read of a stream asks for, before it knows how large they are. */
+const FIRST_READ = 5;
+
+export type StreamEntry = [id: string, fields: string[]];
+
+/**
+ * Up to `want` entries of `stream` within [from, to] (oldest first, or newest first from `to`
+ * with `newestFirst`), read in steps sized to keep within about `budget` bytes. `cutShort`: the
+ * budget stopped it with entries left to read.
+ */
+export async function readInSteps(
+  redis: RedisClient,
+  stream: string,
+  range: { from: string; to: string; newestFirst?: boolean },
+  want: number,
+  budget: number,
+): Promise<{ entries: StreamEntry[]; cutShort: boolean }> {
+  const entries: StreamEntry[] = [];
+  let { from, to } = range;
+  let bytes = 0;
+  let count = Math.min(FIRST_READ, want);
+  for (;;) {
+    const read = (await (range.newestFirst ? redis.xrevrange(stream, to, from, 'COUNT', count) : redis.xrange(stream, from, to, 'COUNT', count))) as StreamEntry[];
+    for (const [, fields] of read) for (const field of fields) bytes += field.length;
+    entries.push(...read);
+    if (read.length < count || entries.length >= want) return { entries, cutShort: false };
+    if (bytes >= budget) return { entries, cutShort: true };
+    if (range.newestFirst) to = `(${read.at(-1)![0]}`;
+    else from = `(${read.at(-1)![0]}`;
+    // As many more as the budget leaves room for, at the size read so far.
+    count = Math.max(1, Math.min(want - entries.length, Math.floor((budget - bytes) / (bytes / entries.length))));
+  }
 }
 
 /** The cursor that continues after `entry`. */
