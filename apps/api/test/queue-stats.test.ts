@@ -130,6 +130,18 @@ describe('GET /queues/:name', () => {
     expect(low).toMatchObject({ total_tasks: 4, waiting_tasks: 4, pending_tasks: 0 });
   });
 
+  test('when Redis cannot tell a lag, the count reads at most about 4 MiB of large entries and says null past it (it read up to 1,001 whole entries per lane)', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const stream = keys.stream('infer', 'low');
+    await deleteAheadOfGroup(redis, stream);
+    const prompt = 'v'.repeat(300_000);
+    for (let i = 0; i < 30; i++) await redis.xadd(stream, '*', 'model', 'echo', 'prompt', prompt);
+    const low = (await app.inject({ url: '/queues/inference' })).json().stages[0].lanes.low;
+    expect(low).toMatchObject({ total_tasks: 34, waiting_tasks: null });
+    // The metric stands in the stream length, as past the count's bound.
+    expect((await app.inject({ url: '/metrics' })).body).toMatch(/^conveyor_stage_waiting\{queue="inference",stage="infer"\} 34$/m);
+  });
+
   test('/metrics counts the waiting entries too when Redis cannot tell a lag, and stands in the stream length past the count bound', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
     const waitingOf = async () => {

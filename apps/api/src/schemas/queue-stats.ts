@@ -52,7 +52,7 @@ const tasksFields = {
   waiting_tasks: count
     .nullable()
     .describe(
-      "entries no worker has taken yet (the group's lag). Redis 7 cannot tell the lag after entries were deleted (XDEL) past the last delivered one; the API then counts them itself, up to 1000, and says null when there are more",
+      "entries no worker has taken yet (the group's lag). Redis 7 cannot tell the lag after entries were deleted (XDEL) past the last delivered one; the API then counts them itself, up to 1000 (or about 4 MiB of them), and says null when there are more",
     ),
   pending_tasks: count.describe("entries taken by workers and not yet finished (the group's PEL); the seed's pending_tasks"),
   consumers: count.describe("consumers in the stage's group; the seed's consumers. A stage counts each consumer once over its lanes"),

@@ -1,4 +1,5 @@
 import type { RedisClient } from '@conveyor/shared';
+import { RANGE_BYTES, readInSteps } from './stream-range.js';
 
 /** When Redis cannot report a group's lag, at most this many entries are counted instead. */
 const WAITING_COUNT_LIMIT = 1_000;
@@ -11,23 +12,19 @@ export interface UnknownLag {
 
 /**
  * Redis 7 reports a null lag when entries were deleted past the group's last delivered entry;
- * then the entries after it are counted, up to WAITING_COUNT_LIMIT (XRANGE reads them whole),
- * in one pipelined round trip. The lanes are of one queue (one hash slot, so one node of a
- * Redis Cluster). Answers each stream's count, or null when it holds more.
+ * then the entries after it are counted, up to WAITING_COUNT_LIMIT or about RANGE_BYTES of them
+ * (XRANGE reads them whole, inputs and all: a thousand 1 MB entries per lane held Redis for
+ * seconds). The lanes are of one queue (one hash slot, so one node of a Redis Cluster), read side
+ * by side. Answers each stream's count, or null when it holds more than was counted.
  */
 export async function countWaiting(redis: RedisClient, lanes: readonly UnknownLag[]): Promise<Map<string, number | null>> {
-  const counted = new Map<string, number | null>();
-  if (lanes.length === 0) return counted;
-  const reads = redis.pipeline();
-  for (const lane of lanes) reads.xrange(lane.stream, `(${lane.lastDeliveredId}`, '+', 'COUNT', WAITING_COUNT_LIMIT + 1);
-  const replies = (await reads.exec()) ?? [];
-  lanes.forEach((lane, i) => {
-    const [error, entries] = replies[i] ?? [null, []];
-    if (error) throw error;
-    const count = (entries as unknown[]).length;
-    counted.set(lane.stream, count > WAITING_COUNT_LIMIT ? null : count);
-  });
-  return counted;
+  const counted = await Promise.all(
+    lanes.map(async (lane) => {
+      const { entries, cutShort } = await readInSteps(redis, lane.stream, { from: `(${lane.lastDeliveredId}`, to: '+' }, WAITING_COUNT_LIMIT + 1, RANGE_BYTES / lanes.length);
+      return [lane.stream, cutShort || entries.length > WAITING_COUNT_LIMIT ? null : entries.length] as const;
+    }),
+  );
+  return new Map(counted);
 }
 
 /** The lane's lag is unknown: its group exists, Redis says null, and it names a last delivered entry. */
