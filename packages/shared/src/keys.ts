@@ -22,6 +22,11 @@ export class QueueKeys {
     return `${this.base}${stage}:${lane}`;
   }
 
+  /** The streams of one stage's high, normal and low lanes, in that order (as the scripts take them). */
+  laneStreams(stage: string): [string, string, string] {
+    return [this.stream(stage, 'high'), this.stream(stage, 'normal'), this.stream(stage, 'low')];
+  }
+
   /** Hash: the job record. */
   job(jobId: string): string {
     return `${this.base}job:${jobId}`;

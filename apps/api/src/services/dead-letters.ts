@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { queueFull } from '../problems/queue-full.js';
 import { errorsView, errorView, iso, json } from './job-view.js';
 import { previewOutput } from './output-preview.js';
-import { compareIds, RANGE_BYTES, readInSteps, type StreamEntry } from './stream-range.js';
+import { compareIds, pageOf, RANGE_BYTES, readInSteps, type StreamEntry } from './stream-range.js';
 
 /**
  * A dead-letter entry as the list shows it. Any client may XADD to a dead stream: a field that is
@@ -52,16 +52,10 @@ export async function listDead(redis: RedisClient, keys: readonly QueueKeys[], l
     }),
   );
   const sorted = reads.flatMap(({ entries, at }) => entries.map((entry) => ({ entry, at }))).sort((a, b) => compareIds(b.entry[0], a.entry[0]) || b.at - a.at);
-  // Past the oldest entry read of a stream cut short, that stream's next entries may belong.
-  let size = Math.min(limit, sorted.length);
-  for (const { entries, cutShort, at } of reads) {
-    if (cutShort) size = Math.min(size, sorted.findIndex(({ entry, at: from }) => from === at && entry === entries.at(-1)) + 1);
-  }
-  const merged = sorted.slice(0, size);
-  const last = merged.at(-1);
-  const more = sorted.length > size || reads.some(({ cutShort }) => cutShort);
+  const { page, more } = pageOf(sorted, limit, reads);
+  const last = page.at(-1);
   const next = more && last ? (keys.length === 1 ? last.entry[0] : `${last.entry[0]}~${last.at}`) : null;
-  return { jobs: merged.map(({ entry }) => deadView(entry)), next_cursor: next };
+  return { jobs: page.map(({ entry }) => deadView(entry)), next_cursor: next };
 }
 
 /** A cursor's entry ID and position; a bare entry ID (one stream) starts after that ID everywhere. */

@@ -46,23 +46,29 @@ export async function readStageRange(redis: RedisClient, keys: QueueKeys, stage:
     groupReads.exec(),
   ]);
 
-  const merged: StageEntry[] = [];
   const lastDelivered = {} as Record<Lane, string>;
   for (const [index, lane] of LANES.entries()) {
-    for (const [id, flat] of lanes[index]!.entries) merged.push({ id, lane, fields: fieldsOf(flat) });
     const [groupsError, groups] = groupReplies![index]!;
     if (groupsError && !/no such key/i.test(groupsError.message)) throw groupsError;
     const group = stageGroup((groups ?? []) as unknown[], stage);
     lastDelivered[lane] = typeof group?.['last-delivered-id'] === 'string' ? group['last-delivered-id'] : '0-0';
   }
-  merged.sort((a, b) => compareIds(a.id, b.id) || LANES.indexOf(a.lane) - LANES.indexOf(b.lane));
-  // Past the last entry read of a lane cut short, that lane's next entries may belong.
-  let size = Math.min(request.limit, merged.length);
-  for (const [index, lane] of LANES.entries()) {
-    const { entries, cutShort } = lanes[index]!;
-    if (cutShort) size = Math.min(size, merged.findIndex((entry) => entry.lane === lane && entry.id === entries.at(-1)![0]) + 1);
-  }
-  return { entries: merged.slice(0, size), more: merged.length > size || lanes.some(({ cutShort }) => cutShort), lastDelivered };
+  const merged = lanes.flatMap(({ entries }, index) => entries.map((entry) => ({ entry, lane: LANES[index]! })));
+  merged.sort((a, b) => compareIds(a.entry[0], b.entry[0]) || LANES.indexOf(a.lane) - LANES.indexOf(b.lane));
+  const { page, more } = pageOf(merged, request.limit, lanes);
+  return { entries: page.map(({ entry: [id, flat], lane }) => ({ id, lane, fields: fieldsOf(flat) })), more, lastDelivered };
+}
+
+/**
+ * The page of `merged` (the reads of several streams, merged in page order): at most `limit`
+ * items, and none past the last entry read of a stream cut short, whose next entries may belong
+ * before them. `more`: entries follow the page.
+ */
+export function pageOf<T extends { entry: StreamEntry }>(merged: readonly T[], limit: number, reads: readonly { entries: readonly StreamEntry[]; cutShort: boolean }[]): { page: T[]; more: boolean } {
+  const cutEnds = new Set(reads.flatMap(({ entries, cutShort }) => (cutShort ? [entries.at(-1)!] : [])));
+  const cut = merged.findIndex(({ entry }) => cutEnds.has(entry));
+  const size = Math.min(limit, cut === -1 ? merged.length : cut + 1);
+  return { page: merged.slice(0, size), more: merged.length > size || cutEnds.size > 0 };
 }
 
 /**

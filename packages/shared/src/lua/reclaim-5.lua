@@ -48,16 +48,16 @@ local jobs, lost, released = {}, 0, {}
 for i = 1, 3 do
   if #jobs >= wanted then break end
   if string.sub(ARGV[12], i, i) == '1' then
-    for _, lapsed in ipairs(lapsedEntries(KEYS[i], ctx.group, KEYS[5], fallbackLease, wanted - #jobs)) do
+    for _, entryId in ipairs(lapsedEntries(KEYS[i], ctx.group, KEYS[5], fallbackLease, wanted - #jobs)) do
       -- Lapsed a moment ago in this same script: nothing can have renewed it since.
-      local claimed = rcall('XCLAIM', KEYS[i], ctx.group, ctx.consumer, 0, lapsed[1])[1]
+      local claimed = rcall('XCLAIM', KEYS[i], ctx.group, ctx.consumer, 0, entryId)[1]
       if claimed then
         local job, wasReleased = startJob(ctx, KEYS[i], laneNames[i], claimed[1], claimed[2], now)
         if job then
           table.insert(jobs, job)
           table.insert(released, wasReleased and 1 or 0)
         end
-      elseif failLostEntry(ctx, laneNames[i], lapsed[1], now) then
+      elseif failLostEntry(ctx, laneNames[i], entryId, now) then
         lost = lost + 1
       end
     end

@@ -40,7 +40,7 @@ export async function reclaimStale(redis: RedisClient, keys: QueueKeys, request:
 /** How many entries of `stage` are held past their holder's lease (as reclaimStale sees them), up to `most`. Reads only. */
 export async function countLapsed(redis: RedisClient, keys: QueueKeys, stage: string, fallbackLeaseMs: number, most: number): Promise<number> {
   if (most <= 0) return 0;
-  return redis.lapsed(keys.stream(stage, 'high'), keys.stream(stage, 'normal'), keys.stream(stage, 'low'), keys.leases, groupName(stage), fallbackLeaseMs, most);
+  return redis.lapsed(...keys.laneStreams(stage), keys.leases, groupName(stage), fallbackLeaseMs, most);
 }
 
 /** Cursors of `recoverOwn`, one per lane; '' once a lane is read to its end. */
@@ -66,5 +66,5 @@ export async function recoverOwn(
  * time. Returns how many.
  */
 export async function letGoOwn(redis: RedisClient, keys: QueueKeys, stage: string, consumer: string, idleMs: number, cursors: RecoveryCursors): Promise<number> {
-  return redis.letGoOwn(keys.stream(stage, 'high'), keys.stream(stage, 'normal'), keys.stream(stage, 'low'), groupName(stage), consumer, idleMs, ...cursors);
+  return redis.letGoOwn(...keys.laneStreams(stage), groupName(stage), consumer, idleMs, ...cursors);
 }

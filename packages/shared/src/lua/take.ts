@@ -120,9 +120,7 @@ export function parseJobLine(queue: string, stage: string, line: string): TakenJ
 /** What take, reclaim and recover all pass first: the stage's streams, then the stage context. */
 export function stageArgs(keys: QueueKeys, request: Omit<TakeRequest, 'count' | 'lanes'>): (string | number)[] {
   return [
-    keys.stream(request.stage, 'high'),
-    keys.stream(request.stage, 'normal'),
-    keys.stream(request.stage, 'low'),
+    ...keys.laneStreams(request.stage),
     keys.active,
     keys.base,
     keys.queue,
