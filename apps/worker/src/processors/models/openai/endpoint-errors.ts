@@ -10,24 +10,25 @@ export function isRetryableStatus(status: number): boolean {
 const longestQuoted = 500;
 
 /**
- * `: <the endpoint's message>` from an error body, or '' if it has none. OpenAI and Ollama answer
- * `{"error": {"message": ...}}`, older vLLM `{"object": "error", "message": ...}`, some proxies
- * `{"error": "..."}` or plain text.
+ * `: <the endpoint's message>` from an error body, or '' if it has none, with `secrets` redacted
+ * before it is cut. OpenAI and Ollama answer `{"error": {"message": ...}}`, older vLLM
+ * `{"object": "error", "message": ...}`, some proxies `{"error": "..."}` or plain text, FastAPI
+ * servers (vLLM's, TGI's request validation) `{"detail": [{"loc": [...], "msg": ...}]}`.
  */
-export function describeRejection(text: string): string {
+export function describeRejection(text: string, secrets: readonly string[]): string {
   let message: unknown;
   try {
     const body: unknown = JSON.parse(text);
     if (isRecord(body)) {
       const error = body['error'];
-      message = isRecord(error) ? error['message'] : (error ?? body['message'] ?? body['detail']);
+      message = isRecord(error) ? error['message'] : (error ?? body['message'] ?? validationDetail(body['detail']));
     }
   } catch {
     // Not JSON: a proxy's page. Its text is the message, unless it is markup.
     message = /^\s*</.test(text) ? undefined : text;
   }
   if (typeof message !== 'string') return '';
-  const oneLine = message.replace(/\s+/g, ' ').trim();
+  const oneLine = redactSecrets(message, secrets).replace(/\s+/g, ' ').trim();
   if (!oneLine) return '';
   return `: ${oneLine.length > longestQuoted ? `${oneLine.slice(0, longestQuoted)}…` : oneLine}`;
 }
@@ -48,6 +49,18 @@ export function describeTransportFailure(error: unknown): string {
 /** An endpoint may echo the key it was sent ("Incorrect API key provided: sk-..."): never pass it on. */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
   return secrets.reduce((redacted, secret) => redacted.split(secret).join('[redacted]'), text);
+}
+
+/** A `detail` as text: a string as it is, FastAPI's list of `{loc, msg}` as `body.messages: field required; …`. */
+function validationDetail(detail: unknown): string | undefined {
+  if (typeof detail === 'string') return detail;
+  if (!Array.isArray(detail)) return undefined;
+  const faults = detail.filter(isRecord).flatMap((fault) => {
+    if (typeof fault['msg'] !== 'string') return [];
+    const where = Array.isArray(fault['loc']) ? fault['loc'].map(String).join('.') : '';
+    return [where ? `${where}: ${fault['msg']}` : fault['msg']];
+  });
+  return faults.length > 0 ? faults.join('; ') : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

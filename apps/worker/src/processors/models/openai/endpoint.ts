@@ -78,10 +78,12 @@ export async function postToEndpoint<Answer extends z.ZodType>(
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       let what: string;
-      if (status === null) what = timeout.aborted ? `did not answer within ${endpoint.timeoutMs} ms` : `failed: ${describeTransportFailure(error)}`;
+      // Node's words, not the endpoint's: they may name the host, so only the URL's credentials are taken out.
+      const failure = () => redactSecrets(describeTransportFailure(error), secrets.inUrl);
+      if (status === null) what = timeout.aborted ? `did not answer within ${endpoint.timeoutMs} ms` : `failed: ${failure()}`;
       else if (timeout.aborted) what = `answered ${status} but did not finish its body within ${endpoint.timeoutMs} ms`;
-      else what = `answered ${status} but its body broke off: ${describeTransportFailure(error)}`;
-      throw retryable(redactSecrets(`${target} ${what}`, secrets), timeout.aborted ? 'MODEL_TIMEOUT' : 'MODEL_UNREACHABLE');
+      else what = `answered ${status} but its body broke off: ${failure()}`;
+      throw retryable(`${target} ${what}`, timeout.aborted ? 'MODEL_TIMEOUT' : 'MODEL_UNREACHABLE');
     }
     return readAnswer(call, target, response, body, secrets);
   } finally {
@@ -121,17 +123,22 @@ async function readBody(response: Response, limit: number, drop: AbortController
   }
 }
 
-function readAnswer<Answer extends z.ZodType>(call: EndpointCall<Answer>, target: string, response: Response, body: ReadBody, secrets: string[]): z.output<Answer> {
+/**
+ * The answer, or the error it makes. `target` shows no credential (see describeTarget); what the
+ * endpoint wrote (a message, a body's start, a Location) may echo one, and is redacted before
+ * it is cut to length, so that no part of a secret is left at the cut.
+ */
+function readAnswer<Answer extends z.ZodType>(call: EndpointCall<Answer>, target: string, response: Response, body: ReadBody, secrets: Secrets): z.output<Answer> {
   const { status } = response;
   if (isRedirect(status)) {
     const location = response.headers.get('location');
-    const where = location === null ? 'without a Location' : `to ${describeLocation(location, response.url)}`;
+    const where = location === null ? 'without a Location' : `to ${redactSecrets(describeLocation(location, response.url), secrets.all)}`;
     const message = `${target} answered ${status}, a redirect ${where}; redirects are not followed (the key and the prompt stay with OPENAI_BASE_URL): set OPENAI_BASE_URL to where the endpoint is`;
-    throw new NonRetryableError(redactSecrets(message, secrets), 'MODEL_REQUEST_REJECTED');
+    throw new NonRetryableError(message, 'MODEL_REQUEST_REJECTED');
   }
   if (!isSuccess(status)) {
-    const text = new TextDecoder().decode(body.bytes);
-    const message = redactSecrets(`${target} answered ${status}${describeRejection(text)}`, secrets);
+    const text = redactSecrets(new TextDecoder().decode(body.bytes), secrets.all);
+    const message = `${target} answered ${status}${describeRejection(text, secrets.all)}`;
     if (!isRetryableStatus(status)) throw new NonRetryableError(message, 'MODEL_REQUEST_REJECTED');
     const code = status === 429 ? 'MODEL_RATE_LIMITED' : 'MODEL_SERVER_ERROR';
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
@@ -145,20 +152,22 @@ function readAnswer<Answer extends z.ZodType>(call: EndpointCall<Answer>, target
       'MODEL_RESPONSE_TOO_LARGE',
     );
   }
-  const contentType = response.headers.get('content-type') ?? 'no content-type';
-  const text = decodeAnswer(body.bytes, contentType, target, status);
+  const contentType = response.headers.get('content-type');
+  const shownType = contentType === null ? 'no content-type' : redactSecrets(contentType.slice(0, 200), secrets.all);
+  const text = decodeAnswer(body.bytes, contentType ?? '', `${target} answered ${status}`, shownType);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    const message = `${target} answered ${status} with a body that is not JSON (${contentType}, ${reason}): ${describeStart(text)}`;
-    throw new NonRetryableError(redactSecrets(message, secrets), 'MODEL_BAD_RESPONSE');
+  } catch {
+    // JSON.parse quotes a few characters of the text in its error: those of the redacted text.
+    const shown = redactSecrets(text, secrets.all);
+    throw new NonRetryableError(`${target} answered ${status} with a body that is not JSON (${shownType}, ${jsonError(shown)}): ${describeStart(shown)}`, 'MODEL_BAD_RESPONSE');
   }
   const checked = call.answer.safeParse(parsed);
   if (!checked.success) {
     const problems = checked.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`);
-    throw new NonRetryableError(`${target} answered ${status} with a body that is not ${call.answerName} (${problems.join('; ')})`, 'MODEL_BAD_RESPONSE');
+    const described = redactSecrets(problems.join('; '), secrets.all);
+    throw new NonRetryableError(`${target} answered ${status} with a body that is not ${call.answerName} (${described})`, 'MODEL_BAD_RESPONSE');
   }
   return checked.data;
 }
@@ -167,18 +176,18 @@ function readAnswer<Answer extends z.ZodType>(call: EndpointCall<Answer>, target
  * A 2xx body as text: in the charset its Content-Type names, UTF-8 (JSON's own) if none. Bytes
  * that are not text in that charset fail the attempt rather than reach the result as U+FFFD.
  */
-function decodeAnswer(bytes: Uint8Array, contentType: string, target: string, status: number): string {
+function decodeAnswer(bytes: Uint8Array, contentType: string, answered: string, shownType: string): string {
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType)?.[1] ?? 'utf-8';
   let decoder: TextDecoder;
   try {
     decoder = new TextDecoder(charset, { fatal: true });
   } catch {
-    throw new NonRetryableError(`${target} answered ${status} in a charset the worker does not know (${contentType})`, 'MODEL_BAD_RESPONSE');
+    throw new NonRetryableError(`${answered} in a charset the worker does not know (${shownType})`, 'MODEL_BAD_RESPONSE');
   }
   try {
     return decoder.decode(bytes);
   } catch {
-    throw new NonRetryableError(`${target} answered ${status} with a body that is not valid ${decoder.encoding} (${contentType})`, 'MODEL_BAD_RESPONSE');
+    throw new NonRetryableError(`${answered} with a body that is not valid ${decoder.encoding} (${shownType})`, 'MODEL_BAD_RESPONSE');
   }
 }
 
@@ -195,13 +204,21 @@ function isSuccess(status: number): boolean {
   return status >= 200 && status <= 299;
 }
 
-/** A redirect's Location, resolved against the request's URL, without user and password. */
+/** What JSON.parse says of `text`, which it did not take. */
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+    // The redaction made it JSON.
+    return 'not JSON';
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/** A redirect's Location, resolved against the request's URL, without user, password or credential in its query. */
 function describeLocation(location: string, base: string): string {
   if (!URL.canParse(location, base)) return JSON.stringify(location.slice(0, 200));
-  const shown = new URL(location, base);
-  shown.username = '';
-  shown.password = '';
-  return shown.href;
+  return withoutCredentials(new URL(location, base));
 }
 
 /** The URL of `path` at the endpoint: appended to the base URL's path, its query kept (`?api-version=...`). */
@@ -212,26 +229,71 @@ export function endpointUrl(endpoint: Endpoint, path: EndpointCall<z.ZodType>['p
   return url;
 }
 
-/** `POST <url>` as error messages show it: without user and password, should the base URL hold them. */
+/**
+ * `POST <url>` as error messages show it: without user and password, should the base URL hold
+ * them, and with `[redacted]` for the value of each query parameter that carries a credential.
+ * It is built so, not redacted afterwards: an API key that is also a word of the URL (`ollama`
+ * in `http://ollama:11434/v1`) would otherwise blank out the host the operator needs to see.
+ */
 export function describeTarget(endpoint: Endpoint, path: EndpointCall<z.ZodType>['path']): string {
-  const shown = endpointUrl(endpoint, path);
-  shown.username = '';
-  shown.password = '';
-  return `POST ${shown.href}`;
+  return `POST ${withoutCredentials(endpointUrl(endpoint, path))}`;
 }
 
 /** Query parameters that carry a credential (`?key=`, `?api_key=`, `?access_token=`, `?sig=`) rather than a setting. */
 const CREDENTIAL_PARAMETER = /key|token|secret|sig|auth|pass/i;
 
-function secretsOf(endpoint: Endpoint): string[] {
+/** `url` as text, without user and password, each credential parameter's value `[redacted]`, the rest of the query as spelled. */
+function withoutCredentials(url: URL): string {
+  const shown = new URL(url.href);
+  shown.username = '';
+  shown.password = '';
+  shown.search = '';
+  const query = url.search
+    .slice(1)
+    .split('&')
+    .map((pair) => {
+      const name = pair.split('=', 1)[0]!;
+      return pair.includes('=') && CREDENTIAL_PARAMETER.test(safeDecode(name)) ? `${name}=[redacted]` : pair;
+    })
+    .join('&');
+  return `${shown.href.replace(/#.*$/, '')}${query ? `?${query}` : ''}`;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * What must not reach an error: `inUrl`, the base URL's password and credential parameters;
+ * `all`, those and the API key. Each as it is and as JSON spells it inside a string (a key
+ * holding `"` or a backslash, echoed in a JSON body), longest first, so that one holding another is
+ * redacted whole.
+ */
+interface Secrets {
+  inUrl: string[];
+  all: string[];
+}
+
+function secretsOf(endpoint: Endpoint): Secrets {
   const { password, search, searchParams } = new URL(endpoint.baseUrl);
   const decoded = [...searchParams].filter(([name]) => CREDENTIAL_PARAMETER.test(name)).map(([, value]) => value);
-  // Each value as the URL spells it too (percent-encoded), which is how error messages show the query.
+  // Each value as the URL spells it too (percent-encoded).
   const spelled = search
     .slice(1)
     .split('&')
     .map((pair) => pair.split('='))
-    .filter(([name]) => CREDENTIAL_PARAMETER.test(name ?? ''))
+    .filter(([name]) => CREDENTIAL_PARAMETER.test(safeDecode(name ?? '')))
     .map(([, value]) => value);
-  return [endpoint.apiKey, password, password && decodeURIComponent(password), ...decoded, ...spelled].filter((secret): secret is string => Boolean(secret));
+  const inUrl = spellings([password, password && safeDecode(password), ...decoded, ...spelled]);
+  return { inUrl, all: spellings([endpoint.apiKey, ...inUrl]) };
+}
+
+function spellings(secrets: (string | undefined)[]): string[] {
+  const present = secrets.filter((secret): secret is string => Boolean(secret));
+  const forms = new Set(present.flatMap((secret) => [secret, JSON.stringify(secret).slice(1, -1)]));
+  return [...forms].sort((a, b) => b.length - a.length);
 }
