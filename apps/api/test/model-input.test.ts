@@ -28,7 +28,20 @@ describe('a request its model cannot run is a 400 naming the field, and writes n
     ['a chat model with neither prompt nor messages', { model: 'chat-a' }, 'body.prompt', /unless params\.messages is given/],
     ['a chat model with messages lacking a role', { model: 'chat-a', params: { messages: [{ content: 'hi' }] } }, 'body.params.messages', /^must be a non-empty array of \{role, content\}/],
     ['a chat model with a system that is no string', { model: 'chat-a', prompt: 'Hi', params: { system: 42 } }, 'body.params.system', /^must be a string/],
-    ['an embedding model with an empty input', { model: 'embed-a', params: { input: [] } }, 'body.params.input', /^must be a non-empty string or a non-empty array of them/],
+    ['an embedding model with an empty input', { model: 'embed-a', params: { input: [] } }, 'body.params.input', /^must be a text or a non-empty array of texts, each with something in it/],
+    ['a chat model with a blank prompt', { model: 'chat-a', prompt: '   ' }, 'body.prompt', /^must be a non-empty text: model "chat-a" works on it$/],
+    ['a chat model with a prompt of invisible characters only', { model: 'chat-a', prompt: '\u200b' }, 'body.prompt', /^must be a non-empty text/],
+    ['an embedding model with a blank prompt', { model: 'embed-a', prompt: '  ' }, 'body.prompt', /^must be a non-empty text: model "embed-a" works on it$/],
+    ['an embedding model with a blank text among its inputs', { model: 'embed-a', params: { input: ['  ', 'ok'] } }, 'body.params.input', /holds nothing that shows/],
+    ['a chat model with both a prompt and messages', { model: 'chat-a', prompt: 'ignored?', params: { messages: [{ role: 'user', content: 'm' }] } }, 'body.prompt', /^cannot be given with params\.messages/],
+    ['a chat model with both a system text and messages', { model: 'chat-a', params: { system: 'Be brief.', messages: [{ role: 'user', content: 'm' }] } }, 'body.params.system', /first in params\.messages as a \{"role": "system"\} message$/],
+    ['an embedding model with both a prompt and an input', { model: 'embed-a', prompt: 'PROMPT', params: { input: 'INPUT' } }, 'body.prompt', /^cannot be given with params\.input/],
+    ['a chat model with a temperature that is no number', { model: 'chat-a', prompt: 'Hi', params: { temperature: 'hot' } }, 'body.params.temperature', /^must be a number, 0 or more/],
+    ['a chat model with a top_p past 1', { model: 'chat-a', prompt: 'Hi', params: { top_p: 1.5 } }, 'body.params.top_p', /^must be a number from 0 to 1/],
+    ['a chat model with max_tokens of 0', { model: 'chat-a', prompt: 'Hi', params: { max_tokens: 0 } }, 'body.params.max_tokens', /^must be a whole number, 1 or more/],
+    ['a chat model with a response_format without its type', { model: 'chat-a', prompt: 'Hi', params: { response_format: 'json' } }, 'body.params.response_format', /^must be an object with a "type"/],
+    ['an embedding model with negative dimensions', { model: 'embed-a', prompt: 'Hi', params: { dimensions: -5 } }, 'body.params.dimensions', /^must be a whole number, 1 or more/],
+    ['an embedding model with dimensions that are no number', { model: 'embed-a', prompt: 'Hi', params: { dimensions: 'abc' } }, 'body.params.dimensions', /^must be a whole number, 1 or more/],
     ['summarize with a misspelt param', { model: 'summarize', prompt: 'A text.', params: { sentence: 2 } }, 'body.params.sentence', /^is not a param of model "summarize", which takes "sentences"$/],
     ['sentiment with any param', { model: 'sentiment', prompt: 'Good.', params: { language: 'en' } }, 'body.params.language', /^is not a param of model "sentiment", which takes no params$/],
     ['echo with a param it does not read', { model: 'echo', params: { sleep: 5 } }, 'body.params.sleep', /^is not a param of model "echo", which takes "sleep_ms", "progress", "fail", "fail_until"$/],
@@ -53,6 +66,22 @@ describe('a request its model cannot run is a 400 naming the field, and writes n
     expect(response.statusCode).toBe(400);
     expect(response.json().errors).toEqual([{ path: 'body.jobs.1.params.sentences', message: 'must be a whole number from 1 to 20, got 0' }]);
     expect(await written(redis, prefix)).toEqual(before);
+  });
+
+  test('in a batch, every job its model cannot run is listed, each by its place', async ({ app, redis, prefix }) => {
+    const before = await written(redis, prefix);
+    const jobs = [{ model: 'chat-a' }, { model: 'echo', prompt: 'fine' }, { model: 'chat-a', prompt: 'Hi', params: { temperature: 'hot' } }, { model: 'embed-a' }];
+    const response = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs } });
+    expect(response.statusCode).toBe(400);
+    const problem = response.json();
+    expect(problem.errors.map((error: { path: string }) => error.path)).toEqual(['body.jobs.0.prompt', 'body.jobs.2.params.temperature', 'body.jobs.3.prompt']);
+    expect(problem.detail).toBe(problem.errors.map((error: { path: string; message: string }) => `${error.path}: ${error.message}`).join('; '));
+    expect(await written(redis, prefix)).toEqual(before);
+
+    const many = Array.from({ length: 30 }, () => ({ model: 'chat-a', prompt: ' ' }));
+    const manyRefused = (await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: many } })).json();
+    expect(manyRefused.errors).toHaveLength(20);
+    expect(manyRefused.detail).toMatch(/; and 10 more \(fix these and send it again\)$/);
   });
 
   test('what a worker reads as valid is accepted: digits for sentences, a number or an ISO time for fail_until, messages instead of a prompt', async ({ app }) => {

@@ -44,10 +44,13 @@ const VISIBLE = /[^\s\p{Cc}\p{Cf}]/u;
 
 /** The prompt of a request to a model that reads text; a missing or blank one (nothing that shows) is refused. */
 export function requirePrompt(request: InferencePayload): string {
-  const prompt = request.prompt?.trim();
-  if (!prompt || !VISIBLE.test(prompt)) throw new ModelInputError('prompt', `must be a non-empty text: model "${request.model}" works on it`, `model "${request.model}" needs a non-empty "prompt": the text to work on`);
-  return prompt;
+  const prompt = request.prompt;
+  if (prompt === undefined || !VISIBLE.test(prompt)) throw new ModelInputError('prompt', `must be a non-empty text: model "${request.model}" works on it`, `model "${request.model}" needs a non-empty "prompt": the text to work on`);
+  return prompt.trim();
 }
+
+/** A text with something in it that shows. */
+const shownText = z.string().regex(VISIBLE, 'holds nothing that shows (only spaces or invisible characters)');
 
 /** `params[name]` checked against `schema`. */
 export function readParam<Schema extends z.ZodType>(params: Record<string, unknown>, name: string, schema: Schema, expected: string): z.output<Schema> {
@@ -107,23 +110,70 @@ const chatMessages = z
   .min(1)
   .optional();
 
-/** A chat model's conversation: `params.messages` as given or, without them, the prompt as the user's message after `params.system` if there is one. */
+/**
+ * The types OpenAI's API gives the params a chat or embedding model passes on, with the bounds
+ * every such server keeps (a temperature is not negative, top_p is a share). A value of another
+ * type is refused here, not dead-lettered later by the endpoint's own 400; finer bounds
+ * (temperature at most 2 on OpenAI, not on vLLM) are the endpoint's to judge.
+ */
+const PASSED_PARAM_TYPES: Record<(typeof CHAT_PASSED_PARAMS)[number] | (typeof EMBEDDING_PASSED_PARAMS)[number], [z.ZodType, string]> = {
+  temperature: [z.number().min(0), 'a number, 0 or more'],
+  top_p: [z.number().min(0).max(1), 'a number from 0 to 1'],
+  max_tokens: [z.number().int().min(1), 'a whole number, 1 or more'],
+  stop: [z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]), 'a string or a non-empty array of strings'],
+  seed: [z.number().int(), 'a whole number'],
+  presence_penalty: [z.number(), 'a number'],
+  frequency_penalty: [z.number(), 'a number'],
+  response_format: [z.looseObject({ type: z.string().min(1) }), 'an object with a "type" ("text", "json_object", "json_schema")'],
+  dimensions: [z.number().int().min(1), 'a whole number, 1 or more'],
+};
+
+/** The params in `names` that `params` holds, each checked against its type (PASSED_PARAM_TYPES). */
+export function readPassedParams(params: Record<string, unknown>, names: readonly (keyof typeof PASSED_PARAM_TYPES)[]): Record<string, unknown> {
+  const passed: Record<string, unknown> = {};
+  for (const name of names) {
+    if (params[name] === undefined) continue;
+    const [schema, expected] = PASSED_PARAM_TYPES[name];
+    passed[name] = readParam(params, name, schema, expected);
+  }
+  return passed;
+}
+
+/**
+ * A chat model's conversation: `params.messages` as given or, without them, the prompt as the
+ * user's message after `params.system` if there is one. Both forms at once are refused rather
+ * than one dropped unread.
+ */
 export function readChatMessages(request: InferencePayload): ChatMessage[] {
   const params = request.params ?? {};
   const messages = readParam(params, 'messages', chatMessages, 'a non-empty array of {role, content}');
-  if (messages) return messages;
+  if (messages) {
+    if (request.prompt !== undefined) throw new ModelInputError('prompt', 'cannot be given with params.messages, which would leave it unread: put it in params.messages as a {"role": "user"} message, or send prompt alone');
+    if (params['system'] !== undefined) throw new ModelInputError('params.system', 'cannot be given with params.messages, which would leave it unread: put it first in params.messages as a {"role": "system"} message');
+    return messages;
+  }
   const system = readParam(params, 'system', z.string().optional(), 'a string');
-  if (!request.prompt) throw new ModelInputError('prompt', 'is required by a chat model, unless params.messages is given', 'a chat model needs a prompt or params.messages');
+  if (request.prompt === undefined) throw new ModelInputError('prompt', 'is required by a chat model, unless params.messages is given', 'a chat model needs a prompt or params.messages');
+  requirePrompt(request);
   return [...(system ? [{ role: 'system', content: system }] : []), { role: 'user', content: request.prompt }];
 }
 
-const embeddingInput = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional();
+const embeddingInput = z.union([shownText, z.array(shownText).min(1)]).optional();
 
-/** What an embedding model embeds: `params.input` (a string or an array of strings) or else the prompt. */
+/**
+ * What an embedding model embeds: `params.input` (a string or an array of strings) or else the
+ * prompt, each with something in it that shows; both at once are refused rather than one dropped.
+ */
 export function readEmbeddingInput(request: InferencePayload): string | string[] {
-  const texts = readParam(request.params ?? {}, 'input', embeddingInput, 'a non-empty string or a non-empty array of them') ?? request.prompt;
-  if (!texts) throw new ModelInputError('prompt', 'is required by an embedding model, unless params.input is given', 'an embedding model needs a prompt or params.input');
-  return texts;
+  const params = request.params ?? {};
+  const input = readParam(params, 'input', embeddingInput, 'a text or a non-empty array of texts, each with something in it');
+  if (input !== undefined) {
+    if (request.prompt !== undefined) throw new ModelInputError('prompt', 'cannot be given with params.input, which would leave it unread: send the text in one of them');
+    return input;
+  }
+  if (request.prompt === undefined) throw new ModelInputError('prompt', 'is required by an embedding model, unless params.input is given', 'an embedding model needs a prompt or params.input');
+  requirePrompt(request);
+  return request.prompt;
 }
 
 /**
@@ -135,8 +185,8 @@ export function readEmbeddingInput(request: InferencePayload): string | string[]
  */
 export function checkModelInput(kind: ModelKind, request: InferencePayload): void {
   refuseUnreadParams(kind, request);
-  if (kind === 'chat') return void readChatMessages(request);
-  if (kind === 'embedding') return void readEmbeddingInput(request);
+  if (kind === 'chat') return void (readChatMessages(request), readPassedParams(request.params ?? {}, CHAT_PASSED_PARAMS));
+  if (kind === 'embedding') return void (readEmbeddingInput(request), readPassedParams(request.params ?? {}, EMBEDDING_PASSED_PARAMS));
   if (request.model === 'echo') return void readEchoParams(request.params);
   requirePrompt(request);
   if (request.model === 'summarize') readSummaryLength(request.params);

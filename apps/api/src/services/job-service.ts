@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { ProblemError } from '../problems/problem-error.js';
 import { queueFull, whenItDrains } from '../problems/queue-full.js';
 import { submissionOutcomeUnknown } from '../problems/redis-errors.js';
+import { invalidRequest, type ValidationError } from '../problems/validation-wording.js';
 import type { CreateJobBody } from '../schemas/create-job.js';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
 import { runAtMs } from '../schemas/run-at.js';
@@ -150,20 +151,30 @@ export class JobService {
     const pipeline = this.queues.forSubmission(queue, 'json', 'body.jobs.0.queue');
     const batchTarget = this.#partitions.pick(pipeline);
     let keyed = false;
+    // Every job its model cannot run is listed (up to MAX_LISTED_ERRORS), as the schema's faults are, not the first alone.
+    const faults: ValidationError[] = [];
     const jobs = bodies.map((body, index) => {
-      if (body.idempotency_key === undefined) return this.#inferenceJob(body, undefined, batchTarget, index, bodies.length);
-      keyed = true;
-      const { idempotency_key, ...rest } = body;
-      return this.#inferenceJob(rest, idempotency_key, this.#partitions.pick(pipeline, idempotency_key), index, bodies.length);
+      try {
+        if (body.idempotency_key === undefined) return this.#inferenceJob(body, undefined, batchTarget, index, bodies.length);
+        keyed = true;
+        const { idempotency_key, ...rest } = body;
+        return this.#inferenceJob(rest, idempotency_key, this.#partitions.pick(pipeline, idempotency_key), index, bodies.length);
+      } catch (error) {
+        if (!(error instanceof ModelInputProblem)) throw error;
+        faults.push(...error.faults);
+        return undefined;
+      }
     });
+    if (faults.length > 0) throw new ModelInputProblem(faults);
     // Only a job with a key can go to another partition than the batch's.
+    const built = jobs as NewJob[];
     if (!keyed) {
-      this.#refuseLargerThanLimit(batchTarget, jobs.length);
-      return this.#onPartitionWithRoom(batchTarget, jobs, (partition) => this.#submit(partition, jobs));
+      this.#refuseLargerThanLimit(batchTarget, built.length);
+      return this.#onPartitionWithRoom(batchTarget, built, (partition) => this.#submit(partition, built));
     }
-    const targets = new Set(jobs.map((job) => queueOfJobId(job.id)!));
-    if (targets.size === 1) return this.#submit(findPipeline([...targets][0]!)!, jobs);
-    return this.#submitSpread(jobs);
+    const targets = new Set(built.map((job) => queueOfJobId(job.id)!));
+    if (targets.size === 1) return this.#submit(findPipeline([...targets][0]!)!, built);
+    return this.#submitSpread(built);
   }
 
   /**
@@ -479,8 +490,15 @@ function checkRequestForModel(kind: ModelKind, body: CreateJobBody, index: numbe
     checkModelInput(kind, body);
   } catch (error) {
     if (!(error instanceof ModelInputError)) throw error;
-    const where = `${index === undefined ? 'body' : `body.jobs.${index}`}.${error.field}`;
-    throw new ProblemError('invalid-request', `${where}: ${error.problem}`, { errors: [{ path: where, message: error.problem }] });
+    throw new ModelInputProblem([{ path: `${index === undefined ? 'body' : `body.jobs.${index}`}.${error.field}`, message: error.problem }]);
+  }
+}
+
+/** The 400 for requests their models cannot run: one job's fault, or a batch's (see invalidRequest). */
+class ModelInputProblem extends ProblemError {
+  constructor(readonly faults: readonly ValidationError[]) {
+    const { detail, errors } = invalidRequest(faults);
+    super('invalid-request', detail, { errors });
   }
 }
 

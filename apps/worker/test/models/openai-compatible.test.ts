@@ -112,7 +112,7 @@ describe('chat models', () => {
     expect(output).toMatchObject({ text: expect.stringContaining('You said:') });
   });
 
-  test('refuse bad params.messages, a non-string params.system, or neither prompt nor messages as INVALID_PARAMS, without calling the endpoint', async ({ endpoint }) => {
+  test('refuse bad params.messages, a non-string params.system, a blank prompt, both prompt and messages, a param of the wrong type, or neither prompt nor messages as INVALID_PARAMS, without calling the endpoint', async ({ endpoint }) => {
     const config = configFor(endpoint);
     const invalid: InferencePayload[] = [
       { model: 'chat-a', params: { messages: [] } },
@@ -122,12 +122,15 @@ describe('chat models', () => {
       { model: 'chat-a', prompt: 'Hi', params: { system: 42 } },
       { model: 'chat-a' },
       { model: 'chat-a', prompt: '' },
+      { model: 'chat-a', prompt: ' \u200b ' },
       { model: 'chat-a', params: { temperature: 0 } },
+      { model: 'chat-a', prompt: 'Hi', params: { messages: [{ role: 'user', content: 'm' }] } },
+      { model: 'chat-a', prompt: 'Hi', params: { temperature: 'hot' } },
     ];
     for (const request of invalid) {
       const error = await failureOf(run(config, request));
       expectNonRetryable(error, 'INVALID_PARAMS');
-      expect(error.message).toMatch(/params\.(messages|system)|prompt/);
+      expect(error.message).toMatch(/params\.(messages|system|temperature)|prompt/);
     }
     expect(endpoint.requests).toEqual([]);
   });
@@ -147,7 +150,7 @@ describe('embedding models', () => {
   });
 
   test('return one vector per item of params.input, in input order', async ({ endpoint }) => {
-    const output = await run(configFor(endpoint), { model: 'embed-a', prompt: 'ignored', params: { input: ['a', 'b c', 'd e f'], dimensions: 3, user: 'dropped' } });
+    const output = await run(configFor(endpoint), { model: 'embed-a', params: { input: ['a', 'b c', 'd e f'], dimensions: 3, user: 'dropped' } });
     expect(output).toEqual({ model: 'embed-a', embeddings: [embeddingOf('a'), embeddingOf('b c'), embeddingOf('d e f')], dimensions: 3, usage: { prompt_tokens: 6, total_tokens: 6 } });
     expect(endpoint.requests[0]!.body).toEqual({ model: 'embed-a', input: ['a', 'b c', 'd e f'], dimensions: 3 });
   });
@@ -501,6 +504,80 @@ describe('a misbehaving endpoint', () => {
     expect(endpoint.requests[0]!.path).toBe('/v1/chat/completions?api-version=2024-06-01&key=AIza%2Fsecret+1&access_token=tok-9');
     expect(error.message).toContain('?api-version=2024-06-01&key=[redacted]&access_token=[redacted]');
     expect(error.message).not.toMatch(/AIza|secret|tok-9/);
+  });
+
+  test('a credential in the base URL query is redacted from every error, a malformed answer, an unreadable body or one too large too', async ({ endpoint }) => {
+    const origin = new URL(endpoint.baseUrl).origin;
+    const config = configFor(endpoint, { OPENAI_BASE_URL: `${origin}/v1?api-version=2024-02-01&api_key=Q%2BSECRET%2FQ&x=1` });
+    const answers = [
+      { status: 200, body: { result: 'hello' } },
+      { status: 200, body: Buffer.from([0x7b, 0xff, 0x7d]), headers: { 'content-type': 'application/json' } },
+      endlessBody({ 'content-length': String(MAX_ANSWER_BYTES + 1) }),
+    ];
+    const messages: string[] = [];
+    for (const answer of answers) {
+      endpoint.answerNext(answer);
+      messages.push((await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }))).message);
+    }
+    endpoint.answerNext({ status: 200, body: { data: [{ embedding: [1, 2] }, { embedding: [3] }] } });
+    messages.push((await failureOf(run(config, { model: 'embed-a', params: { input: ['a', 'b'] } }))).message);
+    expect(messages.map((message) => message.split(' answered ')[1]!.split(' (')[0])).toEqual([
+      '200 with a body that is not a chat completion',
+      '200 with a body that is not valid utf-8',
+      '200 with a body over 64 MiB; the worker stopped reading it',
+      'embeddings of different lengths',
+    ]);
+    for (const message of messages) {
+      expect(message).toContain(`${origin}/v1/`);
+      expect(message).toContain('?api-version=2024-02-01&api_key=[redacted]&x=1');
+      expect(message).not.toMatch(/SECRET/);
+    }
+  });
+
+  test('a key the endpoint echoes is redacted before its text is cut to length, so no part of it is left at the cut; one holding a quote or a backslash too', async ({ endpoint }) => {
+    const key = 'sk-SECRETKEY-0123456789';
+    const config = configFor(endpoint, { OPENAI_API_KEY: key });
+    const cases = [
+      // Not JSON: JSON.parse's error quotes the first characters.
+      { status: 200, body: `${key} is not allowed here`, headers: { 'content-type': 'text/plain' } },
+      // The body's start is cut at 120 characters.
+      { status: 200, body: `${'x'.repeat(106)} ${key}`, headers: { 'content-type': 'text/plain' } },
+      // A refusal's message is cut at 500.
+      { status: 401, body: openAiError(`${'y'.repeat(480)} bad key ${key}`, 'invalid_request_error', 'invalid_api_key') },
+    ];
+    for (const answer of cases) {
+      endpoint.answerNext(answer);
+      const error = await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }));
+      expect(error.message).toContain('[redacted]');
+      expect(error.message).not.toMatch(/SECRET|sk-S/);
+    }
+
+    const quoted = 'sk-ab"cd\\ef-SECRETQUOTE-0123';
+    const withQuote = configFor(endpoint, { OPENAI_API_KEY: quoted });
+    for (const body of [`${quoted} is not allowed here`, JSON.stringify({ message: `${quoted} is not allowed here` }).slice(0, -1)]) {
+      endpoint.answerNext({ status: 200, body, headers: { 'content-type': 'application/json' } });
+      const error = await failureOf(run(withQuote, { model: 'chat-a', prompt: 'Hi' }));
+      expect(error.message).toContain('[redacted] is not allowed here');
+      expect(error.message).not.toMatch(/SECRET|ab\\?"cd/);
+    }
+  });
+
+  test('a key that is also a word of the base URL (ollama) leaves the URL in errors whole: the host and path are what the operator needs to see', async ({ endpoint }) => {
+    const origin = new URL(endpoint.baseUrl).origin;
+    const config = configFor(endpoint, { OPENAI_BASE_URL: `${origin}/ollama/v1`, OPENAI_API_KEY: 'ollama' });
+    endpoint.answerNext({ status: 404, body: openAiError('model "chat-a" not found, try pulling it first (key ollama)', 'not_found_error', null) });
+    const error = await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }));
+    expect(error.message).toBe(`POST ${origin}/ollama/v1/chat/completions answered 404: model "chat-a" not found, try pulling it first (key [redacted])`);
+  });
+
+  test("a FastAPI server's validation refusal (detail: [{loc, msg}]) is quoted field by field", async ({ endpoint }) => {
+    endpoint.answerNext({
+      status: 422,
+      body: { detail: [{ loc: ['body', 'messages'], msg: 'field required', type: 'missing' }, { loc: ['body', 'temperature'], msg: 'Input should be a valid number', type: 'float_parsing' }] },
+    });
+    const error = await failureOf(run(configFor(endpoint), { model: 'chat-a', prompt: 'Hi' }));
+    expectNonRetryable(error, 'MODEL_REQUEST_REJECTED');
+    expect(error.message).toBe(`POST ${endpoint.baseUrl}/chat/completions answered 422: body.messages: field required; body.temperature: Input should be a valid number`);
   });
 
   test('an IPv6 literal base URL works', async () => {
