@@ -3,7 +3,8 @@ import { zipEntryNames } from './zip-entries.js';
 
 /**
  * What a document is, judged from its bytes (magic numbers, then the text's own markers); the
- * file name only tips plain text over to Markdown. For text kinds, the decoded text comes along.
+ * file name only tips a text one way or the other (see textKind). For text kinds, the decoded
+ * text comes along.
  */
 export type Detection =
   | { kind: 'pdf' | 'docx' }
@@ -30,6 +31,9 @@ const ZIP_FORMATS: Array<[entry: string, description: string]> = [
   ['content.xml', 'an OpenDocument file'],
 ];
 
+/** What bytes are that are neither a format known here nor text in an encoding read here (see decodeText). */
+const BINARY = 'binary data (neither a known document format nor text in UTF-8, UTF-16 with a byte-order mark or Windows-1252; text in another encoding, such as Shift-JIS or KOI8-R, must be saved as UTF-8 first)';
+
 export function detectDocumentType(bytes: Buffer, filename: string): Detection {
   if (startsWith(bytes, '%PDF-')) return { kind: 'pdf' };
   if (startsWith(bytes, 'PK\x03\x04')) return detectZip(bytes);
@@ -39,7 +43,7 @@ export function detectDocumentType(bytes: Buffer, filename: string): Detection {
     if (startsWith(bytes, signature)) return { kind: 'unsupported', description };
   }
   const text = decodeText(bytes);
-  if (text === undefined) return { kind: 'unsupported', description: 'binary data (neither a known document format nor text)' };
+  if (text === undefined) return { kind: 'unsupported', description: BINARY };
   return { kind: textKind(text, filename), text };
 }
 
@@ -65,11 +69,20 @@ const MARKDOWN_MARKERS = [
   /^[^\n]+\n(?:=+|-+)\s*$/m, // setext heading
 ];
 
+/**
+ * A text's kind. A page that starts as one (a doctype, `<html>`, `<head>` or `<body>` first) is
+ * HTML whatever its name; past that, only a text that starts with a tag is taken for HTML, and
+ * never one named `.txt` or `.md`: a note that mentions `<head>` in its middle was read as a page
+ * and lost all its text after that word. A `.html` name makes any text that starts with a tag
+ * HTML (an editor's one-paragraph fragment, `<p>Just a <b>fragment</b></p>`).
+ */
 function textKind(text: string, filename: string): 'html' | 'markdown' | 'text' {
   const head = text.slice(0, 8192);
-  if (HTML_DOCUMENT.test(head) || HTML_ROOT_TAGS.test(head)) return 'html';
+  if (HTML_DOCUMENT.test(head)) return 'html';
   if (/\.(?:md|markdown)$/i.test(filename)) return 'markdown';
-  if (/^\s*</.test(head) && (head.match(HTML_BLOCK_TAGS)?.length ?? 0) >= 2) return 'html';
+  const startsWithTag = /^\s*<[a-z!]/i.test(head);
+  if (startsWithTag && /\.x?html?$/i.test(filename)) return 'html';
+  if (startsWithTag && !/\.te?xt$/i.test(filename) && (HTML_ROOT_TAGS.test(head) || (head.match(HTML_BLOCK_TAGS)?.length ?? 0) >= 2)) return 'html';
   if (MARKDOWN_MARKERS.some((marker) => marker.test(head))) return 'markdown';
   return 'text';
 }

@@ -10,7 +10,23 @@ import { unpackedSize } from './zip-entries.js';
  */
 const unpackLimit = () => Math.floor(getHeapStatistics().heap_size_limit / 4);
 
-/** The text of a Word (DOCX) document, one paragraph per block, via mammoth. */
+/** An element of mammoth's document tree, as far as its text goes. */
+interface DocxElement {
+  type: string;
+  value?: string;
+  children?: DocxElement[];
+}
+
+/** The text of mammoth's tree: its extractRawText, but for a line break, which is a line break here. */
+function rawText(element: DocxElement): string {
+  if (element.type === 'text') return element.value ?? '';
+  if (element.type === 'tab') return '\t';
+  if (element.type === 'break') return '\n';
+  const text = (element.children ?? []).map(rawText).join('');
+  return element.type === 'paragraph' ? `${text}\n\n` : text;
+}
+
+/** The text of a Word (DOCX) document, one paragraph per block, line breaks kept, via mammoth. */
 export async function docxText(bytes: Buffer, limit = unpackLimit()): Promise<string> {
   let size: number | undefined;
   try {
@@ -26,8 +42,20 @@ export async function docxText(bytes: Buffer, limit = unpackLimit()): Promise<st
   }
   const { default: mammoth } = await import('mammoth');
   try {
-    const { value } = await mammoth.extractRawText({ buffer: bytes });
-    return value;
+    // mammoth's extractRawText drops line breaks (Shift+Enter, `<w:br/>`): "Jane Smith<br/>42
+    // Harbor Road" read as "Jane Smith42 Harbor Road". The document tree is read here instead, and
+    // emptied before mammoth would turn it into HTML, which is not wanted.
+    let text = '';
+    await mammoth.convertToHtml(
+      { buffer: bytes },
+      {
+        transformDocument: (document: DocxElement) => {
+          text = rawText(document);
+          return { ...document, children: [] };
+        },
+      },
+    );
+    return text;
   } catch (error) {
     // Its first line, on one line: the XML parser's messages run on with tabs and a position line.
     const reason = (error as Error).message.split('\n')[0]!.replace(/\s+/g, ' ').trim();

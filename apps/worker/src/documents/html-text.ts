@@ -1,12 +1,15 @@
 import { Parser } from 'htmlparser2';
 
 /**
- * The readable text of an HTML page: scripts, styles and the head dropped, entities decoded,
- * one blank line between blocks (paragraphs, headings, list items, table rows), line breaks
- * kept for <br>, whitespace kept inside <pre>.
+ * The readable text of an HTML page: scripts, styles, the title and the head dropped, entities
+ * decoded, one blank line between blocks (paragraphs, headings, list items, table rows), line
+ * breaks kept for <br>, whitespace kept inside <pre>. The head ends where HTML5 ends it when
+ * `</head>` and `<body>` are left out: at the first element that cannot be in a head, or text.
  */
 
-const SKIPPED: ReadonlySet<string> = new Set(['head', 'script', 'style', 'noscript', 'template', 'svg', 'math', 'iframe', 'object', 'select', 'canvas']);
+/** What a head holds; any other element, or text that shows, starts the body. */
+const HEAD_CONTENT: ReadonlySet<string> = new Set(['base', 'link', 'meta', 'noscript', 'script', 'style', 'template', 'title']);
+const SKIPPED: ReadonlySet<string> = new Set(['title', 'script', 'style', 'noscript', 'template', 'svg', 'math', 'iframe', 'object', 'select', 'canvas']);
 const BLOCKS: ReadonlySet<string> = new Set([
   'address', 'article', 'aside', 'blockquote', 'body', 'caption', 'dd', 'details', 'div', 'dl', 'dt', 'fieldset', 'figcaption',
   'figure', 'footer', 'form', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'header', 'hr', 'li', 'main', 'nav', 'ol', 'p', 'pre',
@@ -18,6 +21,7 @@ export function htmlText(html: string): string {
   const blocks: string[] = [];
   let current = '';
   let skipping = 0;
+  let inHead = false;
   let preformatted = 0;
   const endBlock = () => {
     const block = current
@@ -31,9 +35,12 @@ export function htmlText(html: string): string {
   const parser = new Parser(
     {
       onopentag(name) {
+        if (name === 'head') return void (inHead = true);
         // The body ends the head even when the page never closed it.
         if (name === 'body') skipping = 0;
+        if (inHead && (name === 'body' || !HEAD_CONTENT.has(name))) inHead = false;
         if (SKIPPED.has(name)) skipping++;
+        else if (inHead) return;
         else if (skipping > 0) return;
         else if (BLOCKS.has(name)) endBlock();
         else if (name === 'br') current += '\n';
@@ -42,10 +49,15 @@ export function htmlText(html: string): string {
       },
       ontext(text) {
         if (skipping > 0) return;
+        if (inHead) {
+          if (!/\S/.test(text)) return;
+          inHead = false;
+        }
         current += preformatted > 0 ? text : text.replace(/[ \t\n\r\f]+/g, ' ');
       },
       onclosetag(name) {
-        if (SKIPPED.has(name)) skipping = Math.max(0, skipping - 1);
+        if (name === 'head') inHead = false;
+        else if (SKIPPED.has(name)) skipping = Math.max(0, skipping - 1);
         else if (skipping === 0 && BLOCKS.has(name)) endBlock();
         if (name === 'pre') preformatted = Math.max(0, preformatted - 1);
       },

@@ -73,7 +73,8 @@ export function buildExpandingDocx(expandedBytes: number): Promise<Buffer> {
   return docxOf(paragraph.repeat(Math.ceil(expandedBytes / paragraph.length)), 'DEFLATE');
 }
 
-function docxOf(body: string, compression: 'STORE' | 'DEFLATE' = 'STORE'): Promise<Buffer> {
+/** A DOCX whose document body is `body`, WordprocessingML as given. */
+export function docxOf(body: string, compression: 'STORE' | 'DEFLATE' = 'STORE'): Promise<Buffer> {
   const zip = new JSZip();
   zip.file(
     '[Content_Types].xml',

@@ -5,7 +5,7 @@ import { readerProcessesStarted } from '../../src/documents/contained-read.js';
 import { createExtract } from '../../src/processors/extract.js';
 import { NonRetryableError } from '../../src/processors/non-retryable-error.js';
 import { longestTurnGap } from '../event-loop-gap.js';
-import { buildDocx, buildExpandingDocx, buildExpandingPdf, buildPdf, buildZip, documentPayload, fixture, stageHelpers } from './build-documents.js';
+import { buildDocx, buildExpandingDocx, buildExpandingPdf, buildPdf, buildZip, documentPayload, docxOf, fixture, stageHelpers } from './build-documents.js';
 
 const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
 
@@ -52,6 +52,36 @@ describe('extract', () => {
     expect(output.detected_type).toBe(DOCX);
     expect(output.text).toBe('Meeting notes\n\nRevenue grew & costs fell.\n\nNext meeting: Monday.');
     expect(output).not.toHaveProperty('page_count');
+  });
+
+  test('a DOCX keeps its line breaks (Shift+Enter) and tabs: words on either side of one do not run together', async () => {
+    const docx = await docxOf(
+      '<w:p><w:r><w:t>Jane Smith</w:t><w:br/><w:t>42 Harbor Road</w:t><w:br/><w:t>Springfield</w:t></w:r></w:p>' +
+        '<w:p><w:r><w:t>Name</w:t><w:tab/><w:t>Value</w:t></w:r></w:p>',
+    );
+    const output = await extractFrom('address.docx', DOCX, docx);
+    expect(output.text).toBe('Jane Smith\n42 Harbor Road\nSpringfield\n\nName\tValue');
+    expect(output.word_count).toBe(8);
+  });
+
+  test('HTML5 without </head> and <body> keeps the text after the head, and drops the title', async () => {
+    const page = '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Opt tags</title>\n<p>The harbor master inspected the cranes.</p>\n<p>Ships arrived later.</p>\n</html>\n';
+    expect((await extractFrom('opthead.html', 'text/html', Buffer.from(page))).text).toBe('The harbor master inspected the cranes.\n\nShips arrived later.');
+    const bare = '<!DOCTYPE html><title>T</title><p>Valid page without head or body.</p>';
+    expect((await extractFrom('bare.html', 'text/html', Buffer.from(bare))).text).toBe('Valid page without head or body.');
+    const text = '<html><head><title>T</title></head>Text right after the head.';
+    expect((await extractFrom('text.html', 'text/html', Buffer.from(text))).text).toBe('Text right after the head.');
+  });
+
+  test('a text or Markdown file that mentions <head> in its middle is read whole, as what its name says; a one-paragraph fragment named .html is HTML', async () => {
+    const notes = 'Remember: the <head> element holds metadata and must come first.\nThe visible content goes in another element.\n';
+    expect(await extractFrom('notes.txt', 'text/plain', Buffer.from(notes))).toMatchObject({ detected_type: 'text/plain', text: notes.trim() });
+    const markdown = '# Page structure\n\nPut metadata in the `<head>` element of the page.\n\n## Styling\n\nUse CSS classes for layout.\n';
+    const read = await extractFrom('inline.md', 'text/markdown', Buffer.from(markdown));
+    expect(read.detected_type).toBe('text/markdown');
+    expect(read.text).toBe('Page structure\n\nPut metadata in the <head> element of the page.\n\nStyling\n\nUse CSS classes for layout.');
+    const fragment = await extractFrom('frag.html', 'text/html', Buffer.from('<p>Just a <b>fragment</b> of HTML about whales.</p>'));
+    expect(fragment).toMatchObject({ detected_type: 'text/html', text: 'Just a fragment of HTML about whales.' });
   });
 
   test('HTML yields the visible text: no head, scripts or styles; entities decoded; blocks on their own lines', async () => {
@@ -115,7 +145,7 @@ describe('extract', () => {
 
   test('comments before a mismatch do not hold the event loop while the type is told: 245 bytes of them took the HTML check 2^33 ways, about a minute', async () => {
     const bytes = Buffer.from(`${'<!---->'.repeat(33)}x <p>hello</p>`);
-    const { gapMs, outcome } = await longestTurnGap(() => extractFrom('comments.html', 'text/html', bytes));
+    const { gapMs, outcome } = await longestTurnGap(() => extractFrom('comments.txt', 'text/plain', bytes));
     expect(outcome).toMatchObject({ status: 'fulfilled', value: { detected_type: 'text/plain' } });
     // Event-loop turns stay short (see README: a worker's other jobs and lease renewals run every 20 ms or so).
     expect(gapMs).toBeLessThan(1_000);
@@ -147,11 +177,15 @@ describe('extract', () => {
     expect((await extractFrom('latin1.txt', 'text/plain', Buffer.from('Déjà vu à Zürich.', 'latin1'))).text).toBe('Déjà vu à Zürich.');
   });
 
-  test('random binary data fails as UNSUPPORTED_DOCUMENT', async () => {
+  test('random binary data fails as UNSUPPORTED_DOCUMENT; so does text in an encoding not read here, saying which are', async () => {
     const bytes = Buffer.concat([Buffer.from([0x00, 0x01, 0x02, 0xff]), randomBytes(4096)]);
     const error = await extractionError('blob.txt', 'text/plain', bytes);
     expect(error.code).toBe('UNSUPPORTED_DOCUMENT');
     expect(error.message).toMatch(/binary data/);
+    // "あ。" in Shift-JIS, over and over.
+    const shiftJis = Buffer.from(Array.from({ length: 200 }, () => [0x82, 0xa0, 0x81, 0x42]).flat());
+    const refused = await extractionError('tokyo.txt', 'text/plain', shiftJis);
+    expect(refused.message).toContain('nor text in UTF-8, UTF-16 with a byte-order mark or Windows-1252; text in another encoding, such as Shift-JIS or KOI8-R, must be saved as UTF-8 first');
   });
 
   test('a ZIP that is not a Word document fails as UNSUPPORTED_DOCUMENT', async () => {
@@ -284,7 +318,7 @@ describe('extract', () => {
     );
     clearInterval(ticker);
     const elapsed = performance.now() - started;
-    expect(error).toMatchObject({ code: 'DOCUMENT_TOO_SLOW', message: 'reading the Markdown took longer than 1000 ms (DOCUMENT_READ_TIMEOUT); it is built to be costly to read, or needs a larger limit' });
+    expect(error).toMatchObject({ code: 'DOCUMENT_TOO_SLOW', message: 'reading the Markdown took longer than 1000 ms (DOCUMENT_READ_TIMEOUT); it is large or built to be costly to read: raise the limit if it is a document you expect' });
     expect(elapsed).toBeLessThan(3_000);
     expect(ticks).toBeGreaterThan(elapsed / 10 / 4);
   });
