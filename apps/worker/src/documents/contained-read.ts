@@ -196,7 +196,7 @@ function readInProcess(input: ContainedInput, signal: AbortSignal, limits: ReadL
       outcome();
     };
     const timer = setTimeout(
-      () => settle(() => reject(new NonRetryableError(`reading ${name} took longer than ${limits.timeoutMs} ms (DOCUMENT_READ_TIMEOUT); it is built to be costly to read, or needs a larger limit`, 'DOCUMENT_TOO_SLOW'))),
+      () => settle(() => reject(new NonRetryableError(`reading ${name} took longer than ${limits.timeoutMs} ms (DOCUMENT_READ_TIMEOUT); it is large or built to be costly to read: raise the limit if it is a document you expect`, 'DOCUMENT_TOO_SLOW'))),
       limits.timeoutMs,
     );
     const onAbort = () => settle(() => reject(signal.reason));

@@ -8,7 +8,9 @@ const WINDOW = 64 * 1024;
 
 /**
  * Extracted text in one shape whatever the format: NFC, "\n" line ends, no trailing spaces,
- * paragraphs separated by exactly one blank line, no leading or trailing blank lines.
+ * paragraphs separated by exactly one blank line, no leading or trailing blank lines, and no NUL
+ * (U+0000: a PDF glyph without a Unicode mapping reads as one, and stores such as PostgreSQL's
+ * `text` refuse it).
  *
  * Linear in the text's length: trailing spaces are cut by scanning each line from its end. A
  * regular expression such as /[ \t]+$/gm backtracks through every run of spaces once per position
@@ -48,6 +50,7 @@ export async function normalizeText(text: string, signal?: AbortSignal): Promise
 /** Whole lines (the last may lack its line end) normalized, but for blank-line runs and the text's ends. */
 function normalizeLines(lines: string): string {
   return lines
+    .replace(/\u0000/g, '')
     .normalize('NFC')
     .replace(/\r\n?/g, '\n')
     .split('\n')

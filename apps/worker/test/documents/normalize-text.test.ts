@@ -5,6 +5,7 @@ import { longestTurnGap } from '../event-loop-gap.js';
 /** The rule as a regular expression, as it was first written: right, but quadratic on runs of spaces. */
 function byRegex(text: string): string {
   return text
+    .replace(/\u0000/g, '')
     .normalize('NFC')
     .replace(/\r\n?/g, '\n')
     .replace(/[\u00a0\t\f\v ]+$/gm, '')
@@ -15,13 +16,15 @@ function byRegex(text: string): string {
 
 describe('normalizeText', () => {
   test('gives what the regular-expression rule gives, on 2,000 random short texts', async () => {
-    const alphabet = ['a', 'é', 'e\u0301', ' ', '\t', '\f', '\v', '\u00a0', '\n', '\r', '\r\n', 'x'];
+    const alphabet = ['a', 'é', 'e\u0301', ' ', '\t', '\f', '\v', '\u00a0', '\n', '\r', '\r\n', 'x', '\u0000'];
     let seed = 42;
     const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     for (let i = 0; i < 2_000; i += 1) {
       const text = Array.from({ length: Math.floor(next() * 30) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
       expect(await normalizeText(text), JSON.stringify(text)).toBe(byRegex(text));
     }
+    // A PDF glyph without a Unicode mapping reads as NUL: dropped, and a space before it is a trailing one.
+    expect(await normalizeText('Русский, \u0000\u0000.\nnext \u0000\n')).toBe('Русский, .\nnext');
   });
 
   test('gives what the rule gives on a long text, normalized a window of lines at a time, with the event loop free meanwhile', async () => {
