@@ -260,7 +260,11 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBud
         // a TypeError or the like is a bug here, and stays a 500.
         if (code?.startsWith('FST_') || (error as Error).name !== 'Error') throw error;
         // The parser says "needle" for the boundary; RFC 2046 allows boundaries of up to 70 characters.
-        const reason = (error as Error).message.includes('needle') ? 'its boundary is longer than 70 characters' : (error as Error).message;
+        const message = (error as Error).message;
+        let reason = message;
+        if (message.includes('needle')) reason = 'its boundary is longer than 70 characters';
+        // The parser's words for a body in which the boundary Content-Type names never closes the form.
+        else if (message === 'Unexpected end of multipart data') reason = `it ended before the form did: the boundary in Content-Type is not the one the body uses, or the body was cut short`;
         throw new ProblemError('malformed-form', `The multipart/form-data body could not be read (${reason}). Let the client build the form, e.g. curl -F file=@report.txt ${uploadUrl(request)}`);
       }
       if (!upload.file) {
@@ -272,6 +276,8 @@ const documentsRoutes: FastifyPluginAsyncZod<{ maxDocumentBytes: number; bodyBud
               : '';
         throw new ProblemError('missing-file', `No file in the field "file".${hint} Example: curl -F file=@report.txt ${uploadUrl(request)}`);
       }
+      // The file, and a text field of its name: the schema would refuse "file" as a field the form does not take, naming it among those it takes.
+      if ('file' in upload.fields) fieldProblem('file', 'came twice, as the file and as a text field; send the file alone');
       if (upload.file.bytes.length === 0) throw new ProblemError('empty-file', `The uploaded file "${upload.file.filename}" is empty (0 bytes).`);
 
       const parsed = documentFieldsSchema.safeParse(upload.fields);

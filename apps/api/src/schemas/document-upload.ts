@@ -61,7 +61,7 @@ export const documentFieldsSchema = z
         return fields.data;
       })
       .describe(`your own fields as a JSON object of strings (at most ${MAX_METADATA_FIELDS}, keys of up to ${METADATA_KEY_CHARS} characters, values of up to ${METADATA_VALUE_CHARS}; ${FIELD_BYTES / 1024} KiB of JSON in all, the most a form field holds), kept with the job, e.g. {"user_id":"12345"}`),
-    max_attempts: decimalInteger(1, 100).optional().describe("attempts per stage before the job is dead-lettered, e.g. 3; left out, the workers' MAX_ATTEMPTS"),
+    max_attempts: decimalInteger(1, 100).optional().describe("attempts per stage before the job is dead-lettered, e.g. 3; left out, the pipeline's own limit if it sets one, else the workers' MAX_ATTEMPTS"),
     timeout_ms: decimalInteger(1, 86_400_000).optional().describe("an attempt running longer than this fails, e.g. 60000 for a minute; left out, the pipeline's own (10 minutes for documents and document-summary)"),
   })
   .strict();
