@@ -34,8 +34,11 @@ test('a second worker under a live worker\'s name waits, not ready, and runs not
     return response && { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
   try {
-    await waitFor(() => second.logs().some((line) => line['level'] === 40 && String(line['msg']).startsWith('another live worker process uses the consumer name "shared"')), 'the second worker to say it waits');
-    expect(await readiness()).toEqual({ status: 503, body: expect.objectContaining({ status: 'not ready', state: 'starting', waiting: 'for another live worker process to give up the consumer name shared' }) });
+    // First said as a crashed predecessor's claim would be (a StatefulSet pod restarted at once), then, held past that, as a live worker's.
+    await waitFor(() => second.logs().some((line) => line['level'] === 30 && String(line['msg']).startsWith('the consumer name "shared" is held by another worker process: one that crashed (its claim lapses within 7500 ms), or a live one')), 'the second worker to say it waits');
+    expect(await readiness()).toEqual({ status: 503, body: expect.objectContaining({ status: 'not ready', state: 'starting', waiting: "for another worker process to give up the consumer name shared (a crashed one's claim lapses within 7500 ms)" }) });
+    expect(second.logs().filter((line) => Number(line['level']) >= 40)).toEqual([]);
+    await waitFor(() => second.logs().some((line) => line['level'] === 40 && String(line['msg']).startsWith('another live worker process uses the consumer name "shared"')), 'the second worker to warn of a live worker under its name', 15_000);
 
     const quick = await Promise.all(Array.from({ length: 6 }, async (_, i) => ((await (await post('/jobs', { model: 'echo', prompt: `quick ${i}` })).json()) as { job_id: string }).job_id));
     await settled(quick);

@@ -80,6 +80,28 @@ describe('an evicting maxmemory-policy', () => {
     }
   });
 
+  test('set while they run stops the worker at its next reconnect in production, as it stops the API (the worker ran on, ready)', async () => {
+    await root.flushall();
+    // A short grace: the drain has nothing to wait for, but in 2 of about 30 runs it took over 15 s
+    // of the default 25 s (the last line "draining"), which is not pinned down.
+    const env = { NODE_ENV: 'production', SHUTDOWN_GRACE_MS: '3s' };
+    const [api, worker] = await Promise.all([startApi({ redisUrl: server.url, prefix: 'conveyor', env }), startWorker({ redisUrl: server.url, prefix: 'conveyor', env })]);
+    try {
+      await root.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      // As a Redis restarted with another configuration: every connection is dropped and made again.
+      await root.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      const said = /Redis is not usable as configured; stopping: Redis maxmemory-policy is \\"allkeys-lru\\"/;
+      for (const process of [api, worker]) {
+        const exit = await Promise.race([process.exited, new Promise((resolve) => setTimeout(resolve, 15_000, 'still running'))]);
+        expect(exit, process.describe()).toEqual({ code: 1, signal: null });
+        expect(JSON.stringify(process.logs().find((line) => line['level'] === 60)), process.describe()).toMatch(said);
+      }
+    } finally {
+      await root.config('SET', 'maxmemory-policy', 'noeviction');
+      await Promise.all([api.stop(), worker.stop()]);
+    }
+  });
+
   test('is a warning elsewhere, and both run', async () => {
     await root.config('SET', 'maxmemory-policy', 'volatile-lru');
     try {

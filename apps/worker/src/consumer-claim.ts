@@ -2,7 +2,7 @@ import { claimConsumer, unclaimConsumer, type Logger, type RedisClient } from '@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** While it waits for the name, a worker warns at once, then says so at error level this often. */
+/** While it waits for the name longer than a crashed holder keeps it, a worker warns, then says so at error level this often. */
 const WAITING_REPORT_MS = 60_000;
 
 /**
@@ -36,6 +36,11 @@ export class ConsumerClaim {
     return this.#waiting;
   }
 
+  /** The longest a crashed process's claim holds the name: its lifetime, and half again for the wait after it lapses. */
+  get crashedHoldsMs(): number {
+    return this.ttlMs * 1.5;
+  }
+
   /**
    * Resolves once this process holds its name, and keeps it from then on. `claim` runs one try
    * (the worker runs it until Redis takes it); `stopped` says the worker was told to stop, and
@@ -44,6 +49,7 @@ export class ConsumerClaim {
   async take(claim: (step: () => Promise<number>) => Promise<number>, stopped: () => Error | undefined): Promise<void> {
     const since = Date.now();
     let reportedAt = -Infinity;
+    let warned = false;
     // Once it has found the name held, a free name is taken only when it is still free after
     // longer than the holder takes to renew: a holder whose renewal waited on a stalled Redis,
     // which let the claim lapse, or on a Redis that lost the key, renews it first and keeps it.
@@ -60,12 +66,20 @@ export class ConsumerClaim {
         freeSince = undefined;
         this.#waiting = true;
         const now = Date.now();
-        if (now - reportedAt >= WAITING_REPORT_MS) {
-          const level = reportedAt === -Infinity ? 'warn' : 'error';
-          this.logger[level](
-            { consumer: this.consumer, waited_ms: now - since },
-            `another live worker process uses the consumer name "${this.consumer}" (CONSUMER_NAME, or host-pid by default): two under one name take each other's jobs. Waiting, not ready, until it stops or its claim lapses (a crashed one's within ${this.ttlMs * 1.5} ms); give every worker a name of its own`,
+        if (reportedAt === -Infinity) {
+          // A worker restarted at once under its stable name (a StatefulSet pod after a crash) finds its predecessor's claim: no fault.
+          this.logger.info(
+            { consumer: this.consumer },
+            `the consumer name "${this.consumer}" is held by another worker process: one that crashed (its claim lapses within ${this.crashedHoldsMs} ms), or a live one. Waiting, not ready`,
           );
+          reportedAt = now;
+        } else if (now - since > this.crashedHoldsMs && now - reportedAt >= (warned ? WAITING_REPORT_MS : 0)) {
+          // Held longer than a crashed process holds it: a live one has it.
+          this.logger[warned ? 'error' : 'warn'](
+            { consumer: this.consumer, waited_ms: now - since },
+            `another live worker process uses the consumer name "${this.consumer}" (CONSUMER_NAME, or host-pid by default): two under one name take each other's jobs. Waiting, not ready, until it stops; give every worker a name of its own`,
+          );
+          warned = true;
           reportedAt = now;
         }
       }

@@ -47,6 +47,13 @@ worker.onNameLost((message) => {
   logger.fatal({ consumer: worker.consumer }, message);
   void worker.stop(0).finally(() => process.exit(1));
 });
+// The Redis it reconnected to cannot be used as configured: it drains and exits 1, as a start on it would have.
+worker.onRedisUnusable((error) => {
+  if (stopping) return;
+  stopping = true;
+  logger.fatal({ code: error.code }, `Redis is not usable as configured; stopping: ${error.message}`);
+  void worker.stop(config.SHUTDOWN_GRACE_MS).finally(() => process.exit(1));
+});
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 

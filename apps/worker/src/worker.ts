@@ -10,6 +10,7 @@ import {
   QueueKeys,
   recoverOwn,
   releaseJobs,
+  UnusableRedisError,
   warnOfStrandedPartitions,
   type Logger,
   type RecoveryCursors,
@@ -89,6 +90,7 @@ export class Worker {
   readonly #models: ModelPreloader;
   readonly #claim: ConsumerClaim;
   #onNameLost: ((message: string) => void) | undefined;
+  #onRedisUnusable: ((error: UnusableRedisError) => void) | undefined;
 
   constructor(
     readonly config: WorkerConfig,
@@ -145,6 +147,15 @@ export class Worker {
     this.#onNameLost = callback;
   }
 
+  /**
+   * `callback` is called if the Redis its command connection comes back to cannot be used as
+   * configured (restarted with an evicting maxmemory-policy, in production): it must stop, as it
+   * would have refused to start on it, and as the API stops.
+   */
+  onRedisUnusable(callback: (error: UnusableRedisError) => void): void {
+    this.#onRedisUnusable = callback;
+  }
+
   get healthPort(): number | undefined {
     return this.#health ? portOf(this.#health) : undefined;
   }
@@ -161,7 +172,7 @@ export class Worker {
             consumer: this.consumer,
             in_flight: this.ctx.slots.used,
             ...(this.#models.loading ? { loading: 'built-in models' } : {}),
-            ...(this.#claim.waiting ? { waiting: `for another live worker process to give up the consumer name ${this.consumer}` } : {}),
+            ...(this.#claim.waiting ? { waiting: `for another worker process to give up the consumer name ${this.consumer} (a crashed one's claim lapses within ${this.#claim.crashedHoldsMs} ms)` } : {}),
             ...(this.ctx.redis.status === 'ready' ? {} : { redis: this.#redisError ?? this.ctx.redis.status }),
           }),
           metrics: async () => ({ contentType: this.ctx.metrics.registry.contentType, body: await this.ctx.metrics.registry.metrics() }),
@@ -366,11 +377,26 @@ export class Worker {
       down = true;
     });
     redis.on('ready', () => {
+      const again = cause.everReady;
       cause.ready();
       if (redis === this.ctx.redis) this.#redisError = undefined;
       if (down) this.ctx.logger.info(`Redis connection for ${what} is back`);
       if (lost) this.ctx.refusals.back();
       down = lost = false;
+      if (again && redis === this.ctx.redis) this.#checkRedisAgain();
+    });
+  }
+
+  /**
+   * The Redis a connection comes back to may not be the one checked at start (restarted with
+   * another configuration, or another server behind the address): it is checked again, as the
+   * API checks it each time it connects. A check cut short by the connection dropping again runs
+   * at the next reconnect.
+   */
+  #checkRedisAgain(): void {
+    if (this.state !== 'running') return;
+    checkRedisSetup(this.ctx.redis, this.ctx.logger, this.ctx.config.NODE_ENV === 'production').catch((error: unknown) => {
+      if (error instanceof UnusableRedisError && this.state === 'running') this.#onRedisUnusable?.(error);
     });
   }
 }
