@@ -69,6 +69,9 @@ describe.each(['SIGTERM', 'SIGKILL'] as const)('Redis restarted with %s in the m
       expect(active).toBe(0);
       expect([api.pid, ...workers.map((worker) => worker.pid)]).toEqual(pids);
       expect([api, ...workers].every((process) => process.running)).toBe(true);
+      // The API says when its connection is back, as the workers do (its log ended at the errors).
+      const said = api.logs().map((line) => String(line['msg']));
+      expect(said.lastIndexOf('Redis connection is back'), api.describe()).toBeGreaterThan(said.lastIndexOf('Redis connection error'));
     } finally {
       await Promise.all([api?.stop(), ...workers.map((worker) => worker.stop())]);
       redis.disconnect();

@@ -130,6 +130,10 @@ function reportErrors(app: FastifyInstance, connection: RedisClient, message: st
   connection.on('close', () => {
     if (cause.current === undefined) cause.note('Redis closed the connection; reconnecting');
   });
-  connection.on('ready', () => cause.ready());
+  connection.on('ready', () => {
+    // As a worker's log says it: an operator reading "Redis connection error" learns when it ended.
+    if (cause.current !== undefined) app.log.info(`${message.replace(' error', '')} is back`);
+    cause.ready();
+  });
   return () => cause.current ?? '';
 }
