@@ -505,11 +505,8 @@ describe('docker-compose.yml', () => {
     expect(existsSync(at(`${withoutTrailingSlash(context)}/${file}`)), `${context}/${file} is missing`).toBe(true);
   });
 
-  test('publishes the API on host port 3000', () => {
-    const published = (service('api').ports ?? []).map((port) =>
-      typeof port === 'object' ? `${port.published}:${port.target}` : String(port).split(':').slice(-2).join(':'),
-    );
-    expect(published).toContain('3000:3000');
+  test('publishes the API on host port 3000, on the loopback address only (the API has no login)', () => {
+    expect(service('api').ports).toEqual(['127.0.0.1:3000:3000']);
   });
 
   test('runs three worker replicas and publishes none of their ports', () => {
