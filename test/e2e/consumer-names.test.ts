@@ -59,6 +59,8 @@ test('a second worker under a live worker\'s name waits, not ready, and runs not
     // Its log line may come through the pipe after the record says completed.
     await expect.poll(() => completedBy(second)).toEqual([held]);
     expect(second.logs().some((line) => line['msg'] === 'consumer name free again: starting')).toBe(true);
+    // A crashed holder's job resumed is a stall, as a takeover is, and is counted with them.
+    expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('conveyor_jobs_reclaimed_total{queue="inference",stage="infer"} 1');
   } finally {
     first.signal('SIGKILL');
     await second.stop();

@@ -30,7 +30,7 @@ export class WorkerMetrics {
     this.failed = counter('conveyor_jobs_failed_total', 'Attempts that failed (error or timeout).');
     this.retried = counter('conveyor_jobs_retried_total', 'Failed attempts scheduled for a retry.');
     this.dead = counter('conveyor_jobs_dead_total', 'Jobs this worker dead-lettered.');
-    this.reclaimed = counter('conveyor_jobs_reclaimed_total', 'Jobs this worker took over after their lease lapsed.');
+    this.reclaimed = counter('conveyor_jobs_reclaimed_total', 'Jobs this worker took over after their lease lapsed, or resumed after its own restart under the name that held them (a crash).');
     this.duration = new Histogram({
       name: 'conveyor_job_duration_seconds',
       help: 'How long a stage attempt ran in this worker, by outcome.',

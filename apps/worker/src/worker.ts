@@ -351,6 +351,8 @@ export class Worker {
           if (result.repeated) noteRepeatedCall(this.ctx, 're-read', served.pipeline.name, taken);
           for (const job of result.jobs) {
             this.ctx.logger.info({ job_id: job.jobId, stage: job.stage, attempt: job.attempt }, 'resuming a job this consumer held before it restarted');
+            // Its holder stopped without releasing it (a crash): a stall, as a takeover's, and counted with them.
+            this.ctx.metrics.reclaimed.inc({ queue: job.queue, stage: job.stage });
             this.runner.start(job);
           }
         } finally {
