@@ -133,7 +133,7 @@ describe('a password its Redis does not ask for', () => {
 describe('a worker\'s readiness', () => {
   test('follows its Redis connection, and says why while it is down', async () => {
     const own = await RedisServer.start();
-    const worker = await startWorker({ redisUrl: own.url, prefix: 'conveyor', env: { LOG_TRANSITIONS: 'false', SHUTDOWN_GRACE_MS: '1s' } });
+    const worker = await startWorker({ redisUrl: own.url, prefix: 'conveyor', env: { LOG_TRANSITIONS: 'false', SHUTDOWN_GRACE_MS: '1s', BLOCK_MS: '1s' } });
     const readiness = async () => {
       const response = await fetch(`http://127.0.0.1:${worker.healthPort}/readyz`);
       return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -148,6 +148,10 @@ describe('a worker\'s readiness', () => {
       expect((await readiness())).toMatchObject({ status: 503, body: { status: 'not ready', state: 'running', redis: refused } });
       await own.restart();
       await waitFor(async () => (await readiness()).status === 200, 'the worker to be ready again');
+      // Its blocking reads were sent again once it was back, and answered within BLOCK_MS: none
+      // is said to have got no answer, while Redis was down or after (it said so every time).
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(worker.logs().filter((line) => String(line['msg']).startsWith('a blocking read got no answer')), worker.describe()).toEqual([]);
     } finally {
       await worker.stop();
       await own.stop();

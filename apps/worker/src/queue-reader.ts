@@ -1,4 +1,5 @@
 import { connectionFor, ensureGroups, LANES, takeJobs, type QueueKeys, type RedisClient, type TakeRequest, type TakeResult } from '@conveyor/shared';
+import { Cluster } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRunner } from './job-runner.js';
 import type { PauseState } from './pause-state.js';
@@ -202,13 +203,21 @@ export class QueueReader {
     const waitUntil = (at: number) => {
       deadline = at;
       clearTimeout(timer);
-      timer = setTimeout(giveUp, Math.max(0, at - Date.now()));
+      timer = setTimeout(expire, Math.max(0, at - Date.now()));
     };
+    // A single client (not a cluster's) sends a read it lost again once it is connected again,
+    // and the read then blocks BLOCK_MS from there: it is waited for so, neither given up BLOCK_MS
+    // after the error nor while the client reconnects (after every Redis restart, and while Redis
+    // was down, the worker warned that a read "got no answer").
+    const single = !(blocking instanceof Cluster);
     const onError = () => {
-      if (Date.now() + BLOCK_MS < deadline) waitUntil(Date.now() + BLOCK_MS);
+      if (!single && Date.now() + BLOCK_MS < deadline) waitUntil(Date.now() + BLOCK_MS);
     };
+    const onReady = () => waitUntil(Date.now() + BLOCK_MS + REDIS_TIMEOUT);
+    const expire = () => (single && blocking.status !== 'ready' ? waitUntil(Date.now() + BLOCK_MS) : giveUp());
     waitUntil(deadline);
     for (const event of CONNECTION_TROUBLE) blocking.on(event, onError);
+    if (single) blocking.on('ready', onReady);
     try {
       const outcome = await Promise.race([read, stuck]);
       if (outcome !== 'stuck') return outcome !== null;
@@ -221,6 +230,7 @@ export class QueueReader {
     } finally {
       clearTimeout(timer);
       for (const event of CONNECTION_TROUBLE) blocking.off(event, onError);
+      blocking.off('ready', onReady);
       this.#blockingId = undefined;
     }
   }
