@@ -74,6 +74,10 @@ test('a worker told to stop while Redis is unreachable still exits 0 soon after 
     expect(exitMs).toBeLessThan(1_000 + 4_000);
     const graceOver = worker.logs().find((line) => String(line['msg']).startsWith('grace period over'));
     expect(graceOver).toMatchObject({ held: 1, released: 0, unrecorded: 0, msg: 'grace period over; could not release every job still held: the rest are taken over once their lease lapses' });
+    // The attempt's own line says so too (it said another worker takes the job over, as if at once).
+    expect(worker.logs().filter((line) => String(line['msg']).startsWith('attempt stopped')).map((line) => line['msg'])).toEqual([
+      'attempt stopped: the worker is shutting down; another worker takes the job over, once its lease lapses if it was not released',
+    ]);
   } finally {
     await server.stop();
   }

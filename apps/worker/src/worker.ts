@@ -322,7 +322,8 @@ export class Worker {
       const finished = unrecorded === 0 ? '' : unrecorded === 1 ? ' (1 of them finished, but Redis has not taken its outcome)' : ` (${unrecorded} of them finished, but Redis has not taken their outcomes)`;
       this.ctx.logger.warn({ held: held.length, released, unrecorded }, `grace period over; could not release every job still held${finished}: the rest are taken over once their lease lapses`);
     }
-    for (const entry of held) entry.stop('shutdown', 'the worker is shutting down; another worker takes the job over');
+    const takenOver = released === held.length ? 'another worker takes the job over' : 'another worker takes the job over, once its lease lapses if it was not released';
+    for (const entry of held) entry.stop('shutdown', `the worker is shutting down; ${takenOver}`);
   }
 
   /** A worker restarted under the same consumer name first re-reads its own pending entries. */
