@@ -72,6 +72,10 @@ describe.each(['SIGTERM', 'SIGKILL'] as const)('Redis restarted with %s in the m
       // The API says when its connection is back, as the workers do (its log ended at the errors).
       const said = api.logs().map((line) => String(line['msg']));
       expect(said.lastIndexOf('Redis connection is back'), api.describe()).toBeGreaterThan(said.lastIndexOf('Redis connection error'));
+      // Its 503s are logged in the words the client got, not the Redis client library's ("Stream isn't writeable and enableOfflineQueue options is false").
+      const answered503 = api.logs().filter((line) => line['msg'] === 'Redis unavailable; answered 503');
+      expect(answered503.length, api.describe()).toBeGreaterThan(0);
+      expect(JSON.stringify(answered503)).not.toMatch(/enableOfflineQueue|Stream isn't writeable/);
     } finally {
       await Promise.all([api?.stop(), ...workers.map((worker) => worker.stop())]);
       redis.disconnect();

@@ -157,7 +157,8 @@ export default fp(
       }
       const unavailable = asRedisUnavailable(error, readOnly, () => resendingOf(request));
       if (unavailable) {
-        redisUnavailable(request, error.message);
+        // As the client is told it (the client library's words, "Stream isn't writeable and enableOfflineQueue options is false", said nothing to an operator).
+        redisUnavailable(request, unavailable.detail);
         return send(reply, problemFrom(unavailable.slug, unavailable.detail, request), unavailable.headers);
       }
       if (hasZodFastifySchemaValidationErrors(error)) {
