@@ -1,6 +1,7 @@
 /**
  * Bytes as text, when they are text: UTF-8 (with or without a byte-order mark), UTF-16 with a
- * byte-order mark, or, when the bytes are not UTF-8, Windows-1252 (the encoding of text saved by
+ * byte-order mark, or, when the bytes are not UTF-8, the charset an HTML or XML document declares
+ * for itself (Shift-JIS, GBK, KOI8-R, ...), else Windows-1252 (the encoding of text saved by
  * older Windows and Western European tools; ISO-8859-1 is a subset). Undefined for anything
  * else: NUL bytes, or more control characters than text ever has.
  */
@@ -35,6 +36,33 @@ function decode(bytes: Buffer): string | undefined {
   try {
     return utf8.decode(bytes);
   } catch {
+    const declared = declaredText(bytes);
+    if (declared !== undefined) return declared;
     return bytes.toString('latin1').replace(/[\u0080-\u009f]/g, (c) => WINDOWS_1252_80_9F[c.charCodeAt(0) - 0x80]!);
+  }
+}
+
+/**
+ * Where the HTML standard's prescan looks for a page's charset, in its first 1,024 bytes: `<meta
+ * charset>`, `<meta http-equiv="Content-Type" content="...; charset=...">`; and an XML
+ * declaration's `encoding`.
+ */
+const DECLARED_CHARSET = /<meta\b[^>]*?charset\s*=\s*["']?\s*([\w.:-]+)|<\?xml\b[^>]*?encoding\s*=\s*["']([\w.:-]+)/i;
+
+/**
+ * The bytes in the charset they declare, when that is one TextDecoder knows and they are valid
+ * in it. Windows-1252 and its aliases are left to the caller, whose table has the characters
+ * TextDecoder reads as ISO-8859-1's controls.
+ */
+function declaredText(bytes: Buffer): string | undefined {
+  const found = DECLARED_CHARSET.exec(bytes.subarray(0, 1024).toString('latin1'));
+  const label = found?.[1] ?? found?.[2];
+  if (label === undefined) return undefined;
+  try {
+    const decoder = new TextDecoder(label, { fatal: true });
+    return decoder.encoding === 'windows-1252' || decoder.encoding === 'utf-8' ? undefined : decoder.decode(bytes);
+  } catch {
+    // A charset it does not know, or bytes not valid in it.
+    return undefined;
   }
 }

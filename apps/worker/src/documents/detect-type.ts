@@ -32,7 +32,7 @@ const ZIP_FORMATS: Array<[entry: string, description: string]> = [
 ];
 
 /** What bytes are that are neither a format known here nor text in an encoding read here (see decodeText). */
-const BINARY = 'binary data (neither a known document format nor text in UTF-8, UTF-16 with a byte-order mark or Windows-1252; text in another encoding, such as Shift-JIS or KOI8-R, must be saved as UTF-8 first)';
+const BINARY = 'binary data (neither a known document format nor text in UTF-8, UTF-16 with a byte-order mark, Windows-1252 or the charset an HTML page declares; other text, such as Shift-JIS or KOI8-R, must be saved as UTF-8 first)';
 
 export function detectDocumentType(bytes: Buffer, filename: string): Detection {
   if (startsWith(bytes, '%PDF-')) return { kind: 'pdf' };
@@ -58,7 +58,8 @@ function detectZip(bytes: Buffer): Detection {
 // A comment is matched one way only (it cannot run on past its own `-->`): with `[\s\S]*?` one
 // comment could also span several, and 33 comments before a mismatch took the regex 2^33 ways,
 // a minute of the worker's event loop for 245 bytes.
-const HTML_DOCUMENT = /^\s*(?:<!--(?:(?!-->)[\s\S])*-->\s*)*<(?:!doctype\s+html|html|head|body)[\s>]/i;
+// An XHTML page may open with an XML declaration (`<?xml version="1.0" encoding="KOI8-R"?>`).
+const HTML_DOCUMENT = /^\s*(?:<\?xml\b[^>]*>\s*)?(?:<!--(?:(?!-->)[\s\S])*-->\s*)*<(?:!doctype\s+html|html|head|body)[\s>]/i;
 const HTML_ROOT_TAGS = /<(?:html|head|body)[\s>]/i;
 const HTML_BLOCK_TAGS = /<(?:p|div|h[1-6]|ul|ol|li|table|tr|td|br|article|section|span|a\s+href)\b[^>]*>/gi;
 const MARKDOWN_MARKERS = [

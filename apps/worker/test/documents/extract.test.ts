@@ -185,7 +185,12 @@ describe('extract', () => {
     // "あ。" in Shift-JIS, over and over.
     const shiftJis = Buffer.from(Array.from({ length: 200 }, () => [0x82, 0xa0, 0x81, 0x42]).flat());
     const refused = await extractionError('tokyo.txt', 'text/plain', shiftJis);
-    expect(refused.message).toContain('nor text in UTF-8, UTF-16 with a byte-order mark or Windows-1252; text in another encoding, such as Shift-JIS or KOI8-R, must be saved as UTF-8 first');
+    expect(refused.message).toContain('nor text in UTF-8, UTF-16 with a byte-order mark, Windows-1252 or the charset an HTML page declares; other text, such as Shift-JIS or KOI8-R, must be saved as UTF-8 first');
+    // The same bytes in a page that declares its charset are read in it.
+    const page = Buffer.concat([Buffer.from('<!DOCTYPE html><html><head><meta charset="Shift_JIS"><title>x</title></head><body><p>'), shiftJis, Buffer.from('</p></body></html>')]);
+    expect(await extractFrom('tokyo.html', 'text/html', page)).toMatchObject({ detected_type: 'text/html', text: 'あ。'.repeat(200) });
+    const koi8 = Buffer.concat([Buffer.from('<?xml version="1.0" encoding="KOI8-R"?>\n<html><body><p>'), Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4]), Buffer.from('</p></body></html>')]);
+    expect((await extractFrom('privet.xhtml', 'application/xhtml+xml', koi8)).text).toBe('Привет');
   });
 
   test('a ZIP that is not a Word document fails as UNSUPPORTED_DOCUMENT', async () => {
