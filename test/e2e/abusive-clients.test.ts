@@ -125,7 +125,7 @@ describe('deeply nested job parameters', () => {
     }
     expect(await keysUnder(redis, prefix)).toEqual(before);
     // 64 levels in all: a chat model's response_format (an object it passes on as given) under params.
-    expect((await postJson('/jobs', `{"model":"chat-a","prompt":"x","params":{"response_format":${nested(63)}}}`)).status).toBe(202);
+    expect((await postJson('/jobs', `{"model":"chat-a","prompt":"x","params":{"response_format":{"type":"json_schema","json_schema":${nested(62)}}}}`)).status).toBe(202);
   });
 });
 

@@ -28,7 +28,7 @@ describe('a request its model cannot run is a 400 naming the field, and writes n
     ['a chat model with neither prompt nor messages', { model: 'chat-a' }, 'body.prompt', /unless params\.messages is given/],
     ['a chat model with messages lacking a role', { model: 'chat-a', params: { messages: [{ content: 'hi' }] } }, 'body.params.messages', /^must be a non-empty array of \{role, content\}/],
     ['a chat model with a system that is no string', { model: 'chat-a', prompt: 'Hi', params: { system: 42 } }, 'body.params.system', /^must be a string/],
-    ['an embedding model with an empty input', { model: 'embed-a', params: { input: [] } }, 'body.params.input', /^must be a text or a non-empty array of texts, each with something in it/],
+    ['an embedding model with an empty input', { model: 'embed-a', params: { input: [] } }, 'body.params.input', /^must be a non-empty string or a non-empty array of them/],
     ['a chat model with a blank prompt', { model: 'chat-a', prompt: '   ' }, 'body.prompt', /^must be a non-empty text: model "chat-a" works on it$/],
     ['a chat model with a prompt of invisible characters only', { model: 'chat-a', prompt: '\u200b' }, 'body.prompt', /^must be a non-empty text/],
     ['an embedding model with a blank prompt', { model: 'embed-a', prompt: '  ' }, 'body.prompt', /^must be a non-empty text: model "embed-a" works on it$/],
@@ -90,6 +90,9 @@ describe('a request its model cannot run is a 400 naming the field, and writes n
       { model: 'echo', params: { fail: 'always', fail_until: '2030-01-01T00:00:00Z', sleep_ms: 5, progress: true } },
       { model: 'echo', params: { fail: 2, fail_until: 1_900_000_000_000 } },
       { model: 'chat-a', params: { messages: [{ role: 'user', content: 'Hi' }], temperature: 0, top_p: 1, max_tokens: 5, stop: ['\n'], seed: 1, presence_penalty: 0, frequency_penalty: 0, response_format: { type: 'text' } } },
+      // Unset as OpenAI's client types write it (null), and vLLM's default stop ([]).
+      { model: 'chat-a', prompt: 'Hi', params: { temperature: null, top_p: null, max_tokens: null, stop: [], seed: null, presence_penalty: null, frequency_penalty: null, response_format: null } },
+      { model: 'embed-a', prompt: 'x', params: { dimensions: null } },
       { model: 'embed-a', prompt: 'x', params: { dimensions: 3 } },
       { model: 'sentiment', prompt: 'Fine.', params: {} },
       { model: 'embed-a', params: { input: ['a', 'b'] } },

@@ -112,15 +112,16 @@ const chatMessages = z
 
 /**
  * The types OpenAI's API gives the params a chat or embedding model passes on, with the bounds
- * every such server keeps (a temperature is not negative, top_p is a share). A value of another
- * type is refused here, not dead-lettered later by the endpoint's own 400; finer bounds
- * (temperature at most 2 on OpenAI, not on vLLM) are the endpoint's to judge.
+ * every such server keeps (a temperature is not negative, top_p is a share). `null` is unset, as
+ * OpenAI's own client types have it. Finer bounds (temperature at most 2 on OpenAI, not on vLLM)
+ * are the endpoint's to judge.
  */
 const PASSED_PARAM_TYPES: Record<(typeof CHAT_PASSED_PARAMS)[number] | (typeof EMBEDDING_PASSED_PARAMS)[number], [z.ZodType, string]> = {
   temperature: [z.number().min(0), 'a number, 0 or more'],
   top_p: [z.number().min(0).max(1), 'a number from 0 to 1'],
   max_tokens: [z.number().int().min(1), 'a whole number, 1 or more'],
-  stop: [z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]), 'a string or a non-empty array of strings'],
+  // vLLM's default is [].
+  stop: [z.union([z.string(), z.array(z.string())]), 'a string or an array of strings'],
   seed: [z.number().int(), 'a whole number'],
   presence_penalty: [z.number(), 'a number'],
   frequency_penalty: [z.number(), 'a number'],
@@ -128,52 +129,61 @@ const PASSED_PARAM_TYPES: Record<(typeof CHAT_PASSED_PARAMS)[number] | (typeof E
   dimensions: [z.number().int().min(1), 'a whole number, 1 or more'],
 };
 
-/** The params in `names` that `params` holds, each checked against its type (PASSED_PARAM_TYPES). */
-export function readPassedParams(params: Record<string, unknown>, names: readonly (keyof typeof PASSED_PARAM_TYPES)[]): Record<string, unknown> {
-  const passed: Record<string, unknown> = {};
-  for (const name of names) {
-    if (params[name] === undefined) continue;
-    const [schema, expected] = PASSED_PARAM_TYPES[name];
-    passed[name] = readParam(params, name, schema, expected);
-  }
-  return passed;
+/** The params in `names` that `params` holds (`null` included), as given: the worker passes them on. */
+export function passedParams(params: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(names.filter((name) => params[name] !== undefined).map((name) => [name, params[name]]));
 }
 
 /**
  * A chat model's conversation: `params.messages` as given or, without them, the prompt as the
- * user's message after `params.system` if there is one. Both forms at once are refused rather
- * than one dropped unread.
+ * user's message after `params.system` if there is one. This is the worker's reading, and takes
+ * what the API took before it checked more (see checkEndpointInput): a job queued then, or by
+ * another producer, runs as it would have.
  */
 export function readChatMessages(request: InferencePayload): ChatMessage[] {
   const params = request.params ?? {};
   const messages = readParam(params, 'messages', chatMessages, 'a non-empty array of {role, content}');
-  if (messages) {
-    if (request.prompt !== undefined) throw new ModelInputError('prompt', 'cannot be given with params.messages, which would leave it unread: put it in params.messages as a {"role": "user"} message, or send prompt alone');
-    if (params['system'] !== undefined) throw new ModelInputError('params.system', 'cannot be given with params.messages, which would leave it unread: put it first in params.messages as a {"role": "system"} message');
-    return messages;
-  }
+  if (messages) return messages;
   const system = readParam(params, 'system', z.string().optional(), 'a string');
-  if (request.prompt === undefined) throw new ModelInputError('prompt', 'is required by a chat model, unless params.messages is given', 'a chat model needs a prompt or params.messages');
-  requirePrompt(request);
+  if (!request.prompt) throw new ModelInputError('prompt', 'is required by a chat model, unless params.messages is given', 'a chat model needs a prompt or params.messages');
   return [...(system ? [{ role: 'system', content: system }] : []), { role: 'user', content: request.prompt }];
 }
 
-const embeddingInput = z.union([shownText, z.array(shownText).min(1)]).optional();
+const embeddingInput = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional();
+
+/** What an embedding model embeds: `params.input` (a string or an array of strings) or else the prompt (the worker's reading, as readChatMessages). */
+export function readEmbeddingInput(request: InferencePayload): string | string[] {
+  const texts = readParam(request.params ?? {}, 'input', embeddingInput, 'a non-empty string or a non-empty array of them') ?? request.prompt;
+  if (!texts) throw new ModelInputError('prompt', 'is required by an embedding model, unless params.input is given', 'an embedding model needs a prompt or params.input');
+  return texts;
+}
+
+const shownTexts = z.union([shownText, z.array(shownText)]);
 
 /**
- * What an embedding model embeds: `params.input` (a string or an array of strings) or else the
- * prompt, each with something in it that shows; both at once are refused rather than one dropped.
+ * What the API refuses of a request for a chat or embedding model beyond what the worker's
+ * reading refuses: a blank prompt or input text, both forms of the input at once (one would be
+ * left unread), and a passed-on param of the wrong type (the endpoint's 400 would dead-letter the
+ * job later). Workers do not check these, so jobs queued before, or by other producers, run.
  */
-export function readEmbeddingInput(request: InferencePayload): string | string[] {
+function checkEndpointInput(kind: 'chat' | 'embedding', request: InferencePayload): void {
   const params = request.params ?? {};
-  const input = readParam(params, 'input', embeddingInput, 'a text or a non-empty array of texts, each with something in it');
-  if (input !== undefined) {
-    if (request.prompt !== undefined) throw new ModelInputError('prompt', 'cannot be given with params.input, which would leave it unread: send the text in one of them');
-    return input;
+  const [alternative, both] =
+    kind === 'chat'
+      ? ['messages', 'put it in params.messages as a {"role": "user"} message, or send prompt alone']
+      : ['input', 'send the text in one of them'];
+  if (params[alternative] !== undefined) {
+    if (request.prompt !== undefined) throw new ModelInputError('prompt', `cannot be given with params.${alternative}, which would leave it unread: ${both}`);
+    if (kind === 'chat' && params['system'] !== undefined) throw new ModelInputError('params.system', 'cannot be given with params.messages, which would leave it unread: put it first in params.messages as a {"role": "system"} message');
+    if (kind === 'embedding') readParam(params, 'input', shownTexts, 'a text or a non-empty array of texts, each with something in it');
+  } else {
+    requirePrompt(request);
   }
-  if (request.prompt === undefined) throw new ModelInputError('prompt', 'is required by an embedding model, unless params.input is given', 'an embedding model needs a prompt or params.input');
-  requirePrompt(request);
-  return request.prompt;
+  for (const name of kind === 'chat' ? CHAT_PASSED_PARAMS : EMBEDDING_PASSED_PARAMS) {
+    if (params[name] === undefined || params[name] === null) continue;
+    const [schema, expected] = PASSED_PARAM_TYPES[name];
+    readParam(params, name, schema, expected);
+  }
 }
 
 /**
@@ -181,12 +191,13 @@ export function readEmbeddingInput(request: InferencePayload): string | string[]
  * ModelInputError the model would meet: the API checks what it is sent with this, so a request
  * a worker would dead-letter at once is a 400 instead. A `params` key the model does not read is
  * refused too, so that a misspelt one (`sentence` for `sentences`) is not dropped in silence; a
- * worker running a job another producer queued ignores such keys, as before.
+ * worker running a job another producer queued ignores such keys, as before. A chat or embedding
+ * model's request is checked further (checkEndpointInput).
  */
 export function checkModelInput(kind: ModelKind, request: InferencePayload): void {
   refuseUnreadParams(kind, request);
-  if (kind === 'chat') return void (readChatMessages(request), readPassedParams(request.params ?? {}, CHAT_PASSED_PARAMS));
-  if (kind === 'embedding') return void (readEmbeddingInput(request), readPassedParams(request.params ?? {}, EMBEDDING_PASSED_PARAMS));
+  if (kind === 'chat') return void (readChatMessages(request), checkEndpointInput(kind, request));
+  if (kind === 'embedding') return void (readEmbeddingInput(request), checkEndpointInput(kind, request));
   if (request.model === 'echo') return void readEchoParams(request.params);
   requirePrompt(request);
   if (request.model === 'summarize') readSummaryLength(request.params);

@@ -157,8 +157,10 @@ export default fp(
       }
       const unavailable = asRedisUnavailable(error, readOnly, () => resendingOf(request));
       if (unavailable) {
-        // As the client is told it (the client library's words, "Stream isn't writeable and enableOfflineQueue options is false", said nothing to an operator).
-        redisUnavailable(request, unavailable.detail);
+        // Redis's own refusal (OOM, MISCONF) as it said it; a lost connection as the client is told
+        // it (the client library's words, "Stream isn't writeable and enableOfflineQueue options
+        // is false", said nothing to an operator).
+        redisUnavailable(request, error.name === 'ReplyError' ? error.message : unavailable.detail);
         return send(reply, problemFrom(unavailable.slug, unavailable.detail, request), unavailable.headers);
       }
       if (hasZodFastifySchemaValidationErrors(error)) {

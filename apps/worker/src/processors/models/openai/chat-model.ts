@@ -1,4 +1,4 @@
-import { CHAT_PASSED_PARAMS, readChatMessages, readPassedParams } from '@conveyor/shared';
+import { CHAT_PASSED_PARAMS, passedParams, readChatMessages } from '@conveyor/shared';
 import { z } from 'zod';
 import type { Model } from '../model.js';
 import { postToEndpoint, type Endpoint } from './endpoint.js';
@@ -27,7 +27,7 @@ export function createChatModel(endpoint: Endpoint): Model {
       endpoint,
       {
         path: '/chat/completions',
-        body: { model: request.model, messages: conversation, ...readPassedParams(request.params ?? {}, CHAT_PASSED_PARAMS), stream: false },
+        body: { model: request.model, messages: conversation, ...passedParams(request.params ?? {}, CHAT_PASSED_PARAMS), stream: false },
         answer: chatCompletion,
         answerName: 'a chat completion',
       },

@@ -1,4 +1,4 @@
-import { EMBEDDING_PASSED_PARAMS, readEmbeddingInput, readPassedParams } from '@conveyor/shared';
+import { EMBEDDING_PASSED_PARAMS, passedParams, readEmbeddingInput } from '@conveyor/shared';
 import { z } from 'zod';
 import { NonRetryableError } from '../../non-retryable-error.js';
 import type { Model } from '../model.js';
@@ -18,7 +18,7 @@ export function createEmbeddingModel(endpoint: Endpoint): Model {
     const texts = readEmbeddingInput(request);
     const answer = await postToEndpoint(
       endpoint,
-      { path: '/embeddings', body: { model: request.model, input: texts, ...readPassedParams(request.params ?? {}, EMBEDDING_PASSED_PARAMS) }, answer: embeddingList, answerName: 'an embedding list' },
+      { path: '/embeddings', body: { model: request.model, input: texts, ...passedParams(request.params ?? {}, EMBEDDING_PASSED_PARAMS) }, answer: embeddingList, answerName: 'an embedding list' },
       helpers,
     );
     const expected = Array.isArray(texts) ? texts.length : 1;
