@@ -271,13 +271,13 @@ describe('endpoint failures', () => {
   });
 
   test("a proxy's HTML page with status 200 is MODEL_BAD_RESPONSE naming its type and start, with the key redacted", async ({ endpoint }) => {
-    const page = '<!DOCTYPE html>\n<html><head><title>Sign in to the gateway</title></head><body>Bearer sk-test was refused</body></html>';
+    const page = '<!DOCTYPE html>\n<html><head><title>Sign in to the gateway</title></head><body>Bearer sk-test-0123456789 was refused</body></html>';
     endpoint.answerNext({ status: 200, body: page, headers: { 'content-type': 'text/html; charset=utf-8' } });
-    const error = await failureOf(run(configFor(endpoint), { model: 'chat-a', prompt: 'Hi' }));
+    const error = await failureOf(run(configFor(endpoint, { OPENAI_API_KEY: 'sk-test-0123456789' }), { model: 'chat-a', prompt: 'Hi' }));
     expectNonRetryable(error, 'MODEL_BAD_RESPONSE');
     expect(error.message).toMatch(/^POST \S+ answered 200 with a body that is not JSON \(text\/html; charset=utf-8, Unexpected token '<'.*\): "<!DOCTYPE html> <html><head><title>Sign in to the gateway<\/title>/);
     expect(error.message).toContain('Bearer [redacted] was refused');
-    expect(error.message).not.toContain('sk-test');
+    expect(error.message).not.toContain('sk-test-0123456789');
   });
 
   test('a body is read in the charset its Content-Type names (UTF-8 without one); bytes that are not text in it, or a charset nobody knows, are MODEL_BAD_RESPONSE', async ({ endpoint }) => {
@@ -500,11 +500,11 @@ describe('a misbehaving endpoint', () => {
 
   test('a credential in the base URL query (?key=, ?access_token=) is redacted from errors like the API key; settings such as api-version are shown', async ({ endpoint }) => {
     const origin = new URL(endpoint.baseUrl).origin;
-    const config = configFor(endpoint, { OPENAI_BASE_URL: `${origin}/v1?api-version=2024-06-01&key=AIza%2Fsecret+1&access_token=tok-9` });
-    endpoint.answerNext({ status: 400, body: { error: { message: 'bad key AIza/secret 1 or tok-9' } } });
+    const config = configFor(endpoint, { OPENAI_BASE_URL: `${origin}/v1?api-version=2024-06-01&key=AIza%2Fsecret+1&access_token=tok-90123456` });
+    endpoint.answerNext({ status: 400, body: { error: { message: 'bad key AIza/secret 1 or tok-90123456' } } });
     const error = await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }));
     expectNonRetryable(error, 'MODEL_REQUEST_REJECTED');
-    expect(endpoint.requests[0]!.path).toBe('/v1/chat/completions?api-version=2024-06-01&key=AIza%2Fsecret+1&access_token=tok-9');
+    expect(endpoint.requests[0]!.path).toBe('/v1/chat/completions?api-version=2024-06-01&key=AIza%2Fsecret+1&access_token=tok-90123456');
     expect(error.message).toContain('?api-version=2024-06-01&key=[redacted]&access_token=[redacted]');
     expect(error.message).not.toMatch(/AIza|secret|tok-9/);
   });
@@ -565,12 +565,38 @@ describe('a misbehaving endpoint', () => {
     }
   });
 
-  test('a key that is also a word of the base URL (ollama) leaves the URL in errors whole: the host and path are what the operator needs to see', async ({ endpoint }) => {
+  test("a placeholder key shorter than 8 characters (Ollama's `ollama`, `x`) is not looked for: the URL and the endpoint's words stay whole; a key that is also a word of the base URL never blanks it", async ({ endpoint }) => {
     const origin = new URL(endpoint.baseUrl).origin;
     const config = configFor(endpoint, { OPENAI_BASE_URL: `${origin}/ollama/v1`, OPENAI_API_KEY: 'ollama' });
-    endpoint.answerNext({ status: 404, body: openAiError('model "chat-a" not found, try pulling it first (key ollama)', 'not_found_error', null) });
+    endpoint.answerNext({ status: 404, body: openAiError('model "chat-a" not found, try pulling it first', 'not_found_error', null) });
     const error = await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }));
-    expect(error.message).toBe(`POST ${origin}/ollama/v1/chat/completions answered 404: model "chat-a" not found, try pulling it first (key [redacted])`);
+    expect(error.message).toBe(`POST ${origin}/ollama/v1/chat/completions answered 404: model "chat-a" not found, try pulling it first`);
+    endpoint.answerNext({ status: 404, body: openAiError('The model `gpt-5` does not exist', 'invalid_request_error', 'model_not_found') });
+    expect((await failureOf(run(configFor(endpoint, { OPENAI_API_KEY: 'x' }), { model: 'chat-a', prompt: 'Hi' }))).message).toMatch(/answered 404: The model `gpt-5` does not exist$/);
+    // A real key that is a path segment too (an odd deployment) is still shown in the URL, built without redaction, and redacted in the endpoint's words.
+    const long = configFor(endpoint, { OPENAI_BASE_URL: `${origin}/deploy-0123456789/v1`, OPENAI_API_KEY: 'deploy-0123456789' });
+    endpoint.answerNext({ status: 401, body: openAiError('bad key deploy-0123456789', 'invalid_request_error', null) });
+    expect((await failureOf(run(long, { model: 'chat-a', prompt: 'Hi' }))).message).toBe(`POST ${origin}/deploy-0123456789/v1/chat/completions answered 401: bad key [redacted]`);
+  });
+
+  test('the JSON of a refusal is read before the key is looked for in its message (a key of digits, redacted first, broke the JSON), and the end of a refusal cut short is redacted when it starts a key', async ({ endpoint }) => {
+    const config = configFor(endpoint, { OPENAI_API_KEY: '40960000' });
+    endpoint.answerNext({ status: 400, body: { object: 'error', message: "This model's maximum context length is 4096 tokens", code: 40960000 } });
+    expect((await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }))).message).toMatch(/answered 400: This model's maximum context length is 4096 tokens$/);
+    const key = 'sk-ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+    endpoint.answerNext({ status: 400, body: `${' '.repeat(64 * 1024 - 8)}${key}`, headers: { 'content-type': 'text/plain' } });
+    const cut = await failureOf(run(configFor(endpoint, { OPENAI_API_KEY: key }), { model: 'chat-a', prompt: 'Hi' }));
+    expect(cut.message).toMatch(/answered 400: \[redacted\]$/);
+    endpoint.answerNext({ status: 307, body: '', headers: { location: `http://[::1${'y'.repeat(150)}${key}` } });
+    expect((await failureOf(run(configFor(endpoint, { OPENAI_API_KEY: key }), { model: 'chat-a', prompt: 'Hi' }))).message).not.toMatch(/sk-A/);
+  });
+
+  test('a credential parameter named code, pwd or jwt (an Azure Functions key) is redacted too, and one whose value holds "=" whole', async ({ endpoint }) => {
+    const origin = new URL(endpoint.baseUrl).origin;
+    const config = configFor(endpoint, { OPENAI_BASE_URL: `${origin}/v1?code=AZFUNCSECRET123&pwd=pw-0123456789&x=1&key=a=bcdefghij` });
+    endpoint.answerNext({ status: 404, body: openAiError('You sent /v1/chat/completions?code=AZFUNCSECRET123&pwd=pw-0123456789&key=a=bcdefghij', 'invalid_request_error', null) });
+    const error = await failureOf(run(config, { model: 'chat-a', prompt: 'Hi' }));
+    expect(error.message).toBe(`POST ${origin}/v1/chat/completions?code=[redacted]&pwd=[redacted]&x=1&key=[redacted] answered 404: You sent /v1/chat/completions?code=[redacted]&pwd=[redacted]&key=[redacted]`);
   });
 
   test("a FastAPI server's validation refusal (detail: [{loc, msg}]) is quoted field by field", async ({ endpoint }) => {

@@ -132,12 +132,15 @@ function readAnswer<Answer extends z.ZodType>(call: EndpointCall<Answer>, target
   const { status } = response;
   if (isRedirect(status)) {
     const location = response.headers.get('location');
-    const where = location === null ? 'without a Location' : `to ${redactSecrets(describeLocation(location, response.url), secrets.all)}`;
+    const where = location === null ? 'without a Location' : `to ${describeLocation(location, response.url, secrets.all)}`;
     const message = `${target} answered ${status}, a redirect ${where}; redirects are not followed (the key and the prompt stay with OPENAI_BASE_URL): set OPENAI_BASE_URL to where the endpoint is`;
     throw new NonRetryableError(message, 'MODEL_REQUEST_REJECTED');
   }
   if (!isSuccess(status)) {
-    const text = redactSecrets(new TextDecoder().decode(body.bytes), secrets.all);
+    // Parsed as it came (a key "null" redacted first would break the JSON), redacted in describeRejection;
+    // a refusal read only in part may end in the start of a key.
+    const read = new TextDecoder().decode(body.bytes);
+    const text = body.complete ? read : redactCutSecret(read, secrets.all);
     const message = `${target} answered ${status}${describeRejection(text, secrets.all)}`;
     if (!isRetryableStatus(status)) throw new NonRetryableError(message, 'MODEL_REQUEST_REJECTED');
     const code = status === 429 ? 'MODEL_RATE_LIMITED' : 'MODEL_SERVER_ERROR';
@@ -153,7 +156,7 @@ function readAnswer<Answer extends z.ZodType>(call: EndpointCall<Answer>, target
     );
   }
   const contentType = response.headers.get('content-type');
-  const shownType = contentType === null ? 'no content-type' : redactSecrets(contentType.slice(0, 200), secrets.all);
+  const shownType = contentType === null ? 'no content-type' : redactSecrets(contentType, secrets.all).slice(0, 200);
   const text = decodeAnswer(body.bytes, contentType ?? '', `${target} answered ${status}`, shownType);
   let parsed: unknown;
   try {
@@ -215,10 +218,23 @@ function jsonError(text: string): string {
   }
 }
 
-/** A redirect's Location, resolved against the request's URL, without user, password or credential in its query. */
-function describeLocation(location: string, base: string): string {
-  if (!URL.canParse(location, base)) return JSON.stringify(location.slice(0, 200));
+/**
+ * A redirect's Location, resolved against the request's URL, without user, password or credential
+ * in its query; one that is no URL, quoted, with `secrets` redacted before it is cut.
+ */
+function describeLocation(location: string, base: string, secrets: readonly string[]): string {
+  if (!URL.canParse(location, base)) return JSON.stringify(redactSecrets(location, secrets).slice(0, 200));
   return withoutCredentials(new URL(location, base));
+}
+
+/** `text`, cut short, with an end that is the start of a secret (4 characters or more of it) redacted too. */
+function redactCutSecret(text: string, secrets: readonly string[]): string {
+  for (const secret of secrets) {
+    for (let length = Math.min(secret.length - 1, text.length); length >= 4; length--) {
+      if (text.endsWith(secret.slice(0, length))) return `${text.slice(0, text.length - length)}[redacted]`;
+    }
+  }
+  return text;
 }
 
 /** The URL of `path` at the endpoint: appended to the base URL's path, its query kept (`?api-version=...`). */
@@ -240,7 +256,7 @@ export function describeTarget(endpoint: Endpoint, path: EndpointCall<z.ZodType>
 }
 
 /** Query parameters that carry a credential (`?key=`, `?api_key=`, `?access_token=`, `?sig=`) rather than a setting. */
-const CREDENTIAL_PARAMETER = /key|token|secret|sig|auth|pass/i;
+const CREDENTIAL_PARAMETER = /key|token|secret|sig|auth|pass|pwd|code|jwt|credential/i;
 
 /** `url` as text, without user and password, each credential parameter's value `[redacted]`, the rest of the query as spelled. */
 function withoutCredentials(url: URL): string {
@@ -285,15 +301,21 @@ function secretsOf(endpoint: Endpoint): Secrets {
   const spelled = search
     .slice(1)
     .split('&')
-    .map((pair) => pair.split('='))
-    .filter(([name]) => CREDENTIAL_PARAMETER.test(safeDecode(name ?? '')))
-    .map(([, value]) => value);
+    .filter((pair) => pair.includes('=') && CREDENTIAL_PARAMETER.test(safeDecode(pair.slice(0, pair.indexOf('=')))))
+    .map((pair) => pair.slice(pair.indexOf('=') + 1));
   const inUrl = spellings([password, password && safeDecode(password), ...decoded, ...spelled]);
   return { inUrl, all: spellings([endpoint.apiKey, ...inUrl]) };
 }
 
+/**
+ * The fewest characters a value must have to be looked for in what an endpoint says. A shorter one
+ * is a placeholder, not a secret (`ollama`, `x`, `-`, which Ollama and vLLM without --api-key
+ * ignore), and redacting it would blank words of every message ("does not e[redacted]ist").
+ */
+const MIN_SECRET_CHARS = 8;
+
 function spellings(secrets: (string | undefined)[]): string[] {
-  const present = secrets.filter((secret): secret is string => Boolean(secret));
+  const present = secrets.filter((secret): secret is string => secret !== undefined && secret.length >= MIN_SECRET_CHARS);
   const forms = new Set(present.flatMap((secret) => [secret, JSON.stringify(secret).slice(1, -1)]));
   return [...forms].sort((a, b) => b.length - a.length);
 }
