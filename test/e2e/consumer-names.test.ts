@@ -39,6 +39,7 @@ test('a second worker under a live worker\'s name waits, not ready, and runs not
     expect(await readiness()).toEqual({ status: 503, body: expect.objectContaining({ status: 'not ready', state: 'starting', waiting: "for another worker process to give up the consumer name shared (a crashed one's claim lapses within 7500 ms)" }) });
     expect(second.logs().filter((line) => Number(line['level']) >= 40)).toEqual([]);
     await waitFor(() => second.logs().some((line) => line['level'] === 40 && String(line['msg']).startsWith('another live worker process uses the consumer name "shared"')), 'the second worker to warn of a live worker under its name', 15_000);
+    expect((await readiness())?.body['waiting']).toBe('for another live worker process to give up the consumer name shared');
 
     const quick = await Promise.all(Array.from({ length: 6 }, async (_, i) => ((await (await post('/jobs', { model: 'echo', prompt: `quick ${i}` })).json()) as { job_id: string }).job_id));
     await settled(quick);

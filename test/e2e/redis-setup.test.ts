@@ -102,14 +102,24 @@ describe('an evicting maxmemory-policy', () => {
     }
   });
 
-  test('is a warning elsewhere, and both run', async () => {
+  test('is a warning elsewhere, once per process though checked at every reconnect, and both run', async () => {
     await root.config('SET', 'maxmemory-policy', 'volatile-lru');
     try {
       const [api, worker] = await Promise.all([startApi({ redisUrl: server.url, prefix: 'conveyor' }), startWorker({ redisUrl: server.url, prefix: 'conveyor' })]);
+      await root.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      const said = (process: AppProcess) => process.logs().map((line) => String(line['msg']));
+      await waitFor(() => said(api).includes('Redis connection is back') && said(worker).includes('Redis connection for commands is back'), 'both to be back');
+      await new Promise((resolve) => setTimeout(resolve, 500));
       await Promise.all([api.stop(), worker.stop()]);
       for (const process of [api, worker]) {
-        expect(process.logs().some((line) => line['level'] === 40 && String(line['msg']).includes('maxmemory-policy is "volatile-lru"')), process.describe()).toBe(true);
+        expect(process.logs().filter((line) => line['level'] === 40 && String(line['msg']).includes('maxmemory-policy is "volatile-lru"')), process.describe()).toHaveLength(1);
       }
+      // The API said the connection was lost before it said it was back (a close without an error said nothing).
+      const lost = api.logs().findIndex((line) => line['msg'] === 'Redis connection error' && line['err'] === 'Redis closed the connection; reconnecting');
+      expect(lost, api.describe()).toBeGreaterThanOrEqual(0);
+      expect(said(api).indexOf('Redis connection is back')).toBeGreaterThan(lost);
+      // A clean stop closes the connections without a word of it.
+      expect(api.logs().filter((line) => line['msg'] === 'Redis connection error'), api.describe()).toHaveLength(1);
     } finally {
       await root.config('SET', 'maxmemory-policy', 'noeviction');
     }

@@ -13,12 +13,16 @@ export function uploadFileName(sent: string): string {
   if (name === '.' || name === '..') return '';
   // A browser's escapes are in the name as sent; in encoded words, a "%22" is the text's own.
   if (whole !== sent) return name;
-  // A control character sent raw (a NUL) is no part of any file's name, and a store downstream may refuse it: dropped.
-  return name.replace(CONTROL_CHARACTERS, '').replace(/%(22|0A|0D)/gi, (_, code: string) => String.fromCharCode(Number.parseInt(code, 16)));
+  // A control character sent raw (a NUL) is no part of any file's name, and a store downstream
+  // may refuse it: dropped, but for a tab, which parts words (a space).
+  return name
+    .replace(/\t/g, ' ')
+    .replace(CONTROL_CHARACTERS, '')
+    .replace(/%(22|0A|0D)/gi, (_, code: string) => String.fromCharCode(Number.parseInt(code, 16)));
 }
 
-/** The control characters a name does not keep: all but the line breaks a browser writes as %0A and %0D. */
-const CONTROL_CHARACTERS = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g;
+/** The control characters a name does not keep, C0 and C1: all but the line breaks a browser writes as %0A and %0D. */
+const CONTROL_CHARACTERS = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
 
 /** One RFC 2047 encoded word in UTF-8: `=?utf-8?B?<base64>?=` or `=?utf-8?Q?<quoted>?=`. */
 const ENCODED_WORD = /=\?utf-8\?([BQ])\?([^?\s]*)\?=/gi;

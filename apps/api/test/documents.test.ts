@@ -87,7 +87,8 @@ describe('POST /documents', () => {
     expect(await stored('=?utf-8?B?YQBiLnR4dA==?=')).toBe('=?utf-8?B?YQBiLnR4dA==?=');
     expect(await stored('=?utf-8?Q?a=2522b.txt?=')).toBe('a%22b.txt');
     // A control character sent raw is dropped (it was kept: "a\u0000b.txt"); a name of nothing else is none.
-    expect(await stored('a\u0000b\u001f.txt')).toBe('ab.txt');
+    expect(await stored('a\u0000b\u001f\u0085.txt')).toBe('ab.txt');
+    expect(await stored('tab\tname.txt')).toBe('tab name.txt');
     expect(await stored('\u0000')).toBe('upload');
   });
 

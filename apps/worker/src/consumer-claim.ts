@@ -17,6 +17,8 @@ export class ConsumerClaim {
   readonly #token = randomUUID();
   #timer: NodeJS.Timeout | undefined;
   #waiting = false;
+  /** Whether the wait has outlasted a crashed holder's claim: a live worker holds the name. */
+  #heldByLive = false;
 
   /**
    * `ttlMs`: how long a claim lasts unrenewed (it is renewed every third of it), and so how long
@@ -34,6 +36,13 @@ export class ConsumerClaim {
   /** True while the worker waits for another process to give up its name. */
   get waiting(): boolean {
     return this.#waiting;
+  }
+
+  /** What it waits for, as /readyz says it. */
+  get waitingFor(): string {
+    return this.#heldByLive
+      ? `for another live worker process to give up the consumer name ${this.consumer}`
+      : `for another worker process to give up the consumer name ${this.consumer} (a crashed one's claim lapses within ${this.crashedHoldsMs} ms)`;
   }
 
   /** The longest a crashed process's claim holds the name: its lifetime, and half again for the wait after it lapses. */
@@ -80,6 +89,7 @@ export class ConsumerClaim {
             `another live worker process uses the consumer name "${this.consumer}" (CONSUMER_NAME, or host-pid by default): two under one name take each other's jobs. Waiting, not ready, until it stops; give every worker a name of its own`,
           );
           warned = true;
+          this.#heldByLive = true;
           reportedAt = now;
         }
       }
@@ -89,6 +99,7 @@ export class ConsumerClaim {
     }
     if (this.#waiting) this.logger.info({ consumer: this.consumer, waited_ms: Date.now() - since }, 'consumer name free again: starting');
     this.#waiting = false;
+    this.#heldByLive = false;
     this.#keep();
   }
 

@@ -11,6 +11,7 @@ import {
   recoverOwn,
   releaseJobs,
   UnusableRedisError,
+  warningsOnce,
   warnOfStrandedPartitions,
   type Logger,
   type RecoveryCursors,
@@ -91,6 +92,8 @@ export class Worker {
   readonly #claim: ConsumerClaim;
   #onNameLost: ((message: string) => void) | undefined;
   #onRedisUnusable: ((error: UnusableRedisError) => void) | undefined;
+  /** The Redis checks' warnings, each said once: they run again at every reconnect. */
+  readonly #redisWarnings: { warn(message: string): void };
 
   constructor(
     readonly config: WorkerConfig,
@@ -139,6 +142,7 @@ export class Worker {
       promoteIn: (queue, dueInMs) => this.#maintenance.wakeFor(queue, dueInMs),
     });
     this.#claim = new ConsumerClaim(redis, config.KEY_PREFIX, this.consumer, NAME_CLAIM_MS, this.ctx.logger, (message) => this.#onNameLost?.(message));
+    this.#redisWarnings = warningsOnce(this.ctx.logger);
     this.#watchConnection(redis, 'commands');
   }
 
@@ -172,7 +176,7 @@ export class Worker {
             consumer: this.consumer,
             in_flight: this.ctx.slots.used,
             ...(this.#models.loading ? { loading: 'built-in models' } : {}),
-            ...(this.#claim.waiting ? { waiting: `for another worker process to give up the consumer name ${this.consumer} (a crashed one's claim lapses within ${this.#claim.crashedHoldsMs} ms)` } : {}),
+            ...(this.#claim.waiting ? { waiting: this.#claim.waitingFor } : {}),
             ...(this.ctx.redis.status === 'ready' ? {} : { redis: this.#redisError ?? this.ctx.redis.status }),
           }),
           metrics: async () => ({ contentType: this.ctx.metrics.registry.contentType, body: await this.ctx.metrics.registry.metrics() }),
@@ -183,7 +187,7 @@ export class Worker {
     }
     const beyond = partitionsBeyondCount(this.stages, config.QUEUE_PARTITIONS);
     if (beyond.length > 0) logger.warn({ partitions: beyond }, 'WORKER_STAGES names partitions QUEUE_PARTITIONS does not give (draining them?); the API puts no new jobs there');
-    await checkRedisSetup(this.ctx.redis, logger, config.NODE_ENV === 'production');
+    await checkRedisSetup(this.ctx.redis, this.#redisWarnings, config.NODE_ENV === 'production');
     const pipelines = [...new Set(this.stages.map((served) => served.pipeline))];
     await checkKeyTypes(this.ctx.redis, config.KEY_PREFIX, pipelines, this.consumer);
     await this.#claim.take(
@@ -368,7 +372,16 @@ export class Worker {
     // Closed, with or without an error (a Redis restarted at once is loading, not refusing).
     let lost = false;
     const cause = new ConnectionCause(this.ctx.config.REDIS_URL);
-    redis.on('close', () => (lost = true));
+    redis.on('close', () => {
+      lost = true;
+      // A close without an error (Redis dropped the client: CLIENT KILL, a timeout) is said too, or
+      // its "is back" would follow nothing; one this worker made (status "end") is no news.
+      setImmediate(() => {
+        if (down || redis.status === 'end' || this.state === 'draining' || this.state === 'stopped') return;
+        this.ctx.logger.warn({ err: 'Redis closed the connection' }, `Redis connection for ${what} lost; reconnecting`);
+        down = true;
+      });
+    });
     redis.on('error', (error: Error) => {
       this.ctx.metrics.redisErrors.inc();
       this.ctx.refusals.note(error);
@@ -398,7 +411,7 @@ export class Worker {
    */
   #checkRedisAgain(): void {
     if (this.state !== 'running') return;
-    checkRedisSetup(this.ctx.redis, this.ctx.logger, this.ctx.config.NODE_ENV === 'production').catch((error: unknown) => {
+    checkRedisSetup(this.ctx.redis, this.#redisWarnings, this.ctx.config.NODE_ENV === 'production').catch((error: unknown) => {
       if (error instanceof UnusableRedisError && this.state === 'running') this.#onRedisUnusable?.(error);
     });
   }

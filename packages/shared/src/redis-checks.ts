@@ -163,6 +163,21 @@ async function checkEvictionPolicy(redis: RedisClient, logger: { warn(message: s
 }
 
 /**
+ * A logger for checkRedisSetup run on every reconnect: each warning once per process (a CONFIG
+ * the ACL refuses was warned of again at every reconnect), a changed one again.
+ */
+export function warningsOnce(logger: { warn(message: string): void }): { warn(message: string): void } {
+  const said = new Set<string>();
+  return {
+    warn: (message) => {
+      if (said.has(message)) return;
+      said.add(message);
+      logger.warn(message);
+    },
+  };
+}
+
+/**
  * Whether this Redis can be used as configured, checked by the API and every worker each time
  * they connect, before they write anything: cluster mode as REDIS_CLUSTER says, Redis 7.0 or newer,
  * the URL's database, and a maxmemory-policy that cannot delete jobs (a warning, or in production

@@ -1,4 +1,4 @@
-import { allServedQueues, checkKeyTypes, checkRedisSetup, ConnectionCause, createRedis, ensureGroups, notAClusterRefusal, permissionRefusal, UnusableRedisError, warnOfStrandedPartitions, type ApiConfig, type RedisClient } from '@conveyor/shared';
+import { allServedQueues, checkKeyTypes, checkRedisSetup, ConnectionCause, createRedis, ensureGroups, notAClusterRefusal, permissionRefusal, UnusableRedisError, warningsOnce, warnOfStrandedPartitions, type ApiConfig, type RedisClient } from '@conveyor/shared';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -57,15 +57,19 @@ export default fp(
       process.exitCode = 1;
       void app.close();
     };
-    const lastError = reportErrors(app, redis, 'Redis connection error', config.REDIS_URL);
+    // Set as the API closes its connections: their closing then is no news.
+    let closing = false;
+    const lastError = reportErrors(app, redis, 'Redis connection error', config.REDIS_URL, () => closing);
     redis.on('error', (error: Error) => {
       // A cluster client on a Redis not in cluster mode never becomes ready: stop, saying so.
       const refusal = notAClusterRefusal(error);
       if (refusal) stop(refusal);
     });
+    // Checked at every reconnect: each warning once.
+    const redisWarnings = warningsOnce(app.log);
     redis.on('ready', () => {
       const queues = allServedQueues(config.QUEUE_PARTITIONS);
-      checkRedisSetup(redis, app.log, config.NODE_ENV === 'production')
+      checkRedisSetup(redis, redisWarnings, config.NODE_ENV === 'production')
         .then(() => checkKeyTypes(redis, config.KEY_PREFIX, queues))
         .then(() => ensureGroups(redis, config.KEY_PREFIX, queues))
         .then(() => warnOfStrandedPartitions(redis, config.KEY_PREFIX, config.QUEUE_PARTITIONS, app.log))
@@ -93,7 +97,7 @@ export default fp(
       cluster: config.REDIS_CLUSTER,
       seeds: config.REDIS_CLUSTER_NODES,
     });
-    const lastLargeValueError = reportErrors(app, largeValueRedis, 'Redis connection error (the large-value connection)', config.REDIS_URL);
+    const lastLargeValueError = reportErrors(app, largeValueRedis, 'Redis connection error (the large-value connection)', config.REDIS_URL, () => closing);
     app.decorate<RedisClient>('redis', redis);
     app.decorate<RedisClient>('largeValueRedis', largeValueRedis);
     app.decorate('redisPrepared', redisPrepared);
@@ -103,6 +107,7 @@ export default fp(
       return undefined;
     });
     app.addHook('onClose', async () => {
+      closing = true;
       // A QUIT waits for its answer: a Redis that hangs held the stop for 10 s with nothing in
       // flight. Unanswered within QUIT_MS, the connection is dropped (Redis closes its side itself).
       await Promise.all(
@@ -117,7 +122,7 @@ export default fp(
 );
 
 /** Counts and logs a connection's errors, each cause once until it is ready again; returns the last one (or that it closed), '' while it is ready. */
-function reportErrors(app: FastifyInstance, connection: RedisClient, message: string, redisUrl: string): () => string {
+function reportErrors(app: FastifyInstance, connection: RedisClient, message: string, redisUrl: string, closing: () => boolean): () => string {
   const cause = new ConnectionCause(redisUrl);
   connection.on('error', (error: Error) => {
     app.metrics?.redisErrors.inc();
@@ -128,7 +133,10 @@ function reportErrors(app: FastifyInstance, connection: RedisClient, message: st
   // Redis at its maxclients writes its refusal and closes the connection, often before ioredis
   // has sent anything, so no error is reported: the close is then the reason.
   connection.on('close', () => {
-    if (cause.current === undefined) cause.note('Redis closed the connection; reconnecting');
+    if (cause.current !== undefined || closing()) return;
+    // Said, as an error is: the "is back" line that follows would otherwise follow nothing.
+    const said = cause.note('Redis closed the connection; reconnecting');
+    if (said !== undefined) app.log.warn({ err: said }, message);
   });
   connection.on('ready', () => {
     // As a worker's log says it: an operator reading "Redis connection error" learns when it ended.

@@ -75,14 +75,16 @@ const MARKDOWN_MARKERS = [
  * HTML whatever its name; past that, only a text that starts with a tag is taken for HTML, and
  * never one named `.txt` or `.md`: a note that mentions `<head>` in its middle was read as a page
  * and lost all its text after that word. A `.html` name makes any text that starts with a tag
- * HTML (an editor's one-paragraph fragment, `<p>Just a <b>fragment</b></p>`).
+ * HTML (an editor's one-paragraph fragment, `<p>Just a <b>fragment</b></p>`), and so does one
+ * with a page's doctype or root tag further on.
  */
 function textKind(text: string, filename: string): 'html' | 'markdown' | 'text' {
   const head = text.slice(0, 8192);
   if (HTML_DOCUMENT.test(head)) return 'html';
   if (/\.(?:md|markdown)$/i.test(filename)) return 'markdown';
   const startsWithTag = /^\s*<[a-z!]/i.test(head);
-  if (startsWithTag && /\.x?html?$/i.test(filename)) return 'html';
+  // A page named so with a line of something else before it (a server's warning) is one too.
+  if (/\.x?html?$/i.test(filename) && (startsWithTag || HTML_ROOT_TAGS.test(head) || /<!doctype\s+html/i.test(head))) return 'html';
   if (startsWithTag && !/\.te?xt$/i.test(filename) && (HTML_ROOT_TAGS.test(head) || (head.match(HTML_BLOCK_TAGS)?.length ?? 0) >= 2)) return 'html';
   if (MARKDOWN_MARKERS.some((marker) => marker.test(head))) return 'markdown';
   return 'text';

@@ -82,6 +82,10 @@ describe('extract', () => {
     expect(read.text).toBe('Page structure\n\nPut metadata in the <head> element of the page.\n\nStyling\n\nUse CSS classes for layout.');
     const fragment = await extractFrom('frag.html', 'text/html', Buffer.from('<p>Just a <b>fragment</b> of HTML about whales.</p>'));
     expect(fragment).toMatchObject({ detected_type: 'text/html', text: 'Just a fragment of HTML about whales.' });
+    const warned = await extractFrom('page.html', 'text/html', Buffer.from('Warning: something\n<!DOCTYPE html><html><body><p>The page.</p></body></html>'));
+    expect(warned).toMatchObject({ detected_type: 'text/html', text: 'Warning: something\n\nThe page.' });
+    const xhtml = '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n<html xmlns="http://www.w3.org/1999/xhtml"><head><title>Report</title></head><body><p>Revenue grew.</p></body></html>';
+    expect(await extractFrom('report', 'application/octet-stream', Buffer.from(xhtml))).toMatchObject({ detected_type: 'text/html', text: 'Revenue grew.' });
   });
 
   test('HTML yields the visible text: no head, scripts or styles; entities decoded; blocks on their own lines', async () => {
