@@ -229,7 +229,8 @@ describe('extract', () => {
     const error = (outcome as PromiseRejectedResult).reason as unknown;
     expect(error).toBeInstanceOf(NonRetryableError);
     expect(error).toMatchObject({ code: 'DOCUMENT_TOO_LARGE', message: 'the PDF needs more than 32 MiB of memory to read (DOCUMENT_READ_MEMORY; its streams unpack to far more than its size?)' });
-    expect(gapMs).toBeLessThan(500);
+    // Read in the worker's own thread, the PDF held it for seconds; 523 ms was seen once under the full suite's load.
+    expect(gapMs).toBeLessThan(1_000);
   });
 
   test('a long PDF of plain text is read within a reader heap far smaller than all its pages parsed', async () => {
