@@ -129,11 +129,6 @@ const PASSED_PARAM_TYPES: Record<(typeof CHAT_PASSED_PARAMS)[number] | (typeof E
   dimensions: [z.number().int().min(1), 'a whole number, 1 or more'],
 };
 
-/** The params in `names` that `params` holds (`null` included), as given: the worker passes them on. */
-export function passedParams(params: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
-  return Object.fromEntries(names.filter((name) => params[name] !== undefined).map((name) => [name, params[name]]));
-}
-
 /**
  * A chat model's conversation: `params.messages` as given or, without them, the prompt as the
  * user's message after `params.system` if there is one. This is the worker's reading, and takes

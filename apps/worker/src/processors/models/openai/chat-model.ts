@@ -1,7 +1,8 @@
-import { CHAT_PASSED_PARAMS, passedParams, readChatMessages } from '@conveyor/shared';
+import { CHAT_PASSED_PARAMS, readChatMessages } from '@conveyor/shared';
 import { z } from 'zod';
 import type { Model } from '../model.js';
 import { postToEndpoint, type Endpoint } from './endpoint.js';
+import { pickParams } from './request-params.js';
 
 const chatCompletion = z.object({
   choices: z
@@ -27,7 +28,7 @@ export function createChatModel(endpoint: Endpoint): Model {
       endpoint,
       {
         path: '/chat/completions',
-        body: { model: request.model, messages: conversation, ...passedParams(request.params ?? {}, CHAT_PASSED_PARAMS), stream: false },
+        body: { model: request.model, messages: conversation, ...pickParams(request.params ?? {}, CHAT_PASSED_PARAMS), stream: false },
         answer: chatCompletion,
         answerName: 'a chat completion',
       },

@@ -1,8 +1,9 @@
-import { EMBEDDING_PASSED_PARAMS, passedParams, readEmbeddingInput } from '@conveyor/shared';
+import { EMBEDDING_PASSED_PARAMS, readEmbeddingInput } from '@conveyor/shared';
 import { z } from 'zod';
 import { NonRetryableError } from '../../non-retryable-error.js';
 import type { Model } from '../model.js';
 import { describeTarget, postToEndpoint, type Endpoint } from './endpoint.js';
+import { pickParams } from './request-params.js';
 
 const embeddingList = z.object({
   data: z.array(z.object({ embedding: z.array(z.number()).min(1), index: z.number().int().nonnegative().optional() })).min(1),
@@ -18,7 +19,7 @@ export function createEmbeddingModel(endpoint: Endpoint): Model {
     const texts = readEmbeddingInput(request);
     const answer = await postToEndpoint(
       endpoint,
-      { path: '/embeddings', body: { model: request.model, input: texts, ...passedParams(request.params ?? {}, EMBEDDING_PASSED_PARAMS) }, answer: embeddingList, answerName: 'an embedding list' },
+      { path: '/embeddings', body: { model: request.model, input: texts, ...pickParams(request.params ?? {}, EMBEDDING_PASSED_PARAMS) }, answer: embeddingList, answerName: 'an embedding list' },
       helpers,
     );
     const expected = Array.isArray(texts) ? texts.length : 1;
