@@ -41,7 +41,7 @@ function decodedWords(name: string): string {
     try {
       const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
       // A control character no header could carry as such (a NUL) is not taken from a word either.
-      return new RegExp(CONTROL_CHARACTERS.source).test(text) ? word : text;
+      return text.search(CONTROL_CHARACTERS) === -1 ? text : word;
     } catch {
       return word;
     }

@@ -58,7 +58,6 @@ export class ConsumerClaim {
   async take(claim: (step: () => Promise<number>) => Promise<number>, stopped: () => Error | undefined): Promise<void> {
     const since = Date.now();
     let reportedAt = -Infinity;
-    let warned = false;
     // Once it has found the name held, a free name is taken only when it is still free after
     // longer than the holder takes to renew: a holder whose renewal waited on a stalled Redis,
     // which let the claim lapse, or on a Redis that lost the key, renews it first and keeps it.
@@ -82,13 +81,12 @@ export class ConsumerClaim {
             `the consumer name "${this.consumer}" is held by another worker process: one that crashed (its claim lapses within ${this.crashedHoldsMs} ms), or a live one. Waiting, not ready`,
           );
           reportedAt = now;
-        } else if (now - since > this.crashedHoldsMs && now - reportedAt >= (warned ? WAITING_REPORT_MS : 0)) {
+        } else if (now - since > this.crashedHoldsMs && now - reportedAt >= (this.#heldByLive ? WAITING_REPORT_MS : 0)) {
           // Held longer than a crashed process holds it: a live one has it.
-          this.logger[warned ? 'error' : 'warn'](
+          this.logger[this.#heldByLive ? 'error' : 'warn'](
             { consumer: this.consumer, waited_ms: now - since },
             `another live worker process uses the consumer name "${this.consumer}" (CONSUMER_NAME, or host-pid by default): two under one name take each other's jobs. Waiting, not ready, until it stops; give every worker a name of its own`,
           );
-          warned = true;
           this.#heldByLive = true;
           reportedAt = now;
         }

@@ -57,9 +57,7 @@ export default fp(
       process.exitCode = 1;
       void app.close();
     };
-    // Set as the API closes its connections: their closing then is no news.
-    let closing = false;
-    const lastError = reportErrors(app, redis, 'Redis connection error', config.REDIS_URL, () => closing);
+    const lastError = reportErrors(app, redis, 'Redis connection error', config.REDIS_URL);
     redis.on('error', (error: Error) => {
       // A cluster client on a Redis not in cluster mode never becomes ready: stop, saying so.
       const refusal = notAClusterRefusal(error);
@@ -97,7 +95,7 @@ export default fp(
       cluster: config.REDIS_CLUSTER,
       seeds: config.REDIS_CLUSTER_NODES,
     });
-    const lastLargeValueError = reportErrors(app, largeValueRedis, 'Redis connection error (the large-value connection)', config.REDIS_URL, () => closing);
+    const lastLargeValueError = reportErrors(app, largeValueRedis, 'Redis connection error (the large-value connection)', config.REDIS_URL);
     app.decorate<RedisClient>('redis', redis);
     app.decorate<RedisClient>('largeValueRedis', largeValueRedis);
     app.decorate('redisPrepared', redisPrepared);
@@ -107,7 +105,6 @@ export default fp(
       return undefined;
     });
     app.addHook('onClose', async () => {
-      closing = true;
       // A QUIT waits for its answer: a Redis that hangs held the stop for 10 s with nothing in
       // flight. Unanswered within QUIT_MS, the connection is dropped (Redis closes its side itself).
       await Promise.all(
@@ -122,7 +119,7 @@ export default fp(
 );
 
 /** Counts and logs a connection's errors, each cause once until it is ready again; returns the last one (or that it closed), '' while it is ready. */
-function reportErrors(app: FastifyInstance, connection: RedisClient, message: string, redisUrl: string, closing: () => boolean): () => string {
+function reportErrors(app: FastifyInstance, connection: RedisClient, message: string, redisUrl: string): () => string {
   const cause = new ConnectionCause(redisUrl);
   connection.on('error', (error: Error) => {
     app.metrics?.redisErrors.inc();
@@ -133,10 +130,14 @@ function reportErrors(app: FastifyInstance, connection: RedisClient, message: st
   // Redis at its maxclients writes its refusal and closes the connection, often before ioredis
   // has sent anything, so no error is reported: the close is then the reason.
   connection.on('close', () => {
-    if (cause.current !== undefined || closing()) return;
-    // Said, as an error is: the "is back" line that follows would otherwise follow nothing.
+    if (cause.current !== undefined) return;
     const said = cause.note('Redis closed the connection; reconnecting');
-    if (said !== undefined) app.log.warn({ err: said }, message);
+    // Said, as an error is: the "is back" line that follows would otherwise follow nothing. A
+    // close the API made (its QUIT at a stop) is no news: the client's status is "end" once it
+    // has handled it, as the worker tells it.
+    setImmediate(() => {
+      if (said !== undefined && connection.status !== 'end') app.log.warn({ err: said }, message);
+    });
   });
   connection.on('ready', () => {
     // As a worker's log says it: an operator reading "Redis connection error" learns when it ended.

@@ -264,15 +264,32 @@ function withoutCredentials(url: URL): string {
   shown.username = '';
   shown.password = '';
   shown.search = '';
-  const query = url.search
-    .slice(1)
-    .split('&')
-    .map((pair) => {
-      const name = pair.split('=', 1)[0]!;
-      return pair.includes('=') && CREDENTIAL_PARAMETER.test(safeDecode(name)) ? `${name}=[redacted]` : pair;
-    })
+  const query = queryPairs(url.search)
+    .map((pair) => (pair.credential ? `${pair.name}=[redacted]` : pair.spelled))
     .join('&');
   return `${shown.href.replace(/#.*$/, '')}${query ? `?${query}` : ''}`;
+}
+
+interface QueryPair {
+  /** The pair as the URL spells it (percent-encoded), and its name and value so. */
+  spelled: string;
+  name: string;
+  value: string | undefined;
+  /** Whether it has a value and its name (decoded) is a credential's. */
+  credential: boolean;
+}
+
+/** A query's `name=value` pairs as spelled; a value may hold `=`. */
+function queryPairs(search: string): QueryPair[] {
+  return search
+    .slice(1)
+    .split('&')
+    .map((spelled) => {
+      const at = spelled.indexOf('=');
+      const name = at === -1 ? spelled : spelled.slice(0, at);
+      const value = at === -1 ? undefined : spelled.slice(at + 1);
+      return { spelled, name, value, credential: value !== undefined && CREDENTIAL_PARAMETER.test(safeDecode(name)) };
+    });
 }
 
 function safeDecode(text: string): string {
@@ -298,11 +315,7 @@ function secretsOf(endpoint: Endpoint): Secrets {
   const { password, search, searchParams } = new URL(endpoint.baseUrl);
   const decoded = [...searchParams].filter(([name]) => CREDENTIAL_PARAMETER.test(name)).map(([, value]) => value);
   // Each value as the URL spells it too (percent-encoded).
-  const spelled = search
-    .slice(1)
-    .split('&')
-    .filter((pair) => pair.includes('=') && CREDENTIAL_PARAMETER.test(safeDecode(pair.slice(0, pair.indexOf('=')))))
-    .map((pair) => pair.slice(pair.indexOf('=') + 1));
+  const spelled = queryPairs(search).flatMap((pair) => (pair.credential ? [pair.value!] : []));
   const inUrl = spellings([password, password && safeDecode(password), ...decoded, ...spelled]);
   return { inUrl, all: spellings([endpoint.apiKey, ...inUrl]) };
 }
