@@ -2,6 +2,7 @@ import { allServedQueues, type ApiConfig, type Logger } from '@conveyor/shared';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { answerInTurn } from './answer-in-turn.js';
 import { CrossOriginPolicy } from './cross-origin.js';
 import { continueWhenRead } from './expect-continue.js';
 import { LazyRequestLogger } from './lazy-request-logger.js';
@@ -82,6 +83,8 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   // http.Server leaves off) the answers are written, then the connection is closed. Event
   // streams end at the client's half-close themselves (SseStream).
   (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  // Pipelined requests run in turn, and not at all behind an answer that closes the connection.
+  answerInTurn(app.server);
   // Requests Node answers itself, before Fastify sees them: with a bare 417, no answer at all, or
   // a 100 Continue to a body the route may refuse unread.
   app.server.on('checkExpectation', expectationAnswer(crossOrigin, countRawAnswer));

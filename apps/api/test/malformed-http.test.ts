@@ -57,6 +57,21 @@ describe('bytes that are not HTTP get a problem body too', () => {
     expect(problem).toEqual({ type: 'about:blank', title: 'Bad Request', status: 400, detail: expect.stringMatching(/not valid HTTP \(HPE_INVALID_HEADER_TOKEN\)/) });
   });
 
+  test('a method the parser does not know: 501 naming it (it is valid HTTP); a chunk longer than its size: 400 that says so, not a header fault', async ({ port }) => {
+    for (const method of ['FOO', 'get']) {
+      const { statusLine, headers, problem } = problemOf(await exchange(port, `${method} /jobs HTTP/1.1\r\nHost: x\r\n\r\n`));
+      expect(statusLine, method).toBe('HTTP/1.1 501 Not Implemented');
+      expect(headers).toContain('content-type: application/problem+json');
+      expect(problem).toEqual({ type: 'about:blank', title: 'Not Implemented', status: 501, detail: `The method ${method} is not one this server knows; its routes take GET, HEAD, POST, DELETE and OPTIONS (see GET /docs).` });
+    }
+    // Bytes that are no request line at all stay a 400.
+    expect(problemOf(await exchange(port, 'hello\r\n\r\n')).statusLine).toBe('HTTP/1.1 400 Bad Request');
+    const chunked = 'POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{"model":"echo"}\r\n0\r\n\r\n';
+    const { statusLine, problem } = problemOf(await exchange(port, chunked));
+    expect(statusLine).toBe('HTTP/1.1 400 Bad Request');
+    expect(problem.detail).toBe("The request's chunked body has a chunk longer than its size says: each chunk starts with its length in bytes, in hexadecimal, then CRLF, and ends with CRLF right after that many bytes.");
+  });
+
   test('headers over 16 KiB: 431', async ({ port }) => {
     const { statusLine, problem } = problemOf(await exchange(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
     expect(statusLine).toBe('HTTP/1.1 431 Request Header Fields Too Large');
@@ -151,6 +166,32 @@ describe('bytes that are not HTTP get a problem body too', () => {
     }
     const [, afterBody] = answersOf(await exchange(port, `${post}xx`));
     expect(afterBody!.body).toMatchObject({ detail: expect.stringContaining('bytes after the previous request on this connection are not an HTTP request') });
+  });
+
+  test('a request pipelined behind one whose answer closes the connection (a body that is not JSON, a chunked body over the limit) is not run; behind one that keeps it, it is answered', async ({ port, app }) => {
+    const post = (body: string) => `POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const job = (prompt: string) => post(JSON.stringify({ model: 'echo', prompt }));
+    const big = JSON.stringify({ model: 'echo', prompt: 'z'.repeat(1_100_000) });
+    const queued = app.jobs.keysOf('inference').queued;
+    for (const [refused, status] of [
+      [post('{"model":"echo",'), 'HTTP/1.1 400 Bad Request'],
+      [post(''), 'HTTP/1.1 400 Bad Request'],
+      [post('{"__proto__":{}}'), 'HTTP/1.1 400 Bad Request'],
+      [`POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${big.length.toString(16)}\r\n${big}\r\n0\r\n\r\n`, 'HTTP/1.1 413 Payload Too Large'],
+    ] as const) {
+      const before = await app.redis.hlen(queued);
+      const answers = answersOf(await exchange(port, job('first') + refused + job('behind')));
+      expect(answers.map((answer) => answer.statusLine), refused.slice(0, 80)).toEqual(['HTTP/1.1 202 Accepted', status]);
+      expect(answers[1]!.headers).toContain('connection: close');
+      // The first job only: the one behind the refusal was never answered, so it must not be stored.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await app.redis.hlen(queued), refused.slice(0, 80)).toBe(before + 1);
+    }
+    // A refusal that keeps the connection (an unknown model): the request behind it runs and is answered.
+    const before = await app.redis.hlen(queued);
+    const answers = answersOf(await exchange(port, job('first') + post('{"model":"nope","prompt":"x"}') + job('behind')));
+    expect(answers.map((answer) => answer.statusLine)).toEqual(['HTTP/1.1 202 Accepted', 'HTTP/1.1 400 Bad Request', 'HTTP/1.1 202 Accepted']);
+    expect(await app.redis.hlen(queued)).toBe(before + 2);
   });
 
   test('an upload refused at an early part reads the rest of its form: the next request on its connection is answered (it waited until the connection timed out)', async ({ port }) => {

@@ -50,12 +50,27 @@ function invalidHttpDetail(code: string | undefined, reason: string | undefined,
     case 'HPE_INVALID_CHUNK_SIZE':
       return 'The request\'s chunked body has a chunk size that is not a hexadecimal number: each chunk starts with its length in hexadecimal, then CRLF.';
   }
+  // llhttp's "Expected LF after chunk data": more bytes than the chunk's size line said.
+  if (code === 'HPE_STRICT' && reason?.includes('chunk data')) {
+    return 'The request\'s chunked body has a chunk longer than its size says: each chunk starts with its length in bytes, in hexadecimal, then CRLF, and ends with CRLF right after that many bytes.';
+  }
   // The parser found the start of a request where a request ended: bytes followed the body of the
   // one before it, which is answered first.
   if (afterRequest && (code === 'HPE_INVALID_METHOD' || code === 'HPE_INVALID_CONSTANT')) {
     return `The bytes after the previous request on this connection are not an HTTP request (${code}): most likely that request's body was longer than its Content-Length. Content-Length counts the body's bytes (in UTF-8), not its characters, and a request with a body needs Content-Length or Transfer-Encoding: chunked.`;
   }
   return `The request is not valid HTTP (${code}). Check the request line and that each header is "Name: value".`;
+}
+
+/** A request line with a method token Node does not know (`FOO /jobs HTTP/1.1`): valid HTTP, and a 501 (RFC 9110 §9.1), not a 400. */
+const UNKNOWN_METHOD = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}) \S+ HTTP\/1\.[01]\r?\n/;
+
+/** The 501 for a first request whose method Node's parser does not know; undefined for other bytes. */
+function unknownMethodAnswer(error: { code?: string; rawPacket?: unknown }, afterRequest: boolean): [number, string] | undefined {
+  if (error.code !== 'HPE_INVALID_METHOD' || afterRequest || !Buffer.isBuffer(error.rawPacket)) return undefined;
+  const method = UNKNOWN_METHOD.exec(error.rawPacket.subarray(0, 200).toString('latin1'))?.[1];
+  if (method === undefined) return undefined;
+  return [501, `The method ${method} is not one this server knows; its routes take GET, HEAD, POST, DELETE and OPTIONS (see GET /docs).`];
 }
 
 /**
@@ -74,7 +89,7 @@ export const clientErrorAnswer = (crossOrigin: CrossOriginPolicy, count: RawAnsw
       ? [408, 'The request did not arrive in full within REQUEST_TIMEOUT (headers within 60 s at most). Send it again; on a link too slow for its size, the API must allow more (REQUEST_TIMEOUT).']
       : error.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'The request headers are larger than the server takes (16 KiB in all). Send fewer or shorter headers.']
-        : [400, invalidHttpDetail(error.code ?? error.message, error.reason, unanswered.has(socket))];
+        : unknownMethodAnswer(error, unanswered.has(socket)) ?? [400, invalidHttpDetail(error.code ?? error.message, error.reason, unanswered.has(socket))];
   const answers = [...(unanswered.get(socket) ?? [])];
   // A page on an allowed origin reads the problem only with the CORS headers: the Origin of the
   // request cut short, or else of the bytes Node could not read.
