@@ -444,6 +444,40 @@ describe('requests', () => {
     for (const format of ['PDF', 'DOCX', 'HTML', 'Markdown', 'plain text']) expect(file.description).toContain(format);
   });
 
+  test('every default has its schema\'s type (a limit\'s is the number, not its text); run_at\'s pattern takes the times the server takes, seconds left out too', async ({ app, openapi }) => {
+    const mistyped: string[] = [];
+    const defaults: unknown[] = [];
+    const visit = (value: unknown, where: string): void => {
+      if (!value || typeof value !== 'object') return;
+      const schema = value as { type?: unknown; default?: unknown };
+      if ('default' in schema && typeof schema.type === 'string') {
+        defaults.push(schema.default);
+        const type = schema.type === 'integer' ? 'number' : schema.type;
+        if (typeof schema.default !== type || (schema.type === 'integer' && !Number.isInteger(schema.default))) mistyped.push(`${where}: ${JSON.stringify(schema.default)} in a ${schema.type}`);
+      }
+      for (const [key, nested] of Object.entries(value)) visit(nested, `${where}/${key}`);
+    };
+    visit(openapi.paths, '#/paths');
+    expect(mistyped).toEqual([]);
+    expect(defaults).toContain(50);
+    const limit = find(openapi, 'listDeadLetters').operation.parameters!.find((parameter) => parameter.name === 'limit')!;
+    expect(limit.schema).toMatchObject({ type: 'integer', default: 50 });
+
+    const runAt = find(openapi, 'createJob').operation.requestBody!.content['application/json']!.schema.properties!['run_at']!;
+    expect(runAt.format).toBeUndefined();
+    const pattern = new RegExp(runAt.pattern!);
+    const day = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    for (const time of [`${day}T09:00Z`, `${day}T09:00:00Z`, `${day}t09:00:00.123z`, `${day} 10:00+01:00`]) {
+      expect(pattern.test(time), time).toBe(true);
+      const answer = await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'later', run_at: time } });
+      expect(answer.statusCode, time).toBe(202);
+    }
+    for (const time of [`${day}T09Z`, `${day}T09:00`, `${day}`]) {
+      expect(pattern.test(time), time).toBe(false);
+      expect((await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'later', run_at: time } })).statusCode, time).toBe(400);
+    }
+  });
+
   test("the upload form's optional fields have no example for Swagger UI to fill in and send; left out, each is what its description and default say", async ({ app, openapi }) => {
     const schema = find(openapi, 'uploadDocument').operation.requestBody!.content['multipart/form-data']!.schema as Schema & { required: string[]; properties: Record<string, Schema & { example?: unknown; examples?: unknown[]; default?: unknown }> };
     expect(schema.required).toEqual(['file']);

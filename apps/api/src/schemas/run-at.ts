@@ -51,4 +51,6 @@ export const runAtSchema = z
     if (fault) ctx.addIssue({ code: 'custom', message: fault, abort: true });
     else if (runAtMs(text) > Date.now() + MAX_DELAY_MS) ctx.addIssue({ code: 'custom', message: 'is more than 30 days from now; a job waits at most 30 days for its start (run_at or delay_ms)' });
   })
-  .meta({ format: 'date-time' });
+  // Not `format: date-time`: that is RFC 3339's grammar, seconds required, and a client checking
+  // against it would refuse the `2030-01-01T09:00Z` taken here. The pattern is what is taken.
+  .meta({ pattern: TIME.source });

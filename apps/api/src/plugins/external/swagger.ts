@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
-import { dropSafeIntegerBounds } from '../../openapi/integer-bounds.js';
+import { tidyIntegerSchemas } from '../../openapi/integer-schemas.js';
 import { describeNonJsonAnswers } from '../../openapi/non-json-answers.js';
 import type { Document } from '../../openapi/operations.js';
 import { addProblemAnswers } from '../../openapi/problem-answers.js';
@@ -69,7 +69,7 @@ export default fp(
         describeSuccesses(openapi);
         addProblemAnswers(openapi);
         markTimestamps(openapi);
-        dropSafeIntegerBounds(openapi);
+        tidyIntegerSchemas(openapi);
         return openapi;
       },
     });
