@@ -112,6 +112,27 @@ describe('POST /documents', () => {
     expect(refused.json().detail).toMatch(/^body\.metadata: is declared as JSON \(Content-Type: application\/json\) but is not UTF-8, as JSON is/);
   });
 
+  test('an untyped text field is read as UTF-8 unless its part names a charset: Latin-1 bytes sent as they are are refused, not kept as U+FFFD; named as Latin-1 they are read', async ({ app, redis, prefix }) => {
+    const before = (await keysUnder(redis, prefix)).length;
+    for (const type of [undefined, 'text/plain']) {
+      const garbled = form([
+        { name: 'file', filename: 'a.txt', content: 'hi' },
+        { name: 'metadata', ...(type ? { type } : {}), content: Buffer.from('{"note":"café"}', 'latin1') },
+      ]);
+      const refused = await app.inject({ method: 'POST', url: '/documents', ...garbled });
+      expect(refused.statusCode, refused.body).toBe(400);
+      expect(refused.json().detail).toMatch(/^body\.metadata: holds bytes that are not UTF-8 .*send it as UTF-8, or name its charset/);
+    }
+    expect((await keysUnder(redis, prefix)).length).toBe(before);
+    const declared = form([
+      { name: 'file', filename: 'a.txt', content: 'hi' },
+      { name: 'metadata', type: 'text/plain; charset=ISO-8859-1', content: Buffer.from('{"note":"café"}', 'latin1') },
+    ]);
+    const taken = await app.inject({ method: 'POST', url: '/documents', ...declared });
+    expect(taken.statusCode, taken.body).toBe(202);
+    expect((await app.inject({ url: `/jobs/${taken.json().job_id}` })).json()).toMatchObject({ input: { metadata: { note: 'café' } } });
+  });
+
   redisTest('with MAX_DOCUMENT_BYTES under 64 KiB, a text field typed JSON still holds up to 64 KiB, and the file no more than MAX_DOCUMENT_BYTES', async ({ redisUrl, prefix }) => {
     const app = await buildTestApp(redisUrl, prefix, { MAX_DOCUMENT_BYTES: '1KiB' });
     try {

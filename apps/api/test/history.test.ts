@@ -176,6 +176,11 @@ describe('GET /queues/:name/history', () => {
     };
     await refused('stage=summarize', 'querystring.stage');
     await refused('from=yesterday', 'querystring.from');
+    // A date alone and a time without its zone are ISO 8601 too: the problem says what is missing.
+    const told = async (query: string) => (await app.inject({ url: `/queues/inference/history?${query}`, headers: admin })).json().errors[0].message as string;
+    expect(await told('from=2026-12-07')).toBe('is a date without a time; give a time with its zone, e.g. 2026-12-07T00:00:00Z');
+    expect(await told('to=2026-12-07T17:00:00')).toBe('has no time zone; end it with Z (UTC) or an offset, e.g. 2026-12-07T17:00:00Z or 2026-12-07T17:00:00+01:00');
+    expect(await told('from=yesterday')).toBe('must be an entry ID (1700000000000-0) or an ISO 8601 time with its zone (2026-01-31T12:00:00Z)');
     await refused('from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z', 'querystring.from');
     await refused('cursor=1700000000000-0', 'querystring.cursor');
     await refused('limit=501', 'querystring.limit');

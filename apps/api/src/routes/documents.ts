@@ -115,7 +115,11 @@ async function readPart(upload: ReadUpload, part: FormPartRead, seen: FormParts,
   } else {
     // The parser cuts a field at its limit, silently: a cut `metadata` would then be refused as not JSON.
     if ((part as { valueTruncated?: boolean }).valueTruncated) tooLong(part.fieldname);
-    addField(upload, part.fieldname, part.value as string);
+    const value = part.value as string;
+    // The parser reads a text field as UTF-8, unless its part names another charset, and writes
+    // U+FFFD for each byte that is not: a Latin-1 "café" would be kept as "caf�".
+    if (value.includes('\uFFFD')) fieldProblem(part.fieldname, NOT_UTF8_TEXT);
+    addField(upload, part.fieldname, value);
   }
 }
 
@@ -124,6 +128,10 @@ function addField(upload: ReadUpload, name: string, value: string): void {
   if (Object.hasOwn(upload.fields, name)) fieldProblem(name, 'is given more than once; send it once');
   upload.fields[name] = value;
 }
+
+/** Said of a text field holding bytes that are not UTF-8 (or U+FFFD itself, which the parser's decoding cannot be told from). */
+const NOT_UTF8_TEXT =
+  'holds bytes that are not UTF-8 (read as U+FFFD, "\uFFFD"); send it as UTF-8, or name its charset in its part\'s Content-Type (text/plain; charset=iso-8859-1, as Java\'s HttpClient sends)';
 
 function tooLong(name: string): never {
   fieldProblem(name, `is longer than ${FIELD_BYTES / 1024} KiB, the most a form field may hold`);
@@ -147,7 +155,7 @@ async function jsonFieldText(part: MultipartFile): Promise<string> {
   if (bytes > FIELD_BYTES || (part.file as { truncated?: boolean }).truncated === true) tooLong(part.fieldname);
   const declared = 'is declared as JSON (Content-Type: application/json) but';
   const text = decodedJson(Buffer.concat(chunks));
-  if (text === undefined) fieldProblem(part.fieldname, `${declared} is not UTF-8, as JSON is (a byte-order mark is taken, a charset parameter is not); send it as UTF-8, or send the field without a type`);
+  if (text === undefined) fieldProblem(part.fieldname, `${declared} is not UTF-8, as JSON is (a byte-order mark is taken, a charset parameter is not); send it as UTF-8`);
   const excess = jsonPastLimits(text, MAX_BODY_DEPTH, FIELD_JSON_CONTAINERS);
   if (excess === 'depth') fieldProblem(part.fieldname, `${declared} nests arrays and objects more than ${MAX_BODY_DEPTH} levels deep; ${FORM_JSON}`);
   if (excess === 'containers') fieldProblem(part.fieldname, `${declared} holds more than ${FIELD_JSON_CONTAINERS.toLocaleString('en-US')} objects and arrays; ${FORM_JSON}`);

@@ -28,6 +28,14 @@ export function isEntryId(value: string): boolean {
 /** A from/to given as an entry ID (`1700000000000-0`), or as a bare millisecond (`1700000000000`) for all of its entries. */
 export const POSITION_ID = /^(\d+)(?:-(\d+))?$/;
 
+/** What is wrong with a from/to that is neither an entry ID nor a time with its zone: a date alone, or a time without a zone, is told so. */
+function timeFault(value: string): string {
+  const date = /^\d{4}-\d{2}-\d{2}/.exec(value)?.[0];
+  if (date !== undefined && value.length === date.length) return `is a date without a time; give a time with its zone, e.g. ${date}T00:00:00Z`;
+  if (date !== undefined && z.iso.datetime({ local: true }).safeParse(value).success) return `has no time zone; end it with Z (UTC) or an offset, e.g. ${value}Z or ${value}+01:00`;
+  return 'must be an entry ID (1700000000000-0) or an ISO 8601 time with its zone (2026-01-31T12:00:00Z)';
+}
+
 const position = (edge: string) =>
   z
     .string()
@@ -36,9 +44,7 @@ const position = (edge: string) =>
     .superRefine((value, ctx) => {
       const id = POSITION_ID.exec(value);
       if (id === null) {
-        if (!z.iso.datetime({ offset: true }).safeParse(value).success) {
-          ctx.addIssue({ code: 'custom', message: 'must be an entry ID (1700000000000-0) or an ISO 8601 time (2026-01-31T12:00:00Z)' });
-        }
+        if (!z.iso.datetime({ offset: true }).safeParse(value).success) ctx.addIssue({ code: 'custom', message: timeFault(value) });
       } else if (!fitsIdPart(id[1]!) || (id[2] !== undefined && !fitsIdPart(id[2]))) {
         ctx.addIssue({ code: 'custom', message: `is past the largest entry ID: each of its two parts is at most ${MAX_ID_DIGITS} (2^64 - 1)` });
       }
