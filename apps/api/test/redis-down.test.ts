@@ -56,7 +56,7 @@ test('/readyz says why Redis does not answer: the connection\'s own error, such 
   const closed = await buildTestApp(`redis://127.0.0.1:${closedPort}`, 'closed', { EXPECT_REDIS_DOWN: '1' });
   try {
     for (const [app, why] of [
-      [wrong, /^Redis does not answer: WRONGPASS invalid username-password pair/],
+      [wrong, /^Redis refuses the API's login \(check the user and password in REDIS_URL\): WRONGPASS invalid username-password pair/],
       [closed, new RegExp(`^Redis does not answer: connect ECONNREFUSED 127\\.0\\.0\\.1:${closedPort}`)],
     ] as const) {
       await waitFor(() => app.redisConnectionError() !== undefined, 'a connection error');
@@ -64,6 +64,12 @@ test('/readyz says why Redis does not answer: the connection\'s own error, such 
       expect(response.statusCode).toBe(503);
       expect(response.json().detail).toMatch(why);
     }
+    // A job sent meanwhile is told the same: Redis refuses the login (it said "unreachable", a network fault to look for).
+    const refused = await wrong.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'hi' } });
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json().detail).toMatch(/^Redis refuses the API's login \(WRONGPASS invalid username-password pair[^)]*\): the user and password in REDIS_URL are not ones it takes\. Nothing was written\.$/);
+    const down = await closed.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'hi' } });
+    expect(down.json().detail).toMatch(/^Redis is unreachable \(the API has no connection to Redis and is reconnecting; GET \/readyz says why\)\. Nothing was written\.$/);
   } finally {
     await Promise.all([wrong.close(), closed.close()]);
     await server.stop();

@@ -155,7 +155,7 @@ export default fp(
         redisUnavailable(request, problem.detail);
         return send(reply, problemFrom(problem.slug, problem.detail, request), problem.headers);
       }
-      const unavailable = asRedisUnavailable(error, readOnly, () => resendingOf(request));
+      const unavailable = asRedisUnavailable(error, readOnly, () => resendingOf(request), app.redisConnectionError?.());
       if (unavailable) {
         // Redis's own refusal (OOM, MISCONF) as it said it; a lost connection as the client is told
         // it (the client library's words, "Stream isn't writeable and enableOfflineQueue options

@@ -26,9 +26,10 @@ export interface Resending {
 /**
  * `readOnly`: the request changes nothing (GET, HEAD), so an unanswered one is simply sent again.
  * `resending`: what an unanswered request that changes something is told (see Resending), asked
- * for only then.
+ * for only then. `connectionError`: the last error of a connection that is down (/readyz's), told
+ * only when it is Redis refusing the login: other ones name addresses the client need not see.
  */
-export function asRedisUnavailable(error: unknown, readOnly = false, resendingOf: () => Resending = () => ({})): ProblemError | undefined {
+export function asRedisUnavailable(error: unknown, readOnly = false, resendingOf: () => Resending = () => ({}), connectionError?: string): ProblemError | undefined {
   if (!(error instanceof Error)) return undefined;
   // A read has nothing to write: it is told to ask again.
   const outcome = readOnly ? 'Send the request again after Retry-After.' : 'Nothing was written.';
@@ -37,6 +38,10 @@ export function asRedisUnavailable(error: unknown, readOnly = false, resendingOf
     return new ProblemError('service-unavailable', `${refusalDetail(error.message)} ${outcome}`, {}, RETRY_AFTER);
   }
   if (!isConnectionError(error)) return undefined;
+  // Redis answers, and refuses the API's login: not a network fault to look for.
+  if (!outcomeUnknown(error) && connectionError !== undefined && /^(WRONGPASS|NOAUTH)\b/.test(connectionError)) {
+    return new ProblemError('service-unavailable', `Redis refuses the API's login (${connectionError.slice(0, 200)}): the user and password in REDIS_URL are not ones it takes. ${outcome}`, {}, RETRY_AFTER);
+  }
   if (!outcomeUnknown(error)) return new ProblemError('service-unavailable', `Redis is unreachable (${said(error)}). ${outcome}`, {}, RETRY_AFTER);
   if (readOnly) return new ProblemError('service-unavailable', `Redis did not answer (${said(error)}). Send the request again after Retry-After.`, {}, RETRY_AFTER);
   const unknown = `Redis did not answer (${said(error)}), so whether this request took effect is not known`;

@@ -20,7 +20,9 @@ const healthRoutes: FastifyPluginAsyncZod = async (app) => {
         // ioredis's own error here ("Stream isn't writeable ...") only says the connection is down;
         // the connection's last error says why (a wrong password, a refused port).
         const why = app.redisConnectionError() ?? (error as Error).message;
-        throw new ProblemError('service-unavailable', `Redis does not answer: ${why}`, {}, { 'retry-after': '1' });
+        // Redis that answers with a refusal of the login is not "not answering".
+        const said = /^(WRONGPASS|NOAUTH)\b/.test(why) ? `Redis refuses the API's login (check the user and password in REDIS_URL): ${why}` : `Redis does not answer: ${why}`;
+        throw new ProblemError('service-unavailable', said, {}, { 'retry-after': '1' });
       }
       return { status: 'ready' };
     },
