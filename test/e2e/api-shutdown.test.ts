@@ -108,6 +108,37 @@ test('a request sent on a kept-alive connection just after SIGTERM is answered 5
   });
 });
 
+test('an upload sent just after SIGTERM is read through, then answered 503 shutting-down: answered on its headers and closed, its client, still sending, was reset (EPIPE) before it read the answer', { timeout: 30_000 }, async () => {
+  // The raw connection, kept alive and idle, keeps the closing API listening for its drain (DRAIN_MS).
+  await withConnection(async (api, url, { socket, received }) => {
+    socket.write(`GET /healthz HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+    await waitFor(() => received().includes('"status":"ok"'), 'the first answer');
+    api.signal('SIGTERM');
+    await sleep(100);
+    // A client busy elsewhere: it reads its answer only once its body is sent.
+    const upload = connect({ port: Number(url.port), host: url.hostname, allowHalfOpen: true });
+    const errors: string[] = [];
+    upload.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code ?? error.message));
+    upload.pause();
+    const body = Buffer.alloc(256 * 1024, 'a');
+    upload.write(`POST /documents HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: ${body.length}\r\n\r\n`);
+    await sleep(200);
+    for (let at = 0; at < body.length; at += 64 * 1024) {
+      upload.write(body.subarray(at, at + 64 * 1024));
+      await sleep(20);
+    }
+    let answer = '';
+    upload.on('data', (chunk) => (answer += String(chunk)));
+    upload.on('end', () => upload.end());
+    upload.resume();
+    await Promise.race([new Promise((resolve) => upload.on('close', resolve)), sleep(5_000)]);
+    expect(errors).toEqual([]);
+    expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+    expect(answer).toContain('"type":"/problems/shutting-down"');
+    expect(await api.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
 test('a stopping API whose Redis hangs closes its connections within a second (it waited 10 s with nothing in flight); past SHUTDOWN_GRACE_MS it says so in a JSON log line and exits 1', { timeout: 30_000 }, async () => {
   const redisServer = await RedisServer.start();
   const prefix = uniquePrefix('api-stop');

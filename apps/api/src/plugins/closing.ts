@@ -11,6 +11,9 @@ import { ProblemError } from '../problems/problem-error.js';
  */
 const DRAIN_MS = 500;
 
+/** How long a closing API reads the rest of a request's body before it answers 503 (see the onRequest hook). */
+const BODY_DRAIN_MS = 1_000;
+
 const openConnections = (server: Server) => new Promise<number>((resolve) => server.getConnections((error, count) => resolve(error ? 0 : count)));
 
 /**
@@ -30,9 +33,24 @@ export default fp(
       while (Date.now() < until && (await openConnections(app.server)) > 0) await sleep(20);
     });
     // A callback hook, not an async one: it runs on every request, and a promise costs more.
-    app.addHook('onRequest', (_request, _reply, done) => {
+    app.addHook('onRequest', (request, _reply, done) => {
       if (!closing) return done();
-      done(new ProblemError('shutting-down', 'This API process is shutting down and takes no new requests. Send the request again: another replica, or this one once restarted, will take it.', {}, { 'retry-after': '1', connection: 'close' }));
+      let refused = false;
+      let timer: NodeJS.Timeout | undefined;
+      const refuse = () => {
+        if (refused) return;
+        refused = true;
+        clearTimeout(timer);
+        done(new ProblemError('shutting-down', 'This API process is shutting down and takes no new requests. Send the request again: another replica, or this one once restarted, will take it.', {}, { 'retry-after': '1', connection: 'close' }));
+      };
+      // A body still on its way (an upload) is read and dropped first, for up to BODY_DRAIN_MS:
+      // answered and closed while its client still sent it, the client's next write failed
+      // (EPIPE, or a reset) and it never read the answer. A client waiting for 100 Continue
+      // sends no body: it is answered at once.
+      const raw = request.raw;
+      if (raw.complete || /100-continue/i.test(String(raw.headers.expect ?? ''))) return refuse();
+      timer = setTimeout(refuse, BODY_DRAIN_MS);
+      raw.once('end', refuse).once('close', refuse).resume();
     });
   },
   { name: 'closing' },
