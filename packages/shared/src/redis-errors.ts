@@ -102,7 +102,12 @@ export function isPermissionRefusal(error: unknown): boolean {
 
 /** Redis refusing the user and password of REDIS_URL (WRONGPASS), or asking for one it was not given (NOAUTH). */
 export function isAuthRefusal(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ReplyError' && /^(WRONGPASS|NOAUTH)\b/.test(error.message);
+  return error instanceof Error && error.name === 'ReplyError' && isAuthRefusalText(error.message);
+}
+
+/** Whether Redis's words (a connection's last error, as /readyz shows it) are a refusal of the login. */
+export function isAuthRefusalText(message: string): boolean {
+  return /^(WRONGPASS|NOAUTH)\b/.test(message);
 }
 
 /** What a Redis user needs for Conveyor under KEY_PREFIX `prefix`, as the README's ACL user has it. */

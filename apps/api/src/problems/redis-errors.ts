@@ -1,4 +1,4 @@
-import { aclAdvice, describeForeignKeys, findForeignKeys, foreignKeysAmong, foreignKeysRemedy, isConnectionError, isRefusedForNow, outcomeUnknown, queueOfJobId, QueueKeys, type ForeignKey, type Pipeline, type RedisClient } from '@conveyor/shared';
+import { aclAdvice, describeForeignKeys, findForeignKeys, foreignKeysAmong, foreignKeysRemedy, isAuthRefusalText, isConnectionError, isRefusedForNow, outcomeUnknown, queueOfJobId, QueueKeys, type ForeignKey, type Pipeline, type RedisClient } from '@conveyor/shared';
 import { ProblemError } from './problem-error.js';
 
 /**
@@ -39,7 +39,7 @@ export function asRedisUnavailable(error: unknown, readOnly = false, resendingOf
   }
   if (!isConnectionError(error)) return undefined;
   // Redis answers, and refuses the API's login: not a network fault to look for.
-  if (!outcomeUnknown(error) && connectionError !== undefined && /^(WRONGPASS|NOAUTH)\b/.test(connectionError)) {
+  if (!outcomeUnknown(error) && connectionError !== undefined && isAuthRefusalText(connectionError)) {
     return new ProblemError('service-unavailable', `Redis refuses the API's login (${connectionError.slice(0, 200)}): the user and password in REDIS_URL are not ones it takes. ${outcome}`, {}, RETRY_AFTER);
   }
   if (!outcomeUnknown(error)) return new ProblemError('service-unavailable', `Redis is unreachable (${said(error)}). ${outcome}`, {}, RETRY_AFTER);

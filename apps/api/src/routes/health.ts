@@ -1,3 +1,4 @@
+import { isAuthRefusalText } from '@conveyor/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ProblemError } from '../problems/problem-error.js';
@@ -21,7 +22,7 @@ const healthRoutes: FastifyPluginAsyncZod = async (app) => {
         // the connection's last error says why (a wrong password, a refused port).
         const why = app.redisConnectionError() ?? (error as Error).message;
         // Redis that answers with a refusal of the login is not "not answering".
-        const said = /^(WRONGPASS|NOAUTH)\b/.test(why) ? `Redis refuses the API's login (check the user and password in REDIS_URL): ${why}` : `Redis does not answer: ${why}`;
+        const said = isAuthRefusalText(why) ? `Redis refuses the API's login (check the user and password in REDIS_URL): ${why}` : `Redis does not answer: ${why}`;
         throw new ProblemError('service-unavailable', said, {}, { 'retry-after': '1' });
       }
       return { status: 'ready' };
