@@ -178,9 +178,16 @@ describe('GET /queues/:name/history', () => {
     await refused('from=yesterday', 'querystring.from');
     // A date alone and a time without its zone are ISO 8601 too: the problem says what is missing.
     const told = async (query: string) => (await app.inject({ url: `/queues/inference/history?${query}`, headers: admin })).json().errors[0].message as string;
-    expect(await told('from=2026-12-07')).toBe('is a date without a time; give a time with its zone, e.g. 2026-12-07T00:00:00Z');
-    expect(await told('to=2026-12-07T17:00:00')).toBe('has no time zone; end it with Z (UTC) or an offset, e.g. 2026-12-07T17:00:00Z or 2026-12-07T17:00:00+01:00');
-    expect(await told('from=yesterday')).toBe('must be an entry ID (1700000000000-0) or an ISO 8601 time with its zone (2026-01-31T12:00:00Z)');
+    expect(await told('from=2026-12-07')).toBe('is a date without a time; give a time with its zone, e.g. 2026-12-07T00:00Z');
+    expect(await told('to=2026-12-07T17:00')).toBe('has no time zone; end it with Z (UTC) or an offset, e.g. 2026-12-07T17:00Z or 2026-12-07T17:00+01:00');
+    expect(await told('from=2026-13-45')).toBe('has no month 13 (months are 01 to 12)');
+    expect(await told('from=2026-02-30T10:00Z')).toBe('has no day 30 in 2026-02, which has 28 days');
+    expect(await told('from=yesterday')).toBe('must be an entry ID (1700000000000-0) or an ISO 8601 time with its zone (2026-01-31T12:00Z)');
+    // What the hints suggest is taken, as run_at takes it: seconds left out, a space for T, an offset.
+    for (const time of ['2026-12-07T17:00Z', '2026-12-07T17:00+01:00', '2026-12-07 17:00:00.5z']) {
+      const answer = await app.inject({ url: `/queues/inference/history?from=${encodeURIComponent(time)}`, headers: admin });
+      expect(answer.statusCode, time).toBe(200);
+    }
     await refused('from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z', 'querystring.from');
     await refused('cursor=1700000000000-0', 'querystring.cursor');
     await refused('limit=501', 'querystring.limit');

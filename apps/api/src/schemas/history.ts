@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { MAX_SHOWN_DEPTH } from '../services/json-depth.js';
 import { decimalInteger, decimalIntegerOr } from './decimal-integer.js';
 import { JOB_STATUSES } from './job-view.js';
+import { missingPart, ZONED_TIME } from './zoned-time.js';
 import { onlyParameters } from './query-parameters.js';
 
 /** The largest part of a stream entry ID (its milliseconds or its sequence): 2^64 - 1. */
@@ -28,12 +29,18 @@ export function isEntryId(value: string): boolean {
 /** A from/to given as an entry ID (`1700000000000-0`), or as a bare millisecond (`1700000000000`) for all of its entries. */
 export const POSITION_ID = /^(\d+)(?:-(\d+))?$/;
 
-/** What is wrong with a from/to that is neither an entry ID nor a time with its zone: a date alone, or a time without a zone, is told so. */
-function timeFault(value: string): string {
+/**
+ * What is wrong with a from/to that is not an entry ID, as a time (zoned-time.ts: as run_at takes
+ * it); undefined when nothing is. A date alone, or a time without a zone, is told so.
+ */
+function timeFault(value: string): string | undefined {
+  if (ZONED_TIME.test(value)) return missingPart(value);
   const date = /^\d{4}-\d{2}-\d{2}/.exec(value)?.[0];
-  if (date !== undefined && value.length === date.length) return `is a date without a time; give a time with its zone, e.g. ${date}T00:00:00Z`;
-  if (date !== undefined && z.iso.datetime({ local: true }).safeParse(value).success) return `has no time zone; end it with Z (UTC) or an offset, e.g. ${value}Z or ${value}+01:00`;
-  return 'must be an entry ID (1700000000000-0) or an ISO 8601 time with its zone (2026-01-31T12:00:00Z)';
+  const dateFault = date === undefined ? undefined : missingPart(`${date}T00:00Z`);
+  if (dateFault) return dateFault;
+  if (date !== undefined && value.length === date.length) return `is a date without a time; give a time with its zone, e.g. ${date}T00:00Z`;
+  if (date !== undefined && ZONED_TIME.test(`${value}Z`)) return `has no time zone; end it with Z (UTC) or an offset, e.g. ${value}Z or ${value}+01:00`;
+  return 'must be an entry ID (1700000000000-0) or an ISO 8601 time with its zone (2026-01-31T12:00Z)';
 }
 
 const position = (edge: string) =>
@@ -44,7 +51,8 @@ const position = (edge: string) =>
     .superRefine((value, ctx) => {
       const id = POSITION_ID.exec(value);
       if (id === null) {
-        if (!z.iso.datetime({ offset: true }).safeParse(value).success) ctx.addIssue({ code: 'custom', message: timeFault(value) });
+        const fault = timeFault(value);
+        if (fault) ctx.addIssue({ code: 'custom', message: fault });
       } else if (!fitsIdPart(id[1]!) || (id[2] !== undefined && !fitsIdPart(id[2]))) {
         ctx.addIssue({ code: 'custom', message: `is past the largest entry ID: each of its two parts is at most ${MAX_ID_DIGITS} (2^64 - 1)` });
       }

@@ -6,7 +6,7 @@ import { submissionOutcomeUnknown } from '../problems/redis-errors.js';
 import { invalidRequest, type ValidationError } from '../problems/validation-wording.js';
 import type { CreateJobBody } from '../schemas/create-job.js';
 import type { JobStatus, JobView } from '../schemas/job-view.js';
-import { runAtMs } from '../schemas/run-at.js';
+import { zonedTimeMs } from '../schemas/zoned-time.js';
 import { EnqueueCoalescer } from './enqueue-coalescer.js';
 import { errorView, json, jobView } from './job-view.js';
 import { LONGEST_READ_WHOLE } from './output-preview.js';
@@ -225,7 +225,7 @@ export class JobService {
       id: newJobId(target.name),
       lane: priority,
       payload: JSON.stringify(payloadOf(body)),
-      runAt: run_at !== undefined ? runAtMs(run_at) : delay_ms !== undefined ? Date.now() + delay_ms : undefined,
+      runAt: run_at !== undefined ? zonedTimeMs(run_at) : delay_ms !== undefined ? Date.now() + delay_ms : undefined,
     };
     if (max_attempts !== undefined || timeout_ms !== undefined || backoff !== undefined) job.options = definedOnly({ max_attempts, timeout_ms, backoff });
     if (idempotencyKey !== undefined) {

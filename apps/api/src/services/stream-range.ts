@@ -1,6 +1,7 @@
 import { fieldsOf, LANES, stageGroup, type Lane, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import { ProblemError } from '../problems/problem-error.js';
 import { CURSOR, MAX_ID_PART, POSITION_ID } from '../schemas/history.js';
+import { zonedTimeMs } from '../schemas/zoned-time.js';
 
 /**
  * Reads a range of one stage's history: its three lanes' streams merged into one order.
@@ -141,7 +142,7 @@ function streamId(value: string, edge: 'start' | 'end', path: string): string {
   const whole = edge === 'start' ? 0n : MAX_ID_PART;
   const id = POSITION_ID.exec(value);
   if (id) return `${BigInt(id[1]!)}-${id[2] === undefined ? whole : BigInt(id[2])}`;
-  const ms = Date.parse(value);
+  const ms = zonedTimeMs(value);
   if (Number.isNaN(ms)) throw invalid(path, `"${value}" is not a valid entry ID or time.`);
   return `${Math.max(0, ms)}-${whole}`;
 }
