@@ -121,8 +121,17 @@ describe('POST /documents', () => {
       ]);
       const refused = await app.inject({ method: 'POST', url: '/documents', ...garbled });
       expect(refused.statusCode, refused.body).toBe(400);
-      expect(refused.json().detail).toMatch(/^body\.metadata: holds bytes that are not UTF-8 .*send it as UTF-8, or name its charset/);
+      expect(refused.json().detail).toMatch(/^body\.metadata: holds bytes that are not UTF-8 .*send it as UTF-8\. Of other charsets named on a part .* only ISO-8859-1 and UTF-16LE are read$/);
     }
+    // The form parser reads other charsets as UTF-8 (refused as above), and windows-1252 as
+    // Latin-1, which turns its € and curly quotes into C1 controls: refused, not kept changed.
+    const named = (charset: string, bytes: Buffer) => form([{ name: 'file', filename: 'a.txt', content: 'hi' }, { name: 'metadata', type: `text/plain; charset=${charset}`, content: bytes }]);
+    const shiftJis = await app.inject({ method: 'POST', url: '/documents', ...named('shift_jis', Buffer.from('7b226e6f7465223a2293fa967b227d', 'hex')) });
+    expect(shiftJis.statusCode).toBe(400);
+    expect(shiftJis.json().detail).toMatch(/only ISO-8859-1 and UTF-16LE are read$/);
+    const windows1252 = await app.inject({ method: 'POST', url: '/documents', ...named('windows-1252', Buffer.from([...Buffer.from('{"note":"'), 0x80, 0x35, 0x20, 0x93, 0x71, 0x94, ...Buffer.from('"}')])) });
+    expect(windows1252.statusCode).toBe(400);
+    expect(windows1252.json().detail).toMatch(/^body\.metadata: holds control characters U\+0080 to U\+009F, which windows-1252 text/);
     expect((await keysUnder(redis, prefix)).length).toBe(before);
     const declared = form([
       { name: 'file', filename: 'a.txt', content: 'hi' },

@@ -116,9 +116,12 @@ async function readPart(upload: ReadUpload, part: FormPartRead, seen: FormParts,
     // The parser cuts a field at its limit, silently: a cut `metadata` would then be refused as not JSON.
     if ((part as { valueTruncated?: boolean }).valueTruncated) tooLong(part.fieldname);
     const value = part.value as string;
-    // The parser reads a text field as UTF-8, unless its part names another charset, and writes
-    // U+FFFD for each byte that is not: a Latin-1 "café" would be kept as "caf�".
+    // The parser reads a text field as UTF-8, or as Latin-1 or UTF-16LE when its part names one
+    // of those (every other charset it reads as UTF-8), and writes U+FFFD for each byte that is
+    // not UTF-8: a Latin-1 "café" sent unnamed would be kept as "caf�". It reads
+    // windows-1252 as Latin-1, which makes its € and curly quotes C1 control characters.
     if (value.includes('\uFFFD')) fieldProblem(part.fieldname, NOT_UTF8_TEXT);
+    if (C1_CONTROLS.test(value)) fieldProblem(part.fieldname, C1_TEXT);
     addField(upload, part.fieldname, value);
   }
 }
@@ -131,7 +134,12 @@ function addField(upload: ReadUpload, name: string, value: string): void {
 
 /** Said of a text field holding bytes that are not UTF-8 (or U+FFFD itself, which the parser's decoding cannot be told from). */
 const NOT_UTF8_TEXT =
-  'holds bytes that are not UTF-8 (read as U+FFFD, "\uFFFD"); send it as UTF-8, or name its charset in its part\'s Content-Type (text/plain; charset=iso-8859-1, as Java\'s HttpClient sends)';
+  'holds bytes that are not UTF-8 (read as U+FFFD, "\uFFFD"); send it as UTF-8. Of other charsets named on a part (its Content-Type\'s charset) only ISO-8859-1 and UTF-16LE are read';
+
+/** C1 control characters, U+0080 to U+009F: no text holds them, and windows-1252 read as Latin-1 gives them. */
+const C1_CONTROLS = /[\u0080-\u009f]/;
+
+const C1_TEXT = 'holds control characters U+0080 to U+009F, which windows-1252 text named ISO-8859-1 or windows-1252 becomes (its € and curly quotes); send it as UTF-8';
 
 function tooLong(name: string): never {
   fieldProblem(name, `is longer than ${FIELD_BYTES / 1024} KiB, the most a form field may hold`);
