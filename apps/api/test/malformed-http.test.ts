@@ -58,12 +58,18 @@ describe('bytes that are not HTTP get a problem body too', () => {
   });
 
   test('a method the parser does not know: 501 naming it (it is valid HTTP); a chunk longer than its size: 400 that says so, not a header fault', async ({ port }) => {
-    for (const method of ['FOO', 'get']) {
+    for (const [method, cased] of [['FOO', ''], ['get', ' (methods are case-sensitive: GET)']]) {
       const { statusLine, headers, problem } = problemOf(await exchange(port, `${method} /jobs HTTP/1.1\r\nHost: x\r\n\r\n`));
       expect(statusLine, method).toBe('HTTP/1.1 501 Not Implemented');
       expect(headers).toContain('content-type: application/problem+json');
-      expect(problem).toEqual({ type: 'about:blank', title: 'Not Implemented', status: 501, detail: `The method ${method} is not one this server knows; its routes take GET, HEAD, POST, DELETE and OPTIONS (see GET /docs).` });
+      expect(problem).toEqual({ type: 'about:blank', title: 'Not Implemented', status: 501, detail: `The method ${method} is not one this server knows${cased}; its routes take GET, HEAD, POST, DELETE and OPTIONS (see GET /docs).` });
     }
+    // After a request on the same connection: that one is answered, then the 501 (it blamed the first request's body).
+    const [healthy, unknown, ...rest] = answersOf(await exchange(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nFOO /jobs HTTP/1.1\r\nHost: x\r\n\r\n'));
+    expect(healthy!.statusLine).toBe('HTTP/1.1 200 OK');
+    expect(unknown!.statusLine).toBe('HTTP/1.1 501 Not Implemented');
+    expect(unknown!.body).toMatchObject({ detail: expect.stringMatching(/^The method FOO is not one this server knows;/) });
+    expect(rest).toEqual([]);
     // Bytes that are no request line at all stay a 400.
     expect(problemOf(await exchange(port, 'hello\r\n\r\n')).statusLine).toBe('HTTP/1.1 400 Bad Request');
     const chunked = 'POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{"model":"echo"}\r\n0\r\n\r\n';

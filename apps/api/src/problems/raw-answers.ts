@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { STATUS_CODES } from 'node:http';
+import { METHODS, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { CrossOriginPolicy } from '../cross-origin.js';
 
@@ -62,15 +62,22 @@ function invalidHttpDetail(code: string | undefined, reason: string | undefined,
   return `The request is not valid HTTP (${code}). Check the request line and that each header is "Name: value".`;
 }
 
-/** A request line with a method token Node does not know (`FOO /jobs HTTP/1.1`): valid HTTP, and a 501 (RFC 9110 §9.1), not a 400. */
-const UNKNOWN_METHOD = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}) \S+ HTTP\/1\.[01]\r?\n/;
+/** A request line (`FOO /jobs HTTP/1.1`), at the start of the bytes or of a line of them. */
+const REQUEST_LINE = /(?:^|\n)([!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}) \S+ HTTP\/1\.[01]\r?\n/g;
 
-/** The 501 for a first request whose method Node's parser does not know; undefined for other bytes. */
-function unknownMethodAnswer(error: { code?: string; rawPacket?: unknown }, afterRequest: boolean): [number, string] | undefined {
-  if (error.code !== 'HPE_INVALID_METHOD' || afterRequest || !Buffer.isBuffer(error.rawPacket)) return undefined;
-  const method = UNKNOWN_METHOD.exec(error.rawPacket.subarray(0, 200).toString('latin1'))?.[1];
-  if (method === undefined) return undefined;
-  return [501, `The method ${method} is not one this server knows; its routes take GET, HEAD, POST, DELETE and OPTIONS (see GET /docs).`];
+/**
+ * The 501 for a request whose method Node's parser does not know (valid HTTP: RFC 9110 §9.1), first
+ * on its connection or after another; undefined for other bytes (a body longer than its
+ * Content-Length, binary).
+ */
+function unknownMethodAnswer(error: { code?: string; rawPacket?: unknown }): [number, string] | undefined {
+  if (error.code !== 'HPE_INVALID_METHOD' || !Buffer.isBuffer(error.rawPacket)) return undefined;
+  for (const [, method] of error.rawPacket.subarray(0, 64 * 1024).toString('latin1').matchAll(REQUEST_LINE)) {
+    if (METHODS.includes(method!)) continue;
+    const cased = METHODS.includes(method!.toUpperCase()) ? ` (methods are case-sensitive: ${method!.toUpperCase()})` : '';
+    return [501, `The method ${method} is not one this server knows${cased}; its routes take GET, HEAD, POST, DELETE and OPTIONS (see GET /docs).`];
+  }
+  return undefined;
 }
 
 /**
@@ -89,7 +96,7 @@ export const clientErrorAnswer = (crossOrigin: CrossOriginPolicy, count: RawAnsw
       ? [408, 'The request did not arrive in full within REQUEST_TIMEOUT (headers within 60 s at most). Send it again; on a link too slow for its size, the API must allow more (REQUEST_TIMEOUT).']
       : error.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'The request headers are larger than the server takes (16 KiB in all). Send fewer or shorter headers.']
-        : unknownMethodAnswer(error, unanswered.has(socket)) ?? [400, invalidHttpDetail(error.code ?? error.message, error.reason, unanswered.has(socket))];
+        : unknownMethodAnswer(error) ?? [400, invalidHttpDetail(error.code ?? error.message, error.reason, unanswered.has(socket))];
   const answers = [...(unanswered.get(socket) ?? [])];
   // A page on an allowed origin reads the problem only with the CORS headers: the Origin of the
   // request cut short, or else of the bytes Node could not read.

@@ -40,7 +40,8 @@ export function asRedisUnavailable(error: unknown, readOnly = false, resendingOf
   if (!isConnectionError(error)) return undefined;
   // Redis answers, and refuses the API's login: not a network fault to look for.
   if (!outcomeUnknown(error) && connectionError !== undefined && isAuthRefusalText(connectionError)) {
-    return new ProblemError('service-unavailable', `Redis refuses the API's login (${connectionError.slice(0, 200)}): the user and password in REDIS_URL are not ones it takes. ${outcome}`, {}, RETRY_AFTER);
+    const fix = connectionError.startsWith('NOAUTH') ? 'it asks for a password, and REDIS_URL gives none' : 'the user and password in REDIS_URL are not ones it takes';
+    return new ProblemError('service-unavailable', `Redis refuses the API's login (${connectionError.slice(0, 200)}): ${fix}. ${outcome}`, {}, RETRY_AFTER);
   }
   if (!outcomeUnknown(error)) return new ProblemError('service-unavailable', `Redis is unreachable (${said(error)}). ${outcome}`, {}, RETRY_AFTER);
   if (readOnly) return new ProblemError('service-unavailable', `Redis did not answer (${said(error)}). Send the request again after Retry-After.`, {}, RETRY_AFTER);
