@@ -54,6 +54,7 @@ test('/readyz says why Redis does not answer: the connection\'s own error, such 
   const closedPort = await freePort();
   const wrong = await buildTestApp(`redis://:wrong-password@127.0.0.1:${server.port}`, 'wrong', { EXPECT_REDIS_DOWN: '1' });
   const closed = await buildTestApp(`redis://127.0.0.1:${closedPort}`, 'closed', { EXPECT_REDIS_DOWN: '1' });
+  const none = await buildTestApp(`redis://127.0.0.1:${server.port}`, 'none', { EXPECT_REDIS_DOWN: '1' });
   try {
     for (const [app, why] of [
       [wrong, /^Redis refuses the API's login \(check the user and password in REDIS_URL\): WRONGPASS invalid username-password pair/],
@@ -68,10 +69,13 @@ test('/readyz says why Redis does not answer: the connection\'s own error, such 
     const refused = await wrong.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'hi' } });
     expect(refused.statusCode).toBe(503);
     expect(refused.json().detail).toMatch(/^Redis refuses the API's login \(WRONGPASS invalid username-password pair[^)]*\): the user and password in REDIS_URL are not ones it takes\. Nothing was written\.$/);
+    await waitFor(() => none.redisConnectionError() !== undefined, 'a connection error');
+    const noPassword = await none.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'hi' } });
+    expect(noPassword.json().detail).toMatch(/^Redis refuses the API's login \(NOAUTH [^)]*\): it asks for a password, and REDIS_URL gives none\. Nothing was written\.$/);
     const down = await closed.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo', prompt: 'hi' } });
     expect(down.json().detail).toMatch(/^Redis is unreachable \(the API has no connection to Redis and is reconnecting; GET \/readyz says why\)\. Nothing was written\.$/);
   } finally {
-    await Promise.all([wrong.close(), closed.close()]);
+    await Promise.all([wrong.close(), closed.close(), none.close()]);
     await server.stop();
   }
 });
