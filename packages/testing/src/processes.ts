@@ -11,9 +11,17 @@ export const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  // A process that ended but is not yet reaped (a zombie: an orphan waits for its new parent,
+  // init or a subreaper, to reap it, which may take a while on a busy machine) runs no more.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    // Gone meanwhile on Linux; no /proc to ask elsewhere.
+    return process.platform !== 'linux';
   }
 }
 
