@@ -121,7 +121,8 @@ function reader(heapMiB: number): Reader {
     return kept;
   }
   // Only the heap flag: the worker's own flags (a CPU profile, its NODE_OPTIONS heap) are not the reader's.
-  const child = fork(readerScript(), [], { execArgv: [`--max-old-space-size=${heapMiB}`], serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  // The worker's PID, for the reader to know it by: see reader-process.ts.
+  const child = fork(readerScript(), [String(process.pid)], { execArgv: [`--max-old-space-size=${heapMiB}`], serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
   const started = { process: child, heapMiB };
   readersStarted += 1;
   // A running read reports the process's failure; an idle one that fails leaves the pool.

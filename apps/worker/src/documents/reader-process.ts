@@ -47,12 +47,23 @@ async function answer(input: ContainedInput, maxTextLength: number): Promise<Rea
   return { ok: false, message, code };
 }
 
+/**
+ * The worker that started this reader, by the PID it passed: not this process's parent as it is
+ * found here, after the imports above, which took seconds on a busy machine. A worker killed
+ * meanwhile had its reader adopted by then, and the reader took its new parent for its worker:
+ * it read the request already in its channel, for minutes, and never ended.
+ */
+const workerPid = Number(process.argv[2]) || process.ppid;
+const workerGone = (): boolean => process.ppid !== workerPid;
+
 process.on('message', async ({ id, input, maxTextLength }: ReadRequest) => {
+  if (workerGone()) process.exit(0);
   const reply: ReaderReply = { id, ...(await answer(input, maxTextLength)) };
   process.send!(reply);
 });
 // The worker gone (killed, crashed), its reader has no one to answer: it ends with it.
 process.on('disconnect', () => process.exit(0));
+if (workerGone()) process.exit(0);
 // A read can hold this process's event loop for as long as DOCUMENT_READ_TIMEOUT, or longer when
 // the worker that would end it was killed (SIGKILL) meanwhile: `disconnect` waits behind the read,
 // and a reader ran on for 3 minutes at full CPU. A thread of its own checks every second that the
@@ -60,5 +71,5 @@ process.on('disconnect', () => process.exit(0));
 new Worker(
   `const { workerData } = require('node:worker_threads');
   setInterval(() => { if (process.ppid !== workerData) process.kill(process.pid, 'SIGKILL'); }, 1000);`,
-  { eval: true, workerData: process.ppid },
+  { eval: true, workerData: workerPid },
 ).unref();
