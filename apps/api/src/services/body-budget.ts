@@ -1,5 +1,4 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import type { Socket } from 'node:net';
 import { ProblemError } from '../problems/problem-error.js';
 
 /** Bytes as a person reads them in a problem: 20 MiB, 512 KiB. */
@@ -47,43 +46,13 @@ export class BodyBudget {
       }
       this.#held += bytes;
       this.#requests += 1;
-      // Given back once, when the answer is sent or the connection closes. A request pipelined
-      // behind another waits for its answer's turn on the connection: if the client goes first,
-      // Node never closes that answer, and the bytes would stay held for good. Both may fire in
-      // one emit (the socket's close closes the answer), which a listener removed meanwhile does
-      // not stop: hence the flag.
-      const socket = request.raw.socket;
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        reply.raw.off('close', release);
-        onSocketClose.get(socket)?.delete(release);
+      // Given back when the answer is closed: sent, or its connection closed. A request runs only
+      // once its answer has the connection (answer-in-turn.ts), so Node closes that answer with it.
+      reply.raw.once('close', () => {
         this.#held -= bytes;
         this.#requests -= 1;
-      };
-      reply.raw.once('close', release);
-      if (socket) whenClosed(socket, release);
+      });
       done();
     };
   }
-}
-
-/**
- * What to do when each connection closes, under one listener of its own: a listener per request
- * held put eleven on a connection carrying pipelined uploads, and Node warned of a leak
- * (MaxListenersExceededWarning).
- */
-const onSocketClose = new WeakMap<Socket, Set<() => void>>();
-
-function whenClosed(socket: Socket, act: () => void): void {
-  let acts = onSocketClose.get(socket);
-  if (!acts) {
-    const all = new Set<() => void>();
-    onSocketClose.set(socket, (acts = all));
-    socket.once('close', () => {
-      for (const each of [...all]) each();
-    });
-  }
-  acts.add(act);
 }
