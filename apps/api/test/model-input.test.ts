@@ -84,6 +84,27 @@ describe('a request its model cannot run is a 400 naming the field, and writes n
     expect(manyRefused.detail).toMatch(/; and 10 more \(fix these and send it again\)$/);
   });
 
+  test("in a batch, a job naming an unknown model hides no other job's fault", async ({ app, redis, prefix }) => {
+    const before = await written(redis, prefix);
+    const jobs = [{ model: 'echo', prompt: 'fine' }, { model: 'gpt-9', prompt: 'Hi' }, { model: 'chat-a' }, { model: 'gpt-10', prompt: 'Hi' }];
+    const response = await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs } });
+    expect(response.statusCode).toBe(400);
+    const problem = response.json();
+    expect(problem).toMatchObject({ type: '/problems/unknown-model', known_models: expect.arrayContaining(['echo', 'chat-a']) });
+    expect(problem.errors).toEqual([
+      { path: 'body.jobs.1.model', message: 'names model "gpt-9", which is not known' },
+      { path: 'body.jobs.2.prompt', message: expect.stringMatching(/unless params\.messages is given/) },
+      { path: 'body.jobs.3.model', message: 'names model "gpt-10", which is not known' },
+    ]);
+    expect(problem.detail).toMatch(/^Model "gpt-9" \(body\.jobs\.1, counted from 0\) is not known\. Known models: .+\. In all, 2 jobs name a model that is not known; 1 other fault of this batch too: errors lists them\. Nothing was written; fix them all and send the batch again\.$/);
+    expect(await written(redis, prefix)).toEqual(before);
+
+    // One unknown model and nothing else wrong: the one job's refusal, as before.
+    const single = (await app.inject({ method: 'POST', url: '/jobs/batch', payload: { jobs: [{ model: 'echo', prompt: 'fine' }, { model: 'gpt-9', prompt: 'Hi' }] } })).json();
+    expect(single.detail).toMatch(/^Model "gpt-9" \(body\.jobs\.1, counted from 0\) is not known\. Known models: [^.]+\.$/);
+    expect(await written(redis, prefix)).toEqual(before);
+  });
+
   test('what a worker reads as valid is accepted: digits for sentences, a number or an ISO time for fail_until, messages instead of a prompt', async ({ app }) => {
     const accepted = [
       { model: 'summarize', prompt: 'A text.', params: { sentences: '2' } },

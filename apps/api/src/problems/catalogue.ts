@@ -34,7 +34,7 @@ export const PROBLEMS = {
   'unknown-model': {
     status: 400,
     title: 'Unknown model',
-    help: 'The `model` field names a model no worker runs. GET /models lists the models that can be used.',
+    help: 'The `model` field names a model no worker runs. GET /models lists the models that can be used. In a batch, `errors` lists every job that names one, and every other fault of the batch.',
   },
   'missing-file': {
     status: 400,

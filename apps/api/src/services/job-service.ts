@@ -153,7 +153,13 @@ export class JobService {
     let keyed = false;
     // Every job its model cannot run is listed (up to MAX_LISTED_ERRORS), as the schema's faults are, not the first alone.
     const faults: ValidationError[] = [];
+    const unknownModels: number[] = [];
     const jobs = bodies.map((body, index) => {
+      if (!this.#modelsByName.has(body.model)) {
+        unknownModels.push(index);
+        faults.push({ path: `body.jobs.${index}.model`, message: `names model "${body.model}", which is not known` });
+        return undefined;
+      }
       try {
         if (body.idempotency_key === undefined) return this.#inferenceJob(body, undefined, batchTarget, index, bodies.length);
         keyed = true;
@@ -165,6 +171,7 @@ export class JobService {
         return undefined;
       }
     });
+    if (unknownModels.length > 0) throw this.#unknownModelsIn(bodies, unknownModels, faults);
     if (faults.length > 0) throw new ModelInputProblem(faults);
     // Only a job with a key can go to another partition than the batch's.
     const built = jobs as NewJob[];
@@ -211,8 +218,30 @@ export class JobService {
   modelNamed(name: string, which = ''): ModelEntry {
     const model = this.#modelsByName.get(name);
     if (model) return model;
+    throw this.#unknownModelProblem(name, which);
+  }
+
+  /**
+   * The unknown-model problem for a batch whose jobs at `indexes` name models that are not known;
+   * `faults` holds those and every other job's fault, so that one fix mends the whole batch.
+   */
+  #unknownModelsIn(bodies: readonly CreateJobBody[], indexes: readonly number[], faults: readonly ValidationError[]): ProblemError {
+    const first = indexes[0]!;
+    const which = bodies.length > 1 ? ` (body.jobs.${first}, counted from 0)` : '';
+    const single = this.#unknownModelProblem(bodies[first]!.model, which);
+    if (faults.length === 1) return single;
+    const others = indexes.length > 1 ? `${indexes.length} jobs name a model that is not known` : '1 job names a model that is not known';
+    const rest = faults.length - indexes.length;
+    const also = rest === 0 ? '' : `; ${rest === 1 ? '1 other fault' : `${rest} other faults`} of this batch too`;
+    // In the batch's order, as they were found.
+    const { errors } = invalidRequest(faults);
+    const listed = errors.length === faults.length ? 'errors lists them' : `errors lists the first ${errors.length}`;
+    return new ProblemError('unknown-model', `${single.detail} In all, ${others}${also}: ${listed}. Nothing was written; fix them all and send the batch again.`, { ...single.extensions, errors });
+  }
+
+  #unknownModelProblem(name: string, which: string): ProblemError {
     const known = [...this.#modelsByName.keys()];
-    throw new ProblemError('unknown-model', `Model "${name}"${which} is not known. Known models: ${known.join(', ')}.`, { known_models: known });
+    return new ProblemError('unknown-model', `Model "${name}"${which} is not known. Known models: ${known.join(', ')}.`, { known_models: known });
   }
 
   /** `index`: the job's place in a batch of `batchSize`, named in a refusal (none for POST /jobs). */
