@@ -42,3 +42,32 @@ test('a worker paused past its lease (SIGSTOP) and resumed does not overwrite th
     redis.disconnect();
   }
 });
+
+test('a job dead-lettered at a takeover for stalling once more than MAX_STALLS allows has its log line and counts in conveyor_jobs_dead_total', { timeout: 60_000 }, async () => {
+  const redisUrl = inject('redisUrl');
+  const prefix = uniquePrefix('stalled-out');
+  const redis = connect(redisUrl);
+  const workers: WorkerProcess[] = [];
+  const env = { ...FAST, MAX_STALLS: '0' };
+  try {
+    const paused = await startWorker({ redisUrl, prefix, env });
+    workers.push(paused);
+    const [id] = await enqueueEcho(redis, prefix, 1, 5_000, 5_000);
+    await waitFor(async () => (await jobStatus(redis, prefix, id!)) === 'active', 'the first worker to take the job');
+    paused.signal('SIGSTOP');
+
+    const takeover = await startWorker({ redisUrl, prefix, env });
+    workers.push(takeover);
+    await waitFor(async () => (await jobStatus(redis, prefix, id!)) === 'dead', 'the takeover to dead-letter the job', 20_000);
+    const line = await waitFor(() => takeover.logs().find((entry) => entry['job_id'] === id), 'the takeover to log the dead letter');
+    expect(line).toMatchObject({ level: 50, code: 'STALLED', stalls: 1, stage: 'infer', msg: expect.stringMatching(/^job dead-lettered: the workers holding it stopped before it finished once, more than MAX_STALLS \(0\) allows; POST \/jobs\/.+\/retry runs it again$/) });
+    const metrics = await (await fetch(`http://127.0.0.1:${takeover.healthPort}/metrics`)).text();
+    expect(metrics).toMatch(/^conveyor_jobs_dead_total\{queue="inference",stage="infer"\} 1$/m);
+    expect(metrics).not.toMatch(/^conveyor_jobs_reclaimed_total\{[^}]*\} [1-9]/m);
+  } finally {
+    workers[0]?.signal('SIGCONT');
+    await Promise.all(workers.map((worker) => worker.stop()));
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+  }
+});

@@ -1,4 +1,4 @@
-import { findPipeline, firstStage, type Logger, type Pipeline, type QueueKeys, type WorkerConfig, type RedisClient } from '@conveyor/shared';
+import { findPipeline, firstStage, type Logger, type Pipeline, type QueueKeys, type WorkerConfig, type RedisClient, type StalledOut } from '@conveyor/shared';
 import type { LoadBudget } from './load-budget.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { ForeignKeys } from './foreign-keys.js';
@@ -46,6 +46,21 @@ export function attemptPolicy(ctx: WorkerContext, queue: string) {
  */
 export function noteRepeatedCall(ctx: WorkerContext, call: string, queue: string, jobs: number): void {
   ctx.logger.info({ call, queue, jobs }, 'a call sent again after its reply was lost replied what Redis had done the first time');
+}
+
+/**
+ * Logs and counts the jobs a takeover or a restarted worker's re-read dead-lettered instead of
+ * running (STALLED): their lease lapsed once more than MAX_STALLS allows. The script did it, so
+ * without this they were dead in GET /queues and in no log line or metric.
+ */
+export function noteStalledOut(ctx: WorkerContext, queue: string, stage: string, stalledOut: readonly StalledOut[]): void {
+  for (const { jobId, stalls } of stalledOut) {
+    ctx.metrics.dead.inc({ queue, stage });
+    ctx.logger.error(
+      { job_id: jobId, stage, stalls, code: 'STALLED' },
+      `job dead-lettered: the workers holding it stopped before it finished ${stalls === 1 ? 'once' : `${stalls} times`}, more than MAX_STALLS (${ctx.config.MAX_STALLS}) allows; POST /jobs/${jobId}/retry runs it again`,
+    );
+  }
 }
 
 /** The arguments every take, reclaim and recover of a stage shares. */

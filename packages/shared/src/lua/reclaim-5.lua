@@ -18,11 +18,12 @@
   ARGV[12] lanes to scan, a flag per lane ('111')
   ARGV[13] this call's token, and ARGV[14] how long (ms) to keep what it took: see repeatedCall
 
-  Output: {jobs, lost, released}: job lines (see jobLine), how many deleted entries' attempts
-  were failed (not a released job's, which no attempt runs: the look through the waiting jobs
-  queues it again), and for each job 1 when its last holder released it (a stopping worker)
-  rather than let its lease lapse, else 0. Sent again (the same token), it replies what its first run took over and
-  is still held, and a fourth element, 1.
+  Output: {jobs, lost, released, repeated, stalledOut}: job lines (see jobLine), how many deleted
+  entries' attempts were failed (not a released job's, which no attempt runs: the look through the
+  waiting jobs queues it again), for each job 1 when its last holder released it (a stopping
+  worker) rather than let its lease lapse, else 0, then 0, and the jobs dead-lettered for stalling
+  too often ('<job ID> <stalls>' each), for the worker to log and count. Sent again (the same
+  token), it replies what its first run took over and is still held, 1, and no dead-lettered jobs.
 ]]
 local rcall = redis.call
 -- @include startJob
@@ -38,7 +39,7 @@ if kept then
   local lost, flags = string.match(head, '^(%d+) (%d*)$')
   local released = {}
   for i, place in ipairs(places) do released[i] = tonumber(string.sub(flags, place, place)) end
-  return { jobs, tonumber(lost), released, 1 }
+  return { jobs, tonumber(lost), released, 1, {} }
 end
 local wanted, fallbackLease = tonumber(ARGV[10]), tonumber(ARGV[11])
 local laneNames = { 'high', 'normal', 'low' }
@@ -64,4 +65,4 @@ for i = 1, 3 do
   end
 end
 keepFirstRun(ctx.base, ARGV[13], ARGV[14], (#jobs + lost > 0) and (lost .. ' ' .. table.concat(released)) or '', jobs)
-return { jobs, lost, released }
+return { jobs, lost, released, 0, ctx.stalledOut }

@@ -12,9 +12,10 @@
   ARGV[11..13] per lane, the ID to read after ('0' from the start), or '' when that lane is done
   ARGV[14] this call's token, and ARGV[15] how long (ms) to keep what it started: see repeatedCall
 
-  Output: {jobs, cursors}: job lines (see jobLine), and the cursor per lane for the next call
-  ('' when done). Sent again (the same token), it replies what its first run started and is still
-  held, the cursors it gave, and a third element, 1.
+  Output: {jobs, cursors, repeated, stalledOut}: job lines (see jobLine), the cursor per lane for
+  the next call ('' when done), 0, and the jobs dead-lettered for stalling too often ('<job ID>
+  <stalls>' each), for the worker to log and count. Sent again (the same token), it replies what
+  its first run started and is still held, the cursors it gave, 1, and no dead-lettered jobs.
 ]]
 local rcall = redis.call
 -- @include startJob
@@ -28,7 +29,7 @@ if kept then
   local head, jobs = replayFirstRun(ctx, kept)
   local cursors = {}
   for cursor in string.gmatch(head, '%S+') do cursors[#cursors + 1] = cursor == '-' and '' or cursor end
-  return { jobs, cursors, 1 }
+  return { jobs, cursors, 1, {} }
 end
 local wanted = tonumber(ARGV[10])
 local laneNames = { 'high', 'normal', 'low' }
@@ -61,4 +62,4 @@ if #jobs > 0 then
   for i = 1, 3 do head[i] = cursors[i] == '' and '-' or cursors[i] end
   keepFirstRun(ctx.base, ARGV[14], ARGV[15], table.concat(head, ' '), jobs)
 end
-return { jobs, cursors }
+return { jobs, cursors, 0, ctx.stalledOut }

@@ -75,7 +75,7 @@ end
 -- fault, but a job whose workers keep dying is dead-lettered before it takes down the fleet.
 -- Returns the job's line (see jobLine) and whether it had been released, or false when nothing
 -- is to be run: the entry is stale (its job moved on, finished or was cancelled) and was acked,
--- or the job stalled too often and was dead-lettered.
+-- or the job stalled too often and was dead-lettered (then it is in ctx.stalledOut).
 --
 -- With ctx.batched (see batchStarts), the index writes of every job started are collected and
 -- written by finishStarts in one call per index.
@@ -158,6 +158,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
           code = 'STALLED', retryable = false, stage = ctx.stage, attempt = held, at = now, worker = rec[11] or nil })
         appendError(jobKey, stalled)
         deadLetter(ctx.base, jobKey, jobId, now, stalled, ctx.retentionSeconds)
+        ctx.stalledOut[#ctx.stalledOut + 1] = jobId .. ' ' .. stalls
         return false
       end
     end
