@@ -74,6 +74,36 @@ describe('taking jobs the API queued', () => {
     expect((await takeJobs(redis, keys, request)).jobs).toEqual([]);
     for (const job of queued) expect(await redis.hget(keys.job(job.id), 'status')).toBe('completed');
   });
+
+  test("another entry naming a queued or running job (the reserved `job` field, XADDed by another client) is acknowledged and dropped: the job runs once, from its own entry", async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const stream = keys.stream('infer', 'normal');
+    const [running, waiting] = [0, 1].map((n) => ({ id: newJobId('inference'), lane: 'normal' as const, payload: payload(n) }));
+    const injected = JSON.stringify({ model: 'echo', prompt: 'injected' });
+
+    // Running its first attempt, without a record: the duplicate is read by another worker.
+    await enqueueJobs(redis, keys, 'infer', [running!], TEST_LIMITS);
+    const [first] = (await takeJobs(redis, keys, takeRequest({ consumer: 'c1' }))).jobs;
+    await redis.xadd(stream, '*', 'job', running!.id, 'payload', injected);
+    expect((await takeJobs(redis, keys, takeRequest({ consumer: 'c2' }))).jobs).toEqual([]);
+    expect(await completeStage(redis, keys, first!, '"original"', '', 60)).toBe('completed');
+
+    // Still waiting: the duplicate, read with it, starts nothing; the job starts from its own entry.
+    await enqueueJobs(redis, keys, 'infer', [waiting!], TEST_LIMITS);
+    const duplicate = await redis.xadd(stream, '*', 'job', waiting!.id, 'payload', injected);
+    const { jobs } = await takeJobs(redis, keys, takeRequest({ consumer: 'c2' }));
+    expect(jobs.map((job) => [job.jobId, job.payload])).toEqual([[waiting!.id, waiting!.payload]]);
+    expect(jobs[0]!.entryId).not.toBe(duplicate);
+    expect(await completeStage(redis, keys, jobs[0]!, '"original"', '', 60)).toBe('completed');
+
+    for (const job of [running!, waiting!]) {
+      expect(await redis.hmget(keys.job(job.id), 'status', 'attempts', 'payload', 'result')).toEqual(['completed', '1', job.payload, '"original"']);
+    }
+    expect((await redis.xpending(stream, 'infer'))[0]).toBe(0);
+    expect(await redis.hlen(keys.active)).toBe(0);
+    expect(await redis.hlen(keys.queued)).toBe(0);
+  });
 });
 
 describe('what a take hands the worker', () => {

@@ -107,6 +107,18 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
   local payload, maxAttempts, timeoutMs, backoff, createdAt, queuedAt = rec[6], rec[4], rec[7], rec[8], rec[9], rec[10]
 
   local attempts
+  if not rec[1] and named then
+    -- A job the API queued has no record while it waits and while its first attempt runs: its
+    -- line in the queued index names its entry until then. Another entry naming it (XADDed by
+    -- another client with the reserved `job` field) is not that job: started, it would write a
+    -- record over a running attempt's, and the job would run and finish twice.
+    local _, queuedEntryId = queuedEntry(ctx.base, jobId)
+    if queuedEntryId and queuedEntryId ~= entryId then
+      rcall('XACK', stream, ctx.group, entryId)
+      rcall('HDEL', ctx.activeKey, activeField)
+      return false
+    end
+  end
   if not rec[1] then
     -- No record yet: written now, already active, in one call.
     createdAt = string.match(entryId, '^(%d+)')
