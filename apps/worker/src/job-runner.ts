@@ -129,6 +129,8 @@ export class JobRunner {
         if (logTransitions) logger()[transitions]({ ms: Date.now() - held.startedAt, next_stage: served.next }, 'stage completed');
       } else if (unanswered) {
         logger().info({ outcome }, 'completion refused when sent again after a try Redis did not answer: that try was most likely recorded');
+      } else if (outcome === 'no-record') {
+        logger().error({ outcome }, "completion refused: the job's record is gone (another Redis client deleted it while the job ran); its result is dropped");
       } else {
         logger().warn({ outcome }, 'completion refused: this attempt is no longer current (lease lost or job cancelled); its result is dropped');
       }
@@ -239,6 +241,7 @@ export class JobRunner {
       if (outcome === 'retrying') logger.warn({ err: failure.message, retry_in_ms: delay }, 'job failed; retrying');
       else if (outcome === 'dead') logger.error({ err: failure.message, code: failure.code }, 'job dead-lettered');
       else if (recorded.unanswered) logger.info({ outcome }, 'failure refused when sent again after a try Redis did not answer: that try was most likely recorded');
+      else if (outcome === 'no-record') logger.error({ outcome }, "failure not recorded: the job's record is gone (another Redis client deleted it while the job ran)");
       else logger.warn({ outcome }, 'failure not recorded: this attempt is no longer current');
     } catch (reportError) {
       this.ctx.foreignKeys.handled(reportError, job.queue);

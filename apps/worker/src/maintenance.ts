@@ -1,6 +1,6 @@
 import { LANES, PROMOTE_BATCH, WALK_START, countLapsed, ensureConsumer, findLostJobs, firstStage, groupName, heartbeat, leaveQueue, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob, type TrimmedHistory, type WalkPosition } from '@conveyor/shared';
 import type { PauseState } from './pause-state.js';
-import { attemptPolicy, noteRepeatedCall, noteStalledOut, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
+import { attemptPolicy, noteDeadOut, noteRepeatedCall, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
  * How many ticks a worker's word that it reads a queue lasts: 10 s at the default interval, so a
@@ -227,7 +227,7 @@ export class Maintenance {
           }
           this.startJob(job);
         }
-        noteStalledOut(this.ctx, queue, served.stage, result.stalledOut);
+        noteDeadOut(this.ctx, queue, served.stage, result.deadOut);
         if (result.lost > 0) this.ctx.logger.warn({ stage: served.stage, lost: result.lost }, 'entries deleted from the stream while held; their attempts failed');
       } finally {
         this.ctx.slots.release(reserved - taken);

@@ -3,7 +3,7 @@ import { Cluster } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRunner } from './job-runner.js';
 import type { PauseState } from './pause-state.js';
-import { noteRepeatedCall, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
+import { noteDeadOut, noteRepeatedCall, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
  * Most jobs one take asks for. With takes smaller than the worker's concurrency, Redis starts
@@ -104,6 +104,7 @@ export class QueueReader {
 
   /** Starts the jobs a take along brought, in the slots of the completions that brought them. */
   startTakenAlong(result: TakeResult): void {
+    noteDeadOut(this.ctx, this.queue, this.stages[0]!.stage, result.deadOut);
     this.ctx.slots.transfer(result.jobs.length);
     for (const job of result.jobs) this.runner.start(job);
   }
@@ -165,6 +166,7 @@ export class QueueReader {
         const result = await takeJobs(this.ctx.redis, this.#keys, { ...stageRequest(this.ctx, served), count: reserved, lanes: LANES, agingMs: this.ctx.config.PRIORITY_AGING });
         taken = result.jobs.length;
         if (result.repeated) noteRepeatedCall(this.ctx, 'take', this.queue, taken);
+        noteDeadOut(this.ctx, this.queue, served.stage, result.deadOut);
         for (const job of result.jobs) this.runner.start(job);
         if (!result.wait) {
           this.#lookingAround = false;

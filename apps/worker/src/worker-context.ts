@@ -1,4 +1,4 @@
-import { findPipeline, firstStage, type Logger, type Pipeline, type QueueKeys, type WorkerConfig, type RedisClient, type StalledOut } from '@conveyor/shared';
+import { findPipeline, firstStage, type Logger, type Pipeline, type QueueKeys, type WorkerConfig, type RedisClient, type DeadOut } from '@conveyor/shared';
 import type { LoadBudget } from './load-budget.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { ForeignKeys } from './foreign-keys.js';
@@ -49,17 +49,21 @@ export function noteRepeatedCall(ctx: WorkerContext, call: string, queue: string
 }
 
 /**
- * Logs and counts the jobs a takeover or a restarted worker's re-read dead-lettered instead of
- * running (STALLED): their lease lapsed once more than MAX_STALLS allows. The script did it, so
- * without this they were dead in GET /queues and in no log line or metric.
+ * Logs and counts the jobs a take, a takeover or a restarted worker's re-read dead-lettered
+ * instead of starting (see DeadOut). The script did it, so without this they were dead in
+ * GET /queues and in no log line or metric.
  */
-export function noteStalledOut(ctx: WorkerContext, queue: string, stage: string, stalledOut: readonly StalledOut[]): void {
-  for (const { jobId, stalls } of stalledOut) {
+export function noteDeadOut(ctx: WorkerContext, queue: string, stage: string, deadOut: readonly DeadOut[]): void {
+  for (const { jobId, code, stalls } of deadOut) {
     ctx.metrics.dead.inc({ queue, stage });
-    ctx.logger.error(
-      { job_id: jobId, stage, stalls, code: 'STALLED' },
-      `job dead-lettered: the workers holding it stopped before it finished ${stalls === 1 ? 'once' : `${stalls} times`}, more than MAX_STALLS (${ctx.config.MAX_STALLS}) allows; POST /jobs/${jobId}/retry runs it again`,
-    );
+    if (code === 'STALLED') {
+      ctx.logger.error(
+        { job_id: jobId, stage, stalls, code },
+        `job dead-lettered: the workers holding it stopped before it finished ${stalls === 1 ? 'once' : `${stalls} times`}, more than MAX_STALLS (${ctx.config.MAX_STALLS}) allows; POST /jobs/${jobId}/retry runs it again`,
+      );
+    } else {
+      ctx.logger.error({ job_id: jobId, stage, code }, "job dead-lettered: its record was deleted (by another Redis client) while it waited or ran, and its input with it; submit it again");
+    }
   }
 }
 

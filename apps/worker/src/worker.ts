@@ -39,7 +39,7 @@ import { QueueReader } from './queue-reader.js';
 import { RedisRefusals } from './redis-refusals.js';
 import { Slots } from './slots.js';
 import { partitionsBeyondCount, selectStages } from './stage-selection.js';
-import { attemptPolicy, noteRepeatedCall, noteStalledOut, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
+import { attemptPolicy, noteDeadOut, noteRepeatedCall, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -354,7 +354,7 @@ export class Worker {
           cursors = result.cursors;
           taken = result.jobs.length;
           if (result.repeated) noteRepeatedCall(this.ctx, 're-read', served.pipeline.name, taken);
-          noteStalledOut(this.ctx, served.pipeline.name, served.stage, result.stalledOut);
+          noteDeadOut(this.ctx, served.pipeline.name, served.stage, result.deadOut);
           for (const job of result.jobs) {
             this.ctx.logger.info({ job_id: job.jobId, stage: job.stage, attempt: job.attempt }, 'resuming a job this consumer held before it restarted');
             // Its holder stopped without releasing it (a crash): a stall, as a takeover's, and counted with them.

@@ -54,7 +54,7 @@ describe('taking over lapsed leases', () => {
     expect(lapsed.jobs).toMatchObject([{ jobId, attempt: 2 }]);
     expect(lapsed.released.size).toBe(0);
     await sleep(80);
-    expect(await reclaimStale(redis, keys, request('c3'), 50)).toMatchObject({ jobs: [], stalledOut: [{ jobId, stalls: 2 }] });
+    expect(await reclaimStale(redis, keys, request('c3'), 50)).toMatchObject({ jobs: [], deadOut: [{ jobId, code: 'STALLED', stalls: 2 }] });
 
     const record = await redis.hgetall(keys.job(jobId!));
     expect(record).toMatchObject({ status: 'dead', stalls: '2' });
@@ -108,7 +108,7 @@ describe('entries deleted while pending', () => {
     const [held] = (await takeJobs(redis, keys, stageRequest('c1'))).jobs;
     await redis.xdel(keys.stream('infer', 'normal'), held!.entryId);
 
-    expect(await reclaimStale(redis, keys, stageRequest('c2'), 0)).toEqual({ jobs: [], lost: 1, released: new Set(), repeated: false, stalledOut: [] });
+    expect(await reclaimStale(redis, keys, stageRequest('c2'), 0)).toEqual({ jobs: [], lost: 1, released: new Set(), repeated: false, deadOut: [] });
     const record = await redis.hgetall(keys.job(jobId!));
     expect(record).toMatchObject({ status: 'queued', failures: '1' });
     expect(record['entry']).not.toBe(held!.entryId);
@@ -131,7 +131,7 @@ describe('entries deleted while pending', () => {
     const [held] = (await takeJobs(redis, keys, stageRequest('c1'))).jobs;
     await redis.xdel(keys.stream('infer', 'normal'), held!.entryId);
 
-    expect(await reclaimStale(redis, keys, stageRequest('c2'), 0)).toEqual({ jobs: [], lost: 1, released: new Set(), repeated: false, stalledOut: [] });
+    expect(await reclaimStale(redis, keys, stageRequest('c2'), 0)).toEqual({ jobs: [], lost: 1, released: new Set(), repeated: false, deadOut: [] });
     const record = await redis.hgetall(keys.job(jobId!));
     expect(record['status']).toBe('dead');
     expect(JSON.parse(record['error']!)).toMatchObject({ code: 'ENTRY_DELETED' });
@@ -152,7 +152,7 @@ describe('recovering a restarted worker', () => {
     expect(recovered.jobs.map((job) => [job.jobId, job.attempt])).toEqual([[ids[0], 2], [ids[1], 2]]);
     expect(recovered.cursors).toEqual(['', '', '']);
     for (const id of ids) expect(await redis.hgetall(keys.job(id))).toMatchObject({ status: 'active', worker: 'c1', attempts: '2' });
-    expect(await recoverOwn(redis, keys, stageRequest('c2'))).toEqual({ jobs: [], cursors: ['', '', ''], repeated: false, stalledOut: [] });
+    expect(await recoverOwn(redis, keys, stageRequest('c2'))).toEqual({ jobs: [], cursors: ['', '', ''], repeated: false, deadOut: [] });
   });
 
   test('an entry of its own pending list that was deleted comes back failed and queued again, not lost', async ({ redis, prefix }) => {

@@ -145,6 +145,38 @@ describe('the transition scripts', () => {
     expect(await redis.hget(keys.job(first!.jobId), 'result')).toBe('{"text":"hi"}');
   });
 
+  test("a job whose record another client deletes: a running attempt's completion or failure is refused and leaves no active-index field; a waiting entry is dead-lettered as RECORD_LOST, not run without its input", async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, TEST_PIPELINES);
+    const keys = new QueueKeys(prefix, 'inference');
+    const error = { message: 'boom', retryable: true, stage: 'infer', attempt: 1, at: Date.now() };
+    // Two jobs on their second attempt (with records), their records deleted while they run.
+    const running = [job('inference'), job('inference')];
+    await enqueueJobs(redis, keys, 'infer', running, TEST_LIMITS);
+    for (const first of (await take(redis, keys)).jobs) expect(await failAttempt(redis, keys, first, error, 0, 3, 60)).toBe('retrying');
+    await promoteDueJobs(redis, keys);
+    const [completing, failing] = (await take(redis, keys, 'infer', 10, 'c2')).jobs;
+    expect([completing!.attempt, failing!.attempt]).toEqual([2, 2]);
+    await redis.del(keys.job(completing!.jobId), keys.job(failing!.jobId));
+    expect(await completeStage(redis, keys, completing!, '"late"', '', 60)).toBe('no-record');
+    expect(await failAttempt(redis, keys, failing!, error, 0, 3, 60)).toBe('no-record');
+    expect(await redis.hlen(keys.active)).toBe(0);
+    expect((await redis.xpending(keys.stream('infer', 'normal'), 'infer'))[0]).toBe(0);
+
+    // A job queued again for its retry, its record deleted before a worker reads the entry.
+    const waiting = job('inference');
+    await enqueueJobs(redis, keys, 'infer', [waiting], TEST_LIMITS);
+    const [attempt] = (await take(redis, keys)).jobs;
+    expect(await failAttempt(redis, keys, attempt!, error, 0, 3, 60)).toBe('retrying');
+    await promoteDueJobs(redis, keys);
+    await redis.del(keys.job(waiting.id));
+    expect(await take(redis, keys, 'infer', 10, 'c3')).toMatchObject({ jobs: [], deadOut: [{ jobId: waiting.id, code: 'RECORD_LOST', stalls: 0 }] });
+    const record = await redis.hgetall(keys.job(waiting.id));
+    expect(record).toMatchObject({ status: 'dead' });
+    expect(JSON.parse(record['error']!)).toMatchObject({ code: 'RECORD_LOST', retryable: false, message: expect.stringMatching(/^The job's record was deleted/) });
+    expect(await redis.hlen(keys.active)).toBe(0);
+    expect((await redis.xpending(keys.stream('infer', 'normal'), 'infer'))[0]).toBe(0);
+  });
+
   test('one call completes many held jobs, each on its own: a stale attempt among them is refused and the others still complete', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
@@ -161,7 +193,7 @@ describe('the transition scripts', () => {
       { job: held[2]!, output: '{"n":2}', nextStage: '' },
     ], 60);
     expect(outcomes).toEqual(['completed', 'completed', 'not-current-attempt', 'completed']);
-    expect(taken).toEqual({ jobs: [], wait: undefined });
+    expect(taken).toEqual({ jobs: [], wait: undefined, deadOut: [] });
     for (const i of [0, 1, 2]) expect(await redis.hgetall(keys.job(held[i]!.jobId))).toMatchObject({ status: 'completed', result: `{"n":${i}}` });
     expect(await readJob(redis, keys, held[3]!.jobId, 'infer')).toMatchObject({ kind: 'entry', running: { worker: 'c1' } });
     // Acked in each lane's stream; only the refused job is still pending and in the active index.

@@ -27,10 +27,11 @@
           colon: stage names are the pipelines', entry IDs Redis's)
   then 2 per job, in the same order: job ID, output (JSON)
 
-  Output: {codes, jobs, wait}: one code per job, in order (1 completed, 2 advanced to the next
-  stage, -1 no record, -2 not the current attempt), then what the take gave (see take; {} and
-  {} without a take). Sent again (the same token), it replies its first run's codes, the
-  jobs that run took that are still held, no wait, and a fourth element, 1.
+  Output: {codes, jobs, wait, repeated, deadOut}: one code per job, in order (1 completed, 2
+  advanced to the next stage, -1 no record, -2 not the current attempt), then what the take gave
+  (see take; {} and {} without a take), 0, and the jobs the take dead-lettered. Sent again (the
+  same token), it replies its first run's codes, the jobs that run took that are still held, no
+  wait, 1, and no dead-lettered jobs.
 ]]
 local rcall = redis.call
 -- @include nowMs
@@ -52,7 +53,7 @@ if kept then
   local head, jobs = replayFirstRun(ctx, kept)
   local codes = {}
   for code in string.gmatch(head, '%S+') do codes[#codes + 1] = tonumber(code) end
-  return { codes, jobs, {}, 1 }
+  return { codes, jobs, {}, 1, {} }
 end
 local n = (#ARGV - valuesAt) / 2
 local now = nowMs()
@@ -163,7 +164,12 @@ for i = 1, n do
     local r = rcall('HMGET', jobKey, 'status', 'stage', 'entry', 'attempts', 'stages', 'stage_started_at', 'worker', 'error')
     local refusal = attemptRefusal(r, stage, entryId, attempt)
     if refusal then
-      if refusal == -1 then ack(stage, lane, entryId) end
+      -- The record is gone (deleted by another client): nothing will run the entry again, so it
+      -- is acked, and its field in the active index goes with it, which was left for good.
+      if refusal == -1 then
+        ack(stage, lane, entryId)
+        activeFields[#activeFields + 1] = activeFieldOf[i]
+      end
       results[i] = refusal
     else
       accept(i, stage, lane, entryId)
@@ -186,4 +192,4 @@ if ctx then
   jobs, wait = takeFromLanes(ctx, { KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS] }, tonumber(ARGV[15]), ARGV[16], tonumber(ARGV[17]), now)
 end
 keepFirstRun(base, token, keepMs, table.concat(results, ' '), jobs)
-return { results, jobs, wait }
+return { results, jobs, wait, 0, ctx and ctx.deadOut or {} }

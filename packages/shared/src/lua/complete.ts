@@ -54,10 +54,10 @@ export async function completeStages(
   for (const { job, nextStage } of completions) lines += `${job.stage}:${job.lane}:${job.entryId} ${job.attempt} ${nextStage}\n`;
   args.push(lines);
   for (const { job, output } of completions) args.push(job.jobId, output);
-  const [codes, jobLines, wait, repeated] = (await redis.complete(keyArgs.length, ...keyArgs, ...args)) as [number[], string[], string[], 1?];
+  const [codes, jobLines, wait, repeated, deadOut] = (await redis.complete(keyArgs.length, ...keyArgs, ...args)) as [number[], string[], string[], 0 | 1, string[]];
   return {
     outcomes: codes.map((code) => outcomes[code]!),
-    taken: take ? parseTakeReply(keys, take, jobLines, wait, repeated === 1) : { jobs: [], wait: undefined },
+    taken: take ? parseTakeReply(keys, take, jobLines, wait, repeated === 1, deadOut) : { jobs: [], wait: undefined, deadOut: [] },
     repeated: repeated === 1,
   };
 }

@@ -40,7 +40,11 @@ local repeated = firstRunNumber(ARGV[1], ARGV[10])
 if repeated then return repeated end
 local refusal = checkAttempt(jobKey, stage, entryId, ARGV[5], ARGV[1], lane, true)
 if refusal then
-  if refusal == -1 then rcall('XACK', KEYS[1], stage, entryId) end
+  -- The record is gone (deleted by another client): the entry is acked, and its active-index field goes with it.
+  if refusal == -1 then
+    rcall('XACK', KEYS[1], stage, entryId)
+    rcall('HDEL', KEYS[3], stage .. ':' .. lane .. ':' .. entryId)
+  end
   return refusal
 end
 

@@ -21,8 +21,8 @@
   Output: {jobs, lost, released, repeated, stalledOut}: job lines (see jobLine), how many deleted
   entries' attempts were failed (not a released job's, which no attempt runs: the look through the
   waiting jobs queues it again), for each job 1 when its last holder released it (a stopping
-  worker) rather than let its lease lapse, else 0, then 0, and the jobs dead-lettered for stalling
-  too often ('<job ID> <stalls>' each), for the worker to log and count. Sent again (the same
+  worker) rather than let its lease lapse, else 0, then 0, and the jobs dead-lettered instead of
+  started (see deadOut in stageContext), for the worker to log and count. Sent again (the same
   token), it replies what its first run took over and is still held, 1, and no dead-lettered jobs.
 ]]
 local rcall = redis.call
@@ -65,4 +65,4 @@ for i = 1, 3 do
   end
 end
 keepFirstRun(ctx.base, ARGV[13], ARGV[14], (#jobs + lost > 0) and (lost .. ' ' .. table.concat(released)) or '', jobs)
-return { jobs, lost, released, 0, ctx.stalledOut }
+return { jobs, lost, released, 0, ctx.deadOut }

@@ -1,7 +1,7 @@
 import type { RedisClient } from '../redis.js';
 import { groupName, type QueueKeys } from '../keys.js';
 import { callToken, keepCallMs } from './call-token.js';
-import { laneFlags, parseJobLine, stageArgs, type TakenJob, type TakeRequest } from './take.js';
+import { laneFlags, parseDeadOut, parseJobLine, stageArgs, type DeadOut, type TakenJob, type TakeRequest } from './take.js';
 
 export interface ReclaimResult {
   jobs: TakenJob[];
@@ -11,21 +11,8 @@ export interface ReclaimResult {
   released: ReadonlySet<TakenJob>;
   /** The call was sent again after its reply was lost, and replied what Redis had done (see includes/repeatedCall.lua). */
   repeated: boolean;
-  /** Jobs dead-lettered for stalling more than max stalls times, instead of taken over. */
-  stalledOut: StalledOut[];
-}
-
-/** A job dead-lettered (STALLED) when its lease lapsed once more than max stalls allows. */
-export interface StalledOut {
-  jobId: string;
-  stalls: number;
-}
-
-function parseStalledOut(lines: string[]): StalledOut[] {
-  return lines.map((line) => {
-    const [jobId, stalls] = line.split(' ');
-    return { jobId: jobId!, stalls: Number(stalls) };
-  });
+  /** Jobs dead-lettered instead of taken over. */
+  deadOut: DeadOut[];
 }
 
 /**
@@ -35,7 +22,7 @@ function parseStalledOut(lines: string[]): StalledOut[] {
  */
 export async function reclaimStale(redis: RedisClient, keys: QueueKeys, request: TakeRequest, fallbackLeaseMs: number): Promise<ReclaimResult> {
   const [high, normal, low, active, ...stage] = stageArgs(keys, request);
-  const [lines, lost, released, repeated, stalledOut] = (await redis.reclaim(
+  const [lines, lost, released, repeated, deadOut] = (await redis.reclaim(
     high!,
     normal!,
     low!,
@@ -49,7 +36,7 @@ export async function reclaimStale(redis: RedisClient, keys: QueueKeys, request:
     keepCallMs(request.leaseMs),
   )) as [string[], number, number[], 0 | 1, string[]];
   const jobs = lines.map((line) => parseJobLine(keys.queue, request.stage, line));
-  return { jobs, lost, released: new Set(jobs.filter((_, i) => released[i] === 1)), repeated: repeated === 1, stalledOut: parseStalledOut(stalledOut) };
+  return { jobs, lost, released: new Set(jobs.filter((_, i) => released[i] === 1)), repeated: repeated === 1, deadOut: parseDeadOut(deadOut) };
 }
 
 /** How many entries of `stage` are held past their holder's lease (as reclaimStale sees them), up to `most`. Reads only. */
@@ -70,14 +57,14 @@ export async function recoverOwn(
   keys: QueueKeys,
   request: Omit<TakeRequest, 'lanes'>,
   cursors: RecoveryCursors = ['0', '0', '0'],
-): Promise<{ jobs: TakenJob[]; cursors: RecoveryCursors; repeated: boolean; stalledOut: StalledOut[] }> {
-  const [lines, next, repeated, stalledOut] = (await redis.recover(...stageArgs(keys, request), request.count, ...cursors, callToken(), keepCallMs(request.leaseMs))) as [
+): Promise<{ jobs: TakenJob[]; cursors: RecoveryCursors; repeated: boolean; deadOut: DeadOut[] }> {
+  const [lines, next, repeated, deadOut] = (await redis.recover(...stageArgs(keys, request), request.count, ...cursors, callToken(), keepCallMs(request.leaseMs))) as [
     string[],
     RecoveryCursors,
     0 | 1,
     string[],
   ];
-  return { jobs: lines.map((line) => parseJobLine(keys.queue, request.stage, line)), cursors: next, repeated: repeated === 1, stalledOut: parseStalledOut(stalledOut) };
+  return { jobs: lines.map((line) => parseJobLine(keys.queue, request.stage, line)), cursors: next, repeated: repeated === 1, deadOut: parseDeadOut(deadOut) };
 }
 
 /**

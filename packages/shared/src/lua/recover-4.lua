@@ -13,8 +13,8 @@
   ARGV[14] this call's token, and ARGV[15] how long (ms) to keep what it started: see repeatedCall
 
   Output: {jobs, cursors, repeated, stalledOut}: job lines (see jobLine), the cursor per lane for
-  the next call ('' when done), 0, and the jobs dead-lettered for stalling too often ('<job ID>
-  <stalls>' each), for the worker to log and count. Sent again (the same token), it replies what
+  the next call ('' when done), 0, and the jobs dead-lettered instead of started (see deadOut in
+  stageContext), for the worker to log and count. Sent again (the same token), it replies what
   its first run started and is still held, the cursors it gave, 1, and no dead-lettered jobs.
 ]]
 local rcall = redis.call
@@ -62,4 +62,4 @@ if #jobs > 0 then
   for i = 1, 3 do head[i] = cursors[i] == '' and '-' or cursors[i] end
   keepFirstRun(ctx.base, ARGV[14], ARGV[15], table.concat(head, ' '), jobs)
 end
-return { jobs, cursors, 0, ctx.stalledOut }
+return { jobs, cursors, 0, ctx.deadOut }

@@ -62,7 +62,7 @@ declare module 'ioredis' {
     enqueue(...args: ScriptArg[]): Result<unknown, Context>;
     take(...args: ScriptArg[]): Result<unknown, Context>;
     /** The first argument is the number of keys. */
-    complete(...args: ScriptArg[]): Result<[number[], unknown[], string[]], Context>;
+    complete(...args: ScriptArg[]): Result<[number[], unknown[], string[], 0 | 1, string[]], Context>;
     fail(...args: ScriptArg[]): Result<number, Context>;
     promote(...args: ScriptArg[]): Result<[string[], number], Context>;
     readJob(...args: ScriptArg[]): Result<unknown, Context>;

@@ -24,12 +24,13 @@
   ARGV[12] aging limit (ms): lower-lane entries waiting longer get half of each take; 0 for strict priority
   ARGV[13] this call's token, and ARGV[14] how long (ms) to keep what it took: see repeatedCall
 
-  Output: {jobs, wait}
+  Output: {jobs, wait, repeated, deadOut}
     jobs: a list of job lines (see jobLine)
     wait: when every lane read ran dry, the last entry ID of each lane ('0-0' for an empty or
           unread lane), for a blocking XREAD that wakes on the next new entry; else {}.
-  Sent again (the same token), it replies the jobs of its first run that are still held, no wait,
-  and a third element, 1.
+    repeated: 0, or 1 when sent again (the same token): it then replies the jobs of its first run
+          that are still held, no wait, and no deadOut.
+    deadOut: the jobs dead-lettered instead of started (see stageContext), for the worker to log.
 ]]
 local rcall = redis.call
 -- @include takeFromLanes
@@ -40,8 +41,8 @@ local ctx = stageContext(KEYS[4])
 local kept = firstRun(ctx.base, ARGV[13])
 if kept then
   local _, jobs = replayFirstRun(ctx, kept)
-  return { jobs, {}, 1 }
+  return { jobs, {}, 1, {} }
 end
 local jobs, wait = takeFromLanes(ctx, { KEYS[1], KEYS[2], KEYS[3] }, tonumber(ARGV[10]), ARGV[11], tonumber(ARGV[12]), nowMs())
 keepFirstRun(ctx.base, ARGV[13], ARGV[14], '', jobs)
-return { jobs, wait }
+return { jobs, wait, 0, ctx.deadOut }

@@ -51,12 +51,33 @@ export interface TakeRequest {
   leaseMs?: number;
 }
 
+/**
+ * A job a take, takeover or re-read dead-lettered instead of starting it: STALLED, its lease
+ * lapsed once more than max stalls allows; RECORD_LOST, its record was deleted while it waited or
+ * ran, and its input with it.
+ */
+export interface DeadOut {
+  jobId: string;
+  code: 'STALLED' | 'RECORD_LOST';
+  stalls: number;
+}
+
+/** The scripts' deadOut lines ('<job ID> <code> <stalls>'). */
+export function parseDeadOut(lines: readonly string[] | undefined): DeadOut[] {
+  return (lines ?? []).map((line) => {
+    const [jobId, code, stalls] = line.split(' ');
+    return { jobId: jobId!, code: code as DeadOut['code'], stalls: Number(stalls) };
+  });
+}
+
 export interface TakeResult {
   jobs: TakenJob[];
   /** When every lane ran dry: the last entry ID per lane read, to block on until a new entry arrives. */
   wait: Map<Lane, string> | undefined;
   /** The call was sent again after its reply was lost, and replied what Redis had done (see includes/repeatedCall.lua). */
   repeated?: boolean;
+  /** Jobs dead-lettered instead of started. */
+  deadOut: DeadOut[];
 }
 
 /**
@@ -140,19 +161,21 @@ export function laneFlags(lanes: readonly Lane[]): string {
 
 /** Takes up to `count` jobs of one stage (high lane first) and starts them, atomically. */
 export async function takeJobs(redis: RedisClient, keys: QueueKeys, request: TakeRequest): Promise<TakeResult> {
-  const [lines, wait, repeated] = (await redis.take(...stageArgs(keys, request), request.count, laneFlags(request.lanes), request.agingMs ?? 0, callToken(), keepCallMs(request.leaseMs))) as [
+  const [lines, wait, repeated, deadOut] = (await redis.take(...stageArgs(keys, request), request.count, laneFlags(request.lanes), request.agingMs ?? 0, callToken(), keepCallMs(request.leaseMs))) as [
     string[],
     string[],
-    1?,
+    0 | 1,
+    string[],
   ];
-  return parseTakeReply(keys, request, lines, wait, repeated === 1);
+  return parseTakeReply(keys, request, lines, wait, repeated === 1, deadOut);
 }
 
 /** What a take (alone, or along with a completion) replied: the jobs, and where to wait when the lanes ran dry. */
-export function parseTakeReply(keys: QueueKeys, request: TakeRequest, lines: string[], wait: string[], repeated: boolean): TakeResult {
+export function parseTakeReply(keys: QueueKeys, request: TakeRequest, lines: string[], wait: string[], repeated: boolean, deadOut: string[]): TakeResult {
   return {
     jobs: lines.map((line) => parseJobLine(keys.queue, request.stage, line)),
     wait: wait.length === 0 ? undefined : new Map(request.lanes.map((lane) => [lane, wait[LANES.indexOf(lane)]!])),
     repeated,
+    deadOut: parseDeadOut(deadOut),
   };
 }

@@ -2,8 +2,8 @@
 -- (ARGV[at + 1 .. at + 9]), in this order:
 --   base, queue, stage (also the group), previous stage, consumer, default max attempts,
 --   retention of finished records (seconds), max stalls, the queue's first stage
--- and, built once per call, the queue's events channel. stalledOut collects the jobs startJob
--- dead-lettered for stalling (job ID and stalls, as one line each), for the caller to reply.
+-- and, built once per call, the queue's events channel. deadOut collects the jobs startJob
+-- dead-lettered instead of starting ('<job ID> <code> <stalls>' each), for the caller to reply.
 local function stageContext(activeKey, at)
   at = at or 0
   return {
@@ -11,6 +11,6 @@ local function stageContext(activeKey, at)
     consumer = ARGV[at + 5], defaultMaxAttempts = tonumber(ARGV[at + 6]),
     defaultMaxAttemptsText = ARGV[at + 6], retentionSeconds = tonumber(ARGV[at + 7]),
     maxStalls = tonumber(ARGV[at + 8]), firstStage = ARGV[at + 9], activeKey = activeKey, events = ARGV[at + 1] .. 'events',
-    stalledOut = {},
+    deadOut = {},
   }
 end

@@ -75,7 +75,8 @@ end
 -- fault, but a job whose workers keep dying is dead-lettered before it takes down the fleet.
 -- Returns the job's line (see jobLine) and whether it had been released, or false when nothing
 -- is to be run: the entry is stale (its job moved on, finished or was cancelled) and was acked,
--- or the job stalled too often and was dead-lettered (then it is in ctx.stalledOut).
+-- or the job was dead-lettered (then it is in ctx.deadOut): it stalled too often, or its record
+-- is gone.
 --
 -- With ctx.batched (see batchStarts), the index writes of every job started are collected and
 -- written by finishStarts in one call per index.
@@ -116,6 +117,22 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
     if queuedEntryId and queuedEntryId ~= entryId then
       rcall('XACK', stream, ctx.group, entryId)
       rcall('HDEL', ctx.activeKey, activeField)
+      return false
+    end
+    -- The entry of a job with a record (`job` alone: a document, a retry, a later stage) whose
+    -- record is gone, deleted by another client while the job waited or ran: its input went with
+    -- it, so it cannot run. Run, it failed as a request with no fields (INVALID_PAYLOAD), which
+    -- blamed the payload. Dead-lettered with a record that says what happened.
+    if not map['payload'] then
+      rcall('XACK', stream, ctx.group, entryId)
+      rcall('HDEL', ctx.activeKey, activeField)
+      rcall('HSET', jobKey, 'id', jobId, 'queue', ctx.queue, 'stage', ctx.stage, 'lane', lane, 'entry', entryId, 'attempts', '0', 'updated_at', now)
+      local lost = cjson.encode({
+        message = "The job's record was deleted (by another Redis client, or by hand) while it waited or ran, and its input with it, so it cannot run: submit it again.",
+        code = 'RECORD_LOST', retryable = false, stage = ctx.stage, at = now })
+      appendError(jobKey, lost)
+      deadLetter(ctx.base, jobKey, jobId, now, lost, ctx.retentionSeconds)
+      ctx.deadOut[#ctx.deadOut + 1] = jobId .. ' RECORD_LOST 0'
       return false
     end
   end
@@ -170,7 +187,7 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
           code = 'STALLED', retryable = false, stage = ctx.stage, attempt = held, at = now, worker = rec[11] or nil })
         appendError(jobKey, stalled)
         deadLetter(ctx.base, jobKey, jobId, now, stalled, ctx.retentionSeconds)
-        ctx.stalledOut[#ctx.stalledOut + 1] = jobId .. ' ' .. stalls
+        ctx.deadOut[#ctx.deadOut + 1] = jobId .. ' STALLED ' .. stalls
         return false
       end
     end
