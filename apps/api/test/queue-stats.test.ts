@@ -142,6 +142,30 @@ describe('GET /queues/:name', () => {
     expect((await app.inject({ url: '/metrics' })).body).toMatch(/^conveyor_stage_waiting\{queue="inference",stage="infer"\} 34$/m);
   });
 
+  test("/metrics keeps a queue's last gauges and says it could not read them while one of its keys holds another program's value (it showed the queue empty)", async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const scrape = async () => (await app.inject({ url: '/metrics' })).body;
+    const delayedGauge = /^conveyor_queue_delayed\{queue="inference"\} (\d+)$/m;
+    const job = (): NewJob => ({ ...inferenceJob(), runAt: Date.now() + 120_000 });
+    await enqueueJobs(redis, keys, 'infer', [job(), job()], TEST_LIMITS);
+    const before = await scrape();
+    expect(delayedGauge.exec(before)?.[1]).toBe('2');
+    expect(before).toMatch(/^conveyor_backlog_readable 1$/m);
+
+    await redis.rename(keys.delayed, `${keys.delayed}:kept`);
+    await redis.set(keys.delayed, 'another program');
+    try {
+      expect((await app.inject({ url: '/queues/inference' })).json()).toMatchObject({ type: '/problems/redis-key-conflict' });
+      const during = await scrape();
+      expect(delayedGauge.exec(during)?.[1]).toBe('2');
+      expect(during).toMatch(/^conveyor_backlog_readable 0$/m);
+    } finally {
+      await redis.del(keys.delayed);
+      await redis.rename(`${keys.delayed}:kept`, keys.delayed);
+    }
+    expect(await scrape()).toMatch(/^conveyor_backlog_readable 1$/m);
+  });
+
   test('/metrics counts the waiting entries too when Redis cannot tell a lag, and stands in the stream length past the count bound', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'inference');
     const waitingOf = async () => {

@@ -1,4 +1,4 @@
-import { allServedQueues, groupName, isConnectionError, isPermissionRefusal, isRefusedForNow, LANES, liveConsumers, pairsOf, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
+import { allServedQueues, groupName, isConnectionError, isPermissionRefusal, isRefusedForNow, isWrongType, LANES, liveConsumers, pairsOf, QueueKeys, stageGroup, type ApiConfig } from '@conveyor/shared';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { msOfTime, withoutCancelled } from '../services/queue-stats.js';
@@ -76,8 +76,10 @@ export default fp(
       const replies = (await reads.exec()) ?? [];
       // A stream that does not exist yet answers XINFO with an error, and counts as empty; a lost
       // or refusing Redis leaves every gauge as it was (zeros would say the backlog had drained).
-      // A user refused the keys (ACLs) cannot read them either: NOPERM is no missing stream.
-      const unreadable = replies.find(([error]) => isConnectionError(error) || isRefusedForNow(error) || isPermissionRefusal(error));
+      // A user refused the keys (ACLs) cannot read them either: NOPERM is no missing stream. Nor
+      // is a key that another program filled with another kind of value (WRONGTYPE): read as
+      // empty, it showed that queue drained while GET /queues answered 503 redis-key-conflict.
+      const unreadable = replies.find(([error]) => isConnectionError(error) || isRefusedForNow(error) || isPermissionRefusal(error) || isWrongType(error));
       if (unreadable) throw unreadable[0];
       let at = 0;
       // Read last: jobs cancelled while their entry waited, taken off each lane's lag.
@@ -152,7 +154,12 @@ export default fp(
     });
     app.get('/metrics', { schema: { tags: ['health'], operationId: 'getMetrics', summary: 'Prometheus metrics' } }, async (request, reply) => {
       // A scrape while Redis is away still returns the process's own metrics.
-      await readBacklog().catch((error: Error) => request.log.debug({ err: error.message }, 'could not read the backlog for /metrics'));
+      // A key conflict is the operator's to mend, and said as GET /queues says it; Redis away is said elsewhere.
+      await readBacklog().catch((error: Error) =>
+        isWrongType(error)
+          ? request.log.warn({ err: error.message }, 'could not read the backlog for /metrics: a key of the queues holds another kind of value than Conveyor keeps there (the gauges keep their last values; GET /queues names the key)')
+          : request.log.debug({ err: error.message }, 'could not read the backlog for /metrics'),
+      );
       return reply.type(registry.contentType).send(await registry.metrics());
     });
   },
