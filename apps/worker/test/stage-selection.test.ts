@@ -26,6 +26,9 @@ test('an unknown queue or stage in WORKER_STAGES is refused with the names that 
   // A list of nothing served every stage.
   for (const nothing of [',', ' , ']) expect(() => selectStages(nothing, {})).toThrow(`WORKER_STAGES: "${nothing}" names no stage; name them`);
   expect(() => selectStages('documents:ocr', {})).toThrow('queue "documents" has no stage "ocr"; its stages: extract, analyze, summarize, embed');
+  // A third part served the first two alone: documents:extract:analyze served extract, inference:infer:high every lane.
+  expect(() => selectStages('documents:extract:analyze', {})).toThrow('WORKER_STAGES: "documents:extract:analyze" has 3 parts; name a queue or a queue and one of its stages (documents:extract), and list several with commas');
+  expect(() => selectStages('inference,inference:infer:high', {})).toThrow('"inference:infer:high" has 3 parts');
 });
 
 test("a partitioned queue is served in its own streams and every partition; one partition can be named alone", () => {
