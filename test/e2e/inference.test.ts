@@ -138,6 +138,8 @@ describe('an inference job, end to end', () => {
       // Metadata that is not JSON is kept as text (the job was dead-lettered); params that are not
       // JSON are refused, saying so (it said "expected record, received string").
       const withText = await redis.xadd(stream, '*', 'model', 'echo', 'prompt', 'with text', 'metadata', 'user 42 from slack');
+      // So is the JSON of an object the API would refuse, a nested value in it (that was dead-lettered too).
+      const nested = await redis.xadd(stream, '*', 'model', 'echo', 'prompt', 'nested', 'metadata', '{"tags":["a","b"]}');
       const badParams = await redis.xadd(stream, '*', 'model', 'echo', 'prompt', 'bad params', 'params', '{bad');
       const finished = async (entry: string | null) =>
         waitFor(async () => {
@@ -145,6 +147,7 @@ describe('an inference job, end to end', () => {
           return body['status'] === 'completed' || body['status'] === 'dead' ? body : undefined;
         }, `inference:${entry} to finish`);
       expect(await finished(withText)).toMatchObject({ status: 'completed', input: { metadata: 'user 42 from slack' }, result: { text: 'with text' } });
+      expect(await finished(nested)).toMatchObject({ status: 'completed', input: { metadata: '{"tags":["a","b"]}' }, result: { text: 'nested' } });
       const refused = await finished(badParams);
       expect(refused).toMatchObject({ status: 'dead', error: { code: 'INVALID_PAYLOAD' } });
       expect((refused['error'] as { message: string }).message).toMatch(/is text that is not JSON \(.*\); XADD it as the JSON text of an object, e\.g\. '\{"sleep_ms":100\}'\n\s*→ at params$/);

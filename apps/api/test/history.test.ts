@@ -272,6 +272,22 @@ describe('POST /queues/:name/replay', () => {
     expect((await app.inject({ url: '/metrics' })).body).toContain('conveyor_jobs_enqueued_total{queue="inference"} 12');
   });
 
+  test("replays an XADDed job whose metadata text holds an object the API takes, adding replay_of; skips one whose metadata the worker keeps as text (a nested value), as it is shown", async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const stream = keys.stream('infer', 'normal');
+    const flat = await redis.xadd(stream, '*', 'model', 'echo', 'metadata', '{"source":"cron"}');
+    const nested = await redis.xadd(stream, '*', 'model', 'echo', 'metadata', '{"tags":["a","b"]}');
+    expect((await app.inject({ url: `/jobs/inference:${flat}` })).json()).toMatchObject({ input: { metadata: { source: 'cron' } } });
+    expect((await app.inject({ url: `/jobs/inference:${nested}` })).json()).toMatchObject({ input: { metadata: '{"tags":["a","b"]}' } });
+
+    const response = await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { from: flat, to: nested } });
+    expect(response.statusCode).toBe(202);
+    const { replayed, skipped } = response.json();
+    expect(skipped).toEqual([{ job_id: `inference:${nested}`, reason: expect.stringMatching(/metadata is not the JSON of an object of strings, numbers and booleans \(it was kept as text\)/) }]);
+    expect(replayed).toEqual([{ job_id: expect.stringMatching(/^inference:/), replay_of: `inference:${flat}` }]);
+    expect((await app.inject({ url: `/jobs/${replayed[0].job_id}` })).json()).toMatchObject({ input: { metadata: { source: 'cron', replay_of: `inference:${flat}` } } });
+  });
+
   test('replays a document with its bytes, and skips one whose record (and document) expired', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'documents');
     const payload = (name: string) => JSON.stringify({ filename: name, content_type: 'text/plain', size: 5, sha256: 'x', metadata: { source: 'test' } });

@@ -1,4 +1,4 @@
-import { namedJobId, type JobSnapshot, type Lane, type Pipeline } from '@conveyor/shared';
+import { metadataOfText, namedJobId, type JobSnapshot, type Lane, type Pipeline } from '@conveyor/shared';
 import { jobPath } from '../job-path.js';
 import { attemptErrorSchema, type JobStatus, type JobView } from '../schemas/job-view.js';
 import type { ZodType } from 'zod';
@@ -95,12 +95,14 @@ function inputAsRead(input: unknown): unknown {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
   const fields = input as Record<string, unknown>;
   const read = { ...fields };
-  for (const name of ['params', 'metadata']) {
-    const text = fields[name];
-    if (typeof text !== 'string' || !text.trimStart().startsWith('{')) continue;
-    const value = json(text);
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) read[name] = value;
+  const params = fields['params'];
+  if (typeof params === 'string' && params.trimStart().startsWith('{')) {
+    const value = json(params);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) read['params'] = value;
   }
+  // Metadata the worker keeps as text (not the JSON of an object the API would take) is shown as text.
+  const metadata = typeof fields['metadata'] === 'string' ? metadataOfText(fields['metadata']) : undefined;
+  if (metadata) read['metadata'] = metadata;
   return read;
 }
 

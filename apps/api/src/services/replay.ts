@@ -1,4 +1,4 @@
-import { enqueueJobs, firstStage, namedJobId, newJobId, type JobOptions, type NewJob, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
+import { enqueueJobs, firstStage, metadataOfText, namedJobId, newJobId, type JobOptions, type NewJob, type Pipeline, type QueueKeys, type RedisClient } from '@conveyor/shared';
 import type { ReplayBody, ReplayResult } from '../schemas/history.js';
 import { jobIdOf, stageOf } from './history.js';
 import { queueFull } from '../problems/queue-full.js';
@@ -101,8 +101,8 @@ function buildReplay(pipeline: Pipeline, entry: StageEntry, original: string, re
   if (pipeline.input === 'document' && (record?.documentBytes ?? 0) === 0) return 'its document expired with its record (JOB_RETENTION)';
   const input = parseObject(text);
   if (!input) return 'its input is not a JSON object';
-  const metadata = input['metadata'] === undefined ? {} : typeof input['metadata'] === 'string' ? parseObject(input['metadata']) : asObject(input['metadata']);
-  if (!metadata) return 'its metadata is not an object, so replay_of cannot be added to it';
+  const metadata = input['metadata'] === undefined ? {} : typeof input['metadata'] === 'string' ? metadataOfText(input['metadata']) : asObject(input['metadata']);
+  if (!metadata) return 'its metadata is not the JSON of an object of strings, numbers and booleans (it was kept as text), so replay_of cannot be added to it';
   return {
     original,
     job: {

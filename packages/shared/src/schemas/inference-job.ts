@@ -30,17 +30,24 @@ export const jobMetadataSchema = z.record(z.string().max(METADATA_KEY_CHARS), sc
   error: (issue) => (issue.code === 'invalid_key' ? `is a key longer than ${METADATA_KEY_CHARS} characters, the most a metadata key may have` : undefined),
 });
 
-/** `metadata` as the worker reads it: an object, the JSON text of one, or other text, kept as it is. */
+/**
+ * The metadata an XADDed job's `metadata` text holds: the object, when it is the JSON text of one
+ * the API would take; else undefined, and the text is kept as it is. The text of an object the API
+ * would refuse (a nested value, a key over 100 characters) is kept too: metadata no model reads
+ * dead-lettered the job.
+ */
+export function metadataOfText(text: string): z.infer<typeof jobMetadataSchema> | undefined {
+  try {
+    const parsed = jobMetadataSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `metadata` as the worker reads it: an object, or text, read as metadataOfText says. */
 const xaddedMetadata = z.preprocess(
-  (value) => {
-    if (typeof value !== 'string') return value;
-    try {
-      const parsed = JSON.parse(value) as unknown;
-      return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : value;
-    } catch {
-      return value;
-    }
-  },
+  (value) => (typeof value === 'string' ? (metadataOfText(value) ?? value) : value),
   z.unknown().superRefine((value, ctx) => {
     if (typeof value === 'string') return;
     const parsed = jobMetadataSchema.safeParse(value);
