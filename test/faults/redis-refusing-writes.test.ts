@@ -102,6 +102,8 @@ describe.each(refusals)('Redis refusing writes: $name', (refusal) => {
       if (refusal.everyWrite) {
         const ready = await fetch(`http://127.0.0.1:${latePort}/readyz`);
         expect(ready.status).toBe(503);
+        // And says why, as its log does (it said only that it was starting).
+        expect(await ready.json()).toMatchObject({ state: 'starting', redis: expect.stringMatching(/^Redis refused to claim the consumer name; waiting until it takes writes: (OOM|MISCONF)/) });
       }
       const during = await statesOf(redis, prefix, accepted);
       const waiting = await Promise.all(workers.map(unrecorded));

@@ -88,6 +88,8 @@ export class Worker {
   #health: Server | undefined;
   /** While the command connection is down, the last error it reported (for /readyz). */
   #redisError: string | undefined;
+  /** While a start-up step waits for a Redis that refuses writes: the step and Redis's words, for /readyz. */
+  #startRefusal: string | undefined;
   readonly #models: ModelPreloader;
   readonly #claim: ConsumerClaim;
   #onNameLost: ((message: string) => void) | undefined;
@@ -177,7 +179,7 @@ export class Worker {
             in_flight: this.ctx.slots.used,
             ...(this.#models.loading ? { loading: 'built-in models' } : {}),
             ...(this.#claim.waiting ? { waiting: this.#claim.waitingFor } : {}),
-            ...(this.ctx.redis.status === 'ready' ? {} : { redis: this.#redisError ?? this.ctx.redis.status }),
+            ...(this.ctx.redis.status !== 'ready' ? { redis: this.#redisError ?? this.ctx.redis.status } : this.#startRefusal ? { redis: this.#startRefusal } : {}),
           }),
           metrics: async () => ({ contentType: this.ctx.metrics.registry.contentType, body: await this.ctx.metrics.registry.metrics() }),
         },
@@ -292,10 +294,13 @@ export class Worker {
   async #untilRedisTakes<T>(what: string, step: () => Promise<T>): Promise<T> {
     for (let tries = 1; ; tries++) {
       try {
-        return await step();
+        const done = await step();
+        this.#startRefusal = undefined;
+        return done;
       } catch (error) {
         if (!isRefusedForNow(error)) throw error;
         this.ctx.refusals.note(error);
+        this.#startRefusal = `Redis refused to ${what}; waiting until it takes writes: ${error.message}`;
         if (tries === 1) this.ctx.logger.warn({ err: error.message }, `Redis refused to ${what}; waiting until it takes writes (not ready meanwhile)`);
         await sleep(Math.min(2_000, 100 * 2 ** Math.min(tries - 1, 5)));
         if (this.state === 'draining' || this.state === 'stopped') throw new WorkerStopped();
