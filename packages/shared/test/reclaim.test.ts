@@ -71,6 +71,26 @@ describe('taking over lapsed leases', () => {
     expect(await redis.hlen(keys.active)).toBe(0);
   });
 
+  test('a lapsed lease is published as a stalled event with its LEASE_EXPIRED error, before the active of the attempt that takes over', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const subscriber = redis.duplicate();
+    const events: Record<string, unknown>[] = [];
+    subscriber.on('message', (_channel: string, text: string) => events.push(JSON.parse(text) as Record<string, unknown>));
+    await subscriber.subscribe(keys.events);
+    try {
+      const [jobId] = await enqueue(redis, keys, ['normal']);
+      expect((await takeJobs(redis, keys, stageRequest('c1'))).jobs).toHaveLength(1);
+      await sleep(80);
+      expect((await reclaimStale(redis, keys, stageRequest('c2'), 50)).jobs).toMatchObject([{ jobId, attempt: 2 }]);
+      await expect.poll(() => events.map((event) => event['event'])).toEqual(['queued', 'active', 'stalled', 'active']);
+      expect(events[2]).toMatchObject({ job_id: jobId, stage: 'infer', attempt: 1, worker: 'c1', error: { code: 'LEASE_EXPIRED', attempt: 1, worker: 'c1', retryable: true } });
+      expect(events[3]).toMatchObject({ job_id: jobId, attempt: 2, worker: 'c2' });
+    } finally {
+      subscriber.disconnect();
+    }
+  });
+
   test('with max stalls 0, the first lapse dead-letters the job, saying it stalled once (it said "1 times"); past that, how many times', async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, pipelines);
     const keys = new QueueKeys(prefix, 'inference');

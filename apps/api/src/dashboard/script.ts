@@ -12,7 +12,7 @@
  */
 export const DASHBOARD_SCRIPT = String.raw`'use strict';
 (function () {
-  var EVENTS = ['queued', 'active', 'progress', 'stage-completed', 'completed', 'failed', 'retrying', 'delayed', 'released', 'dead', 'cancelled', 'resync'];
+  var EVENTS = ['queued', 'active', 'progress', 'stage-completed', 'completed', 'failed', 'stalled', 'retrying', 'delayed', 'released', 'dead', 'cancelled', 'resync'];
   var MAX_ROWS = 100;
   var queuesElement = document.getElementById('queues');
   var feed = document.querySelector('#feed tbody');

@@ -10,7 +10,7 @@ const FRAMING =
   'Server-Sent Events: a `retry: 3000` line first, then each event as `id: <n>`, `event: <name>` and `data: <JSON>`; comment lines (`: heartbeat`) every SSE_HEARTBEAT keep proxies from closing an idle stream.';
 
 const TRANSITIONS =
-  'Transition events (`queued`, `delayed`, `active`, `progress`, `stage-completed`, `failed`, `retrying`, `released`, `completed`, `dead`, `cancelled`) carry `{event, job_id, at}` (`at` in ms since the epoch) and their own fields, such as `stage`, `attempt`, `worker`, `percent` and `message`, `next_stage`, `error`, `run_at`, `retry_at`. Every time in an event is in ms since the epoch, the `error`\'s `at` and `run_at` included; GET /jobs/:id shows the same times as ISO strings, and a delayed job\'s due time (an event\'s `run_at`) as `retry_at`.';
+  'Transition events (`queued`, `delayed`, `active`, `progress`, `stage-completed`, `failed`, `stalled`, `retrying`, `released`, `completed`, `dead`, `cancelled`) carry `{event, job_id, at}` (`at` in ms since the epoch) and their own fields, such as `stage`, `attempt`, `worker`, `percent` and `message`, `next_stage`, `error`, `run_at`, `retry_at`. Every time in an event is in ms since the epoch, the `error`\'s `at` and `run_at` included; GET /jobs/:id shows the same times as ISO strings, and a delayed job\'s due time (an event\'s `run_at`) as `retry_at`.';
 
 const STREAM_ERROR =
   'An event that cannot be written (its data cannot be serialized, e.g. nested too deep) ends the stream with a last `stream-error` event, ID `end`, whose `{detail}` says what could not be sent.';

@@ -174,10 +174,13 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
     if rec[1] == 'active' then
       local stalls = rcall('HINCRBY', jobKey, 'stalls', 1)
       local held = tonumber(rec[3] or '0')
-      local err = cjson.encode({
+      local lapse = {
         message = 'The worker running attempt ' .. held .. ' stopped renewing its lease (it died, hung or lost Redis) before the job finished.',
-        code = 'LEASE_EXPIRED', retryable = true, stage = ctx.stage, attempt = held, at = now, worker = rec[11] or nil })
-      appendError(jobKey, err)
+        code = 'LEASE_EXPIRED', retryable = true, stage = ctx.stage, attempt = held, at = now, worker = rec[11] or nil }
+      appendError(jobKey, cjson.encode(lapse))
+      -- Not a failure (its attempts are not counted), but an error in the job's history: said as
+      -- one, before the `active` of the attempt that takes over or the `dead` of a stalled-out job.
+      publishEvent(ctx.events, 'stalled', jobId, now, { stage = ctx.stage, attempt = held, worker = rec[11] or nil, error = lapse })
       if stalls > ctx.maxStalls then
         rcall('XACK', stream, ctx.group, entryId)
         rcall('HDEL', ctx.activeKey, activeField)
