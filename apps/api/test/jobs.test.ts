@@ -1,5 +1,5 @@
-import { QueueKeys } from '@conveyor/shared';
-import { keysUnder, redisTest } from '@conveyor/testing';
+import { QueueKeys, releaseJobs, takeJobs } from '@conveyor/shared';
+import { keysUnder, redisTest, takeRequest, TEST_POLICY } from '@conveyor/testing';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect } from 'vitest';
@@ -101,6 +101,20 @@ describe('POST /jobs', () => {
     expect((await app.inject({ url: `/jobs/${job_id}` })).json()).toMatchObject({ status: 'active', progress: { percent: 50, message: 'halfway' } });
     await redis.hset(record, 'status', 'completed');
     expect((await app.inject({ url: `/jobs/${job_id}` })).json()).toMatchObject({ status: 'completed', progress: null });
+  });
+
+  test('worker names the one that holds the job, or ran its finished attempt; a job released by a stopping worker, or waiting to retry, names none', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const { job_id } = (await app.inject({ method: 'POST', url: '/jobs', payload: { model: 'echo' } })).json() as { job_id: string };
+    const [held] = (await takeJobs(redis, keys, takeRequest({ consumer: 'w1' }))).jobs;
+    const view = async () => (await app.inject({ url: `/jobs/${job_id}` })).json() as { status: string; worker: string | null; stages: { worker: string | null }[] };
+    expect(await view()).toMatchObject({ status: 'active', worker: 'w1', stages: [{ worker: 'w1' }] });
+    expect(await releaseJobs(redis, keys, 'w1', [held!], 60_000, TEST_POLICY)).toBe(1);
+    expect(await view()).toMatchObject({ status: 'queued', worker: null, stages: [{ worker: null }] });
+    await redis.hset(keys.job(job_id), 'status', 'retrying');
+    expect(await view()).toMatchObject({ status: 'retrying', worker: null });
+    await redis.hset(keys.job(job_id), 'status', 'completed');
+    expect(await view()).toMatchObject({ status: 'completed', worker: 'w1' });
   });
 
   test('run_at is read as RFC 3339 and ISO 8601 write it: T and Z in lower case, no seconds (they were refused)', async ({ app }) => {

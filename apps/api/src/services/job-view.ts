@@ -12,6 +12,8 @@ const MAX_DATE_MS = 8.64e15;
 
 /** Statuses in which a job stopped at its current stage without completing it. */
 const ENDED: ReadonlySet<JobStatus> = new Set(['dead', 'cancelled']);
+/** A job waiting to run (again): no worker holds it, whichever ran its last attempt. */
+const WAITING: ReadonlySet<JobStatus> = new Set(['queued', 'delayed', 'retrying']);
 
 /**
  * A time in milliseconds as ISO 8601, or null when there is none, or none a Date can hold: an
@@ -153,8 +155,9 @@ export function jobView(jobId: string, snapshot: JobSnapshot, pipeline: Pipeline
   const status = f['status'] as JobStatus;
   const current = f['stage'] ?? pipeline.stages[0]!;
   const attempts = count(f['attempts'], 0);
-  // The record's worker ran the previous stage until a worker takes this one.
-  const currentWorker = attempts > 0 ? (f['worker'] ?? null) : null;
+  // The record's worker ran the previous stage until a worker takes this one, and the last attempt
+  // of a job waiting to run again (released by a stopping worker, retrying): no worker holds it.
+  const currentWorker = attempts > 0 && !WAITING.has(status) ? (f['worker'] ?? null) : null;
   const finished = (json(f['stages']) ?? {}) as Record<string, StageSummary>;
   const lastStage = pipeline.stages[pipeline.stages.length - 1];
   const outputUrl = (name: string) => `${jobPath(jobId)}/stages/${encodeURIComponent(name)}/output`;
