@@ -24,7 +24,7 @@ export const stageViewSchema = z.object({
   name: z.string(),
   status: z.enum(['pending', ...JOB_STATUSES]),
   attempts: z.number().int(),
-  worker: z.string().nullable().describe("the consumer that ran the stage's latest attempt; null until a worker takes it"),
+  worker: z.string().nullable().describe("the consumer that ran the stage's latest attempt; null until a worker takes it, and while it waits to run again (released, retrying)"),
   started_at: timestamp,
   finished_at: timestamp,
   output: z.unknown().describe('the stage\'s output once it is done (a preview when large; see output_truncated)'),
@@ -43,7 +43,7 @@ export const jobViewSchema = z
     attempts: z.number().int().describe('attempts of the current stage so far (each delivery to a worker)'),
     max_attempts: z.number().int().describe('failed attempts of a stage before the job is dead-lettered'),
     stalls: z.number().int().describe('attempts of the current stage whose worker stopped before finishing (lease lapsed); limited by MAX_STALLS'),
-    worker: z.string().nullable().describe("the consumer that ran the current stage's latest attempt; null until a worker takes the stage"),
+    worker: z.string().nullable().describe("the consumer that ran the current stage's latest attempt; null until a worker takes the stage, and while it waits to run again (released, retrying)"),
     progress: z
       .object({ percent: z.number().int(), message: z.string() })
       .nullable()
