@@ -157,3 +157,25 @@ describe('what a take hands the worker', () => {
     ]);
   });
 });
+
+describe('priority aging', () => {
+  test('a consumer taking one job at a time alternates between overdue lower jobs and newer high ones, whatever the clock (it went by the millisecond: seven high jobs in a row)', async ({ redis, prefix }) => {
+    await ensureGroups(redis, prefix, pipelines);
+    const keys = new QueueKeys(prefix, 'inference');
+    const lanes = (lane: 'high' | 'low', count: number) => Array.from({ length: count }, (_, n) => ({ id: newJobId('inference'), lane, payload: JSON.stringify({ model: 'echo', prompt: `${lane} ${n}` }) }));
+    const low = lanes('low', 6);
+    await enqueueJobs(redis, keys, 'infer', low, TEST_LIMITS);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const high = lanes('high', 6);
+    await enqueueJobs(redis, keys, 'infer', high, TEST_LIMITS);
+    const order: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const [job] = (await takeJobs(redis, keys, takeRequest({ count: 1, lanes: ['high', 'normal', 'low'], agingMs: 50 }))).jobs;
+      order.push(job!.lane);
+      // Takes at an even interval of the clock, as a worker whose jobs take the same time makes them.
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    for (let i = 1; i < order.length; i++) expect(order[i], order.join(' ')).not.toBe(order[i - 1]);
+  });
+});
+

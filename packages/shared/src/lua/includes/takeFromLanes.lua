@@ -5,8 +5,8 @@
 -- (`streams`: high, normal, low) and starts each of them (see startJob). Lanes are read high,
 -- then normal, then low; a lane is read only when the lanes above it have nothing undelivered.
 -- Except: entries of the normal and low lanes that have waited longer than `aging` ms (overdue)
--- get half of each take (oldest first; of an odd number, the extra one every other millisecond,
--- so a worker taking one job at a time alternates), so a busy high lane never starves the lower
+-- get half of each take (oldest first; of an odd number, the extra one every other take, so a
+-- worker taking one job at a time alternates: see overdueTurn), so a busy high lane never starves the lower
 -- ones, and a backlog of overdue lower jobs never holds up a new high job either: when they went
 -- first, a high job waited behind 40,000 overdue normal ones for 138 s. `laneFlags` says which
 -- lanes to read, a flag per lane ('111', '101').
@@ -41,8 +41,14 @@ local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
     return #entries
   end
 
-  local function lastDelivered(stream)
-    local info = groupInfo(stream, ctx.group)
+  -- Each lane's group, read once per call (false when it has none).
+  local groups = {}
+  local function laneGroup(i)
+    if groups[i] == nil then groups[i] = groupInfo(streams[i], ctx.group) or false end
+    return groups[i] or nil
+  end
+  local function lastDelivered(i)
+    local info = laneGroup(i)
     return info and info['last-delivered-id']
   end
 
@@ -54,16 +60,39 @@ local function takeFromLanes(ctx, streams, wanted, laneFlags, aging, now)
     if lengths[i] > 0 then filled = filled + 1 end
   end
 
+  -- Whether the extra job of an odd take goes to the overdue entries: every other take of the
+  -- stage, told by the parity of the entries its group has read over the lanes, which a take of
+  -- one job moves by one (by the millisecond's parity, a worker whose takes came at an even
+  -- interval kept landing on the same side: seven high jobs in a row while low ones were overdue).
+  -- A group that has read nothing has no count yet: 0. One whose count Redis does not know (see
+  -- entriesRead) has the millisecond decide.
+  local function overdueTurn()
+    local read = 0
+    for i = 1, 3 do
+      local info = lengths[i] > 0 and laneGroup(i)
+      if info then
+        local count = info['entries-read']
+        if type(count) ~= 'number' then
+          if info['last-delivered-id'] ~= '0-0' then return now % 2 == 0 end
+          count = 0
+        end
+        read = read + count
+      end
+    end
+    return read % 2 == 0
+  end
+
   -- Entries waiting at the head of a lower lane since before the cutoff are overdue: take them
   -- first, the lane with the oldest head first, up to their half of the take. The rest of it goes
   -- in priority order, overdue entries included once the lanes above have nothing.
-  local overdueShare = math.floor(wanted / 2) + ((wanted % 2 == 1 and now % 2 == 0) and 1 or 0)
+  local overdueShare = math.floor(wanted / 2)
+  if aging > 0 and filled > 1 and wanted % 2 == 1 and overdueTurn() then overdueShare = overdueShare + 1 end
   if aging > 0 and filled > 1 and overdueShare > 0 then
     local cutoff = '(' .. (now - aging) .. '-0'
     local overdue = {}
     for i = 2, 3 do
       if lengths[i] > 0 then
-        local after = lastDelivered(streams[i])
+        local after = lastDelivered(i)
         if after then
           local waiting = rcall('XRANGE', streams[i], '(' .. after, cutoff, 'COUNT', overdueShare)
           if #waiting > 0 then table.insert(overdue, { lane = i, count = #waiting, head = waiting[1][1] }) end
