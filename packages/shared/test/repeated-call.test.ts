@@ -96,6 +96,17 @@ describe.skipIf(!RedisServer.available())('a call whose reply is lost with its c
     expect((await takeJobs(direct, keys, takeRequest({ consumer: 'c2' }))).jobs.map((job) => job.jobId)).toEqual(ids.slice(2));
   });
 
+  test('a take that dead-lettered a job replies it again when sent again, for the worker to log and count: the lost reply was its only word of it', async () => {
+    const { keys, ids, worker, lost } = await setUp(1, 'take');
+    // An entry naming a job whose record is gone (RECORD_LOST), read before the one job.
+    const ghost = `inference:${newJobId('inference').slice('inference:'.length)}`;
+    await direct.xadd(keys.stream('infer', 'high'), '*', 'job', ghost);
+    const taken = await takeJobs(worker, keys, takeRequest({ count: 2 }));
+    await lost;
+    expect(taken).toMatchObject({ repeated: true, jobs: [{ jobId: ids[0] }], deadOut: [{ jobId: ghost, code: 'RECORD_LOST', stalls: 0 }] });
+    expect(await direct.hget(keys.job(ghost), 'status')).toBe('dead');
+  });
+
   test('completions with a take along reply their first outcomes, and the jobs that run took', async () => {
     const { keys, ids, worker, lost } = await setUp(6, 'complete');
     const held = (await takeJobs(direct, keys, takeRequest({ count: 2 }))).jobs;

@@ -31,7 +31,7 @@
   advanced to the next stage, -1 no record, -2 not the current attempt), then what the take gave
   (see take; {} and {} without a take), 0, and the jobs the take dead-lettered. Sent again (the
   same token), it replies its first run's codes, the jobs that run took that are still held, no
-  wait, 1, and no dead-lettered jobs.
+  wait, 1, and the jobs it dead-lettered.
 ]]
 local rcall = redis.call
 -- @include nowMs
@@ -50,10 +50,10 @@ local valuesAt = 6 + takeArgs
 local ctx = takeArgs > 0 and stageContext(KEYS[1], 5) or nil
 local kept = firstRun(base, token)
 if kept then
-  local head, jobs = replayFirstRun(ctx, kept)
+  local head, jobs, _, deadOut = replayFirstRun(ctx, kept)
   local codes = {}
   for code in string.gmatch(head, '%S+') do codes[#codes + 1] = tonumber(code) end
-  return { codes, jobs, {}, 1, {} }
+  return { codes, jobs, {}, 1, deadOut }
 end
 local n = (#ARGV - valuesAt) / 2
 local now = nowMs()
@@ -191,5 +191,5 @@ local jobs, wait = {}, {}
 if ctx then
   jobs, wait = takeFromLanes(ctx, { KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS] }, tonumber(ARGV[15]), ARGV[16], tonumber(ARGV[17]), now)
 end
-keepFirstRun(base, token, keepMs, table.concat(results, ' '), jobs)
+keepFirstRun(base, token, keepMs, table.concat(results, ' '), jobs, ctx and ctx.deadOut)
 return { results, jobs, wait, 0, ctx and ctx.deadOut or {} }

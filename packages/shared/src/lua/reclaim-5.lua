@@ -23,7 +23,7 @@
   waiting jobs queues it again), for each job 1 when its last holder released it (a stopping
   worker) rather than let its lease lapse, else 0, then 0, and the jobs dead-lettered instead of
   started (see deadOut in stageContext), for the worker to log and count. Sent again (the same
-  token), it replies what its first run took over and is still held, 1, and no dead-lettered jobs.
+  token), it replies what its first run took over and is still held, 1, and the jobs it dead-lettered.
 ]]
 local rcall = redis.call
 -- @include startJob
@@ -35,11 +35,11 @@ local rcall = redis.call
 local ctx = stageContext(KEYS[4])
 local kept = firstRun(ctx.base, ARGV[13])
 if kept then
-  local head, jobs, places = replayFirstRun(ctx, kept)
+  local head, jobs, places, deadOut = replayFirstRun(ctx, kept)
   local lost, flags = string.match(head, '^(%d+) (%d*)$')
   local released = {}
   for i, place in ipairs(places) do released[i] = tonumber(string.sub(flags, place, place)) end
-  return { jobs, tonumber(lost), released, 1, {} }
+  return { jobs, tonumber(lost), released, 1, deadOut }
 end
 local wanted, fallbackLease = tonumber(ARGV[10]), tonumber(ARGV[11])
 local laneNames = { 'high', 'normal', 'low' }
@@ -64,5 +64,5 @@ for i = 1, 3 do
     end
   end
 end
-keepFirstRun(ctx.base, ARGV[13], ARGV[14], (#jobs + lost > 0) and (lost .. ' ' .. table.concat(released)) or '', jobs)
+keepFirstRun(ctx.base, ARGV[13], ARGV[14], (#jobs + lost + #ctx.deadOut > 0) and (lost .. ' ' .. table.concat(released)) or '', jobs, ctx.deadOut)
 return { jobs, lost, released, 0, ctx.deadOut }

@@ -15,7 +15,7 @@
   Output: {jobs, cursors, repeated, stalledOut}: job lines (see jobLine), the cursor per lane for
   the next call ('' when done), 0, and the jobs dead-lettered instead of started (see deadOut in
   stageContext), for the worker to log and count. Sent again (the same token), it replies what
-  its first run started and is still held, the cursors it gave, 1, and no dead-lettered jobs.
+  its first run started and is still held, the cursors it gave, 1, and the jobs it dead-lettered.
 ]]
 local rcall = redis.call
 -- @include startJob
@@ -26,10 +26,10 @@ local rcall = redis.call
 local ctx = stageContext(KEYS[4])
 local kept = firstRun(ctx.base, ARGV[14])
 if kept then
-  local head, jobs = replayFirstRun(ctx, kept)
+  local head, jobs, _, deadOut = replayFirstRun(ctx, kept)
   local cursors = {}
   for cursor in string.gmatch(head, '%S+') do cursors[#cursors + 1] = cursor == '-' and '' or cursor end
-  return { jobs, cursors, 1, {} }
+  return { jobs, cursors, 1, deadOut }
 end
 local wanted = tonumber(ARGV[10])
 local laneNames = { 'high', 'normal', 'low' }
@@ -57,9 +57,9 @@ for i = 1, 3 do
     end
   end
 end
-if #jobs > 0 then
+if #jobs > 0 or #ctx.deadOut > 0 then
   local head = {}
   for i = 1, 3 do head[i] = cursors[i] == '' and '-' or cursors[i] end
-  keepFirstRun(ctx.base, ARGV[14], ARGV[15], table.concat(head, ' '), jobs)
+  keepFirstRun(ctx.base, ARGV[14], ARGV[15], table.concat(head, ' '), jobs, ctx.deadOut)
 end
 return { jobs, cursors, 0, ctx.deadOut }

@@ -29,7 +29,7 @@
     wait: when every lane read ran dry, the last entry ID of each lane ('0-0' for an empty or
           unread lane), for a blocking XREAD that wakes on the next new entry; else {}.
     repeated: 0, or 1 when sent again (the same token): it then replies the jobs of its first run
-          that are still held, no wait, and no deadOut.
+          that are still held, no wait, and the first run's deadOut.
     deadOut: the jobs dead-lettered instead of started (see stageContext), for the worker to log.
 ]]
 local rcall = redis.call
@@ -40,9 +40,9 @@ local rcall = redis.call
 local ctx = stageContext(KEYS[4])
 local kept = firstRun(ctx.base, ARGV[13])
 if kept then
-  local _, jobs = replayFirstRun(ctx, kept)
-  return { jobs, {}, 1, {} }
+  local _, jobs, _, deadOut = replayFirstRun(ctx, kept)
+  return { jobs, {}, 1, deadOut }
 end
 local jobs, wait = takeFromLanes(ctx, { KEYS[1], KEYS[2], KEYS[3] }, tonumber(ARGV[10]), ARGV[11], tonumber(ARGV[12]), nowMs())
-keepFirstRun(ctx.base, ARGV[13], ARGV[14], '', jobs)
+keepFirstRun(ctx.base, ARGV[13], ARGV[14], '', jobs, ctx.deadOut)
 return { jobs, wait, 0, ctx.deadOut }

@@ -10,7 +10,9 @@
 -- when sent again), and its first run keeps what it did under <base>call:<token> for `keepMs`
 -- (the lease and a minute more: see keepCallMs in call-token.ts, for a Redis that froze just
 -- after it ran the call). A second run replies the same, from that:
---   '<what the script replies besides jobs>\n<lane> <entry ID> <attempt> ...'
+--   '<what the script replies besides jobs>\n<lane> <entry ID> <attempt> ...\n<deadOut lines>'
+-- (the last: the jobs the first run dead-lettered, see deadOut in stageContext; its reply lost,
+-- the worker has not logged or counted them yet).
 -- The jobs are read again as they are now, and only those still held by the same attempt of
 -- the same consumer are replied (none is run twice).
 
@@ -31,13 +33,15 @@ local function firstRunNumber(base, token)
   return kept and tonumber(string.match(kept, '^(%S+)'))
 end
 
--- Keeps what this run did: `head` (the reply besides the jobs, text without a newline) and the
--- jobs it started (job lines, see jobLine), for `keepMs`. Nothing when nothing happened.
-local function keepFirstRun(base, token, keepMs, head, jobs)
-  if head == '' and #jobs == 0 then return end
+-- Keeps what this run did: `head` (the reply besides the jobs, text without a newline), the
+-- jobs it started (job lines, see jobLine) and those it dead-lettered (`deadOut`, lines without
+-- a newline), for `keepMs`. Nothing when nothing happened.
+local function keepFirstRun(base, token, keepMs, head, jobs, deadOut)
+  deadOut = deadOut or {}
+  if head == '' and #jobs == 0 and #deadOut == 0 then return end
   local held = {}
   for i, line in ipairs(jobs) do held[i] = string.match(line, '^%S+ (%S+ %S+ %S+)') end
-  rcall('SET', callKey(base, token), head .. '\n' .. table.concat(held, ' '), 'PX', keepMs)
+  rcall('SET', callKey(base, token), head .. '\n' .. table.concat(held, ' ') .. '\n' .. table.concat(deadOut, '\n'), 'PX', keepMs)
 end
 
 -- The line of a job ctx.consumer holds at this entry with this attempt, as startJob gave it; nil
@@ -60,10 +64,12 @@ local function heldJobLine(ctx, lane, entryId, attempt)
   return jobLine(line, lane, entryId, attempt, rec[6] or ctx.defaultMaxAttemptsText, rec[7], input, inputLength, rec[8], rec[9], rec[10], rec[11] or rec[10])
 end
 
--- The first run's reply besides its jobs (`head`), its jobs still held (see heldJobLine), and
--- for each of those its place among the first run's jobs.
+-- The first run's reply besides its jobs (`head`), its jobs still held (see heldJobLine), for
+-- each of those its place among the first run's jobs, and the jobs it dead-lettered.
 local function replayFirstRun(ctx, kept)
-  local head, held = string.match(kept, '^(.-)\n(.*)$')
+  local head, held, dead = string.match(kept, '^(.-)\n([^\n]*)\n?(.*)$')
+  local deadOut = {}
+  for line in string.gmatch(dead, '[^\n]+') do deadOut[#deadOut + 1] = line end
   local jobs, places, place = {}, {}, 0
   for lane, entryId, attempt in string.gmatch(held, '(%S+) (%S+) (%S+)') do
     place = place + 1
@@ -73,5 +79,5 @@ local function replayFirstRun(ctx, kept)
       places[#places + 1] = place
     end
   end
-  return head, jobs, places
+  return head, jobs, places, deadOut
 end
