@@ -288,6 +288,22 @@ describe('POST /queues/:name/replay', () => {
     expect((await app.inject({ url: `/jobs/${replayed[0].job_id}` })).json()).toMatchObject({ input: { metadata: { source: 'cron', replay_of: `inference:${flat}` } } });
   });
 
+  test('a job dead-lettered RECORD_LOST is refused by retry, bulk retry and replay, each saying its record went with its input (they blamed its stream entry, or an expiry)', async ({ app, redis, prefix }) => {
+    const keys = new QueueKeys(prefix, 'inference');
+    const jobId = newJobId('inference');
+    const entry = await redis.xadd(keys.stream('infer', 'normal'), '*', 'job', jobId);
+    expect(await take(redis, keys, 'w1', 10)).toEqual([]);
+    expect((await app.inject({ url: `/jobs/${jobId}` })).json()).toMatchObject({ status: 'dead', error: { code: 'RECORD_LOST' } });
+
+    const retry = await app.inject({ method: 'POST', url: `/jobs/${jobId}/retry` });
+    expect(retry.statusCode).toBe(409);
+    expect(retry.json()).toMatchObject({ type: '/problems/job-input-lost', detail: `Job "${jobId}" cannot run again: its record was deleted (RECORD_LOST), and its input with it; submit it again as a new job.` });
+    const bulk = (await app.inject({ method: 'POST', url: '/queues/inference/dead/retry' })).json();
+    expect(bulk.skipped).toEqual([{ job_id: jobId, reason: 'its input was lost with its record (RECORD_LOST): submit it as a new job' }]);
+    const replay = (await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { from: entry, to: entry } })).json();
+    expect(replay.skipped).toEqual([{ job_id: jobId, reason: expect.stringMatching(/^neither its record nor its entry holds its input/) }]);
+  });
+
   test('replays a document with its bytes, and skips one whose record (and document) expired', async ({ app, redis, prefix }) => {
     const keys = new QueueKeys(prefix, 'documents');
     const payload = (name: string) => JSON.stringify({ filename: name, content_type: 'text/plain', size: 5, sha256: 'x', metadata: { source: 'test' } });

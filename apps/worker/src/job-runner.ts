@@ -130,7 +130,8 @@ export class JobRunner {
       } else if (unanswered) {
         logger().info({ outcome }, 'completion refused when sent again after a try Redis did not answer: that try was most likely recorded');
       } else if (outcome === 'no-record') {
-        logger().error({ outcome }, "completion refused: the job's record is gone (another Redis client deleted it while the job ran); its result is dropped");
+        this.ctx.metrics.dead.inc({ queue: job.queue, stage: job.stage });
+        logger().error({ outcome, code: 'RECORD_LOST' }, "job dead-lettered: its record is gone (another Redis client deleted it while the job ran), and its input with it; its result is dropped");
       } else {
         logger().warn({ outcome }, 'completion refused: this attempt is no longer current (lease lost or job cancelled); its result is dropped');
       }
@@ -241,7 +242,10 @@ export class JobRunner {
       if (outcome === 'retrying') logger.warn({ err: failure.message, retry_in_ms: delay }, 'job failed; retrying');
       else if (outcome === 'dead') logger.error({ err: failure.message, code: failure.code }, 'job dead-lettered');
       else if (recorded.unanswered) logger.info({ outcome }, 'failure refused when sent again after a try Redis did not answer: that try was most likely recorded');
-      else if (outcome === 'no-record') logger.error({ outcome }, "failure not recorded: the job's record is gone (another Redis client deleted it while the job ran)");
+      else if (outcome === 'no-record') {
+        this.ctx.metrics.dead.inc(labels);
+        logger.error({ outcome, code: 'RECORD_LOST' }, "job dead-lettered: its record is gone (another Redis client deleted it while the job ran), and its input with it");
+      }
       else logger.warn({ outcome }, 'failure not recorded: this attempt is no longer current');
     } catch (reportError) {
       this.ctx.foreignKeys.handled(reportError, job.queue);

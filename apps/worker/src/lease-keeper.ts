@@ -48,8 +48,8 @@ export class LeaseKeeper {
             this.ctx.logger.debug({ job_id: job.jobId, attempt: job.attempt }, 'renewal found an attempt gone whose outcome was already sent; its reply decides');
             continue;
           }
-          this.ctx.logger.warn({ job_id: job.jobId, attempt: job.attempt }, 'lease lost: another attempt is current or the job was cancelled; stopping this attempt');
-          held.stop('lease-lost', 'the lease was lost: another attempt is current, or the job was cancelled');
+          this.ctx.logger.warn({ job_id: job.jobId, attempt: job.attempt }, 'lease lost: another attempt is current, the job was cancelled, or its record was deleted; stopping this attempt');
+          held.stop('lease-lost', 'the lease was lost: another attempt is current, the job was cancelled, or its record was deleted');
         }
       }
     } catch (error) {

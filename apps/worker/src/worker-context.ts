@@ -62,7 +62,7 @@ export function noteDeadOut(ctx: WorkerContext, queue: string, stage: string, de
         `job dead-lettered: the workers holding it stopped before it finished ${stalls === 1 ? 'once' : `${stalls} times`}, more than MAX_STALLS (${ctx.config.MAX_STALLS}) allows; POST /jobs/${jobId}/retry runs it again`,
       );
     } else {
-      ctx.logger.error({ job_id: jobId, stage, code }, "job dead-lettered: its record was deleted (by another Redis client) while it waited or ran, and its input with it; submit it again");
+      ctx.logger.error({ job_id: jobId, stage, code }, "job dead-lettered: its record is gone, and its input with it (another Redis client deleted it while the job waited or ran, or added an entry naming a job that never existed); submit it again");
     }
   }
 }

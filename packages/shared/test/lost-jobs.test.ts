@@ -50,7 +50,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
     const shown = await readJob(redis, keys, lost.id, 'infer');
     expect(shown).toMatchObject({ kind: 'record', fields: { status: 'dead', stage: 'infer', attempts: '0', entry: lostEntry } });
     expect(JSON.parse((shown as { fields: Record<string, string> }).fields['error']!)).toMatchObject({ code: 'ENTRY_LOST' });
-    expect(await retryDeadJob(redis, keys, lost.id)).toEqual({ ok: false, reason: 'input-lost' });
+    expect(await retryDeadJob(redis, keys, lost.id)).toEqual({ ok: false, reason: 'input-lost', code: 'ENTRY_LOST' });
     expect(await redis.exists(keys.job(lost.id))).toBe(0);
 
     expect(await walk(redis, keys)).toEqual([lost.id]);
@@ -66,7 +66,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
     expect(dead).toHaveLength(1);
     expect(dead[0]).toMatchObject({ job: lost.id, stage: 'infer' });
     expect(dead[0]!['payload']).toBeUndefined();
-    expect(await retryDeadJob(redis, keys, lost.id)).toEqual({ ok: false, reason: 'input-lost' });
+    expect(await retryDeadJob(redis, keys, lost.id)).toEqual({ ok: false, reason: 'input-lost', code: 'ENTRY_LOST' });
 
     // The running first attempt goes on from its copy of the entry, is shown, and completes.
     expect(await readJob(redis, keys, running.id, 'infer')).toMatchObject({ kind: 'entry', fields: { job: running.id, payload: running.payload }, running: { worker: 'c1' } });

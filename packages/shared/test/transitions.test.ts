@@ -1,7 +1,7 @@
 import { keysUnder, redisTest as test, takeRequest, TEST_LIMITS, TEST_PIPELINES } from '@conveyor/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { completeStage, completeStages, enqueueJobs, ensureGroups, failAttempt, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, reportProgress, takeJobs, WALK_START, type Lane, type NewJob } from '../src/index.js';
+import { completeStage, completeStages, enqueueJobs, ensureGroups, failAttempt, findLostJobs, newJobId, promoteDueJobs, QueueKeys, readJob, reportProgress, retryDeadJob, takeJobs, WALK_START, type Lane, type NewJob } from '../src/index.js';
 
 
 function job(queue: string, lane: Lane = 'normal', extra: Partial<NewJob> = {}): NewJob {
@@ -145,7 +145,7 @@ describe('the transition scripts', () => {
     expect(await redis.hget(keys.job(first!.jobId), 'result')).toBe('{"text":"hi"}');
   });
 
-  test("a job whose record another client deletes: a running attempt's completion or failure is refused and leaves no active-index field; a waiting entry is dead-lettered as RECORD_LOST, not run without its input", async ({ redis, prefix }) => {
+  test("a job whose record another client deletes is dead-lettered RECORD_LOST: a running attempt's completion or failure is refused and leaves no active-index field; a waiting entry is not run without its input", async ({ redis, prefix }) => {
     await ensureGroups(redis, prefix, TEST_PIPELINES);
     const keys = new QueueKeys(prefix, 'inference');
     const error = { message: 'boom', retryable: true, stage: 'infer', attempt: 1, at: Date.now() };
@@ -159,6 +159,11 @@ describe('the transition scripts', () => {
     await redis.del(keys.job(completing!.jobId), keys.job(failing!.jobId));
     expect(await completeStage(redis, keys, completing!, '"late"', '', 60)).toBe('no-record');
     expect(await failAttempt(redis, keys, failing!, error, 0, 3, 60)).toBe('no-record');
+    // Dead-lettered, as a take meeting their entries would: not gone without a trace.
+    for (const { jobId } of [completing!, failing!]) {
+      expect(await redis.hmget(keys.job(jobId), 'status', 'attempts')).toEqual(['dead', '0']);
+      expect(JSON.parse((await redis.hget(keys.job(jobId), 'error'))!)).toMatchObject({ code: 'RECORD_LOST' });
+    }
     expect(await redis.hlen(keys.active)).toBe(0);
     expect((await redis.xpending(keys.stream('infer', 'normal'), 'infer'))[0]).toBe(0);
 
@@ -172,7 +177,9 @@ describe('the transition scripts', () => {
     expect(await take(redis, keys, 'infer', 10, 'c3')).toMatchObject({ jobs: [], deadOut: [{ jobId: waiting.id, code: 'RECORD_LOST', stalls: 0 }] });
     const record = await redis.hgetall(keys.job(waiting.id));
     expect(record).toMatchObject({ status: 'dead' });
-    expect(JSON.parse(record['error']!)).toMatchObject({ code: 'RECORD_LOST', retryable: false, message: expect.stringMatching(/^The job's record was deleted/) });
+    expect(JSON.parse(record['error']!)).toMatchObject({ code: 'RECORD_LOST', retryable: false, message: expect.stringMatching(/^The job's record is gone, and its input with it/) });
+    // Its retry says why it cannot run again.
+    expect(await retryDeadJob(redis, keys, waiting.id)).toEqual({ ok: false, reason: 'input-lost', code: 'RECORD_LOST' });
     expect(await redis.hlen(keys.active)).toBe(0);
     expect((await redis.xpending(keys.stream('infer', 'normal'), 'infer'))[0]).toBe(0);
   });

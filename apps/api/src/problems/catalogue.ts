@@ -99,7 +99,7 @@ export const PROBLEMS = {
   'job-input-lost': {
     status: 409,
     title: 'The job\'s input is gone',
-    help: 'The job was dead-lettered with ENTRY_LOST: another Redis client deleted its stream entry (XADD MAXLEN, XTRIM or XDEL) before any worker read it, and its input with it, so it cannot run again. Submit it as a new job; an Idempotency-Key it was sent with is free for that.',
+    help: 'The job was dead-lettered with ENTRY_LOST: another Redis client deleted its stream entry (XADD MAXLEN, XTRIM or XDEL) before any worker read it, and its input with it; or with RECORD_LOST: its record was deleted while it waited or ran, and its input with it. Either way it cannot run again. Submit it as a new job; an Idempotency-Key it was sent with is free for that.',
   },
   'payload-too-large': {
     status: 413,

@@ -127,7 +127,9 @@ function skipReason(outcome: Exclude<RetryOutcome, { ok: true } | { reason: 'bac
     case 'not-found':
       return 'its record expired (JOB_RETENTION)';
     case 'input-lost':
-      return 'its input was lost with its stream entry (ENTRY_LOST): submit it as a new job';
+      return outcome.code === 'RECORD_LOST'
+        ? 'its input was lost with its record (RECORD_LOST): submit it as a new job'
+        : 'its input was lost with its stream entry (ENTRY_LOST): submit it as a new job';
     case 'not-dead':
       return `it is ${outcome.status}, not dead`;
   }

@@ -325,7 +325,10 @@ export class JobService {
     if (outcome.ok) return this.onEnqueued(queueNameOf(pipeline), 1);
     if (outcome.reason === 'not-found') throw jobNotFound(jobId);
     if (outcome.reason === 'backlog-full') throw await queueFull(this.redis, this.keysOf(pipeline.name), pipeline, outcome, `retrying job "${jobId}" would pass it; try again later`);
-    if (outcome.reason === 'input-lost') throw new ProblemError('job-input-lost', `Job "${jobId}" was lost with its stream entry before any worker read it; submit it again as a new job.`);
+    if (outcome.reason === 'input-lost') {
+      const how = outcome.code === 'RECORD_LOST' ? 'its record was deleted (RECORD_LOST), and its input with it' : 'it was lost with its stream entry before any worker read it (ENTRY_LOST)';
+      throw new ProblemError('job-input-lost', `Job "${jobId}" cannot run again: ${how}; submit it again as a new job.`);
+    }
     throw new ProblemError('job-not-dead', `Job "${jobId}" is ${outcome.status}, not dead; only a dead-lettered job can be retried.`, { job_status: outcome.status });
   }
 

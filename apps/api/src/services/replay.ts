@@ -15,7 +15,7 @@ const REPLAY_DOCUMENT_BYTES = 64 * 1024 * 1024;
 /** Replays carry no idempotency key, so this is never used; enqueueJobs wants one. */
 const IDEMPOTENCY_TTL_SECONDS = 86_400;
 
-const RECORD_FIELDS = ['payload', 'max_attempts', 'timeout_ms', 'backoff'] as const;
+const RECORD_FIELDS = ['payload', 'max_attempts', 'timeout_ms', 'backoff', 'status'] as const;
 type StoredRecord = Record<(typeof RECORD_FIELDS)[number], string | null> & { documentBytes: number };
 
 interface Replay {
@@ -85,9 +85,11 @@ async function readRecords(redis: RedisClient, keys: QueueKeys, pipeline: Pipeli
   jobIds.forEach((jobId, i) => {
     const [error, values] = replies[i * perJob]!;
     if (error) throw error;
-    const [payload, max_attempts, timeout_ms, backoff] = values as (string | null)[];
+    const [payload, max_attempts, timeout_ms, backoff, status] = values as (string | null)[];
     const documentBytes = perJob === 2 ? Number(replies[i * perJob + 1]![1] ?? 0) : 0;
-    if (payload != null) records.set(jobId, { payload, max_attempts: max_attempts ?? null, timeout_ms: timeout_ms ?? null, backoff: backoff ?? null, documentBytes });
+    // A record without a payload (a job lost with its entry or its record) is one still: its
+    // replay is refused for what it lacks, not as expired.
+    if (status != null) records.set(jobId, { payload: payload ?? null, max_attempts: max_attempts ?? null, timeout_ms: timeout_ms ?? null, backoff: backoff ?? null, status, documentBytes });
   });
   return records;
 }
@@ -97,7 +99,9 @@ function buildReplay(pipeline: Pipeline, entry: StageEntry, original: string, re
   // An API job that had no record yet carries its input in the entry; a job with a record keeps
   // it there; an entry another producer added is its own input, as the worker ran it.
   const text = namedJobId(pipeline.name, entry.fields['job']) === undefined ? JSON.stringify(entry.fields) : (entry.fields['payload'] ?? record?.payload ?? undefined);
-  if (text === undefined) return 'its record expired (JOB_RETENTION) and its entry does not hold its input';
+  if (text === undefined) {
+    return record ? 'neither its record nor its entry holds its input (its stream entry or its record was deleted: see its error)' : 'its record expired (JOB_RETENTION) and its entry does not hold its input';
+  }
   if (pipeline.input === 'document' && (record?.documentBytes ?? 0) === 0) return 'its document expired with its record (JOB_RETENTION)';
   const input = parseObject(text);
   if (!input) return 'its input is not a JSON object';

@@ -43,6 +43,7 @@ local rcall = redis.call
 -- @include stageContext
 -- @include waitingEntry
 -- @include repeatedCall
+-- @include recordLost
 
 local base, retention, token, keepMs, takeArgs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local valuesAt = 6 + takeArgs
@@ -164,11 +165,13 @@ for i = 1, n do
     local r = rcall('HMGET', jobKey, 'status', 'stage', 'entry', 'attempts', 'stages', 'stage_started_at', 'worker', 'error')
     local refusal = attemptRefusal(r, stage, entryId, attempt)
     if refusal then
-      -- The record is gone (deleted by another client): nothing will run the entry again, so it
-      -- is acked, and its field in the active index goes with it, which was left for good.
+      -- The record is gone (deleted by another client): the entry is acked, its field in the
+      -- active index goes with it (it was left for good), and the job is dead-lettered as a take
+      -- meeting the entry would (see recordLost), not left to vanish.
       if refusal == -1 then
         ack(stage, lane, entryId)
         activeFields[#activeFields + 1] = activeFieldOf[i]
+        deadLetterRecordLost(base, jobKey, jobId, stage, lane, entryId, now, retention)
       end
       results[i] = refusal
     else

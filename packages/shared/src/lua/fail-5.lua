@@ -34,16 +34,19 @@ local rcall = redis.call
 -- @include deadLetter
 -- @include countEvent
 -- @include repeatedCall
+-- @include recordLost
 
 local jobKey, stage, lane, entryId = KEYS[2], ARGV[2], ARGV[3], ARGV[4]
 local repeated = firstRunNumber(ARGV[1], ARGV[10])
 if repeated then return repeated end
 local refusal = checkAttempt(jobKey, stage, entryId, ARGV[5], ARGV[1], lane, true)
 if refusal then
-  -- The record is gone (deleted by another client): the entry is acked, and its active-index field goes with it.
+  -- The record is gone (deleted by another client): the entry is acked, its active-index field
+  -- goes with it, and the job is dead-lettered (see recordLost).
   if refusal == -1 then
     rcall('XACK', KEYS[1], stage, entryId)
     rcall('HDEL', KEYS[3], stage .. ':' .. lane .. ':' .. entryId)
+    deadLetterRecordLost(ARGV[1], jobKey, string.sub(jobKey, #ARGV[1] + 5), stage, lane, entryId, nowMs(), tonumber(ARGV[9]))
   end
   return refusal
 end

@@ -8,8 +8,8 @@ export type RetryOutcome =
   | { ok: true }
   | { ok: false; reason: 'not-found' }
   | { ok: false; reason: 'not-dead'; status: string }
-  /** Lost with its stream entry before any worker read it (ENTRY_LOST): its input is gone. */
-  | { ok: false; reason: 'input-lost' }
+  /** Its input is gone: lost with its stream entry before any worker read it (ENTRY_LOST), or with its record (RECORD_LOST). */
+  | { ok: false; reason: 'input-lost'; code: 'ENTRY_LOST' | 'RECORD_LOST' }
   | { ok: false; reason: 'backlog-full'; backlog: number; limit: number };
 
 /**
@@ -22,7 +22,7 @@ export async function retryDeadJob(redis: RedisClient, keys: QueueKeys, jobId: s
   const [code, status, limit] = await redis.retryDead(keys.job(jobId), keys.dead, keys.queued, keys.base, jobId, first, backlogStages(keys.queue, first), maxBacklog);
   if (code === 1) return { ok: true };
   if (code === -1) return { ok: false, reason: 'not-found' };
-  if (code === -7) return { ok: false, reason: 'input-lost' };
+  if (code === -7) return { ok: false, reason: 'input-lost', code: status === 'RECORD_LOST' ? 'RECORD_LOST' : 'ENTRY_LOST' };
   if (code === -4) return { ok: false, reason: 'backlog-full', backlog: Number(status), limit: Number(limit) };
   return { ok: false, reason: 'not-dead', status: String(status) };
 }

@@ -19,7 +19,8 @@
           {-1}          no such job (its record expired with the retention period)
           {-6, status}  the job is not dead
           {-4, backlog, limit}  the queue holds too much undone work: nothing was written
-          {-7}          the job was lost with its stream entry, and its input with it (see lostJobs)
+          {-7, code}    the job's input is gone: code ENTRY_LOST, lost with its stream entry (see
+                        lostJobs), or RECORD_LOST, with its record (see startJob)
 ]]
 local rcall = redis.call
 -- @include nowMs
@@ -35,14 +36,17 @@ local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane', 'dead_entry', 'id')
 if not r[1] then
   local lane, entryId = queuedEntry(base, ARGV[2])
   if lane then
-    if queuedJobLost(base, ARGV[3], lane, entryId) then return { -7 } end
+    if queuedJobLost(base, ARGV[3], lane, entryId) then return { -7, 'ENTRY_LOST' } end
     local running = recordlessAttempt(base, ARGV[3], lane, entryId)
     return { -6, running and 'active' or 'queued' }
   end
   return { -1 }
 end
 if r[1] ~= 'dead' then return { -6, r[1] } end
-if isLostRecord(jobKey) then return { -7 } end
+if isLostRecord(jobKey) then
+  local code = string.match(rcall('HGET', jobKey, 'error') or '', '"code":"([%w_]+)"')
+  return { -7, code == 'RECORD_LOST' and code or 'ENTRY_LOST' }
+end
 local maxBacklog = tonumber(ARGV[5])
 if maxBacklog > 0 then
   local backlog = queueBacklog(base, ARGV[4])

@@ -7,6 +7,7 @@
 -- @include recordless
 -- @include cancelledWaiting
 -- @include countEvent
+-- @include recordLost
 -- A started job as the worker reads it, one reply element per job instead of eleven (each element
 -- costs Redis a little to send, and a take sends hundreds):
 --   '<job ID> <lane> <entry ID> <attempt> <max attempts> <timeout ms or -> <created at> <queued at>
@@ -119,19 +120,13 @@ local function startJob(ctx, stream, lane, entryId, fields, now, unstarted)
       rcall('HDEL', ctx.activeKey, activeField)
       return false
     end
-    -- The entry of a job with a record (`job` alone: a document, a retry, a later stage) whose
-    -- record is gone, deleted by another client while the job waited or ran: its input went with
-    -- it, so it cannot run. Run, it failed as a request with no fields (INVALID_PAYLOAD), which
-    -- blamed the payload. Dead-lettered with a record that says what happened.
+    -- The entry of a job with a record (`job` without `payload`: a document, a retry, a later
+    -- stage) whose record is gone (see recordLost). Run, it failed as a request with no fields
+    -- (INVALID_PAYLOAD), which blamed the payload.
     if not map['payload'] then
       rcall('XACK', stream, ctx.group, entryId)
       rcall('HDEL', ctx.activeKey, activeField)
-      rcall('HSET', jobKey, 'id', jobId, 'queue', ctx.queue, 'stage', ctx.stage, 'lane', lane, 'entry', entryId, 'attempts', '0', 'updated_at', now)
-      local lost = cjson.encode({
-        message = "The job's record was deleted (by another Redis client, or by hand) while it waited or ran, and its input with it, so it cannot run: submit it again.",
-        code = 'RECORD_LOST', retryable = false, stage = ctx.stage, at = now })
-      appendError(jobKey, lost)
-      deadLetter(ctx.base, jobKey, jobId, now, lost, ctx.retentionSeconds)
+      deadLetterRecordLost(ctx.base, jobKey, jobId, ctx.stage, lane, entryId, now, ctx.retentionSeconds)
       ctx.deadOut[#ctx.deadOut + 1] = jobId .. ' RECORD_LOST 0'
       return false
     end
