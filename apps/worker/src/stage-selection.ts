@@ -24,7 +24,9 @@ export function selectStages(setting: string | undefined, partitions: PartitionC
     const [queue = '', stage, ...rest] = entry.split(':');
     // A third part (a stage after the stage, a lane) served what came before it alone, silently.
     if (rest.length > 0) {
-      throw new Error(`WORKER_STAGES: "${entry}" has ${rest.length + 2} parts; name a queue or a queue and one of its stages (${queue}:${stage}), and list several with commas (documents:extract,documents:analyze); a worker serves every lane of what it names`);
+      // The example: the queue and the first stage named (`inference::infer` means inference:infer).
+      const example = [queue, stage || rest.find(Boolean)].filter(Boolean).join(':');
+      throw new Error(`WORKER_STAGES: "${entry}" has ${rest.length + 2} parts; name a queue or a queue and one of its stages (${example}), and list several with commas (documents:extract,documents:analyze); a worker serves every lane of what it names`);
     }
     const pipeline = findPipeline(queue);
     if (!pipeline) throw new Error(`WORKER_STAGES: unknown queue "${queue}"; known queues: ${PIPELINES.map((p) => p.name).join(', ')}`);

@@ -29,6 +29,8 @@ test('an unknown queue or stage in WORKER_STAGES is refused with the names that 
   // A third part served the first two alone: documents:extract:analyze served extract, inference:infer:high every lane.
   expect(() => selectStages('documents:extract:analyze', {})).toThrow('WORKER_STAGES: "documents:extract:analyze" has 3 parts; name a queue or a queue and one of its stages (documents:extract), and list several with commas');
   expect(() => selectStages('inference,inference:infer:high', {})).toThrow('"inference:infer:high" has 3 parts');
+  // The example given is one that is taken (it suggested "inference:", refused in turn).
+  expect(() => selectStages('inference::infer', {})).toThrow('"inference::infer" has 3 parts; name a queue or a queue and one of its stages (inference:infer)');
 });
 
 test("a partitioned queue is served in its own streams and every partition; one partition can be named alone", () => {
