@@ -152,9 +152,13 @@ export class Maintenance {
     const logEach = this.ctx.logger.isLevelEnabled('debug');
     let promoted: PromoteResult;
     do {
-      promoted = await promoteDueJobs(this.ctx.redis, keys);
+      promoted = await promoteDueJobs(this.ctx.redis, keys, this.ctx.retentionSeconds);
       // A delayed job's or a retry's wait is over: it is queued again (one line per transition).
       if (logEach) for (const jobId of promoted.jobIds) this.ctx.logger.debug({ job_id: jobId, queue }, 'job queued after its delay');
+      for (const jobId of promoted.recordLost) {
+        this.ctx.metrics.dead.inc({ queue, stage: '' });
+        this.ctx.logger.error({ job_id: jobId, queue, code: 'RECORD_LOST' }, 'job dead-lettered: its record was deleted (by another Redis client) while it waited for its time, and its input with it; submit it again');
+      }
     } while (promoted.moved === PROMOTE_BATCH && !this.#stopped);
     this.wakeFor(queue, promoted.nextDueInMs);
   }

@@ -102,7 +102,7 @@ describe('cancelling a job', () => {
     expect(await cancel(redis, keys, prefix, later.id)).toEqual({ ok: true, previousStatus: 'delayed' });
     expect(await redis.zscore(keys.delayed, later.id)).toBeNull();
     expect(await redis.hget(keys.job(later.id), 'status')).toBe('cancelled');
-    expect((await promoteDueJobs(redis, keys)).nextDueInMs).toBeUndefined();
+    expect((await promoteDueJobs(redis, keys, 60)).nextDueInMs).toBeUndefined();
   });
 
   test('a job waiting for a retry is cancelled and leaves the delayed set, so it is never retried', async ({ redis, prefix }) => {
@@ -117,7 +117,7 @@ describe('cancelling a job', () => {
     expect(await cancel(redis, keys, prefix, failing.id)).toEqual({ ok: true, previousStatus: 'retrying' });
     expect(await redis.zscore(keys.delayed, failing.id)).toBeNull();
     expect(await redis.hget(keys.job(failing.id), 'status')).toBe('cancelled');
-    expect((await promoteDueJobs(redis, keys)).nextDueInMs).toBeUndefined();
+    expect((await promoteDueJobs(redis, keys, 60)).nextDueInMs).toBeUndefined();
   });
 
   test('an active job is cancelled: its entry is acked, it leaves the active hash, its worker is told on the control channel, and its later completion is refused', async ({ redis, redisUrl, prefix }) => {

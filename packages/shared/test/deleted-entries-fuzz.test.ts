@@ -134,7 +134,7 @@ for (const seed of [1, 2, 3]) {
       else if (roll < 0.93) walks[queue] = await findLostJobs(redis, keys, stagesOf(queue)[0]!, walks[queue]!, 60, 3);
       else if (roll < 0.97) {
         await new Promise((resolve) => setTimeout(resolve, 6));
-        await promoteDueJobs(redis, keys);
+        await promoteDueJobs(redis, keys, 60);
       } else if (jobs.length > 0) {
         const job = pick(jobs);
         await retryDeadJob(redis, keysOf[job.queue]!, job.id);
@@ -156,7 +156,7 @@ for (const seed of [1, 2, 3]) {
       await new Promise((resolve) => setTimeout(resolve, 6));
       for (const queue of QUEUES) {
         const keys = keysOf[queue]!;
-        await promoteDueJobs(redis, keys);
+        await promoteDueJobs(redis, keys, 60);
         let position = WALK_START;
         do position = await findLostJobs(redis, keys, stagesOf(queue)[0]!, position, 60, 3);
         while (position.cursor !== '0' || position.resume !== '');

@@ -88,7 +88,7 @@ describe('leases', () => {
     // Both attempts are left for real failures.
     const error = (attempt: number) => ({ message: `model overloaded ${attempt}`, retryable: true, stage: 'infer', attempt, at: Date.now() });
     expect(await failAttempt(redis, keys, again!, error(again!.attempt), 0, 3, 60)).toBe('retrying');
-    await promoteDueJobs(redis, keys);
+    await promoteDueJobs(redis, keys, 60);
     const [last] = (await takeJobs(redis, keys, stageRequest('c3'))).jobs;
     expect(last).toMatchObject({ jobId, maxAttempts: 2 });
     expect(await failAttempt(redis, keys, last!, error(last!.attempt), 0, 3, 60)).toBe('dead');

@@ -144,7 +144,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
     await enqueueJobs(redis, keys, 'infer', [delayed], TEST_LIMITS);
     expect(await redis.hexists(keys.queued, delayed.id)).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 40));
-    expect((await promoteDueJobs(redis, keys)).jobIds).toEqual([delayed.id]);
+    expect((await promoteDueJobs(redis, keys, 60)).jobIds).toEqual([delayed.id]);
     expect(await redis.hget(keys.queued, delayed.id)).toMatch(/^normal \d+-\d+ infer$/);
     expect(await cancelJob(redis, keys, delayed.id, 'infer', 60, 'control')).toEqual({ ok: true, previousStatus: 'queued' });
     // Its entry still waits: the record is kept until a worker reads past it, and so is its line.
@@ -156,7 +156,7 @@ describe('jobs lost with a stream entry another client deleted', () => {
     const other = job({ runAt: Date.now() + 20 });
     await enqueueJobs(redis, keys, 'infer', [other], TEST_LIMITS);
     await new Promise((resolve) => setTimeout(resolve, 40));
-    await promoteDueJobs(redis, keys);
+    await promoteDueJobs(redis, keys, 60);
     await redis.xdel(keys.stream('infer', 'normal'), (await redis.hget(keys.job(other.id), 'entry'))!);
     const waitingBefore = await redis.hget(keys.cancelled, 'infer:normal');
     expect(await cancelJob(redis, keys, other.id, 'infer', 60, 'control')).toEqual({ ok: true, previousStatus: 'queued' });

@@ -131,7 +131,7 @@ describe('the transition scripts', () => {
     const [first] = (await take(redis, keys)).jobs;
     const error = { message: 'boom', retryable: true, stage: 'infer', attempt: 1, at: Date.now() };
     expect(await failAttempt(redis, keys, first!, error, 0, 3, 60)).toBe('retrying');
-    await promoteDueJobs(redis, keys);
+    await promoteDueJobs(redis, keys, 60);
     const [second] = (await take(redis, keys, 'infer', 10, 'c2')).jobs;
     expect(second).toMatchObject({ jobId: first!.jobId, attempt: 2 });
 
@@ -153,7 +153,7 @@ describe('the transition scripts', () => {
     const running = [job('inference'), job('inference')];
     await enqueueJobs(redis, keys, 'infer', running, TEST_LIMITS);
     for (const first of (await take(redis, keys)).jobs) expect(await failAttempt(redis, keys, first, error, 0, 3, 60)).toBe('retrying');
-    await promoteDueJobs(redis, keys);
+    await promoteDueJobs(redis, keys, 60);
     const [completing, failing] = (await take(redis, keys, 'infer', 10, 'c2')).jobs;
     expect([completing!.attempt, failing!.attempt]).toEqual([2, 2]);
     await redis.del(keys.job(completing!.jobId), keys.job(failing!.jobId));
@@ -172,7 +172,7 @@ describe('the transition scripts', () => {
     await enqueueJobs(redis, keys, 'infer', [waiting], TEST_LIMITS);
     const [attempt] = (await take(redis, keys)).jobs;
     expect(await failAttempt(redis, keys, attempt!, error, 0, 3, 60)).toBe('retrying');
-    await promoteDueJobs(redis, keys);
+    await promoteDueJobs(redis, keys, 60);
     await redis.del(keys.job(waiting.id));
     expect(await take(redis, keys, 'infer', 10, 'c3')).toMatchObject({ jobs: [], deadOut: [{ jobId: waiting.id, code: 'RECORD_LOST', stalls: 0 }] });
     const record = await redis.hgetall(keys.job(waiting.id));
@@ -180,6 +180,17 @@ describe('the transition scripts', () => {
     expect(JSON.parse(record['error']!)).toMatchObject({ code: 'RECORD_LOST', retryable: false, message: expect.stringMatching(/^The job's record is gone, and its input with it/) });
     // Its retry says why it cannot run again.
     expect(await retryDeadJob(redis, keys, waiting.id)).toEqual({ ok: false, reason: 'input-lost', code: 'RECORD_LOST' });
+
+    // A job waiting out its backoff, its record deleted before it is due: dead-lettered when it
+    // comes due (it was dropped from the delayed set without a trace).
+    const backingOff = job('inference');
+    await enqueueJobs(redis, keys, 'infer', [backingOff], TEST_LIMITS);
+    const [failed] = (await take(redis, keys)).jobs;
+    expect(await failAttempt(redis, keys, failed!, error, 0, 3, 60)).toBe('retrying');
+    await redis.del(keys.job(backingOff.id));
+    expect(await promoteDueJobs(redis, keys, 60)).toMatchObject({ moved: 0, recordLost: [backingOff.id] });
+    expect(await redis.hget(keys.job(backingOff.id), 'status')).toBe('dead');
+    expect(await redis.zcard(keys.delayed)).toBe(0);
     expect(await redis.hlen(keys.active)).toBe(0);
     expect((await redis.xpending(keys.stream('infer', 'normal'), 'infer'))[0]).toBe(0);
   });
@@ -280,15 +291,15 @@ describe('the transition scripts', () => {
     expect(await failAttempt(redis, keys, held!, error, 60_000, 3, 60)).toBe('retrying');
     expect(await redis.hget(keys.job(held!.jobId), 'status')).toBe('retrying');
     expect(await redis.zscore(keys.delayed, held!.jobId)).not.toBeNull();
-    const promoted = await promoteDueJobs(redis, keys);
+    const promoted = await promoteDueJobs(redis, keys, 60);
     expect(promoted.moved).toBe(0);
     expect(promoted.nextDueInMs).toBeGreaterThan(50_000);
     expect(promoted.nextDueInMs).toBeLessThanOrEqual(60_000);
     expect((await take(redis, keys)).jobs).toHaveLength(0);
 
     await redis.zadd(keys.delayed, 0, held!.jobId);
-    expect((await promoteDueJobs(redis, keys)).moved).toBe(1);
-    expect((await promoteDueJobs(redis, keys)).moved).toBe(0);
+    expect((await promoteDueJobs(redis, keys, 60)).moved).toBe(1);
+    expect((await promoteDueJobs(redis, keys, 60)).moved).toBe(0);
     expect(await redis.hget(keys.job(held!.jobId), 'status')).toBe('queued');
     expect((await take(redis, keys)).jobs[0]).toMatchObject({ jobId: held!.jobId, attempt: 2 });
   });
@@ -304,7 +315,7 @@ describe('the transition scripts', () => {
     const error = (attempt: number) => ({ message: `failure ${attempt}`, retryable: true, stage: 'infer', attempt, at: Date.now() });
     expect(await failAttempt(redis, keys, held[0]!, error(1), 0, 3, 60)).toBe('retrying');
     expect(await failAttempt(redis, keys, held[1]!, { ...error(1), retryable: false, message: 'bad input' }, undefined, 3, 60)).toBe('dead');
-    await promoteDueJobs(redis, keys);
+    await promoteDueJobs(redis, keys, 60);
     held = (await take(redis, keys)).jobs;
     expect(await failAttempt(redis, keys, held[0]!, error(2), 0, 3, 60)).toBe('dead');
 

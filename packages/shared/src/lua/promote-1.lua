@@ -7,19 +7,22 @@
 
   ARGV[1] base
   ARGV[2] most jobs to move in one call
+  ARGV[3] retention of finished records, seconds
 
-  Output: {moved, next}: the IDs of the jobs queued, and how long (ms, by Redis's clock) until
-          the next waiting job is due, or -1 when none waits.
+  Output: {moved, next, lost}: the IDs of the jobs queued, how long (ms, by Redis's clock) until
+          the next waiting job is due, or -1 when none waits, and the IDs of the due jobs whose
+          record another client deleted meanwhile, dead-lettered RECORD_LOST (see recordLost).
 ]]
 local rcall = redis.call
 -- @include nowMs
 -- @include publishEvent
 -- @include waitingEntry
+-- @include recordLost
 
 local base = ARGV[1]
 local now = nowMs()
 local due = rcall('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
-local moved = {}
+local moved, lost = {}, {}
 for _, jobId in ipairs(due) do
   local jobKey = base .. 'job:' .. jobId
   local r = rcall('HMGET', jobKey, 'status', 'stage', 'lane')
@@ -31,9 +34,14 @@ for _, jobId in ipairs(due) do
     rcall('HDEL', jobKey, 'retry_at', 'run_at')
     publishEvent(base .. 'events', 'queued', jobId, now, { stage = r[2] })
     moved[#moved + 1] = jobId
+  elseif not r[1] then
+    -- Its record, which held its input, was deleted while it waited: said so, not dropped
+    -- without a trace (its stage and lane went with the record).
+    deadLetterRecordLost(base, jobKey, jobId, '', '', '', now, ARGV[3])
+    lost[#lost + 1] = jobId
   end
 end
 local following = rcall('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local dueIn = -1
 if following[2] then dueIn = math.max(0, tonumber(following[2]) - now) end
-return { moved, dueIn }
+return { moved, dueIn, lost }

@@ -13,10 +13,12 @@ export interface PromoteResult {
    * clock is off still wakes on time), if any.
    */
   nextDueInMs: number | undefined;
+  /** Due jobs whose record another client deleted while they waited: dead-lettered RECORD_LOST. */
+  recordLost: string[];
 }
 
 /** Queues up to PROMOTE_BATCH delayed jobs whose time has come; safe for any number of workers to call. */
-export async function promoteDueJobs(redis: RedisClient, keys: QueueKeys): Promise<PromoteResult> {
-  const [jobIds, dueIn] = await redis.promote(keys.delayed, keys.base, PROMOTE_BATCH);
-  return { moved: jobIds.length, jobIds, nextDueInMs: dueIn < 0 ? undefined : dueIn };
+export async function promoteDueJobs(redis: RedisClient, keys: QueueKeys, retentionSeconds: number): Promise<PromoteResult> {
+  const [jobIds, dueIn, recordLost] = await redis.promote(keys.delayed, keys.base, PROMOTE_BATCH, retentionSeconds);
+  return { moved: jobIds.length, jobIds, nextDueInMs: dueIn < 0 ? undefined : dueIn, recordLost };
 }

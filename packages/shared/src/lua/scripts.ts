@@ -64,7 +64,7 @@ declare module 'ioredis' {
     /** The first argument is the number of keys. */
     complete(...args: ScriptArg[]): Result<[number[], unknown[], string[], 0 | 1, string[]], Context>;
     fail(...args: ScriptArg[]): Result<number, Context>;
-    promote(...args: ScriptArg[]): Result<[string[], number], Context>;
+    promote(...args: ScriptArg[]): Result<[string[], number, string[]], Context>;
     readJob(...args: ScriptArg[]): Result<unknown, Context>;
     reclaim(...args: ScriptArg[]): Result<unknown, Context>;
     recover(...args: ScriptArg[]): Result<unknown, Context>;
