@@ -9,6 +9,7 @@ import {
   ensureGroups,
   failAttempt,
   newJobId,
+  promoteDueJobs,
   QueueKeys,
   reclaimStale,
   recoverOwn,
@@ -159,6 +160,19 @@ describe.skipIf(!RedisServer.available())('a call whose reply is lost with its c
     expect(await failAttempt(worker, keys, held!, error, 60_000, 3, 60)).toBe('retrying');
     await lost;
     expect(await direct.hmget(keys.job(ids[0]!), 'status', 'failures')).toEqual(['retrying', '1']);
+  });
+
+  test("a failure of a job whose record another client deleted replies that its first run dead-lettered it (RECORD_LOST), not that the attempt is not current", async () => {
+    const { keys, ids, worker, lost } = await setUp(1, 'fail');
+    const error = { message: 'model timed out', retryable: true, stage: 'infer', attempt: 1, at: Date.now() };
+    const [first] = (await takeJobs(direct, keys, takeRequest({ count: 1 }))).jobs;
+    expect(await failAttempt(direct, keys, first!, error, 0, 3, 60)).toBe('retrying');
+    await promoteDueJobs(direct, keys, 60);
+    const [second] = (await takeJobs(direct, keys, takeRequest({ count: 1 }))).jobs;
+    await direct.del(keys.job(ids[0]!));
+    expect(await failAttempt(worker, keys, second!, { ...error, attempt: 2 }, 0, 3, 60)).toBe('no-record');
+    await lost;
+    expect(JSON.parse((await direct.hget(keys.job(ids[0]!), 'error'))!)).toMatchObject({ code: 'RECORD_LOST' });
   });
 
   test('a release replies how many jobs its first run let go of', async () => {

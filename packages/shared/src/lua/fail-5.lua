@@ -47,6 +47,9 @@ if refusal then
     rcall('XACK', KEYS[1], stage, entryId)
     rcall('HDEL', KEYS[3], stage .. ':' .. lane .. ':' .. entryId)
     deadLetterRecordLost(ARGV[1], jobKey, string.sub(jobKey, #ARGV[1] + 5), stage, lane, entryId, nowMs(), tonumber(ARGV[9]))
+    -- Kept, as an outcome recorded is: sent again after its reply was lost, the call would meet
+    -- the dead record and say the attempt was not current, and the worker would not count it.
+    keepFirstRun(ARGV[1], ARGV[10], ARGV[11], '-1', {})
   end
   return refusal
 end
