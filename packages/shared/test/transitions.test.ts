@@ -189,7 +189,7 @@ describe('the transition scripts', () => {
     expect(await failAttempt(redis, keys, failed!, error, 0, 3, 60)).toBe('retrying');
     await redis.del(keys.job(backingOff.id));
     expect(await promoteDueJobs(redis, keys, 60)).toMatchObject({ moved: 0, recordLost: [backingOff.id] });
-    expect(await redis.hget(keys.job(backingOff.id), 'status')).toBe('dead');
+    expect(await redis.hmget(keys.job(backingOff.id), 'status', 'stage')).toEqual(['dead', null]);
     expect(await redis.zcard(keys.delayed)).toBe(0);
     expect(await redis.hlen(keys.active)).toBe(0);
     expect((await redis.xpending(keys.stream('infer', 'normal'), 'infer'))[0]).toBe(0);
