@@ -297,7 +297,7 @@ describe('POST /queues/:name/replay', () => {
 
     const retry = await app.inject({ method: 'POST', url: `/jobs/${jobId}/retry` });
     expect(retry.statusCode).toBe(409);
-    expect(retry.json()).toMatchObject({ type: '/problems/job-input-lost', detail: `Job "${jobId}" cannot run again: its record was deleted (RECORD_LOST), and its input with it; submit it again as a new job.` });
+    expect(retry.json()).toMatchObject({ type: '/problems/job-input-lost', detail: `Job "${jobId}" cannot run again: its record is gone (RECORD_LOST: deleted, or it never existed), and its input with it; submit it again as a new job.` });
     const bulk = (await app.inject({ method: 'POST', url: '/queues/inference/dead/retry' })).json();
     expect(bulk.skipped).toEqual([{ job_id: jobId, reason: 'its input was lost with its record (RECORD_LOST): submit it as a new job' }]);
     const replay = (await app.inject({ method: 'POST', url: '/queues/inference/replay', headers: admin, payload: { from: entry, to: entry } })).json();

@@ -326,7 +326,7 @@ export class JobService {
     if (outcome.reason === 'not-found') throw jobNotFound(jobId);
     if (outcome.reason === 'backlog-full') throw await queueFull(this.redis, this.keysOf(pipeline.name), pipeline, outcome, `retrying job "${jobId}" would pass it; try again later`);
     if (outcome.reason === 'input-lost') {
-      const how = outcome.code === 'RECORD_LOST' ? 'its record was deleted (RECORD_LOST), and its input with it' : 'it was lost with its stream entry before any worker read it (ENTRY_LOST)';
+      const how = outcome.code === 'RECORD_LOST' ? 'its record is gone (RECORD_LOST: deleted, or it never existed), and its input with it' : 'it was lost with its stream entry before any worker read it (ENTRY_LOST)';
       throw new ProblemError('job-input-lost', `Job "${jobId}" cannot run again: ${how}; submit it again as a new job.`);
     }
     throw new ProblemError('job-not-dead', `Job "${jobId}" is ${outcome.status}, not dead; only a dead-lettered job can be retried.`, { job_status: outcome.status });
