@@ -7,7 +7,7 @@ import { JobHelpers, parseJson } from './job-helpers.js';
 import { SMALL_LOAD_BYTES } from './load-budget.js';
 import { NonRetryableError } from './processors/non-retryable-error.js';
 import type { Processor } from './processors/processor.js';
-import { attemptPolicy, type ServedStage, type WorkerContext } from './worker-context.js';
+import { attemptPolicy, noteDeadOut, recordLost, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /** Time between two tries to record an attempt's end while Redis refuses it for now (see untilRecorded). */
 const RECORD_RETRY_MS = 250;
@@ -130,8 +130,7 @@ export class JobRunner {
       } else if (unanswered) {
         logger().info({ outcome }, 'completion refused when sent again after a try Redis did not answer: that try was most likely recorded');
       } else if (outcome === 'no-record') {
-        this.ctx.metrics.dead.inc({ queue: job.queue, stage: job.stage });
-        logger().error({ outcome, code: 'RECORD_LOST' }, "job dead-lettered: its record is gone (another Redis client deleted it while the job ran), and its input with it; its result is dropped");
+        noteDeadOut(this.ctx, job.queue, job.stage, [recordLost(job.jobId)]);
       } else {
         logger().warn({ outcome }, 'completion refused: this attempt is no longer current (lease lost or job cancelled); its result is dropped');
       }
@@ -242,10 +241,7 @@ export class JobRunner {
       if (outcome === 'retrying') logger.warn({ err: failure.message, retry_in_ms: delay }, 'job failed; retrying');
       else if (outcome === 'dead') logger.error({ err: failure.message, code: failure.code }, 'job dead-lettered');
       else if (recorded.unanswered) logger.info({ outcome }, 'failure refused when sent again after a try Redis did not answer: that try was most likely recorded');
-      else if (outcome === 'no-record') {
-        this.ctx.metrics.dead.inc(labels);
-        logger.error({ outcome, code: 'RECORD_LOST' }, "job dead-lettered: its record is gone (another Redis client deleted it while the job ran), and its input with it");
-      }
+      else if (outcome === 'no-record') noteDeadOut(this.ctx, job.queue, job.stage, [recordLost(job.jobId)]);
       else logger.warn({ outcome }, 'failure not recorded: this attempt is no longer current');
     } catch (reportError) {
       this.ctx.foreignKeys.handled(reportError, job.queue);

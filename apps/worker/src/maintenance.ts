@@ -1,6 +1,6 @@
 import { LANES, PROMOTE_BATCH, WALK_START, countLapsed, ensureConsumer, findLostJobs, firstStage, groupName, heartbeat, leaveQueue, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob, type TrimmedHistory, type WalkPosition } from '@conveyor/shared';
 import type { PauseState } from './pause-state.js';
-import { attemptPolicy, noteDeadOut, noteRepeatedCall, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
+import { attemptPolicy, noteDeadOut, noteRepeatedCall, recordLost, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
 /**
  * How many ticks a worker's word that it reads a queue lasts: 10 s at the default interval, so a
@@ -155,10 +155,8 @@ export class Maintenance {
       promoted = await promoteDueJobs(this.ctx.redis, keys, this.ctx.retentionSeconds);
       // A delayed job's or a retry's wait is over: it is queued again (one line per transition).
       if (logEach) for (const jobId of promoted.jobIds) this.ctx.logger.debug({ job_id: jobId, queue }, 'job queued after its delay');
-      for (const jobId of promoted.recordLost) {
-        this.ctx.metrics.dead.inc({ queue, stage: '' });
-        this.ctx.logger.error({ job_id: jobId, queue, code: 'RECORD_LOST' }, 'job dead-lettered: its record was deleted (by another Redis client) while it waited for its time, and its input with it; submit it again');
-      }
+      // Its stage went with its record.
+      noteDeadOut(this.ctx, queue, '', promoted.recordLost.map(recordLost));
     } while (promoted.moved === PROMOTE_BATCH && !this.#stopped);
     this.wakeFor(queue, promoted.nextDueInMs);
   }

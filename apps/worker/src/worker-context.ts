@@ -50,7 +50,8 @@ export function noteRepeatedCall(ctx: WorkerContext, call: string, queue: string
 
 /**
  * Logs and counts the jobs a take, a takeover or a restarted worker's re-read dead-lettered
- * instead of starting (see DeadOut). The script did it, so without this they were dead in
+ * instead of starting (see DeadOut), and those an attempt's refused outcome or a promotion
+ * dead-lettered for a record that was gone. The script did it, so without this they were dead in
  * GET /queues and in no log line or metric.
  */
 export function noteDeadOut(ctx: WorkerContext, queue: string, stage: string, deadOut: readonly DeadOut[]): void {
@@ -65,6 +66,11 @@ export function noteDeadOut(ctx: WorkerContext, queue: string, stage: string, de
       ctx.logger.error({ job_id: jobId, stage, code }, "job dead-lettered: its record is gone, and its input with it (another Redis client deleted it while the job waited or ran, or added an entry naming a job that never existed); submit it again");
     }
   }
+}
+
+/** A job an attempt's refused outcome or a promotion dead-lettered RECORD_LOST (see noteDeadOut). */
+export function recordLost(jobId: string): DeadOut {
+  return { jobId, code: 'RECORD_LOST', stalls: 0 };
 }
 
 /** The arguments every take, reclaim and recover of a stage shares. */
