@@ -5,6 +5,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { answerInTurn } from './answer-in-turn.js';
 import { CrossOriginPolicy } from './cross-origin.js';
 import { continueWhenRead } from './expect-continue.js';
+import { lingerOnClose } from './lingering-close.js';
 import { LazyRequestLogger } from './lazy-request-logger.js';
 import corsPlugin from './plugins/external/cors.js';
 import swaggerPlugin from './plugins/external/swagger.js';
@@ -92,6 +93,9 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   app.server.on('connect', connectAnswer(countRawAnswer));
   // So that bad bytes after a request are answered after it (clientErrorAnswer).
   app.server.on('request', trackAnswers);
+  // A body refused unread (a 413 on its Content-Length) is read on after the answer, so the
+  // client still sending it reads the answer instead of a reset.
+  lingerOnClose(app.server);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON and multipart only: a text/plain body gets a 415 that names the right type.
