@@ -2,7 +2,7 @@ import { createRedis, QueueKeys } from '@conveyor/shared';
 import { deletePrefix, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
 import { expect, inject, test } from 'vitest';
 import { apiJobs } from '../e2e/api-jobs.js';
-import { report } from './fault-support.js';
+import { enqueueEcho, FAST, report } from './fault-support.js';
 
 /**
  * A producer written after the seeds adds its own entries with `XADD … MAXLEN`, which trims by
@@ -168,5 +168,36 @@ test("a job a seed-style consumer in Conveyor's group read and acknowledged is d
     await Promise.all([api?.stop(), worker?.stop()]);
     await deletePrefix(outsider, prefix);
     outsider.disconnect();
+  }
+});
+
+/**
+ * A delayed job whose record another Redis client deletes is dead-lettered RECORD_LOST when it
+ * comes due. Its stage went with its record, so it reads as in its queue's first stage, and the
+ * worker that promoted it logs it and counts it under that stage, not under an empty one.
+ */
+test('a delayed job whose record was deleted is dead-lettered RECORD_LOST when due, logged and counted under its queue\'s first stage', { timeout: 60_000 }, async () => {
+  const redisUrl = inject('redisUrl');
+  const prefix = uniquePrefix('lost-delayed');
+  const admin = createRedis(redisUrl, { role: 'command', name: 'lost-delayed-admin' });
+  let worker: WorkerProcess | undefined;
+  try {
+    const keys = new QueueKeys(prefix, 'inference');
+    const [id] = await enqueueEcho(admin, prefix, 1, 0, 0, { runAt: Date.now() + 1_000 });
+    expect(await admin.hget(keys.job(id!), 'status')).toBe('delayed');
+    expect(await admin.del(keys.job(id!))).toBe(1);
+    worker = await startWorker({ redisUrl, prefix, env: { ...FAST, LOG_TRANSITIONS: 'false' } });
+    await waitFor(async () => (await admin.hget(keys.job(id!), 'status')) === 'dead', 'the job dead-lettered when due', 15_000);
+    // No stage is stored: GET /jobs shows the queue's first, as for a job not yet taken.
+    expect(await admin.hmget(keys.job(id!), 'stage', 'error')).toEqual([null, expect.stringContaining('RECORD_LOST')]);
+    const line = await waitFor(() => worker!.logs().find((entry) => entry['job_id'] === id && entry['code'] === 'RECORD_LOST'), 'the worker to log the dead letter');
+    expect(line).toMatchObject({ level: 50, stage: 'infer' });
+    const metrics = await (await fetch(`http://127.0.0.1:${worker.healthPort}/metrics`)).text();
+    expect(metrics).toMatch(/^conveyor_jobs_dead_total\{queue="inference",stage="infer"\} 1$/m);
+    expect(metrics).not.toMatch(/^conveyor_jobs_dead_total\{queue="inference",stage=""\}/m);
+  } finally {
+    await worker?.stop();
+    await deletePrefix(admin, prefix);
+    admin.disconnect();
   }
 });

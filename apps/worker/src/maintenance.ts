@@ -155,8 +155,8 @@ export class Maintenance {
       promoted = await promoteDueJobs(this.ctx.redis, keys, this.ctx.retentionSeconds);
       // A delayed job's or a retry's wait is over: it is queued again (one line per transition).
       if (logEach) for (const jobId of promoted.jobIds) this.ctx.logger.debug({ job_id: jobId, queue }, 'job queued after its delay');
-      // Its stage went with its record.
-      noteDeadOut(this.ctx, queue, '', promoted.recordLost.map(recordLost));
+      // Its stage went with its record: its dead letter, and so its count, names the queue's first.
+      noteDeadOut(this.ctx, queue, this.#stagesOf(queue)[0]!, promoted.recordLost.map(recordLost));
     } while (promoted.moved === PROMOTE_BATCH && !this.#stopped);
     this.wakeFor(queue, promoted.nextDueInMs);
   }
