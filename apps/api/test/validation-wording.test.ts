@@ -162,14 +162,16 @@ test('an empty body with any Content-Type is no body on a route that takes none 
   expect(upload.json()).toMatchObject({ status: 400, type: '/problems/missing-file' });
 });
 
-plainTest('20,000 errors are worded in linear time: each path is counted once, not searched for per error', () => {
-  const issues = [...Array(10_000).keys()].flatMap((i) => [
+plainTest('40,000 errors are worded in linear time: each path is counted once, not searched for per error', () => {
+  const issues = [...Array(20_000).keys()].flatMap((i) => [
     { path: `body.jobs.${i}.delay_ms`, message: 'Too big: expected number to be <=2592000000' },
     { path: `body.jobs.${i}.delay_ms`, message: 'Too big: expected int to be <=9007199254740991' },
   ]);
+  // A search per error took 5.6 s for these on a busy machine, where counting once took 0.15 s
+  // (tens of milliseconds on a calm one): the bound tells the two apart, not fast from slow.
   const started = performance.now();
   const errors = plainErrors(issues);
-  expect(performance.now() - started).toBeLessThan(200);
-  expect(errors).toHaveLength(10_000);
+  expect(performance.now() - started).toBeLessThan(2_000);
+  expect(errors).toHaveLength(20_000);
   expect(errors[0]).toEqual({ path: 'body.jobs.0.delay_ms', message: 'must be at most 2592000000' });
 });
