@@ -3,6 +3,7 @@ import { readSseEvents, RedisServer, redisTest, startWorker, waitFor, type SseEv
 import { connect, type Socket } from 'node:net';
 import { describe, expect, onTestFinished } from 'vitest';
 import type { App } from '../src/app.js';
+import { unsentLimit } from '../src/services/sse-stream.js';
 import { buildTestApp } from './test-app.js';
 
 /** Reads an SSE response until it ends (or `until` says stop), parsing each event. */
@@ -274,6 +275,16 @@ describe('job events over Server-Sent Events', () => {
     console.log(`stalled client cut after ${jobs} jobs, ${Date.now() - started} ms`);
     expect(jobs).toBeLessThan(200_000);
     socket.destroy();
+  });
+
+  test('streams share what they may hold unsent: 1 MiB each up to 64 of them, then 64 MiB among them all, and never less than 64 KiB each', () => {
+    // 500 dashboards a little behind a burst of 3,000 jobs held up to 1 MiB each: the API grew
+    // past 2 GB. Each stream checks its share of the streams open when it writes.
+    expect(unsentLimit(1)).toBe(1024 * 1024);
+    expect(unsentLimit(64)).toBe(1024 * 1024);
+    expect(unsentLimit(500)).toBe(Math.floor((64 * 1024 * 1024) / 500));
+    expect(unsentLimit(2_000)).toBe(64 * 1024);
+    expect(unsentLimit(10_000)).toBe(64 * 1024);
   });
 });
 

@@ -6,7 +6,7 @@ import { ProblemError } from '../problems/problem-error.js';
 import { jobIdParamsSchema } from '../schemas/create-job.js';
 import type { JobView } from '../schemas/job-view.js';
 import { problemResponses } from '../schemas/problem.js';
-import { RESYNC, TERMINAL_EVENTS, type JobEvent } from '../services/event-hub.js';
+import { RESYNC, TERMINAL_EVENTS, type JobEvent, type QueueResync } from '../services/event-hub.js';
 import { jobNotFound } from '../services/job-service.js';
 import { endedBefore, SseStream } from '../services/sse-stream.js';
 
@@ -31,6 +31,26 @@ function noMoreEvents(reply: FastifyReply): FastifyReply {
 }
 
 const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app, { heartbeatMs }) => {
+  /**
+   * An event of a queue as its streams send it, with `queue`. The event hub tells every stream of
+   * the queue the same event in turn, so the last one written is kept: it is written as JSON once,
+   * not once per stream (500 dashboards, each writing every event of a burst, kept the API busy
+   * for a minute and a half). Undefined when it cannot be written.
+   */
+  let lastQueueEvent: { event: JobEvent | QueueResync; queue: string; json: string | undefined } | undefined;
+  const queueEventJson = (event: JobEvent | QueueResync, queue: string): string | undefined => {
+    if (lastQueueEvent?.event !== event || lastQueueEvent.queue !== queue) {
+      let json: string | undefined;
+      try {
+        json = JSON.stringify({ ...event, queue });
+      } catch {
+        json = undefined;
+      }
+      lastQueueEvent = { event, queue, json };
+    }
+    return lastQueueEvent.json;
+  };
+
   /** Streams the job's state, then its events until it ends; the 404 problem for a job that does not exist. */
   const followJob = async (jobId: string, reply: FastifyReply): Promise<SseStream> => {
     // Listen before reading the state, so no event falls between the two.
@@ -167,7 +187,17 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs: number }> = async (app,
       const stops: (() => void)[] = [];
       try {
         // A `resync` event here says events may have been missed while the subscription was down.
-        for (const queue of queues) stops.push(await app.events.onQueue(queue, (event) => stream?.send(event.event, { ...event, queue })));
+        for (const queue of queues) {
+          stops.push(
+            await app.events.onQueue(queue, (event) => {
+              if (!stream) return;
+              const json = queueEventJson(event, queue);
+              // One that cannot be written as JSON ends the stream, as send says.
+              if (json === undefined) stream.send(event.event, { ...event, queue });
+              else stream.sendJson(event.event, json);
+            }),
+          );
+        }
         stream = new SseStream(reply, heartbeatMs);
         stream.onClose(() => stops.forEach((stop) => stop()));
         // `queues` always, so a client reads one shape; `queue` too for one, as it was first sent.

@@ -8,6 +8,24 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
  */
 const MAX_UNSENT_BYTES = 1024 * 1024;
 
+/**
+ * Most bytes all of a process's streams may hold unsent together: with many streams open, each
+ * may hold its share, down to MIN_UNSENT_BYTES. 500 dashboards a little behind a burst of 3,000
+ * jobs held up to 1 MiB each, and the API grew past 2 GB (the Kubernetes manifest gives it 512 MiB).
+ */
+const MAX_UNSENT_BYTES_IN_ALL = 64 * 1024 * 1024;
+
+/** Least a stream may hold unsent, however many are open: a few hundred events. */
+const MIN_UNSENT_BYTES = 64 * 1024;
+
+/** Streams open in this process, which share MAX_UNSENT_BYTES_IN_ALL. */
+let openStreams = 0;
+
+/** What one stream may hold unsent while `streams` are open. */
+export function unsentLimit(streams: number): number {
+  return Math.max(MIN_UNSENT_BYTES, Math.min(MAX_UNSENT_BYTES, Math.floor(MAX_UNSENT_BYTES_IN_ALL / Math.max(streams, 1))));
+}
+
 /** The ID of a stream's last event (see SseStream.finish). */
 const STREAM_END_ID = 'end';
 
@@ -26,6 +44,9 @@ export function endedBefore(request: FastifyRequest): boolean {
 export class SseStream {
   #id = 0;
   #closed = false;
+  /** Events written since the last flush: they go out in one write (see #write). */
+  #pending = '';
+  #flushing = false;
   readonly #heartbeat: NodeJS.Timeout;
   readonly #closers: (() => void)[] = [];
 
@@ -44,6 +65,7 @@ export class SseStream {
       'x-accel-buffering': 'no',
     });
     reply.raw.write('retry: 3000\n\n');
+    openStreams += 1;
     this.#heartbeat = setInterval(() => this.#write(': heartbeat\n\n'), heartbeatMs);
     reply.raw.on('close', () => this.close());
     // A client sends nothing after its request: the end of what it sends is the client leaving
@@ -64,9 +86,14 @@ export class SseStream {
 
   send(event: string, data: unknown): void {
     const text = this.#serialize(event, data);
-    if (text === undefined) return;
+    if (text !== undefined) this.sendJson(event, text);
+  }
+
+  /** `send` of data already written as JSON: many streams sent one event write it once. */
+  sendJson(event: string, json: string): void {
+    if (this.#closed) return;
     this.#id += 1;
-    this.#write(`id: ${this.#id}\nevent: ${event}\ndata: ${text}\n\n`);
+    this.#write(`id: ${this.#id}\nevent: ${event}\ndata: ${json}\n\n`);
   }
 
   /**
@@ -117,24 +144,44 @@ export class SseStream {
 
   close(): void {
     if (this.#closed) return;
+    this.#flush();
     this.#closed = true;
+    openStreams -= 1;
     clearInterval(this.#heartbeat);
     for (const closer of this.#closers.splice(0)) closer();
     this.reply.raw.end();
   }
 
+  /**
+   * Events written in one turn of the event loop (Redis hands the subscriber many at once) go out
+   * in one write at its end: one system call per stream, not one per event for every stream.
+   */
   #write(text: string): void {
     if (this.#closed) return;
     const raw = this.reply.raw;
     // What earlier writes left unsent, not counting this one: one event larger than the limit (a
     // job's state with a 1 MiB input) was cut as soon as it was written, from a client reading
     // at full speed, and its EventSource fetched it again every 3 s and never saw the next event.
-    if (raw.writableLength > MAX_UNSENT_BYTES) {
-      this.reply.log.warn({ unsent_bytes: raw.writableLength }, 'an event stream client reads too slowly; its stream is cut');
+    const unsent = raw.writableLength + this.#pending.length;
+    if (unsent > unsentLimit(openStreams)) {
+      this.reply.log.warn({ unsent_bytes: unsent, open_streams: openStreams }, 'an event stream client reads too slowly; its stream is cut');
+      this.#pending = '';
       this.close();
       raw.destroy();
       return;
     }
-    raw.write(text);
+    this.#pending += text;
+    if (!this.#flushing) {
+      this.#flushing = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushing = false;
+    if (this.#closed || this.#pending === '') return;
+    const text = this.#pending;
+    this.#pending = '';
+    this.reply.raw.write(text);
   }
 }
