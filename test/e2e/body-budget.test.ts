@@ -97,8 +97,7 @@ async function expectRefused(response: Response, heldMiB: string): Promise<void>
   expect(response.headers.get('retry-after')).toBe('1');
   const problem = (await response.json()) as { detail: string };
   expect(problem).toMatchObject({ type: '/problems/busy', status: 503, budget_bytes: 4 * MiB });
-  expect(problem.detail).toContain(`already reading ${heldMiB}`);
-  expect(problem.detail).toContain('BODY_BUDGET of 4 MiB');
+  expect(problem.detail).toContain(`already holds ${heldMiB} of its BODY_BUDGET (4 MiB)`);
 }
 
 describe('BODY_BUDGET', () => {
@@ -114,6 +113,44 @@ describe('BODY_BUDGET', () => {
     expect(await held.finish()).toMatch(/^HTTP\/1\.1 202 /);
     expect((await postUpload(2 * MiB)).status).toBe(202);
     expect(await documentsStored()).toBe(before + 2);
+  });
+
+  test('an upload whose body stops arriving is cut with a 408 after half of REQUEST_TIMEOUT without a byte, and its place comes back: it held every upload and batch off for REQUEST_TIMEOUT', { timeout: 30_000 }, async () => {
+    const own = await startApi({ redisUrl: inject('redisUrl'), prefix, env: { BODY_BUDGET: '4MiB', MAX_DOCUMENT_BYTES: '3MiB', REQUEST_TIMEOUT: '8s' } });
+    try {
+      const socket = connect({ port: Number(new URL(own.url).port), host: '127.0.0.1' });
+      await new Promise((resolve) => socket.once('connect', resolve));
+      let answer = '';
+      socket.on('data', (chunk) => (answer += String(chunk)));
+      socket.on('error', () => {});
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      const body = uploadBody(3 * MiB - 4096);
+      socket.write(`POST /documents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${body.length}\r\n\r\n`);
+      socket.write(body.subarray(0, 1024));
+      const sentAt = Date.now();
+      // 503 while the budget has no room for 2 MiB, 415 (not a form, nothing stored) once it has.
+      const probeOwn = async () => {
+        const response = await fetch(`${own.url}/documents`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: Buffer.alloc(2 * MiB, 'c') });
+        await response.arrayBuffer();
+        return response.status;
+      };
+      await waitFor(async () => (await probeOwn()) === 503, 'the stalled upload to hold the budget');
+      await closed;
+      const cutAfter = Date.now() - sentAt;
+      expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+        type: 'about:blank',
+        title: 'Request Timeout',
+        status: 408,
+        detail: "The body stopped arriving: nothing came for 4 s while this upload or batch held its place in the API's BODY_BUDGET, which other uploads and batches wait for. Nothing was stored; send it again.",
+      });
+      // Cut for its silence, before REQUEST_TIMEOUT would have.
+      expect(cutAfter).toBeGreaterThanOrEqual(4_000);
+      expect(cutAfter).toBeLessThan(8_000);
+      expect(await probeOwn()).toBe(415);
+    } finally {
+      await own.stop();
+    }
   });
 
   test('an upload whose client goes away gives its place back', async () => {

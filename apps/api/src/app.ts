@@ -36,7 +36,7 @@ import problemsRoutes from './routes/problems.js';
 import queueControlRoutes from './routes/queue-control.js';
 import queueStatsRoutes from './routes/queue-stats.js';
 import { requestId } from './request-id.js';
-import { BodyBudget } from './services/body-budget.js';
+import { BodyBudget, MAX_BODY_IDLE_MS } from './services/body-budget.js';
 import { ROUTER_OPTIONS } from './router-options.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
@@ -132,7 +132,8 @@ export async function buildApp({ config, logger }: AppOptions): Promise<App> {
   }
 
   // Uploads and batches share one budget of bytes held at once.
-  const bodyBudget = new BodyBudget(config.BODY_BUDGET);
+  // A stalled body is cut before REQUEST_TIMEOUT would: after half of it, 30 s at most.
+  const bodyBudget = new BodyBudget(config.BODY_BUDGET, Math.min(MAX_BODY_IDLE_MS, config.REQUEST_TIMEOUT / 2));
   await app.register(healthRoutes);
   await app.register(jobsRoutes, { maxBatchBytes: config.MAX_BATCH_BYTES, bodyBudget });
   await app.register(modelsRoutes);

@@ -41,7 +41,7 @@ const WHEN: Record<number, string> = {
   403: 'Sent by a browser from a page on an origin CORS_ORIGINS does not list; nothing was done',
   404: 'Not found: no such job, queue, stage output or problem type (the `type` says which); admin routes answer 404 while ADMIN_TOKEN is not set',
   405: 'The path does not take this method; `Allow` lists the methods it takes',
-  408: 'The headers and body did not all arrive within REQUEST_TIMEOUT (`type` about:blank, no `instance`); the connection is closed',
+  408: 'The headers and body did not all arrive within REQUEST_TIMEOUT, or an upload or batch sent nothing of its body for half of it (30 s at most) while it held its place in BODY_BUDGET (`type` about:blank, no `instance`); the connection is closed',
   409: 'The job is not in a state that allows this: cancelling a finished job, retrying one that is not dead or whose input was lost with its stream entry',
   413: 'The body is over the limit: MAX_BODY_BYTES (MAX_BATCH_BYTES for a batch, MAX_DOCUMENT_BYTES for an uploaded file); or a batch without idempotency keys has more jobs than MAX_BACKLOG lets its queue, or one partition, hold (`batch-too-large`)',
   414: `A path segment (job ID, queue, stage, problem type) is longer than ${ROUTER_OPTIONS.maxParamLength} characters`,

@@ -144,7 +144,7 @@ export const PROBLEMS = {
   busy: {
     status: 503,
     title: 'The API is busy reading other uploads',
-    help: 'This API process is already reading as many bytes of uploads and batches (POST /documents, POST /jobs/batch) as BODY_BUDGET allows: each is held in memory until its jobs are stored. Nothing was stored. Send the request again after Retry-After seconds; an operator can raise BODY_BUDGET (with the memory for about three times it) or run more API processes.',
+    help: 'This API process is already reading as many bytes of uploads and batches (POST /documents, POST /jobs/batch) as BODY_BUDGET allows: each is held in memory until its jobs are stored, and holds its place from its headers (one whose body stops arriving for half of REQUEST_TIMEOUT, 30 s at most, is cut with a 408). Nothing was stored. Send the request again after Retry-After seconds; an operator can raise BODY_BUDGET (with the memory for about three times it) or run more API processes.',
   },
   'redis-key-conflict': {
     status: 503,

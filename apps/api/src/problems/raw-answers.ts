@@ -31,6 +31,9 @@ export function trackAnswers(request: IncomingMessage, response: ServerResponse)
   response.once('close', () => answers.delete(response));
 }
 
+/** The code of the error BodyBudget reports for a body that stopped arriving while it held its place. */
+export const BODY_STALLED = 'CONVEYOR_BODY_STALLED';
+
 /** Connections whose bad bytes are being answered: Node reports each later chunk's error again. */
 const answering = new WeakSet<Duplex>();
 
@@ -88,12 +91,14 @@ function unknownMethodAnswer(error: { code?: string; rawPacket?: unknown }): [nu
  * Content-Length) are answered first, then the problem, then the connection closes: a job such a
  * request stored was lost from its client's view, which then saw only the 400 and sent it again.
  */
-export const clientErrorAnswer = (crossOrigin: CrossOriginPolicy, count: RawAnswerCounter) => (error: Error & { code?: string; reason?: string; rawPacket?: unknown }, socket: Duplex): void => {
+export const clientErrorAnswer = (crossOrigin: CrossOriginPolicy, count: RawAnswerCounter) => (error: Error & { code?: string; reason?: string; rawPacket?: unknown; idleMs?: number }, socket: Duplex): void => {
   if (error.code === 'ECONNRESET' || socket.destroyed || answering.has(socket)) return;
   answering.add(socket);
   const [status, detail] =
     error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, 'The request did not arrive in full within REQUEST_TIMEOUT (headers within 60 s at most). Send it again; on a link too slow for its size, the API must allow more (REQUEST_TIMEOUT).']
+      : error.code === BODY_STALLED
+        ? [408, `The body stopped arriving: nothing came for ${Math.round((error.idleMs ?? 0) / 1000)} s while this upload or batch held its place in the API's BODY_BUDGET, which other uploads and batches wait for. Nothing was stored; send it again.`]
       : error.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'The request headers are larger than the server takes (16 KiB in all). Send fewer or shorter headers.']
         : unknownMethodAnswer(error) ?? [400, invalidHttpDetail(error.code ?? error.message, error.reason, unanswered.has(socket))];
