@@ -1,4 +1,4 @@
-import { deletePrefixAt, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
+import { deletePrefixAt, readSseEvents, startApi, startWorker, uniquePrefix, waitFor, type ApiProcess, type WorkerProcess } from '@conveyor/testing';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { apiJobs } from './api-jobs.js';
 
@@ -53,4 +53,37 @@ test('a job with its own limit keeps it', { timeout: 30_000 }, async () => {
   expect(await job(job_id)).toMatchObject({ max_attempts: 2 });
   const [dead] = await settled([job_id], 'dead');
   expect(dead).toMatchObject({ attempts: 2, max_attempts: 2 });
+});
+
+/**
+ * A delayed job gets its record when it is submitted, and its own options are stored with it
+ * there (a document's too): none of them was checked, so losing them went unseen. The retry's
+ * wait also checks that the worker hands the backoff the attempt that failed: exponential from
+ * 2 s, the first retry waits 1–2 s (equal jitter), not the 2–4 s of the second.
+ */
+test('a delayed job keeps its own max_attempts, backoff and timeout_ms, and its events say when it is queued again after each wait', { timeout: 40_000 }, async () => {
+  const failing = (await (await post('/jobs', { model: 'echo', prompt: 'fails', params: { fail: 'always' }, delay_ms: 100, max_attempts: 2, backoff: { type: 'exponential', delay_ms: 2_000 } })).json()) as { job_id: string };
+  const slow = (await (await post('/jobs', { model: 'echo', prompt: 'slow', params: { sleep_ms: 5_000 }, delay_ms: 100, max_attempts: 1, timeout_ms: 300 })).json()) as { job_id: string };
+  const events = fetch(`${api.url}/jobs/${failing.job_id}/events`).then((response) => readSseEvents(response.body!));
+
+  const retrying = await waitFor(async () => {
+    const record = await job(failing.job_id);
+    return record['status'] === 'retrying' && record;
+  }, 'the first failure');
+  const [failure] = retrying['errors'] as { at: string }[];
+  const wait = Date.parse(retrying['retry_at'] as string) - Date.parse(failure!.at);
+  expect(wait).toBeGreaterThanOrEqual(1_000);
+  expect(wait).toBeLessThanOrEqual(2_000);
+  const [dead] = await settled([failing.job_id], 'dead');
+  // Its own 2, not the worker's MAX_ATTEMPTS of 3.
+  expect(dead).toMatchObject({ attempts: 2, max_attempts: 2 });
+
+  const [timedOut] = await settled([slow.job_id], 'dead');
+  expect(timedOut).toMatchObject({ attempts: 1, max_attempts: 1, error: expect.objectContaining({ code: 'TIMEOUT' }) });
+
+  // Delayed when the stream opened, then queued when due; retrying, then queued again when its
+  // wait is over.
+  const seen = await events;
+  expect(seen[0]).toMatchObject({ event: 'state', data: { status: 'delayed' } });
+  expect(seen.map((event) => event.event).filter((name) => ['retrying', 'queued', 'dead'].includes(name))).toEqual(['queued', 'retrying', 'queued', 'dead']);
 });
