@@ -32,6 +32,11 @@ test('bounds, whole numbers, options and unknown fields are said plainly, once p
   const cases = [
     { body: { model: 'echo', prompt: 'x', delay_ms: 1e20 }, detail: 'body.delay_ms: must be at most 2592000000' },
     { body: { model: 'echo', prompt: 'x', max_attempts: 0 }, detail: 'body.max_attempts: must be at least 1' },
+    // The upper bounds the README gives, each one past.
+    { body: { model: 'echo', prompt: 'x', max_attempts: 101 }, detail: 'body.max_attempts: must be at most 100' },
+    { body: { model: 'echo', prompt: 'x', timeout_ms: 86_400_001 }, detail: 'body.timeout_ms: must be at most 86400000' },
+    { body: { model: 'echo', prompt: 'x', backoff: { delay_ms: 3_600_001 } }, detail: 'body.backoff.delay_ms: must be at most 3600000' },
+    { body: { model: 'echo', prompt: 'x', backoff: { max_delay_ms: 86_400_001 } }, detail: 'body.backoff.max_delay_ms: must be at most 86400000' },
     { body: { model: 'echo', prompt: 'x', timeout_ms: 1.5 }, detail: 'body.timeout_ms: must be a whole number' },
     { body: { model: 'echo', prompt: 'x', timeout_ms: 'soon' }, detail: 'body.timeout_ms: must be a number, not a string' },
     { body: { model: 'echo', prompt: 'x', priority: 'urgent' }, detail: 'body.priority: must be one of "high", "normal", "low"' },
