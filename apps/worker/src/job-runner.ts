@@ -223,7 +223,7 @@ export class JobRunner {
     if (error instanceof NonRetryableError) failure.code = error.code;
     else if (error instanceof JobStopped) failure.code = 'TIMEOUT';
     else failure.code = ownCode(error) ?? 'PROCESSOR_ERROR';
-    const backoff = job.backoff === undefined && served.pipeline.backoff ? served.pipeline.backoff : backoffOf(job.backoff);
+    const backoff = backoffOf(job.backoff);
     const delay = retryable ? retryDelay(backoff, job.attempt, Math.random, retryAfterOf(error)) : undefined;
     const { defaultMaxAttempts, retentionSeconds } = attemptPolicy(this.ctx, job.queue);
     try {

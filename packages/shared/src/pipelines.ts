@@ -4,7 +4,6 @@
  * stage. This is the one place pipelines are declared; the API and the workers both read it.
  */
 
-import type { Backoff } from './schemas/job-options.js';
 
 export type PipelineInput = 'json' | 'document';
 
@@ -19,7 +18,6 @@ export interface Pipeline {
   readonly maxAttempts?: number;
   /** An attempt running longer than this fails; none when unset. */
   readonly timeoutMs?: number;
-  readonly backoff?: Backoff;
   /** Set on a partition of a queue (see partitions.ts): which queue, and which partition. */
   readonly partition?: { readonly queue: string; readonly index: number };
 }
