@@ -162,7 +162,10 @@ export class SseStream {
     // What earlier writes left unsent, not counting this one: one event larger than the limit (a
     // job's state with a 1 MiB input) was cut as soon as it was written, from a client reading
     // at full speed, and its EventSource fetched it again every 3 s and never saw the next event.
-    const unsent = raw.writableLength + this.#pending.length;
+    // Nor this turn's events, not yet written: Redis may hand over thousands in one turn, and a
+    // client reading at full speed would be cut for them. They share their JSON with every other
+    // stream until written.
+    const unsent = raw.writableLength;
     if (unsent > unsentLimit(openStreams)) {
       this.reply.log.warn({ unsent_bytes: unsent, open_streams: openStreams }, 'an event stream client reads too slowly; its stream is cut');
       this.#pending = '';
