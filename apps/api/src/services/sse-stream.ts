@@ -47,6 +47,8 @@ export class SseStream {
   /** Events written since the last flush: they go out in one write (see #write). */
   #pending = '';
   #flushing = false;
+  /** What the last write left unsent when it was made, in bytes (see #flush). */
+  #lastWrite = 0;
   readonly #heartbeat: NodeJS.Timeout;
   readonly #closers: (() => void)[] = [];
 
@@ -144,8 +146,10 @@ export class SseStream {
 
   close(): void {
     if (this.#closed) return;
-    this.#flush();
     this.#closed = true;
+    // The last events (a job's terminal one) go out, however much is unread.
+    if (this.#pending !== '') this.reply.raw.write(this.#pending);
+    this.#pending = '';
     openStreams -= 1;
     clearInterval(this.#heartbeat);
     for (const closer of this.#closers.splice(0)) closer();
@@ -158,21 +162,6 @@ export class SseStream {
    */
   #write(text: string): void {
     if (this.#closed) return;
-    const raw = this.reply.raw;
-    // What earlier writes left unsent, not counting this one: one event larger than the limit (a
-    // job's state with a 1 MiB input) was cut as soon as it was written, from a client reading
-    // at full speed, and its EventSource fetched it again every 3 s and never saw the next event.
-    // Nor this turn's events, not yet written: Redis may hand over thousands in one turn, and a
-    // client reading at full speed would be cut for them. They share their JSON with every other
-    // stream until written.
-    const unsent = raw.writableLength;
-    if (unsent > unsentLimit(openStreams)) {
-      this.reply.log.warn({ unsent_bytes: unsent, open_streams: openStreams }, 'an event stream client reads too slowly; its stream is cut');
-      this.#pending = '';
-      this.close();
-      raw.destroy();
-      return;
-    }
     this.#pending += text;
     if (!this.#flushing) {
       this.#flushing = true;
@@ -180,11 +169,29 @@ export class SseStream {
     }
   }
 
+  /**
+   * Writes the turn's events, unless the client left more than its share unread of what earlier
+   * turns wrote before the last write: then the stream is cut. The last write is not counted: it
+   * may be one event larger than the share (a job's state with a 1 MiB input), or a batch's burst
+   * of events, which a client reading at full speed has not had the time to take yet (counted,
+   * they cut such clients, and an EventSource fetched its state again every 3 s and never saw the
+   * next event). So a stream holds at most its share and one write.
+   */
   #flush(): void {
     this.#flushing = false;
     if (this.#closed || this.#pending === '') return;
-    const text = this.#pending;
+    const raw = this.reply.raw;
+    const unread = raw.writableLength - this.#lastWrite;
+    if (unread > unsentLimit(openStreams)) {
+      this.reply.log.warn({ unsent_bytes: raw.writableLength, open_streams: openStreams }, 'an event stream client reads too slowly; its stream is cut');
+      this.#pending = '';
+      this.close();
+      raw.destroy();
+      return;
+    }
+    const before = raw.writableLength;
+    raw.write(this.#pending);
     this.#pending = '';
-    this.reply.raw.write(text);
+    this.#lastWrite = raw.writableLength - before;
   }
 }
