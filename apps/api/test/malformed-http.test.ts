@@ -243,6 +243,27 @@ describe('bytes that are not HTTP get a problem body too', () => {
     }
   });
 
+  test('a request answered before its body arrived (a 415 kept open) whose body then stops is not answered a second time when it times out: the connection closes', async ({ redisUrl, prefix }) => {
+    const app = await buildTestApp(redisUrl, prefix, { REQUEST_TIMEOUT: '1s' });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const port = (app.server.address() as { port: number }).port;
+      const received = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write('POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\nten bytes.'));
+        let answer = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (answer += chunk));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+      });
+      // It was a 415 and then a 408 on the same connection, which a keep-alive client takes as
+      // the answer to its next request.
+      expect(answersOf(received).map((answer) => answer.statusLine)).toEqual(['HTTP/1.1 415 Unsupported Media Type']);
+    } finally {
+      await app.close();
+    }
+  });
+
   test('answers given before any route are counted in conveyor_http_requests_total, as route "unrouted" (they were not counted at all)', async ({ port, app }) => {
     await exchange(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n');
     await exchange(port, `GET /models HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);

@@ -23,12 +23,24 @@ function writeProblem(socket: Duplex, status: number, detail: string, headers = 
 /** Each connection's answers not yet written in full; a connection is here once it has had a request. */
 const unanswered = new WeakMap<Duplex, Set<ServerResponse>>();
 
-/** The server's `request` listener that keeps `unanswered`. */
+/**
+ * Connections whose last request was answered before its body had all arrived (a 415, a 404,
+ * kept open while Node reads the rest): that request timing out later is not answered again.
+ */
+const answeredEarly = new WeakSet<Duplex>();
+
+/** The server's `request` listener that keeps `unanswered` (and `answeredEarly`). */
 export function trackAnswers(request: IncomingMessage, response: ServerResponse): void {
   let answers = unanswered.get(request.socket);
   if (!answers) unanswered.set(request.socket, (answers = new Set()));
   answers.add(response);
-  response.once('close', () => answers.delete(response));
+  response.once('close', () => {
+    answers.delete(response);
+    if (request.complete) return;
+    const socket = request.socket;
+    answeredEarly.add(socket);
+    request.once('end', () => answeredEarly.delete(socket));
+  });
 }
 
 /** The code of the error BodyBudget reports for a body that stopped arriving while it held its place. */
@@ -112,7 +124,10 @@ export const clientErrorAnswer = (crossOrigin: CrossOriginPolicy, count: RawAnsw
   // A request that has not arrived in full (its body timed out or broke) gets no other answer; as
   // Node does, the problem is written only if no answer has begun on the connection.
   if (status === 408 || answers.some((response) => !response.req.complete)) {
-    if (answers.every((response) => !response.headersSent)) {
+    // Not when the request that timed out was answered already (its body still coming): a second
+    // answer would be read as the answer to the client's next request.
+    const answeredAlready = answers.length === 0 && answeredEarly.has(socket);
+    if (!answeredAlready && answers.every((response) => !response.headersSent)) {
       writeProblem(socket, status, detail, cors);
       count(answers.find((response) => !response.req.complete)?.req.method ?? 'unknown', status);
     }
