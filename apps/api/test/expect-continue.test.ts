@@ -1,24 +1,12 @@
-import { keysUnder, redisTest } from '@conveyor/testing';
+import { keysUnder } from '@conveyor/testing';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { describe, expect } from 'vitest';
-import type { App } from '../src/app.js';
-import { buildTestApp } from './test-app.js';
+import { testWithListeningApp } from './test-app.js';
 
 const ADMIN_TOKEN = 'expect-continue-admin-token';
 
-/** The API on a port: `Expect: 100-continue` is handled by Node's server, which app.inject skips. */
-const test = redisTest.extend<{ app: App; port: number }>({
-  app: async ({ redisUrl, prefix }, use) => {
-    const app = await buildTestApp(redisUrl, prefix, { MAX_DOCUMENT_BYTES: '64KiB', BODY_BUDGET: '1MiB', ADMIN_TOKEN });
-    await use(app);
-    await app.close();
-  },
-  port: async ({ app }, use) => {
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    await use((app.server.address() as { port: number }).port);
-  },
-});
+const test = testWithListeningApp({ MAX_DOCUMENT_BYTES: '64KiB', BODY_BUDGET: '1MiB', ADMIN_TOKEN });
 
 const BOUNDARY = 'continue-boundary';
 const FORM_TYPE = `multipart/form-data; boundary=${BOUNDARY}`;

@@ -1,27 +1,15 @@
 import { QueueKeys } from '@conveyor/shared';
-import { keysUnder, redisTest } from '@conveyor/testing';
+import { keysUnder } from '@conveyor/testing';
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { describe, expect } from 'vitest';
-import type { App } from '../src/app.js';
 import { LINGER_BYTES, LINGER_MS } from '../src/lingering-close.js';
-import { buildTestApp } from './test-app.js';
+import { testWithListeningApp } from './test-app.js';
 
 const run = promisify(execFile);
 
-/** The API on a port: how Node closes a connection is what is tested, which app.inject skips. */
-const test = redisTest.extend<{ app: App; port: number }>({
-  app: async ({ redisUrl, prefix }, use) => {
-    const app = await buildTestApp(redisUrl, prefix);
-    await use(app);
-    await app.close();
-  },
-  port: async ({ app }, use) => {
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    await use((app.server.address() as { port: number }).port);
-  },
-});
+const test = testWithListeningApp();
 
 /**
  * A client in a process of its own (in this one, the API and the client take turns on one event

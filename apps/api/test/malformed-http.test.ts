@@ -1,21 +1,9 @@
-import { redisTest } from '@conveyor/testing';
 import { connect } from 'node:net';
 import { describe, expect } from 'vitest';
-import type { App } from '../src/app.js';
 import { form } from './multipart-form.js';
-import { buildTestApp } from './test-app.js';
+import { buildTestApp, testWithListeningApp } from './test-app.js';
 
-const test = redisTest.extend<{ app: App; port: number }>({
-  app: async ({ redisUrl, prefix }, use) => {
-    const app = await buildTestApp(redisUrl, prefix);
-    await use(app);
-    await app.close();
-  },
-  port: async ({ app }, use) => {
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    await use((app.server.address() as { port: number }).port);
-  },
-});
+const test = testWithListeningApp();
 
 /** Writes raw bytes to the API and reads everything it answers until it closes the connection. */
 function exchange(port: number, bytes: string): Promise<string> {

@@ -26,3 +26,16 @@ export function testWithApp(env: Record<string, string> = {}) {
     },
   });
 }
+
+/**
+ * Vitest's `test` with the real API built with `env` and listening on a port of its own: for what
+ * Node's server does (connections, raw bytes, `Expect`), which `app.inject` skips.
+ */
+export function testWithListeningApp(env: Record<string, string> = {}) {
+  return testWithApp(env).extend<{ port: number }>({
+    port: async ({ app }, use) => {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      await use((app.server.address() as { port: number }).port);
+    },
+  });
+}
