@@ -1,4 +1,4 @@
-import { LANES, PROMOTE_BATCH, WALK_START, countLapsed, ensureConsumer, findLostJobs, firstStage, groupName, heartbeat, leaveQueue, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type PromoteResult, type TakenJob, type TrimmedHistory, type WalkPosition } from '@conveyor/shared';
+import { LANES, PROMOTE_BATCH, WALK_START, countLapsed, ensureConsumer, findLostJobs, firstStage, groupName, heartbeat, leaveQueue, promoteDueJobs, pruneIdleConsumers, reclaimStale, trimHistory, type Pipeline, type PromoteResult, type TakenJob, type TrimmedHistory, type WalkPosition } from '@conveyor/shared';
 import type { PauseState } from './pause-state.js';
 import { attemptPolicy, noteDeadOut, noteRepeatedCall, recordLost, stageRequest, type ServedStage, type WorkerContext } from './worker-context.js';
 
@@ -126,9 +126,14 @@ export class Maintenance {
     }
   }
 
+  /** `queue`'s pipeline (one of its stages is served here). */
+  #pipelineOf(queue: string): Pipeline {
+    return this.stages.find((served) => served.pipeline.name === queue)!.pipeline;
+  }
+
   /** Every stage of `queue`, served here or not: where a worker's entries may be held. */
   #stagesOf(queue: string): readonly string[] {
-    return this.stages.find((served) => served.pipeline.name === queue)!.pipeline.stages;
+    return this.#pipelineOf(queue).stages;
   }
 
   /** One tick of `queue`'s housekeeping. */
@@ -156,7 +161,7 @@ export class Maintenance {
       // A delayed job's or a retry's wait is over: it is queued again (one line per transition).
       if (logEach) for (const jobId of promoted.jobIds) this.ctx.logger.debug({ job_id: jobId, queue }, 'job queued after its delay');
       // Its stage went with its record: its dead letter, and so its count, names the queue's first.
-      noteDeadOut(this.ctx, queue, this.#stagesOf(queue)[0]!, promoted.recordLost.map(recordLost));
+      noteDeadOut(this.ctx, queue, firstStage(this.#pipelineOf(queue)), promoted.recordLost.map(recordLost));
     } while (promoted.moved === PROMOTE_BATCH && !this.#stopped);
     this.wakeFor(queue, promoted.nextDueInMs);
   }
@@ -336,7 +341,7 @@ export class Maintenance {
    * walked in 20 rounds.
    */
   async findLostJobs(queue: string): Promise<void> {
-    const stage = firstStage(this.stages.find((served) => served.pipeline.name === queue)!.pipeline);
+    const stage = firstStage(this.#pipelineOf(queue));
     const { defaultMaxAttempts, retentionSeconds } = attemptPolicy(this.ctx, queue);
     for (let pages = 0; pages < LOST_JOB_PAGES_PER_ROUND; pages++) {
       const page = await findLostJobs(this.ctx.redis, this.ctx.keysOf(queue), stage, this.#lostJobWalks.get(queue) ?? WALK_START, retentionSeconds, defaultMaxAttempts);
